@@ -1,0 +1,1 @@
+//! The `proto` crate.

@@ -1,0 +1,1 @@
+//! End-to-end tests: real nats-server, real service binaries, real sockets.
