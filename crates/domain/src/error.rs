@@ -1,0 +1,36 @@
+//! The one error type of the domain crate.
+
+use crate::types::Step;
+
+/// Everything a domain rule can refuse. Services map these to gRPC status codes in one place.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    /// Malformed input: names the field and says why.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The command is not allowed in the ticket's current step.
+    #[error("{command} is not allowed while the ticket is in step {step}")]
+    WrongStep { command: String, step: Step },
+    /// The command needs a ticket that has not been received yet.
+    #[error("ticket {ticket_id} does not exist")]
+    NotFound { ticket_id: String },
+    /// The ticket already exists and cannot be received again.
+    #[error("ticket {ticket_id} already exists")]
+    AlreadyExists { ticket_id: String },
+    /// The actor's role or department does not allow this.
+    #[error("permission denied: {reason}")]
+    PermissionDenied { reason: String },
+    /// The configuration (rules, SLA policy, calendar) is not usable.
+    #[error("invalid configuration at {key}: {reason}")]
+    Config { key: String, reason: String },
+}
+
+impl DomainError {
+    /// Builds an [`DomainError::Invalid`] for `field` with `reason`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

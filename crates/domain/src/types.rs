@@ -1,0 +1,221 @@
+//! The small vocabulary every other module speaks: steps, kinds, priorities, roles, actors,
+//! and the `Policy` seam between the ticket aggregate and the configurable rules.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Declares a closed vocabulary enum with its stable snake_case name, used in JSON, TOML,
+/// the CLI and log payloads alike.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable name used in JSON, configuration and the command line.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the stable name; the error names the accepted values.
+            pub fn parse(field: &str, text: &str) -> Result<Self, crate::DomainError> {
+                match text.trim().to_ascii_lowercase().as_str() {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(crate::DomainError::invalid(
+                        field,
+                        format!("unknown value {other:?}, expected one of: {}",
+                            [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// The six steps every ticket moves through, in order.
+    Step {
+        Receive => "receive",
+        Classify => "classify",
+        Dispatch => "dispatch",
+        Handle => "handle",
+        Review => "review",
+        Archive => "archive",
+    }
+);
+
+vocabulary!(
+    /// What the customer meant to tell us.
+    Kind {
+        Suggestion => "suggestion",
+        Complaint => "complaint",
+        Problem => "problem",
+        Inquiry => "inquiry",
+        Praise => "praise",
+    }
+);
+
+vocabulary!(
+    /// What the feedback is about.
+    ContentType {
+        Product => "product",
+        Service => "service",
+        Process => "process",
+        Experience => "experience",
+    }
+);
+
+vocabulary!(
+    /// How fast it must be handled. Declared from most to least urgent.
+    Priority {
+        Urgent => "urgent",
+        High => "high",
+        Medium => "medium",
+        Low => "low",
+    }
+);
+
+vocabulary!(
+    /// Whether the matter crosses departments (goes to the monthly business meeting).
+    Scope {
+        Global => "global",
+        Local => "local",
+    }
+);
+
+vocabulary!(
+    /// How a department resolved a ticket. The first three are for suggestions.
+    Outcome {
+        Adopted => "adopted",
+        Planned => "planned",
+        Declined => "declined",
+        Fixed => "fixed",
+        Explained => "explained",
+    }
+);
+
+vocabulary!(
+    /// Where a ticket stands against its deadlines.
+    SlaState {
+        OnTime => "on_time",
+        Warning => "warning",
+        Breached => "breached",
+    }
+);
+
+vocabulary!(
+    /// Which of a ticket's two deadlines an SLA event is about.
+    Deadline {
+        Respond => "respond",
+        Resolve => "resolve",
+    }
+);
+
+vocabulary!(
+    /// The roles of the tokens file, as `api.md` names them.
+    Role {
+        Adapter => "adapter",
+        Agent => "agent",
+        Head => "head",
+        Service => "service",
+        Manager => "manager",
+        Auditor => "auditor",
+        Admin => "admin",
+        /// The services themselves (consumer, SLA timers); never in a tokens file.
+        System => "system",
+    }
+);
+
+/// Who did something: recorded on every event of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The principal's name from the tokens file, or the service's own name.
+    pub principal: String,
+    pub role: Role,
+    /// The department of an agent or head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+impl Actor {
+    /// The actor for work the services do on their own (intake, consumer, timers).
+    pub fn system(name: &str) -> Self {
+        Self {
+            principal: name.to_owned(),
+            role: Role::System,
+            department: None,
+        }
+    }
+}
+
+/// The result of classifying a text, automatic or by a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    pub kind: Kind,
+    pub content_type: ContentType,
+    pub priority: Priority,
+    pub scope: Scope,
+    /// Keywords found in the text, in order of first appearance, without repeats.
+    pub keywords: Vec<String>,
+    /// How sure the rules are, from 0.0 to 1.0; a person's classification is 1.0.
+    pub confidence: f64,
+    /// Whether the confidence reaches the configured threshold for acting automatically.
+    pub confident: bool,
+    /// A complex case: takes the complaint/complex SLA row regardless of kind.
+    #[serde(default)]
+    pub complex: bool,
+}
+
+/// Where a ticket goes: one accountable department, optional helpers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub department: String,
+    #[serde(default)]
+    pub helpers: Vec<String>,
+    /// Which rule matched, for the history.
+    #[serde(default)]
+    pub rule: String,
+}
+
+/// The deadlines a ticket is given, and the instants at which a warning is due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadlines {
+    pub respond_by: DateTime<Utc>,
+    pub resolve_by: DateTime<Utc>,
+    pub warn_respond_at: DateTime<Utc>,
+    pub warn_resolve_at: DateTime<Utc>,
+    /// The versions of the SLA policy and calendar that produced these deadlines.
+    pub policy_version: String,
+    pub calendar_version: String,
+}
+
+/// The seam between the ticket aggregate and the configurable rules. The aggregate asks; the
+/// rules (built from configuration, see `rules`) answer. Tests may plug in fixed answers.
+pub trait Policy {
+    /// Classifies a submission's text (and product, where given).
+    fn classify(&self, content: &str, product: Option<&str>) -> Classification;
+    /// Routes a classified ticket to a department, or `None` when no rule matches.
+    fn route(&self, classification: &Classification, product: Option<&str>) -> Option<Route>;
+    /// The deadlines for a ticket received at `received_at` with this classification.
+    fn deadlines(&self, received_at: DateTime<Utc>, classification: &Classification) -> Deadlines;
+    /// Whether a solution with this outcome needs the department head's approval.
+    fn requires_approval(&self, classification: &Classification, outcome: Outcome) -> bool;
+    /// Satisfaction scores below this reopen the ticket for a second round.
+    fn satisfied_threshold(&self) -> u8;
+    /// Whether `department` is a configured department.
+    fn is_department(&self, department: &str) -> bool;
+    /// The configuration version, recorded on events that depend on it.
+    fn version(&self) -> String;
+}
