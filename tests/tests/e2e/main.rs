@@ -1,0 +1,4 @@
+//! The one end-to-end test binary: every scenario starts its own nats-server and real service
+//! processes, so scenarios are independent and can run in parallel.
+
+mod harness_selftest;
