@@ -1,0 +1,49 @@
+# closedloop: a thin wrapper around cargo. `make help` lists the targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
+
+.PHONY: help tools fmt lint check-purity check-proto build test test-unit test-e2e run demo bench soak fuzz clean-data
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
+
+tools: ## Install what a clean machine lacks (a current nats-server into .tools/bin)
+	@./scripts/install-nats-server.sh
+	@command -v cargo-nextest >/dev/null || echo "note: cargo-nextest not found, tests run with cargo test"
+
+fmt: ## Check formatting
+	$(CARGO) fmt --all --check
+
+lint: ## Clippy on every target, warnings are errors
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+check-purity: ## The domain crate must not depend on tokio, SQLite or RPC crates
+	@for dep in tokio rusqlite tonic prost async-nats; do \
+	  if $(CARGO) tree -p domain -e normal -i $$dep --locked >/dev/null 2>&1; then \
+	    echo "error: the domain crate depends on $$dep"; exit 1; fi; done
+	@echo "domain crate is pure"
+
+check-proto: ## The .proto files compile with Python's grpcio-tools too
+	@if [ -x proto/check-python.sh ]; then ./proto/check-python.sh; else echo "proto check skipped: no proto/check-python.sh"; fi
+
+build: ## Build every binary (debug), used by the end-to-end tests
+	$(CARGO) build --workspace --bins --locked
+
+test: tools fmt check-purity check-proto lint build ## Everything CI checks
+	@if command -v cargo-nextest >/dev/null; then \
+	  $(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --locked --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc --locked
+
+run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set) and both services
+	./scripts/run.sh
+
+bench: tools ## Benchmarks; figures go into docs/benchmarks.md
+	$(CARGO) bench --workspace --locked
+
+clean-data: ## Remove the local run's data folder (.data)
+	rm -rf .data
