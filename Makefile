@@ -4,7 +4,7 @@ CARGO ?= cargo
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 
-.PHONY: help tools fmt lint check-purity check-proto build test test-unit test-e2e run demo bench soak fuzz clean-data
+.PHONY: help tools fmt lint check-purity check-proto check-deploy build test test-unit test-e2e run demo bench soak fuzz clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -28,10 +28,14 @@ check-purity: ## The domain crate must not depend on tokio, SQLite or RPC crates
 check-proto: ## The .proto files compile with Python's grpcio-tools too
 	@if [ -x proto/check-python.sh ]; then ./proto/check-python.sh; else echo "proto check skipped: no proto/check-python.sh"; fi
 
+check-deploy: tools ## Validate the deployment files (nats-server -t -c on every config)
+	@for conf in deploy/nats/*.conf; do .tools/bin/nats-server -t -c $$conf >/dev/null || exit 1; done
+	@echo "deploy/nats configs are valid"
+
 build: ## Build every binary (debug), used by the end-to-end tests
 	$(CARGO) build --workspace --bins --locked
 
-test: tools fmt check-purity check-proto lint build ## Everything CI checks
+test: tools fmt check-purity check-proto check-deploy lint build ## Everything CI checks
 	@if command -v cargo-nextest >/dev/null; then \
 	  $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \
