@@ -1,0 +1,410 @@
+//! `EventLog`: the cheap, cloneable handle that opens a log, sends appends to its writer
+//! thread and reads on read-only connections.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{oneshot, watch};
+
+use crate::error::{sqlite, LogError};
+use crate::event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};
+use crate::options::LogOptions;
+use crate::prepare::{prepare, PreparedRequest};
+use crate::projector::Projector;
+use crate::read::{self, ReaderPool};
+use crate::verify::{verify_path, Checkpoint, VerifyReport};
+use crate::writer::{read_head, SharedHead, Writer, WriterCommand};
+use crate::{schema, Head};
+
+/// A handle on one open event log. Clones share the writer thread and the reader
+/// connections; the writer finishes what is queued and stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("EventLog")
+            .field("path", &self.inner.path)
+            .field("head", &self.inner.shared.current().position)
+            .finish()
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    sender: Option<SyncSender<WriterCommand>>,
+    writer_thread: Option<JoinHandle<()>>,
+    shared: Arc<SharedHead>,
+    readers: Arc<ReaderPool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping the sender ends the writer's loop once the queue is drained.
+        self.sender.take();
+        if let Some(thread) = self.writer_thread.take() {
+            // A writer that panicked has nothing left to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A pending answer from the writer.
+type Reply = oneshot::Receiver<Vec<Result<AppendOutcome, LogError>>>;
+
+impl EventLog {
+    /// Opens (creating if needed) the log at `path`, applies the schema migrations and starts
+    /// the writer thread.
+    pub fn open(path: impl AsRef<Path>, options: LogOptions) -> Result<EventLog, LogError> {
+        Self::open_inner(path.as_ref(), options, None)
+    }
+
+    /// Like `open`, with a projector that the writer calls inside its transactions (see
+    /// `Projector` for how).
+    pub fn open_with_projector(
+        path: impl AsRef<Path>,
+        options: LogOptions,
+        projector: Box<dyn Projector>,
+    ) -> Result<EventLog, LogError> {
+        Self::open_inner(path.as_ref(), options, Some(projector))
+    }
+
+    fn open_inner(
+        path: &Path,
+        options: LogOptions,
+        mut projector: Option<Box<dyn Projector>>,
+    ) -> Result<EventLog, LogError> {
+        let mut connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(sqlite("open event log"))?;
+        connection
+            .busy_timeout(options.busy_timeout)
+            .map_err(sqlite("set busy timeout"))?;
+        let journal_mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(sqlite("switch to WAL mode"))?;
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            return Err(LogError::Unavailable {
+                reason: format!(
+                    "{} cannot use WAL mode (it is in {journal_mode} mode)",
+                    path.display()
+                ),
+            });
+        }
+        connection
+            .pragma_update(None, "synchronous", options.synchronous.pragma_value())
+            .map_err(sqlite("set synchronous"))?;
+        connection
+            .pragma_update(None, "cache_size", -i64::from(options.writer_cache_kib))
+            .map_err(sqlite("set cache size"))?;
+        connection
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sqlite("set temp store"))?;
+        schema::migrate(&mut connection)?;
+        if let Some(projector) = projector.as_deref_mut() {
+            projector.migrate(&connection)?;
+        }
+        let head = read_head(&connection)?;
+        let shared = Arc::new(SharedHead::new(head));
+        let (sender, receiver) = sync_channel(options.max_queued_requests.max(1));
+        let readers = Arc::new(ReaderPool::new(
+            path.to_path_buf(),
+            options.busy_timeout,
+            options.reader_connections,
+        ));
+        let writer = Writer {
+            connection,
+            projector,
+            shared: Arc::clone(&shared),
+            options,
+        };
+        let writer_thread = std::thread::Builder::new()
+            .name("eventlog-writer".to_string())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| LogError::Io {
+                context: "start the writer thread",
+                source: Arc::new(source),
+            })?;
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                sender: Some(sender),
+                writer_thread: Some(writer_thread),
+                shared,
+                readers,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    // ----- Appends -----
+
+    /// Appends events to one stream. A stale `expected` version is a `Conflict`; if the
+    /// first event id is already stored in this stream, nothing is appended and the stored
+    /// positions come back with `duplicate: true`, whatever `expected` says.
+    pub async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, LogError> {
+        let request = AppendRequest {
+            stream_id: stream_id.to_string(),
+            expected,
+            events,
+        };
+        single(self.append_many(vec![request]).await)
+    }
+
+    /// `append` for callers outside an async runtime: blocks until the batch commits.
+    pub fn append_blocking(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, LogError> {
+        let request = AppendRequest {
+            stream_id: stream_id.to_string(),
+            expected,
+            events,
+        };
+        single(self.append_many_blocking(vec![request]))
+    }
+
+    /// Appends several requests in one transaction, each with its own result (in order):
+    /// one failing request does not fail the others.
+    pub async fn append_many(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Vec<Result<AppendOutcome, LogError>> {
+        let count = requests.len();
+        let (prepared, slots) = prepare_all(requests);
+        if prepared.is_empty() {
+            return merge(slots, Vec::new());
+        }
+        let reply = match self.send(prepared, false) {
+            Ok(reply) => reply,
+            Err(error) => return vec![Err(error); count],
+        };
+        let answers = reply
+            .await
+            .unwrap_or_else(|_| vec![Err(LogError::Closed); count]);
+        merge(slots, answers)
+    }
+
+    /// `append_many` for callers outside an async runtime.
+    pub fn append_many_blocking(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Vec<Result<AppendOutcome, LogError>> {
+        let count = requests.len();
+        let (prepared, slots) = prepare_all(requests);
+        if prepared.is_empty() {
+            return merge(slots, Vec::new());
+        }
+        let reply = match self.send(prepared, true) {
+            Ok(reply) => reply,
+            Err(error) => return vec![Err(error); count],
+        };
+        let answers = reply
+            .blocking_recv()
+            .unwrap_or_else(|_| vec![Err(LogError::Closed); count]);
+        merge(slots, answers)
+    }
+
+    /// Queues prepared requests for the writer. An async caller gets `Unavailable` at once
+    /// when the queue is full; a blocking caller waits for room.
+    fn send(&self, requests: Vec<PreparedRequest>, wait_for_room: bool) -> Result<Reply, LogError> {
+        let sender = self.inner.sender.as_ref().ok_or(LogError::Closed)?;
+        let (reply, receiver) = oneshot::channel();
+        let command = WriterCommand { requests, reply };
+        if wait_for_room {
+            sender.send(command).map_err(|_| LogError::Closed)?;
+        } else {
+            sender.try_send(command).map_err(|error| match error {
+                TrySendError::Full(_) => LogError::Unavailable {
+                    reason: "the writer's queue is full".to_string(),
+                },
+                TrySendError::Disconnected(_) => LogError::Closed,
+            })?;
+        }
+        Ok(receiver)
+    }
+
+    // ----- Reads -----
+
+    /// Events of one stream with version ≥ `from_version` (0 or 1 for all), in order.
+    pub fn read_stream_blocking(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        self.inner
+            .readers
+            .with_connection(|connection| read::read_stream(connection, stream_id, from_version))
+    }
+
+    /// At most `limit` events with position ≥ `from_position` (positions start at 1), in
+    /// position order.
+    pub fn read_all_blocking(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        self.inner
+            .readers
+            .with_connection(|connection| read::read_all(connection, from_position, limit))
+    }
+
+    /// The event stored under an event id, if any.
+    pub fn read_event_blocking(
+        &self,
+        event_id: &uuid::Uuid,
+    ) -> Result<Option<RecordedEvent>, LogError> {
+        self.inner
+            .readers
+            .with_connection(|connection| read::read_event(connection, event_id))
+    }
+
+    /// `read_stream_blocking` on tokio's blocking pool.
+    pub async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        let log = self.clone();
+        let stream_id = stream_id.to_string();
+        run_blocking(move || log.read_stream_blocking(&stream_id, from_version)).await
+    }
+
+    /// `read_all_blocking` on tokio's blocking pool.
+    pub async fn read_all(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        let log = self.clone();
+        run_blocking(move || log.read_all_blocking(from_position, limit)).await
+    }
+
+    /// `read_event_blocking` on tokio's blocking pool.
+    pub async fn read_event(
+        &self,
+        event_id: uuid::Uuid,
+    ) -> Result<Option<RecordedEvent>, LogError> {
+        let log = self.clone();
+        run_blocking(move || log.read_event_blocking(&event_id)).await
+    }
+
+    /// The last committed position and its hash (0 and 32 zero bytes for an empty log).
+    pub fn head(&self) -> Head {
+        self.inner.shared.current()
+    }
+
+    /// A receiver of the head position, updated after every commit that appended events.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.shared.position_watch.subscribe()
+    }
+
+    /// Returns the head position as soon as it is greater than `after_position`.
+    pub async fn wait_for(&self, after_position: u64) -> u64 {
+        let mut receiver = self.subscribe();
+        loop {
+            let position = *receiver.borrow_and_update();
+            if position > after_position {
+                return position;
+            }
+            // The sender lives as long as this handle, so `changed` cannot fail here.
+            if receiver.changed().await.is_err() {
+                return position;
+            }
+        }
+    }
+
+    // ----- Verification -----
+
+    /// Recomputes the chain from the start (or from a checkpoint) up to the head; see
+    /// `verify_path`.
+    pub fn verify(
+        &self,
+        from: Option<Checkpoint>,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<VerifyReport, LogError> {
+        verify_path(&self.inner.path, from, progress)
+    }
+
+    /// `verify` on tokio's blocking pool, without progress reports.
+    pub async fn verify_in_background(
+        &self,
+        from: Option<Checkpoint>,
+    ) -> Result<VerifyReport, LogError> {
+        let path = self.inner.path.clone();
+        run_blocking(move || verify_path(&path, from, |_, _| {})).await
+    }
+}
+
+/// Runs a blocking read on tokio's blocking pool.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LogError> + Send + 'static,
+) -> Result<T, LogError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(LogError::Closed))
+}
+
+/// Where each request's answer comes from: its own validation error, or the writer.
+enum Slot {
+    Invalid(LogError),
+    Queued,
+}
+
+/// Prepares every request; invalid ones are answered without reaching the writer.
+fn prepare_all(requests: Vec<AppendRequest>) -> (Vec<PreparedRequest>, Vec<Slot>) {
+    let mut prepared = Vec::with_capacity(requests.len());
+    let mut slots = Vec::with_capacity(requests.len());
+    for request in requests {
+        match prepare(request) {
+            Ok(request) => {
+                prepared.push(request);
+                slots.push(Slot::Queued);
+            }
+            Err(error) => slots.push(Slot::Invalid(error)),
+        }
+    }
+    (prepared, slots)
+}
+
+/// Puts the writer's answers back among the validation errors, in request order.
+fn merge(
+    slots: Vec<Slot>,
+    answers: Vec<Result<AppendOutcome, LogError>>,
+) -> Vec<Result<AppendOutcome, LogError>> {
+    let mut answers = answers.into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Invalid(error) => Err(error),
+            Slot::Queued => answers.next().unwrap_or(Err(LogError::Closed)),
+        })
+        .collect()
+}
+
+/// The one answer of a one-request append.
+fn single(mut answers: Vec<Result<AppendOutcome, LogError>>) -> Result<AppendOutcome, LogError> {
+    answers.pop().unwrap_or(Err(LogError::Closed))
+}

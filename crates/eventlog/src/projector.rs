@@ -1,0 +1,31 @@
+//! The `Projector` seam: code that updates projections in the writer's transaction.
+
+use crate::error::LogError;
+use crate::event::RecordedEvent;
+
+/// Updates read models in the same transaction that appends the events they are built from,
+/// so a projection never runs ahead of or behind the log.
+///
+/// How the writer calls it:
+/// - `migrate` once at open, on the writer's connection, after the log's own migrations.
+/// - `apply` once for every request that appended events (never for an idempotent repeat),
+///   inside that request's savepoint, with exactly the rows that request appended, in
+///   position order. The transaction commits the rows and every projection change of the
+///   batch together.
+/// - When `apply` fails, the writer rolls that request back to its savepoint (its rows and
+///   whatever `apply` wrote) and answers that request with the error; the other requests of
+///   the batch are not affected. A projector must therefore keep its state in the database
+///   (or be able to drop in-memory state that a rollback or a failed commit invalidates);
+///   the log never calls `apply` twice for the same rows in one process unless the commit
+///   failed and the caller retried.
+pub trait Projector: Send + 'static {
+    /// Creates or upgrades the projector's tables.
+    fn migrate(&mut self, connection: &rusqlite::Connection) -> Result<(), LogError>;
+
+    /// Applies the rows one request appended, inside the writer's transaction.
+    fn apply(
+        &mut self,
+        transaction: &rusqlite::Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError>;
+}
