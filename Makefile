@@ -28,9 +28,8 @@ check-purity: ## The domain crate must not depend on tokio, SQLite or RPC crates
 check-proto: ## The .proto files compile with Python's grpcio-tools too
 	@if [ -x proto/check-python.sh ]; then ./proto/check-python.sh; else echo "proto check skipped: no proto/check-python.sh"; fi
 
-check-deploy: tools ## Validate the deployment files (nats-server -t -c on every config)
-	@for conf in deploy/nats/*.conf; do .tools/bin/nats-server -t -c $$conf >/dev/null || exit 1; done
-	@echo "deploy/nats configs are valid"
+check-deploy: tools ## Validate deploy/: nats-server -t, YAML of compose and k8s, systemd-analyze
+	@./scripts/check-deploy.sh
 
 build: ## Build every binary (debug), used by the end-to-end tests
 	$(CARGO) build --workspace --bins --locked
