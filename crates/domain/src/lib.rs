@@ -4,7 +4,19 @@
 //! Architecture invariant: nothing in this crate performs I/O or reads a clock. Every instant
 //! is passed in by the caller, so every rule is unit and property tested in milliseconds.
 
+pub mod aggregate;
+pub mod authorize;
+pub mod command;
 pub mod error;
+pub mod event;
+pub mod ids;
+pub mod ticket;
 pub mod types;
 
+pub use aggregate::{apply, decide, fold};
+pub use authorize::{authorize, Action};
+pub use command::{ClassifyCommand, Command, Submission};
 pub use error::DomainError;
+pub use event::Event;
+pub use ids::{CommandId, EventId, FeedbackId, TicketId, TicketIdGenerator};
+pub use ticket::{Customer, Ticket};

@@ -1,0 +1,272 @@
+//! The commands a ticket accepts: what people ask through the API and what the services
+//! (consumer, SLA timers, retention) ask on their own, with the validation of their fields.
+
+use crate::ids::{FeedbackId, TicketId};
+use crate::ticket::Customer;
+use crate::types::{ContentType, Deadline, Kind, Outcome, Priority, Scope};
+use crate::DomainError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The longest feedback text accepted, in characters.
+pub const MAX_CONTENT_CHARS: usize = 20_000;
+/// The longest note, message, solution, reason or comment, in characters.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// The longest short field (names, ids, product, channel, department), in characters.
+pub const MAX_SHORT_CHARS: usize = 256;
+/// The most attributes a submission may carry.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// The most keywords a classification may carry.
+pub const MAX_KEYWORDS: usize = 32;
+/// The most helper departments of one ticket.
+pub const MAX_HELPERS: usize = 16;
+/// How far in the future `occurred_at` may lie, to allow for clocks that disagree.
+pub const OCCURRED_AT_TOLERANCE_MINUTES: i64 = 60;
+
+/// One piece of feedback, as intake accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub feedback_id: FeedbackId,
+    pub ticket_id: TicketId,
+    pub channel: String,
+    /// The adapter's own id; `(channel, external_id)` is intake's idempotency key.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    pub customer: Customer,
+    pub content: String,
+    /// When it happened; `None` means at receipt.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// When intake accepted it. Deadlines run from here.
+    pub received_at: DateTime<Utc>,
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Checks a required free text: not blank, at most `max` characters, no control characters
+/// other than line breaks and tabs.
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), DomainError> {
+    if text.trim().is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    check_optional_text(field, text, max)
+}
+
+/// Checks a free text that may be empty: at most `max` characters, no control characters
+/// other than line breaks and tabs.
+pub fn check_optional_text(field: &str, text: &str, max: usize) -> Result<(), DomainError> {
+    let count = text.chars().count();
+    if count > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters, got {count}"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|symbol| symbol.is_control() && !matches!(symbol, '\n' | '\r' | '\t'))
+    {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a name-like token (channel, department): lowercase ASCII letters, digits, `_`
+/// and `-`, starting with a letter, at most [`MAX_SHORT_CHARS`].
+pub fn check_token(field: &str, text: &str) -> Result<(), DomainError> {
+    let mut symbols = text.chars();
+    let starts_with_letter = symbols
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase());
+    let rest_ok = text.chars().all(|symbol| {
+        symbol.is_ascii_lowercase() || symbol.is_ascii_digit() || "_-".contains(symbol)
+    });
+    if !starts_with_letter || !rest_ok || text.len() > MAX_SHORT_CHARS {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "{text:?} is not a name: use lowercase letters, digits, '_' and '-', starting with a letter"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_optional_short(field: &str, value: &Option<String>) -> Result<(), DomainError> {
+    match value {
+        Some(text) => check_text(field, text, MAX_SHORT_CHARS),
+        None => Ok(()),
+    }
+}
+
+impl Submission {
+    /// Checks every field; the error names the field as `api.md` does.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        check_token("channel", &self.channel)?;
+        check_optional_short("external_id", &self.external_id)?;
+        check_optional_short("customer.customer_id", &self.customer.customer_id)?;
+        check_optional_short("customer.name", &self.customer.name)?;
+        check_optional_short("customer.phone", &self.customer.phone)?;
+        check_optional_short("customer.email", &self.customer.email)?;
+        check_optional_short("customer.wechat_openid", &self.customer.wechat_openid)?;
+        if !self.customer.is_reachable() {
+            return Err(DomainError::invalid(
+                "customer",
+                "needs at least one way to reach the customer: customer_id, phone, email or wechat_openid",
+            ));
+        }
+        check_text("content", &self.content, MAX_CONTENT_CHARS)?;
+        check_optional_short("product", &self.product)?;
+        check_optional_short("order_id", &self.order_id)?;
+        if let Some(occurred_at) = self.occurred_at {
+            let tolerance = chrono::Duration::minutes(OCCURRED_AT_TOLERANCE_MINUTES);
+            if occurred_at > self.received_at + tolerance {
+                return Err(DomainError::invalid(
+                    "occurred_at",
+                    "lies after the time of receipt",
+                ));
+            }
+        }
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            return Err(DomainError::invalid(
+                "attributes",
+                format!(
+                    "at most {MAX_ATTRIBUTES} entries, got {}",
+                    self.attributes.len()
+                ),
+            ));
+        }
+        for (key, value) in &self.attributes {
+            check_text("attributes", key, MAX_SHORT_CHARS)?;
+            check_optional_text("attributes", value, MAX_TEXT_CHARS)?;
+        }
+        Ok(())
+    }
+}
+
+/// A person's classification of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassifyCommand {
+    pub kind: Kind,
+    pub content_type: ContentType,
+    pub priority: Priority,
+    pub scope: Scope,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// A complex case: takes the complaint/complex SLA row regardless of kind.
+    #[serde(default)]
+    pub complex: bool,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Everything a ticket can be asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Record a submission as a new ticket; classifies and dispatches automatically where
+    /// the rules are confident.
+    Receive(Box<Submission>),
+    /// Classify by hand (or correct a classification); recomputes the deadlines.
+    Classify(ClassifyCommand),
+    /// The first dispatch, or a transfer to another lead department.
+    Dispatch {
+        department: String,
+        #[serde(default)]
+        helpers: Vec<String>,
+        #[serde(default)]
+        reason: String,
+    },
+    /// The department's first response.
+    Acknowledge { message: String },
+    /// An internal note, or a message to the customer.
+    AddNote { text: String, to_customer: bool },
+    /// The department's solution.
+    ProposeSolution {
+        outcome: Outcome,
+        text: String,
+        #[serde(default)]
+        reason: String,
+    },
+    /// The department head approves or rejects the proposed solution.
+    ApproveSolution {
+        approve: bool,
+        #[serde(default)]
+        comment: String,
+    },
+    /// The customer's satisfaction, 1 to 5.
+    RecordReview {
+        satisfaction: u8,
+        #[serde(default)]
+        comment: String,
+    },
+    /// Close the ticket for good.
+    Archive,
+    /// Escalate by hand.
+    Escalate { reason: String },
+    /// Stop the SLA clock while waiting for the customer.
+    PauseSla { reason: String },
+    /// Restart the SLA clock; the deadlines move by the time spent paused.
+    ResumeSla,
+    /// System: a warning instant of the SLA timers has come.
+    RaiseSlaWarning { deadline: Deadline },
+    /// System: a deadline has passed.
+    RecordSlaBreach { deadline: Deadline },
+    /// System: escalate a breached deadline to `level`, optionally to someone in particular.
+    EscalateSla {
+        deadline: Deadline,
+        level: u8,
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// System: the retention period of an archived ticket is over.
+    ExpireRetention,
+    /// System: erase the customer's personal data on request.
+    EraseCustomer,
+}
+
+impl Command {
+    /// The stable snake_case name, used in errors and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Receive(_) => "receive",
+            Command::Classify(_) => "classify",
+            Command::Dispatch { .. } => "dispatch",
+            Command::Acknowledge { .. } => "acknowledge",
+            Command::AddNote { .. } => "add_note",
+            Command::ProposeSolution { .. } => "propose_solution",
+            Command::ApproveSolution { .. } => "approve_solution",
+            Command::RecordReview { .. } => "record_review",
+            Command::Archive => "archive",
+            Command::Escalate { .. } => "escalate",
+            Command::PauseSla { .. } => "pause_sla",
+            Command::ResumeSla => "resume_sla",
+            Command::RaiseSlaWarning { .. } => "raise_sla_warning",
+            Command::RecordSlaBreach { .. } => "record_sla_breach",
+            Command::EscalateSla { .. } => "escalate_sla",
+            Command::ExpireRetention => "expire_retention",
+            Command::EraseCustomer => "erase_customer",
+        }
+    }
+
+    /// Whether only the services themselves issue this command.
+    pub fn is_system(&self) -> bool {
+        matches!(
+            self,
+            Command::Receive(_)
+                | Command::RaiseSlaWarning { .. }
+                | Command::RecordSlaBreach { .. }
+                | Command::EscalateSla { .. }
+                | Command::ExpireRetention
+                | Command::EraseCustomer
+        )
+    }
+}

@@ -1,0 +1,418 @@
+//! The events of a ticket: what happened, as the log stores it. Each event has a stable
+//! snake_case type name and a JSON payload; `from_parts` reads stored events back through
+//! an upcaster per schema version.
+//!
+//! The first event of every ticket has type `received`: the workflow publishes it on
+//! `ticket.events.received`, which is how intake learns that a submission is safe in the log.
+
+use crate::ids::{FeedbackId, TicketId};
+use crate::ticket::Customer;
+use crate::types::{ContentType, Deadline, Deadlines, Kind, Outcome, Priority, Scope};
+use crate::DomainError;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The schema version every event is written with today. Stored events of older versions
+/// are brought up to this one by [`upcast`] when read.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A submission became a ticket. Always the first event of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Received {
+    pub ticket_id: TicketId,
+    pub feedback_id: FeedbackId,
+    pub channel: String,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    pub customer: Customer,
+    pub content: String,
+    /// When it happened (the time of receipt when the customer did not say).
+    pub occurred_at: DateTime<Utc>,
+    /// When intake accepted it; the deadlines run from here.
+    pub received_at: DateTime<Utc>,
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// The first deadlines, from the rules' classification even where it was not confident
+    /// enough to act on, so that no ticket is ever without a clock.
+    pub deadlines: Deadlines,
+    pub at: DateTime<Utc>,
+}
+
+/// The ticket was classified, by the rules or by a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classified {
+    pub kind: Kind,
+    pub content_type: ContentType,
+    pub priority: Priority,
+    pub scope: Scope,
+    pub keywords: Vec<String>,
+    pub confidence: f64,
+    pub complex: bool,
+    /// Whether the rules did it on their own.
+    pub automatic: bool,
+    #[serde(default)]
+    pub reason: String,
+    /// The configuration version the classification was made with.
+    pub policy_version: String,
+    /// The deadlines recomputed for this classification, from the time of receipt.
+    pub deadlines: Deadlines,
+    pub at: DateTime<Utc>,
+}
+
+/// The ticket went to a lead department (first dispatch or transfer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatched {
+    /// The lead department before; `None` for the first dispatch.
+    pub from: Option<String>,
+    pub department: String,
+    pub helpers: Vec<String>,
+    /// A person's reason, or the name of the routing rule that matched.
+    pub reason: String,
+    pub automatic: bool,
+    /// Whether a solution that was waiting for approval was withdrawn by this transfer.
+    #[serde(default)]
+    pub solution_withdrawn: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// The department's first response of the round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledged {
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A note was added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteAdded {
+    pub text: String,
+    pub to_customer: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// The department proposed a solution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionProposed {
+    pub outcome: Outcome,
+    pub text: String,
+    #[serde(default)]
+    pub reason: String,
+    /// Whether the head must approve before the ticket moves to review; when false the
+    /// ticket is resolved now and moves to review.
+    pub approval_required: bool,
+    pub policy_version: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The head approved the solution; the ticket is resolved and moves to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionApproved {
+    #[serde(default)]
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The head rejected the solution; the department works on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionRejected {
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The customer's rating was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRecorded {
+    pub satisfaction: u8,
+    #[serde(default)]
+    pub comment: String,
+    /// The configured threshold at the time, and whether the score reached it.
+    pub satisfied_threshold: u8,
+    pub satisfied: bool,
+    pub policy_version: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The customer was not satisfied: a new round of handling at the same department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reopened {
+    /// The new round number.
+    pub round: u32,
+    /// Fresh deadlines for the new round, from the instant of reopening.
+    pub deadlines: Deadlines,
+    pub at: DateTime<Utc>,
+}
+
+/// The ticket was closed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Archived {
+    pub at: DateTime<Utc>,
+}
+
+/// Someone escalated the ticket by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalated {
+    pub level: u8,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The SLA clock stopped, waiting for the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaPaused {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The SLA clock runs again; the deadlines moved by the time spent paused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaResumed {
+    pub paused_ms: i64,
+    pub deadlines: Deadlines,
+    pub at: DateTime<Utc>,
+}
+
+/// An SLA event of the timers: a warning, a breach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaMark {
+    pub deadline: Deadline,
+    /// When the deadline is (or was) due.
+    pub due: DateTime<Utc>,
+    pub policy_version: String,
+    pub calendar_version: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A breached deadline was escalated by the timers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaEscalated {
+    pub deadline: Deadline,
+    pub level: u8,
+    #[serde(default)]
+    pub to: Option<String>,
+    pub policy_version: String,
+    pub calendar_version: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The retention period is over: the ticket's content and personal data are redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionExpired {
+    pub at: DateTime<Utc>,
+}
+
+/// The customer's personal data was erased on request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerErased {
+    pub at: DateTime<Utc>,
+}
+
+/// Everything that can happen to a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum Event {
+    Received(Box<Received>),
+    Classified(Classified),
+    Dispatched(Dispatched),
+    Acknowledged(Acknowledged),
+    NoteAdded(NoteAdded),
+    SolutionProposed(SolutionProposed),
+    SolutionApproved(SolutionApproved),
+    SolutionRejected(SolutionRejected),
+    ReviewRecorded(ReviewRecorded),
+    Reopened(Reopened),
+    Archived(Archived),
+    Escalated(Escalated),
+    SlaPaused(SlaPaused),
+    SlaResumed(SlaResumed),
+    #[serde(rename = "sla_warning")]
+    SlaWarning(SlaMark),
+    SlaBreached(SlaMark),
+    SlaEscalated(SlaEscalated),
+    RetentionExpired(RetentionExpired),
+    CustomerErased(CustomerErased),
+}
+
+/// Every event type name, in declaration order.
+pub const EVENT_TYPES: &[&str] = &[
+    "received",
+    "classified",
+    "dispatched",
+    "acknowledged",
+    "note_added",
+    "solution_proposed",
+    "solution_approved",
+    "solution_rejected",
+    "review_recorded",
+    "reopened",
+    "archived",
+    "escalated",
+    "sla_paused",
+    "sla_resumed",
+    "sla_warning",
+    "sla_breached",
+    "sla_escalated",
+    "retention_expired",
+    "customer_erased",
+];
+
+fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
+    // Payloads are structs of strings, numbers, booleans, instants and string-keyed maps:
+    // serde_json cannot fail on them.
+    serde_json::to_value(payload).expect("event payloads always serialise to json")
+}
+
+fn read_payload<T: DeserializeOwned>(
+    event_type: &str,
+    payload: serde_json::Value,
+) -> Result<T, DomainError> {
+    serde_json::from_value(payload).map_err(|error| {
+        DomainError::invalid(
+            "payload",
+            format!("not a valid {event_type} event: {error}"),
+        )
+    })
+}
+
+/// Brings a stored payload of `schema_version` up to [`SCHEMA_VERSION`]. The hook for
+/// future schema changes: add one step per version, e.g. `2 => rename a field`, and keep
+/// the old steps forever. Version 1 is the first and current version.
+pub fn upcast(
+    event_type: &str,
+    schema_version: u32,
+    payload: &serde_json::Value,
+) -> Result<serde_json::Value, DomainError> {
+    if schema_version == 0 || schema_version > SCHEMA_VERSION {
+        return Err(DomainError::invalid(
+            "schema_version",
+            format!(
+                "{event_type} event has schema version {schema_version}, this build reads 1 to {SCHEMA_VERSION}"
+            ),
+        ));
+    }
+    // Only version 1 exists so far: nothing to convert.
+    Ok(payload.clone())
+}
+
+impl Event {
+    /// The stable snake_case type name, part of the NATS subject `ticket.events.<type>`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::Received(_) => "received",
+            Event::Classified(_) => "classified",
+            Event::Dispatched(_) => "dispatched",
+            Event::Acknowledged(_) => "acknowledged",
+            Event::NoteAdded(_) => "note_added",
+            Event::SolutionProposed(_) => "solution_proposed",
+            Event::SolutionApproved(_) => "solution_approved",
+            Event::SolutionRejected(_) => "solution_rejected",
+            Event::ReviewRecorded(_) => "review_recorded",
+            Event::Reopened(_) => "reopened",
+            Event::Archived(_) => "archived",
+            Event::Escalated(_) => "escalated",
+            Event::SlaPaused(_) => "sla_paused",
+            Event::SlaResumed(_) => "sla_resumed",
+            Event::SlaWarning(_) => "sla_warning",
+            Event::SlaBreached(_) => "sla_breached",
+            Event::SlaEscalated(_) => "sla_escalated",
+            Event::RetentionExpired(_) => "retention_expired",
+            Event::CustomerErased(_) => "customer_erased",
+        }
+    }
+
+    /// When the event happened (the `now` its command was decided at).
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Event::Received(event) => event.at,
+            Event::Classified(event) => event.at,
+            Event::Dispatched(event) => event.at,
+            Event::Acknowledged(event) => event.at,
+            Event::NoteAdded(event) => event.at,
+            Event::SolutionProposed(event) => event.at,
+            Event::SolutionApproved(event) => event.at,
+            Event::SolutionRejected(event) => event.at,
+            Event::ReviewRecorded(event) => event.at,
+            Event::Reopened(event) => event.at,
+            Event::Archived(event) => event.at,
+            Event::Escalated(event) => event.at,
+            Event::SlaPaused(event) => event.at,
+            Event::SlaResumed(event) => event.at,
+            Event::SlaWarning(event) | Event::SlaBreached(event) => event.at,
+            Event::SlaEscalated(event) => event.at,
+            Event::RetentionExpired(event) => event.at,
+            Event::CustomerErased(event) => event.at,
+        }
+    }
+
+    /// The schema version this event is written with.
+    pub fn schema_version(&self) -> u32 {
+        SCHEMA_VERSION
+    }
+
+    /// The payload as the log stores it (the variant's fields, without the type name).
+    pub fn to_payload(&self) -> serde_json::Value {
+        match self {
+            Event::Received(event) => to_json(event),
+            Event::Classified(event) => to_json(event),
+            Event::Dispatched(event) => to_json(event),
+            Event::Acknowledged(event) => to_json(event),
+            Event::NoteAdded(event) => to_json(event),
+            Event::SolutionProposed(event) => to_json(event),
+            Event::SolutionApproved(event) => to_json(event),
+            Event::SolutionRejected(event) => to_json(event),
+            Event::ReviewRecorded(event) => to_json(event),
+            Event::Reopened(event) => to_json(event),
+            Event::Archived(event) => to_json(event),
+            Event::Escalated(event) => to_json(event),
+            Event::SlaPaused(event) => to_json(event),
+            Event::SlaResumed(event) => to_json(event),
+            Event::SlaWarning(event) | Event::SlaBreached(event) => to_json(event),
+            Event::SlaEscalated(event) => to_json(event),
+            Event::RetentionExpired(event) => to_json(event),
+            Event::CustomerErased(event) => to_json(event),
+        }
+    }
+
+    /// Reads a stored event back: upcasts the payload to the current schema, then decodes it
+    /// as the named type. Unknown types and malformed payloads are `Invalid`.
+    pub fn from_parts(
+        event_type: &str,
+        schema_version: u32,
+        payload: &serde_json::Value,
+    ) -> Result<Event, DomainError> {
+        let payload = upcast(event_type, schema_version, payload)?;
+        let event = match event_type {
+            "received" => Event::Received(Box::new(read_payload(event_type, payload)?)),
+            "classified" => Event::Classified(read_payload(event_type, payload)?),
+            "dispatched" => Event::Dispatched(read_payload(event_type, payload)?),
+            "acknowledged" => Event::Acknowledged(read_payload(event_type, payload)?),
+            "note_added" => Event::NoteAdded(read_payload(event_type, payload)?),
+            "solution_proposed" => Event::SolutionProposed(read_payload(event_type, payload)?),
+            "solution_approved" => Event::SolutionApproved(read_payload(event_type, payload)?),
+            "solution_rejected" => Event::SolutionRejected(read_payload(event_type, payload)?),
+            "review_recorded" => Event::ReviewRecorded(read_payload(event_type, payload)?),
+            "reopened" => Event::Reopened(read_payload(event_type, payload)?),
+            "archived" => Event::Archived(read_payload(event_type, payload)?),
+            "escalated" => Event::Escalated(read_payload(event_type, payload)?),
+            "sla_paused" => Event::SlaPaused(read_payload(event_type, payload)?),
+            "sla_resumed" => Event::SlaResumed(read_payload(event_type, payload)?),
+            "sla_warning" => Event::SlaWarning(read_payload(event_type, payload)?),
+            "sla_breached" => Event::SlaBreached(read_payload(event_type, payload)?),
+            "sla_escalated" => Event::SlaEscalated(read_payload(event_type, payload)?),
+            "retention_expired" => Event::RetentionExpired(read_payload(event_type, payload)?),
+            "customer_erased" => Event::CustomerErased(read_payload(event_type, payload)?),
+            other => {
+                return Err(DomainError::invalid(
+                    "event_type",
+                    format!("unknown event type {other:?}"),
+                ))
+            }
+        };
+        Ok(event)
+    }
+}

@@ -1,0 +1,318 @@
+//! The state of one ticket, as folding its events builds it. Plain data: every decision is
+//! in `aggregate::decide`, every change in `aggregate::apply`.
+
+use crate::ids::{FeedbackId, TicketId};
+use crate::types::{ContentType, Deadline, Kind, Outcome, Priority, Scope, SlaState, Step};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How to reach the customer. At least one of `customer_id`, `phone`, `email` and
+/// `wechat_openid` is present on a received ticket, until the customer is erased.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wechat_openid: Option<String>,
+}
+
+impl Customer {
+    /// Whether any way to reach the customer is given.
+    pub fn is_reachable(&self) -> bool {
+        [
+            &self.customer_id,
+            &self.phone,
+            &self.email,
+            &self.wechat_openid,
+        ]
+        .iter()
+        .any(|field| field.as_deref().is_some_and(|text| !text.trim().is_empty()))
+    }
+}
+
+/// One dispatch of the ticket: the first one, or a transfer. The history is never rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The lead department before, `None` for the first dispatch.
+    pub from: Option<String>,
+    pub to: String,
+    pub helpers: Vec<String>,
+    pub reason: String,
+    /// Whether the routing rules did it on their own.
+    pub automatic: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A solution a department proposed in the current round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Solution {
+    pub outcome: Outcome,
+    pub text: String,
+    /// Why; required when the outcome is `declined`.
+    pub reason: String,
+    pub proposed_at: DateTime<Utc>,
+}
+
+/// Where a proposed solution stands with the department head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// No solution needs approval (none proposed, or the policy does not ask for one).
+    #[default]
+    NotRequired,
+    /// The head has not decided yet; the ticket stays in handle.
+    Pending,
+    /// The head approved; the ticket moved to review.
+    Approved,
+}
+
+/// A note on the ticket: internal, or a message to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+    pub to_customer: bool,
+    pub round: u32,
+    pub at: DateTime<Utc>,
+}
+
+/// What one finished round of handling looked like; kept when a ticket is reopened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRecord {
+    pub round: u32,
+    pub department: Option<String>,
+    pub respond_by: Option<DateTime<Utc>>,
+    pub resolve_by: Option<DateTime<Utc>>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub respond_sla: SlaState,
+    pub resolve_sla: SlaState,
+    pub outcome: Option<Outcome>,
+    pub satisfaction: Option<u8>,
+    pub review_comment: Option<String>,
+}
+
+/// One ticket. `Ticket::default()` is the state of a stream with no events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// `None` until the ticket is received.
+    pub ticket_id: Option<TicketId>,
+    /// The number of events folded in; 0 for a ticket that does not exist.
+    pub version: u64,
+    pub step: Step,
+    pub feedback_id: Option<FeedbackId>,
+
+    // What the customer told us.
+    pub channel: String,
+    pub external_id: Option<String>,
+    pub customer: Customer,
+    pub content: String,
+    pub product: Option<String>,
+    pub order_id: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+
+    // Classification.
+    pub kind: Option<Kind>,
+    pub content_type: Option<ContentType>,
+    pub priority: Option<Priority>,
+    pub scope: Option<Scope>,
+    pub keywords: Vec<String>,
+    /// The rules' confidence, or 1.0 for a person's classification.
+    pub confidence: Option<f64>,
+    pub complex: bool,
+    /// Whether the current classification was made by the rules rather than a person.
+    pub classified_automatically: bool,
+    /// The configuration version the classification was made with.
+    pub classification_policy_version: Option<String>,
+
+    // Dispatch.
+    pub department: Option<String>,
+    pub helpers: Vec<String>,
+    pub transfers: Vec<Transfer>,
+
+    // Deadlines and SLA of the current round.
+    pub respond_by: Option<DateTime<Utc>>,
+    pub resolve_by: Option<DateTime<Utc>>,
+    pub warn_respond_at: Option<DateTime<Utc>>,
+    pub warn_resolve_at: Option<DateTime<Utc>>,
+    /// The SLA policy and calendar versions that produced the deadlines.
+    pub deadlines_policy_version: Option<String>,
+    pub deadlines_calendar_version: Option<String>,
+    pub respond_sla: SlaState,
+    pub resolve_sla: SlaState,
+    /// The worse of the two.
+    pub sla_state: SlaState,
+    /// 0 until escalated; each escalation (manual or by the SLA timers) raises it.
+    pub escalation_level: u8,
+    /// Where the last escalation went, if anywhere in particular.
+    pub escalated_to: Option<String>,
+    /// Set while the clock is stopped waiting for the customer.
+    pub paused_since: Option<DateTime<Utc>>,
+    /// Milliseconds spent paused so far, over all pauses.
+    pub paused_total_ms: i64,
+
+    // Handling.
+    /// 1, then 2 after a reopen, and so on.
+    pub round: u32,
+    pub acknowledgement: Option<String>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub solution: Option<Solution>,
+    pub approval: Approval,
+    /// The head's comment on the last approval or rejection.
+    pub approval_comment: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub notes: Vec<Note>,
+
+    // Review.
+    pub satisfaction: Option<u8>,
+    pub review_comment: Option<String>,
+    /// Earlier rounds, oldest first.
+    pub previous_rounds: Vec<RoundRecord>,
+
+    // Lifecycle.
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+    /// The retention period is over: personal data and content are redacted.
+    pub retention_expired: bool,
+    /// The customer's personal data was erased on request.
+    pub customer_erased: bool,
+}
+
+impl Default for Ticket {
+    fn default() -> Self {
+        Self {
+            ticket_id: None,
+            version: 0,
+            step: Step::Receive,
+            feedback_id: None,
+            channel: String::new(),
+            external_id: None,
+            customer: Customer::default(),
+            content: String::new(),
+            product: None,
+            order_id: None,
+            attributes: BTreeMap::new(),
+            occurred_at: None,
+            received_at: None,
+            kind: None,
+            content_type: None,
+            priority: None,
+            scope: None,
+            keywords: Vec::new(),
+            confidence: None,
+            complex: false,
+            classified_automatically: false,
+            classification_policy_version: None,
+            department: None,
+            helpers: Vec::new(),
+            transfers: Vec::new(),
+            respond_by: None,
+            resolve_by: None,
+            warn_respond_at: None,
+            warn_resolve_at: None,
+            deadlines_policy_version: None,
+            deadlines_calendar_version: None,
+            respond_sla: SlaState::OnTime,
+            resolve_sla: SlaState::OnTime,
+            sla_state: SlaState::OnTime,
+            escalation_level: 0,
+            escalated_to: None,
+            paused_since: None,
+            paused_total_ms: 0,
+            round: 1,
+            acknowledgement: None,
+            responded_at: None,
+            resolved_at: None,
+            solution: None,
+            approval: Approval::NotRequired,
+            approval_comment: None,
+            outcome: None,
+            notes: Vec::new(),
+            satisfaction: None,
+            review_comment: None,
+            previous_rounds: Vec::new(),
+            created_at: None,
+            updated_at: None,
+            archived_at: None,
+            retention_expired: false,
+            customer_erased: false,
+        }
+    }
+}
+
+impl Ticket {
+    /// Whether the ticket has been received (its stream has events).
+    pub fn exists(&self) -> bool {
+        self.version > 0
+    }
+
+    /// The ticket id as text, or an empty string before the ticket is received.
+    pub fn id_text(&self) -> String {
+        self.ticket_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// Whether the ticket has been archived.
+    pub fn is_archived(&self) -> bool {
+        self.step == Step::Archive
+    }
+
+    /// Whether the SLA clock is stopped waiting for the customer.
+    pub fn is_paused(&self) -> bool {
+        self.paused_since.is_some()
+    }
+
+    /// The SLA state of one deadline.
+    pub fn sla_of(&self, deadline: Deadline) -> SlaState {
+        match deadline {
+            Deadline::Respond => self.respond_sla,
+            Deadline::Resolve => self.resolve_sla,
+        }
+    }
+
+    /// The instant one deadline is due.
+    pub fn due_of(&self, deadline: Deadline) -> Option<DateTime<Utc>> {
+        match deadline {
+            Deadline::Respond => self.respond_by,
+            Deadline::Resolve => self.resolve_by,
+        }
+    }
+
+    /// The instant the warning for one deadline is due.
+    pub fn warn_of(&self, deadline: Deadline) -> Option<DateTime<Utc>> {
+        match deadline {
+            Deadline::Respond => self.warn_respond_at,
+            Deadline::Resolve => self.warn_resolve_at,
+        }
+    }
+
+    /// Whether a deadline still matters: the response or resolution it asks for has not
+    /// happened in this round and the ticket is not archived.
+    pub fn deadline_open(&self, deadline: Deadline) -> bool {
+        if !self.exists() || self.is_archived() {
+            return false;
+        }
+        match deadline {
+            Deadline::Respond => self.responded_at.is_none(),
+            Deadline::Resolve => self.resolved_at.is_none(),
+        }
+    }
+
+    /// Whether `department` may read the ticket: it leads it or helps with it.
+    pub fn involves_department(&self, department: &str) -> bool {
+        self.department.as_deref() == Some(department)
+            || self.helpers.iter().any(|helper| helper == department)
+    }
+}
