@@ -1,0 +1,76 @@
+//! The flags every service shares, each also read from its environment variable (`api.md`).
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// `--listen`, `--nats-url`, `--data-dir`, `--tokens`, `--config`, `--metrics-listen`.
+/// Flatten into a service's own clap parser with `#[command(flatten)]`.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// The gRPC address to listen on (each service has its own default).
+    #[arg(long, env = "CLOOP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The NATS server to use.
+    #[arg(long, env = "CLOOP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// The folder for the service's SQLite files.
+    #[arg(long, env = "CLOOP_DATA_DIR", default_value = ".data")]
+    pub data_dir: PathBuf,
+    /// The tokens file (TOML of principals with SHA-256 of their tokens). Without it every
+    /// call is refused as UNAUTHENTICATED.
+    #[arg(long, env = "CLOOP_TOKENS")]
+    pub tokens: Option<PathBuf>,
+    /// The configuration file; built-in defaults when absent.
+    #[arg(long, env = "CLOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (`/metrics`); no metrics endpoint when absent.
+    #[arg(long, env = "CLOOP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl CommonArgs {
+    /// The listen address, or the service's default.
+    pub fn listen_or(&self, default: SocketAddr) -> SocketAddr {
+        self.listen.unwrap_or(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_defaults_apply() {
+        let cli = Cli::try_parse_from([
+            "cloop-test",
+            "--listen",
+            "127.0.0.1:7000",
+            "--metrics-listen",
+            "127.0.0.1:7001",
+        ])
+        .expect("valid flags");
+        assert_eq!(
+            cli.common.listen,
+            Some("127.0.0.1:7000".parse().expect("address"))
+        );
+        assert_eq!(
+            cli.common.metrics_listen,
+            Some("127.0.0.1:7001".parse().expect("address"))
+        );
+        let default: SocketAddr = "127.0.0.1:50051".parse().expect("address");
+        assert_eq!(cli.common.listen_or(default).port(), 7000);
+    }
+
+    #[test]
+    fn a_bad_address_is_refused() {
+        assert!(Cli::try_parse_from(["cloop-test", "--listen", "nowhere"]).is_err());
+    }
+}

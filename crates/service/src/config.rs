@@ -1,0 +1,274 @@
+//! The one configuration file of the services: the domain's sections (read by
+//! `domain::rules::DomainConfig`), and the service-owned tables (`[nats]`, `[intake_service]`,
+//! `[workflow_service]`, ...) read here with typed defaults.
+
+use crate::error::ServiceError;
+use domain::rules::DomainConfig;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A loaded configuration: the domain part, checked, and the raw table for service sections.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// Where it came from; `None` for the built-in defaults.
+    pub path: Option<PathBuf>,
+    pub domain: DomainConfig,
+    table: toml::Table,
+}
+
+impl ConfigFile {
+    /// The built-in defaults.
+    pub fn defaults() -> Self {
+        Self {
+            path: None,
+            domain: DomainConfig::default(),
+            table: toml::Table::new(),
+        }
+    }
+
+    /// Reads `path`, or returns the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> Result<Self, ServiceError> {
+        let Some(path) = path else {
+            return Ok(Self::defaults());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ServiceError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, Some(path))
+    }
+
+    /// Parses configuration text; errors name the file and the dotted key.
+    pub fn from_toml_str(text: &str, path: Option<&Path>) -> Result<Self, ServiceError> {
+        let shown = path.map_or_else(|| "<text>".to_owned(), |path| path.display().to_string());
+        let table: toml::Table = toml::from_str(text).map_err(|error| ServiceError::Config {
+            path: shown.clone(),
+            reason: error.message().to_owned(),
+        })?;
+        let domain = DomainConfig::from_toml_str(text).map_err(|error| ServiceError::Config {
+            path: shown,
+            reason: error.to_string(),
+        })?;
+        Ok(Self {
+            path: path.map(Path::to_path_buf),
+            domain,
+            table,
+        })
+    }
+
+    fn shown_path(&self) -> String {
+        self.path.as_ref().map_or_else(
+            || "<defaults>".to_owned(),
+            |path| path.display().to_string(),
+        )
+    }
+
+    /// Reads the service-owned table `key` (absent → `T::default()`); unknown keys and wrong
+    /// types are errors naming `key`.
+    pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ServiceError> {
+        match self.table.get(key) {
+            None => Ok(T::default()),
+            Some(value) => {
+                value
+                    .clone()
+                    .try_into()
+                    .map_err(|error: toml::de::Error| ServiceError::Config {
+                        path: self.shown_path(),
+                        reason: format!("[{key}]: {}", error.message()),
+                    })
+            }
+        }
+    }
+}
+
+/// The `[nats]` table: the JetStream streams the services create or update at start-up.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Stream FEEDBACK: `FeedbackReceived` published by intake.
+    pub feedback_stream: StreamSettings,
+    /// Stream TICKET_EVENTS: the log rows published by workflow.
+    pub ticket_events_stream: StreamSettings,
+    /// How long a JetStream API call or publish ack may take, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            feedback_stream: StreamSettings::feedback(),
+            ticket_events_stream: StreamSettings::ticket_events(),
+            request_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl NatsConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.max(1))
+    }
+}
+
+/// How messages are retained: JetStream's `limits`, `interest` or `workqueue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retention {
+    Limits,
+    Interest,
+    Workqueue,
+}
+
+/// Where a stream keeps its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    File,
+    Memory,
+}
+
+/// The settings of one JetStream stream.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSettings {
+    pub name: String,
+    pub subjects: Vec<String>,
+    #[serde(default = "default_retention")]
+    pub retention: Retention,
+    #[serde(default = "default_storage")]
+    pub storage: Storage,
+    /// How long messages are kept, in seconds; 0 keeps them until a limit removes them.
+    #[serde(default)]
+    pub max_age_secs: u64,
+    /// The byte limit of the stream; -1 for none.
+    #[serde(default = "unlimited")]
+    pub max_bytes: i64,
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// The `Nats-Msg-Id` duplicate window, in seconds.
+    #[serde(default = "two_minutes")]
+    pub duplicate_window_secs: u64,
+}
+
+fn default_retention() -> Retention {
+    Retention::Limits
+}
+fn default_storage() -> Storage {
+    Storage::File
+}
+fn unlimited() -> i64 {
+    -1
+}
+fn one() -> usize {
+    1
+}
+fn two_minutes() -> u64 {
+    120
+}
+
+impl StreamSettings {
+    /// FEEDBACK: `feedback.received.>`, kept for 30 days.
+    pub fn feedback() -> Self {
+        Self {
+            name: proto::FEEDBACK_STREAM.to_owned(),
+            subjects: vec![format!("{}.>", proto::RECEIVED_SUBJECT_PREFIX)],
+            retention: Retention::Limits,
+            storage: Storage::File,
+            max_age_secs: 30 * 24 * 3600,
+            max_bytes: -1,
+            replicas: 1,
+            duplicate_window_secs: 120,
+        }
+    }
+
+    /// TICKET_EVENTS: `ticket.events.>`, kept for 30 days.
+    pub fn ticket_events() -> Self {
+        Self {
+            name: proto::TICKET_EVENTS_STREAM.to_owned(),
+            subjects: vec![format!("{}.>", proto::TICKET_EVENTS_SUBJECT_PREFIX)],
+            ..Self::feedback()
+        }
+    }
+
+    /// The async-nats stream configuration.
+    pub fn to_stream_config(&self) -> async_nats::jetstream::stream::Config {
+        use async_nats::jetstream::stream;
+        stream::Config {
+            name: self.name.clone(),
+            subjects: self.subjects.clone(),
+            retention: match self.retention {
+                Retention::Limits => stream::RetentionPolicy::Limits,
+                Retention::Interest => stream::RetentionPolicy::Interest,
+                Retention::Workqueue => stream::RetentionPolicy::WorkQueue,
+            },
+            storage: match self.storage {
+                Storage::File => stream::StorageType::File,
+                Storage::Memory => stream::StorageType::Memory,
+            },
+            max_age: Duration::from_secs(self.max_age_secs),
+            max_bytes: self.max_bytes,
+            num_replicas: self.replicas.max(1),
+            duplicate_window: Duration::from_secs(self.duplicate_window_secs),
+            ..Default::default()
+        }
+    }
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self::feedback()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Example {
+        node_id: u16,
+    }
+
+    #[test]
+    fn no_file_means_defaults() {
+        let config = ConfigFile::load(None).expect("defaults");
+        assert!(config
+            .domain
+            .channels
+            .iter()
+            .any(|channel| channel == "web"));
+        let nats: NatsConfig = config.section("nats").expect("default nats");
+        assert_eq!(nats.feedback_stream.name, "FEEDBACK");
+        assert_eq!(
+            nats.ticket_events_stream.subjects,
+            vec!["ticket.events.>".to_owned()]
+        );
+    }
+
+    #[test]
+    fn service_sections_are_read_and_checked() {
+        let text = "[intake_service]\nnode_id = 7\n\n[nats.feedback_stream]\nname = \"FEEDBACK\"\nsubjects = [\"feedback.received.>\"]\nreplicas = 3\n";
+        let config = ConfigFile::from_toml_str(text, None).expect("valid");
+        let example: Example = config.section("intake_service").expect("section");
+        assert_eq!(example.node_id, 7);
+        let nats: NatsConfig = config.section("nats").expect("nats");
+        assert_eq!(nats.feedback_stream.replicas, 3);
+        assert_eq!(nats.feedback_stream.duplicate_window_secs, 120);
+
+        let bad =
+            ConfigFile::from_toml_str("[intake_service]\nnode = 7\n", None).expect("domain ok");
+        let error = bad
+            .section::<Example>("intake_service")
+            .expect_err("unknown key");
+        assert!(error.to_string().contains("intake_service"), "{error}");
+    }
+
+    #[test]
+    fn a_broken_file_gives_one_clear_error() {
+        let error = ConfigFile::from_toml_str("channels = 5", Some(Path::new("x.toml")))
+            .expect_err("channels must be a list");
+        assert!(error.to_string().contains("x.toml"), "{error}");
+    }
+}

@@ -1,0 +1,20 @@
+//! What every closedloop service binary shares: the common flags and environment of `api.md`,
+//! configuration loading, the tokens file and bearer-token authentication, the one mapping of
+//! errors to `tonic::Status`, Prometheus metrics, structured logging, health and reflection,
+//! the NATS connection and graceful shutdown.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod metrics;
+pub mod nats;
+pub mod shutdown;
+pub mod status;
+pub mod telemetry;
+pub mod tokens;
+
+pub use cli::CommonArgs;
+pub use error::ServiceError;
+pub use status::{status_from, Failure};
+pub use tokens::{Authenticator, Principal, TokenRegistry};

@@ -1,0 +1,64 @@
+//! A tiny Prometheus endpoint: `GET /metrics` in the text format, served until shutdown.
+
+use crate::error::ServiceError;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{Encoder, Registry, TextEncoder};
+use std::future::Future;
+use std::net::SocketAddr;
+
+/// Renders every metric of `registry` in the Prometheus text format.
+pub fn render(registry: &Registry) -> String {
+    let mut buffer = Vec::new();
+    let encoder = TextEncoder::new();
+    if let Err(error) = encoder.encode(&registry.gather(), &mut buffer) {
+        tracing::warn!(%error, "encode metrics");
+    }
+    String::from_utf8_lossy(&buffer).into_owned()
+}
+
+/// Binds `address` and serves `/metrics` from `registry` until `shutdown` completes. Returns the
+/// bound address (useful with port 0) and the serving task.
+pub async fn serve(
+    address: SocketAddr,
+    registry: Registry,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ServiceError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServiceError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServiceError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = registry.clone();
+            async move {
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    render(&registry),
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(%error, "metrics endpoint stopped");
+        }
+    });
+    Ok((bound, task))
+}

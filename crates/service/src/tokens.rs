@@ -1,0 +1,316 @@
+//! The tokens file of `api.md` (TOML, SHA-256 of each token), the principals it names, and the
+//! gRPC interceptor that turns `authorization: Bearer <token>` into a [`Principal`] in the
+//! request's extensions.
+
+use crate::error::ServiceError;
+use domain::types::{Actor, Role};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use tonic::{Request, Status};
+
+/// Someone the tokens file lets in: a name, a role and, for agents and heads, a department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub department: Option<String>,
+}
+
+impl Principal {
+    /// The actor recorded on events this principal causes.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            principal: self.name.clone(),
+            role: self.role,
+            department: self.department.clone(),
+        }
+    }
+
+    /// Refuses with PERMISSION_DENIED unless the principal has one of `roles` or is an admin.
+    pub fn require_role(&self, roles: &[Role], what: &str) -> Result<(), Status> {
+        if self.role == Role::Admin || roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "role {} may not call {what}",
+                self.role
+            )))
+        }
+    }
+}
+
+/// The authenticated principal of a request, put there by [`Authenticator`]; UNAUTHENTICATED
+/// when there is none (a service wired without the interceptor).
+pub fn principal_of<T>(request: &Request<T>) -> Result<&Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+}
+
+/// One `[[principal]]` table of the tokens file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrincipalEntry {
+    name: String,
+    role: String,
+    #[serde(default)]
+    department: Option<String>,
+    token_sha256: String,
+}
+
+/// The whole tokens file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    #[serde(default)]
+    principal: Vec<PrincipalEntry>,
+}
+
+/// The hex SHA-256 of a token, as the tokens file stores it.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Every principal of a tokens file, looked up by the SHA-256 of a presented token.
+#[derive(Debug, Default)]
+pub struct TokenRegistry {
+    by_hash: HashMap<String, Principal>,
+}
+
+impl TokenRegistry {
+    /// A registry that lets nobody in (no tokens file configured).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Reads and checks a tokens file.
+    pub fn load(path: &Path) -> Result<Self, ServiceError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServiceError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|reason| ServiceError::Tokens {
+            path: path.display().to_string(),
+            reason,
+        })
+    }
+
+    /// Parses and checks the text of a tokens file; the error says what is wrong and where.
+    pub fn from_toml_str(text: &str) -> Result<Self, String> {
+        let file: TokensFile = toml::from_str(text).map_err(|error| error.message().to_owned())?;
+        let mut by_hash = HashMap::new();
+        let mut names = std::collections::HashSet::new();
+        for (index, entry) in file.principal.into_iter().enumerate() {
+            let at = format!("principal[{index}]");
+            if entry.name.trim().is_empty() {
+                return Err(format!("{at}.name is empty"));
+            }
+            if !names.insert(entry.name.clone()) {
+                return Err(format!("{at}.name {:?} appears twice", entry.name));
+            }
+            let role =
+                Role::parse("role", &entry.role).map_err(|error| format!("{at}.role: {error}"))?;
+            if role == Role::System {
+                return Err(format!("{at}.role: system is reserved for the services"));
+            }
+            let department = entry
+                .department
+                .map(|department| department.trim().to_owned())
+                .filter(|department| !department.is_empty());
+            match (role, &department) {
+                (Role::Agent | Role::Head, None) => {
+                    return Err(format!("{at}.department is required for role {role}"));
+                }
+                (Role::Agent | Role::Head, Some(_)) | (_, None) => {}
+                (_, Some(_)) => {
+                    return Err(format!(
+                        "{at}.department is only allowed for agent and head"
+                    ));
+                }
+            }
+            let hash = entry.token_sha256.trim().to_ascii_lowercase();
+            if hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                return Err(format!("{at}.token_sha256 is not 64 hex digits"));
+            }
+            let principal = Principal {
+                name: entry.name,
+                role,
+                department,
+            };
+            if by_hash.insert(hash, principal).is_some() {
+                return Err(format!("{at}.token_sha256 is used by another principal"));
+            }
+        }
+        Ok(Self { by_hash })
+    }
+
+    /// The principal a token belongs to.
+    pub fn authenticate(&self, token: &str) -> Option<&Principal> {
+        self.by_hash.get(&token_sha256(token))
+    }
+
+    /// How many principals the file names.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+/// The gRPC interceptor: reads `authorization: Bearer <token>`, puts the [`Principal`] in the
+/// request extensions, and refuses with UNAUTHENTICATED when the token is missing or unknown.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    registry: Arc<TokenRegistry>,
+}
+
+impl Authenticator {
+    pub fn new(registry: Arc<TokenRegistry>) -> Self {
+        Self { registry }
+    }
+
+    /// Authenticates the metadata of one call.
+    pub fn authenticate(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Principal, Status> {
+        let header = metadata
+            .get("authorization")
+            .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token>"))?;
+        let text = header
+            .to_str()
+            .map_err(|_| Status::unauthenticated("authorization header is not text"))?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| Status::unauthenticated("authorization is not \"Bearer <token>\""))?;
+        self.registry
+            .authenticate(token)
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+}
+
+impl tonic::service::Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let principal = self.authenticate(request.metadata())?;
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::service::Interceptor;
+
+    fn registry() -> TokenRegistry {
+        let text = format!(
+            r#"
+            [[principal]]
+            name = "web-form"
+            role = "adapter"
+            token_sha256 = "{}"
+
+            [[principal]]
+            name = "li.si"
+            role = "agent"
+            department = "logistics"
+            token_sha256 = "{}"
+            "#,
+            token_sha256("adapter-secret"),
+            token_sha256("agent-secret"),
+        );
+        TokenRegistry::from_toml_str(&text).expect("valid tokens file")
+    }
+
+    fn request_with(header: Option<&str>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(value) = header {
+            request
+                .metadata_mut()
+                .insert("authorization", value.parse().expect("ascii header"));
+        }
+        request
+    }
+
+    #[test]
+    fn a_known_token_becomes_its_principal() {
+        let mut authenticator = Authenticator::new(Arc::new(registry()));
+        let request = authenticator
+            .call(request_with(Some("Bearer agent-secret")))
+            .expect("known token");
+        let principal = principal_of(&request).expect("principal set");
+        assert_eq!(principal.name, "li.si");
+        assert_eq!(principal.role, Role::Agent);
+        assert_eq!(principal.department.as_deref(), Some("logistics"));
+        assert_eq!(principal.actor().principal, "li.si");
+    }
+
+    #[test]
+    fn missing_malformed_and_unknown_tokens_are_unauthenticated() {
+        let mut authenticator = Authenticator::new(Arc::new(registry()));
+        for header in [
+            None,
+            Some("Basic abc"),
+            Some("Bearer "),
+            Some("Bearer nope"),
+        ] {
+            let status = authenticator
+                .call(request_with(header))
+                .expect_err("refused");
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn roles_are_enforced_with_permission_denied() {
+        let registry = registry();
+        let agent = registry.authenticate("agent-secret").expect("agent");
+        let status = agent
+            .require_role(&[Role::Adapter], "Intake.Submit")
+            .expect_err("agent may not submit");
+        assert_eq!(status.code(), tonic::Code::PermissionDenied);
+        let adapter = registry.authenticate("adapter-secret").expect("adapter");
+        assert!(adapter
+            .require_role(&[Role::Adapter], "Intake.Submit")
+            .is_ok());
+    }
+
+    #[test]
+    fn bad_files_name_the_entry_and_the_problem() {
+        let cases = [
+            (
+                "[[principal]]\nname = \"a\"\nrole = \"boss\"\ntoken_sha256 = \"00\"",
+                "principal[0].role",
+            ),
+            (
+                &format!(
+                    "[[principal]]\nname = \"a\"\nrole = \"agent\"\ntoken_sha256 = \"{}\"",
+                    "0".repeat(64)
+                ),
+                "principal[0].department",
+            ),
+            (
+                "[[principal]]\nname = \"a\"\nrole = \"adapter\"\ntoken_sha256 = \"xyz\"",
+                "principal[0].token_sha256",
+            ),
+            (
+                "[[principal]]\nname = \"a\"\nrole = \"system\"\ntoken_sha256 = \"00\"",
+                "principal[0].role",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = TokenRegistry::from_toml_str(text).expect_err("refused");
+            assert!(error.contains(expected), "{error} should name {expected}");
+        }
+    }
+}
