@@ -10,6 +10,9 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod notice;
+pub mod rules;
+pub mod submission;
 pub mod ticket;
 pub mod types;
 
@@ -19,4 +22,5 @@ pub use command::{ClassifyCommand, Command, Submission};
 pub use error::DomainError;
 pub use event::Event;
 pub use ids::{CommandId, EventId, FeedbackId, TicketId, TicketIdGenerator};
+pub use rules::{DomainConfig, Rules};
 pub use ticket::{Customer, Ticket};

@@ -1,0 +1,180 @@
+//! Customer notices: the receipt text in Chinese or English with the ticket number and the
+//! expected handling time, rendered from configured templates in the calendar's offset.
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::error::DomainError;
+use crate::rules::calendar::parse_utc_offset;
+use crate::rules::config::{CalendarConfig, Language, NoticesConfig};
+use crate::types::Deadlines;
+
+/// The placeholders a template may use.
+pub const PLACEHOLDERS: &[&str] = &["ticket_id", "received_at", "respond_by", "resolve_by"];
+
+/// One piece of a compiled template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    TicketId,
+    ReceivedAt,
+    RespondBy,
+    ResolveBy,
+}
+
+/// A template split into text and placeholders. `{{` and `}}` stand for literal braces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+impl Template {
+    /// Compiles a template; an unknown or unclosed placeholder is an error naming `key`.
+    pub fn parse(key: &str, text: &str) -> Result<Self, DomainError> {
+        let error = |reason: String| DomainError::Config {
+            key: key.to_owned(),
+            reason,
+        };
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut characters = text.chars().peekable();
+        while let Some(character) = characters.next() {
+            match character {
+                '{' if characters.peek() == Some(&'{') => {
+                    characters.next();
+                    literal.push('{');
+                }
+                '}' if characters.peek() == Some(&'}') => {
+                    characters.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for next in characters.by_ref() {
+                        if next == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(next);
+                    }
+                    if !closed {
+                        return Err(error(format!("placeholder {{{name} is not closed")));
+                    }
+                    let piece = match name.trim() {
+                        "ticket_id" => Piece::TicketId,
+                        "received_at" => Piece::ReceivedAt,
+                        "respond_by" => Piece::RespondBy,
+                        "resolve_by" => Piece::ResolveBy,
+                        other => {
+                            return Err(error(format!(
+                                "unknown placeholder {{{other}}}, expected one of: {}",
+                                PLACEHOLDERS.join(", ")
+                            )))
+                        }
+                    };
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                    }
+                    pieces.push(piece);
+                }
+                '}' => return Err(error("a lone } must be written }}".to_owned())),
+                other => literal.push(other),
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal));
+        }
+        if !pieces.contains(&Piece::TicketId) {
+            return Err(error("the notice must contain {ticket_id}".to_owned()));
+        }
+        Ok(Self { pieces })
+    }
+}
+
+/// The notice templates, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notices {
+    default_language: Language,
+    time_format: String,
+    offset: FixedOffset,
+    receipt_zh: Template,
+    receipt_en: Template,
+}
+
+impl Language {
+    /// Reads a language tag ("zh", "zh-CN", "en-US"); `None` for anything else.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "zh" => Some(Language::Zh),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+impl Notices {
+    /// Compiles the templates; the instants are rendered in the calendar's offset.
+    pub fn from_config(
+        config: &NoticesConfig,
+        calendar: &CalendarConfig,
+    ) -> Result<Self, DomainError> {
+        let offset = parse_utc_offset(&calendar.utc_offset).ok_or_else(|| DomainError::Config {
+            key: "calendar.utc_offset".to_owned(),
+            reason: format!("{:?} is not a UTC offset", calendar.utc_offset),
+        })?;
+        if config.time_format.trim().is_empty()
+            || StrftimeItems::new(&config.time_format).any(|item| matches!(item, Item::Error))
+        {
+            return Err(DomainError::Config {
+                key: "notices.time_format".to_owned(),
+                reason: format!("{:?} is not a valid strftime format", config.time_format),
+            });
+        }
+        Ok(Self {
+            default_language: config.default_language,
+            time_format: config.time_format.clone(),
+            offset,
+            receipt_zh: Template::parse("notices.receipt_zh", &config.receipt_zh)?,
+            receipt_en: Template::parse("notices.receipt_en", &config.receipt_en)?,
+        })
+    }
+
+    /// The language used when a submission does not name one.
+    pub fn default_language(&self) -> Language {
+        self.default_language
+    }
+
+    fn render_instant(&self, instant: DateTime<Utc>) -> String {
+        instant
+            .with_timezone(&self.offset)
+            .format(&self.time_format)
+            .to_string()
+    }
+
+    /// The receipt notice: ticket number and expected handling time.
+    pub fn receipt(
+        &self,
+        language: Option<Language>,
+        ticket_id: &str,
+        received_at: DateTime<Utc>,
+        deadlines: &Deadlines,
+    ) -> String {
+        let template = match language.unwrap_or(self.default_language) {
+            Language::Zh => &self.receipt_zh,
+            Language::En => &self.receipt_en,
+        };
+        let mut rendered = String::new();
+        for piece in &template.pieces {
+            match piece {
+                Piece::Text(text) => rendered.push_str(text),
+                Piece::TicketId => rendered.push_str(ticket_id),
+                Piece::ReceivedAt => rendered.push_str(&self.render_instant(received_at)),
+                Piece::RespondBy => rendered.push_str(&self.render_instant(deadlines.respond_by)),
+                Piece::ResolveBy => rendered.push_str(&self.render_instant(deadlines.resolve_by)),
+            }
+        }
+        rendered
+    }
+}

@@ -1,0 +1,187 @@
+//! The configurable rules: configuration, classification, routing, the business calendar and
+//! the SLA policy, compiled once into [`Rules`], which answers the aggregate's [`Policy`].
+
+pub mod calendar;
+pub mod classify;
+pub mod config;
+pub mod routing;
+pub mod sla;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::DomainError;
+use crate::notice::Notices;
+use crate::types::{Classification, Deadline, Deadlines, Outcome, Policy, Role, Route};
+
+pub use calendar::BusinessCalendar;
+pub use classify::Classifier;
+pub use config::{Clock, DomainConfig, Language};
+pub use routing::Router;
+pub use sla::SlaPolicy;
+
+/// Every rule compiled from one [`DomainConfig`].
+#[derive(Debug, Clone)]
+pub struct Rules {
+    config: DomainConfig,
+    version: String,
+    classifier: Classifier,
+    router: Router,
+    sla: SlaPolicy,
+    calendar: BusinessCalendar,
+    notices: Notices,
+}
+
+impl Rules {
+    /// Validates and compiles a configuration.
+    pub fn new(config: DomainConfig) -> Result<Self, DomainError> {
+        config.validate()?;
+        let calendar = BusinessCalendar::from_config(&config.calendar)?;
+        let notices = Notices::from_config(&config.notices, &config.calendar)?;
+        let classifier =
+            Classifier::new(&config.classification, &Router::keywords(&config.routing));
+        Ok(Self {
+            version: config.effective_version(),
+            router: Router::new(&config.routing),
+            sla: SlaPolicy::new(&config.sla),
+            classifier,
+            calendar,
+            notices,
+            config,
+        })
+    }
+
+    /// The rules of the built-in configuration (`DomainConfig::default()`).
+    pub fn defaults() -> Self {
+        Self::new(DomainConfig::default()).expect("the built-in configuration is valid")
+    }
+
+    /// Reads a configuration file's text and compiles it.
+    pub fn from_toml_str(text: &str) -> Result<Self, DomainError> {
+        Self::new(DomainConfig::from_toml_str(text)?)
+    }
+
+    /// The configuration the rules were built from.
+    pub fn config(&self) -> &DomainConfig {
+        &self.config
+    }
+
+    /// The business calendar.
+    pub fn calendar(&self) -> &BusinessCalendar {
+        &self.calendar
+    }
+
+    /// The SLA policy.
+    pub fn sla(&self) -> &SlaPolicy {
+        &self.sla
+    }
+
+    /// The classifier.
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    /// The customer notice templates.
+    pub fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    /// The configured channels.
+    pub fn channels(&self) -> &[String] {
+        &self.config.channels
+    }
+
+    /// Human-readable reasons for a ticket's deadlines (`cloop tickets sla ID`).
+    pub fn explain_deadlines(
+        &self,
+        received_at: DateTime<Utc>,
+        classification: &Classification,
+    ) -> Vec<String> {
+        self.sla
+            .explain(&self.calendar, received_at, classification, &self.version)
+    }
+
+    /// The clock a ticket's deadline runs on, to shift it correctly for a pause.
+    pub fn deadline_clock(
+        &self,
+        received_at: DateTime<Utc>,
+        classification: &Classification,
+        which: Deadline,
+    ) -> Clock {
+        self.sla
+            .clock_for(&self.calendar, received_at, classification, which)
+    }
+
+    /// Moves a deadline for a customer pause, on the given clock.
+    pub fn shift_for_pause(
+        &self,
+        deadline: DateTime<Utc>,
+        paused_from: DateTime<Utc>,
+        paused_to: DateTime<Utc>,
+        clock: Clock,
+    ) -> DateTime<Utc> {
+        match clock {
+            Clock::AroundTheClock => sla::shift_for_pause(deadline, paused_from, paused_to),
+            Clock::Working => self
+                .calendar
+                .shift_for_pause(deadline, paused_from, paused_to),
+        }
+    }
+
+    /// Escalation `level` (1 = first) of a deadline breached at `breached_at`: whom to tell
+    /// and when; `None` past the last level.
+    pub fn escalation(
+        &self,
+        breached_at: DateTime<Utc>,
+        level: usize,
+    ) -> Option<(Role, DateTime<Utc>)> {
+        self.sla.escalation(&self.calendar, breached_at, level)
+    }
+
+    /// The receipt notice for a customer, in `language` (the configured default when `None`).
+    pub fn receipt_notice(
+        &self,
+        language: Option<Language>,
+        ticket_id: &str,
+        received_at: DateTime<Utc>,
+        deadlines: &Deadlines,
+    ) -> String {
+        self.notices
+            .receipt(language, ticket_id, received_at, deadlines)
+    }
+}
+
+impl Policy for Rules {
+    fn classify(&self, content: &str, _product: Option<&str>) -> Classification {
+        self.classifier.classify(content)
+    }
+
+    fn route(&self, classification: &Classification, product: Option<&str>) -> Option<Route> {
+        self.router.route(classification, product)
+    }
+
+    fn deadlines(&self, received_at: DateTime<Utc>, classification: &Classification) -> Deadlines {
+        self.sla
+            .deadlines(&self.calendar, received_at, classification, &self.version)
+    }
+
+    fn requires_approval(&self, classification: &Classification, outcome: Outcome) -> bool {
+        self.config.approval.outcomes.contains(&outcome)
+            || self
+                .config
+                .approval
+                .priorities
+                .contains(&classification.priority)
+    }
+
+    fn satisfied_threshold(&self) -> u8 {
+        self.config.review.satisfied_threshold
+    }
+
+    fn is_department(&self, department: &str) -> bool {
+        self.config.is_department(department)
+    }
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+}
