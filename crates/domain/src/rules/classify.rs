@@ -306,9 +306,11 @@ impl Classifier {
     /// most matched keywords, ties broken by precedence; an urgent keyword makes the ticket
     /// urgent, a high one high, otherwise praise and suggestions are low and the rest medium.
     ///
-    /// Confidence: 0.4 when a kind matched (0.3 when several kinds did), 0.4 when a content
-    /// type matched (0.3 when the top content types tie), 0.1 for a priority keyword and 0.1
-    /// for three or more distinct keywords, at most 1.0.
+    /// Confidence: 0.4 when a kind matched (0.3 when several kinds did) and 0.4 when a content
+    /// type matched (0.3 when the top content types tie); only when both matched, 0.1 more for
+    /// a priority keyword and 0.1 more for three or more distinct keywords. So with the
+    /// default threshold of 0.5 a ticket is placed automatically only when both its kind and
+    /// its content type were recognised.
     pub fn classify(&self, content: &str) -> Classification {
         let (keywords, evidence, global, complex) = self.evidence(content);
         let mut confidence: f64 = 0.0;
@@ -355,9 +357,12 @@ impl Classifier {
             .into_iter()
             .filter_map(|index| self.meanings[index].priority)
             .min();
+        let both_recognised = !evidence.kinds.is_empty() && best_count > 0;
         let priority = match matched_priority {
             Some(priority) => {
-                confidence += 0.1;
+                if both_recognised {
+                    confidence += 0.1;
+                }
                 priority
             }
             None if evidence.kinds.contains_key(&kind)
@@ -367,7 +372,7 @@ impl Classifier {
             }
             None => self.default_priority,
         };
-        if keywords.len() >= 3 {
+        if both_recognised && keywords.len() >= 3 {
             confidence += 0.1;
         }
         let confidence = (confidence.min(1.0) * 100.0).round() / 100.0;

@@ -512,6 +512,8 @@ impl Default for ClassificationConfig {
                     "rude",
                     "awful",
                     "disappointed",
+                    "太贵",
+                    "too expensive",
                     "no response",
                 ]),
                 problem: words(&[
@@ -521,6 +523,10 @@ impl Default for ClassificationConfig {
                     "崩溃",
                     "报错",
                     "打不开",
+                    "无法登录",
+                    "登录不了",
+                    "can't log in",
+                    "cannot log in",
                     "无法使用",
                     "宕机",
                     "安全隐患",
@@ -593,6 +599,8 @@ impl Default for ClassificationConfig {
                     "崩溃",
                     "报错",
                     "打不开",
+                    "无法登录",
+                    "登录不了",
                     "性能",
                     "耗电",
                     "发热",
@@ -687,6 +695,7 @@ impl Default for ClassificationConfig {
                     "hard to use",
                     "confusing",
                     "expensive",
+                    "too expensive",
                     "price*",
                     "promotion",
                     "discount",
@@ -834,6 +843,10 @@ impl RoutingConfig {
                     "崩溃",
                     "报错",
                     "打不开",
+                    "无法登录",
+                    "登录不了",
+                    "can't log in",
+                    "cannot log in",
                     "宕机",
                     "bug",
                     "bugs",
@@ -846,6 +859,18 @@ impl RoutingConfig {
                     "not working",
                 ]),
                 ..rule("defects", "technical", &["product"])
+            },
+            RouteRuleConfig {
+                keywords_any: words(&[
+                    "客服",
+                    "态度",
+                    "态度差",
+                    "态度恶劣",
+                    "attitude",
+                    "rude",
+                    "staff",
+                ]),
+                ..rule("service_attitude", "customer_service", &[])
             },
             RouteRuleConfig {
                 keywords_any: words(&[
@@ -1484,6 +1509,9 @@ where
             (render_path(path), message)
         }
         toml::Value::Array(items) => {
+            if let Err(own_message) = probe(path, &toml::Value::Array(Vec::new())) {
+                return (render_path(path), own_message);
+            }
             for (index, item) in items.iter().enumerate() {
                 path.push(Segment::Index(index));
                 if let Err(item_message) = probe(path, item) {
