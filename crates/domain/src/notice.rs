@@ -178,3 +178,41 @@ impl Notices {
         rendered
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_reason(text: &str) -> String {
+        match Template::parse("notices.receipt_zh", text) {
+            Err(DomainError::Config { key, reason }) => {
+                assert_eq!(key, "notices.receipt_zh");
+                reason
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn templates_split_into_text_and_placeholders() {
+        let template =
+            Template::parse("key", "#{ticket_id} {{x}} by { respond_by }").expect("valid template");
+        assert_eq!(
+            template.pieces,
+            vec![
+                Piece::Text("#".into()),
+                Piece::TicketId,
+                Piece::Text(" {x} by ".into()),
+                Piece::RespondBy,
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_templates_are_configuration_errors() {
+        assert!(error_reason("{ticket_id} {deadline}").contains("unknown placeholder {deadline}"));
+        assert!(error_reason("{ticket_id} {respond_by").contains("not closed"));
+        assert!(error_reason("{ticket_id} }").contains("lone }"));
+        assert!(error_reason("no number here").contains("{ticket_id}"));
+    }
+}

@@ -1245,3 +1245,13 @@ proptest! {
         prop_assert!((0.0..=1.0).contains(&got.confidence));
     }
 }
+
+#[test]
+fn product_names_in_the_product_field_become_keywords() {
+    let rules = Rules::defaults();
+    let got = rules.classify("一直卡顿", Some("官方APP 3.2"));
+    assert_eq!(got.keywords, ["卡顿", "APP"]);
+    assert_eq!(got.kind, Kind::Problem);
+    let unchanged = rules.classify("一直卡顿", Some("电饭煲"));
+    assert_eq!(unchanged.keywords, ["卡顿"]);
+}

@@ -121,6 +121,8 @@ struct Meaning {
     kinds: Vec<Kind>,
     content_types: Vec<ContentType>,
     priority: Option<Priority>,
+    /// A configured product or module name.
+    product: bool,
     global: bool,
     complex: bool,
     /// Departments whose routing rules name this keyword (for the scope).
@@ -149,6 +151,8 @@ pub struct Evidence {
     pub kinds: BTreeMap<Kind, Vec<String>>,
     pub content_types: BTreeMap<ContentType, Vec<String>>,
     pub priority_keywords: Vec<String>,
+    /// The most urgent priority a keyword asked for.
+    pub priority: Option<Priority>,
     pub departments: BTreeSet<String>,
 }
 
@@ -182,7 +186,7 @@ impl Classifier {
             update(&mut classifier.meanings[index]);
         };
         for keyword in &config.products {
-            add(keyword, &|_| {});
+            add(keyword, &|meaning| meaning.product = true);
         }
         for kind in Kind::ALL {
             for keyword in config.kinds.of(*kind) {
@@ -264,6 +268,7 @@ impl Classifier {
             kinds: BTreeMap::new(),
             content_types: BTreeMap::new(),
             priority_keywords: Vec::new(),
+            priority: None,
             departments: BTreeSet::new(),
         };
         let mut global = false;
@@ -289,8 +294,9 @@ impl Classifier {
                     .or_default()
                     .push(term.display.clone());
             }
-            if meaning.priority.is_some() {
+            if let Some(priority) = meaning.priority {
                 evidence.priority_keywords.push(term.display.clone());
+                evidence.priority = Some(evidence.priority.map_or(priority, |p| p.min(priority)));
             }
             evidence
                 .departments
@@ -311,8 +317,20 @@ impl Classifier {
     /// a priority keyword and 0.1 more for three or more distinct keywords. So with the
     /// default threshold of 0.5 a ticket is placed automatically only when both its kind and
     /// its content type were recognised.
-    pub fn classify(&self, content: &str) -> Classification {
-        let (keywords, evidence, global, complex) = self.evidence(content);
+    ///
+    /// Configured product names found in the submission's `product` field are added to the
+    /// keywords after those of the text; they change nothing else.
+    pub fn classify(&self, content: &str, product: Option<&str>) -> Classification {
+        let (mut keywords, evidence, global, complex) = self.evidence(content);
+        let evidence_keywords = keywords.len();
+        if let Some(product) = product {
+            for index in self.matches(product) {
+                let name = &self.terms[index].display;
+                if self.meanings[index].product && !keywords.contains(name) {
+                    keywords.push(name.clone());
+                }
+            }
+        }
         let mut confidence: f64 = 0.0;
 
         let kind = self
@@ -352,13 +370,8 @@ impl Classifier {
         }
         let content_type = content_type.unwrap_or(self.default_content_type);
 
-        let matched_priority = self
-            .matches(content)
-            .into_iter()
-            .filter_map(|index| self.meanings[index].priority)
-            .min();
         let both_recognised = !evidence.kinds.is_empty() && best_count > 0;
-        let priority = match matched_priority {
+        let priority = match evidence.priority {
             Some(priority) => {
                 if both_recognised {
                     confidence += 0.1;
@@ -372,7 +385,7 @@ impl Classifier {
             }
             None => self.default_priority,
         };
-        if both_recognised && keywords.len() >= 3 {
+        if both_recognised && evidence_keywords >= 3 {
             confidence += 0.1;
         }
         let confidence = (confidence.min(1.0) * 100.0).round() / 100.0;
@@ -392,5 +405,60 @@ impl Classifier {
             confident: confidence >= self.threshold,
             complex,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(keyword: &str, text: &str) -> Vec<String> {
+        let term = Term::new(keyword).expect("a keyword");
+        let normalised = normalise_for_matching(text);
+        term.find_all(&normalised)
+            .into_iter()
+            .map(|(start, end)| normalised[start..end].to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn english_keywords_match_whole_words_case_insensitively() {
+        assert_eq!(spans("error", "An ERROR occurred"), ["error"]);
+        assert_eq!(spans("error", "terrorism"), Vec::<String>::new());
+        assert_eq!(spans("error", "errors"), Vec::<String>::new());
+        assert_eq!(spans("error", "error: 404"), ["error"]);
+        assert_eq!(spans("how do i", "How   do\tI pay?"), ["how do i"]);
+    }
+
+    #[test]
+    fn a_trailing_star_matches_word_endings() {
+        assert_eq!(
+            spans("crash*", "it crashes, it crashed"),
+            ["crashes", "crashed"]
+        );
+        assert_eq!(spans("crash*", "a crash"), ["crash"]);
+        assert_eq!(spans("crash*", "autocrash"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn chinese_keywords_match_anywhere_and_next_to_latin_text() {
+        assert_eq!(spans("卡顿", "最近APP卡顿严重"), ["卡顿"]);
+        assert_eq!(spans("APP", "APP卡顿"), ["app"]);
+        assert_eq!(spans("APP", "WeChatAPP"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn empty_keywords_are_ignored() {
+        assert_eq!(Term::new("  "), None);
+        assert_eq!(Term::new("*"), None);
+    }
+
+    #[test]
+    fn whitespace_is_collapsed_and_typographic_apostrophes_made_plain() {
+        assert_eq!(
+            normalise_for_matching("  Doesn\u{2019}t \n WORK  "),
+            "doesn't work"
+        );
+        assert_eq!(normalise_for_matching("ＡＰＰ"), "app");
     }
 }

@@ -203,6 +203,8 @@ pub struct RouteRuleConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnit {
+    /// Seconds: meant for tests and demonstrations with very short deadlines.
+    Seconds,
     Minutes,
     Hours,
     Days,
@@ -266,6 +268,7 @@ impl Allowance {
     /// A short human description ("2 hours, 24x7").
     pub fn describe(&self) -> String {
         let unit = match self.unit {
+            TimeUnit::Seconds => "seconds",
             TimeUnit::Minutes => "minutes",
             TimeUnit::Hours => "hours",
             TimeUnit::Days => "days",
@@ -1082,8 +1085,8 @@ impl DomainConfig {
         let mut user: toml::Table = toml::from_str(text).map_err(|error| {
             let line = error
                 .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
-                .unwrap_or(1);
+                .and_then(|span| text.get(..span.start))
+                .map_or(1, |before| before.matches('\n').count() + 1);
             DomainError::Config {
                 key: format!("line {line}"),
                 reason: error.message().trim().to_owned(),
@@ -1428,6 +1431,7 @@ impl DomainConfig {
                 });
             }
             let limit = match allowance.unit {
+                TimeUnit::Seconds => 60 * 60 * 24 * 366,
                 TimeUnit::Minutes => 60 * 24 * 366,
                 TimeUnit::Hours | TimeUnit::WorkingHours => 24 * 366,
                 TimeUnit::Days | TimeUnit::WorkingDays => 366,

@@ -151,8 +151,8 @@ impl Rules {
 }
 
 impl Policy for Rules {
-    fn classify(&self, content: &str, _product: Option<&str>) -> Classification {
-        self.classifier.classify(content)
+    fn classify(&self, content: &str, product: Option<&str>) -> Classification {
+        self.classifier.classify(content, product)
     }
 
     fn route(&self, classification: &Classification, product: Option<&str>) -> Option<Route> {

@@ -2,7 +2,7 @@
 //! optional helpers) for a classified ticket. The first rule that matches wins; when none
 //! does, the ticket waits in the dispatch step for customer service.
 
-use crate::rules::classify::Term;
+use crate::rules::classify::{normalise_for_matching, Term};
 use crate::rules::config::{RouteRuleConfig, RoutingConfig};
 use crate::types::{Classification, ContentType, Kind, Priority, Route};
 
@@ -20,9 +20,11 @@ struct CompiledRule {
     keywords_all: Vec<Term>,
 }
 
-/// Whether `term` occurs in any of the extracted keywords.
+/// Whether `term` occurs in any of the extracted keywords (already normalised).
 fn in_keywords(term: &Term, keywords: &[String]) -> bool {
-    keywords.iter().any(|keyword| term.occurs_in(keyword))
+    keywords
+        .iter()
+        .any(|keyword| !term.find_all(keyword).is_empty())
 }
 
 impl CompiledRule {
@@ -45,7 +47,13 @@ impl CompiledRule {
         }
     }
 
-    fn matches(&self, classification: &Classification, product: Option<&str>) -> bool {
+    /// Whether the rule matches; `keywords` and `product` are normalised for matching.
+    fn matches(
+        &self,
+        classification: &Classification,
+        keywords: &[String],
+        product: Option<&str>,
+    ) -> bool {
         let listed_or_empty = |empty: bool, contains: bool| empty || contains;
         listed_or_empty(
             self.content_types.is_empty(),
@@ -58,18 +66,18 @@ impl CompiledRule {
             self.priorities.contains(&classification.priority),
         ) && (self.products.is_empty()
             || self.products.iter().any(|term| {
-                product.is_some_and(|product| term.occurs_in(product))
-                    || in_keywords(term, &classification.keywords)
+                product.is_some_and(|product| !term.find_all(product).is_empty())
+                    || in_keywords(term, keywords)
             }))
             && (self.keywords_any.is_empty()
                 || self
                     .keywords_any
                     .iter()
-                    .any(|term| in_keywords(term, &classification.keywords)))
+                    .any(|term| in_keywords(term, keywords)))
             && self
                 .keywords_all
                 .iter()
-                .all(|term| in_keywords(term, &classification.keywords))
+                .all(|term| in_keywords(term, keywords))
     }
 }
 
@@ -109,9 +117,15 @@ impl Router {
 
     /// The first matching rule's route, or `None` when no rule matches.
     pub fn route(&self, classification: &Classification, product: Option<&str>) -> Option<Route> {
+        let keywords: Vec<String> = classification
+            .keywords
+            .iter()
+            .map(|keyword| normalise_for_matching(keyword))
+            .collect();
+        let product = product.map(normalise_for_matching);
         self.rules
             .iter()
-            .find(|rule| rule.matches(classification, product))
+            .find(|rule| rule.matches(classification, &keywords, product.as_deref()))
             .map(|rule| Route {
                 department: rule.department.clone(),
                 helpers: rule.helpers.clone(),

@@ -94,6 +94,9 @@ impl SlaPolicy {
     ) -> DateTime<Utc> {
         let amount = i64::from(allowance.amount);
         match (allowance.effective_clock(), allowance.unit) {
+            (Clock::AroundTheClock, TimeUnit::Seconds) => {
+                add_saturating(start, TimeDelta::seconds(amount))
+            }
             (Clock::AroundTheClock, TimeUnit::Minutes) => {
                 add_saturating(start, TimeDelta::minutes(amount))
             }
@@ -101,6 +104,9 @@ impl SlaPolicy {
                 add_saturating(start, TimeDelta::hours(amount))
             }
             (Clock::AroundTheClock, _) => add_saturating(start, TimeDelta::days(amount)),
+            (Clock::Working, TimeUnit::Seconds) => {
+                calendar.add_working_time(start, TimeDelta::seconds(amount))
+            }
             (Clock::Working, TimeUnit::Minutes) => {
                 calendar.add_working_time(start, TimeDelta::minutes(amount))
             }
@@ -298,8 +304,51 @@ impl SlaPolicy {
 pub fn format_duration(duration: TimeDelta) -> String {
     let minutes = duration.num_minutes();
     match (minutes / 60, minutes % 60) {
+        (0, 0) => format!("{} s", duration.num_seconds()),
         (0, minutes) => format!("{minutes} min"),
         (hours, 0) => format!("{hours} h"),
         (hours, minutes) => format!("{hours} h {minutes} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::config::CalendarConfig;
+    use crate::types::{ContentType, Kind, Scope};
+    use chrono::TimeZone;
+
+    #[test]
+    fn an_allowance_in_seconds_counts_seconds_around_the_clock() {
+        let calendar =
+            BusinessCalendar::from_config(&CalendarConfig::default()).expect("default calendar");
+        let mut config = SlaConfig::default();
+        config.medium.respond = Allowance::new(4, TimeUnit::Seconds, Clock::AroundTheClock);
+        config.medium.resolve = Allowance::new(30, TimeUnit::Seconds, Clock::AroundTheClock);
+        config.warning_threshold = 0.5;
+        let policy = SlaPolicy::new(&config);
+        let received_at = Utc
+            .with_ymd_and_hms(2026, 3, 14, 23, 0, 0)
+            .single()
+            .expect("valid instant");
+        let classification = Classification {
+            kind: Kind::Problem,
+            content_type: ContentType::Product,
+            priority: Priority::Medium,
+            scope: Scope::Local,
+            keywords: Vec::new(),
+            confidence: 1.0,
+            confident: true,
+            complex: false,
+        };
+        let deadlines = policy.deadlines(&calendar, received_at, &classification, "v1");
+        assert_eq!(deadlines.respond_by, received_at + TimeDelta::seconds(4));
+        assert_eq!(deadlines.warn_respond_at, received_at + TimeDelta::seconds(2));
+        assert_eq!(deadlines.resolve_by, received_at + TimeDelta::seconds(30));
+        assert_eq!(format_duration(TimeDelta::seconds(4)), "4 s");
+        assert_eq!(
+            Allowance::new(4, TimeUnit::Seconds, Clock::AroundTheClock).describe(),
+            "4 seconds on the 24x7 clock"
+        );
     }
 }
