@@ -1,3 +1,527 @@
-//! Benchmarks of the event log (filled in below).
+//! Benchmarks of the event log: the raw SQLite insert limit on this machine, the crate's
+//! append rate (1 and 64 appenders, FULL and NORMAL), read-all and verify rates. Prints a
+//! markdown table of medians of three runs. `CLOOP_BENCH_EVENTS` (default 1,000,000) sets
+//! the size of the log that read-all and verify run over; append runs use a fifth of it.
 
-fn main() {}
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use eventlog::rusqlite::{self, Connection};
+use eventlog::{
+    chain_hash, format_timestamp, row_digest, truncate_to_micros, verify_path, AppendRequest,
+    CallerFields, EventLog, ExpectedVersion, LogOptions, NewEvent, Synchronous, WriterFields,
+    GENESIS_HASH,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+const RUNS: usize = 3;
+const EVENTS_PER_TRANSACTION: usize = 1_000;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ids {
+    TimeOrdered,
+    Random,
+}
+
+impl Ids {
+    fn next(self) -> Uuid {
+        match self {
+            Ids::TimeOrdered => Uuid::now_v7(),
+            Ids::Random => Uuid::new_v4(),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Ids::TimeOrdered => "UUIDv7",
+            Ids::Random => "UUIDv4",
+        }
+    }
+}
+
+/// An event shaped like a received ticket: about 400 bytes of JSON payload.
+fn sample_event(number: usize, ids: Ids) -> NewEvent {
+    NewEvent::new(
+        "ticket.received",
+        json!({
+            "ticket_id": format!("FB-20261123-{number:08}"),
+            "feedback_id": format!("{}", Uuid::now_v7()),
+            "channel": "app",
+            "customer": { "customer_id": format!("c-{}", number % 5000), "phone": "13800000000" },
+            "content": "APP卡顿, the order page freezes for several seconds after paying; \
+                        售后响应慢 and nobody called back after two days.",
+            "product": "mobile app 5.2",
+            "order_id": format!("O{number:010}"),
+            "attributes": { "os": "android", "version": "14" }
+        }),
+    )
+    .with_event_id(ids.next())
+    .with_actor(json!({ "name": "intake", "role": "service" }))
+    .with_ids(Some(format!("corr-{number}")), None)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn rate(events: usize, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64()
+}
+
+fn fresh_log(directory: &Path, synchronous: Synchronous) -> EventLog {
+    let path = directory.join(format!("log-{}.db", Uuid::new_v4()));
+    EventLog::open(
+        path,
+        LogOptions {
+            synchronous,
+            ..LogOptions::default()
+        },
+    )
+    .expect("open log")
+}
+
+/// One row as the crate would store it, precomputed so that only the inserts are timed.
+struct RawRow {
+    stream_id: String,
+    event_id: Uuid,
+    occurred_at: String,
+    actor: String,
+    correlation_id: String,
+    payload: String,
+    prev_hash: [u8; 32],
+    hash: [u8; 32],
+}
+
+/// The raw SQLite limit: plain batched INSERTs of the same rows into the same table and
+/// indexes (the schema is created by the crate, then the crate is closed).
+fn raw_insert_rate(directory: &Path, synchronous: Synchronous, ids: Ids, events: usize) -> f64 {
+    let log = fresh_log(directory, synchronous);
+    let path = log.path().to_path_buf();
+    drop(log);
+    let recorded_at = format_timestamp(&truncate_to_micros(chrono::Utc::now()));
+    let mut prev_hash = GENESIS_HASH;
+    let rows: Vec<RawRow> = (0..events)
+        .map(|number| {
+            let event = sample_event(number, ids);
+            let stream_id = format!("ticket-{}", number / 10);
+            let occurred_at = format_timestamp(&truncate_to_micros(event.occurred_at));
+            let actor = event.actor.to_string();
+            let payload = event.payload.to_string();
+            let correlation_id = event.correlation_id.clone().unwrap_or_default();
+            let event_id_text = event.event_id.hyphenated().to_string();
+            let digest = row_digest(
+                &CallerFields {
+                    stream_id: &stream_id,
+                    event_id: &event_id_text,
+                    event_type: &event.event_type,
+                    schema_version: 1,
+                    occurred_at: &occurred_at,
+                    actor_json: &actor,
+                    correlation_id: &correlation_id,
+                    causation_id: "",
+                    payload_json: &payload,
+                },
+                &WriterFields {
+                    stream_version: (number % 10) as u64 + 1,
+                    position: number as u64 + 1,
+                    recorded_at: &recorded_at,
+                },
+            );
+            let hash = chain_hash(&prev_hash, &digest);
+            let row = RawRow {
+                stream_id,
+                event_id: event.event_id,
+                occurred_at,
+                actor,
+                correlation_id,
+                payload,
+                prev_hash,
+                hash,
+            };
+            prev_hash = hash;
+            row
+        })
+        .collect();
+    let mut connection = Connection::open(&path).expect("open raw connection");
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA cache_size = -65536;",
+            match synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            }
+        ))
+        .expect("set pragmas");
+    let started = Instant::now();
+    for (batch_index, batch) in rows.chunks(EVENTS_PER_TRANSACTION).enumerate() {
+        let transaction = connection.transaction().expect("begin");
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, \
+                     schema_version, occurred_at, recorded_at, actor, correlation_id, causation_id, \
+                     payload, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .expect("prepare insert");
+            for (offset, row) in batch.iter().enumerate() {
+                let number = batch_index * EVENTS_PER_TRANSACTION + offset;
+                insert
+                    .execute(rusqlite::params![
+                        number as i64 + 1,
+                        row.stream_id,
+                        (number % 10) as i64 + 1,
+                        &row.event_id.as_bytes()[..],
+                        "ticket.received",
+                        1,
+                        row.occurred_at,
+                        recorded_at,
+                        row.actor,
+                        row.correlation_id,
+                        Option::<String>::None,
+                        row.payload,
+                        &row.prev_hash[..],
+                        &row.hash[..],
+                    ])
+                    .expect("insert");
+            }
+        }
+        transaction.commit().expect("commit");
+    }
+    rate(events, started.elapsed())
+}
+
+/// The crate's append rate: `appenders` tasks, each appending requests of
+/// `events_per_request` events to streams of its own until `events` are stored.
+fn crate_append_rate(
+    runtime: &tokio::runtime::Runtime,
+    directory: &Path,
+    synchronous: Synchronous,
+    ids: Ids,
+    appenders: usize,
+    events_per_request: usize,
+    events: usize,
+) -> f64 {
+    let log = fresh_log(directory, synchronous);
+    let requests_per_appender = (events / appenders / events_per_request).max(1);
+    let prepared: Vec<Vec<AppendRequest>> = (0..appenders)
+        .map(|appender| {
+            (0..requests_per_appender)
+                .map(|request| AppendRequest {
+                    stream_id: format!("ticket-{appender}-{request}"),
+                    expected: ExpectedVersion::NoStream,
+                    events: (0..events_per_request)
+                        .map(|number| sample_event(request * events_per_request + number, ids))
+                        .collect(),
+                })
+                .collect()
+        })
+        .collect();
+    let total = appenders * requests_per_appender * events_per_request;
+    let started = Instant::now();
+    runtime.block_on(async {
+        let tasks: Vec<_> = prepared
+            .into_iter()
+            .map(|requests| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    for request in requests {
+                        log.append(&request.stream_id, request.expected, request.events)
+                            .await
+                            .expect("append");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("appender");
+        }
+    });
+    let elapsed = started.elapsed();
+    assert_eq!(log.head().position, total as u64);
+    rate(total, elapsed)
+}
+
+/// Fills a log with `events` events through the crate (NORMAL, 1,000-event requests).
+fn build_big_log(directory: &Path, events: usize) -> EventLog {
+    let log = fresh_log(directory, Synchronous::Normal);
+    let mut appended = 0;
+    while appended < events {
+        let size = EVENTS_PER_TRANSACTION.min(events - appended);
+        let requests: Vec<AppendRequest> = (0..size / 10)
+            .map(|stream| AppendRequest {
+                stream_id: format!("ticket-{}", (appended / 10) + stream),
+                expected: ExpectedVersion::NoStream,
+                events: (0..10)
+                    .map(|n| sample_event(appended + stream * 10 + n, Ids::TimeOrdered))
+                    .collect(),
+            })
+            .collect();
+        for result in log.append_many_blocking(requests) {
+            result.expect("fill log");
+        }
+        appended += size - size % 10;
+        if size < 10 {
+            break;
+        }
+    }
+    log
+}
+
+/// Reads and re-hashes the chain on one thread, the naive way, for comparison.
+fn naive_verify_rate(path: &Path) -> (f64, bool) {
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open");
+    let mut statement = connection
+        .prepare(
+            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, \
+             occurred_at, recorded_at, actor, correlation_id, causation_id, payload, prev_hash, hash \
+             FROM events ORDER BY position",
+        )
+        .expect("prepare");
+    let started = Instant::now();
+    let mut rows = statement.query([]).expect("query");
+    let mut chain = GENESIS_HASH;
+    let mut count = 0usize;
+    let mut ok = true;
+    while let Some(row) = rows.next().expect("row") {
+        let event_id =
+            Uuid::from_slice(row.get_ref(3).expect("id").as_blob().expect("blob")).expect("uuid");
+        let text = |index: usize| row.get_ref(index).expect("column").as_str().expect("text");
+        let optional = |index: usize| {
+            row.get_ref(index)
+                .expect("column")
+                .as_str_or_null()
+                .expect("text")
+                .unwrap_or("")
+        };
+        let event_id_text = event_id.hyphenated().to_string();
+        let digest = row_digest(
+            &CallerFields {
+                stream_id: text(1),
+                event_id: &event_id_text,
+                event_type: text(4),
+                schema_version: row.get(5).expect("schema version"),
+                occurred_at: text(6),
+                actor_json: text(8),
+                correlation_id: optional(9),
+                causation_id: optional(10),
+                payload_json: text(11),
+            },
+            &WriterFields {
+                stream_version: row.get(2).expect("version"),
+                position: row.get(0).expect("position"),
+                recorded_at: text(7),
+            },
+        );
+        chain = chain_hash(&chain, &digest);
+        ok &= row.get_ref(13).expect("hash").as_blob().expect("blob") == chain;
+        count += 1;
+    }
+    (rate(count, started.elapsed()), ok)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    let events: usize = std::env::var("CLOOP_BENCH_EVENTS")
+        .ok()
+        .and_then(|value| value.replace('_', "").parse().ok())
+        .unwrap_or(1_000_000);
+    let append_events = (events / 5).max(10_000);
+    let directory = tempfile::tempdir_in(
+        std::env::var_os("CLOOP_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into),
+    )
+    .expect("temp dir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let mut lines: Vec<(String, usize, f64)> = Vec::new();
+    let mut measure =
+        |what: String, events_per_run: usize, run: &mut dyn FnMut() -> f64| -> (usize, f64) {
+            let rates: Vec<f64> = (0..RUNS).map(|_| run()).collect();
+            let value = median(rates.clone());
+            eprintln!(
+                "{what}: {:.0}/s (runs: {:?})",
+                value,
+                rates.iter().map(|r| r.round()).collect::<Vec<_>>()
+            );
+            lines.push((what, events_per_run, value));
+            (lines.len() - 1, value)
+        };
+
+    let mut raw = std::collections::HashMap::new();
+    for (synchronous, label) in [(Synchronous::Full, "FULL"), (Synchronous::Normal, "NORMAL")] {
+        let (_, value) = measure(
+            format!(
+                "raw SQLite, batched INSERT, {EVENTS_PER_TRANSACTION}/transaction, UUIDv7, {label}"
+            ),
+            append_events,
+            &mut || {
+                raw_insert_rate(
+                    directory.path(),
+                    synchronous,
+                    Ids::TimeOrdered,
+                    append_events,
+                )
+            },
+        );
+        raw.insert((label, Ids::TimeOrdered.label()), value);
+    }
+    let (_, value) = measure(
+        format!("raw SQLite, batched INSERT, {EVENTS_PER_TRANSACTION}/transaction, UUIDv4, FULL"),
+        append_events,
+        &mut || {
+            raw_insert_rate(
+                directory.path(),
+                Synchronous::Full,
+                Ids::Random,
+                append_events,
+            )
+        },
+    );
+    raw.insert(("FULL", Ids::Random.label()), value);
+
+    let mut crate_rows = Vec::new();
+    let configurations: Vec<(Synchronous, &str, Ids, usize, usize, usize)> = vec![
+        (
+            Synchronous::Full,
+            "FULL",
+            Ids::TimeOrdered,
+            1,
+            1_000,
+            append_events,
+        ),
+        (
+            Synchronous::Full,
+            "FULL",
+            Ids::TimeOrdered,
+            64,
+            1_000,
+            append_events,
+        ),
+        (
+            Synchronous::Normal,
+            "NORMAL",
+            Ids::TimeOrdered,
+            1,
+            1_000,
+            append_events,
+        ),
+        (
+            Synchronous::Normal,
+            "NORMAL",
+            Ids::TimeOrdered,
+            64,
+            1_000,
+            append_events,
+        ),
+        (
+            Synchronous::Full,
+            "FULL",
+            Ids::Random,
+            1,
+            1_000,
+            append_events,
+        ),
+        (
+            Synchronous::Full,
+            "FULL",
+            Ids::TimeOrdered,
+            1,
+            1,
+            (append_events / 20).max(1_000),
+        ),
+        (
+            Synchronous::Full,
+            "FULL",
+            Ids::TimeOrdered,
+            64,
+            1,
+            append_events / 2,
+        ),
+        (
+            Synchronous::Normal,
+            "NORMAL",
+            Ids::TimeOrdered,
+            1,
+            1,
+            (append_events / 20).max(1_000),
+        ),
+        (
+            Synchronous::Normal,
+            "NORMAL",
+            Ids::TimeOrdered,
+            64,
+            1,
+            append_events / 2,
+        ),
+    ];
+    for (synchronous, label, ids, appenders, per_request, total) in configurations {
+        let (index, value) = measure(
+            format!(
+                "eventlog append, {appenders} appender{}, {per_request}-event requests, {}, {label}",
+                if appenders == 1 { "" } else { "s" },
+                ids.label()
+            ),
+            total,
+            &mut || crate_append_rate(&runtime, directory.path(), synchronous, ids, appenders, per_request, total),
+        );
+        crate_rows.push((index, raw.get(&(label, ids.label())).copied(), value));
+    }
+
+    eprintln!("building a log of {events} events for read-all and verify");
+    let big = build_big_log(directory.path(), events);
+    let stored = big.head().position as usize;
+    measure(
+        format!("eventlog read_all, pages of 10,000, {stored} events"),
+        stored,
+        &mut || {
+            let started = Instant::now();
+            let mut from = 1;
+            let mut count = 0;
+            loop {
+                let page = big.read_all_blocking(from, 10_000).expect("read all");
+                let Some(last) = page.last() else { break };
+                from = last.position + 1;
+                count += page.len();
+            }
+            assert_eq!(count, stored);
+            rate(count, started.elapsed())
+        },
+    );
+    measure(
+        format!("eventlog verify (parallel digests), {stored} events"),
+        stored,
+        &mut || {
+            let started = Instant::now();
+            let report = verify_path(big.path(), None, |_, _| {}).expect("verify");
+            assert!(report.ok && report.checked as usize == stored);
+            rate(stored, started.elapsed())
+        },
+    );
+    measure(
+        format!("naive verify, one thread, {stored} events (comparison)"),
+        stored,
+        &mut || {
+            let (value, ok) = naive_verify_rate(big.path());
+            assert!(ok);
+            value
+        },
+    );
+    drop(big);
+
+    println!("| what | events per run | events/s (median of {RUNS}) | ratio to raw SQLite |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (index, (what, events_per_run, value)) in lines.iter().enumerate() {
+        let ratio = crate_rows
+            .iter()
+            .find(|(row, _, _)| *row == index)
+            .and_then(|(_, raw, value)| raw.map(|raw| format!("{:.0}%", 100.0 * value / raw)))
+            .unwrap_or_default();
+        println!("| {what} | {events_per_run} | {value:.0} | {ratio} |");
+    }
+}

@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 use crate::error::{sqlite, LogError};
 use crate::event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};
 use crate::options::LogOptions;
-use crate::prepare::{prepare, PreparedRequest};
+use crate::prepare::{prepare, PreparedRequest, PARALLEL_PREPARE_EVENTS};
 use crate::projector::Projector;
 use crate::read::{self, ReaderPool};
 use crate::verify::{verify_path, Checkpoint, VerifyReport};
@@ -193,7 +193,21 @@ impl EventLog {
         requests: Vec<AppendRequest>,
     ) -> Vec<Result<AppendOutcome, LogError>> {
         let count = requests.len();
-        let (prepared, slots) = prepare_all(requests);
+        let total_events: usize = requests.iter().map(|request| request.events.len()).sum();
+        let (prepared, slots) = if total_events >= PARALLEL_PREPARE_EVENTS {
+            // Preparing many events takes milliseconds of CPU: do it on rayon's threads, not
+            // on the async runtime's.
+            let (sender, receiver) = oneshot::channel();
+            rayon::spawn(move || {
+                let _ = sender.send(prepare_all(requests));
+            });
+            match receiver.await {
+                Ok(prepared) => prepared,
+                Err(_) => return vec![Err(LogError::Closed); count],
+            }
+        } else {
+            prepare_all(requests)
+        };
         if prepared.is_empty() {
             return merge(slots, Vec::new());
         }

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, Utc};
+use rayon::prelude::*;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -18,6 +19,9 @@ use crate::event::{AppendRequest, ExpectedVersion, NewEvent};
 pub const MAX_STREAM_ID_BYTES: usize = 512;
 /// The longest event type, correlation id or causation id the log accepts, in bytes.
 pub const MAX_NAME_BYTES: usize = 512;
+
+/// Requests with at least this many events are prepared on several threads.
+pub(crate) const PARALLEL_PREPARE_EVENTS: usize = 128;
 
 /// One event, checked and serialised, with the digest of its caller fields started.
 pub(crate) struct PreparedEvent {
@@ -62,16 +66,29 @@ pub(crate) fn prepare(request: AppendRequest) -> Result<PreparedRequest, LogErro
         ));
     }
     let mut seen_ids = HashSet::with_capacity(events.len());
-    let mut prepared = Vec::with_capacity(events.len());
-    for (index, event) in events.into_iter().enumerate() {
+    for (index, event) in events.iter().enumerate() {
         if !seen_ids.insert(event.event_id) {
             return Err(LogError::invalid(
                 format!("events[{index}].event_id"),
                 format!("event id {} appears twice in one request", event.event_id),
             ));
         }
-        prepared.push(prepare_event(&stream_id, index, event)?);
     }
+    // Serialising and hashing is most of an append's CPU work outside SQLite: large requests
+    // spread it over rayon's threads.
+    let prepared = if events.len() >= PARALLEL_PREPARE_EVENTS {
+        events
+            .into_par_iter()
+            .enumerate()
+            .map(|(index, event)| prepare_event(&stream_id, index, event))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| prepare_event(&stream_id, index, event))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     Ok(PreparedRequest {
         stream_id,
         expected,

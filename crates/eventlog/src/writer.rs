@@ -164,9 +164,7 @@ impl Writer {
         for requests in batch {
             let mut answers = Vec::with_capacity(requests.len());
             for request in requests {
-                transaction
-                    .execute_batch("SAVEPOINT append_request")
-                    .map_err(sqlite("open savepoint"))?;
+                run_cached(&transaction, "SAVEPOINT append_request", "open savepoint")?;
                 let before = head;
                 let context = AppendContext {
                     recorded_at,
@@ -175,9 +173,7 @@ impl Writer {
                 let projector = self.projector.as_deref_mut();
                 match append_request(&transaction, request, &mut head, &context, projector) {
                     Ok(outcome) => {
-                        transaction
-                            .execute_batch("RELEASE append_request")
-                            .map_err(sqlite("release savepoint"))?;
+                        run_cached(&transaction, "RELEASE append_request", "release savepoint")?;
                         answers.push(Ok(outcome));
                     }
                     Err(error) => {
@@ -186,9 +182,12 @@ impl Writer {
                             // error): the batch cannot commit.
                             return Err(error);
                         }
-                        transaction
-                            .execute_batch("ROLLBACK TO append_request; RELEASE append_request")
-                            .map_err(sqlite("roll back savepoint"))?;
+                        run_cached(
+                            &transaction,
+                            "ROLLBACK TO append_request",
+                            "roll back savepoint",
+                        )?;
+                        run_cached(&transaction, "RELEASE append_request", "release savepoint")?;
                         head = before;
                         answers.push(Err(error));
                     }
@@ -208,6 +207,19 @@ impl Writer {
 struct AppendContext<'a> {
     recorded_at: chrono::DateTime<Utc>,
     recorded_at_text: &'a str,
+}
+
+/// Runs a statement without parameters through the connection's statement cache.
+fn run_cached(
+    transaction: &Transaction<'_>,
+    sql: &'static str,
+    context: &'static str,
+) -> Result<(), LogError> {
+    transaction
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(|_| ())
+        .map_err(sqlite(context))
 }
 
 /// Reads the last row's position and hash (0 and the genesis hash for an empty log).
