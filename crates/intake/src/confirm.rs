@@ -1,0 +1,217 @@
+//! End-to-end confirmation: a durable JetStream consumer on TICKET_EVENTS, filtered to
+//! `ticket.events.received`, that marks outbox rows confirmed once workflow has recorded their
+//! ticket. Only then may a row be pruned.
+//!
+//! The feedback id is read from the `Cloop-Feedback-Id` header when the publisher sets it, and
+//! otherwise from the `LogEvent` payload's JSON (`"feedback_id"`).
+
+use crate::metrics::IntakeMetrics;
+use crate::outbox::Outbox;
+use crate::relay::{now_ms, FEEDBACK_ID_HEADER};
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use futures::StreamExt;
+use prost::Message as _;
+use proto::v1;
+use service::config::{NatsConfig, StreamSettings};
+use service::nats::ConnectionFlag;
+use service::shutdown::Shutdown;
+use std::time::Duration;
+
+/// The subject of workflow's `received` events.
+pub fn received_subject() -> String {
+    format!("{}.received", proto::TICKET_EVENTS_SUBJECT_PREFIX)
+}
+
+/// Creates the stream when it does not exist; never changes an existing one (its owner may
+/// have configured it differently).
+pub async fn create_stream_if_missing(
+    context: &jetstream::Context,
+    settings: &StreamSettings,
+) -> Result<(), service::ServiceError> {
+    if context.get_stream(&settings.name).await.is_ok() {
+        return Ok(());
+    }
+    match context.create_stream(settings.to_stream_config()).await {
+        Ok(_) => {
+            tracing::info!(stream = %settings.name, "stream created");
+            Ok(())
+        }
+        // Another service may have created it in the meantime.
+        Err(error) => match context.get_stream(&settings.name).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(service::ServiceError::Nats(format!(
+                "create stream {}: {error}",
+                settings.name
+            ))),
+        },
+    }
+}
+
+/// The feedback id a `received` event confirms: from the header, else from the payload.
+pub fn feedback_id_of(message: &async_nats::Message) -> Option<String> {
+    if let Some(value) = message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(FEEDBACK_ID_HEADER))
+    {
+        let text = value.as_str().trim();
+        if !text.is_empty() {
+            return Some(text.to_owned());
+        }
+    }
+    let event = v1::LogEvent::decode(message.payload.as_ref()).ok()?;
+    let payload: serde_json::Value = serde_json::from_str(&event.payload).ok()?;
+    payload
+        .get("feedback_id")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The confirmation listener.
+#[derive(Debug, Clone)]
+pub struct Confirmer {
+    pub outbox: Outbox,
+    pub context: jetstream::Context,
+    pub connected: ConnectionFlag,
+    pub nats: NatsConfig,
+    pub consumer_name: String,
+    pub metrics: IntakeMetrics,
+}
+
+impl Confirmer {
+    /// Runs until `shutdown`, re-creating the consumer whenever the connection or the stream
+    /// goes away.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut failures = 0u32;
+        loop {
+            if shutdown.is_triggered() {
+                return;
+            }
+            if self.connected.is_connected() {
+                match self.consume(&shutdown).await {
+                    Ok(()) => return,
+                    Err(error) => {
+                        failures = failures.saturating_add(1);
+                        tracing::warn!(%error, "confirmation consumer stopped, will retry");
+                    }
+                }
+            }
+            let delay =
+                Duration::from_millis(100u64.saturating_mul(1 << failures.min(5)).min(2_000));
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn consume(&self, shutdown: &Shutdown) -> Result<(), String> {
+        let settings = &self.nats.ticket_events_stream;
+        create_stream_if_missing(&self.context, settings)
+            .await
+            .map_err(|error| error.to_string())?;
+        let stream = self
+            .context
+            .get_stream(&settings.name)
+            .await
+            .map_err(|error| format!("get stream {}: {error}", settings.name))?;
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(
+                &self.consumer_name,
+                pull::Config {
+                    durable_name: Some(self.consumer_name.clone()),
+                    description: Some("intake: confirms outbox rows".into()),
+                    filter_subject: received_subject(),
+                    deliver_policy: DeliverPolicy::All,
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    max_ack_pending: 20_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|error| format!("create consumer {}: {error}", self.consumer_name))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|error| format!("consume: {error}"))?;
+        let mut batches = messages.ready_chunks(512);
+        loop {
+            let batch = tokio::select! {
+                batch = batches.next() => batch,
+                _ = shutdown.wait() => return Ok(()),
+            };
+            let Some(batch) = batch else {
+                return Err("consumer stream ended".into());
+            };
+            let mut received = Vec::with_capacity(batch.len());
+            for item in batch {
+                match item {
+                    Ok(message) => received.push(message),
+                    Err(error) => tracing::debug!(%error, "confirmation consumer"),
+                }
+            }
+            if received.is_empty() {
+                continue;
+            }
+            let ids: Vec<String> = received
+                .iter()
+                .filter_map(|message| feedback_id_of(&message.message))
+                .collect();
+            if ids.len() < received.len() {
+                tracing::warn!(
+                    without_id = received.len() - ids.len(),
+                    "received events without a feedback id"
+                );
+            }
+            let confirmed = self
+                .outbox
+                .confirm(ids, now_ms())
+                .await
+                .map_err(|error| format!("confirm outbox rows: {error}"))?;
+            self.metrics.confirmed.inc_by(confirmed as u64);
+            for message in received {
+                if let Err(error) = message.ack().await {
+                    tracing::debug!(%error, "ack confirmation");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(headers: Option<async_nats::HeaderMap>, payload: Vec<u8>) -> async_nats::Message {
+        async_nats::Message {
+            subject: "ticket.events.received".into(),
+            reply: None,
+            payload: payload.into(),
+            headers,
+            status: None,
+            description: None,
+            length: 0,
+        }
+    }
+
+    #[test]
+    fn the_feedback_id_comes_from_the_header_or_the_payload() {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(FEEDBACK_ID_HEADER, "from-header");
+        assert_eq!(
+            feedback_id_of(&message(Some(headers), Vec::new())).as_deref(),
+            Some("from-header")
+        );
+        let event = v1::LogEvent {
+            event_type: "received".into(),
+            payload: r#"{"feedback_id":"from-payload","ticket_id":"x"}"#.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            feedback_id_of(&message(None, event.encode_to_vec())).as_deref(),
+            Some("from-payload")
+        );
+        assert_eq!(feedback_id_of(&message(None, b"garbage".to_vec())), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! Conversions between the generated `feedback.v1` types and the domain's types, at intake's
+//! edge.
+
+use chrono::{DateTime, Utc};
+use domain::rules::Language;
+use domain::submission::{CustomerInput, Submission, SubmissionInput};
+use domain::types::{Classification, ContentType, Deadlines, Kind, Priority, Scope};
+use domain::DomainError;
+use proto::v1;
+
+/// A protobuf timestamp as a UTC instant; out-of-range values are an invalid `field`.
+pub fn instant_from(
+    field: &str,
+    timestamp: &prost_types::Timestamp,
+) -> Result<DateTime<Utc>, DomainError> {
+    let nanos = u32::try_from(timestamp.nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000);
+    nanos
+        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
+        .ok_or_else(|| DomainError::invalid(field, "is not a valid timestamp"))
+}
+
+/// A UTC instant as a protobuf timestamp.
+pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: instant.timestamp(),
+        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn present(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        None
+    } else {
+        Some(text.to_owned())
+    }
+}
+
+/// The language a request asks for; `None` means the configured default.
+pub fn language_from(language: i32) -> Result<Option<Language>, DomainError> {
+    match v1::Language::try_from(language) {
+        Ok(v1::Language::Unspecified) => Ok(None),
+        Ok(v1::Language::Zh) => Ok(Some(Language::Zh)),
+        Ok(v1::Language::En) => Ok(Some(Language::En)),
+        Err(_) => Err(DomainError::invalid(
+            "language",
+            format!("unknown language {language}"),
+        )),
+    }
+}
+
+pub fn language_to(language: Language) -> v1::Language {
+    match language {
+        Language::Zh => v1::Language::Zh,
+        Language::En => v1::Language::En,
+    }
+}
+
+/// The raw submission of a request, before validation.
+pub fn submission_input(request: &v1::SubmitRequest) -> Result<SubmissionInput, DomainError> {
+    let customer = request.customer.clone().unwrap_or_default();
+    let occurred_at = request
+        .occurred_at
+        .as_ref()
+        .map(|timestamp| instant_from("occurred_at", timestamp))
+        .transpose()?;
+    Ok(SubmissionInput {
+        channel: request.channel.clone(),
+        external_id: present(&request.external_id),
+        customer: CustomerInput {
+            customer_id: present(&customer.customer_id),
+            name: present(&customer.name),
+            phone: present(&customer.phone),
+            email: present(&customer.email),
+            wechat_openid: present(&customer.wechat_openid),
+        },
+        content: request.content.clone(),
+        occurred_at,
+        product: present(&request.product),
+        order_id: present(&request.order_id),
+        attributes: request
+            .attributes
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    })
+}
+
+/// The normalised submission as it travels in `FeedbackReceived`.
+pub fn submission_message(
+    submission: &Submission,
+    dedupe_key: &str,
+    language: Language,
+) -> v1::Submission {
+    let customer = &submission.customer;
+    v1::Submission {
+        channel: submission.channel.as_str().to_owned(),
+        external_id: submission.external_id.clone().unwrap_or_default(),
+        dedupe_key: dedupe_key.to_owned(),
+        customer: Some(v1::Customer {
+            customer_id: customer.customer_id.clone().unwrap_or_default(),
+            name: customer.name.clone().unwrap_or_default(),
+            phone: customer
+                .phone
+                .as_ref()
+                .map(|phone| phone.as_str().to_owned())
+                .unwrap_or_default(),
+            email: customer
+                .email
+                .as_ref()
+                .map(|email| email.as_str().to_owned())
+                .unwrap_or_default(),
+            wechat_openid: customer.wechat_openid.clone().unwrap_or_default(),
+        }),
+        content: submission.content.as_str().to_owned(),
+        occurred_at: Some(timestamp(submission.occurred_at)),
+        product: submission.product.clone().unwrap_or_default(),
+        order_id: submission.order_id.clone().unwrap_or_default(),
+        attributes: submission
+            .attributes
+            .as_map()
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        language: language_to(language) as i32,
+    }
+}
+
+pub fn kind_to(kind: Kind) -> v1::Kind {
+    match kind {
+        Kind::Suggestion => v1::Kind::Suggestion,
+        Kind::Complaint => v1::Kind::Complaint,
+        Kind::Problem => v1::Kind::Problem,
+        Kind::Inquiry => v1::Kind::Inquiry,
+        Kind::Praise => v1::Kind::Praise,
+    }
+}
+
+pub fn content_type_to(content_type: ContentType) -> v1::ContentType {
+    match content_type {
+        ContentType::Product => v1::ContentType::Product,
+        ContentType::Service => v1::ContentType::Service,
+        ContentType::Process => v1::ContentType::Process,
+        ContentType::Experience => v1::ContentType::Experience,
+    }
+}
+
+pub fn priority_to(priority: Priority) -> v1::Priority {
+    match priority {
+        Priority::Urgent => v1::Priority::Urgent,
+        Priority::High => v1::Priority::High,
+        Priority::Medium => v1::Priority::Medium,
+        Priority::Low => v1::Priority::Low,
+    }
+}
+
+pub fn scope_to(scope: Scope) -> v1::Scope {
+    match scope {
+        Scope::Global => v1::Scope::Global,
+        Scope::Local => v1::Scope::Local,
+    }
+}
+
+pub fn classification_message(classification: &Classification) -> v1::Classification {
+    v1::Classification {
+        kind: kind_to(classification.kind) as i32,
+        content_type: content_type_to(classification.content_type) as i32,
+        priority: priority_to(classification.priority) as i32,
+        scope: scope_to(classification.scope) as i32,
+        keywords: classification.keywords.clone(),
+        confidence: classification.confidence,
+        confident: classification.confident,
+        complex: classification.complex,
+    }
+}
+
+pub fn deadlines_message(deadlines: &Deadlines) -> v1::Deadlines {
+    v1::Deadlines {
+        respond_by: Some(timestamp(deadlines.respond_by)),
+        resolve_by: Some(timestamp(deadlines.resolve_by)),
+        warn_respond_at: Some(timestamp(deadlines.warn_respond_at)),
+        warn_resolve_at: Some(timestamp(deadlines.warn_resolve_at)),
+        policy_version: deadlines.policy_version.clone(),
+        calendar_version: deadlines.calendar_version.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_bad_ones_name_the_field() {
+        let instant = DateTime::<Utc>::from_timestamp(1_700_000_000, 123_000_000).expect("valid");
+        assert_eq!(
+            instant_from("occurred_at", &timestamp(instant)).expect("valid"),
+            instant
+        );
+        let bad = prost_types::Timestamp {
+            seconds: 0,
+            nanos: -5,
+        };
+        let error = instant_from("occurred_at", &bad).expect_err("negative nanos");
+        assert!(matches!(error, DomainError::Invalid { ref field, .. } if field == "occurred_at"));
+    }
+
+    #[test]
+    fn empty_strings_are_absent() {
+        let request = v1::SubmitRequest {
+            channel: "web".into(),
+            external_id: "  ".into(),
+            customer: Some(v1::Customer {
+                phone: "13800138000".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let input = submission_input(&request).expect("converts");
+        assert_eq!(input.external_id, None);
+        assert_eq!(input.customer.email, None);
+        assert_eq!(input.customer.phone.as_deref(), Some("13800138000"));
+    }
+}

@@ -1,0 +1,91 @@
+//! The `feedback.v1.Intake` gRPC service: `Submit` and `SubmitStream`, both through
+//! [`Intake::submit`], for principals with the `adapter` role (or `admin`).
+
+use crate::accept::Intake;
+use domain::types::Role;
+use futures::{Stream, StreamExt};
+use proto::v1;
+use service::status::FIELD_METADATA_KEY;
+use service::status_from;
+use service::tokens::principal_of;
+use std::pin::Pin;
+use std::sync::Arc;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Items of a bulk import answered concurrently (answers still come back in order).
+const STREAM_CONCURRENCY: usize = 64;
+
+/// The gRPC face of the intake core.
+#[derive(Debug, Clone)]
+pub struct IntakeService {
+    core: Arc<Intake>,
+}
+
+impl IntakeService {
+    pub fn new(core: Arc<Intake>) -> Self {
+        Self { core }
+    }
+}
+
+/// The per-item error of a bulk import, from the status a unary call would have had.
+pub fn error_status(status: &Status) -> v1::ErrorStatus {
+    v1::ErrorStatus {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        field: status
+            .metadata()
+            .get(FIELD_METADATA_KEY)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<v1::SubmitStreamResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl v1::intake_server::Intake for IntakeService {
+    async fn submit(
+        &self,
+        request: Request<v1::SubmitRequest>,
+    ) -> Result<Response<v1::SubmitResponse>, Status> {
+        principal_of(&request)?.require_role(&[Role::Adapter], "Intake.Submit")?;
+        self.core
+            .submit(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(status_from)
+    }
+
+    type SubmitStreamStream = ResponseStream;
+
+    async fn submit_stream(
+        &self,
+        request: Request<Streaming<v1::SubmitStreamRequest>>,
+    ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        principal_of(&request)?.require_role(&[Role::Adapter], "Intake.SubmitStream")?;
+        let core = self.core.clone();
+        let answers = request
+            .into_inner()
+            .enumerate()
+            .map(move |(index, item)| {
+                let core = core.clone();
+                async move {
+                    let item = item?;
+                    let index = index as u64;
+                    let outcome = match core.submit(item.submission.unwrap_or_default()).await {
+                        Ok(response) => v1::submit_stream_response::Outcome::Result(response),
+                        Err(failure) => v1::submit_stream_response::Outcome::Error(error_status(
+                            &status_from(failure),
+                        )),
+                    };
+                    Ok(v1::SubmitStreamResponse {
+                        outcome: Some(outcome),
+                        index,
+                    })
+                }
+            })
+            .buffered(STREAM_CONCURRENCY);
+        Ok(Response::new(Box::pin(answers)))
+    }
+}

@@ -1,0 +1,130 @@
+//! The intake service's Prometheus metrics: submissions by channel and result, outbox depth by
+//! state, commit batch sizes, publishes and publish lag, confirmations.
+
+use crate::outbox::OutboxCounters;
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+use std::sync::atomic::Ordering;
+
+/// Every metric of the service, registered in one registry.
+#[derive(Debug, Clone)]
+pub struct IntakeMetrics {
+    pub registry: Registry,
+    /// `cloop_intake_submissions_total{channel, result}`; result is accepted, duplicate,
+    /// invalid, unavailable or refused (authentication and role).
+    pub submissions: IntCounterVec,
+    /// `cloop_intake_outbox_rows{state}`: pending (not yet acknowledged by JetStream) and
+    /// published (acknowledged, not yet confirmed by workflow).
+    pub outbox_rows: IntGaugeVec,
+    /// `cloop_intake_outbox_depth`: rows not yet confirmed.
+    pub outbox_depth: IntGauge,
+    /// `cloop_intake_commit_batch_size`: submissions and updates per outbox transaction.
+    pub commit_batch: Histogram,
+    /// `cloop_intake_publish_lag_seconds`: from the answer to the first publish ack.
+    pub publish_lag: Histogram,
+    /// `cloop_intake_publishes_total{result}`: ok, duplicate (the broker had it), failed.
+    pub publishes: IntCounterVec,
+    /// `cloop_intake_republished_total`: rows published again after the confirm timeout.
+    pub republished: IntCounter,
+    /// `cloop_intake_confirmed_total`: rows workflow confirmed.
+    pub confirmed: IntCounter,
+    /// `cloop_intake_pruned_total`: confirmed rows deleted.
+    pub pruned: IntCounter,
+}
+
+impl IntakeMetrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let submissions = IntCounterVec::new(
+            Opts::new(
+                "cloop_intake_submissions_total",
+                "Submissions by channel and result",
+            ),
+            &["channel", "result"],
+        )?;
+        let outbox_rows = IntGaugeVec::new(
+            Opts::new(
+                "cloop_intake_outbox_rows",
+                "Outbox rows not yet confirmed, by state",
+            ),
+            &["state"],
+        )?;
+        let outbox_depth = IntGauge::new(
+            "cloop_intake_outbox_depth",
+            "Outbox rows not yet confirmed by workflow",
+        )?;
+        let commit_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "cloop_intake_commit_batch_size",
+                "Commands per outbox transaction",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0,
+            ]),
+        )?;
+        let publish_lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "cloop_intake_publish_lag_seconds",
+                "From the answer to the JetStream publish ack",
+            )
+            .buckets(vec![
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+            ]),
+        )?;
+        let publishes = IntCounterVec::new(
+            Opts::new(
+                "cloop_intake_publishes_total",
+                "JetStream publishes by result",
+            ),
+            &["result"],
+        )?;
+        let republished = IntCounter::new(
+            "cloop_intake_republished_total",
+            "Rows published again because workflow did not confirm them in time",
+        )?;
+        let confirmed =
+            IntCounter::new("cloop_intake_confirmed_total", "Rows confirmed by workflow")?;
+        let pruned = IntCounter::new("cloop_intake_pruned_total", "Confirmed rows deleted")?;
+        registry.register(Box::new(submissions.clone()))?;
+        registry.register(Box::new(outbox_rows.clone()))?;
+        registry.register(Box::new(outbox_depth.clone()))?;
+        registry.register(Box::new(commit_batch.clone()))?;
+        registry.register(Box::new(publish_lag.clone()))?;
+        registry.register(Box::new(publishes.clone()))?;
+        registry.register(Box::new(republished.clone()))?;
+        registry.register(Box::new(confirmed.clone()))?;
+        registry.register(Box::new(pruned.clone()))?;
+        Ok(Self {
+            registry,
+            submissions,
+            outbox_rows,
+            outbox_depth,
+            commit_batch,
+            publish_lag,
+            publishes,
+            republished,
+            confirmed,
+            pruned,
+        })
+    }
+
+    /// Counts one submission; `channel` is only used when it is a configured one, so that
+    /// garbage cannot create unbounded label values.
+    pub fn count_submission(&self, channel: &str, result: &str) {
+        self.submissions.with_label_values(&[channel, result]).inc();
+    }
+
+    /// Copies the outbox counters into the gauges.
+    pub fn observe_outbox(&self, counters: &OutboxCounters) {
+        let pending = counters.pending.load(Ordering::Relaxed);
+        let published = counters.published.load(Ordering::Relaxed);
+        self.outbox_rows
+            .with_label_values(&["pending"])
+            .set(pending);
+        self.outbox_rows
+            .with_label_values(&["published"])
+            .set(published);
+        self.outbox_depth.set(pending + published);
+    }
+}
