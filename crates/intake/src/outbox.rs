@@ -143,6 +143,8 @@ enum Command {
     MarkPublished(Vec<i64>, i64, oneshot::Sender<Result<usize, String>>),
     Confirm(Vec<String>, i64, oneshot::Sender<Result<usize, String>>),
     Prune(PruneBefore, oneshot::Sender<Result<Pruned, String>>),
+    /// Finish what came before, then stop the writer.
+    Stop,
 }
 
 /// The outbox handle: cheap to clone, usable from async code (the SQLite work happens on the
@@ -400,9 +402,11 @@ impl Outbox {
         .await
     }
 
-    /// Stops the writer after it has finished what it was given, and waits for it.
+    /// Stops the writer after it has finished what it was given before, and waits for it.
+    /// Later calls on any clone fail with [`IntakeError::WriterStopped`].
     pub async fn close(self) {
         let Outbox { sender, writer, .. } = self;
+        let _ = sender.send(Command::Stop).await;
         drop(sender);
         let handle = writer.lock().ok().and_then(|mut handle| handle.take());
         if let Some(handle) = handle {
@@ -434,10 +438,18 @@ fn writer_loop(
 ) {
     let content_window_ms = i64::try_from(options.content_window.as_millis()).unwrap_or(i64::MAX);
     let mut batch: Vec<Command> = Vec::with_capacity(options.max_batch);
+    let mut stopping = false;
     while let Some(first) = receiver.blocking_recv() {
+        if matches!(first, Command::Stop) {
+            break;
+        }
         batch.push(first);
         while batch.len() < options.max_batch {
             match receiver.try_recv() {
+                Ok(Command::Stop) => {
+                    stopping = true;
+                    break;
+                }
                 Ok(command) => batch.push(command),
                 Err(_) => break,
             }
@@ -467,7 +479,11 @@ fn writer_loop(
             }
         }
         batch.clear();
+        if stopping {
+            break;
+        }
     }
+    // Dropping the receiver makes every later call fail with `WriterStopped`.
 }
 
 /// A reply waiting for the commit.
@@ -484,6 +500,7 @@ enum Answer {
         oneshot::Sender<Result<Pruned, String>>,
         Result<Pruned, String>,
     ),
+    None,
 }
 
 impl Answer {
@@ -493,6 +510,7 @@ impl Answer {
             Answer::Accept(reply, value) => drop(reply.send(value)),
             Answer::Count(reply, value) => drop(reply.send(value)),
             Answer::Prune(reply, value) => drop(reply.send(value)),
+            Answer::None => {}
         }
     }
 
@@ -503,6 +521,7 @@ impl Answer {
                 Answer::Count(reply, Err(reason))
             }
             Command::Prune(_, reply) => Answer::Prune(reply, Err(reason)),
+            Command::Stop => Answer::None,
         }
     }
 }
@@ -592,6 +611,7 @@ fn run_batch(
                 Ok(pruned) => (Answer::Prune(reply, Ok(pruned)), Effect::None),
                 Err(error) => (Answer::Prune(reply, Err(error.to_string())), Effect::None),
             },
+            Command::Stop => (Answer::None, Effect::None),
         });
     }
     transaction.commit()?;
@@ -924,11 +944,20 @@ mod tests {
     async fn rows_survive_a_reopen_with_their_counters() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox = open(&dir);
+        // A clone still held elsewhere must not keep the writer alive after close.
+        let clone = outbox.clone();
         outbox
             .accept(record("web:1", "f1", 1_000, KeyKind::External), WAIT)
             .await
             .expect("accept");
         outbox.close().await;
+        let refused = clone
+            .accept(record("web:2", "f2", 1_000, KeyKind::External), WAIT)
+            .await;
+        assert!(
+            matches!(refused, Err(IntakeError::WriterStopped)),
+            "{refused:?}"
+        );
         let reopened = open(&dir);
         assert_eq!(reopened.counters().depth(), 1);
         assert_eq!(reopened.load_pending(0, 10).await.expect("load").len(), 1);

@@ -37,7 +37,19 @@ pub fn status_from(failure: impl Into<Failure>) -> Status {
         Failure::Domain(error) => match &error {
             DomainError::Invalid { field, .. } => {
                 let mut status = Status::invalid_argument(error.to_string());
-                if let Ok(value) = field.parse() {
+                // Metadata values are visible ASCII: anything else in a field path (a long
+                // attribute key shortened with an ellipsis, say) becomes an underscore.
+                let ascii: String = field
+                    .chars()
+                    .map(|character| {
+                        if character.is_ascii_graphic() {
+                            character
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                if let Ok(value) = ascii.parse() {
                     status.metadata_mut().insert(FIELD_METADATA_KEY, value);
                 }
                 status
@@ -78,6 +90,12 @@ mod tests {
         assert!(status.message().contains("customer.phone"));
         assert!(status.message().contains("not a phone number"));
         assert_eq!(field_of(&status).as_deref(), Some("customer.phone"));
+    }
+
+    #[test]
+    fn fields_with_non_ascii_characters_still_reach_the_metadata() {
+        let status = status_from(DomainError::invalid("attributes.颜色…", "too long"));
+        assert_eq!(field_of(&status).as_deref(), Some("attributes.___"));
     }
 
     #[test]

@@ -2,3 +2,4 @@
 //! processes, so scenarios are independent and can run in parallel.
 
 mod harness_selftest;
+mod intake;
