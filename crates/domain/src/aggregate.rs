@@ -14,7 +14,8 @@
 //!   department it also dispatches (step `handle`), all in the events of that one command.
 //! * `Classify` is allowed in `classify`, `dispatch` and `handle` (a correction); it
 //!   recomputes the deadlines from the time of receipt (plus any time spent paused). In step
-//!   `classify` it is followed by automatic dispatch when a routing rule matches.
+//!   `classify` it is followed by automatic dispatch when a routing rule matches. It may not
+//!   change the kind under a solution waiting for approval whose outcome would no longer fit.
 //! * `Dispatch` is allowed in `dispatch` (first dispatch) and `handle` (a transfer, which
 //!   needs a reason and withdraws a solution still waiting for approval).
 //! * In `handle`: `Acknowledge` once per round; `ProposeSolution`, which acknowledges too
@@ -640,6 +641,17 @@ fn decide_classify(
         check_text("keywords", keyword, MAX_SHORT_CHARS)?;
     }
     check_optional_text("reason", &classify.reason, MAX_TEXT_CHARS)?;
+    if let (Approval::Pending, Some(solution)) = (state.approval, &state.solution) {
+        if !allowed_outcomes(classify.kind).contains(&solution.outcome) {
+            return Err(DomainError::invalid(
+                "kind",
+                format!(
+                    "a solution with outcome {} waits for approval and does not fit a {} ticket; reject it first",
+                    solution.outcome, classify.kind
+                ),
+            ));
+        }
+    }
     let classification = Classification {
         kind: classify.kind,
         content_type: classify.content_type,

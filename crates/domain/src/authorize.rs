@@ -278,3 +278,209 @@ fn check_department(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TicketIdGenerator;
+    use chrono::{TimeZone, Utc};
+
+    /// How the ticket in question relates to the actor's department.
+    #[derive(Debug, Clone, Copy)]
+    enum Relation {
+        /// The actor's department leads the ticket.
+        Leads,
+        /// The actor's department helps with it.
+        Helps,
+        /// Another department's ticket.
+        Other,
+        /// Not dispatched to anyone yet.
+        Undispatched,
+        /// No ticket given (lists, watches, reports).
+        NoTicket,
+    }
+
+    const RELATIONS: [Relation; 5] = [
+        Relation::Leads,
+        Relation::Helps,
+        Relation::Other,
+        Relation::Undispatched,
+        Relation::NoTicket,
+    ];
+
+    const READS: [Action; 4] = [
+        Action::GetTicket,
+        Action::ListTickets,
+        Action::GetHistory,
+        Action::WatchTickets,
+    ];
+
+    fn ticket(relation: Relation) -> Option<Ticket> {
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 16, 9, 0, 0)
+            .single()
+            .expect("valid instant");
+        let mut ticket = Ticket {
+            ticket_id: Some(TicketIdGenerator::new(1).next(now)),
+            version: 3,
+            ..Ticket::default()
+        };
+        match relation {
+            Relation::Leads => ticket.department = Some("logistics".to_owned()),
+            Relation::Helps => {
+                ticket.department = Some("product".to_owned());
+                ticket.helpers = vec!["quality".to_owned(), "logistics".to_owned()];
+            }
+            Relation::Other => {
+                ticket.department = Some("product".to_owned());
+                ticket.helpers = vec!["quality".to_owned()];
+            }
+            Relation::Undispatched => {}
+            Relation::NoTicket => return None,
+        }
+        Some(ticket)
+    }
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            principal: "li.si".to_owned(),
+            role,
+            department: matches!(role, Role::Agent | Role::Head).then(|| "logistics".to_owned()),
+        }
+    }
+
+    /// The role table of `api.md`, written out: what each role may do for each relation.
+    fn expected(role: Role, relation: Relation) -> Vec<Action> {
+        use Action as A;
+        let agent_on_lead = [
+            A::GetTicket,
+            A::ListTickets,
+            A::GetHistory,
+            A::WatchTickets,
+            A::Acknowledge,
+            A::AddNote,
+            A::ProposeSolution,
+            A::PauseSla,
+            A::ResumeSla,
+        ];
+        let on_helped = [
+            A::GetTicket,
+            A::ListTickets,
+            A::GetHistory,
+            A::WatchTickets,
+            A::AddNote,
+        ];
+        match role {
+            Role::Admin | Role::System => Action::ALL.to_vec(),
+            Role::Adapter => vec![A::Submit],
+            Role::Service => {
+                let mut allowed = READS.to_vec();
+                allowed.extend([
+                    A::Classify,
+                    A::Dispatch,
+                    A::AddNote,
+                    A::RecordReview,
+                    A::Archive,
+                    A::Escalate,
+                    A::PauseSla,
+                    A::ResumeSla,
+                ]);
+                allowed
+            }
+            Role::Manager => {
+                let mut allowed = READS.to_vec();
+                allowed.extend([A::MonthlyReport, A::AdoptedSuggestions]);
+                allowed
+            }
+            Role::Auditor => {
+                let mut allowed = READS.to_vec();
+                allowed.extend([A::ReadEvents, A::VerifyLog, A::GetTicketAt]);
+                allowed
+            }
+            Role::Agent | Role::Head => match relation {
+                Relation::Leads if role == Role::Head => {
+                    let mut allowed = agent_on_lead.to_vec();
+                    allowed.extend([A::ApproveSolution, A::Dispatch]);
+                    allowed
+                }
+                Relation::Leads => agent_on_lead.to_vec(),
+                Relation::Helps => on_helped.to_vec(),
+                Relation::Other | Relation::Undispatched => Vec::new(),
+                Relation::NoTicket => vec![A::ListTickets, A::WatchTickets],
+            },
+        }
+    }
+
+    #[test]
+    fn the_whole_role_table() {
+        let mut checked = 0;
+        for &role in Role::ALL {
+            for relation in RELATIONS {
+                let allowed = expected(role, relation);
+                let ticket = ticket(relation);
+                for &action in Action::ALL {
+                    let result = authorize(&actor(role), action, ticket.as_ref());
+                    if allowed.contains(&action) {
+                        assert_eq!(result, Ok(()), "{role} {relation:?} {action}");
+                    } else {
+                        assert!(
+                            matches!(result, Err(DomainError::PermissionDenied { .. })),
+                            "{role} {relation:?} {action}: {result:?}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(
+            checked,
+            Role::ALL.len() * RELATIONS.len() * Action::ALL.len()
+        );
+    }
+
+    #[test]
+    fn agents_without_a_department_may_do_nothing() {
+        for role in [Role::Agent, Role::Head] {
+            let actor = Actor {
+                principal: "nobody".to_owned(),
+                role,
+                department: None,
+            };
+            for &action in Action::ALL {
+                let result = authorize(&actor, action, ticket(Relation::Undispatched).as_ref());
+                assert!(result.is_err(), "{role} {action}");
+                assert!(authorize(&actor, action, None).is_err(), "{role} {action}");
+            }
+        }
+    }
+
+    #[test]
+    fn denials_explain_themselves_in_lowercase() {
+        let error = authorize(
+            &actor(Role::Agent),
+            Action::GetTicket,
+            ticket(Relation::Other).as_ref(),
+        )
+        .expect_err("another department's ticket");
+        let text = error.to_string();
+        assert!(text.starts_with("permission denied: ticket "), "{text}");
+        assert!(text.contains("logistics"), "{text}");
+        assert!(!text.ends_with('.'));
+        let error = authorize(&actor(Role::Manager), Action::Archive, None).expect_err("manager");
+        assert_eq!(
+            error.to_string(),
+            "permission denied: li.si (manager) may not call Archive"
+        );
+    }
+
+    #[test]
+    fn scope_and_command_mapping() {
+        assert_eq!(department_scope(&actor(Role::Agent)), Some("logistics"));
+        assert_eq!(department_scope(&actor(Role::Service)), None);
+        assert_eq!(
+            Action::for_command(&Command::Archive),
+            Some(Action::Archive)
+        );
+        assert_eq!(Action::for_command(&Command::ExpireRetention), None);
+    }
+}

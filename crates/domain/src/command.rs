@@ -9,22 +9,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The longest feedback text accepted, in characters.
-pub const MAX_CONTENT_CHARS: usize = 20_000;
 /// The longest note, message, solution, reason or comment, in characters.
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// The longest short field (names, ids, product, channel, department), in characters.
 pub const MAX_SHORT_CHARS: usize = 256;
-/// The most attributes a submission may carry.
-pub const MAX_ATTRIBUTES: usize = 64;
 /// The most keywords a classification may carry.
 pub const MAX_KEYWORDS: usize = 32;
 /// The most helper departments of one ticket.
 pub const MAX_HELPERS: usize = 16;
-/// How far in the future `occurred_at` may lie, to allow for clocks that disagree.
-pub const OCCURRED_AT_TOLERANCE_MINUTES: i64 = 60;
 
-/// One piece of feedback, as intake accepted it.
+/// One piece of feedback, as intake accepted it (validated and normalised there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
     pub feedback_id: FeedbackId,
@@ -100,53 +94,23 @@ pub fn check_token(field: &str, text: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn check_optional_short(field: &str, value: &Option<String>) -> Result<(), DomainError> {
-    match value {
-        Some(text) => check_text(field, text, MAX_SHORT_CHARS),
-        None => Ok(()),
-    }
-}
-
 impl Submission {
-    /// Checks every field; the error names the field as `api.md` does.
+    /// Checks what the aggregate relies on: a channel, some content and a way to reach the
+    /// customer. Intake's `submission::Submission::parse` is the full validation, with the
+    /// configured limits; this check is deliberately no stricter, so that a submission intake
+    /// accepted (and confirmed to the customer) is never refused when it becomes a ticket.
     pub fn validate(&self) -> Result<(), DomainError> {
-        check_token("channel", &self.channel)?;
-        check_optional_short("external_id", &self.external_id)?;
-        check_optional_short("customer.customer_id", &self.customer.customer_id)?;
-        check_optional_short("customer.name", &self.customer.name)?;
-        check_optional_short("customer.phone", &self.customer.phone)?;
-        check_optional_short("customer.email", &self.customer.email)?;
-        check_optional_short("customer.wechat_openid", &self.customer.wechat_openid)?;
+        if self.channel.trim().is_empty() {
+            return Err(DomainError::invalid("channel", "must not be empty"));
+        }
         if !self.customer.is_reachable() {
             return Err(DomainError::invalid(
                 "customer",
                 "needs at least one way to reach the customer: customer_id, phone, email or wechat_openid",
             ));
         }
-        check_text("content", &self.content, MAX_CONTENT_CHARS)?;
-        check_optional_short("product", &self.product)?;
-        check_optional_short("order_id", &self.order_id)?;
-        if let Some(occurred_at) = self.occurred_at {
-            let tolerance = chrono::Duration::minutes(OCCURRED_AT_TOLERANCE_MINUTES);
-            if occurred_at > self.received_at + tolerance {
-                return Err(DomainError::invalid(
-                    "occurred_at",
-                    "lies after the time of receipt",
-                ));
-            }
-        }
-        if self.attributes.len() > MAX_ATTRIBUTES {
-            return Err(DomainError::invalid(
-                "attributes",
-                format!(
-                    "at most {MAX_ATTRIBUTES} entries, got {}",
-                    self.attributes.len()
-                ),
-            ));
-        }
-        for (key, value) in &self.attributes {
-            check_text("attributes", key, MAX_SHORT_CHARS)?;
-            check_optional_text("attributes", value, MAX_TEXT_CHARS)?;
+        if self.content.trim().is_empty() {
+            return Err(DomainError::invalid("content", "must not be empty"));
         }
         Ok(())
     }

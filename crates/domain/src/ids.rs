@@ -473,3 +473,252 @@ impl<'de> Deserialize<'de> for CommandId {
         Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn instant(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("test instants are valid rfc 3339")
+            .with_timezone(&Utc)
+    }
+
+    /// Builds an id from raw symbol values, with a correct check symbol, bypassing the
+    /// generator so that out-of-range fields can be tested.
+    fn text_with_valid_check(body: &str) -> String {
+        let values: Vec<u8> = body
+            .chars()
+            .filter(|symbol| *symbol != '-')
+            .map(|symbol| crockford_value(symbol).expect("test bodies use crockford symbols"))
+            .collect();
+        let check = char::from(CROCKFORD[usize::from(luhn_check_value(&values))]);
+        format!("{body}{check}")
+    }
+
+    #[test]
+    fn layout_is_date_then_time_node_and_sequence_then_check() {
+        let mut generator = TicketIdGenerator::new(7);
+        let id = generator.next(instant("2026-03-15T09:30:00.123Z"));
+        expect_test::expect!["260315-84XME-R1R00T"].assert_eq(id.as_str());
+        assert_eq!(id.node(), 7);
+        assert_eq!(id.sequence(), 0);
+        assert_eq!(id.created_at(), instant("2026-03-15T09:30:00.123Z"));
+        assert_eq!(id.stream_id(), format!("ticket-{id}"));
+    }
+
+    #[test]
+    fn parse_round_trips_and_forgives_case_dashes_and_confusions() {
+        let mut generator = TicketIdGenerator::new(1023);
+        for second in 0..200 {
+            let now = instant("2031-12-31T23:59:00Z") + chrono::Duration::seconds(second);
+            let id = generator.next(now);
+            assert_eq!(TicketId::parse(id.as_str()), Ok(id.clone()));
+            assert_eq!(TicketId::parse(&id.as_str().to_lowercase()), Ok(id.clone()));
+            let undashed: String = id.as_str().chars().filter(|c| *c != '-').collect();
+            assert_eq!(TicketId::parse(&undashed), Ok(id.clone()));
+            let confused = id.as_str().replace('0', "O").replace('1', "l");
+            assert_eq!(TicketId::parse(&confused), Ok(id.clone()));
+        }
+    }
+
+    #[test]
+    fn check_symbol_catches_every_single_mistyped_symbol() {
+        let id = TicketIdGenerator::new(345).next(instant("2027-07-04T12:00:00.500Z"));
+        let symbols: Vec<char> = id.as_str().chars().collect();
+        for (position, original) in symbols.iter().enumerate() {
+            if *original == '-' {
+                continue;
+            }
+            for replacement in CROCKFORD.iter().map(|byte| char::from(*byte)) {
+                if replacement == *original {
+                    continue;
+                }
+                let mut typo = symbols.clone();
+                typo[position] = replacement;
+                let typo: String = typo.into_iter().collect();
+                let error = TicketId::parse(&typo).expect_err("a single typo must be caught");
+                assert!(
+                    matches!(&error, DomainError::Invalid { field, .. } if field == "ticket_id"),
+                    "{typo}: {error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn check_symbol_catches_a_swap_of_neighbours() {
+        let id = TicketId::parse(&text_with_valid_check("260315-10A2Z-G0E00")).expect("valid");
+        // Swap "A2" to "2A" inside the time group.
+        let swapped = id.as_str().replacen("A2", "2A", 1);
+        assert!(TicketId::parse(&swapped).is_err());
+    }
+
+    #[test]
+    fn parse_rejects_malformed_text_naming_the_field() {
+        let cases = [
+            String::new(),
+            "260315-10A2Z".to_owned(),
+            "260315-10A2Z-G0E00Y0".to_owned(),
+            "260315-10A2Z-G0E0#Y".to_owned(),
+            "260315-10A2Z-G0E00U".to_owned(),
+            // A valid check symbol over an impossible date, and over a time of day past
+            // midnight (the largest 27-bit value).
+            text_with_valid_check("261332-10A2Z-G0E00"),
+            text_with_valid_check("2A0315-10A2Z-G0E00"),
+            text_with_valid_check("260315-ZZZZZ-G0E00"),
+        ];
+        for text in cases {
+            let error = TicketId::parse(&text).expect_err(&text);
+            assert!(
+                matches!(&error, DomainError::Invalid { field, .. } if field == "ticket_id"),
+                "{text}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_sort_by_the_time_they_were_made() {
+        let mut generator = TicketIdGenerator::new(3);
+        let mut other = TicketIdGenerator::new(900);
+        let start = instant("2026-01-31T23:59:59.990Z");
+        let mut ids = Vec::new();
+        for step in 0..40 {
+            let now = start + chrono::Duration::milliseconds(step * 7);
+            // The other replica's id comes first each time, but at an earlier instant.
+            ids.push(other.next(now));
+            ids.push(generator.next(now + chrono::Duration::milliseconds(1)));
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids);
+        let mut texts: Vec<&str> = ids.iter().map(TicketId::as_str).collect();
+        texts.sort_unstable();
+        assert_eq!(texts, ids.iter().map(TicketId::as_str).collect::<Vec<_>>());
+        assert!(ids[0].as_str().starts_with("260131-"));
+        assert!(ids[79].as_str().starts_with("260201-"));
+    }
+
+    #[test]
+    fn four_replicas_in_one_millisecond_never_collide() {
+        let now = instant("2026-05-01T08:00:00.000Z");
+        let mut generators: Vec<TicketIdGenerator> = [0, 1, 512, 1023]
+            .into_iter()
+            .map(TicketIdGenerator::new)
+            .collect();
+        let mut seen = HashSet::new();
+        for generator in &mut generators {
+            let mut previous: Option<TicketId> = None;
+            for _ in 0..25_000 {
+                let id = generator.next(now);
+                if let Some(previous) = &previous {
+                    assert!(&id > previous, "{id} after {previous}");
+                }
+                assert!(seen.insert(id.clone()), "duplicate {id}");
+                previous = Some(id);
+            }
+        }
+        assert_eq!(seen.len(), 100_000);
+    }
+
+    #[test]
+    fn a_full_millisecond_borrows_the_next_one() {
+        let now = instant("2026-05-01T23:59:59.999Z");
+        let mut generator = TicketIdGenerator::new(5);
+        let ids: Vec<TicketId> = (0..=u32::from(MAX_SEQUENCE) + 1)
+            .map(|_| generator.next(now))
+            .collect();
+        let last_in_millisecond = &ids[usize::from(MAX_SEQUENCE)];
+        assert_eq!(last_in_millisecond.sequence(), MAX_SEQUENCE);
+        assert_eq!(last_in_millisecond.created_at(), now);
+        let borrowed = &ids[usize::from(MAX_SEQUENCE) + 1];
+        assert_eq!(borrowed.sequence(), 0);
+        assert_eq!(borrowed.created_at(), instant("2026-05-02T00:00:00Z"));
+        assert!(borrowed.as_str().starts_with("260502-"));
+        assert!(borrowed > last_in_millisecond);
+    }
+
+    #[test]
+    fn a_clock_going_backwards_never_makes_a_smaller_id() {
+        let mut generator = TicketIdGenerator::new(11);
+        let first = generator.next(instant("2026-05-01T10:00:00Z"));
+        let after_step_back = generator.next(instant("2026-05-01T09:00:00Z"));
+        let much_earlier = generator.next(instant("1999-01-01T00:00:00Z"));
+        assert!(after_step_back > first);
+        assert!(much_earlier > after_step_back);
+        assert_eq!(after_step_back.created_at(), first.created_at());
+        let later = generator.next(instant("2026-05-01T10:00:01Z"));
+        assert_eq!(later.sequence(), 0);
+        assert!(later > much_earlier);
+    }
+
+    #[test]
+    fn node_ids_are_checked_and_instants_before_2000_clamp() {
+        assert!(TicketIdGenerator::checked(1023).is_ok());
+        let error = TicketIdGenerator::checked(1024).expect_err("1024 is too large");
+        assert!(matches!(error, DomainError::Invalid { field, .. } if field == "node"));
+        let id = TicketIdGenerator::new(0).next(instant("1970-01-01T00:00:00Z"));
+        assert_eq!(id.as_str(), text_with_valid_check("000101-00000-00000"));
+    }
+
+    #[test]
+    fn ticket_ids_serialise_as_strings_and_deserialising_checks_them() {
+        let id = TicketIdGenerator::new(2).next(instant("2026-03-15T09:30:00Z"));
+        let json = serde_json::to_string(&id).expect("serialise");
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(
+            serde_json::from_str::<TicketId>(&json).expect("deserialise"),
+            id
+        );
+        assert!(serde_json::from_str::<TicketId>("\"260315-00000-00000X\"").is_err());
+    }
+
+    #[test]
+    fn event_ids_are_time_ordered_or_derived_from_their_cause() {
+        let early = EventId::new(instant("2026-03-15T09:30:00Z"), [0xff; 10]);
+        let late = EventId::new(instant("2026-03-15T09:30:00.001Z"), [0; 10]);
+        assert!(early < late);
+        assert_eq!(early.as_uuid().get_version_num(), 7);
+
+        let feedback = FeedbackId::new(instant("2026-03-15T09:30:00Z"), [7; 10]);
+        assert_eq!(feedback.as_uuid().get_version_num(), 7);
+        assert_eq!(FeedbackId::parse(&feedback.to_string()), Ok(feedback));
+        assert!(FeedbackId::parse("not-a-uuid").is_err());
+
+        let first = EventId::for_feedback(&feedback, 0);
+        assert_eq!(first, EventId::for_feedback(&feedback, 0));
+        assert_ne!(first, EventId::for_feedback(&feedback, 1));
+        assert_eq!(first.as_uuid().get_version_num(), 5);
+        assert_eq!(EventId::parse(&first.to_string()), Ok(first));
+
+        let ticket = TicketIdGenerator::new(1).next(instant("2026-03-15T09:30:00Z"));
+        let command = CommandId::parse("retry-me").expect("valid");
+        let other_command = CommandId::parse("retry-me-2").expect("valid");
+        assert_eq!(
+            EventId::for_command(&command, &ticket, 0),
+            EventId::for_command(&command, &ticket, 0)
+        );
+        assert_ne!(
+            EventId::for_command(&command, &ticket, 0),
+            EventId::for_command(&other_command, &ticket, 0)
+        );
+        assert_ne!(
+            EventId::for_command(&command, &ticket, 0),
+            EventId::for_command(&command, &ticket, 1)
+        );
+        assert_eq!(EventId::derived("a"), EventId::derived("a"));
+        assert_ne!(EventId::derived("a"), EventId::derived("b"));
+    }
+
+    #[test]
+    fn command_ids_are_one_to_128_printable_characters() {
+        assert!(CommandId::parse("x").is_ok());
+        assert!(CommandId::parse(&"界".repeat(128)).is_ok());
+        for bad in [String::new(), "x".repeat(129), "tab\there".to_owned()] {
+            let error = CommandId::parse(&bad).expect_err(&bad);
+            assert!(matches!(error, DomainError::Invalid { field, .. } if field == "command_id"));
+        }
+        assert!(serde_json::from_str::<CommandId>("\"\"").is_err());
+    }
+}
