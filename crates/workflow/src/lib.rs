@@ -1,1 +1,320 @@
-//! The `workflow` crate.
+//! The `cloop-workflow` service: consumes `FeedbackReceived` from JetStream into the ticket
+//! event log, moves tickets through the six steps by the commands of people, keeps the
+//! projections (ticket list, department queues, full-text search, SLA index) in the same
+//! transactions as the log, runs the SLA timers, publishes every log row to TICKET_EVENTS and
+//! serves `feedback.v1.Tickets` and `feedback.v1.Audit`.
+//!
+//! [`start`] runs the whole service in-process (tests and benchmarks use it on port 0);
+//! [`run`] is what the binary calls: start, wait for a signal, shut down gracefully.
+//!
+//! Code map:
+//! - `consumer`: the durable pull consumer on FEEDBACK, many messages per transaction.
+//! - `commands`: role check, decide, append with the expected version, idempotency, retries.
+//! - `projections`: the `Projector` of the log, rebuild and digest.
+//! - `queries`: reads of the projections on read-only connections.
+//! - `timers`: the SLA timers, driven by the `sla_index` projection.
+//! - `publisher`: the log tail to TICKET_EVENTS with a durable position.
+//! - `grpc`: the gRPC services and the conversions at the edge.
+
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod consumer;
+pub mod error;
+pub mod grpc;
+pub mod metrics;
+pub mod projections;
+pub mod publisher;
+pub mod queries;
+pub mod record;
+pub mod timers;
+
+pub use config::{WorkflowConfig, WorkflowSettings};
+pub use error::WorkflowError;
+
+use crate::commands::Commands;
+use crate::metrics::WorkflowMetrics;
+use crate::projections::TicketProjector;
+use crate::queries::Readers;
+use eventlog::{EventLog, ExpectedVersion, LogOptions, Synchronous};
+use service::shutdown::Shutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+
+/// The file name of the log and its projections inside the data folder.
+pub const DATABASE_FILE: &str = "workflow.db";
+/// The file name of the publisher's position inside the data folder.
+pub const PUBLISHER_FILE: &str = "publisher.db";
+
+/// A running workflow service.
+#[derive(Debug)]
+pub struct RunningWorkflow {
+    /// The gRPC address it listens on.
+    pub address: SocketAddr,
+    /// The metrics address, when one was configured.
+    pub metrics_address: Option<SocketAddr>,
+    /// The event log, for in-process callers.
+    pub log: EventLog,
+    /// The SLA timers, so that tests can run a tick at a moment they choose.
+    pub timers: timers::Timers,
+    shutdown: Shutdown,
+    task: JoinHandle<Result<(), WorkflowError>>,
+}
+
+impl RunningWorkflow {
+    /// Shuts down gracefully: stops serving and consuming, lets the publisher catch up, closes
+    /// the log.
+    pub async fn stop(self) -> Result<(), WorkflowError> {
+        self.shutdown.trigger();
+        match self.task.await {
+            Ok(result) => result,
+            Err(error) => Err(WorkflowError::Config(format!(
+                "workflow task failed: {error}"
+            ))),
+        }
+    }
+}
+
+/// Opens the log with the projector, bringing the projections up to the log's head (a full
+/// rebuild when they were dropped or are behind).
+pub fn open_log(
+    path: &Path,
+    rules: Arc<domain::Rules>,
+    synchronous: Synchronous,
+) -> Result<EventLog, WorkflowError> {
+    let log = EventLog::open_with_projector(
+        path,
+        LogOptions {
+            synchronous,
+            ..LogOptions::default()
+        },
+        Box::new(TicketProjector::new(rules.clone())),
+    )?;
+    let mut connection =
+        rusqlite::Connection::open(path).map_err(WorkflowError::sqlite("open the projections"))?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(WorkflowError::sqlite("set busy timeout"))?;
+    let projected = projections::projected_position(&connection)
+        .map_err(WorkflowError::sqlite("read the projected position"))?;
+    let head = log.head().position;
+    if projected != head {
+        tracing::info!(
+            projected,
+            head,
+            "projections are behind the log, rebuilding them"
+        );
+        let replayed =
+            projections::rebuild(&mut connection, &log, rules).map_err(WorkflowError::Corrupt)?;
+        tracing::info!(replayed, "projections rebuilt");
+    }
+    Ok(log)
+}
+
+/// Records the configuration's version as a `config_changed` event when it differs from the
+/// last one recorded, so that every later deadline names a version the log explains.
+async fn record_config_version(
+    log: &EventLog,
+    rules: &domain::Rules,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), WorkflowError> {
+    let rows = log.read_stream(record::CONFIG_STREAM, 0).await?;
+    let previous = rows.last().and_then(|row| {
+        serde_json::from_str::<serde_json::Value>(&row.payload_json)
+            .ok()?
+            .get("version")?
+            .as_str()
+            .map(str::to_owned)
+    });
+    let current = domain::types::Policy::version(rules);
+    if previous.as_deref() == Some(current.as_str()) {
+        return Ok(());
+    }
+    let version = rows.len() as u64;
+    let event = record::config_changed_event(rules, now, previous.clone(), version);
+    log.append(
+        record::CONFIG_STREAM,
+        ExpectedVersion::Exact(version),
+        vec![event],
+    )
+    .await?;
+    tracing::info!(version = %current, previous = ?previous, "configuration version recorded");
+    Ok(())
+}
+
+/// Starts the service and returns once it listens.
+pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowError> {
+    config.settings.validate().map_err(WorkflowError::Config)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| WorkflowError::Io {
+        action: format!("create data folder {}", config.data_dir.display()),
+        source,
+    })?;
+    let metrics = WorkflowMetrics::new().map_err(service::ServiceError::from)?;
+    let database = config.data_dir.join(DATABASE_FILE);
+    let synchronous = if config.settings.synchronous == "normal" {
+        Synchronous::Normal
+    } else {
+        Synchronous::Full
+    };
+    let rules = config.rules.clone();
+    let open_path = database.clone();
+    let log = tokio::task::spawn_blocking(move || open_log(&open_path, rules, synchronous))
+        .await
+        .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
+    record_config_version(&log, &config.rules, config.clock.now()).await?;
+    let readers = Readers::new(&database);
+    let commands = Commands {
+        log: log.clone(),
+        readers: readers.clone(),
+        rules: config.rules.clone(),
+        clock: config.clock.clone(),
+        metrics: metrics.clone(),
+        retries: config.settings.command_retries,
+    };
+
+    let (client, connected) = service::nats::connect(&config.nats_url, "cloop-workflow").await?;
+    let context = service::nats::jetstream_context(client.clone(), config.nats.request_timeout());
+
+    let shutdown = Shutdown::new();
+    let workers = Shutdown::new();
+    let publisher_shutdown = Shutdown::new();
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| service::ServiceError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| service::ServiceError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    let metrics_address = match config.metrics_listen {
+        Some(metrics_listen) => {
+            let (bound, _task) = service::metrics::serve(
+                metrics_listen,
+                metrics.registry.clone(),
+                publisher_shutdown.wait(),
+            )
+            .await?;
+            Some(bound)
+        }
+        None => None,
+    };
+
+    let consumer = consumer::Consumer {
+        log: log.clone(),
+        rules: config.rules.clone(),
+        clock: config.clock.clone(),
+        client: client.clone(),
+        context: context.clone(),
+        connected: connected.clone(),
+        nats: config.nats.clone(),
+        settings: config.settings.clone(),
+        metrics: metrics.clone(),
+    };
+    let consumer_task = tokio::spawn(consumer.run(workers.clone()));
+    let timers = timers::Timers {
+        commands: commands.clone(),
+        readers: readers.clone(),
+        rules: config.rules.clone(),
+        clock: config.clock.clone(),
+        tick: config.settings.timer_tick(),
+        batch: config.settings.timer_batch,
+        metrics: metrics.clone(),
+    };
+    let timers_task = tokio::spawn(timers.clone().run(workers.clone()));
+    let publisher = publisher::Publisher {
+        log: log.clone(),
+        context,
+        connected,
+        nats: config.nats.clone(),
+        settings: config.settings.clone(),
+        metrics: metrics.clone(),
+        position_path: config.data_dir.join(PUBLISHER_FILE),
+    };
+    let publisher_task = tokio::spawn(publisher.run(publisher_shutdown.clone()));
+
+    let (health_reporter, health_service) = service::grpc::health();
+    for name in ["feedback.v1.Tickets", "feedback.v1.Audit"] {
+        health_reporter
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = service::grpc::reflection()
+        .map_err(|error| WorkflowError::Config(format!("build reflection: {error}")))?;
+    let authenticator = service::Authenticator::new(config.tokens.clone());
+    let tickets_service = InterceptedService::new(
+        proto::v1::tickets_server::TicketsServer::new(grpc::TicketsService {
+            commands,
+            readers,
+            log: log.clone(),
+            rules: config.rules.clone(),
+            default_page_size: config.settings.default_page_size,
+            max_page_size: config.settings.max_page_size,
+        })
+        .max_decoding_message_size(config.settings.max_message_bytes),
+        authenticator.clone(),
+    );
+    let audit_service = InterceptedService::new(
+        proto::v1::audit_server::AuditServer::new(grpc::AuditService { log: log.clone() })
+            .max_decoding_message_size(config.settings.max_message_bytes),
+        authenticator,
+    );
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(tickets_service)
+        .add_service(audit_service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown.wait(),
+        );
+    tracing::info!(%address, database = %database.display(), "workflow listening");
+
+    let task = tokio::spawn(async move {
+        let served = server.await;
+        for name in ["feedback.v1.Tickets", "feedback.v1.Audit"] {
+            health_reporter
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        workers.trigger();
+        let _ = consumer_task.await;
+        let _ = timers_task.await;
+        // Nothing new is appended now: let the publisher catch up, then stop.
+        publisher_shutdown.trigger();
+        let _ = publisher_task.await;
+        if let Err(error) = client.flush().await {
+            tracing::debug!(%error, "flush nats");
+        }
+        tracing::info!("workflow stopped");
+        served
+            .map_err(|error| WorkflowError::Service(service::ServiceError::Grpc(error.to_string())))
+    });
+
+    Ok(RunningWorkflow {
+        address,
+        metrics_address,
+        log,
+        timers,
+        shutdown,
+        task,
+    })
+}
+
+/// Runs the service until `signal` completes, then shuts down gracefully.
+pub async fn run(
+    config: WorkflowConfig,
+    signal: impl Future<Output = ()>,
+) -> Result<(), WorkflowError> {
+    let running = start(config).await?;
+    signal.await;
+    running.stop().await
+}

@@ -1,0 +1,276 @@
+//! Commands on tickets: the role check, the ticket's current state, `decide`, and an append
+//! with the expected version. A repeated command id returns the first result and appends
+//! nothing; a concurrent change is ABORTED when the client sent an expected version and is
+//! retried on the new state otherwise.
+
+use crate::clock::Clock;
+use crate::metrics::WorkflowMetrics;
+use crate::queries::Readers;
+use crate::record::{self, Provenance};
+use domain::authorize::{authorize, Action};
+use domain::command::Command;
+use domain::ids::{CommandId, EventId, TicketId};
+use domain::ticket::Ticket;
+use domain::types::{Actor, Role};
+use domain::{DomainError, Rules};
+use eventlog::{EventLog, ExpectedVersion, LogError};
+use service::Failure;
+use std::sync::Arc;
+
+/// Turns a log error into the failure a caller sees.
+pub fn failure_from_log(error: LogError) -> Failure {
+    match error {
+        LogError::Conflict {
+            expected, actual, ..
+        } => Failure::Conflict {
+            expected: match expected {
+                ExpectedVersion::Exact(version) => version,
+                ExpectedVersion::NoStream | ExpectedVersion::Any => 0,
+            },
+            actual,
+        },
+        error if error.is_unavailable() => Failure::Unavailable(error.to_string()),
+        LogError::Invalid { field, reason } => Failure::Domain(DomainError::invalid(field, reason)),
+        other => Failure::Internal(other.to_string()),
+    }
+}
+
+/// Turns a projection read error into the failure a caller sees.
+pub fn failure_from_read(error: crate::WorkflowError) -> Failure {
+    Failure::Unavailable(error.to_string())
+}
+
+/// Refuses a role that may never run `action`, before anything about the ticket is known, so
+/// that a refused role learns nothing about which tickets exist.
+pub fn require_role(actor: &Actor, action: Action) -> Result<(), Failure> {
+    let probe = Ticket {
+        version: 1,
+        department: actor.department.clone(),
+        ..Ticket::default()
+    };
+    authorize(actor, action, Some(&probe)).map_err(Failure::from)
+}
+
+/// The command side of the workflow.
+#[derive(Debug, Clone)]
+pub struct Commands {
+    pub log: EventLog,
+    pub readers: Readers,
+    pub rules: Arc<Rules>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: WorkflowMetrics,
+    pub retries: u32,
+}
+
+impl Commands {
+    /// The ticket as the projections hold it now.
+    pub async fn load(&self, ticket_id: &TicketId) -> Result<Option<Ticket>, Failure> {
+        self.readers
+            .ticket(ticket_id.to_string())
+            .await
+            .map(|found| found.map(|(ticket, _)| ticket))
+            .map_err(failure_from_read)
+    }
+
+    /// The ticket as it stood right after the events of an earlier command with this id, or
+    /// `None` when no such command was recorded.
+    async fn earlier_result(
+        &self,
+        ticket_id: &TicketId,
+        command_id: &CommandId,
+    ) -> Result<Option<Ticket>, Failure> {
+        let first = EventId::for_command(command_id, ticket_id, 0);
+        let stored = self
+            .log
+            .read_event(first.as_uuid())
+            .await
+            .map_err(failure_from_log)?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let rows = self
+            .log
+            .read_stream(&stored.stream_id, 0)
+            .await
+            .map_err(failure_from_log)?;
+        let last_of_command = rows
+            .iter()
+            .rposition(|row| row.causation_id.as_deref() == Some(command_id.as_str()))
+            .unwrap_or(0);
+        let mut ticket = Ticket::default();
+        for row in &rows[..=last_of_command.min(rows.len().saturating_sub(1))] {
+            let event = record::decode(row).map_err(Failure::Internal)?;
+            ticket = domain::apply(ticket, &event);
+        }
+        Ok(Some(ticket))
+    }
+
+    /// Runs one command of a person: checks the role, finds the ticket, returns the first
+    /// result of a repeated command id, checks the department and the expected version,
+    /// decides and appends. Returns the ticket after the command.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        ticket_id: &TicketId,
+        command_id: &CommandId,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<Ticket, Failure> {
+        let name = command.name();
+        let result = self
+            .execute_inner(actor, ticket_id, command_id, expected_version, command)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(Failure::Domain(DomainError::PermissionDenied { .. })) => "denied",
+            Err(Failure::Conflict { .. }) => "conflict",
+            Err(Failure::Domain(_)) => "refused",
+            Err(_) => "error",
+        };
+        self.metrics
+            .commands
+            .with_label_values(&[name, outcome])
+            .inc();
+        result
+    }
+
+    async fn execute_inner(
+        &self,
+        actor: &Actor,
+        ticket_id: &TicketId,
+        command_id: &CommandId,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<Ticket, Failure> {
+        let action = Action::for_command(&command).ok_or_else(|| {
+            Failure::Domain(DomainError::PermissionDenied {
+                reason: format!("{} is done by the service itself", command.name()),
+            })
+        })?;
+        require_role(actor, action)?;
+        let provenance = Provenance {
+            actor: actor.clone(),
+            correlation_id: Some(command_id.to_string()),
+            causation_id: Some(command_id.to_string()),
+        };
+        let mut attempt = 0u32;
+        loop {
+            let ticket = self
+                .load(ticket_id)
+                .await?
+                .ok_or_else(|| DomainError::NotFound {
+                    ticket_id: ticket_id.to_string(),
+                })?;
+            if let Some(earlier) = self.earlier_result(ticket_id, command_id).await? {
+                return Ok(earlier);
+            }
+            authorize(actor, action, Some(&ticket))?;
+            if let Some(expected) = expected_version {
+                if expected != ticket.version {
+                    return Err(Failure::Conflict {
+                        expected,
+                        actual: ticket.version,
+                    });
+                }
+            }
+            let now = self.clock.now();
+            let events = domain::decide(&ticket, &command, now, self.rules.as_ref())?;
+            if events.is_empty() {
+                return Ok(ticket);
+            }
+            let rows = record::new_events(&events, &provenance, |index| {
+                EventId::for_command(command_id, ticket_id, index)
+            });
+            let appended = self
+                .log
+                .append(
+                    &ticket_id.stream_id(),
+                    ExpectedVersion::Exact(ticket.version),
+                    rows,
+                )
+                .await;
+            match appended {
+                Ok(outcome) if outcome.duplicate => {
+                    // The same command id won a race with this call: answer its result.
+                    return self
+                        .earlier_result(ticket_id, command_id)
+                        .await?
+                        .ok_or_else(|| {
+                            Failure::Internal("a recorded command vanished from the log".into())
+                        });
+                }
+                Ok(_) => {
+                    return Ok(events.iter().fold(ticket, domain::apply));
+                }
+                Err(LogError::Conflict { actual, .. }) => {
+                    if let Some(expected) = expected_version {
+                        return Err(Failure::Conflict { expected, actual });
+                    }
+                    attempt += 1;
+                    if attempt > self.retries {
+                        return Err(Failure::Conflict {
+                            expected: ticket.version,
+                            actual,
+                        });
+                    }
+                    self.metrics.command_retries.inc();
+                }
+                Err(error) => return Err(failure_from_log(error)),
+            }
+        }
+    }
+
+    /// Runs commands of the services themselves (the SLA timers) on one ticket, in order, on
+    /// the state each leaves. Appends whatever they decided in one request; returns how many
+    /// events were recorded. A concurrent change makes it return 0: the timers look again.
+    pub async fn execute_system(
+        &self,
+        ticket_id: &TicketId,
+        plan: impl Fn(&Ticket) -> Vec<Command>,
+        principal: &str,
+    ) -> Result<usize, Failure> {
+        let Some(ticket) = self.load(ticket_id).await? else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let mut state = ticket.clone();
+        let mut events = Vec::new();
+        for command in plan(&ticket) {
+            let decided = domain::decide(&state, &command, now, self.rules.as_ref())?;
+            for event in decided {
+                state = domain::apply(state, &event);
+                events.push(event);
+            }
+        }
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let provenance = Provenance {
+            actor: Actor {
+                principal: principal.to_owned(),
+                role: Role::System,
+                department: None,
+            },
+            correlation_id: None,
+            causation_id: Some(format!("sla/{ticket_id}/{}", ticket.version)),
+        };
+        let ticket_text = ticket_id.to_string();
+        let rows = record::new_events(&events, &provenance, |index| {
+            record::timer_event_id(&ticket_text, ticket.version, index)
+        });
+        match self
+            .log
+            .append(
+                &ticket_id.stream_id(),
+                ExpectedVersion::Exact(ticket.version),
+                rows,
+            )
+            .await
+        {
+            Ok(outcome) if outcome.duplicate => Ok(0),
+            Ok(_) => Ok(events.len()),
+            Err(LogError::Conflict { .. }) => Ok(0),
+            Err(error) => Err(failure_from_log(error)),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The `[workflow_service]` table of the configuration file with its defaults, and
+//! [`WorkflowConfig`], everything [`crate::start`] needs.
+
+use crate::clock::Clock;
+use serde::Deserialize;
+use service::config::NatsConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The workflow service's own settings (`[workflow_service]`). Every key is optional.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkflowSettings {
+    /// The durable pull consumer on FEEDBACK.
+    pub consumer_name: String,
+    /// How long JetStream waits for an ack before it delivers a message again, in seconds.
+    pub ack_wait_secs: u64,
+    /// How often a message is delivered at most (-1: no limit). Must exceed the number of
+    /// backoff steps when backoff is given.
+    pub max_deliver: i64,
+    /// Redelivery delays after each failed delivery, in milliseconds; empty uses `ack_wait`.
+    pub backoff_ms: Vec<u64>,
+    /// Messages fetched and recorded in one transaction at most.
+    pub consume_batch: usize,
+    /// Unacknowledged messages JetStream lets the consumer hold.
+    pub max_ack_pending: i64,
+    /// Where messages that can never be recorded go, with the reason in a header.
+    pub dead_letter_subject: String,
+    /// How often the SLA timers look for due tickets, in milliseconds.
+    pub timer_tick_ms: u64,
+    /// Tickets the timers handle per tick at most.
+    pub timer_batch: usize,
+    /// Log rows the publisher reads and publishes per round.
+    pub publish_batch: usize,
+    /// The first retry delay of the publisher after a failure; doubles up to 5 s.
+    pub publish_retry_ms: u64,
+    /// The default and the largest page of `ListTickets`.
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    /// How often a command without `expected_version` is retried on a concurrent change.
+    pub command_retries: u32,
+    /// The largest gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// SQLite's `synchronous` setting for the log: "full" (default) or "normal".
+    pub synchronous: String,
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        Self {
+            consumer_name: "cloop-workflow".to_owned(),
+            ack_wait_secs: 30,
+            max_deliver: 20,
+            backoff_ms: vec![200, 1_000, 5_000, 30_000],
+            consume_batch: 1_000,
+            max_ack_pending: 20_000,
+            dead_letter_subject: "feedback.deadletter".to_owned(),
+            timer_tick_ms: 1_000,
+            timer_batch: 500,
+            publish_batch: 2_000,
+            publish_retry_ms: 100,
+            default_page_size: 50,
+            max_page_size: 500,
+            command_retries: 16,
+            max_message_bytes: 1024 * 1024,
+            synchronous: "full".to_owned(),
+        }
+    }
+}
+
+impl WorkflowSettings {
+    /// Checks the values that have a limited range; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.consumer_name.trim().is_empty() {
+            return Err("[workflow_service] consumer_name must not be empty".into());
+        }
+        if self.consume_batch == 0 || self.publish_batch == 0 || self.timer_batch == 0 {
+            return Err(
+                "[workflow_service] consume_batch, publish_batch and timer_batch must be positive"
+                    .into(),
+            );
+        }
+        if self.max_deliver != -1
+            && (self.max_deliver < 1
+                || (!self.backoff_ms.is_empty()
+                    && self.max_deliver <= i64::try_from(self.backoff_ms.len()).unwrap_or(0)))
+        {
+            return Err("[workflow_service] max_deliver must be -1 or greater than the number of backoff steps".into());
+        }
+        if self.default_page_size == 0 || self.max_page_size < self.default_page_size {
+            return Err(
+                "[workflow_service] default_page_size must be positive and at most max_page_size"
+                    .into(),
+            );
+        }
+        if !matches!(self.synchronous.as_str(), "full" | "normal") {
+            return Err(format!(
+                "[workflow_service] synchronous must be \"full\" or \"normal\", not {:?}",
+                self.synchronous
+            ));
+        }
+        if self.dead_letter_subject.trim().is_empty() {
+            return Err("[workflow_service] dead_letter_subject must not be empty".into());
+        }
+        Ok(())
+    }
+
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_secs(self.ack_wait_secs.max(1))
+    }
+
+    pub fn backoff(&self) -> Vec<Duration> {
+        self.backoff_ms
+            .iter()
+            .map(|millis| Duration::from_millis(*millis))
+            .collect()
+    }
+
+    pub fn timer_tick(&self) -> Duration {
+        Duration::from_millis(self.timer_tick_ms.max(10))
+    }
+}
+
+/// Everything [`crate::start`] needs: addresses, folders, rules, settings and the clock.
+#[derive(Debug, Clone)]
+pub struct WorkflowConfig {
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub nats_url: String,
+    pub data_dir: PathBuf,
+    /// The principals allowed to call; empty lets nobody in.
+    pub tokens: Arc<service::TokenRegistry>,
+    pub rules: Arc<domain::rules::Rules>,
+    pub nats: NatsConfig,
+    pub settings: WorkflowSettings,
+    /// The system clock in production; tests may pass a [`crate::clock::TestClock`].
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The default gRPC address of `cloop-workflow`.
+pub fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50052))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        assert_eq!(WorkflowSettings::default().validate(), Ok(()));
+        let too_few_deliveries = WorkflowSettings {
+            max_deliver: 2,
+            ..WorkflowSettings::default()
+        };
+        let error = too_few_deliveries
+            .validate()
+            .expect_err("2 deliveries, 4 backoff steps");
+        assert!(error.contains("max_deliver"), "{error}");
+        let bad_sync = WorkflowSettings {
+            synchronous: "sometimes".into(),
+            ..WorkflowSettings::default()
+        };
+        assert!(bad_sync.validate().is_err());
+    }
+
+    #[test]
+    fn the_section_is_read_from_the_configuration_file() {
+        let file = service::config::ConfigFile::from_toml_str(
+            "[workflow_service]\ntimer_tick_ms = 50\nbackoff_ms = [10]\n",
+            None,
+        )
+        .expect("valid file");
+        let settings: WorkflowSettings = file.section("workflow_service").expect("section");
+        assert_eq!(settings.timer_tick(), Duration::from_millis(50));
+        assert_eq!(settings.backoff(), vec![Duration::from_millis(10)]);
+        assert_eq!(settings.consumer_name, "cloop-workflow");
+    }
+}

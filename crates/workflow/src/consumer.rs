@@ -1,0 +1,372 @@
+//! The durable JetStream pull consumer on FEEDBACK: each `FeedbackReceived` becomes the first
+//! events of its ticket (received, and classified and dispatched where the rules are
+//! confident), many messages per transaction. A message is acked only after its transaction
+//! committed. The first event's id derives from the feedback id, so a redelivered or
+//! duplicated message changes nothing, however late it comes. A message that can never be
+//! recorded goes to the dead-letter subject with the reason, is acked and counted.
+
+use crate::clock::Clock;
+use crate::config::WorkflowSettings;
+use crate::metrics::WorkflowMetrics;
+use crate::publisher;
+use crate::record::{self, Provenance};
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
+use chrono::{DateTime, Utc};
+use domain::command::{Command, Submission};
+use domain::ids::{EventId, FeedbackId, TicketId};
+use domain::ticket::{Customer, Ticket};
+use domain::types::Actor;
+use domain::Rules;
+use eventlog::{AppendRequest, EventLog, ExpectedVersion, LogError};
+use futures::StreamExt;
+use prost::Message as _;
+use proto::v1;
+use service::config::NatsConfig;
+use service::nats::ConnectionFlag;
+use service::shutdown::Shutdown;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The header of a dead letter that says why it could not be recorded.
+pub const DEAD_LETTER_REASON_HEADER: &str = "Cloop-Dead-Letter-Reason";
+/// The header of a dead letter that names the subject it came from.
+pub const DEAD_LETTER_SUBJECT_HEADER: &str = "Cloop-Original-Subject";
+/// The header of a dead letter with its FEEDBACK stream sequence.
+pub const DEAD_LETTER_SEQUENCE_HEADER: &str = "Cloop-Stream-Sequence";
+
+fn present(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        None
+    } else {
+        Some(text.to_owned())
+    }
+}
+
+fn instant(field: &str, timestamp: &prost_types::Timestamp) -> Result<DateTime<Utc>, String> {
+    u32::try_from(timestamp.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
+        .ok_or_else(|| format!("{field} is not a valid timestamp"))
+}
+
+/// Reads a `FeedbackReceived` message as the submission the aggregate records.
+pub fn submission_from_message(payload: &[u8]) -> Result<Submission, String> {
+    let message = v1::FeedbackReceived::decode(payload)
+        .map_err(|error| format!("not a FeedbackReceived message: {error}"))?;
+    let feedback_id = FeedbackId::parse(&message.feedback_id).map_err(|error| error.to_string())?;
+    let ticket_id = TicketId::parse(&message.ticket_id).map_err(|error| error.to_string())?;
+    let received_at = instant(
+        "received_at",
+        message
+            .received_at
+            .as_ref()
+            .ok_or("received_at is missing")?,
+    )?;
+    let submission = message.submission.ok_or("submission is missing")?;
+    let customer = submission.customer.unwrap_or_default();
+    let occurred_at = submission
+        .occurred_at
+        .as_ref()
+        .map(|timestamp| instant("occurred_at", timestamp))
+        .transpose()?;
+    Ok(Submission {
+        feedback_id,
+        ticket_id,
+        channel: submission.channel,
+        external_id: present(&submission.external_id),
+        customer: Customer {
+            customer_id: present(&customer.customer_id),
+            name: present(&customer.name),
+            phone: present(&customer.phone),
+            email: present(&customer.email),
+            wechat_openid: present(&customer.wechat_openid),
+        },
+        content: submission.content,
+        occurred_at,
+        received_at,
+        product: present(&submission.product),
+        order_id: present(&submission.order_id),
+        attributes: submission
+            .attributes
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+    })
+}
+
+/// The append request that records one message, or why it can never be recorded.
+pub fn receive_request(
+    payload: &[u8],
+    now: DateTime<Utc>,
+    rules: &Rules,
+) -> Result<(AppendRequest, EventId), String> {
+    let submission = submission_from_message(payload)?;
+    let events = domain::decide(
+        &Ticket::default(),
+        &Command::Receive(Box::new(submission.clone())),
+        now,
+        rules,
+    )
+    .map_err(|error| error.to_string())?;
+    let feedback_id = submission.feedback_id;
+    let provenance = Provenance {
+        actor: Actor::system("cloop-workflow/consumer"),
+        correlation_id: Some(feedback_id.to_string()),
+        causation_id: Some(feedback_id.to_string()),
+    };
+    let rows = record::new_events(&events, &provenance, |index| {
+        EventId::for_feedback(&feedback_id, index)
+    });
+    Ok((
+        AppendRequest {
+            stream_id: submission.ticket_id.stream_id(),
+            expected: ExpectedVersion::NoStream,
+            events: rows,
+        },
+        EventId::for_feedback(&feedback_id, 0),
+    ))
+}
+
+/// Everything the consumer needs.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    pub log: EventLog,
+    pub rules: Arc<Rules>,
+    pub clock: Arc<dyn Clock>,
+    pub client: async_nats::Client,
+    pub context: jetstream::Context,
+    pub connected: ConnectionFlag,
+    pub nats: NatsConfig,
+    pub settings: WorkflowSettings,
+    pub metrics: WorkflowMetrics,
+}
+
+/// What became of one message of a batch.
+enum Disposition {
+    Recorded,
+    Duplicate(EventId),
+    Dead(String),
+    Retry(String),
+}
+
+impl Consumer {
+    /// Runs until `shutdown`, re-creating the consumer whenever the connection or the stream
+    /// goes away.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut failures = 0u32;
+        loop {
+            if shutdown.is_triggered() {
+                return;
+            }
+            if self.connected.is_connected() {
+                match self.consume(&shutdown).await {
+                    Ok(()) => return,
+                    Err(error) => {
+                        failures = failures.saturating_add(1);
+                        tracing::warn!(%error, "feedback consumer stopped, will retry");
+                    }
+                }
+            }
+            let delay =
+                Duration::from_millis(100u64.saturating_mul(1 << failures.min(5)).min(2_000));
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn consume(&self, shutdown: &Shutdown) -> Result<(), String> {
+        let settings = &self.nats.feedback_stream;
+        if self.context.get_stream(&settings.name).await.is_err() {
+            // Intake owns FEEDBACK; whichever service starts first creates it.
+            if let Err(error) = self
+                .context
+                .create_stream(settings.to_stream_config())
+                .await
+            {
+                tracing::debug!(%error, "create stream FEEDBACK (another service may have)");
+            }
+        }
+        let stream = self
+            .context
+            .get_stream(&settings.name)
+            .await
+            .map_err(|error| format!("get stream {}: {error}", settings.name))?;
+        let name = self.settings.consumer_name.clone();
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            description: Some("workflow: records feedback as tickets".into()),
+            filter_subject: format!("{}.>", proto::RECEIVED_SUBJECT_PREFIX),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.settings.ack_wait(),
+            max_deliver: self.settings.max_deliver,
+            backoff: self.settings.backoff(),
+            max_ack_pending: self.settings.max_ack_pending,
+            ..Default::default()
+        };
+        let consumer: jetstream::consumer::PullConsumer = match stream
+            .create_consumer(config.clone())
+            .await
+        {
+            Ok(consumer) => consumer,
+            Err(error) => {
+                tracing::warn!(%error, consumer = %name, "create or update consumer, using the existing one");
+                stream
+                    .get_consumer(&name)
+                    .await
+                    .map_err(|error| format!("get consumer {name}: {error}"))?
+            }
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(self.settings.consume_batch)
+            .messages()
+            .await
+            .map_err(|error| format!("consume: {error}"))?;
+        let mut batches = messages.ready_chunks(self.settings.consume_batch);
+        loop {
+            let batch = tokio::select! {
+                batch = batches.next() => batch,
+                _ = shutdown.wait() => return Ok(()),
+            };
+            let Some(batch) = batch else {
+                return Err("consumer stream ended".into());
+            };
+            let mut messages = Vec::with_capacity(batch.len());
+            for item in batch {
+                match item {
+                    Ok(message) => messages.push(message),
+                    Err(error) => tracing::debug!(%error, "feedback consumer"),
+                }
+            }
+            if !messages.is_empty() {
+                self.record_batch(messages).await;
+            }
+        }
+    }
+
+    /// Records one batch in one transaction, then acks, dead-letters or leaves for
+    /// redelivery each message according to its own result.
+    async fn record_batch(&self, messages: Vec<jetstream::Message>) {
+        let now = self.clock.now();
+        let mut dispositions: Vec<Option<Disposition>> = Vec::with_capacity(messages.len());
+        let mut requests = Vec::new();
+        let mut slots = Vec::new();
+        let mut first_ids = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            match receive_request(&message.payload, now, &self.rules) {
+                Ok((request, first_id)) => {
+                    requests.push(request);
+                    slots.push(index);
+                    first_ids.push(first_id);
+                    dispositions.push(None);
+                }
+                Err(reason) => dispositions.push(Some(Disposition::Dead(reason))),
+            }
+        }
+        if !requests.is_empty() {
+            self.metrics.consume_batch.observe(requests.len() as f64);
+            let results = self.log.append_many(requests).await;
+            for ((slot, first_id), result) in slots.into_iter().zip(first_ids).zip(results) {
+                dispositions[slot] = Some(match result {
+                    Ok(outcome) if outcome.duplicate => Disposition::Duplicate(first_id),
+                    Ok(_) => Disposition::Recorded,
+                    Err(error) if retryable(&error) => Disposition::Retry(error.to_string()),
+                    Err(error) => Disposition::Dead(error.to_string()),
+                });
+            }
+        }
+        for (message, disposition) in messages.iter().zip(dispositions) {
+            match disposition {
+                Some(Disposition::Recorded) => {
+                    self.metrics.received.inc();
+                    ack(message).await;
+                }
+                Some(Disposition::Duplicate(first_id)) => {
+                    self.metrics.duplicates.inc();
+                    self.announce_again(first_id).await;
+                    ack(message).await;
+                }
+                Some(Disposition::Dead(reason)) => {
+                    self.dead_letter(message, &reason).await;
+                    ack(message).await;
+                }
+                Some(Disposition::Retry(reason)) => {
+                    tracing::warn!(%reason, "feedback message not recorded, will be redelivered");
+                    nak(message).await;
+                }
+                None => nak(message).await,
+            }
+        }
+    }
+
+    /// Publishes the stored `received` event again, so that intake confirms a submission it
+    /// sent twice (its confirmation may have been lost).
+    async fn announce_again(&self, first_id: EventId) {
+        match self.log.read_event(first_id.as_uuid()).await {
+            Ok(Some(row)) => {
+                if let Err(error) = publisher::publish_rows(&self.context, &[row]).await {
+                    tracing::debug!(%error, "publish received event again");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::debug!(%error, "read received event"),
+        }
+    }
+
+    async fn dead_letter(&self, message: &jetstream::Message, reason: &str) {
+        self.metrics.dead_letters.inc();
+        let sequence = message
+            .info()
+            .map(|info| info.stream_sequence.to_string())
+            .unwrap_or_default();
+        tracing::warn!(
+            subject = %message.subject,
+            %sequence,
+            %reason,
+            "feedback message sent to the dead-letter subject"
+        );
+        let mut headers = async_nats::HeaderMap::new();
+        let shown: String = reason
+            .chars()
+            .filter(|symbol| !symbol.is_control())
+            .take(1_000)
+            .collect();
+        headers.insert(DEAD_LETTER_REASON_HEADER, shown.as_str());
+        headers.insert(DEAD_LETTER_SUBJECT_HEADER, message.subject.as_str());
+        headers.insert(DEAD_LETTER_SEQUENCE_HEADER, sequence.as_str());
+        if let Err(error) = self
+            .client
+            .publish_with_headers(
+                self.settings.dead_letter_subject.clone(),
+                headers,
+                message.payload.clone(),
+            )
+            .await
+        {
+            tracing::warn!(%error, "publish dead letter");
+        }
+    }
+}
+
+/// Whether an append may succeed later without any change to the message.
+fn retryable(error: &LogError) -> bool {
+    error.is_unavailable() || matches!(error, LogError::Sqlite { .. } | LogError::Io { .. })
+}
+
+async fn ack(message: &jetstream::Message) {
+    if let Err(error) = message.ack().await {
+        tracing::debug!(%error, "ack feedback message");
+    }
+}
+
+async fn nak(message: &jetstream::Message) {
+    if let Err(error) = message
+        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+        .await
+    {
+        tracing::debug!(%error, "nak feedback message");
+    }
+}

@@ -1,0 +1,41 @@
+//! The one error type of the workflow crate.
+
+use eventlog::LogError;
+
+/// Everything that can go wrong in the workflow service outside a single request's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The configuration or the command line is not usable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The event log failed.
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+    /// A projection query or migration failed while doing what `context` says.
+    #[error("failed to {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file system failed.
+    #[error("failed to {action}: {source}")]
+    Io {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored value is not what the service wrote.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// What the shared service crate reports (listen, metrics, NATS, gRPC).
+    #[error(transparent)]
+    Service(#[from] service::ServiceError),
+}
+
+impl WorkflowError {
+    /// A closure that wraps a SQLite error with what was being done.
+    pub fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> WorkflowError {
+        move |source| WorkflowError::Sqlite { context, source }
+    }
+}

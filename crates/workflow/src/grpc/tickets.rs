@@ -1,0 +1,670 @@
+//! The `feedback.v1.Tickets` gRPC service: queries, the commands of `api.md` (each through
+//! [`Commands::execute`]), the SLA explanation and the change stream of `WatchTickets`.
+//!
+//! Every RPC first checks that the caller's role may call it at all (PERMISSION_DENIED before
+//! anything about tickets is revealed), then parses its fields (INVALID_ARGUMENT naming the
+//! field), then looks at the ticket (NOT_FOUND, then PERMISSION_DENIED for a ticket of another
+//! department).
+
+use super::convert::{
+    content_type_from, duration_ms, filter_from, kind_from, log_event_message, outcome_from,
+    priority_from, priority_to, required, scope_from, sla_state_to, ticket_message, timestamp,
+};
+use super::watch;
+use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
+use crate::queries::{list_tickets, parse_page_token, Readers};
+use crate::record;
+use domain::authorize::{authorize, department_scope, Action};
+use domain::command::{ClassifyCommand, Command};
+use domain::event::Event;
+use domain::ids::{CommandId, TicketId};
+use domain::rules::config::{Allowance, Clock as SlaClock, TimeUnit};
+use domain::rules::sla::RowUsed;
+use domain::ticket::Ticket;
+use domain::types::{Actor, Classification, Deadline, Policy};
+use domain::{DomainError, Rules};
+use eventlog::EventLog;
+use futures::Stream;
+use proto::v1;
+use service::status_from;
+use service::tokens::principal_of;
+use std::pin::Pin;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The gRPC face of the workflow.
+#[derive(Debug, Clone)]
+pub struct TicketsService {
+    pub commands: Commands,
+    pub readers: Readers,
+    pub log: EventLog,
+    pub rules: Arc<Rules>,
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+}
+
+/// The caller's actor, from the principal the authenticator put on the request.
+pub fn actor_of<T>(request: &Request<T>) -> Result<Actor, Status> {
+    Ok(principal_of(request)?.actor())
+}
+
+/// Refuses a role that may never call `action`.
+pub fn check_role(actor: &Actor, action: Action) -> Result<(), Status> {
+    require_role(actor, action).map_err(status_from)
+}
+
+pub fn parse_ticket_id(text: &str) -> Result<TicketId, Status> {
+    if text.trim().is_empty() {
+        return Err(status_from(DomainError::invalid(
+            "ticket_id",
+            "is required",
+        )));
+    }
+    TicketId::parse(text).map_err(status_from)
+}
+
+fn parse_command_id(text: &str) -> Result<CommandId, Status> {
+    CommandId::parse(text).map_err(status_from)
+}
+
+impl TicketsService {
+    /// Loads a ticket the caller may read with `action`.
+    async fn readable_ticket(
+        &self,
+        actor: &Actor,
+        action: Action,
+        ticket_id: &TicketId,
+    ) -> Result<Ticket, Status> {
+        let ticket = self
+            .commands
+            .load(ticket_id)
+            .await
+            .map_err(status_from)?
+            .ok_or_else(|| {
+                status_from(DomainError::NotFound {
+                    ticket_id: ticket_id.to_string(),
+                })
+            })?;
+        authorize(actor, action, Some(&ticket)).map_err(status_from)?;
+        Ok(ticket)
+    }
+
+    /// Checks the role, parses the ids, builds the command and runs it.
+    async fn run(
+        &self,
+        actor: Actor,
+        action: Action,
+        ticket_id: &str,
+        command_id: &str,
+        expected_version: Option<u64>,
+        command: impl FnOnce() -> Result<Command, DomainError>,
+    ) -> Result<Option<v1::Ticket>, Status> {
+        check_role(&actor, action)?;
+        let ticket_id = parse_ticket_id(ticket_id)?;
+        let command_id = parse_command_id(command_id)?;
+        let command = command().map_err(status_from)?;
+        let ticket = self
+            .commands
+            .execute(&actor, &ticket_id, &command_id, expected_version, command)
+            .await
+            .map_err(status_from)?;
+        Ok(Some(ticket_message(&ticket)))
+    }
+
+    fn page_size(&self, requested: u32) -> u32 {
+        if requested == 0 {
+            self.default_page_size
+        } else {
+            requested.min(self.max_page_size)
+        }
+    }
+}
+
+/// The filter a caller may use: agents and heads see only tickets their department leads or
+/// helps with, and may not ask for another department's queue.
+pub fn scoped_filter(
+    actor: &Actor,
+    filter: Option<v1::TicketFilter>,
+) -> Result<crate::queries::TicketFilter, Status> {
+    let mut filter = filter_from(filter).map_err(status_from)?;
+    if let Some(department) = department_scope(actor) {
+        if let Some(asked) = &filter.department {
+            if asked != department {
+                return Err(status_from(DomainError::PermissionDenied {
+                    reason: format!(
+                        "{} ({}) may not read the tickets of department {asked}",
+                        actor.principal, actor.role
+                    ),
+                }));
+            }
+        }
+        filter.involving_department = Some(department.to_owned());
+    }
+    Ok(filter)
+}
+
+fn allowance_duration_ms(allowance: &Allowance) -> i64 {
+    let amount = i64::from(allowance.amount);
+    match allowance.unit {
+        TimeUnit::Seconds => amount * 1_000,
+        TimeUnit::Minutes => amount * 60_000,
+        TimeUnit::Hours | TimeUnit::WorkingHours => amount * 3_600_000,
+        TimeUnit::Days | TimeUnit::WorkingDays => amount * 86_400_000,
+    }
+}
+
+/// The classification the deadlines of a ticket come from: its own, or for a ticket not yet
+/// classified the rules' provisional one (which gave the first deadlines).
+fn classification_of(ticket: &Ticket, rules: &Rules) -> Classification {
+    match (
+        ticket.kind,
+        ticket.content_type,
+        ticket.priority,
+        ticket.scope,
+    ) {
+        (Some(kind), Some(content_type), Some(priority), Some(scope)) => Classification {
+            kind,
+            content_type,
+            priority,
+            scope,
+            keywords: ticket.keywords.clone(),
+            confidence: ticket.confidence.unwrap_or(1.0),
+            confident: true,
+            complex: ticket.complex,
+        },
+        _ => rules.classify(&ticket.content, ticket.product.as_deref()),
+    }
+}
+
+/// Why a ticket's deadlines are what they are.
+pub fn explain(
+    ticket: &Ticket,
+    rows: &[eventlog::RecordedEvent],
+    rules: &Rules,
+) -> v1::ExplainSlaResponse {
+    let classification = classification_of(ticket, rules);
+    let mut clock_started_at = ticket.received_at;
+    let mut pauses: Vec<v1::SlaPause> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    for row in rows {
+        let Ok(event) = record::decode(row) else {
+            continue;
+        };
+        match event {
+            Event::Reopened(reopened) => {
+                clock_started_at = Some(reopened.at);
+                reasons.push(format!(
+                    "round {} started at {} after an unsatisfied review: the clock started again",
+                    reopened.round, reopened.at
+                ));
+            }
+            Event::SlaPaused(paused) => pauses.push(v1::SlaPause {
+                from: Some(timestamp(paused.at)),
+                to: None,
+                reason: paused.reason,
+            }),
+            Event::SlaResumed(resumed) => {
+                if let Some(open) = pauses.iter_mut().rev().find(|pause| pause.to.is_none()) {
+                    open.to = Some(timestamp(resumed.at));
+                }
+                reasons.push(format!(
+                    "paused for {} in total until {}: the deadlines moved by that time",
+                    domain::rules::sla::format_duration(chrono::TimeDelta::milliseconds(
+                        resumed.paused_ms
+                    )),
+                    resumed.at
+                ));
+            }
+            _ => {}
+        }
+    }
+    let start = clock_started_at.unwrap_or_else(chrono::Utc::now);
+    let mut explanation = rules.explain_deadlines(start, &classification);
+    explanation.append(&mut reasons);
+    for pause in &pauses {
+        if pause.to.is_none() {
+            explanation.push(format!(
+                "the clock is paused now, waiting for the customer: {}",
+                pause.reason
+            ));
+        }
+    }
+    let policy_version = ticket.deadlines_policy_version.clone().unwrap_or_default();
+    let calendar_version = ticket
+        .deadlines_calendar_version
+        .clone()
+        .unwrap_or_default();
+    if !policy_version.is_empty() && policy_version != rules.version() {
+        explanation.push(format!(
+            "the ticket keeps the deadlines it was given under policy version {policy_version}; \
+             the current configuration is version {} and applies only if a person reclassifies it",
+            rules.version()
+        ));
+    }
+    let details = rules
+        .sla()
+        .details(rules.calendar(), start, &classification);
+    let [respond, resolve] = details;
+    let sla_row = if respond.row == RowUsed::Complaint || resolve.row == RowUsed::Complaint {
+        "complaint_or_complex".to_owned()
+    } else {
+        classification.priority.as_str().to_owned()
+    };
+    let working_days = |allowance: &Allowance| match allowance.unit {
+        TimeUnit::WorkingDays => allowance.amount,
+        TimeUnit::Days if allowance.effective_clock() == SlaClock::Working => allowance.amount,
+        _ => 0,
+    };
+    debug_assert_eq!(respond.which, Deadline::Respond);
+    v1::ExplainSlaResponse {
+        ticket: Some(ticket_message(ticket)),
+        priority: priority_to(classification.priority) as i32,
+        complex: classification.complex,
+        sla_row,
+        respond_within: Some(duration_ms(allowance_duration_ms(&respond.allowance))),
+        resolve_within: Some(duration_ms(allowance_duration_ms(&resolve.allowance))),
+        respond_around_the_clock: respond.allowance.effective_clock() == SlaClock::AroundTheClock,
+        resolve_around_the_clock: resolve.allowance.effective_clock() == SlaClock::AroundTheClock,
+        resolve_working_days: working_days(&resolve.allowance),
+        clock_started_at: clock_started_at.map(timestamp),
+        pauses,
+        respond_by: ticket.respond_by.map(timestamp),
+        resolve_by: ticket.resolve_by.map(timestamp),
+        warn_respond_at: ticket.warn_respond_at.map(timestamp),
+        warn_resolve_at: ticket.warn_resolve_at.map(timestamp),
+        sla_state: sla_state_to(ticket.sla_state) as i32,
+        policy_version,
+        calendar_version,
+        reasons: explanation,
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::WatchTicketsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl v1::tickets_server::Tickets for TicketsService {
+    async fn get_ticket(
+        &self,
+        request: Request<v1::GetTicketRequest>,
+    ) -> Result<Response<v1::GetTicketResponse>, Status> {
+        let actor = actor_of(&request)?;
+        check_role(&actor, Action::GetTicket)?;
+        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
+        let ticket = self
+            .readable_ticket(&actor, Action::GetTicket, &ticket_id)
+            .await?;
+        Ok(Response::new(v1::GetTicketResponse {
+            ticket: Some(ticket_message(&ticket)),
+        }))
+    }
+
+    async fn list_tickets(
+        &self,
+        request: Request<v1::ListTicketsRequest>,
+    ) -> Result<Response<v1::ListTicketsResponse>, Status> {
+        let actor = actor_of(&request)?;
+        authorize(&actor, Action::ListTickets, None).map_err(status_from)?;
+        let request = request.into_inner();
+        let filter = scoped_filter(&actor, request.filter)?;
+        let after = parse_page_token(&request.page_token).map_err(status_from)?;
+        let page_size = self.page_size(request.page_size);
+        let page = self
+            .readers
+            .with(move |connection| list_tickets(connection, &filter, page_size, after))
+            .await
+            .map_err(|error| status_from(failure_from_read(error)))?;
+        Ok(Response::new(v1::ListTicketsResponse {
+            tickets: page.tickets.iter().map(ticket_message).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<v1::GetHistoryRequest>,
+    ) -> Result<Response<v1::GetHistoryResponse>, Status> {
+        let actor = actor_of(&request)?;
+        check_role(&actor, Action::GetHistory)?;
+        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
+        self.readable_ticket(&actor, Action::GetHistory, &ticket_id)
+            .await?;
+        let rows = self
+            .log
+            .read_stream(&ticket_id.stream_id(), 0)
+            .await
+            .map_err(|error| status_from(failure_from_log(error)))?;
+        Ok(Response::new(v1::GetHistoryResponse {
+            events: rows.iter().map(log_event_message).collect(),
+        }))
+    }
+
+    type WatchTicketsStream = WatchStream;
+
+    async fn watch_tickets(
+        &self,
+        request: Request<v1::WatchTicketsRequest>,
+    ) -> Result<Response<Self::WatchTicketsStream>, Status> {
+        let actor = actor_of(&request)?;
+        authorize(&actor, Action::WatchTickets, None).map_err(status_from)?;
+        let request = request.into_inner();
+        let filter = scoped_filter(&actor, request.filter)?;
+        let stream = watch::watch(
+            self.log.clone(),
+            self.readers.clone(),
+            filter,
+            request.include_current,
+        );
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn classify(
+        &self,
+        request: Request<v1::ClassifyRequest>,
+    ) -> Result<Response<v1::ClassifyResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::Classify,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    Ok(Command::Classify(ClassifyCommand {
+                        kind: required("kind", kind_from("kind", request.kind))?,
+                        content_type: required(
+                            "content_type",
+                            content_type_from("content_type", request.content_type),
+                        )?,
+                        priority: required(
+                            "priority",
+                            priority_from("priority", request.priority),
+                        )?,
+                        scope: required("scope", scope_from("scope", request.scope))?,
+                        keywords: request.keywords.clone(),
+                        complex: request.complex,
+                        reason: request.reason.clone(),
+                    }))
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::ClassifyResponse { ticket }))
+    }
+
+    async fn dispatch(
+        &self,
+        request: Request<v1::DispatchRequest>,
+    ) -> Result<Response<v1::DispatchResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::Dispatch,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    if request.department.trim().is_empty() {
+                        return Err(DomainError::invalid("department", "is required"));
+                    }
+                    Ok(Command::Dispatch {
+                        department: request.department.trim().to_owned(),
+                        helpers: request.helpers.clone(),
+                        reason: request.reason.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::DispatchResponse { ticket }))
+    }
+
+    async fn acknowledge(
+        &self,
+        request: Request<v1::AcknowledgeRequest>,
+    ) -> Result<Response<v1::AcknowledgeResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::Acknowledge,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    Ok(Command::Acknowledge {
+                        message: request.message.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::AcknowledgeResponse { ticket }))
+    }
+
+    async fn add_note(
+        &self,
+        request: Request<v1::AddNoteRequest>,
+    ) -> Result<Response<v1::AddNoteResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::AddNote,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    let to_customer = match v1::NoteVisibility::try_from(request.visibility) {
+                        Ok(v1::NoteVisibility::Customer) => true,
+                        Ok(v1::NoteVisibility::Internal | v1::NoteVisibility::Unspecified) => false,
+                        Err(_) => {
+                            return Err(DomainError::invalid(
+                                "visibility",
+                                format!("unknown value {}", request.visibility),
+                            ))
+                        }
+                    };
+                    Ok(Command::AddNote {
+                        text: request.text.clone(),
+                        to_customer,
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::AddNoteResponse { ticket }))
+    }
+
+    async fn propose_solution(
+        &self,
+        request: Request<v1::ProposeSolutionRequest>,
+    ) -> Result<Response<v1::ProposeSolutionResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::ProposeSolution,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    Ok(Command::ProposeSolution {
+                        outcome: required("outcome", outcome_from("outcome", request.outcome))?,
+                        text: request.text.clone(),
+                        reason: request.reason.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::ProposeSolutionResponse { ticket }))
+    }
+
+    async fn approve_solution(
+        &self,
+        request: Request<v1::ApproveSolutionRequest>,
+    ) -> Result<Response<v1::ApproveSolutionResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::ApproveSolution,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    Ok(Command::ApproveSolution {
+                        approve: request.approve,
+                        comment: request.comment.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::ApproveSolutionResponse { ticket }))
+    }
+
+    async fn record_review(
+        &self,
+        request: Request<v1::RecordReviewRequest>,
+    ) -> Result<Response<v1::RecordReviewResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::RecordReview,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    let satisfaction = u8::try_from(request.satisfaction)
+                        .ok()
+                        .filter(|score| (1..=5).contains(score))
+                        .ok_or_else(|| {
+                            DomainError::invalid(
+                                "satisfaction",
+                                format!("must be between 1 and 5, got {}", request.satisfaction),
+                            )
+                        })?;
+                    Ok(Command::RecordReview {
+                        satisfaction,
+                        comment: request.comment.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::RecordReviewResponse { ticket }))
+    }
+
+    async fn archive(
+        &self,
+        request: Request<v1::ArchiveRequest>,
+    ) -> Result<Response<v1::ArchiveResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::Archive,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || Ok(Command::Archive),
+            )
+            .await?;
+        Ok(Response::new(v1::ArchiveResponse { ticket }))
+    }
+
+    async fn escalate(
+        &self,
+        request: Request<v1::EscalateRequest>,
+    ) -> Result<Response<v1::EscalateResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::Escalate,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    Ok(Command::Escalate {
+                        reason: request.reason.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::EscalateResponse { ticket }))
+    }
+
+    async fn pause_sla(
+        &self,
+        request: Request<v1::PauseSlaRequest>,
+    ) -> Result<Response<v1::PauseSlaResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let allowed = self.rules.config().sla.allow_customer_pause;
+        let ticket = self
+            .run(
+                actor,
+                Action::PauseSla,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    if !allowed {
+                        return Err(DomainError::invalid(
+                            "reason",
+                            "the sla policy does not pause the clock while waiting for the customer",
+                        ));
+                    }
+                    Ok(Command::PauseSla {
+                        reason: request.reason.clone(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::PauseSlaResponse { ticket }))
+    }
+
+    async fn resume_sla(
+        &self,
+        request: Request<v1::ResumeSlaRequest>,
+    ) -> Result<Response<v1::ResumeSlaResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::ResumeSla,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || Ok(Command::ResumeSla),
+            )
+            .await?;
+        Ok(Response::new(v1::ResumeSlaResponse { ticket }))
+    }
+
+    async fn explain_sla(
+        &self,
+        request: Request<v1::ExplainSlaRequest>,
+    ) -> Result<Response<v1::ExplainSlaResponse>, Status> {
+        let actor = actor_of(&request)?;
+        check_role(&actor, Action::GetTicket)?;
+        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
+        let ticket = self
+            .readable_ticket(&actor, Action::GetTicket, &ticket_id)
+            .await?;
+        let rows = self
+            .log
+            .read_stream(&ticket_id.stream_id(), 0)
+            .await
+            .map_err(|error| status_from(failure_from_log(error)))?;
+        Ok(Response::new(explain(&ticket, &rows, &self.rules)))
+    }
+}

@@ -1,0 +1,86 @@
+//! The Prometheus metrics of the workflow service.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Every metric the service exports, registered in its own registry.
+#[derive(Debug, Clone)]
+pub struct WorkflowMetrics {
+    pub registry: Registry,
+    /// Messages of FEEDBACK recorded as new tickets.
+    pub received: IntCounter,
+    /// Messages of FEEDBACK that were already recorded (redelivered or duplicated).
+    pub duplicates: IntCounter,
+    /// Messages sent to the dead-letter subject.
+    pub dead_letters: IntCounter,
+    /// Messages recorded per transaction of the consumer.
+    pub consume_batch: Histogram,
+    /// Commands by name and outcome (ok, refused, denied, conflict, error).
+    pub commands: IntCounterVec,
+    /// Commands retried after a concurrent change.
+    pub command_retries: IntCounter,
+    /// Events recorded by the SLA timers, by type.
+    pub timer_events: IntCounterVec,
+    /// Log rows published to TICKET_EVENTS.
+    pub published: IntCounter,
+    /// The last log position published.
+    pub published_position: IntGauge,
+    /// Failed publish rounds (retried).
+    pub publish_failures: IntCounter,
+}
+
+impl WorkflowMetrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("cloop_workflow".into()), None)?;
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let counter = IntCounter::new(name, help)?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        let received = counter("received_total", "feedback messages recorded as tickets")?;
+        let duplicates = counter(
+            "duplicate_messages_total",
+            "feedback messages that were already recorded",
+        )?;
+        let dead_letters = counter(
+            "dead_letters_total",
+            "feedback messages sent to the dead-letter subject",
+        )?;
+        let command_retries = counter(
+            "command_retries_total",
+            "commands retried after a concurrent change",
+        )?;
+        let published = counter("published_total", "log rows published to TICKET_EVENTS")?;
+        let publish_failures = counter("publish_failures_total", "failed publish rounds")?;
+        let consume_batch = Histogram::with_opts(
+            HistogramOpts::new("consume_batch_size", "messages recorded per transaction")
+                .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
+        )?;
+        registry.register(Box::new(consume_batch.clone()))?;
+        let commands = IntCounterVec::new(
+            Opts::new("commands_total", "commands by name and outcome"),
+            &["command", "outcome"],
+        )?;
+        registry.register(Box::new(commands.clone()))?;
+        let timer_events = IntCounterVec::new(
+            Opts::new("timer_events_total", "events recorded by the sla timers"),
+            &["type"],
+        )?;
+        registry.register(Box::new(timer_events.clone()))?;
+        let published_position =
+            IntGauge::new("published_position", "the last log position published")?;
+        registry.register(Box::new(published_position.clone()))?;
+        Ok(Self {
+            registry,
+            received,
+            duplicates,
+            dead_letters,
+            consume_batch,
+            commands,
+            command_retries,
+            timer_events,
+            published,
+            published_position,
+            publish_failures,
+        })
+    }
+}

@@ -1,0 +1,350 @@
+//! The read models of the workflow, kept in the log's own SQLite file and updated by the
+//! [`TicketProjector`] inside the writer's transaction, so they commit with the rows they are
+//! built from:
+//!
+//! - `tickets`: one row per ticket with the filter columns of `ListTickets` and the whole
+//!   folded [`Ticket`] as JSON; `seq` (the position of the ticket's first event) orders lists.
+//! - `tickets_fts`: FTS5 with the `trigram` tokenizer over content, product, order id and
+//!   keywords, so that Chinese text without spaces is found by any three characters (shorter
+//!   terms fall back to `LIKE` on the same table).
+//! - `sla_index`: for every ticket with a running SLA clock, the next instant a timer must
+//!   look at it (a warning, a deadline or an escalation level).
+//! - `projection_state`: the log position the projections have folded in.
+//!
+//! Architecture invariant: every projection is a pure fold of the log and the configuration.
+//! [`rebuild`] replays the log into empty tables and [`digest`] hashes them; the two must agree
+//! with the incrementally built tables (tests compare the digests).
+
+pub mod schema;
+
+use crate::record::{decode, ticket_of_stream};
+use chrono::{DateTime, Utc};
+use domain::event::Event;
+use domain::ticket::Ticket;
+use domain::types::{Deadline, SlaState};
+use domain::Rules;
+use eventlog::{EventLog, LogError, Projector, RecordedEvent};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// The projector the log's writer calls for every appended request.
+#[derive(Debug, Clone)]
+pub struct TicketProjector {
+    rules: Arc<Rules>,
+}
+
+impl TicketProjector {
+    pub fn new(rules: Arc<Rules>) -> Self {
+        Self { rules }
+    }
+
+    /// Folds the rows of one stream into the projections (the rows of one request, or one
+    /// run of rows during a rebuild).
+    pub fn project(&self, connection: &Connection, events: &[RecordedEvent]) -> Result<(), String> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let Some(ticket_id) = ticket_of_stream(&last.stream_id) else {
+            return set_position(connection, last.position).map_err(|error| error.to_string());
+        };
+        let existing: Option<(i64, String)> = connection
+            .prepare_cached("SELECT seq, state_json FROM tickets WHERE ticket_id = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(|error| format!("read ticket {ticket_id}: {error}"))?;
+        let (seq, mut ticket) = match existing {
+            Some((seq, json)) => {
+                let ticket: Ticket = serde_json::from_str(&json)
+                    .map_err(|error| format!("stored ticket {ticket_id} is not valid: {error}"))?;
+                (seq, ticket)
+            }
+            None => (
+                i64::try_from(events[0].position).unwrap_or(i64::MAX),
+                Ticket::default(),
+            ),
+        };
+        let mut text_changed = false;
+        for row in events {
+            let event = decode(row)?;
+            text_changed |= matches!(
+                event,
+                Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
+            );
+            ticket = domain::apply(ticket, &event);
+        }
+        write_ticket(
+            connection,
+            seq,
+            &ticket,
+            last.position,
+            text_changed,
+            &self.rules,
+        )
+        .map_err(|error| format!("write ticket {ticket_id}: {error}"))?;
+        set_position(connection, last.position).map_err(|error| error.to_string())
+    }
+}
+
+impl Projector for TicketProjector {
+    fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
+        schema::migrate(connection).map_err(|error| LogError::Projector {
+            reason: format!("create projection tables: {error}"),
+        })
+    }
+
+    fn apply(
+        &mut self,
+        transaction: &Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError> {
+        self.project(transaction, events)
+            .map_err(|reason| LogError::Projector { reason })
+    }
+}
+
+fn millis(instant: Option<DateTime<Utc>>) -> i64 {
+    instant.map_or(0, |instant| instant.timestamp_millis())
+}
+
+/// The helpers as one text column, `,a,b,`, so that `LIKE '%,a,%'` finds a helper.
+pub fn helpers_column(helpers: &[String]) -> String {
+    if helpers.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", helpers.join(","))
+    }
+}
+
+fn write_ticket(
+    connection: &Connection,
+    seq: i64,
+    ticket: &Ticket,
+    position: u64,
+    text_changed: bool,
+    rules: &Rules,
+) -> Result<(), rusqlite::Error> {
+    let ticket_id = ticket.id_text();
+    let json = serde_json::to_string(ticket)
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
+    connection
+        .prepare_cached(
+            "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
+             helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
+             created_at_ms, updated_at_ms, state_json) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT(seq) DO UPDATE SET version = excluded.version, \
+             last_position = excluded.last_position, step = excluded.step, \
+             department = excluded.department, helpers = excluded.helpers, \
+             priority = excluded.priority, kind = excluded.kind, \
+             content_type = excluded.content_type, scope = excluded.scope, \
+             channel = excluded.channel, sla_state = excluded.sla_state, \
+             customer_id = excluded.customer_id, created_at_ms = excluded.created_at_ms, \
+             updated_at_ms = excluded.updated_at_ms, state_json = excluded.state_json",
+        )?
+        .execute(params![
+            seq,
+            ticket_id,
+            i64::try_from(ticket.version).unwrap_or(i64::MAX),
+            i64::try_from(position).unwrap_or(i64::MAX),
+            ticket.step.as_str(),
+            ticket.department,
+            helpers_column(&ticket.helpers),
+            ticket.priority.map(|value| value.as_str()),
+            ticket.kind.map(|value| value.as_str()),
+            ticket.content_type.map(|value| value.as_str()),
+            ticket.scope.map(|value| value.as_str()),
+            ticket.channel,
+            ticket.sla_state.as_str(),
+            ticket.customer.customer_id,
+            millis(ticket.created_at),
+            millis(ticket.updated_at),
+            json,
+        ])?;
+    if text_changed {
+        connection
+            .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?1")?
+            .execute([seq])?;
+        connection
+            .prepare_cached(
+                "INSERT INTO tickets_fts (rowid, content, product, order_id, keywords) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                seq,
+                ticket.content,
+                ticket.product.clone().unwrap_or_default(),
+                ticket.order_id.clone().unwrap_or_default(),
+                ticket.keywords.join(" "),
+            ])?;
+    }
+    match next_timer_instant(ticket, rules) {
+        Some(instant) => {
+            connection
+                .prepare_cached(
+                    "INSERT INTO sla_index (seq, ticket_id, next_check_ms) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(seq) DO UPDATE SET next_check_ms = excluded.next_check_ms",
+                )?
+                .execute(params![seq, ticket_id, instant.timestamp_millis()])?;
+        }
+        None => {
+            connection
+                .prepare_cached("DELETE FROM sla_index WHERE seq = ?1")?
+                .execute([seq])?;
+        }
+    }
+    Ok(())
+}
+
+fn set_position(connection: &Connection, position: u64) -> Result<(), rusqlite::Error> {
+    connection
+        .prepare_cached(
+            "INSERT INTO projection_state (key, value) VALUES ('position', ?1) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute([i64::try_from(position).unwrap_or(i64::MAX)])?;
+    Ok(())
+}
+
+/// The log position the projections have folded in (0 when they are empty).
+pub fn projected_position(connection: &Connection) -> Result<u64, rusqlite::Error> {
+    let value: Option<i64> = connection
+        .query_row(
+            "SELECT value FROM projection_state WHERE key = 'position'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(value.map_or(0, |value| u64::try_from(value).unwrap_or(0)))
+}
+
+/// The deadline an SLA timer should escalate from, and the instant of the next escalation
+/// level, when one is configured.
+fn next_escalation(ticket: &Ticket, deadline: Deadline, rules: &Rules) -> Option<DateTime<Utc>> {
+    let due = ticket.due_of(deadline)?;
+    let level = usize::from(ticket.escalation_level) + 1;
+    rules.escalation(due, level).map(|(_, at)| at)
+}
+
+/// The next instant at which the SLA timers must look at a ticket: the warning of a deadline
+/// that is on time, the deadline itself once warned, or the next escalation level once
+/// breached. `None` when nothing is left (archived, paused, or every deadline met).
+pub fn next_timer_instant(ticket: &Ticket, rules: &Rules) -> Option<DateTime<Utc>> {
+    if !ticket.exists() || ticket.is_archived() || ticket.is_paused() {
+        return None;
+    }
+    let mut next: Option<DateTime<Utc>> = None;
+    for deadline in [Deadline::Respond, Deadline::Resolve] {
+        if !ticket.deadline_open(deadline) {
+            continue;
+        }
+        let candidate = match ticket.sla_of(deadline) {
+            SlaState::OnTime => match (ticket.warn_of(deadline), ticket.due_of(deadline)) {
+                (Some(warn), Some(due)) => Some(warn.min(due)),
+                (warn, due) => warn.or(due),
+            },
+            SlaState::Warning => ticket.due_of(deadline),
+            SlaState::Breached => next_escalation(ticket, deadline, rules),
+        };
+        if let Some(candidate) = candidate {
+            next = Some(next.map_or(candidate, |current| current.min(candidate)));
+        }
+    }
+    next
+}
+
+/// Empties the projections and folds the whole log into them again, in one transaction.
+/// Returns the number of rows replayed.
+pub fn rebuild(
+    connection: &mut Connection,
+    log: &EventLog,
+    rules: Arc<Rules>,
+) -> Result<u64, String> {
+    schema::migrate(connection).map_err(|error| format!("create projection tables: {error}"))?;
+    let transaction = connection
+        .transaction()
+        .map_err(|error| format!("begin rebuild: {error}"))?;
+    transaction
+        .execute_batch(
+            "DELETE FROM tickets; DELETE FROM tickets_fts; DELETE FROM sla_index; \
+             DELETE FROM projection_state;",
+        )
+        .map_err(|error| format!("empty projections: {error}"))?;
+    let projector = TicketProjector::new(rules);
+    let mut from = 1u64;
+    let mut replayed = 0u64;
+    loop {
+        let rows = log
+            .read_all_blocking(from, 10_000)
+            .map_err(|error| format!("read log from {from}: {error}"))?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        from = last.position + 1;
+        replayed += rows.len() as u64;
+        let mut start = 0;
+        for index in 1..=rows.len() {
+            if index == rows.len() || rows[index].stream_id != rows[start].stream_id {
+                projector.project(&transaction, &rows[start..index])?;
+                start = index;
+            }
+        }
+    }
+    transaction
+        .commit()
+        .map_err(|error| format!("commit rebuild: {error}"))?;
+    Ok(replayed)
+}
+
+/// A SHA-256 over every projection row in a fixed order: equal digests mean equal state.
+pub fn digest(connection: &Connection) -> Result<String, rusqlite::Error> {
+    let mut hasher = Sha256::new();
+    let queries = [
+        "SELECT seq || '|' || ticket_id || '|' || version || '|' || last_position || '|' || \
+         step || '|' || ifnull(department, '') || '|' || helpers || '|' || ifnull(priority, '') \
+         || '|' || ifnull(kind, '') || '|' || ifnull(content_type, '') || '|' || \
+         ifnull(scope, '') || '|' || channel || '|' || sla_state || '|' || \
+         ifnull(customer_id, '') || '|' || created_at_ms || '|' || updated_at_ms || '|' || \
+         state_json FROM tickets ORDER BY seq",
+        "SELECT rowid || '|' || content || '|' || product || '|' || order_id || '|' || keywords \
+         FROM tickets_fts ORDER BY rowid",
+        "SELECT seq || '|' || ticket_id || '|' || next_check_ms FROM sla_index ORDER BY seq",
+    ];
+    for (index, query) in queries.iter().enumerate() {
+        hasher.update(format!("table {index}\n").as_bytes());
+        let mut statement = connection.prepare(query)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let line: String = row.get(0)?;
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Reads one ticket's folded state and the position of its last event.
+pub fn load_ticket(
+    connection: &Connection,
+    ticket_id: &str,
+) -> Result<Option<(Ticket, u64)>, String> {
+    let row: Option<(String, i64)> = connection
+        .prepare_cached("SELECT state_json, last_position FROM tickets WHERE ticket_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
+        .map_err(|error| format!("read ticket {ticket_id}: {error}"))?;
+    match row {
+        None => Ok(None),
+        Some((json, position)) => {
+            let ticket: Ticket = serde_json::from_str(&json)
+                .map_err(|error| format!("stored ticket {ticket_id} is not valid: {error}"))?;
+            Ok(Some((ticket, u64::try_from(position).unwrap_or(0))))
+        }
+    }
+}

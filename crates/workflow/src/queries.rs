@@ -1,0 +1,345 @@
+//! Reads of the projections: one ticket, lists with every filter of `ListTickets` (keyset
+//! pagination on the ticket's receipt order), and the tickets the SLA timers must look at.
+//! Reads run on read-only connections of their own (WAL lets them read while the writer
+//! writes), on tokio's blocking pool.
+
+use crate::error::WorkflowError;
+use crate::projections;
+use chrono::{DateTime, Utc};
+use domain::ticket::Ticket;
+use domain::types::{ContentType, Kind, Priority, Scope, SlaState, Step};
+use domain::DomainError;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Which tickets a list or a watch is about. `None` matches everything; every field that is
+/// set must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    pub step: Option<Step>,
+    pub department: Option<String>,
+    pub priority: Option<Priority>,
+    pub kind: Option<Kind>,
+    pub content_type: Option<ContentType>,
+    pub channel: Option<String>,
+    pub sla_state: Option<SlaState>,
+    pub scope: Option<Scope>,
+    pub customer_id: Option<String>,
+    pub ticket_id: Option<String>,
+    /// Created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this instant.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Words that must all occur in the content, product, order id or keywords.
+    pub text: Option<String>,
+    /// Only tickets this department leads or helps with (agents and heads see no others).
+    pub involving_department: Option<String>,
+}
+
+fn contains_folded(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+impl TicketFilter {
+    /// The words of the text filter.
+    fn terms(&self) -> Vec<String> {
+        self.text
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Whether `ticket` matches, by the same rules as the SQL of [`list_tickets`].
+    pub fn matches(&self, ticket: &Ticket) -> bool {
+        let text_matches = self.terms().iter().all(|term| {
+            contains_folded(&ticket.content, term)
+                || ticket
+                    .product
+                    .as_deref()
+                    .is_some_and(|product| contains_folded(product, term))
+                || ticket
+                    .order_id
+                    .as_deref()
+                    .is_some_and(|order| contains_folded(order, term))
+                || contains_folded(&ticket.keywords.join(" "), term)
+        });
+        let created = ticket.created_at;
+        self.step.is_none_or(|step| ticket.step == step)
+            && self
+                .department
+                .as_deref()
+                .is_none_or(|department| ticket.department.as_deref() == Some(department))
+            && self
+                .priority
+                .is_none_or(|value| ticket.priority == Some(value))
+            && self.kind.is_none_or(|value| ticket.kind == Some(value))
+            && self
+                .content_type
+                .is_none_or(|value| ticket.content_type == Some(value))
+            && self
+                .channel
+                .as_deref()
+                .is_none_or(|channel| ticket.channel == channel)
+            && self.sla_state.is_none_or(|value| ticket.sla_state == value)
+            && self.scope.is_none_or(|value| ticket.scope == Some(value))
+            && self
+                .customer_id
+                .as_deref()
+                .is_none_or(|id| ticket.customer.customer_id.as_deref() == Some(id))
+            && self
+                .ticket_id
+                .as_deref()
+                .is_none_or(|id| ticket.id_text() == id)
+            && self
+                .created_from
+                .is_none_or(|from| created.is_some_and(|created| created >= from))
+            && self
+                .created_to
+                .is_none_or(|to| created.is_some_and(|created| created < to))
+            && self
+                .involving_department
+                .as_deref()
+                .is_none_or(|department| ticket.involves_department(department))
+            && text_matches
+    }
+}
+
+/// One page of tickets and where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketPage {
+    pub tickets: Vec<Ticket>,
+    /// The token of the next page; `None` when this was the last.
+    pub next_page_token: Option<String>,
+}
+
+/// Parses a page token (the receipt order of the last ticket of the previous page).
+pub fn parse_page_token(token: &str) -> Result<i64, DomainError> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    token
+        .parse::<i64>()
+        .ok()
+        .filter(|value| *value >= 0)
+        .ok_or_else(|| DomainError::invalid("page_token", "is not a token this service gave out"))
+}
+
+fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for symbol in term.chars() {
+        if matches!(symbol, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(symbol);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Lists tickets matching `filter` in receipt order, after `after_seq`, at most `page_size`.
+pub fn list_tickets(
+    connection: &Connection,
+    filter: &TicketFilter,
+    page_size: u32,
+    after_seq: i64,
+) -> Result<TicketPage, WorkflowError> {
+    let mut conditions: Vec<String> = vec!["seq > ?".to_owned()];
+    let mut values: Vec<Value> = vec![Value::Integer(after_seq)];
+    let mut equal = |column: &str, value: Option<String>| {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = ?"));
+            values.push(Value::Text(value));
+        }
+    };
+    equal("step", filter.step.map(|value| value.as_str().to_owned()));
+    equal("department", filter.department.clone());
+    equal(
+        "priority",
+        filter.priority.map(|value| value.as_str().to_owned()),
+    );
+    equal("kind", filter.kind.map(|value| value.as_str().to_owned()));
+    equal(
+        "content_type",
+        filter.content_type.map(|value| value.as_str().to_owned()),
+    );
+    equal("channel", filter.channel.clone());
+    equal(
+        "sla_state",
+        filter.sla_state.map(|value| value.as_str().to_owned()),
+    );
+    equal("scope", filter.scope.map(|value| value.as_str().to_owned()));
+    equal("customer_id", filter.customer_id.clone());
+    equal("ticket_id", filter.ticket_id.clone());
+    if let Some(from) = filter.created_from {
+        conditions.push("created_at_ms >= ?".to_owned());
+        values.push(Value::Integer(from.timestamp_millis()));
+    }
+    if let Some(to) = filter.created_to {
+        conditions.push("created_at_ms < ?".to_owned());
+        values.push(Value::Integer(to.timestamp_millis()));
+    }
+    if let Some(department) = &filter.involving_department {
+        conditions.push("(department = ? OR helpers LIKE ? ESCAPE '\\')".to_owned());
+        values.push(Value::Text(department.clone()));
+        values.push(Value::Text(like_pattern(&format!(",{department},"))));
+    }
+    for term in filter.terms() {
+        if term.chars().count() >= 3 {
+            conditions.push(
+                "seq IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".to_owned(),
+            );
+            values.push(Value::Text(format!("\"{}\"", term.replace('"', "\"\""))));
+        } else {
+            // The trigram index needs three characters; shorter words scan the text table.
+            conditions.push(
+                "seq IN (SELECT rowid FROM tickets_fts WHERE content LIKE ? ESCAPE '\\' \
+                 OR product LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' \
+                 OR keywords LIKE ? ESCAPE '\\')"
+                    .to_owned(),
+            );
+            let pattern = like_pattern(&term);
+            for _ in 0..4 {
+                values.push(Value::Text(pattern.clone()));
+            }
+        }
+    }
+    let limit = i64::from(page_size) + 1;
+    values.push(Value::Integer(limit));
+    let sql = format!(
+        "SELECT seq, state_json FROM tickets WHERE {} ORDER BY seq LIMIT ?",
+        conditions.join(" AND ")
+    );
+    let mut statement = connection
+        .prepare_cached(&sql)
+        .map_err(WorkflowError::sqlite("prepare ticket list"))?;
+    let rows = statement
+        .query_map(rusqlite::params_from_iter(values), |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(WorkflowError::sqlite("list tickets"))?;
+    let mut found: Vec<(i64, String)> = Vec::new();
+    for row in rows {
+        found.push(row.map_err(WorkflowError::sqlite("read ticket row"))?);
+    }
+    let more = found.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+    let next_page_token = if more {
+        found.last().map(|(seq, _)| seq.to_string())
+    } else {
+        None
+    };
+    let mut tickets = Vec::with_capacity(found.len());
+    for (_, json) in found {
+        tickets.push(
+            serde_json::from_str(&json)
+                .map_err(|error| WorkflowError::Corrupt(format!("stored ticket: {error}")))?,
+        );
+    }
+    Ok(TicketPage {
+        tickets,
+        next_page_token,
+    })
+}
+
+/// The tickets whose next SLA check is due at `now`, oldest first, at most `limit`.
+pub fn due_for_timers(
+    connection: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<String>, WorkflowError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT ticket_id FROM sla_index WHERE next_check_ms <= ?1 \
+             ORDER BY next_check_ms LIMIT ?2",
+        )
+        .map_err(WorkflowError::sqlite("prepare due timers"))?;
+    let rows = statement
+        .query_map(
+            rusqlite::params![
+                now.timestamp_millis(),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |row| row.get::<_, String>(0),
+        )
+        .map_err(WorkflowError::sqlite("read due timers"))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(WorkflowError::sqlite("read due timers"))
+}
+
+/// A small pool of read-only connections to the workflow database.
+#[derive(Debug, Clone)]
+pub struct Readers {
+    path: PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl Readers {
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            idle: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, WorkflowError> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(WorkflowError::sqlite("open a projection reader"))?;
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(WorkflowError::sqlite("set busy timeout"))?;
+        Ok(connection)
+    }
+
+    /// Runs `read` on a pooled connection, on the calling thread.
+    pub fn with_blocking<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, WorkflowError>,
+    ) -> Result<T, WorkflowError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        let result = read(&connection);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < 16 {
+            idle.push(connection);
+        }
+        result
+    }
+
+    /// Runs `read` on a pooled connection on tokio's blocking pool.
+    pub async fn with<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, WorkflowError> + Send + 'static,
+    ) -> Result<T, WorkflowError> {
+        let readers = self.clone();
+        tokio::task::spawn_blocking(move || readers.with_blocking(read))
+            .await
+            .map_err(|error| WorkflowError::Corrupt(format!("reader task failed: {error}")))?
+    }
+
+    /// One ticket's folded state and the position of its last event.
+    pub async fn ticket(&self, ticket_id: String) -> Result<Option<(Ticket, u64)>, WorkflowError> {
+        self.with(move |connection| {
+            projections::load_ticket(connection, &ticket_id).map_err(WorkflowError::Corrupt)
+        })
+        .await
+    }
+}

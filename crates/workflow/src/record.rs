@@ -1,0 +1,100 @@
+//! The envelope between domain events and log rows: turning decided events into `NewEvent`s
+//! with their ids, actor and causation, and reading stored rows back as domain events.
+
+use chrono::{DateTime, Utc};
+use domain::event::Event;
+use domain::ids::EventId;
+use domain::types::Actor;
+use eventlog::{NewEvent, RecordedEvent};
+
+/// The stream id prefix of ticket streams; other streams (the configuration's) are not
+/// tickets.
+pub const TICKET_STREAM_PREFIX: &str = "ticket-";
+
+/// The stream where configuration changes are recorded.
+pub const CONFIG_STREAM: &str = "config-workflow";
+
+/// The event type of a recorded configuration change.
+pub const CONFIG_CHANGED: &str = "config_changed";
+
+/// The ticket id of a ticket stream, or `None` for other streams.
+pub fn ticket_of_stream(stream_id: &str) -> Option<&str> {
+    stream_id.strip_prefix(TICKET_STREAM_PREFIX)
+}
+
+/// Who caused the events, and why: recorded on every row.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub actor: Actor,
+    /// Ties together everything one outside request caused (the feedback id or command id).
+    pub correlation_id: Option<String>,
+    /// The message or command that caused the events.
+    pub causation_id: Option<String>,
+}
+
+/// The log rows for `events`, with ids from `event_id(index)`.
+pub fn new_events(
+    events: &[Event],
+    provenance: &Provenance,
+    mut event_id: impl FnMut(u32) -> EventId,
+) -> Vec<NewEvent> {
+    let actor = serde_json::to_value(&provenance.actor).unwrap_or(serde_json::Value::Null);
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| NewEvent {
+            event_id: event_id(u32::try_from(index).unwrap_or(u32::MAX)).as_uuid(),
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            occurred_at: event.at(),
+            actor: actor.clone(),
+            correlation_id: provenance.correlation_id.clone(),
+            causation_id: provenance.causation_id.clone(),
+            payload: event.to_payload(),
+        })
+        .collect()
+}
+
+/// Reads a stored row back as a domain event.
+pub fn decode(row: &RecordedEvent) -> Result<Event, String> {
+    let payload: serde_json::Value = serde_json::from_str(&row.payload_json)
+        .map_err(|error| format!("payload at position {} is not json: {error}", row.position))?;
+    Event::from_parts(&row.event_type, row.schema_version, &payload)
+        .map_err(|error| format!("event at position {}: {error}", row.position))
+}
+
+/// Event ids of the timers: derived from the ticket and the version the timers saw, so a
+/// retry after a crash cannot record the same marks twice.
+pub fn timer_event_id(ticket_id: &str, version: u64, index: u32) -> EventId {
+    EventId::derived(&format!("sla/{ticket_id}/{version}/{index}"))
+}
+
+/// The `config_changed` row recorded when the service starts with a configuration whose
+/// version differs from the last one recorded.
+pub fn config_changed_event(
+    rules: &domain::rules::Rules,
+    now: DateTime<Utc>,
+    previous: Option<String>,
+    stream_version: u64,
+) -> NewEvent {
+    let version = domain::types::Policy::version(rules);
+    let payload = serde_json::json!({
+        "version": version,
+        "previous_version": previous,
+        "calendar_version": rules.calendar().version(),
+        "config": serde_json::from_str::<serde_json::Value>(&rules.config().canonical_json())
+            .unwrap_or(serde_json::Value::Null),
+        "at": now,
+    });
+    NewEvent {
+        event_id: EventId::derived(&format!("config/{stream_version}/{version}")).as_uuid(),
+        event_type: CONFIG_CHANGED.to_owned(),
+        schema_version: 1,
+        occurred_at: now,
+        actor: serde_json::to_value(Actor::system("cloop-workflow"))
+            .unwrap_or(serde_json::Value::Null),
+        correlation_id: None,
+        causation_id: None,
+        payload,
+    }
+}

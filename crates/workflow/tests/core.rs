@@ -1,0 +1,621 @@
+//! The workflow's core without NATS: recording feedback messages, the projections and their
+//! rebuild, commands with idempotency, conflicts and permissions, and the SLA timers on a
+//! clock the tests move.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::command::Command;
+use domain::ids::{CommandId, FeedbackId, TicketId, TicketIdGenerator};
+use domain::types::{Actor, Role, SlaState, Step};
+use domain::Rules;
+use prost::Message;
+use proto::v1;
+use service::Failure;
+use std::sync::Arc;
+use workflow::clock::{Clock, TestClock};
+use workflow::commands::Commands;
+use workflow::metrics::WorkflowMetrics;
+use workflow::projections;
+use workflow::queries::{list_tickets, Readers, TicketFilter};
+use workflow::timers::Timers;
+
+struct Core {
+    directory: tempfile::TempDir,
+    log: eventlog::EventLog,
+    commands: Commands,
+    readers: Readers,
+    rules: Arc<Rules>,
+    clock: TestClock,
+    timers: Timers,
+    ids: TicketIdGenerator,
+}
+
+fn start_instant() -> DateTime<Utc> {
+    // A Wednesday morning in Beijing, inside working hours.
+    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0).single().unwrap()
+}
+
+impl Core {
+    fn new(rules: Rules) -> Self {
+        let directory = tempfile::tempdir().unwrap();
+        let rules = Arc::new(rules);
+        let path = directory.path().join(workflow::DATABASE_FILE);
+        let log = workflow::open_log(&path, rules.clone(), eventlog::Synchronous::Normal).unwrap();
+        let clock = TestClock::new(start_instant());
+        let readers = Readers::new(&path);
+        let metrics = WorkflowMetrics::new().unwrap();
+        let commands = Commands {
+            log: log.clone(),
+            readers: readers.clone(),
+            rules: rules.clone(),
+            clock: Arc::new(clock.clone()),
+            metrics: metrics.clone(),
+            retries: 16,
+        };
+        let timers = Timers {
+            commands: commands.clone(),
+            readers: readers.clone(),
+            rules: rules.clone(),
+            clock: Arc::new(clock.clone()),
+            tick: std::time::Duration::from_millis(10),
+            batch: 100,
+            metrics,
+        };
+        Self {
+            directory,
+            log,
+            commands,
+            readers,
+            rules,
+            clock,
+            timers,
+            ids: TicketIdGenerator::new(7),
+        }
+    }
+
+    /// A `FeedbackReceived` message as intake publishes it.
+    fn message(&mut self, content: &str) -> (Vec<u8>, TicketId) {
+        let now = self.clock.now();
+        let ticket_id = self.ids.next(now);
+        let feedback_id = FeedbackId::new(now, rand::random());
+        let message = v1::FeedbackReceived {
+            feedback_id: feedback_id.to_string(),
+            ticket_id: ticket_id.to_string(),
+            received_at: Some(prost_types::Timestamp {
+                seconds: now.timestamp(),
+                nanos: 0,
+            }),
+            submission: Some(v1::Submission {
+                channel: "web".into(),
+                customer: Some(v1::Customer {
+                    customer_id: "c-1".into(),
+                    phone: "+8613800138000".into(),
+                    ..Default::default()
+                }),
+                content: content.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        (message.encode_to_vec(), ticket_id)
+    }
+
+    async fn record(&self, payloads: &[Vec<u8>]) -> Vec<bool> {
+        let requests: Vec<_> = payloads
+            .iter()
+            .map(|payload| {
+                workflow::consumer::receive_request(payload, self.clock.now(), &self.rules)
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        self.log
+            .append_many(requests)
+            .await
+            .into_iter()
+            .map(|result| result.unwrap().duplicate)
+            .collect()
+    }
+
+    async fn submit(&mut self, content: &str) -> TicketId {
+        let (payload, ticket_id) = self.message(content);
+        assert_eq!(self.record(&[payload]).await, vec![false]);
+        ticket_id
+    }
+
+    async fn list(&self, filter: TicketFilter) -> Vec<domain::Ticket> {
+        self.readers
+            .with(move |connection| list_tickets(connection, &filter, 100, 0))
+            .await
+            .unwrap()
+            .tickets
+    }
+
+    fn digest(&self) -> String {
+        let connection =
+            rusqlite::Connection::open(self.directory.path().join(workflow::DATABASE_FILE))
+                .unwrap();
+        projections::digest(&connection).unwrap()
+    }
+}
+
+fn actor(name: &str, role: Role, department: Option<&str>) -> Actor {
+    Actor {
+        principal: name.into(),
+        role,
+        department: department.map(str::to_owned),
+    }
+}
+
+fn command_id(text: &str) -> CommandId {
+    CommandId::parse(text).unwrap()
+}
+
+#[tokio::test]
+async fn a_message_becomes_a_ticket_in_its_department_queue_exactly_once() {
+    let mut core = Core::new(Rules::defaults());
+    let (payload, ticket_id) = core.message("APP卡顿，打开很慢");
+    assert_eq!(core.record(std::slice::from_ref(&payload)).await, vec![false]);
+    let head = core.log.head().position;
+    assert_eq!(head, 3, "received, classified and dispatched");
+    let queue = core
+        .list(TicketFilter {
+            department: Some("technical".into()),
+            step: Some(Step::Handle),
+            ..TicketFilter::default()
+        })
+        .await;
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].ticket_id, Some(ticket_id));
+    // A redelivery, long after any broker's duplicate window: nothing changes.
+    core.clock.advance(Duration::days(3));
+    assert_eq!(core.record(&[payload]).await, vec![true]);
+    assert_eq!(core.log.head().position, head);
+    assert_eq!(core.list(TicketFilter::default()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_that_can_never_be_recorded_says_why() {
+    let core = Core::new(Rules::defaults());
+    let error = workflow::consumer::receive_request(
+        b"\xff\xff not protobuf",
+        core.clock.now(),
+        &core.rules,
+    )
+    .expect_err("garbage");
+    assert!(error.contains("FeedbackReceived"), "{error}");
+    let empty_content = v1::FeedbackReceived {
+        feedback_id: FeedbackId::new(core.clock.now(), [1; 10]).to_string(),
+        ticket_id: TicketIdGenerator::new(1).next(core.clock.now()).to_string(),
+        received_at: Some(prost_types::Timestamp::default()),
+        submission: Some(v1::Submission {
+            channel: "web".into(),
+            customer: Some(v1::Customer {
+                phone: "+8613800138000".into(),
+                ..Default::default()
+            }),
+            content: "   ".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let error = workflow::consumer::receive_request(
+        &empty_content.encode_to_vec(),
+        core.clock.now(),
+        &core.rules,
+    )
+    .expect_err("empty content");
+    assert!(error.contains("content"), "{error}");
+}
+
+#[tokio::test]
+async fn chinese_text_is_found_by_words_of_any_length() {
+    let mut core = Core::new(Rules::defaults());
+    let slow = core.submit("APP卡顿，打开很慢").await;
+    core.submit("快递太慢了，包裹破损").await;
+    let find = |text: &str| TicketFilter {
+        text: Some(text.into()),
+        ..TicketFilter::default()
+    };
+    let found = core.list(find("打开很慢")).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].ticket_id, Some(slow.clone()));
+    let found = core.list(find("卡顿")).await;
+    assert_eq!(found.len(), 1, "two characters fall back to LIKE");
+    assert_eq!(core.list(find("慢")).await.len(), 2);
+    assert!(core.list(find("退款")).await.is_empty());
+    assert_eq!(
+        core.list(find("app 很慢")).await.len(),
+        1,
+        "every word must match"
+    );
+}
+
+#[tokio::test]
+async fn lists_page_through_every_ticket_once() {
+    let mut core = Core::new(Rules::defaults());
+    for index in 0..7 {
+        core.submit(&format!("APP卡顿 第{index}次")).await;
+    }
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = core
+            .readers
+            .with(move |connection| list_tickets(connection, &TicketFilter::default(), 3, after))
+            .await
+            .unwrap();
+        seen.extend(page.tickets.iter().map(|ticket| ticket.id_text()));
+        match page.next_page_token {
+            Some(token) => after = token.parse().unwrap(),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(seen.len(), 7);
+    assert_eq!(unique.len(), 7);
+}
+
+#[tokio::test]
+async fn a_repeated_command_id_returns_the_first_result_and_appends_nothing() {
+    let mut core = Core::new(Rules::defaults());
+    let ticket_id = core.submit("APP卡顿，打开很慢").await;
+    let agent = actor("wang.wu", Role::Agent, Some("technical"));
+    let acknowledge = Command::Acknowledge {
+        message: "we are looking into it".into(),
+    };
+    let first = core
+        .commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("ack-1"),
+            None,
+            acknowledge.clone(),
+        )
+        .await
+        .unwrap();
+    assert!(first.responded_at.is_some());
+    let head = core.log.head().position;
+    core.commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("note-1"),
+            None,
+            Command::AddNote {
+                text: "called the customer".into(),
+                to_customer: false,
+            },
+        )
+        .await
+        .unwrap();
+    let repeated = core
+        .commands
+        .execute(&agent, &ticket_id, &command_id("ack-1"), None, acknowledge)
+        .await
+        .unwrap();
+    assert_eq!(
+        repeated, first,
+        "the first result, not the state after the note"
+    );
+    assert_eq!(
+        core.log.head().position,
+        head + 1,
+        "only the note was appended"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_aborted_and_no_version_is_retried() {
+    let mut core = Core::new(Rules::defaults());
+    let ticket_id = core.submit("APP卡顿，打开很慢").await;
+    let agent = actor("wang.wu", Role::Agent, Some("technical"));
+    let note = |text: &str| Command::AddNote {
+        text: text.into(),
+        to_customer: false,
+    };
+    let version = core
+        .commands
+        .load(&ticket_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    core.commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("n1"),
+            Some(version),
+            note("one"),
+        )
+        .await
+        .unwrap();
+    let stale = core
+        .commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("n2"),
+            Some(version),
+            note("two"),
+        )
+        .await
+        .expect_err("stale version");
+    assert_eq!(
+        stale,
+        Failure::Conflict {
+            expected: version,
+            actual: version + 1
+        }
+    );
+    // Many concurrent commands without an expected version all land.
+    let mut tasks = Vec::new();
+    for index in 0..8 {
+        let commands = core.commands.clone();
+        let agent = agent.clone();
+        let ticket_id = ticket_id.clone();
+        tasks.push(tokio::spawn(async move {
+            commands
+                .execute(
+                    &agent,
+                    &ticket_id,
+                    &command_id(&format!("c{index}")),
+                    None,
+                    note(&format!("note {index}")),
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let ticket = core.commands.load(&ticket_id).await.unwrap().unwrap();
+    assert_eq!(ticket.notes.len(), 9);
+}
+
+#[tokio::test]
+async fn another_departments_ticket_is_denied_for_reads_and_writes() {
+    let mut core = Core::new(Rules::defaults());
+    let ticket_id = core.submit("APP卡顿，打开很慢").await;
+    let outsider = actor("li.si", Role::Agent, Some("logistics"));
+    let denied = core
+        .commands
+        .execute(
+            &outsider,
+            &ticket_id,
+            &command_id("x"),
+            None,
+            Command::Acknowledge {
+                message: "mine".into(),
+            },
+        )
+        .await
+        .expect_err("other department");
+    assert!(matches!(
+        denied,
+        Failure::Domain(domain::DomainError::PermissionDenied { .. })
+    ));
+    let manager = actor("boss", Role::Manager, None);
+    let denied = core
+        .commands
+        .execute(
+            &manager,
+            &ticket_id,
+            &command_id("y"),
+            None,
+            Command::Escalate {
+                reason: "why".into(),
+            },
+        )
+        .await
+        .expect_err("managers only read");
+    assert!(matches!(
+        denied,
+        Failure::Domain(domain::DomainError::PermissionDenied { .. })
+    ));
+    let scoped = core
+        .list(TicketFilter {
+            involving_department: Some("logistics".into()),
+            ..TicketFilter::default()
+        })
+        .await;
+    assert!(scoped.is_empty(), "a department sees only its own queue");
+}
+
+fn seconds_rules() -> Rules {
+    Rules::from_toml_str(
+        r#"
+        [sla]
+        warning_threshold = 0.5
+        [sla.medium]
+        respond = { amount = 10, unit = "seconds" }
+        resolve = { amount = 60, unit = "seconds" }
+        [[sla.escalation]]
+        notify = "head"
+        after_breach = { amount = 0, unit = "seconds" }
+        [[sla.escalation]]
+        notify = "manager"
+        after_breach = { amount = 20, unit = "seconds" }
+        "#,
+    )
+    .unwrap()
+}
+
+async fn sla_events(core: &Core, ticket_id: &TicketId) -> Vec<String> {
+    core.log
+        .read_stream(&ticket_id.stream_id(), 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.event_type)
+        .filter(|event_type| event_type.starts_with("sla_"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sla_timers_warn_breach_and_escalate_at_their_moments_once_each() {
+    let mut core = Core::new(seconds_rules());
+    let ticket_id = core.submit("APP卡顿，打开很慢").await;
+    let ticket = core.commands.load(&ticket_id).await.unwrap().unwrap();
+    assert_eq!(ticket.priority, Some(domain::types::Priority::Medium));
+    assert_eq!(
+        ticket.respond_by,
+        Some(start_instant() + Duration::seconds(10))
+    );
+
+    core.clock.advance(Duration::seconds(4));
+    assert_eq!(
+        core.timers.tick_once().await.unwrap(),
+        0,
+        "nothing due at 4 s"
+    );
+    core.clock.advance(Duration::seconds(1));
+    assert_eq!(core.timers.tick_once().await.unwrap(), 1);
+    assert_eq!(sla_events(&core, &ticket_id).await, ["sla_warning"]);
+    assert_eq!(core.timers.tick_once().await.unwrap(), 0, "never twice");
+
+    core.clock.advance(Duration::seconds(5));
+    core.timers.tick_once().await.unwrap();
+    assert_eq!(
+        sla_events(&core, &ticket_id).await,
+        ["sla_warning", "sla_breached", "sla_escalated"],
+        "breach at 10 s, first escalation at once"
+    );
+    let ticket = core.commands.load(&ticket_id).await.unwrap().unwrap();
+    assert_eq!(ticket.sla_state, SlaState::Breached);
+    assert_eq!(ticket.escalation_level, 1);
+    assert_eq!(ticket.escalated_to.as_deref(), Some("head of technical"));
+    let overdue = core
+        .list(TicketFilter {
+            sla_state: Some(SlaState::Breached),
+            ..TicketFilter::default()
+        })
+        .await;
+    assert_eq!(overdue.len(), 1);
+
+    core.clock.advance(Duration::seconds(19));
+    core.timers.tick_once().await.unwrap();
+    assert_eq!(
+        sla_events(&core, &ticket_id).await.len(),
+        3,
+        "manager after 20 s"
+    );
+    core.clock.advance(Duration::seconds(1));
+    core.timers.tick_once().await.unwrap();
+    let ticket = core.commands.load(&ticket_id).await.unwrap().unwrap();
+    assert_eq!(ticket.escalation_level, 2);
+    core.timers.tick_once().await.unwrap();
+    // The resolve deadline is at 60 s; at 30 s it warned (50 % of 60 s).
+    assert_eq!(
+        sla_events(&core, &ticket_id).await,
+        [
+            "sla_warning",
+            "sla_breached",
+            "sla_escalated",
+            "sla_warning",
+            "sla_escalated"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn acknowledging_stops_the_respond_clock_and_pauses_stop_every_clock() {
+    let mut core = Core::new(seconds_rules());
+    let ticket_id = core.submit("APP卡顿，打开很慢").await;
+    let agent = actor("wang.wu", Role::Agent, Some("technical"));
+    core.commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("ack"),
+            None,
+            Command::Acknowledge {
+                message: "on it".into(),
+            },
+        )
+        .await
+        .unwrap();
+    core.commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("pause"),
+            None,
+            Command::PauseSla {
+                reason: "waiting for the customer's screenshots".into(),
+            },
+        )
+        .await
+        .unwrap();
+    core.clock.advance(Duration::seconds(120));
+    assert_eq!(
+        core.timers.tick_once().await.unwrap(),
+        0,
+        "paused: nothing fires"
+    );
+    let resumed = core
+        .commands
+        .execute(
+            &agent,
+            &ticket_id,
+            &command_id("resume"),
+            None,
+            Command::ResumeSla,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed.resolve_by,
+        Some(start_instant() + Duration::seconds(180)),
+        "the resolve deadline moved by the two minutes paused"
+    );
+    assert!(sla_events(&core, &ticket_id)
+        .await
+        .iter()
+        .all(|kind| kind != "sla_breached"));
+}
+
+#[tokio::test]
+async fn rebuilt_projections_have_the_same_digest() {
+    let mut core = Core::new(seconds_rules());
+    let mut tickets = Vec::new();
+    for text in [
+        "APP卡顿，打开很慢",
+        "售后响应慢，客服态度差",
+        "建议增加夜间模式",
+        "快递太慢了，包裹破损",
+    ] {
+        tickets.push(core.submit(text).await);
+    }
+    let agent = actor("wang.wu", Role::Agent, Some("technical"));
+    core.commands
+        .execute(
+            &agent,
+            &tickets[0],
+            &command_id("ack"),
+            None,
+            Command::Acknowledge {
+                message: "on it".into(),
+            },
+        )
+        .await
+        .unwrap();
+    core.clock.advance(Duration::seconds(15));
+    core.timers.tick_once().await.unwrap();
+    let incremental = core.digest();
+    let path = core.directory.path().join(workflow::DATABASE_FILE);
+    let mut connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch("DROP TABLE tickets; DROP TABLE tickets_fts; DROP TABLE sla_index;")
+        .unwrap();
+    let replayed = projections::rebuild(&mut connection, &core.log, core.rules.clone()).unwrap();
+    assert_eq!(replayed, core.log.head().position);
+    assert_eq!(core.digest(), incremental);
+    let mut memory = rusqlite::Connection::open_in_memory().unwrap();
+    projections::rebuild(&mut memory, &core.log, core.rules.clone()).unwrap();
+    assert_eq!(projections::digest(&memory).unwrap(), incremental);
+}
