@@ -3,3 +3,4 @@
 
 mod harness_selftest;
 mod intake;
+mod workflow;

@@ -1,0 +1,1313 @@
+//! End-to-end tests of `cloop-workflow` with `cloop-intake` in front of it: a real
+//! nats-server, both real binaries, real sockets. Tickets go from `Submit` at intake through
+//! every step to archive; the permission matrix and every error status of the contract come
+//! from real requests; SLA timers fire once each across a restart; and a SIGKILL under load
+//! loses nothing and duplicates nothing.
+
+use e2e::{free_port, NatsServer, ServiceProcess};
+use futures::StreamExt;
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::tickets_client::TicketsClient;
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic::Code;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Every principal of the tests: (token, name, role, department).
+const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
+    ("t-adapter", "web-form", "adapter", ""),
+    ("t-service", "zhang.san", "service", ""),
+    ("t-agent-technical", "wang.wu", "agent", "technical"),
+    ("t-head-technical", "zhao.liu", "head", "technical"),
+    ("t-agent-logistics", "li.si", "agent", "logistics"),
+    ("t-head-quality", "sun.qi", "head", "quality"),
+    ("t-agent-product", "zhou.ba", "agent", "product"),
+    ("t-head-product", "wu.jiu", "head", "product"),
+    ("t-agent-after-sales", "zheng.shi", "agent", "after_sales"),
+    ("t-manager", "boss", "manager", ""),
+    ("t-auditor", "checker", "auditor", ""),
+    ("t-admin", "root", "admin", ""),
+];
+
+fn tokens_file() -> String {
+    let mut text = String::new();
+    for (token, name, role, department) in PRINCIPALS {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            service::tokens::token_sha256(token)
+        ));
+        if !department.is_empty() {
+            text.push_str(&format!("department = \"{department}\"\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// nats-server, cloop-intake and cloop-workflow, each a real process, sharing one
+/// configuration and tokens file.
+struct Cluster {
+    nats: NatsServer,
+    /// Kept running for the life of the cluster.
+    _intake: ServiceProcess,
+    workflow: ServiceProcess,
+    intake_address: String,
+    workflow_address: String,
+    config: PathBuf,
+    data_dir: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(extra_config: &str) -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-workflow-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{extra_config}\n\n[intake_service]\nnode_id = 3\nmaintenance_interval_ms = 200\n\n\
+                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\
+                 max_message_bytes = 200000\n\n[nats]\nrequest_timeout_ms = 3000\n"
+            ),
+        )
+        .expect("write config");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let common = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ]
+        };
+        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &common(&intake_address, "intake"),
+            &env,
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &common(&workflow_address, "workflow"),
+            &env,
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            nats,
+            _intake: intake,
+            workflow,
+            intake_address,
+            workflow_address,
+            data_dir: dir.path().join("workflow"),
+            config,
+            dir,
+        }
+    }
+
+    fn restart_workflow(&mut self) {
+        self.workflow.start_again();
+        self.workflow
+            .wait_listening(&self.workflow_address, START_TIMEOUT);
+    }
+
+    async fn intake(&self) -> IntakeClient<Channel> {
+        connect(&self.intake_address, IntakeClient::connect).await
+    }
+
+    async fn tickets(&self) -> TicketsClient<Channel> {
+        connect(&self.workflow_address, TicketsClient::connect).await
+    }
+
+    /// Submits at intake as the adapter; returns the ticket id.
+    async fn submit(&self, external_id: &str, content: &str) -> String {
+        let response = self
+            .intake()
+            .await
+            .submit(authorized(submission(external_id, content), "t-adapter"))
+            .await
+            .expect("intake accepts the submission")
+            .into_inner();
+        response.ticket_id
+    }
+
+    /// Polls `GetTicket` as the admin until `condition` holds.
+    async fn wait_ticket(
+        &self,
+        ticket_id: &str,
+        condition: impl Fn(&v1::Ticket) -> bool,
+    ) -> v1::Ticket {
+        let mut client = self.tickets().await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(response) = client
+                .get_ticket(authorized(
+                    v1::GetTicketRequest {
+                        ticket_id: ticket_id.to_owned(),
+                    },
+                    "t-admin",
+                ))
+                .await
+            {
+                let ticket = response.into_inner().ticket.expect("ticket");
+                if condition(&ticket) {
+                    return ticket;
+                }
+                last = Some(ticket);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "ticket {ticket_id} never reached the expected state; last seen {last:?}\n{}",
+            self.workflow.log()
+        );
+    }
+
+    async fn history(&self, ticket_id: &str) -> Vec<v1::LogEvent> {
+        self.tickets()
+            .await
+            .get_history(authorized(
+                v1::GetHistoryRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "t-admin",
+            ))
+            .await
+            .expect("history")
+            .into_inner()
+            .events
+    }
+
+    /// Runs `cloop-workflow --check` on the data folder (the service must be stopped).
+    fn check(&self) -> serde_json::Value {
+        let output = Process::new(e2e::bin_path("cloop-workflow"))
+            .args([
+                "--check",
+                "--data-dir",
+                &self.data_dir.to_string_lossy(),
+                "--config",
+                &self.config.to_string_lossy(),
+            ])
+            .output()
+            .expect("run cloop-workflow --check");
+        let text = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(text.trim()).unwrap_or_else(|error| {
+            panic!(
+                "check printed no json ({error}): {text}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+    }
+}
+
+async fn connect<C, F, Fut>(address: &str, connect: F) -> C
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<C, tonic::transport::Error>>,
+{
+    let endpoint = format!("http://{address}");
+    for _ in 0..100 {
+        if let Ok(client) = connect(endpoint.clone()).await {
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot connect to {endpoint}");
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    request
+}
+
+fn submission(external_id: &str, content: &str) -> v1::SubmitRequest {
+    v1::SubmitRequest {
+        channel: "web".into(),
+        external_id: external_id.into(),
+        content: content.into(),
+        customer: Some(v1::Customer {
+            customer_id: "c-42".into(),
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn event_types(history: &[v1::LogEvent]) -> Vec<String> {
+    history
+        .iter()
+        .map(|event| event.event_type.clone())
+        .collect()
+}
+
+/// A command helper: every command goes through here with a fresh command id.
+struct Caller {
+    client: TicketsClient<Channel>,
+    ticket_id: String,
+    counter: u32,
+}
+
+impl Caller {
+    fn next_id(&mut self) -> String {
+        self.counter += 1;
+        format!("cmd-{}-{}", self.ticket_id, self.counter)
+    }
+
+    async fn classify(&mut self, token: &str, kind: v1::Kind) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::ClassifyRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            kind: kind as i32,
+            content_type: v1::ContentType::Product as i32,
+            priority: v1::Priority::Low as i32,
+            scope: v1::Scope::Local as i32,
+            reason: "read the text".into(),
+            ..Default::default()
+        };
+        let response = self.client.classify(authorized(request, token)).await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+
+    async fn dispatch(
+        &mut self,
+        token: &str,
+        department: &str,
+        reason: &str,
+    ) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::DispatchRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            department: department.into(),
+            reason: reason.into(),
+            ..Default::default()
+        };
+        let response = self.client.dispatch(authorized(request, token)).await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+
+    async fn acknowledge(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::AcknowledgeRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            message: "我们已收到，正在处理".into(),
+            ..Default::default()
+        };
+        let response = self.client.acknowledge(authorized(request, token)).await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+
+    async fn propose(
+        &mut self,
+        token: &str,
+        outcome: v1::Outcome,
+    ) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::ProposeSolutionRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            outcome: outcome as i32,
+            text: "已修复并上线".into(),
+            ..Default::default()
+        };
+        let response = self
+            .client
+            .propose_solution(authorized(request, token))
+            .await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+
+    async fn approve(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::ApproveSolutionRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            approve: true,
+            comment: "同意".into(),
+            ..Default::default()
+        };
+        let response = self
+            .client
+            .approve_solution(authorized(request, token))
+            .await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+
+    async fn review(
+        &mut self,
+        token: &str,
+        satisfaction: u32,
+    ) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::RecordReviewRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            satisfaction,
+            comment: "客户回访".into(),
+            ..Default::default()
+        };
+        let response = self
+            .client
+            .record_review(authorized(request, token))
+            .await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+
+    async fn archive(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
+        let request = v1::ArchiveRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.next_id(),
+            ..Default::default()
+        };
+        let response = self.client.archive(authorized(request, token)).await?;
+        Ok(response.into_inner().ticket.expect("ticket"))
+    }
+}
+
+async fn caller(cluster: &Cluster, ticket_id: &str) -> Caller {
+    Caller {
+        client: cluster.tickets().await,
+        ticket_id: ticket_id.to_owned(),
+        counter: 0,
+    }
+}
+
+fn step(ticket: &v1::Ticket) -> v1::Step {
+    v1::Step::try_from(ticket.step).unwrap_or(v1::Step::Unspecified)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_live_from_submission_to_archive() {
+    let cluster = Cluster::start("");
+    // The received event comes back on TICKET_EVENTS with the feedback id: intake's
+    // confirmation.
+    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let mut received_events = nats
+        .subscribe("ticket.events.received")
+        .await
+        .expect("subscribe");
+
+    // A suggestion adopted, with the head's approval.
+    let suggestion = cluster.submit("s-1", "建议增加夜间模式").await;
+    let ticket = cluster
+        .wait_ticket(&suggestion, |ticket| step(ticket) == v1::Step::Classify)
+        .await;
+    assert_eq!(
+        ticket.department, "",
+        "the rules were not confident enough to dispatch"
+    );
+    let message = tokio::time::timeout(Duration::from_secs(30), received_events.next())
+        .await
+        .expect("received event published")
+        .expect("subscription open");
+    let headers = message.headers.expect("headers");
+    assert!(headers.get("Cloop-Feedback-Id").is_some());
+    assert!(headers.get("Nats-Msg-Id").is_some());
+
+    let mut calls = caller(&cluster, &suggestion).await;
+    let ticket = calls
+        .classify("t-service", v1::Kind::Suggestion)
+        .await
+        .expect("customer service classifies");
+    assert_eq!(step(&ticket), v1::Step::Handle);
+    assert_eq!(
+        ticket.department, "product",
+        "dispatched by the routing rules"
+    );
+    calls
+        .acknowledge("t-agent-product")
+        .await
+        .expect("acknowledge");
+    let ticket = calls
+        .propose("t-agent-product", v1::Outcome::Adopted)
+        .await
+        .expect("propose");
+    assert!(
+        ticket.awaiting_approval,
+        "adoption needs the head's approval"
+    );
+    assert_eq!(step(&ticket), v1::Step::Handle);
+    let denied = calls
+        .approve("t-agent-product")
+        .await
+        .expect_err("agents may not approve");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let ticket = calls
+        .approve("t-head-product")
+        .await
+        .expect("head approves");
+    assert_eq!(step(&ticket), v1::Step::Review);
+    calls.review("t-service", 5).await.expect("review");
+    let ticket = calls.archive("t-service").await.expect("archive");
+    assert_eq!(step(&ticket), v1::Step::Archive);
+    assert_eq!(ticket.outcome, v1::Outcome::Adopted as i32);
+    let history = cluster.history(&suggestion).await;
+    assert_eq!(
+        event_types(&history),
+        [
+            "received",
+            "classified",
+            "dispatched",
+            "acknowledged",
+            "solution_proposed",
+            "solution_approved",
+            "review_recorded",
+            "archived"
+        ]
+    );
+    let approver = history[5].actor.clone().expect("actor");
+    assert_eq!(approver.principal, "wu.jiu");
+    assert_eq!(approver.department, "product");
+    assert!(history.iter().all(|event| event.occurred_at.is_some()));
+
+    // A complaint fixed, reopened by an unsatisfied customer, fixed again.
+    let complaint = cluster.submit("c-1", "售后响应慢，客服态度差").await;
+    let ticket = cluster
+        .wait_ticket(&complaint, |ticket| step(ticket) == v1::Step::Handle)
+        .await;
+    assert_eq!(ticket.department, "after_sales");
+    let mut calls = caller(&cluster, &complaint).await;
+    let ticket = calls
+        .propose("t-agent-after-sales", v1::Outcome::Fixed)
+        .await
+        .expect("propose");
+    assert_eq!(step(&ticket), v1::Step::Review);
+    let ticket = calls
+        .review("t-service", 2)
+        .await
+        .expect("unsatisfied review");
+    assert_eq!(step(&ticket), v1::Step::Handle, "reopened");
+    assert_eq!(ticket.round, 2);
+    let refused = calls.archive("t-service").await.expect_err("not in review");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("handle"),
+        "{}",
+        refused.message()
+    );
+    calls
+        .propose("t-agent-after-sales", v1::Outcome::Fixed)
+        .await
+        .expect("second solution");
+    calls.review("t-service", 5).await.expect("satisfied");
+    let ticket = calls.archive("t-service").await.expect("archive");
+    assert_eq!(step(&ticket), v1::Step::Archive);
+    assert_eq!(ticket.satisfaction, 5);
+
+    // A transfer between departments keeps the history.
+    let parcel = cluster.submit("p-1", "快递太慢了，包裹破损").await;
+    cluster
+        .wait_ticket(&parcel, |ticket| ticket.department == "quality")
+        .await;
+    let mut calls = caller(&cluster, &parcel).await;
+    let ticket = calls
+        .dispatch("t-head-quality", "logistics", "包裹破损属于物流问题")
+        .await
+        .expect("the head transfers");
+    assert_eq!(ticket.department, "logistics");
+    calls
+        .acknowledge("t-agent-logistics")
+        .await
+        .expect("the new department acts");
+    let history = cluster.history(&parcel).await;
+    let dispatches: Vec<&v1::LogEvent> = history
+        .iter()
+        .filter(|event| event.event_type == "dispatched")
+        .collect();
+    assert_eq!(dispatches.len(), 2, "the first dispatch and the transfer");
+    assert!(dispatches[1].payload.contains("\"from\":\"quality\""));
+    let mut quality = cluster.tickets().await;
+    let status = quality
+        .get_ticket(authorized(
+            v1::GetTicketRequest {
+                ticket_id: parcel.clone(),
+            },
+            "t-head-quality",
+        ))
+        .await
+        .expect_err("no longer quality's ticket");
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // The logistics queue lists it, and only it.
+    let queue = quality
+        .list_tickets(authorized(
+            v1::ListTicketsRequest {
+                filter: Some(v1::TicketFilter {
+                    department: "logistics".into(),
+                    step: v1::Step::Handle as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "t-agent-logistics",
+        ))
+        .await
+        .expect("own queue")
+        .into_inner()
+        .tickets;
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].ticket_id, parcel);
+}
+
+/// What `api.md` lets each role do, as (role token, allowed RPCs) on a ticket that department
+/// `technical` leads.
+fn allowed(token: &str) -> &'static [&'static str] {
+    const READS: [&str; 5] = [
+        "GetTicket",
+        "ListTickets",
+        "GetHistory",
+        "WatchTickets",
+        "ExplainSla",
+    ];
+    match token {
+        "t-adapter" => &[],
+        "t-service" => &[
+            "GetTicket",
+            "ListTickets",
+            "GetHistory",
+            "WatchTickets",
+            "ExplainSla",
+            "Classify",
+            "Dispatch",
+            "AddNote",
+            "RecordReview",
+            "Archive",
+            "Escalate",
+            "PauseSla",
+            "ResumeSla",
+        ],
+        "t-agent-technical" => &[
+            "GetTicket",
+            "ListTickets",
+            "GetHistory",
+            "WatchTickets",
+            "ExplainSla",
+            "Acknowledge",
+            "AddNote",
+            "ProposeSolution",
+            "PauseSla",
+            "ResumeSla",
+        ],
+        "t-head-technical" => &[
+            "GetTicket",
+            "ListTickets",
+            "GetHistory",
+            "WatchTickets",
+            "ExplainSla",
+            "Acknowledge",
+            "AddNote",
+            "ProposeSolution",
+            "PauseSla",
+            "ResumeSla",
+            "ApproveSolution",
+            "Dispatch",
+        ],
+        "t-manager" | "t-auditor" => &READS,
+        "t-admin" => &[
+            "GetTicket",
+            "ListTickets",
+            "GetHistory",
+            "WatchTickets",
+            "ExplainSla",
+            "Classify",
+            "Dispatch",
+            "Acknowledge",
+            "AddNote",
+            "ProposeSolution",
+            "ApproveSolution",
+            "RecordReview",
+            "Archive",
+            "Escalate",
+            "PauseSla",
+            "ResumeSla",
+        ],
+        _ => &[],
+    }
+}
+
+const RPCS: &[&str] = &[
+    "GetTicket",
+    "ListTickets",
+    "GetHistory",
+    "WatchTickets",
+    "ExplainSla",
+    "Classify",
+    "Dispatch",
+    "Acknowledge",
+    "AddNote",
+    "ProposeSolution",
+    "ApproveSolution",
+    "RecordReview",
+    "Archive",
+    "Escalate",
+    "PauseSla",
+    "ResumeSla",
+];
+
+/// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
+/// INVALID_ARGUMENT and nothing changes; a role that may not gets PERMISSION_DENIED first.
+/// With `valid`, commands are well-formed (used against another department's ticket).
+async fn call(
+    client: &mut TicketsClient<Channel>,
+    rpc: &str,
+    ticket_id: &str,
+    token: &str,
+    valid: bool,
+) -> Code {
+    let ticket_id = ticket_id.to_owned();
+    let command_id = if valid {
+        format!("{rpc}-{token}")
+    } else {
+        String::new()
+    };
+    let result: Result<(), tonic::Status> = match rpc {
+        "GetTicket" => client
+            .get_ticket(authorized(v1::GetTicketRequest { ticket_id }, token))
+            .await
+            .map(|_| ()),
+        "ListTickets" => client
+            .list_tickets(authorized(v1::ListTicketsRequest::default(), token))
+            .await
+            .map(|_| ()),
+        "GetHistory" => client
+            .get_history(authorized(v1::GetHistoryRequest { ticket_id }, token))
+            .await
+            .map(|_| ()),
+        "WatchTickets" => client
+            .watch_tickets(authorized(v1::WatchTicketsRequest::default(), token))
+            .await
+            .map(|_| ()),
+        "ExplainSla" => client
+            .explain_sla(authorized(v1::ExplainSlaRequest { ticket_id }, token))
+            .await
+            .map(|_| ()),
+        "Classify" => client
+            .classify(authorized(
+                v1::ClassifyRequest {
+                    ticket_id,
+                    command_id,
+                    kind: v1::Kind::Problem as i32,
+                    content_type: v1::ContentType::Product as i32,
+                    priority: v1::Priority::Medium as i32,
+                    scope: v1::Scope::Local as i32,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "Dispatch" => client
+            .dispatch(authorized(
+                v1::DispatchRequest {
+                    ticket_id,
+                    command_id,
+                    department: "marketing".into(),
+                    reason: "test".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "Acknowledge" => client
+            .acknowledge(authorized(
+                v1::AcknowledgeRequest {
+                    ticket_id,
+                    command_id,
+                    message: "hello".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "AddNote" => client
+            .add_note(authorized(
+                v1::AddNoteRequest {
+                    ticket_id,
+                    command_id,
+                    text: "note".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "ProposeSolution" => client
+            .propose_solution(authorized(
+                v1::ProposeSolutionRequest {
+                    ticket_id,
+                    command_id,
+                    outcome: v1::Outcome::Fixed as i32,
+                    text: "fixed".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "ApproveSolution" => client
+            .approve_solution(authorized(
+                v1::ApproveSolutionRequest {
+                    ticket_id,
+                    command_id,
+                    approve: true,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "RecordReview" => client
+            .record_review(authorized(
+                v1::RecordReviewRequest {
+                    ticket_id,
+                    command_id,
+                    satisfaction: 5,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "Archive" => client
+            .archive(authorized(
+                v1::ArchiveRequest {
+                    ticket_id,
+                    command_id,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "Escalate" => client
+            .escalate(authorized(
+                v1::EscalateRequest {
+                    ticket_id,
+                    command_id,
+                    reason: "slow".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "PauseSla" => client
+            .pause_sla(authorized(
+                v1::PauseSlaRequest {
+                    ticket_id,
+                    command_id,
+                    reason: "waiting".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "ResumeSla" => client
+            .resume_sla(authorized(
+                v1::ResumeSlaRequest {
+                    ticket_id,
+                    command_id,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        other => panic!("unknown rpc {other}"),
+    };
+    match result {
+        Ok(()) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_against_every_rpc_and_every_error_status() {
+    let cluster = Cluster::start("");
+    let ticket_id = cluster.submit("m-1", "APP卡顿，打开很慢").await;
+    cluster
+        .wait_ticket(&ticket_id, |ticket| ticket.department == "technical")
+        .await;
+    let mut client = cluster.tickets().await;
+    let roles = [
+        "t-adapter",
+        "t-service",
+        "t-agent-technical",
+        "t-head-technical",
+        "t-manager",
+        "t-auditor",
+        "t-admin",
+    ];
+    let mut wrong = Vec::new();
+    for token in roles {
+        for rpc in RPCS {
+            let code = call(&mut client, rpc, &ticket_id, token, false).await;
+            let may = allowed(token).contains(rpc);
+            if may == (code == Code::PermissionDenied) {
+                wrong.push(format!("{token} {rpc}: {code:?}"));
+            }
+        }
+    }
+    // An agent of another department: denied for reads and writes alike, even well-formed.
+    for rpc in RPCS {
+        if *rpc == "ListTickets" || *rpc == "WatchTickets" {
+            continue;
+        }
+        let code = call(&mut client, rpc, &ticket_id, "t-agent-logistics", true).await;
+        if code != Code::PermissionDenied {
+            wrong.push(format!("t-agent-logistics {rpc}: {code:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "permission matrix differs:\n{}",
+        wrong.join("\n")
+    );
+    let untouched = cluster.history(&ticket_id).await;
+    assert_eq!(untouched.len(), 3, "no refused call changed the ticket");
+
+    // Another department's queue is refused; its own queue is empty.
+    let refused = client
+        .list_tickets(authorized(
+            v1::ListTicketsRequest {
+                filter: Some(v1::TicketFilter {
+                    department: "technical".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "t-agent-logistics",
+        ))
+        .await
+        .expect_err("another queue");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let own = client
+        .list_tickets(authorized(
+            v1::ListTicketsRequest::default(),
+            "t-agent-logistics",
+        ))
+        .await
+        .expect("own scope")
+        .into_inner();
+    assert!(own.tickets.is_empty());
+
+    // UNAUTHENTICATED: no token, and an unknown one.
+    let status = client
+        .get_ticket(tonic::Request::new(v1::GetTicketRequest {
+            ticket_id: ticket_id.clone(),
+        }))
+        .await
+        .expect_err("no token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let status = client
+        .get_ticket(authorized(
+            v1::GetTicketRequest {
+                ticket_id: ticket_id.clone(),
+            },
+            "not-a-token",
+        ))
+        .await
+        .expect_err("unknown token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // INVALID_ARGUMENT naming the field.
+    let status = client
+        .get_ticket(authorized(
+            v1::GetTicketRequest {
+                ticket_id: "nonsense".into(),
+            },
+            "t-admin",
+        ))
+        .await
+        .expect_err("bad id");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("ticket_id"),
+        "{}",
+        status.message()
+    );
+    let status = client
+        .record_review(authorized(
+            v1::RecordReviewRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: "review-9".into(),
+                satisfaction: 9,
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect_err("satisfaction out of range");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("satisfaction"));
+
+    // NOT_FOUND: a well-formed id nobody submitted.
+    let unknown = unknown_ticket_id();
+    let status = client
+        .get_ticket(authorized(
+            v1::GetTicketRequest {
+                ticket_id: unknown.clone(),
+            },
+            "t-admin",
+        ))
+        .await
+        .expect_err("unknown ticket");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    // FAILED_PRECONDITION naming the current step.
+    let status = client
+        .archive(authorized(
+            v1::ArchiveRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: "archive-early".into(),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect_err("not in review");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("handle"));
+
+    // ABORTED: a stale expected version.
+    let status = client
+        .add_note(authorized(
+            v1::AddNoteRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: "stale".into(),
+                expected_version: Some(1),
+                text: "late".into(),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect_err("stale version");
+    assert_eq!(status.code(), Code::Aborted);
+
+    // OUT_OF_RANGE: a message over the size limit.
+    let status = client
+        .add_note(authorized(
+            v1::AddNoteRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: "huge".into(),
+                text: "长".repeat(100_000),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect_err("too large");
+    assert_eq!(status.code(), Code::OutOfRange);
+
+    // A repeated command id returns the first result.
+    let note = |command_id: &str| v1::AddNoteRequest {
+        ticket_id: ticket_id.clone(),
+        command_id: command_id.into(),
+        text: "called back".into(),
+        ..Default::default()
+    };
+    let first = client
+        .add_note(authorized(note("same"), "t-service"))
+        .await
+        .expect("note")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    let again = client
+        .add_note(authorized(note("same"), "t-service"))
+        .await
+        .expect("repeat")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    assert_eq!(first.version, again.version);
+    assert_eq!(cluster.history(&ticket_id).await.len(), 4);
+}
+
+/// A well-formed ticket id that intake never gave out (a node id intake does not use).
+fn unknown_ticket_id() -> String {
+    domain::ids::TicketIdGenerator::new(999)
+        .next(chrono::Utc::now())
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
+    let mut cluster = Cluster::start(
+        "[sla]\nwarning_threshold = 0.5\n\
+         [sla.medium]\nrespond = { amount = 3, unit = \"seconds\" }\nresolve = { amount = 120, unit = \"seconds\" }\n\
+         [[sla.escalation]]\nnotify = \"head\"\nafter_breach = { amount = 0, unit = \"seconds\" }\n\
+         [[sla.escalation]]\nnotify = \"manager\"\nafter_breach = { amount = 5, unit = \"seconds\" }\n",
+    );
+    let ticket_id = cluster.submit("sla-1", "APP卡顿，打开很慢").await;
+    let ticket = cluster
+        .wait_ticket(&ticket_id, |ticket| {
+            ticket.sla_state == v1::SlaState::Warning as i32
+        })
+        .await;
+    let respond_by = ticket.respond_by.expect("respond_by");
+    // Kill the service between the warning and the breach; restart it after the second
+    // escalation level is due.
+    cluster.workflow.kill();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    cluster.restart_workflow();
+    cluster
+        .wait_ticket(&ticket_id, |ticket| {
+            ticket.escalated && ticket.escalation_reason.contains("manager")
+        })
+        .await;
+    // One more tick at least: nothing fires again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let history = cluster.history(&ticket_id).await;
+    let respond: Vec<&v1::LogEvent> = history
+        .iter()
+        .filter(|event| event.event_type.starts_with("sla_"))
+        .filter(|event| event.payload.contains("\"deadline\":\"respond\""))
+        .collect();
+    let kinds: Vec<&str> = respond
+        .iter()
+        .map(|event| event.event_type.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "sla_warning",
+            "sla_breached",
+            "sla_escalated",
+            "sla_escalated"
+        ]
+    );
+    let seconds = |event: &v1::LogEvent| event.occurred_at.as_ref().map_or(0, |at| at.seconds);
+    assert!(
+        seconds(respond[0]) < respond_by.seconds,
+        "the warning came before the deadline"
+    );
+    assert!(
+        seconds(respond[1]) >= respond_by.seconds,
+        "the breach came at the deadline"
+    );
+    assert!(
+        seconds(respond[3]) >= respond_by.seconds + 5,
+        "the manager 5 s after the breach"
+    );
+    assert!(respond[1].payload.contains("policy_version"));
+    assert!(respond[1].payload.contains("calendar_version"));
+    let explained = cluster
+        .tickets()
+        .await
+        .explain_sla(authorized(
+            v1::ExplainSlaRequest {
+                ticket_id: ticket_id.clone(),
+            },
+            "t-service",
+        ))
+        .await
+        .expect("explain")
+        .into_inner();
+    assert_eq!(explained.sla_row, "medium");
+    assert_eq!(explained.respond_within.expect("respond_within").seconds, 3);
+    assert!(!explained.policy_version.is_empty());
+    assert!(explained
+        .reasons
+        .iter()
+        .any(|line| line.contains("policy version")));
+    let overdue = cluster
+        .tickets()
+        .await
+        .list_tickets(authorized(
+            v1::ListTicketsRequest {
+                filter: Some(v1::TicketFilter {
+                    sla_state: v1::SlaState::Breached as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "t-manager",
+        ))
+        .await
+        .expect("overdue list")
+        .into_inner();
+    assert_eq!(overdue.tickets.len(), 1);
+}
+
+async fn next_change(
+    stream: &mut tonic::Streaming<v1::WatchTicketsResponse>,
+) -> v1::WatchTicketsResponse {
+    tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("a change in time")
+        .expect("stream open")
+        .expect("no error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_watch_sees_its_queue_then_every_change() {
+    let cluster = Cluster::start("");
+    let first = cluster.submit("w-1", "APP卡顿，打开很慢").await;
+    cluster
+        .wait_ticket(&first, |ticket| ticket.department == "technical")
+        .await;
+    let mut client = cluster.tickets().await;
+    let mut stream = client
+        .watch_tickets(authorized(
+            v1::WatchTicketsRequest {
+                filter: Some(v1::TicketFilter {
+                    department: "technical".into(),
+                    ..Default::default()
+                }),
+                include_current: true,
+            },
+            "t-agent-technical",
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let current = next_change(&mut stream).await;
+    assert_eq!(current.ticket.expect("ticket").ticket_id, first);
+    let second = cluster
+        .submit("w-2", "The app crashes when I open it")
+        .await;
+    let change = next_change(&mut stream).await;
+    assert_eq!(change.ticket.as_ref().expect("ticket").ticket_id, second);
+    assert!(change.position > 0);
+    let mut calls = caller(&cluster, &first).await;
+    calls.acknowledge("t-agent-technical").await.expect("ack");
+    let change = next_change(&mut stream).await;
+    assert_eq!(change.ticket.expect("ticket").ticket_id, first);
+    assert_eq!(change.event_type, "acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
+    const SUBMISSIONS: usize = 1_200;
+    let mut cluster = Cluster::start("");
+    let texts = [
+        "APP卡顿，打开很慢",
+        "售后响应慢，客服态度差",
+        "快递太慢了，包裹破损",
+        "The app crashes when I open it",
+    ];
+    let mut submitted: Vec<String> = Vec::with_capacity(SUBMISSIONS);
+    let mut intake = cluster.intake().await;
+    let mut killed = false;
+    for chunk in 0..SUBMISSIONS / 100 {
+        let requests: Vec<v1::SubmitStreamRequest> = (0..100)
+            .map(|index| v1::SubmitStreamRequest {
+                submission: Some(submission(
+                    &format!("load-{chunk}-{index}"),
+                    &format!("{} #{chunk}-{index}", texts[index % texts.len()]),
+                )),
+            })
+            .collect();
+        let mut responses = intake
+            .submit_stream(authorized(futures::stream::iter(requests), "t-adapter"))
+            .await
+            .expect("bulk submit")
+            .into_inner();
+        while let Some(response) = responses.next().await {
+            let response = response.expect("stream item");
+            match response.outcome.expect("an outcome") {
+                v1::submit_stream_response::Outcome::Result(result) => {
+                    submitted.push(result.ticket_id);
+                }
+                v1::submit_stream_response::Outcome::Error(error) => {
+                    panic!("submission refused: {error:?}")
+                }
+            }
+        }
+        // Commands on tickets recorded so far, while submissions keep coming.
+        if chunk % 3 == 1 && !killed {
+            let mut tickets = cluster.tickets().await;
+            for ticket_id in submitted.iter().rev().take(20) {
+                let _ = tickets
+                    .add_note(authorized(
+                        v1::AddNoteRequest {
+                            ticket_id: ticket_id.clone(),
+                            command_id: format!("load-note-{ticket_id}"),
+                            text: "load note".into(),
+                            ..Default::default()
+                        },
+                        "t-service",
+                    ))
+                    .await;
+            }
+        }
+        if chunk == SUBMISSIONS / 200 {
+            cluster.workflow.kill();
+            killed = true;
+        }
+        if chunk == SUBMISSIONS / 200 + 2 {
+            cluster.restart_workflow();
+            killed = false;
+        }
+    }
+    let expected: HashSet<String> = submitted.iter().cloned().collect();
+    assert_eq!(expected.len(), SUBMISSIONS);
+    // Every submission becomes a ticket, once.
+    let mut client = cluster.tickets().await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let listed = loop {
+        let mut listed = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_tickets(authorized(
+                    v1::ListTicketsRequest {
+                        page_size: 500,
+                        page_token: token.clone(),
+                        ..Default::default()
+                    },
+                    "t-admin",
+                ))
+                .await
+                .expect("list")
+                .into_inner();
+            listed.extend(page.tickets.into_iter().map(|ticket| ticket.ticket_id));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        if listed.len() >= SUBMISSIONS || Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let unique: HashSet<String> = listed.iter().cloned().collect();
+    assert_eq!(listed.len(), unique.len(), "no ticket listed twice");
+    assert_eq!(unique, expected, "every submission is a ticket");
+    // The log verifies and the projections equal a rebuild from the log.
+    assert_eq!(cluster.workflow.terminate(Duration::from_secs(20)), Some(0));
+    let check = cluster.check();
+    assert_eq!(check["log_ok"], true, "{check}");
+    assert_eq!(check["projections_equal"], true, "{check}");
+    assert_eq!(check["tickets"], SUBMISSIONS as u64, "{check}");
+    let _ = &cluster.dir;
+}
