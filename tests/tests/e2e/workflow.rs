@@ -1311,3 +1311,83 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
     assert_eq!(check["tickets"], SUBMISSIONS as u64, "{check}");
     let _ = &cluster.dir;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrecordable_message_goes_to_the_dead_letter_subject_and_blocks_nothing() {
+    let cluster = Cluster::start("");
+    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let mut dead_letters = nats
+        .subscribe("feedback.deadletter")
+        .await
+        .expect("subscribe");
+    // Make sure the stream exists (intake creates it) before publishing to it directly.
+    let first = cluster.submit("d-0", "APP卡顿，打开很慢").await;
+    cluster
+        .wait_ticket(&first, |ticket| ticket.department == "technical")
+        .await;
+    let jetstream = async_nats::jetstream::new(nats.clone());
+    jetstream
+        .publish("feedback.received.web", "not a protobuf message".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored on FEEDBACK");
+    let letter = tokio::time::timeout(Duration::from_secs(30), dead_letters.next())
+        .await
+        .expect("a dead letter in time")
+        .expect("subscription open");
+    assert_eq!(letter.payload.as_ref(), b"not a protobuf message");
+    let headers = letter.headers.expect("headers");
+    let reason = headers
+        .get("Cloop-Dead-Letter-Reason")
+        .expect("reason header")
+        .as_str()
+        .to_owned();
+    assert!(reason.contains("FeedbackReceived"), "{reason}");
+    // The consumer goes on with the next message.
+    let second = cluster.submit("d-1", "售后响应慢，客服态度差").await;
+    cluster
+        .wait_ticket(&second, |ticket| ticket.department == "after_sales")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_outage_delays_publishing_and_loses_nothing() {
+    let mut cluster = Cluster::start("");
+    let ticket_id = cluster.submit("o-1", "APP卡顿，打开很慢").await;
+    cluster
+        .wait_ticket(&ticket_id, |ticket| ticket.department == "technical")
+        .await;
+    cluster.nats.stop();
+    // The workflow keeps serving commands while NATS is down.
+    let mut calls = caller(&cluster, &ticket_id).await;
+    calls
+        .acknowledge("t-agent-technical")
+        .await
+        .expect("commands work without nats");
+    cluster.nats.start_again();
+    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let jetstream = async_nats::jetstream::new(nats);
+    let stream = jetstream
+        .get_stream("TICKET_EVENTS")
+        .await
+        .expect("stream exists");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        if let Ok(message) = stream
+            .get_last_raw_message_by_subject("ticket.events.acknowledged")
+            .await
+        {
+            break Some(message);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let message = found.expect("the acknowledged event was published after the outage");
+    use prost::Message as _;
+    let event = v1::LogEvent::decode(message.payload.as_ref()).expect("a LogEvent");
+    assert_eq!(event.ticket_id, ticket_id);
+    assert_eq!(event.event_type, "acknowledged");
+}
