@@ -1,0 +1,12 @@
+//! The one error type of the reports crate.
+
+/// What can go wrong when asking for a report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    /// The month is not of the form `YYYY-MM` or lies outside the supported range.
+    #[error("invalid month {text:?}: expected YYYY-MM, e.g. 2026-11")]
+    InvalidMonth { text: String },
+    /// A protobuf message lacks a field the report needs or carries a value out of range.
+    #[error("invalid report message: {reason}")]
+    InvalidMessage { reason: String },
+}

@@ -1,0 +1,443 @@
+//! Conversion between [`MonthlyReport`] and the `feedback.v1` messages, so that the workflow
+//! serves `Reports.MonthlyReport` in one line (`monthly_report_response(&report)`) and the
+//! CLI renders what it received as tables, CSV or HTML.
+//!
+//! The protobuf message carries fewer fields than the report. Going back from protobuf,
+//! counts the message lacks are recovered from the rates it carries (for example
+//! `response_due = round(responded_on_time / response_on_time_rate)`); the rest keeps its
+//! documented default (see `docs/reports.md`, "Over gRPC").
+
+use crate::model::{
+    AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
+    SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,
+};
+use crate::{ReportError, YearMonth};
+use chrono::{DateTime, FixedOffset, Utc};
+use domain::types::{Outcome, Priority};
+use proto::v1;
+
+fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: instant.timestamp(),
+        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn instant(timestamp: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, ReportError> {
+    let timestamp = timestamp.cloned().unwrap_or_default();
+    DateTime::from_timestamp(
+        timestamp.seconds,
+        u32::try_from(timestamp.nanos).unwrap_or(0),
+    )
+    .ok_or_else(|| ReportError::InvalidMessage {
+        reason: format!("timestamp {} is out of range", timestamp.seconds),
+    })
+}
+
+fn duration(milliseconds: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: milliseconds.div_euclid(1000),
+        nanos: i32::try_from(milliseconds.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+fn milliseconds(duration: &prost_types::Duration) -> i64 {
+    duration
+        .seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(duration.nanos / 1_000_000))
+}
+
+/// The protobuf enum value of a priority.
+pub fn priority_to_proto(priority: Option<Priority>) -> v1::Priority {
+    match priority {
+        None => v1::Priority::Unspecified,
+        Some(Priority::Urgent) => v1::Priority::Urgent,
+        Some(Priority::High) => v1::Priority::High,
+        Some(Priority::Medium) => v1::Priority::Medium,
+        Some(Priority::Low) => v1::Priority::Low,
+    }
+}
+
+fn priority_from_proto(value: i32) -> Option<Priority> {
+    match v1::Priority::try_from(value).ok()? {
+        v1::Priority::Unspecified => None,
+        v1::Priority::Urgent => Some(Priority::Urgent),
+        v1::Priority::High => Some(Priority::High),
+        v1::Priority::Medium => Some(Priority::Medium),
+        v1::Priority::Low => Some(Priority::Low),
+    }
+}
+
+/// The protobuf enum value of an outcome.
+pub fn outcome_to_proto(outcome: Outcome) -> v1::Outcome {
+    match outcome {
+        Outcome::Adopted => v1::Outcome::Adopted,
+        Outcome::Planned => v1::Outcome::Planned,
+        Outcome::Declined => v1::Outcome::Declined,
+        Outcome::Fixed => v1::Outcome::Fixed,
+        Outcome::Explained => v1::Outcome::Explained,
+    }
+}
+
+fn outcome_from_proto(value: i32) -> Outcome {
+    match v1::Outcome::try_from(value) {
+        Ok(v1::Outcome::Planned) => Outcome::Planned,
+        Ok(v1::Outcome::Declined) => Outcome::Declined,
+        Ok(v1::Outcome::Fixed) => Outcome::Fixed,
+        Ok(v1::Outcome::Explained) => Outcome::Explained,
+        _ => Outcome::Adopted,
+    }
+}
+
+/// The count a rate was computed from: `round(numerator / rate)`, or `fallback` when the rate
+/// is 0 and says nothing.
+fn denominator_from_rate(numerator: u64, rate: f64, fallback: u64) -> u64 {
+    if rate > 0.0 && rate.is_finite() {
+        (numerator as f64 / rate).round() as u64
+    } else {
+        fallback
+    }
+}
+
+fn count_from_share(share: f64, whole: u64) -> u64 {
+    if share.is_finite() && share > 0.0 {
+        (share * whole as f64).round() as u64
+    } else {
+        0
+    }
+}
+
+fn share_to_proto(share: &CategoryShare) -> v1::CategoryShare {
+    v1::CategoryShare {
+        key: share.key.clone(),
+        count: share.count,
+        share: share.share,
+    }
+}
+
+fn share_from_proto(share: &v1::CategoryShare) -> CategoryShare {
+    CategoryShare {
+        key: share.key.clone(),
+        count: share.count,
+        share: share.share,
+    }
+}
+
+fn on_time_to_proto(rates: &OnTimeRates) -> v1::OnTimeRates {
+    v1::OnTimeRates {
+        priority: priority_to_proto(rates.priority) as i32,
+        responded: rates.responded,
+        responded_on_time: rates.responded_on_time,
+        response_on_time_rate: rates.response_on_time_rate,
+        resolved: rates.resolved,
+        resolved_on_time: rates.resolved_on_time,
+        resolution_on_time_rate: rates.resolution_on_time_rate,
+        received: rates.received,
+        resolution_rate: rates.resolution_rate,
+    }
+}
+
+fn on_time_from_proto(rates: &v1::OnTimeRates) -> OnTimeRates {
+    OnTimeRates {
+        priority: priority_from_proto(rates.priority),
+        received: rates.received,
+        response_due: denominator_from_rate(
+            rates.responded_on_time,
+            rates.response_on_time_rate,
+            rates.responded,
+        ),
+        responded: rates.responded,
+        responded_on_time: rates.responded_on_time,
+        response_on_time_rate: rates.response_on_time_rate,
+        resolution_due: denominator_from_rate(
+            rates.resolved_on_time,
+            rates.resolution_on_time_rate,
+            rates.resolved,
+        ),
+        resolved: rates.resolved,
+        resolved_on_time: rates.resolved_on_time,
+        resolution_on_time_rate: rates.resolution_on_time_rate,
+        resolution_rate: rates.resolution_rate,
+    }
+}
+
+fn problem_to_proto(problem: &TopProblem) -> v1::TopProblem {
+    v1::TopProblem {
+        key: problem.key.clone(),
+        count: problem.count,
+        share: problem.share,
+        complaint_share: problem.complaint_share,
+        priority_flag: problem.priority_flag,
+    }
+}
+
+fn problem_from_proto(problem: &v1::TopProblem, complaints: u64) -> TopProblem {
+    TopProblem {
+        key: problem.key.clone(),
+        count: problem.count,
+        share: problem.share,
+        complaints: count_from_share(problem.complaint_share, complaints),
+        complaint_share: problem.complaint_share,
+        priority_flag: problem.priority_flag,
+    }
+}
+
+fn department_to_proto(kpi: &DepartmentKpi) -> v1::DepartmentKpi {
+    v1::DepartmentKpi {
+        department: kpi.department.clone(),
+        volume: kpi.volume,
+        median_first_response: kpi.median_first_response_ms.map(duration),
+        p90_first_response: kpi.p90_first_response_ms.map(duration),
+        resolution_rate: kpi.resolution_rate,
+        on_time_rate: kpi.on_time_rate,
+        response_on_time_rate: kpi.response_on_time_rate,
+        resolution_on_time_rate: kpi.resolution_on_time_rate,
+        satisfaction_mean: kpi.satisfaction_mean,
+        share_satisfied: kpi.share_satisfied,
+        reviews: kpi.reviews,
+    }
+}
+
+fn department_from_proto(kpi: &v1::DepartmentKpi) -> DepartmentKpi {
+    DepartmentKpi {
+        department: kpi.department.clone(),
+        volume: kpi.volume,
+        responded: 0,
+        median_first_response_ms: kpi.median_first_response.as_ref().map(milliseconds),
+        p90_first_response_ms: kpi.p90_first_response.as_ref().map(milliseconds),
+        median_first_response_working_ms: None,
+        resolved: count_from_share(kpi.resolution_rate, kpi.volume),
+        resolution_rate: kpi.resolution_rate,
+        on_time_rate: kpi.on_time_rate,
+        response_on_time_rate: kpi.response_on_time_rate,
+        resolution_on_time_rate: kpi.resolution_on_time_rate,
+        reviews: kpi.reviews,
+        satisfaction_mean: kpi.satisfaction_mean,
+        share_satisfied: kpi.share_satisfied,
+    }
+}
+
+fn adopted_to_proto(adopted: &AdoptedSuggestion) -> v1::AdoptedSuggestion {
+    v1::AdoptedSuggestion {
+        ticket_id: adopted.ticket_id.clone(),
+        department: adopted.department.clone(),
+        content: adopted.content.clone(),
+        product: adopted.product.clone(),
+        solution: adopted.solution.clone(),
+        adopted_at: Some(timestamp(adopted.adopted_at)),
+        customer_told: adopted.customer_told,
+        customer_display_name: adopted.customer_display_name.clone(),
+        outcome: outcome_to_proto(adopted.outcome) as i32,
+    }
+}
+
+fn adopted_from_proto(adopted: &v1::AdoptedSuggestion) -> Result<AdoptedSuggestion, ReportError> {
+    Ok(AdoptedSuggestion {
+        ticket_id: adopted.ticket_id.clone(),
+        department: adopted.department.clone(),
+        content: adopted.content.clone(),
+        product: adopted.product.clone(),
+        solution: adopted.solution.clone(),
+        adopted_at: instant(adopted.adopted_at.as_ref())?,
+        customer_told: adopted.customer_told,
+        customer_display_name: adopted.customer_display_name.clone(),
+        outcome: outcome_from_proto(adopted.outcome),
+    })
+}
+
+/// The report as the protobuf message.
+pub fn to_proto(report: &MonthlyReport) -> v1::MonthlyReport {
+    v1::MonthlyReport {
+        month: report.month.to_string(),
+        department: report.department.clone().unwrap_or_default(),
+        tickets: report.tickets,
+        by_kind: report.by_kind.iter().map(share_to_proto).collect(),
+        by_content_type: report.by_content_type.iter().map(share_to_proto).collect(),
+        by_channel: report.by_channel.iter().map(share_to_proto).collect(),
+        by_priority: report.by_priority.iter().map(share_to_proto).collect(),
+        on_time: Some(on_time_to_proto(&report.on_time)),
+        on_time_by_priority: report
+            .on_time_by_priority
+            .iter()
+            .map(on_time_to_proto)
+            .collect(),
+        satisfaction: Some(v1::SatisfactionSummary {
+            reviews: report.satisfaction.reviews,
+            mean: report.satisfaction.mean,
+            share_satisfied: report.satisfaction.share_satisfied,
+            distribution: report
+                .satisfaction
+                .distribution
+                .iter()
+                .map(|score| v1::ScoreCount {
+                    score: u32::from(score.score),
+                    count: score.count,
+                })
+                .collect(),
+        }),
+        reopened: report.reopened,
+        reopen_rate: report.reopen_rate,
+        top_keywords: report.top_keywords.iter().map(problem_to_proto).collect(),
+        top_products: report.top_products.iter().map(problem_to_proto).collect(),
+        departments: report.departments.iter().map(department_to_proto).collect(),
+        adopted_suggestions: report
+            .adopted_suggestions
+            .iter()
+            .map(adopted_to_proto)
+            .collect(),
+        adopted_count: report.adopted_count,
+        adopted_customers_told: report.adopted_customers_told,
+        targets: report
+            .targets
+            .iter()
+            .map(|target| v1::TargetCheck {
+                name: target.name.clone(),
+                target: target.target,
+                actual: target.actual,
+                met: target.met,
+                detail: target.detail.clone(),
+            })
+            .collect(),
+        month_on_month: report
+            .month_on_month
+            .iter()
+            .map(|change| v1::HeadlineChange {
+                name: change.name.clone(),
+                current: change.current,
+                previous: change.previous,
+                change: change.change,
+                relative_change: change.relative_change,
+            })
+            .collect(),
+        closed_loop_rate: report.closed_loop_rate,
+        archived: report.archived,
+        log_position: report.log_position,
+        config_version: report.config_version.clone(),
+        computed_at: Some(timestamp(report.as_of)),
+    }
+}
+
+/// The response of `Reports.MonthlyReport`.
+pub fn monthly_report_response(report: &MonthlyReport) -> v1::MonthlyReportResponse {
+    v1::MonthlyReportResponse {
+        report: Some(to_proto(report)),
+    }
+}
+
+/// Reads a report back from the protobuf message. `offset` is the business calendar's UTC
+/// offset, used for the month's bounds (the message does not carry them).
+pub fn from_proto(
+    message: &v1::MonthlyReport,
+    offset: FixedOffset,
+) -> Result<MonthlyReport, ReportError> {
+    let month: YearMonth = message.month.parse()?;
+    let department = Some(message.department.trim().to_owned()).filter(|name| !name.is_empty());
+    let complaints = message
+        .by_kind
+        .iter()
+        .find(|share| share.key == "complaint")
+        .map_or(0, |share| share.count);
+    let satisfaction = message.satisfaction.clone().unwrap_or_default();
+    let departments: Vec<DepartmentKpi> = message
+        .departments
+        .iter()
+        .map(department_from_proto)
+        .collect();
+    let assigned: u64 = departments.iter().map(|kpi| kpi.volume).sum();
+    let defaults = domain::rules::config::ReviewConfig::default();
+    Ok(MonthlyReport {
+        month,
+        unassigned: if department.is_none() {
+            message.tickets.saturating_sub(assigned)
+        } else {
+            0
+        },
+        department,
+        log_position: message.log_position,
+        config_version: message.config_version.clone(),
+        calendar_version: String::new(),
+        as_of: instant(message.computed_at.as_ref())?,
+        satisfied_threshold: defaults.satisfied_threshold,
+        priority_share_threshold: 0.30,
+        month_start: month.start(offset),
+        month_end: month.end(offset),
+        tickets: message.tickets,
+        complaints,
+        by_kind: message.by_kind.iter().map(share_from_proto).collect(),
+        by_content_type: message
+            .by_content_type
+            .iter()
+            .map(share_from_proto)
+            .collect(),
+        by_channel: message.by_channel.iter().map(share_from_proto).collect(),
+        by_priority: message.by_priority.iter().map(share_from_proto).collect(),
+        on_time: on_time_from_proto(&message.on_time.unwrap_or_default()),
+        on_time_by_priority: message
+            .on_time_by_priority
+            .iter()
+            .map(on_time_from_proto)
+            .collect(),
+        satisfaction: SatisfactionSummary {
+            reviews: satisfaction.reviews,
+            mean: satisfaction.mean,
+            satisfied: count_from_share(satisfaction.share_satisfied, satisfaction.reviews),
+            share_satisfied: satisfaction.share_satisfied,
+            distribution: (1..=5u8)
+                .map(|score| ScoreCount {
+                    score,
+                    count: satisfaction
+                        .distribution
+                        .iter()
+                        .find(|entry| entry.score == u32::from(score))
+                        .map_or(0, |entry| entry.count),
+                })
+                .collect(),
+        },
+        reopened: message.reopened,
+        reopen_rate: message.reopen_rate,
+        top_keywords: message
+            .top_keywords
+            .iter()
+            .map(|problem| problem_from_proto(problem, complaints))
+            .collect(),
+        top_products: message
+            .top_products
+            .iter()
+            .map(|problem| problem_from_proto(problem, complaints))
+            .collect(),
+        departments,
+        adopted_count: message.adopted_count,
+        adopted_customers_told: message.adopted_customers_told,
+        adopted_suggestions: message
+            .adopted_suggestions
+            .iter()
+            .map(adopted_from_proto)
+            .collect::<Result<_, _>>()?,
+        archived: message.archived,
+        closed_loop: count_from_share(message.closed_loop_rate, message.tickets),
+        closed_loop_rate: message.closed_loop_rate,
+        targets: message
+            .targets
+            .iter()
+            .map(|target| TargetCheck {
+                name: target.name.clone(),
+                target: target.target,
+                actual: target.actual,
+                met: target.met,
+                detail: target.detail.clone(),
+            })
+            .collect(),
+        month_on_month: message
+            .month_on_month
+            .iter()
+            .map(|change| HeadlineChange {
+                name: change.name.clone(),
+                current: change.current,
+                previous: change.previous,
+                change: change.change,
+                relative_change: change.relative_change,
+            })
+            .collect(),
+    })
+}
