@@ -36,10 +36,14 @@
 //!   `canonical` and `docs/audit.md`).
 //! - **Projections.** A `Projector` runs inside the writer's transaction, per request, so
 //!   projections commit with the rows they are built from.
+//! - **Checkpoints off the commit path.** The writer's connection does not checkpoint the WAL
+//!   itself (unless the WAL passes 16,000 pages); a checkpoint thread with its own
+//!   connection copies it back with PASSIVE checkpoints, which never block the writer.
 //! - **One writer.** Only the writer thread writes; async code never blocks on SQLite (reads
 //!   go to tokio's blocking pool, appends to the writer's queue).
 
 mod canonical;
+mod checkpoint;
 mod error;
 mod event;
 mod log;

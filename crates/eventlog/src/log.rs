@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, watch};
 
+use crate::checkpoint::start_checkpointer;
 use crate::error::{sqlite, LogError};
 use crate::event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};
 use crate::options::LogOptions;
@@ -40,6 +41,7 @@ struct Inner {
     path: PathBuf,
     sender: Option<SyncSender<WriterCommand>>,
     writer_thread: Option<JoinHandle<()>>,
+    checkpoint_thread: Option<JoinHandle<()>>,
     shared: Arc<SharedHead>,
     readers: Arc<ReaderPool>,
 }
@@ -50,6 +52,10 @@ impl Drop for Inner {
         self.sender.take();
         if let Some(thread) = self.writer_thread.take() {
             // A writer that panicked has nothing left to clean up.
+            let _ = thread.join();
+        }
+        // The writer's connection owned the checkpointer's wake-up sender: it stops now.
+        if let Some(thread) = self.checkpoint_thread.take() {
             let _ = thread.join();
         }
     }
@@ -116,6 +122,7 @@ impl EventLog {
             projector.migrate(&connection)?;
         }
         let head = read_head(&connection)?;
+        let checkpoint_thread = start_checkpointer(&mut connection, path, &options)?;
         let shared = Arc::new(SharedHead::new(head));
         let (sender, receiver) = sync_channel(options.max_queued_requests.max(1));
         let readers = Arc::new(ReaderPool::new(
@@ -141,6 +148,7 @@ impl EventLog {
                 path: path.to_path_buf(),
                 sender: Some(sender),
                 writer_thread: Some(writer_thread),
+                checkpoint_thread: Some(checkpoint_thread),
                 shared,
                 readers,
             }),

@@ -1097,3 +1097,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_checkpointer_copies_the_wal_into_the_database_while_the_log_is_open() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let path = directory.path().join("log.db");
+    let log = EventLog::open(&path, LogOptions::default()).expect("open");
+    let database_size = || std::fs::metadata(&path).map_or(0, |metadata| metadata.len());
+    let empty_size = database_size();
+    // About 8 MB of rows: well past the 1,000-page WAL that wakes the checkpointer.
+    for request in 0..40 {
+        log.append_blocking(
+            &format!("s-{request}"),
+            ExpectedVersion::NoStream,
+            events(500),
+        )
+        .expect("append");
+    }
+    // Only a checkpoint writes pages into the database file itself.
+    wait_until("a checkpoint", Duration::from_secs(30), || {
+        database_size() > empty_size + 2_000_000
+    });
+    let report = log.verify(None, |_, _| {}).expect("verify");
+    assert!(report.ok && report.checked == 20_000, "{report:?}");
+}
