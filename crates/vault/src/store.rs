@@ -322,6 +322,26 @@ impl Vault {
         })
     }
 
+    /// Seals the `customer` member of an event payload in place (the `received` event
+    /// carries the customer's name, phone, e-mail, WeChat openid and id there), under the
+    /// key of the customer's reference. Returns the key id used, or `None` when there is
+    /// nothing to seal: no `customer` object, one already sealed, or one with no identifying
+    /// field (then it holds no contact data either and stays as it is).
+    pub fn seal_customer(&self, payload: &mut Value) -> Result<Option<KeyId>, VaultError> {
+        let Some(customer) = payload.get_mut("customer") else {
+            return Ok(None);
+        };
+        if !customer.is_object() || crate::sealed::is_sealed(customer) {
+            return Ok(None);
+        }
+        let Some(reference) = CustomerRef::from_customer_json(customer) else {
+            return Ok(None);
+        };
+        let sealed = self.seal(&reference, customer)?;
+        *customer = sealed.to_value();
+        Ok(Some(sealed.key))
+    }
+
     /// Decrypts a sealed object: `Ok(None)` once its key was erased; `Tampered` when the
     /// ciphertext, nonce or key id was changed; `UnknownKey` when this store never had the
     /// key.

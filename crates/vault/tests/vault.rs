@@ -211,3 +211,26 @@ fn a_backup_restores_the_keys_it_held() {
     assert_eq!(restored.open(&sealed).unwrap(), Some(value));
     assert_eq!(restored.key_count().unwrap(), 1);
 }
+
+#[test]
+fn seal_customer_replaces_only_the_customer_member() {
+    let directory = tempfile::tempdir().unwrap();
+    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+    let (reference, value) = customer();
+    let mut payload = json!({"ticket_id": "T-1", "content": "退款", "customer": value.clone()});
+    let key_id = vault.seal_customer(&mut payload).unwrap();
+    assert_eq!(key_id, vault.key_id_of(&reference).unwrap());
+    assert!(is_sealed(&payload["customer"]));
+    assert_eq!(payload["content"], "退款");
+    assert!(!payload.to_string().contains("13812345678"));
+    // Sealing again changes nothing: the member is already sealed.
+    let before = payload.clone();
+    assert_eq!(vault.seal_customer(&mut payload).unwrap(), None);
+    assert_eq!(payload, before);
+    vault.open_in_place(&mut payload).unwrap();
+    assert_eq!(payload["customer"], value);
+    let mut anonymous = json!({"customer": {"name": "无名"}});
+    assert_eq!(vault.seal_customer(&mut anonymous).unwrap(), None);
+    let mut none = json!({"at": "2026-11-23T00:00:00Z"});
+    assert_eq!(vault.seal_customer(&mut none).unwrap(), None);
+}

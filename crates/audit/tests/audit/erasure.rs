@@ -1,0 +1,1 @@
+//! Erasure tests (filled below).
