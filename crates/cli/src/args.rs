@@ -1,0 +1,440 @@
+//! The command line: global flags and one subcommand per RPC of `api.md`, plus the offline
+//! `log` commands and `token new`. Parsed with clap; `docs/cli.md` documents every flag.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// cloop: the command line of closedloop.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloop",
+    version,
+    about = "Customer feedback, suggestions and complaints from the command line",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 unauthenticated or permission denied, \
+4 not found, 5 refused (invalid argument, wrong step, conflict), 6 unavailable or timed out, \
+7 service failed, 8 log verification failed. See docs/cli.md."
+)]
+pub struct Cli {
+    /// Address of cloop-intake.
+    #[arg(long, global = true, env = "CLOOP_INTAKE", value_name = "URL")]
+    pub intake: Option<String>,
+    /// Address of cloop-workflow.
+    #[arg(long, global = true, env = "CLOOP_WORKFLOW", value_name = "URL")]
+    pub workflow: Option<String>,
+    /// Bearer token sent with every call.
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Profile file (TOML: intake, workflow, token, utc_offset).
+    #[arg(long, global = true, env = "CLOOP_PROFILE", value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// UTC offset instants are shown in (default +08:00).
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_UTC_OFFSET",
+        value_name = "OFFSET",
+        allow_hyphen_values = true
+    )]
+    pub utc_offset: Option<String>,
+    /// Seconds one call may take.
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub timeout: u64,
+    /// Machine-readable JSON on standard output instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit feedback (Intake.Submit), or many from a CSV file (Intake.SubmitStream).
+    Submit(SubmitArgs),
+    /// Read tickets: list, show, history, watch, sla.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+    /// Classify a ticket by hand (Tickets.Classify).
+    Classify(ClassifyArgs),
+    /// Dispatch or transfer a ticket to a department (Tickets.Dispatch).
+    Dispatch(DispatchArgs),
+    /// The department's first response (Tickets.Acknowledge).
+    Ack(AckArgs),
+    /// Add a note, internal or to the customer (Tickets.AddNote).
+    Note(NoteArgs),
+    /// Propose a solution (Tickets.ProposeSolution).
+    Solve(SolveArgs),
+    /// Approve or reject a proposed solution (Tickets.ApproveSolution).
+    Approve(ApproveArgs),
+    /// Record the customer's satisfaction, 1 to 5 (Tickets.RecordReview).
+    Review(ReviewArgs),
+    /// Archive a reviewed ticket (Tickets.Archive).
+    Archive(CommandArgs),
+    /// Escalate a ticket (Tickets.Escalate).
+    Escalate(ReasonArgs),
+    /// Stop the SLA clock while waiting for the customer (Tickets.PauseSla).
+    Pause(ReasonArgs),
+    /// Restart the SLA clock (Tickets.ResumeSla).
+    Resume(OptionalReasonArgs),
+    /// Managers' reports (Reports.*).
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// The audit trail over gRPC (Audit.*).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Offline work on an event log file: verify, replay, export.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Tokens for the tokens file.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `cloop submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Bulk import: one submission per CSV row (see docs/cli.md for the columns).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["content", "channel"])]
+    pub csv: Option<PathBuf>,
+    /// Channel the feedback came through (web, app, wechat, hotline, ...).
+    #[arg(long, required_unless_present = "csv")]
+    pub channel: Option<String>,
+    /// What happened, in the customer's words.
+    #[arg(long, required_unless_present = "csv")]
+    pub content: Option<String>,
+    /// The adapter's own id; with the channel, the idempotency key.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    #[arg(long)]
+    pub customer_id: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub wechat_openid: Option<String>,
+    /// When it happened (RFC 3339); the time of receipt when left out.
+    #[arg(long)]
+    pub occurred_at: Option<String>,
+    #[arg(long)]
+    pub product: Option<String>,
+    #[arg(long)]
+    pub order_id: Option<String>,
+    /// Language of customer notices: zh or en.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// An extra attribute, KEY=VALUE; repeat for more.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+}
+
+/// The filters of `tickets list` and `tickets watch`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FilterArgs {
+    #[arg(long)]
+    pub step: Option<String>,
+    #[arg(long)]
+    pub department: Option<String>,
+    #[arg(long)]
+    pub priority: Option<String>,
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub content_type: Option<String>,
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// on_time, warning or breached.
+    #[arg(long)]
+    pub sla: Option<String>,
+    /// Created at or after (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Created before (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Words to search for in the content.
+    #[arg(long)]
+    pub text: Option<String>,
+    #[arg(long)]
+    pub customer_id: Option<String>,
+}
+
+/// `cloop tickets ...`.
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets matching filters (Tickets.ListTickets).
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Tickets per page asked of the service.
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        /// Stop after this many tickets.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Show one ticket (Tickets.GetTicket).
+    Show { ticket_id: String },
+    /// The ticket's timeline: every event with step, actor and time (Tickets.GetHistory).
+    History { ticket_id: String },
+    /// A live queue, overdue first (Tickets.WatchTickets).
+    Watch {
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Why a ticket has its deadlines (Tickets.ExplainSla).
+    Sla { ticket_id: String },
+}
+
+/// What every ticket command takes.
+#[derive(Debug, Args)]
+pub struct CommandArgs {
+    pub ticket_id: String,
+    /// Idempotency key; a fresh one is generated when left out. Repeating a command with the
+    /// same id returns the first result.
+    #[arg(long)]
+    pub command_id: Option<String>,
+    /// Refuse (ABORTED) unless the ticket is at this version.
+    #[arg(long)]
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    #[arg(long)]
+    pub kind: String,
+    #[arg(long)]
+    pub content_type: String,
+    #[arg(long)]
+    pub priority: String,
+    /// global or local.
+    #[arg(long, default_value = "local")]
+    pub scope: String,
+    /// A keyword; repeat for more.
+    #[arg(long = "keyword")]
+    pub keywords: Vec<String>,
+    /// A complex case (takes the complaint/complex SLA row).
+    #[arg(long)]
+    pub complex: bool,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DispatchArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    /// The accountable department.
+    #[arg(long)]
+    pub department: String,
+    /// A helping department; repeat for more.
+    #[arg(long = "helper")]
+    pub helpers: Vec<String>,
+    /// Why (required for a transfer).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    /// The first response to the customer.
+    #[arg(long)]
+    pub message: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    #[arg(long)]
+    pub text: String,
+    /// Send the note to the customer (otherwise it is internal).
+    #[arg(long)]
+    pub to_customer: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    /// adopted, planned, declined (suggestions); fixed, explained (the rest).
+    #[arg(long)]
+    pub outcome: String,
+    #[arg(long)]
+    pub text: String,
+    /// Required when declined.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    /// Reject instead of approving (needs --comment).
+    #[arg(long)]
+    pub reject: bool,
+    #[arg(long, default_value = "")]
+    pub comment: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    /// The customer's score, 1 to 5.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=5))]
+    pub satisfaction: u32,
+    #[arg(long, default_value = "")]
+    pub comment: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReasonArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OptionalReasonArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+/// `cloop report ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The monthly report (Reports.MonthlyReport), or computed offline from an event log.
+    Monthly(MonthlyArgs),
+    /// Adopted suggestions for public display (Reports.AdoptedSuggestions).
+    Adopted {
+        /// Adopted at or after (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// Adopted before (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MonthlyArgs {
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    pub month: String,
+    /// Only this department's tickets.
+    #[arg(long)]
+    pub department: Option<String>,
+    /// Also write the report as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the report as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Recompute the report at this log position (offline, needs --db).
+    #[arg(long, requires = "db")]
+    pub at_position: Option<u64>,
+    /// Compute offline from the workflow's event log file instead of asking the service.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Domain configuration for an offline report (the services' --config); built-in
+    /// defaults when left out.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `cloop audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Read log rows (Audit.ReadEvents).
+    Events {
+        #[arg(long, default_value_t = 1)]
+        from_position: u64,
+        /// Only this ticket's events.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Keep reading new rows as they are recorded.
+        #[arg(long)]
+        follow: bool,
+        /// At most this many rows (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        limit: u64,
+    },
+    /// Verify the hash chain in the service (Audit.VerifyLog).
+    Verify,
+    /// The ticket as it stood at an instant (Audit.GetTicketAt).
+    TicketAt {
+        ticket_id: String,
+        /// RFC 3339 instant.
+        #[arg(long)]
+        at: String,
+    },
+}
+
+/// `cloop log ...` (offline, on a database file).
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Recompute the hash chain of an event log file.
+    Verify {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+    },
+    /// Fold every ticket from the log and summarise (checks every event decodes).
+    Replay {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Stop at this position.
+        #[arg(long)]
+        to_position: Option<u64>,
+    },
+    /// Export rows as JSON Lines (the audit format of docs/audit.md).
+    Export {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        from_position: u64,
+    },
+}
+
+/// `cloop token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random token and the tokens-file entry with its SHA-256.
+    New {
+        #[arg(long)]
+        name: String,
+        /// adapter, agent, head, service, manager, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Department of an agent or head.
+        #[arg(long)]
+        department: Option<String>,
+    },
+}

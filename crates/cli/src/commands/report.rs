@@ -1,0 +1,225 @@
+//! `cloop report monthly|adopted`: the monthly report from the workflow (Reports.MonthlyReport)
+//! or recomputed offline from an event log file at a chosen position, printed as tables or
+//! JSON and written as HTML or CSV; and the public list of adopted suggestions.
+
+use super::{parse_instant, write_stdout, Context};
+use crate::args::{MonthlyArgs, ReportCommand};
+use crate::error::CliError;
+use crate::progress::bar;
+use crate::render::{adopted_json, adopted_table, report_text};
+use crate::rpc::{call_error, connect, Service};
+use proto::v1;
+use proto::v1::reports_client::ReportsClient;
+use reports::{MonthlyReport, ReportInput, ReportOptions, YearMonth};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Runs `cloop report ...`.
+pub async fn run(context: &Context, command: ReportCommand) -> Result<(), CliError> {
+    match command {
+        ReportCommand::Monthly(arguments) => monthly(context, arguments).await,
+        ReportCommand::Adopted {
+            from,
+            to,
+            page_size,
+        } => adopted(context, &from, &to, page_size).await,
+    }
+}
+
+async fn monthly(context: &Context, arguments: MonthlyArgs) -> Result<(), CliError> {
+    let month: YearMonth = arguments
+        .month
+        .parse()
+        .map_err(|error: reports::ReportError| CliError::Usage(error.to_string()))?;
+    let report = match &arguments.db {
+        Some(path) => {
+            let path = path.clone();
+            let config = arguments.config.clone();
+            let department = arguments.department.clone();
+            let at_position = arguments.at_position;
+            let quiet = context.json;
+            tokio::task::spawn_blocking(move || {
+                offline_report(
+                    &path,
+                    config.as_deref(),
+                    month,
+                    department,
+                    at_position,
+                    quiet,
+                )
+            })
+            .await
+            .map_err(|error| CliError::Other(format!("compute the report: {error}")))??
+        }
+        None => {
+            let connection = connect(&context.settings, Service::Workflow).await?;
+            let mut client = ReportsClient::new(connection.channel.clone());
+            let response = client
+                .monthly_report(connection.request(v1::MonthlyReportRequest {
+                    month: month.to_string(),
+                    department: arguments.department.clone(),
+                })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            let message = response.report.ok_or_else(|| {
+                CliError::Other("the service answered without a report".to_owned())
+            })?;
+            reports::proto_conv::from_proto(&message, context.settings.offset)
+                .map_err(|error| CliError::Other(error.to_string()))?
+        }
+    };
+    write_outputs(&report, arguments.html.as_ref(), arguments.csv.as_ref())?;
+    if context.json {
+        write_stdout(&format!("{}\n", report.to_json_pretty()))
+    } else {
+        write_stdout(&report_text(&report, &context.view))
+    }
+}
+
+fn write_outputs(
+    report: &MonthlyReport,
+    html: Option<&PathBuf>,
+    csv: Option<&PathBuf>,
+) -> Result<(), CliError> {
+    if let Some(path) = html {
+        std::fs::write(path, report.to_html())
+            .map_err(CliError::io(format!("write {}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = csv {
+        std::fs::write(path, report.to_csv())
+            .map_err(CliError::io(format!("write {}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// How many log rows are read at a time.
+const READ_CHUNK: usize = 10_000;
+
+/// Folds every ticket of the log at `path` up to `at_position` (the head when `None`) and
+/// computes the report as of the recorded time of the event at that position: the same
+/// report the workflow served at that position, given the same configuration.
+pub fn offline_report(
+    path: &Path,
+    config: Option<&Path>,
+    month: YearMonth,
+    department: Option<String>,
+    at_position: Option<u64>,
+    quiet: bool,
+) -> Result<MonthlyReport, CliError> {
+    if !path.exists() {
+        return Err(CliError::Usage(format!(
+            "no event log at {}",
+            path.display()
+        )));
+    }
+    let rules = match config {
+        Some(config_path) => {
+            let text = std::fs::read_to_string(config_path)
+                .map_err(CliError::io(format!("read {}", config_path.display())))?;
+            domain::Rules::from_toml_str(&text).map_err(|error| {
+                CliError::Usage(format!(
+                    "invalid configuration {}: {error}",
+                    config_path.display()
+                ))
+            })?
+        }
+        None => domain::Rules::defaults(),
+    };
+    let log = eventlog::EventLog::open(path, eventlog::LogOptions::default())
+        .map_err(CliError::log(format!("open event log {}", path.display())))?;
+    let head = log.head().position;
+    let target = at_position.unwrap_or(head);
+    if target > head {
+        return Err(CliError::Usage(format!(
+            "position {target} is past the end of the log (head {head})"
+        )));
+    }
+    if target == 0 {
+        return Err(CliError::Usage(
+            "the log is empty: no position to report at".into(),
+        ));
+    }
+    let progress = bar(target, "folded", quiet);
+    let mut tickets: HashMap<String, domain::Ticket> = HashMap::new();
+    let mut as_of = None;
+    let mut next = 1;
+    while next <= target {
+        let events = log
+            .read_all_blocking(next, READ_CHUNK)
+            .map_err(CliError::log("read the event log"))?;
+        if events.is_empty() {
+            break;
+        }
+        for event in events {
+            if event.position > target {
+                break;
+            }
+            next = event.position + 1;
+            as_of = Some(event.recorded_at);
+            progress.inc(1);
+            if !event.stream_id.starts_with("ticket-") {
+                continue;
+            }
+            let payload = event
+                .payload_value()
+                .map_err(CliError::log("read the event log"))?;
+            let decoded =
+                domain::Event::from_parts(&event.event_type, event.schema_version, &payload)
+                    .map_err(|error| {
+                        CliError::Other(format!(
+                            "event at position {} cannot be read: {error}",
+                            event.position
+                        ))
+                    })?;
+            let ticket = tickets.remove(&event.stream_id).unwrap_or_default();
+            tickets.insert(event.stream_id, domain::apply(ticket, &decoded));
+        }
+        if next > target {
+            break;
+        }
+    }
+    progress.finish_and_clear();
+    let as_of = as_of.ok_or_else(|| CliError::Other("no event was read".to_owned()))?;
+    Ok(reports::monthly_report(ReportInput {
+        tickets: tickets.values(),
+        rules: &rules,
+        month,
+        department,
+        log_position: target,
+        as_of,
+        options: ReportOptions::default(),
+    }))
+}
+
+async fn adopted(context: &Context, from: &str, to: &str, page_size: u32) -> Result<(), CliError> {
+    let offset = context.settings.offset;
+    let from = parse_instant("from", from, offset)?;
+    let to = parse_instant("to", to, offset)?;
+    let connection = connect(&context.settings, Service::Workflow).await?;
+    let mut client = ReportsClient::new(connection.channel.clone());
+    let mut suggestions = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let response = client
+            .adopted_suggestions(connection.request(v1::AdoptedSuggestionsRequest {
+                from: Some(from),
+                to: Some(to),
+                page_size: page_size.max(1),
+                page_token: page_token.clone(),
+            })?)
+            .await
+            .map_err(call_error)?
+            .into_inner();
+        suggestions.extend(response.suggestions);
+        if response.next_page_token.is_empty() {
+            break;
+        }
+        page_token = response.next_page_token;
+    }
+    let json = Value::Array(suggestions.iter().map(adopted_json).collect());
+    context.print(&adopted_table(&suggestions, &context.view), &json)
+}

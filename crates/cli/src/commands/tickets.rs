@@ -1,0 +1,447 @@
+//! `cloop tickets list|show|history|watch|sla` and the ticket commands (`classify`,
+//! `dispatch`, `ack`, `note`, `solve`, `approve`, `review`, `archive`, `escalate`, `pause`,
+//! `resume`) against `feedback.v1.Tickets`.
+
+use super::{new_command_id, parse_instant, write_stdout, Context};
+use crate::args::{
+    AckArgs, ApproveArgs, ClassifyArgs, CommandArgs, DispatchArgs, FilterArgs, NoteArgs,
+    OptionalReasonArgs, ReasonArgs, ReviewArgs, SolveArgs, TicketsCommand,
+};
+use crate::error::CliError;
+use crate::names::{
+    parse_content_type, parse_kind, parse_outcome, parse_priority, parse_scope, parse_sla_state,
+    parse_step,
+};
+use crate::render::{
+    history_json, queue, sla_text_view, ticket_detail, ticket_json, ticket_table, timeline,
+    timestamp_json,
+};
+use crate::rpc::{call_error, connect, Connection, Service};
+use futures::StreamExt;
+use proto::v1;
+use proto::v1::tickets_client::TicketsClient;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+async fn client(
+    context: &Context,
+) -> Result<(TicketsClient<tonic::transport::Channel>, Connection), CliError> {
+    let connection = connect(&context.settings, Service::Workflow).await?;
+    Ok((TicketsClient::new(connection.channel.clone()), connection))
+}
+
+fn filter(context: &Context, arguments: &FilterArgs) -> Result<v1::TicketFilter, CliError> {
+    let offset = context.settings.offset;
+    Ok(v1::TicketFilter {
+        step: arguments
+            .step
+            .as_deref()
+            .map(parse_step)
+            .transpose()?
+            .map_or(0, |value| value as i32),
+        department: arguments.department.clone().unwrap_or_default(),
+        priority: arguments
+            .priority
+            .as_deref()
+            .map(parse_priority)
+            .transpose()?
+            .map_or(0, |value| value as i32),
+        kind: arguments
+            .kind
+            .as_deref()
+            .map(parse_kind)
+            .transpose()?
+            .map_or(0, |value| value as i32),
+        content_type: arguments
+            .content_type
+            .as_deref()
+            .map(parse_content_type)
+            .transpose()?
+            .map_or(0, |value| value as i32),
+        channel: arguments.channel.clone().unwrap_or_default(),
+        sla_state: arguments
+            .sla
+            .as_deref()
+            .map(parse_sla_state)
+            .transpose()?
+            .map_or(0, |value| value as i32),
+        created_from: arguments
+            .from
+            .as_deref()
+            .map(|text| parse_instant("from", text, offset))
+            .transpose()?,
+        created_to: arguments
+            .to
+            .as_deref()
+            .map(|text| parse_instant("to", text, offset))
+            .transpose()?,
+        text: arguments.text.clone().unwrap_or_default(),
+        customer_id: arguments.customer_id.clone().unwrap_or_default(),
+        ..v1::TicketFilter::default()
+    })
+}
+
+/// Runs `cloop tickets ...`.
+pub async fn run_query(context: &Context, command: TicketsCommand) -> Result<(), CliError> {
+    match command {
+        TicketsCommand::List {
+            filter: arguments,
+            page_size,
+            limit,
+        } => list(context, &arguments, page_size, limit).await,
+        TicketsCommand::Show { ticket_id } => {
+            let (mut client, connection) = client(context).await?;
+            let response = client
+                .get_ticket(connection.request(v1::GetTicketRequest { ticket_id })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            let ticket = response.ticket.unwrap_or_default();
+            context.print(
+                &ticket_detail(&ticket, &context.view),
+                &ticket_json(&ticket),
+            )
+        }
+        TicketsCommand::History { ticket_id } => {
+            let (mut client, connection) = client(context).await?;
+            let response = client
+                .get_history(connection.request(v1::GetHistoryRequest { ticket_id })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            context.print(
+                &timeline(&response.events, &context.view),
+                &history_json(&response.events),
+            )
+        }
+        TicketsCommand::Watch { filter: arguments } => watch(context, &arguments).await,
+        TicketsCommand::Sla { ticket_id } => {
+            let (mut client, connection) = client(context).await?;
+            let response = client
+                .explain_sla(connection.request(v1::ExplainSlaRequest { ticket_id })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            let json = json!({
+                "ticket_id": response.ticket.as_ref().map(|ticket| ticket.ticket_id.clone()),
+                "sla_row": response.sla_row,
+                "respond_by": timestamp_json(response.respond_by.as_ref()),
+                "resolve_by": timestamp_json(response.resolve_by.as_ref()),
+                "warn_respond_at": timestamp_json(response.warn_respond_at.as_ref()),
+                "warn_resolve_at": timestamp_json(response.warn_resolve_at.as_ref()),
+                "clock_started_at": timestamp_json(response.clock_started_at.as_ref()),
+                "sla_state": crate::names::sla_text(response.sla_state),
+                "policy_version": response.policy_version,
+                "calendar_version": response.calendar_version,
+                "reasons": response.reasons,
+            });
+            context.print(&sla_text_view(&response, &context.view), &json)
+        }
+    }
+}
+
+async fn list(
+    context: &Context,
+    arguments: &FilterArgs,
+    page_size: u32,
+    limit: usize,
+) -> Result<(), CliError> {
+    let filter = filter(context, arguments)?;
+    let (mut client, connection) = client(context).await?;
+    let mut tickets = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let response = client
+            .list_tickets(connection.request(v1::ListTicketsRequest {
+                filter: Some(filter.clone()),
+                page_size: page_size.max(1),
+                page_token: page_token.clone(),
+            })?)
+            .await
+            .map_err(call_error)?
+            .into_inner();
+        tickets.extend(response.tickets);
+        if response.next_page_token.is_empty() || tickets.len() >= limit {
+            break;
+        }
+        page_token = response.next_page_token;
+    }
+    tickets.truncate(limit);
+    let json = Value::Array(tickets.iter().map(ticket_json).collect());
+    context.print(&ticket_table(&tickets, &context.view), &json)
+}
+
+/// `tickets watch`: keeps the queue on screen (redrawn on every change) on a terminal; one
+/// line (or one JSON object) per change when piped.
+async fn watch(context: &Context, arguments: &FilterArgs) -> Result<(), CliError> {
+    let filter = filter(context, arguments)?;
+    let (mut client, connection) = client(context).await?;
+    let mut stream = client
+        .watch_tickets(connection.request(v1::WatchTicketsRequest {
+            filter: Some(filter),
+            include_current: true,
+        })?)
+        .await
+        .map_err(call_error)?
+        .into_inner();
+    let on_terminal = !context.json && std::io::stdout().is_terminal();
+    let heading = match &arguments.department {
+        Some(department) => format!("queue of {department}"),
+        None => "queue".to_owned(),
+    };
+    let mut queue_state: BTreeMap<String, v1::Ticket> = BTreeMap::new();
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(change) = next else {
+            return Ok(());
+        };
+        let change = change.map_err(call_error)?;
+        let Some(ticket) = change.ticket else {
+            continue;
+        };
+        if context.json {
+            let line = json!({
+                "position": change.position,
+                "event_type": change.event_type,
+                "ticket": ticket_json(&ticket),
+            });
+            write_stdout(&format!("{line}\n"))?;
+            continue;
+        }
+        if on_terminal {
+            queue_state.insert(ticket.ticket_id.clone(), ticket);
+            let tickets: Vec<v1::Ticket> = queue_state.values().cloned().collect();
+            let now = chrono::Utc::now().with_timezone(&context.view.offset);
+            let screen = queue(
+                &tickets,
+                &format!("{heading} · {}", now.format("%H:%M:%S")),
+                &context.view,
+            );
+            // Clear the screen and move home, then draw the queue.
+            write_stdout(&format!("\u{1b}[2J\u{1b}[H{screen}"))?;
+        } else {
+            write_stdout(&format!(
+                "{} {} {} {} {}\n",
+                change.position,
+                change.event_type,
+                ticket.ticket_id,
+                crate::names::step_text(ticket.step),
+                crate::names::sla_text(ticket.sla_state)
+            ))?;
+        }
+    }
+}
+
+/// The fields every command request carries.
+fn common(arguments: &CommandArgs) -> (String, String, Option<u64>) {
+    (
+        arguments.ticket_id.clone(),
+        arguments.command_id.clone().unwrap_or_else(new_command_id),
+        arguments.expected_version,
+    )
+}
+
+/// Prints the ticket a command returned.
+fn print_ticket(context: &Context, ticket: Option<v1::Ticket>) -> Result<(), CliError> {
+    let ticket = ticket.unwrap_or_default();
+    context.print(
+        &ticket_detail(&ticket, &context.view),
+        &ticket_json(&ticket),
+    )
+}
+
+macro_rules! ticket_command {
+    ($name:ident, $arguments:ty, $method:ident, |$args:ident, $ticket_id:ident, $command_id:ident, $expected:ident| $request:expr) => {
+        /// Runs one ticket command and prints the ticket as it is after it.
+        pub async fn $name(context: &Context, $args: $arguments) -> Result<(), CliError> {
+            let (mut client, connection) = client(context).await?;
+            let request = {
+                let ($ticket_id, $command_id, $expected) = common(&$args.common);
+                $request
+            };
+            let response = client
+                .$method(connection.request(request)?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            print_ticket(context, response.ticket)
+        }
+    };
+}
+
+ticket_command!(
+    classify,
+    ClassifyArgs,
+    classify,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::ClassifyRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            kind: parse_kind(&arguments.kind)? as i32,
+            content_type: parse_content_type(&arguments.content_type)? as i32,
+            priority: parse_priority(&arguments.priority)? as i32,
+            scope: parse_scope(&arguments.scope)? as i32,
+            keywords: arguments.keywords.clone(),
+            complex: arguments.complex,
+            reason: arguments.reason.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    dispatch,
+    DispatchArgs,
+    dispatch,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::DispatchRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            department: arguments.department.clone(),
+            helpers: arguments.helpers.clone(),
+            reason: arguments.reason.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    acknowledge,
+    AckArgs,
+    acknowledge,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::AcknowledgeRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            message: arguments.message.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    note,
+    NoteArgs,
+    add_note,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::AddNoteRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            text: arguments.text.clone(),
+            visibility: if arguments.to_customer {
+                v1::NoteVisibility::Customer as i32
+            } else {
+                v1::NoteVisibility::Internal as i32
+            },
+        }
+    }
+);
+
+ticket_command!(
+    solve,
+    SolveArgs,
+    propose_solution,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::ProposeSolutionRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            outcome: parse_outcome(&arguments.outcome)? as i32,
+            text: arguments.text.clone(),
+            reason: arguments.reason.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    approve,
+    ApproveArgs,
+    approve_solution,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::ApproveSolutionRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            approve: !arguments.reject,
+            comment: arguments.comment.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    review,
+    ReviewArgs,
+    record_review,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::RecordReviewRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            satisfaction: arguments.satisfaction,
+            comment: arguments.comment.clone(),
+        }
+    }
+);
+
+/// Runs `cloop archive` and prints the ticket as it is after it.
+pub async fn archive(context: &Context, arguments: CommandArgs) -> Result<(), CliError> {
+    let (mut client, connection) = client(context).await?;
+    let (ticket_id, command_id, expected_version) = common(&arguments);
+    let response = client
+        .archive(connection.request(v1::ArchiveRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+        })?)
+        .await
+        .map_err(call_error)?
+        .into_inner();
+    print_ticket(context, response.ticket)
+}
+
+ticket_command!(
+    escalate,
+    ReasonArgs,
+    escalate,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::EscalateRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            reason: arguments.reason.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    pause,
+    ReasonArgs,
+    pause_sla,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::PauseSlaRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            reason: arguments.reason.clone(),
+        }
+    }
+);
+
+ticket_command!(
+    resume,
+    OptionalReasonArgs,
+    resume_sla,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::ResumeSlaRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            reason: arguments.reason.clone(),
+        }
+    }
+);

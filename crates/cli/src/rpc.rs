@@ -1,0 +1,91 @@
+//! Connections to the services: one tonic channel per service, a bearer token on every
+//! request, and connection failures turned into one clear line.
+
+use crate::config::Settings;
+use crate::error::CliError;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::Request;
+
+/// Which service a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Intake,
+    Workflow,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Intake => "cloop-intake",
+            Service::Workflow => "cloop-workflow",
+        }
+    }
+}
+
+/// A connected channel and the token to send.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub channel: Channel,
+    token: Option<String>,
+}
+
+/// The first line of an error and its causes, joined: tonic's transport errors put the
+/// useful part ("Connection refused") in the source chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// Connects to a service; an unreachable service is `CliError::Unreachable` (exit code 6).
+pub async fn connect(settings: &Settings, service: Service) -> Result<Connection, CliError> {
+    let address = match service {
+        Service::Intake => settings.intake.clone(),
+        Service::Workflow => settings.workflow.clone(),
+    };
+    let unreachable = |reason: String| CliError::Unreachable {
+        service: service.name(),
+        address: address.clone(),
+        reason,
+    };
+    let endpoint = Endpoint::from_shared(address.clone())
+        .map_err(|error| CliError::Usage(format!("invalid address {address:?}: {error}")))?
+        .connect_timeout(std::time::Duration::from_secs(5).min(settings.timeout))
+        .timeout(settings.timeout);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|error| unreachable(error_chain(&error)))?;
+    Ok(Connection {
+        channel,
+        token: settings.token.clone(),
+    })
+}
+
+impl Connection {
+    /// A request carrying `authorization: Bearer <token>` when a token is configured.
+    pub fn request<T>(&self, message: T) -> Result<Request<T>, CliError> {
+        let mut request = Request::new(message);
+        if let Some(token) = &self.token {
+            let value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+                CliError::Usage("the token contains characters not allowed in a header".into())
+            })?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+}
+
+/// Maps a failed call: a transport failure (the service went away) reads like an unreachable
+/// service; other statuses keep their code.
+pub fn call_error(status: tonic::Status) -> CliError {
+    CliError::Status { status }
+}

@@ -1,0 +1,416 @@
+//! Snapshot tests of what `cloop` prints, rendered from fixed data without a server: the
+//! ticket table (Chinese content aligned by display width), a ticket's detail, the timeline
+//! of its history (steps folded from real domain events), the live queue's order, JSON, and
+//! colour only when asked for.
+
+// Test helpers outside `#[test]` functions build fixed, valid data.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use cli::render::{
+    history_json, queue, submit_text, ticket_detail, ticket_json, ticket_table, timeline, View,
+};
+use cli::style::{strip_ansi, Style};
+use domain::event::{
+    Acknowledged, Archived, Classified, Dispatched, Received, ReviewRecorded, SlaMark,
+    SolutionProposed,
+};
+use domain::types::{ContentType, Deadline, Deadlines, Kind, Outcome, Priority, Scope};
+use domain::{Customer, Event, FeedbackId, TicketIdGenerator};
+use expect_test::expect;
+use proto::v1;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn timestamp(text: &str) -> Option<prost_types::Timestamp> {
+    let instant = at(text);
+    Some(prost_types::Timestamp {
+        seconds: instant.timestamp(),
+        nanos: 0,
+    })
+}
+
+fn view() -> View {
+    View {
+        offset: FixedOffset::east_opt(8 * 3600).unwrap(),
+        style: Style::PLAIN,
+    }
+}
+
+fn tickets() -> Vec<v1::Ticket> {
+    vec![
+        v1::Ticket {
+            ticket_id: "261102-0Q8ZK-N1W4TF".into(),
+            version: 4,
+            step: v1::Step::Handle as i32,
+            channel: "wechat".into(),
+            content: "APP卡顿，下单后一直转圈".into(),
+            kind: v1::Kind::Complaint as i32,
+            content_type: v1::ContentType::Product as i32,
+            priority: v1::Priority::High as i32,
+            department: "technical".into(),
+            respond_by: timestamp("2026-11-02T04:00:00Z"),
+            resolve_by: timestamp("2026-11-05T02:00:00Z"),
+            sla_state: v1::SlaState::Breached as i32,
+            round: 1,
+            created_at: timestamp("2026-11-02T02:00:00Z"),
+            ..Default::default()
+        },
+        v1::Ticket {
+            ticket_id: "261102-0Q9AA-00001X".into(),
+            version: 6,
+            step: v1::Step::Review as i32,
+            channel: "hotline".into(),
+            content: "售后响应慢，退款一直没有到账，客服电话打不通，已经等了三天".into(),
+            kind: v1::Kind::Complaint as i32,
+            content_type: v1::ContentType::Service as i32,
+            priority: v1::Priority::Medium as i32,
+            department: "after_sales".into(),
+            respond_by: timestamp("2026-11-03T02:00:00Z"),
+            resolve_by: timestamp("2026-11-05T02:00:00Z"),
+            responded_at: timestamp("2026-11-02T03:00:00Z"),
+            resolved_at: timestamp("2026-11-03T09:30:00Z"),
+            sla_state: v1::SlaState::OnTime as i32,
+            outcome: v1::Outcome::Fixed as i32,
+            solution: "refund sent again".into(),
+            round: 1,
+            created_at: timestamp("2026-11-02T02:00:00Z"),
+            ..Default::default()
+        },
+        v1::Ticket {
+            ticket_id: "261103-0QAAB-00002Y".into(),
+            version: 2,
+            step: v1::Step::Handle as i32,
+            channel: "web".into(),
+            content: "Please add dark mode to the app".into(),
+            kind: v1::Kind::Suggestion as i32,
+            content_type: v1::ContentType::Experience as i32,
+            priority: v1::Priority::Low as i32,
+            department: "product".into(),
+            respond_by: timestamp("2026-11-06T02:00:00Z"),
+            resolve_by: timestamp("2026-11-10T02:00:00Z"),
+            sla_state: v1::SlaState::Warning as i32,
+            round: 1,
+            created_at: timestamp("2026-11-03T02:00:00Z"),
+            ..Default::default()
+        },
+        v1::Ticket {
+            ticket_id: "261103-0QAAC-00003Z".into(),
+            version: 1,
+            step: v1::Step::Classify as i32,
+            channel: "email".into(),
+            content: "订单号 8812 的发票怎么开？".into(),
+            respond_by: timestamp("2026-11-04T02:00:00Z"),
+            resolve_by: timestamp("2026-11-06T02:00:00Z"),
+            sla_state: v1::SlaState::OnTime as i32,
+            round: 1,
+            created_at: timestamp("2026-11-03T02:00:00Z"),
+            ..Default::default()
+        },
+    ]
+}
+
+#[test]
+fn ticket_table_aligns_chinese_and_latin_text() {
+    expect![[r#"
+        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   SLA       DUE               CONTENT
+        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────────────  ───────────────────────────────────────
+        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
+        261102-0Q9AA-00001X  review    medium    complaint   after_sales  on_time   –                 售后响应慢，退款一直没有到账，客服电话…
+        261103-0QAAB-00002Y  handle    low       suggestion  product      warning   2026-11-06 10:00  Please add dark mode to the app
+        261103-0QAAC-00003Z  classify  –         –           –            on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
+    "#]]
+    .assert_eq(&ticket_table(&tickets(), &view()));
+}
+
+#[test]
+fn colours_appear_only_when_the_style_asks() {
+    let coloured = View {
+        style: Style { colour: true },
+        ..view()
+    };
+    let text = ticket_table(&tickets(), &coloured);
+    assert!(text.contains("\u{1b}[1;31mbreached\u{1b}[0m"));
+    assert!(text.contains("\u{1b}[33mwarning\u{1b}[0m"));
+    assert_eq!(strip_ansi(&text), ticket_table(&tickets(), &view()));
+    assert!(!ticket_table(&tickets(), &view()).contains('\u{1b}'));
+}
+
+#[test]
+fn ticket_detail_lists_every_field() {
+    let mut ticket = tickets()[1].clone();
+    ticket.customer = Some(v1::Customer {
+        name: "张三".into(),
+        phone: "+8613800138000".into(),
+        ..Default::default()
+    });
+    ticket.keywords = vec!["售后响应慢".into(), "退款".into()];
+    ticket.scope = v1::Scope::Local as i32;
+    ticket.satisfaction = 4;
+    ticket.review_comment = "快了很多".into();
+    expect![[r#"
+        ticket:         261102-0Q9AA-00001X
+        step:           review (round 1, version 6)
+        channel:        hotline
+        customer:       张三, +8613800138000
+        received:       2026-11-02 10:00
+        classification: complaint · service · medium · local
+        keywords:       售后响应慢, 退款
+        product:        –
+        order:          –
+        department:     after_sales
+        respond by:     2026-11-03 10:00 (responded 2026-11-02 11:00)
+        resolve by:     2026-11-05 10:00 (resolved 2026-11-03 17:30)
+        sla:            on_time
+        outcome:        fixed
+        solution:       refund sent again
+        review:         ★★★★☆ 4/5: 快了很多
+
+          售后响应慢，退款一直没有到账，客服电话打不通，已经等了三天
+    "#]]
+    .assert_eq(&ticket_detail(&ticket, &view()));
+}
+
+#[test]
+fn ticket_json_uses_stable_names() {
+    let json = ticket_json(&tickets()[0]);
+    assert_eq!(json["step"], "handle");
+    assert_eq!(json["kind"], "complaint");
+    assert_eq!(json["priority"], "high");
+    assert_eq!(json["sla_state"], "breached");
+    assert_eq!(json["respond_by"], "2026-11-02T04:00:00Z");
+    assert_eq!(json["responded_at"], serde_json::Value::Null);
+    assert_eq!(json["content"], "APP卡顿，下单后一直转圈");
+}
+
+#[test]
+fn the_queue_puts_overdue_tickets_first() {
+    expect![[r#"
+        queue of all · 4 open · 1 breached · 1 warning
+
+        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   SLA       DUE               CONTENT
+        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────────────  ───────────────────────────────────────
+        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
+        261103-0QAAB-00002Y  handle    low       suggestion  product      warning   2026-11-06 10:00  Please add dark mode to the app
+        261103-0QAAC-00003Z  classify  –         –           –            on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
+        261102-0Q9AA-00001X  review    medium    complaint   after_sales  on_time   –                 售后响应慢，退款一直没有到账，客服电话…
+    "#]]
+    .assert_eq(&queue(&tickets(), "queue of all", &view()));
+}
+
+/// The log rows of one ticket's life, with payloads written by the domain's own events.
+fn history() -> Vec<v1::LogEvent> {
+    let received_at = at("2026-11-02T02:00:00Z");
+    let ticket_id = TicketIdGenerator::new(3).next(received_at);
+    let deadlines = Deadlines {
+        respond_by: received_at + Duration::hours(2),
+        resolve_by: received_at + Duration::hours(72),
+        warn_respond_at: received_at + Duration::minutes(96),
+        warn_resolve_at: received_at + Duration::hours(57),
+        policy_version: "v1".into(),
+        calendar_version: "cal-2026".into(),
+    };
+    let system = v1::Actor {
+        principal: "cloop-workflow".into(),
+        role: v1::Role::System as i32,
+        department: String::new(),
+    };
+    let agent = v1::Actor {
+        principal: "li.si".into(),
+        role: v1::Role::Agent as i32,
+        department: "after_sales".into(),
+    };
+    let service = v1::Actor {
+        principal: "wang.wu".into(),
+        role: v1::Role::Service as i32,
+        department: String::new(),
+    };
+    let events: Vec<(Event, v1::Actor)> = vec![
+        (
+            Event::Received(Box::new(Received {
+                ticket_id: ticket_id.clone(),
+                feedback_id: FeedbackId::new(received_at, [7; 10]),
+                channel: "hotline".into(),
+                external_id: None,
+                customer: Customer {
+                    phone: Some("+8613800138000".into()),
+                    ..Customer::default()
+                },
+                content: "售后响应慢，退款一直没有到账".into(),
+                occurred_at: received_at,
+                received_at,
+                product: None,
+                order_id: None,
+                attributes: Default::default(),
+                deadlines: deadlines.clone(),
+                at: received_at,
+            })),
+            system.clone(),
+        ),
+        (
+            Event::Classified(Classified {
+                kind: Kind::Complaint,
+                content_type: ContentType::Service,
+                priority: Priority::High,
+                scope: Scope::Local,
+                keywords: vec!["售后响应慢".into(), "退款".into()],
+                confidence: 0.9,
+                complex: false,
+                automatic: true,
+                reason: String::new(),
+                policy_version: "v1".into(),
+                deadlines: deadlines.clone(),
+                at: received_at,
+            }),
+            system.clone(),
+        ),
+        (
+            Event::Dispatched(Dispatched {
+                from: None,
+                department: "after_sales".into(),
+                helpers: vec![],
+                reason: "service complaints".into(),
+                automatic: true,
+                solution_withdrawn: false,
+                at: received_at,
+            }),
+            system.clone(),
+        ),
+        (
+            Event::SlaWarning(SlaMark {
+                deadline: Deadline::Respond,
+                due: deadlines.respond_by,
+                policy_version: "v1".into(),
+                calendar_version: "cal-2026".into(),
+                at: deadlines.warn_respond_at,
+            }),
+            system.clone(),
+        ),
+        (
+            Event::Acknowledged(Acknowledged {
+                message: "您好，我们已收到，正在核实退款".into(),
+                at: received_at + Duration::minutes(100),
+            }),
+            agent.clone(),
+        ),
+        (
+            Event::SolutionProposed(SolutionProposed {
+                outcome: Outcome::Fixed,
+                text: "refund sent again".into(),
+                reason: String::new(),
+                approval_required: false,
+                policy_version: "v1".into(),
+                at: received_at + Duration::hours(30),
+            }),
+            agent,
+        ),
+        (
+            Event::ReviewRecorded(ReviewRecorded {
+                satisfaction: 5,
+                comment: "谢谢".into(),
+                satisfied_threshold: 4,
+                satisfied: true,
+                policy_version: "v1".into(),
+                at: received_at + Duration::hours(50),
+            }),
+            service.clone(),
+        ),
+        (
+            Event::Archived(Archived {
+                at: received_at + Duration::hours(50),
+            }),
+            service,
+        ),
+    ];
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, (event, actor))| {
+            let occurred = event.at();
+            v1::LogEvent {
+                position: 100 + index as u64,
+                stream_id: ticket_id.stream_id(),
+                version: index as u64 + 1,
+                event_id: format!("event-{index}"),
+                event_type: event.event_type().into(),
+                schema_version: event.schema_version(),
+                occurred_at: Some(prost_types::Timestamp {
+                    seconds: occurred.timestamp(),
+                    nanos: 0,
+                }),
+                recorded_at: Some(prost_types::Timestamp {
+                    seconds: occurred.timestamp(),
+                    nanos: 0,
+                }),
+                actor: Some(actor),
+                payload: event.to_payload().to_string(),
+                ticket_id: ticket_id.to_string(),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn timeline_of_a_ticket() {
+    expect![[r#"
+        TIME                 #  STEP      EVENT              ACTOR                       WHAT
+        ───────────────────  ─  ────────  ─────────────────  ──────────────────────────  ─────────────────────────────────────────
+        2026-11-02 10:00:00  1  classify  received           cloop-workflow (system)     via hotline: 售后响应慢，退款一直没有到账
+        2026-11-02 10:00:00  2  dispatch  classified         cloop-workflow (system)     complaint · service · high (by the rules)
+        2026-11-02 10:00:00  3  handle    dispatched         cloop-workflow (system)     → after_sales: service complaints
+        2026-11-02 11:36:00  4  handle    sla_warning        cloop-workflow (system)     respond due 2026-11-02 12:00
+        2026-11-02 11:40:00  5  handle    acknowledged       li.si (agent, after_sales)  您好，我们已收到，正在核实退款
+        2026-11-03 16:00:00  6  review    solution_proposed  li.si (agent, after_sales)  fixed: refund sent again
+        2026-11-04 12:00:00  7  review    review_recorded    wang.wu (service)           ★★★★★ 5/5: 谢谢
+        2026-11-04 12:00:00  8  archive   archived           wang.wu (service)           closed
+    "#]].assert_eq(&timeline(&history(), &view()));
+}
+
+#[test]
+fn history_json_carries_the_step_after_each_event() {
+    let json = history_json(&history());
+    let steps: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["step_after"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        vec!["classify", "dispatch", "handle", "handle", "handle", "review", "review", "archive"]
+    );
+    assert_eq!(json[4]["actor"]["role"], "agent");
+    assert_eq!(
+        json[4]["payload"]["message"],
+        "您好，我们已收到，正在核实退款"
+    );
+}
+
+#[test]
+fn submit_receipt() {
+    let response = v1::SubmitResponse {
+        ticket_id: "261102-0Q8ZK-N1W4TF".into(),
+        feedback_id: "0190f1a2-0000-7000-8000-000000000000".into(),
+        duplicate: true,
+        received_at: timestamp("2026-11-02T02:00:00Z"),
+        respond_by: timestamp("2026-11-02T04:00:00Z"),
+        resolve_by: timestamp("2026-11-05T02:00:00Z"),
+        notice: "您的反馈已受理，编号 261102-0Q8ZK-N1W4TF。".into(),
+        priority: v1::Priority::High as i32,
+    };
+    expect![[r#"
+        ticket:     261102-0Q8ZK-N1W4TF
+        received:   2026-11-02 10:00
+        respond by: 2026-11-02 12:00
+        resolve by: 2026-11-05 10:00
+        duplicate:  yes: this submission was received before
+
+        您的反馈已受理，编号 261102-0Q8ZK-N1W4TF。
+    "#]]
+    .assert_eq(&submit_text(&response, &view()));
+}
