@@ -1,0 +1,416 @@
+//! End-to-end tests of the `cloop` binary against real services: the error paths scripts
+//! rely on (unreachable service, bad token, unknown ticket, wrong step, bad usage), each one
+//! clear line on standard error with its documented exit code; a submission followed to its
+//! timeline; and the offline commands (`log verify`, `log export`, `report monthly --db
+//! --at-position`) on the workflow's own event log, reproducible byte for byte.
+
+use e2e::{bin_path, free_port, wait_until, NatsServer, ServiceProcess};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// (token, name, role, department) of the principals these tests use.
+const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
+    ("t-adapter", "web-form", "adapter", ""),
+    ("t-service", "zhang.san", "service", ""),
+    ("t-manager", "boss", "manager", ""),
+];
+
+fn tokens_file() -> String {
+    let mut text = String::new();
+    for (token, name, role, department) in PRINCIPALS {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            service::tokens::token_sha256(token)
+        ));
+        if !department.is_empty() {
+            text.push_str(&format!("department = \"{department}\"\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// nats-server, cloop-intake and cloop-workflow as real processes.
+struct Services {
+    _nats: NatsServer,
+    _intake: ServiceProcess,
+    workflow: ServiceProcess,
+    intake_address: String,
+    workflow_address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Services {
+    fn start() -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-cli-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let common = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+            ]
+        };
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &common(&intake_address, "intake"),
+            &[],
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &common(&workflow_address, "workflow"),
+            &[],
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            _nats: nats,
+            _intake: intake,
+            workflow,
+            intake_address,
+            workflow_address,
+            dir,
+        }
+    }
+
+    /// Runs `cloop` against these services with `token` (none when empty).
+    fn cloop(&self, token: &str, args: &[&str]) -> Output {
+        let mut full = vec![
+            "--intake".to_owned(),
+            self.intake_address.clone(),
+            "--workflow".to_owned(),
+            self.workflow_address.clone(),
+        ];
+        if !token.is_empty() {
+            full.push("--token".to_owned());
+            full.push(token.to_owned());
+        }
+        full.extend(args.iter().map(|arg| (*arg).to_owned()));
+        cloop(self.dir.path(), &full)
+    }
+
+    fn database(&self) -> PathBuf {
+        self.dir.path().join("workflow").join("workflow.db")
+    }
+}
+
+/// Runs the `cloop` binary with a clean environment: no token, no profile from the user's
+/// home, no colour.
+fn cloop(home: &Path, args: &[String]) -> Output {
+    Command::new(bin_path("cloop"))
+        .args(args)
+        .env_remove("CLOOP_TOKEN")
+        .env_remove("CLOOP_INTAKE")
+        .env_remove("CLOOP_WORKFLOW")
+        .env_remove("CLOOP_PROFILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run cloop")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts the documented exit code and exactly one line on standard error, starting with
+/// `expected_start`.
+fn assert_one_line_error(output: &Output, code: i32, expected_start: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit code; stderr: {stderr}; stdout: {}",
+        text(&output.stdout)
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line on stderr, got: {stderr:?}"
+    );
+    assert!(
+        stderr.starts_with(expected_start),
+        "stderr {stderr:?} should start with {expected_start:?}"
+    );
+}
+
+/// A well-formed ticket id that intake never gave out (a node id intake does not use).
+fn unknown_ticket_id() -> String {
+    domain::ids::TicketIdGenerator::new(999)
+        .next(chrono::Utc::now())
+        .to_string()
+}
+
+#[test]
+fn an_unreachable_service_is_one_line_and_exit_code_6() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let output = cloop(
+        home.path(),
+        &[
+            "--workflow".into(),
+            format!("127.0.0.1:{port}"),
+            "--token".into(),
+            "t-service".into(),
+            "tickets".into(),
+            "show".into(),
+            unknown_ticket_id(),
+        ],
+    );
+    assert_one_line_error(
+        &output,
+        6,
+        &format!("error: cannot reach cloop-workflow at http://127.0.0.1:{port}: "),
+    );
+    let output = cloop(
+        home.path(),
+        &[
+            "--intake".into(),
+            format!("127.0.0.1:{port}"),
+            "submit".into(),
+            "--channel".into(),
+            "web".into(),
+            "--content".into(),
+            "APP卡顿".into(),
+            "--phone".into(),
+            "13800138000".into(),
+        ],
+    );
+    assert_one_line_error(
+        &output,
+        6,
+        &format!("error: cannot reach cloop-intake at http://127.0.0.1:{port}: "),
+    );
+}
+
+#[test]
+fn usage_errors_are_exit_code_2() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let missing = cloop(home.path(), &["tickets".into(), "show".into()]);
+    assert_eq!(missing.status.code(), Some(2));
+    let bad_month = cloop(
+        home.path(),
+        &[
+            "report".into(),
+            "monthly".into(),
+            "--month".into(),
+            "2026-13".into(),
+        ],
+    );
+    assert_one_line_error(&bad_month, 2, "error: invalid month \"2026-13\"");
+    let no_department = cloop(
+        home.path(),
+        &[
+            "token".into(),
+            "new".into(),
+            "--name".into(),
+            "li.si".into(),
+            "--role".into(),
+            "agent".into(),
+        ],
+    );
+    assert_one_line_error(&no_department, 2, "error: role agent needs --department");
+}
+
+#[test]
+fn token_new_prints_a_token_and_its_tokens_file_entry() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let output = cloop(
+        home.path(),
+        &[
+            "--json".into(),
+            "token".into(),
+            "new".into(),
+            "--name".into(),
+            "li.si".into(),
+            "--role".into(),
+            "agent".into(),
+            "--department".into(),
+            "logistics".into(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json output");
+    let token = json["token"].as_str().expect("a token");
+    assert!(token.starts_with("cloop_") && token.len() == 6 + 64);
+    assert_eq!(
+        json["token_sha256"].as_str(),
+        Some(service::tokens::token_sha256(token).as_str())
+    );
+    assert!(json["tokens_file_entry"]
+        .as_str()
+        .expect("an entry")
+        .contains("department = \"logistics\""));
+}
+
+#[test]
+fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
+    let mut services = Services::start();
+
+    // A bad token and no token: unauthenticated, exit 3.
+    let output = services.cloop("not-a-token", &["tickets", "list"]);
+    assert_one_line_error(&output, 3, "error: unauthenticated: ");
+    let output = services.cloop("", &["tickets", "list"]);
+    assert_one_line_error(&output, 3, "error: unauthenticated: ");
+    // An adapter may not read tickets: permission denied, exit 3.
+    let output = services.cloop("t-adapter", &["tickets", "list"]);
+    assert_one_line_error(&output, 3, "error: permission denied: ");
+
+    // An unknown ticket: not found, exit 4.
+    let unknown = unknown_ticket_id();
+    let output = services.cloop("t-service", &["tickets", "show", &unknown]);
+    assert_one_line_error(&output, 4, "error: not found: ");
+    let output = services.cloop("t-service", &["tickets", "history", &unknown]);
+    assert_one_line_error(&output, 4, "error: not found: ");
+
+    // Submit through intake, then follow the ticket in the workflow.
+    let output = services.cloop(
+        "t-adapter",
+        &[
+            "--json",
+            "submit",
+            "--channel",
+            "web",
+            "--external-id",
+            "cli-e2e-1",
+            "--content",
+            "APP卡顿，下单后一直转圈，退款也没有到账",
+            "--phone",
+            "13800138000",
+            "--name",
+            "张三",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json receipt");
+    let ticket_id = receipt["ticket_id"]
+        .as_str()
+        .expect("a ticket id")
+        .to_owned();
+    assert_eq!(receipt["duplicate"], false);
+
+    let mut shown = None;
+    let arrived = wait_until(Duration::from_secs(30), || {
+        let output = services.cloop("t-service", &["--json", "tickets", "show", &ticket_id]);
+        if output.status.code() == Some(0) {
+            shown = Some(output);
+            true
+        } else {
+            false
+        }
+    });
+    assert!(arrived, "the ticket reached the workflow");
+    let ticket: serde_json::Value =
+        serde_json::from_slice(&shown.expect("shown").stdout).expect("json ticket");
+    assert_eq!(ticket["ticket_id"], ticket_id.as_str());
+    assert_eq!(ticket["channel"], "web");
+
+    let output = services.cloop("t-service", &["tickets", "history", &ticket_id]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let timeline = text(&output.stdout);
+    assert!(timeline.starts_with("TIME"), "{timeline}");
+    assert!(timeline.contains("received"), "{timeline}");
+    assert!(timeline.contains("via web: APP卡顿"), "{timeline}");
+
+    let output = services.cloop("t-service", &["--json", "tickets", "list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json list");
+    assert!(listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .any(|item| item["ticket_id"] == ticket_id.as_str()));
+
+    // Archiving before any review is not allowed in the ticket's step: exit 5.
+    let output = services.cloop("t-service", &["archive", &ticket_id]);
+    assert_one_line_error(&output, 5, "error: not allowed now: ");
+
+    // Offline, on the workflow's own log once it has stopped.
+    services.workflow.terminate(Duration::from_secs(20));
+    let database = services.database();
+    let database_text = database.to_string_lossy().into_owned();
+    let output = services.cloop("", &["log", "verify", "--db", &database_text]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("ok: "));
+
+    let output = services.cloop("", &["log", "export", "--db", &database_text]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let exported = text(&output.stdout);
+    let head = exported.lines().count();
+    assert!(head >= 1);
+    let first: serde_json::Value =
+        serde_json::from_str(exported.lines().next().expect("a line")).expect("json line");
+    assert_eq!(first["position"], 1);
+
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string();
+    let head_text = head.to_string();
+    let html = services.dir.path().join("report.html");
+    let html_text = html.to_string_lossy().into_owned();
+    let report_at = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "report",
+            "monthly",
+            "--month",
+            month.as_str(),
+            "--db",
+            database_text.as_str(),
+            "--at-position",
+            head_text.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let output = services.cloop("", &args);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    let first_report = report_at(&["--html", &html_text]);
+    let again = report_at(&[]);
+    assert_eq!(
+        first_report, again,
+        "the same position gives the same report"
+    );
+    let report: serde_json::Value = serde_json::from_str(&first_report).expect("json report");
+    assert_eq!(report["log_position"], head as u64);
+    assert!(report["tickets"].as_u64().expect("a count") >= 1);
+    let page = std::fs::read_to_string(&html).expect("the html report");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains(&format!("<b id=\"log-position\">{head}</b>")));
+
+    // Past the end of the log: a usage error.
+    let past = (head + 10).to_string();
+    let output = services.cloop(
+        "",
+        &[
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--db",
+            &database_text,
+            "--at-position",
+            &past,
+        ],
+    );
+    assert_one_line_error(&output, 2, "error: position ");
+}
