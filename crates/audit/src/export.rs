@@ -134,14 +134,14 @@ pub fn export_jsonl(
         last_hash: String::new(),
     };
     let mut next = range.from;
-    'batches: while next <= last_wanted {
+    let mut finished = false;
+    while !finished && next <= last_wanted {
         let lines = source.read_export_lines(next, BATCH_ROWS)?;
-        if lines.is_empty() {
-            break;
-        }
+        finished = lines.is_empty();
         for line in &lines {
             if line.position > last_wanted {
-                break 'batches;
+                finished = true;
+                break;
             }
             if summary.rows == 0 {
                 summary.first_position = line.position;
@@ -160,7 +160,9 @@ pub fn export_jsonl(
             summary.last_hash = line.hash.clone();
             next = line.position + 1;
         }
-        progress(summary.rows, total);
+        if !lines.is_empty() {
+            progress(summary.rows, total);
+        }
     }
     writer.flush().map_err(io("flush export"))?;
     Ok(summary)
