@@ -155,8 +155,36 @@ pub struct Outbox {
     reader: Arc<Mutex<Connection>>,
     counters: Arc<OutboxCounters>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    checkpointer: Arc<Mutex<Option<Checkpointer>>>,
     new_rows: Arc<tokio::sync::Notify>,
     path: PathBuf,
+}
+
+/// The checkpoint thread's stop signal and handle.
+type Checkpointer = (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>);
+
+/// How often the checkpoint thread copies the write-ahead log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// The write-ahead log size (in pages) at which the writer checkpoints itself, as a backstop
+/// when the checkpoint thread falls behind.
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 20_000;
+
+/// The checkpoint thread: copies the write-ahead log into the database with PASSIVE
+/// checkpoints (which never block the writer), so that commits do not pay for checkpoints.
+fn checkpoint_loop(connection: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(error) =
+                    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "outbox checkpoint");
+                }
+            }
+            _ => return,
+        }
+    }
 }
 
 impl std::fmt::Debug for Outbox {
@@ -209,7 +237,17 @@ impl Outbox {
     pub fn open(path: &Path, options: OutboxOptions) -> Result<Self, IntakeError> {
         let writer_connection = open_connection(path, options.synchronous_full)?;
         writer_connection.execute_batch(SCHEMA)?;
+        writer_connection.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
         let reader = open_connection(path, options.synchronous_full)?;
+        let checkpoint_connection = open_connection(path, options.synchronous_full)?;
+        let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel();
+        let checkpoint_handle = std::thread::Builder::new()
+            .name("outbox-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_connection, checkpoint_stop))
+            .map_err(|source| IntakeError::Io {
+                action: "start the outbox checkpoint thread".into(),
+                source,
+            })?;
         let counters = Arc::new(OutboxCounters::default());
         let count = |state: i64| -> Result<i64, rusqlite::Error> {
             writer_connection.query_row(
@@ -248,6 +286,7 @@ impl Outbox {
             reader: Arc::new(Mutex::new(reader)),
             counters,
             writer: Arc::new(Mutex::new(Some(handle))),
+            checkpointer: Arc::new(Mutex::new(Some((stop_checkpoints, checkpoint_handle)))),
             new_rows,
             path: path.to_path_buf(),
         })
@@ -405,11 +444,24 @@ impl Outbox {
     /// Stops the writer after it has finished what it was given before, and waits for it.
     /// Later calls on any clone fail with [`IntakeError::WriterStopped`].
     pub async fn close(self) {
-        let Outbox { sender, writer, .. } = self;
+        let Outbox {
+            sender,
+            writer,
+            checkpointer,
+            ..
+        } = self;
         let _ = sender.send(Command::Stop).await;
         drop(sender);
         let handle = writer.lock().ok().and_then(|mut handle| handle.take());
         if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        let checkpoints = checkpointer
+            .lock()
+            .ok()
+            .and_then(|mut handle| handle.take());
+        if let Some((stop, handle)) = checkpoints {
+            let _ = stop.send(());
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
     }
