@@ -146,7 +146,9 @@ pub fn code_text(code: Code) -> &'static str {
 /// The status message on one line (transport errors can span several).
 fn status_message(status: &tonic::Status) -> String {
     let message = status.message().trim();
-    let message = if message.is_empty() {
+    let message = if message.is_empty() && status.code() == tonic::Code::Unimplemented {
+        "the service at this address does not offer this call".to_owned()
+    } else if message.is_empty() {
         "no details".to_owned()
     } else {
         message.to_owned()

@@ -66,6 +66,15 @@ fn percent(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
 }
 
+/// "78.9% (15/19)", or "–" when nothing was due.
+fn rate_with_counts(rate: f64, numerator: u64, denominator: u64) -> String {
+    if denominator == 0 {
+        "–".to_owned()
+    } else {
+        format!("{} ({numerator}/{denominator})", percent(rate))
+    }
+}
+
 fn or_dash(text: String) -> String {
     if text.is_empty() {
         "–".to_owned()
@@ -817,19 +826,21 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
                 .map_or("all", |priority| priority.as_str())
                 .to_owned(),
             rates.received.to_string(),
-            format!(
-                "{} ({}/{})",
-                percent(rates.response_on_time_rate),
+            rate_with_counts(
+                rates.response_on_time_rate,
                 rates.responded_on_time,
-                rates.response_due
+                rates.response_due,
             ),
             rates.resolved.to_string(),
-            percent(rates.resolution_rate),
-            format!(
-                "{} ({}/{})",
-                percent(rates.resolution_on_time_rate),
+            if rates.received == 0 {
+                "–".to_owned()
+            } else {
+                percent(rates.resolution_rate)
+            },
+            rate_with_counts(
+                rates.resolution_on_time_rate,
                 rates.resolved_on_time,
-                rates.resolution_due
+                rates.resolution_due,
             ),
         ]);
     }
@@ -853,7 +864,9 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
         .max(1);
     for score in &satisfaction.distribution {
         let bar = "█".repeat(((score.count * 30).div_ceil(largest)) as usize);
-        text.push_str(&format!("  {} {:>5}  {bar}\n", score.score, score.count));
+        let line = format!("  {} {:>5}  {bar}", score.score, score.count);
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
 
     for (title, problems) in [
@@ -903,7 +916,7 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
             } else {
                 percent(kpi.resolution_rate)
             },
-            if kpi.volume == 0 {
+            if kpi.response_due + kpi.resolution_due == 0 {
                 "–".to_owned()
             } else {
                 percent(kpi.on_time_rate)

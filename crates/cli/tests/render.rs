@@ -414,3 +414,204 @@ fn submit_receipt() {
     "#]]
     .assert_eq(&submit_text(&response, &view()));
 }
+
+#[test]
+fn ticket_json_snapshot() {
+    let json = serde_json::to_string_pretty(&ticket_json(&tickets()[3])).unwrap();
+    expect![[r#"
+        {
+          "archived_at": null,
+          "attributes": {},
+          "awaiting_approval": false,
+          "channel": "email",
+          "classification_confidence": 0.0,
+          "complex": false,
+          "content": "订单号 8812 的发票怎么开？",
+          "content_type": "",
+          "created_at": "2026-11-03T02:00:00Z",
+          "customer": {
+            "customer_id": "",
+            "email": "",
+            "name": "",
+            "phone": "",
+            "wechat_openid": ""
+          },
+          "decline_reason": "",
+          "department": "",
+          "escalated": false,
+          "escalation_reason": "",
+          "external_id": "",
+          "feedback_id": "",
+          "helpers": [],
+          "keywords": [],
+          "kind": "",
+          "language": "",
+          "occurred_at": null,
+          "order_id": "",
+          "outcome": "",
+          "paused_for_ms": null,
+          "priority": "",
+          "product": "",
+          "resolve_by": "2026-11-06T02:00:00Z",
+          "resolved_at": null,
+          "respond_by": "2026-11-04T02:00:00Z",
+          "responded_at": null,
+          "review_comment": "",
+          "round": 1,
+          "satisfaction": 0,
+          "scope": "",
+          "sla_paused": false,
+          "sla_state": "on_time",
+          "solution": "",
+          "step": "classify",
+          "ticket_id": "261103-0QAAC-00003Z",
+          "updated_at": null,
+          "version": 1
+        }"#]]
+    .assert_eq(&json);
+}
+
+/// A small month: two tickets folded into a real report, rendered for a terminal.
+#[test]
+fn monthly_report_text() {
+    let rules = domain::Rules::defaults();
+    let received = at("2026-11-02T02:00:00Z");
+    let mut first = domain::Ticket {
+        ticket_id: Some(TicketIdGenerator::new(1).next(received)),
+        version: 5,
+        step: domain::types::Step::Archive,
+        channel: "wechat".into(),
+        content: "APP卡顿".into(),
+        product: Some("APP".into()),
+        received_at: Some(received),
+        created_at: Some(received),
+        kind: Some(Kind::Complaint),
+        content_type: Some(ContentType::Product),
+        priority: Some(Priority::High),
+        scope: Some(Scope::Local),
+        keywords: vec!["APP卡顿".into()],
+        department: Some("technical".into()),
+        respond_by: Some(received + Duration::hours(2)),
+        resolve_by: Some(received + Duration::hours(72)),
+        responded_at: Some(received + Duration::minutes(45)),
+        resolved_at: Some(received + Duration::hours(20)),
+        outcome: Some(Outcome::Fixed),
+        satisfaction: Some(5),
+        ..domain::Ticket::default()
+    };
+    first.archived_at = first.resolved_at;
+    let second = domain::Ticket {
+        ticket_id: Some(TicketIdGenerator::new(2).next(received)),
+        version: 3,
+        step: domain::types::Step::Handle,
+        channel: "hotline".into(),
+        content: "售后响应慢".into(),
+        received_at: Some(received),
+        created_at: Some(received),
+        kind: Some(Kind::Complaint),
+        content_type: Some(ContentType::Service),
+        priority: Some(Priority::Medium),
+        scope: Some(Scope::Local),
+        keywords: vec!["售后响应慢".into()],
+        department: Some("after_sales".into()),
+        respond_by: Some(received + Duration::hours(24)),
+        resolve_by: Some(received + Duration::hours(72)),
+        ..domain::Ticket::default()
+    };
+    let report = reports::monthly_report(reports::ReportInput {
+        tickets: [first, second],
+        rules: &rules,
+        month: "2026-11".parse().unwrap(),
+        department: None,
+        log_position: 12,
+        as_of: at("2026-11-03T02:00:00Z"),
+        options: reports::ReportOptions::default(),
+    });
+    let text =
+        cli::render::report_text(&report, &view()).replace(&report.config_version, "<config>");
+    expect![[r#"
+        Monthly report 2026-11
+        2 tickets, 2 complaints · log position 12 · configuration <config> · deadlines judged as of 2026-11-03 10:00
+
+        FIGURE                   THIS MONTH  LAST MONTH     CHANGE
+        ───────────────────────  ──────────  ──────────  ─────────
+        tickets                           2           0         +2
+        response on time rate        100.0%        0.0%  +100.0 pt
+        resolution on time rate      100.0%        0.0%  +100.0 pt
+        resolution rate               50.0%        0.0%   +50.0 pt
+        satisfaction mean              5.00        0.00      +5.00
+        share satisfied              100.0%        0.0%  +100.0 pt
+        reopen rate                    0.0%        0.0%    +0.0 pt
+        closed loop rate             100.0%      100.0%    +0.0 pt
+
+        TARGET                         GOAL            ACTUAL  STATUS  MEASURED
+        ─────────────────────────────  ──────────────  ──────  ──────  ─────────────────────────────────────────────────────────────────────────────────────────────────────
+        high priority resolution rate  ≥ 95.0%         100.0%  met     1 of 1 urgent and high priority tickets resolved
+        satisfaction                   ≥ 4.5 or ≥ 90%  5.00    met     mean 5.00 of 5 over 1 reviews, 100.0% satisfied (target: mean at least 4.5 or at least 90% satisfied)
+        closed loop                    ≥ 100.0%        100.0%  met     2 of 2 tickets archived or still within their deadlines
+
+        KIND        TICKETS   SHARE
+        ──────────  ───────  ──────
+        suggestion        0    0.0%
+        complaint         2  100.0%
+        problem           0    0.0%
+        inquiry           0    0.0%
+        praise            0    0.0%
+
+        CONTENT TYPE  TICKETS  SHARE
+        ────────────  ───────  ─────
+        product             1  50.0%
+        service             1  50.0%
+        process             0   0.0%
+        experience          0   0.0%
+
+        CHANNEL  TICKETS  SHARE
+        ───────  ───────  ─────
+        hotline        1  50.0%
+        wechat         1  50.0%
+
+        PRIORITY  TICKETS  SHARE
+        ────────  ───────  ─────
+        urgent          0   0.0%
+        high            1  50.0%
+        medium          1  50.0%
+        low             0   0.0%
+
+        PRIORITY  RECEIVED  RESPONSE ON TIME  RESOLVED  RESOLUTION RATE  RESOLUTION ON TIME
+        ────────  ────────  ────────────────  ────────  ───────────────  ──────────────────
+        all              2      100.0% (1/1)         1            50.0%        100.0% (1/1)
+        urgent           0                 –         0                –                   –
+        high             1      100.0% (1/1)         1           100.0%        100.0% (1/1)
+        medium           1                 –         0             0.0%                   –
+        low              0                 –         0                –                   –
+
+        satisfaction: mean 5.00 over 1 reviews, 100.0% satisfied · reopened 0 (0.0% of reviewed)
+          1     0
+          2     0
+          3     0
+          4     0
+          5     1  ██████████████████████████████
+
+        KEYWORD     TICKETS  SHARE  OF COMPLAINTS  PRIORITY
+        ──────────  ───────  ─────  ─────────────  ──────────────
+        APP卡顿           1  50.0%          50.0%  priority topic
+        售后响应慢        1  50.0%          50.0%  priority topic
+
+        PRODUCT  TICKETS  SHARE  OF COMPLAINTS  PRIORITY
+        ───────  ───────  ─────  ─────────────  ──────────────
+        APP            1  50.0%          50.0%  priority topic
+
+        DEPARTMENT        VOLUME  MEDIAN 1ST RESPONSE  P90 1ST RESPONSE  RESOLUTION RATE  ON TIME  SATISFACTION
+        ────────────────  ──────  ───────────────────  ────────────────  ───────────────  ───────  ────────────
+        after_sales            1                    –                 –             0.0%        –             –
+        customer_service       0                    –                 –                –        –             –
+        logistics              0                    –                 –                –        –             –
+        marketing              0                    –                 –                –        –             –
+        operations             0                    –                 –                –        –             –
+        product                0                    –                 –                –        –             –
+        quality                0                    –                 –                –        –             –
+        technical              1               45 min            45 min           100.0%   100.0%          5.00
+
+        adopted suggestions: 0 (0 customers told) · archived 1 · closed loop 100.0%
+    "#]].assert_eq(&text);
+}

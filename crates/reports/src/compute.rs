@@ -543,6 +543,8 @@ impl DepartmentAccumulator {
             median_first_response_working_ms: median(&self.first_response_working_ms),
             resolved: counts.resolved,
             resolution_rate: ratio(counts.resolved, counts.received),
+            response_due: counts.response_due,
+            resolution_due: counts.resolution_due,
             on_time_rate: ratio(
                 counts.responded_on_time + counts.resolved_on_time,
                 counts.response_due + counts.resolution_due,

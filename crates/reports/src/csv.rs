@@ -177,6 +177,8 @@ impl MonthlyReport {
             );
             rows.push(section, key, "resolved", kpi.resolved);
             rows.push(section, key, "resolution_rate", kpi.resolution_rate);
+            rows.push(section, key, "response_due", kpi.response_due);
+            rows.push(section, key, "resolution_due", kpi.resolution_due);
             rows.push(section, key, "on_time_rate", kpi.on_time_rate);
             rows.push(
                 section,

@@ -12,7 +12,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bott
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin-top:16px}\
 .card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:140px}\
 .card .value{font-size:22px;font-weight:600}.card .label{font-size:12px;color:#555}\
-.up{color:#2e7d32}.down{color:#c62828}.flat{color:#777}\
+.up{color:#2e7d32}.down{color:#c62828}.flat{color:#555}\
 table{border-collapse:collapse;font-size:13px;margin:6px 0}\
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}\
 td.text,th.text{text-align:left}\
@@ -144,9 +144,16 @@ impl MonthlyReport {
             } else {
                 format!("{:+.1} pt", change.change * 100.0)
             };
-            let class = if change.change > 0.0 {
+            // Green for better, red for worse: a lower reopen rate is better, and the number
+            // of tickets is neither.
+            let better = match change.name.as_str() {
+                "tickets" => 0.0,
+                "reopen_rate" => -change.change,
+                _ => change.change,
+            };
+            let class = if better > 0.0 {
                 "up"
-            } else if change.change < 0.0 {
+            } else if better < 0.0 {
                 "down"
             } else {
                 "flat"
@@ -357,7 +364,7 @@ impl MonthlyReport {
                 } else {
                     percent(kpi.resolution_rate)
                 },
-                if kpi.volume == 0 {
+                if kpi.response_due + kpi.resolution_due == 0 {
                     "–".to_owned()
                 } else {
                     percent(kpi.on_time_rate)
@@ -378,7 +385,7 @@ impl MonthlyReport {
         if self.unassigned > 0 {
             let _ = write!(
                 html,
-                r#"<p class="meta">{} tickets have no department yet.</p>"#,
+                r#"<p class="meta">Tickets without a department yet: {}.</p>"#,
                 self.unassigned
             );
         }
@@ -410,7 +417,7 @@ impl MonthlyReport {
 
         let _ = write!(
             html,
-            r#"<footer class="meta"><p>Regenerate exactly: <code>cloop report monthly --month {month}{department} --at-position {position}</code>. Definitions of every figure: docs/reports.md.</p></footer></body></html>"#,
+            r#"<footer class="meta"><p>Regenerate exactly from the workflow's event log: <code>cloop report monthly --month {month}{department} --db workflow.db --at-position {position}</code>. Definitions of every figure: docs/reports.md.</p></footer></body></html>"#,
             month = self.month,
             department = self
                 .department

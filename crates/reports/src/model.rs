@@ -94,6 +94,9 @@ pub struct DepartmentKpi {
     pub resolved: u64,
     /// `resolved / volume`.
     pub resolution_rate: f64,
+    /// Deadlines decided (met or passed), the denominators of the on-time rates.
+    pub response_due: u64,
+    pub resolution_due: u64,
     /// Deadlines met over deadlines decided, response and resolution together.
     pub on_time_rate: f64,
     pub response_on_time_rate: f64,

@@ -209,6 +209,9 @@ fn department_from_proto(kpi: &v1::DepartmentKpi) -> DepartmentKpi {
         median_first_response_working_ms: None,
         resolved: count_from_share(kpi.resolution_rate, kpi.volume),
         resolution_rate: kpi.resolution_rate,
+        // Not carried: every ticket is taken as decided, so the rates show as given.
+        response_due: kpi.volume,
+        resolution_due: kpi.volume,
         on_time_rate: kpi.on_time_rate,
         response_on_time_rate: kpi.response_on_time_rate,
         resolution_on_time_rate: kpi.resolution_on_time_rate,

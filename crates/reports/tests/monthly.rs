@@ -1328,6 +1328,8 @@ fn csv_snapshot() {
         department,product,median_first_response_working_ms,27000000
         department,product,resolved,4
         department,product,resolution_rate,1
+        department,product,response_due,4
+        department,product,resolution_due,4
         department,product,on_time_rate,1
         department,product,response_on_time_rate,1
         department,product,resolution_on_time_rate,1
@@ -1508,4 +1510,86 @@ fn protobuf_round_trip_keeps_what_the_message_carries() {
     );
     assert_eq!(read_back.resolved, original.resolved);
     assert_eq!(read_back.on_time_rate, original.on_time_rate);
+}
+
+/// The first `chromium` (or `CLOOP_CHROMIUM`) found on the PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("CLOOP_CHROMIUM") {
+        return Some(path.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| {
+            ["chromium", "chromium-browser", "google-chrome"]
+                .into_iter()
+                .map(move |name| dir.join(name))
+        })
+        .find(|candidate| candidate.is_file())
+}
+
+/// Opens the HTML report in headless Chromium and takes a screenshot, kept as a test
+/// artefact in `target/tmp/reports/` (never in the repository). Skipped, with a message,
+/// when Chromium is not installed (`apt-get install -y chromium`).
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        println!(
+            "skipped: chromium is not installed; `apt-get install -y chromium` enables this test"
+        );
+        return;
+    };
+    let artefacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let page = artefacts.join("report-2026-11.html");
+    let screenshot = artefacts.join("report-2026-11.png");
+    let _ = std::fs::remove_file(&screenshot);
+    std::fs::write(&page, november_report().to_html()).unwrap();
+    let profile = tempfile_dir(&artefacts);
+    let mut child = std::process::Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1200,3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish in 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "chromium exited with {status}");
+    let bytes = std::fs::read(&screenshot).unwrap();
+    assert!(
+        bytes.len() > 10_000,
+        "the screenshot is {} bytes",
+        bytes.len()
+    );
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG");
+    println!("screenshot: {}", screenshot.display());
+}
+
+/// A fresh, empty profile folder for one browser run.
+fn tempfile_dir(parent: &std::path::Path) -> std::path::PathBuf {
+    let dir = parent.join(format!("chromium-profile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
