@@ -15,9 +15,12 @@ use crate::options::LogOptions;
 /// A WAL of this many pages (SQLite's default checkpoint size) wakes the checkpointer.
 const CHECKPOINT_PAGES: c_int = 1_000;
 
-/// A WAL this large means the checkpointer cannot keep up (or is blocked): the writer then
-/// checkpoints inline, as SQLite would by default, so the WAL cannot grow without bound.
-const INLINE_CHECKPOINT_PAGES: c_int = 16_000;
+/// At this size the writer also checkpoints inline, right after its commit. A PASSIVE
+/// checkpoint from another connection copies most of the WAL but rarely catches up with a
+/// busy writer, and SQLite restarts the WAL from its beginning only once every frame is
+/// copied: the writer's own checkpoint, which finds most frames already copied, is short and
+/// lets the WAL restart, so it cannot grow without bound.
+const INLINE_CHECKPOINT_PAGES: c_int = 4_000;
 
 /// Replaces SQLite's automatic checkpoint on the writer's connection with a hook that wakes
 /// a checkpointer thread, and starts that thread.
@@ -44,8 +47,11 @@ pub(crate) fn start_checkpointer(
     let (wake, woken) = sync_channel::<()>(1);
     writer
         .wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
+            // The hook runs after the commit is durable; an error returned here would make
+            // SQLite report the committed transaction as failed, so it never returns one.
             if pages >= INLINE_CHECKPOINT_PAGES {
-                wal.checkpoint_v2(CheckpointMode::PASSIVE)?;
+                // Busy when the checkpointer is at work: the next commit tries again.
+                let _ = wal.checkpoint_v2(CheckpointMode::PASSIVE);
             } else if pages >= CHECKPOINT_PAGES {
                 // A full queue means a wake-up is already pending.
                 let _ = wake.try_send(());

@@ -36,9 +36,10 @@
 //!   `canonical` and `docs/audit.md`).
 //! - **Projections.** A `Projector` runs inside the writer's transaction, per request, so
 //!   projections commit with the rows they are built from.
-//! - **Checkpoints off the commit path.** The writer's connection does not checkpoint the WAL
-//!   itself (unless the WAL passes 16,000 pages); a checkpoint thread with its own
-//!   connection copies it back with PASSIVE checkpoints, which never block the writer.
+//! - **Checkpoints mostly off the commit path.** A checkpoint thread with its own connection
+//!   copies the WAL back with PASSIVE checkpoints (which never block the writer) once it
+//!   holds 1,000 pages; the writer finishes the job itself past 4,000 pages, so that the WAL
+//!   restarts and stays bounded. A failed checkpoint never fails a commit.
 //! - **One writer.** Only the writer thread writes; async code never blocks on SQLite (reads
 //!   go to tokio's blocking pool, appends to the writer's queue).
 
