@@ -573,10 +573,18 @@ pub fn queue(tickets: &[v1::Ticket], heading: &str, view: &View) -> String {
     let mut text = format!(
         "{heading} · {} open · {} · {}\n\n",
         sorted.len(),
-        view.style
-            .paint(Paint::Red, &format!("{breached} breached")),
-        view.style
-            .paint(Paint::Yellow, &format!("{warning} warning")),
+        if breached > 0 {
+            view.style
+                .paint(Paint::Red, &format!("{breached} breached"))
+        } else {
+            "0 breached".to_owned()
+        },
+        if warning > 0 {
+            view.style
+                .paint(Paint::Yellow, &format!("{warning} warning"))
+        } else {
+            "0 warning".to_owned()
+        },
     );
     text.push_str(&ticket_table(&sorted, view));
     text

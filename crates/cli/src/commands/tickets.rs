@@ -227,7 +227,11 @@ async fn watch(context: &Context, arguments: &FilterArgs) -> Result<(), CliError
             write_stdout(&format!(
                 "{} {} {} {} {}\n",
                 change.position,
-                change.event_type,
+                if change.event_type.is_empty() {
+                    "current"
+                } else {
+                    change.event_type.as_str()
+                },
                 ticket.ticket_id,
                 crate::names::step_text(ticket.step),
                 crate::names::sla_text(ticket.sla_state)
