@@ -145,6 +145,23 @@ pub fn append_checkpoint(
     Ok(())
 }
 
+/// Takes a checkpoint of the log's current head at `now` and appends it to the checkpoint
+/// file; returns it (to publish it too). What the workflow's checkpoint timer calls, from a
+/// blocking thread. An empty log (position 0) is not written down and gives `None`.
+pub fn take_checkpoint(
+    log: &eventlog::EventLog,
+    path: impl AsRef<Path>,
+    now: DateTime<Utc>,
+) -> Result<Option<Checkpoint>, AuditError> {
+    let head = log.head();
+    if head.position == 0 {
+        return Ok(None);
+    }
+    let checkpoint = Checkpoint::from_head(&head, now);
+    append_checkpoint(path, &checkpoint)?;
+    Ok(Some(checkpoint))
+}
+
 /// Reads every checkpoint of a checkpoint file, in file order; blank lines are skipped and
 /// a malformed line is an error naming it.
 pub fn read_checkpoints(path: impl AsRef<Path>) -> Result<Vec<Checkpoint>, AuditError> {

@@ -26,7 +26,8 @@ pub mod source;
 pub mod time_travel;
 
 pub use checkpoint::{
-    append_checkpoint, read_checkpoints, verify_against, Checkpoint, CheckpointReport,
+    append_checkpoint, read_checkpoints, take_checkpoint, verify_against, Checkpoint,
+    CheckpointReport,
 };
 pub use decode::{decode_row, decode_rows, is_ticket_stream, TicketEvent, TICKET_STREAM_PREFIX};
 pub use erasure::{reapply_erasures, sealed_keys_of, ErasureReplay};

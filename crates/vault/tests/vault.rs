@@ -234,3 +234,35 @@ fn seal_customer_replaces_only_the_customer_member() {
     let mut none = json!({"at": "2026-11-23T00:00:00Z"});
     assert_eq!(vault.seal_customer(&mut none).unwrap(), None);
 }
+
+#[test]
+fn ensure_keys_creates_missing_keys_once_in_one_commit() {
+    let directory = tempfile::tempdir().unwrap();
+    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+    let (reference, value) = customer();
+    let existing = vault.seal(&reference, &value).unwrap();
+    let batch: Vec<CustomerRef> = (0..50)
+        .map(|index| {
+            CustomerRef::from_fields(Some(&format!("C-{index}")), None, None, None).unwrap()
+        })
+        .chain([reference.clone(), reference.clone()])
+        .chain((0..10).map(|index| {
+            CustomerRef::from_fields(Some(&format!("C-{index}")), None, None, None).unwrap()
+        }))
+        .collect();
+    assert_eq!(vault.ensure_keys(&batch).unwrap(), 50);
+    assert_eq!(vault.key_count().unwrap(), 51);
+    assert_eq!(vault.ensure_keys(&batch).unwrap(), 0);
+    assert_eq!(vault.seal(&reference, &value).unwrap().key, existing.key);
+    // Keys created in a batch seal and open like any other, also after a reopen.
+    let sealed = vault
+        .seal(&batch[7], &json!({"customer_id": "C-7"}))
+        .unwrap();
+    drop(vault);
+    let reopened = Vault::open_file(directory.path().join("keys.db")).unwrap();
+    assert_eq!(
+        reopened.open(&sealed).unwrap(),
+        Some(json!({"customer_id": "C-7"}))
+    );
+    assert_eq!(reopened.key_id_of(&batch[7]).unwrap(), Some(sealed.key));
+}

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use audit::{
-    append_checkpoint, export_jsonl, read_checkpoints, verify_against, verify_jsonl, Checkpoint,
-    ExportVerifyReport, LogFile, PositionRange, RowSource,
+    append_checkpoint, export_jsonl, read_checkpoints, take_checkpoint, verify_against,
+    verify_jsonl, Checkpoint, ExportVerifyReport, LogFile, PositionRange, RowSource,
 };
 use chrono::Utc;
 use eventlog::{chain_hash, row_digest, CallerFields, Problem, WriterFields};
@@ -29,20 +29,20 @@ fn fixture() -> Fixture {
     let db = directory.path().join("events.db");
     let checkpoints = directory.path().join("kept").join("checkpoints.jsonl");
     std::fs::create_dir_all(directory.path().join("kept")).expect("create the checkpoint folder");
+    let log = small_log(&db, 0);
+    let nothing = take_checkpoint(&log, &checkpoints, Utc::now()).expect("an empty log");
+    assert_eq!(nothing, None);
+    drop(log);
     let log = small_log(&db, 3);
-    append_checkpoint(
-        &checkpoints,
-        &Checkpoint::from_head(&log.head(), Utc::now()),
-    )
-    .expect("keep a checkpoint");
+    take_checkpoint(&log, &checkpoints, Utc::now()).expect("keep a checkpoint");
     drop(log);
     let log = small_log(&db, ROWS - 3);
     assert_eq!(log.head().position, ROWS);
-    append_checkpoint(
-        &checkpoints,
-        &Checkpoint::from_head(&log.head(), Utc::now()),
-    )
-    .expect("keep a checkpoint");
+    let kept = take_checkpoint(&log, &checkpoints, Utc::now()).expect("keep a checkpoint");
+    assert_eq!(
+        kept.map(|checkpoint| checkpoint.hash),
+        Some(log.head().hash)
+    );
     drop(log);
     Fixture {
         _directory: directory,
