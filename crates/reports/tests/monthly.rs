@@ -1575,6 +1575,7 @@ fn the_html_report_renders_in_headless_chromium() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
+    let _ = std::fs::remove_dir_all(&profile);
     assert!(status.success(), "chromium exited with {status}");
     let bytes = std::fs::read(&screenshot).unwrap();
     assert!(
