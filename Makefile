@@ -12,6 +12,7 @@ help: ## List the targets
 tools: ## Install what a clean machine lacks (a current nats-server into .tools/bin)
 	@./scripts/install-nats-server.sh
 	@command -v cargo-nextest >/dev/null || echo "note: cargo-nextest not found, tests run with cargo test"
+	@./scripts/install-chromium.sh
 
 fmt: ## Check formatting
 	$(CARGO) fmt --all --check
