@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Starts closedloop locally: builds the release binaries, starts a nats-server with JetStream
+# (unless CLOOP_NATS_URL names one), cloop-intake and cloop-workflow with the demo configuration
+# and tokens, waits until they listen, prints where and a few commands to try, and stops all of
+# them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
+#
+# Environment: CLOOP_NATS_URL (use this NATS instead of starting one), CLOOP_NATS_PORT (port of
+# the local nats-server, default 14222), CLOOP_DATA (data folder, default .data).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+data=${CLOOP_DATA:-$root/.data}
+config=$root/deploy/config/demo.toml
+tokens=$root/deploy/config/demo-tokens.toml
+intake_listen=127.0.0.1:50051
+workflow_listen=127.0.0.1:50052
+intake_metrics=127.0.0.1:9451
+workflow_metrics=127.0.0.1:9452
+mkdir -p "$data"
+
+echo "building release binaries ..."
+cargo build --release --bins -p intake -p workflow
+cargo build --release --bins -p cli 2>/dev/null || echo "note: the cloop CLI did not build; use a gRPC client instead"
+bin=$root/target/release
+
+pids=()
+names=()
+stopping=0
+stop_all() {
+    trap - INT TERM EXIT
+    stopping=1
+    echo
+    # Stop in reverse order: workflow, intake, then nats-server.
+    for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
+        pid=${pids[$index]}
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "stopping ${names[$index]} (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    echo "stopped; data kept in $data"
+}
+trap stop_all INT TERM EXIT
+
+start() {
+    local name=$1
+    shift
+    "$@" >"$data/$name.log" 2>&1 &
+    pids+=($!)
+    names+=("$name")
+}
+
+wait_for_port() {
+    local name=$1 address=$2
+    local host=${address%:*} port=${address##*:}
+    for _ in $(seq 1 300); do
+        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+            return 0
+        fi
+        local last=$((${#pids[@]} - 1))
+        if ! kill -0 "${pids[$last]}" 2>/dev/null; then
+            echo "error: $name exited; its log ($data/$name.log) ends with:" >&2
+            tail -n 20 "$data/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "error: $name does not listen on $address; see $data/$name.log" >&2
+    exit 1
+}
+
+if [[ -n "${CLOOP_NATS_URL:-}" ]]; then
+    nats_url=$CLOOP_NATS_URL
+    echo "using NATS at $nats_url"
+else
+    nats_port=${CLOOP_NATS_PORT:-14222}
+    nats_bin=${CLOOP_NATS_SERVER:-$root/.tools/bin/nats-server}
+    [[ -x "$nats_bin" ]] || nats_bin=$(command -v nats-server)
+    mkdir -p "$data/nats"
+    start nats-server "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats"
+    wait_for_port nats-server "127.0.0.1:$nats_port"
+    nats_url=nats://127.0.0.1:$nats_port
+fi
+
+export CLOOP_NATS_URL=$nats_url CLOOP_CONFIG=$config CLOOP_TOKENS=$tokens
+start cloop-intake "$bin/cloop-intake" --listen "$intake_listen" --metrics-listen "$intake_metrics" \
+    --data-dir "$data/intake"
+wait_for_port cloop-intake "$intake_listen"
+start cloop-workflow "$bin/cloop-workflow" --listen "$workflow_listen" \
+    --metrics-listen "$workflow_metrics" --data-dir "$data/workflow"
+wait_for_port cloop-workflow "$workflow_listen"
+
+cat <<TEXT
+
+closedloop is running (logs and data in $data):
+  nats-server     $nats_url
+  cloop-intake    $intake_listen   metrics http://$intake_metrics/metrics
+  cloop-workflow  $workflow_listen   metrics http://$workflow_metrics/metrics
+
+Demo tokens (deploy/config/demo-tokens.toml, demo only): demo-adapter, demo-service,
+demo-agent-technical, demo-head-technical, demo-agent-logistics, demo-manager, demo-auditor,
+demo-admin. Try:
+
+  export CLOOP_INTAKE=http://$intake_listen CLOOP_WORKFLOW=http://$workflow_listen
+  $bin/cloop --token demo-adapter submit --channel app --content "APP卡顿，打开很慢" --phone 13800138000
+  $bin/cloop --token demo-agent-technical tickets list --department technical --step handle
+  $bin/cloop --token demo-agent-technical ack <TICKET_ID> --message "我们正在处理"
+  $bin/cloop --token demo-agent-technical tickets watch --department technical
+  $bin/cloop --token demo-service tickets sla <TICKET_ID>
+
+Press Ctrl-C to stop everything.
+TEXT
+
+# Wait until one of them exits (or Ctrl-C, which runs stop_all).
+wait -n "${pids[@]}" || true
+if [[ $stopping == 0 ]]; then
+    echo "a process exited; stopping the others"
+fi
