@@ -182,8 +182,11 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         let _ = relay_task.await;
         let _ = confirm_task.await;
         task_outbox.close().await;
-        if let Err(error) = client.flush().await {
-            tracing::debug!(%error, "flush nats");
+        // Flushing waits for the server: not for ever when NATS is down.
+        match tokio::time::timeout(Duration::from_secs(2), client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "flush nats"),
+            Err(_) => tracing::debug!("nats flush timed out"),
         }
         tracing::info!("intake stopped");
         served.map_err(|error| IntakeError::Service(service::ServiceError::Grpc(error.to_string())))

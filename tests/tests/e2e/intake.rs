@@ -749,7 +749,7 @@ async fn malformed_requests_are_refused_naming_their_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_down_during_submissions_everything_is_delivered_once() {
-    let mut intake = IntakeUnderTest::start("", 120);
+    let mut intake = IntakeUnderTest::start("shutdown_flush_secs = 2", 120);
     let mut client = intake.client().await;
     let mut answered = HashSet::new();
     for index in 0..50 {
@@ -778,7 +778,14 @@ async fn nats_down_during_submissions_everything_is_delivered_once() {
         .into_inner();
         answered.insert(response.feedback_id);
     }
+    // A graceful stop while NATS is still down exits cleanly and keeps the rows for later.
+    let code = intake.process.terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{}", tail(&intake.process.log()));
     intake.nats.start_again();
+    intake.process.start_again();
+    intake
+        .process
+        .wait_listening(&intake.address, START_TIMEOUT);
     let nats = intake.nats_client().await;
     assert_stream_holds_exactly(&intake, &nats, &answered, Duration::from_secs(60)).await;
     assert_eq!(answered.len(), 200);
