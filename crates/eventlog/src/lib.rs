@@ -11,6 +11,20 @@
 //!   something new was committed.
 //! - `verify_path` / `EventLog::verify` recompute the hash chain and name the first bad row.
 //!
+//! ```no_run
+//! # async fn example() -> Result<(), eventlog::LogError> {
+//! use eventlog::{EventLog, ExpectedVersion, LogOptions, NewEvent};
+//! let log = EventLog::open("workflow.db", LogOptions::default())?;
+//! let event = NewEvent::new("ticket.received", serde_json::json!({ "content": "APP卡顿" }));
+//! let outcome = log.append("ticket-1", ExpectedVersion::NoStream, vec![event]).await?;
+//! let history = log.read_stream("ticket-1", 1).await?;
+//! assert_eq!(history.last().map(|event| event.position), Some(outcome.last_position));
+//! let report = log.verify(None, |_checked, _total| {})?;
+//! assert!(report.ok);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Invariants
 //!
 //! - **Append-only.** Rows are never updated or deleted: triggers abort any `UPDATE` or

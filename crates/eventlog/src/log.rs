@@ -179,7 +179,9 @@ impl EventLog {
         single(self.append_many(vec![request]).await)
     }
 
-    /// `append` for callers outside an async runtime: blocks until the batch commits.
+    /// `append` for callers outside an async runtime: blocks until the batch commits. Do not
+    /// call the blocking variants from an async task (tokio refuses to block its worker
+    /// threads and panics); use `append` there, or call them inside `spawn_blocking`.
     pub fn append_blocking(
         &self,
         stream_id: &str,
