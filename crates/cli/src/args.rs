@@ -355,8 +355,8 @@ pub struct MonthlyArgs {
     /// Also write the report as CSV.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
-    /// Recompute the report at this log position (offline, needs --db).
-    #[arg(long, requires = "db")]
+    /// Recompute the report at this log position (by the service, or offline with --db).
+    #[arg(long)]
     pub at_position: Option<u64>,
     /// Compute offline from the workflow's event log file instead of asking the service.
     #[arg(long, value_name = "FILE")]

@@ -18,6 +18,7 @@
 mod compute;
 mod csv;
 mod error;
+mod fold;
 mod html;
 mod model;
 mod month;
@@ -27,6 +28,7 @@ mod svg;
 
 pub use compute::{monthly_report, ReportBuilder, ReportInput, ReportOptions};
 pub use error::ReportError;
+pub use fold::LogFold;
 pub use model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
     SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,

@@ -135,6 +135,8 @@ fn on_time_to_proto(rates: &OnTimeRates) -> v1::OnTimeRates {
         resolution_on_time_rate: rates.resolution_on_time_rate,
         received: rates.received,
         resolution_rate: rates.resolution_rate,
+        response_due: Some(rates.response_due),
+        resolution_due: Some(rates.resolution_due),
     }
 }
 
@@ -142,19 +144,23 @@ fn on_time_from_proto(rates: &v1::OnTimeRates) -> OnTimeRates {
     OnTimeRates {
         priority: priority_from_proto(rates.priority),
         received: rates.received,
-        response_due: denominator_from_rate(
-            rates.responded_on_time,
-            rates.response_on_time_rate,
-            rates.responded,
-        ),
+        response_due: rates.response_due.unwrap_or_else(|| {
+            denominator_from_rate(
+                rates.responded_on_time,
+                rates.response_on_time_rate,
+                rates.responded,
+            )
+        }),
         responded: rates.responded,
         responded_on_time: rates.responded_on_time,
         response_on_time_rate: rates.response_on_time_rate,
-        resolution_due: denominator_from_rate(
-            rates.resolved_on_time,
-            rates.resolution_on_time_rate,
-            rates.resolved,
-        ),
+        resolution_due: rates.resolution_due.unwrap_or_else(|| {
+            denominator_from_rate(
+                rates.resolved_on_time,
+                rates.resolution_on_time_rate,
+                rates.resolved,
+            )
+        }),
         resolved: rates.resolved,
         resolved_on_time: rates.resolved_on_time,
         resolution_on_time_rate: rates.resolution_on_time_rate,
@@ -169,6 +175,7 @@ fn problem_to_proto(problem: &TopProblem) -> v1::TopProblem {
         share: problem.share,
         complaint_share: problem.complaint_share,
         priority_flag: problem.priority_flag,
+        complaints: Some(problem.complaints),
     }
 }
 
@@ -177,7 +184,9 @@ fn problem_from_proto(problem: &v1::TopProblem, complaints: u64) -> TopProblem {
         key: problem.key.clone(),
         count: problem.count,
         share: problem.share,
-        complaints: count_from_share(problem.complaint_share, complaints),
+        complaints: problem
+            .complaints
+            .unwrap_or_else(|| count_from_share(problem.complaint_share, complaints)),
         complaint_share: problem.complaint_share,
         priority_flag: problem.priority_flag,
     }
@@ -196,6 +205,8 @@ fn department_to_proto(kpi: &DepartmentKpi) -> v1::DepartmentKpi {
         satisfaction_mean: kpi.satisfaction_mean,
         share_satisfied: kpi.share_satisfied,
         reviews: kpi.reviews,
+        response_due: Some(kpi.response_due),
+        resolution_due: Some(kpi.resolution_due),
     }
 }
 
@@ -209,9 +220,10 @@ fn department_from_proto(kpi: &v1::DepartmentKpi) -> DepartmentKpi {
         median_first_response_working_ms: None,
         resolved: count_from_share(kpi.resolution_rate, kpi.volume),
         resolution_rate: kpi.resolution_rate,
-        // Not carried: every ticket is taken as decided, so the rates show as given.
-        response_due: kpi.volume,
-        resolution_due: kpi.volume,
+        // Carried since the fields were added; from an older server every ticket is taken
+        // as decided, so the rates show as given.
+        response_due: kpi.response_due.unwrap_or(kpi.volume),
+        resolution_due: kpi.resolution_due.unwrap_or(kpi.volume),
         on_time_rate: kpi.on_time_rate,
         response_on_time_rate: kpi.response_on_time_rate,
         resolution_on_time_rate: kpi.resolution_on_time_rate,
@@ -318,6 +330,8 @@ pub fn to_proto(report: &MonthlyReport) -> v1::MonthlyReport {
         log_position: report.log_position,
         config_version: report.config_version.clone(),
         computed_at: Some(timestamp(report.as_of)),
+        calendar_version: report.calendar_version.clone(),
+        satisfied_threshold: Some(u32::from(report.satisfied_threshold)),
     }
 }
 
@@ -359,9 +373,12 @@ pub fn from_proto(
         department,
         log_position: message.log_position,
         config_version: message.config_version.clone(),
-        calendar_version: String::new(),
+        calendar_version: message.calendar_version.clone(),
         as_of: instant(message.computed_at.as_ref())?,
-        satisfied_threshold: defaults.satisfied_threshold,
+        satisfied_threshold: message
+            .satisfied_threshold
+            .and_then(|threshold| u8::try_from(threshold).ok())
+            .unwrap_or(defaults.satisfied_threshold),
         priority_share_threshold: 0.30,
         month_start: month.start(offset),
         month_end: month.end(offset),
@@ -443,4 +460,86 @@ pub fn from_proto(
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{monthly_report, ReportInput, ReportOptions};
+
+    fn report_with_counts() -> MonthlyReport {
+        let rules = domain::Rules::defaults();
+        let month: YearMonth = "2026-11".parse().expect("month");
+        let as_of = month.end(rules.calendar().offset());
+        let mut report = monthly_report(ReportInput {
+            tickets: Vec::<domain::Ticket>::new(),
+            rules: &rules,
+            month,
+            department: None,
+            log_position: 7,
+            as_of,
+            options: ReportOptions {
+                satisfied_threshold: Some(3),
+                ..ReportOptions::default()
+            },
+        });
+        // Counts that the rates alone cannot recover: nothing met, something due.
+        report.on_time.response_due = 4;
+        report.on_time.resolution_due = 2;
+        report.departments[0].response_due = 3;
+        report.departments[0].resolution_due = 1;
+        report.complaints = 5;
+        report.top_keywords.push(TopProblem {
+            key: "退款".to_owned(),
+            count: 4,
+            share: 0.5,
+            complaints: 3,
+            complaint_share: 0.6,
+            priority_flag: true,
+        });
+        report
+    }
+
+    #[test]
+    fn the_added_fields_travel_exactly() {
+        let report = report_with_counts();
+        let message = to_proto(&report);
+        assert_eq!(message.calendar_version, report.calendar_version);
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let back = from_proto(&message, offset).expect("read back");
+        assert_eq!(back.on_time.response_due, 4);
+        assert_eq!(back.on_time.resolution_due, 2);
+        assert_eq!(back.departments[0].response_due, 3);
+        assert_eq!(back.departments[0].resolution_due, 1);
+        assert_eq!(back.top_keywords[0].complaints, 3);
+        assert_eq!(back.calendar_version, report.calendar_version);
+        assert_eq!(back.satisfied_threshold, 3);
+    }
+
+    #[test]
+    fn a_message_without_them_falls_back_to_the_documented_defaults() {
+        let report = report_with_counts();
+        let mut message = to_proto(&report);
+        if let Some(on_time) = message.on_time.as_mut() {
+            on_time.response_due = None;
+            on_time.resolution_due = None;
+        }
+        message.departments[0].response_due = None;
+        message.departments[0].resolution_due = None;
+        message.top_keywords[0].complaints = None;
+        message.satisfied_threshold = None;
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let back = from_proto(&message, offset).expect("read back");
+        // Nothing was met, so the rates are 0 and the responded count stands in.
+        assert_eq!(back.on_time.response_due, back.on_time.responded);
+        assert_eq!(back.departments[0].response_due, back.departments[0].volume);
+        assert_eq!(
+            back.top_keywords[0].complaints, 0,
+            "no complaints in by_kind"
+        );
+        assert_eq!(
+            back.satisfied_threshold,
+            domain::rules::config::ReviewConfig::default().satisfied_threshold
+        );
+    }
 }

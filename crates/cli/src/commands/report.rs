@@ -10,9 +10,8 @@ use crate::render::{adopted_json, adopted_table, report_text};
 use crate::rpc::{call_error, connect, Service};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
-use reports::{MonthlyReport, ReportInput, ReportOptions, YearMonth};
+use reports::{MonthlyReport, ReportOptions, YearMonth};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Runs `cloop report ...`.
@@ -59,6 +58,7 @@ async fn monthly(context: &Context, arguments: MonthlyArgs) -> Result<(), CliErr
                 .monthly_report(connection.request(v1::MonthlyReportRequest {
                     month: month.to_string(),
                     department: arguments.department.clone(),
+                    at_position: arguments.at_position,
                 })?)
                 .await
                 .map_err(call_error)?
@@ -144,8 +144,8 @@ pub fn offline_report(
         ));
     }
     let progress = bar(target, "folded", quiet);
-    let mut tickets: HashMap<String, domain::Ticket> = HashMap::new();
-    let mut as_of = None;
+    // The same fold as the workflow's `Reports.MonthlyReport` with `at_position`.
+    let mut fold = reports::LogFold::for_month(&rules, month);
     let mut next = 1;
     while next <= target {
         let events = log
@@ -159,9 +159,9 @@ pub fn offline_report(
                 break;
             }
             next = event.position + 1;
-            as_of = Some(event.recorded_at);
             progress.inc(1);
-            if !event.stream_id.starts_with("ticket-") {
+            if !fold.wants(&event.stream_id) {
+                fold.add(&event.stream_id, event.position, event.recorded_at, None);
                 continue;
             }
             let payload = event
@@ -175,24 +175,20 @@ pub fn offline_report(
                             event.position
                         ))
                     })?;
-            let ticket = tickets.remove(&event.stream_id).unwrap_or_default();
-            tickets.insert(event.stream_id, domain::apply(ticket, &decoded));
+            fold.add(
+                &event.stream_id,
+                event.position,
+                event.recorded_at,
+                Some(&decoded),
+            );
         }
         if next > target {
             break;
         }
     }
     progress.finish_and_clear();
-    let as_of = as_of.ok_or_else(|| CliError::Other("no event was read".to_owned()))?;
-    Ok(reports::monthly_report(ReportInput {
-        tickets: tickets.values(),
-        rules: &rules,
-        month,
-        department,
-        log_position: target,
-        as_of,
-        options: ReportOptions::default(),
-    }))
+    fold.report(&rules, month, department, ReportOptions::default())
+        .ok_or_else(|| CliError::Other("no event was read".to_owned()))
 }
 
 async fn adopted(context: &Context, from: &str, to: &str, page_size: u32) -> Result<(), CliError> {
