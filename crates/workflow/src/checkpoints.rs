@@ -1,0 +1,160 @@
+//! The checkpoint timer: every `checkpoint_interval_secs` (five minutes by default) and once
+//! more at shutdown, the head of the log (position, hash, time) is appended to the checkpoint
+//! file (`<data-dir>/checkpoints.jsonl` unless `checkpoint_file` says otherwise) with
+//! `audit::take_checkpoint`, and published on TICKET_EVENTS as `ticket.events.checkpoint`
+//! (a JSON payload, the line of the file; `Nats-Msg-Id` = `checkpoint-<position>`).
+//!
+//! A checkpoint is not a ticket event and is not in the log: it is a statement about the log,
+//! worth as much as the place it is kept. The published copy lets something outside this
+//! machine keep it; `Audit.VerifyLog` with `check_checkpoints` compares the log with the file.
+//! A head that has not moved since the last checkpoint is not written again.
+
+use crate::clock::Clock;
+use crate::error::WorkflowError;
+use async_nats::jetstream::{self, message::PublishMessage};
+use eventlog::EventLog;
+use service::nats::ConnectionFlag;
+use service::shutdown::Shutdown;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The file name of the kept checkpoints inside the data folder, when no other is configured.
+pub const CHECKPOINT_FILE: &str = "checkpoints.jsonl";
+
+/// The event-type part of the subject checkpoints are published on.
+pub const CHECKPOINT_EVENT_TYPE: &str = "checkpoint";
+
+/// The subject checkpoints are published on: `ticket.events.checkpoint`.
+pub fn checkpoint_subject() -> String {
+    format!(
+        "{}.{CHECKPOINT_EVENT_TYPE}",
+        proto::TICKET_EVENTS_SUBJECT_PREFIX
+    )
+}
+
+/// The `Nats-Msg-Id` of the checkpoint at `position`: the same head published twice within
+/// the stream's duplicate window is kept once.
+pub fn checkpoint_message_id(position: u64) -> String {
+    format!("checkpoint-{position}")
+}
+
+/// The checkpoint file of a data folder: `configured`, or `<data-dir>/checkpoints.jsonl`.
+pub fn checkpoint_path(data_dir: &Path, configured: Option<&Path>) -> PathBuf {
+    configured.map_or_else(|| data_dir.join(CHECKPOINT_FILE), Path::to_path_buf)
+}
+
+/// The checkpoint timer.
+#[derive(Debug, Clone)]
+pub struct Checkpointer {
+    pub log: EventLog,
+    /// Where checkpoints are appended.
+    pub path: PathBuf,
+    pub clock: Arc<dyn Clock>,
+    pub interval: Duration,
+    pub context: jetstream::Context,
+    pub connected: ConnectionFlag,
+    /// How long a publish may wait for its acknowledgement.
+    pub publish_timeout: Duration,
+}
+
+impl Checkpointer {
+    /// Takes a checkpoint of the head when it moved past `last`, appends it to the file and
+    /// publishes it. Returns the checkpoint written, if any. A failed publish is logged and
+    /// does not fail the checkpoint: the file holds it.
+    pub async fn take_once(
+        &self,
+        last: Option<u64>,
+    ) -> Result<Option<audit::Checkpoint>, WorkflowError> {
+        let head = self.log.head().position;
+        if head == 0 || last == Some(head) {
+            return Ok(None);
+        }
+        let log = self.log.clone();
+        let path = self.path.clone();
+        let now = self.clock.now();
+        let taken = tokio::task::spawn_blocking(move || audit::take_checkpoint(&log, &path, now))
+            .await
+            .map_err(|error| {
+                WorkflowError::Corrupt(format!("checkpoint task failed: {error}"))
+            })??;
+        if let Some(checkpoint) = &taken {
+            tracing::info!(
+                position = checkpoint.position,
+                hash = %hex::encode(checkpoint.hash),
+                file = %self.path.display(),
+                "checkpoint kept"
+            );
+            if let Err(error) = self.publish(checkpoint).await {
+                tracing::warn!(position = checkpoint.position, %error, "checkpoint not published");
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Publishes one checkpoint on `ticket.events.checkpoint` and waits for its ack.
+    async fn publish(&self, checkpoint: &audit::Checkpoint) -> Result<(), String> {
+        if !self.connected.is_connected() {
+            return Err("nats is not connected".to_owned());
+        }
+        let message = PublishMessage::build()
+            .payload(checkpoint.to_json_line().into_bytes().into())
+            .message_id(checkpoint_message_id(checkpoint.position));
+        let ack = self
+            .context
+            .send_publish(checkpoint_subject(), message)
+            .await
+            .map_err(|error| format!("publish: {error}"))?;
+        tokio::time::timeout(
+            self.publish_timeout,
+            std::future::IntoFuture::into_future(ack),
+        )
+        .await
+        .map_err(|_| "no acknowledgement in time".to_owned())?
+        .map_err(|error| format!("acknowledgement: {error}"))?;
+        Ok(())
+    }
+
+    /// Runs until `shutdown`: a checkpoint at once, then one every interval, and a last one
+    /// when the shutdown comes (the caller triggers it after everything that appends has
+    /// stopped, so the last checkpoint is the final head).
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut interval = tokio::time::interval(self.interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = None;
+        loop {
+            let stopping = tokio::select! {
+                _ = interval.tick() => false,
+                _ = shutdown.wait() => true,
+            };
+            match self.take_once(last).await {
+                Ok(Some(checkpoint)) => last = Some(checkpoint.position),
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "checkpoint failed"),
+            }
+            if stopping {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_documented_forms() {
+        assert_eq!(checkpoint_subject(), "ticket.events.checkpoint");
+        assert_eq!(checkpoint_message_id(1200), "checkpoint-1200");
+        let data = Path::new("/var/lib/cloop/workflow");
+        assert_eq!(
+            checkpoint_path(data, None),
+            Path::new("/var/lib/cloop/workflow/checkpoints.jsonl")
+        );
+        assert_eq!(
+            checkpoint_path(data, Some(Path::new("/mnt/worm/cp.jsonl"))),
+            Path::new("/mnt/worm/cp.jsonl")
+        );
+    }
+}

@@ -1,0 +1,1053 @@
+//! End-to-end tests of the workflow's reports and the auditors' live features, with a real
+//! nats-server and both real service binaries: the monthly report over gRPC (exact figures
+//! for a small set of driven tickets, the same bytes at a position, the CLI against the
+//! service), the public list of adopted suggestions, `ReadEvents` following the log live,
+//! kept and published checkpoints, `GetTicketAt` against what `GetTicket` answered, and the
+//! retention expiry of archived tickets.
+
+use e2e::{bin_path, free_port, wait_until, NatsServer, ServiceProcess};
+use futures::StreamExt;
+use prost::Message as _;
+use proto::v1;
+use proto::v1::audit_client::AuditClient;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::reports_client::ReportsClient;
+use proto::v1::tickets_client::TicketsClient;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic::Code;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// (token, name, role, department).
+const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
+    ("r-adapter", "web-form", "adapter", ""),
+    ("r-service", "zhang.san", "service", ""),
+    ("r-agent-product", "zhou.ba", "agent", "product"),
+    ("r-head-product", "wu.jiu", "head", "product"),
+    ("r-manager", "boss", "manager", ""),
+    ("r-auditor", "checker", "auditor", ""),
+    ("r-admin", "root", "admin", ""),
+];
+
+fn tokens_file() -> String {
+    let mut text = String::new();
+    for (token, name, role, department) in PRINCIPALS {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            service::tokens::token_sha256(token)
+        ));
+        if !department.is_empty() {
+            text.push_str(&format!("department = \"{department}\"\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// nats-server, cloop-intake and cloop-workflow as real processes.
+struct Cluster {
+    nats: NatsServer,
+    _intake: ServiceProcess,
+    workflow: ServiceProcess,
+    intake_address: String,
+    workflow_address: String,
+    data_dir: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts everything; `workflow_settings` go into `[workflow_service]`, `extra` after it.
+    fn start(workflow_settings: &str, extra: &str) -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-reports-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\n\
+                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\
+                 {workflow_settings}\n\n[nats]\nrequest_timeout_ms = 3000\n\n{extra}\n"
+            ),
+        )
+        .expect("write config");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let common = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ]
+        };
+        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &common(&intake_address, "intake"),
+            &env,
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &common(&workflow_address, "workflow"),
+            &env,
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            nats,
+            _intake: intake,
+            workflow,
+            intake_address,
+            workflow_address,
+            data_dir: dir.path().join("workflow"),
+            dir,
+        }
+    }
+
+    async fn tickets(&self) -> TicketsClient<Channel> {
+        connect(&self.workflow_address, TicketsClient::connect).await
+    }
+
+    async fn reports(&self) -> ReportsClient<Channel> {
+        connect(&self.workflow_address, ReportsClient::connect).await
+    }
+
+    async fn audit(&self) -> AuditClient<Channel> {
+        connect(&self.workflow_address, AuditClient::connect).await
+    }
+
+    /// Submits at intake; returns the ticket id.
+    async fn submit(&self, external_id: &str, content: &str, name: &str) -> String {
+        let request = v1::SubmitRequest {
+            channel: "web".into(),
+            external_id: external_id.into(),
+            content: content.into(),
+            customer: Some(v1::Customer {
+                customer_id: format!("c-{external_id}"),
+                name: name.into(),
+                phone: "13800138000".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        connect(&self.intake_address, IntakeClient::connect)
+            .await
+            .submit(authorized(request, "r-adapter"))
+            .await
+            .expect("intake accepts the submission")
+            .into_inner()
+            .ticket_id
+    }
+
+    async fn get_ticket(&self, ticket_id: &str) -> Option<v1::Ticket> {
+        self.tickets()
+            .await
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "r-admin",
+            ))
+            .await
+            .ok()
+            .and_then(|response| response.into_inner().ticket)
+    }
+
+    /// Polls `GetTicket` until `condition` holds.
+    async fn wait_ticket(
+        &self,
+        ticket_id: &str,
+        condition: impl Fn(&v1::Ticket) -> bool,
+    ) -> v1::Ticket {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(ticket) = self.get_ticket(ticket_id).await {
+                if condition(&ticket) {
+                    return ticket;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "ticket {ticket_id} never reached the expected state\n{}",
+            self.workflow.log()
+        );
+    }
+
+    async fn history(&self, ticket_id: &str) -> Vec<String> {
+        self.tickets()
+            .await
+            .get_history(authorized(
+                v1::GetHistoryRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "r-admin",
+            ))
+            .await
+            .expect("history")
+            .into_inner()
+            .events
+            .into_iter()
+            .map(|event| event.event_type)
+            .collect()
+    }
+
+    async fn listed(&self, filter: v1::TicketFilter) -> Vec<String> {
+        self.tickets()
+            .await
+            .list_tickets(authorized(
+                v1::ListTicketsRequest {
+                    filter: Some(filter),
+                    page_size: 500,
+                    page_token: String::new(),
+                },
+                "r-admin",
+            ))
+            .await
+            .expect("list")
+            .into_inner()
+            .tickets
+            .into_iter()
+            .map(|ticket| ticket.ticket_id)
+            .collect()
+    }
+
+    async fn monthly(
+        &self,
+        token: &str,
+        month: &str,
+        at_position: Option<u64>,
+    ) -> Result<v1::MonthlyReportResponse, tonic::Status> {
+        self.reports()
+            .await
+            .monthly_report(authorized(
+                v1::MonthlyReportRequest {
+                    month: month.to_owned(),
+                    department: None,
+                    at_position,
+                },
+                token,
+            ))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn verify(&self, check_checkpoints: bool) -> v1::VerifyLogResponse {
+        self.audit()
+            .await
+            .verify_log(authorized(
+                v1::VerifyLogRequest { check_checkpoints },
+                "r-auditor",
+            ))
+            .await
+            .expect("verify log")
+            .into_inner()
+    }
+
+    /// Runs `cloop` against these services.
+    fn cloop(&self, token: &str, args: &[&str]) -> std::process::Output {
+        Process::new(bin_path("cloop"))
+            .args(["--workflow", &self.workflow_address, "--token", token])
+            .args(args)
+            .env_remove("CLOOP_TOKEN")
+            .env_remove("CLOOP_INTAKE")
+            .env_remove("CLOOP_WORKFLOW")
+            .env_remove("CLOOP_PROFILE")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run cloop")
+    }
+}
+
+async fn connect<C, F, Fut>(address: &str, connect: F) -> C
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<C, tonic::transport::Error>>,
+{
+    let endpoint = format!("http://{address}");
+    for _ in 0..100 {
+        if let Ok(client) = connect(endpoint.clone()).await {
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot connect to {endpoint}");
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    request
+}
+
+fn step(ticket: &v1::Ticket) -> v1::Step {
+    v1::Step::try_from(ticket.step).unwrap_or(v1::Step::Unspecified)
+}
+
+/// Commands on one ticket, each with a fresh command id; every one must succeed.
+struct Driver {
+    client: TicketsClient<Channel>,
+    ticket_id: String,
+    counter: u32,
+}
+
+impl Driver {
+    async fn new(cluster: &Cluster, ticket_id: &str) -> Self {
+        Self {
+            client: cluster.tickets().await,
+            ticket_id: ticket_id.to_owned(),
+            counter: 0,
+        }
+    }
+
+    /// A command id never used before in this test binary: drivers of the same ticket must
+    /// not repeat each other's ids (a repeated id returns the first result).
+    fn command_id(&mut self) -> String {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        self.counter = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("drive-{}-{}", self.ticket_id, self.counter)
+    }
+
+    /// Classifies as `kind` (product, low, local) and makes sure the product department
+    /// handles it.
+    async fn place(&mut self, kind: v1::Kind) -> v1::Ticket {
+        let request = v1::ClassifyRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            kind: kind as i32,
+            content_type: v1::ContentType::Product as i32,
+            priority: v1::Priority::Low as i32,
+            scope: v1::Scope::Local as i32,
+            reason: "read the text".into(),
+            ..Default::default()
+        };
+        let mut ticket = self
+            .client
+            .classify(authorized(request, "r-service"))
+            .await
+            .expect("classify")
+            .into_inner()
+            .ticket
+            .expect("ticket");
+        if ticket.department != "product" || step(&ticket) != v1::Step::Handle {
+            let request = v1::DispatchRequest {
+                ticket_id: self.ticket_id.clone(),
+                command_id: self.command_id(),
+                department: "product".into(),
+                reason: "the product department owns this".into(),
+                ..Default::default()
+            };
+            ticket = self
+                .client
+                .dispatch(authorized(request, "r-service"))
+                .await
+                .expect("dispatch")
+                .into_inner()
+                .ticket
+                .expect("ticket");
+        }
+        assert_eq!(step(&ticket), v1::Step::Handle);
+        ticket
+    }
+
+    async fn acknowledge(&mut self) -> v1::Ticket {
+        let request = v1::AcknowledgeRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            message: "我们已收到，正在处理".into(),
+            ..Default::default()
+        };
+        self.client
+            .acknowledge(authorized(request, "r-agent-product"))
+            .await
+            .expect("acknowledge")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    /// Proposes `outcome`; an adoption is approved by the head.
+    async fn solve(&mut self, outcome: v1::Outcome, text: &str) -> v1::Ticket {
+        let request = v1::ProposeSolutionRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            outcome: outcome as i32,
+            text: text.into(),
+            ..Default::default()
+        };
+        let ticket = self
+            .client
+            .propose_solution(authorized(request, "r-agent-product"))
+            .await
+            .expect("propose")
+            .into_inner()
+            .ticket
+            .expect("ticket");
+        if !ticket.awaiting_approval {
+            return ticket;
+        }
+        let request = v1::ApproveSolutionRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            approve: true,
+            comment: "同意".into(),
+            ..Default::default()
+        };
+        self.client
+            .approve_solution(authorized(request, "r-head-product"))
+            .await
+            .expect("approve")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    async fn review(&mut self, satisfaction: u32) -> v1::Ticket {
+        let request = v1::RecordReviewRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            satisfaction,
+            comment: "客户回访".into(),
+            ..Default::default()
+        };
+        self.client
+            .record_review(authorized(request, "r-service"))
+            .await
+            .expect("review")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    async fn archive(&mut self) -> v1::Ticket {
+        let request = v1::ArchiveRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            ..Default::default()
+        };
+        self.client
+            .archive(authorized(request, "r-service"))
+            .await
+            .expect("archive")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    async fn note(&mut self, text: &str) -> v1::Ticket {
+        let request = v1::AddNoteRequest {
+            ticket_id: self.ticket_id.clone(),
+            command_id: self.command_id(),
+            text: text.into(),
+            ..Default::default()
+        };
+        self.client
+            .add_note(authorized(request, "r-service"))
+            .await
+            .expect("note")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+}
+
+/// Submits a ticket and waits until the workflow has it.
+async fn received(cluster: &Cluster, external_id: &str, content: &str, name: &str) -> String {
+    let ticket_id = cluster.submit(external_id, content, name).await;
+    cluster.wait_ticket(&ticket_id, |_| true).await;
+    ticket_id
+}
+
+/// The month (`YYYY-MM`, business time +08:00) a ticket was received in.
+fn month_of(ticket: &v1::Ticket) -> String {
+    let created = ticket.created_at.expect("created_at");
+    let instant = chrono::DateTime::from_timestamp(created.seconds, 0).expect("instant");
+    instant
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string()
+}
+
+fn share_of<'a>(shares: &'a [v1::CategoryShare], key: &str) -> Option<&'a v1::CategoryShare> {
+    shares.iter().find(|share| share.key == key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
+    let cluster = Cluster::start("", "");
+    // Four tickets: two complaints and a problem fixed and reviewed 5, 4 and (the problem)
+    // not yet acknowledged; a suggestion adopted and reviewed 5.
+    let complaint_one = received(&cluster, "m-1", "门店服务第一次的体验记录", "张三").await;
+    let complaint_two = received(&cluster, "m-2", "门店服务第二次的体验记录", "李四").await;
+    let suggestion = received(
+        &cluster,
+        "m-3",
+        "希望增加夜间模式，联系我 13912345678 或 jo@example.com",
+        "John",
+    )
+    .await;
+    let problem = received(&cluster, "m-4", "第四条反馈记录", "王五").await;
+
+    let mut driver = Driver::new(&cluster, &complaint_one).await;
+    driver.place(v1::Kind::Complaint).await;
+    driver.acknowledge().await;
+    driver.solve(v1::Outcome::Fixed, "已处理").await;
+    driver.review(5).await;
+    let mut driver = Driver::new(&cluster, &complaint_two).await;
+    driver.place(v1::Kind::Complaint).await;
+    driver.acknowledge().await;
+    driver.solve(v1::Outcome::Fixed, "已处理").await;
+    driver.review(4).await;
+    let mut driver = Driver::new(&cluster, &suggestion).await;
+    driver.place(v1::Kind::Suggestion).await;
+    driver.acknowledge().await;
+    let adopted = driver
+        .solve(v1::Outcome::Adopted, "下个版本上线夜间模式")
+        .await;
+    assert!(adopted.resolved_at.is_some(), "approved, so resolved");
+    driver.review(5).await;
+    let problem_ticket = Driver::new(&cluster, &problem)
+        .await
+        .place(v1::Kind::Problem)
+        .await;
+    let month = month_of(&problem_ticket);
+
+    // Managers and admins only.
+    for token in ["r-agent-product", "r-service", "r-auditor"] {
+        let denied = cluster
+            .monthly(token, &month, None)
+            .await
+            .expect_err("only managers and admins");
+        assert_eq!(denied.code(), Code::PermissionDenied, "{token}");
+    }
+    let bad = cluster
+        .monthly("r-manager", "2026-13", None)
+        .await
+        .expect_err("no such month");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+
+    let response = cluster
+        .monthly("r-manager", &month, None)
+        .await
+        .expect("report");
+    let report = response.report.clone().expect("report");
+    assert_eq!(report.month, month);
+    assert_eq!(report.tickets, 4);
+    assert_eq!(
+        share_of(&report.by_kind, "complaint").map(|s| s.count),
+        Some(2)
+    );
+    assert_eq!(
+        share_of(&report.by_kind, "complaint").map(|s| s.share),
+        Some(0.5)
+    );
+    assert_eq!(
+        share_of(&report.by_kind, "suggestion").map(|s| s.count),
+        Some(1)
+    );
+    assert_eq!(
+        share_of(&report.by_kind, "problem").map(|s| s.count),
+        Some(1)
+    );
+    assert_eq!(
+        share_of(&report.by_kind, "inquiry").map(|s| s.count),
+        Some(0)
+    );
+    assert_eq!(
+        share_of(&report.by_channel, "web").map(|s| s.count),
+        Some(4)
+    );
+    let on_time = report.on_time.expect("on-time figures");
+    assert_eq!(on_time.received, 4);
+    assert_eq!(on_time.responded, 3);
+    assert_eq!(on_time.responded_on_time, 3);
+    assert_eq!(
+        on_time.response_due,
+        Some(3),
+        "the problem's deadline is ahead"
+    );
+    assert_eq!(on_time.response_on_time_rate, 1.0);
+    assert_eq!(on_time.resolved, 3);
+    assert_eq!(on_time.resolved_on_time, 3);
+    assert_eq!(on_time.resolution_due, Some(3));
+    assert_eq!(on_time.resolution_rate, 0.75);
+    let satisfaction = report.satisfaction.clone().expect("satisfaction");
+    assert_eq!(satisfaction.reviews, 3);
+    assert_eq!(satisfaction.mean, 14.0 / 3.0);
+    assert_eq!(satisfaction.share_satisfied, 1.0);
+    assert_eq!(report.satisfied_threshold, Some(4));
+    assert!(!report.calendar_version.is_empty());
+    assert_eq!(report.adopted_count, 1);
+    assert_eq!(report.adopted_customers_told, 1, "reviewed after adoption");
+    let product = report
+        .departments
+        .iter()
+        .find(|kpi| kpi.department == "product")
+        .expect("product department");
+    assert_eq!(product.volume, 4);
+    assert_eq!(product.response_due, Some(3));
+    assert_eq!(
+        report.log_position,
+        cluster.verify(false).await.head_position
+    );
+
+    // The report at its own position is the same report, byte for byte, every time.
+    let bytes = response.encode_to_vec();
+    let position = report.log_position;
+    for _ in 0..2 {
+        let again = cluster
+            .monthly("r-admin", &month, Some(position))
+            .await
+            .expect("report at a position");
+        assert_eq!(again.encode_to_vec(), bytes);
+    }
+    // Later, once the problem is acknowledged, the figures change; the past does not.
+    Driver::new(&cluster, &problem).await.acknowledge().await;
+    let later = cluster
+        .monthly("r-manager", &month, None)
+        .await
+        .expect("later report");
+    let later_report = later.report.clone().expect("report");
+    assert!(later_report.log_position > position);
+    assert_eq!(later_report.on_time.expect("on time").responded, 4);
+    assert_ne!(later.encode_to_vec(), bytes);
+    let still = cluster
+        .monthly("r-manager", &month, Some(position))
+        .await
+        .expect("report at the earlier position");
+    assert_eq!(still.encode_to_vec(), bytes, "the past does not change");
+    let beyond = cluster
+        .monthly("r-manager", &month, Some(later_report.log_position + 1_000))
+        .await
+        .expect_err("past the head");
+    assert_eq!(beyond.code(), Code::InvalidArgument);
+
+    // The public list: anonymised, no contact data.
+    let from = prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() - 3_600,
+        nanos: 0,
+    };
+    let to = prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() + 3_600,
+        nanos: 0,
+    };
+    let adopted = cluster
+        .reports()
+        .await
+        .adopted_suggestions(authorized(
+            v1::AdoptedSuggestionsRequest {
+                from: Some(from),
+                to: Some(to),
+                page_size: 10,
+                page_token: String::new(),
+            },
+            "r-manager",
+        ))
+        .await
+        .expect("adopted suggestions")
+        .into_inner();
+    assert_eq!(adopted.suggestions.len(), 1);
+    let listed = &adopted.suggestions[0];
+    assert_eq!(listed.ticket_id, suggestion);
+    assert_eq!(listed.customer_display_name, "J***");
+    assert!(listed.customer_told);
+    assert!(
+        !listed.content.contains("13912345678") && !listed.content.contains("jo@example.com"),
+        "{}",
+        listed.content
+    );
+    assert!(listed.content.contains("夜间模式"));
+
+    // The CLI asks the service.
+    let output = cluster.cloop(
+        "r-manager",
+        &["--json", "report", "monthly", "--month", &month],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the report as json");
+    assert_eq!(json["tickets"], 4);
+    assert_eq!(json["satisfaction"]["reviews"], 3);
+    assert_eq!(json["on_time"]["response_due"], 4);
+    assert_eq!(json["satisfied_threshold"], 4);
+    let output = cluster.cloop(
+        "r-manager",
+        &[
+            "--json",
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--at-position",
+            &position.to_string(),
+        ],
+    );
+    assert!(output.status.success());
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the report as json");
+    assert_eq!(json["log_position"], position);
+    assert_eq!(json["on_time"]["responded"], 3);
+    let denied = cluster.cloop("r-agent-product", &["report", "monthly", "--month", &month]);
+    assert!(!denied.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verified() {
+    let cluster = Cluster::start("checkpoint_interval_secs = 1", "");
+    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let mut published = nats
+        .subscribe("ticket.events.checkpoint")
+        .await
+        .expect("subscribe");
+    let first = received(&cluster, "f-1", "第一条跟随记录", "赵六").await;
+
+    // Agents may not read the log.
+    let mut audit = cluster.audit().await;
+    let denied = audit
+        .read_events(authorized(
+            v1::ReadEventsRequest {
+                from_position: 1,
+                ..Default::default()
+            },
+            "r-agent-product",
+        ))
+        .await
+        .expect_err("auditors only");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Follow everything from the start, and one ticket's stream.
+    let mut everything = audit
+        .read_events(authorized(
+            v1::ReadEventsRequest {
+                from_position: 1,
+                follow: true,
+                ..Default::default()
+            },
+            "r-auditor",
+        ))
+        .await
+        .expect("read events")
+        .into_inner();
+    let mut one_stream = audit
+        .read_events(authorized(
+            v1::ReadEventsRequest {
+                from_position: 1,
+                stream_id: Some(format!("ticket-{first}")),
+                follow: true,
+                ..Default::default()
+            },
+            "r-auditor",
+        ))
+        .await
+        .expect("read one stream")
+        .into_inner();
+
+    // Rows appended after the call, while the followers read: notes on the first ticket and
+    // new tickets, from a task of their own.
+    let writer = {
+        let mut driver = Driver::new(&cluster, &first).await;
+        let intake_address = cluster.intake_address.clone();
+        tokio::spawn(async move {
+            driver.place(v1::Kind::Inquiry).await;
+            for index in 0..20 {
+                driver.note(&format!("跟进 {index}")).await;
+            }
+            let mut intake = connect(&intake_address, IntakeClient::connect).await;
+            for index in 0..5 {
+                let request = v1::SubmitRequest {
+                    channel: "web".into(),
+                    external_id: format!("f-more-{index}"),
+                    content: format!("跟随期间的新反馈 {index}"),
+                    customer: Some(v1::Customer {
+                        phone: "13800138001".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                intake
+                    .submit(authorized(request, "r-adapter"))
+                    .await
+                    .expect("submit");
+            }
+        })
+    };
+    writer.await.expect("writer task");
+    let notes_done = cluster.get_ticket(&first).await.expect("ticket");
+    // Wait until the five new tickets are in the log too.
+    let target = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let listed = cluster.listed(v1::TicketFilter::default()).await;
+            if listed.len() == 6 {
+                break cluster.verify(false).await.head_position;
+            }
+            assert!(Instant::now() < deadline, "the new tickets never arrived");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut expected = 1;
+    while expected <= target {
+        let item = tokio::time::timeout(Duration::from_secs(20), everything.next())
+            .await
+            .unwrap_or_else(|_| panic!("no row {expected} within 20 s"))
+            .expect("stream open")
+            .expect("a row");
+        let event = item.event.expect("event");
+        assert_eq!(event.position, expected, "no gap and no repeat");
+        expected += 1;
+    }
+    let mut version = 1;
+    while version <= notes_done.version {
+        let item = tokio::time::timeout(Duration::from_secs(20), one_stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no version {version} within 20 s"))
+            .expect("stream open")
+            .expect("a row");
+        let event = item.event.expect("event");
+        assert_eq!(event.stream_id, format!("ticket-{first}"));
+        assert_eq!(event.version, version, "no gap and no repeat");
+        version += 1;
+    }
+    // And one more row, appended after the followers caught up, arrives live.
+    Driver::new(&cluster, &first).await.note("最后一条").await;
+    let live = tokio::time::timeout(Duration::from_secs(20), one_stream.next())
+        .await
+        .expect("the live row")
+        .expect("stream open")
+        .expect("a row")
+        .event
+        .expect("event");
+    assert_eq!(live.version, notes_done.version + 1);
+    let live_all = tokio::time::timeout(Duration::from_secs(20), everything.next())
+        .await
+        .expect("the live row")
+        .expect("stream open")
+        .expect("a row")
+        .event
+        .expect("event");
+    assert_eq!(live_all.position, live.position);
+    assert_eq!(live_all.position, target + 1);
+    drop(everything);
+    drop(one_stream);
+
+    // Checkpoints: kept in the file, published with their message id, verified.
+    let head = cluster.verify(false).await.head_position;
+    let file = cluster.data_dir.join("checkpoints.jsonl");
+    let kept_head = || {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|line| line["position"].as_u64())
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || kept_head() >= head),
+        "no checkpoint of position {head} kept\n{}",
+        cluster.workflow.log()
+    );
+    let message = tokio::time::timeout(Duration::from_secs(20), published.next())
+        .await
+        .expect("a checkpoint published")
+        .expect("subscription open");
+    let payload: serde_json::Value =
+        serde_json::from_slice(&message.payload).expect("json payload");
+    let position = payload["position"].as_u64().expect("position");
+    assert_eq!(payload["hash"].as_str().map(str::len), Some(64));
+    let headers = message.headers.expect("headers");
+    assert_eq!(
+        headers
+            .get("Nats-Msg-Id")
+            .map(|value| value.as_str().to_owned()),
+        Some(format!("checkpoint-{position}"))
+    );
+    let verified = cluster.verify(true).await;
+    assert!(verified.ok, "{}", verified.problem);
+    assert!(verified.checkpoints_checked >= 1);
+    assert!(verified
+        .last_matching_checkpoint
+        .is_some_and(|kept| kept >= head));
+
+    // A copy of the stopped service's database verifies with the offline tool.
+    let mut cluster = cluster;
+    assert_eq!(cluster.workflow.terminate(Duration::from_secs(20)), Some(0));
+    let copy = cluster.dir.path().join("copy");
+    std::fs::create_dir_all(&copy).expect("copy folder");
+    copy_database(
+        &cluster.data_dir.join("workflow.db"),
+        &copy.join("workflow.db"),
+    );
+    let output = Process::new(bin_path("cloop"))
+        .args(["log", "verify", "--db"])
+        .arg(copy.join("workflow.db"))
+        .env("HOME", cluster.dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run cloop log verify");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(kept_head(), head, "the last checkpoint is the final head");
+}
+
+/// Copies a SQLite database with its write-ahead log, if one is left.
+fn copy_database(from: &Path, to: &Path) {
+    std::fs::copy(from, to).expect("copy the database");
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", from.display()));
+        if side.exists() {
+            std::fs::copy(&side, format!("{}{suffix}", to.display())).expect("copy side file");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_ticket_at_and_retention_expiry() {
+    let cluster = Cluster::start(
+        "",
+        "[retention]\narchived_seconds = 2\ncheck_interval_secs = 1\n",
+    );
+    let mut audit = cluster.audit().await;
+    let ticket_id = received(&cluster, "t-1", "时间旅行的记录", "钱七").await;
+    let other = received(&cluster, "t-2", "保留中的另一条记录", "孙八").await;
+    let before = chrono::Utc::now() - chrono::Duration::hours(1);
+
+    // What GetTicket answered at several instants, then GetTicketAt at each.
+    let mut seen = Vec::new();
+    let mut driver = Driver::new(&cluster, &ticket_id).await;
+    let mut remember = |ticket: Option<v1::Ticket>| {
+        let at = chrono::Utc::now();
+        seen.push((at, ticket.expect("ticket")));
+    };
+    remember(cluster.get_ticket(&ticket_id).await);
+    driver.place(v1::Kind::Problem).await;
+    remember(cluster.get_ticket(&ticket_id).await);
+    driver.acknowledge().await;
+    remember(cluster.get_ticket(&ticket_id).await);
+    driver.solve(v1::Outcome::Fixed, "已修复").await;
+    remember(cluster.get_ticket(&ticket_id).await);
+    driver.review(5).await;
+    let archived = driver.archive().await;
+    remember(cluster.get_ticket(&ticket_id).await);
+    for (at, expected) in &seen {
+        let answer = audit
+            .get_ticket_at(authorized(
+                v1::GetTicketAtRequest {
+                    ticket_id: ticket_id.clone(),
+                    at: Some(prost_types::Timestamp {
+                        seconds: at.timestamp(),
+                        nanos: i32::try_from(at.timestamp_subsec_nanos()).expect("nanos"),
+                    }),
+                },
+                "r-auditor",
+            ))
+            .await
+            .expect("ticket at")
+            .into_inner();
+        assert_eq!(answer.ticket.as_ref(), Some(expected), "at {at}");
+    }
+    let not_yet = audit
+        .get_ticket_at(authorized(
+            v1::GetTicketAtRequest {
+                ticket_id: ticket_id.clone(),
+                at: Some(prost_types::Timestamp {
+                    seconds: before.timestamp(),
+                    nanos: 0,
+                }),
+            },
+            "r-auditor",
+        ))
+        .await
+        .expect_err("the ticket did not exist an hour ago");
+    assert_eq!(not_yet.code(), Code::NotFound);
+
+    // Two seconds after archiving, the retention timer expires the archived ticket: it
+    // leaves the lists and search; its history keeps every event, plus the expiry.
+    assert_eq!(step(&archived), v1::Step::Archive);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = cluster.listed(v1::TicketFilter::default()).await;
+        if !listed.contains(&ticket_id) {
+            assert!(listed.contains(&other), "open tickets stay listed");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the archived ticket never expired\n{}",
+            cluster.workflow.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let found = cluster
+        .listed(v1::TicketFilter {
+            text: "时间旅行".into(),
+            ..Default::default()
+        })
+        .await;
+    assert!(found.is_empty(), "not found by search: {found:?}");
+    let history = cluster.history(&ticket_id).await;
+    assert_eq!(history.first().map(String::as_str), Some("received"));
+    for kind in ["classified", "acknowledged", "solution_proposed"] {
+        assert!(
+            history.iter().any(|seen| seen == kind),
+            "{kind} in {history:?}"
+        );
+    }
+    assert_eq!(
+        history[history.len().saturating_sub(3)..],
+        ["review_recorded", "archived", "retention_expired"],
+        "every event kept, the expiry last: {history:?}"
+    );
+    assert_eq!(
+        history.last().map(String::as_str),
+        Some("retention_expired")
+    );
+    assert_eq!(
+        history
+            .iter()
+            .filter(|kind| *kind == "retention_expired")
+            .count(),
+        1,
+        "fired once"
+    );
+    let expired = cluster
+        .get_ticket(&ticket_id)
+        .await
+        .expect("still readable");
+    assert!(
+        expired.content.is_empty(),
+        "content redacted in the projection"
+    );
+    let verified = cluster.verify(false).await;
+    assert!(verified.ok, "the log was not rewritten");
+}
