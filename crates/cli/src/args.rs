@@ -94,9 +94,12 @@ pub enum Command {
     /// The audit trail over gRPC (Audit.*).
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Offline work on an event log file: verify, replay, export.
+    /// Offline work on an event log file: verify, replay, export, verify-export.
     #[command(subcommand)]
     Log(LogCommand),
+    /// A customer's personal data: erase (Audit.EraseCustomer, admin only).
+    #[command(subcommand)]
+    Customer(CustomerCommand),
     /// Tokens for the tokens file.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -393,15 +396,69 @@ pub enum AuditCommand {
         #[arg(long)]
         at: String,
     },
+    /// Which tickets received in a month broke the handling rules (offline, on the event
+    /// log file).
+    Rules(RulesArgs),
+}
+
+/// `cloop audit rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// The month, YYYY-MM (in the business calendar's offset).
+    #[arg(long)]
+    pub month: String,
+    /// The workflow's event log file.
+    #[arg(long, value_name = "FILE", env = "CLOOP_DB")]
+    pub db: PathBuf,
+    /// Domain configuration the approval rule is checked with (the services' --config);
+    /// built-in defaults when left out.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The audit instant (RFC 3339 or YYYY-MM-DD): deadlines passed by then with nothing
+    /// done count as missed. Now when left out.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+/// `cloop customer ...`.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Erase a customer's personal data: their keys are destroyed and every ticket of
+    /// theirs records `customer_erased` (Audit.EraseCustomer, admin only).
+    Erase {
+        /// The customer of this ticket (with every other ticket of theirs).
+        #[arg(
+            long,
+            value_name = "ID",
+            required_unless_present = "customer_id",
+            conflicts_with = "customer_id"
+        )]
+        ticket: Option<String>,
+        /// The customer with this customer id.
+        #[arg(long, value_name = "ID")]
+        customer_id: Option<String>,
+        /// Why, e.g. the request's reference. Stored in the log in clear text: no personal
+        /// data here.
+        #[arg(long)]
+        reason: String,
+        /// Idempotency key; a fresh one is generated when left out.
+        #[arg(long)]
+        command_id: Option<String>,
+    },
 }
 
 /// `cloop log ...` (offline, on a database file).
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
-    /// Recompute the hash chain of an event log file.
+    /// Recompute the hash chain of an event log file, and compare it with kept
+    /// checkpoints.
     Verify {
         #[arg(long, value_name = "FILE")]
         db: PathBuf,
+        /// A kept checkpoint file (JSON Lines, docs/audit.md): every checkpoint must still
+        /// match the log.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
     },
     /// Fold every ticket from the log and summarise (checks every event decodes).
     Replay {
@@ -410,6 +467,13 @@ pub enum LogCommand {
         /// Stop at this position.
         #[arg(long)]
         to_position: Option<u64>,
+        /// The key store (keys.db) to open sealed personal data with; without it customers
+        /// stay sealed (and read as empty).
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
+        /// Also print this ticket as the replay folded it (JSON).
+        #[arg(long, value_name = "ID")]
+        ticket: Option<String>,
     },
     /// Export rows as JSON Lines (the audit format of docs/audit.md).
     Export {
@@ -420,6 +484,18 @@ pub enum LogCommand {
         output: Option<PathBuf>,
         #[arg(long, default_value_t = 1)]
         from_position: u64,
+        /// The last position to export (the head when left out).
+        #[arg(long)]
+        to_position: Option<u64>,
+    },
+    /// Check an export (JSON Lines) with the hash recipe, and kept checkpoints inside it.
+    VerifyExport {
+        /// The export file.
+        file: PathBuf,
+        /// A kept checkpoint file: anchors the chain of a range export, and every checkpoint
+        /// inside the export must match.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod names;
 pub mod progress;
 pub mod render;
+pub mod render_audit;
 pub mod rpc;
 pub mod style;
 pub mod table;

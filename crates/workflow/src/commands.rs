@@ -16,6 +16,7 @@ use domain::{DomainError, Rules};
 use eventlog::{EventLog, ExpectedVersion, LogError};
 use service::Failure;
 use std::sync::Arc;
+use vault::Vault;
 
 /// Turns a log error into the failure a caller sees.
 pub fn failure_from_log(error: LogError) -> Failure {
@@ -60,6 +61,8 @@ pub struct Commands {
     pub clock: Arc<dyn Clock>,
     pub metrics: WorkflowMetrics,
     pub retries: u32,
+    /// Opens the sealed customer when a ticket is folded from its rows.
+    pub vault: Arc<Vault>,
 }
 
 impl Commands {
@@ -97,12 +100,24 @@ impl Commands {
             .iter()
             .rposition(|row| row.causation_id.as_deref() == Some(command_id.as_str()))
             .unwrap_or(0);
-        let mut ticket = Ticket::default();
-        for row in &rows[..=last_of_command.min(rows.len().saturating_sub(1))] {
-            let event = record::decode(row).map_err(Failure::Internal)?;
-            ticket = domain::apply(ticket, &event);
-        }
-        Ok(Some(ticket))
+        let rows = rows[..=last_of_command.min(rows.len().saturating_sub(1))].to_vec();
+        self.fold_rows(rows).await.map(Some)
+    }
+
+    /// Folds rows into a ticket, opening the sealed customer (on the blocking pool: the key
+    /// store may be read).
+    pub async fn fold_rows(&self, rows: Vec<eventlog::RecordedEvent>) -> Result<Ticket, Failure> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut ticket = Ticket::default();
+            for row in &rows {
+                let event = record::decode_opened(row, &vault).map_err(Failure::Internal)?;
+                ticket = domain::apply(ticket, &event);
+            }
+            Ok(ticket)
+        })
+        .await
+        .map_err(|error| Failure::Internal(format!("fold task failed: {error}")))?
     }
 
     /// Runs one command of a person: checks the role, finds the ticket, returns the first

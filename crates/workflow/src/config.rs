@@ -45,6 +45,12 @@ pub struct WorkflowSettings {
     pub max_message_bytes: usize,
     /// SQLite's `synchronous` setting for the log: "full" (default) or "normal".
     pub synchronous: String,
+    /// How often the key store is copied into `<data dir>/backups/`, in seconds (default a
+    /// day; 0 turns the timer off).
+    pub key_backup_interval_secs: u64,
+    /// How many key store backups are kept; older ones are deleted (an erased key lives on
+    /// in every backup taken before the erasure).
+    pub key_backups_kept: usize,
 }
 
 impl Default for WorkflowSettings {
@@ -66,6 +72,8 @@ impl Default for WorkflowSettings {
             command_retries: 16,
             max_message_bytes: 1024 * 1024,
             synchronous: "full".to_owned(),
+            key_backup_interval_secs: 86_400,
+            key_backups_kept: 7,
         }
     }
 }
@@ -101,6 +109,12 @@ impl WorkflowSettings {
                 self.synchronous
             ));
         }
+        if self.key_backup_interval_secs > 0 && self.key_backups_kept == 0 {
+            return Err(
+                "[workflow_service] key_backups_kept must be positive while key backups are on"
+                    .into(),
+            );
+        }
         if self.dead_letter_subject.trim().is_empty() {
             return Err("[workflow_service] dead_letter_subject must not be empty".into());
         }
@@ -120,6 +134,12 @@ impl WorkflowSettings {
 
     pub fn timer_tick(&self) -> Duration {
         Duration::from_millis(self.timer_tick_ms.max(10))
+    }
+
+    /// The interval of the key store backup timer; `None` when it is off.
+    pub fn key_backup_interval(&self) -> Option<Duration> {
+        (self.key_backup_interval_secs > 0)
+            .then(|| Duration::from_secs(self.key_backup_interval_secs))
     }
 }
 

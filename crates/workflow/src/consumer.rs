@@ -4,6 +4,12 @@
 //! committed. The first event's id derives from the feedback id, so a redelivered or
 //! duplicated message changes nothing, however late it comes. A message that can never be
 //! recorded goes to the dead-letter subject with the reason, is acked and counted.
+//!
+//! Personal data is sealed before it reaches the log: the `customer` of every `received`
+//! event is encrypted under the customer's key from the key store (`crates/vault`), the
+//! batch's new keys committed in one transaction first. A message whose ticket is already in
+//! the log is answered as a duplicate before any sealing, so a redelivery after an erasure
+//! never makes a new key for the erased customer.
 
 use crate::clock::Clock;
 use crate::config::WorkflowSettings;
@@ -27,6 +33,7 @@ use service::shutdown::Shutdown;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use vault::{CustomerRef, Vault, VaultError};
 
 /// The header of a dead letter that says why it could not be recorded.
 pub const DEAD_LETTER_REASON_HEADER: &str = "Cloop-Dead-Letter-Reason";
@@ -128,6 +135,53 @@ pub fn receive_request(
     ))
 }
 
+/// Seals the personal data of `requests` in place: creates the keys of every customer of a
+/// `received` event in one commit, then replaces each event's `customer` by a sealed object.
+/// Blocking (the key store is SQLite): call it on the blocking pool.
+pub fn seal_requests(vault: &Vault, requests: &mut [AppendRequest]) -> Result<(), VaultError> {
+    let references: Vec<CustomerRef> = requests
+        .iter()
+        .flat_map(|request| request.events.iter())
+        .filter_map(|event| event.payload.get("customer"))
+        .filter_map(CustomerRef::from_customer_json)
+        .collect();
+    vault.ensure_keys(&references)?;
+    for event in requests
+        .iter_mut()
+        .flat_map(|request| request.events.iter_mut())
+    {
+        vault.seal_customer(&mut event.payload)?;
+    }
+    Ok(())
+}
+
+/// Splits `requests` (each with a tag and the id of its first event) into those whose ticket
+/// is not in the log yet, sealed with `seal_requests`, and the tags of those already
+/// recorded, which are left unsealed so that a redelivery after an erasure never makes a
+/// new key for the erased customer. Blocking: call it on the blocking pool.
+#[allow(clippy::type_complexity)]
+pub fn prepare_requests<Tag>(
+    log: &EventLog,
+    vault: &Vault,
+    requests: Vec<(AppendRequest, (Tag, EventId))>,
+) -> Result<(Vec<(AppendRequest, (Tag, EventId))>, Vec<(Tag, EventId)>), String> {
+    let mut fresh = Vec::new();
+    let mut duplicates = Vec::new();
+    for (request, (tag, first_id)) in requests {
+        let known = log
+            .read_event_blocking(&first_id.as_uuid())
+            .map_err(|error| format!("look up an earlier delivery: {error}"))?;
+        if known.is_some() {
+            duplicates.push((tag, first_id));
+        } else {
+            fresh.push((request, (tag, first_id)));
+        }
+    }
+    let (mut sealed, tags): (Vec<AppendRequest>, Vec<(Tag, EventId)>) = fresh.into_iter().unzip();
+    seal_requests(vault, &mut sealed).map_err(|error| format!("seal personal data: {error}"))?;
+    Ok((sealed.into_iter().zip(tags).collect(), duplicates))
+}
+
 /// Everything the consumer needs.
 #[derive(Debug, Clone)]
 pub struct Consumer {
@@ -140,6 +194,8 @@ pub struct Consumer {
     pub nats: NatsConfig,
     pub settings: WorkflowSettings,
     pub metrics: WorkflowMetrics,
+    /// The key store that seals the customers of new tickets.
+    pub vault: Arc<Vault>,
 }
 
 /// What became of one message of a batch.
@@ -268,7 +324,21 @@ impl Consumer {
         }
         if !requests.is_empty() {
             self.metrics.consume_batch.observe(requests.len() as f64);
-            let results = self.log.append_many(requests).await;
+            let (requests, slots, first_ids) = match self
+                .prepare(requests, slots, first_ids, &mut dispositions)
+                .await
+            {
+                Ok(prepared) => prepared,
+                Err(reason) => {
+                    tracing::warn!(%reason, "feedback batch not sealed, will be redelivered");
+                    (Vec::new(), Vec::new(), Vec::new())
+                }
+            };
+            let results = if requests.is_empty() {
+                Vec::new()
+            } else {
+                self.log.append_many(requests).await
+            };
             for ((slot, first_id), result) in slots.into_iter().zip(first_ids).zip(results) {
                 dispositions[slot] = Some(match result {
                     Ok(outcome) if outcome.duplicate => Disposition::Duplicate(first_id),
@@ -300,6 +370,43 @@ impl Consumer {
                 None => nak(message).await,
             }
         }
+    }
+
+    /// Answers the messages whose ticket is already in the log as duplicates (without
+    /// sealing anything), and seals the personal data of the rest. Returns the requests left
+    /// to append with their slots and first event ids. Fails (the whole batch is left for
+    /// redelivery) when the log or the key store cannot be read or written.
+    async fn prepare(
+        &self,
+        requests: Vec<AppendRequest>,
+        slots: Vec<usize>,
+        first_ids: Vec<EventId>,
+        dispositions: &mut [Option<Disposition>],
+    ) -> Result<(Vec<AppendRequest>, Vec<usize>, Vec<EventId>), String> {
+        let log = self.log.clone();
+        let vault = self.vault.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let tagged = requests
+                .into_iter()
+                .zip(slots.into_iter().zip(first_ids))
+                .collect();
+            prepare_requests(&log, &vault, tagged)
+        })
+        .await
+        .map_err(|error| format!("sealing task failed: {error}"))??;
+        let (fresh, duplicates) = prepared;
+        for (slot, first_id) in duplicates {
+            dispositions[slot] = Some(Disposition::Duplicate(first_id));
+        }
+        let mut requests = Vec::with_capacity(fresh.len());
+        let mut slots = Vec::with_capacity(fresh.len());
+        let mut first_ids = Vec::with_capacity(fresh.len());
+        for (request, (slot, first_id)) in fresh {
+            requests.push(request);
+            slots.push(slot);
+            first_ids.push(first_id);
+        }
+        Ok((requests, slots, first_ids))
     }
 
     /// Publishes the stored `received` event again, so that intake confirms a submission it

@@ -14,14 +14,18 @@
 //! - `queries`: reads of the projections on read-only connections.
 //! - `timers`: the SLA timers, driven by the `sla_index` projection.
 //! - `publisher`: the log tail to TICKET_EVENTS with a durable position.
+//! - `erasure`: erasing a customer: destroy their keys, then record `customer_erased`.
+//! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
 //! - `grpc`: the gRPC services and the conversions at the edge.
 
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod consumer;
+pub mod erasure;
 pub mod error;
 pub mod grpc;
+pub mod key_backup;
 pub mod metrics;
 pub mod projections;
 pub mod publisher;
@@ -49,6 +53,19 @@ use tonic::service::interceptor::InterceptedService;
 pub const DATABASE_FILE: &str = "workflow.db";
 /// The file name of the publisher's position inside the data folder.
 pub const PUBLISHER_FILE: &str = "publisher.db";
+/// The file name of the key store (customer keys for sealed personal data) inside the data
+/// folder.
+pub const KEYS_FILE: &str = "keys.db";
+
+/// Opens (creating if needed) the key store of a data folder.
+pub fn open_vault(data_dir: &Path) -> Result<Arc<vault::Vault>, WorkflowError> {
+    let path = data_dir.join(KEYS_FILE);
+    vault::Vault::open_file(&path)
+        .map(Arc::new)
+        .map_err(|error| {
+            WorkflowError::Corrupt(format!("open the key store {}: {error}", path.display()))
+        })
+}
 
 /// A running workflow service.
 #[derive(Debug)]
@@ -80,11 +97,13 @@ impl RunningWorkflow {
 }
 
 /// Opens the log with the projector, bringing the projections up to the log's head (a full
-/// rebuild when they were dropped or are behind).
+/// rebuild when they were dropped or are behind). The projector opens sealed personal data
+/// with `vault`.
 pub fn open_log(
     path: &Path,
     rules: Arc<domain::Rules>,
     synchronous: Synchronous,
+    vault: Arc<vault::Vault>,
 ) -> Result<EventLog, WorkflowError> {
     let log = EventLog::open_with_projector(
         path,
@@ -92,7 +111,7 @@ pub fn open_log(
             synchronous,
             ..LogOptions::default()
         },
-        Box::new(TicketProjector::new(rules.clone())),
+        Box::new(TicketProjector::new(rules.clone(), vault.clone())),
     )?;
     let mut connection =
         rusqlite::Connection::open(path).map_err(WorkflowError::sqlite("open the projections"))?;
@@ -108,8 +127,8 @@ pub fn open_log(
             head,
             "projections are behind the log, rebuilding them"
         );
-        let replayed =
-            projections::rebuild(&mut connection, &log, rules).map_err(WorkflowError::Corrupt)?;
+        let replayed = projections::rebuild(&mut connection, &log, rules, vault)
+            .map_err(WorkflowError::Corrupt)?;
         tracing::info!(replayed, "projections rebuilt");
     }
     Ok(log)
@@ -162,9 +181,14 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     };
     let rules = config.rules.clone();
     let open_path = database.clone();
-    let log = tokio::task::spawn_blocking(move || open_log(&open_path, rules, synchronous))
-        .await
-        .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
+    let data_dir = config.data_dir.clone();
+    let (log, vault) = tokio::task::spawn_blocking(move || {
+        let vault = open_vault(&data_dir)?;
+        let log = open_log(&open_path, rules, synchronous, vault.clone())?;
+        Ok::<_, WorkflowError>((log, vault))
+    })
+    .await
+    .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
     record_config_version(&log, &config.rules, config.clock.now()).await?;
     let readers = Readers::new(&database);
     let commands = Commands {
@@ -174,6 +198,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         clock: config.clock.clone(),
         metrics: metrics.clone(),
         retries: config.settings.command_retries,
+        vault: vault.clone(),
     };
 
     let (client, connected) = service::nats::connect(&config.nats_url, "cloop-workflow").await?;
@@ -218,6 +243,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         nats: config.nats.clone(),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
+        vault: vault.clone(),
     };
     let consumer_task = tokio::spawn(consumer.run(workers.clone()));
     let timers = timers::Timers {
@@ -240,6 +266,13 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         position_path: config.data_dir.join(PUBLISHER_FILE),
     };
     let publisher_task = tokio::spawn(publisher.run(publisher_shutdown.clone()));
+    let key_backup = key_backup::KeyBackup {
+        vault: vault.clone(),
+        folder: config.data_dir.join(key_backup::BACKUP_FOLDER),
+        interval: config.settings.key_backup_interval(),
+        keep: config.settings.key_backups_kept,
+    };
+    let key_backup_task = tokio::spawn(key_backup.run(workers.clone()));
 
     let (health_reporter, health_service) = service::grpc::health();
     for name in ["feedback.v1.Tickets", "feedback.v1.Audit"] {
@@ -250,12 +283,14 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     let reflection = service::grpc::reflection()
         .map_err(|error| WorkflowError::Config(format!("build reflection: {error}")))?;
     let authenticator = service::Authenticator::new(config.tokens.clone());
+    let commands_for_audit = commands.clone();
     let tickets_service = InterceptedService::new(
         proto::v1::tickets_server::TicketsServer::new(grpc::TicketsService {
             commands,
             readers,
             log: log.clone(),
             rules: config.rules.clone(),
+            vault: vault.clone(),
             default_page_size: config.settings.default_page_size,
             max_page_size: config.settings.max_page_size,
         })
@@ -263,8 +298,15 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         authenticator.clone(),
     );
     let audit_service = InterceptedService::new(
-        proto::v1::audit_server::AuditServer::new(grpc::AuditService { log: log.clone() })
-            .max_decoding_message_size(config.settings.max_message_bytes),
+        proto::v1::audit_server::AuditServer::new(grpc::AuditService {
+            log: log.clone(),
+            vault: vault.clone(),
+            erasure: erasure::Erasure {
+                commands: commands_for_audit,
+                vault: vault.clone(),
+            },
+        })
+        .max_decoding_message_size(config.settings.max_message_bytes),
         authenticator,
     );
     let server = tonic::transport::Server::builder()
@@ -288,6 +330,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         workers.trigger();
         let _ = consumer_task.await;
         let _ = timers_task.await;
+        let _ = key_backup_task.await;
         // Nothing new is appended now: let the publisher catch up, then stop.
         publisher_shutdown.trigger();
         let _ = publisher_task.await;

@@ -23,6 +23,7 @@ use workflow::timers::Timers;
 struct Core {
     directory: tempfile::TempDir,
     log: eventlog::EventLog,
+    vault: Arc<vault::Vault>,
     commands: Commands,
     readers: Readers,
     rules: Arc<Rules>,
@@ -41,7 +42,14 @@ impl Core {
         let directory = tempfile::tempdir().unwrap();
         let rules = Arc::new(rules);
         let path = directory.path().join(workflow::DATABASE_FILE);
-        let log = workflow::open_log(&path, rules.clone(), eventlog::Synchronous::Normal).unwrap();
+        let vault = workflow::open_vault(directory.path()).unwrap();
+        let log = workflow::open_log(
+            &path,
+            rules.clone(),
+            eventlog::Synchronous::Normal,
+            vault.clone(),
+        )
+        .unwrap();
         let clock = TestClock::new(start_instant());
         let readers = Readers::new(&path);
         let metrics = WorkflowMetrics::new().unwrap();
@@ -52,6 +60,7 @@ impl Core {
             clock: Arc::new(clock.clone()),
             metrics: metrics.clone(),
             retries: 16,
+            vault: vault.clone(),
         };
         let timers = Timers {
             commands: commands.clone(),
@@ -65,6 +74,7 @@ impl Core {
         Self {
             directory,
             log,
+            vault,
             commands,
             readers,
             rules,
@@ -102,7 +112,7 @@ impl Core {
     }
 
     async fn record(&self, payloads: &[Vec<u8>]) -> Vec<bool> {
-        let requests: Vec<_> = payloads
+        let mut requests: Vec<_> = payloads
             .iter()
             .map(|payload| {
                 workflow::consumer::receive_request(payload, self.clock.now(), &self.rules)
@@ -110,6 +120,7 @@ impl Core {
                     .0
             })
             .collect();
+        workflow::consumer::seal_requests(&self.vault, &mut requests).unwrap();
         self.log
             .append_many(requests)
             .await
@@ -156,7 +167,10 @@ fn command_id(text: &str) -> CommandId {
 async fn a_message_becomes_a_ticket_in_its_department_queue_exactly_once() {
     let mut core = Core::new(Rules::defaults());
     let (payload, ticket_id) = core.message("APP卡顿，打开很慢");
-    assert_eq!(core.record(std::slice::from_ref(&payload)).await, vec![false]);
+    assert_eq!(
+        core.record(std::slice::from_ref(&payload)).await,
+        vec![false]
+    );
     let head = core.log.head().position;
     assert_eq!(head, 3, "received, classified and dispatched");
     let queue = core
@@ -612,10 +626,22 @@ async fn rebuilt_projections_have_the_same_digest() {
     connection
         .execute_batch("DROP TABLE tickets; DROP TABLE tickets_fts; DROP TABLE sla_index;")
         .unwrap();
-    let replayed = projections::rebuild(&mut connection, &core.log, core.rules.clone()).unwrap();
+    let replayed = projections::rebuild(
+        &mut connection,
+        &core.log,
+        core.rules.clone(),
+        core.vault.clone(),
+    )
+    .unwrap();
     assert_eq!(replayed, core.log.head().position);
     assert_eq!(core.digest(), incremental);
     let mut memory = rusqlite::Connection::open_in_memory().unwrap();
-    projections::rebuild(&mut memory, &core.log, core.rules.clone()).unwrap();
+    projections::rebuild(
+        &mut memory,
+        &core.log,
+        core.rules.clone(),
+        core.vault.clone(),
+    )
+    .unwrap();
     assert_eq!(projections::digest(&memory).unwrap(), incremental);
 }

@@ -2,6 +2,7 @@
 //! processes, so scenarios are independent and can run in parallel.
 
 mod cli;
+mod erasure;
 mod harness_selftest;
 mod intake;
 mod workflow;

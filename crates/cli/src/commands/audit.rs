@@ -96,6 +96,8 @@ pub async fn run(context: &Context, command: AuditCommand) -> Result<(), CliErro
                 })
             }
         }
+        // Offline: `commands::run` sends it to `audit_rules` before any connection is made.
+        AuditCommand::Rules(arguments) => super::audit_rules::run(context, arguments).await,
         AuditCommand::TicketAt { ticket_id, at } => {
             let at = parse_instant("at", &at, context.settings.offset)?;
             let response = client

@@ -1,29 +1,151 @@
-//! `cloop log verify|replay|export`: offline work on the workflow's event log file, for
-//! auditors and operators, with a progress bar on a terminal.
+//! `cloop log verify|replay|export|verify-export`: offline work on the workflow's event log
+//! file, for auditors and operators, with a progress bar on a terminal. Every command opens
+//! the file read-only (`audit::LogFile`), so it may be pointed at a running service's file.
 
-use super::{write_stdout, Context};
+use super::Context;
 use crate::args::LogCommand;
 use crate::error::CliError;
 use crate::progress::bar;
+use crate::render_audit::{
+    checkpoint_report_json, checkpoint_report_text, export_summary_json, export_summary_text,
+    export_verify_json, export_verify_text,
+};
+use audit::RowSource;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 /// Runs `cloop log ...` on tokio's blocking pool (SQLite reads block).
 pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError> {
     let context = context.clone();
     tokio::task::spawn_blocking(move || match command {
-        LogCommand::Verify { db } => verify(&context, &db),
-        LogCommand::Replay { db, to_position } => replay(&context, &db, to_position),
+        LogCommand::Verify {
+            db,
+            checkpoints: None,
+        } => verify(&context, &db),
+        LogCommand::Verify {
+            db,
+            checkpoints: Some(checkpoints),
+        } => verify_with_checkpoints(&context, &db, &checkpoints),
+        LogCommand::Replay {
+            db,
+            to_position,
+            keys,
+            ticket,
+        } => replay(
+            &context,
+            &db,
+            to_position,
+            keys.as_deref(),
+            ticket.as_deref(),
+        ),
         LogCommand::Export {
             db,
             output,
             from_position,
-        } => export(&context, &db, output.as_deref(), from_position),
+            to_position,
+        } => export(
+            &context,
+            &db,
+            output.as_deref(),
+            audit::PositionRange {
+                from: from_position,
+                to: to_position,
+            },
+        ),
+        LogCommand::VerifyExport { file, checkpoints } => {
+            verify_export(&context, &file, checkpoints.as_deref())
+        }
     })
     .await
     .map_err(|error| CliError::Other(format!("run the log command: {error}")))?
+}
+
+/// An audit error with what was being done.
+fn audit_error(context: impl Into<String>) -> impl FnOnce(audit::AuditError) -> CliError {
+    let context = context.into();
+    move |error| CliError::Other(format!("{context}: {error}"))
+}
+
+/// Opens a log file read-only.
+fn open_log_file(path: &Path) -> Result<audit::LogFile, CliError> {
+    require_file(path)?;
+    audit::LogFile::open(path).map_err(audit_error(format!("open event log {}", path.display())))
+}
+
+/// Reads a kept checkpoint file.
+fn read_checkpoints(path: &Path) -> Result<Vec<audit::Checkpoint>, CliError> {
+    if !path.is_file() {
+        return Err(CliError::Usage(format!(
+            "no checkpoint file at {}",
+            path.display()
+        )));
+    }
+    audit::read_checkpoints(path).map_err(audit_error(format!("read {}", path.display())))
+}
+
+fn verify_with_checkpoints(
+    context: &Context,
+    path: &Path,
+    checkpoints_path: &Path,
+) -> Result<(), CliError> {
+    require_file(path)?;
+    let checkpoints = read_checkpoints(checkpoints_path)?;
+    let progress = bar(0, "verified", context.json);
+    let report = audit::verify_against(path, &checkpoints, |checked, total| {
+        progress.set_length(total);
+        progress.set_position(checked);
+    })
+    .map_err(audit_error(format!("verify {}", path.display())))?;
+    progress.finish_and_clear();
+    if report.ok {
+        return context.print(
+            &checkpoint_report_text(&report),
+            &checkpoint_report_json(&report),
+        );
+    }
+    if context.json {
+        context.print("", &checkpoint_report_json(&report))?;
+    } else {
+        eprint!("{}", checkpoint_report_text(&report));
+    }
+    let (position, detail) = report
+        .first_bad()
+        .map_or((0, "verification failed".to_owned()), |bad| {
+            (bad.position, bad.detail.clone())
+        });
+    Err(CliError::VerifyFailed { position, detail })
+}
+
+fn verify_export(
+    context: &Context,
+    path: &Path,
+    checkpoints_path: Option<&Path>,
+) -> Result<(), CliError> {
+    let file = std::fs::File::open(path)
+        .map_err(CliError::io(format!("open export {}", path.display())))?;
+    let checkpoints = match checkpoints_path {
+        Some(checkpoints_path) => read_checkpoints(checkpoints_path)?,
+        None => Vec::new(),
+    };
+    let report = audit::verify_jsonl(std::io::BufReader::new(file), &checkpoints)
+        .map_err(audit_error(format!("check {}", path.display())))?;
+    if report.chain.ok {
+        return context.print(&export_verify_text(&report), &export_verify_json(&report));
+    }
+    if context.json {
+        context.print("", &export_verify_json(&report))?;
+    } else {
+        eprint!("{}", export_verify_text(&report));
+    }
+    let (position, detail) = report
+        .chain
+        .first_bad
+        .as_ref()
+        .map_or((0, "verification failed".to_owned()), |bad| {
+            (bad.position, bad.detail.clone())
+        });
+    Err(CliError::VerifyFailed { position, detail })
 }
 
 fn require_file(path: &Path) -> Result<(), CliError> {
@@ -81,11 +203,30 @@ fn verify(context: &Context, path: &Path) -> Result<(), CliError> {
 /// How many rows are read at a time.
 const READ_CHUNK: usize = 10_000;
 
-fn replay(context: &Context, path: &Path, to_position: Option<u64>) -> Result<(), CliError> {
-    require_file(path)?;
-    let log = eventlog::EventLog::open(path, eventlog::LogOptions::default())
-        .map_err(CliError::log(format!("open event log {}", path.display())))?;
-    let head = log.head().position;
+fn replay(
+    context: &Context,
+    path: &Path,
+    to_position: Option<u64>,
+    keys: Option<&Path>,
+    show_ticket: Option<&str>,
+) -> Result<(), CliError> {
+    let log = open_log_file(path)?;
+    let vault = match keys {
+        Some(keys) if keys.is_file() => Some(
+            vault::Vault::open_file(keys)
+                .map_err(|error| CliError::Other(format!("open {}: {error}", keys.display())))?,
+        ),
+        Some(keys) => {
+            return Err(CliError::Usage(format!(
+                "no key store at {}",
+                keys.display()
+            )))
+        }
+        None => None,
+    };
+    let head = log
+        .head_position()
+        .map_err(audit_error("read the head of the event log"))?;
     let target = to_position.unwrap_or(head).min(head);
     let progress = bar(target, "replayed", context.json);
     let mut tickets: HashMap<String, domain::Ticket> = HashMap::new();
@@ -95,8 +236,8 @@ fn replay(context: &Context, path: &Path, to_position: Option<u64>) -> Result<()
     let mut read = 0u64;
     'reading: while next <= target {
         let events = log
-            .read_all_blocking(next, READ_CHUNK)
-            .map_err(CliError::log("read the event log"))?;
+            .read_rows(next, READ_CHUNK)
+            .map_err(audit_error("read the event log"))?;
         if events.is_empty() {
             break;
         }
@@ -111,9 +252,11 @@ fn replay(context: &Context, path: &Path, to_position: Option<u64>) -> Result<()
             if !event.stream_id.starts_with("ticket-") {
                 continue;
             }
-            let decoded = event.payload_value().ok().and_then(|payload| {
-                domain::Event::from_parts(&event.event_type, event.schema_version, &payload).ok()
-            });
+            // Sealed personal data is opened with the key store when one is given (an erased
+            // customer reads as empty); without one it stays sealed and reads as empty too.
+            let decoded = audit::decode_row(&event, vault.as_ref())
+                .ok()
+                .map(|decoded| decoded.event);
             match decoded {
                 Some(decoded) => {
                     let ticket = tickets.remove(&event.stream_id).unwrap_or_default();
@@ -128,14 +271,25 @@ fn replay(context: &Context, path: &Path, to_position: Option<u64>) -> Result<()
     for ticket in tickets.values() {
         *steps.entry(ticket.step.as_str()).or_default() += 1;
     }
-    let json = json!({
+    let shown = show_ticket.map(|ticket_id| {
+        tickets
+            .get(&format!("{}{ticket_id}", audit::TICKET_STREAM_PREFIX))
+            .map_or(serde_json::Value::Null, |ticket| {
+                serde_json::to_value(ticket).unwrap_or(serde_json::Value::Null)
+            })
+    });
+    let mut json = json!({
         "events": read,
         "to_position": target,
         "tickets": tickets.len(),
         "by_step": steps,
         "by_event_type": event_types,
         "unreadable_positions": unreadable,
+        "customers_opened": vault.is_some(),
     });
+    if let Some(shown) = &shown {
+        json["ticket"] = shown.clone();
+    }
     let mut human = format!(
         "replayed {read} events up to position {target}: {} tickets\n",
         tickets.len()
@@ -149,6 +303,22 @@ fn replay(context: &Context, path: &Path, to_position: Option<u64>) -> Result<()
             unreadable.len(),
             unreadable[0]
         ));
+    }
+    if let (Some(ticket_id), Some(shown)) = (show_ticket, &shown) {
+        let text = if shown.is_null() {
+            format!("no ticket {ticket_id} in the replayed range\n")
+        } else {
+            format!(
+                "\nticket {ticket_id} as replayed{}:\n{}\n",
+                if vault.is_some() {
+                    ", customer opened with the key store"
+                } else {
+                    ", customer left sealed"
+                },
+                serde_json::to_string_pretty(shown).unwrap_or_default()
+            )
+        };
+        human.push_str(&text);
     }
     context.print(&human, &json)?;
     if unreadable.is_empty() {
@@ -165,54 +335,52 @@ fn export(
     context: &Context,
     path: &Path,
     output: Option<&Path>,
-    from_position: u64,
+    range: audit::PositionRange,
 ) -> Result<(), CliError> {
-    require_file(path)?;
-    let log = eventlog::EventLog::open(path, eventlog::LogOptions::default())
-        .map_err(CliError::log(format!("open event log {}", path.display())))?;
-    let head = log.head().position;
-    let progress = bar(
-        head.saturating_sub(from_position.max(1)) + 1,
-        "exported",
-        context.json || output.is_none(),
-    );
-    let mut file = match output {
-        Some(output_path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(output_path)
-                .map_err(CliError::io(format!("create {}", output_path.display())))?,
-        )),
-        None => None,
+    let log = open_log_file(path)?;
+    let progress = bar(0, "exported", context.json || output.is_none());
+    let write_progress = |written: u64, total: u64| {
+        progress.set_length(total);
+        progress.set_position(written);
     };
-    let mut next = from_position.max(1);
-    let mut exported = 0u64;
-    loop {
-        let events = log
-            .read_all_blocking(next, READ_CHUNK)
-            .map_err(CliError::log("read the event log"))?;
-        if events.is_empty() {
-            break;
+    let summary = match output {
+        Some(output_path) => {
+            let mut writer = std::io::BufWriter::new(
+                std::fs::File::create(output_path)
+                    .map_err(CliError::io(format!("create {}", output_path.display())))?,
+            );
+            let summary = audit::export_jsonl(&log, range, &mut writer, write_progress)
+                .map_err(audit_error("export the event log"))?;
+            writer
+                .into_inner()
+                .map_err(|error| CliError::Other(format!("write the export: {error}")))?
+                .sync_all()
+                .map_err(CliError::io("write the export"))?;
+            summary
         }
-        let mut chunk = String::new();
-        for event in &events {
-            chunk.push_str(&event.to_export_line());
-            chunk.push('\n');
-            next = event.position + 1;
+        None => {
+            let stdout = std::io::stdout();
+            let mut writer = std::io::BufWriter::new(stdout.lock());
+            match audit::export_jsonl(&log, range, &mut writer, write_progress) {
+                Ok(summary) => summary,
+                // `cloop log export | head` closes the pipe: stop quietly.
+                Err(audit::AuditError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    return Ok(());
+                }
+                Err(error) => return Err(audit_error("export the event log")(error)),
+            }
         }
-        exported += events.len() as u64;
-        progress.inc(events.len() as u64);
-        match file.as_mut() {
-            Some(writer) => writer
-                .write_all(chunk.as_bytes())
-                .map_err(CliError::io("write the export"))?,
-            None => write_stdout(&chunk)?,
-        }
-    }
-    if let Some(mut writer) = file {
-        writer.flush().map_err(CliError::io("write the export"))?;
-    }
+    };
     progress.finish_and_clear();
     if let Some(output_path) = output {
-        eprintln!("exported {exported} events to {}", output_path.display());
+        let destination = output_path.display().to_string();
+        if context.json {
+            context.print("", &export_summary_json(&summary))?;
+        } else {
+            eprint!("{}", export_summary_text(&summary, &destination));
+        }
     }
     Ok(())
 }

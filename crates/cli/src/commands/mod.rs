@@ -2,13 +2,15 @@
 //! service (or to a log file) and hands what it got to `render` for people or JSON.
 
 mod audit;
+mod audit_rules;
+mod customer;
 mod log;
 mod report;
 mod submit;
 mod tickets;
 mod token;
 
-use crate::args::{Cli, Command};
+use crate::args::{AuditCommand, Cli, Command};
 use crate::config::{read_profile, settings, Settings};
 use crate::error::CliError;
 use crate::render::View;
@@ -89,8 +91,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pause(arguments) => tickets::pause(&context, arguments).await,
         Command::Resume(arguments) => tickets::resume(&context, arguments).await,
         Command::Report(command) => report::run(&context, command).await,
+        Command::Audit(AuditCommand::Rules(arguments)) => {
+            audit_rules::run(&context, arguments).await
+        }
         Command::Audit(command) => audit::run(&context, command).await,
         Command::Log(command) => log::run(&context, command).await,
+        Command::Customer(command) => customer::run(&context, command).await,
         Command::Token(command) => token::run(&context, command),
     }
 }

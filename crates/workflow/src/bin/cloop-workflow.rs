@@ -58,8 +58,9 @@ fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
     };
     let log = eventlog::EventLog::open(&path, eventlog::LogOptions::default())?;
     let report = log.verify(None, |_, _| {})?;
+    let vault = workflow::open_vault(&config.data_dir)?;
     let mut memory = rusqlite::Connection::open_in_memory()?;
-    let replayed = workflow::projections::rebuild(&mut memory, &log, config.rules.clone())
+    let replayed = workflow::projections::rebuild(&mut memory, &log, config.rules.clone(), vault)
         .map_err(anyhow::Error::msg)?;
     let rebuilt = workflow::projections::digest(&memory)?;
     let tickets: i64 = memory.query_row("SELECT count(*) FROM tickets", [], |row| row.get(0))?;

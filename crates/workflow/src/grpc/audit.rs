@@ -1,6 +1,9 @@
 //! The `feedback.v1.Audit` gRPC service: the log rows as they are stored (optionally
-//! following new ones), the verification of the hash chain, and a ticket as it stood at an
-//! instant.
+//! following new ones), the verification of the hash chain, a ticket as it stood at an
+//! instant, and the erasure of a customer's personal data (admin only; see `erasure`).
+//!
+//! `ReadEvents` returns the rows exactly as stored and hashed, so personal data stays sealed
+//! there; `GetTicketAt` opens it with the key store (an erased customer reads as empty).
 
 use super::convert::{instant_from, log_event_message, ticket_message};
 use super::tickets::{actor_of, check_role, parse_ticket_id};
@@ -21,6 +24,10 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct AuditService {
     pub log: EventLog,
+    /// Opens sealed personal data for `GetTicketAt`.
+    pub vault: std::sync::Arc<vault::Vault>,
+    /// Serves `EraseCustomer`.
+    pub erasure: crate::erasure::Erasure,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<v1::ReadEventsResponse, Status>> + Send>>;
@@ -134,13 +141,19 @@ impl v1::audit_server::Audit for AuditService {
             .read_stream(&ticket_id.stream_id(), 0)
             .await
             .map_err(|error| status_from(failure_from_log(error)))?;
-        let mut ticket = Ticket::default();
-        let mut position = 0;
-        for row in rows.iter().take_while(|row| row.occurred_at <= at) {
-            let event = record::decode(row).map_err(Status::internal)?;
-            ticket = domain::apply(ticket, &event);
-            position = row.position;
-        }
+        let vault = self.vault.clone();
+        let (ticket, position) = tokio::task::spawn_blocking(move || {
+            let mut ticket = Ticket::default();
+            let mut position = 0;
+            for row in rows.iter().take_while(|row| row.occurred_at <= at) {
+                let event = record::decode_opened(row, &vault).map_err(Status::internal)?;
+                ticket = domain::apply(ticket, &event);
+                position = row.position;
+            }
+            Ok::<_, Status>((ticket, position))
+        })
+        .await
+        .map_err(|error| Status::internal(format!("fold task failed: {error}")))??;
         if !ticket.exists() {
             return Err(status_from(DomainError::NotFound {
                 ticket_id: ticket_id.to_string(),
@@ -150,5 +163,50 @@ impl v1::audit_server::Audit for AuditService {
             ticket: Some(ticket_message(&ticket)),
             position,
         }))
+    }
+
+    async fn erase_customer(
+        &self,
+        request: Request<v1::EraseCustomerRequest>,
+    ) -> Result<Response<v1::EraseCustomerResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let target = erasure_target(&request)?;
+        let command_id = domain::ids::CommandId::parse(&request.command_id).map_err(status_from)?;
+        let outcome = self
+            .erasure
+            .erase(&actor, target, &command_id, &request.reason)
+            .await
+            .map_err(status_from)?;
+        Ok(Response::new(v1::EraseCustomerResponse {
+            tickets_affected: outcome.tickets_affected,
+            ticket_ids: outcome.ticket_ids,
+            tickets_already_erased: outcome.tickets_already_erased,
+            keys: outcome.keys,
+        }))
+    }
+}
+
+/// The customer an `EraseCustomerRequest` names: exactly one of a ticket and a customer id.
+fn erasure_target(
+    request: &v1::EraseCustomerRequest,
+) -> Result<crate::erasure::ErasureTarget, Status> {
+    let ticket_id = request.ticket_id.trim();
+    let customer_id = request.customer_id.trim();
+    match (ticket_id.is_empty(), customer_id.is_empty()) {
+        (false, true) => Ok(crate::erasure::ErasureTarget::Ticket(parse_ticket_id(
+            ticket_id,
+        )?)),
+        (true, false) => Ok(crate::erasure::ErasureTarget::Customer(
+            customer_id.to_owned(),
+        )),
+        (true, true) => Err(status_from(DomainError::invalid(
+            "ticket_id",
+            "set ticket_id or customer_id",
+        ))),
+        (false, false) => Err(status_from(DomainError::invalid(
+            "customer_id",
+            "set only one of ticket_id and customer_id",
+        ))),
     }
 }

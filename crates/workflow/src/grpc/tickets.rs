@@ -39,6 +39,8 @@ pub struct TicketsService {
     pub readers: Readers,
     pub log: EventLog,
     pub rules: Arc<Rules>,
+    /// Opens the sealed customer in the payloads `GetHistory` shows.
+    pub vault: Arc<vault::Vault>,
     pub default_page_size: u32,
     pub max_page_size: u32,
 }
@@ -333,9 +335,11 @@ impl v1::tickets_server::Tickets for TicketsService {
             .read_stream(&ticket_id.stream_id(), 0)
             .await
             .map_err(|error| status_from(failure_from_log(error)))?;
-        Ok(Response::new(v1::GetHistoryResponse {
-            events: rows.iter().map(log_event_message).collect(),
-        }))
+        let vault = self.vault.clone();
+        let events = tokio::task::spawn_blocking(move || opened_history(&rows, &vault))
+            .await
+            .map_err(|error| Status::internal(format!("history task failed: {error}")))??;
+        Ok(Response::new(v1::GetHistoryResponse { events }))
     }
 
     type WatchTicketsStream = WatchStream;
@@ -667,4 +671,29 @@ impl v1::tickets_server::Tickets for TicketsService {
             .map_err(|error| status_from(failure_from_log(error)))?;
         Ok(Response::new(explain(&ticket, &rows, &self.rules)))
     }
+}
+
+/// The rows of a ticket as `GetHistory` shows them: each payload with its sealed personal
+/// data opened, or `{"erased": true}` where the customer was erased. (The hashes are those
+/// of the stored rows; auditors check them on `Audit.ReadEvents`, which returns the rows as
+/// stored.)
+fn opened_history(
+    rows: &[eventlog::RecordedEvent],
+    vault: &vault::Vault,
+) -> Result<Vec<v1::LogEvent>, Status> {
+    rows.iter()
+        .map(|row| {
+            let mut message = log_event_message(row);
+            if row.payload_json.contains("\"sealed\"") {
+                let mut payload = row
+                    .payload_value()
+                    .map_err(|error| Status::internal(error.to_string()))?;
+                vault
+                    .open_in_place(&mut payload)
+                    .map_err(|error| Status::internal(format!("open the customer: {error}")))?;
+                message.payload = payload.to_string();
+            }
+            Ok(message)
+        })
+        .collect()
 }

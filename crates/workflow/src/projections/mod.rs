@@ -9,7 +9,16 @@
 //!   terms fall back to `LIKE` on the same table).
 //! - `sla_index`: for every ticket with a running SLA clock, the next instant a timer must
 //!   look at it (a warning, a deadline or an escalation level).
+//! - `ticket_keys`: the key ids (random, not personal) that a ticket's personal data is
+//!   sealed with, so that erasing a customer finds every ticket sealed under their keys;
+//!   `ticket_erasures`: the tickets each erasure command id erased, so that a repeated
+//!   command answers with the same tickets once the keys that linked them are gone.
 //! - `projection_state`: the log position the projections have folded in.
+//!
+//! Personal data: the log holds the customer only sealed (`crates/vault`); the projector
+//! opens it with the key store, so `tickets.state_json` holds it in clear until the customer
+//! is erased, when the `customer_erased` event empties it. The writer's connection runs with
+//! `secure_delete` on, so the overwritten bytes are zeroed rather than left in free space.
 //!
 //! Architecture invariant: every projection is a pure fold of the log and the configuration.
 //! [`rebuild`] replays the log into empty tables and [`digest`] hashes them; the two must agree
@@ -17,7 +26,7 @@
 
 pub mod schema;
 
-use crate::record::{decode, ticket_of_stream};
+use crate::record::{decode_opened, ticket_of_stream};
 use chrono::{DateTime, Utc};
 use domain::event::Event;
 use domain::ticket::Ticket;
@@ -27,16 +36,19 @@ use eventlog::{EventLog, LogError, Projector, RecordedEvent};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use vault::Vault;
 
 /// The projector the log's writer calls for every appended request.
 #[derive(Debug, Clone)]
 pub struct TicketProjector {
     rules: Arc<Rules>,
+    vault: Arc<Vault>,
 }
 
 impl TicketProjector {
-    pub fn new(rules: Arc<Rules>) -> Self {
-        Self { rules }
+    /// A projector that opens sealed personal data with `vault`.
+    pub fn new(rules: Arc<Rules>, vault: Arc<Vault>) -> Self {
+        Self { rules, vault }
     }
 
     /// Folds the rows of one stream into the projections (the rows of one request, or one
@@ -69,7 +81,8 @@ impl TicketProjector {
         };
         let mut text_changed = false;
         for row in events {
-            let event = decode(row)?;
+            record_sealed_keys(connection, seq, ticket_id, row)?;
+            let event = decode_opened(row, &self.vault)?;
             text_changed |= matches!(
                 event,
                 Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
@@ -89,8 +102,53 @@ impl TicketProjector {
     }
 }
 
+/// Remembers the key ids of the sealed objects in `row` under the ticket.
+fn record_sealed_keys(
+    connection: &Connection,
+    seq: i64,
+    ticket_id: &str,
+    row: &RecordedEvent,
+) -> Result<(), String> {
+    if row.event_type == "customer_erased" {
+        if let Some(command_id) = &row.correlation_id {
+            connection
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO ticket_erasures (command_id, seq, ticket_id) \
+                     VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut statement| statement.execute(params![command_id, seq, ticket_id]))
+                .map_err(|error| format!("record the erasure of ticket {ticket_id}: {error}"))?;
+        }
+    }
+    // Most rows hold nothing sealed; only those that mention it are parsed a second time.
+    if !row.payload_json.contains("\"sealed\"") {
+        return Ok(());
+    }
+    let payload = row
+        .payload_value()
+        .map_err(|error| format!("payload at position {}: {error}", row.position))?;
+    for key_id in vault::sealed_key_ids(&payload) {
+        connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ticket_keys (key_id, seq, ticket_id) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![key_id.to_string(), seq, ticket_id])
+            })
+            .map_err(|error| format!("record the keys of ticket {ticket_id}: {error}"))?;
+    }
+    Ok(())
+}
+
 impl Projector for TicketProjector {
     fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
+        // This is the writer's connection: with secure_delete, contact data that a
+        // `customer_erased` event overwrites is zeroed in the file, not left in free space.
+        connection
+            .pragma_update(None, "secure_delete", "ON")
+            .map_err(|error| LogError::Projector {
+                reason: format!("turn on secure delete: {error}"),
+            })?;
         schema::migrate(connection).map_err(|error| LogError::Projector {
             reason: format!("create projection tables: {error}"),
         })
@@ -262,7 +320,11 @@ pub fn rebuild(
     connection: &mut Connection,
     log: &EventLog,
     rules: Arc<Rules>,
+    vault: Arc<Vault>,
 ) -> Result<u64, String> {
+    connection
+        .pragma_update(None, "secure_delete", "ON")
+        .map_err(|error| format!("turn on secure delete: {error}"))?;
     schema::migrate(connection).map_err(|error| format!("create projection tables: {error}"))?;
     let transaction = connection
         .transaction()
@@ -270,10 +332,11 @@ pub fn rebuild(
     transaction
         .execute_batch(
             "DELETE FROM tickets; DELETE FROM tickets_fts; DELETE FROM sla_index; \
+             DELETE FROM ticket_keys; DELETE FROM ticket_erasures; \
              DELETE FROM projection_state;",
         )
         .map_err(|error| format!("empty projections: {error}"))?;
-    let projector = TicketProjector::new(rules);
+    let projector = TicketProjector::new(rules, vault);
     let mut from = 1u64;
     let mut replayed = 0u64;
     loop {
@@ -312,6 +375,9 @@ pub fn digest(connection: &Connection) -> Result<String, rusqlite::Error> {
         "SELECT rowid || '|' || content || '|' || product || '|' || order_id || '|' || keywords \
          FROM tickets_fts ORDER BY rowid",
         "SELECT seq || '|' || ticket_id || '|' || next_check_ms FROM sla_index ORDER BY seq",
+        "SELECT key_id || '|' || seq || '|' || ticket_id FROM ticket_keys ORDER BY key_id, seq",
+        "SELECT command_id || '|' || seq || '|' || ticket_id FROM ticket_erasures \
+         ORDER BY command_id, seq",
     ];
     for (index, query) in queries.iter().enumerate() {
         hasher.update(format!("table {index}\n").as_bytes());

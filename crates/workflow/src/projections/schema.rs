@@ -39,6 +39,18 @@ pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
             next_check_ms INTEGER NOT NULL
         );
         CREATE INDEX IF NOT EXISTS sla_index_by_due ON sla_index (next_check_ms);
+        CREATE TABLE IF NOT EXISTS ticket_keys (
+            key_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ticket_id TEXT NOT NULL,
+            PRIMARY KEY (key_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS ticket_erasures (
+            command_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ticket_id TEXT NOT NULL,
+            PRIMARY KEY (command_id, seq)
+        ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS projection_state (
             key TEXT PRIMARY KEY,
             value INTEGER NOT NULL

@@ -1,0 +1,473 @@
+//! End-to-end erasure of a customer's personal data: two tickets of one customer submitted
+//! at a real `cloop-intake`, recorded by a real `cloop-workflow` (customer sealed in the log,
+//! opened in the projections), then `cloop customer erase` as an admin. Afterwards the
+//! customer's name, phone, e-mail and customer id appear nowhere: not in GetTicket,
+//! ListTickets, GetHistory, ReadEvents, `cloop log export`, the projection tables, the raw
+//! bytes of `workflow.db`, nor a `cloop log replay` with the key store; and the log still
+//! verifies. Before the erasure the same checks find the canaries where they belong, so the
+//! test shows the erasure did it.
+
+use e2e::{bin_path, free_port, NatsServer, ServiceProcess};
+use futures::StreamExt;
+use proto::v1;
+use proto::v1::audit_client::AuditClient;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::tickets_client::TicketsClient;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+const NAME: &str = "CanaryNameZhao";
+const PHONE: &str = "+8613912345678";
+const EMAIL: &str = "canary.zhao@example.cn";
+const CUSTOMER_ID: &str = "cust-canary-7";
+const CANARIES: [&str; 4] = [NAME, PHONE, EMAIL, CUSTOMER_ID];
+
+/// (token, name, role) of the principals of this test.
+const PRINCIPALS: &[(&str, &str, &str)] = &[
+    ("t-adapter", "web-form", "adapter"),
+    ("t-auditor", "checker", "auditor"),
+    ("t-admin", "root", "admin"),
+];
+
+struct Services {
+    _nats: NatsServer,
+    _intake: ServiceProcess,
+    workflow: ServiceProcess,
+    intake_address: String,
+    workflow_address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Services {
+    fn start() -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-erasure-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        let mut text = String::new();
+        for (token, name, role) in PRINCIPALS {
+            text.push_str(&format!(
+                "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n\n",
+                service::tokens::token_sha256(token)
+            ));
+        }
+        std::fs::write(&tokens, text).expect("write tokens");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let common = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+            ]
+        };
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &common(&intake_address, "intake"),
+            &[],
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &common(&workflow_address, "workflow"),
+            &[],
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            _nats: nats,
+            _intake: intake,
+            workflow,
+            intake_address,
+            workflow_address,
+            dir,
+        }
+    }
+
+    fn data(&self, file: &str) -> PathBuf {
+        self.dir.path().join("workflow").join(file)
+    }
+
+    /// Runs `cloop` against these services with `token`.
+    fn cloop(&self, token: &str, args: &[&str]) -> Output {
+        Command::new(bin_path("cloop"))
+            .args([
+                "--intake",
+                &self.intake_address,
+                "--workflow",
+                &self.workflow_address,
+                "--token",
+                token,
+            ])
+            .args(args)
+            .env_remove("CLOOP_TOKEN")
+            .env_remove("CLOOP_PROFILE")
+            .env_remove("CLOOP_DB")
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run cloop")
+    }
+
+    async fn intake(&self) -> IntakeClient<Channel> {
+        IntakeClient::connect(format!("http://{}", self.intake_address))
+            .await
+            .expect("connect to intake")
+    }
+
+    async fn tickets(&self) -> TicketsClient<Channel> {
+        TicketsClient::connect(format!("http://{}", self.workflow_address))
+            .await
+            .expect("connect to workflow")
+    }
+
+    async fn audit(&self) -> AuditClient<Channel> {
+        AuditClient::connect(format!("http://{}", self.workflow_address))
+            .await
+            .expect("connect to workflow")
+    }
+
+    async fn get_ticket(&self, ticket_id: &str) -> v1::Ticket {
+        self.tickets()
+            .await
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "t-admin",
+            ))
+            .await
+            .expect("get ticket")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    /// Polls until the workflow has the ticket.
+    async fn wait_recorded(&self, ticket_id: &str) -> v1::Ticket {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut client = self.tickets().await;
+        while Instant::now() < deadline {
+            if let Ok(response) = client
+                .get_ticket(authorized(
+                    v1::GetTicketRequest {
+                        ticket_id: ticket_id.to_owned(),
+                    },
+                    "t-admin",
+                ))
+                .await
+            {
+                return response.into_inner().ticket.expect("ticket");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "ticket {ticket_id} was never recorded\n{}",
+            self.workflow.log()
+        );
+    }
+
+    /// Everything the services show about the customer, as one text: GetTicket and
+    /// GetHistory of both tickets, ListTickets, ReadEvents of the whole log.
+    async fn everything_shown(&self, ticket_ids: &[String]) -> String {
+        let mut shown = String::new();
+        let mut tickets = self.tickets().await;
+        for ticket_id in ticket_ids {
+            shown.push_str(&format!("{:?}\n", self.get_ticket(ticket_id).await));
+            let history = tickets
+                .get_history(authorized(
+                    v1::GetHistoryRequest {
+                        ticket_id: ticket_id.clone(),
+                    },
+                    "t-admin",
+                ))
+                .await
+                .expect("history")
+                .into_inner();
+            shown.push_str(&format!("{history:?}\n"));
+        }
+        let list = tickets
+            .list_tickets(authorized(
+                v1::ListTicketsRequest {
+                    page_size: 100,
+                    ..Default::default()
+                },
+                "t-admin",
+            ))
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(list.tickets.len(), ticket_ids.len());
+        shown.push_str(&format!("{list:?}\n"));
+        shown.push_str(&self.read_events().await);
+        shown
+    }
+
+    async fn read_events(&self) -> String {
+        let mut stream = self
+            .audit()
+            .await
+            .read_events(authorized(
+                v1::ReadEventsRequest {
+                    from_position: 1,
+                    ..Default::default()
+                },
+                "t-auditor",
+            ))
+            .await
+            .expect("read events")
+            .into_inner();
+        let mut text = String::new();
+        while let Some(item) = stream.next().await {
+            text.push_str(&format!("{:?}\n", item.expect("row")));
+        }
+        text
+    }
+
+    /// The text of every projection table, read with SQL on the service's database file.
+    fn projection_text(&self) -> String {
+        let connection = rusqlite::Connection::open_with_flags(
+            self.data("workflow.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open workflow.db");
+        let mut text = String::new();
+        for query in [
+            "SELECT ticket_id || '|' || ifnull(customer_id, '') || '|' || state_json FROM tickets",
+            "SELECT content || '|' || product || '|' || order_id || '|' || keywords FROM tickets_fts",
+            "SELECT key_id || '|' || ticket_id FROM ticket_keys",
+        ] {
+            let mut statement = connection.prepare(query).expect("prepare");
+            let rows = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .expect("query");
+            for row in rows {
+                text.push_str(&row.expect("row"));
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    request
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_ok(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed with {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// The canaries found in `haystack`.
+fn canaries_in(haystack: &[u8]) -> Vec<&'static str> {
+    CANARIES
+        .iter()
+        .copied()
+        .filter(|canary| {
+            haystack
+                .windows(canary.len())
+                .any(|window| window == canary.as_bytes())
+        })
+        .collect()
+}
+
+/// The bytes of a SQLite database file and its WAL.
+fn database_bytes(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).expect("read the database file");
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if let Ok(more) = std::fs::read(PathBuf::from(wal)) {
+        bytes.extend(more);
+    }
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
+    let services = Services::start();
+    let mut intake = services.intake().await;
+    let mut ticket_ids = Vec::new();
+    // Once with every identifier, once with only the e-mail address (another key).
+    for (external_id, customer) in [
+        (
+            "erasure-1",
+            v1::Customer {
+                customer_id: CUSTOMER_ID.into(),
+                name: NAME.into(),
+                phone: PHONE.into(),
+                email: EMAIL.into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "erasure-2",
+            v1::Customer {
+                name: NAME.into(),
+                email: EMAIL.into(),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let response = intake
+            .submit(authorized(
+                v1::SubmitRequest {
+                    channel: "web".into(),
+                    external_id: external_id.into(),
+                    content: "APP卡顿，下单后一直转圈".into(),
+                    customer: Some(customer),
+                    ..Default::default()
+                },
+                "t-adapter",
+            ))
+            .await
+            .expect("intake accepts")
+            .into_inner();
+        ticket_ids.push(response.ticket_id);
+    }
+    for ticket_id in &ticket_ids {
+        services.wait_recorded(ticket_id).await;
+    }
+    let first = &ticket_ids[0];
+    let database = services.data("workflow.db");
+    let keys = services.data("keys.db");
+    let db_text = database.to_string_lossy().into_owned();
+    let keys_text = keys.to_string_lossy().into_owned();
+
+    // Before: the services show the customer, the projections hold it in clear, the log
+    // and its export hold it only sealed, and a replay with the key store opens it.
+    let before = services.everything_shown(&ticket_ids).await;
+    assert_eq!(canaries_in(before.as_bytes()), CANARIES.to_vec());
+    assert!(canaries_in(services.read_events().await.as_bytes()).is_empty());
+    assert_eq!(
+        canaries_in(services.projection_text().as_bytes()),
+        CANARIES.to_vec()
+    );
+    let export = services.cloop("t-admin", &["log", "export", "--db", &db_text]);
+    assert_ok(&export, "log export before the erasure");
+    assert!(
+        canaries_in(&export.stdout).is_empty(),
+        "the export is sealed"
+    );
+    let replay = services.cloop(
+        "t-admin",
+        &[
+            "log", "replay", "--db", &db_text, "--keys", &keys_text, "--ticket", first,
+        ],
+    );
+    assert_ok(&replay, "log replay before the erasure");
+    assert!(canaries_in(&replay.stdout).contains(&PHONE));
+
+    // An auditor may not erase; an admin may.
+    let refused = services.cloop(
+        "t-auditor",
+        &[
+            "customer",
+            "erase",
+            "--ticket",
+            first,
+            "--reason",
+            "privacy request 17",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    let erased = services.cloop(
+        "t-admin",
+        &[
+            "--json",
+            "customer",
+            "erase",
+            "--ticket",
+            first,
+            "--reason",
+            "privacy request 17",
+        ],
+    );
+    assert_ok(&erased, "customer erase");
+    let answer: serde_json::Value = serde_json::from_slice(&erased.stdout).expect("json");
+    assert_eq!(answer["tickets_affected"], 2, "{answer}");
+    assert_eq!(answer["ticket_ids"], serde_json::json!(ticket_ids));
+
+    // After: nowhere.
+    let after = services.everything_shown(&ticket_ids).await;
+    assert_eq!(canaries_in(after.as_bytes()), Vec::<&str>::new());
+    assert!(
+        after.contains(r#"\"erased\":true"#),
+        "GetHistory marks the erasure"
+    );
+    for ticket_id in &ticket_ids {
+        let ticket = services.get_ticket(ticket_id).await;
+        assert_eq!(ticket.customer.unwrap_or_default(), v1::Customer::default());
+    }
+    assert_eq!(
+        canaries_in(services.projection_text().as_bytes()),
+        Vec::<&str>::new()
+    );
+    // The erasure truncates the log's WAL; give a busy reader a moment to let it finish.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = canaries_in(&database_bytes(&database));
+    while !left.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = canaries_in(&database_bytes(&database));
+    }
+    assert_eq!(left, Vec::<&str>::new(), "plaintext left in workflow.db");
+    let export = services.cloop("t-admin", &["log", "export", "--db", &db_text]);
+    assert_ok(&export, "log export after the erasure");
+    assert!(canaries_in(&export.stdout).is_empty());
+    assert!(text(&export.stdout).contains("customer_erased"));
+    let verify = services.cloop("t-admin", &["log", "verify", "--db", &db_text]);
+    assert_ok(&verify, "log verify after the erasure");
+    assert!(
+        text(&verify.stdout).starts_with("ok:"),
+        "{}",
+        text(&verify.stdout)
+    );
+    let export_file = services.dir.path().join("export.jsonl");
+    let export_path = export_file.to_string_lossy().into_owned();
+    assert_ok(
+        &services.cloop(
+            "t-admin",
+            &["log", "export", "--db", &db_text, "--output", &export_path],
+        ),
+        "log export to a file",
+    );
+    assert_ok(
+        &services.cloop("t-admin", &["log", "verify-export", &export_path]),
+        "the export verifies after the erasure",
+    );
+    let replay = services.cloop(
+        "t-admin",
+        &[
+            "log", "replay", "--db", &db_text, "--keys", &keys_text, "--ticket", first,
+        ],
+    );
+    assert_ok(&replay, "log replay after the erasure");
+    assert_eq!(canaries_in(&replay.stdout), Vec::<&str>::new());
+    assert!(text(&replay.stdout).contains("\"customer_erased\": true"));
+}
