@@ -162,7 +162,8 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         .add_service(reflection)
         .add_service(intake_service)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // TCP_NODELAY: without it small answers wait for the client's delayed ack.
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             grpc_shutdown,
         );
 

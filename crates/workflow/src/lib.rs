@@ -315,7 +315,8 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         .add_service(tickets_service)
         .add_service(audit_service)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // TCP_NODELAY: without it small answers wait for the client's delayed ack.
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown.wait(),
         );
     tracing::info!(%address, database = %database.display(), "workflow listening");
