@@ -51,6 +51,12 @@ pub struct WorkflowSettings {
     /// How many key store backups are kept; older ones are deleted (an erased key lives on
     /// in every backup taken before the erasure).
     pub key_backups_kept: usize,
+    /// How often a checkpoint of the log's head is kept and published, in seconds (one is
+    /// also taken at shutdown).
+    pub checkpoint_interval_secs: u64,
+    /// Where checkpoints are appended; `<data-dir>/checkpoints.jsonl` when not set. Keep it
+    /// (or a copy) where whoever can write the log cannot.
+    pub checkpoint_file: Option<PathBuf>,
 }
 
 impl Default for WorkflowSettings {
@@ -74,6 +80,8 @@ impl Default for WorkflowSettings {
             synchronous: "full".to_owned(),
             key_backup_interval_secs: 86_400,
             key_backups_kept: 7,
+            checkpoint_interval_secs: 300,
+            checkpoint_file: None,
         }
     }
 }
@@ -136,6 +144,11 @@ impl WorkflowSettings {
         Duration::from_millis(self.timer_tick_ms.max(10))
     }
 
+    /// The interval of the checkpoint timer.
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_secs(self.checkpoint_interval_secs.max(1))
+    }
+
     /// The interval of the key store backup timer; `None` when it is off.
     pub fn key_backup_interval(&self) -> Option<Duration> {
         (self.key_backup_interval_secs > 0)
@@ -155,6 +168,8 @@ pub struct WorkflowConfig {
     pub rules: Arc<domain::rules::Rules>,
     pub nats: NatsConfig,
     pub settings: WorkflowSettings,
+    /// The `[retention]` table: when archived tickets leave the lists.
+    pub retention: crate::retention::RetentionSettings,
     /// The system clock in production; tests may pass a [`crate::clock::TestClock`].
     pub clock: Arc<dyn Clock>,
 }

@@ -28,6 +28,9 @@ pub enum WorkflowError {
     /// A stored value is not what the service wrote.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The audit toolkit failed (checkpoints, time travel).
+    #[error("audit: {0}")]
+    Audit(#[from] audit::AuditError),
     /// What the shared service crate reports (listen, metrics, NATS, gRPC).
     #[error(transparent)]
     Service(#[from] service::ServiceError),

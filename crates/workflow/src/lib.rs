@@ -13,11 +13,14 @@
 //! - `projections`: the `Projector` of the log, rebuild and digest.
 //! - `queries`: reads of the projections on read-only connections.
 //! - `timers`: the SLA timers, driven by the `sla_index` projection.
+//! - `retention`: archived tickets leave the lists when their retention expires.
+//! - `checkpoints`: the timer that keeps and publishes checkpoints of the log's head.
 //! - `publisher`: the log tail to TICKET_EVENTS with a durable position.
 //! - `erasure`: erasing a customer: destroy their keys, then record `customer_erased`.
 //! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
 //! - `grpc`: the gRPC services and the conversions at the edge.
 
+pub mod checkpoints;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -31,6 +34,7 @@ pub mod projections;
 pub mod publisher;
 pub mod queries;
 pub mod record;
+pub mod retention;
 pub mod timers;
 
 pub use config::{WorkflowConfig, WorkflowSettings};
@@ -256,6 +260,27 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         metrics: metrics.clone(),
     };
     let timers_task = tokio::spawn(timers.clone().run(workers.clone()));
+    let retention = retention::Retention {
+        commands: commands.clone(),
+        readers: readers.clone(),
+        clock: config.clock.clone(),
+        settings: config.retention.clone(),
+    };
+    let retention_task = tokio::spawn(retention.run(workers.clone()));
+    let checkpoint_file =
+        checkpoints::checkpoint_path(&config.data_dir, config.settings.checkpoint_file.as_deref());
+    // Stopped after everything that appends, so that its last checkpoint is the final head.
+    let checkpoint_shutdown = Shutdown::new();
+    let checkpointer = checkpoints::Checkpointer {
+        log: log.clone(),
+        path: checkpoint_file.clone(),
+        clock: config.clock.clone(),
+        interval: config.settings.checkpoint_interval(),
+        context: context.clone(),
+        connected: connected.clone(),
+        publish_timeout: config.nats.request_timeout(),
+    };
+    let checkpoint_task = tokio::spawn(checkpointer.run(checkpoint_shutdown.clone()));
     let publisher = publisher::Publisher {
         log: log.clone(),
         context,
@@ -275,7 +300,11 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     let key_backup_task = tokio::spawn(key_backup.run(workers.clone()));
 
     let (health_reporter, health_service) = service::grpc::health();
-    for name in ["feedback.v1.Tickets", "feedback.v1.Audit"] {
+    for name in [
+        "feedback.v1.Tickets",
+        "feedback.v1.Audit",
+        "feedback.v1.Reports",
+    ] {
         health_reporter
             .set_service_status(name, tonic_health::ServingStatus::Serving)
             .await;
@@ -283,6 +312,16 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     let reflection = service::grpc::reflection()
         .map_err(|error| WorkflowError::Config(format!("build reflection: {error}")))?;
     let authenticator = service::Authenticator::new(config.tokens.clone());
+    let reports_service = InterceptedService::new(
+        proto::v1::reports_server::ReportsServer::new(grpc::ReportsService {
+            log: log.clone(),
+            readers: readers.clone(),
+            rules: config.rules.clone(),
+            vault: vault.clone(),
+        })
+        .max_decoding_message_size(config.settings.max_message_bytes),
+        authenticator.clone(),
+    );
     let commands_for_audit = commands.clone();
     let tickets_service = InterceptedService::new(
         proto::v1::tickets_server::TicketsServer::new(grpc::TicketsService {
@@ -305,6 +344,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
                 commands: commands_for_audit,
                 vault: vault.clone(),
             },
+            checkpoint_file,
         })
         .max_decoding_message_size(config.settings.max_message_bytes),
         authenticator,
@@ -314,6 +354,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         .add_service(reflection)
         .add_service(tickets_service)
         .add_service(audit_service)
+        .add_service(reports_service)
         .serve_with_incoming_shutdown(
             // TCP_NODELAY: without it small answers wait for the client's delayed ack.
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
@@ -323,7 +364,11 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
 
     let task = tokio::spawn(async move {
         let served = server.await;
-        for name in ["feedback.v1.Tickets", "feedback.v1.Audit"] {
+        for name in [
+            "feedback.v1.Tickets",
+            "feedback.v1.Audit",
+            "feedback.v1.Reports",
+        ] {
             health_reporter
                 .set_service_status(name, tonic_health::ServingStatus::NotServing)
                 .await;
@@ -332,6 +377,9 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         let _ = consumer_task.await;
         let _ = timers_task.await;
         let _ = key_backup_task.await;
+        let _ = retention_task.await;
+        checkpoint_shutdown.trigger();
+        let _ = checkpoint_task.await;
         // Nothing new is appended now: let the publisher catch up, then stop.
         publisher_shutdown.trigger();
         let _ = publisher_task.await;

@@ -105,6 +105,8 @@ impl TicketFilter {
                 .involving_department
                 .as_deref()
                 .is_none_or(|department| ticket.involves_department(department))
+            // Expired tickets have left every list (see `retention`).
+            && !ticket.retention_expired
             && text_matches
     }
 }
@@ -149,7 +151,10 @@ pub fn list_tickets(
     page_size: u32,
     after_seq: i64,
 ) -> Result<TicketPage, WorkflowError> {
-    let mut conditions: Vec<String> = vec!["seq > ?".to_owned()];
+    let mut conditions: Vec<String> = vec![
+        "seq > ?".to_owned(),
+        crate::retention::LIST_CONDITION.to_owned(),
+    ];
     let mut values: Vec<Value> = vec![Value::Integer(after_seq)];
     let mut equal = |column: &str, value: Option<String>| {
         if let Some(value) = value {

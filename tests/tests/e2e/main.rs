@@ -5,4 +5,5 @@ mod cli;
 mod erasure;
 mod harness_selftest;
 mod intake;
+mod reports_audit;
 mod workflow;

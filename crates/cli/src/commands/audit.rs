@@ -62,7 +62,7 @@ pub async fn run(context: &Context, command: AuditCommand) -> Result<(), CliErro
         }
         AuditCommand::Verify => {
             let response = client
-                .verify_log(connection.request(v1::VerifyLogRequest {})?)
+                .verify_log(connection.request(v1::VerifyLogRequest::default())?)
                 .await
                 .map_err(call_error)?
                 .into_inner();

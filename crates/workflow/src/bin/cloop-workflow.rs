@@ -26,6 +26,8 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let settings: WorkflowSettings = file.section("workflow_service")?;
     settings.validate().map_err(anyhow::Error::msg)?;
     let nats: NatsConfig = file.section("nats")?;
+    let retention: workflow::retention::RetentionSettings = file.section("retention")?;
+    retention.validate().map_err(anyhow::Error::msg)?;
     let rules = domain::rules::Rules::new(file.domain.clone())
         .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
     let tokens = match &cli.common.tokens {
@@ -44,6 +46,7 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         rules: Arc::new(rules),
         nats,
         settings,
+        retention,
         clock: Arc::new(workflow::clock::SystemClock),
     })
 }

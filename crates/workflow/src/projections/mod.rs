@@ -254,7 +254,7 @@ fn write_ticket(
                 .execute([seq])?;
         }
     }
-    Ok(())
+    crate::retention::project(connection, seq, ticket)
 }
 
 fn set_position(connection: &Connection, position: u64) -> Result<(), rusqlite::Error> {
@@ -335,6 +335,7 @@ pub fn rebuild(
              DELETE FROM ticket_keys; DELETE FROM ticket_erasures; \
              DELETE FROM projection_state;",
         )
+        .and_then(|()| transaction.execute_batch(crate::retention::REBUILD_DELETE))
         .map_err(|error| format!("empty projections: {error}"))?;
     let projector = TicketProjector::new(rules, vault);
     let mut from = 1u64;
@@ -378,6 +379,8 @@ pub fn digest(connection: &Connection) -> Result<String, rusqlite::Error> {
         "SELECT key_id || '|' || seq || '|' || ticket_id FROM ticket_keys ORDER BY key_id, seq",
         "SELECT command_id || '|' || seq || '|' || ticket_id FROM ticket_erasures \
          ORDER BY command_id, seq",
+        crate::retention::DIGEST_QUERIES[0],
+        crate::retention::DIGEST_QUERIES[1],
     ];
     for (index, query) in queries.iter().enumerate() {
         hasher.update(format!("table {index}\n").as_bytes());

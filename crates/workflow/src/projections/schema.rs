@@ -55,5 +55,6 @@ pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
             key TEXT PRIMARY KEY,
             value INTEGER NOT NULL
         );",
-    )
+    )?;
+    crate::retention::migrate(connection)
 }
