@@ -343,7 +343,10 @@ mod tests {
         };
         let deadlines = policy.deadlines(&calendar, received_at, &classification, "v1");
         assert_eq!(deadlines.respond_by, received_at + TimeDelta::seconds(4));
-        assert_eq!(deadlines.warn_respond_at, received_at + TimeDelta::seconds(2));
+        assert_eq!(
+            deadlines.warn_respond_at,
+            received_at + TimeDelta::seconds(2)
+        );
         assert_eq!(deadlines.resolve_by, received_at + TimeDelta::seconds(30));
         assert_eq!(format_duration(TimeDelta::seconds(4)), "4 s");
         assert_eq!(
