@@ -42,12 +42,22 @@ test: tools fmt check-purity check-proto check-deploy lint build ## Everything C
 	  $(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc --locked
+	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded
+	@# inputs each, no panic allowed); `make fuzz` runs them under libFuzzer.
 
 run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set) and both services
 	./scripts/run.sh
 
 bench: tools ## Benchmarks; figures go into docs/benchmarks.md
 	$(CARGO) bench --workspace --locked
+
+FUZZ_SECONDS ?= 60
+fuzz: ## cargo-fuzz (libFuzzer) on the intake validator and the NATS payload decoder, FUZZ_SECONDS each
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --root .tools
+	@# cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+	@cd fuzz && for target in intake_validator nats_payload; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 clean-data: ## Remove the local run's data folder (.data)
 	rm -rf .data

@@ -8,6 +8,7 @@ use proto::v1;
 use service::status::FIELD_METADATA_KEY;
 use service::status_from;
 use service::tokens::principal_of;
+use service::Authenticator;
 use std::pin::Pin;
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
@@ -19,11 +20,24 @@ const STREAM_CONCURRENCY: usize = 64;
 #[derive(Debug, Clone)]
 pub struct IntakeService {
     core: Arc<Intake>,
+    /// The interceptor's authenticator, so that each item of a bulk import after the first is
+    /// also taken from the caller's rate limit (the interceptor takes the first).
+    rate_limits: Option<Authenticator>,
 }
 
 impl IntakeService {
     pub fn new(core: Arc<Intake>) -> Self {
-        Self { core }
+        Self {
+            core,
+            rate_limits: None,
+        }
+    }
+
+    /// Charges every item of a `SubmitStream` after the first to the caller's rate limit; an
+    /// item over the limit is answered RESOURCE_EXHAUSTED and the stream goes on.
+    pub fn with_rate_limits(mut self, authenticator: Authenticator) -> Self {
+        self.rate_limits = Some(authenticator);
+        self
     }
 }
 
@@ -63,16 +77,31 @@ impl v1::intake_server::Intake for IntakeService {
         &self,
         request: Request<Streaming<v1::SubmitStreamRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
-        principal_of(&request)?.require_role(&[Role::Adapter], "Intake.SubmitStream")?;
+        let principal = principal_of(&request)?.clone();
+        principal.require_role(&[Role::Adapter], "Intake.SubmitStream")?;
         let core = self.core.clone();
+        let rate_limits = self.rate_limits.clone();
         let answers = request
             .into_inner()
             .enumerate()
             .map(move |(index, item)| {
                 let core = core.clone();
+                // The interceptor charged the call itself, which pays for the first item.
+                let over_limit = match &rate_limits {
+                    Some(authenticator) if index > 0 => authenticator.check_rate(&principal).err(),
+                    _ => None,
+                };
                 async move {
                     let item = item?;
                     let index = index as u64;
+                    if let Some(refusal) = over_limit {
+                        return Ok(v1::SubmitStreamResponse {
+                            outcome: Some(v1::submit_stream_response::Outcome::Error(
+                                error_status(&refusal.to_status()),
+                            )),
+                            index,
+                        });
+                    }
                     let outcome = match core.submit(item.submission.unwrap_or_default()).await {
                         Ok(response) => v1::submit_stream_response::Outcome::Result(response),
                         Err(failure) => v1::submit_stream_response::Outcome::Error(error_status(

@@ -137,10 +137,17 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         metrics: metrics.clone(),
     };
     let confirm_task = tokio::spawn(confirmer.run(relay_shutdown.clone()));
+    // One authenticator, and so one set of rate-limit buckets, for gRPC and NATS requests.
+    let authenticator = service::Authenticator::new(config.tokens.clone());
+    authenticator
+        .limiter()
+        .register_metrics(&metrics.registry, "cloop_intake_rate_limited_total")
+        .map_err(service::ServiceError::from)?;
     let inbound_task = tokio::spawn(inbound::serve(
         core.clone(),
         client.clone(),
         config.settings.queue_group.clone(),
+        authenticator.clone(),
         accept_shutdown.clone(),
     ));
 
@@ -150,10 +157,11 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         .await;
     let reflection = service::grpc::reflection()
         .map_err(|error| IntakeError::Config(format!("build reflection: {error}")))?;
-    let authenticator = service::Authenticator::new(config.tokens.clone());
     let intake_service = tonic::service::interceptor::InterceptedService::new(
-        proto::v1::intake_server::IntakeServer::new(grpc::IntakeService::new(core.clone()))
-            .max_decoding_message_size(config.settings.max_message_bytes),
+        proto::v1::intake_server::IntakeServer::new(
+            grpc::IntakeService::new(core.clone()).with_rate_limits(authenticator.clone()),
+        )
+        .max_decoding_message_size(config.settings.max_message_bytes),
         authenticator,
     );
     let grpc_shutdown = accept_shutdown.wait();

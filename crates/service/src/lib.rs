@@ -1,7 +1,7 @@
 //! What every closedloop service binary shares: the common flags and environment of `api.md`,
-//! configuration loading, the tokens file and bearer-token authentication, the one mapping of
-//! errors to `tonic::Status`, Prometheus metrics, structured logging, health and reflection,
-//! the NATS connection and graceful shutdown.
+//! configuration loading, the tokens file and bearer-token authentication with per-caller rate
+//! limits, the one mapping of errors to `tonic::Status`, Prometheus metrics, structured
+//! logging, health and reflection, the NATS connection and graceful shutdown.
 
 pub mod cli;
 pub mod config;
@@ -9,6 +9,7 @@ pub mod error;
 pub mod grpc;
 pub mod metrics;
 pub mod nats;
+pub mod ratelimit;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
@@ -16,5 +17,6 @@ pub mod tokens;
 
 pub use cli::CommonArgs;
 pub use error::ServiceError;
+pub use ratelimit::{RateLimit, RateLimitConfig, RateLimiter};
 pub use status::{status_from, Failure};
 pub use tokens::{Authenticator, Principal, TokenRegistry};

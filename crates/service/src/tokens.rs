@@ -1,8 +1,9 @@
-//! The tokens file of `api.md` (TOML, SHA-256 of each token), the principals it names, and the
-//! gRPC interceptor that turns `authorization: Bearer <token>` into a [`Principal`] in the
-//! request's extensions.
+//! The tokens file of `api.md` (TOML, SHA-256 of each token), the principals it names with
+//! their rate limits, and the gRPC interceptor that turns `authorization: Bearer <token>` into a
+//! [`Principal`] in the request's extensions and refuses callers over their rate limit.
 
 use crate::error::ServiceError;
+use crate::ratelimit::{RateLimit, RateLimitConfig, RateLimitOverride, RateLimiter, Refusal};
 use domain::types::{Actor, Role};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -60,6 +61,13 @@ struct PrincipalEntry {
     #[serde(default)]
     department: Option<String>,
     token_sha256: String,
+    /// This principal's own rate limit (requests per second, 0 for unlimited); the role's
+    /// `[rate_limits]` default when absent.
+    #[serde(default)]
+    rate_per_sec: Option<f64>,
+    /// This principal's own burst; see [`RateLimit`].
+    #[serde(default)]
+    burst: Option<u32>,
 }
 
 /// The whole tokens file.
@@ -79,6 +87,10 @@ pub fn token_sha256(token: &str) -> String {
 #[derive(Debug, Default)]
 pub struct TokenRegistry {
     by_hash: HashMap<String, Principal>,
+    /// The `rate_per_sec` and `burst` of the entries that set them, by principal name.
+    rate_overrides: HashMap<String, RateLimitOverride>,
+    /// The `[rate_limits]` defaults per role of the configuration file.
+    role_rate_limits: RateLimitConfig,
 }
 
 impl TokenRegistry {
@@ -103,6 +115,7 @@ impl TokenRegistry {
     pub fn from_toml_str(text: &str) -> Result<Self, String> {
         let file: TokensFile = toml::from_str(text).map_err(|error| error.message().to_owned())?;
         let mut by_hash = HashMap::new();
+        let mut rate_overrides = HashMap::new();
         let mut names = std::collections::HashSet::new();
         for (index, entry) in file.principal.into_iter().enumerate() {
             let at = format!("principal[{index}]");
@@ -132,6 +145,14 @@ impl TokenRegistry {
                     ));
                 }
             }
+            let rate_override = RateLimitOverride {
+                rate_per_sec: entry.rate_per_sec,
+                burst: entry.burst,
+            };
+            rate_override.validate(&at)?;
+            if rate_override != RateLimitOverride::default() {
+                rate_overrides.insert(entry.name.clone(), rate_override);
+            }
             let hash = entry.token_sha256.trim().to_ascii_lowercase();
             if hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
                 return Err(format!("{at}.token_sha256 is not 64 hex digits"));
@@ -145,7 +166,30 @@ impl TokenRegistry {
                 return Err(format!("{at}.token_sha256 is used by another principal"));
             }
         }
-        Ok(Self { by_hash })
+        Ok(Self {
+            by_hash,
+            rate_overrides,
+            role_rate_limits: RateLimitConfig::default(),
+        })
+    }
+
+    /// The same registry with the `[rate_limits]` defaults per role of the configuration.
+    pub fn with_rate_limits(mut self, role_defaults: RateLimitConfig) -> Self {
+        self.role_rate_limits = role_defaults;
+        self
+    }
+
+    /// The rate limit of a principal: its own `rate_per_sec`/`burst`, else its role's default.
+    pub fn rate_limit_of(&self, principal: &Principal) -> RateLimit {
+        let default = self.role_rate_limits.for_role(principal.role);
+        self.rate_overrides
+            .get(&principal.name)
+            .map_or(default, |own| own.over(default))
+    }
+
+    /// The default rate limit of a role, for callers without a token (NATS requests).
+    pub fn role_rate_limit(&self, role: Role) -> RateLimit {
+        self.role_rate_limits.for_role(role)
     }
 
     /// The principal a token belongs to.
@@ -164,15 +208,40 @@ impl TokenRegistry {
 }
 
 /// The gRPC interceptor: reads `authorization: Bearer <token>`, puts the [`Principal`] in the
-/// request extensions, and refuses with UNAUTHENTICATED when the token is missing or unknown.
+/// request extensions, refuses with UNAUTHENTICATED when the token is missing or unknown and
+/// with RESOURCE_EXHAUSTED when the principal is over its rate limit. Clones share one set of
+/// rate-limit buckets.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     registry: Arc<TokenRegistry>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl Authenticator {
     pub fn new(registry: Arc<TokenRegistry>) -> Self {
-        Self { registry }
+        Self {
+            registry,
+            limiter: Arc::new(RateLimiter::new()),
+        }
+    }
+
+    /// The tokens file behind this authenticator.
+    pub fn registry(&self) -> &Arc<TokenRegistry> {
+        &self.registry
+    }
+
+    /// The rate-limit buckets, shared with the service's other entry points (intake's NATS
+    /// requests) and its metrics.
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+
+    /// Takes one request from `principal`'s rate limit, or refuses with the limit named.
+    pub fn check_rate(&self, principal: &Principal) -> Result<(), Refusal> {
+        self.limiter.check(
+            &format!("principal {}", principal.name),
+            self.registry.rate_limit_of(principal),
+        )
     }
 
     /// Authenticates the metadata of one call.
@@ -202,6 +271,8 @@ impl Authenticator {
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let principal = self.authenticate(request.metadata())?;
+        self.check_rate(&principal)
+            .map_err(|refusal| refusal.to_status())?;
         request.extensions_mut().insert(principal);
         Ok(request)
     }
@@ -286,6 +357,67 @@ mod tests {
     }
 
     #[test]
+    fn a_principal_over_its_rate_limit_is_refused_naming_the_limit() {
+        let text = format!(
+            "[[principal]]\nname = \"slow-form\"\nrole = \"adapter\"\nrate_per_sec = 1\nburst = 2\ntoken_sha256 = \"{}\"\n\n\
+             [[principal]]\nname = \"web-form\"\nrole = \"adapter\"\ntoken_sha256 = \"{}\"\n\n\
+             [[principal]]\nname = \"li.si\"\nrole = \"agent\"\ndepartment = \"logistics\"\ntoken_sha256 = \"{}\"\n",
+            token_sha256("slow-secret"),
+            token_sha256("adapter-secret"),
+            token_sha256("agent-secret"),
+        );
+        let defaults: RateLimitConfig = toml::from_str(
+            "[adapter]\nrate_per_sec = 1000\n[agent]\nrate_per_sec = 1\nburst = 1\n",
+        )
+        .expect("valid defaults");
+        let registry = TokenRegistry::from_toml_str(&text)
+            .expect("valid tokens file")
+            .with_rate_limits(defaults);
+        let slow = registry.authenticate("slow-secret").expect("slow").clone();
+        assert_eq!(registry.rate_limit_of(&slow), RateLimit::new(1.0, 2));
+        let web = registry
+            .authenticate("adapter-secret")
+            .expect("web")
+            .clone();
+        assert_eq!(registry.rate_limit_of(&web), RateLimit::new(1000.0, 0));
+
+        let mut authenticator = Authenticator::new(Arc::new(registry));
+        for _ in 0..2 {
+            authenticator
+                .call(request_with(Some("Bearer slow-secret")))
+                .expect("within the burst");
+        }
+        let status = authenticator
+            .call(request_with(Some("Bearer slow-secret")))
+            .expect_err("over the burst");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(
+            status.message().contains("principal slow-form"),
+            "{status:?}"
+        );
+        assert!(
+            status.message().contains("1 requests per second, burst 2"),
+            "{status:?}"
+        );
+        // Another principal of the same role has its own bucket, and the agent its role's.
+        authenticator
+            .call(request_with(Some("Bearer adapter-secret")))
+            .expect("another adapter is not affected");
+        authenticator
+            .call(request_with(Some("Bearer agent-secret")))
+            .expect("the agent's first");
+        let status = authenticator
+            .call(request_with(Some("Bearer agent-secret")))
+            .expect_err("the agent role's default is 1 per second");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        // A clone shares the buckets.
+        let mut clone = authenticator.clone();
+        assert!(clone
+            .call(request_with(Some("Bearer slow-secret")))
+            .is_err());
+    }
+
+    #[test]
     fn bad_files_name_the_entry_and_the_problem() {
         let cases = [
             (
@@ -306,6 +438,13 @@ mod tests {
             (
                 "[[principal]]\nname = \"a\"\nrole = \"system\"\ntoken_sha256 = \"00\"",
                 "principal[0].role",
+            ),
+            (
+                &format!(
+                    "[[principal]]\nname = \"a\"\nrole = \"adapter\"\nrate_per_sec = -2\ntoken_sha256 = \"{}\"",
+                    "0".repeat(64)
+                ),
+                "principal[0].rate_per_sec",
             ),
         ];
         for (text, expected) in cases {

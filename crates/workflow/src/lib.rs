@@ -312,6 +312,10 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     let reflection = service::grpc::reflection()
         .map_err(|error| WorkflowError::Config(format!("build reflection: {error}")))?;
     let authenticator = service::Authenticator::new(config.tokens.clone());
+    authenticator
+        .limiter()
+        .register_metrics(&metrics.registry, "rate_limited_total")
+        .map_err(service::ServiceError::from)?;
     let reports_service = InterceptedService::new(
         proto::v1::reports_server::ReportsServer::new(grpc::ReportsService {
             log: log.clone(),

@@ -1,6 +1,7 @@
 //! The one end-to-end test binary: every scenario starts its own nats-server and real service
 //! processes, so scenarios are independent and can run in parallel.
 
+mod abuse;
 mod cli;
 mod erasure;
 mod harness_selftest;

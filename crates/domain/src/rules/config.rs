@@ -26,6 +26,7 @@ pub const RESERVED_SECTIONS: &[&str] = &[
     "webhook",
     "retention",
     "logging",
+    "rate_limits",
 ];
 
 /// The whole domain configuration. `Default` carries every number of `domain.md`.

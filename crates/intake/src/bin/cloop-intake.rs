@@ -37,6 +37,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
             TokenRegistry::empty()
         }
     };
+    let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
     Ok(IntakeConfig {
         listen: cli.common.listen_or(intake::settings::default_listen()),
         metrics_listen: cli.common.metrics_listen,

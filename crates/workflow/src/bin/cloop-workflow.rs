@@ -37,6 +37,7 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
             TokenRegistry::empty()
         }
     };
+    let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
     Ok(WorkflowConfig {
         listen: cli.common.listen_or(workflow::config::default_listen()),
         metrics_listen: cli.common.metrics_listen,

@@ -1,0 +1,1148 @@
+//! End-to-end abuse tests against the real binaries: a thousand malformed requests over gRPC
+//! and NATS (each answered with a clear error, the service healthy and its memory steady after),
+//! per-token rate limits (an adapter at ten times its quota is refused the excess while another
+//! adapter keeps its latency), and canary contact data that must never reach any log, with both
+//! services logging at trace level.
+
+use e2e::{free_port, wait_until, NatsServer, ServiceProcess};
+use futures::StreamExt;
+use prost::Message;
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::tickets_client::TicketsClient;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic::Code;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A principal of a test's tokens file: token, name, role, department, extra TOML lines.
+type PrincipalSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+fn tokens_file(principals: &[PrincipalSpec]) -> String {
+    let mut text = String::new();
+    for (token, name, role, department, extra) in principals {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n{extra}\n",
+            service::tokens::token_sha256(token)
+        ));
+        if !department.is_empty() {
+            text.push_str(&format!("department = \"{department}\"\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// nats-server, cloop-intake and (when asked) cloop-workflow as real processes sharing one
+/// configuration and tokens file; every process writes its log into the test's folder.
+struct Stack {
+    nats: NatsServer,
+    intake: ServiceProcess,
+    workflow: Option<ServiceProcess>,
+    intake_address: String,
+    intake_metrics: String,
+    workflow_address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn start(
+        principals: &[PrincipalSpec],
+        config: &str,
+        log_level: &str,
+        with_workflow: bool,
+    ) -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-abuse-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file(principals)).expect("write tokens");
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "{config}\n\n[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\
+                 max_message_bytes = 200000\n\n\
+                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
+                 [nats]\nrequest_timeout_ms = 3000\n"
+            ),
+        )
+        .expect("write config");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let intake_metrics = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let common = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config_path.to_string_lossy().into_owned(),
+            ]
+        };
+        let env = [
+            ("CLOOP_LOG".to_owned(), log_level.to_owned()),
+            ("RUST_LOG".to_owned(), log_level.to_owned()),
+        ];
+        let mut intake_args = common(&intake_address, "intake");
+        intake_args.extend(["--metrics-listen".to_owned(), intake_metrics.clone()]);
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &intake_args,
+            &env,
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = with_workflow.then(|| {
+            ServiceProcess::spawn(
+                "cloop-workflow",
+                &common(&workflow_address, "workflow"),
+                &env,
+                dir.path().join("workflow.log"),
+            )
+        });
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        if let Some(workflow) = workflow.as_mut() {
+            workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        }
+        Self {
+            nats,
+            intake,
+            workflow,
+            intake_address,
+            intake_metrics,
+            workflow_address,
+            dir,
+        }
+    }
+
+    async fn channel(address: &str) -> Channel {
+        let endpoint = format!("http://{address}");
+        for _ in 0..100 {
+            if let Ok(channel) = Channel::from_shared(endpoint.clone())
+                .expect("valid endpoint")
+                .connect()
+                .await
+            {
+                return channel;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot connect to {endpoint}");
+    }
+
+    async fn intake(&self) -> IntakeClient<Channel> {
+        IntakeClient::new(Self::channel(&self.intake_address).await)
+    }
+
+    async fn tickets(&self) -> TicketsClient<Channel> {
+        TicketsClient::new(Self::channel(&self.workflow_address).await)
+    }
+
+    async fn nats_client(&self) -> async_nats::Client {
+        async_nats::connect(self.nats.url())
+            .await
+            .expect("connect to nats-server")
+    }
+
+    /// The text of intake's `/metrics`.
+    fn intake_metrics(&self) -> String {
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.intake_metrics) else {
+            return String::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let request = format!(
+            "GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.intake_metrics
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return String::new();
+        }
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    }
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+fn valid_submission(external_id: &str) -> v1::SubmitRequest {
+    v1::SubmitRequest {
+        channel: "web".into(),
+        external_id: external_id.into(),
+        customer: Some(v1::Customer {
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        content: "APP卡顿，打开很慢".into(),
+        ..Default::default()
+    }
+}
+
+/// A gRPC codec that sends and receives raw message bytes, so that tests can put anything in
+/// a request body.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct RawEncoder;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct RawDecoder;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawDecoder
+    }
+}
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        destination: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        destination.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        source: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        Ok(Some(source.copy_to_bytes(source.remaining()).to_vec()))
+    }
+}
+
+/// Calls `Intake/Submit` with `body` as the raw protobuf message.
+async fn raw_submit(
+    channel: Channel,
+    body: Vec<u8>,
+    token: &str,
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/feedback.v1.Intake/Submit");
+    grpc.unary(authorized(body, token), path, RawCodec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// A small deterministic generator (xorshift), so a failure can be replayed.
+struct Generator(u64);
+
+impl Generator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, limit: usize) -> usize {
+        (self.next() % limit as u64) as usize
+    }
+
+    fn bytes(&mut self, length: usize) -> Vec<u8> {
+        (0..length).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// One malformed request and what must come back.
+enum Bad {
+    /// A raw gRPC body.
+    Grpc(Vec<u8>),
+    /// A well-formed `SubmitRequest` whose values are wrong (huge, empty, malformed).
+    Typed(v1::SubmitRequest),
+    /// A raw NATS payload on a subject.
+    Nats(String, Vec<u8>),
+}
+
+/// The thousand malformed requests: random bytes, wrong wire types and invalid UTF-8 as raw
+/// gRPC bodies; huge and malformed values in typed requests; random bytes, invalid UTF-8 and
+/// wrong types over NATS.
+fn malformed_requests() -> Vec<(&'static str, Bad)> {
+    let mut generator = Generator(0x00C0_FFEE_1234_5678);
+    let mut requests = Vec::new();
+    for index in 0..1_000 {
+        let case = match index % 10 {
+            0 | 1 => {
+                let length = 1 + generator.below(600);
+                ("grpc random bytes", Bad::Grpc(generator.bytes(length)))
+            }
+            2 => {
+                // Field 1 (channel, a string) sent as a varint; field 4 (content) as a fixed64;
+                // field 3 (customer, a message) with a length past the end.
+                let variants: [Vec<u8>; 3] = [
+                    vec![0x08, 0x96, 0x01],
+                    vec![0x21, 1, 2, 3, 4, 5, 6, 7, 8],
+                    vec![0x1A, 0x7F, 0x0A, 0x01, 0x41],
+                ];
+                (
+                    "grpc wrong wire types",
+                    Bad::Grpc(variants[index % 3].clone()),
+                )
+            }
+            3 => {
+                // Invalid UTF-8 inside the string fields.
+                let mut body = vec![0x0A, 0x03, b'w', b'e', b'b', 0x22, 0x04];
+                body.extend([0xC3, 0x28, 0xFF, 0xFE]);
+                ("grpc invalid utf-8", Bad::Grpc(body))
+            }
+            4 => {
+                let mut request = valid_submission(&format!("huge-{index}"));
+                match (index / 10) % 4 {
+                    0 => request.content = "长".repeat(10_001 + generator.below(5_000)),
+                    1 => request.external_id = "x".repeat(5_000 + generator.below(5_000)),
+                    2 => {
+                        request.attributes = (0..200)
+                            .map(|key| (format!("k{key}"), "v".repeat(2_000)))
+                            .collect();
+                    }
+                    _ => {
+                        request.customer = Some(v1::Customer {
+                            name: "名".repeat(50_000),
+                            phone: "13800138000".into(),
+                            ..Default::default()
+                        });
+                    }
+                }
+                ("grpc huge strings", Bad::Typed(request))
+            }
+            5 => {
+                let mut request = valid_submission(&format!("wrong-{index}"));
+                match (index / 10) % 5 {
+                    0 => request.channel = "fax".into(),
+                    1 => request.content = " \u{3000}\n".into(),
+                    2 => {
+                        request.customer = Some(v1::Customer {
+                            phone: "12345".into(),
+                            email: "a@@b".into(),
+                            ..Default::default()
+                        })
+                    }
+                    3 => request.language = 77,
+                    _ => {
+                        request.occurred_at = Some(prost_types::Timestamp {
+                            seconds: i64::MAX,
+                            nanos: -1,
+                        })
+                    }
+                }
+                ("grpc wrong values", Bad::Typed(request))
+            }
+            6 | 7 => {
+                let length = generator.below(400);
+                (
+                    "nats random bytes",
+                    Bad::Nats("feedback.inbound.web".into(), generator.bytes(length)),
+                )
+            }
+            8 => {
+                let mut body = vec![0x22, 0x06];
+                body.extend([0xE2, 0x28, 0xA1, 0xF0, 0x90, 0x28]);
+                (
+                    "nats invalid utf-8",
+                    Bad::Nats("feedback.inbound.app".into(), body),
+                )
+            }
+            _ => {
+                let body = match index % 3 {
+                    0 => vec![0x08, 0x01],
+                    1 => valid_submission("mismatch").encode_to_vec(),
+                    _ => v1::SubmitRequest {
+                        content: "长".repeat(20_000),
+                        ..valid_submission("nats-huge")
+                    }
+                    .encode_to_vec(),
+                };
+                let subject = if index % 3 == 1 {
+                    "feedback.inbound.email"
+                } else {
+                    "feedback.inbound.web"
+                };
+                (
+                    "nats wrong types and values",
+                    Bad::Nats(subject.into(), body),
+                )
+            }
+        };
+        requests.push(case);
+    }
+    requests
+}
+
+/// The resident set size of a process, in KiB, from `/proc/<pid>/status`.
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+}
+
+/// Sends a NATS request, retrying while intake has not subscribed yet.
+async fn nats_request(
+    nats: &async_nats::Client,
+    subject: &str,
+    body: Vec<u8>,
+) -> async_nats::Message {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match nats.request(subject.to_owned(), body.clone().into()).await {
+            Ok(reply) => return reply,
+            Err(error) if Instant::now() < deadline => {
+                assert_eq!(
+                    error.kind(),
+                    async_nats::client::RequestErrorKind::NoResponders,
+                    "{error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("nats request not answered: {error}"),
+        }
+    }
+}
+
+/// The numeric gRPC code and the `ErrorStatus` of a NATS reply.
+fn nats_outcome(reply: &async_nats::Message) -> (i32, Option<v1::ErrorStatus>) {
+    let code = reply
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("Cloop-Status"))
+        .and_then(|value| value.as_str().parse::<i32>().ok())
+        .expect("every reply carries Cloop-Status");
+    let error = (code != 0)
+        .then(|| v1::ErrorStatus::decode(reply.payload.as_ref()).expect("an ErrorStatus body"));
+    (code, error)
+}
+
+async fn health_status(stack: &Stack) -> i32 {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        Stack::channel(&stack.intake_address).await,
+    );
+    health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "feedback.v1.Intake".into(),
+        })
+        .await
+        .expect("health check answers")
+        .into_inner()
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_malformed_requests_get_clear_errors_and_leave_intake_healthy() {
+    let stack = Stack::start(
+        &[("t-adapter", "web-form", "adapter", "", "")],
+        "",
+        "info",
+        false,
+    );
+    let nats = stack.nats_client().await;
+    let channel = Stack::channel(&stack.intake_address).await;
+
+    // Warm up both entry points so the allocator's pools exist before the first measurement.
+    let mut intake = stack.intake().await;
+    for index in 0..20 {
+        intake
+            .submit(authorized(
+                valid_submission(&format!("warm-{index}")),
+                "t-adapter",
+            ))
+            .await
+            .expect("a valid submission is accepted");
+        let _ = raw_submit(channel.clone(), vec![0xFF; 64], "t-adapter").await;
+        nats_request(&nats, "feedback.inbound.web", vec![0x08, 0x01]).await;
+    }
+    let pid = stack.intake.pid().expect("intake runs");
+    let before_kib = resident_kib(pid);
+
+    let requests = malformed_requests();
+    assert_eq!(requests.len(), 1_000);
+    let mut tally: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    let started = Instant::now();
+    let mut pending = futures::stream::iter(requests.into_iter().map(|(kind, bad)| {
+        let channel = channel.clone();
+        let nats = nats.clone();
+        let mut intake = IntakeClient::new(channel.clone());
+        async move {
+            let (code, message) = match bad {
+                Bad::Grpc(body) => match raw_submit(channel, body, "t-adapter").await {
+                    Ok(answer) => panic!("{kind}: accepted, answer {answer:?}"),
+                    Err(status) => (status.code(), status.message().to_owned()),
+                },
+                Bad::Typed(request) => {
+                    match intake.submit(authorized(request, "t-adapter")).await {
+                        Ok(answer) => panic!("{kind}: accepted, answer {answer:?}"),
+                        Err(status) => (status.code(), status.message().to_owned()),
+                    }
+                }
+                Bad::Nats(subject, body) => {
+                    let reply = nats_request(&nats, &subject, body).await;
+                    let (code, error) = nats_outcome(&reply);
+                    let error = error.unwrap_or_else(|| panic!("{kind}: accepted over NATS"));
+                    assert_eq!(
+                        error.code, code,
+                        "{kind}: the body repeats the header's code"
+                    );
+                    (Code::from_i32(code), error.message)
+                }
+            };
+            (kind, code, message)
+        }
+    }))
+    .buffer_unordered(16);
+    let mut answered = 0;
+    while let Some((kind, code, message)) = pending.next().await {
+        answered += 1;
+        assert!(
+            !message.trim().is_empty(),
+            "{kind}: {code:?} without a message"
+        );
+        let allowed: &[Code] = match kind {
+            // tonic answers a body that is not protobuf with INTERNAL "failed to decode ...",
+            // as the gRPC status code guide prescribes for parse errors; a body that happens to
+            // decode is refused by validation.
+            "grpc random bytes" | "grpc wrong wire types" | "grpc invalid utf-8" => {
+                &[Code::Internal, Code::InvalidArgument]
+            }
+            // Larger than `max_message_bytes` is OUT_OF_RANGE, otherwise validation refuses.
+            "grpc huge strings" => &[Code::InvalidArgument, Code::OutOfRange],
+            _ => &[Code::InvalidArgument],
+        };
+        assert!(
+            allowed.contains(&code),
+            "{kind}: {code:?} {message:?} is not one of {allowed:?}"
+        );
+        if code == Code::Internal {
+            assert!(
+                message.contains("decode"),
+                "{kind}: an INTERNAL answer must say the message did not decode: {message}"
+            );
+        }
+        *tally.entry((kind, format!("{code:?}"))).or_default() += 1;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(answered, 1_000);
+    for ((kind, code), count) in &tally {
+        println!("malformed: {kind:<28} {code:<16} {count}");
+    }
+
+    // Still healthy, still accepting, memory steady.
+    assert_eq!(
+        health_status(&stack).await,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let after = intake
+        .submit(authorized(valid_submission("after-the-abuse"), "t-adapter"))
+        .await
+        .expect("a valid submission is still accepted")
+        .into_inner();
+    assert!(!after.ticket_id.is_empty());
+    let reply = nats_request(
+        &nats,
+        "feedback.inbound.web",
+        valid_submission("after-over-nats").encode_to_vec(),
+    )
+    .await;
+    assert_eq!(
+        nats_outcome(&reply).0,
+        0,
+        "NATS still accepts valid requests"
+    );
+    let after_kib = resident_kib(pid);
+    println!(
+        "malformed: 1000 answered in {:.2} s; intake VmRSS before {before_kib} KiB, after {after_kib} KiB",
+        elapsed.as_secs_f64()
+    );
+    assert!(
+        after_kib < before_kib + 64 * 1024,
+        "intake grew from {before_kib} KiB to {after_kib} KiB"
+    );
+    let metrics = stack.intake_metrics();
+    assert!(
+        metrics.contains("result=\"invalid\""),
+        "invalid submissions are counted"
+    );
+}
+
+fn percentile(samples: &mut [Duration], share: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * share).round() as usize;
+    samples[index]
+}
+
+/// Submits `count` valid requests one after another as `token`; returns their latencies.
+async fn sequential_latencies(
+    intake: &mut IntakeClient<Channel>,
+    token: &str,
+    prefix: &str,
+    count: usize,
+) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(count);
+    for index in 0..count {
+        let started = Instant::now();
+        intake
+            .submit(authorized(
+                valid_submission(&format!("{prefix}-{index}")),
+                token,
+            ))
+            .await
+            .expect("the calm adapter is never refused");
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_at_ten_times_its_quota_is_refused_the_excess_and_others_keep_their_latency() {
+    const RATE: f64 = 20.0;
+    const BURST: usize = 20;
+    const FLOOD_PER_SEC: u64 = 200;
+    const FLOOD_SECS: u64 = 3;
+    // Adapters default to 5 per second (this also limits each NATS channel); the flood
+    // adapter has its own 20 per second, the calm adapter none at all.
+    let stack = Stack::start(
+        &[
+            (
+                "t-flood",
+                "flood-form",
+                "adapter",
+                "",
+                "rate_per_sec = 20\nburst = 20",
+            ),
+            ("t-calm", "calm-form", "adapter", "", "rate_per_sec = 0"),
+        ],
+        "[rate_limits.adapter]\nrate_per_sec = 5\nburst = 5\n",
+        "info",
+        false,
+    );
+    let mut calm = stack.intake().await;
+    // Warm-up, then the calm adapter's latency with nobody else around.
+    sequential_latencies(&mut calm, "t-calm", "warm", 20).await;
+    let mut unloaded = sequential_latencies(&mut calm, "t-calm", "unloaded", 60).await;
+    let unloaded_p50 = percentile(&mut unloaded, 0.5);
+
+    // The flood: 200 requests per second for 3 s, ten times the flood adapter's quota, each
+    // request on its own task so that a slow answer does not slow the pace.
+    let flood_channel = Stack::channel(&stack.intake_address).await;
+    let flood = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / FLOOD_PER_SEC));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let started = Instant::now();
+        let mut calls = Vec::new();
+        for index in 0..FLOOD_PER_SEC * FLOOD_SECS {
+            ticker.tick().await;
+            let mut client = IntakeClient::new(flood_channel.clone());
+            calls.push(tokio::spawn(async move {
+                client
+                    .submit(authorized(
+                        valid_submission(&format!("flood-{index}")),
+                        "t-flood",
+                    ))
+                    .await
+                    .map(|_| ())
+            }));
+        }
+        let sent_for = started.elapsed();
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("flood call task"));
+        }
+        (outcomes, sent_for)
+    });
+    // The calm adapter during the flood.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut loaded = sequential_latencies(&mut calm, "t-calm", "loaded", 60).await;
+    let loaded_p50 = percentile(&mut loaded, 0.5);
+    let (outcomes, sent_for) = flood.await.expect("flood task");
+
+    let accepted = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    let refused: Vec<&tonic::Status> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().err())
+        .collect();
+    for status in &refused {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert!(
+            status.message().contains("principal flood-form")
+                && status
+                    .message()
+                    .contains("20 requests per second, burst 20"),
+            "the refusal names the limit: {}",
+            status.message()
+        );
+        assert!(status.metadata().get("cloop-retry-after-ms").is_some());
+    }
+    let share_refused = refused.len() as f64 / outcomes.len() as f64;
+    let allowed_at_most = BURST as f64 + RATE * sent_for.as_secs_f64() + 5.0;
+    println!(
+        "rate limit: flood sent {} in {:.2} s, accepted {accepted}, refused {} ({:.1} %); \
+         calm p50 unloaded {:.2} ms, during the flood {:.2} ms",
+        outcomes.len(),
+        sent_for.as_secs_f64(),
+        refused.len(),
+        share_refused * 100.0,
+        unloaded_p50.as_secs_f64() * 1e3,
+        loaded_p50.as_secs_f64() * 1e3,
+    );
+    assert!(
+        (accepted as f64) <= allowed_at_most,
+        "{accepted} accepted, the bucket allows at most {allowed_at_most:.0}"
+    );
+    assert!(
+        accepted >= BURST,
+        "at least the burst is accepted, got {accepted}"
+    );
+    assert!(
+        (0.70..=0.97).contains(&share_refused),
+        "about 90 % of a tenfold flood is refused, got {:.1} %",
+        share_refused * 100.0
+    );
+    // On a busy two-core machine the absolute figures move; the other adapter must still be
+    // answered in about the time it was before, not queued behind the flood.
+    let bound = (unloaded_p50 * 4).max(unloaded_p50 + Duration::from_millis(25));
+    assert!(
+        loaded_p50 <= bound,
+        "the calm adapter's p50 went from {unloaded_p50:?} to {loaded_p50:?} (bound {bound:?})"
+    );
+    let metrics = stack.intake_metrics();
+    let counted = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("cloop_intake_rate_limited_total{caller=\"principal flood-form\"}")
+        })
+        .and_then(|value| value.trim().parse::<usize>().ok());
+    assert_eq!(
+        counted,
+        Some(refused.len()),
+        "the metric counts every refusal"
+    );
+
+    // NATS requests have one bucket per channel at the adapter default (5 per second, burst 5).
+    let nats = stack.nats_client().await;
+    nats_request(&nats, "feedback.inbound.sms", vec![0x08, 0x01]).await;
+    let mut nats_refused = 0;
+    for index in 0..30 {
+        let reply = nats_request(
+            &nats,
+            "feedback.inbound.sms",
+            valid_submission(&format!("nats-flood-{index}")).encode_to_vec(),
+        )
+        .await;
+        let (code, error) = nats_outcome(&reply);
+        if code == Code::ResourceExhausted as i32 {
+            let error = error.expect("error body");
+            assert!(
+                error.message.contains("nats channel sms"),
+                "{}",
+                error.message
+            );
+            nats_refused += 1;
+        }
+    }
+    println!("rate limit: NATS channel sms, 30 requests at once, {nats_refused} refused");
+    assert!(
+        (20..=28).contains(&nats_refused),
+        "a burst of 5 then 5 per second refuses most of 30 quick requests, got {nats_refused}"
+    );
+}
+
+/// The canaries: contact data and a name that must never reach a log.
+const CANARY_PHONE_INPUT: &str = "139-1234-5678";
+const CANARY_PHONE_DIGITS: &str = "13912345678";
+const CANARY_EMAIL_LOCAL: &str = "canary.zhou.7741";
+const CANARY_EMAIL: &str = "canary.zhou.7741@Canary-Mail.example";
+const CANARY_EMAIL_DOMAIN: &str = "canary-mail.example";
+const CANARY_NAME: &str = "金丝雀周";
+const CANARY_WECHAT: &str = "wx_canary_openid_90210";
+const CANARY_NATS_PHONE: &str = "+44 7700 900461";
+const CANARY_NATS_DIGITS: &str = "7700900461";
+const CANARY_NATS_SPACED: &str = "7700 900461";
+
+/// A bearer token distinctive enough to search for: secrets must not reach the logs either.
+const CANARY_TOKEN: &str = "t-adapter-canary-secret-61733";
+
+/// Every form a canary could take in a log: as sent, normalised, and as the escaped bytes a
+/// `Debug` of a byte buffer prints (`\xe9\x87...`, also with JSON's doubled backslashes).
+fn canaries() -> Vec<String> {
+    let mut forms = Vec::new();
+    for canary in [
+        CANARY_PHONE_DIGITS,
+        CANARY_PHONE_INPUT,
+        CANARY_EMAIL_LOCAL,
+        CANARY_EMAIL_DOMAIN,
+        CANARY_NAME,
+        CANARY_WECHAT,
+        CANARY_NATS_DIGITS,
+        CANARY_NATS_SPACED,
+        CANARY_TOKEN,
+    ] {
+        forms.push(canary.to_lowercase());
+        if !canary.is_ascii() {
+            let escaped: String = canary
+                .bytes()
+                .map(|byte| format!("\\x{byte:02x}"))
+                .collect();
+            forms.push(escaped.clone());
+            forms.push(escaped.replace('\\', "\\\\"));
+        }
+    }
+    forms
+}
+
+fn canary_submission(external_id: &str) -> v1::SubmitRequest {
+    v1::SubmitRequest {
+        channel: "web".into(),
+        external_id: external_id.into(),
+        customer: Some(v1::Customer {
+            customer_id: "c-canary".into(),
+            name: CANARY_NAME.into(),
+            phone: CANARY_PHONE_INPUT.into(),
+            email: CANARY_EMAIL.into(),
+            wechat_openid: CANARY_WECHAT.into(),
+        }),
+        content: "建议增加夜间模式".into(),
+        ..Default::default()
+    }
+}
+
+fn step(ticket: &v1::Ticket) -> v1::Step {
+    v1::Step::try_from(ticket.step).unwrap_or(v1::Step::Unspecified)
+}
+
+async fn wait_ticket(
+    tickets: &mut TicketsClient<Channel>,
+    ticket_id: &str,
+    condition: impl Fn(&v1::Ticket) -> bool,
+) -> v1::Ticket {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Ok(response) = tickets
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "t-admin",
+            ))
+            .await
+        {
+            let ticket = response.into_inner().ticket.expect("ticket");
+            if condition(&ticket) {
+                return ticket;
+            }
+            last = Some(ticket);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("ticket {ticket_id} never reached the expected state; last seen {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
+    let mut stack = Stack::start(
+        &[
+            (CANARY_TOKEN, "web-form", "adapter", "", ""),
+            ("t-service", "zhang.san", "service", "", ""),
+            ("t-agent-product", "zhou.ba", "agent", "product", ""),
+            ("t-head-product", "wu.jiu", "head", "product", ""),
+            ("t-admin", "root", "admin", "", ""),
+        ],
+        "",
+        "trace",
+        true,
+    );
+    let mut intake = stack.intake().await;
+    let mut tickets = stack.tickets().await;
+    let nats = stack.nats_client().await;
+
+    // A submission over gRPC, its repeat, and refused ones that carry the canaries.
+    let ticket_id = intake
+        .submit(authorized(canary_submission("canary-1"), CANARY_TOKEN))
+        .await
+        .expect("accepted")
+        .into_inner()
+        .ticket_id;
+    let repeat = intake
+        .submit(authorized(canary_submission("canary-1"), CANARY_TOKEN))
+        .await
+        .expect("duplicate")
+        .into_inner();
+    assert!(repeat.duplicate);
+    let mut bad_email = canary_submission("canary-bad");
+    if let Some(customer) = bad_email.customer.as_mut() {
+        customer.email = format!("{CANARY_EMAIL_LOCAL}@@{CANARY_EMAIL_DOMAIN}");
+    }
+    let refused = intake
+        .submit(authorized(bad_email, CANARY_TOKEN))
+        .await
+        .expect_err("a bad e-mail address is refused");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let mut bad_phone = canary_submission("canary-bad-phone");
+    if let Some(customer) = bad_phone.customer.as_mut() {
+        customer.phone = format!("{CANARY_PHONE_DIGITS}99999");
+    }
+    let _ = intake.submit(authorized(bad_phone, CANARY_TOKEN)).await;
+    // A submission over NATS with another canary phone number.
+    let over_nats = v1::SubmitRequest {
+        channel: String::new(),
+        customer: Some(v1::Customer {
+            phone: CANARY_NATS_PHONE.into(),
+            name: CANARY_NAME.into(),
+            ..Default::default()
+        }),
+        ..canary_submission("canary-nats")
+    };
+    let reply = nats_request(&nats, "feedback.inbound.email", over_nats.encode_to_vec()).await;
+    assert_eq!(nats_outcome(&reply).0, 0, "accepted over NATS");
+
+    // The ticket through every step, with queries that name the canaries.
+    let ticket = wait_ticket(&mut tickets, &ticket_id, |ticket| {
+        step(ticket) == v1::Step::Classify
+    })
+    .await;
+    assert_eq!(ticket.ticket_id, ticket_id);
+    let mut counter = 0;
+    let mut command_id = || {
+        counter += 1;
+        format!("canary-cmd-{counter}")
+    };
+    tickets
+        .classify(authorized(
+            v1::ClassifyRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: command_id(),
+                kind: v1::Kind::Suggestion as i32,
+                content_type: v1::ContentType::Product as i32,
+                priority: v1::Priority::Low as i32,
+                scope: v1::Scope::Local as i32,
+                reason: "read the text".into(),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect("classify");
+    tickets
+        .acknowledge(authorized(
+            v1::AcknowledgeRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: command_id(),
+                message: "我们已收到，正在处理".into(),
+                ..Default::default()
+            },
+            "t-agent-product",
+        ))
+        .await
+        .expect("acknowledge");
+    tickets
+        .propose_solution(authorized(
+            v1::ProposeSolutionRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: command_id(),
+                outcome: v1::Outcome::Adopted as i32,
+                text: "已排期".into(),
+                ..Default::default()
+            },
+            "t-agent-product",
+        ))
+        .await
+        .expect("propose");
+    tickets
+        .approve_solution(authorized(
+            v1::ApproveSolutionRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: command_id(),
+                approve: true,
+                comment: "同意".into(),
+                ..Default::default()
+            },
+            "t-head-product",
+        ))
+        .await
+        .expect("approve");
+    tickets
+        .record_review(authorized(
+            v1::RecordReviewRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: command_id(),
+                satisfaction: 5,
+                comment: "客户满意".into(),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect("review");
+    let archived = tickets
+        .archive(authorized(
+            v1::ArchiveRequest {
+                ticket_id: ticket_id.clone(),
+                command_id: command_id(),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect("archive")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    assert_eq!(step(&archived), v1::Step::Archive);
+    let seen = tickets
+        .get_ticket(authorized(
+            v1::GetTicketRequest {
+                ticket_id: ticket_id.clone(),
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    let customer = seen.customer.expect("customer");
+    assert_eq!(
+        customer.phone,
+        format!("+86{CANARY_PHONE_DIGITS}"),
+        "the canary really went through"
+    );
+    for text in [CANARY_NAME, CANARY_PHONE_DIGITS, CANARY_EMAIL_LOCAL] {
+        let _ = tickets
+            .list_tickets(authorized(
+                v1::ListTicketsRequest {
+                    filter: Some(v1::TicketFilter {
+                        text: text.into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                "t-admin",
+            ))
+            .await;
+    }
+    let _ = tickets
+        .get_history(authorized(
+            v1::GetHistoryRequest {
+                ticket_id: ticket_id.clone(),
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("history");
+    // Wait until intake has its confirmation, so the whole loop ran.
+    let confirmed = wait_until(Duration::from_secs(30), || {
+        stack
+            .intake_metrics()
+            .lines()
+            .find_map(|line| line.strip_prefix("cloop_intake_confirmed_total"))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .is_some_and(|value| value >= 2.0)
+    });
+    assert!(confirmed, "intake saw workflow's confirmations");
+
+    // Stop everything gracefully so every log is flushed, then read every byte written.
+    assert_eq!(stack.intake.terminate(Duration::from_secs(30)), Some(0));
+    if let Some(workflow) = stack.workflow.as_mut() {
+        assert_eq!(workflow.terminate(Duration::from_secs(30)), Some(0));
+    }
+    stack.nats.stop();
+    let logs: Vec<(String, Vec<u8>)> = [
+        ("intake.log", stack.dir.path().join("intake.log")),
+        ("workflow.log", stack.dir.path().join("workflow.log")),
+        (
+            "nats-server.log",
+            stack.nats.store_dir().join("nats-server.log"),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, path): (&str, PathBuf)| {
+        (
+            name.to_owned(),
+            std::fs::read(&path).unwrap_or_else(|error| panic!("read {}: {error}", path.display())),
+        )
+    })
+    .collect();
+    let mut leaks = Vec::new();
+    for (name, bytes) in &logs {
+        let text = String::from_utf8_lossy(bytes);
+        println!("canary: {name} has {} bytes", bytes.len());
+        for line in text.lines() {
+            let lowered = line.to_lowercase();
+            for canary in canaries() {
+                if lowered.contains(&canary) {
+                    // Name the line by its level and target (JSON logs) and show its start.
+                    let field = |key: &str| {
+                        line.split_once(&format!("\"{key}\":\""))
+                            .and_then(|(_, rest)| rest.split('"').next())
+                            .unwrap_or("?")
+                            .to_owned()
+                    };
+                    let shown: String = line.chars().take(300).collect();
+                    leaks.push(format!(
+                        "{name} contains {canary:?} at level {} target {}: {shown}",
+                        field("level"),
+                        field("target")
+                    ));
+                }
+            }
+        }
+    }
+    let intake_log = String::from_utf8_lossy(&logs[0].1);
+    assert!(
+        intake_log.contains("\"level\":\"TRACE\"") || intake_log.contains("\"level\":\"DEBUG\""),
+        "the services really logged at the most verbose level"
+    );
+    assert!(
+        leaks.is_empty(),
+        "customer data in the logs:\n{}",
+        leaks.join("\n")
+    );
+}
