@@ -3,6 +3,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
+# The end-to-end fault tests crash the services at failpoints: debug builds carry them,
+# release builds (`make run`, deploy) never do.
+FAILPOINTS := --features intake/failpoints,workflow/failpoints
 
 .PHONY: help tools fmt lint check-purity check-proto check-deploy build test test-unit test-e2e run demo bench soak fuzz clean-data
 
@@ -32,14 +35,14 @@ check-proto: ## The .proto files compile with Python's grpcio-tools too
 check-deploy: tools ## Validate deploy/: nats-server -t, YAML of compose and k8s, systemd-analyze
 	@./scripts/check-deploy.sh
 
-build: ## Build every binary (debug), used by the end-to-end tests
-	$(CARGO) build --workspace --bins --locked
+build: ## Build every binary (debug, with failpoints), used by the end-to-end tests
+	$(CARGO) build --workspace --bins --locked $(FAILPOINTS)
 
 test: tools fmt check-purity check-proto check-deploy lint build ## Everything CI checks
 	@if command -v cargo-nextest >/dev/null; then \
-	  $(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	  $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS); \
 	else \
-	  $(CARGO) test --workspace --locked --no-fail-fast; \
+	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS); \
 	fi
 	$(CARGO) test --workspace --doc --locked
 	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded
@@ -58,6 +61,13 @@ fuzz: ## cargo-fuzz (libFuzzer) on the intake validator and the NATS payload dec
 	@cd fuzz && for target in intake_validator nats_payload; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
+
+soak: tools build ## The fault suite in its full form (CLOOP_SOAK=1, about 15 minutes); docs/reliability.md
+	@if command -v cargo-nextest >/dev/null; then \
+	  CLOOP_SOAK=1 $(CARGO) nextest run -p e2e --locked --no-fail-fast --no-capture -E 'test(faults::)'; \
+	else \
+	  CLOOP_SOAK=1 $(CARGO) test -p e2e --test e2e --locked --no-fail-fast faults:: -- --nocapture --test-threads 1; \
+	fi
 
 clean-data: ## Remove the local run's data folder (.data)
 	rm -rf .data

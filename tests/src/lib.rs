@@ -328,6 +328,29 @@ impl ServiceProcess {
         );
     }
 
+    /// Sets an environment variable for the next start, or removes it with `None` (for example
+    /// `FAILPOINTS`, which the fault tests change between restarts).
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.envs.retain(|(existing, _)| existing != key);
+        if let Some(value) = value {
+            self.envs.push((key.to_owned(), value.to_owned()));
+        }
+    }
+
+    /// The exit status when the process has exited on its own since it was started; the child
+    /// is reaped and forgotten (so [`ServiceProcess::start_again`] works), and the status is
+    /// returned once.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                self.child = None;
+                Some(status)
+            }
+            _ => None,
+        }
+    }
+
     /// Everything the process wrote so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

@@ -10,6 +10,7 @@ pub mod accept;
 pub mod confirm;
 pub mod convert;
 pub mod error;
+pub mod failpoints;
 pub mod grpc;
 pub mod inbound;
 pub mod metrics;

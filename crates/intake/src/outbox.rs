@@ -510,6 +510,12 @@ fn writer_loop(
         let outcome = run_batch(&mut connection, &mut batch, content_window_ms);
         match outcome {
             Ok(finished) => {
+                if finished
+                    .iter()
+                    .any(|(answer, _)| matches!(answer, Answer::Accept(..)))
+                {
+                    crate::failpoints::crash_point(crate::failpoints::AFTER_OUTBOX_COMMIT);
+                }
                 let mut added = false;
                 for (answer, effect) in finished {
                     effect.apply(&counters);

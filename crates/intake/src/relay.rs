@@ -190,6 +190,7 @@ impl Relay {
                 Some((row, republish, result)) = in_flight.next(), if !in_flight.is_empty() => {
                     match result {
                         Ok(ack) => {
+                            crate::failpoints::crash_point(crate::failpoints::AFTER_PUBLISH_BEFORE_MARK);
                             let result = if ack.duplicate { "duplicate" } else { "ok" };
                             self.metrics.publishes.with_label_values(&[result]).inc();
                             if !republish && row.attempts == 0 {

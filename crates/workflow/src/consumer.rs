@@ -348,6 +348,8 @@ impl Consumer {
                 });
             }
         }
+        // The batch's transaction has committed (or failed); no message is acked yet.
+        crate::failpoints::crash_point(crate::failpoints::AFTER_COMMIT_BEFORE_ACK);
         for (message, disposition) in messages.iter().zip(dispositions) {
             match disposition {
                 Some(Disposition::Recorded) => {

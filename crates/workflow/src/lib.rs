@@ -27,6 +27,7 @@ pub mod config;
 pub mod consumer;
 pub mod erasure;
 pub mod error;
+pub mod failpoints;
 pub mod grpc;
 pub mod key_backup;
 pub mod metrics;

@@ -4,7 +4,9 @@
 mod abuse;
 mod cli;
 mod erasure;
+mod faults;
 mod harness_selftest;
 mod intake;
 mod reports_audit;
+mod support;
 mod workflow;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 /// The intake service of closedloop: channel adapters submit feedback here.
 #[derive(Debug, Parser)]
-#[command(name = "cloop-intake", version)]
+#[command(name = "cloop-intake", version = intake::failpoints::VERSION_TEXT)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -51,6 +51,10 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
 }
 
 fn main() -> ExitCode {
+    // With the `failpoints` feature (end-to-end fault tests only), `FAILPOINTS` configures the
+    // crash points for the life of the process.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     if let Err(error) = service::telemetry::init_logging() {
         eprintln!("cloop-intake: {error}");

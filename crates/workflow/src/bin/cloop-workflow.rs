@@ -12,7 +12,7 @@ use workflow::{WorkflowConfig, WorkflowSettings};
 
 /// The workflow service of closedloop: tickets move through their six steps here.
 #[derive(Debug, Parser)]
-#[command(name = "cloop-workflow", version)]
+#[command(name = "cloop-workflow", version = workflow::failpoints::VERSION_TEXT)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -86,6 +86,10 @@ fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
 }
 
 fn main() -> ExitCode {
+    // With the `failpoints` feature (end-to-end fault tests only), `FAILPOINTS` configures the
+    // crash points for the life of the process.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     if let Err(error) = service::telemetry::init_logging() {
         eprintln!("cloop-workflow: {error}");

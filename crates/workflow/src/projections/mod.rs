@@ -98,6 +98,7 @@ impl TicketProjector {
             &self.rules,
         )
         .map_err(|error| format!("write ticket {ticket_id}: {error}"))?;
+        crate::failpoints::crash_point(crate::failpoints::MID_PROJECTION_UPDATE);
         set_position(connection, last.position).map_err(|error| error.to_string())
     }
 }

@@ -1,0 +1,39 @@
+//! Crash points for the end-to-end fault tests: with the `failpoints` feature, a named point
+//! configured to `return` in the `FAILPOINTS` environment variable aborts the process there,
+//! as a power cut would stop it. Without the feature (every release build) they are nothing.
+//!
+//! The points of this crate: [`AFTER_OUTBOX_COMMIT`] (the outbox transaction committed, the
+//! callers not yet answered) and [`AFTER_PUBLISH_BEFORE_MARK`] (JetStream acknowledged a publish,
+//! the row not yet marked published). `docs/reliability.md` says what each scenario proves.
+
+/// The outbox transaction committed; the callers are not answered yet.
+pub const AFTER_OUTBOX_COMMIT: &str = "intake::after_outbox_commit";
+/// JetStream acknowledged a publish; the outbox row is not marked published yet.
+pub const AFTER_PUBLISH_BEFORE_MARK: &str = "intake::after_publish_before_mark";
+
+/// Whether this build carries the failpoints (the binary also says so in `--version`).
+pub const BUILT_IN: bool = cfg!(feature = "failpoints");
+
+/// The version text of the binary: the package version, marked when failpoints are built in.
+pub const VERSION_TEXT: &str = if BUILT_IN {
+    concat!(env!("CARGO_PKG_VERSION"), " (failpoints)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
+/// Aborts the process when the failpoint `name` fires (its action is `return`); does nothing
+/// otherwise, and nothing at all without the `failpoints` feature.
+#[inline]
+pub fn crash_point(name: &str) {
+    #[cfg(feature = "failpoints")]
+    {
+        fail::fail_point!(name, |_| {
+            tracing::error!(failpoint = name, "failpoint fired: aborting the process");
+            std::process::abort()
+        });
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+    }
+}

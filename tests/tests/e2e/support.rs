@@ -1,0 +1,956 @@
+//! Shared support of the end-to-end scenarios that run both services as real processes: a
+//! [`Pair`] (nats-server, `cloop-intake`, `cloop-workflow`, each restartable), bearer-token
+//! requests, a retrying submission load over gRPC and NATS request/reply with department
+//! commands mixed in, and the one checker of what a fault may never do ([`check_outcome`]):
+//! lose an acknowledged submission, make two tickets of one, invent a ticket, break the log's
+//! hash chain, let the projections drift from the log or leave a SQLite file corrupt.
+
+use e2e::{free_port, NatsServer, ServiceProcess};
+use prost::Message;
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::tickets_client::TicketsClient;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
+
+/// How long a service may take to listen after a start.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The departments of the default configuration; each has an agent token `t-agent-<name>`.
+pub const DEPARTMENTS: [&str; 8] = [
+    "product",
+    "technical",
+    "quality",
+    "logistics",
+    "after_sales",
+    "customer_service",
+    "operations",
+    "marketing",
+];
+
+/// The tokens file: an adapter, customer service, an admin and one agent per department.
+pub fn tokens_file() -> String {
+    let mut principals: Vec<(String, String, String, String)> = vec![
+        (
+            "t-adapter".into(),
+            "web-form".into(),
+            "adapter".into(),
+            String::new(),
+        ),
+        (
+            "t-service".into(),
+            "zhang.san".into(),
+            "service".into(),
+            String::new(),
+        ),
+        (
+            "t-admin".into(),
+            "root".into(),
+            "admin".into(),
+            String::new(),
+        ),
+    ];
+    for department in DEPARTMENTS {
+        principals.push((
+            format!("t-agent-{department}"),
+            format!("agent.{department}"),
+            "agent".into(),
+            department.into(),
+        ));
+    }
+    let mut text = String::new();
+    for (token, name, role, department) in principals {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            service::tokens::token_sha256(&token)
+        ));
+        if !department.is_empty() {
+            text.push_str(&format!("department = \"{department}\"\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// A request with `authorization: Bearer <token>`.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+/// A channel that connects when first used and reconnects after the server restarts; every
+/// call gives up after 10 s (a paused server must not hang a test).
+pub fn lazy_channel(address: &str) -> Channel {
+    Endpoint::from_shared(format!("http://{address}"))
+        .expect("valid uri")
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy()
+}
+
+/// The text of `/metrics` at `address` (empty when nothing answers).
+pub fn metrics_text(address: &str) -> String {
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+/// The value of the metric line that starts with `line_start`, e.g.
+/// `cloop_workflow_duplicate_messages_total`.
+pub fn metric(address: &str, line_start: &str) -> Option<f64> {
+    metrics_text(address).lines().find_map(|line| {
+        line.strip_prefix(line_start)
+            .and_then(|rest| rest.trim().parse::<f64>().ok())
+    })
+}
+
+/// The last `count` lines of a log.
+pub fn tail(log: &str, count: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+/// Which service of the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Intake,
+    Workflow,
+}
+
+/// What a scenario changes in the configuration and environment of the pair.
+#[derive(Debug, Default, Clone)]
+pub struct PairOptions {
+    /// TOML lines appended to `[intake_service]`.
+    pub intake: String,
+    /// TOML lines appended to `[workflow_service]`.
+    pub workflow: String,
+    /// The duplicate window of stream FEEDBACK in seconds (default 120).
+    pub duplicate_window_secs: Option<u64>,
+    /// `FAILPOINTS` of the intake process at its first start.
+    pub intake_failpoints: Option<String>,
+    /// `FAILPOINTS` of the workflow process at its first start.
+    pub workflow_failpoints: Option<String>,
+}
+
+/// nats-server, `cloop-intake` and `cloop-workflow`, each a real process that a scenario may
+/// kill, pause and start again; they share one configuration and tokens file.
+pub struct Pair {
+    pub nats: NatsServer,
+    pub intake: ServiceProcess,
+    pub workflow: ServiceProcess,
+    pub intake_address: String,
+    pub workflow_address: String,
+    pub intake_metrics: String,
+    pub workflow_metrics: String,
+    pub config: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Pair {
+    pub fn start(options: PairOptions) -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-faults-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\
+                 retry_backoff_initial_ms = 50\nretry_backoff_max_ms = 1000\n{}\n\n\
+                 [workflow_service]\ntimer_tick_ms = 200\n{}\n\n\
+                 [nats]\nrequest_timeout_ms = 3000\n\n\
+                 [nats.feedback_stream]\nname = \"FEEDBACK\"\nsubjects = [\"feedback.received.>\"]\n\
+                 duplicate_window_secs = {}\n",
+                options.intake,
+                options.workflow,
+                options.duplicate_window_secs.unwrap_or(120),
+            ),
+        )
+        .expect("write config");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let intake_metrics = format!("127.0.0.1:{}", free_port());
+        let workflow_metrics = format!("127.0.0.1:{}", free_port());
+        let arguments = |address: &str, metrics: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--metrics-listen".to_owned(),
+                metrics.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ]
+        };
+        let environment = |failpoints: &Option<String>| {
+            let mut envs = vec![("CLOOP_LOG".to_owned(), "info".to_owned())];
+            if let Some(failpoints) = failpoints {
+                envs.push(("FAILPOINTS".to_owned(), failpoints.clone()));
+            }
+            envs
+        };
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &arguments(&intake_address, &intake_metrics, "intake"),
+            &environment(&options.intake_failpoints),
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &arguments(&workflow_address, &workflow_metrics, "workflow"),
+            &environment(&options.workflow_failpoints),
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            nats,
+            intake,
+            workflow,
+            intake_address,
+            workflow_address,
+            intake_metrics,
+            workflow_metrics,
+            config,
+            dir,
+        }
+    }
+
+    pub fn process(&mut self, service: Service) -> &mut ServiceProcess {
+        match service {
+            Service::Intake => &mut self.intake,
+            Service::Workflow => &mut self.workflow,
+        }
+    }
+
+    pub fn address(&self, service: Service) -> String {
+        match service {
+            Service::Intake => self.intake_address.clone(),
+            Service::Workflow => self.workflow_address.clone(),
+        }
+    }
+
+    /// Starts a stopped service again and waits until it listens.
+    pub fn restart(&mut self, service: Service) {
+        let address = self.address(service);
+        let process = self.process(service);
+        process.start_again();
+        process.wait_listening(&address, START_TIMEOUT);
+    }
+
+    pub fn data_dir(&self, service: Service) -> PathBuf {
+        self.dir.path().join(match service {
+            Service::Intake => "intake",
+            Service::Workflow => "workflow",
+        })
+    }
+
+    /// Where a load sends its requests.
+    pub fn targets(&self) -> LoadTargets {
+        LoadTargets {
+            intake: lazy_channel(&self.intake_address),
+            workflow: lazy_channel(&self.workflow_address),
+            nats_url: self.nats.url(),
+        }
+    }
+
+    /// Runs `cloop-workflow --check` on the (stopped) workflow's data folder.
+    pub fn workflow_check(&self) -> serde_json::Value {
+        let output = std::process::Command::new(e2e::bin_path("cloop-workflow"))
+            .env_remove("FAILPOINTS")
+            .args([
+                "--check",
+                "--data-dir",
+                &self.data_dir(Service::Workflow).to_string_lossy(),
+                "--config",
+                &self.config.to_string_lossy(),
+            ])
+            .output()
+            .expect("run cloop-workflow --check");
+        let text = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(text.trim()).unwrap_or_else(|error| {
+            panic!(
+                "check printed no json ({error}): {text}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+    }
+}
+
+/// Whether both service binaries were built with the `failpoints` feature (`make build` builds
+/// them so); their `--version` says so.
+pub fn failpoints_built_in() -> bool {
+    ["cloop-intake", "cloop-workflow"].iter().all(|name| {
+        std::process::Command::new(e2e::bin_path(name))
+            .arg("--version")
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).contains("(failpoints)"))
+            .unwrap_or(false)
+    })
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*), seeded and printed by each
+/// scenario so that a failing run can be repeated.
+#[derive(Debug, Clone)]
+pub struct Random(u64);
+
+impl Random {
+    /// Seeded from `CLOOP_FAULT_SEED` when set, else from the clock.
+    pub fn from_env_or_clock() -> Self {
+        let seed = std::env::var("CLOOP_FAULT_SEED")
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|elapsed| elapsed.as_nanos() as u64)
+                    .unwrap_or(0x9e37_79b9)
+            });
+        Self(seed.max(1))
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.0
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut state = self.0;
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        self.0 = state;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `low..=high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next_u64() % (high - low + 1)
+    }
+}
+
+/// One submission that intake answered: what the client was told.
+#[derive(Debug, Clone)]
+pub struct Acknowledged {
+    pub ticket_id: String,
+    pub feedback_id: String,
+    pub external_id: String,
+    /// The answer was a repeat of an earlier one (the first answer was lost to a fault).
+    pub duplicate: bool,
+}
+
+/// The addresses a load talks to; the gRPC channels reconnect after restarts.
+#[derive(Debug, Clone)]
+pub struct LoadTargets {
+    pub intake: Channel,
+    pub workflow: Channel,
+    pub nats_url: String,
+}
+
+/// How a submission load runs.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// External ids are `<prefix>-<index>`.
+    pub prefix: String,
+    /// Submissions at most (`u64::MAX`: until stopped).
+    pub total: u64,
+    /// Concurrent submitters.
+    pub workers: usize,
+    /// Submissions per second for all workers together, roughly.
+    pub per_second: u64,
+    /// Odd indexes go over NATS request/reply, even ones over gRPC; false: all gRPC.
+    pub mixed_transports: bool,
+    /// Department commands mixed in by one more task.
+    pub commands: bool,
+}
+
+/// Counters of a running load.
+#[derive(Debug, Default)]
+pub struct LoadCounters {
+    pub attempts_failed: AtomicU64,
+    pub commands_ok: AtomicU64,
+    pub commands_refused: AtomicU64,
+    pub commands_retried: AtomicU64,
+}
+
+impl LoadCounters {
+    /// `failed_attempts=N commands_ok=N commands_refused=N commands_retried=N` for the figures.
+    pub fn line(&self) -> String {
+        format!(
+            "failed_attempts={} commands_ok={} commands_refused={} commands_retried={}",
+            self.attempts_failed.load(Ordering::Relaxed),
+            self.commands_ok.load(Ordering::Relaxed),
+            self.commands_refused.load(Ordering::Relaxed),
+            self.commands_retried.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A running load: submitters that retry each submission (same external id) until it is
+/// answered, so every submission that reached intake's outbox ends acknowledged.
+pub struct Load {
+    pub acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
+    pub counters: Arc<LoadCounters>,
+    stop: Arc<AtomicBool>,
+    submitters: Vec<tokio::task::JoinHandle<()>>,
+    commands: Option<tokio::task::JoinHandle<()>>,
+    started: Instant,
+}
+
+const TEXTS: [&str; 6] = [
+    "APP卡顿，打开很慢",
+    "售后响应慢，客服态度差",
+    "快递太慢了，包裹破损",
+    "The app crashes when I open it",
+    "建议增加夜间模式",
+    "退款一直没有到账",
+];
+
+fn submission(channel: &str, external_id: &str, index: u64) -> v1::SubmitRequest {
+    v1::SubmitRequest {
+        channel: channel.to_owned(),
+        external_id: external_id.to_owned(),
+        content: format!(
+            "{} (#{external_id})",
+            TEXTS[(index % TEXTS.len() as u64) as usize]
+        ),
+        customer: Some(v1::Customer {
+            customer_id: format!("c-{}", index % 97),
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn submit_over_grpc(
+    client: &mut IntakeClient<Channel>,
+    request: v1::SubmitRequest,
+) -> Result<v1::SubmitResponse, String> {
+    client
+        .submit(authorized(request, "t-adapter"))
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| {
+            assert_ne!(
+                status.code(),
+                Code::InvalidArgument,
+                "a valid submission was refused: {status:?}"
+            );
+            format!("{:?}", status.code())
+        })
+}
+
+async fn submit_over_nats(
+    client: &async_nats::Client,
+    request: &v1::SubmitRequest,
+) -> Result<v1::SubmitResponse, String> {
+    let reply = client
+        .request("feedback.inbound.wechat", request.encode_to_vec().into())
+        .await
+        .map_err(|error| format!("{:?}", error.kind()))?;
+    let status = reply
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("Cloop-Status"))
+        .map(|value| value.as_str().to_owned());
+    if status.as_deref() != Some("0") {
+        let error = v1::ErrorStatus::decode(reply.payload.as_ref()).unwrap_or_default();
+        assert_ne!(
+            error.code,
+            Code::InvalidArgument as i32,
+            "a valid submission was refused: {error:?}"
+        );
+        return Err(format!("status {status:?}: {}", error.message));
+    }
+    v1::SubmitResponse::decode(reply.payload.as_ref()).map_err(|error| error.to_string())
+}
+
+impl Load {
+    /// Starts the submitters (and the command task when the plan asks for it).
+    pub async fn start(targets: LoadTargets, plan: LoadPlan) -> Self {
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let counters = Arc::new(LoadCounters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicU64::new(0));
+        let nats = async_nats::ConnectOptions::new()
+            .request_timeout(Some(Duration::from_secs(3)))
+            .retry_on_initial_connect()
+            .connect(targets.nats_url.clone())
+            .await
+            .expect("connect to nats-server");
+        let started = Instant::now();
+        let mut submitters = Vec::new();
+        let per_worker_interval =
+            Duration::from_secs_f64(plan.workers.max(1) as f64 / plan.per_second.max(1) as f64);
+        for _ in 0..plan.workers.max(1) {
+            let mut client = IntakeClient::new(targets.intake.clone());
+            let nats = nats.clone();
+            let (acknowledged, counters, stop, next, plan) = (
+                acknowledged.clone(),
+                counters.clone(),
+                stop.clone(),
+                next.clone(),
+                plan.clone(),
+            );
+            submitters.push(tokio::spawn(async move {
+                let mut pace = tokio::time::interval(per_worker_interval);
+                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while !stop.load(Ordering::Relaxed) {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= plan.total {
+                        break;
+                    }
+                    pace.tick().await;
+                    let external_id = format!("{}-{index}", plan.prefix);
+                    let over_nats = plan.mixed_transports && index % 2 == 1;
+                    // Retry until answered: the same external id returns the first answer.
+                    let deadline = Instant::now() + Duration::from_secs(300);
+                    let response = loop {
+                        let result = if over_nats {
+                            submit_over_nats(&nats, &submission("", &external_id, index)).await
+                        } else {
+                            submit_over_grpc(&mut client, submission("web", &external_id, index))
+                                .await
+                        };
+                        match result {
+                            Ok(response) => break response,
+                            Err(reason) => {
+                                counters.attempts_failed.fetch_add(1, Ordering::Relaxed);
+                                assert!(
+                                    Instant::now() < deadline,
+                                    "{external_id} not answered in 300 s: {reason}"
+                                );
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    };
+                    acknowledged
+                        .lock()
+                        .expect("acknowledged")
+                        .push(Acknowledged {
+                            ticket_id: response.ticket_id,
+                            feedback_id: response.feedback_id,
+                            external_id,
+                            duplicate: response.duplicate,
+                        });
+                }
+            }));
+        }
+        let commands = plan.commands.then(|| {
+            tokio::spawn(command_task(
+                TicketsClient::new(targets.workflow.clone()),
+                acknowledged.clone(),
+                counters.clone(),
+                stop.clone(),
+            ))
+        });
+        Self {
+            acknowledged,
+            counters,
+            stop,
+            submitters,
+            commands,
+            started,
+        }
+    }
+
+    /// Submissions answered so far.
+    pub fn answered(&self) -> usize {
+        self.acknowledged.lock().expect("acknowledged").len()
+    }
+
+    /// Waits until at least `count` submissions are answered (or `timeout` passes).
+    pub async fn wait_answered(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.answered() < count {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Stops taking new submissions, waits until every started one is answered, and returns
+    /// what was acknowledged and how long the load ran.
+    pub async fn finish(self) -> (Vec<Acknowledged>, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.run_to_end().await
+    }
+
+    /// Waits until a load with a bounded total has sent everything (and every submission is
+    /// answered), then stops the commands.
+    pub async fn run_to_end(self) -> (Vec<Acknowledged>, Duration) {
+        for task in self.submitters {
+            task.await.expect("load task");
+        }
+        let elapsed = self.started.elapsed();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(commands) = self.commands {
+            commands.await.expect("command task");
+        }
+        let acknowledged = self.acknowledged.lock().expect("acknowledged").clone();
+        (acknowledged, elapsed)
+    }
+}
+
+/// Whether a failed call may succeed when repeated unchanged (a service restarting or paused).
+fn transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
+    )
+}
+
+/// Department commands on tickets already answered: the owning department's agent
+/// acknowledges a ticket in `handle`, customer service adds a note otherwise. A command that
+/// fails transiently is repeated with the same command id (so a repeat must change nothing).
+async fn command_task(
+    mut client: TicketsClient<Channel>,
+    acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
+    counters: Arc<LoadCounters>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut random = Random::from_env_or_clock();
+    let mut sequence = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let ticket_id = {
+            let answered = acknowledged.lock().expect("acknowledged");
+            if answered.is_empty() {
+                continue;
+            }
+            let index = random.between(0, answered.len() as u64 - 1) as usize;
+            answered[index].ticket_id.clone()
+        };
+        let Ok(ticket) = client
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.clone(),
+                },
+                "t-admin",
+            ))
+            .await
+        else {
+            continue;
+        };
+        let Some(ticket) = ticket.into_inner().ticket else {
+            continue;
+        };
+        sequence += 1;
+        let command_id = format!("fault-cmd-{ticket_id}-{sequence}");
+        let handle = ticket.step == v1::Step::Handle as i32;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let result = if handle && ticket.responded_at.is_none() {
+                client
+                    .acknowledge(authorized(
+                        v1::AcknowledgeRequest {
+                            ticket_id: ticket_id.clone(),
+                            command_id: command_id.clone(),
+                            message: "我们已收到，正在处理".into(),
+                            ..Default::default()
+                        },
+                        &format!("t-agent-{}", ticket.department),
+                    ))
+                    .await
+                    .map(|_| ())
+            } else {
+                client
+                    .add_note(authorized(
+                        v1::AddNoteRequest {
+                            ticket_id: ticket_id.clone(),
+                            command_id: command_id.clone(),
+                            text: "fault test note".into(),
+                            ..Default::default()
+                        },
+                        "t-service",
+                    ))
+                    .await
+                    .map(|_| ())
+            };
+            match result {
+                Ok(()) => {
+                    counters.commands_ok.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Err(status) if transient(status.code()) && Instant::now() < deadline => {
+                    counters.commands_retried.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(_) => {
+                    counters.commands_refused.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Every ticket the workflow lists, paging through `ListTickets` as the admin.
+pub async fn list_all_tickets(channel: &Channel) -> Result<Vec<v1::Ticket>, tonic::Status> {
+    let mut client = TicketsClient::new(channel.clone());
+    let mut tickets = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_tickets(authorized(
+                v1::ListTicketsRequest {
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                },
+                "t-admin",
+            ))
+            .await?
+            .into_inner();
+        tickets.extend(page.tickets);
+        if page.next_page_token.is_empty() {
+            return Ok(tickets);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Waits until every acknowledged ticket is listed by the workflow; returns the listing and
+/// how long that took.
+pub async fn wait_for_tickets(
+    channel: &Channel,
+    acknowledged: &[Acknowledged],
+    timeout: Duration,
+) -> (Vec<v1::Ticket>, Duration) {
+    let started = Instant::now();
+    let expected: HashSet<&str> = acknowledged
+        .iter()
+        .map(|answer| answer.ticket_id.as_str())
+        .collect();
+    loop {
+        let listed = list_all_tickets(channel).await.unwrap_or_default();
+        let present = listed
+            .iter()
+            .filter(|ticket| expected.contains(ticket.ticket_id.as_str()))
+            .count();
+        if present >= expected.len() || started.elapsed() >= timeout {
+            return (listed, started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `PRAGMA integrity_check` of one SQLite file.
+pub fn integrity_check(path: &Path) -> String {
+    let connection = match rusqlite::Connection::open(path) {
+        Ok(connection) => connection,
+        Err(error) => return format!("open failed: {error}"),
+    };
+    connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
+        .unwrap_or_else(|error| format!("check failed: {error}"))
+}
+
+/// The figures of one scenario, printed with the prefix `FAULTS` for `docs/reliability.md`.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub scenario: String,
+    pub acknowledged: usize,
+    /// Answers that repeated an earlier one (the first answer was lost to a fault).
+    pub repeated_answers: usize,
+    pub tickets: usize,
+    /// Acknowledged submissions that are not tickets.
+    pub missing: usize,
+    /// Tickets listed twice, or more than one ticket for one submission.
+    pub duplicates: usize,
+    /// Tickets that no acknowledged submission accounts for.
+    pub unknown: usize,
+    pub log_ok: bool,
+    pub events: u64,
+    pub projections_equal: bool,
+    pub digest: String,
+    /// `(file, integrity_check result)` of every SQLite file of both services.
+    pub integrity: Vec<(String, String)>,
+    /// Scenario-specific figures, printed after the common ones.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Figures {
+    pub fn integrity_ok(&self) -> bool {
+        !self.integrity.is_empty() && self.integrity.iter().all(|(_, result)| result == "ok")
+    }
+
+    pub fn add(&mut self, name: &str, value: impl std::fmt::Display) {
+        self.extra.push((name.to_owned(), value.to_string()));
+    }
+
+    /// One line on stderr, e.g. `FAULTS soak: acknowledged=1000 tickets=1000 missing=0 ...`.
+    pub fn print(&self) {
+        let mut line = format!(
+            "FAULTS {}: acknowledged={} repeated_answers={} tickets={} missing={} duplicates={} \
+             unknown={} log_ok={} events={} projections_equal={} digest={} integrity={}",
+            self.scenario,
+            self.acknowledged,
+            self.repeated_answers,
+            self.tickets,
+            self.missing,
+            self.duplicates,
+            self.unknown,
+            self.log_ok,
+            self.events,
+            self.projections_equal,
+            self.digest.get(..16).unwrap_or(&self.digest),
+            if self.integrity_ok() {
+                format!("ok({} files)", self.integrity.len())
+            } else {
+                format!("{:?}", self.integrity)
+            },
+        );
+        for (name, value) in &self.extra {
+            line.push_str(&format!(" {name}={value}"));
+        }
+        eprintln!("{line}");
+    }
+
+    /// Fails the test unless nothing was lost, duplicated or invented and every file checks.
+    pub fn assert_clean(&self) {
+        assert_eq!(self.missing, 0, "acknowledged submissions lost: {self:?}");
+        assert_eq!(self.duplicates, 0, "duplicate tickets: {self:?}");
+        assert_eq!(self.unknown, 0, "tickets nobody submitted: {self:?}");
+        assert!(self.log_ok, "the log does not verify: {self:?}");
+        assert!(
+            self.projections_equal,
+            "the projections differ from a rebuild: {self:?}"
+        );
+        assert!(self.integrity_ok(), "integrity_check: {self:?}");
+    }
+}
+
+/// The checker of every fault scenario. Waits until every acknowledged submission is listed
+/// (or `timeout` passes), counts lost, duplicated and unknown tickets, stops both services
+/// (SIGTERM), verifies the log and compares the projections with a rebuild
+/// (`cloop-workflow --check`), and runs `PRAGMA integrity_check` on every SQLite file of both
+/// data folders. Returns the figures; the caller adds its own, prints them and asserts.
+pub async fn check_outcome(
+    pair: &mut Pair,
+    scenario: &str,
+    acknowledged: &[Acknowledged],
+    timeout: Duration,
+) -> Figures {
+    let channel = lazy_channel(&pair.workflow_address);
+    let (listed, waited) = wait_for_tickets(&channel, acknowledged, timeout).await;
+    let mut figures = Figures {
+        scenario: scenario.to_owned(),
+        acknowledged: acknowledged.len(),
+        repeated_answers: acknowledged
+            .iter()
+            .filter(|answer| answer.duplicate)
+            .count(),
+        tickets: listed.len(),
+        ..Default::default()
+    };
+    let answered: HashMap<&str, &Acknowledged> = acknowledged
+        .iter()
+        .map(|answer| (answer.ticket_id.as_str(), answer))
+        .collect();
+    let mut seen_tickets: HashSet<&str> = HashSet::new();
+    let mut tickets_of_submission: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for ticket in &listed {
+        if !seen_tickets.insert(ticket.ticket_id.as_str()) {
+            figures.duplicates += 1;
+        }
+        tickets_of_submission
+            .entry(ticket.external_id.as_str())
+            .or_default()
+            .insert(ticket.ticket_id.as_str());
+        match answered.get(ticket.ticket_id.as_str()) {
+            Some(answer) => assert_eq!(
+                answer.feedback_id, ticket.feedback_id,
+                "ticket {} carries another feedback id than intake answered",
+                ticket.ticket_id
+            ),
+            None => figures.unknown += 1,
+        }
+    }
+    figures.duplicates += tickets_of_submission
+        .values()
+        .map(|tickets| tickets.len().saturating_sub(1))
+        .sum::<usize>();
+    figures.missing = answered
+        .keys()
+        .filter(|ticket_id| !seen_tickets.contains(*ticket_id))
+        .count();
+    figures.add("settle_secs", format!("{:.1}", waited.as_secs_f64()));
+
+    // Offline checks need the services stopped.
+    pair.workflow.resume();
+    pair.intake.resume();
+    pair.workflow.terminate(Duration::from_secs(30));
+    pair.intake.terminate(Duration::from_secs(30));
+    let check = pair.workflow_check();
+    figures.log_ok = check["log_ok"] == true;
+    figures.events = check["events"].as_u64().unwrap_or(0);
+    figures.projections_equal = check["projections_equal"] == true;
+    figures.digest = check["stored_digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for service in [Service::Intake, Service::Workflow] {
+        let folder = pair.data_dir(service);
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            figures
+                .integrity
+                .push((folder.display().to_string(), "missing folder".into()));
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|extension| extension == "db"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            figures.integrity.push((name, integrity_check(&file)));
+        }
+    }
+    if figures.missing > 0 {
+        eprintln!(
+            "workflow log tail:\n{}\nintake log tail:\n{}",
+            tail(&pair.workflow.log(), 40),
+            tail(&pair.intake.log(), 40)
+        );
+    }
+    figures
+}
+
+/// Whether the long (`CLOOP_SOAK=1`) form of the scenarios runs.
+pub fn soak() -> bool {
+    std::env::var("CLOOP_SOAK").is_ok_and(|value| value == "1")
+}
