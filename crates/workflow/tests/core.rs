@@ -645,3 +645,20 @@ async fn rebuilt_projections_have_the_same_digest() {
     .unwrap();
     assert_eq!(projections::digest(&memory).unwrap(), incremental);
 }
+
+#[test]
+fn feedback_event_ids_are_derived_and_time_ordered() {
+    let earlier = FeedbackId::new(start_instant(), [7; 10]);
+    let later = FeedbackId::new(start_instant() + Duration::milliseconds(5), [1; 10]);
+    let first = workflow::consumer::feedback_event_id(&earlier, 0);
+    assert_eq!(first, workflow::consumer::feedback_event_id(&earlier, 0));
+    assert_ne!(first, workflow::consumer::feedback_event_id(&earlier, 1));
+    assert!(first < workflow::consumer::feedback_event_id(&later, 0));
+    assert_eq!(
+        first.as_uuid().get_timestamp().map(|stamp| stamp.to_unix()),
+        earlier
+            .as_uuid()
+            .get_timestamp()
+            .map(|stamp| stamp.to_unix())
+    );
+}
