@@ -62,7 +62,7 @@ fuzz: ## cargo-fuzz (libFuzzer) on the intake validator and the NATS payload dec
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
-soak: tools build ## The fault suite in its full form (CLOOP_SOAK=1, about 15 minutes); docs/reliability.md
+soak: tools build ## The fault suite in its full form (CLOOP_SOAK=1, about 4 minutes); docs/reliability.md
 	@if command -v cargo-nextest >/dev/null; then \
 	  CLOOP_SOAK=1 $(CARGO) nextest run -p e2e --locked --no-fail-fast --no-capture -E 'test(faults::)'; \
 	else \
