@@ -297,7 +297,7 @@ enum Bad {
     /// A raw gRPC body.
     Grpc(Vec<u8>),
     /// A well-formed `SubmitRequest` whose values are wrong (huge, empty, malformed).
-    Typed(v1::SubmitRequest),
+    Typed(Box<v1::SubmitRequest>),
     /// A raw NATS payload on a subject.
     Nats(String, Vec<u8>),
 }
@@ -351,7 +351,7 @@ fn malformed_requests() -> Vec<(&'static str, Bad)> {
                         });
                     }
                 }
-                ("grpc huge strings", Bad::Typed(request))
+                ("grpc huge strings", Bad::Typed(Box::new(request)))
             }
             5 => {
                 let mut request = valid_submission(&format!("wrong-{index}"));
@@ -373,7 +373,7 @@ fn malformed_requests() -> Vec<(&'static str, Bad)> {
                         })
                     }
                 }
-                ("grpc wrong values", Bad::Typed(request))
+                ("grpc wrong values", Bad::Typed(Box::new(request)))
             }
             6 | 7 => {
                 let length = generator.below(400);
@@ -518,7 +518,7 @@ async fn a_thousand_malformed_requests_get_clear_errors_and_leave_intake_healthy
                     Err(status) => (status.code(), status.message().to_owned()),
                 },
                 Bad::Typed(request) => {
-                    match intake.submit(authorized(request, "t-adapter")).await {
+                    match intake.submit(authorized(*request, "t-adapter")).await {
                         Ok(answer) => panic!("{kind}: accepted, answer {answer:?}"),
                         Err(status) => (status.code(), status.message().to_owned()),
                     }
