@@ -7,7 +7,7 @@ export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 # release builds (`make run`, deploy) never do.
 FAILPOINTS := --features intake/failpoints,workflow/failpoints
 
-.PHONY: help tools fmt lint check-purity check-proto check-deploy build test test-unit test-e2e run demo bench soak fuzz clean-data
+.PHONY: help tools fmt lint check-purity check-proto check-deploy build quickstart test test-unit test-e2e run demo bench soak fuzz clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -45,8 +45,12 @@ test: tools fmt check-purity check-proto check-deploy lint build ## Everything C
 	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS); \
 	fi
 	$(CARGO) test --workspace --doc --locked
+	./scripts/quickstart-check.sh
 	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded
 	@# inputs each, no panic allowed); `make fuzz` runs them under libFuzzer.
+
+quickstart: build ## The README's quick start, as CI checks it (run.sh in the background, submit, see the queue, Ctrl-C)
+	./scripts/quickstart-check.sh
 
 run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set) and both services
 	./scripts/run.sh
