@@ -21,6 +21,9 @@ pub struct WorkflowSettings {
     /// backoff steps when backoff is given.
     pub max_deliver: i64,
     /// Redelivery delays after each failed delivery, in milliseconds; empty uses `ack_wait`.
+    /// JetStream takes the first step as the ack wait of every delivery, so steps shorter than
+    /// `ack_wait_secs` are raised to it (see [`WorkflowSettings::backoff`]): a shorter one would
+    /// redeliver messages that are still queued in the consumer.
     pub backoff_ms: Vec<u64>,
     /// Messages fetched and recorded in one transaction at most.
     pub consume_batch: usize,
@@ -65,9 +68,9 @@ impl Default for WorkflowSettings {
             consumer_name: "cloop-workflow".to_owned(),
             ack_wait_secs: 30,
             max_deliver: 20,
-            backoff_ms: vec![200, 1_000, 5_000, 30_000],
+            backoff_ms: vec![30_000, 60_000, 120_000, 300_000],
             consume_batch: 1_000,
-            max_ack_pending: 20_000,
+            max_ack_pending: 5_000,
             dead_letter_subject: "feedback.deadletter".to_owned(),
             timer_tick_ms: 1_000,
             timer_batch: 500,
@@ -105,6 +108,9 @@ impl WorkflowSettings {
         {
             return Err("[workflow_service] max_deliver must be -1 or greater than the number of backoff steps".into());
         }
+        if self.max_ack_pending < 1 {
+            return Err("[workflow_service] max_ack_pending must be positive".into());
+        }
         if self.default_page_size == 0 || self.max_page_size < self.default_page_size {
             return Err(
                 "[workflow_service] default_page_size must be positive and at most max_page_size"
@@ -133,10 +139,13 @@ impl WorkflowSettings {
         Duration::from_secs(self.ack_wait_secs.max(1))
     }
 
+    /// The backoff JetStream is given: every step at least the ack wait, because JetStream
+    /// uses the first step as the ack wait of every delivery.
     pub fn backoff(&self) -> Vec<Duration> {
+        let ack_wait = self.ack_wait();
         self.backoff_ms
             .iter()
-            .map(|millis| Duration::from_millis(*millis))
+            .map(|millis| Duration::from_millis(*millis).max(ack_wait))
             .collect()
     }
 
@@ -204,13 +213,22 @@ mod tests {
     #[test]
     fn the_section_is_read_from_the_configuration_file() {
         let file = service::config::ConfigFile::from_toml_str(
-            "[workflow_service]\ntimer_tick_ms = 50\nbackoff_ms = [10]\n",
+            "[workflow_service]\ntimer_tick_ms = 50\nack_wait_secs = 1\nbackoff_ms = [1000]\n",
             None,
         )
         .expect("valid file");
         let settings: WorkflowSettings = file.section("workflow_service").expect("section");
         assert_eq!(settings.timer_tick(), Duration::from_millis(50));
-        assert_eq!(settings.backoff(), vec![Duration::from_millis(10)]);
+        assert_eq!(settings.backoff(), vec![Duration::from_millis(1_000)]);
+        let short_backoff = WorkflowSettings {
+            backoff_ms: vec![200, 60_000],
+            ..WorkflowSettings::default()
+        };
+        assert_eq!(
+            short_backoff.backoff(),
+            vec![Duration::from_secs(30), Duration::from_secs(60)],
+            "no step is shorter than the ack wait"
+        );
         assert_eq!(settings.consumer_name, "cloop-workflow");
     }
 }

@@ -78,7 +78,7 @@ impl Cluster {
             &config,
             format!(
                 "{extra_config}\n\n[intake_service]\nnode_id = 3\nmaintenance_interval_ms = 200\n\n\
-                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\
+                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [5000, 5000]\n\
                  max_message_bytes = 200000\n\n[nats]\nrequest_timeout_ms = 3000\n"
             ),
         )
