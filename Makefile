@@ -55,7 +55,8 @@ quickstart: build ## The README's quick start, as CI checks it (run.sh in the ba
 run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set) and both services
 	./scripts/run.sh
 
-bench: tools ## Benchmarks; figures go into docs/benchmarks.md
+bench: tools ## Benchmarks; figures go into docs/benchmarks.md (the end-to-end ones use the release binaries)
+	$(CARGO) build --release --bins --locked
 	$(CARGO) bench --workspace --locked
 
 FUZZ_SECONDS ?= 60
