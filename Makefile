@@ -7,7 +7,7 @@ export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 # release builds (`make run`, deploy) never do.
 FAILPOINTS := --features intake/failpoints,workflow/failpoints
 
-.PHONY: help tools fmt lint check-purity check-proto check-deploy build quickstart test test-unit test-e2e run demo bench soak fuzz clean-data
+.PHONY: help tools fmt lint check-purity check-proto check-deploy build quickstart demo test test-unit test-e2e run demo bench soak fuzz clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -54,6 +54,9 @@ quickstart: build ## The README's quick start, as CI checks it (run.sh in the ba
 
 run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set) and both services
 	./scripts/run.sh
+
+demo: tools ## make run, plus a realistic mixed load (deploy/config/demo-feedback.csv) and the queues
+	./scripts/demo.sh
 
 bench: tools ## Benchmarks; figures go into docs/benchmarks.md (the end-to-end ones use the release binaries)
 	$(CARGO) build --release --bins --locked

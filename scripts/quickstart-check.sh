@@ -6,12 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-profile=${CLOOP_PROFILE:-debug}
+profile=${CLOOP_BUILD_PROFILE:-debug}
 data=$(mktemp -d /tmp/cloop-quickstart.XXXXXX)
 log=$data/run.log
 bin=$root/target/$profile
 
-CLOOP_PROFILE=$profile CLOOP_SKIP_BUILD=1 CLOOP_DATA=$data CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14299} \
+CLOOP_BUILD_PROFILE=$profile CLOOP_SKIP_BUILD=1 CLOOP_DATA=$data CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14299} \
     setsid ./scripts/run.sh >"$log" 2>&1 &
 runner=$!
 cleanup() {

@@ -4,7 +4,7 @@
 # and tokens, waits until they listen, prints where and a few commands to try, and stops all of
 # them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
 #
-# Environment: CLOOP_PROFILE (release or debug), CLOOP_NATS_URL (use this NATS instead of starting one), CLOOP_NATS_PORT (port of
+# Environment: CLOOP_BUILD_PROFILE (release or debug), CLOOP_NATS_URL (use this NATS instead of starting one), CLOOP_NATS_PORT (port of
 # the local nats-server, default 14222), CLOOP_DATA (data folder, default .data).
 set -euo pipefail
 
@@ -19,9 +19,9 @@ intake_metrics=127.0.0.1:9451
 workflow_metrics=127.0.0.1:9452
 mkdir -p "$data"
 
-# CLOOP_PROFILE=debug uses the binaries `make build` made (the quick-start check in `make test`
+# CLOOP_BUILD_PROFILE=debug uses the binaries `make build` made (the quick-start check in `make test`
 # does); CLOOP_SKIP_BUILD=1 starts what is already built.
-profile=${CLOOP_PROFILE:-release}
+profile=${CLOOP_BUILD_PROFILE:-release}
 if [[ -z "${CLOOP_SKIP_BUILD:-}" ]]; then
     echo "building $profile binaries ..."
     if [[ $profile == release ]]; then
