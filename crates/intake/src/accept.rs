@@ -61,7 +61,7 @@ impl Intake {
 
     /// Handles one submission received now.
     pub async fn submit(&self, request: v1::SubmitRequest) -> Result<v1::SubmitResponse, Failure> {
-        self.submit_at(request, Utc::now()).await
+        self.submit_at(request, crate::failpoints::now()).await
     }
 
     /// Handles one submission received at `now` (the clock is an argument for tests).

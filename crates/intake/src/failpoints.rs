@@ -21,6 +21,26 @@ pub const VERSION_TEXT: &str = if BUILT_IN {
     env!("CARGO_PKG_VERSION")
 };
 
+/// The environment variable naming a file that holds the instant "now" is (RFC 3339), read
+/// at every submission. The end-to-end tests drive a month of tickets on a chosen calendar
+/// with it. Honoured only with the `failpoints` feature (never in a release build).
+pub const TEST_CLOCK_ENV: &str = "CLOOP_TEST_CLOCK";
+
+/// The time of receipt of a submission: the system clock, or with the `failpoints` feature
+/// the instant in the file [`TEST_CLOCK_ENV`] names, while it holds one.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    #[cfg(feature = "failpoints")]
+    {
+        let instant = std::env::var_os(TEST_CLOCK_ENV)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text.trim()).ok());
+        if let Some(instant) = instant {
+            return instant.with_timezone(&chrono::Utc);
+        }
+    }
+    chrono::Utc::now()
+}
+
 /// Aborts the process when the failpoint `name` fires (its action is `return`); does nothing
 /// otherwise, and nothing at all without the `failpoints` feature.
 #[inline]

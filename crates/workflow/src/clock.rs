@@ -53,6 +53,46 @@ impl TestClock {
     }
 }
 
+/// The environment variable naming a file that holds the instant "now" is (RFC 3339), read
+/// at every use. The end-to-end tests drive the service processes through a month on a chosen
+/// calendar with it. Honoured only in builds with the `failpoints` feature (never in a
+/// release build).
+pub const TEST_CLOCK_ENV: &str = "CLOOP_TEST_CLOCK";
+
+/// A clock read from a file at every use (see [`TEST_CLOCK_ENV`]); the system clock while the
+/// file is missing or does not hold an instant.
+#[derive(Debug, Clone)]
+pub struct FileClock {
+    path: std::path::PathBuf,
+}
+
+impl FileClock {
+    /// A clock reading `path`.
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+}
+
+impl Clock for FileClock {
+    fn now(&self) -> DateTime<Utc> {
+        std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok())
+            .map_or_else(Utc::now, |instant| instant.with_timezone(&Utc))
+    }
+}
+
+/// The clock of the service binary: the system clock, or with the `failpoints` feature and
+/// [`TEST_CLOCK_ENV`] set, the [`FileClock`] of that file.
+pub fn from_env() -> Arc<dyn Clock> {
+    if cfg!(feature = "failpoints") {
+        if let Some(path) = std::env::var_os(TEST_CLOCK_ENV) {
+            return Arc::new(FileClock::new(path));
+        }
+    }
+    Arc::new(SystemClock)
+}
+
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         *self
@@ -75,5 +115,26 @@ mod tests {
         assert_eq!(clock.now(), start + chrono::Duration::seconds(90));
         clock.set(start);
         assert_eq!(clock.now(), start);
+    }
+
+    #[test]
+    fn a_file_clock_reads_its_file_at_every_use() {
+        let dir = std::env::temp_dir().join(format!("cloop-file-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("now");
+        let clock = FileClock::new(&path);
+        let before = Utc::now();
+        assert!(clock.now() >= before, "no file: the system clock");
+        std::fs::write(&path, "2026-03-02T10:00:00+08:00\n").expect("write");
+        let instant = DateTime::parse_from_rfc3339("2026-03-02T02:00:00Z")
+            .expect("instant")
+            .with_timezone(&Utc);
+        assert_eq!(clock.now(), instant);
+        std::fs::write(&path, "2026-03-02T03:30:00.250Z").expect("write");
+        assert_eq!(
+            clock.now(),
+            instant + chrono::Duration::milliseconds(90 * 60 * 1000 + 250)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

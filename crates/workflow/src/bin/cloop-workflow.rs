@@ -48,7 +48,7 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         nats,
         settings,
         retention,
-        clock: Arc::new(workflow::clock::SystemClock),
+        clock: workflow::clock::from_env(),
     })
 }
 

@@ -1,0 +1,2143 @@
+//! The monthly report checked against a hand-computed fixture month: 36 tickets of March 2026
+//! with known channels, classifications, departments, response and resolution times,
+//! outcomes, reviews (some below the satisfied threshold, so they reopen) and archives, driven
+//! through real nats-server, `cloop-intake` and `cloop-workflow` processes over gRPC. Both
+//! services read "now" from a file the test moves forward (`CLOOP_TEST_CLOCK`, honoured by
+//! builds with the `failpoints` feature), so every instant is the one the fixture names.
+//!
+//! Every figure of `Reports.MonthlyReport`, of `cloop report monthly --json` and of its
+//! `--csv` file is compared with a literal written by hand from the fixture table below, with
+//! the arithmetic in a comment (docs/reports.md defines each figure). Nothing is recomputed by
+//! the code under test.
+//!
+//! The SLA policy is the default one (`domain.md`): urgent 1 h / 24 h, high 2 h / 72 h, medium
+//! 24 h / 72 h, low 72 h / 5 working days; complaints take the stricter of their priority row
+//! and 48 h / 5 working days. Every ticket is received on a weekday of March 2026 (no holidays)
+//! inside working hours, so 5 working days are exactly 7 days (10,080 minutes) later. The
+//! report is asked for in November 2026 (the log's recorded time), so every deadline of the
+//! month has passed: every ticket is due for both its response and its resolution.
+
+use crate::support::{authorized, tokens_file, START_TIMEOUT};
+use chrono::{DateTime, Duration as TimeDelta, FixedOffset, TimeZone, Utc};
+use e2e::{bin_path, free_port, NatsServer, ServiceProcess};
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::reports_client::ReportsClient;
+use proto::v1::tickets_client::TicketsClient;
+use proto::v1::{ContentType, Kind, Outcome, Priority};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+/// The fixture month, in the business calendar's offset (+08:00).
+const MONTH: &str = "2026-03";
+const ADMIN: &str = "t-admin";
+
+/// One round of handling, in minutes after the ticket's receipt: the acknowledgement, the
+/// solution and the customer's score (reviewed 60 minutes after the solution was accepted).
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    ack: Option<i64>,
+    solve: Option<Solve>,
+    review: Option<u32>,
+}
+
+/// A proposed solution and, when the policy wants the head's approval (adopted, declined or
+/// urgent), the minute it was approved; without that minute it stays waiting.
+#[derive(Debug, Clone, Copy)]
+struct Solve {
+    outcome: Outcome,
+    proposed: i64,
+    approved: Option<i64>,
+}
+
+const fn round(ack: Option<i64>, solve: Option<Solve>, review: Option<u32>) -> Round {
+    Round { ack, solve, review }
+}
+
+const fn solve(outcome: Outcome, proposed: i64, approved: Option<i64>) -> Solve {
+    Solve {
+        outcome,
+        proposed,
+        approved,
+    }
+}
+
+/// One ticket of the fixture. `received` is (day of March 2026, hour, minute) at +08:00.
+/// A review below 4 reopens the ticket: the next round follows it. `archive` archives the
+/// ticket 30 minutes after its last (satisfied) review; `note` adds a note to the customer.
+#[derive(Debug)]
+struct Case {
+    n: u32,
+    received: (u32, u32, u32),
+    channel: &'static str,
+    kind: Option<Kind>,
+    content_type: ContentType,
+    priority: Priority,
+    department: &'static str,
+    keywords: &'static [&'static str],
+    product: &'static str,
+    name: &'static str,
+    rounds: &'static [Round],
+    note: Option<i64>,
+    archive: bool,
+}
+
+/// The fixture month. Ticket 35 has no recognisable words and is never classified.
+///
+/// | dept | n | prio | respond by | resolve by | first response | accepted solution (min) | scores |
+/// | --- | --- | --- | --- | --- | --- | --- | --- |
+/// | product | 1 | low | 4320 | 10080 | 120 ok | adopted 3000 ok | 5, archived |
+/// | product | 2 | low | 4320 | 10080 | 300 ok | planned 1500 ok | 4 |
+/// | product | 3 | low | 4320 | 10080 | 5000 late | declined 6100, reopened, adopted 9100 ok | 2, 5, archived |
+/// | product | 4 | low | 4320 | 10080 | 2000 ok (by the solution) | planned 2000 ok | – (note to customer) |
+/// | product | 5 | high | 120 | 4320 | 60 ok | fixed 4000 ok | 4, archived |
+/// | product | 6 | medium complaint | 1440 | 4320 | 1500 late | explained 5000 late, reopened, open | 3 |
+/// | product | 7 | low | 4320 | 10080 | 600 ok | adopted, approval pending: unresolved | – |
+/// | product | 8 | low | 4320 | 10080 | 30 ok | explained 90 ok | 5, archived |
+/// | product | 9 | low | 4320 | 10080 | 200 ok | explained 240 ok | 5, archived |
+/// | product | 10 | medium | 1440 | 4320 | 1000 ok | adopted 2100 ok | 4 |
+/// | product | 36 | low | 4320 | 10080 | 100 ok | declined 400 ok | 4, archived |
+/// | technical | 11 | high | 120 | 4320 | 60 ok | fixed 1200 ok | 4, archived |
+/// | technical | 12 | urgent | 60 | 1440 | 30 ok | fixed 1500 late (approved after 1440), reopened, fixed 2010 late | 3, 4, archived |
+/// | technical | 13 | medium | 1440 | 4320 | 1440 ok (at the deadline) | fixed 4320 ok (at the deadline) | 5, archived |
+/// | technical | 14 | high | 120 | 4320 | 180 late | fixed 3000 ok | 5, archived |
+/// | technical | 15 | high complaint | 120 | 4320 | 100 ok | fixed 5000 late | 4 |
+/// | technical | 16 | low | 4320 | 10080 | – late | – late | – |
+/// | technical | 17 | urgent | 60 | 1440 | 20 ok | fixed 700 ok | 5, archived |
+/// | technical | 18 | low | 4320 | 10080 | 4000 ok | explained 4100 ok | – |
+/// | technical | 19 | medium | 1440 | 4320 | 2000 late | – late | – |
+/// | customer_service | 20 | medium complaint | 1440 | 4320 | 30 ok | fixed 600 ok | 5, archived |
+/// | customer_service | 21 | high complaint | 120 | 4320 | 180 late | fixed 1800, reopened, fixed 4800 late | 2, 4, archived |
+/// | customer_service | 22 | low complaint | 2880 | 10080 | 2000 ok | explained 3000 ok | 4, archived |
+/// | customer_service | 23 | medium complaint | 1440 | 4320 | 1500 late | – late | – |
+/// | customer_service | 24 | low | 4320 | 10080 | 60 ok | explained 120 ok | 5, archived |
+/// | customer_service | 25 | low | 4320 | 10080 | 30 ok | explained 60 ok | 5, archived |
+/// | customer_service | 26 | urgent complaint | 60 | 1440 | 45 ok | fixed 1100, reopened, fixed 1320, reopened again, open | 1, 3 |
+/// | customer_service | 27 | medium complaint | 1440 | 4320 | 120 ok | fixed 300 ok | 4, archived |
+/// | customer_service | 28 | low | 4320 | 10080 | 500 ok (by the solution) | explained 500 ok | 4 |
+/// | logistics | 29 | high complaint | 120 | 4320 | 90 ok | fixed 2000 ok | 4, archived |
+/// | logistics | 30 | medium | 1440 | 4320 | 2000 late | fixed 6000 late | 5, archived |
+/// | logistics | 31 | medium complaint | 1440 | 4320 | 600 ok | fixed 4000, reopened, fixed 7000 late | 2, 5, archived |
+/// | logistics | 32 | low | 4320 | 10080 | 100 ok | – late | – |
+/// | logistics | 33 | low | 4320 | 10080 | 10 ok | explained 20 ok | 5, archived |
+/// | logistics | 34 | low | 4320 | 10080 | 500 ok | planned 600 ok | – (customer not told) |
+/// | – | 35 | unclassified | | | – late | – late | – |
+const CASES: &[Case] = &[
+    Case {
+        n: 1,
+        received: (2, 10, 0),
+        channel: "wechat",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Experience,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["夜间模式"],
+        product: "APP",
+        name: "张伟",
+        rounds: &[round(
+            Some(120),
+            Some(solve(Outcome::Adopted, 2880, Some(3000))),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 2,
+        received: (2, 11, 0),
+        channel: "web",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Product,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["夜间模式"],
+        product: "APP",
+        name: "王芳",
+        rounds: &[round(
+            Some(300),
+            Some(solve(Outcome::Planned, 1500, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 3,
+        received: (3, 9, 30),
+        channel: "app",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Experience,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["会员积分"],
+        product: "会员中心",
+        name: "李娜",
+        rounds: &[
+            round(
+                Some(5000),
+                Some(solve(Outcome::Declined, 6000, Some(6100))),
+                Some(2),
+            ),
+            round(
+                None,
+                Some(solve(Outcome::Adopted, 9000, Some(9100))),
+                Some(5),
+            ),
+        ],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 4,
+        received: (4, 15, 0),
+        channel: "email",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Process,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["发票"],
+        product: "官网",
+        name: "",
+        rounds: &[round(None, Some(solve(Outcome::Planned, 2000, None)), None)],
+        note: Some(2100),
+        archive: false,
+    },
+    Case {
+        n: 5,
+        received: (5, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::High,
+        department: "product",
+        keywords: &["APP卡顿"],
+        product: "APP",
+        name: "客户5",
+        rounds: &[round(
+            Some(60),
+            Some(solve(Outcome::Fixed, 4000, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 6,
+        received: (6, 16, 0),
+        channel: "weibo",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Experience,
+        priority: Priority::Medium,
+        department: "product",
+        keywords: &["太贵"],
+        product: "APP",
+        name: "客户6",
+        rounds: &[
+            round(
+                Some(1500),
+                Some(solve(Outcome::Explained, 5000, None)),
+                Some(3),
+            ),
+            round(None, None, None),
+        ],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 7,
+        received: (9, 10, 0),
+        channel: "hotline",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Experience,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["夜间模式"],
+        product: "小程序",
+        name: "客户7",
+        rounds: &[round(
+            Some(600),
+            Some(solve(Outcome::Adopted, 1000, None)),
+            None,
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 8,
+        received: (10, 11, 0),
+        channel: "web",
+        kind: Some(Kind::Inquiry),
+        content_type: ContentType::Process,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["退款"],
+        product: "官网",
+        name: "客户8",
+        rounds: &[round(
+            Some(30),
+            Some(solve(Outcome::Explained, 90, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 9,
+        received: (11, 14, 0),
+        channel: "app",
+        kind: Some(Kind::Praise),
+        content_type: ContentType::Experience,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &[],
+        product: "APP",
+        name: "客户9",
+        rounds: &[round(
+            Some(200),
+            Some(solve(Outcome::Explained, 240, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 10,
+        received: (12, 9, 0),
+        channel: "wechat",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Product,
+        priority: Priority::Medium,
+        department: "product",
+        keywords: &["夜间模式", "会员积分"],
+        product: "APP",
+        name: "刘洋",
+        rounds: &[round(
+            Some(1000),
+            Some(solve(Outcome::Adopted, 2000, Some(2100))),
+            Some(4),
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 11,
+        received: (2, 10, 30),
+        channel: "app",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::High,
+        department: "technical",
+        keywords: &["APP卡顿"],
+        product: "APP",
+        name: "客户11",
+        rounds: &[round(
+            Some(60),
+            Some(solve(Outcome::Fixed, 1200, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 12,
+        received: (3, 9, 0),
+        channel: "app",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::Urgent,
+        department: "technical",
+        keywords: &["闪退"],
+        product: "APP",
+        name: "客户12",
+        rounds: &[
+            round(
+                Some(30),
+                Some(solve(Outcome::Fixed, 1200, Some(1500))),
+                Some(3),
+            ),
+            round(
+                Some(1600),
+                Some(solve(Outcome::Fixed, 2000, Some(2010))),
+                Some(4),
+            ),
+        ],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 13,
+        received: (4, 10, 0),
+        channel: "web",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::Medium,
+        department: "technical",
+        keywords: &["无法登录"],
+        product: "官网",
+        name: "客户13",
+        rounds: &[round(
+            Some(1440),
+            Some(solve(Outcome::Fixed, 4320, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 14,
+        received: (5, 13, 30),
+        channel: "app",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::High,
+        department: "technical",
+        keywords: &["APP卡顿", "闪退"],
+        product: "APP",
+        name: "客户14",
+        rounds: &[round(
+            Some(180),
+            Some(solve(Outcome::Fixed, 3000, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 15,
+        received: (9, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Product,
+        priority: Priority::High,
+        department: "technical",
+        keywords: &["APP卡顿"],
+        product: "APP",
+        name: "客户15",
+        rounds: &[round(
+            Some(100),
+            Some(solve(Outcome::Fixed, 5000, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 16,
+        received: (10, 10, 0),
+        channel: "email",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::Low,
+        department: "technical",
+        keywords: &["无法登录"],
+        product: "官网",
+        name: "客户16",
+        rounds: &[round(None, None, None)],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 17,
+        received: (11, 10, 0),
+        channel: "hotline",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::Urgent,
+        department: "technical",
+        keywords: &["宕机"],
+        product: "官网",
+        name: "客户17",
+        rounds: &[round(
+            Some(20),
+            Some(solve(Outcome::Fixed, 600, Some(700))),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 18,
+        received: (16, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Inquiry),
+        content_type: ContentType::Product,
+        priority: Priority::Low,
+        department: "technical",
+        keywords: &["APP卡顿"],
+        product: "APP",
+        name: "客户18",
+        rounds: &[round(
+            Some(4000),
+            Some(solve(Outcome::Explained, 4100, None)),
+            None,
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 19,
+        received: (17, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Product,
+        priority: Priority::Medium,
+        department: "technical",
+        keywords: &["闪退"],
+        product: "APP",
+        name: "客户19",
+        rounds: &[round(Some(2000), None, None)],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 20,
+        received: (2, 10, 0),
+        channel: "web",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::Medium,
+        department: "customer_service",
+        keywords: &["售后响应慢"],
+        product: "",
+        name: "客户20",
+        rounds: &[round(
+            Some(30),
+            Some(solve(Outcome::Fixed, 600, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 21,
+        received: (2, 14, 0),
+        channel: "hotline",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::High,
+        department: "customer_service",
+        keywords: &["态度差", "售后响应慢"],
+        product: "",
+        name: "客户21",
+        rounds: &[
+            round(Some(180), Some(solve(Outcome::Fixed, 1800, None)), Some(2)),
+            round(None, Some(solve(Outcome::Fixed, 4800, None)), Some(4)),
+        ],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 22,
+        received: (3, 11, 0),
+        channel: "wechat",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::Low,
+        department: "customer_service",
+        keywords: &["售后响应慢"],
+        product: "",
+        name: "客户22",
+        rounds: &[round(
+            Some(2000),
+            Some(solve(Outcome::Explained, 3000, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 23,
+        received: (4, 10, 0),
+        channel: "hotline",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::Medium,
+        department: "customer_service",
+        keywords: &["态度差", "售后响应慢"],
+        product: "",
+        name: "客户23",
+        rounds: &[round(Some(1500), None, None)],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 24,
+        received: (5, 10, 0),
+        channel: "wechat",
+        kind: Some(Kind::Inquiry),
+        content_type: ContentType::Service,
+        priority: Priority::Low,
+        department: "customer_service",
+        keywords: &["退款"],
+        product: "",
+        name: "客户24",
+        rounds: &[round(
+            Some(60),
+            Some(solve(Outcome::Explained, 120, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 25,
+        received: (6, 10, 0),
+        channel: "web",
+        kind: Some(Kind::Praise),
+        content_type: ContentType::Service,
+        priority: Priority::Low,
+        department: "customer_service",
+        keywords: &[],
+        product: "",
+        name: "客户25",
+        rounds: &[round(
+            Some(30),
+            Some(solve(Outcome::Explained, 60, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 26,
+        received: (9, 15, 0),
+        channel: "weibo",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::Urgent,
+        department: "customer_service",
+        keywords: &["退款"],
+        product: "",
+        name: "客户26",
+        rounds: &[
+            round(
+                Some(45),
+                Some(solve(Outcome::Fixed, 1000, Some(1100))),
+                Some(1),
+            ),
+            round(
+                Some(1200),
+                Some(solve(Outcome::Fixed, 1300, Some(1320))),
+                Some(3),
+            ),
+            round(None, None, None),
+        ],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 27,
+        received: (10, 9, 30),
+        channel: "web",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Process,
+        priority: Priority::Medium,
+        department: "customer_service",
+        keywords: &["退款"],
+        product: "",
+        name: "客户27",
+        rounds: &[round(
+            Some(120),
+            Some(solve(Outcome::Fixed, 300, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 28,
+        received: (11, 10, 0),
+        channel: "hotline",
+        kind: Some(Kind::Inquiry),
+        content_type: ContentType::Service,
+        priority: Priority::Low,
+        department: "customer_service",
+        keywords: &[],
+        product: "",
+        name: "客户28",
+        rounds: &[round(
+            None,
+            Some(solve(Outcome::Explained, 500, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 29,
+        received: (3, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::High,
+        department: "logistics",
+        keywords: &["配送慢"],
+        product: "",
+        name: "客户29",
+        rounds: &[round(
+            Some(90),
+            Some(solve(Outcome::Fixed, 2000, None)),
+            Some(4),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 30,
+        received: (5, 10, 0),
+        channel: "web",
+        kind: Some(Kind::Problem),
+        content_type: ContentType::Process,
+        priority: Priority::Medium,
+        department: "logistics",
+        keywords: &["配送慢"],
+        product: "",
+        name: "客户30",
+        rounds: &[round(
+            Some(2000),
+            Some(solve(Outcome::Fixed, 6000, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 31,
+        received: (9, 11, 0),
+        channel: "hotline",
+        kind: Some(Kind::Complaint),
+        content_type: ContentType::Service,
+        priority: Priority::Medium,
+        department: "logistics",
+        keywords: &["配送慢", "退款"],
+        product: "",
+        name: "客户31",
+        rounds: &[
+            round(Some(600), Some(solve(Outcome::Fixed, 4000, None)), Some(2)),
+            round(None, Some(solve(Outcome::Fixed, 7000, None)), Some(5)),
+        ],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 32,
+        received: (12, 10, 0),
+        channel: "email",
+        kind: Some(Kind::Inquiry),
+        content_type: ContentType::Process,
+        priority: Priority::Low,
+        department: "logistics",
+        keywords: &["配送慢"],
+        product: "",
+        name: "客户32",
+        rounds: &[round(Some(100), None, None)],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 33,
+        received: (13, 10, 0),
+        channel: "wechat",
+        kind: Some(Kind::Praise),
+        content_type: ContentType::Service,
+        priority: Priority::Low,
+        department: "logistics",
+        keywords: &[],
+        product: "",
+        name: "客户33",
+        rounds: &[round(
+            Some(10),
+            Some(solve(Outcome::Explained, 20, None)),
+            Some(5),
+        )],
+        note: None,
+        archive: true,
+    },
+    Case {
+        n: 34,
+        received: (16, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Process,
+        priority: Priority::Low,
+        department: "logistics",
+        keywords: &["配送慢"],
+        product: "小程序",
+        name: "陈静",
+        rounds: &[round(
+            Some(500),
+            Some(solve(Outcome::Planned, 600, None)),
+            None,
+        )],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 35,
+        received: (18, 10, 0),
+        channel: "web",
+        kind: None,
+        content_type: ContentType::Unspecified,
+        priority: Priority::Unspecified,
+        department: "",
+        keywords: &[],
+        product: "",
+        name: "客户35",
+        rounds: &[round(None, None, None)],
+        note: None,
+        archive: false,
+    },
+    Case {
+        n: 36,
+        received: (19, 10, 0),
+        channel: "app",
+        kind: Some(Kind::Suggestion),
+        content_type: ContentType::Process,
+        priority: Priority::Low,
+        department: "product",
+        keywords: &["会员积分"],
+        product: "会员中心",
+        name: "客户36",
+        rounds: &[round(
+            Some(100),
+            Some(solve(Outcome::Declined, 300, Some(400))),
+            Some(4),
+        )],
+        note: None,
+        archive: true,
+    },
+];
+
+/// The fixture's instants: day `day` of March 2026 at `hour:minute`, +08:00.
+fn march(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    FixedOffset::east_opt(8 * 3600)
+        .expect("offset")
+        .with_ymd_and_hms(2026, 3, day, hour, minute, 0)
+        .single()
+        .expect("a valid instant")
+        .with_timezone(&Utc)
+}
+
+impl Case {
+    fn received_at(&self) -> DateTime<Utc> {
+        let (day, hour, minute) = self.received;
+        march(day, hour, minute)
+    }
+
+    fn at(&self, minutes: i64) -> DateTime<Utc> {
+        self.received_at() + TimeDelta::minutes(minutes)
+    }
+
+    /// The respond and resolve allowances in minutes, by hand from the SLA table (see the
+    /// module comment): a complaint takes the stricter of its priority row and 48 h / 7 days.
+    fn allowances(&self) -> (i64, i64) {
+        let (respond, resolve) = match self.priority {
+            Priority::Urgent => (60, 24 * 60),
+            Priority::High => (2 * 60, 72 * 60),
+            Priority::Medium => (24 * 60, 72 * 60),
+            _ => (72 * 60, 7 * 24 * 60),
+        };
+        if self.kind == Some(Kind::Complaint) {
+            (respond.min(48 * 60), resolve.min(7 * 24 * 60))
+        } else {
+            (respond, resolve)
+        }
+    }
+}
+
+/// What the test does at one instant.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Receive,
+    Classify,
+    Acknowledge,
+    Propose(Outcome),
+    Approve,
+    Review(u32),
+    Note,
+    Archive,
+}
+
+/// Every action of the fixture in time order (receipts first at equal instants).
+fn timeline() -> Vec<(DateTime<Utc>, usize, Action)> {
+    let mut steps = Vec::new();
+    for (index, case) in CASES.iter().enumerate() {
+        steps.push((case.at(0), index, Action::Receive));
+        if case.kind.is_some() {
+            steps.push((case.at(1), index, Action::Classify));
+        }
+        let mut last = 0;
+        for round in case.rounds {
+            if let Some(ack) = round.ack {
+                steps.push((case.at(ack), index, Action::Acknowledge));
+            }
+            let Some(solve) = round.solve else { continue };
+            steps.push((
+                case.at(solve.proposed),
+                index,
+                Action::Propose(solve.outcome),
+            ));
+            let accepted = match (needs_approval(case, solve.outcome), solve.approved) {
+                (true, Some(approved)) => {
+                    steps.push((case.at(approved), index, Action::Approve));
+                    approved
+                }
+                (true, None) => continue,
+                (false, _) => solve.proposed,
+            };
+            if let Some(score) = round.review {
+                last = accepted + 60;
+                steps.push((case.at(last), index, Action::Review(score)));
+            }
+        }
+        if let Some(note) = case.note {
+            steps.push((case.at(note), index, Action::Note));
+        }
+        if case.archive {
+            steps.push((case.at(last + 30), index, Action::Archive));
+        }
+    }
+    steps.sort_by_key(|(at, index, action)| (*at, !matches!(action, Action::Receive), *index));
+    steps
+}
+
+/// The default approval policy: adopted and declined solutions, and every solution of an
+/// urgent ticket, need the head's approval.
+fn needs_approval(case: &Case, outcome: Outcome) -> bool {
+    matches!(outcome, Outcome::Adopted | Outcome::Declined) || case.priority == Priority::Urgent
+}
+
+/// nats-server and both services, reading the time from `clock`.
+struct Cluster {
+    _nats: NatsServer,
+    _intake: ServiceProcess,
+    workflow: ServiceProcess,
+    intake: Channel,
+    tickets: Channel,
+    workflow_address: String,
+    clock: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(start: DateTime<Utc>) -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-report-month-")
+            .tempdir()
+            .expect("temp dir");
+        let clock = dir.path().join("now");
+        set_clock(&clock, start);
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 500\n\n[nats]\nrequest_timeout_ms = 3000\n",
+        )
+        .expect("write config");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let arguments = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ]
+        };
+        let environment = [
+            ("CLOOP_LOG".to_owned(), "info".to_owned()),
+            (
+                "CLOOP_TEST_CLOCK".to_owned(),
+                clock.to_string_lossy().into_owned(),
+            ),
+        ];
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &arguments(&intake_address, "intake"),
+            &environment,
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &arguments(&workflow_address, "workflow"),
+            &environment,
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            _nats: nats,
+            _intake: intake,
+            workflow,
+            intake: crate::support::lazy_channel(&intake_address),
+            tickets: crate::support::lazy_channel(&workflow_address),
+            workflow_address,
+            clock,
+            dir,
+        }
+    }
+
+    fn set_clock(&self, at: DateTime<Utc>) {
+        set_clock(&self.clock, at);
+    }
+
+    async fn get_ticket(&self, ticket_id: &str) -> Option<v1::Ticket> {
+        TicketsClient::new(self.tickets.clone())
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                ADMIN,
+            ))
+            .await
+            .ok()
+            .and_then(|response| response.into_inner().ticket)
+    }
+
+    /// Polls until the workflow has the ticket.
+    async fn wait_ticket(&self, ticket_id: &str) -> v1::Ticket {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(ticket) = self.get_ticket(ticket_id).await {
+                return ticket;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "ticket {ticket_id} never reached the workflow\n{}",
+            self.workflow.log()
+        );
+    }
+
+    async fn monthly(&self, department: Option<&str>) -> v1::MonthlyReport {
+        ReportsClient::new(self.tickets.clone())
+            .monthly_report(authorized(
+                v1::MonthlyReportRequest {
+                    month: MONTH.to_owned(),
+                    department: department.map(str::to_owned),
+                    at_position: None,
+                },
+                ADMIN,
+            ))
+            .await
+            .expect("the monthly report")
+            .into_inner()
+            .report
+            .expect("a report")
+    }
+
+    /// Runs `cloop` against the workflow.
+    fn cloop(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(bin_path("cloop"))
+            .args(["--workflow", &self.workflow_address, "--token", ADMIN])
+            .args(args)
+            .env_remove("CLOOP_TOKEN")
+            .env_remove("CLOOP_INTAKE")
+            .env_remove("CLOOP_WORKFLOW")
+            .env_remove("CLOOP_PROFILE")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run cloop")
+    }
+}
+
+/// Writes the instant both services take for "now" (written aside and renamed, so that a
+/// service never reads half a line).
+fn set_clock(path: &Path, at: DateTime<Utc>) {
+    let aside = path.with_extension("new");
+    std::fs::write(&aside, at.to_rfc3339()).expect("write the clock");
+    std::fs::rename(&aside, path).expect("move the clock");
+}
+
+fn instant(timestamp: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    timestamp.and_then(|timestamp| {
+        DateTime::from_timestamp(timestamp.seconds, u32::try_from(timestamp.nanos).ok()?)
+    })
+}
+
+fn millis(duration: Option<prost_types::Duration>) -> Option<i64> {
+    duration.map(|duration| duration.seconds * 1000 + i64::from(duration.nanos) / 1_000_000)
+}
+
+/// Sends one command; every one must succeed. Returns the ticket after it.
+struct Commands {
+    client: TicketsClient<Channel>,
+    counter: u32,
+}
+
+impl Commands {
+    fn command_id(&mut self, ticket_id: &str) -> String {
+        self.counter += 1;
+        format!("month-{ticket_id}-{}", self.counter)
+    }
+
+    async fn run(&mut self, case: &Case, ticket_id: &str, action: Action) -> v1::Ticket {
+        let id = ticket_id.to_owned();
+        let command_id = self.command_id(ticket_id);
+        let client = &mut self.client;
+        let response = match action {
+            Action::Receive => unreachable!("receipts go through intake"),
+            Action::Classify => client
+                .classify(authorized(
+                    v1::ClassifyRequest {
+                        ticket_id: id,
+                        command_id,
+                        kind: case.kind.map_or(0, |kind| kind as i32),
+                        content_type: case.content_type as i32,
+                        priority: case.priority as i32,
+                        scope: v1::Scope::Local as i32,
+                        keywords: case.keywords.iter().map(|&k| k.to_owned()).collect(),
+                        reason: "read the text".into(),
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+            Action::Acknowledge => client
+                .acknowledge(authorized(
+                    v1::AcknowledgeRequest {
+                        ticket_id: id,
+                        command_id,
+                        message: "我们已收到，正在处理".into(),
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+            Action::Propose(outcome) => client
+                .propose_solution(authorized(
+                    v1::ProposeSolutionRequest {
+                        ticket_id: id,
+                        command_id,
+                        outcome: outcome as i32,
+                        text: format!("第{}号的处理方案", case.n),
+                        reason: if outcome == Outcome::Declined {
+                            "成本过高".into()
+                        } else {
+                            String::new()
+                        },
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+            Action::Approve => client
+                .approve_solution(authorized(
+                    v1::ApproveSolutionRequest {
+                        ticket_id: id,
+                        command_id,
+                        approve: true,
+                        comment: "同意".into(),
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+            Action::Review(satisfaction) => client
+                .record_review(authorized(
+                    v1::RecordReviewRequest {
+                        ticket_id: id,
+                        command_id,
+                        satisfaction,
+                        comment: "客户回访".into(),
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+            Action::Note => client
+                .add_note(authorized(
+                    v1::AddNoteRequest {
+                        ticket_id: id,
+                        command_id,
+                        text: "您的建议已列入计划".into(),
+                        visibility: v1::NoteVisibility::Customer as i32,
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+            Action::Archive => client
+                .archive(authorized(
+                    v1::ArchiveRequest {
+                        ticket_id: id,
+                        command_id,
+                        ..Default::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .map(|response| response.into_inner().ticket),
+        };
+        response
+            .unwrap_or_else(|status| panic!("ticket {} {action:?}: {status}", case.n))
+            .expect("the ticket after the command")
+    }
+
+    async fn dispatch(&mut self, ticket_id: &str, department: &str) -> v1::Ticket {
+        let command_id = self.command_id(ticket_id);
+        self.client
+            .dispatch(authorized(
+                v1::DispatchRequest {
+                    ticket_id: ticket_id.to_owned(),
+                    command_id,
+                    department: department.to_owned(),
+                    reason: "this department owns it".into(),
+                    ..Default::default()
+                },
+                ADMIN,
+            ))
+            .await
+            .expect("dispatch")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+}
+
+/// Drives the whole fixture month; returns the ticket ids in the order of `CASES`.
+async fn drive(cluster: &Cluster) -> Vec<String> {
+    let mut ids = vec![String::new(); CASES.len()];
+    let mut commands = Commands {
+        client: TicketsClient::new(cluster.tickets.clone()),
+        counter: 0,
+    };
+    for (at, index, action) in timeline() {
+        let case = &CASES[index];
+        cluster.set_clock(at);
+        match action {
+            Action::Receive => {
+                let response = IntakeClient::new(cluster.intake.clone())
+                    .submit(authorized(
+                        v1::SubmitRequest {
+                            channel: case.channel.into(),
+                            external_id: format!("month-{}", case.n),
+                            content: if case.keywords.is_empty() {
+                                format!("第{}号反馈记录", case.n)
+                            } else {
+                                format!("第{}号反馈记录：{}", case.n, case.keywords.join("，"))
+                            },
+                            product: case.product.into(),
+                            customer: Some(v1::Customer {
+                                customer_id: format!("c-{}", case.n),
+                                name: case.name.into(),
+                                phone: "13800138000".into(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        "t-adapter",
+                    ))
+                    .await
+                    .unwrap_or_else(|status| panic!("submit ticket {}: {status}", case.n))
+                    .into_inner();
+                let ticket = cluster.wait_ticket(&response.ticket_id).await;
+                assert_eq!(
+                    instant(ticket.created_at),
+                    Some(case.received_at()),
+                    "ticket {} is received at the fixture's instant",
+                    case.n
+                );
+                ids[index] = response.ticket_id;
+            }
+            Action::Classify => {
+                let mut ticket = commands.run(case, &ids[index], action).await;
+                if ticket.department != case.department || ticket.step != v1::Step::Handle as i32 {
+                    ticket = commands.dispatch(&ids[index], case.department).await;
+                }
+                assert_eq!(ticket.department, case.department, "ticket {}", case.n);
+                // The deadlines, by hand from the SLA table (see `Case::allowances`).
+                let (respond, resolve) = case.allowances();
+                assert_eq!(
+                    instant(ticket.respond_by),
+                    Some(case.at(respond)),
+                    "ticket {}",
+                    case.n
+                );
+                assert_eq!(
+                    instant(ticket.resolve_by),
+                    Some(case.at(resolve)),
+                    "ticket {}",
+                    case.n
+                );
+            }
+            Action::Propose(outcome) => {
+                let ticket = commands.run(case, &ids[index], action).await;
+                assert_eq!(
+                    ticket.awaiting_approval,
+                    needs_approval(case, outcome),
+                    "ticket {}",
+                    case.n
+                );
+            }
+            _ => {
+                commands.run(case, &ids[index], action).await;
+            }
+        }
+    }
+    ids
+}
+
+fn shares(of: u64, rows: &[(&str, u64)]) -> Vec<v1::CategoryShare> {
+    rows.iter()
+        .map(|&(key, count)| v1::CategoryShare {
+            key: key.to_owned(),
+            count,
+            share: count as f64 / of as f64,
+        })
+        .collect()
+}
+
+/// On-time figures from hand counts: (received, responded, responded on time, resolved,
+/// resolved on time); every deadline of the month has passed, so all received are due.
+fn on_time(priority: Priority, counts: (u64, u64, u64, u64, u64)) -> v1::OnTimeRates {
+    let (received, responded, responded_on_time, resolved, resolved_on_time) = counts;
+    v1::OnTimeRates {
+        priority: priority as i32,
+        responded,
+        responded_on_time,
+        response_on_time_rate: responded_on_time as f64 / received as f64,
+        resolved,
+        resolved_on_time,
+        resolution_on_time_rate: resolved_on_time as f64 / received as f64,
+        received,
+        resolution_rate: resolved as f64 / received as f64,
+        response_due: Some(received),
+        resolution_due: Some(received),
+    }
+}
+
+/// A frequent problem from hand counts, over `tickets` tickets and `complaints` complaints.
+fn problem(
+    key: &str,
+    count: u64,
+    with_complaints: u64,
+    tickets: u64,
+    complaints: u64,
+) -> v1::TopProblem {
+    let complaint_share = with_complaints as f64 / complaints as f64;
+    v1::TopProblem {
+        key: key.to_owned(),
+        count,
+        share: count as f64 / tickets as f64,
+        complaint_share,
+        priority_flag: complaint_share > 0.30,
+        complaints: Some(with_complaints),
+    }
+}
+
+/// Department figures from hand counts; first responses in minutes, sorted, median and p90
+/// picked by hand (p90 by nearest rank: the value at rank ceil(0.9 n)).
+struct Kpi {
+    department: &'static str,
+    volume: u64,
+    median_minutes: Option<f64>,
+    p90_minutes: Option<i64>,
+    responded_on_time: u64,
+    resolved: u64,
+    resolved_on_time: u64,
+    reviews: u64,
+    score_sum: u64,
+    satisfied: u64,
+}
+
+fn kpi(kpi: Kpi) -> v1::DepartmentKpi {
+    let rate = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
+    let duration = |ms: i64| prost_types::Duration {
+        seconds: ms / 1000,
+        nanos: i32::try_from(ms % 1000).expect("millis") * 1_000_000,
+    };
+    v1::DepartmentKpi {
+        department: kpi.department.to_owned(),
+        volume: kpi.volume,
+        median_first_response: kpi
+            .median_minutes
+            .map(|minutes| duration((minutes * 60_000.0) as i64)),
+        p90_first_response: kpi.p90_minutes.map(|minutes| duration(minutes * 60_000)),
+        resolution_rate: rate(kpi.resolved, kpi.volume),
+        on_time_rate: rate(kpi.responded_on_time + kpi.resolved_on_time, 2 * kpi.volume),
+        response_on_time_rate: rate(kpi.responded_on_time, kpi.volume),
+        resolution_on_time_rate: rate(kpi.resolved_on_time, kpi.volume),
+        satisfaction_mean: rate(kpi.score_sum, kpi.reviews),
+        share_satisfied: rate(kpi.satisfied, kpi.reviews),
+        reviews: kpi.reviews,
+        response_due: Some(kpi.volume),
+        resolution_due: Some(kpi.volume),
+    }
+}
+
+fn empty_department(department: &'static str) -> v1::DepartmentKpi {
+    kpi(Kpi {
+        department,
+        volume: 0,
+        median_minutes: None,
+        p90_minutes: None,
+        responded_on_time: 0,
+        resolved: 0,
+        resolved_on_time: 0,
+        reviews: 0,
+        score_sum: 0,
+        satisfied: 0,
+    })
+}
+
+fn distribution(counts: [u64; 5]) -> Vec<v1::ScoreCount> {
+    (1..=5u32)
+        .zip(counts)
+        .map(|(score, count)| v1::ScoreCount { score, count })
+        .collect()
+}
+
+/// The whole-month report, every figure by hand from the fixture table.
+fn expected_month(ids: &[String]) -> v1::MonthlyReport {
+    // `CASES` is in ticket order: case n is at index n - 1.
+    let id = |n: usize| ids[n - 1].clone();
+    let adopted =
+        |n: usize, name: &str, product: &str, at: DateTime<Utc>, outcome: Outcome, told: bool| {
+            let keywords = CASES[n - 1].keywords.join("，");
+            v1::AdoptedSuggestion {
+                ticket_id: id(n),
+                department: CASES[n - 1].department.to_owned(),
+                content: format!("第{n}号反馈记录：{keywords}"),
+                product: product.to_owned(),
+                solution: format!("第{n}号的处理方案"),
+                adopted_at: Some(prost_types::Timestamp {
+                    seconds: at.timestamp(),
+                    nanos: 0,
+                }),
+                customer_told: told,
+                customer_display_name: name.to_owned(),
+                outcome: outcome as i32,
+            }
+        };
+    v1::MonthlyReport {
+        month: MONTH.to_owned(),
+        department: String::new(),
+        // 36 tickets received in March (ticket 35 never classified).
+        tickets: 36,
+        // suggestion 1,2,3,4,7,10,34,36 = 8; complaint 6,15,20,21,22,23,26,27,29,31 = 10;
+        // problem 5,11,12,13,14,16,17,19,30 = 9; inquiry 8,18,24,28,32 = 5; praise 9,25,33
+        // = 3; unclassified 35 = 1; 8+10+9+5+3+1 = 36. Shares are count/36.
+        by_kind: shares(
+            36,
+            &[
+                ("suggestion", 8),
+                ("complaint", 10),
+                ("problem", 9),
+                ("inquiry", 5),
+                ("praise", 3),
+                ("unclassified", 1),
+            ],
+        ),
+        // product 12 (2,5,10,11,12,13,14,15,16,17,18,19), service 11 (20,21,22,23,24,25,26,
+        // 28,29,31,33), process 7 (4,8,27,30,32,34,36), experience 5 (1,3,6,7,9), + 35.
+        by_content_type: shares(
+            36,
+            &[
+                ("product", 12),
+                ("service", 11),
+                ("process", 7),
+                ("experience", 5),
+                ("unclassified", 1),
+            ],
+        ),
+        // app 3,5,9,11,12,14,15,18,19,29,34,36 = 12; web 2,8,13,20,25,27,30,35 = 8;
+        // hotline 7,17,21,23,28,31 = 6; wechat 1,10,22,24,33 = 5; email 4,16,32 = 3;
+        // weibo 6,26 = 2. Most first.
+        by_channel: shares(
+            36,
+            &[
+                ("app", 12),
+                ("web", 8),
+                ("hotline", 6),
+                ("wechat", 5),
+                ("email", 3),
+                ("weibo", 2),
+            ],
+        ),
+        // urgent 12,17,26 = 3; high 5,11,14,15,21,29 = 6; medium 6,10,13,19,20,23,27,30,31 =
+        // 9; low the other 17; 35 unclassified.
+        by_priority: shares(
+            36,
+            &[
+                ("urgent", 3),
+                ("high", 6),
+                ("medium", 9),
+                ("low", 17),
+                ("unclassified", 1),
+            ],
+        ),
+        // Responded: all but 16 and 35 = 34. Late: 3 (5000 > 4320), 6 (1500 > 1440),
+        // 14 (180 > 120), 19 (2000 > 1440), 21 (180 > 120), 23 (1500 > 1440), 30 (2000 >
+        // 1440) = 7, so 34 - 7 = 27 on time of 36 due. Resolved: all but 6 and 26 (reopened,
+        // open), 7 (approval pending), 16, 19, 23, 32, 35 = 36 - 8 = 28; late: 12 (approved
+        // 1500 > 1440, again 2010 > 1440), 15 (5000 > 4320), 21 (4800 > 4320), 30 (6000 >
+        // 4320), 31 (7000 > 4320) = 5, so 23 on time.
+        on_time: Some(on_time(Priority::Unspecified, (36, 34, 27, 28, 23))),
+        on_time_by_priority: vec![
+            // 12, 17, 26 all acknowledged in time; resolved 12 (late) and 17 (on time).
+            on_time(Priority::Urgent, (3, 3, 3, 2, 1)),
+            // 14 and 21 late to respond; all resolved, 15 and 21 late.
+            on_time(Priority::High, (6, 6, 4, 6, 4)),
+            // 6, 19, 23, 30 late to respond; resolved 10,13,20,27,30,31, of which 30, 31 late.
+            on_time(Priority::Medium, (9, 9, 5, 6, 4)),
+            // 16 never responded, 3 late; 7, 16, 32 unresolved, the other 14 on time.
+            on_time(Priority::Low, (17, 16, 15, 14, 14)),
+        ],
+        // Latest scores of the 27 reviewed tickets: product 5,4,5,4,3,5,5,4,4 (1,2,3,5,6,8,9,
+        // 10,36) = 39; technical 4,4,5,5,4,5 (11,12,13,14,15,17) = 27; customer service
+        // 5,4,4,5,5,3,4,4 (20,21,22,24,25,26,27,28) = 34; logistics 4,5,5,5 (29,30,31,33) =
+        // 19. Sum 119, mean 119/27; satisfied (>= 4) all but 6 and 26 = 25.
+        satisfaction: Some(v1::SatisfactionSummary {
+            reviews: 27,
+            mean: 119.0 / 27.0,
+            share_satisfied: 25.0 / 27.0,
+            // 3: 6, 26; 5: 1,3,8,9,13,14,17,20,24,25,30,31,33 = 13; 4: 27 - 2 - 13 = 12.
+            distribution: distribution([0, 0, 2, 12, 13]),
+        }),
+        // Reopened: 3, 6, 12, 21, 26, 31 = 6 of 27 reviewed.
+        reopened: 6,
+        reopen_rate: 6.0 / 27.0,
+        // Keywords over 36 tickets and 10 complaints; ties by key in code point order
+        // (A < 退 U+9000 < 配 U+914D; 售 U+552E < 夜 U+591C; 会 < 闪; 态 < 无; 发 < 太 < 宕).
+        // 售后响应慢 is on 4 of the 10 complaints (20,21,22,23): 0.4 > 0.30, a priority;
+        // 退款 on exactly 3 of 10 (26,27,31) is not (not more than 30%).
+        top_keywords: vec![
+            problem("APP卡顿", 5, 1, 36, 10), // 5, 11, 14, 15, 18; complaint 15
+            problem("退款", 5, 3, 36, 10),    // 8, 24, 26, 27, 31
+            problem("配送慢", 5, 2, 36, 10),  // 29, 30, 31, 32, 34; complaints 29, 31
+            problem("售后响应慢", 4, 4, 36, 10), // 20, 21, 22, 23
+            problem("夜间模式", 4, 0, 36, 10), // 1, 2, 7, 10
+            problem("会员积分", 3, 0, 36, 10), // 3, 10, 36
+            problem("闪退", 3, 0, 36, 10),    // 12, 14, 19
+            problem("态度差", 2, 2, 36, 10),  // 21, 23
+            problem("无法登录", 2, 0, 36, 10), // 13, 16
+            problem("发票", 1, 0, 36, 10),    // 4; 太贵 (6) and 宕机 (17) are 11th, 12th
+        ],
+        // APP 1,2,5,6,9,10,11,12,14,15,18,19 = 12 (complaints 6, 15); 官网 4,8,13,16,17 = 5;
+        // 会员中心 3, 36 = 2; 小程序 7, 34 = 2.
+        top_products: vec![
+            problem("APP", 12, 2, 36, 10),
+            problem("官网", 5, 0, 36, 10),
+            problem("会员中心", 2, 0, 36, 10),
+            problem("小程序", 2, 0, 36, 10),
+        ],
+        departments: vec![
+            empty_department("after_sales"),
+            // 20..28: first responses 30,30,45,60,120,180,500,1500,2000 min; median the 5th
+            // = 120; p90 rank ceil(8.1) = 9: 2000. Late responses 21, 23: 7 of 9; resolved all
+            // but 23, 26 = 7, late 21: 6. Scores 5,4,4,5,5,3,4,4 = 34 over 8, 7 satisfied.
+            kpi(Kpi {
+                department: "customer_service",
+                volume: 9,
+                median_minutes: Some(120.0),
+                p90_minutes: Some(2000),
+                responded_on_time: 7,
+                resolved: 7,
+                resolved_on_time: 6,
+                reviews: 8,
+                score_sum: 34,
+                satisfied: 7,
+            }),
+            // 29..34: 10,90,100,500,600,2000 min; median (100+500)/2 = 300; p90 rank
+            // ceil(5.4) = 6: 2000. Late response 30: 5 of 6; resolved all but 32 = 5, late
+            // 30, 31: 3. Scores 4,5,5,5 = 19 over 4, all satisfied.
+            kpi(Kpi {
+                department: "logistics",
+                volume: 6,
+                median_minutes: Some(300.0),
+                p90_minutes: Some(2000),
+                responded_on_time: 5,
+                resolved: 5,
+                resolved_on_time: 3,
+                reviews: 4,
+                score_sum: 19,
+                satisfied: 4,
+            }),
+            empty_department("marketing"),
+            empty_department("operations"),
+            // 1..10, 36: 30,60,100,120,200,300,600,1000,1500,2000,5000 min; median the 6th
+            // = 300; p90 rank ceil(9.9) = 10: 2000. Late 3, 6: 9 of 11; resolved all but 6, 7
+            // = 9, none late. Scores 39 over 9, 8 satisfied.
+            kpi(Kpi {
+                department: "product",
+                volume: 11,
+                median_minutes: Some(300.0),
+                p90_minutes: Some(2000),
+                responded_on_time: 9,
+                resolved: 9,
+                resolved_on_time: 9,
+                reviews: 9,
+                score_sum: 39,
+                satisfied: 8,
+            }),
+            empty_department("quality"),
+            // 11..19: 20,30,60,100,180,1440,2000,4000 min (16 never); median (100+180)/2 =
+            // 140; p90 rank ceil(7.2) = 8: 4000. On time 11,12,13,15,17,18 = 6 of 9;
+            // resolved all but 16, 19 = 7, late 12, 15: 5. Scores 27 over 6, all satisfied.
+            kpi(Kpi {
+                department: "technical",
+                volume: 9,
+                median_minutes: Some(140.0),
+                p90_minutes: Some(4000),
+                responded_on_time: 6,
+                resolved: 7,
+                resolved_on_time: 5,
+                reviews: 6,
+                score_sum: 27,
+                satisfied: 6,
+            }),
+        ],
+        // Adopted or planned with the solution accepted, by adoption time: 2 (Mar 3 12:00),
+        // 1 (Mar 4 12:00), 4 (Mar 6 00:20), 3 (declined, reopened, adopted Mar 9 17:10),
+        // 10 (Mar 13 20:00), 34 (Mar 16 20:00). 7 waits for approval. Told: reviewed in the
+        // current round, or 4's note to the customer after the solution; 34 was not told.
+        adopted_suggestions: vec![
+            adopted(2, "王**", "APP", march(3, 12, 0), Outcome::Planned, true),
+            adopted(1, "张**", "APP", march(4, 12, 0), Outcome::Adopted, true),
+            adopted(4, "***", "官网", march(6, 0, 20), Outcome::Planned, true),
+            adopted(
+                3,
+                "李**",
+                "会员中心",
+                march(9, 17, 10),
+                Outcome::Adopted,
+                true,
+            ),
+            adopted(10, "刘**", "APP", march(13, 20, 0), Outcome::Adopted, true),
+            adopted(
+                34,
+                "陈**",
+                "小程序",
+                march(16, 20, 0),
+                Outcome::Planned,
+                false,
+            ),
+        ],
+        adopted_count: 6,
+        adopted_customers_told: 5,
+        targets: vec![
+            // Urgent and high: 9 tickets, 8 resolved (26 is open): 8/9 < 0.95.
+            v1::TargetCheck {
+                name: "high_priority_resolution_rate".into(),
+                target: 0.95,
+                actual: 8.0 / 9.0,
+                met: false,
+                detail: String::new(),
+            },
+            // Mean 119/27 = 4.41 < 4.5, but 25/27 = 92.6% satisfied >= 90%: met.
+            v1::TargetCheck {
+                name: "satisfaction".into(),
+                target: 4.5,
+                actual: 119.0 / 27.0,
+                met: true,
+                detail: String::new(),
+            },
+            // 28 of 36 in the loop: below.
+            v1::TargetCheck {
+                name: "closed_loop".into(),
+                target: 1.0,
+                actual: 28.0 / 36.0,
+                met: false,
+                detail: String::new(),
+            },
+        ],
+        // February 2026 has no tickets: every previous figure is 0 (relative change absent),
+        // except the closed-loop rate, 1.0 for a month without tickets.
+        month_on_month: vec![
+            change("tickets", 36.0, 0.0),
+            change("response_on_time_rate", 27.0 / 36.0, 0.0),
+            change("resolution_on_time_rate", 23.0 / 36.0, 0.0),
+            change("resolution_rate", 28.0 / 36.0, 0.0),
+            change("satisfaction_mean", 119.0 / 27.0, 0.0),
+            change("share_satisfied", 25.0 / 27.0, 0.0),
+            change("reopen_rate", 6.0 / 27.0, 0.0),
+            change("closed_loop_rate", 28.0 / 36.0, 1.0),
+        ],
+        // Archived: 1,3,5,8,9,36; 11,12,13,14,17; 20,21,22,24,25,27; 29,30,31,33 = 21.
+        // Out of the loop: 6, 26 (reopened, not responded again), 7 (approval pending), 16,
+        // 19, 23, 32, 35 (unresolved past the deadline) = 8: 28 of 36.
+        closed_loop_rate: 28.0 / 36.0,
+        archived: 21,
+        log_position: 0,
+        config_version: String::new(),
+        computed_at: None,
+        calendar_version: String::new(),
+        satisfied_threshold: Some(4),
+    }
+}
+
+fn change(name: &str, current: f64, previous: f64) -> v1::HeadlineChange {
+    v1::HeadlineChange {
+        name: name.to_owned(),
+        current,
+        previous,
+        change: current - previous,
+        relative_change: (previous != 0.0).then(|| (current - previous) / previous),
+    }
+}
+
+/// Compares a served report with the hand-written one, section by section; the position,
+/// versions, instant and target sentences are the server's own.
+fn assert_report(actual: &v1::MonthlyReport, mut expected: v1::MonthlyReport) {
+    expected.log_position = actual.log_position;
+    expected.config_version = actual.config_version.clone();
+    expected.calendar_version = actual.calendar_version.clone();
+    expected.computed_at = actual.computed_at;
+    for (target, served) in expected.targets.iter_mut().zip(&actual.targets) {
+        target.detail = served.detail.clone();
+    }
+    assert_eq!(actual.tickets, expected.tickets, "tickets");
+    assert_eq!(actual.by_kind, expected.by_kind, "by_kind");
+    assert_eq!(
+        actual.by_content_type, expected.by_content_type,
+        "by_content_type"
+    );
+    assert_eq!(actual.by_channel, expected.by_channel, "by_channel");
+    assert_eq!(actual.by_priority, expected.by_priority, "by_priority");
+    assert_eq!(actual.on_time, expected.on_time, "on_time");
+    assert_eq!(
+        actual.on_time_by_priority, expected.on_time_by_priority,
+        "on_time_by_priority"
+    );
+    assert_eq!(actual.satisfaction, expected.satisfaction, "satisfaction");
+    assert_eq!(actual.reopened, expected.reopened, "reopened");
+    assert_eq!(actual.reopen_rate, expected.reopen_rate, "reopen_rate");
+    assert_eq!(actual.top_keywords, expected.top_keywords, "top_keywords");
+    assert_eq!(actual.top_products, expected.top_products, "top_products");
+    for (served, hand) in actual.departments.iter().zip(&expected.departments) {
+        assert_eq!(served, hand, "department {}", hand.department);
+    }
+    assert_eq!(
+        actual.departments.len(),
+        expected.departments.len(),
+        "departments"
+    );
+    assert_eq!(
+        actual.adopted_suggestions, expected.adopted_suggestions,
+        "adopted"
+    );
+    assert_eq!(actual.targets, expected.targets, "targets");
+    assert_eq!(
+        actual.month_on_month, expected.month_on_month,
+        "month on month"
+    );
+    assert_eq!(actual, &expected, "the whole report");
+}
+
+/// The technical department's report, by hand from its rows of the fixture (11 to 19).
+fn expected_technical() -> v1::MonthlyReport {
+    v1::MonthlyReport {
+        month: MONTH.to_owned(),
+        department: "technical".into(),
+        tickets: 9,
+        // problem 11,12,13,14,16,17,19 = 7; complaint 15; inquiry 18.
+        by_kind: shares(
+            9,
+            &[
+                ("suggestion", 0),
+                ("complaint", 1),
+                ("problem", 7),
+                ("inquiry", 1),
+                ("praise", 0),
+            ],
+        ),
+        by_content_type: shares(
+            9,
+            &[
+                ("product", 9),
+                ("service", 0),
+                ("process", 0),
+                ("experience", 0),
+            ],
+        ),
+        // app 11,12,14,15,18,19 = 6; email 16, hotline 17, web 13: 1 each, by name.
+        by_channel: shares(9, &[("app", 6), ("email", 1), ("hotline", 1), ("web", 1)]),
+        // urgent 12,17; high 11,14,15; medium 13,19; low 16,18.
+        by_priority: shares(9, &[("urgent", 2), ("high", 3), ("medium", 2), ("low", 2)]),
+        on_time: Some(on_time(Priority::Unspecified, (9, 8, 6, 7, 5))),
+        on_time_by_priority: vec![
+            on_time(Priority::Urgent, (2, 2, 2, 2, 1)), // 12 resolved late
+            on_time(Priority::High, (3, 3, 2, 3, 2)),   // 14 responded late, 15 resolved late
+            on_time(Priority::Medium, (2, 2, 1, 1, 1)), // 19 late and unresolved
+            on_time(Priority::Low, (2, 1, 1, 1, 1)),    // 16 never handled
+        ],
+        // 11: 4, 12: 3 then 4, 13: 5, 14: 5, 15: 4, 17: 5 = 27 over 6.
+        satisfaction: Some(v1::SatisfactionSummary {
+            reviews: 6,
+            mean: 27.0 / 6.0,
+            share_satisfied: 1.0,
+            distribution: distribution([0, 0, 0, 3, 3]),
+        }),
+        reopened: 1,
+        reopen_rate: 1.0 / 6.0,
+        // One complaint (15), carrying APP卡顿: 1/1 of the complaints, a priority.
+        top_keywords: vec![
+            problem("APP卡顿", 4, 1, 9, 1),  // 11, 14, 15, 18
+            problem("闪退", 3, 0, 9, 1),     // 12, 14, 19
+            problem("无法登录", 2, 0, 9, 1), // 13, 16
+            problem("宕机", 1, 0, 9, 1),     // 17
+        ],
+        top_products: vec![
+            problem("APP", 6, 1, 9, 1),  // 11, 12, 14, 15, 18, 19
+            problem("官网", 3, 0, 9, 1), // 13, 16, 17
+        ],
+        departments: vec![kpi(Kpi {
+            department: "technical",
+            volume: 9,
+            median_minutes: Some(140.0),
+            p90_minutes: Some(4000),
+            responded_on_time: 6,
+            resolved: 7,
+            resolved_on_time: 5,
+            reviews: 6,
+            score_sum: 27,
+            satisfied: 6,
+        })],
+        adopted_suggestions: Vec::new(),
+        adopted_count: 0,
+        adopted_customers_told: 0,
+        targets: vec![
+            // 11, 12, 14, 15, 17 all resolved: 5/5.
+            v1::TargetCheck {
+                name: "high_priority_resolution_rate".into(),
+                target: 0.95,
+                actual: 1.0,
+                met: true,
+                detail: String::new(),
+            },
+            v1::TargetCheck {
+                name: "satisfaction".into(),
+                target: 4.5,
+                actual: 27.0 / 6.0,
+                met: true,
+                detail: String::new(),
+            },
+            // 16 and 19 dropped out: 7 of 9.
+            v1::TargetCheck {
+                name: "closed_loop".into(),
+                target: 1.0,
+                actual: 7.0 / 9.0,
+                met: false,
+                detail: String::new(),
+            },
+        ],
+        month_on_month: vec![
+            change("tickets", 9.0, 0.0),
+            change("response_on_time_rate", 6.0 / 9.0, 0.0),
+            change("resolution_on_time_rate", 5.0 / 9.0, 0.0),
+            change("resolution_rate", 7.0 / 9.0, 0.0),
+            change("satisfaction_mean", 27.0 / 6.0, 0.0),
+            change("share_satisfied", 1.0, 0.0),
+            change("reopen_rate", 1.0 / 6.0, 0.0),
+            change("closed_loop_rate", 7.0 / 9.0, 1.0),
+        ],
+        closed_loop_rate: 7.0 / 9.0,
+        // 11, 12, 13, 14, 17.
+        archived: 5,
+        log_position: 0,
+        config_version: String::new(),
+        computed_at: None,
+        calendar_version: String::new(),
+        satisfied_threshold: Some(4),
+    }
+}
+
+/// Checks the figures of `cloop report monthly --json` against the hand-written report.
+fn assert_json(json: &serde_json::Value, expected: &v1::MonthlyReport) {
+    let number = |value: &serde_json::Value, what: &str| {
+        value
+            .as_f64()
+            .unwrap_or_else(|| panic!("{what} is not a number: {value}"))
+    };
+    assert_eq!(json["tickets"], expected.tickets, "json tickets");
+    for (section, rows) in [
+        ("by_kind", &expected.by_kind),
+        ("by_content_type", &expected.by_content_type),
+        ("by_channel", &expected.by_channel),
+        ("by_priority", &expected.by_priority),
+    ] {
+        let served = json[section].as_array().expect("shares");
+        assert_eq!(served.len(), rows.len(), "json {section}");
+        for (served, row) in served.iter().zip(rows) {
+            assert_eq!(served["key"], row.key.as_str(), "json {section}");
+            assert_eq!(served["count"], row.count, "json {section} {}", row.key);
+            assert_eq!(
+                number(&served["share"], section),
+                row.share,
+                "json {section} {}",
+                row.key
+            );
+        }
+    }
+    let on_time = expected.on_time.as_ref().expect("on time");
+    for (field, value) in [
+        ("received", on_time.received),
+        ("response_due", on_time.response_due.unwrap_or_default()),
+        ("responded", on_time.responded),
+        ("responded_on_time", on_time.responded_on_time),
+        ("resolution_due", on_time.resolution_due.unwrap_or_default()),
+        ("resolved", on_time.resolved),
+        ("resolved_on_time", on_time.resolved_on_time),
+    ] {
+        assert_eq!(json["on_time"][field], value, "json on_time.{field}");
+    }
+    for (field, value) in [
+        ("response_on_time_rate", on_time.response_on_time_rate),
+        ("resolution_on_time_rate", on_time.resolution_on_time_rate),
+        ("resolution_rate", on_time.resolution_rate),
+    ] {
+        assert_eq!(
+            number(&json["on_time"][field], field),
+            value,
+            "json on_time.{field}"
+        );
+    }
+    let satisfaction = expected.satisfaction.as_ref().expect("satisfaction");
+    assert_eq!(json["satisfaction"]["reviews"], satisfaction.reviews);
+    assert_eq!(
+        number(&json["satisfaction"]["mean"], "mean"),
+        satisfaction.mean
+    );
+    assert_eq!(
+        number(&json["satisfaction"]["share_satisfied"], "share"),
+        satisfaction.share_satisfied
+    );
+    assert_eq!(json["reopened"], expected.reopened);
+    assert_eq!(
+        number(&json["reopen_rate"], "reopen rate"),
+        expected.reopen_rate
+    );
+    assert_eq!(json["archived"], expected.archived);
+    assert_eq!(
+        number(&json["closed_loop_rate"], "closed loop"),
+        expected.closed_loop_rate
+    );
+    assert_eq!(json["adopted_count"], expected.adopted_count);
+    assert_eq!(
+        json["adopted_customers_told"],
+        expected.adopted_customers_told
+    );
+    let keywords = json["top_keywords"].as_array().expect("top keywords");
+    assert_eq!(keywords.len(), expected.top_keywords.len());
+    for (served, row) in keywords.iter().zip(&expected.top_keywords) {
+        assert_eq!(served["key"], row.key.as_str());
+        assert_eq!(served["count"], row.count, "json keyword {}", row.key);
+        assert_eq!(served["complaints"], row.complaints.unwrap_or_default());
+        assert_eq!(
+            served["priority_flag"], row.priority_flag,
+            "json keyword {}",
+            row.key
+        );
+    }
+    let departments = json["departments"].as_array().expect("departments");
+    assert_eq!(departments.len(), expected.departments.len());
+    for (served, row) in departments.iter().zip(&expected.departments) {
+        let name = &row.department;
+        assert_eq!(served["department"], name.as_str());
+        assert_eq!(served["volume"], row.volume, "json {name}");
+        assert_eq!(
+            served["median_first_response_ms"].as_i64(),
+            millis(row.median_first_response),
+            "json {name} median"
+        );
+        assert_eq!(
+            served["p90_first_response_ms"].as_i64(),
+            millis(row.p90_first_response),
+            "json {name} p90"
+        );
+        for (field, value) in [
+            ("resolution_rate", row.resolution_rate),
+            ("on_time_rate", row.on_time_rate),
+            ("satisfaction_mean", row.satisfaction_mean),
+            ("share_satisfied", row.share_satisfied),
+        ] {
+            assert_eq!(number(&served[field], field), value, "json {name} {field}");
+        }
+    }
+}
+
+/// The value of one row of the report's CSV file.
+fn csv_value<'a>(csv: &'a str, section: &str, key: &str, metric: &str) -> &'a str {
+    let prefix = format!("{section},{key},{metric},");
+    csv.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no csv row {prefix}"))
+}
+
+fn csv_number(csv: &str, section: &str, key: &str, metric: &str) -> f64 {
+    let text = csv_value(csv, section, key, metric);
+    text.parse()
+        .unwrap_or_else(|_| panic!("{section},{key},{metric} is not a number: {text}"))
+}
+
+/// Checks the figures of `cloop report monthly --csv` against the hand-written report.
+fn assert_csv(csv: &str, expected: &v1::MonthlyReport) {
+    assert_eq!(
+        csv_number(csv, "summary", "", "tickets"),
+        expected.tickets as f64
+    );
+    for (section, rows) in [
+        ("by_kind", &expected.by_kind),
+        ("by_content_type", &expected.by_content_type),
+        ("by_channel", &expected.by_channel),
+        ("by_priority", &expected.by_priority),
+    ] {
+        for row in rows {
+            assert_eq!(
+                csv_number(csv, section, &row.key, "count"),
+                row.count as f64
+            );
+            assert_eq!(
+                csv_number(csv, section, &row.key, "share"),
+                row.share,
+                "csv {section} {}",
+                row.key
+            );
+        }
+    }
+    let on_time = expected.on_time.as_ref().expect("on time");
+    for (metric, value) in [
+        ("responded_on_time", on_time.responded_on_time as f64),
+        ("response_on_time_rate", on_time.response_on_time_rate),
+        ("resolved_on_time", on_time.resolved_on_time as f64),
+        ("resolution_on_time_rate", on_time.resolution_on_time_rate),
+        ("resolution_rate", on_time.resolution_rate),
+    ] {
+        assert_eq!(
+            csv_number(csv, "on_time", "all", metric),
+            value,
+            "csv on_time {metric}"
+        );
+    }
+    let satisfaction = expected.satisfaction.as_ref().expect("satisfaction");
+    assert_eq!(
+        csv_number(csv, "satisfaction", "", "mean"),
+        satisfaction.mean
+    );
+    assert_eq!(
+        csv_number(csv, "satisfaction", "", "share_satisfied"),
+        satisfaction.share_satisfied
+    );
+    assert_eq!(
+        csv_number(csv, "summary", "", "reopen_rate"),
+        expected.reopen_rate
+    );
+    for row in &expected.top_keywords {
+        assert_eq!(
+            csv_number(csv, "top_keywords", &row.key, "count"),
+            row.count as f64
+        );
+    }
+    for row in &expected.departments {
+        let name = &row.department;
+        assert_eq!(
+            csv_number(csv, "department", name, "volume"),
+            row.volume as f64
+        );
+        if let Some(median) = millis(row.median_first_response) {
+            assert_eq!(
+                csv_number(csv, "department", name, "median_first_response_ms"),
+                median as f64,
+                "csv {name} median"
+            );
+        }
+        for (metric, value) in [
+            ("resolution_rate", row.resolution_rate),
+            ("on_time_rate", row.on_time_rate),
+            ("satisfaction_mean", row.satisfaction_mean),
+            ("share_satisfied", row.share_satisfied),
+        ] {
+            assert_eq!(
+                csv_number(csv, "department", name, metric),
+                value,
+                "csv {name} {metric}"
+            );
+        }
+    }
+    assert_eq!(
+        csv_number(csv, "summary", "", "adopted"),
+        expected.adopted_count as f64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_computed_month_gives_every_figure_of_the_report() {
+    assert!(
+        crate::support::failpoints_built_in(),
+        "the services read the fixture's clock only when built with the failpoints feature \
+         (make build)"
+    );
+    let cluster = Cluster::start(march(1, 9, 0));
+    let ids = drive(&cluster).await;
+    let month = cluster.monthly(None).await;
+    assert_report(&month, expected_month(&ids));
+    let technical = cluster.monthly(Some("technical")).await;
+    assert_report(&technical, expected_technical());
+
+    // The CLI shows the same figures as JSON and as a CSV file.
+    let output = cluster.cloop(&["--json", "report", "monthly", "--month", MONTH]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json report");
+    assert_json(&json, &expected_month(&ids));
+    let output = cluster.cloop(&[
+        "--json",
+        "report",
+        "monthly",
+        "--month",
+        MONTH,
+        "--department",
+        "technical",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json report");
+    assert_json(&json, &expected_technical());
+    let csv_path = cluster.dir.path().join("march.csv");
+    let output = cluster.cloop(&[
+        "report",
+        "monthly",
+        "--month",
+        MONTH,
+        "--csv",
+        &csv_path.to_string_lossy(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let csv = std::fs::read_to_string(&csv_path).expect("the csv file");
+    assert_csv(&csv, &expected_month(&ids));
+}
