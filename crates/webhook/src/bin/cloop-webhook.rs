@@ -1,0 +1,79 @@
+//! The `cloop-webhook` binary: parses flags and configuration, then serves signed JSON
+//! submissions over HTTP until SIGTERM or SIGINT.
+
+use clap::Parser;
+use service::config::ConfigFile;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use webhook::{WebhookConfig, WebhookSettings};
+
+/// The HTTP/JSON channel adapter of closedloop: web forms and platform callbacks submit
+/// feedback here, and it hands them to cloop-intake over NATS.
+#[derive(Debug, Parser)]
+#[command(name = "cloop-webhook", version)]
+struct Cli {
+    /// The HTTP address to listen on.
+    #[arg(long, env = "CLOOP_LISTEN", default_value_t = webhook::settings::default_listen())]
+    listen: SocketAddr,
+    /// The NATS server intake listens on.
+    #[arg(long, env = "CLOOP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// The configuration file: `[webhook]` with a table per channel and its shared secret,
+    /// and the domain's channels and limits (the same file intake reads).
+    #[arg(long, env = "CLOOP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (`/metrics`); no metrics endpoint when absent.
+    #[arg(long, env = "CLOOP_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+}
+
+fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
+    let file = ConfigFile::load(cli.config.as_deref())?;
+    let rules = domain::Rules::new(file.domain.clone())
+        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+    let settings: WebhookSettings = file.section("webhook")?;
+    let resolved = settings
+        .resolve(&rules.config().channels, |name| std::env::var(name).ok())
+        .map_err(webhook::WebhookError::Config)?;
+    Ok(WebhookConfig {
+        listen: cli.listen,
+        metrics_listen: cli.metrics_listen,
+        nats_url: cli.nats_url.clone(),
+        settings: resolved,
+        rules: Arc::new(rules),
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = service::telemetry::init_logging() {
+        eprintln!("cloop-webhook: {error}");
+        return ExitCode::from(2);
+    }
+    let config = match load(&cli) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("cloop-webhook: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cloop-webhook: start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(webhook::run(config, service::shutdown::terminate_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cloop-webhook: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

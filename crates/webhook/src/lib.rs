@@ -1,0 +1,135 @@
+//! The `cloop-webhook` channel adapter: web forms and platform callbacks `POST` signed JSON
+//! submissions to `/v1/feedback/<channel>`; each is checked (channel, size, HMAC signature
+//! with replay window, JSON shape, the domain's submission rules) and handed to intake as a
+//! `SubmitRequest` over NATS request/reply on `feedback.inbound.<channel>`; intake's answer,
+//! the ticket number and expected handling time, goes back as JSON.
+//!
+//! It is also the reference for writing another adapter (`docs/adapters.md`).
+//!
+//! [`start`] runs the service in-process and returns once it listens; [`run`] is what the
+//! binary calls: start, wait for a signal, shut down gracefully.
+
+pub mod body;
+pub mod error;
+pub mod metrics;
+pub mod reply;
+pub mod server;
+pub mod settings;
+pub mod signature;
+
+pub use error::WebhookError;
+pub use settings::{Resolved, WebhookSettings};
+
+use crate::metrics::WebhookMetrics;
+use crate::server::AppState;
+use service::shutdown::Shutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+/// Everything the service needs to start.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub nats_url: String,
+    pub settings: Resolved,
+    /// The domain configuration (channels and limits), the same file intake reads.
+    pub rules: Arc<domain::Rules>,
+}
+
+/// A running webhook service.
+#[derive(Debug)]
+pub struct RunningWebhook {
+    /// The HTTP address it listens on.
+    pub address: SocketAddr,
+    /// The metrics address, when one was configured.
+    pub metrics_address: Option<SocketAddr>,
+    shutdown: Shutdown,
+    task: JoinHandle<Result<(), WebhookError>>,
+}
+
+impl RunningWebhook {
+    /// Stops taking connections, answers the requests in flight and closes the NATS
+    /// connection.
+    pub async fn stop(self) -> Result<(), WebhookError> {
+        self.shutdown.trigger();
+        match self.task.await {
+            Ok(result) => result,
+            Err(error) => Err(WebhookError::Serve(format!("server task failed: {error}"))),
+        }
+    }
+}
+
+/// Starts the service and returns once it listens. NATS is connected in the background: until
+/// it is, submissions are answered 503.
+pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError> {
+    let metrics = WebhookMetrics::new().map_err(service::ServiceError::from)?;
+    let (client, connected) = service::nats::connect(&config.nats_url, "cloop-webhook").await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| service::ServiceError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| service::ServiceError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    let shutdown = Shutdown::new();
+    let metrics_address = match config.metrics_listen {
+        Some(metrics_listen) => {
+            let (bound, _task) =
+                service::metrics::serve(metrics_listen, metrics.registry.clone(), shutdown.wait())
+                    .await?;
+            Some(bound)
+        }
+        None => None,
+    };
+    let domain = config.rules.config();
+    let state = Arc::new(AppState {
+        in_flight: Arc::new(Semaphore::new(config.settings.max_in_flight)),
+        settings: config.settings.clone(),
+        limits: domain.limits.clone(),
+        channels: domain.channels.clone(),
+        client: client.clone(),
+        connected,
+        metrics,
+    });
+    let app = server::router(state);
+    let channels: Vec<&str> = config.settings.secrets.keys().map(String::as_str).collect();
+    tracing::info!(%address, ?channels, "cloop-webhook listening");
+    let wait = shutdown.wait();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(wait)
+            .await
+            .map_err(|error| WebhookError::Serve(error.to_string()));
+        if let Err(error) = client.flush().await {
+            tracing::debug!(%error, "flush nats on shutdown");
+        }
+        served
+    });
+    Ok(RunningWebhook {
+        address,
+        metrics_address,
+        shutdown,
+        task,
+    })
+}
+
+/// Starts the service, runs it until `signal` completes, then shuts down gracefully.
+pub async fn run(
+    config: WebhookConfig,
+    signal: impl Future<Output = ()> + Send,
+) -> Result<(), WebhookError> {
+    let running = start(config).await?;
+    signal.await;
+    running.stop().await?;
+    tracing::info!("cloop-webhook stopped");
+    Ok(())
+}
