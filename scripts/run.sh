@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts closedloop locally: builds the release binaries, starts a nats-server with JetStream
-# (unless CLOOP_NATS_URL names one), cloop-intake and cloop-workflow with the demo configuration
-# and tokens, waits until they listen, prints where and a few commands to try, and stops all of
-# them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
+# (unless CLOOP_NATS_URL names one), cloop-intake, cloop-workflow and cloop-webhook with the demo
+# configuration and tokens, waits until they listen, prints where and a few commands to try, and
+# stops all of them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
 #
 # Environment: CLOOP_BUILD_PROFILE (release or debug), CLOOP_NATS_URL (use this NATS instead of starting one), CLOOP_NATS_PORT (port of
 # the local nats-server, default 14222), CLOOP_DATA (data folder, default .data).
@@ -17,6 +17,8 @@ intake_listen=127.0.0.1:50051
 workflow_listen=127.0.0.1:50052
 intake_metrics=127.0.0.1:9451
 workflow_metrics=127.0.0.1:9452
+webhook_listen=127.0.0.1:8080
+webhook_metrics=127.0.0.1:9453
 mkdir -p "$data"
 
 # CLOOP_BUILD_PROFILE=debug uses the binaries `make build` made (the quick-start check in `make test`
@@ -25,9 +27,9 @@ profile=${CLOOP_BUILD_PROFILE:-release}
 if [[ -z "${CLOOP_SKIP_BUILD:-}" ]]; then
     echo "building $profile binaries ..."
     if [[ $profile == release ]]; then
-        cargo build --release --bins -p intake -p workflow -p cli
+        cargo build --release --bins -p intake -p workflow -p webhook -p cli
     else
-        cargo build --bins -p intake -p workflow -p cli
+        cargo build --bins -p intake -p workflow -p webhook -p cli
     fi
 fi
 bin=$root/target/$profile
@@ -39,7 +41,7 @@ stop_all() {
     trap - INT TERM EXIT
     stopping=1
     echo
-    # Stop in reverse order: workflow, intake, then nats-server.
+    # Stop in reverse order: webhook, workflow, intake, then nats-server.
     for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
         pid=${pids[$index]}
         if kill -0 "$pid" 2>/dev/null; then
@@ -103,6 +105,8 @@ wait_for_port cloop-intake "$intake_listen"
 start cloop-workflow "$bin/cloop-workflow" --listen "$workflow_listen" \
     --metrics-listen "$workflow_metrics" --data-dir "$data/workflow"
 wait_for_port cloop-workflow "$workflow_listen"
+start cloop-webhook "$bin/cloop-webhook" --listen "$webhook_listen" --metrics-listen "$webhook_metrics"
+wait_for_port cloop-webhook "$webhook_listen"
 
 cat <<TEXT
 
@@ -110,6 +114,7 @@ closedloop is running (logs and data in $data):
   nats-server     $nats_url
   cloop-intake    $intake_listen   metrics http://$intake_metrics/metrics
   cloop-workflow  $workflow_listen   metrics http://$workflow_metrics/metrics
+  cloop-webhook   http://$webhook_listen   metrics http://$webhook_metrics/metrics
 
 Demo tokens (deploy/config/demo-tokens.toml, demo only): demo-adapter, demo-service,
 demo-agent-technical, demo-head-technical, demo-agent-logistics, demo-manager, demo-auditor,
@@ -121,6 +126,8 @@ demo-admin. Try:
   $bin/cloop --token demo-agent-technical ack <TICKET_ID> --message "我们正在处理"
   $bin/cloop --token demo-agent-technical tickets watch --department technical
   $bin/cloop --token demo-service tickets sla <TICKET_ID>
+
+Signed HTTP submissions to cloop-webhook (channel web, demo secret): see docs/adapters.md.
 
 Press Ctrl-C to stop everything.
 TEXT
