@@ -10,4 +10,5 @@ mod intake;
 mod report_month;
 mod reports_audit;
 mod support;
+mod webhook;
 mod workflow;

@@ -1,0 +1,533 @@
+//! End-to-end tests of `cloop-webhook` in front of real `cloop-intake` and `cloop-workflow`
+//! processes and a real nats-server: a signed web-form post becomes a ticket; repeats,
+//! forgeries, stale and oversize requests, bad JSON and unknown channels get their precise
+//! answers; with NATS or intake down the webhook answers 503 with `Retry-After` and recovers
+//! by itself.
+//!
+//! The HTTP client and the HMAC here are written out by hand on purpose: they check the
+//! webhook against the recipe in `docs/adapters.md`, not against its own code.
+
+use crate::support::{authorized, lazy_channel, Pair, PairOptions, Service, START_TIMEOUT};
+use e2e::{free_port, wait_until, ServiceProcess};
+use proto::v1;
+use proto::v1::tickets_client::TicketsClient;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const WEB_SECRET: &str = "web-form-secret-for-tests";
+const APP_SECRET: &str = "app-secret-from-the-environment";
+
+/// HMAC-SHA256 (RFC 2104), written out from SHA-256.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| {
+        block
+            .iter()
+            .map(|key_byte| key_byte ^ byte)
+            .collect::<Vec<u8>>()
+    };
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// The headers of a body signed at `timestamp` with `secret`.
+fn signed(secret: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+    let mut message = format!("{timestamp}.").into_bytes();
+    message.extend_from_slice(body);
+    vec![
+        ("X-Cloop-Timestamp".into(), timestamp.to_string()),
+        (
+            "X-Cloop-Signature".into(),
+            format!(
+                "sha256={}",
+                hex::encode(hmac_sha256(secret.as_bytes(), &message))
+            ),
+        ),
+    ]
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+struct HttpReply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpReply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection (`Connection: close`). Status 0
+/// means the connection failed.
+fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> HttpReply {
+    let failed = |why: String| HttpReply {
+        status: 0,
+        headers: Vec::new(),
+        body: why,
+    };
+    let mut stream = match TcpStream::connect(address) {
+        Ok(stream) => stream,
+        Err(error) => return failed(error.to_string()),
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    // A server may answer (413) before it has read the whole body: write what it takes.
+    let _ = stream.write_all(&bytes);
+    let mut raw = Vec::new();
+    if let Err(error) = stream.read_to_end(&mut raw) {
+        if raw.is_empty() {
+            return failed(error.to_string());
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let Some((head, rest)) = text.split_once("\r\n\r\n") else {
+        return failed(format!("no complete answer: {text:?}"));
+    };
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+    });
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    HttpReply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// The webhook in front of a [`Pair`], with channels `web` (inline secret) and `app` (secret
+/// from the environment).
+struct Webhook {
+    process: ServiceProcess,
+    address: String,
+    metrics: String,
+}
+
+impl Webhook {
+    fn start(pair: &Pair, extra: &str) -> Self {
+        let config = pair.dir.path().join("webhook.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[webhook]\nrequest_timeout_ms = 3000\nretry_after_secs = 2\n{extra}\n\n\
+                 [webhook.channels.web]\nsecret = \"{WEB_SECRET}\"\n\n\
+                 [webhook.channels.app]\nsecret_env = \"CLOOP_TEST_APP_SECRET\"\n"
+            ),
+        )
+        .expect("write webhook config");
+        let address = format!("127.0.0.1:{}", free_port());
+        let metrics = format!("127.0.0.1:{}", free_port());
+        let mut process = ServiceProcess::spawn(
+            "cloop-webhook",
+            &[
+                "--listen".to_owned(),
+                address.clone(),
+                "--nats-url".to_owned(),
+                pair.nats.url(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ],
+            &[
+                ("CLOOP_LOG".to_owned(), "info".to_owned()),
+                ("CLOOP_METRICS_LISTEN".to_owned(), metrics.clone()),
+                ("CLOOP_TEST_APP_SECRET".to_owned(), APP_SECRET.to_owned()),
+            ],
+            pair.dir.path().join("webhook.log"),
+        );
+        process.wait_listening(&address, START_TIMEOUT);
+        Self {
+            process,
+            address,
+            metrics,
+        }
+    }
+
+    fn post(&self, channel: &str, headers: &[(String, String)], body: &[u8]) -> HttpReply {
+        http(
+            &self.address,
+            "POST",
+            &format!("/v1/feedback/{channel}"),
+            headers,
+            body,
+        )
+    }
+
+    /// A body for `channel` signed now with `secret`.
+    fn post_signed(&self, channel: &str, secret: &str, body: &Value) -> HttpReply {
+        let bytes = serde_json::to_vec(body).expect("json");
+        self.post(channel, &signed(secret, unix_now(), &bytes), &bytes)
+    }
+
+    /// Waits until `/healthz` answers `status`.
+    fn wait_health(&self, status: u16) -> bool {
+        wait_until(Duration::from_secs(60), || {
+            http(&self.address, "GET", "/healthz", &[], b"").status == status
+        })
+    }
+}
+
+fn form(external_id: &str) -> Value {
+    json!({
+        "external_id": external_id,
+        "customer": {"name": "王女士", "phone": "13800138000", "email": "wang.nvshi@example.com"},
+        "content": "APP卡顿，打开很慢",
+        "occurred_at": "2026-01-05T09:30:00+08:00",
+        "product": "app",
+        "attributes": {"page": "/help"}
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The ticket as the workflow has it, once it has it (None after a minute).
+fn wait_for_ticket(pair: &Pair, ticket_id: &str) -> Option<v1::Ticket> {
+    let runtime = runtime();
+    let _context = runtime.enter();
+    let channel = lazy_channel(&pair.workflow_address);
+    let mut found = None;
+    wait_until(Duration::from_secs(60), || {
+        let mut client = TicketsClient::new(channel.clone());
+        found = runtime
+            .block_on(client.get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "t-admin",
+            )))
+            .ok()
+            .and_then(|response| response.into_inner().ticket);
+        found.is_some()
+    });
+    found
+}
+
+fn assert_refused(reply: &HttpReply, status: u16, field: Option<&str>) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    let body = reply.json();
+    assert!(
+        body["error"]["reason"]
+            .as_str()
+            .is_some_and(|reason| !reason.is_empty()),
+        "{reply:?}"
+    );
+    assert_eq!(body["error"]["field"].as_str(), field, "{reply:?}");
+}
+
+fn log_has_no_contact_data(path: &Path) {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    for secret in [
+        "13800138000",
+        "8613800138000",
+        "wang.nvshi",
+        "王女士",
+        WEB_SECRET,
+        APP_SECRET,
+    ] {
+        assert!(!log.contains(secret), "{secret} in the webhook log:\n{log}");
+    }
+}
+
+#[test]
+fn signed_posts_become_tickets_and_every_refusal_is_precise() {
+    let pair = Pair::start(PairOptions::default());
+    let webhook = Webhook::start(&pair, "max_body_bytes = 65536");
+    assert!(webhook.wait_health(200), "healthz never said ok");
+
+    // A signed web-form post becomes a ticket the workflow serves.
+    let first = webhook.post_signed("web", WEB_SECRET, &form("form-1"));
+    assert_eq!(first.status, 201, "{first:?}");
+    let answer = first.json();
+    let ticket_id = answer["ticket_id"].as_str().expect("ticket_id").to_owned();
+    assert!(!ticket_id.is_empty());
+    assert_eq!(answer["duplicate"], false);
+    assert!(answer["feedback_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    for instant in ["received_at", "respond_by", "resolve_by"] {
+        let text = answer[instant].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+            "{instant}: {answer}"
+        );
+    }
+    assert!(
+        answer["notice"]
+            .as_str()
+            .is_some_and(|notice| notice.contains(&ticket_id)),
+        "{answer}"
+    );
+    let ticket = wait_for_ticket(&pair, &ticket_id).expect("the ticket reaches the workflow");
+    assert_eq!(ticket.channel, "web");
+    assert_eq!(ticket.external_id, "form-1");
+    assert_eq!(ticket.content, "APP卡顿，打开很慢");
+    let customer = ticket.customer.expect("customer");
+    assert_eq!(customer.phone, "+8613800138000");
+
+    // The same external id again: the same ticket, marked as a duplicate.
+    let again = webhook.post_signed("web", WEB_SECRET, &form("form-1"));
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.json()["duplicate"], true);
+    assert_eq!(again.json()["ticket_id"], ticket_id.as_str());
+
+    // The secret of `app` comes from the environment; its path may be in any case.
+    let app = webhook.post_signed("APP", APP_SECRET, &form("app-1"));
+    assert_eq!(app.status, 201, "{app:?}");
+    assert_ne!(app.json()["ticket_id"], ticket_id.as_str());
+
+    // Wrong secret, a changed body, a stale or a missing timestamp: 401.
+    let bytes = serde_json::to_vec(&form("form-2")).expect("json");
+    let wrong = webhook.post("web", &signed(APP_SECRET, unix_now(), &bytes), &bytes);
+    assert_refused(&wrong, 401, None);
+    let mut tampered = bytes.clone();
+    tampered.extend_from_slice(b" ");
+    let changed = webhook.post("web", &signed(WEB_SECRET, unix_now(), &bytes), &tampered);
+    assert_refused(&changed, 401, None);
+    let stale = webhook.post("web", &signed(WEB_SECRET, unix_now() - 301, &bytes), &bytes);
+    assert_refused(&stale, 401, None);
+    assert!(stale.json()["error"]["reason"]
+        .as_str()
+        .is_some_and(|reason| reason.contains("300 seconds")));
+    let unsigned = webhook.post("web", &[], &bytes);
+    assert_refused(&unsigned, 401, None);
+    // None of them went through.
+    let signed_late = webhook.post_signed("web", WEB_SECRET, &form("form-2"));
+    assert_eq!(signed_late.status, 201, "{signed_late:?}");
+
+    // An unknown channel: 404, whatever the body.
+    let unknown = webhook.post_signed("fax", WEB_SECRET, &form("fax-1"));
+    assert_refused(&unknown, 404, None);
+    // `store` is a channel of the domain, but not one this webhook accepts.
+    assert_refused(
+        &webhook.post_signed("store", WEB_SECRET, &form("store-1")),
+        404,
+        None,
+    );
+
+    // Bad JSON: 400 naming the field.
+    let mut wrong_type = form("form-3");
+    wrong_type["content"] = json!(42);
+    assert_refused(
+        &webhook.post_signed("web", WEB_SECRET, &wrong_type),
+        400,
+        Some("content"),
+    );
+    let mut bad_phone = form("form-3");
+    bad_phone["customer"]["phone"] = json!("12345");
+    assert_refused(
+        &webhook.post_signed("web", WEB_SECRET, &bad_phone),
+        400,
+        Some("customer.phone"),
+    );
+    let mut misspelt = form("form-3");
+    misspelt["contnet"] = json!("typo");
+    assert_refused(
+        &webhook.post_signed("web", WEB_SECRET, &misspelt),
+        400,
+        Some("contnet"),
+    );
+    let mut bad_time = form("form-3");
+    bad_time["occurred_at"] = json!("last tuesday");
+    assert_refused(
+        &webhook.post_signed("web", WEB_SECRET, &bad_time),
+        400,
+        Some("occurred_at"),
+    );
+    let broken = b"{\"content\": ";
+    assert_refused(
+        &webhook.post("web", &signed(WEB_SECRET, unix_now(), broken), broken),
+        400,
+        None,
+    );
+
+    // Over 64 KiB: 413, signed or not.
+    let mut oversize = form("form-4");
+    oversize["content"] = json!("很".repeat(30_000));
+    let bytes = serde_json::to_vec(&oversize).expect("json");
+    assert!(bytes.len() > 65_536);
+    assert_refused(
+        &webhook.post("web", &signed(WEB_SECRET, unix_now(), &bytes), &bytes),
+        413,
+        None,
+    );
+
+    // Requests are counted by channel and status.
+    let counted = crate::support::metric(
+        &webhook.metrics,
+        "cloop_webhook_requests_total{channel=\"web\",status=\"201\"}",
+    );
+    assert_eq!(counted, Some(2.0));
+    assert_eq!(
+        crate::support::metric(
+            &webhook.metrics,
+            "cloop_webhook_requests_total{channel=\"web\",status=\"401\"}"
+        ),
+        Some(4.0)
+    );
+
+    // The log names channels, external ids and statuses, never contact data or secrets.
+    let log = webhook.process.log();
+    assert!(
+        log.contains("form-1") && log.contains("\"status\":401"),
+        "{log}"
+    );
+    log_has_no_contact_data(&pair.dir.path().join("webhook.log"));
+}
+
+#[test]
+fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
+    let mut pair = Pair::start(PairOptions::default());
+    let webhook = Webhook::start(&pair, "");
+    assert!(webhook.wait_health(200), "healthz never said ok");
+    let ok = webhook.post_signed("web", WEB_SECRET, &form("down-0"));
+    assert_eq!(ok.status, 201, "{ok:?}");
+
+    // NATS down: 503 with Retry-After, at once rather than after the request timeout.
+    pair.nats.stop();
+    assert!(webhook.wait_health(503), "healthz stayed ok without NATS");
+    let started = std::time::Instant::now();
+    let refused = webhook.post_signed("web", WEB_SECRET, &form("down-1"));
+    assert_refused(&refused, 503, None);
+    assert_eq!(refused.header("retry-after"), Some("2"), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{refused:?}");
+
+    // NATS back: the same submission goes through without anyone restarting the webhook.
+    pair.nats.start_again();
+    let mut answer = None;
+    assert!(
+        wait_until(Duration::from_secs(90), || {
+            let reply = webhook.post_signed("web", WEB_SECRET, &form("down-1"));
+            let done = reply.status == 201 || reply.status == 200;
+            answer = Some(reply);
+            if !done {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            done
+        }),
+        "no recovery after NATS came back: {answer:?}\n{}",
+        webhook.process.log()
+    );
+    let ticket_id = answer.expect("answer").json()["ticket_id"]
+        .as_str()
+        .expect("ticket id")
+        .to_owned();
+    assert!(wait_for_ticket(&pair, &ticket_id).is_some());
+
+    // Intake down: nobody answers on feedback.inbound.web, so 503 with Retry-After.
+    pair.intake.kill();
+    let mut refused = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let reply = webhook.post_signed("web", WEB_SECRET, &form("down-2"));
+            let done = reply.status == 503;
+            refused = Some(reply);
+            if !done {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            done
+        }),
+        "no 503 with intake down: {refused:?}"
+    );
+    let refused = refused.expect("answer");
+    assert_eq!(refused.header("retry-after"), Some("2"), "{refused:?}");
+
+    // Intake back: accepted again.
+    pair.restart(Service::Intake);
+    let mut answer = None;
+    assert!(
+        wait_until(Duration::from_secs(90), || {
+            let reply = webhook.post_signed("web", WEB_SECRET, &form("down-2"));
+            let done = reply.status == 201 || reply.status == 200;
+            answer = Some(reply);
+            if !done {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            done
+        }),
+        "no recovery after intake came back: {answer:?}"
+    );
+    log_has_no_contact_data(&pair.dir.path().join("webhook.log"));
+}
