@@ -52,7 +52,7 @@ test: tools fmt check-purity check-proto check-deploy lint build ## Everything C
 quickstart: build ## The README's quick start, as CI checks it (run.sh in the background, submit, see the queue, Ctrl-C)
 	./scripts/quickstart-check.sh
 
-run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set) and both services
+run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set), intake, workflow and the webhook adapter
 	./scripts/run.sh
 
 demo: tools ## make run, plus a realistic mixed load (deploy/config/demo-feedback.csv) and the queues
