@@ -201,6 +201,26 @@ pub enum TicketsCommand {
     },
     /// Why a ticket has its deadlines (Tickets.ExplainSla).
     Sla { ticket_id: String },
+    /// Open tickets of the same product with overlapping keywords: candidate duplicates
+    /// (Tickets.ListSimilar).
+    Similar {
+        ticket_id: String,
+        /// At most this many tickets.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Link a ticket to a parent problem, or merge it into the parent as a duplicate
+    /// (Tickets.LinkToProblem).
+    Link {
+        #[command(flatten)]
+        common: CommandArgs,
+        /// The parent problem's ticket id.
+        #[arg(long)]
+        to: String,
+        /// Merge as a duplicate: its own handling stops and it follows the parent.
+        #[arg(long)]
+        merge: bool,
+    },
 }
 
 /// What every ticket command takes.

@@ -279,6 +279,24 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
     if ticket.archived_at.is_some() {
         pairs.push(("archived", view.time(ticket.archived_at.as_ref())));
     }
+    if !ticket.parent_ticket_id.is_empty() {
+        let how = if ticket.merged_duplicate {
+            "merged into"
+        } else {
+            "linked to"
+        };
+        pairs.push(("problem", format!("{how} {}", ticket.parent_ticket_id)));
+    }
+    if ticket.children_count > 0 {
+        pairs.push((
+            "reporters",
+            format!(
+                "{} ({} linked tickets)",
+                ticket.children_count + 1,
+                ticket.children_count
+            ),
+        ));
+    }
     let mut text = key_values(&pairs);
     text.push('\n');
     for line in ticket.content.lines() {
@@ -292,7 +310,7 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
 /// One ticket as JSON, every field with its stable name.
 pub fn ticket_json(ticket: &v1::Ticket) -> Value {
     let customer = ticket.customer.clone().unwrap_or_default();
-    json!({
+    let mut value = json!({
         "ticket_id": ticket.ticket_id,
         "version": ticket.version,
         "step": step_text(ticket.step),
@@ -340,7 +358,50 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         "order_id": ticket.order_id,
         "attributes": ticket.attributes,
         "language": language_text(ticket.language),
-    })
+    });
+    // Problem links appear only on tickets that have them.
+    if let Value::Object(fields) = &mut value {
+        if !ticket.parent_ticket_id.is_empty() {
+            fields.insert(
+                "parent_ticket_id".to_owned(),
+                json!(ticket.parent_ticket_id),
+            );
+            fields.insert(
+                "merged_duplicate".to_owned(),
+                json!(ticket.merged_duplicate),
+            );
+        }
+        if ticket.children_count > 0 {
+            fields.insert("children_count".to_owned(), json!(ticket.children_count));
+        }
+    }
+    value
+}
+
+/// Suggested duplicates: each ticket with its keyword overlap.
+pub fn similar_table(tickets: &[v1::Ticket], scores: &[f64], view: &View) -> String {
+    let mut table = Table::new(&[
+        "TICKET",
+        "SIMILARITY",
+        "STEP",
+        "DEPARTMENT",
+        "RECEIVED",
+        "CONTENT",
+    ]);
+    for (ticket, score) in tickets.iter().zip(scores) {
+        table.row(vec![
+            ticket.ticket_id.clone(),
+            format!("{:.0}%", score * 100.0),
+            step_text(ticket.step),
+            or_dash(ticket.department.clone()),
+            view.time(ticket.created_at.as_ref()),
+            truncate(&ticket.content, 40),
+        ]);
+    }
+    if table.is_empty() {
+        return "no similar open tickets\n".to_owned();
+    }
+    table.render()
 }
 
 /// The actor of an event as "li.si (agent, logistics)".
@@ -443,6 +504,23 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
         },
         Event::RetentionExpired(_) => "content redacted".to_owned(),
         Event::CustomerErased(_) => "personal data erased".to_owned(),
+        Event::LinkedToProblem(linked) => match linked.mode {
+            domain::types::LinkMode::Link => format!("linked to problem {}", linked.parent),
+            domain::types::LinkMode::MergeDuplicate => {
+                format!("merged into problem {} as a duplicate", linked.parent)
+            }
+        },
+        Event::ChildLinked(linked) => format!("{} {}", linked.mode, linked.child),
+        Event::ParentResolved(resolved) => format!(
+            "problem {} solved, {}: {}",
+            resolved.parent, resolved.outcome, resolved.solution
+        ),
+        Event::RewardGranted(reward) => format!(
+            "{} {} valid until {}",
+            reward.amount,
+            reward.kind,
+            view.instant_text(reward.valid_until)
+        ),
     }
 }
 
@@ -974,6 +1052,7 @@ pub fn adopted_table(suggestions: &[v1::AdoptedSuggestion], view: &View) -> Stri
         "DEPARTMENT",
         "CUSTOMER",
         "OUTCOME",
+        "REWARD",
         "SUGGESTION",
     ]);
     for suggestion in suggestions {
@@ -983,6 +1062,7 @@ pub fn adopted_table(suggestions: &[v1::AdoptedSuggestion], view: &View) -> Stri
             suggestion.department.clone(),
             suggestion.customer_display_name.clone(),
             outcome_text(suggestion.outcome),
+            reward_text(suggestion, view),
             truncate(&suggestion.content, 40),
         ]);
     }
@@ -1004,5 +1084,27 @@ pub fn adopted_json(suggestion: &v1::AdoptedSuggestion) -> Value {
         "customer_told": suggestion.customer_told,
         "customer_display_name": suggestion.customer_display_name,
         "outcome": outcome_text(suggestion.outcome),
+        "reward": if suggestion.reward_kind.is_empty() {
+            Value::Null
+        } else {
+            json!({
+                "kind": suggestion.reward_kind,
+                "amount": suggestion.reward_amount,
+                "valid_until": timestamp_json(suggestion.reward_valid_until.as_ref()),
+            })
+        },
     })
+}
+
+/// The reward of an adopted suggestion as "100 points until 2026-04-15", or "–".
+fn reward_text(suggestion: &v1::AdoptedSuggestion, view: &View) -> String {
+    if suggestion.reward_kind.is_empty() {
+        return "–".to_owned();
+    }
+    format!(
+        "{} {} until {}",
+        suggestion.reward_amount,
+        suggestion.reward_kind,
+        view.time(suggestion.reward_valid_until.as_ref())
+    )
 }

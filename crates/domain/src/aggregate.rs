@@ -31,6 +31,10 @@
 //! * The SLA system commands return no events when their deadline is met, already marked,
 //!   not yet due, paused, or the ticket is archived, so timers firing twice change nothing.
 //! * An archived ticket accepts only `ExpireRetention` and `EraseCustomer`.
+//! * Problems (see `problems`): `LinkToProblem` ties a ticket to a parent problem; a merged
+//!   duplicate refuses the commands of handling. `ResolveFromParent` moves an open child to
+//!   review with the parent's solution. An adopted suggestion, once accepted, earns the
+//!   configured reward (`RewardGranted`, once per ticket).
 
 use crate::command::{
     check_optional_text, check_text, check_token, ClassifyCommand, Command, Submission,
@@ -41,6 +45,7 @@ use crate::event::{
     Received, Reopened, RetentionExpired, ReviewRecorded, SlaEscalated, SlaMark, SlaPaused,
     SlaResumed, SolutionApproved, SolutionProposed, SolutionRejected,
 };
+use crate::problems::{ChildLink, LinkedToProblem, ParentResolved};
 use crate::ticket::{Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
 use crate::types::{Classification, Deadline, Deadlines, Kind, Outcome, Policy, SlaState, Step};
 use crate::DomainError;
@@ -51,8 +56,10 @@ use chrono::{DateTime, Utc};
 pub fn allowed_next_steps(step: Step) -> &'static [Step] {
     match step {
         Step::Receive => &[Step::Classify],
-        Step::Classify => &[Step::Dispatch],
-        Step::Dispatch => &[Step::Handle],
+        // A linked child moves to review when its parent problem is solved (`ParentResolved`),
+        // wherever it stood.
+        Step::Classify => &[Step::Dispatch, Step::Review],
+        Step::Dispatch => &[Step::Handle, Step::Review],
         Step::Handle => &[Step::Review],
         Step::Review => &[Step::Handle, Step::Archive],
         Step::Archive => &[],
@@ -86,6 +93,26 @@ pub fn decide(
     }
     if state.is_archived() {
         return decide_archived(state, command, now);
+    }
+    if let Some(parent) = state.parent.as_ref().filter(|_| state.is_merged()) {
+        if matches!(
+            command,
+            Command::Classify(_)
+                | Command::Dispatch { .. }
+                | Command::Acknowledge { .. }
+                | Command::ProposeSolution { .. }
+                | Command::ApproveSolution { .. }
+                | Command::PauseSla { .. }
+                | Command::ResumeSla
+        ) && state.step != Step::Review
+        {
+            return Err(DomainError::Precondition {
+                reason: format!(
+                    "ticket {} was merged into problem {parent} and is handled there",
+                    state.id_text()
+                ),
+            });
+        }
     }
     match command {
         Command::Receive(_) => Err(already_exists(state)),
@@ -142,6 +169,8 @@ pub fn decide(
                     comment: comment.clone(),
                     at: now,
                 }));
+                let outcome = state.solution.as_ref().map(|solution| solution.outcome);
+                events.extend(reward_for(state, outcome, now, policy));
                 Ok(events)
             } else {
                 if comment.trim().is_empty() {
@@ -213,7 +242,63 @@ pub fn decide(
         } => decide_sla_escalation(state, *deadline, *level, to, now),
         Command::ExpireRetention => Err(wrong_step(state, command)),
         Command::EraseCustomer => Ok(erase_customer(state, now)),
+        Command::LinkToProblem {
+            parent_ticket_id,
+            mode,
+        } => {
+            crate::problems::check_child(state, parent_ticket_id)?;
+            Ok(vec![Event::LinkedToProblem(LinkedToProblem {
+                parent: parent_ticket_id.clone(),
+                mode: *mode,
+                at: now,
+            })])
+        }
+        Command::ResolveFromParent {
+            parent,
+            outcome,
+            solution,
+        } => decide_resolve_from_parent(state, parent, *outcome, solution, now),
     }
+}
+
+/// The reward of an adopted suggestion accepted now, unless one was granted already.
+fn reward_for(
+    state: &Ticket,
+    outcome: Option<Outcome>,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Option<Event> {
+    if state.kind != Some(Kind::Suggestion)
+        || outcome != Some(Outcome::Adopted)
+        || state.reward.is_some()
+    {
+        return None;
+    }
+    policy
+        .reward()
+        .map(|rule| Event::RewardGranted(rule.grant(now)))
+}
+
+/// A child takes its parent's solution: nothing when it is not (or no longer) open or not a
+/// child of `parent`, so that the cascade may run twice.
+fn decide_resolve_from_parent(
+    state: &Ticket,
+    parent: &crate::ids::TicketId,
+    outcome: Outcome,
+    solution: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    if state.parent.as_ref() != Some(parent) || !crate::problems::is_open(state) {
+        return Ok(Vec::new());
+    }
+    let mut events = resume_if_paused(state, now);
+    events.push(Event::ParentResolved(ParentResolved {
+        parent: parent.clone(),
+        outcome,
+        solution: solution.to_owned(),
+        at: now,
+    }));
+    Ok(events)
 }
 
 /// Folds one event into the state. Never fails and decides nothing: every choice was made
@@ -384,6 +469,29 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             state.customer_erased = true;
             state.customer = Customer::default();
         }
+        Event::LinkedToProblem(linked) => {
+            state.parent = Some(linked.parent.clone());
+            state.link_mode = Some(linked.mode);
+        }
+        Event::ChildLinked(linked) => state.children.push(ChildLink {
+            child: linked.child.clone(),
+            mode: linked.mode,
+            at: linked.at,
+        }),
+        Event::ParentResolved(resolved) => {
+            state.solution = Some(Solution {
+                outcome: resolved.outcome,
+                text: resolved.solution.clone(),
+                reason: String::new(),
+                proposed_at: resolved.at,
+            });
+            state.outcome = Some(resolved.outcome);
+            state.approval = Approval::NotRequired;
+            state.responded_at.get_or_insert(resolved.at);
+            state.resolved_at = Some(resolved.at);
+            state.step = Step::Review;
+        }
+        Event::RewardGranted(reward) => state.reward = Some(reward.clone()),
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
@@ -600,6 +708,7 @@ fn decide_archived(
         Command::ExpireRetention if state.retention_expired => Ok(Vec::new()),
         Command::ExpireRetention => Ok(vec![Event::RetentionExpired(RetentionExpired { at: now })]),
         Command::EraseCustomer => Ok(erase_customer(state, now)),
+        Command::ResolveFromParent { .. } => Ok(Vec::new()),
         // Timers of an archived ticket have nothing left to do.
         Command::RaiseSlaWarning { .. }
         | Command::RecordSlaBreach { .. }
@@ -826,6 +935,9 @@ fn decide_propose(
         policy_version: policy.version(),
         at: now,
     }));
+    if !approval_required {
+        events.extend(reward_for(state, Some(outcome), now, policy));
+    }
     Ok(events)
 }
 

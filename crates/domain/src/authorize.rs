@@ -3,8 +3,8 @@
 //! | role | may |
 //! | --- | --- |
 //! | adapter | `Submit` (the `Intake` service) |
-//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla` |
-//! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `PauseSla`, `ResumeSla`; on tickets their department helps with: read and `AddNote` |
+//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar` |
+//! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `PauseSla`, `ResumeSla`; on tickets their department leads or helps with: read, `AddNote`, `ListSimilar` |
 //! | head | what an agent may, plus `ApproveSolution` and `Dispatch` (moving a ticket their department leads elsewhere) |
 //! | manager | read all tickets; `MonthlyReport`, `AdoptedSuggestions` |
 //! | auditor | read all tickets; `ReadEvents`, `VerifyLog`, `GetTicketAt` |
@@ -48,6 +48,10 @@ pub enum Action {
     GetTicketAt,
     MonthlyReport,
     AdoptedSuggestions,
+    /// `Tickets.LinkToProblem`: link a ticket to a parent problem or merge a duplicate.
+    LinkToProblem,
+    /// `Tickets.ListSimilar`: open tickets that look like the same report.
+    ListSimilar,
 }
 
 impl Action {
@@ -74,6 +78,8 @@ impl Action {
         Action::GetTicketAt,
         Action::MonthlyReport,
         Action::AdoptedSuggestions,
+        Action::LinkToProblem,
+        Action::ListSimilar,
     ];
 
     /// The RPC's name as `api.md` spells it.
@@ -100,6 +106,8 @@ impl Action {
             Action::GetTicketAt => "GetTicketAt",
             Action::MonthlyReport => "MonthlyReport",
             Action::AdoptedSuggestions => "AdoptedSuggestions",
+            Action::LinkToProblem => "LinkToProblem",
+            Action::ListSimilar => "ListSimilar",
         }
     }
 
@@ -125,7 +133,9 @@ impl Action {
             Command::Escalate { .. } => Some(Action::Escalate),
             Command::PauseSla { .. } => Some(Action::PauseSla),
             Command::ResumeSla => Some(Action::ResumeSla),
+            Command::LinkToProblem { .. } => Some(Action::LinkToProblem),
             Command::Receive(_)
+            | Command::ResolveFromParent { .. }
             | Command::RaiseSlaWarning { .. }
             | Command::RecordSlaBreach { .. }
             | Command::EscalateSla { .. }
@@ -191,6 +201,8 @@ pub fn authorize(
                         | A::Escalate
                         | A::PauseSla
                         | A::ResumeSla
+                        | A::LinkToProblem
+                        | A::ListSimilar
                 )
         }
         Role::Manager => {
@@ -202,7 +214,9 @@ pub fn authorize(
         }
         Role::Agent | Role::Head => {
             let need = match action {
-                A::GetTicket | A::GetHistory | A::AddNote => Some(DepartmentNeed::Involved),
+                A::GetTicket | A::GetHistory | A::AddNote | A::ListSimilar => {
+                    Some(DepartmentNeed::Involved)
+                }
                 A::ListTickets | A::WatchTickets => {
                     if ticket.is_none() {
                         return department_of(actor, action).map(|_| ());
@@ -362,6 +376,7 @@ mod tests {
             A::ProposeSolution,
             A::PauseSla,
             A::ResumeSla,
+            A::ListSimilar,
         ];
         let on_helped = [
             A::GetTicket,
@@ -369,6 +384,7 @@ mod tests {
             A::GetHistory,
             A::WatchTickets,
             A::AddNote,
+            A::ListSimilar,
         ];
         match role {
             Role::Admin | Role::System => Action::ALL.to_vec(),
@@ -384,6 +400,8 @@ mod tests {
                     A::Escalate,
                     A::PauseSla,
                     A::ResumeSla,
+                    A::LinkToProblem,
+                    A::ListSimilar,
                 ]);
                 allowed
             }

@@ -3,7 +3,7 @@
 
 use crate::ids::{FeedbackId, TicketId};
 use crate::ticket::Customer;
-use crate::types::{ContentType, Deadline, Kind, Outcome, Priority, Scope};
+use crate::types::{ContentType, Deadline, Kind, LinkMode, Outcome, Priority, Scope};
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -195,6 +195,18 @@ pub enum Command {
     ExpireRetention,
     /// System: erase the customer's personal data on request.
     EraseCustomer,
+    /// Link this ticket to a parent problem, or merge it into the parent as a duplicate. The
+    /// parent's side is decided with both states by `problems::decide_link`.
+    LinkToProblem {
+        parent_ticket_id: TicketId,
+        mode: LinkMode,
+    },
+    /// System: the parent problem was solved and reviewed; this child takes its solution.
+    ResolveFromParent {
+        parent: TicketId,
+        outcome: Outcome,
+        solution: String,
+    },
 }
 
 impl Command {
@@ -218,6 +230,8 @@ impl Command {
             Command::EscalateSla { .. } => "escalate_sla",
             Command::ExpireRetention => "expire_retention",
             Command::EraseCustomer => "erase_customer",
+            Command::LinkToProblem { .. } => "link_to_problem",
+            Command::ResolveFromParent { .. } => "resolve_from_parent",
         }
     }
 
@@ -231,6 +245,7 @@ impl Command {
                 | Command::EscalateSla { .. }
                 | Command::ExpireRetention
                 | Command::EraseCustomer
+                | Command::ResolveFromParent { .. }
         )
     }
 }

@@ -23,6 +23,10 @@ pub enum DomainError {
     /// The configuration (rules, SLA policy, calendar) is not usable.
     #[error("invalid configuration at {key}: {reason}")]
     Config { key: String, reason: String },
+    /// The command cannot be done in the ticket's present situation (other than its step):
+    /// says why.
+    #[error("failed precondition: {reason}")]
+    Precondition { reason: String },
 }
 
 impl DomainError {

@@ -6,6 +6,7 @@
 //! `ticket.events.received`, which is how intake learns that a submission is safe in the log.
 
 use crate::ids::{FeedbackId, TicketId};
+pub use crate::problems::{ChildLinked, LinkedToProblem, ParentResolved, RewardGranted};
 use crate::ticket::Customer;
 use crate::types::{ContentType, Deadline, Deadlines, Kind, Outcome, Priority, Scope};
 use crate::DomainError;
@@ -236,6 +237,10 @@ pub enum Event {
     SlaEscalated(SlaEscalated),
     RetentionExpired(RetentionExpired),
     CustomerErased(CustomerErased),
+    LinkedToProblem(LinkedToProblem),
+    ChildLinked(ChildLinked),
+    ParentResolved(ParentResolved),
+    RewardGranted(RewardGranted),
 }
 
 /// Every event type name, in declaration order.
@@ -259,6 +264,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "sla_escalated",
     "retention_expired",
     "customer_erased",
+    "linked_to_problem",
+    "child_linked",
+    "parent_resolved",
+    "reward_granted",
 ];
 
 fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
@@ -322,6 +331,10 @@ impl Event {
             Event::SlaEscalated(_) => "sla_escalated",
             Event::RetentionExpired(_) => "retention_expired",
             Event::CustomerErased(_) => "customer_erased",
+            Event::LinkedToProblem(_) => "linked_to_problem",
+            Event::ChildLinked(_) => "child_linked",
+            Event::ParentResolved(_) => "parent_resolved",
+            Event::RewardGranted(_) => "reward_granted",
         }
     }
 
@@ -346,6 +359,10 @@ impl Event {
             Event::SlaEscalated(event) => event.at,
             Event::RetentionExpired(event) => event.at,
             Event::CustomerErased(event) => event.at,
+            Event::LinkedToProblem(event) => event.at,
+            Event::ChildLinked(event) => event.at,
+            Event::ParentResolved(event) => event.at,
+            Event::RewardGranted(event) => event.at,
         }
     }
 
@@ -375,6 +392,10 @@ impl Event {
             Event::SlaEscalated(event) => to_json(event),
             Event::RetentionExpired(event) => to_json(event),
             Event::CustomerErased(event) => to_json(event),
+            Event::LinkedToProblem(event) => to_json(event),
+            Event::ChildLinked(event) => to_json(event),
+            Event::ParentResolved(event) => to_json(event),
+            Event::RewardGranted(event) => to_json(event),
         }
     }
 
@@ -406,6 +427,10 @@ impl Event {
             "sla_escalated" => Event::SlaEscalated(read_payload(event_type, payload)?),
             "retention_expired" => Event::RetentionExpired(read_payload(event_type, payload)?),
             "customer_erased" => Event::CustomerErased(read_payload(event_type, payload)?),
+            "linked_to_problem" => Event::LinkedToProblem(read_payload(event_type, payload)?),
+            "child_linked" => Event::ChildLinked(read_payload(event_type, payload)?),
+            "parent_resolved" => Event::ParentResolved(read_payload(event_type, payload)?),
+            "reward_granted" => Event::RewardGranted(read_payload(event_type, payload)?),
             other => {
                 return Err(DomainError::invalid(
                     "event_type",

@@ -2,7 +2,10 @@
 //! in `aggregate::decide`, every change in `aggregate::apply`.
 
 use crate::ids::{FeedbackId, TicketId};
-use crate::types::{ContentType, Deadline, Kind, Outcome, Priority, Scope, SlaState, Step};
+use crate::problems::{ChildLink, RewardGranted};
+use crate::types::{
+    ContentType, Deadline, Kind, LinkMode, Outcome, Priority, Scope, SlaState, Step,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -186,6 +189,19 @@ pub struct Ticket {
     pub retention_expired: bool,
     /// The customer's personal data was erased on request.
     pub customer_erased: bool,
+
+    // Problems and rewards.
+    /// The problem this ticket is linked to, and how.
+    #[serde(default)]
+    pub parent: Option<TicketId>,
+    #[serde(default)]
+    pub link_mode: Option<LinkMode>,
+    /// The tickets linked to this one as the same problem.
+    #[serde(default)]
+    pub children: Vec<ChildLink>,
+    /// The reward granted for this ticket's adopted suggestion.
+    #[serde(default)]
+    pub reward: Option<RewardGranted>,
 }
 
 impl Default for Ticket {
@@ -246,6 +262,10 @@ impl Default for Ticket {
             archived_at: None,
             retention_expired: false,
             customer_erased: false,
+            parent: None,
+            link_mode: None,
+            children: Vec::new(),
+            reward: None,
         }
     }
 }
@@ -267,6 +287,11 @@ impl Ticket {
     /// Whether the ticket has been archived.
     pub fn is_archived(&self) -> bool {
         self.step == Step::Archive
+    }
+
+    /// Whether the ticket was merged into a problem as a duplicate: it is handled there.
+    pub fn is_merged(&self) -> bool {
+        self.link_mode == Some(LinkMode::MergeDuplicate)
     }
 
     /// Whether the SLA clock is stopped waiting for the customer.
@@ -301,7 +326,7 @@ impl Ticket {
     /// Whether a deadline still matters: the response or resolution it asks for has not
     /// happened in this round and the ticket is not archived.
     pub fn deadline_open(&self, deadline: Deadline) -> bool {
-        if !self.exists() || self.is_archived() {
+        if !self.exists() || self.is_archived() || self.is_merged() {
             return false;
         }
         match deadline {

@@ -218,4 +218,25 @@ pub trait Policy {
     fn is_department(&self, department: &str) -> bool;
     /// The configuration version, recorded on events that depend on it.
     fn version(&self) -> String;
+    /// The reward for an adopted suggestion, or `None` when none is granted.
+    fn reward(&self) -> Option<crate::problems::RewardRule> {
+        None
+    }
 }
+
+vocabulary!(
+    /// How a ticket is tied to its parent problem: a linked report of the same problem keeps
+    /// its own handling; a merged duplicate stops its own handling and follows the parent.
+    LinkMode {
+        Link => "link",
+        MergeDuplicate => "merge_duplicate",
+    }
+);
+
+vocabulary!(
+    /// What the loyalty system grants for an adopted suggestion.
+    RewardKind {
+        Points => "points",
+        Coupon => "coupon",
+    }
+);

@@ -1155,6 +1155,17 @@ fn every_event_reads_back_from_its_type_and_payload() {
     seen.sort_unstable();
     seen.dedup();
     let mut all = EVENT_TYPES.to_vec();
+    // The events of problems and rewards need two tickets or a suggestion: tests/problems.rs
+    // covers them the same way.
+    all.retain(|name| {
+        ![
+            "linked_to_problem",
+            "child_linked",
+            "parent_resolved",
+            "reward_granted",
+        ]
+        .contains(name)
+    });
     all.sort_unstable();
     assert_eq!(seen, all, "the history covers every event type");
     for event in &history.events {

@@ -266,6 +266,8 @@ impl<'a> ReportBuilder<'a> {
             month_start: self.current_bounds.0,
             month_end: self.current_bounds.1,
             tickets,
+            distinct_problems: accumulator.distinct_problems,
+            reporters: accumulator.reporters,
             complaints: accumulator.complaints,
             by_kind,
             by_content_type,
@@ -576,15 +578,17 @@ fn sort_and_truncate_adopted(list: &mut Vec<AdoptedSuggestion>, limit: usize) {
 }
 
 /// Per keyword or product: tickets carrying it, and complaints among them.
-type ProblemCounts = HashMap<String, (u64, u64)>;
+/// Per keyword or product: problems carrying it, complaints among them, their reporters.
+type ProblemCounts = HashMap<String, (u64, u64, u64)>;
 
-fn count_problem(map: &mut ProblemCounts, key: &str, complaint: bool) {
+fn count_problem(map: &mut ProblemCounts, key: &str, complaint: bool, reporters: u64) {
     let entry = match map.get_mut(key) {
         Some(entry) => entry,
         None => map.entry(key.to_owned()).or_default(),
     };
     entry.0 += 1;
     entry.1 += u64::from(complaint);
+    entry.2 += reporters;
 }
 
 fn top_problems(
@@ -596,7 +600,7 @@ fn top_problems(
 ) -> Vec<TopProblem> {
     let mut all: Vec<TopProblem> = counts
         .iter()
-        .map(|(key, (count, complaint_count))| {
+        .map(|(key, (count, complaint_count, reporters))| {
             let complaint_share = ratio(*complaint_count, complaints);
             TopProblem {
                 key: key.clone(),
@@ -605,6 +609,7 @@ fn top_problems(
                 complaints: *complaint_count,
                 complaint_share,
                 priority_flag: complaints > 0 && complaint_share > threshold,
+                reporters: *reporters,
             }
         })
         .collect();
@@ -759,6 +764,8 @@ struct MonthAccumulator {
     channels: HashMap<String, u64>,
     satisfaction: ScoreCounts,
     reopened: u64,
+    distinct_problems: u64,
+    reporters: u64,
     keywords: ProblemCounts,
     products: ProblemCounts,
     departments: BTreeMap<String, DepartmentAccumulator>,
@@ -789,12 +796,19 @@ impl MonthAccumulator {
             self.satisfaction.add(score);
         }
         self.reopened += u64::from(facts.reopened);
-        for keyword in &ticket.keywords {
-            count_problem(&mut self.keywords, keyword, complaint);
-        }
-        if let Some(product) = ticket.product.as_deref().map(str::trim) {
-            if !product.is_empty() {
-                count_problem(&mut self.products, product, complaint);
+        // A ticket linked to a parent problem is counted into its parent: the problem counts
+        // once, with every reporter.
+        if ticket.parent.is_none() {
+            let reporters = u64::from(domain::problems::reporters(ticket));
+            self.distinct_problems += 1;
+            self.reporters += reporters;
+            for keyword in &ticket.keywords {
+                count_problem(&mut self.keywords, keyword, complaint, reporters);
+            }
+            if let Some(product) = ticket.product.as_deref().map(str::trim) {
+                if !product.is_empty() {
+                    count_problem(&mut self.products, product, complaint, reporters);
+                }
             }
         }
         match ticket.department.as_deref() {

@@ -76,6 +76,10 @@ pub struct TopProblem {
     pub complaint_share: f64,
     /// More than the configured share of complaints (30% by default): a priority topic.
     pub priority_flag: bool,
+    /// Customers who reported it: `count` counts each problem once, its linked tickets
+    /// are counted here with it.
+    #[serde(default)]
+    pub reporters: u64,
 }
 
 /// Key performance indicators of one department.
@@ -170,6 +174,12 @@ pub struct MonthlyReport {
 
     /// Tickets received in the month.
     pub tickets: u64,
+    /// Distinct problems of the month: tickets not linked to a parent problem.
+    #[serde(default)]
+    pub distinct_problems: u64,
+    /// The customers behind those problems: each problem with its linked tickets.
+    #[serde(default)]
+    pub reporters: u64,
     pub complaints: u64,
     pub by_kind: Vec<CategoryShare>,
     pub by_content_type: Vec<CategoryShare>,

@@ -176,6 +176,7 @@ fn problem_to_proto(problem: &TopProblem) -> v1::TopProblem {
         complaint_share: problem.complaint_share,
         priority_flag: problem.priority_flag,
         complaints: Some(problem.complaints),
+        reporters: problem.reporters,
     }
 }
 
@@ -189,6 +190,7 @@ fn problem_from_proto(problem: &v1::TopProblem, complaints: u64) -> TopProblem {
             .unwrap_or_else(|| count_from_share(problem.complaint_share, complaints)),
         complaint_share: problem.complaint_share,
         priority_flag: problem.priority_flag,
+        reporters: problem.reporters,
     }
 }
 
@@ -244,6 +246,11 @@ fn adopted_to_proto(adopted: &AdoptedSuggestion) -> v1::AdoptedSuggestion {
         customer_told: adopted.customer_told,
         customer_display_name: adopted.customer_display_name.clone(),
         outcome: outcome_to_proto(adopted.outcome) as i32,
+        // The monthly report lists suggestions without their rewards; `AdoptedSuggestions`
+        // shows them.
+        reward_kind: String::new(),
+        reward_amount: 0,
+        reward_valid_until: None,
     }
 }
 
@@ -267,6 +274,8 @@ pub fn to_proto(report: &MonthlyReport) -> v1::MonthlyReport {
         month: report.month.to_string(),
         department: report.department.clone().unwrap_or_default(),
         tickets: report.tickets,
+        distinct_problems: report.distinct_problems,
+        reporters: report.reporters,
         by_kind: report.by_kind.iter().map(share_to_proto).collect(),
         by_content_type: report.by_content_type.iter().map(share_to_proto).collect(),
         by_channel: report.by_channel.iter().map(share_to_proto).collect(),
@@ -383,6 +392,8 @@ pub fn from_proto(
         month_start: month.start(offset),
         month_end: month.end(offset),
         tickets: message.tickets,
+        distinct_problems: message.distinct_problems,
+        reporters: message.reporters,
         complaints,
         by_kind: message.by_kind.iter().map(share_from_proto).collect(),
         by_content_type: message
@@ -496,6 +507,7 @@ mod tests {
             complaints: 3,
             complaint_share: 0.6,
             priority_flag: true,
+            reporters: 5,
         });
         report
     }

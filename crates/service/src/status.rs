@@ -58,7 +58,9 @@ pub fn status_from(failure: impl Into<Failure>) -> Status {
             DomainError::NotFound { .. } => Status::not_found(error.to_string()),
             DomainError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
             DomainError::PermissionDenied { .. } => Status::permission_denied(error.to_string()),
-            DomainError::Config { .. } => Status::failed_precondition(error.to_string()),
+            DomainError::Config { .. } | DomainError::Precondition { .. } => {
+                Status::failed_precondition(error.to_string())
+            }
         },
         Failure::Conflict { expected, actual } => Status::aborted(format!(
             "expected version {expected} but the ticket is at version {actual}"

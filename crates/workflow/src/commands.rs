@@ -77,7 +77,7 @@ impl Commands {
 
     /// The ticket as it stood right after the events of an earlier command with this id, or
     /// `None` when no such command was recorded.
-    async fn earlier_result(
+    pub(crate) async fn earlier_result(
         &self,
         ticket_id: &TicketId,
         command_id: &CommandId,
@@ -135,6 +135,10 @@ impl Commands {
         let result = self
             .execute_inner(actor, ticket_id, command_id, expected_version, command)
             .await;
+        if let Ok(ticket) = &result {
+            // A solved and reviewed problem is passed on to its children.
+            self.after_command(ticket).await;
+        }
         let outcome = match &result {
             Ok(_) => "ok",
             Err(Failure::Domain(DomainError::PermissionDenied { .. })) => "denied",

@@ -31,6 +31,7 @@ pub mod failpoints;
 pub mod grpc;
 pub mod key_backup;
 pub mod metrics;
+pub mod problems;
 pub mod projections;
 pub mod publisher;
 pub mod queries;

@@ -598,6 +598,8 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "Escalate",
             "PauseSla",
             "ResumeSla",
+            "LinkToProblem",
+            "ListSimilar",
         ],
         "t-agent-technical" => &[
             "GetTicket",
@@ -610,6 +612,7 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "ProposeSolution",
             "PauseSla",
             "ResumeSla",
+            "ListSimilar",
         ],
         "t-head-technical" => &[
             "GetTicket",
@@ -624,6 +627,7 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "ResumeSla",
             "ApproveSolution",
             "Dispatch",
+            "ListSimilar",
         ],
         "t-manager" | "t-auditor" => &READS,
         // The admin may call every RPC of the matrix.
@@ -649,6 +653,8 @@ const RPCS: &[&str] = &[
     "Escalate",
     "PauseSla",
     "ResumeSla",
+    "LinkToProblem",
+    "ListSimilar",
 ];
 
 /// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
@@ -818,6 +824,29 @@ async fn call(
                     ticket_id,
                     command_id,
                     ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "LinkToProblem" => client
+            .link_to_problem(authorized(
+                v1::LinkToProblemRequest {
+                    parent_ticket_id: ticket_id.clone(),
+                    ticket_id,
+                    command_id,
+                    merge: false,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "ListSimilar" => client
+            .list_similar(authorized(
+                v1::ListSimilarRequest {
+                    ticket_id,
+                    page_size: 10,
                 },
                 token,
             ))

@@ -138,6 +138,55 @@ pub async fn run_query(context: &Context, command: TicketsCommand) -> Result<(),
             });
             context.print(&sla_text_view(&response, &context.view), &json)
         }
+        TicketsCommand::Similar { ticket_id, limit } => {
+            let (mut client, connection) = client(context).await?;
+            let response = client
+                .list_similar(connection.request(v1::ListSimilarRequest {
+                    ticket_id,
+                    page_size: limit,
+                })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            let json = Value::Array(
+                response
+                    .tickets
+                    .iter()
+                    .zip(&response.scores)
+                    .map(|(ticket, score)| {
+                        let mut value = ticket_json(ticket);
+                        if let Value::Object(fields) = &mut value {
+                            fields.insert("similarity".to_owned(), json!(score));
+                        }
+                        value
+                    })
+                    .collect(),
+            );
+            context.print(
+                &crate::render::similar_table(&response.tickets, &response.scores, &context.view),
+                &json,
+            )
+        }
+        TicketsCommand::Link {
+            common: arguments,
+            to,
+            merge,
+        } => {
+            let (mut client, connection) = client(context).await?;
+            let (ticket_id, command_id, expected_version) = common(&arguments);
+            let response = client
+                .link_to_problem(connection.request(v1::LinkToProblemRequest {
+                    ticket_id,
+                    command_id,
+                    expected_version,
+                    parent_ticket_id: to,
+                    merge,
+                })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            print_ticket(context, response.ticket)
+        }
     }
 }
 

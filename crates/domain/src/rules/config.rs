@@ -49,6 +49,10 @@ pub struct DomainConfig {
     pub approval: ApprovalConfig,
     pub limits: LimitsConfig,
     pub notices: NoticesConfig,
+    /// What an adopted suggestion earns.
+    pub rewards: crate::problems::RewardsConfig,
+    /// How similar tickets are suggested as duplicates of a problem.
+    pub problems: crate::problems::ProblemsConfig,
     /// Service-owned sections, kept unread for the service that owns them.
     #[serde(skip_serializing)]
     pub nats: Option<toml::Table>,
@@ -455,6 +459,8 @@ impl Default for DomainConfig {
             approval: ApprovalConfig::default(),
             limits: LimitsConfig::default(),
             notices: NoticesConfig::default(),
+            rewards: crate::problems::RewardsConfig::default(),
+            problems: crate::problems::ProblemsConfig::default(),
             nats: None,
             intake_service: None,
             workflow_service: None,
@@ -1183,6 +1189,8 @@ impl DomainConfig {
     /// Checks the cross-references and ranges that serde cannot: departments, channels,
     /// thresholds, calendar dates and notice templates.
     pub fn validate(&self) -> Result<(), DomainError> {
+        self.rewards.validate()?;
+        self.problems.validate()?;
         let fail = |key: String, reason: String| Err(DomainError::Config { key, reason });
         if self.channels.is_empty() {
             return fail("channels".into(), "at least one channel is needed".into());

@@ -181,6 +181,10 @@ impl Policy for Rules {
         self.config.is_department(department)
     }
 
+    fn reward(&self) -> Option<crate::problems::RewardRule> {
+        self.config.rewards.rule()
+    }
+
     fn version(&self) -> String {
         self.version.clone()
     }

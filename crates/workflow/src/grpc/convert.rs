@@ -353,6 +353,13 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
         archived_at: optional_timestamp(ticket.archived_at),
         language: v1::Language::Unspecified as i32,
         paused_for: Some(duration_ms(ticket.paused_total_ms)),
+        parent_ticket_id: ticket
+            .parent
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        children_count: u32::try_from(ticket.children.len()).unwrap_or(u32::MAX),
+        merged_duplicate: ticket.is_merged(),
     }
 }
 

@@ -470,6 +470,16 @@ fn public_suggestion(
         customer_told,
         customer_display_name: masked_name(ticket.customer.name.as_deref()),
         outcome: reports::proto_conv::outcome_to_proto(outcome) as i32,
+        reward_kind: ticket
+            .reward
+            .as_ref()
+            .map(|reward| reward.kind.as_str().to_owned())
+            .unwrap_or_default(),
+        reward_amount: ticket.reward.as_ref().map_or(0, |reward| reward.amount),
+        reward_valid_until: ticket
+            .reward
+            .as_ref()
+            .map(|reward| timestamp(reward.valid_until)),
     }
 }
 

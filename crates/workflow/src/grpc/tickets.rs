@@ -21,7 +21,7 @@ use domain::ids::{CommandId, TicketId};
 use domain::rules::config::{Allowance, Clock as SlaClock, TimeUnit};
 use domain::rules::sla::RowUsed;
 use domain::ticket::Ticket;
-use domain::types::{Actor, Classification, Deadline, Policy};
+use domain::types::{Actor, Classification, Deadline, LinkMode, Policy};
 use domain::{DomainError, Rules};
 use eventlog::EventLog;
 use futures::Stream;
@@ -670,6 +670,80 @@ impl v1::tickets_server::Tickets for TicketsService {
             .await
             .map_err(|error| status_from(failure_from_log(error)))?;
         Ok(Response::new(explain(&ticket, &rows, &self.rules)))
+    }
+
+    async fn link_to_problem(
+        &self,
+        request: Request<v1::LinkToProblemRequest>,
+    ) -> Result<Response<v1::LinkToProblemResponse>, Status> {
+        let actor = actor_of(&request)?;
+        check_role(&actor, Action::LinkToProblem)?;
+        let request = request.into_inner();
+        let child_id = parse_ticket_id(&request.ticket_id)?;
+        let command_id = parse_command_id(&request.command_id)?;
+        if request.parent_ticket_id.trim().is_empty() {
+            return Err(status_from(DomainError::invalid(
+                "parent_ticket_id",
+                "is required",
+            )));
+        }
+        let parent_id = TicketId::parse(&request.parent_ticket_id).map_err(|error| {
+            status_from(DomainError::invalid("parent_ticket_id", error.to_string()))
+        })?;
+        let mode = if request.merge {
+            LinkMode::MergeDuplicate
+        } else {
+            LinkMode::Link
+        };
+        let ticket = self
+            .commands
+            .link_to_problem(
+                &actor,
+                &child_id,
+                &command_id,
+                request.expected_version,
+                &parent_id,
+                mode,
+            )
+            .await
+            .map_err(status_from)?;
+        Ok(Response::new(v1::LinkToProblemResponse {
+            ticket: Some(ticket_message(&ticket)),
+        }))
+    }
+
+    async fn list_similar(
+        &self,
+        request: Request<v1::ListSimilarRequest>,
+    ) -> Result<Response<v1::ListSimilarResponse>, Status> {
+        let actor = actor_of(&request)?;
+        check_role(&actor, Action::ListSimilar)?;
+        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
+        let target = self
+            .readable_ticket(&actor, Action::ListSimilar, &ticket_id)
+            .await?;
+        let limit = usize::try_from(self.page_size(request.get_ref().page_size)).unwrap_or(50);
+        let config = self.rules.config().problems.clone();
+        let found = self
+            .readers
+            .with(move |connection| {
+                crate::problems::list_similar(connection, &target, &config, usize::MAX)
+            })
+            .await
+            .map_err(|error| status_from(failure_from_read(error)))?;
+        // Agents and heads see only the tickets of their department among the candidates.
+        let visible: Vec<_> = found
+            .into_iter()
+            .filter(|similar| authorize(&actor, Action::GetTicket, Some(&similar.ticket)).is_ok())
+            .take(limit)
+            .collect();
+        Ok(Response::new(v1::ListSimilarResponse {
+            tickets: visible
+                .iter()
+                .map(|similar| ticket_message(&similar.ticket))
+                .collect(),
+            scores: visible.iter().map(|similar| similar.score).collect(),
+        }))
     }
 }
 

@@ -1,0 +1,702 @@
+//! End-to-end tests of problems, duplicates and rewards with a real nats-server and both real
+//! service binaries: five customers report the same fault, `ListSimilar` offers the other
+//! four, three are linked and one merged into the first, and solving and reviewing the
+//! problem moves every child to review with `ParentResolved` in its history; the monthly
+//! report counts one problem with five reporters. An adopted and approved suggestion records
+//! `RewardGranted`, which `GetHistory`, `TICKET_EVENTS` and the public list of adopted
+//! suggestions (name masked, no contact data) all show. The CLI's `tickets similar` and
+//! `tickets link` go through the same RPCs.
+
+use e2e::{bin_path, free_port, NatsServer, ServiceProcess};
+use futures::StreamExt;
+use prost::Message as _;
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::reports_client::ReportsClient;
+use proto::v1::tickets_client::TicketsClient;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic::Code;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const WAIT: Duration = Duration::from_secs(60);
+
+/// (token, name, role, department).
+const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
+    ("p-adapter", "web-form", "adapter", ""),
+    ("p-service", "zhang.san", "service", ""),
+    ("p-agent-logistics", "li.si", "agent", "logistics"),
+    ("p-manager", "boss", "manager", ""),
+    ("p-admin", "root", "admin", ""),
+];
+
+fn tokens_file() -> String {
+    let mut text = String::new();
+    for (token, name, role, department) in PRINCIPALS {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            service::tokens::token_sha256(token)
+        ));
+        if !department.is_empty() {
+            text.push_str(&format!("department = \"{department}\"\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+struct Cluster {
+    nats: NatsServer,
+    _intake: ServiceProcess,
+    workflow: ServiceProcess,
+    intake_address: String,
+    workflow_address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-problems-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[intake_service]\nnode_id = 6\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 200\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
+             [nats]\nrequest_timeout_ms = 3000\n\n\
+             [rewards]\nkind = \"points\"\namount = 100\nvalidity_days = 30\n",
+        )
+        .expect("write config");
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let workflow_address = format!("127.0.0.1:{}", free_port());
+        let common = |address: &str, data: &str| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                dir.path().join(data).to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ]
+        };
+        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &common(&intake_address, "intake"),
+            &env,
+            dir.path().join("intake.log"),
+        );
+        let mut workflow = ServiceProcess::spawn(
+            "cloop-workflow",
+            &common(&workflow_address, "workflow"),
+            &env,
+            dir.path().join("workflow.log"),
+        );
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        Self {
+            nats,
+            _intake: intake,
+            workflow,
+            intake_address,
+            workflow_address,
+            dir,
+        }
+    }
+
+    async fn tickets(&self) -> TicketsClient<Channel> {
+        connect(&self.workflow_address, TicketsClient::connect).await
+    }
+
+    async fn reports(&self) -> ReportsClient<Channel> {
+        connect(&self.workflow_address, ReportsClient::connect).await
+    }
+
+    async fn submit(&self, external_id: &str, content: &str, name: &str, phone: &str) -> String {
+        let request = v1::SubmitRequest {
+            channel: "app".into(),
+            external_id: external_id.into(),
+            content: content.into(),
+            product: "app".into(),
+            customer: Some(v1::Customer {
+                customer_id: format!("c-{external_id}"),
+                name: name.into(),
+                phone: phone.into(),
+                email: format!("{external_id}@example.com"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        connect(&self.intake_address, IntakeClient::connect)
+            .await
+            .submit(authorized(request, "p-adapter"))
+            .await
+            .expect("intake accepts the submission")
+            .into_inner()
+            .ticket_id
+    }
+
+    async fn get_ticket(&self, ticket_id: &str) -> Option<v1::Ticket> {
+        self.tickets()
+            .await
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "p-admin",
+            ))
+            .await
+            .ok()
+            .and_then(|response| response.into_inner().ticket)
+    }
+
+    async fn wait_ticket(
+        &self,
+        ticket_id: &str,
+        condition: impl Fn(&v1::Ticket) -> bool,
+    ) -> v1::Ticket {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(ticket) = self.get_ticket(ticket_id).await {
+                if condition(&ticket) {
+                    return ticket;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "ticket {ticket_id} never reached the expected state: {:?}\n{}",
+            self.get_ticket(ticket_id).await,
+            self.workflow.log()
+        );
+    }
+
+    async fn history(&self, ticket_id: &str) -> Vec<v1::LogEvent> {
+        self.tickets()
+            .await
+            .get_history(authorized(
+                v1::GetHistoryRequest {
+                    ticket_id: ticket_id.to_owned(),
+                },
+                "p-admin",
+            ))
+            .await
+            .expect("history")
+            .into_inner()
+            .events
+    }
+
+    async fn link(
+        &self,
+        child: &str,
+        parent: &str,
+        merge: bool,
+        command_id: &str,
+    ) -> Result<v1::Ticket, tonic::Status> {
+        self.tickets()
+            .await
+            .link_to_problem(authorized(
+                v1::LinkToProblemRequest {
+                    ticket_id: child.to_owned(),
+                    command_id: command_id.to_owned(),
+                    expected_version: None,
+                    parent_ticket_id: parent.to_owned(),
+                    merge,
+                },
+                "p-service",
+            ))
+            .await
+            .map(|response| response.into_inner().ticket.expect("ticket"))
+    }
+
+    /// Proposes `outcome` (as the admin, who may act for any department) and approves it
+    /// when the policy asks for approval.
+    async fn solve(&self, ticket_id: &str, outcome: v1::Outcome, text: &str) -> v1::Ticket {
+        let mut client = self.tickets().await;
+        let ticket = client
+            .propose_solution(authorized(
+                v1::ProposeSolutionRequest {
+                    ticket_id: ticket_id.to_owned(),
+                    command_id: format!("solve-{ticket_id}"),
+                    outcome: outcome as i32,
+                    text: text.to_owned(),
+                    ..Default::default()
+                },
+                "p-admin",
+            ))
+            .await
+            .expect("propose")
+            .into_inner()
+            .ticket
+            .expect("ticket");
+        if !ticket.awaiting_approval {
+            return ticket;
+        }
+        client
+            .approve_solution(authorized(
+                v1::ApproveSolutionRequest {
+                    ticket_id: ticket_id.to_owned(),
+                    command_id: format!("approve-{ticket_id}"),
+                    approve: true,
+                    comment: "同意".into(),
+                    ..Default::default()
+                },
+                "p-admin",
+            ))
+            .await
+            .expect("approve")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    async fn review(&self, ticket_id: &str, satisfaction: u32) -> v1::Ticket {
+        self.tickets()
+            .await
+            .record_review(authorized(
+                v1::RecordReviewRequest {
+                    ticket_id: ticket_id.to_owned(),
+                    command_id: format!("review-{ticket_id}"),
+                    satisfaction,
+                    ..Default::default()
+                },
+                "p-service",
+            ))
+            .await
+            .expect("review")
+            .into_inner()
+            .ticket
+            .expect("ticket")
+    }
+
+    fn cloop(&self, token: &str, args: &[&str]) -> std::process::Output {
+        Process::new(bin_path("cloop"))
+            .args(["--workflow", &self.workflow_address, "--token", token])
+            .args(args)
+            .env_remove("CLOOP_TOKEN")
+            .env_remove("CLOOP_INTAKE")
+            .env_remove("CLOOP_WORKFLOW")
+            .env_remove("CLOOP_PROFILE")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run cloop")
+    }
+}
+
+async fn connect<C, F, Fut>(address: &str, connect: F) -> C
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<C, tonic::transport::Error>>,
+{
+    let endpoint = format!("http://{address}");
+    for _ in 0..100 {
+        if let Ok(client) = connect(endpoint.clone()).await {
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot connect to {endpoint}");
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    request
+}
+
+fn step(ticket: &v1::Ticket) -> v1::Step {
+    v1::Step::try_from(ticket.step).unwrap_or(v1::Step::Unspecified)
+}
+
+fn types(events: &[v1::LogEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| event.event_type.clone())
+        .collect()
+}
+
+fn month_of(ticket: &v1::Ticket) -> String {
+    let created = ticket.created_at.expect("created_at");
+    let instant = chrono::DateTime::from_timestamp(created.seconds, 0).expect("instant");
+    instant
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
+    let cluster = Cluster::start();
+    let mut ids = Vec::new();
+    for index in 1..=5 {
+        let id = cluster
+            .submit(
+                &format!("fault-{index}"),
+                &format!("APP卡顿，打开很慢，第{index}次了"),
+                &format!("顾客{index}"),
+                &format!("1380013800{index}"),
+            )
+            .await;
+        ids.push(id);
+    }
+    let mut tickets = Vec::new();
+    for id in &ids {
+        tickets.push(
+            cluster
+                .wait_ticket(id, |ticket| step(ticket) == v1::Step::Handle)
+                .await,
+        );
+    }
+    let parent = ids[0].clone();
+    assert!(!tickets[0].keywords.is_empty(), "{:?}", tickets[0]);
+
+    // Similar: the other four, each with its score.
+    let similar = cluster
+        .tickets()
+        .await
+        .list_similar(authorized(
+            v1::ListSimilarRequest {
+                ticket_id: parent.clone(),
+                page_size: 10,
+            },
+            "p-service",
+        ))
+        .await
+        .expect("similar")
+        .into_inner();
+    let found: BTreeSet<String> = similar
+        .tickets
+        .iter()
+        .map(|ticket| ticket.ticket_id.clone())
+        .collect();
+    let others: BTreeSet<String> = ids[1..].iter().cloned().collect();
+    assert_eq!(found, others);
+    assert_eq!(similar.scores.len(), 4);
+    assert!(similar.scores.iter().all(|score| *score >= 0.3));
+    // An agent of a department that does not handle the ticket may not ask.
+    let denied = cluster
+        .tickets()
+        .await
+        .list_similar(authorized(
+            v1::ListSimilarRequest {
+                ticket_id: parent.clone(),
+                page_size: 10,
+            },
+            "p-agent-logistics",
+        ))
+        .await
+        .expect_err("another department");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    // The CLI lists the same tickets.
+    let output = cluster.cloop("p-service", &["--json", "tickets", "similar", &parent]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let cli_found: BTreeSet<String> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|ticket| ticket["ticket_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(cli_found, others);
+
+    // Refusals name why.
+    let itself = cluster
+        .link(&parent, &parent, false, "link-self")
+        .await
+        .expect_err("itself");
+    assert_eq!(itself.code(), Code::FailedPrecondition);
+    assert!(itself.message().contains("itself"), "{}", itself.message());
+
+    // Link three, merge one (the last through the CLI).
+    for (index, child) in ids[1..3].iter().enumerate() {
+        let linked = cluster
+            .link(child, &parent, false, &format!("link-{index}"))
+            .await
+            .expect("link");
+        assert_eq!(linked.parent_ticket_id, parent);
+        assert!(!linked.merged_duplicate);
+    }
+    // A repeated command id returns the first result and appends nothing.
+    let again = cluster
+        .link(&ids[1], &parent, false, "link-0")
+        .await
+        .expect("repeat");
+    assert_eq!(again.parent_ticket_id, parent);
+    let output = cluster.cloop(
+        "p-service",
+        &["--json", "tickets", "link", &ids[3], "--to", &parent],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let merged = cluster
+        .link(&ids[4], &parent, true, "merge-4")
+        .await
+        .expect("merge");
+    assert!(merged.merged_duplicate);
+    // One level only, no cycles.
+    let cycle = cluster
+        .link(&parent, &ids[1], false, "link-cycle")
+        .await
+        .expect_err("a parent may not become a child");
+    assert_eq!(cycle.code(), Code::FailedPrecondition);
+    // A merged duplicate is handled at its parent.
+    let refused = cluster
+        .tickets()
+        .await
+        .propose_solution(authorized(
+            v1::ProposeSolutionRequest {
+                ticket_id: ids[4].clone(),
+                command_id: "solve-merged".into(),
+                outcome: v1::Outcome::Fixed as i32,
+                text: "x".into(),
+                ..Default::default()
+            },
+            "p-admin",
+        ))
+        .await
+        .expect_err("merged");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("merged"),
+        "{}",
+        refused.message()
+    );
+
+    let problem = cluster
+        .wait_ticket(&parent, |ticket| ticket.children_count == 4)
+        .await;
+    let parent_history = types(&cluster.history(&parent).await);
+    assert_eq!(
+        parent_history
+            .iter()
+            .filter(|name| *name == "child_linked")
+            .count(),
+        4,
+        "{parent_history:?}"
+    );
+
+    // Solve, approve and review the problem: every child moves on to review.
+    cluster
+        .solve(&parent, v1::Outcome::Fixed, "新版本修复了卡顿")
+        .await;
+    let reviewed = cluster.review(&parent, 5).await;
+    assert_eq!(step(&reviewed), v1::Step::Review);
+    for child in &ids[1..] {
+        let ticket = cluster
+            .wait_ticket(child, |ticket| step(ticket) == v1::Step::Review)
+            .await;
+        assert_eq!(ticket.outcome, v1::Outcome::Fixed as i32);
+        assert_eq!(ticket.solution, "新版本修复了卡顿");
+        let history = types(&cluster.history(child).await);
+        assert_eq!(history.first().map(String::as_str), Some("received"));
+        assert!(
+            history.contains(&"linked_to_problem".to_owned())
+                && history.last().map(String::as_str) == Some("parent_resolved"),
+            "{history:?}"
+        );
+        // Each child's own customer is reviewed, then it is archived.
+        let child_reviewed = cluster.review(child, 4).await;
+        assert_eq!(child_reviewed.satisfaction, 4);
+    }
+
+    // The monthly report counts one problem with five reporters.
+    let month = month_of(&problem);
+    let report = cluster
+        .reports()
+        .await
+        .monthly_report(authorized(
+            v1::MonthlyReportRequest {
+                month: month.clone(),
+                ..Default::default()
+            },
+            "p-manager",
+        ))
+        .await
+        .expect("monthly report")
+        .into_inner()
+        .report
+        .expect("report");
+    assert_eq!(report.tickets, 5);
+    assert_eq!(report.distinct_problems, 1);
+    assert_eq!(report.reporters, 5);
+    let keyword = &problem.keywords[0];
+    let top = report
+        .top_keywords
+        .iter()
+        .find(|entry| &entry.key == keyword)
+        .unwrap_or_else(|| panic!("{keyword} in {:?}", report.top_keywords));
+    assert_eq!(top.count, 1);
+    assert_eq!(top.reporters, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public() {
+    let cluster = Cluster::start();
+    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let mut rewards = nats
+        .subscribe("ticket.events.reward_granted")
+        .await
+        .expect("subscribe");
+    let id = cluster
+        .submit(
+            "idea-1",
+            "建议增加夜间模式，有事请打 13912345678 或发 jo@example.com",
+            "John",
+            "13912345678",
+        )
+        .await;
+    cluster
+        .wait_ticket(&id, |ticket| step(ticket) != v1::Step::Unspecified)
+        .await;
+    // Customer service classifies it as a suggestion for the product department.
+    let mut client = cluster.tickets().await;
+    let ticket = client
+        .classify(authorized(
+            v1::ClassifyRequest {
+                ticket_id: id.clone(),
+                command_id: "classify-idea".into(),
+                kind: v1::Kind::Suggestion as i32,
+                content_type: v1::ContentType::Product as i32,
+                priority: v1::Priority::Low as i32,
+                scope: v1::Scope::Local as i32,
+                reason: "a suggestion".into(),
+                ..Default::default()
+            },
+            "p-service",
+        ))
+        .await
+        .expect("classify")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    if step(&ticket) != v1::Step::Handle {
+        client
+            .dispatch(authorized(
+                v1::DispatchRequest {
+                    ticket_id: id.clone(),
+                    command_id: "dispatch-idea".into(),
+                    department: "product".into(),
+                    reason: "the product department owns this".into(),
+                    ..Default::default()
+                },
+                "p-service",
+            ))
+            .await
+            .expect("dispatch");
+    }
+    let solved = cluster
+        .solve(&id, v1::Outcome::Adopted, "下个版本加入夜间模式")
+        .await;
+    assert_eq!(step(&solved), v1::Step::Review);
+
+    // On record.
+    let history = cluster.history(&id).await;
+    let granted = history
+        .iter()
+        .find(|event| event.event_type == "reward_granted")
+        .unwrap_or_else(|| panic!("{:?}", types(&history)));
+    let payload: serde_json::Value = serde_json::from_str(&granted.payload).expect("payload");
+    assert_eq!(payload["kind"], "points");
+    assert_eq!(payload["amount"], 100);
+    let at =
+        chrono::DateTime::parse_from_rfc3339(payload["at"].as_str().expect("at")).expect("instant");
+    let valid_until =
+        chrono::DateTime::parse_from_rfc3339(payload["valid_until"].as_str().expect("until"))
+            .expect("instant");
+    assert_eq!(valid_until - at, chrono::Duration::days(30));
+
+    // On TICKET_EVENTS, for the loyalty system.
+    let message = tokio::time::timeout(WAIT, rewards.next())
+        .await
+        .expect("the reward is published in time")
+        .expect("a message");
+    let published = v1::LogEvent::decode(message.payload.as_ref()).expect("a log event");
+    assert_eq!(published.event_type, "reward_granted");
+    assert_eq!(published.ticket_id, id);
+    assert_eq!(published.event_id, granted.event_id);
+
+    // In the public list: the name masked, no contact data, the reward shown.
+    let now = chrono::Utc::now();
+    let adopted = cluster
+        .reports()
+        .await
+        .adopted_suggestions(authorized(
+            v1::AdoptedSuggestionsRequest {
+                from: Some(prost_types::Timestamp {
+                    seconds: now.timestamp() - 86_400,
+                    nanos: 0,
+                }),
+                to: Some(prost_types::Timestamp {
+                    seconds: now.timestamp() + 86_400,
+                    nanos: 0,
+                }),
+                page_size: 10,
+                page_token: String::new(),
+            },
+            "p-manager",
+        ))
+        .await
+        .expect("adopted suggestions")
+        .into_inner();
+    assert_eq!(adopted.suggestions.len(), 1);
+    let listed = &adopted.suggestions[0];
+    assert_eq!(listed.ticket_id, id);
+    assert_eq!(listed.customer_display_name, "J***");
+    let public = format!("{listed:?}");
+    for secret in [
+        "13912345678",
+        "jo@example.com",
+        "idea-1@example.com",
+        "John",
+    ] {
+        assert!(!public.contains(secret), "{secret} in {public}");
+    }
+    assert!(listed.content.contains("夜间模式"));
+    assert_eq!(listed.reward_kind, "points");
+    assert_eq!(listed.reward_amount, 100);
+    assert!(listed.reward_valid_until.is_some());
+    let day = |offset: i64| {
+        (now + chrono::Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let output = cluster.cloop(
+        "p-manager",
+        &["report", "adopted", "--from", &day(-2), "--to", &day(2)],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("100 points"), "{text}");
+    assert!(
+        !text.contains("13912345678") && !text.contains("John"),
+        "{text}"
+    );
+}
