@@ -142,7 +142,7 @@ impl RewardsConfig {
 
     /// The rule the aggregate applies, or `None` when rewards are off.
     pub fn rule(&self) -> Option<RewardRule> {
-        self.enabled.then(|| RewardRule {
+        self.enabled.then_some(RewardRule {
             kind: self.kind,
             amount: self.amount,
             validity_days: self.validity_days,
