@@ -1341,6 +1341,8 @@ fn problem(
         complaint_share,
         priority_flag: complaint_share > 0.30,
         complaints: Some(with_complaints),
+        // No ticket of the month is linked to a problem: each counts its one reporter.
+        reporters: count,
     }
 }
 
@@ -1432,6 +1434,10 @@ fn expected_month(ids: &[String]) -> v1::MonthlyReport {
                 customer_told: told,
                 customer_display_name: name.to_owned(),
                 outcome: outcome as i32,
+                // The monthly report lists suggestions without their rewards.
+                reward_kind: String::new(),
+                reward_amount: 0,
+                reward_valid_until: None,
             }
         };
     v1::MonthlyReport {
@@ -1439,6 +1445,9 @@ fn expected_month(ids: &[String]) -> v1::MonthlyReport {
         department: String::new(),
         // 36 tickets received in March (ticket 35 never classified).
         tickets: 36,
+        // No ticket is linked to a problem: 36 problems, one reporter each.
+        distinct_problems: 36,
+        reporters: 36,
         // suggestion 1,2,3,4,7,10,34,36 = 8; complaint 6,15,20,21,22,23,26,27,29,31 = 10;
         // problem 5,11,12,13,14,16,17,19,30 = 9; inquiry 8,18,24,28,32 = 5; praise 9,25,33
         // = 3; unclassified 35 = 1; 8+10+9+5+3+1 = 36. Shares are count/36.
@@ -1755,6 +1764,8 @@ fn expected_technical() -> v1::MonthlyReport {
         month: MONTH.to_owned(),
         department: "technical".into(),
         tickets: 9,
+        distinct_problems: 9,
+        reporters: 9,
         // problem 11,12,13,14,16,17,19 = 7; complaint 15; inquiry 18.
         by_kind: shares(
             9,
