@@ -4,16 +4,21 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// `--listen`, `--nats-url`, `--data-dir`, `--tokens`, `--config`, `--metrics-listen`.
+/// `--listen`, `--nats-url`, `--stream-replicas`, `--data-dir`, `--tokens`, `--config`,
+/// `--metrics-listen`.
 /// Flatten into a service's own clap parser with `#[command(flatten)]`.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// The gRPC address to listen on (each service has its own default).
     #[arg(long, env = "CLOOP_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// The NATS server to use.
+    /// The NATS server to use, or several servers of one cluster separated by commas.
     #[arg(long, env = "CLOOP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// The replica count of the JetStream streams (3 in a three-node cluster); overrides
+    /// `[nats] stream_replicas` and each stream's `replicas`.
+    #[arg(long, env = "CLOOP_STREAM_REPLICAS")]
+    pub stream_replicas: Option<usize>,
     /// The folder for the service's SQLite files.
     #[arg(long, env = "CLOOP_DATA_DIR", default_value = ".data")]
     pub data_dir: PathBuf,

@@ -93,6 +93,9 @@ pub struct NatsConfig {
     pub ticket_events_stream: StreamSettings,
     /// How long a JetStream API call or publish ack may take, in milliseconds.
     pub request_timeout_ms: u64,
+    /// When set, the replica count of both streams (overrides each stream's `replicas`): 3 in
+    /// a three-node cluster. `--stream-replicas` (`CLOOP_STREAM_REPLICAS`) overrides this.
+    pub stream_replicas: Option<usize>,
 }
 
 impl Default for NatsConfig {
@@ -101,13 +104,39 @@ impl Default for NatsConfig {
             feedback_stream: StreamSettings::feedback(),
             ticket_events_stream: StreamSettings::ticket_events(),
             request_timeout_ms: 5_000,
+            stream_replicas: None,
         }
     }
 }
 
+/// The most replicas JetStream allows for a stream.
+pub const MAX_STREAM_REPLICAS: usize = 5;
+
 impl NatsConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms.max(1))
+    }
+
+    /// Applies the replica count of `--stream-replicas` (`flag`, which wins) or of the
+    /// `stream_replicas` key to both streams, and checks every stream's count (1 to 5).
+    pub fn with_stream_replicas(mut self, flag: Option<usize>) -> Result<Self, ServiceError> {
+        if let Some(replicas) = flag.or(self.stream_replicas) {
+            self.stream_replicas = Some(replicas);
+            self.feedback_stream.replicas = replicas;
+            self.ticket_events_stream.replicas = replicas;
+        }
+        for stream in [&self.feedback_stream, &self.ticket_events_stream] {
+            if !(1..=MAX_STREAM_REPLICAS).contains(&stream.replicas) {
+                return Err(ServiceError::Config {
+                    path: "[nats]".to_owned(),
+                    reason: format!(
+                        "stream {} replicas {}: must be 1 to {MAX_STREAM_REPLICAS}",
+                        stream.name, stream.replicas
+                    ),
+                });
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -263,6 +292,29 @@ mod tests {
             .section::<Example>("intake_service")
             .expect_err("unknown key");
         assert!(error.to_string().contains("intake_service"), "{error}");
+    }
+
+    #[test]
+    fn stream_replicas_apply_to_both_streams_and_the_flag_wins() {
+        let config =
+            ConfigFile::from_toml_str("[nats]\nstream_replicas = 3\n", None).expect("valid");
+        let nats: NatsConfig = config.section("nats").expect("nats");
+        let from_key = nats.clone().with_stream_replicas(None).expect("3 is valid");
+        assert_eq!(from_key.feedback_stream.replicas, 3);
+        assert_eq!(from_key.ticket_events_stream.replicas, 3);
+        let from_flag = nats.with_stream_replicas(Some(1)).expect("1 is valid");
+        assert_eq!(from_flag.feedback_stream.replicas, 1);
+        assert_eq!(from_flag.ticket_events_stream.replicas, 1);
+        let default = NatsConfig::default()
+            .with_stream_replicas(None)
+            .expect("defaults are valid");
+        assert_eq!(default.feedback_stream.replicas, 1);
+        for wrong in [0, 6] {
+            let error = NatsConfig::default()
+                .with_stream_replicas(Some(wrong))
+                .expect_err("out of range");
+            assert!(error.to_string().contains("replicas"), "{error}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The NATS connection: connects in the background with unlimited reconnects, so a service
 //! starts and serves while NATS is down, and creates or updates JetStream streams from
-//! configuration.
+//! configuration. The URL may list several servers of a cluster, comma-separated: the client
+//! connects to any one of them and, when that one dies, reconnects to another (it also learns
+//! the cluster's other members from the server it is connected to).
 
 use crate::config::StreamSettings;
 use crate::error::ServiceError;
@@ -19,12 +21,32 @@ impl ConnectionFlag {
     }
 }
 
-/// Connects to `url` without waiting: the client connects (and reconnects, forever, with a
-/// capped backoff) in the background. `name` identifies the service to the server.
+/// The servers of a `--nats-url` value: one URL, or several separated by commas (spaces
+/// around each are ignored), e.g. `nats://10.0.0.1:4222,nats://10.0.0.2:4222`.
+pub fn server_addresses(url: &str) -> Result<Vec<async_nats::ServerAddr>, ServiceError> {
+    let addresses = url
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<async_nats::ServerAddr>()
+                .map_err(|error| ServiceError::Nats(format!("server address {part:?}: {error}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if addresses.is_empty() {
+        return Err(ServiceError::Nats(format!("no server address in {url:?}")));
+    }
+    Ok(addresses)
+}
+
+/// Connects to the server(s) of `url` (see [`server_addresses`]) without waiting: the client
+/// connects (and reconnects, forever, with a capped backoff, to whichever server answers) in
+/// the background. `name` identifies the service to the server.
 pub async fn connect(
     url: &str,
     name: &str,
 ) -> Result<(async_nats::Client, ConnectionFlag), ServiceError> {
+    let servers = server_addresses(url)?;
     let flag = ConnectionFlag::default();
     let events = flag.clone();
     let client = async_nats::ConnectOptions::new()
@@ -52,7 +74,7 @@ pub async fn connect(
                 }
             }
         })
-        .connect(url)
+        .connect(servers)
         .await
         .map_err(|error| ServiceError::Nats(format!("connect {url}: {error}")))?;
     Ok((client, flag))
@@ -84,10 +106,24 @@ pub async fn ensure_stream(
                 || current.duplicate_window != wanted.duplicate_window
                 || current.retention != wanted.retention;
             if differs {
+                // A replica count change is done by the servers (they add or remove copies);
+                // it fails when the cluster has fewer servers than the count asks for, and the
+                // error says so.
+                let replicas = if current.num_replicas == wanted.num_replicas {
+                    String::new()
+                } else {
+                    format!(
+                        " (replicas {} to {})",
+                        current.num_replicas, wanted.num_replicas
+                    )
+                };
                 context.update_stream(&wanted).await.map_err(|error| {
-                    ServiceError::Nats(format!("update stream {}: {error}", settings.name))
+                    ServiceError::Nats(format!(
+                        "update stream {}{replicas}: {error}",
+                        settings.name
+                    ))
                 })?;
-                tracing::info!(stream = %settings.name, "stream updated from configuration");
+                tracing::info!(stream = %settings.name, replicas = wanted.num_replicas, "stream updated from configuration");
             }
             Ok(())
         }
@@ -98,5 +134,29 @@ pub async fn ensure_stream(
             tracing::info!(stream = %settings.name, "stream created");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_or_several_servers_are_accepted() {
+        let one = server_addresses("nats://127.0.0.1:4222").expect("one server");
+        assert_eq!(one.len(), 1);
+        let three = server_addresses("nats://127.0.0.1:4222, nats://127.0.0.1:4223,127.0.0.1:4224")
+            .expect("three servers");
+        let ports: Vec<u16> = three.iter().map(async_nats::ServerAddr::port).collect();
+        assert_eq!(ports, vec![4222, 4223, 4224]);
+    }
+
+    #[test]
+    fn an_empty_or_broken_list_is_refused() {
+        assert!(server_addresses("").is_err());
+        assert!(server_addresses(" , ").is_err());
+        let error =
+            server_addresses("nats://127.0.0.1:4222,nats://[broken").expect_err("a broken address");
+        assert!(error.to_string().contains("[broken"), "{error}");
     }
 }

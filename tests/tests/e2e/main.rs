@@ -7,6 +7,7 @@ mod erasure;
 mod faults;
 mod harness_selftest;
 mod intake;
+mod nats_cluster;
 mod problems;
 mod report_month;
 mod reports_audit;

@@ -148,12 +148,17 @@ pub struct PairOptions {
     pub intake_failpoints: Option<String>,
     /// `FAILPOINTS` of the workflow process at its first start.
     pub workflow_failpoints: Option<String>,
+    /// More environment variables of both processes (e.g. `CLOOP_STREAM_REPLICAS`).
+    pub envs: Vec<(String, String)>,
 }
 
 /// nats-server, `cloop-intake` and `cloop-workflow`, each a real process that a scenario may
-/// kill, pause and start again; they share one configuration and tokens file.
-pub struct Pair {
-    pub nats: NatsServer,
+/// kill, pause and start again; they share one configuration and tokens file. `N` is the NATS
+/// they use: one [`NatsServer`], or a [`e2e::NatsCluster`] (see [`Pair::start_on`]).
+pub struct Pair<N = NatsServer> {
+    pub nats: N,
+    /// What the services get as `--nats-url`.
+    pub nats_url: String,
     pub intake: ServiceProcess,
     pub workflow: ServiceProcess,
     pub intake_address: String,
@@ -167,6 +172,15 @@ pub struct Pair {
 impl Pair {
     pub fn start(options: PairOptions) -> Self {
         let nats = NatsServer::start();
+        let url = nats.url();
+        Pair::start_on(nats, url, options)
+    }
+}
+
+impl<N> Pair<N> {
+    /// Starts both services against `nats`, which `nats_url` reaches (one URL or a
+    /// comma-separated list).
+    pub fn start_on(nats: N, nats_url: String, options: PairOptions) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("cloop-faults-")
             .tempdir()
@@ -200,7 +214,7 @@ impl Pair {
                 "--metrics-listen".to_owned(),
                 metrics.to_owned(),
                 "--nats-url".to_owned(),
-                nats.url(),
+                nats_url.clone(),
                 "--data-dir".to_owned(),
                 dir.path().join(data).to_string_lossy().into_owned(),
                 "--tokens".to_owned(),
@@ -211,6 +225,7 @@ impl Pair {
         };
         let environment = |failpoints: &Option<String>| {
             let mut envs = vec![("CLOOP_LOG".to_owned(), "info".to_owned())];
+            envs.extend(options.envs.iter().cloned());
             if let Some(failpoints) = failpoints {
                 envs.push(("FAILPOINTS".to_owned(), failpoints.clone()));
             }
@@ -232,6 +247,7 @@ impl Pair {
         workflow.wait_listening(&workflow_address, START_TIMEOUT);
         Self {
             nats,
+            nats_url,
             intake,
             workflow,
             intake_address,
@@ -277,7 +293,7 @@ impl Pair {
         LoadTargets {
             intake: lazy_channel(&self.intake_address),
             workflow: lazy_channel(&self.workflow_address),
-            nats_url: self.nats.url(),
+            nats_url: self.nats_url.clone(),
         }
     }
 
@@ -502,7 +518,7 @@ impl Load {
         let nats = async_nats::ConnectOptions::new()
             .request_timeout(Some(Duration::from_secs(3)))
             .retry_on_initial_connect()
-            .connect(targets.nats_url.clone())
+            .connect(service::nats::server_addresses(&targets.nats_url).expect("nats server list"))
             .await
             .expect("connect to nats-server");
         let started = Instant::now();
@@ -855,8 +871,8 @@ impl Figures {
 /// (SIGTERM), verifies the log and compares the projections with a rebuild
 /// (`cloop-workflow --check`), and runs `PRAGMA integrity_check` on every SQLite file of both
 /// data folders. Returns the figures; the caller adds its own, prints them and asserts.
-pub async fn check_outcome(
-    pair: &mut Pair,
+pub async fn check_outcome<N>(
+    pair: &mut Pair<N>,
     scenario: &str,
     acknowledged: &[Acknowledged],
     timeout: Duration,

@@ -27,7 +27,9 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         settings.node_id = node_id;
     }
     settings.validate().map_err(anyhow::Error::msg)?;
-    let nats: NatsConfig = file.section("nats")?;
+    let nats = file
+        .section::<NatsConfig>("nats")?
+        .with_stream_replicas(cli.common.stream_replicas)?;
     let rules = domain::rules::Rules::new(file.domain.clone())
         .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
     let tokens = match &cli.common.tokens {

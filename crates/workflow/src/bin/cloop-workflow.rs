@@ -25,7 +25,9 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let file = ConfigFile::load(cli.common.config.as_deref())?;
     let settings: WorkflowSettings = file.section("workflow_service")?;
     settings.validate().map_err(anyhow::Error::msg)?;
-    let nats: NatsConfig = file.section("nats")?;
+    let nats = file
+        .section::<NatsConfig>("nats")?
+        .with_stream_replicas(cli.common.stream_replicas)?;
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
     let rules = domain::rules::Rules::new(file.domain.clone())
