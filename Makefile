@@ -70,11 +70,12 @@ fuzz: ## cargo-fuzz (libFuzzer) on the intake validator and the NATS payload dec
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
-soak: tools build ## The fault suite in its full form (CLOOP_SOAK=1, about 4 minutes); docs/reliability.md
+soak: tools build ## The fault suite and the NATS cluster test in their full form (CLOOP_SOAK=1, about 6 minutes); docs/reliability.md
 	@if command -v cargo-nextest >/dev/null; then \
-	  CLOOP_SOAK=1 $(CARGO) nextest run -p e2e --locked --no-fail-fast --no-capture -E 'test(faults::)'; \
+	  CLOOP_SOAK=1 $(CARGO) nextest run -p e2e --locked --no-fail-fast --no-capture -E 'test(faults::) | test(nats_cluster::)'; \
 	else \
-	  CLOOP_SOAK=1 $(CARGO) test -p e2e --test e2e --locked --no-fail-fast faults:: -- --nocapture --test-threads 1; \
+	  for suite in faults:: nats_cluster::; do \
+	    CLOOP_SOAK=1 $(CARGO) test -p e2e --test e2e --locked --no-fail-fast $$suite -- --nocapture --test-threads 1 || exit 1; done; \
 	fi
 
 clean-data: ## Remove the local run's data folder (.data)
