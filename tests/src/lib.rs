@@ -800,3 +800,92 @@ impl Drop for NatsCluster {
         }
     }
 }
+
+/// A size-limited file system (a tmpfs of a given size) mounted on a fresh temporary folder,
+/// for scenarios where a service's data disk fills. Unmounted when dropped.
+///
+/// Mounting needs root (or `CAP_SYS_ADMIN`); [`SmallDisk::mount`] says why it failed so that
+/// a scenario can refuse to pass silently where it cannot run.
+pub struct SmallDisk {
+    folder: Option<tempfile::TempDir>,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `bytes` bytes on a new temporary folder.
+    pub fn mount(bytes: u64) -> Result<Self, String> {
+        let folder = tempfile::Builder::new()
+            .prefix("cloop-small-disk-")
+            .tempdir()
+            .map_err(|error| format!("create a mount point: {error}"))?;
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(folder.path())
+            .output()
+            .map_err(|error| format!("run mount: {error}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "mount -t tmpfs -o size={bytes} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(Self {
+            folder: Some(folder),
+        })
+    }
+
+    /// The mount point.
+    pub fn path(&self) -> &Path {
+        self.folder
+            .as_ref()
+            .map(tempfile::TempDir::path)
+            .expect("mounted")
+    }
+
+    /// Bytes still free for files on the file system.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn free_bytes(&self) -> u64 {
+        let path = std::ffi::CString::new(self.path().as_os_str().as_encoded_bytes())
+            .expect("path without NUL");
+        // SAFETY: `statvfs` only writes into the zeroed struct it is given, and `path` is a
+        // NUL-terminated string that outlives the call.
+        #[allow(unsafe_code)]
+        let (result, stat) = unsafe {
+            let mut stat: libc::statvfs = std::mem::zeroed();
+            let result = libc::statvfs(path.as_ptr(), &mut stat);
+            (result, stat)
+        };
+        assert_eq!(result, 0, "statvfs {}", self.path().display());
+        stat.f_bavail as u64 * stat.f_frsize as u64
+    }
+
+    /// Writes a file of zeros at `name` that leaves about `leave_free` bytes free (the file is
+    /// as large as it can be when less is free); returns its path. Deleting it gives the space
+    /// back.
+    pub fn fill_leaving(&self, name: &str, leave_free: u64) -> PathBuf {
+        use std::io::Write;
+        let path = self.path().join(name);
+        let mut file = std::fs::File::create(&path).expect("create ballast");
+        let chunk = vec![0u8; 64 * 1024];
+        let mut left = self.free_bytes().saturating_sub(leave_free);
+        while left > 0 {
+            let size = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+            if file.write_all(&chunk[..size]).is_err() {
+                break;
+            }
+            left -= size as u64;
+        }
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        if let Some(folder) = self.folder.take() {
+            // Lazily: a process that still has a file open there must not keep it mounted.
+            let _ = Command::new("umount").arg("-l").arg(folder.path()).status();
+            drop(folder);
+        }
+    }
+}

@@ -7,8 +7,8 @@ use crate::event::ExpectedVersion;
 /// Everything that can go wrong in the event log.
 ///
 /// Services map these to gRPC codes in one place: `Conflict` → ABORTED, `Invalid` and
-/// `DuplicateEventId` → INVALID_ARGUMENT (or ALREADY_EXISTS), `Full`, `Unavailable` and
-/// `Closed` → UNAVAILABLE, the rest → INTERNAL.
+/// `DuplicateEventId` → INVALID_ARGUMENT (or ALREADY_EXISTS), `Full` (its message starts
+/// "data disk full"), `Unavailable` and `Closed` → UNAVAILABLE, the rest → INTERNAL.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LogError {
     /// The stream's current version is not the one the caller expected.
@@ -56,8 +56,9 @@ pub enum LogError {
         #[source]
         source: Arc<std::io::Error>,
     },
-    /// The database or the disk is full (SQLITE_FULL): nothing was appended.
-    #[error("event log is full while trying to {context}")]
+    /// The data disk is full (SQLITE_FULL, or a write or sync that the file system refused):
+    /// nothing was appended, and the same call succeeds once there is room again.
+    #[error("data disk full: the event log could not {context}")]
     Full {
         /// What was being done, as a verb phrase.
         context: &'static str,
@@ -88,10 +89,32 @@ pub enum LogError {
 impl LogError {
     /// True when the same call may succeed later without any change (busy, full, closed).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            LogError::Full { .. } | LogError::Unavailable { .. } | LogError::Closed
-        )
+        self.is_disk_full() || matches!(self, LogError::Unavailable { .. } | LogError::Closed)
+    }
+
+    /// True when the data disk is full (the caller should say so: "data disk full: ...").
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            LogError::Full { .. } => true,
+            LogError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
+        }
+    }
+
+    /// The error of a projector that failed with `reason`: `Full` when the reason is SQLite's
+    /// "database or disk is full" (a projection write that found no room must be retried, not
+    /// taken for a refusal of the events), otherwise `Projector`.
+    pub fn projector(reason: String) -> Self {
+        if reason.contains(SQLITE_FULL_TEXT) {
+            LogError::Full {
+                context: "update the projections",
+            }
+        } else {
+            LogError::Projector { reason }
+        }
     }
 
     /// Builds an `Invalid` error.
@@ -102,6 +125,9 @@ impl LogError {
         }
     }
 }
+
+/// SQLite's message for SQLITE_FULL.
+const SQLITE_FULL_TEXT: &str = "database or disk is full";
 
 /// Returns a closure that turns a SQLite error into a `LogError` with the given context,
 /// separating full, busy and corrupt databases from other failures.
@@ -115,6 +141,20 @@ pub(crate) fn classify_sqlite(context: &'static str, source: rusqlite::Error) ->
     if let rusqlite::Error::SqliteFailure(failure, message) = &source {
         match failure.code {
             ErrorCode::DiskFull => return LogError::Full { context },
+            // A write, sync or resize the file system refused: on a full disk SQLite reports
+            // these instead of SQLITE_FULL when the failing call is not a plain write.
+            ErrorCode::SystemIoFailure
+                if matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_IOERR_WRITE
+                        | rusqlite::ffi::SQLITE_IOERR_FSYNC
+                        | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC
+                        | rusqlite::ffi::SQLITE_IOERR_TRUNCATE
+                        | rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+                ) =>
+            {
+                return LogError::Full { context }
+            }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
                 return LogError::Unavailable {
                     reason: format!("database busy while trying to {context}"),
@@ -136,5 +176,43 @@ pub(crate) fn classify_sqlite(context: &'static str, source: rusqlite::Error) ->
     LogError::Sqlite {
         context,
         source: Arc::new(source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn a_full_disk_is_full_unavailable_and_says_so() {
+        for code in [
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_IOERR_WRITE,
+            rusqlite::ffi::SQLITE_IOERR_FSYNC,
+        ] {
+            let error = classify_sqlite("insert event", failure(code));
+            assert!(matches!(error, LogError::Full { .. }), "{error:?}");
+            assert!(error.is_disk_full() && error.is_unavailable());
+            assert!(error.to_string().starts_with("data disk full: "), "{error}");
+        }
+        let read_error = classify_sqlite("read head", failure(rusqlite::ffi::SQLITE_IOERR_READ));
+        assert!(!read_error.is_disk_full());
+        let io = LogError::Io {
+            context: "write checkpoint",
+            source: Arc::new(std::io::Error::from_raw_os_error(28)),
+        };
+        assert!(io.is_disk_full() && io.is_unavailable());
+    }
+
+    #[test]
+    fn a_projector_that_found_no_room_is_full_not_a_refusal() {
+        let full = LogError::projector("write ticket T1: database or disk is full".into());
+        assert!(full.is_disk_full(), "{full:?}");
+        let refused = LogError::projector("stored ticket T1 is not valid".into());
+        assert!(matches!(refused, LogError::Projector { .. }));
     }
 }

@@ -135,6 +135,8 @@ impl EventLog {
             projector,
             shared: Arc::clone(&shared),
             options,
+            low_space_until: None,
+            last_truncation: None,
         };
         let writer_thread = std::thread::Builder::new()
             .name("eventlog-writer".to_string())

@@ -21,6 +21,12 @@ use crate::prepare::PreparedRequest;
 use crate::projector::Projector;
 use crate::Head;
 
+/// How long the writer keeps its write-ahead log small after a write found the disk full.
+const LOW_SPACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The write-ahead log size above which the writer truncates it while space is low.
+const LOW_SPACE_WAL_BYTES: u64 = 1024 * 1024;
+
 /// What callers send to the writer.
 pub(crate) struct WriterCommand {
     /// The requests, each answered on its own.
@@ -66,6 +72,10 @@ pub(crate) struct Writer {
     pub projector: Option<Box<dyn Projector>>,
     pub shared: Arc<SharedHead>,
     pub options: LogOptions,
+    /// Until when the write-ahead log is kept small because a write found the disk full.
+    pub low_space_until: Option<Instant>,
+    /// When the write-ahead log was last truncated (or tried).
+    pub last_truncation: Option<Instant>,
 }
 
 const INSERT_EVENT: &str = "INSERT INTO events (position, stream_id, stream_version, event_id, \
@@ -129,6 +139,11 @@ impl Writer {
                 if let Some(head) = head {
                     self.shared.publish(head);
                 }
+                let disk_full = results
+                    .iter()
+                    .flatten()
+                    .any(|result| result.as_ref().is_err_and(LogError::is_disk_full));
+                self.truncate_wal(disk_full);
                 for (reply, answers) in replies.into_iter().zip(results) {
                     // A caller that stopped waiting has dropped its receiver; its events are
                     // committed all the same.
@@ -136,11 +151,47 @@ impl Writer {
                 }
             }
             Err(error) => {
+                self.truncate_wal(error.is_disk_full());
                 for (reply, command_requests) in replies.into_iter().zip(&requests) {
                     let _ = reply.send(vec![Err(error.clone()); command_requests.len()]);
                 }
             }
         }
+    }
+
+    /// Keeps the write-ahead log small for a while after a write found the disk full: at most
+    /// once a second, when the log is over [`LOW_SPACE_WAL_BYTES`] (or the disk was just
+    /// found full), copies it into the database and truncates it to nothing. Under steady
+    /// load readers keep the passive checkpoints from ever finishing, so the log only grows;
+    /// on a small disk it would take all the space again right after space is freed, and then
+    /// hold the space the database needs to take it back. Fails harmlessly while nothing is
+    /// free.
+    fn truncate_wal(&mut self, disk_full: bool) {
+        let now = Instant::now();
+        if disk_full {
+            self.low_space_until = Some(now + LOW_SPACE_PERIOD);
+        }
+        if self.low_space_until.is_none_or(|until| now >= until)
+            || self
+                .last_truncation
+                .is_some_and(|at| now.duration_since(at) < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        let wal_bytes = self
+            .connection
+            .path()
+            .and_then(|path| std::fs::metadata(format!("{path}-wal")).ok())
+            .map_or(0, |meta| meta.len());
+        if !disk_full && wal_bytes < LOW_SPACE_WAL_BYTES {
+            return;
+        }
+        self.last_truncation = Some(now);
+        let _ = self
+            .connection
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
     }
 
     /// Runs one transaction over every request of the batch. Returns each request's result
@@ -150,6 +201,13 @@ impl Writer {
         &mut self,
         batch: &[Vec<PreparedRequest>],
     ) -> Result<(Vec<Vec<Result<AppendOutcome, LogError>>>, Option<Head>), LogError> {
+        if !self.connection.is_autocommit() {
+            // A transaction left open by a failed commit whose rollback failed too (a full
+            // disk can do that): end it, or the writer could never begin another.
+            self.connection
+                .execute_batch("ROLLBACK")
+                .map_err(sqlite("roll back an unfinished transaction"))?;
+        }
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)

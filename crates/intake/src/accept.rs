@@ -115,12 +115,7 @@ impl Intake {
             .outbox
             .accept(prepared.record, self.accept_timeout)
             .await
-            .map_err(|error| match error {
-                IntakeError::Busy => {
-                    Failure::Unavailable("intake is overloaded, retry later".into())
-                }
-                other => Failure::Unavailable(format!("the outbox is unavailable: {other}")),
-            })?;
+            .map_err(IntakeError::into_failure)?;
         match outcome {
             AcceptOutcome::Accepted { .. } => Ok(prepared.response),
             AcceptOutcome::Duplicate { response } => {

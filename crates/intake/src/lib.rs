@@ -69,6 +69,7 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
     let metrics = IntakeMetrics::new().map_err(service::ServiceError::from)?;
     let limits = &config.rules.config().limits;
     let batch_metric = metrics.commit_batch.clone();
+    let disk_full_metric = metrics.disk_full.clone();
     let outbox = Outbox::open(
         &config.data_dir.join(OUTBOX_FILE),
         OutboxOptions {
@@ -76,6 +77,9 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
             synchronous_full: config.settings.synchronous == "full",
             content_window: Duration::from_secs(limits.dedupe_window_hours.saturating_mul(3_600)),
             on_commit: Some(Arc::new(move |size| batch_metric.observe(size as f64))),
+            on_disk_full: Some(Arc::new(move |error: &str| {
+                service::disk::alarm(&disk_full_metric, "outbox", &error)
+            })),
         },
     )?;
     let content_window_hours = limits.dedupe_window_hours;

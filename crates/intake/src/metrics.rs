@@ -1,5 +1,6 @@
 //! The intake service's Prometheus metrics: submissions by channel and result, outbox depth by
-//! state, commit batch sizes, publishes and publish lag, confirmations.
+//! state, commit batch sizes, publishes and publish lag, confirmations, writes refused on a full
+//! data disk.
 
 use crate::outbox::OutboxCounters;
 use prometheus::{
@@ -31,6 +32,8 @@ pub struct IntakeMetrics {
     pub confirmed: IntCounter,
     /// `cloop_intake_pruned_total`: confirmed rows deleted.
     pub pruned: IntCounter,
+    /// `cloop_intake_disk_full_total`: outbox writes refused because the data disk is full.
+    pub disk_full: IntCounter,
 }
 
 impl IntakeMetrics {
@@ -86,6 +89,10 @@ impl IntakeMetrics {
         let confirmed =
             IntCounter::new("cloop_intake_confirmed_total", "Rows confirmed by workflow")?;
         let pruned = IntCounter::new("cloop_intake_pruned_total", "Confirmed rows deleted")?;
+        let disk_full = IntCounter::new(
+            "cloop_intake_disk_full_total",
+            "Outbox writes refused because the data disk is full",
+        )?;
         registry.register(Box::new(submissions.clone()))?;
         registry.register(Box::new(outbox_rows.clone()))?;
         registry.register(Box::new(outbox_depth.clone()))?;
@@ -95,6 +102,7 @@ impl IntakeMetrics {
         registry.register(Box::new(republished.clone()))?;
         registry.register(Box::new(confirmed.clone()))?;
         registry.register(Box::new(pruned.clone()))?;
+        registry.register(Box::new(disk_full.clone()))?;
         Ok(Self {
             registry,
             submissions,
@@ -106,6 +114,7 @@ impl IntakeMetrics {
             republished,
             confirmed,
             pruned,
+            disk_full,
         })
     }
 

@@ -5,7 +5,7 @@
 //! Architecture invariant: a submission is answered only after the transaction holding its
 //! row has committed; a row is forgotten only after workflow confirmed it.
 
-use crate::error::IntakeError;
+use crate::error::{is_disk_full, IntakeError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -103,6 +103,9 @@ pub struct PruneBefore {
     pub content_keys_before_ms: i64,
 }
 
+/// Called with the error of each command refused because the data disk is full.
+pub type DiskFullCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Outbox tuning.
 #[derive(Clone)]
 pub struct OutboxOptions {
@@ -114,6 +117,9 @@ pub struct OutboxOptions {
     pub content_window: Duration,
     /// Callback with the size of each committed batch (for metrics).
     pub on_commit: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+    /// Callback with the error of each command refused because the data disk is full (for
+    /// the disk-full metric and its rate-limited log line).
+    pub on_disk_full: Option<DiskFullCallback>,
 }
 
 impl std::fmt::Debug for OutboxOptions {
@@ -134,15 +140,42 @@ impl Default for OutboxOptions {
             synchronous_full: true,
             content_window: Duration::from_secs(24 * 3600),
             on_commit: None,
+            on_disk_full: None,
         }
     }
 }
 
+/// Why the writer could not carry out a command: nothing of it was stored.
+#[derive(Debug, Clone)]
+struct StoreFailure {
+    message: String,
+    disk_full: bool,
+}
+
+impl StoreFailure {
+    fn from_sqlite(error: &rusqlite::Error) -> Self {
+        Self {
+            message: error.to_string(),
+            disk_full: is_disk_full(error),
+        }
+    }
+
+    fn into_error(self) -> IntakeError {
+        if self.disk_full {
+            IntakeError::DiskFull(self.message)
+        } else {
+            IntakeError::Store(self.message)
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreFailure>>;
+
 enum Command {
-    Accept(OutboxRecord, oneshot::Sender<Result<AcceptOutcome, String>>),
-    MarkPublished(Vec<i64>, i64, oneshot::Sender<Result<usize, String>>),
-    Confirm(Vec<String>, i64, oneshot::Sender<Result<usize, String>>),
-    Prune(PruneBefore, oneshot::Sender<Result<Pruned, String>>),
+    Accept(OutboxRecord, Reply<AcceptOutcome>),
+    MarkPublished(Vec<i64>, i64, Reply<usize>),
+    Confirm(Vec<String>, i64, Reply<usize>),
+    Prune(PruneBefore, Reply<Pruned>),
     /// Finish what came before, then stop the writer.
     Stop,
 }
@@ -176,10 +209,12 @@ fn checkpoint_loop(connection: Connection, stop: std::sync::mpsc::Receiver<()>) 
     loop {
         match stop.recv_timeout(CHECKPOINT_EVERY) {
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(error) =
-                    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "outbox checkpoint");
+                match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    // The writer's refused commits say so (rate-limited); five times a second
+                    // here would drown the log.
+                    Err(error) if is_disk_full(&error) => {}
+                    Err(error) => tracing::warn!(%error, "outbox checkpoint"),
+                    Ok(()) => {}
                 }
             }
             _ => return,
@@ -304,7 +339,7 @@ impl Outbox {
 
     async fn call<T>(
         &self,
-        build: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
+        build: impl FnOnce(Reply<T>) -> Command,
         timeout: Duration,
     ) -> Result<T, IntakeError> {
         let (reply, answer) = oneshot::channel();
@@ -315,7 +350,7 @@ impl Outbox {
         }
         match answer.await {
             Err(_) => Err(IntakeError::WriterStopped),
-            Ok(Err(reason)) => Err(IntakeError::Store(reason)),
+            Ok(Err(failure)) => Err(failure.into_error()),
             Ok(Ok(value)) => Ok(value),
         }
     }
@@ -491,6 +526,7 @@ fn writer_loop(
     let content_window_ms = i64::try_from(options.content_window.as_millis()).unwrap_or(i64::MAX);
     let mut batch: Vec<Command> = Vec::with_capacity(options.max_batch);
     let mut stopping = false;
+    let mut wal = WalRelief::default();
     while let Some(first) = receiver.blocking_recv() {
         if matches!(first, Command::Stop) {
             break;
@@ -507,9 +543,15 @@ fn writer_loop(
             }
         }
         let size = batch.len();
-        let outcome = run_batch(&mut connection, &mut batch, content_window_ms);
+        let mut finished = Vec::with_capacity(size);
+        let outcome = run_batch(
+            &mut connection,
+            &mut batch,
+            &mut finished,
+            content_window_ms,
+        );
         match outcome {
-            Ok(finished) => {
+            Ok(()) => {
                 if finished
                     .iter()
                     .any(|(answer, _)| matches!(answer, Answer::Accept(..)))
@@ -517,7 +559,14 @@ fn writer_loop(
                     crate::failpoints::crash_point(crate::failpoints::AFTER_OUTBOX_COMMIT);
                 }
                 let mut added = false;
+                let mut disk_full = false;
                 for (answer, effect) in finished {
+                    if let Some(failure) = answer.disk_full() {
+                        disk_full = true;
+                        if let Some(callback) = &options.on_disk_full {
+                            callback(&failure.message);
+                        }
+                    }
                     effect.apply(&counters);
                     added |= matches!(effect, Effect::Added);
                     answer.send();
@@ -528,12 +577,22 @@ fn writer_loop(
                 if let Some(callback) = &options.on_commit {
                     callback(size);
                 }
+                wal.after_batch(&connection, disk_full);
             }
             Err(error) => {
-                tracing::error!(%error, batch = size, "outbox commit failed");
-                for command in batch.drain(..) {
-                    Answer::fail(command, format!("outbox commit failed: {error}")).send();
+                // Nothing of the batch was stored: every caller in it is told so.
+                let failure = StoreFailure::from_sqlite(&error);
+                match &options.on_disk_full {
+                    Some(callback) if failure.disk_full => callback(&failure.message),
+                    _ => tracing::error!(%error, batch = size, "outbox commit failed"),
                 }
+                for (answer, _) in finished.drain(..) {
+                    answer.failed(failure.clone()).send();
+                }
+                for command in batch.drain(..) {
+                    Answer::fail(command, failure.clone()).send();
+                }
+                wal.after_batch(&connection, failure.disk_full);
             }
         }
         batch.clear();
@@ -544,20 +603,57 @@ fn writer_loop(
     // Dropping the receiver makes every later call fail with `WriterStopped`.
 }
 
+/// How long the writer keeps its write-ahead log small after a write found the disk full.
+const LOW_SPACE_PERIOD: Duration = Duration::from_secs(600);
+
+/// The write-ahead log size above which the writer truncates it while space is low.
+const LOW_SPACE_WAL_BYTES: u64 = 1024 * 1024;
+
+/// Keeps the write-ahead log small for a while after a write found the disk full: at most
+/// once a second, when the log is over [`LOW_SPACE_WAL_BYTES`] (or the disk was just found
+/// full), the writer copies it into the database and truncates it to nothing. Under steady
+/// load readers keep the passive checkpoints from ever finishing, so the log only grows; on a
+/// small disk it would take all the space again right after space is freed, and then hold the
+/// space the database needs to take it back. Fails harmlessly while nothing is free.
+#[derive(Default)]
+struct WalRelief {
+    low_space_until: Option<std::time::Instant>,
+    last_try: Option<std::time::Instant>,
+}
+
+impl WalRelief {
+    fn after_batch(&mut self, connection: &Connection, disk_full: bool) {
+        let now = std::time::Instant::now();
+        if disk_full {
+            self.low_space_until = Some(now + LOW_SPACE_PERIOD);
+        }
+        if self.low_space_until.is_none_or(|until| now >= until)
+            || self
+                .last_try
+                .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            return;
+        }
+        let wal_bytes = connection
+            .path()
+            .and_then(|path| std::fs::metadata(format!("{path}-wal")).ok())
+            .map_or(0, |meta| meta.len());
+        if !disk_full && wal_bytes < LOW_SPACE_WAL_BYTES {
+            return;
+        }
+        self.last_try = Some(now);
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::debug!(%error, "truncate the outbox write-ahead log");
+        }
+    }
+}
+
 /// A reply waiting for the commit.
 enum Answer {
-    Accept(
-        oneshot::Sender<Result<AcceptOutcome, String>>,
-        Result<AcceptOutcome, String>,
-    ),
-    Count(
-        oneshot::Sender<Result<usize, String>>,
-        Result<usize, String>,
-    ),
-    Prune(
-        oneshot::Sender<Result<Pruned, String>>,
-        Result<Pruned, String>,
-    ),
+    Accept(Reply<AcceptOutcome>, Result<AcceptOutcome, StoreFailure>),
+    Count(Reply<usize>, Result<usize, StoreFailure>),
+    Prune(Reply<Pruned>, Result<Pruned, StoreFailure>),
     None,
 }
 
@@ -572,15 +668,36 @@ impl Answer {
         }
     }
 
-    fn fail(command: Command, reason: String) -> Self {
+    fn fail(command: Command, failure: StoreFailure) -> Self {
         match command {
-            Command::Accept(_, reply) => Answer::Accept(reply, Err(reason)),
+            Command::Accept(_, reply) => Answer::Accept(reply, Err(failure)),
             Command::MarkPublished(_, _, reply) | Command::Confirm(_, _, reply) => {
-                Answer::Count(reply, Err(reason))
+                Answer::Count(reply, Err(failure))
             }
-            Command::Prune(_, reply) => Answer::Prune(reply, Err(reason)),
+            Command::Prune(_, reply) => Answer::Prune(reply, Err(failure)),
             Command::Stop => Answer::None,
         }
+    }
+
+    /// The same reply, failed (its transaction did not commit after all).
+    fn failed(self, failure: StoreFailure) -> Self {
+        match self {
+            Answer::Accept(reply, _) => Answer::Accept(reply, Err(failure)),
+            Answer::Count(reply, _) => Answer::Count(reply, Err(failure)),
+            Answer::Prune(reply, _) => Answer::Prune(reply, Err(failure)),
+            Answer::None => Answer::None,
+        }
+    }
+
+    /// The failure of a command refused because the disk is full.
+    fn disk_full(&self) -> Option<&StoreFailure> {
+        let failure = match self {
+            Answer::Accept(_, Err(failure))
+            | Answer::Count(_, Err(failure))
+            | Answer::Prune(_, Err(failure)) => failure,
+            _ => return None,
+        };
+        failure.disk_full.then_some(failure)
     }
 }
 
@@ -619,69 +736,116 @@ impl Effect {
     }
 }
 
+/// Runs a batch in one transaction, each command in its own savepoint: a command that fails
+/// leaves nothing behind (never half a submission), and the others still commit. Fails as a
+/// whole when the transaction cannot go on (SQLite rolled it back, as a full disk may make it
+/// do) or cannot commit; `finished` then holds the answers to fail.
 fn run_batch(
     connection: &mut Connection,
     batch: &mut Vec<Command>,
+    finished: &mut Vec<(Answer, Effect)>,
     content_window_ms: i64,
-) -> Result<Vec<(Answer, Effect)>, rusqlite::Error> {
-    let transaction = connection.transaction()?;
-    let mut finished = Vec::with_capacity(batch.len());
-    for command in batch.drain(..) {
-        finished.push(match command {
-            Command::Accept(record, reply) => {
-                match accept_one(&transaction, &record, content_window_ms) {
-                    Ok(outcome) => {
-                        let effect = if matches!(outcome, AcceptOutcome::Accepted { .. }) {
-                            Effect::Added
-                        } else {
-                            Effect::None
-                        };
-                        (Answer::Accept(reply, Ok(outcome)), effect)
-                    }
-                    Err(error) => (Answer::Accept(reply, Err(error.to_string())), Effect::None),
-                }
-            }
-            Command::MarkPublished(seqs, now_ms, reply) => {
-                match mark_published(&transaction, &seqs, now_ms) {
-                    Ok((moved, total)) => (
-                        Answer::Count(reply, Ok(total)),
-                        Effect::Moved {
-                            pending_to_published: moved,
-                            pending_confirmed: 0,
-                            published_confirmed: 0,
-                        },
-                    ),
-                    Err(error) => (Answer::Count(reply, Err(error.to_string())), Effect::None),
-                }
-            }
-            Command::Confirm(ids, now_ms, reply) => match confirm(&transaction, &ids, now_ms) {
-                Ok((from_pending, from_published)) => (
-                    Answer::Count(reply, Ok((from_pending + from_published) as usize)),
-                    Effect::Moved {
-                        pending_to_published: 0,
-                        pending_confirmed: from_pending,
-                        published_confirmed: from_published,
-                    },
-                ),
-                Err(error) => (Answer::Count(reply, Err(error.to_string())), Effect::None),
-            },
-            Command::Prune(before, reply) => match prune(&transaction, before) {
-                Ok(pruned) => (Answer::Prune(reply, Ok(pruned)), Effect::None),
-                Err(error) => (Answer::Prune(reply, Err(error.to_string())), Effect::None),
-            },
-            Command::Stop => (Answer::None, Effect::None),
-        });
+) -> Result<(), rusqlite::Error> {
+    if !connection.is_autocommit() {
+        // A transaction left open by a failed commit whose rollback failed too.
+        connection.execute_batch("ROLLBACK")?;
     }
-    transaction.commit()?;
-    Ok(finished)
+    let mut transaction = connection.transaction()?;
+    for command in batch.drain(..) {
+        let savepoint = transaction.savepoint()?;
+        let (answer, effect, error) = run_command(&savepoint, command, content_window_ms);
+        match error {
+            None => savepoint.commit()?,
+            Some(error) => {
+                // Dropping the savepoint rolls back to it.
+                drop(savepoint);
+                if transaction.is_autocommit() {
+                    finished.push((answer, effect));
+                    return Err(error);
+                }
+            }
+        }
+        finished.push((answer, effect));
+    }
+    transaction.commit()
+}
+
+/// Runs one command; returns its answer, its effect on the counters once committed, and the
+/// error when it failed (its savepoint must then be rolled back).
+fn run_command(
+    connection: &Connection,
+    command: Command,
+    content_window_ms: i64,
+) -> (Answer, Effect, Option<rusqlite::Error>) {
+    fn failed<T>(error: rusqlite::Error) -> (Result<T, StoreFailure>, Option<rusqlite::Error>) {
+        (Err(StoreFailure::from_sqlite(&error)), Some(error))
+    }
+    match command {
+        Command::Accept(record, reply) => {
+            match accept_one(connection, &record, content_window_ms) {
+                Ok(outcome) => {
+                    let effect = if matches!(outcome, AcceptOutcome::Accepted { .. }) {
+                        Effect::Added
+                    } else {
+                        Effect::None
+                    };
+                    (Answer::Accept(reply, Ok(outcome)), effect, None)
+                }
+                Err(error) => {
+                    let (result, error) = failed(error);
+                    (Answer::Accept(reply, result), Effect::None, error)
+                }
+            }
+        }
+        Command::MarkPublished(seqs, now_ms, reply) => {
+            match mark_published(connection, &seqs, now_ms) {
+                Ok((moved, total)) => (
+                    Answer::Count(reply, Ok(total)),
+                    Effect::Moved {
+                        pending_to_published: moved,
+                        pending_confirmed: 0,
+                        published_confirmed: 0,
+                    },
+                    None,
+                ),
+                Err(error) => {
+                    let (result, error) = failed(error);
+                    (Answer::Count(reply, result), Effect::None, error)
+                }
+            }
+        }
+        Command::Confirm(ids, now_ms, reply) => match confirm(connection, &ids, now_ms) {
+            Ok((from_pending, from_published)) => (
+                Answer::Count(reply, Ok((from_pending + from_published) as usize)),
+                Effect::Moved {
+                    pending_to_published: 0,
+                    pending_confirmed: from_pending,
+                    published_confirmed: from_published,
+                },
+                None,
+            ),
+            Err(error) => {
+                let (result, error) = failed(error);
+                (Answer::Count(reply, result), Effect::None, error)
+            }
+        },
+        Command::Prune(before, reply) => match prune(connection, before) {
+            Ok(pruned) => (Answer::Prune(reply, Ok(pruned)), Effect::None, None),
+            Err(error) => {
+                let (result, error) = failed(error);
+                (Answer::Prune(reply, result), Effect::None, error)
+            }
+        },
+        Command::Stop => (Answer::None, Effect::None, None),
+    }
 }
 
 fn accept_one(
-    transaction: &rusqlite::Transaction<'_>,
+    connection: &Connection,
     record: &OutboxRecord,
     content_window_ms: i64,
 ) -> Result<AcceptOutcome, rusqlite::Error> {
-    let existing: Option<(i64, i64, Vec<u8>)> = transaction
+    let existing: Option<(i64, i64, Vec<u8>)> = connection
         .prepare_cached("SELECT kind, created_at_ms, response FROM idempotency WHERE key = ?1")?
         .query_row([&record.idempotency_key], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -694,7 +858,7 @@ fn accept_one(
             return Ok(AcceptOutcome::Duplicate { response });
         }
     }
-    transaction
+    connection
         .prepare_cached(
             "INSERT INTO outbox (feedback_id, ticket_id, subject, payload, received_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -706,8 +870,8 @@ fn accept_one(
             record.payload,
             record.received_at_ms
         ])?;
-    let seq = transaction.last_insert_rowid();
-    transaction
+    let seq = connection.last_insert_rowid();
+    connection
         .prepare_cached(
             "INSERT OR REPLACE INTO idempotency (key, kind, created_at_ms, response)
              VALUES (?1, ?2, ?3, ?4)",
@@ -723,15 +887,15 @@ fn accept_one(
 
 /// Returns (rows moved from pending to published, rows touched in all).
 fn mark_published(
-    transaction: &rusqlite::Transaction<'_>,
+    connection: &Connection,
     seqs: &[i64],
     now_ms: i64,
 ) -> Result<(i64, usize), rusqlite::Error> {
-    let mut from_pending = transaction.prepare_cached(
+    let mut from_pending = connection.prepare_cached(
         "UPDATE outbox SET state = 1, published_at_ms = ?2, attempts = attempts + 1
          WHERE seq = ?1 AND state = 0",
     )?;
-    let mut again = transaction.prepare_cached(
+    let mut again = connection.prepare_cached(
         "UPDATE outbox SET published_at_ms = ?2, attempts = attempts + 1
          WHERE seq = ?1 AND state = 1",
     )?;
@@ -750,11 +914,11 @@ fn mark_published(
 
 /// Returns (rows confirmed while pending, rows confirmed after publishing).
 fn confirm(
-    transaction: &rusqlite::Transaction<'_>,
+    connection: &Connection,
     feedback_ids: &[String],
     now_ms: i64,
 ) -> Result<(i64, i64), rusqlite::Error> {
-    let mut statement = transaction.prepare_cached(
+    let mut statement = connection.prepare_cached(
         "UPDATE outbox SET state = 2, confirmed_at_ms = ?3
          WHERE feedback_id = ?1 AND state = ?2",
     )?;
@@ -770,23 +934,20 @@ fn confirm(
     Ok((from_pending, from_published))
 }
 
-fn prune(
-    transaction: &rusqlite::Transaction<'_>,
-    before: PruneBefore,
-) -> Result<Pruned, rusqlite::Error> {
+fn prune(connection: &Connection, before: PruneBefore) -> Result<Pruned, rusqlite::Error> {
     // Each pass deletes a bounded number of rows so that it never holds the writer for long;
     // the next pass takes the rest.
-    let rows = transaction.execute(
+    let rows = connection.execute(
         "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
              WHERE state = 2 AND confirmed_at_ms < ?1 LIMIT ?2)",
         params![before.confirmed_before_ms, PRUNE_LIMIT],
     )?;
-    let external = transaction.execute(
+    let external = connection.execute(
         "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency
              WHERE kind = 0 AND created_at_ms < ?1 LIMIT ?2)",
         params![before.external_keys_before_ms, PRUNE_LIMIT],
     )?;
-    let content = transaction.execute(
+    let content = connection.execute(
         "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency
              WHERE kind = 1 AND created_at_ms < ?1 LIMIT ?2)",
         params![before.content_keys_before_ms, PRUNE_LIMIT],

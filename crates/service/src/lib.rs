@@ -1,10 +1,12 @@
 //! What every closedloop service binary shares: the common flags and environment of `api.md`,
 //! configuration loading, the tokens file and bearer-token authentication with per-caller rate
-//! limits, the one mapping of errors to `tonic::Status`, Prometheus metrics, structured
-//! logging, health and reflection, the NATS connection and graceful shutdown.
+//! limits, the one mapping of errors to `tonic::Status` (with the words and the alarm of a full
+//! data disk), Prometheus metrics, structured logging, health and reflection, the NATS
+//! connection and graceful shutdown.
 
 pub mod cli;
 pub mod config;
+pub mod disk;
 pub mod error;
 pub mod grpc;
 pub mod metrics;

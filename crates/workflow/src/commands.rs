@@ -150,6 +150,11 @@ impl Commands {
             .commands
             .with_label_values(&[name, outcome])
             .inc();
+        if let Err(Failure::Unavailable(reason)) = &result {
+            if service::disk::mentions_full_disk(reason) {
+                service::disk::alarm(&self.metrics.disk_full, "event log", reason);
+            }
+        }
         result
     }
 

@@ -353,7 +353,11 @@ impl Consumer {
             {
                 Ok(prepared) => prepared,
                 Err(reason) => {
-                    tracing::warn!(%reason, "feedback batch not sealed, will be redelivered");
+                    if service::disk::mentions_full_disk(&reason) {
+                        service::disk::alarm(&self.metrics.disk_full, "key store", &reason);
+                    } else {
+                        tracing::warn!(%reason, "feedback batch not sealed, will be redelivered");
+                    }
                     (Vec::new(), Vec::new(), Vec::new())
                 }
             };
@@ -373,6 +377,7 @@ impl Consumer {
         }
         // The batch's transaction has committed (or failed); no message is acked yet.
         crate::failpoints::crash_point(crate::failpoints::AFTER_COMMIT_BEFORE_ACK);
+        let mut retried: Option<(usize, String)> = None;
         for (message, disposition) in messages.iter().zip(dispositions) {
             match disposition {
                 Some(Disposition::Recorded) => {
@@ -389,10 +394,22 @@ impl Consumer {
                     ack(message).await;
                 }
                 Some(Disposition::Retry(reason)) => {
-                    tracing::warn!(%reason, "feedback message not recorded, will be redelivered");
+                    let (count, _) = retried.get_or_insert((0, reason));
+                    *count += 1;
                     nak(message).await;
                 }
                 None => nak(message).await,
+            }
+        }
+        // One line per batch, however many of its messages are left for redelivery.
+        if let Some((count, reason)) = retried {
+            if service::disk::mentions_full_disk(&reason) {
+                self.metrics
+                    .disk_full
+                    .inc_by(count.saturating_sub(1) as u64);
+                service::disk::alarm(&self.metrics.disk_full, "event log", &reason);
+            } else {
+                tracing::warn!(%reason, messages = count, "feedback messages not recorded, will be redelivered");
             }
         }
     }
@@ -494,11 +511,16 @@ async fn ack(message: &jetstream::Message) {
     }
 }
 
+/// Leaves a message for redelivery: after 0.5 s at its first delivery, twice as long at each
+/// further one, 30 s at most, so that an outage that lasts (a full disk) does not use up the
+/// consumer's `max_deliver` in seconds.
 async fn nak(message: &jetstream::Message) {
-    if let Err(error) = message
-        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-        .await
-    {
+    let delivered = message
+        .info()
+        .map(|info| info.delivered.clamp(1, 7))
+        .unwrap_or(1);
+    let delay = Duration::from_millis((500u64 << (delivered - 1)).min(30_000));
+    if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
         tracing::debug!(%error, "nak feedback message");
     }
 }

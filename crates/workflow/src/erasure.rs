@@ -361,7 +361,12 @@ enum Recorded {
 }
 
 fn vault_failure(error: vault::VaultError) -> Failure {
-    Failure::Unavailable(format!("key store: {error}"))
+    let text = format!("key store: {error}");
+    if service::disk::mentions_full_disk(&text) {
+        Failure::Unavailable(service::disk::full_message(text))
+    } else {
+        Failure::Unavailable(text)
+    }
 }
 
 /// The tickets (receipt order, id) whose customer id is `customer_id`.

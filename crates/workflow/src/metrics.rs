@@ -26,6 +26,8 @@ pub struct WorkflowMetrics {
     pub published_position: IntGauge,
     /// Failed publish rounds (retried).
     pub publish_failures: IntCounter,
+    /// Writes refused because the data disk is full (`cloop_workflow_disk_full_total`).
+    pub disk_full: IntCounter,
 }
 
 impl WorkflowMetrics {
@@ -51,6 +53,10 @@ impl WorkflowMetrics {
         )?;
         let published = counter("published_total", "log rows published to TICKET_EVENTS")?;
         let publish_failures = counter("publish_failures_total", "failed publish rounds")?;
+        let disk_full = counter(
+            "disk_full_total",
+            "writes refused because the data disk is full",
+        )?;
         let consume_batch = Histogram::with_opts(
             HistogramOpts::new("consume_batch_size", "messages recorded per transaction")
                 .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
@@ -81,6 +87,7 @@ impl WorkflowMetrics {
             published,
             published_position,
             publish_failures,
+            disk_full,
         })
     }
 }

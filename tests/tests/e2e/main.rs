@@ -3,6 +3,7 @@
 
 mod abuse;
 mod cli;
+mod disk_full;
 mod erasure;
 mod faults;
 mod harness_selftest;

@@ -150,6 +150,10 @@ pub struct PairOptions {
     pub workflow_failpoints: Option<String>,
     /// More environment variables of both processes (e.g. `CLOOP_STREAM_REPLICAS`).
     pub envs: Vec<(String, String)>,
+    /// The intake's data folder (default `<temp dir>/intake`), e.g. on a small disk.
+    pub intake_data_dir: Option<PathBuf>,
+    /// The workflow's data folder (default `<temp dir>/workflow`).
+    pub workflow_data_dir: Option<PathBuf>,
 }
 
 /// nats-server, `cloop-intake` and `cloop-workflow`, each a real process that a scenario may
@@ -166,7 +170,12 @@ pub struct Pair<N = NatsServer> {
     pub intake_metrics: String,
     pub workflow_metrics: String,
     pub config: PathBuf,
+    /// The temporary folder of the configuration and the default data folders, deleted with
+    /// the pair.
+    #[allow(dead_code)]
     pub dir: tempfile::TempDir,
+    intake_data_dir: PathBuf,
+    workflow_data_dir: PathBuf,
 }
 
 impl Pair {
@@ -207,7 +216,15 @@ impl<N> Pair<N> {
         let workflow_address = format!("127.0.0.1:{}", free_port());
         let intake_metrics = format!("127.0.0.1:{}", free_port());
         let workflow_metrics = format!("127.0.0.1:{}", free_port());
-        let arguments = |address: &str, metrics: &str, data: &str| {
+        let intake_data_dir = options
+            .intake_data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("intake"));
+        let workflow_data_dir = options
+            .workflow_data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("workflow"));
+        let arguments = |address: &str, metrics: &str, data: &Path| {
             vec![
                 "--listen".to_owned(),
                 address.to_owned(),
@@ -216,7 +233,7 @@ impl<N> Pair<N> {
                 "--nats-url".to_owned(),
                 nats_url.clone(),
                 "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
+                data.to_string_lossy().into_owned(),
                 "--tokens".to_owned(),
                 tokens.to_string_lossy().into_owned(),
                 "--config".to_owned(),
@@ -233,13 +250,13 @@ impl<N> Pair<N> {
         };
         let mut intake = ServiceProcess::spawn(
             "cloop-intake",
-            &arguments(&intake_address, &intake_metrics, "intake"),
+            &arguments(&intake_address, &intake_metrics, &intake_data_dir),
             &environment(&options.intake_failpoints),
             dir.path().join("intake.log"),
         );
         let mut workflow = ServiceProcess::spawn(
             "cloop-workflow",
-            &arguments(&workflow_address, &workflow_metrics, "workflow"),
+            &arguments(&workflow_address, &workflow_metrics, &workflow_data_dir),
             &environment(&options.workflow_failpoints),
             dir.path().join("workflow.log"),
         );
@@ -256,6 +273,8 @@ impl<N> Pair<N> {
             workflow_metrics,
             config,
             dir,
+            intake_data_dir,
+            workflow_data_dir,
         }
     }
 
@@ -282,10 +301,10 @@ impl<N> Pair<N> {
     }
 
     pub fn data_dir(&self, service: Service) -> PathBuf {
-        self.dir.path().join(match service {
-            Service::Intake => "intake",
-            Service::Workflow => "workflow",
-        })
+        match service {
+            Service::Intake => self.intake_data_dir.clone(),
+            Service::Workflow => self.workflow_data_dir.clone(),
+        }
     }
 
     /// Where a load sends its requests.

@@ -161,7 +161,7 @@ impl Projector for TicketProjector {
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
         self.project(transaction, events)
-            .map_err(|reason| LogError::Projector { reason })
+            .map_err(LogError::projector)
     }
 }
 
