@@ -1,5 +1,5 @@
-//! Disk full: a service's data folder on a small tmpfs (8 MiB for intake, 32 MiB for the
-//! workflow) that a ballast file fills up to a little headroom (2 MiB), while nats-server keeps its store on the ordinary temporary folder.
+//! Disk full: a service's data folder on a small tmpfs (32 MiB) that a ballast file fills up
+//! to a little headroom (2 MiB), while nats-server keeps its store on the ordinary temporary folder.
 //! Submissions (and, for the workflow, department commands) go on until the disk is full;
 //! every answer must be a success or UNAVAILABLE within the client's deadline, the process
 //! must stay up and healthy, and the FEEDBACK consumer must leave what it cannot record for
@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::Code;
 
-/// The size of intake's small data disk.
-const INTAKE_DISK_BYTES: u64 = 8 * 1024 * 1024;
+/// The size of intake's small data disk. After the ballast is gone, the burst of retried
+/// submissions and relay updates grows the write-ahead log by megabytes before the writer's
+/// truncation catches it; on 8 MiB that can take the freed space again.
+const INTAKE_DISK_BYTES: u64 = 32 * 1024 * 1024;
 /// The size of the workflow's: its data per ticket (log, projections, full-text index) is
 /// several times intake's, and what piles up in FEEDBACK while the disk is full must fit
 /// once the ballast is gone.
