@@ -41,9 +41,10 @@ use crate::command::{
     MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
 };
 use crate::event::{
-    Acknowledged, Archived, Classified, CustomerErased, Dispatched, Escalated, Event, NoteAdded,
-    Received, Reopened, RetentionExpired, ReviewRecorded, SlaEscalated, SlaMark, SlaPaused,
-    SlaResumed, SolutionApproved, SolutionProposed, SolutionRejected,
+    Acknowledged, Archived, Assigned, AssignmentReason, Classified, CustomerErased, Dispatched,
+    Escalated, Event, NoteAdded, Received, Reopened, RetentionExpired, ReviewRecorded,
+    SlaEscalated, SlaMark, SlaPaused, SlaResumed, SolutionApproved, SolutionProposed,
+    SolutionRejected, Unassigned,
 };
 use crate::problems::{ChildLink, LinkedToProblem, ParentResolved};
 use crate::ticket::{Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
@@ -121,7 +122,12 @@ pub fn decide(
             department,
             helpers,
             reason,
-        } => decide_dispatch(state, command, department, helpers, reason, now, policy),
+        } => {
+            let mut events =
+                decide_dispatch(state, command, department, helpers, reason, now, policy)?;
+            events.extend(unassign_on_transfer(state, department, now));
+            Ok(events)
+        }
         Command::Acknowledge { message } => {
             require_step(state, command, &[Step::Handle])?;
             check_text("message", message, MAX_TEXT_CHARS)?;
@@ -258,6 +264,10 @@ pub fn decide(
             outcome,
             solution,
         } => decide_resolve_from_parent(state, parent, *outcome, solution, now),
+        Command::Claim { .. }
+        | Command::Assign { .. }
+        | Command::AutoAssign { .. }
+        | Command::HandBack { .. } => decide_assignment(state, command, now, policy),
     }
 }
 
@@ -492,6 +502,8 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             state.step = Step::Review;
         }
         Event::RewardGranted(reward) => state.reward = Some(reward.clone()),
+        Event::Assigned(assigned) => state.assignee = Some(assigned.assignee.clone()),
+        Event::Unassigned(_) => state.assignee = None,
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
@@ -713,6 +725,8 @@ fn decide_archived(
         Command::RaiseSlaWarning { .. }
         | Command::RecordSlaBreach { .. }
         | Command::EscalateSla { .. } => Ok(Vec::new()),
+        // Nothing to assign or hand back on an archived ticket.
+        Command::AutoAssign { .. } | Command::HandBack { .. } => Ok(Vec::new()),
         _ => Err(wrong_step(state, command)),
     }
 }
@@ -1069,4 +1083,99 @@ fn decide_sla_escalation(
         calendar_version: state.deadlines_calendar_version.clone().unwrap_or_default(),
         at: now,
     })])
+}
+
+/// A transfer to another department takes the ticket away from its assignee.
+fn unassign_on_transfer(state: &Ticket, department: &str, now: DateTime<Utc>) -> Option<Event> {
+    let previous = state.assignee.clone()?;
+    if state.department.as_deref() == Some(department) {
+        return None;
+    }
+    Some(Event::Unassigned(Unassigned {
+        previous,
+        reason: AssignmentReason::Transferred,
+        at: now,
+    }))
+}
+
+/// Claim, Assign, and the policy's AutoAssign and HandBack. A ticket is assigned only while
+/// its department handles it; the system commands return no events when the ticket has
+/// moved on since the choice was made, so a late or repeated choice changes nothing.
+fn decide_assignment(
+    state: &Ticket,
+    command: &Command,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    let assigned = |assignee: &str, by: &str, reason: AssignmentReason| {
+        Event::Assigned(Assigned {
+            assignee: assignee.to_owned(),
+            by: by.to_owned(),
+            reason,
+            previous: state.assignee.clone(),
+            at: now,
+        })
+    };
+    match command {
+        Command::Claim { person } => {
+            require_step(state, command, &[Step::Handle])?;
+            check_text("person", person, MAX_SHORT_CHARS)?;
+            match state.assignee.as_deref() {
+                Some(current) if current == person => Ok(Vec::new()),
+                Some(current) => Err(DomainError::invalid(
+                    "ticket_id",
+                    format!("the ticket is assigned to {current}; the head may reassign it"),
+                )),
+                None => Ok(vec![assigned(person, person, AssignmentReason::Claimed)]),
+            }
+        }
+        Command::Assign { assignee, by } => {
+            require_step(state, command, &[Step::Handle])?;
+            check_text("assignee", assignee, MAX_SHORT_CHARS)?;
+            let department = state.department.as_deref().unwrap_or("");
+            if !policy.is_member(department, assignee) {
+                return Err(DomainError::invalid(
+                    "assignee",
+                    format!("{assignee} is not a member of department {department}"),
+                ));
+            }
+            if state.assignee.as_deref() == Some(assignee.as_str()) {
+                return Ok(Vec::new());
+            }
+            Ok(vec![assigned(assignee, by, AssignmentReason::Assigned)])
+        }
+        Command::AutoAssign {
+            department,
+            assignee,
+            by,
+        } => {
+            let waiting = state.step == Step::Handle
+                && state.assignee.is_none()
+                && state.department.as_deref() == Some(department.as_str());
+            if !waiting {
+                return Ok(Vec::new());
+            }
+            Ok(vec![assigned(assignee, by, AssignmentReason::Auto)])
+        }
+        Command::HandBack {
+            person,
+            assignee,
+            by,
+        } => {
+            if state.step != Step::Handle || state.assignee.as_deref() != Some(person.as_str()) {
+                return Ok(Vec::new());
+            }
+            Ok(match assignee {
+                Some(next) if next != person => {
+                    vec![assigned(next, by, AssignmentReason::HandedBack)]
+                }
+                _ => vec![Event::Unassigned(Unassigned {
+                    previous: person.clone(),
+                    reason: AssignmentReason::HandedBack,
+                    at: now,
+                })],
+            })
+        }
+        _ => Err(wrong_step(state, command)),
+    }
 }

@@ -3,9 +3,9 @@
 //! | role | may |
 //! | --- | --- |
 //! | adapter | `Submit` (the `Intake` service) |
-//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar` |
-//! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `PauseSla`, `ResumeSla`; on tickets their department leads or helps with: read, `AddNote`, `ListSimilar` |
-//! | head | what an agent may, plus `ApproveSolution` and `Dispatch` (moving a ticket their department leads elsewhere) |
+//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar`, `Assign` |
+//! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `PauseSla`, `ResumeSla`, `Claim`; on tickets their department leads or helps with: read, `AddNote`, `ListSimilar`; `SetAway` for themself |
+//! | head | what an agent may, plus `ApproveSolution`, `Dispatch` (moving a ticket their department leads elsewhere) and `Assign` (to a member of the department); `SetAway` for the department's members |
 //! | manager | read all tickets; `MonthlyReport`, `AdoptedSuggestions` |
 //! | auditor | read all tickets; `ReadEvents`, `VerifyLog`, `GetTicketAt` |
 //! | admin, system | everything |
@@ -52,6 +52,9 @@ pub enum Action {
     LinkToProblem,
     /// `Tickets.ListSimilar`: open tickets that look like the same report.
     ListSimilar,
+    Claim,
+    Assign,
+    SetAway,
 }
 
 impl Action {
@@ -80,6 +83,9 @@ impl Action {
         Action::AdoptedSuggestions,
         Action::LinkToProblem,
         Action::ListSimilar,
+        Action::Claim,
+        Action::Assign,
+        Action::SetAway,
     ];
 
     /// The RPC's name as `api.md` spells it.
@@ -108,6 +114,9 @@ impl Action {
             Action::AdoptedSuggestions => "AdoptedSuggestions",
             Action::LinkToProblem => "LinkToProblem",
             Action::ListSimilar => "ListSimilar",
+            Action::Claim => "Claim",
+            Action::Assign => "Assign",
+            Action::SetAway => "SetAway",
         }
     }
 
@@ -134,13 +143,17 @@ impl Action {
             Command::PauseSla { .. } => Some(Action::PauseSla),
             Command::ResumeSla => Some(Action::ResumeSla),
             Command::LinkToProblem { .. } => Some(Action::LinkToProblem),
+            Command::Claim { .. } => Some(Action::Claim),
+            Command::Assign { .. } => Some(Action::Assign),
             Command::Receive(_)
             | Command::ResolveFromParent { .. }
             | Command::RaiseSlaWarning { .. }
             | Command::RecordSlaBreach { .. }
             | Command::EscalateSla { .. }
             | Command::ExpireRetention
-            | Command::EraseCustomer => None,
+            | Command::EraseCustomer
+            | Command::AutoAssign { .. }
+            | Command::HandBack { .. } => None,
         }
     }
 }
@@ -203,6 +216,7 @@ pub fn authorize(
                         | A::ResumeSla
                         | A::LinkToProblem
                         | A::ListSimilar
+                        | A::Assign
                 )
         }
         Role::Manager => {
@@ -229,6 +243,10 @@ pub fn authorize(
                 A::ApproveSolution | A::Dispatch if actor.role == Role::Head => {
                     Some(DepartmentNeed::Leads)
                 }
+                // Claiming and setting oneself away; who may be set away by whom is checked
+                // by `rules::assignment::authorize_set_away`.
+                A::Claim | A::SetAway => Some(DepartmentNeed::Leads),
+                A::Assign if actor.role == Role::Head => Some(DepartmentNeed::Leads),
                 _ => None,
             };
             return match need {
@@ -377,6 +395,8 @@ mod tests {
             A::PauseSla,
             A::ResumeSla,
             A::ListSimilar,
+            A::Claim,
+            A::SetAway,
         ];
         let on_helped = [
             A::GetTicket,
@@ -402,6 +422,7 @@ mod tests {
                     A::ResumeSla,
                     A::LinkToProblem,
                     A::ListSimilar,
+                    A::Assign,
                 ]);
                 allowed
             }
@@ -418,7 +439,7 @@ mod tests {
             Role::Agent | Role::Head => match relation {
                 Relation::Leads if role == Role::Head => {
                     let mut allowed = agent_on_lead.to_vec();
-                    allowed.extend([A::ApproveSolution, A::Dispatch]);
+                    allowed.extend([A::ApproveSolution, A::Dispatch, A::Assign]);
                     allowed
                 }
                 Relation::Leads => agent_on_lead.to_vec(),

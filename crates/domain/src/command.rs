@@ -207,6 +207,24 @@ pub enum Command {
         outcome: Outcome,
         solution: String,
     },
+    /// An agent takes a ticket of their department (`person` is the caller).
+    Claim { person: String },
+    /// The head gives the ticket to a member of the department.
+    Assign { assignee: String, by: String },
+    /// System: the department's policy chose `assignee` for a ticket that has nobody.
+    AutoAssign {
+        department: String,
+        assignee: String,
+        by: String,
+    },
+    /// System: `person` went away; the ticket goes to `assignee` (chosen by the policy) or
+    /// back to the department when nobody was chosen.
+    HandBack {
+        person: String,
+        #[serde(default)]
+        assignee: Option<String>,
+        by: String,
+    },
 }
 
 impl Command {
@@ -232,6 +250,10 @@ impl Command {
             Command::EraseCustomer => "erase_customer",
             Command::LinkToProblem { .. } => "link_to_problem",
             Command::ResolveFromParent { .. } => "resolve_from_parent",
+            Command::Claim { .. } => "claim",
+            Command::Assign { .. } => "assign",
+            Command::AutoAssign { .. } => "auto_assign",
+            Command::HandBack { .. } => "hand_back",
         }
     }
 
@@ -246,6 +268,8 @@ impl Command {
                 | Command::ExpireRetention
                 | Command::EraseCustomer
                 | Command::ResolveFromParent { .. }
+                | Command::AutoAssign { .. }
+                | Command::HandBack { .. }
         )
     }
 }

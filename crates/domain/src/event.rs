@@ -213,6 +213,56 @@ pub struct CustomerErased {
     pub at: DateTime<Utc>,
 }
 
+/// Why a ticket's assignee changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentReason {
+    /// An agent took the ticket.
+    Claimed,
+    /// The head (or customer service, an admin) gave it to someone.
+    Assigned,
+    /// The department's policy chose the person.
+    Auto,
+    /// The person went away and the ticket went back to the department.
+    HandedBack,
+    /// The ticket moved to another department.
+    Transferred,
+}
+
+impl AssignmentReason {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentReason::Claimed => "claimed",
+            AssignmentReason::Assigned => "assigned",
+            AssignmentReason::Auto => "auto",
+            AssignmentReason::HandedBack => "handed_back",
+            AssignmentReason::Transferred => "transferred",
+        }
+    }
+}
+
+/// The ticket was given to a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assigned {
+    pub assignee: String,
+    /// The principal who did it; the service's own name for the policy.
+    pub by: String,
+    pub reason: AssignmentReason,
+    /// Who had it before, if anybody.
+    #[serde(default)]
+    pub previous: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The ticket has nobody any more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unassigned {
+    pub previous: String,
+    pub reason: AssignmentReason,
+    pub at: DateTime<Utc>,
+}
+
 /// Everything that can happen to a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload", rename_all = "snake_case")]
@@ -241,6 +291,8 @@ pub enum Event {
     ChildLinked(ChildLinked),
     ParentResolved(ParentResolved),
     RewardGranted(RewardGranted),
+    Assigned(Assigned),
+    Unassigned(Unassigned),
 }
 
 /// Every event type name, in declaration order.
@@ -268,6 +320,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "child_linked",
     "parent_resolved",
     "reward_granted",
+    "assigned",
+    "unassigned",
 ];
 
 fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
@@ -335,6 +389,8 @@ impl Event {
             Event::ChildLinked(_) => "child_linked",
             Event::ParentResolved(_) => "parent_resolved",
             Event::RewardGranted(_) => "reward_granted",
+            Event::Assigned(_) => "assigned",
+            Event::Unassigned(_) => "unassigned",
         }
     }
 
@@ -363,6 +419,8 @@ impl Event {
             Event::ChildLinked(event) => event.at,
             Event::ParentResolved(event) => event.at,
             Event::RewardGranted(event) => event.at,
+            Event::Assigned(event) => event.at,
+            Event::Unassigned(event) => event.at,
         }
     }
 
@@ -396,6 +454,8 @@ impl Event {
             Event::ChildLinked(event) => to_json(event),
             Event::ParentResolved(event) => to_json(event),
             Event::RewardGranted(event) => to_json(event),
+            Event::Assigned(event) => to_json(event),
+            Event::Unassigned(event) => to_json(event),
         }
     }
 
@@ -431,6 +491,8 @@ impl Event {
             "child_linked" => Event::ChildLinked(read_payload(event_type, payload)?),
             "parent_resolved" => Event::ParentResolved(read_payload(event_type, payload)?),
             "reward_granted" => Event::RewardGranted(read_payload(event_type, payload)?),
+            "assigned" => Event::Assigned(read_payload(event_type, payload)?),
+            "unassigned" => Event::Unassigned(read_payload(event_type, payload)?),
             other => {
                 return Err(DomainError::invalid(
                     "event_type",

@@ -202,6 +202,11 @@ pub struct Ticket {
     /// The reward granted for this ticket's adopted suggestion.
     #[serde(default)]
     pub reward: Option<RewardGranted>,
+
+    // Assignment.
+    /// The person working on the ticket, if anybody.
+    #[serde(default)]
+    pub assignee: Option<String>,
 }
 
 impl Default for Ticket {
@@ -266,6 +271,7 @@ impl Default for Ticket {
             link_mode: None,
             children: Vec::new(),
             reward: None,
+            assignee: None,
         }
     }
 }

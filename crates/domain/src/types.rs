@@ -222,6 +222,13 @@ pub trait Policy {
     fn reward(&self) -> Option<crate::problems::RewardRule> {
         None
     }
+
+    /// Whether `person` is a member of `department`, so that the head may assign them its
+    /// tickets. Policies without a member list let anyone be assigned.
+    fn is_member(&self, department: &str, person: &str) -> bool {
+        let _ = (department, person);
+        true
+    }
 }
 
 vocabulary!(

@@ -1107,6 +1107,12 @@ fn every_event_reads_back_from_its_type_and_payload() {
         },
         minutes(122),
     );
+    history.run(
+        Command::Claim {
+            person: "wang.wu".to_owned(),
+        },
+        minutes(122),
+    );
     history.run(dispatch("product", &["quality"], "app issue"), minutes(123));
     history.run(
         Command::AddNote {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::rules::assignment::AssignmentPolicy;
 use crate::types::{ContentType, Kind, Outcome, Priority, Role};
 
 /// The top-level sections owned by the services; `DomainConfig` accepts them without looking
@@ -78,6 +79,14 @@ pub struct DepartmentConfig {
     pub name_en: String,
     /// Escalation contacts, level 1 first: a principal name or `role:<role>`.
     pub escalation: Vec<String>,
+    /// The people of the department (principal names of the tokens file), in the order the
+    /// round robin follows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// How new tickets find a person: `none` (claimed or assigned by hand), `round_robin` or
+    /// `fewest_open`.
+    #[serde(skip_serializing_if = "AssignmentPolicy::is_none")]
+    pub assignment: AssignmentPolicy,
 }
 
 /// Keyword tables per kind.
@@ -427,6 +436,7 @@ impl Default for DomainConfig {
             name_zh: zh.to_owned(),
             name_en: en.to_owned(),
             escalation: words(&["role:head", "role:manager"]),
+            ..DepartmentConfig::default()
         };
         let departments = [
             ("product", department("产品部", "Product")),
@@ -1257,6 +1267,9 @@ impl DomainConfig {
                     );
                 }
             }
+        }
+        for (id, department) in &self.departments {
+            crate::rules::assignment::validate_department(id, department)?;
         }
         self.validate_classification()?;
         for (index, rule) in self.routing.rules.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! The configurable rules: configuration, classification, routing, the business calendar and
 //! the SLA policy, compiled once into [`Rules`], which answers the aggregate's [`Policy`].
 
+pub mod assignment;
 pub mod calendar;
 pub mod classify;
 pub mod config;
@@ -187,5 +188,12 @@ impl Policy for Rules {
 
     fn version(&self) -> String {
         self.version.clone()
+    }
+
+    fn is_member(&self, department: &str, person: &str) -> bool {
+        self.config
+            .departments
+            .get(department)
+            .is_some_and(|config| config.members.iter().any(|member| member == person))
     }
 }
