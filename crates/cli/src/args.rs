@@ -103,6 +103,9 @@ pub enum Command {
     /// Tokens for the tokens file.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// People of the departments: away and back (Tickets.SetAway).
+    #[command(subcommand)]
+    People(PeopleCommand),
 }
 
 /// `cloop submit`.
@@ -174,6 +177,12 @@ pub struct FilterArgs {
     pub text: Option<String>,
     #[arg(long)]
     pub customer_id: Option<String>,
+    /// Only tickets assigned to this person (a principal name).
+    #[arg(long, conflicts_with = "mine")]
+    pub assignee: Option<String>,
+    /// Only tickets assigned to the caller.
+    #[arg(long)]
+    pub mine: bool,
 }
 
 /// `cloop tickets ...`.
@@ -220,6 +229,35 @@ pub enum TicketsCommand {
         /// Merge as a duplicate: its own handling stops and it follows the parent.
         #[arg(long)]
         merge: bool,
+    },
+    /// Take a ticket of your department (Tickets.Claim).
+    Claim(CommandArgs),
+    /// Give a ticket to a member of its department (Tickets.Assign, heads).
+    Assign(AssignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub common: CommandArgs,
+    /// The member to give the ticket to (a principal name).
+    #[arg(long = "to")]
+    pub assignee: String,
+}
+
+/// `cloop people ...`.
+#[derive(Debug, Subcommand)]
+pub enum PeopleCommand {
+    /// Set a person away (their open tickets are handed back) or back (Tickets.SetAway).
+    Away {
+        /// The principal name; yourself when left out.
+        person: Option<String>,
+        /// Away from now on (the default).
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        /// Back at work: takes new tickets again.
+        #[arg(long)]
+        off: bool,
     },
 }
 

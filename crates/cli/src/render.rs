@@ -138,6 +138,7 @@ pub fn ticket_table(tickets: &[v1::Ticket], view: &View) -> String {
         "PRIORITY",
         "KIND",
         "DEPARTMENT",
+        "ASSIGNEE",
         "SLA",
         "DUE",
         "CONTENT",
@@ -149,6 +150,7 @@ pub fn ticket_table(tickets: &[v1::Ticket], view: &View) -> String {
             or_dash(priority_text(ticket.priority)),
             or_dash(kind_text(ticket.kind)),
             or_dash(ticket.department.clone()),
+            or_dash(ticket.assignee.clone()),
             view.style.sla(&sla_text(ticket.sla_state)),
             next_due(ticket).map_or_else(|| "–".to_owned(), |due| view.time(Some(due))),
             truncate(&ticket.content, 40),
@@ -233,6 +235,7 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         ("product", or_dash(ticket.product.clone())),
         ("order", or_dash(ticket.order_id.clone())),
         ("department", department),
+        ("assignee", or_dash(ticket.assignee.clone())),
         (
             "respond by",
             deadline(
@@ -327,7 +330,7 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         "content_type": content_type_text(ticket.content_type),
         "priority": priority_text(ticket.priority),
         "scope": scope_text(ticket.scope),
-        "keywords": ticket.keywords,
+        "department": ticket.department,
         "complex": ticket.complex,
         "classification_confidence": ticket.classification_confidence,
         "department": ticket.department,
@@ -374,6 +377,9 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         if ticket.children_count > 0 {
             fields.insert("children_count".to_owned(), json!(ticket.children_count));
         }
+    }
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("assignee".to_owned(), json!(ticket.assignee));
     }
     value
 }
@@ -520,6 +526,19 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             reward.amount,
             reward.kind,
             view.instant_text(reward.valid_until)
+        ),
+        Event::Assigned(assigned) => match &assigned.previous {
+            Some(previous) => format!(
+                "{previous} → {} ({})",
+                assigned.assignee,
+                assigned.reason.as_str()
+            ),
+            None => format!("→ {} ({})", assigned.assignee, assigned.reason.as_str()),
+        },
+        Event::Unassigned(unassigned) => format!(
+            "{} → nobody ({})",
+            unassigned.previous,
+            unassigned.reason.as_str()
         ),
     }
 }

@@ -253,6 +253,20 @@ impl Commands {
         plan: impl Fn(&Ticket) -> Vec<Command>,
         principal: &str,
     ) -> Result<usize, Failure> {
+        self.execute_system_in(ticket_id, plan, principal, "sla")
+            .await
+    }
+
+    /// [`Commands::execute_system`] for another part of the service: `namespace` keeps the
+    /// derived event ids and the causation (`<namespace>/<ticket>/<version>`) apart from the
+    /// timers'.
+    pub async fn execute_system_in(
+        &self,
+        ticket_id: &TicketId,
+        plan: impl Fn(&Ticket) -> Vec<Command>,
+        principal: &str,
+        namespace: &str,
+    ) -> Result<usize, Failure> {
         let Some(ticket) = self.load(ticket_id).await? else {
             return Ok(0);
         };
@@ -276,11 +290,18 @@ impl Commands {
                 department: None,
             },
             correlation_id: None,
-            causation_id: Some(format!("sla/{ticket_id}/{}", ticket.version)),
+            causation_id: Some(format!("{namespace}/{ticket_id}/{}", ticket.version)),
         };
         let ticket_text = ticket_id.to_string();
         let rows = record::new_events(&events, &provenance, |index| {
-            record::timer_event_id(&ticket_text, ticket.version, index)
+            if namespace == "sla" {
+                record::timer_event_id(&ticket_text, ticket.version, index)
+            } else {
+                EventId::derived(&format!(
+                    "{namespace}/{ticket_text}/{}/{index}",
+                    ticket.version
+                ))
+            }
         });
         match self
             .log

@@ -20,6 +20,7 @@
 //! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
 //! - `grpc`: the gRPC services and the conversions at the edge.
 
+pub mod assignment;
 pub mod checkpoints;
 pub mod clock;
 pub mod commands;
@@ -262,6 +263,16 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         metrics: metrics.clone(),
     };
     let timers_task = tokio::spawn(timers.clone().run(workers.clone()));
+    let assigner = assignment::Assigner {
+        commands: commands.clone(),
+        readers: readers.clone(),
+        rules: config.rules.clone(),
+        clock: config.clock.clone(),
+        tick: config.settings.timer_tick(),
+        batch: config.settings.timer_batch,
+        lock: Arc::default(),
+    };
+    let assigner_task = tokio::spawn(assigner.clone().run(workers.clone()));
     let retention = retention::Retention {
         commands: commands.clone(),
         readers: readers.clone(),
@@ -338,6 +349,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
             vault: vault.clone(),
             default_page_size: config.settings.default_page_size,
             max_page_size: config.settings.max_page_size,
+            assigner,
         })
         .max_decoding_message_size(config.settings.max_message_bytes),
         authenticator.clone(),
@@ -382,6 +394,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         workers.trigger();
         let _ = consumer_task.await;
         let _ = timers_task.await;
+        let _ = assigner_task.await;
         let _ = key_backup_task.await;
         let _ = retention_task.await;
         checkpoint_shutdown.trigger();

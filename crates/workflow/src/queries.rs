@@ -37,6 +37,8 @@ pub struct TicketFilter {
     pub text: Option<String>,
     /// Only tickets this department leads or helps with (agents and heads see no others).
     pub involving_department: Option<String>,
+    /// Only tickets assigned to this person.
+    pub assignee: Option<String>,
 }
 
 fn contains_folded(haystack: &str, needle: &str) -> bool {
@@ -105,6 +107,10 @@ impl TicketFilter {
                 .involving_department
                 .as_deref()
                 .is_none_or(|department| ticket.involves_department(department))
+            && self
+                .assignee
+                .as_deref()
+                .is_none_or(|person| ticket.assignee.as_deref() == Some(person))
             // Expired tickets have left every list (see `retention`).
             && !ticket.retention_expired
             && text_matches
@@ -181,6 +187,7 @@ pub fn list_tickets(
     equal("scope", filter.scope.map(|value| value.as_str().to_owned()));
     equal("customer_id", filter.customer_id.clone());
     equal("ticket_id", filter.ticket_id.clone());
+    equal("assignee", filter.assignee.clone());
     if let Some(from) = filter.created_from {
         conditions.push("created_at_ms >= ?".to_owned());
         values.push(Value::Integer(from.timestamp_millis()));

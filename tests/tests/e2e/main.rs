@@ -2,6 +2,7 @@
 //! processes, so scenarios are independent and can run in parallel.
 
 mod abuse;
+mod assignment;
 mod cli;
 mod disk_full;
 mod erasure;

@@ -600,6 +600,7 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "ResumeSla",
             "LinkToProblem",
             "ListSimilar",
+            "Assign",
         ],
         "t-agent-technical" => &[
             "GetTicket",
@@ -613,6 +614,7 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "PauseSla",
             "ResumeSla",
             "ListSimilar",
+            "Claim",
         ],
         "t-head-technical" => &[
             "GetTicket",
@@ -628,6 +630,8 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "ApproveSolution",
             "Dispatch",
             "ListSimilar",
+            "Claim",
+            "Assign",
         ],
         "t-manager" | "t-auditor" => &READS,
         // The admin may call every RPC of the matrix.
@@ -655,6 +659,8 @@ const RPCS: &[&str] = &[
     "ResumeSla",
     "LinkToProblem",
     "ListSimilar",
+    "Claim",
+    "Assign",
 ];
 
 /// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
@@ -847,6 +853,29 @@ async fn call(
                 v1::ListSimilarRequest {
                     ticket_id,
                     page_size: 10,
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "Claim" => client
+            .claim(authorized(
+                v1::ClaimRequest {
+                    ticket_id,
+                    command_id,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "Assign" => client
+            .assign(authorized(
+                v1::AssignRequest {
+                    ticket_id,
+                    command_id,
+                    assignee: "wang.wu".into(),
+                    ..Default::default()
                 },
                 token,
             ))

@@ -98,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log(command) => log::run(&context, command).await,
         Command::Customer(command) => customer::run(&context, command).await,
         Command::Token(command) => token::run(&context, command),
+        Command::People(command) => tickets::people(&context, command).await,
     }
 }
 

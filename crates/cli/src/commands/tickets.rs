@@ -1,11 +1,11 @@
-//! `cloop tickets list|show|history|watch|sla` and the ticket commands (`classify`,
-//! `dispatch`, `ack`, `note`, `solve`, `approve`, `review`, `archive`, `escalate`, `pause`,
-//! `resume`) against `feedback.v1.Tickets`.
+//! `cloop tickets list|show|history|watch|sla|claim|assign`, `cloop people away` and the
+//! ticket commands (`classify`, `dispatch`, `ack`, `note`, `solve`, `approve`, `review`,
+//! `archive`, `escalate`, `pause`, `resume`) against `feedback.v1.Tickets`.
 
 use super::{new_command_id, parse_instant, write_stdout, Context};
 use crate::args::{
-    AckArgs, ApproveArgs, ClassifyArgs, CommandArgs, DispatchArgs, FilterArgs, NoteArgs,
-    OptionalReasonArgs, ReasonArgs, ReviewArgs, SolveArgs, TicketsCommand,
+    AckArgs, ApproveArgs, AssignArgs, ClassifyArgs, CommandArgs, DispatchArgs, FilterArgs,
+    NoteArgs, OptionalReasonArgs, PeopleCommand, ReasonArgs, ReviewArgs, SolveArgs, TicketsCommand,
 };
 use crate::error::CliError;
 use crate::names::{
@@ -78,6 +78,11 @@ fn filter(context: &Context, arguments: &FilterArgs) -> Result<v1::TicketFilter,
             .transpose()?,
         text: arguments.text.clone().unwrap_or_default(),
         customer_id: arguments.customer_id.clone().unwrap_or_default(),
+        assignee: if arguments.mine {
+            "@me".to_owned()
+        } else {
+            arguments.assignee.clone().unwrap_or_default()
+        },
         ..v1::TicketFilter::default()
     })
 }
@@ -187,6 +192,8 @@ pub async fn run_query(context: &Context, command: TicketsCommand) -> Result<(),
                 .into_inner();
             print_ticket(context, response.ticket)
         }
+        TicketsCommand::Claim(arguments) => claim(context, arguments).await,
+        TicketsCommand::Assign(arguments) => assign(context, arguments).await,
     }
 }
 
@@ -498,3 +505,67 @@ ticket_command!(
         }
     }
 );
+
+/// Runs `cloop tickets claim` and prints the ticket as it is after it.
+async fn claim(context: &Context, arguments: CommandArgs) -> Result<(), CliError> {
+    let (mut client, connection) = client(context).await?;
+    let (ticket_id, command_id, expected_version) = common(&arguments);
+    let response = client
+        .claim(connection.request(v1::ClaimRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+        })?)
+        .await
+        .map_err(call_error)?
+        .into_inner();
+    print_ticket(context, response.ticket)
+}
+
+ticket_command!(
+    assign,
+    AssignArgs,
+    assign,
+    |arguments, ticket_id, command_id, expected_version| {
+        v1::AssignRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            assignee: arguments.assignee.clone(),
+        }
+    }
+);
+
+/// Runs `cloop people ...`.
+pub async fn people(context: &Context, command: PeopleCommand) -> Result<(), CliError> {
+    match command {
+        PeopleCommand::Away { person, on: _, off } => {
+            let (mut client, connection) = client(context).await?;
+            let response = client
+                .set_away(connection.request(v1::SetAwayRequest {
+                    person: person.unwrap_or_default(),
+                    away: !off,
+                })?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            let mut human = format!(
+                "{} is {}\n",
+                response.person,
+                if response.away { "away" } else { "back" }
+            );
+            if !response.handed_back.is_empty() {
+                human.push_str(&format!(
+                    "handed back: {}\n",
+                    response.handed_back.join(", ")
+                ));
+            }
+            let json = json!({
+                "person": response.person,
+                "away": response.away,
+                "handed_back": response.handed_back,
+            });
+            context.print(&human, &json)
+        }
+    }
+}

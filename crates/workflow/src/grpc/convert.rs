@@ -280,6 +280,7 @@ pub fn filter_from(filter: Option<v1::TicketFilter>) -> Result<TicketFilter, Dom
             .transpose()?,
         text: non_empty(&filter.text),
         involving_department: None,
+        assignee: non_empty(&filter.assignee),
     })
 }
 
@@ -360,6 +361,7 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
             .unwrap_or_default(),
         children_count: u32::try_from(ticket.children.len()).unwrap_or(u32::MAX),
         merged_duplicate: ticket.is_merged(),
+        assignee: ticket.assignee.clone().unwrap_or_default(),
     }
 }
 

@@ -18,6 +18,7 @@ use domain::authorize::{authorize, department_scope, Action};
 use domain::command::{ClassifyCommand, Command};
 use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
+use domain::rules::assignment as assignment_rules;
 use domain::rules::config::{Allowance, Clock as SlaClock, TimeUnit};
 use domain::rules::sla::RowUsed;
 use domain::ticket::Ticket;
@@ -43,6 +44,8 @@ pub struct TicketsService {
     pub vault: Arc<vault::Vault>,
     pub default_page_size: u32,
     pub max_page_size: u32,
+    /// Hands back the tickets of a person who goes away.
+    pub assigner: crate::assignment::Assigner,
 }
 
 /// The caller's actor, from the principal the authenticator put on the request.
@@ -122,6 +125,9 @@ impl TicketsService {
     }
 }
 
+/// The assignee filter that stands for the caller.
+pub const ME: &str = "@me";
+
 /// The filter a caller may use: agents and heads see only tickets their department leads or
 /// helps with, and may not ask for another department's queue.
 pub fn scoped_filter(
@@ -141,6 +147,9 @@ pub fn scoped_filter(
             }
         }
         filter.involving_department = Some(department.to_owned());
+    }
+    if filter.assignee.as_deref() == Some(ME) {
+        filter.assignee = Some(actor.principal.clone());
     }
     Ok(filter)
 }
@@ -743,6 +752,95 @@ impl v1::tickets_server::Tickets for TicketsService {
                 .map(|similar| ticket_message(&similar.ticket))
                 .collect(),
             scores: visible.iter().map(|similar| similar.score).collect(),
+        }))
+    }
+
+    async fn claim(
+        &self,
+        request: Request<v1::ClaimRequest>,
+    ) -> Result<Response<v1::ClaimResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let person = actor.principal.clone();
+        let ticket = self
+            .run(
+                actor,
+                Action::Claim,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || Ok(Command::Claim { person }),
+            )
+            .await?;
+        Ok(Response::new(v1::ClaimResponse { ticket }))
+    }
+
+    async fn assign(
+        &self,
+        request: Request<v1::AssignRequest>,
+    ) -> Result<Response<v1::AssignResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let by = actor.principal.clone();
+        let ticket = self
+            .run(
+                actor,
+                Action::Assign,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || {
+                    let assignee = request.assignee.trim();
+                    if assignee.is_empty() {
+                        return Err(DomainError::invalid("assignee", "is required"));
+                    }
+                    Ok(Command::Assign {
+                        assignee: assignee.to_owned(),
+                        by,
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(v1::AssignResponse { ticket }))
+    }
+
+    async fn set_away(
+        &self,
+        request: Request<v1::SetAwayRequest>,
+    ) -> Result<Response<v1::SetAwayResponse>, Status> {
+        let actor = actor_of(&request)?;
+        check_role(&actor, Action::SetAway)?;
+        let request = request.into_inner();
+        let person = if request.person.trim().is_empty() {
+            actor.principal.clone()
+        } else {
+            request.person.clone()
+        };
+        assignment_rules::check_person(&person).map_err(status_from)?;
+        assignment_rules::authorize_set_away(&actor, &person, &self.rules.config().departments)
+            .map_err(status_from)?;
+        let _turn = self.assigner.lock.lock().await;
+        crate::assignment::set_away(
+            &self.log,
+            &actor,
+            &person,
+            request.away,
+            self.commands.clock.now(),
+        )
+        .await
+        .map_err(|error| status_from(failure_from_log(error)))?;
+        let handed_back = if request.away {
+            self.assigner
+                .hand_back(Some(person.clone()))
+                .await
+                .map_err(|error| status_from(failure_from_read(error)))?
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(v1::SetAwayResponse {
+            person,
+            away: request.away,
+            handed_back,
         }))
     }
 }

@@ -58,6 +58,7 @@ impl TicketProjector {
             return Ok(());
         };
         let Some(ticket_id) = ticket_of_stream(&last.stream_id) else {
+            crate::assignment::project_person(connection, events)?;
             return set_position(connection, last.position).map_err(|error| error.to_string());
         };
         let existing: Option<(i64, String)> = connection
@@ -80,6 +81,7 @@ impl TicketProjector {
             ),
         };
         let mut text_changed = false;
+        let mut assignee_changed = false;
         for row in events {
             record_sealed_keys(connection, seq, ticket_id, row)?;
             let event = decode_opened(row, &self.vault)?;
@@ -88,6 +90,11 @@ impl TicketProjector {
                 Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
             );
             ticket = domain::apply(ticket, &event);
+            if matches!(event, Event::Assigned(_) | Event::Unassigned(_)) {
+                assignee_changed = true;
+                crate::assignment::project_event(connection, &ticket, &event)
+                    .map_err(|error| format!("record the assignment of {ticket_id}: {error}"))?;
+            }
         }
         write_ticket(
             connection,
@@ -98,6 +105,10 @@ impl TicketProjector {
             &self.rules,
         )
         .map_err(|error| format!("write ticket {ticket_id}: {error}"))?;
+        if assignee_changed {
+            crate::assignment::project_assignee(connection, seq, &ticket)
+                .map_err(|error| format!("write the assignee of {ticket_id}: {error}"))?;
+        }
         crate::failpoints::crash_point(crate::failpoints::MID_PROJECTION_UPDATE);
         set_position(connection, last.position).map_err(|error| error.to_string())
     }
@@ -337,6 +348,7 @@ pub fn rebuild(
              DELETE FROM projection_state;",
         )
         .and_then(|()| transaction.execute_batch(crate::retention::REBUILD_DELETE))
+        .and_then(|()| transaction.execute_batch(crate::assignment::REBUILD_DELETE))
         .map_err(|error| format!("empty projections: {error}"))?;
     let projector = TicketProjector::new(rules, vault);
     let mut from = 1u64;
@@ -382,6 +394,9 @@ pub fn digest(connection: &Connection) -> Result<String, rusqlite::Error> {
          ORDER BY command_id, seq",
         crate::retention::DIGEST_QUERIES[0],
         crate::retention::DIGEST_QUERIES[1],
+        crate::assignment::DIGEST_QUERIES[0],
+        crate::assignment::DIGEST_QUERIES[1],
+        crate::assignment::DIGEST_QUERIES[2],
     ];
     for (index, query) in queries.iter().enumerate() {
         hasher.update(format!("table {index}\n").as_bytes());

@@ -56,5 +56,6 @@ pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
             value INTEGER NOT NULL
         );",
     )?;
-    crate::retention::migrate(connection)
+    crate::retention::migrate(connection)?;
+    crate::assignment::migrate(connection)
 }
