@@ -117,12 +117,12 @@ fn tickets() -> Vec<v1::Ticket> {
 #[test]
 fn ticket_table_aligns_chinese_and_latin_text() {
     expect![[r#"
-        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   SLA       DUE               CONTENT
-        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────────────  ───────────────────────────────────────
-        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
-        261102-0Q9AA-00001X  review    medium    complaint   after_sales  on_time   –                 售后响应慢，退款一直没有到账，客服电话…
-        261103-0QAAB-00002Y  handle    low       suggestion  product      warning   2026-11-06 10:00  Please add dark mode to the app
-        261103-0QAAC-00003Z  classify  –         –           –            on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
+        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   ASSIGNEE  SLA       DUE               CONTENT
+        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────  ────────────────  ───────────────────────────────────────
+        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    –         breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
+        261102-0Q9AA-00001X  review    medium    complaint   after_sales  –         on_time   –                 售后响应慢，退款一直没有到账，客服电话…
+        261103-0QAAB-00002Y  handle    low       suggestion  product      –         warning   2026-11-06 10:00  Please add dark mode to the app
+        261103-0QAAC-00003Z  classify  –         –           –            –         on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
     "#]]
     .assert_eq(&ticket_table(&tickets(), &view()));
 }
@@ -163,6 +163,7 @@ fn ticket_detail_lists_every_field() {
         product:        –
         order:          –
         department:     after_sales
+        assignee:       –
         respond by:     2026-11-03 10:00 (responded 2026-11-02 11:00)
         resolve by:     2026-11-05 10:00 (resolved 2026-11-03 17:30)
         sla:            on_time
@@ -192,12 +193,12 @@ fn the_queue_puts_overdue_tickets_first() {
     expect![[r#"
         queue of all · 4 open · 1 breached · 1 warning
 
-        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   SLA       DUE               CONTENT
-        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────────────  ───────────────────────────────────────
-        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
-        261103-0QAAB-00002Y  handle    low       suggestion  product      warning   2026-11-06 10:00  Please add dark mode to the app
-        261103-0QAAC-00003Z  classify  –         –           –            on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
-        261102-0Q9AA-00001X  review    medium    complaint   after_sales  on_time   –                 售后响应慢，退款一直没有到账，客服电话…
+        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   ASSIGNEE  SLA       DUE               CONTENT
+        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────  ────────────────  ───────────────────────────────────────
+        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    –         breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
+        261103-0QAAB-00002Y  handle    low       suggestion  product      –         warning   2026-11-06 10:00  Please add dark mode to the app
+        261103-0QAAC-00003Z  classify  –         –           –            –         on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
+        261102-0Q9AA-00001X  review    medium    complaint   after_sales  –         on_time   –                 售后响应慢，退款一直没有到账，客服电话…
     "#]]
     .assert_eq(&queue(&tickets(), "queue of all", &view()));
 }
@@ -421,6 +422,7 @@ fn ticket_json_snapshot() {
     expect![[r#"
         {
           "archived_at": null,
+          "assignee": "",
           "attributes": {},
           "awaiting_approval": false,
           "channel": "email",
@@ -443,7 +445,6 @@ fn ticket_json_snapshot() {
           "external_id": "",
           "feedback_id": "",
           "helpers": [],
-          "keywords": [],
           "kind": "",
           "language": "",
           "occurred_at": null,

@@ -296,12 +296,12 @@ impl Assigner {
     /// recorded.
     async fn record(&self, ticket_id: &TicketId, command: Command) -> Result<usize, WorkflowError> {
         for _ in 0..ATTEMPTS {
-            let command = command.clone();
+            let attempt = command.clone();
             let recorded = self
                 .commands
                 .execute_system_in(
                     ticket_id,
-                    move |_| vec![command.clone()],
+                    move |_| vec![attempt.clone()],
                     ASSIGNER,
                     "assign",
                 )
