@@ -25,6 +25,7 @@ mod month;
 #[cfg(feature = "proto")]
 pub mod proto_conv;
 mod svg;
+pub mod synthetic;
 
 pub use compute::{monthly_report, ReportBuilder, ReportInput, ReportOptions};
 pub use error::ReportError;

@@ -1,0 +1,326 @@
+//! `Reports.MonthlyReport` inside the workflow process over a month of 1,000,000 tickets:
+//! the time of one call from a gRPC client and the peak resident memory of the workflow
+//! process (`VmHWM`). Prints a markdown table for `docs/benchmarks.md`.
+//!
+//! Run with `cargo build --release -p workflow && cargo bench -p workflow --bench reports`
+//! (part of `make bench`): the benchmark spawns the release `cloop-workflow` and a
+//! nats-server. Set-up, not measured:
+//!
+//! 1. one `FeedbackReceived` is published to FEEDBACK, so that the log holds a row and the
+//!    projections a position: the report is judged at that row's recorded time, as in
+//!    production;
+//! 2. the service is stopped and `CLOOP_BENCH_TICKETS` (default 1,000,000) synthetic tickets
+//!    of October 2026 (`reports::synthetic`: every kind, priority and channel, 8 departments,
+//!    92% responded, reviews, reopens, archives) are written straight into the projection's
+//!    `tickets` table as the projector writes them (replaying a million submissions through
+//!    NATS would take far longer than the query measured);
+//! 3. the service is started again on that database.
+//!
+//! Then `MonthlyReport` for 2026-10 is called three times; the report must count every seeded
+//! ticket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::Utc;
+use domain::ids::{FeedbackId, TicketIdGenerator};
+use e2e::{free_port, NatsServer, ServiceProcess};
+use prost::Message;
+use proto::v1;
+use proto::v1::reports_client::ReportsClient;
+use proto::v1::tickets_client::TicketsClient;
+use reports::synthetic::{ticket, Random};
+use reports::YearMonth;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+const MANAGER: &str = "bench-manager";
+const ADMIN: &str = "bench-admin";
+const MONTH: &str = "2026-10";
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+async fn channel(address: &str) -> Channel {
+    for _ in 0..300 {
+        if let Ok(channel) = Channel::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot connect to {address}");
+}
+
+/// The peak resident memory of process `pid` so far, in KiB (Linux `VmHWM`).
+fn peak_memory_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Publishes one submission to FEEDBACK as intake's relay does.
+async fn publish_one(nats_url: &str) -> String {
+    let client = async_nats::connect(nats_url).await.unwrap();
+    let context = async_nats::jetstream::new(client);
+    let now = Utc::now();
+    let ticket_id = TicketIdGenerator::new(77).next(now);
+    let feedback_id = FeedbackId::new(now, [7; 10]);
+    let message = v1::FeedbackReceived {
+        feedback_id: feedback_id.to_string(),
+        ticket_id: ticket_id.to_string(),
+        received_at: Some(prost_types::Timestamp {
+            seconds: now.timestamp(),
+            nanos: 0,
+        }),
+        submission: Some(v1::Submission {
+            channel: "app".into(),
+            external_id: "bench-report-1".into(),
+            content: "APP卡顿，打开很慢".into(),
+            customer: Some(v1::Customer {
+                phone: "13800138000".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        node_id: 77,
+        ..Default::default()
+    };
+    // The workflow creates stream FEEDBACK when its consumer starts, soon after it listens.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let publish = async_nats::jetstream::message::PublishMessage::build()
+            .payload(message.encode_to_vec().into())
+            .message_id(feedback_id.to_string());
+        let acked = match context.send_publish("feedback.received.app", publish).await {
+            Ok(ack) => ack.await.is_ok(),
+            Err(_) => false,
+        };
+        if acked {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stream FEEDBACK never appeared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ticket_id.to_string()
+}
+
+/// Writes `count` synthetic tickets of `month` into the projection's `tickets` table (the
+/// service is stopped), in one transaction.
+fn seed(data_dir: &Path, month: YearMonth, count: u64) -> Duration {
+    let started = Instant::now();
+    let rules = domain::Rules::defaults();
+    let month_start = month.start(rules.calendar().offset());
+    let mut connection =
+        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
+    connection
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .unwrap();
+    let transaction = connection.transaction().unwrap();
+    {
+        let mut insert = transaction
+            .prepare(
+                "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
+                 helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
+                 created_at_ms, updated_at_ms, state_json) VALUES (?1, ?2, ?3, 0, ?4, ?5, '', \
+                 ?6, ?7, ?8, 'local', ?9, 'on_time', NULL, ?10, ?10, ?11)",
+            )
+            .unwrap();
+        let mut random = Random(7);
+        let mut generator = TicketIdGenerator::new(900);
+        for index in 0..count {
+            let state = ticket(&mut random, &mut generator, month_start);
+            let created = state.received_at.unwrap().timestamp_millis();
+            insert
+                .execute(rusqlite::params![
+                    100_000_000 + i64::try_from(index).unwrap(),
+                    state.id_text(),
+                    i64::try_from(state.version).unwrap(),
+                    state.step.as_str(),
+                    state.department.as_deref(),
+                    state.priority.map(|priority| priority.as_str()),
+                    state.kind.map(|kind| kind.as_str()),
+                    state.content_type.map(|content| content.as_str()),
+                    state.channel,
+                    created,
+                    serde_json::to_string(&state).unwrap(),
+                ])
+                .unwrap();
+        }
+    }
+    transaction.commit().unwrap();
+    started.elapsed()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+fn main() {
+    let count: u64 = std::env::var("CLOOP_BENCH_TICKETS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-report-bench-")
+            .tempdir()
+            .unwrap();
+        let tokens = dir.path().join("tokens.toml");
+        let mut text = String::new();
+        for (token, role) in [(MANAGER, "manager"), (ADMIN, "admin")] {
+            text.push_str(&format!(
+                "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n\n",
+                service::tokens::token_sha256(token),
+            ));
+        }
+        std::fs::write(&tokens, text).unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let data_dir = dir.path().join("workflow");
+        let args = vec![
+            "--listen".to_owned(),
+            address.clone(),
+            "--nats-url".to_owned(),
+            nats.url(),
+            "--data-dir".to_owned(),
+            data_dir.to_string_lossy().into_owned(),
+            "--tokens".to_owned(),
+            tokens.to_string_lossy().into_owned(),
+        ];
+        let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
+        let mut workflow =
+            ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));
+        workflow.wait_listening(&address, Duration::from_secs(120));
+
+        // 1. One real ticket, so that the log and the projections have a position.
+        let ticket_id = publish_one(&nats.url()).await;
+        let mut tickets = TicketsClient::new(channel(&address).await);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = tickets
+                .get_ticket(authorized(
+                    v1::GetTicketRequest {
+                        ticket_id: ticket_id.clone(),
+                    },
+                    ADMIN,
+                ))
+                .await
+                .is_ok();
+            if found {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the workflow never recorded the ticket\n{}",
+                workflow.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // 2. The month, written while the service is stopped.
+        workflow.terminate(Duration::from_secs(30));
+        let month: YearMonth = MONTH.parse().unwrap();
+        let seeded_in = seed(&data_dir, month, count);
+
+        // 3. Started again on the seeded database.
+        workflow.start_again();
+        workflow.wait_listening(&address, Duration::from_secs(300));
+        let pid = workflow.pid().unwrap();
+        let mut reports = ReportsClient::new(channel(&address).await);
+        // A cheap call first, so that the connection and the service are warm.
+        reports
+            .monthly_report(authorized(
+                v1::MonthlyReportRequest {
+                    month: "2026-01".into(),
+                    ..Default::default()
+                },
+                MANAGER,
+            ))
+            .await
+            .unwrap();
+        let memory_before = peak_memory_kib(pid);
+        let load_before = load_average();
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let report = reports
+                .monthly_report(authorized(
+                    v1::MonthlyReportRequest {
+                        month: MONTH.into(),
+                        ..Default::default()
+                    },
+                    MANAGER,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .report
+                .unwrap();
+            times.push(started.elapsed());
+            assert_eq!(report.tickets, count, "the report counts every seeded ticket");
+        }
+        let memory_after = peak_memory_kib(pid);
+        let mut sorted = times.clone();
+        sorted.sort();
+        let median = sorted[1];
+        let load_after = load_average();
+        workflow.terminate(Duration::from_secs(30));
+
+        let seconds = |duration: &Duration| format!("{:.2} s", duration.as_secs_f64());
+        println!();
+        println!(
+            "`MonthlyReport` in the workflow process over {count} tickets of {MONTH} \
+             (load average {load_before} before, {load_after} after)"
+        );
+        println!();
+        println!("| what | figure |");
+        println!("| --- | --- |");
+        println!(
+            "| `MonthlyReport` over gRPC, 3 calls: median (each) | {} ({}) |",
+            seconds(&median),
+            times.iter().map(seconds).collect::<Vec<_>>().join(", ")
+        );
+        println!(
+            "| peak resident memory of `cloop-workflow` (`VmHWM`): before the calls, after | {:.1} MiB, {:.1} MiB |",
+            memory_before as f64 / 1024.0,
+            memory_after as f64 / 1024.0
+        );
+        println!(
+            "| seeding {count} projection rows (set-up, not a figure of the service) | {:.1} s |",
+            seeded_in.as_secs_f64()
+        );
+        let aim_time = median < Duration::from_secs(2);
+        let aim_memory = memory_after < 200 * 1024;
+        println!();
+        println!(
+            "aim under 2 s: {}; aim under 200 MiB: {}",
+            if aim_time { "met" } else { "missed" },
+            if aim_memory { "met" } else { "missed" }
+        );
+    });
+}
