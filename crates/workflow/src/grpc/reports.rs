@@ -219,18 +219,100 @@ pub fn report_from_projections(
     let mut rows = statement
         .query([from, to])
         .map_err(WorkflowError::sqlite("read tickets for the report"))?;
-    while let Some(row) = rows
-        .next()
-        .map_err(WorkflowError::sqlite("read tickets for the report"))?
-    {
-        let json: String = row
-            .get(0)
-            .map_err(WorkflowError::sqlite("read tickets for the report"))?;
-        let ticket: Ticket = serde_json::from_str(&json)
-            .map_err(|error| WorkflowError::Corrupt(format!("stored ticket: {error}")))?;
-        builder.add(&ticket);
-    }
+    fold_rows(&mut rows, &mut builder)?;
     Ok(builder.finish())
+}
+
+/// Stored ticket states handed to a parser thread at a time.
+const PARSE_BATCH: usize = 1_000;
+
+/// Folds the `state_json` of every row into `builder`. Reading SQLite, parsing the JSON and
+/// folding overlap: this thread reads, parser threads (one per core, at most 4) turn batches
+/// of rows into tickets, and one thread folds them. The report does not depend on the order
+/// the tickets come in, so the parsers need not keep it.
+fn fold_rows(
+    rows: &mut rusqlite::Rows<'_>,
+    builder: &mut ReportBuilder<'_>,
+) -> Result<(), WorkflowError> {
+    let parsers = std::thread::available_parallelism().map_or(1, |count| count.get().min(4));
+    let corrupt =
+        |error: serde_json::Error| WorkflowError::Corrupt(format!("stored ticket: {error}"));
+    std::thread::scope(|scope| {
+        let (batches, batch_inbox) = std::sync::mpsc::sync_channel::<Vec<String>>(2 * parsers);
+        // Shared by the parsers only: when they have all stopped, sending fails.
+        let batch_inbox = Arc::new(std::sync::Mutex::new(batch_inbox));
+        let (parsed, parsed_inbox) =
+            std::sync::mpsc::sync_channel::<Result<Vec<Ticket>, WorkflowError>>(2 * parsers);
+        for _ in 0..parsers {
+            let parsed = parsed.clone();
+            let batch_inbox = Arc::clone(&batch_inbox);
+            scope.spawn(move || loop {
+                let next = batch_inbox
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .recv();
+                let Ok(batch) = next else { break };
+                let tickets = batch
+                    .iter()
+                    .map(|json| serde_json::from_str::<Ticket>(json).map_err(corrupt))
+                    .collect();
+                if parsed.send(tickets).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(parsed);
+        drop(batch_inbox);
+        let folder = scope.spawn(move || {
+            let mut failure = None;
+            for tickets in parsed_inbox {
+                match tickets {
+                    Ok(tickets) => tickets.iter().for_each(|ticket| builder.add(ticket)),
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                    }
+                }
+            }
+            failure
+        });
+        let mut failure = None;
+        let mut batch = Vec::with_capacity(PARSE_BATCH);
+        loop {
+            let json = match rows.next() {
+                Ok(Some(row)) => row.get::<_, String>(0),
+                Ok(None) => break,
+                Err(error) => Err(error),
+            };
+            match json {
+                Ok(json) => batch.push(json),
+                Err(error) => {
+                    failure = Some(WorkflowError::sqlite("read tickets for the report")(error));
+                    break;
+                }
+            }
+            if batch.len() == PARSE_BATCH
+                && batches
+                    .send(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(PARSE_BATCH),
+                    ))
+                    .is_err()
+            {
+                break;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = batches.send(batch);
+        }
+        drop(batches);
+        let folded = folder
+            .join()
+            .unwrap_or_else(|_| Some(WorkflowError::Corrupt("the report's fold failed".into())));
+        match failure.or(folded) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    })
 }
 
 /// The recorded time of the row at `position`: the instant a report at that position is
