@@ -38,6 +38,19 @@ pub struct TicketEvent {
 /// `{"erased": true}`, so the customer reads as empty); without one it is replaced by
 /// `{"redacted": true}`, which also reads as an empty customer.
 pub fn decode_row(row: &RecordedEvent, vault: Option<&Vault>) -> Result<TicketEvent, AuditError> {
+    Ok(TicketEvent {
+        position: row.position,
+        stream_id: row.stream_id.clone(),
+        stream_version: row.stream_version,
+        event_id: row.event_id,
+        recorded_at: row.recorded_at,
+        event: decode_event(row, vault)?,
+    })
+}
+
+/// Decodes one row's event alone, like [`decode_row`] without the envelope (for folds that
+/// need nothing else, such as a replay).
+pub fn decode_event(row: &RecordedEvent, vault: Option<&Vault>) -> Result<Event, AuditError> {
     let mut payload = row.payload_value()?;
     match vault {
         Some(vault) => {
@@ -47,20 +60,11 @@ pub fn decode_row(row: &RecordedEvent, vault: Option<&Vault>) -> Result<TicketEv
             vault::redact_sealed(&mut payload);
         }
     }
-    let event =
-        Event::from_parts(&row.event_type, row.schema_version, &payload).map_err(|error| {
-            AuditError::MalformedRow {
-                position: row.position,
-                reason: error.to_string(),
-            }
-        })?;
-    Ok(TicketEvent {
-        position: row.position,
-        stream_id: row.stream_id.clone(),
-        stream_version: row.stream_version,
-        event_id: row.event_id,
-        recorded_at: row.recorded_at,
-        event,
+    Event::from_parts(&row.event_type, row.schema_version, &payload).map_err(|error| {
+        AuditError::MalformedRow {
+            position: row.position,
+            reason: error.to_string(),
+        }
     })
 }
 

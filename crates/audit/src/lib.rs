@@ -29,7 +29,9 @@ pub use checkpoint::{
     append_checkpoint, read_checkpoints, take_checkpoint, verify_against, Checkpoint,
     CheckpointReport,
 };
-pub use decode::{decode_row, decode_rows, is_ticket_stream, TicketEvent, TICKET_STREAM_PREFIX};
+pub use decode::{
+    decode_event, decode_row, decode_rows, is_ticket_stream, TicketEvent, TICKET_STREAM_PREFIX,
+};
 pub use erasure::{reapply_erasures, sealed_keys_of, ErasureReplay};
 pub use error::AuditError;
 pub use export::{

@@ -174,6 +174,50 @@ fn hash_bytes(text: &str, name: &str) -> Result<[u8; 32], String> {
         .ok_or_else(|| format!("{name} is not 32 bytes"))
 }
 
+/// A stored row straight into a `RecordedEvent`, without going through its export line.
+fn recorded_row(row: &Row<'_>) -> Result<RecordedEvent, String> {
+    let event_id = match row.get_ref(3) {
+        Ok(ValueRef::Blob(bytes)) => {
+            Uuid::from_slice(bytes).map_err(|_| "event_id is not 16 bytes".to_string())?
+        }
+        _ => return Err("event_id is not a blob".to_string()),
+    };
+    let schema_version = u32::try_from(integer_column(row, 5, "schema_version")?)
+        .map_err(|_| "schema_version is out of range".to_string())?;
+    let hash = |index: usize, name: &str| -> Result<[u8; 32], String> {
+        match row.get_ref(index) {
+            Ok(ValueRef::Blob(bytes)) => bytes
+                .try_into()
+                .map_err(|_| format!("{name} is not 32 bytes")),
+            _ => Err(format!("{name} is not a blob")),
+        }
+    };
+    let instant = |index: usize, name: &str| -> Result<DateTime<Utc>, String> {
+        match row.get_ref(index) {
+            Ok(ValueRef::Text(bytes)) => std::str::from_utf8(bytes)
+                .map_err(|_| format!("{name} is not valid utf-8"))
+                .and_then(|text| parse_instant(text, name)),
+            _ => Err(format!("{name} is not text")),
+        }
+    };
+    Ok(RecordedEvent {
+        position: integer_column(row, 0, "position")?,
+        stream_id: text_column(row, 1, "stream_id")?,
+        stream_version: integer_column(row, 2, "stream_version")?,
+        event_id,
+        event_type: text_column(row, 4, "event_type")?,
+        schema_version,
+        occurred_at: instant(6, "occurred_at")?,
+        recorded_at: instant(7, "recorded_at")?,
+        actor_json: text_column(row, 8, "actor")?,
+        correlation_id: optional_text_column(row, 9, "correlation_id")?,
+        causation_id: optional_text_column(row, 10, "causation_id")?,
+        payload_json: text_column(row, 11, "payload")?,
+        prev_hash: hash(12, "prev_hash")?,
+        hash: hash(13, "hash")?,
+    })
+}
+
 impl ExportLine {
     /// The row as a `RecordedEvent`, for folding.
     pub fn to_recorded(&self) -> Result<RecordedEvent, AuditError> {
@@ -275,6 +319,31 @@ impl LogFile {
         }
         Ok(lines)
     }
+
+    fn query_recorded(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<RecordedEvent>, AuditError> {
+        let mut statement = self
+            .connection
+            .prepare_cached(sql)
+            .map_err(sqlite("prepare read"))?;
+        let mut rows = statement.query(params).map_err(sqlite("read events"))?;
+        let mut recorded = Vec::new();
+        while let Some(row) = rows.next().map_err(sqlite("read events"))? {
+            let position = row.get_ref(0).ok().and_then(|value| value.as_i64().ok());
+            recorded.push(recorded_row(row).map_err(|reason| {
+                AuditError::MalformedRow {
+                    position: position
+                        .and_then(|value| u64::try_from(value).ok())
+                        .unwrap_or(0),
+                    reason,
+                }
+            })?);
+        }
+        Ok(recorded)
+    }
 }
 
 impl RowSource for LogFile {
@@ -283,19 +352,16 @@ impl RowSource for LogFile {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, AuditError> {
-        self.read_export_lines(from_position, limit)?
-            .iter()
-            .map(ExportLine::to_recorded)
-            .collect()
+        let sql =
+            format!("SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_recorded(&sql, rusqlite::params![from_position, limit])
     }
 
     fn read_stream_rows(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, AuditError> {
         let sql =
             format!("SELECT {COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY stream_version");
-        self.query_lines(&sql, [stream_id])?
-            .iter()
-            .map(ExportLine::to_recorded)
-            .collect()
+        self.query_recorded(&sql, [stream_id])
     }
 
     fn head_position(&self) -> Result<u64, AuditError> {

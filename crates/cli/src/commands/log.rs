@@ -247,24 +247,26 @@ fn replay(
             }
             next = event.position + 1;
             read += 1;
-            progress.inc(1);
-            *event_types.entry(event.event_type.clone()).or_default() += 1;
+            match event_types.get_mut(event.event_type.as_str()) {
+                Some(count) => *count += 1,
+                None => {
+                    event_types.insert(event.event_type.clone(), 1);
+                }
+            }
             if !event.stream_id.starts_with("ticket-") {
                 continue;
             }
             // Sealed personal data is opened with the key store when one is given (an erased
             // customer reads as empty); without one it stays sealed and reads as empty too.
-            let decoded = audit::decode_row(&event, vault.as_ref())
-                .ok()
-                .map(|decoded| decoded.event);
-            match decoded {
-                Some(decoded) => {
-                    let ticket = tickets.remove(&event.stream_id).unwrap_or_default();
-                    tickets.insert(event.stream_id, domain::apply(ticket, &decoded));
+            match audit::decode_event(&event, vault.as_ref()) {
+                Ok(decoded) => {
+                    let ticket = tickets.entry(event.stream_id).or_default();
+                    *ticket = domain::apply(std::mem::take(ticket), &decoded);
                 }
-                None => unreadable.push(event.position),
+                Err(_) => unreadable.push(event.position),
             }
         }
+        progress.set_position(read);
     }
     progress.finish_and_clear();
     let mut steps: BTreeMap<&'static str, u64> = BTreeMap::new();

@@ -35,6 +35,7 @@ use domain::Rules;
 use eventlog::{EventLog, LogError, Projector, RecordedEvent};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use vault::Vault;
 
@@ -197,6 +198,28 @@ fn write_ticket(
     text_changed: bool,
     rules: &Rules,
 ) -> Result<(), rusqlite::Error> {
+    write_ticket_rows(
+        connection,
+        seq,
+        ticket,
+        position,
+        text_changed,
+        false,
+        rules,
+    )
+}
+
+/// Writes a ticket's rows; `fresh` when the ticket has none yet (a rebuild writing it for the
+/// first time), so there is nothing to delete first.
+fn write_ticket_rows(
+    connection: &Connection,
+    seq: i64,
+    ticket: &Ticket,
+    position: u64,
+    text_changed: bool,
+    fresh: bool,
+    rules: &Rules,
+) -> Result<(), rusqlite::Error> {
     let ticket_id = ticket.id_text();
     let json = serde_json::to_string(ticket)
         .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
@@ -235,9 +258,11 @@ fn write_ticket(
             json,
         ])?;
     if text_changed {
-        connection
-            .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?1")?
-            .execute([seq])?;
+        if !fresh {
+            connection
+                .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?1")?
+                .execute([seq])?;
+        }
         connection
             .prepare_cached(
                 "INSERT INTO tickets_fts (rowid, content, product, order_id, keywords) \
@@ -260,6 +285,7 @@ fn write_ticket(
                 )?
                 .execute(params![seq, ticket_id, instant.timestamp_millis()])?;
         }
+        None if fresh => {}
         None => {
             connection
                 .prepare_cached("DELETE FROM sla_index WHERE seq = ?1")?
@@ -326,8 +352,40 @@ pub fn next_timer_instant(ticket: &Ticket, rules: &Rules) -> Option<DateTime<Utc
     next
 }
 
+/// Tickets a rebuild keeps folded in memory before it writes them out (a few hundred MB at
+/// most); each is written once per flush instead of once per event.
+const REBUILD_PENDING_TICKETS: usize = 100_000;
+
+/// The indexes of `tickets` that a rebuild drops and creates again after the bulk load
+/// (`schema::migrate` creates them): building an index once over sorted keys is cheaper than
+/// keeping it up to date row by row.
+const REBUILD_DEFERRED_INDEXES: [&str; 6] = [
+    "tickets_by_department",
+    "tickets_by_step",
+    "tickets_by_sla",
+    "tickets_by_priority",
+    "tickets_by_customer",
+    "tickets_by_created",
+];
+
+/// A ticket folded by a rebuild and not written yet.
+struct PendingTicket {
+    seq: i64,
+    ticket: Ticket,
+    last_position: u64,
+    text_changed: bool,
+    /// Whether the ticket already has rows in the projection tables (written by an earlier
+    /// flush of this rebuild).
+    stored: bool,
+}
+
 /// Empties the projections and folds the whole log into them again, in one transaction.
 /// Returns the number of rows replayed.
+///
+/// The result is the same as projecting every row as it was appended: each ticket is folded
+/// in memory and written when the rebuild flushes (every `REBUILD_PENDING_TICKETS` tickets and
+/// at the end), with the rows the projector would have left after its last event; the key
+/// and erasure rows are recorded row by row as the projector does.
 pub fn rebuild(
     connection: &mut Connection,
     log: &EventLog,
@@ -350,7 +408,12 @@ pub fn rebuild(
         .and_then(|()| transaction.execute_batch(crate::retention::REBUILD_DELETE))
         .and_then(|()| transaction.execute_batch(crate::assignment::REBUILD_DELETE))
         .map_err(|error| format!("empty projections: {error}"))?;
-    let projector = TicketProjector::new(rules, vault);
+    for index in REBUILD_DEFERRED_INDEXES {
+        transaction
+            .execute_batch(&format!("DROP INDEX IF EXISTS {index};"))
+            .map_err(|error| format!("drop index {index}: {error}"))?;
+    }
+    let mut pending: HashMap<String, PendingTicket> = HashMap::new();
     let mut from = 1u64;
     let mut replayed = 0u64;
     loop {
@@ -362,18 +425,99 @@ pub fn rebuild(
         };
         from = last.position + 1;
         replayed += rows.len() as u64;
-        let mut start = 0;
-        for index in 1..=rows.len() {
-            if index == rows.len() || rows[index].stream_id != rows[start].stream_id {
-                projector.project(&transaction, &rows[start..index])?;
-                start = index;
-            }
+        for row in &rows {
+            fold_for_rebuild(&transaction, &mut pending, row, &vault)?;
+        }
+        if pending.len() >= REBUILD_PENDING_TICKETS {
+            flush_rebuild(&transaction, &mut pending, &rules)?;
         }
     }
+    flush_rebuild(&transaction, &mut pending, &rules)?;
+    if from > 1 {
+        set_position(&transaction, from - 1).map_err(|error| error.to_string())?;
+    }
+    schema::migrate(&transaction).map_err(|error| format!("create the indexes: {error}"))?;
     transaction
         .commit()
         .map_err(|error| format!("commit rebuild: {error}"))?;
     Ok(replayed)
+}
+
+/// Folds one row into its pending ticket, reading the ticket from the tables when an earlier
+/// flush wrote it.
+fn fold_for_rebuild(
+    connection: &Connection,
+    pending: &mut HashMap<String, PendingTicket>,
+    row: &RecordedEvent,
+    vault: &Vault,
+) -> Result<(), String> {
+    let Some(ticket_id) = ticket_of_stream(&row.stream_id) else {
+        return Ok(());
+    };
+    let entry = match pending.get_mut(ticket_id) {
+        Some(entry) => entry,
+        None => {
+            let stored: Option<(i64, String)> = connection
+                .prepare_cached("SELECT seq, state_json FROM tickets WHERE ticket_id = ?1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
+                .map_err(|error| format!("read ticket {ticket_id}: {error}"))?;
+            let entry = match stored {
+                Some((seq, json)) => PendingTicket {
+                    seq,
+                    ticket: serde_json::from_str(&json).map_err(|error| {
+                        format!("stored ticket {ticket_id} is not valid: {error}")
+                    })?,
+                    last_position: row.position,
+                    text_changed: false,
+                    stored: true,
+                },
+                None => PendingTicket {
+                    seq: i64::try_from(row.position).unwrap_or(i64::MAX),
+                    ticket: Ticket::default(),
+                    last_position: row.position,
+                    text_changed: false,
+                    stored: false,
+                },
+            };
+            pending.entry(ticket_id.to_owned()).or_insert(entry)
+        }
+    };
+    record_sealed_keys(connection, entry.seq, ticket_id, row)?;
+    let event = decode_opened(row, vault)?;
+    entry.text_changed |= matches!(
+        event,
+        Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
+    );
+    entry.ticket = domain::apply(std::mem::take(&mut entry.ticket), &event);
+    entry.last_position = row.position;
+    Ok(())
+}
+
+/// Writes every pending ticket, in `seq` order, and forgets them.
+fn flush_rebuild(
+    connection: &Connection,
+    pending: &mut HashMap<String, PendingTicket>,
+    rules: &Rules,
+) -> Result<(), String> {
+    let mut tickets: Vec<PendingTicket> = pending.drain().map(|(_, ticket)| ticket).collect();
+    tickets.sort_unstable_by_key(|ticket| ticket.seq);
+    for entry in tickets {
+        write_ticket_rows(
+            connection,
+            entry.seq,
+            &entry.ticket,
+            entry.last_position,
+            entry.text_changed,
+            !entry.stored,
+            rules,
+        )
+        .map_err(|error| format!("write ticket {}: {error}", entry.ticket.id_text()))?;
+    }
+    Ok(())
 }
 
 /// A SHA-256 over every projection row in a fixed order: equal digests mean equal state.
