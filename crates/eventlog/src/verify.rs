@@ -156,6 +156,7 @@ pub fn verify_path(
     let mut chain = checkpoint.hash;
     let mut expected_position = checkpoint.position + 1;
     let mut window_start = checkpoint.position;
+    progress(0, total);
     while window_start < head.position {
         let window_end = head.position.min(window_start + window_rows);
         let chunks: Vec<(u64, u64)> = (window_start..window_end)
