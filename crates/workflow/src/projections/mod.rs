@@ -374,6 +374,7 @@ struct PendingTicket {
     ticket: Ticket,
     last_position: u64,
     text_changed: bool,
+    assignee_changed: bool,
     /// Whether the ticket already has rows in the projection tables (written by an earlier
     /// flush of this rebuild).
     stored: bool,
@@ -452,7 +453,7 @@ fn fold_for_rebuild(
     vault: &Vault,
 ) -> Result<(), String> {
     let Some(ticket_id) = ticket_of_stream(&row.stream_id) else {
-        return Ok(());
+        return crate::assignment::project_person(connection, std::slice::from_ref(row));
     };
     let entry = match pending.get_mut(ticket_id) {
         Some(entry) => entry,
@@ -473,6 +474,7 @@ fn fold_for_rebuild(
                     })?,
                     last_position: row.position,
                     text_changed: false,
+                    assignee_changed: false,
                     stored: true,
                 },
                 None => PendingTicket {
@@ -480,6 +482,7 @@ fn fold_for_rebuild(
                     ticket: Ticket::default(),
                     last_position: row.position,
                     text_changed: false,
+                    assignee_changed: false,
                     stored: false,
                 },
             };
@@ -493,6 +496,11 @@ fn fold_for_rebuild(
         Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
     );
     entry.ticket = domain::apply(std::mem::take(&mut entry.ticket), &event);
+    if matches!(event, Event::Assigned(_) | Event::Unassigned(_)) {
+        entry.assignee_changed = true;
+        crate::assignment::project_event(connection, &entry.ticket, &event)
+            .map_err(|error| format!("record the assignment of {ticket_id}: {error}"))?;
+    }
     entry.last_position = row.position;
     Ok(())
 }
@@ -516,6 +524,11 @@ fn flush_rebuild(
             rules,
         )
         .map_err(|error| format!("write ticket {}: {error}", entry.ticket.id_text()))?;
+        if entry.assignee_changed {
+            crate::assignment::project_assignee(connection, entry.seq, &entry.ticket).map_err(
+                |error| format!("write the assignee of {}: {error}", entry.ticket.id_text()),
+            )?;
+        }
     }
     Ok(())
 }
