@@ -37,15 +37,16 @@
 //!   configured reward (`RewardGranted`, once per ticket).
 
 use crate::command::{
-    check_optional_text, check_text, check_token, ClassifyCommand, Command, Submission,
-    MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
+    check_optional_text, check_text, check_token, ClassifyCommand, Command, NotificationRecord,
+    NotificationResult, Submission, MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
 };
 use crate::event::{
-    Acknowledged, Archived, Assigned, AssignmentReason, Classified, CustomerErased, Dispatched,
-    Escalated, Event, NoteAdded, Received, Reopened, RetentionExpired, ReviewRecorded,
-    SlaEscalated, SlaMark, SlaPaused, SlaResumed, SolutionApproved, SolutionProposed,
-    SolutionRejected, Unassigned,
+    Acknowledged, Archived, Assigned, AssignmentReason, Classified, CustomerErased,
+    CustomerNotified, Dispatched, Escalated, Event, NoteAdded, NotificationFailed, Received,
+    Reopened, RetentionExpired, ReviewRecorded, SlaEscalated, SlaMark, SlaPaused, SlaResumed,
+    SolutionApproved, SolutionProposed, SolutionRejected, Unassigned,
 };
+use crate::ids::EventId;
 use crate::problems::{ChildLink, LinkedToProblem, ParentResolved};
 use crate::ticket::{Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
 use crate::types::{Classification, Deadline, Deadlines, Kind, Outcome, Policy, SlaState, Step};
@@ -268,6 +269,7 @@ pub fn decide(
         | Command::Assign { .. }
         | Command::AutoAssign { .. }
         | Command::HandBack { .. } => decide_assignment(state, command, now, policy),
+        Command::RecordNotification(record) => decide_notification(record, now),
     }
 }
 
@@ -504,6 +506,8 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::RewardGranted(reward) => state.reward = Some(reward.clone()),
         Event::Assigned(assigned) => state.assignee = Some(assigned.assignee.clone()),
         Event::Unassigned(_) => state.assignee = None,
+        // A record of what the customer was told: history only, the ticket does not move.
+        Event::CustomerNotified(_) | Event::NotificationFailed(_) => {}
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
@@ -721,6 +725,7 @@ fn decide_archived(
         Command::ExpireRetention => Ok(vec![Event::RetentionExpired(RetentionExpired { at: now })]),
         Command::EraseCustomer => Ok(erase_customer(state, now)),
         Command::ResolveFromParent { .. } => Ok(Vec::new()),
+        Command::RecordNotification(record) => decide_notification(record, now),
         // Timers of an archived ticket have nothing left to do.
         Command::RaiseSlaWarning { .. }
         | Command::RecordSlaBreach { .. }
@@ -729,6 +734,54 @@ fn decide_archived(
         Command::AutoAssign { .. } | Command::HandBack { .. } => Ok(Vec::new()),
         _ => Err(wrong_step(state, command)),
     }
+}
+
+/// Records a delivery attempt of a customer notice, in any step: the closing notice is sent
+/// after the ticket is archived.
+fn decide_notification(
+    record: &NotificationRecord,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    EventId::parse(&record.source_event_id)
+        .map_err(|_| DomainError::invalid("source_event_id", "must be an event id (a uuid)"))?;
+    if record.attempt == 0 {
+        return Err(DomainError::invalid("attempt", "attempts count from 1"));
+    }
+    let event = match &record.result {
+        NotificationResult::Delivered {
+            channel,
+            sender,
+            to_masked,
+        } => {
+            check_token("channel", channel)?;
+            check_token("sender", sender)?;
+            check_text("to_masked", to_masked, MAX_SHORT_CHARS)?;
+            Event::CustomerNotified(CustomerNotified {
+                notice: record.notice,
+                channel: channel.clone(),
+                sender: sender.clone(),
+                to_masked: to_masked.clone(),
+                source_event_id: record.source_event_id.trim().to_owned(),
+                attempt: record.attempt,
+                at: now,
+            })
+        }
+        NotificationResult::Failed {
+            reason,
+            final_attempt,
+        } => {
+            check_text("reason", reason, MAX_TEXT_CHARS)?;
+            Event::NotificationFailed(NotificationFailed {
+                notice: record.notice,
+                source_event_id: record.source_event_id.trim().to_owned(),
+                attempt: record.attempt,
+                reason: reason.clone(),
+                final_attempt: *final_attempt,
+                at: now,
+            })
+        }
+    };
+    Ok(vec![event])
 }
 
 fn erase_customer(state: &Ticket, now: DateTime<Utc>) -> Vec<Event> {

@@ -3,7 +3,7 @@
 //! | role | may |
 //! | --- | --- |
 //! | adapter | `Submit` (the `Intake` service) |
-//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar`, `Assign` |
+//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar`, `Assign`, `RecordNotification` |
 //! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `PauseSla`, `ResumeSla`, `Claim`; on tickets their department leads or helps with: read, `AddNote`, `ListSimilar`; `SetAway` for themself |
 //! | head | what an agent may, plus `ApproveSolution`, `Dispatch` (moving a ticket their department leads elsewhere) and `Assign` (to a member of the department); `SetAway` for the department's members |
 //! | manager | read all tickets; `MonthlyReport`, `AdoptedSuggestions` |
@@ -55,6 +55,7 @@ pub enum Action {
     Claim,
     Assign,
     SetAway,
+    RecordNotification,
 }
 
 impl Action {
@@ -86,6 +87,7 @@ impl Action {
         Action::Claim,
         Action::Assign,
         Action::SetAway,
+        Action::RecordNotification,
     ];
 
     /// The RPC's name as `api.md` spells it.
@@ -117,6 +119,7 @@ impl Action {
             Action::Claim => "Claim",
             Action::Assign => "Assign",
             Action::SetAway => "SetAway",
+            Action::RecordNotification => "RecordNotification",
         }
     }
 
@@ -145,6 +148,7 @@ impl Action {
             Command::LinkToProblem { .. } => Some(Action::LinkToProblem),
             Command::Claim { .. } => Some(Action::Claim),
             Command::Assign { .. } => Some(Action::Assign),
+            Command::RecordNotification(_) => Some(Action::RecordNotification),
             Command::Receive(_)
             | Command::ResolveFromParent { .. }
             | Command::RaiseSlaWarning { .. }
@@ -217,6 +221,7 @@ pub fn authorize(
                         | A::LinkToProblem
                         | A::ListSimilar
                         | A::Assign
+                        | A::RecordNotification
                 )
         }
         Role::Manager => {
@@ -423,6 +428,7 @@ mod tests {
                     A::LinkToProblem,
                     A::ListSimilar,
                     A::Assign,
+                    A::RecordNotification,
                 ]);
                 allowed
             }

@@ -2,6 +2,7 @@
 //! (consumer, SLA timers, retention) ask on their own, with the validation of their fields.
 
 use crate::ids::{FeedbackId, TicketId};
+use crate::notification::NoticeKind;
 use crate::ticket::Customer;
 use crate::types::{ContentType, Deadline, Kind, LinkMode, Outcome, Priority, Scope};
 use crate::DomainError;
@@ -132,6 +133,31 @@ pub struct ClassifyCommand {
     pub reason: String,
 }
 
+/// How one delivery attempt of a customer notice ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum NotificationResult {
+    /// The sender accepted the notice.
+    Delivered {
+        channel: String,
+        sender: String,
+        to_masked: String,
+    },
+    /// The attempt failed; `final_attempt` when no further attempt follows.
+    Failed { reason: String, final_attempt: bool },
+}
+
+/// The notifier's record of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    pub notice: NoticeKind,
+    /// The log event the notice is about (a UUID).
+    pub source_event_id: String,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    pub result: NotificationResult,
+}
+
 /// Everything a ticket can be asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -225,6 +251,8 @@ pub enum Command {
         assignee: Option<String>,
         by: String,
     },
+    /// Record a delivery attempt of a customer notice (the notifier); allowed in every step.
+    RecordNotification(Box<NotificationRecord>),
 }
 
 impl Command {
@@ -254,6 +282,7 @@ impl Command {
             Command::Assign { .. } => "assign",
             Command::AutoAssign { .. } => "auto_assign",
             Command::HandBack { .. } => "hand_back",
+            Command::RecordNotification(_) => "record_notification",
         }
     }
 

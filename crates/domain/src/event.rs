@@ -6,6 +6,7 @@
 //! `ticket.events.received`, which is how intake learns that a submission is safe in the log.
 
 use crate::ids::{FeedbackId, TicketId};
+use crate::notification::NoticeKind;
 pub use crate::problems::{ChildLinked, LinkedToProblem, ParentResolved, RewardGranted};
 use crate::ticket::Customer;
 use crate::types::{ContentType, Deadline, Deadlines, Kind, Outcome, Priority, Scope};
@@ -263,6 +264,36 @@ pub struct Unassigned {
     pub at: DateTime<Utc>,
 }
 
+/// A notice reached the customer (the sender accepted it). Changes nothing but the version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerNotified {
+    pub notice: NoticeKind,
+    /// The customer's channel it went to (`sms`, `wechat`, `email`).
+    pub channel: String,
+    /// The configured sender that delivered it (`webhook`, `smtp`).
+    pub sender: String,
+    /// The address it went to, masked (`138****5678`, `z***@example.com`).
+    pub to_masked: String,
+    /// The log event the notice is about.
+    pub source_event_id: String,
+    /// The delivery attempt that succeeded, from 1.
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+}
+
+/// A notice could not be delivered on this attempt. Changes nothing but the version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationFailed {
+    pub notice: NoticeKind,
+    pub source_event_id: String,
+    pub attempt: u32,
+    pub reason: String,
+    /// Whether the notifier gave up: no further attempt follows.
+    #[serde(rename = "final")]
+    pub final_attempt: bool,
+    pub at: DateTime<Utc>,
+}
+
 /// Everything that can happen to a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload", rename_all = "snake_case")]
@@ -293,6 +324,8 @@ pub enum Event {
     RewardGranted(RewardGranted),
     Assigned(Assigned),
     Unassigned(Unassigned),
+    CustomerNotified(CustomerNotified),
+    NotificationFailed(NotificationFailed),
 }
 
 /// Every event type name, in declaration order.
@@ -322,6 +355,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "reward_granted",
     "assigned",
     "unassigned",
+    "customer_notified",
+    "notification_failed",
 ];
 
 fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
@@ -391,6 +426,8 @@ impl Event {
             Event::RewardGranted(_) => "reward_granted",
             Event::Assigned(_) => "assigned",
             Event::Unassigned(_) => "unassigned",
+            Event::CustomerNotified(_) => "customer_notified",
+            Event::NotificationFailed(_) => "notification_failed",
         }
     }
 
@@ -421,6 +458,8 @@ impl Event {
             Event::RewardGranted(event) => event.at,
             Event::Assigned(event) => event.at,
             Event::Unassigned(event) => event.at,
+            Event::CustomerNotified(event) => event.at,
+            Event::NotificationFailed(event) => event.at,
         }
     }
 
@@ -456,6 +495,8 @@ impl Event {
             Event::RewardGranted(event) => to_json(event),
             Event::Assigned(event) => to_json(event),
             Event::Unassigned(event) => to_json(event),
+            Event::CustomerNotified(event) => to_json(event),
+            Event::NotificationFailed(event) => to_json(event),
         }
     }
 
@@ -493,6 +534,8 @@ impl Event {
             "reward_granted" => Event::RewardGranted(read_payload(event_type, payload)?),
             "assigned" => Event::Assigned(read_payload(event_type, payload)?),
             "unassigned" => Event::Unassigned(read_payload(event_type, payload)?),
+            "customer_notified" => Event::CustomerNotified(read_payload(event_type, payload)?),
+            "notification_failed" => Event::NotificationFailed(read_payload(event_type, payload)?),
             other => {
                 return Err(DomainError::invalid(
                     "event_type",

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod notice;
+pub mod notification;
 pub mod problems;
 pub mod rules;
 pub mod submission;

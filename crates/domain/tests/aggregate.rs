@@ -4,8 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::aggregate::{allowed_next_steps, apply, decide, fold};
 use domain::command::{ClassifyCommand, Command, Submission};
+use domain::command::{NotificationRecord, NotificationResult};
 use domain::event::{Event, EVENT_TYPES, SCHEMA_VERSION};
 use domain::ids::{FeedbackId, TicketIdGenerator};
+use domain::notification::{notices_for, NoticeKind};
 use domain::ticket::{Approval, Customer, Ticket};
 use domain::types::{
     Classification, ContentType, Deadline, Deadlines, Kind, Outcome, Policy, Priority, Route,
@@ -1155,6 +1157,8 @@ fn every_event_reads_back_from_its_type_and_payload() {
     );
     history.run(review(5), minutes(134));
     history.run(Command::Archive, minutes(135));
+    history.run(delivered(NoticeKind::Closed, 1), minutes(136));
+    history.run(failed(NoticeKind::Closed, 2, true), minutes(136));
     history.run(Command::EraseCustomer, minutes(136));
     history.run(Command::ExpireRetention, minutes(137));
     let mut seen: Vec<&str> = history.events.iter().map(Event::event_type).collect();
@@ -1277,4 +1281,119 @@ fn reclassifying_may_not_orphan_a_solution_waiting_for_approval() {
             minutes(13)
         )
         .is_ok());
+}
+
+const SOURCE_EVENT: &str = "0195f3a0-0000-7000-8000-000000000001";
+
+fn delivered(notice: NoticeKind, attempt: u32) -> Command {
+    Command::RecordNotification(Box::new(NotificationRecord {
+        notice,
+        source_event_id: SOURCE_EVENT.to_owned(),
+        attempt,
+        result: NotificationResult::Delivered {
+            channel: "sms".to_owned(),
+            sender: "webhook".to_owned(),
+            to_masked: "138****5678".to_owned(),
+        },
+    }))
+}
+
+fn failed(notice: NoticeKind, attempt: u32, final_attempt: bool) -> Command {
+    Command::RecordNotification(Box::new(NotificationRecord {
+        notice,
+        source_event_id: SOURCE_EVENT.to_owned(),
+        attempt,
+        result: NotificationResult::Failed {
+            reason: "receiver answered 500".to_owned(),
+            final_attempt,
+        },
+    }))
+}
+
+#[test]
+fn notification_records_are_history_only_in_every_step() {
+    // Given a ticket in review, when the notifier records attempts, then the events say what
+    // the customer was told and the ticket itself does not move.
+    let mut history = in_review();
+    let before = history.state();
+    let events = history.run(failed(NoticeKind::Solution, 1, false), minutes(60));
+    assert_eq!(types(&events), ["notification_failed"]);
+    let events = history.run(delivered(NoticeKind::Solution, 2), minutes(61));
+    assert_eq!(types(&events), ["customer_notified"]);
+    match &events[0] {
+        Event::CustomerNotified(notified) => {
+            assert_eq!(notified.notice, NoticeKind::Solution);
+            assert_eq!(notified.attempt, 2);
+            assert_eq!(notified.to_masked, "138****5678");
+            assert_eq!(notified.source_event_id, SOURCE_EVENT);
+        }
+        other => panic!("expected customer_notified, got {other:?}"),
+    }
+    let after = history.state();
+    assert_eq!(after.step, before.step);
+    assert_eq!(after.version, before.version + 2);
+    assert_eq!(after.outcome, before.outcome);
+    // Given an archived ticket, the closing notice is still recorded.
+    history.run(review(5), minutes(62));
+    history.run(Command::Archive, minutes(63));
+    let events = history.run(failed(NoticeKind::Closed, 5, true), minutes(64));
+    assert_eq!(types(&events), ["notification_failed"]);
+    let payload = events[0].to_payload();
+    assert_eq!(payload["final"], serde_json::json!(true));
+    assert_eq!(history.state().step, Step::Archive);
+}
+
+#[test]
+fn notification_records_are_checked() {
+    let history = in_review();
+    let mut bad_id = delivered(NoticeKind::Received, 1);
+    if let Command::RecordNotification(record) = &mut bad_id {
+        record.source_event_id = "not-a-uuid".to_owned();
+    }
+    assert_invalid(history.when(bad_id, minutes(60)), "source_event_id");
+    assert_invalid(
+        history.when(delivered(NoticeKind::Received, 0), minutes(60)),
+        "attempt",
+    );
+    let mut no_reason = failed(NoticeKind::Received, 1, false);
+    if let Command::RecordNotification(record) = &mut no_reason {
+        record.result = NotificationResult::Failed {
+            reason: " ".to_owned(),
+            final_attempt: false,
+        };
+    }
+    assert_invalid(history.when(no_reason, minutes(60)), "reason");
+    let unknown = History {
+        policy: FakePolicy::default(),
+        events: Vec::new(),
+    };
+    assert!(matches!(
+        unknown.when(delivered(NoticeKind::Received, 1), minutes(60)),
+        Err(DomainError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_ticket_life_yields_each_notice_once() {
+    // Given the events of a whole ticket life, the mapping yields the documents' notices in
+    // order, each once.
+    let mut history = in_review();
+    history.run(review(5), minutes(60));
+    history.run(Command::Archive, minutes(61));
+    let state = history.state();
+    let notices: Vec<NoticeKind> = history
+        .events
+        .iter()
+        .flat_map(|event| notices_for(event, state.outcome))
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            NoticeKind::Received,
+            NoticeKind::FirstResponse,
+            NoticeKind::Solution,
+            NoticeKind::ReviewRequest,
+            NoticeKind::Closed,
+        ]
+    );
 }

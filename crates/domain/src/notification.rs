@@ -1,0 +1,227 @@
+//! Customer notifications: the kinds of notice a customer is sent over a ticket's life, and
+//! the pure mapping from a log event to the notices it yields. The notifier (`cloop-notify`)
+//! delivers them; the results come back as `customer_notified` / `notification_failed`
+//! events.
+
+use crate::event::Event;
+use crate::types::Outcome;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a customer is told, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The ticket number and the expected handling time (event `received`).
+    Received,
+    /// The department's first response (event `acknowledged`).
+    FirstResponse,
+    /// The solution, once the ticket is resolved (`solution_proposed` without approval, or
+    /// `solution_approved`), for every outcome except an adopted suggestion.
+    Solution,
+    /// The request to rate the handling, sent together with the solution.
+    ReviewRequest,
+    /// The customer's suggestion was adopted (instead of the plain solution notice).
+    SuggestionAdopted,
+    /// The ticket was closed (event `archived`).
+    Closed,
+}
+
+impl NoticeKind {
+    /// Every notice kind, in declaration order.
+    pub const ALL: &'static [NoticeKind] = &[
+        NoticeKind::Received,
+        NoticeKind::FirstResponse,
+        NoticeKind::Solution,
+        NoticeKind::ReviewRequest,
+        NoticeKind::SuggestionAdopted,
+        NoticeKind::Closed,
+    ];
+
+    /// The stable snake_case name, used in events, configuration keys and idempotency keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Received => "received",
+            NoticeKind::FirstResponse => "first_response",
+            NoticeKind::Solution => "solution",
+            NoticeKind::ReviewRequest => "review_request",
+            NoticeKind::SuggestionAdopted => "suggestion_adopted",
+            NoticeKind::Closed => "closed",
+        }
+    }
+
+    /// Parses the stable name; the error names the accepted values.
+    pub fn parse(field: &str, text: &str) -> Result<Self, crate::DomainError> {
+        NoticeKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.as_str() == text.trim())
+            .ok_or_else(|| {
+                crate::DomainError::invalid(
+                    field,
+                    format!(
+                        "unknown notice {text:?}, expected one of: {}",
+                        NoticeKind::ALL
+                            .iter()
+                            .map(|kind| kind.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+impl fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The notices one log event yields, in the order they are sent.
+///
+/// `outcome` is the solution's outcome where the event itself does not carry it (a
+/// `solution_approved` event approves the solution proposed before it); the notifier reads
+/// it from the ticket. An unknown outcome gives the plain solution notice.
+pub fn notices_for(event: &Event, outcome: Option<Outcome>) -> Vec<NoticeKind> {
+    let resolved = |outcome: Option<Outcome>| {
+        let first = if outcome == Some(Outcome::Adopted) {
+            NoticeKind::SuggestionAdopted
+        } else {
+            NoticeKind::Solution
+        };
+        vec![first, NoticeKind::ReviewRequest]
+    };
+    match event {
+        Event::Received(_) => vec![NoticeKind::Received],
+        Event::Acknowledged(_) => vec![NoticeKind::FirstResponse],
+        Event::SolutionProposed(proposed) if !proposed.approval_required => {
+            resolved(Some(proposed.outcome))
+        }
+        Event::SolutionApproved(_) => resolved(outcome),
+        Event::Archived(_) => vec![NoticeKind::Closed],
+        _ => Vec::new(),
+    }
+}
+
+/// The event types that may yield a notice: the notifier subscribes to these subjects only.
+pub const NOTIFYING_EVENT_TYPES: &[&str] = &[
+    "received",
+    "acknowledged",
+    "solution_proposed",
+    "solution_approved",
+    "archived",
+];
+
+/// Masks a phone number, an e-mail address or another contact for the record: enough to
+/// tell which of the customer's contacts was used, never the whole value.
+/// `13812345678` → `138****5678`, `zhang@example.com` → `z***@example.com`.
+pub fn mask_contact(contact: &str) -> String {
+    let contact = contact.trim();
+    if let Some((local, domain)) = contact.split_once('@') {
+        let first: String = local.chars().take(1).collect();
+        return format!("{first}***@{domain}");
+    }
+    let characters: Vec<char> = contact.chars().collect();
+    if characters.len() >= 8 {
+        let head: String = characters[..3].iter().collect();
+        let tail: String = characters[characters.len() - 4..].iter().collect();
+        format!("{head}****{tail}")
+    } else {
+        let head: String = characters.iter().take(1).collect();
+        format!("{head}***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Acknowledged, Archived, NoteAdded, SolutionApproved, SolutionProposed};
+    use chrono::{TimeZone, Utc};
+
+    fn at() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 16, 9, 0, 0)
+            .single()
+            .expect("valid instant")
+    }
+
+    fn proposed(outcome: Outcome, approval_required: bool) -> Event {
+        Event::SolutionProposed(SolutionProposed {
+            outcome,
+            text: "fixed".to_owned(),
+            reason: String::new(),
+            approval_required,
+            policy_version: "v1".to_owned(),
+            at: at(),
+        })
+    }
+
+    #[test]
+    fn each_notifying_event_yields_its_notices() {
+        use NoticeKind as N;
+        let acknowledged = Event::Acknowledged(Acknowledged {
+            message: "on it".to_owned(),
+            at: at(),
+        });
+        assert_eq!(notices_for(&acknowledged, None), vec![N::FirstResponse]);
+        assert_eq!(
+            notices_for(&proposed(Outcome::Fixed, false), None),
+            vec![N::Solution, N::ReviewRequest]
+        );
+        assert_eq!(
+            notices_for(&proposed(Outcome::Adopted, false), None),
+            vec![N::SuggestionAdopted, N::ReviewRequest]
+        );
+        assert!(notices_for(&proposed(Outcome::Adopted, true), None).is_empty());
+        let approved = Event::SolutionApproved(SolutionApproved {
+            comment: String::new(),
+            at: at(),
+        });
+        assert_eq!(
+            notices_for(&approved, Some(Outcome::Adopted)),
+            vec![N::SuggestionAdopted, N::ReviewRequest]
+        );
+        assert_eq!(
+            notices_for(&approved, None),
+            vec![N::Solution, N::ReviewRequest]
+        );
+        assert_eq!(
+            notices_for(&Event::Archived(Archived { at: at() }), None),
+            vec![N::Closed]
+        );
+        let note = Event::NoteAdded(NoteAdded {
+            text: "internal".to_owned(),
+            to_customer: false,
+            at: at(),
+        });
+        assert!(notices_for(&note, None).is_empty());
+    }
+
+    #[test]
+    fn the_subscribed_types_cover_every_notifying_event() {
+        for event in [
+            proposed(Outcome::Fixed, false),
+            Event::Archived(Archived { at: at() }),
+        ] {
+            assert!(NOTIFYING_EVENT_TYPES.contains(&event.event_type()));
+        }
+    }
+
+    #[test]
+    fn notice_names_round_trip() {
+        for &kind in NoticeKind::ALL {
+            assert_eq!(NoticeKind::parse("notice", kind.as_str()), Ok(kind));
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert!(NoticeKind::parse("notice", "birthday").is_err());
+    }
+
+    #[test]
+    fn contacts_are_masked() {
+        assert_eq!(mask_contact("13812345678"), "138****5678");
+        assert_eq!(mask_contact("zhang@example.com"), "z***@example.com");
+        assert_eq!(mask_contact("oWx1"), "o***");
+        assert_eq!(mask_contact("o_wechat_open_id_42"), "o_w****d_42");
+    }
+}
