@@ -540,6 +540,25 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             unassigned.previous,
             unassigned.reason.as_str()
         ),
+        Event::CustomerNotified(notified) => format!(
+            "{} notice to {} via {} ({}), attempt {}",
+            notified.notice,
+            notified.to_masked,
+            notified.channel,
+            notified.sender,
+            notified.attempt
+        ),
+        Event::NotificationFailed(failed) => format!(
+            "{} notice, attempt {}{}: {}",
+            failed.notice,
+            failed.attempt,
+            if failed.final_attempt {
+                " (gave up)"
+            } else {
+                ""
+            },
+            failed.reason
+        ),
     }
 }
 

@@ -12,9 +12,10 @@ use cli::render::{
 };
 use cli::style::{strip_ansi, Style};
 use domain::event::{
-    Acknowledged, Archived, Classified, Dispatched, Received, ReviewRecorded, SlaMark,
-    SolutionProposed,
+    Acknowledged, Archived, Classified, CustomerNotified, Dispatched, NotificationFailed, Received,
+    ReviewRecorded, SlaMark, SolutionProposed,
 };
+use domain::notification::NoticeKind;
 use domain::types::{ContentType, Deadline, Deadlines, Kind, Outcome, Priority, Scope};
 use domain::{Customer, Event, FeedbackId, TicketIdGenerator};
 use expect_test::expect;
@@ -230,6 +231,11 @@ fn history() -> Vec<v1::LogEvent> {
         role: v1::Role::Service as i32,
         department: String::new(),
     };
+    let notifier = v1::Actor {
+        principal: "cloop-notify".into(),
+        role: v1::Role::Service as i32,
+        department: String::new(),
+    };
     let events: Vec<(Event, v1::Actor)> = vec![
         (
             Event::Received(Box::new(Received {
@@ -326,6 +332,29 @@ fn history() -> Vec<v1::LogEvent> {
             }),
             service,
         ),
+        (
+            Event::NotificationFailed(NotificationFailed {
+                notice: NoticeKind::Closed,
+                source_event_id: "0195f3a0-0000-7000-8000-000000000008".into(),
+                attempt: 1,
+                reason: "webhook answered 500".into(),
+                final_attempt: false,
+                at: received_at + Duration::hours(50) + Duration::seconds(1),
+            }),
+            notifier.clone(),
+        ),
+        (
+            Event::CustomerNotified(CustomerNotified {
+                notice: NoticeKind::Closed,
+                channel: "sms".into(),
+                sender: "webhook".into(),
+                to_masked: "+86****8000".into(),
+                source_event_id: "0195f3a0-0000-7000-8000-000000000008".into(),
+                attempt: 2,
+                at: received_at + Duration::hours(50) + Duration::seconds(3),
+            }),
+            notifier,
+        ),
     ];
     events
         .into_iter()
@@ -359,16 +388,18 @@ fn history() -> Vec<v1::LogEvent> {
 #[test]
 fn timeline_of_a_ticket() {
     expect![[r#"
-        TIME                 #  STEP      EVENT              ACTOR                       WHAT
-        ───────────────────  ─  ────────  ─────────────────  ──────────────────────────  ─────────────────────────────────────────
-        2026-11-02 10:00:00  1  classify  received           cloop-workflow (system)     via hotline: 售后响应慢，退款一直没有到账
-        2026-11-02 10:00:00  2  dispatch  classified         cloop-workflow (system)     complaint · service · high (by the rules)
-        2026-11-02 10:00:00  3  handle    dispatched         cloop-workflow (system)     → after_sales: service complaints
-        2026-11-02 11:36:00  4  handle    sla_warning        cloop-workflow (system)     respond due 2026-11-02 12:00
-        2026-11-02 11:40:00  5  handle    acknowledged       li.si (agent, after_sales)  您好，我们已收到，正在核实退款
-        2026-11-03 16:00:00  6  review    solution_proposed  li.si (agent, after_sales)  fixed: refund sent again
-        2026-11-04 12:00:00  7  review    review_recorded    wang.wu (service)           ★★★★★ 5/5: 谢谢
-        2026-11-04 12:00:00  8  archive   archived           wang.wu (service)           closed
+        TIME                  #  STEP      EVENT                ACTOR                       WHAT
+        ───────────────────  ──  ────────  ───────────────────  ──────────────────────────  ─────────────────────────────────────────────────────────
+        2026-11-02 10:00:00   1  classify  received             cloop-workflow (system)     via hotline: 售后响应慢，退款一直没有到账
+        2026-11-02 10:00:00   2  dispatch  classified           cloop-workflow (system)     complaint · service · high (by the rules)
+        2026-11-02 10:00:00   3  handle    dispatched           cloop-workflow (system)     → after_sales: service complaints
+        2026-11-02 11:36:00   4  handle    sla_warning          cloop-workflow (system)     respond due 2026-11-02 12:00
+        2026-11-02 11:40:00   5  handle    acknowledged         li.si (agent, after_sales)  您好，我们已收到，正在核实退款
+        2026-11-03 16:00:00   6  review    solution_proposed    li.si (agent, after_sales)  fixed: refund sent again
+        2026-11-04 12:00:00   7  review    review_recorded      wang.wu (service)           ★★★★★ 5/5: 谢谢
+        2026-11-04 12:00:00   8  archive   archived             wang.wu (service)           closed
+        2026-11-04 12:00:01   9  archive   notification_failed  cloop-notify (service)      closed notice, attempt 1: webhook answered 500
+        2026-11-04 12:00:03  10  archive   customer_notified    cloop-notify (service)      closed notice to +86****8000 via sms (webhook), attempt 2
     "#]].assert_eq(&timeline(&history(), &view()));
 }
 
@@ -383,7 +414,11 @@ fn history_json_carries_the_step_after_each_event() {
         .collect();
     assert_eq!(
         steps,
-        vec!["classify", "dispatch", "handle", "handle", "handle", "review", "review", "archive"]
+        vec![
+            "classify", "dispatch", "handle", "handle", "handle", "review", "review", "archive",
+            "archive", "archive"
+        ],
+        "notices change no step"
     );
     assert_eq!(json[4]["actor"]["role"], "agent");
     assert_eq!(

@@ -15,9 +15,10 @@ use crate::commands::{failure_from_log, failure_from_read, require_role, Command
 use crate::queries::{list_tickets, parse_page_token, Readers};
 use crate::record;
 use domain::authorize::{authorize, department_scope, Action};
-use domain::command::{ClassifyCommand, Command};
+use domain::command::{ClassifyCommand, Command, NotificationRecord, NotificationResult};
 use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
+use domain::notification::NoticeKind;
 use domain::rules::assignment as assignment_rules;
 use domain::rules::config::{Allowance, Clock as SlaClock, TimeUnit};
 use domain::rules::sla::RowUsed;
@@ -663,6 +664,25 @@ impl v1::tickets_server::Tickets for TicketsService {
         Ok(Response::new(v1::ResumeSlaResponse { ticket }))
     }
 
+    async fn record_notification(
+        &self,
+        request: Request<v1::RecordNotificationRequest>,
+    ) -> Result<Response<v1::RecordNotificationResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let ticket = self
+            .run(
+                actor,
+                Action::RecordNotification,
+                &request.ticket_id,
+                &request.command_id,
+                request.expected_version,
+                || notification_command(&request),
+            )
+            .await?;
+        Ok(Response::new(v1::RecordNotificationResponse { ticket }))
+    }
+
     async fn explain_sla(
         &self,
         request: Request<v1::ExplainSlaRequest>,
@@ -843,6 +863,28 @@ impl v1::tickets_server::Tickets for TicketsService {
             handed_back,
         }))
     }
+}
+
+/// The domain command of a `RecordNotification` request.
+fn notification_command(request: &v1::RecordNotificationRequest) -> Result<Command, DomainError> {
+    let result = if request.delivered {
+        NotificationResult::Delivered {
+            channel: request.channel.clone(),
+            sender: request.sender.clone(),
+            to_masked: request.to_masked.clone(),
+        }
+    } else {
+        NotificationResult::Failed {
+            reason: request.reason.clone(),
+            final_attempt: request.final_attempt,
+        }
+    };
+    Ok(Command::RecordNotification(Box::new(NotificationRecord {
+        notice: NoticeKind::parse("notice", &request.notice)?,
+        source_event_id: request.source_event_id.clone(),
+        attempt: request.attempt,
+        result,
+    })))
 }
 
 /// The rows of a ticket as `GetHistory` shows them: each payload with its sealed personal

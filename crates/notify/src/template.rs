@@ -1,0 +1,313 @@
+//! Notice templates in Chinese and English: built-in texts, overridden per notice from
+//! `[notify.templates.zh]` / `[notify.templates.en]`, checked at start-up (an unknown
+//! placeholder or notice is a configuration error), rendered with `{name}` placeholders.
+
+use crate::error::NotifyError;
+use domain::notification::NoticeKind;
+use domain::rules::config::Language;
+use std::collections::{BTreeMap, HashMap};
+
+/// The placeholders a template may use.
+pub const PLACEHOLDERS: &[&str] = &[
+    "ticket_id",
+    "received_at",
+    "respond_by",
+    "resolve_by",
+    "message",
+    "solution",
+    "outcome",
+];
+
+fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static str) {
+    use NoticeKind as N;
+    match (language, notice) {
+        (Language::Zh, N::Received) => (
+            "您的反馈已受理，工单号 {ticket_id}，我们将在 {respond_by} 前回复，{resolve_by} 前处理完毕。",
+            "反馈已受理（工单 {ticket_id}）",
+        ),
+        (Language::Zh, N::FirstResponse) => (
+            "工单 {ticket_id}：{message}",
+            "工单 {ticket_id} 已有回复",
+        ),
+        (Language::Zh, N::Solution) => (
+            "工单 {ticket_id} 的处理结果：{solution}",
+            "工单 {ticket_id} 处理结果",
+        ),
+        (Language::Zh, N::ReviewRequest) => (
+            "工单 {ticket_id} 已处理，请为本次处理打分（1-5 分），感谢您的反馈。",
+            "请评价工单 {ticket_id} 的处理",
+        ),
+        (Language::Zh, N::SuggestionAdopted) => (
+            "感谢您的建议！工单 {ticket_id} 中的建议已被采纳：{solution}",
+            "您的建议已被采纳（工单 {ticket_id}）",
+        ),
+        (Language::Zh, N::Closed) => (
+            "工单 {ticket_id} 已办结，感谢您的支持。",
+            "工单 {ticket_id} 已办结",
+        ),
+        (Language::En, N::Received) => (
+            "We received your feedback, ticket {ticket_id}. We will respond by {respond_by} and resolve it by {resolve_by}.",
+            "Feedback received (ticket {ticket_id})",
+        ),
+        (Language::En, N::FirstResponse) => (
+            "Ticket {ticket_id}: {message}",
+            "A reply on ticket {ticket_id}",
+        ),
+        (Language::En, N::Solution) => (
+            "Ticket {ticket_id} is resolved: {solution}",
+            "Ticket {ticket_id} resolved",
+        ),
+        (Language::En, N::ReviewRequest) => (
+            "Ticket {ticket_id} is resolved. Please rate how we handled it (1 to 5). Thank you.",
+            "Please rate ticket {ticket_id}",
+        ),
+        (Language::En, N::SuggestionAdopted) => (
+            "Thank you! The suggestion of ticket {ticket_id} was adopted: {solution}",
+            "Your suggestion was adopted (ticket {ticket_id})",
+        ),
+        (Language::En, N::Closed) => (
+            "Ticket {ticket_id} is closed. Thank you for your feedback.",
+            "Ticket {ticket_id} closed",
+        ),
+    }
+}
+
+/// One piece of a compiled template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Placeholder(&'static str),
+}
+
+/// A template split into text and placeholders; `{{` and `}}` stand for literal braces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+impl Template {
+    /// Compiles `text`; errors name `key`.
+    pub fn parse(key: &str, text: &str) -> Result<Self, NotifyError> {
+        let error = |reason: String| NotifyError::Config {
+            key: key.to_owned(),
+            reason,
+        };
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut characters = text.chars().peekable();
+        while let Some(character) = characters.next() {
+            match character {
+                '{' if characters.peek() == Some(&'{') => {
+                    characters.next();
+                    literal.push('{');
+                }
+                '}' if characters.peek() == Some(&'}') => {
+                    characters.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for next in characters.by_ref() {
+                        if next == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(next);
+                    }
+                    if !closed {
+                        return Err(error(format!("placeholder {{{name} is not closed")));
+                    }
+                    let Some(known) = PLACEHOLDERS.iter().find(|known| **known == name.trim())
+                    else {
+                        return Err(error(format!(
+                            "unknown placeholder {{{name}}}, expected one of: {}",
+                            PLACEHOLDERS.join(", ")
+                        )));
+                    };
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                    }
+                    pieces.push(Piece::Placeholder(known));
+                }
+                '}' => return Err(error("a lone } must be written }}".to_owned())),
+                other => literal.push(other),
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal));
+        }
+        Ok(Self { pieces })
+    }
+
+    /// Renders with `values` (a placeholder without a value renders empty).
+    pub fn render(&self, values: &HashMap<&str, String>) -> String {
+        let mut rendered = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => rendered.push_str(text),
+                Piece::Placeholder(name) => {
+                    if let Some(value) = values.get(name) {
+                        rendered.push_str(value);
+                    }
+                }
+            }
+        }
+        rendered
+    }
+}
+
+/// The body and e-mail subject of one notice in one language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeTemplate {
+    pub text: Template,
+    pub subject: Template,
+}
+
+/// Every notice in both languages, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Templates {
+    by_key: HashMap<(u8, NoticeKind), NoticeTemplate>,
+}
+
+fn language_key(language: Language) -> u8 {
+    match language {
+        Language::Zh => 0,
+        Language::En => 1,
+    }
+}
+
+impl Templates {
+    /// The built-in texts with the configured overrides.
+    pub fn new(
+        overrides: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<Self, NotifyError> {
+        for (language, entries) in overrides {
+            let Some(parsed) = Language::from_tag(language) else {
+                return Err(NotifyError::Config {
+                    key: format!("notify.templates.{language}"),
+                    reason: "languages are zh and en".to_owned(),
+                });
+            };
+            let tag = if parsed == Language::Zh { "zh" } else { "en" };
+            if tag != language {
+                return Err(NotifyError::Config {
+                    key: format!("notify.templates.{language}"),
+                    reason: format!("write the language as {tag}"),
+                });
+            }
+            for key in entries.keys() {
+                let notice = key.strip_suffix("_subject").unwrap_or(key);
+                if NoticeKind::parse("notice", notice).is_err() {
+                    return Err(NotifyError::Config {
+                        key: format!("notify.templates.{language}.{key}"),
+                        reason: format!(
+                            "unknown notice, expected one of: {} (optionally with _subject)",
+                            NoticeKind::ALL
+                                .iter()
+                                .map(|kind| kind.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        let mut by_key = HashMap::new();
+        for (language, tag) in [(Language::Zh, "zh"), (Language::En, "en")] {
+            let configured = overrides.get(tag);
+            for &notice in NoticeKind::ALL {
+                let (text, subject) = built_in(language, notice);
+                let subject_key = format!("{notice}_subject");
+                let text = configured
+                    .and_then(|entries| entries.get(notice.as_str()))
+                    .map_or(text, String::as_str);
+                let subject = configured
+                    .and_then(|entries| entries.get(&subject_key))
+                    .map_or(subject, String::as_str);
+                by_key.insert(
+                    (language_key(language), notice),
+                    NoticeTemplate {
+                        text: Template::parse(&format!("notify.templates.{tag}.{notice}"), text)?,
+                        subject: Template::parse(
+                            &format!("notify.templates.{tag}.{subject_key}"),
+                            subject,
+                        )?,
+                    },
+                );
+            }
+        }
+        Ok(Self { by_key })
+    }
+
+    /// The template of `notice` in `language`.
+    pub fn get(&self, language: Language, notice: NoticeKind) -> Option<&NoticeTemplate> {
+        self.by_key.get(&(language_key(language), notice))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_templates_compile_and_render_in_both_languages() {
+        let templates = Templates::new(&BTreeMap::new()).expect("built-in templates compile");
+        let mut values = HashMap::new();
+        values.insert("ticket_id", "T-1".to_owned());
+        values.insert("respond_by", "2026-11-24 10:00".to_owned());
+        values.insert("resolve_by", "2026-11-26 10:00".to_owned());
+        let zh = templates
+            .get(Language::Zh, NoticeKind::Received)
+            .expect("zh received");
+        assert_eq!(
+            zh.text.render(&values),
+            "您的反馈已受理，工单号 T-1，我们将在 2026-11-24 10:00 前回复，2026-11-26 10:00 前处理完毕。"
+        );
+        let en = templates
+            .get(Language::En, NoticeKind::Closed)
+            .expect("en closed");
+        assert_eq!(en.subject.render(&values), "Ticket T-1 closed");
+    }
+
+    #[test]
+    fn overrides_replace_one_notice_and_bad_ones_name_their_key() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert(
+            "en".to_owned(),
+            BTreeMap::from([("closed".to_owned(), "Done: {ticket_id} {{ok}}".to_owned())]),
+        );
+        let templates = Templates::new(&overrides).expect("valid override");
+        let values = HashMap::from([("ticket_id", "T-2".to_owned())]);
+        assert_eq!(
+            templates
+                .get(Language::En, NoticeKind::Closed)
+                .expect("en closed")
+                .text
+                .render(&values),
+            "Done: T-2 {ok}"
+        );
+        overrides.insert(
+            "zh".to_owned(),
+            BTreeMap::from([("closed".to_owned(), "{ticket_id} {birthday}".to_owned())]),
+        );
+        match Templates::new(&overrides) {
+            Err(NotifyError::Config { key, reason }) => {
+                assert_eq!(key, "notify.templates.zh.closed");
+                assert!(
+                    reason.contains("unknown placeholder {birthday}"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+        let unknown = BTreeMap::from([(
+            "en".to_owned(),
+            BTreeMap::from([("birthday".to_owned(), "x".to_owned())]),
+        )]);
+        assert!(matches!(
+            Templates::new(&unknown),
+            Err(NotifyError::Config { key, .. }) if key == "notify.templates.en.birthday"
+        ));
+    }
+}
