@@ -10,6 +10,7 @@ mod faults;
 mod harness_selftest;
 mod intake;
 mod nats_cluster;
+mod notify;
 mod problems;
 mod report_month;
 mod reports_audit;

@@ -601,6 +601,7 @@ fn allowed(token: &str) -> &'static [&'static str] {
             "LinkToProblem",
             "ListSimilar",
             "Assign",
+            "RecordNotification",
         ],
         "t-agent-technical" => &[
             "GetTicket",
@@ -661,6 +662,7 @@ const RPCS: &[&str] = &[
     "ListSimilar",
     "Claim",
     "Assign",
+    "RecordNotification",
 ];
 
 /// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
@@ -875,6 +877,21 @@ async fn call(
                     ticket_id,
                     command_id,
                     assignee: "wang.wu".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "RecordNotification" => client
+            .record_notification(authorized(
+                v1::RecordNotificationRequest {
+                    ticket_id,
+                    command_id,
+                    notice: "received".into(),
+                    source_event_id: "0195f3a0-0000-7000-8000-000000000001".into(),
+                    attempt: 1,
+                    reason: "receiver answered 500".into(),
                     ..Default::default()
                 },
                 token,
