@@ -532,6 +532,15 @@ pub enum LogCommand {
         /// Also print this ticket as the replay folded it (JSON).
         #[arg(long, value_name = "ID")]
         ticket: Option<String>,
+        /// Also rebuild every projection from the whole log into a fresh database
+        /// DIR/workflow.db (the folder is created; the file must not exist yet) and print its
+        /// digest: the same log gives the same digest, equal to the live projections'.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The configuration file the workflow ran with (rules used by the rebuild); the
+        /// built-in defaults when left out.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Export rows as JSON Lines (the audit format of docs/audit.md).
     Export {

@@ -316,6 +316,37 @@ impl<N> Pair<N> {
         }
     }
 
+    /// Runs `cloop log replay --out` on the (stopped) workflow's log into a fresh folder and
+    /// returns the digest of the rebuilt projections.
+    pub fn replay_digest(&self) -> String {
+        let data = self.data_dir(Service::Workflow);
+        let out = tempfile::tempdir().expect("temporary folder");
+        let output = std::process::Command::new(e2e::bin_path("cloop"))
+            .args([
+                "--json",
+                "log",
+                "replay",
+                "--db",
+                &data.join("workflow.db").to_string_lossy(),
+                "--keys",
+                &data.join("keys.db").to_string_lossy(),
+                "--config",
+                &self.config.to_string_lossy(),
+                "--out",
+                &out.path().join("replay").to_string_lossy(),
+            ])
+            .output()
+            .expect("run cloop log replay --out");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let json: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|error| {
+            panic!(
+                "replay printed no json ({error}): {text}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        json["digest"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// Runs `cloop-workflow --check` on the (stopped) workflow's data folder.
     pub fn workflow_check(&self) -> serde_json::Value {
         let output = std::process::Command::new(e2e::bin_path("cloop-workflow"))
@@ -827,6 +858,8 @@ pub struct Figures {
     pub log_ok: bool,
     pub events: u64,
     pub projections_equal: bool,
+    /// Two `cloop log replay --out` rebuilds into fresh databases gave the live digest.
+    pub replays_equal: bool,
     pub digest: String,
     /// `(file, integrity_check result)` of every SQLite file of both services.
     pub integrity: Vec<(String, String)>,
@@ -847,7 +880,7 @@ impl Figures {
     pub fn print(&self) {
         let mut line = format!(
             "FAULTS {}: acknowledged={} repeated_answers={} tickets={} missing={} duplicates={} \
-             unknown={} log_ok={} events={} projections_equal={} digest={} integrity={}",
+             unknown={} log_ok={} events={} projections_equal={} replays_equal={} digest={} integrity={}",
             self.scenario,
             self.acknowledged,
             self.repeated_answers,
@@ -858,6 +891,7 @@ impl Figures {
             self.log_ok,
             self.events,
             self.projections_equal,
+            self.replays_equal,
             self.digest.get(..16).unwrap_or(&self.digest),
             if self.integrity_ok() {
                 format!("ok({} files)", self.integrity.len())
@@ -880,6 +914,10 @@ impl Figures {
         assert!(
             self.projections_equal,
             "the projections differ from a rebuild: {self:?}"
+        );
+        assert!(
+            self.replays_equal,
+            "cloop log replay --out gave another digest: {self:?}"
         );
         assert!(self.integrity_ok(), "integrity_check: {self:?}");
     }
@@ -954,6 +992,8 @@ pub async fn check_outcome<N>(
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let replays: Vec<String> = (0..2).map(|_| pair.replay_digest()).collect();
+    figures.replays_equal = replays.iter().all(|digest| *digest == figures.digest);
     for service in [Service::Intake, Service::Workflow] {
         let folder = pair.data_dir(service);
         let Ok(entries) = std::fs::read_dir(&folder) else {

@@ -10,7 +10,7 @@ use crate::render_audit::{rule_audit_json, rule_audit_text};
 use std::path::Path;
 
 /// The domain configuration of an offline audit: the file's, or the built-in defaults.
-fn rules_from(config: Option<&Path>) -> Result<domain::Rules, CliError> {
+pub(crate) fn rules_from(config: Option<&Path>) -> Result<domain::Rules, CliError> {
     match config {
         Some(config_path) => {
             let text = std::fs::read_to_string(config_path)
