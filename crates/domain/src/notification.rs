@@ -99,6 +99,9 @@ pub fn notices_for(event: &Event, outcome: Option<Outcome>) -> Vec<NoticeKind> {
             resolved(Some(proposed.outcome))
         }
         Event::SolutionApproved(_) => resolved(outcome),
+        // A ticket linked to a problem is solved by its parent's solution: its own customer is
+        // told the outcome and asked for a review like any other.
+        Event::ParentResolved(resolved_by_parent) => resolved(Some(resolved_by_parent.outcome)),
         Event::Archived(_) => vec![NoticeKind::Closed],
         _ => Vec::new(),
     }
@@ -110,6 +113,7 @@ pub const NOTIFYING_EVENT_TYPES: &[&str] = &[
     "acknowledged",
     "solution_proposed",
     "solution_approved",
+    "parent_resolved",
     "archived",
 ];
 
@@ -188,6 +192,22 @@ mod tests {
         assert_eq!(
             notices_for(&Event::Archived(Archived { at: at() }), None),
             vec![N::Closed]
+        );
+        let by_parent = |outcome| {
+            Event::ParentResolved(crate::event::ParentResolved {
+                parent: crate::ids::TicketIdGenerator::new(1).next(at()),
+                outcome,
+                solution: "replaced the part".to_owned(),
+                at: at(),
+            })
+        };
+        assert_eq!(
+            notices_for(&by_parent(Outcome::Fixed), None),
+            vec![N::Solution, N::ReviewRequest]
+        );
+        assert_eq!(
+            notices_for(&by_parent(Outcome::Adopted), None),
+            vec![N::SuggestionAdopted, N::ReviewRequest]
         );
         let note = Event::NoteAdded(NoteAdded {
             text: "internal".to_owned(),

@@ -281,6 +281,11 @@ impl Notifier {
                 proposed.text.clone(),
                 proposed.outcome.to_string(),
             ),
+            Event::ParentResolved(resolved) => (
+                String::new(),
+                resolved.solution.clone(),
+                resolved.outcome.to_string(),
+            ),
             _ => (String::new(), ticket.solution.clone(), String::new()),
         };
         values.insert("message", message);
