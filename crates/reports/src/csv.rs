@@ -62,6 +62,7 @@ impl Rows {
         for problem in problems {
             self.push(section, &problem.key, "count", problem.count);
             self.push(section, &problem.key, "share", problem.share);
+            self.push(section, &problem.key, "reporters", problem.reporters);
             self.push(section, &problem.key, "complaints", problem.complaints);
             self.push(
                 section,
@@ -107,6 +108,8 @@ impl MonthlyReport {
 
         let summary = "summary";
         rows.push(summary, "", "tickets", self.tickets);
+        rows.push(summary, "", "distinct_problems", self.distinct_problems);
+        rows.push(summary, "", "reporters", self.reporters);
         rows.push(summary, "", "complaints", self.complaints);
         rows.push(summary, "", "reopened", self.reopened);
         rows.push(summary, "", "reopen_rate", self.reopen_rate);

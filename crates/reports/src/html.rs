@@ -72,18 +72,19 @@ fn rate_bar(label: &str, numerator: u64, denominator: u64, rate: f64) -> Bar {
 fn problems_table(html: &mut String, title: &str, problems: &[TopProblem]) {
     let _ = write!(
         html,
-        r#"<h3>{}</h3><table><tr><th class="text">key</th><th>tickets</th><th>share</th><th>complaints</th><th>share of complaints</th><th class="text">priority</th></tr>"#,
+        r#"<h3>{}</h3><table><tr><th class="text">key</th><th>tickets</th><th>reporters</th><th>share</th><th>complaints</th><th>share of complaints</th><th class="text">priority</th></tr>"#,
         escape(title)
     );
     if problems.is_empty() {
-        html.push_str(r#"<tr><td class="text" colspan="6">none</td></tr>"#);
+        html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
     }
     for problem in problems {
         let _ = write!(
             html,
-            r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{}</td></tr>"#,
+            r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{}</td></tr>"#,
             escape(&problem.key),
             problem.count,
+            problem.reporters,
             percent(problem.share),
             problem.complaints,
             percent(problem.complaint_share),
@@ -340,7 +341,9 @@ impl MonthlyReport {
             .collect();
         let _ = write!(
             html,
-            r#"<section id="top-problems"><h2>Most frequent problems</h2><p>A keyword or product on more than {} of the month's complaints is a priority topic.</p>{}"#,
+            r#"<section id="top-problems"><h2>Most frequent problems</h2><p>{} distinct problems from {} reporters: tickets linked to a problem count once, with their reporters. A keyword or product on more than {} of the month's complaints is a priority topic.</p>{}"#,
+            self.distinct_problems,
+            self.reporters,
             percent(self.priority_share_threshold),
             bar_chart("top keywords", &keyword_bars, PALETTE[1]),
         );

@@ -1206,6 +1206,8 @@ fn csv_snapshot() {
         report,,month_end,2026-11-30T16:00:00+00:00
         report,,satisfied_threshold,4
         summary,,tickets,4
+        summary,,distinct_problems,4
+        summary,,reporters,4
         summary,,complaints,0
         summary,,reopened,0
         summary,,reopen_rate,0
@@ -1308,16 +1310,19 @@ fn csv_snapshot() {
         satisfaction,5,count,1
         top_keywords,建议,count,1
         top_keywords,建议,share,0.25
+        top_keywords,建议,reporters,1
         top_keywords,建议,complaints,0
         top_keywords,建议,complaint_share,0
         top_keywords,建议,priority_flag,false
         top_products,小程序,count,2
         top_products,小程序,share,0.5
+        top_products,小程序,reporters,2
         top_products,小程序,complaints,0
         top_products,小程序,complaint_share,0
         top_products,小程序,priority_flag,false
         top_products,APP,count,1
         top_products,APP,share,0.25
+        top_products,APP,reporters,1
         top_products,APP,complaints,0
         top_products,APP,complaint_share,0
         top_products,APP,priority_flag,false
