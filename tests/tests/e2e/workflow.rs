@@ -474,6 +474,8 @@ async fn tickets_live_from_submission_to_archive() {
             "acknowledged",
             "solution_proposed",
             "solution_approved",
+            // The adopted suggestion earns the configured reward when it is approved.
+            "reward_granted",
             "review_recorded",
             "archived"
         ]
