@@ -16,10 +16,7 @@ pub const PLACEHOLDERS: &[&str] = &["ticket_id", "received_at", "respond_by", "r
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Text(String),
-    TicketId,
-    ReceivedAt,
-    RespondBy,
-    ResolveBy,
+    Placeholder(&'static str),
 }
 
 /// A template split into text and placeholders. `{{` and `}}` stand for literal braces.
@@ -29,8 +26,26 @@ pub struct Template {
 }
 
 impl Template {
-    /// Compiles a template; an unknown or unclosed placeholder is an error naming `key`.
+    /// Compiles a receipt template: the placeholders of [`PLACEHOLDERS`], `{ticket_id}`
+    /// required; an unknown or unclosed placeholder is an error naming `key`.
     pub fn parse(key: &str, text: &str) -> Result<Self, DomainError> {
+        let template = Self::parse_with(key, text, PLACEHOLDERS)?;
+        if !template.pieces.contains(&Piece::Placeholder("ticket_id")) {
+            return Err(DomainError::Config {
+                key: key.to_owned(),
+                reason: "the notice must contain {ticket_id}".to_owned(),
+            });
+        }
+        Ok(template)
+    }
+
+    /// Compiles a template that may use the given placeholders; an unknown or unclosed
+    /// placeholder is an error naming `key`.
+    pub fn parse_with(
+        key: &str,
+        text: &str,
+        placeholders: &'static [&'static str],
+    ) -> Result<Self, DomainError> {
         let error = |reason: String| DomainError::Config {
             key: key.to_owned(),
             reason,
@@ -61,22 +76,18 @@ impl Template {
                     if !closed {
                         return Err(error(format!("placeholder {{{name} is not closed")));
                     }
-                    let piece = match name.trim() {
-                        "ticket_id" => Piece::TicketId,
-                        "received_at" => Piece::ReceivedAt,
-                        "respond_by" => Piece::RespondBy,
-                        "resolve_by" => Piece::ResolveBy,
-                        other => {
-                            return Err(error(format!(
-                                "unknown placeholder {{{other}}}, expected one of: {}",
-                                PLACEHOLDERS.join(", ")
-                            )))
-                        }
+                    let Some(known) = placeholders.iter().find(|known| **known == name.trim())
+                    else {
+                        return Err(error(format!(
+                            "unknown placeholder {{{}}}, expected one of: {}",
+                            name.trim(),
+                            placeholders.join(", ")
+                        )));
                     };
                     if !literal.is_empty() {
                         pieces.push(Piece::Text(std::mem::take(&mut literal)));
                     }
-                    pieces.push(piece);
+                    pieces.push(Piece::Placeholder(known));
                 }
                 '}' => return Err(error("a lone } must be written }}".to_owned())),
                 other => literal.push(other),
@@ -85,10 +96,23 @@ impl Template {
         if !literal.is_empty() {
             pieces.push(Piece::Text(literal));
         }
-        if !pieces.contains(&Piece::TicketId) {
-            return Err(error("the notice must contain {ticket_id}".to_owned()));
-        }
         Ok(Self { pieces })
+    }
+
+    /// Renders the template; `value` gives each placeholder's text (none renders empty).
+    pub fn render(&self, value: impl Fn(&str) -> Option<String>) -> String {
+        let mut rendered = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => rendered.push_str(text),
+                Piece::Placeholder(name) => {
+                    if let Some(text) = value(name) {
+                        rendered.push_str(&text);
+                    }
+                }
+            }
+        }
+        rendered
     }
 }
 
@@ -165,17 +189,13 @@ impl Notices {
             Language::Zh => &self.receipt_zh,
             Language::En => &self.receipt_en,
         };
-        let mut rendered = String::new();
-        for piece in &template.pieces {
-            match piece {
-                Piece::Text(text) => rendered.push_str(text),
-                Piece::TicketId => rendered.push_str(ticket_id),
-                Piece::ReceivedAt => rendered.push_str(&self.render_instant(received_at)),
-                Piece::RespondBy => rendered.push_str(&self.render_instant(deadlines.respond_by)),
-                Piece::ResolveBy => rendered.push_str(&self.render_instant(deadlines.resolve_by)),
-            }
-        }
-        rendered
+        template.render(|name| match name {
+            "ticket_id" => Some(ticket_id.to_owned()),
+            "received_at" => Some(self.render_instant(received_at)),
+            "respond_by" => Some(self.render_instant(deadlines.respond_by)),
+            "resolve_by" => Some(self.render_instant(deadlines.resolve_by)),
+            _ => None,
+        })
     }
 }
 
@@ -201,9 +221,9 @@ mod tests {
             template.pieces,
             vec![
                 Piece::Text("#".into()),
-                Piece::TicketId,
+                Piece::Placeholder("ticket_id"),
                 Piece::Text(" {x} by ".into()),
-                Piece::RespondBy,
+                Piece::Placeholder("respond_by"),
             ]
         );
     }

@@ -293,8 +293,8 @@ impl Notifier {
         values.insert("outcome", outcome);
         match self.templates.get(language, notice) {
             Some(template) => (
-                template.subject.render(&values),
-                template.text.render(&values),
+                crate::template::render(&template.subject, &values),
+                crate::template::render(&template.text, &values),
             ),
             None => (String::new(), ticket.ticket_id.clone()),
         }

@@ -72,89 +72,22 @@ fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static s
     }
 }
 
-/// One piece of a compiled template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    Text(String),
-    Placeholder(&'static str),
-}
+pub use domain::notice::Template;
 
-/// A template split into text and placeholders; `{{` and `}}` stand for literal braces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    pieces: Vec<Piece>,
-}
-
-impl Template {
-    /// Compiles `text`; errors name `key`.
-    pub fn parse(key: &str, text: &str) -> Result<Self, NotifyError> {
-        let error = |reason: String| NotifyError::Config {
+/// Compiles one notice template with the notifier's placeholders; errors name `key`.
+fn parse(key: &str, text: &str) -> Result<Template, NotifyError> {
+    Template::parse_with(key, text, PLACEHOLDERS).map_err(|error| match error {
+        domain::DomainError::Config { key, reason } => NotifyError::Config { key, reason },
+        other => NotifyError::Config {
             key: key.to_owned(),
-            reason,
-        };
-        let mut pieces = Vec::new();
-        let mut literal = String::new();
-        let mut characters = text.chars().peekable();
-        while let Some(character) = characters.next() {
-            match character {
-                '{' if characters.peek() == Some(&'{') => {
-                    characters.next();
-                    literal.push('{');
-                }
-                '}' if characters.peek() == Some(&'}') => {
-                    characters.next();
-                    literal.push('}');
-                }
-                '{' => {
-                    let mut name = String::new();
-                    let mut closed = false;
-                    for next in characters.by_ref() {
-                        if next == '}' {
-                            closed = true;
-                            break;
-                        }
-                        name.push(next);
-                    }
-                    if !closed {
-                        return Err(error(format!("placeholder {{{name} is not closed")));
-                    }
-                    let Some(known) = PLACEHOLDERS.iter().find(|known| **known == name.trim())
-                    else {
-                        return Err(error(format!(
-                            "unknown placeholder {{{name}}}, expected one of: {}",
-                            PLACEHOLDERS.join(", ")
-                        )));
-                    };
-                    if !literal.is_empty() {
-                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
-                    }
-                    pieces.push(Piece::Placeholder(known));
-                }
-                '}' => return Err(error("a lone } must be written }}".to_owned())),
-                other => literal.push(other),
-            }
-        }
-        if !literal.is_empty() {
-            pieces.push(Piece::Text(literal));
-        }
-        Ok(Self { pieces })
-    }
+            reason: other.to_string(),
+        },
+    })
+}
 
-    /// Renders with `values` (a placeholder without a value renders empty).
-    pub fn render(&self, values: &HashMap<&str, String>) -> String {
-        let mut rendered = String::new();
-        for piece in &self.pieces {
-            match piece {
-                Piece::Text(text) => rendered.push_str(text),
-                Piece::Placeholder(name) => {
-                    if let Some(value) = values.get(name) {
-                        rendered.push_str(value);
-                    }
-                }
-            }
-        }
-        rendered
-    }
+/// Renders `template` with `values` (a placeholder without a value renders empty).
+pub fn render(template: &Template, values: &HashMap<&str, String>) -> String {
+    template.render(|name| values.get(name).cloned())
 }
 
 /// The body and e-mail subject of one notice in one language.
@@ -228,11 +161,8 @@ impl Templates {
                 by_key.insert(
                     (language_key(language), notice),
                     NoticeTemplate {
-                        text: Template::parse(&format!("notify.templates.{tag}.{notice}"), text)?,
-                        subject: Template::parse(
-                            &format!("notify.templates.{tag}.{subject_key}"),
-                            subject,
-                        )?,
+                        text: parse(&format!("notify.templates.{tag}.{notice}"), text)?,
+                        subject: parse(&format!("notify.templates.{tag}.{subject_key}"), subject)?,
                     },
                 );
             }
@@ -261,13 +191,13 @@ mod tests {
             .get(Language::Zh, NoticeKind::Received)
             .expect("zh received");
         assert_eq!(
-            zh.text.render(&values),
+            render(&zh.text, &values),
             "您的反馈已受理，工单号 T-1，我们将在 2026-11-24 10:00 前回复，2026-11-26 10:00 前处理完毕。"
         );
         let en = templates
             .get(Language::En, NoticeKind::Closed)
             .expect("en closed");
-        assert_eq!(en.subject.render(&values), "Ticket T-1 closed");
+        assert_eq!(render(&en.subject, &values), "Ticket T-1 closed");
     }
 
     #[test]
@@ -280,11 +210,13 @@ mod tests {
         let templates = Templates::new(&overrides).expect("valid override");
         let values = HashMap::from([("ticket_id", "T-2".to_owned())]);
         assert_eq!(
-            templates
-                .get(Language::En, NoticeKind::Closed)
-                .expect("en closed")
-                .text
-                .render(&values),
+            render(
+                &templates
+                    .get(Language::En, NoticeKind::Closed)
+                    .expect("en closed")
+                    .text,
+                &values
+            ),
             "Done: T-2 {ok}"
         );
         overrides.insert(

@@ -215,6 +215,20 @@ fn verify(context: &Context, path: &Path) -> Result<(), CliError> {
 /// How many rows are read at a time.
 const READ_CHUNK: usize = 10_000;
 
+/// Opens the key store `--keys` names, if any; naming a missing file is a usage error.
+fn open_key_store(keys: Option<&Path>) -> Result<Option<vault::Vault>, CliError> {
+    match keys {
+        Some(keys) if keys.is_file() => vault::Vault::open_file(keys)
+            .map(Some)
+            .map_err(|error| CliError::Other(format!("open {}: {error}", keys.display()))),
+        Some(keys) => Err(CliError::Usage(format!(
+            "no key store at {}",
+            keys.display()
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// The projection database `cloop log replay --out DIR` writes, named as in a workflow data
 /// folder.
 const REPLAY_DATABASE: &str = "workflow.db";
@@ -244,15 +258,8 @@ fn replay_into(
     }
     let log = eventlog::EventLog::open(path, eventlog::LogOptions::default())
         .map_err(|error| CliError::Other(format!("open {}: {error}", path.display())))?;
-    let vault = match keys {
-        Some(keys) if keys.is_file() => vault::Vault::open_file(keys)
-            .map_err(|error| CliError::Other(format!("open {}: {error}", keys.display())))?,
-        Some(keys) => {
-            return Err(CliError::Usage(format!(
-                "no key store at {}",
-                keys.display()
-            )))
-        }
+    let vault = match open_key_store(keys)? {
+        Some(vault) => vault,
         // Without the key store, sealed customers stay sealed: an empty store of the
         // rebuild's own opens none of them.
         None => vault::Vault::open_file(out.join("keys.db"))
@@ -306,19 +313,7 @@ fn replay(
     show_ticket: Option<&str>,
 ) -> Result<(), CliError> {
     let log = open_log_file(path)?;
-    let vault = match keys {
-        Some(keys) if keys.is_file() => Some(
-            vault::Vault::open_file(keys)
-                .map_err(|error| CliError::Other(format!("open {}: {error}", keys.display())))?,
-        ),
-        Some(keys) => {
-            return Err(CliError::Usage(format!(
-                "no key store at {}",
-                keys.display()
-            )))
-        }
-        None => None,
-    };
+    let vault = open_key_store(keys)?;
     let head = log
         .head_position()
         .map_err(audit_error("read the head of the event log"))?;
