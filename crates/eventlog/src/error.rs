@@ -47,6 +47,16 @@ pub enum LogError {
         #[source]
         source: Arc<rusqlite::Error>,
     },
+    /// PostgreSQL failed while doing what `context` says (a lost connection or a busy server
+    /// is `Unavailable` instead).
+    #[error("failed to {context}: {source}")]
+    Postgres {
+        /// What was being done, as a verb phrase.
+        context: &'static str,
+        /// The PostgreSQL error.
+        #[source]
+        source: Arc<postgres::Error>,
+    },
     /// The file system failed while doing what `context` says.
     #[error("failed to {context}: {source}")]
     Io {
@@ -176,6 +186,52 @@ pub(crate) fn classify_sqlite(context: &'static str, source: rusqlite::Error) ->
     LogError::Sqlite {
         context,
         source: Arc::new(source),
+    }
+}
+
+/// Returns a closure that turns a PostgreSQL error into a `LogError` with the given context.
+pub(crate) fn pg(context: &'static str) -> impl FnOnce(postgres::Error) -> LogError {
+    move |source| classify_postgres(context, source)
+}
+
+/// Turns a PostgreSQL error into a `LogError`: a closed connection, a server that is starting,
+/// shutting down or out of connections, a serialization failure or a deadlock is
+/// `Unavailable` (the same call may succeed later); a full disk is `Full`.
+pub(crate) fn classify_postgres(context: &'static str, source: postgres::Error) -> LogError {
+    use postgres::error::SqlState;
+    if source.is_closed() {
+        return LogError::Unavailable {
+            reason: format!("the connection to PostgreSQL was lost while trying to {context}"),
+        };
+    }
+    match source.code() {
+        Some(code) if *code == SqlState::DISK_FULL => LogError::Full { context },
+        Some(code)
+            if code.code().starts_with("08")
+                || code.code().starts_with("57P")
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            LogError::Unavailable {
+                reason: format!("PostgreSQL is unavailable while trying to {context}: {source}"),
+            }
+        }
+        // No SQL state: the connection could not be made or broke mid-call.
+        None if !matches!(
+            std::error::Error::source(&source),
+            Some(inner) if inner.is::<postgres::error::DbError>()
+        ) =>
+        {
+            LogError::Unavailable {
+                reason: format!("PostgreSQL is unreachable while trying to {context}: {source}"),
+            }
+        }
+        _ => LogError::Postgres {
+            context,
+            source: Arc::new(source),
+        },
     }
 }
 

@@ -63,10 +63,12 @@ mod error;
 mod event;
 mod log;
 mod options;
+pub mod postgres;
 mod prepare;
 mod projector;
 mod read;
 mod schema;
+mod store;
 mod verify;
 mod writer;
 
@@ -76,11 +78,12 @@ pub use canonical::{
 };
 pub use error::LogError;
 pub use event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};
-pub use log::EventLog;
+pub use log::{verify_store, EventLog, LocalProjections};
 pub use options::{LogOptions, Synchronous};
 pub use prepare::{MAX_NAME_BYTES, MAX_STREAM_ID_BYTES};
 pub use projector::Projector;
 pub use schema::LATEST_SCHEMA_VERSION;
+pub use store::{redact, StoreUrl};
 pub use verify::{verify_path, BadRow, Checkpoint, Problem, VerifyReport};
 
 /// The last committed row: its position and hash (0 and 32 zero bytes for an empty log).

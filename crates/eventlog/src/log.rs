@@ -15,7 +15,9 @@ use crate::event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, Reco
 use crate::options::LogOptions;
 use crate::prepare::{prepare, PreparedRequest, PARALLEL_PREPARE_EVENTS};
 use crate::projector::Projector;
+use crate::postgres::{self, PgPool, PgWriter};
 use crate::read::{self, ReaderPool};
+use crate::store::StoreUrl;
 use crate::verify::{verify_path, Checkpoint, VerifyReport};
 use crate::writer::{read_head, SharedHead, Writer, WriterCommand};
 use crate::{schema, Head};
@@ -38,12 +40,29 @@ impl std::fmt::Debug for EventLog {
 }
 
 struct Inner {
+    /// The SQLite file, or for PostgreSQL the local projection file (empty without one).
     path: PathBuf,
+    store: StoreUrl,
     sender: Option<SyncSender<WriterCommand>>,
     writer_thread: Option<JoinHandle<()>>,
+    /// The SQLite checkpointer, or the PostgreSQL follower.
     checkpoint_thread: Option<JoinHandle<()>>,
     shared: Arc<SharedHead>,
-    readers: Arc<ReaderPool>,
+    readers: Readers,
+}
+
+/// Where reads go.
+enum Readers {
+    Sqlite(Arc<ReaderPool>),
+    Postgres(Arc<PgPool>),
+}
+
+/// The projector of a PostgreSQL log and the local SQLite file its projections live in.
+pub struct LocalProjections {
+    /// The projection file (created if absent).
+    pub path: PathBuf,
+    /// The projector the follower feeds.
+    pub projector: Box<dyn Projector>,
 }
 
 impl Drop for Inner {
@@ -54,7 +73,8 @@ impl Drop for Inner {
             // A writer that panicked has nothing left to clean up.
             let _ = thread.join();
         }
-        // The writer's connection owned the checkpointer's wake-up sender: it stops now.
+        // The writer's connection owned the checkpointer's wake-up sender (and the PostgreSQL
+        // writer the follower's queue): it stops now.
         if let Some(thread) = self.checkpoint_thread.take() {
             let _ = thread.join();
         }
@@ -125,11 +145,11 @@ impl EventLog {
         let checkpoint_thread = start_checkpointer(&mut connection, path, &options)?;
         let shared = Arc::new(SharedHead::new(head));
         let (sender, receiver) = sync_channel(options.max_queued_requests.max(1));
-        let readers = Arc::new(ReaderPool::new(
+        let readers = Readers::Sqlite(Arc::new(ReaderPool::new(
             path.to_path_buf(),
             options.busy_timeout,
             options.reader_connections,
-        ));
+        )));
         let writer = Writer {
             connection,
             projector,
@@ -148,6 +168,7 @@ impl EventLog {
         Ok(EventLog {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                store: StoreUrl::Sqlite(path.to_path_buf()),
                 sender: Some(sender),
                 writer_thread: Some(writer_thread),
                 checkpoint_thread: Some(checkpoint_thread),
@@ -157,9 +178,141 @@ impl EventLog {
         })
     }
 
-    /// The database file.
+    /// Opens the log in a PostgreSQL database (creating its tables if needed) and starts its
+    /// writer and follower threads. With `projections`, the follower feeds every committed
+    /// row (from any process) to the projector in a local SQLite file, and `head`, `subscribe`
+    /// and appends' answers wait for it; see the `postgres` module for how positions stay
+    /// gap-free with several writers.
+    pub fn open_postgres(
+        url: &str,
+        options: LogOptions,
+        projections: Option<LocalProjections>,
+    ) -> Result<EventLog, LogError> {
+        let store = StoreUrl::parse(url)?;
+        if !store.is_postgres() {
+            return Err(LogError::invalid("store", "is not a postgres:// connection string"));
+        }
+        let mut client = postgres::connect(url)?;
+        postgres::migrate(&mut client)?;
+        let path = projections
+            .as_ref()
+            .map(|projections| projections.path.clone())
+            .unwrap_or_default();
+        let projection = projections
+            .map(|projections| {
+                postgres::follower::open_projection(&projections.path, projections.projector)
+            })
+            .transpose()?;
+        let shared = Arc::new(SharedHead::new(Head {
+            position: 0,
+            hash: crate::GENESIS_HASH,
+        }));
+        let (pending_sender, pending_receiver) = std::sync::mpsc::channel();
+        let follower_thread =
+            postgres::start_follower(url, projection, Arc::clone(&shared), pending_receiver)?;
+        let (sender, receiver) = sync_channel(options.max_queued_requests.max(1));
+        let readers = Readers::Postgres(Arc::new(PgPool::new(
+            url.to_string(),
+            options.reader_connections,
+        )));
+        let writer = PgWriter {
+            url: url.to_string(),
+            client: Some(client),
+            options,
+            follower: pending_sender,
+        };
+        let writer_thread = std::thread::Builder::new()
+            .name("eventlog-writer".to_string())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| LogError::Io {
+                context: "start the writer thread",
+                source: Arc::new(source),
+            })?;
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                path,
+                store,
+                sender: Some(sender),
+                writer_thread: Some(writer_thread),
+                checkpoint_thread: Some(follower_thread),
+                shared,
+                readers,
+            }),
+        })
+    }
+
+    /// Opens the log a `--store` value names: a SQLite file (with the projector inside it),
+    /// or a PostgreSQL database (with the projector's tables in `projection_path`).
+    pub fn open_store(
+        store: &StoreUrl,
+        options: LogOptions,
+        projector: Option<Box<dyn Projector>>,
+        projection_path: &Path,
+    ) -> Result<EventLog, LogError> {
+        match store {
+            StoreUrl::Sqlite(path) => Self::open_inner(path, options, projector),
+            StoreUrl::Postgres(url) => Self::open_postgres(
+                url,
+                options,
+                projector.map(|projector| LocalProjections {
+                    path: projection_path.to_path_buf(),
+                    projector,
+                }),
+            ),
+        }
+    }
+
+    /// The database file; for a PostgreSQL log, the local projection file (empty without
+    /// projections).
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Where the log lives.
+    pub fn store(&self) -> &StoreUrl {
+        &self.inner.store
+    }
+
+    /// Waits until this handle has seen (and projected) every row committed in the store when
+    /// it was called, by any process, and returns that position. For SQLite (one writer) that
+    /// is the head at once; for PostgreSQL, other replicas' rows arrive through the follower
+    /// within milliseconds. Fails with `Unavailable` after the log's busy timeout.
+    pub async fn sync(&self) -> Result<u64, LogError> {
+        let target = match &self.inner.readers {
+            Readers::Sqlite(_) => return Ok(self.head().position),
+            Readers::Postgres(pool) => {
+                let pool = Arc::clone(pool);
+                run_blocking(move || pool.with_client(postgres::committed_position)).await?
+            }
+        };
+        if self.head().position >= target {
+            return Ok(target);
+        }
+        let wait = self.wait_for(target.saturating_sub(1));
+        match tokio::time::timeout(std::time::Duration::from_secs(10), wait).await {
+            Ok(_) => Ok(target),
+            Err(_) => Err(LogError::Unavailable {
+                reason: format!(
+                    "this replica's projections are behind the log (at {}, the log at {target})",
+                    self.head().position
+                ),
+            }),
+        }
+    }
+
+    /// Appends rows recorded elsewhere exactly as they are (positions, versions, times and
+    /// hashes kept), after the current head: each row must continue the chain (its position
+    /// is the next, its `prev_hash` the head's hash, its hash recomputes). Used to move a log
+    /// into PostgreSQL; on a SQLite log it is refused. Rows that are already stored with the
+    /// same hash are skipped, so an interrupted import can be run again.
+    pub fn import_blocking(&self, rows: &[RecordedEvent]) -> Result<Head, LogError> {
+        match &self.inner.readers {
+            Readers::Sqlite(_) => Err(LogError::invalid(
+                "store",
+                "rows are imported into a PostgreSQL log only",
+            )),
+            Readers::Postgres(pool) => pool.with_client(|client| postgres::import(client, rows)),
+        }
     }
 
     // ----- Appends -----
@@ -280,9 +433,13 @@ impl EventLog {
         stream_id: &str,
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, LogError> {
-        self.inner
-            .readers
-            .with_connection(|connection| read::read_stream(connection, stream_id, from_version))
+        match &self.inner.readers {
+            Readers::Sqlite(pool) => pool
+                .with_connection(|connection| read::read_stream(connection, stream_id, from_version)),
+            Readers::Postgres(pool) => {
+                pool.with_client(|client| postgres::read_stream(client, stream_id, from_version))
+            }
+        }
     }
 
     /// At most `limit` events with position ≥ `from_position` (positions start at 1), in
@@ -292,9 +449,13 @@ impl EventLog {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, LogError> {
-        self.inner
-            .readers
-            .with_connection(|connection| read::read_all(connection, from_position, limit))
+        match &self.inner.readers {
+            Readers::Sqlite(pool) => pool
+                .with_connection(|connection| read::read_all(connection, from_position, limit)),
+            Readers::Postgres(pool) => {
+                pool.with_client(|client| postgres::read_all(client, from_position, limit))
+            }
+        }
     }
 
     /// The event stored under an event id, if any.
@@ -302,9 +463,12 @@ impl EventLog {
         &self,
         event_id: &uuid::Uuid,
     ) -> Result<Option<RecordedEvent>, LogError> {
-        self.inner
-            .readers
-            .with_connection(|connection| read::read_event(connection, event_id))
+        match &self.inner.readers {
+            Readers::Sqlite(pool) => {
+                pool.with_connection(|connection| read::read_event(connection, event_id))
+            }
+            Readers::Postgres(pool) => pool.with_client(|client| postgres::read_event(client, event_id)),
+        }
     }
 
     /// `read_stream_blocking` on tokio's blocking pool.
@@ -371,7 +535,7 @@ impl EventLog {
         from: Option<Checkpoint>,
         progress: impl FnMut(u64, u64),
     ) -> Result<VerifyReport, LogError> {
-        verify_path(&self.inner.path, from, progress)
+        verify_store(&self.inner.store, from, progress)
     }
 
     /// `verify` on tokio's blocking pool, without progress reports.
@@ -379,8 +543,21 @@ impl EventLog {
         &self,
         from: Option<Checkpoint>,
     ) -> Result<VerifyReport, LogError> {
-        let path = self.inner.path.clone();
-        run_blocking(move || verify_path(&path, from, |_, _| {})).await
+        let store = self.inner.store.clone();
+        run_blocking(move || verify_store(&store, from, |_, _| {})).await
+    }
+}
+
+/// Verifies the log a `--store` value names (see `verify_path` and
+/// `postgres::verify_postgres`).
+pub fn verify_store(
+    store: &StoreUrl,
+    from: Option<Checkpoint>,
+    progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, LogError> {
+    match store {
+        StoreUrl::Sqlite(path) => verify_path(path, from, progress),
+        StoreUrl::Postgres(url) => postgres::verify_postgres(url, from, progress),
     }
 }
 

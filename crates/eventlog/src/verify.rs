@@ -75,7 +75,7 @@ pub struct VerifyReport {
 }
 
 /// One row after its digest was computed.
-enum CheckedRow {
+pub(crate) enum CheckedRow {
     Readable {
         position: u64,
         prev_hash: [u8; 32],
@@ -184,7 +184,7 @@ pub fn verify_path(
 }
 
 /// Checks one row against the chain so far and advances it; returns the problem if any.
-fn link(row: &CheckedRow, chain: &mut [u8; 32], expected_position: &mut u64) -> Option<BadRow> {
+pub(crate) fn link(row: &CheckedRow, chain: &mut [u8; 32], expected_position: &mut u64) -> Option<BadRow> {
     let position = match row {
         CheckedRow::Readable { position, .. } | CheckedRow::Malformed { position, .. } => *position,
     };

@@ -57,7 +57,7 @@ impl SharedHead {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn publish(&self, head: Head) {
+    pub(crate) fn publish(&self, head: Head) {
         *self
             .head
             .lock()
@@ -92,38 +92,7 @@ struct StoredEvent {
 impl Writer {
     /// Runs until every sender is gone and the queue is drained.
     pub fn run(mut self, receiver: Receiver<WriterCommand>) {
-        while let Ok(first) = receiver.recv() {
-            let mut batch_events = first
-                .requests
-                .iter()
-                .map(PreparedRequest::len)
-                .sum::<usize>();
-            let mut batch = vec![first];
-            let deadline = Instant::now() + self.options.max_batch_wait;
-            while batch_events < self.options.max_batch_events {
-                let next = match receiver.try_recv() {
-                    Ok(command) => command,
-                    Err(TryRecvError::Disconnected) => break,
-                    Err(TryRecvError::Empty) => {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            break;
-                        }
-                        match receiver.recv_timeout(deadline - now) {
-                            Ok(command) => command,
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                                break
-                            }
-                        }
-                    }
-                };
-                batch_events += next
-                    .requests
-                    .iter()
-                    .map(PreparedRequest::len)
-                    .sum::<usize>();
-                batch.push(next);
-            }
+        while let Some(batch) = next_batch(&receiver, &self.options) {
             self.commit_batch(batch);
         }
     }
@@ -259,6 +228,46 @@ impl Writer {
         let new_head = (head.position != start_head.position).then_some(head);
         Ok((results, new_head))
     }
+}
+
+/// Waits for the next request, then drains what is queued (waiting at most
+/// `max_batch_wait` for more) until the batch holds `max_batch_events`. `None` once every
+/// sender is gone and the queue is empty.
+pub(crate) fn next_batch(
+    receiver: &Receiver<WriterCommand>,
+    options: &LogOptions,
+) -> Option<Vec<WriterCommand>> {
+    let first = receiver.recv().ok()?;
+    let mut batch_events = first
+        .requests
+        .iter()
+        .map(PreparedRequest::len)
+        .sum::<usize>();
+    let mut batch = vec![first];
+    let deadline = Instant::now() + options.max_batch_wait;
+    while batch_events < options.max_batch_events {
+        let next = match receiver.try_recv() {
+            Ok(command) => command,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                match receiver.recv_timeout(deadline - now) {
+                    Ok(command) => command,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        };
+        batch_events += next
+            .requests
+            .iter()
+            .map(PreparedRequest::len)
+            .sum::<usize>();
+        batch.push(next);
+    }
+    Some(batch)
 }
 
 /// What every request of one transaction shares.
