@@ -14,6 +14,31 @@ pub enum VaultError {
         #[source]
         source: Arc<rusqlite::Error>,
     },
+    /// PostgreSQL failed while doing what `context` says. A lost connection is reported
+    /// here too (after one reconnect and retry failed); the next call connects again.
+    #[error("failed to {context} in the key store at {store}: {reason}")]
+    Postgres {
+        /// What was being done, as a verb phrase ("read customer key").
+        context: &'static str,
+        /// The key store's connection string with its password replaced by `***`.
+        store: String,
+        /// The error with its causes, or a database error's severity, SQLSTATE and message.
+        reason: String,
+        /// The PostgreSQL error.
+        #[source]
+        source: Arc<postgres::Error>,
+    },
+    /// The operation works on a key store file only, and this key store is a PostgreSQL
+    /// database.
+    #[error("cannot {action}: the key store is in PostgreSQL ({store}): {advice}")]
+    InDatabase {
+        /// What was asked, as a verb phrase ("back up the key store").
+        action: &'static str,
+        /// The key store's connection string with its password replaced by `***`.
+        store: String,
+        /// What to do instead.
+        advice: &'static str,
+    },
     /// A sealed object is not in the form `SealedJson` writes.
     #[error("malformed sealed object: {reason}")]
     Malformed {
@@ -60,6 +85,29 @@ pub enum VaultError {
 pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> VaultError {
     move |source| VaultError::Sqlite {
         context,
+        source: Arc::new(source),
+    }
+}
+
+/// Wraps a PostgreSQL error with what was being done and where (`store`, already
+/// redacted).
+pub(crate) fn postgres(context: &'static str, store: &str, source: postgres::Error) -> VaultError {
+    let mut reason = match source.as_db_error() {
+        // The detail is left out: it can quote a row's values (a customer reference).
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => source.to_string(),
+    };
+    if source.as_db_error().is_none() {
+        let mut cause = std::error::Error::source(&source);
+        while let Some(error) = cause {
+            reason.push_str(&format!(": {error}"));
+            cause = error.source();
+        }
+    }
+    VaultError::Postgres {
+        context,
+        store: store.to_string(),
+        reason,
         source: Arc::new(source),
     }
 }

@@ -6,12 +6,14 @@
 //!   `customer_id` when given, otherwise a SHA-256 of their normalised phone, e-mail or
 //!   WeChat openid. It lives only in the key store, never in the log.
 //! - `Vault` is the key store: a SQLite file of its own (`keys.db`, WAL, `synchronous=FULL`)
-//!   with one random 256-bit key per customer, known in sealed objects by a random key id.
+//!   or a PostgreSQL database shared by several replicas, with one random 256-bit key per
+//!   customer, known in sealed objects by a random key id.
 //!   `seal` encrypts a JSON value with XChaCha20-Poly1305 into a `SealedJson` object that can
 //!   sit inside an event payload; `open` decrypts it, or answers `None` once the key is
 //!   erased; `erase` deletes the key; `open_in_place` opens every sealed object of a payload
-//!   and puts the `{"erased": true}` marker where the key is gone; `backup_to` copies the
-//!   key store with SQLite's online backup.
+//!   and puts the `{"erased": true}` marker where the key is gone; `backup_to` copies a
+//!   key store file with SQLite's online backup (a PostgreSQL key store is backed up with
+//!   its database).
 //!
 //! # Invariants
 //!
@@ -23,12 +25,16 @@
 //! - **Erased is not unknown.** Erasing a key records its key id (random, not personal) in
 //!   `erased_keys`; `open` of a key id that was never stored is an error (`UnknownKey`),
 //!   so a wrong or lost key file is never mistaken for erasure.
+//! - **One key per customer, erasure seen everywhere.** Replicas sharing a PostgreSQL key
+//!   store agree on one key per customer (insert if absent, then read the stored one), and
+//!   keep no key in memory, so a key erased by one is erased for all (see `Vault`).
 //! - **Randomness comes from the operating system** (`rand::rngs::OsRng`), for keys and
 //!   nonces alike, and only in this crate.
 
 mod customer;
 mod error;
 mod sealed;
+mod storage;
 mod store;
 
 pub use customer::CustomerRef;

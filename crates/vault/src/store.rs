@@ -1,50 +1,28 @@
-//! `Vault`: the key store in its own SQLite file, and sealing, opening and erasing with it.
+//! `Vault`: the key store (its own SQLite file or a PostgreSQL database), and sealing,
+//! opening and erasing with it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use chrono::{SecondsFormat, Utc};
 use rand::rngs::OsRng;
 use rand::RngCore;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::customer::CustomerRef;
 use crate::error::{sqlite, VaultError};
 use crate::sealed::{erased_marker, for_each_sealed_mut, KeyId, SealedJson, SEALED_VERSION};
-
-/// The format of the key store file this build writes, recorded in `vault_meta`.
-const FORMAT: &str = "closedloop.vault.v1";
+use crate::storage::{open_connection, Key, KeyState, Storage};
 
 /// The prefix of the associated data of every sealed object; the key id follows.
 const ASSOCIATED_DATA_PREFIX: &str = "closedloop.vault.v1:";
 
 /// Keys kept in memory before the cache is dropped and refilled from the file.
 const MAX_CACHED_KEYS: usize = 65_536;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS vault_meta (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS customer_keys (
-    key_id       TEXT PRIMARY KEY,
-    customer_ref TEXT NOT NULL UNIQUE,
-    key          BLOB NOT NULL CHECK (length(key) = 32),
-    created_at   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS erased_keys (
-    key_id    TEXT PRIMARY KEY,
-    erased_at TEXT NOT NULL
-);
-";
-
-/// One 256-bit customer key.
-type Key = Arc<[u8; 32]>;
 
 /// How many sealed objects `open_in_place` opened, and how many it found erased.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,15 +34,25 @@ pub struct OpenStats {
 }
 
 struct Inner {
-    connection: Connection,
-    /// Keys by key id.
+    storage: Storage,
+    /// Keys by key id (SQLite only: see `Vault`).
     keys: HashMap<KeyId, Key>,
-    /// Key ids by customer reference.
+    /// Key ids by customer reference (SQLite only).
     key_ids: HashMap<CustomerRef, KeyId>,
 }
 
 impl Inner {
+    /// Whether keys are kept in memory: only when this process is the key store's one
+    /// writer (SQLite). A PostgreSQL key store is shared with other processes that may
+    /// erase a key at any time.
+    fn caches(&self) -> bool {
+        !self.storage.is_postgres()
+    }
+
     fn remember(&mut self, customer: Option<&CustomerRef>, key_id: KeyId, key: Key) {
+        if !self.caches() {
+            return;
+        }
         if self.keys.len() >= MAX_CACHED_KEYS {
             self.keys.clear();
             self.key_ids.clear();
@@ -81,10 +69,31 @@ impl Inner {
     }
 }
 
-/// The key store. One per process (share it with `Arc`): it caches keys in memory, and only
-/// its own `erase` drops them from that cache. Every method blocks on SQLite for a short
-/// while (microseconds for a cached key, one fsynced commit for a new key or an erasure):
-/// async callers use `spawn_blocking` or a thread of their own.
+/// The key store: a SQLite file of its own (`open_file`) or a PostgreSQL database shared by
+/// every replica (`open_postgres`), with the same tables, behaviour and errors. Every method
+/// blocks for a short while (microseconds for a cached key, one round trip to PostgreSQL,
+/// one fsynced commit for a new key or an erasure): async callers use `spawn_blocking` or a
+/// thread of their own (the PostgreSQL client cannot be used on an async runtime's thread
+/// at all).
+///
+/// # Keys in memory
+///
+/// - **SQLite**: one `Vault` per file and process (share it with `Arc`). It caches keys in
+///   memory, which is correct because nothing else writes the file: only its own `erase`
+///   destroys keys, and that drops them from the cache.
+/// - **PostgreSQL**: other processes (replicas) create and erase keys in the same database,
+///   so this vault caches **no key at all**: `open` and `open_in_place` read the key and its
+///   erasure in one query for every sealed object, so an erasure committed by any replica
+///   makes every later `open` anywhere answer "erased"; `seal` reads the customer's key for
+///   every call, so data is never sealed under a key another replica erased earlier. The
+///   cost is one round trip per `seal` and per sealed object opened. A key is created with
+///   `INSERT ... ON CONFLICT (customer_ref) DO NOTHING` and then read back, so replicas
+///   sealing for the same new customer at once all end up using the one stored key.
+///   Sealing at the same instant as another replica erases that customer may seal under
+///   the key being erased: that object then reads as erased, like the rest.
+///
+/// A lost PostgreSQL connection is reconnected and the statement retried once; when that
+/// fails too the error is `VaultError::Postgres`, and the next call tries to connect again.
 pub struct Vault {
     path: PathBuf,
     inner: Mutex<Inner>,
@@ -94,13 +103,9 @@ impl std::fmt::Debug for Vault {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Vault")
-            .field("path", &self.path)
+            .field("store", &self.describe())
             .finish_non_exhaustive()
     }
-}
-
-fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Fills `buffer` from the operating system's random number generator.
@@ -126,88 +131,49 @@ fn associated_data(key_id: KeyId) -> String {
     format!("{ASSOCIATED_DATA_PREFIX}{key_id}")
 }
 
-fn to_key(bytes: Vec<u8>) -> Result<Key, VaultError> {
-    let key: [u8; 32] = bytes.try_into().map_err(|_| VaultError::Corrupt {
-        reason: "a stored key is not 32 bytes".to_string(),
-    })?;
-    Ok(Arc::new(key))
-}
-
-/// Opens (creating if needed) a key store file with the settings every connection uses.
-fn open_connection(path: &Path) -> Result<Connection, VaultError> {
-    let connection = Connection::open(path).map_err(sqlite("open key store"))?;
-    connection
-        .busy_timeout(Duration::from_secs(5))
-        .map_err(sqlite("set busy timeout"))?;
-    let journal_mode: String = connection
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-        .map_err(sqlite("switch key store to WAL mode"))?;
-    if !journal_mode.eq_ignore_ascii_case("wal") {
-        return Err(VaultError::Corrupt {
-            reason: format!(
-                "{} cannot use WAL mode (it is in {journal_mode} mode)",
-                path.display()
-            ),
-        });
-    }
-    connection
-        .pragma_update(None, "synchronous", "FULL")
-        .map_err(sqlite("set synchronous"))?;
-    // Deleted keys are overwritten with zeros in the file rather than left in free pages.
-    connection
-        .pragma_update(None, "secure_delete", "ON")
-        .map_err(sqlite("set secure delete"))?;
-    Ok(connection)
-}
-
 impl Vault {
-    /// Opens (creating if needed) the key store at `path`, e.g. `<data dir>/keys.db`.
-    pub fn open_file(path: impl AsRef<Path>) -> Result<Vault, VaultError> {
-        let path = path.as_ref().to_path_buf();
-        let connection = open_connection(&path)?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(sqlite("create key store tables"))?;
-        let format: Option<String> = connection
-            .query_row(
-                "SELECT value FROM vault_meta WHERE name = 'format'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sqlite("read key store format"))?;
-        match format.as_deref() {
-            None => {
-                connection
-                    .execute(
-                        "INSERT INTO vault_meta (name, value) VALUES ('format', ?1)",
-                        [FORMAT],
-                    )
-                    .map_err(sqlite("record key store format"))?;
-            }
-            Some(FORMAT) => {}
-            Some(other) => {
-                return Err(VaultError::Corrupt {
-                    reason: format!(
-                        "{} has format {other:?}, this build reads {FORMAT:?}",
-                        path.display()
-                    ),
-                })
-            }
-        }
-        Ok(Vault {
+    fn new(path: PathBuf, storage: Storage) -> Vault {
+        Vault {
             path,
             inner: Mutex::new(Inner {
-                connection,
+                storage,
                 keys: HashMap::new(),
                 key_ids: HashMap::new(),
             }),
-        })
+        }
     }
 
-    /// The key store file.
+    /// Opens (creating if needed) the key store at `path`, e.g. `<data dir>/keys.db`.
+    pub fn open_file(path: impl AsRef<Path>) -> Result<Vault, VaultError> {
+        let path = path.as_ref().to_path_buf();
+        let storage = Storage::open_sqlite(&path)?;
+        Ok(Vault::new(path, storage))
+    }
+
+    /// Connects to the key store in the PostgreSQL database at `url` (`postgres://...` or
+    /// `host=... dbname=...`), creating its tables when they are missing. Replicas starting
+    /// at once are safe: the tables are created under an advisory lock in one transaction.
+    /// Keep the keys in a database of their own, apart from the event log's, so that whoever
+    /// holds a backup of the log does not hold the keys too.
+    pub fn open_postgres(url: &str) -> Result<Vault, VaultError> {
+        let storage = Storage::open_postgres(url)?;
+        Ok(Vault::new(PathBuf::new(), storage))
+    }
+
+    /// The key store file; empty for a PostgreSQL key store (see `is_postgres`).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the key store is a PostgreSQL database rather than a file.
+    pub fn is_postgres(&self) -> bool {
+        self.lock().storage.is_postgres()
+    }
+
+    /// The key store as logs and messages may show it: the file's path, or the connection
+    /// string with its password replaced by `***`.
+    pub fn describe(&self) -> String {
+        self.lock().storage.describe()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -226,33 +192,25 @@ impl Vault {
                 return Ok((key_id, Arc::clone(key)));
             }
         }
-        let stored: Option<(String, Vec<u8>)> = inner
-            .connection
-            .query_row(
-                "SELECT key_id, key FROM customer_keys WHERE customer_ref = ?1",
-                [customer.as_str()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(sqlite("read customer key"))?;
-        let (key_id, key) = match stored {
-            Some((key_id, key)) => (KeyId::parse(&key_id)?, to_key(key)?),
+        let (key_id, key) = match inner.storage.customer_key(customer)? {
+            Some(stored) => stored,
             None => {
                 let (key_id, key) = new_key()?;
-                inner
-                    .connection
-                    .execute(
-                        "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                        rusqlite::params![
-                            key_id.to_string(),
-                            customer.as_str(),
-                            &key[..],
-                            now_text()
-                        ],
-                    )
-                    .map_err(sqlite("store new customer key"))?;
-                (key_id, Arc::new(key))
+                let stored = inner
+                    .storage
+                    .insert_keys(&[(customer.clone(), key_id, key)])?;
+                if stored.first().copied().unwrap_or(false) {
+                    (key_id, Arc::new(key))
+                } else {
+                    // Another process stored a key for this customer meanwhile: use that one.
+                    inner
+                        .storage
+                        .customer_key(customer)?
+                        .ok_or_else(|| VaultError::Corrupt {
+                            reason: "a customer key vanished right after it was stored"
+                                .to_string(),
+                        })?
+                }
             }
         };
         inner.remember(Some(customer), key_id, Arc::clone(&key));
@@ -262,55 +220,33 @@ impl Vault {
     /// Makes sure every customer in `customers` has a key, creating the missing ones in one
     /// fsynced transaction. A new key costs one commit when `seal` creates it alone (about a
     /// millisecond with `synchronous = FULL`); a consumer that seals a batch of submissions
-    /// calls this first so the batch pays for one commit. Returns how many keys it created.
+    /// calls this first so the batch pays for one commit. Returns how many keys it created
+    /// (a key another replica created meanwhile is not counted).
     pub fn ensure_keys(&self, customers: &[CustomerRef]) -> Result<usize, VaultError> {
         let mut inner = self.lock();
-        let missing: Vec<&CustomerRef> = customers
-            .iter()
-            .filter(|customer| !inner.key_ids.contains_key(*customer))
-            .collect();
+        // Sorted and without duplicates, so that replicas lock rows in the same order.
+        let mut missing: BTreeMap<&CustomerRef, ()> = BTreeMap::new();
+        for customer in customers {
+            if !inner.key_ids.contains_key(customer) {
+                missing.insert(customer, ());
+            }
+        }
         if missing.is_empty() {
             return Ok(0);
         }
-        let transaction = inner
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite("begin key creation"))?;
-        let mut created = Vec::new();
-        {
-            let mut find = transaction
-                .prepare("SELECT EXISTS (SELECT 1 FROM customer_keys WHERE customer_ref = ?1)")
-                .map_err(sqlite("prepare key lookup"))?;
-            let mut insert = transaction
-                .prepare(
-                    "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(sqlite("prepare key creation"))?;
-            let created_at = now_text();
-            for customer in missing {
-                let exists: bool = find
-                    .query_row([customer.as_str()], |row| row.get(0))
-                    .map_err(sqlite("look up customer key"))?;
-                if exists || created.iter().any(|(known, _, _)| known == customer) {
-                    continue;
-                }
-                let (key_id, key) = new_key()?;
-                insert
-                    .execute(rusqlite::params![
-                        key_id.to_string(),
-                        customer.as_str(),
-                        &key[..],
-                        created_at
-                    ])
-                    .map_err(sqlite("store new customer key"))?;
-                created.push((customer.clone(), key_id, key));
-            }
+        // A candidate key for each; the store keeps the key a customer already has.
+        let mut new_keys = Vec::with_capacity(missing.len());
+        for customer in missing.into_keys() {
+            let (key_id, key) = new_key()?;
+            new_keys.push((customer.clone(), key_id, key));
         }
-        transaction.commit().map_err(sqlite("commit new keys"))?;
-        let count = created.len();
-        for (customer, key_id, key) in created {
-            inner.remember(Some(&customer), key_id, Arc::new(key));
+        let stored = inner.storage.insert_keys(&new_keys)?;
+        let mut count = 0;
+        for ((customer, key_id, key), stored) in new_keys.into_iter().zip(stored) {
+            if stored {
+                count += 1;
+                inner.remember(Some(&customer), key_id, Arc::new(key));
+            }
         }
         Ok(count)
     }
@@ -322,33 +258,15 @@ impl Vault {
         if let Some(key) = inner.keys.get(&key_id) {
             return Ok(Some(Arc::clone(key)));
         }
-        let id_text = key_id.to_string();
-        let stored: Option<Vec<u8>> = inner
-            .connection
-            .query_row(
-                "SELECT key FROM customer_keys WHERE key_id = ?1",
-                [&id_text],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sqlite("read key"))?;
-        if let Some(bytes) = stored {
-            let key = to_key(bytes)?;
-            inner.remember(None, key_id, Arc::clone(&key));
-            return Ok(Some(key));
-        }
-        let erased: bool = inner
-            .connection
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
-                [&id_text],
-                |row| row.get(0),
-            )
-            .map_err(sqlite("read erased keys"))?;
-        if erased {
-            Ok(None)
-        } else {
-            Err(VaultError::UnknownKey { key_id: id_text })
+        match inner.storage.key_state(key_id)? {
+            KeyState::Stored(key) => {
+                inner.remember(None, key_id, Arc::clone(&key));
+                Ok(Some(key))
+            }
+            KeyState::Erased => Ok(None),
+            KeyState::Unknown => Err(VaultError::UnknownKey {
+                key_id: key_id.to_string(),
+            }),
         }
     }
 
@@ -475,20 +393,14 @@ impl Vault {
 
     /// The key id of a customer's key, if they have one.
     pub fn key_id_of(&self, customer: &CustomerRef) -> Result<Option<KeyId>, VaultError> {
-        let inner = self.lock();
+        let mut inner = self.lock();
         if let Some(key_id) = inner.key_ids.get(customer) {
             return Ok(Some(*key_id));
         }
-        let stored: Option<String> = inner
-            .connection
-            .query_row(
-                "SELECT key_id FROM customer_keys WHERE customer_ref = ?1",
-                [customer.as_str()],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sqlite("read customer key id"))?;
-        stored.map(|text| KeyId::parse(&text)).transpose()
+        Ok(inner
+            .storage
+            .customer_key(customer)?
+            .map(|(key_id, _)| key_id))
     }
 
     /// Destroys the customer's key: every object sealed with it can never be opened again.
@@ -503,63 +415,39 @@ impl Vault {
 
     /// Destroys one key by its id (as named in sealed objects). Returns whether it existed.
     /// The key id is recorded in `erased_keys` so that opening its objects answers "erased"
-    /// rather than "unknown key"; the WAL is then checkpointed and truncated so that the
-    /// key's bytes do not linger in it.
+    /// rather than "unknown key"; on SQLite the WAL is then checkpointed and truncated so
+    /// that the key's bytes do not linger in it. On PostgreSQL the erasure is visible to
+    /// every replica once this returns. (When the connection is lost after the commit and
+    /// the erasure is retried, it answers `false`: the key is gone either way.)
     pub fn erase_key(&self, key_id: KeyId) -> Result<bool, VaultError> {
         let mut inner = self.lock();
         inner.forget(key_id);
-        let id_text = key_id.to_string();
-        let transaction = inner
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite("begin erasure"))?;
-        let deleted = transaction
-            .execute("DELETE FROM customer_keys WHERE key_id = ?1", [&id_text])
-            .map_err(sqlite("delete key"))?;
-        transaction
-            .execute(
-                "INSERT OR IGNORE INTO erased_keys (key_id, erased_at) VALUES (?1, ?2)",
-                rusqlite::params![id_text, now_text()],
-            )
-            .map_err(sqlite("record erasure"))?;
-        transaction.commit().map_err(sqlite("commit erasure"))?;
-        if deleted > 0 {
-            // A busy reader may keep the checkpoint from finishing; the key is gone from the
-            // database either way and the next checkpoint overwrites the WAL.
-            let _ = inner
-                .connection
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        }
-        Ok(deleted > 0)
+        inner.storage.erase(key_id)
     }
 
     /// Whether a key id was erased in this store.
     pub fn is_erased(&self, key_id: KeyId) -> Result<bool, VaultError> {
-        let inner = self.lock();
-        inner
-            .connection
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
-                [key_id.to_string()],
-                |row| row.get(0),
-            )
-            .map_err(sqlite("read erased keys"))
+        self.lock().storage.is_erased(key_id)
     }
 
     /// How many customer keys the store holds.
     pub fn key_count(&self) -> Result<u64, VaultError> {
-        let inner = self.lock();
-        let count: i64 = inner
-            .connection
-            .query_row("SELECT COUNT(*) FROM customer_keys", [], |row| row.get(0))
-            .map_err(sqlite("count keys"))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.lock().storage.key_count()
     }
 
     /// Copies the key store to `destination` with SQLite's online backup, on a connection
     /// of its own so that sealing goes on meanwhile. The copy is written beside the
     /// destination and renamed into place, so `destination` is always a whole backup.
+    /// A PostgreSQL key store answers `VaultError::InDatabase`: it is backed up with the
+    /// database.
     pub fn backup_to(&self, destination: impl AsRef<Path>) -> Result<(), VaultError> {
+        if self.is_postgres() {
+            return Err(VaultError::InDatabase {
+                action: "back up the key store to a file",
+                store: self.describe(),
+                advice: "back it up with the database",
+            });
+        }
         let destination = destination.as_ref();
         let source = open_connection(&self.path)?;
         let partial = partial_path(destination);

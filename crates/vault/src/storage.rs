@@ -1,0 +1,517 @@
+//! Where the keys live: one SQLite file or one PostgreSQL database, behind the few
+//! statements the vault needs (`Storage`), each with its SQL for both backends side by side.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::customer::CustomerRef;
+use crate::error::{postgres as pg_error, sqlite, VaultError};
+use crate::sealed::KeyId;
+
+/// The format of the key store this build writes, recorded in `vault_meta`.
+const FORMAT: &str = "closedloop.vault.v1";
+
+/// One 256-bit customer key.
+pub(crate) type Key = Arc<[u8; 32]>;
+
+const SQLITE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vault_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customer_keys (
+    key_id       TEXT PRIMARY KEY,
+    customer_ref TEXT NOT NULL UNIQUE,
+    key          BLOB NOT NULL CHECK (length(key) = 32),
+    created_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erased_keys (
+    key_id    TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+);
+";
+
+const POSTGRES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vault_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customer_keys (
+    key_id       TEXT PRIMARY KEY,
+    customer_ref TEXT NOT NULL UNIQUE,
+    key          BYTEA NOT NULL CHECK (length(key) = 32),
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erased_keys (
+    key_id    TEXT PRIMARY KEY,
+    erased_at TIMESTAMPTZ NOT NULL
+);
+";
+
+/// The advisory lock every replica takes while it creates the tables, so that two starting
+/// at once do not both create them (`CREATE TABLE IF NOT EXISTS` is not safe against a
+/// concurrent creation). The number is `closedloop.vault` read as ASCII, cut to 63 bits.
+const SCHEMA_LOCK: i64 = 0x636c_6f73_6564_6c6f;
+
+/// What the store knows of a key id.
+pub(crate) enum KeyState {
+    /// The key is stored.
+    Stored(Key),
+    /// The key was erased here.
+    Erased,
+    /// The key was never stored here.
+    Unknown,
+}
+
+/// The storage of a vault: a SQLite connection or a PostgreSQL client.
+pub(crate) enum Storage {
+    /// A key store file of its own.
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// The one connection.
+        connection: Connection,
+    },
+    /// A PostgreSQL database, shared by every replica.
+    Postgres(PostgresStore),
+}
+
+/// A PostgreSQL key store: its connection string and the current client, reconnected on
+/// demand.
+pub(crate) struct PostgresStore {
+    /// The configuration parsed from the connection string (which may hold a password).
+    config: postgres::Config,
+    /// The connection string with its password replaced by `***`.
+    shown: String,
+    /// The client, `None` after a lost connection until the next call reconnects.
+    client: Option<postgres::Client>,
+}
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn to_key(bytes: Vec<u8>) -> Result<Key, VaultError> {
+    let key: [u8; 32] = bytes.try_into().map_err(|_| VaultError::Corrupt {
+        reason: "a stored key is not 32 bytes".to_string(),
+    })?;
+    Ok(Arc::new(key))
+}
+
+/// Checks the recorded format against this build's, recording it when there is none.
+fn check_format(found: Option<String>, store: &str) -> Result<bool, VaultError> {
+    match found.as_deref() {
+        None => Ok(true),
+        Some(FORMAT) => Ok(false),
+        Some(other) => Err(VaultError::Corrupt {
+            reason: format!("{store} has format {other:?}, this build reads {FORMAT:?}"),
+        }),
+    }
+}
+
+/// Opens (creating if needed) a key store file with the settings every connection uses.
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, VaultError> {
+    let connection = Connection::open(path).map_err(sqlite("open key store"))?;
+    connection
+        .busy_timeout(Duration::from_secs(5))
+        .map_err(sqlite("set busy timeout"))?;
+    let journal_mode: String = connection
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(sqlite("switch key store to WAL mode"))?;
+    if !journal_mode.eq_ignore_ascii_case("wal") {
+        return Err(VaultError::Corrupt {
+            reason: format!(
+                "{} cannot use WAL mode (it is in {journal_mode} mode)",
+                path.display()
+            ),
+        });
+    }
+    connection
+        .pragma_update(None, "synchronous", "FULL")
+        .map_err(sqlite("set synchronous"))?;
+    // Deleted keys are overwritten with zeros in the file rather than left in free pages.
+    connection
+        .pragma_update(None, "secure_delete", "ON")
+        .map_err(sqlite("set secure delete"))?;
+    Ok(connection)
+}
+
+/// A connection string with its password replaced by `***`, fit for messages: the
+/// `user:password@` of a URL, or the `password=` of a key=value string.
+pub(crate) fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((credentials, host)) = rest.rsplit_once('@') {
+            if let Some((user, _password)) = credentials.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+        return url.to_string();
+    }
+    url.split_whitespace()
+        .map(|part| {
+            if part.starts_with("password=") {
+                "password=***"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether a PostgreSQL error means the connection is gone (closed, broken, or the server
+/// shutting the session down), so that a new connection may succeed where it failed.
+fn connection_lost(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        let code = code.code();
+        // Class 08 is "connection exception"; 57P01..57P03 are the server terminating the
+        // session (admin shutdown, crash shutdown, cannot connect now).
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03");
+    }
+    std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>())
+}
+
+impl PostgresStore {
+    fn connect(&self, context: &'static str) -> Result<postgres::Client, VaultError> {
+        self.config
+            .connect(postgres::NoTls)
+            .map_err(|error| pg_error(context, &self.shown, error))
+    }
+
+    /// Runs `work` on the client, connecting first when there is none. When the
+    /// connection turns out lost, reconnects once and runs `work` again: every `work` here
+    /// is one statement or one transaction that can be repeated.
+    fn run<T>(
+        &mut self,
+        context: &'static str,
+        mut work: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, VaultError> {
+        let mut retried = false;
+        loop {
+            let mut client = match self.client.take() {
+                Some(client) if !client.is_closed() => client,
+                _ => self.connect("reconnect to the key store")?,
+            };
+            match work(&mut client) {
+                Ok(value) => {
+                    self.client = Some(client);
+                    return Ok(value);
+                }
+                // The client is dropped: the next attempt connects anew.
+                Err(error) if connection_lost(&error) && !retried => retried = true,
+                Err(error) => {
+                    if !connection_lost(&error) {
+                        self.client = Some(client);
+                    }
+                    return Err(pg_error(context, &self.shown, error));
+                }
+            }
+        }
+    }
+}
+
+impl Storage {
+    /// Opens (creating if needed) the key store file at `path` and its tables.
+    pub(crate) fn open_sqlite(path: &Path) -> Result<Storage, VaultError> {
+        let connection = open_connection(path)?;
+        connection
+            .execute_batch(SQLITE_SCHEMA)
+            .map_err(sqlite("create key store tables"))?;
+        let format: Option<String> = connection
+            .query_row(
+                "SELECT value FROM vault_meta WHERE name = 'format'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sqlite("read key store format"))?;
+        if check_format(format, &path.display().to_string())? {
+            connection
+                .execute(
+                    "INSERT INTO vault_meta (name, value) VALUES ('format', ?1)",
+                    [FORMAT],
+                )
+                .map_err(sqlite("record key store format"))?;
+        }
+        Ok(Storage::Sqlite {
+            path: path.to_path_buf(),
+            connection,
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` and creates the tables there (under an
+    /// advisory lock, in one transaction) when they are missing.
+    pub(crate) fn open_postgres(url: &str) -> Result<Storage, VaultError> {
+        let shown = redact(url);
+        let mut config: postgres::Config =
+            url.parse().map_err(|error| pg_error("read the connection string", &shown, error))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("closedloop vault");
+        }
+        let mut store = PostgresStore {
+            config,
+            shown,
+            client: None,
+        };
+        store.client = Some(store.connect("connect to the key store")?);
+        let format = store.run("create key store tables", |client| {
+            let mut transaction = client.transaction()?;
+            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+            transaction.batch_execute(POSTGRES_SCHEMA)?;
+            let format: Option<String> = transaction
+                .query_opt("SELECT value FROM vault_meta WHERE name = 'format'", &[])?
+                .map(|row| row.get(0));
+            if format.is_none() {
+                transaction.execute(
+                    "INSERT INTO vault_meta (name, value) VALUES ('format', $1) \
+                     ON CONFLICT (name) DO NOTHING",
+                    &[&FORMAT],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(format)
+        })?;
+        check_format(format, &store.shown)?;
+        Ok(Storage::Postgres(store))
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Storage::Postgres(_))
+    }
+
+    /// The key store as messages may show it: the file, or the connection string without
+    /// its password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Storage::Sqlite { path, .. } => path.display().to_string(),
+            Storage::Postgres(store) => store.shown.clone(),
+        }
+    }
+
+    /// The stored key of a customer.
+    pub(crate) fn customer_key(
+        &mut self,
+        customer: &CustomerRef,
+    ) -> Result<Option<(KeyId, Key)>, VaultError> {
+        let stored: Option<(String, Vec<u8>)> = match self {
+            Storage::Sqlite { connection, .. } => connection
+                .query_row(
+                    "SELECT key_id, key FROM customer_keys WHERE customer_ref = ?1",
+                    [customer.as_str()],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(sqlite("read customer key"))?,
+            Storage::Postgres(store) => store.run("read customer key", |client| {
+                Ok(client
+                    .query_opt(
+                        "SELECT key_id, key FROM customer_keys WHERE customer_ref = $1",
+                        &[&customer.as_str()],
+                    )?
+                    .map(|row| (row.get(0), row.get(1))))
+            })?,
+        };
+        stored
+            .map(|(key_id, key)| Ok((KeyId::parse(&key_id)?, to_key(key)?)))
+            .transpose()
+    }
+
+    /// Stores new keys in one transaction, each unless its customer already has one (a
+    /// concurrent writer's key wins, and this one is dropped). `keys` is sorted by customer
+    /// reference, so that two replicas inserting overlapping batches lock the same rows in
+    /// the same order. Answers, for each key, whether it was stored.
+    pub(crate) fn insert_keys(
+        &mut self,
+        keys: &[(CustomerRef, KeyId, [u8; 32])],
+    ) -> Result<Vec<bool>, VaultError> {
+        debug_assert!(keys.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        match self {
+            Storage::Sqlite { connection, .. } => {
+                let transaction = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite("begin key creation"))?;
+                let mut stored = Vec::with_capacity(keys.len());
+                {
+                    let mut insert = transaction
+                        .prepare(
+                            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
+                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_ref) DO NOTHING",
+                        )
+                        .map_err(sqlite("prepare key creation"))?;
+                    let created_at = now_text();
+                    for (customer, key_id, key) in keys {
+                        let inserted = insert
+                            .execute(rusqlite::params![
+                                key_id.to_string(),
+                                customer.as_str(),
+                                &key[..],
+                                created_at
+                            ])
+                            .map_err(sqlite("store new customer key"))?;
+                        stored.push(inserted > 0);
+                    }
+                }
+                transaction.commit().map_err(sqlite("commit new keys"))?;
+                Ok(stored)
+            }
+            Storage::Postgres(store) => store.run("store new customer keys", |client| {
+                let mut transaction = client.transaction()?;
+                let insert = transaction.prepare(
+                    "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (customer_ref) DO NOTHING",
+                )?;
+                let created_at = Utc::now();
+                let mut stored = Vec::with_capacity(keys.len());
+                for (customer, key_id, key) in keys {
+                    let inserted = transaction.execute(
+                        &insert,
+                        &[&key_id.to_string(), &customer.as_str(), &&key[..], &created_at],
+                    )?;
+                    stored.push(inserted > 0);
+                }
+                transaction.commit()?;
+                Ok(stored)
+            }),
+        }
+    }
+
+    /// What the store knows of a key id, in one query.
+    pub(crate) fn key_state(&mut self, key_id: KeyId) -> Result<KeyState, VaultError> {
+        let id_text = key_id.to_string();
+        let (stored, erased): (Option<Vec<u8>>, bool) = match self {
+            Storage::Sqlite { connection, .. } => connection
+                .query_row(
+                    "SELECT (SELECT key FROM customer_keys WHERE key_id = ?1), \
+                     EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
+                    [&id_text],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(sqlite("read key"))?,
+            Storage::Postgres(store) => store.run("read key", |client| {
+                let row = client.query_one(
+                    "SELECT (SELECT key FROM customer_keys WHERE key_id = $1), \
+                     EXISTS (SELECT 1 FROM erased_keys WHERE key_id = $1)",
+                    &[&id_text],
+                )?;
+                Ok((row.get(0), row.get(1)))
+            })?,
+        };
+        Ok(match (stored, erased) {
+            (Some(bytes), _) => KeyState::Stored(to_key(bytes)?),
+            (None, true) => KeyState::Erased,
+            (None, false) => KeyState::Unknown,
+        })
+    }
+
+    /// Deletes a key and records its id in `erased_keys`, in one transaction. Answers
+    /// whether the key was there. On SQLite the WAL is then checkpointed and truncated so
+    /// that the key's bytes do not linger in it.
+    pub(crate) fn erase(&mut self, key_id: KeyId) -> Result<bool, VaultError> {
+        let id_text = key_id.to_string();
+        match self {
+            Storage::Sqlite { connection, .. } => {
+                let transaction = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite("begin erasure"))?;
+                let deleted = transaction
+                    .execute("DELETE FROM customer_keys WHERE key_id = ?1", [&id_text])
+                    .map_err(sqlite("delete key"))?;
+                transaction
+                    .execute(
+                        "INSERT INTO erased_keys (key_id, erased_at) VALUES (?1, ?2) \
+                         ON CONFLICT (key_id) DO NOTHING",
+                        rusqlite::params![id_text, now_text()],
+                    )
+                    .map_err(sqlite("record erasure"))?;
+                transaction.commit().map_err(sqlite("commit erasure"))?;
+                if deleted > 0 {
+                    // A busy reader may keep the checkpoint from finishing; the key is gone
+                    // from the database either way and the next checkpoint overwrites the WAL.
+                    let _ = connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                }
+                Ok(deleted > 0)
+            }
+            Storage::Postgres(store) => store.run("erase key", |client| {
+                let mut transaction = client.transaction()?;
+                let deleted =
+                    transaction.execute("DELETE FROM customer_keys WHERE key_id = $1", &[&id_text])?;
+                transaction.execute(
+                    "INSERT INTO erased_keys (key_id, erased_at) VALUES ($1, $2) \
+                     ON CONFLICT (key_id) DO NOTHING",
+                    &[&id_text, &Utc::now()],
+                )?;
+                transaction.commit()?;
+                Ok(deleted > 0)
+            }),
+        }
+    }
+
+    /// Whether a key id was erased here.
+    pub(crate) fn is_erased(&mut self, key_id: KeyId) -> Result<bool, VaultError> {
+        let id_text = key_id.to_string();
+        match self {
+            Storage::Sqlite { connection, .. } => connection
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
+                    [&id_text],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite("read erased keys")),
+            Storage::Postgres(store) => store.run("read erased keys", |client| {
+                Ok(client
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = $1)",
+                        &[&id_text],
+                    )?
+                    .get(0))
+            }),
+        }
+    }
+
+    /// How many customer keys are stored.
+    pub(crate) fn key_count(&mut self) -> Result<u64, VaultError> {
+        let count: i64 = match self {
+            Storage::Sqlite { connection, .. } => connection
+                .query_row("SELECT COUNT(*) FROM customer_keys", [], |row| row.get(0))
+                .map_err(sqlite("count keys"))?,
+            Storage::Postgres(store) => store.run("count keys", |client| {
+                Ok(client
+                    .query_one("SELECT COUNT(*) FROM customer_keys", &[])?
+                    .get(0))
+            })?,
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_the_password_of_both_forms() {
+        assert_eq!(
+            redact("postgres://cloop:s3cret@db:5432/keys"),
+            "postgres://cloop:***@db:5432/keys"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1:5432/keys"),
+            "postgres://postgres@127.0.0.1:5432/keys"
+        );
+        assert_eq!(
+            redact("host=db user=cloop password=s3cret dbname=keys"),
+            "host=db user=cloop password=*** dbname=keys"
+        );
+    }
+}
