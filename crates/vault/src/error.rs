@@ -16,7 +16,7 @@ pub enum VaultError {
     },
     /// PostgreSQL failed while doing what `context` says. A lost connection is reported
     /// here too (after one reconnect and retry failed); the next call connects again.
-    #[error("failed to {context} in the key store at {store}: {reason}")]
+    #[error("failed to {context} at {store}: {reason}")]
     Postgres {
         /// What was being done, as a verb phrase ("read customer key").
         context: &'static str,

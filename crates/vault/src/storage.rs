@@ -77,7 +77,7 @@ pub(crate) enum Storage {
         connection: Connection,
     },
     /// A PostgreSQL database, shared by every replica.
-    Postgres(PostgresStore),
+    Postgres(Box<PostgresStore>),
 }
 
 /// A PostgreSQL key store: its connection string and the current client, reconnected on
@@ -250,8 +250,9 @@ impl Storage {
     /// advisory lock, in one transaction) when they are missing.
     pub(crate) fn open_postgres(url: &str) -> Result<Storage, VaultError> {
         let shown = redact(url);
-        let mut config: postgres::Config =
-            url.parse().map_err(|error| pg_error("read the connection string", &shown, error))?;
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|error| pg_error("read the connection string", &shown, error))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -282,7 +283,7 @@ impl Storage {
             Ok(format)
         })?;
         check_format(format, &store.shown)?;
-        Ok(Storage::Postgres(store))
+        Ok(Storage::Postgres(Box::new(store)))
     }
 
     /// Whether this is a PostgreSQL database.
@@ -376,7 +377,12 @@ impl Storage {
                 for (customer, key_id, key) in keys {
                     let inserted = transaction.execute(
                         &insert,
-                        &[&key_id.to_string(), &customer.as_str(), &&key[..], &created_at],
+                        &[
+                            &key_id.to_string(),
+                            &customer.as_str(),
+                            &&key[..],
+                            &created_at,
+                        ],
                     )?;
                     stored.push(inserted > 0);
                 }
@@ -444,8 +450,8 @@ impl Storage {
             }
             Storage::Postgres(store) => store.run("erase key", |client| {
                 let mut transaction = client.transaction()?;
-                let deleted =
-                    transaction.execute("DELETE FROM customer_keys WHERE key_id = $1", &[&id_text])?;
+                let deleted = transaction
+                    .execute("DELETE FROM customer_keys WHERE key_id = $1", &[&id_text])?;
                 transaction.execute(
                     "INSERT INTO erased_keys (key_id, erased_at) VALUES ($1, $2) \
                      ON CONFLICT (key_id) DO NOTHING",

@@ -207,8 +207,7 @@ impl Vault {
                         .storage
                         .customer_key(customer)?
                         .ok_or_else(|| VaultError::Corrupt {
-                            reason: "a customer key vanished right after it was stored"
-                                .to_string(),
+                            reason: "a customer key vanished right after it was stored".to_string(),
                         })?
                 }
             }

@@ -1,8 +1,49 @@
 //! Behaviour of the key store: sealing and opening, erasure, tampering, reopening and
-//! backups, on real files.
+//! backups, each on both backends (a real SQLite file and a real PostgreSQL database), and
+//! what replicas sharing one PostgreSQL key store see of each other.
+
+// The behaviours are test bodies that `on_both_backends!` calls from `#[test]` functions,
+// which clippy's `allow-unwrap-in-tests` does not see.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::{Arc, Barrier};
 
 use serde_json::json;
+use support::TestStore;
 use vault::{is_sealed, sealed_key_ids, CustomerRef, SealedJson, Vault, VaultError};
+
+/// Runs each named behaviour (a `fn(&TestStore)`) as two tests, `<name>::sqlite` and
+/// `<name>::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(&super::TestStore::sqlite());
+                }
+
+                #[test]
+                fn postgres() {
+                    super::$name(&super::TestStore::postgres());
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    seal_then_open_gives_the_value_back_and_hides_it,
+    erasing_makes_open_return_none_and_only_for_that_customer,
+    open_in_place_opens_nested_objects_and_marks_erased_ones,
+    tampered_ciphertext_nonce_or_key_id_is_an_error,
+    keys_survive_reopening_and_erasures_too,
+    seal_customer_replaces_only_the_customer_member,
+    ensure_keys_creates_missing_keys_once_in_one_commit,
+    describe_names_the_store_without_a_password,
+);
 
 fn customer() -> (CustomerRef, serde_json::Value) {
     let value = json!({
@@ -14,10 +55,8 @@ fn customer() -> (CustomerRef, serde_json::Value) {
     (reference, value)
 }
 
-#[test]
-fn seal_then_open_gives_the_value_back_and_hides_it() {
-    let directory = tempfile::tempdir().unwrap();
-    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+fn seal_then_open_gives_the_value_back_and_hides_it(store: &TestStore) {
+    let vault = store.open();
     let (reference, value) = customer();
     let sealed = vault.seal(&reference, &value).unwrap();
     let text = sealed.to_value().to_string();
@@ -36,10 +75,8 @@ fn seal_then_open_gives_the_value_back_and_hides_it() {
     assert_eq!(vault.key_count().unwrap(), 2);
 }
 
-#[test]
-fn erasing_makes_open_return_none_and_only_for_that_customer() {
-    let directory = tempfile::tempdir().unwrap();
-    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+fn erasing_makes_open_return_none_and_only_for_that_customer(store: &TestStore) {
+    let vault = store.open();
     let (reference, value) = customer();
     let sealed = vault.seal(&reference, &value).unwrap();
     let other = CustomerRef::from_fields(None, None, Some("li@example.cn"), None).unwrap();
@@ -58,12 +95,39 @@ fn erasing_makes_open_return_none_and_only_for_that_customer() {
         vault.open(&other_sealed).unwrap(),
         Some(json!({"email": "li@example.cn"}))
     );
-    // The key's bytes are gone from the file and its WAL.
-    let mut bytes = std::fs::read(directory.path().join("keys.db")).unwrap();
-    if let Ok(wal) = std::fs::read(directory.path().join("keys.db-wal")) {
-        bytes.extend(wal);
+    match (store.file(), &store.database) {
+        // The key's bytes are gone from the file and its WAL.
+        (Some(file), _) => {
+            let mut bytes = std::fs::read(&file).unwrap();
+            let mut wal = file.into_os_string();
+            wal.push("-wal");
+            if let Ok(wal) = std::fs::read(wal) {
+                bytes.extend(wal);
+            }
+            assert!(!String::from_utf8_lossy(&bytes).contains(reference.as_str()));
+        }
+        // The key's row is gone, and its id is recorded as erased.
+        (None, Some(database)) => {
+            let mut client = database.client();
+            let left: i64 = client
+                .query_one(
+                    "SELECT COUNT(*) FROM customer_keys WHERE customer_ref = $1 OR key_id = $2",
+                    &[&reference.as_str(), &sealed.key.to_string()],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(left, 0);
+            let erased: i64 = client
+                .query_one(
+                    "SELECT COUNT(*) FROM erased_keys WHERE key_id = $1",
+                    &[&sealed.key.to_string()],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(erased, 1);
+        }
+        (None, None) => unreachable!(),
     }
-    assert!(!String::from_utf8_lossy(&bytes).contains(reference.as_str()));
 
     // A new submission of the same customer gets a fresh key.
     let fresh = vault.seal(&reference, &value).unwrap();
@@ -72,10 +136,8 @@ fn erasing_makes_open_return_none_and_only_for_that_customer() {
     assert_eq!(vault.open(&sealed).unwrap(), None);
 }
 
-#[test]
-fn open_in_place_opens_nested_objects_and_marks_erased_ones() {
-    let directory = tempfile::tempdir().unwrap();
-    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+fn open_in_place_opens_nested_objects_and_marks_erased_ones(store: &TestStore) {
+    let vault = store.open();
     let (reference, value) = customer();
     let other = CustomerRef::from_fields(Some("C-2"), None, None, None).unwrap();
     let mut payload = json!({
@@ -98,10 +160,8 @@ fn open_in_place_opens_nested_objects_and_marks_erased_ones() {
     assert_eq!(payload["ticket_id"], "T-1");
 }
 
-#[test]
-fn tampered_ciphertext_nonce_or_key_id_is_an_error() {
-    let directory = tempfile::tempdir().unwrap();
-    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+fn tampered_ciphertext_nonce_or_key_id_is_an_error(store: &TestStore) {
+    let vault = store.open();
     let (reference, value) = customer();
     let sealed = vault.seal(&reference, &value).unwrap();
 
@@ -149,20 +209,17 @@ fn tampered_ciphertext_nonce_or_key_id_is_an_error() {
     assert!(vault.open_in_place(&mut payload).is_err());
 }
 
-#[test]
-fn keys_survive_reopening_and_erasures_too() {
-    let directory = tempfile::tempdir().unwrap();
-    let path = directory.path().join("keys.db");
+fn keys_survive_reopening_and_erasures_too(store: &TestStore) {
     let (reference, value) = customer();
     let second = CustomerRef::from_fields(Some("C-4"), None, None, None).unwrap();
     let (sealed, second_sealed) = {
-        let vault = Vault::open_file(&path).unwrap();
+        let vault = store.open();
         let sealed = vault.seal(&reference, &value).unwrap();
         let second_sealed = vault.seal(&second, &json!({"customer_id": "C-4"})).unwrap();
         vault.erase(&second).unwrap();
         (sealed, second_sealed)
     };
-    let reopened = Vault::open_file(&path).unwrap();
+    let reopened = store.open();
     assert_eq!(reopened.open(&sealed).unwrap(), Some(value.clone()));
     assert_eq!(reopened.open(&second_sealed).unwrap(), None);
     // The same customer still has the same key after the reopen.
@@ -212,10 +269,8 @@ fn a_backup_restores_the_keys_it_held() {
     assert_eq!(restored.key_count().unwrap(), 1);
 }
 
-#[test]
-fn seal_customer_replaces_only_the_customer_member() {
-    let directory = tempfile::tempdir().unwrap();
-    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+fn seal_customer_replaces_only_the_customer_member(store: &TestStore) {
+    let vault = store.open();
     let (reference, value) = customer();
     let mut payload = json!({"ticket_id": "T-1", "content": "退款", "customer": value.clone()});
     let key_id = vault.seal_customer(&mut payload).unwrap();
@@ -235,10 +290,8 @@ fn seal_customer_replaces_only_the_customer_member() {
     assert_eq!(vault.seal_customer(&mut none).unwrap(), None);
 }
 
-#[test]
-fn ensure_keys_creates_missing_keys_once_in_one_commit() {
-    let directory = tempfile::tempdir().unwrap();
-    let vault = Vault::open_file(directory.path().join("keys.db")).unwrap();
+fn ensure_keys_creates_missing_keys_once_in_one_commit(store: &TestStore) {
+    let vault = store.open();
     let (reference, value) = customer();
     let existing = vault.seal(&reference, &value).unwrap();
     let batch: Vec<CustomerRef> = (0..50)
@@ -259,10 +312,264 @@ fn ensure_keys_creates_missing_keys_once_in_one_commit() {
         .seal(&batch[7], &json!({"customer_id": "C-7"}))
         .unwrap();
     drop(vault);
-    let reopened = Vault::open_file(directory.path().join("keys.db")).unwrap();
+    let reopened = store.open();
     assert_eq!(
         reopened.open(&sealed).unwrap(),
         Some(json!({"customer_id": "C-7"}))
     );
     assert_eq!(reopened.key_id_of(&batch[7]).unwrap(), Some(sealed.key));
+}
+
+fn describe_names_the_store_without_a_password(store: &TestStore) {
+    let vault = store.open();
+    match store.file() {
+        Some(file) => {
+            assert!(!vault.is_postgres());
+            assert_eq!(vault.path(), file.as_path());
+            assert_eq!(vault.describe(), file.display().to_string());
+        }
+        None => {
+            assert!(vault.is_postgres());
+            assert_eq!(vault.path(), std::path::Path::new(""));
+            assert_eq!(vault.describe(), store.database().url);
+        }
+    }
+    assert!(format!("{vault:?}").contains(&vault.describe()));
+}
+
+#[test]
+fn a_postgres_key_store_is_not_backed_up_to_a_file() {
+    let store = TestStore::postgres();
+    let vault = store.open();
+    let destination = store.directory.path().join("keys-backup.db");
+    let error = vault.backup_to(&destination).expect_err("no file backup");
+    assert!(matches!(error, VaultError::InDatabase { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("the key store is in PostgreSQL")
+            && message.contains("back it up with the database"),
+        "{message}"
+    );
+    assert!(!destination.exists());
+}
+
+#[test]
+fn an_unreachable_server_is_reported_without_the_password() {
+    let error = Vault::open_postgres("postgres://cloop:s3cret@127.0.0.1:1/keys")
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(error, VaultError::Postgres { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("failed to connect to the key store at postgres://cloop:***@127.0.0.1:1/keys: error connecting to server"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+    assert!(!format!("{error:?}").contains("s3cret"));
+}
+
+#[test]
+fn a_key_store_of_another_format_is_refused() {
+    let store = TestStore::postgres();
+    drop(store.open());
+    store
+        .database()
+        .client()
+        .execute(
+            "UPDATE vault_meta SET value = 'closedloop.vault.v0' WHERE name = 'format'",
+            &[],
+        )
+        .unwrap();
+    let error = Vault::open_postgres(&store.database().url).expect_err("other format");
+    assert!(
+        matches!(&error, VaultError::Corrupt { reason } if reason.contains("closedloop.vault.v0")),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn replicas_starting_at_once_create_the_tables_once() {
+    let store = TestStore::postgres();
+    let url = store.database().url.clone();
+    let start = Arc::new(Barrier::new(6));
+    let replicas: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                Vault::open_postgres(&url)
+            })
+        })
+        .collect();
+    for replica in replicas {
+        let vault = replica.join().expect("replica thread").expect("open");
+        assert_eq!(vault.key_count().unwrap(), 0);
+    }
+}
+
+#[test]
+fn replicas_sealing_for_a_new_customer_at_once_agree_on_one_key() {
+    let store = TestStore::postgres();
+    let replicas = [Arc::new(store.open()), Arc::new(store.open())];
+    let (_, value) = customer();
+    for round in 0..20 {
+        let reference =
+            CustomerRef::from_fields(Some(&format!("C-race-{round}")), None, None, None).unwrap();
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                let vault = Arc::clone(&replicas[thread % 2]);
+                let start = Arc::clone(&start);
+                let reference = reference.clone();
+                let value = value.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    vault.seal(&reference, &value)
+                })
+            })
+            .collect();
+        let sealed: Vec<SealedJson> = threads
+            .into_iter()
+            .map(|thread| thread.join().expect("sealing thread").expect("seal"))
+            .collect();
+        assert!(
+            sealed.iter().all(|one| one.key == sealed[0].key),
+            "round {round}: several keys for one customer"
+        );
+        // Every object opens on either replica.
+        for one in &sealed {
+            for vault in &replicas {
+                assert_eq!(vault.open(one).unwrap(), Some(value.clone()));
+            }
+        }
+    }
+    assert_eq!(replicas[0].key_count().unwrap(), 20);
+}
+
+#[test]
+fn replicas_ensuring_overlapping_batches_at_once_create_each_key_once() {
+    let store = TestStore::postgres();
+    let replicas = [Arc::new(store.open()), Arc::new(store.open())];
+    let customers: Vec<CustomerRef> = (0..200)
+        .map(|index| {
+            CustomerRef::from_fields(Some(&format!("C-{index}")), None, None, None).unwrap()
+        })
+        .collect();
+    let start = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|thread| {
+            let vault = Arc::clone(&replicas[thread % 2]);
+            let start = Arc::clone(&start);
+            // Each thread takes the customers in another order.
+            let mut batch = customers.clone();
+            if thread % 2 == 1 {
+                batch.reverse();
+            }
+            batch.rotate_left(thread * 37);
+            std::thread::spawn(move || {
+                start.wait();
+                vault.ensure_keys(&batch)
+            })
+        })
+        .collect();
+    let created: usize = threads
+        .into_iter()
+        .map(|thread| {
+            thread
+                .join()
+                .expect("ensuring thread")
+                .expect("ensure keys")
+        })
+        .sum();
+    assert_eq!(created, 200);
+    assert_eq!(replicas[1].key_count().unwrap(), 200);
+    for customer in &customers {
+        assert_eq!(
+            replicas[0].key_id_of(customer).unwrap(),
+            replicas[1].key_id_of(customer).unwrap()
+        );
+    }
+}
+
+#[test]
+fn sealed_on_one_replica_opens_on_the_other_until_either_erases_it() {
+    let store = TestStore::postgres();
+    let (first, second) = (store.open(), store.open());
+    let (reference, value) = customer();
+    let sealed = first.seal(&reference, &value).unwrap();
+    let payload = json!({"customer": sealed.to_value()});
+    // The second replica opens it (and would have cached its key on SQLite) ...
+    assert_eq!(second.open(&sealed).unwrap(), Some(value.clone()));
+    let mut opened = payload.clone();
+    second.open_in_place(&mut opened).unwrap();
+    assert_eq!(opened["customer"], value);
+    assert_eq!(second.seal(&reference, &value).unwrap().key, sealed.key);
+
+    // ... until the first erases the customer: then it reads as erased there too.
+    assert!(first.erase(&reference).unwrap());
+    assert_eq!(second.open(&sealed).unwrap(), None);
+    assert!(second.is_erased(sealed.key).unwrap());
+    let mut erased = payload.clone();
+    let stats = second.open_in_place(&mut erased).unwrap();
+    assert_eq!((stats.opened, stats.erased), (0, 1));
+    assert_eq!(erased["customer"], json!({"erased": true}));
+    // A new submission sealed on the second replica gets a fresh key, which opens on the
+    // first.
+    let fresh = second.seal(&reference, &value).unwrap();
+    assert_ne!(fresh.key, sealed.key);
+    assert_eq!(first.open(&fresh).unwrap(), Some(value));
+    assert!(!second.erase_key(sealed.key).unwrap(), "already erased");
+}
+
+#[test]
+fn a_lost_connection_is_reconnected_on_the_next_call() {
+    let store = TestStore::postgres();
+    let vault = store.open();
+    let (reference, value) = customer();
+    let sealed = vault.seal(&reference, &value).unwrap();
+    for _ in 0..3 {
+        assert!(store.database().terminate_sessions() >= 1);
+        assert_eq!(vault.open(&sealed).unwrap(), Some(value.clone()));
+    }
+    assert!(store.database().terminate_sessions() >= 1);
+    assert!(vault.erase(&reference).unwrap());
+    assert_eq!(vault.open(&sealed).unwrap(), None);
+}
+
+/// Seals and opens `count` objects and prints the rates; run with
+/// `CLOOP_VAULT_MEASURE=1 cargo nextest run -p vault --release measure --no-capture`.
+#[test]
+fn measure_seal_and_open_rates() {
+    let Ok(count) = std::env::var("CLOOP_VAULT_MEASURE") else {
+        return;
+    };
+    let count: usize = count
+        .parse()
+        .ok()
+        .filter(|count| *count > 1)
+        .unwrap_or(20_000);
+    for (name, store) in [
+        ("sqlite", TestStore::sqlite()),
+        ("postgres", TestStore::postgres()),
+    ] {
+        let vault = store.open();
+        let customers: Vec<CustomerRef> = (0..100)
+            .map(|index| {
+                CustomerRef::from_fields(Some(&format!("C-{index}")), None, None, None).unwrap()
+            })
+            .collect();
+        vault.ensure_keys(&customers).unwrap();
+        let value = json!({"customer_id": "C-1", "phone": "+8613812345678"});
+        let started = std::time::Instant::now();
+        let sealed: Vec<SealedJson> = (0..count)
+            .map(|index| vault.seal(&customers[index % 100], &value).unwrap())
+            .collect();
+        let seal_rate = count as f64 / started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        for one in &sealed {
+            vault.open(one).unwrap();
+        }
+        let open_rate = count as f64 / started.elapsed().as_secs_f64();
+        println!("{name}: {seal_rate:.0} seals/s, {open_rate:.0} opens/s over {count}");
+    }
 }
