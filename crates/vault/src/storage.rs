@@ -1,6 +1,7 @@
 //! Where the keys live: one SQLite file or one PostgreSQL database, behind the few
 //! statements the vault needs (`Storage`), each with its SQL for both backends side by side.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,15 +81,34 @@ pub(crate) enum Storage {
     Postgres(Box<PostgresStore>),
 }
 
-/// A PostgreSQL key store: its connection string and the current client, reconnected on
-/// demand.
+/// A PostgreSQL key store: its connection settings and the current session, reconnected
+/// on demand.
 pub(crate) struct PostgresStore {
     /// The configuration parsed from the connection string (which may hold a password).
     config: postgres::Config,
     /// The connection string with its password replaced by `***`.
     shown: String,
-    /// The client, `None` after a lost connection until the next call reconnects.
-    client: Option<postgres::Client>,
+    /// The session, `None` after a lost connection until the next call reconnects.
+    session: Option<Session>,
+}
+
+/// One connection to PostgreSQL and the statements prepared on it, so that a query costs
+/// one round trip rather than two (prepare, then execute).
+struct Session {
+    client: postgres::Client,
+    statements: HashMap<&'static str, postgres::Statement>,
+}
+
+impl Session {
+    /// The statement for `sql`, prepared on this connection the first time.
+    fn prepared(&mut self, sql: &'static str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
 }
 
 fn now_text() -> String {
@@ -179,10 +199,15 @@ fn connection_lost(error: &postgres::Error) -> bool {
 }
 
 impl PostgresStore {
-    fn connect(&self, context: &'static str) -> Result<postgres::Client, VaultError> {
-        self.config
+    fn connect(&self, context: &'static str) -> Result<Session, VaultError> {
+        let client = self
+            .config
             .connect(postgres::NoTls)
-            .map_err(|error| pg_error(context, &self.shown, error))
+            .map_err(|error| pg_error(context, &self.shown, error))?;
+        Ok(Session {
+            client,
+            statements: HashMap::new(),
+        })
     }
 
     /// Runs `work` on the client, connecting first when there is none. When the
@@ -191,24 +216,24 @@ impl PostgresStore {
     fn run<T>(
         &mut self,
         context: &'static str,
-        mut work: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
+        mut work: impl FnMut(&mut Session) -> Result<T, postgres::Error>,
     ) -> Result<T, VaultError> {
         let mut retried = false;
         loop {
-            let mut client = match self.client.take() {
-                Some(client) if !client.is_closed() => client,
+            let mut session = match self.session.take() {
+                Some(session) if !session.client.is_closed() => session,
                 _ => self.connect("reconnect to the key store")?,
             };
-            match work(&mut client) {
+            match work(&mut session) {
                 Ok(value) => {
-                    self.client = Some(client);
+                    self.session = Some(session);
                     return Ok(value);
                 }
-                // The client is dropped: the next attempt connects anew.
+                // The session is dropped: the next attempt connects anew.
                 Err(error) if connection_lost(&error) && !retried => retried = true,
                 Err(error) => {
                     if !connection_lost(&error) {
-                        self.client = Some(client);
+                        self.session = Some(session);
                     }
                     return Err(pg_error(context, &self.shown, error));
                 }
@@ -262,11 +287,11 @@ impl Storage {
         let mut store = PostgresStore {
             config,
             shown,
-            client: None,
+            session: None,
         };
-        store.client = Some(store.connect("connect to the key store")?);
-        let format = store.run("create key store tables", |client| {
-            let mut transaction = client.transaction()?;
+        store.session = Some(store.connect("connect to the key store")?);
+        let format = store.run("create key store tables", |session| {
+            let mut transaction = session.client.transaction()?;
             transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
             transaction.batch_execute(POSTGRES_SCHEMA)?;
             let format: Option<String> = transaction
@@ -314,12 +339,12 @@ impl Storage {
                 )
                 .optional()
                 .map_err(sqlite("read customer key"))?,
-            Storage::Postgres(store) => store.run("read customer key", |client| {
-                Ok(client
-                    .query_opt(
-                        "SELECT key_id, key FROM customer_keys WHERE customer_ref = $1",
-                        &[&customer.as_str()],
-                    )?
+            Storage::Postgres(store) => store.run("read customer key", |session| {
+                let statement = session
+                    .prepared("SELECT key_id, key FROM customer_keys WHERE customer_ref = $1")?;
+                Ok(session
+                    .client
+                    .query_opt(&statement, &[&customer.as_str()])?
                     .map(|row| (row.get(0), row.get(1))))
             })?,
         };
@@ -366,12 +391,12 @@ impl Storage {
                 transaction.commit().map_err(sqlite("commit new keys"))?;
                 Ok(stored)
             }
-            Storage::Postgres(store) => store.run("store new customer keys", |client| {
-                let mut transaction = client.transaction()?;
-                let insert = transaction.prepare(
+            Storage::Postgres(store) => store.run("store new customer keys", |session| {
+                let insert = session.prepared(
                     "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (customer_ref) DO NOTHING",
                 )?;
+                let mut transaction = session.client.transaction()?;
                 let created_at = Utc::now();
                 let mut stored = Vec::with_capacity(keys.len());
                 for (customer, key_id, key) in keys {
@@ -404,12 +429,12 @@ impl Storage {
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .map_err(sqlite("read key"))?,
-            Storage::Postgres(store) => store.run("read key", |client| {
-                let row = client.query_one(
+            Storage::Postgres(store) => store.run("read key", |session| {
+                let statement = session.prepared(
                     "SELECT (SELECT key FROM customer_keys WHERE key_id = $1), \
                      EXISTS (SELECT 1 FROM erased_keys WHERE key_id = $1)",
-                    &[&id_text],
                 )?;
+                let row = session.client.query_one(&statement, &[&id_text])?;
                 Ok((row.get(0), row.get(1)))
             })?,
         };
@@ -448,8 +473,8 @@ impl Storage {
                 }
                 Ok(deleted > 0)
             }
-            Storage::Postgres(store) => store.run("erase key", |client| {
-                let mut transaction = client.transaction()?;
+            Storage::Postgres(store) => store.run("erase key", |session| {
+                let mut transaction = session.client.transaction()?;
                 let deleted = transaction
                     .execute("DELETE FROM customer_keys WHERE key_id = $1", &[&id_text])?;
                 transaction.execute(
@@ -474,8 +499,9 @@ impl Storage {
                     |row| row.get(0),
                 )
                 .map_err(sqlite("read erased keys")),
-            Storage::Postgres(store) => store.run("read erased keys", |client| {
-                Ok(client
+            Storage::Postgres(store) => store.run("read erased keys", |session| {
+                Ok(session
+                    .client
                     .query_one(
                         "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = $1)",
                         &[&id_text],
@@ -491,8 +517,9 @@ impl Storage {
             Storage::Sqlite { connection, .. } => connection
                 .query_row("SELECT COUNT(*) FROM customer_keys", [], |row| row.get(0))
                 .map_err(sqlite("count keys"))?,
-            Storage::Postgres(store) => store.run("count keys", |client| {
-                Ok(client
+            Storage::Postgres(store) => store.run("count keys", |session| {
+                Ok(session
+                    .client
                     .query_one("SELECT COUNT(*) FROM customer_keys", &[])?
                     .get(0))
             })?,
