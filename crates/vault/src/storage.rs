@@ -445,6 +445,44 @@ impl Storage {
         })
     }
 
+    /// What the store knows of each of `key_ids` (distinct): on PostgreSQL in one query.
+    pub(crate) fn key_states(
+        &mut self,
+        key_ids: &[KeyId],
+    ) -> Result<Vec<(KeyId, KeyState)>, VaultError> {
+        let Storage::Postgres(store) = self else {
+            return key_ids
+                .iter()
+                .map(|key_id| Ok((*key_id, self.key_state(*key_id)?)))
+                .collect();
+        };
+        let id_texts: Vec<String> = key_ids.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, Option<Vec<u8>>, bool)> = store.run("read keys", |session| {
+            let statement = session.prepared(
+                "SELECT wanted.key_id, stored.key, \
+                 EXISTS (SELECT 1 FROM erased_keys WHERE key_id = wanted.key_id) \
+                 FROM unnest($1::text[]) AS wanted (key_id) \
+                 LEFT JOIN customer_keys AS stored ON stored.key_id = wanted.key_id",
+            )?;
+            Ok(session
+                .client
+                .query(&statement, &[&id_texts])?
+                .into_iter()
+                .map(|row| (row.get(0), row.get(1), row.get(2)))
+                .collect())
+        })?;
+        rows.into_iter()
+            .map(|(key_id, stored, erased)| {
+                let state = match (stored, erased) {
+                    (Some(bytes), _) => KeyState::Stored(to_key(bytes)?),
+                    (None, true) => KeyState::Erased,
+                    (None, false) => KeyState::Unknown,
+                };
+                Ok((KeyId::parse(&key_id)?, state))
+            })
+            .collect()
+    }
+
     /// Deletes a key and records its id in `erased_keys`, in one transaction. Answers
     /// whether the key was there. On SQLite the WAL is then checkpointed and truncated so
     /// that the key's bytes do not linger in it.

@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use crate::customer::CustomerRef;
 use crate::error::{sqlite, VaultError};
-use crate::sealed::{erased_marker, for_each_sealed_mut, KeyId, SealedJson, SEALED_VERSION};
+use crate::sealed::{
+    erased_marker, for_each_sealed_mut, sealed_key_ids, KeyId, SealedJson, SEALED_VERSION,
+};
 use crate::storage::{open_connection, Key, KeyState, Storage};
 
 /// The prefix of the associated data of every sealed object; the key id follows.
@@ -86,11 +88,14 @@ impl Inner {
 ///   erasure in one query for every sealed object, so an erasure committed by any replica
 ///   makes every later `open` anywhere answer "erased"; `seal` reads the customer's key for
 ///   every call, so data is never sealed under a key another replica erased earlier. The
-///   cost is one round trip per `seal` and per sealed object opened. A key is created with
+///   cost is one round trip per `seal` and per sealed object opened (0.1 to 0.2 ms to a
+///   server on the same machine). A key is created with
 ///   `INSERT ... ON CONFLICT (customer_ref) DO NOTHING` and then read back, so replicas
 ///   sealing for the same new customer at once all end up using the one stored key.
 ///   Sealing at the same instant as another replica erases that customer may seal under
-///   the key being erased: that object then reads as erased, like the rest.
+///   the key being erased: that object then reads as erased, like the rest. Readers that
+///   go through many events use `open_all_in_place`, which reads the keys of a whole page
+///   in one query.
 ///
 /// A lost PostgreSQL connection is reconnected and the statement retried once; when that
 /// fails too the error is `VaultError::Postgres`, and the next call tries to connect again.
@@ -324,44 +329,11 @@ impl Vault {
     /// ciphertext, nonce or key id was changed; `UnknownKey` when this store never had the
     /// key.
     pub fn open(&self, sealed: &SealedJson) -> Result<Option<Value>, VaultError> {
-        if sealed.sealed != SEALED_VERSION {
-            return Err(VaultError::Malformed {
-                reason: format!(
-                    "sealed version {:?} is not {SEALED_VERSION:?}",
-                    sealed.sealed
-                ),
-            });
-        }
-        let nonce: [u8; 24] = hex::decode(&sealed.nonce)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| VaultError::Malformed {
-                reason: "nonce is not 24 bytes of hex".to_string(),
-            })?;
-        let ciphertext = hex::decode(&sealed.ct).map_err(|_| VaultError::Malformed {
-            reason: "ct is not hex".to_string(),
-        })?;
+        let parts = parse(sealed)?;
         let Some(key) = self.key_of(sealed.key)? else {
             return Ok(None);
         };
-        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
-        let aad = associated_data(sealed.key);
-        let plaintext = cipher
-            .decrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &ciphertext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| VaultError::Tampered {
-                key_id: sealed.key.to_string(),
-            })?;
-        let value = serde_json::from_slice(&plaintext).map_err(|error| VaultError::Json {
-            context: "read an opened value",
-            reason: error.to_string(),
-        })?;
-        Ok(Some(value))
+        decrypt(sealed, &parts, &key).map(Some)
     }
 
     /// Opens every sealed object inside `value` in place: each becomes its plaintext, or the
@@ -387,6 +359,80 @@ impl Vault {
             }
             Ok(())
         })?;
+        Ok(stats)
+    }
+
+    /// Opens every sealed object inside each of `values` in place, like `open_in_place` on
+    /// each, but reading the keys of all of them at once: on PostgreSQL one query for the
+    /// whole slice instead of one per sealed object, for readers that go through many
+    /// events (replay, audit). The keys are read during the call, so an erasure committed
+    /// before it is seen. Stops at the first sealed object that is malformed, tampered with
+    /// or under an unknown key, leaving the ones before it opened.
+    pub fn open_all_in_place(&self, values: &mut [Value]) -> Result<OpenStats, VaultError> {
+        let mut key_ids: Vec<KeyId> = values.iter().flat_map(sealed_key_ids).collect();
+        key_ids.sort_unstable_by_key(|key_id| key_id.as_uuid());
+        key_ids.dedup();
+        if key_ids.is_empty() {
+            return Ok(OpenStats::default());
+        }
+        let keys: HashMap<KeyId, Option<Key>> = {
+            let mut inner = self.lock();
+            let mut found = HashMap::with_capacity(key_ids.len());
+            let mut wanted = Vec::new();
+            for key_id in key_ids {
+                match inner.keys.get(&key_id) {
+                    Some(key) => {
+                        found.insert(key_id, Some(Arc::clone(key)));
+                    }
+                    None => wanted.push(key_id),
+                }
+            }
+            if !wanted.is_empty() {
+                for (key_id, state) in inner.storage.key_states(&wanted)? {
+                    match state {
+                        KeyState::Stored(key) => {
+                            inner.remember(None, key_id, Arc::clone(&key));
+                            found.insert(key_id, Some(key));
+                        }
+                        KeyState::Erased => {
+                            found.insert(key_id, None);
+                        }
+                        KeyState::Unknown => {
+                            return Err(VaultError::UnknownKey {
+                                key_id: key_id.to_string(),
+                            })
+                        }
+                    }
+                }
+            }
+            found
+        };
+        let mut stats = OpenStats::default();
+        for value in values.iter_mut() {
+            for_each_sealed_mut(value, &mut |sealed_value| {
+                let sealed =
+                    SealedJson::from_value(sealed_value)?.ok_or_else(|| VaultError::Malformed {
+                        reason: "not a sealed object".to_string(),
+                    })?;
+                let parts = parse(&sealed)?;
+                match keys.get(&sealed.key) {
+                    Some(Some(key)) => {
+                        *sealed_value = decrypt(&sealed, &parts, key)?;
+                        stats.opened += 1;
+                    }
+                    Some(None) => {
+                        *sealed_value = erased_marker();
+                        stats.erased += 1;
+                    }
+                    None => {
+                        return Err(VaultError::UnknownKey {
+                            key_id: sealed.key.to_string(),
+                        })
+                    }
+                }
+                Ok(())
+            })?;
+        }
         Ok(stats)
     }
 
@@ -484,6 +530,56 @@ impl Vault {
         })?;
         Ok(())
     }
+}
+
+/// The nonce and ciphertext of a sealed object.
+struct Parts {
+    nonce: [u8; 24],
+    ciphertext: Vec<u8>,
+}
+
+/// Reads the nonce and ciphertext of a sealed object, refusing another version or text
+/// that is not hex of the right length (`Malformed`).
+fn parse(sealed: &SealedJson) -> Result<Parts, VaultError> {
+    if sealed.sealed != SEALED_VERSION {
+        return Err(VaultError::Malformed {
+            reason: format!(
+                "sealed version {:?} is not {SEALED_VERSION:?}",
+                sealed.sealed
+            ),
+        });
+    }
+    let nonce: [u8; 24] = hex::decode(&sealed.nonce)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| VaultError::Malformed {
+            reason: "nonce is not 24 bytes of hex".to_string(),
+        })?;
+    let ciphertext = hex::decode(&sealed.ct).map_err(|_| VaultError::Malformed {
+        reason: "ct is not hex".to_string(),
+    })?;
+    Ok(Parts { nonce, ciphertext })
+}
+
+/// Decrypts a sealed object under `key` (`Tampered` when it does not decrypt).
+fn decrypt(sealed: &SealedJson, parts: &Parts, key: &Key) -> Result<Value, VaultError> {
+    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+    let aad = associated_data(sealed.key);
+    let plaintext = cipher
+        .decrypt(
+            XNonce::from_slice(&parts.nonce),
+            Payload {
+                msg: &parts.ciphertext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| VaultError::Tampered {
+            key_id: sealed.key.to_string(),
+        })?;
+    serde_json::from_slice(&plaintext).map_err(|error| VaultError::Json {
+        context: "read an opened value",
+        reason: error.to_string(),
+    })
 }
 
 /// The temporary file a backup or restore writes before it is renamed into place.

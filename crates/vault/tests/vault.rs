@@ -43,6 +43,7 @@ on_both_backends!(
     seal_customer_replaces_only_the_customer_member,
     ensure_keys_creates_missing_keys_once_in_one_commit,
     describe_names_the_store_without_a_password,
+    open_all_in_place_opens_many_payloads_like_one_by_one,
 );
 
 fn customer() -> (CustomerRef, serde_json::Value) {
@@ -320,6 +321,53 @@ fn ensure_keys_creates_missing_keys_once_in_one_commit(store: &TestStore) {
     assert_eq!(reopened.key_id_of(&batch[7]).unwrap(), Some(sealed.key));
 }
 
+fn open_all_in_place_opens_many_payloads_like_one_by_one(store: &TestStore) {
+    let vault = store.open();
+    let customers: Vec<(CustomerRef, serde_json::Value)> = (0..5)
+        .map(|index| {
+            let value = json!({"customer_id": format!("C-{index}"), "phone": "+8613812345678"});
+            (CustomerRef::from_customer_json(&value).unwrap(), value)
+        })
+        .collect();
+    let payloads: Vec<serde_json::Value> = (0..40)
+        .map(|index| {
+            let (reference, value) = &customers[index % 5];
+            json!({
+                "ticket_id": format!("T-{index}"),
+                "customer": vault.seal(reference, value).unwrap().to_value(),
+                "helpers": [{"contact": vault.seal(&customers[(index + 1) % 5].0, &json!(index)).unwrap().to_value()}],
+            })
+        })
+        .collect();
+    vault.erase(&customers[2].0).unwrap();
+    let mut one_by_one = payloads.clone();
+    let mut expected = (0, 0);
+    for payload in &mut one_by_one {
+        let stats = vault.open_in_place(payload).unwrap();
+        expected = (expected.0 + stats.opened, expected.1 + stats.erased);
+    }
+    // A fresh handle, so that no key is in memory (on SQLite either).
+    let reader = store.open();
+    let mut all = payloads.clone();
+    let stats = reader.open_all_in_place(&mut all).unwrap();
+    assert_eq!(all, one_by_one);
+    assert_eq!((stats.opened, stats.erased), expected);
+    assert_eq!((stats.opened, stats.erased), (64, 16));
+    assert_eq!(
+        reader.open_all_in_place(&mut []).unwrap(),
+        vault::OpenStats::default()
+    );
+
+    // An unknown key is an error, as for one payload.
+    let mut unknown = vault.seal(&customers[0].0, &json!(1)).unwrap();
+    unknown.key = vault::KeyId::from_uuid(uuid::Uuid::from_u128(9));
+    let mut with_unknown = vec![payloads[0].clone(), json!({"customer": unknown.to_value()})];
+    assert!(matches!(
+        reader.open_all_in_place(&mut with_unknown),
+        Err(VaultError::UnknownKey { .. })
+    ));
+}
+
 fn describe_names_the_store_without_a_password(store: &TestStore) {
     let vault = store.open();
     match store.file() {
@@ -570,6 +618,19 @@ fn measure_seal_and_open_rates() {
             vault.open(one).unwrap();
         }
         let open_rate = count as f64 / started.elapsed().as_secs_f64();
-        println!("{name}: {seal_rate:.0} seals/s, {open_rate:.0} opens/s over {count}");
+        let mut payloads: Vec<serde_json::Value> = sealed
+            .iter()
+            .map(|one| json!({"customer": one.to_value()}))
+            .collect();
+        let reader = store.open();
+        let started = std::time::Instant::now();
+        for page in payloads.chunks_mut(500) {
+            reader.open_all_in_place(page).unwrap();
+        }
+        let page_rate = count as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "{name}: {seal_rate:.0} seals/s, {open_rate:.0} opens/s one by one, \
+             {page_rate:.0} opens/s by pages of 500 payloads, over {count}"
+        );
     }
 }
