@@ -11,6 +11,7 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The workspace root (the parent of this crate's folder).
@@ -887,5 +888,99 @@ impl Drop for SmallDisk {
             let _ = Command::new("umount").arg("-l").arg(folder.path()).status();
             drop(folder);
         }
+    }
+}
+
+/// The PostgreSQL server tests use: `CLOOP_TEST_POSTGRES`, or the machine's own server at
+/// 127.0.0.1:5432 (trust authentication, user `postgres`).
+pub fn postgres_base_url() -> String {
+    std::env::var("CLOOP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Runs blocking PostgreSQL work on a thread of its own: the blocking client refuses to run on
+/// a tokio worker thread, and tests call these helpers from async tests too.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// A database of its own for one test, created at start and dropped (with its connections)
+/// when this goes out of scope.
+pub struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// Creates `cloop_<label>_<pid>_<n>`. Panics with the reason when PostgreSQL is not
+    /// reachable: the PostgreSQL tests are part of the suite, not optional.
+    pub fn create(label: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "cloop_{label}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let base = postgres_base_url();
+        off_runtime(|| {
+            let mut admin = postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "PostgreSQL at {base} is needed by this test and is not reachable: {error}"
+                    )
+                });
+            // Two statements: CREATE DATABASE cannot run inside a (multi-statement) transaction.
+            for statement in [
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                format!("CREATE DATABASE {name}"),
+            ] {
+                admin
+                    .batch_execute(&statement)
+                    .unwrap_or_else(|error| panic!("{statement}: {error:?}"));
+            }
+        });
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    /// The connection string of the database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Runs `work` with a client on the database (on a thread of its own, so async tests may
+    /// call it too).
+    pub fn with_client<T: Send>(&self, work: impl FnOnce(&mut postgres::Client) -> T + Send) -> T {
+        off_runtime(|| {
+            let mut client = postgres::Client::connect(&self.url, postgres::NoTls)
+                .unwrap_or_else(|error| panic!("connect to {}: {error}", self.name));
+            work(&mut client)
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::env::var_os("CLOOP_KEEP_TEST_DATABASES").is_some() {
+            eprintln!("kept test database {}", self.url);
+            return;
+        }
+        let base = postgres_base_url();
+        let name = self.name.clone();
+        off_runtime(move || {
+            if let Ok(mut admin) =
+                postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+            {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
     }
 }

@@ -13,9 +13,9 @@ use crate::checkpoint::start_checkpointer;
 use crate::error::{sqlite, LogError};
 use crate::event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};
 use crate::options::LogOptions;
+use crate::postgres::{self, PgPool, PgWriter};
 use crate::prepare::{prepare, PreparedRequest, PARALLEL_PREPARE_EVENTS};
 use crate::projector::Projector;
-use crate::postgres::{self, PgPool, PgWriter};
 use crate::read::{self, ReaderPool};
 use crate::store::StoreUrl;
 use crate::verify::{verify_path, Checkpoint, VerifyReport};
@@ -190,7 +190,10 @@ impl EventLog {
     ) -> Result<EventLog, LogError> {
         let store = StoreUrl::parse(url)?;
         if !store.is_postgres() {
-            return Err(LogError::invalid("store", "is not a postgres:// connection string"));
+            return Err(LogError::invalid(
+                "store",
+                "is not a postgres:// connection string",
+            ));
         }
         let mut client = postgres::connect(url)?;
         postgres::migrate(&mut client)?;
@@ -434,8 +437,9 @@ impl EventLog {
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, LogError> {
         match &self.inner.readers {
-            Readers::Sqlite(pool) => pool
-                .with_connection(|connection| read::read_stream(connection, stream_id, from_version)),
+            Readers::Sqlite(pool) => pool.with_connection(|connection| {
+                read::read_stream(connection, stream_id, from_version)
+            }),
             Readers::Postgres(pool) => {
                 pool.with_client(|client| postgres::read_stream(client, stream_id, from_version))
             }
@@ -450,8 +454,9 @@ impl EventLog {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, LogError> {
         match &self.inner.readers {
-            Readers::Sqlite(pool) => pool
-                .with_connection(|connection| read::read_all(connection, from_position, limit)),
+            Readers::Sqlite(pool) => {
+                pool.with_connection(|connection| read::read_all(connection, from_position, limit))
+            }
             Readers::Postgres(pool) => {
                 pool.with_client(|client| postgres::read_all(client, from_position, limit))
             }
@@ -467,7 +472,9 @@ impl EventLog {
             Readers::Sqlite(pool) => {
                 pool.with_connection(|connection| read::read_event(connection, event_id))
             }
-            Readers::Postgres(pool) => pool.with_client(|client| postgres::read_event(client, event_id)),
+            Readers::Postgres(pool) => {
+                pool.with_client(|client| postgres::read_event(client, event_id))
+            }
         }
     }
 

@@ -34,7 +34,10 @@ impl StoreUrl {
                 .parse::<postgres::Config>()
                 .map(|_| StoreUrl::Postgres(text.to_string()))
                 .map_err(|error| {
-                    LogError::invalid("store", format!("not a PostgreSQL connection string: {error}"))
+                    LogError::invalid(
+                        "store",
+                        format!("not a PostgreSQL connection string: {error}"),
+                    )
                 });
         }
         let path = text.strip_prefix("sqlite:").unwrap_or(text);

@@ -184,7 +184,11 @@ pub fn verify_path(
 }
 
 /// Checks one row against the chain so far and advances it; returns the problem if any.
-pub(crate) fn link(row: &CheckedRow, chain: &mut [u8; 32], expected_position: &mut u64) -> Option<BadRow> {
+pub(crate) fn link(
+    row: &CheckedRow,
+    chain: &mut [u8; 32],
+    expected_position: &mut u64,
+) -> Option<BadRow> {
     let position = match row {
         CheckedRow::Readable { position, .. } | CheckedRow::Malformed { position, .. } => *position,
     };

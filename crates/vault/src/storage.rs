@@ -198,6 +198,19 @@ fn connection_lost(error: &postgres::Error) -> bool {
     std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>())
 }
 
+/// The blocking client ends its session with a runtime of its own, which panics on a thread
+/// that drives async tasks; the last handle of a vault is often dropped on one. The session is
+/// therefore closed on a short-lived thread of its own.
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            let _ = std::thread::Builder::new()
+                .name("vault-close".to_string())
+                .spawn(move || drop(session));
+        }
+    }
+}
+
 impl PostgresStore {
     fn connect(&self, context: &'static str) -> Result<Session, VaultError> {
         let client = self

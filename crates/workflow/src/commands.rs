@@ -178,18 +178,32 @@ impl Commands {
             causation_id: Some(command_id.to_string()),
         };
         let mut attempt = 0u32;
+        // With several replicas on one PostgreSQL log, this replica's projections may not yet
+        // hold what another replica just appended: before answering "not found" or "stale
+        // version", catch up once with everything committed and look again.
+        let mut synced = false;
         loop {
-            let ticket = self
-                .load(ticket_id)
-                .await?
-                .ok_or_else(|| DomainError::NotFound {
+            let Some(ticket) = self.load(ticket_id).await? else {
+                if !synced {
+                    synced = true;
+                    self.log.sync().await.map_err(failure_from_log)?;
+                    continue;
+                }
+                return Err(DomainError::NotFound {
                     ticket_id: ticket_id.to_string(),
-                })?;
+                }
+                .into());
+            };
             if let Some(earlier) = self.earlier_result(ticket_id, command_id).await? {
                 return Ok(earlier);
             }
             authorize(actor, action, Some(&ticket))?;
             if let Some(expected) = expected_version {
+                if expected > ticket.version && !synced {
+                    synced = true;
+                    self.log.sync().await.map_err(failure_from_log)?;
+                    continue;
+                }
                 if expected != ticket.version {
                     return Err(Failure::Conflict {
                         expected,
@@ -230,6 +244,8 @@ impl Commands {
                     if let Some(expected) = expected_version {
                         return Err(Failure::Conflict { expected, actual });
                     }
+                    // Another writer got there first: see its events before deciding again.
+                    self.log.sync().await.map_err(failure_from_log)?;
                     attempt += 1;
                     if attempt > self.retries {
                         return Err(Failure::Conflict {

@@ -172,6 +172,9 @@ pub struct WorkflowConfig {
     pub metrics_listen: Option<SocketAddr>,
     pub nats_url: String,
     pub data_dir: PathBuf,
+    /// Where the event log lives (`--store`): `None` is `workflow.db` in the data folder; a
+    /// PostgreSQL store lets several replicas share the log (see `leader`).
+    pub store: Option<eventlog::StoreUrl>,
     /// The principals allowed to call; empty lets nobody in.
     pub tokens: Arc<service::TokenRegistry>,
     pub rules: Arc<domain::rules::Rules>,

@@ -18,6 +18,13 @@ pub enum WorkflowError {
         #[source]
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed (outside the event log) while doing what `context` says.
+    #[error("failed to {context}: {source}")]
+    Postgres {
+        context: &'static str,
+        #[source]
+        source: postgres::Error,
+    },
     /// The file system failed.
     #[error("failed to {action}: {source}")]
     Io {
@@ -37,6 +44,11 @@ pub enum WorkflowError {
 }
 
 impl WorkflowError {
+    /// A closure that wraps a PostgreSQL error with what was being done.
+    pub fn postgres(context: &'static str) -> impl FnOnce(postgres::Error) -> WorkflowError {
+        move |source| WorkflowError::Postgres { context, source }
+    }
+
     /// A closure that wraps a SQLite error with what was being done.
     pub fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> WorkflowError {
         move |source| WorkflowError::Sqlite { context, source }

@@ -31,6 +31,7 @@ pub mod error;
 pub mod failpoints;
 pub mod grpc;
 pub mod key_backup;
+pub mod leader;
 pub mod metrics;
 pub mod problems;
 pub mod projections;
@@ -58,6 +59,9 @@ use tonic::service::interceptor::InterceptedService;
 
 /// The file name of the log and its projections inside the data folder.
 pub const DATABASE_FILE: &str = "workflow.db";
+/// The file name of this replica's projections inside the data folder when the log is in
+/// PostgreSQL (`--store postgres://...`).
+pub const PROJECTIONS_FILE: &str = "projections.db";
 /// The file name of the publisher's position inside the data folder.
 pub const PUBLISHER_FILE: &str = "publisher.db";
 /// The file name of the key store (customer keys for sealed personal data) inside the data
@@ -141,6 +145,51 @@ pub fn open_log(
     Ok(log)
 }
 
+/// Opens the log where `store` says. SQLite: as [`open_log`]. PostgreSQL: the log in the
+/// database, this replica's projections in `projections.db` of the data folder, fed by the
+/// log's follower (which catches up before this returns).
+pub fn open_store_log(
+    store: &eventlog::StoreUrl,
+    data_dir: &Path,
+    rules: Arc<domain::Rules>,
+    synchronous: Synchronous,
+    vault: Arc<vault::Vault>,
+) -> Result<EventLog, WorkflowError> {
+    match store {
+        eventlog::StoreUrl::Sqlite(path) => open_log(path, rules, synchronous, vault),
+        eventlog::StoreUrl::Postgres(url) => Ok(EventLog::open_postgres(
+            url,
+            LogOptions {
+                synchronous,
+                ..LogOptions::default()
+            },
+            Some(eventlog::LocalProjections {
+                path: data_dir.join(PROJECTIONS_FILE),
+                projector: Box::new(TicketProjector::new(rules, vault)),
+            }),
+        )?),
+    }
+}
+
+/// Opens the key store: `keys.db` of the data folder, or with a PostgreSQL log the tables in
+/// the same database (every replica must open what any replica sealed).
+pub fn open_store_vault(
+    store: &eventlog::StoreUrl,
+    data_dir: &Path,
+) -> Result<Arc<vault::Vault>, WorkflowError> {
+    match store {
+        eventlog::StoreUrl::Sqlite(_) => open_vault(data_dir),
+        eventlog::StoreUrl::Postgres(url) => vault::Vault::open_postgres(url)
+            .map(Arc::new)
+            .map_err(|error| {
+                WorkflowError::Config(format!(
+                    "open the key store in {}: {error}",
+                    eventlog::redact(url)
+                ))
+            }),
+    }
+}
+
 /// Records the configuration's version as a `config_changed` event when it differs from the
 /// last one recorded, so that every later deadline names a version the log explains.
 async fn record_config_version(
@@ -181,23 +230,33 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     })?;
     let metrics = WorkflowMetrics::new().map_err(service::ServiceError::from)?;
     let database = config.data_dir.join(DATABASE_FILE);
+    let store = config
+        .store
+        .clone()
+        .unwrap_or_else(|| eventlog::StoreUrl::Sqlite(database.clone()));
+    // Projections are read where they are written: inside the SQLite log, or in this
+    // replica's own file next to a PostgreSQL log.
+    let projections_path = match &store {
+        eventlog::StoreUrl::Sqlite(path) => path.clone(),
+        eventlog::StoreUrl::Postgres(_) => config.data_dir.join(PROJECTIONS_FILE),
+    };
     let synchronous = if config.settings.synchronous == "normal" {
         Synchronous::Normal
     } else {
         Synchronous::Full
     };
     let rules = config.rules.clone();
-    let open_path = database.clone();
+    let open_store = store.clone();
     let data_dir = config.data_dir.clone();
     let (log, vault) = tokio::task::spawn_blocking(move || {
-        let vault = open_vault(&data_dir)?;
-        let log = open_log(&open_path, rules, synchronous, vault.clone())?;
+        let vault = open_store_vault(&open_store, &data_dir)?;
+        let log = open_store_log(&open_store, &data_dir, rules, synchronous, vault.clone())?;
         Ok::<_, WorkflowError>((log, vault))
     })
     .await
     .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
     record_config_version(&log, &config.rules, config.clock.now()).await?;
-    let readers = Readers::new(&database);
+    let readers = Readers::new(&projections_path);
     let commands = Commands {
         log: log.clone(),
         readers: readers.clone(),
@@ -213,6 +272,13 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
 
     let shutdown = Shutdown::new();
     let workers = Shutdown::new();
+    // Duties that run on one replica at a time (see `leader`).
+    let leadership = match &store {
+        eventlog::StoreUrl::Sqlite(_) => leader::Leadership::always(),
+        eventlog::StoreUrl::Postgres(url) => {
+            leader::Leadership::compete(url.clone(), config.listen.to_string(), workers.clone())
+        }
+    };
     let publisher_shutdown = Shutdown::new();
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -262,7 +328,10 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         batch: config.settings.timer_batch,
         metrics: metrics.clone(),
     };
-    let timers_task = tokio::spawn(timers.clone().run(workers.clone()));
+    let timers_task = tokio::spawn(leadership.clone().lead("sla timers", workers.clone(), {
+        let timers = timers.clone();
+        move |stop| timers.clone().run(stop)
+    }));
     let assigner = assignment::Assigner {
         commands: commands.clone(),
         readers: readers.clone(),
@@ -272,14 +341,21 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         batch: config.settings.timer_batch,
         lock: Arc::default(),
     };
-    let assigner_task = tokio::spawn(assigner.clone().run(workers.clone()));
+    let assigner_task = tokio::spawn(leadership.clone().lead("assigner", workers.clone(), {
+        let assigner = assigner.clone();
+        move |stop| assigner.clone().run(stop)
+    }));
     let retention = retention::Retention {
         commands: commands.clone(),
         readers: readers.clone(),
         clock: config.clock.clone(),
         settings: config.retention.clone(),
     };
-    let retention_task = tokio::spawn(retention.run(workers.clone()));
+    let retention_task = tokio::spawn(leadership.clone().lead(
+        "retention",
+        workers.clone(),
+        move |stop| retention.clone().run(stop),
+    ));
     let checkpoint_file =
         checkpoints::checkpoint_path(&config.data_dir, config.settings.checkpoint_file.as_deref());
     // Stopped after everything that appends, so that its last checkpoint is the final head.
@@ -293,7 +369,11 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         connected: connected.clone(),
         publish_timeout: config.nats.request_timeout(),
     };
-    let checkpoint_task = tokio::spawn(checkpointer.run(checkpoint_shutdown.clone()));
+    let checkpoint_task = tokio::spawn(leadership.clone().lead(
+        "checkpoints",
+        checkpoint_shutdown.clone(),
+        move |stop| checkpointer.clone().run(stop),
+    ));
     let publisher = publisher::Publisher {
         log: log.clone(),
         context,
@@ -302,15 +382,34 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         settings: config.settings.clone(),
         metrics: metrics.clone(),
         position_path: config.data_dir.join(PUBLISHER_FILE),
+        position_url: match &store {
+            eventlog::StoreUrl::Sqlite(_) => None,
+            eventlog::StoreUrl::Postgres(url) => Some(url.clone()),
+        },
     };
-    let publisher_task = tokio::spawn(publisher.run(publisher_shutdown.clone()));
+    let publisher_task = tokio::spawn(leadership.clone().lead(
+        "publisher",
+        publisher_shutdown.clone(),
+        move |stop| publisher.clone().run(stop),
+    ));
     let key_backup = key_backup::KeyBackup {
         vault: vault.clone(),
         folder: config.data_dir.join(key_backup::BACKUP_FOLDER),
         interval: config.settings.key_backup_interval(),
         keep: config.settings.key_backups_kept,
     };
-    let key_backup_task = tokio::spawn(key_backup.run(workers.clone()));
+    // The key store in PostgreSQL is backed up with the database.
+    let key_backup_task = if store.is_postgres() {
+        tokio::spawn(async {})
+    } else {
+        tokio::spawn(
+            leadership
+                .clone()
+                .lead("key backup", workers.clone(), move |stop| {
+                    key_backup.clone().run(stop)
+                }),
+        )
+    };
 
     let (health_reporter, health_service) = service::grpc::health();
     for name in [
@@ -378,7 +477,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown.wait(),
         );
-    tracing::info!(%address, database = %database.display(), "workflow listening");
+    tracing::info!(%address, store = %store, "workflow listening");
 
     let task = tokio::spawn(async move {
         let served = server.await;

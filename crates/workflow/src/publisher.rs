@@ -69,7 +69,38 @@ pub async fn publish_rows(
 /// The durable position of the publisher, in its own SQLite file.
 #[derive(Debug)]
 pub struct PositionStore {
-    connection: Connection,
+    backing: Backing,
+}
+
+/// Where the publisher's position is kept: a file of this replica's, or, with several replicas
+/// on one PostgreSQL log, a table there, so that the next leader goes on where this one
+/// stopped.
+enum Backing {
+    Sqlite(Connection),
+    Postgres(postgres::Client),
+    Closed,
+}
+
+/// The blocking PostgreSQL client ends its session with a runtime of its own, which panics on
+/// a thread that drives async tasks: it is closed on a short-lived thread of its own.
+impl Drop for PositionStore {
+    fn drop(&mut self) {
+        if let Backing::Postgres(client) = std::mem::replace(&mut self.backing, Backing::Closed) {
+            let _ = std::thread::Builder::new()
+                .name("publisher-close".to_string())
+                .spawn(move || drop(client));
+        }
+    }
+}
+
+impl std::fmt::Debug for Backing {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Backing::Sqlite(_) => "Sqlite",
+            Backing::Postgres(_) => "Postgres",
+            Backing::Closed => "Closed",
+        })
+    }
 }
 
 impl PositionStore {
@@ -83,33 +114,86 @@ impl PositionStore {
                  position INTEGER NOT NULL);",
             )
             .map_err(WorkflowError::sqlite("create the publisher position table"))?;
-        Ok(Self { connection })
+        Ok(Self {
+            backing: Backing::Sqlite(connection),
+        })
     }
 
-    pub fn position(&self) -> Result<u64, WorkflowError> {
-        let position: Option<i64> = self
-            .connection
-            .query_row("SELECT position FROM published WHERE id = 1", [], |row| {
-                row.get(0)
+    /// The position in the table `publisher_position` of the PostgreSQL database at `url`.
+    pub fn open_postgres(url: &str) -> Result<Self, WorkflowError> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(
+            WorkflowError::postgres("connect for the publisher position"),
+        )?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS publisher_position ( \
+                 id INTEGER PRIMARY KEY CHECK (id = 1), position BIGINT NOT NULL)",
+            )
+            .or_else(|error| {
+                // Two replicas creating the table at once: the loser sees it exists.
+                if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
             })
-            .optional()
-            .map_err(WorkflowError::sqlite("read the publisher position"))?;
+            .map_err(WorkflowError::postgres(
+                "create the publisher position table",
+            ))?;
+        Ok(Self {
+            backing: Backing::Postgres(client),
+        })
+    }
+
+    pub fn position(&mut self) -> Result<u64, WorkflowError> {
+        let position: Option<i64> = match &mut self.backing {
+            Backing::Sqlite(connection) => connection
+                .query_row("SELECT position FROM published WHERE id = 1", [], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(WorkflowError::sqlite("read the publisher position"))?,
+            Backing::Postgres(client) => client
+                .query_opt("SELECT position FROM publisher_position WHERE id = 1", &[])
+                .map_err(WorkflowError::postgres("read the publisher position"))?
+                .map(|row| row.try_get(0))
+                .transpose()
+                .map_err(WorkflowError::postgres("read the publisher position"))?,
+            Backing::Closed => None,
+        };
         Ok(position.map_or(0, |position| u64::try_from(position).unwrap_or(0)))
     }
 
-    pub fn store(&self, position: u64) -> Result<(), WorkflowError> {
-        self.connection
-            .execute(
-                "INSERT INTO published (id, position) VALUES (1, ?1) \
-                 ON CONFLICT(id) DO UPDATE SET position = excluded.position",
-                [i64::try_from(position).unwrap_or(i64::MAX)],
-            )
-            .map_err(WorkflowError::sqlite("store the publisher position"))?;
+    /// Stores the position; on PostgreSQL it only ever moves forward (a replica that lost the
+    /// lead late cannot move it back).
+    pub fn store(&mut self, position: u64) -> Result<(), WorkflowError> {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        match &mut self.backing {
+            Backing::Sqlite(connection) => {
+                connection
+                    .execute(
+                        "INSERT INTO published (id, position) VALUES (1, ?1) \
+                         ON CONFLICT(id) DO UPDATE SET position = excluded.position",
+                        [position],
+                    )
+                    .map_err(WorkflowError::sqlite("store the publisher position"))?;
+            }
+            Backing::Postgres(client) => {
+                client
+                    .execute(
+                        "INSERT INTO publisher_position (id, position) VALUES (1, $1) \
+                         ON CONFLICT (id) DO UPDATE SET position = \
+                         GREATEST(publisher_position.position, excluded.position)",
+                        &[&position],
+                    )
+                    .map_err(WorkflowError::postgres("store the publisher position"))?;
+            }
+            Backing::Closed => {}
+        }
         Ok(())
     }
 }
 
-/// Everything the publisher needs.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     pub log: EventLog,
@@ -119,31 +203,45 @@ pub struct Publisher {
     pub settings: WorkflowSettings,
     pub metrics: WorkflowMetrics,
     pub position_path: PathBuf,
+    /// With a PostgreSQL log: the database that keeps the position instead of the file.
+    pub position_url: Option<String>,
 }
 
 impl Publisher {
     /// Runs until `shutdown`; then keeps publishing until caught up, for at most 5 seconds.
     pub async fn run(self, shutdown: Shutdown) {
-        let path = self.position_path.clone();
-        let store = match tokio::task::spawn_blocking(move || PositionStore::open(&path)).await {
-            Ok(Ok(store)) => std::sync::Arc::new(std::sync::Mutex::new(store)),
-            Ok(Err(error)) => {
-                tracing::error!(%error, "publisher cannot start");
-                return;
-            }
-            Err(error) => {
-                tracing::error!(%error, "publisher cannot start");
-                return;
-            }
-        };
-        let mut position = {
-            let store = store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            store.position().unwrap_or_else(|error| {
-                tracing::error!(%error, "read publisher position, starting from the beginning");
-                0
+        let mut attempts = 0u32;
+        let (store, mut position) = loop {
+            let path = self.position_path.clone();
+            let url = self.position_url.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                let mut store = match url {
+                    Some(url) => PositionStore::open_postgres(&url)?,
+                    None => PositionStore::open(&path)?,
+                };
+                let position = store.position().unwrap_or_else(|error| {
+                    tracing::error!(%error, "read publisher position, starting from the beginning");
+                    0
+                });
+                Ok((store, position))
             })
+            .await
+            .unwrap_or_else(|error| Err(WorkflowError::Config(format!("open task: {error}"))));
+            match opened {
+                Ok((store, position)) => {
+                    break (std::sync::Arc::new(std::sync::Mutex::new(store)), position)
+                }
+                Err(error) => {
+                    // Tried again with backoff: a publisher that gave up would leave
+                    // TICKET_EVENTS silent until a restart.
+                    tracing::error!(%error, "publisher cannot open its position, will retry");
+                    attempts = attempts.saturating_add(1);
+                    self.pause(attempts, &shutdown).await;
+                    if shutdown.is_triggered() {
+                        return;
+                    }
+                }
+            }
         };
         self.metrics
             .published_position

@@ -12,6 +12,7 @@ mod intake;
 mod nats_cluster;
 mod notify;
 mod problems;
+mod replicas;
 mod report_month;
 mod reports_audit;
 mod support;

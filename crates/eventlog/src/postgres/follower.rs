@@ -139,9 +139,11 @@ pub(crate) fn start_follower(
 fn projected_head(projection: &LocalProjection, client: &mut Client) -> Result<Head, LogError> {
     let stored: Option<(u64, Vec<u8>)> = projection
         .connection
-        .query_row("SELECT position, hash FROM log_follower WHERE id = 1", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .query_row(
+            "SELECT position, hash FROM log_follower WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .optional()
         .map_err(sqlite("read the projected position"))?;
     let Some((position, hash)) = stored else {
@@ -296,12 +298,11 @@ impl Follower {
     fn answer(&mut self, all: bool) {
         let seen = self.seen.position;
         let last_error = self.last_error.clone();
-        let (ready, waiting): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.waiting)
-                .into_iter()
-                .partition(|(since, pending)| {
-                    all || pending.target <= seen || since.elapsed() >= PROJECTION_PATIENCE
-                });
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|(since, pending)| {
+                all || pending.target <= seen || since.elapsed() >= PROJECTION_PATIENCE
+            });
         self.waiting = waiting;
         for (_, pending) in ready {
             let projected = pending.target <= seen;

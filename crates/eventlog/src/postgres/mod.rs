@@ -34,7 +34,7 @@ use crate::canonical::{chain_hash, parse_timestamp, row_digest, CallerFields, Wr
 use crate::error::{pg, LogError};
 use crate::event::RecordedEvent;
 use crate::verify::{link, CheckedRow};
-use crate::{Checkpoint, Head, Problem, VerifyReport, BadRow, GENESIS_HASH};
+use crate::{BadRow, Checkpoint, Head, Problem, VerifyReport, GENESIS_HASH};
 
 pub(crate) use follower::{start_follower, Pending};
 pub(crate) use writer::PgWriter;
@@ -209,7 +209,11 @@ pub(crate) fn row_to_event(row: &Row) -> Result<RecordedEvent, LogError> {
             position,
             "prev_hash",
         )?,
-        hash: to_hash(row.try_get(13).map_err(pg("read an event"))?, position, "hash")?,
+        hash: to_hash(
+            row.try_get(13).map_err(pg("read an event"))?,
+            position,
+            "hash",
+        )?,
     })
 }
 
@@ -218,6 +222,25 @@ pub(crate) struct PgPool {
     url: String,
     max_idle: usize,
     idle: Mutex<Vec<Client>>,
+}
+
+/// The blocking client ends its session with a runtime of its own, which panics on a thread
+/// that drives async tasks (where the last `EventLog` handle is often dropped): idle
+/// connections are closed on a short-lived thread of their own.
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            &mut *self
+                .idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("eventlog-close".to_string())
+                .spawn(move || drop(idle));
+        }
+    }
 }
 
 impl PgPool {
@@ -627,7 +650,10 @@ pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head
                 .map_err(pg("import a row"))?;
         }
         transaction
-            .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &head.position.to_string()])
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANNEL, &head.position.to_string()],
+            )
             .map_err(pg("notify followers"))?;
     }
     transaction.commit().map_err(pg("commit import"))?;

@@ -11,7 +11,9 @@ use postgres::Client;
 use uuid::Uuid;
 
 use super::{connect, read_head, Pending, APPEND_LOCK, CHANNEL};
-use crate::canonical::{chain_hash, finish_digest, format_timestamp, truncate_to_micros, WriterFields};
+use crate::canonical::{
+    chain_hash, finish_digest, format_timestamp, truncate_to_micros, WriterFields,
+};
 use crate::error::{pg, LogError};
 use crate::event::AppendOutcome;
 use crate::options::LogOptions;
@@ -113,7 +115,9 @@ impl PgWriter {
         batch: &[Vec<PreparedRequest>],
     ) -> Result<(Vec<Vec<Result<AppendOutcome, LogError>>>, Head), LogError> {
         let client = self.client()?;
-        let mut transaction = client.transaction().map_err(pg("begin append transaction"))?;
+        let mut transaction = client
+            .transaction()
+            .map_err(pg("begin append transaction"))?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
             .map_err(pg("take the append lock"))?;
@@ -235,7 +239,10 @@ fn decide(
     columns: &mut Columns,
 ) -> Result<AppendOutcome, LogError> {
     let (Some(first), Some(last)) = (request.events.first(), request.events.last()) else {
-        return Err(LogError::invalid("events", "at least one event is required"));
+        return Err(LogError::invalid(
+            "events",
+            "at least one event is required",
+        ));
     };
     if let Some(stored_first) = stored.get(&first.event_id) {
         if stored_first.stream_id != request.stream_id {
@@ -263,11 +270,11 @@ fn decide(
             actual,
         });
     }
-    if let Some((event_id, taken)) = request
-        .events
-        .iter()
-        .find_map(|event| stored.get(&event.event_id).map(|taken| (event.event_id, taken)))
-    {
+    if let Some((event_id, taken)) = request.events.iter().find_map(|event| {
+        stored
+            .get(&event.event_id)
+            .map(|taken| (event.event_id, taken))
+    }) {
         return Err(LogError::DuplicateEventId {
             event_id,
             stored_stream_id: taken.stream_id.clone(),

@@ -16,6 +16,10 @@ use workflow::{WorkflowConfig, WorkflowSettings};
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    /// Where the event log lives: `sqlite:PATH` or `postgres://user@host:port/db` (several
+    /// replicas may share one PostgreSQL database). Default: workflow.db in the data folder.
+    #[arg(long, env = "CLOOP_STORE")]
+    store: Option<String>,
     /// Check the data folder of a stopped service (log chain and projections) and exit.
     #[arg(long)]
     check: bool,
@@ -40,7 +44,14 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         }
     };
     let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
+    let store = cli
+        .store
+        .as_deref()
+        .map(eventlog::StoreUrl::parse)
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("--store: {error}"))?;
     Ok(WorkflowConfig {
+        store,
         listen: cli.common.listen_or(workflow::config::default_listen()),
         metrics_listen: cli.common.metrics_listen,
         nats_url: cli.common.nats_url.clone(),
@@ -56,15 +67,30 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
 
 /// Verifies the log and compares the stored projections with a rebuild from the log.
 fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
-    let path = config.data_dir.join(workflow::DATABASE_FILE);
-    anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+    let store = config.store.clone().unwrap_or_else(|| {
+        eventlog::StoreUrl::Sqlite(config.data_dir.join(workflow::DATABASE_FILE))
+    });
+    let projections = match &store {
+        eventlog::StoreUrl::Sqlite(path) => path.clone(),
+        eventlog::StoreUrl::Postgres(_) => config.data_dir.join(workflow::PROJECTIONS_FILE),
+    };
+    anyhow::ensure!(
+        projections.exists(),
+        "{} does not exist",
+        projections.display()
+    );
     let stored = {
-        let connection = rusqlite::Connection::open(&path)?;
+        let connection = rusqlite::Connection::open(&projections)?;
         workflow::projections::digest(&connection)?
     };
-    let log = eventlog::EventLog::open(&path, eventlog::LogOptions::default())?;
+    let log = eventlog::EventLog::open_store(
+        &store,
+        eventlog::LogOptions::default(),
+        None,
+        std::path::Path::new(""),
+    )?;
     let report = log.verify(None, |_, _| {})?;
-    let vault = workflow::open_vault(&config.data_dir)?;
+    let vault = workflow::open_store_vault(&store, &config.data_dir)?;
     let mut memory = rusqlite::Connection::open_in_memory()?;
     let replayed = workflow::projections::rebuild(&mut memory, &log, config.rules.clone(), vault)
         .map_err(anyhow::Error::msg)?;

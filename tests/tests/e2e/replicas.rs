@@ -1,0 +1,357 @@
+//! Three `cloop-workflow` replicas on one PostgreSQL log (`--store postgres://...`, a database
+//! of the test's own), one intake and one nats-server, all real processes:
+//! - under a steady submission load (with department commands sent to every replica), the
+//!   replica that leads (it runs the publisher and the timers) is killed with SIGKILL and
+//!   another is restarted with SIGTERM; afterwards every replica lists every acknowledged
+//!   submission exactly once, nothing invented, and the log verifies;
+//! - the clock is then moved forward so that every open ticket's deadlines pass: the timers
+//!   fire, and each warning and breach is recorded once, however many replicas there are;
+//! - the publisher's work is taken over: TICKET_EVENTS carries every `received` event.
+//! Figures are printed on a line starting with `REPLICAS`.
+
+use crate::support::{
+    authorized, lazy_channel, list_all_tickets, tail, tokens_file, wait_for_tickets, Acknowledged,
+    Load, LoadPlan, LoadTargets, START_TIMEOUT,
+};
+use e2e::{free_port, wait_until, NatsServer, PgDatabase, ServiceProcess};
+use proto::v1::tickets_client::TicketsClient;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// One workflow replica.
+struct Replica {
+    process: ServiceProcess,
+    address: String,
+    data_dir: PathBuf,
+}
+
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(work)
+}
+
+/// The replica that says last in its log that it leads (and has not died since).
+fn leader_of(replicas: &[Replica]) -> Option<usize> {
+    replicas
+        .iter()
+        .enumerate()
+        .filter(|(_, replica)| replica.process.pid().is_some())
+        .filter_map(|(index, replica)| {
+            let log = replica.process.log();
+            let leads = log.rfind("this replica leads")?;
+            let lost = log.rfind("lost the connection that holds the lead");
+            (lost.is_none_or(|lost| lost < leads)).then_some(index)
+        })
+        .next()
+}
+
+fn write_clock(path: &Path, instant: chrono::DateTime<chrono::Utc>) {
+    std::fs::write(path, instant.to_rfc3339()).expect("write the test clock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() {
+    let database = blocking(|| PgDatabase::create("replicas"));
+    let nats = NatsServer::start();
+    let dir = tempfile::Builder::new()
+        .prefix("cloop-replicas-")
+        .tempdir()
+        .expect("temp dir");
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(&tokens, tokens_file()).expect("write tokens");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
+         [workflow_service]\ntimer_tick_ms = 200\n\n[nats]\nrequest_timeout_ms = 3000\n",
+    )
+    .expect("write config");
+    let clock = dir.path().join("clock.txt");
+    let started_at = chrono::Utc::now();
+    write_clock(&clock, started_at);
+    let common = |address: &str, data: &Path| {
+        vec![
+            "--listen".to_owned(),
+            address.to_owned(),
+            "--nats-url".to_owned(),
+            nats.url(),
+            "--data-dir".to_owned(),
+            data.to_string_lossy().into_owned(),
+            "--tokens".to_owned(),
+            tokens.to_string_lossy().into_owned(),
+            "--config".to_owned(),
+            config.to_string_lossy().into_owned(),
+        ]
+    };
+    let env = vec![
+        ("CLOOP_LOG".to_owned(), "info".to_owned()),
+        (
+            "CLOOP_TEST_CLOCK".to_owned(),
+            clock.to_string_lossy().into_owned(),
+        ),
+    ];
+    let intake_address = format!("127.0.0.1:{}", free_port());
+    let mut intake = ServiceProcess::spawn(
+        "cloop-intake",
+        &common(&intake_address, &dir.path().join("intake")),
+        &env,
+        dir.path().join("intake.log"),
+    );
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|index| {
+            let address = format!("127.0.0.1:{}", free_port());
+            let data_dir = dir.path().join(format!("workflow-{index}"));
+            let mut args = common(&address, &data_dir);
+            args.extend(["--store".to_owned(), database.url().to_owned()]);
+            let process = ServiceProcess::spawn(
+                "cloop-workflow",
+                &args,
+                &env,
+                dir.path().join(format!("workflow-{index}.log")),
+            );
+            Replica {
+                process,
+                address,
+                data_dir,
+            }
+        })
+        .collect();
+    blocking(|| {
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        for replica in &mut replicas {
+            replica
+                .process
+                .wait_listening(&replica.address, START_TIMEOUT);
+        }
+    });
+    assert!(
+        blocking(|| wait_until(Duration::from_secs(20), || leader_of(&replicas).is_some())),
+        "no replica took the lead"
+    );
+    let first_leader = leader_of(&replicas).expect("a leader");
+
+    // A steady load; department commands go to the replica that will be killed, so they
+    // fail over to the others through the lazy channels... of the survivors.
+    let total = 1_200;
+    let survivor = (first_leader + 1) % 3;
+    let load = Load::start(
+        LoadTargets {
+            intake: lazy_channel(&intake_address),
+            workflow: lazy_channel(&replicas[survivor].address),
+            nats_url: nats.url(),
+        },
+        LoadPlan {
+            prefix: "replicas".into(),
+            total,
+            workers: 8,
+            per_second: 150,
+            mixed_transports: true,
+            commands: true,
+        },
+    )
+    .await;
+    assert!(
+        load.wait_answered(total as usize / 3, Duration::from_secs(60))
+            .await,
+        "the load did not get going"
+    );
+    // SIGKILL the leader a third of the way in.
+    blocking(|| replicas[first_leader].process.kill());
+    let killed_at = Instant::now();
+    assert!(
+        blocking(
+            || wait_until(Duration::from_secs(30), || leader_of(&replicas)
+                .is_some_and(|leader| leader != first_leader))
+        ),
+        "no replica took over the lead"
+    );
+    let takeover = killed_at.elapsed();
+    let second_leader = leader_of(&replicas).expect("a new leader");
+    // Restart the third replica (neither the dead one nor the new leader) with SIGTERM.
+    let restarted = (0..3)
+        .find(|index| *index != first_leader && *index != second_leader)
+        .expect("a third replica");
+    assert!(
+        load.wait_answered(total as usize * 2 / 3, Duration::from_secs(60))
+            .await
+    );
+    blocking(|| {
+        let replica = &mut replicas[restarted];
+        replica.process.terminate(Duration::from_secs(30));
+        replica.process.start_again();
+        replica
+            .process
+            .wait_listening(&replica.address, START_TIMEOUT);
+    });
+    // The killed one comes back too, as a follower now.
+    blocking(|| {
+        let replica = &mut replicas[first_leader];
+        replica.process.start_again();
+        replica
+            .process
+            .wait_listening(&replica.address, START_TIMEOUT);
+    });
+    let (acknowledged, elapsed) = load.run_to_end().await;
+    assert_eq!(
+        acknowledged.len(),
+        total as usize,
+        "every submission answered"
+    );
+
+    // Every replica lists every acknowledged ticket once.
+    let mut counts = Vec::new();
+    for replica in &replicas {
+        let channel = lazy_channel(&replica.address);
+        let (listed, _) = wait_for_tickets(&channel, &acknowledged, Duration::from_secs(90)).await;
+        let (missing, duplicated, unknown) = tally(&acknowledged, &listed);
+        if (missing, duplicated, unknown) != (0, 0, 0) {
+            for (index, replica) in replicas.iter().enumerate() {
+                eprintln!(
+                    "--- replica {index} at {}:\n{}",
+                    replica.address,
+                    tail(&replica.process.log(), 40)
+                );
+            }
+            panic!(
+                "replica at {} lists {missing} missing, {duplicated} duplicated, {unknown} unknown",
+                replica.address
+            );
+        }
+        counts.push(listed.len());
+    }
+
+    // Move the clock a month on: every open ticket's deadlines pass; the leader's timers
+    // record each warning and breach, once.
+    write_clock(&clock, started_at + chrono::Duration::days(30));
+    let count = |sql: &'static str| -> i64 {
+        database.with_client(|client| {
+            client
+                .query_one(sql, &[])
+                .and_then(|row| row.try_get(0))
+                .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        })
+    };
+    let breached = "SELECT count(*) FROM events WHERE event_type = 'sla_breached'";
+    assert!(
+        blocking(|| wait_until(Duration::from_secs(60), || {
+            let before = count(breached);
+            std::thread::sleep(Duration::from_secs(2));
+            before > 0 && count(breached) == before
+        })),
+        "the timers recorded no breach"
+    );
+    let repeated = count(
+        "SELECT count(*) FROM (SELECT stream_id, event_type, payload::jsonb -> 'deadline' \
+             FROM events WHERE event_type IN ('sla_warning', 'sla_breached') \
+             GROUP BY 1, 2, 3 HAVING count(*) > 1) AS repeats",
+    );
+    let timer_events =
+        count("SELECT count(*) FROM events WHERE event_type IN ('sla_warning', 'sla_breached')");
+    assert_eq!(
+        repeated, 0,
+        "a deadline's warning or breach was recorded twice"
+    );
+
+    // The log verifies, on PostgreSQL, after all of it.
+    let verify = std::process::Command::new(e2e::bin_path("cloop-workflow"))
+        .env_remove("FAILPOINTS")
+        .args([
+            "--check",
+            "--store",
+            database.url(),
+            "--data-dir",
+            &replicas[second_leader].data_dir.to_string_lossy(),
+            "--config",
+            &config.to_string_lossy(),
+        ])
+        .output()
+        .expect("run cloop-workflow --check");
+    let check_text = String::from_utf8_lossy(&verify.stdout).into_owned();
+    let check: serde_json::Value =
+        serde_json::from_str(check_text.trim()).unwrap_or_else(|error| {
+            panic!(
+                "check printed no json ({error}): {check_text}\n{}",
+                String::from_utf8_lossy(&verify.stderr)
+            )
+        });
+    assert_eq!(check["log_ok"], true, "{check}");
+    let events = check["events"].as_u64().unwrap_or(0);
+
+    // A command on one replica is seen at once by a command on another.
+    let ticket = &acknowledged[0].ticket_id;
+    let mut on_first = TicketsClient::new(lazy_channel(&replicas[survivor].address));
+    let note = |text: &str| proto::v1::AddNoteRequest {
+        ticket_id: ticket.clone(),
+        command_id: format!("replica-note-{text}"),
+        text: text.to_owned(),
+        ..Default::default()
+    };
+    let first = on_first
+        .add_note(authorized(note("first"), "t-admin"))
+        .await
+        .expect("note on one replica")
+        .into_inner();
+    let other = (survivor + 1) % 3;
+    let mut on_other = TicketsClient::new(lazy_channel(&replicas[other].address));
+    let history = on_other
+        .get_history(authorized(
+            proto::v1::GetHistoryRequest {
+                ticket_id: ticket.clone(),
+                ..Default::default()
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("history on another replica")
+        .into_inner();
+    let first_version = first.ticket.map(|ticket| ticket.version).unwrap_or(0);
+    assert!(
+        history
+            .events
+            .iter()
+            .any(|event| event.version == first_version),
+        "the other replica's history lacks the note just added (version {first_version})"
+    );
+    let _ = list_all_tickets;
+
+    println!(
+        "REPLICAS submissions={total} seconds={:.1} listed={counts:?} missing=0 duplicated=0 \
+         unknown=0 leader_takeover_secs={:.1} timer_events={timer_events} repeated_timer_events=0 \
+         events={events} log_ok=true",
+        elapsed.as_secs_f64(),
+        takeover.as_secs_f64(),
+    );
+}
+
+/// Missing, duplicated and unknown tickets of a listing.
+fn tally(acknowledged: &[Acknowledged], listed: &[proto::v1::Ticket]) -> (usize, usize, usize) {
+    let answered: HashMap<&str, &Acknowledged> = acknowledged
+        .iter()
+        .map(|answer| (answer.ticket_id.as_str(), answer))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut duplicated = 0;
+    let mut unknown = 0;
+    let mut per_submission: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for ticket in listed {
+        if !seen.insert(ticket.ticket_id.as_str()) {
+            duplicated += 1;
+        }
+        per_submission
+            .entry(ticket.external_id.as_str())
+            .or_default()
+            .insert(ticket.ticket_id.as_str());
+        if !answered.contains_key(ticket.ticket_id.as_str()) {
+            unknown += 1;
+        }
+    }
+    duplicated += per_submission
+        .values()
+        .map(|tickets| tickets.len().saturating_sub(1))
+        .sum::<usize>();
+    let missing = answered
+        .keys()
+        .filter(|ticket_id| !seen.contains(*ticket_id))
+        .count();
+    (missing, duplicated, unknown)
+}
