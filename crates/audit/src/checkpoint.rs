@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use eventlog::{BadRow, Head, Problem, VerifyReport};
+use eventlog::{BadRow, EventLog, Head, LogOptions, Problem, StoreUrl, VerifyReport};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io, AuditError};
@@ -218,32 +218,69 @@ pub fn verify_against(
     checkpoints: &[Checkpoint],
     progress: impl FnMut(u64, u64),
 ) -> Result<CheckpointReport, AuditError> {
-    let db_path = db_path.as_ref();
-    let file = LogFile::open(db_path)?;
+    verify_store_against(
+        &StoreUrl::Sqlite(db_path.as_ref().to_path_buf()),
+        checkpoints,
+        progress,
+    )
+}
+
+/// `verify_against` for the log a `--store` value names: a SQLite file (opened read-only)
+/// or a PostgreSQL database (read through an `EventLog` handle, the chain recomputed with
+/// `eventlog::verify_store`).
+pub fn verify_store_against(
+    store: &StoreUrl,
+    checkpoints: &[Checkpoint],
+    progress: impl FnMut(u64, u64),
+) -> Result<CheckpointReport, AuditError> {
+    let first_mismatch = match store {
+        StoreUrl::Sqlite(path) => {
+            let file = LogFile::open(path)?;
+            compare_checkpoints(checkpoints, |position| file.hash_at(position))?
+        }
+        StoreUrl::Postgres(url) => {
+            let log = EventLog::open_postgres(url, LogOptions::default(), None)?;
+            compare_checkpoints(checkpoints, |position| {
+                Ok(log
+                    .read_all_blocking(position, 1)?
+                    .into_iter()
+                    .find(|row| row.position == position)
+                    .map(|row| row.hash.to_vec()))
+            })?
+        }
+    };
+    let (checkpoints_checked, last_matching, first_mismatch) = first_mismatch;
+    let chain = eventlog::verify_store(store, None, progress)?;
+    let ok = chain.ok && first_mismatch.is_none();
+    Ok(CheckpointReport {
+        chain,
+        checkpoints_checked,
+        last_matching,
+        first_mismatch,
+        ok,
+    })
+}
+
+/// Compares every checkpoint (lowest first) with the hash `hash_at` reads at its position,
+/// up to the first one the log contradicts: how many were compared, the last that matches
+/// and the first contradicted.
+fn compare_checkpoints(
+    checkpoints: &[Checkpoint],
+    hash_at: impl Fn(u64) -> Result<Option<Vec<u8>>, AuditError>,
+) -> Result<(u64, Option<Checkpoint>, Option<BadRow>), AuditError> {
     let mut sorted: Vec<Checkpoint> = checkpoints.to_vec();
     sorted.sort_by_key(|checkpoint| checkpoint.position);
-    let mut report = CheckpointReport {
-        chain: VerifyReport {
-            checked: 0,
-            head_position: 0,
-            head_hash: eventlog::GENESIS_HASH,
-            ok: false,
-            first_bad: None,
-        },
-        checkpoints_checked: 0,
-        last_matching: None,
-        first_mismatch: None,
-        ok: false,
-    };
+    let mut checked = 0;
+    let mut last_matching: Option<Checkpoint> = None;
     for checkpoint in &sorted {
-        report.checkpoints_checked += 1;
+        checked += 1;
         let stored = if checkpoint.position == 0 {
             Some(eventlog::GENESIS_HASH.to_vec())
         } else {
-            file.hash_at(checkpoint.position)?
+            hash_at(checkpoint.position)?
         };
         match stored {
-            Some(hash) if hash == checkpoint.hash => report.last_matching = Some(*checkpoint),
+            Some(hash) if hash == checkpoint.hash => last_matching = Some(*checkpoint),
             stored => {
                 let kept_at = eventlog::format_timestamp(&checkpoint.recorded_at);
                 let detail = match stored {
@@ -254,24 +291,21 @@ pub fn verify_against(
                     Some(_) => format!(
                         "the row at position {} does not have the hash of the checkpoint kept at {kept_at}: the chain up to it was rewritten{}",
                         checkpoint.position,
-                        report.last_matching.map_or(String::new(), |matching| format!(
+                        last_matching.map_or(String::new(), |matching| format!(
                             " after position {}, where the checkpoint kept at {} still matches",
                             matching.position,
                             eventlog::format_timestamp(&matching.recorded_at)
                         ))
                     ),
                 };
-                report.first_mismatch = Some(BadRow {
+                let bad = BadRow {
                     position: checkpoint.position,
                     problem: Problem::CheckpointMismatch,
                     detail,
-                });
-                break;
+                };
+                return Ok((checked, last_matching, Some(bad)));
             }
         }
     }
-    drop(file);
-    report.chain = eventlog::verify_path(db_path, None, progress)?;
-    report.ok = report.chain.ok && report.first_mismatch.is_none();
-    Ok(report)
+    Ok((checked, last_matching, None))
 }

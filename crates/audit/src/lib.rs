@@ -26,8 +26,8 @@ pub mod source;
 pub mod time_travel;
 
 pub use checkpoint::{
-    append_checkpoint, read_checkpoints, take_checkpoint, verify_against, Checkpoint,
-    CheckpointReport,
+    append_checkpoint, read_checkpoints, take_checkpoint, verify_against, verify_store_against,
+    Checkpoint, CheckpointReport,
 };
 pub use decode::{
     decode_event, decode_row, decode_rows, is_ticket_stream, TicketEvent, TICKET_STREAM_PREFIX,

@@ -466,8 +466,17 @@ pub struct RulesArgs {
     #[arg(long)]
     pub month: String,
     /// The workflow's event log file.
-    #[arg(long, value_name = "FILE", env = "CLOOP_DB")]
-    pub db: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CLOOP_DB",
+        required_unless_present = "store"
+    )]
+    pub db: Option<PathBuf>,
+    /// The log's store instead of --db: sqlite:PATH or postgres://... (wins over --db and
+    /// CLOOP_DB).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Domain configuration the approval rule is checked with (the services' --config);
     /// built-in defaults when left out.
     #[arg(long, value_name = "FILE")]
@@ -505,14 +514,24 @@ pub enum CustomerCommand {
     },
 }
 
-/// `cloop log ...` (offline, on a database file).
+/// `cloop log ...` (offline, on a database file or a PostgreSQL store).
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Recompute the hash chain of an event log file, and compare it with kept
     /// checkpoints.
     Verify {
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// The event log file (SQLite).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "store",
+            conflicts_with = "store"
+        )]
+        db: Option<PathBuf>,
+        /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed
+        /// with its password).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// A kept checkpoint file (JSON Lines, docs/audit.md): every checkpoint must still
         /// match the log.
         #[arg(long, value_name = "FILE")]
@@ -520,8 +539,18 @@ pub enum LogCommand {
     },
     /// Fold every ticket from the log and summarise (checks every event decodes).
     Replay {
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// The event log file (SQLite).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "store",
+            conflicts_with = "store"
+        )]
+        db: Option<PathBuf>,
+        /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed
+        /// with its password).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// Stop at this position.
         #[arg(long)]
         to_position: Option<u64>,
@@ -544,8 +573,18 @@ pub enum LogCommand {
     },
     /// Export rows as JSON Lines (the audit format of docs/audit.md).
     Export {
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// The event log file (SQLite).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "store",
+            conflicts_with = "store"
+        )]
+        db: Option<PathBuf>,
+        /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed
+        /// with its password).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -554,6 +593,20 @@ pub enum LogCommand {
         /// The last position to export (the head when left out).
         #[arg(long)]
         to_position: Option<u64>,
+    },
+    /// Copy a SQLite log into PostgreSQL, verified at both ends; run again, it copies only
+    /// what is new since the last run.
+    Migrate {
+        /// The source log: sqlite:PATH (or a bare path), read-only; may be a running
+        /// service's file.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The target: postgres://... (empty, or holding an earlier copy of the same log).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Rows copied per transaction.
+        #[arg(long, value_name = "N", default_value_t = 5_000)]
+        batch: usize,
     },
     /// Check an export (JSON Lines) with the hash recipe, and kept checkpoints inside it.
     VerifyExport {

@@ -60,6 +60,10 @@ pub enum CliError {
     /// The log's hash chain is broken.
     #[error("verification failed at position {position}: {detail}")]
     VerifyFailed { position: u64, detail: String },
+    /// A local command refused to go on as things stand (e.g. `log migrate` into a database
+    /// that holds a different log).
+    #[error("{0}")]
+    Refused(String),
     /// Some rows of a bulk submission were refused.
     #[error("{refused} of {total} submissions were refused")]
     PartlyRefused { refused: u64, total: u64 },
@@ -77,7 +81,7 @@ impl CliError {
             CliError::Status { status } => code_of_status(status.code()),
             CliError::Io { .. } | CliError::Log { .. } | CliError::Other(_) => exit_code::ERROR,
             CliError::VerifyFailed { .. } => exit_code::VERIFY_FAILED,
-            CliError::PartlyRefused { .. } => exit_code::REFUSED,
+            CliError::PartlyRefused { .. } | CliError::Refused(_) => exit_code::REFUSED,
         }
     }
 

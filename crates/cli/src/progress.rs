@@ -20,3 +20,15 @@ pub fn bar(length: u64, what: &str, quiet: bool) -> ProgressBar {
     }
     bar
 }
+
+/// A progress bar for copying rows: rows per second and the time left, hidden like [`bar`].
+pub fn rate_bar(length: u64, what: &str, quiet: bool) -> ProgressBar {
+    let bar = bar(length, what, quiet);
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}

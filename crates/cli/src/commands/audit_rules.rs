@@ -1,6 +1,6 @@
 //! `cloop audit rules --month YYYY-MM`: the rule audit of a month, offline on the
-//! workflow's event log file (read-only), as a table or JSON. Sealed personal data is not
-//! needed and stays sealed.
+//! workflow's event log (a file opened read-only, or `--store URL`), as a table or JSON.
+//! Sealed personal data is not needed and stays sealed.
 
 use super::{parse_instant, Context};
 use crate::args::RulesArgs;
@@ -46,19 +46,9 @@ fn run_blocking(context: &Context, arguments: &RulesArgs) -> Result<(), CliError
         None => chrono::Utc::now(),
     };
     let rules = rules_from(arguments.config.as_deref())?;
-    if !arguments.db.is_file() {
-        return Err(CliError::Usage(format!(
-            "no event log at {}",
-            arguments.db.display()
-        )));
-    }
-    let log = audit::LogFile::open(&arguments.db).map_err(|error| {
-        CliError::Other(format!(
-            "open event log {}: {error}",
-            arguments.db.display()
-        ))
-    })?;
-    let report = audit::audit_month(&log, &rules, month, &audit::RuleOptions::new(as_of))
+    let store = super::log::log_store(arguments.db.clone(), arguments.store.as_deref())?;
+    let log = super::log::open_source(&store)?;
+    let report = audit::audit_month(log.as_ref(), &rules, month, &audit::RuleOptions::new(as_of))
         .map_err(|error| CliError::Other(format!("audit {}: {error}", arguments.month)))?;
     context.print(
         &rule_audit_text(&report, &context.view),

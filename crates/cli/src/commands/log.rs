@@ -1,6 +1,8 @@
-//! `cloop log verify|replay|export|verify-export`: offline work on the workflow's event log
-//! file, for auditors and operators, with a progress bar on a terminal. Every command opens
-//! the file read-only (`audit::LogFile`), so it may be pointed at a running service's file.
+//! `cloop log verify|replay|export|verify-export|migrate`: offline work on the workflow's
+//! event log, for auditors and operators, with a progress bar on a terminal. The log is a
+//! SQLite file (`--db FILE`, opened read-only with `audit::LogFile`, so it may be a running
+//! service's file) or any store `--store URL` names (`sqlite:PATH` or `postgres://...`).
+//! `migrate` lives in `log_migrate`.
 
 use super::Context;
 use crate::args::LogCommand;
@@ -13,64 +15,104 @@ use crate::render_audit::{
 use audit::RowSource;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Runs `cloop log ...` on tokio's blocking pool (SQLite reads block).
+/// Runs `cloop log ...` on tokio's blocking pool (SQLite and PostgreSQL reads block).
 pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError> {
     let context = context.clone();
     tokio::task::spawn_blocking(move || match command {
         LogCommand::Verify {
             db,
+            store,
             checkpoints: None,
-        } => verify(&context, &db),
+        } => verify(&context, &log_store(db, store.as_deref())?),
         LogCommand::Verify {
             db,
+            store,
             checkpoints: Some(checkpoints),
-        } => verify_with_checkpoints(&context, &db, &checkpoints),
+        } => verify_with_checkpoints(&context, &log_store(db, store.as_deref())?, &checkpoints),
         LogCommand::Replay {
             db,
+            store,
             to_position,
             keys,
             ticket,
             out,
             config,
-        } => match out {
-            Some(out) => replay_into(
-                &context,
-                &db,
-                to_position,
-                keys.as_deref(),
-                &out,
-                config.as_deref(),
-            ),
-            None => replay(
-                &context,
-                &db,
-                to_position,
-                keys.as_deref(),
-                ticket.as_deref(),
-            ),
-        },
+        } => {
+            let store = log_store(db, store.as_deref())?;
+            match out {
+                Some(out) => replay_into(
+                    &context,
+                    &store,
+                    to_position,
+                    keys.as_deref(),
+                    &out,
+                    config.as_deref(),
+                ),
+                None => replay(
+                    &context,
+                    &store,
+                    to_position,
+                    keys.as_deref(),
+                    ticket.as_deref(),
+                ),
+            }
+        }
         LogCommand::Export {
             db,
+            store,
             output,
             from_position,
             to_position,
         } => export(
             &context,
-            &db,
+            &log_store(db, store.as_deref())?,
             output.as_deref(),
             audit::PositionRange {
                 from: from_position,
                 to: to_position,
             },
         ),
+        LogCommand::Migrate { from, to, batch } => {
+            super::log_migrate::migrate(&context, &from, &to, batch)
+        }
         LogCommand::VerifyExport { file, checkpoints } => {
             verify_export(&context, &file, checkpoints.as_deref())
         }
     })
     .await
     .map_err(|error| CliError::Other(format!("run the log command: {error}")))?
+}
+
+/// The store `--db FILE` or `--store URL` names (`--store` wins when both are given).
+pub(crate) fn log_store(
+    db: Option<PathBuf>,
+    store: Option<&str>,
+) -> Result<eventlog::StoreUrl, CliError> {
+    match (store, db) {
+        (Some(store), _) => eventlog::StoreUrl::parse(store)
+            .map_err(|error| CliError::Usage(format!("--store: {error}"))),
+        (None, Some(db)) => Ok(eventlog::StoreUrl::Sqlite(db)),
+        (None, None) => Err(CliError::Usage(
+            "name the log with --db FILE or --store URL".to_owned(),
+        )),
+    }
+}
+
+/// Opens a PostgreSQL log for reading (its tables are created in an empty database).
+pub(crate) fn open_postgres(url: &str) -> Result<eventlog::EventLog, CliError> {
+    eventlog::EventLog::open_postgres(url, eventlog::LogOptions::default(), None)
+        .map_err(CliError::log(format!("open {}", eventlog::redact(url))))
+}
+
+/// Opens the log a store names for reading rows: a SQLite file read-only, a PostgreSQL
+/// database through an `EventLog` handle.
+pub(crate) fn open_source(store: &eventlog::StoreUrl) -> Result<Box<dyn RowSource>, CliError> {
+    match store {
+        eventlog::StoreUrl::Sqlite(path) => Ok(Box::new(open_log_file(path)?)),
+        eventlog::StoreUrl::Postgres(url) => Ok(Box::new(open_postgres(url)?)),
+    }
 }
 
 /// An audit error with what was being done.
@@ -98,17 +140,17 @@ fn read_checkpoints(path: &Path) -> Result<Vec<audit::Checkpoint>, CliError> {
 
 fn verify_with_checkpoints(
     context: &Context,
-    path: &Path,
+    store: &eventlog::StoreUrl,
     checkpoints_path: &Path,
 ) -> Result<(), CliError> {
-    require_file(path)?;
+    require_store(store)?;
     let checkpoints = read_checkpoints(checkpoints_path)?;
     let progress = bar(0, "verified", context.json);
-    let report = audit::verify_against(path, &checkpoints, |checked, total| {
+    let report = audit::verify_store_against(store, &checkpoints, |checked, total| {
         progress.set_length(total);
         progress.set_position(checked);
     })
-    .map_err(audit_error(format!("verify {}", path.display())))?;
+    .map_err(audit_error(format!("verify {store}")))?;
     progress.finish_and_clear();
     if report.ok {
         return context.print(
@@ -171,14 +213,22 @@ fn require_file(path: &Path) -> Result<(), CliError> {
     }
 }
 
-fn verify(context: &Context, path: &Path) -> Result<(), CliError> {
-    require_file(path)?;
+/// A SQLite store must name an existing file (a PostgreSQL one is checked by connecting).
+fn require_store(store: &eventlog::StoreUrl) -> Result<(), CliError> {
+    match store {
+        eventlog::StoreUrl::Sqlite(path) => require_file(path),
+        eventlog::StoreUrl::Postgres(_) => Ok(()),
+    }
+}
+
+fn verify(context: &Context, store: &eventlog::StoreUrl) -> Result<(), CliError> {
+    require_store(store)?;
     let progress = bar(0, "verified", context.json);
-    let report = eventlog::verify_path(path, None, |checked, total| {
+    let report = eventlog::verify_store(store, None, |checked, total| {
         progress.set_length(total);
         progress.set_position(checked);
     })
-    .map_err(CliError::log(format!("verify {}", path.display())))?;
+    .map_err(CliError::log(format!("verify {store}")))?;
     progress.finish_and_clear();
     let head_hash = hex::encode(report.head_hash);
     let json = json!({
@@ -238,7 +288,7 @@ const REPLAY_DATABASE: &str = "workflow.db";
 /// prints the projections' digest.
 fn replay_into(
     context: &Context,
-    path: &Path,
+    store: &eventlog::StoreUrl,
     to_position: Option<u64>,
     keys: Option<&Path>,
     out: &Path,
@@ -250,14 +300,14 @@ fn replay_into(
         ));
     }
     let rules = super::audit_rules::rules_from(config)?;
-    if !path.is_file() {
-        return Err(CliError::Usage(format!(
-            "no event log at {}",
-            path.display()
-        )));
-    }
-    let log = eventlog::EventLog::open(path, eventlog::LogOptions::default())
-        .map_err(|error| CliError::Other(format!("open {}: {error}", path.display())))?;
+    require_store(store)?;
+    let log = match store {
+        eventlog::StoreUrl::Sqlite(path) => {
+            eventlog::EventLog::open(path, eventlog::LogOptions::default())
+                .map_err(|error| CliError::Other(format!("open {}: {error}", path.display())))?
+        }
+        eventlog::StoreUrl::Postgres(url) => open_postgres(url)?,
+    };
     let vault = match open_key_store(keys)? {
         Some(vault) => vault,
         // Without the key store, sealed customers stay sealed: an empty store of the
@@ -307,12 +357,12 @@ fn replay_into(
 
 fn replay(
     context: &Context,
-    path: &Path,
+    store: &eventlog::StoreUrl,
     to_position: Option<u64>,
     keys: Option<&Path>,
     show_ticket: Option<&str>,
 ) -> Result<(), CliError> {
-    let log = open_log_file(path)?;
+    let log = open_source(store)?;
     let vault = open_key_store(keys)?;
     let head = log
         .head_position()
@@ -425,11 +475,12 @@ fn replay(
 
 fn export(
     context: &Context,
-    path: &Path,
+    store: &eventlog::StoreUrl,
     output: Option<&Path>,
     range: audit::PositionRange,
 ) -> Result<(), CliError> {
-    let log = open_log_file(path)?;
+    let source = open_source(store)?;
+    let log = source.as_ref();
     let progress = bar(0, "exported", context.json || output.is_none());
     let write_progress = |written: u64, total: u64| {
         progress.set_length(total);
@@ -441,7 +492,7 @@ fn export(
                 std::fs::File::create(output_path)
                     .map_err(CliError::io(format!("create {}", output_path.display())))?,
             );
-            let summary = audit::export_jsonl(&log, range, &mut writer, write_progress)
+            let summary = audit::export_jsonl(log, range, &mut writer, write_progress)
                 .map_err(audit_error("export the event log"))?;
             writer
                 .into_inner()
@@ -453,7 +504,7 @@ fn export(
         None => {
             let stdout = std::io::stdout();
             let mut writer = std::io::BufWriter::new(stdout.lock());
-            match audit::export_jsonl(&log, range, &mut writer, write_progress) {
+            match audit::export_jsonl(log, range, &mut writer, write_progress) {
                 Ok(summary) => summary,
                 // `cloop log export | head` closes the pipe: stop quietly.
                 Err(audit::AuditError::Io { source, .. })

@@ -5,6 +5,7 @@ mod audit;
 mod audit_rules;
 mod customer;
 mod log;
+mod log_migrate;
 mod report;
 mod submit;
 mod tickets;

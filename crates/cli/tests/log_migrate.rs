@@ -1,0 +1,371 @@
+//! `cloop log migrate` end to end, run as a process against a real PostgreSQL: a SQLite log
+//! of ticket events is copied into a fresh database (verified, heads equal, every row equal),
+//! run again for the rows appended since (only those copied), refused for a tampered source
+//! (naming the row, copying nothing past it) and for a target holding another log (naming
+//! the first position that differs). The offline commands read the copy with `--store`.
+//!
+//! Each test creates its own database `cloop_mig_<pid>_<n>` on the server of env
+//! `CLOOP_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`) and drops it at the
+//! end.
+
+use eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent, RecordedEvent};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use tempfile::TempDir;
+
+/// The server tests create their databases on.
+fn base_url() -> String {
+    std::env::var("CLOOP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A fresh database, dropped (WITH (FORCE)) when the value is dropped.
+struct TestDatabase {
+    name: String,
+}
+
+impl TestDatabase {
+    fn create() -> TestDatabase {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "cloop_mig_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = admin_client();
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin
+                .batch_execute(&statement)
+                .expect("create the test database");
+        }
+        TestDatabase { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", base_url(), self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) =
+            postgres::Client::connect(&format!("{}/postgres", base_url()), postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn admin_client() -> postgres::Client {
+    postgres::Client::connect(&format!("{}/postgres", base_url()), postgres::NoTls)
+        .expect("connect to PostgreSQL (set CLOOP_TEST_POSTGRES to its base URL)")
+}
+
+/// The events of one ticket's life, as the workflow records them.
+fn ticket_events(number: u64, variant: &str) -> Vec<NewEvent> {
+    let actor = json!({ "name": "li.si", "role": "agent", "department": "logistics" });
+    let correlation = Some(format!("req-{variant}-{number}"));
+    let mut events = vec![
+        NewEvent::new(
+            "ticket.received",
+            json!({
+                "channel": "app",
+                "external_id": format!("{variant}-{number:05}"),
+                "content": format!("APP卡顿, 下单后一直转圈 ({variant} {number})"),
+                "customer": { "sealed": "v1:ZmFrZS1zZWFsZWQ=" },
+                "product": "mall-app",
+            }),
+        )
+        .with_actor(json!({ "name": "intake", "role": "service" })),
+        NewEvent::new(
+            "ticket.classified",
+            json!({ "kind": "complaint", "content_type": "service", "priority": "high", "keywords": ["卡顿", "下单"] }),
+        )
+        .with_actor(actor.clone()),
+        NewEvent::new(
+            "ticket.dispatched",
+            json!({ "department": "logistics", "helpers": [] }),
+        )
+        .with_actor(actor.clone()),
+    ];
+    if number % 3 == 0 {
+        events.push(
+            NewEvent::new(
+                "ticket.acknowledged",
+                json!({ "message": "您好，我们已收到，正在核实" }),
+            )
+            .with_actor(actor),
+        );
+    }
+    events
+        .into_iter()
+        .map(|event| event.with_ids(correlation.clone(), None))
+        .collect()
+}
+
+/// Appends tickets until `count` more events are in the log.
+fn append_events(path: &Path, count: u64, variant: &str) {
+    let log = EventLog::open(path, LogOptions::default()).expect("open the source log");
+    let mut appended = 0;
+    let mut ticket = log.head().position;
+    while appended < count {
+        let mut requests = Vec::new();
+        while appended < count && requests.len() < 200 {
+            let mut events = ticket_events(ticket, variant);
+            events.truncate(usize::try_from(count - appended).expect("small"));
+            appended += events.len() as u64;
+            requests.push(AppendRequest {
+                stream_id: format!("ticket-{variant}-{ticket:06}"),
+                expected: ExpectedVersion::NoStream,
+                events,
+            });
+            ticket += 1;
+        }
+        for outcome in log.append_many_blocking(requests) {
+            outcome.expect("append");
+        }
+    }
+}
+
+/// A closed SQLite log of `count` events in a temporary folder.
+fn source_log(count: u64) -> (TempDir, PathBuf) {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let path = directory.path().join("workflow.db");
+    append_events(&path, count, "a");
+    (directory, path)
+}
+
+/// Runs `cloop` with these arguments, without any profile or environment of the machine.
+fn cloop(arguments: &[&str]) -> Output {
+    let config = tempfile::tempdir().expect("temp dir");
+    Command::new(env!("CARGO_BIN_EXE_cloop"))
+        .args(arguments)
+        .env_clear()
+        .env("XDG_CONFIG_HOME", config.path())
+        .env("HOME", config.path())
+        .output()
+        .expect("run cloop")
+}
+
+fn migrate(source: &Path, target: &str) -> Output {
+    let from = format!("sqlite:{}", source.display());
+    cloop(&[
+        "--json", "log", "migrate", "--from", &from, "--to", target, "--batch", "700",
+    ])
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The JSON summary of a successful run.
+fn summary(output: &Output) -> Value {
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).expect("JSON summary")
+}
+
+fn all_rows_sqlite(path: &Path) -> Vec<RecordedEvent> {
+    let log = EventLog::open(path, LogOptions::default()).expect("open the source log");
+    log.read_all_blocking(1, 1_000_000)
+        .expect("read the source")
+}
+
+fn all_rows_postgres(url: &str) -> Vec<RecordedEvent> {
+    let log = EventLog::open_postgres(url, LogOptions::default(), None).expect("open the target");
+    log.read_all_blocking(1, 1_000_000)
+        .expect("read the target")
+}
+
+#[test]
+fn a_log_is_copied_whole_then_only_what_is_new() {
+    let database = TestDatabase::create();
+    let (_directory, source) = source_log(3_000);
+
+    let first = summary(&migrate(&source, &database.url()));
+    assert_eq!(first["rows_copied"], 3_000, "{first}");
+    assert_eq!(first["rows_already_there"], 0, "{first}");
+    assert_eq!(first["heads_equal"], true, "{first}");
+    assert_eq!(first["source_head"], first["target_head"], "{first}");
+    assert_eq!(first["target_head"]["position"], 3_000, "{first}");
+    assert_eq!(all_rows_sqlite(&source), all_rows_postgres(&database.url()));
+
+    // The service went on writing: a second run copies the tail only.
+    append_events(&source, 1_234, "a");
+    let second = summary(&migrate(&source, &database.url()));
+    assert_eq!(second["rows_copied"], 1_234, "{second}");
+    assert_eq!(second["rows_already_there"], 3_000, "{second}");
+    assert_eq!(second["heads_equal"], true, "{second}");
+    let source_rows = all_rows_sqlite(&source);
+    assert_eq!(source_rows.len(), 4_234);
+    assert_eq!(source_rows, all_rows_postgres(&database.url()));
+
+    // Nothing new: nothing copied, still equal.
+    let third = summary(&migrate(&source, &database.url()));
+    assert_eq!(third["rows_copied"], 0, "{third}");
+    assert_eq!(third["rows_already_there"], 4_234, "{third}");
+    assert_eq!(third["target_head"], second["target_head"], "{third}");
+
+    // The text summary says the same, without a password anywhere.
+    let from = format!("sqlite:{}", source.display());
+    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    assert_eq!(text.status.code(), Some(0), "stderr: {}", stderr(&text));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("already there") && text.contains("heads equal"),
+        "{text}"
+    );
+
+    // The offline commands read the copy with --store.
+    let verified = summary(&cloop(&[
+        "--json",
+        "log",
+        "verify",
+        "--store",
+        &database.url(),
+    ]));
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["events_checked"], 4_234, "{verified}");
+    assert_eq!(
+        verified["head_hash"], second["source_head"]["hash"],
+        "{verified}"
+    );
+    let export = cloop(&[
+        "log",
+        "export",
+        "--store",
+        &database.url(),
+        "--from-position",
+        "4001",
+    ]);
+    assert_eq!(export.status.code(), Some(0), "stderr: {}", stderr(&export));
+    let sqlite_export = cloop(&[
+        "log",
+        "export",
+        "--db",
+        &source.display().to_string(),
+        "--from-position",
+        "4001",
+    ]);
+    assert_eq!(
+        export.stdout, sqlite_export.stdout,
+        "the exports of both stores are equal"
+    );
+    assert_eq!(String::from_utf8_lossy(&export.stdout).lines().count(), 234);
+    // These events are not the domain's, so replay cannot fold them (exit 1): it reads and
+    // reports the same from both stores.
+    let replayed = cloop(&["--json", "log", "replay", "--store", &database.url()]);
+    let source_text = source.display().to_string();
+    let sqlite_replayed = cloop(&["--json", "log", "replay", "--db", &source_text]);
+    assert_eq!(replayed.stdout, sqlite_replayed.stdout);
+    assert_eq!(replayed.status.code(), sqlite_replayed.status.code());
+    let replayed: Value = serde_json::from_slice(&replayed.stdout).expect("JSON replay");
+    assert_eq!(replayed["events"], 4_234, "{replayed}");
+}
+
+#[test]
+fn a_tampered_source_is_refused_naming_the_row_and_nothing_past_it_is_copied() {
+    let database = TestDatabase::create();
+    let (_directory, source) = source_log(1_500);
+    assert_eq!(
+        summary(&migrate(&source, &database.url()))["rows_copied"],
+        1_500
+    );
+    append_events(&source, 500, "a");
+    let connection = rusqlite::Connection::open(&source).expect("open raw");
+    connection
+        .execute_batch(
+            "DROP TRIGGER events_are_never_updated; DROP TRIGGER events_are_never_deleted;",
+        )
+        .expect("drop triggers");
+    connection
+        .execute(
+            "UPDATE events SET payload = '{\"content\":\"changed\"}' WHERE position = 1777",
+            [],
+        )
+        .expect("tamper");
+    drop(connection);
+
+    let output = migrate(&source, &database.url());
+    assert_eq!(output.status.code(), Some(8), "stderr: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("position 1777"), "{message}");
+    assert!(message.contains("source"), "{message}");
+    assert_eq!(
+        all_rows_postgres(&database.url()).len(),
+        1_500,
+        "nothing more was copied"
+    );
+}
+
+#[test]
+fn a_target_holding_another_log_is_refused_naming_the_first_position_that_differs() {
+    let database = TestDatabase::create();
+    let (directory, source) = source_log(1_000);
+    // A fork: the same first 1,000 rows, then each copy goes its own way.
+    let other = directory.path().join("other.db");
+    std::fs::copy(&source, &other).expect("copy the log");
+    let wal = source.with_extension("db-wal");
+    if wal.exists() {
+        std::fs::copy(&wal, other.with_extension("db-wal")).expect("copy the log's WAL");
+    }
+    append_events(&source, 200, "a");
+    append_events(&other, 300, "b");
+    assert_eq!(
+        summary(&migrate(&other, &database.url()))["rows_copied"],
+        1_300
+    );
+
+    let output = migrate(&source, &database.url());
+    assert_eq!(output.status.code(), Some(5), "stderr: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("different log") && message.contains("position 1001"),
+        "{message}"
+    );
+    assert_eq!(all_rows_postgres(&database.url()), all_rows_sqlite(&other));
+}
+
+#[test]
+fn wrong_kinds_of_store_are_usage_errors_naming_the_flag_and_no_password_is_printed() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let file = directory.path().join("workflow.db");
+    let file = format!("sqlite:{}", file.display());
+    let secret = "postgres://cloop:s3cret@127.0.0.1:1/cloop";
+
+    let output = cloop(&["log", "migrate", "--from", secret, "--to", secret]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("--from") && !message.contains("s3cret"),
+        "{message}"
+    );
+
+    let output = cloop(&["log", "migrate", "--from", &file, "--to", &file]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--to"), "{}", stderr(&output));
+
+    let output = cloop(&["log", "migrate", "--from", "mysql://x/y", "--to", secret]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--from"), "{}", stderr(&output));
+
+    // An unreachable target: exit 1, and the password stays out of the message.
+    let (_source_directory, source) = source_log(10);
+    let from = format!("sqlite:{}", source.display());
+    let output = cloop(&["log", "migrate", "--from", &from, "--to", secret]);
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
+    assert!(!stderr(&output).contains("s3cret"), "{}", stderr(&output));
+
+    let output = cloop(&["log", "verify", "--store", secret]);
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
+    assert!(!stderr(&output).contains("s3cret"), "{}", stderr(&output));
+}
