@@ -182,7 +182,7 @@ fn refuse_unless_verified(
         });
     Err(CliError::VerifyFailed {
         position,
-        detail: format!("the {which} {name} does not verify ({detail}): {consequence}"),
+        detail: format!("{detail} in the {which} {name}; {consequence}"),
     })
 }
 
