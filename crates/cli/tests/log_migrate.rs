@@ -189,7 +189,7 @@ fn all_rows_postgres(url: &str) -> Vec<RecordedEvent> {
 #[test]
 fn a_log_is_copied_whole_then_only_what_is_new() {
     let database = TestDatabase::create();
-    let (_directory, source) = source_log(3_000);
+    let (directory, source) = source_log(3_000);
 
     let first = summary(&migrate(&source, &database.url()));
     assert_eq!(first["rows_copied"], 3_000, "{first}");
@@ -238,6 +238,52 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
     assert_eq!(
         verified["head_hash"], second["source_head"]["hash"],
         "{verified}"
+    );
+    let kept = directory.path().join("checkpoints.jsonl");
+    let line = |position: &Value, hash: &Value| {
+        format!("{{\"position\":{position},\"hash\":{hash},\"recorded_at\":\"2026-11-23T18:47:00.123456Z\"}}\n")
+    };
+    let first_head = &first["target_head"];
+    std::fs::write(&kept, line(&first_head["position"], &first_head["hash"]))
+        .expect("write checkpoints");
+    let kept_text = kept.display().to_string();
+    let checked = cloop(&[
+        "log",
+        "verify",
+        "--store",
+        &database.url(),
+        "--checkpoints",
+        &kept_text,
+    ]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "stderr: {}",
+        stderr(&checked)
+    );
+    std::fs::write(
+        &kept,
+        line(&first_head["position"], &second["target_head"]["hash"]),
+    )
+    .expect("write checkpoints");
+    let checked = cloop(&[
+        "log",
+        "verify",
+        "--store",
+        &database.url(),
+        "--checkpoints",
+        &kept_text,
+    ]);
+    assert_eq!(
+        checked.status.code(),
+        Some(8),
+        "stderr: {}",
+        stderr(&checked)
+    );
+    assert!(
+        stderr(&checked).contains("position 3000"),
+        "{}",
+        stderr(&checked)
     );
     let export = cloop(&[
         "log",
