@@ -415,3 +415,20 @@ fn wrong_kinds_of_store_are_usage_errors_naming_the_flag_and_no_password_is_prin
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     assert!(!stderr(&output).contains("s3cret"), "{}", stderr(&output));
 }
+
+/// The rate of a migration: `CLOOP_MIGRATE_ROWS` (100,000) events, one run, the summary
+/// printed. `cargo nextest run -p cli --test log_migrate --run-ignored only --no-capture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn migration_rate() {
+    let rows: u64 = std::env::var("CLOOP_MIGRATE_ROWS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(100_000);
+    let database = TestDatabase::create();
+    let (_directory, source) = source_log(rows);
+    let from = format!("sqlite:{}", source.display());
+    let output = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+}
