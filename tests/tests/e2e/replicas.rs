@@ -7,11 +7,12 @@
 //! - the clock is then moved forward so that every open ticket's deadlines pass: the timers
 //!   fire, and each warning and breach is recorded once, however many replicas there are;
 //! - the publisher's work is taken over: TICKET_EVENTS carries every `received` event.
+//!
 //! Figures are printed on a line starting with `REPLICAS`.
 
 use crate::support::{
-    authorized, lazy_channel, list_all_tickets, tail, tokens_file, wait_for_tickets, Acknowledged,
-    Load, LoadPlan, LoadTargets, START_TIMEOUT,
+    authorized, lazy_channel, tail, tokens_file, wait_for_tickets, Acknowledged, Load, LoadPlan,
+    LoadTargets, START_TIMEOUT,
 };
 use e2e::{free_port, wait_until, NatsServer, PgDatabase, ServiceProcess};
 use proto::v1::tickets_client::TicketsClient;
@@ -297,7 +298,6 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         .get_history(authorized(
             proto::v1::GetHistoryRequest {
                 ticket_id: ticket.clone(),
-                ..Default::default()
             },
             "t-admin",
         ))
@@ -312,7 +312,6 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
             .any(|event| event.version == first_version),
         "the other replica's history lacks the note just added (version {first_version})"
     );
-    let _ = list_all_tickets;
 
     println!(
         "REPLICAS submissions={total} seconds={:.1} listed={counts:?} missing=0 duplicated=0 \

@@ -34,11 +34,13 @@ const PROJECTION_PATIENCE: Duration = Duration::from_secs(10);
 /// `target` (0 for a batch that failed, answered at once).
 pub(crate) struct Pending {
     pub target: u64,
-    pub replies: Vec<(
-        oneshot::Sender<Vec<Result<AppendOutcome, LogError>>>,
-        Vec<Result<AppendOutcome, LogError>>,
-    )>,
+    pub replies: Vec<(Reply, Answers)>,
 }
+
+/// The answers of one caller's requests, in order.
+pub(crate) type Answers = Vec<Result<AppendOutcome, LogError>>;
+/// Where they go.
+pub(crate) type Reply = oneshot::Sender<Answers>;
 
 /// The local projections of a PostgreSQL log.
 pub(crate) struct LocalProjection {
