@@ -188,6 +188,14 @@ impl EventLog {
         options: LogOptions,
         projections: Option<LocalProjections>,
     ) -> Result<EventLog, LogError> {
+        postgres::off_runtime(|| Self::open_postgres_here(url, options, projections))
+    }
+
+    fn open_postgres_here(
+        url: &str,
+        options: LogOptions,
+        projections: Option<LocalProjections>,
+    ) -> Result<EventLog, LogError> {
         let store = StoreUrl::parse(url)?;
         if !store.is_postgres() {
             return Err(LogError::invalid(

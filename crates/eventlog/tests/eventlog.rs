@@ -1,57 +1,29 @@
-//! Behaviour tests of the event log: appends, conflicts, idempotency, reads, projectors,
-//! tamper detection by `verify`, and a writer killed with SIGKILL mid-append.
+//! Behaviour tests of the event log on both backends (a SQLite file and a PostgreSQL
+//! database): appends, conflicts, idempotency, reads, projectors, tamper detection by
+//! `verify`, and a writer killed with SIGKILL mid-append. The tests of the PostgreSQL
+//! multi-writer guarantees are in `tests/postgres.rs`.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{event, events, raw_connection, wait_until, Backend, TestDatabase, TestLog};
 use eventlog::rusqlite::{self, Connection};
 use eventlog::{
-    verify_path, AppendOutcome, AppendRequest, Checkpoint, EventLog, ExpectedVersion, LogError,
-    LogOptions, NewEvent, Problem, Projector, RecordedEvent, Synchronous, GENESIS_HASH,
+    verify_path, verify_store, AppendOutcome, AppendRequest, Checkpoint, EventLog, ExpectedVersion,
+    LocalProjections, LogError, LogOptions, NewEvent, Problem, Projector, RecordedEvent,
+    Synchronous, GENESIS_HASH,
 };
 use serde_json::json;
-use tempfile::TempDir;
 use uuid::Uuid;
 
-fn open_temp() -> (TempDir, EventLog) {
-    let directory = tempfile::tempdir().expect("create temp dir");
-    let log =
-        EventLog::open(directory.path().join("log.db"), LogOptions::default()).expect("open log");
-    (directory, log)
-}
-
-fn event(number: u64) -> NewEvent {
-    NewEvent::new(
-        "thing.happened",
-        json!({ "number": number, "text": "反馈 APP卡顿" }),
-    )
-    .with_actor(json!({ "name": "li.si", "role": "agent" }))
-    .with_ids(Some("corr-1".to_string()), None)
-}
-
-fn events(count: u64) -> Vec<NewEvent> {
-    (0..count).map(event).collect()
-}
-
-/// Polls `condition` until it holds or the deadline passes.
-fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn raw_connection(path: &Path) -> Connection {
-    Connection::open(path).expect("open raw connection")
-}
-
-#[tokio::test]
-async fn appended_events_read_back_with_every_envelope_field() {
-    let (_directory, log) = open_temp();
+async fn appended_events_read_back_with_every_envelope_field(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     let first = log
         .append("ticket-a", ExpectedVersion::NoStream, events(3))
         .await
@@ -147,9 +119,9 @@ async fn appended_events_read_back_with_every_envelope_field() {
     );
 }
 
-#[tokio::test]
-async fn a_stale_expected_version_is_a_conflict_that_appends_nothing() {
-    let (_directory, log) = open_temp();
+async fn a_stale_expected_version_is_a_conflict_that_appends_nothing(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     log.append("s", ExpectedVersion::NoStream, events(2))
         .await
         .expect("first append");
@@ -189,9 +161,9 @@ async fn a_stale_expected_version_is_a_conflict_that_appends_nothing() {
     assert_eq!(log.read_all(1, 10).await.expect("read all").len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_appenders_to_one_stream_never_share_a_version() {
-    let (_directory, log) = open_temp();
+async fn concurrent_appenders_to_one_stream_never_share_a_version(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     let appenders = 16;
     let attempts_each = 40;
     let mut tasks = Vec::new();
@@ -247,9 +219,9 @@ async fn concurrent_appenders_to_one_stream_never_share_a_version() {
     assert_eq!(report.checked, successes * 2);
 }
 
-#[tokio::test]
-async fn repeating_a_request_returns_the_original_positions() {
-    let (_directory, log) = open_temp();
+async fn repeating_a_request_returns_the_original_positions(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     log.append("other", ExpectedVersion::Any, events(2))
         .await
         .expect("append");
@@ -307,9 +279,9 @@ async fn repeating_a_request_returns_the_original_positions() {
     assert_eq!(log.read_stream("s", 0).await.expect("read").len(), 4);
 }
 
-#[tokio::test]
-async fn one_failing_request_does_not_fail_the_others_of_a_batch() {
-    let (_directory, log) = open_temp();
+async fn one_failing_request_does_not_fail_the_others_of_a_batch(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     log.append("taken", ExpectedVersion::Any, events(1))
         .await
         .expect("append");
@@ -358,9 +330,9 @@ async fn one_failing_request_does_not_fail_the_others_of_a_batch() {
     assert!(report.ok && report.checked == 4, "{report:?}");
 }
 
-#[tokio::test]
-async fn malformed_requests_name_the_field() {
-    let (_directory, log) = open_temp();
+async fn malformed_requests_name_the_field(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     let cases: Vec<(Vec<NewEvent>, &str)> = vec![
         (Vec::new(), "events"),
         (
@@ -392,9 +364,9 @@ async fn malformed_requests_name_the_field() {
     assert_eq!(log.head().position, 0);
 }
 
-#[tokio::test]
-async fn wait_for_returns_once_the_head_passes_the_position() {
-    let (_directory, log) = open_temp();
+async fn wait_for_returns_once_the_head_passes_the_position(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     let mut subscription = log.subscribe();
     assert_eq!(*subscription.borrow(), 0);
     let waiter = {
@@ -423,20 +395,18 @@ async fn wait_for_returns_once_the_head_passes_the_position() {
     );
 }
 
-#[test]
-fn the_log_reopens_where_it_stopped_and_keeps_the_chain() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("log.db");
+fn the_log_reopens_where_it_stopped_and_keeps_the_chain(backend: Backend) {
+    let place = TestLog::new(backend);
     let options = LogOptions {
         synchronous: Synchronous::Normal,
         ..LogOptions::default()
     };
-    let log = EventLog::open(&path, options.clone()).expect("open");
+    let log = place.open_with(options.clone());
     log.append_blocking("s", ExpectedVersion::NoStream, events(5))
         .expect("append");
     let head = log.head();
     drop(log);
-    let log = EventLog::open(&path, options).expect("reopen");
+    let log = place.open_with(options);
     assert_eq!(log.head(), head);
     let outcome = log
         .append_blocking("s", ExpectedVersion::Exact(5), events(2))
@@ -450,25 +420,38 @@ fn the_log_reopens_where_it_stopped_and_keeps_the_chain() {
     assert!(checked_from_checkpoint.ok);
     assert_eq!(checked_from_checkpoint.checked, 2);
     drop(log);
-    let connection = raw_connection(&path);
-    let (version, journal): (u32, String) = connection
-        .query_row(
-            "SELECT (SELECT MAX(version) FROM schema_migrations), (SELECT journal_mode FROM pragma_journal_mode)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .expect("read schema version");
-    assert_eq!(version, eventlog::LATEST_SCHEMA_VERSION);
-    assert_eq!(journal, "wal");
+    match backend {
+        Backend::Sqlite => {
+            let connection = raw_connection(&place.path());
+            let (version, journal): (u32, String) = connection
+                .query_row(
+                    "SELECT (SELECT MAX(version) FROM schema_migrations), (SELECT journal_mode FROM pragma_journal_mode)",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .expect("read schema version");
+            assert_eq!(version, eventlog::LATEST_SCHEMA_VERSION);
+            assert_eq!(journal, "wal");
+        }
+        Backend::Postgres => {
+            let migrations: i64 = place
+                .pg_with(|client| {
+                    client
+                        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+                        .and_then(|row| row.try_get(0))
+                })
+                .expect("read schema version");
+            assert!(migrations >= 1, "the migrations are recorded once");
+        }
+    }
 }
 
 // ----- Tampering behind the crate's back -----
 
-/// A log with `count` events in streams of 7, closed again, and its path.
-fn closed_log_with(count: u64) -> (TempDir, PathBuf) {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("log.db");
-    let log = EventLog::open(&path, LogOptions::default()).expect("open");
+/// A log with `count` events in streams of 7, closed again.
+fn closed_log_with(backend: Backend, count: u64) -> TestLog {
+    let place = TestLog::new(backend);
+    let log = place.open();
     let mut appended = 0;
     let mut stream = 0;
     while appended < count {
@@ -483,35 +466,31 @@ fn closed_log_with(count: u64) -> (TempDir, PathBuf) {
         stream += 1;
     }
     drop(log);
-    (directory, path)
+    place
 }
 
-fn drop_triggers(connection: &Connection) {
-    connection
-        .execute_batch(
-            "DROP TRIGGER events_are_never_updated; DROP TRIGGER events_are_never_deleted;",
-        )
-        .expect("drop triggers");
-}
-
-#[test]
-fn updates_and_deletes_are_refused_by_the_database() {
-    let (_directory, path) = closed_log_with(3);
-    let connection = raw_connection(&path);
-    let update = connection.execute("UPDATE events SET payload = '{}' WHERE position = 2", []);
-    let message = update.expect_err("update refused").to_string();
+fn updates_and_deletes_are_refused_by_the_database(backend: Backend) {
+    let place = closed_log_with(backend, 3);
+    let message = place
+        .execute("UPDATE events SET payload = '{}' WHERE position = 2")
+        .expect_err("update refused");
     assert!(message.contains("append-only"), "{message}");
-    let delete = connection.execute("DELETE FROM events WHERE position = 3", []);
-    assert!(delete
-        .expect_err("delete refused")
-        .to_string()
-        .contains("append-only"));
-    let report = verify_path(&path, None, |_, _| {}).expect("verify");
-    assert!(report.ok && report.checked == 3);
+    let message = place
+        .execute("DELETE FROM events WHERE position = 3")
+        .expect_err("delete refused");
+    assert!(message.contains("append-only"), "{message}");
+    if backend == Backend::Postgres {
+        let message = place
+            .execute("TRUNCATE events")
+            .expect_err("truncate refused");
+        assert!(message.contains("append-only"), "{message}");
+    }
+    let report = place.verify();
+    assert!(report.ok && report.checked == 3, "{report:?}");
 }
 
-fn first_bad(path: &Path) -> (u64, Problem) {
-    let report = verify_path(path, None, |_, _| {}).expect("verify");
+fn first_bad(place: &TestLog) -> (u64, Problem) {
+    let report = place.verify();
     assert!(!report.ok, "tampering must be found: {report:?}");
     let bad = report.first_bad.expect("a bad row is named");
     assert_eq!(
@@ -522,77 +501,74 @@ fn first_bad(path: &Path) -> (u64, Problem) {
     (bad.position, bad.problem)
 }
 
-#[test]
-fn verify_names_a_changed_payload_at_its_position() {
-    let (_directory, path) = closed_log_with(100);
-    let connection = raw_connection(&path);
-    drop_triggers(&connection);
-    connection
-        .execute(
-            r#"UPDATE events SET payload = '{"number":36,"text":"changed"}' WHERE position = 37"#,
-            [],
-        )
+fn verify_names_a_changed_payload_at_its_position(backend: Backend) {
+    let place = closed_log_with(backend, 100);
+    place.disable_triggers();
+    place
+        .execute(r#"UPDATE events SET payload = '{"number":36,"text":"changed"}' WHERE position = 37"#)
         .expect("tamper");
-    drop(connection);
-    assert_eq!(first_bad(&path), (37, Problem::ChangedRow));
+    assert_eq!(first_bad(&place), (37, Problem::ChangedRow));
 }
 
-#[test]
-fn verify_names_every_kind_of_changed_field() {
-    let tampers = [
-        "UPDATE events SET actor = '{}' WHERE position = 11",
-        "UPDATE events SET occurred_at = '2020-01-01T00:00:00.000000Z' WHERE position = 11",
-        "UPDATE events SET stream_version = 99 WHERE position = 11",
-        "UPDATE events SET event_type = 'other' WHERE position = 11",
-        "UPDATE events SET correlation_id = NULL WHERE position = 11",
-        "UPDATE events SET event_id = randomblob(16) WHERE position = 11",
-        "UPDATE events SET payload = x'00' WHERE position = 11",
-        "UPDATE events SET hash = randomblob(32) WHERE position = 11",
-    ];
+fn verify_names_every_kind_of_changed_field(backend: Backend) {
+    let tampers: &[&str] = match backend {
+        Backend::Sqlite => &[
+            "UPDATE events SET actor = '{}' WHERE position = 11",
+            "UPDATE events SET occurred_at = '2020-01-01T00:00:00.000000Z' WHERE position = 11",
+            "UPDATE events SET stream_version = 99 WHERE position = 11",
+            "UPDATE events SET event_type = 'other' WHERE position = 11",
+            "UPDATE events SET correlation_id = NULL WHERE position = 11",
+            "UPDATE events SET event_id = randomblob(16) WHERE position = 11",
+            "UPDATE events SET payload = x'00' WHERE position = 11",
+            "UPDATE events SET hash = randomblob(32) WHERE position = 11",
+        ],
+        Backend::Postgres => &[
+            "UPDATE events SET actor = '{}' WHERE position = 11",
+            "UPDATE events SET occurred_at = '2020-01-01T00:00:00.000000Z' WHERE position = 11",
+            "UPDATE events SET stream_version = 99 WHERE position = 11",
+            "UPDATE events SET event_type = 'other' WHERE position = 11",
+            "UPDATE events SET correlation_id = NULL WHERE position = 11",
+            "UPDATE events SET event_id = gen_random_uuid() WHERE position = 11",
+            "UPDATE events SET payload = '' WHERE position = 11",
+            "UPDATE events SET recorded_at = '2020-01-01T00:00:00.000000Z' WHERE position = 11",
+            "UPDATE events SET hash = sha256('forged'::bytea) WHERE position = 11",
+        ],
+    };
     for tamper in tampers {
-        let (_directory, path) = closed_log_with(20);
-        let connection = raw_connection(&path);
-        drop_triggers(&connection);
-        connection.execute(tamper, []).expect("tamper");
-        drop(connection);
-        assert_eq!(first_bad(&path), (11, Problem::ChangedRow), "{tamper}");
+        let place = closed_log_with(backend, 20);
+        place.disable_triggers();
+        place.execute(tamper).expect("tamper");
+        assert_eq!(first_bad(&place), (11, Problem::ChangedRow), "{tamper}");
     }
 }
 
-#[test]
-fn verify_names_a_deleted_row_as_missing() {
-    let (_directory, path) = closed_log_with(60);
-    let connection = raw_connection(&path);
-    drop_triggers(&connection);
-    connection
-        .execute("DELETE FROM events WHERE position = 50", [])
+fn verify_names_a_deleted_row_as_missing(backend: Backend) {
+    let place = closed_log_with(backend, 60);
+    place.disable_triggers();
+    place
+        .execute("DELETE FROM events WHERE position = 50")
         .expect("tamper");
-    drop(connection);
-    assert_eq!(first_bad(&path), (50, Problem::MissingRow));
+    assert_eq!(first_bad(&place), (50, Problem::MissingRow));
 }
 
-#[test]
-fn verify_names_swapped_rows_as_a_broken_link() {
-    let (_directory, path) = closed_log_with(30);
-    let connection = raw_connection(&path);
-    drop_triggers(&connection);
+fn verify_names_swapped_rows_as_a_broken_link(backend: Backend) {
+    let place = closed_log_with(backend, 30);
+    place.disable_triggers();
     // Move rows 12 and 13 out of the way and back in swapped order, hashes and all.
-    connection
-        .execute_batch(
-            "UPDATE events SET position = -12 WHERE position = 12;
+    place
+        .execute(
+            "UPDATE events SET position = 1000012 WHERE position = 12;
              UPDATE events SET position = 12 WHERE position = 13;
-             UPDATE events SET position = 13 WHERE position = -12;",
+             UPDATE events SET position = 13 WHERE position = 1000012;",
         )
         .expect("swap rows");
-    drop(connection);
-    assert_eq!(first_bad(&path), (12, Problem::BrokenLink));
+    assert_eq!(first_bad(&place), (12, Problem::BrokenLink));
 }
 
-#[test]
-fn verify_finds_a_row_rewritten_with_a_recomputed_hash_at_the_next_link() {
-    let (_directory, path) = closed_log_with(30);
+fn verify_finds_a_row_rewritten_with_a_recomputed_hash_at_the_next_link(backend: Backend) {
+    let place = closed_log_with(backend, 30);
     let row = {
-        let log = EventLog::open(&path, LogOptions::default()).expect("open");
+        let log = place.open();
         log.read_all_blocking(20, 1).expect("read").remove(0)
     };
     // A forger who changes row 20 and recomputes its hash correctly breaks row 21's link.
@@ -614,25 +590,37 @@ fn verify_finds_a_row_rewritten_with_a_recomputed_hash_at_the_next_link() {
         recorded_at: &eventlog::format_timestamp(&row.recorded_at),
     };
     let forged_hash = eventlog::chain_hash(&row.prev_hash, &eventlog::row_digest(&caller, &writer));
-    let connection = raw_connection(&path);
-    drop_triggers(&connection);
-    connection
-        .execute(
-            "UPDATE events SET payload = ?1, hash = ?2 WHERE position = 20",
-            rusqlite::params![forged_payload, &forged_hash[..]],
-        )
-        .expect("forge");
-    drop(connection);
-    assert_eq!(first_bad(&path), (21, Problem::BrokenLink));
+    place.disable_triggers();
+    match backend {
+        Backend::Sqlite => {
+            raw_connection(&place.path())
+                .execute(
+                    "UPDATE events SET payload = ?1, hash = ?2 WHERE position = 20",
+                    rusqlite::params![forged_payload, &forged_hash[..]],
+                )
+                .expect("forge");
+        }
+        Backend::Postgres => {
+            place
+                .pg_with(|client| {
+                    client.execute(
+                        "UPDATE events SET payload = $1, hash = $2 WHERE position = 20",
+                        &[&forged_payload, &&forged_hash[..]],
+                    )
+                })
+                .expect("forge");
+        }
+    }
+    assert_eq!(first_bad(&place), (21, Problem::BrokenLink));
 }
 
-#[test]
-fn verify_from_a_checkpoint_checks_only_later_rows_and_rejects_a_wrong_one() {
-    let (_directory, path) = closed_log_with(40);
-    let full = verify_path(&path, None, |_, _| {}).expect("verify");
+fn verify_from_a_checkpoint_checks_only_later_rows_and_rejects_a_wrong_one(backend: Backend) {
+    let place = closed_log_with(backend, 40);
+    let store = place.store();
+    let full = place.verify();
     assert!(full.ok && full.checked == 40 && full.head_position == 40);
     let row_25 = {
-        let log = EventLog::open(&path, LogOptions::default()).expect("open");
+        let log = place.open();
         log.read_all_blocking(25, 1).expect("read").remove(0)
     };
     let checkpoint = Checkpoint {
@@ -640,7 +628,7 @@ fn verify_from_a_checkpoint_checks_only_later_rows_and_rejects_a_wrong_one() {
         hash: row_25.hash,
     };
     let mut progress_calls = Vec::new();
-    let partial = verify_path(&path, Some(checkpoint), |checked, total| {
+    let partial = verify_store(&store, Some(checkpoint), |checked, total| {
         progress_calls.push((checked, total))
     })
     .expect("verify from checkpoint");
@@ -652,7 +640,7 @@ fn verify_from_a_checkpoint_checks_only_later_rows_and_rejects_a_wrong_one() {
         position: 25,
         hash: [7; 32],
     };
-    let report = verify_path(&path, Some(wrong), |_, _| {}).expect("verify");
+    let report = verify_store(&store, Some(wrong), |_, _| {}).expect("verify");
     let bad = report.first_bad.expect("mismatch reported");
     assert_eq!(
         (bad.position, bad.problem),
@@ -662,22 +650,34 @@ fn verify_from_a_checkpoint_checks_only_later_rows_and_rejects_a_wrong_one() {
         position: 41,
         hash: [0; 32],
     };
-    let report = verify_path(&path, Some(beyond), |_, _| {}).expect("verify");
+    let report = verify_store(&store, Some(beyond), |_, _| {}).expect("verify");
     assert_eq!(
         report.first_bad.map(|bad| bad.problem),
         Some(Problem::CheckpointMismatch)
     );
 }
 
-#[test]
-fn verify_reports_a_file_that_is_not_a_log() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("empty.db");
-    raw_connection(&path)
-        .execute_batch("CREATE TABLE t (x)")
-        .expect("create");
-    let error = verify_path(&path, None, |_, _| {}).expect_err("not a log");
-    assert!(matches!(error, LogError::Corrupt { .. }), "{error:?}");
+fn verify_reports_a_store_that_is_not_a_log(backend: Backend) {
+    match backend {
+        Backend::Sqlite => {
+            let directory = tempfile::tempdir().expect("temp dir");
+            let path = directory.path().join("empty.db");
+            raw_connection(&path)
+                .execute_batch("CREATE TABLE t (x)")
+                .expect("create");
+            let error = verify_path(&path, None, |_, _| {}).expect_err("not a log");
+            assert!(matches!(error, LogError::Corrupt { .. }), "{error:?}");
+        }
+        Backend::Postgres => {
+            let database = TestDatabase::create();
+            database
+                .with_client(|client| client.batch_execute("CREATE TABLE t (x INTEGER)"))
+                .expect("create");
+            let error = eventlog::postgres::verify_postgres(&database.url, None, |_, _| {})
+                .expect_err("not a log");
+            assert!(matches!(error, LogError::Corrupt { .. }), "{error:?}");
+        }
+    }
 }
 
 // ----- Projectors -----
@@ -722,12 +722,10 @@ impl Projector for CountingProjector {
 }
 
 #[tokio::test]
-async fn projections_commit_with_their_events_and_a_refusal_rolls_back_one_request() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("log.db");
-    let log =
-        EventLog::open_with_projector(&path, LogOptions::default(), Box::new(CountingProjector))
-            .expect("open");
+async fn sqlite_projections_commit_with_their_events_and_a_refusal_rolls_back_one_request() {
+    let place = TestLog::new(Backend::Sqlite);
+    let path = place.path();
+    let log = place.open_with_projector(Box::new(CountingProjector));
     let bad_event = NewEvent::new("thing.happened", json!({ "fail": true }));
     let results = log
         .append_many(vec![
@@ -767,15 +765,8 @@ async fn projections_commit_with_their_events_and_a_refusal_rolls_back_one_reque
     drop(log);
 
     let connection = raw_connection(&path);
-    let counts: BTreeMap<String, i64> = connection
-        .prepare("SELECT stream_id, events FROM stream_counts")
-        .expect("prepare")
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
     assert_eq!(
-        counts,
+        stream_counts(&connection),
         BTreeMap::from([("a".to_string(), 3), ("c".to_string(), 1)])
     );
     let stored: i64 = connection
@@ -788,6 +779,128 @@ async fn projections_commit_with_their_events_and_a_refusal_rolls_back_one_reque
     assert_eq!(stored, 0, "the refused request's events are rolled back");
     let report = verify_path(&path, None, |_, _| {}).expect("verify");
     assert!(report.ok && report.checked == 4, "{report:?}");
+}
+
+fn stream_counts(connection: &Connection) -> BTreeMap<String, i64> {
+    connection
+        .prepare("SELECT stream_id, events FROM stream_counts")
+        .expect("prepare")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// The positions a projection saw, in the order it saw them.
+fn projected_positions(connection: &Connection) -> Vec<u64> {
+    connection
+        .prepare("SELECT position FROM seen ORDER BY seq")
+        .expect("prepare")
+        .query_map([], |row| row.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// Records every position it is given, in order, and counts events per stream.
+struct OrderProjector;
+
+impl Projector for OrderProjector {
+    fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
+        CountingProjector.migrate(connection)?;
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
+            )
+            .map_err(|error| LogError::Projector {
+                reason: error.to_string(),
+            })
+    }
+
+    fn apply(
+        &mut self,
+        transaction: &rusqlite::Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError> {
+        CountingProjector.apply(transaction, events)?;
+        for event in events {
+            transaction
+                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
+                .map_err(|error| LogError::Projector {
+                    reason: error.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_projections_follow_every_writer_in_order_and_resume_after_reopen() {
+    let place = TestLog::new(Backend::Postgres);
+    let log = place.open_with_projector(Box::new(OrderProjector));
+    let other = place.open();
+    let projection = place.projection_path();
+    for round in 0..5u64 {
+        let theirs = other
+            .append(&format!("other-{round}"), ExpectedVersion::NoStream, events(3))
+            .await
+            .expect("append on the other handle");
+        let ours = log
+            .append(&format!("ours-{round}"), ExpectedVersion::NoStream, events(2))
+            .await
+            .expect("append on the projecting handle");
+        assert!(ours.first_position > theirs.last_position);
+        // An answered append is in the local projections already.
+        let positions = projected_positions(&raw_connection(&projection));
+        assert!(
+            positions.contains(&ours.last_position),
+            "position {} answered before it was projected",
+            ours.last_position
+        );
+    }
+    assert_eq!(log.sync().await.expect("sync"), 25);
+    drop(log);
+    let connection = raw_connection(&projection);
+    assert_eq!(projected_positions(&connection), (1..=25).collect::<Vec<_>>());
+    assert_eq!(stream_counts(&connection).len(), 10);
+    drop(connection);
+
+    // Rows appended while the projections are closed are projected on reopen, once.
+    other
+        .append("while-closed", ExpectedVersion::NoStream, events(4))
+        .await
+        .expect("append");
+    let log = place.open_with_projector(Box::new(OrderProjector));
+    assert_eq!(log.head().position, 29, "a reopened handle catches up first");
+    drop(log);
+    let connection = raw_connection(&projection);
+    assert_eq!(projected_positions(&connection), (1..=29).collect::<Vec<_>>());
+    assert_eq!(stream_counts(&connection).get("while-closed"), Some(&4));
+    drop(connection);
+
+    // A projection file built from another database is refused.
+    let elsewhere = common::off_runtime(|| closed_log_with(Backend::Postgres, 40));
+    let error = EventLog::open_postgres(
+        elsewhere.url(),
+        LogOptions::default(),
+        Some(LocalProjections {
+            path: projection.clone(),
+            projector: Box::new(OrderProjector),
+        }),
+    )
+    .expect_err("projections of another log");
+    assert!(matches!(error, LogError::Corrupt { .. }), "{error:?}");
+    let shorter = common::off_runtime(|| closed_log_with(Backend::Postgres, 5));
+    let error = EventLog::open_postgres(
+        shorter.url(),
+        LogOptions::default(),
+        Some(LocalProjections {
+            path: projection,
+            projector: Box::new(OrderProjector),
+        }),
+    )
+    .expect_err("projections ahead of the log");
+    assert!(matches!(error, LogError::Corrupt { .. }), "{error:?}");
 }
 
 /// The stored events of a stream turned back into a request (same ids), for repeats.
@@ -809,18 +922,22 @@ async fn results_events_of_stream(log: &EventLog, stream_id: &str) -> Vec<NewEve
 // ----- A writer killed with SIGKILL -----
 
 const CRASH_CHILD_ENV: &str = "EVENTLOG_CRASH_CHILD_DB";
+const CRASH_CHILD_URL_ENV: &str = "EVENTLOG_CRASH_CHILD_URL";
 const CRASH_ROUND_ENV: &str = "EVENTLOG_CRASH_ROUND";
 const CRASH_EVENTS_PER_REQUEST: u64 = 25;
 
-/// The child role of the crash test: does nothing unless the parent set the env var; then
-/// appends from four threads until it is killed.
+/// The child role of the crash tests: does nothing unless the parent set one of the env
+/// vars; then appends from four threads until it is killed.
 #[test]
 fn crash_child_appends_until_killed() {
-    let Some(path) = std::env::var_os(CRASH_CHILD_ENV) else {
+    let log = if let Some(path) = std::env::var_os(CRASH_CHILD_ENV) {
+        EventLog::open(PathBuf::from(path), LogOptions::default()).expect("child opens log")
+    } else if let Ok(url) = std::env::var(CRASH_CHILD_URL_ENV) {
+        EventLog::open_postgres(&url, LogOptions::default(), None).expect("child opens log")
+    } else {
         return;
     };
     let round = std::env::var(CRASH_ROUND_ENV).unwrap_or_default();
-    let log = EventLog::open(PathBuf::from(path), LogOptions::default()).expect("child opens log");
     let threads: Vec<_> = (0..4)
         .map(|thread| {
             let log = log.clone();
@@ -847,39 +964,31 @@ fn crash_child_appends_until_killed() {
     }
 }
 
-#[test]
-fn a_writer_killed_mid_append_leaves_only_whole_requests() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("log.db");
-    let head_of = |path: &Path| -> i64 {
-        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .and_then(|connection| {
-                connection.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| {
-                    row.get(0)
-                })
-            })
-            .unwrap_or(0)
-    };
-    // Three rounds on the same file: each child recovers what the last one left behind.
+fn a_writer_killed_mid_append_leaves_only_whole_requests(backend: Backend) {
+    let place = TestLog::new(backend);
+    // Three rounds on the same log: each child recovers what the last one left behind.
     for round in 0..3 {
-        let start = head_of(&path);
-        let mut child = Command::new(std::env::current_exe().expect("test binary path"))
+        let start = place.stored_head();
+        let mut command = Command::new(std::env::current_exe().expect("test binary path"));
+        command
             .args([
                 "--exact",
                 "crash_child_appends_until_killed",
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CRASH_CHILD_ENV, &path)
             .env(CRASH_ROUND_ENV, round.to_string())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start child");
+            .stderr(Stdio::null());
+        match backend {
+            Backend::Sqlite => command.env(CRASH_CHILD_ENV, place.path()),
+            Backend::Postgres => command.env(CRASH_CHILD_URL_ENV, place.url()),
+        };
+        let mut child = command.spawn().expect("start child");
         wait_until(
             "the child to append 10,000 events",
             Duration::from_secs(120),
-            || head_of(&path) >= start + 10_000,
+            || place.stored_head() >= start + 10_000,
         );
         // `Child::kill` sends SIGKILL on Unix: no destructor, no final commit.
         child.kill().expect("kill child");
@@ -887,7 +996,7 @@ fn a_writer_killed_mid_append_leaves_only_whole_requests() {
         assert!(!status.success(), "the child was killed, not finished");
     }
 
-    let log = EventLog::open(&path, LogOptions::default()).expect("a killed log reopens");
+    let log = place.open();
     let report = log.verify(None, |_, _| {}).expect("verify");
     assert!(report.ok, "{report:?}");
     assert_eq!(report.checked, report.head_position);
@@ -925,8 +1034,9 @@ fn a_writer_killed_mid_append_leaves_only_whole_requests() {
 
 // ----- The audit recipe in docs/audit.md -----
 
-#[test]
-fn the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_line() {
+fn the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_line(
+    backend: Backend,
+) {
     let python = ["python3", "python"].into_iter().find(|candidate| {
         Command::new(candidate)
             .arg("--version")
@@ -944,11 +1054,12 @@ fn the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_li
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("docs/audit.md has a python block");
-    let directory = tempfile::tempdir().expect("temp dir");
-    let script_path = directory.path().join("verify_export.py");
+    let place = TestLog::new(backend);
+    let directory = place.directory.path();
+    let script_path = directory.join("verify_export.py");
     std::fs::write(&script_path, script).expect("write script");
 
-    let log = EventLog::open(directory.path().join("log.db"), LogOptions::default()).expect("open");
+    let log = place.open();
     log.append_blocking("ticket-x", ExpectedVersion::NoStream, events(4))
         .expect("append");
     let with_causation = event(5).with_ids(None, Some("command-7".to_string()));
@@ -960,7 +1071,7 @@ fn the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_li
         .iter()
         .map(RecordedEvent::to_export_line)
         .collect();
-    let export = directory.path().join("export.jsonl");
+    let export = directory.join("export.jsonl");
     std::fs::write(&export, lines.join("\n") + "\n").expect("write export");
     let run = |file: &Path| {
         Command::new(python)
@@ -981,7 +1092,7 @@ fn the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_li
 
     let mut tampered = lines.clone();
     tampered[2] = tampered[2].replace("APP卡顿", "APP fine");
-    let tampered_path = directory.path().join("tampered.jsonl");
+    let tampered_path = directory.join("tampered.jsonl");
     std::fs::write(&tampered_path, tampered.join("\n") + "\n").expect("write export");
     let bad = run(&tampered_path);
     let stdout = String::from_utf8_lossy(&bad.stdout);
@@ -989,11 +1100,9 @@ fn the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_li
     assert!(stdout.contains("position 3"), "{stdout}");
 }
 
-#[test]
-fn handles_are_cheap_to_clone_and_the_writer_stops_with_the_last_one() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("log.db");
-    let log = EventLog::open(&path, LogOptions::default()).expect("open");
+fn handles_are_cheap_to_clone_and_the_writer_stops_with_the_last_one(backend: Backend) {
+    let place = TestLog::new(backend);
+    let log = place.open();
     let clones: Vec<EventLog> = (0..8).map(|_| log.clone()).collect();
     let shared = Arc::new(clones);
     let threads: Vec<_> = (0..8)
@@ -1011,21 +1120,20 @@ fn handles_are_cheap_to_clone_and_the_writer_stops_with_the_last_one() {
     }
     drop(shared);
     drop(log);
-    // Every handle is gone, so the writer has stopped and the file is free for another one.
-    let reopened = EventLog::open(&path, LogOptions::default()).expect("reopen");
+    // Every handle is gone, so the writer has stopped and the log is free for another one.
+    let reopened = place.open();
     assert_eq!(reopened.head().position, 16);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_appends_share_transactions() {
-    let directory = tempfile::tempdir().expect("temp dir");
+async fn concurrent_appends_share_transactions(backend: Backend) {
+    let place = TestLog::new(backend);
     // A batch window makes the grouping certain even on a busy machine; without it, requests
     // that arrive during a commit form the next batch.
     let options = LogOptions {
         max_batch_wait: Duration::from_millis(200),
         ..LogOptions::default()
     };
-    let log = EventLog::open(directory.path().join("log.db"), options).expect("open");
+    let log = place.open_with(options);
     let tasks: Vec<_> = (0..64)
         .map(|index| {
             let log = log.clone();
@@ -1050,6 +1158,95 @@ async fn concurrent_appends_share_transactions() {
         transactions.len()
     );
 }
+
+#[test]
+fn sqlite_the_checkpointer_copies_the_wal_into_the_database_while_the_log_is_open() {
+    let place = TestLog::new(Backend::Sqlite);
+    let path = place.path();
+    let log = place.open();
+    let database_size = || std::fs::metadata(&path).map_or(0, |metadata| metadata.len());
+    let empty_size = database_size();
+    // About 8 MB of rows: well past the 1,000-page WAL that wakes the checkpointer.
+    for request in 0..40 {
+        log.append_blocking(
+            &format!("s-{request}"),
+            ExpectedVersion::NoStream,
+            events(500),
+        )
+        .expect("append");
+    }
+    // Only a checkpoint writes pages into the database file itself.
+    wait_until("a checkpoint", Duration::from_secs(30), || {
+        database_size() > empty_size + 2_000_000
+    });
+    let report = log.verify(None, |_, _| {}).expect("verify");
+    assert!(report.ok && report.checked == 20_000, "{report:?}");
+}
+
+// ----- Every behavioural test on both backends -----
+
+/// Generates, in the invoking module, one test per listed body, run on `$backend`.
+macro_rules! on_backend {
+    ($backend:expr; async: $($async_name:ident),* ; multi: $($multi_name:ident),* ; sync: $($sync_name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $async_name() {
+                super::$async_name($backend).await
+            }
+        )*
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $multi_name() {
+                super::$multi_name($backend).await
+            }
+        )*
+        $(
+            #[test]
+            fn $sync_name() {
+                super::$sync_name($backend)
+            }
+        )*
+    };
+}
+
+macro_rules! behaviour_tests {
+    ($backend:expr) => {
+        on_backend!(
+            $backend;
+            async: appended_events_read_back_with_every_envelope_field,
+                a_stale_expected_version_is_a_conflict_that_appends_nothing,
+                repeating_a_request_returns_the_original_positions,
+                one_failing_request_does_not_fail_the_others_of_a_batch,
+                malformed_requests_name_the_field,
+                wait_for_returns_once_the_head_passes_the_position;
+            multi: concurrent_appenders_to_one_stream_never_share_a_version,
+                concurrent_appends_share_transactions;
+            sync: the_log_reopens_where_it_stopped_and_keeps_the_chain,
+                updates_and_deletes_are_refused_by_the_database,
+                verify_names_a_changed_payload_at_its_position,
+                verify_names_every_kind_of_changed_field,
+                verify_names_a_deleted_row_as_missing,
+                verify_names_swapped_rows_as_a_broken_link,
+                verify_finds_a_row_rewritten_with_a_recomputed_hash_at_the_next_link,
+                verify_from_a_checkpoint_checks_only_later_rows_and_rejects_a_wrong_one,
+                verify_reports_a_store_that_is_not_a_log,
+                a_writer_killed_mid_append_leaves_only_whole_requests,
+                the_python_verifier_in_the_audit_doc_accepts_an_export_and_names_a_changed_line,
+                handles_are_cheap_to_clone_and_the_writer_stops_with_the_last_one,
+        );
+    };
+}
+
+mod sqlite {
+    use super::Backend;
+    behaviour_tests!(Backend::Sqlite);
+}
+
+mod postgres {
+    use super::Backend;
+    behaviour_tests!(Backend::Postgres);
+}
+
 
 mod properties {
     //! Property tests of the chain: any history verifies, and any changed payload is found at
@@ -1083,7 +1280,9 @@ mod properties {
 
             let position = target.index(total as usize) as u64 + 1;
             let connection = raw_connection(&path);
-            drop_triggers(&connection);
+            connection
+                .execute_batch("DROP TRIGGER events_are_never_updated; DROP TRIGGER events_are_never_deleted;")
+                .expect("drop triggers");
             connection
                 .execute(
                     "UPDATE events SET payload = '{\"changed\":true}' WHERE position = ?1",
@@ -1098,26 +1297,3 @@ mod properties {
     }
 }
 
-#[test]
-fn the_checkpointer_copies_the_wal_into_the_database_while_the_log_is_open() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let path = directory.path().join("log.db");
-    let log = EventLog::open(&path, LogOptions::default()).expect("open");
-    let database_size = || std::fs::metadata(&path).map_or(0, |metadata| metadata.len());
-    let empty_size = database_size();
-    // About 8 MB of rows: well past the 1,000-page WAL that wakes the checkpointer.
-    for request in 0..40 {
-        log.append_blocking(
-            &format!("s-{request}"),
-            ExpectedVersion::NoStream,
-            events(500),
-        )
-        .expect("append");
-    }
-    // Only a checkpoint writes pages into the database file itself.
-    wait_until("a checkpoint", Duration::from_secs(30), || {
-        database_size() > empty_size + 2_000_000
-    });
-    let report = log.verify(None, |_, _| {}).expect("verify");
-    assert!(report.ok && report.checked == 20_000, "{report:?}");
-}

@@ -89,6 +89,19 @@ CREATE TRIGGER events_are_never_truncated BEFORE TRUNCATE ON events
 "#,
 )];
 
+/// Runs blocking PostgreSQL work. The `postgres` client drives its connection on a runtime of
+/// its own and panics when called from inside a tokio runtime, so there the work runs on a
+/// scoped thread of its own; elsewhere it runs in place.
+pub(crate) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 /// Connects to the database.
 pub(crate) fn connect(url: &str) -> Result<Client, LogError> {
     Client::connect(url, NoTls).map_err(pg("connect to PostgreSQL"))
@@ -253,7 +266,14 @@ impl PgPool {
     }
 
     /// Runs `work` on an idle connection (or a new one); keeps the connection unless it broke.
-    pub fn with_client<T>(
+    pub fn with_client<T: Send>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, LogError> + Send,
+    ) -> Result<T, LogError> {
+        off_runtime(|| self.with_client_here(work))
+    }
+
+    fn with_client_here<T>(
         &self,
         work: impl FnOnce(&mut Client) -> Result<T, LogError>,
     ) -> Result<T, LogError> {
@@ -277,6 +297,20 @@ impl PgPool {
             }
         }
         result
+    }
+}
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        // Closing a connection blocks on the client's own runtime: not on an async thread.
+        let idle = std::mem::take(
+            self.idle
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if !idle.is_empty() {
+            off_runtime(move || drop(idle));
+        }
     }
 }
 
@@ -343,7 +377,36 @@ const VERIFY_CHUNK_ROWS: i64 = 20_000;
 /// Verifies the chain of the log in the database at `url`, from the start or a checkpoint,
 /// calling `progress(checked, total)` after each chunk. Rows are read in position order in
 /// chunks; each chunk's digests are computed on rayon's threads while the next is read.
+///
+/// Callable from async code too (the work then runs on a thread of its own), though it blocks
+/// the caller until the chain is checked.
 pub fn verify_postgres(
+    url: &str,
+    from: Option<Checkpoint>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, LogError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return verify_here(url, from, progress);
+    }
+    // Inside a runtime: verify on a thread of its own and report progress from here.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            verify_here(url, from, |checked, total| {
+                let _ = sender.send((checked, total));
+            })
+        });
+        for (checked, total) in receiver {
+            progress(checked, total);
+        }
+        match worker.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+fn verify_here(
     url: &str,
     from: Option<Checkpoint>,
     mut progress: impl FnMut(u64, u64),
