@@ -94,20 +94,9 @@ struct RawRow {
     hash: [u8; 32],
 }
 
-/// The raw SQLite limit: plain batched INSERTs of the same rows into the same table and
-/// indexes (the schema is created by the crate, then the crate is closed).
-/// Returns two rates: INSERTs alone (rows prepared beforehand), and the whole append done
-/// by hand on one thread (JSON serialisation, SHA-256 chain and INSERTs), which is the same
-/// work the crate does.
-fn raw_insert_rate(
-    directory: &Path,
-    synchronous: Synchronous,
-    ids: Ids,
-    events: usize,
-) -> (f64, f64) {
-    let log = fresh_log(directory, synchronous);
-    let path = log.path().to_path_buf();
-    drop(log);
+/// The rows of `events` sample events in streams of 10, serialised and chained by hand as the
+/// crate would store them; returns them with their `recorded_at` and the time it took.
+fn prepare_raw_rows(ids: Ids, events: usize) -> (Vec<RawRow>, String, Duration) {
     let new_events: Vec<NewEvent> = (0..events)
         .map(|number| sample_event(number, ids))
         .collect();
@@ -158,6 +147,24 @@ fn raw_insert_rate(
         })
         .collect();
     let preparation = preparation_started.elapsed();
+    (rows, recorded_at, preparation)
+}
+
+/// The raw SQLite limit: plain batched INSERTs of the same rows into the same table and
+/// indexes (the schema is created by the crate, then the crate is closed).
+/// Returns two rates: INSERTs alone (rows prepared beforehand), and the whole append done
+/// by hand on one thread (JSON serialisation, SHA-256 chain and INSERTs), which is the same
+/// work the crate does.
+fn raw_insert_rate(
+    directory: &Path,
+    synchronous: Synchronous,
+    ids: Ids,
+    events: usize,
+) -> (f64, f64) {
+    let log = fresh_log(directory, synchronous);
+    let path = log.path().to_path_buf();
+    drop(log);
+    let (rows, recorded_at, preparation) = prepare_raw_rows(ids, events);
     let mut connection = Connection::open(&path).expect("open raw connection");
     connection
         .execute_batch(&format!(
@@ -214,14 +221,12 @@ fn raw_insert_rate(
 /// `events_per_request` events to streams of its own until `events` are stored.
 fn crate_append_rate(
     runtime: &tokio::runtime::Runtime,
-    directory: &Path,
-    synchronous: Synchronous,
+    log: EventLog,
     ids: Ids,
     appenders: usize,
     events_per_request: usize,
     events: usize,
 ) -> f64 {
-    let log = fresh_log(directory, synchronous);
     let requests_per_appender = (events / appenders / events_per_request).max(1);
     let prepared: Vec<Vec<AppendRequest>> = (0..appenders)
         .map(|appender| {
@@ -494,12 +499,80 @@ fn main() {
                 ids.label()
             ),
             appended,
-            &mut || crate_append_rate(&runtime, directory.path(), synchronous, ids, appenders, per_request, total),
+            &mut || crate_append_rate(&runtime, fresh_log(directory.path(), synchronous), ids, appenders, per_request, total),
         );
         // Only batched requests compare with batched INSERTs.
         if per_request == EVENTS_PER_TRANSACTION {
             crate_rows.push((index, raw.get(&(label, ids.label())).copied()));
         }
+    }
+
+    // PostgreSQL: the same rows INSERTed by hand, and the crate's appends, on a fresh
+    // database each run (the server's default durability: synchronous_commit on).
+    let postgres_available = admin_client().is_some();
+    if postgres_available {
+        for (how, label) in [
+            (PgInsert::Unnest, "multi-row UNNEST INSERT"),
+            (PgInsert::Prepared, "prepared single-row INSERTs"),
+        ] {
+            let insert_only = std::cell::RefCell::new(Vec::new());
+            let (_, value) = measure(
+                format!(
+                    "raw PostgreSQL by hand: serialise + SHA-256 chain + {label}, {EVENTS_PER_TRANSACTION}/transaction, UUIDv7"
+                ),
+                append_events,
+                &mut || {
+                    let (inserts, whole) =
+                        raw_postgres_insert_rate(Ids::TimeOrdered, append_events, how);
+                    insert_only.borrow_mut().push(inserts);
+                    whole
+                },
+            );
+            let (_, inserts_only) = measure(
+                format!(
+                    "raw PostgreSQL {label} only (rows prepared beforehand), {EVENTS_PER_TRANSACTION}/transaction, UUIDv7"
+                ),
+                append_events,
+                &mut || insert_only.borrow_mut().pop().unwrap_or(f64::NAN),
+            );
+            if how == PgInsert::Unnest {
+                raw.insert(
+                    ("PostgreSQL", Ids::TimeOrdered.label()),
+                    (value, inserts_only),
+                );
+            }
+        }
+        let postgres_configurations: [(usize, usize, usize); 4] = [
+            (1, 1_000, append_events),
+            (64, 1_000, append_events),
+            (1, 1, (append_events / 20).max(1_000)),
+            (64, 1, append_events / 4),
+        ];
+        for (appenders, per_request, total) in postgres_configurations {
+            let appended = appenders * (total / appenders / per_request).max(1) * per_request;
+            let (index, _) = measure(
+                format!(
+                    "eventlog append on PostgreSQL, {appenders} appender{}, {per_request}-event requests, UUIDv7",
+                    if appenders == 1 { "" } else { "s" },
+                ),
+                appended,
+                &mut || {
+                    let database = BenchDatabase::create();
+                    crate_append_rate(&runtime, database.open(), Ids::TimeOrdered, appenders, per_request, total)
+                },
+            );
+            if per_request == EVENTS_PER_TRANSACTION {
+                crate_rows.push((
+                    index,
+                    raw.get(&("PostgreSQL", Ids::TimeOrdered.label())).copied(),
+                ));
+            }
+        }
+    } else {
+        eprintln!(
+            "skipping the PostgreSQL figures: no server at {}",
+            postgres_base_url()
+        );
     }
 
     let only = std::env::var("CLOOP_BENCH_ONLY").unwrap_or_default();
@@ -549,6 +622,67 @@ fn main() {
             value
         },
     );
+    if postgres_available {
+        let database = BenchDatabase::create();
+        let target = database.open();
+        // The SQLite log's rows, imported verbatim (once; the figure is that one run).
+        let imported = std::cell::Cell::new(None);
+        measure(
+            format!("eventlog import_blocking from SQLite into PostgreSQL, pages of 10,000, {stored} events (one run)"),
+            stored,
+            &mut || {
+                if let Some(value) = imported.get() {
+                    return value;
+                }
+                let started = Instant::now();
+                let mut from = 1;
+                loop {
+                    let page = big.read_all_blocking(from, 10_000).expect("read all");
+                    let Some(last) = page.last() else { break };
+                    from = last.position + 1;
+                    target.import_blocking(&page).expect("import");
+                }
+                let value = rate(stored, started.elapsed());
+                imported.set(Some(value));
+                value
+            },
+        );
+        measure(
+            format!("eventlog read_all on PostgreSQL, pages of 10,000, {stored} events"),
+            stored,
+            &mut || {
+                let started = Instant::now();
+                let mut from = 1;
+                let mut count = 0;
+                loop {
+                    let page = target.read_all_blocking(from, 10_000).expect("read all");
+                    let Some(last) = page.last() else { break };
+                    from = last.position + 1;
+                    count += page.len();
+                }
+                assert_eq!(count, stored);
+                rate(count, started.elapsed())
+            },
+        );
+        measure(
+            format!("eventlog verify_postgres (parallel digests), {stored} events"),
+            stored,
+            &mut || {
+                let started = Instant::now();
+                let report = eventlog::postgres::verify_postgres(&database.url, None, |_, _| {})
+                    .expect("verify");
+                assert!(report.ok && report.checked as usize == stored);
+                assert_eq!(report.head_hash, big.head().hash);
+                rate(stored, started.elapsed())
+            },
+        );
+        measure(
+            format!("raw PostgreSQL SELECT read, chunks of 20,000, no hashing, {stored} events (comparison)"),
+            stored,
+            &mut || raw_postgres_read_rate(&database.url),
+        );
+        drop(target);
+    }
     drop(big);
 
     print_table(&lines, &crate_rows);
@@ -575,4 +709,223 @@ fn print_table(lines: &[(String, usize, f64)], crate_rows: &[(usize, Option<(f64
             .unwrap_or_default();
         println!("| {what} | {events_per_run} | {value:.0} | {by_hand} | {inserts_only} |");
     }
+}
+
+// ----- PostgreSQL -----
+
+/// The server the PostgreSQL figures use (`CLOOP_TEST_POSTGRES`, without a database name).
+fn postgres_base_url() -> String {
+    let base = std::env::var("CLOOP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+    let base = base.trim_end_matches('/');
+    match base.find("://") {
+        Some(scheme_end) => match base[scheme_end + 3..].find('/') {
+            Some(slash) => base[..scheme_end + 3 + slash].to_string(),
+            None => base.to_string(),
+        },
+        None => base.to_string(),
+    }
+}
+
+fn admin_client() -> Option<postgres::Client> {
+    postgres::Client::connect(
+        &format!("{}/postgres", postgres_base_url()),
+        postgres::NoTls,
+    )
+    .ok()
+}
+
+static BENCH_DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A fresh database holding the log's schema, dropped again on drop.
+struct BenchDatabase {
+    name: String,
+    url: String,
+}
+
+impl BenchDatabase {
+    fn create() -> BenchDatabase {
+        let name = format!(
+            "cloop_bench_{}_{}",
+            std::process::id(),
+            BENCH_DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut admin = admin_client().expect("connect to PostgreSQL");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .expect("drop database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let url = format!("{}/{name}", postgres_base_url());
+        // The crate creates its tables and triggers.
+        drop(EventLog::open_postgres(&url, LogOptions::default(), None).expect("create schema"));
+        BenchDatabase { name, url }
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect")
+    }
+
+    fn open(&self) -> EventLog {
+        EventLog::open_postgres(&self.url, LogOptions::default(), None).expect("open log")
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Some(mut admin) = admin_client() {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// How the raw PostgreSQL inserts are sent.
+#[derive(Clone, Copy, PartialEq)]
+enum PgInsert {
+    /// One multi-row `INSERT ... SELECT FROM UNNEST(arrays)` per transaction (what the crate
+    /// does).
+    Unnest,
+    /// One prepared single-row INSERT per row, all in one transaction.
+    Prepared,
+}
+
+const PG_UNNEST_INSERT: &str = "INSERT INTO events (position, stream_id, stream_version, \
+     event_id, event_type, schema_version, occurred_at, recorded_at, actor, correlation_id, \
+     causation_id, payload, prev_hash, hash) \
+     SELECT p, s, v, e, 'ticket.received', 1, o, $7, a, c, NULL, pl, ph, h FROM UNNEST( \
+     $1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
+     $8::text[], $9::text[], $10::bytea[], $11::bytea[]) \
+     AS u(p, s, v, e, o, a, c, pl, ph, h)";
+
+/// Inserts prepared rows into the database in transactions of `EVENTS_PER_TRANSACTION`.
+fn pg_insert_rows(
+    client: &mut postgres::Client,
+    rows: &[RawRow],
+    recorded_at: &str,
+    how: PgInsert,
+) {
+    let single = client
+        .prepare(
+            "INSERT INTO events (position, stream_id, stream_version, event_id, event_type, \
+             schema_version, occurred_at, recorded_at, actor, correlation_id, causation_id, \
+             payload, prev_hash, hash) VALUES ($1, $2, $3, $4, 'ticket.received', 1, $5, $6, \
+             $7, $8, NULL, $9, $10, $11)",
+        )
+        .expect("prepare insert");
+    let unnest = client.prepare(PG_UNNEST_INSERT).expect("prepare insert");
+    for (batch_index, batch) in rows.chunks(EVENTS_PER_TRANSACTION).enumerate() {
+        let first = batch_index * EVENTS_PER_TRANSACTION;
+        let mut transaction = client.transaction().expect("begin");
+        match how {
+            PgInsert::Unnest => {
+                let positions: Vec<i64> =
+                    (0..batch.len()).map(|i| (first + i) as i64 + 1).collect();
+                let versions: Vec<i64> = (0..batch.len())
+                    .map(|i| ((first + i) % 10) as i64 + 1)
+                    .collect();
+                let stream_ids: Vec<&str> =
+                    batch.iter().map(|row| row.stream_id.as_str()).collect();
+                let event_ids: Vec<Uuid> = batch.iter().map(|row| row.event_id).collect();
+                let occurred: Vec<&str> =
+                    batch.iter().map(|row| row.occurred_at.as_str()).collect();
+                let actors: Vec<&str> = batch.iter().map(|row| row.actor.as_str()).collect();
+                let correlations: Vec<&str> = batch
+                    .iter()
+                    .map(|row| row.correlation_id.as_str())
+                    .collect();
+                let payloads: Vec<&str> = batch.iter().map(|row| row.payload.as_str()).collect();
+                let prev: Vec<&[u8]> = batch.iter().map(|row| &row.prev_hash[..]).collect();
+                let hashes: Vec<&[u8]> = batch.iter().map(|row| &row.hash[..]).collect();
+                transaction
+                    .execute(
+                        &unnest,
+                        &[
+                            &positions,
+                            &stream_ids,
+                            &versions,
+                            &event_ids,
+                            &occurred,
+                            &actors,
+                            &recorded_at,
+                            &correlations,
+                            &payloads,
+                            &prev,
+                            &hashes,
+                        ],
+                    )
+                    .expect("insert");
+            }
+            PgInsert::Prepared => {
+                for (offset, row) in batch.iter().enumerate() {
+                    let number = first + offset;
+                    transaction
+                        .execute(
+                            &single,
+                            &[
+                                &(number as i64 + 1),
+                                &row.stream_id,
+                                &((number % 10) as i64 + 1),
+                                &row.event_id,
+                                &row.occurred_at,
+                                &recorded_at,
+                                &row.actor,
+                                &row.correlation_id,
+                                &row.payload,
+                                &&row.prev_hash[..],
+                                &&row.hash[..],
+                            ],
+                        )
+                        .expect("insert");
+                }
+            }
+        }
+        transaction.commit().expect("commit");
+    }
+}
+
+/// The raw PostgreSQL limit: the same rows INSERTed by hand into the crate's table. Returns
+/// the INSERT-only rate and the rate of the whole append done by hand.
+fn raw_postgres_insert_rate(ids: Ids, events: usize, how: PgInsert) -> (f64, f64) {
+    let database = BenchDatabase::create();
+    let (rows, recorded_at, preparation) = prepare_raw_rows(ids, events);
+    let mut client = database.client();
+    let started = Instant::now();
+    pg_insert_rows(&mut client, &rows, &recorded_at, how);
+    let inserting = started.elapsed();
+    (
+        rate(events, inserting),
+        rate(events, preparation + inserting),
+    )
+}
+
+/// Reads every row in position order in chunks of 20,000 (as `verify_postgres` does), without
+/// hashing: the read limit verify compares with.
+fn raw_postgres_read_rate(url: &str) -> f64 {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    let statement = client
+        .prepare(
+            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, \
+             occurred_at, recorded_at, actor, correlation_id, causation_id, payload, prev_hash, \
+             hash FROM events WHERE position > $1 ORDER BY position LIMIT 20000",
+        )
+        .expect("prepare");
+    let started = Instant::now();
+    let mut after = 0i64;
+    let mut count = 0usize;
+    let mut bytes = 0usize;
+    loop {
+        let rows = client.query(&statement, &[&after]).expect("read");
+        let Some(last) = rows.last() else { break };
+        after = last.get(0);
+        count += rows.len();
+        for row in &rows {
+            bytes += row.get::<_, &str>(11).len();
+        }
+    }
+    assert!(bytes > 0);
+    rate(count, started.elapsed())
 }

@@ -505,7 +505,9 @@ fn verify_names_a_changed_payload_at_its_position(backend: Backend) {
     let place = closed_log_with(backend, 100);
     place.disable_triggers();
     place
-        .execute(r#"UPDATE events SET payload = '{"number":36,"text":"changed"}' WHERE position = 37"#)
+        .execute(
+            r#"UPDATE events SET payload = '{"number":36,"text":"changed"}' WHERE position = 37"#,
+        )
         .expect("tamper");
     assert_eq!(first_bad(&place), (37, Problem::ChangedRow));
 }
@@ -842,11 +844,19 @@ async fn postgres_projections_follow_every_writer_in_order_and_resume_after_reop
     let projection = place.projection_path();
     for round in 0..5u64 {
         let theirs = other
-            .append(&format!("other-{round}"), ExpectedVersion::NoStream, events(3))
+            .append(
+                &format!("other-{round}"),
+                ExpectedVersion::NoStream,
+                events(3),
+            )
             .await
             .expect("append on the other handle");
         let ours = log
-            .append(&format!("ours-{round}"), ExpectedVersion::NoStream, events(2))
+            .append(
+                &format!("ours-{round}"),
+                ExpectedVersion::NoStream,
+                events(2),
+            )
             .await
             .expect("append on the projecting handle");
         assert!(ours.first_position > theirs.last_position);
@@ -861,7 +871,10 @@ async fn postgres_projections_follow_every_writer_in_order_and_resume_after_reop
     assert_eq!(log.sync().await.expect("sync"), 25);
     drop(log);
     let connection = raw_connection(&projection);
-    assert_eq!(projected_positions(&connection), (1..=25).collect::<Vec<_>>());
+    assert_eq!(
+        projected_positions(&connection),
+        (1..=25).collect::<Vec<_>>()
+    );
     assert_eq!(stream_counts(&connection).len(), 10);
     drop(connection);
 
@@ -871,10 +884,17 @@ async fn postgres_projections_follow_every_writer_in_order_and_resume_after_reop
         .await
         .expect("append");
     let log = place.open_with_projector(Box::new(OrderProjector));
-    assert_eq!(log.head().position, 29, "a reopened handle catches up first");
+    assert_eq!(
+        log.head().position,
+        29,
+        "a reopened handle catches up first"
+    );
     drop(log);
     let connection = raw_connection(&projection);
-    assert_eq!(projected_positions(&connection), (1..=29).collect::<Vec<_>>());
+    assert_eq!(
+        projected_positions(&connection),
+        (1..=29).collect::<Vec<_>>()
+    );
     assert_eq!(stream_counts(&connection).get("while-closed"), Some(&4));
     drop(connection);
 
@@ -1247,7 +1267,6 @@ mod postgres {
     behaviour_tests!(Backend::Postgres);
 }
 
-
 mod properties {
     //! Property tests of the chain: any history verifies, and any changed payload is found at
     //! its own position.
@@ -1296,4 +1315,3 @@ mod properties {
         }
     }
 }
-

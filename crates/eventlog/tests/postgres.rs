@@ -164,9 +164,17 @@ fn handles_and_processes_appending_together_keep_positions_and_versions_gap_free
 
     let reader = &handles[0];
     let all = reader.read_all_blocking(1, 1_000_000).expect("read all");
-    assert_eq!(all.len() as u64, total.events, "every appended event is stored once");
+    assert_eq!(
+        all.len() as u64,
+        total.events,
+        "every appended event is stored once"
+    );
     for (index, event) in all.iter().enumerate() {
-        assert_eq!(event.position, index as u64 + 1, "positions 1..N without gaps");
+        assert_eq!(
+            event.position,
+            index as u64 + 1,
+            "positions 1..N without gaps"
+        );
     }
     let mut versions: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for event in &all {
@@ -182,9 +190,11 @@ fn handles_and_processes_appending_together_keep_positions_and_versions_gap_free
     let report = place.verify();
     assert!(report.ok && report.checked == total.events, "{report:?}");
     for log in &handles {
-        common::wait_until("every handle to see the head", Duration::from_secs(10), || {
-            log.head().position == total.events
-        });
+        common::wait_until(
+            "every handle to see the head",
+            Duration::from_secs(10),
+            || log.head().position == total.events,
+        );
         assert_eq!(log.head().hash, report.head_hash);
     }
 }
@@ -315,7 +325,11 @@ async fn sync_returns_once_this_handle_includes_what_another_appended() {
     let projection = place.projection_path();
     for round in 0..30u64 {
         let outcome = a
-            .append(&format!("s-{round}"), ExpectedVersion::NoStream, events(1 + round % 3))
+            .append(
+                &format!("s-{round}"),
+                ExpectedVersion::NoStream,
+                events(1 + round % 3),
+            )
             .await
             .expect("append on A");
         let synced = b.sync().await.expect("sync B");
@@ -392,9 +406,11 @@ fn rows_of_a_sqlite_log_import_verbatim_once_and_a_wrong_row_is_refused() {
         target.import_blocking(&more).expect("import the rest"),
         source.head()
     );
-    common::wait_until("the handle to see the import", Duration::from_secs(10), || {
-        target.head().position == 60
-    });
+    common::wait_until(
+        "the handle to see the import",
+        Duration::from_secs(10),
+        || target.head().position == 60,
+    );
     let outcome = target
         .append_blocking("after-import", ExpectedVersion::NoStream, vec![event(1)])
         .expect("append after import");

@@ -237,25 +237,6 @@ pub(crate) struct PgPool {
     idle: Mutex<Vec<Client>>,
 }
 
-/// The blocking client ends its session with a runtime of its own, which panics on a thread
-/// that drives async tasks (where the last `EventLog` handle is often dropped): idle
-/// connections are closed on a short-lived thread of their own.
-impl Drop for PgPool {
-    fn drop(&mut self) {
-        let idle = std::mem::take(
-            &mut *self
-                .idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        if !idle.is_empty() {
-            let _ = std::thread::Builder::new()
-                .name("eventlog-close".to_string())
-                .spawn(move || drop(idle));
-        }
-    }
-}
-
 impl PgPool {
     pub fn new(url: String, max_idle: usize) -> Self {
         PgPool {
@@ -300,9 +281,11 @@ impl PgPool {
     }
 }
 
+/// The blocking client ends its session with a runtime of its own, which panics on a thread
+/// that drives async tasks (where the last `EventLog` handle is often dropped): there, idle
+/// connections are closed on a scoped thread of their own.
 impl Drop for PgPool {
     fn drop(&mut self) {
-        // Closing a connection blocks on the client's own runtime: not on an async thread.
         let idle = std::mem::take(
             self.idle
                 .get_mut()

@@ -109,9 +109,7 @@ fn drop_database(name: &str) {
             &format!("{}/postgres", postgres_base_url()),
             postgres::NoTls,
         ) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            ));
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
@@ -144,11 +142,7 @@ impl TestLog {
     }
 
     pub fn url(&self) -> &str {
-        &self
-            .database
-            .as_ref()
-            .expect("a PostgreSQL test log")
-            .url
+        &self.database.as_ref().expect("a PostgreSQL test log").url
     }
 
     pub fn store(&self) -> StoreUrl {
