@@ -287,7 +287,7 @@ impl EventLog {
     /// Waits until this handle has seen (and projected) every row committed in the store when
     /// it was called, by any process, and returns that position. For SQLite (one writer) that
     /// is the head at once; for PostgreSQL, other replicas' rows arrive through the follower
-    /// within milliseconds. Fails with `Unavailable` after the log's busy timeout.
+    /// within milliseconds. Fails with `Unavailable` when that takes more than 10 seconds.
     pub async fn sync(&self) -> Result<u64, LogError> {
         let target = match &self.inner.readers {
             Readers::Sqlite(_) => return Ok(self.head().position),
@@ -580,7 +580,7 @@ pub fn verify_store(
 async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, LogError> + Send + 'static,
 ) -> Result<T, LogError> {
-    tokio::task::spawn_blocking(work)
+    tokio::task::spawn_blocking(move || postgres::on_blocking_pool(work))
         .await
         .unwrap_or_else(|_| Err(LogError::Closed))
 }

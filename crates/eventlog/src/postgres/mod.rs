@@ -93,13 +93,27 @@ CREATE TRIGGER events_are_never_truncated BEFORE TRUNCATE ON events
 /// its own and panics when called from inside a tokio runtime, so there the work runs on a
 /// scoped thread of its own; elsewhere it runs in place.
 pub(crate) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
+    if tokio::runtime::Handle::try_current().is_err() || ON_BLOCKING_POOL.get() {
         return work();
     }
     std::thread::scope(|scope| match scope.spawn(work).join() {
         Ok(result) => result,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+thread_local! {
+    /// True while this thread runs work for [`on_blocking_pool`] (tokio's blocking pool, where
+    /// blocking is allowed although a runtime handle is set).
+    static ON_BLOCKING_POOL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` (already on tokio's blocking pool) so that [`off_runtime`] runs in place.
+pub(crate) fn on_blocking_pool<T>(work: impl FnOnce() -> T) -> T {
+    let before = ON_BLOCKING_POOL.replace(true);
+    let result = work();
+    ON_BLOCKING_POOL.set(before);
+    result
 }
 
 /// Connects to the database.
@@ -599,6 +613,16 @@ pub(crate) fn recompute_hash(event: &RecordedEvent, prev_hash: &[u8; 32]) -> [u8
     chain_hash(prev_hash, &row_digest(&caller, &writer))
 }
 
+/// Rows inserted per statement while importing.
+const IMPORT_CHUNK_ROWS: usize = 1_000;
+
+/// Inserts imported rows verbatim, one array per column.
+const IMPORT_ROWS: &str = "INSERT INTO events (position, stream_id, stream_version, event_id, \
+     event_type, schema_version, occurred_at, recorded_at, actor, correlation_id, causation_id, \
+     payload, prev_hash, hash) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], \
+     $4::uuid[], $5::text[], $6::integer[], $7::text[], $8::text[], $9::text[], $10::text[], \
+     $11::text[], $12::text[], $13::bytea[], $14::bytea[])";
+
 /// Appends rows recorded elsewhere verbatim after the head, under the append lock, checking
 /// that each continues the chain; rows already stored with the same hash are skipped.
 pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head, LogError> {
@@ -662,38 +686,61 @@ pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head
         fresh.push(row);
     }
     if !fresh.is_empty() {
-        let statement = format!(
-            "INSERT INTO events ({EVENT_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
         let statement = transaction
-            .prepare(&statement)
+            .prepare(IMPORT_ROWS)
             .map_err(pg("prepare import"))?;
-        for row in &fresh {
-            let position = i64::try_from(row.position).unwrap_or(i64::MAX);
-            let version = i64::try_from(row.stream_version).unwrap_or(i64::MAX);
-            let schema_version = i32::try_from(row.schema_version).unwrap_or(i32::MAX);
+        for chunk in fresh.chunks(IMPORT_CHUNK_ROWS) {
+            let to_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+            let position: Vec<i64> = chunk.iter().map(|row| to_i64(row.position)).collect();
+            let stream_id: Vec<&str> = chunk.iter().map(|row| row.stream_id.as_str()).collect();
+            let version: Vec<i64> = chunk.iter().map(|row| to_i64(row.stream_version)).collect();
+            let event_id: Vec<Uuid> = chunk.iter().map(|row| row.event_id).collect();
+            let event_type: Vec<&str> = chunk.iter().map(|row| row.event_type.as_str()).collect();
+            let schema_version: Vec<i32> = chunk
+                .iter()
+                .map(|row| i32::try_from(row.schema_version).unwrap_or(i32::MAX))
+                .collect();
+            let occurred_at: Vec<String> = chunk
+                .iter()
+                .map(|row| crate::canonical::format_timestamp(&row.occurred_at))
+                .collect();
+            let recorded_at: Vec<String> = chunk
+                .iter()
+                .map(|row| crate::canonical::format_timestamp(&row.recorded_at))
+                .collect();
+            let actor: Vec<&str> = chunk.iter().map(|row| row.actor_json.as_str()).collect();
+            let correlation_id: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|row| row.correlation_id.as_deref())
+                .collect();
+            let causation_id: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|row| row.causation_id.as_deref())
+                .collect();
+            let payload: Vec<&str> = chunk.iter().map(|row| row.payload_json.as_str()).collect();
+            let prev_hash: Vec<&[u8]> = chunk.iter().map(|row| &row.prev_hash[..]).collect();
+            let hash: Vec<&[u8]> = chunk.iter().map(|row| &row.hash[..]).collect();
             transaction
                 .execute(
                     &statement,
                     &[
                         &position,
-                        &row.stream_id,
+                        &stream_id,
                         &version,
-                        &row.event_id,
-                        &row.event_type,
+                        &event_id,
+                        &event_type,
                         &schema_version,
-                        &crate::canonical::format_timestamp(&row.occurred_at),
-                        &crate::canonical::format_timestamp(&row.recorded_at),
-                        &row.actor_json,
-                        &row.correlation_id,
-                        &row.causation_id,
-                        &row.payload_json,
-                        &&row.prev_hash[..],
-                        &&row.hash[..],
+                        &occurred_at,
+                        &recorded_at,
+                        &actor,
+                        &correlation_id,
+                        &causation_id,
+                        &payload,
+                        &prev_hash,
+                        &hash,
                     ],
                 )
-                .map_err(pg("import a row"))?;
+                .map_err(pg("import rows"))?;
         }
         transaction
             .execute(
