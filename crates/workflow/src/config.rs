@@ -175,6 +175,10 @@ pub struct WorkflowConfig {
     /// Where the event log lives (`--store`): `None` is `workflow.db` in the data folder; a
     /// PostgreSQL store lets several replicas share the log (see `leader`).
     pub store: Option<eventlog::StoreUrl>,
+    /// Where the customer keys live (`--keys-store`): `None` is `keys.db` in the data folder
+    /// next to a SQLite log, the log's own database next to a PostgreSQL one. A database of
+    /// their own keeps keys out of the log's backups.
+    pub keys_store: Option<eventlog::StoreUrl>,
     /// The principals allowed to call; empty lets nobody in.
     pub tokens: Arc<service::TokenRegistry>,
     pub rules: Arc<domain::rules::Rules>,

@@ -171,23 +171,25 @@ pub fn open_store_log(
     }
 }
 
-/// Opens the key store: `keys.db` of the data folder, or with a PostgreSQL log the tables in
-/// the same database (every replica must open what any replica sealed).
+/// Opens the key store: `keys_store` when given (`--keys-store`), else `keys.db` of the data
+/// folder next to a SQLite log, or the tables in the log's own database next to a PostgreSQL
+/// log (every replica must open what any replica sealed, so a replica-local file will not do).
 pub fn open_store_vault(
     store: &eventlog::StoreUrl,
+    keys_store: Option<&eventlog::StoreUrl>,
     data_dir: &Path,
 ) -> Result<Arc<vault::Vault>, WorkflowError> {
-    match store {
-        eventlog::StoreUrl::Sqlite(_) => open_vault(data_dir),
-        eventlog::StoreUrl::Postgres(url) => vault::Vault::open_postgres(url)
-            .map(Arc::new)
-            .map_err(|error| {
-                WorkflowError::Config(format!(
-                    "open the key store in {}: {error}",
-                    eventlog::redact(url)
-                ))
-            }),
-    }
+    let opened = match keys_store.unwrap_or(store) {
+        eventlog::StoreUrl::Sqlite(_) if keys_store.is_none() => return open_vault(data_dir),
+        eventlog::StoreUrl::Sqlite(path) => vault::Vault::open_file(path),
+        eventlog::StoreUrl::Postgres(url) => vault::Vault::open_postgres(url),
+    };
+    opened.map(Arc::new).map_err(|error| {
+        WorkflowError::Config(format!(
+            "open the key store {}: {error}",
+            keys_store.unwrap_or(store)
+        ))
+    })
 }
 
 /// Records the configuration's version as a `config_changed` event when it differs from the
@@ -247,9 +249,17 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     };
     let rules = config.rules.clone();
     let open_store = store.clone();
+    let keys_store = config.keys_store.clone();
+    if store.is_postgres() && keys_store.as_ref().is_some_and(|keys| !keys.is_postgres()) {
+        return Err(WorkflowError::Config(
+            "--keys-store: replicas on a PostgreSQL log need a shared key store \
+             (postgres://...), not a file"
+                .to_string(),
+        ));
+    }
     let data_dir = config.data_dir.clone();
     let (log, vault) = tokio::task::spawn_blocking(move || {
-        let vault = open_store_vault(&open_store, &data_dir)?;
+        let vault = open_store_vault(&open_store, keys_store.as_ref(), &data_dir)?;
         let log = open_store_log(&open_store, &data_dir, rules, synchronous, vault.clone())?;
         Ok::<_, WorkflowError>((log, vault))
     })

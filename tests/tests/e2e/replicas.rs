@@ -53,6 +53,8 @@ fn write_clock(path: &Path, instant: chrono::DateTime<chrono::Utc>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() {
     let database = blocking(|| PgDatabase::create("replicas"));
+    // The customer keys in a database of their own (`--keys-store`), out of the log's backups.
+    let keys_database = blocking(|| PgDatabase::create("replica_keys"));
     let nats = NatsServer::start();
     let dir = tempfile::Builder::new()
         .prefix("cloop-replicas-")
@@ -103,7 +105,12 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
             let address = format!("127.0.0.1:{}", free_port());
             let data_dir = dir.path().join(format!("workflow-{index}"));
             let mut args = common(&address, &data_dir);
-            args.extend(["--store".to_owned(), database.url().to_owned()]);
+            args.extend([
+                "--store".to_owned(),
+                database.url().to_owned(),
+                "--keys-store".to_owned(),
+                keys_database.url().to_owned(),
+            ]);
             let process = ServiceProcess::spawn(
                 "cloop-workflow",
                 &args,
@@ -260,6 +267,8 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
             "--check",
             "--store",
             database.url(),
+            "--keys-store",
+            keys_database.url(),
             "--data-dir",
             &replicas[second_leader].data_dir.to_string_lossy(),
             "--config",
@@ -277,6 +286,17 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         });
     assert_eq!(check["log_ok"], true, "{check}");
     let events = check["events"].as_u64().unwrap_or(0);
+
+    // The keys are in their own database, none in the log's.
+    let keys = keys_database.with_client(|client| {
+        client
+            .query_one("SELECT count(*) FROM customer_keys", &[])
+            .and_then(|row| row.try_get::<_, i64>(0))
+            .expect("count keys")
+    });
+    assert!(keys > 0, "no customer key in the key database");
+    let keys_in_log = count("SELECT count(*) FROM pg_tables WHERE tablename = 'customer_keys'");
+    assert_eq!(keys_in_log, 0, "the log's database holds a key table");
 
     // A command on one replica is seen at once by a command on another.
     let ticket = &acknowledged[0].ticket_id;

@@ -20,6 +20,10 @@ struct Cli {
     /// replicas may share one PostgreSQL database). Default: workflow.db in the data folder.
     #[arg(long, env = "CLOOP_STORE")]
     store: Option<String>,
+    /// Where the customer keys live: `sqlite:PATH` or `postgres://...`. Default: keys.db in
+    /// the data folder next to a SQLite log, the log's database next to a PostgreSQL one.
+    #[arg(long, env = "CLOOP_KEYS_STORE")]
+    keys_store: Option<String>,
     /// Check the data folder of a stopped service (log chain and projections) and exit.
     #[arg(long)]
     check: bool,
@@ -50,8 +54,15 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         .map(eventlog::StoreUrl::parse)
         .transpose()
         .map_err(|error| anyhow::anyhow!("--store: {error}"))?;
+    let keys_store = cli
+        .keys_store
+        .as_deref()
+        .map(eventlog::StoreUrl::parse)
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("--keys-store: {error}"))?;
     Ok(WorkflowConfig {
         store,
+        keys_store,
         listen: cli.common.listen_or(workflow::config::default_listen()),
         metrics_listen: cli.common.metrics_listen,
         nats_url: cli.common.nats_url.clone(),
@@ -90,7 +101,7 @@ fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
         std::path::Path::new(""),
     )?;
     let report = log.verify(None, |_, _| {})?;
-    let vault = workflow::open_store_vault(&store, &config.data_dir)?;
+    let vault = workflow::open_store_vault(&store, config.keys_store.as_ref(), &config.data_dir)?;
     let mut memory = rusqlite::Connection::open_in_memory()?;
     let replayed = workflow::projections::rebuild(&mut memory, &log, config.rules.clone(), vault)
         .map_err(anyhow::Error::msg)?;
