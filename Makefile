@@ -16,6 +16,7 @@ tools: ## Install what a clean machine lacks (a current nats-server into .tools/
 	@./scripts/install-nats-server.sh
 	@command -v cargo-nextest >/dev/null || echo "note: cargo-nextest not found, tests run with cargo test"
 	@./scripts/install-chromium.sh
+	@./scripts/check-postgres.sh
 
 fmt: ## Check formatting
 	$(CARGO) fmt --all --check
