@@ -7,7 +7,7 @@ export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 # release builds (`make run`, deploy) never do.
 FAILPOINTS := --features intake/failpoints,workflow/failpoints
 
-.PHONY: help tools fmt lint check-purity check-proto check-deploy build quickstart demo test test-unit test-e2e run demo bench soak fuzz clean-data
+.PHONY: help tools check-postgres fmt lint check-purity check-proto check-deploy build quickstart demo test test-unit test-e2e run demo bench soak fuzz clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -16,7 +16,6 @@ tools: ## Install what a clean machine lacks (a current nats-server into .tools/
 	@./scripts/install-nats-server.sh
 	@command -v cargo-nextest >/dev/null || echo "note: cargo-nextest not found, tests run with cargo test"
 	@./scripts/install-chromium.sh
-	@./scripts/check-postgres.sh
 
 fmt: ## Check formatting
 	$(CARGO) fmt --all --check
@@ -39,7 +38,10 @@ check-deploy: tools ## Validate deploy/: nats-server -t, YAML of compose and k8s
 build: ## Build every binary (debug, with failpoints), used by the end-to-end tests
 	$(CARGO) build --workspace --bins --locked $(FAILPOINTS)
 
-test: tools fmt check-purity check-proto check-deploy lint build ## Everything CI checks
+check-postgres: ## The PostgreSQL the tests of the PostgreSQL backend use must answer
+	@./scripts/check-postgres.sh
+
+test: tools check-postgres fmt check-purity check-proto check-deploy lint build ## Everything CI checks
 	@if command -v cargo-nextest >/dev/null; then \
 	  $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS); \
 	else \
