@@ -132,21 +132,8 @@ pub fn verify_path(
             .optional()
             .map_err(sqlite("read checkpoint row"))?
     };
-    if stored_at_checkpoint.as_deref() != Some(&checkpoint.hash[..]) {
-        report.first_bad = Some(BadRow {
-            position: checkpoint.position,
-            problem: Problem::CheckpointMismatch,
-            detail: match stored_at_checkpoint {
-                None => format!(
-                    "no row is stored at checkpoint position {}",
-                    checkpoint.position
-                ),
-                Some(_) => format!(
-                    "the row at position {} does not have the checkpoint's hash",
-                    checkpoint.position
-                ),
-            },
-        });
+    if let Some(bad) = checkpoint_mismatch(&checkpoint, stored_at_checkpoint.as_deref()) {
+        report.first_bad = Some(bad);
         return Ok(report);
     }
     drop(connection);
@@ -181,6 +168,31 @@ pub fn verify_path(
     }
     report.ok = true;
     Ok(report)
+}
+
+/// The problem when the row stored at a checkpoint's position (`stored`: its hash, `None`
+/// when there is none) is not the checkpoint's; position 0 is the genesis hash.
+pub(crate) fn checkpoint_mismatch(
+    checkpoint: &Checkpoint,
+    stored: Option<&[u8]>,
+) -> Option<BadRow> {
+    if stored == Some(&checkpoint.hash[..]) {
+        return None;
+    }
+    Some(BadRow {
+        position: checkpoint.position,
+        problem: Problem::CheckpointMismatch,
+        detail: match stored {
+            None => format!(
+                "no row is stored at checkpoint position {}",
+                checkpoint.position
+            ),
+            Some(_) => format!(
+                "the row at position {} does not have the checkpoint's hash",
+                checkpoint.position
+            ),
+        },
+    })
 }
 
 /// Checks one row against the chain so far and advances it; returns the problem if any.

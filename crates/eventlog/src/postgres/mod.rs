@@ -33,7 +33,7 @@ use uuid::Uuid;
 use crate::canonical::{chain_hash, parse_timestamp, row_digest, CallerFields, WriterFields};
 use crate::error::{pg, LogError};
 use crate::event::RecordedEvent;
-use crate::verify::{link, CheckedRow};
+use crate::verify::{checkpoint_mismatch, link, CheckedRow};
 use crate::{BadRow, Checkpoint, Head, Problem, VerifyReport, GENESIS_HASH};
 
 pub(crate) use follower::{start_follower, Pending};
@@ -444,21 +444,8 @@ fn verify_here(
             .transpose()
             .map_err(pg("read checkpoint row"))?
     };
-    if stored_at_checkpoint.as_deref() != Some(&checkpoint.hash[..]) {
-        report.first_bad = Some(BadRow {
-            position: checkpoint.position,
-            problem: Problem::CheckpointMismatch,
-            detail: match stored_at_checkpoint {
-                None => format!(
-                    "no row is stored at checkpoint position {}",
-                    checkpoint.position
-                ),
-                Some(_) => format!(
-                    "the row at position {} does not have the checkpoint's hash",
-                    checkpoint.position
-                ),
-            },
-        });
+    if let Some(bad) = checkpoint_mismatch(&checkpoint, stored_at_checkpoint.as_deref()) {
+        report.first_bad = Some(bad);
         return Ok(report);
     }
     let total = head.position.saturating_sub(checkpoint.position);
