@@ -59,6 +59,16 @@ pub enum VaultError {
         /// The key id named by the sealed object.
         key_id: String,
     },
+    /// Copying key stores met a key the target holds otherwise (other bytes under the same
+    /// key id, the key id for another customer, or another key for the customer): a key is
+    /// never overwritten. Only the key id is named, never the customer or the key.
+    #[error("key {key_id} cannot be copied: {reason}; a key is never overwritten")]
+    KeyConflict {
+        /// The key id of the source's row.
+        key_id: String,
+        /// How the target differs.
+        reason: &'static str,
+    },
     /// A value could not be turned into JSON text or back.
     #[error("failed to {context}: {reason}")]
     Json {

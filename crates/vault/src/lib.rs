@@ -13,7 +13,8 @@
 //!   erased; `erase` deletes the key; `open_in_place` opens every sealed object of a payload
 //!   and puts the `{"erased": true}` marker where the key is gone; `backup_to` copies a
 //!   key store file with SQLite's online backup (a PostgreSQL key store is backed up with
-//!   its database).
+//!   its database); `copy_into` copies every key and erasure of one key store into another
+//!   (a key store file into PostgreSQL), never overwriting a key, erasures winning.
 //!
 //! # Invariants
 //!
@@ -31,12 +32,14 @@
 //! - **Randomness comes from the operating system** (`rand::rngs::OsRng`), for keys and
 //!   nonces alike, and only in this crate.
 
+mod copy;
 mod customer;
 mod error;
 mod sealed;
 mod storage;
 mod store;
 
+pub use copy::CopyStats;
 pub use customer::CustomerRef;
 pub use error::VaultError;
 pub use sealed::{

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::copy::{plan_keys, CopyStats, ErasedRow, KeyRow, TargetState};
 use crate::customer::CustomerRef;
 use crate::error::{postgres as pg_error, sqlite, VaultError};
 use crate::sealed::KeyId;
@@ -112,7 +113,21 @@ impl Session {
 }
 
 fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+    time_text(&Utc::now())
+}
+
+/// A time as the key store file stores it (RFC 3339, microseconds, UTC).
+fn time_text(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A time the key store file stored, or `Corrupt` naming the key id and the column.
+fn parse_time(text: &str, key_id: &str, column: &str) -> Result<DateTime<Utc>, VaultError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| VaultError::Corrupt {
+            reason: format!("{column} of key {key_id} is not an RFC 3339 time: {error}"),
+        })
 }
 
 fn to_key(bytes: Vec<u8>) -> Result<Key, VaultError> {
@@ -559,6 +574,301 @@ impl Storage {
                     )?
                     .get(0))
             }),
+        }
+    }
+
+    /// Every row of `customer_keys` and `erased_keys`, read in one snapshot, in key id
+    /// order.
+    pub(crate) fn read_all_rows(&mut self) -> Result<(Vec<KeyRow>, Vec<ErasedRow>), VaultError> {
+        match self {
+            Storage::Sqlite { connection, .. } => {
+                let transaction = connection
+                    .transaction()
+                    .map_err(sqlite("begin reading the key store"))?;
+                let keys: Vec<(String, String, Vec<u8>, String)> = {
+                    let mut statement = transaction
+                        .prepare(
+                            "SELECT key_id, customer_ref, key, created_at FROM customer_keys \
+                             ORDER BY key_id",
+                        )
+                        .map_err(sqlite("read customer keys"))?;
+                    let rows = statement
+                        .query_map([], |row| {
+                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                        })
+                        .map_err(sqlite("read customer keys"))?;
+                    rows.collect::<Result<_, _>>()
+                        .map_err(sqlite("read customer keys"))?
+                };
+                let erased: Vec<(String, String)> = {
+                    let mut statement = transaction
+                        .prepare("SELECT key_id, erased_at FROM erased_keys ORDER BY key_id")
+                        .map_err(sqlite("read erased keys"))?;
+                    let rows = statement
+                        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .map_err(sqlite("read erased keys"))?;
+                    rows.collect::<Result<_, _>>()
+                        .map_err(sqlite("read erased keys"))?
+                };
+                transaction
+                    .commit()
+                    .map_err(sqlite("end reading the key store"))?;
+                let keys = keys
+                    .into_iter()
+                    .map(|(key_id, customer_ref, key, created_at)| {
+                        let created_at = parse_time(&created_at, &key_id, "created_at")?;
+                        Ok(KeyRow {
+                            key_id,
+                            customer_ref,
+                            key,
+                            created_at,
+                        })
+                    })
+                    .collect::<Result<_, VaultError>>()?;
+                let erased = erased
+                    .into_iter()
+                    .map(|(key_id, erased_at)| {
+                        let erased_at = parse_time(&erased_at, &key_id, "erased_at")?;
+                        Ok(ErasedRow { key_id, erased_at })
+                    })
+                    .collect::<Result<_, VaultError>>()?;
+                Ok((keys, erased))
+            }
+            Storage::Postgres(store) => store.run("read the whole key store", |session| {
+                let mut transaction = session
+                    .client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()?;
+                let keys = transaction
+                    .query(
+                        "SELECT key_id, customer_ref, key, created_at FROM customer_keys \
+                         ORDER BY key_id",
+                        &[],
+                    )?
+                    .into_iter()
+                    .map(|row| KeyRow {
+                        key_id: row.get(0),
+                        customer_ref: row.get(1),
+                        key: row.get(2),
+                        created_at: row.get(3),
+                    })
+                    .collect();
+                let erased = transaction
+                    .query(
+                        "SELECT key_id, erased_at FROM erased_keys ORDER BY key_id",
+                        &[],
+                    )?
+                    .into_iter()
+                    .map(|row| ErasedRow {
+                        key_id: row.get(0),
+                        erased_at: row.get(1),
+                    })
+                    .collect();
+                transaction.commit()?;
+                Ok((keys, erased))
+            }),
+        }
+    }
+
+    /// Records the erasures `rows` (their times unchanged) and deletes their keys, in one
+    /// transaction, as `erase` does. Answers how many erasures were new here and how many
+    /// keys were deleted.
+    pub(crate) fn import_erasures(&mut self, rows: &[ErasedRow]) -> Result<(u64, u64), VaultError> {
+        match self {
+            Storage::Sqlite { connection, .. } => {
+                let transaction = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite("begin copying erasures"))?;
+                let (mut recorded, mut deleted) = (0u64, 0u64);
+                {
+                    let mut delete = transaction
+                        .prepare("DELETE FROM customer_keys WHERE key_id = ?1")
+                        .map_err(sqlite("prepare key deletion"))?;
+                    let mut record = transaction
+                        .prepare(
+                            "INSERT INTO erased_keys (key_id, erased_at) VALUES (?1, ?2) \
+                             ON CONFLICT (key_id) DO NOTHING",
+                        )
+                        .map_err(sqlite("prepare erasure copy"))?;
+                    for row in rows {
+                        deleted += delete
+                            .execute([&row.key_id])
+                            .map_err(sqlite("delete key"))?
+                            as u64;
+                        recorded += record
+                            .execute(rusqlite::params![row.key_id, time_text(&row.erased_at)])
+                            .map_err(sqlite("record erasure"))?
+                            as u64;
+                    }
+                }
+                transaction
+                    .commit()
+                    .map_err(sqlite("commit copied erasures"))?;
+                if deleted > 0 {
+                    // As in `erase`: the deleted keys' bytes do not linger in the WAL.
+                    let _ = connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                }
+                Ok((recorded, deleted))
+            }
+            Storage::Postgres(store) => {
+                let key_ids: Vec<&str> = rows.iter().map(|row| row.key_id.as_str()).collect();
+                let times: Vec<DateTime<Utc>> = rows.iter().map(|row| row.erased_at).collect();
+                store.run("copy erasures", |session| {
+                    let mut transaction = session.client.transaction()?;
+                    let deleted = transaction.execute(
+                        "DELETE FROM customer_keys WHERE key_id = ANY($1)",
+                        &[&key_ids],
+                    )?;
+                    let recorded = transaction.execute(
+                        "INSERT INTO erased_keys (key_id, erased_at) \
+                         SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+                         ON CONFLICT (key_id) DO NOTHING",
+                        &[&key_ids, &times],
+                    )?;
+                    transaction.commit()?;
+                    Ok((recorded, deleted))
+                })
+            }
+        }
+    }
+
+    /// Stores the keys `rows` (none erased in the source) unchanged, in one transaction,
+    /// after reading in it what this store holds of them: a key already here with the same
+    /// customer and bytes is skipped, one erased here is left out, and a key id or customer
+    /// held here with another key is a `KeyConflict` that stores none of `rows`.
+    pub(crate) fn import_keys(&mut self, rows: &[KeyRow]) -> Result<CopyStats, VaultError> {
+        let counts = |insert: usize, plan_already: u64, plan_erased: u64| CopyStats {
+            keys_copied: insert as u64,
+            keys_already_there: plan_already,
+            keys_erased_in_target: plan_erased,
+            ..CopyStats::default()
+        };
+        match self {
+            Storage::Sqlite { connection, .. } => {
+                let transaction = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite("begin copying keys"))?;
+                let mut state = TargetState::default();
+                for row in rows {
+                    let stored: Option<(String, Vec<u8>)> = transaction
+                        .query_row(
+                            "SELECT customer_ref, key FROM customer_keys WHERE key_id = ?1",
+                            [&row.key_id],
+                            |found| Ok((found.get(0)?, found.get(1)?)),
+                        )
+                        .optional()
+                        .map_err(sqlite("read target key"))?;
+                    if let Some(stored) = stored {
+                        state.by_key_id.insert(row.key_id.clone(), stored);
+                    }
+                    let erased: bool = transaction
+                        .query_row(
+                            "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
+                            [&row.key_id],
+                            |found| found.get(0),
+                        )
+                        .map_err(sqlite("read target erasures"))?;
+                    if erased {
+                        state.erased.insert(row.key_id.clone());
+                    }
+                    let held: Option<String> = transaction
+                        .query_row(
+                            "SELECT key_id FROM customer_keys WHERE customer_ref = ?1",
+                            [&row.customer_ref],
+                            |found| found.get(0),
+                        )
+                        .optional()
+                        .map_err(sqlite("read target customer key"))?;
+                    if let Some(held) = held {
+                        state.by_customer.insert(row.customer_ref.clone(), held);
+                    }
+                }
+                let plan = plan_keys(rows, &state)?;
+                {
+                    let mut insert = transaction
+                        .prepare(
+                            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
+                             VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .map_err(sqlite("prepare key copy"))?;
+                    for row in &plan.insert {
+                        insert
+                            .execute(rusqlite::params![
+                                row.key_id,
+                                row.customer_ref,
+                                row.key,
+                                time_text(&row.created_at)
+                            ])
+                            .map_err(sqlite("store copied key"))?;
+                    }
+                }
+                transaction.commit().map_err(sqlite("commit copied keys"))?;
+                Ok(counts(
+                    plan.insert.len(),
+                    plan.already_there,
+                    plan.erased_in_target,
+                ))
+            }
+            Storage::Postgres(store) => {
+                let key_ids: Vec<&str> = rows.iter().map(|row| row.key_id.as_str()).collect();
+                let customers: Vec<&str> =
+                    rows.iter().map(|row| row.customer_ref.as_str()).collect();
+                let outcome = store.run("copy keys", |session| {
+                    let mut transaction = session.client.transaction()?;
+                    let mut state = TargetState::default();
+                    for row in transaction.query(
+                        "SELECT key_id, customer_ref, key FROM customer_keys \
+                         WHERE key_id = ANY($1) OR customer_ref = ANY($2)",
+                        &[&key_ids, &customers],
+                    )? {
+                        let (key_id, customer_ref, key): (String, String, Vec<u8>) =
+                            (row.get(0), row.get(1), row.get(2));
+                        state
+                            .by_customer
+                            .insert(customer_ref.clone(), key_id.clone());
+                        state.by_key_id.insert(key_id, (customer_ref, key));
+                    }
+                    for row in transaction.query(
+                        "SELECT key_id FROM erased_keys WHERE key_id = ANY($1)",
+                        &[&key_ids],
+                    )? {
+                        state.erased.insert(row.get(0));
+                    }
+                    let plan = match plan_keys(rows, &state) {
+                        Ok(plan) => plan,
+                        // Dropping the transaction rolls it back.
+                        Err(conflict) => return Ok(Err(conflict)),
+                    };
+                    if !plan.insert.is_empty() {
+                        let ids: Vec<&str> =
+                            plan.insert.iter().map(|row| row.key_id.as_str()).collect();
+                        let refs: Vec<&str> = plan
+                            .insert
+                            .iter()
+                            .map(|row| row.customer_ref.as_str())
+                            .collect();
+                        let keys: Vec<&[u8]> =
+                            plan.insert.iter().map(|row| row.key.as_slice()).collect();
+                        let times: Vec<DateTime<Utc>> =
+                            plan.insert.iter().map(|row| row.created_at).collect();
+                        transaction.execute(
+                            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
+                             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], \
+                             $4::timestamptz[])",
+                            &[&ids, &refs, &keys, &times],
+                        )?;
+                    }
+                    transaction.commit()?;
+                    Ok(Ok(counts(
+                        plan.insert.len(),
+                        plan.already_there,
+                        plan.erased_in_target,
+                    )))
+                })?;
+                outcome
+            }
         }
     }
 

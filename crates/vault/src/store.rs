@@ -13,6 +13,7 @@ use rand::RngCore;
 use rusqlite::Connection;
 use serde_json::Value;
 
+use crate::copy::{CopyStats, ErasedRow, KeyRow};
 use crate::customer::CustomerRef;
 use crate::error::{sqlite, VaultError};
 use crate::sealed::{
@@ -473,6 +474,28 @@ impl Vault {
     /// Whether a key id was erased in this store.
     pub fn is_erased(&self, key_id: KeyId) -> Result<bool, VaultError> {
         self.lock().storage.is_erased(key_id)
+    }
+
+    /// Every key and erasure row of the store, read in one snapshot (for `copy_into`).
+    pub(crate) fn read_all_rows(&self) -> Result<(Vec<KeyRow>, Vec<ErasedRow>), VaultError> {
+        self.lock().storage.read_all_rows()
+    }
+
+    /// Records copied erasures and deletes their keys (for `copy_into`); answers how many
+    /// erasures were new and how many keys were deleted.
+    pub(crate) fn import_erasures(&self, rows: &[ErasedRow]) -> Result<(u64, u64), VaultError> {
+        let mut inner = self.lock();
+        for row in rows {
+            if let Ok(key_id) = KeyId::parse(&row.key_id) {
+                inner.forget(key_id);
+            }
+        }
+        inner.storage.import_erasures(rows)
+    }
+
+    /// Stores copied keys (for `copy_into`).
+    pub(crate) fn import_keys(&self, rows: &[KeyRow]) -> Result<CopyStats, VaultError> {
+        self.lock().storage.import_keys(rows)
     }
 
     /// How many customer keys the store holds.

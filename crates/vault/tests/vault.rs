@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier};
 
 use serde_json::json;
 use support::TestStore;
-use vault::{is_sealed, sealed_key_ids, CustomerRef, SealedJson, Vault, VaultError};
+use vault::{is_sealed, sealed_key_ids, CopyStats, CustomerRef, SealedJson, Vault, VaultError};
 
 /// Runs each named behaviour (a `fn(&TestStore)`) as two tests, `<name>::sqlite` and
 /// `<name>::postgres`.
@@ -383,6 +383,252 @@ fn describe_names_the_store_without_a_password(store: &TestStore) {
         }
     }
     assert!(format!("{vault:?}").contains(&vault.describe()));
+}
+
+/// A key store with `count` customers, each with one sealed value; the first `erased` of
+/// them erased. Answers the sealed values with their plaintexts.
+fn filled_store(
+    vault: &Vault,
+    count: usize,
+    erased: usize,
+) -> Vec<(SealedJson, serde_json::Value)> {
+    let customers: Vec<CustomerRef> = (0..count)
+        .map(|number| {
+            CustomerRef::from_fields(None, Some(&format!("+86139{number:08}")), None, None).unwrap()
+        })
+        .collect();
+    assert_eq!(vault.ensure_keys(&customers).unwrap(), count);
+    let sealed: Vec<(SealedJson, serde_json::Value)> = customers
+        .iter()
+        .enumerate()
+        .map(|(number, customer)| {
+            let value =
+                json!({ "name": format!("客户{number}"), "phone": format!("+86139{number:08}") });
+            (vault.seal(customer, &value).unwrap(), value)
+        })
+        .collect();
+    for customer in &customers[..erased] {
+        assert!(vault.erase(customer).unwrap());
+    }
+    sealed
+}
+
+/// Every row of `customer_keys` (key id, customer, key, creation time to the microsecond)
+/// and of `erased_keys`, as a store file holds them.
+type Rows = (Vec<(String, String, Vec<u8>, i64)>, Vec<(String, i64)>);
+
+fn file_rows(path: &std::path::Path) -> Rows {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let micros = |text: String| {
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .unwrap()
+            .timestamp_micros()
+    };
+    let mut statement = connection
+        .prepare("SELECT key_id, customer_ref, key, created_at FROM customer_keys ORDER BY key_id")
+        .unwrap();
+    let keys = statement
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })
+        .unwrap()
+        .map(|row| {
+            let (key_id, customer, key, created) = row.unwrap();
+            (key_id, customer, key, micros(created))
+        })
+        .collect();
+    let mut statement = connection
+        .prepare("SELECT key_id, erased_at FROM erased_keys ORDER BY key_id")
+        .unwrap();
+    let erased = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|row| {
+            let (key_id, erased_at) = row.unwrap();
+            (key_id, micros(erased_at))
+        })
+        .collect();
+    (keys, erased)
+}
+
+fn database_rows(client: &mut postgres::Client) -> Rows {
+    let keys = client
+        .query(
+            "SELECT key_id, customer_ref, key, created_at FROM customer_keys ORDER BY key_id",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|row| {
+            let created: chrono::DateTime<chrono::Utc> = row.get(3);
+            (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                created.timestamp_micros(),
+            )
+        })
+        .collect();
+    let erased = client
+        .query(
+            "SELECT key_id, erased_at FROM erased_keys ORDER BY key_id",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|row| {
+            let erased_at: chrono::DateTime<chrono::Utc> = row.get(1);
+            (row.get(0), erased_at.timestamp_micros())
+        })
+        .collect();
+    (keys, erased)
+}
+
+#[test]
+fn a_key_store_file_copied_into_postgres_opens_what_it_sealed_and_keeps_erasures() {
+    let source_store = TestStore::sqlite();
+    let source = source_store.open();
+    let sealed = filled_store(&source, 300, 25);
+    let target_store = TestStore::postgres();
+    let target = target_store.open();
+
+    let stats = source.copy_into(&target).unwrap();
+    assert_eq!(
+        stats,
+        CopyStats {
+            keys_copied: 275,
+            erasures_copied: 25,
+            ..CopyStats::default()
+        }
+    );
+    // The rows are the same, to the microsecond of their times.
+    let file = source_store.file().unwrap();
+    assert_eq!(
+        database_rows(&mut target_store.database().client()),
+        file_rows(&file)
+    );
+    for (index, (object, value)) in sealed.iter().enumerate() {
+        let opened = target.open(object).unwrap();
+        if index < 25 {
+            assert_eq!(opened, None, "erased stays erased");
+            assert!(target.is_erased(object.key).unwrap());
+        } else {
+            assert_eq!(opened.as_ref(), Some(value));
+        }
+    }
+
+    // A second copy finds everything there.
+    let again = source.copy_into(&target).unwrap();
+    assert_eq!(
+        again,
+        CopyStats {
+            keys_already_there: 275,
+            erasures_already_there: 25,
+            ..CopyStats::default()
+        }
+    );
+
+    // An erasure in the source after the first copy is copied by the next one: the key is
+    // deleted from the target. One erased in the target is not brought back.
+    let (late, late_value) = &sealed[100];
+    let (target_erased, _) = &sealed[200];
+    assert!(source.erase_key(late.key).unwrap());
+    assert_eq!(target.open(late).unwrap().as_ref(), Some(late_value));
+    assert!(target.erase_key(target_erased.key).unwrap());
+    let third = source.copy_into(&target).unwrap();
+    assert_eq!(
+        third,
+        CopyStats {
+            keys_already_there: 273,
+            keys_erased_in_target: 1,
+            erasures_copied: 1,
+            erasures_already_there: 25,
+            keys_deleted: 1,
+            ..CopyStats::default()
+        }
+    );
+    assert_eq!(target.open(late).unwrap(), None);
+    assert_eq!(target.open(target_erased).unwrap(), None);
+    assert_eq!(target.key_count().unwrap(), 273);
+
+    // Back into a fresh file: any pair of stores works, and copying a store into itself
+    // finds everything there.
+    let back_store = TestStore::sqlite();
+    let back = back_store.open();
+    let stats = target.copy_into(&back).unwrap();
+    assert_eq!(stats.keys_copied, 273);
+    assert_eq!(stats.erasures_copied, 27);
+    assert_eq!(
+        file_rows(&back_store.file().unwrap()),
+        database_rows(&mut target_store.database().client())
+    );
+    let itself = back.copy_into(&back).unwrap();
+    assert_eq!(itself.keys_already_there, 273);
+    assert_eq!(itself.keys_copied + itself.erasures_copied, 0);
+    let (kept, kept_value) = &sealed[299];
+    assert_eq!(back.open(kept).unwrap().as_ref(), Some(kept_value));
+}
+
+#[test]
+fn a_key_the_target_holds_otherwise_is_refused_naming_the_key_id() {
+    let source_store = TestStore::sqlite();
+    let source = source_store.open();
+    let sealed = filled_store(&source, 40, 0);
+    let (victim, _) = &sealed[17];
+    let customer = CustomerRef::from_fields(None, Some("+8613900000017"), None, None).unwrap();
+
+    // The same key id with other bytes.
+    let target_store = TestStore::postgres();
+    let target = target_store.open();
+    target_store
+        .database()
+        .client()
+        .execute(
+            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at)              VALUES ($1, $2, $3, now())",
+            &[&victim.key.to_string(), &customer.as_str(), &vec![7u8; 32]],
+        )
+        .unwrap();
+    let error = source.copy_into(&target).expect_err("other bytes");
+    assert!(
+        matches!(&error, VaultError::KeyConflict { key_id, .. } if *key_id == victim.key.to_string()),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&victim.key.to_string()), "{message}");
+    assert!(message.contains("never overwritten"), "{message}");
+    assert!(!message.contains(customer.as_str()), "{message}");
+    assert!(!format!("{error:?}").contains(customer.as_str()));
+    // The key stays as it was, and nothing of the chunk was stored.
+    let stored: Vec<u8> = target_store
+        .database()
+        .client()
+        .query_one(
+            "SELECT key FROM customer_keys WHERE key_id = $1",
+            &[&victim.key.to_string()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, vec![7u8; 32]);
+    assert_eq!(target.key_count().unwrap(), 1);
+
+    // Another key for the same customer.
+    let other_store = TestStore::sqlite();
+    let other = other_store.open();
+    other
+        .seal(&customer, &json!({"phone": "+8613900000017"}))
+        .unwrap();
+    let error = source
+        .copy_into(&other)
+        .expect_err("another key for the customer");
+    assert!(
+        matches!(&error, VaultError::KeyConflict { key_id, reason } if *key_id == victim.key.to_string() && reason.contains("customer")),
+        "{error:?}"
+    );
 }
 
 #[test]
