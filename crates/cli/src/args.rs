@@ -556,8 +556,13 @@ pub enum LogCommand {
         to_position: Option<u64>,
         /// The key store (keys.db) to open sealed personal data with; without it customers
         /// stay sealed (and read as empty).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "keys_store")]
         keys: Option<PathBuf>,
+        /// The key store as a URL instead of --keys: postgres://... (a key store in
+        /// PostgreSQL, e.g. after `log migrate`) or sqlite:PATH (never printed with its
+        /// password).
+        #[arg(long, value_name = "URL")]
+        keys_store: Option<String>,
         /// Also print this ticket as the replay folded it (JSON).
         #[arg(long, value_name = "ID")]
         ticket: Option<String>,
@@ -607,6 +612,14 @@ pub enum LogCommand {
         /// Rows copied per transaction.
         #[arg(long, value_name = "N", default_value_t = 5_000)]
         batch: usize,
+        /// The source key store (the service's keys.db), copied after the log; default:
+        /// keys.db next to the --from file, when there is one.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
+        /// Where the key store goes: postgres://... (or sqlite:PATH); default: the --to
+        /// database.
+        #[arg(long, value_name = "URL")]
+        keys_to: Option<String>,
     },
     /// Check an export (JSON Lines) with the hash recipe, and kept checkpoints inside it.
     VerifyExport {

@@ -3,6 +3,10 @@
 //! run again for the rows appended since (only those copied), refused for a tampered source
 //! (naming the row, copying nothing past it) and for a target holding another log (naming
 //! the first position that differs). The offline commands read the copy with `--store`.
+//! With `--keys`, the key store goes along: the copied log's sealed customers open with
+//! the PostgreSQL key store (`log replay --keys-store`), erased customers stay erased, an
+//! erasure made between two runs is copied by the second, and a target holding another key
+//! under the same key id is refused naming it.
 //!
 //! Each test creates its own database `cloop_mig_<pid>_<n>` on the server of env
 //! `CLOOP_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`) and drops it at the
@@ -431,4 +435,301 @@ fn migration_rate() {
     let output = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+}
+
+/// A SQLite log of `count` tickets received as the workflow records them, each customer
+/// sealed with the key store `keys.db` beside it; the customers of the first `erased`
+/// tickets then erased. Answers the folder, the log, and each ticket's id and phone.
+fn sealed_log(count: usize, erased: usize) -> (TempDir, PathBuf, Vec<(String, String)>) {
+    use domain::command::{Command as DomainCommand, Submission};
+    use domain::ids::{FeedbackId, TicketIdGenerator};
+    use domain::ticket::{Customer, Ticket};
+    use domain::types::Actor;
+    use domain::{DomainConfig, Rules};
+    use workflow::record::{new_events, Provenance};
+
+    let directory = tempfile::tempdir().expect("temp dir");
+    let path = directory.path().join("workflow.db");
+    let vault = vault::Vault::open_file(directory.path().join("keys.db")).expect("key store");
+    let log = EventLog::open(&path, LogOptions::default()).expect("open the source log");
+    let rules = Rules::new(DomainConfig::default()).expect("default rules");
+    let mut ids = TicketIdGenerator::new(5);
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let mut tickets = Vec::with_capacity(count);
+    let mut requests = Vec::with_capacity(count);
+    for number in 0..count {
+        let now = start + chrono::Duration::milliseconds(i64::try_from(number).expect("small"));
+        let ticket_id = ids.next(now);
+        let feedback_id = FeedbackId::new(now, [u8::try_from(number % 200).expect("small"); 10]);
+        let phone = format!("+86138{number:08}");
+        let submission = Submission {
+            feedback_id,
+            ticket_id: ticket_id.clone(),
+            channel: "app".into(),
+            external_id: Some(format!("ext-{number}")),
+            customer: Customer {
+                customer_id: None,
+                name: Some(format!("客户{number}")),
+                phone: Some(phone.clone()),
+                email: None,
+                wechat_openid: None,
+            },
+            content: format!("APP卡顿 (第{number}次)"),
+            occurred_at: None,
+            received_at: now,
+            product: None,
+            order_id: None,
+            attributes: Default::default(),
+        };
+        let events = domain::decide(
+            &Ticket::default(),
+            &DomainCommand::Receive(Box::new(submission)),
+            now,
+            &rules,
+        )
+        .expect("receive");
+        let provenance = Provenance {
+            actor: Actor::system("cloop-workflow/consumer"),
+            correlation_id: Some(feedback_id.to_string()),
+            causation_id: None,
+        };
+        let rows = new_events(&events, &provenance, |index| {
+            workflow::consumer::feedback_event_id(&feedback_id, index)
+        });
+        requests.push(AppendRequest {
+            stream_id: ticket_id.stream_id(),
+            expected: ExpectedVersion::NoStream,
+            events: rows,
+        });
+        tickets.push((ticket_id.to_string(), phone));
+    }
+    workflow::consumer::seal_requests(&vault, &mut requests).expect("seal the customers");
+    for outcome in log.append_many_blocking(requests) {
+        outcome.expect("append");
+    }
+    for (_, phone) in &tickets[..erased] {
+        erase_customer(&directory, phone);
+    }
+    (directory, path, tickets)
+}
+
+/// Erases a customer (by phone) in the key store beside the log.
+fn erase_customer(directory: &TempDir, phone: &str) {
+    let vault = vault::Vault::open_file(directory.path().join("keys.db")).expect("key store");
+    let customer = vault::CustomerRef::from_fields(None, Some(phone), None, None).expect("a ref");
+    assert!(vault.erase(&customer).expect("erase"), "{phone} had a key");
+}
+
+/// `cloop --json log replay --store URL --keys-store URL --ticket ID`.
+fn replay_ticket(log: &str, keys: &str, ticket: &str) -> Output {
+    cloop(&[
+        "--json",
+        "log",
+        "replay",
+        "--store",
+        log,
+        "--keys-store",
+        keys,
+        "--ticket",
+        ticket,
+    ])
+}
+
+#[test]
+fn the_key_store_goes_along_and_the_copied_log_opens_with_it() {
+    let database = TestDatabase::create();
+    let (directory, source, tickets) = sealed_log(300, 20);
+
+    let first = summary(&migrate(&source, &database.url()));
+    // Receiving records three events per ticket.
+    assert_eq!(first["rows_copied"], 900, "{first}");
+    let keys = &first["keys"];
+    assert_eq!(keys["found"], true, "{first}");
+    assert_eq!(keys["keys_copied"], 280, "{first}");
+    assert_eq!(keys["erasures_copied"], 20, "{first}");
+    assert_eq!(keys["to"], database.url(), "{first}");
+
+    // Every sealed customer opens through the PostgreSQL key store, and the erased ones
+    // stay erased.
+    let replayed = replay_ticket(&database.url(), &database.url(), &tickets[42].0);
+    let replayed = summary(&replayed);
+    assert_eq!(replayed["events"], 900, "{replayed}");
+    assert_eq!(replayed["tickets"], 300, "{replayed}");
+    assert_eq!(replayed["customers_opened"], true, "{replayed}");
+    assert_eq!(replayed["unreadable_positions"], json!([]), "{replayed}");
+    assert_eq!(
+        replayed["ticket"]["customer"]["phone"], tickets[42].1,
+        "{replayed}"
+    );
+    let erased = summary(&replay_ticket(
+        &database.url(),
+        &database.url(),
+        &tickets[3].0,
+    ));
+    assert_eq!(
+        erased["ticket"]["customer"]["phone"],
+        Value::Null,
+        "{erased}"
+    );
+    assert_eq!(
+        erased["ticket"]["customer"]["name"],
+        Value::Null,
+        "{erased}"
+    );
+
+    // A customer erased while the service still ran: the second run copies the erasure.
+    erase_customer(&directory, &tickets[42].1);
+    let second = summary(&migrate(&source, &database.url()));
+    assert_eq!(second["rows_copied"], 0, "{second}");
+    let keys = &second["keys"];
+    assert_eq!(keys["keys_copied"], 0, "{second}");
+    assert_eq!(keys["keys_already_there"], 279, "{second}");
+    assert_eq!(keys["erasures_copied"], 1, "{second}");
+    assert_eq!(keys["erasures_already_there"], 20, "{second}");
+    assert_eq!(keys["keys_deleted"], 1, "{second}");
+    let now_erased = summary(&replay_ticket(
+        &database.url(),
+        &database.url(),
+        &tickets[42].0,
+    ));
+    assert_eq!(
+        now_erased["ticket"]["customer"]["phone"],
+        Value::Null,
+        "{now_erased}"
+    );
+    let kept = summary(&replay_ticket(
+        &database.url(),
+        &database.url(),
+        &tickets[43].0,
+    ));
+    assert_eq!(kept["ticket"]["customer"]["phone"], tickets[43].1, "{kept}");
+
+    // Without the keys the copied log's customers cannot be opened: a key store without
+    // them is told apart from erasure (every received event unreadable).
+    let empty = TestDatabase::create();
+    let unopened = replay_ticket(&database.url(), &empty.url(), &tickets[43].0);
+    assert_eq!(
+        unopened.status.code(),
+        Some(1),
+        "stderr: {}",
+        stderr(&unopened)
+    );
+
+    // The text summary names the key store copy, and no phone appears anywhere.
+    let from = format!("sqlite:{}", source.display());
+    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    assert_eq!(text.status.code(), Some(0), "stderr: {}", stderr(&text));
+    let shown = String::from_utf8_lossy(&text.stdout).into_owned() + &stderr(&text);
+    assert!(shown.contains("copied the key store"), "{shown}");
+    assert!(shown.contains("keys.db"), "{shown}");
+    assert!(!shown.contains("+86138"), "{shown}");
+}
+
+#[test]
+fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
+    let database = TestDatabase::create();
+    let keys_database = TestDatabase::create();
+    let (directory, source, tickets) = sealed_log(30, 0);
+    let keys_file = directory.path().join("keys.db");
+    // The keys are moved aside: the default finds none, and says so.
+    let moved = directory.path().join("customer-keys.db");
+    std::fs::rename(&keys_file, &moved).expect("move the key store");
+    let none = summary(&migrate(&source, &database.url()));
+    assert_eq!(none["keys"]["found"], false, "{none}");
+    assert_eq!(
+        none["keys"]["looked_at"],
+        keys_file.display().to_string(),
+        "{none}"
+    );
+    let from = format!("sqlite:{}", source.display());
+    let moved_text = moved.display().to_string();
+    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("no key store at"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    // A --keys file that is not there is a usage error.
+    let missing = directory.path().join("nothing.db").display().to_string();
+    let output = cloop(&[
+        "log",
+        "migrate",
+        "--from",
+        &from,
+        "--to",
+        &database.url(),
+        "--keys",
+        &missing,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains("--keys"), "{}", stderr(&output));
+
+    // A key id the target holds with other bytes: refused (exit 5), naming the key id.
+    let source_vault = vault::Vault::open_file(&moved).expect("key store");
+    let customer =
+        vault::CustomerRef::from_fields(None, Some(&tickets[7].1), None, None).expect("a ref");
+    let key_id = source_vault
+        .key_id_of(&customer)
+        .expect("read")
+        .expect("a key")
+        .to_string();
+    drop(source_vault);
+    drop(vault::Vault::open_postgres(&keys_database.url()).expect("create the tables"));
+    let mut client =
+        postgres::Client::connect(&keys_database.url(), postgres::NoTls).expect("connect");
+    client
+        .execute(
+            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at)              VALUES ($1, 'someone-else', $2, now())",
+            &[&key_id, &vec![9u8; 32]],
+        )
+        .expect("plant a conflicting key");
+    let output = cloop(&[
+        "--json",
+        "log",
+        "migrate",
+        "--from",
+        &from,
+        "--to",
+        &database.url(),
+        "--keys",
+        &moved_text,
+        "--keys-to",
+        &keys_database.url(),
+    ]);
+    assert_eq!(output.status.code(), Some(5), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains(&key_id), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains(customer.as_str()),
+        "{}",
+        stderr(&output)
+    );
+
+    // Without the conflict the keys go to --keys-to, not into the log's database.
+    client
+        .execute("DELETE FROM customer_keys", &[])
+        .expect("remove the planted key");
+    let copied = summary(&cloop(&[
+        "--json",
+        "log",
+        "migrate",
+        "--from",
+        &from,
+        "--to",
+        &database.url(),
+        "--keys",
+        &moved_text,
+        "--keys-to",
+        &keys_database.url(),
+    ]));
+    assert_eq!(copied["keys"]["keys_copied"], 30, "{copied}");
+    assert_eq!(copied["keys"]["to"], keys_database.url(), "{copied}");
+    let opened = summary(&replay_ticket(
+        &database.url(),
+        &keys_database.url(),
+        &tickets[7].0,
+    ));
+    assert_eq!(
+        opened["ticket"]["customer"]["phone"], tickets[7].1,
+        "{opened}"
+    );
 }

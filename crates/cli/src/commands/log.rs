@@ -36,17 +36,19 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
             store,
             to_position,
             keys,
+            keys_store,
             ticket,
             out,
             config,
         } => {
             let store = log_store(db, store.as_deref())?;
+            let keys = key_store(keys, keys_store.as_deref())?;
             match out {
                 Some(out) => replay_into(
                     &context,
                     &store,
                     to_position,
-                    keys.as_deref(),
+                    keys.as_ref(),
                     &out,
                     config.as_deref(),
                 ),
@@ -54,7 +56,7 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
                     &context,
                     &store,
                     to_position,
-                    keys.as_deref(),
+                    keys.as_ref(),
                     ticket.as_deref(),
                 ),
             }
@@ -74,9 +76,22 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
                 to: to_position,
             },
         ),
-        LogCommand::Migrate { from, to, batch } => {
-            super::log_migrate::migrate(&context, &from, &to, batch)
-        }
+        LogCommand::Migrate {
+            from,
+            to,
+            batch,
+            keys,
+            keys_to,
+        } => super::log_migrate::migrate(
+            &context,
+            &super::log_migrate::MigrateOptions {
+                from: &from,
+                to: &to,
+                batch,
+                keys: keys.as_deref(),
+                keys_to: keys_to.as_deref(),
+            },
+        ),
         LogCommand::VerifyExport { file, checkpoints } => {
             verify_export(&context, &file, checkpoints.as_deref())
         }
@@ -265,16 +280,35 @@ fn verify(context: &Context, store: &eventlog::StoreUrl) -> Result<(), CliError>
 /// How many rows are read at a time.
 const READ_CHUNK: usize = 10_000;
 
-/// Opens the key store `--keys` names, if any; naming a missing file is a usage error.
-fn open_key_store(keys: Option<&Path>) -> Result<Option<vault::Vault>, CliError> {
+/// The key store `--keys FILE` or `--keys-store URL` names, if any.
+fn key_store(
+    keys: Option<PathBuf>,
+    keys_store: Option<&str>,
+) -> Result<Option<eventlog::StoreUrl>, CliError> {
+    match (keys_store, keys) {
+        (Some(url), _) => eventlog::StoreUrl::parse(url)
+            .map(Some)
+            .map_err(|error| CliError::Usage(format!("--keys-store: {error}"))),
+        (None, Some(file)) => Ok(Some(eventlog::StoreUrl::Sqlite(file))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Opens the key store `--keys` or `--keys-store` names, if any; naming a missing file is a
+/// usage error.
+fn open_key_store(keys: Option<&eventlog::StoreUrl>) -> Result<Option<vault::Vault>, CliError> {
     match keys {
-        Some(keys) if keys.is_file() => vault::Vault::open_file(keys)
+        Some(eventlog::StoreUrl::Sqlite(keys)) if keys.is_file() => vault::Vault::open_file(keys)
             .map(Some)
             .map_err(|error| CliError::Other(format!("open {}: {error}", keys.display()))),
-        Some(keys) => Err(CliError::Usage(format!(
+        Some(eventlog::StoreUrl::Sqlite(keys)) => Err(CliError::Usage(format!(
             "no key store at {}",
             keys.display()
         ))),
+        // The error names the store without its password.
+        Some(eventlog::StoreUrl::Postgres(url)) => vault::Vault::open_postgres(url)
+            .map(Some)
+            .map_err(|error| CliError::Other(format!("open the key store: {error}"))),
         None => Ok(None),
     }
 }
@@ -290,7 +324,7 @@ fn replay_into(
     context: &Context,
     store: &eventlog::StoreUrl,
     to_position: Option<u64>,
-    keys: Option<&Path>,
+    keys: Option<&eventlog::StoreUrl>,
     out: &Path,
     config: Option<&Path>,
 ) -> Result<(), CliError> {
@@ -359,7 +393,7 @@ fn replay(
     context: &Context,
     store: &eventlog::StoreUrl,
     to_position: Option<u64>,
-    keys: Option<&Path>,
+    keys: Option<&eventlog::StoreUrl>,
     show_ticket: Option<&str>,
 ) -> Result<(), CliError> {
     let log = open_source(store)?;

@@ -9,8 +9,15 @@
 //!    with `EventLog::import_blocking` (which checks each row continues the chain).
 //! 4. The target is verified and both heads are compared.
 //!
+//! 5. The key store is copied (`vault::Vault::copy_into`): `--keys FILE` (default: `keys.db`
+//!    next to the log, when there is one) into `--keys-to URL` (default: the `--to`
+//!    database), keys and erasures unchanged, never overwriting a key. It is read after the
+//!    log was copied, so every key a copied event was sealed with is in it (a key is
+//!    committed before an event sealed with it is appended).
+//!
 //! Run again, it copies only what is new: an operator runs it live, stops the service, runs
-//! it once more for the tail, and starts the service with `--store postgres://...`.
+//! it once more for the tail (and for the customers erased meanwhile), and starts the
+//! service with `--store postgres://...`.
 
 use super::Context;
 use crate::error::CliError;
@@ -18,7 +25,22 @@ use crate::progress::{bar, rate_bar};
 use audit::RowSource;
 use eventlog::{EventLog, Head, StoreUrl, VerifyReport};
 use serde_json::json;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The flags of `cloop log migrate`.
+pub struct MigrateOptions<'flags> {
+    /// `--from`: the source log, `sqlite:PATH` or a bare path.
+    pub from: &'flags str,
+    /// `--to`: the target database, `postgres://...`.
+    pub to: &'flags str,
+    /// `--batch`: rows per transaction.
+    pub batch: usize,
+    /// `--keys`: the source key store file.
+    pub keys: Option<&'flags Path>,
+    /// `--keys-to`: where the key store goes.
+    pub keys_to: Option<&'flags str>,
+}
 
 /// What one run did.
 struct Summary {
@@ -27,13 +49,35 @@ struct Summary {
     source_head: Head,
     target_head: Head,
     seconds: f64,
+    keys: KeysSummary,
+}
+
+/// What became of the key store.
+enum KeysSummary {
+    /// No key store at the default place (keys.db next to the log): none copied.
+    NotFound { looked_at: PathBuf },
+    /// The key store was copied.
+    Copied {
+        from: String,
+        to: String,
+        stats: vault::CopyStats,
+    },
+}
+
+/// Where the key store is copied from and to.
+struct KeysPlan {
+    /// The source file, or where it was looked for in vain.
+    source: Result<PathBuf, PathBuf>,
+    /// The target.
+    target: StoreUrl,
 }
 
 /// `cloop log migrate`.
-pub fn migrate(context: &Context, from: &str, to: &str, batch: usize) -> Result<(), CliError> {
+pub fn migrate(context: &Context, options: &MigrateOptions<'_>) -> Result<(), CliError> {
     let started = Instant::now();
-    let source_path = source_path(from)?;
-    let target_url = target_url(to)?;
+    let batch = options.batch;
+    let source_path = source_path(options.from)?;
+    let target_url = target_url(options.to)?;
     if batch == 0 {
         return Err(CliError::Usage("--batch must be at least 1".to_owned()));
     }
@@ -43,6 +87,7 @@ pub fn migrate(context: &Context, from: &str, to: &str, batch: usize) -> Result<
             source_path.display()
         )));
     }
+    let keys_plan = keys_plan(&source_path, &target_url, options.keys, options.keys_to)?;
     let source_name = format!("sqlite:{}", source_path.display());
     let target_name = eventlog::redact(&target_url);
 
@@ -126,12 +171,15 @@ pub fn migrate(context: &Context, from: &str, to: &str, batch: usize) -> Result<
             )));
         }
     }
+    // 5. The key store, read now that the log is copied.
+    let keys = copy_keys(&keys_plan)?;
     let summary = Summary {
         copied: head.position - start.position,
         already_there: start.position,
         source_head,
         target_head,
         seconds: started.elapsed().as_secs_f64(),
+        keys,
     };
     context.print(
         &summary_text(&summary, &source_name, &target_name),
@@ -139,8 +187,88 @@ pub fn migrate(context: &Context, from: &str, to: &str, batch: usize) -> Result<
     )
 }
 
+/// Where the key store comes from (`--keys`, or keys.db next to the log) and goes
+/// (`--keys-to`, or the `--to` database). A `--keys` file that is not there is a usage
+/// error; a default one that is not there is said in the summary.
+fn keys_plan(
+    log: &Path,
+    target_url: &str,
+    keys: Option<&Path>,
+    keys_to: Option<&str>,
+) -> Result<KeysPlan, CliError> {
+    let target = match keys_to {
+        Some(keys_to) => StoreUrl::parse(keys_to)
+            .map_err(|error| CliError::Usage(format!("--keys-to: {error}")))?,
+        None => StoreUrl::Postgres(target_url.to_owned()),
+    };
+    let source = match keys {
+        Some(keys) if keys.is_file() => Ok(keys.to_path_buf()),
+        Some(keys) => {
+            return Err(CliError::Usage(format!(
+                "--keys: no key store at {}",
+                keys.display()
+            )))
+        }
+        None => {
+            let beside = log
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(DEFAULT_KEYS_FILE);
+            if beside.is_file() {
+                Ok(beside)
+            } else {
+                Err(beside)
+            }
+        }
+    };
+    if let (Ok(source), StoreUrl::Sqlite(target)) = (&source, &target) {
+        if source == target {
+            return Err(CliError::Usage(format!(
+                "--keys-to names the source key store {} itself",
+                source.display()
+            )));
+        }
+    }
+    Ok(KeysPlan { source, target })
+}
+
+/// The key store file a service keeps next to its log.
+const DEFAULT_KEYS_FILE: &str = "keys.db";
+
+/// Copies the key store as planned. A key the target holds otherwise is refused (exit 5)
+/// naming its key id; neither keys nor customers are ever printed.
+fn copy_keys(plan: &KeysPlan) -> Result<KeysSummary, CliError> {
+    let source_path = match &plan.source {
+        Ok(path) => path,
+        Err(looked_at) => {
+            return Ok(KeysSummary::NotFound {
+                looked_at: looked_at.clone(),
+            })
+        }
+    };
+    let from = format!("sqlite:{}", source_path.display());
+    let source = vault::Vault::open_file(source_path)
+        .map_err(|error| CliError::Other(format!("open the key store {from}: {error}")))?;
+    let (target, to) = match &plan.target {
+        StoreUrl::Postgres(url) => (vault::Vault::open_postgres(url), eventlog::redact(url)),
+        StoreUrl::Sqlite(path) => (
+            vault::Vault::open_file(path),
+            format!("sqlite:{}", path.display()),
+        ),
+    };
+    let target = target
+        .map_err(|error| CliError::Other(format!("open the target key store {to}: {error}")))?;
+    let stats = source.copy_into(&target).map_err(|error| match error {
+        vault::VaultError::KeyConflict { .. } => CliError::Refused(format!(
+            "copy the key store {from} into {to}: {error} (the target holds another key store?)"
+        )),
+        error => CliError::Other(format!("copy the key store {from} into {to}: {error}")),
+    })?;
+    Ok(KeysSummary::Copied { from, to, stats })
+}
+
 /// The SQLite file `--from` names; anything else is a usage error naming the flag.
-fn source_path(from: &str) -> Result<std::path::PathBuf, CliError> {
+fn source_path(from: &str) -> Result<PathBuf, CliError> {
     match StoreUrl::parse(from) {
         Ok(StoreUrl::Sqlite(path)) => Ok(path),
         Ok(StoreUrl::Postgres(url)) => Err(CliError::Usage(format!(
@@ -344,7 +472,42 @@ fn summary_text(summary: &Summary, source_name: &str, target_name: &str) -> Stri
                 .saturating_sub(summary.target_head.position)
         ));
     }
+    match &summary.keys {
+        KeysSummary::NotFound { looked_at } => text.push_str(&format!(
+            "no key store at {}: none copied (name it with --keys FILE)\n",
+            looked_at.display()
+        )),
+        KeysSummary::Copied { from, to, stats } => text.push_str(&format!(
+            "copied the key store {from} into {to}\n  keys copied     {:>10}\n  keys there      {:>10}\n  erasures copied {:>10}\n  erasures there  {:>10}\n  keys deleted    {:>10} (erased in the source since an earlier copy)\n  kept erased     {:>10} (erased in the target)\n",
+            stats.keys_copied,
+            stats.keys_already_there,
+            stats.erasures_copied,
+            stats.erasures_already_there,
+            stats.keys_deleted,
+            stats.keys_erased_in_target,
+        )),
+    }
     text
+}
+
+fn keys_json(keys: &KeysSummary) -> serde_json::Value {
+    match keys {
+        KeysSummary::NotFound { looked_at } => json!({
+            "found": false,
+            "looked_at": looked_at.display().to_string(),
+        }),
+        KeysSummary::Copied { from, to, stats } => json!({
+            "found": true,
+            "from": from,
+            "to": to,
+            "keys_copied": stats.keys_copied,
+            "keys_already_there": stats.keys_already_there,
+            "keys_erased_in_target": stats.keys_erased_in_target,
+            "erasures_copied": stats.erasures_copied,
+            "erasures_already_there": stats.erasures_already_there,
+            "keys_deleted": stats.keys_deleted,
+        }),
+    }
 }
 
 fn summary_json(summary: &Summary, source_name: &str, target_name: &str) -> serde_json::Value {
@@ -364,6 +527,7 @@ fn summary_json(summary: &Summary, source_name: &str, target_name: &str) -> serd
         "heads_equal": summary.source_head == summary.target_head,
         "seconds": summary.seconds,
         "rows_per_second": rate(summary),
+        "keys": keys_json(&summary.keys),
     })
 }
 
