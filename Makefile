@@ -47,6 +47,8 @@ test: tools check-postgres fmt check-purity check-proto check-deploy lint build 
 	else \
 	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS); \
 	fi
+	@# The end-to-end suite again with every workflow's log in PostgreSQL (about 2 minutes).
+	CLOOP_E2E_STORE=postgres $(CARGO) nextest run -p e2e --locked --no-fail-fast
 	$(CARGO) test --workspace --doc --locked
 	./scripts/quickstart-check.sh
 	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded

@@ -12,6 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// The workspace root (the parent of this crate's folder).
@@ -252,7 +253,134 @@ impl Drop for NatsServer {
     }
 }
 
+/// Where the `cloop-workflow` processes the harness starts keep their event log, chosen for the
+/// whole run by `CLOOP_E2E_STORE`: unset, empty or `sqlite` for `workflow.db` in the data
+/// folder (the default), `postgres` for a database of each workflow's own on
+/// [`postgres_base_url`]. CI runs the suite once with each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum E2eStore {
+    Sqlite,
+    Postgres,
+}
+
+/// The store of this run, from `CLOOP_E2E_STORE`; panics on a value it does not know, so a
+/// typo cannot quietly run the SQLite suite twice.
+pub fn e2e_store() -> E2eStore {
+    match std::env::var("CLOOP_E2E_STORE")
+        .unwrap_or_default()
+        .as_str()
+    {
+        "" | "sqlite" => E2eStore::Sqlite,
+        "postgres" | "postgresql" => E2eStore::Postgres,
+        other => panic!("CLOOP_E2E_STORE={other}: expected sqlite or postgres"),
+    }
+}
+
+/// Whether this run keeps the workflows' logs in PostgreSQL (`CLOOP_E2E_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    e2e_store() == E2eStore::Postgres
+}
+
+/// The scenarios that run on SQLite only, with the reason: the one list of what the
+/// PostgreSQL pass leaves out. Keep it short and true; a scenario not named here that calls
+/// [`sqlite_only`] fails, so the list cannot go stale silently.
+pub const SQLITE_ONLY: &[(&str, &str)] = &[
+    (
+        "replay_out_digest",
+        "`cloop log replay --store URL --out DIR` cannot open the key store in the database \
+         (`--keys` takes a keys.db file only) and stops at the first sealed customer: `rebuild \
+         the projections: event at position 2: key ... is not in this key store and was never \
+         erased here`; the checker's second rebuild (the digest of two replays) is left out, \
+         `cloop-workflow --check` still compares the live projections with a rebuild",
+    ),
+    (
+        "disk_full_workflow",
+        "the scenario fills the disk that holds workflow.db; on PostgreSQL the log is not on \
+         it (only projections.db is), and a command whose projection cannot be written is \
+         answered UNAVAILABLE only after the 10 s projection retry, which is the client's own \
+         deadline, so the scenario's promise (an answer within the deadline) does not apply",
+    ),
+    (
+        "reports_audit_verify_log_rpc_with_checkpoints",
+        "Audit.VerifyLog with check_checkpoints verifies the SQLite file at the log's path \
+         (crates/workflow/src/grpc/audit_log.rs); on PostgreSQL that is projections.db and the \
+         call fails INTERNAL `... projections.db has no events table` (the offline \
+         `cloop log verify --store URL --checkpoints FILE` is checked instead)",
+    ),
+    (
+        "cli_offline_report_monthly",
+        "`cloop report monthly` computes offline from `--db FILE` only (it has no `--store`), \
+         so the offline report of a PostgreSQL log cannot be made",
+    ),
+    (
+        "erasure_replay_with_key_store",
+        "`cloop log replay --keys` opens a keys.db file only; on PostgreSQL the key store is in \
+         the database and the replay cannot open it, so the replay shows sealed customers",
+    ),
+];
+
+/// Returns true (and says why on standard error) when the scenario `name` must not run in this
+/// pass: on PostgreSQL, for a scenario of [`SQLITE_ONLY`]. A scenario starts with
+/// `if e2e::sqlite_only("name") { return; }`.
+pub fn sqlite_only(name: &str) -> bool {
+    let reason = SQLITE_ONLY
+        .iter()
+        .find(|(listed, _)| *listed == name)
+        .map(|(_, reason)| *reason)
+        .unwrap_or_else(|| panic!("{name} calls sqlite_only but is not in e2e::SQLITE_ONLY"));
+    if on_postgres() {
+        eprintln!("SKIPPED on PostgreSQL: {name}: {reason}");
+        return true;
+    }
+    false
+}
+
+/// The PostgreSQL database of the workflow whose data folder is `data_dir`: the one a living
+/// [`ServiceProcess`] already uses for that folder (so a second process on the same folder
+/// sees the same log, as the folder's own `workflow.db` would be), else a new one. It is
+/// dropped with the last process that holds it.
+fn database_for(data_dir: Option<&str>) -> Arc<PgDatabase> {
+    static DATABASES: Mutex<Vec<(PathBuf, Weak<PgDatabase>)>> = Mutex::new(Vec::new());
+    let mut databases = DATABASES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    databases.retain(|(_, database)| database.strong_count() > 0);
+    let key = data_dir.map(|dir| {
+        let dir = PathBuf::from(dir);
+        std::fs::canonicalize(&dir).unwrap_or(dir)
+    });
+    if let Some(key) = &key {
+        if let Some(database) = databases
+            .iter()
+            .find(|(dir, _)| dir == key)
+            .and_then(|(_, database)| database.upgrade())
+        {
+            return database;
+        }
+    }
+    let database = Arc::new(PgDatabase::create("e2e"));
+    if let Some(key) = key {
+        databases.push((key, Arc::downgrade(&database)));
+    }
+    database
+}
+
+/// The value that follows `flag` in `args` (`--flag VALUE` or `--flag=VALUE`).
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter().enumerate().find_map(|(index, arg)| {
+        if arg == flag {
+            args.get(index + 1).map(String::as_str)
+        } else {
+            arg.strip_prefix(flag)?.strip_prefix('=')
+        }
+    })
+}
+
 /// A service binary running as a real process, with its own data folder. Killed on drop.
+///
+/// On a PostgreSQL run ([`on_postgres`]) a `cloop-workflow` started without `--store` (and
+/// without `--check`) gets `--store` with a database of its own, which lives as long as this
+/// value (across [`ServiceProcess::start_again`]).
 pub struct ServiceProcess {
     name: String,
     binary: PathBuf,
@@ -260,6 +388,8 @@ pub struct ServiceProcess {
     envs: Vec<(String, String)>,
     child: Option<Child>,
     log_path: PathBuf,
+    /// The database of a workflow on a PostgreSQL run; dropped after the process is killed.
+    database: Option<Arc<PgDatabase>>,
 }
 
 impl ServiceProcess {
@@ -271,16 +401,48 @@ impl ServiceProcess {
         envs: &[(String, String)],
         log_path: impl Into<PathBuf>,
     ) -> Self {
+        let mut args = args.to_vec();
+        let database = (binary == "cloop-workflow"
+            && on_postgres()
+            && !args.iter().any(|arg| arg == "--check")
+            && flag_value(&args, "--store").is_none())
+        .then(|| {
+            let database = database_for(flag_value(&args, "--data-dir"));
+            args.extend(["--store".to_owned(), database.url().to_owned()]);
+            database
+        });
         let mut process = Self {
             name: binary.to_owned(),
             binary: bin_path(binary),
-            args: args.to_vec(),
+            args,
             envs: envs.to_vec(),
             child: None,
             log_path: log_path.into(),
+            database,
         };
         process.start_again();
         process
+    }
+
+    /// The `--store` the process runs with (a PostgreSQL URL on a PostgreSQL run, or what the
+    /// scenario passed itself), for checkers that read the log offline; `None` when the
+    /// process keeps its log in its data folder.
+    pub fn store_url(&self) -> Option<&str> {
+        match &self.database {
+            Some(database) => Some(database.url()),
+            None => flag_value(&self.args, "--store"),
+        }
+    }
+
+    /// Runs `work` with a client on the process's PostgreSQL database (on a thread of its own);
+    /// `None` when the harness gave it none.
+    pub fn with_store_client<T: Send>(
+        &self,
+        work: impl FnOnce(&mut postgres::Client) -> T + Send,
+    ) -> Option<T> {
+        self.database
+            .as_ref()
+            .map(|database| database.with_client(work))
     }
 
     /// Starts the process again with the same arguments (after a kill or stop).

@@ -522,6 +522,9 @@ async fn add_note(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and_recovers() {
+    if e2e::sqlite_only("disk_full_workflow") {
+        return;
+    }
     let Some(disk) = small_disk("disk_full_workflow", WORKFLOW_DISK_BYTES) else {
         return;
     };

@@ -200,9 +200,14 @@ impl Cluster {
             .events
     }
 
-    /// Runs `cloop-workflow --check` on the data folder (the service must be stopped).
+    /// Runs `cloop-workflow --check` on the data folder (and its `--store` on PostgreSQL; the
+    /// service must be stopped).
     fn check(&self) -> serde_json::Value {
-        let output = Process::new(e2e::bin_path("cloop-workflow"))
+        let mut command = Process::new(e2e::bin_path("cloop-workflow"));
+        if let Some(url) = self.workflow.store_url() {
+            command.args(["--store", url]);
+        }
+        let output = command
             .args([
                 "--check",
                 "--data-dir",
