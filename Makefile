@@ -42,13 +42,15 @@ check-postgres: ## The PostgreSQL the tests of the PostgreSQL backend use must a
 	@./scripts/check-postgres.sh
 
 test: tools check-postgres fmt check-purity check-proto check-deploy lint build ## Everything CI checks
+	@# Every test, then the end-to-end suite again with every workflow's log in PostgreSQL
+	@# (CLOOP_E2E_STORE=postgres, about 2 minutes; docs/reliability.md).
 	@if command -v cargo-nextest >/dev/null; then \
-	  $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS); \
+	  $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS) && \
+	  CLOOP_E2E_STORE=postgres $(CARGO) nextest run -p e2e --locked --no-fail-fast; \
 	else \
-	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS); \
+	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS) && \
+	  CLOOP_E2E_STORE=postgres $(CARGO) test -p e2e --test e2e --locked --no-fail-fast; \
 	fi
-	@# The end-to-end suite again with every workflow's log in PostgreSQL (about 2 minutes).
-	CLOOP_E2E_STORE=postgres $(CARGO) nextest run -p e2e --locked --no-fail-fast
 	$(CARGO) test --workspace --doc --locked
 	./scripts/quickstart-check.sh
 	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded
