@@ -286,14 +286,6 @@ pub fn on_postgres() -> bool {
 /// [`sqlite_only`] fails, so the list cannot go stale silently.
 pub const SQLITE_ONLY: &[(&str, &str)] = &[
     (
-        "replay_out_digest",
-        "`cloop log replay --store URL --out DIR` cannot open the key store in the database \
-         (`--keys` takes a keys.db file only) and stops at the first sealed customer: `rebuild \
-         the projections: event at position 2: key ... is not in this key store and was never \
-         erased here`; the checker's second rebuild (the digest of two replays) is left out, \
-         `cloop-workflow --check` still compares the live projections with a rebuild",
-    ),
-    (
         "disk_full_workflow",
         "the scenario fills the disk that holds workflow.db; on PostgreSQL the log is not on \
          it (only projections.db is), and a command whose projection cannot be written is \
@@ -311,11 +303,6 @@ pub const SQLITE_ONLY: &[(&str, &str)] = &[
         "cli_offline_report_monthly",
         "`cloop report monthly` computes offline from `--db FILE` only (it has no `--store`), \
          so the offline report of a PostgreSQL log cannot be made",
-    ),
-    (
-        "erasure_replay_with_key_store",
-        "`cloop log replay --keys` opens a keys.db file only; on PostgreSQL the key store is in \
-         the database and the replay cannot open it, so the replay shows sealed customers",
     ),
 ];
 

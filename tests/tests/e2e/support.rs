@@ -318,17 +318,15 @@ impl<N> Pair<N> {
 
     /// Runs `cloop log replay --out` on the (stopped) workflow's log into a fresh folder and
     /// returns the digest of the rebuilt projections: `--db workflow.db --keys keys.db` of its
-    /// data folder, or `--store URL` when the log is in PostgreSQL (the key store is there too).
+    /// data folder, or `--store URL --keys-store URL` when the log is in PostgreSQL (the key
+    /// store is in the same database).
     pub fn replay_digest(&self) -> String {
         let data = self.data_dir(Service::Workflow);
         let out = tempfile::tempdir().expect("temporary folder");
-        // Made beforehand: without `--keys`, `cloop log replay --out DIR` creates its empty
-        // key store in DIR before it creates DIR, and fails when DIR does not exist yet.
-        std::fs::create_dir_all(out.path().join("replay")).expect("the replay folder");
         let mut command = std::process::Command::new(e2e::bin_path("cloop"));
         command.args(["--json", "log", "replay"]);
         match self.workflow.store_url() {
-            Some(url) => command.args(["--store", url]),
+            Some(url) => command.args(["--store", url, "--keys-store", url]),
             None => command.args([
                 "--db",
                 &data.join("workflow.db").to_string_lossy(),
@@ -1005,15 +1003,8 @@ pub async fn check_outcome<N>(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    if e2e::sqlite_only("replay_out_digest") {
-        // The rebuild of `cloop-workflow --check` above (with the database's key store) is
-        // the comparison with the live projections there.
-        figures.replays_equal = true;
-        figures.add("replays", "not_on_postgres");
-    } else {
-        let replays: Vec<String> = (0..2).map(|_| pair.replay_digest()).collect();
-        figures.replays_equal = replays.iter().all(|digest| *digest == figures.digest);
-    }
+    let replays: Vec<String> = (0..2).map(|_| pair.replay_digest()).collect();
+    figures.replays_equal = replays.iter().all(|digest| *digest == figures.digest);
     for service in [Service::Intake, Service::Workflow] {
         let folder = pair.data_dir(service);
         let Ok(entries) = std::fs::read_dir(&folder) else {
