@@ -284,28 +284,14 @@ pub fn on_postgres() -> bool {
 /// The scenarios that run on SQLite only, with the reason: the one list of what the
 /// PostgreSQL pass leaves out. Keep it short and true; a scenario not named here that calls
 /// [`sqlite_only`] fails, so the list cannot go stale silently.
-pub const SQLITE_ONLY: &[(&str, &str)] = &[
-    (
-        "disk_full_workflow",
-        "the scenario fills the disk that holds workflow.db (the log); on PostgreSQL the log \
+pub const SQLITE_ONLY: &[(&str, &str)] = &[(
+    "disk_full_workflow",
+    "the scenario fills the disk that holds workflow.db (the log); on PostgreSQL the log \
          is not on it, only projections.db is, so the log keeps recording while the disk is \
          full, and a command whose projection cannot be written is answered UNAVAILABLE only \
-         after the 10 s projection retry, the client's own deadline (seen: 3 notes answered \
-         `Cancelled: Timeout expired` at 10.0 s): the scenario's promises are SQLite's",
-    ),
-    (
-        "reports_audit_verify_log_rpc_with_checkpoints",
-        "Audit.VerifyLog with check_checkpoints verifies the SQLite file at the log's path \
-         (crates/workflow/src/grpc/audit_log.rs); on PostgreSQL that is projections.db and the \
-         call fails INTERNAL `... projections.db has no events table` (the offline \
-         `cloop log verify --store URL --checkpoints FILE` is checked instead)",
-    ),
-    (
-        "cli_offline_report_monthly",
-        "`cloop report monthly` computes offline from `--db FILE` only (it has no `--store`), \
-         so the offline report of a PostgreSQL log cannot be made",
-    ),
-];
+         after the projection retry (5 s; seen with 10 s: 3 notes answered `Cancelled: Timeout \
+         expired` at the client's 10 s deadline): the scenario's promises are SQLite's",
+)];
 
 /// Returns true (and says why on standard error) when the scenario `name` must not run in this
 /// pass: on PostgreSQL, for a scenario of [`SQLITE_ONLY`]. A scenario starts with

@@ -422,6 +422,10 @@ pub struct MonthlyArgs {
     /// Compute offline from the workflow's event log file instead of asking the service.
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// Compute offline from the log's store instead: sqlite:PATH or postgres://... (wins over
+    /// --db; never printed with its password).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Domain configuration for an offline report (the services' --config); built-in
     /// defaults when left out.
     #[arg(long, value_name = "FILE")]

@@ -28,4 +28,10 @@ pub trait Projector: Send + 'static {
         transaction: &rusqlite::Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError>;
+
+    /// Called after the follower of a PostgreSQL log has committed what it projected (on its
+    /// own connection to the local projection file), for work that must not run inside the
+    /// transaction, such as clearing the write-ahead log of pages an erasure overwrote.
+    /// Best effort: it cannot fail the rows. The default does nothing.
+    fn after_commit(&mut self, _connection: &rusqlite::Connection) {}
 }

@@ -435,11 +435,11 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
         serde_json::from_str(exported.lines().next().expect("a line")).expect("json line");
     assert_eq!(first["position"], 1);
 
-    if e2e::sqlite_only("cli_offline_report_monthly") {
-        return;
-    }
-    let database = services.database();
-    let database_text = database.to_string_lossy().into_owned();
+    // Offline, from the log's store: the SQLite file, or the PostgreSQL database.
+    let (source_flag, source) = match services.workflow.store_url() {
+        Some(url) => ("--store", url.to_owned()),
+        None => ("--db", services.database().to_string_lossy().into_owned()),
+    };
     let month = chrono::Utc::now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
         .format("%Y-%m")
@@ -454,8 +454,8 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
             "monthly",
             "--month",
             month.as_str(),
-            "--db",
-            database_text.as_str(),
+            source_flag,
+            source.as_str(),
             "--at-position",
             head_text.as_str(),
         ];
@@ -497,8 +497,8 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
             "monthly",
             "--month",
             &month,
-            "--db",
-            &database_text,
+            source_flag,
+            &source,
             "--at-position",
             &past,
         ],

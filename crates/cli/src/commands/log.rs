@@ -342,13 +342,15 @@ fn replay_into(
         }
         eventlog::StoreUrl::Postgres(url) => open_postgres(url)?,
     };
-    let vault = match open_key_store(keys)? {
-        Some(vault) => vault,
-        // Without the key store, sealed customers stay sealed: an empty store of the
-        // rebuild's own opens none of them.
-        None => vault::Vault::open_file(out.join("keys.db"))
-            .map_err(|error| CliError::Other(format!("create an empty key store: {error}")))?,
-    };
+    // The projections hold the customers opened, as the service builds them: a rebuild
+    // without the key store could not build them (nor compare their digest).
+    let vault = open_key_store(keys)?.ok_or_else(|| {
+        CliError::Usage(
+            "--out rebuilds the projections with the customers opened: give the key store \
+             (--keys keys.db or --keys-store URL)"
+                .to_owned(),
+        )
+    })?;
     std::fs::create_dir_all(out)
         .map_err(|error| CliError::Other(format!("create {}: {error}", out.display())))?;
     let target = out.join(REPLAY_DATABASE);

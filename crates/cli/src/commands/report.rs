@@ -31,16 +31,23 @@ async fn monthly(context: &Context, arguments: MonthlyArgs) -> Result<(), CliErr
         .month
         .parse()
         .map_err(|error: reports::ReportError| CliError::Usage(error.to_string()))?;
-    let report = match &arguments.db {
-        Some(path) => {
-            let path = path.clone();
+    let store = match (&arguments.store, &arguments.db) {
+        (Some(url), _) => Some(
+            eventlog::StoreUrl::parse(url)
+                .map_err(|error| CliError::Usage(format!("--store: {error}")))?,
+        ),
+        (None, Some(path)) => Some(eventlog::StoreUrl::Sqlite(path.clone())),
+        (None, None) => None,
+    };
+    let report = match store {
+        Some(store) => {
             let config = arguments.config.clone();
             let department = arguments.department.clone();
             let at_position = arguments.at_position;
             let quiet = context.json;
             tokio::task::spawn_blocking(move || {
                 offline_report(
-                    &path,
+                    &store,
                     config.as_deref(),
                     month,
                     department,
@@ -99,22 +106,24 @@ fn write_outputs(
 /// How many log rows are read at a time.
 const READ_CHUNK: usize = 10_000;
 
-/// Folds every ticket of the log at `path` up to `at_position` (the head when `None`) and
+/// Folds every ticket of the log in `store` up to `at_position` (the head when `None`) and
 /// computes the report as of the recorded time of the event at that position: the same
 /// report the workflow served at that position, given the same configuration.
 pub fn offline_report(
-    path: &Path,
+    store: &eventlog::StoreUrl,
     config: Option<&Path>,
     month: YearMonth,
     department: Option<String>,
     at_position: Option<u64>,
     quiet: bool,
 ) -> Result<MonthlyReport, CliError> {
-    if !path.exists() {
-        return Err(CliError::Usage(format!(
-            "no event log at {}",
-            path.display()
-        )));
+    if let eventlog::StoreUrl::Sqlite(path) = store {
+        if !path.exists() {
+            return Err(CliError::Usage(format!(
+                "no event log at {}",
+                path.display()
+            )));
+        }
     }
     let rules = match config {
         Some(config_path) => {
@@ -129,8 +138,13 @@ pub fn offline_report(
         }
         None => domain::Rules::defaults(),
     };
-    let log = eventlog::EventLog::open(path, eventlog::LogOptions::default())
-        .map_err(CliError::log(format!("open event log {}", path.display())))?;
+    let log = match store {
+        eventlog::StoreUrl::Sqlite(path) => {
+            eventlog::EventLog::open(path, eventlog::LogOptions::default())
+                .map_err(CliError::log(format!("open event log {}", path.display())))?
+        }
+        eventlog::StoreUrl::Postgres(url) => super::log::open_postgres(url)?,
+    };
     let head = log.head().position;
     let target = at_position.unwrap_or(head);
     if target > head {

@@ -28,7 +28,7 @@ const WAKE_INTERVAL: Duration = Duration::from_millis(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long an append waits for its rows to reach the projections before it is answered
 /// `Unavailable` (its rows are committed; a repeat with the same event ids is a no-op).
-const PROJECTION_PATIENCE: Duration = Duration::from_secs(10);
+const PROJECTION_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A committed batch waiting to be answered: the answers go out once the follower has seen
 /// `target` (0 for a batch that failed, answered at once).
@@ -361,5 +361,7 @@ fn project(
         .map_err(sqlite("record the projected position"))?;
     transaction
         .commit()
-        .map_err(sqlite("commit projection transaction"))
+        .map_err(sqlite("commit projection transaction"))?;
+    projection.projector.after_commit(&projection.connection);
+    Ok(())
 }

@@ -171,14 +171,14 @@ pub async fn verify_log(
             last_matching_checkpoint: None,
         });
     };
-    let database = log.path().to_path_buf();
+    let store = log.store().clone();
     let report = tokio::task::spawn_blocking(move || {
         let checkpoints = if file.exists() {
             audit::read_checkpoints(&file)?
         } else {
             Vec::new()
         };
-        audit::verify_against(&database, &checkpoints, |_, _| {})
+        audit::verify_store_against(&store, &checkpoints, |_, _| {})
     })
     .await
     .map_err(|error| Status::internal(format!("verify task failed: {error}")))?

@@ -44,12 +44,18 @@ use vault::Vault;
 pub struct TicketProjector {
     rules: Arc<Rules>,
     vault: Arc<Vault>,
+    /// A `customer_erased` row was projected since the last commit.
+    erased_since_commit: bool,
 }
 
 impl TicketProjector {
     /// A projector that opens sealed personal data with `vault`.
     pub fn new(rules: Arc<Rules>, vault: Arc<Vault>) -> Self {
-        Self { rules, vault }
+        Self {
+            rules,
+            vault,
+            erased_since_commit: false,
+        }
     }
 
     /// Folds the rows of one stream into the projections (the rows of one request, or one
@@ -172,8 +178,44 @@ impl Projector for TicketProjector {
         transaction: &Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
+        self.erased_since_commit |= events.iter().any(|row| row.event_type == "customer_erased");
         self.project(transaction, events)
             .map_err(LogError::projector)
+    }
+
+    /// On a replica of a PostgreSQL log, an erasure recorded by another replica reaches this
+    /// replica's projections here: the pages it overwrote (with the contact data) are cleared
+    /// from the projection file's write-ahead log, as the replica that ran the erasure does
+    /// (`erasure.rs`). On a thread of its own, so the follower never waits for readers.
+    fn after_commit(&mut self, connection: &Connection) {
+        if !std::mem::take(&mut self.erased_since_commit) {
+            return;
+        }
+        let Some(path) = connection.path().map(std::path::PathBuf::from) else {
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("projection-wal".to_string())
+            .spawn(move || {
+                let truncated = Connection::open(&path).and_then(|connection| {
+                    connection.busy_timeout(std::time::Duration::from_secs(2))?;
+                    connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                        row.get::<_, i64>(0)
+                    })
+                });
+                match truncated {
+                    Ok(0) => tracing::debug!("projection wal truncated after an erasure"),
+                    Ok(_) => tracing::info!(
+                        "projection wal busy after an erasure, left to the next checkpoint"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "truncate the projection wal after an erasure")
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "start the projection wal truncation");
+        }
     }
 }
 
