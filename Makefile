@@ -43,13 +43,16 @@ check-postgres: ## The PostgreSQL the tests of the PostgreSQL backend use must a
 
 test: tools check-postgres fmt check-purity check-proto check-deploy lint build ## Everything CI checks
 	@# Every test, then the end-to-end suite again with every workflow's log in PostgreSQL
-	@# (CLOOP_E2E_STORE=postgres, about 2 minutes; docs/reliability.md).
+	@# (CLOOP_E2E_STORE=postgres, about 2 minutes; docs/reliability.md). Intake's full-disk
+	@# scenario has no workflow store to vary and ran in the first pass: it is left out.
 	@if command -v cargo-nextest >/dev/null; then \
 	  $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS) && \
-	  CLOOP_E2E_STORE=postgres $(CARGO) nextest run -p e2e --locked --no-fail-fast; \
+	  CLOOP_E2E_STORE=postgres $(CARGO) nextest run -p e2e --locked --no-fail-fast \
+	    -E 'not test(disk_full::intake_on_a_full_disk)'; \
 	else \
 	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS) && \
-	  CLOOP_E2E_STORE=postgres $(CARGO) test -p e2e --test e2e --locked --no-fail-fast; \
+	  CLOOP_E2E_STORE=postgres $(CARGO) test -p e2e --test e2e --locked --no-fail-fast -- \
+	    --skip disk_full::intake_on_a_full_disk; \
 	fi
 	$(CARGO) test --workspace --doc --locked
 	./scripts/quickstart-check.sh
