@@ -50,103 +50,187 @@ fn write_clock(path: &Path, instant: chrono::DateTime<chrono::Utc>) {
     std::fs::write(path, instant.to_rfc3339()).expect("write the test clock");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() {
-    let database = blocking(|| PgDatabase::create("replicas"));
-    // The customer keys in a database of their own (`--keys-store`), out of the log's backups.
-    let keys_database = blocking(|| PgDatabase::create("replica_keys"));
-    let nats = NatsServer::start();
-    let dir = tempfile::Builder::new()
-        .prefix("cloop-replicas-")
-        .tempdir()
-        .expect("temp dir");
-    let tokens = dir.path().join("tokens.toml");
-    std::fs::write(&tokens, tokens_file()).expect("write tokens");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
-         [workflow_service]\ntimer_tick_ms = 200\n\n[nats]\nrequest_timeout_ms = 3000\n",
-    )
-    .expect("write config");
-    let clock = dir.path().join("clock.txt");
-    let started_at = chrono::Utc::now();
-    write_clock(&clock, started_at);
-    let common = |address: &str, data: &Path| {
-        vec![
-            "--listen".to_owned(),
-            address.to_owned(),
-            "--nats-url".to_owned(),
-            nats.url(),
-            "--data-dir".to_owned(),
-            data.to_string_lossy().into_owned(),
-            "--tokens".to_owned(),
-            tokens.to_string_lossy().into_owned(),
-            "--config".to_owned(),
-            config.to_string_lossy().into_owned(),
-        ]
-    };
-    let env = vec![
-        ("CLOOP_LOG".to_owned(), "info".to_owned()),
-        (
-            "CLOOP_TEST_CLOCK".to_owned(),
-            clock.to_string_lossy().into_owned(),
-        ),
-    ];
-    let intake_address = format!("127.0.0.1:{}", free_port());
-    let mut intake = ServiceProcess::spawn(
-        "cloop-intake",
-        &common(&intake_address, &dir.path().join("intake")),
-        &env,
-        dir.path().join("intake.log"),
-    );
-    let mut replicas: Vec<Replica> = (0..3)
-        .map(|index| {
-            let address = format!("127.0.0.1:{}", free_port());
-            let data_dir = dir.path().join(format!("workflow-{index}"));
-            let mut args = common(&address, &data_dir);
-            args.extend([
-                "--store".to_owned(),
-                database.url().to_owned(),
-                "--keys-store".to_owned(),
-                keys_database.url().to_owned(),
-            ]);
-            let process = ServiceProcess::spawn(
-                "cloop-workflow",
-                &args,
-                &env,
-                dir.path().join(format!("workflow-{index}.log")),
-            );
-            Replica {
-                process,
-                address,
-                data_dir,
-            }
-        })
-        .collect();
-    blocking(|| {
+/// nats-server, one intake and three workflow replicas on one PostgreSQL log (and a key
+/// database of their own), all real processes with a test clock file.
+struct Deployment {
+    database: PgDatabase,
+    keys_database: PgDatabase,
+    nats: NatsServer,
+    intake: ServiceProcess,
+    intake_address: String,
+    replicas: Vec<Replica>,
+    config: PathBuf,
+    clock: PathBuf,
+    started_at: chrono::DateTime<chrono::Utc>,
+    /// The folder of the configuration and the data folders, deleted with the deployment.
+    _dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn start() -> Self {
+        let database = PgDatabase::create("replicas");
+        // The customer keys in a database of their own (`--keys-store`), out of the log's
+        // backups.
+        let keys_database = PgDatabase::create("replica_keys");
+        let nats = NatsServer::start();
+        let dir = tempfile::Builder::new()
+            .prefix("cloop-replicas-")
+            .tempdir()
+            .expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(&tokens, tokens_file()).expect("write tokens");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 200\n\n[nats]\nrequest_timeout_ms = 3000\n",
+        )
+        .expect("write config");
+        let clock = dir.path().join("clock.txt");
+        let started_at = chrono::Utc::now();
+        write_clock(&clock, started_at);
+        let common = |address: &str, data: &Path| {
+            vec![
+                "--listen".to_owned(),
+                address.to_owned(),
+                "--nats-url".to_owned(),
+                nats.url(),
+                "--data-dir".to_owned(),
+                data.to_string_lossy().into_owned(),
+                "--tokens".to_owned(),
+                tokens.to_string_lossy().into_owned(),
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+            ]
+        };
+        let env = vec![
+            ("CLOOP_LOG".to_owned(), "info".to_owned()),
+            (
+                "CLOOP_TEST_CLOCK".to_owned(),
+                clock.to_string_lossy().into_owned(),
+            ),
+        ];
+        let intake_address = format!("127.0.0.1:{}", free_port());
+        let mut intake = ServiceProcess::spawn(
+            "cloop-intake",
+            &common(&intake_address, &dir.path().join("intake")),
+            &env,
+            dir.path().join("intake.log"),
+        );
+        let mut replicas: Vec<Replica> = (0..3)
+            .map(|index| {
+                let address = format!("127.0.0.1:{}", free_port());
+                let data_dir = dir.path().join(format!("workflow-{index}"));
+                let mut args = common(&address, &data_dir);
+                args.extend([
+                    "--store".to_owned(),
+                    database.url().to_owned(),
+                    "--keys-store".to_owned(),
+                    keys_database.url().to_owned(),
+                ]);
+                let process = ServiceProcess::spawn(
+                    "cloop-workflow",
+                    &args,
+                    &env,
+                    dir.path().join(format!("workflow-{index}.log")),
+                );
+                Replica {
+                    process,
+                    address,
+                    data_dir,
+                }
+            })
+            .collect();
         intake.wait_listening(&intake_address, START_TIMEOUT);
         for replica in &mut replicas {
             replica
                 .process
                 .wait_listening(&replica.address, START_TIMEOUT);
         }
-    });
-    assert!(
-        blocking(|| wait_until(Duration::from_secs(20), || leader_of(&replicas).is_some())),
-        "no replica took the lead"
-    );
-    let first_leader = leader_of(&replicas).expect("a leader");
+        assert!(
+            wait_until(Duration::from_secs(20), || leader_of(&replicas).is_some()),
+            "no replica took the lead"
+        );
+        Deployment {
+            database,
+            keys_database,
+            nats,
+            intake,
+            intake_address,
+            replicas,
+            config,
+            clock,
+            started_at,
+            _dir: dir,
+        }
+    }
 
-    // A steady load; department commands go to the replica that will be killed, so they
-    // fail over to the others through the lazy channels... of the survivors.
+    /// Every replica lists every acknowledged ticket exactly once (the logs of all on failure).
+    async fn assert_all_listed(&self, acknowledged: &[Acknowledged]) -> Vec<usize> {
+        let mut counts = Vec::new();
+        for replica in &self.replicas {
+            let channel = lazy_channel(&replica.address);
+            let (listed, _) =
+                wait_for_tickets(&channel, acknowledged, Duration::from_secs(90)).await;
+            let (missing, duplicated, unknown) = tally(acknowledged, &listed);
+            if (missing, duplicated, unknown) != (0, 0, 0) {
+                for (index, replica) in self.replicas.iter().enumerate() {
+                    eprintln!(
+                        "--- replica {index} at {}:\n{}",
+                        replica.address,
+                        tail(&replica.process.log(), 40)
+                    );
+                }
+                panic!(
+                    "replica at {} lists {missing} missing, {duplicated} duplicated, {unknown} unknown",
+                    replica.address
+                );
+            }
+            counts.push(listed.len());
+        }
+        counts
+    }
+
+    /// `cloop-workflow --check` on the log in PostgreSQL and replica `index`'s projections.
+    fn check(&self, index: usize) -> serde_json::Value {
+        let verify = std::process::Command::new(e2e::bin_path("cloop-workflow"))
+            .env_remove("FAILPOINTS")
+            .args([
+                "--check",
+                "--store",
+                self.database.url(),
+                "--keys-store",
+                self.keys_database.url(),
+                "--data-dir",
+                &self.replicas[index].data_dir.to_string_lossy(),
+                "--config",
+                &self.config.to_string_lossy(),
+            ])
+            .output()
+            .expect("run cloop-workflow --check");
+        let text = String::from_utf8_lossy(&verify.stdout).into_owned();
+        serde_json::from_str(text.trim()).unwrap_or_else(|error| {
+            panic!(
+                "check printed no json ({error}): {text}\n{}",
+                String::from_utf8_lossy(&verify.stderr)
+            )
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() {
+    let mut deployment = blocking(Deployment::start);
+    let first_leader = leader_of(&deployment.replicas).expect("a leader");
+
+    // A steady load with department commands, sent to a replica that stays up.
     let total = 1_200;
     let survivor = (first_leader + 1) % 3;
     let load = Load::start(
         LoadTargets {
-            intake: lazy_channel(&intake_address),
-            workflow: lazy_channel(&replicas[survivor].address),
-            nats_url: nats.url(),
+            intake: lazy_channel(&deployment.intake_address),
+            workflow: lazy_channel(&deployment.replicas[survivor].address),
+            nats_url: deployment.nats.url(),
         },
         LoadPlan {
             prefix: "replicas".into(),
@@ -164,17 +248,16 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         "the load did not get going"
     );
     // SIGKILL the leader a third of the way in.
-    blocking(|| replicas[first_leader].process.kill());
+    blocking(|| deployment.replicas[first_leader].process.kill());
     let killed_at = Instant::now();
     assert!(
-        blocking(
-            || wait_until(Duration::from_secs(30), || leader_of(&replicas)
-                .is_some_and(|leader| leader != first_leader))
-        ),
+        blocking(|| wait_until(Duration::from_secs(30), || {
+            leader_of(&deployment.replicas).is_some_and(|leader| leader != first_leader)
+        })),
         "no replica took over the lead"
     );
     let takeover = killed_at.elapsed();
-    let second_leader = leader_of(&replicas).expect("a new leader");
+    let second_leader = leader_of(&deployment.replicas).expect("a new leader");
     // Restart the third replica (neither the dead one nor the new leader) with SIGTERM.
     let restarted = (0..3)
         .find(|index| *index != first_leader && *index != second_leader)
@@ -184,7 +267,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
             .await
     );
     blocking(|| {
-        let replica = &mut replicas[restarted];
+        let replica = &mut deployment.replicas[restarted];
         replica.process.terminate(Duration::from_secs(30));
         replica.process.start_again();
         replica
@@ -193,7 +276,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     });
     // The killed one comes back too, as a follower now.
     blocking(|| {
-        let replica = &mut replicas[first_leader];
+        let replica = &mut deployment.replicas[first_leader];
         replica.process.start_again();
         replica
             .process
@@ -205,32 +288,15 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         total as usize,
         "every submission answered"
     );
-
-    // Every replica lists every acknowledged ticket once.
-    let mut counts = Vec::new();
-    for replica in &replicas {
-        let channel = lazy_channel(&replica.address);
-        let (listed, _) = wait_for_tickets(&channel, &acknowledged, Duration::from_secs(90)).await;
-        let (missing, duplicated, unknown) = tally(&acknowledged, &listed);
-        if (missing, duplicated, unknown) != (0, 0, 0) {
-            for (index, replica) in replicas.iter().enumerate() {
-                eprintln!(
-                    "--- replica {index} at {}:\n{}",
-                    replica.address,
-                    tail(&replica.process.log(), 40)
-                );
-            }
-            panic!(
-                "replica at {} lists {missing} missing, {duplicated} duplicated, {unknown} unknown",
-                replica.address
-            );
-        }
-        counts.push(listed.len());
-    }
+    let counts = deployment.assert_all_listed(&acknowledged).await;
 
     // Move the clock a month on: every open ticket's deadlines pass; the leader's timers
     // record each warning and breach, once.
-    write_clock(&clock, started_at + chrono::Duration::days(30));
+    write_clock(
+        &deployment.clock,
+        deployment.started_at + chrono::Duration::days(30),
+    );
+    let database = &deployment.database;
     let count = |sql: &'static str| -> i64 {
         database.with_client(|client| {
             client
@@ -240,14 +306,32 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         })
     };
     let breached = "SELECT count(*) FROM events WHERE event_type = 'sla_breached'";
-    assert!(
-        blocking(|| wait_until(Duration::from_secs(60), || {
+    let settled = blocking(|| {
+        wait_until(Duration::from_secs(60), || {
             let before = count(breached);
             std::thread::sleep(Duration::from_secs(2));
             before > 0 && count(breached) == before
-        })),
-        "the timers recorded no breach"
-    );
+        })
+    });
+    if !settled {
+        for (index, replica) in deployment.replicas.iter().enumerate() {
+            let log = replica.process.log();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|line| {
+                    line.contains("lead")
+                        || line.contains("timer")
+                        || line.contains("\"WARN\"")
+                        || line.contains("\"ERROR\"")
+                })
+                .collect();
+            eprintln!(
+                "--- replica {index}:\n{}",
+                lines[lines.len().saturating_sub(15)..].join("\n")
+            );
+        }
+        panic!("the timers recorded no breach");
+    }
     let repeated = count(
         "SELECT count(*) FROM (SELECT stream_id, event_type, payload::jsonb -> 'deadline' \
              FROM events WHERE event_type IN ('sla_warning', 'sla_breached') \
@@ -261,34 +345,12 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     );
 
     // The log verifies, on PostgreSQL, after all of it.
-    let verify = std::process::Command::new(e2e::bin_path("cloop-workflow"))
-        .env_remove("FAILPOINTS")
-        .args([
-            "--check",
-            "--store",
-            database.url(),
-            "--keys-store",
-            keys_database.url(),
-            "--data-dir",
-            &replicas[second_leader].data_dir.to_string_lossy(),
-            "--config",
-            &config.to_string_lossy(),
-        ])
-        .output()
-        .expect("run cloop-workflow --check");
-    let check_text = String::from_utf8_lossy(&verify.stdout).into_owned();
-    let check: serde_json::Value =
-        serde_json::from_str(check_text.trim()).unwrap_or_else(|error| {
-            panic!(
-                "check printed no json ({error}): {check_text}\n{}",
-                String::from_utf8_lossy(&verify.stderr)
-            )
-        });
+    let check = blocking(|| deployment.check(second_leader));
     assert_eq!(check["log_ok"], true, "{check}");
     let events = check["events"].as_u64().unwrap_or(0);
 
     // The keys are in their own database, none in the log's.
-    let keys = keys_database.with_client(|client| {
+    let keys = deployment.keys_database.with_client(|client| {
         client
             .query_one("SELECT count(*) FROM customer_keys", &[])
             .and_then(|row| row.try_get::<_, i64>(0))
@@ -298,9 +360,9 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     let keys_in_log = count("SELECT count(*) FROM pg_tables WHERE tablename = 'customer_keys'");
     assert_eq!(keys_in_log, 0, "the log's database holds a key table");
 
-    // A command on one replica is seen at once by a command on another.
+    // A command on one replica is seen at once by a read on another.
     let ticket = &acknowledged[0].ticket_id;
-    let mut on_first = TicketsClient::new(lazy_channel(&replicas[survivor].address));
+    let mut on_first = TicketsClient::new(lazy_channel(&deployment.replicas[survivor].address));
     let note = |text: &str| proto::v1::AddNoteRequest {
         ticket_id: ticket.clone(),
         command_id: format!("replica-note-{text}"),
@@ -313,7 +375,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         .expect("note on one replica")
         .into_inner();
     let other = (survivor + 1) % 3;
-    let mut on_other = TicketsClient::new(lazy_channel(&replicas[other].address));
+    let mut on_other = TicketsClient::new(lazy_channel(&deployment.replicas[other].address));
     let history = on_other
         .get_history(authorized(
             proto::v1::GetHistoryRequest {
@@ -339,6 +401,94 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
          events={events} log_ok=true",
         elapsed.as_secs_f64(),
         takeover.as_secs_f64(),
+    );
+    let _ = blocking(|| deployment.intake.terminate(Duration::from_secs(10)));
+}
+
+/// Every session of the replicas to PostgreSQL is cut (`pg_terminate_backend`: the log's
+/// writer, follower and readers, the key store, the leader's lock, the publisher), twice,
+/// under load: every replica reconnects, a leader leads again, nothing acknowledged is lost
+/// or doubled, and the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
+    let deployment = blocking(Deployment::start);
+    let total = 900;
+    let load = Load::start(
+        LoadTargets {
+            intake: lazy_channel(&deployment.intake_address),
+            workflow: lazy_channel(&deployment.replicas[0].address),
+            nats_url: deployment.nats.url(),
+        },
+        LoadPlan {
+            prefix: "pgcut".into(),
+            total,
+            workers: 8,
+            per_second: 150,
+            mixed_transports: true,
+            commands: true,
+        },
+    )
+    .await;
+    let cut = |label: &str| -> i64 {
+        let name = deployment
+            .database
+            .url()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let keys = deployment
+            .keys_database
+            .url()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let cut = deployment.database.with_client(move |client| {
+            client
+                .query_one(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM \
+                     pg_stat_activity WHERE datname IN ($1, $2) AND pid <> pg_backend_pid()) \
+                     AS cut",
+                    &[&name, &keys],
+                )
+                .and_then(|row| row.try_get::<_, i64>(0))
+                .expect("terminate the replicas' sessions")
+        });
+        eprintln!("{label}: {cut} sessions cut");
+        cut
+    };
+    let mut sessions_cut = 0;
+    for (round, share) in [(1, 3), (2, 3)] {
+        assert!(
+            load.wait_answered(total as usize * round / share, Duration::from_secs(60))
+                .await,
+            "the load stalled before cut {round}"
+        );
+        sessions_cut += blocking(|| cut(&format!("cut {round}")));
+    }
+    let (acknowledged, elapsed) = load.run_to_end().await;
+    assert_eq!(
+        acknowledged.len(),
+        total as usize,
+        "every submission answered"
+    );
+    let counts = deployment.assert_all_listed(&acknowledged).await;
+    assert!(
+        blocking(
+            || wait_until(Duration::from_secs(20), || leader_of(&deployment.replicas)
+                .is_some())
+        ),
+        "no replica leads after the cuts"
+    );
+    let check = blocking(|| deployment.check(0));
+    assert_eq!(check["log_ok"], true, "{check}");
+    assert!(sessions_cut >= 6, "only {sessions_cut} sessions were cut");
+    println!(
+        "REPLICAS_PG_CUT submissions={total} seconds={:.1} sessions_cut={sessions_cut} \
+         listed={counts:?} missing=0 duplicated=0 unknown=0 events={} log_ok=true",
+        elapsed.as_secs_f64(),
+        check["events"],
     );
 }
 
