@@ -10,10 +10,14 @@ use tracing_subscriber::EnvFilter;
 
 /// Filter directives appended after the configured ones: `async_nats::connection` logs every
 /// message it reads, payload included (customer contact data), and the CONNECT options
-/// (credentials) at TRACE; the pull consumer logs unexpected messages whole at DEBUG.
+/// (credentials) at TRACE; the pull consumer logs unexpected messages whole at DEBUG; the
+/// PostgreSQL client logs every statement with its parameters (event payloads, customer
+/// references) at DEBUG, and the server's NOTICEs ("relation ... already exists") at INFO.
 pub const PAYLOAD_LOGGING_CAPS: &[&str] = &[
     "async_nats::connection=debug",
     "async_nats::jetstream::consumer::pull=info",
+    "tokio_postgres=info",
+    "postgres::config=warn",
 ];
 
 /// The filter of `directives` with [`PAYLOAD_LOGGING_CAPS`] applied.
