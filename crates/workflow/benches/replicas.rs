@@ -27,14 +27,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{authorized, channel, submission};
 use e2e::{free_port, NatsServer, PgDatabase, ServiceProcess};
-use proto::v1;
 use proto::v1::intake_client::IntakeClient;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 const ADAPTER: &str = "bench-adapter";
 const CLIENTS: usize = 64;
@@ -78,41 +79,6 @@ fn tokens_file() -> String {
     )
 }
 
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-async fn channel(address: &str) -> Channel {
-    for _ in 0..100 {
-        if let Ok(channel) = Channel::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to {address}");
-}
-
-fn submission(index: usize) -> v1::SubmitRequest {
-    v1::SubmitRequest {
-        channel: "app".into(),
-        external_id: format!("replicas-bench-{index}"),
-        content: format!("APP卡顿，打开很慢，第{index}次"),
-        customer: Some(v1::Customer {
-            phone: "13800138000".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// Submits `count` tickets with [`CLIENTS`] concurrent callers.
 async fn submit_many(intake_address: String, count: usize) {
     let channel = channel(&intake_address).await;
@@ -128,7 +94,7 @@ async fn submit_many(intake_address: String, count: usize) {
                     return;
                 }
                 client
-                    .submit(authorized(submission(index), ADAPTER))
+                    .submit(authorized(submission("replicas-bench", index), ADAPTER))
                     .await
                     .expect("submit");
             }

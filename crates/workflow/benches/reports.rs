@@ -21,7 +21,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::Utc;
+use common::{authorized, channel};
 use domain::ids::{FeedbackId, TicketIdGenerator};
 use e2e::{free_port, NatsServer, ServiceProcess};
 use prost::Message;
@@ -32,33 +35,10 @@ use reports::synthetic::{ticket, Random};
 use reports::YearMonth;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 const MANAGER: &str = "bench-manager";
 const ADMIN: &str = "bench-admin";
 const MONTH: &str = "2026-10";
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-async fn channel(address: &str) -> Channel {
-    for _ in 0..300 {
-        if let Ok(channel) = Channel::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to {address}");
-}
 
 /// The peak resident memory of process `pid` so far, in KiB (Linux `VmHWM`).
 fn peak_memory_kib(pid: u32) -> u64 {

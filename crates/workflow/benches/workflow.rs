@@ -20,7 +20,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::Utc;
+use common::{authorized, channel, submission};
 use domain::ids::TicketIdGenerator;
 use domain::ticket::Ticket;
 use domain::types::{Kind, Priority, SlaState, Step};
@@ -124,41 +127,6 @@ fn start() -> Services {
     }
 }
 
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-async fn channel(address: &str) -> Channel {
-    for _ in 0..100 {
-        if let Ok(channel) = Channel::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to {address}");
-}
-
-fn submission(index: usize) -> v1::SubmitRequest {
-    v1::SubmitRequest {
-        channel: "app".into(),
-        external_id: format!("bench-{index}"),
-        content: format!("APP卡顿，打开很慢，第{index}次"),
-        customer: Some(v1::Customer {
-            phone: "13800138000".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// The value of `cloop_workflow_received_total` on the metrics endpoint.
 fn received_total(metrics_address: &str) -> u64 {
     use std::io::{Read, Write};
@@ -197,7 +165,7 @@ async fn submit_many(
                     return;
                 }
                 let response = client
-                    .submit(authorized(submission(index), ADAPTER))
+                    .submit(authorized(submission("bench", index), ADAPTER))
                     .await
                     .expect("submit");
                 ids.lock().await.push(response.into_inner().ticket_id);
@@ -264,7 +232,7 @@ async fn steady_delay(services: &Services, rate: u64, seconds: u64) -> Histogram
                 tasks.push(tokio::spawn(async move {
                     let at = Instant::now();
                     let response = client
-                        .submit(authorized(submission(1_000_000 + index), ADAPTER))
+                        .submit(authorized(submission("bench", 1_000_000 + index), ADAPTER))
                         .await
                         .expect("submit");
                     sent.lock()

@@ -1,0 +1,46 @@
+//! What the end-to-end benchmarks of the workflow share: authorized requests, a channel that
+//! waits for the service, and a realistic submission.
+
+#![allow(dead_code)]
+
+use proto::v1;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+/// `message` with the bearer token of `token`.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// A channel to `address`, retried for up to 30 seconds while the service starts.
+pub async fn channel(address: &str) -> Channel {
+    for _ in 0..300 {
+        if let Ok(channel) = Channel::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot connect to {address}");
+}
+
+/// Submission `index`: an app complaint with a phone number, external id `<prefix>-<index>`.
+pub fn submission(prefix: &str, index: usize) -> v1::SubmitRequest {
+    v1::SubmitRequest {
+        channel: "app".into(),
+        external_id: format!("{prefix}-{index}"),
+        content: format!("APP卡顿，打开很慢，第{index}次"),
+        customer: Some(v1::Customer {
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
