@@ -282,14 +282,18 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
 
     let shutdown = Shutdown::new();
     let workers = Shutdown::new();
-    // Duties that run on one replica at a time (see `leader`).
+    let publisher_shutdown = Shutdown::new();
+    // Duties that run on one replica at a time (see `leader`). The lead is held until the
+    // publisher, the last duty, is told to stop, so that a leader shutting down still writes
+    // its last checkpoint and publishes what it appended.
     let leadership = match &store {
         eventlog::StoreUrl::Sqlite(_) => leader::Leadership::always(),
-        eventlog::StoreUrl::Postgres(url) => {
-            leader::Leadership::compete(url.clone(), config.listen.to_string(), workers.clone())
-        }
+        eventlog::StoreUrl::Postgres(url) => leader::Leadership::compete(
+            url.clone(),
+            config.listen.to_string(),
+            publisher_shutdown.clone(),
+        ),
     };
-    let publisher_shutdown = Shutdown::new();
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
