@@ -518,24 +518,31 @@ pub enum CustomerCommand {
     },
 }
 
+/// Where an offline log command reads the log: a SQLite file or any store.
+#[derive(Debug, Args)]
+pub struct LogSource {
+    /// The event log file (SQLite).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "store",
+        conflicts_with = "store"
+    )]
+    pub db: Option<PathBuf>,
+    /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed with its
+    /// password).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
 /// `cloop log ...` (offline, on a database file or a PostgreSQL store).
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Recompute the hash chain of an event log file, and compare it with kept
     /// checkpoints.
     Verify {
-        /// The event log file (SQLite).
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "store",
-            conflicts_with = "store"
-        )]
-        db: Option<PathBuf>,
-        /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed
-        /// with its password).
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
+        #[command(flatten)]
+        source: LogSource,
         /// A kept checkpoint file (JSON Lines, docs/audit.md): every checkpoint must still
         /// match the log.
         #[arg(long, value_name = "FILE")]
@@ -543,18 +550,8 @@ pub enum LogCommand {
     },
     /// Fold every ticket from the log and summarise (checks every event decodes).
     Replay {
-        /// The event log file (SQLite).
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "store",
-            conflicts_with = "store"
-        )]
-        db: Option<PathBuf>,
-        /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed
-        /// with its password).
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
+        #[command(flatten)]
+        source: LogSource,
         /// Stop at this position.
         #[arg(long)]
         to_position: Option<u64>,
@@ -582,18 +579,8 @@ pub enum LogCommand {
     },
     /// Export rows as JSON Lines (the audit format of docs/audit.md).
     Export {
-        /// The event log file (SQLite).
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "store",
-            conflicts_with = "store"
-        )]
-        db: Option<PathBuf>,
-        /// The log's store instead of --db: sqlite:PATH or postgres://... (never printed
-        /// with its password).
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
+        #[command(flatten)]
+        source: LogSource,
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,

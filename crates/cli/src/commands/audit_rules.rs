@@ -46,7 +46,10 @@ fn run_blocking(context: &Context, arguments: &RulesArgs) -> Result<(), CliError
         None => chrono::Utc::now(),
     };
     let rules = rules_from(arguments.config.as_deref())?;
-    let store = super::log::log_store(arguments.db.clone(), arguments.store.as_deref())?;
+    let store = super::log::log_store(crate::args::LogSource {
+        db: arguments.db.clone(),
+        store: arguments.store.clone(),
+    })?;
     let log = super::log::open_source(&store)?;
     let report = audit::audit_month(log.as_ref(), &rules, month, &audit::RuleOptions::new(as_of))
         .map_err(|error| CliError::Other(format!("audit {}: {error}", arguments.month)))?;

@@ -5,7 +5,7 @@
 //! `migrate` lives in `log_migrate`.
 
 use super::Context;
-use crate::args::LogCommand;
+use crate::args::{LogCommand, LogSource};
 use crate::error::CliError;
 use crate::progress::bar;
 use crate::render_audit::{
@@ -22,18 +22,15 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
     let context = context.clone();
     tokio::task::spawn_blocking(move || match command {
         LogCommand::Verify {
-            db,
-            store,
+            source,
             checkpoints: None,
-        } => verify(&context, &log_store(db, store.as_deref())?),
+        } => verify(&context, &log_store(source)?),
         LogCommand::Verify {
-            db,
-            store,
+            source,
             checkpoints: Some(checkpoints),
-        } => verify_with_checkpoints(&context, &log_store(db, store.as_deref())?, &checkpoints),
+        } => verify_with_checkpoints(&context, &log_store(source)?, &checkpoints),
         LogCommand::Replay {
-            db,
-            store,
+            source,
             to_position,
             keys,
             keys_store,
@@ -41,7 +38,7 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
             out,
             config,
         } => {
-            let store = log_store(db, store.as_deref())?;
+            let store = log_store(source)?;
             let keys = key_store(keys, keys_store.as_deref())?;
             match out {
                 Some(out) => replay_into(
@@ -62,14 +59,13 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
             }
         }
         LogCommand::Export {
-            db,
-            store,
+            source,
             output,
             from_position,
             to_position,
         } => export(
             &context,
-            &log_store(db, store.as_deref())?,
+            &log_store(source)?,
             output.as_deref(),
             audit::PositionRange {
                 from: from_position,
@@ -101,11 +97,8 @@ pub async fn run(context: &Context, command: LogCommand) -> Result<(), CliError>
 }
 
 /// The store `--db FILE` or `--store URL` names (`--store` wins when both are given).
-pub(crate) fn log_store(
-    db: Option<PathBuf>,
-    store: Option<&str>,
-) -> Result<eventlog::StoreUrl, CliError> {
-    match (store, db) {
+pub(crate) fn log_store(source: LogSource) -> Result<eventlog::StoreUrl, CliError> {
+    match (source.store.as_deref(), source.db) {
         (Some(store), _) => eventlog::StoreUrl::parse(store)
             .map_err(|error| CliError::Usage(format!("--store: {error}"))),
         (None, Some(db)) => Ok(eventlog::StoreUrl::Sqlite(db)),
