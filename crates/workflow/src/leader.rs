@@ -54,11 +54,6 @@ impl Leadership {
         Leadership { receiver }
     }
 
-    /// True while this replica leads.
-    pub fn is_leader(&self) -> bool {
-        *self.receiver.borrow()
-    }
-
     /// Runs `duty` while this replica leads: started when it takes the lead, stopped (its
     /// `Shutdown` triggered, and awaited) when it loses it or `stop` is triggered.
     pub async fn lead<F, Fut>(mut self, name: &'static str, stop: Shutdown, duty: F)
