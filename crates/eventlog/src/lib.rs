@@ -81,7 +81,7 @@ pub use event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, Recorde
 pub use log::{verify_store, EventLog, LocalProjections};
 pub use options::{LogOptions, Synchronous};
 pub use prepare::{MAX_NAME_BYTES, MAX_STREAM_ID_BYTES};
-pub use projector::Projector;
+pub use projector::{Projector, SharedProjector};
 pub use schema::LATEST_SCHEMA_VERSION;
 pub use store::{redact, StoreUrl};
 pub use verify::{verify_path, BadRow, Checkpoint, Problem, VerifyReport};

@@ -15,7 +15,7 @@ use crate::event::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, Reco
 use crate::options::LogOptions;
 use crate::postgres::{self, PgPool, PgWriter};
 use crate::prepare::{prepare, PreparedRequest, PARALLEL_PREPARE_EVENTS};
-use crate::projector::Projector;
+use crate::projector::{Projector, SharedProjector};
 use crate::read::{self, ReaderPool};
 use crate::store::StoreUrl;
 use crate::verify::{verify_path, Checkpoint, VerifyReport};
@@ -188,13 +188,26 @@ impl EventLog {
         options: LogOptions,
         projections: Option<LocalProjections>,
     ) -> Result<EventLog, LogError> {
-        postgres::off_runtime(|| Self::open_postgres_here(url, options, projections))
+        Self::open_postgres_shared(url, options, projections, None)
+    }
+
+    /// As [`EventLog::open_postgres`], with `shared` projections kept in the database itself:
+    /// the writer folds every row it appends into them inside the append transaction, and
+    /// first brings them up to the head (see [`SharedProjector`]).
+    pub fn open_postgres_shared(
+        url: &str,
+        options: LogOptions,
+        projections: Option<LocalProjections>,
+        shared: Option<Box<dyn SharedProjector>>,
+    ) -> Result<EventLog, LogError> {
+        postgres::off_runtime(|| Self::open_postgres_here(url, options, projections, shared))
     }
 
     fn open_postgres_here(
         url: &str,
         options: LogOptions,
         projections: Option<LocalProjections>,
+        mut shared_projector: Option<Box<dyn SharedProjector>>,
     ) -> Result<EventLog, LogError> {
         let store = StoreUrl::parse(url)?;
         if !store.is_postgres() {
@@ -205,6 +218,10 @@ impl EventLog {
         }
         let mut client = postgres::connect(url)?;
         postgres::migrate(&mut client)?;
+        if let Some(projector) = shared_projector.as_deref_mut() {
+            projector.migrate(&mut client)?;
+            postgres::catch_up(&mut client, projector)?;
+        }
         let path = projections
             .as_ref()
             .map(|projections| projections.path.clone())
@@ -231,6 +248,7 @@ impl EventLog {
             client: Some(client),
             options,
             follower: pending_sender,
+            shared: shared_projector,
         };
         let writer_thread = std::thread::Builder::new()
             .name("eventlog-writer".to_string())

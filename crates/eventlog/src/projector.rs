@@ -35,3 +35,37 @@ pub trait Projector: Send + 'static {
     /// Best effort: it cannot fail the rows. The default does nothing.
     fn after_commit(&mut self, _connection: &rusqlite::Connection) {}
 }
+
+/// Updates read models kept in the PostgreSQL database of the log itself, inside the append
+/// transaction, so that they commit with the rows they are built from and every process
+/// that reads them sees one state, whichever process appended.
+///
+/// How a PostgreSQL writer calls it:
+/// - `migrate` once at open, after the log's own migrations.
+/// - `position` in every append transaction, under the append lock: the last position its
+///   tables include. When that is behind the head (rows appended by a handle without this
+///   projector, or imported), the writer first folds the missing rows in, run by run of one
+///   stream, and at open it does so in chunks of their own before it takes any request.
+/// - `apply` for every request that appended rows (never for a repeat), with exactly those
+///   rows, in position order, after they are inserted and before the commit; it must record
+///   the last row's position as its own. When it fails, the writer rolls the whole batch back
+///   and appends it again without that request, which is answered with the error.
+/// - `after_commit` after each commit, for work that cannot run in a transaction (such as
+///   `VACUUM` after an erasure). Best effort: it cannot fail the rows.
+pub trait SharedProjector: Send + 'static {
+    /// Creates or upgrades the projector's tables.
+    fn migrate(&mut self, client: &mut postgres::Client) -> Result<(), LogError>;
+
+    /// The position the projector's tables include (0 when empty).
+    fn position(&mut self, transaction: &mut postgres::Transaction<'_>) -> Result<u64, LogError>;
+
+    /// Applies rows of one stream, inside the append transaction.
+    fn apply(
+        &mut self,
+        transaction: &mut postgres::Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError>;
+
+    /// Called after each commit that included rows. The default does nothing.
+    fn after_commit(&mut self) {}
+}

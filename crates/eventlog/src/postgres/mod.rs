@@ -37,7 +37,7 @@ use crate::verify::{checkpoint_mismatch, link, CheckedRow};
 use crate::{BadRow, Checkpoint, Head, Problem, VerifyReport, GENESIS_HASH};
 
 pub(crate) use follower::{start_follower, Pending};
-pub(crate) use writer::PgWriter;
+pub(crate) use writer::{catch_up, PgWriter};
 
 /// The advisory lock every append (and import) transaction holds: ASCII "cloopapp".
 pub(crate) const APPEND_LOCK: i64 = 0x636c_6f6f_7061_7070;
@@ -245,7 +245,7 @@ pub(crate) fn row_to_event(row: &Row) -> Result<RecordedEvent, LogError> {
 }
 
 /// A few idle connections, reused across reads.
-pub(crate) struct PgPool {
+pub struct PgPool {
     url: String,
     max_idle: usize,
     idle: Mutex<Vec<Client>>,

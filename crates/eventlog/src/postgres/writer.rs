@@ -4,20 +4,22 @@
 //! the rows are in the local projections.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::mpsc::{Receiver, Sender};
 
-use chrono::Utc;
-use postgres::Client;
+use chrono::{DateTime, Utc};
+use postgres::{Client, Transaction};
 use uuid::Uuid;
 
-use super::{connect, read_head, Pending, APPEND_LOCK, CHANNEL};
+use super::{connect, read_head, row_to_event, Pending, APPEND_LOCK, CHANNEL, EVENT_COLUMNS};
 use crate::canonical::{
     chain_hash, finish_digest, format_timestamp, truncate_to_micros, WriterFields,
 };
 use crate::error::{pg, LogError};
-use crate::event::AppendOutcome;
+use crate::event::{AppendOutcome, RecordedEvent};
 use crate::options::LogOptions;
 use crate::prepare::PreparedRequest;
+use crate::projector::SharedProjector;
 use crate::writer::{next_batch, WriterCommand};
 use crate::Head;
 
@@ -28,7 +30,27 @@ pub(crate) struct PgWriter {
     pub options: LogOptions,
     /// Where committed batches go to be answered.
     pub follower: Sender<Pending>,
+    /// The projections kept in the database, updated in the append transaction.
+    pub shared: Option<Box<dyn SharedProjector>>,
 }
+
+/// Why an append transaction did not commit.
+enum BatchError {
+    /// The shared projector refused the rows of one request (its index in the batch): the
+    /// batch is appended again without it.
+    Refused((usize, usize), LogError),
+    /// The whole batch failed.
+    Failed(LogError),
+}
+
+impl From<LogError> for BatchError {
+    fn from(error: LogError) -> Self {
+        BatchError::Failed(error)
+    }
+}
+
+/// The answers of a batch, one vector per caller.
+type BatchAnswers = Vec<Vec<Result<AppendOutcome, LogError>>>;
 
 /// Where an event id is stored (in the database or earlier in the same batch).
 #[derive(Clone)]
@@ -72,7 +94,7 @@ impl PgWriter {
                 .into_iter()
                 .map(|command| (command.requests, command.reply))
                 .unzip();
-            let (answers, target) = match self.append_batch(&requests) {
+            let (answers, target) = match self.append_refusing(&requests) {
                 Ok((answers, head)) => (answers, head.position),
                 Err(error) => {
                     if self.client.as_ref().is_some_and(Client::is_closed) {
@@ -98,23 +120,35 @@ impl PgWriter {
         }
     }
 
-    fn client(&mut self) -> Result<&mut Client, LogError> {
-        match &mut self.client {
-            Some(client) if !client.is_closed() => {}
-            _ => self.client = Some(connect(&self.url)?),
+    /// Appends a batch; a request the shared projector refuses is answered with its error
+    /// and the batch is appended again without it (each round drops one more request, so
+    /// this ends).
+    fn append_refusing(
+        &mut self,
+        batch: &[Vec<PreparedRequest>],
+    ) -> Result<(BatchAnswers, Head), LogError> {
+        let mut refused: HashMap<(usize, usize), LogError> = HashMap::new();
+        loop {
+            match self.append_batch(batch, &refused) {
+                Ok(done) => return Ok(done),
+                Err(BatchError::Failed(error)) => return Err(error),
+                Err(BatchError::Refused(index, error)) => {
+                    refused.insert(index, error);
+                }
+            }
         }
-        self.client.as_mut().ok_or(LogError::Closed)
     }
 
-    /// Appends a batch in one transaction. Returns each request's result and the head after
-    /// the commit; an `Err` means the whole batch failed (nothing of it is stored, or, when the
-    /// commit's answer was lost, possibly everything: callers repeat with the same event ids).
-    #[allow(clippy::type_complexity)]
+    /// Appends a batch in one transaction, answering the requests in `refused` with their
+    /// error. Returns each request's result and the head after the commit; `Failed` means
+    /// the whole batch failed (nothing of it is stored, or, when the commit's answer was
+    /// lost, possibly everything: callers repeat with the same event ids).
     fn append_batch(
         &mut self,
         batch: &[Vec<PreparedRequest>],
-    ) -> Result<(Vec<Vec<Result<AppendOutcome, LogError>>>, Head), LogError> {
-        let client = self.client()?;
+        refused: &HashMap<(usize, usize), LogError>,
+    ) -> Result<(BatchAnswers, Head), BatchError> {
+        let client = client_of(&mut self.client, &self.url)?;
         let mut transaction = client
             .transaction()
             .map_err(pg("begin append transaction"))?;
@@ -178,17 +212,28 @@ impl PgWriter {
         let recorded_at_text = format_timestamp(&recorded_at);
         let mut columns = Columns::default();
         let mut results = Vec::with_capacity(batch.len());
-        for requests in batch {
+        // The requests that appended rows, and where their rows are in `columns`.
+        let mut appended: Vec<((usize, usize), Range<usize>)> = Vec::new();
+        for (caller, requests) in batch.iter().enumerate() {
             let mut answers = Vec::with_capacity(requests.len());
-            for request in requests {
-                answers.push(decide(
+            for (index, request) in requests.iter().enumerate() {
+                if let Some(error) = refused.get(&(caller, index)) {
+                    answers.push(Err(error.clone()));
+                    continue;
+                }
+                let first_row = columns.position.len();
+                let answer = decide(
                     request,
                     &mut stored,
                     &mut versions,
                     &mut head,
                     &recorded_at_text,
                     &mut columns,
-                ));
+                );
+                if columns.position.len() > first_row {
+                    appended.push(((caller, index), first_row..columns.position.len()));
+                }
+                answers.push(answer);
             }
             results.push(answers);
         }
@@ -220,11 +265,155 @@ impl PgWriter {
                     &[&CHANNEL, &head.position.to_string()],
                 )
                 .map_err(pg("notify followers"))?;
+            if let Some(shared) = self.shared.as_deref_mut() {
+                catch_up_within(shared, &mut transaction, start.position)?;
+                for ((caller, index), rows) in &appended {
+                    let events =
+                        recorded_rows(&batch[*caller][*index], &columns, rows, recorded_at);
+                    if let Err(error) = shared.apply(&mut transaction, &events) {
+                        return Err(BatchError::Refused((*caller, *index), error));
+                    }
+                }
+            }
         }
         transaction
             .commit()
             .map_err(pg("commit append transaction"))?;
+        if head.position != start.position {
+            if let Some(shared) = self.shared.as_deref_mut() {
+                shared.after_commit();
+            }
+        }
         Ok((results, head))
+    }
+}
+
+/// The writer's connection, opened again when it broke.
+fn client_of<'a>(slot: &'a mut Option<Client>, url: &str) -> Result<&'a mut Client, LogError> {
+    match slot {
+        Some(client) if !client.is_closed() => {}
+        _ => *slot = Some(connect(url)?),
+    }
+    slot.as_mut().ok_or(LogError::Closed)
+}
+
+/// The rows `request` appended, as readers will read them.
+fn recorded_rows(
+    request: &PreparedRequest,
+    columns: &Columns,
+    rows: &Range<usize>,
+    recorded_at: DateTime<Utc>,
+) -> Vec<RecordedEvent> {
+    rows.clone()
+        .zip(&request.events)
+        .map(|(row, event)| RecordedEvent {
+            position: u64::try_from(columns.position[row]).unwrap_or(0),
+            stream_id: request.stream_id.clone(),
+            stream_version: u64::try_from(columns.stream_version[row]).unwrap_or(0),
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            occurred_at: event.occurred_at,
+            recorded_at,
+            actor_json: event.actor_json.clone(),
+            correlation_id: event.correlation_id.clone(),
+            causation_id: event.causation_id.clone(),
+            payload_json: event.payload_json.clone(),
+            prev_hash: to_hash(&columns.prev_hash[row]),
+            hash: to_hash(&columns.hash[row]),
+        })
+        .collect()
+}
+
+fn to_hash(bytes: &[u8]) -> [u8; 32] {
+    let mut hash = [0u8; 32];
+    if bytes.len() == 32 {
+        hash.copy_from_slice(bytes);
+    }
+    hash
+}
+
+/// Rows a catch-up reads and folds per step.
+const CATCH_UP_ROWS: u64 = 2_000;
+
+/// Folds into the shared projections the rows up to `through` they do not include yet
+/// (appended by a handle without the projector, or imported), inside `transaction`.
+/// Returns how many rows it folded.
+fn catch_up_within(
+    shared: &mut dyn SharedProjector,
+    transaction: &mut Transaction<'_>,
+    through: u64,
+) -> Result<u64, LogError> {
+    let projected = shared.position(transaction)?;
+    if projected > through {
+        return Err(LogError::Corrupt {
+            reason: format!(
+                "the shared projections include position {projected}, past the log's head \
+                 {through}"
+            ),
+        });
+    }
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+         ORDER BY position"
+    );
+    let mut after = projected;
+    while after < through {
+        let until = through.min(after + CATCH_UP_ROWS);
+        let rows = transaction
+            .query(sql.as_str(), &[&to_i64(after), &to_i64(until)])
+            .map_err(pg("read rows for the shared projections"))?
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.len() as u64 != until - after {
+            return Err(LogError::Corrupt {
+                reason: format!("positions {} to {until} are not all stored", after + 1),
+            });
+        }
+        for run in rows.chunk_by(|left, right| left.stream_id == right.stream_id) {
+            shared.apply(transaction, run)?;
+        }
+        after = until;
+    }
+    Ok(through - projected)
+}
+
+/// Brings the shared projections up to the head before the writer takes requests, one
+/// chunk per transaction (under the append lock, so appends from other processes wait for
+/// one chunk at most). Returns how many rows it folded.
+pub(crate) fn catch_up(
+    client: &mut Client,
+    shared: &mut dyn SharedProjector,
+) -> Result<u64, LogError> {
+    let mut folded = 0u64;
+    let mut reported = std::time::Instant::now();
+    loop {
+        let mut transaction = client
+            .transaction()
+            .map_err(pg("begin the shared projections' catch-up"))?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+            .map_err(pg("take the append lock"))?;
+        let projected = shared.position(&mut transaction)?;
+        let head = read_head(&mut transaction)?.position;
+        if projected >= head {
+            return Ok(folded);
+        }
+        let through = head.min(projected + 10 * CATCH_UP_ROWS);
+        folded += catch_up_within(shared, &mut transaction, through)?;
+        transaction
+            .commit()
+            .map_err(pg("commit the shared projections' catch-up"))?;
+        shared.after_commit();
+        if reported.elapsed() >= std::time::Duration::from_secs(2) {
+            reported = std::time::Instant::now();
+            tracing::info!(
+                projected = through,
+                head,
+                "shared projections catching up with the log"
+            );
+        }
     }
 }
 
