@@ -46,6 +46,7 @@ pub use error::WorkflowError;
 
 use crate::commands::Commands;
 use crate::metrics::WorkflowMetrics;
+use crate::projections::shared::{SharedReads, SharedTicketProjector};
 use crate::projections::TicketProjector;
 use crate::queries::Readers;
 use eventlog::{EventLog, ExpectedVersion, LogOptions, Synchronous};
@@ -146,8 +147,9 @@ pub fn open_log(
 }
 
 /// Opens the log where `store` says. SQLite: as [`open_log`]. PostgreSQL: the log in the
-/// database, this replica's projections in `projections.db` of the data folder, fed by the
-/// log's follower (which catches up before this returns).
+/// database with the shared ticket table its writer keeps (`projections::shared`), and this
+/// replica's projections in `projections.db` of the data folder, fed by the log's follower
+/// (both catch up before this returns).
 pub fn open_store_log(
     store: &eventlog::StoreUrl,
     data_dir: &Path,
@@ -157,7 +159,7 @@ pub fn open_store_log(
 ) -> Result<EventLog, WorkflowError> {
     match store {
         eventlog::StoreUrl::Sqlite(path) => open_log(path, rules, synchronous, vault),
-        eventlog::StoreUrl::Postgres(url) => Ok(EventLog::open_postgres(
+        eventlog::StoreUrl::Postgres(url) => Ok(EventLog::open_postgres_shared(
             url,
             LogOptions {
                 synchronous,
@@ -165,8 +167,9 @@ pub fn open_store_log(
             },
             Some(eventlog::LocalProjections {
                 path: data_dir.join(PROJECTIONS_FILE),
-                projector: Box::new(TicketProjector::new(rules, vault)),
+                projector: Box::new(TicketProjector::new(rules, vault.clone())),
             }),
+            Some(Box::new(SharedTicketProjector::new(vault, url))),
         )?),
     }
 }
@@ -266,7 +269,12 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     .await
     .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
     record_config_version(&log, &config.rules, config.clock.now()).await?;
-    let readers = Readers::new(&projections_path);
+    let readers = match &store {
+        eventlog::StoreUrl::Sqlite(_) => Readers::new(&projections_path),
+        eventlog::StoreUrl::Postgres(url) => {
+            Readers::new(&projections_path).with_shared(SharedReads::new(url))
+        }
+    };
     let commands = Commands {
         log: log.clone(),
         readers: readers.clone(),

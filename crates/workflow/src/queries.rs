@@ -5,6 +5,7 @@
 
 use crate::error::WorkflowError;
 use crate::projections;
+use crate::projections::shared::SharedReads;
 use chrono::{DateTime, Utc};
 use domain::ticket::Ticket;
 use domain::types::{ContentType, Kind, Priority, Scope, SlaState, Step};
@@ -47,7 +48,7 @@ fn contains_folded(haystack: &str, needle: &str) -> bool {
 
 impl TicketFilter {
     /// The words of the text filter.
-    fn terms(&self) -> Vec<String> {
+    pub(crate) fn terms(&self) -> Vec<String> {
         self.text
             .as_deref()
             .unwrap_or("")
@@ -137,7 +138,8 @@ pub fn parse_page_token(token: &str) -> Result<i64, DomainError> {
         .ok_or_else(|| DomainError::invalid("page_token", "is not a token this service gave out"))
 }
 
-fn like_pattern(term: &str) -> String {
+/// `%term%` for `LIKE ... ESCAPE '\\'`, with the wildcards of `term` escaped.
+pub(crate) fn like_pattern(term: &str) -> String {
     let mut pattern = String::with_capacity(term.len() + 2);
     pattern.push('%');
     for symbol in term.chars() {
@@ -239,6 +241,15 @@ pub fn list_tickets(
     for row in rows {
         found.push(row.map_err(WorkflowError::sqlite("read ticket row"))?);
     }
+    page_of(found, page_size)
+}
+
+/// A page of the `(seq, state_json)` rows a list read (at most one more than `page_size`,
+/// which tells that another page follows).
+pub(crate) fn page_of(
+    mut found: Vec<(i64, String)>,
+    page_size: u32,
+) -> Result<TicketPage, WorkflowError> {
     let more = found.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
     found.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
     let next_page_token = if more {
@@ -284,11 +295,13 @@ pub fn due_for_timers(
         .map_err(WorkflowError::sqlite("read due timers"))
 }
 
-/// A small pool of read-only connections to the workflow database.
+/// A small pool of read-only connections to the workflow database, and, next to a
+/// PostgreSQL log, the shared ticket table that tickets and lists are read from.
 #[derive(Debug, Clone)]
 pub struct Readers {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    shared: Option<SharedReads>,
 }
 
 impl Readers {
@@ -296,6 +309,32 @@ impl Readers {
         Self {
             path: path.to_path_buf(),
             idle: Arc::new(Mutex::new(Vec::new())),
+            shared: None,
+        }
+    }
+
+    /// Reads tickets and lists from the shared ticket table in PostgreSQL.
+    pub fn with_shared(mut self, shared: SharedReads) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Lists tickets matching `filter` (see [`list_tickets`]), from the shared ticket table
+    /// when there is one.
+    pub async fn list(
+        &self,
+        filter: TicketFilter,
+        page_size: u32,
+        after_seq: i64,
+    ) -> Result<TicketPage, WorkflowError> {
+        match self.shared.clone() {
+            Some(shared) => {
+                spawn_read(move || shared.list_blocking(&filter, page_size, after_seq)).await
+            }
+            None => {
+                self.with(move |connection| list_tickets(connection, &filter, page_size, after_seq))
+                    .await
+            }
         }
     }
 
@@ -342,16 +381,27 @@ impl Readers {
         read: impl FnOnce(&Connection) -> Result<T, WorkflowError> + Send + 'static,
     ) -> Result<T, WorkflowError> {
         let readers = self.clone();
-        tokio::task::spawn_blocking(move || readers.with_blocking(read))
-            .await
-            .map_err(|error| WorkflowError::Corrupt(format!("reader task failed: {error}")))?
+        spawn_read(move || readers.with_blocking(read)).await
     }
 
-    /// One ticket's folded state and the position of its last event.
+    /// One ticket's folded state and the position of its last event, from the shared ticket
+    /// table when there is one.
     pub async fn ticket(&self, ticket_id: String) -> Result<Option<(Ticket, u64)>, WorkflowError> {
+        if let Some(shared) = self.shared.clone() {
+            return spawn_read(move || shared.ticket_blocking(&ticket_id)).await;
+        }
         self.with(move |connection| {
             projections::load_ticket(connection, &ticket_id).map_err(WorkflowError::Corrupt)
         })
         .await
     }
+}
+
+/// Runs a blocking read on tokio's blocking pool.
+async fn spawn_read<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, WorkflowError> + Send + 'static,
+) -> Result<T, WorkflowError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|error| WorkflowError::Corrupt(format!("reader task failed: {error}")))?
 }

@@ -132,6 +132,12 @@ impl PgWriter {
             match self.append_batch(batch, &refused) {
                 Ok(done) => return Ok(done),
                 Err(BatchError::Failed(error)) => return Err(error),
+                // A lost connection is no refusal: the batch fails as a whole.
+                Err(BatchError::Refused(_, error))
+                    if self.client.as_ref().is_some_and(Client::is_closed) =>
+                {
+                    return Err(error)
+                }
                 Err(BatchError::Refused(index, error)) => {
                     refused.insert(index, error);
                 }

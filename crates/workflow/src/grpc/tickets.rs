@@ -12,7 +12,7 @@ use super::convert::{
 };
 use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
-use crate::queries::{list_tickets, parse_page_token, Readers};
+use crate::queries::{parse_page_token, Readers};
 use crate::record;
 use domain::authorize::{authorize, department_scope, Action};
 use domain::command::{ClassifyCommand, Command, NotificationRecord, NotificationResult};
@@ -322,7 +322,7 @@ impl v1::tickets_server::Tickets for TicketsService {
         let page_size = self.page_size(request.page_size);
         let page = self
             .readers
-            .with(move |connection| list_tickets(connection, &filter, page_size, after))
+            .list(filter, page_size, after)
             .await
             .map_err(|error| status_from(failure_from_read(error)))?;
         Ok(Response::new(v1::ListTicketsResponse {

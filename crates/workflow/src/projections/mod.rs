@@ -25,6 +25,7 @@
 //! with the incrementally built tables (tests compare the digests).
 
 pub mod schema;
+pub mod shared;
 
 use crate::record::{decode_opened, ticket_of_stream};
 use chrono::{DateTime, Utc};
@@ -232,6 +233,53 @@ pub fn helpers_column(helpers: &[String]) -> String {
     }
 }
 
+/// The columns of a ticket's row in `tickets`, the same in every backend's projections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketRow {
+    pub ticket_id: String,
+    pub version: i64,
+    pub step: &'static str,
+    pub department: Option<String>,
+    /// `,a,b,` (see [`helpers_column`]).
+    pub helpers: String,
+    pub priority: Option<&'static str>,
+    pub kind: Option<&'static str>,
+    pub content_type: Option<&'static str>,
+    pub scope: Option<&'static str>,
+    pub channel: String,
+    pub sla_state: &'static str,
+    pub customer_id: Option<String>,
+    pub assignee: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// The whole folded ticket.
+    pub state_json: String,
+}
+
+impl TicketRow {
+    /// The row of `ticket`.
+    pub fn of(ticket: &Ticket) -> Result<TicketRow, serde_json::Error> {
+        Ok(TicketRow {
+            ticket_id: ticket.id_text(),
+            version: i64::try_from(ticket.version).unwrap_or(i64::MAX),
+            step: ticket.step.as_str(),
+            department: ticket.department.clone(),
+            helpers: helpers_column(&ticket.helpers),
+            priority: ticket.priority.map(|value| value.as_str()),
+            kind: ticket.kind.map(|value| value.as_str()),
+            content_type: ticket.content_type.map(|value| value.as_str()),
+            scope: ticket.scope.map(|value| value.as_str()),
+            channel: ticket.channel.clone(),
+            sla_state: ticket.sla_state.as_str(),
+            customer_id: ticket.customer.customer_id.clone(),
+            assignee: ticket.assignee.clone(),
+            created_at_ms: millis(ticket.created_at),
+            updated_at_ms: millis(ticket.updated_at),
+            state_json: serde_json::to_string(ticket)?,
+        })
+    }
+}
+
 fn write_ticket(
     connection: &Connection,
     seq: i64,
@@ -262,9 +310,9 @@ fn write_ticket_rows(
     fresh: bool,
     rules: &Rules,
 ) -> Result<(), rusqlite::Error> {
-    let ticket_id = ticket.id_text();
-    let json = serde_json::to_string(ticket)
+    let row = TicketRow::of(ticket)
         .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
+    let ticket_id = row.ticket_id.clone();
     connection
         .prepare_cached(
             "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
@@ -282,22 +330,22 @@ fn write_ticket_rows(
         )?
         .execute(params![
             seq,
-            ticket_id,
-            i64::try_from(ticket.version).unwrap_or(i64::MAX),
+            row.ticket_id,
+            row.version,
             i64::try_from(position).unwrap_or(i64::MAX),
-            ticket.step.as_str(),
-            ticket.department,
-            helpers_column(&ticket.helpers),
-            ticket.priority.map(|value| value.as_str()),
-            ticket.kind.map(|value| value.as_str()),
-            ticket.content_type.map(|value| value.as_str()),
-            ticket.scope.map(|value| value.as_str()),
-            ticket.channel,
-            ticket.sla_state.as_str(),
-            ticket.customer.customer_id,
-            millis(ticket.created_at),
-            millis(ticket.updated_at),
-            json,
+            row.step,
+            row.department,
+            row.helpers,
+            row.priority,
+            row.kind,
+            row.content_type,
+            row.scope,
+            row.channel,
+            row.sla_state,
+            row.customer_id,
+            row.created_at_ms,
+            row.updated_at_ms,
+            row.state_json,
         ])?;
     if text_changed {
         if !fresh {

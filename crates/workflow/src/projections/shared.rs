@@ -1,0 +1,450 @@
+//! The ticket read model in PostgreSQL, next to a PostgreSQL log: one `tickets` table that
+//! every replica reads, with a `pg_trgm` index for search.
+//!
+//! - **Written with the log.** [`SharedTicketProjector`] is the log writer's
+//!   [`SharedProjector`]: whichever replica appends a ticket's events folds them into its row
+//!   inside the same transaction, under the append lock, so the table is exactly the log up to
+//!   `ticket_projection.position`, for every replica at once. A request it cannot fold is
+//!   refused and not recorded, as on SQLite.
+//! - **Read by every replica.** `GetTicket`, `ListTickets` and the commands' "load the
+//!   ticket" read it ([`SharedReads`]), so a replica answers with what any replica wrote a
+//!   moment ago, without waiting for its own follower.
+//! - **Search that works for Chinese.** `search_text` holds the content, product, order id
+//!   and keywords (lower case, one per line) under a GIN `gin_trgm_ops` index. Each word of a
+//!   text filter is a `LIKE '%word%'`, which the index answers for words of three characters
+//!   or more, in any script (trigrams need no word boundaries, which Chinese text has none
+//!   of); shorter words are checked on the rows the other conditions leave.
+//! - **The rest stays local.** The SLA timers' index, retention, assignment cursors, watch
+//!   snapshots and reports read each replica's own projections (`projections.db`), fed by the
+//!   log's follower: they serve the leader's duties and long reads that need not queue behind
+//!   the append lock.
+//!
+//! Personal data: like the SQLite projections, `state_json` holds the customer opened (the
+//! projector opens the sealed customer with the key store) until a `customer_erased` event
+//! empties it; after a commit that erased a customer, the table is vacuumed so that the old
+//! row versions are given up (see `docs/privacy.md` for what PostgreSQL keeps beyond that).
+
+use std::sync::Arc;
+
+use domain::ticket::Ticket;
+use eventlog::postgres::PgPool;
+use eventlog::{LogError, RecordedEvent, SharedProjector};
+use postgres::types::ToSql;
+use postgres::Transaction;
+use vault::Vault;
+
+use super::TicketRow;
+use crate::error::WorkflowError;
+use crate::queries::{like_pattern, TicketFilter, TicketPage};
+use crate::record::{decode_opened, ticket_of_stream};
+
+/// The advisory lock the projection's migration holds (ASCII "cloopprj").
+const MIGRATION_LOCK: i64 = 0x636c_6f6f_7070_726a;
+
+const SCHEMA: &str = "
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE IF NOT EXISTS tickets (
+    seq               BIGINT  PRIMARY KEY,
+    ticket_id         TEXT    NOT NULL UNIQUE,
+    version           BIGINT  NOT NULL,
+    last_position     BIGINT  NOT NULL,
+    step              TEXT    NOT NULL,
+    department        TEXT,
+    helpers           TEXT    NOT NULL,
+    priority          TEXT,
+    kind              TEXT,
+    content_type      TEXT,
+    scope             TEXT,
+    channel           TEXT    NOT NULL,
+    sla_state         TEXT    NOT NULL,
+    customer_id       TEXT,
+    assignee          TEXT,
+    retention_expired BOOLEAN NOT NULL,
+    created_at_ms     BIGINT  NOT NULL,
+    updated_at_ms     BIGINT  NOT NULL,
+    search_text       TEXT    NOT NULL,
+    state_json        TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_by_department ON tickets (department, step, seq);
+CREATE INDEX IF NOT EXISTS tickets_by_step ON tickets (step, seq);
+CREATE INDEX IF NOT EXISTS tickets_by_sla ON tickets (sla_state, seq);
+CREATE INDEX IF NOT EXISTS tickets_by_priority ON tickets (priority, seq);
+CREATE INDEX IF NOT EXISTS tickets_by_customer ON tickets (customer_id, seq);
+CREATE INDEX IF NOT EXISTS tickets_by_assignee ON tickets (assignee, step, seq);
+CREATE INDEX IF NOT EXISTS tickets_by_created ON tickets (created_at_ms);
+CREATE INDEX IF NOT EXISTS tickets_search ON tickets USING gin (search_text gin_trgm_ops);
+CREATE TABLE IF NOT EXISTS ticket_projection (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position BIGINT  NOT NULL
+);
+INSERT INTO ticket_projection (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+";
+
+const UPSERT: &str = "INSERT INTO tickets (seq, ticket_id, version, last_position, step, \
+     department, helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
+     assignee, retention_expired, created_at_ms, updated_at_ms, search_text, state_json) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     $19, $20) \
+     ON CONFLICT (seq) DO UPDATE SET version = excluded.version, \
+     last_position = excluded.last_position, step = excluded.step, \
+     department = excluded.department, helpers = excluded.helpers, \
+     priority = excluded.priority, kind = excluded.kind, content_type = excluded.content_type, \
+     scope = excluded.scope, channel = excluded.channel, sla_state = excluded.sla_state, \
+     customer_id = excluded.customer_id, assignee = excluded.assignee, \
+     retention_expired = excluded.retention_expired, created_at_ms = excluded.created_at_ms, \
+     updated_at_ms = excluded.updated_at_ms, search_text = excluded.search_text, \
+     state_json = excluded.state_json";
+
+/// The text the search index covers: content, product, order id and keywords, lower case,
+/// one per line (a search word never holds a line break, so it cannot match across two).
+/// Empty once the ticket's retention expired.
+pub fn search_text(ticket: &Ticket) -> String {
+    if ticket.retention_expired {
+        return String::new();
+    }
+    [
+        ticket.content.as_str(),
+        ticket.product.as_deref().unwrap_or(""),
+        ticket.order_id.as_deref().unwrap_or(""),
+        &ticket.keywords.join(" "),
+    ]
+    .join("\n")
+    .to_lowercase()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn refused(what: &str) -> impl FnOnce(postgres::Error) -> LogError + '_ {
+    move |error| LogError::projector(format!("{what}: {error}"))
+}
+
+/// Folds ticket streams into `tickets` inside the log writer's transaction.
+pub struct SharedTicketProjector {
+    vault: Arc<Vault>,
+    /// Where to connect for the vacuum after an erasure.
+    url: String,
+    /// A `customer_erased` row was folded since the last commit.
+    erased_since_commit: bool,
+}
+
+impl SharedTicketProjector {
+    /// A projector that opens sealed customers with `vault`; `url` is the log's database.
+    pub fn new(vault: Arc<Vault>, url: &str) -> Self {
+        SharedTicketProjector {
+            vault,
+            url: url.to_string(),
+            erased_since_commit: false,
+        }
+    }
+}
+
+impl SharedProjector for SharedTicketProjector {
+    fn migrate(&mut self, client: &mut postgres::Client) -> Result<(), LogError> {
+        let mut transaction = client
+            .transaction()
+            .map_err(refused("begin the ticket projection's migration"))?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(refused("lock for the ticket projection's migration"))?;
+        transaction
+            .batch_execute(SCHEMA)
+            .map_err(refused("create the ticket projection"))?;
+        transaction
+            .commit()
+            .map_err(refused("commit the ticket projection's migration"))
+    }
+
+    fn position(&mut self, transaction: &mut Transaction<'_>) -> Result<u64, LogError> {
+        let position: i64 = transaction
+            .query_one("SELECT position FROM ticket_projection WHERE id = 1", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(refused("read the ticket projection's position"))?;
+        Ok(u64::try_from(position).unwrap_or(0))
+    }
+
+    fn apply(
+        &mut self,
+        transaction: &mut Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        if let Some(ticket_id) = ticket_of_stream(&last.stream_id) {
+            self.erased_since_commit |=
+                events.iter().any(|row| row.event_type == "customer_erased");
+            fold_ticket(transaction, &self.vault, ticket_id, events)?;
+        }
+        transaction
+            .execute(
+                "UPDATE ticket_projection SET position = $1 WHERE id = 1",
+                &[&to_i64(last.position)],
+            )
+            .map_err(refused("record the ticket projection's position"))?;
+        Ok(())
+    }
+
+    /// After an erasure, gives up the old row versions that held the customer (on a thread
+    /// of its own, so appends never wait for it).
+    fn after_commit(&mut self) {
+        if !std::mem::take(&mut self.erased_since_commit) {
+            return;
+        }
+        let url = self.url.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tickets-vacuum".to_string())
+            .spawn(move || {
+                let vacuumed = postgres::Client::connect(&url, postgres::NoTls)
+                    .and_then(|mut client| client.batch_execute("VACUUM tickets"));
+                if let Err(error) = vacuumed {
+                    tracing::warn!(%error, "vacuum the ticket projection after an erasure");
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "start the ticket projection's vacuum");
+        }
+    }
+}
+
+/// Folds one ticket's rows into its row of `tickets`.
+fn fold_ticket(
+    transaction: &mut Transaction<'_>,
+    vault: &Vault,
+    ticket_id: &str,
+    events: &[RecordedEvent],
+) -> Result<(), LogError> {
+    let stored = transaction
+        .query_opt(
+            "SELECT seq, state_json FROM tickets WHERE ticket_id = $1",
+            &[&ticket_id],
+        )
+        .map_err(refused("read the ticket"))?;
+    let (seq, mut ticket) = match stored {
+        Some(row) => {
+            let seq: i64 = row.try_get(0).map_err(refused("read the ticket"))?;
+            let json: &str = row.try_get(1).map_err(refused("read the ticket"))?;
+            let ticket: Ticket = serde_json::from_str(json).map_err(|error| {
+                LogError::projector(format!("stored ticket {ticket_id} is not valid: {error}"))
+            })?;
+            (seq, ticket)
+        }
+        None => (
+            events.first().map_or(0, |first| to_i64(first.position)),
+            Ticket::default(),
+        ),
+    };
+    for row in events {
+        let event = decode_opened(row, vault).map_err(LogError::projector)?;
+        ticket = domain::apply(ticket, &event);
+    }
+    let columns = TicketRow::of(&ticket)
+        .map_err(|error| LogError::projector(format!("write ticket {ticket_id}: {error}")))?;
+    let last_position = events.last().map_or(0, |last| to_i64(last.position));
+    let search = search_text(&ticket);
+    transaction
+        .execute(
+            UPSERT,
+            &[
+                &seq,
+                &columns.ticket_id,
+                &columns.version,
+                &last_position,
+                &columns.step,
+                &columns.department,
+                &columns.helpers,
+                &columns.priority,
+                &columns.kind,
+                &columns.content_type,
+                &columns.scope,
+                &columns.channel,
+                &columns.sla_state,
+                &columns.customer_id,
+                &columns.assignee,
+                &ticket.retention_expired,
+                &columns.created_at_ms,
+                &columns.updated_at_ms,
+                &search,
+                &columns.state_json,
+            ],
+        )
+        .map_err(refused("write the ticket"))?;
+    Ok(())
+}
+
+/// Reads of the shared ticket table, on a few pooled connections.
+#[derive(Clone)]
+pub struct SharedReads {
+    pool: Arc<PgPool>,
+}
+
+impl std::fmt::Debug for SharedReads {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SharedReads")
+    }
+}
+
+fn read_failed(error: LogError) -> WorkflowError {
+    WorkflowError::Log(error)
+}
+
+fn pg_read(what: &'static str) -> impl Fn(postgres::Error) -> LogError {
+    move |error| LogError::Unavailable {
+        reason: format!("{what}: {error}"),
+    }
+}
+
+impl SharedReads {
+    /// Reads of the tickets table in the database at `url`.
+    pub fn new(url: &str) -> Self {
+        SharedReads {
+            pool: Arc::new(PgPool::new(url.to_string(), 8)),
+        }
+    }
+
+    /// One ticket's folded state and the position of its last event.
+    pub fn ticket_blocking(&self, ticket_id: &str) -> Result<Option<(Ticket, u64)>, WorkflowError> {
+        let found = self
+            .pool
+            .with_client(|client| {
+                client
+                    .query_opt(
+                        "SELECT state_json, last_position FROM tickets WHERE ticket_id = $1",
+                        &[&ticket_id],
+                    )
+                    .map_err(pg_read("read a ticket"))?
+                    .map(|row| {
+                        let json: String = row.try_get(0).map_err(pg_read("read a ticket"))?;
+                        let position: i64 = row.try_get(1).map_err(pg_read("read a ticket"))?;
+                        Ok((json, position))
+                    })
+                    .transpose()
+            })
+            .map_err(read_failed)?;
+        match found {
+            None => Ok(None),
+            Some((json, position)) => {
+                let ticket: Ticket = serde_json::from_str(&json).map_err(|error| {
+                    WorkflowError::Corrupt(format!("stored ticket {ticket_id}: {error}"))
+                })?;
+                Ok(Some((ticket, u64::try_from(position).unwrap_or(0))))
+            }
+        }
+    }
+
+    /// Lists tickets matching `filter` in receipt order, after `after_seq`, at most
+    /// `page_size`: the same rules as the SQLite [`crate::queries::list_tickets`].
+    pub fn list_blocking(
+        &self,
+        filter: &TicketFilter,
+        page_size: u32,
+        after_seq: i64,
+    ) -> Result<TicketPage, WorkflowError> {
+        let (sql, values) = list_query(filter, page_size, after_seq);
+        let found: Vec<(i64, String)> = self
+            .pool
+            .with_client(|client| {
+                let parameters: Vec<&(dyn ToSql + Sync)> = values
+                    .iter()
+                    .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                client
+                    .query(sql.as_str(), &parameters)
+                    .map_err(pg_read("list tickets"))?
+                    .iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get(0).map_err(pg_read("list tickets"))?,
+                            row.try_get(1).map_err(pg_read("list tickets"))?,
+                        ))
+                    })
+                    .collect()
+            })
+            .map_err(read_failed)?;
+        crate::queries::page_of(found, page_size)
+    }
+}
+
+type Parameter = Box<dyn ToSql + Sync + Send>;
+
+/// The parameters of a query, numbered as they are bound.
+#[derive(Default)]
+struct Bound {
+    values: Vec<Parameter>,
+}
+
+impl Bound {
+    /// Binds `value` and returns its placeholder (`$1`, `$2`, ...).
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.values.push(Box::new(value));
+        format!("${}", self.values.len())
+    }
+}
+
+/// The SQL and parameters of a list.
+fn list_query(filter: &TicketFilter, page_size: u32, after_seq: i64) -> (String, Vec<Parameter>) {
+    let mut bound = Bound::default();
+    let mut conditions = vec![
+        "NOT retention_expired".to_owned(),
+        format!("seq > {}", bound.bind(after_seq)),
+    ];
+    let equal = [
+        ("step", filter.step.map(|value| value.as_str().to_owned())),
+        ("department", filter.department.clone()),
+        (
+            "priority",
+            filter.priority.map(|value| value.as_str().to_owned()),
+        ),
+        ("kind", filter.kind.map(|value| value.as_str().to_owned())),
+        (
+            "content_type",
+            filter.content_type.map(|value| value.as_str().to_owned()),
+        ),
+        ("channel", filter.channel.clone()),
+        (
+            "sla_state",
+            filter.sla_state.map(|value| value.as_str().to_owned()),
+        ),
+        ("scope", filter.scope.map(|value| value.as_str().to_owned())),
+        ("customer_id", filter.customer_id.clone()),
+        ("ticket_id", filter.ticket_id.clone()),
+        ("assignee", filter.assignee.clone()),
+    ];
+    for (column, value) in equal {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = {}", bound.bind(value)));
+        }
+    }
+    if let Some(from) = filter.created_from {
+        conditions.push(format!(
+            "created_at_ms >= {}",
+            bound.bind(from.timestamp_millis())
+        ));
+    }
+    if let Some(to) = filter.created_to {
+        conditions.push(format!(
+            "created_at_ms < {}",
+            bound.bind(to.timestamp_millis())
+        ));
+    }
+    if let Some(department) = &filter.involving_department {
+        conditions.push(format!(
+            "(department = {} OR helpers LIKE {})",
+            bound.bind(department.clone()),
+            bound.bind(like_pattern(&format!(",{department},")))
+        ));
+    }
+    for term in filter.terms() {
+        conditions.push(format!(
+            "search_text LIKE {}",
+            bound.bind(like_pattern(&term.to_lowercase()))
+        ));
+    }
+    let limit = bound.bind(i64::from(page_size) + 1);
+    let sql = format!(
+        "SELECT seq, state_json FROM tickets WHERE {} ORDER BY seq LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    (sql, bound.values)
+}

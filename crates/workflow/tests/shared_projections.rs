@@ -1,0 +1,353 @@
+//! The ticket table in PostgreSQL (`projections::shared`): lists and search read from it give
+//! exactly what the replica's own SQLite projections and the filter's own rules give, Chinese
+//! search is answered by the `pg_trgm` index, the table follows commands at once, and an
+//! emptied table is rebuilt from the log when the log is opened again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::ids::{FeedbackId, TicketId, TicketIdGenerator};
+use domain::Rules;
+use e2e::PgDatabase;
+use prost::Message;
+use proto::v1;
+use std::sync::Arc;
+use workflow::projections::shared::SharedReads;
+use workflow::queries::{list_tickets, Readers, TicketFilter};
+
+/// What the customers wrote: Chinese without spaces, mixed case, product names, order ids.
+const CONTENTS: [(&str, &str, &str); 10] = [
+    ("网站登录页面一直报错，无法登录", "会员App", ""),
+    ("快递送货太慢了，等了一个星期才到", "", "SO-20260318-001"),
+    ("建议增加夜间模式，晚上看屏幕太亮", "会员App", ""),
+    ("退款申请三天还没处理，请尽快", "", "SO-20260318-042"),
+    ("Great service, thank you for the quick reply", "", ""),
+    (
+        "The APP crashes when uploading photos",
+        "Photo Uploader",
+        "",
+    ),
+    ("客服态度很好，问题当天就解决了", "", ""),
+    (
+        "收到的商品有破损，包装太简单",
+        "茶具套装",
+        "SO-20260319-007",
+    ),
+    ("希望支持微信支付和支付宝", "", ""),
+    ("登录后页面空白，刷新也没有用", "会员App", ""),
+];
+
+struct Replica {
+    _directory: tempfile::TempDir,
+    log: eventlog::EventLog,
+    vault: Arc<vault::Vault>,
+    rules: Arc<Rules>,
+    local: Readers,
+    shared: SharedReads,
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0).single().unwrap()
+}
+
+/// Opens a replica's log, key store and readers (on the blocking pool: the PostgreSQL
+/// client blocks).
+async fn open(database: &PgDatabase, rules: Arc<Rules>) -> Replica {
+    let url = database.url().to_string();
+    tokio::task::spawn_blocking(move || open_here(&url, rules))
+        .await
+        .unwrap()
+}
+
+fn open_here(url: &str, rules: Arc<Rules>) -> Replica {
+    let directory = tempfile::tempdir().unwrap();
+    let store = eventlog::StoreUrl::parse(url).unwrap();
+    let vault = workflow::open_store_vault(&store, None, directory.path()).unwrap();
+    let log = workflow::open_store_log(
+        &store,
+        directory.path(),
+        rules.clone(),
+        eventlog::Synchronous::Normal,
+        vault.clone(),
+    )
+    .unwrap();
+    let local = Readers::new(&directory.path().join(workflow::PROJECTIONS_FILE));
+    Replica {
+        _directory: directory,
+        log,
+        vault,
+        rules,
+        local,
+        shared: SharedReads::new(url),
+    }
+}
+
+impl Replica {
+    async fn submit_all(&self, count: usize) -> Vec<TicketId> {
+        let mut ids = TicketIdGenerator::new(3);
+        let mut requests = Vec::new();
+        let mut tickets = Vec::new();
+        for index in 0..count {
+            let at = now() + chrono::Duration::minutes(i64::try_from(index).unwrap());
+            let ticket_id = ids.next(at);
+            let (content, product, order_id) = CONTENTS[index % CONTENTS.len()];
+            let message = v1::FeedbackReceived {
+                feedback_id: FeedbackId::new(at, rand::random()).to_string(),
+                ticket_id: ticket_id.to_string(),
+                received_at: Some(prost_types::Timestamp {
+                    seconds: at.timestamp(),
+                    nanos: 0,
+                }),
+                submission: Some(v1::Submission {
+                    channel: if index % 3 == 0 { "web" } else { "app" }.into(),
+                    customer: Some(v1::Customer {
+                        customer_id: format!("c-{}", index % 7),
+                        phone: "+8613800138000".into(),
+                        ..Default::default()
+                    }),
+                    content: format!("{content}（第{index}条）"),
+                    product: product.into(),
+                    order_id: order_id.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let (request, _) =
+                workflow::consumer::receive_request(&message.encode_to_vec(), at, &self.rules)
+                    .unwrap();
+            requests.push(request);
+            tickets.push(ticket_id);
+        }
+        let vault = self.vault.clone();
+        let requests = tokio::task::spawn_blocking(move || {
+            workflow::consumer::seal_requests(&vault, &mut requests).unwrap();
+            requests
+        })
+        .await
+        .unwrap();
+        for result in self.log.append_many(requests).await {
+            result.unwrap();
+        }
+        tickets
+    }
+
+    /// Every page of a list, from the shared table.
+    async fn shared_list(&self, filter: &TicketFilter, page_size: u32) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut after = 0;
+        loop {
+            let shared = self.shared.clone();
+            let page_filter = filter.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                shared.list_blocking(&page_filter, page_size, after)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert!(page.tickets.len() <= page_size as usize);
+            found.extend(page.tickets.iter().map(|ticket| ticket.id_text()));
+            match page.next_page_token {
+                Some(token) => after = token.parse().unwrap(),
+                None => return found,
+            }
+        }
+    }
+
+    /// One list from the replica's own SQLite projections.
+    async fn local_list(&self, filter: &TicketFilter) -> Vec<String> {
+        let filter = filter.clone();
+        self.local
+            .with(move |connection| list_tickets(connection, &filter, 1_000, 0))
+            .await
+            .unwrap()
+            .tickets
+            .iter()
+            .map(|ticket| ticket.id_text())
+            .collect()
+    }
+
+    /// Every ticket, in receipt order, from the replica's own projections.
+    async fn all_local(&self) -> Vec<domain::Ticket> {
+        self.local
+            .with(|connection| list_tickets(connection, &TicketFilter::default(), 1_000, 0))
+            .await
+            .unwrap()
+            .tickets
+    }
+}
+
+fn text(words: &str) -> TicketFilter {
+    TicketFilter {
+        text: Some(words.to_string()),
+        ..TicketFilter::default()
+    }
+}
+
+fn filters() -> Vec<(&'static str, TicketFilter)> {
+    vec![
+        ("everything", TicketFilter::default()),
+        ("two Chinese characters", text("登录")),
+        ("four Chinese characters", text("无法登录")),
+        ("Chinese across punctuation", text("报错，无法")),
+        ("two Chinese words", text("页面 会员")),
+        ("a product", text("茶具")),
+        ("an order id in lower case", text("so-20260318")),
+        ("mixed case", text("app")),
+        ("a wildcard is literal", text("%")),
+        ("an underscore is literal", text("_")),
+        ("nothing matches", text("不存在的词语")),
+        (
+            "channel and text",
+            TicketFilter {
+                channel: Some("web".to_string()),
+                text: Some("App".to_string()),
+                ..TicketFilter::default()
+            },
+        ),
+        (
+            "a customer",
+            TicketFilter {
+                customer_id: Some("c-3".to_string()),
+                ..TicketFilter::default()
+            },
+        ),
+        (
+            "created in a window",
+            TicketFilter {
+                created_from: Some(now() + chrono::Duration::minutes(10)),
+                created_to: Some(now() + chrono::Duration::minutes(25)),
+                ..TicketFilter::default()
+            },
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_and_search_from_postgres_equal_the_local_projections() {
+    let database = PgDatabase::create("shared_lists");
+    let replica = open(&database, Arc::new(Rules::defaults())).await;
+    let tickets = replica.submit_all(60).await;
+    replica.log.sync().await.unwrap();
+    let all = replica.all_local().await;
+    assert_eq!(all.len(), tickets.len());
+
+    for (name, filter) in filters() {
+        let expected: Vec<String> = all
+            .iter()
+            .filter(|ticket| filter.matches(ticket))
+            .map(|ticket| ticket.id_text())
+            .collect();
+        assert_eq!(replica.local_list(&filter).await, expected, "local: {name}");
+        for page_size in [1, 7, 100] {
+            assert_eq!(
+                replica.shared_list(&filter, page_size).await,
+                expected,
+                "postgres, pages of {page_size}: {name}"
+            );
+        }
+    }
+    // The filters are not all trivially empty or full.
+    assert_eq!(replica.shared_list(&text("无法登录"), 50).await.len(), 6);
+    assert_eq!(
+        replica.shared_list(&text("so-20260318"), 50).await.len(),
+        12
+    );
+
+    // Each stored ticket is the one the local projections folded.
+    for ticket in &all {
+        let shared = replica.shared.clone();
+        let id = ticket.id_text();
+        let (stored, _) = tokio::task::spawn_blocking(move || shared.ticket_blocking(&id))
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("ticket in the shared table");
+        assert_eq!(&stored, ticket);
+        assert_eq!(
+            stored.customer.phone.as_deref(),
+            Some("+8613800138000"),
+            "the customer is opened"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_search_uses_the_trigram_index() {
+    let database = PgDatabase::create("shared_trgm");
+    let replica = open(&database, Arc::new(Rules::defaults())).await;
+    replica.submit_all(20).await;
+    let plans: Vec<String> = database.with_client(|client| {
+        // With few rows a scan is cheaper; forbid it to see whether the index can answer.
+        client.batch_execute("SET enable_seqscan = off").unwrap();
+        ["%无法登录%", "%退款申请%", "%so-20260318%"]
+            .iter()
+            .map(|pattern| {
+                client
+                    .query(
+                        "EXPLAIN SELECT seq FROM tickets WHERE search_text LIKE $1",
+                        &[pattern],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect()
+    });
+    for plan in plans {
+        assert!(plan.contains("tickets_search"), "plan: {plan}");
+    }
+    let trigrams: Vec<String> = database.with_client(|client| {
+        client
+            .query_one("SELECT show_trgm('无法登录')::text", &[])
+            .map(|row| vec![row.get::<_, String>(0)])
+            .unwrap()
+    });
+    assert_ne!(trigrams[0], "{}", "Chinese text gives trigrams");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_table_is_rebuilt_from_the_log_on_open() {
+    let database = PgDatabase::create("shared_rebuild");
+    let rules = Arc::new(Rules::defaults());
+    let first = open(&database, rules.clone()).await;
+    first.submit_all(45).await;
+    let before = first.shared_list(&TicketFilter::default(), 100).await;
+    let states_before: Vec<String> = database.with_client(|client| {
+        client
+            .query("SELECT state_json FROM tickets ORDER BY seq", &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    });
+    assert_eq!(before.len(), 45);
+    drop(first);
+
+    database.with_client(|client| {
+        client
+            .batch_execute(
+                "TRUNCATE tickets; UPDATE ticket_projection SET position = 0 WHERE id = 1;",
+            )
+            .unwrap()
+    });
+    let second = open(&database, rules).await;
+    let states_after: Vec<String> = database.with_client(|client| {
+        client
+            .query("SELECT state_json FROM tickets ORDER BY seq", &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    });
+    assert_eq!(states_after, states_before);
+    let head = second.log.head().position;
+    let projected: i64 = database.with_client(|client| {
+        client
+            .query_one("SELECT position FROM ticket_projection", &[])
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(u64::try_from(projected).unwrap(), head);
+}
