@@ -127,6 +127,14 @@ impl LogError {
         }
     }
 
+    /// A closure that classifies a PostgreSQL error met while doing what `context` says, as
+    /// the log's own code does: `Unavailable` for a lost connection or a server that cannot
+    /// serve now, `Full` for a full disk (for projectors that keep tables in the log's
+    /// database: such errors must not be taken for a refusal of the rows).
+    pub fn postgres(context: &'static str) -> impl FnOnce(postgres::Error) -> LogError {
+        pg(context)
+    }
+
     /// Builds an `Invalid` error.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         LogError::Invalid {

@@ -347,6 +347,8 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     // The log verifies, on PostgreSQL, after all of it.
     let check = blocking(|| deployment.check(second_leader));
     assert_eq!(check["log_ok"], true, "{check}");
+    // The shared ticket table holds what a rebuild from the log holds, up to the head.
+    assert_eq!(check["shared_equal"], true, "{check}");
     let events = check["events"].as_u64().unwrap_or(0);
 
     // The keys are in their own database, none in the log's.
@@ -483,6 +485,8 @@ async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
     );
     let check = blocking(|| deployment.check(0));
     assert_eq!(check["log_ok"], true, "{check}");
+    // The shared ticket table holds what a rebuild from the log holds, up to the head.
+    assert_eq!(check["shared_equal"], true, "{check}");
     assert!(sessions_cut >= 6, "only {sessions_cut} sessions were cut");
     println!(
         "REPLICAS_PG_CUT submissions={total} seconds={:.1} sessions_cut={sessions_cut} \

@@ -998,7 +998,11 @@ pub async fn check_outcome<N>(
     let check = pair.workflow_check();
     figures.log_ok = check["log_ok"] == true;
     figures.events = check["events"].as_u64().unwrap_or(0);
-    figures.projections_equal = check["projections_equal"] == true;
+    // Next to a PostgreSQL log, the shared ticket table must equal a rebuild too.
+    figures.projections_equal = check["projections_equal"] == true
+        && check
+            .get("shared_equal")
+            .is_none_or(|shared| *shared == true);
     figures.digest = check["stored_digest"]
         .as_str()
         .unwrap_or_default()

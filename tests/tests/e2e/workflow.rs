@@ -1374,6 +1374,9 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
     let check = cluster.check();
     assert_eq!(check["log_ok"], true, "{check}");
     assert_eq!(check["projections_equal"], true, "{check}");
+    if let Some(shared) = check.get("shared_equal") {
+        assert_eq!(*shared, true, "{check}");
+    }
     assert_eq!(check["tickets"], SUBMISSIONS as u64, "{check}");
     let _ = &cluster.dir;
 }

@@ -132,12 +132,6 @@ impl PgWriter {
             match self.append_batch(batch, &refused) {
                 Ok(done) => return Ok(done),
                 Err(BatchError::Failed(error)) => return Err(error),
-                // A lost connection is no refusal: the batch fails as a whole.
-                Err(BatchError::Refused(_, error))
-                    if self.client.as_ref().is_some_and(Client::is_closed) =>
-                {
-                    return Err(error)
-                }
                 Err(BatchError::Refused(index, error)) => {
                     refused.insert(index, error);
                 }
@@ -276,8 +270,14 @@ impl PgWriter {
                 for ((caller, index), rows) in &appended {
                     let events =
                         recorded_rows(&batch[*caller][*index], &columns, rows, recorded_at);
-                    if let Err(error) = shared.apply(&mut transaction, &events) {
-                        return Err(BatchError::Refused((*caller, *index), error));
+                    match shared.apply(&mut transaction, &events) {
+                        Ok(()) => {}
+                        Err(error @ LogError::Projector { .. }) => {
+                            return Err(BatchError::Refused((*caller, *index), error))
+                        }
+                        // The database or the key store failed, not the request: the batch
+                        // fails as a whole and its callers repeat it.
+                        Err(error) => return Err(BatchError::Failed(error)),
                     }
                 }
             }

@@ -76,7 +76,8 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     })
 }
 
-/// Verifies the log and compares the stored projections with a rebuild from the log.
+/// Verifies the log and compares the stored projections (and, next to a PostgreSQL log, the
+/// shared ticket table) with a rebuild from the log.
 fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
     let store = config.store.clone().unwrap_or_else(|| {
         eventlog::StoreUrl::Sqlite(config.data_dir.join(workflow::DATABASE_FILE))
@@ -108,20 +109,29 @@ fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
     let rebuilt = workflow::projections::digest(&memory)?;
     let tickets: i64 = memory.query_row("SELECT count(*) FROM tickets", [], |row| row.get(0))?;
     let equal = stored == rebuilt;
-    println!(
-        "{}",
-        serde_json::json!({
-            "log_ok": report.ok,
-            "events": report.checked,
-            "head_position": report.head_position,
-            "replayed": replayed,
-            "tickets": tickets,
-            "stored_digest": stored,
-            "rebuilt_digest": rebuilt,
-            "projections_equal": equal,
-        })
-    );
-    Ok(report.ok && equal)
+    let mut summary = serde_json::json!({
+        "log_ok": report.ok,
+        "events": report.checked,
+        "head_position": report.head_position,
+        "replayed": replayed,
+        "tickets": tickets,
+        "stored_digest": stored,
+        "rebuilt_digest": rebuilt,
+        "projections_equal": equal,
+    });
+    // Next to a PostgreSQL log, the shared ticket table must hold the rebuild's tickets too.
+    let mut shared_equal = true;
+    if let eventlog::StoreUrl::Postgres(url) = &store {
+        let (shared, position) = workflow::projections::shared::digest_postgres(url)?;
+        let expected = workflow::projections::shared::digest_sqlite(&memory)?;
+        shared_equal = shared == expected && position == report.head_position;
+        summary["shared_digest"] = shared.into();
+        summary["shared_rebuilt_digest"] = expected.into();
+        summary["shared_position"] = position.into();
+        summary["shared_equal"] = shared_equal.into();
+    }
+    println!("{summary}");
+    Ok(report.ok && equal && shared_equal)
 }
 
 fn main() -> ExitCode {

@@ -26,6 +26,7 @@
 
 use std::sync::Arc;
 
+use domain::event::Event;
 use domain::ticket::Ticket;
 use eventlog::postgres::PgPool;
 use eventlog::{LogError, RecordedEvent, SharedProjector};
@@ -36,7 +37,7 @@ use vault::Vault;
 use super::TicketRow;
 use crate::error::WorkflowError;
 use crate::queries::{like_pattern, TicketFilter, TicketPage};
-use crate::record::{decode_opened, ticket_of_stream};
+use crate::record::ticket_of_stream;
 
 /// The advisory lock the projection's migration holds (ASCII "cloopprj").
 const MIGRATION_LOCK: i64 = 0x636c_6f6f_7070_726a;
@@ -116,8 +117,23 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn refused(what: &str) -> impl FnOnce(postgres::Error) -> LogError + '_ {
-    move |error| LogError::projector(format!("{what}: {error}"))
+/// A PostgreSQL error of the projection's own tables: classified as the log classifies its
+/// own (a lost connection is `Unavailable`, so the batch is repeated, never refused).
+fn pg_failed(what: &'static str) -> impl FnOnce(postgres::Error) -> LogError {
+    LogError::postgres(what)
+}
+
+/// Decodes a row with its customer opened. A key store that cannot answer now is
+/// `Unavailable` (the batch is repeated); a row that cannot be decoded is refused.
+fn decode_for_projection(row: &RecordedEvent, vault: &Vault) -> Result<Event, LogError> {
+    audit::decode_event(row, Some(vault)).map_err(|error| match error {
+        audit::AuditError::Vault(
+            vault::VaultError::Postgres { .. } | vault::VaultError::Sqlite { .. },
+        ) => LogError::Unavailable {
+            reason: format!("open the customer at position {}: {error}", row.position),
+        },
+        other => LogError::projector(format!("event at position {}: {other}", row.position)),
+    })
 }
 
 /// Folds ticket streams into `tickets` inside the log writer's transaction.
@@ -144,23 +160,23 @@ impl SharedProjector for SharedTicketProjector {
     fn migrate(&mut self, client: &mut postgres::Client) -> Result<(), LogError> {
         let mut transaction = client
             .transaction()
-            .map_err(refused("begin the ticket projection's migration"))?;
+            .map_err(pg_failed("begin the ticket projection's migration"))?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(refused("lock for the ticket projection's migration"))?;
+            .map_err(pg_failed("lock for the ticket projection's migration"))?;
         transaction
             .batch_execute(SCHEMA)
-            .map_err(refused("create the ticket projection"))?;
+            .map_err(pg_failed("create the ticket projection"))?;
         transaction
             .commit()
-            .map_err(refused("commit the ticket projection's migration"))
+            .map_err(pg_failed("commit the ticket projection's migration"))
     }
 
     fn position(&mut self, transaction: &mut Transaction<'_>) -> Result<u64, LogError> {
         let position: i64 = transaction
             .query_one("SELECT position FROM ticket_projection WHERE id = 1", &[])
             .and_then(|row| row.try_get(0))
-            .map_err(refused("read the ticket projection's position"))?;
+            .map_err(pg_failed("read the ticket projection's position"))?;
         Ok(u64::try_from(position).unwrap_or(0))
     }
 
@@ -182,7 +198,7 @@ impl SharedProjector for SharedTicketProjector {
                 "UPDATE ticket_projection SET position = $1 WHERE id = 1",
                 &[&to_i64(last.position)],
             )
-            .map_err(refused("record the ticket projection's position"))?;
+            .map_err(pg_failed("record the ticket projection's position"))?;
         Ok(())
     }
 
@@ -220,11 +236,11 @@ fn fold_ticket(
             "SELECT seq, state_json FROM tickets WHERE ticket_id = $1",
             &[&ticket_id],
         )
-        .map_err(refused("read the ticket"))?;
+        .map_err(pg_failed("read the ticket"))?;
     let (seq, mut ticket) = match stored {
         Some(row) => {
-            let seq: i64 = row.try_get(0).map_err(refused("read the ticket"))?;
-            let json: &str = row.try_get(1).map_err(refused("read the ticket"))?;
+            let seq: i64 = row.try_get(0).map_err(pg_failed("read the ticket"))?;
+            let json: &str = row.try_get(1).map_err(pg_failed("read the ticket"))?;
             let ticket: Ticket = serde_json::from_str(json).map_err(|error| {
                 LogError::projector(format!("stored ticket {ticket_id} is not valid: {error}"))
             })?;
@@ -236,7 +252,7 @@ fn fold_ticket(
         ),
     };
     for row in events {
-        let event = decode_opened(row, vault).map_err(LogError::projector)?;
+        let event = decode_for_projection(row, vault)?;
         ticket = domain::apply(ticket, &event);
     }
     let columns = TicketRow::of(&ticket)
@@ -269,7 +285,7 @@ fn fold_ticket(
                 &columns.state_json,
             ],
         )
-        .map_err(refused("write the ticket"))?;
+        .map_err(pg_failed("write the ticket"))?;
     Ok(())
 }
 
@@ -447,4 +463,68 @@ fn list_query(filter: &TicketFilter, page_size: u32, after_seq: i64) -> (String,
         conditions.join(" AND ")
     );
     (sql, bound.values)
+}
+
+/// The digest both backends can compute: SHA-256 over `seq|ticket_id|version|last_position|
+/// state_json` of every ticket, in `seq` order.
+fn digest_rows(rows: impl Iterator<Item = (i64, String, i64, i64, String)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (seq, ticket_id, version, last_position, state_json) in rows {
+        hasher.update(format!(
+            "{seq}|{ticket_id}|{version}|{last_position}|{state_json}\n"
+        ));
+    }
+    hex::encode(hasher.finalize())
+}
+
+const DIGEST_QUERY: &str =
+    "SELECT seq, ticket_id, version, last_position, state_json FROM tickets ORDER BY seq";
+
+/// The digest of the shared ticket table at `url` and the position it includes.
+pub fn digest_postgres(url: &str) -> Result<(String, u64), WorkflowError> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)
+        .map_err(WorkflowError::postgres("connect to the ticket table"))?;
+    let position: i64 = client
+        .query_one("SELECT position FROM ticket_projection WHERE id = 1", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(WorkflowError::postgres("read the ticket table's position"))?;
+    let rows = client
+        .query(DIGEST_QUERY, &[])
+        .map_err(WorkflowError::postgres("read the ticket table"))?;
+    let mut values = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let read = |error| WorkflowError::Postgres {
+            context: "read the ticket table",
+            source: error,
+        };
+        values.push((
+            row.try_get(0).map_err(read)?,
+            row.try_get(1).map_err(read)?,
+            row.try_get(2).map_err(read)?,
+            row.try_get(3).map_err(read)?,
+            row.try_get(4).map_err(read)?,
+        ));
+    }
+    Ok((
+        digest_rows(values.into_iter()),
+        u64::try_from(position).unwrap_or(0),
+    ))
+}
+
+/// The same digest over the `tickets` table of SQLite projections (a rebuild's, to compare).
+pub fn digest_sqlite(connection: &rusqlite::Connection) -> Result<String, rusqlite::Error> {
+    let mut statement = connection.prepare(DIGEST_QUERY)?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(digest_rows(rows.into_iter()))
 }
