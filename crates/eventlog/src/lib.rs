@@ -49,7 +49,10 @@
 //!   `prev_hash` is 32 zero bytes, and the stored JSON text is exactly the text hashed (see
 //!   `canonical` and `docs/audit.md`).
 //! - **Projections.** A `Projector` runs inside the writer's transaction, per request, so
-//!   projections commit with the rows they are built from.
+//!   projections commit with the rows they are built from. On PostgreSQL the `Projector`
+//!   runs on the follower into a local file, and a `SharedProjector` keeps tables in the
+//!   database itself, inside the append transaction under the append lock (a refused request
+//!   leaves its batch; rows it has not seen are folded in first).
 //! - **Checkpoints mostly off the commit path.** A checkpoint thread with its own connection
 //!   copies the WAL back with PASSIVE checkpoints (which never block the writer) once it
 //!   holds 1,000 pages; the writer finishes the job itself past 4,000 pages, so that the WAL

@@ -22,7 +22,8 @@
 //! Personal data: like the SQLite projections, `state_json` holds the customer opened (the
 //! projector opens the sealed customer with the key store) until a `customer_erased` event
 //! empties it; after a commit that erased a customer, the table is vacuumed so that the old
-//! row versions are given up (see `docs/privacy.md` for what PostgreSQL keeps beyond that).
+//! row versions are given up (`docs/operations.md`, "Several workflow replicas on
+//! PostgreSQL", says what PostgreSQL may keep beyond that).
 
 use std::sync::Arc;
 
