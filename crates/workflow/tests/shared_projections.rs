@@ -307,6 +307,18 @@ async fn chinese_search_uses_the_trigram_index() {
     assert_ne!(trigrams[0], "{}", "Chinese text gives trigrams");
 }
 
+/// Every ticket's stored state in the shared table, in receipt order.
+fn stored_states(database: &PgDatabase) -> Vec<String> {
+    database.with_client(|client| {
+        client
+            .query("SELECT state_json FROM tickets ORDER BY seq", &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_table_is_rebuilt_from_the_log_on_open() {
     let database = PgDatabase::create("shared_rebuild");
@@ -314,14 +326,7 @@ async fn an_emptied_table_is_rebuilt_from_the_log_on_open() {
     let first = open(&database, rules.clone()).await;
     first.submit_all(45).await;
     let before = first.shared_list(&TicketFilter::default(), 100).await;
-    let states_before: Vec<String> = database.with_client(|client| {
-        client
-            .query("SELECT state_json FROM tickets ORDER BY seq", &[])
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    });
+    let states_before = stored_states(&database);
     assert_eq!(before.len(), 45);
     drop(first);
 
@@ -332,15 +337,9 @@ async fn an_emptied_table_is_rebuilt_from_the_log_on_open() {
             )
             .unwrap()
     });
+    assert!(stored_states(&database).is_empty());
     let second = open(&database, rules).await;
-    let states_after: Vec<String> = database.with_client(|client| {
-        client
-            .query("SELECT state_json FROM tickets ORDER BY seq", &[])
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    });
+    let states_after = stored_states(&database);
     assert_eq!(states_after, states_before);
     let head = second.log.head().position;
     let projected: i64 = database.with_client(|client| {
