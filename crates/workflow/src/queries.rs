@@ -329,7 +329,12 @@ impl Readers {
     ) -> Result<TicketPage, WorkflowError> {
         match self.shared.clone() {
             Some(shared) => {
-                spawn_read(move || shared.list_blocking(&filter, page_size, after_seq)).await
+                spawn_read(move || {
+                    eventlog::postgres::on_blocking_pool(|| {
+                        shared.list_blocking(&filter, page_size, after_seq)
+                    })
+                })
+                .await
             }
             None => {
                 self.with(move |connection| list_tickets(connection, &filter, page_size, after_seq))
@@ -388,7 +393,10 @@ impl Readers {
     /// table when there is one.
     pub async fn ticket(&self, ticket_id: String) -> Result<Option<(Ticket, u64)>, WorkflowError> {
         if let Some(shared) = self.shared.clone() {
-            return spawn_read(move || shared.ticket_blocking(&ticket_id)).await;
+            return spawn_read(move || {
+                eventlog::postgres::on_blocking_pool(|| shared.ticket_blocking(&ticket_id))
+            })
+            .await;
         }
         self.with(move |connection| {
             projections::load_ticket(connection, &ticket_id).map_err(WorkflowError::Corrupt)

@@ -108,8 +108,10 @@ thread_local! {
     static ON_BLOCKING_POOL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs `work` (already on tokio's blocking pool) so that [`off_runtime`] runs in place.
-pub(crate) fn on_blocking_pool<T>(work: impl FnOnce() -> T) -> T {
+/// Runs `work`, which is already on tokio's blocking pool (where the blocking PostgreSQL
+/// client may run), so that the PostgreSQL calls inside it run in place instead of on a
+/// thread of their own.
+pub fn on_blocking_pool<T>(work: impl FnOnce() -> T) -> T {
     let before = ON_BLOCKING_POOL.replace(true);
     let result = work();
     ON_BLOCKING_POOL.set(before);
