@@ -46,9 +46,10 @@ pub trait Projector: Send + 'static {
 ///   tables include. When that is behind the head (rows appended by a handle without this
 ///   projector, or imported), the writer first folds the missing rows in, run by run of one
 ///   stream, and at open it does so in chunks of their own before it takes any request.
-/// - `apply` for every request that appended rows (never for a repeat), with exactly those
-///   rows, in position order, after they are inserted and before the commit; it must record
-///   the last row's position as its own. When it fails, the writer rolls the whole batch back
+/// - `apply_all` once per batch with the rows of every request that appended rows (never for
+///   a repeat), each request's exactly, in position order, after they are inserted and before
+///   the commit; it must record the last row's position as its own. (`apply` is what catch-up
+///   calls, run by run of one stream, and what the default `apply_all` calls per request.) When it fails, the writer rolls the whole batch back
 ///   and appends it again without that request, which is answered with the error.
 /// - `after_commit` after each commit, for work that cannot run in a transaction (such as
 ///   `VACUUM` after an erasure). Best effort: it cannot fail the rows.
@@ -65,6 +66,23 @@ pub trait SharedProjector: Send + 'static {
         transaction: &mut postgres::Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError>;
+
+    /// Applies the rows of every request of a batch that appended rows (one stream each, in
+    /// position order), as `apply` on each in turn, but free to read and write its tables once
+    /// for all of them. On failure, the index of the request it failed on and the error (a
+    /// `Projector` error refuses that request; any other fails the batch). The default calls
+    /// `apply` on each.
+    fn apply_all(
+        &mut self,
+        transaction: &mut postgres::Transaction<'_>,
+        requests: &[Vec<RecordedEvent>],
+    ) -> Result<(), (usize, LogError)> {
+        for (index, events) in requests.iter().enumerate() {
+            self.apply(transaction, events)
+                .map_err(|error| (index, error))?;
+        }
+        Ok(())
+    }
 
     /// Called after each commit that included rows. The default does nothing.
     fn after_commit(&mut self) {}

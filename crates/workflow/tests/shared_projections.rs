@@ -38,7 +38,7 @@ const CONTENTS: [(&str, &str, &str); 10] = [
 ];
 
 struct Replica {
-    _directory: tempfile::TempDir,
+    directory: tempfile::TempDir,
     log: eventlog::EventLog,
     vault: Arc<vault::Vault>,
     rules: Arc<Rules>,
@@ -73,7 +73,7 @@ fn open_here(url: &str, rules: Arc<Rules>) -> Replica {
     .unwrap();
     let local = Readers::new(&directory.path().join(workflow::PROJECTIONS_FILE));
     Replica {
-        _directory: directory,
+        directory: directory,
         log,
         vault,
         rules,
@@ -84,6 +84,15 @@ fn open_here(url: &str, rules: Arc<Rules>) -> Replica {
 
 impl Replica {
     async fn submit_all(&self, count: usize) -> Vec<TicketId> {
+        let (requests, tickets) = self.sealed_requests(count).await;
+        for result in self.log.append_many(requests).await {
+            result.unwrap();
+        }
+        tickets
+    }
+
+    /// The `received` requests of `count` submissions, their customers sealed.
+    async fn sealed_requests(&self, count: usize) -> (Vec<eventlog::AppendRequest>, Vec<TicketId>) {
         let mut ids = TicketIdGenerator::new(3);
         let mut requests = Vec::new();
         let mut tickets = Vec::new();
@@ -125,10 +134,7 @@ impl Replica {
         })
         .await
         .unwrap();
-        for result in self.log.append_many(requests).await {
-            result.unwrap();
-        }
-        tickets
+        (requests, tickets)
     }
 
     /// Every page of a list, from the shared table.
@@ -349,4 +355,82 @@ async fn an_emptied_table_is_rebuilt_from_the_log_on_open() {
             .get(0)
     });
     assert_eq!(u64::try_from(projected).unwrap(), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_folds_a_ticket_twice_and_refuses_only_the_request_it_cannot_decode() {
+    let database = PgDatabase::create("shared_batch");
+    let replica = open(&database, Arc::new(Rules::defaults())).await;
+    let (mut requests, tickets) = replica.sealed_requests(3).await;
+    // The first ticket's events in two requests of the same batch.
+    let whole = requests.remove(0);
+    assert!(
+        whole.events.len() >= 2,
+        "a submission records several events"
+    );
+    let mut rest = whole.events;
+    let first_event = rest.remove(0);
+    let opening = eventlog::AppendRequest {
+        stream_id: whole.stream_id.clone(),
+        expected: eventlog::ExpectedVersion::NoStream,
+        events: vec![first_event],
+    };
+    let following = eventlog::AppendRequest {
+        stream_id: whole.stream_id,
+        expected: eventlog::ExpectedVersion::Exact(1),
+        events: rest,
+    };
+    // A row the ticket table cannot fold: an event type the domain does not know.
+    let bad_ticket = TicketIdGenerator::new(9).next(now());
+    let undecodable = eventlog::AppendRequest {
+        stream_id: bad_ticket.stream_id(),
+        expected: eventlog::ExpectedVersion::NoStream,
+        events: vec![eventlog::NewEvent {
+            event_id: uuid::Uuid::now_v7(),
+            event_type: "no_such_event".to_string(),
+            schema_version: 1,
+            occurred_at: now(),
+            actor: serde_json::json!({"kind": "system", "name": "test"}),
+            correlation_id: None,
+            causation_id: None,
+            payload: serde_json::json!({}),
+        }],
+    };
+    let mut batch = vec![opening, following, undecodable];
+    batch.extend(requests);
+    let results = replica.log.append_many(batch).await;
+    assert_eq!(results.len(), 5);
+    for (index, result) in results.iter().enumerate() {
+        match index {
+            2 => assert!(
+                matches!(result, Err(eventlog::LogError::Projector { .. })),
+                "refused: {result:?}"
+            ),
+            _ => assert!(result.is_ok(), "request {index}: {result:?}"),
+        }
+    }
+    assert!(replica
+        .log
+        .read_stream(&bad_ticket.stream_id(), 0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The table holds the three tickets exactly as the local projections fold them.
+    replica.log.sync().await.unwrap();
+    let listed = replica.shared_list(&TicketFilter::default(), 10).await;
+    let expected: Vec<String> = tickets.iter().map(ToString::to_string).collect();
+    assert_eq!(listed, expected);
+    let url = database.url().to_string();
+    let local_path = replica.directory.path().join(workflow::PROJECTIONS_FILE);
+    let (shared, local, position) = tokio::task::spawn_blocking(move || {
+        let (shared, position) = workflow::projections::shared::digest_postgres(&url).unwrap();
+        let connection = rusqlite::Connection::open(local_path).unwrap();
+        let local = workflow::projections::shared::digest_sqlite(&connection).unwrap();
+        (shared, local, position)
+    })
+    .await
+    .unwrap();
+    assert_eq!(shared, local);
+    assert_eq!(position, replica.log.head().position);
 }

@@ -267,18 +267,30 @@ impl PgWriter {
                 .map_err(pg("notify followers"))?;
             if let Some(shared) = self.shared.as_deref_mut() {
                 catch_up_within(shared, &mut transaction, start.position)?;
-                for ((caller, index), rows) in &appended {
-                    let events =
-                        recorded_rows(&batch[*caller][*index], &columns, rows, recorded_at);
-                    match shared.apply(&mut transaction, &events) {
-                        Ok(()) => {}
-                        Err(error @ LogError::Projector { .. }) => {
-                            return Err(BatchError::Refused((*caller, *index), error))
-                        }
-                        // The database or the key store failed, not the request: the batch
-                        // fails as a whole and its callers repeat it.
-                        Err(error) => return Err(BatchError::Failed(error)),
+                let requests: Vec<Vec<RecordedEvent>> = appended
+                    .iter()
+                    .map(|((caller, index), rows)| {
+                        recorded_rows(&batch[*caller][*index], &columns, rows, recorded_at)
+                    })
+                    .collect();
+                match shared.apply_all(&mut transaction, &requests) {
+                    Ok(()) => {}
+                    Err((failed, error @ LogError::Projector { .. })) => {
+                        let index =
+                            appended
+                                .get(failed)
+                                .map(|(index, _)| *index)
+                                .ok_or_else(|| LogError::Corrupt {
+                                    reason: format!(
+                                        "the shared projector refused request {failed} of {}",
+                                        appended.len()
+                                    ),
+                                })?;
+                        return Err(BatchError::Refused(index, error));
                     }
+                    // The database or the key store failed, not the request: the batch fails
+                    // as a whole and its callers repeat it.
+                    Err((_, error)) => return Err(BatchError::Failed(error)),
                 }
             }
         }

@@ -25,6 +25,7 @@
 //! row versions are given up (`docs/operations.md`, "Several workflow replicas on
 //! PostgreSQL", says what PostgreSQL may keep beyond that).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::event::Event;
@@ -82,11 +83,14 @@ CREATE TABLE IF NOT EXISTS ticket_projection (
 INSERT INTO ticket_projection (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 ";
 
+/// Inserts or replaces the tickets of a batch, one array per column.
 const UPSERT: &str = "INSERT INTO tickets (seq, ticket_id, version, last_position, step, \
      department, helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
      assignee, retention_expired, created_at_ms, updated_at_ms, search_text, state_json) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20) \
+     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+     $13::text[], $14::text[], $15::text[], $16::boolean[], $17::bigint[], $18::bigint[], \
+     $19::text[], $20::text[]) \
      ON CONFLICT (seq) DO UPDATE SET version = excluded.version, \
      last_position = excluded.last_position, step = excluded.step, \
      department = excluded.department, helpers = excluded.helpers, \
@@ -181,25 +185,75 @@ impl SharedProjector for SharedTicketProjector {
         Ok(u64::try_from(position).unwrap_or(0))
     }
 
+    /// One run of one stream's rows (the catch-up): as a batch of one request.
     fn apply(
         &mut self,
         transaction: &mut Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
-        let Some(last) = events.last() else {
+        self.apply_all(transaction, &[events.to_vec()])
+            .map_err(|(_, error)| error)
+    }
+
+    /// Reads every ticket the batch touches in one query, opens every sealed customer with one
+    /// key lookup, folds in memory, and writes the changed tickets in one statement.
+    fn apply_all(
+        &mut self,
+        transaction: &mut Transaction<'_>,
+        requests: &[Vec<RecordedEvent>],
+    ) -> Result<(), (usize, LogError)> {
+        let Some(last) = requests.iter().rev().find_map(|rows| rows.last()) else {
             return Ok(());
         };
-        if let Some(ticket_id) = ticket_of_stream(&last.stream_id) {
-            self.erased_since_commit |=
-                events.iter().any(|row| row.event_type == "customer_erased");
-            fold_ticket(transaction, &self.vault, ticket_id, events)?;
+        let last_position = to_i64(last.position);
+        let decoded = decode_all(requests, &self.vault)?;
+        let mut ticket_ids: Vec<&str> = requests
+            .iter()
+            .filter_map(|rows| rows.first())
+            .filter_map(|row| ticket_of_stream(&row.stream_id))
+            .collect();
+        ticket_ids.sort_unstable();
+        ticket_ids.dedup();
+        let mut folded = load_tickets(transaction, &ticket_ids).map_err(|error| (0, error))?;
+        for (index, (rows, events)) in requests.iter().zip(decoded).enumerate() {
+            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                continue;
+            };
+            let Some(ticket_id) = ticket_of_stream(&first.stream_id) else {
+                continue;
+            };
+            self.erased_since_commit |= rows.iter().any(|row| row.event_type == "customer_erased");
+            let entry = folded
+                .entry(ticket_id.to_owned())
+                .or_insert_with(|| Folded {
+                    seq: to_i64(first.position),
+                    ticket: Ticket::default(),
+                    last_position: 0,
+                    changed: false,
+                    unreadable: None,
+                });
+            if let Some(reason) = &entry.unreadable {
+                return Err((index, LogError::projector(reason.clone())));
+            }
+            for event in &events {
+                entry.ticket = domain::apply(std::mem::take(&mut entry.ticket), event);
+            }
+            entry.last_position = to_i64(last.position);
+            entry.changed = true;
         }
+        write_tickets(transaction, folded.values().filter(|entry| entry.changed))
+            .map_err(|error| (0, error))?;
         transaction
             .execute(
                 "UPDATE ticket_projection SET position = $1 WHERE id = 1",
-                &[&to_i64(last.position)],
+                &[&last_position],
             )
-            .map_err(pg_failed("record the ticket projection's position"))?;
+            .map_err(|error| {
+                (
+                    0,
+                    pg_failed("record the ticket projection's position")(error),
+                )
+            })?;
         Ok(())
     }
 
@@ -225,49 +279,145 @@ impl SharedProjector for SharedTicketProjector {
     }
 }
 
-/// Folds one ticket's rows into its row of `tickets`.
-fn fold_ticket(
+/// A ticket of the batch being folded.
+struct Folded {
+    seq: i64,
+    ticket: Ticket,
+    last_position: i64,
+    /// Rows of this batch were folded into it.
+    changed: bool,
+    /// Why its stored state could not be read: a request on it is refused.
+    unreadable: Option<String>,
+}
+
+/// The stored state of `ticket_ids`, by ticket id.
+fn load_tickets(
     transaction: &mut Transaction<'_>,
-    vault: &Vault,
-    ticket_id: &str,
-    events: &[RecordedEvent],
-) -> Result<(), LogError> {
-    let stored = transaction
-        .query_opt(
-            "SELECT seq, state_json FROM tickets WHERE ticket_id = $1",
-            &[&ticket_id],
-        )
-        .map_err(pg_failed("read the ticket"))?;
-    let (seq, mut ticket) = match stored {
-        Some(row) => {
-            let seq: i64 = row.try_get(0).map_err(pg_failed("read the ticket"))?;
-            let json: &str = row.try_get(1).map_err(pg_failed("read the ticket"))?;
-            let ticket: Ticket = serde_json::from_str(json).map_err(|error| {
-                LogError::projector(format!("stored ticket {ticket_id} is not valid: {error}"))
-            })?;
-            (seq, ticket)
-        }
-        None => (
-            events.first().map_or(0, |first| to_i64(first.position)),
-            Ticket::default(),
-        ),
-    };
-    for row in events {
-        let event = decode_for_projection(row, vault)?;
-        ticket = domain::apply(ticket, &event);
+    ticket_ids: &[&str],
+) -> Result<HashMap<String, Folded>, LogError> {
+    let mut folded = HashMap::with_capacity(ticket_ids.len());
+    if ticket_ids.is_empty() {
+        return Ok(folded);
     }
-    let columns = TicketRow::of(&ticket)
-        .map_err(|error| LogError::projector(format!("write ticket {ticket_id}: {error}")))?;
-    let last_position = events.last().map_or(0, |last| to_i64(last.position));
-    let search = search_text(&ticket);
+    for row in transaction
+        .query(
+            "SELECT ticket_id, seq, last_position, state_json FROM tickets \
+             WHERE ticket_id = ANY($1)",
+            &[&ticket_ids],
+        )
+        .map_err(pg_failed("read the tickets"))?
+    {
+        let ticket_id: String = row.try_get(0).map_err(pg_failed("read the tickets"))?;
+        let json: &str = row.try_get(3).map_err(pg_failed("read the tickets"))?;
+        let (ticket, unreadable) = match serde_json::from_str(json) {
+            Ok(ticket) => (ticket, None),
+            Err(error) => (
+                Ticket::default(),
+                Some(format!("stored ticket {ticket_id} is not valid: {error}")),
+            ),
+        };
+        folded.insert(
+            ticket_id,
+            Folded {
+                seq: row.try_get(1).map_err(pg_failed("read the tickets"))?,
+                ticket,
+                last_position: row.try_get(2).map_err(pg_failed("read the tickets"))?,
+                changed: false,
+                unreadable,
+            },
+        );
+    }
+    Ok(folded)
+}
+
+/// Every request's rows as domain events, with the customers opened: one key lookup for the
+/// whole batch. A row that does not decode refuses its request (its index); a key store
+/// that cannot answer fails the batch.
+fn decode_all(
+    requests: &[Vec<RecordedEvent>],
+    vault: &Vault,
+) -> Result<Vec<Vec<Event>>, (usize, LogError)> {
+    let mut payloads = Vec::new();
+    for (index, rows) in requests.iter().enumerate() {
+        for row in rows {
+            payloads.push(row.payload_value().map_err(|error| {
+                (
+                    index,
+                    LogError::projector(format!("payload at position {}: {error}", row.position)),
+                )
+            })?);
+        }
+    }
+    match vault.open_all_in_place(&mut payloads) {
+        Ok(_) => {}
+        Err(error @ (vault::VaultError::Postgres { .. } | vault::VaultError::Sqlite { .. })) => {
+            return Err((
+                0,
+                LogError::Unavailable {
+                    reason: format!("open the customers: {error}"),
+                },
+            ))
+        }
+        // One sealed object is malformed or under an unknown key: find its request.
+        Err(error) => {
+            for (index, rows) in requests.iter().enumerate() {
+                for row in rows {
+                    decode_for_projection(row, vault).map_err(|error| (index, error))?;
+                }
+            }
+            return Err((
+                0,
+                LogError::projector(format!("open the customers: {error}")),
+            ));
+        }
+    }
+    let mut payloads = payloads.into_iter();
+    let mut decoded = Vec::with_capacity(requests.len());
+    for (index, rows) in requests.iter().enumerate() {
+        let mut events = Vec::with_capacity(rows.len());
+        for (row, payload) in rows.iter().zip(payloads.by_ref()) {
+            events.push(
+                Event::from_parts(&row.event_type, row.schema_version, &payload).map_err(
+                    |error| {
+                        (
+                            index,
+                            LogError::projector(format!(
+                                "event at position {}: {error}",
+                                row.position
+                            )),
+                        )
+                    },
+                )?,
+            );
+        }
+        decoded.push(events);
+    }
+    Ok(decoded)
+}
+
+/// Writes the rows of `tickets` in one statement.
+fn write_tickets<'a>(
+    transaction: &mut Transaction<'_>,
+    tickets: impl Iterator<Item = &'a Folded>,
+) -> Result<(), LogError> {
+    let mut columns = UpsertColumns::default();
+    for entry in tickets {
+        let row = TicketRow::of(&entry.ticket).map_err(|error| {
+            LogError::projector(format!("write ticket {}: {error}", entry.ticket.id_text()))
+        })?;
+        columns.push(entry, row);
+    }
+    if columns.seq.is_empty() {
+        return Ok(());
+    }
     transaction
         .execute(
             UPSERT,
             &[
-                &seq,
+                &columns.seq,
                 &columns.ticket_id,
                 &columns.version,
-                &last_position,
+                &columns.last_position,
                 &columns.step,
                 &columns.department,
                 &columns.helpers,
@@ -279,15 +429,65 @@ fn fold_ticket(
                 &columns.sla_state,
                 &columns.customer_id,
                 &columns.assignee,
-                &ticket.retention_expired,
+                &columns.retention_expired,
                 &columns.created_at_ms,
                 &columns.updated_at_ms,
-                &search,
+                &columns.search_text,
                 &columns.state_json,
             ],
         )
-        .map_err(pg_failed("write the ticket"))?;
+        .map_err(pg_failed("write the tickets"))?;
     Ok(())
+}
+
+/// The columns of the tickets one statement writes, one vector per column.
+#[derive(Default)]
+struct UpsertColumns {
+    seq: Vec<i64>,
+    ticket_id: Vec<String>,
+    version: Vec<i64>,
+    last_position: Vec<i64>,
+    step: Vec<&'static str>,
+    department: Vec<Option<String>>,
+    helpers: Vec<String>,
+    priority: Vec<Option<&'static str>>,
+    kind: Vec<Option<&'static str>>,
+    content_type: Vec<Option<&'static str>>,
+    scope: Vec<Option<&'static str>>,
+    channel: Vec<String>,
+    sla_state: Vec<&'static str>,
+    customer_id: Vec<Option<String>>,
+    assignee: Vec<Option<String>>,
+    retention_expired: Vec<bool>,
+    created_at_ms: Vec<i64>,
+    updated_at_ms: Vec<i64>,
+    search_text: Vec<String>,
+    state_json: Vec<String>,
+}
+
+impl UpsertColumns {
+    fn push(&mut self, entry: &Folded, row: TicketRow) {
+        self.seq.push(entry.seq);
+        self.ticket_id.push(row.ticket_id);
+        self.version.push(row.version);
+        self.last_position.push(entry.last_position);
+        self.step.push(row.step);
+        self.department.push(row.department);
+        self.helpers.push(row.helpers);
+        self.priority.push(row.priority);
+        self.kind.push(row.kind);
+        self.content_type.push(row.content_type);
+        self.scope.push(row.scope);
+        self.channel.push(row.channel);
+        self.sla_state.push(row.sla_state);
+        self.customer_id.push(row.customer_id);
+        self.assignee.push(row.assignee);
+        self.retention_expired.push(entry.ticket.retention_expired);
+        self.created_at_ms.push(row.created_at_ms);
+        self.updated_at_ms.push(row.updated_at_ms);
+        self.search_text.push(search_text(&entry.ticket));
+        self.state_json.push(row.state_json);
+    }
 }
 
 /// Reads of the shared ticket table, on a few pooled connections.
