@@ -73,7 +73,7 @@ fn open_here(url: &str, rules: Arc<Rules>) -> Replica {
     .unwrap();
     let local = Readers::new(&directory.path().join(workflow::PROJECTIONS_FILE));
     Replica {
-        directory: directory,
+        directory,
         log,
         vault,
         rules,
