@@ -396,10 +396,25 @@ async fn one_batch_folds_a_ticket_twice_and_refuses_only_the_request_it_cannot_d
             payload: serde_json::json!({}),
         }],
     };
-    let mut batch = vec![opening, following, undecodable];
+    // A stream that is no ticket (a person's) is not folded, whatever its events.
+    let person = eventlog::AppendRequest {
+        stream_id: "person-alice".to_string(),
+        expected: eventlog::ExpectedVersion::NoStream,
+        events: vec![eventlog::NewEvent {
+            event_id: uuid::Uuid::now_v7(),
+            event_type: "not_a_ticket_event".to_string(),
+            schema_version: 1,
+            occurred_at: now(),
+            actor: serde_json::json!({"kind": "system", "name": "test"}),
+            correlation_id: None,
+            causation_id: None,
+            payload: serde_json::json!({}),
+        }],
+    };
+    let mut batch = vec![opening, following, undecodable, person];
     batch.extend(requests);
     let results = replica.log.append_many(batch).await;
-    assert_eq!(results.len(), 5);
+    assert_eq!(results.len(), 6);
     for (index, result) in results.iter().enumerate() {
         match index {
             2 => assert!(

@@ -396,6 +396,64 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
             .any(|event| event.version == first_version),
         "the other replica's history lacks the note just added (version {first_version})"
     );
+    // Tickets and lists come from the shared table, which every replica's appends update in
+    // their own transaction: a change made on one replica is in another's GetTicket and
+    // ListTickets at once, without waiting for that replica's own projections.
+    for round in 0..12 {
+        let writer = (survivor + round) % 3;
+        let reader = (writer + 1 + round % 2) % 3;
+        let mut on_writer = TicketsClient::new(lazy_channel(&deployment.replicas[writer].address));
+        let mut on_reader = TicketsClient::new(lazy_channel(&deployment.replicas[reader].address));
+        let written = on_writer
+            .add_note(authorized(note(&format!("round {round}")), "t-admin"))
+            .await
+            .expect("note on one replica")
+            .into_inner()
+            .ticket
+            .map(|ticket| ticket.version)
+            .unwrap_or(0);
+        let read = on_reader
+            .get_ticket(authorized(
+                proto::v1::GetTicketRequest {
+                    ticket_id: ticket.clone(),
+                },
+                "t-admin",
+            ))
+            .await
+            .expect("ticket on another replica")
+            .into_inner()
+            .ticket
+            .map(|ticket| ticket.version)
+            .unwrap_or(0);
+        assert_eq!(
+            read, written,
+            "round {round}: replica {reader} reads version {read} right after replica \
+             {writer} wrote {written}"
+        );
+        let listed = on_reader
+            .list_tickets(authorized(
+                proto::v1::ListTicketsRequest {
+                    filter: Some(proto::v1::TicketFilter {
+                        ticket_id: ticket.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                "t-admin",
+            ))
+            .await
+            .expect("list on another replica")
+            .into_inner()
+            .tickets;
+        assert_eq!(
+            listed
+                .iter()
+                .map(|ticket| ticket.version)
+                .collect::<Vec<_>>(),
+            vec![written],
+            "round {round}: replica {reader}'s list"
+        );
+    }
 
     println!(
         "REPLICAS submissions={total} seconds={:.1} listed={counts:?} missing=0 duplicated=0 \

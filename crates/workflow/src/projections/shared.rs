@@ -337,8 +337,16 @@ fn decode_all(
     requests: &[Vec<RecordedEvent>],
     vault: &Vault,
 ) -> Result<Vec<Vec<Event>>, (usize, LogError)> {
+    // Only ticket streams are folded; the others (configuration, people) are not decoded.
+    let folded = |rows: &[RecordedEvent]| {
+        rows.first()
+            .is_some_and(|row| ticket_of_stream(&row.stream_id).is_some())
+    };
     let mut payloads = Vec::new();
     for (index, rows) in requests.iter().enumerate() {
+        if !folded(rows) {
+            continue;
+        }
         for row in rows {
             payloads.push(row.payload_value().map_err(|error| {
                 (
@@ -361,6 +369,9 @@ fn decode_all(
         // One sealed object is malformed or under an unknown key: find its request.
         Err(error) => {
             for (index, rows) in requests.iter().enumerate() {
+                if !folded(rows) {
+                    continue;
+                }
                 for row in rows {
                     decode_for_projection(row, vault).map_err(|error| (index, error))?;
                 }
@@ -375,6 +386,10 @@ fn decode_all(
     let mut decoded = Vec::with_capacity(requests.len());
     for (index, rows) in requests.iter().enumerate() {
         let mut events = Vec::with_capacity(rows.len());
+        if !folded(rows) {
+            decoded.push(events);
+            continue;
+        }
         for (row, payload) in rows.iter().zip(payloads.by_ref()) {
             events.push(
                 Event::from_parts(&row.event_type, row.schema_version, &payload).map_err(
