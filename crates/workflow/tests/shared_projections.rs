@@ -439,7 +439,9 @@ async fn one_batch_folds_a_ticket_twice_and_refuses_only_the_request_it_cannot_d
     let url = database.url().to_string();
     let local_path = replica.directory.path().join(workflow::PROJECTIONS_FILE);
     let (shared, local, position) = tokio::task::spawn_blocking(move || {
-        let (shared, position) = workflow::projections::shared::digest_postgres(&url).unwrap();
+        let (shared, position) = workflow::projections::shared::digest_postgres(&url)
+            .unwrap()
+            .expect("the shared table exists");
         let connection = rusqlite::Connection::open(local_path).unwrap();
         let local = workflow::projections::shared::digest_sqlite(&connection).unwrap();
         (shared, local, position)

@@ -697,10 +697,22 @@ fn digest_rows(rows: impl Iterator<Item = (i64, String, i64, i64, String)>) -> S
 const DIGEST_QUERY: &str =
     "SELECT seq, ticket_id, version, last_position, state_json FROM tickets ORDER BY seq";
 
-/// The digest of the shared ticket table at `url` and the position it includes.
-pub fn digest_postgres(url: &str) -> Result<(String, u64), WorkflowError> {
+/// The digest of the shared ticket table at `url` and the position it includes; `None` when
+/// the database has no such table (no workflow has started on it yet).
+pub fn digest_postgres(url: &str) -> Result<Option<(String, u64)>, WorkflowError> {
     let mut client = postgres::Client::connect(url, postgres::NoTls)
         .map_err(WorkflowError::postgres("connect to the ticket table"))?;
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('ticket_projection') IS NOT NULL \
+             AND to_regclass('tickets') IS NOT NULL",
+            &[],
+        )
+        .and_then(|row| row.try_get(0))
+        .map_err(WorkflowError::postgres("look for the ticket table"))?;
+    if !exists {
+        return Ok(None);
+    }
     let position: i64 = client
         .query_one("SELECT position FROM ticket_projection WHERE id = 1", &[])
         .and_then(|row| row.try_get(0))
@@ -722,10 +734,10 @@ pub fn digest_postgres(url: &str) -> Result<(String, u64), WorkflowError> {
             row.try_get(4).map_err(read)?,
         ));
     }
-    Ok((
+    Ok(Some((
         digest_rows(values.into_iter()),
         u64::try_from(position).unwrap_or(0),
-    ))
+    )))
 }
 
 /// The same digest over the `tickets` table of SQLite projections (a rebuild's, to compare).
