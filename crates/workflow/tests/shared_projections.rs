@@ -304,6 +304,36 @@ async fn chinese_search_uses_the_trigram_index() {
     for plan in plans {
         assert!(plan.contains("tickets_search"), "plan: {plan}");
     }
+    // Two-character words (most Chinese words) go to the bigram index.
+    let plan: String = database.with_client(|client| {
+        client.batch_execute("SET enable_seqscan = off").unwrap();
+        client
+            .query(
+                "EXPLAIN SELECT seq FROM tickets \
+                 WHERE search_bigrams @> ARRAY[$1]::text[] AND search_text LIKE $2",
+                &[&"茶具", &"%茶具%"],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    assert!(plan.contains("tickets_search_bigrams"), "plan: {plan}");
+    let bigrams: String = database.with_client(|client| {
+        client
+            .query_one(
+                "SELECT array_to_string(search_bigrams, ' ') FROM tickets \
+                 WHERE search_text LIKE '%茶具套装%' LIMIT 1",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    });
+    assert!(
+        bigrams.split(' ').any(|bigram| bigram == "茶具"),
+        "{bigrams}"
+    );
     let trigrams: Vec<String> = database.with_client(|client| {
         client
             .query_one("SELECT show_trgm('无法登录')::text", &[])
