@@ -15,7 +15,8 @@
 //! three-character term) and 10 % (a two-character term) of the tickets; the hits are counted
 //! and printed. After the load the table is analysed (as autovacuum would after so many
 //! inserts), then each list is read 20 times to warm up and 200 times measured, taking turns
-//! between PostgreSQL and SQLite.
+//! between PostgreSQL and SQLite. The plans PostgreSQL chooses for the rare term (`EXPLAIN
+//! ANALYZE`: whether the trigram index answers it) and for the two-character term are printed.
 //!
 //! Environment: `CLOOP_BENCH_SEARCH_TICKETS` (tickets, default 100,000), `CLOOP_BENCH_RUNS`
 //! (measured reads per list, default 200).
@@ -381,6 +382,29 @@ fn main() {
             .join("\n")
     });
 
+    // The two-character term's plan, with the bigram condition the list adds for it.
+    let plan_two = database.with_client(|client| {
+        client
+            .query(
+                "EXPLAIN SELECT seq, state_json FROM tickets WHERE NOT retention_expired \
+                 AND seq > $1 AND search_bigrams @> ARRAY[$2]::text[] AND search_text LIKE $3 \
+                 ORDER BY seq LIMIT $4",
+                &[
+                    &0i64,
+                    &FREQUENT_2.to_owned(),
+                    &format!("%{FREQUENT_2}%"),
+                    &(i64::from(PAGE_SIZE) + 1),
+                ],
+            )
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_else(|error| format!("(no plan: {error})"))
+    });
+
     let shared = SharedReads::new(&url);
     let local = Readers::new(&directory.path().join(workflow::PROJECTIONS_FILE));
     let mut rows = Vec::new();
@@ -462,5 +486,11 @@ fn main() {
         println!("The trigram index `tickets_search` answers the rare term.");
     } else {
         println!("NOTE: the plan does not use the trigram index `tickets_search`.");
+    }
+    println!();
+    println!("EXPLAIN of the PostgreSQL list for `{FREQUENT_2}`:");
+    println!();
+    for line in plan_two.lines() {
+        println!("    {line}");
     }
 }
