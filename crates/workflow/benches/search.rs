@@ -11,12 +11,13 @@
 //! opened by `workflow::open_store_log`, so the log writer folds them into the PostgreSQL
 //! `tickets` table in its append transaction and the follower into `projections.db`. Their
 //! content is Chinese with some English, product names and order ids, varied so that the
-//! search terms hit about 0.1 % (a four-character term, an order-id fragment), 1 % (a
-//! three-character term) and 10 % (a two-character term) of the tickets; the hits are counted
-//! and printed. After the load the table is analysed (as autovacuum would after so many
+//! search terms hit about 0.1 % (a four-character term, a two-character term, an order-id
+//! fragment), 1 % (a three-character term) and 10 % (a two-character term) of the tickets;
+//! the hits are counted and printed. After the load the table is analysed (as autovacuum would after so many
 //! inserts), then each list is read 20 times to warm up and 200 times measured, taking turns
 //! between PostgreSQL and SQLite. The plans PostgreSQL chooses for the rare term (`EXPLAIN
-//! ANALYZE`: whether the trigram index answers it) and for the two-character term are printed.
+//! ANALYZE`: whether the trigram index answers it) and for the two-character terms (the
+//! bigram index, or the walk in `seq` order for a frequent one) are printed.
 //!
 //! Environment: `CLOOP_BENCH_SEARCH_TICKETS` (tickets, default 100,000), `CLOOP_BENCH_RUNS`
 //! (measured reads per list, default 200).
@@ -45,6 +46,11 @@ const RARE_4: &str = "发票抬头";
 const COMMON_3: &str = "优惠券";
 /// About 10 % of the tickets (every 10th).
 const FREQUENT_2: &str = "物流";
+/// About 0.1 % of the tickets (every 1,000th): a two-character word the trigram index cannot
+/// answer, found through the bigram index.
+const RARE_2: &str = "发霉";
+/// In no ticket, two characters.
+const NOTHING_2: &str = "彗星";
 /// About 0.1 %: one day of the order ids (a third of the tickets have one, over 300 days).
 const ORDER_FRAGMENT: &str = "so-20260318";
 /// In no ticket.
@@ -122,6 +128,9 @@ fn ticket_text(index: usize) -> (String, String, String) {
     }
     if index % 100 == 3 {
         content.push_str("，下单时优惠券用不了");
+    }
+    if index % 1_000 == 9 {
+        content.push_str("，收到时已经发霉了");
     }
     if index % 1_000 == 7 {
         content.push_str("，发票抬头开错了，需要重开");
@@ -296,18 +305,26 @@ fn main() {
             )
             .unwrap()
             .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)));
-        let hits: Vec<i64> = [RARE_4, COMMON_3, FREQUENT_2, ORDER_FRAGMENT, NOTHING]
-            .iter()
-            .map(|term| {
-                client
-                    .query_one(
-                        "SELECT count(*) FROM tickets WHERE search_text LIKE $1",
-                        &[&format!("%{term}%")],
-                    )
-                    .unwrap()
-                    .get(0)
-            })
-            .collect();
+        let hits: Vec<i64> = [
+            RARE_4,
+            COMMON_3,
+            FREQUENT_2,
+            ORDER_FRAGMENT,
+            NOTHING,
+            RARE_2,
+            NOTHING_2,
+        ]
+        .iter()
+        .map(|term| {
+            client
+                .query_one(
+                    "SELECT count(*) FROM tickets WHERE search_text LIKE $1",
+                    &[&format!("%{term}%")],
+                )
+                .unwrap()
+                .get(0)
+        })
+        .collect();
         (version, top, hits)
     });
     let total = count as f64;
@@ -328,6 +345,11 @@ fn main() {
             format!("2 Chinese chars `{FREQUENT_2}`"),
             text(FREQUENT_2),
             share(hits[2]),
+        ),
+        (
+            format!("2 Chinese chars `{RARE_2}` (rare)"),
+            text(RARE_2),
+            share(hits[5]),
         ),
         (
             format!("order-id fragment `{ORDER_FRAGMENT}`"),
@@ -365,6 +387,11 @@ fn main() {
         text(NOTHING),
         share(hits[4]),
     ));
+    cases.push((
+        format!("no hits, 2 chars `{NOTHING_2}`"),
+        text(NOTHING_2),
+        share(hits[6]),
+    ));
 
     // The plan of the rare term's list, with the parameters a first page binds.
     let plan = database.with_client(|client| {
@@ -382,28 +409,34 @@ fn main() {
             .join("\n")
     });
 
-    // The two-character term's plan, with the bigram condition the list adds for it.
-    let plan_two = database.with_client(|client| {
-        client
-            .query(
-                "EXPLAIN SELECT seq, state_json FROM tickets WHERE NOT retention_expired \
-                 AND seq > $1 AND search_bigrams @> ARRAY[$2]::text[] AND search_text LIKE $3 \
-                 ORDER BY seq LIMIT $4",
-                &[
-                    &0i64,
-                    &FREQUENT_2.to_owned(),
-                    &format!("%{FREQUENT_2}%"),
-                    &(i64::from(PAGE_SIZE) + 1),
-                ],
-            )
-            .map(|rows| {
-                rows.iter()
-                    .map(|row| row.get::<_, String>(0))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_else(|error| format!("(no plan: {error})"))
-    });
+    // The two-character terms' plans, with the bigram condition the list adds for them.
+    let plan_of_two = |term: &str| {
+        database.with_client(|client| {
+            client
+                .query(
+                    "EXPLAIN SELECT seq, state_json FROM tickets WHERE NOT retention_expired \
+                     AND seq > $1 AND search_bigrams @> ARRAY[$2]::text[] \
+                     AND search_text LIKE $3 ORDER BY seq LIMIT $4",
+                    &[
+                        &0i64,
+                        &term.to_owned(),
+                        &format!("%{term}%"),
+                        &(i64::from(PAGE_SIZE) + 1),
+                    ],
+                )
+                .map(|rows| {
+                    rows.iter()
+                        .map(|row| row.get::<_, String>(0))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_else(|error| format!("(no plan: {error})"))
+        })
+    };
+    let plans_two = [
+        (FREQUENT_2, plan_of_two(FREQUENT_2)),
+        (RARE_2, plan_of_two(RARE_2)),
+    ];
 
     let shared = SharedReads::new(&url);
     let local = Readers::new(&directory.path().join(workflow::PROJECTIONS_FILE));
@@ -488,9 +521,12 @@ fn main() {
         println!("NOTE: the plan does not use the trigram index `tickets_search`.");
     }
     println!();
-    println!("EXPLAIN of the PostgreSQL list for `{FREQUENT_2}`:");
-    println!();
-    for line in plan_two.lines() {
-        println!("    {line}");
+    for (term, plan) in &plans_two {
+        println!("EXPLAIN of the PostgreSQL list for `{term}`:");
+        println!();
+        for line in plan.lines() {
+            println!("    {line}");
+        }
+        println!();
     }
 }
