@@ -22,6 +22,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use domain::command::{ClassifyCommand, Command, Submission};
 use domain::ids::{EventId, FeedbackId, TicketIdGenerator};
@@ -63,17 +65,6 @@ fn start_instant() -> DateTime<Utc> {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// One ticket being built: its folded state and the next instant it acts at.
@@ -505,7 +496,7 @@ fn main() {
     let directory = kept.unwrap_or_else(|| temporary.path().to_path_buf());
     std::fs::create_dir_all(&directory).unwrap();
     let rules = Arc::new(Rules::new(DomainConfig::default()).unwrap());
-    let mut loads = vec![load_average()];
+    let mut loads = vec![common::load_average(" ")];
     let stored = build_log(&directory, events, &rules);
     let path = directory.join(workflow::DATABASE_FILE);
     let live = {
@@ -513,7 +504,7 @@ fn main() {
         workflow::projections::digest(&connection).unwrap()
     };
     let file_bytes = std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
-    loads.push(load_average());
+    loads.push(common::load_average(" "));
 
     let rate = |count: u64, elapsed: Duration| count as f64 / elapsed.as_secs_f64();
     let mut raw = Vec::new();
@@ -542,7 +533,7 @@ fn main() {
             "replayed projections differ from the live ones"
         );
         replays.push(elapsed.as_secs_f64());
-        loads.push(load_average());
+        loads.push(common::load_average(" "));
         eprintln!(
             "run {run}: raw {:.2} s, naive {:.2} s, verify {:.2} s, replay {:.2} s",
             raw[run], naive[run], verify[run], replays[run]
@@ -573,7 +564,7 @@ fn main() {
                 .collect();
             commands.push((label, median(times)));
         }
-        loads.push(load_average());
+        loads.push(common::load_average(" "));
     } else {
         eprintln!("no target/release/cloop: build it with `cargo build --release -p cli`");
     }

@@ -423,17 +423,6 @@ fn raw_sqlite() -> f64 {
     RAW_ROWS as f64 / started.elapsed().as_secs_f64()
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" / ")
-        })
-        .unwrap_or_else(|_| "?".to_owned())
-}
-
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -474,11 +463,11 @@ fn main() {
     let mut raw_pg = Vec::new();
     let mut raw_lite = Vec::new();
     let mut raw_loads = Vec::new();
-    eprintln!("load average at start: {}", load_average());
+    eprintln!("load average at start: {}", common::load_average(" / "));
     for round in 0..rounds {
         raw_pg.push(raw_postgres());
         raw_lite.push(raw_sqlite());
-        raw_loads.push(load_average());
+        raw_loads.push(common::load_average(" / "));
         eprintln!(
             "round {}: raw PostgreSQL {:.0} rows/s, raw SQLite {:.0} rows/s, load {}",
             round + 1,
@@ -488,7 +477,7 @@ fn main() {
         );
         for (index, config) in configs.iter().enumerate() {
             let figures = run(&runtime, *config, count);
-            let load = load_average();
+            let load = common::load_average(" / ");
             eprintln!(
                 "round {}: {}: recorded {:.0}/s, intake answered {:.0}/s, {:.2} events/ticket, load {load}",
                 round + 1,

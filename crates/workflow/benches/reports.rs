@@ -144,17 +144,6 @@ fn seed(data_dir: &Path, month: YearMonth, count: u64) -> Duration {
     started.elapsed()
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
 fn main() {
     let count: u64 = std::env::var("CLOOP_BENCH_TICKETS")
         .ok()
@@ -244,7 +233,7 @@ fn main() {
             .await
             .unwrap();
         let memory_before = peak_memory_kib(pid);
-        let load_before = load_average();
+        let load_before = common::load_average(" ");
         let mut times = Vec::new();
         for _ in 0..3 {
             let started = Instant::now();
@@ -268,7 +257,7 @@ fn main() {
         let mut sorted = times.clone();
         sorted.sort();
         let median = sorted[1];
-        let load_after = load_average();
+        let load_after = common::load_average(" ");
         workflow.terminate(Duration::from_secs(30));
 
         let seconds = |duration: &Duration| format!("{:.2} s", duration.as_secs_f64());

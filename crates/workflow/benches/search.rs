@@ -24,6 +24,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::{DateTime, TimeZone, Utc};
 use domain::ids::{FeedbackId, TicketIdGenerator};
 use domain::Rules;
@@ -145,17 +147,6 @@ fn ticket_text(index: usize) -> (String, String, String) {
         String::new()
     };
     (content, product, order_id)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -506,7 +497,7 @@ fn main() {
         std::thread::available_parallelism()
             .map(|cpus| cpus.get())
             .unwrap_or(0),
-        load_average()
+        common::load_average(" ")
     );
     println!();
     println!("EXPLAIN (ANALYZE, BUFFERS) of the PostgreSQL list for `{RARE_4}`:");

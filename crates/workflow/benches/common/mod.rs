@@ -44,3 +44,16 @@ pub fn submission(prefix: &str, index: usize) -> v1::SubmitRequest {
         ..Default::default()
     }
 }
+
+/// The load averages of the last 1, 5 and 15 minutes, joined by `separator` ("?" when
+/// `/proc/loadavg` cannot be read).
+pub fn load_average(separator: &str) -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(separator)
+        })
+        .unwrap_or_else(|_| "?".to_owned())
+}
