@@ -387,6 +387,20 @@ async fn an_emptied_table_is_rebuilt_from_the_log_on_open() {
     assert_eq!(u64::try_from(projected).unwrap(), head);
 }
 
+/// An event of `event_type` with an empty payload, as no service would write it.
+fn bare_event(event_type: &str) -> eventlog::NewEvent {
+    eventlog::NewEvent {
+        event_id: uuid::Uuid::now_v7(),
+        event_type: event_type.to_string(),
+        schema_version: 1,
+        occurred_at: now(),
+        actor: serde_json::json!({"kind": "system", "name": "test"}),
+        correlation_id: None,
+        causation_id: None,
+        payload: serde_json::json!({}),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_batch_folds_a_ticket_twice_and_refuses_only_the_request_it_cannot_decode() {
     let database = PgDatabase::create("shared_batch");
@@ -415,31 +429,13 @@ async fn one_batch_folds_a_ticket_twice_and_refuses_only_the_request_it_cannot_d
     let undecodable = eventlog::AppendRequest {
         stream_id: bad_ticket.stream_id(),
         expected: eventlog::ExpectedVersion::NoStream,
-        events: vec![eventlog::NewEvent {
-            event_id: uuid::Uuid::now_v7(),
-            event_type: "no_such_event".to_string(),
-            schema_version: 1,
-            occurred_at: now(),
-            actor: serde_json::json!({"kind": "system", "name": "test"}),
-            correlation_id: None,
-            causation_id: None,
-            payload: serde_json::json!({}),
-        }],
+        events: vec![bare_event("no_such_event")],
     };
     // A stream that is no ticket (a person's) is not folded, whatever its events.
     let person = eventlog::AppendRequest {
         stream_id: "person-alice".to_string(),
         expected: eventlog::ExpectedVersion::NoStream,
-        events: vec![eventlog::NewEvent {
-            event_id: uuid::Uuid::now_v7(),
-            event_type: "not_a_ticket_event".to_string(),
-            schema_version: 1,
-            occurred_at: now(),
-            actor: serde_json::json!({"kind": "system", "name": "test"}),
-            correlation_id: None,
-            causation_id: None,
-            payload: serde_json::json!({}),
-        }],
+        events: vec![bare_event("not_a_ticket_event")],
     };
     let mut batch = vec![opening, following, undecodable, person];
     batch.extend(requests);
