@@ -450,8 +450,9 @@ fn write_tickets<'a>(
 ) -> Result<(), LogError> {
     let mut columns = UpsertColumns::default();
     for entry in tickets {
-        let row = TicketRow::of(&entry.ticket).map_err(|error| {
-            LogError::projector(format!("write ticket {}: {error}", entry.ticket.id_text()))
+        // Not a refusal: a folded ticket always serialises, and no one request is to blame.
+        let row = TicketRow::of(&entry.ticket).map_err(|error| LogError::Corrupt {
+            reason: format!("write ticket {}: {error}", entry.ticket.id_text()),
         })?;
         columns.push(entry, row);
     }
