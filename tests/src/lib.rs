@@ -620,8 +620,24 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     /// Starts `size` nodes (1 to 3: the committed files) and waits until every node sees the
-    /// same JetStream meta leader, i.e. the cluster accepts streams.
+    /// same JetStream meta leader, i.e. the cluster accepts streams. A free port can be taken
+    /// by another test between choosing it and the node binding it: then the cluster is
+    /// started again on new ports (at most five times).
     pub fn start(size: usize) -> Self {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(size) {
+                Ok(cluster) => return cluster,
+                Err(message) if message.contains("address already in use") && attempt < 5 => {
+                    eprintln!("NATS cluster: a chosen port was taken meanwhile, new ports");
+                    attempt += 1;
+                }
+                Err(message) => panic!("{message}"),
+            }
+        }
+    }
+
+    fn start_once(size: usize) -> Result<Self, String> {
         assert!((1..=3).contains(&size), "deploy/nats has three node files");
         let dir = tempfile::Builder::new()
             .prefix("cloop-nats-cluster-")
@@ -704,14 +720,14 @@ impl NatsCluster {
             cluster.spawn(index);
         }
         for index in 0..cluster.nodes.len() {
-            cluster.wait_listening(index);
+            cluster.listening(index)?;
         }
         assert!(
             cluster.wait_meta_leader(Duration::from_secs(60)),
             "no JetStream meta leader within 60 s:\n{}",
             cluster.logs()
         );
-        cluster
+        Ok(cluster)
     }
 
     fn spawn(&mut self, index: usize) {
@@ -734,6 +750,14 @@ impl NatsCluster {
     }
 
     fn wait_listening(&mut self, index: usize) {
+        if let Err(message) = self.listening(index) {
+            panic!("{message}");
+        }
+    }
+
+    /// Waits until node `index` takes clients; why not, with its log, when it exits first or
+    /// does not within 30 s.
+    fn listening(&mut self, index: usize) -> Result<(), String> {
         let address = format!("127.0.0.1:{}", self.nodes[index].client_port);
         let node = &mut self.nodes[index];
         let child = node.child.as_mut().expect("node is running");
@@ -747,9 +771,12 @@ impl NatsCluster {
         });
         let log = std::fs::read_to_string(&node.log).unwrap_or_default();
         if let Some(status) = exited {
-            panic!("{} exited with {status}:\n{log}", node.name);
+            return Err(format!("{} exited with {status}:\n{log}", node.name));
         }
-        assert!(ready, "{} did not listen on {address}:\n{log}", node.name);
+        if !ready {
+            return Err(format!("{} did not listen on {address}:\n{log}", node.name));
+        }
+        Ok(())
     }
 
     /// The number of nodes (running or not).
