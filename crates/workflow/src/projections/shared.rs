@@ -155,12 +155,6 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// A PostgreSQL error of the projection's own tables: classified as the log classifies its
-/// own (a lost connection is `Unavailable`, so the batch is repeated, never refused).
-fn pg_failed(what: &'static str) -> impl FnOnce(postgres::Error) -> LogError {
-    LogError::postgres(what)
-}
-
 /// Decodes a row with its customer opened. A key store that cannot answer now is
 /// `Unavailable` (the batch is repeated); a row that cannot be decoded is refused.
 fn decode_for_projection(row: &RecordedEvent, vault: &Vault) -> Result<Event, LogError> {
@@ -196,25 +190,27 @@ impl SharedTicketProjector {
 
 impl SharedProjector for SharedTicketProjector {
     fn migrate(&mut self, client: &mut postgres::Client) -> Result<(), LogError> {
-        let mut transaction = client
-            .transaction()
-            .map_err(pg_failed("begin the ticket projection's migration"))?;
+        let mut transaction = client.transaction().map_err(LogError::postgres(
+            "begin the ticket projection's migration",
+        ))?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(pg_failed("lock for the ticket projection's migration"))?;
+            .map_err(LogError::postgres(
+                "lock for the ticket projection's migration",
+            ))?;
         transaction
             .batch_execute(SCHEMA)
-            .map_err(pg_failed("create the ticket projection"))?;
-        transaction
-            .commit()
-            .map_err(pg_failed("commit the ticket projection's migration"))
+            .map_err(LogError::postgres("create the ticket projection"))?;
+        transaction.commit().map_err(LogError::postgres(
+            "commit the ticket projection's migration",
+        ))
     }
 
     fn position(&mut self, transaction: &mut Transaction<'_>) -> Result<u64, LogError> {
         let position: i64 = transaction
             .query_one("SELECT position FROM ticket_projection WHERE id = 1", &[])
             .and_then(|row| row.try_get(0))
-            .map_err(pg_failed("read the ticket projection's position"))?;
+            .map_err(LogError::postgres("read the ticket projection's position"))?;
         Ok(u64::try_from(position).unwrap_or(0))
     }
 
@@ -284,7 +280,7 @@ impl SharedProjector for SharedTicketProjector {
             .map_err(|error| {
                 (
                     0,
-                    pg_failed("record the ticket projection's position")(error),
+                    LogError::postgres("record the ticket projection's position")(error),
                 )
             })?;
         Ok(())
@@ -338,10 +334,14 @@ fn load_tickets(
              WHERE ticket_id = ANY($1)",
             &[&ticket_ids],
         )
-        .map_err(pg_failed("read the tickets"))?
+        .map_err(LogError::postgres("read the tickets"))?
     {
-        let ticket_id: String = row.try_get(0).map_err(pg_failed("read the tickets"))?;
-        let json: &str = row.try_get(3).map_err(pg_failed("read the tickets"))?;
+        let ticket_id: String = row
+            .try_get(0)
+            .map_err(LogError::postgres("read the tickets"))?;
+        let json: &str = row
+            .try_get(3)
+            .map_err(LogError::postgres("read the tickets"))?;
         let (ticket, unreadable) = match serde_json::from_str(json) {
             Ok(ticket) => (ticket, None),
             Err(error) => (
@@ -352,9 +352,13 @@ fn load_tickets(
         folded.insert(
             ticket_id,
             Folded {
-                seq: row.try_get(1).map_err(pg_failed("read the tickets"))?,
+                seq: row
+                    .try_get(1)
+                    .map_err(LogError::postgres("read the tickets"))?,
                 ticket,
-                last_position: row.try_get(2).map_err(pg_failed("read the tickets"))?,
+                last_position: row
+                    .try_get(2)
+                    .map_err(LogError::postgres("read the tickets"))?,
                 changed: false,
                 unreadable,
             },
@@ -486,7 +490,7 @@ fn write_tickets<'a>(
                 &columns.state_json,
             ],
         )
-        .map_err(pg_failed("write the tickets"))?;
+        .map_err(LogError::postgres("write the tickets"))?;
     Ok(())
 }
 
