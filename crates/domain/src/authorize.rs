@@ -10,8 +10,11 @@
 //! | auditor | read all tickets; `ReadEvents`, `VerifyLog`, `GetTicketAt` |
 //! | admin, system | everything |
 //!
-//! A ticket of another department is `PermissionDenied` for reads and writes alike, and so is
-//! a ticket not yet dispatched, for agents and heads. `ListTickets` and `WatchTickets` are
+//! A ticket an agent or head may not see at all (another department's, or one not yet
+//! dispatched) is answered exactly like a missing one by [`authorize_on_ticket`]: `NotFound`,
+//! with the same words, for reads and writes alike, so that a department learns nothing of
+//! another's tickets, not even that they exist. A ticket they see but may not act on (one their
+//! department only helps with) is `PermissionDenied`. `ListTickets` and `WatchTickets` are
 //! allowed to agents and heads without a ticket: the caller must then restrict the results
 //! to [`department_scope`].
 
@@ -267,6 +270,30 @@ pub fn authorize(
     }
 }
 
+/// Checks `action` on an existing `ticket` as [`authorize`] does, except that a ticket the
+/// actor may not see at all is refused exactly as a missing one is (`NotFound` for
+/// `ticket_id`, the id the caller asked for): the answer tells a stranger nothing. Every
+/// request about one ticket runs this before anything else about the ticket is revealed or
+/// replayed.
+pub fn authorize_on_ticket(
+    actor: &Actor,
+    action: Action,
+    ticket: &Ticket,
+    ticket_id: &str,
+) -> Result<(), DomainError> {
+    if !may_see(actor, ticket) {
+        return Err(DomainError::NotFound {
+            ticket_id: ticket_id.to_owned(),
+        });
+    }
+    authorize(actor, action, Some(ticket))
+}
+
+/// Whether `actor` may read `ticket` at all.
+pub fn may_see(actor: &Actor, ticket: &Ticket) -> bool {
+    authorize(actor, Action::GetTicket, Some(ticket)).is_ok()
+}
+
 fn department_of(actor: &Actor, action: Action) -> Result<&str, DomainError> {
     match actor.department.as_deref() {
         Some(department) if !department.is_empty() => Ok(department),
@@ -516,6 +543,43 @@ mod tests {
             error.to_string(),
             "permission denied: li.si (manager) may not call Archive"
         );
+    }
+
+    #[test]
+    fn a_ticket_out_of_sight_is_answered_like_a_missing_one() {
+        let missing = DomainError::NotFound {
+            ticket_id: "asked-for".to_owned(),
+        };
+        for &role in Role::ALL {
+            for relation in [
+                Relation::Leads,
+                Relation::Helps,
+                Relation::Other,
+                Relation::Undispatched,
+            ] {
+                let ticket = ticket(relation).expect("a ticket");
+                let allowed = expected(role, relation);
+                for &action in Action::ALL {
+                    let result = authorize_on_ticket(&actor(role), action, &ticket, "asked-for");
+                    if !allowed.contains(&Action::GetTicket) {
+                        // Out of sight: the very answer a missing ticket gets.
+                        assert_eq!(
+                            result.as_ref().map_err(ToString::to_string),
+                            Err(missing.to_string()),
+                            "{role} {relation:?} {action}"
+                        );
+                    } else if allowed.contains(&action) {
+                        assert_eq!(result, Ok(()), "{role} {relation:?} {action}");
+                    } else {
+                        // Seen but not to be acted on: the refusal may say why.
+                        assert!(
+                            matches!(result, Err(DomainError::PermissionDenied { .. })),
+                            "{role} {relation:?} {action}: {result:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Commands on tickets: the role check, the ticket's current state, `decide`, and an append
-//! with the expected version. A repeated command id returns the first result and appends
-//! nothing; a concurrent change is ABORTED when the client sent an expected version and is
-//! retried on the new state otherwise.
+//! Commands on tickets: the role check, the ticket's current state, the department check,
+//! `decide`, and an append with the expected version. A repeated command id returns the first
+//! result and appends nothing, but only to a caller the department check lets through (or to
+//! the principal who sent the first one): authorization runs before anything is replayed. A
+//! concurrent change is ABORTED when the client sent an expected version and is retried on the
+//! new state otherwise.
 
 use crate::clock::Clock;
 use crate::metrics::WorkflowMetrics;
 use crate::queries::Readers;
 use crate::record::{self, Provenance};
-use domain::authorize::{authorize, Action};
+use domain::authorize::{authorize, authorize_on_ticket, Action};
 use domain::command::Command;
 use domain::ids::{CommandId, EventId, TicketId};
 use domain::ticket::Ticket;
@@ -75,12 +77,40 @@ impl Commands {
             .map_err(failure_from_read)
     }
 
+    /// Authorizes `action` on the current `ticket`, then answers an earlier command with this
+    /// id with its first result. The order matters: a caller who may not act on the ticket
+    /// learns nothing from a replay, not even that the id was used, unless the caller is the
+    /// principal who sent that first command (a retry after the ticket moved on, say to another
+    /// department, still gets its own answer). `Ok(None)`: no earlier command, go on.
+    pub(crate) async fn authorize_then_replay(
+        &self,
+        actor: &Actor,
+        action: Action,
+        ticket: &Ticket,
+        ticket_id: &TicketId,
+        command_id: &CommandId,
+    ) -> Result<Option<Ticket>, Failure> {
+        let allowed = authorize_on_ticket(actor, action, ticket, &ticket_id.to_string());
+        match allowed {
+            Ok(()) => self.earlier_result(ticket_id, command_id, None).await,
+            Err(refusal) => match self
+                .earlier_result(ticket_id, command_id, Some(&actor.principal))
+                .await?
+            {
+                Some(own) => Ok(Some(own)),
+                None => Err(refusal.into()),
+            },
+        }
+    }
+
     /// The ticket as it stood right after the events of an earlier command with this id, or
-    /// `None` when no such command was recorded.
+    /// `None` when no such command was recorded (or, with `sent_by`, when another principal
+    /// sent it).
     pub(crate) async fn earlier_result(
         &self,
         ticket_id: &TicketId,
         command_id: &CommandId,
+        sent_by: Option<&str>,
     ) -> Result<Option<Ticket>, Failure> {
         let first = EventId::for_command(command_id, ticket_id, 0);
         let stored = self
@@ -91,6 +121,12 @@ impl Commands {
         let Some(stored) = stored else {
             return Ok(None);
         };
+        if let Some(principal) = sent_by {
+            let sender = serde_json::from_str::<Actor>(&stored.actor_json).ok();
+            if sender.map(|sender| sender.principal).as_deref() != Some(principal) {
+                return Ok(None);
+            }
+        }
         let rows = self
             .log
             .read_stream(&stored.stream_id, 0)
@@ -120,9 +156,10 @@ impl Commands {
         .map_err(|error| Failure::Internal(format!("fold task failed: {error}")))?
     }
 
-    /// Runs one command of a person: checks the role, finds the ticket, returns the first
-    /// result of a repeated command id, checks the department and the expected version,
-    /// decides and appends. Returns the ticket after the command.
+    /// Runs one command of a person: checks the role, finds the ticket, checks the department
+    /// (a ticket out of the caller's sight is NOT_FOUND, like a missing one), returns the first
+    /// result of a repeated command id, checks the expected version, decides and appends.
+    /// Returns the ticket after the command.
     pub async fn execute(
         &self,
         actor: &Actor,
@@ -194,10 +231,12 @@ impl Commands {
                 }
                 .into());
             };
-            if let Some(earlier) = self.earlier_result(ticket_id, command_id).await? {
+            if let Some(earlier) = self
+                .authorize_then_replay(actor, action, &ticket, ticket_id, command_id)
+                .await?
+            {
                 return Ok(earlier);
             }
-            authorize(actor, action, Some(&ticket))?;
             if let Some(expected) = expected_version {
                 if expected > ticket.version && !synced {
                     synced = true;
@@ -230,8 +269,9 @@ impl Commands {
             match appended {
                 Ok(outcome) if outcome.duplicate => {
                     // The same command id won a race with this call: answer its result.
+                    // (The caller was authorized on this ticket just above.)
                     return self
-                        .earlier_result(ticket_id, command_id)
+                        .earlier_result(ticket_id, command_id, None)
                         .await?
                         .ok_or_else(|| {
                             Failure::Internal("a recorded command vanished from the log".into())

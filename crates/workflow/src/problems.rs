@@ -15,7 +15,7 @@
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
 use crate::record::{self, Provenance};
 use crate::WorkflowError;
-use domain::authorize::{authorize, Action};
+use domain::authorize::{authorize_on_ticket, Action};
 use domain::command::Command;
 use domain::ids::{CommandId, EventId, TicketId};
 use domain::problems::{decide_link, parent_resolution, similar_tickets, SimilarTicket};
@@ -92,10 +92,12 @@ impl Commands {
                 .ok_or_else(|| DomainError::NotFound {
                     ticket_id: child_id.to_string(),
                 })?;
-            if let Some(earlier) = self.earlier_result(child_id, command_id).await? {
+            if let Some(earlier) = self
+                .authorize_then_replay(actor, Action::LinkToProblem, &child, child_id, command_id)
+                .await?
+            {
                 return Ok(earlier);
             }
-            authorize(actor, Action::LinkToProblem, Some(&child))?;
             if let Some(expected) = expected_version {
                 if expected != child.version {
                     return Err(Failure::Conflict {
@@ -110,6 +112,7 @@ impl Commands {
                 .ok_or_else(|| DomainError::NotFound {
                     ticket_id: parent_id.to_string(),
                 })?;
+            authorize_on_ticket(actor, Action::GetTicket, &parent, &parent_id.to_string())?;
             let now = self.clock.now();
             let decision = decide_link(&child, &parent, mode, now)?;
             let child_rows = record::new_events(&decision.child_events, &provenance, |index| {
@@ -142,7 +145,7 @@ impl Commands {
             match child_answer {
                 Ok(outcome) if outcome.duplicate => {
                     return self
-                        .earlier_result(child_id, command_id)
+                        .earlier_result(child_id, command_id, None)
                         .await?
                         .ok_or_else(|| {
                             Failure::Internal("a recorded command vanished from the log".into())

@@ -409,9 +409,10 @@ async fn another_departments_ticket_is_denied_for_reads_and_writes() {
         )
         .await
         .expect_err("other department");
+    // Out of sight: answered like a ticket that does not exist.
     assert!(matches!(
         denied,
-        Failure::Domain(domain::DomainError::PermissionDenied { .. })
+        Failure::Domain(domain::DomainError::NotFound { .. })
     ));
     let manager = actor("boss", Role::Manager, None);
     let denied = core

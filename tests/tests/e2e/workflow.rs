@@ -26,6 +26,7 @@ const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
     ("t-agent-technical", "wang.wu", "agent", "technical"),
     ("t-head-technical", "zhao.liu", "head", "technical"),
     ("t-agent-logistics", "li.si", "agent", "logistics"),
+    ("t-head-logistics", "qian.yi", "head", "logistics"),
     ("t-head-quality", "sun.qi", "head", "quality"),
     ("t-agent-product", "zhou.ba", "agent", "product"),
     ("t-head-product", "wu.jiu", "head", "product"),
@@ -556,7 +557,8 @@ async fn tickets_live_from_submission_to_archive() {
         ))
         .await
         .expect_err("no longer quality's ticket");
-    assert_eq!(status.code(), Code::PermissionDenied);
+    // Out of sight now: answered like a ticket that does not exist.
+    assert_eq!(status.code(), Code::NotFound);
 
     // The logistics queue lists it, and only it.
     let queue = quality
@@ -682,33 +684,50 @@ async fn call(
     token: &str,
     valid: bool,
 ) -> Code {
-    let ticket_id = ticket_id.to_owned();
     let command_id = if valid {
         format!("{rpc}-{token}")
     } else {
         String::new()
     };
-    let result: Result<(), tonic::Status> = match rpc {
+    match call_with(client, rpc, ticket_id, token, &command_id).await {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+/// Calls one RPC of [`RPCS`] with `command_id` on the commands; returns the answer's debug
+/// text (every field of the message), or the status.
+async fn call_with(
+    client: &mut TicketsClient<Channel>,
+    rpc: &str,
+    ticket_id: &str,
+    token: &str,
+    command_id: &str,
+) -> Result<String, tonic::Status> {
+    let ticket_id = ticket_id.to_owned();
+    let command_id = command_id.to_owned();
+    let answer = |response: &dyn std::fmt::Debug| format!("{response:?}");
+    match rpc {
         "GetTicket" => client
             .get_ticket(authorized(v1::GetTicketRequest { ticket_id }, token))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "ListTickets" => client
             .list_tickets(authorized(v1::ListTicketsRequest::default(), token))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "GetHistory" => client
             .get_history(authorized(v1::GetHistoryRequest { ticket_id }, token))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "WatchTickets" => client
             .watch_tickets(authorized(v1::WatchTicketsRequest::default(), token))
             .await
-            .map(|_| ()),
+            .map(|_| "a watch".to_owned()),
         "ExplainSla" => client
             .explain_sla(authorized(v1::ExplainSlaRequest { ticket_id }, token))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Classify" => client
             .classify(authorized(
                 v1::ClassifyRequest {
@@ -723,7 +742,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Dispatch" => client
             .dispatch(authorized(
                 v1::DispatchRequest {
@@ -736,7 +755,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Acknowledge" => client
             .acknowledge(authorized(
                 v1::AcknowledgeRequest {
@@ -748,7 +767,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "AddNote" => client
             .add_note(authorized(
                 v1::AddNoteRequest {
@@ -760,7 +779,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "ProposeSolution" => client
             .propose_solution(authorized(
                 v1::ProposeSolutionRequest {
@@ -773,7 +792,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "ApproveSolution" => client
             .approve_solution(authorized(
                 v1::ApproveSolutionRequest {
@@ -785,7 +804,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "RecordReview" => client
             .record_review(authorized(
                 v1::RecordReviewRequest {
@@ -797,7 +816,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Archive" => client
             .archive(authorized(
                 v1::ArchiveRequest {
@@ -808,7 +827,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Escalate" => client
             .escalate(authorized(
                 v1::EscalateRequest {
@@ -820,7 +839,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "PauseSla" => client
             .pause_sla(authorized(
                 v1::PauseSlaRequest {
@@ -832,7 +851,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "ResumeSla" => client
             .resume_sla(authorized(
                 v1::ResumeSlaRequest {
@@ -843,7 +862,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "LinkToProblem" => client
             .link_to_problem(authorized(
                 v1::LinkToProblemRequest {
@@ -856,7 +875,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "ListSimilar" => client
             .list_similar(authorized(
                 v1::ListSimilarRequest {
@@ -866,7 +885,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Claim" => client
             .claim(authorized(
                 v1::ClaimRequest {
@@ -877,7 +896,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "Assign" => client
             .assign(authorized(
                 v1::AssignRequest {
@@ -889,7 +908,7 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         "RecordNotification" => client
             .record_notification(authorized(
                 v1::RecordNotificationRequest {
@@ -904,12 +923,8 @@ async fn call(
                 token,
             ))
             .await
-            .map(|_| ()),
+            .map(|response| answer(response.get_ref())),
         other => panic!("unknown rpc {other}"),
-    };
-    match result {
-        Ok(()) => Code::Ok,
-        Err(status) => status.code(),
     }
 }
 
@@ -940,13 +955,14 @@ async fn every_role_against_every_rpc_and_every_error_status() {
             }
         }
     }
-    // An agent of another department: denied for reads and writes alike, even well-formed.
+    // An agent of another department: refused for reads and writes alike, even well-formed,
+    // by the role table (PERMISSION_DENIED) or as if there were no such ticket (NOT_FOUND).
     for rpc in RPCS {
         if *rpc == "ListTickets" || *rpc == "WatchTickets" {
             continue;
         }
         let code = call(&mut client, rpc, &ticket_id, "t-agent-logistics", true).await;
-        if code != Code::PermissionDenied {
+        if code != Code::PermissionDenied && code != Code::NotFound {
             wrong.push(format!("t-agent-logistics {rpc}: {code:?}"));
         }
     }
@@ -1459,4 +1475,255 @@ async fn a_nats_outage_delays_publishing_and_loses_nothing() {
     let event = v1::LogEvent::decode(message.payload.as_ref()).expect("a LogEvent");
     assert_eq!(event.ticket_id, ticket_id);
     assert_eq!(event.event_type, "acknowledged");
+}
+
+/// The principals that may not see a ticket department `technical` leads with `product`
+/// helping: the agents and heads of the other departments, and the adapter (which sees no
+/// ticket at all).
+const STRANGERS: &[&str] = &[
+    "t-agent-logistics",
+    "t-head-logistics",
+    "t-head-quality",
+    "t-agent-after-sales",
+    "t-adapter",
+];
+
+/// Every command and read RPC on a ticket of department `technical`, as every stranger, both
+/// with a fresh command id and as a replay of each command id `technical` already used on it:
+/// each is refused, with exactly the answer the same call gets for a ticket that does not
+/// exist (the ids swapped), so nothing of the ticket, not even that it exists, comes back.
+/// Watches, lists, searches, the audit reads and the reports hold nothing of it either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
+    let cluster = Cluster::start("");
+    let ticket_id = cluster.submit("x-1", "APP卡顿，打开很慢").await;
+    let placed = cluster
+        .wait_ticket(&ticket_id, |ticket| ticket.department == "technical")
+        .await;
+    assert_eq!(
+        placed.helpers,
+        ["product"],
+        "the strangers below assume these helpers"
+    );
+    let mut client = cluster.tickets().await;
+    // Department technical works on it: the command ids below are now recorded with results.
+    let used = [
+        "used-ack",
+        "used-note",
+        "used-pause",
+        "used-resume",
+        "used-claim",
+    ];
+    for (rpc, command_id, token) in [
+        ("Acknowledge", used[0], "t-agent-technical"),
+        ("AddNote", used[1], "t-agent-technical"),
+        ("PauseSla", used[2], "t-agent-technical"),
+        ("ResumeSla", used[3], "t-agent-technical"),
+        ("Claim", used[4], "t-agent-technical"),
+    ] {
+        call_with(&mut client, rpc, &ticket_id, token, command_id)
+            .await
+            .unwrap_or_else(|status| panic!("{rpc} by technical: {status:?}"));
+    }
+    let before = cluster.history(&ticket_id).await;
+    let ticket = cluster.wait_ticket(&ticket_id, |_| true).await;
+    // What must never come back to a stranger.
+    let secrets = [
+        "APP卡顿".to_owned(),
+        "13800138000".to_owned(),
+        "c-42".to_owned(),
+        "technical".to_owned(),
+        "wang.wu".to_owned(),
+    ];
+    let missing = unknown_ticket_id();
+
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for token in STRANGERS {
+        for rpc in RPCS {
+            if *rpc == "ListTickets" || *rpc == "WatchTickets" {
+                continue; // no ticket id: checked below.
+            }
+            let fresh = format!("fresh-{rpc}-{token}");
+            let mut command_ids: Vec<&str> = vec![&fresh];
+            command_ids.extend(used);
+            for command_id in command_ids {
+                let foreign = call_with(&mut client, rpc, &ticket_id, token, command_id).await;
+                let absent = call_with(&mut client, rpc, &missing, token, command_id).await;
+                checked += 1;
+                let (foreign, absent) = match (foreign, absent) {
+                    (Err(foreign), Err(absent)) => (foreign, absent),
+                    (foreign, _) => {
+                        let answer: String = format!("{foreign:?}").chars().take(160).collect();
+                        wrong.push(format!("{token} {rpc} {command_id}: answered {answer}"));
+                        continue;
+                    }
+                };
+                if !matches!(foreign.code(), Code::NotFound | Code::PermissionDenied) {
+                    wrong.push(format!("{token} {rpc} {command_id}: {foreign:?}"));
+                }
+                let said = foreign.message().replace(&ticket_id, "<ticket>");
+                let would_say = absent.message().replace(&missing, "<ticket>");
+                if foreign.code() != absent.code() || said != would_say {
+                    wrong.push(format!(
+                        "{token} {rpc} {command_id}: {:?} {said:?} differs from a missing \
+                         ticket's {:?} {would_say:?}",
+                        foreign.code(),
+                        absent.code()
+                    ));
+                }
+                let text = format!("{foreign:?}");
+                for secret in &secrets {
+                    if text.contains(secret.as_str()) {
+                        wrong.push(format!("{token} {rpc} {command_id}: reveals {secret}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "strangers learnt something ({} of {checked} calls):\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(
+        checked,
+        STRANGERS.len() * (RPCS.len() - 2) * (used.len() + 1)
+    );
+
+    // Lists, text search and watches of the strangers hold nothing of it.
+    for token in STRANGERS {
+        let searches = [
+            v1::TicketFilter::default(),
+            v1::TicketFilter {
+                text: "卡顿".into(),
+                ..Default::default()
+            },
+        ];
+        for filter in searches {
+            match client
+                .list_tickets(authorized(
+                    v1::ListTicketsRequest {
+                        filter: Some(filter.clone()),
+                        ..Default::default()
+                    },
+                    token,
+                ))
+                .await
+            {
+                Ok(page) => assert!(
+                    page.get_ref().tickets.is_empty(),
+                    "{token} lists {:?}",
+                    page.get_ref().tickets
+                ),
+                Err(status) => assert_eq!(status.code(), Code::PermissionDenied, "{token}"),
+            }
+        }
+        let asked = client
+            .list_tickets(authorized(
+                v1::ListTicketsRequest {
+                    filter: Some(v1::TicketFilter {
+                        department: "technical".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .expect_err("another department's queue");
+        assert_eq!(asked.code(), Code::PermissionDenied, "{token}");
+        match client
+            .watch_tickets(authorized(
+                v1::WatchTicketsRequest {
+                    filter: None,
+                    include_current: true,
+                },
+                token,
+            ))
+            .await
+        {
+            Ok(stream) => {
+                let mut stream = stream.into_inner();
+                // Whatever the watch sends within a second is not this ticket.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+                while let Ok(Some(item)) = tokio::time::timeout_at(deadline, stream.next()).await {
+                    let item = item.expect("watch item");
+                    assert_ne!(
+                        item.ticket.map(|ticket| ticket.ticket_id),
+                        Some(ticket_id.clone()),
+                        "{token} watches the ticket"
+                    );
+                }
+            }
+            Err(status) => assert_eq!(status.code(), Code::PermissionDenied, "{token}"),
+        }
+        // The audit reads and the reports are not theirs at all.
+        let mut audit = proto::v1::audit_client::AuditClient::connect(format!(
+            "http://{}",
+            cluster.workflow_address
+        ))
+        .await
+        .expect("audit client");
+        let at = audit
+            .get_ticket_at(authorized(
+                v1::GetTicketAtRequest {
+                    ticket_id: ticket_id.clone(),
+                    at: ticket.updated_at,
+                },
+                token,
+            ))
+            .await
+            .expect_err("GetTicketAt");
+        assert_eq!(at.code(), Code::PermissionDenied, "{token}");
+        let events = audit
+            .read_events(authorized(
+                v1::ReadEventsRequest {
+                    stream_id: Some(format!("ticket-{ticket_id}")),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .expect_err("ReadEvents");
+        assert_eq!(events.code(), Code::PermissionDenied, "{token}");
+        let mut reports = proto::v1::reports_client::ReportsClient::connect(format!(
+            "http://{}",
+            cluster.workflow_address
+        ))
+        .await
+        .expect("reports client");
+        let report = reports
+            .monthly_report(authorized(v1::MonthlyReportRequest::default(), token))
+            .await
+            .expect_err("MonthlyReport");
+        assert_eq!(report.code(), Code::PermissionDenied, "{token}");
+    }
+
+    // Nothing any stranger sent changed the ticket.
+    assert_eq!(cluster.history(&ticket_id).await.len(), before.len());
+
+    // The department's own principals still get their first answers back on a replay.
+    let replay = call_with(
+        &mut client,
+        "Acknowledge",
+        &ticket_id,
+        "t-agent-technical",
+        used[0],
+    )
+    .await
+    .expect("a replay by its sender");
+    assert!(replay.contains(&ticket_id), "{replay}");
+    let replay = call_with(
+        &mut client,
+        "AddNote",
+        &ticket_id,
+        "t-head-technical",
+        used[1],
+    )
+    .await
+    .expect("a replay by the department's head");
+    assert!(replay.contains(&ticket_id), "{replay}");
+    assert_eq!(cluster.history(&ticket_id).await.len(), before.len());
 }

@@ -14,7 +14,7 @@ use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
 use crate::queries::{parse_page_token, Readers};
 use crate::record;
-use domain::authorize::{authorize, department_scope, Action};
+use domain::authorize::{authorize, authorize_on_ticket, department_scope, Action};
 use domain::command::{ClassifyCommand, Command, NotificationRecord, NotificationResult};
 use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
@@ -74,7 +74,8 @@ fn parse_command_id(text: &str) -> Result<CommandId, Status> {
 }
 
 impl TicketsService {
-    /// Loads a ticket the caller may read with `action`.
+    /// Loads a ticket the caller may read with `action`. A ticket out of the caller's sight is
+    /// refused exactly like a missing one (NOT_FOUND, same words).
     async fn readable_ticket(
         &self,
         actor: &Actor,
@@ -91,7 +92,7 @@ impl TicketsService {
                     ticket_id: ticket_id.to_string(),
                 })
             })?;
-        authorize(actor, action, Some(&ticket)).map_err(status_from)?;
+        authorize_on_ticket(actor, action, &ticket, &ticket_id.to_string()).map_err(status_from)?;
         Ok(ticket)
     }
 
