@@ -107,7 +107,11 @@ def scan_for_demo(c, where, values, words):
 
 def entrypoint_defaults(c):
     """What `cloop-entrypoint init` creates by default: services, NATS users, webhook channels."""
-    text = c.read("deploy", "compose", "cloop-entrypoint.sh")
+    try:
+        text = c.read("deploy", "compose", "cloop-entrypoint.sh")
+    except OSError as error:
+        c.fail("deploy/compose/cloop-entrypoint.sh", f"cannot read: {error}")
+        text = ""
 
     def default(var):
         match = re.search(r"\$\{" + var + r"-([^}]*)\}", text)
