@@ -19,6 +19,10 @@ for conf in deploy/nats/*.conf; do
 done
 echo "ok: deploy/nats (nats-server -t)"
 
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "check-deploy needs PyYAML for python3: pip install pyyaml (or apt-get install python3-yaml)" >&2
+  exit 1
+fi
 python3 scripts/check_deploy.py
 
 # cloop-entrypoint: what the image, the compose NATS container and the units run first.
