@@ -12,8 +12,19 @@ cd "$(dirname "$0")/.."
 nats=.tools/bin/nats-server
 
 for conf in deploy/nats/*.conf; do
-  if ! "$nats" -t -c "$conf" >/dev/null 2>&1; then
-    "$nats" -t -c "$conf"
+  # What the file takes from the environment: a placeholder each, so that -t checks the rest
+  # (a password for $CLOOP_NATS_<IDENTITY>_PASSWORD, a route URL of its own for
+  # $CLOOP_NATS_ROUTE_<n>).
+  placeholders=()
+  for variable in $(grep -v '^[[:space:]]*#' "$conf" | grep -o '\$CLOOP_[A-Z0-9_]*' | sort -u); do
+    name=${variable#\$}
+    case $name in
+      *_ROUTE_[0-9]*) placeholders+=("$name=nats-route://route:placeholder@127.0.0.1:$((6221 + ${name##*_}))") ;;
+      *) placeholders+=("$name=check-deploy-placeholder") ;;
+    esac
+  done
+  if ! env "${placeholders[@]}" "$nats" -t -c "$conf" >/dev/null 2>&1; then
+    env "${placeholders[@]}" "$nats" -t -c "$conf"
     exit 1
   fi
 done
@@ -51,7 +62,7 @@ chmod +x "$tmp/bin/cloop"
 PATH="$tmp/bin:$PATH" CLOOP_SECRETS_DIR="$tmp/secrets" sh "$entry" init > "$tmp/init.out"
 grep -q -- "token init --tokens $tmp/secrets/tokens.toml --service notify" "$tmp/cloop-calls" \
   || fail "init did not run cloop token init with --service notify"
-for f in nats-intake.password nats-workflow.password nats-notify.password nats-adapter.password \
+for f in nats-intake.password nats-workflow.password nats-notify.password nats-webhook.password nats-adapter-app.password \
          nats-admin.password webhook-web.secret; do
   [ -s "$tmp/secrets/$f" ] || fail "init did not create $f"
   [ "$(stat -c %a "$tmp/secrets/$f")" = 600 ] || fail "$f is not mode 0600"

@@ -16,7 +16,7 @@
 #   tokens.toml, admin.token and one NAME.token per service principal (`cloop token init`;
 #     principals of role service: CLOOP_INIT_SERVICES, default "notify");
 #   nats-ID.password for each NATS identity (CLOOP_INIT_NATS_USERS, default
-#     "intake workflow notify adapter admin");
+#     "intake workflow notify webhook adapter-app admin", the users of deploy/nats/*.conf);
 #   webhook-CHANNEL.secret for each webhook channel (CLOOP_INIT_WEBHOOK_CHANNELS, default "web").
 # A file that exists is left alone, so running it again changes nothing.
 set -eu
@@ -48,7 +48,7 @@ if [ "${1:-}" = init ]; then
   done
   # Prints one line: where the admin token is (or that the tokens file exists).
   cloop token init --tokens "$dir/tokens.toml" "$@"
-  for id in ${CLOOP_INIT_NATS_USERS-intake workflow notify adapter admin}; do
+  for id in ${CLOOP_INIT_NATS_USERS-intake workflow notify webhook adapter-app admin}; do
     new_secret "$dir/nats-$id.password"
   done
   for channel in ${CLOOP_INIT_WEBHOOK_CHANNELS-web}; do
