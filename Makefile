@@ -32,7 +32,7 @@ check-purity: ## The domain crate must not depend on tokio, SQLite or RPC crates
 check-proto: ## The .proto files compile with Python's grpcio-tools too
 	@if [ -x proto/check-python.sh ]; then ./proto/check-python.sh; else echo "proto check skipped: no proto/check-python.sh"; fi
 
-check-deploy: tools ## Validate deploy/: nats-server -t, YAML of compose and k8s, systemd-analyze
+check-deploy: tools ## Validate deploy/: no demo token, ports, node ids, NATS, image, hardening (+ broken copies)
 	@./scripts/check-deploy.sh
 
 build: ## Build every binary (debug, with failpoints), used by the end-to-end tests

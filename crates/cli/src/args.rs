@@ -637,4 +637,16 @@ pub enum TokenCommand {
         #[arg(long)]
         department: Option<String>,
     },
+    /// First start: create the tokens file with a fresh admin token (and a token of role
+    /// service for each --service), each token in a file of mode 0600 next to it. An
+    /// existing tokens file is left alone.
+    Init {
+        /// The tokens file to create.
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+        /// A principal of role service to create too (e.g. notify); its token goes to
+        /// NAME.token next to the tokens file. Repeatable.
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+    },
 }

@@ -1,5 +1,9 @@
 //! `cloop token new`: a fresh random token and the tokens-file entry that admits it. Only the
 //! SHA-256 goes into the file; the token itself is shown once.
+//!
+//! `cloop token init`: the first start of a deployment. Creates the tokens file with a fresh
+//! admin token (and service tokens) and writes each token to a file of mode 0600 next to it;
+//! prints where, never the token. An existing tokens file is left alone.
 
 use super::Context;
 use crate::args::TokenCommand;
@@ -7,6 +11,8 @@ use crate::error::CliError;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The roles a tokens file may name (`system` is the services' own).
 const ROLES: &[&str] = &[
@@ -35,13 +41,246 @@ pub fn tokens_file_entry(name: &str, role: &str, department: Option<&str>, token
     entry
 }
 
+/// A fresh random token: `cloop_` and 64 hex digits (256 bits from the OS).
+fn fresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("cloop_{}", hex::encode(bytes))
+}
+
 /// Runs `cloop token ...`.
 pub fn run(context: &Context, command: TokenCommand) -> Result<(), CliError> {
-    let TokenCommand::New {
-        name,
-        role,
-        department,
-    } = command;
+    match command {
+        TokenCommand::New {
+            name,
+            role,
+            department,
+        } => new(context, name, role, department),
+        TokenCommand::Init { tokens, services } => {
+            let outcome = init(&tokens, &services)?;
+            let human = match &outcome {
+                InitOutcome::Created {
+                    admin_token,
+                    service_tokens,
+                } => {
+                    let mut line = format!(
+                        "created {}; the admin token is in {} (mode 0600)",
+                        tokens.display(),
+                        admin_token.display()
+                    );
+                    for (name, path) in service_tokens {
+                        line.push_str(&format!("; {name}'s token is in {}", path.display()));
+                    }
+                    line.push('\n');
+                    line
+                }
+                InitOutcome::Exists => {
+                    format!("{} exists: left alone\n", tokens.display())
+                }
+            };
+            let json = match &outcome {
+                InitOutcome::Created {
+                    admin_token,
+                    service_tokens,
+                } => json!({
+                    "created": true,
+                    "tokens": tokens,
+                    "admin_token_file": admin_token,
+                    "service_token_files": service_tokens
+                        .iter()
+                        .map(|(name, path)| (name.clone(), json!(path)))
+                        .collect::<serde_json::Map<_, _>>(),
+                }),
+                InitOutcome::Exists => json!({"created": false, "tokens": tokens}),
+            };
+            context.print(&human, &json)
+        }
+    }
+}
+
+/// What `token init` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// The tokens file was created; the token files, by principal name.
+    Created {
+        admin_token: PathBuf,
+        service_tokens: Vec<(String, PathBuf)>,
+    },
+    /// The tokens file was there already: nothing was written.
+    Exists,
+}
+
+/// A principal name given to `--service`: lower-case letters, digits, `.`, `_` and `-`, so
+/// that `NAME.token` is a plain file name; not `admin`, which `init` creates itself.
+fn check_service_name(name: &str) -> Result<(), CliError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if !valid {
+        return Err(CliError::Usage(format!(
+            "invalid --service {name:?}: use 1 to 64 lower-case letters, digits, '.', '_' or '-', \
+             not starting with '.'"
+        )));
+    }
+    if name == "admin" {
+        return Err(CliError::Usage(
+            "invalid --service \"admin\": init creates the admin principal itself".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates `path` with `contents`, readable and writable by its owner only, failing when it
+/// exists.
+fn write_private(path: &Path, contents: &str) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(CliError::io(format!("create {}", path.display())))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(CliError::io(format!("write {}", path.display())))
+}
+
+/// `cloop token init --tokens FILE [--service NAME]...`.
+///
+/// The tokens file is the commit point: every file is first written under a temporary name in
+/// the same folder, then the tokens file is linked into place (which fails if another start
+/// created it meanwhile: then this one removes its files and leaves the other's alone), and
+/// only then do the token files get their names. A crash before the link leaves temporary
+/// files only; a crash after it leaves the tokens in their `.tmp-` files.
+pub fn init(tokens: &Path, services: &[String]) -> Result<InitOutcome, CliError> {
+    for name in services {
+        check_service_name(name)?;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in services {
+        if !seen.insert(name.as_str()) {
+            return Err(CliError::Usage(format!(
+                "invalid --service {name:?}: given twice"
+            )));
+        }
+    }
+    if tokens.exists() {
+        return Ok(InitOutcome::Exists);
+    }
+    let file_name = tokens
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "invalid --tokens {}: not a file name",
+                tokens.display()
+            ))
+        })?;
+    let folder = match tokens.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&folder)
+            .map_err(CliError::io(format!("create {}", folder.display())))?;
+    }
+    let mut suffix = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut suffix);
+    let suffix = format!("tmp-{}-{}", std::process::id(), hex::encode(suffix));
+
+    let mut principals = vec![("admin".to_owned(), "admin")];
+    principals.extend(services.iter().map(|name| (name.clone(), "service")));
+    let mut contents = String::from(
+        "# Created by `cloop token init`: the SHA-256 of each principal's token; the tokens\n\
+         # are in the NAME.token files next to this one. Add principals with `cloop token new`.\n",
+    );
+    // (temporary path, final path) of each token file.
+    let mut token_files = Vec::new();
+    let mut written = Vec::new();
+    let result = (|| {
+        for (name, role) in &principals {
+            let token = fresh_token();
+            contents.push('\n');
+            contents.push_str(&tokens_file_entry(name, role, None, &token));
+            let temporary = folder.join(format!(".{name}.token.{suffix}"));
+            write_private(&temporary, &format!("{token}\n"))?;
+            written.push(temporary.clone());
+            token_files.push((
+                name.clone(),
+                temporary,
+                folder.join(format!("{name}.token")),
+            ));
+        }
+        let temporary = folder.join(format!(".{file_name}.{suffix}"));
+        write_private(&temporary, &contents)?;
+        written.push(temporary.clone());
+        Ok::<PathBuf, CliError>(temporary)
+    })();
+    let remove_written = |written: &[PathBuf]| {
+        for path in written {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    let temporary_tokens = match result {
+        Ok(path) => path,
+        Err(error) => {
+            remove_written(&written);
+            return Err(error);
+        }
+    };
+    match std::fs::hard_link(&temporary_tokens, tokens) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            remove_written(&written);
+            return Ok(InitOutcome::Exists);
+        }
+        Err(error) => {
+            remove_written(&written);
+            return Err(CliError::io(format!("create {}", tokens.display()))(error));
+        }
+    }
+    let _ = std::fs::remove_file(&temporary_tokens);
+    let mut service_tokens = Vec::new();
+    let mut admin_token = PathBuf::new();
+    for (name, temporary, path) in token_files {
+        std::fs::rename(&temporary, &path).map_err(CliError::io(format!(
+            "move {} to {}",
+            temporary.display(),
+            path.display()
+        )))?;
+        if name == "admin" {
+            admin_token = path;
+        } else {
+            service_tokens.push((name, path));
+        }
+    }
+    Ok(InitOutcome::Created {
+        admin_token,
+        service_tokens,
+    })
+}
+
+/// `cloop token new`.
+fn new(
+    context: &Context,
+    name: String,
+    role: String,
+    department: Option<String>,
+) -> Result<(), CliError> {
     let name = name.trim().to_owned();
     let role = role.trim().to_ascii_lowercase();
     if name.is_empty() {
@@ -66,9 +305,7 @@ pub fn run(context: &Context, command: TokenCommand) -> Result<(), CliError> {
         }
         _ => {}
     }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!("cloop_{}", hex::encode(bytes));
+    let token = fresh_token();
     let entry = tokens_file_entry(&name, &role, department.as_deref(), &token);
     let human = format!(
         "token (shown once, give it to {name}):\n  {token}\n\nadd to the tokens file:\n\n{entry}"
