@@ -31,6 +31,10 @@ done
 echo "ok: deploy/nats (nats-server -t)"
 
 if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "installing PyYAML for python3 (the YAML checks need it)"
+  python3 -m pip install --quiet pyyaml || true
+fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "check-deploy needs PyYAML for python3: pip install pyyaml (or apt-get install python3-yaml)" >&2
   exit 1
 fi
