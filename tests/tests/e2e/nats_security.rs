@@ -260,6 +260,37 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
             config.to_string_lossy().into_owned(),
         ]
     };
+    // notify first, before any stream exists.
+    let mut notify = ServiceProcess::spawn(
+        "cloop-notify",
+        &[
+            "--nats-url".to_owned(),
+            nats.url(),
+            "--data-dir".to_owned(),
+            dir.path().join("notify").to_string_lossy().into_owned(),
+            "--config".to_owned(),
+            config.to_string_lossy().into_owned(),
+            "--metrics-listen".to_owned(),
+            notify_metrics.clone(),
+        ],
+        &login_env(&pki, "notify", &password(&passwords, "notify"), dir.path()),
+        dir.path().join("notify.log"),
+    );
+    tokio::task::block_in_place(|| notify.wait_listening(&notify_metrics, START_TIMEOUT));
+    // notify may not create TICKET_EVENTS: it waits until the others have.
+    let refused_create = tokio::task::block_in_place(|| {
+        e2e::wait_until(Duration::from_secs(30), || {
+            let log = notify.log();
+            log.contains("ticket events consumer stopped, will retry")
+                && log.contains("nats server error")
+                && log.contains("STREAM.CREATE.TICKET_EVENTS")
+        })
+    });
+    assert!(
+        refused_create,
+        "notify did not wait for the stream:\n{}",
+        tail(&notify.log(), 20)
+    );
     let mut intake = ServiceProcess::spawn(
         "cloop-intake",
         &service_args(&intake_address, "intake"),
@@ -281,22 +312,6 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
         intake.wait_listening(&intake_address, START_TIMEOUT);
         workflow.wait_listening(&workflow_address, START_TIMEOUT);
     });
-    let mut notify = ServiceProcess::spawn(
-        "cloop-notify",
-        &[
-            "--nats-url".to_owned(),
-            nats.url(),
-            "--data-dir".to_owned(),
-            dir.path().join("notify").to_string_lossy().into_owned(),
-            "--config".to_owned(),
-            config.to_string_lossy().into_owned(),
-            "--metrics-listen".to_owned(),
-            notify_metrics.clone(),
-        ],
-        &login_env(&pki, "notify", &password(&passwords, "notify"), dir.path()),
-        dir.path().join("notify.log"),
-    );
-    tokio::task::block_in_place(|| notify.wait_listening(&notify_metrics, START_TIMEOUT));
     let logs = || {
         format!(
             "intake:\n{}\nworkflow:\n{}\nnotify:\n{}",
@@ -552,6 +567,71 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
             assert!(
                 !log.contains(secret.as_str()),
                 "{name} logged a NATS password"
+            );
+        }
+    }
+}
+
+/// Settings that cannot work stop a service at once, exit code 2, with one line naming the
+/// flag (and the path of a file).
+#[test]
+fn nats_settings_that_cannot_work_stop_the_start_naming_the_flag() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seed = dir.path().join("workflow.nk");
+    std::fs::write(
+        &seed,
+        "SUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM\n",
+    )
+    .expect("write");
+    let seed = seed.to_string_lossy().into_owned();
+    let webhook_config = dir.path().join("webhook.toml");
+    std::fs::write(
+        &webhook_config,
+        "[webhook.channels.web]\nsecret = \"a-test-secret-of-some-length\"\n",
+    )
+    .expect("write");
+    let webhook_config = webhook_config.to_string_lossy().into_owned();
+    let cases: [(&str, Vec<&str>, Vec<&str>); 4] = [
+        (
+            "cloop-intake",
+            vec!["--nats-creds", "/nonexistent/intake.creds"],
+            vec![
+                "--nats-creds",
+                "CLOOP_NATS_CREDS",
+                "/nonexistent/intake.creds",
+            ],
+        ),
+        (
+            "cloop-workflow",
+            vec!["--nats-nkey", &seed, "--nats-user", "workflow"],
+            vec!["one NATS identity", "--nats-nkey", "--nats-user"],
+        ),
+        (
+            "cloop-notify",
+            vec!["--nats-ca", "/nonexistent/ca.pem"],
+            vec!["--nats-ca", "/nonexistent/ca.pem"],
+        ),
+        (
+            "cloop-webhook",
+            vec!["--config", &webhook_config, "--nats-user", "webhook"],
+            vec!["--nats-password", "--nats-password-file"],
+        ),
+    ];
+    for (binary, args, wanted) in cases {
+        let output = std::process::Command::new(e2e::bin_path(binary))
+            .args(&args)
+            .current_dir(dir.path())
+            .env_remove("CLOOP_CONFIG")
+            // notify checks its own settings first.
+            .env("CLOOP_NOTIFY_TOKEN", "t-service")
+            .output()
+            .expect("run the binary");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{binary} {args:?}: {stderr}");
+        for word in wanted {
+            assert!(
+                stderr.contains(word),
+                "{binary} {args:?}: {word:?} not in {stderr}"
             );
         }
     }
