@@ -5,7 +5,9 @@
 # stops all of them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
 #
 # Environment: CLOOP_BUILD_PROFILE (release or debug), CLOOP_NATS_URL (use this NATS instead of starting one), CLOOP_NATS_PORT (port of
-# the local nats-server, default 14222), CLOOP_DATA (data folder, default .data).
+# the local nats-server, default 14222), CLOOP_DATA (data folder, default .data). The local
+# nats-server runs deploy/nats/single.conf: every service logs in as its own identity with a
+# password made on the first run (kept in <data>/nats-identities, mode 0600).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -93,25 +95,58 @@ else
     nats_bin=${CLOOP_NATS_SERVER:-$root/.tools/bin/nats-server}
     [[ -x "$nats_bin" ]] || nats_bin=$(command -v nats-server)
     mkdir -p "$data/nats"
-    start nats-server "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats"
+    # The identities of deploy/nats/single.conf, each with a random password made on the first
+    # run and kept in $nats_secrets (mode 0600), used again on the next. nats-server reads them
+    # from its environment; each service gets only its own, as a file.
+    nats_secrets=$data/nats-identities
+    mkdir -p "$nats_secrets"
+    chmod 700 "$nats_secrets"
+    nats_env=()
+    for identity in admin intake workflow notify webhook adapter-app; do
+        file=$nats_secrets/$identity.password
+        if [[ ! -s $file ]]; then
+            (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+        fi
+        chmod 600 "$file"
+        variable=CLOOP_NATS_$(printf '%s' "$identity" | tr 'a-z-' 'A-Z_')_PASSWORD
+        nats_env+=("$variable=$(cat "$file")")
+    done
+    # single.conf with this run's port and store, and without its monitoring port.
+    sed -e "s#^listen: .*#listen: 127.0.0.1:$nats_port#" -e '/^http: /d' \
+        -e "s#store_dir: .*#store_dir: \"$data/nats\"#" \
+        "$root/deploy/nats/single.conf" >"$data/nats.conf"
+    start nats-server env "${nats_env[@]}" "$nats_bin" -c "$data/nats.conf"
     wait_for_port nats-server "127.0.0.1:$nats_port"
     nats_url=nats://127.0.0.1:$nats_port
 fi
 
+# The NATS login of one service (in the array `login`): its own identity when this script
+# started nats-server, nothing otherwise.
+nats_login() {
+    login=()
+    if [[ -n "${nats_secrets:-}" ]]; then
+        login=("CLOOP_NATS_USER=$1" "CLOOP_NATS_PASSWORD_FILE=$nats_secrets/$1.password")
+    fi
+}
+
 export CLOOP_NATS_URL=$nats_url CLOOP_CONFIG=$config CLOOP_TOKENS=$tokens
-start cloop-intake "$bin/cloop-intake" --listen "$intake_listen" --metrics-listen "$intake_metrics" \
-    --data-dir "$data/intake"
+nats_login intake
+start cloop-intake env "${login[@]}" "$bin/cloop-intake" --listen "$intake_listen" \
+    --metrics-listen "$intake_metrics" --data-dir "$data/intake"
 wait_for_port cloop-intake "$intake_listen"
-start cloop-workflow "$bin/cloop-workflow" --listen "$workflow_listen" \
+nats_login workflow
+start cloop-workflow env "${login[@]}" "$bin/cloop-workflow" --listen "$workflow_listen" \
     --metrics-listen "$workflow_metrics" --data-dir "$data/workflow"
 wait_for_port cloop-workflow "$workflow_listen"
-start cloop-webhook "$bin/cloop-webhook" --listen "$webhook_listen" --metrics-listen "$webhook_metrics"
+nats_login webhook
+start cloop-webhook env "${login[@]}" "$bin/cloop-webhook" --listen "$webhook_listen" \
+    --metrics-listen "$webhook_metrics"
 wait_for_port cloop-webhook "$webhook_listen"
 
 cat <<TEXT
 
 closedloop is running (logs and data in $data):
-  nats-server     $nats_url
+  nats-server     $nats_url${nats_secrets:+   identities and passwords in $nats_secrets}
   cloop-intake    $intake_listen   metrics http://$intake_metrics/metrics
   cloop-workflow  $workflow_listen   metrics http://$workflow_metrics/metrics
   cloop-webhook   http://$webhook_listen   metrics http://$webhook_metrics/metrics

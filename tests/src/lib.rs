@@ -110,6 +110,8 @@ pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// The server's own environment (e.g. the passwords its configuration reads).
+    envs: Vec<(String, String)>,
     version: String,
 }
 
@@ -121,6 +123,18 @@ impl NatsServer {
 
     /// Starts a server with extra command-line arguments (for example `--config FILE`).
     pub fn start_with_args(extra_args: &[&str]) -> Self {
+        Self::start_inner(extra_args, &[], None)
+    }
+
+    /// Starts a server with the configuration `text` (written into its store folder; the
+    /// harness's port and store folder override its `listen` and `store_dir`) and `envs` in
+    /// its environment, e.g. the passwords a `deploy/nats` file reads (see
+    /// [`identity_passwords`]).
+    pub fn start_with_config(text: &str, envs: &[(String, String)]) -> Self {
+        Self::start_inner(&[], envs, Some(text))
+    }
+
+    fn start_inner(extra_args: &[&str], envs: &[(String, String)], config: Option<&str>) -> Self {
         let store = tempfile::Builder::new()
             .prefix("cloop-nats-")
             .tempdir()
@@ -134,11 +148,31 @@ impl NatsServer {
                     .replace("nats-server: v", "")
             })
             .unwrap_or_default();
+        let mut extra_args: Vec<String> = extra_args.iter().map(|arg| arg.to_string()).collect();
+        if let Some(text) = config {
+            // The store folder is the configuration's own `store_dir` (nats-server refuses it
+            // twice), pointed at the temporary folder.
+            let store_dir = store.path().join("js");
+            let text: String = text
+                .lines()
+                .map(|line| {
+                    if line.trim_start().starts_with("store_dir:") {
+                        format!("  store_dir: \"{}\"\n", store_dir.display())
+                    } else {
+                        format!("{line}\n")
+                    }
+                })
+                .collect();
+            let path = store.path().join("nats-server.conf");
+            std::fs::write(&path, text).expect("write the nats-server configuration");
+            extra_args.extend(["-c".to_owned(), path.to_string_lossy().into_owned()]);
+        }
         let mut server = Self {
             child: None,
             port: free_port(),
             store,
-            extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
+            extra_args,
+            envs: envs.to_vec(),
             version,
         };
         server.start_again();
@@ -175,9 +209,17 @@ impl NatsServer {
         assert!(self.child.is_none(), "nats-server is already running");
         let log = self.store.path().join("nats-server.log");
         let mut command = Command::new(nats_server_binary());
+        command.envs(self.envs.iter().cloned()).args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-js",
+        ]);
+        if !self.extra_args.iter().any(|arg| arg == "-c") {
+            command.args(["-sd", &self.store.path().join("js").to_string_lossy()]);
+        }
         command
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js"])
-            .args(["-sd", &self.store.path().join("js").to_string_lossy()])
             .args(["-l", &log.to_string_lossy()])
             .args(&self.extra_args)
             .stdin(Stdio::null())
@@ -599,6 +641,29 @@ fn read_node_file(path: &Path) -> NodeFile {
     }
 }
 
+/// A test password for every `$CLOOP_NATS_<NAME>_PASSWORD` a nats-server configuration
+/// reads from its environment (`deploy/nats`): `(variable, password)`, the password being
+/// `e2e-<name>` in lower case (e.g. `CLOOP_NATS_INTAKE_PASSWORD` → `e2e-intake`).
+pub fn identity_passwords(config: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for piece in config.split('$').skip(1) {
+        let name: String = piece
+            .chars()
+            .take_while(|symbol| symbol.is_ascii_alphanumeric() || *symbol == '_')
+            .collect();
+        if let Some(identity) = name
+            .strip_prefix("CLOOP_NATS_")
+            .and_then(|rest| rest.strip_suffix("_PASSWORD"))
+        {
+            let password = format!("e2e-{}", identity.to_lowercase().replace('_', "-"));
+            if !found.iter().any(|(known, _)| known == &name) {
+                found.push((name, password));
+            }
+        }
+    }
+    found
+}
+
 /// A running node of a [`NatsCluster`].
 struct ClusterNode {
     name: String,
@@ -618,6 +683,8 @@ struct ClusterNode {
 pub struct NatsCluster {
     nodes: Vec<ClusterNode>,
     dir: tempfile::TempDir,
+    /// The environment of every node: the passwords its file reads and the routes.
+    env: Vec<(String, String)>,
 }
 
 impl NatsCluster {
@@ -679,22 +746,18 @@ impl NatsCluster {
                 // `127.0.0.1:4222` must not match inside `127.0.0.1:42220`.
                 text = replace_address(&text, from, to);
             }
-            // Routes to nodes that are not started are dropped.
-            let started: Vec<&str> = files.iter().map(|file| file.cluster.as_str()).collect();
-            let all_routes: Vec<String> = (1..=3)
-                .map(|node| workspace_root().join(format!("deploy/nats/cluster-node{node}.conf")))
-                .map(|path| read_node_file(&path).cluster)
-                .filter(|address| !started.contains(&address.as_str()))
-                .collect();
+            // Routes come from the environment (`$CLOOP_NATS_ROUTE_<n>`, they carry the route
+            // password); those of nodes that are not started are dropped.
             let text: String = text
                 .lines()
                 .filter(|line| {
-                    !all_routes
-                        .iter()
-                        .any(|route| line.trim() == format!("nats-route://{route}"))
+                    !(size + 1..=3).any(|node| line.trim() == format!("$CLOOP_NATS_ROUTE_{node}"))
                 })
                 .map(|line| format!("{line}\n"))
                 .collect();
+            // The cluster scenarios are about failover, not identities (`nats_security` tests
+            // those on the same permissions): clients without credentials are `admin` here.
+            let text = format!("{text}\nno_auth_user: admin\n");
             let port_of = |address: &str| -> u16 {
                 let mapped = &addresses
                     .iter()
@@ -717,7 +780,25 @@ impl NatsCluster {
                 child: None,
             });
         }
-        let mut cluster = Self { nodes, dir };
+        // Every password the files name, and each node's route with the route password.
+        let mut env = identity_passwords(&files[0].text);
+        let route_password = env
+            .iter()
+            .find(|(name, _)| name == "CLOOP_NATS_ROUTE_PASSWORD")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        for (index, file) in files.iter().enumerate() {
+            let mapped = &addresses
+                .iter()
+                .find(|(from, _)| from == &file.cluster)
+                .expect("mapped cluster address")
+                .1;
+            env.push((
+                format!("CLOOP_NATS_ROUTE_{}", index + 1),
+                format!("nats-route://route:{route_password}@{mapped}"),
+            ));
+        }
+        let mut cluster = Self { nodes, dir, env };
         for index in 0..cluster.nodes.len() {
             cluster.spawn(index);
         }
@@ -736,6 +817,7 @@ impl NatsCluster {
         let node = &mut self.nodes[index];
         assert!(node.child.is_none(), "{} is already running", node.name);
         let child = Command::new(nats_server_binary())
+            .envs(self.env.iter().cloned())
             .args(["-c", &node.config.to_string_lossy()])
             .args(["-l", &node.log.to_string_lossy()])
             .stdin(Stdio::null())

@@ -91,7 +91,12 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         metrics.clone(),
     ));
 
-    let (client, connected) = service::nats::connect(&config.nats_url, "cloop-intake").await?;
+    let (client, connected) = service::nats::connect(
+        &config.nats_url,
+        "cloop-intake",
+        &config.nats.client_auth()?,
+    )
+    .await?;
     let context = service::nats::jetstream_context(client.clone(), config.nats.request_timeout());
 
     let accept_shutdown = Shutdown::new();

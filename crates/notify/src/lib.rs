@@ -704,7 +704,12 @@ pub async fn run(
         metrics,
         shutdown: stop.clone(),
     };
-    let (client, _connected) = service::nats::connect(&config.nats_url, "cloop-notify").await?;
+    let (client, _connected) = service::nats::connect(
+        &config.nats_url,
+        "cloop-notify",
+        &config.nats.client_auth()?,
+    )
+    .await?;
     let context = service::nats::jetstream_context(client, config.nats.request_timeout());
     tracing::info!(consumer = %config.settings.consumer_name, "cloop-notify started");
     while !stop.is_triggered() {

@@ -32,6 +32,9 @@ pub struct CommonArgs {
     /// Where to serve Prometheus metrics (`/metrics`); no metrics endpoint when absent.
     #[arg(long, env = "CLOOP_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// The NATS identity and TLS: `--nats-creds`, `--nats-nkey`, `--nats-user`, ...
+    #[command(flatten)]
+    pub nats_auth: crate::nats_auth::NatsAuthArgs,
 }
 
 impl CommonArgs {

@@ -96,6 +96,18 @@ pub struct NatsConfig {
     /// When set, the replica count of both streams (overrides each stream's `replicas`): 3 in
     /// a three-node cluster. `--stream-replicas` (`CLOOP_STREAM_REPLICAS`) overrides this.
     pub stream_replicas: Option<usize>,
+    /// The client's identity and TLS (`creds`, `nkey`, `user`, `password`, `password_file`,
+    /// `ca`, `cert`, `key`, `inbox_prefix`): what the `--nats-*` flags of `nats_auth` set,
+    /// which win over these keys. Checked by `NatsConfig::client_auth`.
+    pub creds: Option<PathBuf>,
+    pub nkey: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<crate::nats_auth::Secret>,
+    pub password_file: Option<PathBuf>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub inbox_prefix: Option<String>,
 }
 
 impl Default for NatsConfig {
@@ -105,6 +117,15 @@ impl Default for NatsConfig {
             ticket_events_stream: StreamSettings::ticket_events(),
             request_timeout_ms: 5_000,
             stream_replicas: None,
+            creds: None,
+            nkey: None,
+            user: None,
+            password: None,
+            password_file: None,
+            ca: None,
+            cert: None,
+            key: None,
+            inbox_prefix: None,
         }
     }
 }

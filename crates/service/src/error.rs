@@ -29,6 +29,16 @@ pub enum ServiceError {
     /// The metrics registry refused a metric.
     #[error("register metric: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// A file a NATS client setting names cannot be used.
+    #[error("{setting} {path}: {reason}")]
+    NatsFile {
+        setting: String,
+        path: PathBuf,
+        reason: String,
+    },
+    /// The NATS client settings do not fit together.
+    #[error("{0}")]
+    NatsSettings(String),
     /// A NATS operation failed.
     #[error("nats: {0}")]
     Nats(String),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod grpc;
 pub mod metrics;
 pub mod nats;
+pub mod nats_auth;
 pub mod ratelimit;
 pub mod shutdown;
 pub mod status;

@@ -6,6 +6,7 @@
 
 use crate::config::StreamSettings;
 use crate::error::ServiceError;
+use crate::nats_auth::NatsClientAuth;
 use async_nats::jetstream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,15 +42,24 @@ pub fn server_addresses(url: &str) -> Result<Vec<async_nats::ServerAddr>, Servic
 
 /// Connects to the server(s) of `url` (see [`server_addresses`]) without waiting: the client
 /// connects (and reconnects, forever, with a capped backoff, to whichever server answers) in
-/// the background. `name` identifies the service to the server.
+/// the background. `name` identifies the service to the server; `auth` is its identity, TLS
+/// and reply-subject prefix (`_INBOX.<service>` unless configured).
 pub async fn connect(
     url: &str,
     name: &str,
+    auth: &NatsClientAuth,
 ) -> Result<(async_nats::Client, ConnectionFlag), ServiceError> {
     let servers = server_addresses(url)?;
     let flag = ConnectionFlag::default();
     let events = flag.clone();
-    let client = async_nats::ConnectOptions::new()
+    tracing::info!(
+        identity = %auth.describe(),
+        tls = auth.tls(),
+        inbox = %auth.inbox_prefix(name),
+        "nats client"
+    );
+    let client = auth
+        .apply(async_nats::ConnectOptions::new(), name)?
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -69,6 +79,9 @@ pub async fn connect(
                     async_nats::Event::Disconnected => {
                         events.0.store(false, Ordering::Relaxed);
                         tracing::warn!("nats disconnected");
+                    }
+                    async_nats::Event::ServerError(error) => {
+                        tracing::warn!(%error, "nats server error");
                     }
                     other => tracing::info!(event = %other, "nats event"),
                 }

@@ -35,6 +35,9 @@ pub struct WebhookConfig {
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub nats_url: String,
+    /// The NATS identity (an adapter's: `feedback.inbound.<its channels>` only), TLS and
+    /// reply prefix.
+    pub nats_auth: service::nats_auth::NatsClientAuth,
     pub settings: Resolved,
     /// The domain configuration (channels and limits), the same file intake reads.
     pub rules: Arc<domain::Rules>,
@@ -67,7 +70,8 @@ impl RunningWebhook {
 /// it is, submissions are answered 503.
 pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError> {
     let metrics = WebhookMetrics::new().map_err(service::ServiceError::from)?;
-    let (client, connected) = service::nats::connect(&config.nats_url, "cloop-webhook").await?;
+    let (client, connected) =
+        service::nats::connect(&config.nats_url, "cloop-webhook", &config.nats_auth).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| service::ServiceError::Listen {

@@ -285,7 +285,12 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         vault: vault.clone(),
     };
 
-    let (client, connected) = service::nats::connect(&config.nats_url, "cloop-workflow").await?;
+    let (client, connected) = service::nats::connect(
+        &config.nats_url,
+        "cloop-workflow",
+        &config.nats.client_auth()?,
+    )
+    .await?;
     let context = service::nats::jetstream_context(client.clone(), config.nats.request_timeout());
 
     let shutdown = Shutdown::new();

@@ -10,6 +10,7 @@ mod faults;
 mod harness_selftest;
 mod intake;
 mod nats_cluster;
+mod nats_security;
 mod notify;
 mod problems;
 mod replicas;

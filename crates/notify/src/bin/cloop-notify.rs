@@ -23,13 +23,17 @@ struct Cli {
     /// Where to serve Prometheus metrics (`/metrics`); none when absent.
     #[arg(long, env = "CLOOP_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    nats_auth: service::nats_auth::NatsAuthArgs,
 }
 
 fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
     let file = ConfigFile::load(cli.config.as_deref())?;
     let settings: notify::config::NotifySettings = file.section("notify")?;
     let templates = settings.validate()?;
-    let nats: NatsConfig = file.section("nats")?;
+    let nats = cli.nats_auth.apply(file.section::<NatsConfig>("nats")?);
+    // Settings that do not fit, or files that cannot be read, stop the start here.
+    nats.client_auth()?;
     let offset = domain::rules::calendar::parse_utc_offset(&file.domain.calendar.utc_offset)
         .ok_or_else(|| {
             anyhow::anyhow!(

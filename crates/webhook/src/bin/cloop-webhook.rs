@@ -27,6 +27,8 @@ struct Cli {
     /// Where to serve Prometheus metrics (`/metrics`); no metrics endpoint when absent.
     #[arg(long, env = "CLOOP_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    nats_auth: service::nats_auth::NatsAuthArgs,
 }
 
 fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
@@ -41,6 +43,10 @@ fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
         listen: cli.listen,
         metrics_listen: cli.metrics_listen,
         nats_url: cli.nats_url.clone(),
+        nats_auth: cli
+            .nats_auth
+            .apply(file.section::<service::config::NatsConfig>("nats")?)
+            .client_auth()?,
         settings: resolved,
         rules: Arc::new(rules),
     })

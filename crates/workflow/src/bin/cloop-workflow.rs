@@ -34,8 +34,11 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let settings: WorkflowSettings = file.section("workflow_service")?;
     settings.validate().map_err(anyhow::Error::msg)?;
     let nats = file
-        .section::<NatsConfig>("nats")?
+        .section::<NatsConfig>("nats")
+        .map(|nats| cli.common.nats_auth.apply(nats))?
         .with_stream_replicas(cli.common.stream_replicas)?;
+    // Settings that do not fit, or files that cannot be read, stop the start here.
+    nats.client_auth()?;
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
     let rules = domain::rules::Rules::new(file.domain.clone())

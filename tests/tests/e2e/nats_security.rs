@@ -1,0 +1,638 @@
+//! NATS with identities and least privilege, end to end: a nats-server runs the identities and
+//! permissions of `deploy/nats/single.conf` (the committed file, with only its monitoring port
+//! removed) with TLS required and client certificates verified (a CA, server and client
+//! certificate the test makes). `cloop-intake`, `cloop-workflow` and `cloop-notify` each log
+//! in as their own identity over mutual TLS, given the way an operator would (`CLOOP_NATS_*`).
+//!
+//! The scenario shows that the services work so (a submission over gRPC becomes a ticket, the
+//! workflow's `received` event reaches intake's confirmation consumer and notify's consumer),
+//! that a client without credentials cannot connect, that notify's identity can publish neither
+//! a `FeedbackReceived` nor a ticket event (refused as a permissions violation, nothing arrives
+//! in either stream) nor read FEEDBACK, and that an adapter's identity can submit on its own
+//! `feedback.inbound.<channel>` only, and cannot publish into FEEDBACK.
+
+use crate::support::{authorized, lazy_channel, list_all_tickets, tail, tokens_file};
+use e2e::certs::TestPki;
+use e2e::{free_port, identity_passwords, workspace_root, NatsServer, ServiceProcess};
+use prost::Message as _;
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The server's configuration: `deploy/nats/single.conf` as committed, without its fixed
+/// monitoring port (tests run in parallel), with TLS required for every client and client
+/// certificates verified.
+fn server_config(pki: &TestPki) -> String {
+    let path = workspace_root().join("deploy/nats/single.conf");
+    let text = std::fs::read_to_string(&path).expect("read deploy/nats/single.conf");
+    assert!(
+        text.contains("authorization {"),
+        "single.conf requires no authentication"
+    );
+    let text = text.replace("http: 127.0.0.1:8222\n", "");
+    format!(
+        "{text}\ntls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: true\n  timeout: 5\n}}\n",
+        pki.server_cert.display(),
+        pki.server_key.display(),
+        pki.ca_cert.display()
+    )
+}
+
+/// The password the server was given for `identity` (`intake`, `adapter-app`, ...).
+fn password(passwords: &[(String, String)], identity: &str) -> String {
+    let variable = format!(
+        "CLOOP_NATS_{}_PASSWORD",
+        identity.to_uppercase().replace('-', "_")
+    );
+    passwords
+        .iter()
+        .find(|(name, _)| name == &variable)
+        .map(|(_, value)| value.clone())
+        .unwrap_or_else(|| panic!("no {variable} in single.conf"))
+}
+
+/// What a test client saw: the server errors it was sent (permissions violations).
+type Errors = Arc<Mutex<Vec<String>>>;
+
+/// A TLS client of `identity` (no identity: `None`) with the reply prefix `_INBOX.<inbox>`,
+/// collecting the server's errors.
+async fn client(
+    nats: &NatsServer,
+    pki: &TestPki,
+    login: Option<(&str, &str)>,
+    inbox: &str,
+) -> Result<(async_nats::Client, Errors), async_nats::ConnectError> {
+    let errors: Errors = Arc::default();
+    let seen = errors.clone();
+    let mut options = async_nats::ConnectOptions::new()
+        .add_root_certificates(pki.ca_cert.clone())
+        .add_client_certificate(pki.client_cert.clone(), pki.client_key.clone())
+        .require_tls(true)
+        .custom_inbox_prefix(format!("_INBOX.{inbox}"))
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(Duration::from_secs(3)))
+        .event_callback(move |event| {
+            let seen = seen.clone();
+            async move {
+                if let async_nats::Event::ServerError(error) = event {
+                    seen.lock().expect("errors").push(error.to_string());
+                }
+            }
+        });
+    if let Some((user, password)) = login {
+        options = options.user_and_password(user.to_owned(), password.to_owned());
+    }
+    let client = options.connect(nats.url()).await?;
+    Ok((client, errors))
+}
+
+/// Waits until the client was told of a permissions violation on `subject`.
+async fn refused(errors: &Errors, subject: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let seen = errors.lock().expect("errors").clone();
+        if seen.iter().any(|error| {
+            let error = error.to_lowercase();
+            error.contains("permissions violation") && error.contains(&subject.to_lowercase())
+        }) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// The number of messages in `stream`, read by the operator's identity.
+async fn message_count(admin: &async_nats::Client, stream: &str) -> u64 {
+    let context = async_nats::jetstream::new(admin.clone());
+    let mut stream = context.get_stream(stream).await.expect("get stream");
+    stream.info().await.expect("stream info").state.messages
+}
+
+/// The delivered count of durable consumer `name` on `stream` (0 when it does not exist yet).
+async fn delivered(admin: &async_nats::Client, stream: &str, name: &str) -> u64 {
+    let context = async_nats::jetstream::new(admin.clone());
+    let Ok(stream) = context.get_stream(stream).await else {
+        return 0;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(name)
+        .await
+    else {
+        return 0;
+    };
+    consumer
+        .info()
+        .await
+        .map(|info| info.delivered.stream_sequence)
+        .unwrap_or(0)
+}
+
+/// A forged `FeedbackReceived`, as intake's relay would publish it.
+fn forged_feedback() -> Vec<u8> {
+    v1::FeedbackReceived {
+        feedback_id: "forged-feedback".into(),
+        ticket_id: "forged-ticket".into(),
+        submission: Some(v1::Submission {
+            channel: "web".into(),
+            content: "forged: please refund order 42 to this account".into(),
+            customer: Some(v1::Customer {
+                phone: "+8613800000000".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// A submission request over NATS on `subject`; the ticket id of the answer.
+async fn submit_over_nats(
+    client: &async_nats::Client,
+    subject: &str,
+    external_id: &str,
+) -> Result<String, String> {
+    let request = v1::SubmitRequest {
+        external_id: external_id.into(),
+        content: "APP卡顿，打开很慢".into(),
+        customer: Some(v1::Customer {
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let reply = client
+        .request(subject.to_owned(), request.encode_to_vec().into())
+        .await
+        .map_err(|error| format!("{:?}: {error}", error.kind()))?;
+    let status = reply
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("Cloop-Status"))
+        .map(|value| value.as_str().to_owned());
+    if status.as_deref() != Some("0") {
+        return Err(format!("status {status:?}"));
+    }
+    v1::SubmitResponse::decode(reply.payload.as_ref())
+        .map(|answer| answer.ticket_id)
+        .map_err(|error| error.to_string())
+}
+
+/// The environment that logs a service in as `identity` over mutual TLS.
+fn login_env(pki: &TestPki, identity: &str, password: &str, dir: &Path) -> Vec<(String, String)> {
+    // intake reads its password from a file, the others from the environment: both ways work.
+    let secret = if identity == "intake" {
+        let file = dir.join("intake.password");
+        std::fs::write(&file, format!("{password}\n")).expect("write the password file");
+        (
+            "CLOOP_NATS_PASSWORD_FILE".to_owned(),
+            file.to_string_lossy().into_owned(),
+        )
+    } else {
+        ("CLOOP_NATS_PASSWORD".to_owned(), password.to_owned())
+    };
+    vec![
+        ("CLOOP_LOG".to_owned(), "info".to_owned()),
+        ("CLOOP_NATS_USER".to_owned(), identity.to_owned()),
+        secret,
+        (
+            "CLOOP_NATS_CA".to_owned(),
+            pki.ca_cert.to_string_lossy().into_owned(),
+        ),
+        (
+            "CLOOP_NATS_CERT".to_owned(),
+            pki.client_cert.to_string_lossy().into_owned(),
+        ),
+        (
+            "CLOOP_NATS_KEY".to_owned(),
+            pki.client_key.to_string_lossy().into_owned(),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_identity_may_do_only_its_own_part_over_tls() {
+    let dir = tempfile::Builder::new()
+        .prefix("cloop-nats-security-")
+        .tempdir()
+        .expect("temp dir");
+    let pki = TestPki::new(&dir.path().join("pki"));
+    let template = std::fs::read_to_string(workspace_root().join("deploy/nats/single.conf"))
+        .expect("read single.conf");
+    let passwords = identity_passwords(&template);
+    let nats = tokio::task::block_in_place(|| {
+        NatsServer::start_with_config(&server_config(&pki), &passwords)
+    });
+
+    // The services, each as itself.
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(&tokens, tokens_file()).expect("write tokens");
+    let intake_address = format!("127.0.0.1:{}", free_port());
+    let workflow_address = format!("127.0.0.1:{}", free_port());
+    let notify_metrics = format!("127.0.0.1:{}", free_port());
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[intake_service]\nnode_id = 0\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 200\n\n\
+             [nats]\nrequest_timeout_ms = 3000\n\n\
+             [notify]\nworkflow_url = \"http://{workflow_address}\"\ntoken = \"t-service\"\n"
+        ),
+    )
+    .expect("write config");
+    let service_args = |address: &str, data: &str| {
+        vec![
+            "--listen".to_owned(),
+            address.to_owned(),
+            "--nats-url".to_owned(),
+            nats.url(),
+            "--data-dir".to_owned(),
+            dir.path().join(data).to_string_lossy().into_owned(),
+            "--tokens".to_owned(),
+            tokens.to_string_lossy().into_owned(),
+            "--config".to_owned(),
+            config.to_string_lossy().into_owned(),
+        ]
+    };
+    // notify first, before any stream exists.
+    let mut notify = ServiceProcess::spawn(
+        "cloop-notify",
+        &[
+            "--nats-url".to_owned(),
+            nats.url(),
+            "--data-dir".to_owned(),
+            dir.path().join("notify").to_string_lossy().into_owned(),
+            "--config".to_owned(),
+            config.to_string_lossy().into_owned(),
+            "--metrics-listen".to_owned(),
+            notify_metrics.clone(),
+        ],
+        &login_env(&pki, "notify", &password(&passwords, "notify"), dir.path()),
+        dir.path().join("notify.log"),
+    );
+    tokio::task::block_in_place(|| notify.wait_listening(&notify_metrics, START_TIMEOUT));
+    // notify may not create TICKET_EVENTS: it waits until the others have.
+    let refused_create = tokio::task::block_in_place(|| {
+        e2e::wait_until(Duration::from_secs(30), || {
+            let log = notify.log();
+            log.contains("ticket events consumer stopped, will retry")
+                && log.contains("nats server error")
+                && log.contains("STREAM.CREATE.TICKET_EVENTS")
+        })
+    });
+    assert!(
+        refused_create,
+        "notify did not wait for the stream:\n{}",
+        tail(&notify.log(), 20)
+    );
+    let mut intake = ServiceProcess::spawn(
+        "cloop-intake",
+        &service_args(&intake_address, "intake"),
+        &login_env(&pki, "intake", &password(&passwords, "intake"), dir.path()),
+        dir.path().join("intake.log"),
+    );
+    let mut workflow = ServiceProcess::spawn(
+        "cloop-workflow",
+        &service_args(&workflow_address, "workflow"),
+        &login_env(
+            &pki,
+            "workflow",
+            &password(&passwords, "workflow"),
+            dir.path(),
+        ),
+        dir.path().join("workflow.log"),
+    );
+    tokio::task::block_in_place(|| {
+        intake.wait_listening(&intake_address, START_TIMEOUT);
+        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+    });
+    let logs = || {
+        format!(
+            "intake:\n{}\nworkflow:\n{}\nnotify:\n{}",
+            tail(&intake.log(), 20),
+            tail(&workflow.log(), 20),
+            tail(&notify.log(), 20)
+        )
+    };
+    let (admin, _) = client(
+        &nats,
+        &pki,
+        Some(("admin", &password(&passwords, "admin"))),
+        "admin",
+    )
+    .await
+    .expect("the operator connects");
+
+    // (a) The services work with their identities: a submission becomes a ticket, the
+    // workflow's `received` event reaches intake's confirmation and notify's consumer.
+    let mut submitter = IntakeClient::new(lazy_channel(&intake_address));
+    let ticket_id = submitter
+        .submit(authorized(
+            v1::SubmitRequest {
+                channel: "web".into(),
+                external_id: "nats-security-1".into(),
+                content: "APP卡顿，打开很慢".into(),
+                customer: Some(v1::Customer {
+                    phone: "13800138000".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "t-adapter",
+        ))
+        .await
+        .expect("intake accepts")
+        .into_inner()
+        .ticket_id;
+    let workflow_channel = lazy_channel(&workflow_address);
+    let listed = |channel: tonic::transport::Channel| async move {
+        list_all_tickets(&channel).await.unwrap_or_default()
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !listed(workflow_channel.clone())
+        .await
+        .iter()
+        .any(|ticket| ticket.ticket_id == ticket_id)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "ticket {ticket_id} never reached the workflow\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    while delivered(&admin, proto::TICKET_EVENTS_STREAM, "intake-confirm-0").await == 0
+        || delivered(&admin, proto::TICKET_EVENTS_STREAM, "notify").await == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "intake's confirmation or notify's consumer got nothing\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tickets_before = listed(workflow_channel.clone()).await.len();
+    let feedback_before = message_count(&admin, proto::FEEDBACK_STREAM).await;
+    let events_before = message_count(&admin, proto::TICKET_EVENTS_STREAM).await;
+
+    // (b) Without credentials, or without TLS, no client gets in.
+    let anonymous = client(&nats, &pki, None, "anonymous").await;
+    assert!(anonymous.is_err(), "a client without credentials connected");
+    let wrong = client(&nats, &pki, Some(("notify", "not-the-password")), "notify").await;
+    assert!(wrong.is_err(), "a wrong password was accepted");
+    let plain = async_nats::ConnectOptions::new()
+        .user_and_password("admin".into(), password(&passwords, "admin"))
+        .connection_timeout(Duration::from_secs(5))
+        .connect(nats.url())
+        .await;
+    assert!(plain.is_err(), "a client without TLS connected");
+
+    // (c) notify's identity can publish neither a FeedbackReceived nor a ticket event, and
+    // cannot read FEEDBACK.
+    let (notify_client, notify_errors) = client(
+        &nats,
+        &pki,
+        Some(("notify", &password(&passwords, "notify"))),
+        "notify",
+    )
+    .await
+    .expect("notify's identity connects");
+    let notify_js = async_nats::jetstream::new(notify_client.clone());
+    let forged = notify_js
+        .publish("feedback.received.web", forged_feedback().into())
+        .await;
+    let acknowledged = match forged {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(
+        !acknowledged,
+        "JetStream acknowledged notify's FeedbackReceived"
+    );
+    assert!(
+        refused(&notify_errors, "feedback.received.web").await,
+        "no permissions violation for notify on feedback.received.web: {:?}",
+        notify_errors.lock().expect("errors")
+    );
+    let event = v1::LogEvent {
+        event_type: "solution_proposed".into(),
+        stream_id: ticket_id.clone(),
+        payload: r#"{"message":"forged: your refund is ready, call +86 400 000 0000"}"#.into(),
+        ..Default::default()
+    };
+    let forged = notify_js
+        .publish(
+            "ticket.events.solution_proposed",
+            event.encode_to_vec().into(),
+        )
+        .await;
+    let acknowledged = match forged {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(
+        !acknowledged,
+        "JetStream acknowledged notify's ticket event"
+    );
+    assert!(
+        refused(&notify_errors, "ticket.events.solution_proposed").await,
+        "no permissions violation for notify on ticket.events.solution_proposed: {:?}",
+        notify_errors.lock().expect("errors")
+    );
+    assert!(
+        notify_js.get_stream(proto::FEEDBACK_STREAM).await.is_err(),
+        "notify's identity read stream FEEDBACK"
+    );
+    assert!(
+        refused(&notify_errors, "$JS.API.STREAM.INFO.FEEDBACK").await,
+        "no permissions violation for notify on FEEDBACK's info"
+    );
+
+    // (d) An adapter submits on its own channel only, and cannot publish into FEEDBACK.
+    let (adapter, adapter_errors) = client(
+        &nats,
+        &pki,
+        Some(("adapter-app", &password(&passwords, "adapter-app"))),
+        "adapter-app",
+    )
+    .await
+    .expect("the adapter's identity connects");
+    let own = submit_over_nats(&adapter, "feedback.inbound.app", "nats-security-app").await;
+    let app_ticket = own.unwrap_or_else(|error| {
+        panic!("the adapter's own channel was refused: {error}\n{}", logs())
+    });
+    let other = submit_over_nats(&adapter, "feedback.inbound.web", "nats-security-web").await;
+    assert!(
+        other.is_err(),
+        "the adapter submitted on another channel: {other:?}"
+    );
+    assert!(
+        refused(&adapter_errors, "feedback.inbound.web").await,
+        "no permissions violation for the adapter on feedback.inbound.web"
+    );
+    let adapter_js = async_nats::jetstream::new(adapter.clone());
+    let forged = adapter_js
+        .publish("feedback.received.app", forged_feedback().into())
+        .await;
+    let acknowledged = match forged {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(
+        !acknowledged,
+        "JetStream acknowledged the adapter's FeedbackReceived"
+    );
+    assert!(
+        refused(&adapter_errors, "feedback.received.app").await,
+        "no permissions violation for the adapter on feedback.received.app"
+    );
+
+    // Nothing forged arrived: FEEDBACK holds exactly the one submission of the adapter's own
+    // channel more, and the workflow lists exactly that one ticket more.
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let tickets = listed(workflow_channel.clone()).await;
+        if tickets.iter().any(|ticket| ticket.ticket_id == app_ticket) {
+            assert_eq!(
+                tickets.len(),
+                tickets_before + 1,
+                "a ticket other than the adapter's appeared"
+            );
+            assert!(!tickets
+                .iter()
+                .any(|ticket| ticket.ticket_id == "forged-ticket"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the adapter's ticket {app_ticket} never reached the workflow\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        message_count(&admin, proto::FEEDBACK_STREAM).await,
+        feedback_before + 1,
+        "FEEDBACK holds a message that is not the adapter's submission"
+    );
+    // TICKET_EVENTS grew by the app ticket's own events only, each published by the workflow:
+    // none is the forged `solution_proposed`.
+    let context = async_nats::jetstream::new(admin.clone());
+    let stream = context
+        .get_stream(proto::TICKET_EVENTS_STREAM)
+        .await
+        .expect("TICKET_EVENTS");
+    let events_after = message_count(&admin, proto::TICKET_EVENTS_STREAM).await;
+    assert!(events_after > events_before, "the app ticket made no event");
+    for sequence in events_before + 1..=events_after {
+        let message = stream
+            .get_raw_message(sequence)
+            .await
+            .expect("read an event");
+        let event = v1::LogEvent::decode(message.payload.as_ref()).unwrap_or_default();
+        assert_ne!(
+            (event.stream_id.as_str(), message.subject.as_str()),
+            (ticket_id.as_str(), "ticket.events.solution_proposed"),
+            "the forged event is in TICKET_EVENTS"
+        );
+        assert!(!event.payload.contains("forged"), "a forged event arrived");
+    }
+
+    // The control: what notify was refused, the operator may do, so the refusals above are
+    // the permissions and not a broken publish.
+    async_nats::jetstream::new(admin.clone())
+        .publish("feedback.received.web", forged_feedback().into())
+        .await
+        .expect("publish as the operator")
+        .await
+        .expect("JetStream acknowledges the operator's publish");
+    assert_eq!(
+        message_count(&admin, proto::FEEDBACK_STREAM).await,
+        feedback_before + 2
+    );
+    // No secret is in any service's log.
+    for (name, log) in [
+        ("intake", intake.log()),
+        ("workflow", workflow.log()),
+        ("notify", notify.log()),
+    ] {
+        for (_, secret) in &passwords {
+            assert!(
+                !log.contains(secret.as_str()),
+                "{name} logged a NATS password"
+            );
+        }
+    }
+}
+
+/// Settings that cannot work stop a service at once, exit code 2, with one line naming the
+/// flag (and the path of a file).
+#[test]
+fn nats_settings_that_cannot_work_stop_the_start_naming_the_flag() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seed = dir.path().join("workflow.nk");
+    std::fs::write(
+        &seed,
+        "SUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM\n",
+    )
+    .expect("write");
+    let seed = seed.to_string_lossy().into_owned();
+    let webhook_config = dir.path().join("webhook.toml");
+    std::fs::write(
+        &webhook_config,
+        "[webhook.channels.web]\nsecret = \"a-test-secret-of-some-length\"\n",
+    )
+    .expect("write");
+    let webhook_config = webhook_config.to_string_lossy().into_owned();
+    let cases: [(&str, Vec<&str>, Vec<&str>); 4] = [
+        (
+            "cloop-intake",
+            vec!["--nats-creds", "/nonexistent/intake.creds"],
+            vec![
+                "--nats-creds",
+                "CLOOP_NATS_CREDS",
+                "/nonexistent/intake.creds",
+            ],
+        ),
+        (
+            "cloop-workflow",
+            vec!["--nats-nkey", &seed, "--nats-user", "workflow"],
+            vec!["one NATS identity", "--nats-nkey", "--nats-user"],
+        ),
+        (
+            "cloop-notify",
+            vec!["--nats-ca", "/nonexistent/ca.pem"],
+            vec!["--nats-ca", "/nonexistent/ca.pem"],
+        ),
+        (
+            "cloop-webhook",
+            vec!["--config", &webhook_config, "--nats-user", "webhook"],
+            vec!["--nats-password", "--nats-password-file"],
+        ),
+    ];
+    for (binary, args, wanted) in cases {
+        let output = std::process::Command::new(e2e::bin_path(binary))
+            .args(&args)
+            .current_dir(dir.path())
+            .env_remove("CLOOP_CONFIG")
+            // notify checks its own settings first.
+            .env("CLOOP_NOTIFY_TOKEN", "t-service")
+            .output()
+            .expect("run the binary");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{binary} {args:?}: {stderr}");
+        for word in wanted {
+            assert!(
+                stderr.contains(word),
+                "{binary} {args:?}: {word:?} not in {stderr}"
+            );
+        }
+    }
+}
