@@ -378,9 +378,10 @@ def check_compose(c, words, created, binaries):
     if facts["variables"] and "cloop-entrypoint" not in " ".join(map(str, nats.get("entrypoint") or [])):
         c.fail(where, "nats: without cloop-entrypoint the *_FROM_FILE passwords stay unset")
     if not facts["auth"]:
-        c.notes.append(
-            f"note: deploy/nats/{match.group(1)} has no authorization block yet: compose passes "
-            "every identity's password, which the server ignores until it requires them"
+        c.fail(
+            where,
+            f"nats: deploy/nats/{match.group(1)} has no authorization block: anyone who reaches "
+            "the server may publish and read everything",
         )
 
 

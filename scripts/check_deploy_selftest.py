@@ -136,6 +136,8 @@ stringData: {notify.token: cloop_0123}
         replace(COMPOSE, "      CLOOP_NATS_WEBHOOK_PASSWORD_FROM_FILE: /run/cloop-secrets/nats-webhook.password\n", "")(root),
         append("deploy/nats/single.conf", "\nauthorization { users = [ {user: webhook, password: $CLOOP_NATS_WEBHOOK_PASSWORD} ] }\n")(root)),
      "needs $CLOOP_NATS_WEBHOOK_PASSWORD", "py"),
+    ("the NATS of compose lets anyone in", replace("deploy/nats/single.conf", "authorization {", "# authorization {"),
+     "has no authorization block", "py"),
     ("a compose service reads a secret first start does not create", replace(COMPOSE,
      "/var/lib/cloop/secrets/notify.token", "/var/lib/cloop/secrets/notifier.token"), "first start does not create it", "py"),
     ("a k8s workload signs in to NATS as nobody", replace(K8S, "            - {name: CLOOP_NATS_USER, value: webhook}\n", ""),
