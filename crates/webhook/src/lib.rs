@@ -114,9 +114,9 @@ pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(wait)
-            .await
-            .map_err(|error| WebhookError::Serve(error.to_string()));
+        .with_graceful_shutdown(wait)
+        .await
+        .map_err(|error| WebhookError::Serve(error.to_string()));
         if let Err(error) = client.flush().await {
             tracing::debug!(%error, "flush nats on shutdown");
         }

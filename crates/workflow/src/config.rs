@@ -133,8 +133,7 @@ impl WorkflowSettings {
         }
         if self.max_search_chars == 0 || self.max_search_terms == 0 {
             return Err(
-                "[workflow_service] max_search_chars and max_search_terms must be positive"
-                    .into(),
+                "[workflow_service] max_search_chars and max_search_terms must be positive".into(),
             );
         }
         if !matches!(self.synchronous.as_str(), "full" | "normal") {

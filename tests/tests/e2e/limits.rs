@@ -77,7 +77,10 @@ async fn tickets(pair: &Pair, count: usize) -> Vec<String> {
             if found.is_ok() {
                 break;
             }
-            assert!(Instant::now() < deadline, "ticket {ticket_id} never arrived");
+            assert!(
+                Instant::now() < deadline,
+                "ticket {ticket_id} never arrived"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -125,7 +128,10 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
         .expect("a large page_size is not an error")
         .into_inner();
     assert_eq!(page.tickets.len(), MAX_PAGE, "clamped to max_page_size");
-    assert!(!page.next_page_token.is_empty(), "the rest is on a next page");
+    assert!(
+        !page.next_page_token.is_empty(),
+        "the rest is on a next page"
+    );
     let default_page = tickets_client
         .list_tickets(authorized(v1::ListTicketsRequest::default(), "t-admin"))
         .await
@@ -281,7 +287,10 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
                 assert_names(
                     &status,
                     Code::ResourceExhausted,
-                    &["principal agent.product", "50 requests per second, burst 100"],
+                    &[
+                        "principal agent.product",
+                        "50 requests per second, burst 100",
+                    ],
                 );
                 assert!(status.metadata().get("cloop-retry-after-ms").is_some());
                 rate_limited += 1;

@@ -550,7 +550,11 @@ fn each_channel_and_each_source_address_has_a_rate_limit_answered_429_naming_it(
     println!("webhook channel limit 1/s burst 3, 6 posts at once: {statuses:?}");
     assert_eq!(&statuses[..3], &[201, 201, 201], "the burst passes");
     assert!(
-        statuses[3..].iter().filter(|status| **status == 429).count() >= 2,
+        statuses[3..]
+            .iter()
+            .filter(|status| **status == 429)
+            .count()
+            >= 2,
         "{statuses:?}"
     );
     let refusal = refusal.expect("a 429");

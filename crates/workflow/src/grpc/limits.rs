@@ -91,9 +91,7 @@ impl QueryLimits {
             if chars > MAX_FILTER_FIELD_CHARS {
                 return Err(status_from(DomainError::invalid(
                     field,
-                    format!(
-                        "is {chars} characters long; the most is {MAX_FILTER_FIELD_CHARS}"
-                    ),
+                    format!("is {chars} characters long; the most is {MAX_FILTER_FIELD_CHARS}"),
                 )));
             }
         }
@@ -205,7 +203,10 @@ mod tests {
                 .contains("workflow_service.max_watches_per_principal"),
             "{status:?}"
         );
-        assert!(status.message().contains("the most allowed is 2"), "{status:?}");
+        assert!(
+            status.message().contains("the most allowed is 2"),
+            "{status:?}"
+        );
         let other = slots.take("b").expect("b has its own slots");
         assert_eq!(slots.total(), 3);
         drop(first);
@@ -245,12 +246,17 @@ mod tests {
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().contains("filter.text"), "{status:?}");
         assert!(status.message().contains("20"), "{status:?}");
-        assert_eq!(service::status::field_of(&status).as_deref(), Some("filter.text"));
+        assert_eq!(
+            service::status::field_of(&status).as_deref(),
+            Some("filter.text")
+        );
         let wordy = v1::TicketFilter {
             text: "a b c d".into(),
             ..Default::default()
         };
-        let status = limits.check_filter(Some(&wordy)).expect_err("too many words");
+        let status = limits
+            .check_filter(Some(&wordy))
+            .expect_err("too many words");
         assert!(status.message().contains("max_search_terms"), "{status:?}");
         let customer = v1::TicketFilter {
             customer_id: "c".repeat(MAX_FILTER_FIELD_CHARS + 1),

@@ -318,7 +318,8 @@ impl v1::tickets_server::Tickets for TicketsService {
     ) -> Result<Response<v1::ListTicketsResponse>, Status> {
         let actor = actor_of(&request)?;
         authorize(&actor, Action::ListTickets, None).map_err(status_from)?;
-        self.limits.check_filter(request.get_ref().filter.as_ref())?;
+        self.limits
+            .check_filter(request.get_ref().filter.as_ref())?;
         let request = request.into_inner();
         let filter = scoped_filter(&actor, request.filter)?;
         let after = parse_page_token(&request.page_token).map_err(status_from)?;
@@ -363,7 +364,8 @@ impl v1::tickets_server::Tickets for TicketsService {
     ) -> Result<Response<Self::WatchTicketsStream>, Status> {
         let actor = actor_of(&request)?;
         authorize(&actor, Action::WatchTickets, None).map_err(status_from)?;
-        self.limits.check_filter(request.get_ref().filter.as_ref())?;
+        self.limits
+            .check_filter(request.get_ref().filter.as_ref())?;
         let request = request.into_inner();
         let filter = scoped_filter(&actor, request.filter)?;
         let slot = self.limits.watches.take(&actor.principal)?;
@@ -373,7 +375,9 @@ impl v1::tickets_server::Tickets for TicketsService {
             filter,
             request.include_current,
         );
-        Ok(Response::new(Box::pin(super::limits::holding(stream, slot))))
+        Ok(Response::new(Box::pin(super::limits::holding(
+            stream, slot,
+        ))))
     }
 
     async fn classify(
