@@ -376,6 +376,22 @@ impl RateLimiter {
     /// changed limit starts a fresh full bucket. Instants before the bucket's last update
     /// count as no time passed.
     pub fn check_at(&self, caller: &str, limit: RateLimit, now: Instant) -> Result<(), Refusal> {
+        self.take_at(caller, limit, now).inspect_err(|refusal| {
+            self.count_refusal(&refusal.caller);
+        })
+    }
+
+    /// Counts one refusal of `caller` in the metric (for a caller that waited with
+    /// [`RateLimiter::take_at`] and finally gave up).
+    pub fn count_refusal(&self, caller: &str) {
+        if let Some(counter) = self.refused.get() {
+            counter.with_label_values(&[caller]).inc();
+        }
+    }
+
+    /// [`RateLimiter::check_at`] without counting a refusal: for callers that wait for their
+    /// token instead of giving up.
+    pub fn take_at(&self, caller: &str, limit: RateLimit, now: Instant) -> Result<(), Refusal> {
         if limit.is_unlimited() {
             return Ok(());
         }
@@ -410,15 +426,10 @@ impl RateLimiter {
                 Err(Duration::from_secs_f64(missing / limit.rate_per_sec))
             }
         };
-        outcome.map_err(|retry_after| {
-            if let Some(counter) = self.refused.get() {
-                counter.with_label_values(&[caller]).inc();
-            }
-            Refusal {
-                caller: caller.to_owned(),
-                limit,
-                retry_after,
-            }
+        outcome.map_err(|retry_after| Refusal {
+            caller: caller.to_owned(),
+            limit,
+            retry_after,
         })
     }
 
