@@ -461,7 +461,9 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         authenticator.clone(),
     );
     let commands_for_audit = commands.clone();
-    let query_limits = grpc::limits::QueryLimits::from_settings(&config.settings);
+    let query_limits = grpc::limits::QueryLimits::from_settings(&config.settings)
+        .with_metrics(&metrics.registry)
+        .map_err(service::ServiceError::from)?;
     let tickets_service = InterceptedService::new(
         proto::v1::tickets_server::TicketsServer::new(grpc::TicketsService {
             commands,

@@ -9,7 +9,7 @@
 //! - `page_size` over the maximum is clamped to it;
 //! - notes per ticket: RESOURCE_EXHAUSTED naming `limits.notes_max_per_ticket`.
 
-use crate::support::{authorized, lazy_channel, Pair, PairOptions};
+use crate::support::{authorized, lazy_channel, metric, Pair, PairOptions};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
@@ -421,5 +421,25 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
         .await
         .expect_err("over the cap again");
     assert_eq!(status.code(), Code::ResourceExhausted);
-    drop((third, other));
+    let open = || metric(&pair.workflow_metrics, "cloop_workflow_open_watches");
+    assert_eq!(open(), Some(3.0), "two of root's and one of zhang.san's");
+    // Every client goes away: the server lets go of every stream.
+    drop((third, other, follow, audit, shared));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open() != Some(0.0) {
+        assert!(
+            Instant::now() < deadline,
+            "open watches after every client left: {:?}",
+            open()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        metric(
+            &pair.workflow_metrics,
+            "cloop_workflow_watches_refused_total"
+        )
+        .is_some_and(|refused| refused >= 3.0),
+        "refusals are counted"
+    );
 }

@@ -15,6 +15,7 @@
 use domain::command::MAX_SHORT_CHARS;
 use domain::DomainError;
 use futures::{Stream, StreamExt};
+use prometheus::{IntCounter, IntGauge, Registry};
 use proto::v1;
 use service::status_from;
 use std::collections::HashMap;
@@ -42,6 +43,19 @@ impl QueryLimits {
             max_search_chars,
             max_search_terms,
         }
+    }
+
+    /// Exports `open_watches` (a gauge) and `watches_refused_total` in `registry`.
+    pub fn with_metrics(mut self, registry: &Registry) -> Result<Self, prometheus::Error> {
+        let open = IntGauge::new("open_watches", "watch streams open now")?;
+        let refused = IntCounter::new(
+            "watches_refused_total",
+            "watches refused because their principal had max_watches_per_principal open",
+        )?;
+        registry.register(Box::new(open.clone()))?;
+        registry.register(Box::new(refused.clone()))?;
+        self.watches.metrics = Some((open, refused));
+        Ok(self)
     }
 
     /// From the `[workflow_service]` settings.
@@ -104,6 +118,8 @@ impl QueryLimits {
 pub struct WatchSlots {
     max: usize,
     held: Arc<Mutex<HashMap<String, usize>>>,
+    /// The gauge of open watches and the counter of refused ones, when exported.
+    metrics: Option<(IntGauge, IntCounter)>,
 }
 
 impl WatchSlots {
@@ -112,6 +128,7 @@ impl WatchSlots {
         Self {
             max,
             held: Arc::new(Mutex::new(HashMap::new())),
+            metrics: None,
         }
     }
 
@@ -121,6 +138,9 @@ impl WatchSlots {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let open = held.get(principal).copied().unwrap_or(0);
         if open >= self.max {
+            if let Some((_, refused)) = &self.metrics {
+                refused.inc();
+            }
             return Err(Status::resource_exhausted(format!(
                 "watch limit reached: principal {principal} has {open} open watches \
                  (WatchTickets, ReadEvents with follow), the most allowed is {} \
@@ -129,9 +149,14 @@ impl WatchSlots {
             )));
         }
         held.insert(principal.to_owned(), open + 1);
+        let gauge = self.metrics.as_ref().map(|(open, _)| open.clone());
+        if let Some(gauge) = &gauge {
+            gauge.inc();
+        }
         Ok(WatchSlot {
             principal: principal.to_owned(),
             held: self.held.clone(),
+            gauge,
         })
     }
 
@@ -160,6 +185,7 @@ impl WatchSlots {
 pub struct WatchSlot {
     principal: String,
     held: Arc<Mutex<HashMap<String, usize>>>,
+    gauge: Option<IntGauge>,
 }
 
 impl Drop for WatchSlot {
@@ -170,6 +196,9 @@ impl Drop for WatchSlot {
             if *open == 0 {
                 held.remove(&self.principal);
             }
+        }
+        if let Some(gauge) = &self.gauge {
+            gauge.dec();
         }
     }
 }
@@ -216,6 +245,22 @@ mod tests {
         drop(other);
         assert_eq!(slots.open("b"), 0);
         assert_eq!(slots.total(), 1);
+    }
+
+    #[test]
+    fn open_and_refused_watches_are_exported() {
+        let registry = Registry::new();
+        let limits = QueryLimits::new(1, 10, 2)
+            .with_metrics(&registry)
+            .expect("register");
+        let slot = limits.watches.take("a").expect("first");
+        assert!(limits.watches.take("a").is_err());
+        let text = service::metrics::render(&registry);
+        assert!(text.contains("open_watches 1"), "{text}");
+        assert!(text.contains("watches_refused_total 1"), "{text}");
+        drop(slot);
+        let text = service::metrics::render(&registry);
+        assert!(text.contains("open_watches 0"), "{text}");
     }
 
     #[tokio::test]
