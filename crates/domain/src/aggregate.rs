@@ -150,6 +150,17 @@ pub fn decide(
                 &[Step::Classify, Step::Dispatch, Step::Handle, Step::Review],
             )?;
             check_text("text", text, MAX_TEXT_CHARS)?;
+            let max_notes = policy.max_notes_per_ticket();
+            if state.notes.len() >= max_notes {
+                return Err(DomainError::LimitReached {
+                    limit: "limits.notes_max_per_ticket".to_owned(),
+                    reason: format!(
+                        "ticket {} has {} notes, the most a ticket may have is {max_notes}",
+                        state.id_text(),
+                        state.notes.len()
+                    ),
+                });
+            }
             Ok(vec![Event::NoteAdded(NoteAdded {
                 text: text.clone(),
                 to_customer: *to_customer,

@@ -27,6 +27,10 @@ pub enum DomainError {
     /// says why.
     #[error("failed precondition: {reason}")]
     Precondition { reason: String },
+    /// A cap on what one ticket (or one caller) may hold was reached: names the limit's
+    /// configuration key and its value. Services answer RESOURCE_EXHAUSTED.
+    #[error("limit {limit} reached: {reason}")]
+    LimitReached { limit: String, reason: String },
 }
 
 impl DomainError {

@@ -223,6 +223,11 @@ pub trait Policy {
         None
     }
 
+    /// The most notes (`AddNote`, internal or to the customer) one ticket may carry.
+    fn max_notes_per_ticket(&self) -> usize {
+        crate::rules::config::DEFAULT_NOTES_MAX_PER_TICKET
+    }
+
     /// Whether `person` is a member of `department`, so that the head may assign them its
     /// tickets. Policies without a member list let anyone be assigned.
     fn is_member(&self, department: &str, person: &str) -> bool {

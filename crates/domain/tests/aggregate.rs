@@ -26,6 +26,8 @@ struct FakePolicy {
     helpers: Vec<String>,
     approval_required: bool,
     threshold: u8,
+    /// The cap on notes per ticket; `None` keeps the trait's default.
+    max_notes: Option<usize>,
 }
 
 const DEPARTMENTS: &[&str] = &["product", "logistics", "quality", "customer_service"];
@@ -40,6 +42,7 @@ impl Default for FakePolicy {
             helpers: Vec::new(),
             approval_required: false,
             threshold: 4,
+            max_notes: None,
         }
     }
 }
@@ -102,6 +105,11 @@ impl Policy for FakePolicy {
 
     fn version(&self) -> String {
         "rules-test-1".to_owned()
+    }
+
+    fn max_notes_per_ticket(&self) -> usize {
+        self.max_notes
+            .unwrap_or(domain::rules::config::DEFAULT_NOTES_MAX_PER_TICKET)
     }
 }
 
@@ -610,6 +618,88 @@ fn notes_are_kept_with_their_round_and_audience() {
             minutes(6),
         ),
         "text",
+    );
+}
+
+fn note(text: &str) -> Command {
+    Command::AddNote {
+        text: text.to_owned(),
+        to_customer: false,
+    }
+}
+
+#[test]
+fn notes_stop_at_the_cap_per_ticket_naming_the_limit() {
+    let mut history = History::new(FakePolicy {
+        max_notes: Some(3),
+        ..FakePolicy::default()
+    });
+    for index in 0..3 {
+        history.run(note(&format!("note {index}")), minutes(4 + index));
+    }
+    assert_eq!(history.state().notes.len(), 3);
+    let error = history
+        .when(note("one too many"), minutes(10))
+        .expect_err("the fourth note is over the cap");
+    match &error {
+        DomainError::LimitReached { limit, reason } => {
+            assert_eq!(limit, "limits.notes_max_per_ticket");
+            assert!(reason.contains("has 3 notes"), "{reason}");
+            assert!(reason.contains("is 3"), "{reason}");
+        }
+        other => panic!("expected LimitReached, got {other:?}"),
+    }
+    assert!(
+        error.to_string().contains("limits.notes_max_per_ticket"),
+        "{error}"
+    );
+    // A note to the customer counts the same; other commands still work on a full ticket.
+    assert!(matches!(
+        history.when(
+            Command::AddNote {
+                text: "to the customer".to_owned(),
+                to_customer: true,
+            },
+            minutes(11),
+        ),
+        Err(DomainError::LimitReached { .. })
+    ));
+    history.run(acknowledge(), minutes(12));
+    // Bad text is still reported as bad text, not as the cap.
+    assert_invalid(history.when(note(" "), minutes(13)), "text");
+}
+
+#[test]
+fn the_note_cap_comes_from_the_configuration() {
+    let rules = domain::rules::Rules::defaults();
+    assert_eq!(
+        rules.max_notes_per_ticket(),
+        domain::rules::config::DEFAULT_NOTES_MAX_PER_TICKET
+    );
+    let rules = domain::rules::Rules::from_toml_str("[limits]\nnotes_max_per_ticket = 7\n")
+        .expect("valid configuration");
+    assert_eq!(rules.max_notes_per_ticket(), 7);
+    assert_ne!(
+        rules.version(),
+        domain::rules::Rules::defaults().version(),
+        "a changed cap is a changed configuration"
+    );
+    let error = domain::rules::Rules::from_toml_str("[limits]\nnotes_max_per_ticket = 0\n")
+        .expect_err("a cap of 0 would forbid every note");
+    assert!(
+        error.to_string().contains("limits.notes_max_per_ticket"),
+        "{error}"
+    );
+    // At its default the cap is left out of the canonical form: the configuration version of
+    // an existing set-up does not change with this key's introduction.
+    let explicit_default = domain::rules::Rules::from_toml_str(&format!(
+        "[limits]\nnotes_max_per_ticket = {}\n",
+        domain::rules::config::DEFAULT_NOTES_MAX_PER_TICKET
+    ))
+    .expect("valid configuration");
+    assert_eq!(
+        explicit_default.version(),
+        domain::rules::Rules::defaults().version()
     );
 }
 

@@ -252,7 +252,9 @@ fn main() {
             "[[principal]]\nname = \"bench\"\nrole = \"adapter\"\ntoken_sha256 = \"{}\"\n",
             service::tokens::token_sha256(ADAPTER_TOKEN)
         ))
-        .expect("tokens");
+        .expect("tokens")
+        // The benchmark measures throughput, not the built-in rate limits.
+        .with_rate_limits(service::RateLimitConfig::UNLIMITED);
         let running = intake::start(IntakeConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             metrics_listen: None,

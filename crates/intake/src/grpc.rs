@@ -16,6 +16,9 @@ use tonic::{Request, Response, Status, Streaming};
 /// Items of a bulk import answered concurrently (answers still come back in order).
 const STREAM_CONCURRENCY: usize = 64;
 
+/// How long one item of a bulk import waits for its caller's rate limit before it is refused.
+const STREAM_RATE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The gRPC face of the intake core.
 #[derive(Debug, Clone)]
 pub struct IntakeService {
@@ -33,8 +36,10 @@ impl IntakeService {
         }
     }
 
-    /// Charges every item of a `SubmitStream` after the first to the caller's rate limit; an
-    /// item over the limit is answered RESOURCE_EXHAUSTED and the stream goes on.
+    /// Charges every item of a `SubmitStream` after the first to the caller's rate limit: an
+    /// item over the limit waits for its token (a bulk import is paced, not refused), for at
+    /// most [`STREAM_RATE_WAIT`]; then it is answered RESOURCE_EXHAUSTED and the stream goes
+    /// on.
     pub fn with_rate_limits(mut self, authenticator: Authenticator) -> Self {
         self.rate_limits = Some(authenticator);
         self
@@ -87,13 +92,23 @@ impl v1::intake_server::Intake for IntakeService {
             .map(move |(index, item)| {
                 let core = core.clone();
                 // The interceptor charged the call itself, which pays for the first item.
-                let over_limit = match &rate_limits {
-                    Some(authenticator) if index > 0 => authenticator.check_rate(&principal).err(),
-                    _ => None,
-                };
+                let charged = (index > 0)
+                    .then(|| {
+                        rate_limits
+                            .clone()
+                            .map(|limits| (limits, principal.clone()))
+                    })
+                    .flatten();
                 async move {
                     let item = item?;
                     let index = index as u64;
+                    let over_limit = match charged {
+                        Some((authenticator, principal)) => authenticator
+                            .wait_for_rate(&principal, STREAM_RATE_WAIT)
+                            .await
+                            .err(),
+                        None => None,
+                    };
                     if let Some(refusal) = over_limit {
                         return Ok(v1::SubmitStreamResponse {
                             outcome: Some(v1::submit_stream_response::Outcome::Error(

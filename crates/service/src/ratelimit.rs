@@ -1,6 +1,7 @@
 //! Per-caller rate limits: a token bucket per principal (and per NATS channel at intake), with
 //! the rate and burst from the tokens file or, when a principal names none, from the
-//! `[rate_limits.<role>]` defaults of the configuration file. A caller over its limit gets
+//! `[rate_limits.<role>]` defaults of the configuration file, which fall back on built-in
+//! limits ([`RateLimitConfig::BUILT_IN`]): limits are on without any configuration. A caller over its limit gets
 //! RESOURCE_EXHAUSTED naming the limit and when to retry.
 //!
 //! The buckets live in memory, in a few mutex-guarded shards so that callers rarely wait for
@@ -87,16 +88,20 @@ impl RateLimit {
 }
 
 /// The `[rate_limits]` table of the configuration file: a default limit per role, used for
-/// every principal of that role whose `[[principal]]` entry names no `rate_per_sec`. Every
-/// role is unlimited unless configured.
+/// every principal of that role whose `[[principal]]` entry names no `rate_per_sec`.
+///
+/// Limits are on by default: a role the file leaves out keeps its built-in limit
+/// ([`RateLimitConfig::BUILT_IN`]); a role table that names only one of `rate_per_sec` and
+/// `burst` takes the other as a principal's own entry would (only a rate: the automatic burst;
+/// only a burst: the built-in rate). `rate_per_sec = 0` turns a role's limit off.
 ///
 /// ```toml
 /// [rate_limits.adapter]
 /// rate_per_sec = 200
 /// burst = 400
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(from = "RawRateLimitConfig")]
 pub struct RateLimitConfig {
     pub adapter: RateLimit,
     pub agent: RateLimit,
@@ -107,7 +112,106 @@ pub struct RateLimitConfig {
     pub admin: RateLimit,
 }
 
+impl Default for RateLimitConfig {
+    /// The built-in limits: a fresh install is limited without any configuration.
+    fn default() -> Self {
+        Self::BUILT_IN
+    }
+}
+
+/// One role's table as written: either key may be left out.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRateLimit {
+    rate_per_sec: Option<f64>,
+    burst: Option<u32>,
+}
+
+/// The `[rate_limits]` table as written, before the built-in limits fill the gaps.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRateLimitConfig {
+    adapter: Option<RawRateLimit>,
+    agent: Option<RawRateLimit>,
+    head: Option<RawRateLimit>,
+    service: Option<RawRateLimit>,
+    manager: Option<RawRateLimit>,
+    auditor: Option<RawRateLimit>,
+    admin: Option<RawRateLimit>,
+}
+
+impl From<RawRateLimitConfig> for RateLimitConfig {
+    fn from(raw: RawRateLimitConfig) -> Self {
+        let built_in = RateLimitConfig::BUILT_IN;
+        let merge = |written: Option<RawRateLimit>, default: RateLimit| {
+            written.map_or(default, |written| {
+                RateLimitOverride {
+                    rate_per_sec: written.rate_per_sec,
+                    burst: written.burst,
+                }
+                .over(default)
+            })
+        };
+        Self {
+            adapter: merge(raw.adapter, built_in.adapter),
+            agent: merge(raw.agent, built_in.agent),
+            head: merge(raw.head, built_in.head),
+            service: merge(raw.service, built_in.service),
+            manager: merge(raw.manager, built_in.manager),
+            auditor: merge(raw.auditor, built_in.auditor),
+            admin: merge(raw.admin, built_in.admin),
+        }
+    }
+}
+
 impl RateLimitConfig {
+    /// The limits of a fresh install, per principal (and per NATS channel for adapters).
+    /// Adapters carry every customer's feedback and bulk imports; `service` also covers
+    /// daemons such as cloop-notify (a `GetTicket` and a `RecordNotification` per notice);
+    /// people (agents, heads) never click 50 times a second; reports and audit reads are
+    /// the most expensive calls, so managers and auditors have the smallest budget.
+    pub const BUILT_IN: RateLimitConfig = RateLimitConfig {
+        adapter: RateLimit {
+            rate_per_sec: 1_000.0,
+            burst: 2_000,
+        },
+        agent: RateLimit {
+            rate_per_sec: 50.0,
+            burst: 100,
+        },
+        head: RateLimit {
+            rate_per_sec: 50.0,
+            burst: 100,
+        },
+        service: RateLimit {
+            rate_per_sec: 200.0,
+            burst: 400,
+        },
+        manager: RateLimit {
+            rate_per_sec: 20.0,
+            burst: 40,
+        },
+        auditor: RateLimit {
+            rate_per_sec: 20.0,
+            burst: 40,
+        },
+        admin: RateLimit {
+            rate_per_sec: 200.0,
+            burst: 400,
+        },
+    };
+
+    /// Every role unlimited (benchmarks and tests that measure something else).
+    pub const UNLIMITED: RateLimitConfig = RateLimitConfig {
+        adapter: RateLimit::UNLIMITED,
+        agent: RateLimit::UNLIMITED,
+        head: RateLimit::UNLIMITED,
+        service: RateLimit::UNLIMITED,
+        manager: RateLimit::UNLIMITED,
+        auditor: RateLimit::UNLIMITED,
+        admin: RateLimit::UNLIMITED,
+    };
+
     /// The default limit of a role; the services' own role is never limited.
     pub fn for_role(&self, role: Role) -> RateLimit {
         match role {
@@ -122,8 +226,8 @@ impl RateLimitConfig {
         }
     }
 
-    /// Reads and checks the `[rate_limits]` table of a configuration file (absent: every role
-    /// unlimited).
+    /// Reads and checks the `[rate_limits]` table of a configuration file (absent: the
+    /// built-in limits of [`RateLimitConfig::BUILT_IN`]).
     pub fn from_config(file: &crate::config::ConfigFile) -> Result<Self, crate::ServiceError> {
         let config: Self = file.section("rate_limits")?;
         config
@@ -272,6 +376,22 @@ impl RateLimiter {
     /// changed limit starts a fresh full bucket. Instants before the bucket's last update
     /// count as no time passed.
     pub fn check_at(&self, caller: &str, limit: RateLimit, now: Instant) -> Result<(), Refusal> {
+        self.take_at(caller, limit, now).inspect_err(|refusal| {
+            self.count_refusal(&refusal.caller);
+        })
+    }
+
+    /// Counts one refusal of `caller` in the metric (for a caller that waited with
+    /// [`RateLimiter::take_at`] and finally gave up).
+    pub fn count_refusal(&self, caller: &str) {
+        if let Some(counter) = self.refused.get() {
+            counter.with_label_values(&[caller]).inc();
+        }
+    }
+
+    /// [`RateLimiter::check_at`] without counting a refusal: for callers that wait for their
+    /// token instead of giving up.
+    pub fn take_at(&self, caller: &str, limit: RateLimit, now: Instant) -> Result<(), Refusal> {
         if limit.is_unlimited() {
             return Ok(());
         }
@@ -306,15 +426,10 @@ impl RateLimiter {
                 Err(Duration::from_secs_f64(missing / limit.rate_per_sec))
             }
         };
-        outcome.map_err(|retry_after| {
-            if let Some(counter) = self.refused.get() {
-                counter.with_label_values(&[caller]).inc();
-            }
-            Refusal {
-                caller: caller.to_owned(),
-                limit,
-                retry_after,
-            }
+        outcome.map_err(|retry_after| Refusal {
+            caller: caller.to_owned(),
+            limit,
+            retry_after,
         })
     }
 
@@ -478,7 +593,11 @@ mod tests {
         .expect("valid table");
         assert_eq!(config.for_role(Role::Adapter), RateLimit::new(200.0, 400));
         assert_eq!(config.for_role(Role::Agent), RateLimit::new(2.5, 0));
-        assert!(config.for_role(Role::Manager).is_unlimited());
+        assert_eq!(
+            config.for_role(Role::Manager),
+            RateLimitConfig::BUILT_IN.manager,
+            "a role the table leaves out keeps its built-in limit"
+        );
         assert!(config.for_role(Role::System).is_unlimited());
         assert_eq!(config.validate(), Ok(()));
 
@@ -519,7 +638,26 @@ mod tests {
         assert_eq!(config.adapter, RateLimit::new(50.0, 100));
         let defaults =
             RateLimitConfig::from_config(&crate::config::ConfigFile::defaults()).expect("defaults");
-        assert!(defaults.for_role(Role::Adapter).is_unlimited());
+        assert_eq!(defaults, RateLimitConfig::BUILT_IN);
+        for role in Role::ALL {
+            assert_eq!(
+                defaults.for_role(*role).is_unlimited(),
+                *role == Role::System,
+                "without configuration only the services' own role is unlimited ({role})"
+            );
+        }
+        let only_burst = crate::config::ConfigFile::from_toml_str(
+            "[rate_limits.agent]\nburst = 7\n[rate_limits.admin]\nrate_per_sec = 0\n",
+            None,
+        )
+        .expect("parses");
+        let config = RateLimitConfig::from_config(&only_burst).expect("valid");
+        assert_eq!(
+            config.agent,
+            RateLimit::new(RateLimitConfig::BUILT_IN.agent.rate_per_sec, 7),
+            "a burst alone keeps the built-in rate"
+        );
+        assert!(config.admin.is_unlimited(), "0 turns a role's limit off");
         let bad = crate::config::ConfigFile::from_toml_str(
             "[rate_limits.adapter]\nrate_per_sec = -5\n",
             Some(std::path::Path::new("c.toml")),

@@ -61,6 +61,7 @@ pub fn status_from(failure: impl Into<Failure>) -> Status {
             DomainError::Config { .. } | DomainError::Precondition { .. } => {
                 Status::failed_precondition(error.to_string())
             }
+            DomainError::LimitReached { .. } => Status::resource_exhausted(error.to_string()),
         },
         Failure::Conflict { expected, actual } => Status::aborted(format!(
             "expected version {expected} but the ticket is at version {actual}"

@@ -95,7 +95,12 @@ pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError
         None => None,
     };
     let domain = config.rules.config();
+    let limiter = service::RateLimiter::new();
+    limiter
+        .register_metrics(&metrics.registry, "cloop_webhook_rate_limited_total")
+        .map_err(service::ServiceError::from)?;
     let state = Arc::new(AppState {
+        limiter,
         in_flight: Arc::new(Semaphore::new(config.settings.max_in_flight)),
         settings: config.settings.clone(),
         limits: domain.limits.clone(),
@@ -109,10 +114,13 @@ pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError
     tracing::info!(%address, ?channels, "cloop-webhook listening");
     let wait = shutdown.wait();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(wait)
-            .await
-            .map_err(|error| WebhookError::Serve(error.to_string()));
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait)
+        .await
+        .map_err(|error| WebhookError::Serve(error.to_string()));
         if let Err(error) = client.flush().await {
             tracing::debug!(%error, "flush nats on shutdown");
         }

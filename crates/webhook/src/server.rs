@@ -1,10 +1,11 @@
 //! The HTTP side: `POST /v1/feedback/{channel}` and `GET /healthz`.
 //!
 //! A submission is checked in this order, and the first refusal answers: the channel is
-//! configured (404), the service is not over its in-flight limit (503), the body fits the size
+//! configured (404), the source address is within its rate limit (429, off unless
+//! configured), the service is not over its in-flight limit (503), the body fits the size
 //! limit (413) and arrives in time (408), the signature and timestamp are right (401), the
-//! JSON has the right shape and passes the domain's submission rules (400), NATS is connected
-//! (503). Then the `SubmitRequest` goes to intake as a NATS request on
+//! channel is within its rate limit (429), the JSON has the right shape and passes the
+//! domain's submission rules (400), NATS is connected (503). Then the `SubmitRequest` goes to intake as a NATS request on
 //! `feedback.inbound.<channel>` and intake's reply becomes the answer (see [`crate::reply`]).
 //!
 //! Each submission is logged with its channel, external id, HTTP status and latency, nothing
@@ -16,7 +17,7 @@ use crate::reply::{self, Reply};
 use crate::settings::{Resolved, Secret};
 use crate::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,6 +28,8 @@ use futures::StreamExt;
 use prost::Message as _;
 use serde_json::json;
 use service::nats::ConnectionFlag;
+use service::RateLimiter;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -45,6 +48,8 @@ pub struct AppState {
     pub connected: ConnectionFlag,
     pub metrics: WebhookMetrics,
     pub in_flight: Arc<Semaphore>,
+    /// The buckets of the per-channel and per-source rate limits.
+    pub limiter: RateLimiter,
 }
 
 /// The routes of the service.
@@ -79,12 +84,13 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn submit(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
     Path(channel): Path<String>,
     headers: HeaderMap,
     request_body: Body,
 ) -> Response {
     let started = Instant::now();
-    let outcome = handle(&state, &channel, &headers, request_body).await;
+    let outcome = handle(&state, &channel, source, &headers, request_body).await;
     let status = outcome.reply.status.as_u16();
     state
         .metrics
@@ -148,9 +154,22 @@ fn too_large(limit: usize) -> Reply {
     )
 }
 
+/// 429 with `Retry-After` (whole seconds, at least 1), naming the limit.
+fn rate_limited(refusal: &service::ratelimit::Refusal) -> Reply {
+    Reply {
+        retry_after: Some(refusal.retry_after_ms().div_ceil(1_000).max(1)),
+        ..Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            refusal.to_status().message(),
+        )
+    }
+}
+
 async fn handle<'a>(
     state: &'a AppState,
     channel: &str,
+    source: SocketAddr,
     headers: &HeaderMap,
     request_body: Body,
 ) -> Outcome<'a> {
@@ -171,6 +190,13 @@ async fn handle<'a>(
         external_id: None,
         reply,
     };
+    // A flooding address is turned away before its body is read.
+    if let Err(refusal) = state.limiter.check(
+        &format!("webhook source {}", source.ip()),
+        settings.source_limit,
+    ) {
+        return refuse(rate_limited(&refusal));
+    }
     let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
         return refuse(Reply::unavailable(
             "too many submissions at once",
@@ -213,6 +239,13 @@ async fn handle<'a>(
             None,
             error.to_string(),
         ));
+    }
+    // Only signed submissions take from the channel's budget: a forger cannot spend it.
+    if let Err(refusal) = state
+        .limiter
+        .check(&format!("webhook channel {name}"), settings.channel_limit)
+    {
+        return refuse(rate_limited(&refusal));
     }
     let request = match body::submit_request(name, &bytes).and_then(|request| {
         body::validate(&request, &state.limits, &state.channels, Utc::now()).map(|()| request)

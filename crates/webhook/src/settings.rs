@@ -14,6 +14,7 @@
 //! ```
 
 use serde::Deserialize;
+use service::RateLimit;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub fn default_listen() -> SocketAddr {
 }
 
 /// The `[webhook]` table as written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
     /// The channels accepted at `POST /v1/feedback/<channel>`, by name.
@@ -44,6 +45,15 @@ pub struct WebhookSettings {
     pub retry_after_secs: u64,
     /// Submissions handled at once at most; more are answered 503.
     pub max_in_flight: usize,
+    /// Each channel's rate limit, for signed submissions: requests per second on average (0:
+    /// unlimited) and at most `burst_per_channel` at once (0: one second's worth). Over it:
+    /// 429 with `Retry-After`, naming the limit.
+    pub rate_per_sec_per_channel: f64,
+    pub burst_per_channel: u32,
+    /// Each source address's rate limit, checked before the body is read (0: off, the
+    /// default: behind a proxy every client has the proxy's address).
+    pub rate_per_sec_per_source: f64,
+    pub burst_per_source: u32,
 }
 
 impl Default for WebhookSettings {
@@ -56,6 +66,10 @@ impl Default for WebhookSettings {
             read_timeout_ms: 10_000,
             retry_after_secs: 5,
             max_in_flight: 256,
+            rate_per_sec_per_channel: 200.0,
+            burst_per_channel: 400,
+            rate_per_sec_per_source: 0.0,
+            burst_per_source: 0,
         }
     }
 }
@@ -110,6 +124,10 @@ pub struct Resolved {
     pub read_timeout: Duration,
     pub retry_after_secs: u64,
     pub max_in_flight: usize,
+    /// The limit of each channel's bucket.
+    pub channel_limit: RateLimit,
+    /// The limit of each source address's bucket.
+    pub source_limit: RateLimit,
 }
 
 impl WebhookSettings {
@@ -132,6 +150,16 @@ impl WebhookSettings {
         }
         if self.max_in_flight == 0 {
             return Err("[webhook] max_in_flight must be at least 1".to_owned());
+        }
+        for (key, rate) in [
+            ("rate_per_sec_per_channel", self.rate_per_sec_per_channel),
+            ("rate_per_sec_per_source", self.rate_per_sec_per_source),
+        ] {
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(format!(
+                    "[webhook] {key} must be a finite number of at least 0 (0 is unlimited)"
+                ));
+            }
         }
         let mut secrets = BTreeMap::new();
         for (name, channel) in &self.channels {
@@ -168,6 +196,8 @@ impl WebhookSettings {
             read_timeout: Duration::from_millis(self.read_timeout_ms.max(1)),
             retry_after_secs: self.retry_after_secs,
             max_in_flight: self.max_in_flight,
+            channel_limit: RateLimit::new(self.rate_per_sec_per_channel, self.burst_per_channel),
+            source_limit: RateLimit::new(self.rate_per_sec_per_source, self.burst_per_source),
         })
     }
 }
@@ -203,6 +233,15 @@ mod tests {
             })
             .expect("resolves");
         assert_eq!(resolved.max_body_bytes, 1000);
+        assert_eq!(
+            resolved.channel_limit,
+            RateLimit::new(200.0, 400),
+            "each channel is limited by default"
+        );
+        assert!(
+            resolved.source_limit.is_unlimited(),
+            "source addresses are not, unless configured"
+        );
         assert_eq!(resolved.max_clock_skew_secs, 300);
         assert_eq!(
             resolved.secrets["web"].as_bytes(),
@@ -239,6 +278,10 @@ mod tests {
             (
                 "[webhook.channels.web]\nsecret_env = \"UNSET\"\n",
                 "UNSET is not set",
+            ),
+            (
+                "[webhook]\nrate_per_sec_per_channel = -1\n\n[webhook.channels.web]\nsecret = \"0123456789abcdef\"\n",
+                "rate_per_sec_per_channel",
             ),
         ];
         for (text, expected) in cases {

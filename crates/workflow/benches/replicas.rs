@@ -74,7 +74,7 @@ struct Run {
 
 fn tokens_file() -> String {
     format!(
-        "[[principal]]\nname = \"{ADAPTER}\"\nrole = \"adapter\"\ntoken_sha256 = \"{}\"\n",
+        "[[principal]]\nname = \"{ADAPTER}\"\nrole = \"adapter\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n",
         service::tokens::token_sha256(ADAPTER)
     )
 }

@@ -164,7 +164,7 @@ fn main() {
         let mut text = String::new();
         for (token, role) in [(MANAGER, "manager"), (ADMIN, "admin")] {
             text.push_str(&format!(
-                "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n\n",
+                "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n\n",
                 service::tokens::token_sha256(token),
             ));
         }

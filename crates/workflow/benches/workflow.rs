@@ -69,7 +69,7 @@ fn start() -> Services {
         (AGENT, "agent", "technical"),
     ] {
         text.push_str(&format!(
-            "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n{}\n",
+            "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n{}\n",
             service::tokens::token_sha256(token),
             if department.is_empty() {
                 String::new()

@@ -39,9 +39,17 @@ pub struct WorkflowSettings {
     pub publish_batch: usize,
     /// The first retry delay of the publisher after a failure; doubles up to 5 s.
     pub publish_retry_ms: u64,
-    /// The default and the largest page of `ListTickets`.
+    /// The default and the largest page of `ListTickets` and `ListSimilar`; a larger
+    /// `page_size` is served as `max_page_size` (clamped, not refused).
     pub default_page_size: u32,
     pub max_page_size: u32,
+    /// Open watches (`WatchTickets`, `ReadEvents` with `follow`) one principal may hold at
+    /// once; another is refused with RESOURCE_EXHAUSTED.
+    pub max_watches_per_principal: usize,
+    /// The longest `filter.text` of `ListTickets`/`WatchTickets`, in characters.
+    pub max_search_chars: usize,
+    /// The most words in `filter.text` (each word is one more index lookup).
+    pub max_search_terms: usize,
     /// How often a command without `expected_version` is retried on a concurrent change.
     pub command_retries: u32,
     /// The largest gRPC message accepted, in bytes.
@@ -78,6 +86,9 @@ impl Default for WorkflowSettings {
             publish_retry_ms: 100,
             default_page_size: 50,
             max_page_size: 500,
+            max_watches_per_principal: 8,
+            max_search_chars: 200,
+            max_search_terms: 8,
             command_retries: 16,
             max_message_bytes: 1024 * 1024,
             synchronous: "full".to_owned(),
@@ -115,6 +126,14 @@ impl WorkflowSettings {
             return Err(
                 "[workflow_service] default_page_size must be positive and at most max_page_size"
                     .into(),
+            );
+        }
+        if self.max_watches_per_principal == 0 {
+            return Err("[workflow_service] max_watches_per_principal must be positive".into());
+        }
+        if self.max_search_chars == 0 || self.max_search_terms == 0 {
+            return Err(
+                "[workflow_service] max_search_chars and max_search_terms must be positive".into(),
             );
         }
         if !matches!(self.synchronous.as_str(), "full" | "normal") {

@@ -466,6 +466,9 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         authenticator.clone(),
     );
     let commands_for_audit = commands.clone();
+    let query_limits = grpc::limits::QueryLimits::from_settings(&config.settings)
+        .with_metrics(&metrics.registry)
+        .map_err(service::ServiceError::from)?;
     let tickets_service = InterceptedService::new(
         proto::v1::tickets_server::TicketsServer::new(grpc::TicketsService {
             commands,
@@ -475,6 +478,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
             vault: vault.clone(),
             default_page_size: config.settings.default_page_size,
             max_page_size: config.settings.max_page_size,
+            limits: query_limits.clone(),
             assigner,
         })
         .max_decoding_message_size(config.settings.max_message_bytes),
@@ -489,6 +493,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
                 vault: vault.clone(),
             },
             checkpoint_file,
+            watches: query_limits.watches.clone(),
         })
         .max_decoding_message_size(config.settings.max_message_bytes),
         authenticator,

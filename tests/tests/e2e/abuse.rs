@@ -1146,3 +1146,59 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
         leaks.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_import_over_its_rate_is_paced_not_refused() {
+    const RATE: f64 = 20.0;
+    const BURST: usize = 5;
+    const ITEMS: usize = 40;
+    let stack = Stack::start(
+        &[(
+            "t-bulk",
+            "bulk-import",
+            "adapter",
+            "",
+            "rate_per_sec = 20\nburst = 5",
+        )],
+        "",
+        "info",
+        false,
+    );
+    let mut intake = stack.intake().await;
+    let requests: Vec<v1::SubmitStreamRequest> = (0..ITEMS)
+        .map(|index| v1::SubmitStreamRequest {
+            submission: Some(valid_submission(&format!("bulk-{index}"))),
+        })
+        .collect();
+    let started = Instant::now();
+    let mut answers = intake
+        .submit_stream(authorized(futures::stream::iter(requests), "t-bulk"))
+        .await
+        .expect("bulk import")
+        .into_inner();
+    let mut accepted = 0;
+    while let Some(answer) = answers.next().await {
+        match answer.expect("stream item").outcome {
+            Some(v1::submit_stream_response::Outcome::Result(_)) => accepted += 1,
+            other => panic!("an item was refused instead of paced: {other:?}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "rate limit: a bulk import of {ITEMS} at {RATE}/s, burst {BURST}: {accepted} accepted \
+         in {:.2} s",
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(accepted, ITEMS);
+    // The call and the burst pass at once; the rest come at the rate.
+    let paced_at_least = Duration::from_secs_f64((ITEMS - BURST - 1) as f64 / RATE * 0.9);
+    assert!(
+        elapsed >= paced_at_least,
+        "{ITEMS} items took {elapsed:?}: the rate was not applied (at least {paced_at_least:?})"
+    );
+    let metrics = stack.intake_metrics();
+    assert!(
+        !metrics.contains("cloop_intake_rate_limited_total{caller=\"principal bulk-import\"}"),
+        "a paced item is not a refusal"
+    );
+}

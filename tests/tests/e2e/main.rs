@@ -9,6 +9,7 @@ mod erasure;
 mod faults;
 mod harness_selftest;
 mod intake;
+mod limits;
 mod nats_cluster;
 mod nats_security;
 mod notify;

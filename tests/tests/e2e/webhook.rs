@@ -531,3 +531,75 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
     );
     log_has_no_contact_data(&pair.dir.path().join("webhook.log"));
 }
+
+#[test]
+fn each_channel_and_each_source_address_has_a_rate_limit_answered_429_naming_it() {
+    let pair = Pair::start(PairOptions::default());
+    // Per channel: signed submissions only, 1 per second after a burst of 3.
+    let webhook = Webhook::start(&pair, "rate_per_sec_per_channel = 1\nburst_per_channel = 3");
+    assert!(webhook.wait_health(200), "healthz never said ok");
+    let mut statuses = Vec::new();
+    let mut refusal = None;
+    for index in 0..6 {
+        let reply = webhook.post_signed("web", WEB_SECRET, &form(&format!("rate-{index}")));
+        statuses.push(reply.status);
+        if reply.status == 429 {
+            refusal = Some(reply);
+        }
+    }
+    println!("webhook channel limit 1/s burst 3, 6 posts at once: {statuses:?}");
+    assert_eq!(&statuses[..3], &[201, 201, 201], "the burst passes");
+    assert!(
+        statuses[3..]
+            .iter()
+            .filter(|status| **status == 429)
+            .count()
+            >= 2,
+        "{statuses:?}"
+    );
+    let refusal = refusal.expect("a 429");
+    let reason = refusal.json()["error"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("webhook channel web") && reason.contains("1 requests per second, burst 3"),
+        "{reason}"
+    );
+    assert!(
+        refusal
+            .header("Retry-After")
+            .and_then(|value| value.parse::<u64>().ok())
+            .is_some_and(|seconds| seconds >= 1),
+        "{refusal:?}"
+    );
+    // A forgery is still 401 and spends nothing; another channel has its own bucket.
+    let forged = webhook.post("web", &[], b"{}");
+    assert_eq!(forged.status, 401, "{forged:?}");
+    let app = webhook.post_signed("app", APP_SECRET, &form("rate-app"));
+    assert_eq!(app.status, 201, "{app:?}");
+    let counted = crate::support::metric(
+        &webhook.metrics,
+        "cloop_webhook_rate_limited_total{caller=\"webhook channel web\"}",
+    );
+    assert!(counted.is_some_and(|count| count >= 2.0), "{counted:?}");
+
+    // Per source address (off by default): checked before the body is read, so even an
+    // unsigned request counts.
+    let strict = Webhook::start(
+        &pair,
+        "rate_per_sec_per_source = 1\nburst_per_source = 2\nrate_per_sec_per_channel = 0",
+    );
+    assert!(strict.wait_health(200), "healthz never said ok");
+    let first = strict.post("web", &[], b"{}");
+    let second = strict.post("web", &[], b"{}");
+    assert_eq!((first.status, second.status), (401, 401));
+    let third = strict.post_signed("web", WEB_SECRET, &form("rate-source"));
+    assert_eq!(third.status, 429, "{third:?}");
+    assert!(
+        third.json()["error"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("webhook source 127.0.0.1")),
+        "{third:?}"
+    );
+}

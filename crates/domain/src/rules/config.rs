@@ -387,7 +387,10 @@ pub struct ApprovalConfig {
     pub priorities: Vec<Priority>,
 }
 
-/// The limits intake applies to a submission.
+/// The default of [`LimitsConfig::notes_max_per_ticket`].
+pub const DEFAULT_NOTES_MAX_PER_TICKET: usize = 500;
+
+/// The limits intake applies to a submission, and the caps on what one ticket may hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -404,6 +407,15 @@ pub struct LimitsConfig {
     pub dedupe_window_hours: u64,
     /// Whether a `customer_id` alone counts as a way to reach the customer.
     pub customer_id_counts_as_contact: bool,
+    /// The most notes one ticket may carry; `AddNote` beyond it is refused (RESOURCE_EXHAUSTED
+    /// naming `limits.notes_max_per_ticket`). Left out of the canonical form while at its
+    /// default, so that the configuration version of existing set-ups does not change.
+    #[serde(skip_serializing_if = "is_default_notes_max")]
+    pub notes_max_per_ticket: usize,
+}
+
+fn is_default_notes_max(value: &usize) -> bool {
+    *value == DEFAULT_NOTES_MAX_PER_TICKET
 }
 
 /// The language of a customer notice.
@@ -1025,6 +1037,7 @@ impl Default for LimitsConfig {
             future_skew_seconds: 300,
             dedupe_window_hours: 24,
             customer_id_counts_as_contact: false,
+            notes_max_per_ticket: DEFAULT_NOTES_MAX_PER_TICKET,
         }
     }
 }
@@ -1330,6 +1343,7 @@ impl DomainConfig {
                 "limits.attribute_value_max_chars",
             ),
             (limits.field_max_chars, "limits.field_max_chars"),
+            (limits.notes_max_per_ticket, "limits.notes_max_per_ticket"),
         ] {
             if value == 0 {
                 return fail(key.into(), "must be at least 1".into());

@@ -190,6 +190,10 @@ impl Policy for Rules {
         self.version.clone()
     }
 
+    fn max_notes_per_ticket(&self) -> usize {
+        self.config.limits.notes_max_per_ticket
+    }
+
     fn is_member(&self, department: &str, person: &str) -> bool {
         self.config
             .departments

@@ -26,6 +26,8 @@ pub struct AuditService {
     pub erasure: crate::erasure::Erasure,
     /// The kept checkpoints `VerifyLog` compares the log with, when asked.
     pub checkpoint_file: std::path::PathBuf,
+    /// The watch slots `ReadEvents` with `follow` takes, shared with `WatchTickets`.
+    pub watches: super::limits::WatchSlots,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<v1::ReadEventsResponse, Status>> + Send>>;
@@ -40,11 +42,18 @@ impl v1::audit_server::Audit for AuditService {
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
         let actor = actor_of(&request)?;
         check_role(&actor, Action::ReadEvents)?;
+        let slot = if request.get_ref().follow {
+            Some(self.watches.take(&actor.principal)?)
+        } else {
+            None
+        };
         let query = super::audit_log::ReadEventsQuery::from_request(request.get_ref());
         let receiver = super::audit_log::read_events(self.log.clone(), query);
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(receiver),
-        )))
+        let rows = tokio_stream::wrappers::ReceiverStream::new(receiver);
+        Ok(Response::new(match slot {
+            Some(slot) => Box::pin(super::limits::holding(rows, slot)),
+            None => Box::pin(rows),
+        }))
     }
 
     async fn verify_log(

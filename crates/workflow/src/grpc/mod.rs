@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod audit_log;
 pub mod convert;
+pub mod limits;
 pub mod reports;
 pub mod tickets;
 pub mod watch;

@@ -45,6 +45,8 @@ pub struct TicketsService {
     pub vault: Arc<vault::Vault>,
     pub default_page_size: u32,
     pub max_page_size: u32,
+    /// Watch slots per principal and the caps of a search (see `super::limits`).
+    pub limits: super::limits::QueryLimits,
     /// Hands back the tickets of a person who goes away.
     pub assigner: crate::assignment::Assigner,
 }
@@ -317,6 +319,8 @@ impl v1::tickets_server::Tickets for TicketsService {
     ) -> Result<Response<v1::ListTicketsResponse>, Status> {
         let actor = actor_of(&request)?;
         authorize(&actor, Action::ListTickets, None).map_err(status_from)?;
+        self.limits
+            .check_filter(request.get_ref().filter.as_ref())?;
         let request = request.into_inner();
         let filter = scoped_filter(&actor, request.filter)?;
         let after = parse_page_token(&request.page_token).map_err(status_from)?;
@@ -361,15 +365,20 @@ impl v1::tickets_server::Tickets for TicketsService {
     ) -> Result<Response<Self::WatchTicketsStream>, Status> {
         let actor = actor_of(&request)?;
         authorize(&actor, Action::WatchTickets, None).map_err(status_from)?;
+        self.limits
+            .check_filter(request.get_ref().filter.as_ref())?;
         let request = request.into_inner();
         let filter = scoped_filter(&actor, request.filter)?;
+        let slot = self.limits.watches.take(&actor.principal)?;
         let stream = watch::watch(
             self.log.clone(),
             self.readers.clone(),
             filter,
             request.include_current,
         );
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(super::limits::holding(
+            stream, slot,
+        ))))
     }
 
     async fn classify(
