@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::error::CliError;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Request;
 
 /// Which service a call goes to.
@@ -56,8 +56,14 @@ pub async fn connect(settings: &Settings, service: Service) -> Result<Connection
         address: address.clone(),
         reason,
     };
-    let endpoint = Endpoint::from_shared(address.clone())
-        .map_err(|error| CliError::Usage(format!("invalid address {address:?}: {error}")))?
+    let flag = match service {
+        Service::Intake => "--intake",
+        Service::Workflow => "--workflow",
+    };
+    // http:// is plain text, https:// is TLS with --ca (or the system's roots) and, for mutual
+    // TLS, --cert and --key.
+    let endpoint = service::tls::endpoint(flag, &address, settings.tls.as_ref())
+        .map_err(|error| CliError::Usage(error.to_string()))?
         .connect_timeout(std::time::Duration::from_secs(5).min(settings.timeout))
         .timeout(settings.timeout);
     let channel = endpoint

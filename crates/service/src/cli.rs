@@ -32,6 +32,9 @@ pub struct CommonArgs {
     /// Where to serve Prometheus metrics (`/metrics`); no metrics endpoint when absent.
     #[arg(long, env = "CLOOP_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// `--tls-cert`, `--tls-key`, `--tls-client-ca`: TLS of the gRPC server (`crate::tls`).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 impl CommonArgs {

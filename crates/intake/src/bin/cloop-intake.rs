@@ -40,6 +40,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         }
     };
     let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
+    let tls = cli.common.tls.server_tls(&file)?;
     Ok(IntakeConfig {
         listen: cli.common.listen_or(intake::settings::default_listen()),
         metrics_listen: cli.common.metrics_listen,
@@ -49,6 +50,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         rules: Arc::new(rules),
         nats,
         settings,
+        tls,
     })
 }
 

@@ -60,7 +60,9 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         .map(eventlog::StoreUrl::parse)
         .transpose()
         .map_err(|error| anyhow::anyhow!("--keys-store: {error}"))?;
+    let tls = cli.common.tls.server_tls(&file)?;
     Ok(WorkflowConfig {
+        tls,
         store,
         keys_store,
         listen: cli.common.listen_or(workflow::config::default_listen()),
