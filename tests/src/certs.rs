@@ -79,7 +79,9 @@ impl TestPki {
             .push(rcgen::DnType::CommonName, common_name);
         params.extended_key_usages = vec![usage];
         let key = rcgen::KeyPair::generate().expect("generate a key");
-        let cert = params.signed_by(&key, &issuer).expect("sign the certificate");
+        let cert = params
+            .signed_by(&key, &issuer)
+            .expect("sign the certificate");
         (cert.pem(), key.serialize_pem())
     }
 }

@@ -205,7 +205,28 @@ pub fn config(url: &str) -> Result<(postgres::Config, PgTls), LogError> {
 /// Connects with the blocking client, TLS as `url` asks.
 pub fn connect(url: &str) -> Result<postgres::Client, LogError> {
     let (config, tls) = config(url)?;
-    config.connect(tls).map_err(pg("connect to PostgreSQL"))
+    config.connect(tls).map_err(|error| {
+        // postgres::Error shows only its first line ("error performing TLS handshake"); the
+        // reason (rustls's "invalid peer certificate: UnknownIssuer") is in its sources.
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        let mut detail = causes.join(": ");
+        if detail.contains("UnknownIssuer") || detail.contains("BadSignature") {
+            detail.push_str(" (sslrootcert is not the CA that signed the server's certificate)");
+        }
+        match pg("connect to PostgreSQL")(error) {
+            LogError::Unavailable { reason } if !detail.is_empty() && !reason.contains(&detail) => {
+                LogError::Unavailable {
+                    reason: format!("{reason}: {detail}"),
+                }
+            }
+            other => other,
+        }
+    })
 }
 
 fn invalid_file(key: &str, path: &Path, reason: impl std::fmt::Display) -> LogError {
