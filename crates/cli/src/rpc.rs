@@ -93,5 +93,19 @@ impl Connection {
 /// Maps a failed call: a transport failure (the service went away) reads like an unreachable
 /// service; other statuses keep their code.
 pub fn call_error(status: tonic::Status) -> CliError {
+    // A connection that broke under the call (e.g. a server that requires a client
+    // certificate closes the TLS session: "received fatal alert: CertificateRequired") comes
+    // as UNKNOWN "transport error"; say why, as UNAVAILABLE (exit code 6).
+    if status.code() == tonic::Code::Unknown {
+        if let Some(source) = std::error::Error::source(&status) {
+            return CliError::Status {
+                status: tonic::Status::unavailable(format!(
+                    "{}: {}",
+                    status.message(),
+                    error_chain(source)
+                )),
+            };
+        }
+    }
     CliError::Status { status }
 }
