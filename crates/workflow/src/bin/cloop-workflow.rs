@@ -69,6 +69,13 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
         .transpose()
         .map_err(|error| anyhow::anyhow!("--keys-store: {error}"))?;
+    // The TLS of a PostgreSQL store (sslmode, sslrootcert, sslcert, sslkey) is checked now, so
+    // that a missing CA file stops the start with the flag's name.
+    for (flag, store) in [("--store", &store), ("--keys-store", &keys_store)] {
+        if let Some(eventlog::StoreUrl::Postgres(url)) = store {
+            eventlog::pgtls::config(url).map_err(|error| anyhow::anyhow!("{flag}: {error}"))?;
+        }
+    }
     let tls = cli.common.tls.server_tls(&file)?;
     Ok(WorkflowConfig {
         tls,
