@@ -95,15 +95,18 @@ impl Connection {
 pub fn call_error(status: tonic::Status) -> CliError {
     // A connection that broke under the call (e.g. a server that requires a client
     // certificate closes the TLS session: "received fatal alert: CertificateRequired") comes
-    // as UNKNOWN "transport error"; say why, as UNAVAILABLE (exit code 6).
-    if status.code() == tonic::Code::Unknown {
+    // as UNKNOWN "transport error" or CANCELLED, with the transport's error as its source; say
+    // why, as UNAVAILABLE (exit code 6).
+    if matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled) {
         if let Some(source) = std::error::Error::source(&status) {
+            let chain = error_chain(source);
+            let message = if chain.starts_with(status.message()) {
+                chain
+            } else {
+                format!("{}: {chain}", status.message())
+            };
             return CliError::Status {
-                status: tonic::Status::unavailable(format!(
-                    "{}: {}",
-                    status.message(),
-                    error_chain(source)
-                )),
+                status: tonic::Status::unavailable(message),
             };
         }
     }
