@@ -354,7 +354,6 @@ async fn grpc_over_tls_and_mutual_tls_end_to_end() {
             .get_history(authorized(
                 v1::GetHistoryRequest {
                     ticket_id: ticket_id.clone(),
-                    ..Default::default()
                 },
                 "t-admin",
             ))
