@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod certs;
+pub mod tls_postgres;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

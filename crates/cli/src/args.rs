@@ -30,7 +30,17 @@ pub struct Cli {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
-    /// Profile file (TOML: intake, workflow, token, utc_offset).
+    /// CA certificate file (PEM) to trust for https:// addresses (default: the system's
+    /// root certificates).
+    #[arg(long, global = true, env = "CLOOP_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for services that require mutual TLS (with --key).
+    #[arg(long, global = true, env = "CLOOP_CERT", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, global = true, env = "CLOOP_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Profile file (TOML: intake, workflow, token, utc_offset, ca, cert, key).
     #[arg(long, global = true, env = "CLOOP_PROFILE", value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// UTC offset instants are shown in (default +08:00).

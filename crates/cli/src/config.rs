@@ -1,7 +1,8 @@
 //! Where the CLI's settings come from, first match wins: command-line flags, environment
 //! variables (`CLOOP_INTAKE`, `CLOOP_WORKFLOW`, `CLOOP_TOKEN`, `CLOOP_UTC_OFFSET`; clap reads
-//! them together with the flags), then the profile file (TOML, keys `intake`, `workflow`,
-//! `token`, `utc_offset`; `--profile` / `CLOOP_PROFILE`, default
+//! them together with the flags; also `CLOOP_CA`, `CLOOP_CERT`, `CLOOP_KEY`), then the profile
+//! file (TOML, keys `intake`, `workflow`, `token`, `utc_offset`, `ca`, `cert`, `key`;
+//! `--profile` / `CLOOP_PROFILE`, default
 //! `~/.config/cloop/profile.toml`), then the defaults.
 
 use crate::error::CliError;
@@ -24,6 +25,11 @@ pub struct Profile {
     pub workflow: Option<String>,
     pub token: Option<String>,
     pub utc_offset: Option<String>,
+    /// The CA file to trust for `https://` addresses.
+    pub ca: Option<PathBuf>,
+    /// The client certificate and key for mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// The settings after flags, environment, profile and defaults.
@@ -35,6 +41,9 @@ pub struct Settings {
     pub offset: FixedOffset,
     /// How long one call may take before it fails with DEADLINE_EXCEEDED.
     pub timeout: std::time::Duration,
+    /// TLS of the calls to `https://` addresses (`--ca`, `--cert`, `--key`); `None` when no
+    /// file is named (an `https://` address then trusts the system's roots).
+    pub tls: Option<service::tls::ClientTls>,
 }
 
 /// The default profile path, `~/.config/cloop/profile.toml` (or under `XDG_CONFIG_HOME`).
@@ -118,7 +127,34 @@ pub fn settings(
             .map(|value| value.trim().to_owned()),
         offset: parse_offset(&offset_text)?,
         timeout: std::time::Duration::from_secs(timeout_seconds.max(1)),
+        tls: None,
     })
+}
+
+/// Reads the TLS files of `--ca`, `--cert`, `--key` (flags and environment win over the
+/// profile's `ca`, `cert`, `key`).
+pub fn client_tls(
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    profile: &Profile,
+) -> Result<Option<service::tls::ClientTls>, CliError> {
+    let pick = |given: Option<PathBuf>, flag: &'static str, from_profile: &Option<PathBuf>| match (
+        given,
+        from_profile,
+    ) {
+        (Some(path), _) => Some((flag, path)),
+        (None, Some(path)) => Some(("profile", path.clone())),
+        (None, None) => None,
+    };
+    let ca = pick(ca, "--ca", &profile.ca);
+    let cert = pick(cert, "--cert", &profile.cert);
+    let key = pick(key, "--key", &profile.key);
+    fn named<'a>(file: &'a Option<(&'static str, PathBuf)>) -> Option<(&'static str, &'a Path)> {
+        file.as_ref().map(|(name, path)| (*name, path.as_path()))
+    }
+    service::tls::ClientTls::load(named(&ca), named(&cert), named(&key))
+        .map_err(|error| CliError::Usage(error.to_string()))
 }
 
 #[cfg(test)]

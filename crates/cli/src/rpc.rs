@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::error::CliError;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Request;
 
 /// Which service a call goes to.
@@ -56,8 +56,14 @@ pub async fn connect(settings: &Settings, service: Service) -> Result<Connection
         address: address.clone(),
         reason,
     };
-    let endpoint = Endpoint::from_shared(address.clone())
-        .map_err(|error| CliError::Usage(format!("invalid address {address:?}: {error}")))?
+    let flag = match service {
+        Service::Intake => "--intake",
+        Service::Workflow => "--workflow",
+    };
+    // http:// is plain text, https:// is TLS with --ca (or the system's roots) and, for mutual
+    // TLS, --cert and --key.
+    let endpoint = service::tls::endpoint(flag, &address, settings.tls.as_ref())
+        .map_err(|error| CliError::Usage(error.to_string()))?
         .connect_timeout(std::time::Duration::from_secs(5).min(settings.timeout))
         .timeout(settings.timeout);
     let channel = endpoint
@@ -87,5 +93,22 @@ impl Connection {
 /// Maps a failed call: a transport failure (the service went away) reads like an unreachable
 /// service; other statuses keep their code.
 pub fn call_error(status: tonic::Status) -> CliError {
+    // A connection that broke under the call (e.g. a server that requires a client
+    // certificate closes the TLS session: "received fatal alert: CertificateRequired") comes
+    // as UNKNOWN "transport error" or CANCELLED, with the transport's error as its source; say
+    // why, as UNAVAILABLE (exit code 6).
+    if matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled) {
+        if let Some(source) = std::error::Error::source(&status) {
+            let chain = error_chain(source);
+            let message = if chain.starts_with(status.message()) {
+                chain
+            } else {
+                format!("{}: {chain}", status.message())
+            };
+            return CliError::Status {
+                status: tonic::Status::unavailable(message),
+            };
+        }
+    }
     CliError::Status { status }
 }

@@ -49,7 +49,7 @@ pub enum LogError {
     },
     /// PostgreSQL failed while doing what `context` says (a lost connection or a busy server
     /// is `Unavailable` instead).
-    #[error("failed to {context}: {source}")]
+    #[error("failed to {context}: {}", describe_postgres(source))]
     Postgres {
         /// What was being done, as a verb phrase.
         context: &'static str,
@@ -198,6 +198,22 @@ pub(crate) fn classify_sqlite(context: &'static str, source: rusqlite::Error) ->
 }
 
 /// Returns a closure that turns a PostgreSQL error into a `LogError` with the given context.
+/// A PostgreSQL error with the server's message: `postgres::Error` alone shows "db error".
+fn describe_postgres(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!(
+            "{error}: {} {}: {}",
+            db.severity(),
+            db.code().code(),
+            db.message()
+        ),
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
+}
+
 pub(crate) fn pg(context: &'static str) -> impl FnOnce(postgres::Error) -> LogError {
     move |source| classify_postgres(context, source)
 }

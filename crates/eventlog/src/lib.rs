@@ -66,6 +66,7 @@ mod error;
 mod event;
 mod log;
 mod options;
+pub mod pgtls;
 pub mod postgres;
 mod prepare;
 mod projector;

@@ -30,7 +30,10 @@ impl StoreUrl {
             || text.starts_with("postgresql://")
             || text.starts_with("host=")
         {
-            return text
+            // sslmode=verify-full and the certificate files are read by `pgtls`, not by the
+            // `postgres` crate.
+            let (rest, _) = crate::pgtls::split_tls_params(text)?;
+            return rest
                 .parse::<postgres::Config>()
                 .map(|_| StoreUrl::Postgres(text.to_string()))
                 .map_err(|error| {
@@ -55,6 +58,17 @@ impl StoreUrl {
             ));
         }
         Ok(StoreUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The same store with `sslrootcert=ca` added to a PostgreSQL connection string that names
+    /// no CA file yet (`--store-ca`); a SQLite store as it is.
+    pub fn with_root_cert(self, ca: &std::path::Path) -> Result<StoreUrl, LogError> {
+        match self {
+            StoreUrl::Postgres(url) => {
+                crate::pgtls::with_root_cert(&url, ca).map(StoreUrl::Postgres)
+            }
+            sqlite => Ok(sqlite),
+        }
     }
 
     /// True for a PostgreSQL store.

@@ -264,6 +264,7 @@ fn main() {
             rules: Arc::new(domain::rules::Rules::defaults()),
             nats: service::config::NatsConfig::default(),
             settings: IntakeSettings::default(),
+            tls: None,
         })
         .await
         .expect("start intake");

@@ -175,17 +175,24 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         authenticator,
     );
     let grpc_shutdown = accept_shutdown.wait();
-    let server = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(intake_service)
-        .serve_with_incoming_shutdown(
-            // TCP_NODELAY: without it small answers wait for the client's delayed ack.
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            grpc_shutdown,
-        );
+    let server =
+        service::tls::apply_server(config.tls.as_ref(), tonic::transport::Server::builder())?
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(intake_service)
+            .serve_with_incoming_shutdown(
+                // TCP_NODELAY: without it small answers wait for the client's delayed ack.
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                grpc_shutdown,
+            );
 
-    tracing::info!(%address, node_id = config.settings.node_id, "intake listening");
+    tracing::info!(
+        %address,
+        node_id = config.settings.node_id,
+        tls = config.tls.is_some(),
+        mutual_tls = config.tls.as_ref().is_some_and(|tls| tls.is_mutual()),
+        "intake listening"
+    );
     let task_outbox = outbox;
     let task = tokio::spawn(async move {
         let served = server.await;

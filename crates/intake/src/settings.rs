@@ -120,6 +120,9 @@ pub struct IntakeConfig {
     pub rules: std::sync::Arc<domain::rules::Rules>,
     pub nats: NatsConfig,
     pub settings: IntakeSettings,
+    /// TLS of the gRPC server (`--tls-cert`, `--tls-key`, `--tls-client-ca`); plain text
+    /// when `None`.
+    pub tls: Option<service::tls::ServerTls>,
 }
 
 /// The default gRPC address of `cloop-intake`.

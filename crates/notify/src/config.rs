@@ -14,6 +14,13 @@ use std::time::Duration;
 pub struct NotifySettings {
     /// The workflow's gRPC address (`GetTicket`, `RecordNotification`).
     pub workflow_url: String,
+    /// The CA file (PEM) that signed the workflow's certificate, for an `https://`
+    /// `workflow_url` (`--workflow-ca` wins); without it the system's roots are trusted.
+    pub workflow_ca: Option<std::path::PathBuf>,
+    /// The client certificate and key (PEM) shown to a workflow that requires mutual TLS
+    /// (`--workflow-cert`, `--workflow-key` win).
+    pub workflow_cert: Option<std::path::PathBuf>,
+    pub workflow_key: Option<std::path::PathBuf>,
     /// A bearer token of role `service` (or `admin`) for the workflow. `token_env` names an
     /// environment variable to read it from instead, so the file need not hold it.
     pub token: String,
@@ -42,6 +49,9 @@ impl Default for NotifySettings {
     fn default() -> Self {
         Self {
             workflow_url: "http://127.0.0.1:50052".to_owned(),
+            workflow_ca: None,
+            workflow_cert: None,
+            workflow_key: None,
             token: String::new(),
             token_env: "CLOOP_NOTIFY_TOKEN".to_owned(),
             consumer_name: "notify".to_owned(),

@@ -38,7 +38,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Code;
 
 /// Everything the service needs to run.
@@ -54,6 +54,9 @@ pub struct NotifyConfig {
     /// offset (the calendar's).
     pub time_format: String,
     pub offset: FixedOffset,
+    /// TLS towards the workflow (`--workflow-ca`, `--workflow-cert`, `--workflow-key`);
+    /// `None` for an `http://` workflow, or the system's roots for an `https://` one.
+    pub workflow_tls: Option<service::tls::ClientTls>,
 }
 
 /// The counters on `/metrics`.
@@ -665,14 +668,14 @@ pub async fn run(
         }
         None => None,
     };
-    let channel = Endpoint::from_shared(config.settings.workflow_url.clone())
-        .map_err(|error| NotifyError::Config {
-            key: "notify.workflow_url".to_owned(),
-            reason: error.to_string(),
-        })?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(config.settings.request_timeout())
-        .connect_lazy();
+    let channel = service::tls::endpoint(
+        "[notify] workflow_url",
+        &config.settings.workflow_url,
+        config.workflow_tls.as_ref(),
+    )?
+    .connect_timeout(Duration::from_secs(2))
+    .timeout(config.settings.request_timeout())
+    .connect_lazy();
     let webhook = match &config.settings.webhook {
         Some(settings) => Some(
             Webhook::new(settings, config.settings.webhook_secret()).map_err(|reason| {

@@ -35,6 +35,9 @@ pub struct CommonArgs {
     /// The NATS identity and TLS: `--nats-creds`, `--nats-nkey`, `--nats-user`, ...
     #[command(flatten)]
     pub nats_auth: crate::nats_auth::NatsAuthArgs,
+    /// `--tls-cert`, `--tls-key`, `--tls-client-ca`: TLS of the gRPC server (`crate::tls`).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 impl CommonArgs {

@@ -45,6 +45,9 @@ pub enum ServiceError {
     /// The gRPC server failed.
     #[error("grpc server: {0}")]
     Grpc(String),
+    /// A TLS file or set-up is not valid; `what` names the flag (or key) and the file.
+    #[error("TLS {what}: {reason}")]
+    Tls { what: String, reason: String },
     /// Logging could not be set up.
     #[error("set up logging: {0}")]
     Logging(String),

@@ -2,7 +2,7 @@
 //! configuration loading, the tokens file and bearer-token authentication with per-caller rate
 //! limits, the one mapping of errors to `tonic::Status` (with the words and the alarm of a full
 //! data disk), Prometheus metrics, structured logging, health and reflection, the NATS
-//! connection and graceful shutdown.
+//! connection, TLS of the gRPC servers and clients, and graceful shutdown.
 
 pub mod cli;
 pub mod config;
@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod tls;
 pub mod tokens;
 
 pub use cli::CommonArgs;

@@ -39,6 +39,14 @@ pub enum VaultError {
         /// What to do instead.
         advice: &'static str,
     },
+    /// The key store's connection string (or a TLS file it names) is not usable.
+    #[error("invalid key store {store}: {reason}")]
+    Connection {
+        /// The key store's connection string with its password replaced by `***`.
+        store: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A sealed object is not in the form `SealedJson` writes.
     #[error("malformed sealed object: {reason}")]
     Malformed {

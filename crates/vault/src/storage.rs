@@ -87,6 +87,8 @@ pub(crate) enum Storage {
 pub(crate) struct PostgresStore {
     /// The configuration parsed from the connection string (which may hold a password).
     config: postgres::Config,
+    /// The TLS that the connection string's `sslmode` asks for (`eventlog::pgtls`).
+    tls: eventlog::pgtls::PgTls,
     /// The connection string with its password replaced by `***`.
     shown: String,
     /// The session, `None` after a lost connection until the next call reconnects.
@@ -230,7 +232,7 @@ impl PostgresStore {
     fn connect(&self, context: &'static str) -> Result<Session, VaultError> {
         let client = self
             .config
-            .connect(postgres::NoTls)
+            .connect(self.tls.clone())
             .map_err(|error| pg_error(context, &self.shown, error))?;
         Ok(Session {
             client,
@@ -303,9 +305,11 @@ impl Storage {
     /// advisory lock, in one transaction) when they are missing.
     pub(crate) fn open_postgres(url: &str) -> Result<Storage, VaultError> {
         let shown = redact(url);
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|error| pg_error("read the connection string", &shown, error))?;
+        let (mut config, tls) =
+            eventlog::pgtls::config(url).map_err(|error| VaultError::Connection {
+                store: shown.clone(),
+                reason: error.to_string(),
+            })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -314,6 +318,7 @@ impl Storage {
         }
         let mut store = PostgresStore {
             config,
+            tls,
             shown,
             session: None,
         };

@@ -207,6 +207,9 @@ pub struct WorkflowConfig {
     pub retention: crate::retention::RetentionSettings,
     /// The system clock in production; tests may pass a [`crate::clock::TestClock`].
     pub clock: Arc<dyn Clock>,
+    /// TLS of the gRPC server (`--tls-cert`, `--tls-key`, `--tls-client-ca`); plain text
+    /// when `None`.
+    pub tls: Option<service::tls::ServerTls>,
 }
 
 /// The default gRPC address of `cloop-workflow`.

@@ -127,7 +127,7 @@ fn compete(url: &str, replica: &str, sender: &watch::Sender<bool>, stop: &Shutdo
                 leading = false;
                 sender.send_replace(false);
             }
-            client = postgres::Client::connect(url, postgres::NoTls)
+            client = eventlog::pgtls::connect(url)
                 .map_err(|error| tracing::warn!(%error, "leader election cannot connect"))
                 .ok();
         }

@@ -498,18 +498,25 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         .max_decoding_message_size(config.settings.max_message_bytes),
         authenticator,
     );
-    let server = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(tickets_service)
-        .add_service(audit_service)
-        .add_service(reports_service)
-        .serve_with_incoming_shutdown(
-            // TCP_NODELAY: without it small answers wait for the client's delayed ack.
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown.wait(),
-        );
-    tracing::info!(%address, store = %store, "workflow listening");
+    let server =
+        service::tls::apply_server(config.tls.as_ref(), tonic::transport::Server::builder())?
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(tickets_service)
+            .add_service(audit_service)
+            .add_service(reports_service)
+            .serve_with_incoming_shutdown(
+                // TCP_NODELAY: without it small answers wait for the client's delayed ack.
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                shutdown.wait(),
+            );
+    tracing::info!(
+        %address,
+        store = %store,
+        tls = config.tls.is_some(),
+        mutual_tls = config.tls.as_ref().is_some_and(|tls| tls.is_mutual()),
+        "workflow listening"
+    );
 
     let task = tokio::spawn(async move {
         let served = server.await;

@@ -121,9 +121,7 @@ impl PositionStore {
 
     /// The position in the table `publisher_position` of the PostgreSQL database at `url`.
     pub fn open_postgres(url: &str) -> Result<Self, WorkflowError> {
-        let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(
-            WorkflowError::postgres("connect for the publisher position"),
-        )?;
+        let mut client = eventlog::pgtls::connect(url)?;
         client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS publisher_position ( \

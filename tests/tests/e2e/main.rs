@@ -18,5 +18,6 @@ mod replicas;
 mod report_month;
 mod reports_audit;
 mod support;
+mod tls;
 mod webhook;
 mod workflow;

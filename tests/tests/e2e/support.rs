@@ -160,6 +160,10 @@ pub struct PairOptions {
     pub intake_data_dir: Option<PathBuf>,
     /// The workflow's data folder (default `<temp dir>/workflow`).
     pub workflow_data_dir: Option<PathBuf>,
+    /// More flags of the intake process (e.g. `--tls-cert FILE --tls-key FILE`).
+    pub intake_args: Vec<String>,
+    /// More flags of the workflow process.
+    pub workflow_args: Vec<String>,
 }
 
 /// nats-server, `cloop-intake` and `cloop-workflow`, each a real process that a scenario may
@@ -254,15 +258,20 @@ impl<N> Pair<N> {
             }
             envs
         };
+        let mut intake_arguments = arguments(&intake_address, &intake_metrics, &intake_data_dir);
+        intake_arguments.extend(options.intake_args.iter().cloned());
+        let mut workflow_arguments =
+            arguments(&workflow_address, &workflow_metrics, &workflow_data_dir);
+        workflow_arguments.extend(options.workflow_args.iter().cloned());
         let mut intake = ServiceProcess::spawn(
             "cloop-intake",
-            &arguments(&intake_address, &intake_metrics, &intake_data_dir),
+            &intake_arguments,
             &environment(&options.intake_failpoints),
             dir.path().join("intake.log"),
         );
         let mut workflow = ServiceProcess::spawn(
             "cloop-workflow",
-            &arguments(&workflow_address, &workflow_metrics, &workflow_data_dir),
+            &workflow_arguments,
             &environment(&options.workflow_failpoints),
             dir.path().join("workflow.log"),
         );

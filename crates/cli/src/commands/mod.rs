@@ -61,7 +61,7 @@ pub fn new_command_id() -> String {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let profile = read_profile(cli.profile.as_deref())?;
-    let settings = settings(
+    let mut settings = settings(
         cli.intake,
         cli.workflow,
         cli.token,
@@ -69,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli.timeout,
         &profile,
     )?;
+    settings.tls = crate::config::client_tls(cli.ca, cli.cert, cli.key, &profile)?;
     let context = Context {
         view: View {
             offset: settings.offset,

@@ -28,6 +28,8 @@ pub const RESERVED_SECTIONS: &[&str] = &[
     "retention",
     "logging",
     "rate_limits",
+    // The gRPC servers' TLS files (`service::tls`).
+    "tls",
 ];
 
 /// The whole domain configuration. `Default` carries every number of `domain.md`.

@@ -27,7 +27,7 @@ mod writer;
 
 use std::sync::Mutex;
 
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, Row};
 use uuid::Uuid;
 
 use crate::canonical::{chain_hash, parse_timestamp, row_digest, CallerFields, WriterFields};
@@ -120,7 +120,7 @@ pub fn on_blocking_pool<T>(work: impl FnOnce() -> T) -> T {
 
 /// Connects to the database.
 pub(crate) fn connect(url: &str) -> Result<Client, LogError> {
-    Client::connect(url, NoTls).map_err(pg("connect to PostgreSQL"))
+    crate::pgtls::connect(url)
 }
 
 /// Creates `schema_migrations` if needed and applies the missing migrations, under an

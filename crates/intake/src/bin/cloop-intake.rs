@@ -43,6 +43,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         }
     };
     let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
+    let tls = cli.common.tls.server_tls(&file)?;
     Ok(IntakeConfig {
         listen: cli.common.listen_or(intake::settings::default_listen()),
         metrics_listen: cli.common.metrics_listen,
@@ -52,6 +53,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         rules: Arc::new(rules),
         nats,
         settings,
+        tls,
     })
 }
 

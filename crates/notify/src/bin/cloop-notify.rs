@@ -4,7 +4,7 @@
 use clap::Parser;
 use service::config::{ConfigFile, NatsConfig};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Delivers customer notices from TICKET_EVENTS by webhook or e-mail.
@@ -25,6 +25,17 @@ struct Cli {
     metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     nats_auth: service::nats_auth::NatsAuthArgs,
+    /// The CA file (PEM) to trust for an `https://` `[notify] workflow_url`; overrides
+    /// `[notify] workflow_ca`. Without one the system's root certificates are trusted.
+    #[arg(long, env = "CLOOP_WORKFLOW_CA")]
+    workflow_ca: Option<PathBuf>,
+    /// The client certificate (PEM) shown to a workflow that requires mutual TLS; overrides
+    /// `[notify] workflow_cert`.
+    #[arg(long, env = "CLOOP_WORKFLOW_CERT")]
+    workflow_cert: Option<PathBuf>,
+    /// The key of --workflow-cert (PEM); overrides `[notify] workflow_key`.
+    #[arg(long, env = "CLOOP_WORKFLOW_KEY")]
+    workflow_key: Option<PathBuf>,
 }
 
 fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
@@ -41,7 +52,40 @@ fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
                 file.domain.calendar.utc_offset
             )
         })?;
+    let pick = |flag: &Option<PathBuf>,
+                flag_name: &'static str,
+                key: &Option<PathBuf>,
+                key_name: &'static str| {
+        match (flag, key) {
+            (Some(path), _) => Some((flag_name, path.clone())),
+            (None, Some(path)) => Some((key_name, path.clone())),
+            (None, None) => None,
+        }
+    };
+    let ca = pick(
+        &cli.workflow_ca,
+        "--workflow-ca",
+        &settings.workflow_ca,
+        "[notify] workflow_ca",
+    );
+    let cert = pick(
+        &cli.workflow_cert,
+        "--workflow-cert",
+        &settings.workflow_cert,
+        "[notify] workflow_cert",
+    );
+    let key = pick(
+        &cli.workflow_key,
+        "--workflow-key",
+        &settings.workflow_key,
+        "[notify] workflow_key",
+    );
+    fn named<'a>(file: &'a Option<(&'static str, PathBuf)>) -> Option<(&'static str, &'a Path)> {
+        file.as_ref().map(|(name, path)| (*name, path.as_path()))
+    }
+    let workflow_tls = service::tls::ClientTls::load(named(&ca), named(&cert), named(&key))?;
     Ok(notify::NotifyConfig {
+        workflow_tls,
         nats_url: cli.nats_url.clone(),
         data_dir: cli.data_dir.clone(),
         metrics_listen: cli.metrics_listen,

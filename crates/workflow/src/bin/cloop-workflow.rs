@@ -24,6 +24,11 @@ struct Cli {
     /// the data folder next to a SQLite log, the log's database next to a PostgreSQL one.
     #[arg(long, env = "CLOOP_KEYS_STORE")]
     keys_store: Option<String>,
+    /// The CA file (PEM) that signed the PostgreSQL server's certificate, for
+    /// `sslmode=verify-full` (or `verify-ca`, `require`): added as `sslrootcert` to --store and
+    /// --keys-store when they name none.
+    #[arg(long, env = "CLOOP_STORE_CA")]
+    store_ca: Option<std::path::PathBuf>,
     /// Check the data folder of a stopped service (log chain and projections) and exit.
     #[arg(long)]
     check: bool,
@@ -51,19 +56,32 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         }
     };
     let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
+    let with_ca = |store: eventlog::StoreUrl| match &cli.store_ca {
+        Some(ca) => store.with_root_cert(ca),
+        None => Ok(store),
+    };
     let store = cli
         .store
         .as_deref()
-        .map(eventlog::StoreUrl::parse)
+        .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
         .transpose()
         .map_err(|error| anyhow::anyhow!("--store: {error}"))?;
     let keys_store = cli
         .keys_store
         .as_deref()
-        .map(eventlog::StoreUrl::parse)
+        .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
         .transpose()
         .map_err(|error| anyhow::anyhow!("--keys-store: {error}"))?;
+    // The TLS of a PostgreSQL store (sslmode, sslrootcert, sslcert, sslkey) is checked now, so
+    // that a missing CA file stops the start with the flag's name.
+    for (flag, store) in [("--store", &store), ("--keys-store", &keys_store)] {
+        if let Some(eventlog::StoreUrl::Postgres(url)) = store {
+            eventlog::pgtls::config(url).map_err(|error| anyhow::anyhow!("{flag}: {error}"))?;
+        }
+    }
+    let tls = cli.common.tls.server_tls(&file)?;
     Ok(WorkflowConfig {
+        tls,
         store,
         keys_store,
         listen: cli.common.listen_or(workflow::config::default_listen()),

@@ -296,8 +296,11 @@ impl SharedProjector for SharedTicketProjector {
         let spawned = std::thread::Builder::new()
             .name("tickets-vacuum".to_string())
             .spawn(move || {
-                let vacuumed = postgres::Client::connect(&url, postgres::NoTls)
-                    .and_then(|mut client| client.batch_execute("VACUUM tickets"));
+                let vacuumed = eventlog::pgtls::connect(&url).and_then(|mut client| {
+                    client
+                        .batch_execute("VACUUM tickets")
+                        .map_err(eventlog::LogError::postgres("vacuum the ticket table"))
+                });
                 if let Err(error) = vacuumed {
                     tracing::warn!(%error, "vacuum the ticket projection after an erasure");
                 }
@@ -751,8 +754,7 @@ const DIGEST_QUERY: &str =
 /// The digest of the shared ticket table at `url` and the position it includes; `None` when
 /// the database has no such table (no workflow has started on it yet).
 pub fn digest_postgres(url: &str) -> Result<Option<(String, u64)>, WorkflowError> {
-    let mut client = postgres::Client::connect(url, postgres::NoTls)
-        .map_err(WorkflowError::postgres("connect to the ticket table"))?;
+    let mut client = eventlog::pgtls::connect(url)?;
     let exists: bool = client
         .query_one(
             "SELECT to_regclass('ticket_projection') IS NOT NULL \
