@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::error::CliError;
+use service::tls::error_chain;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::Request;
@@ -28,21 +29,6 @@ impl Service {
 pub struct Connection {
     pub channel: Channel,
     token: Option<String>,
-}
-
-/// The first line of an error and its causes, joined: tonic's transport errors put the
-/// useful part ("Connection refused") in the source chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 /// Connects to a service; an unreachable service is `CliError::Unreachable` (exit code 6).

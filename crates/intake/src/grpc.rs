@@ -68,7 +68,9 @@ impl v1::intake_server::Intake for IntakeService {
         &self,
         request: Request<v1::SubmitRequest>,
     ) -> Result<Response<v1::SubmitResponse>, Status> {
-        principal_of(&request)?.require_role(&[Role::Adapter], "Intake.Submit")?;
+        let principal = principal_of(&request)?;
+        principal.require_role(&[Role::Adapter], "Intake.Submit")?;
+        principal.may_submit_on(&request.get_ref().channel)?;
         self.core
             .submit(request.into_inner())
             .await
@@ -91,6 +93,7 @@ impl v1::intake_server::Intake for IntakeService {
             .enumerate()
             .map(move |(index, item)| {
                 let core = core.clone();
+                let submitter = principal.clone();
                 // The interceptor charged the call itself, which pays for the first item.
                 let charged = (index > 0)
                     .then(|| {
@@ -117,7 +120,16 @@ impl v1::intake_server::Intake for IntakeService {
                             index,
                         });
                     }
-                    let outcome = match core.submit(item.submission.unwrap_or_default()).await {
+                    let submission = item.submission.unwrap_or_default();
+                    if let Err(refused) = submitter.may_submit_on(&submission.channel) {
+                        return Ok(v1::SubmitStreamResponse {
+                            outcome: Some(v1::submit_stream_response::Outcome::Error(
+                                error_status(&refused),
+                            )),
+                            index,
+                        });
+                    }
+                    let outcome = match core.submit(submission).await {
                         Ok(response) => v1::submit_stream_response::Outcome::Result(response),
                         Err(failure) => v1::submit_stream_response::Outcome::Error(error_status(
                             &status_from(failure),

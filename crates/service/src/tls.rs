@@ -234,8 +234,9 @@ pub fn apply_server<L>(
     }
 }
 
-/// The first line of an error and its causes: rustls's reason is often in the source chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// The first line of an error and its causes, joined: rustls's reason and tonic's transport
+/// errors ("Connection refused") are often only in the source chain.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {

@@ -18,6 +18,8 @@ pub struct Principal {
     pub name: String,
     pub role: Role,
     pub department: Option<String>,
+    /// The channels an adapter may submit on; `None`: every configured channel.
+    pub channels: Option<Vec<String>>,
 }
 
 impl Principal {
@@ -27,6 +29,23 @@ impl Principal {
             principal: self.name.clone(),
             role: self.role,
             department: self.department.clone(),
+        }
+    }
+
+    /// Refuses with PERMISSION_DENIED a submission on a channel this principal is not bound
+    /// to (the tokens file's `channels`), before anything about the submission is looked up:
+    /// an adapter cannot replay another channel's idempotency keys to learn its tickets.
+    pub fn may_submit_on(&self, channel: &str) -> Result<(), Status> {
+        match &self.channels {
+            Some(channels) if !channels.iter().any(|allowed| allowed == channel.trim()) => {
+                Err(Status::permission_denied(format!(
+                    "{} may not submit on channel {:?} (its channels: {})",
+                    self.name,
+                    channel.trim(),
+                    channels.join(", ")
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -61,6 +80,10 @@ struct PrincipalEntry {
     #[serde(default)]
     department: Option<String>,
     token_sha256: String,
+    /// The channels an adapter may submit on (`Intake.Submit`, `SubmitStream`); every channel
+    /// when absent.
+    #[serde(default)]
+    channels: Option<Vec<String>>,
     /// This principal's own rate limit (requests per second, 0 for unlimited); the role's
     /// `[rate_limits]` default when absent.
     #[serde(default)]
@@ -145,6 +168,24 @@ impl TokenRegistry {
                     ));
                 }
             }
+            let channels = match entry.channels {
+                None => None,
+                Some(_) if role != Role::Adapter => {
+                    return Err(format!("{at}.channels is only allowed for adapter"));
+                }
+                Some(channels) => {
+                    let channels: Vec<String> = channels
+                        .iter()
+                        .map(|channel| channel.trim().to_owned())
+                        .collect();
+                    if channels.is_empty() || channels.iter().any(String::is_empty) {
+                        return Err(format!(
+                            "{at}.channels must name at least one channel, none empty"
+                        ));
+                    }
+                    Some(channels)
+                }
+            };
             let rate_override = RateLimitOverride {
                 rate_per_sec: entry.rate_per_sec,
                 burst: entry.burst,
@@ -161,6 +202,7 @@ impl TokenRegistry {
                 name: entry.name,
                 role,
                 department,
+                channels,
             };
             if by_hash.insert(hash, principal).is_some() {
                 return Err(format!("{at}.token_sha256 is used by another principal"));
@@ -367,6 +409,45 @@ mod tests {
                 .call(request_with(header))
                 .expect_err("refused");
             assert_eq!(status.code(), tonic::Code::Unauthenticated, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn an_adapter_bound_to_channels_submits_on_those_only() {
+        let text = format!(
+            "[[principal]]\nname = \"app-sdk\"\nrole = \"adapter\"\nchannels = [\"app\", \" wechat \"]\n\
+             token_sha256 = \"{}\"\n",
+            token_sha256("app-secret")
+        );
+        let bound = TokenRegistry::from_toml_str(&text).expect("valid tokens file");
+        let app = bound.authenticate("app-secret").expect("app-sdk");
+        assert!(app.may_submit_on("app").is_ok());
+        assert!(app.may_submit_on(" wechat").is_ok());
+        let refused = app.may_submit_on("web").expect_err("another channel");
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            refused.message(),
+            "app-sdk may not submit on channel \"web\" (its channels: app, wechat)"
+        );
+        // Unbound adapters submit on every channel.
+        let unbound = registry();
+        let web = unbound.authenticate("adapter-secret").expect("web-form");
+        assert!(web.may_submit_on("anything").is_ok());
+        for (entry, reason) in [
+            (
+                "role = \"agent\"\ndepartment = \"x\"\nchannels = [\"web\"]",
+                "channels is only allowed for adapter",
+            ),
+            ("role = \"adapter\"\nchannels = []", "at least one channel"),
+            ("role = \"adapter\"\nchannels = [\" \"]", "none empty"),
+        ] {
+            let text = format!(
+                "[[principal]]\nname = \"x\"\n{entry}\ntoken_sha256 = \"{}\"\n",
+                token_sha256("x")
+            );
+            let error = TokenRegistry::from_toml_str(&text).expect_err(entry);
+            assert!(error.contains("principal[0].channels"), "{error}");
+            assert!(error.contains(reason), "{error}");
         }
     }
 

@@ -16,6 +16,8 @@ use tonic::Code;
 
 const ADAPTER_TOKEN: &str = "adapter-token-for-tests";
 const AGENT_TOKEN: &str = "agent-token-for-tests";
+/// An adapter bound to channel `app` in the tokens file.
+const APP_TOKEN: &str = "app-adapter-token-for-tests";
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One intake process with its own nats-server, data folder, tokens and configuration.
@@ -45,9 +47,11 @@ impl IntakeUnderTest {
             &tokens,
             format!(
                 "[[principal]]\nname = \"web-form\"\nrole = \"adapter\"\ntoken_sha256 = \"{}\"\n\n\
-                 [[principal]]\nname = \"li.si\"\nrole = \"agent\"\ndepartment = \"logistics\"\ntoken_sha256 = \"{}\"\n",
+                 [[principal]]\nname = \"li.si\"\nrole = \"agent\"\ndepartment = \"logistics\"\ntoken_sha256 = \"{}\"\n\n\
+                 [[principal]]\nname = \"app-sdk\"\nrole = \"adapter\"\nchannels = [\"app\"]\ntoken_sha256 = \"{}\"\n",
                 service::tokens::token_sha256(ADAPTER_TOKEN),
                 service::tokens::token_sha256(AGENT_TOKEN),
+                service::tokens::token_sha256(APP_TOKEN),
             ),
         )
         .expect("write tokens");
@@ -994,4 +998,68 @@ async fn missing_wrong_and_non_adapter_tokens_are_refused() {
         .expect("adapter token")
         .into_inner();
     assert!(ok.duplicate);
+}
+
+/// An adapter bound to its channels in the tokens file submits on those only, and learns
+/// nothing from another channel's idempotency key: the channel check runs before the lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_bound_to_a_channel_cannot_submit_or_replay_on_another() {
+    let intake = IntakeUnderTest::start("", 120);
+    let mut client = intake.client().await;
+    let web = client
+        .submit(authorized(
+            submission("web", "w-1", "APP卡顿"),
+            ADAPTER_TOKEN,
+        ))
+        .await
+        .expect("the unbound adapter submits on web")
+        .into_inner();
+    // The bound adapter replays web's idempotency key: refused, nothing of the ticket told.
+    for content in ["APP卡顿", "something else"] {
+        let refused = client
+            .submit(authorized(submission("web", "w-1", content), APP_TOKEN))
+            .await
+            .expect_err("another channel");
+        assert_eq!(refused.code(), Code::PermissionDenied);
+        assert_eq!(
+            refused.message(),
+            "app-sdk may not submit on channel \"web\" (its channels: app)"
+        );
+        assert!(!format!("{refused:?}").contains(&web.ticket_id));
+    }
+    let own = client
+        .submit(authorized(submission("app", "a-1", "APP卡顿"), APP_TOKEN))
+        .await
+        .expect("its own channel")
+        .into_inner();
+    assert!(!own.duplicate);
+    // The bulk import refuses the item on another channel and takes the rest.
+    let mut answers = client
+        .submit_stream(authorized(
+            futures::stream::iter(vec![
+                v1::SubmitStreamRequest {
+                    submission: Some(submission("web", "w-1", "APP卡顿")),
+                },
+                v1::SubmitStreamRequest {
+                    submission: Some(submission("app", "a-2", "APP卡顿")),
+                },
+            ]),
+            APP_TOKEN,
+        ))
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    let mut outcomes = Vec::new();
+    while let Some(answer) = answers.next().await {
+        outcomes.push(answer.expect("stream item").outcome);
+    }
+    match outcomes.as_slice() {
+        [Some(v1::submit_stream_response::Outcome::Error(error)), Some(v1::submit_stream_response::Outcome::Result(taken))] =>
+        {
+            assert_eq!(error.code, Code::PermissionDenied as i32);
+            assert!(!format!("{error:?}").contains(&web.ticket_id));
+            assert!(!taken.duplicate);
+        }
+        other => panic!("unexpected outcomes {other:?}"),
+    }
 }
