@@ -34,6 +34,9 @@ pub enum IntakeError {
     /// The configuration is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A vital task of the running service failed: the service stopped.
+    #[error("{0}: the service stopped")]
+    TaskFailed(String),
 }
 
 impl IntakeError {

@@ -25,6 +25,7 @@ pub use settings::{IntakeConfig, IntakeSettings};
 use crate::metrics::IntakeMetrics;
 use crate::outbox::{Outbox, OutboxOptions};
 use service::shutdown::Shutdown;
+use service::tasks::spawn_vital;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct RunningIntake {
     /// The core, for in-process callers.
     pub core: Arc<Intake>,
     accept_shutdown: Shutdown,
+    /// The first vital task to fail, which stops the service.
+    failures: service::tasks::Failures,
     task: JoinHandle<Result<(), IntakeError>>,
 }
 
@@ -137,7 +140,10 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         metrics: metrics.clone(),
         content_window_hours,
     };
-    let relay_task = tokio::spawn(relay.run(relay_shutdown.clone()));
+    // The relay, the confirmer and the NATS listener are vital: without one of them the
+    // service would answer but not deliver.
+    let failures = service::tasks::Failures::new();
+    let relay_task = spawn_vital("relay", &failures, relay.run(relay_shutdown.clone()));
     let confirmer = confirm::Confirmer {
         outbox: outbox.clone(),
         context,
@@ -146,20 +152,28 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         consumer_name: config.settings.confirm_consumer_name(),
         metrics: metrics.clone(),
     };
-    let confirm_task = tokio::spawn(confirmer.run(relay_shutdown.clone()));
+    let confirm_task = spawn_vital(
+        "confirmer",
+        &failures,
+        confirmer.run(relay_shutdown.clone()),
+    );
     // One authenticator, and so one set of rate-limit buckets, for gRPC and NATS requests.
     let authenticator = service::Authenticator::new(config.tokens.clone());
     authenticator
         .limiter()
         .register_metrics(&metrics.registry, "cloop_intake_rate_limited_total")
         .map_err(service::ServiceError::from)?;
-    let inbound_task = tokio::spawn(inbound::serve(
-        core.clone(),
-        client.clone(),
-        config.settings.queue_group.clone(),
-        authenticator.clone(),
-        accept_shutdown.clone(),
-    ));
+    let inbound_task = spawn_vital(
+        "nats listener",
+        &failures,
+        inbound::serve(
+            core.clone(),
+            client.clone(),
+            config.settings.queue_group.clone(),
+            authenticator.clone(),
+            accept_shutdown.clone(),
+        ),
+    );
 
     let (health_reporter, health_service) = service::grpc::health();
     health_reporter
@@ -202,11 +216,11 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
                 tonic_health::ServingStatus::NotServing,
             )
             .await;
-        let _ = inbound_task.await;
+        inbound_task.join().await;
         // Nothing new can arrive now: flush the relay, then close the outbox.
         relay_shutdown.trigger();
-        let _ = relay_task.await;
-        let _ = confirm_task.await;
+        relay_task.join().await;
+        confirm_task.join().await;
         task_outbox.close().await;
         // Flushing waits for the server: not for ever when NATS is down.
         match tokio::time::timeout(Duration::from_secs(2), client.flush()).await {
@@ -223,6 +237,7 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         metrics_address,
         core,
         accept_shutdown,
+        failures,
         task,
     })
 }
@@ -233,6 +248,15 @@ pub async fn run(
     signal: impl Future<Output = ()>,
 ) -> Result<(), IntakeError> {
     let running = start(config).await?;
-    signal.await;
-    running.stop().await
+    let failures = running.failures.clone();
+    tokio::select! {
+        () = signal => running.stop().await,
+        failure = failures.first() => {
+            // The rest drains as on SIGTERM; the process then exits non-zero.
+            if let Err(error) = running.stop().await {
+                tracing::warn!(%error, "stopping after a failed task");
+            }
+            Err(IntakeError::TaskFailed(failure))
+        }
+    }
 }

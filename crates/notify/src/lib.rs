@@ -725,7 +725,7 @@ pub async fn run(
         }
     }
     if let Some(task) = metrics_task {
-        let _ = task.await;
+        task.join().await;
     }
     tracing::info!("cloop-notify stopped");
     Ok(())

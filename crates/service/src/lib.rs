@@ -2,11 +2,13 @@
 //! configuration loading, the tokens file and bearer-token authentication with per-caller rate
 //! limits, the one mapping of errors to `tonic::Status` (with the words and the alarm of a full
 //! data disk), Prometheus metrics, structured logging, health and reflection, the NATS
-//! connection, TLS of the gRPC servers and clients, and graceful shutdown.
+//! connection, TLS of the gRPC servers and clients, the loop of periodic duties, named
+//! long-lived tasks whose panics are seen, and graceful shutdown.
 
 pub mod cli;
 pub mod config;
 pub mod disk;
+pub mod duty;
 pub mod error;
 pub mod grpc;
 pub mod metrics;
@@ -15,6 +17,7 @@ pub mod nats_auth;
 pub mod ratelimit;
 pub mod shutdown;
 pub mod status;
+pub mod tasks;
 pub mod telemetry;
 pub mod tls;
 pub mod tokens;

@@ -20,12 +20,12 @@ pub fn render(registry: &Registry) -> String {
 }
 
 /// Binds `address` and serves `/metrics` from `registry` until `shutdown` completes. Returns the
-/// bound address (useful with port 0) and the serving task.
+/// bound address (useful with port 0) and the serving task (a panic of it is logged).
 pub async fn serve(
     address: SocketAddr,
     registry: Registry,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ServiceError> {
+) -> Result<(SocketAddr, crate::tasks::Task), ServiceError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| ServiceError::Listen {
@@ -52,7 +52,7 @@ pub async fn serve(
             }
         }),
     );
-    let task = tokio::spawn(async move {
+    let task = crate::tasks::spawn("metrics endpoint", async move {
         if let Err(error) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

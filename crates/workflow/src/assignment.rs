@@ -31,6 +31,7 @@ use domain::types::Actor;
 use domain::Rules;
 use eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, RecordedEvent};
 use rusqlite::{params, Connection, OptionalExtension};
+use service::duty::Duty;
 use service::shutdown::Shutdown;
 use service::Failure;
 use std::collections::{BTreeMap, BTreeSet};
@@ -420,17 +421,9 @@ impl Assigner {
             // Still hand back the tickets of people who go away.
             tracing::debug!("no department assigns automatically");
         }
-        let mut interval = tokio::time::interval(self.tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = shutdown.wait() => return,
-            }
-            if let Err(error) = self.tick_once().await {
-                tracing::warn!(%error, "assignment tick failed");
-            }
-        }
+        Duty::every("assignment tick", self.tick)
+            .run(shutdown, || self.tick_once())
+            .await;
     }
 }
 

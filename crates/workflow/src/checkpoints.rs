@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::WorkflowError;
 use async_nats::jetstream::{self, message::PublishMessage};
 use eventlog::EventLog;
+use service::duty::Duty;
 use service::nats::ConnectionFlag;
 use service::shutdown::Shutdown;
 use std::path::{Path, PathBuf};
@@ -119,23 +120,19 @@ impl Checkpointer {
     /// when the shutdown comes (the caller triggers it after everything that appends has
     /// stopped, so the last checkpoint is the final head).
     pub async fn run(self, shutdown: Shutdown) {
-        let mut interval = tokio::time::interval(self.interval);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last = None;
-        loop {
-            let stopping = tokio::select! {
-                _ = interval.tick() => false,
-                _ = shutdown.wait() => true,
-            };
-            match self.take_once(last).await {
-                Ok(Some(checkpoint)) => last = Some(checkpoint.position),
-                Ok(None) => {}
-                Err(error) => tracing::error!(%error, "checkpoint failed"),
-            }
-            if stopping {
-                return;
-            }
-        }
+        // The position of the last checkpoint taken, so that an unchanged head takes none.
+        let last = tokio::sync::Mutex::new(None);
+        Duty::every("checkpoint", self.interval)
+            .last_run_on_shutdown()
+            .failures_are_errors()
+            .run(shutdown, || async {
+                let mut last = last.lock().await;
+                if let Some(checkpoint) = self.take_once(*last).await? {
+                    *last = Some(checkpoint.position);
+                }
+                Ok::<_, WorkflowError>(())
+            })
+            .await;
     }
 }
 

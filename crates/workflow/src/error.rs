@@ -41,6 +41,9 @@ pub enum WorkflowError {
     /// What the shared service crate reports (listen, metrics, NATS, gRPC).
     #[error(transparent)]
     Service(#[from] service::ServiceError),
+    /// A vital task of the running service failed: the service stopped.
+    #[error("{0}: the service stopped")]
+    TaskFailed(String),
 }
 
 impl WorkflowError {

@@ -8,6 +8,7 @@
 //! default daily interval and 7 copies, a week). `docs/audit.md` has the procedure.
 
 use crate::error::WorkflowError;
+use service::duty::Duty;
 use service::shutdown::Shutdown;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,18 +66,16 @@ impl KeyBackup {
         let Some(interval) = self.interval else {
             return;
         };
-        let mut wait = self.first_wait(interval);
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait() => return,
-            }
-            match self.backup_now().await {
-                Ok(path) => tracing::info!(backup = %path.display(), "key store backed up"),
-                Err(error) => tracing::error!(%error, "key store backup failed"),
-            }
-            wait = interval;
-        }
+        Duty::every("key store backup", interval)
+            .first_after(self.first_wait(interval))
+            .period_after_each_run()
+            .failures_are_errors()
+            .run(shutdown, || async {
+                let path = self.backup_now().await?;
+                tracing::info!(backup = %path.display(), "key store backed up");
+                Ok::<_, WorkflowError>(())
+            })
+            .await;
     }
 
     /// How long to wait before the first backup: what is left of the interval since the

@@ -51,6 +51,7 @@ use crate::projections::TicketProjector;
 use crate::queries::Readers;
 use eventlog::{EventLog, ExpectedVersion, LogOptions, Synchronous};
 use service::shutdown::Shutdown;
+use service::tasks::spawn_vital;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -91,6 +92,8 @@ pub struct RunningWorkflow {
     /// The SLA timers, so that tests can run a tick at a moment they choose.
     pub timers: timers::Timers,
     shutdown: Shutdown,
+    /// The first vital task to fail, which stops the service.
+    failures: service::tasks::Failures,
     task: JoinHandle<Result<(), WorkflowError>>,
 }
 
@@ -345,7 +348,9 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         metrics: metrics.clone(),
         vault: vault.clone(),
     };
-    let consumer_task = tokio::spawn(consumer.run(workers.clone()));
+    // Every worker is vital: one that died would leave the service running but not working.
+    let failures = service::tasks::Failures::new();
+    let consumer_task = spawn_vital("consumer", &failures, consumer.run(workers.clone()));
     let timers = timers::Timers {
         commands: commands.clone(),
         readers: readers.clone(),
@@ -355,10 +360,14 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         batch: config.settings.timer_batch,
         metrics: metrics.clone(),
     };
-    let timers_task = tokio::spawn(leadership.clone().lead("sla timers", workers.clone(), {
-        let timers = timers.clone();
-        move |stop| timers.clone().run(stop)
-    }));
+    let timers_task = spawn_vital(
+        "sla timers",
+        &failures,
+        leadership.clone().lead("sla timers", workers.clone(), {
+            let timers = timers.clone();
+            move |stop| timers.clone().run(stop)
+        }),
+    );
     let assigner = assignment::Assigner {
         commands: commands.clone(),
         readers: readers.clone(),
@@ -368,21 +377,29 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         batch: config.settings.timer_batch,
         lock: Arc::default(),
     };
-    let assigner_task = tokio::spawn(leadership.clone().lead("assigner", workers.clone(), {
-        let assigner = assigner.clone();
-        move |stop| assigner.clone().run(stop)
-    }));
+    let assigner_task = spawn_vital(
+        "assigner",
+        &failures,
+        leadership.clone().lead("assigner", workers.clone(), {
+            let assigner = assigner.clone();
+            move |stop| assigner.clone().run(stop)
+        }),
+    );
     let retention = retention::Retention {
         commands: commands.clone(),
         readers: readers.clone(),
         clock: config.clock.clone(),
         settings: config.retention.clone(),
     };
-    let retention_task = tokio::spawn(leadership.clone().lead(
+    let retention_task = spawn_vital(
         "retention",
-        workers.clone(),
-        move |stop| retention.clone().run(stop),
-    ));
+        &failures,
+        leadership
+            .clone()
+            .lead("retention", workers.clone(), move |stop| {
+                retention.clone().run(stop)
+            }),
+    );
     let checkpoint_file =
         checkpoints::checkpoint_path(&config.data_dir, config.settings.checkpoint_file.as_deref());
     // Stopped after everything that appends, so that its last checkpoint is the final head.
@@ -396,11 +413,15 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         connected: connected.clone(),
         publish_timeout: config.nats.request_timeout(),
     };
-    let checkpoint_task = tokio::spawn(leadership.clone().lead(
+    let checkpoint_task = spawn_vital(
         "checkpoints",
-        checkpoint_shutdown.clone(),
-        move |stop| checkpointer.clone().run(stop),
-    ));
+        &failures,
+        leadership
+            .clone()
+            .lead("checkpoints", checkpoint_shutdown.clone(), move |stop| {
+                checkpointer.clone().run(stop)
+            }),
+    );
     let publisher = publisher::Publisher {
         log: log.clone(),
         context,
@@ -414,11 +435,15 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
             eventlog::StoreUrl::Postgres(url) => Some(url.clone()),
         },
     };
-    let publisher_task = tokio::spawn(leadership.clone().lead(
+    let publisher_task = spawn_vital(
         "publisher",
-        publisher_shutdown.clone(),
-        move |stop| publisher.clone().run(stop),
-    ));
+        &failures,
+        leadership
+            .clone()
+            .lead("publisher", publisher_shutdown.clone(), move |stop| {
+                publisher.clone().run(stop)
+            }),
+    );
     let key_backup = key_backup::KeyBackup {
         vault: vault.clone(),
         folder: config.data_dir.join(key_backup::BACKUP_FOLDER),
@@ -427,9 +452,11 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     };
     // The key store in PostgreSQL is backed up with the database.
     let key_backup_task = if store.is_postgres() {
-        tokio::spawn(async {})
+        spawn_vital("key backup", &failures, async {})
     } else {
-        tokio::spawn(
+        spawn_vital(
+            "key backup",
+            &failures,
             leadership
                 .clone()
                 .lead("key backup", workers.clone(), move |stop| {
@@ -530,16 +557,16 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
                 .await;
         }
         workers.trigger();
-        let _ = consumer_task.await;
-        let _ = timers_task.await;
-        let _ = assigner_task.await;
-        let _ = key_backup_task.await;
-        let _ = retention_task.await;
+        consumer_task.join().await;
+        timers_task.join().await;
+        assigner_task.join().await;
+        key_backup_task.join().await;
+        retention_task.join().await;
         checkpoint_shutdown.trigger();
-        let _ = checkpoint_task.await;
+        checkpoint_task.join().await;
         // Nothing new is appended now: let the publisher catch up, then stop.
         publisher_shutdown.trigger();
-        let _ = publisher_task.await;
+        publisher_task.join().await;
         if let Err(error) = client.flush().await {
             tracing::debug!(%error, "flush nats");
         }
@@ -554,6 +581,7 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
         log,
         timers,
         shutdown,
+        failures,
         task,
     })
 }
@@ -564,6 +592,16 @@ pub async fn run(
     signal: impl Future<Output = ()>,
 ) -> Result<(), WorkflowError> {
     let running = start(config).await?;
-    signal.await;
-    running.stop().await
+    let failures = running.failures.clone();
+    tokio::select! {
+        () = signal => running.stop().await,
+        failure = failures.first() => {
+            // The other workers drain as on SIGTERM; the process then exits non-zero.
+            let stopped = running.stop().await;
+            if let Err(error) = stopped {
+                tracing::warn!(%error, "stopping after a failed task");
+            }
+            Err(WorkflowError::TaskFailed(failure))
+        }
+    }
 }

@@ -21,6 +21,7 @@ use domain::ids::TicketId;
 use domain::ticket::Ticket;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
+use service::duty::Duty;
 use service::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
@@ -265,17 +266,9 @@ impl Retention {
 
     /// Runs at once, then every `check_interval`, until `shutdown`.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut interval = tokio::time::interval(self.settings.check_interval());
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = shutdown.wait() => return,
-            }
-            if let Err(error) = self.run_once().await {
-                tracing::warn!(%error, "retention run failed");
-            }
-        }
+        Duty::every("retention run", self.settings.check_interval())
+            .run(shutdown, || self.run_once())
+            .await;
     }
 }
 

@@ -17,6 +17,7 @@ use domain::ids::TicketId;
 use domain::ticket::Ticket;
 use domain::types::{Deadline, SlaState};
 use domain::Rules;
+use service::duty::Duty;
 use service::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,16 +137,8 @@ impl Timers {
 
     /// Runs a tick every `tick` until `shutdown`.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut interval = tokio::time::interval(self.tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = shutdown.wait() => return,
-            }
-            if let Err(error) = self.tick_once().await {
-                tracing::warn!(%error, "sla timer tick failed");
-            }
-        }
+        Duty::every("sla timer tick", self.tick)
+            .run(shutdown, || self.tick_once())
+            .await;
     }
 }

@@ -529,3 +529,61 @@ async fn crashes_in_the_middle_of_a_projection_update() {
     )
     .await;
 }
+
+/// A vital worker that panics (the consumer, made to panic by its failpoint after its first
+/// batch commits) stops the workflow with a non-zero exit and one line naming the task, rather
+/// than leaving it serving without a consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_worker_stops_the_workflow_with_one_clear_line() {
+    if !failpoints_built_in() {
+        eprintln!("skipped: the service binaries lack the `failpoints` feature (`make build`)");
+        return;
+    }
+    let mut pair = Pair::start(PairOptions {
+        workflow_failpoints: Some("workflow::after_commit_before_ack=panic".into()),
+        ..Default::default()
+    });
+    let load = Load::start(
+        pair.targets(),
+        LoadPlan {
+            prefix: "panic".into(),
+            total: 5,
+            workers: 1,
+            per_second: 50,
+            mixed_transports: false,
+            commands: false,
+        },
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = pair.process(Service::Workflow).exit_status() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workflow did not stop after its consumer panicked:\n{}",
+            tail(&pair.process(Service::Workflow).log(), 30)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = load.finish().await;
+    let log = pair.process(Service::Workflow).log();
+    assert_eq!(status.code(), Some(1), "{}", tail(&log, 30));
+    let last = log.lines().rev().find(|line| !line.trim().is_empty());
+    assert_eq!(
+        last,
+        Some(
+            "cloop-workflow: the consumer task panicked: \
+             failpoint workflow::after_commit_before_ack panic: the service stopped"
+        ),
+        "{}",
+        tail(&log, 30)
+    );
+    assert!(
+        log.contains("\"task\":\"consumer\""),
+        "the panic is logged naming the task:\n{}",
+        tail(&log, 30)
+    );
+    assert!(log.contains("workflow stopped"), "drained as on SIGTERM");
+}
