@@ -3,7 +3,7 @@
 //! encoded descriptor set that gRPC server reflection serves.
 //!
 //! Generated types stay in this crate: services convert them to and from domain types at
-//! their gRPC edge.
+//! their gRPC edge. [`time`] is the one conversion of protobuf timestamps, for every crate.
 
 /// The `feedback.v1` package.
 pub mod feedback {
@@ -15,6 +15,8 @@ pub mod feedback {
 }
 
 pub use feedback::v1;
+
+pub mod time;
 
 /// The encoded `FileDescriptorSet` of every `feedback.v1` file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
