@@ -8,25 +8,16 @@ use domain::types::{Classification, ContentType, Deadlines, Kind, Priority, Scop
 use domain::DomainError;
 use proto::v1;
 
-/// A protobuf timestamp as a UTC instant; out-of-range values are an invalid `field`.
+pub use proto::time::timestamp;
+
+/// A protobuf timestamp as a UTC instant; a bad one ([`proto::time::instant`]) is an invalid
+/// `field`.
 pub fn instant_from(
     field: &str,
     timestamp: &prost_types::Timestamp,
 ) -> Result<DateTime<Utc>, DomainError> {
-    let nanos = u32::try_from(timestamp.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000);
-    nanos
-        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
-        .ok_or_else(|| DomainError::invalid(field, "is not a valid timestamp"))
-}
-
-/// A UTC instant as a protobuf timestamp.
-pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
+    proto::time::instant(timestamp)
+        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
 fn present(text: &str) -> Option<String> {
@@ -202,7 +193,10 @@ mod tests {
             nanos: -5,
         };
         let error = instant_from("occurred_at", &bad).expect_err("negative nanos");
-        assert!(matches!(error, DomainError::Invalid { ref field, .. } if field == "occurred_at"));
+        assert!(
+            matches!(error, DomainError::Invalid { ref field, ref reason }
+            if field == "occurred_at" && reason.contains("nanos -5"))
+        );
     }
 
     #[test]

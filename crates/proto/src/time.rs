@@ -65,10 +65,7 @@ mod tests {
     fn nanos_outside_a_second_are_refused() {
         for nanos in [-1, -5, i32::MIN, 1_000_000_000, 1_999_999_999, i32::MAX] {
             // 59 seconds past a minute is where chrono would read nanos >= 1e9 as a leap second.
-            let bad = Timestamp {
-                seconds: 59,
-                nanos,
-            };
+            let bad = Timestamp { seconds: 59, nanos };
             assert_eq!(instant(&bad), Err(BadTimestamp::Nanos(nanos)));
         }
         let error = instant(&Timestamp {

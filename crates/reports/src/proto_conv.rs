@@ -16,21 +16,18 @@ use chrono::{DateTime, FixedOffset, Utc};
 use domain::types::{Outcome, Priority};
 use proto::v1;
 
-fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+use proto::time::timestamp;
 
-fn instant(timestamp: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, ReportError> {
-    let timestamp = timestamp.cloned().unwrap_or_default();
-    DateTime::from_timestamp(
-        timestamp.seconds,
-        u32::try_from(timestamp.nanos).unwrap_or(0),
-    )
-    .ok_or_else(|| ReportError::InvalidMessage {
-        reason: format!("timestamp {} is out of range", timestamp.seconds),
+/// A report's `field` as an instant: absent means the epoch (protobuf's default), a bad one
+/// ([`proto::time::instant`]) is an invalid message naming the field.
+fn instant(
+    field: &str,
+    timestamp: Option<&prost_types::Timestamp>,
+) -> Result<DateTime<Utc>, ReportError> {
+    proto::time::instant(&timestamp.cloned().unwrap_or_default()).map_err(|error| {
+        ReportError::InvalidMessage {
+            reason: format!("{field} is not a valid timestamp: {error}"),
+        }
     })
 }
 
@@ -261,7 +258,7 @@ fn adopted_from_proto(adopted: &v1::AdoptedSuggestion) -> Result<AdoptedSuggesti
         content: adopted.content.clone(),
         product: adopted.product.clone(),
         solution: adopted.solution.clone(),
-        adopted_at: instant(adopted.adopted_at.as_ref())?,
+        adopted_at: instant("adopted_at", adopted.adopted_at.as_ref())?,
         customer_told: adopted.customer_told,
         customer_display_name: adopted.customer_display_name.clone(),
         outcome: outcome_from_proto(adopted.outcome),
@@ -383,7 +380,7 @@ pub fn from_proto(
         log_position: message.log_position,
         config_version: message.config_version.clone(),
         calendar_version: message.calendar_version.clone(),
-        as_of: instant(message.computed_at.as_ref())?,
+        as_of: instant("computed_at", message.computed_at.as_ref())?,
         satisfied_threshold: message
             .satisfied_threshold
             .and_then(|threshold| u8::try_from(threshold).ok())
@@ -553,5 +550,25 @@ mod tests {
             back.satisfied_threshold,
             domain::rules::config::ReviewConfig::default().satisfied_threshold
         );
+    }
+
+    #[test]
+    fn a_bad_computed_at_names_the_field_and_an_absent_one_is_the_epoch() {
+        let report = report_with_counts();
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let mut message = to_proto(&report);
+        message.computed_at = Some(prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1,
+        });
+        let error = from_proto(&message, offset).expect_err("negative nanos");
+        assert!(
+            matches!(&error, ReportError::InvalidMessage { reason }
+                if reason.contains("computed_at") && reason.contains("nanos -1")),
+            "{error}"
+        );
+        message.computed_at = None;
+        let back = from_proto(&message, offset).expect("absent is the epoch");
+        assert_eq!(back.as_of, DateTime::<Utc>::UNIX_EPOCH);
     }
 }

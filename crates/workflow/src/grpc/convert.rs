@@ -9,28 +9,20 @@ use domain::DomainError;
 use eventlog::RecordedEvent;
 use proto::v1;
 
-/// A UTC instant as a protobuf timestamp.
-pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use proto::time::timestamp;
 
 fn optional_timestamp(instant: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     instant.map(timestamp)
 }
 
-/// A protobuf timestamp as a UTC instant; out-of-range values are an invalid `field`.
+/// A protobuf timestamp as a UTC instant; a bad one ([`proto::time::instant`]) is an invalid
+/// `field`.
 pub fn instant_from(
     field: &str,
     timestamp: &prost_types::Timestamp,
 ) -> Result<DateTime<Utc>, DomainError> {
-    u32::try_from(timestamp.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000)
-        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
-        .ok_or_else(|| DomainError::invalid(field, "is not a valid timestamp"))
+    proto::time::instant(timestamp)
+        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
 /// A duration in milliseconds as a protobuf duration.
