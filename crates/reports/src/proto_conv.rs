@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::{ReportError, YearMonth};
 use chrono::{DateTime, FixedOffset, Utc};
-use domain::types::{Outcome, Priority};
+use domain::types::Outcome;
 use proto::v1;
 
 use proto::time::timestamp;
@@ -45,46 +45,12 @@ fn milliseconds(duration: &prost_types::Duration) -> i64 {
         .saturating_add(i64::from(duration.nanos / 1_000_000))
 }
 
-/// The protobuf enum value of a priority.
-pub fn priority_to_proto(priority: Option<Priority>) -> v1::Priority {
-    match priority {
-        None => v1::Priority::Unspecified,
-        Some(Priority::Urgent) => v1::Priority::Urgent,
-        Some(Priority::High) => v1::Priority::High,
-        Some(Priority::Medium) => v1::Priority::Medium,
-        Some(Priority::Low) => v1::Priority::Low,
-    }
-}
-
-fn priority_from_proto(value: i32) -> Option<Priority> {
-    match v1::Priority::try_from(value).ok()? {
-        v1::Priority::Unspecified => None,
-        v1::Priority::Urgent => Some(Priority::Urgent),
-        v1::Priority::High => Some(Priority::High),
-        v1::Priority::Medium => Some(Priority::Medium),
-        v1::Priority::Low => Some(Priority::Low),
-    }
-}
-
-/// The protobuf enum value of an outcome.
-pub fn outcome_to_proto(outcome: Outcome) -> v1::Outcome {
-    match outcome {
-        Outcome::Adopted => v1::Outcome::Adopted,
-        Outcome::Planned => v1::Outcome::Planned,
-        Outcome::Declined => v1::Outcome::Declined,
-        Outcome::Fixed => v1::Outcome::Fixed,
-        Outcome::Explained => v1::Outcome::Explained,
-    }
-}
-
+/// An outcome read leniently: unspecified or unknown is `Adopted`.
 fn outcome_from_proto(value: i32) -> Outcome {
-    match v1::Outcome::try_from(value) {
-        Ok(v1::Outcome::Planned) => Outcome::Planned,
-        Ok(v1::Outcome::Declined) => Outcome::Declined,
-        Ok(v1::Outcome::Fixed) => Outcome::Fixed,
-        Ok(v1::Outcome::Explained) => Outcome::Explained,
-        _ => Outcome::Adopted,
-    }
+    v1::Outcome::try_from(value)
+        .ok()
+        .and_then(v1::Outcome::to_domain)
+        .unwrap_or(Outcome::Adopted)
 }
 
 /// The count a rate was computed from: `round(numerator / rate)`, or `fallback` when the rate
@@ -123,7 +89,9 @@ fn share_from_proto(share: &v1::CategoryShare) -> CategoryShare {
 
 fn on_time_to_proto(rates: &OnTimeRates) -> v1::OnTimeRates {
     v1::OnTimeRates {
-        priority: priority_to_proto(rates.priority) as i32,
+        priority: rates
+            .priority
+            .map_or(v1::Priority::Unspecified, v1::Priority::from) as i32,
         responded: rates.responded,
         responded_on_time: rates.responded_on_time,
         response_on_time_rate: rates.response_on_time_rate,
@@ -139,7 +107,9 @@ fn on_time_to_proto(rates: &OnTimeRates) -> v1::OnTimeRates {
 
 fn on_time_from_proto(rates: &v1::OnTimeRates) -> OnTimeRates {
     OnTimeRates {
-        priority: priority_from_proto(rates.priority),
+        priority: v1::Priority::try_from(rates.priority)
+            .ok()
+            .and_then(v1::Priority::to_domain),
         received: rates.received,
         response_due: rates.response_due.unwrap_or_else(|| {
             denominator_from_rate(
@@ -242,7 +212,7 @@ fn adopted_to_proto(adopted: &AdoptedSuggestion) -> v1::AdoptedSuggestion {
         adopted_at: Some(timestamp(adopted.adopted_at)),
         customer_told: adopted.customer_told,
         customer_display_name: adopted.customer_display_name.clone(),
-        outcome: outcome_to_proto(adopted.outcome) as i32,
+        outcome: v1::Outcome::from(adopted.outcome) as i32,
         // The monthly report lists suggestions without their rewards; `AdoptedSuggestions`
         // shows them.
         reward_kind: String::new(),
