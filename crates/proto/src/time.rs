@@ -21,12 +21,13 @@ pub enum BadTimestamp {
     Seconds(i64),
 }
 
-/// A UTC instant as a protobuf timestamp.
+/// A UTC instant as a protobuf timestamp, always a valid one: a leap second (which chrono
+/// writes as nanos of 1e9 or more) becomes the last nanosecond of its second.
 pub fn timestamp(instant: DateTime<Utc>) -> Timestamp {
+    let nanos = i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(i32::MAX);
     Timestamp {
         seconds: instant.timestamp(),
-        // Below 2e9 (chrono's leap-second nanos included), so it always fits an i32.
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(NANOS_PER_SECOND - 1),
+        nanos: nanos.min(NANOS_PER_SECOND - 1),
     }
 }
 
@@ -59,6 +60,18 @@ mod tests {
             assert_eq!(u32::try_from(wire.nanos).ok(), Some(nanos));
             assert_eq!(instant(&wire), Ok(at));
         }
+    }
+
+    #[test]
+    fn a_leap_second_becomes_the_last_nanosecond_of_its_second() {
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|day| day.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+            .expect("a leap second")
+            .and_utc();
+        let wire = timestamp(leap);
+        assert_eq!(wire.nanos, 999_999_999);
+        let back = instant(&wire).expect("valid");
+        assert_eq!(back.timestamp(), leap.timestamp());
     }
 
     #[test]
