@@ -98,10 +98,7 @@ pub fn parse_timestamp(field: &str, text: &str) -> Result<prost_types::Timestamp
             "invalid {field} {text:?}: {error} (expected RFC 3339, e.g. 2026-11-02T10:00:00+08:00)"
         ))
     })?;
-    Ok(prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+    Ok(proto::time::timestamp(instant.to_utc()))
 }
 
 /// The submissions of a CSV file's text, one per data row, in order.

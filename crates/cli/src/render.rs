@@ -20,13 +20,9 @@ pub struct View {
     pub style: Style,
 }
 
-/// A protobuf timestamp as an instant; `None` when unset or out of range.
+/// A protobuf timestamp as an instant; `None` when unset or bad ([`proto::time::instant`]).
 pub fn instant(timestamp: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    let timestamp = timestamp?;
-    DateTime::from_timestamp(
-        timestamp.seconds,
-        u32::try_from(timestamp.nanos).unwrap_or(0),
-    )
+    proto::time::instant(timestamp?).ok()
 }
 
 /// A protobuf timestamp as RFC 3339 text in UTC, or JSON null.

@@ -185,7 +185,7 @@ impl Intake {
             respond_by: Some(convert::timestamp(deadlines.respond_by)),
             resolve_by: Some(convert::timestamp(deadlines.resolve_by)),
             notice,
-            priority: convert::priority_to(classification.priority) as i32,
+            priority: v1::Priority::from(classification.priority) as i32,
         };
         let record = OutboxRecord {
             feedback_id: feedback_text,

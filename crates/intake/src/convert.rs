@@ -4,29 +4,20 @@
 use chrono::{DateTime, Utc};
 use domain::rules::Language;
 use domain::submission::{CustomerInput, Submission, SubmissionInput};
-use domain::types::{Classification, ContentType, Deadlines, Kind, Priority, Scope};
+use domain::types::{Classification, Deadlines};
 use domain::DomainError;
 use proto::v1;
 
-/// A protobuf timestamp as a UTC instant; out-of-range values are an invalid `field`.
+pub use proto::time::timestamp;
+
+/// A protobuf timestamp as a UTC instant; a bad one ([`proto::time::instant`]) is an invalid
+/// `field`.
 pub fn instant_from(
     field: &str,
     timestamp: &prost_types::Timestamp,
 ) -> Result<DateTime<Utc>, DomainError> {
-    let nanos = u32::try_from(timestamp.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000);
-    nanos
-        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
-        .ok_or_else(|| DomainError::invalid(field, "is not a valid timestamp"))
-}
-
-/// A UTC instant as a protobuf timestamp.
-pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
+    proto::time::instant(timestamp)
+        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
 fn present(text: &str) -> Option<String> {
@@ -39,22 +30,9 @@ fn present(text: &str) -> Option<String> {
 
 /// The language a request asks for; `None` means the configured default.
 pub fn language_from(language: i32) -> Result<Option<Language>, DomainError> {
-    match v1::Language::try_from(language) {
-        Ok(v1::Language::Unspecified) => Ok(None),
-        Ok(v1::Language::Zh) => Ok(Some(Language::Zh)),
-        Ok(v1::Language::En) => Ok(Some(Language::En)),
-        Err(_) => Err(DomainError::invalid(
-            "language",
-            format!("unknown language {language}"),
-        )),
-    }
-}
-
-pub fn language_to(language: Language) -> v1::Language {
-    match language {
-        Language::Zh => v1::Language::Zh,
-        Language::En => v1::Language::En,
-    }
+    v1::Language::try_from(language)
+        .map(v1::Language::to_domain)
+        .map_err(|_| DomainError::invalid("language", format!("unknown language {language}")))
 }
 
 /// The raw submission of a request, before validation.
@@ -123,51 +101,16 @@ pub fn submission_message(
             .iter()
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect(),
-        language: language_to(language) as i32,
-    }
-}
-
-pub fn kind_to(kind: Kind) -> v1::Kind {
-    match kind {
-        Kind::Suggestion => v1::Kind::Suggestion,
-        Kind::Complaint => v1::Kind::Complaint,
-        Kind::Problem => v1::Kind::Problem,
-        Kind::Inquiry => v1::Kind::Inquiry,
-        Kind::Praise => v1::Kind::Praise,
-    }
-}
-
-pub fn content_type_to(content_type: ContentType) -> v1::ContentType {
-    match content_type {
-        ContentType::Product => v1::ContentType::Product,
-        ContentType::Service => v1::ContentType::Service,
-        ContentType::Process => v1::ContentType::Process,
-        ContentType::Experience => v1::ContentType::Experience,
-    }
-}
-
-pub fn priority_to(priority: Priority) -> v1::Priority {
-    match priority {
-        Priority::Urgent => v1::Priority::Urgent,
-        Priority::High => v1::Priority::High,
-        Priority::Medium => v1::Priority::Medium,
-        Priority::Low => v1::Priority::Low,
-    }
-}
-
-pub fn scope_to(scope: Scope) -> v1::Scope {
-    match scope {
-        Scope::Global => v1::Scope::Global,
-        Scope::Local => v1::Scope::Local,
+        language: v1::Language::from(language) as i32,
     }
 }
 
 pub fn classification_message(classification: &Classification) -> v1::Classification {
     v1::Classification {
-        kind: kind_to(classification.kind) as i32,
-        content_type: content_type_to(classification.content_type) as i32,
-        priority: priority_to(classification.priority) as i32,
-        scope: scope_to(classification.scope) as i32,
+        kind: v1::Kind::from(classification.kind) as i32,
+        content_type: v1::ContentType::from(classification.content_type) as i32,
+        priority: v1::Priority::from(classification.priority) as i32,
+        scope: v1::Scope::from(classification.scope) as i32,
         keywords: classification.keywords.clone(),
         confidence: classification.confidence,
         confident: classification.confident,
@@ -202,7 +145,10 @@ mod tests {
             nanos: -5,
         };
         let error = instant_from("occurred_at", &bad).expect_err("negative nanos");
-        assert!(matches!(error, DomainError::Invalid { ref field, .. } if field == "occurred_at"));
+        assert!(
+            matches!(error, DomainError::Invalid { ref field, ref reason }
+            if field == "occurred_at" && reason.contains("nanos -5"))
+        );
     }
 
     #[test]

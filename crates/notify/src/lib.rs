@@ -182,9 +182,9 @@ pub struct Notifier {
     shutdown: Shutdown,
 }
 
+/// A ticket's instant for display; `None` when absent or bad ([`proto::time::instant`]).
 fn instant(timestamp: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    let timestamp = timestamp?;
-    DateTime::from_timestamp(timestamp.seconds, u32::try_from(timestamp.nanos).ok()?)
+    proto::time::instant(timestamp?).ok()
 }
 
 impl Notifier {

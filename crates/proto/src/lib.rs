@@ -3,7 +3,8 @@
 //! encoded descriptor set that gRPC server reflection serves.
 //!
 //! Generated types stay in this crate: services convert them to and from domain types at
-//! their gRPC edge.
+//! their gRPC edge. [`time`] is the one conversion of protobuf timestamps and
+//! [`mapping`] the one mapping of enums to the domain's vocabularies, for every crate.
 
 /// The `feedback.v1` package.
 pub mod feedback {
@@ -15,6 +16,9 @@ pub mod feedback {
 }
 
 pub use feedback::v1;
+
+pub mod mapping;
+pub mod time;
 
 /// The encoded `FileDescriptorSet` of every `feedback.v1` file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

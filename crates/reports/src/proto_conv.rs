@@ -13,24 +13,21 @@ use crate::model::{
 };
 use crate::{ReportError, YearMonth};
 use chrono::{DateTime, FixedOffset, Utc};
-use domain::types::{Outcome, Priority};
+use domain::types::Outcome;
 use proto::v1;
 
-fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+use proto::time::timestamp;
 
-fn instant(timestamp: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, ReportError> {
-    let timestamp = timestamp.cloned().unwrap_or_default();
-    DateTime::from_timestamp(
-        timestamp.seconds,
-        u32::try_from(timestamp.nanos).unwrap_or(0),
-    )
-    .ok_or_else(|| ReportError::InvalidMessage {
-        reason: format!("timestamp {} is out of range", timestamp.seconds),
+/// A report's `field` as an instant: absent means the epoch (protobuf's default), a bad one
+/// ([`proto::time::instant`]) is an invalid message naming the field.
+fn instant(
+    field: &str,
+    timestamp: Option<&prost_types::Timestamp>,
+) -> Result<DateTime<Utc>, ReportError> {
+    proto::time::instant(&timestamp.cloned().unwrap_or_default()).map_err(|error| {
+        ReportError::InvalidMessage {
+            reason: format!("{field} is not a valid timestamp: {error}"),
+        }
     })
 }
 
@@ -48,46 +45,12 @@ fn milliseconds(duration: &prost_types::Duration) -> i64 {
         .saturating_add(i64::from(duration.nanos / 1_000_000))
 }
 
-/// The protobuf enum value of a priority.
-pub fn priority_to_proto(priority: Option<Priority>) -> v1::Priority {
-    match priority {
-        None => v1::Priority::Unspecified,
-        Some(Priority::Urgent) => v1::Priority::Urgent,
-        Some(Priority::High) => v1::Priority::High,
-        Some(Priority::Medium) => v1::Priority::Medium,
-        Some(Priority::Low) => v1::Priority::Low,
-    }
-}
-
-fn priority_from_proto(value: i32) -> Option<Priority> {
-    match v1::Priority::try_from(value).ok()? {
-        v1::Priority::Unspecified => None,
-        v1::Priority::Urgent => Some(Priority::Urgent),
-        v1::Priority::High => Some(Priority::High),
-        v1::Priority::Medium => Some(Priority::Medium),
-        v1::Priority::Low => Some(Priority::Low),
-    }
-}
-
-/// The protobuf enum value of an outcome.
-pub fn outcome_to_proto(outcome: Outcome) -> v1::Outcome {
-    match outcome {
-        Outcome::Adopted => v1::Outcome::Adopted,
-        Outcome::Planned => v1::Outcome::Planned,
-        Outcome::Declined => v1::Outcome::Declined,
-        Outcome::Fixed => v1::Outcome::Fixed,
-        Outcome::Explained => v1::Outcome::Explained,
-    }
-}
-
+/// An outcome read leniently: unspecified or unknown is `Adopted`.
 fn outcome_from_proto(value: i32) -> Outcome {
-    match v1::Outcome::try_from(value) {
-        Ok(v1::Outcome::Planned) => Outcome::Planned,
-        Ok(v1::Outcome::Declined) => Outcome::Declined,
-        Ok(v1::Outcome::Fixed) => Outcome::Fixed,
-        Ok(v1::Outcome::Explained) => Outcome::Explained,
-        _ => Outcome::Adopted,
-    }
+    v1::Outcome::try_from(value)
+        .ok()
+        .and_then(v1::Outcome::to_domain)
+        .unwrap_or(Outcome::Adopted)
 }
 
 /// The count a rate was computed from: `round(numerator / rate)`, or `fallback` when the rate
@@ -126,7 +89,9 @@ fn share_from_proto(share: &v1::CategoryShare) -> CategoryShare {
 
 fn on_time_to_proto(rates: &OnTimeRates) -> v1::OnTimeRates {
     v1::OnTimeRates {
-        priority: priority_to_proto(rates.priority) as i32,
+        priority: rates
+            .priority
+            .map_or(v1::Priority::Unspecified, v1::Priority::from) as i32,
         responded: rates.responded,
         responded_on_time: rates.responded_on_time,
         response_on_time_rate: rates.response_on_time_rate,
@@ -142,7 +107,9 @@ fn on_time_to_proto(rates: &OnTimeRates) -> v1::OnTimeRates {
 
 fn on_time_from_proto(rates: &v1::OnTimeRates) -> OnTimeRates {
     OnTimeRates {
-        priority: priority_from_proto(rates.priority),
+        priority: v1::Priority::try_from(rates.priority)
+            .ok()
+            .and_then(v1::Priority::to_domain),
         received: rates.received,
         response_due: rates.response_due.unwrap_or_else(|| {
             denominator_from_rate(
@@ -245,7 +212,7 @@ fn adopted_to_proto(adopted: &AdoptedSuggestion) -> v1::AdoptedSuggestion {
         adopted_at: Some(timestamp(adopted.adopted_at)),
         customer_told: adopted.customer_told,
         customer_display_name: adopted.customer_display_name.clone(),
-        outcome: outcome_to_proto(adopted.outcome) as i32,
+        outcome: v1::Outcome::from(adopted.outcome) as i32,
         // The monthly report lists suggestions without their rewards; `AdoptedSuggestions`
         // shows them.
         reward_kind: String::new(),
@@ -261,7 +228,7 @@ fn adopted_from_proto(adopted: &v1::AdoptedSuggestion) -> Result<AdoptedSuggesti
         content: adopted.content.clone(),
         product: adopted.product.clone(),
         solution: adopted.solution.clone(),
-        adopted_at: instant(adopted.adopted_at.as_ref())?,
+        adopted_at: instant("adopted_at", adopted.adopted_at.as_ref())?,
         customer_told: adopted.customer_told,
         customer_display_name: adopted.customer_display_name.clone(),
         outcome: outcome_from_proto(adopted.outcome),
@@ -383,7 +350,7 @@ pub fn from_proto(
         log_position: message.log_position,
         config_version: message.config_version.clone(),
         calendar_version: message.calendar_version.clone(),
-        as_of: instant(message.computed_at.as_ref())?,
+        as_of: instant("computed_at", message.computed_at.as_ref())?,
         satisfied_threshold: message
             .satisfied_threshold
             .and_then(|threshold| u8::try_from(threshold).ok())
@@ -553,5 +520,25 @@ mod tests {
             back.satisfied_threshold,
             domain::rules::config::ReviewConfig::default().satisfied_threshold
         );
+    }
+
+    #[test]
+    fn a_bad_computed_at_names_the_field_and_an_absent_one_is_the_epoch() {
+        let report = report_with_counts();
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let mut message = to_proto(&report);
+        message.computed_at = Some(prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1,
+        });
+        let error = from_proto(&message, offset).expect_err("negative nanos");
+        assert!(
+            matches!(&error, ReportError::InvalidMessage { reason }
+                if reason.contains("computed_at") && reason.contains("nanos -1")),
+            "{error}"
+        );
+        message.computed_at = None;
+        let back = from_proto(&message, offset).expect("absent is the epoch");
+        assert_eq!(back.as_of, DateTime::<Utc>::UNIX_EPOCH);
     }
 }

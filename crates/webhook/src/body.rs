@@ -137,11 +137,7 @@ fn occurred_at(value: &Value) -> Result<Option<prost_types::Timestamp>, FieldErr
             "must be an RFC 3339 instant such as 2026-11-23T09:30:00+08:00",
         )
     })?;
-    let instant = instant.with_timezone(&Utc);
-    Ok(Some(prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }))
+    Ok(Some(proto::time::timestamp(instant.with_timezone(&Utc))))
 }
 
 fn attributes(value: &Value) -> Result<HashMap<String, String>, FieldError> {
@@ -232,11 +228,10 @@ pub fn submission_input(request: &v1::SubmitRequest) -> SubmissionInput {
             wechat_openid: present(&customer.wechat_openid),
         },
         content: request.content.clone(),
-        occurred_at: request.occurred_at.as_ref().and_then(|timestamp| {
-            u32::try_from(timestamp.nanos)
-                .ok()
-                .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
-        }),
+        occurred_at: request
+            .occurred_at
+            .as_ref()
+            .and_then(|timestamp| proto::time::instant(timestamp).ok()),
         product: present(&request.product),
         order_id: present(&request.order_id),
         attributes: request

@@ -14,7 +14,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use prost::Message as _;
 use proto::v1;
 use serde_json::{json, Value};
@@ -87,13 +87,11 @@ impl IntoResponse for Reply {
     }
 }
 
-/// A protobuf timestamp as RFC 3339 in UTC; `null` when absent or out of range.
+/// A protobuf timestamp as RFC 3339 in UTC; `null` when absent or bad
+/// ([`proto::time::instant`]).
 fn instant(timestamp: Option<&prost_types::Timestamp>) -> Value {
     timestamp
-        .and_then(|timestamp| {
-            let nanos = u32::try_from(timestamp.nanos).ok()?;
-            DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos)
-        })
+        .and_then(|timestamp| proto::time::instant(timestamp).ok())
         .map_or(Value::Null, |instant| {
             Value::String(instant.to_rfc3339_opts(SecondsFormat::AutoSi, true))
         })

@@ -52,10 +52,8 @@ fn present(text: &str) -> Option<String> {
 }
 
 fn instant(field: &str, timestamp: &prost_types::Timestamp) -> Result<DateTime<Utc>, String> {
-    u32::try_from(timestamp.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
-        .ok_or_else(|| format!("{field} is not a valid timestamp"))
+    proto::time::instant(timestamp)
+        .map_err(|error| format!("{field} is not a valid timestamp: {error}"))
 }
 
 /// Reads a `FeedbackReceived` message as the submission the aggregate records.

@@ -118,10 +118,7 @@ pub fn parse_instant(
             .from_local_datetime(&midnight)
             .single()
             .ok_or_else(|| CliError::Usage(format!("invalid {field} {text:?}")))?;
-        return Ok(prost_types::Timestamp {
-            seconds: instant.timestamp(),
-            nanos: 0,
-        });
+        return Ok(proto::time::timestamp(instant.to_utc()));
     }
     crate::csv_import::parse_timestamp(field, text)
 }

@@ -4,33 +4,25 @@
 use crate::queries::TicketFilter;
 use chrono::{DateTime, Utc};
 use domain::ticket::{Approval, Ticket};
-use domain::types::{Actor, ContentType, Kind, Outcome, Priority, Role, Scope, SlaState, Step};
+use domain::types::{Actor, ContentType, Kind, Outcome, Priority, Scope, SlaState, Step};
 use domain::DomainError;
 use eventlog::RecordedEvent;
 use proto::v1;
 
-/// A UTC instant as a protobuf timestamp.
-pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: instant.timestamp(),
-        nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use proto::time::timestamp;
 
 fn optional_timestamp(instant: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     instant.map(timestamp)
 }
 
-/// A protobuf timestamp as a UTC instant; out-of-range values are an invalid `field`.
+/// A protobuf timestamp as a UTC instant; a bad one ([`proto::time::instant`]) is an invalid
+/// `field`.
 pub fn instant_from(
     field: &str,
     timestamp: &prost_types::Timestamp,
 ) -> Result<DateTime<Utc>, DomainError> {
-    u32::try_from(timestamp.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000)
-        .and_then(|nanos| DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos))
-        .ok_or_else(|| DomainError::invalid(field, "is not a valid timestamp"))
+    proto::time::instant(timestamp)
+        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
 /// A duration in milliseconds as a protobuf duration.
@@ -41,203 +33,49 @@ pub fn duration_ms(milliseconds: i64) -> prost_types::Duration {
     }
 }
 
-pub fn step_to(step: Step) -> v1::Step {
-    match step {
-        Step::Receive => v1::Step::Receive,
-        Step::Classify => v1::Step::Classify,
-        Step::Dispatch => v1::Step::Dispatch,
-        Step::Handle => v1::Step::Handle,
-        Step::Review => v1::Step::Review,
-        Step::Archive => v1::Step::Archive,
-    }
-}
-
-pub fn kind_to(kind: Kind) -> v1::Kind {
-    match kind {
-        Kind::Suggestion => v1::Kind::Suggestion,
-        Kind::Complaint => v1::Kind::Complaint,
-        Kind::Problem => v1::Kind::Problem,
-        Kind::Inquiry => v1::Kind::Inquiry,
-        Kind::Praise => v1::Kind::Praise,
-    }
-}
-
-pub fn content_type_to(content_type: ContentType) -> v1::ContentType {
-    match content_type {
-        ContentType::Product => v1::ContentType::Product,
-        ContentType::Service => v1::ContentType::Service,
-        ContentType::Process => v1::ContentType::Process,
-        ContentType::Experience => v1::ContentType::Experience,
-    }
-}
-
-pub fn priority_to(priority: Priority) -> v1::Priority {
-    match priority {
-        Priority::Urgent => v1::Priority::Urgent,
-        Priority::High => v1::Priority::High,
-        Priority::Medium => v1::Priority::Medium,
-        Priority::Low => v1::Priority::Low,
-    }
-}
-
-pub fn scope_to(scope: Scope) -> v1::Scope {
-    match scope {
-        Scope::Global => v1::Scope::Global,
-        Scope::Local => v1::Scope::Local,
-    }
-}
-
-pub fn outcome_to(outcome: Outcome) -> v1::Outcome {
-    match outcome {
-        Outcome::Adopted => v1::Outcome::Adopted,
-        Outcome::Planned => v1::Outcome::Planned,
-        Outcome::Declined => v1::Outcome::Declined,
-        Outcome::Fixed => v1::Outcome::Fixed,
-        Outcome::Explained => v1::Outcome::Explained,
-    }
-}
-
-pub fn sla_state_to(sla_state: SlaState) -> v1::SlaState {
-    match sla_state {
-        SlaState::OnTime => v1::SlaState::OnTime,
-        SlaState::Warning => v1::SlaState::Warning,
-        SlaState::Breached => v1::SlaState::Breached,
-    }
-}
-
-pub fn role_to(role: Role) -> v1::Role {
-    match role {
-        Role::Adapter => v1::Role::Adapter,
-        Role::Agent => v1::Role::Agent,
-        Role::Head => v1::Role::Head,
-        Role::Service => v1::Role::Service,
-        Role::Manager => v1::Role::Manager,
-        Role::Auditor => v1::Role::Auditor,
-        Role::Admin => v1::Role::Admin,
-        Role::System => v1::Role::System,
-    }
-}
-
-/// Reads an enum field: 0 (unspecified) is `None`, an unknown number is invalid.
-fn enum_from<P, D>(
+/// Reads an enum field with [`proto::mapping`]: 0 (unspecified) is `None`, an unknown number
+/// is an invalid `field`.
+fn enum_from<P: TryFrom<i32>, D>(
     field: &str,
     value: i32,
-    parse: impl Fn(i32) -> Option<P>,
-    map: impl Fn(P) -> Option<D>,
+    to_domain: fn(P) -> Option<D>,
 ) -> Result<Option<D>, DomainError> {
     if value == 0 {
         return Ok(None);
     }
-    parse(value)
-        .and_then(map)
+    P::try_from(value)
+        .ok()
+        .and_then(to_domain)
         .map(Some)
         .ok_or_else(|| DomainError::invalid(field, format!("unknown value {value}")))
 }
 
 pub fn step_from(field: &str, value: i32) -> Result<Option<Step>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::Step::try_from(value).ok(),
-        |step| match step {
-            v1::Step::Unspecified => None,
-            v1::Step::Receive => Some(Step::Receive),
-            v1::Step::Classify => Some(Step::Classify),
-            v1::Step::Dispatch => Some(Step::Dispatch),
-            v1::Step::Handle => Some(Step::Handle),
-            v1::Step::Review => Some(Step::Review),
-            v1::Step::Archive => Some(Step::Archive),
-        },
-    )
+    enum_from(field, value, v1::Step::to_domain)
 }
 
 pub fn kind_from(field: &str, value: i32) -> Result<Option<Kind>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::Kind::try_from(value).ok(),
-        |kind| match kind {
-            v1::Kind::Unspecified => None,
-            v1::Kind::Suggestion => Some(Kind::Suggestion),
-            v1::Kind::Complaint => Some(Kind::Complaint),
-            v1::Kind::Problem => Some(Kind::Problem),
-            v1::Kind::Inquiry => Some(Kind::Inquiry),
-            v1::Kind::Praise => Some(Kind::Praise),
-        },
-    )
+    enum_from(field, value, v1::Kind::to_domain)
 }
 
 pub fn content_type_from(field: &str, value: i32) -> Result<Option<ContentType>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::ContentType::try_from(value).ok(),
-        |content_type| match content_type {
-            v1::ContentType::Unspecified => None,
-            v1::ContentType::Product => Some(ContentType::Product),
-            v1::ContentType::Service => Some(ContentType::Service),
-            v1::ContentType::Process => Some(ContentType::Process),
-            v1::ContentType::Experience => Some(ContentType::Experience),
-        },
-    )
+    enum_from(field, value, v1::ContentType::to_domain)
 }
 
 pub fn priority_from(field: &str, value: i32) -> Result<Option<Priority>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::Priority::try_from(value).ok(),
-        |priority| match priority {
-            v1::Priority::Unspecified => None,
-            v1::Priority::Urgent => Some(Priority::Urgent),
-            v1::Priority::High => Some(Priority::High),
-            v1::Priority::Medium => Some(Priority::Medium),
-            v1::Priority::Low => Some(Priority::Low),
-        },
-    )
+    enum_from(field, value, v1::Priority::to_domain)
 }
 
 pub fn scope_from(field: &str, value: i32) -> Result<Option<Scope>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::Scope::try_from(value).ok(),
-        |scope| match scope {
-            v1::Scope::Unspecified => None,
-            v1::Scope::Global => Some(Scope::Global),
-            v1::Scope::Local => Some(Scope::Local),
-        },
-    )
+    enum_from(field, value, v1::Scope::to_domain)
 }
 
 pub fn outcome_from(field: &str, value: i32) -> Result<Option<Outcome>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::Outcome::try_from(value).ok(),
-        |outcome| match outcome {
-            v1::Outcome::Unspecified => None,
-            v1::Outcome::Adopted => Some(Outcome::Adopted),
-            v1::Outcome::Planned => Some(Outcome::Planned),
-            v1::Outcome::Declined => Some(Outcome::Declined),
-            v1::Outcome::Fixed => Some(Outcome::Fixed),
-            v1::Outcome::Explained => Some(Outcome::Explained),
-        },
-    )
+    enum_from(field, value, v1::Outcome::to_domain)
 }
 
 pub fn sla_state_from(field: &str, value: i32) -> Result<Option<SlaState>, DomainError> {
-    enum_from(
-        field,
-        value,
-        |value| v1::SlaState::try_from(value).ok(),
-        |sla_state| match sla_state {
-            v1::SlaState::Unspecified => None,
-            v1::SlaState::OnTime => Some(SlaState::OnTime),
-            v1::SlaState::Warning => Some(SlaState::Warning),
-            v1::SlaState::Breached => Some(SlaState::Breached),
-        },
-    )
+    enum_from(field, value, v1::SlaState::to_domain)
 }
 
 /// A required enum: unspecified is invalid.
@@ -291,7 +129,7 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
     v1::Ticket {
         ticket_id: ticket.id_text(),
         version: ticket.version,
-        step: step_to(ticket.step) as i32,
+        step: v1::Step::from(ticket.step) as i32,
         channel: ticket.channel.clone(),
         customer: Some(v1::Customer {
             customer_id: customer.customer_id.clone().unwrap_or_default(),
@@ -301,14 +139,16 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
             wechat_openid: customer.wechat_openid.clone().unwrap_or_default(),
         }),
         content: ticket.content.clone(),
-        kind: ticket.kind.map_or(0, |kind| kind_to(kind) as i32),
+        kind: ticket.kind.map_or(0, |kind| v1::Kind::from(kind) as i32),
         content_type: ticket
             .content_type
-            .map_or(0, |content_type| content_type_to(content_type) as i32),
+            .map_or(0, |content_type| v1::ContentType::from(content_type) as i32),
         priority: ticket
             .priority
-            .map_or(0, |priority| priority_to(priority) as i32),
-        scope: ticket.scope.map_or(0, |scope| scope_to(scope) as i32),
+            .map_or(0, |priority| v1::Priority::from(priority) as i32),
+        scope: ticket
+            .scope
+            .map_or(0, |scope| v1::Scope::from(scope) as i32),
         keywords: ticket.keywords.clone(),
         department: ticket.department.clone().unwrap_or_default(),
         helpers: ticket.helpers.clone(),
@@ -316,11 +156,11 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
         resolve_by: optional_timestamp(ticket.resolve_by),
         responded_at: optional_timestamp(ticket.responded_at),
         resolved_at: optional_timestamp(ticket.resolved_at),
-        sla_state: sla_state_to(ticket.sla_state) as i32,
+        sla_state: v1::SlaState::from(ticket.sla_state) as i32,
         round: ticket.round,
         outcome: ticket
             .outcome
-            .map_or(0, |outcome| outcome_to(outcome) as i32),
+            .map_or(0, |outcome| v1::Outcome::from(outcome) as i32),
         satisfaction: ticket.satisfaction.map_or(0, u32::from),
         created_at: optional_timestamp(ticket.created_at),
         updated_at: optional_timestamp(ticket.updated_at),
@@ -379,7 +219,7 @@ pub fn log_event_message(row: &RecordedEvent) -> v1::LogEvent {
         recorded_at: Some(timestamp(row.recorded_at)),
         actor: actor.map(|actor| v1::Actor {
             principal: actor.principal,
-            role: role_to(actor.role) as i32,
+            role: v1::Role::from(actor.role) as i32,
             department: actor.department.unwrap_or_default(),
         }),
         correlation_id: row.correlation_id.clone().unwrap_or_default(),

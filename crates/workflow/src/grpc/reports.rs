@@ -551,7 +551,7 @@ fn public_suggestion(
         adopted_at: Some(timestamp(at)),
         customer_told,
         customer_display_name: masked_name(ticket.customer.name.as_deref()),
-        outcome: reports::proto_conv::outcome_to_proto(outcome) as i32,
+        outcome: v1::Outcome::from(outcome) as i32,
         reward_kind: ticket
             .reward
             .as_ref()

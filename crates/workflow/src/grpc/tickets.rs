@@ -8,7 +8,7 @@
 
 use super::convert::{
     content_type_from, duration_ms, filter_from, kind_from, log_event_message, outcome_from,
-    priority_from, priority_to, required, scope_from, sla_state_to, ticket_message, timestamp,
+    priority_from, required, scope_from, ticket_message, timestamp,
 };
 use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
@@ -273,7 +273,7 @@ pub fn explain(
     debug_assert_eq!(respond.which, Deadline::Respond);
     v1::ExplainSlaResponse {
         ticket: Some(ticket_message(ticket)),
-        priority: priority_to(classification.priority) as i32,
+        priority: v1::Priority::from(classification.priority) as i32,
         complex: classification.complex,
         sla_row,
         respond_within: Some(duration_ms(allowance_duration_ms(&respond.allowance))),
@@ -287,7 +287,7 @@ pub fn explain(
         resolve_by: ticket.resolve_by.map(timestamp),
         warn_respond_at: ticket.warn_respond_at.map(timestamp),
         warn_resolve_at: ticket.warn_resolve_at.map(timestamp),
-        sla_state: sla_state_to(ticket.sla_state) as i32,
+        sla_state: v1::SlaState::from(ticket.sla_state) as i32,
         policy_version,
         calendar_version,
         reasons: explanation,
