@@ -646,6 +646,9 @@ pub enum TokenCommand {
         /// Department of an agent or head.
         #[arg(long)]
         department: Option<String>,
+        /// A channel an adapter may submit on (repeatable); without it, every channel.
+        #[arg(long = "channel", value_name = "CHANNEL")]
+        channels: Vec<String>,
     },
     /// First start: create the tokens file with a fresh admin token (and a token of role
     /// service for each --service), each token in a file of mode 0600 next to it. An

@@ -241,6 +241,26 @@ fn usage_errors_are_exit_code_2() {
         ],
     );
     assert_one_line_error(&no_department, 2, "error: role agent needs --department");
+    let agent_with_channel = cloop(
+        home.path(),
+        &[
+            "token".into(),
+            "new".into(),
+            "--name".into(),
+            "li.si".into(),
+            "--role".into(),
+            "agent".into(),
+            "--department".into(),
+            "logistics".into(),
+            "--channel".into(),
+            "web".into(),
+        ],
+    );
+    assert_one_line_error(
+        &agent_with_channel,
+        2,
+        "error: role agent has no channels: only adapters are bound to channels",
+    );
 }
 
 #[test]

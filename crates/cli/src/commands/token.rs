@@ -25,7 +25,13 @@ fn toml_string(text: &str) -> String {
 }
 
 /// The entry for the tokens file.
-pub fn tokens_file_entry(name: &str, role: &str, department: Option<&str>, token: &str) -> String {
+pub fn tokens_file_entry(
+    name: &str,
+    role: &str,
+    department: Option<&str>,
+    channels: &[String],
+    token: &str,
+) -> String {
     let mut entry = format!(
         "[[principal]]\nname = {}\nrole = {}\n",
         toml_string(name),
@@ -33,6 +39,13 @@ pub fn tokens_file_entry(name: &str, role: &str, department: Option<&str>, token
     );
     if let Some(department) = department {
         entry.push_str(&format!("department = {}\n", toml_string(department)));
+    }
+    if !channels.is_empty() {
+        let quoted: Vec<String> = channels
+            .iter()
+            .map(|channel| toml_string(channel))
+            .collect();
+        entry.push_str(&format!("channels = [{}]\n", quoted.join(", ")));
     }
     entry.push_str(&format!(
         "token_sha256 = \"{}\"\n",
@@ -55,7 +68,8 @@ pub fn run(context: &Context, command: TokenCommand) -> Result<(), CliError> {
             name,
             role,
             department,
-        } => new(context, name, role, department),
+            channels,
+        } => new(context, name, role, department, channels),
         TokenCommand::Init { tokens, services } => {
             let outcome = init(&tokens, &services)?;
             let human = match &outcome {
@@ -215,7 +229,7 @@ pub fn init(tokens: &Path, services: &[String]) -> Result<InitOutcome, CliError>
         for (name, role) in &principals {
             let token = fresh_token();
             contents.push('\n');
-            contents.push_str(&tokens_file_entry(name, role, None, &token));
+            contents.push_str(&tokens_file_entry(name, role, None, &[], &token));
             let temporary = folder.join(format!(".{name}.token.{suffix}"));
             write_private(&temporary, &format!("{token}\n"))?;
             written.push(temporary.clone());
@@ -280,6 +294,7 @@ fn new(
     name: String,
     role: String,
     department: Option<String>,
+    channels: Vec<String>,
 ) -> Result<(), CliError> {
     let name = name.trim().to_owned();
     let role = role.trim().to_ascii_lowercase();
@@ -305,8 +320,22 @@ fn new(
         }
         _ => {}
     }
+    let channels: Vec<String> = channels
+        .iter()
+        .map(|channel| channel.trim().to_owned())
+        .collect();
+    if channels.iter().any(String::is_empty) {
+        return Err(CliError::Usage(
+            "invalid --channel: must not be empty".into(),
+        ));
+    }
+    if !channels.is_empty() && role != "adapter" {
+        return Err(CliError::Usage(format!(
+            "role {role} has no channels: only adapters are bound to channels"
+        )));
+    }
     let token = fresh_token();
-    let entry = tokens_file_entry(&name, &role, department.as_deref(), &token);
+    let entry = tokens_file_entry(&name, &role, department.as_deref(), &channels, &token);
     let human = format!(
         "token (shown once, give it to {name}):\n  {token}\n\nadd to the tokens file:\n\n{entry}"
     );
@@ -314,6 +343,7 @@ fn new(
         "name": name,
         "role": role,
         "department": department,
+        "channels": channels,
         "token": token,
         "token_sha256": hex::encode(Sha256::digest(token.as_bytes())),
         "tokens_file_entry": entry,
@@ -328,7 +358,7 @@ mod tests {
 
     #[test]
     fn the_entry_parses_as_the_tokens_file_expects() {
-        let entry = tokens_file_entry("li.si", "agent", Some("logistics"), "test");
+        let entry = tokens_file_entry("li.si", "agent", Some("logistics"), &[], "test");
         expect![[r#"
             [[principal]]
             name = "li.si"
@@ -339,5 +369,19 @@ mod tests {
         .assert_eq(&entry);
         let parsed: toml::Table = toml::from_str(&entry).unwrap();
         assert!(parsed.contains_key("principal"));
+    }
+
+    #[test]
+    fn an_adapter_bound_to_channels_is_read_back_by_the_services() {
+        let channels = ["app".to_owned(), "wechat".to_owned()];
+        let entry = tokens_file_entry("app-sdk", "adapter", None, &channels, "test");
+        assert!(
+            entry.contains("channels = [\"app\", \"wechat\"]\n"),
+            "{entry}"
+        );
+        let registry = service::tokens::TokenRegistry::from_toml_str(&entry).unwrap();
+        let adapter = registry.authenticate("test").unwrap();
+        assert!(adapter.may_submit_on("wechat").is_ok());
+        assert!(adapter.may_submit_on("web").is_err());
     }
 }
