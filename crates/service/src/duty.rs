@@ -134,33 +134,7 @@ impl Ticks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
     use tokio::sync::mpsc;
-
-    /// Log lines written by the duty, for the assertions.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            let bytes = self.0.lock().map(|bytes| bytes.clone()).unwrap_or_default();
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-    }
 
     const WAIT: Duration = Duration::from_secs(5);
 
@@ -199,14 +173,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_is_logged_with_the_name_and_the_loop_goes_on() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
         // The test's runtime has one thread: the subscriber holds for the whole loop.
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::test_log::capture();
         let shutdown = Shutdown::new();
         let mut calls = 0;
         let stopper = shutdown.clone();
@@ -240,13 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn failures_as_errors_are_logged_as_errors() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::test_log::capture();
         let shutdown = Shutdown::new();
         let stopper = shutdown.clone();
         Duty::every("backup", Duration::from_millis(10))

@@ -19,6 +19,8 @@ pub mod shutdown;
 pub mod status;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(test)]
+mod test_log;
 pub mod tls;
 pub mod tokens;
 

@@ -127,37 +127,13 @@ fn describe(error: JoinError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     const WAIT: Duration = Duration::from_secs(5);
 
     #[tokio::test]
     async fn a_vital_task_that_panics_is_logged_and_recorded_with_its_name() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::test_log::capture();
         let failures = Failures::new();
         assert_eq!(failures.get(), None);
         let quiet = spawn_vital("quiet worker", &failures, async {});
@@ -176,11 +152,7 @@ mod tests {
         .join()
         .await;
         assert_eq!(failures.get().as_deref(), Some(first.as_str()));
-        let text = captured
-            .0
-            .lock()
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default();
+        let text = captured.text();
         assert!(text.contains("ERROR"), "{text}");
         assert!(
             text.contains("the consumer task panicked: store gone"),
@@ -194,13 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_task_nobody_joins_still_has_its_panic_logged_and_records_nothing() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::test_log::capture();
         let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
         drop(spawn("metrics endpoint", async move {
             let _ = receiver.await;
@@ -210,11 +176,7 @@ mod tests {
         let mut text = String::new();
         for _ in 0..500 {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            text = captured
-                .0
-                .lock()
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_default();
+            text = captured.text();
             if text.contains("bind lost") {
                 break;
             }
