@@ -202,31 +202,30 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
     assert!(!found.tickets.is_empty(), "the search still finds tickets");
 
     // Notes per ticket.
+    let note = |ticket_id: &str, command_id: String, text: String| {
+        authorized(
+            v1::AddNoteRequest {
+                ticket_id: ticket_id.to_owned(),
+                command_id,
+                text,
+                ..Default::default()
+            },
+            "t-service",
+        )
+    };
     let ticket_id = &ids[0];
     for index in 0..MAX_NOTES {
         tickets_client
-            .add_note(authorized(
-                v1::AddNoteRequest {
-                    ticket_id: ticket_id.clone(),
-                    command_id: format!("note-{index}"),
-                    text: format!("note {index}"),
-                    ..Default::default()
-                },
-                "t-service",
+            .add_note(note(
+                ticket_id,
+                format!("note-{index}"),
+                format!("note {index}"),
             ))
             .await
             .expect("within the cap");
     }
     let status = tickets_client
-        .add_note(authorized(
-            v1::AddNoteRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: "note-over".into(),
-                text: "one too many".into(),
-                ..Default::default()
-            },
-            "t-service",
-        ))
+        .add_note(note(ticket_id, "note-over".into(), "one too many".into()))
         .await
         .expect_err("over the cap");
     assert_names(
@@ -236,28 +235,12 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
     );
     // A repeat of a note that was recorded still answers with its first result.
     tickets_client
-        .add_note(authorized(
-            v1::AddNoteRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: "note-0".into(),
-                text: "note 0".into(),
-                ..Default::default()
-            },
-            "t-service",
-        ))
+        .add_note(note(ticket_id, "note-0".into(), "note 0".into()))
         .await
         .expect("a replay is not a new note");
     // Another ticket has its own count.
     tickets_client
-        .add_note(authorized(
-            v1::AddNoteRequest {
-                ticket_id: ids[1].clone(),
-                command_id: "other-note".into(),
-                text: "another ticket".into(),
-                ..Default::default()
-            },
-            "t-service",
-        ))
+        .add_note(note(&ids[1], "other-note".into(), "another ticket".into()))
         .await
         .expect("another ticket");
 

@@ -405,15 +405,13 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
     .await
     .expect("notify's identity connects");
     let notify_js = async_nats::jetstream::new(notify_client.clone());
-    let forged = notify_js
-        .publish("feedback.received.web", forged_feedback().into())
-        .await;
-    let acknowledged = match forged {
-        Ok(ack) => ack.await.is_ok(),
-        Err(_) => false,
-    };
     assert!(
-        !acknowledged,
+        !acknowledged(
+            &notify_js,
+            "feedback.received.web",
+            forged_feedback().into()
+        )
+        .await,
         "JetStream acknowledged notify's FeedbackReceived"
     );
     assert!(
@@ -427,18 +425,13 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
         payload: r#"{"message":"forged: your refund is ready, call +86 400 000 0000"}"#.into(),
         ..Default::default()
     };
-    let forged = notify_js
-        .publish(
-            "ticket.events.solution_proposed",
-            event.encode_to_vec().into(),
-        )
-        .await;
-    let acknowledged = match forged {
-        Ok(ack) => ack.await.is_ok(),
-        Err(_) => false,
-    };
     assert!(
-        !acknowledged,
+        !acknowledged(
+            &notify_js,
+            "ticket.events.solution_proposed",
+            event.encode_to_vec().into()
+        )
+        .await,
         "JetStream acknowledged notify's ticket event"
     );
     assert!(
@@ -478,15 +471,13 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
         "no permissions violation for the adapter on feedback.inbound.web"
     );
     let adapter_js = async_nats::jetstream::new(adapter.clone());
-    let forged = adapter_js
-        .publish("feedback.received.app", forged_feedback().into())
-        .await;
-    let acknowledged = match forged {
-        Ok(ack) => ack.await.is_ok(),
-        Err(_) => false,
-    };
     assert!(
-        !acknowledged,
+        !acknowledged(
+            &adapter_js,
+            "feedback.received.app",
+            forged_feedback().into()
+        )
+        .await,
         "JetStream acknowledged the adapter's FeedbackReceived"
     );
     assert!(
@@ -634,5 +625,17 @@ fn nats_settings_that_cannot_work_stop_the_start_naming_the_flag() {
                 "{binary} {args:?}: {word:?} not in {stderr}"
             );
         }
+    }
+}
+
+/// Whether JetStream acknowledged a publish of `payload` on `subject` (stored it in a stream).
+async fn acknowledged(
+    js: &async_nats::jetstream::Context,
+    subject: &'static str,
+    payload: bytes::Bytes,
+) -> bool {
+    match js.publish(subject, payload).await {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
     }
 }
