@@ -1,0 +1,246 @@
+//! Receiving, classifying and dispatching a ticket, and the automatic dispatch.
+
+use super::{
+    allowed_outcomes, already_exists, require_step, sanitize_classification, shift_deadlines,
+    unique_keywords, usable_helpers,
+};
+use crate::command::{
+    check_optional_text, check_text, check_token, ClassifyCommand, Command, Submission,
+    MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
+};
+use crate::event::{Classified, Dispatched, Event, Received};
+use crate::ticket::{Approval, Ticket};
+use crate::types::{Classification, Policy, Step};
+use crate::DomainError;
+use chrono::{DateTime, Utc};
+
+/// The automatic dispatch event, when a routing rule names a configured department.
+pub(super) fn automatic_dispatch(
+    classification: &Classification,
+    product: Option<&str>,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Option<Event> {
+    let route = policy.route(classification, product)?;
+    if !policy.is_department(&route.department) {
+        return None;
+    }
+    let reason = if route.rule.trim().is_empty() {
+        "routing rules".to_owned()
+    } else {
+        route.rule.clone()
+    };
+    Some(Event::Dispatched(Dispatched {
+        from: None,
+        helpers: usable_helpers(&route.department, &route.helpers, policy),
+        department: route.department,
+        reason,
+        automatic: true,
+        solution_withdrawn: false,
+        at: now,
+    }))
+}
+
+pub(super) fn decide_receive(
+    state: &Ticket,
+    submission: &Submission,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    if state.exists() {
+        return Err(already_exists(state));
+    }
+    submission.validate()?;
+    let classification = sanitize_classification(
+        policy.classify(&submission.content, submission.product.as_deref()),
+    );
+    let deadlines = policy.deadlines(submission.received_at, &classification);
+    let mut events = vec![Event::Received(Box::new(Received {
+        ticket_id: submission.ticket_id.clone(),
+        feedback_id: submission.feedback_id,
+        channel: submission.channel.clone(),
+        external_id: submission.external_id.clone(),
+        customer: submission.customer.clone(),
+        content: submission.content.clone(),
+        occurred_at: submission.occurred_at.unwrap_or(submission.received_at),
+        received_at: submission.received_at,
+        product: submission.product.clone(),
+        order_id: submission.order_id.clone(),
+        attributes: submission.attributes.clone(),
+        deadlines: deadlines.clone(),
+        at: now,
+    }))];
+    if classification.confident {
+        events.push(Event::Classified(Classified {
+            kind: classification.kind,
+            content_type: classification.content_type,
+            priority: classification.priority,
+            scope: classification.scope,
+            keywords: classification.keywords.clone(),
+            confidence: classification.confidence,
+            complex: classification.complex,
+            automatic: true,
+            reason: "classification rules".to_owned(),
+            policy_version: policy.version(),
+            deadlines,
+            at: now,
+        }));
+        events.extend(automatic_dispatch(
+            &classification,
+            submission.product.as_deref(),
+            now,
+            policy,
+        ));
+    }
+    Ok(events)
+}
+
+pub(super) fn decide_classify(
+    state: &Ticket,
+    classify: &ClassifyCommand,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    let command = Command::Classify(classify.clone());
+    require_step(
+        state,
+        &command,
+        &[Step::Classify, Step::Dispatch, Step::Handle],
+    )?;
+    if classify.keywords.len() > MAX_KEYWORDS {
+        return Err(DomainError::invalid(
+            "keywords",
+            format!(
+                "at most {MAX_KEYWORDS} keywords, got {}",
+                classify.keywords.len()
+            ),
+        ));
+    }
+    for keyword in &classify.keywords {
+        check_text("keywords", keyword, MAX_SHORT_CHARS)?;
+    }
+    check_optional_text("reason", &classify.reason, MAX_TEXT_CHARS)?;
+    if let (Approval::Pending, Some(solution)) = (state.approval, &state.solution) {
+        if !allowed_outcomes(classify.kind).contains(&solution.outcome) {
+            return Err(DomainError::invalid(
+                "kind",
+                format!(
+                    "a solution with outcome {} waits for approval and does not fit a {} ticket; reject it first",
+                    solution.outcome, classify.kind
+                ),
+            ));
+        }
+    }
+    let classification = Classification {
+        kind: classify.kind,
+        content_type: classify.content_type,
+        priority: classify.priority,
+        scope: classify.scope,
+        keywords: unique_keywords(&classify.keywords),
+        confidence: 1.0,
+        confident: true,
+        complex: classify.complex,
+    };
+    let received_at = state.received_at.unwrap_or(now);
+    let deadlines = shift_deadlines(
+        policy.deadlines(received_at, &classification),
+        state.paused_total_ms,
+    );
+    let mut events = vec![Event::Classified(Classified {
+        kind: classification.kind,
+        content_type: classification.content_type,
+        priority: classification.priority,
+        scope: classification.scope,
+        keywords: classification.keywords.clone(),
+        confidence: classification.confidence,
+        complex: classification.complex,
+        automatic: false,
+        reason: classify.reason.clone(),
+        policy_version: policy.version(),
+        deadlines,
+        at: now,
+    })];
+    if state.step == Step::Classify {
+        events.extend(automatic_dispatch(
+            &classification,
+            state.product.as_deref(),
+            now,
+            policy,
+        ));
+    }
+    Ok(events)
+}
+
+pub(super) fn decide_dispatch(
+    state: &Ticket,
+    command: &Command,
+    department: &str,
+    helpers: &[String],
+    reason: &str,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    require_step(state, command, &[Step::Dispatch, Step::Handle])?;
+    check_token("department", department)?;
+    if !policy.is_department(department) {
+        return Err(DomainError::invalid(
+            "department",
+            format!("{department:?} is not a configured department"),
+        ));
+    }
+    if helpers.len() > MAX_HELPERS {
+        return Err(DomainError::invalid(
+            "helpers",
+            format!(
+                "at most {MAX_HELPERS} helper departments, got {}",
+                helpers.len()
+            ),
+        ));
+    }
+    for (index, helper) in helpers.iter().enumerate() {
+        check_token("helpers", helper)?;
+        if !policy.is_department(helper) {
+            return Err(DomainError::invalid(
+                "helpers",
+                format!("{helper:?} is not a configured department"),
+            ));
+        }
+        if helper == department {
+            return Err(DomainError::invalid(
+                "helpers",
+                format!("{helper:?} is the lead department and cannot also help"),
+            ));
+        }
+        if helpers[..index].contains(helper) {
+            return Err(DomainError::invalid(
+                "helpers",
+                format!("{helper:?} is named twice"),
+            ));
+        }
+    }
+    check_optional_text("reason", reason, MAX_TEXT_CHARS)?;
+    let transfer = state.step == Step::Handle;
+    if transfer {
+        if state.department.as_deref() == Some(department) && state.helpers == helpers {
+            return Err(DomainError::invalid(
+                "department",
+                format!("the ticket is already with {department}"),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(DomainError::invalid(
+                "reason",
+                "a transfer needs a reason for the history",
+            ));
+        }
+    }
+    Ok(vec![Event::Dispatched(Dispatched {
+        from: state.department.clone(),
+        department: department.to_owned(),
+        helpers: helpers.to_vec(),
+        reason: reason.to_owned(),
+        automatic: false,
+        solution_withdrawn: transfer && state.approval == Approval::Pending,
+        at: now,
+    })])
+}

@@ -1,0 +1,394 @@
+//! The ticket aggregate: `decide` turns a command into events (every rule lives here) and
+//! `apply` folds one event into the state (no rules, no failures).
+//!
+//! # The step model
+//!
+//! ```text
+//! receive ──▶ classify ──▶ dispatch ──▶ handle ──▶ review ──▶ archive
+//!                                          ▲          │
+//!                                          └─reopen───┘  (satisfaction below the threshold)
+//! ```
+//!
+//! * `Receive` records the submission (step `classify`). When the rules are confident it
+//!   also classifies (step `dispatch`), and when a routing rule names a configured
+//!   department it also dispatches (step `handle`), all in the events of that one command.
+//! * `Classify` is allowed in `classify`, `dispatch` and `handle` (a correction); it
+//!   recomputes the deadlines from the time of receipt (plus any time spent paused). In step
+//!   `classify` it is followed by automatic dispatch when a routing rule matches. It may not
+//!   change the kind under a solution waiting for approval whose outcome would no longer fit.
+//! * `Dispatch` is allowed in `dispatch` (first dispatch) and `handle` (a transfer, which
+//!   needs a reason and withdraws a solution still waiting for approval).
+//! * In `handle`: `Acknowledge` once per round; `ProposeSolution`, which acknowledges too
+//!   when nobody has yet, and moves to `review` unless the policy wants the head's approval;
+//!   `ApproveSolution` moves to `review` or, rejected, leaves the department working on.
+//!   Outcomes: `adopted`, `planned`, `declined` for suggestions; `fixed`, `explained` for
+//!   every other kind. `declined` needs a reason, a rejection needs a comment.
+//! * `RecordReview` in `review`, once per round: below the policy's threshold the ticket is
+//!   reopened (round + 1, back to `handle` at the same department, fresh deadlines from now);
+//!   otherwise it stays in `review`, ready for `Archive`, which needs a satisfied review.
+//! * `PauseSla` in `handle` stops the clock while waiting for the customer; `ResumeSla` moves
+//!   the deadlines by the time spent paused. Leaving `handle` resumes the clock first.
+//! * The SLA system commands return no events when their deadline is met, already marked,
+//!   not yet due, paused, or the ticket is archived, so timers firing twice change nothing.
+//! * An archived ticket accepts only `ExpireRetention` and `EraseCustomer`.
+//! * Problems (see `problems`): `LinkToProblem` ties a ticket to a parent problem; a merged
+//!   duplicate refuses the commands of handling. `ResolveFromParent` moves an open child to
+//!   review with the parent's solution. An adopted suggestion, once accepted, earns the
+//!   configured reward (`RewardGranted`, once per ticket).
+
+mod apply;
+mod archive;
+mod assignment;
+mod handling;
+mod intake;
+mod sla;
+
+use crate::command::{
+    check_optional_text, check_text, Command, MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS,
+    MAX_TEXT_CHARS,
+};
+use crate::event::{
+    Acknowledged, Archived, Escalated, Event, NoteAdded, SlaPaused, SolutionApproved,
+    SolutionRejected,
+};
+use crate::problems::LinkedToProblem;
+use crate::ticket::{Approval, Ticket};
+use crate::types::{Classification, Deadlines, Kind, Outcome, Policy, Step};
+use crate::DomainError;
+pub use apply::{apply, fold};
+use archive::{decide_archived, decide_notification, erase_customer};
+use assignment::{decide_assignment, unassign_on_transfer};
+use chrono::{DateTime, Utc};
+use handling::{decide_propose, decide_resolve_from_parent, decide_review, reward_for};
+use intake::{decide_classify, decide_dispatch, decide_receive};
+use sla::{decide_sla_escalation, decide_sla_mark, resume_if_paused};
+
+/// The steps a ticket may move to from `step`. Every step change an event makes is one of
+/// these; staying in the same step is always allowed.
+pub fn allowed_next_steps(step: Step) -> &'static [Step] {
+    match step {
+        Step::Receive => &[Step::Classify],
+        // A linked child moves to review when its parent problem is solved (`ParentResolved`),
+        // wherever it stood.
+        Step::Classify => &[Step::Dispatch, Step::Review],
+        Step::Dispatch => &[Step::Handle, Step::Review],
+        Step::Handle => &[Step::Review],
+        Step::Review => &[Step::Handle, Step::Archive],
+        Step::Archive => &[],
+    }
+}
+
+/// The outcomes a solution may have for a ticket of `kind`.
+pub fn allowed_outcomes(kind: Kind) -> &'static [Outcome] {
+    match kind {
+        Kind::Suggestion => &[Outcome::Adopted, Outcome::Planned, Outcome::Declined],
+        Kind::Complaint | Kind::Problem | Kind::Inquiry | Kind::Praise => {
+            &[Outcome::Fixed, Outcome::Explained]
+        }
+    }
+}
+
+/// Decides what a command does to a ticket: the events to append, or why not.
+pub fn decide(
+    state: &Ticket,
+    command: &Command,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    if let Command::Receive(submission) = command {
+        return decide_receive(state, submission, now, policy);
+    }
+    if !state.exists() {
+        return Err(DomainError::NotFound {
+            ticket_id: state.id_text(),
+        });
+    }
+    if state.is_archived() {
+        return decide_archived(state, command, now);
+    }
+    if let Some(parent) = state.parent.as_ref().filter(|_| state.is_merged()) {
+        if matches!(
+            command,
+            Command::Classify(_)
+                | Command::Dispatch { .. }
+                | Command::Acknowledge { .. }
+                | Command::ProposeSolution { .. }
+                | Command::ApproveSolution { .. }
+                | Command::PauseSla { .. }
+                | Command::ResumeSla
+        ) && state.step != Step::Review
+        {
+            return Err(DomainError::Precondition {
+                reason: format!(
+                    "ticket {} was merged into problem {parent} and is handled there",
+                    state.id_text()
+                ),
+            });
+        }
+    }
+    match command {
+        Command::Receive(_) => Err(already_exists(state)),
+        Command::Classify(classify) => decide_classify(state, classify, now, policy),
+        Command::Dispatch {
+            department,
+            helpers,
+            reason,
+        } => {
+            let mut events =
+                decide_dispatch(state, command, department, helpers, reason, now, policy)?;
+            events.extend(unassign_on_transfer(state, department, now));
+            Ok(events)
+        }
+        Command::Acknowledge { message } => {
+            require_step(state, command, &[Step::Handle])?;
+            check_text("message", message, MAX_TEXT_CHARS)?;
+            if state.responded_at.is_some() {
+                return Err(DomainError::invalid(
+                    "message",
+                    "the ticket was already acknowledged in this round; add a note to the customer instead",
+                ));
+            }
+            Ok(vec![Event::Acknowledged(Acknowledged {
+                message: message.clone(),
+                at: now,
+            })])
+        }
+        Command::AddNote { text, to_customer } => {
+            require_step(
+                state,
+                command,
+                &[Step::Classify, Step::Dispatch, Step::Handle, Step::Review],
+            )?;
+            check_text("text", text, MAX_TEXT_CHARS)?;
+            let max_notes = policy.max_notes_per_ticket();
+            if state.notes.len() >= max_notes {
+                return Err(DomainError::LimitReached {
+                    limit: "limits.notes_max_per_ticket".to_owned(),
+                    reason: format!(
+                        "ticket {} has {} notes, the most a ticket may have is {max_notes}",
+                        state.id_text(),
+                        state.notes.len()
+                    ),
+                });
+            }
+            Ok(vec![Event::NoteAdded(NoteAdded {
+                text: text.clone(),
+                to_customer: *to_customer,
+                at: now,
+            })])
+        }
+        Command::ProposeSolution {
+            outcome,
+            text,
+            reason,
+        } => decide_propose(state, command, *outcome, text, reason, now, policy),
+        Command::ApproveSolution { approve, comment } => {
+            require_step(state, command, &[Step::Handle])?;
+            if state.approval != Approval::Pending {
+                return Err(DomainError::invalid(
+                    "approve",
+                    "no solution is waiting for approval",
+                ));
+            }
+            check_optional_text("comment", comment, MAX_TEXT_CHARS)?;
+            if *approve {
+                let mut events = resume_if_paused(state, now);
+                events.push(Event::SolutionApproved(SolutionApproved {
+                    comment: comment.clone(),
+                    at: now,
+                }));
+                let outcome = state.solution.as_ref().map(|solution| solution.outcome);
+                events.extend(reward_for(state, outcome, now, policy));
+                Ok(events)
+            } else {
+                if comment.trim().is_empty() {
+                    return Err(DomainError::invalid(
+                        "comment",
+                        "a rejection needs a comment for the department",
+                    ));
+                }
+                Ok(vec![Event::SolutionRejected(SolutionRejected {
+                    comment: comment.clone(),
+                    at: now,
+                })])
+            }
+        }
+        Command::RecordReview {
+            satisfaction,
+            comment,
+        } => decide_review(state, command, *satisfaction, comment, now, policy),
+        Command::Archive => {
+            require_step(state, command, &[Step::Review])?;
+            if state.satisfaction.is_none() {
+                return Err(DomainError::invalid(
+                    "satisfaction",
+                    "the customer's review must be recorded before the ticket is archived",
+                ));
+            }
+            Ok(vec![Event::Archived(Archived { at: now })])
+        }
+        Command::Escalate { reason } => {
+            require_step(
+                state,
+                command,
+                &[Step::Classify, Step::Dispatch, Step::Handle, Step::Review],
+            )?;
+            check_text("reason", reason, MAX_TEXT_CHARS)?;
+            Ok(vec![Event::Escalated(Escalated {
+                level: state.escalation_level.saturating_add(1),
+                reason: reason.clone(),
+                at: now,
+            })])
+        }
+        Command::PauseSla { reason } => {
+            require_step(state, command, &[Step::Handle])?;
+            check_text("reason", reason, MAX_TEXT_CHARS)?;
+            if state.is_paused() {
+                return Err(DomainError::invalid(
+                    "reason",
+                    "the sla clock is already paused",
+                ));
+            }
+            Ok(vec![Event::SlaPaused(SlaPaused {
+                reason: reason.clone(),
+                at: now,
+            })])
+        }
+        Command::ResumeSla => {
+            require_step(state, command, &[Step::Handle])?;
+            if !state.is_paused() {
+                return Err(DomainError::invalid("sla", "the sla clock is not paused"));
+            }
+            Ok(resume_if_paused(state, now))
+        }
+        Command::RaiseSlaWarning { deadline } => Ok(decide_sla_mark(state, *deadline, now, false)),
+        Command::RecordSlaBreach { deadline } => Ok(decide_sla_mark(state, *deadline, now, true)),
+        Command::EscalateSla {
+            deadline,
+            level,
+            to,
+        } => decide_sla_escalation(state, *deadline, *level, to, now),
+        Command::ExpireRetention => Err(wrong_step(state, command)),
+        Command::EraseCustomer => Ok(erase_customer(state, now)),
+        Command::LinkToProblem {
+            parent_ticket_id,
+            mode,
+        } => {
+            crate::problems::check_child(state, parent_ticket_id)?;
+            Ok(vec![Event::LinkedToProblem(LinkedToProblem {
+                parent: parent_ticket_id.clone(),
+                mode: *mode,
+                at: now,
+            })])
+        }
+        Command::ResolveFromParent {
+            parent,
+            outcome,
+            solution,
+        } => decide_resolve_from_parent(state, parent, *outcome, solution, now),
+        Command::Claim { .. }
+        | Command::Assign { .. }
+        | Command::AutoAssign { .. }
+        | Command::HandBack { .. } => decide_assignment(state, command, now, policy),
+        Command::RecordNotification(record) => decide_notification(record, now),
+    }
+}
+
+fn wrong_step(state: &Ticket, command: &Command) -> DomainError {
+    DomainError::WrongStep {
+        command: command.name().to_owned(),
+        step: state.step,
+    }
+}
+
+fn already_exists(state: &Ticket) -> DomainError {
+    DomainError::AlreadyExists {
+        ticket_id: state.id_text(),
+    }
+}
+
+fn require_step(state: &Ticket, command: &Command, steps: &[Step]) -> Result<(), DomainError> {
+    if steps.contains(&state.step) {
+        Ok(())
+    } else {
+        Err(wrong_step(state, command))
+    }
+}
+
+/// The deadlines the ticket has now, as one value.
+fn current_deadlines(state: &Ticket) -> Option<Deadlines> {
+    Some(Deadlines {
+        respond_by: state.respond_by?,
+        resolve_by: state.resolve_by?,
+        warn_respond_at: state.warn_respond_at?,
+        warn_resolve_at: state.warn_resolve_at?,
+        policy_version: state.deadlines_policy_version.clone()?,
+        calendar_version: state.deadlines_calendar_version.clone()?,
+    })
+}
+
+/// The ticket's classification as the policy sees it, once it has one.
+fn current_classification(state: &Ticket) -> Option<Classification> {
+    Some(Classification {
+        kind: state.kind?,
+        content_type: state.content_type?,
+        priority: state.priority?,
+        scope: state.scope?,
+        keywords: state.keywords.clone(),
+        confidence: state.confidence.unwrap_or(1.0),
+        confident: true,
+        complex: state.complex,
+    })
+}
+
+/// Moves every instant of `deadlines` later by `milliseconds`.
+fn shift_deadlines(mut deadlines: Deadlines, milliseconds: i64) -> Deadlines {
+    let shift = chrono::Duration::milliseconds(milliseconds);
+    deadlines.respond_by += shift;
+    deadlines.resolve_by += shift;
+    deadlines.warn_respond_at += shift;
+    deadlines.warn_resolve_at += shift;
+    deadlines
+}
+
+/// Keeps a classification from the rules within bounds: confidence in 0..=1, keywords
+/// trimmed, non-empty, short, unique and at most [`MAX_KEYWORDS`].
+fn sanitize_classification(mut classification: Classification) -> Classification {
+    classification.confidence = if classification.confidence.is_finite() {
+        classification.confidence.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    classification.keywords = unique_keywords(&classification.keywords);
+    classification
+}
+
+fn unique_keywords(keywords: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::new();
+    for keyword in keywords {
+        let keyword = keyword.trim();
+        if keyword.is_empty()
+            || keyword.chars().count() > MAX_SHORT_CHARS
+            || unique.iter().any(|seen| seen == keyword)
+        {
+            continue;
+        }
+        unique.push(keyword.to_owned());
+        if unique.len() == MAX_KEYWORDS {
+            break;
+        }
+    }
+    unique
+}
+
+/// Helper departments that are configured, unique and not the lead department.
+fn usable_helpers(lead: &str, helpers: &[String], policy: &dyn Policy) -> Vec<String> {
+    let mut usable: Vec<String> = Vec::new();
+    for helper in helpers {
+        if helper != lead && policy.is_department(helper) && !usable.contains(helper) {
+            usable.push(helper.clone());
+        }
+    }
+    usable.truncate(MAX_HELPERS);
+    usable
+}

@@ -1,0 +1,92 @@
+//! The SLA clock: pausing, resuming, warnings, breaches and escalations.
+
+use super::{current_deadlines, shift_deadlines};
+use crate::command::{check_text, MAX_SHORT_CHARS};
+use crate::event::{Event, SlaEscalated, SlaMark, SlaResumed};
+use crate::ticket::Ticket;
+use crate::types::{Deadline, SlaState};
+use crate::DomainError;
+use chrono::{DateTime, Utc};
+
+/// The resume event when the clock is paused: deadlines move by the time spent paused.
+pub(super) fn resume_if_paused(state: &Ticket, now: DateTime<Utc>) -> Vec<Event> {
+    let (Some(paused_since), Some(deadlines)) = (state.paused_since, current_deadlines(state))
+    else {
+        return Vec::new();
+    };
+    let paused_ms = (now - paused_since).num_milliseconds().max(0);
+    vec![Event::SlaResumed(SlaResumed {
+        paused_ms,
+        deadlines: shift_deadlines(deadlines, paused_ms),
+        at: now,
+    })]
+}
+
+/// A warning (`breach == false`) or breach mark, or nothing when it is not (or no longer)
+/// due.
+pub(super) fn decide_sla_mark(
+    state: &Ticket,
+    deadline: Deadline,
+    now: DateTime<Utc>,
+    breach: bool,
+) -> Vec<Event> {
+    if !state.deadline_open(deadline) || state.is_paused() {
+        return Vec::new();
+    }
+    let current = state.sla_of(deadline);
+    let (Some(due), Some(warn_at), Some(policy_version), Some(calendar_version)) = (
+        state.due_of(deadline),
+        state.warn_of(deadline),
+        state.deadlines_policy_version.clone(),
+        state.deadlines_calendar_version.clone(),
+    ) else {
+        return Vec::new();
+    };
+    let mark = SlaMark {
+        deadline,
+        due,
+        policy_version,
+        calendar_version,
+        at: now,
+    };
+    if breach {
+        if current == SlaState::Breached || now < due {
+            return Vec::new();
+        }
+        vec![Event::SlaBreached(mark)]
+    } else {
+        if current != SlaState::OnTime || now < warn_at {
+            return Vec::new();
+        }
+        vec![Event::SlaWarning(mark)]
+    }
+}
+
+pub(super) fn decide_sla_escalation(
+    state: &Ticket,
+    deadline: Deadline,
+    level: u8,
+    to: &Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    if let Some(to) = to {
+        check_text("to", to, MAX_SHORT_CHARS)?;
+    }
+    if level == 0 {
+        return Err(DomainError::invalid("level", "must be at least 1"));
+    }
+    if !state.deadline_open(deadline)
+        || state.sla_of(deadline) != SlaState::Breached
+        || level <= state.escalation_level
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Event::SlaEscalated(SlaEscalated {
+        deadline,
+        level,
+        to: to.clone(),
+        policy_version: state.deadlines_policy_version.clone().unwrap_or_default(),
+        calendar_version: state.deadlines_calendar_version.clone().unwrap_or_default(),
+        at: now,
+    })])
+}
