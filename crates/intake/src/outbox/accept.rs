@@ -1,0 +1,50 @@
+//! The accept path: a submission's row and its idempotency key, or the first answer to a key
+//! seen before.
+
+use super::{AcceptOutcome, KeyKind, OutboxRecord};
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub(super) fn accept_one(
+    connection: &Connection,
+    record: &OutboxRecord,
+    content_window_ms: i64,
+) -> Result<AcceptOutcome, rusqlite::Error> {
+    let existing: Option<(i64, i64, Vec<u8>)> = connection
+        .prepare_cached("SELECT kind, created_at_ms, response FROM idempotency WHERE key = ?1")?
+        .query_row([&record.idempotency_key], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    if let Some((kind, created_at_ms, response)) = existing {
+        let still_valid = kind == KeyKind::External.code()
+            || created_at_ms >= record.received_at_ms.saturating_sub(content_window_ms);
+        if still_valid {
+            return Ok(AcceptOutcome::Duplicate { response });
+        }
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO outbox (feedback_id, ticket_id, subject, payload, received_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            record.feedback_id,
+            record.ticket_id,
+            record.subject,
+            record.payload,
+            record.received_at_ms
+        ])?;
+    let seq = connection.last_insert_rowid();
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO idempotency (key, kind, created_at_ms, response)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            record.idempotency_key,
+            record.key_kind.code(),
+            record.received_at_ms,
+            record.response
+        ])?;
+    Ok(AcceptOutcome::Accepted { seq })
+}

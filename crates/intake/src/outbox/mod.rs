@@ -1,0 +1,395 @@
+//! The SQLite outbox: one writer thread that commits many submissions per transaction (group
+//! commit, `synchronous = FULL`), the idempotency table that remembers the first answer to each
+//! key, and the row states the relay moves through (pending → published → confirmed → pruned).
+//!
+//! Architecture invariant: a submission is answered only after the transaction holding its
+//! row has committed; a row is forgotten only after workflow confirmed it.
+
+use crate::error::{is_disk_full, IntakeError};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+mod accept;
+mod maintenance;
+mod relay;
+mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use accept::accept_one;
+use maintenance::prune;
+use relay::{confirm, mark_published};
+use schema::{checkpoint_loop, open_connection, Checkpointer, SCHEMA, WRITER_AUTOCHECKPOINT_PAGES};
+use writer::writer_loop;
+
+/// Row states.
+const STATE_PENDING: i64 = 0;
+const STATE_PUBLISHED: i64 = 1;
+
+/// Rows deleted per prune pass at most, per table.
+const PRUNE_LIMIT: i64 = 10_000;
+
+/// Whether an idempotency key came from the adapter or from the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `(channel, external_id)`: remembered for the retention period.
+    External,
+    /// Content-derived: a repeat counts as a duplicate only within the dedupe window.
+    Content,
+}
+
+impl KeyKind {
+    fn code(self) -> i64 {
+        match self {
+            KeyKind::External => 0,
+            KeyKind::Content => 1,
+        }
+    }
+}
+
+/// One accepted submission, ready to be written.
+#[derive(Debug, Clone)]
+pub struct OutboxRecord {
+    pub feedback_id: String,
+    pub ticket_id: String,
+    pub subject: String,
+    /// The encoded `FeedbackReceived`.
+    pub payload: Vec<u8>,
+    pub received_at_ms: i64,
+    pub idempotency_key: String,
+    pub key_kind: KeyKind,
+    /// The encoded `SubmitResponse` to give again to a duplicate.
+    pub response: Vec<u8>,
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// A new row was written at this sequence number.
+    Accepted { seq: i64 },
+    /// The key was seen before: the first answer, encoded.
+    Duplicate { response: Vec<u8> },
+}
+
+/// A row the relay must publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub feedback_id: String,
+    pub ticket_id: String,
+    pub subject: String,
+    pub payload: Vec<u8>,
+    pub received_at_ms: i64,
+    pub attempts: i64,
+}
+
+/// How many rows are in each state that still counts (the outbox depth is their sum).
+#[derive(Debug, Default)]
+pub struct OutboxCounters {
+    pub pending: AtomicI64,
+    pub published: AtomicI64,
+}
+
+impl OutboxCounters {
+    /// Rows not yet confirmed by workflow.
+    pub fn depth(&self) -> i64 {
+        self.pending.load(Ordering::Relaxed) + self.published.load(Ordering::Relaxed)
+    }
+}
+
+/// What the pruning removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub rows: usize,
+    pub keys: usize,
+}
+
+/// Limits for a prune pass, as epoch milliseconds: things older than these go.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneBefore {
+    pub confirmed_before_ms: i64,
+    pub external_keys_before_ms: i64,
+    pub content_keys_before_ms: i64,
+}
+
+/// Called with the error of each command refused because the data disk is full.
+pub type DiskFullCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Outbox tuning.
+#[derive(Clone)]
+pub struct OutboxOptions {
+    /// Submissions per transaction at most.
+    pub max_batch: usize,
+    /// `synchronous = FULL` (true) or NORMAL.
+    pub synchronous_full: bool,
+    /// Content keys older than this are no longer duplicates.
+    pub content_window: Duration,
+    /// Callback with the size of each committed batch (for metrics).
+    pub on_commit: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+    /// Callback with the error of each command refused because the data disk is full (for
+    /// the disk-full metric and its rate-limited log line).
+    pub on_disk_full: Option<DiskFullCallback>,
+}
+
+impl std::fmt::Debug for OutboxOptions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OutboxOptions")
+            .field("max_batch", &self.max_batch)
+            .field("synchronous_full", &self.synchronous_full)
+            .field("content_window", &self.content_window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 2048,
+            synchronous_full: true,
+            content_window: Duration::from_secs(24 * 3600),
+            on_commit: None,
+            on_disk_full: None,
+        }
+    }
+}
+
+/// Why the writer could not carry out a command: nothing of it was stored.
+#[derive(Debug, Clone)]
+struct StoreFailure {
+    message: String,
+    disk_full: bool,
+}
+
+impl StoreFailure {
+    fn from_sqlite(error: &rusqlite::Error) -> Self {
+        Self {
+            message: error.to_string(),
+            disk_full: is_disk_full(error),
+        }
+    }
+
+    fn into_error(self) -> IntakeError {
+        if self.disk_full {
+            IntakeError::DiskFull(self.message)
+        } else {
+            IntakeError::Store(self.message)
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreFailure>>;
+
+enum Command {
+    Accept(OutboxRecord, Reply<AcceptOutcome>),
+    MarkPublished(Vec<i64>, i64, Reply<usize>),
+    Confirm(Vec<String>, i64, Reply<usize>),
+    Prune(PruneBefore, Reply<Pruned>),
+    /// Finish what came before, then stop the writer.
+    Stop,
+}
+
+/// The outbox handle: cheap to clone, usable from async code (the SQLite work happens on the
+/// writer thread and on `spawn_blocking` readers).
+#[derive(Clone)]
+pub struct Outbox {
+    sender: mpsc::Sender<Command>,
+    reader: Arc<Mutex<Connection>>,
+    counters: Arc<OutboxCounters>,
+    writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    checkpointer: Arc<Mutex<Option<Checkpointer>>>,
+    new_rows: Arc<tokio::sync::Notify>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Outbox")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    /// Opens (or creates) the outbox at `path` and starts its writer thread.
+    pub fn open(path: &Path, options: OutboxOptions) -> Result<Self, IntakeError> {
+        let writer_connection = open_connection(path, options.synchronous_full)?;
+        writer_connection.execute_batch(SCHEMA)?;
+        writer_connection.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
+        let reader = open_connection(path, options.synchronous_full)?;
+        let checkpoint_connection = open_connection(path, options.synchronous_full)?;
+        let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel();
+        let checkpoint_handle = std::thread::Builder::new()
+            .name("outbox-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_connection, checkpoint_stop))
+            .map_err(|source| IntakeError::Io {
+                action: "start the outbox checkpoint thread".into(),
+                source,
+            })?;
+        let counters = Arc::new(OutboxCounters::default());
+        let count = |state: i64| -> Result<i64, rusqlite::Error> {
+            writer_connection.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE state = ?1",
+                [state],
+                |row| row.get(0),
+            )
+        };
+        counters
+            .pending
+            .store(count(STATE_PENDING)?, Ordering::Relaxed);
+        counters
+            .published
+            .store(count(STATE_PUBLISHED)?, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 8);
+        let new_rows = Arc::new(tokio::sync::Notify::new());
+        let thread_counters = counters.clone();
+        let thread_notify = new_rows.clone();
+        let handle = std::thread::Builder::new()
+            .name("outbox-writer".into())
+            .spawn(move || {
+                writer_loop(
+                    writer_connection,
+                    receiver,
+                    options,
+                    thread_counters,
+                    thread_notify,
+                )
+            })
+            .map_err(|source| IntakeError::Io {
+                action: "start the outbox writer thread".into(),
+                source,
+            })?;
+        Ok(Self {
+            sender,
+            reader: Arc::new(Mutex::new(reader)),
+            counters,
+            writer: Arc::new(Mutex::new(Some(handle))),
+            checkpointer: Arc::new(Mutex::new(Some((stop_checkpoints, checkpoint_handle)))),
+            new_rows,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The live row counters.
+    pub fn counters(&self) -> Arc<OutboxCounters> {
+        self.counters.clone()
+    }
+
+    /// Woken after every commit that added rows.
+    pub fn new_rows(&self) -> Arc<tokio::sync::Notify> {
+        self.new_rows.clone()
+    }
+
+    async fn call<T>(
+        &self,
+        build: impl FnOnce(Reply<T>) -> Command,
+        timeout: Duration,
+    ) -> Result<T, IntakeError> {
+        let (reply, answer) = oneshot::channel();
+        match tokio::time::timeout(timeout, self.sender.send(build(reply))).await {
+            Err(_) => return Err(IntakeError::Busy),
+            Ok(Err(_)) => return Err(IntakeError::WriterStopped),
+            Ok(Ok(())) => {}
+        }
+        match answer.await {
+            Err(_) => Err(IntakeError::WriterStopped),
+            Ok(Err(failure)) => Err(failure.into_error()),
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    /// Writes a submission durably (or finds its key), waiting at most `timeout` for room in
+    /// the writer's queue.
+    pub async fn accept(
+        &self,
+        record: OutboxRecord,
+        timeout: Duration,
+    ) -> Result<AcceptOutcome, IntakeError> {
+        self.call(|reply| Command::Accept(record, reply), timeout)
+            .await
+    }
+
+    /// Records that these rows' publishes were acknowledged at `now_ms`.
+    pub async fn mark_published(&self, seqs: Vec<i64>, now_ms: i64) -> Result<usize, IntakeError> {
+        if seqs.is_empty() {
+            return Ok(0);
+        }
+        self.call(
+            |reply| Command::MarkPublished(seqs, now_ms, reply),
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    /// Records workflow's confirmation of these feedback ids; returns how many rows changed.
+    pub async fn confirm(
+        &self,
+        feedback_ids: Vec<String>,
+        now_ms: i64,
+    ) -> Result<usize, IntakeError> {
+        if feedback_ids.is_empty() {
+            return Ok(0);
+        }
+        self.call(
+            |reply| Command::Confirm(feedback_ids, now_ms, reply),
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    /// Deletes confirmed rows and expired keys.
+    pub async fn prune(&self, before: PruneBefore) -> Result<Pruned, IntakeError> {
+        self.call(
+            |reply| Command::Prune(before, reply),
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, IntakeError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = reader
+                .lock()
+                .map_err(|_| IntakeError::Store("outbox reader poisoned".into()))?;
+            query(&connection).map_err(IntakeError::from)
+        })
+        .await
+        .map_err(|_| IntakeError::WriterStopped)?
+    }
+
+    /// Stops the writer after it has finished what it was given before, and waits for it.
+    /// Later calls on any clone fail with [`IntakeError::WriterStopped`].
+    pub async fn close(self) {
+        let Outbox {
+            sender,
+            writer,
+            checkpointer,
+            ..
+        } = self;
+        let _ = sender.send(Command::Stop).await;
+        drop(sender);
+        let handle = writer.lock().ok().and_then(|mut handle| handle.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        let checkpoints = checkpointer
+            .lock()
+            .ok()
+            .and_then(|mut handle| handle.take());
+        if let Some((stop, handle)) = checkpoints {
+            let _ = stop.send(());
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}

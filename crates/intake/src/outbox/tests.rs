@@ -1,0 +1,221 @@
+use super::*;
+
+fn record(key: &str, feedback_id: &str, at_ms: i64, kind: KeyKind) -> OutboxRecord {
+    OutboxRecord {
+        feedback_id: feedback_id.into(),
+        ticket_id: format!("T-{feedback_id}"),
+        subject: "feedback.received.web".into(),
+        payload: vec![1, 2, 3],
+        received_at_ms: at_ms,
+        idempotency_key: key.into(),
+        key_kind: kind,
+        response: feedback_id.as_bytes().to_vec(),
+    }
+}
+
+fn open(dir: &tempfile::TempDir) -> Outbox {
+    Outbox::open(
+        &dir.path().join("outbox.db"),
+        OutboxOptions {
+            content_window: Duration::from_millis(1_000),
+            ..OutboxOptions::default()
+        },
+    )
+    .expect("open outbox")
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn a_key_seen_before_returns_the_first_answer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = open(&dir);
+    let first = outbox
+        .accept(record("web:1", "f1", 1_000, KeyKind::External), WAIT)
+        .await
+        .expect("accept");
+    assert!(matches!(first, AcceptOutcome::Accepted { .. }));
+    let second = outbox
+        .accept(record("web:1", "f2", 900_000, KeyKind::External), WAIT)
+        .await
+        .expect("accept");
+    assert_eq!(
+        second,
+        AcceptOutcome::Duplicate {
+            response: b"f1".to_vec()
+        }
+    );
+    assert_eq!(outbox.counters().depth(), 1);
+    assert_eq!(outbox.state_of("f2").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn concurrent_repeats_of_one_key_write_one_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = open(&dir);
+    let attempts = (0..32).map(|index| {
+        let outbox = outbox.clone();
+        async move {
+            outbox
+                .accept(
+                    record("app:x", &format!("f{index}"), 1_000, KeyKind::External),
+                    WAIT,
+                )
+                .await
+                .expect("accept")
+        }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let accepted = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, AcceptOutcome::Accepted { .. }))
+        .count();
+    assert_eq!(accepted, 1);
+    assert_eq!(outbox.load_pending(0, 100).await.expect("load").len(), 1);
+}
+
+#[tokio::test]
+async fn content_keys_expire_after_the_window_external_keys_do_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = open(&dir);
+    outbox
+        .accept(record("content:abc", "f1", 1_000, KeyKind::Content), WAIT)
+        .await
+        .expect("accept");
+    let within = outbox
+        .accept(record("content:abc", "f2", 1_500, KeyKind::Content), WAIT)
+        .await
+        .expect("accept");
+    assert!(matches!(within, AcceptOutcome::Duplicate { .. }));
+    let after = outbox
+        .accept(record("content:abc", "f3", 5_000, KeyKind::Content), WAIT)
+        .await
+        .expect("accept");
+    assert!(matches!(after, AcceptOutcome::Accepted { .. }));
+    let again = outbox
+        .accept(record("content:abc", "f4", 5_100, KeyKind::Content), WAIT)
+        .await
+        .expect("accept");
+    assert_eq!(
+        again,
+        AcceptOutcome::Duplicate {
+            response: b"f3".to_vec()
+        }
+    );
+}
+
+#[tokio::test]
+async fn rows_move_from_pending_to_published_to_confirmed_and_are_pruned() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = open(&dir);
+    for index in 0..3 {
+        outbox
+            .accept(
+                record(
+                    &format!("web:{index}"),
+                    &format!("f{index}"),
+                    1_000,
+                    KeyKind::External,
+                ),
+                WAIT,
+            )
+            .await
+            .expect("accept");
+    }
+    let pending = outbox.load_pending(0, 10).await.expect("load");
+    assert_eq!(pending.len(), 3);
+    assert!(pending.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    outbox
+        .mark_published(vec![pending[0].seq, pending[1].seq], 2_000)
+        .await
+        .expect("mark");
+    let counters = outbox.counters();
+    assert_eq!(counters.pending.load(Ordering::Relaxed), 1);
+    assert_eq!(counters.published.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        outbox
+            .load_unconfirmed(3_000, 10)
+            .await
+            .expect("load")
+            .len(),
+        2
+    );
+    assert_eq!(
+        outbox
+            .load_unconfirmed(2_000, 10)
+            .await
+            .expect("load")
+            .len(),
+        0
+    );
+
+    // A confirmation may arrive for a published row or even before the publish ack.
+    let confirmed = outbox
+        .confirm(vec!["f0".into(), "f2".into(), "unknown".into()], 4_000)
+        .await
+        .expect("confirm");
+    assert_eq!(confirmed, 2);
+    assert_eq!(counters.depth(), 1);
+    assert_eq!(
+        outbox.state_of("f0").await.expect("read"),
+        Some("confirmed")
+    );
+    assert_eq!(
+        outbox.state_of("f1").await.expect("read"),
+        Some("published")
+    );
+    // A late publish ack does not bring a confirmed row back.
+    outbox
+        .mark_published(vec![pending[2].seq], 4_500)
+        .await
+        .expect("mark");
+    assert_eq!(
+        outbox.state_of("f2").await.expect("read"),
+        Some("confirmed")
+    );
+
+    let pruned = outbox
+        .prune(PruneBefore {
+            confirmed_before_ms: 5_000,
+            external_keys_before_ms: 0,
+            content_keys_before_ms: 0,
+        })
+        .await
+        .expect("prune");
+    assert_eq!(pruned, Pruned { rows: 2, keys: 0 });
+    assert_eq!(outbox.state_of("f0").await.expect("read"), None);
+    // The idempotency key outlives the pruned row.
+    let repeat = outbox
+        .accept(record("web:0", "f9", 6_000, KeyKind::External), WAIT)
+        .await
+        .expect("accept");
+    assert_eq!(
+        repeat,
+        AcceptOutcome::Duplicate {
+            response: b"f0".to_vec()
+        }
+    );
+}
+
+#[tokio::test]
+async fn rows_survive_a_reopen_with_their_counters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = open(&dir);
+    // A clone still held elsewhere must not keep the writer alive after close.
+    let clone = outbox.clone();
+    outbox
+        .accept(record("web:1", "f1", 1_000, KeyKind::External), WAIT)
+        .await
+        .expect("accept");
+    outbox.close().await;
+    let refused = clone
+        .accept(record("web:2", "f2", 1_000, KeyKind::External), WAIT)
+        .await;
+    assert!(
+        matches!(refused, Err(IntakeError::WriterStopped)),
+        "{refused:?}"
+    );
+    let reopened = open(&dir);
+    assert_eq!(reopened.counters().depth(), 1);
+    assert_eq!(reopened.load_pending(0, 10).await.expect("load").len(), 1);
+}
