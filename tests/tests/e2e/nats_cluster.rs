@@ -388,7 +388,11 @@ async fn existing_streams_are_raised_to_the_configured_replicas_and_too_many_is_
             }
         }
     }
-    assert_eq!(stream_replicas(&urls, proto::FEEDBACK_STREAM).await, 1);
+    // Its first info request may time out too while the new cluster settles: wait for it.
+    assert!(
+        wait_stream_replicas(&urls, proto::FEEDBACK_STREAM, 1, START_TIMEOUT).await,
+        "stream FEEDBACK not readable with one replica"
+    );
 
     let mut pair = blocking(|| Pair::start_on(cluster, urls.clone(), cluster_options(3)));
     for stream in [proto::FEEDBACK_STREAM, proto::TICKET_EVENTS_STREAM] {
@@ -421,5 +425,8 @@ async fn existing_streams_are_raised_to_the_configured_replicas_and_too_many_is_
         "no clear error for 5 replicas on 3 servers:\n{}",
         tail(&pair.intake.log(), 30)
     );
-    assert_eq!(stream_replicas(&urls, proto::FEEDBACK_STREAM).await, 3);
+    assert!(
+        wait_stream_replicas(&urls, proto::FEEDBACK_STREAM, 3, START_TIMEOUT).await,
+        "stream FEEDBACK no longer has its three replicas"
+    );
 }
