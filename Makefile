@@ -7,7 +7,7 @@ export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 # release builds (`make run`, deploy) never do.
 FAILPOINTS := --features intake/failpoints,workflow/failpoints
 
-.PHONY: help tools check-postgres fmt lint check-purity check-proto check-deploy build quickstart demo test test-unit test-e2e run demo bench soak fuzz clean-data
+.PHONY: help tools check-postgres fmt lint check-purity check-structure check-proto check-deploy build quickstart demo test test-unit test-e2e run demo bench soak fuzz clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -28,6 +28,10 @@ check-purity: ## The domain crate must not depend on tokio, SQLite or RPC crates
 	  if $(CARGO) tree -p domain -e normal -i $$dep --locked >/dev/null 2>&1; then \
 	    echo "error: the domain crate depends on $$dep"; exit 1; fi; done
 	@echo "domain crate is pure"
+
+check-structure: ## Files <= 1,000 lines, functions <= 120, no module cycle within a crate
+	@python3 scripts/check_structure_selftest.py
+	@python3 scripts/check_structure.py
 
 check-proto: ## The .proto files compile with Python's grpcio-tools too
 	@if [ -x proto/check-python.sh ]; then ./proto/check-python.sh; else echo "proto check skipped: no proto/check-python.sh"; fi
