@@ -1,9 +1,11 @@
 //! Table tests of the configurable rules: configuration loading, classification, routing,
 //! SLA deadlines, approval, notices and submission validation.
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use domain::error::DomainError;
 use domain::rules::config::{Allowance, Clock, DomainConfig, Language, TimeUnit};
 use domain::rules::Rules;
@@ -15,16 +17,7 @@ use domain::types::{
     Classification, ContentType, Deadline, Kind, Outcome, Policy, Priority, Role, Scope,
 };
 use proptest::prelude::*;
-
-/// A wall-clock instant in China (+08:00).
-fn beijing(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
-    FixedOffset::east_opt(8 * 3600)
-        .expect("offset")
-        .with_ymd_and_hms(year, month, day, hour, minute, 0)
-        .single()
-        .expect("valid local time")
-        .with_timezone(&Utc)
-}
+use support::beijing;
 
 fn config_error_key(result: Result<DomainConfig, DomainError>) -> (String, String) {
     match result {

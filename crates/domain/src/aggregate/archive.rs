@@ -1,13 +1,16 @@
 //! The archived ticket's commands, customer erasure and the notification records.
 
-use super::{already_exists, wrong_step};
+use super::{already_exists, refuse_when, require_step, wrong_step};
 use crate::command::{
     check_text, check_token, Command, NotificationRecord, NotificationResult, MAX_SHORT_CHARS,
     MAX_TEXT_CHARS,
 };
-use crate::event::{CustomerErased, CustomerNotified, Event, NotificationFailed, RetentionExpired};
+use crate::event::{
+    Archived, CustomerErased, CustomerNotified, Event, NotificationFailed, RetentionExpired,
+};
 use crate::ids::EventId;
 use crate::ticket::Ticket;
+use crate::types::Step;
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -87,4 +90,19 @@ pub(super) fn erase_customer(state: &Ticket, now: DateTime<Utc>) -> Vec<Event> {
     } else {
         vec![Event::CustomerErased(CustomerErased { at: now })]
     }
+}
+
+/// Archiving, from review once the customer's review is recorded.
+pub(super) fn decide_archive(
+    state: &Ticket,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    require_step(state, command, &[Step::Review])?;
+    refuse_when(
+        state.satisfaction.is_none(),
+        "satisfaction",
+        "the customer's review must be recorded before the ticket is archived",
+    )?;
+    Ok(vec![Event::Archived(Archived { at: now })])
 }
