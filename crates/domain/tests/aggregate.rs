@@ -139,6 +139,22 @@ fn history(policy: FakePolicy) -> History {
     History::received(policy, submission(), t0())
 }
 
+/// A ticket the rules are not confident about: it waits in classify.
+fn unclassified() -> History {
+    history(FakePolicy {
+        confident: false,
+        ..FakePolicy::default()
+    })
+}
+
+/// A ticket no routing rule sends anywhere: it waits in dispatch.
+fn waiting_for_dispatch() -> History {
+    history(FakePolicy {
+        route: None,
+        ..FakePolicy::default()
+    })
+}
+
 fn types(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(Event::event_type).collect()
 }
@@ -250,10 +266,7 @@ fn confident_rules_receive_classify_and_dispatch_in_one_command() {
 
 #[test]
 fn unconfident_rules_leave_the_ticket_for_customer_service_with_a_clock_running() {
-    let history = history(FakePolicy {
-        confident: false,
-        ..FakePolicy::default()
-    });
+    let history = unclassified();
     assert_eq!(types(&history.events), ["received"]);
     let ticket = history.state();
     assert_eq!(ticket.step, Step::Classify);
@@ -359,10 +372,7 @@ fn every_command_on_a_missing_ticket_is_not_found() {
 
 #[test]
 fn manual_classification_recomputes_deadlines_and_dispatches_by_rule() {
-    let mut history = history(FakePolicy {
-        confident: false,
-        ..FakePolicy::default()
-    });
+    let mut history = unclassified();
     let events = history.run(
         classify_command(Kind::Problem, Priority::Urgent),
         minutes(20),
@@ -414,10 +424,7 @@ fn classify_refuses_bad_keywords_and_the_wrong_step() {
 
 #[test]
 fn dispatch_needs_a_classification_first() {
-    let history = history(FakePolicy {
-        confident: false,
-        ..FakePolicy::default()
-    });
+    let history = unclassified();
     assert_wrong_step(
         history.when(dispatch("product", &[], ""), minutes(1)),
         Step::Classify,
@@ -426,10 +433,7 @@ fn dispatch_needs_a_classification_first() {
 
 #[test]
 fn first_dispatch_by_hand_with_helpers() {
-    let mut history = history(FakePolicy {
-        route: None,
-        ..FakePolicy::default()
-    });
+    let mut history = waiting_for_dispatch();
     let events = history.run(dispatch("product", &["quality"], ""), minutes(3));
     assert_eq!(types(&events), ["dispatched"]);
     let ticket = history.state();
@@ -442,10 +446,7 @@ fn first_dispatch_by_hand_with_helpers() {
 
 #[test]
 fn dispatch_refuses_unknown_departments_and_bad_helpers() {
-    let history = history(FakePolicy {
-        route: None,
-        ..FakePolicy::default()
-    });
+    let history = waiting_for_dispatch();
     assert_invalid(
         history.when(dispatch("finance", &[], ""), minutes(1)),
         "department",
@@ -542,10 +543,7 @@ fn acknowledge_is_the_first_response_once_per_round() {
 
 #[test]
 fn acknowledge_before_dispatch_names_the_step() {
-    let history = history(FakePolicy {
-        route: None,
-        ..FakePolicy::default()
-    });
+    let history = waiting_for_dispatch();
     assert_wrong_step(history.when(acknowledge(), minutes(1)), Step::Dispatch);
 }
 

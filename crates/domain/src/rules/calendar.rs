@@ -581,34 +581,43 @@ mod tests {
 
     #[test]
     fn bad_calendars_name_the_key() {
-        let mut config = CalendarConfig {
-            holidays: vec!["2026-02-30".into()],
-            ..CalendarConfig::default()
+        let error_key = |config: CalendarConfig| match BusinessCalendar::from_config(&config) {
+            Err(DomainError::Config { key, .. }) => key,
+            other => panic!("expected a configuration error, got {other:?}"),
         };
-        let error = BusinessCalendar::from_config(&config).expect_err("not a date");
-        assert!(
-            matches!(&error, DomainError::Config { key, .. } if key == "calendar.holidays[0]"),
-            "{error}"
-        );
-        config = CalendarConfig {
-            working_hours: vec!["13:00-12:00".into()],
-            ..CalendarConfig::default()
-        };
-        let error = BusinessCalendar::from_config(&config).expect_err("backwards period");
-        assert!(
-            matches!(&error, DomainError::Config { key, .. } if key == "calendar.working_hours[0]"),
-            "{error}"
-        );
-        config = CalendarConfig {
-            utc_offset: "Asia/Shanghai".into(),
-            ..CalendarConfig::default()
-        };
-        assert!(BusinessCalendar::from_config(&config).is_err());
-        config = CalendarConfig {
-            weekend: words_all_week(),
-            ..CalendarConfig::default()
-        };
-        assert!(BusinessCalendar::from_config(&config).is_err());
+        let defaults = CalendarConfig::default;
+        for (config, key) in [
+            (
+                CalendarConfig {
+                    holidays: vec!["2026-02-30".into()],
+                    ..defaults()
+                },
+                "calendar.holidays[0]",
+            ),
+            (
+                CalendarConfig {
+                    working_hours: vec!["13:00-12:00".into()],
+                    ..defaults()
+                },
+                "calendar.working_hours[0]",
+            ),
+            (
+                CalendarConfig {
+                    utc_offset: "Asia/Shanghai".into(),
+                    ..defaults()
+                },
+                "calendar.utc_offset",
+            ),
+            (
+                CalendarConfig {
+                    weekend: words_all_week(),
+                    ..defaults()
+                },
+                "calendar.weekend",
+            ),
+        ] {
+            assert_eq!(error_key(config), key);
+        }
     }
 
     fn words_all_week() -> Vec<String> {
