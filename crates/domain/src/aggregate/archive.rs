@@ -1,6 +1,6 @@
 //! The archived ticket's commands, customer erasure and the notification records.
 
-use super::{already_exists, refuse_when, require_step, wrong_step};
+use super::{already_exists, refuse_when, wrong_step};
 use crate::command::{
     check_text, check_token, Command, NotificationRecord, NotificationResult, MAX_SHORT_CHARS,
     MAX_TEXT_CHARS,
@@ -10,7 +10,6 @@ use crate::event::{
 };
 use crate::ids::EventId;
 use crate::ticket::Ticket;
-use crate::types::Step;
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -95,10 +94,8 @@ pub(super) fn erase_customer(state: &Ticket, now: DateTime<Utc>) -> Vec<Event> {
 /// Archiving, from review once the customer's review is recorded.
 pub(super) fn decide_archive(
     state: &Ticket,
-    command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, &[Step::Review])?;
     refuse_when(
         state.satisfaction.is_none(),
         "satisfaction",

@@ -2,7 +2,7 @@
 //! a parent problem.
 
 use super::sla::resume_if_paused;
-use super::{allowed_outcomes, current_classification, refuse_when, require_step, ACTIVE_STEPS};
+use super::{allowed_outcomes, current_classification, refuse_when, require_step};
 use crate::command::{check_optional_text, check_text, Command, MAX_TEXT_CHARS};
 use crate::event::{
     Acknowledged, Event, NoteAdded, ParentResolved, Reopened, ReviewRecorded, SolutionApproved,
@@ -169,11 +169,9 @@ pub(super) fn decide_review(
 /// The department's first response, once per round.
 pub(super) fn decide_acknowledge(
     state: &Ticket,
-    command: &Command,
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, &[Step::Handle])?;
     check_text("message", message, MAX_TEXT_CHARS)?;
     refuse_when(
         state.responded_at.is_some(),
@@ -189,13 +187,11 @@ pub(super) fn decide_acknowledge(
 /// A note, internal or to the customer, up to the policy's most notes per ticket.
 pub(super) fn decide_note(
     state: &Ticket,
-    command: &Command,
     text: &str,
     to_customer: bool,
     now: DateTime<Utc>,
     policy: &dyn Policy,
 ) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, ACTIVE_STEPS)?;
     check_text("text", text, MAX_TEXT_CHARS)?;
     let max_notes = policy.max_notes_per_ticket();
     if state.notes.len() >= max_notes {
@@ -219,13 +215,11 @@ pub(super) fn decide_note(
 /// an adopted suggestion) or rejects it with a comment.
 pub(super) fn decide_approval(
     state: &Ticket,
-    command: &Command,
     approve: bool,
     comment: &str,
     now: DateTime<Utc>,
     policy: &dyn Policy,
 ) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, &[Step::Handle])?;
     let pending = state.approval == Approval::Pending;
     refuse_when(!pending, "approve", "no solution is waiting for approval")?;
     check_optional_text("comment", comment, MAX_TEXT_CHARS)?;

@@ -137,6 +137,20 @@ fn refuse_if_merged(state: &Ticket, command: &Command) -> Result<(), DomainError
     Ok(())
 }
 
+/// The steps that accept each of the plain commands of handling; `None` for the commands
+/// that check their step themselves.
+fn accepting_steps(command: &Command) -> Option<&'static [Step]> {
+    match command {
+        Command::Acknowledge { .. }
+        | Command::ApproveSolution { .. }
+        | Command::PauseSla { .. }
+        | Command::ResumeSla => Some(&[Step::Handle]),
+        Command::AddNote { .. } | Command::Escalate { .. } => Some(ACTIVE_STEPS),
+        Command::Archive => Some(&[Step::Review]),
+        _ => None,
+    }
+}
+
 /// `decide` for a ticket that exists and is not archived: one step function per command.
 fn decide_open(
     state: &Ticket,
@@ -144,6 +158,9 @@ fn decide_open(
     now: DateTime<Utc>,
     policy: &dyn Policy,
 ) -> Result<Vec<Event>, DomainError> {
+    if let Some(steps) = accepting_steps(command) {
+        require_step(state, command, steps)?;
+    }
     match command {
         Command::Receive(_) => Err(already_exists(state)),
         Command::Classify(classify) => decide_classify(state, classify, now, policy),
@@ -157,9 +174,9 @@ fn decide_open(
             events.extend(unassign_on_transfer(state, department, now));
             Ok(events)
         }
-        Command::Acknowledge { message } => decide_acknowledge(state, command, message, now),
+        Command::Acknowledge { message } => decide_acknowledge(state, message, now),
         Command::AddNote { text, to_customer } => {
-            decide_note(state, command, text, *to_customer, now, policy)
+            decide_note(state, text, *to_customer, now, policy)
         }
         Command::ProposeSolution {
             outcome,
@@ -167,16 +184,16 @@ fn decide_open(
             reason,
         } => decide_propose(state, command, *outcome, text, reason, now, policy),
         Command::ApproveSolution { approve, comment } => {
-            decide_approval(state, command, *approve, comment, now, policy)
+            decide_approval(state, *approve, comment, now, policy)
         }
         Command::RecordReview {
             satisfaction,
             comment,
         } => decide_review(state, command, *satisfaction, comment, now, policy),
-        Command::Archive => decide_archive(state, command, now),
-        Command::Escalate { reason } => decide_escalate(state, command, reason, now),
-        Command::PauseSla { reason } => decide_pause(state, command, reason, now),
-        Command::ResumeSla => decide_resume(state, command, now),
+        Command::Archive => decide_archive(state, now),
+        Command::Escalate { reason } => decide_escalate(state, reason, now),
+        Command::PauseSla { reason } => decide_pause(state, reason, now),
+        Command::ResumeSla => decide_resume(state, now),
         Command::RaiseSlaWarning { deadline } => Ok(decide_sla_mark(state, *deadline, now, false)),
         Command::RecordSlaBreach { deadline } => Ok(decide_sla_mark(state, *deadline, now, true)),
         Command::EscalateSla {

@@ -1,10 +1,10 @@
 //! The SLA clock: pausing, resuming, warnings, breaches and escalations.
 
-use super::{current_deadlines, refuse_when, require_step, shift_deadlines, ACTIVE_STEPS};
-use crate::command::{check_text, Command, MAX_SHORT_CHARS, MAX_TEXT_CHARS};
+use super::{current_deadlines, refuse_when, shift_deadlines};
+use crate::command::{check_text, MAX_SHORT_CHARS, MAX_TEXT_CHARS};
 use crate::event::{Escalated, Event, SlaEscalated, SlaMark, SlaPaused, SlaResumed};
 use crate::ticket::Ticket;
-use crate::types::{Deadline, SlaState, Step};
+use crate::types::{Deadline, SlaState};
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -94,11 +94,9 @@ pub(super) fn decide_sla_escalation(
 /// A person escalates the ticket one level.
 pub(super) fn decide_escalate(
     state: &Ticket,
-    command: &Command,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, ACTIVE_STEPS)?;
     check_text("reason", reason, MAX_TEXT_CHARS)?;
     Ok(vec![Event::Escalated(Escalated {
         level: state.escalation_level.saturating_add(1),
@@ -110,11 +108,9 @@ pub(super) fn decide_escalate(
 /// The clock stops while the department waits for the customer.
 pub(super) fn decide_pause(
     state: &Ticket,
-    command: &Command,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, &[Step::Handle])?;
     check_text("reason", reason, MAX_TEXT_CHARS)?;
     refuse_when(
         state.is_paused(),
@@ -128,12 +124,7 @@ pub(super) fn decide_pause(
 }
 
 /// The clock runs again; the deadlines move by the time spent paused.
-pub(super) fn decide_resume(
-    state: &Ticket,
-    command: &Command,
-    now: DateTime<Utc>,
-) -> Result<Vec<Event>, DomainError> {
-    require_step(state, command, &[Step::Handle])?;
+pub(super) fn decide_resume(state: &Ticket, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError> {
     refuse_when(!state.is_paused(), "sla", "the sla clock is not paused")?;
     Ok(resume_if_paused(state, now))
 }
