@@ -155,6 +155,13 @@ fn waiting_for_dispatch() -> History {
     })
 }
 
+fn approve_solution(approve: bool, comment: &str) -> Command {
+    Command::ApproveSolution {
+        approve,
+        comment: comment.to_owned(),
+    }
+}
+
 fn types(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(Event::event_type).collect()
 }
@@ -728,10 +735,7 @@ fn a_solution_that_needs_approval_waits_for_the_head() {
         "outcome",
     );
 
-    let approve = Command::ApproveSolution {
-        approve: true,
-        comment: "fine".to_owned(),
-    };
+    let approve = approve_solution(true, "fine");
     let events = history.run(approve, minutes(40));
     assert_eq!(types(&events), ["solution_approved"]);
     let ticket = history.state();
@@ -747,15 +751,9 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
         ..FakePolicy::default()
     });
     history.run(propose(Outcome::Fixed, ""), minutes(30));
-    let reject_silently = Command::ApproveSolution {
-        approve: false,
-        comment: String::new(),
-    };
+    let reject_silently = approve_solution(false, "");
     assert_invalid(history.when(reject_silently, minutes(31)), "comment");
-    let reject = Command::ApproveSolution {
-        approve: false,
-        comment: "refund the shipping too".to_owned(),
-    };
+    let reject = approve_solution(false, "refund the shipping too");
     let events = history.run(reject, minutes(32));
     assert_eq!(types(&events), ["solution_rejected"]);
     let ticket = history.state();
@@ -766,10 +764,7 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
         Some("refund the shipping too")
     );
     // Nothing waits now, so approving is refused and a new proposal is accepted.
-    let approve = Command::ApproveSolution {
-        approve: true,
-        comment: String::new(),
-    };
+    let approve = approve_solution(true, "");
     assert_invalid(history.when(approve, minutes(33)), "approve");
     assert!(history
         .when(propose(Outcome::Fixed, ""), minutes(34))
@@ -779,10 +774,7 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
 #[test]
 fn approval_without_a_pending_solution_is_refused() {
     let history = history(FakePolicy::default());
-    let approve = Command::ApproveSolution {
-        approve: true,
-        comment: String::new(),
-    };
+    let approve = approve_solution(true, "");
     assert_invalid(history.when(approve.clone(), minutes(1)), "approve");
     assert_wrong_step(in_review().when(approve, minutes(40)), Step::Review);
 }
@@ -1180,30 +1172,12 @@ fn every_event_reads_back_from_its_type_and_payload() {
     );
     history.run(Command::ResumeSla, minutes(126));
     history.run(propose(Outcome::Fixed, ""), minutes(127));
-    history.run(
-        Command::ApproveSolution {
-            approve: false,
-            comment: "more".to_owned(),
-        },
-        minutes(128),
-    );
+    history.run(approve_solution(false, "more"), minutes(128));
     history.run(propose(Outcome::Fixed, ""), minutes(129));
-    history.run(
-        Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        minutes(130),
-    );
+    history.run(approve_solution(true, ""), minutes(130));
     history.run(review(1), minutes(131));
     history.run(propose(Outcome::Explained, ""), minutes(132));
-    history.run(
-        Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        minutes(133),
-    );
+    history.run(approve_solution(true, ""), minutes(133));
     history.run(review(5), minutes(134));
     history.run(Command::Archive, minutes(135));
     history.run(delivered(NoticeKind::Closed, 1), minutes(136));
@@ -1317,13 +1291,7 @@ fn reclassifying_may_not_orphan_a_solution_waiting_for_approval() {
             minutes(11)
         )
         .is_ok());
-    history.run(
-        Command::ApproveSolution {
-            approve: false,
-            comment: "not like this".to_owned(),
-        },
-        minutes(12),
-    );
+    history.run(approve_solution(false, "not like this"), minutes(12));
     assert!(history
         .when(
             classify_command(Kind::Complaint, Priority::High),

@@ -55,6 +55,11 @@ fn history() -> History {
     history
 }
 
+/// The command changes nothing.
+fn assert_no_op(history: &History, command: Command, now: DateTime<Utc>) {
+    assert_eq!(history.when(command, now).expect("no-op"), vec![]);
+}
+
 fn claim(person: &str) -> Command {
     Command::Claim {
         person: person.to_owned(),
@@ -150,35 +155,20 @@ fn assignment_waits_for_the_department_to_handle_the_ticket() {
         history.when(claim("a"), minutes(1)),
         Err(DomainError::WrongStep { .. })
     ));
-    assert_eq!(
-        history
-            .when(auto("technical", "a"), minutes(1))
-            .expect("no-op"),
-        vec![]
-    );
+    assert_no_op(&history, auto("technical", "a"), minutes(1));
 }
 
 #[test]
 fn the_policy_assigns_only_a_ticket_that_has_nobody_at_its_department() {
     let mut history = history();
-    assert_eq!(
-        history
-            .when(auto("logistics", "li.si"), minutes(1))
-            .expect("no-op"),
-        vec![]
-    );
+    assert_no_op(&history, auto("logistics", "li.si"), minutes(1));
     let events = history.run(auto("technical", "c"), minutes(1));
     assert_eq!(
         assignments(&events),
         vec![("c".to_owned(), AssignmentReason::Auto, None)]
     );
     // A second, late choice changes nothing.
-    assert_eq!(
-        history
-            .when(auto("technical", "d"), minutes(2))
-            .expect("no-op"),
-        vec![]
-    );
+    assert_no_op(&history, auto("technical", "d"), minutes(2));
 }
 
 #[test]
