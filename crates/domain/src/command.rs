@@ -2,8 +2,8 @@
 //! (consumer, SLA timers, retention) ask on their own, with the validation of their fields.
 
 use crate::ids::{FeedbackId, TicketId};
-use crate::notification::NoticeKind;
 use crate::ticket::Customer;
+use crate::types::NoticeKind;
 use crate::types::{ContentType, Deadline, Kind, LinkMode, Outcome, Priority, Scope};
 use crate::DomainError;
 use chrono::{DateTime, Utc};

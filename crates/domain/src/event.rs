@@ -6,10 +6,11 @@
 //! `ticket.events.received`, which is how intake learns that a submission is safe in the log.
 
 use crate::ids::{FeedbackId, TicketId};
-use crate::notification::NoticeKind;
-pub use crate::problems::{ChildLinked, LinkedToProblem, ParentResolved, RewardGranted};
 use crate::ticket::Customer;
-use crate::types::{ContentType, Deadline, Deadlines, Kind, Outcome, Priority, Scope};
+pub use crate::ticket::RewardGranted;
+use crate::types::{
+    ContentType, Deadline, Deadlines, Kind, LinkMode, NoticeKind, Outcome, Priority, Scope,
+};
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -19,6 +20,33 @@ use std::collections::BTreeMap;
 /// The schema version every event is written with today. Stored events of older versions
 /// are brought up to this one by [`upcast`] when read.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The child side of a link: this ticket now belongs to `parent`. The envelope's actor is who
+/// linked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedToProblem {
+    pub parent: TicketId,
+    pub mode: LinkMode,
+    pub at: DateTime<Utc>,
+}
+
+/// The parent side of a link: `child` reports the same problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildLinked {
+    pub child: TicketId,
+    pub mode: LinkMode,
+    pub at: DateTime<Utc>,
+}
+
+/// The parent problem was solved and reviewed: this child takes its solution and moves to
+/// review so that its own customer is told and asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentResolved {
+    pub parent: TicketId,
+    pub outcome: Outcome,
+    pub solution: String,
+    pub at: DateTime<Utc>,
+}
 
 /// A submission became a ticket. Always the first event of a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod authorize;
 pub mod command;
+pub mod config;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -4,9 +4,8 @@
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, FixedOffset, Utc};
 
+use crate::config::{Language, NoticesConfig};
 use crate::error::DomainError;
-use crate::rules::calendar::parse_utc_offset;
-use crate::rules::config::{CalendarConfig, Language, NoticesConfig};
 use crate::types::Deadlines;
 
 /// The placeholders a template may use.
@@ -139,15 +138,8 @@ impl Language {
 }
 
 impl Notices {
-    /// Compiles the templates; the instants are rendered in the calendar's offset.
-    pub fn from_config(
-        config: &NoticesConfig,
-        calendar: &CalendarConfig,
-    ) -> Result<Self, DomainError> {
-        let offset = parse_utc_offset(&calendar.utc_offset).ok_or_else(|| DomainError::Config {
-            key: "calendar.utc_offset".to_owned(),
-            reason: format!("{:?} is not a UTC offset", calendar.utc_offset),
-        })?;
+    /// Compiles the templates; the instants are rendered at `offset`, the calendar's.
+    pub fn from_config(config: &NoticesConfig, offset: FixedOffset) -> Result<Self, DomainError> {
         if config.time_format.trim().is_empty()
             || StrftimeItems::new(&config.time_format).any(|item| matches!(item, Item::Error))
         {

@@ -4,79 +4,8 @@
 //! events.
 
 use crate::event::Event;
+pub use crate::types::NoticeKind;
 use crate::types::Outcome;
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// What a customer is told, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    /// The ticket number and the expected handling time (event `received`).
-    Received,
-    /// The department's first response (event `acknowledged`).
-    FirstResponse,
-    /// The solution, once the ticket is resolved (`solution_proposed` without approval, or
-    /// `solution_approved`), for every outcome except an adopted suggestion.
-    Solution,
-    /// The request to rate the handling, sent together with the solution.
-    ReviewRequest,
-    /// The customer's suggestion was adopted (instead of the plain solution notice).
-    SuggestionAdopted,
-    /// The ticket was closed (event `archived`).
-    Closed,
-}
-
-impl NoticeKind {
-    /// Every notice kind, in declaration order.
-    pub const ALL: &'static [NoticeKind] = &[
-        NoticeKind::Received,
-        NoticeKind::FirstResponse,
-        NoticeKind::Solution,
-        NoticeKind::ReviewRequest,
-        NoticeKind::SuggestionAdopted,
-        NoticeKind::Closed,
-    ];
-
-    /// The stable snake_case name, used in events, configuration keys and idempotency keys.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::Received => "received",
-            NoticeKind::FirstResponse => "first_response",
-            NoticeKind::Solution => "solution",
-            NoticeKind::ReviewRequest => "review_request",
-            NoticeKind::SuggestionAdopted => "suggestion_adopted",
-            NoticeKind::Closed => "closed",
-        }
-    }
-
-    /// Parses the stable name; the error names the accepted values.
-    pub fn parse(field: &str, text: &str) -> Result<Self, crate::DomainError> {
-        NoticeKind::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.as_str() == text.trim())
-            .ok_or_else(|| {
-                crate::DomainError::invalid(
-                    field,
-                    format!(
-                        "unknown notice {text:?}, expected one of: {}",
-                        NoticeKind::ALL
-                            .iter()
-                            .map(|kind| kind.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })
-    }
-}
-
-impl fmt::Display for NoticeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The notices one log event yields, in the order they are sent.
 ///

@@ -17,67 +17,17 @@
 //! still open receives `ParentResolved` (through the system command `ResolveFromParent`) and
 //! moves to review, so that its own customer is told and asked too.
 
+pub use crate::config::{ProblemsConfig, RewardsConfig, MIN_REWARD_VALIDITY_DAYS};
+use crate::error::DomainError;
+use crate::event::Event;
+pub use crate::event::{ChildLinked, LinkedToProblem, ParentResolved};
 use crate::ids::TicketId;
 use crate::ticket::Ticket;
-use crate::types::{LinkMode, Outcome, RewardKind, Step};
-use crate::DomainError;
+pub use crate::ticket::{ChildLink, RewardGranted};
+pub use crate::types::RewardRule;
+use crate::types::{LinkMode, Outcome, Step};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-
-/// The child side of a link: this ticket now belongs to `parent`. The envelope's actor is who
-/// linked it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkedToProblem {
-    pub parent: TicketId,
-    pub mode: LinkMode,
-    pub at: DateTime<Utc>,
-}
-
-/// The parent side of a link: `child` reports the same problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChildLinked {
-    pub child: TicketId,
-    pub mode: LinkMode,
-    pub at: DateTime<Utc>,
-}
-
-/// The parent problem was solved and reviewed: this child takes its solution and moves to
-/// review so that its own customer is told and asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParentResolved {
-    pub parent: TicketId,
-    pub outcome: Outcome,
-    pub solution: String,
-    pub at: DateTime<Utc>,
-}
-
-/// A reward for an adopted suggestion, for the loyalty system to pick up from
-/// `TICKET_EVENTS`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RewardGranted {
-    pub kind: RewardKind,
-    pub amount: u32,
-    pub valid_until: DateTime<Utc>,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-}
-
-/// One child of a problem, as the parent's state keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChildLink {
-    pub child: TicketId,
-    pub mode: LinkMode,
-    pub at: DateTime<Utc>,
-}
-
-/// The reward the configuration grants for an adopted suggestion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RewardRule {
-    pub kind: RewardKind,
-    pub amount: u32,
-    pub validity_days: u32,
-}
 
 impl RewardRule {
     /// The event granting this reward at `now`.
@@ -92,111 +42,6 @@ impl RewardRule {
     }
 }
 
-/// The shortest validity of a reward, in days.
-pub const MIN_REWARD_VALIDITY_DAYS: u32 = 30;
-
-/// `[rewards]`: what an adopted and approved suggestion earns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RewardsConfig {
-    /// Whether rewards are granted at all.
-    pub enabled: bool,
-    pub kind: RewardKind,
-    /// Points, or the coupon's value in the currency's smallest unit the loyalty system uses.
-    pub amount: u32,
-    /// How long the reward stays valid, at least [`MIN_REWARD_VALIDITY_DAYS`].
-    pub validity_days: u32,
-}
-
-impl Default for RewardsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            kind: RewardKind::Points,
-            amount: 100,
-            validity_days: MIN_REWARD_VALIDITY_DAYS,
-        }
-    }
-}
-
-impl RewardsConfig {
-    /// Checks the ranges; errors name the dotted key.
-    pub fn validate(&self) -> Result<(), DomainError> {
-        if self.validity_days < MIN_REWARD_VALIDITY_DAYS {
-            return Err(DomainError::Config {
-                key: "rewards.validity_days".to_owned(),
-                reason: format!(
-                    "a reward stays valid at least {MIN_REWARD_VALIDITY_DAYS} days, got {}",
-                    self.validity_days
-                ),
-            });
-        }
-        if self.enabled && self.amount == 0 {
-            return Err(DomainError::Config {
-                key: "rewards.amount".to_owned(),
-                reason: "must be at least 1 while rewards are enabled".to_owned(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The rule the aggregate applies, or `None` when rewards are off.
-    pub fn rule(&self) -> Option<RewardRule> {
-        self.enabled.then_some(RewardRule {
-            kind: self.kind,
-            amount: self.amount,
-            validity_days: self.validity_days,
-        })
-    }
-}
-
-/// `[problems]`: how similar tickets are suggested as duplicates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProblemsConfig {
-    /// Tickets created at most this many days before or after the ticket are candidates.
-    pub similar_window_days: u32,
-    /// The least keyword overlap (Jaccard index, 0 to 1) of a suggestion.
-    pub similar_threshold: f64,
-}
-
-impl Default for ProblemsConfig {
-    fn default() -> Self {
-        Self {
-            similar_window_days: 7,
-            similar_threshold: 0.3,
-        }
-    }
-}
-
-impl ProblemsConfig {
-    /// Checks the ranges; errors name the dotted key.
-    pub fn validate(&self) -> Result<(), DomainError> {
-        if self.similar_window_days == 0 {
-            return Err(DomainError::Config {
-                key: "problems.similar_window_days".to_owned(),
-                reason: "must be at least 1".to_owned(),
-            });
-        }
-        if !(self.similar_threshold > 0.0 && self.similar_threshold <= 1.0) {
-            return Err(DomainError::Config {
-                key: "problems.similar_threshold".to_owned(),
-                reason: format!(
-                    "must be above 0 and at most 1, got {}",
-                    self.similar_threshold
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// The window of creation instants around `created_at` in which candidates are looked for.
-    pub fn window(&self, created_at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let days = Duration::days(i64::from(self.similar_window_days));
-        (created_at - days, created_at + days)
-    }
-}
-
 fn precondition(reason: String) -> DomainError {
     DomainError::Precondition { reason }
 }
@@ -204,8 +49,8 @@ fn precondition(reason: String) -> DomainError {
 /// What a link appends: events for the child's stream and for the parent's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkDecision {
-    pub child_events: Vec<crate::Event>,
-    pub parent_events: Vec<crate::Event>,
+    pub child_events: Vec<Event>,
+    pub parent_events: Vec<Event>,
 }
 
 /// The child's side of a link: everything that can be checked without the parent's state.
@@ -244,18 +89,13 @@ pub fn decide_link(
     mode: LinkMode,
     now: DateTime<Utc>,
 ) -> Result<LinkDecision, DomainError> {
-    let parent_id = parent
-        .ticket_id
-        .clone()
-        .ok_or_else(|| DomainError::NotFound {
+    let id_of = |ticket: &Ticket| {
+        (ticket.ticket_id.clone()).ok_or_else(|| DomainError::NotFound {
             ticket_id: String::new(),
-        })?;
-    let child_id = child
-        .ticket_id
-        .clone()
-        .ok_or_else(|| DomainError::NotFound {
-            ticket_id: String::new(),
-        })?;
+        })
+    };
+    let parent_id = id_of(parent)?;
+    let child_id = id_of(child)?;
     if child.is_archived() {
         return Err(DomainError::WrongStep {
             command: "link_to_problem".to_owned(),
@@ -279,12 +119,12 @@ pub fn decide_link(
         )));
     }
     Ok(LinkDecision {
-        child_events: vec![crate::Event::LinkedToProblem(LinkedToProblem {
+        child_events: vec![Event::LinkedToProblem(LinkedToProblem {
             parent: parent_id,
             mode,
             at: now,
         })],
-        parent_events: vec![crate::Event::ChildLinked(ChildLinked {
+        parent_events: vec![Event::ChildLinked(ChildLinked {
             child: child_id,
             mode,
             at: now,

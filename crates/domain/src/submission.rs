@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::config::LimitsConfig;
 use crate::error::DomainError;
-use crate::rules::config::LimitsConfig;
 
 /// Trims and NFC-normalises `text`.
 fn normalise(text: &str) -> String {
@@ -285,16 +285,12 @@ impl Attributes {
                     "a key must not be empty",
                 ));
             }
-            let key_length = normalised_key.chars().count();
-            if key_length > limits.attribute_key_max_chars {
-                return Err(DomainError::invalid(
-                    field,
-                    format!(
-                        "the key is {key_length} characters long, at most {} are allowed",
-                        limits.attribute_key_max_chars
-                    ),
-                ));
-            }
+            check_length(
+                &field,
+                "key",
+                &normalised_key,
+                limits.attribute_key_max_chars,
+            )?;
             if normalised_key.chars().any(char::is_control) {
                 return Err(DomainError::invalid(
                     field,
@@ -302,16 +298,8 @@ impl Attributes {
                 ));
             }
             let normalised_value: String = value.nfc().collect();
-            let value_length = normalised_value.chars().count();
-            if value_length > limits.attribute_value_max_chars {
-                return Err(DomainError::invalid(
-                    field,
-                    format!(
-                        "the value is {value_length} characters long, at most {} are allowed",
-                        limits.attribute_value_max_chars
-                    ),
-                ));
-            }
+            let max_value = limits.attribute_value_max_chars;
+            check_length(&field, "value", &normalised_value, max_value)?;
             if parsed.insert(normalised_key, normalised_value).is_some() {
                 return Err(DomainError::invalid(field, "the key appears twice"));
             }
@@ -323,6 +311,18 @@ impl Attributes {
     pub fn as_map(&self) -> &BTreeMap<String, String> {
         &self.0
     }
+}
+
+/// An attribute's key or value (`what`) of at most `max_chars` characters.
+fn check_length(field: &str, what: &str, text: &str, max_chars: usize) -> Result<(), DomainError> {
+    let length = text.chars().count();
+    if length > max_chars {
+        return Err(DomainError::invalid(
+            field,
+            format!("the {what} is {length} characters long, at most {max_chars} are allowed"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks `occurred_at` against the injected `now`: absent means now; more than the allowed

@@ -2,13 +2,31 @@
 //! in `aggregate::decide`, every change in `aggregate::apply`.
 
 use crate::ids::{FeedbackId, TicketId};
-use crate::problems::{ChildLink, RewardGranted};
 use crate::types::{
-    ContentType, Deadline, Kind, LinkMode, Outcome, Priority, Scope, SlaState, Step,
+    ContentType, Deadline, Kind, LinkMode, Outcome, Priority, RewardKind, Scope, SlaState, Step,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// A reward for an adopted suggestion, for the loyalty system to pick up from
+/// `TICKET_EVENTS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardGranted {
+    pub kind: RewardKind,
+    pub amount: u32,
+    pub valid_until: DateTime<Utc>,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One child of a problem, as the parent's state keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildLink {
+    pub child: TicketId,
+    pub mode: LinkMode,
+    pub at: DateTime<Utc>,
+}
 
 /// How to reach the customer. At least one of `customer_id`, `phone`, `email` and
 /// `wechat_openid` is present on a received ticket, until the customer is erased.

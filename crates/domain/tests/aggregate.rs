@@ -1,12 +1,13 @@
 //! Given events, when a command, then events or an error: every transition and every refusal
 //! of the ticket aggregate, against a small fixed policy.
 
+mod support;
+
 use chrono::{DateTime, Duration, Utc};
-use domain::aggregate::{allowed_next_steps, apply, decide, fold};
+use domain::aggregate::{allowed_next_steps, apply, decide};
 use domain::command::{ClassifyCommand, Command, Submission};
 use domain::command::{NotificationRecord, NotificationResult};
 use domain::event::{Event, EVENT_TYPES, SCHEMA_VERSION};
-use domain::ids::{FeedbackId, TicketIdGenerator};
 use domain::notification::{notices_for, NoticeKind};
 use domain::ticket::{Approval, Customer, Ticket};
 use domain::types::{
@@ -15,6 +16,7 @@ use domain::types::{
 };
 use domain::DomainError;
 use std::collections::BTreeMap;
+use support::{minutes, t0};
 
 /// A policy with fixed answers, so each test says exactly what the rules decide.
 #[derive(Clone)]
@@ -113,20 +115,9 @@ impl Policy for FakePolicy {
     }
 }
 
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-16T09:00:00Z")
-        .expect("valid instant")
-        .with_timezone(&Utc)
-}
-
-fn minutes(count: i64) -> DateTime<Utc> {
-    t0() + Duration::minutes(count)
-}
-
 fn submission() -> Submission {
     Submission {
-        feedback_id: FeedbackId::new(t0(), [1; 10]),
-        ticket_id: TicketIdGenerator::new(1).next(t0()),
+        ticket_id: support::ticket_id(0),
         channel: "wechat".to_owned(),
         external_id: Some("msg-1".to_owned()),
         customer: Customer {
@@ -134,47 +125,40 @@ fn submission() -> Submission {
             phone: Some("+86 138 0000 0000".to_owned()),
             ..Customer::default()
         },
-        content: "退款三天了还没到账".to_owned(),
-        occurred_at: None,
-        received_at: t0(),
         product: Some("app".to_owned()),
         order_id: Some("O-1".to_owned()),
         attributes: BTreeMap::from([("store".to_owned(), "shanghai-1".to_owned())]),
+        ..support::submission(1, t0(), "退款三天了还没到账")
     }
 }
 
-/// A ticket's history built by running commands through `decide`, as the workflow does.
-struct History {
-    policy: FakePolicy,
-    events: Vec<Event>,
+/// A ticket's history under a fake policy, from its receipt at `t0`.
+type History = support::History<FakePolicy>;
+
+fn history(policy: FakePolicy) -> History {
+    History::received(policy, submission(), t0())
 }
 
-impl History {
-    fn new(policy: FakePolicy) -> Self {
-        let mut history = Self {
-            policy,
-            events: Vec::new(),
-        };
-        history.run(Command::Receive(Box::new(submission())), t0());
-        history
-    }
+/// A ticket the rules are not confident about: it waits in classify.
+fn unclassified() -> History {
+    history(FakePolicy {
+        confident: false,
+        ..FakePolicy::default()
+    })
+}
 
-    fn state(&self) -> Ticket {
-        fold(&self.events)
-    }
+/// A ticket no routing rule sends anywhere: it waits in dispatch.
+fn waiting_for_dispatch() -> History {
+    history(FakePolicy {
+        route: None,
+        ..FakePolicy::default()
+    })
+}
 
-    fn when(&self, command: Command, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError> {
-        decide(&self.state(), &command, now, &self.policy)
-    }
-
-    /// Runs a command that must succeed and keeps its events.
-    fn run(&mut self, command: Command, now: DateTime<Utc>) -> Vec<Event> {
-        let name = command.name();
-        let events = self
-            .when(command, now)
-            .unwrap_or_else(|error| panic!("{name} failed: {error}"));
-        self.events.extend(events.iter().cloned());
-        events
+fn approve_solution(approve: bool, comment: &str) -> Command {
+    Command::ApproveSolution {
+        approve,
+        comment: comment.to_owned(),
     }
 }
 
@@ -248,7 +232,7 @@ fn review(satisfaction: u8) -> Command {
 
 /// A ticket in step review, handled by logistics, resolved at minute 30.
 fn in_review() -> History {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(propose(Outcome::Fixed, ""), minutes(30));
     history
 }
@@ -257,7 +241,7 @@ fn in_review() -> History {
 
 #[test]
 fn confident_rules_receive_classify_and_dispatch_in_one_command() {
-    let history = History::new(FakePolicy::default());
+    let history = history(FakePolicy::default());
     assert_eq!(
         types(&history.events),
         ["received", "classified", "dispatched"]
@@ -289,10 +273,7 @@ fn confident_rules_receive_classify_and_dispatch_in_one_command() {
 
 #[test]
 fn unconfident_rules_leave_the_ticket_for_customer_service_with_a_clock_running() {
-    let history = History::new(FakePolicy {
-        confident: false,
-        ..FakePolicy::default()
-    });
+    let history = unclassified();
     assert_eq!(types(&history.events), ["received"]);
     let ticket = history.state();
     assert_eq!(ticket.step, Step::Classify);
@@ -303,7 +284,7 @@ fn unconfident_rules_leave_the_ticket_for_customer_service_with_a_clock_running(
 #[test]
 fn no_route_or_an_unknown_department_waits_in_dispatch() {
     for route in [None, Some("nowhere")] {
-        let history = History::new(FakePolicy {
+        let history = history(FakePolicy {
             route,
             ..FakePolicy::default()
         });
@@ -314,7 +295,7 @@ fn no_route_or_an_unknown_department_waits_in_dispatch() {
 
 #[test]
 fn automatic_dispatch_keeps_only_configured_distinct_helpers() {
-    let history = History::new(FakePolicy {
+    let history = history(FakePolicy {
         helpers: ["quality", "logistics", "ghost", "quality", "product"]
             .map(str::to_owned)
             .to_vec(),
@@ -325,7 +306,7 @@ fn automatic_dispatch_keeps_only_configured_distinct_helpers() {
 
 #[test]
 fn receiving_twice_is_already_exists() {
-    let history = History::new(FakePolicy::default());
+    let history = history(FakePolicy::default());
     let result = history.when(Command::Receive(Box::new(submission())), minutes(1));
     let ticket_id = history.state().id_text();
     assert_eq!(result, Err(DomainError::AlreadyExists { ticket_id }));
@@ -398,10 +379,7 @@ fn every_command_on_a_missing_ticket_is_not_found() {
 
 #[test]
 fn manual_classification_recomputes_deadlines_and_dispatches_by_rule() {
-    let mut history = History::new(FakePolicy {
-        confident: false,
-        ..FakePolicy::default()
-    });
+    let mut history = unclassified();
     let events = history.run(
         classify_command(Kind::Problem, Priority::Urgent),
         minutes(20),
@@ -422,7 +400,7 @@ fn manual_classification_recomputes_deadlines_and_dispatches_by_rule() {
 
 #[test]
 fn reclassifying_in_handle_keeps_the_step_and_department() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     let events = history.run(classify_command(Kind::Problem, Priority::Low), minutes(5));
     assert_eq!(types(&events), ["classified"]);
     let ticket = history.state();
@@ -433,7 +411,7 @@ fn reclassifying_in_handle_keeps_the_step_and_department() {
 
 #[test]
 fn classify_refuses_bad_keywords_and_the_wrong_step() {
-    let history = History::new(FakePolicy::default());
+    let history = history(FakePolicy::default());
     let Command::Classify(mut classify) = classify_command(Kind::Problem, Priority::Low) else {
         unreachable!("classify_command builds a classify command")
     };
@@ -453,10 +431,7 @@ fn classify_refuses_bad_keywords_and_the_wrong_step() {
 
 #[test]
 fn dispatch_needs_a_classification_first() {
-    let history = History::new(FakePolicy {
-        confident: false,
-        ..FakePolicy::default()
-    });
+    let history = unclassified();
     assert_wrong_step(
         history.when(dispatch("product", &[], ""), minutes(1)),
         Step::Classify,
@@ -465,10 +440,7 @@ fn dispatch_needs_a_classification_first() {
 
 #[test]
 fn first_dispatch_by_hand_with_helpers() {
-    let mut history = History::new(FakePolicy {
-        route: None,
-        ..FakePolicy::default()
-    });
+    let mut history = waiting_for_dispatch();
     let events = history.run(dispatch("product", &["quality"], ""), minutes(3));
     assert_eq!(types(&events), ["dispatched"]);
     let ticket = history.state();
@@ -481,10 +453,7 @@ fn first_dispatch_by_hand_with_helpers() {
 
 #[test]
 fn dispatch_refuses_unknown_departments_and_bad_helpers() {
-    let history = History::new(FakePolicy {
-        route: None,
-        ..FakePolicy::default()
-    });
+    let history = waiting_for_dispatch();
     assert_invalid(
         history.when(dispatch("finance", &[], ""), minutes(1)),
         "department",
@@ -509,7 +478,7 @@ fn dispatch_refuses_unknown_departments_and_bad_helpers() {
 
 #[test]
 fn a_transfer_needs_a_reason_and_keeps_the_history() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     assert_invalid(
         history.when(dispatch("product", &[], " "), minutes(5)),
         "reason",
@@ -545,7 +514,7 @@ fn a_transfer_needs_a_reason_and_keeps_the_history() {
 
 #[test]
 fn a_transfer_withdraws_a_solution_waiting_for_approval() {
-    let mut history = History::new(FakePolicy {
+    let mut history = history(FakePolicy {
         approval_required: true,
         ..FakePolicy::default()
     });
@@ -562,7 +531,7 @@ fn a_transfer_withdraws_a_solution_waiting_for_approval() {
 
 #[test]
 fn acknowledge_is_the_first_response_once_per_round() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(acknowledge(), minutes(15));
     let ticket = history.state();
     assert_eq!(ticket.responded_at, Some(minutes(15)));
@@ -581,16 +550,13 @@ fn acknowledge_is_the_first_response_once_per_round() {
 
 #[test]
 fn acknowledge_before_dispatch_names_the_step() {
-    let history = History::new(FakePolicy {
-        route: None,
-        ..FakePolicy::default()
-    });
+    let history = waiting_for_dispatch();
     assert_wrong_step(history.when(acknowledge(), minutes(1)), Step::Dispatch);
 }
 
 #[test]
 fn notes_are_kept_with_their_round_and_audience() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(
         Command::AddNote {
             text: "called the courier".to_owned(),
@@ -630,7 +596,7 @@ fn note(text: &str) -> Command {
 
 #[test]
 fn notes_stop_at_the_cap_per_ticket_naming_the_limit() {
-    let mut history = History::new(FakePolicy {
+    let mut history = history(FakePolicy {
         max_notes: Some(3),
         ..FakePolicy::default()
     });
@@ -705,7 +671,7 @@ fn the_note_cap_comes_from_the_configuration() {
 
 #[test]
 fn a_solution_without_approval_resolves_and_acknowledges_if_nobody_did() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     let events = history.run(propose(Outcome::Explained, ""), minutes(30));
     assert_eq!(types(&events), ["acknowledged", "solution_proposed"]);
     let ticket = history.state();
@@ -717,12 +683,12 @@ fn a_solution_without_approval_resolves_and_acknowledges_if_nobody_did() {
 
 #[test]
 fn outcomes_must_fit_the_kind() {
-    let complaint = History::new(FakePolicy::default());
+    let complaint = history(FakePolicy::default());
     assert_invalid(
         complaint.when(propose(Outcome::Adopted, ""), minutes(1)),
         "outcome",
     );
-    let suggestion = History::new(FakePolicy {
+    let suggestion = history(FakePolicy {
         kind: Kind::Suggestion,
         ..FakePolicy::default()
     });
@@ -737,7 +703,7 @@ fn outcomes_must_fit_the_kind() {
 
 #[test]
 fn declining_a_suggestion_needs_a_reason() {
-    let suggestion = History::new(FakePolicy {
+    let suggestion = history(FakePolicy {
         kind: Kind::Suggestion,
         ..FakePolicy::default()
     });
@@ -753,7 +719,7 @@ fn declining_a_suggestion_needs_a_reason() {
 
 #[test]
 fn a_solution_that_needs_approval_waits_for_the_head() {
-    let mut history = History::new(FakePolicy {
+    let mut history = history(FakePolicy {
         approval_required: true,
         ..FakePolicy::default()
     });
@@ -769,10 +735,7 @@ fn a_solution_that_needs_approval_waits_for_the_head() {
         "outcome",
     );
 
-    let approve = Command::ApproveSolution {
-        approve: true,
-        comment: "fine".to_owned(),
-    };
+    let approve = approve_solution(true, "fine");
     let events = history.run(approve, minutes(40));
     assert_eq!(types(&events), ["solution_approved"]);
     let ticket = history.state();
@@ -783,20 +746,14 @@ fn a_solution_that_needs_approval_waits_for_the_head() {
 
 #[test]
 fn a_rejected_solution_sends_the_department_back_to_work() {
-    let mut history = History::new(FakePolicy {
+    let mut history = history(FakePolicy {
         approval_required: true,
         ..FakePolicy::default()
     });
     history.run(propose(Outcome::Fixed, ""), minutes(30));
-    let reject_silently = Command::ApproveSolution {
-        approve: false,
-        comment: String::new(),
-    };
+    let reject_silently = approve_solution(false, "");
     assert_invalid(history.when(reject_silently, minutes(31)), "comment");
-    let reject = Command::ApproveSolution {
-        approve: false,
-        comment: "refund the shipping too".to_owned(),
-    };
+    let reject = approve_solution(false, "refund the shipping too");
     let events = history.run(reject, minutes(32));
     assert_eq!(types(&events), ["solution_rejected"]);
     let ticket = history.state();
@@ -807,10 +764,7 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
         Some("refund the shipping too")
     );
     // Nothing waits now, so approving is refused and a new proposal is accepted.
-    let approve = Command::ApproveSolution {
-        approve: true,
-        comment: String::new(),
-    };
+    let approve = approve_solution(true, "");
     assert_invalid(history.when(approve, minutes(33)), "approve");
     assert!(history
         .when(propose(Outcome::Fixed, ""), minutes(34))
@@ -819,11 +773,8 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
 
 #[test]
 fn approval_without_a_pending_solution_is_refused() {
-    let history = History::new(FakePolicy::default());
-    let approve = Command::ApproveSolution {
-        approve: true,
-        comment: String::new(),
-    };
+    let history = history(FakePolicy::default());
+    let approve = approve_solution(true, "");
     assert_invalid(history.when(approve.clone(), minutes(1)), "approve");
     assert_wrong_step(in_review().when(approve, minutes(40)), Step::Review);
 }
@@ -843,7 +794,7 @@ fn satisfaction_must_be_one_to_five() {
 
 #[test]
 fn review_is_only_taken_in_step_review() {
-    let history = History::new(FakePolicy::default());
+    let history = history(FakePolicy::default());
     assert_wrong_step(history.when(review(5), minutes(1)), Step::Handle);
 }
 
@@ -895,7 +846,7 @@ fn an_unsatisfied_customer_reopens_the_ticket_for_round_two() {
 #[test]
 fn archive_needs_a_satisfied_review_in_step_review() {
     assert_wrong_step(
-        History::new(FakePolicy::default()).when(Command::Archive, minutes(1)),
+        history(FakePolicy::default()).when(Command::Archive, minutes(1)),
         Step::Handle,
     );
     assert_invalid(
@@ -964,14 +915,14 @@ fn an_archived_ticket_accepts_only_retention_and_erasure() {
 #[test]
 fn retention_only_expires_on_archived_tickets() {
     assert_wrong_step(
-        History::new(FakePolicy::default()).when(Command::ExpireRetention, minutes(1)),
+        history(FakePolicy::default()).when(Command::ExpireRetention, minutes(1)),
         Step::Handle,
     );
 }
 
 #[test]
 fn erasing_a_customer_of_an_open_ticket_is_allowed() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(Command::EraseCustomer, minutes(1));
     let ticket = history.state();
     assert!(ticket.customer_erased);
@@ -983,7 +934,7 @@ fn erasing_a_customer_of_an_open_ticket_is_allowed() {
 
 #[test]
 fn manual_escalation_raises_the_level() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(
         Command::Escalate {
             reason: "vip".to_owned(),
@@ -1010,7 +961,7 @@ fn manual_escalation_raises_the_level() {
 
 #[test]
 fn sla_warnings_and_breaches_fire_once_when_due() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     let warn = Command::RaiseSlaWarning {
         deadline: Deadline::Respond,
     };
@@ -1044,7 +995,7 @@ fn sla_warnings_and_breaches_fire_once_when_due() {
 
 #[test]
 fn sla_timers_for_a_met_deadline_do_nothing() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(acknowledge(), minutes(10));
     for command in [
         Command::RaiseSlaWarning {
@@ -1071,7 +1022,7 @@ fn sla_timers_for_a_met_deadline_do_nothing() {
 
 #[test]
 fn sla_escalation_follows_a_breach_once_per_level() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     let escalate = |level| Command::EscalateSla {
         deadline: Deadline::Respond,
         level,
@@ -1103,7 +1054,7 @@ fn sla_escalation_follows_a_breach_once_per_level() {
 
 #[test]
 fn pausing_stops_the_clock_and_resuming_moves_the_deadlines() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     let pause = Command::PauseSla {
         reason: "waiting for photos from the customer".to_owned(),
     };
@@ -1141,7 +1092,7 @@ fn pausing_stops_the_clock_and_resuming_moves_the_deadlines() {
 
 #[test]
 fn leaving_handle_resumes_a_paused_clock_first() {
-    let mut history = History::new(FakePolicy::default());
+    let mut history = history(FakePolicy::default());
     history.run(acknowledge(), minutes(5));
     history.run(
         Command::PauseSla {
@@ -1169,7 +1120,7 @@ fn pausing_outside_handle_names_the_step() {
 
 #[test]
 fn every_event_reads_back_from_its_type_and_payload() {
-    let mut history = History::new(FakePolicy {
+    let mut history = history(FakePolicy {
         approval_required: true,
         ..FakePolicy::default()
     });
@@ -1221,30 +1172,12 @@ fn every_event_reads_back_from_its_type_and_payload() {
     );
     history.run(Command::ResumeSla, minutes(126));
     history.run(propose(Outcome::Fixed, ""), minutes(127));
-    history.run(
-        Command::ApproveSolution {
-            approve: false,
-            comment: "more".to_owned(),
-        },
-        minutes(128),
-    );
+    history.run(approve_solution(false, "more"), minutes(128));
     history.run(propose(Outcome::Fixed, ""), minutes(129));
-    history.run(
-        Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        minutes(130),
-    );
+    history.run(approve_solution(true, ""), minutes(130));
     history.run(review(1), minutes(131));
     history.run(propose(Outcome::Explained, ""), minutes(132));
-    history.run(
-        Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        minutes(133),
-    );
+    history.run(approve_solution(true, ""), minutes(133));
     history.run(review(5), minutes(134));
     history.run(Command::Archive, minutes(135));
     history.run(delivered(NoticeKind::Closed, 1), minutes(136));
@@ -1287,7 +1220,7 @@ fn every_event_reads_back_from_its_type_and_payload() {
 
 #[test]
 fn stored_events_of_unknown_types_versions_or_shapes_are_refused() {
-    let history = History::new(FakePolicy::default());
+    let history = history(FakePolicy::default());
     let payload = history.events[0].to_payload();
     assert_invalid(
         Event::from_parts("received", SCHEMA_VERSION + 1, &payload).map(|event| vec![event]),
@@ -1309,7 +1242,7 @@ fn stored_events_of_unknown_types_versions_or_shapes_are_refused() {
 
 #[test]
 fn the_received_payload_is_stable() {
-    let history = History::new(FakePolicy::default());
+    let history = history(FakePolicy::default());
     let payload =
         serde_json::to_string_pretty(&history.events[0].to_payload()).expect("payload renders");
     expect_test::expect_file!["snapshots/received.json"].assert_eq(&payload);
@@ -1338,7 +1271,7 @@ fn folding_and_applying_agree_and_steps_never_skip() {
 
 #[test]
 fn reclassifying_may_not_orphan_a_solution_waiting_for_approval() {
-    let mut history = History::new(FakePolicy {
+    let mut history = history(FakePolicy {
         kind: Kind::Suggestion,
         approval_required: true,
         ..FakePolicy::default()
@@ -1358,13 +1291,7 @@ fn reclassifying_may_not_orphan_a_solution_waiting_for_approval() {
             minutes(11)
         )
         .is_ok());
-    history.run(
-        Command::ApproveSolution {
-            approve: false,
-            comment: "not like this".to_owned(),
-        },
-        minutes(12),
-    );
+    history.run(approve_solution(false, "not like this"), minutes(12));
     assert!(history
         .when(
             classify_command(Kind::Complaint, Priority::High),

@@ -3,6 +3,8 @@
 //! one version per event, steps only move along the allowed edges, archived tickets accept
 //! only retention and erasure events, and `apply` is deterministic.
 
+mod support;
+
 use chrono::{DateTime, Duration, Utc};
 use domain::aggregate::{allowed_next_steps, apply, decide, fold};
 use domain::command::{ClassifyCommand, Command, Submission};
@@ -16,6 +18,7 @@ use domain::types::{
 use domain::DomainError;
 use proptest::prelude::*;
 use proptest::sample::select;
+use support::t0;
 
 const DEPARTMENTS: &[&str] = &["product", "logistics", "quality"];
 
@@ -86,28 +89,16 @@ impl Policy for FixedPolicy {
     }
 }
 
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-16T09:00:00Z")
-        .expect("valid instant")
-        .with_timezone(&Utc)
-}
-
 fn submission() -> Submission {
     Submission {
-        feedback_id: FeedbackId::new(start(), [9; 10]),
-        ticket_id: TicketIdGenerator::new(4).next(start()),
+        feedback_id: FeedbackId::new(t0(), [9; 10]),
+        ticket_id: TicketIdGenerator::new(4).next(t0()),
         channel: "web".to_owned(),
-        external_id: None,
         customer: Customer {
             email: Some("a@example.com".to_owned()),
             ..Customer::default()
         },
-        content: "the app is slow".to_owned(),
-        occurred_at: None,
-        received_at: start(),
-        product: None,
-        order_id: None,
-        attributes: Default::default(),
+        ..support::submission(9, t0(), "the app is slow")
     }
 }
 
@@ -271,7 +262,7 @@ proptest! {
         policy in policies(),
         steps in proptest::collection::vec((0i64..600, commands()), 1..60),
     ) {
-        let mut now = start();
+        let mut now = t0();
         let mut events = decide(&Ticket::default(), &Command::Receive(Box::new(submission())), now, &policy)
             .map_err(|error| TestCaseError::fail(error.to_string()))?;
         prop_assert_eq!(events[0].event_type(), "received");
@@ -333,7 +324,7 @@ proptest! {
         policy in policies(),
         ticks in proptest::collection::vec((0i64..300, deadlines(), 0u8..3), 1..40),
     ) {
-        let mut now = start();
+        let mut now = t0();
         let mut state = fold(&decide(&Ticket::default(), &Command::Receive(Box::new(submission())), now, &policy)
             .map_err(|error| TestCaseError::fail(error.to_string()))?);
         let mut marks = Vec::new();

@@ -2,13 +2,15 @@
 //! the head, the policy's automatic choice, handing back, and what a transfer does to the
 //! assignee. The configured rules are used, with members and a policy per department.
 
+mod support;
+
 use chrono::{DateTime, Duration, Utc};
 use domain::aggregate::{decide, fold};
 use domain::command::{Command, Submission};
 use domain::event::{AssignmentReason, Event};
-use domain::ids::{FeedbackId, TicketIdGenerator};
+use domain::ids::TicketIdGenerator;
 use domain::rules::assignment::{choose_assignee, members_on_duty, AssignmentPolicy};
-use domain::ticket::{Customer, Ticket};
+use domain::ticket::Ticket;
 use domain::types::Step;
 use domain::{DomainError, Rules};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,9 +30,7 @@ fn rules() -> Rules {
 
 /// Tuesday 2026-03-17 10:00 in China: a working instant of the default calendar.
 fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-17T02:00:00Z")
-        .expect("valid instant")
-        .with_timezone(&Utc)
+    support::at("2026-03-17T02:00:00Z")
 }
 
 fn minutes(count: i64) -> DateTime<Utc> {
@@ -39,58 +39,25 @@ fn minutes(count: i64) -> DateTime<Utc> {
 
 fn submission(sequence: u8) -> Submission {
     Submission {
-        feedback_id: FeedbackId::new(t0(), [sequence; 10]),
         ticket_id: TicketIdGenerator::new(1).next(t0()),
-        channel: "app".to_owned(),
-        external_id: None,
-        customer: Customer {
-            phone: Some("13800138000".to_owned()),
-            ..Customer::default()
-        },
-        content: "APP卡顿，打开很慢".to_owned(),
-        occurred_at: None,
-        received_at: t0(),
-        product: None,
-        order_id: None,
-        attributes: BTreeMap::new(),
+        ..support::submission(sequence, t0(), "APP卡顿，打开很慢")
     }
 }
 
-struct History {
-    rules: Rules,
-    events: Vec<Event>,
+type History = support::History<Rules>;
+
+/// A ticket the rules route to technical, where it waits in step handle.
+fn history() -> History {
+    let history = History::received(rules(), submission(1), t0());
+    let state = history.state();
+    assert_eq!(state.step, Step::Handle);
+    assert_eq!(state.department.as_deref(), Some("technical"));
+    history
 }
 
-impl History {
-    /// A ticket the rules route to technical, where it waits in step handle.
-    fn new() -> Self {
-        let mut history = Self {
-            rules: rules(),
-            events: Vec::new(),
-        };
-        history.run(Command::Receive(Box::new(submission(1))), t0());
-        let state = history.state();
-        assert_eq!(state.step, Step::Handle);
-        assert_eq!(state.department.as_deref(), Some("technical"));
-        history
-    }
-
-    fn state(&self) -> Ticket {
-        fold(&self.events)
-    }
-
-    fn when(&self, command: Command, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError> {
-        decide(&self.state(), &command, now, &self.rules)
-    }
-
-    fn run(&mut self, command: Command, now: DateTime<Utc>) -> Vec<Event> {
-        let name = command.name();
-        let events = self
-            .when(command, now)
-            .unwrap_or_else(|error| panic!("{name} failed: {error}"));
-        self.events.extend(events.iter().cloned());
-        events
-    }
+/// The command changes nothing.
+fn assert_no_op(history: &History, command: Command, now: DateTime<Utc>) {
+    assert_eq!(history.when(command, now).expect("no-op"), vec![]);
 }
 
 fn claim(person: &str) -> Command {
@@ -130,7 +97,7 @@ fn assignments(events: &[Event]) -> Vec<(String, AssignmentReason, Option<String
 
 #[test]
 fn a_claim_then_a_reassignment_keeps_the_history() {
-    let mut history = History::new();
+    let mut history = history();
     history.run(claim("a"), minutes(1));
     assert_eq!(history.state().assignee.as_deref(), Some("a"));
     // Claiming again is nothing new; somebody else may not take it over.
@@ -166,7 +133,7 @@ fn a_claim_then_a_reassignment_keeps_the_history() {
 
 #[test]
 fn the_head_assigns_only_members_of_the_department() {
-    let history = History::new();
+    let history = history();
     match history.when(assign("li.si"), minutes(1)) {
         Err(DomainError::Invalid { field, reason }) => {
             assert_eq!(field, "assignee");
@@ -178,53 +145,35 @@ fn the_head_assigns_only_members_of_the_department() {
 
 #[test]
 fn assignment_waits_for_the_department_to_handle_the_ticket() {
-    let mut history = History {
-        rules: Rules::from_toml_str(&format!(
-            "{CONFIG}\n[classification]\nconfidence_threshold = 1.0\n"
-        ))
-        .expect("valid"),
-        events: Vec::new(),
-    };
-    history.run(Command::Receive(Box::new(submission(2))), t0());
+    let rules = Rules::from_toml_str(&format!(
+        "{CONFIG}\n[classification]\nconfidence_threshold = 1.0\n"
+    ))
+    .expect("valid");
+    let history = History::received(rules, submission(2), t0());
     assert_eq!(history.state().step, Step::Classify);
     assert!(matches!(
         history.when(claim("a"), minutes(1)),
         Err(DomainError::WrongStep { .. })
     ));
-    assert_eq!(
-        history
-            .when(auto("technical", "a"), minutes(1))
-            .expect("no-op"),
-        vec![]
-    );
+    assert_no_op(&history, auto("technical", "a"), minutes(1));
 }
 
 #[test]
 fn the_policy_assigns_only_a_ticket_that_has_nobody_at_its_department() {
-    let mut history = History::new();
-    assert_eq!(
-        history
-            .when(auto("logistics", "li.si"), minutes(1))
-            .expect("no-op"),
-        vec![]
-    );
+    let mut history = history();
+    assert_no_op(&history, auto("logistics", "li.si"), minutes(1));
     let events = history.run(auto("technical", "c"), minutes(1));
     assert_eq!(
         assignments(&events),
         vec![("c".to_owned(), AssignmentReason::Auto, None)]
     );
     // A second, late choice changes nothing.
-    assert_eq!(
-        history
-            .when(auto("technical", "d"), minutes(2))
-            .expect("no-op"),
-        vec![]
-    );
+    assert_no_op(&history, auto("technical", "d"), minutes(2));
 }
 
 #[test]
 fn a_transfer_takes_the_ticket_from_its_assignee() {
-    let mut history = History::new();
+    let mut history = history();
     history.run(claim("a"), minutes(1));
     let events = history.run(
         Command::Dispatch {
@@ -250,7 +199,7 @@ fn a_transfer_takes_the_ticket_from_its_assignee() {
 
 #[test]
 fn going_away_hands_the_ticket_on_or_back() {
-    let mut history = History::new();
+    let mut history = history();
     history.run(claim("a"), minutes(1));
     let hand_back = |assignee: Option<&str>| Command::HandBack {
         person: "a".to_owned(),

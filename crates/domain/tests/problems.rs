@@ -2,10 +2,12 @@
 //! merging duplicates, the cascade of a solved problem to its children, similar tickets, and
 //! the reward of an adopted suggestion.
 
+mod support;
+
 use chrono::{DateTime, Duration, Utc};
 use domain::command::{Command, Submission};
 use domain::event::{Event, SCHEMA_VERSION};
-use domain::ids::{FeedbackId, TicketId, TicketIdGenerator};
+use domain::ids::TicketId;
 use domain::problems::{
     decide_link, keyword_similarity, parent_resolution, reporters, similar_tickets, ProblemsConfig,
     RewardRule, RewardsConfig,
@@ -16,7 +18,7 @@ use domain::types::{
     RewardKind, Route, Scope, Step,
 };
 use domain::{apply, decide, DomainConfig, DomainError};
-use std::collections::BTreeMap;
+use support::{minutes, t0, ticket_id};
 
 struct FakePolicy {
     kind: Kind,
@@ -103,43 +105,16 @@ impl Policy for FakePolicy {
     }
 }
 
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-16T09:00:00Z")
-        .expect("valid instant")
-        .with_timezone(&Utc)
-}
-
-fn minutes(count: i64) -> DateTime<Utc> {
-    t0() + Duration::minutes(count)
-}
-
-fn ticket_id(sequence: u8) -> TicketId {
-    let mut generator = TicketIdGenerator::new(1);
-    let mut id = generator.next(t0());
-    for _ in 0..sequence {
-        id = generator.next(t0());
-    }
-    id
-}
-
 /// A ticket received (and routed to technical, step handle) at `at`.
 fn received(policy: &FakePolicy, sequence: u8, at: DateTime<Utc>) -> Ticket {
     let submission = Submission {
-        feedback_id: FeedbackId::new(at, [sequence; 10]),
-        ticket_id: ticket_id(sequence),
-        channel: "app".to_owned(),
-        external_id: None,
         customer: Customer {
             name: Some("王小明".to_owned()),
             phone: Some("13800138000".to_owned()),
             ..Customer::default()
         },
-        content: "登录就闪退".to_owned(),
-        occurred_at: None,
-        received_at: at,
         product: Some("app".to_owned()),
-        order_id: None,
-        attributes: BTreeMap::new(),
+        ..support::submission(sequence, at, "登录就闪退")
     };
     let events = decide(
         &Ticket::default(),
@@ -149,6 +124,21 @@ fn received(policy: &FakePolicy, sequence: u8, at: DateTime<Utc>) -> Ticket {
     )
     .expect("received");
     given(Ticket::default(), &events)
+}
+
+fn approve() -> Command {
+    Command::ApproveSolution {
+        approve: true,
+        comment: String::new(),
+    }
+}
+
+fn propose(outcome: Outcome, text: &str) -> Command {
+    Command::ProposeSolution {
+        outcome,
+        text: text.to_owned(),
+        reason: String::new(),
+    }
 }
 
 fn given(state: Ticket, events: &[Event]) -> Ticket {
@@ -188,23 +178,11 @@ fn solve_and_review(
 ) -> Ticket {
     let state = run(
         state,
-        Command::ProposeSolution {
-            outcome: Outcome::Fixed,
-            text: "修复了登录闪退".to_owned(),
-            reason: String::new(),
-        },
+        propose(Outcome::Fixed, "修复了登录闪退"),
         now,
         policy,
     );
-    let state = run(
-        state,
-        Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        now + Duration::minutes(1),
-        policy,
-    );
+    let state = run(state, approve(), now + Duration::minutes(1), policy);
     run(
         state,
         Command::RecordReview {
@@ -324,11 +302,7 @@ fn a_merged_duplicate_stops_its_own_handling_and_its_timers() {
         Command::Acknowledge {
             message: "在查".to_owned(),
         },
-        Command::ProposeSolution {
-            outcome: Outcome::Fixed,
-            text: "x".to_owned(),
-            reason: String::new(),
-        },
+        propose(Outcome::Fixed, "x"),
         Command::PauseSla {
             reason: "wait".to_owned(),
         },
@@ -389,18 +363,11 @@ fn a_solved_and_reviewed_parent_moves_each_child_to_review() {
     let approved = run(
         run(
             parent.clone(),
-            Command::ProposeSolution {
-                outcome: Outcome::Fixed,
-                text: "修复了登录闪退".to_owned(),
-                reason: String::new(),
-            },
+            propose(Outcome::Fixed, "修复了登录闪退"),
             minutes(10),
             &policy,
         ),
-        Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
+        approve(),
         minutes(11),
         &policy,
     );
@@ -480,25 +447,12 @@ fn an_adopted_suggestion_earns_the_configured_reward_when_approved() {
     let ticket = received(&policy, 0, t0());
     let ticket = run(
         ticket,
-        Command::ProposeSolution {
-            outcome: Outcome::Adopted,
-            text: "下个版本加入夜间模式".to_owned(),
-            reason: String::new(),
-        },
+        propose(Outcome::Adopted, "下个版本加入夜间模式"),
         minutes(1),
         &policy,
     );
     assert_eq!(ticket.reward, None, "not before approval");
-    let events = decide(
-        &ticket,
-        &Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        minutes(2),
-        &policy,
-    )
-    .expect("approved");
+    let events = decide(&ticket, &approve(), minutes(2), &policy).expect("approved");
     let reward = events
         .iter()
         .find_map(|event| match event {
@@ -519,24 +473,11 @@ fn other_outcomes_and_kinds_earn_nothing() {
     let policy = FakePolicy::suggestion(true);
     let ticket = run(
         received(&policy, 0, t0()),
-        Command::ProposeSolution {
-            outcome: Outcome::Planned,
-            text: "已列入计划".to_owned(),
-            reason: String::new(),
-        },
+        propose(Outcome::Planned, "已列入计划"),
         minutes(1),
         &policy,
     );
-    let events = decide(
-        &ticket,
-        &Command::ApproveSolution {
-            approve: true,
-            comment: String::new(),
-        },
-        minutes(2),
-        &policy,
-    )
-    .expect("approved");
+    let events = decide(&ticket, &approve(), minutes(2), &policy).expect("approved");
     assert!(events
         .iter()
         .all(|event| !matches!(event, Event::RewardGranted(_))));
@@ -551,11 +492,7 @@ fn without_approval_the_reward_comes_with_the_solution_and_only_once() {
     let ticket = received(&policy, 0, t0());
     let events = decide(
         &ticket,
-        &Command::ProposeSolution {
-            outcome: Outcome::Adopted,
-            text: "采纳".to_owned(),
-            reason: String::new(),
-        },
+        &propose(Outcome::Adopted, "采纳"),
         minutes(1),
         &policy,
     )
@@ -578,11 +515,7 @@ fn without_approval_the_reward_comes_with_the_solution_and_only_once() {
     );
     let again = decide(
         &ticket,
-        &Command::ProposeSolution {
-            outcome: Outcome::Adopted,
-            text: "采纳".to_owned(),
-            reason: String::new(),
-        },
+        &propose(Outcome::Adopted, "采纳"),
         minutes(3),
         &policy,
     )
@@ -689,11 +622,7 @@ fn the_new_events_round_trip_through_their_stored_form() {
     events.extend(
         decide(
             &ticket,
-            &Command::ProposeSolution {
-                outcome: Outcome::Adopted,
-                text: "采纳".to_owned(),
-                reason: String::new(),
-            },
+            &propose(Outcome::Adopted, "采纳"),
             minutes(1),
             &policy,
         )

@@ -1,9 +1,11 @@
 //! Table tests of the configurable rules: configuration loading, classification, routing,
 //! SLA deadlines, approval, notices and submission validation.
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use domain::error::DomainError;
 use domain::rules::config::{Allowance, Clock, DomainConfig, Language, TimeUnit};
 use domain::rules::Rules;
@@ -12,25 +14,26 @@ use domain::submission::{
     Submission, SubmissionInput,
 };
 use domain::types::{
-    Classification, ContentType, Deadline, Kind, Outcome, Policy, Priority, Role, Scope,
+    Classification, ContentType, Deadline, Deadlines, Kind, Outcome, Policy, Priority, Role, Scope,
 };
 use proptest::prelude::*;
-
-/// A wall-clock instant in China (+08:00).
-fn beijing(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
-    FixedOffset::east_opt(8 * 3600)
-        .expect("offset")
-        .with_ymd_and_hms(year, month, day, hour, minute, 0)
-        .single()
-        .expect("valid local time")
-        .with_timezone(&Utc)
-}
+use support::beijing;
 
 fn config_error_key(result: Result<DomainConfig, DomainError>) -> (String, String) {
     match result {
         Err(DomainError::Config { key, reason }) => (key, reason),
         other => panic!("expected a configuration error, got {other:?}"),
     }
+}
+
+/// The default rules' deadlines of a ticket received at `received`.
+fn deadlines(
+    received: DateTime<Utc>,
+    kind: Kind,
+    content_type: ContentType,
+    priority: Priority,
+) -> Deadlines {
+    Rules::defaults().deadlines(received, &classification(kind, content_type, priority))
 }
 
 fn classification(kind: Kind, content_type: ContentType, priority: Priority) -> Classification {
@@ -706,10 +709,7 @@ fn deadlines_follow_the_documents_table() {
         (Priority::Medium, TimeDelta::hours(24), TimeDelta::hours(72)),
     ];
     for (priority, respond, resolve) in cases {
-        let deadlines = rules.deadlines(
-            received,
-            &classification(Kind::Problem, ContentType::Product, priority),
-        );
+        let deadlines = deadlines(received, Kind::Problem, ContentType::Product, priority);
         assert_eq!(deadlines.respond_by, received + respond, "{priority}");
         assert_eq!(deadlines.resolve_by, received + resolve, "{priority}");
         assert_eq!(
@@ -721,9 +721,11 @@ fn deadlines_follow_the_documents_table() {
         assert!(deadlines.calendar_version.starts_with("calendar-"));
     }
     // Low: 72 hours to respond, 5 working days to resolve (next Monday, same time).
-    let low = rules.deadlines(
+    let low = deadlines(
         received,
-        &classification(Kind::Suggestion, ContentType::Product, Priority::Low),
+        Kind::Suggestion,
+        ContentType::Product,
+        Priority::Low,
     );
     assert_eq!(low.respond_by, received + TimeDelta::hours(72));
     assert_eq!(low.resolve_by, beijing(2026, 11, 30, 10, 0));
@@ -736,16 +738,20 @@ fn a_complaint_takes_the_stricter_of_its_two_rows() {
     let rules = Rules::defaults();
     let received = beijing(2026, 11, 23, 10, 0);
     // A low complaint: the complaint row (48 h) is stricter than low (72 h) for responding.
-    let low_complaint = rules.deadlines(
+    let low_complaint = deadlines(
         received,
-        &classification(Kind::Complaint, ContentType::Service, Priority::Low),
+        Kind::Complaint,
+        ContentType::Service,
+        Priority::Low,
     );
     assert_eq!(low_complaint.respond_by, received + TimeDelta::hours(48));
     assert_eq!(low_complaint.resolve_by, beijing(2026, 11, 30, 10, 0));
     // An urgent complaint keeps its urgent deadlines.
-    let urgent_complaint = rules.deadlines(
+    let urgent_complaint = deadlines(
         received,
-        &classification(Kind::Complaint, ContentType::Service, Priority::Urgent),
+        Kind::Complaint,
+        ContentType::Service,
+        Priority::Urgent,
     );
     assert_eq!(urgent_complaint.respond_by, received + TimeDelta::hours(1));
     assert_eq!(urgent_complaint.resolve_by, received + TimeDelta::hours(24));
@@ -764,9 +770,11 @@ fn working_day_deadlines_skip_the_national_day_holiday() {
     // Wednesday 30 September 2026, 16:00: the holiday runs 1 to 7 October, Saturday 10
     // October is a make-up working day.
     let received = beijing(2026, 9, 30, 16, 0);
-    let low = rules.deadlines(
+    let low = deadlines(
         received,
-        &classification(Kind::Suggestion, ContentType::Product, Priority::Low),
+        Kind::Suggestion,
+        ContentType::Product,
+        Priority::Low,
     );
     // Working days after 30 Sep: 8 (Thu), 9 (Fri), 10 (Sat, make-up), 12 (Mon), 13 (Tue).
     assert_eq!(low.resolve_by, beijing(2026, 10, 13, 16, 0));
@@ -878,9 +886,11 @@ fn approval_is_needed_for_adopted_and_declined_and_for_urgent_tickets() {
 fn receipt_notices_render_in_both_languages_in_the_calendar_offset() {
     let rules = Rules::defaults();
     let received = beijing(2026, 11, 23, 10, 0);
-    let deadlines = rules.deadlines(
+    let deadlines = deadlines(
         received,
-        &classification(Kind::Problem, ContentType::Product, Priority::High),
+        Kind::Problem,
+        ContentType::Product,
+        Priority::High,
     );
     assert_eq!(
         rules.receipt_notice(None, "261123-00001-00001A", received, &deadlines),
@@ -909,9 +919,11 @@ fn notice_templates_come_from_configuration() {
     )
     .expect("valid");
     let received = beijing(2026, 11, 23, 10, 0);
-    let deadlines = rules.deadlines(
+    let deadlines = deadlines(
         received,
-        &classification(Kind::Problem, ContentType::Product, Priority::Urgent),
+        Kind::Problem,
+        ContentType::Product,
+        Priority::Urgent,
     );
     assert_eq!(
         rules.receipt_notice(None, "T-9", received, &deadlines),

@@ -1,8 +1,9 @@
 //! `apply`: folds events into the state; no rules, no failures.
 
-use crate::event::Event;
-use crate::problems::ChildLink;
-use crate::ticket::{Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
+use crate::event::{
+    Classified, Dispatched, Event, ParentResolved, Received, Reopened, SolutionProposed,
+};
+use crate::ticket::{Approval, ChildLink, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
 use crate::types::{Deadline, Deadlines, SlaState, Step};
 
 /// Folds one event into the state. Never fails and decides nothing: every choice was made
@@ -11,55 +12,9 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
     state.version += 1;
     state.updated_at = Some(event.at());
     match event {
-        Event::Received(received) => {
-            state.ticket_id = Some(received.ticket_id.clone());
-            state.feedback_id = Some(received.feedback_id);
-            state.channel = received.channel.clone();
-            state.external_id = received.external_id.clone();
-            state.customer = received.customer.clone();
-            state.content = received.content.clone();
-            state.product = received.product.clone();
-            state.order_id = received.order_id.clone();
-            state.attributes = received.attributes.clone();
-            state.occurred_at = Some(received.occurred_at);
-            state.received_at = Some(received.received_at);
-            state.created_at = Some(received.received_at);
-            set_deadlines(&mut state, &received.deadlines);
-            state.step = Step::Classify;
-        }
-        Event::Classified(classified) => {
-            state.kind = Some(classified.kind);
-            state.content_type = Some(classified.content_type);
-            state.priority = Some(classified.priority);
-            state.scope = Some(classified.scope);
-            state.keywords = classified.keywords.clone();
-            state.confidence = Some(classified.confidence);
-            state.complex = classified.complex;
-            state.classified_automatically = classified.automatic;
-            state.classification_policy_version = Some(classified.policy_version.clone());
-            set_deadlines(&mut state, &classified.deadlines);
-            if state.step == Step::Classify {
-                state.step = Step::Dispatch;
-            }
-        }
-        Event::Dispatched(dispatched) => {
-            state.department = Some(dispatched.department.clone());
-            state.helpers = dispatched.helpers.clone();
-            state.transfers.push(Transfer {
-                from: dispatched.from.clone(),
-                to: dispatched.department.clone(),
-                helpers: dispatched.helpers.clone(),
-                reason: dispatched.reason.clone(),
-                automatic: dispatched.automatic,
-                at: dispatched.at,
-            });
-            if dispatched.solution_withdrawn {
-                state.solution = None;
-                state.outcome = None;
-                state.approval = Approval::NotRequired;
-            }
-            state.step = Step::Handle;
-        }
+        Event::Received(received) => apply_received(&mut state, received),
+        Event::Classified(classified) => apply_classified(&mut state, classified),
+        Event::Dispatched(dispatched) => apply_dispatched(&mut state, dispatched),
         Event::Acknowledged(acknowledged) => {
             state.acknowledgement = Some(acknowledged.message.clone());
             state.responded_at = Some(acknowledged.at);
@@ -70,23 +25,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             round: state.round,
             at: note.at,
         }),
-        Event::SolutionProposed(proposed) => {
-            state.solution = Some(Solution {
-                outcome: proposed.outcome,
-                text: proposed.text.clone(),
-                reason: proposed.reason.clone(),
-                proposed_at: proposed.at,
-            });
-            state.outcome = Some(proposed.outcome);
-            state.approval_comment = None;
-            if proposed.approval_required {
-                state.approval = Approval::Pending;
-            } else {
-                state.approval = Approval::NotRequired;
-                state.resolved_at = Some(proposed.at);
-                state.step = Step::Review;
-            }
-        }
+        Event::SolutionProposed(proposed) => apply_proposed(&mut state, proposed),
         Event::SolutionApproved(approved) => {
             state.approval = Approval::Approved;
             state.approval_comment = Some(approved.comment.clone());
@@ -103,36 +42,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             state.satisfaction = Some(review.satisfaction);
             state.review_comment = Some(review.comment.clone());
         }
-        Event::Reopened(reopened) => {
-            state.previous_rounds.push(RoundRecord {
-                round: state.round,
-                department: state.department.clone(),
-                respond_by: state.respond_by,
-                resolve_by: state.resolve_by,
-                responded_at: state.responded_at,
-                resolved_at: state.resolved_at,
-                respond_sla: state.respond_sla,
-                resolve_sla: state.resolve_sla,
-                outcome: state.outcome,
-                satisfaction: state.satisfaction,
-                review_comment: state.review_comment.clone(),
-            });
-            state.round = reopened.round;
-            state.acknowledgement = None;
-            state.responded_at = None;
-            state.resolved_at = None;
-            state.solution = None;
-            state.approval = Approval::NotRequired;
-            state.approval_comment = None;
-            state.outcome = None;
-            state.satisfaction = None;
-            state.review_comment = None;
-            state.respond_sla = SlaState::OnTime;
-            state.resolve_sla = SlaState::OnTime;
-            state.paused_since = None;
-            set_deadlines(&mut state, &reopened.deadlines);
-            state.step = Step::Handle;
-        }
+        Event::Reopened(reopened) => apply_reopened(&mut state, reopened),
         Event::Archived(archived) => {
             state.archived_at = Some(archived.at);
             state.step = Step::Archive;
@@ -154,21 +64,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             state.escalation_level = escalated.level;
             state.escalated_to = escalated.to.clone();
         }
-        Event::RetentionExpired(_) => {
-            state.retention_expired = true;
-            state.customer = Customer::default();
-            state.content = String::new();
-            state.order_id = None;
-            state.attributes.clear();
-            state.acknowledgement = None;
-            state.review_comment = None;
-            for note in &mut state.notes {
-                note.text = String::new();
-            }
-            for round in &mut state.previous_rounds {
-                round.review_comment = None;
-            }
-        }
+        Event::RetentionExpired(_) => expire_retention(&mut state),
         Event::CustomerErased(_) => {
             state.customer_erased = true;
             state.customer = Customer::default();
@@ -182,19 +78,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             mode: linked.mode,
             at: linked.at,
         }),
-        Event::ParentResolved(resolved) => {
-            state.solution = Some(Solution {
-                outcome: resolved.outcome,
-                text: resolved.solution.clone(),
-                reason: String::new(),
-                proposed_at: resolved.at,
-            });
-            state.outcome = Some(resolved.outcome);
-            state.approval = Approval::NotRequired;
-            state.responded_at.get_or_insert(resolved.at);
-            state.resolved_at = Some(resolved.at);
-            state.step = Step::Review;
-        }
+        Event::ParentResolved(resolved) => apply_parent_resolved(&mut state, resolved),
         Event::RewardGranted(reward) => state.reward = Some(reward.clone()),
         Event::Assigned(assigned) => state.assignee = Some(assigned.assignee.clone()),
         Event::Unassigned(_) => state.assignee = None,
@@ -203,6 +87,144 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
+}
+
+/// The submission becomes the ticket, waiting to be classified.
+fn apply_received(state: &mut Ticket, received: &Received) {
+    state.ticket_id = Some(received.ticket_id.clone());
+    state.feedback_id = Some(received.feedback_id);
+    state.channel = received.channel.clone();
+    state.external_id = received.external_id.clone();
+    state.customer = received.customer.clone();
+    state.content = received.content.clone();
+    state.product = received.product.clone();
+    state.order_id = received.order_id.clone();
+    state.attributes = received.attributes.clone();
+    state.occurred_at = Some(received.occurred_at);
+    state.received_at = Some(received.received_at);
+    state.created_at = Some(received.received_at);
+    set_deadlines(state, &received.deadlines);
+    state.step = Step::Classify;
+}
+
+/// The classification and the deadlines it gives; the first moves the ticket to dispatch.
+fn apply_classified(state: &mut Ticket, classified: &Classified) {
+    state.kind = Some(classified.kind);
+    state.content_type = Some(classified.content_type);
+    state.priority = Some(classified.priority);
+    state.scope = Some(classified.scope);
+    state.keywords = classified.keywords.clone();
+    state.confidence = Some(classified.confidence);
+    state.complex = classified.complex;
+    state.classified_automatically = classified.automatic;
+    state.classification_policy_version = Some(classified.policy_version.clone());
+    set_deadlines(state, &classified.deadlines);
+    if state.step == Step::Classify {
+        state.step = Step::Dispatch;
+    }
+}
+
+/// A department takes the ticket (a transfer withdraws a solution waiting for approval).
+fn apply_dispatched(state: &mut Ticket, dispatched: &Dispatched) {
+    state.department = Some(dispatched.department.clone());
+    state.helpers = dispatched.helpers.clone();
+    state.transfers.push(Transfer {
+        from: dispatched.from.clone(),
+        to: dispatched.department.clone(),
+        helpers: dispatched.helpers.clone(),
+        reason: dispatched.reason.clone(),
+        automatic: dispatched.automatic,
+        at: dispatched.at,
+    });
+    if dispatched.solution_withdrawn {
+        state.solution = None;
+        state.outcome = None;
+        state.approval = Approval::NotRequired;
+    }
+    state.step = Step::Handle;
+}
+
+/// A solution: to review at once, or waiting for the head's approval.
+fn apply_proposed(state: &mut Ticket, proposed: &SolutionProposed) {
+    state.solution = Some(Solution {
+        outcome: proposed.outcome,
+        text: proposed.text.clone(),
+        reason: proposed.reason.clone(),
+        proposed_at: proposed.at,
+    });
+    state.outcome = Some(proposed.outcome);
+    state.approval_comment = None;
+    if proposed.approval_required {
+        state.approval = Approval::Pending;
+    } else {
+        state.approval = Approval::NotRequired;
+        state.resolved_at = Some(proposed.at);
+        state.step = Step::Review;
+    }
+}
+
+/// The round is kept in the history and a new one starts in handle, with fresh deadlines.
+fn apply_reopened(state: &mut Ticket, reopened: &Reopened) {
+    state.previous_rounds.push(RoundRecord {
+        round: state.round,
+        department: state.department.clone(),
+        respond_by: state.respond_by,
+        resolve_by: state.resolve_by,
+        responded_at: state.responded_at,
+        resolved_at: state.resolved_at,
+        respond_sla: state.respond_sla,
+        resolve_sla: state.resolve_sla,
+        outcome: state.outcome,
+        satisfaction: state.satisfaction,
+        review_comment: state.review_comment.clone(),
+    });
+    state.round = reopened.round;
+    state.acknowledgement = None;
+    state.responded_at = None;
+    state.resolved_at = None;
+    state.solution = None;
+    state.approval = Approval::NotRequired;
+    state.approval_comment = None;
+    state.outcome = None;
+    state.satisfaction = None;
+    state.review_comment = None;
+    state.respond_sla = SlaState::OnTime;
+    state.resolve_sla = SlaState::OnTime;
+    state.paused_since = None;
+    set_deadlines(state, &reopened.deadlines);
+    state.step = Step::Handle;
+}
+
+/// The customer's texts and contact are removed; the facts of the handling stay.
+fn expire_retention(state: &mut Ticket) {
+    state.retention_expired = true;
+    state.customer = Customer::default();
+    state.content = String::new();
+    state.order_id = None;
+    state.attributes.clear();
+    state.acknowledgement = None;
+    state.review_comment = None;
+    for note in &mut state.notes {
+        note.text = String::new();
+    }
+    for round in &mut state.previous_rounds {
+        round.review_comment = None;
+    }
+}
+
+/// The parent problem's solution becomes this ticket's, and it moves to review.
+fn apply_parent_resolved(state: &mut Ticket, resolved: &ParentResolved) {
+    state.solution = Some(Solution {
+        outcome: resolved.outcome,
+        text: resolved.solution.clone(),
+        reason: String::new(),
+        proposed_at: resolved.at,
+    });
+    state.outcome = Some(resolved.outcome);
+    state.approval = Approval::NotRequired;
+    state.responded_at.get_or_insert(resolved.at);
+    state.resolved_at = Some(resolved.at);
+    state.step = Step::Review;
 }
 
 /// Folds events from the start of a stream.

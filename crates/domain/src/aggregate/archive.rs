@@ -1,11 +1,13 @@
 //! The archived ticket's commands, customer erasure and the notification records.
 
-use super::{already_exists, wrong_step};
+use super::{already_exists, refuse_when, wrong_step};
 use crate::command::{
     check_text, check_token, Command, NotificationRecord, NotificationResult, MAX_SHORT_CHARS,
     MAX_TEXT_CHARS,
 };
-use crate::event::{CustomerErased, CustomerNotified, Event, NotificationFailed, RetentionExpired};
+use crate::event::{
+    Archived, CustomerErased, CustomerNotified, Event, NotificationFailed, RetentionExpired,
+};
 use crate::ids::EventId;
 use crate::ticket::Ticket;
 use crate::DomainError;
@@ -87,4 +89,17 @@ pub(super) fn erase_customer(state: &Ticket, now: DateTime<Utc>) -> Vec<Event> {
     } else {
         vec![Event::CustomerErased(CustomerErased { at: now })]
     }
+}
+
+/// Archiving, from review once the customer's review is recorded.
+pub(super) fn decide_archive(
+    state: &Ticket,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    refuse_when(
+        state.satisfaction.is_none(),
+        "satisfaction",
+        "the customer's review must be recorded before the ticket is archived",
+    )?;
+    Ok(vec![Event::Archived(Archived { at: now })])
 }

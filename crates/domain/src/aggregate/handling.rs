@@ -2,10 +2,12 @@
 //! a parent problem.
 
 use super::sla::resume_if_paused;
-use super::{allowed_outcomes, current_classification, require_step};
+use super::{allowed_outcomes, current_classification, refuse_when, require_step};
 use crate::command::{check_optional_text, check_text, Command, MAX_TEXT_CHARS};
-use crate::event::{Acknowledged, Event, Reopened, ReviewRecorded, SolutionProposed};
-use crate::problems::ParentResolved;
+use crate::event::{
+    Acknowledged, Event, NoteAdded, ParentResolved, Reopened, ReviewRecorded, SolutionApproved,
+    SolutionProposed, SolutionRejected,
+};
 use crate::ticket::{Approval, Ticket};
 use crate::types::{Kind, Outcome, Policy, Step};
 use crate::DomainError;
@@ -162,4 +164,79 @@ pub(super) fn decide_review(
         }));
     }
     Ok(events)
+}
+
+/// The department's first response, once per round.
+pub(super) fn decide_acknowledge(
+    state: &Ticket,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    check_text("message", message, MAX_TEXT_CHARS)?;
+    refuse_when(
+        state.responded_at.is_some(),
+        "message",
+        "the ticket was already acknowledged in this round; add a note to the customer instead",
+    )?;
+    Ok(vec![Event::Acknowledged(Acknowledged {
+        message: message.to_owned(),
+        at: now,
+    })])
+}
+
+/// A note, internal or to the customer, up to the policy's most notes per ticket.
+pub(super) fn decide_note(
+    state: &Ticket,
+    text: &str,
+    to_customer: bool,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    check_text("text", text, MAX_TEXT_CHARS)?;
+    let max_notes = policy.max_notes_per_ticket();
+    if state.notes.len() >= max_notes {
+        return Err(DomainError::LimitReached {
+            limit: "limits.notes_max_per_ticket".to_owned(),
+            reason: format!(
+                "ticket {} has {} notes, the most a ticket may have is {max_notes}",
+                state.id_text(),
+                state.notes.len()
+            ),
+        });
+    }
+    Ok(vec![Event::NoteAdded(NoteAdded {
+        text: text.to_owned(),
+        to_customer,
+        at: now,
+    })])
+}
+
+/// The head approves a solution waiting for approval (moving to review, with the reward of
+/// an adopted suggestion) or rejects it with a comment.
+pub(super) fn decide_approval(
+    state: &Ticket,
+    approve: bool,
+    comment: &str,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    let pending = state.approval == Approval::Pending;
+    refuse_when(!pending, "approve", "no solution is waiting for approval")?;
+    check_optional_text("comment", comment, MAX_TEXT_CHARS)?;
+    if approve {
+        let mut events = resume_if_paused(state, now);
+        events.push(Event::SolutionApproved(SolutionApproved {
+            comment: comment.to_owned(),
+            at: now,
+        }));
+        let outcome = state.solution.as_ref().map(|solution| solution.outcome);
+        events.extend(reward_for(state, outcome, now, policy));
+        return Ok(events);
+    }
+    let reason = "a rejection needs a comment for the department";
+    refuse_when(comment.trim().is_empty(), "comment", reason)?;
+    Ok(vec![Event::SolutionRejected(SolutionRejected {
+        comment: comment.to_owned(),
+        at: now,
+    })])
 }

@@ -10,7 +10,7 @@ use crate::command::{
 };
 use crate::event::{Classified, Dispatched, Event, Received};
 use crate::ticket::{Approval, Ticket};
-use crate::types::{Classification, Policy, Step};
+use crate::types::{Classification, Deadlines, Policy, Step};
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -71,20 +71,15 @@ pub(super) fn decide_receive(
         at: now,
     }))];
     if classification.confident {
-        events.push(Event::Classified(Classified {
-            kind: classification.kind,
-            content_type: classification.content_type,
-            priority: classification.priority,
-            scope: classification.scope,
-            keywords: classification.keywords.clone(),
-            confidence: classification.confidence,
-            complex: classification.complex,
-            automatic: true,
-            reason: "classification rules".to_owned(),
-            policy_version: policy.version(),
+        let reason = "classification rules".to_owned();
+        events.push(classified(
+            &classification,
+            true,
+            reason,
             deadlines,
-            at: now,
-        }));
+            now,
+            policy,
+        ));
         events.extend(automatic_dispatch(
             &classification,
             submission.product.as_deref(),
@@ -93,6 +88,31 @@ pub(super) fn decide_receive(
         ));
     }
     Ok(events)
+}
+
+/// The `classified` event of a classification, by the rules (`automatic`) or by a person.
+fn classified(
+    classification: &Classification,
+    automatic: bool,
+    reason: String,
+    deadlines: Deadlines,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Event {
+    Event::Classified(Classified {
+        kind: classification.kind,
+        content_type: classification.content_type,
+        priority: classification.priority,
+        scope: classification.scope,
+        keywords: classification.keywords.clone(),
+        confidence: classification.confidence,
+        complex: classification.complex,
+        automatic,
+        reason,
+        policy_version: policy.version(),
+        deadlines,
+        at: now,
+    })
 }
 
 pub(super) fn decide_classify(
@@ -146,20 +166,15 @@ pub(super) fn decide_classify(
         policy.deadlines(received_at, &classification),
         state.paused_total_ms,
     );
-    let mut events = vec![Event::Classified(Classified {
-        kind: classification.kind,
-        content_type: classification.content_type,
-        priority: classification.priority,
-        scope: classification.scope,
-        keywords: classification.keywords.clone(),
-        confidence: classification.confidence,
-        complex: classification.complex,
-        automatic: false,
-        reason: classify.reason.clone(),
-        policy_version: policy.version(),
+    let reason = classify.reason.clone();
+    let mut events = vec![classified(
+        &classification,
+        false,
+        reason,
         deadlines,
-        at: now,
-    })];
+        now,
+        policy,
+    )];
     if state.step == Step::Classify {
         events.extend(automatic_dispatch(
             &classification,

@@ -43,25 +43,21 @@ mod handling;
 mod intake;
 mod sla;
 
-use crate::command::{
-    check_optional_text, check_text, Command, MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS,
-    MAX_TEXT_CHARS,
-};
-use crate::event::{
-    Acknowledged, Archived, Escalated, Event, NoteAdded, SlaPaused, SolutionApproved,
-    SolutionRejected,
-};
-use crate::problems::LinkedToProblem;
-use crate::ticket::{Approval, Ticket};
+use crate::command::{Command, MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS};
+use crate::event::{Event, LinkedToProblem};
+use crate::ticket::Ticket;
 use crate::types::{Classification, Deadlines, Kind, Outcome, Policy, Step};
 use crate::DomainError;
 pub use apply::{apply, fold};
-use archive::{decide_archived, decide_notification, erase_customer};
+use archive::{decide_archive, decide_archived, decide_notification, erase_customer};
 use assignment::{decide_assignment, unassign_on_transfer};
 use chrono::{DateTime, Utc};
-use handling::{decide_propose, decide_resolve_from_parent, decide_review, reward_for};
+use handling::{
+    decide_acknowledge, decide_approval, decide_note, decide_propose, decide_resolve_from_parent,
+    decide_review,
+};
 use intake::{decide_classify, decide_dispatch, decide_receive};
-use sla::{decide_sla_escalation, decide_sla_mark, resume_if_paused};
+use sla::{decide_escalate, decide_pause, decide_resume, decide_sla_escalation, decide_sla_mark};
 
 /// The steps a ticket may move to from `step`. Every step change an event makes is one of
 /// these; staying in the same step is always allowed.
@@ -88,6 +84,10 @@ pub fn allowed_outcomes(kind: Kind) -> &'static [Outcome] {
     }
 }
 
+/// The steps in which a ticket takes notes and escalations: every step but the first and the
+/// last.
+const ACTIVE_STEPS: &[Step] = &[Step::Classify, Step::Dispatch, Step::Handle, Step::Review];
+
 /// Decides what a command does to a ticket: the events to append, or why not.
 pub fn decide(
     state: &Ticket,
@@ -106,25 +106,60 @@ pub fn decide(
     if state.is_archived() {
         return decide_archived(state, command, now);
     }
-    if let Some(parent) = state.parent.as_ref().filter(|_| state.is_merged()) {
-        if matches!(
-            command,
-            Command::Classify(_)
-                | Command::Dispatch { .. }
-                | Command::Acknowledge { .. }
-                | Command::ProposeSolution { .. }
-                | Command::ApproveSolution { .. }
-                | Command::PauseSla { .. }
-                | Command::ResumeSla
-        ) && state.step != Step::Review
-        {
-            return Err(DomainError::Precondition {
-                reason: format!(
-                    "ticket {} was merged into problem {parent} and is handled there",
-                    state.id_text()
-                ),
-            });
-        }
+    refuse_if_merged(state, command)?;
+    decide_open(state, command, now, policy)
+}
+
+/// A merged duplicate is handled through its parent: it refuses the commands of handling
+/// until it reaches review.
+fn refuse_if_merged(state: &Ticket, command: &Command) -> Result<(), DomainError> {
+    let Some(parent) = state.parent.as_ref().filter(|_| state.is_merged()) else {
+        return Ok(());
+    };
+    let handling = matches!(
+        command,
+        Command::Classify(_)
+            | Command::Dispatch { .. }
+            | Command::Acknowledge { .. }
+            | Command::ProposeSolution { .. }
+            | Command::ApproveSolution { .. }
+            | Command::PauseSla { .. }
+            | Command::ResumeSla
+    );
+    if handling && state.step != Step::Review {
+        return Err(DomainError::Precondition {
+            reason: format!(
+                "ticket {} was merged into problem {parent} and is handled there",
+                state.id_text()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The steps that accept each of the plain commands of handling; `None` for the commands
+/// that check their step themselves.
+fn accepting_steps(command: &Command) -> Option<&'static [Step]> {
+    match command {
+        Command::Acknowledge { .. }
+        | Command::ApproveSolution { .. }
+        | Command::PauseSla { .. }
+        | Command::ResumeSla => Some(&[Step::Handle]),
+        Command::AddNote { .. } | Command::Escalate { .. } => Some(ACTIVE_STEPS),
+        Command::Archive => Some(&[Step::Review]),
+        _ => None,
+    }
+}
+
+/// `decide` for a ticket that exists and is not archived: one step function per command.
+fn decide_open(
+    state: &Ticket,
+    command: &Command,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    if let Some(steps) = accepting_steps(command) {
+        require_step(state, command, steps)?;
     }
     match command {
         Command::Receive(_) => Err(already_exists(state)),
@@ -139,43 +174,9 @@ pub fn decide(
             events.extend(unassign_on_transfer(state, department, now));
             Ok(events)
         }
-        Command::Acknowledge { message } => {
-            require_step(state, command, &[Step::Handle])?;
-            check_text("message", message, MAX_TEXT_CHARS)?;
-            if state.responded_at.is_some() {
-                return Err(DomainError::invalid(
-                    "message",
-                    "the ticket was already acknowledged in this round; add a note to the customer instead",
-                ));
-            }
-            Ok(vec![Event::Acknowledged(Acknowledged {
-                message: message.clone(),
-                at: now,
-            })])
-        }
+        Command::Acknowledge { message } => decide_acknowledge(state, message, now),
         Command::AddNote { text, to_customer } => {
-            require_step(
-                state,
-                command,
-                &[Step::Classify, Step::Dispatch, Step::Handle, Step::Review],
-            )?;
-            check_text("text", text, MAX_TEXT_CHARS)?;
-            let max_notes = policy.max_notes_per_ticket();
-            if state.notes.len() >= max_notes {
-                return Err(DomainError::LimitReached {
-                    limit: "limits.notes_max_per_ticket".to_owned(),
-                    reason: format!(
-                        "ticket {} has {} notes, the most a ticket may have is {max_notes}",
-                        state.id_text(),
-                        state.notes.len()
-                    ),
-                });
-            }
-            Ok(vec![Event::NoteAdded(NoteAdded {
-                text: text.clone(),
-                to_customer: *to_customer,
-                at: now,
-            })])
+            decide_note(state, text, *to_customer, now, policy)
         }
         Command::ProposeSolution {
             outcome,
@@ -183,84 +184,16 @@ pub fn decide(
             reason,
         } => decide_propose(state, command, *outcome, text, reason, now, policy),
         Command::ApproveSolution { approve, comment } => {
-            require_step(state, command, &[Step::Handle])?;
-            if state.approval != Approval::Pending {
-                return Err(DomainError::invalid(
-                    "approve",
-                    "no solution is waiting for approval",
-                ));
-            }
-            check_optional_text("comment", comment, MAX_TEXT_CHARS)?;
-            if *approve {
-                let mut events = resume_if_paused(state, now);
-                events.push(Event::SolutionApproved(SolutionApproved {
-                    comment: comment.clone(),
-                    at: now,
-                }));
-                let outcome = state.solution.as_ref().map(|solution| solution.outcome);
-                events.extend(reward_for(state, outcome, now, policy));
-                Ok(events)
-            } else {
-                if comment.trim().is_empty() {
-                    return Err(DomainError::invalid(
-                        "comment",
-                        "a rejection needs a comment for the department",
-                    ));
-                }
-                Ok(vec![Event::SolutionRejected(SolutionRejected {
-                    comment: comment.clone(),
-                    at: now,
-                })])
-            }
+            decide_approval(state, *approve, comment, now, policy)
         }
         Command::RecordReview {
             satisfaction,
             comment,
         } => decide_review(state, command, *satisfaction, comment, now, policy),
-        Command::Archive => {
-            require_step(state, command, &[Step::Review])?;
-            if state.satisfaction.is_none() {
-                return Err(DomainError::invalid(
-                    "satisfaction",
-                    "the customer's review must be recorded before the ticket is archived",
-                ));
-            }
-            Ok(vec![Event::Archived(Archived { at: now })])
-        }
-        Command::Escalate { reason } => {
-            require_step(
-                state,
-                command,
-                &[Step::Classify, Step::Dispatch, Step::Handle, Step::Review],
-            )?;
-            check_text("reason", reason, MAX_TEXT_CHARS)?;
-            Ok(vec![Event::Escalated(Escalated {
-                level: state.escalation_level.saturating_add(1),
-                reason: reason.clone(),
-                at: now,
-            })])
-        }
-        Command::PauseSla { reason } => {
-            require_step(state, command, &[Step::Handle])?;
-            check_text("reason", reason, MAX_TEXT_CHARS)?;
-            if state.is_paused() {
-                return Err(DomainError::invalid(
-                    "reason",
-                    "the sla clock is already paused",
-                ));
-            }
-            Ok(vec![Event::SlaPaused(SlaPaused {
-                reason: reason.clone(),
-                at: now,
-            })])
-        }
-        Command::ResumeSla => {
-            require_step(state, command, &[Step::Handle])?;
-            if !state.is_paused() {
-                return Err(DomainError::invalid("sla", "the sla clock is not paused"));
-            }
-            Ok(resume_if_paused(state, now))
-        }
+        Command::Archive => decide_archive(state, now),
+        Command::Escalate { reason } => decide_escalate(state, reason, now),
+        Command::PauseSla { reason } => decide_pause(state, reason, now),
+        Command::ResumeSla => decide_resume(state, now),
         Command::RaiseSlaWarning { deadline } => Ok(decide_sla_mark(state, *deadline, now, false)),
         Command::RecordSlaBreach { deadline } => Ok(decide_sla_mark(state, *deadline, now, true)),
         Command::EscalateSla {
@@ -304,6 +237,15 @@ fn wrong_step(state: &Ticket, command: &Command) -> DomainError {
 fn already_exists(state: &Ticket) -> DomainError {
     DomainError::AlreadyExists {
         ticket_id: state.id_text(),
+    }
+}
+
+/// An invalid-argument error naming `field` when `refused`.
+fn refuse_when(refused: bool, field: &str, reason: &str) -> Result<(), DomainError> {
+    if refused {
+        Err(DomainError::invalid(field, reason))
+    } else {
+        Ok(())
     }
 }
 

@@ -1,8 +1,8 @@
 //! The SLA clock: pausing, resuming, warnings, breaches and escalations.
 
-use super::{current_deadlines, shift_deadlines};
-use crate::command::{check_text, MAX_SHORT_CHARS};
-use crate::event::{Event, SlaEscalated, SlaMark, SlaResumed};
+use super::{current_deadlines, refuse_when, shift_deadlines};
+use crate::command::{check_text, MAX_SHORT_CHARS, MAX_TEXT_CHARS};
+use crate::event::{Escalated, Event, SlaEscalated, SlaMark, SlaPaused, SlaResumed};
 use crate::ticket::Ticket;
 use crate::types::{Deadline, SlaState};
 use crate::DomainError;
@@ -89,4 +89,42 @@ pub(super) fn decide_sla_escalation(
         calendar_version: state.deadlines_calendar_version.clone().unwrap_or_default(),
         at: now,
     })])
+}
+
+/// A person escalates the ticket one level.
+pub(super) fn decide_escalate(
+    state: &Ticket,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    check_text("reason", reason, MAX_TEXT_CHARS)?;
+    Ok(vec![Event::Escalated(Escalated {
+        level: state.escalation_level.saturating_add(1),
+        reason: reason.to_owned(),
+        at: now,
+    })])
+}
+
+/// The clock stops while the department waits for the customer.
+pub(super) fn decide_pause(
+    state: &Ticket,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    check_text("reason", reason, MAX_TEXT_CHARS)?;
+    refuse_when(
+        state.is_paused(),
+        "reason",
+        "the sla clock is already paused",
+    )?;
+    Ok(vec![Event::SlaPaused(SlaPaused {
+        reason: reason.to_owned(),
+        at: now,
+    })])
+}
+
+/// The clock runs again; the deadlines move by the time spent paused.
+pub(super) fn decide_resume(state: &Ticket, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError> {
+    refuse_when(!state.is_paused(), "sla", "the sla clock is not paused")?;
+    Ok(resume_if_paused(state, now))
 }

@@ -10,39 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::AssignmentPolicy;
+use crate::config::DepartmentConfig;
 use crate::error::DomainError;
 use crate::rules::calendar::BusinessCalendar;
-use crate::rules::config::DepartmentConfig;
 use crate::types::{Actor, Role};
-
-/// How a department's new tickets find a person.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AssignmentPolicy {
-    /// Nobody is chosen automatically: agents claim, the head assigns.
-    #[default]
-    None,
-    /// The members on duty in turn.
-    RoundRobin,
-    /// The member on duty with the fewest open tickets (the first in the list on a tie).
-    FewestOpen,
-}
-
-impl AssignmentPolicy {
-    /// Whether the policy assigns nothing on its own.
-    pub fn is_none(&self) -> bool {
-        *self == AssignmentPolicy::None
-    }
-
-    /// The configuration's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AssignmentPolicy::None => "none",
-            AssignmentPolicy::RoundRobin => "round_robin",
-            AssignmentPolicy::FewestOpen => "fewest_open",
-        }
-    }
-}
 
 /// Checks a department's `members` and `assignment`: names not blank and listed once, and a
 /// policy other than `none` only with members to choose from.
@@ -217,7 +189,7 @@ pub fn authorize_set_away(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::config::CalendarConfig;
+    use crate::config::CalendarConfig;
     use chrono::TimeZone;
 
     fn names(list: &[&str]) -> Vec<String> {
@@ -361,6 +333,10 @@ mod tests {
         );
     }
 
+    fn assert_names(error: &DomainError, key: &str) {
+        assert!(error.to_string().contains(key), "{error}");
+    }
+
     #[test]
     fn configuration_errors_name_the_key() {
         let mut department = DepartmentConfig {
@@ -370,31 +346,16 @@ mod tests {
             ..DepartmentConfig::default()
         };
         let error = validate_department("technical", &department).expect_err("no members");
-        assert!(
-            error
-                .to_string()
-                .contains("departments.technical.assignment"),
-            "{error}"
-        );
+        assert_names(&error, "departments.technical.assignment");
         department.members = names(&["a", "a"]);
         let error = validate_department("technical", &department).expect_err("twice");
-        assert!(
-            error
-                .to_string()
-                .contains("departments.technical.members[1]"),
-            "{error}"
-        );
-        let error = crate::rules::config::DomainConfig::from_toml_str(
+        assert_names(&error, "departments.technical.members[1]");
+        let error = crate::config::DomainConfig::from_toml_str(
             "[departments.technical]\nassignment = \"random\"\n",
         )
         .expect_err("unknown policy");
-        assert!(
-            error
-                .to_string()
-                .contains("departments.technical.assignment"),
-            "{error}"
-        );
-        let config = crate::rules::config::DomainConfig::from_toml_str(
+        assert_names(&error, "departments.technical.assignment");
+        let config = crate::config::DomainConfig::from_toml_str(
             "[departments.technical]\nmembers = [\"a\", \"b\"]\nassignment = \"fewest_open\"\n",
         )
         .expect("valid");
@@ -407,7 +368,7 @@ mod tests {
 
     #[test]
     fn set_away_is_for_the_person_their_head_and_admins() {
-        let config = crate::rules::config::DomainConfig::from_toml_str(
+        let config = crate::config::DomainConfig::from_toml_str(
             "[departments.technical]\nmembers = [\"wang.wu\"]\n",
         )
         .expect("valid");

@@ -12,8 +12,8 @@ use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc, Weekday,
 };
 
+use crate::config::{short_hash, CalendarConfig};
 use crate::error::DomainError;
-use crate::rules::config::{short_hash, CalendarConfig};
 
 /// The business calendar compiled from [`CalendarConfig`].
 #[derive(Debug, Clone, PartialEq)]
@@ -432,7 +432,6 @@ impl BusinessCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn calendar() -> BusinessCalendar {
         BusinessCalendar::from_config(&CalendarConfig::default()).expect("default calendar")
@@ -440,12 +439,10 @@ mod tests {
 
     /// A local (+08:00) wall-clock instant.
     fn local(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
-        FixedOffset::east_opt(8 * 3600)
-            .expect("offset")
-            .with_ymd_and_hms(year, month, day, hour, minute, 0)
-            .single()
+        let text = format!("{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:00+08:00");
+        DateTime::parse_from_rfc3339(&text)
             .expect("valid local time")
-            .with_timezone(&Utc)
+            .to_utc()
     }
 
     fn date(year: i32, month: u32, day: u32) -> NaiveDate {
@@ -501,31 +498,21 @@ mod tests {
     #[test]
     fn adding_working_time_skips_lunch_nights_and_weekends() {
         let calendar = calendar();
-        // Monday 11:00 + 2 h: one hour before lunch, one after.
-        assert_eq!(
-            calendar.add_working_time(local(2026, 11, 23, 11, 0), TimeDelta::hours(2)),
-            local(2026, 11, 23, 14, 0)
-        );
-        // Friday 17:00 + 2 h: one hour on Friday, one on Monday.
-        assert_eq!(
-            calendar.add_working_time(local(2026, 11, 27, 17, 0), TimeDelta::hours(2)),
-            local(2026, 11, 30, 10, 0)
-        );
-        // Saturday night counts from Monday's opening.
-        assert_eq!(
-            calendar.add_working_time(local(2026, 11, 28, 22, 0), TimeDelta::hours(8)),
-            local(2026, 11, 30, 18, 0)
-        );
-        // Spring Festival: Friday Feb 13 17:00 + 2 h lands on the make-up Saturday Feb 14.
-        assert_eq!(
-            calendar.add_working_time(local(2026, 2, 13, 17, 0), TimeDelta::hours(2)),
-            local(2026, 2, 14, 10, 0)
-        );
-        // Saturday Feb 14 18:00 + 1 h skips the whole holiday to Tuesday Feb 24.
-        assert_eq!(
-            calendar.add_working_time(local(2026, 2, 14, 18, 0), TimeDelta::hours(1)),
-            local(2026, 2, 24, 10, 0)
-        );
+        for (from, hours, expected) in [
+            // Monday 11:00 + 2 h: one hour before lunch, one after.
+            (local(2026, 11, 23, 11, 0), 2, local(2026, 11, 23, 14, 0)),
+            // Friday 17:00 + 2 h: one hour on Friday, one on Monday.
+            (local(2026, 11, 27, 17, 0), 2, local(2026, 11, 30, 10, 0)),
+            // Saturday night counts from Monday's opening.
+            (local(2026, 11, 28, 22, 0), 8, local(2026, 11, 30, 18, 0)),
+            // Spring Festival: Friday Feb 13 17:00 + 2 h lands on the make-up Saturday Feb 14.
+            (local(2026, 2, 13, 17, 0), 2, local(2026, 2, 14, 10, 0)),
+            // Saturday Feb 14 18:00 + 1 h skips the whole holiday to Tuesday Feb 24.
+            (local(2026, 2, 14, 18, 0), 1, local(2026, 2, 24, 10, 0)),
+        ] {
+            let reached = calendar.add_working_time(from, TimeDelta::hours(hours));
+            assert_eq!(reached, expected, "{from} + {hours} h");
+        }
     }
 
     #[test]
@@ -594,34 +581,43 @@ mod tests {
 
     #[test]
     fn bad_calendars_name_the_key() {
-        let mut config = CalendarConfig {
-            holidays: vec!["2026-02-30".into()],
-            ..CalendarConfig::default()
+        let error_key = |config: CalendarConfig| match BusinessCalendar::from_config(&config) {
+            Err(DomainError::Config { key, .. }) => key,
+            other => panic!("expected a configuration error, got {other:?}"),
         };
-        let error = BusinessCalendar::from_config(&config).expect_err("not a date");
-        assert!(
-            matches!(&error, DomainError::Config { key, .. } if key == "calendar.holidays[0]"),
-            "{error}"
-        );
-        config = CalendarConfig {
-            working_hours: vec!["13:00-12:00".into()],
-            ..CalendarConfig::default()
-        };
-        let error = BusinessCalendar::from_config(&config).expect_err("backwards period");
-        assert!(
-            matches!(&error, DomainError::Config { key, .. } if key == "calendar.working_hours[0]"),
-            "{error}"
-        );
-        config = CalendarConfig {
-            utc_offset: "Asia/Shanghai".into(),
-            ..CalendarConfig::default()
-        };
-        assert!(BusinessCalendar::from_config(&config).is_err());
-        config = CalendarConfig {
-            weekend: words_all_week(),
-            ..CalendarConfig::default()
-        };
-        assert!(BusinessCalendar::from_config(&config).is_err());
+        let defaults = CalendarConfig::default;
+        for (config, key) in [
+            (
+                CalendarConfig {
+                    holidays: vec!["2026-02-30".into()],
+                    ..defaults()
+                },
+                "calendar.holidays[0]",
+            ),
+            (
+                CalendarConfig {
+                    working_hours: vec!["13:00-12:00".into()],
+                    ..defaults()
+                },
+                "calendar.working_hours[0]",
+            ),
+            (
+                CalendarConfig {
+                    utc_offset: "Asia/Shanghai".into(),
+                    ..defaults()
+                },
+                "calendar.utc_offset",
+            ),
+            (
+                CalendarConfig {
+                    weekend: words_all_week(),
+                    ..defaults()
+                },
+                "calendar.weekend",
+            ),
+        ] {
+            assert_eq!(error_key(config), key);
+        }
     }
 
     fn words_all_week() -> Vec<String> {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::rules::config::ClassificationConfig;
+use crate::config::ClassificationConfig;
 use crate::types::{Classification, ContentType, Kind, Priority, Scope};
 
 /// Normalises text for matching: NFKC, lower case, typographic apostrophes made plain and
@@ -280,20 +280,12 @@ impl Classifier {
             let term = &self.terms[index];
             let meaning = &self.meanings[index];
             keywords.push(term.display.clone());
-            for kind in &meaning.kinds {
-                evidence
-                    .kinds
-                    .entry(*kind)
-                    .or_default()
-                    .push(term.display.clone());
-            }
-            for content_type in &meaning.content_types {
-                evidence
-                    .content_types
-                    .entry(*content_type)
-                    .or_default()
-                    .push(term.display.clone());
-            }
+            note(&mut evidence.kinds, &meaning.kinds, &term.display);
+            note(
+                &mut evidence.content_types,
+                &meaning.content_types,
+                &term.display,
+            );
             if let Some(priority) = meaning.priority {
                 evidence.priority_keywords.push(term.display.clone());
                 evidence.priority = Some(evidence.priority.map_or(priority, |p| p.min(priority)));
@@ -405,6 +397,13 @@ impl Classifier {
             confident: confidence >= self.threshold,
             complex,
         }
+    }
+}
+
+/// Records `word` as evidence for each of `keys`.
+fn note<K: Ord + Copy>(evidence: &mut BTreeMap<K, Vec<String>>, keys: &[K], word: &str) {
+    for key in keys {
+        evidence.entry(*key).or_default().push(word.to_owned());
     }
 }
 

@@ -1,5 +1,6 @@
 //! The configurable rules: configuration, classification, routing, the business calendar and
 //! the SLA policy, compiled once into [`Rules`], which answers the aggregate's [`Policy`].
+//! The configuration types live in `crate::config` (re-exported here as `rules::config`).
 
 pub mod assignment;
 pub mod calendar;
@@ -8,11 +9,13 @@ pub mod config;
 pub mod routing;
 pub mod sla;
 
+mod compile;
+
 use chrono::{DateTime, Utc};
 
 use crate::error::DomainError;
 use crate::notice::Notices;
-use crate::types::{Classification, Deadline, Deadlines, Outcome, Policy, Role, Route};
+use crate::types::{Classification, Deadline, Deadlines, Outcome, Policy, RewardRule, Role, Route};
 
 pub use calendar::BusinessCalendar;
 pub use classify::Classifier;
@@ -33,22 +36,10 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// Validates and compiles a configuration.
+    /// Checks and compiles a configuration: the one place a configuration is compiled (see
+    /// `compile`); the first error names the dotted key and the reason.
     pub fn new(config: DomainConfig) -> Result<Self, DomainError> {
-        config.validate()?;
-        let calendar = BusinessCalendar::from_config(&config.calendar)?;
-        let notices = Notices::from_config(&config.notices, &config.calendar)?;
-        let classifier =
-            Classifier::new(&config.classification, &Router::keywords(&config.routing));
-        Ok(Self {
-            version: config.effective_version(),
-            router: Router::new(&config.routing),
-            sla: SlaPolicy::new(&config.sla),
-            classifier,
-            calendar,
-            notices,
-            config,
-        })
+        compile::compile(config)
     }
 
     /// The rules of the built-in configuration (`DomainConfig::default()`).
@@ -56,9 +47,9 @@ impl Rules {
         Self::new(DomainConfig::default()).expect("the built-in configuration is valid")
     }
 
-    /// Reads a configuration file's text and compiles it.
+    /// Reads a configuration file's text over the defaults and compiles it.
     pub fn from_toml_str(text: &str) -> Result<Self, DomainError> {
-        Self::new(DomainConfig::from_toml_str(text)?)
+        Self::new(DomainConfig::read_toml(text)?)
     }
 
     /// The configuration the rules were built from.
@@ -182,7 +173,7 @@ impl Policy for Rules {
         self.config.is_department(department)
     }
 
-    fn reward(&self) -> Option<crate::problems::RewardRule> {
+    fn reward(&self) -> Option<RewardRule> {
         self.config.rewards.rule()
     }
 

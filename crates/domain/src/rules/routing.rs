@@ -2,8 +2,8 @@
 //! optional helpers) for a classified ticket. The first rule that matches wins; when none
 //! does, the ticket waits in the dispatch step for customer service.
 
+use crate::config::{RouteRuleConfig, RoutingConfig};
 use crate::rules::classify::{normalise_for_matching, Term};
-use crate::rules::config::{RouteRuleConfig, RoutingConfig};
 use crate::types::{Classification, ContentType, Kind, Priority, Route};
 
 /// One routing rule, compiled.

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::config::{Allowance, Clock, SlaConfig, SlaRow, TimeUnit};
 use crate::rules::calendar::BusinessCalendar;
-use crate::rules::config::{Allowance, Clock, SlaConfig, SlaRow, TimeUnit};
 use crate::types::{Classification, Deadline, Deadlines, Priority, Role};
 
 /// Which row of the SLA table a deadline came from.
@@ -314,7 +314,7 @@ pub fn format_duration(duration: TimeDelta) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::config::CalendarConfig;
+    use crate::config::CalendarConfig;
     use crate::types::{ContentType, Kind, Scope};
     use chrono::TimeZone;
 

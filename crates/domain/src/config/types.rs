@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::assignment::AssignmentPolicy;
-use crate::types::{ContentType, Kind, Outcome, Priority, Role};
+pub use crate::types::DEFAULT_NOTES_MAX_PER_TICKET;
+use crate::types::{ContentType, Kind, Outcome, Priority, RewardKind, RewardRule, Role};
 
 /// The top-level sections owned by the services; `DomainConfig` accepts them without looking
 /// inside.
@@ -22,9 +23,11 @@ pub const RESERVED_SECTIONS: &[&str] = &[
     "tls",
 ];
 
-/// The whole domain configuration. `Default` carries every number of `domain.md`.
+/// The whole domain configuration. `Default` carries every number of `domain.md`, read from
+/// the shipped example file (see `defaults`). The sections with built-in values take no
+/// serde default of their own: a file is read merged over the defaults, so every key is there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct DomainConfig {
     /// A version label recorded on events; when absent a short SHA-256 of the canonical
     /// configuration is used instead.
@@ -43,9 +46,9 @@ pub struct DomainConfig {
     pub limits: LimitsConfig,
     pub notices: NoticesConfig,
     /// What an adopted suggestion earns.
-    pub rewards: crate::problems::RewardsConfig,
+    pub rewards: RewardsConfig,
     /// How similar tickets are suggested as duplicates of a problem.
-    pub problems: crate::problems::ProblemsConfig,
+    pub problems: ProblemsConfig,
     /// Service-owned sections, kept unread for the service that owns them.
     #[serde(skip_serializing)]
     pub nats: Option<toml::Table>,
@@ -79,6 +82,35 @@ pub struct DepartmentConfig {
     /// `fewest_open`.
     #[serde(skip_serializing_if = "AssignmentPolicy::is_none")]
     pub assignment: AssignmentPolicy,
+}
+
+/// How a department's new tickets find a person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentPolicy {
+    /// Nobody is chosen automatically: agents claim, the head assigns.
+    #[default]
+    None,
+    /// The members on duty in turn.
+    RoundRobin,
+    /// The member on duty with the fewest open tickets (the first in the list on a tie).
+    FewestOpen,
+}
+
+impl AssignmentPolicy {
+    /// Whether the policy assigns nothing on its own.
+    pub fn is_none(&self) -> bool {
+        *self == AssignmentPolicy::None
+    }
+
+    /// The configuration's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentPolicy::None => "none",
+            AssignmentPolicy::RoundRobin => "round_robin",
+            AssignmentPolicy::FewestOpen => "fewest_open",
+        }
+    }
 }
 
 /// Keyword tables per kind.
@@ -139,7 +171,7 @@ pub struct PriorityKeywords {
 /// only at word boundaries, a Chinese one anywhere; a trailing `*` matches any word ending
 /// (`crash*` matches "crashes").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ClassificationConfig {
     /// Below this confidence a ticket waits in the classify step for a person.
     pub confidence_threshold: f64,
@@ -309,7 +341,7 @@ pub struct EscalationLevel {
 
 /// The SLA policy: the table of `domain.md`, warnings and escalation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SlaConfig {
     pub urgent: SlaRow,
     pub high: SlaRow,
@@ -343,7 +375,7 @@ impl SlaConfig {
 /// The business calendar: a fixed UTC offset, working hours, weekends, holidays and make-up
 /// working days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// A version label; defaults to a short hash of this section.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,7 +395,7 @@ pub struct CalendarConfig {
 
 /// The review step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewConfig {
     /// Scores (1 to 5) below this reopen the ticket for a second round.
     pub satisfied_threshold: u8,
@@ -371,7 +403,7 @@ pub struct ReviewConfig {
 
 /// Which solutions need the department head's approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalConfig {
     /// Solutions with one of these outcomes need approval.
     pub outcomes: Vec<Outcome>,
@@ -379,12 +411,9 @@ pub struct ApprovalConfig {
     pub priorities: Vec<Priority>,
 }
 
-/// The default of [`LimitsConfig::notes_max_per_ticket`].
-pub const DEFAULT_NOTES_MAX_PER_TICKET: usize = 500;
-
 /// The limits intake applies to a submission, and the caps on what one ticket may hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Longest content, in characters after normalisation.
     pub content_max_chars: usize,
@@ -402,8 +431,15 @@ pub struct LimitsConfig {
     /// The most notes one ticket may carry; `AddNote` beyond it is refused (RESOURCE_EXHAUSTED
     /// naming `limits.notes_max_per_ticket`). Left out of the canonical form while at its
     /// default, so that the configuration version of existing set-ups does not change.
-    #[serde(skip_serializing_if = "is_default_notes_max")]
+    #[serde(
+        default = "default_notes_max",
+        skip_serializing_if = "is_default_notes_max"
+    )]
     pub notes_max_per_ticket: usize,
+}
+
+fn default_notes_max() -> usize {
+    DEFAULT_NOTES_MAX_PER_TICKET
 }
 
 fn is_default_notes_max(value: &usize) -> bool {
@@ -421,11 +457,56 @@ pub enum Language {
 /// Customer notice templates. Placeholders: `{ticket_id}`, `{received_at}`, `{respond_by}`,
 /// `{resolve_by}`; an unknown placeholder is a configuration error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct NoticesConfig {
     pub default_language: Language,
     /// A `strftime` format for instants, rendered in the calendar's offset.
     pub time_format: String,
     pub receipt_zh: String,
     pub receipt_en: String,
+}
+
+/// The shortest validity of a reward, in days.
+pub const MIN_REWARD_VALIDITY_DAYS: u32 = 30;
+
+/// `[rewards]`: what an adopted and approved suggestion earns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardsConfig {
+    /// Whether rewards are granted at all.
+    pub enabled: bool,
+    pub kind: RewardKind,
+    /// Points, or the coupon's value in the currency's smallest unit the loyalty system uses.
+    pub amount: u32,
+    /// How long the reward stays valid, at least [`MIN_REWARD_VALIDITY_DAYS`].
+    pub validity_days: u32,
+}
+
+impl RewardsConfig {
+    /// The rule the aggregate applies, or `None` when rewards are off.
+    pub fn rule(&self) -> Option<RewardRule> {
+        self.enabled.then_some(RewardRule {
+            kind: self.kind,
+            amount: self.amount,
+            validity_days: self.validity_days,
+        })
+    }
+}
+
+/// `[problems]`: how similar tickets are suggested as duplicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemsConfig {
+    /// Tickets created at most this many days before or after the ticket are candidates.
+    pub similar_window_days: u32,
+    /// The least keyword overlap (Jaccard index, 0 to 1) of a suggestion.
+    pub similar_threshold: f64,
+}
+
+impl ProblemsConfig {
+    /// The window of creation instants around `created_at` in which candidates are looked for.
+    pub fn window(&self, created_at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let days = Duration::days(i64::from(self.similar_window_days));
+        (created_at - days, created_at + days)
+    }
 }
