@@ -13,68 +13,14 @@
 
 use std::io::{BufRead, Write};
 
-use eventlog::{BadRow, Problem, RecordedEvent, VerifyReport};
+use eventlog::{BadRow, Problem, VerifyReport};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{io, AuditError};
+pub use crate::line::ExportLine;
 use crate::source::{RowSource, BATCH_ROWS};
-
-/// One line of the export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportLine {
-    /// Global position.
-    pub position: u64,
-    /// The stream, e.g. `ticket-<id>`.
-    pub stream_id: String,
-    /// The version in the stream.
-    pub stream_version: u64,
-    /// The event id, lowercase hyphenated.
-    pub event_id: String,
-    /// The event type.
-    pub event_type: String,
-    /// The payload's schema version.
-    pub schema_version: u32,
-    /// As stored: RFC 3339, UTC, six fractional digits, `Z`.
-    pub occurred_at: String,
-    /// As stored, like `occurred_at`.
-    pub recorded_at: String,
-    /// The exact JSON text of the actor that was hashed.
-    pub actor: String,
-    /// The correlation id, `null` when absent.
-    pub correlation_id: Option<String>,
-    /// The causation id, `null` when absent.
-    pub causation_id: Option<String>,
-    /// The exact JSON text of the payload that was hashed.
-    pub payload: String,
-    /// The previous row's hash, lowercase hex.
-    pub prev_hash: String,
-    /// This row's hash, lowercase hex.
-    pub hash: String,
-}
-
-impl ExportLine {
-    /// The line of a recorded row (the same fields `RecordedEvent::to_export_line` writes).
-    pub fn from_recorded(row: &RecordedEvent) -> ExportLine {
-        ExportLine {
-            position: row.position,
-            stream_id: row.stream_id.clone(),
-            stream_version: row.stream_version,
-            event_id: row.event_id.hyphenated().to_string(),
-            event_type: row.event_type.clone(),
-            schema_version: row.schema_version,
-            occurred_at: eventlog::format_timestamp(&row.occurred_at),
-            recorded_at: eventlog::format_timestamp(&row.recorded_at),
-            actor: row.actor_json.clone(),
-            correlation_id: row.correlation_id.clone(),
-            causation_id: row.causation_id.clone(),
-            payload: row.payload_json.clone(),
-            prev_hash: hex::encode(row.prev_hash),
-            hash: hex::encode(row.hash),
-        }
-    }
-}
 
 /// Which rows to export: positions `from` to `to`, both included (`to: None` up to the
 /// head).
@@ -256,140 +202,162 @@ pub fn verify_jsonl(
     reader: impl BufRead,
     checkpoints: &[Checkpoint],
 ) -> Result<ExportVerifyReport, AuditError> {
-    let mut kept: Vec<&Checkpoint> = checkpoints.iter().collect();
-    kept.sort_by_key(|checkpoint| checkpoint.position);
-    let mut report = ExportVerifyReport {
-        chain: VerifyReport {
-            checked: 0,
-            head_position: 0,
-            head_hash: eventlog::GENESIS_HASH,
-            ok: false,
-            first_bad: None,
-        },
-        start: ChainStart::Genesis,
-        checkpoints_matched: 0,
-        checkpoints_after_end: 0,
-    };
-    let mut chain: Option<[u8; 32]> = None;
-    let mut expected_position = 0u64;
-    let mut next_checkpoint = 0usize;
+    let mut verifier = ExportVerifier::new(checkpoints);
     for (index, line) in reader.lines().enumerate() {
         let line = line.map_err(io("read export"))?;
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Result<ExportLine, _> = serde_json::from_str(&line);
-        let row = match parsed {
-            Ok(row) => row,
-            Err(error) => {
-                report.chain.first_bad = bad(
-                    expected_position.max(1),
-                    Problem::ChangedRow,
-                    format!("line {} is not an export row: {error}", index + 1),
-                );
-                return Ok(report);
-            }
-        };
-        let previous = match chain {
+        if let Err(first_bad) = verifier.check_line(index + 1, &line) {
+            verifier.report.chain.first_bad = first_bad;
+            return Ok(verifier.report);
+        }
+    }
+    Ok(verifier.finish())
+}
+
+/// The state of [`verify_jsonl`] between lines.
+struct ExportVerifier<'a> {
+    /// The kept checkpoints in position order; those before `next_checkpoint` are used.
+    kept: Vec<&'a Checkpoint>,
+    next_checkpoint: usize,
+    report: ExportVerifyReport,
+    /// The hash of the last line checked, `None` before the first line.
+    chain: Option<[u8; 32]>,
+    expected_position: u64,
+}
+
+impl<'a> ExportVerifier<'a> {
+    fn new(checkpoints: &'a [Checkpoint]) -> Self {
+        let mut kept: Vec<&Checkpoint> = checkpoints.iter().collect();
+        kept.sort_by_key(|checkpoint| checkpoint.position);
+        ExportVerifier {
+            kept,
+            next_checkpoint: 0,
+            report: ExportVerifyReport {
+                chain: VerifyReport {
+                    checked: 0,
+                    head_position: 0,
+                    head_hash: eventlog::GENESIS_HASH,
+                    ok: false,
+                    first_bad: None,
+                },
+                start: ChainStart::Genesis,
+                checkpoints_matched: 0,
+                checkpoints_after_end: 0,
+            },
+            chain: None,
+            expected_position: 0,
+        }
+    }
+
+    /// Checks the line numbered `number` (from 1); `Err` carries the first bad row.
+    fn check_line(&mut self, number: usize, line: &str) -> Result<(), Option<BadRow>> {
+        let row: ExportLine = serde_json::from_str(line).map_err(|error| {
+            bad(
+                self.expected_position.max(1),
+                Problem::ChangedRow,
+                format!("line {number} is not an export row: {error}"),
+            )
+        })?;
+        let previous = match self.chain {
             Some(hash) => hash,
-            None => {
-                // The first line decides where the chain starts.
-                let start_position = row.position.saturating_sub(1);
-                expected_position = row.position;
-                while kept
-                    .get(next_checkpoint)
-                    .is_some_and(|checkpoint| checkpoint.position < start_position)
-                {
-                    next_checkpoint += 1;
-                }
-                if start_position == 0 {
-                    report.start = ChainStart::Genesis;
-                    eventlog::GENESIS_HASH
-                } else if let Some(checkpoint) = kept
-                    .get(next_checkpoint)
-                    .filter(|checkpoint| checkpoint.position == start_position)
-                {
-                    next_checkpoint += 1;
-                    report.start = ChainStart::Checkpoint(start_position);
-                    report.checkpoints_matched += 1;
-                    checkpoint.hash
-                } else {
-                    report.start = ChainStart::Unanchored(start_position);
-                    match hex32(&row.prev_hash) {
-                        Some(hash) => hash,
-                        None => {
-                            report.chain.first_bad = bad(
-                                row.position,
-                                Problem::ChangedRow,
-                                format!(
-                                    "prev_hash at position {} is not 32 bytes of hex",
-                                    row.position
-                                ),
-                            );
-                            return Ok(report);
-                        }
-                    }
-                }
-            }
+            None => self.start_chain(&row)?,
         };
-        if row.position != expected_position {
-            report.chain.first_bad = if row.position > expected_position {
-                bad(
-                    expected_position,
-                    Problem::MissingRow,
-                    format!(
-                        "no row at position {expected_position}; the next line is position {}",
-                        row.position
-                    ),
-                )
-            } else {
-                bad(
-                    expected_position,
-                    Problem::BrokenLink,
-                    format!(
-                        "line {} is position {}, out of order where {expected_position} was expected",
-                        index + 1,
-                        row.position
-                    ),
-                )
-            };
-            return Ok(report);
+        self.check_position(number, &row)?;
+        let computed = check_hashes(&row, &previous)?;
+        self.check_checkpoints(&row, &computed)?;
+        self.chain = Some(computed);
+        self.report.chain.checked += 1;
+        self.report.chain.head_position = row.position;
+        self.report.chain.head_hash = computed;
+        self.expected_position = row.position + 1;
+        Ok(())
+    }
+
+    /// The first line decides where the chain starts: the hash it must link to.
+    fn start_chain(&mut self, row: &ExportLine) -> Result<[u8; 32], Option<BadRow>> {
+        let start_position = row.position.saturating_sub(1);
+        self.expected_position = row.position;
+        while self
+            .kept
+            .get(self.next_checkpoint)
+            .is_some_and(|checkpoint| checkpoint.position < start_position)
+        {
+            self.next_checkpoint += 1;
         }
-        if hex32(&row.prev_hash) != Some(previous) {
-            report.chain.first_bad = bad(
-                row.position,
-                Problem::BrokenLink,
-                format!(
-                    "prev_hash at position {} is not the hash of position {}",
-                    row.position,
-                    row.position.saturating_sub(1)
-                ),
-            );
-            return Ok(report);
+        if start_position == 0 {
+            self.report.start = ChainStart::Genesis;
+            return Ok(eventlog::GENESIS_HASH);
         }
-        let computed = recipe_link(&previous, &recipe_digest(&row));
-        if hex32(&row.hash) != Some(computed) {
-            report.chain.first_bad = bad(
+        if let Some(checkpoint) = self
+            .kept
+            .get(self.next_checkpoint)
+            .filter(|checkpoint| checkpoint.position == start_position)
+        {
+            self.next_checkpoint += 1;
+            self.report.start = ChainStart::Checkpoint(start_position);
+            self.report.checkpoints_matched += 1;
+            return Ok(checkpoint.hash);
+        }
+        self.report.start = ChainStart::Unanchored(start_position);
+        hex32(&row.prev_hash).ok_or_else(|| {
+            bad(
                 row.position,
                 Problem::ChangedRow,
                 format!(
-                    "the content of position {} does not match its hash",
+                    "prev_hash at position {} is not 32 bytes of hex",
                     row.position
                 ),
-            );
-            return Ok(report);
+            )
+        })
+    }
+
+    /// The line is the position expected next: no gap, no going back.
+    fn check_position(&self, number: usize, row: &ExportLine) -> Result<(), Option<BadRow>> {
+        let expected_position = self.expected_position;
+        if row.position == expected_position {
+            return Ok(());
         }
-        while let Some(checkpoint) = kept
-            .get(next_checkpoint)
+        Err(if row.position > expected_position {
+            bad(
+                expected_position,
+                Problem::MissingRow,
+                format!(
+                    "no row at position {expected_position}; the next line is position {}",
+                    row.position
+                ),
+            )
+        } else {
+            bad(
+                expected_position,
+                Problem::BrokenLink,
+                format!(
+                    "line {number} is position {}, out of order where {expected_position} was expected",
+                    row.position
+                ),
+            )
+        })
+    }
+
+    /// Every kept checkpoint up to the row's position: the one at it must have its hash.
+    fn check_checkpoints(
+        &mut self,
+        row: &ExportLine,
+        computed: &[u8; 32],
+    ) -> Result<(), Option<BadRow>> {
+        while let Some(checkpoint) = self
+            .kept
+            .get(self.next_checkpoint)
             .filter(|checkpoint| checkpoint.position <= row.position)
         {
-            next_checkpoint += 1;
+            self.next_checkpoint += 1;
             if checkpoint.position < row.position {
                 // Before the first line of a range export: nothing to compare it with.
                 continue;
             }
-            if checkpoint.hash != computed {
-                report.chain.first_bad = bad(
+            if checkpoint.hash != *computed {
+                return Err(bad(
                     row.position,
                     Problem::CheckpointMismatch,
                     format!(
@@ -397,18 +365,45 @@ pub fn verify_jsonl(
                         row.position,
                         eventlog::format_timestamp(&checkpoint.recorded_at)
                     ),
-                );
-                return Ok(report);
+                ));
             }
-            report.checkpoints_matched += 1;
+            self.report.checkpoints_matched += 1;
         }
-        chain = Some(computed);
-        report.chain.checked += 1;
-        report.chain.head_position = row.position;
-        report.chain.head_hash = computed;
-        expected_position = row.position + 1;
+        Ok(())
     }
-    report.checkpoints_after_end = (kept.len() - next_checkpoint.min(kept.len())) as u64;
-    report.chain.ok = true;
-    Ok(report)
+
+    /// The report after the last line: every line checked.
+    fn finish(mut self) -> ExportVerifyReport {
+        let kept = self.kept.len();
+        self.report.checkpoints_after_end = (kept - self.next_checkpoint.min(kept)) as u64;
+        self.report.chain.ok = true;
+        self.report
+    }
+}
+
+/// The row links to `previous` and its content matches its hash: the row's hash.
+fn check_hashes(row: &ExportLine, previous: &[u8; 32]) -> Result<[u8; 32], Option<BadRow>> {
+    if hex32(&row.prev_hash) != Some(*previous) {
+        return Err(bad(
+            row.position,
+            Problem::BrokenLink,
+            format!(
+                "prev_hash at position {} is not the hash of position {}",
+                row.position,
+                row.position.saturating_sub(1)
+            ),
+        ));
+    }
+    let computed = recipe_link(previous, &recipe_digest(row));
+    if hex32(&row.hash) != Some(computed) {
+        return Err(bad(
+            row.position,
+            Problem::ChangedRow,
+            format!(
+                "the content of position {} does not match its hash",
+                row.position
+            ),
+        ));
+    }
+    Ok(computed)
 }

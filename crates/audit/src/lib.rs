@@ -21,6 +21,7 @@ pub mod decode;
 pub mod erasure;
 mod error;
 pub mod export;
+mod line;
 pub mod rules;
 pub mod source;
 pub mod time_travel;

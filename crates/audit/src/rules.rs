@@ -190,135 +190,74 @@ pub fn rules_check(
     policy: &dyn Policy,
     options: &RuleOptions,
 ) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    let mut state = Ticket::default();
-    let mut watch = Watch::default();
+    let mut check = StreamCheck {
+        policy,
+        options,
+        state: Ticket::default(),
+        watch: Watch::default(),
+        violations: Vec::new(),
+    };
     for current in events {
-        let ticket_id = state.id_text();
-        let found = |rule: Rule,
-                     due: Option<DateTime<Utc>>,
-                     happened_at: Option<DateTime<Utc>>,
-                     detail: String,
-                     cited: &[Option<&TicketEvent>]| Violation {
-            ticket_id: ticket_id.clone(),
+        check.event(current);
+        check.state = domain::apply(std::mem::take(&mut check.state), &current.event);
+    }
+    let mut violations = check.violations;
+    violations.extend(open_violations(&check.state, &check.watch, options));
+    violations
+}
+
+/// [`rules_check`] between events: the ticket as folded so far and the events to cite.
+struct StreamCheck<'a, 'p> {
+    policy: &'p dyn Policy,
+    options: &'p RuleOptions,
+    state: Ticket,
+    watch: Watch<'a>,
+    violations: Vec<Violation>,
+}
+
+impl<'a> StreamCheck<'a, '_> {
+    /// Records a violation of the ticket as it was before the current event.
+    fn found(
+        &mut self,
+        rule: Rule,
+        due: Option<DateTime<Utc>>,
+        happened_at: Option<DateTime<Utc>>,
+        detail: String,
+        cited: &[Option<&TicketEvent>],
+    ) {
+        self.violations.push(Violation {
+            ticket_id: self.state.id_text(),
             rule,
-            round: state.round,
+            round: self.state.round,
             due,
             happened_at,
             detail,
             evidence: evidence(cited),
-        };
+        });
+    }
+
+    /// Checks one event against the state before it and notes what later checks cite.
+    fn event(&mut self, current: &'a TicketEvent) {
+        let watch = &mut self.watch;
         match &current.event {
             Event::Received(_) => {
                 watch.received = Some(current);
                 watch.deadline_source = Some(current);
             }
-            Event::Classified(classified) => {
-                if watch.first_classified.is_none() {
-                    watch.first_classified = Some(current);
-                    if let Some(received_at) = state.received_at {
-                        let limit = received_at + options.classify_within;
-                        if classified.at > limit {
-                            violations.push(found(
-                                Rule::ClassifiedLate,
-                                Some(limit),
-                                Some(classified.at),
-                                format!(
-                                    "classified {} after receipt; the limit is {}",
-                                    format_duration(classified.at - received_at),
-                                    format_duration(options.classify_within)
-                                ),
-                                &[watch.received, Some(current)],
-                            ));
-                        }
-                    }
-                }
-                watch.last_classified = Some(current);
-                watch.deadline_source = Some(current);
+            Event::Classified(classified) => self.classified(current, classified.at),
+            Event::Acknowledged(acknowledged) if self.state.responded_at.is_none() => {
+                self.acknowledged(current, acknowledged.at);
             }
-            Event::Acknowledged(acknowledged) if state.responded_at.is_none() => {
-                if let Some(due) = state.respond_by.filter(|due| acknowledged.at > *due) {
-                    violations.push(found(
-                        Rule::ResponseLate,
-                        Some(due),
-                        Some(acknowledged.at),
-                        format!(
-                            "first response of round {} came {} after the response deadline",
-                            state.round,
-                            format_duration(acknowledged.at - due)
-                        ),
-                        &[watch.deadline_source, watch.respond_breach, Some(current)],
-                    ));
-                }
-            }
-            Event::SolutionProposed(proposed) => {
-                let required = classification_of(&state).is_some_and(|classification| {
-                    policy.requires_approval(&classification, proposed.outcome)
-                });
-                if proposed.approval_required {
-                    watch.pending_proposal = Some(current);
-                } else {
-                    if required {
-                        violations.push(found(
-                            Rule::SolutionWithoutApproval,
-                            None,
-                            Some(proposed.at),
-                            format!(
-                                "solution with outcome {} for a {} ticket needs the head's approval under policy {}, but was recorded as not needing it (policy {})",
-                                proposed.outcome,
-                                state
-                                    .priority
-                                    .map_or("unclassified".to_string(), |priority| format!("{priority} priority")),
-                                policy.version(),
-                                proposed.policy_version
-                            ),
-                            &[watch.last_classified, Some(current)],
-                        ));
-                    }
-                    if let Some(due) = state.resolve_by.filter(|due| proposed.at > *due) {
-                        violations.push(found(
-                            Rule::ResolutionLate,
-                            Some(due),
-                            Some(proposed.at),
-                            format!(
-                                "round {} was resolved {} after the resolution deadline",
-                                state.round,
-                                format_duration(proposed.at - due)
-                            ),
-                            &[watch.deadline_source, watch.resolve_breach, Some(current)],
-                        ));
-                    }
-                }
-            }
-            Event::SolutionApproved(approved) => {
-                if let Some(due) = state.resolve_by.filter(|due| approved.at > *due) {
-                    violations.push(found(
-                        Rule::ResolutionLate,
-                        Some(due),
-                        Some(approved.at),
-                        format!(
-                            "round {} was resolved (solution approved) {} after the resolution deadline",
-                            state.round,
-                            format_duration(approved.at - due)
-                        ),
-                        &[
-                            watch.deadline_source,
-                            watch.resolve_breach,
-                            watch.pending_proposal,
-                            Some(current),
-                        ],
-                    ));
-                }
-                watch.pending_proposal = None;
-            }
+            Event::SolutionProposed(proposed) => self.proposed(current, proposed),
+            Event::SolutionApproved(approved) => self.approved(current, approved.at),
             Event::SolutionRejected(_) => watch.pending_proposal = None,
             Event::Dispatched(dispatched) if dispatched.solution_withdrawn => {
                 watch.pending_proposal = None;
             }
             Event::ReviewRecorded(_) | Event::Archived(_)
-                if state.approval == Approval::Pending =>
+                if self.state.approval == Approval::Pending =>
             {
-                violations.push(found(
+                self.found(
                     Rule::SolutionWithoutApproval,
                     None,
                     Some(current.event.at()),
@@ -326,9 +265,9 @@ pub fn rules_check(
                         "the ticket went on to {} while its solution still waited for the head's approval",
                         current.event.event_type()
                     ),
-                    &[watch.pending_proposal, Some(current)],
-                ));
-                watch.pending_proposal = None;
+                    &[self.watch.pending_proposal, Some(current)],
+                );
+                self.watch.pending_proposal = None;
             }
             Event::Reopened(_) => {
                 watch.deadline_source = Some(current);
@@ -345,23 +284,141 @@ pub fn rules_check(
             _ => {}
         }
         if let Event::Archived(archived) = &current.event {
-            if state.satisfaction.is_none() {
-                violations.push(found(
-                    Rule::ArchivedWithoutReview,
-                    None,
-                    Some(archived.at),
-                    format!(
-                        "archived in round {} without the customer's rating",
-                        state.round
-                    ),
-                    &[watch.last_reopened, Some(current)],
-                ));
+            self.archived(current, archived.at);
+        }
+    }
+
+    /// The first classification must come within the classify limit of receipt.
+    fn classified(&mut self, current: &'a TicketEvent, at: DateTime<Utc>) {
+        if self.watch.first_classified.is_none() {
+            self.watch.first_classified = Some(current);
+            if let Some(received_at) = self.state.received_at {
+                let limit = received_at + self.options.classify_within;
+                if at > limit {
+                    self.found(
+                        Rule::ClassifiedLate,
+                        Some(limit),
+                        Some(at),
+                        format!(
+                            "classified {} after receipt; the limit is {}",
+                            format_duration(at - received_at),
+                            format_duration(self.options.classify_within)
+                        ),
+                        &[self.watch.received, Some(current)],
+                    );
+                }
             }
         }
-        state = domain::apply(state, &current.event);
+        self.watch.last_classified = Some(current);
+        self.watch.deadline_source = Some(current);
     }
-    violations.extend(open_violations(&state, &watch, options));
-    violations
+
+    /// A round's first response must come by the response deadline.
+    fn acknowledged(&mut self, current: &'a TicketEvent, at: DateTime<Utc>) {
+        if let Some(due) = self.state.respond_by.filter(|due| at > *due) {
+            self.found(
+                Rule::ResponseLate,
+                Some(due),
+                Some(at),
+                format!(
+                    "first response of round {} came {} after the response deadline",
+                    self.state.round,
+                    format_duration(at - due)
+                ),
+                &[
+                    self.watch.deadline_source,
+                    self.watch.respond_breach,
+                    Some(current),
+                ],
+            );
+        }
+    }
+
+    /// A solution needing approval must say so; one that does not resolves the round, by
+    /// the resolution deadline.
+    fn proposed(&mut self, current: &'a TicketEvent, proposed: &domain::event::SolutionProposed) {
+        let required = classification_of(&self.state).is_some_and(|classification| {
+            self.policy
+                .requires_approval(&classification, proposed.outcome)
+        });
+        if proposed.approval_required {
+            self.watch.pending_proposal = Some(current);
+            return;
+        }
+        if required {
+            self.found(
+                Rule::SolutionWithoutApproval,
+                None,
+                Some(proposed.at),
+                format!(
+                    "solution with outcome {} for a {} ticket needs the head's approval under policy {}, but was recorded as not needing it (policy {})",
+                    proposed.outcome,
+                    self.state
+                        .priority
+                        .map_or("unclassified".to_string(), |priority| format!("{priority} priority")),
+                    self.policy.version(),
+                    proposed.policy_version
+                ),
+                &[self.watch.last_classified, Some(current)],
+            );
+        }
+        if let Some(due) = self.state.resolve_by.filter(|due| proposed.at > *due) {
+            self.found(
+                Rule::ResolutionLate,
+                Some(due),
+                Some(proposed.at),
+                format!(
+                    "round {} was resolved {} after the resolution deadline",
+                    self.state.round,
+                    format_duration(proposed.at - due)
+                ),
+                &[
+                    self.watch.deadline_source,
+                    self.watch.resolve_breach,
+                    Some(current),
+                ],
+            );
+        }
+    }
+
+    /// An approval resolves the round: by the resolution deadline.
+    fn approved(&mut self, current: &'a TicketEvent, at: DateTime<Utc>) {
+        if let Some(due) = self.state.resolve_by.filter(|due| at > *due) {
+            self.found(
+                Rule::ResolutionLate,
+                Some(due),
+                Some(at),
+                format!(
+                    "round {} was resolved (solution approved) {} after the resolution deadline",
+                    self.state.round,
+                    format_duration(at - due)
+                ),
+                &[
+                    self.watch.deadline_source,
+                    self.watch.resolve_breach,
+                    self.watch.pending_proposal,
+                    Some(current),
+                ],
+            );
+        }
+        self.watch.pending_proposal = None;
+    }
+
+    /// A ticket is archived only with the customer's rating.
+    fn archived(&mut self, current: &'a TicketEvent, at: DateTime<Utc>) {
+        if self.state.satisfaction.is_none() {
+            self.found(
+                Rule::ArchivedWithoutReview,
+                None,
+                Some(at),
+                format!(
+                    "archived in round {} without the customer's rating",
+                    self.state.round
+                ),
+                &[self.watch.last_reopened, Some(current)],
+            );
+        }
+    }
 }
 
 /// What had not happened by the audit instant though it was due.

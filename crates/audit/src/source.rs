@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
 use crate::error::{sqlite, AuditError};
-use crate::export::ExportLine;
+use crate::line::ExportLine;
 
 /// Rows read per query by the walkers of this crate.
 pub const BATCH_ROWS: usize = 4_096;

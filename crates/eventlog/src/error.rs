@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::event::ExpectedVersion;
+use crate::expected::ExpectedVersion;
 
 /// Everything that can go wrong in the event log.
 ///

@@ -1,46 +1,13 @@
 //! The values that go into and come out of the log: `NewEvent`, `ExpectedVersion`,
 //! `AppendRequest`, `AppendOutcome` and `RecordedEvent`.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::canonical::format_timestamp;
 use crate::error::LogError;
-
-/// What the caller believes the stream's version to be before its append.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ExpectedVersion {
-    /// Append whatever the stream's version is.
-    Any,
-    /// The stream must not exist yet (version 0).
-    NoStream,
-    /// The stream must be at exactly this version (0 means no stream, like `NoStream`).
-    Exact(u64),
-}
-
-impl ExpectedVersion {
-    /// True when a stream at version `actual` satisfies this expectation.
-    pub fn accepts(self, actual: u64) -> bool {
-        match self {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::NoStream => actual == 0,
-            ExpectedVersion::Exact(expected) => actual == expected,
-        }
-    }
-}
-
-impl fmt::Display for ExpectedVersion {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExpectedVersion::Any => formatter.write_str("any version"),
-            ExpectedVersion::NoStream => formatter.write_str("no stream"),
-            ExpectedVersion::Exact(version) => write!(formatter, "version {version}"),
-        }
-    }
-}
+pub use crate::expected::ExpectedVersion;
 
 /// One event to append. The log knows nothing of its meaning: `event_type` names it and
 /// `payload` carries it.

@@ -64,6 +64,7 @@ mod canonical;
 mod checkpoint;
 mod error;
 mod event;
+mod expected;
 mod log;
 mod options;
 pub mod pgtls;

@@ -51,6 +51,26 @@ struct Inner {
     readers: Readers,
 }
 
+/// Starts the writer thread of a log.
+fn spawn_writer(run: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, LogError> {
+    std::thread::Builder::new()
+        .name("eventlog-writer".to_string())
+        .spawn(run)
+        .map_err(|source| LogError::Io {
+            context: "start the writer thread",
+            source: Arc::new(source),
+        })
+}
+
+impl EventLog {
+    /// The log whose threads `inner` holds.
+    fn started(inner: Inner) -> EventLog {
+        EventLog {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
 /// Where reads go.
 enum Readers {
     Sqlite(Arc<ReaderPool>),
@@ -158,24 +178,16 @@ impl EventLog {
             low_space_until: None,
             last_truncation: None,
         };
-        let writer_thread = std::thread::Builder::new()
-            .name("eventlog-writer".to_string())
-            .spawn(move || writer.run(receiver))
-            .map_err(|source| LogError::Io {
-                context: "start the writer thread",
-                source: Arc::new(source),
-            })?;
-        Ok(EventLog {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                store: StoreUrl::Sqlite(path.to_path_buf()),
-                sender: Some(sender),
-                writer_thread: Some(writer_thread),
-                checkpoint_thread: Some(checkpoint_thread),
-                shared,
-                readers,
-            }),
-        })
+        let writer_thread = spawn_writer(move || writer.run(receiver))?;
+        Ok(EventLog::started(Inner {
+            path: path.to_path_buf(),
+            store: StoreUrl::Sqlite(path.to_path_buf()),
+            sender: Some(sender),
+            writer_thread: Some(writer_thread),
+            checkpoint_thread: Some(checkpoint_thread),
+            shared,
+            readers,
+        }))
     }
 
     /// Opens the log in a PostgreSQL database (creating its tables if needed) and starts its
@@ -250,24 +262,16 @@ impl EventLog {
             follower: pending_sender,
             shared: shared_projector,
         };
-        let writer_thread = std::thread::Builder::new()
-            .name("eventlog-writer".to_string())
-            .spawn(move || writer.run(receiver))
-            .map_err(|source| LogError::Io {
-                context: "start the writer thread",
-                source: Arc::new(source),
-            })?;
-        Ok(EventLog {
-            inner: Arc::new(Inner {
-                path,
-                store,
-                sender: Some(sender),
-                writer_thread: Some(writer_thread),
-                checkpoint_thread: Some(follower_thread),
-                shared,
-                readers,
-            }),
-        })
+        let writer_thread = spawn_writer(move || writer.run(receiver))?;
+        Ok(EventLog::started(Inner {
+            path,
+            store,
+            sender: Some(sender),
+            writer_thread: Some(writer_thread),
+            checkpoint_thread: Some(follower_thread),
+            shared,
+            readers,
+        }))
     }
 
     /// Opens the log a `--store` value names: a SQLite file (with the projector inside it),

@@ -10,7 +10,8 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::canonical::{
-    caller_prefix, format_timestamp, truncate_to_micros, CallerFields, MAX_FIELD_BYTES,
+    caller_prefix, chain_hash, finish_digest, format_timestamp, truncate_to_micros, CallerFields,
+    WriterFields, MAX_FIELD_BYTES,
 };
 use crate::error::LogError;
 use crate::event::{AppendRequest, ExpectedVersion, NewEvent};
@@ -35,6 +36,28 @@ pub(crate) struct PreparedEvent {
     pub causation_id: Option<String>,
     pub payload_json: String,
     pub digest_prefix: Sha256,
+}
+
+impl PreparedEvent {
+    /// The hash of this event stored at `position` after the row hashed `prev_hash`, as
+    /// version `stream_version` of its stream, recorded at `recorded_at`.
+    pub fn hash_at(
+        &self,
+        prev_hash: &[u8; 32],
+        position: u64,
+        stream_version: u64,
+        recorded_at: &str,
+    ) -> [u8; 32] {
+        let digest = finish_digest(
+            self.digest_prefix.clone(),
+            &WriterFields {
+                stream_version,
+                position,
+                recorded_at,
+            },
+        );
+        chain_hash(prev_hash, &digest)
+    }
 }
 
 /// One request, checked and serialised.

@@ -50,17 +50,18 @@ END;
 /// The schema version this build writes.
 pub const LATEST_SCHEMA_VERSION: u32 = 1;
 
+/// The table of applied migrations, the same in SQLite and PostgreSQL.
+pub(crate) const SCHEMA_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);";
+
 /// Creates `schema_migrations` if needed and applies every migration newer than the
 /// database's version, each in its own transaction.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), LogError> {
     connection
-        .execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    INTEGER PRIMARY KEY,
-                name       TEXT NOT NULL,
-                applied_at TEXT NOT NULL
-            );",
-        )
+        .execute_batch(SCHEMA_MIGRATIONS_TABLE)
         .map_err(sqlite("create schema_migrations"))?;
     let current = current_version(connection)?;
     if current > LATEST_SCHEMA_VERSION {

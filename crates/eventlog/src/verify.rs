@@ -33,6 +33,14 @@ pub struct Checkpoint {
     pub hash: [u8; 32],
 }
 
+impl Checkpoint {
+    /// The chain's start: position 0 with 32 zero bytes.
+    pub const GENESIS: Checkpoint = Checkpoint {
+        position: 0,
+        hash: GENESIS_HASH,
+    };
+}
+
 /// What is wrong with the first bad row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Problem {
@@ -74,6 +82,19 @@ pub struct VerifyReport {
     pub first_bad: Option<BadRow>,
 }
 
+impl VerifyReport {
+    /// The report before any row is checked, of a log whose head is `head_position`.
+    pub(crate) fn before_checking(head_position: u64, head_hash: [u8; 32]) -> VerifyReport {
+        VerifyReport {
+            checked: 0,
+            head_position,
+            head_hash,
+            ok: false,
+            first_bad: None,
+        }
+    }
+}
+
 /// One row after its digest was computed.
 pub(crate) enum CheckedRow {
     Readable {
@@ -109,17 +130,8 @@ pub fn verify_path(
         });
     }
     let head = read_head(&connection)?;
-    let mut report = VerifyReport {
-        checked: 0,
-        head_position: head.position,
-        head_hash: head.hash,
-        ok: false,
-        first_bad: None,
-    };
-    let checkpoint = from.unwrap_or(Checkpoint {
-        position: 0,
-        hash: GENESIS_HASH,
-    });
+    let mut report = VerifyReport::before_checking(head.position, head.hash);
+    let checkpoint = from.unwrap_or(Checkpoint::GENESIS);
     let stored_at_checkpoint = if checkpoint.position == 0 {
         Some(GENESIS_HASH.to_vec())
     } else {

@@ -11,9 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
-use crate::canonical::{
-    chain_hash, finish_digest, format_timestamp, truncate_to_micros, WriterFields, GENESIS_HASH,
-};
+use crate::canonical::{format_timestamp, truncate_to_micros, GENESIS_HASH};
 use crate::error::{classify_sqlite, sqlite, LogError};
 use crate::event::{AppendOutcome, RecordedEvent};
 use crate::options::LogOptions;
@@ -410,15 +408,7 @@ fn append_request(
     for event in &request.events {
         let position = head.position + 1;
         version += 1;
-        let digest = finish_digest(
-            event.digest_prefix.clone(),
-            &WriterFields {
-                stream_version: version,
-                position,
-                recorded_at: context.recorded_at_text,
-            },
-        );
-        let hash = chain_hash(&head.hash, &digest);
+        let hash = event.hash_at(&head.hash, position, version, context.recorded_at_text);
         let inserted = insert.execute(rusqlite::params![
             position,
             request.stream_id,

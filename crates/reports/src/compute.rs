@@ -6,9 +6,10 @@ use crate::model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
     SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,
 };
+use crate::public::Adoption;
 use crate::YearMonth;
 use chrono::{DateTime, Utc};
-use domain::types::{ContentType, Kind, Outcome, Policy, Priority};
+use domain::types::{ContentType, Kind, Policy, Priority};
 use domain::{Rules, Ticket};
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
@@ -161,79 +162,26 @@ impl<'a> ReportBuilder<'a> {
         let current_headline = self.current.headline(self.satisfied_threshold);
         let accumulator = self.current;
         let tickets = accumulator.tickets;
-        let share = |count: u64| ratio(count, tickets);
-        let category = |key: &str, count: u64| CategoryShare {
-            key: key.to_owned(),
-            count,
-            share: share(count),
-        };
-
-        let mut by_kind: Vec<CategoryShare> = Kind::ALL
-            .iter()
-            .map(|kind| category(kind.as_str(), accumulator.kinds[kind_index(*kind)]))
-            .collect();
-        push_unclassified(&mut by_kind, accumulator.kinds[Kind::ALL.len()], tickets);
-        let mut by_content_type: Vec<CategoryShare> = ContentType::ALL
-            .iter()
-            .map(|content| {
-                category(
-                    content.as_str(),
-                    accumulator.content_types[content_index(*content)],
-                )
-            })
-            .collect();
-        push_unclassified(
-            &mut by_content_type,
-            accumulator.content_types[ContentType::ALL.len()],
-            tickets,
-        );
-        let mut by_priority: Vec<CategoryShare> = Priority::ALL
-            .iter()
-            .map(|priority| {
-                category(
-                    priority.as_str(),
-                    accumulator.priorities[priority_index(*priority)].received,
-                )
-            })
-            .collect();
-        push_unclassified(
-            &mut by_priority,
-            accumulator.priorities[Priority::ALL.len()].received,
-            tickets,
-        );
-        let mut channels: Vec<(&String, &u64)> = accumulator.channels.iter().collect();
-        channels.sort_by(|left, right| right.1.cmp(left.1).then_with(|| left.0.cmp(right.0)));
-        let by_channel = channels
-            .into_iter()
-            .map(|(key, count)| category(key, *count))
-            .collect();
-
-        let total_counts = accumulator.total_on_time();
-        let on_time = total_counts.rates(None);
+        let [by_kind, by_content_type, by_priority, by_channel] = accumulator.shares();
+        let on_time = accumulator.total_on_time().rates(None);
         let on_time_by_priority = Priority::ALL
             .iter()
             .map(|priority| {
                 accumulator.priorities[priority_index(*priority)].rates(Some(*priority))
             })
             .collect();
-
         let satisfaction = accumulator.satisfaction.summary(self.satisfied_threshold);
         let threshold = self.options.priority_share_threshold;
-        let top_keywords = top_problems(
-            &accumulator.keywords,
-            tickets,
-            accumulator.complaints,
-            threshold,
-            self.options.top_problems,
-        );
-        let top_products = top_problems(
-            &accumulator.products,
-            tickets,
-            accumulator.complaints,
-            threshold,
-            self.options.top_problems,
-        );
-
+        let [top_keywords, top_products] =
+            [&accumulator.keywords, &accumulator.products].map(|counts| {
+                top_problems(
+                    counts,
+                    tickets,
+                    accumulator.complaints,
+                    threshold,
+                    self.options.top_problems,
+                )
+            });
         let mut department_accumulators = accumulator.departments;
         for name in departments_to_list {
             department_accumulators.entry(name).or_default();
@@ -242,10 +190,8 @@ impl<'a> ReportBuilder<'a> {
             .into_iter()
             .map(|(name, department)| department.kpi(name, self.satisfied_threshold))
             .collect();
-
         let mut adopted_suggestions = accumulator.adopted.list;
         sort_and_truncate_adopted(&mut adopted_suggestions, self.options.adopted_list_limit);
-
         let targets = targets(
             &accumulator.priorities,
             &satisfaction,
@@ -287,14 +233,19 @@ impl<'a> ReportBuilder<'a> {
             adopted_suggestions,
             archived: accumulator.archived,
             closed_loop: accumulator.closed_loop,
-            closed_loop_rate: if tickets == 0 {
-                1.0
-            } else {
-                ratio(accumulator.closed_loop, tickets)
-            },
+            closed_loop_rate: closed_loop_rate(accumulator.closed_loop, tickets),
             targets,
             month_on_month,
         }
+    }
+}
+
+/// Archived and open tickets with no deadline passed over all tickets: 1.0 without tickets.
+fn closed_loop_rate(closed_loop: u64, tickets: u64) -> f64 {
+    if tickets == 0 {
+        1.0
+    } else {
+        ratio(closed_loop, tickets)
     }
 }
 
@@ -846,44 +797,69 @@ impl MonthAccumulator {
     }
 
     fn add_adopted(&mut self, ticket: &Ticket, context: &Context<'_>) {
-        let outcome = match ticket.outcome {
-            Some(outcome @ (Outcome::Adopted | Outcome::Planned)) => outcome,
-            _ => return,
-        };
-        let Some(adopted_at) = ticket.resolved_at else {
+        let Some(adoption) = Adoption::of(ticket) else {
             return;
         };
-        let proposed_at = ticket
-            .solution
-            .as_ref()
-            .map_or(adopted_at, |solution| solution.proposed_at);
-        let customer_told = ticket.satisfaction.is_some()
-            || ticket.notes.iter().any(|note| {
-                note.to_customer && note.round == ticket.round && note.at >= proposed_at
-            });
         self.adopted.count += 1;
-        self.adopted.told += u64::from(customer_told);
+        self.adopted.told += u64::from(adoption.customer_told);
         if context.adopted_list_limit == 0 {
             return;
         }
-        self.adopted.list.push(AdoptedSuggestion {
-            ticket_id: ticket.id_text(),
-            department: ticket.department.clone().unwrap_or_default(),
-            content: ticket.content.clone(),
-            product: ticket.product.clone().unwrap_or_default(),
-            solution: ticket
-                .solution
-                .as_ref()
-                .map(|solution| solution.text.clone())
-                .unwrap_or_default(),
-            adopted_at,
-            customer_told,
-            customer_display_name: anonymised_name(ticket.customer.name.as_deref()),
-            outcome,
-        });
+        self.adopted.list.push(adoption.listed(ticket));
         if self.adopted.list.len() >= context.adopted_list_limit.saturating_mul(2) {
             sort_and_truncate_adopted(&mut self.adopted.list, context.adopted_list_limit);
         }
+    }
+
+    /// The month's tickets by kind, content type, priority and channel, each dimension's
+    /// values in their fixed order (channels by count, then name) and unclassified last.
+    fn shares(&self) -> [Vec<CategoryShare>; 4] {
+        let tickets = self.tickets;
+        let category = |key: &str, count: u64| CategoryShare {
+            key: key.to_owned(),
+            count,
+            share: ratio(count, tickets),
+        };
+        let mut by_kind: Vec<CategoryShare> = Kind::ALL
+            .iter()
+            .map(|kind| category(kind.as_str(), self.kinds[kind_index(*kind)]))
+            .collect();
+        push_unclassified(&mut by_kind, self.kinds[Kind::ALL.len()], tickets);
+        let mut by_content_type: Vec<CategoryShare> = ContentType::ALL
+            .iter()
+            .map(|content| {
+                category(
+                    content.as_str(),
+                    self.content_types[content_index(*content)],
+                )
+            })
+            .collect();
+        push_unclassified(
+            &mut by_content_type,
+            self.content_types[ContentType::ALL.len()],
+            tickets,
+        );
+        let mut by_priority: Vec<CategoryShare> = Priority::ALL
+            .iter()
+            .map(|priority| {
+                category(
+                    priority.as_str(),
+                    self.priorities[priority_index(*priority)].received,
+                )
+            })
+            .collect();
+        push_unclassified(
+            &mut by_priority,
+            self.priorities[Priority::ALL.len()].received,
+            tickets,
+        );
+        let mut channels: Vec<(&String, &u64)> = self.channels.iter().collect();
+        channels.sort_by(|left, right| right.1.cmp(left.1).then_with(|| left.0.cmp(right.0)));
+        let by_channel = channels
+            .into_iter()
+            .map(|(key, count)| category(key, *count))
+            .collect();
+        [by_kind, by_content_type, by_priority, by_channel]
     }
 
     fn total_on_time(&self) -> OnTimeCounts {
@@ -905,21 +881,8 @@ impl MonthAccumulator {
             satisfaction_mean: scores.mean,
             share_satisfied: scores.share_satisfied,
             reopen_rate: ratio(self.reopened, self.satisfaction.reviews),
-            closed_loop_rate: if self.tickets == 0 {
-                1.0
-            } else {
-                ratio(self.closed_loop, self.tickets)
-            },
+            closed_loop_rate: closed_loop_rate(self.closed_loop, self.tickets),
         }
-    }
-}
-
-/// The customer's name as the public list shows it: the first character and two stars
-/// ("张**"), or "***" without a name.
-pub(crate) fn anonymised_name(name: Option<&str>) -> String {
-    match name.map(str::trim).and_then(|name| name.chars().next()) {
-        Some(first) => format!("{first}**"),
-        None => "***".to_owned(),
     }
 }
 
@@ -940,13 +903,5 @@ mod tests {
         assert_eq!(percentile_90(&ten), Some(9));
         let eleven: Vec<i64> = (1..=11).collect();
         assert_eq!(percentile_90(&eleven), Some(10));
-    }
-
-    #[test]
-    fn names_are_anonymised() {
-        assert_eq!(anonymised_name(Some("张三")), "张**");
-        assert_eq!(anonymised_name(Some("  Alice ")), "A**");
-        assert_eq!(anonymised_name(Some("")), "***");
-        assert_eq!(anonymised_name(None), "***");
     }
 }

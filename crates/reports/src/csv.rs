@@ -1,7 +1,11 @@
 //! The report as CSV for spreadsheets: one tidy table with the columns
 //! `section,key,metric,value`, one row per figure, so that a pivot table rebuilds any view.
 
-use crate::model::{CategoryShare, MonthlyReport, OnTimeRates, TopProblem};
+use crate::model::{
+    AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
+    SatisfactionSummary, TargetCheck, TopProblem,
+};
+use crate::sections::{Section, SectionKind};
 
 /// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
 fn field(text: &str) -> String {
@@ -84,12 +88,68 @@ fn optional(value: Option<i64>) -> String {
     value.map(|value| value.to_string()).unwrap_or_default()
 }
 
+/// The CSV lists the figures first, in reading order, and the judgements of them last:
+/// targets, then month-on-month changes. Its readers' pivot tables are built on that order.
+fn csv_order() -> impl Iterator<Item = SectionKind> {
+    SectionKind::READING_ORDER
+        .into_iter()
+        .filter(|kind| !matches!(kind, SectionKind::Headline | SectionKind::Targets))
+        .chain([SectionKind::Targets, SectionKind::Headline])
+}
+
 impl MonthlyReport {
     /// The report as CSV: a header line, then `section,key,metric,value` rows.
     pub fn to_csv(&self) -> String {
         let mut rows = Rows {
             text: String::from("section,key,metric,value\n"),
         };
+        self.csv_report(&mut rows);
+        self.csv_summary(&mut rows);
+        for kind in csv_order() {
+            match self.section(kind) {
+                Section::Shares(shares) => {
+                    for table in shares.tables() {
+                        rows.shares(&table.csv_section(), table.shares);
+                    }
+                }
+                Section::OnTime(on_time) => {
+                    for row in on_time {
+                        rows.on_time("on_time", row.label(), row.0);
+                    }
+                }
+                Section::Satisfaction(satisfaction) => rows.satisfaction(satisfaction.summary),
+                Section::Problems(tables) => {
+                    for table in tables {
+                        rows.problems(&table.csv_section(), table.problems);
+                    }
+                }
+                Section::Departments(departments) => {
+                    for row in departments.rows {
+                        rows.department(row.0);
+                    }
+                }
+                Section::Adopted(adopted) => {
+                    for suggestion in adopted.suggestions {
+                        rows.adopted(suggestion);
+                    }
+                }
+                Section::Targets(targets) => {
+                    for target in targets {
+                        rows.target(target.0);
+                    }
+                }
+                Section::Headline(figures) => {
+                    for figure in figures {
+                        rows.change(figure.0);
+                    }
+                }
+            }
+        }
+        rows.text
+    }
+
+    /// What the report was computed from.
+    fn csv_report(&self, rows: &mut Rows) {
         let report = "report";
         rows.push(report, "", "month", self.month);
         rows.push(
@@ -105,7 +165,10 @@ impl MonthlyReport {
         rows.push(report, "", "month_start", self.month_start.to_rfc3339());
         rows.push(report, "", "month_end", self.month_end.to_rfc3339());
         rows.push(report, "", "satisfied_threshold", self.satisfied_threshold);
+    }
 
+    /// The month's counts.
+    fn csv_summary(&self, rows: &mut Rows) {
         let summary = "summary";
         rows.push(summary, "", "tickets", self.tickets);
         rows.push(summary, "", "distinct_problems", self.distinct_problems);
@@ -124,121 +187,89 @@ impl MonthlyReport {
             "adopted_customers_told",
             self.adopted_customers_told,
         );
+    }
+}
 
-        rows.shares("by_kind", &self.by_kind);
-        rows.shares("by_content_type", &self.by_content_type);
-        rows.shares("by_channel", &self.by_channel);
-        rows.shares("by_priority", &self.by_priority);
-        rows.on_time("on_time", "all", &self.on_time);
-        for rates in &self.on_time_by_priority {
-            let key = rates
-                .priority
-                .map(|priority| priority.as_str())
-                .unwrap_or("all");
-            rows.on_time("on_time", key, rates);
+impl Rows {
+    fn satisfaction(&mut self, summary: &SatisfactionSummary) {
+        let section = "satisfaction";
+        self.push(section, "", "reviews", summary.reviews);
+        self.push(section, "", "mean", summary.mean);
+        self.push(section, "", "satisfied", summary.satisfied);
+        self.push(section, "", "share_satisfied", summary.share_satisfied);
+        for score in &summary.distribution {
+            self.push(section, &score.score.to_string(), "count", score.count);
         }
+    }
 
-        let satisfaction = "satisfaction";
-        rows.push(satisfaction, "", "reviews", self.satisfaction.reviews);
-        rows.push(satisfaction, "", "mean", self.satisfaction.mean);
-        rows.push(satisfaction, "", "satisfied", self.satisfaction.satisfied);
-        rows.push(
-            satisfaction,
-            "",
-            "share_satisfied",
-            self.satisfaction.share_satisfied,
-        );
-        for score in &self.satisfaction.distribution {
-            rows.push(satisfaction, &score.score.to_string(), "count", score.count);
-        }
-
-        rows.problems("top_keywords", &self.top_keywords);
-        rows.problems("top_products", &self.top_products);
-
-        for kpi in &self.departments {
-            let section = "department";
-            let key = kpi.department.as_str();
-            rows.push(section, key, "volume", kpi.volume);
-            rows.push(section, key, "responded", kpi.responded);
-            rows.push(
-                section,
-                key,
-                "median_first_response_ms",
-                optional(kpi.median_first_response_ms),
-            );
-            rows.push(
-                section,
-                key,
-                "p90_first_response_ms",
-                optional(kpi.p90_first_response_ms),
-            );
-            rows.push(
-                section,
-                key,
+    fn department(&mut self, kpi: &DepartmentKpi) {
+        let section = "department";
+        let key = kpi.department.as_str();
+        self.push(section, key, "volume", kpi.volume);
+        self.push(section, key, "responded", kpi.responded);
+        for (metric, value) in [
+            ("median_first_response_ms", kpi.median_first_response_ms),
+            ("p90_first_response_ms", kpi.p90_first_response_ms),
+            (
                 "median_first_response_working_ms",
-                optional(kpi.median_first_response_working_ms),
-            );
-            rows.push(section, key, "resolved", kpi.resolved);
-            rows.push(section, key, "resolution_rate", kpi.resolution_rate);
-            rows.push(section, key, "response_due", kpi.response_due);
-            rows.push(section, key, "resolution_due", kpi.resolution_due);
-            rows.push(section, key, "on_time_rate", kpi.on_time_rate);
-            rows.push(
-                section,
-                key,
-                "response_on_time_rate",
-                kpi.response_on_time_rate,
-            );
-            rows.push(
-                section,
-                key,
-                "resolution_on_time_rate",
-                kpi.resolution_on_time_rate,
-            );
-            rows.push(section, key, "reviews", kpi.reviews);
-            rows.push(section, key, "satisfaction_mean", kpi.satisfaction_mean);
-            rows.push(section, key, "share_satisfied", kpi.share_satisfied);
+                kpi.median_first_response_working_ms,
+            ),
+        ] {
+            self.push(section, key, metric, optional(value));
         }
+        self.push(section, key, "resolved", kpi.resolved);
+        self.push(section, key, "resolution_rate", kpi.resolution_rate);
+        self.push(section, key, "response_due", kpi.response_due);
+        self.push(section, key, "resolution_due", kpi.resolution_due);
+        for (metric, value) in [
+            ("on_time_rate", kpi.on_time_rate),
+            ("response_on_time_rate", kpi.response_on_time_rate),
+            ("resolution_on_time_rate", kpi.resolution_on_time_rate),
+        ] {
+            self.push(section, key, metric, value);
+        }
+        self.push(section, key, "reviews", kpi.reviews);
+        self.push(section, key, "satisfaction_mean", kpi.satisfaction_mean);
+        self.push(section, key, "share_satisfied", kpi.share_satisfied);
+    }
 
-        for adopted in &self.adopted_suggestions {
-            let section = "adopted";
-            let key = adopted.ticket_id.as_str();
-            rows.push(section, key, "department", &adopted.department);
-            rows.push(section, key, "outcome", adopted.outcome.as_str());
-            rows.push(section, key, "adopted_at", adopted.adopted_at.to_rfc3339());
-            rows.push(section, key, "customer_told", adopted.customer_told);
-            rows.push(section, key, "customer", &adopted.customer_display_name);
-            rows.push(section, key, "product", &adopted.product);
-            rows.push(section, key, "content", &adopted.content);
-            rows.push(section, key, "solution", &adopted.solution);
-        }
+    fn adopted(&mut self, adopted: &AdoptedSuggestion) {
+        let section = "adopted";
+        let key = adopted.ticket_id.as_str();
+        self.push(section, key, "department", &adopted.department);
+        self.push(section, key, "outcome", adopted.outcome.as_str());
+        self.push(section, key, "adopted_at", adopted.adopted_at.to_rfc3339());
+        self.push(section, key, "customer_told", adopted.customer_told);
+        self.push(section, key, "customer", &adopted.customer_display_name);
+        self.push(section, key, "product", &adopted.product);
+        self.push(section, key, "content", &adopted.content);
+        self.push(section, key, "solution", &adopted.solution);
+    }
 
-        for target in &self.targets {
-            let section = "target";
-            let key = target.name.as_str();
-            rows.push(section, key, "target", target.target);
-            rows.push(section, key, "actual", target.actual);
-            rows.push(section, key, "met", target.met);
-            rows.push(section, key, "detail", &target.detail);
-        }
+    fn target(&mut self, target: &TargetCheck) {
+        let section = "target";
+        let key = target.name.as_str();
+        self.push(section, key, "target", target.target);
+        self.push(section, key, "actual", target.actual);
+        self.push(section, key, "met", target.met);
+        self.push(section, key, "detail", &target.detail);
+    }
 
-        for change in &self.month_on_month {
-            let section = "month_on_month";
-            let key = change.name.as_str();
-            rows.push(section, key, "current", change.current);
-            rows.push(section, key, "previous", change.previous);
-            rows.push(section, key, "change", change.change);
-            rows.push(
-                section,
-                key,
-                "relative_change",
-                change
-                    .relative_change
-                    .map(|value| value.to_string())
-                    .unwrap_or_default(),
-            );
-        }
-        rows.text
+    fn change(&mut self, change: &HeadlineChange) {
+        let section = "month_on_month";
+        let key = change.name.as_str();
+        self.push(section, key, "current", change.current);
+        self.push(section, key, "previous", change.previous);
+        self.push(section, key, "change", change.change);
+        self.push(
+            section,
+            key,
+            "relative_change",
+            change
+                .relative_change
+                .map(|value| value.to_string())
+                .unwrap_or_default(),
+        );
     }
 }
 

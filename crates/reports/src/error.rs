@@ -9,4 +9,7 @@ pub enum ReportError {
     /// A protobuf message lacks a field the report needs or carries a value out of range.
     #[error("invalid report message: {reason}")]
     InvalidMessage { reason: String },
+    /// A stored ticket state could not be read back.
+    #[error("{reason}")]
+    CorruptState { reason: String },
 }

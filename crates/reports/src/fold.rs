@@ -19,6 +19,14 @@ use std::collections::{HashMap, HashSet};
 /// advance the position.
 const TICKET_STREAM_PREFIX: &str = "ticket-";
 
+/// What [`LogFold::fold_log`] needs to know of a log row besides its event.
+#[derive(Debug, Clone, Copy)]
+pub struct RowMeta<'r> {
+    pub stream_id: &'r str,
+    pub position: u64,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// Ticket states folded from the log's rows, in position order, up to the last row added.
 #[derive(Debug, Clone)]
 pub struct LogFold {
@@ -81,6 +89,44 @@ impl LogFold {
             // bring it into the window.
             self.skipped.insert(stream_id.to_owned());
         }
+    }
+
+    /// Folds the log's rows from position 1 up to `until`: `read(next)` gives the rows from
+    /// position `next` on (none at the end of the log), `meta` names a row's stream, position
+    /// and recorded time, and `decode` reads the event of each row the fold
+    /// [`wants`](LogFold::wants). The first error of `read` or `decode` stops the fold.
+    pub fn fold_log<R, E>(
+        &mut self,
+        until: u64,
+        mut read: impl FnMut(u64) -> Result<Vec<R>, E>,
+        meta: impl Fn(&R) -> RowMeta<'_>,
+        mut decode: impl FnMut(&R) -> Result<Event, E>,
+    ) -> Result<(), E> {
+        let mut next = 1;
+        while next <= until {
+            let rows = read(next)?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let RowMeta {
+                    stream_id,
+                    position,
+                    recorded_at,
+                } = meta(row);
+                if position > until {
+                    return Ok(());
+                }
+                next = position + 1;
+                if self.wants(stream_id) {
+                    let event = decode(row)?;
+                    self.add(stream_id, position, recorded_at, Some(&event));
+                } else {
+                    self.add(stream_id, position, recorded_at, None);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The position of the last row folded in (0 before any).

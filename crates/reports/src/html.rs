@@ -1,7 +1,11 @@
 //! The report as one self-contained HTML page: inline CSS and SVG charts, no scripts, no
 //! fonts or images from anywhere, so it opens offline and prints as it shows.
 
-use crate::model::{CategoryShare, MonthlyReport, TopProblem};
+use crate::model::{CategoryShare, MonthlyReport};
+use crate::sections::{
+    percent, yes_no, Adopted, Departments, HeadlineFigure, OnTimeRow, ProblemTable, Satisfaction,
+    Section, Shares, TargetRow, Trend,
+};
 use crate::svg::{bar_chart, escape, paired_bar_chart, pie_chart, Bar, PALETTE};
 use std::fmt::Write;
 
@@ -23,29 +27,6 @@ td.text,th.text{text-align:left}\
 svg.chart text{font-size:12px;fill:#222}\
 ";
 
-fn percent(fraction: f64) -> String {
-    format!("{:.1}%", fraction * 100.0)
-}
-
-/// A duration in milliseconds as "2 h 05 min", "14 min" or "35 s".
-pub(crate) fn human_duration(milliseconds: i64) -> String {
-    let seconds = milliseconds.max(0) / 1000;
-    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    if days > 0 {
-        format!("{days} d {hours:02} h")
-    } else if hours > 0 {
-        format!("{hours} h {minutes:02} min")
-    } else if minutes > 0 {
-        format!("{minutes} min")
-    } else {
-        format!("{seconds} s")
-    }
-}
-
-fn optional_duration(milliseconds: Option<i64>) -> String {
-    milliseconds.map_or_else(|| "–".to_owned(), human_duration)
-}
-
 fn share_bars(shares: &[CategoryShare]) -> Vec<Bar> {
     shares
         .iter()
@@ -57,51 +38,39 @@ fn share_bars(shares: &[CategoryShare]) -> Vec<Bar> {
         .collect()
 }
 
-fn rate_bar(label: &str, numerator: u64, denominator: u64, rate: f64) -> Bar {
-    Bar {
-        label: label.to_owned(),
-        fraction: rate,
-        text: if denominator == 0 {
-            "–".to_owned()
-        } else {
-            format!("{} ({numerator}/{denominator})", percent(rate))
-        },
-    }
-}
-
-fn problems_table(html: &mut String, title: &str, problems: &[TopProblem]) {
-    let _ = write!(
-        html,
-        r#"<h3>{}</h3><table><tr><th class="text">key</th><th>tickets</th><th>reporters</th><th>share</th><th>complaints</th><th>share of complaints</th><th class="text">priority</th></tr>"#,
-        escape(title)
-    );
-    if problems.is_empty() {
-        html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
-    }
-    for problem in problems {
-        let _ = write!(
-            html,
-            r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{}</td></tr>"#,
-            escape(&problem.key),
-            problem.count,
-            problem.reporters,
-            percent(problem.share),
-            problem.complaints,
-            percent(problem.complaint_share),
-            if problem.priority_flag {
-                r#"<span class="flag">priority topic</span>"#
-            } else {
-                ""
-            },
-        );
-    }
-    html.push_str("</table>");
-}
-
 impl MonthlyReport {
-    /// The report as one self-contained HTML page.
+    /// The report as one self-contained HTML page: its header, each section in reading
+    /// order, and how to regenerate it.
     pub fn to_html(&self) -> String {
         let mut html = String::with_capacity(32 * 1024);
+        self.html_header(&mut html);
+        for section in self.sections() {
+            match section {
+                Section::Headline(figures) => headline(&mut html, &figures),
+                Section::Targets(targets) => targets_table(&mut html, &targets),
+                Section::Shares(shares) => shares_charts(&mut html, &shares),
+                Section::OnTime(rows) => on_time(&mut html, &rows),
+                Section::Satisfaction(satisfaction) => satisfaction_chart(&mut html, &satisfaction),
+                Section::Problems(tables) => {
+                    problems(
+                        &mut html,
+                        &tables,
+                        self.distinct_problems,
+                        self.reporters,
+                        self.priority_share_threshold,
+                    );
+                }
+                Section::Departments(departments) => departments_table(&mut html, &departments),
+                Section::Adopted(adopted) => adopted_table(&mut html, &adopted),
+            }
+        }
+        self.html_footer(&mut html);
+        html.push('\n');
+        html
+    }
+
+    /// The document's head and the report's title with what it was computed from.
+    fn html_header(&self, html: &mut String) {
         let scope = self.department.as_deref().map_or_else(
             || "all departments".to_owned(),
             |name| format!("department {name}"),
@@ -123,301 +92,10 @@ impl MonthlyReport {
             calendar = escape(&self.calendar_version),
             as_of = self.as_of.format("%Y-%m-%d %H:%M:%S UTC"),
         );
+    }
 
-        // Headline figures with their month-on-month change.
-        html.push_str(r#"<section id="headline"><h2>Headline figures</h2><div class="cards">"#);
-        for change in &self.month_on_month {
-            let is_count = change.name == "tickets";
-            let is_score = change.name == "satisfaction_mean";
-            let show = |value: f64| {
-                if is_count {
-                    format!("{value:.0}")
-                } else if is_score {
-                    format!("{value:.2}")
-                } else {
-                    percent(value)
-                }
-            };
-            let delta = if is_count {
-                format!("{:+.0}", change.change)
-            } else if is_score {
-                format!("{:+.2}", change.change)
-            } else {
-                format!("{:+.1} pt", change.change * 100.0)
-            };
-            // Green for better, red for worse: a lower reopen rate is better, and the number
-            // of tickets is neither.
-            let better = match change.name.as_str() {
-                "tickets" => 0.0,
-                "reopen_rate" => -change.change,
-                _ => change.change,
-            };
-            let class = if better > 0.0 {
-                "up"
-            } else if better < 0.0 {
-                "down"
-            } else {
-                "flat"
-            };
-            let _ = write!(
-                html,
-                r#"<div class="card"><div class="label">{name}</div><div class="value">{value}</div><div class="{class}">{delta} vs {previous}</div></div>"#,
-                name = escape(&change.name.replace('_', " ")),
-                value = show(change.current),
-                previous = show(change.previous),
-            );
-        }
-        html.push_str("</div></section>");
-
-        // Targets.
-        html.push_str(r#"<section id="targets"><h2>Targets</h2><table><tr><th class="text">target</th><th>goal</th><th>actual</th><th class="text">status</th><th class="text">what was measured</th></tr>"#);
-        for target in &self.targets {
-            let (goal, actual) = if target.name == "satisfaction" {
-                (
-                    format!("≥ {:.1} or ≥ 90% satisfied", target.target),
-                    format!("{:.2}", target.actual),
-                )
-            } else {
-                (
-                    format!("≥ {}", percent(target.target)),
-                    percent(target.actual),
-                )
-            };
-            let _ = write!(
-                html,
-                r#"<tr><td class="text">{name}</td><td>{goal}</td><td>{actual}</td><td class="text"><span class="{class}">{status}</span></td><td class="text">{detail}</td></tr>"#,
-                name = escape(&target.name.replace('_', " ")),
-                goal = escape(&goal),
-                class = if target.met { "met" } else { "missed" },
-                status = if target.met { "met" } else { "missed" },
-                detail = escape(&target.detail),
-            );
-        }
-        html.push_str("</table></section>");
-
-        // Shares.
-        let kind_slices: Vec<(String, u64)> = self
-            .by_kind
-            .iter()
-            .map(|share| (share.key.clone(), share.count))
-            .collect();
-        let _ = write!(
-            html,
-            r#"<section id="shares"><h2>Shares · {tickets} tickets, {complaints} complaints</h2><div class="grid"><div><h3>By kind</h3>{kind}</div><div><h3>By channel</h3>{channel}</div><div><h3>By content type</h3>{content}</div><div><h3>By priority</h3>{priority}</div></div></section>"#,
-            tickets = self.tickets,
-            complaints = self.complaints,
-            kind = pie_chart("tickets by kind", &kind_slices),
-            channel = bar_chart(
-                "tickets by channel",
-                &share_bars(&self.by_channel),
-                PALETTE[0]
-            ),
-            content = bar_chart(
-                "tickets by content type",
-                &share_bars(&self.by_content_type),
-                PALETTE[2]
-            ),
-            priority = bar_chart(
-                "tickets by priority",
-                &share_bars(&self.by_priority),
-                PALETTE[3]
-            ),
-        );
-
-        // On-time rates.
-        let mut rows: Vec<(String, Bar, Bar)> = vec![(
-            "all".to_owned(),
-            rate_bar(
-                "response",
-                self.on_time.responded_on_time,
-                self.on_time.response_due,
-                self.on_time.response_on_time_rate,
-            ),
-            rate_bar(
-                "resolution",
-                self.on_time.resolved_on_time,
-                self.on_time.resolution_due,
-                self.on_time.resolution_on_time_rate,
-            ),
-        )];
-        for rates in &self.on_time_by_priority {
-            let label = rates.priority.map_or("all", |priority| priority.as_str());
-            rows.push((
-                label.to_owned(),
-                rate_bar(
-                    "response",
-                    rates.responded_on_time,
-                    rates.response_due,
-                    rates.response_on_time_rate,
-                ),
-                rate_bar(
-                    "resolution",
-                    rates.resolved_on_time,
-                    rates.resolution_due,
-                    rates.resolution_on_time_rate,
-                ),
-            ));
-        }
-        let _ = write!(
-            html,
-            r#"<section id="on-time"><h2>On-time rates per priority</h2>{}"#,
-            paired_bar_chart(
-                "on-time rates per priority",
-                ["response on time", "resolution on time"],
-                &rows
-            )
-        );
-        html.push_str(r#"<table><tr><th class="text">priority</th><th>received</th><th>responded</th><th>response on time</th><th>resolved</th><th>resolution rate</th><th>resolution on time</th></tr>"#);
-        for rates in std::iter::once(&self.on_time).chain(self.on_time_by_priority.iter()) {
-            let _ = write!(
-                html,
-                r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                rates.priority.map_or("all", |priority| priority.as_str()),
-                rates.received,
-                rates.responded,
-                if rates.response_due == 0 {
-                    "–".to_owned()
-                } else {
-                    percent(rates.response_on_time_rate)
-                },
-                rates.resolved,
-                if rates.received == 0 {
-                    "–".to_owned()
-                } else {
-                    percent(rates.resolution_rate)
-                },
-                if rates.resolution_due == 0 {
-                    "–".to_owned()
-                } else {
-                    percent(rates.resolution_on_time_rate)
-                },
-            );
-        }
-        html.push_str("</table></section>");
-
-        // Satisfaction.
-        let largest = self
-            .satisfaction
-            .distribution
-            .iter()
-            .map(|score| score.count)
-            .max()
-            .unwrap_or(0);
-        let score_bars: Vec<Bar> = self
-            .satisfaction
-            .distribution
-            .iter()
-            .map(|score| Bar {
-                label: format!("{} ★", score.score),
-                fraction: if largest == 0 {
-                    0.0
-                } else {
-                    score.count as f64 / largest as f64
-                },
-                text: score.count.to_string(),
-            })
-            .collect();
-        let _ = write!(
-            html,
-            r#"<section id="satisfaction"><h2>Satisfaction</h2><p>{reviews} reviewed tickets · mean <b>{mean:.2}</b> of 5 · {satisfied} satisfied (score ≥ {threshold}) · {reopened} reopened for a second round ({reopen})</p>{chart}</section>"#,
-            reviews = self.satisfaction.reviews,
-            mean = self.satisfaction.mean,
-            satisfied = percent(self.satisfaction.share_satisfied),
-            threshold = self.satisfied_threshold,
-            reopened = self.reopened,
-            reopen = percent(self.reopen_rate),
-            chart = bar_chart("satisfaction distribution", &score_bars, PALETTE[4]),
-        );
-
-        // Top problems.
-        let keyword_bars: Vec<Bar> = self
-            .top_keywords
-            .iter()
-            .map(|problem| Bar {
-                label: problem.key.clone(),
-                fraction: problem.share,
-                text: format!("{} ({})", problem.count, percent(problem.share)),
-            })
-            .collect();
-        let _ = write!(
-            html,
-            r#"<section id="top-problems"><h2>Most frequent problems</h2><p>{} distinct problems from {} reporters: tickets linked to a problem count once, with their reporters. A keyword or product on more than {} of the month's complaints is a priority topic.</p>{}"#,
-            self.distinct_problems,
-            self.reporters,
-            percent(self.priority_share_threshold),
-            bar_chart("top keywords", &keyword_bars, PALETTE[1]),
-        );
-        problems_table(&mut html, "Keywords", &self.top_keywords);
-        problems_table(&mut html, "Products", &self.top_products);
-        html.push_str("</section>");
-
-        // Departments.
-        html.push_str(r#"<section id="departments"><h2>Departments</h2><table><tr><th class="text">department</th><th>volume</th><th>median first response</th><th>p90 first response</th><th>median (working time)</th><th>resolution rate</th><th>on-time rate</th><th>satisfaction</th><th>satisfied</th></tr>"#);
-        for kpi in &self.departments {
-            let _ = write!(
-                html,
-                r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                escape(&kpi.department),
-                kpi.volume,
-                optional_duration(kpi.median_first_response_ms),
-                optional_duration(kpi.p90_first_response_ms),
-                optional_duration(kpi.median_first_response_working_ms),
-                if kpi.volume == 0 {
-                    "–".to_owned()
-                } else {
-                    percent(kpi.resolution_rate)
-                },
-                if kpi.response_due + kpi.resolution_due == 0 {
-                    "–".to_owned()
-                } else {
-                    percent(kpi.on_time_rate)
-                },
-                if kpi.reviews == 0 {
-                    "–".to_owned()
-                } else {
-                    format!("{:.2}", kpi.satisfaction_mean)
-                },
-                if kpi.reviews == 0 {
-                    "–".to_owned()
-                } else {
-                    percent(kpi.share_satisfied)
-                },
-            );
-        }
-        html.push_str("</table>");
-        if self.unassigned > 0 {
-            let _ = write!(
-                html,
-                r#"<p class="meta">Tickets without a department yet: {}.</p>"#,
-                self.unassigned
-            );
-        }
-        html.push_str("</section>");
-
-        // Adopted suggestions.
-        let _ = write!(
-            html,
-            r#"<section id="adopted"><h2>Adopted suggestions</h2><p>{} adopted or planned, {} customers told.</p><table><tr><th class="text">ticket</th><th class="text">department</th><th class="text">customer</th><th class="text">suggestion</th><th class="text">solution</th><th class="text">outcome</th><th class="text">customer told</th></tr>"#,
-            self.adopted_count, self.adopted_customers_told
-        );
-        if self.adopted_suggestions.is_empty() {
-            html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
-        }
-        for adopted in &self.adopted_suggestions {
-            let _ = write!(
-                html,
-                r#"<tr><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td></tr>"#,
-                escape(&adopted.ticket_id),
-                escape(&adopted.department),
-                escape(&adopted.customer_display_name),
-                escape(&adopted.content),
-                escape(&adopted.solution),
-                adopted.outcome.as_str(),
-                if adopted.customer_told { "yes" } else { "no" },
-            );
-        }
-        html.push_str("</table></section>");
-
+    /// How to regenerate the report, and the end of the document.
+    fn html_footer(&self, html: &mut String) {
         let _ = write!(
             html,
             r#"<footer class="meta"><p>Regenerate exactly from the workflow's event log: <code>cloop report monthly --month {month}{department} --db workflow.db --at-position {position}</code>. Definitions of every figure: docs/reports.md.</p></footer></body></html>"#,
@@ -429,21 +107,265 @@ impl MonthlyReport {
                 .unwrap_or_default(),
             position = self.log_position,
         );
-        html.push('\n');
-        html
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::human_duration;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(35_000), "35 s");
-        assert_eq!(human_duration(14 * 60_000), "14 min");
-        assert_eq!(human_duration(2 * 3_600_000 + 5 * 60_000), "2 h 05 min");
-        assert_eq!(human_duration(26 * 3_600_000), "1 d 02 h");
-        assert_eq!(human_duration(-5), "0 s");
+/// Headline figures with their month-on-month change: green for better, red for worse.
+fn headline(html: &mut String, figures: &[HeadlineFigure<'_>]) {
+    html.push_str(r#"<section id="headline"><h2>Headline figures</h2><div class="cards">"#);
+    for figure in figures {
+        let class = match figure.trend() {
+            Trend::Better => "up",
+            Trend::Worse => "down",
+            Trend::Neither => "flat",
+        };
+        let _ = write!(
+            html,
+            r#"<div class="card"><div class="label">{name}</div><div class="value">{value}</div><div class="{class}">{delta} vs {previous}</div></div>"#,
+            name = escape(&figure.label()),
+            value = figure.current(),
+            delta = figure.delta(),
+            previous = figure.previous(),
+        );
     }
+    html.push_str("</div></section>");
+}
+
+fn targets_table(html: &mut String, targets: &[TargetRow<'_>]) {
+    html.push_str(r#"<section id="targets"><h2>Targets</h2><table><tr><th class="text">target</th><th>goal</th><th>actual</th><th class="text">status</th><th class="text">what was measured</th></tr>"#);
+    for target in targets {
+        let mut goal = target.goal();
+        if target.is_score() {
+            goal.push_str(" satisfied");
+        }
+        let _ = write!(
+            html,
+            r#"<tr><td class="text">{name}</td><td>{goal}</td><td>{actual}</td><td class="text"><span class="{status}">{status}</span></td><td class="text">{detail}</td></tr>"#,
+            name = escape(&target.label()),
+            goal = escape(&goal),
+            actual = target.actual(),
+            status = target.status(),
+            detail = escape(&target.0.detail),
+        );
+    }
+    html.push_str("</table></section>");
+}
+
+fn shares_charts(html: &mut String, shares: &Shares<'_>) {
+    let kind_slices: Vec<(String, u64)> = shares
+        .kind
+        .shares
+        .iter()
+        .map(|share| (share.key.clone(), share.count))
+        .collect();
+    let _ = write!(
+        html,
+        r#"<section id="shares"><h2>Shares · {tickets} tickets, {complaints} complaints</h2><div class="grid"><div><h3>By kind</h3>{kind}</div><div><h3>By channel</h3>{channel}</div><div><h3>By content type</h3>{content}</div><div><h3>By priority</h3>{priority}</div></div></section>"#,
+        tickets = shares.tickets,
+        complaints = shares.complaints,
+        kind = pie_chart("tickets by kind", &kind_slices),
+        channel = bar_chart(
+            "tickets by channel",
+            &share_bars(shares.channel.shares),
+            PALETTE[0]
+        ),
+        content = bar_chart(
+            "tickets by content type",
+            &share_bars(shares.content_type.shares),
+            PALETTE[2]
+        ),
+        priority = bar_chart(
+            "tickets by priority",
+            &share_bars(shares.priority.shares),
+            PALETTE[3]
+        ),
+    );
+}
+
+/// On-time rates per priority: a paired bar chart, then the table.
+fn on_time(html: &mut String, rows: &[OnTimeRow<'_>]) {
+    let bars: Vec<(String, Bar, Bar)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.label().to_owned(),
+                Bar {
+                    label: "response".to_owned(),
+                    fraction: row.0.response_on_time_rate,
+                    text: row.response_with_counts(),
+                },
+                Bar {
+                    label: "resolution".to_owned(),
+                    fraction: row.0.resolution_on_time_rate,
+                    text: row.resolution_with_counts(),
+                },
+            )
+        })
+        .collect();
+    let _ = write!(
+        html,
+        r#"<section id="on-time"><h2>On-time rates per priority</h2>{}"#,
+        paired_bar_chart(
+            "on-time rates per priority",
+            ["response on time", "resolution on time"],
+            &bars
+        )
+    );
+    html.push_str(r#"<table><tr><th class="text">priority</th><th>received</th><th>responded</th><th>response on time</th><th>resolved</th><th>resolution rate</th><th>resolution on time</th></tr>"#);
+    for row in rows {
+        let _ = write!(
+            html,
+            r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            row.label(),
+            row.0.received,
+            row.0.responded,
+            row.response_on_time(),
+            row.0.resolved,
+            row.resolution_rate(),
+            row.resolution_on_time(),
+        );
+    }
+    html.push_str("</table></section>");
+}
+
+fn satisfaction_chart(html: &mut String, satisfaction: &Satisfaction<'_>) {
+    let largest = satisfaction.largest_count();
+    let summary = satisfaction.summary;
+    let score_bars: Vec<Bar> = summary
+        .distribution
+        .iter()
+        .map(|score| Bar {
+            label: format!("{} ★", score.score),
+            fraction: if largest == 0 {
+                0.0
+            } else {
+                score.count as f64 / largest as f64
+            },
+            text: score.count.to_string(),
+        })
+        .collect();
+    let _ = write!(
+        html,
+        r#"<section id="satisfaction"><h2>Satisfaction</h2><p>{reviews} reviewed tickets · mean <b>{mean:.2}</b> of 5 · {satisfied} satisfied (score ≥ {threshold}) · {reopened} reopened for a second round ({reopen})</p>{chart}</section>"#,
+        reviews = summary.reviews,
+        mean = summary.mean,
+        satisfied = percent(summary.share_satisfied),
+        threshold = satisfaction.satisfied_threshold,
+        reopened = satisfaction.reopened,
+        reopen = percent(satisfaction.reopen_rate),
+        chart = bar_chart("satisfaction distribution", &score_bars, PALETTE[4]),
+    );
+}
+
+/// The most frequent problems: a chart of the keywords, then a table of each kind.
+fn problems(
+    html: &mut String,
+    tables: &[ProblemTable<'_>; 2],
+    distinct_problems: u64,
+    reporters: u64,
+    priority_share_threshold: f64,
+) {
+    let keyword_bars: Vec<Bar> = tables[0]
+        .problems
+        .iter()
+        .map(|problem| Bar {
+            label: problem.key.clone(),
+            fraction: problem.share,
+            text: format!("{} ({})", problem.count, percent(problem.share)),
+        })
+        .collect();
+    let _ = write!(
+        html,
+        r#"<section id="top-problems"><h2>Most frequent problems</h2><p>{} distinct problems from {} reporters: tickets linked to a problem count once, with their reporters. A keyword or product on more than {} of the month's complaints is a priority topic.</p>{}"#,
+        distinct_problems,
+        reporters,
+        percent(priority_share_threshold),
+        bar_chart("top keywords", &keyword_bars, PALETTE[1]),
+    );
+    for table in tables {
+        problems_table(html, table);
+    }
+    html.push_str("</section>");
+}
+
+fn problems_table(html: &mut String, table: &ProblemTable<'_>) {
+    let _ = write!(
+        html,
+        r#"<h3>{}</h3><table><tr><th class="text">key</th><th>tickets</th><th>reporters</th><th>share</th><th>complaints</th><th>share of complaints</th><th class="text">priority</th></tr>"#,
+        escape(&table.heading())
+    );
+    if table.problems.is_empty() {
+        html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
+    }
+    for problem in table.problems {
+        let _ = write!(
+            html,
+            r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{}</td></tr>"#,
+            escape(&problem.key),
+            problem.count,
+            problem.reporters,
+            percent(problem.share),
+            problem.complaints,
+            percent(problem.complaint_share),
+            if problem.priority_flag {
+                r#"<span class="flag">priority topic</span>"#
+            } else {
+                ""
+            },
+        );
+    }
+    html.push_str("</table>");
+}
+
+fn departments_table(html: &mut String, departments: &Departments<'_>) {
+    html.push_str(r#"<section id="departments"><h2>Departments</h2><table><tr><th class="text">department</th><th>volume</th><th>median first response</th><th>p90 first response</th><th>median (working time)</th><th>resolution rate</th><th>on-time rate</th><th>satisfaction</th><th>satisfied</th></tr>"#);
+    for row in &departments.rows {
+        let _ = write!(
+            html,
+            r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            escape(&row.0.department),
+            row.0.volume,
+            row.median_first_response(),
+            row.p90_first_response(),
+            row.median_first_response_working(),
+            row.resolution_rate(),
+            row.on_time_rate(),
+            row.satisfaction_mean(),
+            row.share_satisfied(),
+        );
+    }
+    html.push_str("</table>");
+    if departments.unassigned > 0 {
+        let _ = write!(
+            html,
+            r#"<p class="meta">Tickets without a department yet: {}.</p>"#,
+            departments.unassigned
+        );
+    }
+    html.push_str("</section>");
+}
+
+fn adopted_table(html: &mut String, adopted: &Adopted<'_>) {
+    let _ = write!(
+        html,
+        r#"<section id="adopted"><h2>Adopted suggestions</h2><p>{} adopted or planned, {} customers told.</p><table><tr><th class="text">ticket</th><th class="text">department</th><th class="text">customer</th><th class="text">suggestion</th><th class="text">solution</th><th class="text">outcome</th><th class="text">customer told</th></tr>"#,
+        adopted.count, adopted.customers_told
+    );
+    if adopted.suggestions.is_empty() {
+        html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
+    }
+    for suggestion in adopted.suggestions {
+        let _ = write!(
+            html,
+            r#"<tr><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td></tr>"#,
+            escape(&suggestion.ticket_id),
+            escape(&suggestion.department),
+            escape(&suggestion.customer_display_name),
+            escape(&suggestion.content),
+            escape(&suggestion.solution),
+            suggestion.outcome.as_str(),
+            yes_no(suggestion.customer_told),
+        );
+    }
+    html.push_str("</table></section>");
 }

@@ -24,12 +24,15 @@ mod model;
 mod month;
 #[cfg(feature = "proto")]
 pub mod proto_conv;
+pub mod public;
+pub mod sections;
+mod stored;
 mod svg;
 pub mod synthetic;
 
 pub use compute::{monthly_report, ReportBuilder, ReportInput, ReportOptions};
 pub use error::ReportError;
-pub use fold::LogFold;
+pub use fold::{LogFold, RowMeta};
 pub use model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
     SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,

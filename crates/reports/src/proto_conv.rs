@@ -11,6 +11,7 @@ use crate::model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
     SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,
 };
+use crate::public::PublicSuggestion;
 use crate::{ReportError, YearMonth};
 use chrono::{DateTime, FixedOffset, Utc};
 use domain::types::Outcome;
@@ -218,6 +219,19 @@ fn adopted_to_proto(adopted: &AdoptedSuggestion) -> v1::AdoptedSuggestion {
         reward_kind: String::new(),
         reward_amount: 0,
         reward_valid_until: None,
+    }
+}
+
+/// An adopted suggestion of the public list (`Reports.AdoptedSuggestions`), with its reward.
+pub fn public_suggestion(public: &PublicSuggestion) -> v1::AdoptedSuggestion {
+    let reward = public.reward.as_ref();
+    v1::AdoptedSuggestion {
+        reward_kind: reward
+            .map(|reward| reward.kind.as_str().to_owned())
+            .unwrap_or_default(),
+        reward_amount: reward.map_or(0, |reward| reward.amount),
+        reward_valid_until: reward.map(|reward| timestamp(reward.valid_until)),
+        ..adopted_to_proto(&public.suggestion)
     }
 }
 

@@ -1,13 +1,13 @@
-//! `Vault::copy_into`: copies every key and every erasure of one key store into another
-//! (a key store file into PostgreSQL when an installation moves its log there), unchanged,
-//! idempotent, never overwriting a key, and with erasures winning on either side.
+//! The rows `Vault::copy_into` moves and how it decides what to store: every key and every
+//! erasure of one key store go into another (a key store file into PostgreSQL when an
+//! installation moves its log there), unchanged, idempotent, never overwriting a key, and
+//! with erasures winning on either side. The copy itself is in `store.rs`.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::error::VaultError;
-use crate::store::Vault;
 
 /// How many rows of the source go into one transaction of the target.
 pub(crate) const COPY_CHUNK: usize = 1_000;
@@ -127,50 +127,4 @@ pub(crate) fn plan_keys<'rows>(
         plan.insert.push(row);
     }
     Ok(plan)
-}
-
-impl Vault {
-    /// Copies every key and every erasure of this key store into `target`, unchanged (the
-    /// same key ids, customers, key bytes, creation and erasure times), so that everything
-    /// sealed with this store opens with the target. Works between any two stores, a key
-    /// store file into PostgreSQL being the case it is for.
-    ///
-    /// - **Idempotent.** A key the target already holds with the same id, customer and bytes
-    ///   is left as it is; running the copy again copies only what is new.
-    /// - **Never overwrites a key.** A key id the target holds with other bytes or for
-    ///   another customer, or a customer the target holds another key for, is a
-    ///   `VaultError::KeyConflict` naming the key id; the keys of the chunk (up to 1,000)
-    ///   holding it are not stored, those of earlier chunks are.
-    /// - **Erasures win.** A key the source erased is deleted from the target as `erase`
-    ///   deletes it, and its erasure recorded; a key the target erased is not stored again.
-    ///
-    /// The source is read in one snapshot; the target is written in transactions of up to
-    /// 1,000 rows, erasures first. Neither key bytes nor customers are logged or put in an
-    /// error.
-    pub fn copy_into(&self, target: &Vault) -> Result<CopyStats, VaultError> {
-        // The source's lock is released before the target's is taken, so copying a store
-        // into itself does not deadlock (it finds everything there).
-        let (keys, erased) = self.read_all_rows()?;
-        let mut stats = CopyStats::default();
-        let erased_ids: HashSet<&str> = erased.iter().map(|row| row.key_id.as_str()).collect();
-        for chunk in erased.chunks(COPY_CHUNK) {
-            let (recorded, deleted) = target.import_erasures(chunk)?;
-            stats.erasures_copied += recorded;
-            stats.erasures_already_there += chunk.len() as u64 - recorded;
-            stats.keys_deleted += deleted;
-        }
-        // A key both stored and recorded erased in the source (which `erase` never leaves)
-        // counts as erased.
-        let live: Vec<KeyRow> = keys
-            .into_iter()
-            .filter(|row| !erased_ids.contains(row.key_id.as_str()))
-            .collect();
-        for chunk in live.chunks(COPY_CHUNK) {
-            let counts = target.import_keys(chunk)?;
-            stats.keys_copied += counts.keys_copied;
-            stats.keys_already_there += counts.keys_already_there;
-            stats.keys_erased_in_target += counts.keys_erased_in_target;
-        }
-        Ok(stats)
-    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::copy::{plan_keys, CopyStats, ErasedRow, KeyRow, TargetState};
+use crate::copy::{plan_keys, CopyStats, ErasedRow, KeyPlan, KeyRow, TargetState};
 use crate::customer::CustomerRef;
 use crate::error::{postgres as pg_error, sqlite, VaultError};
 use crate::sealed::KeyId;
@@ -744,136 +744,9 @@ impl Storage {
     /// customer and bytes is skipped, one erased here is left out, and a key id or customer
     /// held here with another key is a `KeyConflict` that stores none of `rows`.
     pub(crate) fn import_keys(&mut self, rows: &[KeyRow]) -> Result<CopyStats, VaultError> {
-        let counts = |insert: usize, plan_already: u64, plan_erased: u64| CopyStats {
-            keys_copied: insert as u64,
-            keys_already_there: plan_already,
-            keys_erased_in_target: plan_erased,
-            ..CopyStats::default()
-        };
         match self {
-            Storage::Sqlite { connection, .. } => {
-                let transaction = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sqlite("begin copying keys"))?;
-                let mut state = TargetState::default();
-                for row in rows {
-                    let stored: Option<(String, Vec<u8>)> = transaction
-                        .query_row(
-                            "SELECT customer_ref, key FROM customer_keys WHERE key_id = ?1",
-                            [&row.key_id],
-                            |found| Ok((found.get(0)?, found.get(1)?)),
-                        )
-                        .optional()
-                        .map_err(sqlite("read target key"))?;
-                    if let Some(stored) = stored {
-                        state.by_key_id.insert(row.key_id.clone(), stored);
-                    }
-                    let erased: bool = transaction
-                        .query_row(
-                            "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
-                            [&row.key_id],
-                            |found| found.get(0),
-                        )
-                        .map_err(sqlite("read target erasures"))?;
-                    if erased {
-                        state.erased.insert(row.key_id.clone());
-                    }
-                    let held: Option<String> = transaction
-                        .query_row(
-                            "SELECT key_id FROM customer_keys WHERE customer_ref = ?1",
-                            [&row.customer_ref],
-                            |found| found.get(0),
-                        )
-                        .optional()
-                        .map_err(sqlite("read target customer key"))?;
-                    if let Some(held) = held {
-                        state.by_customer.insert(row.customer_ref.clone(), held);
-                    }
-                }
-                let plan = plan_keys(rows, &state)?;
-                {
-                    let mut insert = transaction
-                        .prepare(
-                            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
-                             VALUES (?1, ?2, ?3, ?4)",
-                        )
-                        .map_err(sqlite("prepare key copy"))?;
-                    for row in &plan.insert {
-                        insert
-                            .execute(rusqlite::params![
-                                row.key_id,
-                                row.customer_ref,
-                                row.key,
-                                time_text(&row.created_at)
-                            ])
-                            .map_err(sqlite("store copied key"))?;
-                    }
-                }
-                transaction.commit().map_err(sqlite("commit copied keys"))?;
-                Ok(counts(
-                    plan.insert.len(),
-                    plan.already_there,
-                    plan.erased_in_target,
-                ))
-            }
-            Storage::Postgres(store) => {
-                let key_ids: Vec<&str> = rows.iter().map(|row| row.key_id.as_str()).collect();
-                let customers: Vec<&str> =
-                    rows.iter().map(|row| row.customer_ref.as_str()).collect();
-                let outcome = store.run("copy keys", |session| {
-                    let mut transaction = session.client.transaction()?;
-                    let mut state = TargetState::default();
-                    for row in transaction.query(
-                        "SELECT key_id, customer_ref, key FROM customer_keys \
-                         WHERE key_id = ANY($1) OR customer_ref = ANY($2)",
-                        &[&key_ids, &customers],
-                    )? {
-                        let (key_id, customer_ref, key): (String, String, Vec<u8>) =
-                            (row.get(0), row.get(1), row.get(2));
-                        state
-                            .by_customer
-                            .insert(customer_ref.clone(), key_id.clone());
-                        state.by_key_id.insert(key_id, (customer_ref, key));
-                    }
-                    for row in transaction.query(
-                        "SELECT key_id FROM erased_keys WHERE key_id = ANY($1)",
-                        &[&key_ids],
-                    )? {
-                        state.erased.insert(row.get(0));
-                    }
-                    let plan = match plan_keys(rows, &state) {
-                        Ok(plan) => plan,
-                        // Dropping the transaction rolls it back.
-                        Err(conflict) => return Ok(Err(conflict)),
-                    };
-                    if !plan.insert.is_empty() {
-                        let ids: Vec<&str> =
-                            plan.insert.iter().map(|row| row.key_id.as_str()).collect();
-                        let refs: Vec<&str> = plan
-                            .insert
-                            .iter()
-                            .map(|row| row.customer_ref.as_str())
-                            .collect();
-                        let keys: Vec<&[u8]> =
-                            plan.insert.iter().map(|row| row.key.as_slice()).collect();
-                        let times: Vec<DateTime<Utc>> =
-                            plan.insert.iter().map(|row| row.created_at).collect();
-                        transaction.execute(
-                            "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
-                             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], \
-                             $4::timestamptz[])",
-                            &[&ids, &refs, &keys, &times],
-                        )?;
-                    }
-                    transaction.commit()?;
-                    Ok(Ok(counts(
-                        plan.insert.len(),
-                        plan.already_there,
-                        plan.erased_in_target,
-                    )))
-                })?;
-                outcome
-            }
+            Storage::Sqlite { connection, .. } => import_keys_sqlite(connection, rows),
+            Storage::Postgres(store) => store.import_keys(rows),
         }
     }
 
@@ -892,6 +765,155 @@ impl Storage {
         };
         Ok(u64::try_from(count).unwrap_or(0))
     }
+}
+
+/// The counts of one chunk of keys copied.
+fn import_counts(plan: &KeyPlan<'_>) -> CopyStats {
+    CopyStats {
+        keys_copied: plan.insert.len() as u64,
+        keys_already_there: plan.already_there,
+        keys_erased_in_target: plan.erased_in_target,
+        ..CopyStats::default()
+    }
+}
+
+/// [`Storage::import_keys`] into a key store file.
+fn import_keys_sqlite(
+    connection: &mut Connection,
+    rows: &[KeyRow],
+) -> Result<CopyStats, VaultError> {
+    let transaction = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite("begin copying keys"))?;
+    let state = sqlite_target_state(&transaction, rows)?;
+    let plan = plan_keys(rows, &state)?;
+    {
+        let mut insert = transaction
+            .prepare(
+                "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(sqlite("prepare key copy"))?;
+        for row in &plan.insert {
+            insert
+                .execute(rusqlite::params![
+                    row.key_id,
+                    row.customer_ref,
+                    row.key,
+                    time_text(&row.created_at)
+                ])
+                .map_err(sqlite("store copied key"))?;
+        }
+    }
+    transaction.commit().map_err(sqlite("commit copied keys"))?;
+    Ok(import_counts(&plan))
+}
+
+/// What a key store file holds of `rows`, read in `transaction`.
+fn sqlite_target_state(
+    transaction: &rusqlite::Transaction<'_>,
+    rows: &[KeyRow],
+) -> Result<TargetState, VaultError> {
+    let mut state = TargetState::default();
+    for row in rows {
+        let stored: Option<(String, Vec<u8>)> = transaction
+            .query_row(
+                "SELECT customer_ref, key FROM customer_keys WHERE key_id = ?1",
+                [&row.key_id],
+                |found| Ok((found.get(0)?, found.get(1)?)),
+            )
+            .optional()
+            .map_err(sqlite("read target key"))?;
+        if let Some(stored) = stored {
+            state.by_key_id.insert(row.key_id.clone(), stored);
+        }
+        let erased: bool = transaction
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM erased_keys WHERE key_id = ?1)",
+                [&row.key_id],
+                |found| found.get(0),
+            )
+            .map_err(sqlite("read target erasures"))?;
+        if erased {
+            state.erased.insert(row.key_id.clone());
+        }
+        let held: Option<String> = transaction
+            .query_row(
+                "SELECT key_id FROM customer_keys WHERE customer_ref = ?1",
+                [&row.customer_ref],
+                |found| found.get(0),
+            )
+            .optional()
+            .map_err(sqlite("read target customer key"))?;
+        if let Some(held) = held {
+            state.by_customer.insert(row.customer_ref.clone(), held);
+        }
+    }
+    Ok(state)
+}
+
+impl PostgresStore {
+    /// [`Storage::import_keys`] into PostgreSQL.
+    fn import_keys(&mut self, rows: &[KeyRow]) -> Result<CopyStats, VaultError> {
+        let key_ids: Vec<&str> = rows.iter().map(|row| row.key_id.as_str()).collect();
+        let customers: Vec<&str> = rows.iter().map(|row| row.customer_ref.as_str()).collect();
+        self.run("copy keys", |session| {
+            let mut transaction = session.client.transaction()?;
+            let state = postgres_target_state(&mut transaction, &key_ids, &customers)?;
+            let plan = match plan_keys(rows, &state) {
+                Ok(plan) => plan,
+                // Dropping the transaction rolls it back.
+                Err(conflict) => return Ok(Err(conflict)),
+            };
+            if !plan.insert.is_empty() {
+                let ids: Vec<&str> = plan.insert.iter().map(|row| row.key_id.as_str()).collect();
+                let refs: Vec<&str> = plan
+                    .insert
+                    .iter()
+                    .map(|row| row.customer_ref.as_str())
+                    .collect();
+                let keys: Vec<&[u8]> = plan.insert.iter().map(|row| row.key.as_slice()).collect();
+                let times: Vec<DateTime<Utc>> =
+                    plan.insert.iter().map(|row| row.created_at).collect();
+                transaction.execute(
+                    "INSERT INTO customer_keys (key_id, customer_ref, key, created_at) \
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], \
+                     $4::timestamptz[])",
+                    &[&ids, &refs, &keys, &times],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(Ok(import_counts(&plan)))
+        })?
+    }
+}
+
+/// What PostgreSQL holds of the keys `key_ids` and the customers `customers`.
+fn postgres_target_state(
+    transaction: &mut postgres::Transaction<'_>,
+    key_ids: &[&str],
+    customers: &[&str],
+) -> Result<TargetState, postgres::Error> {
+    let mut state = TargetState::default();
+    for row in transaction.query(
+        "SELECT key_id, customer_ref, key FROM customer_keys \
+         WHERE key_id = ANY($1) OR customer_ref = ANY($2)",
+        &[&key_ids, &customers],
+    )? {
+        let (key_id, customer_ref, key): (String, String, Vec<u8>) =
+            (row.get(0), row.get(1), row.get(2));
+        state
+            .by_customer
+            .insert(customer_ref.clone(), key_id.clone());
+        state.by_key_id.insert(key_id, (customer_ref, key));
+    }
+    for row in transaction.query(
+        "SELECT key_id FROM erased_keys WHERE key_id = ANY($1)",
+        &[&key_ids],
+    )? {
+        state.erased.insert(row.get(0));
+    }
+    Ok(state)
 }
 
 #[cfg(test)]

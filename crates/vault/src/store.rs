@@ -1,7 +1,7 @@
 //! `Vault`: the key store (its own SQLite file or a PostgreSQL database), and sealing,
 //! opening and erasing with it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use rand::RngCore;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::copy::{CopyStats, ErasedRow, KeyRow};
+use crate::copy::{CopyStats, ErasedRow, KeyRow, COPY_CHUNK};
 use crate::customer::CustomerRef;
 use crate::error::{sqlite, VaultError};
 use crate::sealed::{
@@ -643,4 +643,49 @@ fn copy_database(source: &Connection, destination: &Path) -> Result<(), VaultErr
         .map_err(sqlite("finish backup file"))?;
     drop(target);
     Ok(())
+}
+impl Vault {
+    /// Copies every key and every erasure of this key store into `target`, unchanged (the
+    /// same key ids, customers, key bytes, creation and erasure times), so that everything
+    /// sealed with this store opens with the target. Works between any two stores, a key
+    /// store file into PostgreSQL being the case it is for.
+    ///
+    /// - **Idempotent.** A key the target already holds with the same id, customer and bytes
+    ///   is left as it is; running the copy again copies only what is new.
+    /// - **Never overwrites a key.** A key id the target holds with other bytes or for
+    ///   another customer, or a customer the target holds another key for, is a
+    ///   `VaultError::KeyConflict` naming the key id; the keys of the chunk (up to 1,000)
+    ///   holding it are not stored, those of earlier chunks are.
+    /// - **Erasures win.** A key the source erased is deleted from the target as `erase`
+    ///   deletes it, and its erasure recorded; a key the target erased is not stored again.
+    ///
+    /// The source is read in one snapshot; the target is written in transactions of up to
+    /// 1,000 rows, erasures first. Neither key bytes nor customers are logged or put in an
+    /// error.
+    pub fn copy_into(&self, target: &Vault) -> Result<CopyStats, VaultError> {
+        // The source's lock is released before the target's is taken, so copying a store
+        // into itself does not deadlock (it finds everything there).
+        let (keys, erased) = self.read_all_rows()?;
+        let mut stats = CopyStats::default();
+        let erased_ids: HashSet<&str> = erased.iter().map(|row| row.key_id.as_str()).collect();
+        for chunk in erased.chunks(COPY_CHUNK) {
+            let (recorded, deleted) = target.import_erasures(chunk)?;
+            stats.erasures_copied += recorded;
+            stats.erasures_already_there += chunk.len() as u64 - recorded;
+            stats.keys_deleted += deleted;
+        }
+        // A key both stored and recorded erased in the source (which `erase` never leaves)
+        // counts as erased.
+        let live: Vec<KeyRow> = keys
+            .into_iter()
+            .filter(|row| !erased_ids.contains(row.key_id.as_str()))
+            .collect();
+        for chunk in live.chunks(COPY_CHUNK) {
+            let counts = target.import_keys(chunk)?;
+            stats.keys_copied += counts.keys_copied;
+            stats.keys_already_there += counts.keys_already_there;
+            stats.keys_erased_in_target += counts.keys_erased_in_target;
+        }
+        Ok(stats)
+    }
 }

@@ -23,13 +23,21 @@ fn positions(violation: &Violation) -> Vec<u64> {
         .collect()
 }
 
-/// Received, classified at once, dispatched, answered, fixed, rated 5, archived.
-fn clean_ticket() -> TicketBuilder {
+/// A ticket received at `base()`, classified and dispatched 5 minutes later and
+/// acknowledged after 30.
+fn acknowledged(kind: Kind, priority: Priority) -> TicketBuilder {
     let mut ticket = TicketBuilder::received(base());
     ticket
-        .classify(minutes(5), Kind::Problem, Priority::Medium)
+        .classify(minutes(5), kind, priority)
         .dispatch(minutes(5))
-        .acknowledge(minutes(30))
+        .acknowledge(minutes(30));
+    ticket
+}
+
+/// Received, classified at once, dispatched, answered, fixed, rated 5, archived.
+fn clean_ticket() -> TicketBuilder {
+    let mut ticket = acknowledged(Kind::Problem, Priority::Medium);
+    ticket
         .propose(minutes(300), Outcome::Fixed, false)
         .review(minutes(400), 5)
         .archive(minutes(420));
@@ -114,12 +122,8 @@ fn a_response_still_missing_after_the_deadline_is_found() {
 
 #[test]
 fn a_late_resolution_is_found_for_direct_and_approved_solutions() {
-    let mut direct = TicketBuilder::received(base());
-    direct
-        .classify(minutes(5), Kind::Problem, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
-        .propose(minutes(72 * 60 + 1), Outcome::Fixed, false);
+    let mut direct = acknowledged(Kind::Problem, Priority::Medium);
+    direct.propose(minutes(72 * 60 + 1), Outcome::Fixed, false);
     let found = check(&direct, 72 * 60 + 2);
     assert_eq!(
         found.iter().map(|v| v.rule).collect::<Vec<_>>(),
@@ -127,11 +131,8 @@ fn a_late_resolution_is_found_for_direct_and_approved_solutions() {
     );
     assert_eq!(positions(&found[0]), vec![2, 5]);
 
-    let mut approved = TicketBuilder::received(base());
+    let mut approved = acknowledged(Kind::Suggestion, Priority::Medium);
     approved
-        .classify(minutes(5), Kind::Suggestion, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Adopted, true)
         .approve(minutes(72 * 60 + 10));
     let found = check(&approved, 72 * 60 + 20);
@@ -145,11 +146,8 @@ fn a_late_resolution_is_found_for_direct_and_approved_solutions() {
 
 #[test]
 fn archiving_without_a_review_is_found() {
-    let mut ticket = TicketBuilder::received(base());
+    let mut ticket = acknowledged(Kind::Problem, Priority::Medium);
     ticket
-        .classify(minutes(5), Kind::Problem, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Fixed, false)
         .archive(minutes(90));
     let found = check(&ticket, 100);
@@ -158,11 +156,8 @@ fn archiving_without_a_review_is_found() {
     assert_eq!(positions(&found[0]), vec![6]);
 
     // A review of round 1 does not cover round 2.
-    let mut reopened = TicketBuilder::received(base());
+    let mut reopened = acknowledged(Kind::Problem, Priority::Medium);
     reopened
-        .classify(minutes(5), Kind::Problem, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Fixed, false)
         .review(minutes(70), 2)
         .reopen(minutes(70))
@@ -179,11 +174,8 @@ fn archiving_without_a_review_is_found() {
 #[test]
 fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
     // By default adopted suggestions need the head's approval.
-    let mut adopted = TicketBuilder::received(base());
+    let mut adopted = acknowledged(Kind::Suggestion, Priority::Medium);
     adopted
-        .classify(minutes(5), Kind::Suggestion, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Adopted, false)
         .review(minutes(70), 5)
         .archive(minutes(80));
@@ -193,12 +185,8 @@ fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
     assert_eq!(positions(&found[0]), vec![2, 5]);
 
     // So does any solution of an urgent ticket.
-    let mut urgent = TicketBuilder::received(base());
-    urgent
-        .classify(minutes(5), Kind::Problem, Priority::Urgent)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
-        .propose(minutes(60), Outcome::Fixed, false);
+    let mut urgent = acknowledged(Kind::Problem, Priority::Urgent);
+    urgent.propose(minutes(60), Outcome::Fixed, false);
     let rules = check(&urgent, 90)
         .iter()
         .map(|v| v.rule)
@@ -206,11 +194,8 @@ fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
     assert_eq!(rules, vec![Rule::SolutionWithoutApproval]);
 
     // Reviewed while the approval was still pending.
-    let mut pending = TicketBuilder::received(base());
+    let mut pending = acknowledged(Kind::Suggestion, Priority::Medium);
     pending
-        .classify(minutes(5), Kind::Suggestion, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Adopted, true)
         .review(minutes(70), 5);
     let found = check(&pending, 80);
@@ -219,11 +204,8 @@ fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
     assert_eq!(positions(&found[0]), vec![5, 6]);
 
     // Asked for and given: nothing to report.
-    let mut approved = TicketBuilder::received(base());
+    let mut approved = acknowledged(Kind::Suggestion, Priority::Medium);
     approved
-        .classify(minutes(5), Kind::Suggestion, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Adopted, true)
         .approve(minutes(65))
         .review(minutes(70), 5)
@@ -233,11 +215,8 @@ fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
 
 #[test]
 fn a_reopened_round_has_its_own_deadlines() {
-    let mut ticket = TicketBuilder::received(base());
+    let mut ticket = acknowledged(Kind::Problem, Priority::Medium);
     ticket
-        .classify(minutes(5), Kind::Problem, Priority::Medium)
-        .dispatch(minutes(5))
-        .acknowledge(minutes(30))
         .propose(minutes(60), Outcome::Fixed, false)
         .review(minutes(70), 1)
         .reopen(minutes(1000))

@@ -125,19 +125,7 @@ pub fn offline_report(
             )));
         }
     }
-    let rules = match config {
-        Some(config_path) => {
-            let text = std::fs::read_to_string(config_path)
-                .map_err(CliError::io(format!("read {}", config_path.display())))?;
-            domain::Rules::from_toml_str(&text).map_err(|error| {
-                CliError::Usage(format!(
-                    "invalid configuration {}: {error}",
-                    config_path.display()
-                ))
-            })?
-        }
-        None => domain::Rules::defaults(),
-    };
+    let rules = super::audit_rules::rules_from(config)?;
     let log = match store {
         eventlog::StoreUrl::Sqlite(path) => {
             eventlog::EventLog::open(path, eventlog::LogOptions::default())
@@ -160,46 +148,35 @@ pub fn offline_report(
     let progress = bar(target, "folded", quiet);
     // The same fold as the workflow's `Reports.MonthlyReport` with `at_position`.
     let mut fold = reports::LogFold::for_month(&rules, month);
-    let mut next = 1;
-    while next <= target {
-        let events = log
-            .read_all_blocking(next, READ_CHUNK)
-            .map_err(CliError::log("read the event log"))?;
-        if events.is_empty() {
-            break;
-        }
-        for event in events {
-            if event.position > target {
-                break;
-            }
-            next = event.position + 1;
-            progress.inc(1);
-            if !fold.wants(&event.stream_id) {
-                fold.add(&event.stream_id, event.position, event.recorded_at, None);
-                continue;
-            }
+    fold.fold_log(
+        target,
+        |next| {
+            let events = log
+                .read_all_blocking(next, READ_CHUNK)
+                .map_err(CliError::log("read the event log"))?;
+            let folded = events.iter().filter(|event| event.position <= target);
+            progress.inc(folded.count() as u64);
+            Ok(events)
+        },
+        |event| reports::RowMeta {
+            stream_id: &event.stream_id,
+            position: event.position,
+            recorded_at: event.recorded_at,
+        },
+        |event| {
             let payload = event
                 .payload_value()
                 .map_err(CliError::log("read the event log"))?;
-            let decoded =
-                domain::Event::from_parts(&event.event_type, event.schema_version, &payload)
-                    .map_err(|error| {
-                        CliError::Other(format!(
-                            "event at position {} cannot be read: {error}",
-                            event.position
-                        ))
-                    })?;
-            fold.add(
-                &event.stream_id,
-                event.position,
-                event.recorded_at,
-                Some(&decoded),
-            );
-        }
-        if next > target {
-            break;
-        }
-    }
+            domain::Event::from_parts(&event.event_type, event.schema_version, &payload).map_err(
+                |error| {
+                    CliError::Other(format!(
+                        "event at position {} cannot be read: {error}",
+                        event.position
+                    ))
+                },
+            )
+        },
+    )?;
     progress.finish_and_clear();
     fold.report(&rules, month, department, ReportOptions::default())
         .ok_or_else(|| CliError::Other("no event was read".to_owned()))

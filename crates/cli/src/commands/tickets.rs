@@ -314,14 +314,22 @@ fn print_ticket(context: &Context, ticket: Option<v1::Ticket>) -> Result<(), Cli
     )
 }
 
+/// Defines `pub async fn NAME(context, arguments: ARGS)`: sends one ticket command (the
+/// ticket, command id and expected version of `arguments`, and the fields listed) with the
+/// client's METHOD, and prints the ticket as it is after it. `common` names where the
+/// arguments keep the ticket: `arguments.common`, or `arguments` itself.
 macro_rules! ticket_command {
-    ($name:ident, $arguments:ty, $method:ident, |$args:ident, $ticket_id:ident, $command_id:ident, $expected:ident| $request:expr) => {
+    ($vis:vis $name:ident($args:ident: $arguments:ty) via $method:ident, $common:expr,
+     v1::$request:ident { $($field:ident: $value:expr),* $(,)? }) => {
         /// Runs one ticket command and prints the ticket as it is after it.
-        pub async fn $name(context: &Context, $args: $arguments) -> Result<(), CliError> {
+        $vis async fn $name(context: &Context, $args: $arguments) -> Result<(), CliError> {
             let (mut client, connection) = client(context).await?;
-            let request = {
-                let ($ticket_id, $command_id, $expected) = common(&$args.common);
-                $request
+            let (ticket_id, command_id, expected_version) = common($common);
+            let request = v1::$request {
+                ticket_id,
+                command_id,
+                expected_version,
+                $($field: $value,)*
             };
             let response = client
                 .$method(connection.request(request)?)
@@ -334,207 +342,88 @@ macro_rules! ticket_command {
 }
 
 ticket_command!(
-    classify,
-    ClassifyArgs,
-    classify,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::ClassifyRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            kind: parse_kind(&arguments.kind)? as i32,
-            content_type: parse_content_type(&arguments.content_type)? as i32,
-            priority: parse_priority(&arguments.priority)? as i32,
-            scope: parse_scope(&arguments.scope)? as i32,
-            keywords: arguments.keywords.clone(),
-            complex: arguments.complex,
-            reason: arguments.reason.clone(),
-        }
+    pub classify(arguments: ClassifyArgs) via classify,
+    &arguments.common,
+    v1::ClassifyRequest {
+        kind: parse_kind(&arguments.kind)? as i32,
+        content_type: parse_content_type(&arguments.content_type)? as i32,
+        priority: parse_priority(&arguments.priority)? as i32,
+        scope: parse_scope(&arguments.scope)? as i32,
+        keywords: arguments.keywords.clone(),
+        complex: arguments.complex,
+        reason: arguments.reason.clone(),
     }
 );
 
 ticket_command!(
-    dispatch,
-    DispatchArgs,
-    dispatch,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::DispatchRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            department: arguments.department.clone(),
-            helpers: arguments.helpers.clone(),
-            reason: arguments.reason.clone(),
-        }
+    pub dispatch(arguments: DispatchArgs) via dispatch,
+    &arguments.common,
+    v1::DispatchRequest {
+        department: arguments.department.clone(),
+        helpers: arguments.helpers.clone(),
+        reason: arguments.reason.clone(),
+    }
+);
+
+ticket_command!(pub acknowledge(arguments: AckArgs) via acknowledge, &arguments.common,
+    v1::AcknowledgeRequest { message: arguments.message.clone() });
+
+ticket_command!(
+    pub note(arguments: NoteArgs) via add_note,
+    &arguments.common,
+    v1::AddNoteRequest {
+        text: arguments.text.clone(),
+        visibility: if arguments.to_customer {
+            v1::NoteVisibility::Customer as i32
+        } else {
+            v1::NoteVisibility::Internal as i32
+        },
     }
 );
 
 ticket_command!(
-    acknowledge,
-    AckArgs,
-    acknowledge,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::AcknowledgeRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            message: arguments.message.clone(),
-        }
+    pub solve(arguments: SolveArgs) via propose_solution,
+    &arguments.common,
+    v1::ProposeSolutionRequest {
+        outcome: parse_outcome(&arguments.outcome)? as i32,
+        text: arguments.text.clone(),
+        reason: arguments.reason.clone(),
     }
 );
 
 ticket_command!(
-    note,
-    NoteArgs,
-    add_note,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::AddNoteRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            text: arguments.text.clone(),
-            visibility: if arguments.to_customer {
-                v1::NoteVisibility::Customer as i32
-            } else {
-                v1::NoteVisibility::Internal as i32
-            },
-        }
+    pub approve(arguments: ApproveArgs) via approve_solution,
+    &arguments.common,
+    v1::ApproveSolutionRequest {
+        approve: !arguments.reject,
+        comment: arguments.comment.clone(),
     }
 );
 
 ticket_command!(
-    solve,
-    SolveArgs,
-    propose_solution,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::ProposeSolutionRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            outcome: parse_outcome(&arguments.outcome)? as i32,
-            text: arguments.text.clone(),
-            reason: arguments.reason.clone(),
-        }
+    pub review(arguments: ReviewArgs) via record_review,
+    &arguments.common,
+    v1::RecordReviewRequest {
+        satisfaction: arguments.satisfaction,
+        comment: arguments.comment.clone(),
     }
 );
 
-ticket_command!(
-    approve,
-    ApproveArgs,
-    approve_solution,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::ApproveSolutionRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            approve: !arguments.reject,
-            comment: arguments.comment.clone(),
-        }
-    }
-);
+ticket_command!(pub escalate(arguments: ReasonArgs) via escalate, &arguments.common,
+    v1::EscalateRequest { reason: arguments.reason.clone() });
 
-ticket_command!(
-    review,
-    ReviewArgs,
-    record_review,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::RecordReviewRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            satisfaction: arguments.satisfaction,
-            comment: arguments.comment.clone(),
-        }
-    }
-);
+ticket_command!(pub pause(arguments: ReasonArgs) via pause_sla, &arguments.common,
+    v1::PauseSlaRequest { reason: arguments.reason.clone() });
 
-/// Runs `cloop archive` and prints the ticket as it is after it.
-pub async fn archive(context: &Context, arguments: CommandArgs) -> Result<(), CliError> {
-    let (mut client, connection) = client(context).await?;
-    let (ticket_id, command_id, expected_version) = common(&arguments);
-    let response = client
-        .archive(connection.request(v1::ArchiveRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-        })?)
-        .await
-        .map_err(call_error)?
-        .into_inner();
-    print_ticket(context, response.ticket)
-}
+ticket_command!(pub resume(arguments: OptionalReasonArgs) via resume_sla, &arguments.common,
+    v1::ResumeSlaRequest { reason: arguments.reason.clone() });
 
-ticket_command!(
-    escalate,
-    ReasonArgs,
-    escalate,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::EscalateRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            reason: arguments.reason.clone(),
-        }
-    }
-);
+ticket_command!(pub assign(arguments: AssignArgs) via assign, &arguments.common,
+    v1::AssignRequest { assignee: arguments.assignee.clone() });
 
-ticket_command!(
-    pause,
-    ReasonArgs,
-    pause_sla,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::PauseSlaRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            reason: arguments.reason.clone(),
-        }
-    }
-);
+ticket_command!(pub archive(arguments: CommandArgs) via archive, &arguments, v1::ArchiveRequest {});
 
-ticket_command!(
-    resume,
-    OptionalReasonArgs,
-    resume_sla,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::ResumeSlaRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            reason: arguments.reason.clone(),
-        }
-    }
-);
-
-/// Runs `cloop tickets claim` and prints the ticket as it is after it.
-async fn claim(context: &Context, arguments: CommandArgs) -> Result<(), CliError> {
-    let (mut client, connection) = client(context).await?;
-    let (ticket_id, command_id, expected_version) = common(&arguments);
-    let response = client
-        .claim(connection.request(v1::ClaimRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-        })?)
-        .await
-        .map_err(call_error)?
-        .into_inner();
-    print_ticket(context, response.ticket)
-}
-
-ticket_command!(
-    assign,
-    AssignArgs,
-    assign,
-    |arguments, ticket_id, command_id, expected_version| {
-        v1::AssignRequest {
-            ticket_id,
-            command_id,
-            expected_version,
-            assignee: arguments.assignee.clone(),
-        }
-    }
-);
+ticket_command!(claim(arguments: CommandArgs) via claim, &arguments, v1::ClaimRequest {});
 
 /// Runs `cloop people ...`.
 pub async fn people(context: &Context, command: PeopleCommand) -> Result<(), CliError> {

@@ -25,35 +25,8 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
     use domain::Event;
     match event {
         Event::Received(received) => format!("via {}: {}", received.channel, received.content),
-        Event::Classified(classified) => format!(
-            "{} · {} · {}{}{}",
-            classified.kind,
-            classified.content_type,
-            classified.priority,
-            if classified.complex {
-                " · complex"
-            } else {
-                ""
-            },
-            if classified.automatic {
-                " (by the rules)"
-            } else {
-                ""
-            }
-        ),
-        Event::Dispatched(dispatched) => {
-            let mut text = match &dispatched.from {
-                Some(from) => format!("{from} → {}", dispatched.department),
-                None => format!("→ {}", dispatched.department),
-            };
-            if !dispatched.helpers.is_empty() {
-                text.push_str(&format!(" + {}", dispatched.helpers.join(", ")));
-            }
-            if !dispatched.reason.is_empty() {
-                text.push_str(&format!(": {}", dispatched.reason));
-            }
-            text
-        }
+        Event::Classified(classified) => classified_detail(classified),
+        Event::Dispatched(dispatched) => dispatched_detail(dispatched),
         Event::Acknowledged(acknowledged) => acknowledged.message.clone(),
         Event::NoteAdded(note) => format!(
             "{} {}",
@@ -77,17 +50,7 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
         Event::SolutionApproved(approved) if approved.comment.is_empty() => "approved".to_owned(),
         Event::SolutionApproved(approved) => format!("approved: {}", approved.comment),
         Event::SolutionRejected(rejected) => format!("rejected: {}", rejected.comment),
-        Event::ReviewRecorded(review) => {
-            let mut text = format!(
-                "{} {}/5",
-                stars(u32::from(review.satisfaction)),
-                review.satisfaction
-            );
-            if !review.comment.is_empty() {
-                text.push_str(&format!(": {}", review.comment));
-            }
-            text
-        }
+        Event::ReviewRecorded(review) => review_detail(review),
         Event::Reopened(reopened) => format!(
             "round {}: respond by {}, resolve by {}",
             reopened.round,
@@ -157,6 +120,54 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             failed.reason
         ),
     }
+}
+
+/// "complaint · product · urgent · complex (by the rules)".
+fn classified_detail(classified: &domain::event::Classified) -> String {
+    format!(
+        "{} · {} · {}{}{}",
+        classified.kind,
+        classified.content_type,
+        classified.priority,
+        if classified.complex {
+            " · complex"
+        } else {
+            ""
+        },
+        if classified.automatic {
+            " (by the rules)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// "logistics → billing + support: wrong department".
+fn dispatched_detail(dispatched: &domain::event::Dispatched) -> String {
+    let mut text = match &dispatched.from {
+        Some(from) => format!("{from} → {}", dispatched.department),
+        None => format!("→ {}", dispatched.department),
+    };
+    if !dispatched.helpers.is_empty() {
+        text.push_str(&format!(" + {}", dispatched.helpers.join(", ")));
+    }
+    if !dispatched.reason.is_empty() {
+        text.push_str(&format!(": {}", dispatched.reason));
+    }
+    text
+}
+
+/// "★★★★☆ 4/5: comment".
+fn review_detail(review: &domain::event::ReviewRecorded) -> String {
+    let mut text = format!(
+        "{} {}/5",
+        stars(u32::from(review.satisfaction)),
+        review.satisfaction
+    );
+    if !review.comment.is_empty() {
+        text.push_str(&format!(": {}", review.comment));
+    }
+    text
 }
 
 /// Reads a log event back as a domain event.

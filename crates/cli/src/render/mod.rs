@@ -19,6 +19,8 @@ pub use adopted::{adopted_json, adopted_table};
 pub use history::{actor_text, domain_event, event_json, history_json, timeline};
 pub use queue::{queue, queue_order};
 pub use report::report_text;
+/// A duration in milliseconds as "2 h 05 min", "14 min" or "35 s".
+pub use reports::sections::human_duration;
 pub use sla::sla_text_view;
 pub use submit::{submit_json, submit_text};
 pub use tickets::{next_due, similar_table, ticket_detail, ticket_json, ticket_table};
@@ -51,34 +53,6 @@ pub fn duration_ms(duration: Option<&prost_types::Duration>) -> Option<i64> {
             .saturating_mul(1000)
             .saturating_add(i64::from(duration.nanos / 1_000_000)),
     )
-}
-
-/// A duration in milliseconds as "2 h 05 min", "14 min" or "35 s".
-pub fn human_duration(milliseconds: i64) -> String {
-    let seconds = milliseconds.max(0) / 1000;
-    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    if days > 0 {
-        format!("{days} d {hours:02} h")
-    } else if hours > 0 {
-        format!("{hours} h {minutes:02} min")
-    } else if minutes > 0 {
-        format!("{minutes} min")
-    } else {
-        format!("{seconds} s")
-    }
-}
-
-fn percent(fraction: f64) -> String {
-    format!("{:.1}%", fraction * 100.0)
-}
-
-/// "78.9% (15/19)", or "–" when nothing was due.
-fn rate_with_counts(rate: f64, numerator: u64, denominator: u64) -> String {
-    if denominator == 0 {
-        "–".to_owned()
-    } else {
-        format!("{} ({numerator}/{denominator})", percent(rate))
-    }
 }
 
 fn or_dash(text: String) -> String {

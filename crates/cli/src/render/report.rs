@@ -1,8 +1,13 @@
-//! The monthly report as text for a terminal.
+//! The monthly report as text for a terminal: a walk over the report's sections
+//! ([`reports::sections`]), each laid out as a table or a line.
 
-use super::{human_duration, percent, rate_with_counts, View};
-use crate::style::Paint;
+use super::View;
+use crate::style::{Paint, Style};
 use crate::table::{truncate, Table};
+use reports::sections::{
+    percent, yes_no, Adopted, Departments, HeadlineFigure, OnTimeRow, ProblemTable, Satisfaction,
+    Section, Shares, TargetRow,
+};
 
 /// The monthly report as text for a terminal: headline, targets, shares, on-time rates,
 /// satisfaction, top problems, departments and adopted suggestions.
@@ -30,84 +35,80 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
         report.config_version,
         view.instant_text(report.as_of),
     );
-
-    let mut headline =
-        Table::new(&["FIGURE", "THIS MONTH", "LAST MONTH", "CHANGE"]).right(&[1, 2, 3]);
-    for change in &report.month_on_month {
-        let (current, previous, delta) = match change.name.as_str() {
-            "tickets" => (
-                format!("{:.0}", change.current),
-                format!("{:.0}", change.previous),
-                format!("{:+.0}", change.change),
-            ),
-            "satisfaction_mean" => (
-                format!("{:.2}", change.current),
-                format!("{:.2}", change.previous),
-                format!("{:+.2}", change.change),
-            ),
-            _ => (
-                percent(change.current),
-                percent(change.previous),
-                format!("{:+.1} pt", change.change * 100.0),
-            ),
-        };
-        headline.row(vec![
-            change.name.replace('_', " "),
-            current,
-            previous,
-            delta,
-        ]);
-    }
-    text.push_str(&headline.render());
-
-    text.push('\n');
-    let mut targets = Table::new(&["TARGET", "GOAL", "ACTUAL", "STATUS", "MEASURED"]);
-    for target in &report.targets {
-        let (goal, actual) = if target.name == "satisfaction" {
-            (
-                format!("≥ {:.1} or ≥ 90%", target.target),
-                format!("{:.2}", target.actual),
-            )
-        } else {
-            (
-                format!("≥ {}", percent(target.target)),
-                percent(target.actual),
-            )
-        };
-        targets.row(vec![
-            target.name.replace('_', " "),
-            goal,
-            actual,
-            if target.met {
-                style.paint(Paint::Green, "met")
-            } else {
-                style.paint(Paint::Red, "missed")
-            },
-            target.detail.clone(),
-        ]);
-    }
-    text.push_str(&targets.render());
-
-    for (title, shares) in [
-        ("KIND", &report.by_kind),
-        ("CONTENT TYPE", &report.by_content_type),
-        ("CHANNEL", &report.by_channel),
-        ("PRIORITY", &report.by_priority),
-    ] {
-        text.push('\n');
-        let mut table = Table::new(&[title, "TICKETS", "SHARE"]).right(&[1, 2]);
-        for share in shares.iter() {
-            table.row(vec![
-                share.key.clone(),
-                share.count.to_string(),
-                percent(share.share),
-            ]);
+    for (index, section) in report.sections().enumerate() {
+        if index > 0 {
+            text.push('\n');
         }
-        text.push_str(&table.render());
+        let shown = match section {
+            Section::Headline(figures) => headline(&figures),
+            Section::Targets(targets) => targets_table(&targets, style),
+            Section::Shares(shares) => shares_tables(&shares),
+            Section::OnTime(rows) => on_time(&rows),
+            Section::Satisfaction(satisfaction) => satisfaction_lines(&satisfaction),
+            Section::Problems(tables) => problems(&tables, style),
+            Section::Departments(departments) => departments_table(&departments),
+            Section::Adopted(adopted) => adopted_lines(&adopted),
+        };
+        text.push_str(&shown);
     }
+    text
+}
 
-    text.push('\n');
-    let mut on_time = Table::new(&[
+fn headline(figures: &[HeadlineFigure<'_>]) -> String {
+    let mut table = Table::new(&["FIGURE", "THIS MONTH", "LAST MONTH", "CHANGE"]).right(&[1, 2, 3]);
+    for figure in figures {
+        table.row(vec![
+            figure.label(),
+            figure.current(),
+            figure.previous(),
+            figure.delta(),
+        ]);
+    }
+    table.render()
+}
+
+fn targets_table(targets: &[TargetRow<'_>], style: Style) -> String {
+    let mut table = Table::new(&["TARGET", "GOAL", "ACTUAL", "STATUS", "MEASURED"]);
+    for target in targets {
+        let paint = if target.0.met {
+            Paint::Green
+        } else {
+            Paint::Red
+        };
+        table.row(vec![
+            target.label(),
+            target.goal(),
+            target.actual(),
+            style.paint(paint, target.status()),
+            target.0.detail.clone(),
+        ]);
+    }
+    table.render()
+}
+
+/// One table a dimension, separated by blank lines.
+fn shares_tables(shares: &Shares<'_>) -> String {
+    let tables: Vec<String> = shares
+        .tables()
+        .iter()
+        .map(|dimension| {
+            let title = dimension.name.to_uppercase();
+            let mut table = Table::new(&[&title, "TICKETS", "SHARE"]).right(&[1, 2]);
+            for share in dimension.shares {
+                table.row(vec![
+                    share.key.clone(),
+                    share.count.to_string(),
+                    percent(share.share),
+                ]);
+            }
+            table.render()
+        })
+        .collect();
+    tables.join("\n")
+}
+
+fn on_time(rows: &[OnTimeRow<'_>]) -> String {
+    let mut table = Table::new(&[
         "PRIORITY",
         "RECEIVED",
         "RESPONSE ON TIME",
@@ -116,81 +117,68 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
         "RESOLUTION ON TIME",
     ])
     .right(&[1, 2, 3, 4, 5]);
-    for rates in std::iter::once(&report.on_time).chain(report.on_time_by_priority.iter()) {
-        on_time.row(vec![
-            rates
-                .priority
-                .map_or("all", |priority| priority.as_str())
-                .to_owned(),
-            rates.received.to_string(),
-            rate_with_counts(
-                rates.response_on_time_rate,
-                rates.responded_on_time,
-                rates.response_due,
-            ),
-            rates.resolved.to_string(),
-            if rates.received == 0 {
-                "–".to_owned()
-            } else {
-                percent(rates.resolution_rate)
-            },
-            rate_with_counts(
-                rates.resolution_on_time_rate,
-                rates.resolved_on_time,
-                rates.resolution_due,
-            ),
+    for row in rows {
+        table.row(vec![
+            row.label().to_owned(),
+            row.0.received.to_string(),
+            row.response_with_counts(),
+            row.0.resolved.to_string(),
+            row.resolution_rate(),
+            row.resolution_with_counts(),
         ]);
     }
-    text.push_str(&on_time.render());
+    table.render()
+}
 
-    let satisfaction = &report.satisfaction;
-    text.push_str(&format!(
-        "\nsatisfaction: mean {:.2} over {} reviews, {} satisfied · reopened {} ({} of reviewed)\n",
-        satisfaction.mean,
-        satisfaction.reviews,
-        percent(satisfaction.share_satisfied),
-        report.reopened,
-        percent(report.reopen_rate)
-    ));
-    let largest = satisfaction
-        .distribution
-        .iter()
-        .map(|score| score.count)
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    for score in &satisfaction.distribution {
+/// The ratings in one line, then a bar of each score.
+fn satisfaction_lines(satisfaction: &Satisfaction<'_>) -> String {
+    let summary = satisfaction.summary;
+    let mut text = format!(
+        "satisfaction: mean {:.2} over {} reviews, {} satisfied · reopened {} ({} of reviewed)\n",
+        summary.mean,
+        summary.reviews,
+        percent(summary.share_satisfied),
+        satisfaction.reopened,
+        percent(satisfaction.reopen_rate)
+    );
+    let largest = satisfaction.largest_count().max(1);
+    for score in &summary.distribution {
         let bar = "█".repeat(((score.count * 30).div_ceil(largest)) as usize);
         let line = format!("  {} {:>5}  {bar}", score.score, score.count);
         text.push_str(line.trim_end());
         text.push('\n');
     }
+    text
+}
 
-    for (title, problems) in [
-        ("KEYWORD", &report.top_keywords),
-        ("PRODUCT", &report.top_products),
-    ] {
-        text.push('\n');
-        let mut table =
-            Table::new(&[title, "TICKETS", "SHARE", "OF COMPLAINTS", "PRIORITY"]).right(&[1, 2, 3]);
-        for problem in problems.iter() {
-            table.row(vec![
-                problem.key.clone(),
-                problem.count.to_string(),
-                percent(problem.share),
-                percent(problem.complaint_share),
-                if problem.priority_flag {
-                    style.paint(Paint::Red, "priority topic")
-                } else {
-                    String::new()
-                },
-            ]);
-        }
-        text.push_str(&table.render());
-    }
+fn problems(tables: &[ProblemTable<'_>; 2], style: Style) -> String {
+    let tables: Vec<String> = tables
+        .iter()
+        .map(|problems| {
+            let title = problems.name.to_uppercase();
+            let mut table = Table::new(&[&title, "TICKETS", "SHARE", "OF COMPLAINTS", "PRIORITY"])
+                .right(&[1, 2, 3]);
+            for problem in problems.problems {
+                table.row(vec![
+                    problem.key.clone(),
+                    problem.count.to_string(),
+                    percent(problem.share),
+                    percent(problem.complaint_share),
+                    if problem.priority_flag {
+                        style.paint(Paint::Red, "priority topic")
+                    } else {
+                        String::new()
+                    },
+                ]);
+            }
+            table.render()
+        })
+        .collect();
+    tables.join("\n")
+}
 
-    text.push('\n');
-    let mut departments = Table::new(&[
+fn departments_table(departments: &Departments<'_>) -> String {
+    let mut table = Table::new(&[
         "DEPARTMENT",
         "VOLUME",
         "MEDIAN 1ST RESPONSE",
@@ -200,57 +188,41 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
         "SATISFACTION",
     ])
     .right(&[1, 2, 3, 4, 5, 6]);
-    for kpi in &report.departments {
-        departments.row(vec![
-            kpi.department.clone(),
-            kpi.volume.to_string(),
-            kpi.median_first_response_ms
-                .map_or_else(|| "–".to_owned(), human_duration),
-            kpi.p90_first_response_ms
-                .map_or_else(|| "–".to_owned(), human_duration),
-            if kpi.volume == 0 {
-                "–".to_owned()
-            } else {
-                percent(kpi.resolution_rate)
-            },
-            if kpi.response_due + kpi.resolution_due == 0 {
-                "–".to_owned()
-            } else {
-                percent(kpi.on_time_rate)
-            },
-            if kpi.reviews == 0 {
-                "–".to_owned()
-            } else {
-                format!("{:.2}", kpi.satisfaction_mean)
-            },
+    for row in &departments.rows {
+        table.row(vec![
+            row.0.department.clone(),
+            row.0.volume.to_string(),
+            row.median_first_response(),
+            row.p90_first_response(),
+            row.resolution_rate(),
+            row.on_time_rate(),
+            row.satisfaction_mean(),
         ]);
     }
-    text.push_str(&departments.render());
+    table.render()
+}
 
-    text.push_str(&format!(
-        "\nadopted suggestions: {} ({} customers told) · archived {} · closed loop {}\n",
-        report.adopted_count,
-        report.adopted_customers_told,
-        report.archived,
-        percent(report.closed_loop_rate)
-    ));
-    if !report.adopted_suggestions.is_empty() {
-        let mut adopted = Table::new(&["TICKET", "DEPARTMENT", "OUTCOME", "TOLD", "SUGGESTION"]);
-        for suggestion in &report.adopted_suggestions {
-            adopted.row(vec![
+/// The adopted suggestions and the closed loop in one line, then the suggestions listed.
+fn adopted_lines(adopted: &Adopted<'_>) -> String {
+    let mut text = format!(
+        "adopted suggestions: {} ({} customers told) · archived {} · closed loop {}\n",
+        adopted.count,
+        adopted.customers_told,
+        adopted.archived,
+        percent(adopted.closed_loop_rate)
+    );
+    if !adopted.suggestions.is_empty() {
+        let mut table = Table::new(&["TICKET", "DEPARTMENT", "OUTCOME", "TOLD", "SUGGESTION"]);
+        for suggestion in adopted.suggestions {
+            table.row(vec![
                 suggestion.ticket_id.clone(),
                 suggestion.department.clone(),
                 suggestion.outcome.as_str().to_owned(),
-                if suggestion.customer_told {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_owned(),
+                yes_no(suggestion.customer_told).to_owned(),
                 truncate(&suggestion.content, 40),
             ]);
         }
-        text.push_str(&adopted.render());
+        text.push_str(&table.render());
     }
     text
 }

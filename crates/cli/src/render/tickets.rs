@@ -59,37 +59,6 @@ pub fn ticket_table(tickets: &[v1::Ticket], view: &View) -> String {
 
 /// One ticket in detail.
 pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
-    let customer = ticket.customer.clone().unwrap_or_default();
-    let reach: Vec<String> = [
-        customer.name.clone(),
-        customer.phone.clone(),
-        customer.email.clone(),
-        customer
-            .wechat_openid
-            .is_empty()
-            .then(String::new)
-            .unwrap_or_else(|| format!("wechat {}", customer.wechat_openid)),
-        customer
-            .customer_id
-            .is_empty()
-            .then(String::new)
-            .unwrap_or_else(|| format!("id {}", customer.customer_id)),
-    ]
-    .into_iter()
-    .filter(|part| !part.is_empty())
-    .collect();
-    let classification = if ticket.kind == 0 {
-        "not classified yet".to_owned()
-    } else {
-        format!(
-            "{} · {} · {} · {}{}",
-            kind_text(ticket.kind),
-            content_type_text(ticket.content_type),
-            priority_text(ticket.priority),
-            scope_text(ticket.scope),
-            if ticket.complex { " · complex" } else { "" }
-        )
-    };
     let mut department = or_dash(ticket.department.clone());
     if !ticket.helpers.is_empty() {
         department.push_str(&format!(" (helped by {})", ticket.helpers.join(", ")));
@@ -118,9 +87,9 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
             ),
         ),
         ("channel", or_dash(ticket.channel.clone())),
-        ("customer", or_dash(reach.join(", "))),
+        ("customer", or_dash(customer_reach(ticket))),
         ("received", view.time(ticket.created_at.as_ref())),
-        ("classification", classification),
+        ("classification", classification_text(ticket)),
         ("keywords", or_dash(ticket.keywords.join(", "))),
         ("product", or_dash(ticket.product.clone())),
         ("order", or_dash(ticket.order_id.clone())),
@@ -144,6 +113,59 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         ),
         ("sla", sla),
     ];
+    push_outcome_pairs(ticket, view, &mut pairs);
+    let mut text = key_values(&pairs);
+    text.push('\n');
+    for line in ticket.content.lines() {
+        text.push_str("  ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// How to reach the customer: name, phone, e-mail, WeChat and customer id, as known.
+fn customer_reach(ticket: &v1::Ticket) -> String {
+    let customer = ticket.customer.clone().unwrap_or_default();
+    let reach: Vec<String> = [
+        customer.name.clone(),
+        customer.phone.clone(),
+        customer.email.clone(),
+        customer
+            .wechat_openid
+            .is_empty()
+            .then(String::new)
+            .unwrap_or_else(|| format!("wechat {}", customer.wechat_openid)),
+        customer
+            .customer_id
+            .is_empty()
+            .then(String::new)
+            .unwrap_or_else(|| format!("id {}", customer.customer_id)),
+    ]
+    .into_iter()
+    .filter(|part| !part.is_empty())
+    .collect();
+    reach.join(", ")
+}
+
+/// "complaint · product · urgent · individual · complex", or "not classified yet".
+fn classification_text(ticket: &v1::Ticket) -> String {
+    if ticket.kind == 0 {
+        return "not classified yet".to_owned();
+    }
+    format!(
+        "{} · {} · {} · {}{}",
+        kind_text(ticket.kind),
+        content_type_text(ticket.content_type),
+        priority_text(ticket.priority),
+        scope_text(ticket.scope),
+        if ticket.complex { " · complex" } else { "" }
+    )
+}
+
+/// The lines of a ticket's later life, each when it applies: outcome and solution, decline,
+/// review, escalation, archive, problem links.
+fn push_outcome_pairs(ticket: &v1::Ticket, view: &View, pairs: &mut Vec<(&str, String)>) {
     if ticket.outcome != 0 {
         let mut outcome = outcome_text(ticket.outcome);
         if ticket.awaiting_approval {
@@ -190,14 +212,6 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
             ),
         ));
     }
-    let mut text = key_values(&pairs);
-    text.push('\n');
-    for line in ticket.content.lines() {
-        text.push_str("  ");
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
 }
 
 /// One ticket as JSON, every field with its stable name.

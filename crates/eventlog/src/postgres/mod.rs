@@ -131,13 +131,7 @@ pub(crate) fn migrate(client: &mut Client) -> Result<(), LogError> {
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(pg("lock for migration"))?;
     transaction
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    INTEGER PRIMARY KEY,
-                name       TEXT NOT NULL,
-                applied_at TEXT NOT NULL
-            );",
-        )
+        .batch_execute(crate::schema::SCHEMA_MIGRATIONS_TABLE)
         .map_err(pg("create schema_migrations"))?;
     let current: i32 = transaction
         .query_one(
@@ -422,17 +416,8 @@ fn verify_here(
         });
     }
     let head = read_head(&mut client)?;
-    let mut report = VerifyReport {
-        checked: 0,
-        head_position: head.position,
-        head_hash: head.hash,
-        ok: false,
-        first_bad: None,
-    };
-    let checkpoint = from.unwrap_or(Checkpoint {
-        position: 0,
-        hash: GENESIS_HASH,
-    });
+    let mut report = VerifyReport::before_checking(head.position, head.hash);
+    let checkpoint = from.unwrap_or(Checkpoint::GENESIS);
     let stored_at_checkpoint: Option<Vec<u8>> = if checkpoint.position == 0 {
         Some(GENESIS_HASH.to_vec())
     } else {
@@ -623,51 +608,10 @@ pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head
     let mut fresh = Vec::with_capacity(rows.len());
     for row in rows {
         if row.position <= head.position {
-            let stored: Option<Vec<u8>> = transaction
-                .query_opt(
-                    "SELECT hash FROM events WHERE position = $1",
-                    &[&i64::try_from(row.position).unwrap_or(i64::MAX)],
-                )
-                .map_err(pg("compare an imported row"))?
-                .map(|stored| stored.try_get(0))
-                .transpose()
-                .map_err(pg("compare an imported row"))?;
-            if stored.as_deref() != Some(&row.hash[..]) {
-                return Err(LogError::Corrupt {
-                    reason: format!(
-                        "position {} is already stored in the target with another hash: the \
-                         target holds a different log",
-                        row.position
-                    ),
-                });
-            }
+            check_already_stored(&mut transaction, row)?;
             continue;
         }
-        if row.position != head.position + 1 {
-            return Err(LogError::invalid(
-                "rows",
-                format!(
-                    "position {} does not follow the target's head {}",
-                    row.position, head.position
-                ),
-            ));
-        }
-        if row.prev_hash != head.hash {
-            return Err(LogError::Corrupt {
-                reason: format!(
-                    "prev_hash at position {} is not the hash of position {}",
-                    row.position, head.position
-                ),
-            });
-        }
-        if recompute_hash(row, &head.hash) != row.hash {
-            return Err(LogError::Corrupt {
-                reason: format!(
-                    "the content of position {} does not match its hash",
-                    row.position
-                ),
-            });
-        }
+        check_continues(row, &head)?;
         head = Head {
             position: row.position,
             hash: row.hash,
@@ -679,57 +623,7 @@ pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head
             .prepare(IMPORT_ROWS)
             .map_err(pg("prepare import"))?;
         for chunk in fresh.chunks(IMPORT_CHUNK_ROWS) {
-            let to_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-            let position: Vec<i64> = chunk.iter().map(|row| to_i64(row.position)).collect();
-            let stream_id: Vec<&str> = chunk.iter().map(|row| row.stream_id.as_str()).collect();
-            let version: Vec<i64> = chunk.iter().map(|row| to_i64(row.stream_version)).collect();
-            let event_id: Vec<Uuid> = chunk.iter().map(|row| row.event_id).collect();
-            let event_type: Vec<&str> = chunk.iter().map(|row| row.event_type.as_str()).collect();
-            let schema_version: Vec<i32> = chunk
-                .iter()
-                .map(|row| i32::try_from(row.schema_version).unwrap_or(i32::MAX))
-                .collect();
-            let occurred_at: Vec<String> = chunk
-                .iter()
-                .map(|row| crate::canonical::format_timestamp(&row.occurred_at))
-                .collect();
-            let recorded_at: Vec<String> = chunk
-                .iter()
-                .map(|row| crate::canonical::format_timestamp(&row.recorded_at))
-                .collect();
-            let actor: Vec<&str> = chunk.iter().map(|row| row.actor_json.as_str()).collect();
-            let correlation_id: Vec<Option<&str>> = chunk
-                .iter()
-                .map(|row| row.correlation_id.as_deref())
-                .collect();
-            let causation_id: Vec<Option<&str>> = chunk
-                .iter()
-                .map(|row| row.causation_id.as_deref())
-                .collect();
-            let payload: Vec<&str> = chunk.iter().map(|row| row.payload_json.as_str()).collect();
-            let prev_hash: Vec<&[u8]> = chunk.iter().map(|row| &row.prev_hash[..]).collect();
-            let hash: Vec<&[u8]> = chunk.iter().map(|row| &row.hash[..]).collect();
-            transaction
-                .execute(
-                    &statement,
-                    &[
-                        &position,
-                        &stream_id,
-                        &version,
-                        &event_id,
-                        &event_type,
-                        &schema_version,
-                        &occurred_at,
-                        &recorded_at,
-                        &actor,
-                        &correlation_id,
-                        &causation_id,
-                        &payload,
-                        &prev_hash,
-                        &hash,
-                    ],
-                )
-                .map_err(pg("import rows"))?;
+            insert_imported(&mut transaction, &statement, chunk)?;
         }
         transaction
             .execute(
@@ -740,4 +634,120 @@ pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head
     }
     transaction.commit().map_err(pg("commit import"))?;
     Ok(head)
+}
+
+/// An imported row at or before the head must be the row stored there, hash for hash.
+fn check_already_stored(
+    transaction: &mut postgres::Transaction<'_>,
+    row: &RecordedEvent,
+) -> Result<(), LogError> {
+    let stored: Option<Vec<u8>> = transaction
+        .query_opt(
+            "SELECT hash FROM events WHERE position = $1",
+            &[&i64::try_from(row.position).unwrap_or(i64::MAX)],
+        )
+        .map_err(pg("compare an imported row"))?
+        .map(|stored| stored.try_get(0))
+        .transpose()
+        .map_err(pg("compare an imported row"))?;
+    if stored.as_deref() != Some(&row.hash[..]) {
+        return Err(LogError::Corrupt {
+            reason: format!(
+                "position {} is already stored in the target with another hash: the \
+                 target holds a different log",
+                row.position
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// An imported row after the head must follow it, link to it and match its own hash.
+fn check_continues(row: &RecordedEvent, head: &Head) -> Result<(), LogError> {
+    if row.position != head.position + 1 {
+        return Err(LogError::invalid(
+            "rows",
+            format!(
+                "position {} does not follow the target's head {}",
+                row.position, head.position
+            ),
+        ));
+    }
+    if row.prev_hash != head.hash {
+        return Err(LogError::Corrupt {
+            reason: format!(
+                "prev_hash at position {} is not the hash of position {}",
+                row.position, head.position
+            ),
+        });
+    }
+    if recompute_hash(row, &head.hash) != row.hash {
+        return Err(LogError::Corrupt {
+            reason: format!(
+                "the content of position {} does not match its hash",
+                row.position
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Inserts one chunk of imported rows verbatim with [`IMPORT_ROWS`].
+fn insert_imported(
+    transaction: &mut postgres::Transaction<'_>,
+    statement: &postgres::Statement,
+    chunk: &[&RecordedEvent],
+) -> Result<(), LogError> {
+    let to_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    let position: Vec<i64> = chunk.iter().map(|row| to_i64(row.position)).collect();
+    let stream_id: Vec<&str> = chunk.iter().map(|row| row.stream_id.as_str()).collect();
+    let version: Vec<i64> = chunk.iter().map(|row| to_i64(row.stream_version)).collect();
+    let event_id: Vec<Uuid> = chunk.iter().map(|row| row.event_id).collect();
+    let event_type: Vec<&str> = chunk.iter().map(|row| row.event_type.as_str()).collect();
+    let schema_version: Vec<i32> = chunk
+        .iter()
+        .map(|row| i32::try_from(row.schema_version).unwrap_or(i32::MAX))
+        .collect();
+    let occurred_at: Vec<String> = chunk
+        .iter()
+        .map(|row| crate::canonical::format_timestamp(&row.occurred_at))
+        .collect();
+    let recorded_at: Vec<String> = chunk
+        .iter()
+        .map(|row| crate::canonical::format_timestamp(&row.recorded_at))
+        .collect();
+    let actor: Vec<&str> = chunk.iter().map(|row| row.actor_json.as_str()).collect();
+    let correlation_id: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|row| row.correlation_id.as_deref())
+        .collect();
+    let causation_id: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|row| row.causation_id.as_deref())
+        .collect();
+    let payload: Vec<&str> = chunk.iter().map(|row| row.payload_json.as_str()).collect();
+    let prev_hash: Vec<&[u8]> = chunk.iter().map(|row| &row.prev_hash[..]).collect();
+    let hash: Vec<&[u8]> = chunk.iter().map(|row| &row.hash[..]).collect();
+    transaction
+        .execute(
+            statement,
+            &[
+                &position,
+                &stream_id,
+                &version,
+                &event_id,
+                &event_type,
+                &schema_version,
+                &occurred_at,
+                &recorded_at,
+                &actor,
+                &correlation_id,
+                &causation_id,
+                &payload,
+                &prev_hash,
+                &hash,
+            ],
+        )
+        .map_err(pg("import rows"))?;
+    Ok(())
 }

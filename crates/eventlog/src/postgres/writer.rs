@@ -12,9 +12,7 @@ use postgres::{Client, Transaction};
 use uuid::Uuid;
 
 use super::{connect, read_head, row_to_event, Pending, APPEND_LOCK, CHANNEL, EVENT_COLUMNS};
-use crate::canonical::{
-    chain_hash, finish_digest, format_timestamp, truncate_to_micros, WriterFields,
-};
+use crate::canonical::{format_timestamp, truncate_to_micros};
 use crate::error::{pg, LogError};
 use crate::event::{AppendOutcome, RecordedEvent};
 use crate::options::LogOptions;
@@ -156,142 +154,21 @@ impl PgWriter {
             .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
             .map_err(pg("take the append lock"))?;
         let start = read_head(&mut transaction)?;
-        let mut head = start;
-
-        // What the database already holds for this batch's event ids and streams.
-        let event_ids: Vec<Uuid> = batch
-            .iter()
-            .flatten()
-            .flat_map(|request| request.events.iter().map(|event| event.event_id))
-            .collect();
-        let mut stored: HashMap<Uuid, Stored> = HashMap::new();
-        for row in transaction
-            .query(
-                "SELECT event_id, stream_id, position, stream_version FROM events \
-                 WHERE event_id = ANY($1)",
-                &[&event_ids],
-            )
-            .map_err(pg("look up event ids"))?
-        {
-            let event_id: Uuid = row.try_get(0).map_err(pg("look up event ids"))?;
-            let position: i64 = row.try_get(2).map_err(pg("look up event ids"))?;
-            let version: i64 = row.try_get(3).map_err(pg("look up event ids"))?;
-            stored.insert(
-                event_id,
-                Stored {
-                    stream_id: row.try_get(1).map_err(pg("look up event ids"))?,
-                    position: u64::try_from(position).unwrap_or(0),
-                    stream_version: u64::try_from(version).unwrap_or(0),
-                },
-            );
-        }
-        let mut stream_ids: Vec<&str> = batch
-            .iter()
-            .flatten()
-            .map(|request| request.stream_id.as_str())
-            .collect();
-        stream_ids.sort_unstable();
-        stream_ids.dedup();
-        let mut versions: HashMap<String, u64> = HashMap::new();
-        for row in transaction
-            .query(
-                "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id = ANY($1) \
-                 GROUP BY stream_id",
-                &[&stream_ids],
-            )
-            .map_err(pg("read stream versions"))?
-        {
-            let version: i64 = row.try_get(1).map_err(pg("read stream versions"))?;
-            versions.insert(
-                row.try_get(0).map_err(pg("read stream versions"))?,
-                u64::try_from(version).unwrap_or(0),
-            );
-        }
-
-        let recorded_at = truncate_to_micros(Utc::now());
-        let recorded_at_text = format_timestamp(&recorded_at);
-        let mut columns = Columns::default();
-        let mut results = Vec::with_capacity(batch.len());
-        // The requests that appended rows, and where their rows are in `columns`.
-        let mut appended: Vec<((usize, usize), Range<usize>)> = Vec::new();
-        for (caller, requests) in batch.iter().enumerate() {
-            let mut answers = Vec::with_capacity(requests.len());
-            for (index, request) in requests.iter().enumerate() {
-                if let Some(error) = refused.get(&(caller, index)) {
-                    answers.push(Err(error.clone()));
-                    continue;
-                }
-                let first_row = columns.position.len();
-                let answer = decide(
-                    request,
-                    &mut stored,
-                    &mut versions,
-                    &mut head,
-                    &recorded_at_text,
-                    &mut columns,
-                );
-                if columns.position.len() > first_row {
-                    appended.push(((caller, index), first_row..columns.position.len()));
-                }
-                answers.push(answer);
-            }
-            results.push(answers);
-        }
+        let mut decided = Decided {
+            stored: stored_events(&mut transaction, batch)?,
+            versions: stream_versions(&mut transaction, batch)?,
+            head: start,
+            recorded_at: truncate_to_micros(Utc::now()),
+            columns: Columns::default(),
+            appended: Vec::new(),
+        };
+        let results = decided.decide_batch(batch, refused);
+        let head = decided.head;
         if head.position != start.position {
-            transaction
-                .execute(
-                    INSERT_ROWS,
-                    &[
-                        &columns.position,
-                        &columns.stream_id,
-                        &columns.stream_version,
-                        &columns.event_id,
-                        &columns.event_type,
-                        &columns.schema_version,
-                        &columns.occurred_at,
-                        &recorded_at_text,
-                        &columns.actor,
-                        &columns.correlation_id,
-                        &columns.causation_id,
-                        &columns.payload,
-                        &columns.prev_hash,
-                        &columns.hash,
-                    ],
-                )
-                .map_err(pg("insert events"))?;
-            transaction
-                .execute(
-                    "SELECT pg_notify($1, $2)",
-                    &[&CHANNEL, &head.position.to_string()],
-                )
-                .map_err(pg("notify followers"))?;
+            decided.insert(&mut transaction)?;
             if let Some(shared) = self.shared.as_deref_mut() {
                 catch_up_within(shared, &mut transaction, start.position)?;
-                let requests: Vec<Vec<RecordedEvent>> = appended
-                    .iter()
-                    .map(|((caller, index), rows)| {
-                        recorded_rows(&batch[*caller][*index], &columns, rows, recorded_at)
-                    })
-                    .collect();
-                match shared.apply_all(&mut transaction, &requests) {
-                    Ok(()) => {}
-                    Err((failed, error @ LogError::Projector { .. })) => {
-                        let index =
-                            appended
-                                .get(failed)
-                                .map(|(index, _)| *index)
-                                .ok_or_else(|| LogError::Corrupt {
-                                    reason: format!(
-                                        "the shared projector refused request {failed} of {}",
-                                        appended.len()
-                                    ),
-                                })?;
-                        return Err(BatchError::Refused(index, error));
-                    }
-                    // The database or the key store failed, not the request: the batch fails
-                    // as a whole and its callers repeat it.
-                    Err((_, error)) => return Err(BatchError::Failed(error)),
-                }
+                decided.apply_shared(shared, &mut transaction, batch)?;
             }
         }
         transaction
@@ -303,6 +180,192 @@ impl PgWriter {
             }
         }
         Ok((results, head))
+    }
+}
+
+/// What the database already holds for the event ids of `batch`.
+fn stored_events(
+    transaction: &mut Transaction<'_>,
+    batch: &[Vec<PreparedRequest>],
+) -> Result<HashMap<Uuid, Stored>, LogError> {
+    let event_ids: Vec<Uuid> = batch
+        .iter()
+        .flatten()
+        .flat_map(|request| request.events.iter().map(|event| event.event_id))
+        .collect();
+    let mut stored: HashMap<Uuid, Stored> = HashMap::new();
+    for row in transaction
+        .query(
+            "SELECT event_id, stream_id, position, stream_version FROM events \
+             WHERE event_id = ANY($1)",
+            &[&event_ids],
+        )
+        .map_err(pg("look up event ids"))?
+    {
+        let event_id: Uuid = row.try_get(0).map_err(pg("look up event ids"))?;
+        let position: i64 = row.try_get(2).map_err(pg("look up event ids"))?;
+        let version: i64 = row.try_get(3).map_err(pg("look up event ids"))?;
+        stored.insert(
+            event_id,
+            Stored {
+                stream_id: row.try_get(1).map_err(pg("look up event ids"))?,
+                position: u64::try_from(position).unwrap_or(0),
+                stream_version: u64::try_from(version).unwrap_or(0),
+            },
+        );
+    }
+    Ok(stored)
+}
+
+/// The current version of each stream `batch` appends to.
+fn stream_versions(
+    transaction: &mut Transaction<'_>,
+    batch: &[Vec<PreparedRequest>],
+) -> Result<HashMap<String, u64>, LogError> {
+    let mut stream_ids: Vec<&str> = batch
+        .iter()
+        .flatten()
+        .map(|request| request.stream_id.as_str())
+        .collect();
+    stream_ids.sort_unstable();
+    stream_ids.dedup();
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    for row in transaction
+        .query(
+            "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id = ANY($1) \
+             GROUP BY stream_id",
+            &[&stream_ids],
+        )
+        .map_err(pg("read stream versions"))?
+    {
+        let version: i64 = row.try_get(1).map_err(pg("read stream versions"))?;
+        versions.insert(
+            row.try_get(0).map_err(pg("read stream versions"))?,
+            u64::try_from(version).unwrap_or(0),
+        );
+    }
+    Ok(versions)
+}
+
+/// A batch being decided: what is stored, the rows it appends and which request each is of.
+struct Decided {
+    stored: HashMap<Uuid, Stored>,
+    versions: HashMap<String, u64>,
+    head: Head,
+    recorded_at: DateTime<Utc>,
+    columns: Columns,
+    /// The requests that appended rows, and where their rows are in `columns`.
+    appended: Vec<((usize, usize), Range<usize>)>,
+}
+
+impl Decided {
+    /// Decides every request of `batch` in order: each one's answer.
+    fn decide_batch(
+        &mut self,
+        batch: &[Vec<PreparedRequest>],
+        refused: &HashMap<(usize, usize), LogError>,
+    ) -> BatchAnswers {
+        let recorded_at_text = format_timestamp(&self.recorded_at);
+        let mut results = Vec::with_capacity(batch.len());
+        for (caller, requests) in batch.iter().enumerate() {
+            let mut answers = Vec::with_capacity(requests.len());
+            for (index, request) in requests.iter().enumerate() {
+                if let Some(error) = refused.get(&(caller, index)) {
+                    answers.push(Err(error.clone()));
+                    continue;
+                }
+                let first_row = self.columns.position.len();
+                let answer = decide(
+                    request,
+                    &mut self.stored,
+                    &mut self.versions,
+                    &mut self.head,
+                    &recorded_at_text,
+                    &mut self.columns,
+                );
+                if self.columns.position.len() > first_row {
+                    self.appended
+                        .push(((caller, index), first_row..self.columns.position.len()));
+                }
+                answers.push(answer);
+            }
+            results.push(answers);
+        }
+        results
+    }
+
+    /// Inserts the appended rows and tells the followers the new head.
+    fn insert(&self, transaction: &mut Transaction<'_>) -> Result<(), LogError> {
+        let columns = &self.columns;
+        let recorded_at_text = format_timestamp(&self.recorded_at);
+        transaction
+            .execute(
+                INSERT_ROWS,
+                &[
+                    &columns.position,
+                    &columns.stream_id,
+                    &columns.stream_version,
+                    &columns.event_id,
+                    &columns.event_type,
+                    &columns.schema_version,
+                    &columns.occurred_at,
+                    &recorded_at_text,
+                    &columns.actor,
+                    &columns.correlation_id,
+                    &columns.causation_id,
+                    &columns.payload,
+                    &columns.prev_hash,
+                    &columns.hash,
+                ],
+            )
+            .map_err(pg("insert events"))?;
+        transaction
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANNEL, &self.head.position.to_string()],
+            )
+            .map_err(pg("notify followers"))?;
+        Ok(())
+    }
+
+    /// Applies the appended rows to the shared projections in the same transaction.
+    fn apply_shared(
+        &self,
+        shared: &mut dyn SharedProjector,
+        transaction: &mut Transaction<'_>,
+        batch: &[Vec<PreparedRequest>],
+    ) -> Result<(), BatchError> {
+        let requests: Vec<Vec<RecordedEvent>> = self
+            .appended
+            .iter()
+            .map(|((caller, index), rows)| {
+                recorded_rows(
+                    &batch[*caller][*index],
+                    &self.columns,
+                    rows,
+                    self.recorded_at,
+                )
+            })
+            .collect();
+        match shared.apply_all(transaction, &requests) {
+            Ok(()) => Ok(()),
+            Err((failed, error @ LogError::Projector { .. })) => {
+                let index = self
+                    .appended
+                    .get(failed)
+                    .map(|(index, _)| *index)
+                    .ok_or_else(|| LogError::Corrupt {
+                        reason: format!(
+                            "the shared projector refused request {failed} of {}",
+                            self.appended.len()
+                        ),
+                    })?;
+                Err(BatchError::Refused(index, error))
+            }
+            // The database or the key store failed, not the request: the batch fails as a
+            // whole and its callers repeat it.
+            Err((_, error)) => Err(BatchError::Failed(error)),
+        }
     }
 }
 
@@ -492,15 +555,7 @@ fn decide(
     for event in &request.events {
         let position = head.position + 1;
         version += 1;
-        let digest = finish_digest(
-            event.digest_prefix.clone(),
-            &WriterFields {
-                stream_version: version,
-                position,
-                recorded_at: recorded_at_text,
-            },
-        );
-        let hash = chain_hash(&head.hash, &digest);
+        let hash = event.hash_at(&head.hash, position, version, recorded_at_text);
         columns.position.push(to_i64(position));
         columns.stream_id.push(request.stream_id.clone());
         columns.stream_version.push(to_i64(version));

@@ -1,0 +1,237 @@
+//! The anonymisation rules of what managers and the public see of adopted suggestions: the
+//! customer's name cut to its first character, and contact data (e-mail addresses, phone,
+//! account or order numbers) taken out of the texts.
+//!
+//! The monthly report lists adopted suggestions with the name cut to "张**"; the public list
+//! (`Reports.AdoptedSuggestions`) also masks every other character ("张*") and takes contact
+//! data out of the suggestion and its solution.
+
+use crate::model::AdoptedSuggestion;
+use chrono::{DateTime, Utc};
+use domain::problems::RewardGranted;
+use domain::types::Outcome;
+use domain::Ticket;
+
+/// When and how a ticket's suggestion was adopted, and whether the customer was told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adoption {
+    /// When the solution was accepted.
+    pub at: DateTime<Utc>,
+    /// `adopted`, or `planned` for an accepted suggestion not delivered yet.
+    pub outcome: Outcome,
+    /// The customer rated the ticket, or was sent a note in the current round after the
+    /// solution was proposed.
+    pub customer_told: bool,
+}
+
+impl Adoption {
+    /// The adoption of `ticket`: `None` unless its outcome is adopted or planned and its
+    /// solution is accepted.
+    pub fn of(ticket: &Ticket) -> Option<Adoption> {
+        let outcome = match ticket.outcome {
+            Some(outcome @ (Outcome::Adopted | Outcome::Planned)) => outcome,
+            _ => return None,
+        };
+        let at = ticket.resolved_at?;
+        let proposed_at = ticket
+            .solution
+            .as_ref()
+            .map_or(at, |solution| solution.proposed_at);
+        let customer_told = ticket.satisfaction.is_some()
+            || ticket.notes.iter().any(|note| {
+                note.to_customer && note.round == ticket.round && note.at >= proposed_at
+            });
+        Some(Adoption {
+            at,
+            outcome,
+            customer_told,
+        })
+    }
+
+    /// The suggestion as the monthly report lists it: the texts as written, the name cut to
+    /// its first character ([`anonymised_name`]).
+    pub fn listed(&self, ticket: &Ticket) -> AdoptedSuggestion {
+        self.suggestion(ticket, str::to_owned, anonymised_name)
+    }
+
+    fn suggestion(
+        &self,
+        ticket: &Ticket,
+        text: impl Fn(&str) -> String,
+        name: impl Fn(Option<&str>) -> String,
+    ) -> AdoptedSuggestion {
+        AdoptedSuggestion {
+            ticket_id: ticket.id_text(),
+            department: ticket.department.clone().unwrap_or_default(),
+            content: text(&ticket.content),
+            product: ticket.product.clone().unwrap_or_default(),
+            solution: ticket
+                .solution
+                .as_ref()
+                .map(|solution| text(&solution.text))
+                .unwrap_or_default(),
+            adopted_at: self.at,
+            customer_told: self.customer_told,
+            customer_display_name: name(ticket.customer.name.as_deref()),
+            outcome: self.outcome,
+        }
+    }
+}
+
+/// An adopted suggestion as the public list shows it: no contact data, the name masked, and
+/// the reward granted for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicSuggestion {
+    pub suggestion: AdoptedSuggestion,
+    pub reward: Option<RewardGranted>,
+}
+
+impl PublicSuggestion {
+    /// The public form of `ticket`'s suggestion adopted as `adoption` says.
+    pub fn of(ticket: &Ticket, adoption: &Adoption) -> PublicSuggestion {
+        PublicSuggestion {
+            suggestion: adoption.suggestion(ticket, without_contact_data, masked_name),
+            reward: ticket.reward.clone(),
+        }
+    }
+}
+
+/// The customer's name as the report lists it: the first character and two stars
+/// ("张**"), or "***" without a name.
+pub fn anonymised_name(name: Option<&str>) -> String {
+    match name.map(str::trim).and_then(|name| name.chars().next()) {
+        Some(first) => format!("{first}**"),
+        None => "***".to_owned(),
+    }
+}
+
+/// The customer's name for the public list: the first character, then one star for each
+/// other character ("张三" → "张*", "John" → "J***"); "***" without a name.
+pub fn masked_name(name: Option<&str>) -> String {
+    let mut characters = name.map(str::trim).unwrap_or_default().chars();
+    match characters.next() {
+        Some(first) => {
+            let rest = characters.count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+        None => "***".to_owned(),
+    }
+}
+
+/// A text for public display: e-mail addresses and runs of seven or more digits (phone,
+/// account or order numbers, possibly with spaces or dashes inside) become "***".
+pub fn without_contact_data(text: &str) -> String {
+    mask_digit_runs(&mask_emails(text))
+}
+
+/// Replaces every `local@domain.tld` with "***".
+fn mask_emails(text: &str) -> String {
+    let characters: Vec<char> = text.chars().collect();
+    let local = |character: char| character.is_ascii_alphanumeric() || "._%+-".contains(character);
+    let domain = |character: char| character.is_ascii_alphanumeric() || ".-".contains(character);
+    let mut output = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, character) in characters.iter().enumerate() {
+        if *character != '@' || at < copied {
+            continue;
+        }
+        let mut start = at;
+        while start > copied && local(characters[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at + 1;
+        while end < characters.len() && domain(characters[end]) {
+            end += 1;
+        }
+        let domain_part: String = characters[at + 1..end].iter().collect();
+        let domain_part = domain_part.trim_end_matches(['.', '-']);
+        if start == at || !domain_part.contains('.') {
+            continue;
+        }
+        let end = at + 1 + domain_part.chars().count();
+        output.extend(&characters[copied..start]);
+        output.push_str("***");
+        copied = end;
+    }
+    output.extend(&characters[copied..]);
+    output
+}
+
+/// Replaces every run of at least seven digits (spaces, dashes, dots and a leading plus
+/// allowed inside) with "***".
+fn mask_digit_runs(text: &str) -> String {
+    let characters: Vec<char> = text.chars().collect();
+    let mut output = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < characters.len() {
+        let starts_number = characters[index].is_ascii_digit()
+            || (characters[index] == '+'
+                && characters.get(index + 1).is_some_and(char::is_ascii_digit));
+        if !starts_number {
+            output.push(characters[index]);
+            index += 1;
+            continue;
+        }
+        let mut end = index;
+        let mut digits = 0;
+        let mut last_digit = index;
+        while end < characters.len() {
+            let character = characters[end];
+            if character.is_ascii_digit() {
+                digits += 1;
+                last_digit = end;
+            } else if !(matches!(character, ' ' | '-' | '.') || (character == '+' && end == index))
+            {
+                break;
+            }
+            end += 1;
+        }
+        if digits >= 7 {
+            output.push_str("***");
+        } else {
+            output.extend(&characters[index..=last_digit]);
+        }
+        index = last_digit + 1;
+    }
+    output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_masked_to_their_first_character() {
+        assert_eq!(masked_name(Some("张三")), "张*");
+        assert_eq!(masked_name(Some("John")), "J***");
+        assert_eq!(masked_name(Some(" 欧阳娜娜 ")), "欧***");
+        assert_eq!(masked_name(Some("李")), "李*");
+        assert_eq!(masked_name(Some("  ")), "***");
+        assert_eq!(masked_name(None), "***");
+    }
+
+    #[test]
+    fn contact_data_leaves_public_text() {
+        assert_eq!(
+            without_contact_data("请联系我 13800138000 或 li.si@example.com 谢谢"),
+            "请联系我 *** 或 *** 谢谢"
+        );
+        assert_eq!(
+            without_contact_data("电话+86 138-0013-8000，建议增加夜间模式"),
+            "电话***，建议增加夜间模式"
+        );
+        assert_eq!(
+            without_contact_data("版本 2.3.1 的第 12 页"),
+            "版本 2.3.1 的第 12 页",
+            "short numbers stay"
+        );
+    }
+
+    #[test]
+    fn names_are_anonymised() {
+        assert_eq!(anonymised_name(Some("张三")), "张**");
+        assert_eq!(anonymised_name(Some("  Alice ")), "A**");
+        assert_eq!(anonymised_name(Some("")), "***");
+        assert_eq!(anonymised_name(None), "***");
+    }
+}

@@ -1,0 +1,500 @@
+//! The report's sections: one model of what a reader meets, in order, that every rendering
+//! walks — the HTML page ([`MonthlyReport::to_html`]), the CSV ([`MonthlyReport::to_csv`])
+//! and the terminal text of `cloop report monthly`. Each section names its rows and shows
+//! each figure the one way the renderings share ("78.9%", "2 h 05 min", "–" where nothing
+//! was due); a rendering only lays them out.
+
+use crate::model::{
+    AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
+    SatisfactionSummary, TargetCheck, TopProblem,
+};
+
+/// Shown where a figure has nothing to be computed from.
+pub const NONE: &str = "–";
+
+/// A fraction as a percentage with one decimal: "78.9%".
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+/// A duration in milliseconds as "2 h 05 min", "14 min" or "35 s".
+pub fn human_duration(milliseconds: i64) -> String {
+    let seconds = milliseconds.max(0) / 1000;
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    if days > 0 {
+        format!("{days} d {hours:02} h")
+    } else if hours > 0 {
+        format!("{hours} h {minutes:02} min")
+    } else if minutes > 0 {
+        format!("{minutes} min")
+    } else {
+        format!("{seconds} s")
+    }
+}
+
+/// A duration that may be unknown: [`human_duration`], or "–".
+pub fn optional_duration(milliseconds: Option<i64>) -> String {
+    milliseconds.map_or_else(|| NONE.to_owned(), human_duration)
+}
+
+/// "78.9% (15/19)", or "–" when nothing was due.
+pub fn rate_with_counts(rate: f64, numerator: u64, denominator: u64) -> String {
+    if denominator == 0 {
+        NONE.to_owned()
+    } else {
+        format!("{} ({numerator}/{denominator})", percent(rate))
+    }
+}
+
+/// `shown()` when the figure has something to be computed from, else "–".
+fn unless_empty(empty: bool, shown: impl FnOnce() -> String) -> String {
+    if empty {
+        NONE.to_owned()
+    } else {
+        shown()
+    }
+}
+
+/// A stable name as people read it: "satisfaction_mean" → "satisfaction mean".
+fn spaced(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+/// The sections of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    Headline,
+    Targets,
+    Shares,
+    OnTime,
+    Satisfaction,
+    Problems,
+    Departments,
+    Adopted,
+}
+
+impl SectionKind {
+    /// The order a reader meets the sections in, on the page and in the terminal.
+    pub const READING_ORDER: [SectionKind; 8] = [
+        SectionKind::Headline,
+        SectionKind::Targets,
+        SectionKind::Shares,
+        SectionKind::OnTime,
+        SectionKind::Satisfaction,
+        SectionKind::Problems,
+        SectionKind::Departments,
+        SectionKind::Adopted,
+    ];
+}
+
+/// One section of a report, borrowing the report's figures.
+#[derive(Debug, Clone)]
+pub enum Section<'a> {
+    /// The month-on-month change of each headline figure.
+    Headline(Vec<HeadlineFigure<'a>>),
+    /// The process targets, met or missed.
+    Targets(Vec<TargetRow<'a>>),
+    /// The month's tickets by kind, content type, channel and priority.
+    Shares(Shares<'a>),
+    /// Response and resolution on time: all tickets, then each priority.
+    OnTime(Vec<OnTimeRow<'a>>),
+    /// The customers' ratings and the reopened tickets.
+    Satisfaction(Satisfaction<'a>),
+    /// The most frequent keywords and products.
+    Problems([ProblemTable<'a>; 2]),
+    /// Each department's figures.
+    Departments(Departments<'a>),
+    /// The adopted suggestions and the closed loop.
+    Adopted(Adopted<'a>),
+}
+
+impl MonthlyReport {
+    /// One section of the report.
+    pub fn section(&self, kind: SectionKind) -> Section<'_> {
+        match kind {
+            SectionKind::Headline => {
+                Section::Headline(self.month_on_month.iter().map(HeadlineFigure).collect())
+            }
+            SectionKind::Targets => Section::Targets(self.targets.iter().map(TargetRow).collect()),
+            SectionKind::Shares => Section::Shares(Shares {
+                tickets: self.tickets,
+                complaints: self.complaints,
+                kind: ShareTable::new("kind", &self.by_kind),
+                content_type: ShareTable::new("content type", &self.by_content_type),
+                channel: ShareTable::new("channel", &self.by_channel),
+                priority: ShareTable::new("priority", &self.by_priority),
+            }),
+            SectionKind::OnTime => Section::OnTime(
+                std::iter::once(&self.on_time)
+                    .chain(self.on_time_by_priority.iter())
+                    .map(OnTimeRow)
+                    .collect(),
+            ),
+            SectionKind::Satisfaction => Section::Satisfaction(Satisfaction {
+                summary: &self.satisfaction,
+                satisfied_threshold: self.satisfied_threshold,
+                reopened: self.reopened,
+                reopen_rate: self.reopen_rate,
+            }),
+            SectionKind::Problems => Section::Problems([
+                ProblemTable {
+                    name: "keyword",
+                    problems: &self.top_keywords,
+                },
+                ProblemTable {
+                    name: "product",
+                    problems: &self.top_products,
+                },
+            ]),
+            SectionKind::Departments => Section::Departments(Departments {
+                rows: self.departments.iter().map(DepartmentRow).collect(),
+                unassigned: self.unassigned,
+            }),
+            SectionKind::Adopted => Section::Adopted(Adopted {
+                count: self.adopted_count,
+                customers_told: self.adopted_customers_told,
+                suggestions: &self.adopted_suggestions,
+                archived: self.archived,
+                closed_loop_rate: self.closed_loop_rate,
+            }),
+        }
+    }
+
+    /// The sections in reading order.
+    pub fn sections(&self) -> impl Iterator<Item = Section<'_>> {
+        SectionKind::READING_ORDER
+            .into_iter()
+            .map(|kind| self.section(kind))
+    }
+}
+
+/// Whether a change of a headline figure is for the better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trend {
+    Better,
+    Worse,
+    Neither,
+}
+
+/// One headline figure: this month, last month and the change.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadlineFigure<'a>(pub &'a HeadlineChange);
+
+impl HeadlineFigure<'_> {
+    /// "satisfaction mean".
+    pub fn label(&self) -> String {
+        spaced(&self.0.name)
+    }
+
+    fn show(&self, value: f64) -> String {
+        match self.0.name.as_str() {
+            "tickets" => format!("{value:.0}"),
+            "satisfaction_mean" => format!("{value:.2}"),
+            _ => percent(value),
+        }
+    }
+
+    /// This month's value: a count, a mean score or a percentage.
+    pub fn current(&self) -> String {
+        self.show(self.0.current)
+    }
+
+    /// Last month's value.
+    pub fn previous(&self) -> String {
+        self.show(self.0.previous)
+    }
+
+    /// The change: "+12", "+0.25" or "+3.4 pt".
+    pub fn delta(&self) -> String {
+        let change = self.0.change;
+        match self.0.name.as_str() {
+            "tickets" => format!("{change:+.0}"),
+            "satisfaction_mean" => format!("{change:+.2}"),
+            _ => format!("{:+.1} pt", change * 100.0),
+        }
+    }
+
+    /// A lower reopen rate is better, and the number of tickets is neither.
+    pub fn trend(&self) -> Trend {
+        let better = match self.0.name.as_str() {
+            "tickets" => 0.0,
+            "reopen_rate" => -self.0.change,
+            _ => self.0.change,
+        };
+        if better > 0.0 {
+            Trend::Better
+        } else if better < 0.0 {
+            Trend::Worse
+        } else {
+            Trend::Neither
+        }
+    }
+}
+
+/// One process target.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetRow<'a>(pub &'a TargetCheck);
+
+impl TargetRow<'_> {
+    /// "high priority resolution rate".
+    pub fn label(&self) -> String {
+        spaced(&self.0.name)
+    }
+
+    /// The satisfaction target is a mean score (or a share satisfied), the others rates.
+    pub fn is_score(&self) -> bool {
+        self.0.name == "satisfaction"
+    }
+
+    /// "≥ 4.5 or ≥ 90%" (of customers satisfied) or "≥ 90.0%".
+    pub fn goal(&self) -> String {
+        if self.is_score() {
+            format!("≥ {:.1} or ≥ 90%", self.0.target)
+        } else {
+            format!("≥ {}", percent(self.0.target))
+        }
+    }
+
+    /// "4.52" or "93.1%".
+    pub fn actual(&self) -> String {
+        if self.is_score() {
+            format!("{:.2}", self.0.actual)
+        } else {
+            percent(self.0.actual)
+        }
+    }
+
+    /// "met" or "missed".
+    pub fn status(&self) -> &'static str {
+        if self.0.met {
+            "met"
+        } else {
+            "missed"
+        }
+    }
+}
+
+/// The month's tickets counted by one dimension.
+#[derive(Debug, Clone, Copy)]
+pub struct ShareTable<'a> {
+    /// "kind", "content type", "channel" or "priority".
+    pub name: &'static str,
+    pub shares: &'a [CategoryShare],
+}
+
+impl<'a> ShareTable<'a> {
+    fn new(name: &'static str, shares: &'a [CategoryShare]) -> Self {
+        ShareTable { name, shares }
+    }
+
+    /// The CSV section: "by_content_type".
+    pub fn csv_section(&self) -> String {
+        format!("by_{}", self.name.replace(' ', "_"))
+    }
+}
+
+/// The shares section.
+#[derive(Debug, Clone, Copy)]
+pub struct Shares<'a> {
+    pub tickets: u64,
+    pub complaints: u64,
+    pub kind: ShareTable<'a>,
+    pub content_type: ShareTable<'a>,
+    pub channel: ShareTable<'a>,
+    pub priority: ShareTable<'a>,
+}
+
+impl<'a> Shares<'a> {
+    /// The tables in the order of the model: kind, content type, channel, priority.
+    pub fn tables(&self) -> [ShareTable<'a>; 4] {
+        [self.kind, self.content_type, self.channel, self.priority]
+    }
+}
+
+/// The on-time figures of all tickets or of one priority.
+#[derive(Debug, Clone, Copy)]
+pub struct OnTimeRow<'a>(pub &'a OnTimeRates);
+
+impl OnTimeRow<'_> {
+    /// "all", or the priority.
+    pub fn label(&self) -> &'static str {
+        self.0.priority.map_or("all", |priority| priority.as_str())
+    }
+
+    /// "78.9%", or "–" when no response was due.
+    pub fn response_on_time(&self) -> String {
+        unless_empty(self.0.response_due == 0, || {
+            percent(self.0.response_on_time_rate)
+        })
+    }
+
+    /// "78.9% (15/19)", or "–".
+    pub fn response_with_counts(&self) -> String {
+        rate_with_counts(
+            self.0.response_on_time_rate,
+            self.0.responded_on_time,
+            self.0.response_due,
+        )
+    }
+
+    /// Resolved over received, or "–" without tickets.
+    pub fn resolution_rate(&self) -> String {
+        unless_empty(self.0.received == 0, || percent(self.0.resolution_rate))
+    }
+
+    /// "78.9%", or "–" when no resolution was due.
+    pub fn resolution_on_time(&self) -> String {
+        unless_empty(self.0.resolution_due == 0, || {
+            percent(self.0.resolution_on_time_rate)
+        })
+    }
+
+    /// "78.9% (15/19)", or "–".
+    pub fn resolution_with_counts(&self) -> String {
+        rate_with_counts(
+            self.0.resolution_on_time_rate,
+            self.0.resolved_on_time,
+            self.0.resolution_due,
+        )
+    }
+}
+
+/// The satisfaction section.
+#[derive(Debug, Clone, Copy)]
+pub struct Satisfaction<'a> {
+    pub summary: &'a SatisfactionSummary,
+    pub satisfied_threshold: u8,
+    pub reopened: u64,
+    pub reopen_rate: f64,
+}
+
+impl Satisfaction<'_> {
+    /// The largest count of one score (0 without reviews): the longest bar.
+    pub fn largest_count(&self) -> u64 {
+        self.summary
+            .distribution
+            .iter()
+            .map(|score| score.count)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The most frequent keywords or products.
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemTable<'a> {
+    /// "keyword" or "product".
+    pub name: &'static str,
+    pub problems: &'a [TopProblem],
+}
+
+impl ProblemTable<'_> {
+    /// The CSV section: "top_keywords".
+    pub fn csv_section(&self) -> String {
+        format!("top_{}s", self.name)
+    }
+
+    /// The heading on the page: "Keywords".
+    pub fn heading(&self) -> String {
+        let mut characters = self.name.chars();
+        characters
+            .next()
+            .map(|first| format!("{}{}s", first.to_uppercase(), characters.as_str()))
+            .unwrap_or_default()
+    }
+}
+
+/// One department's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct DepartmentRow<'a>(pub &'a DepartmentKpi);
+
+impl DepartmentRow<'_> {
+    pub fn median_first_response(&self) -> String {
+        optional_duration(self.0.median_first_response_ms)
+    }
+
+    pub fn p90_first_response(&self) -> String {
+        optional_duration(self.0.p90_first_response_ms)
+    }
+
+    pub fn median_first_response_working(&self) -> String {
+        optional_duration(self.0.median_first_response_working_ms)
+    }
+
+    /// "–" without tickets.
+    pub fn resolution_rate(&self) -> String {
+        unless_empty(self.0.volume == 0, || percent(self.0.resolution_rate))
+    }
+
+    /// "–" when no deadline was decided.
+    pub fn on_time_rate(&self) -> String {
+        unless_empty(self.0.response_due + self.0.resolution_due == 0, || {
+            percent(self.0.on_time_rate)
+        })
+    }
+
+    /// "4.52", or "–" without reviews.
+    pub fn satisfaction_mean(&self) -> String {
+        unless_empty(self.0.reviews == 0, || {
+            format!("{:.2}", self.0.satisfaction_mean)
+        })
+    }
+
+    /// "–" without reviews.
+    pub fn share_satisfied(&self) -> String {
+        unless_empty(self.0.reviews == 0, || percent(self.0.share_satisfied))
+    }
+}
+
+/// The departments section.
+#[derive(Debug, Clone)]
+pub struct Departments<'a> {
+    pub rows: Vec<DepartmentRow<'a>>,
+    /// Tickets without a department yet.
+    pub unassigned: u64,
+}
+
+/// The adopted suggestions section.
+#[derive(Debug, Clone, Copy)]
+pub struct Adopted<'a> {
+    pub count: u64,
+    pub customers_told: u64,
+    pub suggestions: &'a [AdoptedSuggestion],
+    pub archived: u64,
+    pub closed_loop_rate: f64,
+}
+
+/// "yes" or "no".
+pub fn yes_no(value: bool) -> &'static str {
+    if value {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(35_000), "35 s");
+        assert_eq!(human_duration(14 * 60_000), "14 min");
+        assert_eq!(human_duration(2 * 3_600_000 + 5 * 60_000), "2 h 05 min");
+        assert_eq!(human_duration(26 * 3_600_000), "1 d 02 h");
+        assert_eq!(human_duration(-5), "0 s");
+    }
+
+    #[test]
+    fn tables_are_named_for_each_rendering() {
+        let shares = ShareTable::new("content type", &[]);
+        assert_eq!(shares.csv_section(), "by_content_type");
+        let problems = ProblemTable {
+            name: "keyword",
+            problems: &[],
+        };
+        assert_eq!(problems.csv_section(), "top_keywords");
+        assert_eq!(problems.heading(), "Keywords");
+    }
+}

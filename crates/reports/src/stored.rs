@@ -1,0 +1,127 @@
+//! Folding ticket states stored as JSON (the workflow's projections) into a report. Reading
+//! the stored text, parsing it and folding overlap: the caller's thread reads, parser threads
+//! (one per core, at most 4) turn batches of states into tickets, and one thread folds them.
+//! A report does not depend on the order its tickets come in, so the parsers need not keep
+//! it.
+
+use crate::compute::ReportBuilder;
+use crate::ReportError;
+use domain::Ticket;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+/// Stored ticket states handed to a parser thread at a time.
+const PARSE_BATCH: usize = 1_000;
+
+impl ReportBuilder<'_> {
+    /// Folds in every ticket state of `states` (each the JSON of one `Ticket`). The first
+    /// error of `states` stops the reading and is returned; a state that is not a ticket is
+    /// a [`ReportError::CorruptState`], returned as `corrupt` makes it.
+    pub fn add_stored<E: Send>(
+        &mut self,
+        states: impl Iterator<Item = Result<String, E>>,
+        corrupt: impl Fn(ReportError) -> E + Sync,
+    ) -> Result<(), E> {
+        let parsers = std::thread::available_parallelism().map_or(1, |count| count.get().min(4));
+        let corrupt = &corrupt;
+        std::thread::scope(|scope| {
+            let (batches, batch_inbox) = sync_channel::<Vec<String>>(2 * parsers);
+            // Shared by the parsers only: when they have all stopped, sending fails.
+            let batch_inbox = Arc::new(Mutex::new(batch_inbox));
+            let (parsed, parsed_inbox) = sync_channel::<Result<Vec<Ticket>, E>>(2 * parsers);
+            for _ in 0..parsers {
+                let parsed = parsed.clone();
+                let batch_inbox = Arc::clone(&batch_inbox);
+                scope.spawn(move || parse_batches(&batch_inbox, &parsed, corrupt));
+            }
+            drop(parsed);
+            drop(batch_inbox);
+            let folder = scope.spawn(move || self.fold_parsed(parsed_inbox));
+            let failure = send_batches(states, &batches);
+            drop(batches);
+            let folded = folder.join().unwrap_or_else(|_| {
+                Some(corrupt(ReportError::CorruptState {
+                    reason: "the report's fold failed".to_owned(),
+                }))
+            });
+            match failure.or(folded) {
+                Some(error) => Err(error),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Folds the parsed batches in; the first error of a batch is kept, later ones dropped.
+    fn fold_parsed<E>(&mut self, parsed: Receiver<Result<Vec<Ticket>, E>>) -> Option<E> {
+        let mut failure = None;
+        for tickets in parsed {
+            match tickets {
+                Ok(tickets) => tickets.iter().for_each(|ticket| self.add(ticket)),
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        failure
+    }
+}
+
+/// One parser thread: batches of states in, batches of tickets out, until either side stops.
+fn parse_batches<E>(
+    inbox: &Mutex<Receiver<Vec<String>>>,
+    parsed: &SyncSender<Result<Vec<Ticket>, E>>,
+    corrupt: &(impl Fn(ReportError) -> E + Sync),
+) {
+    loop {
+        let next = inbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .recv();
+        let Ok(batch) = next else { break };
+        let tickets = batch
+            .iter()
+            .map(|json| {
+                serde_json::from_str::<Ticket>(json).map_err(|error| {
+                    corrupt(ReportError::CorruptState {
+                        reason: format!("stored ticket: {error}"),
+                    })
+                })
+            })
+            .collect();
+        if parsed.send(tickets).is_err() {
+            break;
+        }
+    }
+}
+
+/// Reads `states` into batches for the parsers: the first read error, if any.
+fn send_batches<E>(
+    states: impl Iterator<Item = Result<String, E>>,
+    batches: &SyncSender<Vec<String>>,
+) -> Option<E> {
+    let mut batch = Vec::with_capacity(PARSE_BATCH);
+    let mut failure = None;
+    for state in states {
+        match state {
+            Ok(json) => batch.push(json),
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+        if batch.len() == PARSE_BATCH
+            && batches
+                .send(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(PARSE_BATCH),
+                ))
+                .is_err()
+        {
+            break;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batches.send(batch);
+    }
+    failure
+}
