@@ -7,6 +7,7 @@ pub mod classify;
 pub mod config;
 pub mod routing;
 pub mod sla;
+pub mod sla_explain;
 
 use chrono::{DateTime, Utc};
 
