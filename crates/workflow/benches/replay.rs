@@ -23,8 +23,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Duration as TimeDelta, Utc};
 use domain::command::{ClassifyCommand, Command, Submission};
 use domain::ids::{EventId, FeedbackId, TicketIdGenerator};
 use domain::ticket::{Approval, Customer, Ticket};
@@ -57,10 +59,6 @@ const CONTENTS: [&str; 8] = [
     "门店服务很好，店员耐心讲解，点赞",
     "会员积分没有到账，活动规则写的不清楚",
 ];
-
-fn start_instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0).single().unwrap()
-}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -197,7 +195,7 @@ fn build_log(directory: &Path, events: u64, rules: &Arc<Rules>) -> u64 {
     }
     let started = Instant::now();
     let mut ids = TicketIdGenerator::new(3);
-    let mut base = start_instant();
+    let mut base = support::start_instant();
     let mut appended = log.head().position;
     let mut number = 0usize;
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
@@ -354,16 +352,15 @@ fn build_log(directory: &Path, events: u64, rules: &Arc<Rules>) -> u64 {
     head
 }
 
+/// Every column of every row of the log, in log order.
+const EVERY_COLUMN: &str = "SELECT position, stream_id, stream_version, event_id, event_type, \
+     schema_version, occurred_at, recorded_at, actor, correlation_id, causation_id, payload, \
+     prev_hash, hash FROM events ORDER BY position";
+
 /// Reads every column of every row, no hashing: the bare read rate of the file.
 fn raw_read(path: &Path) -> (u64, Duration) {
     let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut statement = connection
-        .prepare(
-            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, \
-             occurred_at, recorded_at, actor, correlation_id, causation_id, payload, prev_hash, \
-             hash FROM events ORDER BY position",
-        )
-        .unwrap();
+    let mut statement = connection.prepare(EVERY_COLUMN).unwrap();
     let started = Instant::now();
     let mut rows = statement.query([]).unwrap();
     let mut count = 0u64;
@@ -385,13 +382,7 @@ fn raw_read(path: &Path) -> (u64, Duration) {
 /// The recipe of docs/audit.md on one thread, straight from the columns.
 fn naive_verify(path: &Path) -> (u64, Duration, bool) {
     let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut statement = connection
-        .prepare(
-            "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, \
-             occurred_at, recorded_at, actor, correlation_id, causation_id, payload, prev_hash, \
-             hash FROM events ORDER BY position",
-        )
-        .unwrap();
+    let mut statement = connection.prepare(EVERY_COLUMN).unwrap();
     let started = Instant::now();
     let mut rows = statement.query([]).unwrap();
     let mut chain = GENESIS_HASH;

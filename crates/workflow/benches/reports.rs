@@ -22,6 +22,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use chrono::Utc;
 use common::{authorized, channel};
@@ -59,24 +61,22 @@ async fn publish_one(nats_url: &str) -> String {
     let ticket_id = TicketIdGenerator::new(77).next(now);
     let feedback_id = FeedbackId::new(now, [7; 10]);
     let message = v1::FeedbackReceived {
-        feedback_id: feedback_id.to_string(),
-        ticket_id: ticket_id.to_string(),
-        received_at: Some(prost_types::Timestamp {
-            seconds: now.timestamp(),
-            nanos: 0,
-        }),
-        submission: Some(v1::Submission {
-            channel: "app".into(),
-            external_id: "bench-report-1".into(),
-            content: "APP卡顿，打开很慢".into(),
-            customer: Some(v1::Customer {
-                phone: "13800138000".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
         node_id: 77,
-        ..Default::default()
+        ..support::feedback(
+            feedback_id,
+            &ticket_id,
+            now,
+            v1::Submission {
+                channel: "app".into(),
+                external_id: "bench-report-1".into(),
+                content: "APP卡顿，打开很慢".into(),
+                customer: Some(v1::Customer {
+                    phone: "13800138000".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
     };
     // The workflow creates stream FEEDBACK when its consumer starts, soon after it listens.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -156,19 +156,9 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-report-bench-")
-            .tempdir()
-            .unwrap();
-        let tokens = dir.path().join("tokens.toml");
-        let mut text = String::new();
-        for (token, role) in [(MANAGER, "manager"), (ADMIN, "admin")] {
-            text.push_str(&format!(
-                "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n\n",
-                service::tokens::token_sha256(token),
-            ));
-        }
-        std::fs::write(&tokens, text).unwrap();
+        let dir = common::temp_dir("cloop-report-bench-");
+        let tokens =
+            common::write_tokens(dir.path(), &[(MANAGER, "manager", ""), (ADMIN, "admin", "")]);
         let address = format!("127.0.0.1:{}", free_port());
         let data_dir = dir.path().join("workflow");
         let args = vec![

@@ -25,9 +25,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-use chrono::{DateTime, TimeZone, Utc};
-use domain::ids::{FeedbackId, TicketIdGenerator};
+use domain::ids::TicketIdGenerator;
 use domain::Rules;
 use e2e::PgDatabase;
 use prost::Message;
@@ -114,10 +115,6 @@ const PRODUCTS: [&str; 7] = [
     "空气净化器X3",
 ];
 
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0).single().unwrap()
-}
-
 /// Ticket `index`'s content, product and order id.
 fn ticket_text(index: usize) -> (String, String, String) {
     let mut content = format!(
@@ -141,7 +138,8 @@ fn ticket_text(index: usize) -> (String, String, String) {
     content.push_str(&format!("（编号{index}）"));
     let product = PRODUCTS[(index / 11) % PRODUCTS.len()].to_owned();
     let order_id = if index % 3 == 0 {
-        let day = start().date_naive() + chrono::Duration::days(((index / 3) % 300) as i64);
+        let day = support::start_instant().date_naive()
+            + chrono::Duration::days(((index / 3) % 300) as i64);
         format!("SO-{}-{:05}", day.format("%Y%m%d"), index % 100_000)
     } else {
         String::new()
@@ -172,17 +170,13 @@ async fn load(
         let end = (index + BATCH).min(count);
         let mut requests = Vec::with_capacity(end - index);
         for ticket in index..end {
-            let at = start() + chrono::Duration::seconds(ticket as i64 * 30);
+            let at = support::start_instant() + chrono::Duration::seconds(ticket as i64 * 30);
             let ticket_id = ids.next(at);
             let (content, product, order_id) = ticket_text(ticket);
-            let message = v1::FeedbackReceived {
-                feedback_id: FeedbackId::new(at, rand::random()).to_string(),
-                ticket_id: ticket_id.to_string(),
-                received_at: Some(prost_types::Timestamp {
-                    seconds: at.timestamp(),
-                    nanos: 0,
-                }),
-                submission: Some(v1::Submission {
+            let message = support::feedback_at(
+                &ticket_id,
+                at,
+                v1::Submission {
                     channel: ["app", "web", "email", "phone"][ticket % 4].into(),
                     external_id: format!("search-bench-{ticket}"),
                     customer: Some(v1::Customer {
@@ -194,9 +188,8 @@ async fn load(
                     product,
                     order_id,
                     ..Default::default()
-                }),
-                ..Default::default()
-            };
+                },
+            );
             let (request, _) =
                 workflow::consumer::receive_request(&message.encode_to_vec(), at, rules)
                     .expect("a valid submission");
@@ -261,16 +254,7 @@ fn main() {
 
     eprintln!("search bench: {count} tickets into {url}");
     let (log, events, load_seconds) = {
-        let store = eventlog::StoreUrl::parse(&url).unwrap();
-        let vault = workflow::open_store_vault(&store, None, directory.path()).unwrap();
-        let log = workflow::open_store_log(
-            &store,
-            directory.path(),
-            rules.clone(),
-            eventlog::Synchronous::Normal,
-            vault.clone(),
-        )
-        .unwrap();
+        let (vault, log) = support::open_store(&url, directory.path(), &rules);
         let started = Instant::now();
         let events = runtime.block_on(async {
             let events = load(&log, &vault, &rules, count).await;
@@ -321,33 +305,24 @@ fn main() {
     let total = count as f64;
     let share = |hits: i64| format!("{hits} ({:.2} %)", hits as f64 * 100.0 / total);
 
-    let mut cases: Vec<(String, TicketFilter, String)> = vec![
-        (
-            format!("4 Chinese chars `{RARE_4}` (rare)"),
-            text(RARE_4),
-            share(hits[0]),
-        ),
+    let mut cases: Vec<(String, TicketFilter, String)> = [
+        (format!("4 Chinese chars `{RARE_4}` (rare)"), RARE_4, 0),
         (
             format!("3 Chinese chars `{COMMON_3}` (common)"),
-            text(COMMON_3),
-            share(hits[1]),
+            COMMON_3,
+            1,
         ),
-        (
-            format!("2 Chinese chars `{FREQUENT_2}`"),
-            text(FREQUENT_2),
-            share(hits[2]),
-        ),
-        (
-            format!("2 Chinese chars `{RARE_2}` (rare)"),
-            text(RARE_2),
-            share(hits[5]),
-        ),
+        (format!("2 Chinese chars `{FREQUENT_2}`"), FREQUENT_2, 2),
+        (format!("2 Chinese chars `{RARE_2}` (rare)"), RARE_2, 5),
         (
             format!("order-id fragment `{ORDER_FRAGMENT}`"),
-            text(ORDER_FRAGMENT),
-            share(hits[3]),
+            ORDER_FRAGMENT,
+            3,
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(what, term, hit)| (what, text(term), share(hits[hit])))
+    .collect();
     match &department_step {
         Some((department, step)) => {
             let step_value = domain::types::Step::parse("step", step).expect("a stored step");

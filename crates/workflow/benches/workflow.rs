@@ -57,28 +57,15 @@ struct Services {
 
 fn start() -> Services {
     let nats = NatsServer::start();
-    let dir = tempfile::Builder::new()
-        .prefix("cloop-workflow-bench-")
-        .tempdir()
-        .unwrap();
-    let tokens = dir.path().join("tokens.toml");
-    let mut text = String::new();
-    for (token, role, department) in [
-        (ADAPTER, "adapter", ""),
-        (ADMIN, "admin", ""),
-        (AGENT, "agent", "technical"),
-    ] {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n{}\n",
-            service::tokens::token_sha256(token),
-            if department.is_empty() {
-                String::new()
-            } else {
-                format!("department = \"{department}\"\n")
-            }
-        ));
-    }
-    std::fs::write(&tokens, text).unwrap();
+    let dir = common::temp_dir("cloop-workflow-bench-");
+    let tokens = common::write_tokens(
+        dir.path(),
+        &[
+            (ADAPTER, "adapter", ""),
+            (ADMIN, "admin", ""),
+            (AGENT, "agent", "technical"),
+        ],
+    );
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "[intake_service]\nnode_id = 5\n").unwrap();
     let intake_address = format!("127.0.0.1:{}", free_port());
@@ -490,32 +477,39 @@ fn main() {
             ms(&delays, 0.99),
             ms(&delays, 1.0)
         );
-        println!(
-            "| department command (`AddNote`), one client, {} calls | p50 {}, p99 {} |",
-            commands.len(),
-            ms(&commands, 0.5),
-            ms(&commands, 0.99)
-        );
-        println!(
-            "| `ListTickets` over {million} tickets: department queue (technical, handle), 50 per page, walking pages | p50 {}, p99 {} |",
-            ms(&queue, 0.5),
-            ms(&queue, 0.99)
-        );
-        println!(
-            "| `ListTickets` over {million} tickets: no filter, 50 per page | p50 {}, p99 {} |",
-            ms(&all, 0.5),
-            ms(&all, 0.99)
-        );
-        println!(
-            "| `ListTickets` over {million} tickets: overdue and urgent | p50 {}, p99 {} |",
-            ms(&overdue, 0.5),
-            ms(&overdue, 0.99)
-        );
-        println!(
-            "| `ListTickets` over {million} tickets: full-text \"第12345次\" ({found} found) | p50 {}, p99 {} |",
-            ms(&text, 0.5),
-            ms(&text, 0.99)
-        );
+        let latencies = [
+            (
+                format!("department command (`AddNote`), one client, {} calls", commands.len()),
+                &commands,
+            ),
+            (
+                format!(
+                    "`ListTickets` over {million} tickets: department queue (technical, handle), 50 per page, walking pages"
+                ),
+                &queue,
+            ),
+            (
+                format!("`ListTickets` over {million} tickets: no filter, 50 per page"),
+                &all,
+            ),
+            (
+                format!("`ListTickets` over {million} tickets: overdue and urgent"),
+                &overdue,
+            ),
+            (
+                format!(
+                    "`ListTickets` over {million} tickets: full-text \"第12345次\" ({found} found)"
+                ),
+                &text,
+            ),
+        ];
+        for (what, values) in latencies {
+            println!(
+                "| {what} | p50 {}, p99 {} |",
+                ms(values, 0.5),
+                ms(values, 0.99)
+            );
+        }
         println!(
             "| seeding {million} projection rows with SQL (setup, not a figure of the service) | {:.1} s |",
             seeded_in.as_secs_f64()

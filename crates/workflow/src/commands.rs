@@ -77,6 +77,31 @@ impl Commands {
             .map_err(failure_from_read)
     }
 
+    /// Counts a person's command by its outcome.
+    pub(crate) fn count(&self, name: &str, result: &Result<Ticket, Failure>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(Failure::Domain(DomainError::PermissionDenied { .. })) => "denied",
+            Err(Failure::Conflict { .. }) => "conflict",
+            Err(Failure::Domain(_)) => "refused",
+            Err(_) => "error",
+        };
+        self.metrics
+            .commands
+            .with_label_values(&[name, outcome])
+            .inc();
+    }
+
+    /// The ticket as the projections hold it now; NOT_FOUND when there is none.
+    pub(crate) async fn load_existing(&self, ticket_id: &TicketId) -> Result<Ticket, Failure> {
+        self.load(ticket_id).await?.ok_or_else(|| {
+            DomainError::NotFound {
+                ticket_id: ticket_id.to_string(),
+            }
+            .into()
+        })
+    }
+
     /// Authorizes `action` on the current `ticket`, then answers an earlier command with this
     /// id with its first result. The order matters: a caller who may not act on the ticket
     /// learns nothing from a replay, not even that the id was used, unless the caller is the
@@ -101,6 +126,33 @@ impl Commands {
                 None => Err(refusal.into()),
             },
         }
+    }
+
+    /// The ticket right after the events of the command with this id, which the log holds.
+    pub(crate) async fn recorded_result(
+        &self,
+        ticket_id: &TicketId,
+        command_id: &CommandId,
+    ) -> Result<Ticket, Failure> {
+        self.earlier_result(ticket_id, command_id, None)
+            .await?
+            .ok_or_else(|| Failure::Internal("a recorded command vanished from the log".into()))
+    }
+
+    /// Appends `rows` to the ticket's stream after the version the caller decided on.
+    pub(crate) async fn append_after(
+        &self,
+        ticket_id: &TicketId,
+        version: u64,
+        rows: Vec<eventlog::NewEvent>,
+    ) -> Result<eventlog::AppendOutcome, LogError> {
+        self.log
+            .append(
+                &ticket_id.stream_id(),
+                ExpectedVersion::Exact(version),
+                rows,
+            )
+            .await
     }
 
     /// The ticket as it stood right after the events of an earlier command with this id, or
@@ -169,135 +221,99 @@ impl Commands {
         command: Command,
     ) -> Result<Ticket, Failure> {
         let name = command.name();
-        let result = self
-            .execute_inner(actor, ticket_id, command_id, expected_version, command)
-            .await;
+        let result: Result<Ticket, Failure> = async {
+            let action = Action::for_command(&command).ok_or_else(|| {
+                Failure::Domain(DomainError::PermissionDenied {
+                    reason: format!("{} is done by the service itself", command.name()),
+                })
+            })?;
+            require_role(actor, action)?;
+            let provenance = Provenance::command(actor, command_id);
+            let mut attempt = 0u32;
+            // With several replicas on one PostgreSQL log, this replica's projections may not yet
+            // hold what another replica just appended: before answering "not found" or "stale
+            // version", catch up once with everything committed and look again.
+            let mut synced = false;
+            loop {
+                let Some(ticket) = self.load(ticket_id).await? else {
+                    if !synced {
+                        synced = true;
+                        self.log.sync().await.map_err(failure_from_log)?;
+                        continue;
+                    }
+                    return Err(DomainError::NotFound {
+                        ticket_id: ticket_id.to_string(),
+                    }
+                    .into());
+                };
+                if let Some(earlier) = self
+                    .authorize_then_replay(actor, action, &ticket, ticket_id, command_id)
+                    .await?
+                {
+                    return Ok(earlier);
+                }
+                if let Some(expected) = expected_version {
+                    if expected > ticket.version && !synced {
+                        synced = true;
+                        self.log.sync().await.map_err(failure_from_log)?;
+                        continue;
+                    }
+                    if expected != ticket.version {
+                        return Err(Failure::Conflict {
+                            expected,
+                            actual: ticket.version,
+                        });
+                    }
+                }
+                let now = self.clock.now();
+                let events = domain::decide(&ticket, &command, now, self.rules.as_ref())?;
+                if events.is_empty() {
+                    return Ok(ticket);
+                }
+                let rows = record::new_events(&events, &provenance, |index| {
+                    EventId::for_command(command_id, ticket_id, index)
+                });
+                let appended = self.append_after(ticket_id, ticket.version, rows).await;
+                match appended {
+                    Ok(outcome) if outcome.duplicate => {
+                        // The same command id won a race with this call: answer its result.
+                        // (The caller was authorized on this ticket just above.)
+                        return self.recorded_result(ticket_id, command_id).await;
+                    }
+                    Ok(_) => {
+                        return Ok(events.iter().fold(ticket, domain::apply));
+                    }
+                    Err(LogError::Conflict { actual, .. }) => {
+                        if let Some(expected) = expected_version {
+                            return Err(Failure::Conflict { expected, actual });
+                        }
+                        // Another writer got there first: see its events before deciding again.
+                        self.log.sync().await.map_err(failure_from_log)?;
+                        attempt += 1;
+                        if attempt > self.retries {
+                            return Err(Failure::Conflict {
+                                expected: ticket.version,
+                                actual,
+                            });
+                        }
+                        self.metrics.command_retries.inc();
+                    }
+                    Err(error) => return Err(failure_from_log(error)),
+                }
+            }
+        }
+        .await;
         if let Ok(ticket) = &result {
             // A solved and reviewed problem is passed on to its children.
             self.after_command(ticket).await;
         }
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(Failure::Domain(DomainError::PermissionDenied { .. })) => "denied",
-            Err(Failure::Conflict { .. }) => "conflict",
-            Err(Failure::Domain(_)) => "refused",
-            Err(_) => "error",
-        };
-        self.metrics
-            .commands
-            .with_label_values(&[name, outcome])
-            .inc();
+        self.count(name, &result);
         if let Err(Failure::Unavailable(reason)) = &result {
             if service::disk::mentions_full_disk(reason) {
                 service::disk::alarm(&self.metrics.disk_full, "event log", reason);
             }
         }
         result
-    }
-
-    async fn execute_inner(
-        &self,
-        actor: &Actor,
-        ticket_id: &TicketId,
-        command_id: &CommandId,
-        expected_version: Option<u64>,
-        command: Command,
-    ) -> Result<Ticket, Failure> {
-        let action = Action::for_command(&command).ok_or_else(|| {
-            Failure::Domain(DomainError::PermissionDenied {
-                reason: format!("{} is done by the service itself", command.name()),
-            })
-        })?;
-        require_role(actor, action)?;
-        let provenance = Provenance {
-            actor: actor.clone(),
-            correlation_id: Some(command_id.to_string()),
-            causation_id: Some(command_id.to_string()),
-        };
-        let mut attempt = 0u32;
-        // With several replicas on one PostgreSQL log, this replica's projections may not yet
-        // hold what another replica just appended: before answering "not found" or "stale
-        // version", catch up once with everything committed and look again.
-        let mut synced = false;
-        loop {
-            let Some(ticket) = self.load(ticket_id).await? else {
-                if !synced {
-                    synced = true;
-                    self.log.sync().await.map_err(failure_from_log)?;
-                    continue;
-                }
-                return Err(DomainError::NotFound {
-                    ticket_id: ticket_id.to_string(),
-                }
-                .into());
-            };
-            if let Some(earlier) = self
-                .authorize_then_replay(actor, action, &ticket, ticket_id, command_id)
-                .await?
-            {
-                return Ok(earlier);
-            }
-            if let Some(expected) = expected_version {
-                if expected > ticket.version && !synced {
-                    synced = true;
-                    self.log.sync().await.map_err(failure_from_log)?;
-                    continue;
-                }
-                if expected != ticket.version {
-                    return Err(Failure::Conflict {
-                        expected,
-                        actual: ticket.version,
-                    });
-                }
-            }
-            let now = self.clock.now();
-            let events = domain::decide(&ticket, &command, now, self.rules.as_ref())?;
-            if events.is_empty() {
-                return Ok(ticket);
-            }
-            let rows = record::new_events(&events, &provenance, |index| {
-                EventId::for_command(command_id, ticket_id, index)
-            });
-            let appended = self
-                .log
-                .append(
-                    &ticket_id.stream_id(),
-                    ExpectedVersion::Exact(ticket.version),
-                    rows,
-                )
-                .await;
-            match appended {
-                Ok(outcome) if outcome.duplicate => {
-                    // The same command id won a race with this call: answer its result.
-                    // (The caller was authorized on this ticket just above.)
-                    return self
-                        .earlier_result(ticket_id, command_id, None)
-                        .await?
-                        .ok_or_else(|| {
-                            Failure::Internal("a recorded command vanished from the log".into())
-                        });
-                }
-                Ok(_) => {
-                    return Ok(events.iter().fold(ticket, domain::apply));
-                }
-                Err(LogError::Conflict { actual, .. }) => {
-                    if let Some(expected) = expected_version {
-                        return Err(Failure::Conflict { expected, actual });
-                    }
-                    // Another writer got there first: see its events before deciding again.
-                    self.log.sync().await.map_err(failure_from_log)?;
-                    attempt += 1;
-                    if attempt > self.retries {
-                        return Err(Failure::Conflict {
-                            expected: ticket.version,
-                            actual,
-                        });
-                    }
-                    self.metrics.command_retries.inc();
-                }
-                Err(error) => return Err(failure_from_log(error)),
-            }
-        }
     }
 
     /// Runs commands of the services themselves (the SLA timers) on one ticket, in order, on
@@ -359,15 +375,7 @@ impl Commands {
                 ))
             }
         });
-        match self
-            .log
-            .append(
-                &ticket_id.stream_id(),
-                ExpectedVersion::Exact(ticket.version),
-                rows,
-            )
-            .await
-        {
+        match self.append_after(ticket_id, ticket.version, rows).await {
             Ok(outcome) if outcome.duplicate => Ok(0),
             Ok(_) => Ok(events.len()),
             Err(LogError::Conflict { .. }) => Ok(0),

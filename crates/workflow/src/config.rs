@@ -204,7 +204,7 @@ pub struct WorkflowConfig {
     pub nats: NatsConfig,
     pub settings: WorkflowSettings,
     /// The `[retention]` table: when archived tickets leave the lists.
-    pub retention: crate::retention::RetentionSettings,
+    pub retention: crate::duties::retention::RetentionSettings,
     /// The system clock in production; tests may pass a [`crate::clock::TestClock`].
     pub clock: Arc<dyn Clock>,
     /// TLS of the gRPC server (`--tls-cert`, `--tls-key`, `--tls-client-ca`); plain text

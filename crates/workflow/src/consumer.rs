@@ -43,12 +43,7 @@ pub const DEAD_LETTER_SUBJECT_HEADER: &str = "Cloop-Original-Subject";
 pub const DEAD_LETTER_SEQUENCE_HEADER: &str = "Cloop-Stream-Sequence";
 
 fn present(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        None
-    } else {
-        Some(text.to_owned())
-    }
+    crate::grpc::convert::unless_blank(text).map(str::to_owned)
 }
 
 fn instant(field: &str, timestamp: &prost_types::Timestamp) -> Result<DateTime<Utc>, String> {

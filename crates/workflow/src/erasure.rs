@@ -16,14 +16,14 @@
 //! pull in each other's tickets.
 
 use crate::commands::{failure_from_log, failure_from_read, Commands};
-use crate::projections;
+use crate::queries::read_all;
 use crate::record::{self, Provenance};
 use domain::command::Command;
 use domain::ids::{CommandId, EventId, TicketId};
 use domain::ticket::Customer;
 use domain::types::{Actor, Role};
 use domain::DomainError;
-use eventlog::{ExpectedVersion, LogError};
+use eventlog::LogError;
 use rusqlite::OptionalExtension;
 use service::Failure;
 use std::collections::BTreeMap;
@@ -264,11 +264,7 @@ impl Erasure {
     ) -> Result<Recorded, Failure> {
         let commands = &self.commands;
         let first = EventId::for_command(command_id, ticket_id, 0);
-        let provenance = Provenance {
-            actor: actor.clone(),
-            correlation_id: Some(command_id.to_string()),
-            causation_id: Some(command_id.to_string()),
-        };
+        let provenance = Provenance::command(actor, command_id);
         let mut attempt = 0u32;
         loop {
             if commands
@@ -280,12 +276,7 @@ impl Erasure {
             {
                 return Ok(Recorded::Now);
             }
-            let ticket = commands
-                .load(ticket_id)
-                .await?
-                .ok_or_else(|| DomainError::NotFound {
-                    ticket_id: ticket_id.to_string(),
-                })?;
+            let ticket = commands.load_existing(ticket_id).await?;
             let events = domain::decide(
                 &ticket,
                 &Command::EraseCustomer,
@@ -305,15 +296,7 @@ impl Erasure {
                     payload.insert("reason".to_owned(), reason.into());
                 }
             }
-            match commands
-                .log
-                .append(
-                    &ticket_id.stream_id(),
-                    ExpectedVersion::Exact(ticket.version),
-                    rows,
-                )
-                .await
-            {
+            match commands.append_after(ticket_id, ticket.version, rows).await {
                 Ok(_) => return Ok(Recorded::Now),
                 Err(LogError::Conflict { actual, .. }) => {
                     attempt += 1;
@@ -374,16 +357,16 @@ fn tickets_of_customer_id(
     connection: &rusqlite::Connection,
     customer_id: &str,
 ) -> Result<Vec<(i64, String)>, crate::WorkflowError> {
-    let mut statement = connection
-        .prepare_cached("SELECT seq, ticket_id FROM tickets WHERE customer_id = ?1 ORDER BY seq")
-        .map_err(crate::WorkflowError::sqlite(
+    read_all(
+        connection,
+        "SELECT seq, ticket_id FROM tickets WHERE customer_id = ?1 ORDER BY seq",
+        [customer_id],
+        (
             "prepare tickets of a customer",
-        ))?;
-    let rows = statement
-        .query_map([customer_id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(crate::WorkflowError::sqlite("read tickets of a customer"))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(crate::WorkflowError::sqlite("read tickets of a customer"))
+            "read tickets of a customer",
+        ),
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
 }
 
 /// The tickets (receipt order, id) an erasure command id erased.
@@ -391,18 +374,16 @@ fn tickets_of_command(
     connection: &rusqlite::Connection,
     command_id: &str,
 ) -> Result<Vec<(i64, String)>, crate::WorkflowError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT seq, ticket_id FROM ticket_erasures WHERE command_id = ?1 ORDER BY seq",
-        )
-        .map_err(crate::WorkflowError::sqlite(
+    read_all(
+        connection,
+        "SELECT seq, ticket_id FROM ticket_erasures WHERE command_id = ?1 ORDER BY seq",
+        [command_id],
+        (
             "prepare tickets of an erasure",
-        ))?;
-    let rows = statement
-        .query_map([command_id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(crate::WorkflowError::sqlite("read tickets of an erasure"))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(crate::WorkflowError::sqlite("read tickets of an erasure"))
+            "read tickets of an erasure",
+        ),
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
 }
 
 /// The tickets (receipt order, id) sealed under `key`.
@@ -410,14 +391,13 @@ fn tickets_of_key(
     connection: &rusqlite::Connection,
     key: KeyId,
 ) -> Result<Vec<(i64, String)>, crate::WorkflowError> {
-    let mut statement = connection
-        .prepare_cached("SELECT seq, ticket_id FROM ticket_keys WHERE key_id = ?1 ORDER BY seq")
-        .map_err(crate::WorkflowError::sqlite("prepare tickets of a key"))?;
-    let rows = statement
-        .query_map([key.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(crate::WorkflowError::sqlite("read tickets of a key"))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(crate::WorkflowError::sqlite("read tickets of a key"))
+    read_all(
+        connection,
+        "SELECT seq, ticket_id FROM ticket_keys WHERE key_id = ?1 ORDER BY seq",
+        [key.to_string()],
+        ("prepare tickets of a key", "read tickets of a key"),
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
 }
 
 /// Whether a ticket's customer was erased, from the projections (for tests and tools).

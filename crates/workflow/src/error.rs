@@ -57,3 +57,20 @@ impl WorkflowError {
         move |source| WorkflowError::Sqlite { context, source }
     }
 }
+
+/// The read models' errors keep the kind they had when the read models were part of this
+/// crate: a failed read of a projection is a failed read of the workflow.
+impl From<projections::ProjectionError> for WorkflowError {
+    fn from(error: projections::ProjectionError) -> Self {
+        match error {
+            projections::ProjectionError::Log(error) => WorkflowError::Log(error),
+            projections::ProjectionError::Sqlite { context, source } => {
+                WorkflowError::Sqlite { context, source }
+            }
+            projections::ProjectionError::Postgres { context, source } => {
+                WorkflowError::Postgres { context, source }
+            }
+            projections::ProjectionError::Corrupt(reason) => WorkflowError::Corrupt(reason),
+        }
+    }
+}

@@ -7,48 +7,50 @@
 //! [`start`] runs the whole service in-process (tests and benchmarks use it on port 0);
 //! [`run`] is what the binary calls: start, wait for a signal, shut down gracefully.
 //!
-//! Code map:
+//! Code map (the modules read in one direction: `grpc` and the `duties` use `commands`, which
+//! uses `queries`; none of them writes a read model, which the `projections` crate does):
 //! - `consumer`: the durable pull consumer on FEEDBACK, many messages per transaction.
 //! - `commands`: role check, decide, append with the expected version, idempotency, retries.
-//! - `projections`: the `Projector` of the log, rebuild and digest.
 //! - `queries`: reads of the projections on read-only connections.
-//! - `timers`: the SLA timers, driven by the `sla_index` projection.
-//! - `retention`: archived tickets leave the lists when their retention expires.
-//! - `checkpoints`: the timer that keeps and publishes checkpoints of the log's head.
+//! - `duties`: what the leader runs on its own, each on the projections: `timers` (the SLA
+//!   timers, driven by the `sla_index` projection), `assignment` (the assigner), `retention`
+//!   (archived tickets leave the lists when their retention expires), `checkpoints` (keeps and
+//!   publishes checkpoints of the log's head) and `key_backup` (copies the key store,
+//!   `keys.db`, into `backups/`).
 //! - `publisher`: the log tail to TICKET_EVENTS with a durable position.
 //! - `erasure`: erasing a customer: destroy their keys, then record `customer_erased`.
-//! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
+//! - `problems`: similar tickets and problem links.
+//! - `record`: the envelope between domain events and log rows.
 //! - `grpc`: the gRPC services and the conversions at the edge.
+//! - [`projections`] (the crate, re-exported): the `TicketProjector` of the log, rebuild and
+//!   digest.
 
-pub mod assignment;
-pub mod checkpoints;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod consumer;
+pub mod duties;
 pub mod erasure;
 pub mod error;
 pub mod failpoints;
 pub mod grpc;
-pub mod key_backup;
 pub mod leader;
 pub mod metrics;
 pub mod problems;
-pub mod projections;
 pub mod publisher;
 pub mod queries;
 pub mod record;
-pub mod retention;
-pub mod timers;
 
+pub use ::projections;
 pub use config::{WorkflowConfig, WorkflowSettings};
+pub use duties::{assignment, checkpoints, key_backup, retention, timers};
 pub use error::WorkflowError;
 
 use crate::commands::Commands;
 use crate::metrics::WorkflowMetrics;
-use crate::projections::shared::{SharedReads, SharedTicketProjector};
-use crate::projections::TicketProjector;
 use crate::queries::Readers;
+use ::projections::shared::{SharedReads, SharedTicketProjector};
+use ::projections::TicketProjector;
 use eventlog::{EventLog, ExpectedVersion, LogOptions, Synchronous};
 use service::shutdown::Shutdown;
 use service::tasks::spawn_vital;

@@ -21,7 +21,6 @@ use domain::ids::{CommandId, EventId, TicketId};
 use domain::problems::{decide_link, parent_resolution, similar_tickets, SimilarTicket};
 use domain::ticket::Ticket;
 use domain::types::{Actor, LinkMode, Step};
-use domain::DomainError;
 use eventlog::{AppendRequest, ExpectedVersion, LogError};
 use rusqlite::Connection;
 use service::Failure;
@@ -45,142 +44,102 @@ impl Commands {
         parent_id: &TicketId,
         mode: LinkMode,
     ) -> Result<Ticket, Failure> {
-        let result = self
-            .link_inner(
-                actor,
-                child_id,
-                command_id,
-                expected_version,
-                parent_id,
-                mode,
-            )
-            .await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(Failure::Domain(DomainError::PermissionDenied { .. })) => "denied",
-            Err(Failure::Conflict { .. }) => "conflict",
-            Err(Failure::Domain(_)) => "refused",
-            Err(_) => "error",
-        };
-        self.metrics
-            .commands
-            .with_label_values(&["link_to_problem", outcome])
-            .inc();
-        result
-    }
-
-    async fn link_inner(
-        &self,
-        actor: &Actor,
-        child_id: &TicketId,
-        command_id: &CommandId,
-        expected_version: Option<u64>,
-        parent_id: &TicketId,
-        mode: LinkMode,
-    ) -> Result<Ticket, Failure> {
-        require_role(actor, Action::LinkToProblem)?;
-        let provenance = Provenance {
-            actor: actor.clone(),
-            correlation_id: Some(command_id.to_string()),
-            causation_id: Some(command_id.to_string()),
-        };
-        let mut attempt = 0u32;
-        loop {
-            let child = self
-                .load(child_id)
-                .await?
-                .ok_or_else(|| DomainError::NotFound {
-                    ticket_id: child_id.to_string(),
-                })?;
-            if let Some(earlier) = self
-                .authorize_then_replay(actor, Action::LinkToProblem, &child, child_id, command_id)
-                .await?
-            {
-                return Ok(earlier);
-            }
-            if let Some(expected) = expected_version {
-                if expected != child.version {
-                    return Err(Failure::Conflict {
-                        expected,
-                        actual: child.version,
-                    });
+        let result: Result<Ticket, Failure> = async {
+            require_role(actor, Action::LinkToProblem)?;
+            let provenance = Provenance::command(actor, command_id);
+            let mut attempt = 0u32;
+            loop {
+                let child = self.load_existing(child_id).await?;
+                if let Some(earlier) = self
+                    .authorize_then_replay(
+                        actor,
+                        Action::LinkToProblem,
+                        &child,
+                        child_id,
+                        command_id,
+                    )
+                    .await?
+                {
+                    return Ok(earlier);
                 }
-            }
-            let parent = self
-                .load(parent_id)
-                .await?
-                .ok_or_else(|| DomainError::NotFound {
-                    ticket_id: parent_id.to_string(),
-                })?;
-            authorize_on_ticket(actor, Action::GetTicket, &parent, &parent_id.to_string())?;
-            let now = self.clock.now();
-            let decision = decide_link(&child, &parent, mode, now)?;
-            let child_rows = record::new_events(&decision.child_events, &provenance, |index| {
-                EventId::for_command(command_id, child_id, index)
-            });
-            let parent_rows = record::new_events(&decision.parent_events, &provenance, |index| {
-                EventId::for_command(command_id, parent_id, index)
-            });
-            let mut answers = self
-                .log
-                .append_many(vec![
-                    AppendRequest {
-                        stream_id: child_id.stream_id(),
-                        expected: ExpectedVersion::Exact(child.version),
-                        events: child_rows,
-                    },
-                    AppendRequest {
-                        stream_id: parent_id.stream_id(),
-                        expected: ExpectedVersion::Any,
-                        events: parent_rows,
-                    },
-                ])
-                .await
-                .into_iter();
-            let child_answer = answers
-                .next()
-                .unwrap_or(Err(LogError::Closed))
-                .map_err(|error| (error, child.version));
-            let parent_answer = answers.next().unwrap_or(Err(LogError::Closed));
-            match child_answer {
-                Ok(outcome) if outcome.duplicate => {
-                    return self
-                        .earlier_result(child_id, command_id, None)
-                        .await?
-                        .ok_or_else(|| {
-                            Failure::Internal("a recorded command vanished from the log".into())
-                        });
-                }
-                Ok(_) => {
-                    if let Err(error) = parent_answer {
-                        // The child's side committed without the parent's: say so loudly; a
-                        // repeat of the command adds the parent's side (same event id).
-                        tracing::error!(
-                            child = %child_id,
-                            parent = %parent_id,
-                            %error,
-                            "the parent's side of a link was not recorded"
-                        );
-                        return Err(failure_from_log(error));
-                    }
-                    return Ok(decision.child_events.iter().fold(child, domain::apply));
-                }
-                Err((LogError::Conflict { actual, .. }, version)) => {
-                    if let Some(expected) = expected_version {
-                        return Err(Failure::Conflict { expected, actual });
-                    }
-                    attempt += 1;
-                    if attempt > self.retries {
+                if let Some(expected) = expected_version {
+                    if expected != child.version {
                         return Err(Failure::Conflict {
-                            expected: version,
-                            actual,
+                            expected,
+                            actual: child.version,
                         });
                     }
-                    self.metrics.command_retries.inc();
                 }
-                Err((error, _)) => return Err(failure_from_log(error)),
+                let parent = self.load_existing(parent_id).await?;
+                authorize_on_ticket(actor, Action::GetTicket, &parent, &parent_id.to_string())?;
+                let now = self.clock.now();
+                let decision = decide_link(&child, &parent, mode, now)?;
+                let child_rows = record::new_events(&decision.child_events, &provenance, |index| {
+                    EventId::for_command(command_id, child_id, index)
+                });
+                let parent_rows =
+                    record::new_events(&decision.parent_events, &provenance, |index| {
+                        EventId::for_command(command_id, parent_id, index)
+                    });
+                let mut answers = self
+                    .log
+                    .append_many(vec![
+                        AppendRequest {
+                            stream_id: child_id.stream_id(),
+                            expected: ExpectedVersion::Exact(child.version),
+                            events: child_rows,
+                        },
+                        AppendRequest {
+                            stream_id: parent_id.stream_id(),
+                            expected: ExpectedVersion::Any,
+                            events: parent_rows,
+                        },
+                    ])
+                    .await
+                    .into_iter();
+                let child_answer = answers
+                    .next()
+                    .unwrap_or(Err(LogError::Closed))
+                    .map_err(|error| (error, child.version));
+                let parent_answer = answers.next().unwrap_or(Err(LogError::Closed));
+                match child_answer {
+                    Ok(outcome) if outcome.duplicate => {
+                        return self.recorded_result(child_id, command_id).await;
+                    }
+                    Ok(_) => {
+                        if let Err(error) = parent_answer {
+                            // The child's side committed without the parent's: say so loudly; a
+                            // repeat of the command adds the parent's side (same event id).
+                            tracing::error!(
+                                child = %child_id,
+                                parent = %parent_id,
+                                %error,
+                                "the parent's side of a link was not recorded"
+                            );
+                            return Err(failure_from_log(error));
+                        }
+                        return Ok(decision.child_events.iter().fold(child, domain::apply));
+                    }
+                    Err((LogError::Conflict { actual, .. }, version)) => {
+                        if let Some(expected) = expected_version {
+                            return Err(Failure::Conflict { expected, actual });
+                        }
+                        attempt += 1;
+                        if attempt > self.retries {
+                            return Err(Failure::Conflict {
+                                expected: version,
+                                actual,
+                            });
+                        }
+                        self.metrics.command_retries.inc();
+                    }
+                    Err((error, _)) => return Err(failure_from_log(error)),
+                }
             }
         }
+        .await;
+        self.count("link_to_problem", &result);
+        result
     }
 
     /// When `parent` is a solved and reviewed problem, moves each of its open children to

@@ -192,6 +192,9 @@ impl PositionStore {
     }
 }
 
+/// The position store, shared with the blocking tasks that read and write it.
+type SharedStore = std::sync::Arc<std::sync::Mutex<PositionStore>>;
+
 #[derive(Debug, Clone)]
 pub struct Publisher {
     pub log: EventLog,
@@ -206,10 +209,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Runs until `shutdown`; then keeps publishing until caught up, for at most 5 seconds.
-    pub async fn run(self, shutdown: Shutdown) {
+    /// Opens the position store and reads the position, again with backoff until it opens
+    /// (a publisher that gave up would leave TICKET_EVENTS silent until a restart); `None`
+    /// when `shutdown` comes first.
+    async fn open_position(&self, shutdown: &Shutdown) -> Option<(SharedStore, u64)> {
         let mut attempts = 0u32;
-        let (store, mut position) = loop {
+        loop {
             let path = self.position_path.clone();
             let url = self.position_url.clone();
             let opened = tokio::task::spawn_blocking(move || {
@@ -227,19 +232,43 @@ impl Publisher {
             .unwrap_or_else(|error| Err(WorkflowError::Config(format!("open task: {error}"))));
             match opened {
                 Ok((store, position)) => {
-                    break (std::sync::Arc::new(std::sync::Mutex::new(store)), position)
+                    return Some((std::sync::Arc::new(std::sync::Mutex::new(store)), position))
                 }
                 Err(error) => {
-                    // Tried again with backoff: a publisher that gave up would leave
-                    // TICKET_EVENTS silent until a restart.
                     tracing::error!(%error, "publisher cannot open its position, will retry");
                     attempts = attempts.saturating_add(1);
-                    self.pause(attempts, &shutdown).await;
+                    self.pause(attempts, shutdown).await;
                     if shutdown.is_triggered() {
-                        return;
+                        return None;
                     }
                 }
             }
+        }
+    }
+
+    /// Stores the position `last` after `count` rows were published, and counts them.
+    async fn published(&self, store: &SharedStore, last: u64, count: usize) {
+        let store = store.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            store
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .store(last)
+        })
+        .await;
+        if let Ok(Err(error)) = stored {
+            tracing::warn!(%error, "store publisher position");
+        }
+        self.metrics.published.inc_by(count as u64);
+        self.metrics
+            .published_position
+            .set(i64::try_from(last).unwrap_or(i64::MAX));
+    }
+
+    /// Runs until `shutdown`; then keeps publishing until caught up, for at most 5 seconds.
+    pub async fn run(self, shutdown: Shutdown) {
+        let Some((store, mut position)) = self.open_position(&shutdown).await else {
+            return;
         };
         self.metrics
             .published_position
@@ -271,11 +300,12 @@ impl Publisher {
                     Ok(()) => stream_ready = true,
                     Err(error) => {
                         tracing::warn!(%error, "set up stream TICKET_EVENTS, will retry");
-                        failures = failures.saturating_add(1);
-                        if drain_deadline.is_some() {
+                        if !self
+                            .back_off(&mut failures, drain_deadline, &shutdown)
+                            .await
+                        {
                             return;
                         }
-                        self.pause(failures, &shutdown).await;
                         continue;
                     }
                 }
@@ -288,11 +318,12 @@ impl Publisher {
                 Ok(rows) => rows,
                 Err(error) => {
                     tracing::warn!(%error, "read the log for publishing");
-                    failures = failures.saturating_add(1);
-                    if drain_deadline.is_some() {
+                    if !self
+                        .back_off(&mut failures, drain_deadline, &shutdown)
+                        .await
+                    {
                         return;
                     }
-                    self.pause(failures, &shutdown).await;
                     continue;
                 }
             };
@@ -311,35 +342,38 @@ impl Publisher {
                 Ok(()) => {
                     failures = 0;
                     position = last;
-                    let store = store.clone();
-                    let stored = tokio::task::spawn_blocking(move || {
-                        store
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .store(last)
-                    })
-                    .await;
-                    if let Ok(Err(error)) = stored {
-                        tracing::warn!(%error, "store publisher position");
-                    }
-                    self.metrics.published.inc_by(rows.len() as u64);
-                    self.metrics
-                        .published_position
-                        .set(i64::try_from(last).unwrap_or(i64::MAX));
+                    self.published(&store, last, rows.len()).await;
                 }
                 Err(error) => {
                     self.metrics.publish_failures.inc();
-                    failures = failures.saturating_add(1);
                     // A missing stream (deleted by an operator) is created again.
                     stream_ready = false;
                     tracing::warn!(%error, "publish to TICKET_EVENTS failed, will retry");
-                    if drain_deadline.is_some() {
+                    if !self
+                        .back_off(&mut failures, drain_deadline, &shutdown)
+                        .await
+                    {
                         return;
                     }
-                    self.pause(failures, &shutdown).await;
                 }
             }
         }
+    }
+
+    /// Counts a failure, then waits with backoff; `false` when draining (the publisher stops
+    /// rather than waits).
+    async fn back_off(
+        &self,
+        failures: &mut u32,
+        drain_deadline: Option<Instant>,
+        shutdown: &Shutdown,
+    ) -> bool {
+        *failures = failures.saturating_add(1);
+        if drain_deadline.is_some() {
+            return false;
+        }
+        self.pause(*failures, shutdown).await;
+        true
     }
 
     async fn pause(&self, failures: u32, shutdown: &Shutdown) {

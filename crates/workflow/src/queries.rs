@@ -4,127 +4,18 @@
 //! writes), on tokio's blocking pool.
 
 use crate::error::WorkflowError;
-use crate::projections;
-use crate::projections::shared::SharedReads;
+use projections::shared::SharedReads;
+
 use chrono::{DateTime, Utc};
 use domain::ticket::Ticket;
-use domain::types::{ContentType, Kind, Priority, Scope, SlaState, Step};
 use domain::DomainError;
+use projections::list::{like_pattern, page_of};
+pub use projections::list::{TicketFilter, TicketPage};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Which tickets a list or a watch is about. `None` matches everything; every field that is
-/// set must match.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TicketFilter {
-    pub step: Option<Step>,
-    pub department: Option<String>,
-    pub priority: Option<Priority>,
-    pub kind: Option<Kind>,
-    pub content_type: Option<ContentType>,
-    pub channel: Option<String>,
-    pub sla_state: Option<SlaState>,
-    pub scope: Option<Scope>,
-    pub customer_id: Option<String>,
-    pub ticket_id: Option<String>,
-    /// Created at or after this instant.
-    pub created_from: Option<DateTime<Utc>>,
-    /// Created before this instant.
-    pub created_to: Option<DateTime<Utc>>,
-    /// Words that must all occur in the content, product, order id or keywords.
-    pub text: Option<String>,
-    /// Only tickets this department leads or helps with (agents and heads see no others).
-    pub involving_department: Option<String>,
-    /// Only tickets assigned to this person.
-    pub assignee: Option<String>,
-}
-
-fn contains_folded(haystack: &str, needle: &str) -> bool {
-    haystack.to_lowercase().contains(&needle.to_lowercase())
-}
-
-impl TicketFilter {
-    /// The words of the text filter.
-    pub(crate) fn terms(&self) -> Vec<String> {
-        self.text
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Whether `ticket` matches, by the same rules as the SQL of [`list_tickets`].
-    pub fn matches(&self, ticket: &Ticket) -> bool {
-        let text_matches = self.terms().iter().all(|term| {
-            contains_folded(&ticket.content, term)
-                || ticket
-                    .product
-                    .as_deref()
-                    .is_some_and(|product| contains_folded(product, term))
-                || ticket
-                    .order_id
-                    .as_deref()
-                    .is_some_and(|order| contains_folded(order, term))
-                || contains_folded(&ticket.keywords.join(" "), term)
-        });
-        let created = ticket.created_at;
-        self.step.is_none_or(|step| ticket.step == step)
-            && self
-                .department
-                .as_deref()
-                .is_none_or(|department| ticket.department.as_deref() == Some(department))
-            && self
-                .priority
-                .is_none_or(|value| ticket.priority == Some(value))
-            && self.kind.is_none_or(|value| ticket.kind == Some(value))
-            && self
-                .content_type
-                .is_none_or(|value| ticket.content_type == Some(value))
-            && self
-                .channel
-                .as_deref()
-                .is_none_or(|channel| ticket.channel == channel)
-            && self.sla_state.is_none_or(|value| ticket.sla_state == value)
-            && self.scope.is_none_or(|value| ticket.scope == Some(value))
-            && self
-                .customer_id
-                .as_deref()
-                .is_none_or(|id| ticket.customer.customer_id.as_deref() == Some(id))
-            && self
-                .ticket_id
-                .as_deref()
-                .is_none_or(|id| ticket.id_text() == id)
-            && self
-                .created_from
-                .is_none_or(|from| created.is_some_and(|created| created >= from))
-            && self
-                .created_to
-                .is_none_or(|to| created.is_some_and(|created| created < to))
-            && self
-                .involving_department
-                .as_deref()
-                .is_none_or(|department| ticket.involves_department(department))
-            && self
-                .assignee
-                .as_deref()
-                .is_none_or(|person| ticket.assignee.as_deref() == Some(person))
-            // Expired tickets have left every list (see `retention`).
-            && !ticket.retention_expired
-            && text_matches
-    }
-}
-
-/// One page of tickets and where the next page starts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TicketPage {
-    pub tickets: Vec<Ticket>,
-    /// The token of the next page; `None` when this was the last.
-    pub next_page_token: Option<String>,
-}
 
 /// Parses a page token (the receipt order of the last ticket of the previous page).
 pub fn parse_page_token(token: &str) -> Result<i64, DomainError> {
@@ -138,20 +29,6 @@ pub fn parse_page_token(token: &str) -> Result<i64, DomainError> {
         .ok_or_else(|| DomainError::invalid("page_token", "is not a token this service gave out"))
 }
 
-/// `%term%` for `LIKE ... ESCAPE '\\'`, with the wildcards of `term` escaped.
-pub(crate) fn like_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for symbol in term.chars() {
-        if matches!(symbol, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(symbol);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Lists tickets matching `filter` in receipt order, after `after_seq`, at most `page_size`.
 pub fn list_tickets(
     connection: &Connection,
@@ -161,7 +38,7 @@ pub fn list_tickets(
 ) -> Result<TicketPage, WorkflowError> {
     let mut conditions: Vec<String> = vec![
         "seq > ?".to_owned(),
-        crate::retention::LIST_CONDITION.to_owned(),
+        projections::retention::LIST_CONDITION.to_owned(),
     ];
     let mut values: Vec<Value> = vec![Value::Integer(after_seq)];
     let mut equal = |column: &str, value: Option<String>| {
@@ -241,33 +118,60 @@ pub fn list_tickets(
     for row in rows {
         found.push(row.map_err(WorkflowError::sqlite("read ticket row"))?);
     }
-    page_of(found, page_size)
+    page_of(found, page_size).map_err(WorkflowError::from)
 }
 
-/// A page of the `(seq, state_json)` rows a list read (at most one more than `page_size`,
-/// which tells that another page follows).
-pub(crate) fn page_of(
-    mut found: Vec<(i64, String)>,
-    page_size: u32,
-) -> Result<TicketPage, WorkflowError> {
-    let more = found.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-    let next_page_token = if more {
-        found.last().map(|(seq, _)| seq.to_string())
-    } else {
-        None
-    };
-    let mut tickets = Vec::with_capacity(found.len());
-    for (_, json) in found {
-        tickets.push(
-            serde_json::from_str(&json)
-                .map_err(|error| WorkflowError::Corrupt(format!("stored ticket: {error}")))?,
-        );
-    }
-    Ok(TicketPage {
-        tickets,
-        next_page_token,
-    })
+/// Every row of a read with `params`, each mapped by `map`; `prepare` and `read` say what
+/// was being done when SQLite fails.
+pub fn read_all<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    (prepare, read): (&'static str, &'static str),
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, WorkflowError> {
+    let mut statement = connection
+        .prepare_cached(sql)
+        .map_err(WorkflowError::sqlite(prepare))?;
+    let rows = statement
+        .query_map(params, map)
+        .map_err(WorkflowError::sqlite(read))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(WorkflowError::sqlite(read))
+}
+
+/// The first column of the one row a read with `params` finds, if it finds one.
+pub fn read_optional<T: rusqlite::types::FromSql>(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    context: &'static str,
+) -> Result<Option<T>, WorkflowError> {
+    connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row(params, |row| row.get(0)).optional())
+        .map_err(WorkflowError::sqlite(context))
+}
+
+/// The ids of the tickets an index says are due at `instant`, oldest first, at most `limit`
+/// (`sql` takes the instant in milliseconds and the limit).
+pub fn due_ticket_ids(
+    connection: &Connection,
+    sql: &str,
+    instant: DateTime<Utc>,
+    limit: usize,
+    contexts: (&'static str, &'static str),
+) -> Result<Vec<String>, WorkflowError> {
+    read_all(
+        connection,
+        sql,
+        rusqlite::params![
+            instant.timestamp_millis(),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ],
+        contexts,
+        |row| row.get::<_, String>(0),
+    )
 }
 
 /// The tickets whose next SLA check is due at `now`, oldest first, at most `limit`.
@@ -276,23 +180,14 @@ pub fn due_for_timers(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<String>, WorkflowError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT ticket_id FROM sla_index WHERE next_check_ms <= ?1 \
-             ORDER BY next_check_ms LIMIT ?2",
-        )
-        .map_err(WorkflowError::sqlite("prepare due timers"))?;
-    let rows = statement
-        .query_map(
-            rusqlite::params![
-                now.timestamp_millis(),
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-            |row| row.get::<_, String>(0),
-        )
-        .map_err(WorkflowError::sqlite("read due timers"))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(WorkflowError::sqlite("read due timers"))
+    due_ticket_ids(
+        connection,
+        "SELECT ticket_id FROM sla_index WHERE next_check_ms <= ?1 \
+         ORDER BY next_check_ms LIMIT ?2",
+        now,
+        limit,
+        ("prepare due timers", "read due timers"),
+    )
 }
 
 /// A small pool of read-only connections to the workflow database, and, next to a
@@ -331,7 +226,9 @@ impl Readers {
             Some(shared) => {
                 spawn_read(move || {
                     eventlog::postgres::on_blocking_pool(|| {
-                        shared.list_blocking(&filter, page_size, after_seq)
+                        shared
+                            .list_blocking(&filter, page_size, after_seq)
+                            .map_err(WorkflowError::from)
                     })
                 })
                 .await
@@ -394,7 +291,11 @@ impl Readers {
     pub async fn ticket(&self, ticket_id: String) -> Result<Option<(Ticket, u64)>, WorkflowError> {
         if let Some(shared) = self.shared.clone() {
             return spawn_read(move || {
-                eventlog::postgres::on_blocking_pool(|| shared.ticket_blocking(&ticket_id))
+                eventlog::postgres::on_blocking_pool(|| {
+                    shared
+                        .ticket_blocking(&ticket_id)
+                        .map_err(WorkflowError::from)
+                })
             })
             .await;
         }

@@ -5,22 +5,15 @@ use chrono::{DateTime, Utc};
 use domain::event::Event;
 use domain::ids::EventId;
 use domain::types::Actor;
-use eventlog::{NewEvent, RecordedEvent};
+use eventlog::NewEvent;
 
-/// The stream id prefix of ticket streams; other streams (the configuration's) are not
-/// tickets.
-pub const TICKET_STREAM_PREFIX: &str = "ticket-";
+pub use projections::record::{decode, decode_opened, ticket_of_stream, TICKET_STREAM_PREFIX};
 
 /// The stream where configuration changes are recorded.
 pub const CONFIG_STREAM: &str = "config-workflow";
 
 /// The event type of a recorded configuration change.
 pub const CONFIG_CHANGED: &str = "config_changed";
-
-/// The ticket id of a ticket stream, or `None` for other streams.
-pub fn ticket_of_stream(stream_id: &str) -> Option<&str> {
-    stream_id.strip_prefix(TICKET_STREAM_PREFIX)
-}
 
 /// Who caused the events, and why: recorded on every row.
 #[derive(Debug, Clone)]
@@ -30,6 +23,17 @@ pub struct Provenance {
     pub correlation_id: Option<String>,
     /// The message or command that caused the events.
     pub causation_id: Option<String>,
+}
+
+impl Provenance {
+    /// The provenance of a person's command: the command id correlates and causes its events.
+    pub fn command(actor: &Actor, command_id: &impl std::fmt::Display) -> Self {
+        Provenance {
+            actor: actor.clone(),
+            correlation_id: Some(command_id.to_string()),
+            causation_id: Some(command_id.to_string()),
+        }
+    }
 }
 
 /// The log rows for `events`, with ids from `event_id(index)`.
@@ -53,25 +57,6 @@ pub fn new_events(
             payload: event.to_payload(),
         })
         .collect()
-}
-
-/// Reads a stored row back as a domain event with sealed personal data opened from the key
-/// store (an erased customer reads as an empty `Customer`). Every path that needs the
-/// customer — the projector, command results, GetHistory, GetTicketAt — decodes with this.
-pub fn decode_opened(row: &RecordedEvent, vault: &vault::Vault) -> Result<Event, String> {
-    audit::decode_row(row, Some(vault))
-        .map(|decoded| decoded.event)
-        .map_err(|error| format!("event at position {}: {error}", row.position))
-}
-
-/// Reads a stored row back as a domain event WITHOUT opening sealed personal data: the
-/// customer of a `received` event reads as empty. Only for readers that never look at the
-/// customer (the SLA explanation); everything else uses [`decode_opened`].
-pub fn decode(row: &RecordedEvent) -> Result<Event, String> {
-    let payload: serde_json::Value = serde_json::from_str(&row.payload_json)
-        .map_err(|error| format!("payload at position {} is not json: {error}", row.position))?;
-    Event::from_parts(&row.event_type, row.schema_version, &payload)
-        .map_err(|error| format!("event at position {}: {error}", row.position))
 }
 
 /// Event ids of the timers: derived from the ticket and the version the timers saw, so a

@@ -4,7 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod support;
+
+use support::start_instant;
+
+use chrono::Duration;
 use domain::command::Command;
 use domain::ids::{CommandId, FeedbackId, TicketId, TicketIdGenerator};
 use domain::types::{Actor, Role, SlaState, Step};
@@ -32,36 +36,22 @@ struct Core {
     ids: TicketIdGenerator,
 }
 
-fn start_instant() -> DateTime<Utc> {
-    // A Wednesday morning in Beijing, inside working hours.
-    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0).single().unwrap()
-}
-
 impl Core {
     fn new(rules: Rules) -> Self {
         let directory = tempfile::tempdir().unwrap();
         let rules = Arc::new(rules);
-        let path = directory.path().join(workflow::DATABASE_FILE);
-        let vault = workflow::open_vault(directory.path()).unwrap();
-        let log = workflow::open_log(
-            &path,
-            rules.clone(),
-            eventlog::Synchronous::Normal,
-            vault.clone(),
-        )
-        .unwrap();
+        let (path, vault, log) = support::open_sqlite(directory.path(), &rules);
         let clock = TestClock::new(start_instant());
         let readers = Readers::new(&path);
         let metrics = WorkflowMetrics::new().unwrap();
-        let commands = Commands {
-            log: log.clone(),
-            readers: readers.clone(),
-            rules: rules.clone(),
-            clock: Arc::new(clock.clone()),
-            metrics: metrics.clone(),
-            retries: 16,
-            vault: vault.clone(),
-        };
+        let commands = support::commands(
+            &log,
+            &readers,
+            &rules,
+            Arc::new(clock.clone()),
+            &vault,
+            metrics.clone(),
+        );
         let timers = Timers {
             commands: commands.clone(),
             readers: readers.clone(),
@@ -88,15 +78,10 @@ impl Core {
     fn message(&mut self, content: &str) -> (Vec<u8>, TicketId) {
         let now = self.clock.now();
         let ticket_id = self.ids.next(now);
-        let feedback_id = FeedbackId::new(now, rand::random());
-        let message = v1::FeedbackReceived {
-            feedback_id: feedback_id.to_string(),
-            ticket_id: ticket_id.to_string(),
-            received_at: Some(prost_types::Timestamp {
-                seconds: now.timestamp(),
-                nanos: 0,
-            }),
-            submission: Some(v1::Submission {
+        let message = support::feedback_at(
+            &ticket_id,
+            now,
+            v1::Submission {
                 channel: "web".into(),
                 customer: Some(v1::Customer {
                     customer_id: "c-1".into(),
@@ -105,9 +90,8 @@ impl Core {
                 }),
                 content: content.into(),
                 ..Default::default()
-            }),
-            ..Default::default()
-        };
+            },
+        );
         (message.encode_to_vec(), ticket_id)
     }
 
@@ -636,14 +620,7 @@ async fn rebuilt_projections_have_the_same_digest() {
     .unwrap();
     assert_eq!(replayed, core.log.head().position);
     assert_eq!(core.digest(), incremental);
-    let mut memory = rusqlite::Connection::open_in_memory().unwrap();
-    projections::rebuild(
-        &mut memory,
-        &core.log,
-        core.rules.clone(),
-        core.vault.clone(),
-    )
-    .unwrap();
+    let memory = support::rebuilt_in_memory(&core.log, &core.rules, &core.vault);
     assert_eq!(projections::digest(&memory).unwrap(), incremental);
 }
 

@@ -6,7 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{DateTime, TimeZone, Utc};
+mod support;
+
+use support::start_instant;
+
 use domain::ids::{CommandId, FeedbackId, TicketId, TicketIdGenerator};
 use domain::types::{Actor, Role};
 use domain::Rules;
@@ -36,34 +39,21 @@ struct Core {
     ids: TicketIdGenerator,
 }
 
-fn start_instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0).single().unwrap()
-}
-
 impl Core {
     fn new() -> Self {
         let directory = tempfile::tempdir().unwrap();
         let rules = Arc::new(Rules::defaults());
-        let path = directory.path().join(workflow::DATABASE_FILE);
-        let vault = workflow::open_vault(directory.path()).unwrap();
-        let log = workflow::open_log(
-            &path,
-            rules.clone(),
-            eventlog::Synchronous::Normal,
-            vault.clone(),
-        )
-        .unwrap();
+        let (path, vault, log) = support::open_sqlite(directory.path(), &rules);
         let clock = TestClock::new(start_instant());
         let readers = Readers::new(&path);
-        let commands = Commands {
-            log: log.clone(),
-            readers: readers.clone(),
-            rules: rules.clone(),
-            clock: Arc::new(clock.clone()),
-            metrics: WorkflowMetrics::new().unwrap(),
-            retries: 16,
-            vault: vault.clone(),
-        };
+        let commands = support::commands(
+            &log,
+            &readers,
+            &rules,
+            Arc::new(clock.clone()),
+            &vault,
+            WorkflowMetrics::new().unwrap(),
+        );
         Self {
             directory,
             log,
@@ -83,25 +73,33 @@ impl Core {
         }
     }
 
+    /// Erases `target` as an admin, which must succeed.
+    async fn erase(
+        &self,
+        target: ErasureTarget,
+        command: &CommandId,
+        reason: &str,
+    ) -> workflow::erasure::ErasureOutcome {
+        self.erasure()
+            .erase(&admin(), target, command, reason)
+            .await
+            .unwrap()
+    }
+
     /// Records a submission as the consumer does (sealed); returns the ticket id.
     async fn submit(&mut self, customer: v1::Customer, content: &str) -> TicketId {
         let now = self.clock.now();
         let ticket_id = self.ids.next(now);
-        let message = v1::FeedbackReceived {
-            feedback_id: FeedbackId::new(now, rand::random()).to_string(),
-            ticket_id: ticket_id.to_string(),
-            received_at: Some(prost_types::Timestamp {
-                seconds: now.timestamp(),
-                nanos: 0,
-            }),
-            submission: Some(v1::Submission {
+        let message = support::feedback_at(
+            &ticket_id,
+            now,
+            v1::Submission {
                 channel: "web".into(),
                 customer: Some(customer),
                 content: content.into(),
                 ..Default::default()
-            }),
-            ..Default::default()
-        };
+            },
+        );
         let (request, _) =
             workflow::consumer::receive_request(&message.encode_to_vec(), now, &self.rules)
                 .unwrap();
@@ -232,15 +230,8 @@ async fn erasing_a_customer_leaves_their_contact_data_nowhere_but_sealed() {
     ));
 
     let outcome = core
-        .erasure()
-        .erase(
-            &admin(),
-            ErasureTarget::Ticket(first.clone()),
-            &command,
-            "GDPR-17",
-        )
-        .await
-        .unwrap();
+        .erase(ErasureTarget::Ticket(first.clone()), &command, "GDPR-17")
+        .await;
     assert_eq!(
         outcome.ticket_ids,
         vec![first.to_string(), second.to_string()]
@@ -287,27 +278,17 @@ async fn erasing_a_customer_leaves_their_contact_data_nowhere_but_sealed() {
     // ticket erased before (and only what its own key links it to: the link through the
     // customer's identifiers went with the keys).
     let repeat = core
-        .erasure()
-        .erase(
-            &admin(),
-            ErasureTarget::Ticket(first.clone()),
-            &command,
-            "GDPR-17",
-        )
-        .await
-        .unwrap();
+        .erase(ErasureTarget::Ticket(first.clone()), &command, "GDPR-17")
+        .await;
     assert_eq!(repeat.tickets_affected, 2);
     assert_eq!(repeat.ticket_ids, outcome.ticket_ids);
     let again = core
-        .erasure()
         .erase(
-            &admin(),
             ErasureTarget::Ticket(second.clone()),
             &CommandId::parse("erase-canary-2").unwrap(),
             "GDPR-17 again",
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again.tickets_affected, 0);
     assert_eq!(again.ticket_ids, vec![second.to_string()]);
     assert_eq!(again.tickets_already_erased, 1);
@@ -324,14 +305,7 @@ async fn erasing_a_customer_leaves_their_contact_data_nowhere_but_sealed() {
                 .unwrap();
         projections::digest(&connection).unwrap()
     };
-    let mut memory = rusqlite::Connection::open_in_memory().unwrap();
-    projections::rebuild(
-        &mut memory,
-        &core.log,
-        core.rules.clone(),
-        core.vault.clone(),
-    )
-    .unwrap();
+    let memory = support::rebuilt_in_memory(&core.log, &core.rules, &core.vault);
     assert_eq!(projections::digest(&memory).unwrap(), incremental);
     let rebuilt = projections::load_ticket(&memory, &first.to_string())
         .unwrap()
@@ -346,28 +320,22 @@ async fn erasing_by_customer_id_finds_their_tickets_and_an_unknown_id_finds_noth
     let mut core = Core::new();
     let first = core.submit(full_customer(), "APP卡顿").await;
     let outcome = core
-        .erasure()
         .erase(
-            &admin(),
             ErasureTarget::Customer("C-canary".into()),
             &CommandId::parse("erase-by-id").unwrap(),
             "ticket 4711 of the privacy desk",
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(outcome.ticket_ids, vec![first.to_string()]);
     assert_eq!(outcome.tickets_affected, 1);
     assert!(core.ticket(&first).await.customer_erased);
     let nobody = core
-        .erasure()
         .erase(
-            &admin(),
             ErasureTarget::Customer("C-unknown".into()),
             &CommandId::parse("erase-nobody").unwrap(),
             "request 4712",
         )
-        .await
-        .unwrap();
+        .await;
     assert!(nobody.ticket_ids.is_empty());
     assert_eq!(nobody.keys, 0);
 }
@@ -377,35 +345,27 @@ async fn a_redelivery_after_an_erasure_makes_no_new_key() {
     let mut core = Core::new();
     let now = core.clock.now();
     let ticket_id = core.ids.next(now);
-    let message = v1::FeedbackReceived {
-        feedback_id: FeedbackId::new(now, rand::random()).to_string(),
-        ticket_id: ticket_id.to_string(),
-        received_at: Some(prost_types::Timestamp {
-            seconds: now.timestamp(),
-            nanos: 0,
-        }),
-        submission: Some(v1::Submission {
+    let message = support::feedback_at(
+        &ticket_id,
+        now,
+        v1::Submission {
             channel: "web".into(),
             customer: Some(full_customer()),
             content: "APP卡顿".into(),
             ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+    )
     .encode_to_vec();
     let (request, _) = workflow::consumer::receive_request(&message, now, &core.rules).unwrap();
     let mut requests = vec![request];
     workflow::consumer::seal_requests(&core.vault, &mut requests).unwrap();
     core.log.append_many(requests).await;
-    core.erasure()
-        .erase(
-            &admin(),
-            ErasureTarget::Ticket(ticket_id.clone()),
-            &CommandId::parse("erase-1").unwrap(),
-            "request 1",
-        )
-        .await
-        .unwrap();
+    core.erase(
+        ErasureTarget::Ticket(ticket_id.clone()),
+        &CommandId::parse("erase-1").unwrap(),
+        "request 1",
+    )
+    .await;
     assert_eq!(core.vault.key_count().unwrap(), 0);
     // The consumer looks the first event up before sealing: the redelivery is a duplicate
     // and the erased customer gets no new key.

@@ -5,8 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use chrono::{DateTime, TimeZone, Utc};
-use domain::ids::{FeedbackId, TicketId, TicketIdGenerator};
+use domain::ids::{TicketId, TicketIdGenerator};
 use domain::Rules;
 use e2e::PgDatabase;
 use prost::Message;
@@ -61,16 +63,7 @@ async fn open(database: &PgDatabase, rules: Arc<Rules>) -> Replica {
 
 fn open_here(url: &str, rules: Arc<Rules>) -> Replica {
     let directory = tempfile::tempdir().unwrap();
-    let store = eventlog::StoreUrl::parse(url).unwrap();
-    let vault = workflow::open_store_vault(&store, None, directory.path()).unwrap();
-    let log = workflow::open_store_log(
-        &store,
-        directory.path(),
-        rules.clone(),
-        eventlog::Synchronous::Normal,
-        vault.clone(),
-    )
-    .unwrap();
+    let (vault, log) = support::open_store(url, directory.path(), &rules);
     let local = Readers::new(&directory.path().join(workflow::PROJECTIONS_FILE));
     Replica {
         directory,
@@ -100,14 +93,10 @@ impl Replica {
             let at = now() + chrono::Duration::minutes(i64::try_from(index).unwrap());
             let ticket_id = ids.next(at);
             let (content, product, order_id) = CONTENTS[index % CONTENTS.len()];
-            let message = v1::FeedbackReceived {
-                feedback_id: FeedbackId::new(at, rand::random()).to_string(),
-                ticket_id: ticket_id.to_string(),
-                received_at: Some(prost_types::Timestamp {
-                    seconds: at.timestamp(),
-                    nanos: 0,
-                }),
-                submission: Some(v1::Submission {
+            let message = support::feedback_at(
+                &ticket_id,
+                at,
+                v1::Submission {
                     channel: if index % 3 == 0 { "web" } else { "app" }.into(),
                     customer: Some(v1::Customer {
                         customer_id: format!("c-{}", index % 7),
@@ -118,9 +107,8 @@ impl Replica {
                     product: product.into(),
                     order_id: order_id.into(),
                     ..Default::default()
-                }),
-                ..Default::default()
-            };
+                },
+            );
             let (request, _) =
                 workflow::consumer::receive_request(&message.encode_to_vec(), at, &self.rules)
                     .unwrap();

@@ -356,7 +356,7 @@ fn replay_into(
     let mut connection = rusqlite::Connection::open(&target)
         .map_err(|error| CliError::Other(format!("create {}: {error}", target.display())))?;
     let spinner = bar(0, "rebuilding projections", context.json);
-    let replayed = workflow::projections::rebuild(
+    let replayed = projections::rebuild(
         &mut connection,
         &log,
         std::sync::Arc::new(rules),
@@ -364,7 +364,7 @@ fn replay_into(
     )
     .map_err(|error| CliError::Other(format!("rebuild the projections: {error}")))?;
     spinner.finish_and_clear();
-    let digest = workflow::projections::digest(&connection)
+    let digest = projections::digest(&connection)
         .map_err(|error| CliError::Other(format!("digest of the projections: {error}")))?;
     let tickets: i64 = connection
         .query_row("SELECT count(*) FROM tickets", [], |row| row.get(0))

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod config;
 pub mod routing;
 pub mod sla;
+pub mod sla_explain;
 
 mod compile;
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use proto::v1;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -56,4 +57,29 @@ pub fn load_average(separator: &str) -> String {
                 .join(separator)
         })
         .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// A temporary folder whose name starts with `prefix`.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
+}
+
+/// Writes `tokens.toml` into `dir`: a principal for each `(token, role, department)` (an empty
+/// department for none), named by its token, without a rate limit. Returns its path.
+pub fn write_tokens(dir: &Path, principals: &[(&str, &str, &str)]) -> PathBuf {
+    let mut text = String::new();
+    for (token, role, department) in principals {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{token}\"\nrole = \"{role}\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n{}\n",
+            service::tokens::token_sha256(token),
+            if department.is_empty() {
+                String::new()
+            } else {
+                format!("department = \"{department}\"\n")
+            }
+        ));
+    }
+    let path = dir.join("tokens.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }

@@ -6,7 +6,7 @@
 //! there; `GetTicketAt` opens it with the key store (an erased customer reads as empty).
 
 use super::convert::{instant_from, ticket_message};
-use super::tickets::{actor_of, check_role, parse_ticket_id};
+use super::tickets::{actor_of, caller, parse_ticket_id};
 use domain::authorize::Action;
 use domain::DomainError;
 use eventlog::EventLog;
@@ -40,8 +40,7 @@ impl v1::audit_server::Audit for AuditService {
         &self,
         request: Request<v1::ReadEventsRequest>,
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::ReadEvents)?;
+        let actor = caller(&request, Action::ReadEvents)?;
         let slot = if request.get_ref().follow {
             Some(self.watches.take(&actor.principal)?)
         } else {
@@ -60,8 +59,7 @@ impl v1::audit_server::Audit for AuditService {
         &self,
         request: Request<v1::VerifyLogRequest>,
     ) -> Result<Response<v1::VerifyLogResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::VerifyLog)?;
+        caller(&request, Action::VerifyLog)?;
         let checkpoints = request
             .get_ref()
             .check_checkpoints
@@ -75,8 +73,7 @@ impl v1::audit_server::Audit for AuditService {
         &self,
         request: Request<v1::GetTicketAtRequest>,
     ) -> Result<Response<v1::GetTicketAtResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::GetTicketAt)?;
+        caller(&request, Action::GetTicketAt)?;
         let request = request.into_inner();
         let ticket_id = parse_ticket_id(&request.ticket_id)?;
         let at = instant_from(

@@ -50,32 +50,25 @@ fn enum_from<P: TryFrom<i32>, D>(
         .ok_or_else(|| DomainError::invalid(field, format!("unknown value {value}")))
 }
 
-pub fn step_from(field: &str, value: i32) -> Result<Option<Step>, DomainError> {
-    enum_from(field, value, v1::Step::to_domain)
+/// The readers of the optional enums of the requests: `<name>(field, value)`.
+macro_rules! enum_readers {
+    ($($name:ident: $domain:ty = $proto:ty;)*) => {
+        $(
+            pub fn $name(field: &str, value: i32) -> Result<Option<$domain>, DomainError> {
+                enum_from(field, value, <$proto>::to_domain)
+            }
+        )*
+    };
 }
 
-pub fn kind_from(field: &str, value: i32) -> Result<Option<Kind>, DomainError> {
-    enum_from(field, value, v1::Kind::to_domain)
-}
-
-pub fn content_type_from(field: &str, value: i32) -> Result<Option<ContentType>, DomainError> {
-    enum_from(field, value, v1::ContentType::to_domain)
-}
-
-pub fn priority_from(field: &str, value: i32) -> Result<Option<Priority>, DomainError> {
-    enum_from(field, value, v1::Priority::to_domain)
-}
-
-pub fn scope_from(field: &str, value: i32) -> Result<Option<Scope>, DomainError> {
-    enum_from(field, value, v1::Scope::to_domain)
-}
-
-pub fn outcome_from(field: &str, value: i32) -> Result<Option<Outcome>, DomainError> {
-    enum_from(field, value, v1::Outcome::to_domain)
-}
-
-pub fn sla_state_from(field: &str, value: i32) -> Result<Option<SlaState>, DomainError> {
-    enum_from(field, value, v1::SlaState::to_domain)
+enum_readers! {
+    step_from: Step = v1::Step;
+    kind_from: Kind = v1::Kind;
+    content_type_from: ContentType = v1::ContentType;
+    priority_from: Priority = v1::Priority;
+    scope_from: Scope = v1::Scope;
+    outcome_from: Outcome = v1::Outcome;
+    sla_state_from: SlaState = v1::SlaState;
 }
 
 /// A required enum: unspecified is invalid.
@@ -83,13 +76,13 @@ pub fn required<T>(field: &str, value: Result<Option<T>, DomainError>) -> Result
     value?.ok_or_else(|| DomainError::invalid(field, "is required"))
 }
 
+/// `text` unless it is blank (empty or only white space).
+pub fn unless_blank(text: &str) -> Option<&str> {
+    (!text.trim().is_empty()).then_some(text)
+}
+
 fn non_empty(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        None
-    } else {
-        Some(trimmed.to_owned())
-    }
+    unless_blank(text.trim()).map(str::to_owned)
 }
 
 /// The filter of a list or watch request.

@@ -20,10 +20,9 @@ use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
 use domain::notification::NoticeKind;
 use domain::rules::assignment as assignment_rules;
-use domain::rules::config::{Allowance, Clock as SlaClock, TimeUnit};
-use domain::rules::sla::RowUsed;
+use domain::rules::sla_explain;
 use domain::ticket::Ticket;
-use domain::types::{Actor, Classification, Deadline, LinkMode, Policy};
+use domain::types::{Actor, LinkMode};
 use domain::{DomainError, Rules};
 use eventlog::EventLog;
 use futures::Stream;
@@ -48,7 +47,14 @@ pub struct TicketsService {
     /// Watch slots per principal and the caps of a search (see `super::limits`).
     pub limits: super::limits::QueryLimits,
     /// Hands back the tickets of a person who goes away.
-    pub assigner: crate::assignment::Assigner,
+    pub assigner: crate::duties::assignment::Assigner,
+}
+
+/// The caller of a request, refused unless their role may run `action`.
+pub fn caller<T>(request: &Request<T>, action: Action) -> Result<Actor, Status> {
+    let actor = actor_of(request)?;
+    check_role(&actor, action)?;
+    Ok(actor)
 }
 
 /// The caller's actor, from the principal the authenticator put on the request.
@@ -98,6 +104,28 @@ impl TicketsService {
         Ok(ticket)
     }
 
+    /// The caller of a request about one ticket, the ticket's id and the ticket, when the
+    /// caller's role may run `action` and the ticket is in their sight.
+    async fn requested_ticket<T: Sync>(
+        &self,
+        request: &Request<T>,
+        ticket_id: &str,
+        action: Action,
+    ) -> Result<(Actor, TicketId, Ticket), Status> {
+        let actor = caller(request, action)?;
+        let ticket_id = parse_ticket_id(ticket_id)?;
+        let ticket = self.readable_ticket(&actor, action, &ticket_id).await?;
+        Ok((actor, ticket_id, ticket))
+    }
+
+    /// Every row of the ticket's stream.
+    async fn rows_of(&self, ticket_id: &TicketId) -> Result<Vec<eventlog::RecordedEvent>, Status> {
+        self.log
+            .read_stream(&ticket_id.stream_id(), 0)
+            .await
+            .map_err(|error| status_from(failure_from_log(error)))
+    }
+
     /// Checks the role, parses the ids, builds the command and runs it.
     async fn run(
         &self,
@@ -120,6 +148,29 @@ impl TicketsService {
         Ok(Some(ticket_message(&ticket)))
     }
 
+    /// Runs the command a command request asks for: the caller, the ticket, the command id and
+    /// the expected version come from the request, the command from `command`.
+    async fn run_request<R: CommandRequest + Send + Sync>(
+        &self,
+        request: Request<R>,
+        action: Action,
+        command: impl FnOnce(&R, &Actor) -> Result<Command, DomainError> + Send,
+    ) -> Result<Option<v1::Ticket>, Status> {
+        let actor = actor_of(&request)?;
+        let request = request.into_inner();
+        let (ticket_id, command_id, expected_version) = request.names();
+        let command = || command(&request, &actor);
+        self.run(
+            actor.clone(),
+            action,
+            ticket_id,
+            command_id,
+            expected_version,
+            command,
+        )
+        .await
+    }
+
     fn page_size(&self, requested: u32) -> u32 {
         if requested == 0 {
             self.default_page_size
@@ -128,6 +179,40 @@ impl TicketsService {
         }
     }
 }
+
+/// A request for a command on a ticket: the ticket, the command id and the expected version.
+trait CommandRequest {
+    fn names(&self) -> (&str, &str, Option<u64>);
+}
+
+macro_rules! command_requests {
+    ($($request:ty),* $(,)?) => {
+        $(
+            impl CommandRequest for $request {
+                fn names(&self) -> (&str, &str, Option<u64>) {
+                    (&self.ticket_id, &self.command_id, self.expected_version)
+                }
+            }
+        )*
+    };
+}
+
+command_requests!(
+    v1::ClassifyRequest,
+    v1::DispatchRequest,
+    v1::AcknowledgeRequest,
+    v1::AddNoteRequest,
+    v1::ProposeSolutionRequest,
+    v1::ApproveSolutionRequest,
+    v1::RecordReviewRequest,
+    v1::ArchiveRequest,
+    v1::EscalateRequest,
+    v1::PauseSlaRequest,
+    v1::ResumeSlaRequest,
+    v1::RecordNotificationRequest,
+    v1::ClaimRequest,
+    v1::AssignRequest,
+);
 
 /// The assignee filter that stands for the caller.
 pub const ME: &str = "@me";
@@ -158,139 +243,47 @@ pub fn scoped_filter(
     Ok(filter)
 }
 
-fn allowance_duration_ms(allowance: &Allowance) -> i64 {
-    let amount = i64::from(allowance.amount);
-    match allowance.unit {
-        TimeUnit::Seconds => amount * 1_000,
-        TimeUnit::Minutes => amount * 60_000,
-        TimeUnit::Hours | TimeUnit::WorkingHours => amount * 3_600_000,
-        TimeUnit::Days | TimeUnit::WorkingDays => amount * 86_400_000,
-    }
-}
-
-/// The classification the deadlines of a ticket come from: its own, or for a ticket not yet
-/// classified the rules' provisional one (which gave the first deadlines).
-fn classification_of(ticket: &Ticket, rules: &Rules) -> Classification {
-    match (
-        ticket.kind,
-        ticket.content_type,
-        ticket.priority,
-        ticket.scope,
-    ) {
-        (Some(kind), Some(content_type), Some(priority), Some(scope)) => Classification {
-            kind,
-            content_type,
-            priority,
-            scope,
-            keywords: ticket.keywords.clone(),
-            confidence: ticket.confidence.unwrap_or(1.0),
-            confident: true,
-            complex: ticket.complex,
-        },
-        _ => rules.classify(&ticket.content, ticket.product.as_deref()),
-    }
-}
-
-/// Why a ticket's deadlines are what they are.
+/// Why a ticket's deadlines are what they are (the domain's SLA explanation, as the message
+/// of `ExplainSla`); `now` (the service's clock) stands in for a clock that never started.
 pub fn explain(
     ticket: &Ticket,
     rows: &[eventlog::RecordedEvent],
     rules: &Rules,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> v1::ExplainSlaResponse {
-    let classification = classification_of(ticket, rules);
-    let mut clock_started_at = ticket.received_at;
-    let mut pauses: Vec<v1::SlaPause> = Vec::new();
-    let mut reasons: Vec<String> = Vec::new();
-    for row in rows {
-        let Ok(event) = record::decode(row) else {
-            continue;
-        };
-        match event {
-            Event::Reopened(reopened) => {
-                clock_started_at = Some(reopened.at);
-                reasons.push(format!(
-                    "round {} started at {} after an unsatisfied review: the clock started again",
-                    reopened.round, reopened.at
-                ));
-            }
-            Event::SlaPaused(paused) => pauses.push(v1::SlaPause {
-                from: Some(timestamp(paused.at)),
-                to: None,
-                reason: paused.reason,
-            }),
-            Event::SlaResumed(resumed) => {
-                if let Some(open) = pauses.iter_mut().rev().find(|pause| pause.to.is_none()) {
-                    open.to = Some(timestamp(resumed.at));
-                }
-                reasons.push(format!(
-                    "paused for {} in total until {}: the deadlines moved by that time",
-                    domain::rules::sla::format_duration(chrono::TimeDelta::milliseconds(
-                        resumed.paused_ms
-                    )),
-                    resumed.at
-                ));
-            }
-            _ => {}
-        }
-    }
-    let start = clock_started_at.unwrap_or_else(chrono::Utc::now);
-    let mut explanation = rules.explain_deadlines(start, &classification);
-    explanation.append(&mut reasons);
-    for pause in &pauses {
-        if pause.to.is_none() {
-            explanation.push(format!(
-                "the clock is paused now, waiting for the customer: {}",
-                pause.reason
-            ));
-        }
-    }
-    let policy_version = ticket.deadlines_policy_version.clone().unwrap_or_default();
-    let calendar_version = ticket
-        .deadlines_calendar_version
-        .clone()
-        .unwrap_or_default();
-    if !policy_version.is_empty() && policy_version != rules.version() {
-        explanation.push(format!(
-            "the ticket keeps the deadlines it was given under policy version {policy_version}; \
-             the current configuration is version {} and applies only if a person reclassifies it",
-            rules.version()
-        ));
-    }
-    let details = rules
-        .sla()
-        .details(rules.calendar(), start, &classification);
-    let [respond, resolve] = details;
-    let sla_row = if respond.row == RowUsed::Complaint || resolve.row == RowUsed::Complaint {
-        "complaint_or_complex".to_owned()
-    } else {
-        classification.priority.as_str().to_owned()
-    };
-    let working_days = |allowance: &Allowance| match allowance.unit {
-        TimeUnit::WorkingDays => allowance.amount,
-        TimeUnit::Days if allowance.effective_clock() == SlaClock::Working => allowance.amount,
-        _ => 0,
-    };
-    debug_assert_eq!(respond.which, Deadline::Respond);
+    let events: Vec<Event> = rows
+        .iter()
+        .filter_map(|row| record::decode(row).ok())
+        .collect();
+    let explained = sla_explain::explain(ticket, &events, rules, now);
     v1::ExplainSlaResponse {
         ticket: Some(ticket_message(ticket)),
-        priority: v1::Priority::from(classification.priority) as i32,
-        complex: classification.complex,
-        sla_row,
-        respond_within: Some(duration_ms(allowance_duration_ms(&respond.allowance))),
-        resolve_within: Some(duration_ms(allowance_duration_ms(&resolve.allowance))),
-        respond_around_the_clock: respond.allowance.effective_clock() == SlaClock::AroundTheClock,
-        resolve_around_the_clock: resolve.allowance.effective_clock() == SlaClock::AroundTheClock,
-        resolve_working_days: working_days(&resolve.allowance),
-        clock_started_at: clock_started_at.map(timestamp),
-        pauses,
+        priority: v1::Priority::from(explained.classification.priority) as i32,
+        complex: explained.classification.complex,
+        sla_row: explained.sla_row,
+        respond_within: Some(duration_ms(explained.respond_within_ms)),
+        resolve_within: Some(duration_ms(explained.resolve_within_ms)),
+        respond_around_the_clock: explained.respond_around_the_clock,
+        resolve_around_the_clock: explained.resolve_around_the_clock,
+        resolve_working_days: explained.resolve_working_days,
+        clock_started_at: explained.clock_started_at.map(timestamp),
+        pauses: explained
+            .pauses
+            .into_iter()
+            .map(|pause| v1::SlaPause {
+                from: Some(timestamp(pause.from)),
+                to: pause.to.map(timestamp),
+                reason: pause.reason,
+            })
+            .collect(),
         respond_by: ticket.respond_by.map(timestamp),
         resolve_by: ticket.resolve_by.map(timestamp),
         warn_respond_at: ticket.warn_respond_at.map(timestamp),
         warn_resolve_at: ticket.warn_resolve_at.map(timestamp),
         sla_state: v1::SlaState::from(ticket.sla_state) as i32,
-        policy_version,
-        calendar_version,
-        reasons: explanation,
+        policy_version: explained.policy_version,
+        calendar_version: explained.calendar_version,
+        reasons: explained.reasons,
     }
 }
 
@@ -302,11 +295,8 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::GetTicketRequest>,
     ) -> Result<Response<v1::GetTicketResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::GetTicket)?;
-        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
-        let ticket = self
-            .readable_ticket(&actor, Action::GetTicket, &ticket_id)
+        let (_, _, ticket) = self
+            .requested_ticket(&request, &request.get_ref().ticket_id, Action::GetTicket)
             .await?;
         Ok(Response::new(v1::GetTicketResponse {
             ticket: Some(ticket_message(&ticket)),
@@ -340,16 +330,10 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::GetHistoryRequest>,
     ) -> Result<Response<v1::GetHistoryResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::GetHistory)?;
-        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
-        self.readable_ticket(&actor, Action::GetHistory, &ticket_id)
+        let (_, ticket_id, _) = self
+            .requested_ticket(&request, &request.get_ref().ticket_id, Action::GetHistory)
             .await?;
-        let rows = self
-            .log
-            .read_stream(&ticket_id.stream_id(), 0)
-            .await
-            .map_err(|error| status_from(failure_from_log(error)))?;
+        let rows = self.rows_of(&ticket_id).await?;
         let vault = self.vault.clone();
         let events = tokio::task::spawn_blocking(move || opened_history(&rows, &vault))
             .await
@@ -385,33 +369,21 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ClassifyRequest>,
     ) -> Result<Response<v1::ClassifyResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::Classify,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    Ok(Command::Classify(ClassifyCommand {
-                        kind: required("kind", kind_from("kind", request.kind))?,
-                        content_type: required(
-                            "content_type",
-                            content_type_from("content_type", request.content_type),
-                        )?,
-                        priority: required(
-                            "priority",
-                            priority_from("priority", request.priority),
-                        )?,
-                        scope: required("scope", scope_from("scope", request.scope))?,
-                        keywords: request.keywords.clone(),
-                        complex: request.complex,
-                        reason: request.reason.clone(),
-                    }))
-                },
-            )
+            .run_request(request, Action::Classify, |request, _| {
+                Ok(Command::Classify(ClassifyCommand {
+                    kind: required("kind", kind_from("kind", request.kind))?,
+                    content_type: required(
+                        "content_type",
+                        content_type_from("content_type", request.content_type),
+                    )?,
+                    priority: required("priority", priority_from("priority", request.priority))?,
+                    scope: required("scope", scope_from("scope", request.scope))?,
+                    keywords: request.keywords.clone(),
+                    complex: request.complex,
+                    reason: request.reason.clone(),
+                }))
+            })
             .await?;
         Ok(Response::new(v1::ClassifyResponse { ticket }))
     }
@@ -420,26 +392,17 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::DispatchRequest>,
     ) -> Result<Response<v1::DispatchResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::Dispatch,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    if request.department.trim().is_empty() {
-                        return Err(DomainError::invalid("department", "is required"));
-                    }
-                    Ok(Command::Dispatch {
-                        department: request.department.trim().to_owned(),
-                        helpers: request.helpers.clone(),
-                        reason: request.reason.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::Dispatch, |request, _| {
+                if request.department.trim().is_empty() {
+                    return Err(DomainError::invalid("department", "is required"));
+                }
+                Ok(Command::Dispatch {
+                    department: request.department.trim().to_owned(),
+                    helpers: request.helpers.clone(),
+                    reason: request.reason.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::DispatchResponse { ticket }))
     }
@@ -448,21 +411,12 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::AcknowledgeRequest>,
     ) -> Result<Response<v1::AcknowledgeResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::Acknowledge,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    Ok(Command::Acknowledge {
-                        message: request.message.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::Acknowledge, |request, _| {
+                Ok(Command::Acknowledge {
+                    message: request.message.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::AcknowledgeResponse { ticket }))
     }
@@ -471,32 +425,23 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::AddNoteRequest>,
     ) -> Result<Response<v1::AddNoteResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::AddNote,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    let to_customer = match v1::NoteVisibility::try_from(request.visibility) {
-                        Ok(v1::NoteVisibility::Customer) => true,
-                        Ok(v1::NoteVisibility::Internal | v1::NoteVisibility::Unspecified) => false,
-                        Err(_) => {
-                            return Err(DomainError::invalid(
-                                "visibility",
-                                format!("unknown value {}", request.visibility),
-                            ))
-                        }
-                    };
-                    Ok(Command::AddNote {
-                        text: request.text.clone(),
-                        to_customer,
-                    })
-                },
-            )
+            .run_request(request, Action::AddNote, |request, _| {
+                let to_customer = match v1::NoteVisibility::try_from(request.visibility) {
+                    Ok(v1::NoteVisibility::Customer) => true,
+                    Ok(v1::NoteVisibility::Internal | v1::NoteVisibility::Unspecified) => false,
+                    Err(_) => {
+                        return Err(DomainError::invalid(
+                            "visibility",
+                            format!("unknown value {}", request.visibility),
+                        ))
+                    }
+                };
+                Ok(Command::AddNote {
+                    text: request.text.clone(),
+                    to_customer,
+                })
+            })
             .await?;
         Ok(Response::new(v1::AddNoteResponse { ticket }))
     }
@@ -505,23 +450,14 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ProposeSolutionRequest>,
     ) -> Result<Response<v1::ProposeSolutionResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::ProposeSolution,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    Ok(Command::ProposeSolution {
-                        outcome: required("outcome", outcome_from("outcome", request.outcome))?,
-                        text: request.text.clone(),
-                        reason: request.reason.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::ProposeSolution, |request, _| {
+                Ok(Command::ProposeSolution {
+                    outcome: required("outcome", outcome_from("outcome", request.outcome))?,
+                    text: request.text.clone(),
+                    reason: request.reason.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::ProposeSolutionResponse { ticket }))
     }
@@ -530,22 +466,13 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ApproveSolutionRequest>,
     ) -> Result<Response<v1::ApproveSolutionResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::ApproveSolution,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    Ok(Command::ApproveSolution {
-                        approve: request.approve,
-                        comment: request.comment.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::ApproveSolution, |request, _| {
+                Ok(Command::ApproveSolution {
+                    approve: request.approve,
+                    comment: request.comment.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::ApproveSolutionResponse { ticket }))
     }
@@ -554,31 +481,22 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::RecordReviewRequest>,
     ) -> Result<Response<v1::RecordReviewResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::RecordReview,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    let satisfaction = u8::try_from(request.satisfaction)
-                        .ok()
-                        .filter(|score| (1..=5).contains(score))
-                        .ok_or_else(|| {
-                            DomainError::invalid(
-                                "satisfaction",
-                                format!("must be between 1 and 5, got {}", request.satisfaction),
-                            )
-                        })?;
-                    Ok(Command::RecordReview {
-                        satisfaction,
-                        comment: request.comment.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::RecordReview, |request, _| {
+                let satisfaction = u8::try_from(request.satisfaction)
+                    .ok()
+                    .filter(|score| (1..=5).contains(score))
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            "satisfaction",
+                            format!("must be between 1 and 5, got {}", request.satisfaction),
+                        )
+                    })?;
+                Ok(Command::RecordReview {
+                    satisfaction,
+                    comment: request.comment.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::RecordReviewResponse { ticket }))
     }
@@ -587,17 +505,8 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ArchiveRequest>,
     ) -> Result<Response<v1::ArchiveResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::Archive,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || Ok(Command::Archive),
-            )
+            .run_request(request, Action::Archive, |_, _| Ok(Command::Archive))
             .await?;
         Ok(Response::new(v1::ArchiveResponse { ticket }))
     }
@@ -606,21 +515,12 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::EscalateRequest>,
     ) -> Result<Response<v1::EscalateResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::Escalate,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    Ok(Command::Escalate {
-                        reason: request.reason.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::Escalate, |request, _| {
+                Ok(Command::Escalate {
+                    reason: request.reason.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::EscalateResponse { ticket }))
     }
@@ -629,28 +529,19 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::PauseSlaRequest>,
     ) -> Result<Response<v1::PauseSlaResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let allowed = self.rules.config().sla.allow_customer_pause;
         let ticket = self
-            .run(
-                actor,
-                Action::PauseSla,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    if !allowed {
-                        return Err(DomainError::invalid(
-                            "reason",
-                            "the sla policy does not pause the clock while waiting for the customer",
-                        ));
-                    }
-                    Ok(Command::PauseSla {
-                        reason: request.reason.clone(),
-                    })
-                },
-            )
+            .run_request(request, Action::PauseSla, |request, _| {
+                if !allowed {
+                    return Err(DomainError::invalid(
+                        "reason",
+                        "the sla policy does not pause the clock while waiting for the customer",
+                    ));
+                }
+                Ok(Command::PauseSla {
+                    reason: request.reason.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::PauseSlaResponse { ticket }))
     }
@@ -659,17 +550,8 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ResumeSlaRequest>,
     ) -> Result<Response<v1::ResumeSlaResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::ResumeSla,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || Ok(Command::ResumeSla),
-            )
+            .run_request(request, Action::ResumeSla, |_, _| Ok(Command::ResumeSla))
             .await?;
         Ok(Response::new(v1::ResumeSlaResponse { ticket }))
     }
@@ -678,17 +560,10 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::RecordNotificationRequest>,
     ) -> Result<Response<v1::RecordNotificationResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
         let ticket = self
-            .run(
-                actor,
-                Action::RecordNotification,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || notification_command(&request),
-            )
+            .run_request(request, Action::RecordNotification, |request, _| {
+                notification_command(request)
+            })
             .await?;
         Ok(Response::new(v1::RecordNotificationResponse { ticket }))
     }
@@ -697,26 +572,23 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ExplainSlaRequest>,
     ) -> Result<Response<v1::ExplainSlaResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::GetTicket)?;
-        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
-        let ticket = self
-            .readable_ticket(&actor, Action::GetTicket, &ticket_id)
+        let (_, ticket_id, ticket) = self
+            .requested_ticket(&request, &request.get_ref().ticket_id, Action::GetTicket)
             .await?;
-        let rows = self
-            .log
-            .read_stream(&ticket_id.stream_id(), 0)
-            .await
-            .map_err(|error| status_from(failure_from_log(error)))?;
-        Ok(Response::new(explain(&ticket, &rows, &self.rules)))
+        let rows = self.rows_of(&ticket_id).await?;
+        Ok(Response::new(explain(
+            &ticket,
+            &rows,
+            &self.rules,
+            self.commands.clock.now(),
+        )))
     }
 
     async fn link_to_problem(
         &self,
         request: Request<v1::LinkToProblemRequest>,
     ) -> Result<Response<v1::LinkToProblemResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::LinkToProblem)?;
+        let actor = caller(&request, Action::LinkToProblem)?;
         let request = request.into_inner();
         let child_id = parse_ticket_id(&request.ticket_id)?;
         let command_id = parse_command_id(&request.command_id)?;
@@ -755,11 +627,8 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ListSimilarRequest>,
     ) -> Result<Response<v1::ListSimilarResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::ListSimilar)?;
-        let ticket_id = parse_ticket_id(&request.get_ref().ticket_id)?;
-        let target = self
-            .readable_ticket(&actor, Action::ListSimilar, &ticket_id)
+        let (actor, _, target) = self
+            .requested_ticket(&request, &request.get_ref().ticket_id, Action::ListSimilar)
             .await?;
         let limit = usize::try_from(self.page_size(request.get_ref().page_size)).unwrap_or(50);
         let config = self.rules.config().problems.clone();
@@ -789,18 +658,12 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::ClaimRequest>,
     ) -> Result<Response<v1::ClaimResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
-        let person = actor.principal.clone();
         let ticket = self
-            .run(
-                actor,
-                Action::Claim,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || Ok(Command::Claim { person }),
-            )
+            .run_request(request, Action::Claim, |_, actor| {
+                Ok(Command::Claim {
+                    person: actor.principal.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::ClaimResponse { ticket }))
     }
@@ -809,27 +672,17 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::AssignRequest>,
     ) -> Result<Response<v1::AssignResponse>, Status> {
-        let actor = actor_of(&request)?;
-        let request = request.into_inner();
-        let by = actor.principal.clone();
         let ticket = self
-            .run(
-                actor,
-                Action::Assign,
-                &request.ticket_id,
-                &request.command_id,
-                request.expected_version,
-                || {
-                    let assignee = request.assignee.trim();
-                    if assignee.is_empty() {
-                        return Err(DomainError::invalid("assignee", "is required"));
-                    }
-                    Ok(Command::Assign {
-                        assignee: assignee.to_owned(),
-                        by,
-                    })
-                },
-            )
+            .run_request(request, Action::Assign, |request, actor| {
+                let assignee = request.assignee.trim();
+                if assignee.is_empty() {
+                    return Err(DomainError::invalid("assignee", "is required"));
+                }
+                Ok(Command::Assign {
+                    assignee: assignee.to_owned(),
+                    by: actor.principal.clone(),
+                })
+            })
             .await?;
         Ok(Response::new(v1::AssignResponse { ticket }))
     }
@@ -838,8 +691,7 @@ impl v1::tickets_server::Tickets for TicketsService {
         &self,
         request: Request<v1::SetAwayRequest>,
     ) -> Result<Response<v1::SetAwayResponse>, Status> {
-        let actor = actor_of(&request)?;
-        check_role(&actor, Action::SetAway)?;
+        let actor = caller(&request, Action::SetAway)?;
         let request = request.into_inner();
         let person = if request.person.trim().is_empty() {
             actor.principal.clone()
@@ -850,7 +702,7 @@ impl v1::tickets_server::Tickets for TicketsService {
         assignment_rules::authorize_set_away(&actor, &person, &self.rules.config().departments)
             .map_err(status_from)?;
         let _turn = self.assigner.lock.lock().await;
-        crate::assignment::set_away(
+        crate::duties::assignment::set_away(
             &self.log,
             &actor,
             &person,

@@ -9,12 +9,12 @@
 
 use super::convert::ticket_message;
 use crate::error::WorkflowError;
-use crate::projections::{load_ticket, projected_position};
 use crate::queries::{list_tickets, Readers, TicketFilter};
 use crate::record::ticket_of_stream;
 use domain::ticket::Ticket;
 use eventlog::EventLog;
 use futures::Stream;
+use projections::{load_ticket, projected_position};
 use proto::v1;
 use std::collections::HashSet;
 use tokio::sync::mpsc;
@@ -56,6 +56,13 @@ fn snapshot(
     })
 }
 
+/// Ends a watch with UNAVAILABLE: what it reads failed.
+async fn unavailable(sender: &mpsc::Sender<Item>, error: impl std::fmt::Display) {
+    let _ = sender
+        .send(Err(Status::unavailable(error.to_string())))
+        .await;
+}
+
 /// Starts a watch; the stream ends when the client goes away.
 pub fn watch(
     log: EventLog,
@@ -73,12 +80,7 @@ pub fn watch(
         .await;
         let (mut position, tickets) = match taken {
             Ok(Ok(taken)) => taken,
-            Ok(Err(error)) => {
-                let _ = sender
-                    .send(Err(Status::unavailable(error.to_string())))
-                    .await;
-                return;
-            }
+            Ok(Err(error)) => return unavailable(&sender, error).await,
             Err(error) => {
                 let _ = sender.send(Err(Status::internal(error.to_string()))).await;
                 return;
@@ -99,12 +101,7 @@ pub fn watch(
         loop {
             let rows = match log.read_all(position + 1, 1_000).await {
                 Ok(rows) => rows,
-                Err(error) => {
-                    let _ = sender
-                        .send(Err(Status::unavailable(error.to_string())))
-                        .await;
-                    return;
-                }
+                Err(error) => return unavailable(&sender, error).await,
             };
             let Some(last) = rows.last().map(|row| row.position) else {
                 tokio::select! {
@@ -132,12 +129,7 @@ pub fn watch(
                 .await;
             let loaded = match loaded {
                 Ok(loaded) => loaded,
-                Err(error) => {
-                    let _ = sender
-                        .send(Err(Status::unavailable(error.to_string())))
-                        .await;
-                    return;
-                }
+                Err(error) => return unavailable(&sender, error).await,
             };
             for ((ticket_id, event_type, event_position), found) in changes.into_iter().zip(loaded)
             {

@@ -1,11 +1,6 @@
-//! Assignment of tickets to people: the projection of who has which ticket, who is away and
-//! how many tickets each department's policy has given out, and the assigner loop.
-//!
-//! - `tickets.assignee` (indexed with the step): who works on a ticket now.
-//! - `people`: the away flag of each person, folded from their `person-<name>` stream.
-//! - `assignment_cursor`: per department, how many tickets its policy has given out (automatic
-//!   assignments and hand-backs); the round robin turns on it, so the same log always gives
-//!   the same choices.
+//! Assignment of tickets to people: the reads of the assignment projections (who has which
+//! ticket, who is away, how many tickets each department's policy has given out; the
+//! `projections` crate writes them) and the assigner loop.
 //!
 //! The assigner runs like the SLA timers, every tick, one ticket after another: first it hands
 //! back the open tickets of people who are away (to a colleague on duty by the department's
@@ -17,20 +12,17 @@
 use crate::clock::Clock;
 use crate::commands::Commands;
 use crate::error::WorkflowError;
-use crate::queries::Readers;
+use crate::queries::{read_all, read_optional, Readers};
 use chrono::{DateTime, Utc};
 use domain::command::Command;
-use domain::event::{AssignmentReason, Event};
 use domain::ids::{EventId, TicketId};
 use domain::rules::assignment::{
-    choose_assignee, members_on_duty, person_of_stream, person_stream, AssignmentPolicy, AwaySet,
-    AWAY_SET,
+    choose_assignee, members_on_duty, person_stream, AssignmentPolicy, AwaySet, AWAY_SET,
 };
-use domain::ticket::Ticket;
 use domain::types::Actor;
 use domain::Rules;
-use eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, RecordedEvent};
-use rusqlite::{params, Connection, OptionalExtension};
+use eventlog::{EventLog, ExpectedVersion, LogError, NewEvent};
+use rusqlite::{params, Connection};
 use service::duty::Duty;
 use service::shutdown::Shutdown;
 use service::Failure;
@@ -41,131 +33,27 @@ use std::time::Duration;
 /// The principal recorded on the policy's assignments.
 pub const ASSIGNER: &str = "cloop-workflow/assign";
 
-/// The rows of the assignment tables, for the projections' digest.
-pub const DIGEST_QUERIES: [&str; 3] = [
-    "SELECT seq || '|' || ifnull(assignee, '') FROM tickets ORDER BY seq",
-    "SELECT name || '|' || away || '|' || updated_at_ms FROM people ORDER BY name",
-    "SELECT department || '|' || given FROM assignment_cursor ORDER BY department",
-];
-
-/// What a rebuild empties (the `assignee` column goes with the tickets).
-pub const REBUILD_DELETE: &str = "DELETE FROM people; DELETE FROM assignment_cursor;";
-
-/// Adds the `assignee` column to a tickets table made before it existed, and the tables of
-/// people and cursors.
-pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
-    let has_assignee: Option<String> = connection
-        .query_row(
-            "SELECT name FROM pragma_table_info('tickets') WHERE name = 'assignee'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if has_assignee.is_none() {
-        connection.execute_batch("ALTER TABLE tickets ADD COLUMN assignee TEXT;")?;
-    }
-    connection.execute_batch(
-        "CREATE INDEX IF NOT EXISTS tickets_by_assignee ON tickets (assignee, step, seq);
-        CREATE TABLE IF NOT EXISTS people (
-            name TEXT PRIMARY KEY,
-            away INTEGER NOT NULL,
-            updated_at_ms INTEGER NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS assignment_cursor (
-            department TEXT PRIMARY KEY,
-            given INTEGER NOT NULL
-        );",
-    )
-}
-
-/// Folds one ticket event into the assignment tables: the cursor of the department whose
-/// policy gave the ticket out.
-pub fn project_event(
-    connection: &Connection,
-    ticket: &Ticket,
-    event: &Event,
-) -> Result<(), rusqlite::Error> {
-    let Event::Assigned(assigned) = event else {
-        return Ok(());
-    };
-    if !matches!(
-        assigned.reason,
-        AssignmentReason::Auto | AssignmentReason::HandedBack
-    ) {
-        return Ok(());
-    }
-    let Some(department) = &ticket.department else {
-        return Ok(());
-    };
-    connection
-        .prepare_cached(
-            "INSERT INTO assignment_cursor (department, given) VALUES (?1, 1) \
-             ON CONFLICT(department) DO UPDATE SET given = given + 1",
-        )?
-        .execute([department])?;
-    Ok(())
-}
-
-/// Writes the ticket's assignee column after its row was written.
-pub fn project_assignee(
-    connection: &Connection,
-    seq: i64,
-    ticket: &Ticket,
-) -> Result<(), rusqlite::Error> {
-    connection
-        .prepare_cached("UPDATE tickets SET assignee = ?1 WHERE seq = ?2")?
-        .execute(params![ticket.assignee, seq])?;
-    Ok(())
-}
-
-/// Folds the rows of a person stream into `people`; other streams are left alone.
-pub fn project_person(connection: &Connection, events: &[RecordedEvent]) -> Result<(), String> {
-    for row in events {
-        let Some(person) = person_of_stream(&row.stream_id) else {
-            return Ok(());
-        };
-        if row.event_type != AWAY_SET {
-            continue;
-        }
-        let set: AwaySet = serde_json::from_str(&row.payload_json)
-            .map_err(|error| format!("away_set at position {}: {error}", row.position))?;
-        connection
-            .prepare_cached(
-                "INSERT INTO people (name, away, updated_at_ms) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(name) DO UPDATE SET away = excluded.away, \
-                 updated_at_ms = excluded.updated_at_ms",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![person, set.away, set.at.timestamp_millis()])
-            })
-            .map_err(|error| format!("record {person} away: {error}"))?;
-    }
-    Ok(())
-}
-
 /// The people who are away now.
 pub fn away_people(connection: &Connection) -> Result<BTreeSet<String>, WorkflowError> {
-    let mut statement = connection
-        .prepare_cached("SELECT name FROM people WHERE away = 1")
-        .map_err(WorkflowError::sqlite("prepare away people"))?;
-    let rows = statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .map_err(WorkflowError::sqlite("read away people"))?;
-    rows.collect::<Result<_, _>>()
-        .map_err(WorkflowError::sqlite("read away people"))
+    read_all(
+        connection,
+        "SELECT name FROM people WHERE away = 1",
+        [],
+        ("prepare away people", "read away people"),
+        |row| row.get::<_, String>(0),
+    )
+    .map(|people| people.into_iter().collect())
 }
 
 /// Whether `person` is away now.
 pub fn is_away(connection: &Connection, person: &str) -> Result<bool, WorkflowError> {
-    connection
-        .prepare_cached("SELECT away FROM people WHERE name = ?1")
-        .and_then(|mut statement| {
-            statement
-                .query_row([person], |row| row.get::<_, bool>(0))
-                .optional()
-        })
-        .map(|away| away.unwrap_or(false))
-        .map_err(WorkflowError::sqlite("read away flag"))
+    read_optional(
+        connection,
+        "SELECT away FROM people WHERE name = ?1",
+        [person],
+        "read away flag",
+    )
+    .map(|away| away.unwrap_or(false))
 }
 
 /// The open tickets (step handle) of each member.
@@ -188,15 +76,13 @@ pub fn open_counts(
 
 /// How many tickets the department's policy has given out so far.
 pub fn cursor(connection: &Connection, department: &str) -> Result<u64, WorkflowError> {
-    connection
-        .prepare_cached("SELECT given FROM assignment_cursor WHERE department = ?1")
-        .and_then(|mut statement| {
-            statement
-                .query_row([department], |row| row.get::<_, i64>(0))
-                .optional()
-        })
-        .map(|given| given.map_or(0, |given| u64::try_from(given).unwrap_or(0)))
-        .map_err(WorkflowError::sqlite("read assignment cursor"))
+    read_optional::<i64>(
+        connection,
+        "SELECT given FROM assignment_cursor WHERE department = ?1",
+        [department],
+        "read assignment cursor",
+    )
+    .map(|given| given.map_or(0, |given| u64::try_from(given).unwrap_or(0)))
 }
 
 /// Tickets waiting in step handle at `department` with nobody assigned, oldest first.
@@ -205,20 +91,14 @@ pub fn waiting_tickets(
     department: &str,
     limit: usize,
 ) -> Result<Vec<String>, WorkflowError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT ticket_id FROM tickets WHERE department = ?1 AND step = 'handle' \
-             AND assignee IS NULL ORDER BY seq LIMIT ?2",
-        )
-        .map_err(WorkflowError::sqlite("prepare waiting tickets"))?;
-    let rows = statement
-        .query_map(
-            params![department, i64::try_from(limit).unwrap_or(i64::MAX)],
-            |row| row.get::<_, String>(0),
-        )
-        .map_err(WorkflowError::sqlite("read waiting tickets"))?;
-    rows.collect::<Result<_, _>>()
-        .map_err(WorkflowError::sqlite("read waiting tickets"))
+    read_all(
+        connection,
+        "SELECT ticket_id FROM tickets WHERE department = ?1 AND step = 'handle' \
+         AND assignee IS NULL ORDER BY seq LIMIT ?2",
+        params![department, i64::try_from(limit).unwrap_or(i64::MAX)],
+        ("prepare waiting tickets", "read waiting tickets"),
+        |row| row.get::<_, String>(0),
+    )
 }
 
 /// Open tickets (step handle) assigned to someone who is away, with that person, oldest
@@ -228,21 +108,18 @@ pub fn tickets_of_away_people(
     person: Option<&str>,
     limit: usize,
 ) -> Result<Vec<(String, String)>, WorkflowError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT t.ticket_id, t.assignee FROM people p \
-             JOIN tickets t ON t.assignee = p.name AND t.step = 'handle' \
-             WHERE p.away = 1 AND (?1 IS NULL OR p.name = ?1) ORDER BY t.seq LIMIT ?2",
-        )
-        .map_err(WorkflowError::sqlite("prepare tickets of away people"))?;
-    let rows = statement
-        .query_map(
-            params![person, i64::try_from(limit).unwrap_or(i64::MAX)],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-        )
-        .map_err(WorkflowError::sqlite("read tickets of away people"))?;
-    rows.collect::<Result<_, _>>()
-        .map_err(WorkflowError::sqlite("read tickets of away people"))
+    read_all(
+        connection,
+        "SELECT t.ticket_id, t.assignee FROM people p \
+         JOIN tickets t ON t.assignee = p.name AND t.step = 'handle' \
+         WHERE p.away = 1 AND (?1 IS NULL OR p.name = ?1) ORDER BY t.seq LIMIT ?2",
+        params![person, i64::try_from(limit).unwrap_or(i64::MAX)],
+        (
+            "prepare tickets of away people",
+            "read tickets of away people",
+        ),
+        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+    )
 }
 
 /// Whom the department's policy chooses now, on the projections as they stand.

@@ -38,9 +38,9 @@ use postgres::types::ToSql;
 use postgres::Transaction;
 use vault::Vault;
 
-use super::TicketRow;
-use crate::error::WorkflowError;
-use crate::queries::{like_pattern, TicketFilter, TicketPage};
+use crate::error::ProjectionError;
+use crate::fold::TicketRow;
+use crate::list::{like_pattern, page_of, TicketFilter, TicketPage};
 use crate::record::ticket_of_stream;
 
 /// The advisory lock the projection's migration holds (ASCII "cloopprj").
@@ -562,8 +562,8 @@ impl std::fmt::Debug for SharedReads {
     }
 }
 
-fn read_failed(error: LogError) -> WorkflowError {
-    WorkflowError::Log(error)
+fn read_failed(error: LogError) -> ProjectionError {
+    ProjectionError::Log(error)
 }
 
 fn pg_read(what: &'static str) -> impl Fn(postgres::Error) -> LogError {
@@ -581,7 +581,10 @@ impl SharedReads {
     }
 
     /// One ticket's folded state and the position of its last event.
-    pub fn ticket_blocking(&self, ticket_id: &str) -> Result<Option<(Ticket, u64)>, WorkflowError> {
+    pub fn ticket_blocking(
+        &self,
+        ticket_id: &str,
+    ) -> Result<Option<(Ticket, u64)>, ProjectionError> {
         let found = self
             .pool
             .with_client(|client| {
@@ -603,7 +606,7 @@ impl SharedReads {
             None => Ok(None),
             Some((json, position)) => {
                 let ticket: Ticket = serde_json::from_str(&json).map_err(|error| {
-                    WorkflowError::Corrupt(format!("stored ticket {ticket_id}: {error}"))
+                    ProjectionError::Corrupt(format!("stored ticket {ticket_id}: {error}"))
                 })?;
                 Ok(Some((ticket, u64::try_from(position).unwrap_or(0))))
             }
@@ -611,13 +614,13 @@ impl SharedReads {
     }
 
     /// Lists tickets matching `filter` in receipt order, after `after_seq`, at most
-    /// `page_size`: the same rules as the SQLite [`crate::queries::list_tickets`].
+    /// `page_size`: the same rules as the SQLite `workflow::queries::list_tickets`.
     pub fn list_blocking(
         &self,
         filter: &TicketFilter,
         page_size: u32,
         after_seq: i64,
-    ) -> Result<TicketPage, WorkflowError> {
+    ) -> Result<TicketPage, ProjectionError> {
         let (sql, values) = list_query(filter, page_size, after_seq);
         let found: Vec<(i64, String)> = self
             .pool
@@ -639,7 +642,7 @@ impl SharedReads {
                     .collect()
             })
             .map_err(read_failed)?;
-        crate::queries::page_of(found, page_size)
+        page_of(found, page_size)
     }
 }
 
@@ -753,7 +756,7 @@ const DIGEST_QUERY: &str =
 
 /// The digest of the shared ticket table at `url` and the position it includes; `None` when
 /// the database has no such table (no workflow has started on it yet).
-pub fn digest_postgres(url: &str) -> Result<Option<(String, u64)>, WorkflowError> {
+pub fn digest_postgres(url: &str) -> Result<Option<(String, u64)>, ProjectionError> {
     let mut client = eventlog::pgtls::connect(url)?;
     let exists: bool = client
         .query_one(
@@ -762,20 +765,22 @@ pub fn digest_postgres(url: &str) -> Result<Option<(String, u64)>, WorkflowError
             &[],
         )
         .and_then(|row| row.try_get(0))
-        .map_err(WorkflowError::postgres("look for the ticket table"))?;
+        .map_err(ProjectionError::postgres("look for the ticket table"))?;
     if !exists {
         return Ok(None);
     }
     let position: i64 = client
         .query_one("SELECT position FROM ticket_projection WHERE id = 1", &[])
         .and_then(|row| row.try_get(0))
-        .map_err(WorkflowError::postgres("read the ticket table's position"))?;
+        .map_err(ProjectionError::postgres(
+            "read the ticket table's position",
+        ))?;
     let rows = client
         .query(DIGEST_QUERY, &[])
-        .map_err(WorkflowError::postgres("read the ticket table"))?;
+        .map_err(ProjectionError::postgres("read the ticket table"))?;
     let mut values = Vec::with_capacity(rows.len());
     for row in &rows {
-        let read = |error| WorkflowError::Postgres {
+        let read = |error| ProjectionError::Postgres {
             context: "read the ticket table",
             source: error,
         };

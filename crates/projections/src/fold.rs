@@ -1,42 +1,15 @@
-//! The read models of the workflow, kept in the log's own SQLite file and updated by the
-//! [`TicketProjector`] inside the writer's transaction, so they commit with the rows they are
-//! built from:
-//!
-//! - `tickets`: one row per ticket with the filter columns of `ListTickets` and the whole
-//!   folded [`Ticket`] as JSON; `seq` (the position of the ticket's first event) orders lists.
-//! - `tickets_fts`: FTS5 with the `trigram` tokenizer over content, product, order id and
-//!   keywords, so that Chinese text without spaces is found by any three characters (shorter
-//!   terms fall back to `LIKE` on the same table).
-//! - `sla_index`: for every ticket with a running SLA clock, the next instant a timer must
-//!   look at it (a warning, a deadline or an escalation level).
-//! - `ticket_keys`: the key ids (random, not personal) that a ticket's personal data is
-//!   sealed with, so that erasing a customer finds every ticket sealed under their keys;
-//!   `ticket_erasures`: the tickets each erasure command id erased, so that a repeated
-//!   command answers with the same tickets once the keys that linked them are gone.
-//! - `projection_state`: the log position the projections have folded in.
-//!
-//! Personal data: the log holds the customer only sealed (`crates/vault`); the projector
-//! opens it with the key store, so `tickets.state_json` holds it in clear until the customer
-//! is erased, when the `customer_erased` event empties it. The writer's connection runs with
-//! `secure_delete` on, so the overwritten bytes are zeroed rather than left in free space.
-//!
-//! Architecture invariant: every projection is a pure fold of the log and the configuration.
-//! [`rebuild`] replays the log into empty tables and [`digest`] hashes them; the two must agree
-//! with the incrementally built tables (tests compare the digests).
-
-pub mod schema;
-pub mod shared;
+//! The fold of the log into the SQLite read models: the [`TicketProjector`] the log's writer
+//! calls inside its transaction, the rows of a ticket, and the SLA index's next instant.
 
 use crate::record::{decode_opened, ticket_of_stream};
+use crate::{assignment, failpoints, retention, schema};
 use chrono::{DateTime, Utc};
 use domain::event::Event;
 use domain::ticket::Ticket;
 use domain::types::{Deadline, SlaState};
 use domain::Rules;
-use eventlog::{EventLog, LogError, Projector, RecordedEvent};
+use eventlog::{LogError, Projector, RecordedEvent};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Arc;
 use vault::Vault;
 
@@ -66,23 +39,11 @@ impl TicketProjector {
             return Ok(());
         };
         let Some(ticket_id) = ticket_of_stream(&last.stream_id) else {
-            crate::assignment::project_person(connection, events)?;
+            assignment::project_person(connection, events)?;
             return set_position(connection, last.position).map_err(|error| error.to_string());
         };
-        let existing: Option<(i64, String)> = connection
-            .prepare_cached("SELECT seq, state_json FROM tickets WHERE ticket_id = ?1")
-            .and_then(|mut statement| {
-                statement
-                    .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()
-            })
-            .map_err(|error| format!("read ticket {ticket_id}: {error}"))?;
-        let (seq, mut ticket) = match existing {
-            Some((seq, json)) => {
-                let ticket: Ticket = serde_json::from_str(&json)
-                    .map_err(|error| format!("stored ticket {ticket_id} is not valid: {error}"))?;
-                (seq, ticket)
-            }
+        let (seq, mut ticket) = match stored_ticket(connection, ticket_id, "seq")? {
+            Some((seq, ticket)) => (seq, ticket),
             None => (
                 i64::try_from(events[0].position).unwrap_or(i64::MAX),
                 Ticket::default(),
@@ -100,7 +61,7 @@ impl TicketProjector {
             ticket = domain::apply(ticket, &event);
             if matches!(event, Event::Assigned(_) | Event::Unassigned(_)) {
                 assignee_changed = true;
-                crate::assignment::project_event(connection, &ticket, &event)
+                assignment::project_event(connection, &ticket, &event)
                     .map_err(|error| format!("record the assignment of {ticket_id}: {error}"))?;
             }
         }
@@ -114,16 +75,16 @@ impl TicketProjector {
         )
         .map_err(|error| format!("write ticket {ticket_id}: {error}"))?;
         if assignee_changed {
-            crate::assignment::project_assignee(connection, seq, &ticket)
+            assignment::project_assignee(connection, seq, &ticket)
                 .map_err(|error| format!("write the assignee of {ticket_id}: {error}"))?;
         }
-        crate::failpoints::crash_point(crate::failpoints::MID_PROJECTION_UPDATE);
+        failpoints::crash_point(failpoints::MID_PROJECTION_UPDATE);
         set_position(connection, last.position).map_err(|error| error.to_string())
     }
 }
 
 /// Remembers the key ids of the sealed objects in `row` under the ticket.
-fn record_sealed_keys(
+pub(crate) fn record_sealed_keys(
     connection: &Connection,
     seq: i64,
     ticket_id: &str,
@@ -301,7 +262,7 @@ fn write_ticket(
 
 /// Writes a ticket's rows; `fresh` when the ticket has none yet (a rebuild writing it for the
 /// first time), so there is nothing to delete first.
-fn write_ticket_rows(
+pub(crate) fn write_ticket_rows(
     connection: &Connection,
     seq: i64,
     ticket: &Ticket,
@@ -382,10 +343,10 @@ fn write_ticket_rows(
                 .execute([seq])?;
         }
     }
-    crate::retention::project(connection, seq, ticket)
+    retention::project(connection, seq, ticket)
 }
 
-fn set_position(connection: &Connection, position: u64) -> Result<(), rusqlite::Error> {
+pub(crate) fn set_position(connection: &Connection, position: u64) -> Result<(), rusqlite::Error> {
     connection
         .prepare_cached(
             "INSERT INTO projection_state (key, value) VALUES ('position', ?1) \
@@ -442,241 +403,35 @@ pub fn next_timer_instant(ticket: &Ticket, rules: &Rules) -> Option<DateTime<Utc
     next
 }
 
-/// Tickets a rebuild keeps folded in memory before it writes them out (a few hundred MB at
-/// most); each is written once per flush instead of once per event.
-const REBUILD_PENDING_TICKETS: usize = 100_000;
-
-/// The indexes of `tickets` that a rebuild drops and creates again after the bulk load
-/// (`schema::migrate` creates them): building an index once over sorted keys is cheaper than
-/// keeping it up to date row by row.
-const REBUILD_DEFERRED_INDEXES: [&str; 6] = [
-    "tickets_by_department",
-    "tickets_by_step",
-    "tickets_by_sla",
-    "tickets_by_priority",
-    "tickets_by_customer",
-    "tickets_by_created",
-];
-
-/// A ticket folded by a rebuild and not written yet.
-struct PendingTicket {
-    seq: i64,
-    ticket: Ticket,
-    last_position: u64,
-    text_changed: bool,
-    assignee_changed: bool,
-    /// Whether the ticket already has rows in the projection tables (written by an earlier
-    /// flush of this rebuild).
-    stored: bool,
-}
-
-/// Empties the projections and folds the whole log into them again, in one transaction.
-/// Returns the number of rows replayed.
-///
-/// The result is the same as projecting every row as it was appended: each ticket is folded
-/// in memory and written when the rebuild flushes (every `REBUILD_PENDING_TICKETS` tickets and
-/// at the end), with the rows the projector would have left after its last event; the key
-/// and erasure rows are recorded row by row as the projector does.
-pub fn rebuild(
-    connection: &mut Connection,
-    log: &EventLog,
-    rules: Arc<Rules>,
-    vault: Arc<Vault>,
-) -> Result<u64, String> {
-    connection
-        .pragma_update(None, "secure_delete", "ON")
-        .map_err(|error| format!("turn on secure delete: {error}"))?;
-    schema::migrate(connection).map_err(|error| format!("create projection tables: {error}"))?;
-    let transaction = connection
-        .transaction()
-        .map_err(|error| format!("begin rebuild: {error}"))?;
-    transaction
-        .execute_batch(
-            "DELETE FROM tickets; DELETE FROM tickets_fts; DELETE FROM sla_index; \
-             DELETE FROM ticket_keys; DELETE FROM ticket_erasures; \
-             DELETE FROM projection_state;",
-        )
-        .and_then(|()| transaction.execute_batch(crate::retention::REBUILD_DELETE))
-        .and_then(|()| transaction.execute_batch(crate::assignment::REBUILD_DELETE))
-        .map_err(|error| format!("empty projections: {error}"))?;
-    for index in REBUILD_DEFERRED_INDEXES {
-        transaction
-            .execute_batch(&format!("DROP INDEX IF EXISTS {index};"))
-            .map_err(|error| format!("drop index {index}: {error}"))?;
-    }
-    let mut pending: HashMap<String, PendingTicket> = HashMap::new();
-    let mut from = 1u64;
-    let mut replayed = 0u64;
-    loop {
-        let rows = log
-            .read_all_blocking(from, 10_000)
-            .map_err(|error| format!("read log from {from}: {error}"))?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        from = last.position + 1;
-        replayed += rows.len() as u64;
-        for row in &rows {
-            fold_for_rebuild(&transaction, &mut pending, row, &vault)?;
-        }
-        if pending.len() >= REBUILD_PENDING_TICKETS {
-            flush_rebuild(&transaction, &mut pending, &rules)?;
-        }
-    }
-    flush_rebuild(&transaction, &mut pending, &rules)?;
-    if from > 1 {
-        set_position(&transaction, from - 1).map_err(|error| error.to_string())?;
-    }
-    schema::migrate(&transaction).map_err(|error| format!("create the indexes: {error}"))?;
-    transaction
-        .commit()
-        .map_err(|error| format!("commit rebuild: {error}"))?;
-    Ok(replayed)
-}
-
-/// Folds one row into its pending ticket, reading the ticket from the tables when an earlier
-/// flush wrote it.
-fn fold_for_rebuild(
-    connection: &Connection,
-    pending: &mut HashMap<String, PendingTicket>,
-    row: &RecordedEvent,
-    vault: &Vault,
-) -> Result<(), String> {
-    let Some(ticket_id) = ticket_of_stream(&row.stream_id) else {
-        return crate::assignment::project_person(connection, std::slice::from_ref(row));
-    };
-    let entry = match pending.get_mut(ticket_id) {
-        Some(entry) => entry,
-        None => {
-            let stored: Option<(i64, String)> = connection
-                .prepare_cached("SELECT seq, state_json FROM tickets WHERE ticket_id = ?1")
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                })
-                .map_err(|error| format!("read ticket {ticket_id}: {error}"))?;
-            let entry = match stored {
-                Some((seq, json)) => PendingTicket {
-                    seq,
-                    ticket: serde_json::from_str(&json).map_err(|error| {
-                        format!("stored ticket {ticket_id} is not valid: {error}")
-                    })?,
-                    last_position: row.position,
-                    text_changed: false,
-                    assignee_changed: false,
-                    stored: true,
-                },
-                None => PendingTicket {
-                    seq: i64::try_from(row.position).unwrap_or(i64::MAX),
-                    ticket: Ticket::default(),
-                    last_position: row.position,
-                    text_changed: false,
-                    assignee_changed: false,
-                    stored: false,
-                },
-            };
-            pending.entry(ticket_id.to_owned()).or_insert(entry)
-        }
-    };
-    record_sealed_keys(connection, entry.seq, ticket_id, row)?;
-    let event = decode_opened(row, vault)?;
-    entry.text_changed |= matches!(
-        event,
-        Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
-    );
-    entry.ticket = domain::apply(std::mem::take(&mut entry.ticket), &event);
-    if matches!(event, Event::Assigned(_) | Event::Unassigned(_)) {
-        entry.assignee_changed = true;
-        crate::assignment::project_event(connection, &entry.ticket, &event)
-            .map_err(|error| format!("record the assignment of {ticket_id}: {error}"))?;
-    }
-    entry.last_position = row.position;
-    Ok(())
-}
-
-/// Writes every pending ticket, in `seq` order, and forgets them.
-fn flush_rebuild(
-    connection: &Connection,
-    pending: &mut HashMap<String, PendingTicket>,
-    rules: &Rules,
-) -> Result<(), String> {
-    let mut tickets: Vec<PendingTicket> = pending.drain().map(|(_, ticket)| ticket).collect();
-    tickets.sort_unstable_by_key(|ticket| ticket.seq);
-    for entry in tickets {
-        write_ticket_rows(
-            connection,
-            entry.seq,
-            &entry.ticket,
-            entry.last_position,
-            entry.text_changed,
-            !entry.stored,
-            rules,
-        )
-        .map_err(|error| format!("write ticket {}: {error}", entry.ticket.id_text()))?;
-        if entry.assignee_changed {
-            crate::assignment::project_assignee(connection, entry.seq, &entry.ticket).map_err(
-                |error| format!("write the assignee of {}: {error}", entry.ticket.id_text()),
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// A SHA-256 over every projection row in a fixed order: equal digests mean equal state.
-pub fn digest(connection: &Connection) -> Result<String, rusqlite::Error> {
-    let mut hasher = Sha256::new();
-    let queries = [
-        "SELECT seq || '|' || ticket_id || '|' || version || '|' || last_position || '|' || \
-         step || '|' || ifnull(department, '') || '|' || helpers || '|' || ifnull(priority, '') \
-         || '|' || ifnull(kind, '') || '|' || ifnull(content_type, '') || '|' || \
-         ifnull(scope, '') || '|' || channel || '|' || sla_state || '|' || \
-         ifnull(customer_id, '') || '|' || created_at_ms || '|' || updated_at_ms || '|' || \
-         state_json FROM tickets ORDER BY seq",
-        "SELECT rowid || '|' || content || '|' || product || '|' || order_id || '|' || keywords \
-         FROM tickets_fts ORDER BY rowid",
-        "SELECT seq || '|' || ticket_id || '|' || next_check_ms FROM sla_index ORDER BY seq",
-        "SELECT key_id || '|' || seq || '|' || ticket_id FROM ticket_keys ORDER BY key_id, seq",
-        "SELECT command_id || '|' || seq || '|' || ticket_id FROM ticket_erasures \
-         ORDER BY command_id, seq",
-        crate::retention::DIGEST_QUERIES[0],
-        crate::retention::DIGEST_QUERIES[1],
-        crate::assignment::DIGEST_QUERIES[0],
-        crate::assignment::DIGEST_QUERIES[1],
-        crate::assignment::DIGEST_QUERIES[2],
-    ];
-    for (index, query) in queries.iter().enumerate() {
-        hasher.update(format!("table {index}\n").as_bytes());
-        let mut statement = connection.prepare(query)?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            let line: String = row.get(0)?;
-            hasher.update(line.as_bytes());
-            hasher.update(b"\n");
-        }
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// Reads one ticket's folded state and the position of its last event.
 pub fn load_ticket(
     connection: &Connection,
     ticket_id: &str,
 ) -> Result<Option<(Ticket, u64)>, String> {
-    let row: Option<(String, i64)> = connection
-        .prepare_cached("SELECT state_json, last_position FROM tickets WHERE ticket_id = ?1")
+    Ok(stored_ticket(connection, ticket_id, "last_position")?
+        .map(|(position, ticket)| (ticket, u64::try_from(position).unwrap_or(0))))
+}
+
+/// A ticket's stored state with one integer column of its row (`seq` or `last_position`).
+pub(crate) fn stored_ticket(
+    connection: &Connection,
+    ticket_id: &str,
+    column: &'static str,
+) -> Result<Option<(i64, Ticket)>, String> {
+    let row: Option<(i64, String)> = connection
+        .prepare_cached(&format!(
+            "SELECT {column}, state_json FROM tickets WHERE ticket_id = ?1"
+        ))
         .and_then(|mut statement| {
             statement
                 .query_row([ticket_id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })
         .map_err(|error| format!("read ticket {ticket_id}: {error}"))?;
-    match row {
-        None => Ok(None),
-        Some((json, position)) => {
-            let ticket: Ticket = serde_json::from_str(&json)
-                .map_err(|error| format!("stored ticket {ticket_id} is not valid: {error}"))?;
-            Ok(Some((ticket, u64::try_from(position).unwrap_or(0))))
-        }
-    }
+    row.map(|(value, json)| {
+        serde_json::from_str(&json)
+            .map(|ticket| (value, ticket))
+            .map_err(|error| format!("stored ticket {ticket_id} is not valid: {error}"))
+    })
+    .transpose()
 }

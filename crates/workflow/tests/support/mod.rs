@@ -1,0 +1,125 @@
+//! What the workflow's tests and benchmarks set up alike: the log, key store and readers of a
+//! data folder, the command side over them, and `FeedbackReceived` messages as intake
+//! publishes them. Benchmarks include it with `#[path = "../tests/support/mod.rs"]`.
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::ids::{FeedbackId, TicketId};
+use domain::Rules;
+use proto::v1;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use workflow::clock::Clock;
+use workflow::commands::Commands;
+use workflow::metrics::WorkflowMetrics;
+use workflow::queries::Readers;
+
+/// A Wednesday morning in Beijing, inside working hours: where the tests' clocks start.
+pub fn start_instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 18, 2, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
+/// The `FeedbackReceived` message of `submission`, received at `at`.
+pub fn feedback(
+    feedback_id: FeedbackId,
+    ticket_id: &TicketId,
+    at: DateTime<Utc>,
+    submission: v1::Submission,
+) -> v1::FeedbackReceived {
+    v1::FeedbackReceived {
+        feedback_id: feedback_id.to_string(),
+        ticket_id: ticket_id.to_string(),
+        received_at: Some(prost_types::Timestamp {
+            seconds: at.timestamp(),
+            nanos: 0,
+        }),
+        submission: Some(submission),
+        ..Default::default()
+    }
+}
+
+/// The same with a fresh random feedback id.
+pub fn feedback_at(
+    ticket_id: &TicketId,
+    at: DateTime<Utc>,
+    submission: v1::Submission,
+) -> v1::FeedbackReceived {
+    feedback(
+        FeedbackId::new(at, rand::random()),
+        ticket_id,
+        at,
+        submission,
+    )
+}
+
+/// A SQLite log with its projections in `directory` (`workflow.db`) and the key store next
+/// to it; returns the log file's path too.
+pub fn open_sqlite(
+    directory: &Path,
+    rules: &Arc<Rules>,
+) -> (PathBuf, Arc<vault::Vault>, eventlog::EventLog) {
+    let path = directory.join(workflow::DATABASE_FILE);
+    let vault = workflow::open_vault(directory).expect("open the key store");
+    let log = workflow::open_log(
+        &path,
+        rules.clone(),
+        eventlog::Synchronous::Normal,
+        vault.clone(),
+    )
+    .expect("open the log");
+    (path, vault, log)
+}
+
+/// The log and key store `url` names (SQLite or PostgreSQL), with this replica's projections
+/// in `directory`.
+pub fn open_store(
+    url: &str,
+    directory: &Path,
+    rules: &Arc<Rules>,
+) -> (Arc<vault::Vault>, eventlog::EventLog) {
+    let store = eventlog::StoreUrl::parse(url).expect("a store url");
+    let vault = workflow::open_store_vault(&store, None, directory).expect("open the key store");
+    let log = workflow::open_store_log(
+        &store,
+        directory,
+        rules.clone(),
+        eventlog::Synchronous::Normal,
+        vault.clone(),
+    )
+    .expect("open the log");
+    (vault, log)
+}
+
+/// The command side over `log` and `readers`, on `clock`.
+pub fn commands(
+    log: &eventlog::EventLog,
+    readers: &Readers,
+    rules: &Arc<Rules>,
+    clock: Arc<dyn Clock>,
+    vault: &Arc<vault::Vault>,
+    metrics: WorkflowMetrics,
+) -> Commands {
+    Commands {
+        log: log.clone(),
+        readers: readers.clone(),
+        rules: rules.clone(),
+        clock,
+        metrics,
+        retries: 16,
+        vault: vault.clone(),
+    }
+}
+
+/// The projections rebuilt from the whole log in memory.
+pub fn rebuilt_in_memory(
+    log: &eventlog::EventLog,
+    rules: &Arc<Rules>,
+    vault: &Arc<vault::Vault>,
+) -> rusqlite::Connection {
+    let mut memory = rusqlite::Connection::open_in_memory().expect("an in-memory database");
+    workflow::projections::rebuild(&mut memory, log, rules.clone(), vault.clone())
+        .expect("rebuild the projections");
+    memory
+}
