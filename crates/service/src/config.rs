@@ -102,7 +102,7 @@ pub struct NatsConfig {
     pub creds: Option<PathBuf>,
     pub nkey: Option<PathBuf>,
     pub user: Option<String>,
-    pub password: Option<crate::nats_auth::Secret>,
+    pub password: Option<crate::secret::Secret>,
     pub password_file: Option<PathBuf>,
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,

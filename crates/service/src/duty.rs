@@ -138,6 +138,17 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    /// A shutdown that triggers itself after 100 ms.
+    fn triggered_soon() -> Shutdown {
+        let shutdown = Shutdown::new();
+        let stopper = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stopper.trigger();
+        });
+        shutdown
+    }
+
     #[tokio::test]
     async fn runs_at_once_then_every_period_until_shutdown() {
         let shutdown = Shutdown::new();
@@ -225,13 +236,8 @@ mod tests {
 
     #[tokio::test]
     async fn first_after_delays_the_first_run_and_shutdown_before_it_runs_nothing() {
-        let shutdown = Shutdown::new();
+        let shutdown = triggered_soon();
         let mut calls = 0;
-        let stopper = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            stopper.trigger();
-        });
         let started = Instant::now();
         Duty::every("later", Duration::from_millis(10))
             .first_after(Duration::from_secs(60))
@@ -246,13 +252,8 @@ mod tests {
 
     #[tokio::test]
     async fn last_run_on_shutdown_runs_once_more() {
-        let shutdown = Shutdown::new();
+        let shutdown = triggered_soon();
         let mut calls = 0;
-        let stopper = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            stopper.trigger();
-        });
         Duty::every("final", Duration::from_secs(60))
             .last_run_on_shutdown()
             .run(shutdown, || {

@@ -48,6 +48,9 @@ pub enum ServiceError {
     /// A TLS file or set-up is not valid; `what` names the flag (or key) and the file.
     #[error("TLS {what}: {reason}")]
     Tls { what: String, reason: String },
+    /// A task of the service ended abnormally (a panic, said in words).
+    #[error("{0}")]
+    Task(String),
     /// Logging could not be set up.
     #[error("set up logging: {0}")]
     Logging(String),
