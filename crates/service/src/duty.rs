@@ -138,6 +138,15 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    /// Triggers `shutdown` and waits for `task` to stop without a panic.
+    async fn stop(shutdown: &Shutdown, task: tokio::task::JoinHandle<()>) {
+        shutdown.trigger();
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("stops on shutdown")
+            .expect("no panic");
+    }
+
     /// A shutdown that triggers itself after 100 ms.
     fn triggered_soon() -> Shutdown {
         let shutdown = Shutdown::new();
@@ -172,11 +181,7 @@ mod tests {
         );
         // A fixed rate: the fourth run is three periods after the first.
         assert!(runs[3] - runs[0] >= Duration::from_millis(150));
-        shutdown.trigger();
-        tokio::time::timeout(WAIT, task)
-            .await
-            .expect("stops on shutdown")
-            .expect("no panic");
+        stop(&shutdown, task).await;
         // Stopped: the sender is gone with the loop, nothing more comes.
         while let Ok(Some(_)) = tokio::time::timeout(WAIT, receiver.recv()).await {}
         assert!(receiver.is_closed());
@@ -289,10 +294,6 @@ mod tests {
         }
         // 40 ms of work plus 50 ms of wait between starts (a fixed rate would be 50 ms).
         assert!(starts[2] - starts[0] >= Duration::from_millis(180));
-        shutdown.trigger();
-        tokio::time::timeout(WAIT, task)
-            .await
-            .expect("stops on shutdown")
-            .expect("no panic");
+        stop(&shutdown, task).await;
     }
 }

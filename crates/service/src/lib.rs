@@ -21,6 +21,7 @@ pub mod secret;
 pub mod server;
 pub mod shutdown;
 pub mod status;
+pub mod submission;
 pub mod tasks;
 pub mod telemetry;
 #[cfg(test)]

@@ -28,8 +28,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
     }
     settings.validate().map_err(anyhow::Error::msg)?;
     let nats = cli.common.nats(&file)?;
-    let rules = domain::rules::Rules::new(file.domain.clone())
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+    let rules = file.rules()?;
     let tokens = cli.common.tokens(&file)?;
     let tls = cli.common.tls.server_tls(&file)?;
     Ok(IntakeConfig {

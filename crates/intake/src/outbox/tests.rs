@@ -27,6 +27,13 @@ async fn accept(
         .expect("accept")
 }
 
+/// The answer to a repeat of the key first answered with `response`.
+fn duplicate_of(response: &[u8]) -> AcceptOutcome {
+    AcceptOutcome::Duplicate {
+        response: response.to_vec(),
+    }
+}
+
 fn open(dir: &tempfile::TempDir) -> Outbox {
     Outbox::open(
         &dir.path().join("outbox.db"),
@@ -47,12 +54,7 @@ async fn a_key_seen_before_returns_the_first_answer() {
     let first = accept(&outbox, "web:1", "f1", 1_000, KeyKind::External).await;
     assert!(matches!(first, AcceptOutcome::Accepted { .. }));
     let second = accept(&outbox, "web:1", "f2", 900_000, KeyKind::External).await;
-    assert_eq!(
-        second,
-        AcceptOutcome::Duplicate {
-            response: b"f1".to_vec()
-        }
-    );
+    assert_eq!(second, duplicate_of(b"f1"));
     assert_eq!(outbox.counters().depth(), 1);
     assert_eq!(outbox.state_of("f2").await.expect("read"), None);
 }
@@ -92,12 +94,7 @@ async fn content_keys_expire_after_the_window_external_keys_do_not() {
     let after = accept(&outbox, "content:abc", "f3", 5_000, KeyKind::Content).await;
     assert!(matches!(after, AcceptOutcome::Accepted { .. }));
     let again = accept(&outbox, "content:abc", "f4", 5_100, KeyKind::Content).await;
-    assert_eq!(
-        again,
-        AcceptOutcome::Duplicate {
-            response: b"f3".to_vec()
-        }
-    );
+    assert_eq!(again, duplicate_of(b"f3"));
 }
 
 #[tokio::test]
@@ -182,12 +179,7 @@ async fn rows_move_from_pending_to_published_to_confirmed_and_are_pruned() {
     assert_eq!(outbox.state_of("f0").await.expect("read"), None);
     // The idempotency key outlives the pruned row.
     let repeat = accept(&outbox, "web:0", "f9", 6_000, KeyKind::External).await;
-    assert_eq!(
-        repeat,
-        AcceptOutcome::Duplicate {
-            response: b"f0".to_vec()
-        }
-    );
+    assert_eq!(repeat, duplicate_of(b"f0"));
 }
 
 #[tokio::test]

@@ -33,8 +33,7 @@ struct Cli {
 
 fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
     let file = ConfigFile::load(cli.config.as_deref())?;
-    let rules = domain::Rules::new(file.domain.clone())
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+    let rules = file.rules()?;
     let settings: WebhookSettings = file.section("webhook")?;
     let resolved = settings
         .resolve(&rules.config().channels, |name| std::env::var(name).ok())

@@ -41,8 +41,7 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let nats = cli.common.nats(&file)?;
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
-    let rules = domain::rules::Rules::new(file.domain.clone())
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+    let rules = file.rules()?;
     let tokens = cli.common.tokens(&file)?;
     let with_ca = |store: eventlog::StoreUrl| match &cli.store_ca {
         Some(ca) => store.with_root_cert(ca),
