@@ -94,91 +94,65 @@ async fn measure(address: &str, clients: usize, duration: Duration) -> Figures {
         }
         channels
     };
-    let histogram = Arc::new(Mutex::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram"),
-    ));
-    let errors = Arc::new(AtomicU64::new(0));
-    let completed = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let workers: Vec<_> = (0..clients)
-        .map(|worker| {
-            let mut client = IntakeClient::new(channels[worker % channels.len()].clone());
-            let histogram = histogram.clone();
-            let errors = errors.clone();
-            let completed = completed.clone();
-            tokio::spawn(async move {
-                let mut local =
-                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
-                let mut index = 0u64;
-                while Instant::now() < deadline {
-                    let began = Instant::now();
-                    match client.submit(request(worker, index)).await {
-                        Ok(_) => {
-                            let micros = began.elapsed().as_micros() as u64;
-                            local.record(micros.max(1)).expect("in range");
-                            completed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    index += 1;
-                }
-                histogram
-                    .lock()
-                    .expect("histogram")
-                    .add(local)
-                    .expect("same bounds");
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.expect("worker");
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let histogram = histogram.lock().expect("histogram");
-    Figures {
-        requests_per_second: completed.load(Ordering::Relaxed) as f64 / elapsed,
-        p50_ms: histogram.value_at_quantile(0.50) as f64 / 1000.0,
-        p99_ms: histogram.value_at_quantile(0.99) as f64 / 1000.0,
-        errors: errors.load(Ordering::Relaxed),
-    }
+    measure_calls(clients, duration, |worker| {
+        let client = IntakeClient::new(channels[worker % channels.len()].clone());
+        move |index| {
+            let mut client = client.clone();
+            async move { client.submit(request(worker, index)).await.is_ok() }
+        }
+    })
+    .await
 }
 
 /// Runs `tasks` concurrent callers of the intake core directly (no gRPC) for `duration`.
 async fn measure_core(core: Arc<intake::Intake>, tasks: usize, duration: Duration) -> Figures {
+    measure_calls(tasks, duration, |worker| {
+        let core = core.clone();
+        move |index| {
+            let core = core.clone();
+            async move {
+                let mut submission = request(worker, index).into_inner();
+                submission.external_id.push_str("-core");
+                core.submit(submission).await.is_ok()
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `workers` concurrent callers for `duration`: `caller(worker)` makes a worker's call,
+/// which makes its `index`th request and says whether it succeeded.
+async fn measure_calls<C, F, Fut>(workers: usize, duration: Duration, mut caller: C) -> Figures
+where
+    C: FnMut(usize) -> F,
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let histogram = Arc::new(Mutex::new(
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram"),
     ));
-    let completed = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let completed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + duration;
-    let workers: Vec<_> = (0..tasks)
+    let workers: Vec<_> = (0..workers)
         .map(|worker| {
-            let core = core.clone();
+            let mut call = caller(worker);
             let histogram = histogram.clone();
-            let completed = completed.clone();
             let errors = errors.clone();
+            let completed = completed.clone();
             tokio::spawn(async move {
                 let mut local =
                     Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
                 let mut index = 0u64;
                 while Instant::now() < deadline {
                     let began = Instant::now();
-                    let mut submission = request(worker, index).into_inner();
-                    submission.external_id.push_str("-core");
-                    match core.submit(submission).await {
-                        Ok(_) => {
-                            local
-                                .record((began.elapsed().as_micros() as u64).max(1))
-                                .expect("in range");
-                            completed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if call(index).await {
+                        let micros = began.elapsed().as_micros() as u64;
+                        local.record(micros.max(1)).expect("in range");
+                        completed.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
                     }
                     index += 1;
                 }

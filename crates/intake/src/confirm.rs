@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer:
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
-use service::config::{NatsConfig, StreamSettings};
+use service::config::NatsConfig;
 use service::nats::ConnectionFlag;
 use service::shutdown::Shutdown;
 use std::time::Duration;
@@ -20,31 +20,6 @@ use std::time::Duration;
 /// The subject of workflow's `received` events.
 pub fn received_subject() -> String {
     format!("{}.received", proto::TICKET_EVENTS_SUBJECT_PREFIX)
-}
-
-/// Creates the stream when it does not exist; never changes an existing one (its owner may
-/// have configured it differently).
-pub async fn create_stream_if_missing(
-    context: &jetstream::Context,
-    settings: &StreamSettings,
-) -> Result<(), service::ServiceError> {
-    if context.get_stream(&settings.name).await.is_ok() {
-        return Ok(());
-    }
-    match context.create_stream(settings.to_stream_config()).await {
-        Ok(_) => {
-            tracing::info!(stream = %settings.name, "stream created");
-            Ok(())
-        }
-        // Another service may have created it in the meantime.
-        Err(error) => match context.get_stream(&settings.name).await {
-            Ok(_) => Ok(()),
-            Err(_) => Err(service::ServiceError::Nats(format!(
-                "create stream {}: {error}",
-                settings.name
-            ))),
-        },
-    }
 }
 
 /// The feedback id a `received` event confirms: from the header, else from the payload.
@@ -82,32 +57,15 @@ impl Confirmer {
     /// Runs until `shutdown`, re-creating the consumer whenever the connection or the stream
     /// goes away.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut failures = 0u32;
-        loop {
-            if shutdown.is_triggered() {
-                return;
-            }
-            if self.connected.is_connected() {
-                match self.consume(&shutdown).await {
-                    Ok(()) => return,
-                    Err(error) => {
-                        failures = failures.saturating_add(1);
-                        tracing::warn!(%error, "confirmation consumer stopped, will retry");
-                    }
-                }
-            }
-            let delay =
-                Duration::from_millis(100u64.saturating_mul(1 << failures.min(5)).min(2_000));
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.wait() => return,
-            }
-        }
+        service::nats::keep_consuming("confirmation consumer", &self.connected, &shutdown, || {
+            self.consume(&shutdown)
+        })
+        .await;
     }
 
     async fn consume(&self, shutdown: &Shutdown) -> Result<(), String> {
         let settings = &self.nats.ticket_events_stream;
-        create_stream_if_missing(&self.context, settings)
+        service::nats::create_stream_if_missing(&self.context, settings)
             .await
             .map_err(|error| error.to_string())?;
         let stream = self

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::rules::Language;
-use domain::submission::{CustomerInput, Submission, SubmissionInput};
+use domain::submission::{Submission, SubmissionInput};
 use domain::types::{Classification, Deadlines};
 use domain::DomainError;
 use proto::v1;
@@ -20,14 +20,6 @@ pub fn instant_from(
         .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
-fn present(text: &str) -> Option<String> {
-    if text.trim().is_empty() {
-        None
-    } else {
-        Some(text.to_owned())
-    }
-}
-
 /// The language a request asks for; `None` means the configured default.
 pub fn language_from(language: i32) -> Result<Option<Language>, DomainError> {
     v1::Language::try_from(language)
@@ -37,31 +29,14 @@ pub fn language_from(language: i32) -> Result<Option<Language>, DomainError> {
 
 /// The raw submission of a request, before validation.
 pub fn submission_input(request: &v1::SubmitRequest) -> Result<SubmissionInput, DomainError> {
-    let customer = request.customer.clone().unwrap_or_default();
     let occurred_at = request
         .occurred_at
         .as_ref()
         .map(|timestamp| instant_from("occurred_at", timestamp))
         .transpose()?;
     Ok(SubmissionInput {
-        channel: request.channel.clone(),
-        external_id: present(&request.external_id),
-        customer: CustomerInput {
-            customer_id: present(&customer.customer_id),
-            name: present(&customer.name),
-            phone: present(&customer.phone),
-            email: present(&customer.email),
-            wechat_openid: present(&customer.wechat_openid),
-        },
-        content: request.content.clone(),
         occurred_at,
-        product: present(&request.product),
-        order_id: present(&request.order_id),
-        attributes: request
-            .attributes
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
+        ..service::submission::input(request)
     })
 }
 

@@ -62,6 +62,47 @@ struct Retry {
     republish: bool,
 }
 
+/// What the relay holds between turns of its loop.
+struct State {
+    max_in_flight: usize,
+    streams_ready: bool,
+    stream_failures: u32,
+    next_stream_attempt: Instant,
+    in_flight: FuturesUnordered<AckFuture>,
+    queued: VecDeque<(OutboxRow, bool)>,
+    retries: Vec<Retry>,
+    /// The rows queued, in flight or waiting for a retry.
+    held: HashSet<i64>,
+    cursor: i64,
+    exhausted: bool,
+    acked: Vec<i64>,
+}
+
+impl State {
+    fn new(max_in_flight: usize) -> Self {
+        Self {
+            max_in_flight,
+            streams_ready: false,
+            stream_failures: 0,
+            next_stream_attempt: Instant::now(),
+            in_flight: FuturesUnordered::new(),
+            queued: VecDeque::new(),
+            retries: Vec::new(),
+            held: HashSet::new(),
+            cursor: 0,
+            exhausted: false,
+            acked: Vec::new(),
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.in_flight.is_empty()
+            && self.queued.is_empty()
+            && self.retries.is_empty()
+            && self.exhausted
+    }
+}
+
 impl Relay {
     fn backoff(&self, failures: u32) -> Duration {
         let initial = self.settings.retry_backoff_initial_ms.max(1);
@@ -77,26 +118,16 @@ impl Relay {
     /// owns it; whichever service starts first creates it with the same settings).
     async fn ensure_streams(&self) -> Result<(), service::ServiceError> {
         service::nats::ensure_stream(&self.context, &self.nats.feedback_stream).await?;
-        crate::confirm::create_stream_if_missing(&self.context, &self.nats.ticket_events_stream)
+        service::nats::create_stream_if_missing(&self.context, &self.nats.ticket_events_stream)
             .await
     }
 
     /// Runs until `shutdown` is triggered, then keeps publishing what is left for at most
     /// `shutdown_flush_secs`.
     pub async fn run(self, shutdown: Shutdown) {
-        let max_in_flight = self.settings.max_in_flight.max(1);
         let maintenance_every =
             Duration::from_millis(self.settings.maintenance_interval_ms.max(10));
-        let mut streams_ready = false;
-        let mut stream_failures = 0u32;
-        let mut next_stream_attempt = Instant::now();
-        let mut in_flight: FuturesUnordered<AckFuture> = FuturesUnordered::new();
-        let mut queued: VecDeque<(OutboxRow, bool)> = VecDeque::new();
-        let mut retries: Vec<Retry> = Vec::new();
-        let mut held: HashSet<i64> = HashSet::new();
-        let mut cursor = 0i64;
-        let mut exhausted = false;
-        let mut acked: Vec<i64> = Vec::new();
+        let mut state = State::new(self.settings.max_in_flight.max(1));
         let mut flush_deadline: Option<Instant> = None;
         let mut next_maintenance = Instant::now();
         let new_rows = self.outbox.new_rows();
@@ -104,81 +135,16 @@ impl Relay {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
         loop {
-            if !streams_ready
-                && self.connected.is_connected()
-                && Instant::now() >= next_stream_attempt
-            {
-                match self.ensure_streams().await {
-                    Ok(()) => {
-                        streams_ready = true;
-                        stream_failures = 0;
-                    }
-                    Err(error) => {
-                        stream_failures += 1;
-                        next_stream_attempt = Instant::now() + self.backoff(stream_failures);
-                        tracing::warn!(%error, "set up JetStream streams, will retry");
-                    }
-                }
-            }
-
-            // Load more rows when there is room.
-            if !exhausted && queued.len() < max_in_flight {
-                match self.outbox.load_pending(cursor, max_in_flight).await {
-                    Ok(rows) => {
-                        exhausted = rows.len() < max_in_flight;
-                        for row in rows {
-                            cursor = cursor.max(row.seq);
-                            if held.insert(row.seq) {
-                                queued.push_back((row, false));
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "read pending outbox rows");
-                        exhausted = true;
-                    }
-                }
-            }
-
-            // Send while there is room and a connection.
-            if streams_ready && self.connected.is_connected() {
-                let now = Instant::now();
-                while in_flight.len() < max_in_flight {
-                    let next = match retries.iter().position(|retry| retry.due <= now) {
-                        Some(position) => {
-                            let retry = retries.swap_remove(position);
-                            Some((retry.row, retry.republish))
-                        }
-                        None => queued.pop_front(),
-                    };
-                    let Some((row, republish)) = next else { break };
-                    match self.publish(row.clone(), republish).await {
-                        Ok(future) => in_flight.push(future),
-                        Err(error) => {
-                            self.metrics.publishes.with_label_values(&["failed"]).inc();
-                            tracing::warn!(feedback_id = %row.feedback_id, %error, "publish failed");
-                            let failures = u32::try_from(row.attempts.max(0)).unwrap_or(u32::MAX);
-                            retries.push(Retry {
-                                due: Instant::now() + self.backoff(failures),
-                                row: OutboxRow {
-                                    attempts: row.attempts + 1,
-                                    ..row
-                                },
-                                republish,
-                            });
-                            break;
-                        }
-                    }
-                }
-            }
-
-            let idle = in_flight.is_empty() && queued.is_empty() && retries.is_empty() && exhausted;
+            self.prepare_streams(&mut state).await;
+            self.load_more(&mut state).await;
+            self.send(&mut state).await;
+            let idle = state.is_idle();
             if let Some(deadline) = flush_deadline {
                 if idle || Instant::now() >= deadline {
-                    self.flush_acked(&mut acked).await;
+                    self.flush_acked(&mut state.acked).await;
                     if !idle {
                         tracing::warn!(
-                            left = held.len(),
+                            left = state.held.len(),
                             "shutdown flush deadline passed; the rest is published after restart"
                         );
                     }
@@ -187,48 +153,20 @@ impl Relay {
             }
 
             tokio::select! {
-                Some((row, republish, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                    match result {
-                        Ok(ack) => {
-                            crate::failpoints::crash_point(crate::failpoints::AFTER_PUBLISH_BEFORE_MARK);
-                            let result = if ack.duplicate { "duplicate" } else { "ok" };
-                            self.metrics.publishes.with_label_values(&[result]).inc();
-                            if !republish && row.attempts == 0 {
-                                let lag = (now_ms() - row.received_at_ms).max(0) as f64 / 1000.0;
-                                self.metrics.publish_lag.observe(lag);
-                            }
-                            held.remove(&row.seq);
-                            acked.push(row.seq);
-                            if acked.len() >= 512 {
-                                self.flush_acked(&mut acked).await;
-                            }
-                        }
-                        Err(error) => {
-                            self.metrics.publishes.with_label_values(&["failed"]).inc();
-                            tracing::warn!(feedback_id = %row.feedback_id, %error, "publish not acknowledged, will retry");
-                            if error.contains("stream not found") || error.contains("no responders") {
-                                streams_ready = false;
-                            }
-                            let failures = u32::try_from(row.attempts.max(0)).unwrap_or(u32::MAX);
-                            retries.push(Retry {
-                                due: Instant::now() + self.backoff(failures),
-                                row: OutboxRow { attempts: row.attempts + 1, ..row },
-                                republish,
-                            });
-                        }
-                    }
+                Some((row, republish, result)) = state.in_flight.next(), if !state.in_flight.is_empty() => {
+                    self.acknowledged(&mut state, row, republish, result).await;
                 }
                 _ = new_rows.notified() => {
-                    exhausted = false;
+                    state.exhausted = false;
                 }
                 _ = tick.tick() => {
-                    self.flush_acked(&mut acked).await;
+                    self.flush_acked(&mut state.acked).await;
                     self.metrics.observe_outbox(&self.outbox.counters());
                     if Instant::now() >= next_maintenance {
                         next_maintenance = Instant::now() + maintenance_every;
-                        exhausted = false;
+                        state.exhausted = false;
                         if flush_deadline.is_none() {
-                            self.maintain(&mut queued, &mut held).await;
+                            self.maintain(&mut state.queued, &mut state.held).await;
                         }
                     }
                 }
@@ -238,6 +176,127 @@ impl Relay {
                 }
             }
         }
+    }
+
+    /// Sets up the streams when they are not ready and the connection is, with backoff.
+    async fn prepare_streams(&self, state: &mut State) {
+        if state.streams_ready
+            || !self.connected.is_connected()
+            || Instant::now() < state.next_stream_attempt
+        {
+            return;
+        }
+        match self.ensure_streams().await {
+            Ok(()) => {
+                state.streams_ready = true;
+                state.stream_failures = 0;
+            }
+            Err(error) => {
+                state.stream_failures += 1;
+                state.next_stream_attempt = Instant::now() + self.backoff(state.stream_failures);
+                tracing::warn!(%error, "set up JetStream streams, will retry");
+            }
+        }
+    }
+
+    /// Loads more pending rows when there is room.
+    async fn load_more(&self, state: &mut State) {
+        if state.exhausted || state.queued.len() >= state.max_in_flight {
+            return;
+        }
+        match self
+            .outbox
+            .load_pending(state.cursor, state.max_in_flight)
+            .await
+        {
+            Ok(rows) => {
+                state.exhausted = rows.len() < state.max_in_flight;
+                for row in rows {
+                    state.cursor = state.cursor.max(row.seq);
+                    if state.held.insert(row.seq) {
+                        state.queued.push_back((row, false));
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "read pending outbox rows");
+                state.exhausted = true;
+            }
+        }
+    }
+
+    /// Starts publishes while there is room and a connection: due retries first.
+    async fn send(&self, state: &mut State) {
+        if !state.streams_ready || !self.connected.is_connected() {
+            return;
+        }
+        let now = Instant::now();
+        while state.in_flight.len() < state.max_in_flight {
+            let next = match state.retries.iter().position(|retry| retry.due <= now) {
+                Some(position) => {
+                    let retry = state.retries.swap_remove(position);
+                    Some((retry.row, retry.republish))
+                }
+                None => state.queued.pop_front(),
+            };
+            let Some((row, republish)) = next else { break };
+            match self.publish(row.clone(), republish).await {
+                Ok(future) => state.in_flight.push(future),
+                Err(error) => {
+                    self.metrics.publishes.with_label_values(&["failed"]).inc();
+                    tracing::warn!(feedback_id = %row.feedback_id, %error, "publish failed");
+                    self.retry_later(state, row, republish);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Handles the broker's answer to one publish.
+    async fn acknowledged(
+        &self,
+        state: &mut State,
+        row: OutboxRow,
+        republish: bool,
+        result: Result<jetstream::publish::PublishAck, String>,
+    ) {
+        match result {
+            Ok(ack) => {
+                crate::failpoints::crash_point(crate::failpoints::AFTER_PUBLISH_BEFORE_MARK);
+                let result = if ack.duplicate { "duplicate" } else { "ok" };
+                self.metrics.publishes.with_label_values(&[result]).inc();
+                if !republish && row.attempts == 0 {
+                    let lag = (now_ms() - row.received_at_ms).max(0) as f64 / 1000.0;
+                    self.metrics.publish_lag.observe(lag);
+                }
+                state.held.remove(&row.seq);
+                state.acked.push(row.seq);
+                if state.acked.len() >= 512 {
+                    self.flush_acked(&mut state.acked).await;
+                }
+            }
+            Err(error) => {
+                self.metrics.publishes.with_label_values(&["failed"]).inc();
+                tracing::warn!(feedback_id = %row.feedback_id, %error, "publish not acknowledged, will retry");
+                if error.contains("stream not found") || error.contains("no responders") {
+                    state.streams_ready = false;
+                }
+                self.retry_later(state, row, republish);
+            }
+        }
+    }
+
+    /// Queues `row` again after the backoff of its attempts so far.
+    fn retry_later(&self, state: &mut State, row: OutboxRow, republish: bool) {
+        let failures = u32::try_from(row.attempts.max(0)).unwrap_or(u32::MAX);
+        state.retries.push(Retry {
+            due: Instant::now() + self.backoff(failures),
+            row: OutboxRow {
+                attempts: row.attempts + 1,
+                ..row
+            },
+            republish,
+        });
     }
 
     /// Starts one publish; the returned future resolves with the ack (or its failure).

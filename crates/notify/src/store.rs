@@ -5,6 +5,7 @@
 
 use crate::error::NotifyError;
 use domain::notification::NoticeKind;
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -150,20 +151,14 @@ impl Store {
         ticket_id: &str,
         attempt: u32,
     ) -> Result<(), NotifyError> {
-        let (source, ticket) = (source_event_id.to_owned(), ticket_id.to_owned());
-        self.with("begin an attempt", move |connection| {
-            connection
-                .execute(
-                    "INSERT INTO deliveries (source_event_id, notice, ticket_id, attempts)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (source_event_id, notice) DO UPDATE SET
-                         attempts = max(attempts, excluded.attempts),
-                         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                    params![source, notice.as_str(), ticket, i64::from(attempt)],
-                )
-                .map(|_| ())
-        })
-        .await
+        let sql = "INSERT INTO deliveries (source_event_id, notice, ticket_id, attempts)
+                   VALUES (?1, ?2, ?3, ?4)
+                   ON CONFLICT (source_event_id, notice) DO UPDATE SET
+                       attempts = max(attempts, excluded.attempts),
+                       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+        let value = Value::Integer(i64::from(attempt));
+        let key = (source_event_id, notice, ticket_id);
+        self.upsert("begin an attempt", sql, key, value).await
     }
 
     /// Sets the state (sent or given up), not yet recorded on the ticket.
@@ -174,17 +169,29 @@ impl Store {
         ticket_id: &str,
         state: DeliveryState,
     ) -> Result<(), NotifyError> {
+        let sql = "INSERT INTO deliveries (source_event_id, notice, ticket_id, state)
+                   VALUES (?1, ?2, ?3, ?4)
+                   ON CONFLICT (source_event_id, notice) DO UPDATE SET
+                       state = excluded.state,
+                       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+        let value = Value::Text(state.as_str().to_owned());
+        let key = (source_event_id, notice, ticket_id);
+        self.upsert("finish a delivery", sql, key, value).await
+    }
+
+    /// Runs `sql`, an upsert of the row of `key` (source event, notice, ticket) with `value`
+    /// as its fourth parameter.
+    async fn upsert(
+        &self,
+        action: &'static str,
+        sql: &'static str,
+        (source_event_id, notice, ticket_id): (&str, NoticeKind, &str),
+        value: Value,
+    ) -> Result<(), NotifyError> {
         let (source, ticket) = (source_event_id.to_owned(), ticket_id.to_owned());
-        self.with("finish a delivery", move |connection| {
+        self.with(action, move |connection| {
             connection
-                .execute(
-                    "INSERT INTO deliveries (source_event_id, notice, ticket_id, state)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (source_event_id, notice) DO UPDATE SET
-                         state = excluded.state,
-                         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                    params![source, notice.as_str(), ticket, state.as_str()],
-                )
+                .execute(sql, params![source, notice.as_str(), ticket, value])
                 .map(|_| ())
         })
         .await

@@ -1,5 +1,9 @@
 //! The flags every service shares, each also read from its environment variable (`api.md`).
 
+use crate::config::{ConfigFile, NatsConfig};
+use crate::error::ServiceError;
+use crate::ratelimit::RateLimitConfig;
+use crate::tokens::TokenRegistry;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +48,30 @@ impl CommonArgs {
     /// The listen address, or the service's default.
     pub fn listen_or(&self, default: SocketAddr) -> SocketAddr {
         self.listen.unwrap_or(default)
+    }
+
+    /// The `[nats]` table of `file` with the `--nats-*` flags and `--stream-replicas` applied;
+    /// settings that do not fit, or files that cannot be read, stop the start here.
+    pub fn nats(&self, file: &ConfigFile) -> Result<NatsConfig, ServiceError> {
+        let nats = self
+            .nats_auth
+            .apply(file.section::<NatsConfig>("nats")?)
+            .with_stream_replicas(self.stream_replicas)?;
+        nats.client_auth()?;
+        Ok(nats)
+    }
+
+    /// The tokens of `--tokens` (none, with a warning, without it) with the rate limits of
+    /// `file`.
+    pub fn tokens(&self, file: &ConfigFile) -> Result<TokenRegistry, ServiceError> {
+        let tokens = match &self.tokens {
+            Some(path) => TokenRegistry::load(path)?,
+            None => {
+                tracing::warn!("no tokens file given: every gRPC call will be refused");
+                TokenRegistry::empty()
+            }
+        };
+        Ok(tokens.with_rate_limits(RateLimitConfig::from_config(file)?))
     }
 }
 

@@ -65,6 +65,12 @@ impl ConfigFile {
         )
     }
 
+    /// The domain's rules of this file; "invalid configuration: ..." when they do not hold.
+    pub fn rules(&self) -> Result<domain::Rules, ServiceError> {
+        domain::Rules::new(self.domain.clone())
+            .map_err(|error| ServiceError::Rules(error.to_string()))
+    }
+
     /// Reads the service-owned table `key` (absent → `T::default()`); unknown keys and wrong
     /// types are errors naming `key`.
     pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ServiceError> {
@@ -102,7 +108,7 @@ pub struct NatsConfig {
     pub creds: Option<PathBuf>,
     pub nkey: Option<PathBuf>,
     pub user: Option<String>,
-    pub password: Option<crate::nats_auth::Secret>,
+    pub password: Option<crate::secret::Secret>,
     pub password_file: Option<PathBuf>,
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,

@@ -138,6 +138,26 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    /// Triggers `shutdown` and waits for `task` to stop without a panic.
+    async fn stop(shutdown: &Shutdown, task: tokio::task::JoinHandle<()>) {
+        shutdown.trigger();
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("stops on shutdown")
+            .expect("no panic");
+    }
+
+    /// A shutdown that triggers itself after 100 ms.
+    fn triggered_soon() -> Shutdown {
+        let shutdown = Shutdown::new();
+        let stopper = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stopper.trigger();
+        });
+        shutdown
+    }
+
     #[tokio::test]
     async fn runs_at_once_then_every_period_until_shutdown() {
         let shutdown = Shutdown::new();
@@ -161,11 +181,7 @@ mod tests {
         );
         // A fixed rate: the fourth run is three periods after the first.
         assert!(runs[3] - runs[0] >= Duration::from_millis(150));
-        shutdown.trigger();
-        tokio::time::timeout(WAIT, task)
-            .await
-            .expect("stops on shutdown")
-            .expect("no panic");
+        stop(&shutdown, task).await;
         // Stopped: the sender is gone with the loop, nothing more comes.
         while let Ok(Some(_)) = tokio::time::timeout(WAIT, receiver.recv()).await {}
         assert!(receiver.is_closed());
@@ -225,13 +241,8 @@ mod tests {
 
     #[tokio::test]
     async fn first_after_delays_the_first_run_and_shutdown_before_it_runs_nothing() {
-        let shutdown = Shutdown::new();
+        let shutdown = triggered_soon();
         let mut calls = 0;
-        let stopper = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            stopper.trigger();
-        });
         let started = Instant::now();
         Duty::every("later", Duration::from_millis(10))
             .first_after(Duration::from_secs(60))
@@ -246,13 +257,8 @@ mod tests {
 
     #[tokio::test]
     async fn last_run_on_shutdown_runs_once_more() {
-        let shutdown = Shutdown::new();
+        let shutdown = triggered_soon();
         let mut calls = 0;
-        let stopper = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            stopper.trigger();
-        });
         Duty::every("final", Duration::from_secs(60))
             .last_run_on_shutdown()
             .run(shutdown, || {
@@ -288,10 +294,6 @@ mod tests {
         }
         // 40 ms of work plus 50 ms of wait between starts (a fixed rate would be 50 ms).
         assert!(starts[2] - starts[0] >= Duration::from_millis(180));
-        shutdown.trigger();
-        tokio::time::timeout(WAIT, task)
-            .await
-            .expect("stops on shutdown")
-            .expect("no panic");
+        stop(&shutdown, task).await;
     }
 }

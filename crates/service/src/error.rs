@@ -16,6 +16,9 @@ pub enum ServiceError {
     /// The configuration file is not valid.
     #[error("invalid configuration {path}: {reason}")]
     Config { path: String, reason: String },
+    /// The domain's rules of the configuration do not hold.
+    #[error("invalid configuration: {0}")]
+    Rules(String),
     /// The tokens file is not valid.
     #[error("invalid tokens file {path}: {reason}")]
     Tokens { path: String, reason: String },
@@ -48,6 +51,9 @@ pub enum ServiceError {
     /// A TLS file or set-up is not valid; `what` names the flag (or key) and the file.
     #[error("TLS {what}: {reason}")]
     Tls { what: String, reason: String },
+    /// A task of the service ended abnormally (a panic, said in words).
+    #[error("{0}")]
+    Task(String),
     /// Logging could not be set up.
     #[error("set up logging: {0}")]
     Logging(String),

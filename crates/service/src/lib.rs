@@ -3,8 +3,10 @@
 //! limits, the one mapping of errors to `tonic::Status` (with the words and the alarm of a full
 //! data disk), Prometheus metrics, structured logging, health and reflection, the NATS
 //! connection, TLS of the gRPC servers and clients, the loop of periodic duties, named
-//! long-lived tasks whose panics are seen, and graceful shutdown.
+//! long-lived tasks whose panics are seen, graceful shutdown, and the one skeleton every service
+//! binary is built on (`server`, `binary`).
 
+pub mod binary;
 pub mod cli;
 pub mod config;
 pub mod disk;
@@ -15,8 +17,11 @@ pub mod metrics;
 pub mod nats;
 pub mod nats_auth;
 pub mod ratelimit;
+pub mod secret;
+pub mod server;
 pub mod shutdown;
 pub mod status;
+pub mod submission;
 pub mod tasks;
 pub mod telemetry;
 #[cfg(test)]

@@ -26,18 +26,7 @@ pub async fn serve(
     registry: Registry,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, crate::tasks::Task), ServiceError> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|source| ServiceError::Listen {
-            address: address.to_string(),
-            source,
-        })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| ServiceError::Listen {
-            address: address.to_string(),
-            source,
-        })?;
+    let (listener, bound) = crate::server::bind(address).await?;
     let app = Router::new().route(
         "/metrics",
         get(move || {
@@ -61,4 +50,20 @@ pub async fn serve(
         }
     });
     Ok((bound, task))
+}
+
+/// Serves `/metrics` from `registry` on `listen` until `shutdown`, when an address is
+/// configured; the endpoint's task joins `tasks`. Returns the bound address.
+pub async fn endpoint(
+    listen: Option<SocketAddr>,
+    registry: &Registry,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    tasks: &mut crate::server::Tasks,
+) -> Result<Option<SocketAddr>, ServiceError> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let (bound, task) = serve(listen, registry.clone(), shutdown).await?;
+    tasks.push(task);
+    Ok(Some(bound))
 }

@@ -100,6 +100,31 @@ pub fn jetstream_context(client: async_nats::Client, timeout: Duration) -> jetst
         .build(client)
 }
 
+/// Creates the stream when it does not exist; never changes an existing one (its owner may
+/// have configured it differently).
+pub async fn create_stream_if_missing(
+    context: &jetstream::Context,
+    settings: &StreamSettings,
+) -> Result<(), ServiceError> {
+    if context.get_stream(&settings.name).await.is_ok() {
+        return Ok(());
+    }
+    match context.create_stream(settings.to_stream_config()).await {
+        Ok(_) => {
+            tracing::info!(stream = %settings.name, "stream created");
+            Ok(())
+        }
+        // Another service may have created it in the meantime.
+        Err(error) => match context.get_stream(&settings.name).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ServiceError::Nats(format!(
+                "create stream {}: {error}",
+                settings.name
+            ))),
+        },
+    }
+}
+
 /// Creates the stream, or updates it to `settings` when it exists with other settings.
 pub async fn ensure_stream(
     context: &jetstream::Context,
@@ -146,6 +171,59 @@ pub async fn ensure_stream(
             })?;
             tracing::info!(stream = %settings.name, "stream created");
             Ok(())
+        }
+    }
+}
+
+/// The durable pull consumer `config` names on `stream`, created or updated to `config`; when
+/// the server refuses the update, the existing one as it is.
+pub async fn durable_consumer(
+    stream: &jetstream::stream::Stream,
+    config: jetstream::consumer::pull::Config,
+) -> Result<jetstream::consumer::PullConsumer, String> {
+    let name = config.durable_name.clone().unwrap_or_default();
+    match stream.create_consumer(config).await {
+        Ok(consumer) => Ok(consumer),
+        Err(error) => {
+            tracing::warn!(%error, consumer = %name, "create or update consumer, using the existing one");
+            stream
+                .get_consumer(&name)
+                .await
+                .map_err(|error| format!("get consumer {name}: {error}"))
+        }
+    }
+}
+
+/// Runs `consume` until it returns `Ok` or `shutdown` is triggered: again whenever it fails,
+/// while connected, after a pause of 100 ms doubling up to 2 s; `what` names it in the
+/// warning of each failure.
+pub async fn keep_consuming<F, Fut>(
+    what: &str,
+    connected: &ConnectionFlag,
+    shutdown: &crate::shutdown::Shutdown,
+    mut consume: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut failures = 0u32;
+    loop {
+        if shutdown.is_triggered() {
+            return;
+        }
+        if connected.is_connected() {
+            match consume().await {
+                Ok(()) => return,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, "{what} stopped, will retry");
+                }
+            }
+        }
+        let delay = Duration::from_millis(100u64.saturating_mul(1 << failures.min(5)).min(2_000));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait() => return,
         }
     }
 }

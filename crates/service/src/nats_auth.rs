@@ -9,31 +9,10 @@
 use crate::config::NatsConfig;
 use crate::error::ServiceError;
 use clap::Args;
-use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A secret string: its `Debug` never shows the value.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the one place that hands it to the NATS client.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("Secret(..)")
-    }
-}
+pub use crate::secret::Secret;
 
 /// The NATS identity and TLS flags every service takes (flatten into its clap parser).
 /// Exactly one identity may be given: `--nats-creds`, `--nats-nkey` or `--nats-user`.
@@ -211,6 +190,30 @@ impl NatsConfig {
     /// readable. Each error names the flag, its environment variable and its `[nats]` key,
     /// and the path.
     pub fn client_auth(&self) -> Result<NatsClientAuth, ServiceError> {
+        self.check_identity_settings()?;
+        let identity = self.identity()?;
+        if let Some(path) = &self.ca {
+            read_named("--nats-ca", path)?;
+        }
+        let client_cert = self.client_cert()?;
+        if let Some(prefix) = &self.inbox_prefix {
+            if !valid_inbox_prefix(prefix) {
+                return Err(ServiceError::NatsSettings(format!(
+                    "{} {prefix:?}: must be dot-separated tokens of letters, digits, _ and -",
+                    named("--nats-inbox-prefix")
+                )));
+            }
+        }
+        Ok(NatsClientAuth {
+            identity,
+            ca: self.ca.clone(),
+            client_cert,
+            inbox_prefix: self.inbox_prefix.clone(),
+        })
+    }
+
+    /// At most one identity; a password once, and only with a user.
+    fn check_identity_settings(&self) -> Result<(), ServiceError> {
         let given: Vec<&str> = [
             (self.creds.is_some(), "--nats-creds"),
             (self.nkey.is_some(), "--nats-nkey"),
@@ -244,7 +247,12 @@ impl NatsConfig {
                 named("--nats-user")
             )));
         }
-        let identity = if let Some(path) = &self.creds {
+        Ok(())
+    }
+
+    /// The identity the settings name, its files read and checked.
+    fn identity(&self) -> Result<Identity, ServiceError> {
+        if let Some(path) = &self.creds {
             let text = read_named("--nats-creds", path)?;
             if let Err(error) = async_nats::ConnectOptions::new().credentials(&text) {
                 return Err(file_error(
@@ -253,10 +261,10 @@ impl NatsConfig {
                     format!("not a NATS .creds file (a user JWT and nkey seed): {error}"),
                 ));
             }
-            Identity::Creds {
+            Ok(Identity::Creds {
                 path: path.clone(),
                 text: Secret::new(text),
-            }
+            })
         } else if let Some(path) = &self.nkey {
             let text = read_named("--nats-nkey", path)?;
             let Some(seed) = seed_in(&text) else {
@@ -266,88 +274,75 @@ impl NatsConfig {
                     "no user nkey seed in it (a line of 58 characters starting with SU)",
                 ));
             };
-            Identity::Nkey {
+            Ok(Identity::Nkey {
                 path: path.clone(),
                 seed: Secret::new(seed),
-            }
+            })
         } else if let Some(user) = &self.user {
-            let user = user.trim();
-            if user.is_empty() {
-                return Err(ServiceError::NatsSettings(format!(
-                    "{} is empty",
-                    named("--nats-user")
-                )));
-            }
-            let password = match (&self.password, &self.password_file) {
-                (Some(password), _) => password.clone(),
-                (None, Some(path)) => {
-                    let text = read_named("--nats-password-file", path)?;
-                    let line = text.lines().next().unwrap_or_default().trim_end();
-                    Secret::new(line)
-                }
-                (None, None) => {
-                    return Err(ServiceError::NatsSettings(format!(
-                        "NATS user {user:?} needs {} or {}",
-                        named("--nats-password"),
-                        named("--nats-password-file")
-                    )))
-                }
-            };
-            if password.expose().is_empty() {
-                let setting = match &self.password_file {
-                    Some(path) => format!("{} {}", named("--nats-password-file"), path.display()),
-                    None => named("--nats-password"),
-                };
-                return Err(ServiceError::NatsSettings(format!(
-                    "the NATS password of user {user:?} is empty ({setting})"
-                )));
-            }
-            Identity::User {
-                user: user.to_owned(),
-                password,
-            }
+            self.user_identity(user)
         } else {
-            Identity::Anonymous
-        };
-        if let Some(path) = &self.ca {
-            read_named("--nats-ca", path)?;
+            Ok(Identity::Anonymous)
         }
-        let client_cert = match (&self.cert, &self.key) {
+    }
+
+    /// A user and its password (inline or the first line of the password file), neither empty.
+    fn user_identity(&self, user: &str) -> Result<Identity, ServiceError> {
+        let user = user.trim();
+        if user.is_empty() {
+            return Err(ServiceError::NatsSettings(format!(
+                "{} is empty",
+                named("--nats-user")
+            )));
+        }
+        let password = match (&self.password, &self.password_file) {
+            (Some(password), _) => password.clone(),
+            (None, Some(path)) => {
+                let text = read_named("--nats-password-file", path)?;
+                let line = text.lines().next().unwrap_or_default().trim_end();
+                Secret::new(line)
+            }
+            (None, None) => {
+                return Err(ServiceError::NatsSettings(format!(
+                    "NATS user {user:?} needs {} or {}",
+                    named("--nats-password"),
+                    named("--nats-password-file")
+                )))
+            }
+        };
+        if password.expose().is_empty() {
+            let setting = match &self.password_file {
+                Some(path) => format!("{} {}", named("--nats-password-file"), path.display()),
+                None => named("--nats-password"),
+            };
+            return Err(ServiceError::NatsSettings(format!(
+                "the NATS password of user {user:?} is empty ({setting})"
+            )));
+        }
+        Ok(Identity::User {
+            user: user.to_owned(),
+            password,
+        })
+    }
+
+    /// The client certificate and its key, both readable, or neither.
+    fn client_cert(&self) -> Result<Option<(PathBuf, PathBuf)>, ServiceError> {
+        let needs = |flag: &str, other: &str| {
+            Err(ServiceError::NatsSettings(format!(
+                "{} needs {}",
+                named(flag),
+                named(other)
+            )))
+        };
+        match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 read_named("--nats-cert", cert)?;
                 read_named("--nats-key", key)?;
-                Some((cert.clone(), key.clone()))
+                Ok(Some((cert.clone(), key.clone())))
             }
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(ServiceError::NatsSettings(format!(
-                    "{} needs {}",
-                    named("--nats-cert"),
-                    named("--nats-key")
-                )))
-            }
-            (None, Some(_)) => {
-                return Err(ServiceError::NatsSettings(format!(
-                    "{} needs {}",
-                    named("--nats-key"),
-                    named("--nats-cert")
-                )))
-            }
-        };
-        if let Some(prefix) = &self.inbox_prefix {
-            if !valid_inbox_prefix(prefix) {
-                return Err(ServiceError::NatsSettings(format!(
-                    "{} {prefix:?}: must be dot-separated tokens of letters, digits, _ and -",
-                    named("--nats-inbox-prefix")
-                )));
-            }
+            (None, None) => Ok(None),
+            (Some(_), None) => needs("--nats-cert", "--nats-key"),
+            (None, Some(_)) => needs("--nats-key", "--nats-cert"),
         }
-        Ok(NatsClientAuth {
-            identity,
-            ca: self.ca.clone(),
-            client_cert,
-            inbox_prefix: self.inbox_prefix.clone(),
-        })
     }
 }
 

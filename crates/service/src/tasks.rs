@@ -105,12 +105,14 @@ impl Task {
     /// Waits until the task has ended (its panic, if any, is logged already).
     pub async fn join(self) {
         // The watcher itself does not panic; it fails only when the runtime shuts down.
-        let _ = self.watcher.await;
+        if let Err(error) = self.watcher.await {
+            tracing::debug!(%error, "task watcher ended early");
+        }
     }
 }
 
 /// "panicked: <message>" or "was cancelled".
-fn describe(error: JoinError) -> String {
+pub(crate) fn describe(error: JoinError) -> String {
     match error.try_into_panic() {
         Ok(payload) => {
             let message = payload

@@ -347,6 +347,18 @@ mod tests {
         path
     }
 
+    /// The error of `--tls-cert` and `--tls-key` as given.
+    fn server_tls_error(tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) -> String {
+        let args = TlsArgs {
+            tls_cert,
+            tls_key,
+            tls_client_ca: None,
+        };
+        args.server_tls(&ConfigFile::defaults())
+            .expect_err("refused")
+            .to_string()
+    }
+
     #[test]
     fn nothing_given_is_plain_text() {
         let file = ConfigFile::defaults();
@@ -360,14 +372,7 @@ mod tests {
     #[test]
     fn a_certificate_without_its_key_is_refused_naming_the_flag() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let args = TlsArgs {
-            tls_cert: Some(dir.path().join("server.pem")),
-            ..TlsArgs::default()
-        };
-        let error = args
-            .server_tls(&ConfigFile::defaults())
-            .expect_err("no key")
-            .to_string();
+        let error = server_tls_error(Some(dir.path().join("server.pem")), None);
         assert!(error.contains("--tls-cert"), "{error}");
         assert!(error.contains("--tls-key"), "{error}");
     }
@@ -377,28 +382,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let missing = dir.path().join("missing.pem");
         let junk = file(dir.path(), "junk.pem", NOT_PEM);
-        let args = TlsArgs {
-            tls_cert: Some(missing.clone()),
-            tls_key: Some(junk.clone()),
-            tls_client_ca: None,
-        };
-        let error = args
-            .server_tls(&ConfigFile::defaults())
-            .expect_err("missing")
-            .to_string();
+        let error = server_tls_error(Some(missing.clone()), Some(junk.clone()));
         assert!(error.contains("--tls-cert"), "{error}");
         assert!(error.contains(&missing.display().to_string()), "{error}");
         assert!(error.contains("cannot read"), "{error}");
 
-        let args = TlsArgs {
-            tls_cert: Some(junk.clone()),
-            tls_key: Some(junk.clone()),
-            tls_client_ca: None,
-        };
-        let error = args
-            .server_tls(&ConfigFile::defaults())
-            .expect_err("not pem")
-            .to_string();
+        let error = server_tls_error(Some(junk.clone()), Some(junk.clone()));
         assert!(error.contains("--tls-cert"), "{error}");
         assert!(error.contains("no PEM certificate"), "{error}");
 

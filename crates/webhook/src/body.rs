@@ -22,7 +22,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::rules::config::LimitsConfig;
-use domain::submission::{CustomerInput, Submission, SubmissionInput};
+use domain::submission::{Submission, SubmissionInput};
 use domain::DomainError;
 use proto::v1;
 use serde_json::{Map, Value};
@@ -206,39 +206,14 @@ pub fn submit_request(channel: &str, body: &[u8]) -> Result<v1::SubmitRequest, F
     Ok(request)
 }
 
-fn present(text: &str) -> Option<String> {
-    if text.trim().is_empty() {
-        None
-    } else {
-        Some(text.to_owned())
-    }
-}
-
 /// The domain's view of a request, before validation (empty strings are absent).
 pub fn submission_input(request: &v1::SubmitRequest) -> SubmissionInput {
-    let customer = request.customer.clone().unwrap_or_default();
     SubmissionInput {
-        channel: request.channel.clone(),
-        external_id: present(&request.external_id),
-        customer: CustomerInput {
-            customer_id: present(&customer.customer_id),
-            name: present(&customer.name),
-            phone: present(&customer.phone),
-            email: present(&customer.email),
-            wechat_openid: present(&customer.wechat_openid),
-        },
-        content: request.content.clone(),
         occurred_at: request
             .occurred_at
             .as_ref()
             .and_then(|timestamp| proto::time::instant(timestamp).ok()),
-        product: present(&request.product),
-        order_id: present(&request.order_id),
-        attributes: request
-            .attributes
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
+        ..service::submission::input(request)
     }
 }
 

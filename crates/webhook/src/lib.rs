@@ -22,12 +22,13 @@ pub use settings::{Resolved, WebhookSettings};
 
 use crate::metrics::WebhookMetrics;
 use crate::server::AppState;
+use service::server::{Running, Tasks};
 use service::shutdown::Shutdown;
+use service::tasks::Failures;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
 
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
@@ -50,19 +51,14 @@ pub struct RunningWebhook {
     pub address: SocketAddr,
     /// The metrics address, when one was configured.
     pub metrics_address: Option<SocketAddr>,
-    shutdown: Shutdown,
-    task: JoinHandle<Result<(), WebhookError>>,
+    running: Running<WebhookError>,
 }
 
 impl RunningWebhook {
     /// Stops taking connections, answers the requests in flight and closes the NATS
     /// connection.
     pub async fn stop(self) -> Result<(), WebhookError> {
-        self.shutdown.trigger();
-        match self.task.await {
-            Ok(result) => result,
-            Err(error) => Err(WebhookError::Serve(format!("server task failed: {error}"))),
-        }
+        self.running.stop().await
     }
 }
 
@@ -72,28 +68,17 @@ pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError
     let metrics = WebhookMetrics::new().map_err(service::ServiceError::from)?;
     let (client, connected) =
         service::nats::connect(&config.nats_url, "cloop-webhook", &config.nats_auth).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| service::ServiceError::Listen {
-            address: config.listen.to_string(),
-            source,
-        })?;
-    let address = listener
-        .local_addr()
-        .map_err(|source| service::ServiceError::Listen {
-            address: config.listen.to_string(),
-            source,
-        })?;
+    let (listener, address) = service::server::bind(config.listen).await?;
     let shutdown = Shutdown::new();
-    let metrics_address = match config.metrics_listen {
-        Some(metrics_listen) => {
-            let (bound, _task) =
-                service::metrics::serve(metrics_listen, metrics.registry.clone(), shutdown.wait())
-                    .await?;
-            Some(bound)
-        }
-        None => None,
-    };
+    let failures = Failures::new();
+    let mut tasks = Tasks::new(&failures);
+    let metrics_address = service::metrics::endpoint(
+        config.metrics_listen,
+        &metrics.registry,
+        shutdown.wait(),
+        &mut tasks,
+    )
+    .await?;
     let domain = config.rules.config();
     let limiter = service::RateLimiter::new();
     limiter
@@ -113,7 +98,7 @@ pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError
     let channels: Vec<&str> = config.settings.secrets.keys().map(String::as_str).collect();
     tracing::info!(%address, ?channels, "cloop-webhook listening");
     let wait = shutdown.wait();
-    let task = tokio::spawn(async move {
+    let running = Running::spawn(shutdown, failures, async move {
         let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -124,13 +109,13 @@ pub async fn start(config: WebhookConfig) -> Result<RunningWebhook, WebhookError
         if let Err(error) = client.flush().await {
             tracing::debug!(%error, "flush nats on shutdown");
         }
+        tasks.join().await;
         served
     });
     Ok(RunningWebhook {
         address,
         metrics_address,
-        shutdown,
-        task,
+        running,
     })
 }
 
@@ -139,9 +124,11 @@ pub async fn run(
     config: WebhookConfig,
     signal: impl Future<Output = ()> + Send,
 ) -> Result<(), WebhookError> {
-    let running = start(config).await?;
-    signal.await;
-    running.stop().await?;
+    start(config)
+        .await?
+        .running
+        .run_until(signal, WebhookError::Serve)
+        .await?;
     tracing::info!("cloop-webhook stopped");
     Ok(())
 }

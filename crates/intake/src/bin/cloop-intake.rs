@@ -3,8 +3,8 @@
 
 use clap::Parser;
 use intake::{IntakeConfig, IntakeSettings};
-use service::config::{ConfigFile, NatsConfig};
-use service::{CommonArgs, TokenRegistry};
+use service::config::ConfigFile;
+use service::CommonArgs;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -27,22 +27,9 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         settings.node_id = node_id;
     }
     settings.validate().map_err(anyhow::Error::msg)?;
-    let nats = file
-        .section::<NatsConfig>("nats")
-        .map(|nats| cli.common.nats_auth.apply(nats))?
-        .with_stream_replicas(cli.common.stream_replicas)?;
-    // Settings that do not fit, or files that cannot be read, stop the start here.
-    nats.client_auth()?;
-    let rules = domain::rules::Rules::new(file.domain.clone())
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
-    let tokens = match &cli.common.tokens {
-        Some(path) => TokenRegistry::load(path)?,
-        None => {
-            tracing::warn!("no tokens file given: every gRPC call will be refused");
-            TokenRegistry::empty()
-        }
-    };
-    let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
+    let nats = cli.common.nats(&file)?;
+    let rules = file.rules()?;
+    let tokens = cli.common.tokens(&file)?;
     let tls = cli.common.tls.server_tls(&file)?;
     Ok(IntakeConfig {
         listen: cli.common.listen_or(intake::settings::default_listen()),
@@ -63,32 +50,5 @@ fn main() -> ExitCode {
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
-    if let Err(error) = service::telemetry::init_logging() {
-        eprintln!("cloop-intake: {error}");
-        return ExitCode::from(2);
-    }
-    let config = match load(&cli) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("cloop-intake: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cloop-intake: start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(intake::run(config, service::shutdown::terminate_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("cloop-intake: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    service::binary::main("cloop-intake", || load(&cli), intake::run)
 }

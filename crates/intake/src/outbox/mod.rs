@@ -305,6 +305,18 @@ impl Outbox {
         }
     }
 
+    /// A batch for the writer, waiting up to a minute for room; nothing for an empty one.
+    async fn call_batch(
+        &self,
+        empty: bool,
+        build: impl FnOnce(Reply<usize>) -> Command,
+    ) -> Result<usize, IntakeError> {
+        if empty {
+            return Ok(0);
+        }
+        self.call(build, Duration::from_secs(60)).await
+    }
+
     /// Writes a submission durably (or finds its key), waiting at most `timeout` for room in
     /// the writer's queue.
     pub async fn accept(
@@ -318,14 +330,9 @@ impl Outbox {
 
     /// Records that these rows' publishes were acknowledged at `now_ms`.
     pub async fn mark_published(&self, seqs: Vec<i64>, now_ms: i64) -> Result<usize, IntakeError> {
-        if seqs.is_empty() {
-            return Ok(0);
-        }
-        self.call(
-            |reply| Command::MarkPublished(seqs, now_ms, reply),
-            Duration::from_secs(60),
-        )
-        .await
+        let empty = seqs.is_empty();
+        self.call_batch(empty, |reply| Command::MarkPublished(seqs, now_ms, reply))
+            .await
     }
 
     /// Records workflow's confirmation of these feedback ids; returns how many rows changed.
@@ -334,14 +341,9 @@ impl Outbox {
         feedback_ids: Vec<String>,
         now_ms: i64,
     ) -> Result<usize, IntakeError> {
-        if feedback_ids.is_empty() {
-            return Ok(0);
-        }
-        self.call(
-            |reply| Command::Confirm(feedback_ids, now_ms, reply),
-            Duration::from_secs(60),
-        )
-        .await
+        let empty = feedback_ids.is_empty();
+        self.call_batch(empty, |reply| Command::Confirm(feedback_ids, now_ms, reply))
+            .await
     }
 
     /// Deletes confirmed rows and expired keys.

@@ -5,6 +5,15 @@ use super::{Outbox, OutboxRow, STATE_PENDING, STATE_PUBLISHED};
 use crate::error::IntakeError;
 use rusqlite::{params, Connection, OptionalExtension};
 
+/// Pending rows after a sequence number, in order.
+const PENDING_AFTER: &str =
+    "SELECT seq, feedback_id, ticket_id, subject, payload, received_at_ms, attempts
+     FROM outbox WHERE state = 0 AND seq > ?1 ORDER BY seq LIMIT ?2";
+/// Published rows whose last publish is older than an instant, in order.
+const UNCONFIRMED_BEFORE: &str =
+    "SELECT seq, feedback_id, ticket_id, subject, payload, received_at_ms, attempts
+     FROM outbox WHERE state = 1 AND published_at_ms < ?1 ORDER BY seq LIMIT ?2";
+
 impl Outbox {
     /// Pending rows after `after_seq`, in order, at most `limit`.
     pub async fn load_pending(
@@ -12,17 +21,7 @@ impl Outbox {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, IntakeError> {
-        self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, feedback_id, ticket_id, subject, payload, received_at_ms, attempts
-                 FROM outbox WHERE state = 0 AND seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = statement
-                .query_map(params![after_seq, limit as i64], row_from)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
+        self.load_rows(PENDING_AFTER, after_seq, limit).await
     }
 
     /// Published rows whose last publish is older than `published_before_ms`, in order.
@@ -31,13 +30,21 @@ impl Outbox {
         published_before_ms: i64,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, IntakeError> {
+        self.load_rows(UNCONFIRMED_BEFORE, published_before_ms, limit)
+            .await
+    }
+
+    /// The rows `sql` selects with `bound` as its first parameter and `limit` as its second.
+    async fn load_rows(
+        &self,
+        sql: &'static str,
+        bound: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, IntakeError> {
         self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, feedback_id, ticket_id, subject, payload, received_at_ms, attempts
-                 FROM outbox WHERE state = 1 AND published_at_ms < ?1 ORDER BY seq LIMIT ?2",
-            )?;
+            let mut statement = connection.prepare_cached(sql)?;
             let rows = statement
-                .query_map(params![published_before_ms, limit as i64], row_from)?
+                .query_map(params![bound, limit as i64], row_from)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })

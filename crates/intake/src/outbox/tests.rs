@@ -13,6 +13,27 @@ fn record(key: &str, feedback_id: &str, at_ms: i64, kind: KeyKind) -> OutboxReco
     }
 }
 
+/// Accepts the record of `key` as [`record`] makes it.
+async fn accept(
+    outbox: &Outbox,
+    key: &str,
+    feedback_id: &str,
+    at_ms: i64,
+    kind: KeyKind,
+) -> AcceptOutcome {
+    outbox
+        .accept(record(key, feedback_id, at_ms, kind), WAIT)
+        .await
+        .expect("accept")
+}
+
+/// The answer to a repeat of the key first answered with `response`.
+fn duplicate_of(response: &[u8]) -> AcceptOutcome {
+    AcceptOutcome::Duplicate {
+        response: response.to_vec(),
+    }
+}
+
 fn open(dir: &tempfile::TempDir) -> Outbox {
     Outbox::open(
         &dir.path().join("outbox.db"),
@@ -30,21 +51,10 @@ const WAIT: Duration = Duration::from_secs(5);
 async fn a_key_seen_before_returns_the_first_answer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = open(&dir);
-    let first = outbox
-        .accept(record("web:1", "f1", 1_000, KeyKind::External), WAIT)
-        .await
-        .expect("accept");
+    let first = accept(&outbox, "web:1", "f1", 1_000, KeyKind::External).await;
     assert!(matches!(first, AcceptOutcome::Accepted { .. }));
-    let second = outbox
-        .accept(record("web:1", "f2", 900_000, KeyKind::External), WAIT)
-        .await
-        .expect("accept");
-    assert_eq!(
-        second,
-        AcceptOutcome::Duplicate {
-            response: b"f1".to_vec()
-        }
-    );
+    let second = accept(&outbox, "web:1", "f2", 900_000, KeyKind::External).await;
+    assert_eq!(second, duplicate_of(b"f1"));
     assert_eq!(outbox.counters().depth(), 1);
     assert_eq!(outbox.state_of("f2").await.expect("read"), None);
 }
@@ -78,30 +88,13 @@ async fn concurrent_repeats_of_one_key_write_one_row() {
 async fn content_keys_expire_after_the_window_external_keys_do_not() {
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = open(&dir);
-    outbox
-        .accept(record("content:abc", "f1", 1_000, KeyKind::Content), WAIT)
-        .await
-        .expect("accept");
-    let within = outbox
-        .accept(record("content:abc", "f2", 1_500, KeyKind::Content), WAIT)
-        .await
-        .expect("accept");
+    accept(&outbox, "content:abc", "f1", 1_000, KeyKind::Content).await;
+    let within = accept(&outbox, "content:abc", "f2", 1_500, KeyKind::Content).await;
     assert!(matches!(within, AcceptOutcome::Duplicate { .. }));
-    let after = outbox
-        .accept(record("content:abc", "f3", 5_000, KeyKind::Content), WAIT)
-        .await
-        .expect("accept");
+    let after = accept(&outbox, "content:abc", "f3", 5_000, KeyKind::Content).await;
     assert!(matches!(after, AcceptOutcome::Accepted { .. }));
-    let again = outbox
-        .accept(record("content:abc", "f4", 5_100, KeyKind::Content), WAIT)
-        .await
-        .expect("accept");
-    assert_eq!(
-        again,
-        AcceptOutcome::Duplicate {
-            response: b"f3".to_vec()
-        }
-    );
+    let again = accept(&outbox, "content:abc", "f4", 5_100, KeyKind::Content).await;
+    assert_eq!(again, duplicate_of(b"f3"));
 }
 
 #[tokio::test]
@@ -185,16 +178,8 @@ async fn rows_move_from_pending_to_published_to_confirmed_and_are_pruned() {
     assert_eq!(pruned, Pruned { rows: 2, keys: 0 });
     assert_eq!(outbox.state_of("f0").await.expect("read"), None);
     // The idempotency key outlives the pruned row.
-    let repeat = outbox
-        .accept(record("web:0", "f9", 6_000, KeyKind::External), WAIT)
-        .await
-        .expect("accept");
-    assert_eq!(
-        repeat,
-        AcceptOutcome::Duplicate {
-            response: b"f0".to_vec()
-        }
-    );
+    let repeat = accept(&outbox, "web:0", "f9", 6_000, KeyKind::External).await;
+    assert_eq!(repeat, duplicate_of(b"f0"));
 }
 
 #[tokio::test]
@@ -203,10 +188,7 @@ async fn rows_survive_a_reopen_with_their_counters() {
     let outbox = open(&dir);
     // A clone still held elsewhere must not keep the writer alive after close.
     let clone = outbox.clone();
-    outbox
-        .accept(record("web:1", "f1", 1_000, KeyKind::External), WAIT)
-        .await
-        .expect("accept");
+    accept(&outbox, "web:1", "f1", 1_000, KeyKind::External).await;
     outbox.close().await;
     let refused = clone
         .accept(record("web:2", "f2", 1_000, KeyKind::External), WAIT)

@@ -99,32 +99,5 @@ fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = service::telemetry::init_logging() {
-        eprintln!("cloop-notify: {error}");
-        return ExitCode::from(2);
-    }
-    let config = match load(&cli) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("cloop-notify: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cloop-notify: start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(notify::run(config, service::shutdown::terminate_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("cloop-notify: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    service::binary::main("cloop-notify", || load(&cli), notify::run)
 }

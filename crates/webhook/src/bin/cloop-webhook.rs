@@ -33,8 +33,7 @@ struct Cli {
 
 fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
     let file = ConfigFile::load(cli.config.as_deref())?;
-    let rules = domain::Rules::new(file.domain.clone())
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
+    let rules = file.rules()?;
     let settings: WebhookSettings = file.section("webhook")?;
     let resolved = settings
         .resolve(&rules.config().channels, |name| std::env::var(name).ok())
@@ -54,32 +53,5 @@ fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = service::telemetry::init_logging() {
-        eprintln!("cloop-webhook: {error}");
-        return ExitCode::from(2);
-    }
-    let config = match load(&cli) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("cloop-webhook: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cloop-webhook: start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(webhook::run(config, service::shutdown::terminate_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("cloop-webhook: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    service::binary::main("cloop-webhook", || load(&cli), webhook::run)
 }

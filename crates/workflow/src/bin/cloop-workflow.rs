@@ -4,8 +4,8 @@
 //! their digest with the stored ones, prints one JSON line and exits non-zero on a mismatch.
 
 use clap::Parser;
-use service::config::{ConfigFile, NatsConfig};
-use service::{CommonArgs, TokenRegistry};
+use service::config::ConfigFile;
+use service::CommonArgs;
 use std::process::ExitCode;
 use std::sync::Arc;
 use workflow::{WorkflowConfig, WorkflowSettings};
@@ -38,24 +38,11 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let file = ConfigFile::load(cli.common.config.as_deref())?;
     let settings: WorkflowSettings = file.section("workflow_service")?;
     settings.validate().map_err(anyhow::Error::msg)?;
-    let nats = file
-        .section::<NatsConfig>("nats")
-        .map(|nats| cli.common.nats_auth.apply(nats))?
-        .with_stream_replicas(cli.common.stream_replicas)?;
-    // Settings that do not fit, or files that cannot be read, stop the start here.
-    nats.client_auth()?;
+    let nats = cli.common.nats(&file)?;
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
-    let rules = domain::rules::Rules::new(file.domain.clone())
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))?;
-    let tokens = match &cli.common.tokens {
-        Some(path) => TokenRegistry::load(path)?,
-        None => {
-            tracing::warn!("no tokens file given: every gRPC call will be refused");
-            TokenRegistry::empty()
-        }
-    };
-    let tokens = tokens.with_rate_limits(service::RateLimitConfig::from_config(&file)?);
+    let rules = file.rules()?;
+    let tokens = cli.common.tokens(&file)?;
     let with_ca = |store: eventlog::StoreUrl| match &cli.store_ca {
         Some(ca) => store.with_root_cert(ca),
         None => Ok(store),
@@ -169,16 +156,9 @@ fn main() -> ExitCode {
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
-    if let Err(error) = service::telemetry::init_logging() {
-        eprintln!("cloop-workflow: {error}");
-        return ExitCode::from(2);
-    }
-    let config = match load(&cli) {
+    let config = match service::binary::load("cloop-workflow", || load(&cli)) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("cloop-workflow: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if cli.check {
         return match check(&config) {
@@ -190,21 +170,5 @@ fn main() -> ExitCode {
             }
         };
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cloop-workflow: start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(workflow::run(config, service::shutdown::terminate_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("cloop-workflow: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    service::binary::serve("cloop-workflow", |signal| workflow::run(config, signal))
 }
