@@ -1,0 +1,345 @@
+//! The router: sign-in and sign-out, the language switch, health, the static files, and the
+//! staff pages (`pages`). Every page that shows tickets needs a session; every form needs the
+//! session's anti-forgery token.
+
+use crate::backend::Backend;
+use crate::error::{ConsoleError, PageError};
+use crate::i18n::{choose, Lang, LANG_COOKIE};
+use crate::session::{
+    cookie, random_hex, same_secret, set_cookie, Person, Session, Sessions, LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+};
+use crate::settings::ConsoleSettings;
+use crate::views::layout;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::FixedOffset;
+use serde::Deserialize;
+use service::TokenRegistry;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub backend: Backend,
+    pub sessions: Sessions,
+    pub registry: TokenRegistry,
+    pub settings: ConsoleSettings,
+    /// The offset instants are shown in (the business calendar's).
+    pub offset: FixedOffset,
+    /// Completes when the console shuts down (ends the live-update streams).
+    pub shutdown: service::shutdown::Shutdown,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// The language and the session of a request.
+#[derive(Debug)]
+pub struct Context {
+    pub lang: Lang,
+    pub session: Option<(String, Session)>,
+}
+
+impl Context {
+    /// The signed-in session, or the sign-in page.
+    pub fn signed_in(&self) -> Result<&Session, PageError> {
+        self.session
+            .as_ref()
+            .map(|(_, session)| session)
+            .ok_or_else(|| PageError::new(self.lang, ConsoleError::NotSignedIn))
+    }
+
+    /// The session, when the form carries its anti-forgery token; 403 otherwise.
+    pub fn checked(&self, csrf: Option<&String>) -> Result<&Session, PageError> {
+        let session = self.signed_in()?;
+        match csrf {
+            Some(given) if same_secret(&session.csrf, given) => Ok(session),
+            _ => Err(PageError::new(self.lang, ConsoleError::Forged)),
+        }
+    }
+}
+
+fn query_lang(uri: &Uri) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "lang").then(|| value.to_owned())
+    })
+}
+
+/// The request's language and session.
+pub fn context(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Context {
+    let cookies = headers
+        .get(header::COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok());
+    let lang = choose(
+        query_lang(uri).as_deref(),
+        cookie(cookies, LANG_COOKIE),
+        accept,
+    );
+    let session = cookie(cookies, SESSION_COOKIE).and_then(|id| {
+        state
+            .sessions
+            .get(id, Instant::now())
+            .map(|session| (id.to_owned(), session))
+    });
+    Context { lang, session }
+}
+
+/// A page as the answer, with `Cache-Control: no-store` (pages show tickets).
+pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::response::Html(markup.into_string()),
+    )
+        .into_response()
+}
+
+/// The router of the whole console.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/queue") }))
+        .route("/healthz", get(healthz))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/lang/{code}", get(switch_language))
+        .route("/static/console.css", get(stylesheet))
+        .route("/static/console.js", get(script))
+        .route("/queue", get(crate::pages::queue))
+        .route("/queue/events", get(crate::pages::queue_events))
+        .route("/tickets/{ticket_id}", get(crate::pages::ticket))
+        .route("/tickets/{ticket_id}/{action}", post(crate::pages::act))
+        .route("/reports", get(crate::pages::reports))
+        .route("/audit", get(crate::pages::audit))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers of every answer: no framing, no sniffing, no referrer, scripts and styles only
+/// from the console itself (the embedded report's own `<style>` needs inline styles).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn healthz(State(state): State<Shared>) -> Response {
+    if state.backend.workflow_healthy().await {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "workflow does not answer\n",
+        )
+            .into_response()
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/console.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/console.js"),
+    )
+        .into_response()
+}
+
+/// The sign-in form with a fresh anti-forgery token, also set as a cookie that the post must
+/// match.
+fn login_form(state: &AppState, lang: Lang, status: StatusCode, wrong: bool) -> Response {
+    let csrf = random_hex(32);
+    let mut response = html(status, layout::login(lang, &csrf, wrong));
+    let cookie = set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &csrf,
+        Duration::from_secs(3600),
+        state.settings.secure_cookies,
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn login_page(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let context = context(&state, &headers, &uri);
+    if context.session.is_some() {
+        return Redirect::to("/queue").into_response();
+    }
+    login_form(&state, context.lang, StatusCode::OK, false)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn login(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let context = context(&state, &headers, &uri);
+    let cookies = headers
+        .get(header::COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let expected = cookie(cookies, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if !same_secret(expected, &form.csrf_token) {
+        return Err(PageError::new(context.lang, ConsoleError::Forged));
+    }
+    let token = form.token.trim();
+    let Some(principal) = state.registry.authenticate(token) else {
+        tracing::info!("sign-in refused: unknown token");
+        return Ok(login_form(
+            &state,
+            context.lang,
+            StatusCode::UNAUTHORIZED,
+            true,
+        ));
+    };
+    if principal.role == domain::types::Role::Adapter {
+        return Err(PageError::new(context.lang, ConsoleError::Forbidden));
+    }
+    let person = Person {
+        name: principal.name.clone(),
+        role: principal.role,
+        department: principal.department.clone(),
+    };
+    tracing::info!(person = %person.name, role = %person.role, "signed in");
+    let id = state
+        .sessions
+        .create(token.to_owned(), person, Instant::now());
+    let secure = state.settings.secure_cookies;
+    let ttl = Duration::from_secs(state.settings.session_ttl_secs);
+    let mut response = Redirect::to("/queue").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    for value in [
+        set_cookie(SESSION_COOKIE, &id, ttl, secure),
+        set_cookie(LOGIN_CSRF_COOKIE, "", Duration::ZERO, secure),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf_token: Option<String>,
+}
+
+async fn logout(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    let context = context(&state, &headers, &uri);
+    context.checked(form.csrf_token.as_ref())?;
+    if let Some((id, session)) = &context.session {
+        tracing::info!(person = %session.person.name, "signed out");
+        state.sessions.remove(id);
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let value = set_cookie(
+        SESSION_COOKIE,
+        "",
+        Duration::ZERO,
+        state.settings.secure_cookies,
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Back {
+    back: Option<String>,
+}
+
+/// Only a path of this site: `/...`, never `//host` or a full URL.
+pub fn safe_back(back: Option<&str>) -> &str {
+    match back {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/queue",
+    }
+}
+
+async fn switch_language(
+    State(state): State<Shared>,
+    Path(code): Path<String>,
+    Query(back): Query<Back>,
+) -> Response {
+    let lang = Lang::parse(&code).unwrap_or(Lang::Zh);
+    let mut response = Redirect::to(safe_back(back.back.as_deref())).into_response();
+    let value = set_cookie(
+        LANG_COOKIE,
+        lang.code(),
+        Duration::from_secs(365 * 24 * 3600),
+        state.settings.secure_cookies,
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_switch_only_goes_back_to_this_site() {
+        assert_eq!(safe_back(Some("/tickets/T-1")), "/tickets/T-1");
+        assert_eq!(safe_back(Some("//evil.example")), "/queue");
+        assert_eq!(safe_back(Some("https://evil.example")), "/queue");
+        assert_eq!(safe_back(Some("/\\evil.example")), "/queue");
+        assert_eq!(safe_back(None), "/queue");
+    }
+}
