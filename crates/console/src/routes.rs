@@ -333,6 +333,174 @@ async fn switch_language(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "agent-token";
+
+    fn app() -> (Router, Shared) {
+        let tokens = format!(
+            "[[principal]]\nname = \"li.si\"\nrole = \"agent\"\ndepartment = \"logistics\"\ntoken_sha256 = \"{}\"\n",
+            service::tokens::token_sha256(TOKEN)
+        );
+        let state = Arc::new(AppState {
+            backend: Backend::new("127.0.0.1:1", "127.0.0.1:1", Duration::from_millis(200))
+                .expect("backend"),
+            sessions: Sessions::new(Duration::from_secs(60)),
+            registry: TokenRegistry::from_toml_str(&tokens).expect("tokens"),
+            settings: ConsoleSettings::default(),
+            offset: FixedOffset::east_opt(0).expect("offset"),
+            shutdown: service::shutdown::Shutdown::new(),
+        });
+        (router(state.clone()), state)
+    }
+
+    async fn send(app: &Router, request: Request<Body>) -> Response {
+        app.clone().oneshot(request).await.expect("answer")
+    }
+
+    fn form(path: &str, cookie: &str, body: &str) -> Request<Body> {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    }
+
+    fn set_cookies(response: &Response) -> Vec<String> {
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// Signs in through the form; returns the session cookie.
+    async fn signed_in(app: &Router) -> String {
+        let page = send(
+            app,
+            Request::get("/login").body(Body::empty()).expect("request"),
+        )
+        .await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let login_cookie = set_cookies(&page)
+            .into_iter()
+            .find(|cookie| cookie.starts_with(LOGIN_CSRF_COOKIE))
+            .expect("login csrf cookie");
+        let csrf = login_cookie
+            .split(';')
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .map(|(_, value)| value.to_owned())
+            .expect("csrf value");
+        let answer = send(
+            app,
+            form(
+                "/login",
+                &format!("{LOGIN_CSRF_COOKIE}={csrf}"),
+                &format!("token={TOKEN}&csrf_token={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let session = set_cookies(&answer)
+            .into_iter()
+            .find(|cookie| cookie.starts_with(SESSION_COOKIE))
+            .expect("session cookie");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+            "{session}"
+        );
+        session.split(';').next().expect("pair").to_owned()
+    }
+
+    #[tokio::test]
+    async fn pages_need_a_session_and_forms_their_token() {
+        let (app, state) = app();
+        let queue = send(
+            &app,
+            Request::get("/queue").body(Body::empty()).expect("request"),
+        )
+        .await;
+        assert_eq!(queue.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            queue.headers().get(header::LOCATION).expect("location"),
+            "/login"
+        );
+
+        // A sign-in form without its own anti-forgery token is refused.
+        let forged_login = send(&app, form("/login", "", &format!("token={TOKEN}"))).await;
+        assert_eq!(forged_login.status(), StatusCode::FORBIDDEN);
+        assert!(state.sessions.is_empty());
+
+        let cookie = signed_in(&app).await;
+        let csrf = state
+            .sessions
+            .get(cookie.split_once('=').expect("pair").1, Instant::now())
+            .expect("session")
+            .csrf;
+        for body in [
+            "message=x",
+            "message=x&csrf_token=",
+            "message=x&csrf_token=00ff",
+        ] {
+            let answer = send(&app, form("/tickets/T-1/acknowledge", &cookie, body)).await;
+            assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{body}");
+        }
+        // Sign-out needs the token too, then ends the session.
+        let forged = send(&app, form("/logout", &cookie, "")).await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let out = send(
+            &app,
+            form("/logout", &cookie, &format!("csrf_token={csrf}")),
+        )
+        .await;
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        assert!(state.sessions.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_gets_the_form_again_and_answers_carry_safe_headers() {
+        let (app, state) = app();
+        let page = send(
+            &app,
+            Request::get("/login").body(Body::empty()).expect("request"),
+        )
+        .await;
+        let headers = page.headers();
+        assert!(headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .is_some_and(|policy| policy
+                .to_str()
+                .unwrap_or_default()
+                .contains("script-src 'self'")));
+        assert_eq!(headers.get(header::X_FRAME_OPTIONS).expect("frame"), "DENY");
+        let answer = send(
+            &app,
+            form(
+                "/login",
+                &format!("{LOGIN_CSRF_COOKIE}=abc"),
+                "token=nope&csrf_token=abc",
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        assert!(state.sessions.is_empty());
+        let health = send(
+            &app,
+            Request::get("/healthz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(
+            health.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no workflow"
+        );
+    }
 
     #[test]
     fn the_language_switch_only_goes_back_to_this_site() {

@@ -121,3 +121,34 @@ pub fn body(lang: Lang, query: &QueueQuery, page: &QueuePage, offset: FixedOffse
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::v1;
+
+    #[test]
+    fn the_queue_escapes_content_and_keeps_filters_in_links() {
+        let tickets: Vec<v1::Ticket> = (0..3)
+            .map(|n| v1::Ticket {
+                ticket_id: format!("T{n}"),
+                content: "<script>x</script>\"'".into(),
+                ..v1::Ticket::default()
+            })
+            .collect();
+        let page = crate::queue::paginate(tickets, 2, 1, false);
+        let query = QueueQuery {
+            q: "\"><b>".into(),
+            ..QueueQuery::default()
+        };
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let html = body(Lang::En, &query, &page, offset).into_string();
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;x&lt;/script&gt;&quot;'"));
+        assert!(html.contains("/queue?q=%22%3E%3Cb%3E&amp;page=1"), "{html}");
+        assert!(html.contains("data-ticket=\"T1\""));
+    }
+}

@@ -218,3 +218,132 @@ pub fn body(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Person;
+    use domain::types::Role;
+
+    const HOSTILE: &str = "<script>alert(1)</script> \"><img src=x onerror='x'> & it's";
+
+    fn session(role: Role) -> Session {
+        Session {
+            token: "t".into(),
+            person: Person {
+                name: "li.si".into(),
+                role,
+                department: Some("logistics".into()),
+            },
+            csrf: "c".repeat(64),
+            expires_at: std::time::Instant::now(),
+        }
+    }
+
+    fn hostile_view() -> TicketView {
+        TicketView {
+            ticket: v1::Ticket {
+                ticket_id: "T-\"1".into(),
+                content: HOSTILE.into(),
+                product: HOSTILE.into(),
+                keywords: vec![HOSTILE.into()],
+                solution: HOSTILE.into(),
+                ..v1::Ticket::default()
+            },
+            history: vec![v1::LogEvent {
+                event_type: "note_added".into(),
+                payload: serde_json::json!({ "text": HOSTILE }).to_string(),
+                actor: Some(v1::Actor {
+                    principal: HOSTILE.into(),
+                    ..v1::Actor::default()
+                }),
+                ..v1::LogEvent::default()
+            }],
+            ..TicketView::default()
+        }
+    }
+
+    #[test]
+    fn content_is_escaped_everywhere_on_the_ticket_page() {
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let refusal = Refusal {
+            action: Action::Note,
+            field: Some("text".into()),
+            message: HOSTILE.into(),
+            values: [("text".to_owned(), HOSTILE.to_owned())].into(),
+        };
+        let page = body(
+            Lang::En,
+            &session(Role::Admin),
+            &hostile_view(),
+            Some(&refusal),
+            offset,
+        )
+        .into_string();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("&quot;&gt;&lt;img"));
+        // The id in links and form addresses is percent-encoded, in attributes quoted.
+        assert!(page.contains("/tickets/T-%221/note"));
+    }
+
+    #[test]
+    fn forms_carry_the_anti_forgery_token_and_fresh_command_ids() {
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let page = body(
+            Lang::Zh,
+            &session(Role::Admin),
+            &hostile_view(),
+            None,
+            offset,
+        )
+        .into_string();
+        let forms = page.matches("<form").count();
+        assert_eq!(forms, Action::ALL.len(), "an admin sees every form");
+        assert_eq!(
+            page.matches(&format!("value=\"{}\"", "c".repeat(64)))
+                .count(),
+            forms
+        );
+        let ids: std::collections::HashSet<&str> = page
+            .match_indices("name=\"command_id\" value=\"")
+            .map(|(at, found)| &page[at + found.len()..at + found.len() + 32])
+            .collect();
+        assert_eq!(ids.len(), forms, "each form its own command id");
+    }
+
+    #[test]
+    fn a_refusal_is_shown_next_to_its_field_with_what_was_typed() {
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let refusal = Refusal {
+            action: Action::Review,
+            field: Some("satisfaction".into()),
+            message: "satisfaction must be from 1 to 5".into(),
+            values: [("satisfaction".to_owned(), "9".to_owned())].into(),
+        };
+        let page = body(
+            Lang::En,
+            &session(Role::Service),
+            &hostile_view(),
+            Some(&refusal),
+            offset,
+        )
+        .into_string();
+        assert!(page.contains("id=\"review-satisfaction-error\""), "{page}");
+        assert!(page.contains("satisfaction must be from 1 to 5"));
+        assert!(page.contains("value=\"9\""));
+        assert!(
+            !page.contains("form-acknowledge"),
+            "service does not acknowledge"
+        );
+        let agent = body(
+            Lang::En,
+            &session(Role::Agent),
+            &hostile_view(),
+            None,
+            offset,
+        );
+        assert!(!agent.into_string().contains("form-archive"));
+    }
+}
