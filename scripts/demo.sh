@@ -47,6 +47,8 @@ echo "== waiting for a person (classify or dispatch step)"
 "$bin/cloop" --token demo-service tickets list --step classify || true
 "$bin/cloop" --token demo-service tickets list --step dispatch || true
 echo
+echo "Open the web console at http://${CLOOP_CONSOLE_LISTEN:-127.0.0.1:8090} and sign in with demo-service,"
+echo "demo-agent-technical, demo-head-technical, demo-manager or demo-auditor."
 echo "Try: $bin/cloop --token demo-manager report monthly --month $(date +%Y-%m) --html report.html"
 echo "Press Ctrl-C to stop everything."
 wait "$runner" || true

@@ -42,6 +42,21 @@ impl Default for ConsoleSettings {
     }
 }
 
+/// Takes the `[console]` table out of a configuration file's text: the console's settings,
+/// and the rest of the file (the shared sections, read by `service::config::ConfigFile`).
+pub fn split_console_section(text: &str) -> Result<(String, ConsoleSettings), String> {
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|error| error.message().to_owned())?;
+    let settings = match table.remove("console") {
+        None => ConsoleSettings::default(),
+        Some(value) => value
+            .try_into()
+            .map_err(|error: toml::de::Error| format!("[console]: {}", error.message()))?,
+    };
+    let rest = toml::to_string(&table).map_err(|error| error.to_string())?;
+    Ok((rest, settings))
+}
+
 impl ConsoleSettings {
     /// Refuses values that cannot work, naming the key.
     pub fn check(&self) -> Result<(), String> {
@@ -55,5 +70,30 @@ impl ConsoleSettings {
             return Err("[console] queue_fetch_limit must be at least queue_page_size".to_owned());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_section_is_read_and_the_rest_kept() {
+        let text = "[console]\ntokens = \"/t.toml\"\nsession_ttl_secs = 60\n\n[calendar]\nutc_offset = \"+08:00\"\n";
+        let (rest, settings) = split_console_section(text).expect("valid");
+        assert_eq!(settings.tokens, Some(PathBuf::from("/t.toml")));
+        assert_eq!(settings.session_ttl_secs, 60);
+        assert!(
+            rest.contains("utc_offset") && !rest.contains("console"),
+            "{rest}"
+        );
+        let wrong = split_console_section("[console]\nsession_ttl = 1\n").expect_err("unknown key");
+        assert!(wrong.starts_with("[console]"), "{wrong}");
+        assert!(ConsoleSettings {
+            session_ttl_secs: 0,
+            ..ConsoleSettings::default()
+        }
+        .check()
+        .is_err());
     }
 }

@@ -31,7 +31,10 @@ fn start_console(pair: &Pair) -> (ServiceProcess, String) {
     let tokens = pair.dir.path().join("tokens.toml");
     std::fs::write(
         &config,
-        format!("[console]\ntokens = {:?}\nsession_ttl_secs = 600\n", tokens.display().to_string()),
+        format!(
+            "[console]\ntokens = {:?}\nsession_ttl_secs = 600\n",
+            tokens.display().to_string()
+        ),
     )
     .expect("write console config");
     let arguments = [
@@ -170,7 +173,10 @@ impl Browser {
             "Target.attachToTarget",
             json!({ "targetId": target["targetId"], "flatten": true }),
         );
-        let session = attached["sessionId"].as_str().expect("session id").to_owned();
+        let session = attached["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_owned();
         self.call(
             Some(&session),
             "Emulation.setDeviceMetricsOverride",
@@ -186,7 +192,10 @@ impl Browser {
             "Runtime.evaluate",
             json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
         );
-        assert!(result.get("exceptionDetails").is_none(), "{expression}: {result}");
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression}: {result}"
+        );
         result["result"]["value"].clone()
     }
 
@@ -216,7 +225,11 @@ impl Browser {
             "window.__old === undefined && document.readyState === 'complete'",
             Duration::from_secs(20),
         );
-        assert!(loaded, "the page did not load: {}", self.eval(tab, "location.href"));
+        assert!(
+            loaded,
+            "the page did not load: {}",
+            self.eval(tab, "location.href")
+        );
     }
 
     /// Clicks the submit button of form `form` (a CSS selector) after filling `fields`.
@@ -237,7 +250,10 @@ impl Browser {
     fn screenshot(&mut self, tab: &Tab, path: &Path) {
         let metrics = self.call(Some(&tab.session), "Page.getLayoutMetrics", json!({}));
         let size = &metrics["cssContentSize"];
-        let height = size["height"].as_f64().unwrap_or(900.0).clamp(300.0, 4000.0);
+        let height = size["height"]
+            .as_f64()
+            .unwrap_or(900.0)
+            .clamp(300.0, 4000.0);
         let width = size["width"].as_f64().unwrap_or(1280.0);
         let shot = self.call(
             Some(&tab.session),
@@ -278,7 +294,10 @@ fn base64_decode(text: &str) -> Vec<u8> {
             _ => 63,
         }
     };
-    let clean: Vec<u8> = text.bytes().filter(|byte| *byte != b'=' && !byte.is_ascii_whitespace()).collect();
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|byte| *byte != b'=' && !byte.is_ascii_whitespace())
+        .collect();
     let mut bytes = Vec::with_capacity(clean.len() * 3 / 4);
     for chunk in clean.chunks(4) {
         let mut bits = 0_u32;
@@ -335,7 +354,11 @@ async fn ticket(pair: &Pair, ticket_id: &str) -> v1::Ticket {
 }
 
 /// Waits until the ticket satisfies `done`, as the workflow tells.
-async fn wait_ticket(pair: &Pair, ticket_id: &str, done: impl Fn(&v1::Ticket) -> bool) -> v1::Ticket {
+async fn wait_ticket(
+    pair: &Pair,
+    ticket_id: &str,
+    done: impl Fn(&v1::Ticket) -> bool,
+) -> v1::Ticket {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let current = ticket(pair, ticket_id).await;
@@ -368,7 +391,10 @@ fn fetch_status(browser: &mut Browser, tab: &Tab, path: &str, body: Option<&str>
         ),
         None => "{}".to_owned(),
     };
-    browser.eval(tab, &format!("fetch({}, {options}).then(r => r.status)", json!(path)))
+    browser.eval(
+        tab,
+        &format!("fetch({}, {options}).then(r => r.status)", json!(path)),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -384,7 +410,14 @@ async fn staff_work_a_ticket_to_archive_in_the_browser() {
     // Customer service watches the whole queue; a new ticket appears without a reload.
     let service = browser.person();
     sign_in(&mut browser, &service, &console, "t-service");
-    assert!(browser.wait_for(&service, "document.documentElement.dataset.live === '1'", Duration::from_secs(10)), "live updates connected");
+    assert!(
+        browser.wait_for(
+            &service,
+            "document.documentElement.dataset.live === '1'",
+            Duration::from_secs(10)
+        ),
+        "live updates connected"
+    );
     browser.eval(&service, "window.__same_page = 1");
     let ticket_id = submit_ticket(&pair).await;
     let arrived = browser.wait_for(
@@ -393,45 +426,119 @@ async fn staff_work_a_ticket_to_archive_in_the_browser() {
         Duration::from_secs(20),
     );
     assert!(arrived, "the new ticket appears in the queue");
-    assert_eq!(browser.eval(&service, "window.__same_page"), json!(1), "without a reload");
-    let row = browser.eval(&service, &format!("document.querySelector('[data-ticket=\"{ticket_id}\"]').textContent"));
-    assert!(row.as_str().is_some_and(|text| text.contains("<script>")), "escaped in the queue: {row}");
+    assert_eq!(
+        browser.eval(&service, "window.__same_page"),
+        json!(1),
+        "without a reload"
+    );
+    let row = browser.eval(
+        &service,
+        &format!("document.querySelector('[data-ticket=\"{ticket_id}\"]').textContent"),
+    );
+    assert!(
+        row.as_str().is_some_and(|text| text.contains("<script>")),
+        "escaped in the queue: {row}"
+    );
     if let Some(dir) = &shots {
         browser.screenshot(&service, &dir.join("queue-en.png"));
     }
 
     // The ticket page shows the content as text: no script ran, no element was injected.
     browser.open(&service, &format!("{console}/tickets/{ticket_id}"));
-    let content = browser.eval(&service, "document.getElementById('ticket-content').textContent");
+    let content = browser.eval(
+        &service,
+        "document.getElementById('ticket-content').textContent",
+    );
     assert_eq!(content, json!(HOSTILE));
-    assert_eq!(browser.eval(&service, "typeof window.__xss"), json!("undefined"));
-    assert_eq!(browser.eval(&service, "document.querySelectorAll('main script, main img').length"), json!(0));
+    assert_eq!(
+        browser.eval(&service, "typeof window.__xss"),
+        json!("undefined")
+    );
+    assert_eq!(
+        browser.eval(
+            &service,
+            "document.querySelectorAll('main script, main img').length"
+        ),
+        json!(0)
+    );
 
     // Classified by the rules, or by customer service on the form.
-    let current = wait_ticket(&pair, &ticket_id, |ticket| ticket.step >= v1::Step::Classify as i32).await;
+    let current = wait_ticket(&pair, &ticket_id, |ticket| {
+        ticket.step >= v1::Step::Classify as i32
+    })
+    .await;
     if current.step == v1::Step::Classify as i32 {
-        browser.submit(&service, "#form-classify", &[("kind", "complaint"), ("content_type", "service"), ("priority", "high")]);
+        browser.submit(
+            &service,
+            "#form-classify",
+            &[
+                ("kind", "complaint"),
+                ("content_type", "service"),
+                ("priority", "high"),
+            ],
+        );
     }
     let handled = wait_ticket(&pair, &ticket_id, step_is(v1::Step::Handle)).await;
-    assert_eq!(handled.step, v1::Step::Handle as i32, "in a department's hands");
+    assert_eq!(
+        handled.step,
+        v1::Step::Handle as i32,
+        "in a department's hands"
+    );
     let department = handled.department.clone();
 
     // The department's agent: forged forms are refused and change nothing.
     let agent = browser.person();
-    sign_in(&mut browser, &agent, &console, &format!("t-agent-{department}"));
+    sign_in(
+        &mut browser,
+        &agent,
+        &console,
+        &format!("t-agent-{department}"),
+    );
     let form_path = format!("/tickets/{ticket_id}/acknowledge");
-    let without = fetch_status(&mut browser, &agent, &form_path, Some("message=forged&command_id=f1"));
-    let wrong = fetch_status(&mut browser, &agent, &form_path, Some("message=forged&command_id=f2&csrf_token=00ff"));
+    let without = fetch_status(
+        &mut browser,
+        &agent,
+        &form_path,
+        Some("message=forged&command_id=f1"),
+    );
+    let wrong = fetch_status(
+        &mut browser,
+        &agent,
+        &form_path,
+        Some("message=forged&command_id=f2&csrf_token=00ff"),
+    );
     assert_eq!((without, wrong), (json!(403), json!(403)), "forged forms");
-    assert_eq!(ticket(&pair, &ticket_id).await.version, handled.version, "nothing recorded");
+    assert_eq!(
+        ticket(&pair, &ticket_id).await.version,
+        handled.version,
+        "nothing recorded"
+    );
 
     // A refusal is shown on the form, then the agent acknowledges and proposes a fix.
     browser.open(&agent, &format!("{console}/tickets/{ticket_id}"));
-    browser.submit(&agent, "#form-propose", &[("outcome", "declined"), ("text", "no")]);
-    let refusal = browser.eval(&agent, "(document.querySelector('#form-propose .refusal') || {}).textContent || ''");
-    assert!(refusal.as_str().is_some_and(|text| !text.is_empty()), "the refusal is shown on the form");
-    browser.submit(&agent, "#form-acknowledge", &[("message", "我们正在处理 <b>")]);
-    browser.submit(&agent, "#form-propose", &[("outcome", "fixed"), ("text", "已修复")]);
+    browser.submit(
+        &agent,
+        "#form-propose",
+        &[("outcome", "declined"), ("text", "no")],
+    );
+    let refusal = browser.eval(
+        &agent,
+        "(document.querySelector('#form-propose .refusal') || {}).textContent || ''",
+    );
+    assert!(
+        refusal.as_str().is_some_and(|text| !text.is_empty()),
+        "the refusal is shown on the form"
+    );
+    browser.submit(
+        &agent,
+        "#form-acknowledge",
+        &[("message", "我们正在处理 <b>")],
+    );
+    browser.submit(
+        &agent,
+        "#form-propose",
+        &[("outcome", "fixed"), ("text", "已修复")],
+    );
     if let Some(dir) = &shots {
         browser.screenshot(&agent, &dir.join("ticket-en.png"));
     }
@@ -439,37 +546,99 @@ async fn staff_work_a_ticket_to_archive_in_the_browser() {
     assert_eq!(reviewed.step, v1::Step::Review as i32);
 
     // Another department's person: 404 for the page, nothing of it in the queue.
-    let other_department = if department == "marketing" { "product" } else { "marketing" };
+    let other_department = if department == "marketing" {
+        "product"
+    } else {
+        "marketing"
+    };
     let stranger = browser.person();
-    sign_in(&mut browser, &stranger, &console, &format!("t-agent-{other_department}"));
-    assert_eq!(fetch_status(&mut browser, &stranger, &format!("/tickets/{ticket_id}"), None), json!(404));
+    sign_in(
+        &mut browser,
+        &stranger,
+        &console,
+        &format!("t-agent-{other_department}"),
+    );
+    assert_eq!(
+        fetch_status(
+            &mut browser,
+            &stranger,
+            &format!("/tickets/{ticket_id}"),
+            None
+        ),
+        json!(404)
+    );
     let queue_text = browser.eval(&stranger, "document.body.innerText");
     let queue_text = queue_text.as_str().unwrap_or_default();
-    assert!(!queue_text.contains(&ticket_id) && !queue_text.contains("售后响应慢"), "{queue_text}");
+    assert!(
+        !queue_text.contains(&ticket_id) && !queue_text.contains("售后响应慢"),
+        "{queue_text}"
+    );
 
     // Chinese, by the switch (an administrator's browser); the screenshots of docs/console.md.
     let admin = browser.person();
     sign_in(&mut browser, &admin, &console, "t-admin");
     browser.open(&admin, &format!("{console}/lang/zh?back=/queue"));
-    assert_eq!(browser.eval(&admin, "document.documentElement.lang"), json!("zh-CN"));
-    assert!(browser.eval(&admin, "document.body.innerText").as_str().is_some_and(|text| text.contains("工单队列")));
+    assert_eq!(
+        browser.eval(&admin, "document.documentElement.lang"),
+        json!("zh-CN")
+    );
+    assert!(browser
+        .eval(&admin, "document.body.innerText")
+        .as_str()
+        .is_some_and(|text| text.contains("工单队列")));
     if let Some(dir) = &shots {
         browser.screenshot(&admin, &dir.join("queue-zh.png"));
         browser.open(&admin, &format!("{console}/tickets/{ticket_id}"));
         browser.screenshot(&admin, &dir.join("ticket-zh.png"));
     }
 
+    // Managers' and auditors' pages (an admin may open both; an agent neither).
+    browser.open(&admin, &format!("{console}/reports"));
+    assert_eq!(
+        browser.eval(&admin, "!!document.querySelector('iframe.report[sandbox]')"),
+        json!(true),
+        "the monthly report is embedded"
+    );
+    browser.open(&admin, &format!("{console}/audit"));
+    let audit = browser.eval(&admin, "document.body.innerText");
+    assert!(
+        audit
+            .as_str()
+            .is_some_and(|text| text.contains("哈希链校验通过")),
+        "{audit}"
+    );
+    assert_eq!(
+        fetch_status(&mut browser, &stranger, "/reports", None),
+        json!(403)
+    );
+
     // Customer service records the review and archives.
     browser.open(&service, &format!("{console}/tickets/{ticket_id}"));
-    browser.submit(&service, "#form-review", &[("satisfaction", "5"), ("comment", "满意")]);
+    browser.submit(
+        &service,
+        "#form-review",
+        &[("satisfaction", "5"), ("comment", "满意")],
+    );
     browser.submit(&service, "#form-archive", &[]);
     let archived = wait_ticket(&pair, &ticket_id, step_is(v1::Step::Archive)).await;
-    assert_eq!(archived.step, v1::Step::Archive as i32, "archived from the console");
+    assert_eq!(
+        archived.step,
+        v1::Step::Archive as i32,
+        "archived from the console"
+    );
     let history = browser.eval(&service, "document.querySelector('ol.timeline').innerText");
-    assert!(history.as_str().is_some_and(|text| text.contains("archived") && text.contains("zhang.san")), "{history}");
+    assert!(
+        history
+            .as_str()
+            .is_some_and(|text| text.contains("archived") && text.contains("zhang.san")),
+        "{history}"
+    );
 
     // Sign-out ends the session: the queue is the sign-in page again.
-    browser.eval(&service, "window.__old = 1; document.querySelector('form[action=\"/logout\"] button').click()");
+    browser.eval(
+        &service,
+        "window.__old = 1; document.querySelector('form[action=\"/logout\"] button').click()",
+    );
     browser.wait_loaded(&service);
     assert_eq!(browser.eval(&service, "location.pathname"), json!("/login"));
     browser.open(&service, &format!("{console}/queue"));

@@ -29,8 +29,18 @@ struct Cli {
 }
 
 fn load(cli: &Cli) -> Result<ConsoleConfig, String> {
-    let file = ConfigFile::load(cli.config.as_deref()).map_err(|error| error.to_string())?;
-    let settings: ConsoleSettings = file.section("console").map_err(|error| error.to_string())?;
+    let (file, settings) = match cli.config.as_deref() {
+        None => (ConfigFile::defaults(), ConsoleSettings::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| format!("read {}: {error}", path.display()))?;
+            let (rest, settings) = console::settings::split_console_section(&text)
+                .map_err(|reason| format!("invalid configuration {}: {reason}", path.display()))?;
+            let file =
+                ConfigFile::from_toml_str(&rest, Some(path)).map_err(|error| error.to_string())?;
+            (file, settings)
+        }
+    };
     settings.check()?;
     let tokens = settings
         .tokens

@@ -235,18 +235,20 @@ pub fn form(context: FormContext<'_>, action: Action) -> Markup {
             .is_none_or(|name| !fields(action).iter().any(|field| field.name == name))
     });
     html! {
-        form method="post" class={ "action action-" (action.slug()) }
-            action={ "/tickets/" (crate::queue::encode(context.ticket_id)) "/" (action.slug()) }
-            id={ "form-" (action.slug()) } {
-            h3 { (tr(lang, action.title_key())) }
-            input type="hidden" name="csrf_token" value=(context.csrf);
-            input type="hidden" name="command_id" value=(crate::session::random_hex(16));
-            input type="hidden" name="expected_version" value=(context.version);
-            @if let Some(refusal) = general {
-                p class="refusal" role="alert" { (tr(lang, "ticket.refused")) ": " (refusal.message) }
+        details class={ "action action-" (action.slug()) } open[refusal.is_some()] {
+            summary { (tr(lang, action.title_key())) }
+            form method="post"
+                action={ "/tickets/" (crate::queue::encode(context.ticket_id)) "/" (action.slug()) }
+                id={ "form-" (action.slug()) } {
+                input type="hidden" name="csrf_token" value=(context.csrf);
+                input type="hidden" name="command_id" value=(crate::session::random_hex(16));
+                input type="hidden" name="expected_version" value=(context.version);
+                @if let Some(refusal) = general {
+                    p class="refusal" role="alert" { (tr(lang, "ticket.refused")) ": " (refusal.message) }
+                }
+                @for field in fields(action) { (input(context, action, field)) }
+                button type="submit" { (tr(lang, action.title_key())) }
             }
-            @for field in fields(action) { (input(context, action, field)) }
-            button type="submit" { (tr(lang, action.title_key())) }
         }
     }
 }
