@@ -13,6 +13,8 @@
 //! binary calls.
 
 pub mod actions;
+pub mod answer;
+pub mod app;
 pub mod backend;
 pub mod error;
 pub mod i18n;
@@ -102,7 +104,7 @@ pub async fn start(config: ConsoleConfig) -> Result<RunningConsole, ConsoleError
         offset: config.offset,
         shutdown: shutdown.clone(),
     });
-    let app = routes::router(state);
+    let app = app::router(state);
     tracing::info!(%address, workflow = %config.workflow, "cloop-console listening");
     let wait = shutdown.wait();
     let task = tokio::spawn(async move {

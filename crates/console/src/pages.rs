@@ -3,8 +3,9 @@
 //! person's own token.
 
 use crate::actions::{perform, Action, Failed, Refusal};
+use crate::answer::{page, PageError};
 use crate::backend::as_person;
-use crate::error::{page, ConsoleError, PageError};
+use crate::error::ConsoleError;
 use crate::queue::{load, QueueQuery};
 use crate::routes::{context, html, Shared};
 use crate::views::layout::{page as frame_page, Frame};
@@ -20,6 +21,11 @@ use proto::v1;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::convert::Infallible;
+
+/// A staff page: the frame around `body`, with `status`.
+fn staff_page(frame: Frame<'_>, status: StatusCode, body: maud::Markup) -> Response {
+    html(status, frame_page(frame, body))
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Fragment {
@@ -55,14 +61,17 @@ pub async fn queue(
     }
     let path = uri.to_string();
     let body = views::queue::body(lang, &query, &page_of, state.offset);
-    let frame = Frame {
-        lang,
-        title: crate::i18n::tr(lang, "queue.title"),
-        session: Some(session),
-        path: &path,
-        live: true,
-    };
-    Ok(html(StatusCode::OK, frame_page(frame, body)))
+    Ok(staff_page(
+        Frame {
+            lang,
+            title: crate::i18n::tr(lang, "queue.title"),
+            session: Some(session),
+            path: &path,
+            live: true,
+        },
+        StatusCode::OK,
+        body,
+    ))
 }
 
 /// Server-sent events: one `change` event (data: the ticket id) for every change the
@@ -189,14 +198,17 @@ fn ticket_page(
         view.ticket.ticket_id
     );
     let body = views::ticket::body(lang, session, view, refusal, state.offset);
-    let frame = Frame {
-        lang,
-        title: &title,
-        session: Some(session),
-        path,
-        live: false,
-    };
-    html(status, frame_page(frame, body))
+    staff_page(
+        Frame {
+            lang,
+            title: &title,
+            session: Some(session),
+            path,
+            live: false,
+        },
+        status,
+        body,
+    )
 }
 
 pub async fn ticket(
@@ -271,10 +283,7 @@ pub async fn reports(
 ) -> Result<Response, PageError> {
     let context = context(&state, &headers, &uri);
     let lang = context.lang;
-    let session = context.signed_in()?;
-    if !matches!(session.person.role, Role::Manager | Role::Admin) {
-        return Err(PageError::new(lang, ConsoleError::Forbidden));
-    }
+    let session = context.with_role(&[Role::Manager])?;
     let now = chrono::Utc::now().with_timezone(&state.offset);
     let month = if query.month.trim().is_empty() {
         now.format("%Y-%m").to_string()
@@ -326,14 +335,17 @@ pub async fn reports(
         state.offset,
     );
     let path = uri.to_string();
-    let frame = Frame {
-        lang,
-        title: crate::i18n::tr(lang, "reports.title"),
-        session: Some(session),
-        path: &path,
-        live: false,
-    };
-    Ok(html(StatusCode::OK, frame_page(frame, body)))
+    Ok(staff_page(
+        Frame {
+            lang,
+            title: crate::i18n::tr(lang, "reports.title"),
+            session: Some(session),
+            path: &path,
+            live: false,
+        },
+        StatusCode::OK,
+        body,
+    ))
 }
 
 /// Today's tickets (since midnight in the business calendar's offset) by SLA state.
@@ -409,10 +421,7 @@ pub async fn audit(
 ) -> Result<Response, PageError> {
     let context = context(&state, &headers, &uri);
     let lang = context.lang;
-    let session = context.signed_in()?;
-    if !matches!(session.person.role, Role::Auditor | Role::Admin) {
-        return Err(PageError::new(lang, ConsoleError::Forbidden));
-    }
+    let session = context.with_role(&[Role::Auditor])?;
     let mut client = state.backend.audit();
     let verify = client
         .verify_log(
@@ -460,12 +469,15 @@ pub async fn audit(
         state.offset,
     );
     let path = uri.to_string();
-    let frame = Frame {
-        lang,
-        title: crate::i18n::tr(lang, "audit.title"),
-        session: Some(session),
-        path: &path,
-        live: false,
-    };
-    Ok(html(StatusCode::OK, frame_page(frame, body)))
+    Ok(staff_page(
+        Frame {
+            lang,
+            title: crate::i18n::tr(lang, "audit.title"),
+            session: Some(session),
+            path: &path,
+            live: false,
+        },
+        StatusCode::OK,
+        body,
+    ))
 }

@@ -1,9 +1,10 @@
-//! The router: sign-in and sign-out, the language switch, health, the static files, and the
-//! staff pages (`pages`). Every page that shows tickets needs a session; every form needs the
-//! session's anti-forgery token.
+//! The request's context (language, session) and the pages around the staff pages: sign-in
+//! and sign-out, the language switch, health and the static files. Every page that shows
+//! tickets needs a session; every form needs the session's anti-forgery token.
 
+use crate::answer::PageError;
 use crate::backend::Backend;
-use crate::error::{ConsoleError, PageError};
+use crate::error::ConsoleError;
 use crate::i18n::{choose, Lang, LANG_COOKIE};
 use crate::session::{
     cookie, random_hex, same_secret, set_cookie, Person, Session, Sessions, LOGIN_CSRF_COOKIE,
@@ -14,9 +15,8 @@ use crate::views::layout;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use chrono::FixedOffset;
+use domain::types::Role;
 use serde::Deserialize;
 use service::TokenRegistry;
 use std::sync::Arc;
@@ -51,6 +51,16 @@ impl Context {
             .as_ref()
             .map(|(_, session)| session)
             .ok_or_else(|| PageError::new(self.lang, ConsoleError::NotSignedIn))
+    }
+
+    /// The signed-in session of a person with one of `roles` (or an admin); 403 otherwise.
+    pub fn with_role(&self, roles: &[Role]) -> Result<&Session, PageError> {
+        let session = self.signed_in()?;
+        if session.person.role == Role::Admin || roles.contains(&session.person.role) {
+            Ok(session)
+        } else {
+            Err(PageError::new(self.lang, ConsoleError::Forbidden))
+        }
     }
 
     /// The session, when the form carries its anti-forgery token; 403 otherwise.
@@ -93,6 +103,14 @@ pub fn context(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Context {
     Context { lang, session }
 }
 
+/// Adds a `Set-Cookie` to an answer.
+pub fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
 /// A page as the answer, with `Cache-Control: no-store` (pages show tickets).
 pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
     (
@@ -103,29 +121,9 @@ pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
         .into_response()
 }
 
-/// The router of the whole console.
-pub fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/queue") }))
-        .route("/healthz", get(healthz))
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-        .route("/lang/{code}", get(switch_language))
-        .route("/static/console.css", get(stylesheet))
-        .route("/static/console.js", get(script))
-        .route("/queue", get(crate::pages::queue))
-        .route("/queue/events", get(crate::pages::queue_events))
-        .route("/tickets/{ticket_id}", get(crate::pages::ticket))
-        .route("/tickets/{ticket_id}/{action}", post(crate::pages::act))
-        .route("/reports", get(crate::pages::reports))
-        .route("/audit", get(crate::pages::audit))
-        .layer(axum::middleware::map_response(security_headers))
-        .with_state(state)
-}
-
 /// Headers of every answer: no framing, no sniffing, no referrer, scripts and styles only
 /// from the console itself (the embedded report's own `<style>` needs inline styles).
-async fn security_headers(mut response: Response) -> Response {
+pub async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -147,7 +145,7 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn healthz(State(state): State<Shared>) -> Response {
+pub async fn healthz(State(state): State<Shared>) -> Response {
     if state.backend.workflow_healthy().await {
         (StatusCode::OK, "ok\n").into_response()
     } else {
@@ -159,7 +157,7 @@ async fn healthz(State(state): State<Shared>) -> Response {
     }
 }
 
-async fn stylesheet() -> Response {
+pub async fn stylesheet() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -170,7 +168,7 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-async fn script() -> Response {
+pub async fn script() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -185,20 +183,16 @@ async fn script() -> Response {
 /// match.
 fn login_form(state: &AppState, lang: Lang, status: StatusCode, wrong: bool) -> Response {
     let csrf = random_hex(32);
-    let mut response = html(status, layout::login(lang, &csrf, wrong));
     let cookie = set_cookie(
         LOGIN_CSRF_COOKIE,
         &csrf,
         Duration::from_secs(3600),
         state.settings.secure_cookies,
     );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    with_cookie(html(status, layout::login(lang, &csrf, wrong)), &cookie)
 }
 
-async fn login_page(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn login_page(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
     let context = context(&state, &headers, &uri);
     if context.session.is_some() {
         return Redirect::to("/queue").into_response();
@@ -214,7 +208,7 @@ pub struct LoginForm {
     csrf_token: String,
 }
 
-async fn login(
+pub async fn login(
     State(state): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
@@ -253,17 +247,14 @@ async fn login(
         .create(token.to_owned(), person, Instant::now());
     let secure = state.settings.secure_cookies;
     let ttl = Duration::from_secs(state.settings.session_ttl_secs);
-    let mut response = Redirect::to("/queue").into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    for value in [
-        set_cookie(SESSION_COOKIE, &id, ttl, secure),
-        set_cookie(LOGIN_CSRF_COOKIE, "", Duration::ZERO, secure),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
-    Ok(response)
+    let response = with_cookie(
+        Redirect::to("/queue").into_response(),
+        &set_cookie(SESSION_COOKIE, &id, ttl, secure),
+    );
+    Ok(with_cookie(
+        response,
+        &set_cookie(LOGIN_CSRF_COOKIE, "", Duration::ZERO, secure),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,7 +262,7 @@ pub struct CsrfForm {
     csrf_token: Option<String>,
 }
 
-async fn logout(
+pub async fn logout(
     State(state): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
@@ -283,17 +274,13 @@ async fn logout(
         tracing::info!(person = %session.person.name, "signed out");
         state.sessions.remove(id);
     }
-    let mut response = Redirect::to("/login").into_response();
-    let value = set_cookie(
+    let cookie = set_cookie(
         SESSION_COOKIE,
         "",
         Duration::ZERO,
         state.settings.secure_cookies,
     );
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(with_cookie(Redirect::to("/login").into_response(), &cookie))
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,23 +298,22 @@ pub fn safe_back(back: Option<&str>) -> &str {
     }
 }
 
-async fn switch_language(
+pub async fn switch_language(
     State(state): State<Shared>,
     Path(code): Path<String>,
     Query(back): Query<Back>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or(Lang::Zh);
-    let mut response = Redirect::to(safe_back(back.back.as_deref())).into_response();
-    let value = set_cookie(
+    let cookie = set_cookie(
         LANG_COOKIE,
         lang.code(),
         Duration::from_secs(365 * 24 * 3600),
         state.settings.secure_cookies,
     );
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    with_cookie(
+        Redirect::to(safe_back(back.back.as_deref())).into_response(),
+        &cookie,
+    )
 }
 
 #[cfg(test)]
@@ -335,6 +321,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
+    use axum::Router;
     use tower::ServiceExt;
 
     const TOKEN: &str = "agent-token";
@@ -353,7 +340,7 @@ mod tests {
             offset: FixedOffset::east_opt(0).expect("offset"),
             shutdown: service::shutdown::Shutdown::new(),
         });
-        (router(state.clone()), state)
+        (crate::app::router(state.clone()), state)
     }
 
     async fn send(app: &Router, request: Request<Body>) -> Response {
