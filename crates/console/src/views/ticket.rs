@@ -289,6 +289,32 @@ mod tests {
     }
 
     #[test]
+    fn typed_values_cannot_break_out_of_their_attribute() {
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let refusal = Refusal {
+            action: Action::Dispatch,
+            field: Some("department".into()),
+            message: "unknown department".into(),
+            values: [("department".to_owned(), HOSTILE.to_owned())].into(),
+        };
+        let page = body(
+            Lang::En,
+            &session(Role::Service),
+            &hostile_view(),
+            Some(&refusal),
+            offset,
+        )
+        .into_string();
+        assert!(
+            page.contains(
+                "value=\"&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror='x'&gt; &amp; it's\""
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<details class=\"action action-dispatch\" open>"));
+    }
+
+    #[test]
     fn forms_carry_the_anti_forgery_token_and_fresh_command_ids() {
         let offset = FixedOffset::east_opt(0).expect("offset");
         let page = body(
