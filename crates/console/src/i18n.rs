@@ -119,7 +119,7 @@ fn texts(key: &str) -> Option<(&'static str, &'static str)> {
         "queue.previous" => ("Previous", "上一页"),
         "queue.next" => ("Next", "下一页"),
         "queue.page" => ("Page", "第几页"),
-        "queue.count" => ("tickets", "张工单"),
+        "queue.count" => ("Tickets", "工单数"),
         "queue.truncated" => (
             "Only the first tickets are ordered here; narrow the filter to see the rest.",
             "这里只排序了前面的工单；请缩小筛选范围查看其余工单。",

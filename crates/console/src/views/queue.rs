@@ -55,7 +55,7 @@ pub fn fragment(lang: Lang, query: &QueueQuery, page: &QueuePage, offset: FixedO
         }
     };
     html! {
-        p class="count" { (page.total) " " (tr(lang, "queue.count")) }
+        p class="count" { (tr(lang, "queue.count")) ": " (page.total) }
         @if page.truncated { p class="hint" { (tr(lang, "queue.truncated")) } }
         @if page.tickets.is_empty() {
             p class="empty" { (tr(lang, "queue.empty")) }
@@ -76,8 +76,8 @@ pub fn fragment(lang: Lang, query: &QueueQuery, page: &QueuePage, offset: FixedO
                             td { a href={ "/tickets/" (crate::queue::encode(&ticket.ticket_id)) } { (ticket.ticket_id) } }
                             td { (sla_badge(lang, ticket.sla_state)) }
                             td class="nowrap" { (when(next_deadline(ticket), offset)) }
-                            td { (step(lang, ticket.step)) }
-                            td { (priority(lang, ticket.priority)) }
+                            td class="nowrap" { (step(lang, ticket.step)) }
+                            td class="nowrap" { (priority(lang, ticket.priority)) }
                             td { (ticket.department) }
                             td class="content" { (excerpt(&ticket.content, 80)) }
                         }
