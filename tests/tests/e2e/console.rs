@@ -592,6 +592,32 @@ async fn staff_work_a_ticket_to_archive_in_the_browser() {
         browser.screenshot(&admin, &dir.join("ticket-zh.png"));
     }
 
+    // On a phone's width nothing runs off the side; the keyboard reaches the skip link first.
+    browser.call(
+        Some(&admin.session),
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": true }),
+    );
+    for path in ["/queue".to_owned(), format!("/tickets/{ticket_id}")] {
+        browser.open(&admin, &format!("{console}{path}"));
+        let width = browser.eval(&admin, "document.documentElement.scrollWidth");
+        assert!(
+            width.as_u64().is_some_and(|width| width <= 390),
+            "{path} is {width} px wide"
+        );
+    }
+    for kind in ["keyDown", "keyUp"] {
+        browser.call(
+            Some(&admin.session),
+            "Input.dispatchKeyEvent",
+            json!({ "type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9 }),
+        );
+    }
+    assert_eq!(
+        browser.eval(&admin, "document.activeElement.className"),
+        json!("skip")
+    );
+
     // Managers' and auditors' pages (an admin may open both; an agent neither).
     browser.open(&admin, &format!("{console}/reports"));
     assert_eq!(
