@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts closedloop locally: builds the release binaries, starts a nats-server with JetStream
-# (unless CLOOP_NATS_URL names one), cloop-intake, cloop-workflow and cloop-webhook with the demo
+# (unless CLOOP_NATS_URL names one), cloop-intake, cloop-workflow, cloop-webhook and cloop-console (the
+# web console) with the demo
 # configuration and tokens, waits until they listen, prints where and a few commands to try, and
 # stops all of them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
 #
@@ -21,6 +22,7 @@ intake_metrics=127.0.0.1:9451
 workflow_metrics=127.0.0.1:9452
 webhook_listen=127.0.0.1:8080
 webhook_metrics=127.0.0.1:9453
+console_listen=${CLOOP_CONSOLE_LISTEN:-127.0.0.1:8090}
 mkdir -p "$data"
 
 # CLOOP_BUILD_PROFILE=debug uses the binaries `make build` made (the quick-start check in `make test`
@@ -29,9 +31,9 @@ profile=${CLOOP_BUILD_PROFILE:-release}
 if [[ -z "${CLOOP_SKIP_BUILD:-}" ]]; then
     echo "building $profile binaries ..."
     if [[ $profile == release ]]; then
-        cargo build --release --bins -p intake -p workflow -p webhook -p cli
+        cargo build --release --bins -p intake -p workflow -p webhook -p console -p cli
     else
-        cargo build --bins -p intake -p workflow -p webhook -p cli
+        cargo build --bins -p intake -p workflow -p webhook -p console -p cli
     fi
 fi
 bin=$root/target/$profile
@@ -43,7 +45,7 @@ stop_all() {
     trap - INT TERM EXIT
     stopping=1
     echo
-    # Stop in reverse order: webhook, workflow, intake, then nats-server.
+    # Stop in reverse order: console, webhook, workflow, intake, then nats-server.
     for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
         pid=${pids[$index]}
         if kill -0 "$pid" 2>/dev/null; then
@@ -142,6 +144,11 @@ nats_login webhook
 start cloop-webhook env "${login[@]}" "$bin/cloop-webhook" --listen "$webhook_listen" \
     --metrics-listen "$webhook_metrics"
 wait_for_port cloop-webhook "$webhook_listen"
+# The console reads who may sign in from CLOOP_TOKENS (exported above) and calls the workflow
+# with each person's own token.
+start cloop-console "$bin/cloop-console" --listen "$console_listen" \
+    --workflow "http://$workflow_listen" --intake "http://$intake_listen"
+wait_for_port cloop-console "$console_listen"
 
 cat <<TEXT
 
@@ -150,6 +157,7 @@ closedloop is running (logs and data in $data):
   cloop-intake    $intake_listen   metrics http://$intake_metrics/metrics
   cloop-workflow  $workflow_listen   metrics http://$workflow_metrics/metrics
   cloop-webhook   http://$webhook_listen   metrics http://$webhook_metrics/metrics
+  cloop-console   http://$console_listen   (web console: sign in with a demo token below)
 
 Demo tokens (deploy/config/demo-tokens.toml, demo only): demo-adapter, demo-service,
 demo-agent-technical, demo-head-technical, demo-agent-logistics, demo-manager, demo-auditor,

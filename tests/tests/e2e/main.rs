@@ -4,6 +4,7 @@
 mod abuse;
 mod assignment;
 mod cli;
+mod console;
 mod contract;
 mod disk_full;
 mod erasure;

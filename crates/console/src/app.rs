@@ -1,0 +1,27 @@
+//! The router of the whole console: which handler answers which route.
+
+use crate::pages;
+use crate::routes::{self, Shared};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// The router of the whole console.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/queue") }))
+        .route("/healthz", get(routes::healthz))
+        .route("/login", get(routes::login_page).post(routes::login))
+        .route("/logout", post(routes::logout))
+        .route("/lang/{code}", get(routes::switch_language))
+        .route("/static/console.css", get(routes::stylesheet))
+        .route("/static/console.js", get(routes::script))
+        .route("/queue", get(pages::queue))
+        .route("/queue/events", get(pages::queue_events))
+        .route("/tickets/{ticket_id}", get(pages::ticket))
+        .route("/tickets/{ticket_id}/{action}", post(pages::act))
+        .route("/reports", get(pages::reports))
+        .route("/audit", get(pages::audit))
+        .layer(axum::middleware::map_response(routes::security_headers))
+        .with_state(state)
+}

@@ -1,0 +1,323 @@
+//! Chinese and English: the language of a page comes from `?lang=`, else the `lang` cookie
+//! (set by the switch), else `Accept-Language`, else Chinese. Every text of the pages is one
+//! key of [`tr`].
+
+/// The languages of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+/// The cookie the language switch sets.
+pub const LANG_COOKIE: &str = "lang";
+
+impl Lang {
+    /// The code of `?lang=` and of the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// Reads a code (`zh`, `en`, `zh-CN`, `en-GB`, ...).
+    pub fn parse(code: &str) -> Option<Lang> {
+        let code = code.trim().to_ascii_lowercase();
+        let primary = code.split(['-', '_']).next().unwrap_or_default();
+        match primary {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+/// The language an `Accept-Language` header prefers among ours (highest `q`, first on a tie).
+pub fn from_accept_language(header: &str) -> Option<Lang> {
+    let mut best: Option<(Lang, f32)> = None;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let Some(lang) = parts.next().and_then(Lang::parse) else {
+            continue;
+        };
+        let quality = parts
+            .filter_map(|part| part.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if quality > 0.0 && best.is_none_or(|(_, seen)| quality > seen) {
+            best = Some((lang, quality));
+        }
+    }
+    best.map(|(lang, _)| lang)
+}
+
+/// The page's language: the query's, the cookie's, the browser's, or Chinese.
+pub fn choose(query: Option<&str>, cookie: Option<&str>, accept: Option<&str>) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| cookie.and_then(Lang::parse))
+        .or_else(|| accept.and_then(from_accept_language))
+        .unwrap_or(Lang::Zh)
+}
+
+/// The text of `key` in `lang`; the key itself when there is none (a test checks that every
+/// key the pages use has both).
+pub fn tr(lang: Lang, key: &str) -> &'static str {
+    match texts(key) {
+        Some((english, chinese)) => match lang {
+            Lang::En => english,
+            Lang::Zh => chinese,
+        },
+        None => "?",
+    }
+}
+
+/// (English, Chinese) of every key.
+// structure: table
+fn texts(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "app" => ("closedloop console", "closedloop 控制台"),
+        "nav.queue" => ("Queue", "工单队列"),
+        "nav.reports" => ("Reports", "报表"),
+        "nav.audit" => ("Audit", "审计"),
+        "nav.signout" => ("Sign out", "退出"),
+        "nav.skip" => ("Skip to content", "跳到正文"),
+        "lang.switch" => ("中文", "English"),
+        "login.title" => ("Sign in", "登录"),
+        "login.token" => ("Your access token", "您的访问令牌"),
+        "login.submit" => ("Sign in", "登录"),
+        "login.wrong" => ("This token is not known.", "此令牌无效。"),
+        "login.hint" => (
+            "The token your administrator gave you (cloop token new). It is kept only for this session.",
+            "管理员发给您的令牌（cloop token new）。仅在本次会话中保存。",
+        ),
+        "queue.title" => ("Queue", "工单队列"),
+        "queue.empty" => ("No tickets match.", "没有符合条件的工单。"),
+        "queue.filter" => ("Filter", "筛选"),
+        "queue.any" => ("any", "全部"),
+        "queue.mine" => ("Only mine", "只看我的"),
+        "queue.search" => ("Search", "搜索"),
+        "queue.live" => ("Updates live.", "实时更新。"),
+        "queue.updated" => ("Updated", "已更新"),
+        "queue.previous" => ("Previous", "上一页"),
+        "queue.next" => ("Next", "下一页"),
+        "queue.page" => ("Page", "第几页"),
+        "queue.count" => ("Tickets", "工单数"),
+        "queue.truncated" => (
+            "Only the first tickets are ordered here; narrow the filter to see the rest.",
+            "这里只排序了前面的工单；请缩小筛选范围查看其余工单。",
+        ),
+        "field.ticket" => ("Ticket", "工单"),
+        "field.step" => ("Step", "环节"),
+        "field.priority" => ("Priority", "优先级"),
+        "field.sla" => ("SLA", "时限"),
+        "field.department" => ("Department", "部门"),
+        "field.helpers" => ("Helping departments", "协办部门"),
+        "field.assignee" => ("Assignee", "处理人"),
+        "field.deadline" => ("Next deadline", "最近期限"),
+        "field.content" => ("Content", "内容"),
+        "field.channel" => ("Channel", "渠道"),
+        "field.product" => ("Product", "产品"),
+        "field.order" => ("Order", "订单"),
+        "field.customer" => ("Customer", "客户"),
+        "field.created" => ("Received", "受理时间"),
+        "field.version" => ("Version", "版本"),
+        "field.kind" => ("Kind", "类型"),
+        "field.content_type" => ("About", "内容类别"),
+        "field.scope" => ("Scope", "范围"),
+        "field.confidence" => ("Confidence", "置信度"),
+        "field.keywords" => ("Matched words", "匹配词"),
+        "field.complex" => ("Complex case", "复杂案件"),
+        "field.respond_by" => ("Respond by", "响应期限"),
+        "field.resolve_by" => ("Resolve by", "解决期限"),
+        "field.responded_at" => ("Responded", "已响应"),
+        "field.resolved_at" => ("Resolved", "已解决"),
+        "field.paused" => ("Clock paused", "计时暂停"),
+        "field.solution" => ("Solution", "解决方案"),
+        "field.outcome" => ("Outcome", "结果"),
+        "field.satisfaction" => ("Satisfaction", "满意度"),
+        "field.parent" => ("Problem ticket", "问题工单"),
+        "field.round" => ("Round", "轮次"),
+        "field.reason" => ("Reason", "原因"),
+        "field.comment" => ("Comment", "备注"),
+        "field.message" => ("Message to the customer", "给客户的回复"),
+        "field.text" => ("Text", "内容"),
+        "field.visibility" => ("For", "可见范围"),
+        "field.merge" => ("Merge as a duplicate", "作为重复合并"),
+        "field.decision" => ("Decision", "决定"),
+        "field.at" => ("At (time)", "时间点"),
+        "ticket.classification" => ("Classification", "分类"),
+        "ticket.sla" => ("Deadlines", "时限"),
+        "ticket.why" => ("Why these deadlines", "时限依据"),
+        "ticket.history" => ("History", "处理记录"),
+        "ticket.similar" => ("Similar tickets", "相似工单"),
+        "ticket.actions" => ("Actions", "操作"),
+        "ticket.none" => ("None.", "无。"),
+        "ticket.no_actions" => ("Your role has no actions on tickets.", "您的角色不能操作工单。"),
+        "ticket.refused" => ("Refused", "未执行"),
+        "ticket.done" => ("Done.", "已完成。"),
+        "ticket.escalated" => ("Escalated", "已升级"),
+        "action.acknowledge" => ("Acknowledge", "首次响应"),
+        "action.note" => ("Add a note", "添加备注"),
+        "action.dispatch" => ("Transfer", "转派"),
+        "action.classify" => ("Classify", "分类"),
+        "action.propose" => ("Propose a solution", "提交解决方案"),
+        "action.approve" => ("Approve or reject", "审批"),
+        "action.pause" => ("Pause the clock", "暂停计时"),
+        "action.resume" => ("Resume the clock", "恢复计时"),
+        "action.review" => ("Record the review", "记录回访"),
+        "action.archive" => ("Archive", "归档"),
+        "action.escalate" => ("Escalate", "升级"),
+        "action.link" => ("Link to a problem", "关联问题工单"),
+        "action.claim" => ("Take it", "认领"),
+        "choice.internal" => ("the team", "团队内部"),
+        "choice.customer" => ("the customer", "客户"),
+        "choice.approve" => ("Approve", "批准"),
+        "choice.reject" => ("Send back", "退回"),
+        "reports.title" => ("Reports", "报表"),
+        "reports.month" => ("Month", "月份"),
+        "reports.show" => ("Show", "查看"),
+        "reports.today" => ("Today", "今日"),
+        "reports.received" => ("Received", "受理"),
+        "reports.on_time" => ("On time", "按时"),
+        "reports.warning" => ("Warning", "预警"),
+        "reports.breached" => ("Breached", "超时"),
+        "reports.monthly" => ("Monthly report", "月度报告"),
+        "reports.adopted" => ("Adopted suggestions", "已采纳建议"),
+        "audit.title" => ("Audit", "审计"),
+        "audit.verify" => ("The log's verification", "日志校验"),
+        "audit.ok" => ("The hash chain verifies.", "哈希链校验通过。"),
+        "audit.bad" => ("The hash chain does NOT verify.", "哈希链校验未通过。"),
+        "audit.events" => ("Events checked", "已校验事件"),
+        "audit.head" => ("Head position", "最新位置"),
+        "audit.at" => ("A ticket as it stood at an instant", "工单在某一时刻的状态"),
+        "audit.show" => ("Show", "查看"),
+        "audit.position" => ("Log position", "日志位置"),
+        "error.not_found" => ("Not found", "未找到"),
+        "error.forged" => (
+            "This form was refused: its anti-forgery token is missing or wrong. Reload the page and try again.",
+            "表单被拒绝：防伪令牌缺失或错误。请刷新页面后重试。",
+        ),
+        "error.forbidden" => ("Your role cannot open this page.", "您的角色不能打开此页面。"),
+        "error.bad_request" => ("The request is not valid", "请求无效"),
+        "error.workflow" => ("The workflow service answered with an error", "工作流服务返回错误"),
+        "error.internal" => ("Something went wrong", "出错了"),
+        "error.back" => ("Back to the queue", "返回工单队列"),
+        "step.receive" => ("receive", "受理"),
+        "step.classify" => ("classify", "分类"),
+        "step.dispatch" => ("dispatch", "派单"),
+        "step.handle" => ("handle", "处理"),
+        "step.review" => ("review", "回访"),
+        "step.archive" => ("archive", "归档"),
+        "priority.urgent" => ("urgent", "紧急"),
+        "priority.high" => ("high", "高"),
+        "priority.medium" => ("medium", "中"),
+        "priority.low" => ("low", "低"),
+        "sla.on_time" => ("on time", "正常"),
+        "sla.warning" => ("warning", "预警"),
+        "sla.breached" => ("overdue", "超时"),
+        "kind.suggestion" => ("suggestion", "建议"),
+        "kind.complaint" => ("complaint", "投诉"),
+        "kind.problem" => ("problem", "问题"),
+        "kind.inquiry" => ("inquiry", "咨询"),
+        "kind.praise" => ("praise", "表扬"),
+        "content_type.product" => ("product", "产品"),
+        "content_type.service" => ("service", "服务"),
+        "content_type.process" => ("process", "流程"),
+        "content_type.experience" => ("experience", "体验"),
+        "scope.global" => ("global", "全局"),
+        "scope.local" => ("local", "局部"),
+        "outcome.adopted" => ("adopted", "采纳"),
+        "outcome.planned" => ("planned", "计划采纳"),
+        "outcome.declined" => ("declined", "不采纳"),
+        "outcome.fixed" => ("fixed", "已修复"),
+        "outcome.explained" => ("explained", "已解释"),
+        "role.agent" => ("agent", "处理人员"),
+        "role.head" => ("department head", "部门负责人"),
+        "role.service" => ("customer service", "客服"),
+        "role.manager" => ("manager", "管理者"),
+        "role.auditor" => ("auditor", "审计"),
+        "role.admin" => ("administrator", "管理员"),
+        "role.adapter" => ("adapter", "接入程序"),
+        "role.system" => ("system", "系统"),
+        _ => return None,
+    })
+}
+
+/// The text of a vocabulary value, e.g. `value(lang, "step", "handle")`; the value itself
+/// when it has no text.
+pub fn value(lang: Lang, group: &str, name: &str) -> String {
+    match texts(&format!("{group}.{name}")) {
+        Some((english, chinese)) => match lang {
+            Lang::En => english.to_owned(),
+            Lang::Zh => chinese.to_owned(),
+        },
+        None => name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_wins_then_the_cookie_then_the_browser() {
+        assert_eq!(choose(Some("en"), Some("zh"), Some("zh-CN")), Lang::En);
+        assert_eq!(choose(None, Some("en"), Some("zh-CN")), Lang::En);
+        assert_eq!(choose(Some("fr"), None, Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(choose(None, None, None), Lang::Zh);
+        assert_eq!(choose(None, Some("xx"), Some("de-DE")), Lang::Zh);
+    }
+
+    #[test]
+    fn accept_language_takes_the_highest_quality_of_ours() {
+        assert_eq!(
+            from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Some(Lang::Zh)
+        );
+        assert_eq!(
+            from_accept_language("en-GB;q=0.5, zh-TW;q=0.7"),
+            Some(Lang::Zh)
+        );
+        assert_eq!(from_accept_language("fr-FR, en;q=0.3"), Some(Lang::En));
+        assert_eq!(from_accept_language("zh;q=0, en;q=0.1"), Some(Lang::En));
+        assert_eq!(from_accept_language("de, fr"), None);
+        assert_eq!(from_accept_language(""), None);
+    }
+
+    #[test]
+    fn vocabulary_values_have_both_languages() {
+        use domain::types::{Priority, SlaState, Step};
+        for step in Step::ALL {
+            assert_ne!(value(Lang::Zh, "step", step.as_str()), step.as_str());
+        }
+        for priority in Priority::ALL {
+            assert_ne!(
+                value(Lang::Zh, "priority", priority.as_str()),
+                priority.as_str()
+            );
+        }
+        for state in SlaState::ALL {
+            assert_ne!(value(Lang::Zh, "sla", state.as_str()), state.as_str());
+        }
+        assert_eq!(value(Lang::En, "step", "nonsense"), "nonsense");
+        assert_eq!(tr(Lang::En, "no.such.key"), "?");
+    }
+}

@@ -1,0 +1,375 @@
+//! The ticket page: content (escaped like every value), classification, deadlines and why,
+//! the history with its actors, similar tickets and the forms of the person's actions.
+
+use super::forms::{form, FormContext};
+use super::{
+    content_type, kind, mask_email, mask_phone, outcome, priority, role, scope, sla_badge, step,
+    when,
+};
+use crate::actions::{Action, Refusal};
+use crate::i18n::{tr, Lang};
+use crate::session::Session;
+use chrono::FixedOffset;
+use maud::{html, Markup};
+use proto::v1;
+
+/// Everything the page shows, as the workflow answered it for the person.
+#[derive(Debug, Default)]
+pub struct TicketView {
+    pub ticket: v1::Ticket,
+    /// `ExplainSla`'s answer (absent when the workflow would not explain).
+    pub explain: Option<v1::ExplainSlaResponse>,
+    pub history: Vec<v1::LogEvent>,
+    /// Similar tickets and their keyword overlap.
+    pub similar: Vec<(v1::Ticket, f64)>,
+}
+
+/// The texts of an event's payload worth showing in the timeline (a note, a reason, ...).
+pub fn event_texts(payload: &str) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(payload)
+    else {
+        return Vec::new();
+    };
+    let shown = [
+        "message",
+        "text",
+        "reason",
+        "comment",
+        "department",
+        "outcome",
+        "satisfaction",
+        "visibility",
+        "assignee",
+        "parent_ticket_id",
+    ];
+    shown
+        .iter()
+        .filter_map(|key| {
+            let value = fields.get(*key)?;
+            let text = match value {
+                serde_json::Value::String(text) if !text.is_empty() => text.clone(),
+                serde_json::Value::Number(number) => number.to_string(),
+                serde_json::Value::Bool(flag) => flag.to_string(),
+                _ => return None,
+            };
+            Some(((*key).to_owned(), text))
+        })
+        .collect()
+}
+
+fn facts(lang: Lang, ticket: &v1::Ticket, offset: FixedOffset) -> Markup {
+    let customer = ticket.customer.clone().unwrap_or_default();
+    let reach: Vec<String> = [
+        (!customer.phone.is_empty()).then(|| mask_phone(&customer.phone)),
+        (!customer.email.is_empty()).then(|| mask_email(&customer.email)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    html! {
+        dl class="facts" {
+            dt { (tr(lang, "field.step")) } dd { (step(lang, ticket.step)) }
+            dt { (tr(lang, "field.sla")) } dd { (sla_badge(lang, ticket.sla_state)) @if ticket.sla_paused { " " span class="badge" { (tr(lang, "field.paused")) } } }
+            dt { (tr(lang, "field.priority")) } dd { (priority(lang, ticket.priority)) }
+            dt { (tr(lang, "field.department")) } dd { (ticket.department) }
+            @if !ticket.helpers.is_empty() { dt { (tr(lang, "field.helpers")) } dd { (ticket.helpers.join(", ")) } }
+            dt { (tr(lang, "field.assignee")) } dd { (ticket.assignee) }
+            dt { (tr(lang, "field.channel")) } dd { (ticket.channel) }
+            @if !ticket.product.is_empty() { dt { (tr(lang, "field.product")) } dd { (ticket.product) } }
+            @if !ticket.order_id.is_empty() { dt { (tr(lang, "field.order")) } dd { (ticket.order_id) } }
+            dt { (tr(lang, "field.customer")) } dd { (customer.name) " " (reach.join(" · ")) }
+            dt { (tr(lang, "field.created")) } dd { (when(ticket.created_at.as_ref(), offset)) }
+            dt { (tr(lang, "field.round")) } dd { (ticket.round) }
+            dt { (tr(lang, "field.version")) } dd { (ticket.version) }
+            @if !ticket.parent_ticket_id.is_empty() {
+                dt { (tr(lang, "field.parent")) }
+                dd { a href={ "/tickets/" (crate::queue::encode(&ticket.parent_ticket_id)) } { (ticket.parent_ticket_id) } }
+            }
+            @if ticket.escalated { dt { (tr(lang, "ticket.escalated")) } dd { (ticket.escalation_reason) } }
+        }
+    }
+}
+
+fn classification(lang: Lang, ticket: &v1::Ticket) -> Markup {
+    html! {
+        section aria-labelledby="h-class" {
+            h2 id="h-class" { (tr(lang, "ticket.classification")) }
+            dl class="facts" {
+                dt { (tr(lang, "field.kind")) } dd { (kind(lang, ticket.kind)) }
+                dt { (tr(lang, "field.content_type")) } dd { (content_type(lang, ticket.content_type)) }
+                dt { (tr(lang, "field.scope")) } dd { (scope(lang, ticket.scope)) }
+                dt { (tr(lang, "field.confidence")) } dd { (format!("{:.0} %", ticket.classification_confidence * 100.0)) }
+                dt { (tr(lang, "field.keywords")) }
+                dd { @for word in &ticket.keywords { span class="word" { (word) } " " } }
+                dt { (tr(lang, "field.complex")) } dd { (if ticket.complex { "✓" } else { "—" }) }
+            }
+        }
+    }
+}
+
+fn deadlines(lang: Lang, view: &TicketView, offset: FixedOffset) -> Markup {
+    let ticket = &view.ticket;
+    html! {
+        section aria-labelledby="h-sla" {
+            h2 id="h-sla" { (tr(lang, "ticket.sla")) }
+            dl class="facts" {
+                dt { (tr(lang, "field.respond_by")) } dd { (when(ticket.respond_by.as_ref(), offset)) }
+                dt { (tr(lang, "field.responded_at")) } dd { (when(ticket.responded_at.as_ref(), offset)) }
+                dt { (tr(lang, "field.resolve_by")) } dd { (when(ticket.resolve_by.as_ref(), offset)) }
+                dt { (tr(lang, "field.resolved_at")) } dd { (when(ticket.resolved_at.as_ref(), offset)) }
+            }
+            @if let Some(explain) = &view.explain {
+                h3 { (tr(lang, "ticket.why")) }
+                ul class="why" { @for reason in &explain.reasons { li { (reason) } } }
+            }
+        }
+    }
+}
+
+fn history(lang: Lang, events: &[v1::LogEvent], offset: FixedOffset) -> Markup {
+    html! {
+        section aria-labelledby="h-history" {
+            h2 id="h-history" { (tr(lang, "ticket.history")) }
+            ol class="timeline" {
+                @for event in events {
+                    @let actor = event.actor.clone().unwrap_or_default();
+                    li {
+                        time { (when(event.occurred_at.as_ref(), offset)) }
+                        " "
+                        strong class="event" { (event.event_type) }
+                        " · " (actor.principal) " (" (role(lang, actor.role))
+                        @if !actor.department.is_empty() { ", " (actor.department) }
+                        ")"
+                        @let texts = event_texts(&event.payload);
+                        @if !texts.is_empty() {
+                            dl class="payload" { @for (key, text) in &texts { dt { (key) } dd { (text) } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn similar(lang: Lang, similar: &[(v1::Ticket, f64)]) -> Markup {
+    html! {
+        section aria-labelledby="h-similar" {
+            h2 id="h-similar" { (tr(lang, "ticket.similar")) }
+            @if similar.is_empty() { p { (tr(lang, "ticket.none")) } }
+            ul {
+                @for (ticket, score) in similar {
+                    li {
+                        a href={ "/tickets/" (crate::queue::encode(&ticket.ticket_id)) } { (ticket.ticket_id) }
+                        " (" (format!("{:.0} %", score * 100.0)) ") "
+                        (super::queue::excerpt(&ticket.content, 60))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page's body.
+pub fn body(
+    lang: Lang,
+    session: &Session,
+    view: &TicketView,
+    refusal: Option<&Refusal>,
+    offset: FixedOffset,
+) -> Markup {
+    let ticket = &view.ticket;
+    let context = FormContext {
+        lang,
+        ticket_id: &ticket.ticket_id,
+        version: ticket.version,
+        csrf: &session.csrf,
+        refusal,
+    };
+    let actions: Vec<Action> = Action::ALL
+        .into_iter()
+        .filter(|action| action.offered_to(session.person.role))
+        .collect();
+    html! {
+        h1 { (tr(lang, "field.ticket")) " " (ticket.ticket_id) }
+        div class="columns" {
+            div class="main-column" {
+                section aria-labelledby="h-content" {
+                    h2 id="h-content" { (tr(lang, "field.content")) }
+                    p class="content" id="ticket-content" { (ticket.content) }
+                    @if !ticket.solution.is_empty() {
+                        h3 { (tr(lang, "field.solution")) " · " (outcome(lang, ticket.outcome)) }
+                        p class="content" { (ticket.solution) }
+                    }
+                    @if ticket.satisfaction > 0 {
+                        p { (tr(lang, "field.satisfaction")) ": " (ticket.satisfaction) " / 5 " (ticket.review_comment) }
+                    }
+                }
+                (classification(lang, ticket))
+                (deadlines(lang, view, offset))
+                (history(lang, &view.history, offset))
+                (similar(lang, &view.similar))
+            }
+            aside class="side-column" aria-labelledby="h-actions" {
+                (facts(lang, ticket, offset))
+                h2 id="h-actions" { (tr(lang, "ticket.actions")) }
+                @if actions.is_empty() { p { (tr(lang, "ticket.no_actions")) } }
+                @for action in actions { (form(context, action)) }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Person;
+    use domain::types::Role;
+
+    const HOSTILE: &str = "<script>alert(1)</script> \"><img src=x onerror='x'> & it's";
+
+    fn session(role: Role) -> Session {
+        Session {
+            token: "t".into(),
+            person: Person {
+                name: "li.si".into(),
+                role,
+                department: Some("logistics".into()),
+            },
+            csrf: "c".repeat(64),
+            expires_at: std::time::Instant::now(),
+        }
+    }
+
+    fn hostile_view() -> TicketView {
+        TicketView {
+            ticket: v1::Ticket {
+                ticket_id: "T-\"1".into(),
+                content: HOSTILE.into(),
+                product: HOSTILE.into(),
+                keywords: vec![HOSTILE.into()],
+                solution: HOSTILE.into(),
+                ..v1::Ticket::default()
+            },
+            history: vec![v1::LogEvent {
+                event_type: "note_added".into(),
+                payload: serde_json::json!({ "text": HOSTILE }).to_string(),
+                actor: Some(v1::Actor {
+                    principal: HOSTILE.into(),
+                    ..v1::Actor::default()
+                }),
+                ..v1::LogEvent::default()
+            }],
+            ..TicketView::default()
+        }
+    }
+
+    #[test]
+    fn content_is_escaped_everywhere_on_the_ticket_page() {
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let refusal = Refusal {
+            action: Action::Note,
+            field: Some("text".into()),
+            message: HOSTILE.into(),
+            values: [("text".to_owned(), HOSTILE.to_owned())].into(),
+        };
+        let page = body(
+            Lang::En,
+            &session(Role::Admin),
+            &hostile_view(),
+            Some(&refusal),
+            offset,
+        )
+        .into_string();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("&quot;&gt;&lt;img"));
+        // The id in links and form addresses is percent-encoded, in attributes quoted.
+        assert!(page.contains("/tickets/T-%221/note"));
+    }
+
+    #[test]
+    fn typed_values_cannot_break_out_of_their_attribute() {
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let refusal = Refusal {
+            action: Action::Dispatch,
+            field: Some("department".into()),
+            message: "unknown department".into(),
+            values: [("department".to_owned(), HOSTILE.to_owned())].into(),
+        };
+        let page = body(
+            Lang::En,
+            &session(Role::Service),
+            &hostile_view(),
+            Some(&refusal),
+            offset,
+        )
+        .into_string();
+        assert!(
+            page.contains(
+                "value=\"&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror='x'&gt; &amp; it's\""
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<details class=\"action action-dispatch\" open>"));
+    }
+
+    #[test]
+    fn forms_carry_the_anti_forgery_token_and_fresh_command_ids() {
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let page = body(
+            Lang::Zh,
+            &session(Role::Admin),
+            &hostile_view(),
+            None,
+            offset,
+        )
+        .into_string();
+        let forms = page.matches("<form").count();
+        assert_eq!(forms, Action::ALL.len(), "an admin sees every form");
+        assert_eq!(
+            page.matches(&format!("value=\"{}\"", "c".repeat(64)))
+                .count(),
+            forms
+        );
+        let ids: std::collections::HashSet<&str> = page
+            .match_indices("name=\"command_id\" value=\"")
+            .map(|(at, found)| &page[at + found.len()..at + found.len() + 32])
+            .collect();
+        assert_eq!(ids.len(), forms, "each form its own command id");
+    }
+
+    #[test]
+    fn a_refusal_is_shown_next_to_its_field_with_what_was_typed() {
+        let offset = FixedOffset::east_opt(0).expect("offset");
+        let refusal = Refusal {
+            action: Action::Review,
+            field: Some("satisfaction".into()),
+            message: "satisfaction must be from 1 to 5".into(),
+            values: [("satisfaction".to_owned(), "9".to_owned())].into(),
+        };
+        let page = body(
+            Lang::En,
+            &session(Role::Service),
+            &hostile_view(),
+            Some(&refusal),
+            offset,
+        )
+        .into_string();
+        assert!(page.contains("id=\"review-satisfaction-error\""), "{page}");
+        assert!(page.contains("satisfaction must be from 1 to 5"));
+        assert!(page.contains("value=\"9\""));
+        assert!(
+            !page.contains("form-acknowledge"),
+            "service does not acknowledge"
+        );
+        let agent = body(
+            Lang::En,
+            &session(Role::Agent),
+            &hostile_view(),
+            None,
+            offset,
+        );
+        assert!(!agent.into_string().contains("form-archive"));
+    }
+}

@@ -1,0 +1,672 @@
+//! The web console in a real browser: headless Chromium, driven over the DevTools protocol on
+//! a pipe (`--remote-debugging-pipe`, two named pipes), signs in, sees a new ticket arrive
+//! in the queue without reloading, acts on it through to archive, shows hostile content as
+//! text, refuses forged forms, and keeps another department's person out (404, nothing in
+//! the queue). With `CLOOP_CONSOLE_SCREENSHOTS=1` it writes the screenshots of
+//! `docs/console.md` (queue and ticket page, English and Chinese) into `docs/console/`.
+//!
+//! The set-up is a few functions ([`start_console`], [`Browser::start`], [`sign_in`]) so that
+//! it moves to another harness as it is.
+
+use crate::support::{authorized, lazy_channel, Pair, PairOptions, START_TIMEOUT};
+use e2e::{free_port, workspace_root, ServiceProcess};
+use proto::v1;
+use proto::v1::intake_client::IntakeClient;
+use proto::v1::tickets_client::TicketsClient;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The content of the ticket: a script tag and attribute-breaking quotes around words that
+/// route it to after-sales.
+const HOSTILE: &str = "售后响应慢，客服态度差 <script>window.__xss=1</script> \"><img src=x onerror=\"window.__xss=2\"> it's";
+
+/// `cloop-console` against the pair's workflow and intake, reading the pair's tokens file.
+fn start_console(pair: &Pair) -> (ServiceProcess, String) {
+    let address = format!("127.0.0.1:{}", free_port());
+    let config = pair.dir.path().join("console.toml");
+    let tokens = pair.dir.path().join("tokens.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[console]\ntokens = {:?}\nsession_ttl_secs = 600\n",
+            tokens.display().to_string()
+        ),
+    )
+    .expect("write console config");
+    let arguments = [
+        "--listen".to_owned(),
+        address.clone(),
+        "--workflow".to_owned(),
+        format!("http://{}", pair.workflow_address),
+        "--intake".to_owned(),
+        format!("http://{}", pair.intake_address),
+        "--config".to_owned(),
+        config.display().to_string(),
+    ];
+    let mut console = ServiceProcess::spawn(
+        "cloop-console",
+        &arguments,
+        &[("CLOOP_LOG".to_owned(), "info".to_owned())],
+        pair.dir.path().join("console.log"),
+    );
+    console.wait_listening(&address, START_TIMEOUT);
+    (console, format!("http://{address}"))
+}
+
+/// The Chromium binary: `CLOOP_CHROMIUM`, else `chromium` on PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CLOOP_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("chromium"))
+            .find(|path| path.exists())
+    })
+}
+
+/// Headless Chromium and its DevTools connection (JSON messages ending in NUL on fd 3 and 4,
+/// here two named pipes).
+struct Browser {
+    child: Child,
+    commands: std::fs::File,
+    messages: mpsc::Receiver<Value>,
+    next_id: u64,
+    _dir: tempfile::TempDir,
+}
+
+/// One tab of the browser, in its own cookie jar when made with [`Browser::person`].
+#[derive(Clone)]
+struct Tab {
+    session: String,
+}
+
+impl Browser {
+    fn start() -> Option<Browser> {
+        let binary = chromium()?;
+        let dir = tempfile::tempdir().expect("browser dir");
+        let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+        for pipe in [&input, &output] {
+            let made = Command::new("mkfifo").arg(pipe).status().expect("mkfifo");
+            assert!(made.success(), "mkfifo {}", pipe.display());
+        }
+        let script = "exec \"$0\" --headless=new --no-sandbox --disable-gpu --no-first-run \
+                      --disable-dev-shm-usage --remote-debugging-pipe --lang=en-US \
+                      --user-data-dir=\"$3\" about:blank 3<\"$1\" 4>\"$2\"";
+        let child = Command::new("sh")
+            .args(["-c", script])
+            .arg(&binary)
+            .arg(&input)
+            .arg(&output)
+            .arg(dir.path().join("profile"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        let commands = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&input)
+            .expect("open the command pipe");
+        let reader = std::fs::File::open(&output).expect("open the message pipe");
+        let (sender, messages) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(reader);
+            let mut buffer = Vec::new();
+            while matches!(reader.read_until(0, &mut buffer), Ok(count) if count > 0) {
+                buffer.pop();
+                if let Ok(message) = serde_json::from_slice::<Value>(&buffer) {
+                    if sender.send(message).is_err() {
+                        break;
+                    }
+                }
+                buffer.clear();
+            }
+        });
+        Some(Browser {
+            child,
+            commands,
+            messages,
+            next_id: 0,
+            _dir: dir,
+        })
+    }
+
+    /// Sends one command (to a tab when `session` is set) and waits for its answer.
+    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if let Some(session) = session {
+            message["sessionId"] = json!(session);
+        }
+        let mut bytes = serde_json::to_vec(&message).expect("json");
+        bytes.push(0);
+        self.commands.write_all(&bytes).expect("send to chromium");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let answer = self
+                .messages
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
+            if answer["id"] == json!(id) {
+                assert!(answer.get("error").is_none(), "{method}: {answer}");
+                return answer["result"].clone();
+            }
+        }
+    }
+
+    /// A new tab with a cookie jar of its own: one person's browser.
+    fn person(&mut self) -> Tab {
+        let context = self.call(None, "Target.createBrowserContext", json!({}));
+        let target = self.call(
+            None,
+            "Target.createTarget",
+            json!({ "url": "about:blank", "browserContextId": context["browserContextId"] }),
+        );
+        let attached = self.call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target["targetId"], "flatten": true }),
+        );
+        let session = attached["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_owned();
+        self.call(
+            Some(&session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+        );
+        Tab { session }
+    }
+
+    /// The value of a JavaScript expression in the tab (promises awaited).
+    fn eval(&mut self, tab: &Tab, expression: &str) -> Value {
+        let result = self.call(
+            Some(&tab.session),
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        );
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression}: {result}"
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Waits until `condition` (JavaScript) is true in the tab.
+    fn wait_for(&mut self, tab: &Tab, condition: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.eval(tab, &format!("!!({condition})")) == json!(true) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Opens `url` and waits until the page has loaded.
+    fn open(&mut self, tab: &Tab, url: &str) {
+        self.eval(tab, "window.__old = 1");
+        self.call(Some(&tab.session), "Page.navigate", json!({ "url": url }));
+        self.wait_loaded(tab);
+    }
+
+    /// Waits for the next page (after a navigation, a click on a submit button).
+    fn wait_loaded(&mut self, tab: &Tab) {
+        let loaded = self.wait_for(
+            tab,
+            "window.__old === undefined && document.readyState === 'complete'",
+            Duration::from_secs(20),
+        );
+        assert!(
+            loaded,
+            "the page did not load: {}",
+            self.eval(tab, "location.href")
+        );
+    }
+
+    /// Clicks the submit button of form `form` (a CSS selector) after filling `fields`.
+    fn submit(&mut self, tab: &Tab, form: &str, fields: &[(&str, &str)]) {
+        let mut script = format!("window.__old = 1; const f = document.querySelector({form:?});");
+        for (name, value) in fields {
+            script.push_str(&format!(
+                "f.querySelector('[name=\"{name}\"]').value = {};",
+                json!(value)
+            ));
+        }
+        script.push_str("f.querySelector('button[type=submit]').click(); true");
+        self.eval(tab, &script);
+        self.wait_loaded(tab);
+    }
+
+    /// A PNG of the whole page.
+    fn screenshot(&mut self, tab: &Tab, path: &Path) {
+        let metrics = self.call(Some(&tab.session), "Page.getLayoutMetrics", json!({}));
+        let size = &metrics["cssContentSize"];
+        let height = size["height"]
+            .as_f64()
+            .unwrap_or(900.0)
+            .clamp(300.0, 4000.0);
+        let width = size["width"].as_f64().unwrap_or(1280.0);
+        let shot = self.call(
+            Some(&tab.session),
+            "Page.captureScreenshot",
+            json!({
+                "format": "png",
+                "captureBeyondViewport": true,
+                "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 }
+            }),
+        );
+        let data = shot["data"].as_str().expect("screenshot data");
+        std::fs::write(path, base64_decode(data)).expect("write screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self
+            .commands
+            .write_all(b"{\"id\":0,\"method\":\"Browser.close\",\"params\":{}}\0");
+        let _ = e2e::wait_until(Duration::from_secs(5), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Chromium's own processes follow their parent; the shell exec'd into it.
+    }
+}
+
+/// Standard base64 (the screenshots of the DevTools protocol).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |byte: u8| -> u32 {
+        match byte {
+            b'A'..=b'Z' => u32::from(byte - b'A'),
+            b'a'..=b'z' => u32::from(byte - b'a') + 26,
+            b'0'..=b'9' => u32::from(byte - b'0') + 52,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|byte| *byte != b'=' && !byte.is_ascii_whitespace())
+        .collect();
+    let mut bytes = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut bits = 0_u32;
+        for (index, byte) in chunk.iter().enumerate() {
+            bits |= value(*byte) << (18 - 6 * index);
+        }
+        let count = chunk.len().saturating_sub(1);
+        bytes.extend_from_slice(&bits.to_be_bytes()[1..1 + count]);
+    }
+    bytes
+}
+
+/// Signs in on the console's form with `token`; the tab then shows the queue.
+fn sign_in(browser: &mut Browser, tab: &Tab, console: &str, token: &str) {
+    browser.open(tab, &format!("{console}/login"));
+    browser.submit(tab, "form[action='/login']", &[("token", token)]);
+    let path = browser.eval(tab, "location.pathname");
+    assert_eq!(path, json!("/queue"), "signed in as {token}");
+}
+
+/// Submits the hostile ticket through intake; returns its id.
+async fn submit_ticket(pair: &Pair) -> String {
+    let mut intake = IntakeClient::new(lazy_channel(&pair.intake_address));
+    let request = v1::SubmitRequest {
+        channel: "app".into(),
+        external_id: "console-1".into(),
+        customer: Some(v1::Customer {
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        content: HOSTILE.into(),
+        ..Default::default()
+    };
+    intake
+        .submit(authorized(request, "t-adapter"))
+        .await
+        .expect("submit")
+        .into_inner()
+        .ticket_id
+}
+
+async fn ticket(pair: &Pair, ticket_id: &str) -> v1::Ticket {
+    let mut tickets = TicketsClient::new(lazy_channel(&pair.workflow_address));
+    let request = v1::GetTicketRequest {
+        ticket_id: ticket_id.to_owned(),
+    };
+    tickets
+        .get_ticket(authorized(request, "t-service"))
+        .await
+        .expect("get ticket")
+        .into_inner()
+        .ticket
+        .expect("ticket")
+}
+
+/// Waits until the ticket satisfies `done`, as the workflow tells.
+async fn wait_ticket(
+    pair: &Pair,
+    ticket_id: &str,
+    done: impl Fn(&v1::Ticket) -> bool,
+) -> v1::Ticket {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let current = ticket(pair, ticket_id).await;
+        if done(&current) || Instant::now() > deadline {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn step_is(step: v1::Step) -> impl Fn(&v1::Ticket) -> bool {
+    move |ticket| ticket.step == step as i32
+}
+
+/// Where the screenshots go: `docs/console/` when asked for, else nowhere.
+fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var_os("CLOOP_CONSOLE_SCREENSHOTS").map(|_| {
+        let dir = workspace_root().join("docs/console");
+        std::fs::create_dir_all(&dir).expect("docs/console");
+        dir
+    })
+}
+
+/// The status of a same-origin `fetch` in the tab (the person's cookies go with it).
+fn fetch_status(browser: &mut Browser, tab: &Tab, path: &str, body: Option<&str>) -> Value {
+    let options = match body {
+        Some(body) => format!(
+            "{{ method: 'POST', headers: {{ 'content-type': 'application/x-www-form-urlencoded' }}, body: {} , redirect: 'manual' }}",
+            json!(body)
+        ),
+        None => "{}".to_owned(),
+    };
+    browser.eval(
+        tab,
+        &format!("fetch({}, {options}).then(r => r.status)", json!(path)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_work_a_ticket_to_archive_in_the_browser() {
+    let Some(mut browser) = Browser::start() else {
+        eprintln!("skipped: chromium is not installed (make tools installs it)");
+        return;
+    };
+    let pair = Pair::start(PairOptions::default());
+    let (_console, console) = start_console(&pair);
+    let shots = screenshot_dir();
+
+    // Customer service watches the whole queue; a new ticket appears without a reload.
+    let service = browser.person();
+    sign_in(&mut browser, &service, &console, "t-service");
+    assert!(
+        browser.wait_for(
+            &service,
+            "document.documentElement.dataset.live === '1'",
+            Duration::from_secs(10)
+        ),
+        "live updates connected"
+    );
+    browser.eval(&service, "window.__same_page = 1");
+    let ticket_id = submit_ticket(&pair).await;
+    let arrived = browser.wait_for(
+        &service,
+        &format!("document.querySelector('[data-ticket=\"{ticket_id}\"]')"),
+        Duration::from_secs(20),
+    );
+    assert!(arrived, "the new ticket appears in the queue");
+    assert_eq!(
+        browser.eval(&service, "window.__same_page"),
+        json!(1),
+        "without a reload"
+    );
+    let row = browser.eval(
+        &service,
+        &format!("document.querySelector('[data-ticket=\"{ticket_id}\"]').textContent"),
+    );
+    assert!(
+        row.as_str().is_some_and(|text| text.contains("<script>")),
+        "escaped in the queue: {row}"
+    );
+    if let Some(dir) = &shots {
+        browser.screenshot(&service, &dir.join("queue-en.png"));
+    }
+
+    // The ticket page shows the content as text: no script ran, no element was injected.
+    browser.open(&service, &format!("{console}/tickets/{ticket_id}"));
+    let content = browser.eval(
+        &service,
+        "document.getElementById('ticket-content').textContent",
+    );
+    assert_eq!(content, json!(HOSTILE));
+    assert_eq!(
+        browser.eval(&service, "typeof window.__xss"),
+        json!("undefined")
+    );
+    assert_eq!(
+        browser.eval(
+            &service,
+            "document.querySelectorAll('main script, main img').length"
+        ),
+        json!(0)
+    );
+
+    // Classified by the rules, or by customer service on the form.
+    let current = wait_ticket(&pair, &ticket_id, |ticket| {
+        ticket.step >= v1::Step::Classify as i32
+    })
+    .await;
+    if current.step == v1::Step::Classify as i32 {
+        browser.submit(
+            &service,
+            "#form-classify",
+            &[
+                ("kind", "complaint"),
+                ("content_type", "service"),
+                ("priority", "high"),
+            ],
+        );
+    }
+    let handled = wait_ticket(&pair, &ticket_id, step_is(v1::Step::Handle)).await;
+    assert_eq!(
+        handled.step,
+        v1::Step::Handle as i32,
+        "in a department's hands"
+    );
+    let department = handled.department.clone();
+
+    // The department's agent: forged forms are refused and change nothing.
+    let agent = browser.person();
+    sign_in(
+        &mut browser,
+        &agent,
+        &console,
+        &format!("t-agent-{department}"),
+    );
+    let form_path = format!("/tickets/{ticket_id}/acknowledge");
+    let without = fetch_status(
+        &mut browser,
+        &agent,
+        &form_path,
+        Some("message=forged&command_id=f1"),
+    );
+    let wrong = fetch_status(
+        &mut browser,
+        &agent,
+        &form_path,
+        Some("message=forged&command_id=f2&csrf_token=00ff"),
+    );
+    assert_eq!((without, wrong), (json!(403), json!(403)), "forged forms");
+    assert_eq!(
+        ticket(&pair, &ticket_id).await.version,
+        handled.version,
+        "nothing recorded"
+    );
+
+    // A refusal is shown on the form, then the agent acknowledges and proposes a fix.
+    browser.open(&agent, &format!("{console}/tickets/{ticket_id}"));
+    browser.submit(
+        &agent,
+        "#form-propose",
+        &[("outcome", "declined"), ("text", "no")],
+    );
+    let refusal = browser.eval(
+        &agent,
+        "(document.querySelector('#form-propose .refusal') || {}).textContent || ''",
+    );
+    assert!(
+        refusal.as_str().is_some_and(|text| !text.is_empty()),
+        "the refusal is shown on the form"
+    );
+    browser.submit(
+        &agent,
+        "#form-acknowledge",
+        &[("message", "我们正在处理 <b>")],
+    );
+    browser.submit(
+        &agent,
+        "#form-propose",
+        &[("outcome", "fixed"), ("text", "已修复")],
+    );
+    if let Some(dir) = &shots {
+        browser.screenshot(&agent, &dir.join("ticket-en.png"));
+    }
+    let reviewed = wait_ticket(&pair, &ticket_id, step_is(v1::Step::Review)).await;
+    assert_eq!(reviewed.step, v1::Step::Review as i32);
+
+    // Another department's person: 404 for the page, nothing of it in the queue.
+    let other_department = if department == "marketing" {
+        "product"
+    } else {
+        "marketing"
+    };
+    let stranger = browser.person();
+    sign_in(
+        &mut browser,
+        &stranger,
+        &console,
+        &format!("t-agent-{other_department}"),
+    );
+    assert_eq!(
+        fetch_status(
+            &mut browser,
+            &stranger,
+            &format!("/tickets/{ticket_id}"),
+            None
+        ),
+        json!(404)
+    );
+    let queue_text = browser.eval(&stranger, "document.body.innerText");
+    let queue_text = queue_text.as_str().unwrap_or_default();
+    assert!(
+        !queue_text.contains(&ticket_id) && !queue_text.contains("售后响应慢"),
+        "{queue_text}"
+    );
+
+    // Chinese, by the switch (an administrator's browser); the screenshots of docs/console.md.
+    let admin = browser.person();
+    sign_in(&mut browser, &admin, &console, "t-admin");
+    browser.open(&admin, &format!("{console}/lang/zh?back=/queue"));
+    assert_eq!(
+        browser.eval(&admin, "document.documentElement.lang"),
+        json!("zh-CN")
+    );
+    assert!(browser
+        .eval(&admin, "document.body.innerText")
+        .as_str()
+        .is_some_and(|text| text.contains("工单队列")));
+    if let Some(dir) = &shots {
+        browser.screenshot(&admin, &dir.join("queue-zh.png"));
+        browser.open(&admin, &format!("{console}/tickets/{ticket_id}"));
+        browser.screenshot(&admin, &dir.join("ticket-zh.png"));
+    }
+
+    // On a phone's width nothing runs off the side; the keyboard reaches the skip link first.
+    browser.call(
+        Some(&admin.session),
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": true }),
+    );
+    for path in ["/queue".to_owned(), format!("/tickets/{ticket_id}")] {
+        browser.open(&admin, &format!("{console}{path}"));
+        let width = browser.eval(&admin, "document.documentElement.scrollWidth");
+        assert!(
+            width.as_u64().is_some_and(|width| width <= 390),
+            "{path} is {width} px wide"
+        );
+    }
+    for kind in ["keyDown", "keyUp"] {
+        browser.call(
+            Some(&admin.session),
+            "Input.dispatchKeyEvent",
+            json!({ "type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9 }),
+        );
+    }
+    assert_eq!(
+        browser.eval(&admin, "document.activeElement.className"),
+        json!("skip")
+    );
+
+    // Managers' and auditors' pages (an admin may open both; an agent neither).
+    browser.open(&admin, &format!("{console}/reports"));
+    assert_eq!(
+        browser.eval(&admin, "!!document.querySelector('iframe.report[sandbox]')"),
+        json!(true),
+        "the monthly report is embedded"
+    );
+    browser.open(&admin, &format!("{console}/audit"));
+    let audit = browser.eval(&admin, "document.body.innerText");
+    assert!(
+        audit
+            .as_str()
+            .is_some_and(|text| text.contains("哈希链校验通过")),
+        "{audit}"
+    );
+    assert_eq!(
+        fetch_status(&mut browser, &stranger, "/reports", None),
+        json!(403)
+    );
+
+    // Customer service records the review and archives.
+    browser.open(&service, &format!("{console}/tickets/{ticket_id}"));
+    browser.submit(
+        &service,
+        "#form-review",
+        &[("satisfaction", "5"), ("comment", "满意")],
+    );
+    browser.submit(&service, "#form-archive", &[]);
+    let archived = wait_ticket(&pair, &ticket_id, step_is(v1::Step::Archive)).await;
+    assert_eq!(
+        archived.step,
+        v1::Step::Archive as i32,
+        "archived from the console"
+    );
+    let history = browser.eval(&service, "document.querySelector('ol.timeline').innerText");
+    assert!(
+        history
+            .as_str()
+            .is_some_and(|text| text.contains("archived") && text.contains("zhang.san")),
+        "{history}"
+    );
+
+    // Sign-out ends the session: the queue is the sign-in page again.
+    browser.eval(
+        &service,
+        "window.__old = 1; document.querySelector('form[action=\"/logout\"] button').click()",
+    );
+    browser.wait_loaded(&service);
+    assert_eq!(browser.eval(&service, "location.pathname"), json!("/login"));
+    browser.open(&service, &format!("{console}/queue"));
+    assert_eq!(browser.eval(&service, "location.pathname"), json!("/login"));
+}
