@@ -8,7 +8,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod certs;
+pub mod cluster;
+pub mod grpc;
 pub mod tls_postgres;
+
+pub use cluster::{Nats, RunningService, Service, ServiceSpec, TestCluster, TestClusterBuilder};
+pub use grpc::{
+    authorized, fetch_history, fetch_ticket, get_ticket, history, lazy_channel, metric, principal,
+    principals_file, tail, tokens_file, wait_for_ticket, Principal, START_TIMEOUT,
+};
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

@@ -17,15 +17,13 @@
 //! report is asked for in November 2026 (the log's recorded time), so every deadline of the
 //! month has passed: every ticket is due for both its response and its resolution.
 
-use crate::support::{authorized, tokens_file, START_TIMEOUT};
+use crate::support::authorized;
 use chrono::{DateTime, Duration as TimeDelta, FixedOffset, TimeZone, Utc};
-use e2e::{bin_path, free_port, NatsServer, ServiceProcess};
+use e2e::{ServiceSpec, TestCluster};
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
 use proto::v1::{ContentType, Kind, Outcome, Priority};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
@@ -908,149 +906,51 @@ fn needs_approval(case: &Case, outcome: Outcome) -> bool {
     matches!(outcome, Outcome::Adopted | Outcome::Declined) || case.priority == Priority::Urgent
 }
 
-/// nats-server and both services, reading the time from `clock`.
-struct Cluster {
-    _nats: NatsServer,
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake: Channel,
-    tickets: Channel,
-    workflow_address: String,
-    clock: PathBuf,
-    dir: tempfile::TempDir,
+async fn get_ticket(cluster: &TestCluster, ticket_id: &str) -> Option<v1::Ticket> {
+    cluster
+        .tickets_client()
+        .get_ticket(authorized(
+            v1::GetTicketRequest {
+                ticket_id: ticket_id.to_owned(),
+            },
+            ADMIN,
+        ))
+        .await
+        .ok()
+        .and_then(|response| response.into_inner().ticket)
 }
 
-impl Cluster {
-    fn start(start: DateTime<Utc>) -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-report-month-")
-            .tempdir()
-            .expect("temp dir");
-        let clock = dir.path().join("now");
-        set_clock(&clock, start);
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\n\
-             [workflow_service]\ntimer_tick_ms = 500\n\n[nats]\nrequest_timeout_ms = 3000\n",
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let arguments = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let environment = [
-            ("CLOOP_LOG".to_owned(), "info".to_owned()),
-            (
-                "CLOOP_TEST_CLOCK".to_owned(),
-                clock.to_string_lossy().into_owned(),
-            ),
-        ];
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &arguments(&intake_address, "intake"),
-            &environment,
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &arguments(&workflow_address, "workflow"),
-            &environment,
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            _nats: nats,
-            _intake: intake,
-            workflow,
-            intake: crate::support::lazy_channel(&intake_address),
-            tickets: crate::support::lazy_channel(&workflow_address),
-            workflow_address,
-            clock,
-            dir,
+/// Polls until the workflow has the ticket.
+async fn wait_ticket(cluster: &TestCluster, ticket_id: &str) -> v1::Ticket {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(ticket) = get_ticket(cluster, ticket_id).await {
+            return ticket;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    panic!(
+        "ticket {ticket_id} never reached the workflow\n{}",
+        cluster.workflow().log()
+    );
+}
 
-    fn set_clock(&self, at: DateTime<Utc>) {
-        set_clock(&self.clock, at);
-    }
-
-    async fn get_ticket(&self, ticket_id: &str) -> Option<v1::Ticket> {
-        TicketsClient::new(self.tickets.clone())
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                ADMIN,
-            ))
-            .await
-            .ok()
-            .and_then(|response| response.into_inner().ticket)
-    }
-
-    /// Polls until the workflow has the ticket.
-    async fn wait_ticket(&self, ticket_id: &str) -> v1::Ticket {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(ticket) = self.get_ticket(ticket_id).await {
-                return ticket;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "ticket {ticket_id} never reached the workflow\n{}",
-            self.workflow.log()
-        );
-    }
-
-    async fn monthly(&self, department: Option<&str>) -> v1::MonthlyReport {
-        ReportsClient::new(self.tickets.clone())
-            .monthly_report(authorized(
-                v1::MonthlyReportRequest {
-                    month: MONTH.to_owned(),
-                    department: department.map(str::to_owned),
-                    at_position: None,
-                },
-                ADMIN,
-            ))
-            .await
-            .expect("the monthly report")
-            .into_inner()
-            .report
-            .expect("a report")
-    }
-
-    /// Runs `cloop` against the workflow.
-    fn cloop(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(bin_path("cloop"))
-            .args(["--workflow", &self.workflow_address, "--token", ADMIN])
-            .args(args)
-            .env_remove("CLOOP_TOKEN")
-            .env_remove("CLOOP_INTAKE")
-            .env_remove("CLOOP_WORKFLOW")
-            .env_remove("CLOOP_PROFILE")
-            .env_remove("XDG_CONFIG_HOME")
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run cloop")
-    }
+async fn monthly(cluster: &TestCluster, department: Option<&str>) -> v1::MonthlyReport {
+    cluster
+        .reports_client()
+        .monthly_report(authorized(
+            v1::MonthlyReportRequest {
+                month: MONTH.to_owned(),
+                department: department.map(str::to_owned),
+                at_position: None,
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("the monthly report")
+        .into_inner()
+        .report
+        .expect("a report")
 }
 
 /// Writes the instant both services take for "now" (written aside and renamed, so that a
@@ -1214,18 +1114,19 @@ impl Commands {
 }
 
 /// Drives the whole fixture month; returns the ticket ids in the order of `CASES`.
-async fn drive(cluster: &Cluster) -> Vec<String> {
+async fn drive(cluster: &TestCluster) -> Vec<String> {
     let mut ids = vec![String::new(); CASES.len()];
     let mut commands = Commands {
-        client: TicketsClient::new(cluster.tickets.clone()),
+        client: cluster.tickets_client(),
         counter: 0,
     };
     for (at, index, action) in timeline() {
         let case = &CASES[index];
-        cluster.set_clock(at);
+        set_clock(&cluster.clock_path(), at);
         match action {
             Action::Receive => {
-                let response = IntakeClient::new(cluster.intake.clone())
+                let response = cluster
+                    .intake_client()
                     .submit(authorized(
                         v1::SubmitRequest {
                             channel: case.channel.into(),
@@ -1249,7 +1150,7 @@ async fn drive(cluster: &Cluster) -> Vec<String> {
                     .await
                     .unwrap_or_else(|status| panic!("submit ticket {}: {status}", case.n))
                     .into_inner();
-                let ticket = cluster.wait_ticket(&response.ticket_id).await;
+                let ticket = wait_ticket(cluster, &response.ticket_id).await;
                 assert_eq!(
                     instant(ticket.created_at),
                     Some(case.received_at()),
@@ -2103,15 +2004,25 @@ async fn a_hand_computed_month_gives_every_figure_of_the_report() {
         "the services read the fixture's clock only when built with the failpoints feature \
          (make build)"
     );
-    let cluster = Cluster::start(march(1, 9, 0));
+    let cluster = TestCluster::builder()
+        .prefix("cloop-report-month-")
+        .test_clock(march(1, 9, 0).to_rfc3339())
+        .config(
+            "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 500\n\n[nats]\nrequest_timeout_ms = 3000\n",
+        )
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start();
     let ids = drive(&cluster).await;
-    let month = cluster.monthly(None).await;
+    let month = monthly(&cluster, None).await;
     assert_report(&month, expected_month(&ids));
-    let technical = cluster.monthly(Some("technical")).await;
+    let technical = monthly(&cluster, Some("technical")).await;
     assert_report(&technical, expected_technical());
 
     // The CLI shows the same figures as JSON and as a CSV file.
-    let output = cluster.cloop(&["--json", "report", "monthly", "--month", MONTH]);
+    let output = cluster.cloop(ADMIN, &["--json", "report", "monthly", "--month", MONTH]);
     assert!(
         output.status.success(),
         "{}",
@@ -2119,15 +2030,18 @@ async fn a_hand_computed_month_gives_every_figure_of_the_report() {
     );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json report");
     assert_json(&json, &expected_month(&ids));
-    let output = cluster.cloop(&[
-        "--json",
-        "report",
-        "monthly",
-        "--month",
-        MONTH,
-        "--department",
-        "technical",
-    ]);
+    let output = cluster.cloop(
+        ADMIN,
+        &[
+            "--json",
+            "report",
+            "monthly",
+            "--month",
+            MONTH,
+            "--department",
+            "technical",
+        ],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -2136,14 +2050,17 @@ async fn a_hand_computed_month_gives_every_figure_of_the_report() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json report");
     assert_json(&json, &expected_technical());
     let csv_path = cluster.dir.path().join("march.csv");
-    let output = cluster.cloop(&[
-        "report",
-        "monthly",
-        "--month",
-        MONTH,
-        "--csv",
-        &csv_path.to_string_lossy(),
-    ]);
+    let output = cluster.cloop(
+        ADMIN,
+        &[
+            "report",
+            "monthly",
+            "--month",
+            MONTH,
+            "--csv",
+            &csv_path.to_string_lossy(),
+        ],
+    );
     assert!(
         output.status.success(),
         "{}",
