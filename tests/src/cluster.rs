@@ -13,14 +13,18 @@
 //! let mut tickets = cluster.tickets_client();
 //! ```
 
-use crate::grpc::{connect, lazy_channel, tokens_file, START_TIMEOUT};
+use crate::grpc::{
+    authorized, connect, history, lazy_channel, tokens_file, wait_for_ticket, START_TIMEOUT,
+};
 use crate::{bin_path, free_port, NatsCluster, NatsServer, ServiceProcess};
+use proto::v1;
 use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 use tonic::transport::Channel;
 
 /// The services a cluster runs. A new service (a console, say) is one more variant here,
@@ -716,6 +720,59 @@ impl TestCluster {
                 String::from_utf8_lossy(&output.stderr)
             )
         })
+    }
+
+    /// Clients connected now (tried for 10 s), without a call deadline.
+    pub async fn intake_connected(&self) -> IntakeClient<Channel> {
+        IntakeClient::new(self.connect("intake").await)
+    }
+
+    pub async fn tickets_connected(&self) -> TicketsClient<Channel> {
+        TicketsClient::new(self.connect("workflow").await)
+    }
+
+    pub async fn reports_connected(&self) -> ReportsClient<Channel> {
+        ReportsClient::new(self.connect("workflow").await)
+    }
+
+    pub async fn audit_connected(&self) -> AuditClient<Channel> {
+        AuditClient::new(self.connect("workflow").await)
+    }
+
+    /// Submits `request` at intake as `token`; the ticket id it answers.
+    pub async fn submit_as(&self, token: &str, request: v1::SubmitRequest) -> String {
+        self.intake_connected()
+            .await
+            .submit(authorized(request, token))
+            .await
+            .expect("intake accepts the submission")
+            .into_inner()
+            .ticket_id
+    }
+
+    /// Polls `GetTicket` as `token` until `condition` holds; panics after `timeout` with the
+    /// last ticket seen and the workflow's log.
+    pub async fn wait_ticket(
+        &self,
+        ticket_id: &str,
+        token: &str,
+        timeout: Duration,
+        condition: impl Fn(&v1::Ticket) -> bool,
+    ) -> v1::Ticket {
+        let mut client = self.tickets_connected().await;
+        wait_for_ticket(&mut client, ticket_id, token, timeout, condition)
+            .await
+            .unwrap_or_else(|last| {
+                panic!(
+                    "ticket {ticket_id} never reached the expected state; last seen {last:?}\n{}",
+                    self.workflow().log()
+                )
+            })
+    }
+
+    /// The history of a ticket as `token` sees it.
+    pub async fn events(&self, ticket_id: &str, token: &str) -> Vec<v1::LogEvent> {
+        history(&mut self.tickets_connected().await, ticket_id, token).await
     }
 
     /// A channel to `name`'s `--listen`, connected now and without a call deadline.

@@ -8,18 +8,14 @@
 //! test shows the erasure did it.
 
 use e2e::{
-    authorized, fetch_history, fetch_ticket, principal, principals_file, wait_for_ticket,
-    Principal, ServiceSpec, TestCluster,
+    authorized, fetch_history, fetch_ticket, principal, principals_file, Principal, ServiceSpec,
+    TestCluster,
 };
 use futures::StreamExt;
 use proto::v1;
-use proto::v1::audit_client::AuditClient;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 const NAME: &str = "CanaryNameZhao";
 const PHONE: &str = "+8613912345678";
@@ -81,51 +77,32 @@ fn stored_bytes(services: &TestCluster) -> Vec<u8> {
     bytes
 }
 
-async fn intake_of(services: &TestCluster) -> IntakeClient<Channel> {
-    IntakeClient::new(services.connect("intake").await)
-}
-
-async fn tickets_of(services: &TestCluster) -> TicketsClient<Channel> {
-    TicketsClient::new(services.connect("workflow").await)
-}
-
-async fn audit_of(services: &TestCluster) -> AuditClient<Channel> {
-    AuditClient::new(services.connect("workflow").await)
-}
-
 async fn get_ticket(services: &TestCluster, ticket_id: &str) -> v1::Ticket {
-    fetch_ticket(&mut tickets_of(services).await, ticket_id, "t-admin")
-        .await
-        .expect("get ticket")
-        .into_inner()
-        .ticket
-        .expect("ticket")
+    fetch_ticket(
+        &mut services.tickets_connected().await,
+        ticket_id,
+        "t-admin",
+    )
+    .await
+    .expect("get ticket")
+    .into_inner()
+    .ticket
+    .expect("ticket")
 }
 
 /// Polls until the workflow has the ticket.
 async fn wait_recorded(services: &TestCluster, ticket_id: &str) -> v1::Ticket {
-    let mut client = tickets_of(services).await;
-    wait_for_ticket(
-        &mut client,
-        ticket_id,
-        "t-admin",
-        Duration::from_secs(30),
-        |_| true,
-    )
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "ticket {ticket_id} was never recorded\n{}",
-            services.workflow().log()
-        )
-    })
+    let timeout = Duration::from_secs(30);
+    services
+        .wait_ticket(ticket_id, "t-admin", timeout, |_| true)
+        .await
 }
 
 /// Everything the services show about the customer, as one text: GetTicket and
 /// GetHistory of both tickets, ListTickets, ReadEvents of the whole log.
 async fn everything_shown(services: &TestCluster, ticket_ids: &[String]) -> String {
     let mut shown = String::new();
-    let mut tickets = tickets_of(services).await;
+    let mut tickets = services.tickets_connected().await;
     for ticket_id in ticket_ids {
         shown.push_str(&format!("{:?}\n", get_ticket(services, ticket_id).await));
         let history = fetch_history(&mut tickets, ticket_id, "t-admin")
@@ -152,7 +129,8 @@ async fn everything_shown(services: &TestCluster, ticket_ids: &[String]) -> Stri
 }
 
 async fn read_events(services: &TestCluster) -> String {
-    let mut stream = audit_of(services)
+    let mut stream = services
+        .audit_connected()
         .await
         .read_events(authorized(
             v1::ReadEventsRequest {
@@ -256,7 +234,7 @@ async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
         .intake(ServiceSpec::new())
         .workflow(ServiceSpec::new())
         .start();
-    let mut intake = intake_of(&services).await;
+    let mut intake = services.intake_connected().await;
     let mut ticket_ids = Vec::new();
     // Once with every identifier, once with only the e-mail address (another key).
     for (external_id, customer) in [

@@ -7,19 +7,12 @@
 //! suggestions (name masked, no contact data) all show. The CLI's `tickets similar` and
 //! `tickets link` go through the same RPCs.
 
-use e2e::{
-    authorized, fetch_history, fetch_ticket, principal, principals_file, Principal, ServiceSpec,
-    TestCluster,
-};
+use e2e::{authorized, principal, principals_file, Principal, ServiceSpec, TestCluster};
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::reports_client::ReportsClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
-use tonic::transport::Channel;
+use std::time::Duration;
 use tonic::Code;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -31,14 +24,6 @@ const PRINCIPALS: &[Principal] = &[
     principal("p-manager", "boss", "manager"),
     principal("p-admin", "root", "admin"),
 ];
-
-async fn tickets_of(cluster: &TestCluster) -> TicketsClient<Channel> {
-    TicketsClient::new(cluster.connect("workflow").await)
-}
-
-async fn reports_of(cluster: &TestCluster) -> ReportsClient<Channel> {
-    ReportsClient::new(cluster.connect("workflow").await)
-}
 
 async fn submit(
     cluster: &TestCluster,
@@ -61,19 +46,7 @@ async fn submit(
         }),
         ..Default::default()
     };
-    IntakeClient::new(cluster.connect("intake").await)
-        .submit(authorized(request, "p-adapter"))
-        .await
-        .expect("intake accepts the submission")
-        .into_inner()
-        .ticket_id
-}
-
-async fn get_ticket(cluster: &TestCluster, ticket_id: &str) -> Option<v1::Ticket> {
-    fetch_ticket(&mut tickets_of(cluster).await, ticket_id, "p-admin")
-        .await
-        .ok()
-        .and_then(|response| response.into_inner().ticket)
+    cluster.submit_as("p-adapter", request).await
 }
 
 async fn wait_ticket(
@@ -81,28 +54,13 @@ async fn wait_ticket(
     ticket_id: &str,
     condition: impl Fn(&v1::Ticket) -> bool,
 ) -> v1::Ticket {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if let Some(ticket) = get_ticket(cluster, ticket_id).await {
-            if condition(&ticket) {
-                return ticket;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "ticket {ticket_id} never reached the expected state: {:?}\n{}",
-        get_ticket(cluster, ticket_id).await,
-        cluster.workflow().log()
-    );
+    cluster
+        .wait_ticket(ticket_id, "p-admin", WAIT, condition)
+        .await
 }
 
 async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
-    fetch_history(&mut tickets_of(cluster).await, ticket_id, "p-admin")
-        .await
-        .expect("history")
-        .into_inner()
-        .events
+    cluster.events(ticket_id, "p-admin").await
 }
 
 async fn link(
@@ -112,7 +70,8 @@ async fn link(
     merge: bool,
     command_id: &str,
 ) -> Result<v1::Ticket, tonic::Status> {
-    tickets_of(cluster)
+    cluster
+        .tickets_connected()
         .await
         .link_to_problem(authorized(
             v1::LinkToProblemRequest {
@@ -136,7 +95,7 @@ async fn solve(
     outcome: v1::Outcome,
     text: &str,
 ) -> v1::Ticket {
-    let mut client = tickets_of(cluster).await;
+    let mut client = cluster.tickets_connected().await;
     let ticket = client
         .propose_solution(authorized(
             v1::ProposeSolutionRequest {
@@ -175,7 +134,8 @@ async fn solve(
 }
 
 async fn review(cluster: &TestCluster, ticket_id: &str, satisfaction: u32) -> v1::Ticket {
-    tickets_of(cluster)
+    cluster
+        .tickets_connected()
         .await
         .record_review(authorized(
             v1::RecordReviewRequest {
@@ -248,7 +208,8 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     assert!(!tickets[0].keywords.is_empty(), "{:?}", tickets[0]);
 
     // Similar: the other four, each with its score.
-    let similar = tickets_of(&cluster)
+    let similar = &cluster
+        .tickets_connected()
         .await
         .list_similar(authorized(
             v1::ListSimilarRequest {
@@ -270,7 +231,8 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     assert_eq!(similar.scores.len(), 4);
     assert!(similar.scores.iter().all(|score| *score >= 0.3));
     // An agent of a department that does not handle the ticket may not ask.
-    let denied = tickets_of(&cluster)
+    let denied = &cluster
+        .tickets_connected()
         .await
         .list_similar(authorized(
             v1::ListSimilarRequest {
@@ -338,7 +300,8 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
         .expect_err("a parent may not become a child");
     assert_eq!(cycle.code(), Code::FailedPrecondition);
     // A merged duplicate is handled at its parent.
-    let refused = tickets_of(&cluster)
+    let refused = &cluster
+        .tickets_connected()
         .await
         .propose_solution(authorized(
             v1::ProposeSolutionRequest {
@@ -392,7 +355,8 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
 
     // The monthly report counts one problem with five reporters.
     let month = month_of(&problem);
-    let report = reports_of(&cluster)
+    let report = &cluster
+        .reports_connected()
         .await
         .monthly_report(authorized(
             v1::MonthlyReportRequest {
@@ -454,7 +418,7 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
     })
     .await;
     // Customer service classifies it as a suggestion for the product department.
-    let mut client = tickets_of(&cluster).await;
+    let mut client = cluster.tickets_connected().await;
     let ticket = client
         .classify(authorized(
             v1::ClassifyRequest {
@@ -520,7 +484,8 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
 
     // In the public list: the name masked, no contact data, the reward shown.
     let now = chrono::Utc::now();
-    let adopted = reports_of(&cluster)
+    let adopted = &cluster
+        .reports_connected()
         .await
         .adopted_suggestions(authorized(
             v1::AdoptedSuggestionsRequest {

@@ -6,15 +6,13 @@
 //! retention expiry of archived tickets.
 
 use e2e::{
-    authorized, bin_path, fetch_history, fetch_ticket, principal, principals_file, wait_until,
-    Principal, ServiceSpec, TestCluster,
+    authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec,
+    TestCluster,
 };
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
-use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
-use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -49,18 +47,6 @@ fn start_cluster(workflow_settings: &str, extra: &str) -> TestCluster {
         .start()
 }
 
-async fn tickets_of(cluster: &TestCluster) -> TicketsClient<Channel> {
-    TicketsClient::new(cluster.connect("workflow").await)
-}
-
-async fn reports_of(cluster: &TestCluster) -> ReportsClient<Channel> {
-    ReportsClient::new(cluster.connect("workflow").await)
-}
-
-async fn audit_of(cluster: &TestCluster) -> AuditClient<Channel> {
-    AuditClient::new(cluster.connect("workflow").await)
-}
-
 /// Submits at intake; returns the ticket id.
 async fn submit(cluster: &TestCluster, external_id: &str, content: &str, name: &str) -> String {
     let request = v1::SubmitRequest {
@@ -75,19 +61,11 @@ async fn submit(cluster: &TestCluster, external_id: &str, content: &str, name: &
         }),
         ..Default::default()
     };
-    IntakeClient::new(cluster.connect("intake").await)
-        .submit(authorized(request, "r-adapter"))
-        .await
-        .expect("intake accepts the submission")
-        .into_inner()
-        .ticket_id
+    cluster.submit_as("r-adapter", request).await
 }
 
 async fn get_ticket(cluster: &TestCluster, ticket_id: &str) -> Option<v1::Ticket> {
-    fetch_ticket(&mut tickets_of(cluster).await, ticket_id, "r-admin")
-        .await
-        .ok()
-        .and_then(|response| response.into_inner().ticket)
+    e2e::get_ticket(&mut cluster.tickets_connected().await, ticket_id, "r-admin").await
 }
 
 /// Polls `GetTicket` until `condition` holds.
@@ -96,34 +74,20 @@ async fn wait_ticket(
     ticket_id: &str,
     condition: impl Fn(&v1::Ticket) -> bool,
 ) -> v1::Ticket {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(ticket) = get_ticket(cluster, ticket_id).await {
-            if condition(&ticket) {
-                return ticket;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "ticket {ticket_id} never reached the expected state\n{}",
-        cluster.workflow().log()
-    );
+    let timeout = Duration::from_secs(30);
+    cluster
+        .wait_ticket(ticket_id, "r-admin", timeout, condition)
+        .await
 }
 
 async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<String> {
-    fetch_history(&mut tickets_of(cluster).await, ticket_id, "r-admin")
-        .await
-        .expect("history")
-        .into_inner()
-        .events
-        .into_iter()
-        .map(|event| event.event_type)
-        .collect()
+    let events = cluster.events(ticket_id, "r-admin").await;
+    events.into_iter().map(|event| event.event_type).collect()
 }
 
 async fn listed(cluster: &TestCluster, filter: v1::TicketFilter) -> Vec<String> {
-    tickets_of(cluster)
+    cluster
+        .tickets_connected()
         .await
         .list_tickets(authorized(
             v1::ListTicketsRequest {
@@ -148,7 +112,8 @@ async fn monthly(
     month: &str,
     at_position: Option<u64>,
 ) -> Result<v1::MonthlyReportResponse, tonic::Status> {
-    reports_of(cluster)
+    cluster
+        .reports_connected()
         .await
         .monthly_report(authorized(
             v1::MonthlyReportRequest {
@@ -163,7 +128,8 @@ async fn monthly(
 }
 
 async fn verify(cluster: &TestCluster, check_checkpoints: bool) -> v1::VerifyLogResponse {
-    audit_of(cluster)
+    cluster
+        .audit_connected()
         .await
         .verify_log(authorized(
             v1::VerifyLogRequest { check_checkpoints },
@@ -188,7 +154,7 @@ struct Driver {
 impl Driver {
     async fn new(cluster: &TestCluster, ticket_id: &str) -> Self {
         Self {
-            client: tickets_of(cluster).await,
+            client: cluster.tickets_connected().await,
             ticket_id: ticket_id.to_owned(),
             counter: 0,
         }
@@ -523,7 +489,8 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
         seconds: chrono::Utc::now().timestamp() + 3_600,
         nanos: 0,
     };
-    let adopted = reports_of(&cluster)
+    let adopted = &cluster
+        .reports_connected()
         .await
         .adopted_suggestions(authorized(
             v1::AdoptedSuggestionsRequest {
@@ -599,7 +566,7 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     let first = received(&cluster, "f-1", "第一条跟随记录", "赵六").await;
 
     // Agents may not read the log.
-    let mut audit = audit_of(&cluster).await;
+    let mut audit = cluster.audit_connected().await;
     let denied = audit
         .read_events(authorized(
             v1::ReadEventsRequest {
@@ -820,7 +787,7 @@ async fn get_ticket_at_and_retention_expiry() {
         "",
         "[retention]\narchived_seconds = 2\ncheck_interval_secs = 1\n",
     );
-    let mut audit = audit_of(&cluster).await;
+    let mut audit = cluster.audit_connected().await;
     let ticket_id = received(&cluster, "t-1", "时间旅行的记录", "钱七").await;
     let other = received(&cluster, "t-2", "保留中的另一条记录", "孙八").await;
     let before = chrono::Utc::now() - chrono::Duration::hours(1);

@@ -10,12 +10,17 @@ use e2e::{
 };
 use futures::StreamExt;
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::Code;
+
+mod caller;
+mod rpcs;
+
+use caller::*;
+use rpcs::*;
 
 /// These scenarios test roles and departments with hundreds of calls per principal in a few
 /// seconds, not the rate limits (`limits.rs`): no principal is limited.
@@ -71,23 +76,10 @@ fn start_cluster(extra_config: &str) -> TestCluster {
         .start()
 }
 
-async fn intake_of(cluster: &TestCluster) -> IntakeClient<Channel> {
-    IntakeClient::new(cluster.connect("intake").await)
-}
-
-async fn tickets_of(cluster: &TestCluster) -> TicketsClient<Channel> {
-    TicketsClient::new(cluster.connect("workflow").await)
-}
-
 /// Submits at intake as the adapter; returns the ticket id.
 async fn submit(cluster: &TestCluster, external_id: &str, content: &str) -> String {
-    let response = intake_of(cluster)
-        .await
-        .submit(authorized(submission(external_id, content), "t-adapter"))
-        .await
-        .expect("intake accepts the submission")
-        .into_inner();
-    response.ticket_id
+    let request = submission(external_id, content);
+    cluster.submit_as("t-adapter", request).await
 }
 
 /// Polls `GetTicket` as the admin until `condition` holds.
@@ -96,31 +88,14 @@ async fn wait_ticket(
     ticket_id: &str,
     condition: impl Fn(&v1::Ticket) -> bool,
 ) -> v1::Ticket {
-    let mut client = tickets_of(cluster).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = None;
-    while Instant::now() < deadline {
-        if let Ok(response) = fetch_ticket(&mut client, ticket_id, "t-admin").await {
-            let ticket = response.into_inner().ticket.expect("ticket");
-            if condition(&ticket) {
-                return ticket;
-            }
-            last = Some(ticket);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "ticket {ticket_id} never reached the expected state; last seen {last:?}\n{}",
-        cluster.workflow().log()
-    );
+    let timeout = Duration::from_secs(30);
+    cluster
+        .wait_ticket(ticket_id, "t-admin", timeout, condition)
+        .await
 }
 
 async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
-    fetch_history(&mut tickets_of(cluster).await, ticket_id, "t-admin")
-        .await
-        .expect("history")
-        .into_inner()
-        .events
+    cluster.events(ticket_id, "t-admin").await
 }
 
 fn submission(external_id: &str, content: &str) -> v1::SubmitRequest {
@@ -142,134 +117,6 @@ fn event_types(history: &[v1::LogEvent]) -> Vec<String> {
         .iter()
         .map(|event| event.event_type.clone())
         .collect()
-}
-
-/// A command helper: every command goes through here with a fresh command id.
-struct Caller {
-    client: TicketsClient<Channel>,
-    ticket_id: String,
-    counter: u32,
-}
-
-impl Caller {
-    fn next_id(&mut self) -> String {
-        self.counter += 1;
-        format!("cmd-{}-{}", self.ticket_id, self.counter)
-    }
-
-    async fn classify(&mut self, token: &str, kind: v1::Kind) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ClassifyRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            kind: kind as i32,
-            content_type: v1::ContentType::Product as i32,
-            priority: v1::Priority::Low as i32,
-            scope: v1::Scope::Local as i32,
-            reason: "read the text".into(),
-            ..Default::default()
-        };
-        let response = self.client.classify(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn dispatch(
-        &mut self,
-        token: &str,
-        department: &str,
-        reason: &str,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::DispatchRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            department: department.into(),
-            reason: reason.into(),
-            ..Default::default()
-        };
-        let response = self.client.dispatch(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn acknowledge(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::AcknowledgeRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            message: "我们已收到，正在处理".into(),
-            ..Default::default()
-        };
-        let response = self.client.acknowledge(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn propose(
-        &mut self,
-        token: &str,
-        outcome: v1::Outcome,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ProposeSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            outcome: outcome as i32,
-            text: "已修复并上线".into(),
-            ..Default::default()
-        };
-        let response = self
-            .client
-            .propose_solution(authorized(request, token))
-            .await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn approve(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ApproveSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            approve: true,
-            comment: "同意".into(),
-            ..Default::default()
-        };
-        let response = self
-            .client
-            .approve_solution(authorized(request, token))
-            .await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn review(
-        &mut self,
-        token: &str,
-        satisfaction: u32,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::RecordReviewRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            satisfaction,
-            comment: "客户回访".into(),
-            ..Default::default()
-        };
-        let response = self
-            .client
-            .record_review(authorized(request, token))
-            .await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn archive(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ArchiveRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            ..Default::default()
-        };
-        let response = self.client.archive(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-}
-
-async fn caller(cluster: &TestCluster, ticket_id: &str) -> Caller {
-    Caller {
-        client: tickets_of(cluster).await,
-        ticket_id: ticket_id.to_owned(),
-        counter: 0,
-    }
 }
 
 fn step(ticket: &v1::Ticket) -> v1::Step {
@@ -420,7 +267,7 @@ async fn tickets_live_from_submission_to_archive() {
         .collect();
     assert_eq!(dispatches.len(), 2, "the first dispatch and the transfer");
     assert!(dispatches[1].payload.contains("\"from\":\"quality\""));
-    let mut quality = tickets_of(&cluster).await;
+    let mut quality = cluster.tickets_connected().await;
     let status = fetch_ticket(&mut quality, &parcel, "t-head-quality")
         .await
         .expect_err("no longer quality's ticket");
@@ -448,351 +295,6 @@ async fn tickets_live_from_submission_to_archive() {
     assert_eq!(queue[0].ticket_id, parcel);
 }
 
-/// What `api.md` lets each role do, as (role token, allowed RPCs) on a ticket that department
-/// `technical` leads.
-fn allowed(token: &str) -> &'static [&'static str] {
-    const READS: [&str; 5] = [
-        "GetTicket",
-        "ListTickets",
-        "GetHistory",
-        "WatchTickets",
-        "ExplainSla",
-    ];
-    match token {
-        "t-adapter" => &[],
-        "t-service" => &[
-            "GetTicket",
-            "ListTickets",
-            "GetHistory",
-            "WatchTickets",
-            "ExplainSla",
-            "Classify",
-            "Dispatch",
-            "AddNote",
-            "RecordReview",
-            "Archive",
-            "Escalate",
-            "PauseSla",
-            "ResumeSla",
-            "LinkToProblem",
-            "ListSimilar",
-            "Assign",
-            "RecordNotification",
-        ],
-        "t-agent-technical" => &[
-            "GetTicket",
-            "ListTickets",
-            "GetHistory",
-            "WatchTickets",
-            "ExplainSla",
-            "Acknowledge",
-            "AddNote",
-            "ProposeSolution",
-            "PauseSla",
-            "ResumeSla",
-            "ListSimilar",
-            "Claim",
-        ],
-        "t-head-technical" => &[
-            "GetTicket",
-            "ListTickets",
-            "GetHistory",
-            "WatchTickets",
-            "ExplainSla",
-            "Acknowledge",
-            "AddNote",
-            "ProposeSolution",
-            "PauseSla",
-            "ResumeSla",
-            "ApproveSolution",
-            "Dispatch",
-            "ListSimilar",
-            "Claim",
-            "Assign",
-        ],
-        "t-manager" | "t-auditor" => &READS,
-        // The admin may call every RPC of the matrix.
-        "t-admin" => RPCS,
-        _ => &[],
-    }
-}
-
-const RPCS: &[&str] = &[
-    "GetTicket",
-    "ListTickets",
-    "GetHistory",
-    "WatchTickets",
-    "ExplainSla",
-    "Classify",
-    "Dispatch",
-    "Acknowledge",
-    "AddNote",
-    "ProposeSolution",
-    "ApproveSolution",
-    "RecordReview",
-    "Archive",
-    "Escalate",
-    "PauseSla",
-    "ResumeSla",
-    "LinkToProblem",
-    "ListSimilar",
-    "Claim",
-    "Assign",
-    "RecordNotification",
-];
-
-/// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
-/// INVALID_ARGUMENT and nothing changes; a role that may not gets PERMISSION_DENIED first.
-/// With `valid`, commands are well-formed (used against another department's ticket).
-async fn call(
-    client: &mut TicketsClient<Channel>,
-    rpc: &str,
-    ticket_id: &str,
-    token: &str,
-    valid: bool,
-) -> Code {
-    let command_id = if valid {
-        format!("{rpc}-{token}")
-    } else {
-        String::new()
-    };
-    match call_with(client, rpc, ticket_id, token, &command_id).await {
-        Ok(_) => Code::Ok,
-        Err(status) => status.code(),
-    }
-}
-
-/// Calls one RPC of [`RPCS`] with `command_id` on the commands; returns the answer's debug
-/// text (every field of the message), or the status.
-async fn call_with(
-    client: &mut TicketsClient<Channel>,
-    rpc: &str,
-    ticket_id: &str,
-    token: &str,
-    command_id: &str,
-) -> Result<String, tonic::Status> {
-    let ticket_id = ticket_id.to_owned();
-    let command_id = command_id.to_owned();
-    let answer = |response: &dyn std::fmt::Debug| format!("{response:?}");
-    match rpc {
-        "GetTicket" => fetch_ticket(client, &ticket_id, token)
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ListTickets" => client
-            .list_tickets(authorized(v1::ListTicketsRequest::default(), token))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "GetHistory" => fetch_history(client, &ticket_id, token)
-            .await
-            .map(|response| answer(response.get_ref())),
-        "WatchTickets" => client
-            .watch_tickets(authorized(v1::WatchTicketsRequest::default(), token))
-            .await
-            .map(|_| "a watch".to_owned()),
-        "ExplainSla" => client
-            .explain_sla(authorized(v1::ExplainSlaRequest { ticket_id }, token))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Classify" => client
-            .classify(authorized(
-                v1::ClassifyRequest {
-                    ticket_id,
-                    command_id,
-                    kind: v1::Kind::Problem as i32,
-                    content_type: v1::ContentType::Product as i32,
-                    priority: v1::Priority::Medium as i32,
-                    scope: v1::Scope::Local as i32,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Dispatch" => client
-            .dispatch(authorized(
-                v1::DispatchRequest {
-                    ticket_id,
-                    command_id,
-                    department: "marketing".into(),
-                    reason: "test".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Acknowledge" => client
-            .acknowledge(authorized(
-                v1::AcknowledgeRequest {
-                    ticket_id,
-                    command_id,
-                    message: "hello".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "AddNote" => client
-            .add_note(authorized(
-                v1::AddNoteRequest {
-                    ticket_id,
-                    command_id,
-                    text: "note".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ProposeSolution" => client
-            .propose_solution(authorized(
-                v1::ProposeSolutionRequest {
-                    ticket_id,
-                    command_id,
-                    outcome: v1::Outcome::Fixed as i32,
-                    text: "fixed".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ApproveSolution" => client
-            .approve_solution(authorized(
-                v1::ApproveSolutionRequest {
-                    ticket_id,
-                    command_id,
-                    approve: true,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "RecordReview" => client
-            .record_review(authorized(
-                v1::RecordReviewRequest {
-                    ticket_id,
-                    command_id,
-                    satisfaction: 5,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Archive" => client
-            .archive(authorized(
-                v1::ArchiveRequest {
-                    ticket_id,
-                    command_id,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Escalate" => client
-            .escalate(authorized(
-                v1::EscalateRequest {
-                    ticket_id,
-                    command_id,
-                    reason: "slow".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "PauseSla" => client
-            .pause_sla(authorized(
-                v1::PauseSlaRequest {
-                    ticket_id,
-                    command_id,
-                    reason: "waiting".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ResumeSla" => client
-            .resume_sla(authorized(
-                v1::ResumeSlaRequest {
-                    ticket_id,
-                    command_id,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "LinkToProblem" => client
-            .link_to_problem(authorized(
-                v1::LinkToProblemRequest {
-                    parent_ticket_id: ticket_id.clone(),
-                    ticket_id,
-                    command_id,
-                    merge: false,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ListSimilar" => client
-            .list_similar(authorized(
-                v1::ListSimilarRequest {
-                    ticket_id,
-                    page_size: 10,
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Claim" => client
-            .claim(authorized(
-                v1::ClaimRequest {
-                    ticket_id,
-                    command_id,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Assign" => client
-            .assign(authorized(
-                v1::AssignRequest {
-                    ticket_id,
-                    command_id,
-                    assignee: "wang.wu".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "RecordNotification" => client
-            .record_notification(authorized(
-                v1::RecordNotificationRequest {
-                    ticket_id,
-                    command_id,
-                    notice: "received".into(),
-                    source_event_id: "0195f3a0-0000-7000-8000-000000000001".into(),
-                    attempt: 1,
-                    reason: "receiver answered 500".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        other => panic!("unknown rpc {other}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_role_against_every_rpc_and_every_error_status() {
     let cluster = start_cluster("");
@@ -801,7 +303,7 @@ async fn every_role_against_every_rpc_and_every_error_status() {
         ticket.department == "technical"
     })
     .await;
-    let mut client = tickets_of(&cluster).await;
+    let mut client = cluster.tickets_connected().await;
     let roles = [
         "t-adapter",
         "t-service",
@@ -1047,7 +549,8 @@ async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
     );
     assert!(respond[1].payload.contains("policy_version"));
     assert!(respond[1].payload.contains("calendar_version"));
-    let explained = tickets_of(&cluster)
+    let explained = &cluster
+        .tickets_connected()
         .await
         .explain_sla(authorized(
             v1::ExplainSlaRequest {
@@ -1065,7 +568,8 @@ async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
         .reasons
         .iter()
         .any(|line| line.contains("policy version")));
-    let overdue = tickets_of(&cluster)
+    let overdue = &cluster
+        .tickets_connected()
         .await
         .list_tickets(authorized(
             v1::ListTicketsRequest {
@@ -1098,7 +602,7 @@ async fn a_department_watch_sees_its_queue_then_every_change() {
     let cluster = start_cluster("");
     let first = submit(&cluster, "w-1", "APP卡顿，打开很慢").await;
     wait_ticket(&cluster, &first, |ticket| ticket.department == "technical").await;
-    let mut client = tickets_of(&cluster).await;
+    let mut client = cluster.tickets_connected().await;
     let mut stream = client
         .watch_tickets(authorized(
             v1::WatchTicketsRequest {
@@ -1137,7 +641,7 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
         "The app crashes when I open it",
     ];
     let mut submitted: Vec<String> = Vec::with_capacity(SUBMISSIONS);
-    let mut intake = intake_of(&cluster).await;
+    let mut intake = cluster.intake_connected().await;
     let mut killed = false;
     for chunk in 0..SUBMISSIONS / 100 {
         let requests: Vec<v1::SubmitStreamRequest> = (0..100)
@@ -1166,7 +670,7 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
         }
         // Commands on tickets recorded so far, while submissions keep coming.
         if chunk % 3 == 1 && !killed {
-            let mut tickets = tickets_of(&cluster).await;
+            let mut tickets = cluster.tickets_connected().await;
             for ticket_id in submitted.iter().rev().take(20) {
                 let _ = tickets
                     .add_note(authorized(
@@ -1193,7 +697,7 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
     let expected: HashSet<String> = submitted.iter().cloned().collect();
     assert_eq!(expected.len(), SUBMISSIONS);
     // Every submission becomes a ticket, once.
-    let mut client = tickets_of(&cluster).await;
+    let mut client = cluster.tickets_connected().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     let listed = loop {
         let mut listed = Vec::new();
@@ -1353,7 +857,7 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
         ["product"],
         "the strangers below assume these helpers"
     );
-    let mut client = tickets_of(&cluster).await;
+    let mut client = cluster.tickets_connected().await;
     // Department technical works on it: the command ids below are now recorded with results.
     let used = [
         "used-ack",
