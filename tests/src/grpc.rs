@@ -104,6 +104,78 @@ pub fn tokens_file() -> String {
     text
 }
 
+/// A submission on channel `web` from a customer with a phone number.
+pub fn web_submission(external_id: &str, content: &str) -> v1::SubmitRequest {
+    v1::SubmitRequest {
+        channel: "web".into(),
+        external_id: external_id.into(),
+        customer: Some(v1::Customer {
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        content: content.into(),
+        ..Default::default()
+    }
+}
+
+/// Sends a NATS request, retrying for 30 s while nobody answers yet (intake subscribes in
+/// the background, whether or not NATS is up at its start).
+pub async fn nats_request(
+    nats: &async_nats::Client,
+    subject: &str,
+    body: Vec<u8>,
+) -> async_nats::Message {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match nats.request(subject.to_owned(), body.clone().into()).await {
+            Ok(reply) => return reply,
+            Err(error) if Instant::now() < deadline => {
+                assert_eq!(
+                    error.kind(),
+                    async_nats::client::RequestErrorKind::NoResponders,
+                    "{error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("nats request not answered: {error}"),
+        }
+    }
+}
+
+/// The `Cloop-Status` header of a NATS reply (`"0"` for success), when it has one.
+pub fn reply_status(reply: &async_nats::Message) -> Option<String> {
+    let headers = reply.headers.as_ref()?;
+    headers
+        .get("Cloop-Status")
+        .map(|value| value.as_str().to_owned())
+}
+
+/// Every ticket `token` may list with `filter`, paging through `ListTickets` 500 at a time.
+pub async fn list_all_tickets(
+    client: &mut TicketsClient<Channel>,
+    filter: Option<v1::TicketFilter>,
+    token: &str,
+) -> Result<Vec<v1::Ticket>, tonic::Status> {
+    let mut tickets = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = v1::ListTicketsRequest {
+            filter: filter.clone(),
+            page_size: 500,
+            page_token: page_token.clone(),
+        };
+        let page = client
+            .list_tickets(authorized(request, token))
+            .await?
+            .into_inner();
+        tickets.extend(page.tickets);
+        if page.next_page_token.is_empty() {
+            return Ok(tickets);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 /// A request with `authorization: Bearer <token>`.
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

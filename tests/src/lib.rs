@@ -16,7 +16,7 @@ pub mod tls_postgres;
 pub use cluster::{Nats, RunningService, Service, ServiceSpec, TestCluster, TestClusterBuilder};
 pub use grpc::{
     authorized, fetch_history, fetch_ticket, get_ticket, history, lazy_channel, metric, principal,
-    principals_file, tail, tokens_file, wait_for_ticket, Principal, START_TIMEOUT,
+    principals_file, tail, tokens_file, wait_for_ticket, web_submission, Principal, START_TIMEOUT,
 };
 pub use nats_cluster::{identity_passwords, NatsCluster};
 
@@ -110,6 +110,12 @@ fn send_signal(child: &Child, signal: libc::c_int) {
     #[allow(unsafe_code)]
     unsafe {
         libc::kill(pid, signal);
+    }
+}
+
+fn signal_if_running(child: &Option<Child>, signal: libc::c_int) {
+    if let Some(child) = child {
+        send_signal(child, signal);
     }
 }
 
@@ -282,16 +288,12 @@ impl NatsServer {
 
     /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
     pub fn pause(&self) {
-        if let Some(child) = &self.child {
-            send_signal(child, libc::SIGSTOP);
-        }
+        signal_if_running(&self.child, libc::SIGSTOP);
     }
 
     /// Resumes a paused server (SIGCONT).
     pub fn resume(&self) {
-        if let Some(child) = &self.child {
-            send_signal(child, libc::SIGCONT);
-        }
+        signal_if_running(&self.child, libc::SIGCONT);
     }
 
     pub fn is_running(&self) -> bool {
@@ -582,15 +584,11 @@ impl ServiceProcess {
 
     /// SIGSTOP / SIGCONT.
     pub fn pause(&self) {
-        if let Some(child) = &self.child {
-            send_signal(child, libc::SIGSTOP);
-        }
+        signal_if_running(&self.child, libc::SIGSTOP);
     }
 
     pub fn resume(&self) {
-        if let Some(child) = &self.child {
-            send_signal(child, libc::SIGCONT);
-        }
+        signal_if_running(&self.child, libc::SIGCONT);
     }
 }
 

@@ -5,6 +5,7 @@
 //! services logging at trace level.
 
 use e2e::grpc::metrics_text;
+use e2e::grpc::nats_request;
 use e2e::{
     authorized, fetch_history, fetch_ticket, principal, principals_file, wait_until, Principal,
     Service, ServiceSpec, TestCluster,
@@ -53,16 +54,7 @@ async fn intake_client(stack: &TestCluster) -> IntakeClient<Channel> {
 }
 
 fn valid_submission(external_id: &str) -> v1::SubmitRequest {
-    v1::SubmitRequest {
-        channel: "web".into(),
-        external_id: external_id.into(),
-        customer: Some(v1::Customer {
-            phone: "13800138000".into(),
-            ..Default::default()
-        }),
-        content: "APP卡顿，打开很慢".into(),
-        ..Default::default()
-    }
+    e2e::web_submission(external_id, "APP卡顿，打开很慢")
 }
 
 /// A gRPC codec that sends and receives raw message bytes, so that tests can put anything in
@@ -287,29 +279,6 @@ fn resident_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/<pid>/status")
-}
-
-/// Sends a NATS request, retrying while intake has not subscribed yet.
-async fn nats_request(
-    nats: &async_nats::Client,
-    subject: &str,
-    body: Vec<u8>,
-) -> async_nats::Message {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match nats.request(subject.to_owned(), body.clone().into()).await {
-            Ok(reply) => return reply,
-            Err(error) if Instant::now() < deadline => {
-                assert_eq!(
-                    error.kind(),
-                    async_nats::client::RequestErrorKind::NoResponders,
-                    "{error}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("nats request not answered: {error}"),
-        }
-    }
 }
 
 /// The numeric gRPC code and the `ErrorStatus` of a NATS reply.

@@ -39,15 +39,11 @@ async fn submit(cluster: &TestCluster, prefix: &str, count: usize) -> Vec<String
     let mut intake = cluster.intake_client();
     let mut ids = Vec::with_capacity(count);
     for index in 0..count {
+        let external_id = format!("{prefix}-{index}");
+        let content = format!("APP卡顿，打开很慢 {prefix} {index}");
         let request = v1::SubmitRequest {
             channel: "app".into(),
-            external_id: format!("{prefix}-{index}"),
-            content: format!("APP卡顿，打开很慢 {prefix} {index}"),
-            customer: Some(v1::Customer {
-                phone: "13800138000".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
+            ..e2e::web_submission(&external_id, &content)
         };
         let mut attempt = 0;
         loop {
@@ -73,32 +69,14 @@ async fn submit(cluster: &TestCluster, prefix: &str, count: usize) -> Vec<String
 
 /// Every ticket of technical, as the admin sees it.
 async fn technical(cluster: &TestCluster, assignee: &str, token: &str) -> Vec<v1::Ticket> {
-    let mut client = cluster.tickets_client();
-    let mut tickets = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_tickets(authorized(
-                v1::ListTicketsRequest {
-                    filter: Some(v1::TicketFilter {
-                        department: "technical".into(),
-                        assignee: assignee.into(),
-                        ..Default::default()
-                    }),
-                    page_size: 500,
-                    page_token: page_token.clone(),
-                },
-                token,
-            ))
-            .await
-            .expect("list tickets")
-            .into_inner();
-        tickets.extend(page.tickets);
-        if page.next_page_token.is_empty() {
-            return tickets;
-        }
-        page_token = page.next_page_token;
-    }
+    let filter = v1::TicketFilter {
+        department: "technical".into(),
+        assignee: assignee.into(),
+        ..Default::default()
+    };
+    e2e::grpc::list_all_tickets(&mut cluster.tickets_client(), Some(filter), token)
+        .await
+        .expect("list tickets")
 }
 
 /// Waits until every ticket of `ids` has an assignee; returns the tickets.

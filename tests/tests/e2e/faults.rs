@@ -10,7 +10,8 @@
 
 use crate::support::{
     check_outcome, failpoints_built_in, lazy_channel, metric, soak, start_pair, tail, targets,
-    wait_for_tickets, Acknowledged, Load, LoadPlan, PairOptions, Random, Service, START_TIMEOUT,
+    transports_line, wait_for_tickets, Acknowledged, Load, LoadPlan, PairOptions, Random, Service,
+    START_TIMEOUT,
 };
 use futures::StreamExt;
 use prost::Message;
@@ -94,29 +95,13 @@ async fn random_sigkills_of_both_services_lose_nothing_and_duplicate_nothing() {
     );
     figures.add("downtime_secs", format!("{:.1}", downtime.as_secs_f64()));
     figures.add("load_secs", format!("{:.1}", elapsed.as_secs_f64()));
-    figures.add("transports", load_counters_line(&acknowledged));
+    figures.add("transports", transports_line(&acknowledged));
     figures.extra.push(("load".into(), counters.line()));
     figures.add("seed", seed);
     figures.print();
     assert_eq!(acknowledged.len() as u64, total);
     figures.assert_clean();
     assert_eq!(figures.tickets as u64, total);
-}
-
-/// `grpc=N nats=M` of a load's answers (the load sends even indexes over gRPC).
-fn load_counters_line(acknowledged: &[Acknowledged]) -> String {
-    let over_nats = acknowledged
-        .iter()
-        .filter(|answer| {
-            answer
-                .external_id
-                .rsplit('-')
-                .next()
-                .and_then(|index| index.parse::<u64>().ok())
-                .is_some_and(|index| index % 2 == 1)
-        })
-        .count();
-    format!("grpc:{},nats:{}", acknowledged.len() - over_nats, over_nats)
 }
 
 /// One paced gRPC submission of the outage scenario: its index, when it was sent, how long
@@ -153,15 +138,11 @@ async fn nats_stopped_under_load_every_submission_answered_and_a_ticket_after_it
                 tick.tick().await;
                 let mut client = client.clone();
                 index += 1;
+                let external_id = format!("outage-{index}");
+                let content = format!("电话投诉：快递破损 (#{external_id})");
                 let request = v1::SubmitRequest {
                     channel: "hotline".into(),
-                    external_id: format!("outage-{index}"),
-                    content: format!("电话投诉：快递破损 (#outage-{index})"),
-                    customer: Some(v1::Customer {
-                        phone: "13800138000".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
+                    ..e2e::web_submission(&external_id, &content)
                 };
                 sent.push(tokio::spawn(async move {
                     let sent_at = Instant::now();
@@ -384,7 +365,7 @@ async fn sigstop_of_workflow_past_its_ack_wait_and_of_nats_loses_and_duplicates_
     figures.add("nats_paused_secs", nats_pause.as_secs());
     figures.add("workflow_duplicate_messages", redelivered);
     figures.add("load_secs", format!("{:.1}", elapsed.as_secs_f64()));
-    figures.add("transports", load_counters_line(&acknowledged));
+    figures.add("transports", transports_line(&acknowledged));
     figures.extra.push(("load".into(), counters.line()));
     figures.print();
     figures.assert_clean();
@@ -489,7 +470,7 @@ async fn crash_at_failpoint(service: Service, point: &str, passes: (u64, u64)) {
         "crashing_secs",
         format!("{:.1}", crashing_secs.as_secs_f64()),
     );
-    figures.add("transports", load_counters_line(&acknowledged));
+    figures.add("transports", transports_line(&acknowledged));
     figures.extra.push(("load".into(), counters.line()));
     figures.add("seed", seed);
     figures.print();

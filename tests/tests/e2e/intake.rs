@@ -51,13 +51,7 @@ async fn client(intake: &TestCluster) -> IntakeClient<Channel> {
 fn submission(channel: &str, external_id: &str, content: &str) -> v1::SubmitRequest {
     v1::SubmitRequest {
         channel: channel.to_owned(),
-        external_id: external_id.to_owned(),
-        customer: Some(v1::Customer {
-            phone: "13800138000".to_owned(),
-            ..Default::default()
-        }),
-        content: content.to_owned(),
-        ..Default::default()
+        ..e2e::web_submission(external_id, content)
     }
 }
 
@@ -154,24 +148,7 @@ async fn nats_request(
     subject: &str,
     request: &v1::SubmitRequest,
 ) -> async_nats::Message {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match nats
-            .request(subject.to_owned(), request.encode_to_vec().into())
-            .await
-        {
-            Ok(reply) => return reply,
-            Err(error) if tokio::time::Instant::now() < deadline => {
-                assert_eq!(
-                    error.kind(),
-                    async_nats::client::RequestErrorKind::NoResponders,
-                    "{error}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("nats request not answered: {error}"),
-        }
-    }
+    e2e::grpc::nats_request(nats, subject, request.encode_to_vec()).await
 }
 
 /// Publishes workflow's `received` event for `feedback_id` on TICKET_EVENTS, as workflow does.
@@ -223,11 +200,7 @@ async fn submissions_over_grpc_and_nats_land_on_the_stream_once_each() {
     for index in 0..5 {
         let request = submission("", &format!("nats-{index}"), "售后响应慢，希望改进");
         let reply = nats_request(&nats, "feedback.inbound.wechat", &request).await;
-        let status = reply
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get("Cloop-Status"))
-            .map(|value| value.as_str().to_owned());
+        let status = e2e::grpc::reply_status(&reply);
         assert_eq!(status.as_deref(), Some("0"));
         let response = v1::SubmitResponse::decode(reply.payload.as_ref()).expect("reply decodes");
         expected.insert(response.feedback_id.clone(), response.ticket_id.clone());

@@ -36,16 +36,7 @@ fn pair() -> TestCluster {
 }
 
 fn submission(external_id: &str) -> v1::SubmitRequest {
-    v1::SubmitRequest {
-        channel: "web".into(),
-        external_id: external_id.into(),
-        customer: Some(v1::Customer {
-            phone: "13800138000".into(),
-            ..Default::default()
-        }),
-        content: "快递一直没有送到，包裹延误了一周".into(),
-        ..Default::default()
-    }
+    e2e::web_submission(external_id, "快递一直没有送到，包裹延误了一周")
 }
 
 /// Submits `count` tickets and waits until the workflow has each of them.

@@ -9,8 +9,8 @@
 //!   count the cluster cannot hold gives a clear error.
 
 use crate::support::{
-    check_outcome, metric, soak, start_pair_on, tail, targets, Acknowledged, Load, LoadPlan,
-    PairOptions, START_TIMEOUT,
+    check_outcome, metric, soak, start_pair_on, tail, targets, transports_line, Acknowledged, Load,
+    LoadPlan, PairOptions, START_TIMEOUT,
 };
 use async_nats::jetstream;
 use e2e::{wait_until, NatsCluster};
@@ -261,7 +261,7 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     figures.add("load_secs", format!("{:.1}", elapsed.as_secs_f64()));
     figures
         .extra
-        .push(("load".into(), load_line(&acknowledged)));
+        .push(("load".into(), transports_line(&acknowledged)));
     figures.print();
     assert_eq!(acknowledged.len() as u64, total);
     figures.assert_clean();
@@ -347,22 +347,6 @@ fn longest_stall(
         last_value = Some(value);
     }
     longest.max(until.saturating_duration_since(last_growth))
-}
-
-/// `grpc=N nats=M` of the answers (the load sends odd indexes over NATS request/reply).
-fn load_line(acknowledged: &[Acknowledged]) -> String {
-    let over_nats = acknowledged
-        .iter()
-        .filter(|answer| {
-            answer
-                .external_id
-                .rsplit('-')
-                .next()
-                .and_then(|index| index.parse::<u64>().ok())
-                .is_some_and(|index| index % 2 == 1)
-        })
-        .count();
-    format!("grpc:{},nats:{}", acknowledged.len() - over_nats, over_nats)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

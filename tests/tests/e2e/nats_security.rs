@@ -172,11 +172,7 @@ async fn submit_over_nats(
         .request(subject.to_owned(), request.encode_to_vec().into())
         .await
         .map_err(|error| format!("{:?}: {error}", error.kind()))?;
-    let status = reply
-        .headers
-        .as_ref()
-        .and_then(|headers| headers.get("Cloop-Status"))
-        .map(|value| value.as_str().to_owned());
+    let status = e2e::grpc::reply_status(&reply);
     if status.as_deref() != Some("0") {
         return Err(format!("status {status:?}"));
     }

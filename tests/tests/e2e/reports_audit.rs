@@ -618,16 +618,13 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
             }
             let mut intake = IntakeClient::new(e2e::grpc::connect(&intake_address).await);
             for index in 0..5 {
-                let request = v1::SubmitRequest {
-                    channel: "web".into(),
-                    external_id: format!("f-more-{index}"),
-                    content: format!("跟随期间的新反馈 {index}"),
-                    customer: Some(v1::Customer {
-                        phone: "13800138001".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                };
+                let mut request = e2e::web_submission(
+                    &format!("f-more-{index}"),
+                    &format!("跟随期间的新反馈 {index}"),
+                );
+                if let Some(customer) = request.customer.as_mut() {
+                    customer.phone = "13800138001".into();
+                }
                 intake
                     .submit(authorized(request, "r-adapter"))
                     .await

@@ -276,11 +276,7 @@ async fn submit_over_nats(
         .request("feedback.inbound.wechat", request.encode_to_vec().into())
         .await
         .map_err(|error| format!("{:?}", error.kind()))?;
-    let status = reply
-        .headers
-        .as_ref()
-        .and_then(|headers| headers.get("Cloop-Status"))
-        .map(|value| value.as_str().to_owned());
+    let status = e2e::grpc::reply_status(&reply);
     if status.as_deref() != Some("0") {
         let error = v1::ErrorStatus::decode(reply.payload.as_ref()).unwrap_or_default();
         assert_ne!(
@@ -510,26 +506,7 @@ async fn command_task(
 /// Every ticket the workflow lists, paging through `ListTickets` as the admin.
 pub async fn list_all_tickets(channel: &Channel) -> Result<Vec<v1::Ticket>, tonic::Status> {
     let mut client = TicketsClient::new(channel.clone());
-    let mut tickets = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_tickets(authorized(
-                v1::ListTicketsRequest {
-                    page_size: 500,
-                    page_token: page_token.clone(),
-                    ..Default::default()
-                },
-                "t-admin",
-            ))
-            .await?
-            .into_inner();
-        tickets.extend(page.tickets);
-        if page.next_page_token.is_empty() {
-            return Ok(tickets);
-        }
-        page_token = page.next_page_token;
-    }
+    e2e::grpc::list_all_tickets(&mut client, None, "t-admin").await
 }
 
 /// Waits until every acknowledged ticket is listed by the workflow; returns the listing and
@@ -754,6 +731,22 @@ pub async fn check_outcome(
         );
     }
     figures
+}
+
+/// `grpc:N,nats:M` of a load's answers (it sends odd indexes over NATS request/reply).
+pub fn transports_line(acknowledged: &[Acknowledged]) -> String {
+    let over_nats = acknowledged
+        .iter()
+        .filter(|answer| {
+            answer
+                .external_id
+                .rsplit('-')
+                .next()
+                .and_then(|index| index.parse::<u64>().ok())
+                .is_some_and(|index| index % 2 == 1)
+        })
+        .count();
+    format!("grpc:{},nats:{}", acknowledged.len() - over_nats, over_nats)
 }
 
 /// Whether the long (`CLOOP_SOAK=1`) form of the scenarios runs.

@@ -700,27 +700,12 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
     let mut client = cluster.tickets_connected().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     let listed = loop {
-        let mut listed = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_tickets(authorized(
-                    v1::ListTicketsRequest {
-                        page_size: 500,
-                        page_token: token.clone(),
-                        ..Default::default()
-                    },
-                    "t-admin",
-                ))
-                .await
-                .expect("list")
-                .into_inner();
-            listed.extend(page.tickets.into_iter().map(|ticket| ticket.ticket_id));
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
-        }
+        let listed: Vec<String> = e2e::grpc::list_all_tickets(&mut client, None, "t-admin")
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|ticket| ticket.ticket_id)
+            .collect();
         if listed.len() >= SUBMISSIONS || Instant::now() > deadline {
             break listed;
         }
