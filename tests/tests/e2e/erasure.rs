@@ -234,7 +234,6 @@ async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
         .intake(ServiceSpec::new())
         .workflow(ServiceSpec::new())
         .start();
-    let mut intake = services.intake_connected().await;
     let mut ticket_ids = Vec::new();
     // Once with every identifier, once with only the e-mail address (another key).
     for (external_id, customer) in [
@@ -257,21 +256,11 @@ async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
             },
         ),
     ] {
-        let response = intake
-            .submit(authorized(
-                v1::SubmitRequest {
-                    channel: "web".into(),
-                    external_id: external_id.into(),
-                    content: "APP卡顿，下单后一直转圈".into(),
-                    customer: Some(customer),
-                    ..Default::default()
-                },
-                "t-adapter",
-            ))
-            .await
-            .expect("intake accepts")
-            .into_inner();
-        ticket_ids.push(response.ticket_id);
+        let request = v1::SubmitRequest {
+            customer: Some(customer),
+            ..e2e::web_submission(external_id, "APP卡顿，下单后一直转圈")
+        };
+        ticket_ids.push(services.submit_as("t-adapter", request).await);
     }
     for ticket_id in &ticket_ids {
         wait_recorded(&services, ticket_id).await;

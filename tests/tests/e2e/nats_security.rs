@@ -11,14 +11,13 @@
 //! in either stream) nor read FEEDBACK, and that an adapter's identity can submit on its own
 //! `feedback.inbound.<channel>` only, and cannot publish into FEEDBACK.
 
-use crate::support::{authorized, lazy_channel, list_all_tickets, tail};
+use crate::support::{lazy_channel, list_all_tickets, tail};
 use e2e::certs::TestPki;
 use e2e::{
     free_port, identity_passwords, workspace_root, NatsServer, Service, ServiceSpec, TestCluster,
 };
 use prost::Message as _;
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -268,7 +267,6 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
                 .envs(login("workflow")),
         );
     });
-    let intake_address = cluster.intake().address().to_owned();
     let logs = || {
         format!(
             "intake:\n{}\nworkflow:\n{}\nnotify:\n{}",
@@ -288,25 +286,8 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
 
     // (a) The services work with their identities: a submission becomes a ticket, the
     // workflow's `received` event reaches intake's confirmation and notify's consumer.
-    let mut submitter = IntakeClient::new(lazy_channel(&intake_address));
-    let ticket_id = submitter
-        .submit(authorized(
-            v1::SubmitRequest {
-                channel: "web".into(),
-                external_id: "nats-security-1".into(),
-                content: "APP卡顿，打开很慢".into(),
-                customer: Some(v1::Customer {
-                    phone: "13800138000".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            "t-adapter",
-        ))
-        .await
-        .expect("intake accepts")
-        .into_inner()
-        .ticket_id;
+    let request = e2e::web_submission("nats-security-1", "APP卡顿，打开很慢");
+    let ticket_id = cluster.submit_as("t-adapter", request).await;
     let workflow_channel = lazy_channel(&workflow_address);
     let listed = |channel: tonic::transport::Channel| async move {
         list_all_tickets(&channel).await.unwrap_or_default()

@@ -8,7 +8,6 @@
 use crate::support::{authorized, lazy_channel, start_pair, PairOptions};
 use e2e::{fetch_history, fetch_ticket, Service, ServiceSpec, TestCluster};
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -239,22 +238,14 @@ async fn history(client: &mut TicketsClient<Channel>, ticket_id: &str) -> Vec<v1
 
 /// Submits one ticket and waits until the workflow has it in step handle.
 async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -> String {
-    let mut intake = IntakeClient::new(lazy_channel(pair.intake().address()));
-    let ticket_id = intake
-        .submit(authorized(
-            v1::SubmitRequest {
-                channel: "app".into(),
-                external_id: external_id.into(),
-                content: "APP卡顿，打开很慢".into(),
-                customer: Some(customer),
-                ..Default::default()
-            },
-            "t-adapter",
-        ))
-        .await
-        .expect("intake accepts")
-        .into_inner()
-        .ticket_id;
+    let request = v1::SubmitRequest {
+        channel: "app".into(),
+        external_id: external_id.into(),
+        content: "APP卡顿，打开很慢".into(),
+        customer: Some(customer),
+        ..Default::default()
+    };
+    let ticket_id = pair.submit_as("t-adapter", request).await;
     let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

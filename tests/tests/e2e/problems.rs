@@ -49,16 +49,6 @@ async fn submit(
     cluster.submit_as("p-adapter", request).await
 }
 
-async fn wait_ticket(
-    cluster: &TestCluster,
-    ticket_id: &str,
-    condition: impl Fn(&v1::Ticket) -> bool,
-) -> v1::Ticket {
-    cluster
-        .wait_ticket(ticket_id, "p-admin", WAIT, condition)
-        .await
-}
-
 async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
     cluster.events(ticket_id, "p-admin").await
 }
@@ -202,7 +192,13 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     }
     let mut tickets = Vec::new();
     for id in &ids {
-        tickets.push(wait_ticket(&cluster, id, |ticket| step(ticket) == v1::Step::Handle).await);
+        tickets.push(
+            cluster
+                .wait_ticket(id, "p-admin", WAIT, |ticket| {
+                    step(ticket) == v1::Step::Handle
+                })
+                .await,
+        );
     }
     let parent = ids[0].clone();
     assert!(!tickets[0].keywords.is_empty(), "{:?}", tickets[0]);
@@ -322,7 +318,11 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
         refused.message()
     );
 
-    let problem = wait_ticket(&cluster, &parent, |ticket| ticket.children_count == 4).await;
+    let problem = cluster
+        .wait_ticket(&parent, "p-admin", WAIT, |ticket| {
+            ticket.children_count == 4
+        })
+        .await;
     let parent_history = types(&events_of(&cluster, &parent).await);
     assert_eq!(
         parent_history
@@ -338,7 +338,11 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     let reviewed = review(&cluster, &parent, 5).await;
     assert_eq!(step(&reviewed), v1::Step::Review);
     for child in &ids[1..] {
-        let ticket = wait_ticket(&cluster, child, |ticket| step(ticket) == v1::Step::Review).await;
+        let ticket = cluster
+            .wait_ticket(child, "p-admin", WAIT, |ticket| {
+                step(ticket) == v1::Step::Review
+            })
+            .await;
         assert_eq!(ticket.outcome, v1::Outcome::Fixed as i32);
         assert_eq!(ticket.solution, "新版本修复了卡顿");
         let history = types(&events_of(&cluster, child).await);
@@ -413,10 +417,11 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
         "13912345678",
     )
     .await;
-    wait_ticket(&cluster, &id, |ticket| {
-        step(ticket) != v1::Step::Unspecified
-    })
-    .await;
+    cluster
+        .wait_ticket(&id, "p-admin", WAIT, |ticket| {
+            step(ticket) != v1::Step::Unspecified
+        })
+        .await;
     // Customer service classifies it as a suggestion for the product department.
     let mut client = cluster.tickets_connected().await;
     let ticket = client

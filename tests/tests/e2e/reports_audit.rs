@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::Code;
 
+/// How long a ticket may take to reach the state a scenario waits for.
+const WAIT: Duration = Duration::from_secs(30);
+
 const PRINCIPALS: &[Principal] = &[
     principal("r-adapter", "web-form", "adapter"),
     principal("r-service", "zhang.san", "service"),
@@ -66,18 +69,6 @@ async fn submit(cluster: &TestCluster, external_id: &str, content: &str, name: &
 
 async fn get_ticket(cluster: &TestCluster, ticket_id: &str) -> Option<v1::Ticket> {
     e2e::get_ticket(&mut cluster.tickets_connected().await, ticket_id, "r-admin").await
-}
-
-/// Polls `GetTicket` until `condition` holds.
-async fn wait_ticket(
-    cluster: &TestCluster,
-    ticket_id: &str,
-    condition: impl Fn(&v1::Ticket) -> bool,
-) -> v1::Ticket {
-    let timeout = Duration::from_secs(30);
-    cluster
-        .wait_ticket(ticket_id, "r-admin", timeout, condition)
-        .await
 }
 
 async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<String> {
@@ -314,7 +305,9 @@ impl Driver {
 /// Submits a ticket and waits until the workflow has it.
 async fn received(cluster: &TestCluster, external_id: &str, content: &str, name: &str) -> String {
     let ticket_id = submit(cluster, external_id, content, name).await;
-    wait_ticket(cluster, &ticket_id, |_| true).await;
+    cluster
+        .wait_ticket(&ticket_id, "r-admin", WAIT, |_| true)
+        .await;
     ticket_id
 }
 

@@ -27,6 +27,9 @@ use rpcs::*;
 const UNLIMITED: &str = "rate_per_sec = 0";
 
 /// Every principal of the tests.
+/// How long a ticket may take to reach the state a scenario waits for.
+const WAIT: Duration = Duration::from_secs(30);
+
 const PRINCIPALS: &[Principal] = &[
     principal("t-adapter", "web-form", "adapter").with(UNLIMITED),
     principal("t-service", "zhang.san", "service").with(UNLIMITED),
@@ -82,18 +85,6 @@ async fn submit(cluster: &TestCluster, external_id: &str, content: &str) -> Stri
     cluster.submit_as("t-adapter", request).await
 }
 
-/// Polls `GetTicket` as the admin until `condition` holds.
-async fn wait_ticket(
-    cluster: &TestCluster,
-    ticket_id: &str,
-    condition: impl Fn(&v1::Ticket) -> bool,
-) -> v1::Ticket {
-    let timeout = Duration::from_secs(30);
-    cluster
-        .wait_ticket(ticket_id, "t-admin", timeout, condition)
-        .await
-}
-
 async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
     cluster.events(ticket_id, "t-admin").await
 }
@@ -138,10 +129,11 @@ async fn tickets_live_from_submission_to_archive() {
 
     // A suggestion adopted, with the head's approval.
     let suggestion = submit(&cluster, "s-1", "建议增加夜间模式").await;
-    let ticket = wait_ticket(&cluster, &suggestion, |ticket| {
-        step(ticket) == v1::Step::Classify
-    })
-    .await;
+    let ticket = cluster
+        .wait_ticket(&suggestion, "t-admin", WAIT, |ticket| {
+            step(ticket) == v1::Step::Classify
+        })
+        .await;
     assert_eq!(
         ticket.department, "",
         "the rules were not confident enough to dispatch"
@@ -214,10 +206,11 @@ async fn tickets_live_from_submission_to_archive() {
 
     // A complaint fixed, reopened by an unsatisfied customer, fixed again.
     let complaint = submit(&cluster, "c-1", "售后响应慢，客服态度差").await;
-    let ticket = wait_ticket(&cluster, &complaint, |ticket| {
-        step(ticket) == v1::Step::Handle
-    })
-    .await;
+    let ticket = cluster
+        .wait_ticket(&complaint, "t-admin", WAIT, |ticket| {
+            step(ticket) == v1::Step::Handle
+        })
+        .await;
     assert_eq!(ticket.department, "after_sales");
     let mut calls = caller(&cluster, &complaint).await;
     let ticket = calls
@@ -249,7 +242,11 @@ async fn tickets_live_from_submission_to_archive() {
 
     // A transfer between departments keeps the history.
     let parcel = submit(&cluster, "p-1", "快递太慢了，包裹破损").await;
-    wait_ticket(&cluster, &parcel, |ticket| ticket.department == "quality").await;
+    cluster
+        .wait_ticket(&parcel, "t-admin", WAIT, |ticket| {
+            ticket.department == "quality"
+        })
+        .await;
     let mut calls = caller(&cluster, &parcel).await;
     let ticket = calls
         .dispatch("t-head-quality", "logistics", "包裹破损属于物流问题")
@@ -299,10 +296,11 @@ async fn tickets_live_from_submission_to_archive() {
 async fn every_role_against_every_rpc_and_every_error_status() {
     let cluster = start_cluster("");
     let ticket_id = submit(&cluster, "m-1", "APP卡顿，打开很慢").await;
-    wait_ticket(&cluster, &ticket_id, |ticket| {
-        ticket.department == "technical"
-    })
-    .await;
+    cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
+        .await;
     let mut client = cluster.tickets_connected().await;
     let roles = [
         "t-adapter",
@@ -499,20 +497,22 @@ async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
          [[sla.escalation]]\nnotify = \"manager\"\nafter_breach = { amount = 5, unit = \"seconds\" }\n",
     );
     let ticket_id = submit(&cluster, "sla-1", "APP卡顿，打开很慢").await;
-    let ticket = wait_ticket(&cluster, &ticket_id, |ticket| {
-        ticket.sla_state == v1::SlaState::Warning as i32
-    })
-    .await;
+    let ticket = cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.sla_state == v1::SlaState::Warning as i32
+        })
+        .await;
     let respond_by = ticket.respond_by.expect("respond_by");
     // Kill the service between the warning and the breach; restart it after the second
     // escalation level is due.
     cluster.workflow_mut().kill();
     tokio::time::sleep(Duration::from_secs(9)).await;
     cluster.workflow_mut().restart();
-    wait_ticket(&cluster, &ticket_id, |ticket| {
-        ticket.escalated && ticket.escalation_reason.contains("manager")
-    })
-    .await;
+    cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.escalated && ticket.escalation_reason.contains("manager")
+        })
+        .await;
     // One more tick at least: nothing fires again.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let history = events_of(&cluster, &ticket_id).await;
@@ -601,7 +601,11 @@ async fn next_change(
 async fn a_department_watch_sees_its_queue_then_every_change() {
     let cluster = start_cluster("");
     let first = submit(&cluster, "w-1", "APP卡顿，打开很慢").await;
-    wait_ticket(&cluster, &first, |ticket| ticket.department == "technical").await;
+    cluster
+        .wait_ticket(&first, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
+        .await;
     let mut client = cluster.tickets_connected().await;
     let mut stream = client
         .watch_tickets(authorized(
@@ -741,7 +745,11 @@ async fn an_unrecordable_message_goes_to_the_dead_letter_subject_and_blocks_noth
         .expect("subscribe");
     // Make sure the stream exists (intake creates it) before publishing to it directly.
     let first = submit(&cluster, "d-0", "APP卡顿，打开很慢").await;
-    wait_ticket(&cluster, &first, |ticket| ticket.department == "technical").await;
+    cluster
+        .wait_ticket(&first, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
+        .await;
     let jetstream = async_nats::jetstream::new(nats.clone());
     jetstream
         .publish("feedback.received.web", "not a protobuf message".into())
@@ -763,20 +771,22 @@ async fn an_unrecordable_message_goes_to_the_dead_letter_subject_and_blocks_noth
     assert!(reason.contains("FeedbackReceived"), "{reason}");
     // The consumer goes on with the next message.
     let second = submit(&cluster, "d-1", "售后响应慢，客服态度差").await;
-    wait_ticket(&cluster, &second, |ticket| {
-        ticket.department == "after_sales"
-    })
-    .await;
+    cluster
+        .wait_ticket(&second, "t-admin", WAIT, |ticket| {
+            ticket.department == "after_sales"
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_outage_delays_publishing_and_loses_nothing() {
     let mut cluster = start_cluster("");
     let ticket_id = submit(&cluster, "o-1", "APP卡顿，打开很慢").await;
-    wait_ticket(&cluster, &ticket_id, |ticket| {
-        ticket.department == "technical"
-    })
-    .await;
+    cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
+        .await;
     cluster.nats_mut().stop();
     // The workflow keeps serving commands while NATS is down.
     let mut calls = caller(&cluster, &ticket_id).await;
@@ -833,10 +843,11 @@ const STRANGERS: &[&str] = &[
 async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
     let cluster = start_cluster("");
     let ticket_id = submit(&cluster, "x-1", "APP卡顿，打开很慢").await;
-    let placed = wait_ticket(&cluster, &ticket_id, |ticket| {
-        ticket.department == "technical"
-    })
-    .await;
+    let placed = cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
+        .await;
     assert_eq!(
         placed.helpers,
         ["product"],
@@ -863,7 +874,9 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
             .unwrap_or_else(|status| panic!("{rpc} by technical: {status:?}"));
     }
     let before = events_of(&cluster, &ticket_id).await;
-    let ticket = wait_ticket(&cluster, &ticket_id, |_| true).await;
+    let ticket = cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |_| true)
+        .await;
     // What must never come back to a stranger.
     let secrets = [
         "APP卡顿".to_owned(),
