@@ -687,19 +687,12 @@ async fn wait_ticket(
     ticket_id: &str,
     condition: impl Fn(&v1::Ticket) -> bool,
 ) -> v1::Ticket {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = None;
-    while Instant::now() < deadline {
-        if let Ok(response) = fetch_ticket(tickets, ticket_id, "t-admin").await {
-            let ticket = response.into_inner().ticket.expect("ticket");
-            if condition(&ticket) {
-                return ticket;
-            }
-            last = Some(ticket);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ticket {ticket_id} never reached the expected state; last seen {last:?}");
+    let timeout = Duration::from_secs(30);
+    e2e::wait_for_ticket(tickets, ticket_id, "t-admin", timeout, condition)
+        .await
+        .unwrap_or_else(|last| {
+            panic!("ticket {ticket_id} never reached the expected state; last seen {last:?}")
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
