@@ -4,202 +4,57 @@
 //! adapter keeps its latency), and canary contact data that must never reach any log, with both
 //! services logging at trace level.
 
-use e2e::{free_port, wait_until, NatsServer, ServiceProcess};
+use e2e::grpc::metrics_text;
+use e2e::grpc::nats_request;
+use e2e::{
+    authorized, fetch_history, fetch_ticket, principal, principals_file, wait_until, Principal,
+    Service, ServiceSpec, TestCluster,
+};
 use futures::StreamExt;
 use prost::Message;
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::Code;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A principal of a test's tokens file: token, name, role, department, extra TOML lines.
-type PrincipalSpec = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-);
-
-fn tokens_file(principals: &[PrincipalSpec]) -> String {
-    let mut text = String::new();
-    for (token, name, role, department, extra) in principals {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n{extra}\n",
-            service::tokens::token_sha256(token)
-        ));
-        if !department.is_empty() {
-            text.push_str(&format!("department = \"{department}\"\n"));
-        }
-        text.push('\n');
-    }
-    text
-}
-
-/// nats-server, cloop-intake and (when asked) cloop-workflow as real processes sharing one
-/// configuration and tokens file; every process writes its log into the test's folder.
-struct Stack {
-    nats: NatsServer,
-    intake: ServiceProcess,
-    workflow: Option<ServiceProcess>,
-    intake_address: String,
-    intake_metrics: String,
-    workflow_address: String,
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn start(
-        principals: &[PrincipalSpec],
-        config: &str,
-        log_level: &str,
-        with_workflow: bool,
-    ) -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-abuse-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file(principals)).expect("write tokens");
-        let config_path = dir.path().join("config.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "{config}\n\n[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\
-                 max_message_bytes = 200000\n\n\
-                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
-                 [nats]\nrequest_timeout_ms = 3000\n"
-            ),
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let intake_metrics = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let common = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config_path.to_string_lossy().into_owned(),
-            ]
-        };
-        let env = [
-            ("CLOOP_LOG".to_owned(), log_level.to_owned()),
-            ("RUST_LOG".to_owned(), log_level.to_owned()),
-        ];
-        let mut intake_args = common(&intake_address, "intake");
-        intake_args.extend(["--metrics-listen".to_owned(), intake_metrics.clone()]);
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &intake_args,
-            &env,
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = with_workflow.then(|| {
-            ServiceProcess::spawn(
-                "cloop-workflow",
-                &common(&workflow_address, "workflow"),
-                &env,
-                dir.path().join("workflow.log"),
-            )
-        });
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        if let Some(workflow) = workflow.as_mut() {
-            workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        }
-        Self {
-            nats,
-            intake,
-            workflow,
-            intake_address,
-            intake_metrics,
-            workflow_address,
-            dir,
-        }
-    }
-
-    async fn channel(address: &str) -> Channel {
-        let endpoint = format!("http://{address}");
-        for _ in 0..100 {
-            if let Ok(channel) = Channel::from_shared(endpoint.clone())
-                .expect("valid endpoint")
-                .connect()
-                .await
-            {
-                return channel;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("cannot connect to {endpoint}");
-    }
-
-    async fn intake(&self) -> IntakeClient<Channel> {
-        IntakeClient::new(Self::channel(&self.intake_address).await)
-    }
-
-    async fn tickets(&self) -> TicketsClient<Channel> {
-        TicketsClient::new(Self::channel(&self.workflow_address).await)
-    }
-
-    async fn nats_client(&self) -> async_nats::Client {
-        async_nats::connect(self.nats.url())
-            .await
-            .expect("connect to nats-server")
-    }
-
-    /// The text of intake's `/metrics`.
-    fn intake_metrics(&self) -> String {
-        let Ok(mut stream) = std::net::TcpStream::connect(&self.intake_metrics) else {
-            return String::new();
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!(
-            "GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.intake_metrics
-        );
-        if stream.write_all(request.as_bytes()).is_err() {
-            return String::new();
-        }
-        let mut text = String::new();
-        let _ = stream.read_to_string(&mut text);
-        text
+/// nats-server, cloop-intake (with metrics) and, when asked, cloop-workflow on one
+/// configuration (`config` before the test defaults), every process logging at `log_level`.
+fn stack(
+    principals: &[Principal],
+    config: &str,
+    log_level: &str,
+    with_workflow: bool,
+) -> TestCluster {
+    let builder = TestCluster::builder()
+        .prefix("cloop-abuse-e2e-")
+        .tokens(principals_file(principals))
+        .config(format!(
+            "{config}\n\n[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\
+             max_message_bytes = 200000\n\n\
+             [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
+             [nats]\nrequest_timeout_ms = 3000\n"
+        ))
+        .env("CLOOP_LOG", log_level)
+        .env("RUST_LOG", log_level)
+        .intake(ServiceSpec::new().metrics());
+    if with_workflow {
+        builder.workflow(ServiceSpec::new()).start()
+    } else {
+        builder.start()
     }
 }
 
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    request
+/// A client of intake, connected now.
+async fn intake_client(stack: &TestCluster) -> IntakeClient<Channel> {
+    IntakeClient::new(stack.connect("intake").await)
 }
 
 fn valid_submission(external_id: &str) -> v1::SubmitRequest {
-    v1::SubmitRequest {
-        channel: "web".into(),
-        external_id: external_id.into(),
-        customer: Some(v1::Customer {
-            phone: "13800138000".into(),
-            ..Default::default()
-        }),
-        content: "APP卡顿，打开很慢".into(),
-        ..Default::default()
-    }
+    e2e::web_submission(external_id, "APP卡顿，打开很慢")
 }
 
 /// A gRPC codec that sends and receives raw message bytes, so that tests can put anything in
@@ -426,29 +281,6 @@ fn resident_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/<pid>/status")
 }
 
-/// Sends a NATS request, retrying while intake has not subscribed yet.
-async fn nats_request(
-    nats: &async_nats::Client,
-    subject: &str,
-    body: Vec<u8>,
-) -> async_nats::Message {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match nats.request(subject.to_owned(), body.clone().into()).await {
-            Ok(reply) => return reply,
-            Err(error) if Instant::now() < deadline => {
-                assert_eq!(
-                    error.kind(),
-                    async_nats::client::RequestErrorKind::NoResponders,
-                    "{error}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("nats request not answered: {error}"),
-        }
-    }
-}
-
 /// The numeric gRPC code and the `ErrorStatus` of a NATS reply.
 fn nats_outcome(reply: &async_nats::Message) -> (i32, Option<v1::ErrorStatus>) {
     let code = reply
@@ -462,10 +294,9 @@ fn nats_outcome(reply: &async_nats::Message) -> (i32, Option<v1::ErrorStatus>) {
     (code, error)
 }
 
-async fn health_status(stack: &Stack) -> i32 {
-    let mut health = tonic_health::pb::health_client::HealthClient::new(
-        Stack::channel(&stack.intake_address).await,
-    );
+async fn health_status(stack: &TestCluster) -> i32 {
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(stack.connect("intake").await);
     health
         .check(tonic_health::pb::HealthCheckRequest {
             service: "feedback.v1.Intake".into(),
@@ -478,17 +309,17 @@ async fn health_status(stack: &Stack) -> i32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_malformed_requests_get_clear_errors_and_leave_intake_healthy() {
-    let stack = Stack::start(
-        &[("t-adapter", "web-form", "adapter", "", "")],
+    let stack = stack(
+        &[principal("t-adapter", "web-form", "adapter")],
         "",
         "info",
         false,
     );
     let nats = stack.nats_client().await;
-    let channel = Stack::channel(&stack.intake_address).await;
+    let channel = stack.connect("intake").await;
 
     // Warm up both entry points so the allocator's pools exist before the first measurement.
-    let mut intake = stack.intake().await;
+    let mut intake = intake_client(&stack).await;
     for index in 0..20 {
         intake
             .submit(authorized(
@@ -500,7 +331,7 @@ async fn a_thousand_malformed_requests_get_clear_errors_and_leave_intake_healthy
         let _ = raw_submit(channel.clone(), vec![0xFF; 64], "t-adapter").await;
         nats_request(&nats, "feedback.inbound.web", vec![0x08, 0x01]).await;
     }
-    let pid = stack.intake.pid().expect("intake runs");
+    let pid = stack.intake().pid().expect("intake runs");
     let before_kib = resident_kib(pid);
 
     let requests = malformed_requests();
@@ -605,7 +436,7 @@ async fn a_thousand_malformed_requests_get_clear_errors_and_leave_intake_healthy
         after_kib < before_kib + 64 * 1024,
         "intake grew from {before_kib} KiB to {after_kib} KiB"
     );
-    let metrics = stack.intake_metrics();
+    let metrics = metrics_text(stack.intake().metrics_address());
     assert!(
         metrics.contains("result=\"invalid\""),
         "invalid submissions are counted"
@@ -648,22 +479,16 @@ async fn an_adapter_at_ten_times_its_quota_is_refused_the_excess_and_others_keep
     const FLOOD_SECS: u64 = 3;
     // Adapters default to 5 per second (this also limits each NATS channel); the flood
     // adapter has its own 20 per second, the calm adapter none at all.
-    let stack = Stack::start(
+    let stack = stack(
         &[
-            (
-                "t-flood",
-                "flood-form",
-                "adapter",
-                "",
-                "rate_per_sec = 20\nburst = 20",
-            ),
-            ("t-calm", "calm-form", "adapter", "", "rate_per_sec = 0"),
+            principal("t-flood", "flood-form", "adapter").with("rate_per_sec = 20\nburst = 20"),
+            principal("t-calm", "calm-form", "adapter").with("rate_per_sec = 0"),
         ],
         "[rate_limits.adapter]\nrate_per_sec = 5\nburst = 5\n",
         "info",
         false,
     );
-    let mut calm = stack.intake().await;
+    let mut calm = intake_client(&stack).await;
     // Warm-up, then the calm adapter's latency with nobody else around.
     sequential_latencies(&mut calm, "t-calm", "warm", 20).await;
     let mut unloaded = sequential_latencies(&mut calm, "t-calm", "unloaded", 60).await;
@@ -671,7 +496,7 @@ async fn an_adapter_at_ten_times_its_quota_is_refused_the_excess_and_others_keep
 
     // The flood: 200 requests per second for 3 s, ten times the flood adapter's quota, each
     // request on its own task so that a slow answer does not slow the pace.
-    let flood_channel = Stack::channel(&stack.intake_address).await;
+    let flood_channel = stack.connect("intake").await;
     let flood = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / FLOOD_PER_SEC));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -752,7 +577,7 @@ async fn an_adapter_at_ten_times_its_quota_is_refused_the_excess_and_others_keep
         loaded_p50 <= bound,
         "the calm adapter's p50 went from {unloaded_p50:?} to {loaded_p50:?} (bound {bound:?})"
     );
-    let metrics = stack.intake_metrics();
+    let metrics = metrics_text(stack.intake().metrics_address());
     let counted = metrics
         .lines()
         .find_map(|line| {
@@ -862,45 +687,30 @@ async fn wait_ticket(
     ticket_id: &str,
     condition: impl Fn(&v1::Ticket) -> bool,
 ) -> v1::Ticket {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = None;
-    while Instant::now() < deadline {
-        if let Ok(response) = tickets
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "t-admin",
-            ))
-            .await
-        {
-            let ticket = response.into_inner().ticket.expect("ticket");
-            if condition(&ticket) {
-                return ticket;
-            }
-            last = Some(ticket);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ticket {ticket_id} never reached the expected state; last seen {last:?}");
+    let timeout = Duration::from_secs(30);
+    e2e::wait_for_ticket(tickets, ticket_id, "t-admin", timeout, condition)
+        .await
+        .unwrap_or_else(|last| {
+            panic!("ticket {ticket_id} never reached the expected state; last seen {last:?}")
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
-    let mut stack = Stack::start(
+    let mut stack = stack(
         &[
-            (CANARY_TOKEN, "web-form", "adapter", "", ""),
-            ("t-service", "zhang.san", "service", "", ""),
-            ("t-agent-product", "zhou.ba", "agent", "product", ""),
-            ("t-head-product", "wu.jiu", "head", "product", ""),
-            ("t-admin", "root", "admin", "", ""),
+            principal(CANARY_TOKEN, "web-form", "adapter"),
+            principal("t-service", "zhang.san", "service"),
+            principal("t-agent-product", "zhou.ba", "agent").of("product"),
+            principal("t-head-product", "wu.jiu", "head").of("product"),
+            principal("t-admin", "root", "admin"),
         ],
         "",
         "trace",
         true,
     );
-    let mut intake = stack.intake().await;
-    let mut tickets = stack.tickets().await;
+    let mut intake = intake_client(&stack).await;
+    let mut tickets = TicketsClient::new(stack.connect("workflow").await);
     let nats = stack.nats_client().await;
 
     // A submission over gRPC, its repeat, and refused ones that carry the canaries.
@@ -1036,13 +846,7 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
         .ticket
         .expect("ticket");
     assert_eq!(step(&archived), v1::Step::Archive);
-    let seen = tickets
-        .get_ticket(authorized(
-            v1::GetTicketRequest {
-                ticket_id: ticket_id.clone(),
-            },
-            "t-admin",
-        ))
+    let seen = fetch_ticket(&mut tickets, &ticket_id, "t-admin")
         .await
         .expect("get")
         .into_inner()
@@ -1068,19 +872,12 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
             ))
             .await;
     }
-    let _ = tickets
-        .get_history(authorized(
-            v1::GetHistoryRequest {
-                ticket_id: ticket_id.clone(),
-            },
-            "t-admin",
-        ))
+    let _ = fetch_history(&mut tickets, &ticket_id, "t-admin")
         .await
         .expect("history");
     // Wait until intake has its confirmation, so the whole loop ran.
     let confirmed = wait_until(Duration::from_secs(30), || {
-        stack
-            .intake_metrics()
+        metrics_text(stack.intake().metrics_address())
             .lines()
             .find_map(|line| line.strip_prefix("cloop_intake_confirmed_total"))
             .and_then(|value| value.trim().parse::<f64>().ok())
@@ -1089,17 +886,22 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
     assert!(confirmed, "intake saw workflow's confirmations");
 
     // Stop everything gracefully so every log is flushed, then read every byte written.
-    assert_eq!(stack.intake.terminate(Duration::from_secs(30)), Some(0));
-    if let Some(workflow) = stack.workflow.as_mut() {
-        assert_eq!(workflow.terminate(Duration::from_secs(30)), Some(0));
+    assert_eq!(
+        stack.intake_mut().terminate(Duration::from_secs(30)),
+        Some(0)
+    );
+    for workflow in stack.services_mut() {
+        if workflow.kind == Service::Workflow {
+            assert_eq!(workflow.terminate(Duration::from_secs(30)), Some(0));
+        }
     }
-    stack.nats.stop();
+    stack.nats_mut().stop();
     let logs: Vec<(String, Vec<u8>)> = [
         ("intake.log", stack.dir.path().join("intake.log")),
         ("workflow.log", stack.dir.path().join("workflow.log")),
         (
             "nats-server.log",
-            stack.nats.store_dir().join("nats-server.log"),
+            stack.nats().store_dir().join("nats-server.log"),
         ),
     ]
     .into_iter()
@@ -1152,19 +954,13 @@ async fn a_bulk_import_over_its_rate_is_paced_not_refused() {
     const RATE: f64 = 20.0;
     const BURST: usize = 5;
     const ITEMS: usize = 40;
-    let stack = Stack::start(
-        &[(
-            "t-bulk",
-            "bulk-import",
-            "adapter",
-            "",
-            "rate_per_sec = 20\nburst = 5",
-        )],
+    let stack = stack(
+        &[principal("t-bulk", "bulk-import", "adapter").with("rate_per_sec = 20\nburst = 5")],
         "",
         "info",
         false,
     );
-    let mut intake = stack.intake().await;
+    let mut intake = intake_client(&stack).await;
     let requests: Vec<v1::SubmitStreamRequest> = (0..ITEMS)
         .map(|index| v1::SubmitStreamRequest {
             submission: Some(valid_submission(&format!("bulk-{index}"))),
@@ -1196,7 +992,7 @@ async fn a_bulk_import_over_its_rate_is_paced_not_refused() {
         elapsed >= paced_at_least,
         "{ITEMS} items took {elapsed:?}: the rate was not applied (at least {paced_at_least:?})"
     );
-    let metrics = stack.intake_metrics();
+    let metrics = metrics_text(stack.intake().metrics_address());
     assert!(
         !metrics.contains("cloop_intake_rate_limited_total{caller=\"principal bulk-import\"}"),
         "a paced item is not a refusal"

@@ -4,27 +4,20 @@
 //! going away hands their open tickets back to the others; the history keeps every
 //! assignment; `ListTickets` filters by assignee, and "@me" is the caller.
 
-use crate::support::authorized;
-use e2e::{free_port, NatsServer, ServiceProcess};
+use e2e::{authorized, principal, principals_file, Principal, ServiceSpec, TestCluster};
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The members of technical; `wang.wu` also has a token.
 const MEMBERS: [&str; 4] = ["wang.wu", "chen.er", "zhou.san", "wu.si"];
 
-/// (token, name, role, department).
-const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
-    ("t-adapter", "web-form", "adapter", ""),
-    ("t-agent-technical", "wang.wu", "agent", "technical"),
-    ("t-agent-technical-2", "chen.er", "agent", "technical"),
-    ("t-head-technical", "zhao.liu", "head", "technical"),
-    ("t-admin", "root", "admin", ""),
+const PRINCIPALS: &[Principal] = &[
+    principal("t-adapter", "web-form", "adapter"),
+    principal("t-agent-technical", "wang.wu", "agent").of("technical"),
+    principal("t-agent-technical-2", "chen.er", "agent").of("technical"),
+    principal("t-head-technical", "zhao.liu", "head").of("technical"),
+    principal("t-admin", "root", "admin"),
 ];
 
 /// Every day, all day, is working time here, so that the test does not depend on when it
@@ -41,213 +34,113 @@ members = ["wang.wu", "chen.er", "zhou.san", "wu.si"]
 assignment = "round_robin"
 "#;
 
-struct Cluster {
-    _nats: NatsServer,
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake: Channel,
-    tickets: Channel,
-    _dir: tempfile::TempDir,
+/// Submits `count` app problems that the rules route to technical.
+async fn submit(cluster: &TestCluster, prefix: &str, count: usize) -> Vec<String> {
+    let mut intake = cluster.intake_client();
+    let mut ids = Vec::with_capacity(count);
+    for index in 0..count {
+        let external_id = format!("{prefix}-{index}");
+        let content = format!("APP卡顿，打开很慢 {prefix} {index}");
+        let request = v1::SubmitRequest {
+            channel: "app".into(),
+            ..e2e::web_submission(&external_id, &content)
+        };
+        let mut attempt = 0;
+        loop {
+            match intake
+                .submit(authorized(request.clone(), "t-adapter"))
+                .await
+            {
+                Ok(response) => {
+                    ids.push(response.into_inner().ticket_id);
+                    break;
+                }
+                Err(status) if attempt < 20 => {
+                    attempt += 1;
+                    eprintln!("submit retry: {status}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(status) => panic!("intake refused a submission: {status}"),
+            }
+        }
+    }
+    ids
 }
 
-impl Cluster {
-    async fn start() -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-assignment-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        let mut text = String::new();
-        for (token, name, role, department) in PRINCIPALS {
-            text.push_str(&format!(
-                "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-                service::tokens::token_sha256(token)
-            ));
-            if !department.is_empty() {
-                text.push_str(&format!("department = \"{department}\"\n"));
-            }
-            text.push('\n');
-        }
-        std::fs::write(&tokens, text).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "{DOMAIN}\n[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
-                 [workflow_service]\ntimer_tick_ms = 100\n\n[nats]\nrequest_timeout_ms = 3000\n"
-            ),
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let arguments = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &arguments(&intake_address, "intake"),
-            &env,
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &arguments(&workflow_address, "workflow"),
-            &env,
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            _nats: nats,
-            _intake: intake,
-            workflow,
-            intake: crate::support::lazy_channel(&intake_address),
-            tickets: crate::support::lazy_channel(&workflow_address),
-            _dir: dir,
-        }
-    }
+/// Every ticket of technical, as the admin sees it.
+async fn technical(cluster: &TestCluster, assignee: &str, token: &str) -> Vec<v1::Ticket> {
+    let filter = v1::TicketFilter {
+        department: "technical".into(),
+        assignee: assignee.into(),
+        ..Default::default()
+    };
+    e2e::grpc::list_all_tickets(&mut cluster.tickets_client(), Some(filter), token)
+        .await
+        .expect("list tickets")
+}
 
-    fn client(&self) -> TicketsClient<Channel> {
-        TicketsClient::new(self.tickets.clone())
-    }
-
-    /// Submits `count` app problems that the rules route to technical.
-    async fn submit(&self, prefix: &str, count: usize) -> Vec<String> {
-        let mut intake = IntakeClient::new(self.intake.clone());
-        let mut ids = Vec::with_capacity(count);
-        for index in 0..count {
-            let request = v1::SubmitRequest {
-                channel: "app".into(),
-                external_id: format!("{prefix}-{index}"),
-                content: format!("APP卡顿，打开很慢 {prefix} {index}"),
-                customer: Some(v1::Customer {
-                    phone: "13800138000".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
-            let mut attempt = 0;
-            loop {
-                match intake
-                    .submit(authorized(request.clone(), "t-adapter"))
-                    .await
-                {
-                    Ok(response) => {
-                        ids.push(response.into_inner().ticket_id);
-                        break;
-                    }
-                    Err(status) if attempt < 20 => {
-                        attempt += 1;
-                        eprintln!("submit retry: {status}");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Err(status) => panic!("intake refused a submission: {status}"),
-                }
-            }
-        }
-        ids
-    }
-
-    /// Every ticket of technical, as the admin sees it.
-    async fn technical(&self, assignee: &str, token: &str) -> Vec<v1::Ticket> {
-        let mut client = self.client();
-        let mut tickets = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = client
-                .list_tickets(authorized(
-                    v1::ListTicketsRequest {
-                        filter: Some(v1::TicketFilter {
-                            department: "technical".into(),
-                            assignee: assignee.into(),
-                            ..Default::default()
-                        }),
-                        page_size: 500,
-                        page_token: page_token.clone(),
-                    },
-                    token,
-                ))
-                .await
-                .expect("list tickets")
-                .into_inner();
-            tickets.extend(page.tickets);
-            if page.next_page_token.is_empty() {
-                return tickets;
-            }
-            page_token = page.next_page_token;
-        }
-    }
-
-    /// Waits until every ticket of `ids` has an assignee; returns the tickets.
-    async fn wait_assigned(&self, ids: &[String]) -> BTreeMap<String, v1::Ticket> {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let listed: BTreeMap<String, v1::Ticket> = self
-                .technical("", "t-admin")
-                .await
-                .into_iter()
-                .filter(|ticket| ids.contains(&ticket.ticket_id))
-                .map(|ticket| (ticket.ticket_id.clone(), ticket))
-                .collect();
-            let done = listed.len() == ids.len()
-                && listed.values().all(|ticket| !ticket.assignee.is_empty());
-            if done {
-                return listed;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {} tickets were assigned in time\n{}",
-                listed
-                    .values()
-                    .filter(|ticket| !ticket.assignee.is_empty())
-                    .count(),
-                ids.len(),
-                self.workflow.log()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    async fn set_away(&self, person: &str, away: bool, token: &str) -> v1::SetAwayResponse {
-        self.client()
-            .set_away(authorized(
-                v1::SetAwayRequest {
-                    person: person.into(),
-                    away,
-                },
-                token,
-            ))
+/// Waits until every ticket of `ids` has an assignee; returns the tickets.
+async fn wait_assigned(cluster: &TestCluster, ids: &[String]) -> BTreeMap<String, v1::Ticket> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let listed: BTreeMap<String, v1::Ticket> = technical(cluster, "", "t-admin")
             .await
-            .expect("set away")
-            .into_inner()
+            .into_iter()
+            .filter(|ticket| ids.contains(&ticket.ticket_id))
+            .map(|ticket| (ticket.ticket_id.clone(), ticket))
+            .collect();
+        let done =
+            listed.len() == ids.len() && listed.values().all(|ticket| !ticket.assignee.is_empty());
+        if done {
+            return listed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} tickets were assigned in time\n{}",
+            listed
+                .values()
+                .filter(|ticket| !ticket.assignee.is_empty())
+                .count(),
+            ids.len(),
+            cluster.workflow().log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
 
-    async fn history(&self, ticket_id: &str) -> Vec<v1::LogEvent> {
-        self.client()
-            .get_history(authorized(
-                v1::GetHistoryRequest {
-                    ticket_id: ticket_id.into(),
-                },
-                "t-admin",
-            ))
-            .await
-            .expect("history")
-            .into_inner()
-            .events
-    }
+async fn set_away(
+    cluster: &TestCluster,
+    person: &str,
+    away: bool,
+    token: &str,
+) -> v1::SetAwayResponse {
+    cluster
+        .tickets_client()
+        .set_away(authorized(
+            v1::SetAwayRequest {
+                person: person.into(),
+                away,
+            },
+            token,
+        ))
+        .await
+        .expect("set away")
+        .into_inner()
+}
+
+async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
+    cluster
+        .tickets_client()
+        .get_history(authorized(
+            v1::GetHistoryRequest {
+                ticket_id: ticket_id.into(),
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("history")
+        .into_inner()
+        .events
 }
 
 fn counts<'a>(tickets: impl Iterator<Item = &'a v1::Ticket>) -> BTreeMap<String, usize> {
@@ -260,11 +153,21 @@ fn counts<'a>(tickets: impl Iterator<Item = &'a v1::Ticket>) -> BTreeMap<String,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::builder()
+        .prefix("cloop-assignment-")
+        .tokens(principals_file(PRINCIPALS))
+        .config(format!(
+            "{DOMAIN}\n[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 100\n\n[nats]\nrequest_timeout_ms = 3000\n"
+        ))
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start();
 
     // 100 submissions routed to technical: 25 for each of the four members.
-    let first = cluster.submit("first", 100).await;
-    let assigned = cluster.wait_assigned(&first).await;
+    let first = submit(&cluster, "first", 100).await;
+    let assigned = wait_assigned(&cluster, &first).await;
     let spread = counts(assigned.values());
     let expected: BTreeMap<String, usize> = MEMBERS
         .iter()
@@ -274,25 +177,25 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
     // ListTickets by assignee agrees, and "@me" is the caller.
     for member in MEMBERS {
         assert_eq!(
-            cluster.technical(member, "t-admin").await.len(),
+            technical(&cluster, member, "t-admin").await.len(),
             25,
             "{member}"
         );
     }
-    let mine = cluster.technical("@me", "t-agent-technical").await;
+    let mine = technical(&cluster, "@me", "t-agent-technical").await;
     assert_eq!(mine.len(), 25);
     assert!(mine.iter().all(|ticket| ticket.assignee == "wang.wu"));
 
     // zhou.san goes away (set by the head): their 25 open tickets are handed back, by the
     // policy, to the three members on duty.
-    let answer = cluster.set_away("zhou.san", true, "t-head-technical").await;
+    let answer = set_away(&cluster, "zhou.san", true, "t-head-technical").await;
     assert!(answer.away);
     assert_eq!(
         answer.handed_back.len(),
         25,
         "every open ticket is handed back"
     );
-    let now = cluster.wait_assigned(&first).await;
+    let now = wait_assigned(&cluster, &first).await;
     assert!(
         now.values().all(|ticket| ticket.assignee != "zhou.san"),
         "nobody away keeps a ticket"
@@ -310,7 +213,7 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
     // A handed-back ticket keeps its whole history: the automatic assignment, then the
     // hand-back, each with the previous assignee.
     let handed = &answer.handed_back[0];
-    let history = cluster.history(handed).await;
+    let history = events_of(&cluster, handed).await;
     let assignments: Vec<serde_json::Value> = history
         .iter()
         .filter(|event| event.event_type == "assigned")
@@ -324,8 +227,8 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
     assert_ne!(assignments[1]["assignee"], "zhou.san");
 
     // The next batch: nobody away receives any, the three others share it evenly.
-    let second = cluster.submit("second", 30).await;
-    let batch = cluster.wait_assigned(&second).await;
+    let second = submit(&cluster, "second", 30).await;
+    let batch = wait_assigned(&cluster, &second).await;
     let shares = counts(batch.values());
     assert_eq!(shares.get("zhou.san"), None, "{shares:?}");
     assert_eq!(
@@ -335,7 +238,7 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
 
     // Back at work, zhou.san takes new tickets again; someone else may not set them away.
     let denied = cluster
-        .client()
+        .tickets_client()
         .set_away(authorized(
             v1::SetAwayRequest {
                 person: "zhou.san".into(),
@@ -346,16 +249,16 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
         .await
         .expect_err("a colleague may not");
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
-    assert!(!cluster.set_away("zhou.san", false, "t-admin").await.away);
-    let third = cluster.submit("third", 8).await;
-    let shares = counts(cluster.wait_assigned(&third).await.values());
+    assert!(!set_away(&cluster, "zhou.san", false, "t-admin").await.away);
+    let third = submit(&cluster, "third", 8).await;
+    let shares = counts(wait_assigned(&cluster, &third).await.values());
     assert_eq!(shares.get("zhou.san"), Some(&2), "{shares:?}");
 
     // The head reassigns by hand; an agent claims only what has nobody.
     let ticket_id = third[0].clone();
     let current = batch_assignee(&cluster, &ticket_id).await;
     let reassigned = cluster
-        .client()
+        .tickets_client()
         .assign(authorized(
             v1::AssignRequest {
                 ticket_id: ticket_id.clone(),
@@ -376,7 +279,7 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
         .expect("ticket");
     assert_ne!(reassigned.assignee, current);
     let refused = cluster
-        .client()
+        .tickets_client()
         .assign(authorized(
             v1::AssignRequest {
                 ticket_id: ticket_id.clone(),
@@ -389,7 +292,7 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
         .await
         .expect_err("not a member");
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    let history = cluster.history(&ticket_id).await;
+    let history = events_of(&cluster, &ticket_id).await;
     let reasons: Vec<String> = history
         .iter()
         .filter(|event| event.event_type == "assigned")
@@ -402,9 +305,9 @@ async fn round_robin_spreads_tickets_skips_the_away_and_hands_back_with_history(
     assert_eq!(reasons, ["auto", "assigned"]);
 }
 
-async fn batch_assignee(cluster: &Cluster, ticket_id: &str) -> String {
+async fn batch_assignee(cluster: &TestCluster, ticket_id: &str) -> String {
     cluster
-        .client()
+        .tickets_client()
         .get_ticket(authorized(
             v1::GetTicketRequest {
                 ticket_id: ticket_id.into(),

@@ -4,140 +4,24 @@
 //! timeline; and the offline commands (`log verify`, `log export`, `report monthly --db
 //! --at-position`) on the workflow's own event log, reproducible byte for byte.
 
-use e2e::{bin_path, free_port, wait_until, NatsServer, ServiceProcess};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use e2e::cluster::cloop_command;
+use e2e::{free_port, principal, principals_file, wait_until, Principal, ServiceSpec, TestCluster};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// (token, name, role, department) of the principals these tests use.
-const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
-    ("t-adapter", "web-form", "adapter", ""),
-    ("t-service", "zhang.san", "service", ""),
-    ("t-manager", "boss", "manager", ""),
-    ("t-admin", "root", "admin", ""),
+/// The principals these tests use.
+const PRINCIPALS: &[Principal] = &[
+    principal("t-adapter", "web-form", "adapter"),
+    principal("t-service", "zhang.san", "service"),
+    principal("t-manager", "boss", "manager"),
+    principal("t-admin", "root", "admin"),
 ];
-
-fn tokens_file() -> String {
-    let mut text = String::new();
-    for (token, name, role, department) in PRINCIPALS {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-            service::tokens::token_sha256(token)
-        ));
-        if !department.is_empty() {
-            text.push_str(&format!("department = \"{department}\"\n"));
-        }
-        text.push('\n');
-    }
-    text
-}
-
-/// nats-server, cloop-intake and cloop-workflow as real processes.
-struct Services {
-    _nats: NatsServer,
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake_address: String,
-    workflow_address: String,
-    dir: tempfile::TempDir,
-}
-
-impl Services {
-    fn start() -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-cli-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let common = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-            ]
-        };
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &common(&intake_address, "intake"),
-            &[],
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &common(&workflow_address, "workflow"),
-            &[],
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            _nats: nats,
-            _intake: intake,
-            workflow,
-            intake_address,
-            workflow_address,
-            dir,
-        }
-    }
-
-    /// Runs `cloop` against these services with `token` (none when empty).
-    fn cloop(&self, token: &str, args: &[&str]) -> Output {
-        let mut full = vec![
-            "--intake".to_owned(),
-            self.intake_address.clone(),
-            "--workflow".to_owned(),
-            self.workflow_address.clone(),
-        ];
-        if !token.is_empty() {
-            full.push("--token".to_owned());
-            full.push(token.to_owned());
-        }
-        full.extend(args.iter().map(|arg| (*arg).to_owned()));
-        cloop(self.dir.path(), &full)
-    }
-
-    fn database(&self) -> PathBuf {
-        self.dir.path().join("workflow").join("workflow.db")
-    }
-
-    /// Where the offline `cloop log` commands find the workflow's log: `--db workflow.db`, or
-    /// `--store URL` when it is in PostgreSQL.
-    fn log_source(&self) -> [String; 2] {
-        match self.workflow.store_url() {
-            Some(url) => ["--store".to_owned(), url.to_owned()],
-            None => [
-                "--db".to_owned(),
-                self.database().to_string_lossy().into_owned(),
-            ],
-        }
-    }
-}
 
 /// Runs the `cloop` binary with a clean environment: no token, no profile from the user's
 /// home, no colour.
 fn cloop(home: &Path, args: &[String]) -> Output {
-    Command::new(bin_path("cloop"))
-        .args(args)
-        .env_remove("CLOOP_TOKEN")
-        .env_remove("CLOOP_INTAKE")
-        .env_remove("CLOOP_WORKFLOW")
-        .env_remove("CLOOP_PROFILE")
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", home)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run cloop")
+    cloop_command(home).args(args).output().expect("run cloop")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -296,7 +180,12 @@ fn token_new_prints_a_token_and_its_tokens_file_entry() {
 
 #[test]
 fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
-    let mut services = Services::start();
+    let mut services = TestCluster::builder()
+        .prefix("cloop-cli-e2e-")
+        .tokens(principals_file(PRINCIPALS))
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start();
 
     // A bad token and no token: unauthenticated, exit 3.
     let output = services.cloop("not-a-token", &["tickets", "list"]);
@@ -440,7 +329,7 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
     assert_one_line_error(&output, 5, "error: ");
 
     // Offline, on the workflow's own log once it has stopped.
-    services.workflow.terminate(Duration::from_secs(20));
+    services.workflow_mut().terminate(Duration::from_secs(20));
     let [source_flag, source] = services.log_source();
     let output = services.cloop("", &["log", "verify", &source_flag, &source]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -456,10 +345,7 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
     assert_eq!(first["position"], 1);
 
     // Offline, from the log's store: the SQLite file, or the PostgreSQL database.
-    let (source_flag, source) = match services.workflow.store_url() {
-        Some(url) => ("--store", url.to_owned()),
-        None => ("--db", services.database().to_string_lossy().into_owned()),
-    };
+    let source_flag = source_flag.as_str();
     let month = chrono::Utc::now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
         .format("%Y-%m")

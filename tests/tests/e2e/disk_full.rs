@@ -13,10 +13,10 @@
 //! otherwise.
 
 use crate::support::{
-    authorized, check_outcome, lazy_channel, metric, metrics_text, tail, wait_for_tickets,
-    Acknowledged, Pair, PairOptions, Service,
+    authorized, check_outcome, lazy_channel, metric, metrics_text, start_pair, tail,
+    wait_for_tickets, Acknowledged, PairOptions, Service,
 };
-use e2e::SmallDisk;
+use e2e::{SmallDisk, TestCluster};
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
@@ -317,14 +317,14 @@ async fn intake_on_a_full_disk_answers_unavailable_loses_nothing_and_recovers() 
     let Some(disk) = small_disk("disk_full_intake", INTAKE_DISK_BYTES) else {
         return;
     };
-    let mut pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         intake: "confirm_timeout_secs = 10".into(),
         workflow: "ack_wait_secs = 5\nbackoff_ms = [200, 1000]".into(),
         intake_data_dir: Some(disk.path().join("intake")),
         ..Default::default()
     });
     let ballast = disk.fill_leaving("ballast", HEADROOM_BYTES);
-    let channel = lazy_channel(&pair.intake_address);
+    let channel = lazy_channel(pair.intake().address());
 
     // Fill the disk.
     let filling_started = Instant::now();
@@ -339,20 +339,20 @@ async fn intake_on_a_full_disk_answers_unavailable_loses_nothing_and_recovers() 
     let filled_after = filling_started.elapsed();
     // Full for a while: every answer must still come, fast, as UNAVAILABLE.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let alive = pair.intake.exit_status().is_none();
-    let serving = healthy(&pair.intake_address).await;
+    let alive = pair.intake_mut().exit_status().is_none();
+    let serving = healthy(pair.intake().address()).await;
     let answers = submitters.finish().await;
     assert!(
         alive,
         "intake exited on a full disk:\n{}",
-        tail(&pair.intake.log(), 40)
+        tail(&pair.intake().log(), 40)
     );
     assert!(
         filled,
         "the disk never filled: {} answers, {} bytes free:\n{}",
         answers.len(),
         disk.free_bytes(),
-        tail(&pair.intake.log(), 20)
+        tail(&pair.intake().log(), 20)
     );
     let bad = violations(&answers);
     assert!(
@@ -371,7 +371,7 @@ async fn intake_on_a_full_disk_answers_unavailable_loses_nothing_and_recovers() 
             .take(3)
             .collect::<Vec<_>>()
     );
-    let log = pair.intake.log();
+    let log = pair.intake().log();
     assert!(
         log.contains("data disk full"),
         "intake's log does not say the disk is full:\n{}",
@@ -381,12 +381,15 @@ async fn intake_on_a_full_disk_answers_unavailable_loses_nothing_and_recovers() 
         !log.contains("13800138000"),
         "intake's log shows a customer's phone number"
     );
-    let disk_full_metric =
-        metric(&pair.intake_metrics, "cloop_intake_disk_full_total").unwrap_or(0.0);
+    let disk_full_metric = metric(
+        pair.intake().metrics_address(),
+        "cloop_intake_disk_full_total",
+    )
+    .unwrap_or(0.0);
     assert!(
         disk_full_metric > 0.0,
         "cloop_intake_disk_full_total is not counting: {}",
-        metrics_text(&pair.intake_metrics)
+        metrics_text(pair.intake().metrics_address())
             .lines()
             .filter(|line| line.contains("disk"))
             .collect::<Vec<_>>()
@@ -400,7 +403,7 @@ async fn intake_on_a_full_disk_answers_unavailable_loses_nothing_and_recovers() 
         .unwrap_or_else(|| {
             panic!(
                 "intake did not accept a submission within 60 s of the disk having room:\n{}",
-                tail(&pair.intake.log(), 30)
+                tail(&pair.intake().log(), 30)
             )
         });
     // Everything refused is submitted again: each must be accepted as new (UNAVAILABLE meant
@@ -418,8 +421,8 @@ async fn intake_on_a_full_disk_answers_unavailable_loses_nothing_and_recovers() 
                  {}\n{}",
                 answer.key,
                 disk.free_bytes(),
-                listing(&pair.data_dir(Service::Intake)),
-                tail(&pair.intake.log(), 20)
+                listing(pair.service(Service::Intake).data_dir()),
+                tail(&pair.intake().log(), 20)
             )
         });
     let stored_anyway = retried
@@ -528,14 +531,14 @@ async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and
     let Some(disk) = small_disk("disk_full_workflow", WORKFLOW_DISK_BYTES) else {
         return;
     };
-    let mut pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         intake: "confirm_timeout_secs = 10".into(),
         workflow: "ack_wait_secs = 5\nbackoff_ms = [200, 1000]".into(),
         workflow_data_dir: Some(disk.path().join("workflow")),
         ..Default::default()
     });
-    let intake = lazy_channel(&pair.intake_address);
-    let workflow = lazy_channel(&pair.workflow_address);
+    let intake = lazy_channel(pair.intake().address());
+    let workflow = lazy_channel(pair.workflow().address());
 
     // A few tickets recorded before the disk fills, for the commands.
     let warm = Submitters::start(&intake, "warm", 2, Duration::from_millis(50));
@@ -580,19 +583,28 @@ async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and
         })
     };
     // The disk is full once commands are refused for it.
-    let received = |pair: &Pair| metric(&pair.workflow_metrics, "cloop_workflow_received_total");
+    let received = |pair: &TestCluster| {
+        metric(
+            pair.workflow().metrics_address(),
+            "cloop_workflow_received_total",
+        )
+    };
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut filled = false;
     while Instant::now() < deadline {
-        let log = pair.workflow.log();
+        let log = pair.workflow().log();
         if log.matches("data disk full").count() > 0
-            && metric(&pair.workflow_metrics, "cloop_workflow_disk_full_total").unwrap_or(0.0)
+            && metric(
+                pair.workflow().metrics_address(),
+                "cloop_workflow_disk_full_total",
+            )
+            .unwrap_or(0.0)
                 >= FULL_ANSWERS as f64
         {
             filled = true;
             break;
         }
-        if pair.workflow.exit_status().is_some() {
+        if pair.workflow_mut().exit_status().is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -602,21 +614,21 @@ async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and
     let received_when_full = received(&pair);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let received_later = received(&pair);
-    let alive = pair.workflow.exit_status().is_none();
-    let serving = healthy(&pair.workflow_address).await;
+    let alive = pair.workflow_mut().exit_status().is_none();
+    let serving = healthy(pair.workflow().address()).await;
     stop_commands.store(true, Ordering::Relaxed);
     let command_answers = commands.await.expect("commands");
     let answers = submitters.finish().await;
     assert!(
         alive,
         "workflow exited on a full disk:\n{}",
-        tail(&pair.workflow.log(), 40)
+        tail(&pair.workflow().log(), 40)
     );
     assert!(
         filled,
         "the workflow's disk never filled ({} bytes free):\n{}",
         disk.free_bytes(),
-        tail(&pair.workflow.log(), 20)
+        tail(&pair.workflow().log(), 20)
     );
     assert!(serving, "workflow is not SERVING on a full disk");
     assert!(
@@ -650,7 +662,7 @@ async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and
         received_when_full, received_later,
         "the workflow recorded tickets on a full disk"
     );
-    let log = pair.workflow.log();
+    let log = pair.workflow().log();
     assert!(
         !log.contains("13800138000"),
         "workflow's log shows a customer's phone number"
@@ -674,8 +686,8 @@ async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and
                 "command {command_id} still refused after the disk had room again: {answer:?}\n\
                  {} bytes free: {}\n{}",
                 disk.free_bytes(),
-                listing(&pair.data_dir(Service::Workflow)),
-                tail(&pair.workflow.log(), 30)
+                listing(pair.service(Service::Workflow).data_dir()),
+                tail(&pair.workflow().log(), 30)
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -683,11 +695,14 @@ async fn workflow_on_a_full_disk_leaves_feedback_unacked_answers_unavailable_and
     let mut acknowledged = warm_acknowledged.clone();
     acknowledged.extend(acknowledged_of(&answers));
     let (_, caught_up) = wait_for_tickets(&workflow, &acknowledged, Duration::from_secs(300)).await;
-    let dead_letters = metric(&pair.workflow_metrics, "cloop_workflow_dead_letters_total");
+    let dead_letters = metric(
+        pair.workflow().metrics_address(),
+        "cloop_workflow_dead_letters_total",
+    );
     let free_after = disk.free_bytes();
     eprintln!(
         "disk_full_workflow: {free_after} bytes free after catching up: {}",
-        listing(&pair.data_dir(Service::Workflow))
+        listing(pair.service(Service::Workflow).data_dir())
     );
     let mut figures = check_outcome(
         &mut pair,

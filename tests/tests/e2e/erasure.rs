@@ -7,18 +7,15 @@
 //! verifies. Before the erasure the same checks find the canaries where they belong, so the
 //! test shows the erasure did it.
 
-use e2e::{bin_path, free_port, NatsServer, ServiceProcess};
+use e2e::{
+    authorized, fetch_history, fetch_ticket, principal, principals_file, Principal, ServiceSpec,
+    TestCluster,
+};
 use futures::StreamExt;
 use proto::v1;
-use proto::v1::audit_client::AuditClient;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 const NAME: &str = "CanaryNameZhao";
 const PHONE: &str = "+8613912345678";
@@ -26,304 +23,155 @@ const EMAIL: &str = "canary.zhao@example.cn";
 const CUSTOMER_ID: &str = "cust-canary-7";
 const CANARIES: [&str; 4] = [NAME, PHONE, EMAIL, CUSTOMER_ID];
 
-/// (token, name, role) of the principals of this test.
-const PRINCIPALS: &[(&str, &str, &str)] = &[
-    ("t-adapter", "web-form", "adapter"),
-    ("t-auditor", "checker", "auditor"),
-    ("t-admin", "root", "admin"),
+/// The principals of this test.
+const PRINCIPALS: &[Principal] = &[
+    principal("t-adapter", "web-form", "adapter"),
+    principal("t-auditor", "checker", "auditor"),
+    principal("t-admin", "root", "admin"),
 ];
 
-struct Services {
-    _nats: NatsServer,
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake_address: String,
-    workflow_address: String,
-    dir: tempfile::TempDir,
+fn data(services: &TestCluster, file: &str) -> PathBuf {
+    services.workflow().data_dir().join(file)
 }
 
-impl Services {
-    fn start() -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-erasure-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
+/// The SQLite file of the projections: `workflow.db`, or `projections.db` when the log is
+/// in PostgreSQL.
+fn projections_file(services: &TestCluster) -> PathBuf {
+    match services.workflow().store_url() {
+        Some(_) => data(services, "projections.db"),
+        None => data(services, "workflow.db"),
+    }
+}
+
+/// Everything the workflow stores, as bytes to search: its SQLite file (with the WAL); on
+/// PostgreSQL also every row of every table of its database as text (`bytea` shows as
+/// hex there, so [`canaries_in_stored`] looks for the hex form too).
+fn stored_bytes(services: &TestCluster) -> Vec<u8> {
+    let mut bytes = database_bytes(&projections_file(services));
+    let rows = services.workflow().with_store_client(|client| {
+        let tables = client
+            .query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .expect("list the tables");
         let mut text = String::new();
-        for (token, name, role) in PRINCIPALS {
-            text.push_str(&format!(
-                "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n\n",
-                service::tokens::token_sha256(token)
-            ));
-        }
-        std::fs::write(&tokens, text).expect("write tokens");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let common = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-            ]
-        };
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &common(&intake_address, "intake"),
-            &[],
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &common(&workflow_address, "workflow"),
-            &[],
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            _nats: nats,
-            _intake: intake,
-            workflow,
-            intake_address,
-            workflow_address,
-            dir,
-        }
-    }
-
-    fn data(&self, file: &str) -> PathBuf {
-        self.dir.path().join("workflow").join(file)
-    }
-
-    /// Where the offline `cloop log` commands find the workflow's log: `--db workflow.db`, or
-    /// `--store URL` when it is in PostgreSQL.
-    fn log_source(&self) -> [String; 2] {
-        match self.workflow.store_url() {
-            Some(url) => ["--store".to_owned(), url.to_owned()],
-            None => [
-                "--db".to_owned(),
-                self.data("workflow.db").to_string_lossy().into_owned(),
-            ],
-        }
-    }
-
-    /// The SQLite file of the projections: `workflow.db`, or `projections.db` when the log is
-    /// in PostgreSQL.
-    fn projections_file(&self) -> PathBuf {
-        match self.workflow.store_url() {
-            Some(_) => self.data("projections.db"),
-            None => self.data("workflow.db"),
-        }
-    }
-
-    /// Everything the workflow stores, as bytes to search: its SQLite file (with the WAL); on
-    /// PostgreSQL also every row of every table of its database as text (`bytea` shows as
-    /// hex there, so [`canaries_in_stored`] looks for the hex form too).
-    fn stored_bytes(&self) -> Vec<u8> {
-        let mut bytes = database_bytes(&self.projections_file());
-        let rows = self.workflow.with_store_client(|client| {
-            let tables = client
+        for table in tables {
+            let table: String = table.get(0);
+            for row in client
                 .query(
-                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                    &format!("SELECT row_to_json(t)::text FROM \"{table}\" t"),
                     &[],
                 )
-                .expect("list the tables");
-            let mut text = String::new();
-            for table in tables {
-                let table: String = table.get(0);
-                for row in client
-                    .query(
-                        &format!("SELECT row_to_json(t)::text FROM \"{table}\" t"),
-                        &[],
-                    )
-                    .expect("read a table")
-                {
-                    text.push_str(&row.get::<_, String>(0));
-                    text.push('\n');
-                }
-            }
-            text
-        });
-        if let Some(rows) = rows {
-            bytes.extend(rows.into_bytes());
-        }
-        bytes
-    }
-
-    /// Runs `cloop` against these services with `token`.
-    fn cloop(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(bin_path("cloop"))
-            .args([
-                "--intake",
-                &self.intake_address,
-                "--workflow",
-                &self.workflow_address,
-                "--token",
-                token,
-            ])
-            .args(args)
-            .env_remove("CLOOP_TOKEN")
-            .env_remove("CLOOP_PROFILE")
-            .env_remove("CLOOP_DB")
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run cloop")
-    }
-
-    async fn intake(&self) -> IntakeClient<Channel> {
-        IntakeClient::connect(format!("http://{}", self.intake_address))
-            .await
-            .expect("connect to intake")
-    }
-
-    async fn tickets(&self) -> TicketsClient<Channel> {
-        TicketsClient::connect(format!("http://{}", self.workflow_address))
-            .await
-            .expect("connect to workflow")
-    }
-
-    async fn audit(&self) -> AuditClient<Channel> {
-        AuditClient::connect(format!("http://{}", self.workflow_address))
-            .await
-            .expect("connect to workflow")
-    }
-
-    async fn get_ticket(&self, ticket_id: &str) -> v1::Ticket {
-        self.tickets()
-            .await
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "t-admin",
-            ))
-            .await
-            .expect("get ticket")
-            .into_inner()
-            .ticket
-            .expect("ticket")
-    }
-
-    /// Polls until the workflow has the ticket.
-    async fn wait_recorded(&self, ticket_id: &str) -> v1::Ticket {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut client = self.tickets().await;
-        while Instant::now() < deadline {
-            if let Ok(response) = client
-                .get_ticket(authorized(
-                    v1::GetTicketRequest {
-                        ticket_id: ticket_id.to_owned(),
-                    },
-                    "t-admin",
-                ))
-                .await
+                .expect("read a table")
             {
-                return response.into_inner().ticket.expect("ticket");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "ticket {ticket_id} was never recorded\n{}",
-            self.workflow.log()
-        );
-    }
-
-    /// Everything the services show about the customer, as one text: GetTicket and
-    /// GetHistory of both tickets, ListTickets, ReadEvents of the whole log.
-    async fn everything_shown(&self, ticket_ids: &[String]) -> String {
-        let mut shown = String::new();
-        let mut tickets = self.tickets().await;
-        for ticket_id in ticket_ids {
-            shown.push_str(&format!("{:?}\n", self.get_ticket(ticket_id).await));
-            let history = tickets
-                .get_history(authorized(
-                    v1::GetHistoryRequest {
-                        ticket_id: ticket_id.clone(),
-                    },
-                    "t-admin",
-                ))
-                .await
-                .expect("history")
-                .into_inner();
-            shown.push_str(&format!("{history:?}\n"));
-        }
-        let list = tickets
-            .list_tickets(authorized(
-                v1::ListTicketsRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                "t-admin",
-            ))
-            .await
-            .expect("list")
-            .into_inner();
-        assert_eq!(list.tickets.len(), ticket_ids.len());
-        shown.push_str(&format!("{list:?}\n"));
-        shown.push_str(&self.read_events().await);
-        shown
-    }
-
-    async fn read_events(&self) -> String {
-        let mut stream = self
-            .audit()
-            .await
-            .read_events(authorized(
-                v1::ReadEventsRequest {
-                    from_position: 1,
-                    ..Default::default()
-                },
-                "t-auditor",
-            ))
-            .await
-            .expect("read events")
-            .into_inner();
-        let mut text = String::new();
-        while let Some(item) = stream.next().await {
-            text.push_str(&format!("{:?}\n", item.expect("row")));
-        }
-        text
-    }
-
-    /// The text of every projection table, read with SQL on the service's database file.
-    fn projection_text(&self) -> String {
-        let connection = rusqlite::Connection::open_with_flags(
-            self.projections_file(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open the projections");
-        let mut text = String::new();
-        for query in [
-            "SELECT ticket_id || '|' || ifnull(customer_id, '') || '|' || state_json FROM tickets",
-            "SELECT content || '|' || product || '|' || order_id || '|' || keywords FROM tickets_fts",
-            "SELECT key_id || '|' || ticket_id FROM ticket_keys",
-        ] {
-            let mut statement = connection.prepare(query).expect("prepare");
-            let rows = statement
-                .query_map([], |row| row.get::<_, String>(0))
-                .expect("query");
-            for row in rows {
-                text.push_str(&row.expect("row"));
+                text.push_str(&row.get::<_, String>(0));
                 text.push('\n');
             }
         }
         text
+    });
+    if let Some(rows) = rows {
+        bytes.extend(rows.into_bytes());
     }
+    bytes
 }
 
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
+async fn get_ticket(services: &TestCluster, ticket_id: &str) -> v1::Ticket {
+    fetch_ticket(
+        &mut services.tickets_connected().await,
+        ticket_id,
+        "t-admin",
+    )
+    .await
+    .expect("get ticket")
+    .into_inner()
+    .ticket
+    .expect("ticket")
+}
+
+/// Polls until the workflow has the ticket.
+async fn wait_recorded(services: &TestCluster, ticket_id: &str) -> v1::Ticket {
+    let timeout = Duration::from_secs(30);
+    services
+        .wait_ticket(ticket_id, "t-admin", timeout, |_| true)
+        .await
+}
+
+/// Everything the services show about the customer, as one text: GetTicket and
+/// GetHistory of both tickets, ListTickets, ReadEvents of the whole log.
+async fn everything_shown(services: &TestCluster, ticket_ids: &[String]) -> String {
+    let mut shown = String::new();
+    let mut tickets = services.tickets_connected().await;
+    for ticket_id in ticket_ids {
+        shown.push_str(&format!("{:?}\n", get_ticket(services, ticket_id).await));
+        let history = fetch_history(&mut tickets, ticket_id, "t-admin")
+            .await
+            .expect("history")
+            .into_inner();
+        shown.push_str(&format!("{history:?}\n"));
+    }
+    let list = tickets
+        .list_tickets(authorized(
+            v1::ListTicketsRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.tickets.len(), ticket_ids.len());
+    shown.push_str(&format!("{list:?}\n"));
+    shown.push_str(&read_events(services).await);
+    shown
+}
+
+async fn read_events(services: &TestCluster) -> String {
+    let mut stream = services
+        .audit_connected()
+        .await
+        .read_events(authorized(
+            v1::ReadEventsRequest {
+                from_position: 1,
+                ..Default::default()
+            },
+            "t-auditor",
+        ))
+        .await
+        .expect("read events")
+        .into_inner();
+    let mut text = String::new();
+    while let Some(item) = stream.next().await {
+        text.push_str(&format!("{:?}\n", item.expect("row")));
+    }
+    text
+}
+
+/// The text of every projection table, read with SQL on the service's database file.
+fn projection_text(services: &TestCluster) -> String {
+    let connection = rusqlite::Connection::open_with_flags(
+        projections_file(services),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the projections");
+    let mut text = String::new();
+    for query in [
+        "SELECT ticket_id || '|' || ifnull(customer_id, '') || '|' || state_json FROM tickets",
+        "SELECT content || '|' || product || '|' || order_id || '|' || keywords FROM tickets_fts",
+        "SELECT key_id || '|' || ticket_id FROM ticket_keys",
+    ] {
+        let mut statement = connection.prepare(query).expect("prepare");
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .expect("query");
+        for row in rows {
+            text.push_str(&row.expect("row"));
+            text.push('\n');
+        }
+    }
+    text
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -380,8 +228,12 @@ fn database_bytes(path: &Path) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
-    let services = Services::start();
-    let mut intake = services.intake().await;
+    let services = TestCluster::builder()
+        .prefix("cloop-erasure-e2e-")
+        .tokens(principals_file(PRINCIPALS))
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start();
     let mut ticket_ids = Vec::new();
     // Once with every identifier, once with only the e-mail address (another key).
     for (external_id, customer) in [
@@ -404,37 +256,27 @@ async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
             },
         ),
     ] {
-        let response = intake
-            .submit(authorized(
-                v1::SubmitRequest {
-                    channel: "web".into(),
-                    external_id: external_id.into(),
-                    content: "APP卡顿，下单后一直转圈".into(),
-                    customer: Some(customer),
-                    ..Default::default()
-                },
-                "t-adapter",
-            ))
-            .await
-            .expect("intake accepts")
-            .into_inner();
-        ticket_ids.push(response.ticket_id);
+        let request = v1::SubmitRequest {
+            customer: Some(customer),
+            ..e2e::web_submission(external_id, "APP卡顿，下单后一直转圈")
+        };
+        ticket_ids.push(services.submit_as("t-adapter", request).await);
     }
     for ticket_id in &ticket_ids {
-        services.wait_recorded(ticket_id).await;
+        wait_recorded(&services, ticket_id).await;
     }
     let first = &ticket_ids[0];
-    let keys = services.data("keys.db");
+    let keys = data(&services, "keys.db");
     let [source_flag, source] = services.log_source();
     let keys_text = keys.to_string_lossy().into_owned();
 
     // Before: the services show the customer, the projections hold it in clear, the log
     // and its export hold it only sealed, and a replay with the key store opens it.
-    let before = services.everything_shown(&ticket_ids).await;
+    let before = everything_shown(&services, &ticket_ids).await;
     assert_eq!(canaries_in(before.as_bytes()), CANARIES.to_vec());
-    assert!(canaries_in(services.read_events().await.as_bytes()).is_empty());
+    assert!(canaries_in(read_events(&services).await.as_bytes()).is_empty());
     assert_eq!(
-        canaries_in(services.projection_text().as_bytes()),
+        canaries_in(projection_text(&services).as_bytes()),
         CANARIES.to_vec()
     );
     let export = services.cloop("t-admin", &["log", "export", &source_flag, &source]);
@@ -445,7 +287,7 @@ async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
     );
     // The key store: keys.db, or on PostgreSQL the log's own database.
     let mut replay_args = vec!["log", "replay", source_flag.as_str(), source.as_str()];
-    match services.workflow.store_url() {
+    match services.workflow().store_url() {
         Some(url) => replay_args.extend(["--keys-store", url]),
         None => replay_args.extend(["--keys", keys_text.as_str()]),
     }
@@ -485,26 +327,26 @@ async fn an_erased_customer_appears_nowhere_and_the_log_still_verifies() {
     assert_eq!(answer["ticket_ids"], serde_json::json!(ticket_ids));
 
     // After: nowhere.
-    let after = services.everything_shown(&ticket_ids).await;
+    let after = everything_shown(&services, &ticket_ids).await;
     assert_eq!(canaries_in(after.as_bytes()), Vec::<&str>::new());
     assert!(
         after.contains(r#"\"erased\":true"#),
         "GetHistory marks the erasure"
     );
     for ticket_id in &ticket_ids {
-        let ticket = services.get_ticket(ticket_id).await;
+        let ticket = get_ticket(&services, ticket_id).await;
         assert_eq!(ticket.customer.unwrap_or_default(), v1::Customer::default());
     }
     assert_eq!(
-        canaries_in(services.projection_text().as_bytes()),
+        canaries_in(projection_text(&services).as_bytes()),
         Vec::<&str>::new()
     );
     // The erasure truncates the log's WAL; give a busy reader a moment to let it finish.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut left = canaries_in_stored(&services.stored_bytes());
+    let mut left = canaries_in_stored(&stored_bytes(&services));
     while !left.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        left = canaries_in_stored(&services.stored_bytes());
+        left = canaries_in_stored(&stored_bytes(&services));
     }
     assert_eq!(
         left,

@@ -9,8 +9,9 @@
 //! `CLOOP_SOAK=1` (`make soak`).
 
 use crate::support::{
-    check_outcome, failpoints_built_in, lazy_channel, metric, soak, tail, wait_for_tickets,
-    Acknowledged, Load, LoadPlan, Pair, PairOptions, Random, Service, START_TIMEOUT,
+    check_outcome, failpoints_built_in, lazy_channel, metric, soak, start_pair, tail, targets,
+    transports_line, wait_for_tickets, Acknowledged, Load, LoadPlan, PairOptions, Random, Service,
+    START_TIMEOUT,
 };
 use futures::StreamExt;
 use prost::Message;
@@ -37,13 +38,13 @@ async fn random_sigkills_of_both_services_lose_nothing_and_duplicate_nothing() {
     };
     let mut random = Random::from_env_or_clock();
     let seed = random.seed();
-    let mut pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         intake: "confirm_timeout_secs = 20".into(),
         workflow: "ack_wait_secs = 5\nbackoff_ms = [200, 1000]".into(),
         ..Default::default()
     });
     let load = Load::start(
-        pair.targets(),
+        targets(&pair),
         LoadPlan {
             prefix: "soak".into(),
             total,
@@ -67,14 +68,14 @@ async fn random_sigkills_of_both_services_lose_nothing_and_duplicate_nothing() {
             load.wait_answered(*at as usize, Duration::from_secs(300))
                 .await,
             "the load stalled before {at} answers:\n{}",
-            tail(&pair.intake.log(), 30)
+            tail(&pair.intake().log(), 30)
         );
-        blocking(|| pair.process(*service).kill());
+        blocking(|| pair.service_mut(*service).kill());
         let down = Duration::from_millis(random.between(100, 1_500));
         // The process stays dead for a random while: this is the fault, not a synchronisation.
         tokio::time::sleep(down).await;
         downtime += down;
-        blocking(|| pair.restart(*service));
+        blocking(|| pair.service_mut(*service).restart());
     }
     let counters = load.counters.clone();
     let (acknowledged, elapsed) = load.run_to_end().await;
@@ -94,29 +95,13 @@ async fn random_sigkills_of_both_services_lose_nothing_and_duplicate_nothing() {
     );
     figures.add("downtime_secs", format!("{:.1}", downtime.as_secs_f64()));
     figures.add("load_secs", format!("{:.1}", elapsed.as_secs_f64()));
-    figures.add("transports", load_counters_line(&acknowledged));
+    figures.add("transports", transports_line(&acknowledged));
     figures.extra.push(("load".into(), counters.line()));
     figures.add("seed", seed);
     figures.print();
     assert_eq!(acknowledged.len() as u64, total);
     figures.assert_clean();
     assert_eq!(figures.tickets as u64, total);
-}
-
-/// `grpc=N nats=M` of a load's answers (the load sends even indexes over gRPC).
-fn load_counters_line(acknowledged: &[Acknowledged]) -> String {
-    let over_nats = acknowledged
-        .iter()
-        .filter(|answer| {
-            answer
-                .external_id
-                .rsplit('-')
-                .next()
-                .and_then(|index| index.parse::<u64>().ok())
-                .is_some_and(|index| index % 2 == 1)
-        })
-        .count();
-    format!("grpc:{},nats:{}", acknowledged.len() - over_nats, over_nats)
 }
 
 /// One paced gRPC submission of the outage scenario: its index, when it was sent, how long
@@ -134,13 +119,13 @@ async fn nats_stopped_under_load_every_submission_answered_and_a_ticket_after_it
     let around = Duration::from_secs(3);
     // The duplicate window is shorter than the outage, and unconfirmed rows are published
     // again after 5 s: the broker alone cannot dedupe what arrives twice.
-    let mut pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         intake: "confirm_timeout_secs = 5".into(),
         workflow: "ack_wait_secs = 5\nbackoff_ms = [200, 1000]".into(),
         duplicate_window_secs: Some(2),
         ..Default::default()
     });
-    let client = IntakeClient::new(lazy_channel(&pair.intake_address));
+    let client = IntakeClient::new(lazy_channel(pair.intake().address()));
     let stop = Arc::new(AtomicBool::new(false));
     let driver = {
         let stop = stop.clone();
@@ -153,15 +138,11 @@ async fn nats_stopped_under_load_every_submission_answered_and_a_ticket_after_it
                 tick.tick().await;
                 let mut client = client.clone();
                 index += 1;
+                let external_id = format!("outage-{index}");
+                let content = format!("电话投诉：快递破损 (#{external_id})");
                 let request = v1::SubmitRequest {
                     channel: "hotline".into(),
-                    external_id: format!("outage-{index}"),
-                    content: format!("电话投诉：快递破损 (#outage-{index})"),
-                    customer: Some(v1::Customer {
-                        phone: "13800138000".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
+                    ..e2e::web_submission(&external_id, &content)
                 };
                 sent.push(tokio::spawn(async move {
                     let sent_at = Instant::now();
@@ -187,9 +168,9 @@ async fn nats_stopped_under_load_every_submission_answered_and_a_ticket_after_it
     };
     tokio::time::sleep(around).await;
     let stopped_at = Instant::now();
-    blocking(|| pair.nats.stop());
+    blocking(|| pair.nats_mut().stop());
     tokio::time::sleep(outage).await;
-    blocking(|| pair.nats.start_again());
+    blocking(|| pair.nats_mut().start_again());
     let back_at = Instant::now();
     tokio::time::sleep(around).await;
     stop.store(true, Ordering::Relaxed);
@@ -220,14 +201,18 @@ async fn nats_stopped_under_load_every_submission_answered_and_a_ticket_after_it
         })
         .collect();
     // All tickets within 30 s of NATS returning.
-    let channel = lazy_channel(&pair.workflow_address);
+    let channel = lazy_channel(pair.workflow().address());
     let remaining = Duration::from_secs(30).saturating_sub(back_at.elapsed());
     let (_, _) = wait_for_tickets(&channel, &acknowledged, remaining).await;
     let all_tickets_after = back_at.elapsed();
-    let (stored, unique) = feedback_stream_counts(&pair.nats.url()).await;
-    let republished = metric(&pair.intake_metrics, "cloop_intake_republished_total").unwrap_or(0.0);
+    let (stored, unique) = feedback_stream_counts(&pair.nats().url()).await;
+    let republished = metric(
+        pair.intake().metrics_address(),
+        "cloop_intake_republished_total",
+    )
+    .unwrap_or(0.0);
     let duplicates_absorbed = metric(
-        &pair.workflow_metrics,
+        pair.workflow().metrics_address(),
         "cloop_workflow_duplicate_messages_total",
     )
     .unwrap_or(0.0);
@@ -331,13 +316,13 @@ async fn sigstop_of_workflow_past_its_ack_wait_and_of_nats_loses_and_duplicates_
         (Duration::from_secs(5), Duration::from_secs(3))
     };
     let ack_wait = Duration::from_secs(2);
-    let mut pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         intake: "confirm_timeout_secs = 20".into(),
         workflow: format!("ack_wait_secs = {}\nbackoff_ms = []", ack_wait.as_secs()),
         ..Default::default()
     });
     let load = Load::start(
-        pair.targets(),
+        targets(&pair),
         LoadPlan {
             prefix: "pause".into(),
             total: u64::MAX,
@@ -353,23 +338,23 @@ async fn sigstop_of_workflow_past_its_ack_wait_and_of_nats_loses_and_duplicates_
         load.wait_answered(200, step).await,
         "the load did not start"
     );
-    pair.workflow.pause();
+    pair.workflow().pause();
     tokio::time::sleep(workflow_pause).await;
-    pair.workflow.resume();
+    pair.workflow().resume();
     let answered = load.answered();
     assert!(load.wait_answered(answered + 200, step).await);
-    pair.nats.pause();
+    pair.nats().pause();
     tokio::time::sleep(nats_pause).await;
-    pair.nats.resume();
+    pair.nats().resume();
     let answered = load.answered();
     assert!(load.wait_answered(answered + 200, step).await);
     let counters = load.counters.clone();
     let (acknowledged, elapsed) = load.finish().await;
     // Give redeliveries of the paused consumer time to be counted before reading the metric.
-    let channel = lazy_channel(&pair.workflow_address);
+    let channel = lazy_channel(pair.workflow().address());
     wait_for_tickets(&channel, &acknowledged, Duration::from_secs(60)).await;
     let redelivered = metric(
-        &pair.workflow_metrics,
+        pair.workflow().metrics_address(),
         "cloop_workflow_duplicate_messages_total",
     )
     .unwrap_or(0.0);
@@ -380,7 +365,7 @@ async fn sigstop_of_workflow_past_its_ack_wait_and_of_nats_loses_and_duplicates_
     figures.add("nats_paused_secs", nats_pause.as_secs());
     figures.add("workflow_duplicate_messages", redelivered);
     figures.add("load_secs", format!("{:.1}", elapsed.as_secs_f64()));
-    figures.add("transports", load_counters_line(&acknowledged));
+    figures.add("transports", transports_line(&acknowledged));
     figures.extra.push(("load".into(), counters.line()));
     figures.print();
     figures.assert_clean();
@@ -417,10 +402,11 @@ async fn crash_at_failpoint(service: Service, point: &str, passes: (u64, u64)) {
     match service {
         Service::Intake => options.intake_failpoints = first,
         Service::Workflow => options.workflow_failpoints = first,
+        other => panic!("no failpoints in {other:?}"),
     }
-    let mut pair = Pair::start(options);
+    let mut pair = start_pair(options);
     let load = Load::start(
-        pair.targets(),
+        targets(&pair),
         LoadPlan {
             prefix: "fp".into(),
             total: u64::MAX,
@@ -437,13 +423,13 @@ async fn crash_at_failpoint(service: Service, point: &str, passes: (u64, u64)) {
     while crashes < wanted {
         let deadline = Instant::now() + Duration::from_secs(90);
         let status = loop {
-            if let Some(status) = pair.process(service).exit_status() {
+            if let Some(status) = pair.service_mut(service).exit_status() {
                 break status;
             }
             assert!(
                 Instant::now() < deadline,
                 "{point} did not fire within 90 s (crash {crashes}):\n{}",
-                tail(&pair.process(service).log(), 30)
+                tail(&pair.service_mut(service).log(), 30)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
@@ -452,20 +438,20 @@ async fn crash_at_failpoint(service: Service, point: &str, passes: (u64, u64)) {
             aborted += 1;
         }
         let next = (crashes < wanted).then(|| configuration(&mut random));
-        let process = pair.process(service);
+        let process = pair.service_mut(service);
         process.set_env("FAILPOINTS", next.as_deref());
         blocking(|| process.start_again());
     }
-    let address = pair.address(service);
+    let address = pair.service(service).address().to_owned();
     blocking(|| {
-        pair.process(service)
+        pair.service_mut(service)
             .wait_listening(&address, START_TIMEOUT)
     });
     let crashing_secs = started.elapsed();
     let counters = load.counters.clone();
     let (acknowledged, _) = load.finish().await;
     let fired = pair
-        .process(service)
+        .service_mut(service)
         .log()
         .matches("failpoint fired")
         .count();
@@ -484,7 +470,7 @@ async fn crash_at_failpoint(service: Service, point: &str, passes: (u64, u64)) {
         "crashing_secs",
         format!("{:.1}", crashing_secs.as_secs_f64()),
     );
-    figures.add("transports", load_counters_line(&acknowledged));
+    figures.add("transports", transports_line(&acknowledged));
     figures.extra.push(("load".into(), counters.line()));
     figures.add("seed", seed);
     figures.print();
@@ -539,12 +525,12 @@ async fn a_panicking_worker_stops_the_workflow_with_one_clear_line() {
         eprintln!("skipped: the service binaries lack the `failpoints` feature (`make build`)");
         return;
     }
-    let mut pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         workflow_failpoints: Some("workflow::after_commit_before_ack=panic".into()),
         ..Default::default()
     });
     let load = Load::start(
-        pair.targets(),
+        targets(&pair),
         LoadPlan {
             prefix: "panic".into(),
             total: 5,
@@ -557,18 +543,18 @@ async fn a_panicking_worker_stops_the_workflow_with_one_clear_line() {
     .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(status) = pair.process(Service::Workflow).exit_status() {
+        if let Some(status) = pair.service_mut(Service::Workflow).exit_status() {
             break status;
         }
         assert!(
             Instant::now() < deadline,
             "the workflow did not stop after its consumer panicked:\n{}",
-            tail(&pair.process(Service::Workflow).log(), 30)
+            tail(&pair.service_mut(Service::Workflow).log(), 30)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let _ = load.finish().await;
-    let log = pair.process(Service::Workflow).log();
+    let log = pair.service_mut(Service::Workflow).log();
     assert_eq!(status.code(), Some(1), "{}", tail(&log, 30));
     let last = log.lines().rev().find(|line| !line.trim().is_empty());
     assert_eq!(

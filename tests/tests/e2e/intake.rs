@@ -2,14 +2,15 @@
 //! Every submission that got an answer must be on stream FEEDBACK exactly once, whatever
 //! happens to NATS or to the intake process in between.
 
-use e2e::{free_port, wait_until, NatsServer, ServiceProcess};
+use e2e::grpc::{eventually, metrics_text};
+use e2e::{
+    authorized, metric, principal, principals_file, tail, wait_until, ServiceSpec, TestCluster,
+};
 use futures::StreamExt;
 use prost::Message;
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::time::Duration;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -18,158 +19,39 @@ const ADAPTER_TOKEN: &str = "adapter-token-for-tests";
 const AGENT_TOKEN: &str = "agent-token-for-tests";
 /// An adapter bound to channel `app` in the tokens file.
 const APP_TOKEN: &str = "app-adapter-token-for-tests";
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One intake process with its own nats-server, data folder, tokens and configuration.
-struct IntakeUnderTest {
-    nats: NatsServer,
-    process: ServiceProcess,
-    address: String,
-    metrics_address: String,
-    _dir: tempfile::TempDir,
+/// One intake with its own nats-server, data folder, tokens and metrics; `extra_intake_config`
+/// is appended to `[intake_service]`, the stream keeps duplicates `duplicate_window_secs`.
+fn start_intake(extra_intake_config: &str, duplicate_window_secs: u64) -> TestCluster {
+    TestCluster::builder()
+        .prefix("cloop-intake-e2e-")
+        .tokens(principals_file(&[
+            principal(ADAPTER_TOKEN, "web-form", "adapter"),
+            principal(AGENT_TOKEN, "li.si", "agent").of("logistics"),
+            principal(APP_TOKEN, "app-sdk", "adapter").with("channels = [\"app\"]"),
+        ]))
+        .config(format!(
+            "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\
+             retry_backoff_initial_ms = 50\nretry_backoff_max_ms = 500\n\
+             max_message_bytes = 200000\n{extra_intake_config}\n\n\
+             [nats]\nrequest_timeout_ms = 2000\n\n\
+             [nats.feedback_stream]\nname = \"FEEDBACK\"\nsubjects = [\"feedback.received.>\"]\n\
+             duplicate_window_secs = {duplicate_window_secs}\n"
+        ))
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new().metrics())
+        .start()
 }
 
-impl IntakeUnderTest {
-    /// Starts intake with the test defaults plus `extra_config` (TOML appended to the
-    /// `[intake_service]` table) and `feedback_stream` settings.
-    fn start(extra_intake_config: &str, duplicate_window_secs: u64) -> Self {
-        let nats = NatsServer::start();
-        Self::start_with(nats, extra_intake_config, duplicate_window_secs)
-    }
-
-    fn start_with(nats: NatsServer, extra_intake_config: &str, duplicate_window_secs: u64) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-intake-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(
-            &tokens,
-            format!(
-                "[[principal]]\nname = \"web-form\"\nrole = \"adapter\"\ntoken_sha256 = \"{}\"\n\n\
-                 [[principal]]\nname = \"li.si\"\nrole = \"agent\"\ndepartment = \"logistics\"\ntoken_sha256 = \"{}\"\n\n\
-                 [[principal]]\nname = \"app-sdk\"\nrole = \"adapter\"\nchannels = [\"app\"]\ntoken_sha256 = \"{}\"\n",
-                service::tokens::token_sha256(ADAPTER_TOKEN),
-                service::tokens::token_sha256(AGENT_TOKEN),
-                service::tokens::token_sha256(APP_TOKEN),
-            ),
-        )
-        .expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\
-                 retry_backoff_initial_ms = 50\nretry_backoff_max_ms = 500\n\
-                 max_message_bytes = 200000\n{extra_intake_config}\n\n\
-                 [nats]\nrequest_timeout_ms = 2000\n\n\
-                 [nats.feedback_stream]\nname = \"FEEDBACK\"\nsubjects = [\"feedback.received.>\"]\n\
-                 duplicate_window_secs = {duplicate_window_secs}\n"
-            ),
-        )
-        .expect("write config");
-        let port = free_port();
-        let metrics_port = free_port();
-        let address = format!("127.0.0.1:{port}");
-        let metrics_address = format!("127.0.0.1:{metrics_port}");
-        let args = vec![
-            "--listen".to_owned(),
-            address.clone(),
-            "--metrics-listen".to_owned(),
-            metrics_address.clone(),
-            "--nats-url".to_owned(),
-            nats.url(),
-            "--data-dir".to_owned(),
-            dir.path().join("data").to_string_lossy().into_owned(),
-            "--tokens".to_owned(),
-            tokens.to_string_lossy().into_owned(),
-            "--config".to_owned(),
-            config.to_string_lossy().into_owned(),
-        ];
-        let log: PathBuf = dir.path().join("intake.log");
-        let mut process = ServiceProcess::spawn(
-            "cloop-intake",
-            &args,
-            &[("CLOOP_LOG".to_owned(), "info".to_owned())],
-            log,
-        );
-        process.wait_listening(&address, START_TIMEOUT);
-        Self {
-            nats,
-            process,
-            address,
-            metrics_address,
-            _dir: dir,
-        }
-    }
-
-    async fn client(&self) -> IntakeClient<Channel> {
-        let endpoint = format!("http://{}", self.address);
-        for _ in 0..100 {
-            if let Ok(client) = IntakeClient::connect(endpoint.clone()).await {
-                return client;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "cannot connect to intake at {endpoint}:\n{}",
-            self.process.log()
-        );
-    }
-
-    async fn nats_client(&self) -> async_nats::Client {
-        async_nats::connect(self.nats.url())
-            .await
-            .expect("connect to nats-server")
-    }
-
-    /// The text of `/metrics`.
-    fn metrics(&self) -> String {
-        let Ok(mut stream) = std::net::TcpStream::connect(&self.metrics_address) else {
-            return String::new();
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!(
-            "GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.metrics_address
-        );
-        if stream.write_all(request.as_bytes()).is_err() {
-            return String::new();
-        }
-        let mut text = String::new();
-        let _ = stream.read_to_string(&mut text);
-        text
-    }
-
-    /// The value of one metric line, e.g. `cloop_intake_outbox_rows{state="pending"}`.
-    fn metric(&self, line_start: &str) -> Option<f64> {
-        self.metrics().lines().find_map(|line| {
-            line.strip_prefix(line_start)
-                .and_then(|rest| rest.trim().parse::<f64>().ok())
-        })
-    }
-}
-
-/// A request with the adapter's bearer token.
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    request
+/// A client of intake, connected now.
+async fn client(intake: &TestCluster) -> IntakeClient<Channel> {
+    IntakeClient::new(intake.connect("intake").await)
 }
 
 fn submission(channel: &str, external_id: &str, content: &str) -> v1::SubmitRequest {
     v1::SubmitRequest {
         channel: channel.to_owned(),
-        external_id: external_id.to_owned(),
-        customer: Some(v1::Customer {
-            phone: "13800138000".to_owned(),
-            ..Default::default()
-        }),
-        content: content.to_owned(),
-        ..Default::default()
+        ..e2e::web_submission(external_id, content)
     }
 }
 
@@ -212,28 +94,10 @@ async fn message_id_counts(nats: &async_nats::Client) -> HashMap<String, usize> 
     counts
 }
 
-/// Polls `condition` (async) every 100 ms until it holds or `timeout` passes.
-async fn eventually<F, Fut>(timeout: Duration, mut condition: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits until every id in `expected` is on the stream; then checks that nothing else and
 /// nothing twice is there.
 async fn assert_stream_holds_exactly(
-    intake: &IntakeUnderTest,
+    intake: &TestCluster,
     nats: &async_nats::Client,
     expected: &HashSet<String>,
     timeout: Duration,
@@ -244,7 +108,7 @@ async fn assert_stream_holds_exactly(
 /// Like [`assert_stream_holds_exactly`], but allows up to `allowed_extra` other messages:
 /// submissions that were committed when the process died, whose answers never left it.
 async fn assert_stream_holds(
-    intake: &IntakeUnderTest,
+    intake: &TestCluster,
     nats: &async_nats::Client,
     expected: &HashSet<String>,
     allowed_extra: usize,
@@ -266,7 +130,7 @@ async fn assert_stream_holds(
         missing.len(),
         expected.len(),
         missing.iter().take(3).collect::<Vec<_>>(),
-        tail(&intake.process.log())
+        tail(&intake.intake().log(), 30)
     );
     let twice: Vec<_> = counts.iter().filter(|(_, count)| **count > 1).collect();
     assert!(twice.is_empty(), "messages on FEEDBACK twice: {twice:?}");
@@ -277,11 +141,6 @@ async fn assert_stream_holds(
     );
 }
 
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
 /// Sends a submission over NATS; retries while intake's subscription is not in place yet
 /// (it subscribes in the background, whether or not NATS is up at start).
 async fn nats_request(
@@ -289,24 +148,7 @@ async fn nats_request(
     subject: &str,
     request: &v1::SubmitRequest,
 ) -> async_nats::Message {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match nats
-            .request(subject.to_owned(), request.encode_to_vec().into())
-            .await
-        {
-            Ok(reply) => return reply,
-            Err(error) if tokio::time::Instant::now() < deadline => {
-                assert_eq!(
-                    error.kind(),
-                    async_nats::client::RequestErrorKind::NoResponders,
-                    "{error}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("nats request not answered: {error}"),
-        }
-    }
+    e2e::grpc::nats_request(nats, subject, request.encode_to_vec()).await
 }
 
 /// Publishes workflow's `received` event for `feedback_id` on TICKET_EVENTS, as workflow does.
@@ -333,8 +175,8 @@ async fn confirm(nats: &async_nats::Client, feedback_id: &str, ticket_id: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submissions_over_grpc_and_nats_land_on_the_stream_once_each() {
-    let mut intake = IntakeUnderTest::start("", 120);
-    let mut client = intake.client().await;
+    let mut intake = start_intake("", 120);
+    let mut client = client(&intake).await;
     let nats = intake.nats_client().await;
     let mut expected = HashMap::new();
     for index in 0..5 {
@@ -358,11 +200,7 @@ async fn submissions_over_grpc_and_nats_land_on_the_stream_once_each() {
     for index in 0..5 {
         let request = submission("", &format!("nats-{index}"), "售后响应慢，希望改进");
         let reply = nats_request(&nats, "feedback.inbound.wechat", &request).await;
-        let status = reply
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get("Cloop-Status"))
-            .map(|value| value.as_str().to_owned());
+        let status = e2e::grpc::reply_status(&reply);
         assert_eq!(status.as_deref(), Some("0"));
         let response = v1::SubmitResponse::decode(reply.payload.as_ref()).expect("reply decodes");
         expected.insert(response.feedback_id.clone(), response.ticket_id.clone());
@@ -388,24 +226,25 @@ async fn submissions_over_grpc_and_nats_land_on_the_stream_once_each() {
         assert!(received.classification.is_some() && received.deadlines.is_some());
     }
     assert!(
-        wait_until(Duration::from_secs(10), || intake.metric(
+        wait_until(Duration::from_secs(10), || metric(
+            intake.intake().metrics_address(),
             "cloop_intake_submissions_total{channel=\"web\",result=\"accepted\"}"
         ) == Some(5.0)),
         "metrics:\n{}",
-        intake.metrics()
+        metrics_text(intake.intake().metrics_address())
     );
-    let log = intake.process.log();
+    let log = intake.intake().log();
     assert!(!log.contains("13800138000"), "the log shows a phone number");
 
     // SIGTERM: a clean exit.
-    let code = intake.process.terminate(Duration::from_secs(30));
-    assert_eq!(code, Some(0), "{}", tail(&intake.process.log()));
+    let code = intake.intake_mut().terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{}", tail(&intake.intake().log(), 30));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_external_id_five_times_even_concurrently_is_one_ticket() {
-    let intake = IntakeUnderTest::start("", 120);
-    let client = intake.client().await;
+    let intake = start_intake("", 120);
+    let client = client(&intake).await;
     let nats = intake.nats_client().await;
     let mut sequential = Vec::new();
     for _ in 0..5 {
@@ -466,9 +305,10 @@ async fn the_same_external_id_five_times_even_concurrently_is_one_ticket() {
     .into();
     assert_stream_holds_exactly(&intake, &nats, &expected, Duration::from_secs(30)).await;
     // Once the relay is idle, still exactly two.
-    assert!(wait_until(Duration::from_secs(10), || intake
-        .metric("cloop_intake_outbox_rows{state=\"pending\"}")
-        == Some(0.0)));
+    assert!(wait_until(Duration::from_secs(10), || metric(
+        intake.intake().metrics_address(),
+        "cloop_intake_outbox_rows{state=\"pending\"}"
+    ) == Some(0.0)));
     assert_eq!(feedback_messages(&nats).await.len(), 2);
 }
 
@@ -688,8 +528,8 @@ fn malformed_requests() -> Vec<(&'static str, v1::SubmitRequest, &'static str)> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_are_refused_naming_their_field() {
-    let intake = IntakeUnderTest::start("", 120);
-    let mut client = intake.client().await;
+    let intake = start_intake("", 120);
+    let mut client = client(&intake).await;
     let nats = intake.nats_client().await;
     let cases = malformed_requests();
     assert!(cases.len() >= 30);
@@ -722,7 +562,7 @@ async fn malformed_requests_are_refused_naming_their_field() {
 
     // Still healthy, and a good submission still works.
     let mut health = tonic_health::pb::health_client::HealthClient::new(
-        Channel::from_shared(format!("http://{}", intake.address))
+        Channel::from_shared(format!("http://{}", intake.intake().address()))
             .expect("uri")
             .connect()
             .await
@@ -753,8 +593,8 @@ async fn malformed_requests_are_refused_naming_their_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_down_during_submissions_everything_is_delivered_once() {
-    let mut intake = IntakeUnderTest::start("shutdown_flush_secs = 2", 120);
-    let mut client = intake.client().await;
+    let mut intake = start_intake("shutdown_flush_secs = 2", 120);
+    let mut client = client(&intake).await;
     let mut answered = HashSet::new();
     for index in 0..50 {
         let response = client
@@ -767,7 +607,7 @@ async fn nats_down_during_submissions_everything_is_delivered_once() {
             .into_inner();
         answered.insert(response.feedback_id);
     }
-    intake.nats.stop();
+    intake.nats_mut().stop();
     for index in 0..150 {
         let response = tokio::time::timeout(
             Duration::from_secs(10),
@@ -783,13 +623,10 @@ async fn nats_down_during_submissions_everything_is_delivered_once() {
         answered.insert(response.feedback_id);
     }
     // A graceful stop while NATS is still down exits cleanly and keeps the rows for later.
-    let code = intake.process.terminate(Duration::from_secs(30));
-    assert_eq!(code, Some(0), "{}", tail(&intake.process.log()));
-    intake.nats.start_again();
-    intake.process.start_again();
-    intake
-        .process
-        .wait_listening(&intake.address, START_TIMEOUT);
+    let code = intake.intake_mut().terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{}", tail(&intake.intake().log(), 30));
+    intake.nats_mut().start_again();
+    intake.intake_mut().restart();
     let nats = intake.nats_client().await;
     assert_stream_holds_exactly(&intake, &nats, &answered, Duration::from_secs(60)).await;
     assert_eq!(answered.len(), 200);
@@ -797,8 +634,8 @@ async fn nats_down_during_submissions_everything_is_delivered_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_then_restart_loses_nothing_answered() {
-    let mut intake = IntakeUnderTest::start("", 120);
-    let client = intake.client().await;
+    let mut intake = start_intake("", 120);
+    let client = client(&intake).await;
     let answered = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..16)
@@ -836,18 +673,15 @@ async fn sigkill_mid_load_then_restart_loses_nothing_answered() {
     assert!(
         reached,
         "load did not get going:\n{}",
-        tail(&intake.process.log())
+        tail(&intake.intake().log(), 30)
     );
-    intake.process.kill();
+    intake.intake_mut().kill();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for worker in workers {
         worker.await.expect("worker");
     }
     let answered: HashSet<String> = answered.lock().expect("answers").clone();
-    intake.process.start_again();
-    intake
-        .process
-        .wait_listening(&intake.address, START_TIMEOUT);
+    intake.intake_mut().restart();
     let nats = intake.nats_client().await;
     // At most one request per worker was committed but not answered when the process died.
     assert_stream_holds(&intake, &nats, &answered, 16, Duration::from_secs(60)).await;
@@ -857,8 +691,8 @@ async fn sigkill_mid_load_then_restart_loses_nothing_answered() {
 async fn unconfirmed_messages_are_published_again_confirmed_ones_are_not() {
     // The duplicate window is shorter than the confirm timeout, as after a broker that lost
     // its state.
-    let intake = IntakeUnderTest::start("confirm_timeout_secs = 2", 1);
-    let mut client = intake.client().await;
+    let intake = start_intake("confirm_timeout_secs = 2", 1);
+    let mut client = client(&intake).await;
     let nats = intake.nats_client().await;
     let confirmed = client
         .submit(authorized(
@@ -885,11 +719,12 @@ async fn unconfirmed_messages_are_published_again_confirmed_ones_are_not() {
 
     confirm(&nats, &confirmed.feedback_id, &confirmed.ticket_id).await;
     assert!(
-        wait_until(Duration::from_secs(30), || intake
-            .metric("cloop_intake_confirmed_total")
-            == Some(1.0)),
+        wait_until(Duration::from_secs(30), || metric(
+            intake.intake().metrics_address(),
+            "cloop_intake_confirmed_total"
+        ) == Some(1.0)),
         "confirmation not seen:\n{}",
-        tail(&intake.process.log())
+        tail(&intake.intake().log(), 30)
     );
 
     // The broker loses everything.
@@ -906,17 +741,19 @@ async fn unconfirmed_messages_are_published_again_confirmed_ones_are_not() {
     let only_unconfirmed: HashSet<String> = [unconfirmed.feedback_id.clone()].into();
     assert_stream_holds_exactly(&intake, &nats, &only_unconfirmed, Duration::from_secs(30)).await;
     assert!(
-        intake
-            .metric("cloop_intake_republished_total")
-            .unwrap_or(0.0)
+        metric(
+            intake.intake().metrics_address(),
+            "cloop_intake_republished_total"
+        )
+        .unwrap_or(0.0)
             >= 1.0
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_wrong_and_non_adapter_tokens_are_refused() {
-    let intake = IntakeUnderTest::start("", 120);
-    let mut client = intake.client().await;
+    let intake = start_intake("", 120);
+    let mut client = client(&intake).await;
     let request = || submission("web", "auth", "APP卡顿");
     let missing = client
         .submit(tonic::Request::new(request()))
@@ -1004,8 +841,8 @@ async fn missing_wrong_and_non_adapter_tokens_are_refused() {
 /// nothing from another channel's idempotency key: the channel check runs before the lookup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_bound_to_a_channel_cannot_submit_or_replay_on_another() {
-    let intake = IntakeUnderTest::start("", 120);
-    let mut client = intake.client().await;
+    let intake = start_intake("", 120);
+    let mut client = client(&intake).await;
     let web = client
         .submit(authorized(
             submission("web", "w-1", "APP卡顿"),

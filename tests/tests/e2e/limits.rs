@@ -9,7 +9,8 @@
 //! - `page_size` over the maximum is clamped to it;
 //! - notes per ticket: RESOURCE_EXHAUSTED naming `limits.notes_max_per_ticket`.
 
-use crate::support::{authorized, lazy_channel, metric, Pair, PairOptions};
+use crate::support::{authorized, lazy_channel, metric, start_pair, PairOptions};
+use e2e::{fetch_ticket, TestCluster};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
@@ -24,8 +25,8 @@ const MAX_NOTES: usize = 3;
 
 /// A pair with small caps, so that a test reaches each of them quickly. The `[limits]` table
 /// is the domain's: it follows the workflow's lines in the shared configuration file.
-fn pair() -> Pair {
-    Pair::start(PairOptions {
+fn pair() -> TestCluster {
+    start_pair(PairOptions {
         workflow: format!(
             "max_watches_per_principal = {MAX_WATCHES}\nmax_page_size = {MAX_PAGE}\n\
              default_page_size = 2\n\n[limits]\nnotes_max_per_ticket = {MAX_NOTES}\n"
@@ -35,22 +36,13 @@ fn pair() -> Pair {
 }
 
 fn submission(external_id: &str) -> v1::SubmitRequest {
-    v1::SubmitRequest {
-        channel: "web".into(),
-        external_id: external_id.into(),
-        customer: Some(v1::Customer {
-            phone: "13800138000".into(),
-            ..Default::default()
-        }),
-        content: "快递一直没有送到，包裹延误了一周".into(),
-        ..Default::default()
-    }
+    e2e::web_submission(external_id, "快递一直没有送到，包裹延误了一周")
 }
 
 /// Submits `count` tickets and waits until the workflow has each of them.
-async fn tickets(pair: &Pair, count: usize) -> Vec<String> {
-    let mut intake = IntakeClient::new(lazy_channel(&pair.intake_address));
-    let mut workflow = TicketsClient::new(lazy_channel(&pair.workflow_address));
+async fn tickets(pair: &TestCluster, count: usize) -> Vec<String> {
+    let mut intake = IntakeClient::new(lazy_channel(pair.intake().address()));
+    let mut workflow = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let mut ids = Vec::new();
     for index in 0..count {
         let answer = intake
@@ -66,14 +58,7 @@ async fn tickets(pair: &Pair, count: usize) -> Vec<String> {
     for ticket_id in &ids {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let found = workflow
-                .get_ticket(authorized(
-                    v1::GetTicketRequest {
-                        ticket_id: ticket_id.clone(),
-                    },
-                    "t-admin",
-                ))
-                .await;
+            let found = fetch_ticket(&mut workflow, ticket_id, "t-admin").await;
             if found.is_ok() {
                 break;
             }
@@ -112,7 +97,7 @@ fn assert_names(status: &tonic::Status, code: Code, parts: &[&str]) {
 async fn each_cap_refuses_with_its_code_and_names_the_limit() {
     let pair = pair();
     let ids = tickets(&pair, MAX_PAGE + 1).await;
-    let channel = lazy_channel(&pair.workflow_address);
+    let channel = lazy_channel(pair.workflow().address());
     let mut tickets_client = TicketsClient::new(channel.clone());
 
     // page_size over the maximum is clamped, and the rest is on the next page.
@@ -252,11 +237,7 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
             let mut client = TicketsClient::new(channel.clone());
             let ticket_id = ids[0].clone();
             tokio::spawn(async move {
-                client
-                    .get_ticket(authorized(
-                        v1::GetTicketRequest { ticket_id },
-                        "t-agent-product",
-                    ))
+                fetch_ticket(&mut client, &ticket_id, "t-agent-product")
                     .await
                     .map(|_| ())
             })
@@ -297,9 +278,9 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_goes_away() {
     let pair = pair();
-    let shared = lazy_channel(&pair.workflow_address);
+    let shared = lazy_channel(pair.workflow().address());
     // Each watch on its own connection, so that dropping one is a client going away.
-    let first_channel = lazy_channel(&pair.workflow_address);
+    let first_channel = lazy_channel(pair.workflow().address());
     let first = watch(&first_channel, "t-admin").await.expect("first watch");
     let second = watch(&shared, "t-admin").await.expect("second watch");
 
@@ -404,7 +385,12 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
         .await
         .expect_err("over the cap again");
     assert_eq!(status.code(), Code::ResourceExhausted);
-    let open = || metric(&pair.workflow_metrics, "cloop_workflow_open_watches");
+    let open = || {
+        metric(
+            pair.workflow().metrics_address(),
+            "cloop_workflow_open_watches",
+        )
+    };
     assert_eq!(open(), Some(3.0), "two of root's and one of zhang.san's");
     // Every client goes away: the server lets go of every stream.
     drop((third, other, follow, audit, shared));
@@ -419,7 +405,7 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
     }
     assert!(
         metric(
-            &pair.workflow_metrics,
+            pair.workflow().metrics_address(),
             "cloop_workflow_watches_refused_total"
         )
         .is_some_and(|refused| refused >= 3.0),

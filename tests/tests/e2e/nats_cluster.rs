@@ -9,8 +9,8 @@
 //!   count the cluster cannot hold gives a clear error.
 
 use crate::support::{
-    check_outcome, metric, soak, tail, Acknowledged, Load, LoadPlan, Pair, PairOptions,
-    START_TIMEOUT,
+    check_outcome, metric, soak, start_pair_on, tail, targets, transports_line, Acknowledged, Load,
+    LoadPlan, PairOptions, START_TIMEOUT,
 };
 use async_nats::jetstream;
 use e2e::{wait_until, NatsCluster};
@@ -80,16 +80,16 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     };
     let cluster = blocking(|| NatsCluster::start(3));
     let urls = cluster.urls();
-    let mut pair = blocking(|| Pair::start_on(cluster, urls.clone(), cluster_options(3)));
+    let mut pair = blocking(|| start_pair_on(cluster, cluster_options(3)));
     for stream in [proto::FEEDBACK_STREAM, proto::TICKET_EVENTS_STREAM] {
         assert!(
             wait_stream_replicas(&urls, stream, 3, START_TIMEOUT).await,
             "stream {stream} not at 3 replicas:\n{}",
-            tail(&pair.intake.log(), 30)
+            tail(&pair.intake().log(), 30)
         );
     }
     let load = Load::start(
-        pair.targets(),
+        targets(&pair),
         LoadPlan {
             prefix: "cluster".into(),
             total,
@@ -107,29 +107,32 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
         load.wait_answered(total as usize / 3, Duration::from_secs(300))
             .await,
         "the load stalled before the kill:\n{}",
-        tail(&pair.intake.log(), 30)
+        tail(&pair.intake().log(), 30)
     );
     let leader = blocking(|| {
         let mut leader = None;
         wait_until(Duration::from_secs(30), || {
-            leader = pair.nats.stream_leader(proto::FEEDBACK_STREAM);
+            leader = pair.nats_cluster().stream_leader(proto::FEEDBACK_STREAM);
             leader.is_some()
         });
         leader
     })
     .expect("FEEDBACK has a leader");
-    let killed_name = pair.nats.name(leader).to_owned();
-    let sampler = Sampler::start(load.acknowledged.clone(), pair.intake_metrics.clone());
+    let killed_name = pair.nats_cluster().name(leader).to_owned();
+    let sampler = Sampler::start(
+        load.acknowledged.clone(),
+        pair.intake().metrics_address().to_owned(),
+    );
     let answered_at_kill = load.answered();
     let killed_at = Instant::now();
-    blocking(|| pair.nats.kill(leader));
+    blocking(|| pair.nats_cluster_mut().kill(leader));
 
     // Recovery: a new FEEDBACK leader, and the load acknowledged again.
     let new_leader = blocking(|| {
         let mut new_leader = None;
         wait_until(Duration::from_secs(120), || {
             new_leader = pair
-                .nats
+                .nats_cluster()
                 .stream_leader(proto::FEEDBACK_STREAM)
                 .filter(|index| *index != leader);
             new_leader.is_some()
@@ -140,19 +143,25 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     let new_leader = new_leader.unwrap_or_else(|| {
         panic!(
             "no new FEEDBACK leader within 120 s of killing {killed_name}:\n{}",
-            pair.nats.logs()
+            pair.nats_cluster().logs()
         )
     });
     // The two remaining nodes carry the whole path: intake publishes again and the workflow
     // confirms 200 more submissions before the killed node returns.
-    let confirmed = || metric(&pair.intake_metrics, "cloop_intake_confirmed_total").unwrap_or(0.0);
+    let confirmed = || {
+        metric(
+            pair.intake().metrics_address(),
+            "cloop_intake_confirmed_total",
+        )
+        .unwrap_or(0.0)
+    };
     let confirmed_at_new_leader = confirmed();
     let deadline = Instant::now() + Duration::from_secs(120);
     while confirmed() < confirmed_at_new_leader + 200.0 {
         assert!(
             Instant::now() < deadline,
             "nothing confirmed on two nodes within 120 s of killing {killed_name}:\n{}",
-            tail(&pair.intake.log(), 30)
+            tail(&pair.intake().log(), 30)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -164,10 +173,10 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
         load.wait_answered(total as usize * 2 / 3, Duration::from_secs(300))
             .await,
         "the load stalled on two nodes:\n{}",
-        tail(&pair.intake.log(), 30)
+        tail(&pair.intake().log(), 30)
     );
     let down = killed_at.elapsed();
-    blocking(|| pair.nats.restart(leader));
+    blocking(|| pair.nats_cluster_mut().restart(leader));
     let restarted_at = Instant::now();
     // Caught up: the restarted node's copy reaches the last sequence the leader had when it
     // came back.
@@ -176,13 +185,14 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
         wait_until(Duration::from_secs(120), || {
             if target.is_none() {
                 target = pair
-                    .nats
+                    .nats_cluster()
                     .stream_leader(proto::FEEDBACK_STREAM)
-                    .and_then(|index| feedback_state(&pair.nats, index))
+                    .and_then(|index| feedback_state(pair.nats_cluster(), index))
                     .map(|(_, last_seq)| last_seq);
             }
             target.is_some_and(|target| {
-                feedback_state(&pair.nats, leader).is_some_and(|(_, last_seq)| last_seq >= target)
+                feedback_state(pair.nats_cluster(), leader)
+                    .is_some_and(|(_, last_seq)| last_seq >= target)
             })
         })
     });
@@ -201,8 +211,8 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     let mut copies = Vec::new();
     let same_copies = blocking(|| {
         wait_until(Duration::from_secs(60), || {
-            copies = (0..pair.nats.size())
-                .map(|index| feedback_state(&pair.nats, index))
+            copies = (0..pair.nats_cluster().size())
+                .map(|index| feedback_state(pair.nats_cluster(), index))
                 .collect();
             copies
                 .iter()
@@ -222,7 +232,7 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     figures.add("replicas", 3);
     figures.add("killed", format!("{killed_name}(FEEDBACK leader)"));
     figures.add("killed_at_answer", answered_at_kill);
-    figures.add("new_leader", pair.nats.name(new_leader));
+    figures.add("new_leader", pair.nats_cluster().name(new_leader));
     figures.add(
         "new_leader_secs",
         format!("{:.1}", new_leader_after.as_secs_f64()),
@@ -251,7 +261,7 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     figures.add("load_secs", format!("{:.1}", elapsed.as_secs_f64()));
     figures
         .extra
-        .push(("load".into(), load_line(&acknowledged)));
+        .push(("load".into(), transports_line(&acknowledged)));
     figures.print();
     assert_eq!(acknowledged.len() as u64, total);
     figures.assert_clean();
@@ -263,7 +273,7 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     assert!(
         caught_up,
         "the restarted {killed_name} did not catch up on FEEDBACK within 120 s:\n{}",
-        pair.nats.logs()
+        pair.nats_cluster().logs()
     );
 }
 
@@ -339,22 +349,6 @@ fn longest_stall(
     longest.max(until.saturating_duration_since(last_growth))
 }
 
-/// `grpc=N nats=M` of the answers (the load sends odd indexes over NATS request/reply).
-fn load_line(acknowledged: &[Acknowledged]) -> String {
-    let over_nats = acknowledged
-        .iter()
-        .filter(|answer| {
-            answer
-                .external_id
-                .rsplit('-')
-                .next()
-                .and_then(|index| index.parse::<u64>().ok())
-                .is_some_and(|index| index % 2 == 1)
-        })
-        .count();
-    format!("grpc:{},nats:{}", acknowledged.len() - over_nats, over_nats)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_streams_are_raised_to_the_configured_replicas_and_too_many_is_a_clear_error() {
     let cluster = blocking(|| NatsCluster::start(3));
@@ -394,28 +388,29 @@ async fn existing_streams_are_raised_to_the_configured_replicas_and_too_many_is_
         "stream FEEDBACK not readable with one replica"
     );
 
-    let mut pair = blocking(|| Pair::start_on(cluster, urls.clone(), cluster_options(3)));
+    let mut pair = blocking(|| start_pair_on(cluster, cluster_options(3)));
     for stream in [proto::FEEDBACK_STREAM, proto::TICKET_EVENTS_STREAM] {
         assert!(
             wait_stream_replicas(&urls, stream, 3, START_TIMEOUT).await,
             "stream {stream} not raised to 3 replicas:\n{}\n{}",
-            tail(&pair.intake.log(), 30),
-            tail(&pair.workflow.log(), 30)
+            tail(&pair.intake().log(), 30),
+            tail(&pair.workflow().log(), 30)
         );
     }
 
     // Five replicas on three servers: intake keeps serving and says why the stream is not set
     // up; the stream keeps its three replicas.
-    pair.intake.terminate(Duration::from_secs(30));
-    pair.intake.set_env("CLOOP_STREAM_REPLICAS", Some("5"));
-    let address = pair.intake_address.clone();
+    pair.intake_mut().terminate(Duration::from_secs(30));
+    pair.intake_mut()
+        .set_env("CLOOP_STREAM_REPLICAS", Some("5"));
+    let address = pair.intake().address().to_owned();
     blocking(|| {
-        pair.intake.start_again();
-        pair.intake.wait_listening(&address, START_TIMEOUT);
+        pair.intake_mut().start_again();
+        pair.intake_mut().wait_listening(&address, START_TIMEOUT);
     });
     let explained = blocking(|| {
         wait_until(Duration::from_secs(60), || {
-            pair.intake
+            pair.intake()
                 .log()
                 .contains("update stream FEEDBACK (replicas 3 to 5)")
         })
@@ -423,7 +418,7 @@ async fn existing_streams_are_raised_to_the_configured_replicas_and_too_many_is_
     assert!(
         explained,
         "no clear error for 5 replicas on 3 servers:\n{}",
-        tail(&pair.intake.log(), 30)
+        tail(&pair.intake().log(), 30)
     );
     assert!(
         wait_stream_replicas(&urls, proto::FEEDBACK_STREAM, 3, START_TIMEOUT).await,

@@ -11,12 +11,13 @@
 //! in either stream) nor read FEEDBACK, and that an adapter's identity can submit on its own
 //! `feedback.inbound.<channel>` only, and cannot publish into FEEDBACK.
 
-use crate::support::{authorized, lazy_channel, list_all_tickets, tail, tokens_file};
+use crate::support::{lazy_channel, list_all_tickets, tail};
 use e2e::certs::TestPki;
-use e2e::{free_port, identity_passwords, workspace_root, NatsServer, ServiceProcess};
+use e2e::{
+    free_port, identity_passwords, workspace_root, NatsServer, Service, ServiceSpec, TestCluster,
+};
 use prost::Message as _;
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -170,11 +171,7 @@ async fn submit_over_nats(
         .request(subject.to_owned(), request.encode_to_vec().into())
         .await
         .map_err(|error| format!("{:?}: {error}", error.kind()))?;
-    let status = reply
-        .headers
-        .as_ref()
-        .and_then(|headers| headers.get("Cloop-Status"))
-        .map(|value| value.as_str().to_owned());
+    let status = e2e::grpc::reply_status(&reply);
     if status.as_deref() != Some("0") {
         return Err(format!("status {status:?}"));
     }
@@ -230,57 +227,27 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
     });
 
     // The services, each as itself.
-    let tokens = dir.path().join("tokens.toml");
-    std::fs::write(&tokens, tokens_file()).expect("write tokens");
-    let intake_address = format!("127.0.0.1:{}", free_port());
     let workflow_address = format!("127.0.0.1:{}", free_port());
-    let notify_metrics = format!("127.0.0.1:{}", free_port());
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[intake_service]\nnode_id = 0\nmaintenance_interval_ms = 200\n\n\
-             [workflow_service]\ntimer_tick_ms = 200\n\n\
-             [nats]\nrequest_timeout_ms = 3000\n\n\
-             [notify]\nworkflow_url = \"http://{workflow_address}\"\ntoken = \"t-service\"\n"
-        ),
-    )
-    .expect("write config");
-    let service_args = |address: &str, data: &str| {
-        vec![
-            "--listen".to_owned(),
-            address.to_owned(),
-            "--nats-url".to_owned(),
-            nats.url(),
-            "--data-dir".to_owned(),
-            dir.path().join(data).to_string_lossy().into_owned(),
-            "--tokens".to_owned(),
-            tokens.to_string_lossy().into_owned(),
-            "--config".to_owned(),
-            config.to_string_lossy().into_owned(),
-        ]
-    };
+    let login =
+        |identity: &str| login_env(&pki, identity, &password(&passwords, identity), dir.path());
     // notify first, before any stream exists.
-    let mut notify = ServiceProcess::spawn(
-        "cloop-notify",
-        &[
-            "--nats-url".to_owned(),
-            nats.url(),
-            "--data-dir".to_owned(),
-            dir.path().join("notify").to_string_lossy().into_owned(),
-            "--config".to_owned(),
-            config.to_string_lossy().into_owned(),
-            "--metrics-listen".to_owned(),
-            notify_metrics.clone(),
-        ],
-        &login_env(&pki, "notify", &password(&passwords, "notify"), dir.path()),
-        dir.path().join("notify.log"),
-    );
-    tokio::task::block_in_place(|| notify.wait_listening(&notify_metrics, START_TIMEOUT));
+    let mut cluster = tokio::task::block_in_place(|| {
+        TestCluster::builder()
+            .prefix("cloop-nats-security-services-")
+            .external_nats(nats.url())
+            .config(format!(
+                "[intake_service]\nnode_id = 0\nmaintenance_interval_ms = 200\n\n\
+                 [workflow_service]\ntimer_tick_ms = 200\n\n\
+                 [nats]\nrequest_timeout_ms = 3000\n\n\
+                 [notify]\nworkflow_url = \"http://{workflow_address}\"\ntoken = \"t-service\"\n"
+            ))
+            .notify(ServiceSpec::new().metrics().envs(login("notify")))
+            .start()
+    });
     // notify may not create TICKET_EVENTS: it waits until the others have.
     let refused_create = tokio::task::block_in_place(|| {
         e2e::wait_until(Duration::from_secs(30), || {
-            let log = notify.log();
+            let log = cluster.get("notify").log();
             log.contains("ticket events consumer stopped, will retry")
                 && log.contains("nats server error")
                 && log.contains("STREAM.CREATE.TICKET_EVENTS")
@@ -289,35 +256,23 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
     assert!(
         refused_create,
         "notify did not wait for the stream:\n{}",
-        tail(&notify.log(), 20)
-    );
-    let mut intake = ServiceProcess::spawn(
-        "cloop-intake",
-        &service_args(&intake_address, "intake"),
-        &login_env(&pki, "intake", &password(&passwords, "intake"), dir.path()),
-        dir.path().join("intake.log"),
-    );
-    let mut workflow = ServiceProcess::spawn(
-        "cloop-workflow",
-        &service_args(&workflow_address, "workflow"),
-        &login_env(
-            &pki,
-            "workflow",
-            &password(&passwords, "workflow"),
-            dir.path(),
-        ),
-        dir.path().join("workflow.log"),
+        tail(&cluster.get("notify").log(), 20)
     );
     tokio::task::block_in_place(|| {
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
+        cluster.spawn(Service::Intake, ServiceSpec::new().envs(login("intake")));
+        cluster.spawn(
+            Service::Workflow,
+            ServiceSpec::new()
+                .listen(workflow_address.clone())
+                .envs(login("workflow")),
+        );
     });
     let logs = || {
         format!(
             "intake:\n{}\nworkflow:\n{}\nnotify:\n{}",
-            tail(&intake.log(), 20),
-            tail(&workflow.log(), 20),
-            tail(&notify.log(), 20)
+            tail(&cluster.get("intake").log(), 20),
+            tail(&cluster.get("workflow").log(), 20),
+            tail(&cluster.get("notify").log(), 20)
         )
     };
     let (admin, _) = client(
@@ -331,25 +286,8 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
 
     // (a) The services work with their identities: a submission becomes a ticket, the
     // workflow's `received` event reaches intake's confirmation and notify's consumer.
-    let mut submitter = IntakeClient::new(lazy_channel(&intake_address));
-    let ticket_id = submitter
-        .submit(authorized(
-            v1::SubmitRequest {
-                channel: "web".into(),
-                external_id: "nats-security-1".into(),
-                content: "APP卡顿，打开很慢".into(),
-                customer: Some(v1::Customer {
-                    phone: "13800138000".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            "t-adapter",
-        ))
-        .await
-        .expect("intake accepts")
-        .into_inner()
-        .ticket_id;
+    let request = e2e::web_submission("nats-security-1", "APP卡顿，打开很慢");
+    let ticket_id = cluster.submit_as("t-adapter", request).await;
     let workflow_channel = lazy_channel(&workflow_address);
     let listed = |channel: tonic::transport::Channel| async move {
         list_all_tickets(&channel).await.unwrap_or_default()
@@ -550,9 +488,9 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
     );
     // No secret is in any service's log.
     for (name, log) in [
-        ("intake", intake.log()),
-        ("workflow", workflow.log()),
-        ("notify", notify.log()),
+        ("intake", cluster.get("intake").log()),
+        ("workflow", cluster.get("workflow").log()),
+        ("notify", cluster.get("notify").log()),
     ] {
         for (_, secret) in &passwords {
             assert!(

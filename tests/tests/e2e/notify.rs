@@ -5,10 +5,9 @@
 //! once per (event, notice), the history must show what the customer was told, and a SIGKILL
 //! of the notifier mid-stream must change neither.
 
-use crate::support::{authorized, lazy_channel, Pair, PairOptions};
-use e2e::{free_port, ServiceProcess};
+use crate::support::{authorized, lazy_channel, start_pair, PairOptions};
+use e2e::{fetch_history, fetch_ticket, Service, ServiceSpec, TestCluster};
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -224,50 +223,30 @@ async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -
 }
 
 async fn ticket(client: &mut TicketsClient<Channel>, ticket_id: &str) -> Option<v1::Ticket> {
-    client
-        .get_ticket(authorized(
-            v1::GetTicketRequest {
-                ticket_id: ticket_id.to_owned(),
-            },
-            "t-admin",
-        ))
+    fetch_ticket(client, ticket_id, "t-admin")
         .await
         .ok()
         .and_then(|response| response.into_inner().ticket)
 }
 
 async fn history(client: &mut TicketsClient<Channel>, ticket_id: &str) -> Vec<v1::LogEvent> {
-    client
-        .get_history(authorized(
-            v1::GetHistoryRequest {
-                ticket_id: ticket_id.to_owned(),
-            },
-            "t-admin",
-        ))
+    fetch_history(client, ticket_id, "t-admin")
         .await
         .map(|response| response.into_inner().events)
         .unwrap_or_default()
 }
 
 /// Submits one ticket and waits until the workflow has it in step handle.
-async fn submit(pair: &Pair, external_id: &str, customer: v1::Customer) -> String {
-    let mut intake = IntakeClient::new(lazy_channel(&pair.intake_address));
-    let ticket_id = intake
-        .submit(authorized(
-            v1::SubmitRequest {
-                channel: "app".into(),
-                external_id: external_id.into(),
-                content: "APP卡顿，打开很慢".into(),
-                customer: Some(customer),
-                ..Default::default()
-            },
-            "t-adapter",
-        ))
-        .await
-        .expect("intake accepts")
-        .into_inner()
-        .ticket_id;
-    let mut tickets = TicketsClient::new(lazy_channel(&pair.workflow_address));
+async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -> String {
+    let request = v1::SubmitRequest {
+        channel: "app".into(),
+        external_id: external_id.into(),
+        content: "APP卡顿，打开很慢".into(),
+        customer: Some(customer),
+        ..Default::default()
+    };
+    let ticket_id = pair.submit_as("t-adapter", request).await;
+    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(found) = ticket(&mut tickets, &ticket_id).await {
@@ -297,8 +276,8 @@ async fn submit(pair: &Pair, external_id: &str, customer: v1::Customer) -> Strin
 }
 
 /// Acknowledge, solve, review and archive one ticket (the admin may do each).
-async fn drive(pair: &Pair, ticket_id: &str) {
-    let mut tickets = TicketsClient::new(lazy_channel(&pair.workflow_address));
+async fn drive(pair: &TestCluster, ticket_id: &str) {
+    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let command = |name: &str| format!("{name}-{ticket_id}");
     tickets
         .acknowledge(authorized(
@@ -358,21 +337,15 @@ async fn drive(pair: &Pair, ticket_id: &str) {
         .expect("archive");
 }
 
-fn notify_config(dir: &std::path::Path, pair: &Pair, webhook: u16, smtp: u16) -> String {
-    let path = dir.join("notify.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[notify]\nworkflow_url = \"http://{}\"\ntoken = \"t-service\"\n\
-             max_attempts = 6\nbackoff_base_ms = 100\nbackoff_cap_ms = 400\nack_wait_ms = 5000\n\n\
-             [notify.webhook]\nurl = \"http://127.0.0.1:{webhook}/hooks/notice\"\nsecret = \"{SECRET}\"\n\n\
-             [notify.smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nfrom = \"service@example.com\"\n\n\
-             [notify.templates.en]\nclosed = \"Closed: {{ticket_id}}\"\n",
-            pair.workflow_address
-        ),
+fn notify_config(pair: &TestCluster, webhook: u16, smtp: u16) -> String {
+    format!(
+        "[notify]\nworkflow_url = \"http://{}\"\ntoken = \"t-service\"\n\
+         max_attempts = 6\nbackoff_base_ms = 100\nbackoff_cap_ms = 400\nack_wait_ms = 5000\n\n\
+         [notify.webhook]\nurl = \"http://127.0.0.1:{webhook}/hooks/notice\"\nsecret = \"{SECRET}\"\n\n\
+         [notify.smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nfrom = \"service@example.com\"\n\n\
+         [notify.templates.en]\nclosed = \"Closed: {{ticket_id}}\"\n",
+        pair.workflow().address()
     )
-    .expect("write notify config");
-    path.to_string_lossy().into_owned()
 }
 
 /// Counts the customer_notified and notification_failed events of a ticket.
@@ -390,7 +363,7 @@ fn notification_events(events: &[v1::LogEvent]) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
-    let pair = Pair::start(PairOptions::default());
+    let mut pair = start_pair(PairOptions::default());
     let seen: Shared = Arc::default();
     let webhook = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let webhook_port = webhook.local_addr().expect("address").port();
@@ -398,28 +371,8 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
     let smtp_port = smtp.local_addr().expect("address").port();
     tokio::spawn(http_receiver(webhook, seen.clone()));
     tokio::spawn(smtp_sink(smtp, seen.clone()));
-    let config = notify_config(pair.dir.path(), &pair, webhook_port, smtp_port);
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let mut notifier = ServiceProcess::spawn(
-        "cloop-notify",
-        &[
-            "--nats-url".to_owned(),
-            pair.nats.url(),
-            "--data-dir".to_owned(),
-            pair.dir
-                .path()
-                .join("notify")
-                .to_string_lossy()
-                .into_owned(),
-            "--config".to_owned(),
-            config,
-            "--metrics-listen".to_owned(),
-            metrics.clone(),
-        ],
-        &[("CLOOP_LOG".to_owned(), "info".to_owned())],
-        pair.dir.path().join("notify.log"),
-    );
-    notifier.wait_listening(&metrics, crate::support::START_TIMEOUT);
+    let config = notify_config(&pair, webhook_port, smtp_port);
+    pair.spawn(Service::Notify, ServiceSpec::new().config(config).metrics());
 
     // Phase 1: one customer reached by phone (webhook), one by e-mail only (SMTP).
     let by_phone = submit(
@@ -452,7 +405,7 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
         },
     )
     .await;
-    let mut tickets = TicketsClient::new(lazy_channel(&pair.workflow_address));
+    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     for (ticket_id, failures) in [
         (&by_phone, NOTICES_PER_TICKET * FAILURES_PER_NOTICE as usize),
         (&by_mail, 0),
@@ -564,10 +517,9 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
         || accepted_for(&seen.lock().expect("lock"), &more) >= 2,
     )
     .await;
-    notifier.kill();
+    pair.get_mut("notify").kill();
     let at_kill = accepted_for(&seen.lock().expect("lock"), &more);
-    notifier.start_again();
-    notifier.wait_listening(&metrics, crate::support::START_TIMEOUT);
+    pair.get_mut("notify").restart();
     let expected = more.len() * NOTICES_PER_TICKET;
     eventually("every notice of phase 2", Duration::from_secs(180), || {
         let seen = seen.lock().expect("lock");

@@ -7,318 +7,140 @@
 //! suggestions (name masked, no contact data) all show. The CLI's `tickets similar` and
 //! `tickets link` go through the same RPCs.
 
-use e2e::{bin_path, free_port, NatsServer, ServiceProcess};
+use e2e::{authorized, principal, principals_file, Principal, ServiceSpec, TestCluster};
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::reports_client::ReportsClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::process::Command as Process;
-use std::time::{Duration, Instant};
-use tonic::transport::Channel;
+use std::time::Duration;
 use tonic::Code;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(60);
 
-/// (token, name, role, department).
-const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
-    ("p-adapter", "web-form", "adapter", ""),
-    ("p-service", "zhang.san", "service", ""),
-    ("p-agent-logistics", "li.si", "agent", "logistics"),
-    ("p-manager", "boss", "manager", ""),
-    ("p-admin", "root", "admin", ""),
+const PRINCIPALS: &[Principal] = &[
+    principal("p-adapter", "web-form", "adapter"),
+    principal("p-service", "zhang.san", "service"),
+    principal("p-agent-logistics", "li.si", "agent").of("logistics"),
+    principal("p-manager", "boss", "manager"),
+    principal("p-admin", "root", "admin"),
 ];
 
-fn tokens_file() -> String {
-    let mut text = String::new();
-    for (token, name, role, department) in PRINCIPALS {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-            service::tokens::token_sha256(token)
-        ));
-        if !department.is_empty() {
-            text.push_str(&format!("department = \"{department}\"\n"));
-        }
-        text.push('\n');
-    }
-    text
-}
-
-struct Cluster {
-    nats: NatsServer,
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake_address: String,
-    workflow_address: String,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-problems-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            "[intake_service]\nnode_id = 6\nmaintenance_interval_ms = 200\n\n\
-             [workflow_service]\ntimer_tick_ms = 200\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
-             [nats]\nrequest_timeout_ms = 3000\n\n\
-             [rewards]\nkind = \"points\"\namount = 100\nvalidity_days = 30\n",
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let common = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &common(&intake_address, "intake"),
-            &env,
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &common(&workflow_address, "workflow"),
-            &env,
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            nats,
-            _intake: intake,
-            workflow,
-            intake_address,
-            workflow_address,
-            dir,
-        }
-    }
-
-    async fn tickets(&self) -> TicketsClient<Channel> {
-        connect(&self.workflow_address, TicketsClient::connect).await
-    }
-
-    async fn reports(&self) -> ReportsClient<Channel> {
-        connect(&self.workflow_address, ReportsClient::connect).await
-    }
-
-    async fn submit(&self, external_id: &str, content: &str, name: &str, phone: &str) -> String {
-        let request = v1::SubmitRequest {
-            channel: "app".into(),
-            external_id: external_id.into(),
-            content: content.into(),
-            product: "app".into(),
-            customer: Some(v1::Customer {
-                customer_id: format!("c-{external_id}"),
-                name: name.into(),
-                phone: phone.into(),
-                email: format!("{external_id}@example.com"),
-                ..Default::default()
-            }),
+async fn submit(
+    cluster: &TestCluster,
+    external_id: &str,
+    content: &str,
+    name: &str,
+    phone: &str,
+) -> String {
+    let request = v1::SubmitRequest {
+        channel: "app".into(),
+        external_id: external_id.into(),
+        content: content.into(),
+        product: "app".into(),
+        customer: Some(v1::Customer {
+            customer_id: format!("c-{external_id}"),
+            name: name.into(),
+            phone: phone.into(),
+            email: format!("{external_id}@example.com"),
             ..Default::default()
-        };
-        connect(&self.intake_address, IntakeClient::connect)
-            .await
-            .submit(authorized(request, "p-adapter"))
-            .await
-            .expect("intake accepts the submission")
-            .into_inner()
-            .ticket_id
-    }
-
-    async fn get_ticket(&self, ticket_id: &str) -> Option<v1::Ticket> {
-        self.tickets()
-            .await
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "p-admin",
-            ))
-            .await
-            .ok()
-            .and_then(|response| response.into_inner().ticket)
-    }
-
-    async fn wait_ticket(
-        &self,
-        ticket_id: &str,
-        condition: impl Fn(&v1::Ticket) -> bool,
-    ) -> v1::Ticket {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(ticket) = self.get_ticket(ticket_id).await {
-                if condition(&ticket) {
-                    return ticket;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "ticket {ticket_id} never reached the expected state: {:?}\n{}",
-            self.get_ticket(ticket_id).await,
-            self.workflow.log()
-        );
-    }
-
-    async fn history(&self, ticket_id: &str) -> Vec<v1::LogEvent> {
-        self.tickets()
-            .await
-            .get_history(authorized(
-                v1::GetHistoryRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "p-admin",
-            ))
-            .await
-            .expect("history")
-            .into_inner()
-            .events
-    }
-
-    async fn link(
-        &self,
-        child: &str,
-        parent: &str,
-        merge: bool,
-        command_id: &str,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        self.tickets()
-            .await
-            .link_to_problem(authorized(
-                v1::LinkToProblemRequest {
-                    ticket_id: child.to_owned(),
-                    command_id: command_id.to_owned(),
-                    expected_version: None,
-                    parent_ticket_id: parent.to_owned(),
-                    merge,
-                },
-                "p-service",
-            ))
-            .await
-            .map(|response| response.into_inner().ticket.expect("ticket"))
-    }
-
-    /// Proposes `outcome` (as the admin, who may act for any department) and approves it
-    /// when the policy asks for approval.
-    async fn solve(&self, ticket_id: &str, outcome: v1::Outcome, text: &str) -> v1::Ticket {
-        let mut client = self.tickets().await;
-        let ticket = client
-            .propose_solution(authorized(
-                v1::ProposeSolutionRequest {
-                    ticket_id: ticket_id.to_owned(),
-                    command_id: format!("solve-{ticket_id}"),
-                    outcome: outcome as i32,
-                    text: text.to_owned(),
-                    ..Default::default()
-                },
-                "p-admin",
-            ))
-            .await
-            .expect("propose")
-            .into_inner()
-            .ticket
-            .expect("ticket");
-        if !ticket.awaiting_approval {
-            return ticket;
-        }
-        client
-            .approve_solution(authorized(
-                v1::ApproveSolutionRequest {
-                    ticket_id: ticket_id.to_owned(),
-                    command_id: format!("approve-{ticket_id}"),
-                    approve: true,
-                    comment: "同意".into(),
-                    ..Default::default()
-                },
-                "p-admin",
-            ))
-            .await
-            .expect("approve")
-            .into_inner()
-            .ticket
-            .expect("ticket")
-    }
-
-    async fn review(&self, ticket_id: &str, satisfaction: u32) -> v1::Ticket {
-        self.tickets()
-            .await
-            .record_review(authorized(
-                v1::RecordReviewRequest {
-                    ticket_id: ticket_id.to_owned(),
-                    command_id: format!("review-{ticket_id}"),
-                    satisfaction,
-                    ..Default::default()
-                },
-                "p-service",
-            ))
-            .await
-            .expect("review")
-            .into_inner()
-            .ticket
-            .expect("ticket")
-    }
-
-    fn cloop(&self, token: &str, args: &[&str]) -> std::process::Output {
-        Process::new(bin_path("cloop"))
-            .args(["--workflow", &self.workflow_address, "--token", token])
-            .args(args)
-            .env_remove("CLOOP_TOKEN")
-            .env_remove("CLOOP_INTAKE")
-            .env_remove("CLOOP_WORKFLOW")
-            .env_remove("CLOOP_PROFILE")
-            .env_remove("XDG_CONFIG_HOME")
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run cloop")
-    }
+        }),
+        ..Default::default()
+    };
+    cluster.submit_as("p-adapter", request).await
 }
 
-async fn connect<C, F, Fut>(address: &str, connect: F) -> C
-where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<C, tonic::transport::Error>>,
-{
-    let endpoint = format!("http://{address}");
-    for _ in 0..100 {
-        if let Ok(client) = connect(endpoint.clone()).await {
-            return client;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to {endpoint}");
+async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
+    cluster.events(ticket_id, "p-admin").await
 }
 
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
+async fn link(
+    cluster: &TestCluster,
+    child: &str,
+    parent: &str,
+    merge: bool,
+    command_id: &str,
+) -> Result<v1::Ticket, tonic::Status> {
+    cluster
+        .tickets_connected()
+        .await
+        .link_to_problem(authorized(
+            v1::LinkToProblemRequest {
+                ticket_id: child.to_owned(),
+                command_id: command_id.to_owned(),
+                expected_version: None,
+                parent_ticket_id: parent.to_owned(),
+                merge,
+            },
+            "p-service",
+        ))
+        .await
+        .map(|response| response.into_inner().ticket.expect("ticket"))
+}
+
+/// Proposes `outcome` (as the admin, who may act for any department) and approves it
+/// when the policy asks for approval.
+async fn solve(
+    cluster: &TestCluster,
+    ticket_id: &str,
+    outcome: v1::Outcome,
+    text: &str,
+) -> v1::Ticket {
+    let mut client = cluster.tickets_connected().await;
+    let ticket = client
+        .propose_solution(authorized(
+            v1::ProposeSolutionRequest {
+                ticket_id: ticket_id.to_owned(),
+                command_id: format!("solve-{ticket_id}"),
+                outcome: outcome as i32,
+                text: text.to_owned(),
+                ..Default::default()
+            },
+            "p-admin",
+        ))
+        .await
+        .expect("propose")
+        .into_inner()
+        .ticket
+        .expect("ticket");
+    if !ticket.awaiting_approval {
+        return ticket;
+    }
+    client
+        .approve_solution(authorized(
+            v1::ApproveSolutionRequest {
+                ticket_id: ticket_id.to_owned(),
+                command_id: format!("approve-{ticket_id}"),
+                approve: true,
+                comment: "同意".into(),
+                ..Default::default()
+            },
+            "p-admin",
+        ))
+        .await
+        .expect("approve")
+        .into_inner()
+        .ticket
+        .expect("ticket")
+}
+
+async fn review(cluster: &TestCluster, ticket_id: &str, satisfaction: u32) -> v1::Ticket {
+    cluster
+        .tickets_connected()
+        .await
+        .record_review(authorized(
+            v1::RecordReviewRequest {
+                ticket_id: ticket_id.to_owned(),
+                command_id: format!("review-{ticket_id}"),
+                satisfaction,
+                ..Default::default()
+            },
+            "p-service",
+        ))
+        .await
+        .expect("review")
+        .into_inner()
+        .ticket
+        .expect("ticket")
 }
 
 fn step(ticket: &v1::Ticket) -> v1::Step {
@@ -343,24 +165,38 @@ fn month_of(ticket: &v1::Ticket) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
-    let cluster = Cluster::start();
+    let cluster = TestCluster::builder()
+        .prefix("cloop-problems-e2e-")
+        .tokens(principals_file(PRINCIPALS))
+        .config(
+            "[intake_service]\nnode_id = 6\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 200\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
+             [nats]\nrequest_timeout_ms = 3000\n\n\
+             [rewards]\nkind = \"points\"\namount = 100\nvalidity_days = 30\n",
+        )
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start();
     let mut ids = Vec::new();
     for index in 1..=5 {
-        let id = cluster
-            .submit(
-                &format!("fault-{index}"),
-                &format!("APP卡顿，打开很慢，第{index}次了"),
-                &format!("顾客{index}"),
-                &format!("1380013800{index}"),
-            )
-            .await;
+        let id = submit(
+            &cluster,
+            &format!("fault-{index}"),
+            &format!("APP卡顿，打开很慢，第{index}次了"),
+            &format!("顾客{index}"),
+            &format!("1380013800{index}"),
+        )
+        .await;
         ids.push(id);
     }
     let mut tickets = Vec::new();
     for id in &ids {
         tickets.push(
             cluster
-                .wait_ticket(id, |ticket| step(ticket) == v1::Step::Handle)
+                .wait_ticket(id, "p-admin", WAIT, |ticket| {
+                    step(ticket) == v1::Step::Handle
+                })
                 .await,
         );
     }
@@ -368,8 +204,8 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     assert!(!tickets[0].keywords.is_empty(), "{:?}", tickets[0]);
 
     // Similar: the other four, each with its score.
-    let similar = cluster
-        .tickets()
+    let similar = &cluster
+        .tickets_connected()
         .await
         .list_similar(authorized(
             v1::ListSimilarRequest {
@@ -391,8 +227,8 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     assert_eq!(similar.scores.len(), 4);
     assert!(similar.scores.iter().all(|score| *score >= 0.3));
     // An agent of a department that does not handle the ticket may not ask.
-    let denied = cluster
-        .tickets()
+    let denied = &cluster
+        .tickets_connected()
         .await
         .list_similar(authorized(
             v1::ListSimilarRequest {
@@ -422,8 +258,7 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     assert_eq!(cli_found, others);
 
     // Refusals name why.
-    let itself = cluster
-        .link(&parent, &parent, false, "link-self")
+    let itself = link(&cluster, &parent, &parent, false, "link-self")
         .await
         .expect_err("itself");
     assert_eq!(itself.code(), Code::FailedPrecondition);
@@ -431,16 +266,14 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
 
     // Link three, merge one (the last through the CLI).
     for (index, child) in ids[1..3].iter().enumerate() {
-        let linked = cluster
-            .link(child, &parent, false, &format!("link-{index}"))
+        let linked = link(&cluster, child, &parent, false, &format!("link-{index}"))
             .await
             .expect("link");
         assert_eq!(linked.parent_ticket_id, parent);
         assert!(!linked.merged_duplicate);
     }
     // A repeated command id returns the first result and appends nothing.
-    let again = cluster
-        .link(&ids[1], &parent, false, "link-0")
+    let again = link(&cluster, &ids[1], &parent, false, "link-0")
         .await
         .expect("repeat");
     assert_eq!(again.parent_ticket_id, parent);
@@ -453,20 +286,18 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let merged = cluster
-        .link(&ids[4], &parent, true, "merge-4")
+    let merged = link(&cluster, &ids[4], &parent, true, "merge-4")
         .await
         .expect("merge");
     assert!(merged.merged_duplicate);
     // One level only, no cycles.
-    let cycle = cluster
-        .link(&parent, &ids[1], false, "link-cycle")
+    let cycle = link(&cluster, &parent, &ids[1], false, "link-cycle")
         .await
         .expect_err("a parent may not become a child");
     assert_eq!(cycle.code(), Code::FailedPrecondition);
     // A merged duplicate is handled at its parent.
-    let refused = cluster
-        .tickets()
+    let refused = &cluster
+        .tickets_connected()
         .await
         .propose_solution(authorized(
             v1::ProposeSolutionRequest {
@@ -488,9 +319,11 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     );
 
     let problem = cluster
-        .wait_ticket(&parent, |ticket| ticket.children_count == 4)
+        .wait_ticket(&parent, "p-admin", WAIT, |ticket| {
+            ticket.children_count == 4
+        })
         .await;
-    let parent_history = types(&cluster.history(&parent).await);
+    let parent_history = types(&events_of(&cluster, &parent).await);
     assert_eq!(
         parent_history
             .iter()
@@ -501,18 +334,18 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
     );
 
     // Solve, approve and review the problem: every child moves on to review.
-    cluster
-        .solve(&parent, v1::Outcome::Fixed, "新版本修复了卡顿")
-        .await;
-    let reviewed = cluster.review(&parent, 5).await;
+    solve(&cluster, &parent, v1::Outcome::Fixed, "新版本修复了卡顿").await;
+    let reviewed = review(&cluster, &parent, 5).await;
     assert_eq!(step(&reviewed), v1::Step::Review);
     for child in &ids[1..] {
         let ticket = cluster
-            .wait_ticket(child, |ticket| step(ticket) == v1::Step::Review)
+            .wait_ticket(child, "p-admin", WAIT, |ticket| {
+                step(ticket) == v1::Step::Review
+            })
             .await;
         assert_eq!(ticket.outcome, v1::Outcome::Fixed as i32);
         assert_eq!(ticket.solution, "新版本修复了卡顿");
-        let history = types(&cluster.history(child).await);
+        let history = types(&events_of(&cluster, child).await);
         assert_eq!(history.first().map(String::as_str), Some("received"));
         assert!(
             history.contains(&"linked_to_problem".to_owned())
@@ -520,14 +353,14 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
             "{history:?}"
         );
         // Each child's own customer is reviewed, then it is archived.
-        let child_reviewed = cluster.review(child, 4).await;
+        let child_reviewed = review(&cluster, child, 4).await;
         assert_eq!(child_reviewed.satisfaction, 4);
     }
 
     // The monthly report counts one problem with five reporters.
     let month = month_of(&problem);
-    let report = cluster
-        .reports()
+    let report = &cluster
+        .reports_connected()
         .await
         .monthly_report(authorized(
             v1::MonthlyReportRequest {
@@ -556,25 +389,41 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public() {
-    let cluster = Cluster::start();
-    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let cluster = TestCluster::builder()
+        .prefix("cloop-problems-e2e-")
+        .tokens(principals_file(PRINCIPALS))
+        .config(
+            "[intake_service]\nnode_id = 6\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 200\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\n\
+             [nats]\nrequest_timeout_ms = 3000\n\n\
+             [rewards]\nkind = \"points\"\namount = 100\nvalidity_days = 30\n",
+        )
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start();
+    let nats = async_nats::connect(cluster.nats().url())
+        .await
+        .expect("nats");
     let mut rewards = nats
         .subscribe("ticket.events.reward_granted")
         .await
         .expect("subscribe");
-    let id = cluster
-        .submit(
-            "idea-1",
-            "建议增加夜间模式，有事请打 13912345678 或发 jo@example.com",
-            "John",
-            "13912345678",
-        )
-        .await;
+    let id = submit(
+        &cluster,
+        "idea-1",
+        "建议增加夜间模式，有事请打 13912345678 或发 jo@example.com",
+        "John",
+        "13912345678",
+    )
+    .await;
     cluster
-        .wait_ticket(&id, |ticket| step(ticket) != v1::Step::Unspecified)
+        .wait_ticket(&id, "p-admin", WAIT, |ticket| {
+            step(ticket) != v1::Step::Unspecified
+        })
         .await;
     // Customer service classifies it as a suggestion for the product department.
-    let mut client = cluster.tickets().await;
+    let mut client = cluster.tickets_connected().await;
     let ticket = client
         .classify(authorized(
             v1::ClassifyRequest {
@@ -609,13 +458,11 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
             .await
             .expect("dispatch");
     }
-    let solved = cluster
-        .solve(&id, v1::Outcome::Adopted, "下个版本加入夜间模式")
-        .await;
+    let solved = solve(&cluster, &id, v1::Outcome::Adopted, "下个版本加入夜间模式").await;
     assert_eq!(step(&solved), v1::Step::Review);
 
     // On record.
-    let history = cluster.history(&id).await;
+    let history = events_of(&cluster, &id).await;
     let granted = history
         .iter()
         .find(|event| event.event_type == "reward_granted")
@@ -642,8 +489,8 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
 
     // In the public list: the name masked, no contact data, the reward shown.
     let now = chrono::Utc::now();
-    let adopted = cluster
-        .reports()
+    let adopted = &cluster
+        .reports_connected()
         .await
         .adopted_suggestions(authorized(
             v1::AdoptedSuggestionsRequest {

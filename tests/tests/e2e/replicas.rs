@@ -11,28 +11,20 @@
 //! Figures are printed on a line starting with `REPLICAS`.
 
 use crate::support::{
-    authorized, lazy_channel, tail, tokens_file, wait_for_tickets, Acknowledged, Load, LoadPlan,
-    LoadTargets, START_TIMEOUT,
+    authorized, tail, wait_for_tickets, Acknowledged, Load, LoadPlan, LoadTargets,
 };
-use e2e::{free_port, wait_until, NatsServer, PgDatabase, ServiceProcess};
+use e2e::{wait_until, PgDatabase, RunningService, ServiceSpec, TestCluster};
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// One workflow replica.
-struct Replica {
-    process: ServiceProcess,
-    address: String,
-    data_dir: PathBuf,
-}
 
 fn blocking<T>(work: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(work)
 }
 
 /// The replica that says last in its log that it leads (and has not died since).
-fn leader_of(replicas: &[Replica]) -> Option<usize> {
+fn leader_of(replicas: &[RunningService]) -> Option<usize> {
     replicas
         .iter()
         .enumerate()
@@ -51,19 +43,12 @@ fn write_clock(path: &Path, instant: chrono::DateTime<chrono::Utc>) {
 }
 
 /// nats-server, one intake and three workflow replicas on one PostgreSQL log (and a key
-/// database of their own), all real processes with a test clock file.
+/// database of their own), all real processes with a test clock.
 struct Deployment {
     database: PgDatabase,
     keys_database: PgDatabase,
-    nats: NatsServer,
-    intake: ServiceProcess,
-    intake_address: String,
-    replicas: Vec<Replica>,
-    config: PathBuf,
-    clock: PathBuf,
+    cluster: TestCluster,
     started_at: chrono::DateTime<chrono::Utc>,
-    /// The folder of the configuration and the data folders, deleted with the deployment.
-    _dir: tempfile::TempDir,
 }
 
 impl Deployment {
@@ -72,118 +57,68 @@ impl Deployment {
         // The customer keys in a database of their own (`--keys-store`), out of the log's
         // backups.
         let keys_database = PgDatabase::create("replica_keys");
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-replicas-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
-             [workflow_service]\ntimer_tick_ms = 200\n\n[nats]\nrequest_timeout_ms = 3000\n",
-        )
-        .expect("write config");
-        let clock = dir.path().join("clock.txt");
         let started_at = chrono::Utc::now();
-        write_clock(&clock, started_at);
-        let common = |address: &str, data: &Path| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                data.to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let env = vec![
-            ("CLOOP_LOG".to_owned(), "info".to_owned()),
-            (
-                "CLOOP_TEST_CLOCK".to_owned(),
-                clock.to_string_lossy().into_owned(),
-            ),
-        ];
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &common(&intake_address, &dir.path().join("intake")),
-            &env,
-            dir.path().join("intake.log"),
-        );
-        let mut replicas: Vec<Replica> = (0..3)
-            .map(|index| {
-                let address = format!("127.0.0.1:{}", free_port());
-                let data_dir = dir.path().join(format!("workflow-{index}"));
-                let mut args = common(&address, &data_dir);
-                args.extend([
-                    "--store".to_owned(),
-                    database.url().to_owned(),
-                    "--keys-store".to_owned(),
-                    keys_database.url().to_owned(),
-                ]);
-                let process = ServiceProcess::spawn(
-                    "cloop-workflow",
-                    &args,
-                    &env,
-                    dir.path().join(format!("workflow-{index}.log")),
-                );
-                Replica {
-                    process,
-                    address,
-                    data_dir,
-                }
-            })
-            .collect();
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        for replica in &mut replicas {
-            replica
-                .process
-                .wait_listening(&replica.address, START_TIMEOUT);
+        let mut builder = TestCluster::builder()
+            .prefix("cloop-replicas-")
+            .config(
+                "[intake_service]\nnode_id = 7\nmaintenance_interval_ms = 200\n\n\
+                 [workflow_service]\ntimer_tick_ms = 200\n\n[nats]\nrequest_timeout_ms = 3000\n",
+            )
+            .env("CLOOP_LOG", "info")
+            .test_clock(started_at.to_rfc3339())
+            .intake(ServiceSpec::new());
+        for index in 0..3 {
+            builder =
+                builder.workflow(ServiceSpec::new().name(format!("workflow-{index}")).args([
+                    "--store",
+                    database.url(),
+                    "--keys-store",
+                    keys_database.url(),
+                ]));
         }
-        assert!(
-            wait_until(Duration::from_secs(20), || leader_of(&replicas).is_some()),
-            "no replica took the lead"
-        );
-        Deployment {
+        let cluster = builder.start();
+        let deployment = Deployment {
             database,
             keys_database,
-            nats,
-            intake,
-            intake_address,
-            replicas,
-            config,
-            clock,
+            cluster,
             started_at,
-            _dir: dir,
-        }
+        };
+        assert!(
+            wait_until(Duration::from_secs(20), || leader_of(deployment.replicas())
+                .is_some()),
+            "no replica took the lead"
+        );
+        deployment
+    }
+
+    /// The three workflow replicas (every service but intake, the first).
+    fn replicas(&self) -> &[RunningService] {
+        &self.cluster.services()[1..]
+    }
+
+    fn replicas_mut(&mut self) -> &mut [RunningService] {
+        &mut self.cluster.services_mut()[1..]
     }
 
     /// Every replica lists every acknowledged ticket exactly once (the logs of all on failure).
     async fn assert_all_listed(&self, acknowledged: &[Acknowledged]) -> Vec<usize> {
         let mut counts = Vec::new();
-        for replica in &self.replicas {
-            let channel = lazy_channel(&replica.address);
+        for replica in self.replicas() {
+            let channel = replica.channel();
             let (listed, _) =
                 wait_for_tickets(&channel, acknowledged, Duration::from_secs(90)).await;
             let (missing, duplicated, unknown) = tally(acknowledged, &listed);
             if (missing, duplicated, unknown) != (0, 0, 0) {
-                for (index, replica) in self.replicas.iter().enumerate() {
+                for (index, replica) in self.replicas().iter().enumerate() {
                     eprintln!(
                         "--- replica {index} at {}:\n{}",
-                        replica.address,
+                        replica.address(),
                         tail(&replica.process.log(), 40)
                     );
                 }
                 panic!(
                     "replica at {} lists {missing} missing, {duplicated} duplicated, {unknown} unknown",
-                    replica.address
+                    replica.address()
                 );
             }
             counts.push(listed.len());
@@ -202,9 +137,9 @@ impl Deployment {
                 "--keys-store",
                 self.keys_database.url(),
                 "--data-dir",
-                &self.replicas[index].data_dir.to_string_lossy(),
+                &self.replicas()[index].data_dir().to_string_lossy(),
                 "--config",
-                &self.config.to_string_lossy(),
+                &self.cluster.config_path().to_string_lossy(),
             ])
             .output()
             .expect("run cloop-workflow --check");
@@ -221,16 +156,16 @@ impl Deployment {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() {
     let mut deployment = blocking(Deployment::start);
-    let first_leader = leader_of(&deployment.replicas).expect("a leader");
+    let first_leader = leader_of(deployment.replicas()).expect("a leader");
 
     // A steady load with department commands, sent to a replica that stays up.
     let total = 1_200;
     let survivor = (first_leader + 1) % 3;
     let load = Load::start(
         LoadTargets {
-            intake: lazy_channel(&deployment.intake_address),
-            workflow: lazy_channel(&deployment.replicas[survivor].address),
-            nats_url: deployment.nats.url(),
+            intake: deployment.cluster.intake().channel(),
+            workflow: deployment.replicas()[survivor].channel(),
+            nats_url: deployment.cluster.nats_url.clone(),
         },
         LoadPlan {
             prefix: "replicas".into(),
@@ -248,16 +183,16 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         "the load did not get going"
     );
     // SIGKILL the leader a third of the way in.
-    blocking(|| deployment.replicas[first_leader].process.kill());
+    blocking(|| deployment.replicas_mut()[first_leader].kill());
     let killed_at = Instant::now();
     assert!(
         blocking(|| wait_until(Duration::from_secs(30), || {
-            leader_of(&deployment.replicas).is_some_and(|leader| leader != first_leader)
+            leader_of(deployment.replicas()).is_some_and(|leader| leader != first_leader)
         })),
         "no replica took over the lead"
     );
     let takeover = killed_at.elapsed();
-    let second_leader = leader_of(&deployment.replicas).expect("a new leader");
+    let second_leader = leader_of(deployment.replicas()).expect("a new leader");
     // Restart the third replica (neither the dead one nor the new leader) with SIGTERM.
     let restarted = (0..3)
         .find(|index| *index != first_leader && *index != second_leader)
@@ -267,20 +202,13 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
             .await
     );
     blocking(|| {
-        let replica = &mut deployment.replicas[restarted];
-        replica.process.terminate(Duration::from_secs(30));
-        replica.process.start_again();
-        replica
-            .process
-            .wait_listening(&replica.address, START_TIMEOUT);
+        let replica = &mut deployment.replicas_mut()[restarted];
+        replica.terminate(Duration::from_secs(30));
+        replica.restart();
     });
     // The killed one comes back too, as a follower now.
     blocking(|| {
-        let replica = &mut deployment.replicas[first_leader];
-        replica.process.start_again();
-        replica
-            .process
-            .wait_listening(&replica.address, START_TIMEOUT);
+        deployment.replicas_mut()[first_leader].restart();
     });
     let (acknowledged, elapsed) = load.run_to_end().await;
     assert_eq!(
@@ -293,7 +221,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     // Move the clock a month on: every open ticket's deadlines pass; the leader's timers
     // record each warning and breach, once.
     write_clock(
-        &deployment.clock,
+        &deployment.cluster.clock_path(),
         deployment.started_at + chrono::Duration::days(30),
     );
     let database = &deployment.database;
@@ -314,7 +242,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         })
     });
     if !settled {
-        for (index, replica) in deployment.replicas.iter().enumerate() {
+        for (index, replica) in deployment.replicas().iter().enumerate() {
             let log = replica.process.log();
             let lines: Vec<&str> = log
                 .lines()
@@ -364,7 +292,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
 
     // A command on one replica is seen at once by a read on another.
     let ticket = &acknowledged[0].ticket_id;
-    let mut on_first = TicketsClient::new(lazy_channel(&deployment.replicas[survivor].address));
+    let mut on_first = TicketsClient::new(deployment.replicas()[survivor].channel());
     let note = |text: &str| proto::v1::AddNoteRequest {
         ticket_id: ticket.clone(),
         command_id: format!("replica-note-{text}"),
@@ -377,7 +305,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         .expect("note on one replica")
         .into_inner();
     let other = (survivor + 1) % 3;
-    let mut on_other = TicketsClient::new(lazy_channel(&deployment.replicas[other].address));
+    let mut on_other = TicketsClient::new(deployment.replicas()[other].channel());
     let history = on_other
         .get_history(authorized(
             proto::v1::GetHistoryRequest {
@@ -402,8 +330,8 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     for round in 0..12 {
         let writer = (survivor + round) % 3;
         let reader = (writer + 1 + round % 2) % 3;
-        let mut on_writer = TicketsClient::new(lazy_channel(&deployment.replicas[writer].address));
-        let mut on_reader = TicketsClient::new(lazy_channel(&deployment.replicas[reader].address));
+        let mut on_writer = TicketsClient::new(deployment.replicas()[writer].channel());
+        let mut on_reader = TicketsClient::new(deployment.replicas()[reader].channel());
         let written = on_writer
             .add_note(authorized(note(&format!("round {round}")), "t-admin"))
             .await
@@ -462,7 +390,12 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         elapsed.as_secs_f64(),
         takeover.as_secs_f64(),
     );
-    let _ = blocking(|| deployment.intake.terminate(Duration::from_secs(10)));
+    let _ = blocking(|| {
+        deployment
+            .cluster
+            .intake_mut()
+            .terminate(Duration::from_secs(10))
+    });
 }
 
 /// Every session of the replicas to PostgreSQL is cut (`pg_terminate_backend`: the log's
@@ -475,9 +408,9 @@ async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
     let total = 900;
     let load = Load::start(
         LoadTargets {
-            intake: lazy_channel(&deployment.intake_address),
-            workflow: lazy_channel(&deployment.replicas[0].address),
-            nats_url: deployment.nats.url(),
+            intake: deployment.cluster.intake().channel(),
+            workflow: deployment.replicas()[0].channel(),
+            nats_url: deployment.cluster.nats_url.clone(),
         },
         LoadPlan {
             prefix: "pgcut".into(),
@@ -536,7 +469,7 @@ async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
     let counts = deployment.assert_all_listed(&acknowledged).await;
     assert!(
         blocking(
-            || wait_until(Duration::from_secs(20), || leader_of(&deployment.replicas)
+            || wait_until(Duration::from_secs(20), || leader_of(deployment.replicas())
                 .is_some())
         ),
         "no replica leads after the cuts"

@@ -5,301 +5,130 @@
 //! kept and published checkpoints, `GetTicketAt` against what `GetTicket` answered, and the
 //! retention expiry of archived tickets.
 
-use e2e::{bin_path, free_port, wait_until, NatsServer, ServiceProcess};
+use e2e::{
+    authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec,
+    TestCluster,
+};
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
-use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
-use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::Code;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a ticket may take to reach the state a scenario waits for.
+const WAIT: Duration = Duration::from_secs(30);
 
-/// (token, name, role, department).
-const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
-    ("r-adapter", "web-form", "adapter", ""),
-    ("r-service", "zhang.san", "service", ""),
-    ("r-agent-product", "zhou.ba", "agent", "product"),
-    ("r-head-product", "wu.jiu", "head", "product"),
-    ("r-manager", "boss", "manager", ""),
-    ("r-auditor", "checker", "auditor", ""),
-    ("r-admin", "root", "admin", ""),
+const PRINCIPALS: &[Principal] = &[
+    principal("r-adapter", "web-form", "adapter"),
+    principal("r-service", "zhang.san", "service"),
+    principal("r-agent-product", "zhou.ba", "agent").of("product"),
+    principal("r-head-product", "wu.jiu", "head").of("product"),
+    principal("r-manager", "boss", "manager"),
+    principal("r-auditor", "checker", "auditor"),
+    principal("r-admin", "root", "admin"),
 ];
 
-fn tokens_file() -> String {
-    let mut text = String::new();
-    for (token, name, role, department) in PRINCIPALS {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-            service::tokens::token_sha256(token)
-        ));
-        if !department.is_empty() {
-            text.push_str(&format!("department = \"{department}\"\n"));
-        }
-        text.push('\n');
-    }
-    text
+/// nats-server, cloop-intake and cloop-workflow; `workflow_settings` go into
+/// `[workflow_service]`, `extra` after it.
+fn start_cluster(workflow_settings: &str, extra: &str) -> TestCluster {
+    TestCluster::builder()
+        .prefix("cloop-reports-e2e-")
+        .tokens(principals_file(PRINCIPALS))
+        .config(format!(
+            "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\
+             {workflow_settings}\n\n[nats]\nrequest_timeout_ms = 3000\n\n{extra}\n"
+        ))
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start()
 }
 
-/// nats-server, cloop-intake and cloop-workflow as real processes.
-struct Cluster {
-    nats: NatsServer,
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake_address: String,
-    workflow_address: String,
-    data_dir: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    /// Starts everything; `workflow_settings` go into `[workflow_service]`, `extra` after it.
-    fn start(workflow_settings: &str, extra: &str) -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-reports-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\n\
-                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [100, 500]\n\
-                 {workflow_settings}\n\n[nats]\nrequest_timeout_ms = 3000\n\n{extra}\n"
-            ),
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let common = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &common(&intake_address, "intake"),
-            &env,
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &common(&workflow_address, "workflow"),
-            &env,
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            nats,
-            _intake: intake,
-            workflow,
-            intake_address,
-            workflow_address,
-            data_dir: dir.path().join("workflow"),
-            dir,
-        }
-    }
-
-    async fn tickets(&self) -> TicketsClient<Channel> {
-        connect(&self.workflow_address, TicketsClient::connect).await
-    }
-
-    async fn reports(&self) -> ReportsClient<Channel> {
-        connect(&self.workflow_address, ReportsClient::connect).await
-    }
-
-    async fn audit(&self) -> AuditClient<Channel> {
-        connect(&self.workflow_address, AuditClient::connect).await
-    }
-
-    /// Submits at intake; returns the ticket id.
-    async fn submit(&self, external_id: &str, content: &str, name: &str) -> String {
-        let request = v1::SubmitRequest {
-            channel: "web".into(),
-            external_id: external_id.into(),
-            content: content.into(),
-            customer: Some(v1::Customer {
-                customer_id: format!("c-{external_id}"),
-                name: name.into(),
-                phone: "13800138000".into(),
-                ..Default::default()
-            }),
+/// Submits at intake; returns the ticket id.
+async fn submit(cluster: &TestCluster, external_id: &str, content: &str, name: &str) -> String {
+    let request = v1::SubmitRequest {
+        channel: "web".into(),
+        external_id: external_id.into(),
+        content: content.into(),
+        customer: Some(v1::Customer {
+            customer_id: format!("c-{external_id}"),
+            name: name.into(),
+            phone: "13800138000".into(),
             ..Default::default()
-        };
-        connect(&self.intake_address, IntakeClient::connect)
-            .await
-            .submit(authorized(request, "r-adapter"))
-            .await
-            .expect("intake accepts the submission")
-            .into_inner()
-            .ticket_id
-    }
-
-    async fn get_ticket(&self, ticket_id: &str) -> Option<v1::Ticket> {
-        self.tickets()
-            .await
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "r-admin",
-            ))
-            .await
-            .ok()
-            .and_then(|response| response.into_inner().ticket)
-    }
-
-    /// Polls `GetTicket` until `condition` holds.
-    async fn wait_ticket(
-        &self,
-        ticket_id: &str,
-        condition: impl Fn(&v1::Ticket) -> bool,
-    ) -> v1::Ticket {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(ticket) = self.get_ticket(ticket_id).await {
-                if condition(&ticket) {
-                    return ticket;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "ticket {ticket_id} never reached the expected state\n{}",
-            self.workflow.log()
-        );
-    }
-
-    async fn history(&self, ticket_id: &str) -> Vec<String> {
-        self.tickets()
-            .await
-            .get_history(authorized(
-                v1::GetHistoryRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "r-admin",
-            ))
-            .await
-            .expect("history")
-            .into_inner()
-            .events
-            .into_iter()
-            .map(|event| event.event_type)
-            .collect()
-    }
-
-    async fn listed(&self, filter: v1::TicketFilter) -> Vec<String> {
-        self.tickets()
-            .await
-            .list_tickets(authorized(
-                v1::ListTicketsRequest {
-                    filter: Some(filter),
-                    page_size: 500,
-                    page_token: String::new(),
-                },
-                "r-admin",
-            ))
-            .await
-            .expect("list")
-            .into_inner()
-            .tickets
-            .into_iter()
-            .map(|ticket| ticket.ticket_id)
-            .collect()
-    }
-
-    async fn monthly(
-        &self,
-        token: &str,
-        month: &str,
-        at_position: Option<u64>,
-    ) -> Result<v1::MonthlyReportResponse, tonic::Status> {
-        self.reports()
-            .await
-            .monthly_report(authorized(
-                v1::MonthlyReportRequest {
-                    month: month.to_owned(),
-                    department: None,
-                    at_position,
-                },
-                token,
-            ))
-            .await
-            .map(tonic::Response::into_inner)
-    }
-
-    async fn verify(&self, check_checkpoints: bool) -> v1::VerifyLogResponse {
-        self.audit()
-            .await
-            .verify_log(authorized(
-                v1::VerifyLogRequest { check_checkpoints },
-                "r-auditor",
-            ))
-            .await
-            .expect("verify log")
-            .into_inner()
-    }
-
-    /// Runs `cloop` against these services.
-    fn cloop(&self, token: &str, args: &[&str]) -> std::process::Output {
-        Process::new(bin_path("cloop"))
-            .args(["--workflow", &self.workflow_address, "--token", token])
-            .args(args)
-            .env_remove("CLOOP_TOKEN")
-            .env_remove("CLOOP_INTAKE")
-            .env_remove("CLOOP_WORKFLOW")
-            .env_remove("CLOOP_PROFILE")
-            .env_remove("XDG_CONFIG_HOME")
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run cloop")
-    }
+        }),
+        ..Default::default()
+    };
+    cluster.submit_as("r-adapter", request).await
 }
 
-async fn connect<C, F, Fut>(address: &str, connect: F) -> C
-where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<C, tonic::transport::Error>>,
-{
-    let endpoint = format!("http://{address}");
-    for _ in 0..100 {
-        if let Ok(client) = connect(endpoint.clone()).await {
-            return client;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to {endpoint}");
+async fn get_ticket(cluster: &TestCluster, ticket_id: &str) -> Option<v1::Ticket> {
+    e2e::get_ticket(&mut cluster.tickets_connected().await, ticket_id, "r-admin").await
 }
 
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
+async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<String> {
+    let events = cluster.events(ticket_id, "r-admin").await;
+    events.into_iter().map(|event| event.event_type).collect()
+}
+
+async fn listed(cluster: &TestCluster, filter: v1::TicketFilter) -> Vec<String> {
+    cluster
+        .tickets_connected()
+        .await
+        .list_tickets(authorized(
+            v1::ListTicketsRequest {
+                filter: Some(filter),
+                page_size: 500,
+                page_token: String::new(),
+            },
+            "r-admin",
+        ))
+        .await
+        .expect("list")
+        .into_inner()
+        .tickets
+        .into_iter()
+        .map(|ticket| ticket.ticket_id)
+        .collect()
+}
+
+async fn monthly(
+    cluster: &TestCluster,
+    token: &str,
+    month: &str,
+    at_position: Option<u64>,
+) -> Result<v1::MonthlyReportResponse, tonic::Status> {
+    cluster
+        .reports_connected()
+        .await
+        .monthly_report(authorized(
+            v1::MonthlyReportRequest {
+                month: month.to_owned(),
+                department: None,
+                at_position,
+            },
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn verify(cluster: &TestCluster, check_checkpoints: bool) -> v1::VerifyLogResponse {
+    cluster
+        .audit_connected()
+        .await
+        .verify_log(authorized(
+            v1::VerifyLogRequest { check_checkpoints },
+            "r-auditor",
+        ))
+        .await
+        .expect("verify log")
+        .into_inner()
 }
 
 fn step(ticket: &v1::Ticket) -> v1::Step {
@@ -314,9 +143,9 @@ struct Driver {
 }
 
 impl Driver {
-    async fn new(cluster: &Cluster, ticket_id: &str) -> Self {
+    async fn new(cluster: &TestCluster, ticket_id: &str) -> Self {
         Self {
-            client: cluster.tickets().await,
+            client: cluster.tickets_connected().await,
             ticket_id: ticket_id.to_owned(),
             counter: 0,
         }
@@ -474,9 +303,11 @@ impl Driver {
 }
 
 /// Submits a ticket and waits until the workflow has it.
-async fn received(cluster: &Cluster, external_id: &str, content: &str, name: &str) -> String {
-    let ticket_id = cluster.submit(external_id, content, name).await;
-    cluster.wait_ticket(&ticket_id, |_| true).await;
+async fn received(cluster: &TestCluster, external_id: &str, content: &str, name: &str) -> String {
+    let ticket_id = submit(cluster, external_id, content, name).await;
+    cluster
+        .wait_ticket(&ticket_id, "r-admin", WAIT, |_| true)
+        .await;
     ticket_id
 }
 
@@ -496,7 +327,7 @@ fn share_of<'a>(shares: &'a [v1::CategoryShare], key: &str) -> Option<&'a v1::Ca
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
-    let cluster = Cluster::start("", "");
+    let cluster = start_cluster("", "");
     // Four tickets: two complaints and a problem fixed and reviewed 5, 4 and (the problem)
     // not yet acknowledged; a suggestion adopted and reviewed 5.
     let complaint_one = received(&cluster, "m-1", "门店服务第一次的体验记录", "张三").await;
@@ -536,20 +367,17 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
 
     // Managers and admins only.
     for token in ["r-agent-product", "r-service", "r-auditor"] {
-        let denied = cluster
-            .monthly(token, &month, None)
+        let denied = monthly(&cluster, token, &month, None)
             .await
             .expect_err("only managers and admins");
         assert_eq!(denied.code(), Code::PermissionDenied, "{token}");
     }
-    let bad = cluster
-        .monthly("r-manager", "2026-13", None)
+    let bad = monthly(&cluster, "r-manager", "2026-13", None)
         .await
         .expect_err("no such month");
     assert_eq!(bad.code(), Code::InvalidArgument);
 
-    let response = cluster
-        .monthly("r-manager", &month, None)
+    let response = monthly(&cluster, "r-manager", &month, None)
         .await
         .expect("report");
     let report = response.report.clone().expect("report");
@@ -610,38 +438,39 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
     assert_eq!(product.response_due, Some(3));
     assert_eq!(
         report.log_position,
-        cluster.verify(false).await.head_position
+        verify(&cluster, false).await.head_position
     );
 
     // The report at its own position is the same report, byte for byte, every time.
     let bytes = response.encode_to_vec();
     let position = report.log_position;
     for _ in 0..2 {
-        let again = cluster
-            .monthly("r-admin", &month, Some(position))
+        let again = monthly(&cluster, "r-admin", &month, Some(position))
             .await
             .expect("report at a position");
         assert_eq!(again.encode_to_vec(), bytes);
     }
     // Later, once the problem is acknowledged, the figures change; the past does not.
     Driver::new(&cluster, &problem).await.acknowledge().await;
-    let later = cluster
-        .monthly("r-manager", &month, None)
+    let later = monthly(&cluster, "r-manager", &month, None)
         .await
         .expect("later report");
     let later_report = later.report.clone().expect("report");
     assert!(later_report.log_position > position);
     assert_eq!(later_report.on_time.expect("on time").responded, 4);
     assert_ne!(later.encode_to_vec(), bytes);
-    let still = cluster
-        .monthly("r-manager", &month, Some(position))
+    let still = monthly(&cluster, "r-manager", &month, Some(position))
         .await
         .expect("report at the earlier position");
     assert_eq!(still.encode_to_vec(), bytes, "the past does not change");
-    let beyond = cluster
-        .monthly("r-manager", &month, Some(later_report.log_position + 1_000))
-        .await
-        .expect_err("past the head");
+    let beyond = monthly(
+        &cluster,
+        "r-manager",
+        &month,
+        Some(later_report.log_position + 1_000),
+    )
+    .await
+    .expect_err("past the head");
     assert_eq!(beyond.code(), Code::InvalidArgument);
 
     // The public list: anonymised, no contact data.
@@ -653,8 +482,8 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
         seconds: chrono::Utc::now().timestamp() + 3_600,
         nanos: 0,
     };
-    let adopted = cluster
-        .reports()
+    let adopted = &cluster
+        .reports_connected()
         .await
         .adopted_suggestions(authorized(
             v1::AdoptedSuggestionsRequest {
@@ -719,8 +548,10 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verified() {
-    let cluster = Cluster::start("checkpoint_interval_secs = 1", "");
-    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let cluster = start_cluster("checkpoint_interval_secs = 1", "");
+    let nats = async_nats::connect(cluster.nats().url())
+        .await
+        .expect("nats");
     let mut published = nats
         .subscribe("ticket.events.checkpoint")
         .await
@@ -728,7 +559,7 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     let first = received(&cluster, "f-1", "第一条跟随记录", "赵六").await;
 
     // Agents may not read the log.
-    let mut audit = cluster.audit().await;
+    let mut audit = cluster.audit_connected().await;
     let denied = audit
         .read_events(authorized(
             v1::ReadEventsRequest {
@@ -772,24 +603,21 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     // new tickets, from a task of their own.
     let writer = {
         let mut driver = Driver::new(&cluster, &first).await;
-        let intake_address = cluster.intake_address.clone();
+        let intake_address = cluster.intake().address().to_owned();
         tokio::spawn(async move {
             driver.place(v1::Kind::Inquiry).await;
             for index in 0..20 {
                 driver.note(&format!("跟进 {index}")).await;
             }
-            let mut intake = connect(&intake_address, IntakeClient::connect).await;
+            let mut intake = IntakeClient::new(e2e::grpc::connect(&intake_address).await);
             for index in 0..5 {
-                let request = v1::SubmitRequest {
-                    channel: "web".into(),
-                    external_id: format!("f-more-{index}"),
-                    content: format!("跟随期间的新反馈 {index}"),
-                    customer: Some(v1::Customer {
-                        phone: "13800138001".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                };
+                let mut request = e2e::web_submission(
+                    &format!("f-more-{index}"),
+                    &format!("跟随期间的新反馈 {index}"),
+                );
+                if let Some(customer) = request.customer.as_mut() {
+                    customer.phone = "13800138001".into();
+                }
                 intake
                     .submit(authorized(request, "r-adapter"))
                     .await
@@ -798,14 +626,14 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
         })
     };
     writer.await.expect("writer task");
-    let notes_done = cluster.get_ticket(&first).await.expect("ticket");
+    let notes_done = get_ticket(&cluster, &first).await.expect("ticket");
     // Wait until the five new tickets are in the log too.
     let target = {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let listed = cluster.listed(v1::TicketFilter::default()).await;
+            let listed = listed(&cluster, v1::TicketFilter::default()).await;
             if listed.len() == 6 {
-                break cluster.verify(false).await.head_position;
+                break verify(&cluster, false).await.head_position;
             }
             assert!(Instant::now() < deadline, "the new tickets never arrived");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -857,8 +685,8 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     drop(one_stream);
 
     // Checkpoints: kept in the file, published with their message id, verified.
-    let head = cluster.verify(false).await.head_position;
-    let file = cluster.data_dir.join("checkpoints.jsonl");
+    let head = verify(&cluster, false).await.head_position;
+    let file = cluster.workflow().data_dir().join("checkpoints.jsonl");
     let kept_head = || {
         std::fs::read_to_string(&file)
             .unwrap_or_default()
@@ -871,7 +699,7 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     assert!(
         wait_until(Duration::from_secs(20), || kept_head() >= head),
         "no checkpoint of position {head} kept\n{}",
-        cluster.workflow.log()
+        cluster.workflow().log()
     );
     let message = tokio::time::timeout(Duration::from_secs(20), published.next())
         .await
@@ -888,7 +716,7 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
             .map(|value| value.as_str().to_owned()),
         Some(format!("checkpoint-{position}"))
     );
-    let verified = cluster.verify(true).await;
+    let verified = verify(&cluster, true).await;
     assert!(verified.ok, "{}", verified.problem);
     assert!(verified.checkpoints_checked >= 1);
     assert!(verified
@@ -898,10 +726,13 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     // A copy of the stopped service's database verifies with the offline tool (on
     // PostgreSQL: the database itself, with the kept checkpoints).
     let mut cluster = cluster;
-    assert_eq!(cluster.workflow.terminate(Duration::from_secs(20)), Some(0));
+    assert_eq!(
+        cluster.workflow_mut().terminate(Duration::from_secs(20)),
+        Some(0)
+    );
     let mut verify = Process::new(bin_path("cloop"));
     verify.args(["log", "verify"]);
-    match cluster.workflow.store_url() {
+    match cluster.workflow().store_url() {
         Some(url) => {
             verify.args(["--store", url, "--checkpoints"]).arg(&file);
         }
@@ -909,7 +740,7 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
             let copy = cluster.dir.path().join("copy");
             std::fs::create_dir_all(&copy).expect("copy folder");
             copy_database(
-                &cluster.data_dir.join("workflow.db"),
+                &cluster.workflow().data_dir().join("workflow.db"),
                 &copy.join("workflow.db"),
             );
             verify.arg("--db").arg(copy.join("workflow.db"));
@@ -942,11 +773,11 @@ fn copy_database(from: &Path, to: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_ticket_at_and_retention_expiry() {
-    let cluster = Cluster::start(
+    let cluster = start_cluster(
         "",
         "[retention]\narchived_seconds = 2\ncheck_interval_secs = 1\n",
     );
-    let mut audit = cluster.audit().await;
+    let mut audit = cluster.audit_connected().await;
     let ticket_id = received(&cluster, "t-1", "时间旅行的记录", "钱七").await;
     let other = received(&cluster, "t-2", "保留中的另一条记录", "孙八").await;
     let before = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -958,16 +789,16 @@ async fn get_ticket_at_and_retention_expiry() {
         let at = chrono::Utc::now();
         seen.push((at, ticket.expect("ticket")));
     };
-    remember(cluster.get_ticket(&ticket_id).await);
+    remember(get_ticket(&cluster, &ticket_id).await);
     driver.place(v1::Kind::Problem).await;
-    remember(cluster.get_ticket(&ticket_id).await);
+    remember(get_ticket(&cluster, &ticket_id).await);
     driver.acknowledge().await;
-    remember(cluster.get_ticket(&ticket_id).await);
+    remember(get_ticket(&cluster, &ticket_id).await);
     driver.solve(v1::Outcome::Fixed, "已修复").await;
-    remember(cluster.get_ticket(&ticket_id).await);
+    remember(get_ticket(&cluster, &ticket_id).await);
     driver.review(5).await;
     let archived = driver.archive().await;
-    remember(cluster.get_ticket(&ticket_id).await);
+    remember(get_ticket(&cluster, &ticket_id).await);
     for (at, expected) in &seen {
         let answer = audit
             .get_ticket_at(authorized(
@@ -1005,7 +836,7 @@ async fn get_ticket_at_and_retention_expiry() {
     assert_eq!(step(&archived), v1::Step::Archive);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let listed = cluster.listed(v1::TicketFilter::default()).await;
+        let listed = listed(&cluster, v1::TicketFilter::default()).await;
         if !listed.contains(&ticket_id) {
             assert!(listed.contains(&other), "open tickets stay listed");
             break;
@@ -1013,18 +844,20 @@ async fn get_ticket_at_and_retention_expiry() {
         assert!(
             Instant::now() < deadline,
             "the archived ticket never expired\n{}",
-            cluster.workflow.log()
+            cluster.workflow().log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let found = cluster
-        .listed(v1::TicketFilter {
+    let found = listed(
+        &cluster,
+        v1::TicketFilter {
             text: "时间旅行".into(),
             ..Default::default()
-        })
-        .await;
+        },
+    )
+    .await;
     assert!(found.is_empty(), "not found by search: {found:?}");
-    let history = cluster.history(&ticket_id).await;
+    let history = events_of(&cluster, &ticket_id).await;
     assert_eq!(history.first().map(String::as_str), Some("received"));
     for kind in ["classified", "acknowledged", "solution_proposed"] {
         assert!(
@@ -1049,14 +882,13 @@ async fn get_ticket_at_and_retention_expiry() {
         1,
         "fired once"
     );
-    let expired = cluster
-        .get_ticket(&ticket_id)
+    let expired = get_ticket(&cluster, &ticket_id)
         .await
         .expect("still readable");
     assert!(
         expired.content.is_empty(),
         "content redacted in the projection"
     );
-    let verified = cluster.verify(false).await;
+    let verified = verify(&cluster, false).await;
     assert!(verified.ok, "the log was not rewritten");
 }

@@ -1,147 +1,26 @@
-//! Shared support of the end-to-end scenarios that run both services as real processes: a
-//! [`Pair`] (nats-server, `cloop-intake`, `cloop-workflow`, each restartable), bearer-token
-//! requests, a retrying submission load over gRPC and NATS request/reply with department
+//! Shared support of the end-to-end scenarios that run both services as real processes: the
+//! standard fault-scenario cluster ([`pair`]: a [`TestCluster`] of intake and workflow with
+//! metrics), a retrying submission load over gRPC and NATS request/reply with department
 //! commands mixed in, and the one checker of what a fault may never do ([`check_outcome`]):
 //! lose an acknowledged submission, make two tickets of one, invent a ticket, break the log's
 //! hash chain, let the projections drift from the log or leave a SQLite file corrupt.
 
-use e2e::{free_port, NatsServer, ServiceProcess};
+pub use e2e::grpc::metrics_text;
+pub use e2e::{authorized, fetch_ticket, lazy_channel, metric, tail, Service, START_TIMEOUT};
+use e2e::{NatsCluster, ServiceSpec, TestCluster, TestClusterBuilder};
 use prost::Message;
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Code;
 
-/// How long a service may take to listen after a start.
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The departments of the default configuration; each has an agent token `t-agent-<name>`.
-pub const DEPARTMENTS: [&str; 8] = [
-    "product",
-    "technical",
-    "quality",
-    "logistics",
-    "after_sales",
-    "customer_service",
-    "operations",
-    "marketing",
-];
-
-/// The tokens file: an adapter (without a rate limit), customer service, an admin and one
-/// agent per department.
-pub fn tokens_file() -> String {
-    let mut principals: Vec<(String, String, String, String)> = vec![
-        (
-            "t-adapter".into(),
-            "web-form".into(),
-            "adapter".into(),
-            String::new(),
-        ),
-        (
-            "t-service".into(),
-            "zhang.san".into(),
-            "service".into(),
-            String::new(),
-        ),
-        (
-            "t-admin".into(),
-            "root".into(),
-            "admin".into(),
-            String::new(),
-        ),
-    ];
-    for department in DEPARTMENTS {
-        principals.push((
-            format!("t-agent-{department}"),
-            format!("agent.{department}"),
-            "agent".into(),
-            department.into(),
-        ));
-    }
-    let mut text = String::new();
-    for (token, name, role, department) in principals {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-            service::tokens::token_sha256(&token)
-        ));
-        if !department.is_empty() {
-            text.push_str(&format!("department = \"{department}\"\n"));
-        }
-        if name == "web-form" {
-            // The load generator of the fault and throughput tests; every other principal
-            // runs at the built-in limits (tested in limits.rs and abuse.rs).
-            text.push_str("rate_per_sec = 0\n");
-        }
-        text.push('\n');
-    }
-    text
-}
-
-/// A request with `authorization: Bearer <token>`.
-pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    request
-}
-
-/// A channel that connects when first used and reconnects after the server restarts; every
-/// call gives up after 10 s (a paused server must not hang a test).
-pub fn lazy_channel(address: &str) -> Channel {
-    Endpoint::from_shared(format!("http://{address}"))
-        .expect("valid uri")
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy()
-}
-
-/// The text of `/metrics` at `address` (empty when nothing answers).
-pub fn metrics_text(address: &str) -> String {
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
-        return String::new();
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let request = format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return String::new();
-    }
-    let mut text = String::new();
-    let _ = stream.read_to_string(&mut text);
-    text
-}
-
-/// The value of the metric line that starts with `line_start`, e.g.
-/// `cloop_workflow_duplicate_messages_total`.
-pub fn metric(address: &str, line_start: &str) -> Option<f64> {
-    metrics_text(address).lines().find_map(|line| {
-        line.strip_prefix(line_start)
-            .and_then(|rest| rest.trim().parse::<f64>().ok())
-    })
-}
-
-/// The last `count` lines of a log.
-pub fn tail(log: &str, count: usize) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(count)..].join("\n")
-}
-
-/// Which service of the pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Intake,
-    Workflow,
-}
-
-/// What a scenario changes in the configuration and environment of the pair.
+/// What a scenario changes in the configuration and environment of the standard cluster.
 #[derive(Debug, Default, Clone)]
 pub struct PairOptions {
     /// TOML lines appended to `[intake_service]`.
@@ -166,233 +45,63 @@ pub struct PairOptions {
     pub workflow_args: Vec<String>,
 }
 
-/// nats-server, `cloop-intake` and `cloop-workflow`, each a real process that a scenario may
-/// kill, pause and start again; they share one configuration and tokens file. `N` is the NATS
-/// they use: one [`NatsServer`], or a [`e2e::NatsCluster`] (see [`Pair::start_on`]).
-pub struct Pair<N = NatsServer> {
-    pub nats: N,
-    /// What the services get as `--nats-url`.
-    pub nats_url: String,
-    pub intake: ServiceProcess,
-    pub workflow: ServiceProcess,
-    pub intake_address: String,
-    pub workflow_address: String,
-    pub intake_metrics: String,
-    pub workflow_metrics: String,
-    pub config: PathBuf,
-    /// The temporary folder of the configuration and the default data folders, deleted with
-    /// the pair.
-    #[allow(dead_code)]
-    pub dir: tempfile::TempDir,
-    intake_data_dir: PathBuf,
-    workflow_data_dir: PathBuf,
+/// The builder of the standard cluster: intake and workflow (each with metrics) on one
+/// configuration, with `CLOOP_LOG=info`.
+fn pair_builder(options: PairOptions) -> TestClusterBuilder {
+    let config = format!(
+        "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\
+         retry_backoff_initial_ms = 50\nretry_backoff_max_ms = 1000\n{}\n\n\
+         [workflow_service]\ntimer_tick_ms = 200\n{}\n\n\
+         [nats]\nrequest_timeout_ms = 3000\n\n\
+         [nats.feedback_stream]\nname = \"FEEDBACK\"\nsubjects = [\"feedback.received.>\"]\n\
+         duplicate_window_secs = {}\n",
+        options.intake,
+        options.workflow,
+        options.duplicate_window_secs.unwrap_or(120),
+    );
+    let spec = |data_dir: Option<PathBuf>, failpoints: Option<String>, args: Vec<String>| {
+        let spec = ServiceSpec::new()
+            .metrics()
+            .envs(options.envs.iter().cloned())
+            .failpoints(failpoints.as_deref())
+            .args(args);
+        match data_dir {
+            Some(dir) => spec.data_dir(dir),
+            None => spec,
+        }
+    };
+    TestCluster::builder()
+        .prefix("cloop-faults-")
+        .config(config)
+        .env("CLOOP_LOG", "info")
+        .intake(spec(
+            options.intake_data_dir.clone(),
+            options.intake_failpoints.clone(),
+            options.intake_args.clone(),
+        ))
+        .workflow(spec(
+            options.workflow_data_dir.clone(),
+            options.workflow_failpoints.clone(),
+            options.workflow_args.clone(),
+        ))
 }
 
-impl Pair {
-    pub fn start(options: PairOptions) -> Self {
-        let nats = NatsServer::start();
-        let url = nats.url();
-        Pair::start_on(nats, url, options)
-    }
+/// The standard cluster on its own nats-server.
+pub fn start_pair(options: PairOptions) -> TestCluster {
+    pair_builder(options).start()
 }
 
-impl<N> Pair<N> {
-    /// Starts both services against `nats`, which `nats_url` reaches (one URL or a
-    /// comma-separated list).
-    pub fn start_on(nats: N, nats_url: String, options: PairOptions) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-faults-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[intake_service]\nnode_id = 5\nmaintenance_interval_ms = 200\n\
-                 retry_backoff_initial_ms = 50\nretry_backoff_max_ms = 1000\n{}\n\n\
-                 [workflow_service]\ntimer_tick_ms = 200\n{}\n\n\
-                 [nats]\nrequest_timeout_ms = 3000\n\n\
-                 [nats.feedback_stream]\nname = \"FEEDBACK\"\nsubjects = [\"feedback.received.>\"]\n\
-                 duplicate_window_secs = {}\n",
-                options.intake,
-                options.workflow,
-                options.duplicate_window_secs.unwrap_or(120),
-            ),
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let intake_metrics = format!("127.0.0.1:{}", free_port());
-        let workflow_metrics = format!("127.0.0.1:{}", free_port());
-        let intake_data_dir = options
-            .intake_data_dir
-            .clone()
-            .unwrap_or_else(|| dir.path().join("intake"));
-        let workflow_data_dir = options
-            .workflow_data_dir
-            .clone()
-            .unwrap_or_else(|| dir.path().join("workflow"));
-        let arguments = |address: &str, metrics: &str, data: &Path| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--metrics-listen".to_owned(),
-                metrics.to_owned(),
-                "--nats-url".to_owned(),
-                nats_url.clone(),
-                "--data-dir".to_owned(),
-                data.to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let environment = |failpoints: &Option<String>| {
-            let mut envs = vec![("CLOOP_LOG".to_owned(), "info".to_owned())];
-            envs.extend(options.envs.iter().cloned());
-            if let Some(failpoints) = failpoints {
-                envs.push(("FAILPOINTS".to_owned(), failpoints.clone()));
-            }
-            envs
-        };
-        let mut intake_arguments = arguments(&intake_address, &intake_metrics, &intake_data_dir);
-        intake_arguments.extend(options.intake_args.iter().cloned());
-        let mut workflow_arguments =
-            arguments(&workflow_address, &workflow_metrics, &workflow_data_dir);
-        workflow_arguments.extend(options.workflow_args.iter().cloned());
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &intake_arguments,
-            &environment(&options.intake_failpoints),
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &workflow_arguments,
-            &environment(&options.workflow_failpoints),
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            nats,
-            nats_url,
-            intake,
-            workflow,
-            intake_address,
-            workflow_address,
-            intake_metrics,
-            workflow_metrics,
-            config,
-            dir,
-            intake_data_dir,
-            workflow_data_dir,
-        }
-    }
+/// The standard cluster on a three-node NATS cluster.
+pub fn start_pair_on(nats: NatsCluster, options: PairOptions) -> TestCluster {
+    pair_builder(options).nats_cluster(nats).start()
+}
 
-    pub fn process(&mut self, service: Service) -> &mut ServiceProcess {
-        match service {
-            Service::Intake => &mut self.intake,
-            Service::Workflow => &mut self.workflow,
-        }
-    }
-
-    pub fn address(&self, service: Service) -> String {
-        match service {
-            Service::Intake => self.intake_address.clone(),
-            Service::Workflow => self.workflow_address.clone(),
-        }
-    }
-
-    /// Starts a stopped service again and waits until it listens.
-    pub fn restart(&mut self, service: Service) {
-        let address = self.address(service);
-        let process = self.process(service);
-        process.start_again();
-        process.wait_listening(&address, START_TIMEOUT);
-    }
-
-    pub fn data_dir(&self, service: Service) -> PathBuf {
-        match service {
-            Service::Intake => self.intake_data_dir.clone(),
-            Service::Workflow => self.workflow_data_dir.clone(),
-        }
-    }
-
-    /// Where a load sends its requests.
-    pub fn targets(&self) -> LoadTargets {
-        LoadTargets {
-            intake: lazy_channel(&self.intake_address),
-            workflow: lazy_channel(&self.workflow_address),
-            nats_url: self.nats_url.clone(),
-        }
-    }
-
-    /// Runs `cloop log replay --out` on the (stopped) workflow's log into a fresh folder and
-    /// returns the digest of the rebuilt projections: `--db workflow.db --keys keys.db` of its
-    /// data folder, or `--store URL --keys-store URL` when the log is in PostgreSQL (the key
-    /// store is in the same database).
-    pub fn replay_digest(&self) -> String {
-        let data = self.data_dir(Service::Workflow);
-        let out = tempfile::tempdir().expect("temporary folder");
-        let mut command = std::process::Command::new(e2e::bin_path("cloop"));
-        command.args(["--json", "log", "replay"]);
-        match self.workflow.store_url() {
-            Some(url) => command.args(["--store", url, "--keys-store", url]),
-            None => command.args([
-                "--db",
-                &data.join("workflow.db").to_string_lossy(),
-                "--keys",
-                &data.join("keys.db").to_string_lossy(),
-            ]),
-        };
-        let output = command
-            .args([
-                "--config",
-                &self.config.to_string_lossy(),
-                "--out",
-                &out.path().join("replay").to_string_lossy(),
-            ])
-            .output()
-            .expect("run cloop log replay --out");
-        let text = String::from_utf8_lossy(&output.stdout);
-        let json: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|error| {
-            panic!(
-                "replay printed no json ({error}): {text}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-        json["digest"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// Runs `cloop-workflow --check` on the (stopped) workflow's data folder (and its `--store`
-    /// when the log is in PostgreSQL).
-    pub fn workflow_check(&self) -> serde_json::Value {
-        let mut command = std::process::Command::new(e2e::bin_path("cloop-workflow"));
-        if let Some(url) = self.workflow.store_url() {
-            command.args(["--store", url]);
-        }
-        let output = command
-            .env_remove("FAILPOINTS")
-            .args([
-                "--check",
-                "--data-dir",
-                &self.data_dir(Service::Workflow).to_string_lossy(),
-                "--config",
-                &self.config.to_string_lossy(),
-            ])
-            .output()
-            .expect("run cloop-workflow --check");
-        let text = String::from_utf8_lossy(&output.stdout);
-        serde_json::from_str(text.trim()).unwrap_or_else(|error| {
-            panic!(
-                "check printed no json ({error}): {text}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
+/// Where a load sends its requests.
+pub fn targets(pair: &TestCluster) -> LoadTargets {
+    LoadTargets {
+        intake: pair.intake().channel(),
+        workflow: pair.workflow().channel(),
+        nats_url: pair.nats_url.clone(),
     }
 }
 
@@ -567,11 +276,7 @@ async fn submit_over_nats(
         .request("feedback.inbound.wechat", request.encode_to_vec().into())
         .await
         .map_err(|error| format!("{:?}", error.kind()))?;
-    let status = reply
-        .headers
-        .as_ref()
-        .and_then(|headers| headers.get("Cloop-Status"))
-        .map(|value| value.as_str().to_owned());
+    let status = e2e::grpc::reply_status(&reply);
     if status.as_deref() != Some("0") {
         let error = v1::ErrorStatus::decode(reply.payload.as_ref()).unwrap_or_default();
         assert_ne!(
@@ -742,15 +447,7 @@ async fn command_task(
             let index = random.between(0, answered.len() as u64 - 1) as usize;
             answered[index].ticket_id.clone()
         };
-        let Ok(ticket) = client
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.clone(),
-                },
-                "t-admin",
-            ))
-            .await
-        else {
+        let Ok(ticket) = fetch_ticket(&mut client, &ticket_id, "t-admin").await else {
             continue;
         };
         let Some(ticket) = ticket.into_inner().ticket else {
@@ -809,26 +506,7 @@ async fn command_task(
 /// Every ticket the workflow lists, paging through `ListTickets` as the admin.
 pub async fn list_all_tickets(channel: &Channel) -> Result<Vec<v1::Ticket>, tonic::Status> {
     let mut client = TicketsClient::new(channel.clone());
-    let mut tickets = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_tickets(authorized(
-                v1::ListTicketsRequest {
-                    page_size: 500,
-                    page_token: page_token.clone(),
-                    ..Default::default()
-                },
-                "t-admin",
-            ))
-            .await?
-            .into_inner();
-        tickets.extend(page.tickets);
-        if page.next_page_token.is_empty() {
-            return Ok(tickets);
-        }
-        page_token = page.next_page_token;
-    }
+    e2e::grpc::list_all_tickets(&mut client, None, "t-admin").await
 }
 
 /// Waits until every acknowledged ticket is listed by the workflow; returns the listing and
@@ -954,13 +632,13 @@ impl Figures {
 /// (SIGTERM), verifies the log and compares the projections with a rebuild
 /// (`cloop-workflow --check`), and runs `PRAGMA integrity_check` on every SQLite file of both
 /// data folders. Returns the figures; the caller adds its own, prints them and asserts.
-pub async fn check_outcome<N>(
-    pair: &mut Pair<N>,
+pub async fn check_outcome(
+    pair: &mut TestCluster,
     scenario: &str,
     acknowledged: &[Acknowledged],
     timeout: Duration,
 ) -> Figures {
-    let channel = lazy_channel(&pair.workflow_address);
+    let channel = pair.workflow().channel();
     let (listed, waited) = wait_for_tickets(&channel, acknowledged, timeout).await;
     let mut figures = Figures {
         scenario: scenario.to_owned(),
@@ -1006,10 +684,10 @@ pub async fn check_outcome<N>(
     figures.add("settle_secs", format!("{:.1}", waited.as_secs_f64()));
 
     // Offline checks need the services stopped.
-    pair.workflow.resume();
-    pair.intake.resume();
-    pair.workflow.terminate(Duration::from_secs(30));
-    pair.intake.terminate(Duration::from_secs(30));
+    pair.workflow().resume();
+    pair.intake().resume();
+    pair.workflow_mut().terminate(Duration::from_secs(30));
+    pair.intake_mut().terminate(Duration::from_secs(30));
     let check = pair.workflow_check();
     figures.log_ok = check["log_ok"] == true;
     figures.events = check["events"].as_u64().unwrap_or(0);
@@ -1025,7 +703,7 @@ pub async fn check_outcome<N>(
     let replays: Vec<String> = (0..2).map(|_| pair.replay_digest()).collect();
     figures.replays_equal = replays.iter().all(|digest| *digest == figures.digest);
     for service in [Service::Intake, Service::Workflow] {
-        let folder = pair.data_dir(service);
+        let folder = pair.service(service).data_dir().to_path_buf();
         let Ok(entries) = std::fs::read_dir(&folder) else {
             figures
                 .integrity
@@ -1048,11 +726,27 @@ pub async fn check_outcome<N>(
     if figures.missing > 0 {
         eprintln!(
             "workflow log tail:\n{}\nintake log tail:\n{}",
-            tail(&pair.workflow.log(), 40),
-            tail(&pair.intake.log(), 40)
+            tail(&pair.workflow().log(), 40),
+            tail(&pair.intake().log(), 40)
         );
     }
     figures
+}
+
+/// `grpc:N,nats:M` of a load's answers (it sends odd indexes over NATS request/reply).
+pub fn transports_line(acknowledged: &[Acknowledged]) -> String {
+    let over_nats = acknowledged
+        .iter()
+        .filter(|answer| {
+            answer
+                .external_id
+                .rsplit('-')
+                .next()
+                .and_then(|index| index.parse::<u64>().ok())
+                .is_some_and(|index| index % 2 == 1)
+        })
+        .count();
+    format!("grpc:{},nats:{}", acknowledged.len() - over_nats, over_nats)
 }
 
 /// Whether the long (`CLOOP_SOAK=1`) form of the scenarios runs.

@@ -6,9 +6,9 @@
 //! and with `--ca --cert --key` lists the ticket; `cloop-notify` reaches the workflow over
 //! mutual TLS (`--workflow-ca`, `--workflow-cert`, `--workflow-key`) and records the notice.
 
-use crate::support::{authorized, list_all_tickets, Pair, PairOptions};
+use crate::support::{authorized, list_all_tickets, start_pair, PairOptions};
 use e2e::certs::TestPki;
-use e2e::{bin_path, free_port, wait_until, ServiceProcess};
+use e2e::{bin_path, fetch_history, wait_until, Service, ServiceSpec};
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
@@ -137,13 +137,13 @@ async fn grpc_over_tls_and_mutual_tls_end_to_end() {
     ];
     let mut workflow_tls = server_tls.clone();
     workflow_tls.extend(["--tls-client-ca".to_owned(), path(&pki.ca_cert)]);
-    let pair = Pair::start(PairOptions {
+    let mut pair = start_pair(PairOptions {
         intake_args: server_tls,
         workflow_args: workflow_tls,
         ..PairOptions::default()
     });
-    let intake = pair.intake_address.clone();
-    let workflow = pair.workflow_address.clone();
+    let intake = pair.intake().address().to_owned();
+    let workflow = pair.workflow().address().to_owned();
 
     // A submission over TLS is answered with a ticket id.
     let channel = tls_channel(&intake, &pki.ca_cert, None)
@@ -313,50 +313,27 @@ async fn grpc_over_tls_and_mutual_tls_end_to_end() {
     let webhook_port = webhook.local_addr().expect("address").port();
     let delivered = std::sync::Arc::new(AtomicUsize::new(0));
     tokio::spawn(accept_notices(webhook, delivered.clone()));
-    let config = pair.dir.path().join("notify.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let spec = ServiceSpec::new()
+        .metrics()
+        .config(format!(
             "[notify]\nworkflow_url = \"https://{workflow}\"\ntoken = \"t-service\"\n\
              backoff_base_ms = 100\nbackoff_cap_ms = 400\n\n\
              [notify.webhook]\nurl = \"http://127.0.0.1:{webhook_port}/hooks/notice\"\n\
              secret = \"tls-secret\"\n"
-        ),
-    )
-    .expect("write notify config");
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let mut notifier = ServiceProcess::spawn(
-        "cloop-notify",
-        &owned(&[
-            "--nats-url",
-            &pair.nats.url(),
-            "--data-dir",
-            &path(&pair.dir.path().join("notify")),
-            "--config",
-            &path(&config),
-            "--metrics-listen",
-            &metrics,
+        ))
+        .args([
             "--workflow-ca",
             &path(&pki.ca_cert),
             "--workflow-cert",
             &path(&pki.client_cert),
             "--workflow-key",
             &path(&pki.client_key),
-        ]),
-        &[("CLOOP_LOG".to_owned(), "info".to_owned())],
-        pair.dir.path().join("notify.log"),
-    );
-    notifier.wait_listening(&metrics, crate::support::START_TIMEOUT);
+        ]);
+    pair.spawn(Service::Notify, spec);
     let mut tickets = TicketsClient::new(channel.clone());
     let mut recorded = false;
     for _ in 0..240 {
-        let history = tickets
-            .get_history(authorized(
-                v1::GetHistoryRequest {
-                    ticket_id: ticket_id.clone(),
-                },
-                "t-admin",
-            ))
+        let history = fetch_history(&mut tickets, &ticket_id, "t-admin")
             .await
             .expect("history over mutual TLS")
             .into_inner();
@@ -373,7 +350,7 @@ async fn grpc_over_tls_and_mutual_tls_end_to_end() {
     assert!(
         recorded,
         "notify did not record a notice over mutual TLS: {}",
-        notifier.log()
+        pair.get("notify").log()
     );
     assert!(
         delivered.load(Ordering::SeqCst) >= 1,

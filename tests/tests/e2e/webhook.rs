@@ -7,8 +7,8 @@
 //! The HTTP client and the HMAC here are written out by hand on purpose: they check the
 //! webhook against the recipe in `docs/adapters.md`, not against its own code.
 
-use crate::support::{authorized, lazy_channel, Pair, PairOptions, Service, START_TIMEOUT};
-use e2e::{free_port, wait_until, ServiceProcess};
+use crate::support::{authorized, lazy_channel, start_pair, PairOptions, Service};
+use e2e::{wait_until, ServiceSpec, TestCluster};
 use proto::v1;
 use proto::v1::tickets_client::TicketsClient;
 use serde_json::{json, Value};
@@ -174,50 +174,30 @@ fn dechunk(mut rest: &str) -> String {
     body
 }
 
-/// The webhook in front of a [`Pair`], with channels `web` (inline secret) and `app` (secret
-/// from the environment).
+/// The webhook in front of a [`TestCluster`], with channels `web` (inline secret) and `app`
+/// (secret from the environment); its process is the cluster's instance `name`.
 struct Webhook {
-    process: ServiceProcess,
+    name: String,
     address: String,
     metrics: String,
 }
 
 impl Webhook {
-    fn start(pair: &Pair, extra: &str) -> Self {
-        let config = pair.dir.path().join("webhook.toml");
-        std::fs::write(
-            &config,
-            format!(
+    fn start(pair: &mut TestCluster, name: &str, extra: &str) -> Self {
+        let spec = ServiceSpec::new()
+            .name(name)
+            .metrics()
+            .env("CLOOP_TEST_APP_SECRET", APP_SECRET)
+            .config(format!(
                 "[webhook]\nrequest_timeout_ms = 3000\nretry_after_secs = 2\n{extra}\n\n\
                  [webhook.channels.web]\nsecret = \"{WEB_SECRET}\"\n\n\
                  [webhook.channels.app]\nsecret_env = \"CLOOP_TEST_APP_SECRET\"\n"
-            ),
-        )
-        .expect("write webhook config");
-        let address = format!("127.0.0.1:{}", free_port());
-        let metrics = format!("127.0.0.1:{}", free_port());
-        let mut process = ServiceProcess::spawn(
-            "cloop-webhook",
-            &[
-                "--listen".to_owned(),
-                address.clone(),
-                "--nats-url".to_owned(),
-                pair.nats.url(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ],
-            &[
-                ("CLOOP_LOG".to_owned(), "info".to_owned()),
-                ("CLOOP_METRICS_LISTEN".to_owned(), metrics.clone()),
-                ("CLOOP_TEST_APP_SECRET".to_owned(), APP_SECRET.to_owned()),
-            ],
-            pair.dir.path().join("webhook.log"),
-        );
-        process.wait_listening(&address, START_TIMEOUT);
+            ));
+        let webhook = pair.spawn(e2e::Service::Webhook, spec);
         Self {
-            process,
-            address,
-            metrics,
+            name: name.to_owned(),
+            address: webhook.address().to_owned(),
+            metrics: webhook.metrics_address().to_owned(),
         }
     }
 
@@ -264,10 +244,10 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The ticket as the workflow has it, once it has it (None after a minute).
-fn wait_for_ticket(pair: &Pair, ticket_id: &str) -> Option<v1::Ticket> {
+fn wait_for_ticket(pair: &TestCluster, ticket_id: &str) -> Option<v1::Ticket> {
     let runtime = runtime();
     let _context = runtime.enter();
-    let channel = lazy_channel(&pair.workflow_address);
+    let channel = lazy_channel(pair.workflow().address());
     let mut found = None;
     wait_until(Duration::from_secs(60), || {
         let mut client = TicketsClient::new(channel.clone());
@@ -313,8 +293,8 @@ fn log_has_no_contact_data(path: &Path) {
 
 #[test]
 fn signed_posts_become_tickets_and_every_refusal_is_precise() {
-    let pair = Pair::start(PairOptions::default());
-    let webhook = Webhook::start(&pair, "max_body_bytes = 65536");
+    let mut pair = start_pair(PairOptions::default());
+    let webhook = Webhook::start(&mut pair, "webhook", "max_body_bytes = 65536");
     assert!(webhook.wait_health(200), "healthz never said ok");
 
     // A signed web-form post becomes a ticket the workflow serves.
@@ -449,7 +429,7 @@ fn signed_posts_become_tickets_and_every_refusal_is_precise() {
     );
 
     // The log names channels, external ids and statuses, never contact data or secrets.
-    let log = webhook.process.log();
+    let log = pair.get(&webhook.name).log();
     assert!(
         log.contains("form-1") && log.contains("\"status\":401"),
         "{log}"
@@ -459,14 +439,14 @@ fn signed_posts_become_tickets_and_every_refusal_is_precise() {
 
 #[test]
 fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
-    let mut pair = Pair::start(PairOptions::default());
-    let webhook = Webhook::start(&pair, "");
+    let mut pair = start_pair(PairOptions::default());
+    let webhook = Webhook::start(&mut pair, "webhook", "");
     assert!(webhook.wait_health(200), "healthz never said ok");
     let ok = webhook.post_signed("web", WEB_SECRET, &form("down-0"));
     assert_eq!(ok.status, 201, "{ok:?}");
 
     // NATS down: 503 with Retry-After, at once rather than after the request timeout.
-    pair.nats.stop();
+    pair.nats_mut().stop();
     assert!(webhook.wait_health(503), "healthz stayed ok without NATS");
     let started = std::time::Instant::now();
     let refused = webhook.post_signed("web", WEB_SECRET, &form("down-1"));
@@ -475,7 +455,7 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
     assert!(started.elapsed() < Duration::from_secs(3), "{refused:?}");
 
     // NATS back: the same submission goes through without anyone restarting the webhook.
-    pair.nats.start_again();
+    pair.nats_mut().start_again();
     let mut answer = None;
     assert!(
         wait_until(Duration::from_secs(90), || {
@@ -488,7 +468,7 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
             done
         }),
         "no recovery after NATS came back: {answer:?}\n{}",
-        webhook.process.log()
+        pair.get(&webhook.name).log()
     );
     let ticket_id = answer.expect("answer").json()["ticket_id"]
         .as_str()
@@ -497,7 +477,7 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
     assert!(wait_for_ticket(&pair, &ticket_id).is_some());
 
     // Intake down: nobody answers on feedback.inbound.web, so 503 with Retry-After.
-    pair.intake.kill();
+    pair.intake_mut().kill();
     let mut refused = None;
     assert!(
         wait_until(Duration::from_secs(30), || {
@@ -515,7 +495,7 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
     assert_eq!(refused.header("retry-after"), Some("2"), "{refused:?}");
 
     // Intake back: accepted again.
-    pair.restart(Service::Intake);
+    pair.service_mut(Service::Intake).restart();
     let mut answer = None;
     assert!(
         wait_until(Duration::from_secs(90), || {
@@ -534,9 +514,13 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
 
 #[test]
 fn each_channel_and_each_source_address_has_a_rate_limit_answered_429_naming_it() {
-    let pair = Pair::start(PairOptions::default());
+    let mut pair = start_pair(PairOptions::default());
     // Per channel: signed submissions only, 1 per second after a burst of 3.
-    let webhook = Webhook::start(&pair, "rate_per_sec_per_channel = 1\nburst_per_channel = 3");
+    let webhook = Webhook::start(
+        &mut pair,
+        "webhook",
+        "rate_per_sec_per_channel = 1\nburst_per_channel = 3",
+    );
     assert!(webhook.wait_health(200), "healthz never said ok");
     let mut statuses = Vec::new();
     let mut refusal = None;
@@ -587,7 +571,8 @@ fn each_channel_and_each_source_address_has_a_rate_limit_answered_429_naming_it(
     // Per source address (off by default): checked before the body is read, so even an
     // unsigned request counts.
     let strict = Webhook::start(
-        &pair,
+        &mut pair,
+        "webhook-strict",
         "rate_per_sec_per_source = 1\nburst_per_source = 2\nrate_per_sec_per_channel = 0",
     );
     assert!(strict.wait_health(200), "healthz never said ok");

@@ -4,254 +4,89 @@
 //! from real requests; SLA timers fire once each across a restart; and a SIGKILL under load
 //! loses nothing and duplicates nothing.
 
-use e2e::{free_port, NatsServer, ServiceProcess};
+use e2e::{
+    authorized, fetch_history, fetch_ticket, principal, principals_file, Principal, ServiceSpec,
+    TestCluster,
+};
 use futures::StreamExt;
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::HashSet;
-use std::future::Future;
-use std::path::PathBuf;
-use std::process::Command as Process;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::Code;
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+mod caller;
+mod rpcs;
 
-/// Every principal of the tests: (token, name, role, department).
-const PRINCIPALS: &[(&str, &str, &str, &str)] = &[
-    ("t-adapter", "web-form", "adapter", ""),
-    ("t-service", "zhang.san", "service", ""),
-    ("t-agent-technical", "wang.wu", "agent", "technical"),
-    ("t-head-technical", "zhao.liu", "head", "technical"),
-    ("t-agent-logistics", "li.si", "agent", "logistics"),
-    ("t-head-logistics", "qian.yi", "head", "logistics"),
-    ("t-head-quality", "sun.qi", "head", "quality"),
-    ("t-agent-product", "zhou.ba", "agent", "product"),
-    ("t-head-product", "wu.jiu", "head", "product"),
-    ("t-agent-after-sales", "zheng.shi", "agent", "after_sales"),
-    ("t-manager", "boss", "manager", ""),
-    ("t-auditor", "checker", "auditor", ""),
-    ("t-admin", "root", "admin", ""),
+use caller::*;
+use rpcs::*;
+
+/// These scenarios test roles and departments with hundreds of calls per principal in a few
+/// seconds, not the rate limits (`limits.rs`): no principal is limited.
+const UNLIMITED: &str = "rate_per_sec = 0";
+
+/// Every principal of the tests.
+/// How long a ticket may take to reach the state a scenario waits for.
+const WAIT: Duration = Duration::from_secs(30);
+
+const PRINCIPALS: &[Principal] = &[
+    principal("t-adapter", "web-form", "adapter").with(UNLIMITED),
+    principal("t-service", "zhang.san", "service").with(UNLIMITED),
+    principal("t-agent-technical", "wang.wu", "agent")
+        .of("technical")
+        .with(UNLIMITED),
+    principal("t-head-technical", "zhao.liu", "head")
+        .of("technical")
+        .with(UNLIMITED),
+    principal("t-agent-logistics", "li.si", "agent")
+        .of("logistics")
+        .with(UNLIMITED),
+    principal("t-head-logistics", "qian.yi", "head")
+        .of("logistics")
+        .with(UNLIMITED),
+    principal("t-head-quality", "sun.qi", "head")
+        .of("quality")
+        .with(UNLIMITED),
+    principal("t-agent-product", "zhou.ba", "agent")
+        .of("product")
+        .with(UNLIMITED),
+    principal("t-head-product", "wu.jiu", "head")
+        .of("product")
+        .with(UNLIMITED),
+    principal("t-agent-after-sales", "zheng.shi", "agent")
+        .of("after_sales")
+        .with(UNLIMITED),
+    principal("t-manager", "boss", "manager").with(UNLIMITED),
+    principal("t-auditor", "checker", "auditor").with(UNLIMITED),
+    principal("t-admin", "root", "admin").with(UNLIMITED),
 ];
 
-/// The tokens file. These scenarios test roles and departments with hundreds of calls per
-/// principal in a few seconds, not the rate limits (`limits.rs`): no principal is limited.
-fn tokens_file() -> String {
-    let mut text = String::new();
-    for (token, name, role, department) in PRINCIPALS {
-        text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nrate_per_sec = 0\ntoken_sha256 = \"{}\"\n",
-            service::tokens::token_sha256(token)
-        ));
-        if !department.is_empty() {
-            text.push_str(&format!("department = \"{department}\"\n"));
-        }
-        text.push('\n');
-    }
-    text
+/// nats-server, cloop-intake and cloop-workflow sharing one configuration (`extra_config`
+/// before the test defaults) and tokens file.
+fn start_cluster(extra_config: &str) -> TestCluster {
+    TestCluster::builder()
+        .prefix("cloop-workflow-e2e-")
+        .tokens(principals_file(PRINCIPALS))
+        .config(format!(
+            "{extra_config}\n\n[intake_service]\nnode_id = 3\nmaintenance_interval_ms = 200\n\n\
+             [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [5000, 5000]\n\
+             max_message_bytes = 200000\n\n[nats]\nrequest_timeout_ms = 3000\n"
+        ))
+        .env("CLOOP_LOG", "info")
+        .intake(ServiceSpec::new())
+        .workflow(ServiceSpec::new())
+        .start()
 }
 
-/// nats-server, cloop-intake and cloop-workflow, each a real process, sharing one
-/// configuration and tokens file.
-struct Cluster {
-    nats: NatsServer,
-    /// Kept running for the life of the cluster.
-    _intake: ServiceProcess,
-    workflow: ServiceProcess,
-    intake_address: String,
-    workflow_address: String,
-    config: PathBuf,
-    data_dir: PathBuf,
-    dir: tempfile::TempDir,
+/// Submits at intake as the adapter; returns the ticket id.
+async fn submit(cluster: &TestCluster, external_id: &str, content: &str) -> String {
+    let request = submission(external_id, content);
+    cluster.submit_as("t-adapter", request).await
 }
 
-impl Cluster {
-    fn start(extra_config: &str) -> Self {
-        let nats = NatsServer::start();
-        let dir = tempfile::Builder::new()
-            .prefix("cloop-workflow-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let tokens = dir.path().join("tokens.toml");
-        std::fs::write(&tokens, tokens_file()).expect("write tokens");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "{extra_config}\n\n[intake_service]\nnode_id = 3\nmaintenance_interval_ms = 200\n\n\
-                 [workflow_service]\ntimer_tick_ms = 100\nack_wait_secs = 5\nbackoff_ms = [5000, 5000]\n\
-                 max_message_bytes = 200000\n\n[nats]\nrequest_timeout_ms = 3000\n"
-            ),
-        )
-        .expect("write config");
-        let intake_address = format!("127.0.0.1:{}", free_port());
-        let workflow_address = format!("127.0.0.1:{}", free_port());
-        let common = |address: &str, data: &str| {
-            vec![
-                "--listen".to_owned(),
-                address.to_owned(),
-                "--nats-url".to_owned(),
-                nats.url(),
-                "--data-dir".to_owned(),
-                dir.path().join(data).to_string_lossy().into_owned(),
-                "--tokens".to_owned(),
-                tokens.to_string_lossy().into_owned(),
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-            ]
-        };
-        let env = [("CLOOP_LOG".to_owned(), "info".to_owned())];
-        let mut intake = ServiceProcess::spawn(
-            "cloop-intake",
-            &common(&intake_address, "intake"),
-            &env,
-            dir.path().join("intake.log"),
-        );
-        let mut workflow = ServiceProcess::spawn(
-            "cloop-workflow",
-            &common(&workflow_address, "workflow"),
-            &env,
-            dir.path().join("workflow.log"),
-        );
-        intake.wait_listening(&intake_address, START_TIMEOUT);
-        workflow.wait_listening(&workflow_address, START_TIMEOUT);
-        Self {
-            nats,
-            _intake: intake,
-            workflow,
-            intake_address,
-            workflow_address,
-            data_dir: dir.path().join("workflow"),
-            config,
-            dir,
-        }
-    }
-
-    fn restart_workflow(&mut self) {
-        self.workflow.start_again();
-        self.workflow
-            .wait_listening(&self.workflow_address, START_TIMEOUT);
-    }
-
-    async fn intake(&self) -> IntakeClient<Channel> {
-        connect(&self.intake_address, IntakeClient::connect).await
-    }
-
-    async fn tickets(&self) -> TicketsClient<Channel> {
-        connect(&self.workflow_address, TicketsClient::connect).await
-    }
-
-    /// Submits at intake as the adapter; returns the ticket id.
-    async fn submit(&self, external_id: &str, content: &str) -> String {
-        let response = self
-            .intake()
-            .await
-            .submit(authorized(submission(external_id, content), "t-adapter"))
-            .await
-            .expect("intake accepts the submission")
-            .into_inner();
-        response.ticket_id
-    }
-
-    /// Polls `GetTicket` as the admin until `condition` holds.
-    async fn wait_ticket(
-        &self,
-        ticket_id: &str,
-        condition: impl Fn(&v1::Ticket) -> bool,
-    ) -> v1::Ticket {
-        let mut client = self.tickets().await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Ok(response) = client
-                .get_ticket(authorized(
-                    v1::GetTicketRequest {
-                        ticket_id: ticket_id.to_owned(),
-                    },
-                    "t-admin",
-                ))
-                .await
-            {
-                let ticket = response.into_inner().ticket.expect("ticket");
-                if condition(&ticket) {
-                    return ticket;
-                }
-                last = Some(ticket);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "ticket {ticket_id} never reached the expected state; last seen {last:?}\n{}",
-            self.workflow.log()
-        );
-    }
-
-    async fn history(&self, ticket_id: &str) -> Vec<v1::LogEvent> {
-        self.tickets()
-            .await
-            .get_history(authorized(
-                v1::GetHistoryRequest {
-                    ticket_id: ticket_id.to_owned(),
-                },
-                "t-admin",
-            ))
-            .await
-            .expect("history")
-            .into_inner()
-            .events
-    }
-
-    /// Runs `cloop-workflow --check` on the data folder (and its `--store` on PostgreSQL; the
-    /// service must be stopped).
-    fn check(&self) -> serde_json::Value {
-        let mut command = Process::new(e2e::bin_path("cloop-workflow"));
-        if let Some(url) = self.workflow.store_url() {
-            command.args(["--store", url]);
-        }
-        let output = command
-            .args([
-                "--check",
-                "--data-dir",
-                &self.data_dir.to_string_lossy(),
-                "--config",
-                &self.config.to_string_lossy(),
-            ])
-            .output()
-            .expect("run cloop-workflow --check");
-        let text = String::from_utf8_lossy(&output.stdout);
-        serde_json::from_str(text.trim()).unwrap_or_else(|error| {
-            panic!(
-                "check printed no json ({error}): {text}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
-    }
-}
-
-async fn connect<C, F, Fut>(address: &str, connect: F) -> C
-where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<C, tonic::transport::Error>>,
-{
-    let endpoint = format!("http://{address}");
-    for _ in 0..100 {
-        if let Ok(client) = connect(endpoint.clone()).await {
-            return client;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot connect to {endpoint}");
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
+async fn events_of(cluster: &TestCluster, ticket_id: &str) -> Vec<v1::LogEvent> {
+    cluster.events(ticket_id, "t-admin").await
 }
 
 fn submission(external_id: &str, content: &str) -> v1::SubmitRequest {
@@ -275,153 +110,29 @@ fn event_types(history: &[v1::LogEvent]) -> Vec<String> {
         .collect()
 }
 
-/// A command helper: every command goes through here with a fresh command id.
-struct Caller {
-    client: TicketsClient<Channel>,
-    ticket_id: String,
-    counter: u32,
-}
-
-impl Caller {
-    fn next_id(&mut self) -> String {
-        self.counter += 1;
-        format!("cmd-{}-{}", self.ticket_id, self.counter)
-    }
-
-    async fn classify(&mut self, token: &str, kind: v1::Kind) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ClassifyRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            kind: kind as i32,
-            content_type: v1::ContentType::Product as i32,
-            priority: v1::Priority::Low as i32,
-            scope: v1::Scope::Local as i32,
-            reason: "read the text".into(),
-            ..Default::default()
-        };
-        let response = self.client.classify(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn dispatch(
-        &mut self,
-        token: &str,
-        department: &str,
-        reason: &str,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::DispatchRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            department: department.into(),
-            reason: reason.into(),
-            ..Default::default()
-        };
-        let response = self.client.dispatch(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn acknowledge(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::AcknowledgeRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            message: "我们已收到，正在处理".into(),
-            ..Default::default()
-        };
-        let response = self.client.acknowledge(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn propose(
-        &mut self,
-        token: &str,
-        outcome: v1::Outcome,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ProposeSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            outcome: outcome as i32,
-            text: "已修复并上线".into(),
-            ..Default::default()
-        };
-        let response = self
-            .client
-            .propose_solution(authorized(request, token))
-            .await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn approve(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ApproveSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            approve: true,
-            comment: "同意".into(),
-            ..Default::default()
-        };
-        let response = self
-            .client
-            .approve_solution(authorized(request, token))
-            .await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn review(
-        &mut self,
-        token: &str,
-        satisfaction: u32,
-    ) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::RecordReviewRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            satisfaction,
-            comment: "客户回访".into(),
-            ..Default::default()
-        };
-        let response = self
-            .client
-            .record_review(authorized(request, token))
-            .await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-
-    async fn archive(&mut self, token: &str) -> Result<v1::Ticket, tonic::Status> {
-        let request = v1::ArchiveRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.next_id(),
-            ..Default::default()
-        };
-        let response = self.client.archive(authorized(request, token)).await?;
-        Ok(response.into_inner().ticket.expect("ticket"))
-    }
-}
-
-async fn caller(cluster: &Cluster, ticket_id: &str) -> Caller {
-    Caller {
-        client: cluster.tickets().await,
-        ticket_id: ticket_id.to_owned(),
-        counter: 0,
-    }
-}
-
 fn step(ticket: &v1::Ticket) -> v1::Step {
     v1::Step::try_from(ticket.step).unwrap_or(v1::Step::Unspecified)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_live_from_submission_to_archive() {
-    let cluster = Cluster::start("");
+    let cluster = start_cluster("");
     // The received event comes back on TICKET_EVENTS with the feedback id: intake's
     // confirmation.
-    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let nats = async_nats::connect(cluster.nats().url())
+        .await
+        .expect("nats");
     let mut received_events = nats
         .subscribe("ticket.events.received")
         .await
         .expect("subscribe");
 
     // A suggestion adopted, with the head's approval.
-    let suggestion = cluster.submit("s-1", "建议增加夜间模式").await;
+    let suggestion = submit(&cluster, "s-1", "建议增加夜间模式").await;
     let ticket = cluster
-        .wait_ticket(&suggestion, |ticket| step(ticket) == v1::Step::Classify)
+        .wait_ticket(&suggestion, "t-admin", WAIT, |ticket| {
+            step(ticket) == v1::Step::Classify
+        })
         .await;
     assert_eq!(
         ticket.department, "",
@@ -472,7 +183,7 @@ async fn tickets_live_from_submission_to_archive() {
     let ticket = calls.archive("t-service").await.expect("archive");
     assert_eq!(step(&ticket), v1::Step::Archive);
     assert_eq!(ticket.outcome, v1::Outcome::Adopted as i32);
-    let history = cluster.history(&suggestion).await;
+    let history = events_of(&cluster, &suggestion).await;
     assert_eq!(
         event_types(&history),
         [
@@ -494,9 +205,11 @@ async fn tickets_live_from_submission_to_archive() {
     assert!(history.iter().all(|event| event.occurred_at.is_some()));
 
     // A complaint fixed, reopened by an unsatisfied customer, fixed again.
-    let complaint = cluster.submit("c-1", "售后响应慢，客服态度差").await;
+    let complaint = submit(&cluster, "c-1", "售后响应慢，客服态度差").await;
     let ticket = cluster
-        .wait_ticket(&complaint, |ticket| step(ticket) == v1::Step::Handle)
+        .wait_ticket(&complaint, "t-admin", WAIT, |ticket| {
+            step(ticket) == v1::Step::Handle
+        })
         .await;
     assert_eq!(ticket.department, "after_sales");
     let mut calls = caller(&cluster, &complaint).await;
@@ -528,9 +241,11 @@ async fn tickets_live_from_submission_to_archive() {
     assert_eq!(ticket.satisfaction, 5);
 
     // A transfer between departments keeps the history.
-    let parcel = cluster.submit("p-1", "快递太慢了，包裹破损").await;
+    let parcel = submit(&cluster, "p-1", "快递太慢了，包裹破损").await;
     cluster
-        .wait_ticket(&parcel, |ticket| ticket.department == "quality")
+        .wait_ticket(&parcel, "t-admin", WAIT, |ticket| {
+            ticket.department == "quality"
+        })
         .await;
     let mut calls = caller(&cluster, &parcel).await;
     let ticket = calls
@@ -542,21 +257,15 @@ async fn tickets_live_from_submission_to_archive() {
         .acknowledge("t-agent-logistics")
         .await
         .expect("the new department acts");
-    let history = cluster.history(&parcel).await;
+    let history = events_of(&cluster, &parcel).await;
     let dispatches: Vec<&v1::LogEvent> = history
         .iter()
         .filter(|event| event.event_type == "dispatched")
         .collect();
     assert_eq!(dispatches.len(), 2, "the first dispatch and the transfer");
     assert!(dispatches[1].payload.contains("\"from\":\"quality\""));
-    let mut quality = cluster.tickets().await;
-    let status = quality
-        .get_ticket(authorized(
-            v1::GetTicketRequest {
-                ticket_id: parcel.clone(),
-            },
-            "t-head-quality",
-        ))
+    let mut quality = cluster.tickets_connected().await;
+    let status = fetch_ticket(&mut quality, &parcel, "t-head-quality")
         .await
         .expect_err("no longer quality's ticket");
     // Out of sight now: answered like a ticket that does not exist.
@@ -583,361 +292,16 @@ async fn tickets_live_from_submission_to_archive() {
     assert_eq!(queue[0].ticket_id, parcel);
 }
 
-/// What `api.md` lets each role do, as (role token, allowed RPCs) on a ticket that department
-/// `technical` leads.
-fn allowed(token: &str) -> &'static [&'static str] {
-    const READS: [&str; 5] = [
-        "GetTicket",
-        "ListTickets",
-        "GetHistory",
-        "WatchTickets",
-        "ExplainSla",
-    ];
-    match token {
-        "t-adapter" => &[],
-        "t-service" => &[
-            "GetTicket",
-            "ListTickets",
-            "GetHistory",
-            "WatchTickets",
-            "ExplainSla",
-            "Classify",
-            "Dispatch",
-            "AddNote",
-            "RecordReview",
-            "Archive",
-            "Escalate",
-            "PauseSla",
-            "ResumeSla",
-            "LinkToProblem",
-            "ListSimilar",
-            "Assign",
-            "RecordNotification",
-        ],
-        "t-agent-technical" => &[
-            "GetTicket",
-            "ListTickets",
-            "GetHistory",
-            "WatchTickets",
-            "ExplainSla",
-            "Acknowledge",
-            "AddNote",
-            "ProposeSolution",
-            "PauseSla",
-            "ResumeSla",
-            "ListSimilar",
-            "Claim",
-        ],
-        "t-head-technical" => &[
-            "GetTicket",
-            "ListTickets",
-            "GetHistory",
-            "WatchTickets",
-            "ExplainSla",
-            "Acknowledge",
-            "AddNote",
-            "ProposeSolution",
-            "PauseSla",
-            "ResumeSla",
-            "ApproveSolution",
-            "Dispatch",
-            "ListSimilar",
-            "Claim",
-            "Assign",
-        ],
-        "t-manager" | "t-auditor" => &READS,
-        // The admin may call every RPC of the matrix.
-        "t-admin" => RPCS,
-        _ => &[],
-    }
-}
-
-const RPCS: &[&str] = &[
-    "GetTicket",
-    "ListTickets",
-    "GetHistory",
-    "WatchTickets",
-    "ExplainSla",
-    "Classify",
-    "Dispatch",
-    "Acknowledge",
-    "AddNote",
-    "ProposeSolution",
-    "ApproveSolution",
-    "RecordReview",
-    "Archive",
-    "Escalate",
-    "PauseSla",
-    "ResumeSla",
-    "LinkToProblem",
-    "ListSimilar",
-    "Claim",
-    "Assign",
-    "RecordNotification",
-];
-
-/// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
-/// INVALID_ARGUMENT and nothing changes; a role that may not gets PERMISSION_DENIED first.
-/// With `valid`, commands are well-formed (used against another department's ticket).
-async fn call(
-    client: &mut TicketsClient<Channel>,
-    rpc: &str,
-    ticket_id: &str,
-    token: &str,
-    valid: bool,
-) -> Code {
-    let command_id = if valid {
-        format!("{rpc}-{token}")
-    } else {
-        String::new()
-    };
-    match call_with(client, rpc, ticket_id, token, &command_id).await {
-        Ok(_) => Code::Ok,
-        Err(status) => status.code(),
-    }
-}
-
-/// Calls one RPC of [`RPCS`] with `command_id` on the commands; returns the answer's debug
-/// text (every field of the message), or the status.
-async fn call_with(
-    client: &mut TicketsClient<Channel>,
-    rpc: &str,
-    ticket_id: &str,
-    token: &str,
-    command_id: &str,
-) -> Result<String, tonic::Status> {
-    let ticket_id = ticket_id.to_owned();
-    let command_id = command_id.to_owned();
-    let answer = |response: &dyn std::fmt::Debug| format!("{response:?}");
-    match rpc {
-        "GetTicket" => client
-            .get_ticket(authorized(v1::GetTicketRequest { ticket_id }, token))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ListTickets" => client
-            .list_tickets(authorized(v1::ListTicketsRequest::default(), token))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "GetHistory" => client
-            .get_history(authorized(v1::GetHistoryRequest { ticket_id }, token))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "WatchTickets" => client
-            .watch_tickets(authorized(v1::WatchTicketsRequest::default(), token))
-            .await
-            .map(|_| "a watch".to_owned()),
-        "ExplainSla" => client
-            .explain_sla(authorized(v1::ExplainSlaRequest { ticket_id }, token))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Classify" => client
-            .classify(authorized(
-                v1::ClassifyRequest {
-                    ticket_id,
-                    command_id,
-                    kind: v1::Kind::Problem as i32,
-                    content_type: v1::ContentType::Product as i32,
-                    priority: v1::Priority::Medium as i32,
-                    scope: v1::Scope::Local as i32,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Dispatch" => client
-            .dispatch(authorized(
-                v1::DispatchRequest {
-                    ticket_id,
-                    command_id,
-                    department: "marketing".into(),
-                    reason: "test".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Acknowledge" => client
-            .acknowledge(authorized(
-                v1::AcknowledgeRequest {
-                    ticket_id,
-                    command_id,
-                    message: "hello".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "AddNote" => client
-            .add_note(authorized(
-                v1::AddNoteRequest {
-                    ticket_id,
-                    command_id,
-                    text: "note".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ProposeSolution" => client
-            .propose_solution(authorized(
-                v1::ProposeSolutionRequest {
-                    ticket_id,
-                    command_id,
-                    outcome: v1::Outcome::Fixed as i32,
-                    text: "fixed".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ApproveSolution" => client
-            .approve_solution(authorized(
-                v1::ApproveSolutionRequest {
-                    ticket_id,
-                    command_id,
-                    approve: true,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "RecordReview" => client
-            .record_review(authorized(
-                v1::RecordReviewRequest {
-                    ticket_id,
-                    command_id,
-                    satisfaction: 5,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Archive" => client
-            .archive(authorized(
-                v1::ArchiveRequest {
-                    ticket_id,
-                    command_id,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Escalate" => client
-            .escalate(authorized(
-                v1::EscalateRequest {
-                    ticket_id,
-                    command_id,
-                    reason: "slow".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "PauseSla" => client
-            .pause_sla(authorized(
-                v1::PauseSlaRequest {
-                    ticket_id,
-                    command_id,
-                    reason: "waiting".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ResumeSla" => client
-            .resume_sla(authorized(
-                v1::ResumeSlaRequest {
-                    ticket_id,
-                    command_id,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "LinkToProblem" => client
-            .link_to_problem(authorized(
-                v1::LinkToProblemRequest {
-                    parent_ticket_id: ticket_id.clone(),
-                    ticket_id,
-                    command_id,
-                    merge: false,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "ListSimilar" => client
-            .list_similar(authorized(
-                v1::ListSimilarRequest {
-                    ticket_id,
-                    page_size: 10,
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Claim" => client
-            .claim(authorized(
-                v1::ClaimRequest {
-                    ticket_id,
-                    command_id,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "Assign" => client
-            .assign(authorized(
-                v1::AssignRequest {
-                    ticket_id,
-                    command_id,
-                    assignee: "wang.wu".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        "RecordNotification" => client
-            .record_notification(authorized(
-                v1::RecordNotificationRequest {
-                    ticket_id,
-                    command_id,
-                    notice: "received".into(),
-                    source_event_id: "0195f3a0-0000-7000-8000-000000000001".into(),
-                    attempt: 1,
-                    reason: "receiver answered 500".into(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .map(|response| answer(response.get_ref())),
-        other => panic!("unknown rpc {other}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_role_against_every_rpc_and_every_error_status() {
-    let cluster = Cluster::start("");
-    let ticket_id = cluster.submit("m-1", "APP卡顿，打开很慢").await;
+    let cluster = start_cluster("");
+    let ticket_id = submit(&cluster, "m-1", "APP卡顿，打开很慢").await;
     cluster
-        .wait_ticket(&ticket_id, |ticket| ticket.department == "technical")
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
         .await;
-    let mut client = cluster.tickets().await;
+    let mut client = cluster.tickets_connected().await;
     let roles = [
         "t-adapter",
         "t-service",
@@ -973,7 +337,7 @@ async fn every_role_against_every_rpc_and_every_error_status() {
         "permission matrix differs:\n{}",
         wrong.join("\n")
     );
-    let untouched = cluster.history(&ticket_id).await;
+    let untouched = events_of(&cluster, &ticket_id).await;
     assert_eq!(untouched.len(), 3, "no refused call changed the ticket");
 
     // Another department's queue is refused; its own queue is empty.
@@ -1009,25 +373,13 @@ async fn every_role_against_every_rpc_and_every_error_status() {
         .await
         .expect_err("no token");
     assert_eq!(status.code(), Code::Unauthenticated);
-    let status = client
-        .get_ticket(authorized(
-            v1::GetTicketRequest {
-                ticket_id: ticket_id.clone(),
-            },
-            "not-a-token",
-        ))
+    let status = fetch_ticket(&mut client, &ticket_id, "not-a-token")
         .await
         .expect_err("unknown token");
     assert_eq!(status.code(), Code::Unauthenticated);
 
     // INVALID_ARGUMENT naming the field.
-    let status = client
-        .get_ticket(authorized(
-            v1::GetTicketRequest {
-                ticket_id: "nonsense".into(),
-            },
-            "t-admin",
-        ))
+    let status = fetch_ticket(&mut client, "nonsense", "t-admin")
         .await
         .expect_err("bad id");
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -1053,13 +405,7 @@ async fn every_role_against_every_rpc_and_every_error_status() {
 
     // NOT_FOUND: a well-formed id nobody submitted.
     let unknown = unknown_ticket_id();
-    let status = client
-        .get_ticket(authorized(
-            v1::GetTicketRequest {
-                ticket_id: unknown.clone(),
-            },
-            "t-admin",
-        ))
+    let status = fetch_ticket(&mut client, &unknown, "t-admin")
         .await
         .expect_err("unknown ticket");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
@@ -1132,7 +478,7 @@ async fn every_role_against_every_rpc_and_every_error_status() {
         .ticket
         .expect("ticket");
     assert_eq!(first.version, again.version);
-    assert_eq!(cluster.history(&ticket_id).await.len(), 4);
+    assert_eq!(events_of(&cluster, &ticket_id).await.len(), 4);
 }
 
 /// A well-formed ticket id that intake never gave out (a node id intake does not use).
@@ -1144,32 +490,32 @@ fn unknown_ticket_id() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
-    let mut cluster = Cluster::start(
+    let mut cluster = start_cluster(
         "[sla]\nwarning_threshold = 0.5\n\
          [sla.medium]\nrespond = { amount = 3, unit = \"seconds\" }\nresolve = { amount = 120, unit = \"seconds\" }\n\
          [[sla.escalation]]\nnotify = \"head\"\nafter_breach = { amount = 0, unit = \"seconds\" }\n\
          [[sla.escalation]]\nnotify = \"manager\"\nafter_breach = { amount = 5, unit = \"seconds\" }\n",
     );
-    let ticket_id = cluster.submit("sla-1", "APP卡顿，打开很慢").await;
+    let ticket_id = submit(&cluster, "sla-1", "APP卡顿，打开很慢").await;
     let ticket = cluster
-        .wait_ticket(&ticket_id, |ticket| {
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
             ticket.sla_state == v1::SlaState::Warning as i32
         })
         .await;
     let respond_by = ticket.respond_by.expect("respond_by");
     // Kill the service between the warning and the breach; restart it after the second
     // escalation level is due.
-    cluster.workflow.kill();
+    cluster.workflow_mut().kill();
     tokio::time::sleep(Duration::from_secs(9)).await;
-    cluster.restart_workflow();
+    cluster.workflow_mut().restart();
     cluster
-        .wait_ticket(&ticket_id, |ticket| {
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
             ticket.escalated && ticket.escalation_reason.contains("manager")
         })
         .await;
     // One more tick at least: nothing fires again.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let history = cluster.history(&ticket_id).await;
+    let history = events_of(&cluster, &ticket_id).await;
     let respond: Vec<&v1::LogEvent> = history
         .iter()
         .filter(|event| event.event_type.starts_with("sla_"))
@@ -1203,8 +549,8 @@ async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
     );
     assert!(respond[1].payload.contains("policy_version"));
     assert!(respond[1].payload.contains("calendar_version"));
-    let explained = cluster
-        .tickets()
+    let explained = &cluster
+        .tickets_connected()
         .await
         .explain_sla(authorized(
             v1::ExplainSlaRequest {
@@ -1222,8 +568,8 @@ async fn sla_warning_breach_and_escalation_fire_once_each_across_a_restart() {
         .reasons
         .iter()
         .any(|line| line.contains("policy version")));
-    let overdue = cluster
-        .tickets()
+    let overdue = &cluster
+        .tickets_connected()
         .await
         .list_tickets(authorized(
             v1::ListTicketsRequest {
@@ -1253,12 +599,14 @@ async fn next_change(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_department_watch_sees_its_queue_then_every_change() {
-    let cluster = Cluster::start("");
-    let first = cluster.submit("w-1", "APP卡顿，打开很慢").await;
+    let cluster = start_cluster("");
+    let first = submit(&cluster, "w-1", "APP卡顿，打开很慢").await;
     cluster
-        .wait_ticket(&first, |ticket| ticket.department == "technical")
+        .wait_ticket(&first, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
         .await;
-    let mut client = cluster.tickets().await;
+    let mut client = cluster.tickets_connected().await;
     let mut stream = client
         .watch_tickets(authorized(
             v1::WatchTicketsRequest {
@@ -1275,9 +623,7 @@ async fn a_department_watch_sees_its_queue_then_every_change() {
         .into_inner();
     let current = next_change(&mut stream).await;
     assert_eq!(current.ticket.expect("ticket").ticket_id, first);
-    let second = cluster
-        .submit("w-2", "The app crashes when I open it")
-        .await;
+    let second = submit(&cluster, "w-2", "The app crashes when I open it").await;
     let change = next_change(&mut stream).await;
     assert_eq!(change.ticket.as_ref().expect("ticket").ticket_id, second);
     assert!(change.position > 0);
@@ -1291,7 +637,7 @@ async fn a_department_watch_sees_its_queue_then_every_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
     const SUBMISSIONS: usize = 1_200;
-    let mut cluster = Cluster::start("");
+    let mut cluster = start_cluster("");
     let texts = [
         "APP卡顿，打开很慢",
         "售后响应慢，客服态度差",
@@ -1299,7 +645,7 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
         "The app crashes when I open it",
     ];
     let mut submitted: Vec<String> = Vec::with_capacity(SUBMISSIONS);
-    let mut intake = cluster.intake().await;
+    let mut intake = cluster.intake_connected().await;
     let mut killed = false;
     for chunk in 0..SUBMISSIONS / 100 {
         let requests: Vec<v1::SubmitStreamRequest> = (0..100)
@@ -1328,7 +674,7 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
         }
         // Commands on tickets recorded so far, while submissions keep coming.
         if chunk % 3 == 1 && !killed {
-            let mut tickets = cluster.tickets().await;
+            let mut tickets = cluster.tickets_connected().await;
             for ticket_id in submitted.iter().rev().take(20) {
                 let _ = tickets
                     .add_note(authorized(
@@ -1344,41 +690,26 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
             }
         }
         if chunk == SUBMISSIONS / 200 {
-            cluster.workflow.kill();
+            cluster.workflow_mut().kill();
             killed = true;
         }
         if chunk == SUBMISSIONS / 200 + 2 {
-            cluster.restart_workflow();
+            cluster.workflow_mut().restart();
             killed = false;
         }
     }
     let expected: HashSet<String> = submitted.iter().cloned().collect();
     assert_eq!(expected.len(), SUBMISSIONS);
     // Every submission becomes a ticket, once.
-    let mut client = cluster.tickets().await;
+    let mut client = cluster.tickets_connected().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     let listed = loop {
-        let mut listed = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_tickets(authorized(
-                    v1::ListTicketsRequest {
-                        page_size: 500,
-                        page_token: token.clone(),
-                        ..Default::default()
-                    },
-                    "t-admin",
-                ))
-                .await
-                .expect("list")
-                .into_inner();
-            listed.extend(page.tickets.into_iter().map(|ticket| ticket.ticket_id));
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
-        }
+        let listed: Vec<String> = e2e::grpc::list_all_tickets(&mut client, None, "t-admin")
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|ticket| ticket.ticket_id)
+            .collect();
         if listed.len() >= SUBMISSIONS || Instant::now() > deadline {
             break listed;
         }
@@ -1388,8 +719,11 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
     assert_eq!(listed.len(), unique.len(), "no ticket listed twice");
     assert_eq!(unique, expected, "every submission is a ticket");
     // The log verifies and the projections equal a rebuild from the log.
-    assert_eq!(cluster.workflow.terminate(Duration::from_secs(20)), Some(0));
-    let check = cluster.check();
+    assert_eq!(
+        cluster.workflow_mut().terminate(Duration::from_secs(20)),
+        Some(0)
+    );
+    let check = cluster.workflow_check();
     assert_eq!(check["log_ok"], true, "{check}");
     assert_eq!(check["projections_equal"], true, "{check}");
     if let Some(shared) = check.get("shared_equal") {
@@ -1401,16 +735,20 @@ async fn a_sigkill_under_load_loses_nothing_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unrecordable_message_goes_to_the_dead_letter_subject_and_blocks_nothing() {
-    let cluster = Cluster::start("");
-    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let cluster = start_cluster("");
+    let nats = async_nats::connect(cluster.nats().url())
+        .await
+        .expect("nats");
     let mut dead_letters = nats
         .subscribe("feedback.deadletter")
         .await
         .expect("subscribe");
     // Make sure the stream exists (intake creates it) before publishing to it directly.
-    let first = cluster.submit("d-0", "APP卡顿，打开很慢").await;
+    let first = submit(&cluster, "d-0", "APP卡顿，打开很慢").await;
     cluster
-        .wait_ticket(&first, |ticket| ticket.department == "technical")
+        .wait_ticket(&first, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
         .await;
     let jetstream = async_nats::jetstream::new(nats.clone());
     jetstream
@@ -1432,28 +770,34 @@ async fn an_unrecordable_message_goes_to_the_dead_letter_subject_and_blocks_noth
         .to_owned();
     assert!(reason.contains("FeedbackReceived"), "{reason}");
     // The consumer goes on with the next message.
-    let second = cluster.submit("d-1", "售后响应慢，客服态度差").await;
+    let second = submit(&cluster, "d-1", "售后响应慢，客服态度差").await;
     cluster
-        .wait_ticket(&second, |ticket| ticket.department == "after_sales")
+        .wait_ticket(&second, "t-admin", WAIT, |ticket| {
+            ticket.department == "after_sales"
+        })
         .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_outage_delays_publishing_and_loses_nothing() {
-    let mut cluster = Cluster::start("");
-    let ticket_id = cluster.submit("o-1", "APP卡顿，打开很慢").await;
+    let mut cluster = start_cluster("");
+    let ticket_id = submit(&cluster, "o-1", "APP卡顿，打开很慢").await;
     cluster
-        .wait_ticket(&ticket_id, |ticket| ticket.department == "technical")
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
         .await;
-    cluster.nats.stop();
+    cluster.nats_mut().stop();
     // The workflow keeps serving commands while NATS is down.
     let mut calls = caller(&cluster, &ticket_id).await;
     calls
         .acknowledge("t-agent-technical")
         .await
         .expect("commands work without nats");
-    cluster.nats.start_again();
-    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    cluster.nats_mut().start_again();
+    let nats = async_nats::connect(cluster.nats().url())
+        .await
+        .expect("nats");
     let jetstream = async_nats::jetstream::new(nats);
     let stream = jetstream
         .get_stream("TICKET_EVENTS")
@@ -1497,17 +841,19 @@ const STRANGERS: &[&str] = &[
 /// Watches, lists, searches, the audit reads and the reports hold nothing of it either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
-    let cluster = Cluster::start("");
-    let ticket_id = cluster.submit("x-1", "APP卡顿，打开很慢").await;
+    let cluster = start_cluster("");
+    let ticket_id = submit(&cluster, "x-1", "APP卡顿，打开很慢").await;
     let placed = cluster
-        .wait_ticket(&ticket_id, |ticket| ticket.department == "technical")
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |ticket| {
+            ticket.department == "technical"
+        })
         .await;
     assert_eq!(
         placed.helpers,
         ["product"],
         "the strangers below assume these helpers"
     );
-    let mut client = cluster.tickets().await;
+    let mut client = cluster.tickets_connected().await;
     // Department technical works on it: the command ids below are now recorded with results.
     let used = [
         "used-ack",
@@ -1527,8 +873,10 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
             .await
             .unwrap_or_else(|status| panic!("{rpc} by technical: {status:?}"));
     }
-    let before = cluster.history(&ticket_id).await;
-    let ticket = cluster.wait_ticket(&ticket_id, |_| true).await;
+    let before = events_of(&cluster, &ticket_id).await;
+    let ticket = cluster
+        .wait_ticket(&ticket_id, "t-admin", WAIT, |_| true)
+        .await;
     // What must never come back to a stranger.
     let secrets = [
         "APP卡顿".to_owned(),
@@ -1664,7 +1012,7 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
         // The audit reads and the reports are not theirs at all.
         let mut audit = proto::v1::audit_client::AuditClient::connect(format!(
             "http://{}",
-            cluster.workflow_address
+            cluster.workflow().address()
         ))
         .await
         .expect("audit client");
@@ -1692,7 +1040,7 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
         assert_eq!(events.code(), Code::PermissionDenied, "{token}");
         let mut reports = proto::v1::reports_client::ReportsClient::connect(format!(
             "http://{}",
-            cluster.workflow_address
+            cluster.workflow().address()
         ))
         .await
         .expect("reports client");
@@ -1704,7 +1052,7 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
     }
 
     // Nothing any stranger sent changed the ticket.
-    assert_eq!(cluster.history(&ticket_id).await.len(), before.len());
+    assert_eq!(events_of(&cluster, &ticket_id).await.len(), before.len());
 
     // The department's own principals still get their first answers back on a replay.
     let replay = call_with(
@@ -1727,5 +1075,5 @@ async fn a_foreign_department_learns_nothing_fresh_or_replayed() {
     .await
     .expect("a replay by the department's head");
     assert!(replay.contains(&ticket_id), "{replay}");
-    assert_eq!(cluster.history(&ticket_id).await.len(), before.len());
+    assert_eq!(events_of(&cluster, &ticket_id).await.len(), before.len());
 }
