@@ -301,23 +301,7 @@ impl LogFile {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<ExportLine>, AuditError> {
-        let mut statement = self
-            .connection
-            .prepare_cached(sql)
-            .map_err(sqlite("prepare read"))?;
-        let mut rows = statement.query(params).map_err(sqlite("read events"))?;
-        let mut lines = Vec::new();
-        while let Some(row) = rows.next().map_err(sqlite("read events"))? {
-            let position = row.get_ref(0).ok().and_then(|value| value.as_i64().ok());
-            let line = raw_line(row).map_err(|reason| AuditError::MalformedRow {
-                position: position
-                    .and_then(|value| u64::try_from(value).ok())
-                    .unwrap_or(0),
-                reason,
-            })?;
-            lines.push(line);
-        }
-        Ok(lines)
+        self.query_rows(sql, params, raw_line)
     }
 
     fn query_recorded(
@@ -325,15 +309,26 @@ impl LogFile {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<RecordedEvent>, AuditError> {
+        self.query_rows(sql, params, recorded_row)
+    }
+
+    /// The rows `sql` selects, each read by `read`; a row it refuses is a `MalformedRow`
+    /// naming its position.
+    fn query_rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: fn(&Row<'_>) -> Result<T, String>,
+    ) -> Result<Vec<T>, AuditError> {
         let mut statement = self
             .connection
             .prepare_cached(sql)
             .map_err(sqlite("prepare read"))?;
         let mut rows = statement.query(params).map_err(sqlite("read events"))?;
-        let mut recorded = Vec::new();
+        let mut read_rows = Vec::new();
         while let Some(row) = rows.next().map_err(sqlite("read events"))? {
             let position = row.get_ref(0).ok().and_then(|value| value.as_i64().ok());
-            recorded.push(recorded_row(row).map_err(|reason| {
+            read_rows.push(read(row).map_err(|reason| {
                 AuditError::MalformedRow {
                     position: position
                         .and_then(|value| u64::try_from(value).ok())
@@ -342,7 +337,7 @@ impl LogFile {
                 }
             })?);
         }
-        Ok(recorded)
+        Ok(read_rows)
     }
 }
 

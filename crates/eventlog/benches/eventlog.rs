@@ -591,14 +591,7 @@ fn main() {
         stored,
         &mut || {
             let started = Instant::now();
-            let mut from = 1;
-            let mut count = 0;
-            loop {
-                let page = big.read_all_blocking(from, 10_000).expect("read all");
-                let Some(last) = page.last() else { break };
-                from = last.position + 1;
-                count += page.len();
-            }
+            let count = read_everything(&big);
             assert_eq!(count, stored);
             rate(count, started.elapsed())
         },
@@ -651,14 +644,7 @@ fn main() {
             stored,
             &mut || {
                 let started = Instant::now();
-                let mut from = 1;
-                let mut count = 0;
-                loop {
-                    let page = target.read_all_blocking(from, 10_000).expect("read all");
-                    let Some(last) = page.last() else { break };
-                    from = last.position + 1;
-                    count += page.len();
-                }
+                let count = read_everything(&target);
                 assert_eq!(count, stored);
                 rate(count, started.elapsed())
             },
@@ -927,4 +913,17 @@ fn raw_postgres_read_rate(url: &str) -> f64 {
     }
     assert!(bytes > 0);
     rate(count, started.elapsed())
+}
+
+/// Reads the whole log in pages of 10,000 rows: how many rows it holds.
+fn read_everything(log: &EventLog) -> usize {
+    let mut from = 1;
+    let mut count = 0;
+    loop {
+        let page = log.read_all_blocking(from, 10_000).expect("read all");
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        count += page.len();
+    }
+    count
 }

@@ -51,6 +51,19 @@ struct Inner {
     readers: Readers,
 }
 
+/// A batch of one request: `events` for `stream_id`.
+fn one_request(
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+) -> Vec<AppendRequest> {
+    vec![AppendRequest {
+        stream_id: stream_id.to_string(),
+        expected,
+        events,
+    }]
+}
+
 /// Starts the writer thread of a log.
 fn spawn_writer(run: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, LogError> {
     std::thread::Builder::new()
@@ -359,12 +372,10 @@ impl EventLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, LogError> {
-        let request = AppendRequest {
-            stream_id: stream_id.to_string(),
-            expected,
-            events,
-        };
-        single(self.append_many(vec![request]).await)
+        single(
+            self.append_many(one_request(stream_id, expected, events))
+                .await,
+        )
     }
 
     /// `append` for callers outside an async runtime: blocks until the batch commits. Do not
@@ -376,12 +387,7 @@ impl EventLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, LogError> {
-        let request = AppendRequest {
-            stream_id: stream_id.to_string(),
-            expected,
-            events,
-        };
-        single(self.append_many_blocking(vec![request]))
+        single(self.append_many_blocking(one_request(stream_id, expected, events)))
     }
 
     /// Appends several requests in one transaction, each with its own result (in order):

@@ -20,7 +20,12 @@ const FORMAT: &str = "closedloop.vault.v1";
 /// One 256-bit customer key.
 pub(crate) type Key = Arc<[u8; 32]>;
 
-const SQLITE_SCHEMA: &str = "
+/// The key store's tables with the column types of one database (key bytes, instants): the
+/// same tables and constraints in SQLite and PostgreSQL.
+macro_rules! schema {
+    ($bytes:literal, $time:literal) => {
+        concat!(
+            "
 CREATE TABLE IF NOT EXISTS vault_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -28,31 +33,27 @@ CREATE TABLE IF NOT EXISTS vault_meta (
 CREATE TABLE IF NOT EXISTS customer_keys (
     key_id       TEXT PRIMARY KEY,
     customer_ref TEXT NOT NULL UNIQUE,
-    key          BLOB NOT NULL CHECK (length(key) = 32),
-    created_at   TEXT NOT NULL
+    key          ",
+            $bytes,
+            " NOT NULL CHECK (length(key) = 32),
+    created_at   ",
+            $time,
+            " NOT NULL
 );
 CREATE TABLE IF NOT EXISTS erased_keys (
     key_id    TEXT PRIMARY KEY,
-    erased_at TEXT NOT NULL
+    erased_at ",
+            $time,
+            " NOT NULL
 );
-";
+"
+        )
+    };
+}
 
-const POSTGRES_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS vault_meta (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS customer_keys (
-    key_id       TEXT PRIMARY KEY,
-    customer_ref TEXT NOT NULL UNIQUE,
-    key          BYTEA NOT NULL CHECK (length(key) = 32),
-    created_at   TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS erased_keys (
-    key_id    TEXT PRIMARY KEY,
-    erased_at TIMESTAMPTZ NOT NULL
-);
-";
+const SQLITE_SCHEMA: &str = schema!("BLOB", "TEXT");
+
+const POSTGRES_SCHEMA: &str = schema!("BYTEA", "TIMESTAMPTZ");
 
 /// The advisory lock every replica takes while it creates the tables, so that two starting
 /// at once do not both create them (`CREATE TABLE IF NOT EXISTS` is not safe against a

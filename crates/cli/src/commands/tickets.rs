@@ -31,41 +31,24 @@ async fn client(
     Ok((TicketsClient::new(connection.channel.clone()), connection))
 }
 
+/// An optional enum argument as its protobuf number: 0 (unspecified) when absent.
+fn enum_number<T: Into<i32>>(
+    text: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, CliError>,
+) -> Result<i32, CliError> {
+    Ok(text.map(parse).transpose()?.map_or(0, Into::into))
+}
+
 fn filter(context: &Context, arguments: &FilterArgs) -> Result<v1::TicketFilter, CliError> {
     let offset = context.settings.offset;
     Ok(v1::TicketFilter {
-        step: arguments
-            .step
-            .as_deref()
-            .map(parse_step)
-            .transpose()?
-            .map_or(0, |value| value as i32),
+        step: enum_number(arguments.step.as_deref(), parse_step)?,
         department: arguments.department.clone().unwrap_or_default(),
-        priority: arguments
-            .priority
-            .as_deref()
-            .map(parse_priority)
-            .transpose()?
-            .map_or(0, |value| value as i32),
-        kind: arguments
-            .kind
-            .as_deref()
-            .map(parse_kind)
-            .transpose()?
-            .map_or(0, |value| value as i32),
-        content_type: arguments
-            .content_type
-            .as_deref()
-            .map(parse_content_type)
-            .transpose()?
-            .map_or(0, |value| value as i32),
+        priority: enum_number(arguments.priority.as_deref(), parse_priority)?,
+        kind: enum_number(arguments.kind.as_deref(), parse_kind)?,
+        content_type: enum_number(arguments.content_type.as_deref(), parse_content_type)?,
         channel: arguments.channel.clone().unwrap_or_default(),
-        sla_state: arguments
-            .sla
-            .as_deref()
-            .map(parse_sla_state)
-            .transpose()?
-            .map_or(0, |value| value as i32),
+        sla_state: enum_number(arguments.sla.as_deref(), parse_sla_state)?,
         created_from: arguments
             .from
             .as_deref()

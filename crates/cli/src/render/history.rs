@@ -1,6 +1,6 @@
 //! A ticket's history: the timeline of its events, as text and as JSON.
 
-use super::{human_duration, or_dash, stars, timestamp_json, View};
+use super::{human_duration, or_dash, stars, timestamp_json, when, View};
 use crate::names::role_text;
 use crate::style::Paint;
 use crate::table::{truncate, Table};
@@ -41,11 +41,7 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             "{}: {}{}",
             proposed.outcome,
             proposed.text,
-            if proposed.approval_required {
-                " (waits for approval)"
-            } else {
-                ""
-            }
+            when(proposed.approval_required, " (waits for approval)")
         ),
         Event::SolutionApproved(approved) if approved.comment.is_empty() => "approved".to_owned(),
         Event::SolutionApproved(approved) => format!("approved: {}", approved.comment),
@@ -112,11 +108,7 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             "{} notice, attempt {}{}: {}",
             failed.notice,
             failed.attempt,
-            if failed.final_attempt {
-                " (gave up)"
-            } else {
-                ""
-            },
+            when(failed.final_attempt, " (gave up)"),
             failed.reason
         ),
     }
@@ -129,16 +121,8 @@ fn classified_detail(classified: &domain::event::Classified) -> String {
         classified.kind,
         classified.content_type,
         classified.priority,
-        if classified.complex {
-            " · complex"
-        } else {
-            ""
-        },
-        if classified.automatic {
-            " (by the rules)"
-        } else {
-            ""
-        }
+        when(classified.complex, " · complex"),
+        when(classified.automatic, " (by the rules)")
     )
 }
 

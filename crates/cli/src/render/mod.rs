@@ -55,6 +55,15 @@ pub fn duration_ms(duration: Option<&prost_types::Duration>) -> Option<i64> {
     )
 }
 
+/// `text` when `condition` holds, else nothing: an optional part of a line.
+fn when(condition: bool, text: &'static str) -> &'static str {
+    if condition {
+        text
+    } else {
+        ""
+    }
+}
+
 fn or_dash(text: String) -> String {
     if text.is_empty() {
         "–".to_owned()
