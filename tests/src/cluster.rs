@@ -27,14 +27,17 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use tonic::transport::Channel;
 
-/// The services a cluster runs. A new service (a console, say) is one more variant here,
-/// with its binary in [`Service::binary`] and its flags in [`TestCluster::base_args`].
+/// The services a cluster runs. A new service is one more variant here, with its binary in
+/// [`Service::binary`] and its flags in [`TestCluster::base_args`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Intake,
     Workflow,
     Webhook,
     Notify,
+    /// `cloop-console`, pointed at the cluster's workflow and intake (start them first), with
+    /// the cluster's tokens file as its identity source.
+    Console,
 }
 
 impl Service {
@@ -45,6 +48,7 @@ impl Service {
             Service::Workflow => "cloop-workflow",
             Service::Webhook => "cloop-webhook",
             Service::Notify => "cloop-notify",
+            Service::Console => "cloop-console",
         }
     }
 
@@ -56,6 +60,7 @@ impl Service {
             Service::Workflow => "workflow",
             Service::Webhook => "webhook",
             Service::Notify => "notify",
+            Service::Console => "console",
         }
     }
 }
@@ -439,6 +444,20 @@ impl TestCluster {
         if let Some(address) = address {
             flag("--listen", address);
         }
+        if kind == Service::Console {
+            for (name, of) in [
+                ("--workflow", Service::Workflow),
+                ("--intake", Service::Intake),
+            ] {
+                if let Some(service) = self.services.iter().find(|s| s.kind == of) {
+                    flag(name, &format!("http://{}", service.address()));
+                }
+            }
+            if let Some(config) = config {
+                flag("--config", &config.to_string_lossy());
+            }
+            return args;
+        }
         if let (Some(metrics), false) = (metrics, kind == Service::Webhook) {
             flag("--metrics-listen", metrics);
         }
@@ -463,7 +482,7 @@ impl TestCluster {
                 .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
         });
         let metrics = spec.metrics.then(|| format!("127.0.0.1:{}", free_port()));
-        let data_dir = (kind != Service::Webhook)
+        let data_dir = (!matches!(kind, Service::Webhook | Service::Console))
             .then(|| spec.data_dir.unwrap_or_else(|| self.dir.path().join(&name)));
         let config = match spec.config {
             Some(text) => {
@@ -471,7 +490,10 @@ impl TestCluster {
                 std::fs::write(&path, text).expect("write service config");
                 Some(path)
             }
-            None => self.config.clone().filter(|_| kind != Service::Webhook),
+            None => self
+                .config
+                .clone()
+                .filter(|_| !matches!(kind, Service::Webhook | Service::Console)),
         };
         let mut args = self.base_args(
             kind,
@@ -484,6 +506,12 @@ impl TestCluster {
         let mut envs = self.envs.clone();
         if let (Some(metrics), Service::Webhook) = (&metrics, kind) {
             envs.push(("CLOOP_METRICS_LISTEN".to_owned(), metrics.clone()));
+        }
+        if kind == Service::Console {
+            envs.push((
+                "CLOOP_TOKENS".to_owned(),
+                self.tokens.to_string_lossy().into_owned(),
+            ));
         }
         envs.extend(spec.envs);
         let process = ServiceProcess::spawn(

@@ -8,11 +8,9 @@
 //! The set-up is a few functions ([`start_console`], [`Browser::start`], [`sign_in`]) so that
 //! it moves to another harness as it is.
 
-use crate::support::{authorized, lazy_channel, Pair, PairOptions, START_TIMEOUT};
-use e2e::{free_port, workspace_root, ServiceProcess};
+use crate::support::{start_pair, PairOptions};
+use e2e::{get_ticket, workspace_root, Service, ServiceSpec, TestCluster};
 use proto::v1;
-use proto::v1::intake_client::IntakeClient;
-use proto::v1::tickets_client::TicketsClient;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -24,37 +22,16 @@ use std::time::{Duration, Instant};
 /// route it to after-sales.
 const HOSTILE: &str = "售后响应慢，客服态度差 <script>window.__xss=1</script> \"><img src=x onerror=\"window.__xss=2\"> it's";
 
-/// `cloop-console` against the pair's workflow and intake, reading the pair's tokens file.
-fn start_console(pair: &Pair) -> (ServiceProcess, String) {
-    let address = format!("127.0.0.1:{}", free_port());
-    let config = pair.dir.path().join("console.toml");
-    let tokens = pair.dir.path().join("tokens.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[console]\ntokens = {:?}\nsession_ttl_secs = 600\n",
-            tokens.display().to_string()
-        ),
-    )
-    .expect("write console config");
-    let arguments = [
-        "--listen".to_owned(),
-        address.clone(),
-        "--workflow".to_owned(),
-        format!("http://{}", pair.workflow_address),
-        "--intake".to_owned(),
-        format!("http://{}", pair.intake_address),
-        "--config".to_owned(),
-        config.display().to_string(),
-    ];
-    let mut console = ServiceProcess::spawn(
-        "cloop-console",
-        &arguments,
-        &[("CLOOP_LOG".to_owned(), "info".to_owned())],
-        pair.dir.path().join("console.log"),
+/// `cloop-console` against the cluster's workflow and intake, reading the cluster's tokens
+/// file; its address as a URL.
+fn start_console(cluster: &mut TestCluster) -> String {
+    let console = cluster.spawn(
+        Service::Console,
+        ServiceSpec::new()
+            .config("[console]\nsession_ttl_secs = 600\n")
+            .env("CLOOP_LOG", "info"),
     );
-    console.wait_listening(&address, START_TIMEOUT);
-    (console, format!("http://{address}"))
+    format!("http://{}", console.address())
 }
 
 /// The Chromium binary: `CLOOP_CHROMIUM`, else `chromium` on PATH.
@@ -319,8 +296,7 @@ fn sign_in(browser: &mut Browser, tab: &Tab, console: &str, token: &str) {
 }
 
 /// Submits the hostile ticket through intake; returns its id.
-async fn submit_ticket(pair: &Pair) -> String {
-    let mut intake = IntakeClient::new(lazy_channel(&pair.intake_address));
+async fn submit_ticket(cluster: &TestCluster) -> String {
     let request = v1::SubmitRequest {
         channel: "app".into(),
         external_id: "console-1".into(),
@@ -331,42 +307,24 @@ async fn submit_ticket(pair: &Pair) -> String {
         content: HOSTILE.into(),
         ..Default::default()
     };
-    intake
-        .submit(authorized(request, "t-adapter"))
-        .await
-        .expect("submit")
-        .into_inner()
-        .ticket_id
+    cluster.submit_as("t-adapter", request).await
 }
 
-async fn ticket(pair: &Pair, ticket_id: &str) -> v1::Ticket {
-    let mut tickets = TicketsClient::new(lazy_channel(&pair.workflow_address));
-    let request = v1::GetTicketRequest {
-        ticket_id: ticket_id.to_owned(),
-    };
-    tickets
-        .get_ticket(authorized(request, "t-service"))
+async fn ticket(cluster: &TestCluster, ticket_id: &str) -> v1::Ticket {
+    get_ticket(&mut cluster.tickets_client(), ticket_id, "t-service")
         .await
-        .expect("get ticket")
-        .into_inner()
-        .ticket
         .expect("ticket")
 }
 
 /// Waits until the ticket satisfies `done`, as the workflow tells.
 async fn wait_ticket(
-    pair: &Pair,
+    cluster: &TestCluster,
     ticket_id: &str,
     done: impl Fn(&v1::Ticket) -> bool,
 ) -> v1::Ticket {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let current = ticket(pair, ticket_id).await;
-        if done(&current) || Instant::now() > deadline {
-            return current;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster
+        .wait_ticket(ticket_id, "t-service", Duration::from_secs(30), done)
+        .await
 }
 
 fn step_is(step: v1::Step) -> impl Fn(&v1::Ticket) -> bool {
@@ -403,8 +361,8 @@ async fn staff_work_a_ticket_to_archive_in_the_browser() {
         eprintln!("skipped: chromium is not installed (make tools installs it)");
         return;
     };
-    let pair = Pair::start(PairOptions::default());
-    let (_console, console) = start_console(&pair);
+    let mut pair = start_pair(PairOptions::default());
+    let console = start_console(&mut pair);
     let shots = screenshot_dir();
 
     // Customer service watches the whole queue; a new ticket appears without a reload.

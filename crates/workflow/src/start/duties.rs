@@ -173,7 +173,9 @@ fn spawn_housekeeping(
     }
     let key_backup = crate::duties::key_backup::KeyBackup {
         vault: storage.vault.clone(),
-        folder: config.data_dir.join(crate::duties::key_backup::BACKUP_FOLDER),
+        folder: config
+            .data_dir
+            .join(crate::duties::key_backup::BACKUP_FOLDER),
         interval: config.settings.key_backup_interval(),
         keep: config.settings.key_backups_kept,
     };

@@ -5,8 +5,8 @@ use crate::commands::Commands;
 use crate::config::WorkflowConfig;
 use crate::error::WorkflowError;
 use crate::metrics::WorkflowMetrics;
-use ::projections::shared::SharedReads;
 use crate::queries::Readers;
+use ::projections::shared::SharedReads;
 use eventlog::{EventLog, StoreUrl, Synchronous};
 use std::sync::Arc;
 
