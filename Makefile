@@ -45,7 +45,7 @@ build: ## Build every binary (debug, with failpoints), used by the end-to-end te
 check-postgres: ## The PostgreSQL the tests of the PostgreSQL backend use must answer
 	@./scripts/check-postgres.sh
 
-test: tools check-postgres fmt check-purity check-proto check-deploy lint build ## Everything CI checks
+test: tools check-postgres fmt check-purity check-structure check-proto check-deploy lint build ## Everything CI checks
 	@# Every test, then the end-to-end suite again with every workflow's log in PostgreSQL
 	@# (CLOOP_E2E_STORE=postgres, about 2 minutes; docs/reliability.md). Intake's full-disk
 	@# scenario has no workflow store to vary and ran in the first pass: it is left out.
@@ -66,7 +66,7 @@ test: tools check-postgres fmt check-purity check-proto check-deploy lint build 
 quickstart: build ## The README's quick start, as CI checks it (run.sh in the background, submit, see the queue, Ctrl-C)
 	./scripts/quickstart-check.sh
 
-run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set), intake, workflow and the webhook adapter
+run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set), intake, workflow, the webhook adapter and the web console (printing its address)
 	./scripts/run.sh
 
 demo: tools ## make run, plus a realistic mixed load (deploy/config/demo-feedback.csv) and the queues
