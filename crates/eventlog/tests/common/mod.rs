@@ -290,3 +290,10 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
 pub fn raw_connection(path: &Path) -> Connection {
     Connection::open(path).expect("open raw connection")
 }
+
+/// A projector's failure to write its tables, as the log reports it.
+pub fn projector_error(error: impl std::fmt::Display) -> eventlog::LogError {
+    eventlog::LogError::Projector {
+        reason: error.to_string(),
+    }
+}
