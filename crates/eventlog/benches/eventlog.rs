@@ -701,7 +701,6 @@ fn print_table(lines: &[(String, usize, f64)], crate_rows: &[(usize, Option<(f64
 /// The server the PostgreSQL figures use: the tests' (`CLOOP_TEST_POSTGRES`, without a
 /// database name).
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 use common::postgres_base_url;
 
