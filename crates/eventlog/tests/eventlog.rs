@@ -819,12 +819,7 @@ impl Projector for OrderProjector {
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
         CountingProjector.apply(transaction, events)?;
-        for event in events {
-            transaction
-                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-                .map_err(common::projector_error)?;
-        }
-        Ok(())
+        common::record_positions(transaction, events)
     }
 }
 

@@ -296,12 +296,7 @@ impl Projector for PositionProjector {
         transaction: &rusqlite::Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
-        for event in events {
-            transaction
-                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-                .map_err(common::projector_error)?;
-        }
-        Ok(())
+        common::record_positions(transaction, events)
     }
 }
 

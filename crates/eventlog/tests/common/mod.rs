@@ -297,3 +297,16 @@ pub fn projector_error(error: impl std::fmt::Display) -> eventlog::LogError {
         reason: error.to_string(),
     }
 }
+
+/// Inserts the position of each of `events` into the projection table `seen`.
+pub fn record_positions(
+    transaction: &eventlog::rusqlite::Transaction<'_>,
+    events: &[eventlog::RecordedEvent],
+) -> Result<(), eventlog::LogError> {
+    for event in events {
+        transaction
+            .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
+            .map_err(projector_error)?;
+    }
+    Ok(())
+}
