@@ -683,19 +683,21 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
             &[&key_id, &vec![9u8; 32]],
         )
         .expect("plant a conflicting key");
-    let output = cloop(&[
+    let (to_url, keys_to_url) = (database.url(), keys_database.url());
+    let migrate_with_keys = [
         "--json",
         "log",
         "migrate",
         "--from",
         &from,
         "--to",
-        &database.url(),
+        &to_url,
         "--keys",
         &moved_text,
         "--keys-to",
-        &keys_database.url(),
-    ]);
+        &keys_to_url,
+    ];
+    let output = cloop(&migrate_with_keys);
     assert_eq!(output.status.code(), Some(5), "stderr: {}", stderr(&output));
     assert!(stderr(&output).contains(&key_id), "{}", stderr(&output));
     assert!(
@@ -708,19 +710,7 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     client
         .execute("DELETE FROM customer_keys", &[])
         .expect("remove the planted key");
-    let copied = summary(&cloop(&[
-        "--json",
-        "log",
-        "migrate",
-        "--from",
-        &from,
-        "--to",
-        &database.url(),
-        "--keys",
-        &moved_text,
-        "--keys-to",
-        &keys_database.url(),
-    ]));
+    let copied = summary(&cloop(&migrate_with_keys));
     assert_eq!(copied["keys"]["keys_copied"], 30, "{copied}");
     assert_eq!(copied["keys"]["to"], keys_database.url(), "{copied}");
     let opened = summary(&replay_ticket(

@@ -61,14 +61,15 @@ fn init_creates_the_admin_and_service_tokens_and_prints_only_where_they_are() {
     let secrets = folder.path().join("secrets");
     let tokens = secrets.join("tokens.toml");
     let tokens_arg = tokens.to_str().expect("utf-8 path");
-    let output = cloop(&[
+    let init = [
         "token",
         "init",
         "--tokens",
         tokens_arg,
         "--service",
         "notify",
-    ]);
+    ];
+    let output = cloop(&init);
     assert!(output.status.success(), "{}", text(&output));
 
     let admin_file = secrets.join("admin.token");
@@ -124,14 +125,7 @@ fn init_creates_the_admin_and_service_tokens_and_prints_only_where_they_are() {
 
     // A second start leaves everything alone, and says so.
     let before = std::fs::read_to_string(&tokens).expect("read");
-    let again = cloop(&[
-        "token",
-        "init",
-        "--tokens",
-        tokens_arg,
-        "--service",
-        "notify",
-    ]);
+    let again = cloop(&init);
     assert!(again.status.success(), "{}", text(&again));
     assert!(text(&again).contains("left alone"), "{}", text(&again));
     assert_eq!(std::fs::read_to_string(&tokens).expect("read"), before);

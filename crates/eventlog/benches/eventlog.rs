@@ -698,19 +698,11 @@ fn print_table(lines: &[(String, usize, f64)], crate_rows: &[(usize, Option<(f64
 
 // ----- PostgreSQL -----
 
-/// The server the PostgreSQL figures use (`CLOOP_TEST_POSTGRES`, without a database name).
-fn postgres_base_url() -> String {
-    let base = std::env::var("CLOOP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
-    let base = base.trim_end_matches('/');
-    match base.find("://") {
-        Some(scheme_end) => match base[scheme_end + 3..].find('/') {
-            Some(slash) => base[..scheme_end + 3 + slash].to_string(),
-            None => base.to_string(),
-        },
-        None => base.to_string(),
-    }
-}
+/// The server the PostgreSQL figures use: the tests' (`CLOOP_TEST_POSTGRES`, without a
+/// database name).
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::postgres_base_url;
 
 fn admin_client() -> Option<postgres::Client> {
     postgres::Client::connect(

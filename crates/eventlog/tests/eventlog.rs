@@ -693,9 +693,7 @@ impl Projector for CountingProjector {
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS stream_counts (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL)",
             )
-            .map_err(|error| LogError::Projector {
-                reason: error.to_string(),
-            })
+            .map_err(common::projector_error)
     }
 
     fn apply(
@@ -715,9 +713,7 @@ impl Projector for CountingProjector {
                      ON CONFLICT (stream_id) DO UPDATE SET events = events + 1",
                     [&event.stream_id],
                 )
-                .map_err(|error| LogError::Projector {
-                    reason: error.to_string(),
-                })?;
+                .map_err(common::projector_error)?;
         }
         Ok(())
     }
@@ -814,9 +810,7 @@ impl Projector for OrderProjector {
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
             )
-            .map_err(|error| LogError::Projector {
-                reason: error.to_string(),
-            })
+            .map_err(common::projector_error)
     }
 
     fn apply(
@@ -825,14 +819,7 @@ impl Projector for OrderProjector {
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
         CountingProjector.apply(transaction, events)?;
-        for event in events {
-            transaction
-                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-                .map_err(|error| LogError::Projector {
-                    reason: error.to_string(),
-                })?;
-        }
-        Ok(())
+        common::record_positions(transaction, events)
     }
 }
 

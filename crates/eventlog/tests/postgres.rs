@@ -288,9 +288,7 @@ impl Projector for PositionProjector {
     fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
         connection
             .execute_batch("CREATE TABLE IF NOT EXISTS seen (position INTEGER PRIMARY KEY)")
-            .map_err(|error| LogError::Projector {
-                reason: error.to_string(),
-            })
+            .map_err(common::projector_error)
     }
 
     fn apply(
@@ -298,14 +296,7 @@ impl Projector for PositionProjector {
         transaction: &rusqlite::Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
-        for event in events {
-            transaction
-                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-                .map_err(|error| LogError::Projector {
-                    reason: error.to_string(),
-                })?;
-        }
-        Ok(())
+        common::record_positions(transaction, events)
     }
 }
 

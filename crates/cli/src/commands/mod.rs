@@ -106,6 +106,29 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Parses an instant given as RFC 3339, or as a date `YYYY-MM-DD` meaning local midnight at
 /// the view's offset.
+/// Every item of a paged list: `page(token)` fetches one page (its items and the next page's
+/// token, empty after the last page), from the empty token on, until the last page or until
+/// `limit` items are there.
+pub(crate) async fn all_pages<T, Page>(
+    limit: usize,
+    mut page: impl FnMut(String) -> Page,
+) -> Result<Vec<T>, CliError>
+where
+    Page: std::future::Future<Output = Result<(Vec<T>, String), CliError>>,
+{
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (found, next_page_token) = page(page_token).await?;
+        items.extend(found);
+        if next_page_token.is_empty() || items.len() >= limit {
+            break;
+        }
+        page_token = next_page_token;
+    }
+    Ok(items)
+}
+
 pub fn parse_instant(
     field: &str,
     text: &str,

@@ -187,26 +187,25 @@ async fn adopted(context: &Context, from: &str, to: &str, page_size: u32) -> Res
     let from = parse_instant("from", from, offset)?;
     let to = parse_instant("to", to, offset)?;
     let connection = connect(&context.settings, Service::Workflow).await?;
-    let mut client = ReportsClient::new(connection.channel.clone());
-    let mut suggestions = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let response = client
-            .adopted_suggestions(connection.request(v1::AdoptedSuggestionsRequest {
-                from: Some(from),
-                to: Some(to),
-                page_size: page_size.max(1),
-                page_token: page_token.clone(),
-            })?)
-            .await
-            .map_err(call_error)?
-            .into_inner();
-        suggestions.extend(response.suggestions);
-        if response.next_page_token.is_empty() {
-            break;
+    let client = ReportsClient::new(connection.channel.clone());
+    let suggestions = super::all_pages(usize::MAX, |page_token| {
+        let mut client = client.clone();
+        let request = connection.request(v1::AdoptedSuggestionsRequest {
+            from: Some(from),
+            to: Some(to),
+            page_size: page_size.max(1),
+            page_token,
+        });
+        async move {
+            let response = client
+                .adopted_suggestions(request?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            Ok((response.suggestions, response.next_page_token))
         }
-        page_token = response.next_page_token;
-    }
+    })
+    .await?;
     let json = Value::Array(suggestions.iter().map(adopted_json).collect());
     context.print(&adopted_table(&suggestions, &context.view), &json)
 }

@@ -187,25 +187,24 @@ async fn list(
     limit: usize,
 ) -> Result<(), CliError> {
     let filter = filter(context, arguments)?;
-    let (mut client, connection) = client(context).await?;
-    let mut tickets = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let response = client
-            .list_tickets(connection.request(v1::ListTicketsRequest {
-                filter: Some(filter.clone()),
-                page_size: page_size.max(1),
-                page_token: page_token.clone(),
-            })?)
-            .await
-            .map_err(call_error)?
-            .into_inner();
-        tickets.extend(response.tickets);
-        if response.next_page_token.is_empty() || tickets.len() >= limit {
-            break;
+    let (client, connection) = client(context).await?;
+    let mut tickets = super::all_pages(limit, |page_token| {
+        let mut client = client.clone();
+        let request = connection.request(v1::ListTicketsRequest {
+            filter: Some(filter.clone()),
+            page_size: page_size.max(1),
+            page_token,
+        });
+        async move {
+            let response = client
+                .list_tickets(request?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            Ok((response.tickets, response.next_page_token))
         }
-        page_token = response.next_page_token;
-    }
+    })
+    .await?;
     tickets.truncate(limit);
     let json = Value::Array(tickets.iter().map(ticket_json).collect());
     context.print(&ticket_table(&tickets, &context.view), &json)

@@ -290,3 +290,23 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
 pub fn raw_connection(path: &Path) -> Connection {
     Connection::open(path).expect("open raw connection")
 }
+
+/// A projector's failure to write its tables, as the log reports it.
+pub fn projector_error(error: impl std::fmt::Display) -> eventlog::LogError {
+    eventlog::LogError::Projector {
+        reason: error.to_string(),
+    }
+}
+
+/// Inserts the position of each of `events` into the projection table `seen`.
+pub fn record_positions(
+    transaction: &eventlog::rusqlite::Transaction<'_>,
+    events: &[eventlog::RecordedEvent],
+) -> Result<(), eventlog::LogError> {
+    for event in events {
+        transaction
+            .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
+            .map_err(projector_error)?;
+    }
+    Ok(())
+}
