@@ -13,9 +13,8 @@
 //! let mut tickets = cluster.tickets_client();
 //! ```
 
-use crate::grpc::{
-    authorized, connect, history, lazy_channel, tokens_file, wait_for_ticket, START_TIMEOUT,
-};
+use crate::grpc::{authorized, connect, lazy_channel, tokens_file, START_TIMEOUT};
+use crate::staff::{history, wait_for_ticket};
 use crate::{bin_path, free_port, NatsCluster, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;

@@ -6,18 +6,16 @@
 //! retention expiry of archived tickets.
 
 use e2e::{
-    authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec,
+    authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec, Staff,
     TestCluster,
 };
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 use tonic::Code;
 
 /// How long a ticket may take to reach the state a scenario waits for.
@@ -137,168 +135,73 @@ fn step(ticket: &v1::Ticket) -> v1::Step {
 
 /// Commands on one ticket, each with a fresh command id; every one must succeed.
 struct Driver {
-    client: TicketsClient<Channel>,
+    staff: Staff,
     ticket_id: String,
-    counter: u32,
 }
 
 impl Driver {
     async fn new(cluster: &TestCluster, ticket_id: &str) -> Self {
         Self {
-            client: cluster.tickets_connected().await,
+            staff: Staff::new(cluster.tickets_connected().await, "r-service"),
             ticket_id: ticket_id.to_owned(),
-            counter: 0,
         }
     }
 
-    /// A command id never used before in this test binary: drivers of the same ticket must
-    /// not repeat each other's ids (a repeated id returns the first result).
-    fn command_id(&mut self) -> String {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-        self.counter = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("drive-{}-{}", self.ticket_id, self.counter)
+    /// The staff of the product department: its agent, or its head.
+    fn product(&self, role: &str) -> Staff {
+        self.staff.as_(&format!("r-{role}-product"))
     }
 
     /// Classifies as `kind` (product, low, local) and makes sure the product department
     /// handles it.
     async fn place(&mut self, kind: v1::Kind) -> v1::Ticket {
-        let request = v1::ClassifyRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            kind: kind as i32,
-            content_type: v1::ContentType::Product as i32,
-            priority: v1::Priority::Low as i32,
-            scope: v1::Scope::Local as i32,
-            reason: "read the text".into(),
-            ..Default::default()
-        };
-        let mut ticket = self
-            .client
-            .classify(authorized(request, "r-service"))
-            .await
-            .expect("classify")
-            .into_inner()
-            .ticket
-            .expect("ticket");
+        let id = &self.ticket_id;
+        let classified = self.staff.classify(id, kind, "read the text").await;
+        let mut ticket = classified.expect("classify");
         if ticket.department != "product" || step(&ticket) != v1::Step::Handle {
-            let request = v1::DispatchRequest {
-                ticket_id: self.ticket_id.clone(),
-                command_id: self.command_id(),
-                department: "product".into(),
-                reason: "the product department owns this".into(),
-                ..Default::default()
-            };
-            ticket = self
-                .client
-                .dispatch(authorized(request, "r-service"))
-                .await
-                .expect("dispatch")
-                .into_inner()
-                .ticket
-                .expect("ticket");
+            let reason = "the product department owns this";
+            let dispatched = self.staff.dispatch(id, "product", reason).await;
+            ticket = dispatched.expect("dispatch");
         }
         assert_eq!(step(&ticket), v1::Step::Handle);
         ticket
     }
 
     async fn acknowledge(&mut self) -> v1::Ticket {
-        let request = v1::AcknowledgeRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            message: "我们已收到，正在处理".into(),
-            ..Default::default()
-        };
-        self.client
-            .acknowledge(authorized(request, "r-agent-product"))
-            .await
-            .expect("acknowledge")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        let mut agent = self.product("agent");
+        let message = "我们已收到，正在处理";
+        let answer = agent.acknowledge(&self.ticket_id, message).await;
+        answer.expect("acknowledge")
     }
 
     /// Proposes `outcome`; an adoption is approved by the head.
     async fn solve(&mut self, outcome: v1::Outcome, text: &str) -> v1::Ticket {
-        let request = v1::ProposeSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            outcome: outcome as i32,
-            text: text.into(),
-            ..Default::default()
-        };
-        let ticket = self
-            .client
-            .propose_solution(authorized(request, "r-agent-product"))
-            .await
-            .expect("propose")
-            .into_inner()
-            .ticket
-            .expect("ticket");
+        let mut agent = self.product("agent");
+        let proposed = agent.propose(&self.ticket_id, outcome, text).await;
+        let ticket = proposed.expect("propose");
         if !ticket.awaiting_approval {
             return ticket;
         }
-        let request = v1::ApproveSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            approve: true,
-            comment: "同意".into(),
-            ..Default::default()
-        };
-        self.client
-            .approve_solution(authorized(request, "r-head-product"))
+        let mut head = self.product("head");
+        head.approve(&self.ticket_id, "同意")
             .await
             .expect("approve")
-            .into_inner()
-            .ticket
-            .expect("ticket")
     }
 
     async fn review(&mut self, satisfaction: u32) -> v1::Ticket {
-        let request = v1::RecordReviewRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            satisfaction,
-            comment: "客户回访".into(),
-            ..Default::default()
-        };
-        self.client
-            .record_review(authorized(request, "r-service"))
-            .await
-            .expect("review")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        let reviewed = self.staff.review(&self.ticket_id, satisfaction, "客户回访");
+        reviewed.await.expect("review")
     }
 
     async fn archive(&mut self) -> v1::Ticket {
-        let request = v1::ArchiveRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            ..Default::default()
-        };
-        self.client
-            .archive(authorized(request, "r-service"))
-            .await
-            .expect("archive")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        self.staff.archive(&self.ticket_id).await.expect("archive")
     }
 
     async fn note(&mut self, text: &str) -> v1::Ticket {
-        let request = v1::AddNoteRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            text: text.into(),
-            ..Default::default()
-        };
-        self.client
-            .add_note(authorized(request, "r-service"))
+        self.staff
+            .add_note(&self.ticket_id, text)
             .await
             .expect("note")
-            .into_inner()
-            .ticket
-            .expect("ticket")
     }
 }
 
