@@ -14,7 +14,7 @@
 //! ```
 
 use crate::grpc::{authorized, connect, lazy_channel, tokens_file, START_TIMEOUT};
-use crate::staff::{history, wait_for_ticket};
+use crate::staff::{history, wait_for_ticket, Staff};
 use crate::{bin_path, free_port, NatsCluster, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
@@ -756,6 +756,11 @@ impl TestCluster {
 
     pub async fn tickets_connected(&self) -> TicketsClient<Channel> {
         TicketsClient::new(self.connect("workflow").await)
+    }
+
+    /// The tickets API as the principal of `token`, connected now.
+    pub async fn staff(&self, token: &str) -> Staff {
+        Staff::new(self.tickets_connected().await, token)
     }
 
     pub async fn reports_connected(&self) -> ReportsClient<Channel> {

@@ -85,62 +85,21 @@ async fn solve(
     outcome: v1::Outcome,
     text: &str,
 ) -> v1::Ticket {
-    let mut client = cluster.tickets_connected().await;
-    let ticket = client
-        .propose_solution(authorized(
-            v1::ProposeSolutionRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: format!("solve-{ticket_id}"),
-                outcome: outcome as i32,
-                text: text.to_owned(),
-                ..Default::default()
-            },
-            "p-admin",
-        ))
+    let mut admin = cluster.staff("p-admin").await;
+    let ticket = admin
+        .propose(ticket_id, outcome, text)
         .await
-        .expect("propose")
-        .into_inner()
-        .ticket
-        .expect("ticket");
+        .expect("propose");
     if !ticket.awaiting_approval {
         return ticket;
     }
-    client
-        .approve_solution(authorized(
-            v1::ApproveSolutionRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: format!("approve-{ticket_id}"),
-                approve: true,
-                comment: "同意".into(),
-                ..Default::default()
-            },
-            "p-admin",
-        ))
-        .await
-        .expect("approve")
-        .into_inner()
-        .ticket
-        .expect("ticket")
+    admin.approve(ticket_id, "同意").await.expect("approve")
 }
 
 async fn review(cluster: &TestCluster, ticket_id: &str, satisfaction: u32) -> v1::Ticket {
-    cluster
-        .tickets_connected()
-        .await
-        .record_review(authorized(
-            v1::RecordReviewRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: format!("review-{ticket_id}"),
-                satisfaction,
-                ..Default::default()
-            },
-            "p-service",
-        ))
-        .await
-        .expect("review")
-        .into_inner()
-        .ticket
-        .expect("ticket")
+    let mut service = cluster.staff("p-service").await;
+    let reviewed = service.review(ticket_id, satisfaction, "").await;
+    reviewed.expect("review")
 }
 
 fn step(ticket: &v1::Ticket) -> v1::Step {
@@ -296,19 +255,9 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
         .expect_err("a parent may not become a child");
     assert_eq!(cycle.code(), Code::FailedPrecondition);
     // A merged duplicate is handled at its parent.
-    let refused = &cluster
-        .tickets_connected()
-        .await
-        .propose_solution(authorized(
-            v1::ProposeSolutionRequest {
-                ticket_id: ids[4].clone(),
-                command_id: "solve-merged".into(),
-                outcome: v1::Outcome::Fixed as i32,
-                text: "x".into(),
-                ..Default::default()
-            },
-            "p-admin",
-        ))
+    let mut admin = cluster.staff("p-admin").await;
+    let refused = &admin
+        .propose(&ids[4], v1::Outcome::Fixed, "x")
         .await
         .expect_err("merged");
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -423,40 +372,15 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
         })
         .await;
     // Customer service classifies it as a suggestion for the product department.
-    let mut client = cluster.tickets_connected().await;
-    let ticket = client
-        .classify(authorized(
-            v1::ClassifyRequest {
-                ticket_id: id.clone(),
-                command_id: "classify-idea".into(),
-                kind: v1::Kind::Suggestion as i32,
-                content_type: v1::ContentType::Product as i32,
-                priority: v1::Priority::Low as i32,
-                scope: v1::Scope::Local as i32,
-                reason: "a suggestion".into(),
-                ..Default::default()
-            },
-            "p-service",
-        ))
-        .await
-        .expect("classify")
-        .into_inner()
-        .ticket
-        .expect("ticket");
+    let mut service = cluster.staff("p-service").await;
+    let classified = service
+        .classify(&id, v1::Kind::Suggestion, "a suggestion")
+        .await;
+    let ticket = classified.expect("classify");
     if step(&ticket) != v1::Step::Handle {
-        client
-            .dispatch(authorized(
-                v1::DispatchRequest {
-                    ticket_id: id.clone(),
-                    command_id: "dispatch-idea".into(),
-                    department: "product".into(),
-                    reason: "the product department owns this".into(),
-                    ..Default::default()
-                },
-                "p-service",
-            ))
-            .await
-            .expect("dispatch");
+        let reason = "the product department owns this";
+        let dispatched = service.dispatch(&id, "product", reason).await;
+        dispatched.expect("dispatch");
     }
     let solved = solve(&cluster, &id, v1::Outcome::Adopted, "下个版本加入夜间模式").await;
     assert_eq!(step(&solved), v1::Step::Review);
