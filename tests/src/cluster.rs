@@ -758,6 +758,15 @@ impl TestCluster {
         TicketsClient::new(self.connect("workflow").await)
     }
 
+    /// A subscription to `subject` on the cluster's NATS (it keeps its client).
+    pub async fn subscribe(&self, subject: &str) -> async_nats::Subscriber {
+        let client = self.nats_client().await;
+        client
+            .subscribe(subject.to_owned())
+            .await
+            .expect("subscribe")
+    }
+
     /// The tickets API as the principal of `token`, connected now.
     pub async fn staff(&self, token: &str) -> Staff {
         Staff::new(self.tickets_connected().await, token)

@@ -167,6 +167,24 @@ impl Staff {
         Ok(self.client.list_tickets(request).await?.into_inner())
     }
 
+    /// The first page of every ticket, `page_size` at most.
+    pub async fn page(&mut self, page_size: u32) -> Result<v1::ListTicketsResponse, Status> {
+        let request = v1::ListTicketsRequest {
+            page_size,
+            ..Default::default()
+        };
+        self.list_page(request).await
+    }
+
+    /// The first page of the tickets whose text matches `text`.
+    pub async fn search(&mut self, text: &str) -> Result<Vec<v1::Ticket>, Status> {
+        let filter = v1::TicketFilter {
+            text: text.into(),
+            ..Default::default()
+        };
+        self.list(filter).await
+    }
+
     /// The first page of `ListTickets` with `filter`.
     pub async fn list(&mut self, filter: v1::TicketFilter) -> Result<Vec<v1::Ticket>, Status> {
         let request = v1::ListTicketsRequest {

@@ -9,7 +9,7 @@
 
 use e2e::{
     authorized, fetch_history, fetch_ticket, principal, principals_file, Principal, ServiceSpec,
-    TestCluster,
+    Staff, TestCluster,
 };
 use futures::StreamExt;
 use proto::v1;
@@ -111,17 +111,8 @@ async fn everything_shown(services: &TestCluster, ticket_ids: &[String]) -> Stri
             .into_inner();
         shown.push_str(&format!("{history:?}\n"));
     }
-    let list = tickets
-        .list_tickets(authorized(
-            v1::ListTicketsRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("list")
-        .into_inner();
+    let mut admin = Staff::new(tickets, "t-admin");
+    let list = admin.page(100).await.expect("list");
     assert_eq!(list.tickets.len(), ticket_ids.len());
     shown.push_str(&format!("{list:?}\n"));
     shown.push_str(&read_events(services).await);

@@ -5,6 +5,7 @@
 //! kept and published checkpoints, `GetTicketAt` against what `GetTicket` answered, and the
 //! retention expiry of archived tickets.
 
+use crate::support::{adopted_around_now, month_of};
 use e2e::{
     authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec, Staff,
     TestCluster,
@@ -214,16 +215,6 @@ async fn received(cluster: &TestCluster, external_id: &str, content: &str, name:
     ticket_id
 }
 
-/// The month (`YYYY-MM`, business time +08:00) a ticket was received in.
-fn month_of(ticket: &v1::Ticket) -> String {
-    let created = ticket.created_at.expect("created_at");
-    let instant = chrono::DateTime::from_timestamp(created.seconds, 0).expect("instant");
-    instant
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
-        .format("%Y-%m")
-        .to_string()
-}
-
 fn share_of<'a>(shares: &'a [v1::CategoryShare], key: &str) -> Option<&'a v1::CategoryShare> {
     shares.iter().find(|share| share.key == key)
 }
@@ -377,29 +368,9 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
     assert_eq!(beyond.code(), Code::InvalidArgument);
 
     // The public list: anonymised, no contact data.
-    let from = prost_types::Timestamp {
-        seconds: chrono::Utc::now().timestamp() - 3_600,
-        nanos: 0,
-    };
-    let to = prost_types::Timestamp {
-        seconds: chrono::Utc::now().timestamp() + 3_600,
-        nanos: 0,
-    };
-    let adopted = &cluster
-        .reports_connected()
+    let adopted = &adopted_around_now(&cluster, "r-manager", 3_600)
         .await
-        .adopted_suggestions(authorized(
-            v1::AdoptedSuggestionsRequest {
-                from: Some(from),
-                to: Some(to),
-                page_size: 10,
-                page_token: String::new(),
-            },
-            "r-manager",
-        ))
-        .await
-        .expect("adopted suggestions")
-        .into_inner();
+        .expect("adopted suggestions");
     assert_eq!(adopted.suggestions.len(), 1);
     let listed = &adopted.suggestions[0];
     assert_eq!(listed.ticket_id, suggestion);
@@ -452,13 +423,7 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verified() {
     let cluster = start_cluster("checkpoint_interval_secs = 1", "");
-    let nats = async_nats::connect(cluster.nats().url())
-        .await
-        .expect("nats");
-    let mut published = nats
-        .subscribe("ticket.events.checkpoint")
-        .await
-        .expect("subscribe");
+    let mut published = cluster.subscribe("ticket.events.checkpoint").await;
     let first = received(&cluster, "f-1", "第一条跟随记录", "赵六").await;
 
     // Agents may not read the log.

@@ -753,3 +753,47 @@ pub fn transports_line(acknowledged: &[Acknowledged]) -> String {
 pub fn soak() -> bool {
     std::env::var("CLOOP_SOAK").is_ok_and(|value| value == "1")
 }
+
+/// The first page (10 at most) of the public list of adopted suggestions as `token`: those
+/// adopted within `window_secs` either side of now.
+pub async fn adopted_around_now(
+    cluster: &TestCluster,
+    token: &str,
+    window_secs: i64,
+) -> Result<v1::AdoptedSuggestionsResponse, tonic::Status> {
+    let now = chrono::Utc::now().timestamp();
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    let request = v1::AdoptedSuggestionsRequest {
+        from: at(now - window_secs),
+        to: at(now + window_secs),
+        page_size: 10,
+        page_token: String::new(),
+    };
+    let mut reports = cluster.reports_connected().await;
+    let answer = reports
+        .adopted_suggestions(authorized(request, token))
+        .await;
+    answer.map(tonic::Response::into_inner)
+}
+
+/// A refusal with `code` whose message names every one of `parts`.
+pub fn assert_names(status: &tonic::Status, code: Code, parts: &[&str]) {
+    assert_eq!(status.code(), code, "{status:?}");
+    for part in parts {
+        assert!(
+            status.message().contains(part),
+            "the refusal should name {part:?}: {}",
+            status.message()
+        );
+    }
+}
+
+/// The month (`YYYY-MM`, business time +08:00) a ticket was received in.
+pub fn month_of(ticket: &v1::Ticket) -> String {
+    let created = ticket.created_at.expect("created_at");
+    let instant = chrono::DateTime::from_timestamp(created.seconds, 0).expect("instant");
+    instant
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string()
+}
