@@ -83,6 +83,28 @@ async fn watch(
         .map(tonic::Response::into_inner)
 }
 
+/// What `open` gives once the service no longer refuses it for want of a slot (tried every
+/// 50 ms); the slot of `what` must come back within 10 s.
+async fn once_a_slot_is_back<T, Fut>(what: &str, mut open: impl FnMut() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open().await {
+            Ok(stream) => return stream,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "the slot of {what} never came back"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// `ReadEvents` following the log, as the admin: it takes a watch slot.
 async fn follow_log(
     audit: &mut AuditClient<Channel>,
@@ -300,36 +322,14 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
     // stream, and the slot comes back.
     drop(first);
     drop(first_channel);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let third = loop {
-        match watch(&shared, "t-admin").await {
-            Ok(stream) => break stream,
-            Err(status) => {
-                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-                assert!(
-                    Instant::now() < deadline,
-                    "the slot of a client that went away never came back"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let third = once_a_slot_is_back("a client that went away", || watch(&shared, "t-admin")).await;
     // A cancelled stream on a connection that stays open also gives its slot back.
     drop(second);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut follow = loop {
-        match follow_log(&mut audit).await {
-            Ok(stream) => break stream,
-            Err(status) => {
-                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-                assert!(
-                    Instant::now() < deadline,
-                    "the slot of a cancelled stream never came back"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let mut follow = once_a_slot_is_back("a cancelled stream", || {
+        let mut audit = audit.clone();
+        async move { follow_log(&mut audit).await }
+    })
+    .await;
     // The following read works: it streams the log.
     let _ = tickets(&pair, 1).await;
     let row = tokio::time::timeout(Duration::from_secs(30), follow.message())

@@ -7,7 +7,7 @@
 //! suggestions (name masked, no contact data) all show. The CLI's `tickets similar` and
 //! `tickets link` go through the same RPCs.
 
-use crate::support::{adopted_around_now, assert_names, month_of};
+use crate::support::{assert_names, month_of, monthly, only_adopted};
 use e2e::{authorized, principal, principals_file, Principal, ServiceSpec, TestCluster};
 use futures::StreamExt;
 use prost::Message as _;
@@ -295,19 +295,9 @@ async fn five_reports_of_one_fault_become_one_problem_solved_for_everyone() {
 
     // The monthly report counts one problem with five reporters.
     let month = month_of(&problem);
-    let report = &cluster
-        .reports_connected()
-        .await
-        .monthly_report(authorized(
-            v1::MonthlyReportRequest {
-                month: month.clone(),
-                ..Default::default()
-            },
-            "p-manager",
-        ))
+    let report = &monthly(&cluster, "p-manager", &month, None)
         .await
         .expect("monthly report")
-        .into_inner()
         .report
         .expect("report");
     assert_eq!(report.tickets, 5);
@@ -382,12 +372,7 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
 
     // In the public list: the name masked, no contact data, the reward shown.
     let now = chrono::Utc::now();
-    let adopted = &adopted_around_now(&cluster, "p-manager", 86_400)
-        .await
-        .expect("adopted suggestions");
-    assert_eq!(adopted.suggestions.len(), 1);
-    let listed = &adopted.suggestions[0];
-    assert_eq!(listed.ticket_id, id);
+    let listed = &only_adopted(&cluster, "p-manager", 86_400, &id).await;
     assert_eq!(listed.customer_display_name, "J***");
     let public = format!("{listed:?}");
     for secret in [

@@ -50,6 +50,25 @@ struct Deployment {
 }
 
 impl Deployment {
+    /// A steady load of `total` submissions with department commands (150 a second, over
+    /// gRPC and NATS), its commands sent to the replica at `workflow`.
+    async fn load(&self, prefix: &str, total: u64, workflow: usize) -> Load {
+        let targets = LoadTargets {
+            intake: self.cluster.intake().channel(),
+            workflow: self.replicas()[workflow].channel(),
+            nats_url: self.cluster.nats_url.clone(),
+        };
+        let plan = LoadPlan {
+            prefix: prefix.into(),
+            total,
+            workers: 8,
+            per_second: 150,
+            mixed_transports: true,
+            commands: true,
+        };
+        Load::start(targets, plan).await
+    }
+
     fn start() -> Self {
         let database = PgDatabase::create("replicas");
         // The customer keys in a database of their own (`--keys-store`), out of the log's
@@ -159,22 +178,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     // A steady load with department commands, sent to a replica that stays up.
     let total = 1_200;
     let survivor = (first_leader + 1) % 3;
-    let load = Load::start(
-        LoadTargets {
-            intake: deployment.cluster.intake().channel(),
-            workflow: deployment.replicas()[survivor].channel(),
-            nats_url: deployment.cluster.nats_url.clone(),
-        },
-        LoadPlan {
-            prefix: "replicas".into(),
-            total,
-            workers: 8,
-            per_second: 150,
-            mixed_transports: true,
-            commands: true,
-        },
-    )
-    .await;
+    let load = deployment.load("replicas", total, survivor).await;
     assert!(
         load.wait_answered(total as usize / 3, Duration::from_secs(60))
             .await,
@@ -359,22 +363,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
 async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
     let deployment = blocking(Deployment::start);
     let total = 900;
-    let load = Load::start(
-        LoadTargets {
-            intake: deployment.cluster.intake().channel(),
-            workflow: deployment.replicas()[0].channel(),
-            nats_url: deployment.cluster.nats_url.clone(),
-        },
-        LoadPlan {
-            prefix: "pgcut".into(),
-            total,
-            workers: 8,
-            per_second: 150,
-            mixed_transports: true,
-            commands: true,
-        },
-    )
-    .await;
+    let load = deployment.load("pgcut", total, 0).await;
     let cut = |label: &str| -> i64 {
         let name = deployment
             .database

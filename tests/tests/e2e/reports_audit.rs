@@ -5,7 +5,7 @@
 //! kept and published checkpoints, `GetTicketAt` against what `GetTicket` answered, and the
 //! retention expiry of archived tickets.
 
-use crate::support::{adopted_around_now, month_of};
+use crate::support::{month_of, monthly, only_adopted, read_from_start};
 use e2e::{
     authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec, Staff,
     TestCluster,
@@ -94,27 +94,6 @@ async fn listed(cluster: &TestCluster, filter: v1::TicketFilter) -> Vec<String> 
         .into_iter()
         .map(|ticket| ticket.ticket_id)
         .collect()
-}
-
-async fn monthly(
-    cluster: &TestCluster,
-    token: &str,
-    month: &str,
-    at_position: Option<u64>,
-) -> Result<v1::MonthlyReportResponse, tonic::Status> {
-    cluster
-        .reports_connected()
-        .await
-        .monthly_report(authorized(
-            v1::MonthlyReportRequest {
-                month: month.to_owned(),
-                department: None,
-                at_position,
-            },
-            token,
-        ))
-        .await
-        .map(tonic::Response::into_inner)
 }
 
 async fn verify(cluster: &TestCluster, check_checkpoints: bool) -> v1::VerifyLogResponse {
@@ -368,12 +347,7 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
     assert_eq!(beyond.code(), Code::InvalidArgument);
 
     // The public list: anonymised, no contact data.
-    let adopted = &adopted_around_now(&cluster, "r-manager", 3_600)
-        .await
-        .expect("adopted suggestions");
-    assert_eq!(adopted.suggestions.len(), 1);
-    let listed = &adopted.suggestions[0];
-    assert_eq!(listed.ticket_id, suggestion);
+    let listed = &only_adopted(&cluster, "r-manager", 3_600, &suggestion).await;
     assert_eq!(listed.customer_display_name, "J***");
     assert!(listed.customer_told);
     assert!(
@@ -428,31 +402,15 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
 
     // Agents may not read the log.
     let mut audit = cluster.audit_connected().await;
-    let denied = audit
-        .read_events(authorized(
-            v1::ReadEventsRequest {
-                from_position: 1,
-                ..Default::default()
-            },
-            "r-agent-product",
-        ))
+    let denied = read_from_start(&mut audit, "r-agent-product", false)
         .await
         .expect_err("auditors only");
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // Follow everything from the start, and one ticket's stream.
-    let mut everything = audit
-        .read_events(authorized(
-            v1::ReadEventsRequest {
-                from_position: 1,
-                follow: true,
-                ..Default::default()
-            },
-            "r-auditor",
-        ))
+    let mut everything = read_from_start(&mut audit, "r-auditor", true)
         .await
-        .expect("read events")
-        .into_inner();
+        .expect("read events");
     let mut one_stream = audit
         .read_events(authorized(
             v1::ReadEventsRequest {

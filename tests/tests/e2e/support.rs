@@ -10,6 +10,7 @@ pub use e2e::{authorized, fetch_ticket, lazy_channel, metric, tail, Service, STA
 use e2e::{NatsCluster, ServiceSpec, TestCluster, TestClusterBuilder};
 use prost::Message;
 use proto::v1;
+use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::{HashMap, HashSet};
@@ -796,4 +797,58 @@ pub fn month_of(ticket: &v1::Ticket) -> String {
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
         .format("%Y-%m")
         .to_string()
+}
+
+/// `MonthlyReport` of `month` (`YYYY-MM`) for every department as `token`, at a log
+/// position when one is given.
+pub async fn monthly(
+    cluster: &TestCluster,
+    token: &str,
+    month: &str,
+    at_position: Option<u64>,
+) -> Result<v1::MonthlyReportResponse, tonic::Status> {
+    cluster
+        .reports_connected()
+        .await
+        .monthly_report(authorized(
+            v1::MonthlyReportRequest {
+                month: month.to_owned(),
+                department: None,
+                at_position,
+            },
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The public list of adopted suggestions within `window_secs` either side of now, as `token`,
+/// when it holds one suggestion only: that of `ticket_id`.
+pub async fn only_adopted(
+    cluster: &TestCluster,
+    token: &str,
+    window_secs: i64,
+    ticket_id: &str,
+) -> v1::AdoptedSuggestion {
+    let adopted = adopted_around_now(cluster, token, window_secs).await;
+    let mut adopted = adopted.expect("adopted suggestions").suggestions;
+    assert_eq!(adopted.len(), 1);
+    let listed = adopted.remove(0);
+    assert_eq!(listed.ticket_id, ticket_id);
+    listed
+}
+
+/// `ReadEvents` of the whole log from position 1 as `token`: to its end, or following it.
+pub async fn read_from_start(
+    audit: &mut AuditClient<Channel>,
+    token: &str,
+    follow: bool,
+) -> Result<tonic::Streaming<v1::ReadEventsResponse>, tonic::Status> {
+    let request = v1::ReadEventsRequest {
+        from_position: 1,
+        follow,
+        ..Default::default()
+    };
+    let answer = audit.read_events(authorized(request, token)).await;
+    answer.map(tonic::Response::into_inner)
 }
