@@ -298,10 +298,10 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         let channel = deployment.replicas()[index].channel();
         Staff::new(TicketsClient::new(channel), "t-admin")
     };
-    let first = replica(survivor).add_note(&ticket, "first").await;
+    let first = replica(survivor).add_note(ticket, "first").await;
     let first = first.expect("note on one replica");
     let other = (survivor + 1) % 3;
-    let history = replica(other).history(&ticket).await;
+    let history = replica(other).history(ticket).await;
     let history = history.expect("history on another replica");
     let first_version = first.version;
     assert!(
@@ -316,9 +316,9 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         let reader = (writer + 1 + round % 2) % 3;
         let mut on_reader = replica(reader);
         let text = format!("round {round}");
-        let written = replica(writer).add_note(&ticket, &text).await;
+        let written = replica(writer).add_note(ticket, &text).await;
         let written = written.expect("note on one replica").version;
-        let read = on_reader.get(&ticket).await;
+        let read = on_reader.get(ticket).await;
         let read = read.expect("ticket on another replica").version;
         assert_eq!(
             read, written,
