@@ -762,8 +762,10 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
     let mut service = Staff::new(tickets.clone(), "t-service");
     let mut agent = service.as_("t-agent-product");
     let id = &ticket_id;
-    let classified = service.classify(id, v1::Kind::Suggestion, "read the text");
-    classified.await.expect("classify");
+    let classified = service
+        .classify(id, v1::Kind::Suggestion, "read the text")
+        .await;
+    classified.expect("classify");
     let message = "我们已收到，正在处理";
     agent.acknowledge(id, message).await.expect("acknowledge");
     let proposed = agent.propose(id, v1::Outcome::Adopted, "已排期").await;

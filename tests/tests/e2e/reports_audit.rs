@@ -169,8 +169,12 @@ impl Driver {
     }
 
     async fn review(&mut self, satisfaction: u32) -> v1::Ticket {
-        let reviewed = self.staff.review(&self.ticket_id, satisfaction, "客户回访");
-        reviewed.await.expect("review")
+        let comment = "客户回访";
+        let reviewed = self
+            .staff
+            .review(&self.ticket_id, satisfaction, comment)
+            .await;
+        reviewed.expect("review")
     }
 
     async fn archive(&mut self) -> v1::Ticket {

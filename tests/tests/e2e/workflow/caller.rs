@@ -54,6 +54,7 @@ impl Caller {
 
 pub(super) async fn caller(cluster: &TestCluster, ticket_id: &str) -> Caller {
     Caller {
+        // No token of its own: every command names who sends it.
         staff: Staff::new(cluster.tickets_connected().await, ""),
         ticket_id: ticket_id.to_owned(),
     }
