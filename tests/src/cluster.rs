@@ -13,9 +13,8 @@
 //! let mut tickets = cluster.tickets_client();
 //! ```
 
-use crate::grpc::{
-    authorized, connect, history, lazy_channel, tokens_file, wait_for_ticket, START_TIMEOUT,
-};
+use crate::grpc::{authorized, connect, lazy_channel, tokens_file, START_TIMEOUT};
+use crate::staff::{history, wait_for_ticket, Staff};
 use crate::{bin_path, free_port, NatsCluster, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
@@ -757,6 +756,20 @@ impl TestCluster {
 
     pub async fn tickets_connected(&self) -> TicketsClient<Channel> {
         TicketsClient::new(self.connect("workflow").await)
+    }
+
+    /// A subscription to `subject` on the cluster's NATS (it keeps its client).
+    pub async fn subscribe(&self, subject: &str) -> async_nats::Subscriber {
+        let client = self.nats_client().await;
+        client
+            .subscribe(subject.to_owned())
+            .await
+            .expect("subscribe")
+    }
+
+    /// The tickets API as the principal of `token`, connected now.
+    pub async fn staff(&self, token: &str) -> Staff {
+        Staff::new(self.tickets_connected().await, token)
     }
 
     pub async fn reports_connected(&self) -> ReportsClient<Channel> {

@@ -11,14 +11,16 @@ pub mod certs;
 pub mod cluster;
 pub mod grpc;
 mod nats_cluster;
+mod staff;
 pub mod tls_postgres;
 
 pub use cluster::{Nats, RunningService, Service, ServiceSpec, TestCluster, TestClusterBuilder};
 pub use grpc::{
-    authorized, fetch_history, fetch_ticket, get_ticket, history, lazy_channel, metric, principal,
-    principals_file, tail, tokens_file, wait_for_ticket, web_submission, Principal, START_TIMEOUT,
+    authorized, lazy_channel, metric, principal, principals_file, tail, tokens_file,
+    web_submission, Principal, START_TIMEOUT,
 };
 pub use nats_cluster::{identity_passwords, NatsCluster};
+pub use staff::{fetch_history, fetch_ticket, get_ticket, history, wait_for_ticket, Staff};
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

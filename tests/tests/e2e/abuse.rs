@@ -8,7 +8,7 @@ use e2e::grpc::metrics_text;
 use e2e::grpc::nats_request;
 use e2e::{
     authorized, fetch_history, fetch_ticket, principal, principals_file, wait_until, Principal,
-    Service, ServiceSpec, TestCluster,
+    Service, ServiceSpec, Staff, TestCluster,
 };
 use futures::StreamExt;
 use prost::Message;
@@ -759,92 +759,21 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
     })
     .await;
     assert_eq!(ticket.ticket_id, ticket_id);
-    let mut counter = 0;
-    let mut command_id = || {
-        counter += 1;
-        format!("canary-cmd-{counter}")
-    };
-    tickets
-        .classify(authorized(
-            v1::ClassifyRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: command_id(),
-                kind: v1::Kind::Suggestion as i32,
-                content_type: v1::ContentType::Product as i32,
-                priority: v1::Priority::Low as i32,
-                scope: v1::Scope::Local as i32,
-                reason: "read the text".into(),
-                ..Default::default()
-            },
-            "t-service",
-        ))
-        .await
-        .expect("classify");
-    tickets
-        .acknowledge(authorized(
-            v1::AcknowledgeRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: command_id(),
-                message: "我们已收到，正在处理".into(),
-                ..Default::default()
-            },
-            "t-agent-product",
-        ))
-        .await
-        .expect("acknowledge");
-    tickets
-        .propose_solution(authorized(
-            v1::ProposeSolutionRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: command_id(),
-                outcome: v1::Outcome::Adopted as i32,
-                text: "已排期".into(),
-                ..Default::default()
-            },
-            "t-agent-product",
-        ))
-        .await
-        .expect("propose");
-    tickets
-        .approve_solution(authorized(
-            v1::ApproveSolutionRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: command_id(),
-                approve: true,
-                comment: "同意".into(),
-                ..Default::default()
-            },
-            "t-head-product",
-        ))
-        .await
-        .expect("approve");
-    tickets
-        .record_review(authorized(
-            v1::RecordReviewRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: command_id(),
-                satisfaction: 5,
-                comment: "客户满意".into(),
-                ..Default::default()
-            },
-            "t-service",
-        ))
-        .await
-        .expect("review");
-    let archived = tickets
-        .archive(authorized(
-            v1::ArchiveRequest {
-                ticket_id: ticket_id.clone(),
-                command_id: command_id(),
-                ..Default::default()
-            },
-            "t-service",
-        ))
-        .await
-        .expect("archive")
-        .into_inner()
-        .ticket
-        .expect("ticket");
+    let mut service = Staff::new(tickets.clone(), "t-service");
+    let mut agent = service.as_("t-agent-product");
+    let id = &ticket_id;
+    let classified = service
+        .classify(id, v1::Kind::Suggestion, "read the text")
+        .await;
+    classified.expect("classify");
+    let message = "我们已收到，正在处理";
+    agent.acknowledge(id, message).await.expect("acknowledge");
+    let proposed = agent.propose(id, v1::Outcome::Adopted, "已排期").await;
+    proposed.expect("propose");
+    let mut head = service.as_("t-head-product");
+    head.approve(id, "同意").await.expect("approve");
+    service.review(id, 5, "客户满意").await.expect("review");
+    let archived = service.archive(id).await.expect("archive");
     assert_eq!(step(&archived), v1::Step::Archive);
     let seen = fetch_ticket(&mut tickets, &ticket_id, "t-admin")
         .await

@@ -9,8 +9,9 @@
 //! - `page_size` over the maximum is clamped to it;
 //! - notes per ticket: RESOURCE_EXHAUSTED naming `limits.notes_max_per_ticket`.
 
+use crate::support::assert_names;
 use crate::support::{authorized, lazy_channel, metric, start_pair, PairOptions};
-use e2e::{fetch_ticket, TestCluster};
+use e2e::{fetch_ticket, Staff, TestCluster};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
@@ -82,15 +83,38 @@ async fn watch(
         .map(tonic::Response::into_inner)
 }
 
-fn assert_names(status: &tonic::Status, code: Code, parts: &[&str]) {
-    assert_eq!(status.code(), code, "{status:?}");
-    for part in parts {
-        assert!(
-            status.message().contains(part),
-            "the refusal should name {part:?}: {}",
-            status.message()
-        );
+/// What `open` gives once the service no longer refuses it for want of a slot (tried every
+/// 50 ms); the slot of `what` must come back within 10 s.
+async fn once_a_slot_is_back<T, Fut>(what: &str, mut open: impl FnMut() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open().await {
+            Ok(stream) => return stream,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "the slot of {what} never came back"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
+}
+
+/// `ReadEvents` following the log, as the admin: it takes a watch slot.
+async fn follow_log(
+    audit: &mut AuditClient<Channel>,
+) -> Result<tonic::Streaming<v1::ReadEventsResponse>, tonic::Status> {
+    let request = v1::ReadEventsRequest {
+        follow: true,
+        ..Default::default()
+    };
+    let answer = audit.read_events(authorized(request, "t-admin")).await;
+    answer.map(tonic::Response::into_inner)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,17 +125,9 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
     let mut tickets_client = TicketsClient::new(channel.clone());
 
     // page_size over the maximum is clamped, and the rest is on the next page.
-    let page = tickets_client
-        .list_tickets(authorized(
-            v1::ListTicketsRequest {
-                page_size: 100_000,
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("a large page_size is not an error")
-        .into_inner();
+    let mut admin = Staff::new(tickets_client.clone(), "t-admin");
+    let page = admin.page(100_000).await;
+    let page = page.expect("a large page_size is not an error");
     assert_eq!(page.tickets.len(), MAX_PAGE, "clamped to max_page_size");
     assert!(
         !page.next_page_token.is_empty(),
@@ -133,17 +149,9 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
         ),
     ] {
         for token in ["t-admin", "t-agent-logistics"] {
-            let status = tickets_client
-                .list_tickets(authorized(
-                    v1::ListTicketsRequest {
-                        filter: Some(v1::TicketFilter {
-                            text: text.clone(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    },
-                    token,
-                ))
+            let mut staff = admin.as_(token);
+            let status = staff
+                .search(&text)
                 .await
                 .expect_err("over the search limit");
             assert_names(&status, Code::InvalidArgument, &parts);
@@ -170,21 +178,9 @@ async fn each_cap_refuses_with_its_code_and_names_the_limit() {
             .expect_err("the same limit on a watch");
         assert_names(&status, Code::InvalidArgument, &parts);
     }
-    let found = tickets_client
-        .list_tickets(authorized(
-            v1::ListTicketsRequest {
-                filter: Some(v1::TicketFilter {
-                    text: "包裹 延误".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("a search within the limits")
-        .into_inner();
-    assert!(!found.tickets.is_empty(), "the search still finds tickets");
+    let found = admin.search("包裹 延误").await;
+    let found = found.expect("a search within the limits");
+    assert!(!found.is_empty(), "the search still finds tickets");
 
     // Notes per ticket.
     let note = |ticket_id: &str, command_id: String, text: String| {
@@ -298,14 +294,7 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
     );
     // ReadEvents with follow takes from the same slots; without follow it takes none.
     let mut audit = AuditClient::new(shared.clone());
-    let status = audit
-        .read_events(authorized(
-            v1::ReadEventsRequest {
-                follow: true,
-                ..Default::default()
-            },
-            "t-admin",
-        ))
+    let status = follow_log(&mut audit)
         .await
         .expect_err("a following read is a watch");
     assert_names(
@@ -333,45 +322,14 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
     // stream, and the slot comes back.
     drop(first);
     drop(first_channel);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let third = loop {
-        match watch(&shared, "t-admin").await {
-            Ok(stream) => break stream,
-            Err(status) => {
-                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-                assert!(
-                    Instant::now() < deadline,
-                    "the slot of a client that went away never came back"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let third = once_a_slot_is_back("a client that went away", || watch(&shared, "t-admin")).await;
     // A cancelled stream on a connection that stays open also gives its slot back.
     drop(second);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut follow = loop {
-        match audit
-            .read_events(authorized(
-                v1::ReadEventsRequest {
-                    follow: true,
-                    ..Default::default()
-                },
-                "t-admin",
-            ))
-            .await
-        {
-            Ok(stream) => break stream.into_inner(),
-            Err(status) => {
-                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-                assert!(
-                    Instant::now() < deadline,
-                    "the slot of a cancelled stream never came back"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let mut follow = once_a_slot_is_back("a cancelled stream", || {
+        let mut audit = audit.clone();
+        async move { follow_log(&mut audit).await }
+    })
+    .await;
     // The following read works: it streams the log.
     let _ = tickets(&pair, 1).await;
     let row = tokio::time::timeout(Duration::from_secs(30), follow.message())

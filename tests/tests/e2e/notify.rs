@@ -5,8 +5,8 @@
 //! once per (event, notice), the history must show what the customer was told, and a SIGKILL
 //! of the notifier mid-stream must change neither.
 
-use crate::support::{authorized, lazy_channel, start_pair, PairOptions};
-use e2e::{fetch_history, fetch_ticket, Service, ServiceSpec, TestCluster};
+use crate::support::{lazy_channel, start_pair, PairOptions};
+use e2e::{fetch_history, fetch_ticket, Service, ServiceSpec, Staff, TestCluster};
 use proto::v1;
 use proto::v1::tickets_client::TicketsClient;
 use sha2::{Digest, Sha256};
@@ -254,17 +254,8 @@ async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -
                 return ticket_id;
             }
             if found.step == v1::Step::Dispatch as i32 {
-                let _ = tickets
-                    .dispatch(authorized(
-                        v1::DispatchRequest {
-                            ticket_id: ticket_id.clone(),
-                            command_id: format!("dispatch-{ticket_id}"),
-                            department: "technical".into(),
-                            ..Default::default()
-                        },
-                        "t-admin",
-                    ))
-                    .await;
+                let mut admin = Staff::new(tickets.clone(), "t-admin");
+                let _ = admin.dispatch(&ticket_id, "technical", "").await;
             }
         }
         assert!(
@@ -277,64 +268,20 @@ async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -
 
 /// Acknowledge, solve, review and archive one ticket (the admin may do each).
 async fn drive(pair: &TestCluster, ticket_id: &str) {
-    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
-    let command = |name: &str| format!("{name}-{ticket_id}");
-    tickets
-        .acknowledge(authorized(
-            v1::AcknowledgeRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: command("ack"),
-                message: "我们正在排查".into(),
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("acknowledge");
-    let proposed = tickets
-        .propose_solution(authorized(
-            v1::ProposeSolutionRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: command("propose"),
-                outcome: v1::Outcome::Fixed as i32,
-                text: "新版本已修复卡顿".into(),
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("propose")
-        .into_inner()
-        .ticket
-        .expect("ticket");
+    let channel = lazy_channel(pair.workflow().address());
+    let mut admin = Staff::new(TicketsClient::new(channel), "t-admin");
+    let acknowledged = admin.acknowledge(ticket_id, "我们正在排查").await;
+    acknowledged.expect("acknowledge");
+    let solution = "新版本已修复卡顿";
+    let proposed = admin.propose(ticket_id, v1::Outcome::Fixed, solution).await;
+    let proposed = proposed.expect("propose");
     assert_eq!(
         proposed.step,
         v1::Step::Review as i32,
         "a fixed problem needs no approval by default"
     );
-    tickets
-        .record_review(authorized(
-            v1::RecordReviewRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: command("review"),
-                satisfaction: 5,
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("review");
-    tickets
-        .archive(authorized(
-            v1::ArchiveRequest {
-                ticket_id: ticket_id.to_owned(),
-                command_id: command("archive"),
-                ..Default::default()
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("archive");
+    admin.review(ticket_id, 5, "").await.expect("review");
+    admin.archive(ticket_id).await.expect("archive");
 }
 
 fn notify_config(pair: &TestCluster, webhook: u16, smtp: u16) -> String {

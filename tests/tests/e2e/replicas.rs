@@ -10,10 +10,8 @@
 //!
 //! Figures are printed on a line starting with `REPLICAS`.
 
-use crate::support::{
-    authorized, tail, wait_for_tickets, Acknowledged, Load, LoadPlan, LoadTargets,
-};
-use e2e::{wait_until, PgDatabase, RunningService, ServiceSpec, TestCluster};
+use crate::support::{tail, wait_for_tickets, Acknowledged, Load, LoadPlan, LoadTargets};
+use e2e::{wait_until, PgDatabase, RunningService, ServiceSpec, Staff, TestCluster};
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -52,6 +50,25 @@ struct Deployment {
 }
 
 impl Deployment {
+    /// A steady load of `total` submissions with department commands (150 a second, over
+    /// gRPC and NATS), its commands sent to the replica at `workflow`.
+    async fn load(&self, prefix: &str, total: u64, workflow: usize) -> Load {
+        let targets = LoadTargets {
+            intake: self.cluster.intake().channel(),
+            workflow: self.replicas()[workflow].channel(),
+            nats_url: self.cluster.nats_url.clone(),
+        };
+        let plan = LoadPlan {
+            prefix: prefix.into(),
+            total,
+            workers: 8,
+            per_second: 150,
+            mixed_transports: true,
+            commands: true,
+        };
+        Load::start(targets, plan).await
+    }
+
     fn start() -> Self {
         let database = PgDatabase::create("replicas");
         // The customer keys in a database of their own (`--keys-store`), out of the log's
@@ -161,22 +178,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     // A steady load with department commands, sent to a replica that stays up.
     let total = 1_200;
     let survivor = (first_leader + 1) % 3;
-    let load = Load::start(
-        LoadTargets {
-            intake: deployment.cluster.intake().channel(),
-            workflow: deployment.replicas()[survivor].channel(),
-            nats_url: deployment.cluster.nats_url.clone(),
-        },
-        LoadPlan {
-            prefix: "replicas".into(),
-            total,
-            workers: 8,
-            per_second: 150,
-            mixed_transports: true,
-            commands: true,
-        },
-    )
-    .await;
+    let load = deployment.load("replicas", total, survivor).await;
     assert!(
         load.wait_answered(total as usize / 3, Duration::from_secs(60))
             .await,
@@ -292,36 +294,18 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
 
     // A command on one replica is seen at once by a read on another.
     let ticket = &acknowledged[0].ticket_id;
-    let mut on_first = TicketsClient::new(deployment.replicas()[survivor].channel());
-    let note = |text: &str| proto::v1::AddNoteRequest {
-        ticket_id: ticket.clone(),
-        command_id: format!("replica-note-{text}"),
-        text: text.to_owned(),
-        ..Default::default()
+    let replica = |index: usize| {
+        let channel = deployment.replicas()[index].channel();
+        Staff::new(TicketsClient::new(channel), "t-admin")
     };
-    let first = on_first
-        .add_note(authorized(note("first"), "t-admin"))
-        .await
-        .expect("note on one replica")
-        .into_inner();
+    let first = replica(survivor).add_note(ticket, "first").await;
+    let first = first.expect("note on one replica");
     let other = (survivor + 1) % 3;
-    let mut on_other = TicketsClient::new(deployment.replicas()[other].channel());
-    let history = on_other
-        .get_history(authorized(
-            proto::v1::GetHistoryRequest {
-                ticket_id: ticket.clone(),
-            },
-            "t-admin",
-        ))
-        .await
-        .expect("history on another replica")
-        .into_inner();
-    let first_version = first.ticket.map(|ticket| ticket.version).unwrap_or(0);
+    let history = replica(other).history(ticket).await;
+    let history = history.expect("history on another replica");
+    let first_version = first.version;
     assert!(
-        history
-            .events
-            .iter()
-            .any(|event| event.version == first_version),
+        history.iter().any(|event| event.version == first_version),
         "the other replica's history lacks the note just added (version {first_version})"
     );
     // Tickets and lists come from the shared table, which every replica's appends update in
@@ -330,49 +314,22 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
     for round in 0..12 {
         let writer = (survivor + round) % 3;
         let reader = (writer + 1 + round % 2) % 3;
-        let mut on_writer = TicketsClient::new(deployment.replicas()[writer].channel());
-        let mut on_reader = TicketsClient::new(deployment.replicas()[reader].channel());
-        let written = on_writer
-            .add_note(authorized(note(&format!("round {round}")), "t-admin"))
-            .await
-            .expect("note on one replica")
-            .into_inner()
-            .ticket
-            .map(|ticket| ticket.version)
-            .unwrap_or(0);
-        let read = on_reader
-            .get_ticket(authorized(
-                proto::v1::GetTicketRequest {
-                    ticket_id: ticket.clone(),
-                },
-                "t-admin",
-            ))
-            .await
-            .expect("ticket on another replica")
-            .into_inner()
-            .ticket
-            .map(|ticket| ticket.version)
-            .unwrap_or(0);
+        let mut on_reader = replica(reader);
+        let text = format!("round {round}");
+        let written = replica(writer).add_note(ticket, &text).await;
+        let written = written.expect("note on one replica").version;
+        let read = on_reader.get(ticket).await;
+        let read = read.expect("ticket on another replica").version;
         assert_eq!(
             read, written,
             "round {round}: replica {reader} reads version {read} right after replica \
              {writer} wrote {written}"
         );
-        let listed = on_reader
-            .list_tickets(authorized(
-                proto::v1::ListTicketsRequest {
-                    filter: Some(proto::v1::TicketFilter {
-                        ticket_id: ticket.clone(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                "t-admin",
-            ))
-            .await
-            .expect("list on another replica")
-            .into_inner()
-            .tickets;
+        let only = proto::v1::TicketFilter {
+            ticket_id: ticket.clone(),
+            ..Default::default()
+        };
+        let listed = on_reader.list(only).await.expect("list on another replica");
         assert_eq!(
             listed
                 .iter()
@@ -406,22 +363,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
 async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
     let deployment = blocking(Deployment::start);
     let total = 900;
-    let load = Load::start(
-        LoadTargets {
-            intake: deployment.cluster.intake().channel(),
-            workflow: deployment.replicas()[0].channel(),
-            nats_url: deployment.cluster.nats_url.clone(),
-        },
-        LoadPlan {
-            prefix: "pgcut".into(),
-            total,
-            workers: 8,
-            per_second: 150,
-            mixed_transports: true,
-            commands: true,
-        },
-    )
-    .await;
+    let load = deployment.load("pgcut", total, 0).await;
     let cut = |label: &str| -> i64 {
         let name = deployment
             .database

@@ -5,19 +5,18 @@
 //! kept and published checkpoints, `GetTicketAt` against what `GetTicket` answered, and the
 //! retention expiry of archived tickets.
 
+use crate::support::{month_of, monthly, only_adopted, read_from_start};
 use e2e::{
-    authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec,
+    authorized, bin_path, principal, principals_file, wait_until, Principal, ServiceSpec, Staff,
     TestCluster,
 };
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
 use proto::v1::intake_client::IntakeClient;
-use proto::v1::tickets_client::TicketsClient;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 use tonic::Code;
 
 /// How long a ticket may take to reach the state a scenario waits for.
@@ -97,27 +96,6 @@ async fn listed(cluster: &TestCluster, filter: v1::TicketFilter) -> Vec<String> 
         .collect()
 }
 
-async fn monthly(
-    cluster: &TestCluster,
-    token: &str,
-    month: &str,
-    at_position: Option<u64>,
-) -> Result<v1::MonthlyReportResponse, tonic::Status> {
-    cluster
-        .reports_connected()
-        .await
-        .monthly_report(authorized(
-            v1::MonthlyReportRequest {
-                month: month.to_owned(),
-                department: None,
-                at_position,
-            },
-            token,
-        ))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 async fn verify(cluster: &TestCluster, check_checkpoints: bool) -> v1::VerifyLogResponse {
     cluster
         .audit_connected()
@@ -137,168 +115,77 @@ fn step(ticket: &v1::Ticket) -> v1::Step {
 
 /// Commands on one ticket, each with a fresh command id; every one must succeed.
 struct Driver {
-    client: TicketsClient<Channel>,
+    staff: Staff,
     ticket_id: String,
-    counter: u32,
 }
 
 impl Driver {
     async fn new(cluster: &TestCluster, ticket_id: &str) -> Self {
         Self {
-            client: cluster.tickets_connected().await,
+            staff: Staff::new(cluster.tickets_connected().await, "r-service"),
             ticket_id: ticket_id.to_owned(),
-            counter: 0,
         }
     }
 
-    /// A command id never used before in this test binary: drivers of the same ticket must
-    /// not repeat each other's ids (a repeated id returns the first result).
-    fn command_id(&mut self) -> String {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-        self.counter = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("drive-{}-{}", self.ticket_id, self.counter)
+    /// The staff of the product department: its agent, or its head.
+    fn product(&self, role: &str) -> Staff {
+        self.staff.as_(&format!("r-{role}-product"))
     }
 
     /// Classifies as `kind` (product, low, local) and makes sure the product department
     /// handles it.
     async fn place(&mut self, kind: v1::Kind) -> v1::Ticket {
-        let request = v1::ClassifyRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            kind: kind as i32,
-            content_type: v1::ContentType::Product as i32,
-            priority: v1::Priority::Low as i32,
-            scope: v1::Scope::Local as i32,
-            reason: "read the text".into(),
-            ..Default::default()
-        };
-        let mut ticket = self
-            .client
-            .classify(authorized(request, "r-service"))
-            .await
-            .expect("classify")
-            .into_inner()
-            .ticket
-            .expect("ticket");
+        let id = &self.ticket_id;
+        let classified = self.staff.classify(id, kind, "read the text").await;
+        let mut ticket = classified.expect("classify");
         if ticket.department != "product" || step(&ticket) != v1::Step::Handle {
-            let request = v1::DispatchRequest {
-                ticket_id: self.ticket_id.clone(),
-                command_id: self.command_id(),
-                department: "product".into(),
-                reason: "the product department owns this".into(),
-                ..Default::default()
-            };
-            ticket = self
-                .client
-                .dispatch(authorized(request, "r-service"))
-                .await
-                .expect("dispatch")
-                .into_inner()
-                .ticket
-                .expect("ticket");
+            let reason = "the product department owns this";
+            let dispatched = self.staff.dispatch(id, "product", reason).await;
+            ticket = dispatched.expect("dispatch");
         }
         assert_eq!(step(&ticket), v1::Step::Handle);
         ticket
     }
 
     async fn acknowledge(&mut self) -> v1::Ticket {
-        let request = v1::AcknowledgeRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            message: "我们已收到，正在处理".into(),
-            ..Default::default()
-        };
-        self.client
-            .acknowledge(authorized(request, "r-agent-product"))
-            .await
-            .expect("acknowledge")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        let mut agent = self.product("agent");
+        let message = "我们已收到，正在处理";
+        let answer = agent.acknowledge(&self.ticket_id, message).await;
+        answer.expect("acknowledge")
     }
 
     /// Proposes `outcome`; an adoption is approved by the head.
     async fn solve(&mut self, outcome: v1::Outcome, text: &str) -> v1::Ticket {
-        let request = v1::ProposeSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            outcome: outcome as i32,
-            text: text.into(),
-            ..Default::default()
-        };
-        let ticket = self
-            .client
-            .propose_solution(authorized(request, "r-agent-product"))
-            .await
-            .expect("propose")
-            .into_inner()
-            .ticket
-            .expect("ticket");
+        let mut agent = self.product("agent");
+        let proposed = agent.propose(&self.ticket_id, outcome, text).await;
+        let ticket = proposed.expect("propose");
         if !ticket.awaiting_approval {
             return ticket;
         }
-        let request = v1::ApproveSolutionRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            approve: true,
-            comment: "同意".into(),
-            ..Default::default()
-        };
-        self.client
-            .approve_solution(authorized(request, "r-head-product"))
+        let mut head = self.product("head");
+        head.approve(&self.ticket_id, "同意")
             .await
             .expect("approve")
-            .into_inner()
-            .ticket
-            .expect("ticket")
     }
 
     async fn review(&mut self, satisfaction: u32) -> v1::Ticket {
-        let request = v1::RecordReviewRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            satisfaction,
-            comment: "客户回访".into(),
-            ..Default::default()
-        };
-        self.client
-            .record_review(authorized(request, "r-service"))
-            .await
-            .expect("review")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        let comment = "客户回访";
+        let reviewed = self
+            .staff
+            .review(&self.ticket_id, satisfaction, comment)
+            .await;
+        reviewed.expect("review")
     }
 
     async fn archive(&mut self) -> v1::Ticket {
-        let request = v1::ArchiveRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            ..Default::default()
-        };
-        self.client
-            .archive(authorized(request, "r-service"))
-            .await
-            .expect("archive")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        self.staff.archive(&self.ticket_id).await.expect("archive")
     }
 
     async fn note(&mut self, text: &str) -> v1::Ticket {
-        let request = v1::AddNoteRequest {
-            ticket_id: self.ticket_id.clone(),
-            command_id: self.command_id(),
-            text: text.into(),
-            ..Default::default()
-        };
-        self.client
-            .add_note(authorized(request, "r-service"))
+        self.staff
+            .add_note(&self.ticket_id, text)
             .await
             .expect("note")
-            .into_inner()
-            .ticket
-            .expect("ticket")
     }
 }
 
@@ -309,16 +196,6 @@ async fn received(cluster: &TestCluster, external_id: &str, content: &str, name:
         .wait_ticket(&ticket_id, "r-admin", WAIT, |_| true)
         .await;
     ticket_id
-}
-
-/// The month (`YYYY-MM`, business time +08:00) a ticket was received in.
-fn month_of(ticket: &v1::Ticket) -> String {
-    let created = ticket.created_at.expect("created_at");
-    let instant = chrono::DateTime::from_timestamp(created.seconds, 0).expect("instant");
-    instant
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
-        .format("%Y-%m")
-        .to_string()
 }
 
 fn share_of<'a>(shares: &'a [v1::CategoryShare], key: &str) -> Option<&'a v1::CategoryShare> {
@@ -474,32 +351,7 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
     assert_eq!(beyond.code(), Code::InvalidArgument);
 
     // The public list: anonymised, no contact data.
-    let from = prost_types::Timestamp {
-        seconds: chrono::Utc::now().timestamp() - 3_600,
-        nanos: 0,
-    };
-    let to = prost_types::Timestamp {
-        seconds: chrono::Utc::now().timestamp() + 3_600,
-        nanos: 0,
-    };
-    let adopted = &cluster
-        .reports_connected()
-        .await
-        .adopted_suggestions(authorized(
-            v1::AdoptedSuggestionsRequest {
-                from: Some(from),
-                to: Some(to),
-                page_size: 10,
-                page_token: String::new(),
-            },
-            "r-manager",
-        ))
-        .await
-        .expect("adopted suggestions")
-        .into_inner();
-    assert_eq!(adopted.suggestions.len(), 1);
-    let listed = &adopted.suggestions[0];
-    assert_eq!(listed.ticket_id, suggestion);
+    let listed = &only_adopted(&cluster, "r-manager", 3_600, &suggestion).await;
     assert_eq!(listed.customer_display_name, "J***");
     assert!(listed.customer_told);
     assert!(
@@ -549,42 +401,20 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verified() {
     let cluster = start_cluster("checkpoint_interval_secs = 1", "");
-    let nats = async_nats::connect(cluster.nats().url())
-        .await
-        .expect("nats");
-    let mut published = nats
-        .subscribe("ticket.events.checkpoint")
-        .await
-        .expect("subscribe");
+    let mut published = cluster.subscribe("ticket.events.checkpoint").await;
     let first = received(&cluster, "f-1", "第一条跟随记录", "赵六").await;
 
     // Agents may not read the log.
     let mut audit = cluster.audit_connected().await;
-    let denied = audit
-        .read_events(authorized(
-            v1::ReadEventsRequest {
-                from_position: 1,
-                ..Default::default()
-            },
-            "r-agent-product",
-        ))
+    let denied = read_from_start(&mut audit, "r-agent-product", false)
         .await
         .expect_err("auditors only");
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // Follow everything from the start, and one ticket's stream.
-    let mut everything = audit
-        .read_events(authorized(
-            v1::ReadEventsRequest {
-                from_position: 1,
-                follow: true,
-                ..Default::default()
-            },
-            "r-auditor",
-        ))
+    let mut everything = read_from_start(&mut audit, "r-auditor", true)
         .await
-        .expect("read events")
-        .into_inner();
+        .expect("read events");
     let mut one_stream = audit
         .read_events(authorized(
             v1::ReadEventsRequest {

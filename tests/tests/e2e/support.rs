@@ -10,6 +10,7 @@ pub use e2e::{authorized, fetch_ticket, lazy_channel, metric, tail, Service, STA
 use e2e::{NatsCluster, ServiceSpec, TestCluster, TestClusterBuilder};
 use prost::Message;
 use proto::v1;
+use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::{HashMap, HashSet};
@@ -752,4 +753,102 @@ pub fn transports_line(acknowledged: &[Acknowledged]) -> String {
 /// Whether the long (`CLOOP_SOAK=1`) form of the scenarios runs.
 pub fn soak() -> bool {
     std::env::var("CLOOP_SOAK").is_ok_and(|value| value == "1")
+}
+
+/// The first page (10 at most) of the public list of adopted suggestions as `token`: those
+/// adopted within `window_secs` either side of now.
+pub async fn adopted_around_now(
+    cluster: &TestCluster,
+    token: &str,
+    window_secs: i64,
+) -> Result<v1::AdoptedSuggestionsResponse, tonic::Status> {
+    let now = chrono::Utc::now().timestamp();
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    let request = v1::AdoptedSuggestionsRequest {
+        from: at(now - window_secs),
+        to: at(now + window_secs),
+        page_size: 10,
+        page_token: String::new(),
+    };
+    let mut reports = cluster.reports_connected().await;
+    let answer = reports
+        .adopted_suggestions(authorized(request, token))
+        .await;
+    answer.map(tonic::Response::into_inner)
+}
+
+/// A refusal with `code` whose message names every one of `parts`.
+pub fn assert_names(status: &tonic::Status, code: Code, parts: &[&str]) {
+    assert_eq!(status.code(), code, "{status:?}");
+    for part in parts {
+        assert!(
+            status.message().contains(part),
+            "the refusal should name {part:?}: {}",
+            status.message()
+        );
+    }
+}
+
+/// The month (`YYYY-MM`, business time +08:00) a ticket was received in.
+pub fn month_of(ticket: &v1::Ticket) -> String {
+    let created = ticket.created_at.expect("created_at");
+    let instant = chrono::DateTime::from_timestamp(created.seconds, 0).expect("instant");
+    instant
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string()
+}
+
+/// `MonthlyReport` of `month` (`YYYY-MM`) for every department as `token`, at a log
+/// position when one is given.
+pub async fn monthly(
+    cluster: &TestCluster,
+    token: &str,
+    month: &str,
+    at_position: Option<u64>,
+) -> Result<v1::MonthlyReportResponse, tonic::Status> {
+    cluster
+        .reports_connected()
+        .await
+        .monthly_report(authorized(
+            v1::MonthlyReportRequest {
+                month: month.to_owned(),
+                department: None,
+                at_position,
+            },
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The public list of adopted suggestions within `window_secs` either side of now, as `token`,
+/// when it holds one suggestion only: that of `ticket_id`.
+pub async fn only_adopted(
+    cluster: &TestCluster,
+    token: &str,
+    window_secs: i64,
+    ticket_id: &str,
+) -> v1::AdoptedSuggestion {
+    let adopted = adopted_around_now(cluster, token, window_secs).await;
+    let mut adopted = adopted.expect("adopted suggestions").suggestions;
+    assert_eq!(adopted.len(), 1);
+    let listed = adopted.remove(0);
+    assert_eq!(listed.ticket_id, ticket_id);
+    listed
+}
+
+/// `ReadEvents` of the whole log from position 1 as `token`: to its end, or following it.
+pub async fn read_from_start(
+    audit: &mut AuditClient<Channel>,
+    token: &str,
+    follow: bool,
+) -> Result<tonic::Streaming<v1::ReadEventsResponse>, tonic::Status> {
+    let request = v1::ReadEventsRequest {
+        from_position: 1,
+        follow,
+        ..Default::default()
+    };
+    let answer = audit.read_events(authorized(request, token)).await;
+    answer.map(tonic::Response::into_inner)
 }

@@ -19,13 +19,11 @@
 
 use crate::support::authorized;
 use chrono::{DateTime, Duration as TimeDelta, FixedOffset, TimeZone, Utc};
-use e2e::{ServiceSpec, TestCluster};
+use e2e::{ServiceSpec, Staff, TestCluster};
 use proto::v1;
-use proto::v1::tickets_client::TicketsClient;
 use proto::v1::{ContentType, Kind, Outcome, Priority};
 use std::path::Path;
 use std::time::Duration;
-use tonic::transport::Channel;
 
 /// The fixture month, in the business calendar's offset (+08:00).
 const MONTH: &str = "2026-03";
@@ -81,145 +79,59 @@ fn millis(duration: Option<prost_types::Duration>) -> Option<i64> {
     duration.map(|duration| duration.seconds * 1000 + i64::from(duration.nanos) / 1_000_000)
 }
 
-/// Sends one command; every one must succeed. Returns the ticket after it.
+/// Sends one command as the admin; every one must succeed. Returns the ticket after it.
 struct Commands {
-    client: TicketsClient<Channel>,
-    counter: u32,
+    admin: Staff,
 }
 
 impl Commands {
-    fn command_id(&mut self, ticket_id: &str) -> String {
-        self.counter += 1;
-        format!("month-{ticket_id}-{}", self.counter)
-    }
-
     async fn run(&mut self, case: &Case, ticket_id: &str, action: Action) -> v1::Ticket {
-        let id = ticket_id.to_owned();
-        let command_id = self.command_id(ticket_id);
-        let client = &mut self.client;
+        let admin = &mut self.admin;
         let response = match action {
             Action::Receive => unreachable!("receipts go through intake"),
-            Action::Classify => client
-                .classify(authorized(
-                    v1::ClassifyRequest {
-                        ticket_id: id,
-                        command_id,
-                        kind: case.kind.map_or(0, |kind| kind as i32),
-                        content_type: case.content_type as i32,
-                        priority: case.priority as i32,
-                        scope: v1::Scope::Local as i32,
-                        keywords: case.keywords.iter().map(|&k| k.to_owned()).collect(),
-                        reason: "read the text".into(),
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
-            Action::Acknowledge => client
-                .acknowledge(authorized(
-                    v1::AcknowledgeRequest {
-                        ticket_id: id,
-                        command_id,
-                        message: "我们已收到，正在处理".into(),
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
-            Action::Propose(outcome) => client
-                .propose_solution(authorized(
-                    v1::ProposeSolutionRequest {
-                        ticket_id: id,
-                        command_id,
-                        outcome: outcome as i32,
-                        text: format!("第{}号的处理方案", case.n),
-                        reason: if outcome == Outcome::Declined {
-                            "成本过高".into()
-                        } else {
-                            String::new()
-                        },
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
-            Action::Approve => client
-                .approve_solution(authorized(
-                    v1::ApproveSolutionRequest {
-                        ticket_id: id,
-                        command_id,
-                        approve: true,
-                        comment: "同意".into(),
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
-            Action::Review(satisfaction) => client
-                .record_review(authorized(
-                    v1::RecordReviewRequest {
-                        ticket_id: id,
-                        command_id,
-                        satisfaction,
-                        comment: "客户回访".into(),
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
-            Action::Note => client
-                .add_note(authorized(
-                    v1::AddNoteRequest {
-                        ticket_id: id,
-                        command_id,
-                        text: "您的建议已列入计划".into(),
-                        visibility: v1::NoteVisibility::Customer as i32,
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
-            Action::Archive => client
-                .archive(authorized(
-                    v1::ArchiveRequest {
-                        ticket_id: id,
-                        command_id,
-                        ..Default::default()
-                    },
-                    ADMIN,
-                ))
-                .await
-                .map(|response| response.into_inner().ticket),
+            Action::Classify => {
+                let request = v1::ClassifyRequest {
+                    kind: case.kind.map_or(0, |kind| kind as i32),
+                    content_type: case.content_type as i32,
+                    priority: case.priority as i32,
+                    scope: v1::Scope::Local as i32,
+                    keywords: case.keywords.iter().map(|&k| k.to_owned()).collect(),
+                    reason: "read the text".into(),
+                    ..Default::default()
+                };
+                admin.classify_with(ticket_id, request).await
+            }
+            Action::Acknowledge => admin.acknowledge(ticket_id, "我们已收到，正在处理").await,
+            Action::Propose(outcome) => {
+                let text = format!("第{}号的处理方案", case.n);
+                let reason = if outcome == Outcome::Declined {
+                    "成本过高"
+                } else {
+                    ""
+                };
+                admin
+                    .propose_because(ticket_id, outcome, &text, reason)
+                    .await
+            }
+            Action::Approve => admin.approve(ticket_id, "同意").await,
+            Action::Review(satisfaction) => admin.review(ticket_id, satisfaction, "客户回访").await,
+            Action::Note => {
+                let note = v1::AddNoteRequest {
+                    text: "您的建议已列入计划".into(),
+                    visibility: v1::NoteVisibility::Customer as i32,
+                    ..Default::default()
+                };
+                admin.add_note_with(ticket_id, note).await
+            }
+            Action::Archive => admin.archive(ticket_id).await,
         };
-        response
-            .unwrap_or_else(|status| panic!("ticket {} {action:?}: {status}", case.n))
-            .expect("the ticket after the command")
+        response.unwrap_or_else(|status| panic!("ticket {} {action:?}: {status}", case.n))
     }
 
     async fn dispatch(&mut self, ticket_id: &str, department: &str) -> v1::Ticket {
-        let command_id = self.command_id(ticket_id);
-        self.client
-            .dispatch(authorized(
-                v1::DispatchRequest {
-                    ticket_id: ticket_id.to_owned(),
-                    command_id,
-                    department: department.to_owned(),
-                    reason: "this department owns it".into(),
-                    ..Default::default()
-                },
-                ADMIN,
-            ))
-            .await
-            .expect("dispatch")
-            .into_inner()
-            .ticket
-            .expect("ticket")
+        let reason = "this department owns it";
+        let dispatched = self.admin.dispatch(ticket_id, department, reason).await;
+        dispatched.expect("dispatch")
     }
 }
 
@@ -227,8 +139,7 @@ impl Commands {
 async fn drive(cluster: &TestCluster) -> Vec<String> {
     let mut ids = vec![String::new(); CASES.len()];
     let mut commands = Commands {
-        client: cluster.tickets_client(),
-        counter: 0,
+        admin: Staff::new(cluster.tickets_client(), ADMIN),
     };
     for (at, index, action) in timeline() {
         let case = &CASES[index];
