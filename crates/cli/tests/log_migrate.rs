@@ -12,6 +12,7 @@
 //! `CLOOP_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`) and drops it at the
 //! end.
 
+use chrono::{DateTime, Utc};
 use eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent, RecordedEvent};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -437,73 +438,24 @@ fn migration_rate() {
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
 }
 
-/// A SQLite log of `count` tickets received as the workflow records them, each customer
-/// sealed with the key store `keys.db` beside it; the customers of the first `erased`
-/// tickets then erased. Answers the folder, the log, and each ticket's id and phone.
+/// A SQLite log of `count` tickets received, each customer sealed with the key store
+/// `keys.db` beside it; the customers of the first `erased` tickets then erased. Answers the
+/// folder, the log, and each ticket's id and phone.
 fn sealed_log(count: usize, erased: usize) -> (TempDir, PathBuf, Vec<(String, String)>) {
-    use domain::command::{Command as DomainCommand, Submission};
-    use domain::ids::{FeedbackId, TicketIdGenerator};
-    use domain::ticket::{Customer, Ticket};
-    use domain::types::Actor;
-    use domain::{DomainConfig, Rules};
-    use workflow::record::{new_events, Provenance};
-
     let directory = tempfile::tempdir().expect("temp dir");
     let path = directory.path().join("workflow.db");
     let vault = vault::Vault::open_file(directory.path().join("keys.db")).expect("key store");
     let log = EventLog::open(&path, LogOptions::default()).expect("open the source log");
-    let rules = Rules::new(DomainConfig::default()).expect("default rules");
-    let mut ids = TicketIdGenerator::new(5);
+    let rules = domain::Rules::new(domain::DomainConfig::default()).expect("default rules");
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
     let mut tickets = Vec::with_capacity(count);
     let mut requests = Vec::with_capacity(count);
     for number in 0..count {
-        let now = start + chrono::Duration::milliseconds(i64::try_from(number).expect("small"));
-        let ticket_id = ids.next(now);
-        let feedback_id = FeedbackId::new(now, [u8::try_from(number % 200).expect("small"); 10]);
-        let phone = format!("+86138{number:08}");
-        let submission = Submission {
-            feedback_id,
-            ticket_id: ticket_id.clone(),
-            channel: "app".into(),
-            external_id: Some(format!("ext-{number}")),
-            customer: Customer {
-                customer_id: None,
-                name: Some(format!("客户{number}")),
-                phone: Some(phone.clone()),
-                email: None,
-                wechat_openid: None,
-            },
-            content: format!("APP卡顿 (第{number}次)"),
-            occurred_at: None,
-            received_at: now,
-            product: None,
-            order_id: None,
-            attributes: Default::default(),
-        };
-        let events = domain::decide(
-            &Ticket::default(),
-            &DomainCommand::Receive(Box::new(submission)),
-            now,
-            &rules,
-        )
-        .expect("receive");
-        let provenance = Provenance {
-            actor: Actor::system("cloop-workflow/consumer"),
-            correlation_id: Some(feedback_id.to_string()),
-            causation_id: None,
-        };
-        let rows = new_events(&events, &provenance, |index| {
-            workflow::consumer::feedback_event_id(&feedback_id, index)
-        });
-        requests.push(AppendRequest {
-            stream_id: ticket_id.stream_id(),
-            expected: ExpectedVersion::NoStream,
-            events: rows,
-        });
-        tickets.push((ticket_id.to_string(), phone));
+        let (request, ticket) = received_ticket(number, start, &rules);
+        requests.push(request);
+        tickets.push(ticket);
     }
-    workflow::consumer::seal_requests(&vault, &mut requests).expect("seal the customers");
+    seal_customers(&vault, &mut requests);
     for outcome in log.append_many_blocking(requests) {
         outcome.expect("append");
     }
@@ -511,6 +463,91 @@ fn sealed_log(count: usize, erased: usize) -> (TempDir, PathBuf, Vec<(String, St
         erase_customer(&directory, phone);
     }
     (directory, path, tickets)
+}
+
+/// The append of the `number`-th ticket received (`start` plus `number` milliseconds), its
+/// rows the events the domain decides for the submission; with the ticket's id and phone.
+fn received_ticket(
+    number: usize,
+    start: DateTime<Utc>,
+    rules: &domain::Rules,
+) -> (AppendRequest, (String, String)) {
+    use domain::command::{Command as DomainCommand, Submission};
+    use domain::ids::{EventId, FeedbackId, TicketIdGenerator};
+    use domain::ticket::{Customer, Ticket};
+    use domain::types::Actor;
+
+    let now = start + chrono::Duration::milliseconds(i64::try_from(number).expect("small"));
+    let ticket_id = TicketIdGenerator::new(5).next(now);
+    let feedback_id = FeedbackId::new(now, [u8::try_from(number % 200).expect("small"); 10]);
+    let phone = format!("+86138{number:08}");
+    let submission = Submission {
+        feedback_id,
+        ticket_id: ticket_id.clone(),
+        channel: "app".into(),
+        external_id: Some(format!("ext-{number}")),
+        customer: Customer {
+            customer_id: None,
+            name: Some(format!("客户{number}")),
+            phone: Some(phone.clone()),
+            email: None,
+            wechat_openid: None,
+        },
+        content: format!("APP卡顿 (第{number}次)"),
+        occurred_at: None,
+        received_at: now,
+        product: None,
+        order_id: None,
+        attributes: Default::default(),
+    };
+    let events = domain::decide(
+        &Ticket::default(),
+        &DomainCommand::Receive(Box::new(submission)),
+        now,
+        rules,
+    )
+    .expect("receive");
+    let actor = serde_json::to_value(Actor::system("cloop-workflow/consumer")).expect("actor");
+    let rows = events
+        .iter()
+        .zip(0u32..)
+        .map(|(event, index)| NewEvent {
+            event_id: EventId::for_feedback(&feedback_id, index).as_uuid(),
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            occurred_at: event.at(),
+            actor: actor.clone(),
+            correlation_id: Some(feedback_id.to_string()),
+            causation_id: None,
+            payload: event.to_payload(),
+        })
+        .collect();
+    let request = AppendRequest {
+        stream_id: ticket_id.stream_id(),
+        expected: ExpectedVersion::NoStream,
+        events: rows,
+    };
+    (request, (ticket_id.to_string(), phone))
+}
+
+/// Seals the customer of every `received` event of `requests` with `vault`, as the log
+/// stores it: the keys made in one commit, each `customer` replaced by its sealed object.
+fn seal_customers(vault: &vault::Vault, requests: &mut [AppendRequest]) {
+    let references: Vec<vault::CustomerRef> = requests
+        .iter()
+        .flat_map(|request| request.events.iter())
+        .filter_map(|event| event.payload.get("customer"))
+        .filter_map(vault::CustomerRef::from_customer_json)
+        .collect();
+    vault.ensure_keys(&references).expect("the customers' keys");
+    for event in requests
+        .iter_mut()
+        .flat_map(|request| request.events.iter_mut())
+    {
+        vault
+            .seal_customer(&mut event.payload)
+            .expect("seal a customer");
+    }
 }
 
 /// Erases a customer (by phone) in the key store beside the log.
