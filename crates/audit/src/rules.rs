@@ -458,36 +458,46 @@ fn open_violations(state: &Ticket, watch: &Watch<'_>, options: &RuleOptions) -> 
             }
         }
     }
-    if state.responded_at.is_none() {
-        if let Some(due) = state.respond_by.map(|due| due + paused_so_far) {
-            if as_of > due {
-                violations.push(violation(
-                    Rule::ResponseLate,
-                    due,
-                    format!(
-                        "no first response in round {}, {} past the response deadline",
-                        state.round,
-                        format_duration(as_of - due)
-                    ),
-                    &[watch.deadline_source, watch.respond_breach],
-                ));
-            }
-        }
-    }
-    if state.resolved_at.is_none() {
-        if let Some(due) = state.resolve_by.map(|due| due + paused_so_far) {
-            if as_of > due {
-                violations.push(violation(
-                    Rule::ResolutionLate,
-                    due,
-                    format!(
-                        "round {} not resolved, {} past the resolution deadline",
-                        state.round,
-                        format_duration(as_of - due)
-                    ),
-                    &[watch.deadline_source, watch.resolve_breach],
-                ));
-            }
+    // The round's deadlines with nothing done by the audit instant: what was due, when, the
+    // breach mark that cites it, and the sentence (from the round and how late).
+    type Detail = fn(u32, String) -> String;
+    let deadlines: [(
+        Rule,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        _,
+        Detail,
+    ); 2] = [
+        (
+            Rule::ResponseLate,
+            state.responded_at,
+            state.respond_by,
+            watch.respond_breach,
+            |round, late| {
+                format!("no first response in round {round}, {late} past the response deadline")
+            },
+        ),
+        (
+            Rule::ResolutionLate,
+            state.resolved_at,
+            state.resolve_by,
+            watch.resolve_breach,
+            |round, late| {
+                format!("round {round} not resolved, {late} past the resolution deadline")
+            },
+        ),
+    ];
+    for (rule, done_at, due, breach, detail) in deadlines {
+        let Some(due) = due.map(|due| due + paused_so_far) else {
+            continue;
+        };
+        if done_at.is_none() && as_of > due {
+            violations.push(violation(
+                rule,
+                due,
+                detail(state.round, format_duration(as_of - due)),
+                &[watch.deadline_source, breach],
+            ));
         }
     }
     violations

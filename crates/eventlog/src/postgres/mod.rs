@@ -25,14 +25,13 @@
 pub(crate) mod follower;
 mod writer;
 
-use std::sync::Mutex;
-
 use postgres::{Client, Row};
 use uuid::Uuid;
 
 use crate::canonical::{chain_hash, parse_timestamp, row_digest, CallerFields, WriterFields};
 use crate::error::{pg, LogError};
 use crate::event::RecordedEvent;
+use crate::idle::IdleConnections;
 use crate::verify::{checkpoint_mismatch, link, CheckedRow};
 use crate::{BadRow, Checkpoint, Head, Problem, VerifyReport, GENESIS_HASH};
 
@@ -243,16 +242,14 @@ pub(crate) fn row_to_event(row: &Row) -> Result<RecordedEvent, LogError> {
 /// A few idle connections, reused across reads.
 pub struct PgPool {
     url: String,
-    max_idle: usize,
-    idle: Mutex<Vec<Client>>,
+    idle: IdleConnections<Client>,
 }
 
 impl PgPool {
     pub fn new(url: String, max_idle: usize) -> Self {
         PgPool {
             url,
-            max_idle,
-            idle: Mutex::new(Vec::new()),
+            idle: IdleConnections::new(max_idle),
         }
     }
 
@@ -268,24 +265,13 @@ impl PgPool {
         &self,
         work: impl FnOnce(&mut Client) -> Result<T, LogError>,
     ) -> Result<T, LogError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        let mut client = match pooled {
+        let mut client = match self.idle.take() {
             Some(client) if !client.is_closed() => client,
             _ => connect(&self.url)?,
         };
         let result = work(&mut client);
         if !client.is_closed() {
-            let mut idle = self
-                .idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if idle.len() < self.max_idle {
-                idle.push(client);
-            }
+            self.idle.keep(client);
         }
         result
     }
@@ -296,11 +282,7 @@ impl PgPool {
 /// connections are closed on a scoped thread of their own.
 impl Drop for PgPool {
     fn drop(&mut self) {
-        let idle = std::mem::take(
-            self.idle
-                .get_mut()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let idle = self.idle.take_all();
         if !idle.is_empty() {
             off_runtime(move || drop(idle));
         }
@@ -313,17 +295,13 @@ pub(crate) fn read_stream(
     stream_id: &str,
     from_version: u64,
 ) -> Result<Vec<RecordedEvent>, LogError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
-         ORDER BY stream_version"
-    );
     let from = i64::try_from(from_version).unwrap_or(i64::MAX);
-    client
-        .query(sql.as_str(), &[&stream_id, &from])
-        .map_err(pg("read a stream"))?
-        .iter()
-        .map(row_to_event)
-        .collect()
+    query_events(
+        client,
+        "stream_id = $1 AND stream_version >= $2 ORDER BY stream_version",
+        &[&stream_id, &from],
+        "read a stream",
+    )
 }
 
 /// At most `limit` events with position ≥ `from_position`, in position order.
@@ -332,14 +310,27 @@ pub(crate) fn read_all(
     from_position: u64,
     limit: usize,
 ) -> Result<Vec<RecordedEvent>, LogError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
-    );
     let from = i64::try_from(from_position).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    query_events(
+        client,
+        "position >= $1 ORDER BY position LIMIT $2",
+        &[&from, &limit],
+        "read events",
+    )
+}
+
+/// The events that `selection` (what follows `WHERE`) picks, in its order.
+fn query_events(
+    client: &mut Client,
+    selection: &str,
+    parameters: &[&(dyn postgres::types::ToSql + Sync)],
+    action: &'static str,
+) -> Result<Vec<RecordedEvent>, LogError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {selection}");
     client
-        .query(sql.as_str(), &[&from, &limit])
-        .map_err(pg("read events"))?
+        .query(sql.as_str(), parameters)
+        .map_err(pg(action))?
         .iter()
         .map(row_to_event)
         .collect()
