@@ -3,6 +3,9 @@
 //! markdown table of medians of three runs. `CLOOP_BENCH_EVENTS` (default 1,000,000) sets
 //! the size of the log that read-all and verify run over; append runs use a fifth of it.
 
+#[path = "../tests/common/postgres_url.rs"]
+mod postgres_url;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,6 +17,8 @@ use eventlog::{
 };
 use serde_json::json;
 use uuid::Uuid;
+
+use postgres_url::postgres_base_url;
 
 const RUNS: usize = 3;
 const EVENTS_PER_TRANSACTION: usize = 1_000;
@@ -697,20 +702,6 @@ fn print_table(lines: &[(String, usize, f64)], crate_rows: &[(usize, Option<(f64
 }
 
 // ----- PostgreSQL -----
-
-/// The server the PostgreSQL figures use (`CLOOP_TEST_POSTGRES`, without a database name).
-fn postgres_base_url() -> String {
-    let base = std::env::var("CLOOP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
-    let base = base.trim_end_matches('/');
-    match base.find("://") {
-        Some(scheme_end) => match base[scheme_end + 3..].find('/') {
-            Some(slash) => base[..scheme_end + 3 + slash].to_string(),
-            None => base.to_string(),
-        },
-        None => base.to_string(),
-    }
-}
 
 fn admin_client() -> Option<postgres::Client> {
     postgres::Client::connect(

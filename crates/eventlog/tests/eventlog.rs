@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{event, events, raw_connection, wait_until, Backend, TestDatabase, TestLog};
+use common::{
+    event, events, projector_error, raw_connection, record_positions, wait_until, Backend,
+    TestDatabase, TestLog,
+};
 use eventlog::rusqlite::{self, Connection};
 use eventlog::{
     verify_path, verify_store, AppendOutcome, AppendRequest, Checkpoint, EventLog, ExpectedVersion,
@@ -693,9 +696,7 @@ impl Projector for CountingProjector {
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS stream_counts (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL)",
             )
-            .map_err(|error| LogError::Projector {
-                reason: error.to_string(),
-            })
+            .map_err(projector_error)
     }
 
     fn apply(
@@ -715,9 +716,7 @@ impl Projector for CountingProjector {
                      ON CONFLICT (stream_id) DO UPDATE SET events = events + 1",
                     [&event.stream_id],
                 )
-                .map_err(|error| LogError::Projector {
-                    reason: error.to_string(),
-                })?;
+                .map_err(projector_error)?;
         }
         Ok(())
     }
@@ -814,9 +813,7 @@ impl Projector for OrderProjector {
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
             )
-            .map_err(|error| LogError::Projector {
-                reason: error.to_string(),
-            })
+            .map_err(projector_error)
     }
 
     fn apply(
@@ -825,14 +822,7 @@ impl Projector for OrderProjector {
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
         CountingProjector.apply(transaction, events)?;
-        for event in events {
-            transaction
-                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-                .map_err(|error| LogError::Projector {
-                    reason: error.to_string(),
-                })?;
-        }
-        Ok(())
+        record_positions(transaction, events)
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{event, events, raw_connection, Backend, TestLog};
+use common::{event, events, projector_error, raw_connection, record_positions, Backend, TestLog};
 use eventlog::rusqlite::{self, Connection};
 use eventlog::{
     EventLog, ExpectedVersion, LocalProjections, LogError, LogOptions, NewEvent, Projector,
@@ -288,9 +288,7 @@ impl Projector for PositionProjector {
     fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
         connection
             .execute_batch("CREATE TABLE IF NOT EXISTS seen (position INTEGER PRIMARY KEY)")
-            .map_err(|error| LogError::Projector {
-                reason: error.to_string(),
-            })
+            .map_err(projector_error)
     }
 
     fn apply(
@@ -298,14 +296,7 @@ impl Projector for PositionProjector {
         transaction: &rusqlite::Transaction<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
-        for event in events {
-            transaction
-                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-                .map_err(|error| LogError::Projector {
-                    reason: error.to_string(),
-                })?;
-        }
-        Ok(())
+        record_positions(transaction, events)
     }
 }
 

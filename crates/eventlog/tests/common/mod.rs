@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+mod postgres_url;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use eventlog::{
     verify_store, EventLog, LocalProjections, LogOptions, NewEvent, Projector, StoreUrl,
     VerifyReport,
 };
+use eventlog::{LogError, RecordedEvent};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -22,19 +25,26 @@ pub enum Backend {
     Postgres,
 }
 
-/// The server the PostgreSQL tests use, without a database name.
-pub fn postgres_base_url() -> String {
-    let base = std::env::var("CLOOP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
-    let base = base.trim_end_matches('/');
-    // Drop a database name if the URL carries one.
-    match base.find("://") {
-        Some(scheme_end) => match base[scheme_end + 3..].find('/') {
-            Some(slash) => base[..scheme_end + 3 + slash].to_string(),
-            None => base.to_string(),
-        },
-        None => base.to_string(),
+pub use postgres_url::postgres_base_url;
+
+/// A projector's failure from a failed statement.
+pub fn projector_error(error: eventlog::rusqlite::Error) -> LogError {
+    LogError::Projector {
+        reason: error.to_string(),
     }
+}
+
+/// Inserts the position of each of `events` into the table `seen`.
+pub fn record_positions(
+    transaction: &eventlog::rusqlite::Transaction<'_>,
+    events: &[RecordedEvent],
+) -> Result<(), LogError> {
+    for event in events {
+        transaction
+            .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
+            .map_err(projector_error)?;
+    }
+    Ok(())
 }
 
 static DATABASES: AtomicU64 = AtomicU64::new(0);

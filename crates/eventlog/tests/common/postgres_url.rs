@@ -1,0 +1,17 @@
+//! The PostgreSQL server of the tests and benchmarks.
+
+/// The server the PostgreSQL tests and benchmarks use (`CLOOP_TEST_POSTGRES`), without a
+/// database name.
+pub fn postgres_base_url() -> String {
+    let base = std::env::var("CLOOP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+    let base = base.trim_end_matches('/');
+    // Drop a database name if the URL carries one.
+    match base.find("://") {
+        Some(scheme_end) => match base[scheme_end + 3..].find('/') {
+            Some(slash) => base[..scheme_end + 3 + slash].to_string(),
+            None => base.to_string(),
+        },
+        None => base.to_string(),
+    }
+}
