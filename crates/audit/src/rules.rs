@@ -460,47 +460,52 @@ fn open_violations(state: &Ticket, watch: &Watch<'_>, options: &RuleOptions) -> 
     }
     // The round's deadlines with nothing done by the audit instant: what was due, when, the
     // breach mark that cites it, and the sentence (from the round and how late).
-    type Detail = fn(u32, String) -> String;
-    let deadlines: [(
-        Rule,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        _,
-        Detail,
-    ); 2] = [
-        (
-            Rule::ResponseLate,
-            state.responded_at,
-            state.respond_by,
-            watch.respond_breach,
-            |round, late| {
+    let deadlines = [
+        RoundDeadline {
+            rule: Rule::ResponseLate,
+            done_at: state.responded_at,
+            due: state.respond_by,
+            breach: watch.respond_breach,
+            detail: |round, late| {
                 format!("no first response in round {round}, {late} past the response deadline")
             },
-        ),
-        (
-            Rule::ResolutionLate,
-            state.resolved_at,
-            state.resolve_by,
-            watch.resolve_breach,
-            |round, late| {
+        },
+        RoundDeadline {
+            rule: Rule::ResolutionLate,
+            done_at: state.resolved_at,
+            due: state.resolve_by,
+            breach: watch.resolve_breach,
+            detail: |round, late| {
                 format!("round {round} not resolved, {late} past the resolution deadline")
             },
-        ),
+        },
     ];
-    for (rule, done_at, due, breach, detail) in deadlines {
-        let Some(due) = due.map(|due| due + paused_so_far) else {
+    for deadline in deadlines {
+        let Some(due) = deadline.due.map(|due| due + paused_so_far) else {
             continue;
         };
-        if done_at.is_none() && as_of > due {
+        if deadline.done_at.is_none() && as_of > due {
             violations.push(violation(
-                rule,
+                deadline.rule,
                 due,
-                detail(state.round, format_duration(as_of - due)),
-                &[watch.deadline_source, breach],
+                (deadline.detail)(state.round, format_duration(as_of - due)),
+                &[watch.deadline_source, deadline.breach],
             ));
         }
     }
     violations
+}
+
+/// A deadline of a round, as the audit of open tickets checks it.
+struct RoundDeadline<'a> {
+    rule: Rule,
+    /// When it was met, if it was.
+    done_at: Option<DateTime<Utc>>,
+    due: Option<DateTime<Utc>>,
+    /// The breach mark that cites it.
+    breach: Option<&'a TicketEvent>,
+    /// The sentence of a miss, from the round and how late.
+    detail: fn(u32, String) -> String,
 }
 
 /// A calendar month, `YYYY-MM`.

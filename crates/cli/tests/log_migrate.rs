@@ -164,9 +164,14 @@ fn cloop(arguments: &[&str]) -> Output {
 
 fn migrate(source: &Path, target: &str) -> Output {
     let from = format!("sqlite:{}", source.display());
-    cloop(&[
-        "--json", "log", "migrate", "--from", &from, "--to", target, "--batch", "700",
-    ])
+    log_migrate(&from, target, &["--json", "--batch", "700"])
+}
+
+/// `cloop log migrate --from FROM --to TO`, then the `more` arguments.
+fn log_migrate(from: &str, to: &str, more: &[&str]) -> Output {
+    let mut arguments = vec!["log", "migrate", "--from", from, "--to", to];
+    arguments.extend_from_slice(more);
+    cloop(&arguments)
 }
 
 fn stderr(output: &Output) -> String {
@@ -222,7 +227,7 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
 
     // The text summary says the same, without a password anywhere.
     let from = format!("sqlite:{}", source.display());
-    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let text = log_migrate(&from, &database.url(), &[]);
     assert_eq!(text.status.code(), Some(0), "stderr: {}", stderr(&text));
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
@@ -252,14 +257,17 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
     std::fs::write(&kept, line(&first_head["position"], &first_head["hash"]))
         .expect("write checkpoints");
     let kept_text = kept.display().to_string();
-    let checked = cloop(&[
-        "log",
-        "verify",
-        "--store",
-        &database.url(),
-        "--checkpoints",
-        &kept_text,
-    ]);
+    let verify_against_kept = || {
+        cloop(&[
+            "log",
+            "verify",
+            "--store",
+            &database.url(),
+            "--checkpoints",
+            &kept_text,
+        ])
+    };
+    let checked = verify_against_kept();
     assert_eq!(
         checked.status.code(),
         Some(0),
@@ -271,14 +279,7 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
         line(&first_head["position"], &second["target_head"]["hash"]),
     )
     .expect("write checkpoints");
-    let checked = cloop(&[
-        "log",
-        "verify",
-        "--store",
-        &database.url(),
-        "--checkpoints",
-        &kept_text,
-    ]);
+    let checked = verify_against_kept();
     assert_eq!(
         checked.status.code(),
         Some(8),
@@ -393,7 +394,7 @@ fn wrong_kinds_of_store_are_usage_errors_naming_the_flag_and_no_password_is_prin
     let file = format!("sqlite:{}", file.display());
     let secret = "postgres://cloop:s3cret@127.0.0.1:1/cloop";
 
-    let output = cloop(&["log", "migrate", "--from", secret, "--to", secret]);
+    let output = log_migrate(secret, secret, &[]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
@@ -401,18 +402,18 @@ fn wrong_kinds_of_store_are_usage_errors_naming_the_flag_and_no_password_is_prin
         "{message}"
     );
 
-    let output = cloop(&["log", "migrate", "--from", &file, "--to", &file]);
+    let output = log_migrate(&file, &file, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--to"), "{}", stderr(&output));
 
-    let output = cloop(&["log", "migrate", "--from", "mysql://x/y", "--to", secret]);
+    let output = log_migrate("mysql://x/y", secret, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--from"), "{}", stderr(&output));
 
     // An unreachable target: exit 1, and the password stays out of the message.
     let (_source_directory, source) = source_log(10);
     let from = format!("sqlite:{}", source.display());
-    let output = cloop(&["log", "migrate", "--from", &from, "--to", secret]);
+    let output = log_migrate(&from, secret, &[]);
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     assert!(!stderr(&output).contains("s3cret"), "{}", stderr(&output));
 
@@ -433,7 +434,7 @@ fn migration_rate() {
     let database = TestDatabase::create();
     let (_directory, source) = source_log(rows);
     let from = format!("sqlite:{}", source.display());
-    let output = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let output = log_migrate(&from, &database.url(), &[]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
 }
@@ -654,7 +655,7 @@ fn the_key_store_goes_along_and_the_copied_log_opens_with_it() {
 
     // The text summary names the key store copy, and no phone appears anywhere.
     let from = format!("sqlite:{}", source.display());
-    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let text = log_migrate(&from, &database.url(), &[]);
     assert_eq!(text.status.code(), Some(0), "stderr: {}", stderr(&text));
     let shown = String::from_utf8_lossy(&text.stdout).into_owned() + &stderr(&text);
     assert!(shown.contains("copied the key store"), "{shown}");
@@ -680,7 +681,7 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     );
     let from = format!("sqlite:{}", source.display());
     let moved_text = moved.display().to_string();
-    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let text = log_migrate(&from, &database.url(), &[]);
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("no key store at"),
         "{}",
@@ -688,16 +689,7 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     );
     // A --keys file that is not there is a usage error.
     let missing = directory.path().join("nothing.db").display().to_string();
-    let output = cloop(&[
-        "log",
-        "migrate",
-        "--from",
-        &from,
-        "--to",
-        &database.url(),
-        "--keys",
-        &missing,
-    ]);
+    let output = log_migrate(&from, &database.url(), &["--keys", &missing]);
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
     assert!(stderr(&output).contains("--keys"), "{}", stderr(&output));
 
@@ -720,19 +712,17 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
             &[&key_id, &vec![9u8; 32]],
         )
         .expect("plant a conflicting key");
-    let output = cloop(&[
-        "--json",
-        "log",
-        "migrate",
-        "--from",
+    let output = log_migrate(
         &from,
-        "--to",
         &database.url(),
-        "--keys",
-        &moved_text,
-        "--keys-to",
-        &keys_database.url(),
-    ]);
+        &[
+            "--json",
+            "--keys",
+            &moved_text,
+            "--keys-to",
+            &keys_database.url(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(5), "stderr: {}", stderr(&output));
     assert!(stderr(&output).contains(&key_id), "{}", stderr(&output));
     assert!(
@@ -745,19 +735,17 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     client
         .execute("DELETE FROM customer_keys", &[])
         .expect("remove the planted key");
-    let copied = summary(&cloop(&[
-        "--json",
-        "log",
-        "migrate",
-        "--from",
+    let copied = summary(&log_migrate(
         &from,
-        "--to",
         &database.url(),
-        "--keys",
-        &moved_text,
-        "--keys-to",
-        &keys_database.url(),
-    ]));
+        &[
+            "--json",
+            "--keys",
+            &moved_text,
+            "--keys-to",
+            &keys_database.url(),
+        ],
+    ));
     assert_eq!(copied["keys"]["keys_copied"], 30, "{copied}");
     assert_eq!(copied["keys"]["to"], keys_database.url(), "{copied}");
     let opened = summary(&replay_ticket(

@@ -594,12 +594,7 @@ fn main() {
     measure(
         format!("eventlog read_all, pages of 10,000, {stored} events"),
         stored,
-        &mut || {
-            let started = Instant::now();
-            let count = read_everything(&big);
-            assert_eq!(count, stored);
-            rate(count, started.elapsed())
-        },
+        &mut || read_all_rate(&big, stored),
     );
     measure(
         format!("eventlog verify (parallel digests), {stored} events"),
@@ -647,12 +642,7 @@ fn main() {
         measure(
             format!("eventlog read_all on PostgreSQL, pages of 10,000, {stored} events"),
             stored,
-            &mut || {
-                let started = Instant::now();
-                let count = read_everything(&target);
-                assert_eq!(count, stored);
-                rate(count, started.elapsed())
-            },
+            &mut || read_all_rate(&target, stored),
         );
         measure(
             format!("eventlog verify_postgres (parallel digests), {stored} events"),
@@ -907,6 +897,14 @@ fn raw_postgres_read_rate(url: &str) -> f64 {
 }
 
 /// Reads the whole log in pages of 10,000 rows: how many rows it holds.
+/// The read-all rate of `log`, checking that all of its `stored` events come back.
+fn read_all_rate(log: &EventLog, stored: usize) -> f64 {
+    let started = Instant::now();
+    let count = read_everything(log);
+    assert_eq!(count, stored);
+    rate(count, started.elapsed())
+}
+
 fn read_everything(log: &EventLog) -> usize {
     let mut from = 1;
     let mut count = 0;

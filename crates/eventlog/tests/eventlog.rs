@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    event, events, projector_error, raw_connection, record_positions, wait_until, Backend,
+    event, events, projector_error, raw_connection, wait_until, Backend, PositionProjector,
     TestDatabase, TestLog,
 };
 use eventlog::rusqlite::{self, Connection};
@@ -809,11 +809,7 @@ struct OrderProjector;
 impl Projector for OrderProjector {
     fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
         CountingProjector.migrate(connection)?;
-        connection
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
-            )
-            .map_err(projector_error)
+        PositionProjector.migrate(connection)
     }
 
     fn apply(
@@ -822,7 +818,7 @@ impl Projector for OrderProjector {
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
         CountingProjector.apply(transaction, events)?;
-        record_positions(transaction, events)
+        PositionProjector.apply(transaction, events)
     }
 }
 

@@ -122,6 +122,19 @@ pub(crate) fn connect(url: &str) -> Result<Client, LogError> {
     crate::pgtls::connect(url)
 }
 
+/// Begins a transaction (`begin` naming it in errors) that holds the append lock until it
+/// ends: appends are serialised by it.
+pub(crate) fn append_transaction<'a>(
+    client: &'a mut Client,
+    begin: &'static str,
+) -> Result<postgres::Transaction<'a>, LogError> {
+    let mut transaction = client.transaction().map_err(pg(begin))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+        .map_err(pg("take the append lock"))?;
+    Ok(transaction)
+}
+
 /// Creates `schema_migrations` if needed and applies the missing migrations, under an
 /// advisory lock so that replicas starting together do not race.
 pub(crate) fn migrate(client: &mut Client) -> Result<(), LogError> {
@@ -289,6 +302,24 @@ impl Drop for PgPool {
     }
 }
 
+/// The hash stored at `position`, if a row is stored there; `action` names the read in
+/// errors.
+fn stored_hash(
+    client: &mut impl postgres::GenericClient,
+    position: u64,
+    action: &'static str,
+) -> Result<Option<Vec<u8>>, LogError> {
+    client
+        .query_opt(
+            "SELECT hash FROM events WHERE position = $1",
+            &[&i64::try_from(position).unwrap_or(i64::MAX)],
+        )
+        .map_err(pg(action))?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(pg(action))
+}
+
 /// Events of one stream with version ≥ `from_version`, in version order.
 pub(crate) fn read_stream(
     client: &mut Client,
@@ -412,15 +443,7 @@ fn verify_here(
     let stored_at_checkpoint: Option<Vec<u8>> = if checkpoint.position == 0 {
         Some(GENESIS_HASH.to_vec())
     } else {
-        client
-            .query_opt(
-                "SELECT hash FROM events WHERE position = $1",
-                &[&i64::try_from(checkpoint.position).unwrap_or(i64::MAX)],
-            )
-            .map_err(pg("read checkpoint row"))?
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(pg("read checkpoint row"))?
+        stored_hash(&mut client, checkpoint.position, "read checkpoint row")?
     };
     if let Some(bad) = checkpoint_mismatch(&checkpoint, stored_at_checkpoint.as_deref()) {
         report.first_bad = Some(bad);
@@ -591,10 +614,7 @@ const IMPORT_ROWS: &str = "INSERT INTO events (position, stream_id, stream_versi
 /// Appends rows recorded elsewhere verbatim after the head, under the append lock, checking
 /// that each continues the chain; rows already stored with the same hash are skipped.
 pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head, LogError> {
-    let mut transaction = client.transaction().map_err(pg("begin import"))?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-        .map_err(pg("take the append lock"))?;
+    let mut transaction = append_transaction(client, "begin import")?;
     let mut head = read_head(&mut transaction)?;
     let mut fresh = Vec::with_capacity(rows.len());
     for row in rows {
@@ -632,15 +652,7 @@ fn check_already_stored(
     transaction: &mut postgres::Transaction<'_>,
     row: &RecordedEvent,
 ) -> Result<(), LogError> {
-    let stored: Option<Vec<u8>> = transaction
-        .query_opt(
-            "SELECT hash FROM events WHERE position = $1",
-            &[&i64::try_from(row.position).unwrap_or(i64::MAX)],
-        )
-        .map_err(pg("compare an imported row"))?
-        .map(|stored| stored.try_get(0))
-        .transpose()
-        .map_err(pg("compare an imported row"))?;
+    let stored = stored_hash(transaction, row.position, "compare an imported row")?;
     if stored.as_deref() != Some(&row.hash[..]) {
         return Err(LogError::Corrupt {
             reason: format!(

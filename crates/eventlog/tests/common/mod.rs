@@ -34,17 +34,30 @@ pub fn projector_error(error: eventlog::rusqlite::Error) -> LogError {
     }
 }
 
-/// Inserts the position of each of `events` into the table `seen`.
-pub fn record_positions(
-    transaction: &eventlog::rusqlite::Transaction<'_>,
-    events: &[RecordedEvent],
-) -> Result<(), LogError> {
-    for event in events {
-        transaction
-            .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-            .map_err(projector_error)?;
+/// Records every position it is given, in the order given, in the table `seen`.
+pub struct PositionProjector;
+
+impl Projector for PositionProjector {
+    fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
+            )
+            .map_err(projector_error)
     }
-    Ok(())
+
+    fn apply(
+        &mut self,
+        transaction: &eventlog::rusqlite::Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError> {
+        for event in events {
+            transaction
+                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
+                .map_err(projector_error)?;
+        }
+        Ok(())
+    }
 }
 
 static DATABASES: AtomicU64 = AtomicU64::new(0);
