@@ -3,8 +3,8 @@
 //! markdown table of medians of three runs. `CLOOP_BENCH_EVENTS` (default 1,000,000) sets
 //! the size of the log that read-all and verify run over; append runs use a fifth of it.
 
-#[path = "../tests/common/postgres_url.rs"]
-mod postgres_url;
+#[path = "../tests/common/postgres_server.rs"]
+mod postgres_server;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use eventlog::{
 use serde_json::json;
 use uuid::Uuid;
 
-use postgres_url::postgres_base_url;
+use postgres_server::{postgres_base_url, recreate_database};
 
 const RUNS: usize = 3;
 const EVENTS_PER_TRANSACTION: usize = 1_000;
@@ -716,13 +716,7 @@ impl BenchDatabase {
             std::process::id(),
             BENCH_DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let mut admin = admin_client().expect("connect to PostgreSQL");
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .expect("drop database");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create database");
+        recreate_database(&mut admin_client().expect("connect to PostgreSQL"), &name);
         let url = format!("{}/{name}", postgres_base_url());
         // The crate creates its tables and triggers.
         drop(EventLog::open_postgres(&url, LogOptions::default(), None).expect("create schema"));

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-mod postgres_url;
+mod postgres_server;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +25,8 @@ pub enum Backend {
     Postgres,
 }
 
-pub use postgres_url::postgres_base_url;
+pub use postgres_server::postgres_base_url;
+use postgres_server::recreate_database;
 
 /// A projector's failure from a failed statement.
 pub fn projector_error(error: eventlog::rusqlite::Error) -> LogError {
@@ -76,15 +77,7 @@ impl TestDatabase {
             DATABASES.fetch_add(1, Ordering::Relaxed)
         );
         let base = postgres_base_url();
-        off_runtime(|| {
-            let mut admin = admin_client();
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .expect("drop a leftover test database");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create the test database");
-        });
+        off_runtime(|| recreate_database(&mut admin_client(), &name));
         TestDatabase {
             url: format!("{base}/{name}"),
             name,

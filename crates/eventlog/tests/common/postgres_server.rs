@@ -1,4 +1,4 @@
-//! The PostgreSQL server of the tests and benchmarks.
+//! The PostgreSQL server of the tests and benchmarks: its URL, and fresh databases on it.
 
 /// The server the PostgreSQL tests and benchmarks use (`CLOOP_TEST_POSTGRES`), without a
 /// database name.
@@ -14,4 +14,14 @@ pub fn postgres_base_url() -> String {
         },
         None => base.to_string(),
     }
+}
+
+/// Creates the database `name` afresh through `admin`, dropping a leftover one first.
+pub fn recreate_database(admin: &mut postgres::Client, name: &str) {
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .expect("drop a leftover database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create the database");
 }
