@@ -458,39 +458,54 @@ fn open_violations(state: &Ticket, watch: &Watch<'_>, options: &RuleOptions) -> 
             }
         }
     }
-    if state.responded_at.is_none() {
-        if let Some(due) = state.respond_by.map(|due| due + paused_so_far) {
-            if as_of > due {
-                violations.push(violation(
-                    Rule::ResponseLate,
-                    due,
-                    format!(
-                        "no first response in round {}, {} past the response deadline",
-                        state.round,
-                        format_duration(as_of - due)
-                    ),
-                    &[watch.deadline_source, watch.respond_breach],
-                ));
-            }
-        }
-    }
-    if state.resolved_at.is_none() {
-        if let Some(due) = state.resolve_by.map(|due| due + paused_so_far) {
-            if as_of > due {
-                violations.push(violation(
-                    Rule::ResolutionLate,
-                    due,
-                    format!(
-                        "round {} not resolved, {} past the resolution deadline",
-                        state.round,
-                        format_duration(as_of - due)
-                    ),
-                    &[watch.deadline_source, watch.resolve_breach],
-                ));
-            }
+    // The round's deadlines with nothing done by the audit instant: what was due, when, the
+    // breach mark that cites it, and the sentence (from the round and how late).
+    let deadlines = [
+        RoundDeadline {
+            rule: Rule::ResponseLate,
+            done_at: state.responded_at,
+            due: state.respond_by,
+            breach: watch.respond_breach,
+            detail: |round, late| {
+                format!("no first response in round {round}, {late} past the response deadline")
+            },
+        },
+        RoundDeadline {
+            rule: Rule::ResolutionLate,
+            done_at: state.resolved_at,
+            due: state.resolve_by,
+            breach: watch.resolve_breach,
+            detail: |round, late| {
+                format!("round {round} not resolved, {late} past the resolution deadline")
+            },
+        },
+    ];
+    for deadline in deadlines {
+        let Some(due) = deadline.due.map(|due| due + paused_so_far) else {
+            continue;
+        };
+        if deadline.done_at.is_none() && as_of > due {
+            violations.push(violation(
+                deadline.rule,
+                due,
+                (deadline.detail)(state.round, format_duration(as_of - due)),
+                &[watch.deadline_source, deadline.breach],
+            ));
         }
     }
     violations
+}
+
+/// A deadline of a round, as the audit of open tickets checks it.
+struct RoundDeadline<'a> {
+    rule: Rule,
+    /// When it was met, if it was.
+    done_at: Option<DateTime<Utc>>,
+    due: Option<DateTime<Utc>>,
+    /// The breach mark that cites it.
+    breach: Option<&'a TicketEvent>,
+    /// The sentence of a miss, from the round and how late.
+    detail: fn(u32, String) -> String,
 }
 
 /// A calendar month, `YYYY-MM`.

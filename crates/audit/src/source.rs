@@ -263,14 +263,7 @@ impl LogFile {
         connection
             .busy_timeout(Duration::from_secs(5))
             .map_err(sqlite("set busy timeout"))?;
-        let has_events: bool = connection
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(sqlite("read schema"))?;
-        if !has_events {
+        if !eventlog::has_events_table(&connection).map_err(sqlite("read schema"))? {
             return Err(AuditError::invalid(
                 "db",
                 format!("{} has no events table", path.display()),
@@ -296,20 +289,18 @@ impl LogFile {
             .map_err(sqlite("read a stored hash"))
     }
 
-    fn query_lines(
+    /// At most `limit` rows from position `from_position` on, in position order, each read
+    /// by `read`.
+    fn query_page<T>(
         &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-    ) -> Result<Vec<ExportLine>, AuditError> {
-        self.query_rows(sql, params, raw_line)
-    }
-
-    fn query_recorded(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-    ) -> Result<Vec<RecordedEvent>, AuditError> {
-        self.query_rows(sql, params, recorded_row)
+        from_position: u64,
+        limit: usize,
+        read: fn(&Row<'_>) -> Result<T, String>,
+    ) -> Result<Vec<T>, AuditError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_rows(&sql, rusqlite::params![from_position, limit], read)
     }
 
     /// The rows `sql` selects, each read by `read`; a row it refuses is a `MalformedRow`
@@ -347,16 +338,13 @@ impl RowSource for LogFile {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, AuditError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2");
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_recorded(&sql, rusqlite::params![from_position, limit])
+        self.query_page(from_position, limit, recorded_row)
     }
 
     fn read_stream_rows(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, AuditError> {
         let sql =
             format!("SELECT {COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY stream_version");
-        self.query_recorded(&sql, [stream_id])
+        self.query_rows(&sql, [stream_id], recorded_row)
     }
 
     fn head_position(&self) -> Result<u64, AuditError> {
@@ -374,9 +362,6 @@ impl RowSource for LogFile {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<ExportLine>, AuditError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2");
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_lines(&sql, rusqlite::params![from_position, limit])
+        self.query_page(from_position, limit, raw_line)
     }
 }

@@ -98,3 +98,14 @@ pub fn call_error(status: tonic::Status) -> CliError {
     }
     CliError::Status { status }
 }
+
+/// The next message of a server stream; `None` once the stream ends or the user presses
+/// Ctrl-C.
+pub async fn next_until_interrupted<T>(
+    stream: &mut tonic::Streaming<T>,
+) -> Option<Result<T, CliError>> {
+    tokio::select! {
+        next = futures::StreamExt::next(stream) => next.map(|message| message.map_err(call_error)),
+        _ = tokio::signal::ctrl_c() => None,
+    }
+}

@@ -12,6 +12,7 @@
 //! `CLOOP_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`) and drops it at the
 //! end.
 
+use chrono::{DateTime, Utc};
 use eventlog::{AppendRequest, EventLog, ExpectedVersion, LogOptions, NewEvent, RecordedEvent};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -163,9 +164,14 @@ fn cloop(arguments: &[&str]) -> Output {
 
 fn migrate(source: &Path, target: &str) -> Output {
     let from = format!("sqlite:{}", source.display());
-    cloop(&[
-        "--json", "log", "migrate", "--from", &from, "--to", target, "--batch", "700",
-    ])
+    log_migrate(&from, target, &["--json", "--batch", "700"])
+}
+
+/// `cloop log migrate --from FROM --to TO`, then the `more` arguments.
+fn log_migrate(from: &str, to: &str, more: &[&str]) -> Output {
+    let mut arguments = vec!["log", "migrate", "--from", from, "--to", to];
+    arguments.extend_from_slice(more);
+    cloop(&arguments)
 }
 
 fn stderr(output: &Output) -> String {
@@ -221,7 +227,7 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
 
     // The text summary says the same, without a password anywhere.
     let from = format!("sqlite:{}", source.display());
-    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let text = log_migrate(&from, &database.url(), &[]);
     assert_eq!(text.status.code(), Some(0), "stderr: {}", stderr(&text));
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
@@ -251,14 +257,17 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
     std::fs::write(&kept, line(&first_head["position"], &first_head["hash"]))
         .expect("write checkpoints");
     let kept_text = kept.display().to_string();
-    let checked = cloop(&[
-        "log",
-        "verify",
-        "--store",
-        &database.url(),
-        "--checkpoints",
-        &kept_text,
-    ]);
+    let verify_against_kept = || {
+        cloop(&[
+            "log",
+            "verify",
+            "--store",
+            &database.url(),
+            "--checkpoints",
+            &kept_text,
+        ])
+    };
+    let checked = verify_against_kept();
     assert_eq!(
         checked.status.code(),
         Some(0),
@@ -270,14 +279,7 @@ fn a_log_is_copied_whole_then_only_what_is_new() {
         line(&first_head["position"], &second["target_head"]["hash"]),
     )
     .expect("write checkpoints");
-    let checked = cloop(&[
-        "log",
-        "verify",
-        "--store",
-        &database.url(),
-        "--checkpoints",
-        &kept_text,
-    ]);
+    let checked = verify_against_kept();
     assert_eq!(
         checked.status.code(),
         Some(8),
@@ -392,7 +394,7 @@ fn wrong_kinds_of_store_are_usage_errors_naming_the_flag_and_no_password_is_prin
     let file = format!("sqlite:{}", file.display());
     let secret = "postgres://cloop:s3cret@127.0.0.1:1/cloop";
 
-    let output = cloop(&["log", "migrate", "--from", secret, "--to", secret]);
+    let output = log_migrate(secret, secret, &[]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
@@ -400,18 +402,18 @@ fn wrong_kinds_of_store_are_usage_errors_naming_the_flag_and_no_password_is_prin
         "{message}"
     );
 
-    let output = cloop(&["log", "migrate", "--from", &file, "--to", &file]);
+    let output = log_migrate(&file, &file, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--to"), "{}", stderr(&output));
 
-    let output = cloop(&["log", "migrate", "--from", "mysql://x/y", "--to", secret]);
+    let output = log_migrate("mysql://x/y", secret, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--from"), "{}", stderr(&output));
 
     // An unreachable target: exit 1, and the password stays out of the message.
     let (_source_directory, source) = source_log(10);
     let from = format!("sqlite:{}", source.display());
-    let output = cloop(&["log", "migrate", "--from", &from, "--to", secret]);
+    let output = log_migrate(&from, secret, &[]);
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     assert!(!stderr(&output).contains("s3cret"), "{}", stderr(&output));
 
@@ -432,78 +434,29 @@ fn migration_rate() {
     let database = TestDatabase::create();
     let (_directory, source) = source_log(rows);
     let from = format!("sqlite:{}", source.display());
-    let output = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let output = log_migrate(&from, &database.url(), &[]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
 }
 
-/// A SQLite log of `count` tickets received as the workflow records them, each customer
-/// sealed with the key store `keys.db` beside it; the customers of the first `erased`
-/// tickets then erased. Answers the folder, the log, and each ticket's id and phone.
+/// A SQLite log of `count` tickets received, each customer sealed with the key store
+/// `keys.db` beside it; the customers of the first `erased` tickets then erased. Answers the
+/// folder, the log, and each ticket's id and phone.
 fn sealed_log(count: usize, erased: usize) -> (TempDir, PathBuf, Vec<(String, String)>) {
-    use domain::command::{Command as DomainCommand, Submission};
-    use domain::ids::{FeedbackId, TicketIdGenerator};
-    use domain::ticket::{Customer, Ticket};
-    use domain::types::Actor;
-    use domain::{DomainConfig, Rules};
-    use workflow::record::{new_events, Provenance};
-
     let directory = tempfile::tempdir().expect("temp dir");
     let path = directory.path().join("workflow.db");
     let vault = vault::Vault::open_file(directory.path().join("keys.db")).expect("key store");
     let log = EventLog::open(&path, LogOptions::default()).expect("open the source log");
-    let rules = Rules::new(DomainConfig::default()).expect("default rules");
-    let mut ids = TicketIdGenerator::new(5);
+    let rules = domain::Rules::new(domain::DomainConfig::default()).expect("default rules");
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
     let mut tickets = Vec::with_capacity(count);
     let mut requests = Vec::with_capacity(count);
     for number in 0..count {
-        let now = start + chrono::Duration::milliseconds(i64::try_from(number).expect("small"));
-        let ticket_id = ids.next(now);
-        let feedback_id = FeedbackId::new(now, [u8::try_from(number % 200).expect("small"); 10]);
-        let phone = format!("+86138{number:08}");
-        let submission = Submission {
-            feedback_id,
-            ticket_id: ticket_id.clone(),
-            channel: "app".into(),
-            external_id: Some(format!("ext-{number}")),
-            customer: Customer {
-                customer_id: None,
-                name: Some(format!("客户{number}")),
-                phone: Some(phone.clone()),
-                email: None,
-                wechat_openid: None,
-            },
-            content: format!("APP卡顿 (第{number}次)"),
-            occurred_at: None,
-            received_at: now,
-            product: None,
-            order_id: None,
-            attributes: Default::default(),
-        };
-        let events = domain::decide(
-            &Ticket::default(),
-            &DomainCommand::Receive(Box::new(submission)),
-            now,
-            &rules,
-        )
-        .expect("receive");
-        let provenance = Provenance {
-            actor: Actor::system("cloop-workflow/consumer"),
-            correlation_id: Some(feedback_id.to_string()),
-            causation_id: None,
-        };
-        let rows = new_events(&events, &provenance, |index| {
-            workflow::consumer::feedback_event_id(&feedback_id, index)
-        });
-        requests.push(AppendRequest {
-            stream_id: ticket_id.stream_id(),
-            expected: ExpectedVersion::NoStream,
-            events: rows,
-        });
-        tickets.push((ticket_id.to_string(), phone));
+        let (request, ticket) = received_ticket(number, start, &rules);
+        requests.push(request);
+        tickets.push(ticket);
     }
-    workflow::consumer::seal_requests(&vault, &mut requests).expect("seal the customers");
+    seal_customers(&vault, &mut requests);
     for outcome in log.append_many_blocking(requests) {
         outcome.expect("append");
     }
@@ -511,6 +464,91 @@ fn sealed_log(count: usize, erased: usize) -> (TempDir, PathBuf, Vec<(String, St
         erase_customer(&directory, phone);
     }
     (directory, path, tickets)
+}
+
+/// The append of the `number`-th ticket received (`start` plus `number` milliseconds), its
+/// rows the events the domain decides for the submission; with the ticket's id and phone.
+fn received_ticket(
+    number: usize,
+    start: DateTime<Utc>,
+    rules: &domain::Rules,
+) -> (AppendRequest, (String, String)) {
+    use domain::command::{Command as DomainCommand, Submission};
+    use domain::ids::{EventId, FeedbackId, TicketIdGenerator};
+    use domain::ticket::{Customer, Ticket};
+    use domain::types::Actor;
+
+    let now = start + chrono::Duration::milliseconds(i64::try_from(number).expect("small"));
+    let ticket_id = TicketIdGenerator::new(5).next(now);
+    let feedback_id = FeedbackId::new(now, [u8::try_from(number % 200).expect("small"); 10]);
+    let phone = format!("+86138{number:08}");
+    let submission = Submission {
+        feedback_id,
+        ticket_id: ticket_id.clone(),
+        channel: "app".into(),
+        external_id: Some(format!("ext-{number}")),
+        customer: Customer {
+            customer_id: None,
+            name: Some(format!("客户{number}")),
+            phone: Some(phone.clone()),
+            email: None,
+            wechat_openid: None,
+        },
+        content: format!("APP卡顿 (第{number}次)"),
+        occurred_at: None,
+        received_at: now,
+        product: None,
+        order_id: None,
+        attributes: Default::default(),
+    };
+    let events = domain::decide(
+        &Ticket::default(),
+        &DomainCommand::Receive(Box::new(submission)),
+        now,
+        rules,
+    )
+    .expect("receive");
+    let actor = serde_json::to_value(Actor::system("cloop-workflow/consumer")).expect("actor");
+    let rows = events
+        .iter()
+        .zip(0u32..)
+        .map(|(event, index)| NewEvent {
+            event_id: EventId::for_feedback(&feedback_id, index).as_uuid(),
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            occurred_at: event.at(),
+            actor: actor.clone(),
+            correlation_id: Some(feedback_id.to_string()),
+            causation_id: None,
+            payload: event.to_payload(),
+        })
+        .collect();
+    let request = AppendRequest {
+        stream_id: ticket_id.stream_id(),
+        expected: ExpectedVersion::NoStream,
+        events: rows,
+    };
+    (request, (ticket_id.to_string(), phone))
+}
+
+/// Seals the customer of every `received` event of `requests` with `vault`, as the log
+/// stores it: the keys made in one commit, each `customer` replaced by its sealed object.
+fn seal_customers(vault: &vault::Vault, requests: &mut [AppendRequest]) {
+    let references: Vec<vault::CustomerRef> = requests
+        .iter()
+        .flat_map(|request| request.events.iter())
+        .filter_map(|event| event.payload.get("customer"))
+        .filter_map(vault::CustomerRef::from_customer_json)
+        .collect();
+    vault.ensure_keys(&references).expect("the customers' keys");
+    for event in requests
+        .iter_mut()
+        .flat_map(|request| request.events.iter_mut())
+    {
+        vault
+            .seal_customer(&mut event.payload)
+            .expect("seal a customer");
+    }
 }
 
 /// Erases a customer (by phone) in the key store beside the log.
@@ -617,7 +655,7 @@ fn the_key_store_goes_along_and_the_copied_log_opens_with_it() {
 
     // The text summary names the key store copy, and no phone appears anywhere.
     let from = format!("sqlite:{}", source.display());
-    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let text = log_migrate(&from, &database.url(), &[]);
     assert_eq!(text.status.code(), Some(0), "stderr: {}", stderr(&text));
     let shown = String::from_utf8_lossy(&text.stdout).into_owned() + &stderr(&text);
     assert!(shown.contains("copied the key store"), "{shown}");
@@ -643,7 +681,7 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     );
     let from = format!("sqlite:{}", source.display());
     let moved_text = moved.display().to_string();
-    let text = cloop(&["log", "migrate", "--from", &from, "--to", &database.url()]);
+    let text = log_migrate(&from, &database.url(), &[]);
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("no key store at"),
         "{}",
@@ -651,16 +689,7 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     );
     // A --keys file that is not there is a usage error.
     let missing = directory.path().join("nothing.db").display().to_string();
-    let output = cloop(&[
-        "log",
-        "migrate",
-        "--from",
-        &from,
-        "--to",
-        &database.url(),
-        "--keys",
-        &missing,
-    ]);
+    let output = log_migrate(&from, &database.url(), &["--keys", &missing]);
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
     assert!(stderr(&output).contains("--keys"), "{}", stderr(&output));
 
@@ -683,21 +712,17 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
             &[&key_id, &vec![9u8; 32]],
         )
         .expect("plant a conflicting key");
-    let (to_url, keys_to_url) = (database.url(), keys_database.url());
-    let migrate_with_keys = [
-        "--json",
-        "log",
-        "migrate",
-        "--from",
+    let output = log_migrate(
         &from,
-        "--to",
-        &to_url,
-        "--keys",
-        &moved_text,
-        "--keys-to",
-        &keys_to_url,
-    ];
-    let output = cloop(&migrate_with_keys);
+        &database.url(),
+        &[
+            "--json",
+            "--keys",
+            &moved_text,
+            "--keys-to",
+            &keys_database.url(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(5), "stderr: {}", stderr(&output));
     assert!(stderr(&output).contains(&key_id), "{}", stderr(&output));
     assert!(
@@ -710,7 +735,17 @@ fn keys_go_where_keys_to_says_and_another_key_under_the_same_id_is_refused() {
     client
         .execute("DELETE FROM customer_keys", &[])
         .expect("remove the planted key");
-    let copied = summary(&cloop(&migrate_with_keys));
+    let copied = summary(&log_migrate(
+        &from,
+        &database.url(),
+        &[
+            "--json",
+            "--keys",
+            &moved_text,
+            "--keys-to",
+            &keys_database.url(),
+        ],
+    ));
     assert_eq!(copied["keys"]["keys_copied"], 30, "{copied}");
     assert_eq!(copied["keys"]["to"], keys_database.url(), "{copied}");
     let opened = summary(&replay_ticket(

@@ -15,6 +15,15 @@ fn cloop(arguments: &[&str]) -> Output {
         .expect("run cloop")
 }
 
+/// `cloop token init --tokens TOKENS` with a `--service` for each of `services`.
+fn token_init(tokens: &str, services: &[&str]) -> Output {
+    let mut arguments = vec!["token", "init", "--tokens", tokens];
+    for service in services {
+        arguments.extend(["--service", service]);
+    }
+    cloop(&arguments)
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -61,15 +70,7 @@ fn init_creates_the_admin_and_service_tokens_and_prints_only_where_they_are() {
     let secrets = folder.path().join("secrets");
     let tokens = secrets.join("tokens.toml");
     let tokens_arg = tokens.to_str().expect("utf-8 path");
-    let init = [
-        "token",
-        "init",
-        "--tokens",
-        tokens_arg,
-        "--service",
-        "notify",
-    ];
-    let output = cloop(&init);
+    let output = token_init(tokens_arg, &["notify"]);
     assert!(output.status.success(), "{}", text(&output));
 
     let admin_file = secrets.join("admin.token");
@@ -125,7 +126,7 @@ fn init_creates_the_admin_and_service_tokens_and_prints_only_where_they_are() {
 
     // A second start leaves everything alone, and says so.
     let before = std::fs::read_to_string(&tokens).expect("read");
-    let again = cloop(&init);
+    let again = token_init(tokens_arg, &["notify"]);
     assert!(again.status.success(), "{}", text(&again));
     assert!(text(&again).contains("left alone"), "{}", text(&again));
     assert_eq!(std::fs::read_to_string(&tokens).expect("read"), before);
@@ -166,22 +167,13 @@ fn bad_service_names_are_refused_naming_the_flag() {
         ("", "lower-case letters"),
         ("admin", "creates the admin principal itself"),
     ] {
-        let output = cloop(&["token", "init", "--tokens", tokens_arg, "--service", name]);
+        let output = token_init(tokens_arg, &[name]);
         assert_eq!(output.status.code(), Some(2), "{name}: {}", text(&output));
         let message = text(&output);
         assert!(message.contains("--service"), "{message}");
         assert!(message.contains(reason), "{name}: {message}");
     }
-    let twice = cloop(&[
-        "token",
-        "init",
-        "--tokens",
-        tokens_arg,
-        "--service",
-        "notify",
-        "--service",
-        "notify",
-    ]);
+    let twice = token_init(tokens_arg, &["notify", "notify"]);
     assert_eq!(twice.status.code(), Some(2));
     assert!(text(&twice).contains("given twice"));
     // Nothing was written by any refused run.

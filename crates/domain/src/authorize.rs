@@ -137,6 +137,7 @@ impl Action {
     /// The action a person's command needs; `None` for commands only the services issue.
     pub fn for_command(command: &Command) -> Option<Action> {
         match command {
+            _ if command.is_system() => None,
             Command::Classify(_) => Some(Action::Classify),
             Command::Dispatch { .. } => Some(Action::Dispatch),
             Command::Acknowledge { .. } => Some(Action::Acknowledge),
@@ -152,15 +153,8 @@ impl Action {
             Command::Claim { .. } => Some(Action::Claim),
             Command::Assign { .. } => Some(Action::Assign),
             Command::RecordNotification(_) => Some(Action::RecordNotification),
-            Command::Receive(_)
-            | Command::ResolveFromParent { .. }
-            | Command::RaiseSlaWarning { .. }
-            | Command::RecordSlaBreach { .. }
-            | Command::EscalateSla { .. }
-            | Command::ExpireRetention
-            | Command::EraseCustomer
-            | Command::AutoAssign { .. }
-            | Command::HandBack { .. } => None,
+            // The services' own commands, caught above.
+            _ => None,
         }
     }
 }
@@ -327,20 +321,16 @@ fn check_department(
         DepartmentNeed::Involved => ticket.involves_department(department),
         DepartmentNeed::Leads => ticket.department.as_deref() == Some(department),
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(DomainError::PermissionDenied {
-            reason: format!(
-                "ticket {} is not {} by department {department}",
-                ticket.id_text(),
-                match need {
-                    DepartmentNeed::Involved => "led or helped",
-                    DepartmentNeed::Leads => "led",
-                }
-            ),
-        })
-    }
+    DomainError::unless_allowed(allowed, || {
+        format!(
+            "ticket {} is not {} by department {department}",
+            ticket.id_text(),
+            match need {
+                DepartmentNeed::Involved => "led or helped",
+                DepartmentNeed::Leads => "led",
+            }
+        )
+    })
 }
 
 #[cfg(test)]

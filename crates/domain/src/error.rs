@@ -41,4 +41,14 @@ impl DomainError {
             reason: reason.into(),
         }
     }
+
+    /// `Ok` when the actor is `allowed`; otherwise a [`DomainError::PermissionDenied`] saying
+    /// why with `reason()`.
+    pub fn unless_allowed(allowed: bool, reason: impl FnOnce() -> String) -> Result<(), Self> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(Self::PermissionDenied { reason: reason() })
+        }
+    }
 }

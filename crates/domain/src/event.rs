@@ -6,8 +6,8 @@
 //! `ticket.events.received`, which is how intake learns that a submission is safe in the log.
 
 use crate::ids::{FeedbackId, TicketId};
-use crate::ticket::Customer;
 pub use crate::ticket::RewardGranted;
+use crate::ticket::{ChildLink, Customer};
 use crate::types::{
     ContentType, Deadline, Deadlines, Kind, LinkMode, NoticeKind, Outcome, Priority, Scope,
 };
@@ -30,13 +30,9 @@ pub struct LinkedToProblem {
     pub at: DateTime<Utc>,
 }
 
-/// The parent side of a link: `child` reports the same problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChildLinked {
-    pub child: TicketId,
-    pub mode: LinkMode,
-    pub at: DateTime<Utc>,
-}
+/// The parent side of a link: `child` reports the same problem. The parent keeps it as one
+/// of its children.
+pub type ChildLinked = ChildLink;
 
 /// The parent problem was solved and reviewed: this child takes its solution and moves to
 /// review so that its own customer is told and asked.

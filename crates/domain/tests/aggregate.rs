@@ -454,26 +454,19 @@ fn first_dispatch_by_hand_with_helpers() {
 #[test]
 fn dispatch_refuses_unknown_departments_and_bad_helpers() {
     let history = waiting_for_dispatch();
-    assert_invalid(
-        history.when(dispatch("finance", &[], ""), minutes(1)),
-        "department",
-    );
-    assert_invalid(
-        history.when(dispatch("Product!", &[], ""), minutes(1)),
-        "department",
-    );
-    assert_invalid(
-        history.when(dispatch("product", &["ghost"], ""), minutes(1)),
-        "helpers",
-    );
-    assert_invalid(
-        history.when(dispatch("product", &["product"], ""), minutes(1)),
-        "helpers",
-    );
-    assert_invalid(
-        history.when(dispatch("product", &["quality", "quality"], ""), minutes(1)),
-        "helpers",
-    );
+    let refused: [(&str, &[&str], &str); 5] = [
+        ("finance", &[], "department"),
+        ("Product!", &[], "department"),
+        ("product", &["ghost"], "helpers"),
+        ("product", &["product"], "helpers"),
+        ("product", &["quality", "quality"], "helpers"),
+    ];
+    for (department, helpers, field) in refused {
+        assert_invalid(
+            history.when(dispatch(department, helpers, ""), minutes(1)),
+            field,
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,9 @@
 //! markdown table of medians of three runs. `CLOOP_BENCH_EVENTS` (default 1,000,000) sets
 //! the size of the log that read-all and verify run over; append runs use a fifth of it.
 
+#[path = "../tests/common/postgres_server.rs"]
+mod postgres_server;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,6 +17,8 @@ use eventlog::{
 };
 use serde_json::json;
 use uuid::Uuid;
+
+use postgres_server::{postgres_base_url, recreate_database};
 
 const RUNS: usize = 3;
 const EVENTS_PER_TRANSACTION: usize = 1_000;
@@ -589,12 +594,7 @@ fn main() {
     measure(
         format!("eventlog read_all, pages of 10,000, {stored} events"),
         stored,
-        &mut || {
-            let started = Instant::now();
-            let count = read_everything(&big);
-            assert_eq!(count, stored);
-            rate(count, started.elapsed())
-        },
+        &mut || read_all_rate(&big, stored),
     );
     measure(
         format!("eventlog verify (parallel digests), {stored} events"),
@@ -642,12 +642,7 @@ fn main() {
         measure(
             format!("eventlog read_all on PostgreSQL, pages of 10,000, {stored} events"),
             stored,
-            &mut || {
-                let started = Instant::now();
-                let count = read_everything(&target);
-                assert_eq!(count, stored);
-                rate(count, started.elapsed())
-            },
+            &mut || read_all_rate(&target, stored),
         );
         measure(
             format!("eventlog verify_postgres (parallel digests), {stored} events"),
@@ -698,12 +693,6 @@ fn print_table(lines: &[(String, usize, f64)], crate_rows: &[(usize, Option<(f64
 
 // ----- PostgreSQL -----
 
-/// The server the PostgreSQL figures use: the tests' (`CLOOP_TEST_POSTGRES`, without a
-/// database name).
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::postgres_base_url;
-
 fn admin_client() -> Option<postgres::Client> {
     postgres::Client::connect(
         &format!("{}/postgres", postgres_base_url()),
@@ -727,13 +716,7 @@ impl BenchDatabase {
             std::process::id(),
             BENCH_DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let mut admin = admin_client().expect("connect to PostgreSQL");
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .expect("drop database");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create database");
+        recreate_database(&mut admin_client().expect("connect to PostgreSQL"), &name);
         let url = format!("{}/{name}", postgres_base_url());
         // The crate creates its tables and triggers.
         drop(EventLog::open_postgres(&url, LogOptions::default(), None).expect("create schema"));
@@ -908,6 +891,14 @@ fn raw_postgres_read_rate(url: &str) -> f64 {
 }
 
 /// Reads the whole log in pages of 10,000 rows: how many rows it holds.
+/// The read-all rate of `log`, checking that all of its `stored` events come back.
+fn read_all_rate(log: &EventLog, stored: usize) -> f64 {
+    let started = Instant::now();
+    let count = read_everything(log);
+    assert_eq!(count, stored);
+    rate(count, started.elapsed())
+}
+
 fn read_everything(log: &EventLog) -> usize {
     let mut from = 1;
     let mut count = 0;

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
 use crate::error::{sqlite, LogError};
 use crate::options::LogOptions;
+use crate::read::open_connection;
 
 /// A WAL of this many pages (SQLite's default checkpoint size) wakes the checkpointer.
 const CHECKPOINT_PAGES: c_int = 1_000;
@@ -29,16 +30,12 @@ pub(crate) fn start_checkpointer(
     path: &std::path::Path,
     options: &LogOptions,
 ) -> Result<JoinHandle<()>, LogError> {
-    let connection = Connection::open_with_flags(
+    let connection = open_connection(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
-    )
-    .map_err(sqlite("open checkpoint connection"))?;
-    connection
-        .busy_timeout(options.busy_timeout)
-        .map_err(sqlite("set busy timeout"))?;
+        OpenFlags::SQLITE_OPEN_READ_WRITE,
+        options.busy_timeout,
+        "open checkpoint connection",
+    )?;
     // A checkpoint fsyncs the WAL and the database file only when `synchronous` says so:
     // use the writer's setting.
     connection

@@ -65,6 +65,7 @@ mod checkpoint;
 mod error;
 mod event;
 mod expected;
+mod idle;
 mod log;
 mod options;
 pub mod pgtls;
@@ -87,7 +88,7 @@ pub use log::{verify_store, EventLog, LocalProjections};
 pub use options::{LogOptions, Synchronous};
 pub use prepare::{MAX_NAME_BYTES, MAX_STREAM_ID_BYTES};
 pub use projector::{Projector, SharedProjector};
-pub use schema::LATEST_SCHEMA_VERSION;
+pub use schema::{has_events_table, LATEST_SCHEMA_VERSION};
 pub use store::{redact, StoreUrl};
 pub use verify::{verify_path, BadRow, Checkpoint, Problem, VerifyReport};
 

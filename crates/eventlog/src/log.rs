@@ -6,7 +6,7 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
 use tokio::sync::{oneshot, watch};
 
 use crate::checkpoint::start_checkpointer;
@@ -139,17 +139,12 @@ impl EventLog {
         options: LogOptions,
         mut projector: Option<Box<dyn Projector>>,
     ) -> Result<EventLog, LogError> {
-        let mut connection = Connection::open_with_flags(
+        let mut connection = read::open_connection(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(sqlite("open event log"))?;
-        connection
-            .busy_timeout(options.busy_timeout)
-            .map_err(sqlite("set busy timeout"))?;
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            options.busy_timeout,
+            "open event log",
+        )?;
         let journal_mode: String = connection
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(sqlite("switch to WAL mode"))?;

@@ -281,21 +281,19 @@ fn client_config(mode: PgSslMode, params: &TlsParams) -> Result<ClientConfig, Lo
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|error| LogError::invalid("store", format!("TLS set-up: {error}")))?;
-    let verifier: Arc<dyn ServerCertVerifier> = match roots {
-        None => Arc::new(NoCertificateCheck {
-            provider: provider.clone(),
+    let chain = match roots {
+        None => None,
+        Some(roots) => Some(ChainCheck {
+            webpki: rustls::client::WebPkiServerVerifier::builder_with_provider(
+                roots,
+                provider.clone(),
+            )
+            .build()
+            .map_err(|error| LogError::invalid("store", format!("sslrootcert: {error}")))?,
+            check_name: mode == PgSslMode::VerifyFull,
         }),
-        Some(roots) => {
-            let webpki =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-                    .build()
-                    .map_err(|error| LogError::invalid("store", format!("sslrootcert: {error}")))?;
-            Arc::new(ChainCheck {
-                webpki,
-                check_name: mode == PgSslMode::VerifyFull,
-            })
-        }
     };
+    let verifier = Arc::new(CertificateCheck { provider, chain });
     let builder = builder
         .dangerous()
         .with_custom_certificate_verifier(verifier);
@@ -316,23 +314,47 @@ fn client_config(mode: PgSslMode, params: &TlsParams) -> Result<ClientConfig, Lo
     }
 }
 
-/// `require` without a CA file: the connection is encrypted, the certificate not checked (the
-/// handshake's signatures still are).
+/// The server certificate check of `sslmode`: `require` without a CA file checks no
+/// certificate (the connection is encrypted, the handshake's signatures still checked);
+/// `verify-ca` checks the chain, `verify-full` the chain and the host name.
 #[derive(Debug)]
-struct NoCertificateCheck {
+struct CertificateCheck {
     provider: Arc<CryptoProvider>,
+    /// `None`: no certificate check.
+    chain: Option<ChainCheck>,
 }
 
-impl ServerCertVerifier for NoCertificateCheck {
+/// The chain check of `verify-ca` and `verify-full`.
+#[derive(Debug)]
+struct ChainCheck {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    check_name: bool,
+}
+
+impl ServerCertVerifier for CertificateCheck {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !chain.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -367,59 +389,6 @@ impl ServerCertVerifier for NoCertificateCheck {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// `verify-ca` (the chain only) and `verify-full` (the chain and the host name).
-#[derive(Debug)]
-struct ChainCheck {
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
-    check_name: bool,
-}
-
-impl ServerCertVerifier for ChainCheck {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
     }
 }
 

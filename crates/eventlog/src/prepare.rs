@@ -179,16 +179,19 @@ fn prepare_event(
 fn to_json(field: &str, value: &serde_json::Value) -> Result<String, LogError> {
     let text = serde_json::to_string(value)
         .map_err(|error| LogError::invalid(field, format!("cannot be serialised: {error}")))?;
-    if text.len() > MAX_FIELD_BYTES {
+    check_size(field, &text, MAX_FIELD_BYTES)?;
+    Ok(text)
+}
+
+/// Checks that `text` takes at most `max_bytes` bytes.
+fn check_size(field: &str, text: &str, max_bytes: usize) -> Result<(), LogError> {
+    if text.len() > max_bytes {
         return Err(LogError::invalid(
             field,
-            format!(
-                "{} bytes is more than the limit of {MAX_FIELD_BYTES}",
-                text.len()
-            ),
+            format!("{} bytes is more than the limit of {max_bytes}", text.len()),
         ));
     }
-    Ok(text)
+    Ok(())
 }
 
 /// Checks a short text field: not empty, not too long, no control characters.
@@ -196,15 +199,7 @@ fn check_name(field: &str, value: &str, max_bytes: usize) -> Result<(), LogError
     if value.is_empty() {
         return Err(LogError::invalid(field, "must not be empty"));
     }
-    if value.len() > max_bytes {
-        return Err(LogError::invalid(
-            field,
-            format!(
-                "{} bytes is more than the limit of {max_bytes}",
-                value.len()
-            ),
-        ));
-    }
+    check_size(field, value, max_bytes)?;
     if value.chars().any(char::is_control) {
         return Err(LogError::invalid(
             field,

@@ -1,7 +1,6 @@
 //! Read-only connections and the queries that read rows back as `RecordedEvent`s.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row};
@@ -10,6 +9,7 @@ use uuid::Uuid;
 use crate::canonical::parse_timestamp;
 use crate::error::{sqlite, LogError};
 use crate::event::RecordedEvent;
+use crate::idle::IdleConnections;
 
 /// The columns of `events` in the order `row_to_event` reads them.
 pub(crate) const EVENT_COLUMNS: &str =
@@ -19,13 +19,27 @@ pub(crate) const EVENT_COLUMNS: &str =
 
 /// Opens a read-only connection to an existing log.
 pub(crate) fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<Connection, LogError> {
+    open_connection(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+        busy_timeout,
+        "open event log for reading",
+    )
+}
+
+/// Opens a connection to the log at `path` with `flags` (always without SQLite's own mutex,
+/// each connection having one user, and with URI file names) and `busy_timeout`.
+pub(crate) fn open_connection(
+    path: &Path,
+    flags: OpenFlags,
+    busy_timeout: Duration,
+    action: &'static str,
+) -> Result<Connection, LogError> {
     let connection = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
+        flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )
-    .map_err(sqlite("open event log for reading"))?;
+    .map_err(sqlite(action))?;
     connection
         .busy_timeout(busy_timeout)
         .map_err(sqlite("set busy timeout"))?;
@@ -36,8 +50,7 @@ pub(crate) fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<Conn
 pub(crate) struct ReaderPool {
     path: PathBuf,
     busy_timeout: Duration,
-    max_idle: usize,
-    idle: Mutex<Vec<Connection>>,
+    idle: IdleConnections<Connection>,
 }
 
 impl ReaderPool {
@@ -45,8 +58,7 @@ impl ReaderPool {
         ReaderPool {
             path,
             busy_timeout,
-            max_idle,
-            idle: Mutex::new(Vec::new()),
+            idle: IdleConnections::new(max_idle),
         }
     }
 
@@ -55,23 +67,12 @@ impl ReaderPool {
         &self,
         read: impl FnOnce(&Connection) -> Result<T, LogError>,
     ) -> Result<T, LogError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        let connection = match pooled {
+        let connection = match self.idle.take() {
             Some(connection) => connection,
             None => open_read_only(&self.path, self.busy_timeout)?,
         };
         let result = read(&connection);
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if idle.len() < self.max_idle {
-            idle.push(connection);
-        }
+        self.idle.keep(connection);
         result
     }
 }

@@ -6,6 +6,15 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::canonical::format_timestamp;
 use crate::error::{sqlite, LogError};
 
+/// Whether the database behind `connection` has the log's `events` table.
+pub fn has_events_table(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+        [],
+        |row| row.get(0),
+    )
+}
+
 /// One schema migration: applied once, in order, and recorded in `schema_migrations`.
 struct Migration {
     version: u32,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::canonical::{chain_hash, row_digest, CallerFields, WriterFields, GENESIS_HASH};
 use crate::error::{sqlite, LogError};
 use crate::read::{open_read_only, EVENT_COLUMNS};
+use crate::schema::has_events_table;
 use crate::writer::read_head;
 
 /// Rows read by one task.
@@ -117,14 +118,7 @@ pub fn verify_path(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<VerifyReport, LogError> {
     let connection = open_read_only(path, Duration::from_secs(5))?;
-    let has_events: bool = connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(sqlite("read schema"))?;
-    if !has_events {
+    if !has_events_table(&connection).map_err(sqlite("read schema"))? {
         return Err(LogError::Corrupt {
             reason: format!("{} has no events table", path.display()),
         });

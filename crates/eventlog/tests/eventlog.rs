@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{event, events, raw_connection, wait_until, Backend, TestDatabase, TestLog};
+use common::{
+    event, events, projector_error, raw_connection, wait_until, Backend, PositionProjector,
+    TestDatabase, TestLog,
+};
 use eventlog::rusqlite::{self, Connection};
 use eventlog::{
     verify_path, verify_store, AppendOutcome, AppendRequest, Checkpoint, EventLog, ExpectedVersion,
@@ -693,7 +696,7 @@ impl Projector for CountingProjector {
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS stream_counts (stream_id TEXT PRIMARY KEY, events INTEGER NOT NULL)",
             )
-            .map_err(common::projector_error)
+            .map_err(projector_error)
     }
 
     fn apply(
@@ -713,7 +716,7 @@ impl Projector for CountingProjector {
                      ON CONFLICT (stream_id) DO UPDATE SET events = events + 1",
                     [&event.stream_id],
                 )
-                .map_err(common::projector_error)?;
+                .map_err(projector_error)?;
         }
         Ok(())
     }
@@ -806,11 +809,7 @@ struct OrderProjector;
 impl Projector for OrderProjector {
     fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
         CountingProjector.migrate(connection)?;
-        connection
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
-            )
-            .map_err(common::projector_error)
+        PositionProjector.migrate(connection)
     }
 
     fn apply(
@@ -819,7 +818,7 @@ impl Projector for OrderProjector {
         events: &[RecordedEvent],
     ) -> Result<(), LogError> {
         CountingProjector.apply(transaction, events)?;
-        common::record_positions(transaction, events)
+        PositionProjector.apply(transaction, events)
     }
 }
 

@@ -10,12 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{event, events, raw_connection, Backend, TestLog};
-use eventlog::rusqlite::{self, Connection};
-use eventlog::{
-    EventLog, ExpectedVersion, LocalProjections, LogError, LogOptions, NewEvent, Projector,
-    RecordedEvent,
-};
+use common::{event, events, raw_connection, Backend, PositionProjector, TestLog};
+use eventlog::{EventLog, ExpectedVersion, LocalProjections, LogError, LogOptions, NewEvent};
 use serde_json::json;
 
 /// A small deterministic generator for sleeps and choices.
@@ -42,6 +38,19 @@ const CHILD_ID_ENV: &str = "EVENTLOG_MULTI_WRITER_ID";
 struct Tally {
     events: u64,
     conflicts: u64,
+}
+
+impl Tally {
+    /// The sum of what the writer threads did.
+    fn of_threads(threads: Vec<std::thread::JoinHandle<Tally>>) -> Tally {
+        let mut total = Tally::default();
+        for thread in threads {
+            let tally = thread.join().expect("writer thread");
+            total.events += tally.events;
+            total.conflicts += tally.conflicts;
+        }
+        total
+    }
 }
 
 /// Appends `ATTEMPTS` requests of 1–3 events to the shared streams, each at the version it
@@ -96,12 +105,7 @@ fn multi_writer_child() {
             std::thread::spawn(move || contend(&log, writer * 10 + thread))
         })
         .collect();
-    let mut total = Tally::default();
-    for thread in threads {
-        let tally = thread.join().expect("child thread");
-        total.events += tally.events;
-        total.conflicts += tally.conflicts;
-    }
+    let total = Tally::of_threads(threads);
     println!("TALLY {} {}", total.events, total.conflicts);
 }
 
@@ -136,12 +140,7 @@ fn handles_and_processes_appending_together_keep_positions_and_versions_gap_free
             })
         })
         .collect();
-    let mut total = Tally::default();
-    for thread in threads {
-        let tally = thread.join().expect("writer thread");
-        total.events += tally.events;
-        total.conflicts += tally.conflicts;
-    }
+    let mut total = Tally::of_threads(threads);
     for child in children {
         let output = child.wait_with_output().expect("child finishes");
         assert!(output.status.success(), "the child writer failed");
@@ -280,25 +279,6 @@ fn reader_url(log: &EventLog) -> &str {
 }
 
 // ----- sync -----
-
-/// Records the positions it is given.
-struct PositionProjector;
-
-impl Projector for PositionProjector {
-    fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
-        connection
-            .execute_batch("CREATE TABLE IF NOT EXISTS seen (position INTEGER PRIMARY KEY)")
-            .map_err(common::projector_error)
-    }
-
-    fn apply(
-        &mut self,
-        transaction: &rusqlite::Transaction<'_>,
-        events: &[RecordedEvent],
-    ) -> Result<(), LogError> {
-        common::record_positions(transaction, events)
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_returns_once_this_handle_includes_what_another_appended() {

@@ -62,6 +62,11 @@ fn forger(db: &Path) -> Connection {
     connection
 }
 
+/// Runs `sql` on the log as a forger would (see [`forger`]).
+fn forge(db: &Path, sql: &str) {
+    forger(db).execute_batch(sql).expect("forge the log");
+}
+
 /// Exports the whole log and checks the export with the independent verifier.
 fn verify_export(db: &Path, checkpoints: &[Checkpoint]) -> ExportVerifyReport {
     let file = LogFile::open(db).expect("open the log file");
@@ -137,26 +142,19 @@ fn one_changed_payload_byte_is_found_at_its_position() {
 #[test]
 fn a_deleted_row_is_found_at_its_position() {
     let fixture = fixture();
-    let connection = forger(&fixture.db);
-    connection
-        .execute("DELETE FROM events WHERE position = 7", [])
-        .unwrap();
-    drop(connection);
+    forge(&fixture.db, "DELETE FROM events WHERE position = 7");
     assert_found(&fixture, Some((7, Problem::MissingRow)));
 }
 
 #[test]
 fn two_swapped_rows_are_found_at_the_first_of_them() {
     let fixture = fixture();
-    let connection = forger(&fixture.db);
-    connection
-        .execute_batch(
-            "UPDATE events SET position = 1000 WHERE position = 4;
-             UPDATE events SET position = 4 WHERE position = 5;
-             UPDATE events SET position = 5 WHERE position = 1000;",
-        )
-        .unwrap();
-    drop(connection);
+    forge(
+        &fixture.db,
+        "UPDATE events SET position = 1000 WHERE position = 4;
+         UPDATE events SET position = 4 WHERE position = 5;
+         UPDATE events SET position = 5 WHERE position = 1000;",
+    );
     assert_found(&fixture, Some((4, Problem::BrokenLink)));
 }
 
@@ -248,11 +246,7 @@ fn a_consistent_rewrite_passes_the_chain_and_is_found_by_a_kept_checkpoint() {
 #[test]
 fn rows_cut_off_the_end_are_found_only_by_a_kept_checkpoint() {
     let fixture = fixture();
-    let connection = forger(&fixture.db);
-    connection
-        .execute("DELETE FROM events WHERE position > 10", [])
-        .unwrap();
-    drop(connection);
+    forge(&fixture.db, "DELETE FROM events WHERE position > 10");
     assert_found(&fixture, None);
     let kept = read_checkpoints(&fixture.checkpoints).unwrap();
     let against = verify_against(&fixture.db, &kept, |_, _| {}).unwrap();

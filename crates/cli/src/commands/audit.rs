@@ -4,9 +4,8 @@ use super::{parse_instant, write_stdout, Context};
 use crate::args::AuditCommand;
 use crate::error::CliError;
 use crate::render::{actor_text, event_json, ticket_detail, ticket_json};
-use crate::rpc::{call_error, connect, Service};
+use crate::rpc::{call_error, connect, next_until_interrupted, Service};
 use crate::table::truncate;
-use futures::StreamExt;
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
 use serde_json::json;
@@ -32,15 +31,8 @@ pub async fn run(context: &Context, command: AuditCommand) -> Result<(), CliErro
                 .await
                 .map_err(call_error)?
                 .into_inner();
-            loop {
-                let next = tokio::select! {
-                    next = stream.next() => next,
-                    _ = tokio::signal::ctrl_c() => return Ok(()),
-                };
-                let Some(response) = next else {
-                    return Ok(());
-                };
-                let Some(event) = response.map_err(call_error)?.event else {
+            while let Some(response) = next_until_interrupted(&mut stream).await {
+                let Some(event) = response?.event else {
                     continue;
                 };
                 // One line per row, so that the output streams and pipes well.
@@ -59,6 +51,7 @@ pub async fn run(context: &Context, command: AuditCommand) -> Result<(), CliErro
                 };
                 write_stdout(&format!("{}\n", line.trim_end()))?;
             }
+            Ok(())
         }
         AuditCommand::Verify => {
             let response = client

@@ -16,8 +16,7 @@ use crate::render::{
     history_json, queue, sla_text_view, ticket_detail, ticket_json, ticket_table, timeline,
     timestamp_json,
 };
-use crate::rpc::{call_error, connect, Connection, Service};
-use futures::StreamExt;
+use crate::rpc::{call_error, connect, next_until_interrupted, Connection, Service};
 use proto::v1;
 use proto::v1::tickets_client::TicketsClient;
 use serde_json::{json, Value};
@@ -229,15 +228,8 @@ async fn watch(context: &Context, arguments: &FilterArgs) -> Result<(), CliError
         None => "queue".to_owned(),
     };
     let mut queue_state: BTreeMap<String, v1::Ticket> = BTreeMap::new();
-    loop {
-        let next = tokio::select! {
-            next = stream.next() => next,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let Some(change) = next else {
-            return Ok(());
-        };
-        let change = change.map_err(call_error)?;
+    while let Some(change) = next_until_interrupted(&mut stream).await {
+        let change = change?;
         let Some(ticket) = change.ticket else {
             continue;
         };
@@ -276,6 +268,7 @@ async fn watch(context: &Context, arguments: &FilterArgs) -> Result<(), CliError
             ))?;
         }
     }
+    Ok(())
 }
 
 /// The fields every command request carries.

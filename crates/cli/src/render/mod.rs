@@ -75,25 +75,19 @@ fn or_dash(text: String) -> String {
 impl View {
     /// An instant as "2026-11-02 10:00" in the view's offset, or "–".
     pub fn time(&self, timestamp: Option<&prost_types::Timestamp>) -> String {
-        instant(timestamp).map_or_else(
-            || "–".to_owned(),
-            |at| {
-                at.with_timezone(&self.offset)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            },
-        )
+        self.format_time(timestamp, "%Y-%m-%d %H:%M")
     }
 
     /// An instant as "2026-11-02 10:00:05" in the view's offset, or "–".
     pub fn time_seconds(&self, timestamp: Option<&prost_types::Timestamp>) -> String {
+        self.format_time(timestamp, "%Y-%m-%d %H:%M:%S")
+    }
+
+    /// An instant in `format` in the view's offset, or "–".
+    fn format_time(&self, timestamp: Option<&prost_types::Timestamp>, format: &str) -> String {
         instant(timestamp).map_or_else(
             || "–".to_owned(),
-            |at| {
-                at.with_timezone(&self.offset)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string()
-            },
+            |at| at.with_timezone(&self.offset).format(format).to_string(),
         )
     }
 

@@ -3,7 +3,7 @@
 use crate::event::{
     Classified, Dispatched, Event, ParentResolved, Received, Reopened, SolutionProposed,
 };
-use crate::ticket::{Approval, ChildLink, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
+use crate::ticket::{Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
 use crate::types::{Deadline, Deadlines, SlaState, Step};
 
 /// Folds one event into the state. Never fails and decides nothing: every choice was made
@@ -73,11 +73,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             state.parent = Some(linked.parent.clone());
             state.link_mode = Some(linked.mode);
         }
-        Event::ChildLinked(linked) => state.children.push(ChildLink {
-            child: linked.child.clone(),
-            mode: linked.mode,
-            at: linked.at,
-        }),
+        Event::ChildLinked(linked) => state.children.push(linked.clone()),
         Event::ParentResolved(resolved) => apply_parent_resolved(&mut state, resolved),
         Event::RewardGranted(reward) => state.reward = Some(reward.clone()),
         Event::Assigned(assigned) => state.assignee = Some(assigned.assignee.clone()),

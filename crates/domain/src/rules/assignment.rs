@@ -174,16 +174,12 @@ pub fn authorize_set_away(
         }
         _ => false,
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(DomainError::PermissionDenied {
-            reason: format!(
-                "{} ({}) may not set {person} away: only the person, their head or an admin may",
-                actor.principal, actor.role
-            ),
-        })
-    }
+    DomainError::unless_allowed(allowed, || {
+        format!(
+            "{} ({}) may not set {person} away: only the person, their head or an admin may",
+            actor.principal, actor.role
+        )
+    })
 }
 
 #[cfg(test)]

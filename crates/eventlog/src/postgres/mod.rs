@@ -25,14 +25,13 @@
 pub(crate) mod follower;
 mod writer;
 
-use std::sync::Mutex;
-
 use postgres::{Client, Row};
 use uuid::Uuid;
 
 use crate::canonical::{chain_hash, parse_timestamp, row_digest, CallerFields, WriterFields};
 use crate::error::{pg, LogError};
 use crate::event::RecordedEvent;
+use crate::idle::IdleConnections;
 use crate::verify::{checkpoint_mismatch, link, CheckedRow};
 use crate::{BadRow, Checkpoint, Head, Problem, VerifyReport, GENESIS_HASH};
 
@@ -121,6 +120,19 @@ pub fn on_blocking_pool<T>(work: impl FnOnce() -> T) -> T {
 /// Connects to the database.
 pub(crate) fn connect(url: &str) -> Result<Client, LogError> {
     crate::pgtls::connect(url)
+}
+
+/// Begins a transaction (`begin` naming it in errors) that holds the append lock until it
+/// ends: appends are serialised by it.
+pub(crate) fn append_transaction<'a>(
+    client: &'a mut Client,
+    begin: &'static str,
+) -> Result<postgres::Transaction<'a>, LogError> {
+    let mut transaction = client.transaction().map_err(pg(begin))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+        .map_err(pg("take the append lock"))?;
+    Ok(transaction)
 }
 
 /// Creates `schema_migrations` if needed and applies the missing migrations, under an
@@ -243,16 +255,14 @@ pub(crate) fn row_to_event(row: &Row) -> Result<RecordedEvent, LogError> {
 /// A few idle connections, reused across reads.
 pub struct PgPool {
     url: String,
-    max_idle: usize,
-    idle: Mutex<Vec<Client>>,
+    idle: IdleConnections<Client>,
 }
 
 impl PgPool {
     pub fn new(url: String, max_idle: usize) -> Self {
         PgPool {
             url,
-            max_idle,
-            idle: Mutex::new(Vec::new()),
+            idle: IdleConnections::new(max_idle),
         }
     }
 
@@ -268,24 +278,13 @@ impl PgPool {
         &self,
         work: impl FnOnce(&mut Client) -> Result<T, LogError>,
     ) -> Result<T, LogError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        let mut client = match pooled {
+        let mut client = match self.idle.take() {
             Some(client) if !client.is_closed() => client,
             _ => connect(&self.url)?,
         };
         let result = work(&mut client);
         if !client.is_closed() {
-            let mut idle = self
-                .idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if idle.len() < self.max_idle {
-                idle.push(client);
-            }
+            self.idle.keep(client);
         }
         result
     }
@@ -296,15 +295,29 @@ impl PgPool {
 /// connections are closed on a scoped thread of their own.
 impl Drop for PgPool {
     fn drop(&mut self) {
-        let idle = std::mem::take(
-            self.idle
-                .get_mut()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let idle = self.idle.take_all();
         if !idle.is_empty() {
             off_runtime(move || drop(idle));
         }
     }
+}
+
+/// The hash stored at `position`, if a row is stored there; `action` names the read in
+/// errors.
+fn stored_hash(
+    client: &mut impl postgres::GenericClient,
+    position: u64,
+    action: &'static str,
+) -> Result<Option<Vec<u8>>, LogError> {
+    client
+        .query_opt(
+            "SELECT hash FROM events WHERE position = $1",
+            &[&i64::try_from(position).unwrap_or(i64::MAX)],
+        )
+        .map_err(pg(action))?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(pg(action))
 }
 
 /// Events of one stream with version ≥ `from_version`, in version order.
@@ -313,17 +326,13 @@ pub(crate) fn read_stream(
     stream_id: &str,
     from_version: u64,
 ) -> Result<Vec<RecordedEvent>, LogError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
-         ORDER BY stream_version"
-    );
     let from = i64::try_from(from_version).unwrap_or(i64::MAX);
-    client
-        .query(sql.as_str(), &[&stream_id, &from])
-        .map_err(pg("read a stream"))?
-        .iter()
-        .map(row_to_event)
-        .collect()
+    query_events(
+        client,
+        "stream_id = $1 AND stream_version >= $2 ORDER BY stream_version",
+        &[&stream_id, &from],
+        "read a stream",
+    )
 }
 
 /// At most `limit` events with position ≥ `from_position`, in position order.
@@ -332,14 +341,27 @@ pub(crate) fn read_all(
     from_position: u64,
     limit: usize,
 ) -> Result<Vec<RecordedEvent>, LogError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
-    );
     let from = i64::try_from(from_position).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    query_events(
+        client,
+        "position >= $1 ORDER BY position LIMIT $2",
+        &[&from, &limit],
+        "read events",
+    )
+}
+
+/// The events that `selection` (what follows `WHERE`) picks, in its order.
+fn query_events(
+    client: &mut Client,
+    selection: &str,
+    parameters: &[&(dyn postgres::types::ToSql + Sync)],
+    action: &'static str,
+) -> Result<Vec<RecordedEvent>, LogError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {selection}");
     client
-        .query(sql.as_str(), &[&from, &limit])
-        .map_err(pg("read events"))?
+        .query(sql.as_str(), parameters)
+        .map_err(pg(action))?
         .iter()
         .map(row_to_event)
         .collect()
@@ -421,15 +443,7 @@ fn verify_here(
     let stored_at_checkpoint: Option<Vec<u8>> = if checkpoint.position == 0 {
         Some(GENESIS_HASH.to_vec())
     } else {
-        client
-            .query_opt(
-                "SELECT hash FROM events WHERE position = $1",
-                &[&i64::try_from(checkpoint.position).unwrap_or(i64::MAX)],
-            )
-            .map_err(pg("read checkpoint row"))?
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(pg("read checkpoint row"))?
+        stored_hash(&mut client, checkpoint.position, "read checkpoint row")?
     };
     if let Some(bad) = checkpoint_mismatch(&checkpoint, stored_at_checkpoint.as_deref()) {
         report.first_bad = Some(bad);
@@ -600,10 +614,7 @@ const IMPORT_ROWS: &str = "INSERT INTO events (position, stream_id, stream_versi
 /// Appends rows recorded elsewhere verbatim after the head, under the append lock, checking
 /// that each continues the chain; rows already stored with the same hash are skipped.
 pub(crate) fn import(client: &mut Client, rows: &[RecordedEvent]) -> Result<Head, LogError> {
-    let mut transaction = client.transaction().map_err(pg("begin import"))?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-        .map_err(pg("take the append lock"))?;
+    let mut transaction = append_transaction(client, "begin import")?;
     let mut head = read_head(&mut transaction)?;
     let mut fresh = Vec::with_capacity(rows.len());
     for row in rows {
@@ -641,15 +652,7 @@ fn check_already_stored(
     transaction: &mut postgres::Transaction<'_>,
     row: &RecordedEvent,
 ) -> Result<(), LogError> {
-    let stored: Option<Vec<u8>> = transaction
-        .query_opt(
-            "SELECT hash FROM events WHERE position = $1",
-            &[&i64::try_from(row.position).unwrap_or(i64::MAX)],
-        )
-        .map_err(pg("compare an imported row"))?
-        .map(|stored| stored.try_get(0))
-        .transpose()
-        .map_err(pg("compare an imported row"))?;
+    let stored = stored_hash(transaction, row.position, "compare an imported row")?;
     if stored.as_deref() != Some(&row.hash[..]) {
         return Err(LogError::Corrupt {
             reason: format!(

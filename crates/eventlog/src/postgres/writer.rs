@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use postgres::{Client, Transaction};
 use uuid::Uuid;
 
-use super::{connect, read_head, row_to_event, Pending, APPEND_LOCK, CHANNEL, EVENT_COLUMNS};
+use super::{
+    append_transaction, connect, read_head, row_to_event, Pending, CHANNEL, EVENT_COLUMNS,
+};
 use crate::canonical::{format_timestamp, truncate_to_micros};
 use crate::error::{pg, LogError};
 use crate::event::{AppendOutcome, RecordedEvent};
@@ -147,12 +149,7 @@ impl PgWriter {
         refused: &HashMap<(usize, usize), LogError>,
     ) -> Result<(BatchAnswers, Head), BatchError> {
         let client = client_of(&mut self.client, &self.url)?;
-        let mut transaction = client
-            .transaction()
-            .map_err(pg("begin append transaction"))?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-            .map_err(pg("take the append lock"))?;
+        let mut transaction = append_transaction(client, "begin append transaction")?;
         let start = read_head(&mut transaction)?;
         let mut decided = Decided {
             stored: stored_events(&mut transaction, batch)?,
@@ -470,12 +467,7 @@ pub(crate) fn catch_up(
     let mut folded = 0u64;
     let mut reported = std::time::Instant::now();
     loop {
-        let mut transaction = client
-            .transaction()
-            .map_err(pg("begin the shared projections' catch-up"))?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-            .map_err(pg("take the append lock"))?;
+        let mut transaction = append_transaction(client, "begin the shared projections' catch-up")?;
         let projected = shared.position(&mut transaction)?;
         let head = read_head(&mut transaction)?.position;
         if projected >= head {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+mod postgres_server;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use eventlog::{
     verify_store, EventLog, LocalProjections, LogOptions, NewEvent, Projector, StoreUrl,
     VerifyReport,
 };
+use eventlog::{LogError, RecordedEvent};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -22,18 +25,39 @@ pub enum Backend {
     Postgres,
 }
 
-/// The server the PostgreSQL tests use, without a database name.
-pub fn postgres_base_url() -> String {
-    let base = std::env::var("CLOOP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
-    let base = base.trim_end_matches('/');
-    // Drop a database name if the URL carries one.
-    match base.find("://") {
-        Some(scheme_end) => match base[scheme_end + 3..].find('/') {
-            Some(slash) => base[..scheme_end + 3 + slash].to_string(),
-            None => base.to_string(),
-        },
-        None => base.to_string(),
+pub use postgres_server::postgres_base_url;
+use postgres_server::recreate_database;
+
+/// A projector's failure from a failed statement.
+pub fn projector_error(error: eventlog::rusqlite::Error) -> LogError {
+    LogError::Projector {
+        reason: error.to_string(),
+    }
+}
+
+/// Records every position it is given, in the order given, in the table `seen`.
+pub struct PositionProjector;
+
+impl Projector for PositionProjector {
+    fn migrate(&mut self, connection: &Connection) -> Result<(), LogError> {
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL UNIQUE)",
+            )
+            .map_err(projector_error)
+    }
+
+    fn apply(
+        &mut self,
+        transaction: &eventlog::rusqlite::Transaction<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), LogError> {
+        for event in events {
+            transaction
+                .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
+                .map_err(projector_error)?;
+        }
+        Ok(())
     }
 }
 
@@ -53,15 +77,7 @@ impl TestDatabase {
             DATABASES.fetch_add(1, Ordering::Relaxed)
         );
         let base = postgres_base_url();
-        off_runtime(|| {
-            let mut admin = admin_client();
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .expect("drop a leftover test database");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create the test database");
-        });
+        off_runtime(|| recreate_database(&mut admin_client(), &name));
         TestDatabase {
             url: format!("{base}/{name}"),
             name,
@@ -289,24 +305,4 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
 
 pub fn raw_connection(path: &Path) -> Connection {
     Connection::open(path).expect("open raw connection")
-}
-
-/// A projector's failure to write its tables, as the log reports it.
-pub fn projector_error(error: impl std::fmt::Display) -> eventlog::LogError {
-    eventlog::LogError::Projector {
-        reason: error.to_string(),
-    }
-}
-
-/// Inserts the position of each of `events` into the projection table `seen`.
-pub fn record_positions(
-    transaction: &eventlog::rusqlite::Transaction<'_>,
-    events: &[eventlog::RecordedEvent],
-) -> Result<(), eventlog::LogError> {
-    for event in events {
-        transaction
-            .execute("INSERT INTO seen (position) VALUES (?1)", [event.position])
-            .map_err(projector_error)?;
-    }
-    Ok(())
 }
