@@ -21,6 +21,11 @@ pub const MAX_WRONG_TRIES: u32 = 5;
 /// How long a ticket stays locked, and how long wrong tries are remembered.
 pub const LOCK_MINUTES: i64 = 15;
 
+/// The most replies a customer may leave on one ticket through self-service: a ticket's notes
+/// are capped (`max_notes_per_ticket`), and the customer must not be able to use up the
+/// staff's.
+pub const MAX_REPLIES_PER_TICKET: usize = 20;
+
 /// The actor of a customer's own reply or rating.
 pub fn customer_actor() -> Actor {
     Actor::system(CUSTOMER_PRINCIPAL)

@@ -22,6 +22,7 @@ use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
 use domain::selfservice::{
     customer_actor, is_customer, phone_ends_with, well_formed_digits, Lockout,
+    MAX_REPLIES_PER_TICKET,
 };
 use domain::ticket::Ticket;
 use domain::types::{Actor, Step};
@@ -230,9 +231,24 @@ impl v1::self_service_server::SelfService for SelfServiceService {
     ) -> Result<Response<v1::ReplyResponse>, Status> {
         self.check_rate(&request)?;
         let request = request.into_inner();
-        let (ticket_id, _) = self.open(&request.ticket_id, &request.digits).await?;
+        let (ticket_id, ticket) = self.open(&request.ticket_id, &request.digits).await?;
         if request.text.trim().is_empty() {
             return Err(status_from(DomainError::invalid("text", "is required")));
+        }
+        let replies = self
+            .status(&ticket_id, &ticket)
+            .await?
+            .notes
+            .iter()
+            .filter(|note| note.from_customer)
+            .count();
+        if replies >= MAX_REPLIES_PER_TICKET {
+            return Err(status_from(DomainError::Precondition {
+                reason: format!(
+                    "ticket {ticket_id} has {replies} replies of the customer, the most it may \
+                     have; customer service will be in touch"
+                ),
+            }));
         }
         let command = Command::AddNote {
             text: request.text.trim().to_owned(),
