@@ -8,11 +8,11 @@
 
 use crate::answer::PageError;
 use crate::error::ConsoleError;
-use crate::routes::{context, html, with_cookie, Shared};
+use crate::routes::{context, cookie_header, html, with_cookie, Shared};
 use crate::session::{cookie, random_hex, same_secret, set_cookie};
 use crate::views::status::{self as view, Notice, StatusForm};
 use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use proto::v1;
 use serde::Deserialize;
@@ -23,10 +23,7 @@ pub const STATUS_CSRF_COOKIE: &str = "cloop_status_csrf";
 
 /// The token of this browser's customer forms: the cookie's, or a fresh one.
 fn form_token(headers: &HeaderMap) -> (String, bool) {
-    let cookies = headers
-        .get(header::COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+    let cookies = cookie_header(headers);
     match cookie(cookies, STATUS_CSRF_COOKIE).filter(|token| token.len() >= 32) {
         Some(token) => (token.to_owned(), false),
         None => (random_hex(32), true),
@@ -130,10 +127,7 @@ pub async fn status_post(
     Form(post): Form<StatusPost>,
 ) -> Result<Response, PageError> {
     let lang = context(&state, &headers, &uri).lang;
-    let cookies = headers
-        .get(header::COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+    let cookies = cookie_header(&headers);
     let expected = cookie(cookies, STATUS_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(expected, &post.csrf_token) {
         return Err(PageError::new(lang, ConsoleError::Forged));

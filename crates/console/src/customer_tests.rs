@@ -8,7 +8,7 @@ use crate::routes::AppState;
 use crate::session::Sessions;
 use crate::settings::ConsoleSettings;
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{header, Request};
 use axum::Router;
 use chrono::FixedOffset;
 use proto::v1::self_service_server::{SelfService, SelfServiceServer};
