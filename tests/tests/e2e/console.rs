@@ -837,6 +837,17 @@ async fn customers_follow_reply_to_and_rate_their_ticket_in_the_browser() {
     if let Some(dir) = &shots {
         browser.screenshot(&customer, &dir.join("status-zh.png"));
     }
+    browser.call(
+        Some(&customer.session),
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": true }),
+    );
+    look_up(&mut browser, &customer, &console, &unhappy, DIGITS);
+    let width = browser.eval(&customer, "document.documentElement.scrollWidth");
+    assert!(
+        width.as_u64().is_some_and(|width| width <= 390),
+        "the status page is {width} px wide on a phone"
+    );
     browser.open(&customer, &format!("{console}/adopted"));
     assert!(browser
         .eval(&customer, "document.body.innerText")
