@@ -265,6 +265,7 @@ fn texts(key: &str) -> Option<(&'static str, &'static str)> {
 // structure: table
 fn customer_texts(key: &str) -> Option<(&'static str, &'static str)> {
     Some(match key {
+        "actor.customer" => ("the customer (status page)", "顾客（进度页）"),
         "status.title" => ("Your ticket", "工单进度"),
         "status.ticket" => ("Ticket number", "工单号"),
         "status.digits" => (
