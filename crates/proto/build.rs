@@ -11,6 +11,7 @@ const PROTO_FILES: &[&str] = &[
     "feedback/v1/audit.proto",
     "feedback/v1/reports.proto",
     "feedback/v1/events.proto",
+    "feedback/v1/selfservice.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,7 +1,7 @@
 //! The router of the whole console: which handler answers which route.
 
-use crate::pages;
 use crate::routes::{self, Shared};
+use crate::{customer, pages};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,6 +22,11 @@ pub fn router(state: Shared) -> Router {
         .route("/tickets/{ticket_id}/{action}", post(pages::act))
         .route("/reports", get(pages::reports))
         .route("/audit", get(pages::audit))
+        .route(
+            "/status",
+            get(customer::status_page).post(customer::status_post),
+        )
+        .route("/adopted", get(customer::adopted))
         .layer(axum::middleware::map_response(routes::security_headers))
         .with_state(state)
 }

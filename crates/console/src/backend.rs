@@ -5,6 +5,7 @@
 use crate::error::ConsoleError;
 use proto::v1::audit_client::AuditClient;
 use proto::v1::reports_client::ReportsClient;
+use proto::v1::self_service_client::SelfServiceClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::time::Duration;
 use tonic::metadata::MetadataValue;
@@ -63,6 +64,12 @@ impl Backend {
 
     pub fn audit(&self) -> AuditClient<Channel> {
         AuditClient::new(self.workflow.clone())
+    }
+
+    /// The customers' service: no token at all (the customer pages prove themselves with a
+    /// ticket's phone digits).
+    pub fn self_service(&self) -> SelfServiceClient<Channel> {
+        SelfServiceClient::new(self.workflow.clone())
     }
 
     /// Whether the workflow answers its health check.

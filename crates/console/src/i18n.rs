@@ -257,6 +257,73 @@ fn texts(key: &str) -> Option<(&'static str, &'static str)> {
         "role.admin" => ("administrator", "管理员"),
         "role.adapter" => ("adapter", "接入程序"),
         "role.system" => ("system", "系统"),
+        _ => return customer_texts(key),
+    })
+}
+
+/// (English, Chinese) of the customers' pages.
+// structure: table
+fn customer_texts(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "actor.customer" => ("the customer (status page)", "顾客（进度页）"),
+        "status.title" => ("Your ticket", "工单进度"),
+        "status.ticket" => ("Ticket number", "工单号"),
+        "status.digits" => (
+            "Last 4 digits of the phone on the ticket",
+            "登记手机号的后 4 位",
+        ),
+        "status.hint" => (
+            "The ticket number is in the notice you received. After five wrong tries the ticket is locked for 15 minutes.",
+            "工单号见您收到的受理通知。连续输错五次，该工单将锁定 15 分钟。",
+        ),
+        "status.show" => ("Show", "查询"),
+        "status.nothing" => (
+            "Nothing was found for this ticket number and these digits.",
+            "未找到与该工单号和手机号后 4 位相符的工单。",
+        ),
+        "status.malformed" => (
+            "Enter the ticket number and exactly 4 digits.",
+            "请输入工单号和 4 位数字。",
+        ),
+        "status.busy" => (
+            "Too many requests just now; please try again in a moment.",
+            "请求过于频繁，请稍后再试。",
+        ),
+        "status.replied" => ("Your reply was recorded on the ticket.", "您的回复已记录在工单中。"),
+        "status.rated" => ("Thank you for your rating.", "感谢您的评价。"),
+        "status.refused" => ("Not recorded", "未能记录"),
+        "status.step" => ("Step", "当前环节"),
+        "status.received" => ("Received", "受理时间"),
+        "status.respond_by" => ("First response expected by", "预计首次答复"),
+        "status.resolve_by" => ("Expected to be resolved by", "预计办结时间"),
+        "status.resolved_at" => ("Resolved", "处理完成"),
+        "status.solution" => ("Solution", "处理结果"),
+        "status.your_rating" => ("Your rating", "您的评分"),
+        "status.notes" => ("Messages", "消息"),
+        "status.no_notes" => ("No messages yet.", "暂无消息。"),
+        "status.from_you" => ("You", "您"),
+        "status.from_us" => ("Customer service", "客服"),
+        "status.rate" => ("Rate how we handled it", "评价本次处理"),
+        "status.rate_question" => ("How satisfied are you?", "您对处理结果满意吗？"),
+        "status.score1" => ("very unsatisfied", "非常不满意"),
+        "status.score2" => ("unsatisfied", "不满意"),
+        "status.score3" => ("neutral", "一般"),
+        "status.score4" => ("satisfied", "满意"),
+        "status.score5" => ("very satisfied", "非常满意"),
+        "status.comment" => ("Comment (optional)", "意见（选填）"),
+        "status.rate_submit" => ("Send the rating", "提交评价"),
+        "status.reply" => ("Reply", "回复"),
+        "status.reply_text" => ("Your message", "您的留言"),
+        "status.reply_submit" => ("Send", "发送"),
+        "status.another" => ("Look up another ticket", "查询其他工单"),
+        "adopted.title" => ("Adopted suggestions", "已采纳的建议"),
+        "adopted.intro" => (
+            "Suggestions from our customers that we adopted. Thank you!",
+            "感谢以下顾客的建议，我们已采纳。",
+        ),
+        "adopted.none" => ("None yet.", "暂无。"),
+        "adopted.solution" => ("What we did", "我们的改进"),
+        "adopted.more" => ("More", "更多"),
         _ => return None,
     })
 }

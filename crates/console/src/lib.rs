@@ -16,6 +16,7 @@ pub mod actions;
 pub mod answer;
 pub mod app;
 pub mod backend;
+pub mod customer;
 pub mod error;
 pub mod i18n;
 pub mod pages;

@@ -80,12 +80,17 @@ fn query_lang(uri: &Uri) -> Option<String> {
     })
 }
 
-/// The request's language and session.
-pub fn context(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Context {
-    let cookies = headers
+/// The request's `Cookie` header, empty when there is none.
+pub fn cookie_header(headers: &HeaderMap) -> &str {
+    headers
         .get(header::COOKIE)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The request's language and session.
+pub fn context(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Context {
+    let cookies = cookie_header(headers);
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|value| value.to_str().ok());
@@ -215,10 +220,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let context = context(&state, &headers, &uri);
-    let cookies = headers
-        .get(header::COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+    let cookies = cookie_header(&headers);
     let expected = cookie(cookies, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if !same_secret(expected, &form.csrf_token) {
         return Err(PageError::new(context.lang, ConsoleError::Forged));

@@ -15,6 +15,7 @@ pub mod notice;
 pub mod notification;
 pub mod problems;
 pub mod rules;
+pub mod selfservice;
 pub mod submission;
 pub mod ticket;
 pub mod types;

@@ -131,6 +131,25 @@ impl Grpc {
         self
     }
 
+    /// Adds `service` without the authentication interceptor: for a service that proves its
+    /// callers otherwise (the customers' self-service) and limits them itself.
+    pub fn add_public<S>(mut self, service: S) -> Self
+    where
+        S: tonic::codegen::Service<
+                tonic::codegen::http::Request<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.router = self.router.add_service(service);
+        self
+    }
+
     /// Serves on `listener` (TCP_NODELAY: without it small answers wait for the client's
     /// delayed ack) until `shutdown`, then marks the services NOT_SERVING.
     pub async fn serve(

@@ -2,8 +2,10 @@
 //! a pipe (`--remote-debugging-pipe`, two named pipes), signs in, sees a new ticket arrive
 //! in the queue without reloading, acts on it through to archive, shows hostile content as
 //! text, refuses forged forms, and keeps another department's person out (404, nothing in
-//! the queue). With `CLOOP_CONSOLE_SCREENSHOTS=1` it writes the screenshots of
-//! `docs/console.md` (queue and ticket page, English and Chinese) into `docs/console/`.
+//! the queue). Customers, without signing in, follow their ticket on the status page with the
+//! last 4 digits of their phone, reply, rate it in review, and are locked out after five wrong
+//! tries. With `CLOOP_CONSOLE_SCREENSHOTS=1` it writes the screenshots of `docs/console.md`
+//! (queue, ticket page and status page, English and Chinese) into `docs/console/`.
 //!
 //! The set-up is a few functions ([`start_console`], [`Browser::start`], [`sign_in`]) so that
 //! it moves to another harness as it is.
@@ -627,4 +629,228 @@ async fn staff_work_a_ticket_to_archive_in_the_browser() {
     assert_eq!(browser.eval(&service, "location.pathname"), json!("/login"));
     browser.open(&service, &format!("{console}/queue"));
     assert_eq!(browser.eval(&service, "location.pathname"), json!("/login"));
+}
+
+/// The digits of the phone on the customers' tickets (`web_submission`'s `13800138000`).
+const DIGITS: &str = "8000";
+
+/// A ticket from the web form that the rules route to a department at once; its id.
+async fn customer_ticket(cluster: &TestCluster, external_id: &str) -> String {
+    let request = e2e::web_submission(external_id, "APP卡顿，打开很慢，经常闪退");
+    let ticket_id = cluster.submit_as("t-adapter", request).await;
+    wait_ticket(cluster, &ticket_id, step_is(v1::Step::Handle)).await;
+    ticket_id
+}
+
+/// The department proposes a fix (and the head's approval, when the policy asks for one, is
+/// given by the administrator): the ticket is in review.
+async fn to_review(cluster: &TestCluster, ticket_id: &str) {
+    let mut tickets = cluster.tickets_client();
+    tickets
+        .add_note(e2e::authorized(
+            v1::AddNoteRequest {
+                ticket_id: ticket_id.into(),
+                command_id: format!("{ticket_id}-note"),
+                text: "已为您升级到最新版本".into(),
+                visibility: v1::NoteVisibility::Customer as i32,
+                ..Default::default()
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("note to the customer");
+    let proposed = tickets
+        .propose_solution(e2e::authorized(
+            v1::ProposeSolutionRequest {
+                ticket_id: ticket_id.into(),
+                command_id: format!("{ticket_id}-propose"),
+                outcome: v1::Outcome::Fixed as i32,
+                text: "已修复卡顿".into(),
+                ..Default::default()
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("propose")
+        .into_inner();
+    if proposed
+        .ticket
+        .is_some_and(|ticket| ticket.step == v1::Step::Handle as i32)
+    {
+        tickets
+            .approve_solution(e2e::authorized(
+                v1::ApproveSolutionRequest {
+                    ticket_id: ticket_id.into(),
+                    command_id: format!("{ticket_id}-approve"),
+                    approve: true,
+                    ..Default::default()
+                },
+                "t-admin",
+            ))
+            .await
+            .expect("approve");
+    }
+    wait_ticket(cluster, ticket_id, step_is(v1::Step::Review)).await;
+}
+
+/// Looks up `ticket_id` with `digits` on the status page.
+fn look_up(browser: &mut Browser, tab: &Tab, console: &str, ticket_id: &str, digits: &str) {
+    browser.open(tab, &format!("{console}/status"));
+    browser.submit(
+        tab,
+        "#form-status",
+        &[("ticket", ticket_id), ("digits", digits)],
+    );
+}
+
+/// Whether the page shows the ticket's status (the step is only shown with the right digits).
+fn shows_status(browser: &mut Browser, tab: &Tab) -> bool {
+    browser.eval(tab, "!!document.getElementById('status-step')") == json!(true)
+}
+
+/// Rates the shown ticket with `score`.
+fn rate(browser: &mut Browser, tab: &Tab, score: u32) {
+    browser.eval(
+        tab,
+        &format!(
+            "document.querySelector('#form-rate input[name=\"satisfaction\"][value=\"{score}\"]').checked = true"
+        ),
+    );
+    browser.submit(tab, "#form-rate", &[("comment", "谢谢")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_follow_reply_to_and_rate_their_ticket_in_the_browser() {
+    let Some(mut browser) = Browser::start() else {
+        eprintln!("skipped: chromium is not installed (make tools installs it)");
+        return;
+    };
+    let mut pair = start_pair(PairOptions::default());
+    let console = start_console(&mut pair);
+    let shots = screenshot_dir();
+    let happy = customer_ticket(&pair, "customer-happy").await;
+    let unhappy = customer_ticket(&pair, "customer-unhappy").await;
+    let locked = customer_ticket(&pair, "customer-locked").await;
+    to_review(&pair, &happy).await;
+    to_review(&pair, &unhappy).await;
+    let customer = browser.person();
+
+    // Wrong digits show nothing of the ticket: the same page as an unknown ticket.
+    look_up(&mut browser, &customer, &console, &happy, "0000");
+    assert!(!shows_status(&mut browser, &customer));
+    let wrong = browser.eval(&customer, "document.querySelector('main').innerText");
+    let nobody = domain::ids::TicketIdGenerator::new(99)
+        .next(chrono::Utc::now())
+        .to_string();
+    look_up(&mut browser, &customer, &console, &nobody, DIGITS);
+    let unknown = browser.eval(&customer, "document.querySelector('main').innerText");
+    assert_eq!(
+        wrong, unknown,
+        "one answer for wrong digits and an unknown ticket"
+    );
+    assert!(wrong.as_str().is_some_and(|text| !text.contains("已修复")));
+
+    // The right digits: the step, the expected time, the note to the customer; no phone.
+    look_up(&mut browser, &customer, &console, &happy, DIGITS);
+    assert!(shows_status(&mut browser, &customer));
+    let page = browser.eval(&customer, "document.body.innerText");
+    let page = page.as_str().unwrap_or_default().to_owned();
+    assert!(
+        page.contains("已为您升级到最新版本") && page.contains("已修复卡顿"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("13800138000") && !page.contains("138****"),
+        "{page}"
+    );
+    if let Some(dir) = &shots {
+        browser.screenshot(&customer, &dir.join("status-en.png"));
+    }
+
+    // A reply is recorded on the same ticket, as the customer's words.
+    browser.submit(&customer, "#form-reply", &[("text", "好的，我再试试")]);
+    assert!(shows_status(&mut browser, &customer));
+    let events = e2e::history(&mut pair.tickets_client(), &happy, "t-service").await;
+    let reply = events
+        .iter()
+        .rev()
+        .find(|event| event.event_type == "note_added")
+        .expect("the reply");
+    assert!(reply.payload.contains("好的，我再试试"), "{reply:?}");
+    assert_eq!(
+        reply.actor.as_ref().map(|actor| actor.principal.as_str()),
+        Some("customer")
+    );
+
+    // A good rating is the review; customer service archives. A bad one reopens.
+    rate(&mut browser, &customer, 5);
+    let rated = wait_ticket(&pair, &happy, |ticket| ticket.satisfaction == 5).await;
+    assert_eq!(rated.step, v1::Step::Review as i32);
+    pair.tickets_client()
+        .archive(e2e::authorized(
+            v1::ArchiveRequest {
+                ticket_id: happy.clone(),
+                command_id: format!("{happy}-archive"),
+                ..Default::default()
+            },
+            "t-service",
+        ))
+        .await
+        .expect("archive");
+    wait_ticket(&pair, &happy, step_is(v1::Step::Archive)).await;
+    look_up(&mut browser, &customer, &console, &unhappy, DIGITS);
+    rate(&mut browser, &customer, 1);
+    let reopened = wait_ticket(&pair, &unhappy, |ticket| ticket.round == 2).await;
+    assert_eq!(reopened.step, v1::Step::Handle as i32, "reopened");
+
+    // Five wrong tries lock the ticket: the sixth, with the right digits, shows nothing.
+    for wrong in ["0001", "0002", "0003", "0004", "0005"] {
+        look_up(&mut browser, &customer, &console, &locked, wrong);
+        assert!(!shows_status(&mut browser, &customer));
+    }
+    look_up(&mut browser, &customer, &console, &locked, DIGITS);
+    assert!(
+        !shows_status(&mut browser, &customer),
+        "locked for 15 minutes"
+    );
+    let sixth = browser.eval(&customer, "document.querySelector('main').innerText");
+    assert_eq!(
+        sixth.as_str().map(|text| text.replace(&locked, "T")),
+        wrong.as_str().map(|text| text.replace(&happy, "T")),
+        "the same answer as wrong digits"
+    );
+
+    // Forged customer forms are refused; the page works in Chinese; the public list.
+    let forged = fetch_status(
+        &mut browser,
+        &customer,
+        "/status",
+        Some(&format!("ticket={unhappy}&digits={DIGITS}&csrf_token=00ff")),
+    );
+    assert_eq!(forged, json!(403));
+    browser.open(&customer, &format!("{console}/lang/zh?back=/status"));
+    look_up(&mut browser, &customer, &console, &happy, DIGITS);
+    assert!(browser
+        .eval(&customer, "document.body.innerText")
+        .as_str()
+        .is_some_and(|text| text.contains("当前环节") && text.contains("归档")));
+    if let Some(dir) = &shots {
+        browser.screenshot(&customer, &dir.join("status-zh.png"));
+    }
+    browser.call(
+        Some(&customer.session),
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": true }),
+    );
+    look_up(&mut browser, &customer, &console, &unhappy, DIGITS);
+    let width = browser.eval(&customer, "document.documentElement.scrollWidth");
+    assert!(
+        width.as_u64().is_some_and(|width| width <= 390),
+        "the status page is {width} px wide on a phone"
+    );
+    browser.open(&customer, &format!("{console}/adopted"));
+    assert!(browser
+        .eval(&customer, "document.body.innerText")
+        .as_str()
+        .is_some_and(|text| text.contains("已采纳的建议")));
 }

@@ -7,6 +7,7 @@ pub mod forms;
 pub mod layout;
 pub mod queue;
 pub mod reports;
+pub mod status;
 pub mod ticket;
 
 use crate::i18n::{value, Lang};

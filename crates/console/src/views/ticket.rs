@@ -24,6 +24,22 @@ pub struct TicketView {
     pub similar: Vec<(v1::Ticket, f64)>,
 }
 
+/// Who did it: `name (role, department)`, or the customer on their status page.
+fn actor_text(lang: Lang, actor: &v1::Actor) -> String {
+    let customer = actor.principal == domain::selfservice::CUSTOMER_PRINCIPAL
+        && actor.role == v1::Role::System as i32;
+    if customer {
+        return tr(lang, "actor.customer").to_owned();
+    }
+    let mut text = format!("{} ({}", actor.principal, role(lang, actor.role));
+    if !actor.department.is_empty() {
+        text.push_str(", ");
+        text.push_str(&actor.department);
+    }
+    text.push(')');
+    text
+}
+
 /// The texts of an event's payload worth showing in the timeline (a note, a reason, ...).
 pub fn event_texts(payload: &str) -> Vec<(String, String)> {
     let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(payload)
@@ -137,9 +153,7 @@ fn history(lang: Lang, events: &[v1::LogEvent], offset: FixedOffset) -> Markup {
                         time { (when(event.occurred_at.as_ref(), offset)) }
                         " "
                         strong class="event" { (event.event_type) }
-                        " · " (actor.principal) " (" (role(lang, actor.role))
-                        @if !actor.department.is_empty() { ", " (actor.department) }
-                        ")"
+                        " · " (actor_text(lang, &actor))
                         @let texts = event_texts(&event.payload);
                         @if !texts.is_empty() {
                             dl class="payload" { @for (key, text) in &texts { dt { (key) } dd { (text) } } }
@@ -261,6 +275,25 @@ mod tests {
             }],
             ..TicketView::default()
         }
+    }
+
+    #[test]
+    fn the_customer_is_named_as_such_in_the_history() {
+        let customer = v1::Actor {
+            principal: "customer".into(),
+            role: v1::Role::System as i32,
+            ..v1::Actor::default()
+        };
+        assert_eq!(
+            actor_text(Lang::En, &customer),
+            tr(Lang::En, "actor.customer")
+        );
+        let person = v1::Actor {
+            principal: "customer".into(),
+            role: v1::Role::Agent as i32,
+            department: "logistics".into(),
+        };
+        assert_eq!(actor_text(Lang::En, &person), "customer (agent, logistics)");
     }
 
     #[test]

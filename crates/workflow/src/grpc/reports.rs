@@ -107,25 +107,8 @@ impl v1::reports_server::Reports for ReportsService {
                 )));
             }
         }
-        let after = if request.page_token.is_empty() {
-            0
-        } else {
-            request
-                .page_token
-                .parse::<i64>()
-                .ok()
-                .filter(|seq| *seq >= 0)
-                .ok_or_else(|| {
-                    status_from(DomainError::invalid(
-                        "page_token",
-                        "is not a token this service gave out",
-                    ))
-                })?
-        };
-        let page_size = match request.page_size {
-            0 => DEFAULT_ADOPTED_PAGE,
-            size => size.min(MAX_ADOPTED_PAGE),
-        };
+        let after = parse_adopted_page_token(&request.page_token)?;
+        let page_size = adopted_page_size(request.page_size);
         let (suggestions, next) = self
             .readers
             .with(move |connection| adopted_page(connection, from, to, after, page_size))
@@ -273,9 +256,35 @@ pub fn report_at_position(
         .ok_or_else(|| Failure::Internal("no log row was read for the report".to_owned()))
 }
 
+/// The size of a page of adopted suggestions: the default for 0, at most the largest.
+pub(crate) fn adopted_page_size(requested: u32) -> u32 {
+    match requested {
+        0 => DEFAULT_ADOPTED_PAGE,
+        size => size.min(MAX_ADOPTED_PAGE),
+    }
+}
+
+/// The position after which a page of adopted suggestions starts: 0 for none, else a token
+/// this service gave out.
+pub(crate) fn parse_adopted_page_token(token: &str) -> Result<i64, Status> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    token
+        .parse::<i64>()
+        .ok()
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| {
+            status_from(DomainError::invalid(
+                "page_token",
+                "is not a token this service gave out",
+            ))
+        })
+}
+
 /// One page of adopted suggestions adopted in `[from, to)`, in receipt order after `after`,
 /// and the token of the next page.
-fn adopted_page(
+pub(crate) fn adopted_page(
     connection: &Connection,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,

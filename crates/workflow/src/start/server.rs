@@ -1,5 +1,7 @@
 //! The gRPC side of a started workflow: `feedback.v1.Tickets`, `feedback.v1.Audit` and
-//! `feedback.v1.Reports` behind the bearer-token interceptor, with health and reflection.
+//! `feedback.v1.Reports` behind the bearer-token interceptor, `feedback.v1.SelfService`
+//! without it (its callers prove themselves with a ticket's phone digits), with health and
+//! reflection.
 
 use super::duties::Duties;
 use super::storage::Storage;
@@ -14,6 +16,7 @@ pub(crate) const SERVICES: &[&str] = &[
     "feedback.v1.Tickets",
     "feedback.v1.Audit",
     "feedback.v1.Reports",
+    "feedback.v1.SelfService",
 ];
 
 /// The gRPC server of the workflow, ready to serve.
@@ -62,9 +65,22 @@ pub(crate) async fn build(
         watches: query_limits.watches.clone(),
     })
     .max_decoding_message_size(max_message_bytes);
+    let self_service =
+        proto::v1::self_service_server::SelfServiceServer::new(grpc::SelfServiceService {
+            commands: storage.commands.clone(),
+            readers: storage.readers.clone(),
+            log: storage.log.clone(),
+            lockout: Default::default(),
+            limiter: authenticator.limiter().clone(),
+            limit: authenticator
+                .registry()
+                .role_rate_limit(domain::types::Role::Agent),
+        })
+        .max_decoding_message_size(max_message_bytes);
     Ok(Grpc::new(config.tls.as_ref(), SERVICES, authenticator)
         .await?
         .add_authenticated(tickets)
         .add_authenticated(audit)
-        .add_authenticated(reports))
+        .add_authenticated(reports)
+        .add_public(self_service))
 }
