@@ -5,9 +5,20 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use prometheus::core::Collector;
 use prometheus::{Encoder, Registry, TextEncoder};
 use std::future::Future;
 use std::net::SocketAddr;
+
+/// Registers `metric` in `registry` and returns it: how a service builds its metrics, each
+/// one created and registered in one step.
+pub fn registered<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> Result<M, prometheus::Error> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
 
 /// Renders every metric of `registry` in the Prometheus text format.
 pub fn render(registry: &Registry) -> String {

@@ -28,7 +28,6 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
     }
     settings.validate().map_err(anyhow::Error::msg)?;
     let nats = cli.common.nats(&file)?;
-    let rules = file.rules()?;
     let tokens = cli.common.tokens(&file)?;
     let tls = cli.common.tls.server_tls(&file)?;
     Ok(IntakeConfig {
@@ -37,7 +36,7 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         nats_url: cli.common.nats_url.clone(),
         data_dir: cli.common.data_dir.clone(),
         tokens: Arc::new(tokens),
-        rules: Arc::new(rules),
+        rules: file.rules(),
         nats,
         settings,
         tls,

@@ -41,7 +41,6 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let nats = cli.common.nats(&file)?;
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
-    let rules = file.rules()?;
     let tokens = cli.common.tokens(&file)?;
     let with_ca = |store: eventlog::StoreUrl| match &cli.store_ca {
         Some(ca) => store.with_root_cert(ca),
@@ -76,7 +75,7 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         nats_url: cli.common.nats_url.clone(),
         data_dir: cli.common.data_dir.clone(),
         tokens: Arc::new(tokens),
-        rules: Arc::new(rules),
+        rules: file.rules(),
         nats,
         settings,
         retention,
