@@ -26,8 +26,7 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// The built-in defaults.
     pub fn defaults() -> Self {
-        let rules = Rules::new(DomainConfig::default())
-            .expect("the built-in domain configuration compiles");
+        let rules = Rules::defaults();
         Self {
             path: None,
             domain: rules.config().clone(),

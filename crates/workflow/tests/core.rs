@@ -53,12 +53,14 @@ impl Core {
             metrics.clone(),
         );
         let timers = Timers {
-            commands: commands.clone(),
-            readers: readers.clone(),
-            rules: rules.clone(),
-            clock: Arc::new(clock.clone()),
-            tick: std::time::Duration::from_millis(10),
-            batch: 100,
+            sweep: workflow::duties::Sweep {
+                commands: commands.clone(),
+                readers: readers.clone(),
+                rules: rules.clone(),
+                clock: Arc::new(clock.clone()),
+                tick: std::time::Duration::from_millis(10),
+                batch: 100,
+            },
             metrics,
         };
         Self {

@@ -42,22 +42,20 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
     let tokens = cli.common.tokens(&file)?;
-    let with_ca = |store: eventlog::StoreUrl| match &cli.store_ca {
-        Some(ca) => store.with_root_cert(ca),
-        None => Ok(store),
+    // A store flag's URL, with `--store-ca` as its root certificate when it names none.
+    let store_flag = |flag: &str, text: Option<&str>| {
+        text.map(|text| {
+            let store = eventlog::StoreUrl::parse(text)?;
+            match &cli.store_ca {
+                Some(ca) => store.with_root_cert(ca),
+                None => Ok(store),
+            }
+        })
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("{flag}: {error}"))
     };
-    let store = cli
-        .store
-        .as_deref()
-        .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
-        .transpose()
-        .map_err(|error| anyhow::anyhow!("--store: {error}"))?;
-    let keys_store = cli
-        .keys_store
-        .as_deref()
-        .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
-        .transpose()
-        .map_err(|error| anyhow::anyhow!("--keys-store: {error}"))?;
+    let store = store_flag("--store", cli.store.as_deref())?;
+    let keys_store = store_flag("--keys-store", cli.keys_store.as_deref())?;
     // The TLS of a PostgreSQL store (sslmode, sslrootcert, sslcert, sslkey) is checked now, so
     // that a missing CA file stops the start with the flag's name.
     for (flag, store) in [("--store", &store), ("--keys-store", &keys_store)] {

@@ -66,42 +66,30 @@ pub(crate) fn spawn(
         vault: storage.vault.clone(),
     };
     workers.spawn_vital("consumer", consumer.run(workers_shutdown.clone()));
-    let timers = crate::duties::timers::Timers {
+    let sweep = crate::duties::Sweep {
         commands: storage.commands.clone(),
         readers: storage.readers.clone(),
         rules: config.rules.clone(),
         clock: config.clock.clone(),
         tick: config.settings.timer_tick(),
         batch: config.settings.timer_batch,
+    };
+    let timers = crate::duties::timers::Timers {
+        sweep: sweep.clone(),
         metrics: metrics.clone(),
     };
-    workers.spawn_vital(
-        "sla timers",
-        leadership
-            .clone()
-            .lead("sla timers", workers_shutdown.clone(), {
-                let timers = timers.clone();
-                move |stop| timers.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(&mut workers, "sla timers", workers_shutdown, {
+        let timers = timers.clone();
+        move |stop| timers.clone().run(stop)
+    });
     let assigner = crate::duties::assignment::Assigner {
-        commands: storage.commands.clone(),
-        readers: storage.readers.clone(),
-        rules: config.rules.clone(),
-        clock: config.clock.clone(),
-        tick: config.settings.timer_tick(),
-        batch: config.settings.timer_batch,
+        sweep,
         lock: Arc::default(),
     };
-    workers.spawn_vital(
-        "assigner",
-        leadership
-            .clone()
-            .lead("assigner", workers_shutdown.clone(), {
-                let assigner = assigner.clone();
-                move |stop| assigner.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(&mut workers, "assigner", workers_shutdown, {
+        let assigner = assigner.clone();
+        move |stop| assigner.clone().run(stop)
+    });
     spawn_housekeeping(config, storage, &leadership, workers_shutdown, &mut workers);
     let checkpoint_file = crate::duties::checkpoints::checkpoint_path(
         &config.data_dir,
@@ -118,13 +106,11 @@ pub(crate) fn spawn(
         publish_timeout: config.nats.request_timeout(),
     };
     let mut checkpoints = Tasks::new(failures);
-    checkpoints.spawn_vital(
+    leadership.spawn_led(
+        &mut checkpoints,
         "checkpoints",
-        leadership
-            .clone()
-            .lead("checkpoints", checkpoint_shutdown.clone(), move |stop| {
-                checkpointer.clone().run(stop)
-            }),
+        &checkpoint_shutdown,
+        move |stop| checkpointer.clone().run(stop),
     );
     let mut publisher = Tasks::new(failures);
     spawn_publisher(
@@ -160,14 +146,9 @@ fn spawn_housekeeping(
         clock: config.clock.clone(),
         settings: config.retention.clone(),
     };
-    workers.spawn_vital(
-        "retention",
-        leadership
-            .clone()
-            .lead("retention", workers_shutdown.clone(), move |stop| {
-                retention.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(workers, "retention", workers_shutdown, move |stop| {
+        retention.clone().run(stop)
+    });
     if storage.store.is_postgres() {
         return;
     }
@@ -179,14 +160,9 @@ fn spawn_housekeeping(
         interval: config.settings.key_backup_interval(),
         keep: config.settings.key_backups_kept,
     };
-    workers.spawn_vital(
-        "key backup",
-        leadership
-            .clone()
-            .lead("key backup", workers_shutdown.clone(), move |stop| {
-                key_backup.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(workers, "key backup", workers_shutdown, move |stop| {
+        key_backup.clone().run(stop)
+    });
 }
 
 /// The publisher of the log's tail to TICKET_EVENTS, stopped last.
@@ -210,12 +186,7 @@ fn spawn_publisher(
             StoreUrl::Postgres(url) => Some(url.clone()),
         },
     };
-    tasks.spawn_vital(
-        "publisher",
-        leadership
-            .clone()
-            .lead("publisher", publisher_shutdown.clone(), move |stop| {
-                publisher.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(tasks, "publisher", publisher_shutdown, move |stop| {
+        publisher.clone().run(stop)
+    });
 }
