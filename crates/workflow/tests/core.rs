@@ -59,6 +59,22 @@ impl Core {
         Self { base, timers }
     }
 
+    /// Runs `command` as `actor` (command id `id`), which must be refused (`why`).
+    async fn refused(
+        &self,
+        actor: &Actor,
+        ticket_id: &TicketId,
+        id: &str,
+        version: Option<u64>,
+        command: Command,
+        why: &str,
+    ) -> Failure {
+        self.commands
+            .execute(actor, ticket_id, &command_id(id), version, command)
+            .await
+            .expect_err(why)
+    }
+
     /// A `FeedbackReceived` message as intake publishes it.
     fn message(&mut self, content: &str) -> (Vec<u8>, TicketId) {
         let customer = v1::Customer {
@@ -289,16 +305,15 @@ async fn a_stale_expected_version_is_aborted_and_no_version_is_retried() {
         .await
         .unwrap();
     let stale = core
-        .commands
-        .execute(
+        .refused(
             &agent,
             &ticket_id,
-            &command_id("n2"),
+            "n2",
             Some(version),
             note("two"),
+            "stale version",
         )
-        .await
-        .expect_err("stale version");
+        .await;
     assert_eq!(
         stale,
         Failure::Conflict {
@@ -337,18 +352,17 @@ async fn another_departments_ticket_is_denied_for_reads_and_writes() {
     let ticket_id = core.submit("APP卡顿，打开很慢").await;
     let outsider = actor("li.si", Role::Agent, Some("logistics"));
     let denied = core
-        .commands
-        .execute(
+        .refused(
             &outsider,
             &ticket_id,
-            &command_id("x"),
+            "x",
             None,
             Command::Acknowledge {
                 message: "mine".into(),
             },
+            "other department",
         )
-        .await
-        .expect_err("other department");
+        .await;
     // Out of sight: answered like a ticket that does not exist.
     assert!(matches!(
         denied,
@@ -356,18 +370,17 @@ async fn another_departments_ticket_is_denied_for_reads_and_writes() {
     ));
     let manager = actor("boss", Role::Manager, None);
     let denied = core
-        .commands
-        .execute(
+        .refused(
             &manager,
             &ticket_id,
-            &command_id("y"),
+            "y",
             None,
             Command::Escalate {
                 reason: "why".into(),
             },
+            "managers only read",
         )
-        .await
-        .expect_err("managers only read");
+        .await;
     assert!(matches!(
         denied,
         Failure::Domain(domain::DomainError::PermissionDenied { .. })

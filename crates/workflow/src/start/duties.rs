@@ -48,19 +48,19 @@ pub(crate) fn spawn(
         StoreUrl::Sqlite(_) => Leadership::always(),
         StoreUrl::Postgres(url) => Leadership::compete(
             url.clone(),
-            config.listen.to_string(),
+            config.base.listen.to_string(),
             publisher_shutdown.clone(),
         ),
     };
     let mut workers = Tasks::new(failures);
     let consumer = crate::consumer::Consumer {
         log: storage.log.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         clock: config.clock.clone(),
         client: nats.client.clone(),
         context: nats.context.clone(),
         connected: nats.connected.clone(),
-        nats: config.nats.clone(),
+        nats: config.base.nats.clone(),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
         vault: storage.vault.clone(),
@@ -69,7 +69,7 @@ pub(crate) fn spawn(
     let sweep = crate::duties::Sweep {
         commands: storage.commands.clone(),
         readers: storage.readers.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         clock: config.clock.clone(),
         tick: config.settings.timer_tick(),
         batch: config.settings.timer_batch,
@@ -92,7 +92,7 @@ pub(crate) fn spawn(
     });
     spawn_housekeeping(config, storage, &leadership, workers_shutdown, &mut workers);
     let checkpoint_file = crate::duties::checkpoints::checkpoint_path(
-        &config.data_dir,
+        &config.base.data_dir,
         config.settings.checkpoint_file.as_deref(),
     );
     let checkpoint_shutdown = Shutdown::new();
@@ -103,7 +103,7 @@ pub(crate) fn spawn(
         interval: config.settings.checkpoint_interval(),
         context: nats.context.clone(),
         connected: nats.connected.clone(),
-        publish_timeout: config.nats.request_timeout(),
+        publish_timeout: config.base.nats.request_timeout(),
     };
     let mut checkpoints = Tasks::new(failures);
     leadership.spawn_led(
@@ -155,6 +155,7 @@ fn spawn_housekeeping(
     let key_backup = crate::duties::key_backup::KeyBackup {
         vault: storage.vault.clone(),
         folder: config
+            .base
             .data_dir
             .join(crate::duties::key_backup::BACKUP_FOLDER),
         interval: config.settings.key_backup_interval(),
@@ -177,10 +178,10 @@ fn spawn_publisher(
         log: storage.log.clone(),
         context: nats.context.clone(),
         connected: nats.connected.clone(),
-        nats: config.nats.clone(),
+        nats: config.base.nats.clone(),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
-        position_path: config.data_dir.join(crate::PUBLISHER_FILE),
+        position_path: config.base.data_dir.join(crate::PUBLISHER_FILE),
         position_url: match &storage.store {
             StoreUrl::Sqlite(_) => None,
             StoreUrl::Postgres(url) => Some(url.clone()),
