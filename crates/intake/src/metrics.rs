@@ -3,10 +3,8 @@
 //! data disk.
 
 use crate::outbox::OutboxCounters;
-use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
-use service::metrics::registered;
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
+use service::metrics::{counter, counter_vec, gauge, gauge_vec, histogram};
 use std::sync::atomic::Ordering;
 
 /// Every metric of the service, registered in one registry.
@@ -40,88 +38,62 @@ pub struct IntakeMetrics {
 impl IntakeMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let submissions = registered(
+        let submissions = counter_vec(
             &registry,
-            IntCounterVec::new(
-                Opts::new(
-                    "cloop_intake_submissions_total",
-                    "Submissions by channel and result",
-                ),
-                &["channel", "result"],
-            )?,
+            "cloop_intake_submissions_total",
+            "Submissions by channel and result",
+            &["channel", "result"],
         )?;
-        let outbox_rows = registered(
+        let outbox_rows = gauge_vec(
             &registry,
-            IntGaugeVec::new(
-                Opts::new(
-                    "cloop_intake_outbox_rows",
-                    "Outbox rows not yet confirmed, by state",
-                ),
-                &["state"],
-            )?,
+            "cloop_intake_outbox_rows",
+            "Outbox rows not yet confirmed, by state",
+            &["state"],
         )?;
-        let outbox_depth = registered(
+        let outbox_depth = gauge(
             &registry,
-            IntGauge::new(
-                "cloop_intake_outbox_depth",
-                "Outbox rows not yet confirmed by workflow",
-            )?,
+            "cloop_intake_outbox_depth",
+            "Outbox rows not yet confirmed by workflow",
         )?;
-        let commit_batch = registered(
+        let commit_batch = histogram(
             &registry,
-            Histogram::with_opts(
-                HistogramOpts::new(
-                    "cloop_intake_commit_batch_size",
-                    "Commands per outbox transaction",
-                )
-                .buckets(vec![
-                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0,
-                ]),
-            )?,
+            "cloop_intake_commit_batch_size",
+            "Commands per outbox transaction",
+            vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0],
         )?;
-        let publish_lag = registered(
+        let publish_lag = histogram(
             &registry,
-            Histogram::with_opts(
-                HistogramOpts::new(
-                    "cloop_intake_publish_lag_seconds",
-                    "From the answer to the JetStream publish ack",
-                )
-                .buckets(vec![
-                    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
-                ]),
-            )?,
+            "cloop_intake_publish_lag_seconds",
+            "From the answer to the JetStream publish ack",
+            vec![
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+            ],
         )?;
-        let publishes = registered(
+        let publishes = counter_vec(
             &registry,
-            IntCounterVec::new(
-                Opts::new(
-                    "cloop_intake_publishes_total",
-                    "JetStream publishes by result",
-                ),
-                &["result"],
-            )?,
+            "cloop_intake_publishes_total",
+            "JetStream publishes by result",
+            &["result"],
         )?;
-        let republished = registered(
+        let republished = counter(
             &registry,
-            IntCounter::new(
-                "cloop_intake_republished_total",
-                "Rows published again because workflow did not confirm them in time",
-            )?,
+            "cloop_intake_republished_total",
+            "Rows published again because workflow did not confirm them in time",
         )?;
-        let confirmed = registered(
+        let confirmed = counter(
             &registry,
-            IntCounter::new("cloop_intake_confirmed_total", "Rows confirmed by workflow")?,
+            "cloop_intake_confirmed_total",
+            "Rows confirmed by workflow",
         )?;
-        let pruned = registered(
+        let pruned = counter(
             &registry,
-            IntCounter::new("cloop_intake_pruned_total", "Confirmed rows deleted")?,
+            "cloop_intake_pruned_total",
+            "Confirmed rows deleted",
         )?;
-        let disk_full = registered(
+        let disk_full = counter(
             &registry,
-            IntCounter::new(
-                "cloop_intake_disk_full_total",
-                "Outbox writes refused because the data disk is full",
-            )?,
+            "cloop_intake_disk_full_total",
+            "Outbox writes refused because the data disk is full",
         )?;
         Ok(Self {
             registry,

@@ -1,7 +1,7 @@
 //! The Prometheus metrics of the workflow service.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use service::metrics::registered;
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
+use service::metrics::{counter, counter_vec, gauge, histogram};
 
 /// Every metric the service exports, registered in its own registry.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub struct WorkflowMetrics {
 impl WorkflowMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("cloop_workflow".into()), None)?;
-        let counter = |name: &str, help: &str| registered(&registry, IntCounter::new(name, help)?);
+        let counter = |name: &str, help: &str| counter(&registry, name, help);
         let received = counter("received_total", "feedback messages recorded as tickets")?;
         let duplicates = counter(
             "duplicate_messages_total",
@@ -54,30 +54,28 @@ impl WorkflowMetrics {
             "disk_full_total",
             "writes refused because the data disk is full",
         )?;
-        let consume_batch = registered(
+        let consume_batch = histogram(
             &registry,
-            Histogram::with_opts(
-                HistogramOpts::new("consume_batch_size", "messages recorded per transaction")
-                    .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
-            )?,
+            "consume_batch_size",
+            "messages recorded per transaction",
+            vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0],
         )?;
-        let commands = registered(
+        let commands = counter_vec(
             &registry,
-            IntCounterVec::new(
-                Opts::new("commands_total", "commands by name and outcome"),
-                &["command", "outcome"],
-            )?,
+            "commands_total",
+            "commands by name and outcome",
+            &["command", "outcome"],
         )?;
-        let timer_events = registered(
+        let timer_events = counter_vec(
             &registry,
-            IntCounterVec::new(
-                Opts::new("timer_events_total", "events recorded by the sla timers"),
-                &["type"],
-            )?,
+            "timer_events_total",
+            "events recorded by the sla timers",
+            &["type"],
         )?;
-        let published_position = registered(
+        let published_position = gauge(
             &registry,
-            IntGauge::new("published_position", "the last log position published")?,
+            "published_position",
+            "the last log position published",
         )?;
         Ok(Self {
             registry,
