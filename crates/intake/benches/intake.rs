@@ -230,15 +230,17 @@ fn main() {
         // The benchmark measures throughput, not the built-in rate limits.
         .with_rate_limits(service::RateLimitConfig::UNLIMITED);
         let running = intake::start(IntakeConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            metrics_listen: None,
-            nats_url: nats.url(),
-            data_dir: data.path().to_path_buf(),
-            tokens: Arc::new(tokens),
-            rules: Arc::new(domain::rules::Rules::defaults()),
-            nats: service::config::NatsConfig::default(),
+            base: service::ServiceBase {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                metrics_listen: None,
+                nats_url: nats.url(),
+                data_dir: data.path().to_path_buf(),
+                tokens: Arc::new(tokens),
+                rules: Arc::new(domain::rules::Rules::defaults()),
+                nats: service::config::NatsConfig::default(),
+                tls: None,
+            },
             settings: IntakeSettings::default(),
-            tls: None,
         })
         .await
         .expect("start intake");

@@ -9,7 +9,6 @@ use crate::metrics::IntakeMetrics;
 use crate::outbox::Outbox;
 use crate::relay::{now_ms, FEEDBACK_ID_HEADER};
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
-use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
 use service::config::NatsConfig;
@@ -93,47 +92,37 @@ impl Confirmer {
             .messages()
             .await
             .map_err(|error| format!("consume: {error}"))?;
-        let mut batches = messages.ready_chunks(512);
-        loop {
-            let batch = tokio::select! {
-                batch = batches.next() => batch,
-                _ = shutdown.wait() => return Ok(()),
-            };
-            let Some(batch) = batch else {
-                return Err("consumer stream ended".into());
-            };
-            let mut received = Vec::with_capacity(batch.len());
-            for item in batch {
-                match item {
-                    Ok(message) => received.push(message),
-                    Err(error) => tracing::debug!(%error, "confirmation consumer"),
-                }
-            }
-            if received.is_empty() {
-                continue;
-            }
-            let ids: Vec<String> = received
-                .iter()
-                .filter_map(|message| feedback_id_of(&message.message))
-                .collect();
-            if ids.len() < received.len() {
-                tracing::warn!(
-                    without_id = received.len() - ids.len(),
-                    "received events without a feedback id"
-                );
-            }
-            let confirmed = self
-                .outbox
-                .confirm(ids, now_ms())
-                .await
-                .map_err(|error| format!("confirm outbox rows: {error}"))?;
-            self.metrics.confirmed.inc_by(confirmed as u64);
-            for message in received {
-                if let Err(error) = message.ack().await {
-                    tracing::debug!(%error, "ack confirmation");
-                }
+        service::nats::consume_batches(messages, 512, "confirmation consumer", shutdown, |batch| {
+            self.confirm(batch)
+        })
+        .await
+    }
+
+    /// Confirms the outbox rows of `received` (workflow's events name their feedback ids),
+    /// then acks them.
+    async fn confirm(&self, received: Vec<jetstream::Message>) -> Result<(), String> {
+        let ids: Vec<String> = received
+            .iter()
+            .filter_map(|message| feedback_id_of(&message.message))
+            .collect();
+        if ids.len() < received.len() {
+            tracing::warn!(
+                without_id = received.len() - ids.len(),
+                "received events without a feedback id"
+            );
+        }
+        let confirmed = self
+            .outbox
+            .confirm(ids, now_ms())
+            .await
+            .map_err(|error| format!("confirm outbox rows: {error}"))?;
+        self.metrics.confirmed.inc_by(confirmed as u64);
+        for message in received {
+            if let Err(error) = message.ack().await {
+                tracing::debug!(%error, "ack confirmation");
             }
         }
+        Ok(())
     }
 }
 

@@ -60,15 +60,15 @@ impl RunningIntake {
 
 /// Opens the outbox of the data folder, with the metrics of its commits and of a full disk.
 fn open_outbox(config: &IntakeConfig, metrics: &IntakeMetrics) -> Result<Outbox, IntakeError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| IntakeError::Io {
-        action: format!("create data folder {}", config.data_dir.display()),
+    std::fs::create_dir_all(&config.base.data_dir).map_err(|source| IntakeError::Io {
+        action: format!("create data folder {}", config.base.data_dir.display()),
         source,
     })?;
-    let limits = &config.rules.config().limits;
+    let limits = &config.base.rules.config().limits;
     let batch_metric = metrics.commit_batch.clone();
     let disk_full_metric = metrics.disk_full.clone();
     Outbox::open(
-        &config.data_dir.join(OUTBOX_FILE),
+        &config.base.data_dir.join(OUTBOX_FILE),
         OutboxOptions {
             max_batch: config.settings.max_batch,
             synchronous_full: config.settings.synchronous == "full",
@@ -100,16 +100,16 @@ fn spawn_relay(
         context: context.clone(),
         connected: connected.clone(),
         settings: config.settings.clone(),
-        nats: config.nats.clone(),
+        nats: config.base.nats.clone(),
         metrics: metrics.clone(),
-        content_window_hours: config.rules.config().limits.dedupe_window_hours,
+        content_window_hours: config.base.rules.config().limits.dedupe_window_hours,
     };
     tasks.spawn_vital("relay", relay.run(shutdown.clone()));
     let confirmer = confirm::Confirmer {
         outbox: outbox.clone(),
         context: context.clone(),
         connected: connected.clone(),
-        nats: config.nats.clone(),
+        nats: config.base.nats.clone(),
         consumer_name: config.settings.confirm_consumer_name(),
         metrics: metrics.clone(),
     };
@@ -122,27 +122,28 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
     let metrics = IntakeMetrics::new().map_err(service::ServiceError::from)?;
     let outbox = open_outbox(&config, &metrics)?;
     let core = Arc::new(Intake::new(
-        config.rules.clone(),
+        config.base.rules.clone(),
         outbox.clone(),
         config.settings.node_id,
         config.settings.accept_timeout(),
         metrics.clone(),
     ));
     let (client, connected) = service::nats::connect(
-        &config.nats_url,
+        &config.base.nats_url,
         "cloop-intake",
-        &config.nats.client_auth()?,
+        &config.base.nats.client_auth()?,
     )
     .await?;
-    let context = service::nats::jetstream_context(client.clone(), config.nats.request_timeout());
+    let context =
+        service::nats::jetstream_context(client.clone(), config.base.nats.request_timeout());
 
     let accept_shutdown = Shutdown::new();
     let relay_shutdown = Shutdown::new();
     let failures = Failures::new();
-    let (listener, address) = service::server::bind(config.listen).await?;
+    let (listener, address) = service::server::bind(config.base.listen).await?;
     let mut metrics_tasks = Tasks::new(&failures);
     let metrics_address = service::metrics::endpoint(
-        config.metrics_listen,
+        config.base.metrics_listen,
         &metrics.registry,
         relay_shutdown.wait(),
         &mut metrics_tasks,
@@ -158,7 +159,7 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         &mut relay_workers,
     );
     // One authenticator, and so one set of rate-limit buckets, for gRPC and NATS requests.
-    let authenticator = service::Authenticator::new(config.tokens.clone());
+    let authenticator = service::Authenticator::new(config.base.tokens.clone());
     authenticator
         .limiter()
         .register_metrics(&metrics.registry, "cloop_intake_rate_limited_total")
@@ -178,15 +179,15 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
         grpc::IntakeService::new(core.clone()).with_rate_limits(authenticator.clone()),
     )
     .max_decoding_message_size(config.settings.max_message_bytes);
-    let server = Grpc::new(config.tls.as_ref(), SERVICES, authenticator)
+    let server = Grpc::new(config.base.tls.as_ref(), SERVICES, authenticator)
         .await?
         .add_authenticated(intake_service)
         .serve(listener, accept_shutdown.wait());
     tracing::info!(
         %address,
         node_id = config.settings.node_id,
-        tls = config.tls.is_some(),
-        mutual_tls = config.tls.as_ref().is_some_and(|tls| tls.is_mutual()),
+        tls = config.base.tls.is_some(),
+        mutual_tls = config.base.tls.as_ref().is_some_and(|tls| tls.is_mutual()),
         "intake listening"
     );
     let running = Running::spawn(accept_shutdown, failures, async move {

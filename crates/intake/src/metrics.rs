@@ -3,9 +3,8 @@
 //! data disk.
 
 use crate::outbox::OutboxCounters;
-use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
+use service::metrics::{counter, counter_vec, gauge, gauge_vec, histogram};
 use std::sync::atomic::Ordering;
 
 /// Every metric of the service, registered in one registry.
@@ -39,70 +38,63 @@ pub struct IntakeMetrics {
 impl IntakeMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let submissions = IntCounterVec::new(
-            Opts::new(
-                "cloop_intake_submissions_total",
-                "Submissions by channel and result",
-            ),
+        let submissions = counter_vec(
+            &registry,
+            "cloop_intake_submissions_total",
+            "Submissions by channel and result",
             &["channel", "result"],
         )?;
-        let outbox_rows = IntGaugeVec::new(
-            Opts::new(
-                "cloop_intake_outbox_rows",
-                "Outbox rows not yet confirmed, by state",
-            ),
+        let outbox_rows = gauge_vec(
+            &registry,
+            "cloop_intake_outbox_rows",
+            "Outbox rows not yet confirmed, by state",
             &["state"],
         )?;
-        let outbox_depth = IntGauge::new(
+        let outbox_depth = gauge(
+            &registry,
             "cloop_intake_outbox_depth",
             "Outbox rows not yet confirmed by workflow",
         )?;
-        let commit_batch = Histogram::with_opts(
-            HistogramOpts::new(
-                "cloop_intake_commit_batch_size",
-                "Commands per outbox transaction",
-            )
-            .buckets(vec![
-                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0,
-            ]),
+        let commit_batch = histogram(
+            &registry,
+            "cloop_intake_commit_batch_size",
+            "Commands per outbox transaction",
+            vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0],
         )?;
-        let publish_lag = Histogram::with_opts(
-            HistogramOpts::new(
-                "cloop_intake_publish_lag_seconds",
-                "From the answer to the JetStream publish ack",
-            )
-            .buckets(vec![
+        let publish_lag = histogram(
+            &registry,
+            "cloop_intake_publish_lag_seconds",
+            "From the answer to the JetStream publish ack",
+            vec![
                 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
-            ]),
+            ],
         )?;
-        let publishes = IntCounterVec::new(
-            Opts::new(
-                "cloop_intake_publishes_total",
-                "JetStream publishes by result",
-            ),
+        let publishes = counter_vec(
+            &registry,
+            "cloop_intake_publishes_total",
+            "JetStream publishes by result",
             &["result"],
         )?;
-        let republished = IntCounter::new(
+        let republished = counter(
+            &registry,
             "cloop_intake_republished_total",
             "Rows published again because workflow did not confirm them in time",
         )?;
-        let confirmed =
-            IntCounter::new("cloop_intake_confirmed_total", "Rows confirmed by workflow")?;
-        let pruned = IntCounter::new("cloop_intake_pruned_total", "Confirmed rows deleted")?;
-        let disk_full = IntCounter::new(
+        let confirmed = counter(
+            &registry,
+            "cloop_intake_confirmed_total",
+            "Rows confirmed by workflow",
+        )?;
+        let pruned = counter(
+            &registry,
+            "cloop_intake_pruned_total",
+            "Confirmed rows deleted",
+        )?;
+        let disk_full = counter(
+            &registry,
             "cloop_intake_disk_full_total",
             "Outbox writes refused because the data disk is full",
         )?;
-        registry.register(Box::new(submissions.clone()))?;
-        registry.register(Box::new(outbox_rows.clone()))?;
-        registry.register(Box::new(outbox_depth.clone()))?;
-        registry.register(Box::new(commit_batch.clone()))?;
-        registry.register(Box::new(publish_lag.clone()))?;
-        registry.register(Box::new(publishes.clone()))?;
-        registry.register(Box::new(republished.clone()))?;
-        registry.register(Box::new(confirmed.clone()))?;
-        registry.register(Box::new(pruned.clone()))?;
-        registry.register(Box::new(disk_full.clone()))?;
         Ok(Self {
             registry,
             submissions,

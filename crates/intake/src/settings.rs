@@ -2,9 +2,7 @@
 //! else `run` needs.
 
 use serde::Deserialize;
-use service::config::NatsConfig;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// The intake service's own settings (`[intake_service]`).
@@ -111,18 +109,9 @@ impl IntakeSettings {
 /// Everything [`crate::run`] needs: addresses, folders, rules and settings.
 #[derive(Debug, Clone)]
 pub struct IntakeConfig {
-    pub listen: SocketAddr,
-    pub metrics_listen: Option<SocketAddr>,
-    pub nats_url: String,
-    pub data_dir: PathBuf,
-    /// The principals allowed to call; empty lets nobody in.
-    pub tokens: std::sync::Arc<service::TokenRegistry>,
-    pub rules: std::sync::Arc<domain::rules::Rules>,
-    pub nats: NatsConfig,
+    /// Addresses, data folder, tokens, rules, NATS and TLS, as every service has them.
+    pub base: service::ServiceBase,
     pub settings: IntakeSettings,
-    /// TLS of the gRPC server (`--tls-cert`, `--tls-key`, `--tls-client-ca`); plain text
-    /// when `None`.
-    pub tls: Option<service::tls::ServerTls>,
 }
 
 /// The default gRPC address of `cloop-intake`.

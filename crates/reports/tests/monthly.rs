@@ -694,6 +694,15 @@ fn november_report() -> MonthlyReport {
     report_with(&all_tickets(), None, ReportOptions::default())
 }
 
+/// Rows of `shares` for counts out of the 20 tickets of November: each share is its count
+/// over 20.
+fn of_twenty(counts: &[(&'static str, u64)]) -> Vec<(&'static str, u64, f64)> {
+    counts
+        .iter()
+        .map(|&(key, count)| (key, count, count as f64 / 20.0))
+        .collect()
+}
+
 fn shares(report: &[reports::CategoryShare]) -> Vec<(&str, u64, f64)> {
     report
         .iter()
@@ -711,47 +720,47 @@ fn counts_and_shares_by_dimension() {
     assert_eq!(report.complaints, 8);
     assert_eq!(
         shares(&report.by_kind),
-        vec![
-            ("suggestion", 4, 4.0 / 20.0),
-            ("complaint", 8, 8.0 / 20.0),
-            ("problem", 3, 3.0 / 20.0),
-            ("inquiry", 2, 2.0 / 20.0),
-            ("praise", 2, 2.0 / 20.0),
-            ("unclassified", 1, 1.0 / 20.0),
-        ]
+        of_twenty(&[
+            ("suggestion", 4),
+            ("complaint", 8),
+            ("problem", 3),
+            ("inquiry", 2),
+            ("praise", 2),
+            ("unclassified", 1)
+        ])
     );
     assert_eq!(
         shares(&report.by_content_type),
-        vec![
-            ("product", 8, 8.0 / 20.0),
-            ("service", 5, 5.0 / 20.0),
-            ("process", 3, 3.0 / 20.0),
-            ("experience", 3, 3.0 / 20.0),
-            ("unclassified", 1, 1.0 / 20.0),
-        ]
+        of_twenty(&[
+            ("product", 8),
+            ("service", 5),
+            ("process", 3),
+            ("experience", 3),
+            ("unclassified", 1)
+        ])
     );
     assert_eq!(
         shares(&report.by_priority),
-        vec![
-            ("urgent", 3, 3.0 / 20.0),
-            ("high", 4, 4.0 / 20.0),
-            ("medium", 5, 5.0 / 20.0),
-            ("low", 7, 7.0 / 20.0),
-            ("unclassified", 1, 1.0 / 20.0),
-        ]
+        of_twenty(&[
+            ("urgent", 3),
+            ("high", 4),
+            ("medium", 5),
+            ("low", 7),
+            ("unclassified", 1)
+        ])
     );
     assert_eq!(
         shares(&report.by_channel),
-        vec![
-            ("app", 5, 0.25),
-            ("web", 5, 0.25),
-            ("hotline", 4, 0.2),
-            ("wechat", 2, 0.1),
-            ("email", 1, 0.05),
-            ("store", 1, 0.05),
-            ("survey", 1, 0.05),
-            ("weibo", 1, 0.05),
-        ]
+        of_twenty(&[
+            ("app", 5),
+            ("web", 5),
+            ("hotline", 4),
+            ("wechat", 2),
+            ("email", 1),
+            ("store", 1),
+            ("survey", 1),
+            ("weibo", 1)
+        ])
     );
 }
 

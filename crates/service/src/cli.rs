@@ -3,10 +3,13 @@
 use crate::config::{ConfigFile, NatsConfig};
 use crate::error::ServiceError;
 use crate::ratelimit::RateLimitConfig;
+use crate::tls::ServerTls;
 use crate::tokens::TokenRegistry;
 use clap::Args;
+use domain::Rules;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// `--listen`, `--nats-url`, `--stream-replicas`, `--data-dir`, `--tokens`, `--config`,
 /// `--metrics-listen`.
@@ -44,7 +47,48 @@ pub struct CommonArgs {
     pub tls: crate::tls::TlsArgs,
 }
 
+/// What every gRPC service starts with, read alike from the common flags and the
+/// configuration file: its addresses and data folder, the principals allowed to call, the
+/// domain's rules, NATS and TLS.
+#[derive(Debug, Clone)]
+pub struct ServiceBase {
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub nats_url: String,
+    pub data_dir: PathBuf,
+    /// The principals allowed to call; empty lets nobody in.
+    pub tokens: Arc<TokenRegistry>,
+    pub rules: Arc<Rules>,
+    pub nats: NatsConfig,
+    /// TLS of the gRPC server (`--tls-cert`, `--tls-key`, `--tls-client-ca`); plain text
+    /// when `None`.
+    pub tls: Option<ServerTls>,
+}
+
 impl CommonArgs {
+    /// The base of a service with these flags and `file`, listening on `default_listen`
+    /// without `--listen`: the NATS settings, then the tokens, then TLS are checked, and the
+    /// first that does not hold stops the start.
+    pub fn base(
+        &self,
+        file: &ConfigFile,
+        default_listen: SocketAddr,
+    ) -> Result<ServiceBase, ServiceError> {
+        let nats = self.nats(file)?;
+        let tokens = self.tokens(file)?;
+        let tls = self.tls.server_tls(file)?;
+        Ok(ServiceBase {
+            listen: self.listen_or(default_listen),
+            metrics_listen: self.metrics_listen,
+            nats_url: self.nats_url.clone(),
+            data_dir: self.data_dir.clone(),
+            tokens: Arc::new(tokens),
+            rules: file.rules(),
+            nats,
+            tls,
+        })
+    }
+
     /// The listen address, or the service's default.
     pub fn listen_or(&self, default: SocketAddr) -> SocketAddr {
         self.listen.unwrap_or(default)

@@ -4,26 +4,33 @@
 
 use crate::error::ServiceError;
 use domain::rules::DomainConfig;
+use domain::Rules;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A loaded configuration: the domain part, checked, and the raw table for service sections.
+/// A loaded configuration: the domain part, compiled into its rules once at loading, and the
+/// raw table for service sections.
 #[derive(Debug, Clone)]
 pub struct ConfigFile {
     /// Where it came from; `None` for the built-in defaults.
     pub path: Option<PathBuf>,
+    /// The domain's sections as read (the configuration `rules` were compiled from).
     pub domain: DomainConfig,
+    rules: Arc<Rules>,
     table: toml::Table,
 }
 
 impl ConfigFile {
     /// The built-in defaults.
     pub fn defaults() -> Self {
+        let rules = Rules::defaults();
         Self {
             path: None,
-            domain: DomainConfig::default(),
+            domain: rules.config().clone(),
+            rules: Arc::new(rules),
             table: toml::Table::new(),
         }
     }
@@ -47,13 +54,14 @@ impl ConfigFile {
             path: shown.clone(),
             reason: error.message().to_owned(),
         })?;
-        let domain = DomainConfig::from_toml_str(text).map_err(|error| ServiceError::Config {
+        let rules = Rules::from_toml_str(text).map_err(|error| ServiceError::Config {
             path: shown,
             reason: error.to_string(),
         })?;
         Ok(Self {
             path: path.map(Path::to_path_buf),
-            domain,
+            domain: rules.config().clone(),
+            rules: Arc::new(rules),
             table,
         })
     }
@@ -65,10 +73,9 @@ impl ConfigFile {
         )
     }
 
-    /// The domain's rules of this file; "invalid configuration: ..." when they do not hold.
-    pub fn rules(&self) -> Result<domain::Rules, ServiceError> {
-        domain::Rules::new(self.domain.clone())
-            .map_err(|error| ServiceError::Rules(error.to_string()))
+    /// The domain's rules of this file, compiled (and so checked) when it was loaded.
+    pub fn rules(&self) -> Arc<Rules> {
+        Arc::clone(&self.rules)
     }
 
     /// Reads the service-owned table `key` (absent → `T::default()`); unknown keys and wrong
@@ -342,6 +349,28 @@ mod tests {
                 .expect_err("out of range");
             assert!(error.to_string().contains("replicas"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_rules_are_compiled_at_loading() {
+        let error = ConfigFile::from_toml_str("channels = []\n", Some(Path::new("x.toml")))
+            .expect_err("a configuration without channels does not compile");
+        assert!(error.to_string().contains("x.toml"), "{error}");
+        assert!(error.to_string().contains("channel"), "{error}");
+        let config =
+            ConfigFile::from_toml_str("channels = [\"web\", \"email\"]\n", None).expect("valid");
+        assert_eq!(config.rules().config(), &config.domain);
+        assert_eq!(config.rules().config().channels, ["web", "email"]);
+    }
+
+    #[test]
+    fn a_shared_file_with_a_console_table_is_accepted() {
+        let text = "[intake_service]\nnode_id = 3\n\n[workflow_service]\n\n[console]\nlisten = \"127.0.0.1:8080\"\ntitle = \"Support\"\n";
+        let config = ConfigFile::from_toml_str(text, Some(Path::new("shared.toml")))
+            .expect("[console] belongs to the console, not to the domain");
+        let example: Example = config.section("intake_service").expect("section");
+        assert_eq!(example.node_id, 3);
+        assert!(config.rules().config().channels.iter().any(|c| c == "web"));
     }
 
     #[test]

@@ -16,9 +16,6 @@ pub enum ServiceError {
     /// The configuration file is not valid.
     #[error("invalid configuration {path}: {reason}")]
     Config { path: String, reason: String },
-    /// The domain's rules of the configuration do not hold.
-    #[error("invalid configuration: {0}")]
-    Rules(String),
     /// The tokens file is not valid.
     #[error("invalid tokens file {path}: {reason}")]
     Tokens { path: String, reason: String },

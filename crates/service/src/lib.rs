@@ -29,7 +29,7 @@ mod test_log;
 pub mod tls;
 pub mod tokens;
 
-pub use cli::CommonArgs;
+pub use cli::{CommonArgs, ServiceBase};
 pub use error::ServiceError;
 pub use ratelimit::{RateLimit, RateLimitConfig, RateLimiter};
 pub use status::{status_from, Failure};

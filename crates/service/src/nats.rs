@@ -228,6 +228,46 @@ pub async fn keep_consuming<F, Fut>(
     }
 }
 
+/// Reads `messages` in batches (what is ready, at most `batch` at a time) until `shutdown`:
+/// each non-empty batch goes to `handle`; a message the server failed to deliver is left out
+/// and logged at debug level under `what`. `Ok` at shutdown; an error when the stream ends or
+/// `handle` fails.
+pub async fn consume_batches<S, E, F, Fut>(
+    messages: S,
+    batch: usize,
+    what: &str,
+    shutdown: &crate::shutdown::Shutdown,
+    mut handle: F,
+) -> Result<(), String>
+where
+    S: futures::Stream<Item = Result<jetstream::Message, E>>,
+    E: std::fmt::Display,
+    F: FnMut(Vec<jetstream::Message>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    use futures::StreamExt;
+    let mut batches = std::pin::pin!(messages.ready_chunks(batch));
+    loop {
+        let items = tokio::select! {
+            items = batches.next() => items,
+            _ = shutdown.wait() => return Ok(()),
+        };
+        let Some(items) = items else {
+            return Err("consumer stream ended".into());
+        };
+        let mut received = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(message) => received.push(message),
+                Err(error) => tracing::debug!(%error, "{what}"),
+            }
+        }
+        if !received.is_empty() {
+            handle(received).await?;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The webhook's Prometheus metrics: requests by channel and HTTP status, and their latency.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, IntCounterVec, Registry};
+use service::metrics::{counter_vec, histogram};
 
 /// Every metric of the service, registered in one registry.
 #[derive(Debug, Clone)]
@@ -17,24 +18,20 @@ pub struct WebhookMetrics {
 impl WebhookMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "cloop_webhook_requests_total",
-                "Submissions by channel and HTTP status",
-            ),
+        let requests = counter_vec(
+            &registry,
+            "cloop_webhook_requests_total",
+            "Submissions by channel and HTTP status",
             &["channel", "status"],
         )?;
-        let duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "cloop_webhook_request_duration_seconds",
-                "Time from a submission's request to its answer",
-            )
-            .buckets(vec![
+        let duration = histogram(
+            &registry,
+            "cloop_webhook_request_duration_seconds",
+            "Time from a submission's request to its answer",
+            vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
+            ],
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
         Ok(Self {
             registry,
             requests,

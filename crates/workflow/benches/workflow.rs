@@ -294,16 +294,8 @@ fn seed(data_dir: &std::path::Path, count: usize) {
     connection
         .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         .unwrap();
-    let departments = [
-        "product",
-        "technical",
-        "quality",
-        "logistics",
-        "after_sales",
-        "customer_service",
-        "operations",
-        "marketing",
-    ];
+    // The departments of the default configuration, as the synthetic report data uses them.
+    let departments = reports::synthetic::DEPARTMENTS;
     let steps = [Step::Handle, Step::Review, Step::Archive, Step::Handle];
     let priorities = [
         Priority::Medium,

@@ -3,7 +3,6 @@
 
 use crate::clock::Clock;
 use serde::Deserialize;
-use service::config::NatsConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -187,10 +186,8 @@ impl WorkflowSettings {
 /// Everything [`crate::start`] needs: addresses, folders, rules, settings and the clock.
 #[derive(Debug, Clone)]
 pub struct WorkflowConfig {
-    pub listen: SocketAddr,
-    pub metrics_listen: Option<SocketAddr>,
-    pub nats_url: String,
-    pub data_dir: PathBuf,
+    /// Addresses, data folder, tokens, rules, NATS and TLS, as every service has them.
+    pub base: service::ServiceBase,
     /// Where the event log lives (`--store`): `None` is `workflow.db` in the data folder; a
     /// PostgreSQL store lets several replicas share the log (see `leader`).
     pub store: Option<eventlog::StoreUrl>,
@@ -198,18 +195,11 @@ pub struct WorkflowConfig {
     /// next to a SQLite log, the log's own database next to a PostgreSQL one. A database of
     /// their own keeps keys out of the log's backups.
     pub keys_store: Option<eventlog::StoreUrl>,
-    /// The principals allowed to call; empty lets nobody in.
-    pub tokens: Arc<service::TokenRegistry>,
-    pub rules: Arc<domain::rules::Rules>,
-    pub nats: NatsConfig,
     pub settings: WorkflowSettings,
     /// The `[retention]` table: when archived tickets leave the lists.
     pub retention: crate::duties::retention::RetentionSettings,
     /// The system clock in production; tests may pass a [`crate::clock::TestClock`].
     pub clock: Arc<dyn Clock>,
-    /// TLS of the gRPC server (`--tls-cert`, `--tls-key`, `--tls-client-ca`); plain text
-    /// when `None`.
-    pub tls: Option<service::tls::ServerTls>,
 }
 
 /// The default gRPC address of `cloop-workflow`.

@@ -24,7 +24,6 @@ use domain::ticket::{Customer, Ticket};
 use domain::types::Actor;
 use domain::Rules;
 use eventlog::{AppendRequest, EventLog, ExpectedVersion, LogError};
-use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
 use service::config::NatsConfig;
@@ -297,26 +296,17 @@ impl Consumer {
             .messages()
             .await
             .map_err(|error| format!("consume: {error}"))?;
-        let mut batches = messages.ready_chunks(self.settings.consume_batch);
-        loop {
-            let batch = tokio::select! {
-                batch = batches.next() => batch,
-                _ = shutdown.wait() => return Ok(()),
-            };
-            let Some(batch) = batch else {
-                return Err("consumer stream ended".into());
-            };
-            let mut messages = Vec::with_capacity(batch.len());
-            for item in batch {
-                match item {
-                    Ok(message) => messages.push(message),
-                    Err(error) => tracing::debug!(%error, "feedback consumer"),
-                }
-            }
-            if !messages.is_empty() {
+        service::nats::consume_batches(
+            messages,
+            self.settings.consume_batch,
+            "feedback consumer",
+            shutdown,
+            |messages| async move {
                 self.record_batch(messages).await;
-            }
-        }
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// Records one batch in one transaction, then acks, dead-letters or leaves for

@@ -54,6 +54,21 @@ impl Leadership {
         Leadership { receiver }
     }
 
+    /// Spawns `duty` as the vital task `name` of `tasks`: run (see [`Leadership::lead`]) while
+    /// this replica leads, until `stop`.
+    pub fn spawn_led<F, Fut>(
+        &self,
+        tasks: &mut service::server::Tasks,
+        name: &'static str,
+        stop: &Shutdown,
+        duty: F,
+    ) where
+        F: Fn(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        tasks.spawn_vital(name, self.clone().lead(name, stop.clone(), duty));
+    }
+
     /// Runs `duty` while this replica leads: started when it takes the lead, stopped (its
     /// `Shutdown` triggered, and awaited) when it loses it or `stop` is triggered.
     pub async fn lead<F, Fut>(mut self, name: &'static str, stop: Shutdown, duty: F)

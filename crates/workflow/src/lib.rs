@@ -228,12 +228,13 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     let metrics = WorkflowMetrics::new().map_err(service::ServiceError::from)?;
     let storage = start::storage::open(&config, &metrics).await?;
     let (client, connected) = service::nats::connect(
-        &config.nats_url,
+        &config.base.nats_url,
         "cloop-workflow",
-        &config.nats.client_auth()?,
+        &config.base.nats.client_auth()?,
     )
     .await?;
-    let context = service::nats::jetstream_context(client.clone(), config.nats.request_timeout());
+    let context =
+        service::nats::jetstream_context(client.clone(), config.base.nats.request_timeout());
     let nats = start::duties::Nats {
         client,
         context,
@@ -243,10 +244,10 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     let workers = Shutdown::new();
     let publisher_shutdown = Shutdown::new();
     let failures = Failures::new();
-    let (listener, address) = service::server::bind(config.listen).await?;
+    let (listener, address) = service::server::bind(config.base.listen).await?;
     let mut endpoint = Tasks::new(&failures);
     let metrics_address = service::metrics::endpoint(
-        config.metrics_listen,
+        config.base.metrics_listen,
         &metrics.registry,
         publisher_shutdown.wait(),
         &mut endpoint,
@@ -266,8 +267,8 @@ pub async fn start(config: WorkflowConfig) -> Result<RunningWorkflow, WorkflowEr
     tracing::info!(
         %address,
         store = %storage.store,
-        tls = config.tls.is_some(),
-        mutual_tls = config.tls.as_ref().is_some_and(|tls| tls.is_mutual()),
+        tls = config.base.tls.is_some(),
+        mutual_tls = config.base.tls.as_ref().is_some_and(|tls| tls.is_mutual()),
         "workflow listening"
     );
     let timers = duties.timers.clone();

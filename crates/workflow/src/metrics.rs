@@ -1,6 +1,7 @@
 //! The Prometheus metrics of the workflow service.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, Registry};
+use service::metrics::{counter, counter_vec, gauge, histogram};
 
 /// Every metric the service exports, registered in its own registry.
 #[derive(Debug, Clone)]
@@ -33,11 +34,7 @@ pub struct WorkflowMetrics {
 impl WorkflowMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("cloop_workflow".into()), None)?;
-        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
-            let counter = IntCounter::new(name, help)?;
-            registry.register(Box::new(counter.clone()))?;
-            Ok(counter)
-        };
+        let counter = |name: &str, help: &str| counter(&registry, name, help);
         let received = counter("received_total", "feedback messages recorded as tickets")?;
         let duplicates = counter(
             "duplicate_messages_total",
@@ -57,24 +54,29 @@ impl WorkflowMetrics {
             "disk_full_total",
             "writes refused because the data disk is full",
         )?;
-        let consume_batch = Histogram::with_opts(
-            HistogramOpts::new("consume_batch_size", "messages recorded per transaction")
-                .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
+        let consume_batch = histogram(
+            &registry,
+            "consume_batch_size",
+            "messages recorded per transaction",
+            vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0],
         )?;
-        registry.register(Box::new(consume_batch.clone()))?;
-        let commands = IntCounterVec::new(
-            Opts::new("commands_total", "commands by name and outcome"),
+        let commands = counter_vec(
+            &registry,
+            "commands_total",
+            "commands by name and outcome",
             &["command", "outcome"],
         )?;
-        registry.register(Box::new(commands.clone()))?;
-        let timer_events = IntCounterVec::new(
-            Opts::new("timer_events_total", "events recorded by the sla timers"),
+        let timer_events = counter_vec(
+            &registry,
+            "timer_events_total",
+            "events recorded by the sla timers",
             &["type"],
         )?;
-        registry.register(Box::new(timer_events.clone()))?;
-        let published_position =
-            IntGauge::new("published_position", "the last log position published")?;
-        registry.register(Box::new(published_position.clone()))?;
+        let published_position = gauge(
+            &registry,
+            "published_position",
+            "the last log position published",
+        )?;
         Ok(Self {
             registry,
             received,

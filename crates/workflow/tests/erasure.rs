@@ -8,64 +8,24 @@
 
 mod support;
 
-use support::start_instant;
-
-use domain::ids::{CommandId, FeedbackId, TicketId, TicketIdGenerator};
+use domain::ids::{CommandId, FeedbackId, TicketId};
 use domain::types::{Actor, Role};
 use domain::Rules;
 use prost::Message;
 use proto::v1;
 use service::Failure;
-use std::sync::Arc;
-use workflow::clock::{Clock, TestClock};
-use workflow::commands::Commands;
+use workflow::clock::Clock;
 use workflow::erasure::{Erasure, ErasureTarget};
-use workflow::metrics::WorkflowMetrics;
 use workflow::projections;
-use workflow::queries::Readers;
 
 const NAME: &str = "Canary Zhao";
 const PHONE: &str = "+8613912345678";
 const EMAIL: &str = "canary.zhao@example.cn";
 
-struct Core {
-    directory: tempfile::TempDir,
-    log: eventlog::EventLog,
-    vault: Arc<vault::Vault>,
-    commands: Commands,
-    readers: Readers,
-    rules: Arc<Rules>,
-    clock: TestClock,
-    ids: TicketIdGenerator,
-}
+/// The harness, with erasure's own steps below.
+type Core = support::Harness;
 
-impl Core {
-    fn new() -> Self {
-        let directory = tempfile::tempdir().unwrap();
-        let rules = Arc::new(Rules::defaults());
-        let (path, vault, log) = support::open_sqlite(directory.path(), &rules);
-        let clock = TestClock::new(start_instant());
-        let readers = Readers::new(&path);
-        let commands = support::commands(
-            &log,
-            &readers,
-            &rules,
-            Arc::new(clock.clone()),
-            &vault,
-            WorkflowMetrics::new().unwrap(),
-        );
-        Self {
-            directory,
-            log,
-            vault,
-            commands,
-            readers,
-            rules,
-            clock,
-            ids: TicketIdGenerator::new(7),
-        }
-    }
-
+impl support::Harness {
     fn erasure(&self) -> Erasure {
         Erasure {
             commands: self.commands.clone(),
@@ -88,25 +48,8 @@ impl Core {
 
     /// Records a submission as the consumer does (sealed); returns the ticket id.
     async fn submit(&mut self, customer: v1::Customer, content: &str) -> TicketId {
-        let now = self.clock.now();
-        let ticket_id = self.ids.next(now);
-        let message = support::feedback_at(
-            &ticket_id,
-            now,
-            v1::Submission {
-                channel: "web".into(),
-                customer: Some(customer),
-                content: content.into(),
-                ..Default::default()
-            },
-        );
-        let (request, _) =
-            workflow::consumer::receive_request(&message.encode_to_vec(), now, &self.rules)
-                .unwrap();
-        let mut requests = vec![request];
-        workflow::consumer::seal_requests(&self.vault, &mut requests).unwrap();
-        let outcome = self.log.append_many(requests).await;
-        assert!(!outcome[0].as_ref().unwrap().duplicate);
+        let (payload, ticket_id) = self.web_message(customer, content);
+        assert_eq!(self.record(&[payload]).await, vec![false]);
         ticket_id
     }
 
@@ -153,7 +96,7 @@ fn full_customer() -> v1::Customer {
 
 #[tokio::test]
 async fn erasing_a_customer_leaves_their_contact_data_nowhere_but_sealed() {
-    let mut core = Core::new();
+    let mut core = Core::new(Rules::defaults());
     let first = core.submit(full_customer(), "APP卡顿，打开很慢").await;
     // The same person writes again with only their e-mail: another key, same customer.
     let second = core
@@ -317,7 +260,7 @@ async fn erasing_a_customer_leaves_their_contact_data_nowhere_but_sealed() {
 
 #[tokio::test]
 async fn erasing_by_customer_id_finds_their_tickets_and_an_unknown_id_finds_nothing() {
-    let mut core = Core::new();
+    let mut core = Core::new(Rules::defaults());
     let first = core.submit(full_customer(), "APP卡顿").await;
     let outcome = core
         .erase(
@@ -342,7 +285,7 @@ async fn erasing_by_customer_id_finds_their_tickets_and_an_unknown_id_finds_noth
 
 #[tokio::test]
 async fn a_redelivery_after_an_erasure_makes_no_new_key() {
-    let mut core = Core::new();
+    let mut core = Core::new(Rules::defaults());
     let now = core.clock.now();
     let ticket_id = core.ids.next(now);
     let message = support::feedback_at(

@@ -21,6 +21,7 @@ pub const RESERVED_SECTIONS: &[&str] = &[
     "rate_limits",
     // The gRPC servers' TLS files (`service::tls`).
     "tls",
+    "console",
 ];
 
 /// The whole domain configuration. `Default` carries every number of `domain.md`, read from

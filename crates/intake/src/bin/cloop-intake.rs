@@ -6,7 +6,6 @@ use intake::{IntakeConfig, IntakeSettings};
 use service::config::ConfigFile;
 use service::CommonArgs;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// The intake service of closedloop: channel adapters submit feedback here.
 #[derive(Debug, Parser)]
@@ -27,20 +26,9 @@ fn load(cli: &Cli) -> anyhow::Result<IntakeConfig> {
         settings.node_id = node_id;
     }
     settings.validate().map_err(anyhow::Error::msg)?;
-    let nats = cli.common.nats(&file)?;
-    let rules = file.rules()?;
-    let tokens = cli.common.tokens(&file)?;
-    let tls = cli.common.tls.server_tls(&file)?;
     Ok(IntakeConfig {
-        listen: cli.common.listen_or(intake::settings::default_listen()),
-        metrics_listen: cli.common.metrics_listen,
-        nats_url: cli.common.nats_url.clone(),
-        data_dir: cli.common.data_dir.clone(),
-        tokens: Arc::new(tokens),
-        rules: Arc::new(rules),
-        nats,
+        base: cli.common.base(&file, intake::settings::default_listen())?,
         settings,
-        tls,
     })
 }
 

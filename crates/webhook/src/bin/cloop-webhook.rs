@@ -6,7 +6,6 @@ use service::config::ConfigFile;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use webhook::{WebhookConfig, WebhookSettings};
 
 /// The HTTP/JSON channel adapter of closedloop: web forms and platform callbacks submit
@@ -33,7 +32,7 @@ struct Cli {
 
 fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
     let file = ConfigFile::load(cli.config.as_deref())?;
-    let rules = file.rules()?;
+    let rules = file.rules();
     let settings: WebhookSettings = file.section("webhook")?;
     let resolved = settings
         .resolve(&rules.config().channels, |name| std::env::var(name).ok())
@@ -47,7 +46,7 @@ fn load(cli: &Cli) -> anyhow::Result<WebhookConfig> {
             .apply(file.section::<service::config::NatsConfig>("nats")?)
             .client_auth()?,
         settings: resolved,
-        rules: Arc::new(rules),
+        rules,
     })
 }
 

@@ -7,7 +7,6 @@ use clap::Parser;
 use service::config::ConfigFile;
 use service::CommonArgs;
 use std::process::ExitCode;
-use std::sync::Arc;
 use workflow::{WorkflowConfig, WorkflowSettings};
 
 /// The workflow service of closedloop: tickets move through their six steps here.
@@ -38,27 +37,23 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
     let file = ConfigFile::load(cli.common.config.as_deref())?;
     let settings: WorkflowSettings = file.section("workflow_service")?;
     settings.validate().map_err(anyhow::Error::msg)?;
-    let nats = cli.common.nats(&file)?;
+    let base = cli.common.base(&file, workflow::config::default_listen())?;
     let retention: workflow::retention::RetentionSettings = file.section("retention")?;
     retention.validate().map_err(anyhow::Error::msg)?;
-    let rules = file.rules()?;
-    let tokens = cli.common.tokens(&file)?;
-    let with_ca = |store: eventlog::StoreUrl| match &cli.store_ca {
-        Some(ca) => store.with_root_cert(ca),
-        None => Ok(store),
+    // A store flag's URL, with `--store-ca` as its root certificate when it names none.
+    let store_flag = |flag: &str, text: Option<&str>| {
+        text.map(|text| {
+            let store = eventlog::StoreUrl::parse(text)?;
+            match &cli.store_ca {
+                Some(ca) => store.with_root_cert(ca),
+                None => Ok(store),
+            }
+        })
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("{flag}: {error}"))
     };
-    let store = cli
-        .store
-        .as_deref()
-        .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
-        .transpose()
-        .map_err(|error| anyhow::anyhow!("--store: {error}"))?;
-    let keys_store = cli
-        .keys_store
-        .as_deref()
-        .map(|text| eventlog::StoreUrl::parse(text).and_then(with_ca))
-        .transpose()
-        .map_err(|error| anyhow::anyhow!("--keys-store: {error}"))?;
+    let store = store_flag("--store", cli.store.as_deref())?;
+    let keys_store = store_flag("--keys-store", cli.keys_store.as_deref())?;
     // The TLS of a PostgreSQL store (sslmode, sslrootcert, sslcert, sslkey) is checked now, so
     // that a missing CA file stops the start with the flag's name.
     for (flag, store) in [("--store", &store), ("--keys-store", &keys_store)] {
@@ -66,18 +61,10 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
             eventlog::pgtls::config(url).map_err(|error| anyhow::anyhow!("{flag}: {error}"))?;
         }
     }
-    let tls = cli.common.tls.server_tls(&file)?;
     Ok(WorkflowConfig {
-        tls,
+        base,
         store,
         keys_store,
-        listen: cli.common.listen_or(workflow::config::default_listen()),
-        metrics_listen: cli.common.metrics_listen,
-        nats_url: cli.common.nats_url.clone(),
-        data_dir: cli.common.data_dir.clone(),
-        tokens: Arc::new(tokens),
-        rules: Arc::new(rules),
-        nats,
         settings,
         retention,
         clock: workflow::clock::from_env(),
@@ -88,11 +75,11 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
 /// shared ticket table) with a rebuild from the log.
 fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
     let store = config.store.clone().unwrap_or_else(|| {
-        eventlog::StoreUrl::Sqlite(config.data_dir.join(workflow::DATABASE_FILE))
+        eventlog::StoreUrl::Sqlite(config.base.data_dir.join(workflow::DATABASE_FILE))
     });
     let projections = match &store {
         eventlog::StoreUrl::Sqlite(path) => path.clone(),
-        eventlog::StoreUrl::Postgres(_) => config.data_dir.join(workflow::PROJECTIONS_FILE),
+        eventlog::StoreUrl::Postgres(_) => config.base.data_dir.join(workflow::PROJECTIONS_FILE),
     };
     anyhow::ensure!(
         projections.exists(),
@@ -110,10 +97,12 @@ fn check(config: &WorkflowConfig) -> anyhow::Result<bool> {
         std::path::Path::new(""),
     )?;
     let report = log.verify(None, |_, _| {})?;
-    let vault = workflow::open_store_vault(&store, config.keys_store.as_ref(), &config.data_dir)?;
+    let vault =
+        workflow::open_store_vault(&store, config.keys_store.as_ref(), &config.base.data_dir)?;
     let mut memory = rusqlite::Connection::open_in_memory()?;
-    let replayed = workflow::projections::rebuild(&mut memory, &log, config.rules.clone(), vault)
-        .map_err(anyhow::Error::msg)?;
+    let replayed =
+        workflow::projections::rebuild(&mut memory, &log, config.base.rules.clone(), vault)
+            .map_err(anyhow::Error::msg)?;
     let rebuilt = workflow::projections::digest(&memory)?;
     let tickets: i64 = memory.query_row("SELECT count(*) FROM tickets", [], |row| row.get(0))?;
     let equal = stored == rebuilt;

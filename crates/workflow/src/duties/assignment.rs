@@ -9,10 +9,8 @@
 //! projections as they stand after the previous one, and appended with the version the
 //! assigner saw, so a change in between makes it look again at the next tick.
 
-use crate::clock::Clock;
-use crate::commands::Commands;
 use crate::error::WorkflowError;
-use crate::queries::{read_all, read_optional, Readers};
+use crate::queries::{read_all, read_optional};
 use chrono::{DateTime, Utc};
 use domain::command::Command;
 use domain::ids::{EventId, TicketId};
@@ -28,7 +26,6 @@ use service::shutdown::Shutdown;
 use service::Failure;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The principal recorded on the policy's assignments.
 pub const ASSIGNER: &str = "cloop-workflow/assign";
@@ -155,12 +152,7 @@ pub fn choose(
 /// The assigner loop.
 #[derive(Debug, Clone)]
 pub struct Assigner {
-    pub commands: Commands,
-    pub readers: Readers,
-    pub rules: Arc<Rules>,
-    pub clock: Arc<dyn Clock>,
-    pub tick: Duration,
-    pub batch: usize,
+    pub sweep: super::Sweep,
     /// Held by a tick and by `SetAway` from its append to its hand-backs, so that the person's
     /// tickets are handed back (and counted) by one of them only.
     pub lock: Arc<tokio::sync::Mutex<()>>,
@@ -176,6 +168,7 @@ impl Assigner {
         for _ in 0..ATTEMPTS {
             let attempt = command.clone();
             let recorded = self
+                .sweep
                 .commands
                 .execute_system_in(
                     ticket_id,
@@ -189,12 +182,17 @@ impl Assigner {
                 return Ok(recorded);
             }
             // Nothing recorded: the ticket changed (look again) or has nothing to do.
-            let Some(ticket) = self.commands.load(ticket_id).await.map_err(corrupt)? else {
+            let Some(ticket) = self.sweep.commands.load(ticket_id).await.map_err(corrupt)? else {
                 return Ok(0);
             };
-            if domain::decide(&ticket, &command, self.clock.now(), self.rules.as_ref())
-                .map(|events| events.is_empty())
-                .unwrap_or(true)
+            if domain::decide(
+                &ticket,
+                &command,
+                self.sweep.clock.now(),
+                self.sweep.rules.as_ref(),
+            )
+            .map(|events| events.is_empty())
+            .unwrap_or(true)
             {
                 return Ok(0);
             }
@@ -204,7 +202,8 @@ impl Assigner {
 
     /// The departments whose policy assigns on its own.
     fn policy_departments(&self) -> Vec<String> {
-        self.rules
+        self.sweep
+            .rules
             .config()
             .departments
             .iter()
@@ -215,9 +214,10 @@ impl Assigner {
 
     /// The policy's choice for `department` now.
     async fn choose(&self, department: String) -> Result<Option<String>, WorkflowError> {
-        let rules = self.rules.clone();
-        let now = self.clock.now();
-        self.readers
+        let rules = self.sweep.rules.clone();
+        let now = self.sweep.clock.now();
+        self.sweep
+            .readers
             .with(move |connection| choose(connection, &rules, &department, now))
             .await
     }
@@ -225,8 +225,9 @@ impl Assigner {
     /// Hands back the open tickets of people who are away (only `person`'s when given);
     /// returns the ids of the tickets handed back.
     pub async fn hand_back(&self, person: Option<String>) -> Result<Vec<String>, WorkflowError> {
-        let batch = self.batch;
+        let batch = self.sweep.batch;
         let tickets = self
+            .sweep
             .readers
             .with(move |connection| tickets_of_away_people(connection, person.as_deref(), batch))
             .await?;
@@ -235,7 +236,13 @@ impl Assigner {
             let Ok(ticket_id) = TicketId::parse(&ticket_text) else {
                 continue;
             };
-            let Some(ticket) = self.commands.load(&ticket_id).await.map_err(corrupt)? else {
+            let Some(ticket) = self
+                .sweep
+                .commands
+                .load(&ticket_id)
+                .await
+                .map_err(corrupt)?
+            else {
                 continue;
             };
             let Some(department) = ticket.department.clone() else {
@@ -260,9 +267,10 @@ impl Assigner {
     pub async fn assign_waiting(&self) -> Result<usize, WorkflowError> {
         let mut assigned = 0;
         for department in self.policy_departments() {
-            let batch = self.batch;
+            let batch = self.sweep.batch;
             let name = department.clone();
             let waiting = self
+                .sweep
                 .readers
                 .with(move |connection| waiting_tickets(connection, &name, batch))
                 .await?;
@@ -298,7 +306,7 @@ impl Assigner {
             // Still hand back the tickets of people who go away.
             tracing::debug!("no department assigns automatically");
         }
-        Duty::every("assignment tick", self.tick)
+        Duty::every("assignment tick", self.sweep.tick)
             .run(shutdown, || self.tick_once())
             .await;
     }

@@ -8,8 +8,28 @@
 //! - `checkpoints`: the timer that keeps and publishes checkpoints of the log's head.
 //! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
 
+use crate::clock::Clock;
+use crate::commands::Commands;
+use crate::queries::Readers;
+use domain::Rules;
+use std::sync::Arc;
+use std::time::Duration;
+
 pub mod assignment;
 pub mod checkpoints;
 pub mod key_backup;
 pub mod retention;
 pub mod timers;
+
+/// What a duty that goes over the tickets in rounds works with (the SLA timers, the
+/// assigner): the command side, the readers, the rules and the clock, and its pace: `tick`
+/// between rounds, at most `batch` tickets a round.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub commands: Commands,
+    pub readers: Readers,
+    pub rules: Arc<Rules>,
+    pub clock: Arc<dyn Clock>,
+    pub tick: Duration,
+    pub batch: usize,
+}

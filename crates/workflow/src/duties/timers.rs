@@ -6,11 +6,9 @@
 //! memory, and they never fire twice: the aggregate returns no event for a mark already
 //! recorded, and the append names the version the timer saw.
 
-use crate::clock::Clock;
-use crate::commands::Commands;
 use crate::error::WorkflowError;
 use crate::metrics::WorkflowMetrics;
-use crate::queries::{due_for_timers, Readers};
+use crate::queries::due_for_timers;
 use chrono::{DateTime, Utc};
 use domain::command::Command;
 use domain::ids::TicketId;
@@ -19,8 +17,6 @@ use domain::types::{Deadline, SlaState};
 use domain::Rules;
 use service::duty::Duty;
 use service::shutdown::Shutdown;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Who the escalation of `level` for a ticket of `department` goes to: the department's
 /// configured contact (a principal, or `role:<role>` shown as "head of logistics"), else the
@@ -82,21 +78,17 @@ pub fn plan(ticket: &Ticket, rules: &Rules, now: DateTime<Utc>) -> Vec<Command> 
 /// The timer loop.
 #[derive(Debug, Clone)]
 pub struct Timers {
-    pub commands: Commands,
-    pub readers: Readers,
-    pub rules: Arc<Rules>,
-    pub clock: Arc<dyn Clock>,
-    pub tick: Duration,
-    pub batch: usize,
+    pub sweep: super::Sweep,
     pub metrics: WorkflowMetrics,
 }
 
 impl Timers {
     /// Looks at every ticket that is due now; returns how many events were recorded.
     pub async fn tick_once(&self) -> Result<usize, WorkflowError> {
-        let now = self.clock.now();
-        let batch = self.batch;
+        let now = self.sweep.clock.now();
+        let batch = self.sweep.batch;
         let due = self
+            .sweep
             .readers
             .with(move |connection| due_for_timers(connection, now, batch))
             .await?;
@@ -106,9 +98,10 @@ impl Timers {
                 tracing::warn!(ticket = %ticket_text, "sla index names an invalid ticket id");
                 continue;
             };
-            let rules = self.rules.clone();
-            let now = self.clock.now();
+            let rules = self.sweep.rules.clone();
+            let now = self.sweep.clock.now();
             match self
+                .sweep
                 .commands
                 .execute_system(
                     &ticket_id,
@@ -137,7 +130,7 @@ impl Timers {
 
     /// Runs a tick every `tick` until `shutdown`.
     pub async fn run(self, shutdown: Shutdown) {
-        Duty::every("sla timer tick", self.tick)
+        Duty::every("sla timer tick", self.sweep.tick)
             .run(shutdown, || self.tick_once())
             .await;
     }

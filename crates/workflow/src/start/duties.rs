@@ -48,63 +48,51 @@ pub(crate) fn spawn(
         StoreUrl::Sqlite(_) => Leadership::always(),
         StoreUrl::Postgres(url) => Leadership::compete(
             url.clone(),
-            config.listen.to_string(),
+            config.base.listen.to_string(),
             publisher_shutdown.clone(),
         ),
     };
     let mut workers = Tasks::new(failures);
     let consumer = crate::consumer::Consumer {
         log: storage.log.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         clock: config.clock.clone(),
         client: nats.client.clone(),
         context: nats.context.clone(),
         connected: nats.connected.clone(),
-        nats: config.nats.clone(),
+        nats: config.base.nats.clone(),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
         vault: storage.vault.clone(),
     };
     workers.spawn_vital("consumer", consumer.run(workers_shutdown.clone()));
-    let timers = crate::duties::timers::Timers {
+    let sweep = crate::duties::Sweep {
         commands: storage.commands.clone(),
         readers: storage.readers.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         clock: config.clock.clone(),
         tick: config.settings.timer_tick(),
         batch: config.settings.timer_batch,
+    };
+    let timers = crate::duties::timers::Timers {
+        sweep: sweep.clone(),
         metrics: metrics.clone(),
     };
-    workers.spawn_vital(
-        "sla timers",
-        leadership
-            .clone()
-            .lead("sla timers", workers_shutdown.clone(), {
-                let timers = timers.clone();
-                move |stop| timers.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(&mut workers, "sla timers", workers_shutdown, {
+        let timers = timers.clone();
+        move |stop| timers.clone().run(stop)
+    });
     let assigner = crate::duties::assignment::Assigner {
-        commands: storage.commands.clone(),
-        readers: storage.readers.clone(),
-        rules: config.rules.clone(),
-        clock: config.clock.clone(),
-        tick: config.settings.timer_tick(),
-        batch: config.settings.timer_batch,
+        sweep,
         lock: Arc::default(),
     };
-    workers.spawn_vital(
-        "assigner",
-        leadership
-            .clone()
-            .lead("assigner", workers_shutdown.clone(), {
-                let assigner = assigner.clone();
-                move |stop| assigner.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(&mut workers, "assigner", workers_shutdown, {
+        let assigner = assigner.clone();
+        move |stop| assigner.clone().run(stop)
+    });
     spawn_housekeeping(config, storage, &leadership, workers_shutdown, &mut workers);
     let checkpoint_file = crate::duties::checkpoints::checkpoint_path(
-        &config.data_dir,
+        &config.base.data_dir,
         config.settings.checkpoint_file.as_deref(),
     );
     let checkpoint_shutdown = Shutdown::new();
@@ -115,16 +103,14 @@ pub(crate) fn spawn(
         interval: config.settings.checkpoint_interval(),
         context: nats.context.clone(),
         connected: nats.connected.clone(),
-        publish_timeout: config.nats.request_timeout(),
+        publish_timeout: config.base.nats.request_timeout(),
     };
     let mut checkpoints = Tasks::new(failures);
-    checkpoints.spawn_vital(
+    leadership.spawn_led(
+        &mut checkpoints,
         "checkpoints",
-        leadership
-            .clone()
-            .lead("checkpoints", checkpoint_shutdown.clone(), move |stop| {
-                checkpointer.clone().run(stop)
-            }),
+        &checkpoint_shutdown,
+        move |stop| checkpointer.clone().run(stop),
     );
     let mut publisher = Tasks::new(failures);
     spawn_publisher(
@@ -160,33 +146,24 @@ fn spawn_housekeeping(
         clock: config.clock.clone(),
         settings: config.retention.clone(),
     };
-    workers.spawn_vital(
-        "retention",
-        leadership
-            .clone()
-            .lead("retention", workers_shutdown.clone(), move |stop| {
-                retention.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(workers, "retention", workers_shutdown, move |stop| {
+        retention.clone().run(stop)
+    });
     if storage.store.is_postgres() {
         return;
     }
     let key_backup = crate::duties::key_backup::KeyBackup {
         vault: storage.vault.clone(),
         folder: config
+            .base
             .data_dir
             .join(crate::duties::key_backup::BACKUP_FOLDER),
         interval: config.settings.key_backup_interval(),
         keep: config.settings.key_backups_kept,
     };
-    workers.spawn_vital(
-        "key backup",
-        leadership
-            .clone()
-            .lead("key backup", workers_shutdown.clone(), move |stop| {
-                key_backup.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(workers, "key backup", workers_shutdown, move |stop| {
+        key_backup.clone().run(stop)
+    });
 }
 
 /// The publisher of the log's tail to TICKET_EVENTS, stopped last.
@@ -201,21 +178,16 @@ fn spawn_publisher(
         log: storage.log.clone(),
         context: nats.context.clone(),
         connected: nats.connected.clone(),
-        nats: config.nats.clone(),
+        nats: config.base.nats.clone(),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
-        position_path: config.data_dir.join(crate::PUBLISHER_FILE),
+        position_path: config.base.data_dir.join(crate::PUBLISHER_FILE),
         position_url: match &storage.store {
             StoreUrl::Sqlite(_) => None,
             StoreUrl::Postgres(url) => Some(url.clone()),
         },
     };
-    tasks.spawn_vital(
-        "publisher",
-        leadership
-            .clone()
-            .lead("publisher", publisher_shutdown.clone(), move |stop| {
-                publisher.clone().run(stop)
-            }),
-    );
+    leadership.spawn_led(tasks, "publisher", publisher_shutdown, move |stop| {
+        publisher.clone().run(stop)
+    });
 }

@@ -26,7 +26,7 @@ pub(crate) async fn build(
     duties: &Duties,
     metrics: &WorkflowMetrics,
 ) -> Result<Grpc, WorkflowError> {
-    let authenticator = service::Authenticator::new(config.tokens.clone());
+    let authenticator = service::Authenticator::new(config.base.tokens.clone());
     authenticator
         .limiter()
         .register_metrics(&metrics.registry, "rate_limited_total")
@@ -35,7 +35,7 @@ pub(crate) async fn build(
     let reports = proto::v1::reports_server::ReportsServer::new(grpc::ReportsService {
         log: storage.log.clone(),
         readers: storage.readers.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         vault: storage.vault.clone(),
     })
     .max_decoding_message_size(max_message_bytes);
@@ -46,7 +46,7 @@ pub(crate) async fn build(
         commands: storage.commands.clone(),
         readers: storage.readers.clone(),
         log: storage.log.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         vault: storage.vault.clone(),
         default_page_size: config.settings.default_page_size,
         max_page_size: config.settings.max_page_size,
@@ -77,7 +77,7 @@ pub(crate) async fn build(
                 .role_rate_limit(domain::types::Role::Agent),
         })
         .max_decoding_message_size(max_message_bytes);
-    Ok(Grpc::new(config.tls.as_ref(), SERVICES, authenticator)
+    Ok(Grpc::new(config.base.tls.as_ref(), SERVICES, authenticator)
         .await?
         .add_authenticated(tickets)
         .add_authenticated(audit)

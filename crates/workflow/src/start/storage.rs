@@ -25,14 +25,14 @@ pub(crate) async fn open(
     config: &WorkflowConfig,
     metrics: &WorkflowMetrics,
 ) -> Result<Storage, WorkflowError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| WorkflowError::Io {
-        action: format!("create data folder {}", config.data_dir.display()),
+    std::fs::create_dir_all(&config.base.data_dir).map_err(|source| WorkflowError::Io {
+        action: format!("create data folder {}", config.base.data_dir.display()),
         source,
     })?;
     let store = config
         .store
         .clone()
-        .unwrap_or_else(|| StoreUrl::Sqlite(config.data_dir.join(crate::DATABASE_FILE)));
+        .unwrap_or_else(|| StoreUrl::Sqlite(config.base.data_dir.join(crate::DATABASE_FILE)));
     let keys_store = config.keys_store.clone();
     if store.is_postgres() && keys_store.as_ref().is_some_and(|keys| !keys.is_postgres()) {
         return Err(WorkflowError::Config(
@@ -46,9 +46,9 @@ pub(crate) async fn open(
     } else {
         Synchronous::Full
     };
-    let rules = config.rules.clone();
+    let rules = config.base.rules.clone();
     let open_store = store.clone();
-    let data_dir = config.data_dir.clone();
+    let data_dir = config.base.data_dir.clone();
     let (log, vault) = tokio::task::spawn_blocking(move || {
         let vault = crate::open_store_vault(&open_store, keys_store.as_ref(), &data_dir)?;
         let log = crate::open_store_log(&open_store, &data_dir, rules, synchronous, vault.clone())?;
@@ -56,18 +56,20 @@ pub(crate) async fn open(
     })
     .await
     .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
-    crate::record_config_version(&log, &config.rules, config.clock.now()).await?;
+    crate::record_config_version(&log, &config.base.rules, config.clock.now()).await?;
     // Projections are read where they are written: inside the SQLite log, or in this
     // replica's own file next to a PostgreSQL log.
     let readers = match &store {
         StoreUrl::Sqlite(path) => Readers::new(path),
-        StoreUrl::Postgres(url) => Readers::new(&config.data_dir.join(crate::PROJECTIONS_FILE))
-            .with_shared(SharedReads::new(url)),
+        StoreUrl::Postgres(url) => {
+            Readers::new(&config.base.data_dir.join(crate::PROJECTIONS_FILE))
+                .with_shared(SharedReads::new(url))
+        }
     };
     let commands = Commands {
         log: log.clone(),
         readers: readers.clone(),
-        rules: config.rules.clone(),
+        rules: config.base.rules.clone(),
         clock: config.clock.clone(),
         metrics: metrics.clone(),
         retries: config.settings.command_retries,

@@ -4,12 +4,13 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::ids::{FeedbackId, TicketId};
+use domain::ids::{FeedbackId, TicketId, TicketIdGenerator};
 use domain::Rules;
+use prost::Message as _;
 use proto::v1;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use workflow::clock::Clock;
+use workflow::clock::{Clock, TestClock};
 use workflow::commands::Commands;
 use workflow::metrics::WorkflowMetrics;
 use workflow::queries::Readers;
@@ -122,4 +123,86 @@ pub fn rebuilt_in_memory(
     workflow::projections::rebuild(&mut memory, log, rules.clone(), vault.clone())
         .expect("rebuild the projections");
     memory
+}
+
+/// A workflow core without NATS on a SQLite data folder: the log, key store, readers and
+/// commands on a test clock starting at [`start_instant`], and the ticket ids of the messages
+/// it makes.
+pub struct Harness {
+    pub directory: tempfile::TempDir,
+    pub log: eventlog::EventLog,
+    pub vault: Arc<vault::Vault>,
+    pub commands: Commands,
+    pub readers: Readers,
+    pub rules: Arc<Rules>,
+    pub clock: TestClock,
+    pub ids: TicketIdGenerator,
+    pub metrics: WorkflowMetrics,
+}
+
+impl Harness {
+    pub fn new(rules: Rules) -> Self {
+        let directory = tempfile::tempdir().expect("a temporary folder");
+        let rules = Arc::new(rules);
+        let (path, vault, log) = open_sqlite(directory.path(), &rules);
+        let clock = TestClock::new(start_instant());
+        let readers = Readers::new(&path);
+        let metrics = WorkflowMetrics::new().expect("metrics");
+        let commands = commands(
+            &log,
+            &readers,
+            &rules,
+            Arc::new(clock.clone()),
+            &vault,
+            metrics.clone(),
+        );
+        Self {
+            directory,
+            log,
+            vault,
+            commands,
+            readers,
+            rules,
+            clock,
+            ids: TicketIdGenerator::new(7),
+            metrics,
+        }
+    }
+
+    /// A `FeedbackReceived` message from `customer` on the web channel, as intake publishes
+    /// it now; returns its ticket id too.
+    pub fn web_message(&mut self, customer: v1::Customer, content: &str) -> (Vec<u8>, TicketId) {
+        let now = self.clock.now();
+        let ticket_id = self.ids.next(now);
+        let message = feedback_at(
+            &ticket_id,
+            now,
+            v1::Submission {
+                channel: "web".into(),
+                customer: Some(customer),
+                content: content.into(),
+                ..Default::default()
+            },
+        );
+        (message.encode_to_vec(), ticket_id)
+    }
+
+    /// Records `payloads` as the consumer does (sealed); whether each was a duplicate.
+    pub async fn record(&self, payloads: &[Vec<u8>]) -> Vec<bool> {
+        let mut requests: Vec<_> = payloads
+            .iter()
+            .map(|payload| {
+                workflow::consumer::receive_request(payload, self.clock.now(), &self.rules)
+                    .expect("a message that can be recorded")
+                    .0
+            })
+            .collect();
+        workflow::consumer::seal_requests(&self.vault, &mut requests).expect("sealed");
+        self.log
+            .append_many(requests)
+            .await
+            .into_iter()
+            .map(|result| result.expect("appended").duplicate)
+            .collect()
+    }
 }
