@@ -53,7 +53,7 @@ mod tests {
                     .filter_map(|service| service.name.clone())
             })
             .collect();
-        for expected in ["Intake", "Tickets", "Audit", "Reports"] {
+        for expected in ["Intake", "Tickets", "Audit", "Reports", "SelfService"] {
             assert!(
                 services.iter().any(|name| name == expected),
                 "{expected} missing"
@@ -63,7 +63,7 @@ mod tests {
             .file
             .iter()
             .filter(|file| file.name().starts_with("feedback/v1/"));
-        assert_eq!(feedback_files.clone().count(), 6);
+        assert_eq!(feedback_files.clone().count(), 7);
         assert!(feedback_files
             .into_iter()
             .all(|file| file.package() == "feedback.v1"));
