@@ -114,8 +114,15 @@ impl Browser {
         })
     }
 
-    /// Sends one command (to a tab when `session` is set) and waits for its answer.
+    /// Sends one DevTools command and waits for its answer; panics when it is refused.
     fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        let answer = self.exchange(session, method, params);
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// Sends one DevTools command and waits for its whole answer (result or error).
+    fn exchange(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -133,8 +140,7 @@ impl Browser {
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
             if answer["id"] == json!(id) {
-                assert!(answer.get("error").is_none(), "{method}: {answer}");
-                return answer["result"].clone();
+                return answer;
             }
         }
     }
@@ -182,7 +188,14 @@ impl Browser {
     fn wait_for(&mut self, tab: &Tab, condition: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if self.eval(tab, &format!("!!({condition})")) == json!(true) {
+            // While the tab navigates, an evaluation may be refused ("Inspected target
+            // navigated or closed") or lose its context: that is "not yet", not a failure.
+            let answer = self.exchange(
+                Some(&tab.session),
+                "Runtime.evaluate",
+                json!({ "expression": format!("!!({condition})"), "returnByValue": true, "awaitPromise": true }),
+            );
+            if answer["result"]["result"]["value"] == json!(true) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
