@@ -49,16 +49,18 @@ test: tools check-postgres fmt check-purity check-structure check-proto check-de
 	@# Every test, then the end-to-end suite again with every workflow's log in PostgreSQL
 	@# (CLOOP_E2E_STORE=postgres, about 2 minutes; docs/reliability.md). Intake's full-disk
 	@# scenario has no workflow store to vary and ran in the first pass: it is left out.
+	@# Every cargo command here names the whole workspace and the same features, so that each
+	@# reuses the one build (`-p e2e` alone would unify features anew and rebuild half of it).
 	@if command -v cargo-nextest >/dev/null; then \
 	  $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS) && \
-	  CLOOP_E2E_STORE=postgres $(CARGO) nextest run -p e2e --locked --no-fail-fast \
-	    -E 'not test(disk_full::intake_on_a_full_disk)'; \
+	  CLOOP_E2E_STORE=postgres $(CARGO) nextest run --workspace --locked --no-fail-fast $(FAILPOINTS) \
+	    -E 'package(e2e) & not test(disk_full::intake_on_a_full_disk)'; \
 	else \
 	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS) && \
 	  CLOOP_E2E_STORE=postgres $(CARGO) test -p e2e --test e2e --locked --no-fail-fast -- \
 	    --skip disk_full::intake_on_a_full_disk; \
 	fi
-	$(CARGO) test --workspace --doc --locked
+	$(CARGO) test --workspace --doc --locked $(FAILPOINTS)
 	./scripts/quickstart-check.sh
 	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded
 	@# inputs each, no panic allowed); `make fuzz` runs them under libFuzzer.
