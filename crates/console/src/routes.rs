@@ -482,6 +482,13 @@ mod tests {
                 .unwrap_or_default()
                 .contains("script-src 'self'")));
         assert_eq!(headers.get(header::X_FRAME_OPTIONS).expect("frame"), "DENY");
+        // The server's time, for browsers and benchmarks: `app;dur=<milliseconds>`.
+        let timing = headers
+            .get("server-timing")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("app;dur="))
+            .and_then(|millis| millis.parse::<f64>().ok());
+        assert!(timing.is_some_and(|millis| millis >= 0.0), "{headers:?}");
         let answer = send(
             &app,
             form(
