@@ -29,9 +29,8 @@ use chrono::{DateTime, Duration as Span, Utc};
 use domain::ids::TicketIdGenerator;
 use domain::ticket::Ticket;
 use domain::types::{ContentType, Kind, Priority, Scope, SlaState, Step};
+use e2e::http::{request, sign_in};
 use e2e::{free_port, NatsServer, ServiceProcess};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -111,108 +110,12 @@ fn seed(data_dir: &Path, count: usize, open: usize, now: DateTime<Utc>) {
     transaction.commit().unwrap();
 }
 
-/// One answer over HTTP/1.1: status, headers (lower-case names) and body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// The `app;dur=` of `Server-Timing`, in milliseconds.
-    fn server_ms(&self) -> f64 {
-        self.header("server-timing")
-            .and_then(|value| value.strip_prefix("app;dur="))
-            .and_then(|value| value.parse().ok())
-            .expect("a Server-Timing header")
-    }
-}
-
-/// Sends one request on a connection of its own.
-fn request(address: &str, method: &str, path: &str, cookie: &str, body: &str) -> Answer {
-    let mut stream = TcpStream::connect(address).unwrap();
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    if !cookie.is_empty() {
-        text.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        text.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    stream.write_all(text.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_lowercase(), value.trim().to_owned()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
-
-/// The `name=value` of the `Set-Cookie` header whose name starts with `prefix`.
-fn cookie(answer: &Answer, prefix: &str) -> String {
-    answer
-        .headers
-        .iter()
-        .filter(|(key, _)| key == "set-cookie")
-        .find_map(|(_, value)| value.split(';').next().filter(|pair| pair.starts_with(prefix)))
-        .expect("cookie")
-        .to_owned()
-}
-
-/// Signs in with `token` through the sign-in form; returns the session cookie.
-fn sign_in(address: &str, token: &str) -> String {
-    let form = request(address, "GET", "/login", "", "");
-    let login = cookie(&form, console::session::LOGIN_CSRF_COOKIE);
-    let csrf = login.split_once('=').expect("pair").1.to_owned();
-    let answer = request(
-        address,
-        "POST",
-        "/login",
-        &login,
-        &format!("token={token}&csrf_token={csrf}"),
-    );
-    assert_eq!(answer.status, 303, "sign-in: {}", answer.body);
-    cookie(&answer, console::session::SESSION_COOKIE)
-}
-
-/// The "next" link of a queue page.
-fn next_link(body: &str) -> Option<String> {
-    let at = body.find("rel=\"next\"")?;
-    let start = body[..at].rfind("href=\"")? + "href=\"".len();
-    let end = start + body[start..].find('"')?;
-    Some(body[start..end].replace("&amp;", "&"))
-}
-
 /// The path of page `page` (from 1) of `path`, following "next" links.
 fn deep_path(address: &str, session: &str, path: &str, page: usize) -> String {
     let mut path = path.to_owned();
     for _ in 1..page {
         let answer = request(address, "GET", &path, session, "");
-        path = next_link(&answer.body).expect("a next page");
+        path = answer.link("next").expect("a next page");
     }
     path
 }
@@ -241,7 +144,7 @@ fn measure(address: &str, session: &str, path: &str) -> (Vec<f64>, Vec<f64>, usi
             server.push(answer.server_ms());
             wall.push(elapsed);
         }
-        rows = answer.body.matches("data-ticket=").count();
+        rows = answer.ticket_rows().len();
     }
     (server, wall, rows)
 }
