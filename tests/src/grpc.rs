@@ -163,6 +163,7 @@ pub async fn list_all_tickets(
             filter: filter.clone(),
             page_size: 500,
             page_token: page_token.clone(),
+            ..Default::default()
         };
         let page = client
             .list_tickets(authorized(request, token))

@@ -10,6 +10,7 @@
 pub mod certs;
 pub mod cluster;
 pub mod grpc;
+pub mod http;
 mod nats_cluster;
 mod staff;
 pub mod tls_postgres;

@@ -28,5 +28,6 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/adopted", get(customer::adopted))
         .layer(axum::middleware::map_response(routes::security_headers))
+        .layer(axum::middleware::from_fn(routes::server_timing))
         .with_state(state)
 }

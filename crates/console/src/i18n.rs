@@ -118,12 +118,7 @@ fn texts(key: &str) -> Option<(&'static str, &'static str)> {
         "queue.updated" => ("Updated", "已更新"),
         "queue.previous" => ("Previous", "上一页"),
         "queue.next" => ("Next", "下一页"),
-        "queue.page" => ("Page", "第几页"),
-        "queue.count" => ("Tickets", "工单数"),
-        "queue.truncated" => (
-            "Only the first tickets are ordered here; narrow the filter to see the rest.",
-            "这里只排序了前面的工单；请缩小筛选范围查看其余工单。",
-        ),
+        "queue.page" => ("Page", "页码"),
         "field.ticket" => ("Ticket", "工单"),
         "field.step" => ("Step", "环节"),
         "field.priority" => ("Priority", "优先级"),

@@ -43,20 +43,18 @@ pub async fn queue(
     let context = context(&state, &headers, &uri);
     let lang = context.lang;
     let session = context.signed_in()?;
-    let settings = &state.settings;
     let page_of = load(
         &state.backend,
         &session.token,
         &query,
-        settings.queue_page_size,
-        settings.queue_fetch_limit,
+        state.settings.queue_page_size,
     )
     .await
     .map_err(page(lang))?;
     if fragment.fragment == "1" {
         return Ok(html(
             StatusCode::OK,
-            views::queue::fragment(lang, &query, &page_of, state.offset),
+            views::queue::fragment(lang, &page_of, state.offset),
         ));
     }
     let path = uri.to_string();
@@ -348,6 +346,9 @@ pub async fn reports(
     ))
 }
 
+/// The most of today's tickets the managers' page reads to count them.
+const TODAY_READ_LIMIT: usize = 2_000;
+
 /// Today's tickets (since midnight in the business calendar's offset) by SLA state.
 async fn today(
     state: &Shared,
@@ -375,13 +376,14 @@ async fn today(
                     filter: Some(filter),
                     page_size: 500,
                     page_token,
+                    ..Default::default()
                 },
             )?)
             .await
             .map_err(ConsoleError::Rpc)?
             .into_inner();
         tickets.extend(answer.tickets);
-        if answer.next_page_token.is_empty() || tickets.len() >= state.settings.queue_fetch_limit {
+        if answer.next_page_token.is_empty() || tickets.len() >= TODAY_READ_LIMIT {
             break;
         }
         page_token = answer.next_page_token;

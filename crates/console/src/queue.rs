@@ -1,5 +1,7 @@
-//! The queue: which tickets (the filters of the page, as the workflow's `TicketFilter`), in
-//! which order (overdue first, then warning, then the nearest deadline) and which page.
+//! The queue: which tickets (the filters of the page, as the workflow's `TicketFilter`) and
+//! which page. The order (overdue first, then warning, then the nearest deadline) and the
+//! paging are the workflow's (`ListTickets` with `TICKET_ORDER_URGENCY`): the console asks
+//! for one page and links to the next with the workflow's page token.
 
 use crate::backend::as_person;
 use crate::error::ConsoleError;
@@ -20,7 +22,11 @@ pub struct QueueQuery {
     pub mine: String,
     /// Words to find in the content, product, order id or keywords.
     pub q: String,
-    /// From 1.
+    /// The page token the page starts after (empty: the first page).
+    pub after: String,
+    /// The starts of the earlier pages, comma-separated, oldest first (for "previous").
+    pub back: String,
+    /// The number of the page (for showing; from 1).
     pub page: Option<usize>,
 }
 
@@ -97,189 +103,164 @@ pub fn next_deadline(ticket: &v1::Ticket) -> Option<&prost_types::Timestamp> {
     }
 }
 
-/// The order of the queue: overdue, then warning, then the rest; within each the nearest
-/// deadline first (none last), then the ticket id.
-pub fn sort_key(ticket: &v1::Ticket) -> (u8, i64, i32, String) {
-    let rank = match v1::SlaState::try_from(ticket.sla_state) {
-        Ok(v1::SlaState::Breached) => 0,
-        Ok(v1::SlaState::Warning) => 1,
-        _ => 2,
-    };
-    let (seconds, nanos) =
-        next_deadline(ticket).map_or((i64::MAX, 0), |deadline| (deadline.seconds, deadline.nanos));
-    (rank, seconds, nanos, ticket.ticket_id.clone())
-}
+/// How many earlier pages' starts a queue link remembers (for "previous"); beyond that,
+/// "previous" leads to the first page.
+pub const TRAIL: usize = 20;
 
-/// Orders tickets as the queue shows them.
-pub fn order(tickets: &mut [v1::Ticket]) {
-    tickets.sort_by_cached_key(sort_key);
-}
-
-/// One page of the queue.
+/// One page of the queue, in the workflow's urgency order.
 #[derive(Debug, Default)]
 pub struct QueuePage {
     pub tickets: Vec<v1::Ticket>,
-    /// Tickets matching in all (at most the fetch limit).
-    pub total: usize,
     /// From 1.
     pub page: usize,
-    pub pages: usize,
-    /// The workflow had more than the fetch limit: only those were ordered.
-    pub truncated: bool,
+    /// The query of the next page, when there is one.
+    pub next: Option<QueueQuery>,
+    /// The query of the previous page, when this is not the first.
+    pub previous: Option<QueueQuery>,
 }
 
-/// Cuts page `page` (from 1) of `size` out of ordered tickets.
-pub fn paginate(
-    mut tickets: Vec<v1::Ticket>,
-    page: usize,
-    size: usize,
-    truncated: bool,
-) -> QueuePage {
-    let total = tickets.len();
-    let pages = total.div_ceil(size).max(1);
-    let page = page.clamp(1, pages);
-    let start = (page - 1) * size;
-    let end = (start + size).min(total);
-    let tickets = if start < total {
-        tickets.drain(start..end).collect()
-    } else {
-        Vec::new()
-    };
-    QueuePage {
-        tickets,
-        total,
-        page,
-        pages,
-        truncated,
+impl QueueQuery {
+    /// The starts of the earlier pages, oldest first (`-` is the first page).
+    fn trail(&self) -> Vec<&str> {
+        self.back
+            .split(',')
+            .map(str::trim)
+            .filter(|start| !start.is_empty())
+            .collect()
+    }
+
+    /// The query of the page after this one, which starts after `token`.
+    pub fn next_page(&self, token: &str) -> QueueQuery {
+        let mut trail = self.trail();
+        trail.push(if self.after.is_empty() {
+            "-"
+        } else {
+            &self.after
+        });
+        let skip = trail.len().saturating_sub(TRAIL);
+        QueueQuery {
+            after: token.to_owned(),
+            back: trail[skip..].join(","),
+            page: Some(self.page.unwrap_or(1) + 1),
+            ..self.clone()
+        }
+    }
+
+    /// The query of the page before this one; `None` on the first page.
+    pub fn previous_page(&self) -> Option<QueueQuery> {
+        if self.after.is_empty() {
+            return None;
+        }
+        let mut trail = self.trail();
+        let start = trail.pop().filter(|start| *start != "-");
+        let page = self.page.unwrap_or(2).saturating_sub(1).max(1);
+        Some(QueueQuery {
+            after: start.unwrap_or_default().to_owned(),
+            back: trail.join(","),
+            // A trail cut short leads to the first page.
+            page: Some(if start.is_none() { 1 } else { page }),
+            ..self.clone()
+        })
+    }
+
+    /// The query string of these filters and this page's place, for links and live updates.
+    pub fn page_query_string(&self) -> String {
+        let mut pairs = vec![self.query_string()];
+        if !self.after.is_empty() {
+            pairs.push(format!("after={}", encode(&self.after)));
+        }
+        if !self.back.is_empty() {
+            pairs.push(format!("back={}", encode(&self.back)));
+        }
+        if let Some(page) = self.page.filter(|page| *page > 1) {
+            pairs.push(format!("page={page}"));
+        }
+        pairs.retain(|pair| !pair.is_empty());
+        pairs.join("&")
     }
 }
 
-/// Reads the matching tickets (up to `limit`) with the person's token, orders them and
-/// returns the asked page.
+/// Reads one page of `page_size` matching tickets with the person's token, in the workflow's
+/// urgency order (overdue, then warning, then the nearest deadline), starting after the
+/// query's `after` token. Archived tickets are left out by the workflow unless the step
+/// asked for is `archive`.
 pub async fn load(
     backend: &crate::backend::Backend,
     token: &str,
     query: &QueueQuery,
     page_size: usize,
-    limit: usize,
 ) -> Result<QueuePage, ConsoleError> {
-    let filter = query.filter()?;
-    let mut client = backend.tickets();
-    let mut tickets = Vec::new();
-    let mut page_token = String::new();
-    let mut truncated = false;
-    loop {
-        let response = client
-            .list_tickets(as_person(
-                token,
-                v1::ListTicketsRequest {
-                    filter: Some(filter.clone()),
-                    page_size: 500,
-                    page_token: page_token.clone(),
-                },
-            )?)
-            .await
-            .map_err(ConsoleError::Rpc)?
-            .into_inner();
-        let archived = v1::Step::Archive as i32;
-        tickets.extend(
-            response
-                .tickets
-                .into_iter()
-                .filter(|ticket| query.shows_archived() || ticket.step != archived),
-        );
-        if tickets.len() >= limit {
-            truncated = tickets.len() > limit || !response.next_page_token.is_empty();
-            tickets.truncate(limit);
-            break;
-        }
-        if response.next_page_token.is_empty() {
-            break;
-        }
-        page_token = response.next_page_token;
-    }
-    order(&mut tickets);
-    Ok(paginate(
-        tickets,
-        query.page.unwrap_or(1),
-        page_size,
-        truncated,
-    ))
+    let mut filter = query.filter()?;
+    filter.open_only = !query.shows_archived();
+    let response = backend
+        .tickets()
+        .list_tickets(as_person(
+            token,
+            v1::ListTicketsRequest {
+                filter: Some(filter),
+                page_size: u32::try_from(page_size).unwrap_or(u32::MAX),
+                page_token: query.after.clone(),
+                order: v1::TicketOrder::Urgency as i32,
+            },
+        )?)
+        .await
+        .map_err(|status| match status.code() {
+            tonic::Code::InvalidArgument if status.message().contains("page_token") => {
+                ConsoleError::BadRequest(format!("after: {}", status.message()))
+            }
+            _ => ConsoleError::Rpc(status),
+        })?
+        .into_inner();
+    let next = (!response.next_page_token.is_empty())
+        .then(|| query.next_page(&response.next_page_token));
+    Ok(QueuePage {
+        tickets: response.tickets,
+        page: if query.after.is_empty() {
+            1
+        } else {
+            query.page.unwrap_or(2).max(2)
+        },
+        next,
+        previous: query.previous_page(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ticket(
-        id: &str,
-        state: v1::SlaState,
-        respond_by: Option<i64>,
-        resolve_by: i64,
-    ) -> v1::Ticket {
-        v1::Ticket {
-            ticket_id: id.to_owned(),
-            sla_state: state as i32,
-            respond_by: respond_by.map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
-            resolve_by: Some(prost_types::Timestamp {
-                seconds: resolve_by,
-                nanos: 0,
-            }),
-            ..v1::Ticket::default()
+    #[test]
+    fn next_and_previous_pages_keep_the_filters_and_the_trail() {
+        let first = QueueQuery {
+            step: "handle".into(),
+            ..QueueQuery::default()
+        };
+        assert_eq!(first.previous_page(), None);
+        assert_eq!(first.page_query_string(), "step=handle");
+        let second = first.next_page("u.0.5.7");
+        assert_eq!(
+            second.page_query_string(),
+            "step=handle&after=u.0.5.7&back=-&page=2"
+        );
+        let third = second.next_page("u.2.9.11");
+        assert_eq!((third.back.as_str(), third.page), ("-,u.0.5.7", Some(3)));
+        assert_eq!(third.previous_page(), Some(second.clone()));
+        assert_eq!(second.previous_page().map(|query| query.page_query_string()), Some("step=handle".to_owned()));
+        // A long way down, the trail keeps the last TRAIL starts; "previous" still works
+        // for those, and then leads to the first page.
+        let mut deep = first.clone();
+        for n in 0..TRAIL + 5 {
+            deep = deep.next_page(&format!("u.2.{n}.{n}"));
         }
-    }
-
-    fn ids(tickets: &[v1::Ticket]) -> Vec<&str> {
-        tickets
-            .iter()
-            .map(|ticket| ticket.ticket_id.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn overdue_first_then_warning_then_nearest_deadline() {
-        let mut tickets = vec![
-            ticket("late-resolve", v1::SlaState::OnTime, Some(500), 9_000),
-            ticket("warn-far", v1::SlaState::Warning, Some(800), 9_000),
-            ticket("ok-near", v1::SlaState::OnTime, Some(100), 9_000),
-            ticket("breached", v1::SlaState::Breached, Some(900), 9_000),
-            ticket("warn-near", v1::SlaState::Warning, Some(200), 9_000),
-            ticket("no-deadline", v1::SlaState::Unspecified, None, 0),
-        ];
-        tickets[5].resolve_by = None;
-        // After the first response the resolve-by deadline is the one that counts.
-        let mut responded = ticket("responded", v1::SlaState::OnTime, Some(50), 300);
-        responded.responded_at = Some(prost_types::Timestamp::default());
-        tickets.push(responded);
-        order(&mut tickets);
-        assert_eq!(
-            ids(&tickets),
-            [
-                "breached",
-                "warn-near",
-                "warn-far",
-                "ok-near",
-                "responded",
-                "late-resolve",
-                "no-deadline"
-            ]
-        );
-    }
-
-    #[test]
-    fn pages_are_cut_and_clamped() {
-        let tickets: Vec<v1::Ticket> = (0..5)
-            .map(|n| ticket(&format!("t{n}"), v1::SlaState::OnTime, Some(n), 0))
-            .collect();
-        let page = paginate(tickets.clone(), 2, 2, false);
-        assert_eq!(
-            (ids(&page.tickets), page.total, page.pages),
-            (vec!["t2", "t3"], 5, 3)
-        );
-        let last = paginate(tickets.clone(), 99, 2, false);
-        assert_eq!((ids(&last.tickets), last.page), (vec!["t4"], 3));
-        let empty = paginate(Vec::new(), 1, 2, false);
-        assert_eq!((empty.total, empty.pages, empty.page), (0, 1, 1));
+        assert_eq!(deep.trail().len(), TRAIL);
+        assert_eq!(deep.page, Some(TRAIL + 6));
+        let mut back = deep;
+        for _ in 0..TRAIL {
+            back = back.previous_page().expect("a previous page");
+        }
+        assert_eq!(back.trail().len(), 0);
+        let first_again = back.previous_page().expect("the first page");
+        assert_eq!((first_again.after.as_str(), first_again.page), ("", Some(1)));
     }
 
     #[test]
@@ -291,6 +272,7 @@ mod tests {
             mine: "1".into(),
             q: " 卡顿 & more ".into(),
             page: Some(2),
+            ..QueueQuery::default()
         };
         let filter = query.filter().expect("valid");
         assert_eq!(filter.step, v1::Step::Handle as i32);

@@ -150,6 +150,22 @@ pub async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+/// `Server-Timing: app;dur=<ms>` on every answer: the time the console took to produce it
+/// (its calls to the workflow included), so a browser's or a benchmark's view of a page
+/// separates server time from the network.
+pub async fn server_timing(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let millis = started.elapsed().as_secs_f64() * 1_000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={millis:.1}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
+}
+
 pub async fn healthz(State(state): State<Shared>) -> Response {
     if state.backend.workflow_healthy().await {
         (StatusCode::OK, "ok\n").into_response()
@@ -466,6 +482,13 @@ mod tests {
                 .unwrap_or_default()
                 .contains("script-src 'self'")));
         assert_eq!(headers.get(header::X_FRAME_OPTIONS).expect("frame"), "DENY");
+        // The server's time, for browsers and benchmarks: `app;dur=<milliseconds>`.
+        let timing = headers
+            .get("server-timing")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("app;dur="))
+            .and_then(|millis| millis.parse::<f64>().ok());
+        assert!(timing.is_some_and(|millis| millis >= 0.0), "{headers:?}");
         let answer = send(
             &app,
             form(

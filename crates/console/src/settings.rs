@@ -23,8 +23,6 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
     /// Tickets on one page of the queue.
     pub queue_page_size: usize,
-    /// The most tickets the queue reads from the workflow to order them (overdue first).
-    pub queue_fetch_limit: usize,
     /// How long a call to the workflow may take, in milliseconds.
     pub request_timeout_ms: u64,
 }
@@ -36,7 +34,6 @@ impl Default for ConsoleSettings {
             session_ttl_secs: 8 * 3600,
             secure_cookies: false,
             queue_page_size: 50,
-            queue_fetch_limit: 2_000,
             request_timeout_ms: 10_000,
         }
     }
@@ -65,9 +62,6 @@ impl ConsoleSettings {
         }
         if self.queue_page_size == 0 || self.queue_page_size > 500 {
             return Err("[console] queue_page_size must be from 1 to 500".to_owned());
-        }
-        if self.queue_fetch_limit < self.queue_page_size {
-            return Err("[console] queue_fetch_limit must be at least queue_page_size".to_owned());
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! calls inside its transaction, the rows of a ticket, and the SLA index's next instant.
 
 use crate::record::{decode_opened, ticket_of_stream};
-use crate::{assignment, failpoints, retention, schema};
+use crate::{assignment, failpoints, order, retention, schema};
 use chrono::{DateTime, Utc};
 use domain::event::Event;
 use domain::ticket::Ticket;
@@ -213,6 +213,11 @@ pub struct TicketRow {
     pub assignee: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Its place in the urgency order (see [`crate::order`]).
+    pub urgency_rank: i64,
+    pub next_deadline_ms: i64,
+    /// Not archived.
+    pub is_open: bool,
     /// The whole folded ticket.
     pub state_json: String,
 }
@@ -236,6 +241,9 @@ impl TicketRow {
             assignee: ticket.assignee.clone(),
             created_at_ms: millis(ticket.created_at),
             updated_at_ms: millis(ticket.updated_at),
+            urgency_rank: order::urgency_rank(ticket),
+            next_deadline_ms: order::next_deadline_ms(ticket),
+            is_open: !ticket.is_archived(),
             state_json: serde_json::to_string(ticket)?,
         })
     }
@@ -278,8 +286,9 @@ pub(crate) fn write_ticket_rows(
         .prepare_cached(
             "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
              helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
-             created_at_ms, updated_at_ms, state_json) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             created_at_ms, updated_at_ms, state_json, urgency_rank, next_deadline_ms, is_open) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19, ?20) \
              ON CONFLICT(seq) DO UPDATE SET version = excluded.version, \
              last_position = excluded.last_position, step = excluded.step, \
              department = excluded.department, helpers = excluded.helpers, \
@@ -287,7 +296,9 @@ pub(crate) fn write_ticket_rows(
              content_type = excluded.content_type, scope = excluded.scope, \
              channel = excluded.channel, sla_state = excluded.sla_state, \
              customer_id = excluded.customer_id, created_at_ms = excluded.created_at_ms, \
-             updated_at_ms = excluded.updated_at_ms, state_json = excluded.state_json",
+             updated_at_ms = excluded.updated_at_ms, state_json = excluded.state_json, \
+             urgency_rank = excluded.urgency_rank, \
+             next_deadline_ms = excluded.next_deadline_ms, is_open = excluded.is_open",
         )?
         .execute(params![
             seq,
@@ -307,6 +318,9 @@ pub(crate) fn write_ticket_rows(
             row.created_at_ms,
             row.updated_at_ms,
             row.state_json,
+            row.urgency_rank,
+            row.next_deadline_ms,
+            row.is_open,
         ])?;
     if text_changed {
         if !fresh {

@@ -4,7 +4,8 @@
 //!
 //! - `tickets`: one row per ticket with the filter columns of `ListTickets` and the whole
 //!   folded [`domain::ticket::Ticket`] as JSON; `seq` (the position of the ticket's first
-//!   event) orders lists.
+//!   event) orders lists in receipt order; `urgency_rank`, `next_deadline_ms` and `is_open`
+//!   order the queue ([`order`]).
 //! - `tickets_fts`: FTS5 with the `trigram` tokenizer over content, product, order id and
 //!   keywords, so that Chinese text without spaces is found by any three characters (shorter
 //!   terms fall back to `LIKE` on the same table).
@@ -35,6 +36,7 @@ mod error;
 pub mod failpoints;
 mod fold;
 pub mod list;
+pub mod order;
 mod rebuild;
 pub mod record;
 pub mod retention;

@@ -2,6 +2,7 @@
 //! models: the filter, a page, and the helpers both backends' list queries share.
 
 use crate::error::ProjectionError;
+use crate::order::{token_after, ListOrder, UrgencyKey};
 use chrono::{DateTime, Utc};
 use domain::ticket::Ticket;
 use domain::types::{ContentType, Kind, Priority, Scope, SlaState, Step};
@@ -30,6 +31,8 @@ pub struct TicketFilter {
     pub involving_department: Option<String>,
     /// Only tickets assigned to this person.
     pub assignee: Option<String>,
+    /// Leaves archived tickets out.
+    pub open_only: bool,
 }
 
 fn contains_folded(haystack: &str, needle: &str) -> bool {
@@ -103,6 +106,7 @@ impl TicketFilter {
                 .assignee
                 .as_deref()
                 .is_none_or(|person| ticket.assignee.as_deref() == Some(person))
+            && !(self.open_only && ticket.is_archived())
             // Expired tickets have left every list (see `retention`).
             && !ticket.retention_expired
             && text_matches
@@ -131,16 +135,21 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
-/// A page of the `(seq, state_json)` rows a list read (at most one more than `page_size`,
-/// which tells that another page follows).
+/// The columns every list reads, in this order: the key of the urgency order, then the
+/// ticket.
+pub const LIST_COLUMNS: &str = "seq, urgency_rank, next_deadline_ms, state_json";
+
+/// A page of the `(key, state_json)` rows a list in `order` read (at most one more than
+/// `page_size`, which tells that another page follows).
 pub fn page_of(
-    mut found: Vec<(i64, String)>,
+    mut found: Vec<(UrgencyKey, String)>,
     page_size: u32,
+    order: ListOrder,
 ) -> Result<TicketPage, ProjectionError> {
     let more = found.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
     found.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
     let next_page_token = if more {
-        found.last().map(|(seq, _)| seq.to_string())
+        found.last().map(|(key, _)| token_after(order, *key))
     } else {
         None
     };

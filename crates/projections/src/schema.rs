@@ -57,5 +57,6 @@ pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
         );",
     )?;
     crate::retention::migrate(connection)?;
+    crate::order::migrate(connection)?;
     crate::assignment::migrate(connection)
 }

@@ -16,6 +16,9 @@
 //!   of). Two-character words (most Chinese words) are answered by a second GIN index over
 //!   `search_bigrams`, every pair of neighbouring characters; one character is checked on the
 //!   rows the other conditions leave.
+//! - **The queue's order.** `urgency_rank`, `next_deadline_ms` and `is_open` (see
+//!   [`crate::order`]) are written with every row, indexed for a department's queue and for
+//!   every department's; a table made before them gains them, filled, at migration.
 //! - **The rest stays local.** The SLA timers' index, retention, assignment cursors, watch
 //!   snapshots and reports read each replica's own projections (`projections.db`), fed by the
 //!   log's follower: they serve the leader's duties and long reads that need not queue behind
@@ -40,7 +43,8 @@ use vault::Vault;
 
 use crate::error::ProjectionError;
 use crate::fold::TicketRow;
-use crate::list::{like_pattern, page_of, TicketFilter, TicketPage};
+use crate::list::{like_pattern, page_of, TicketFilter, TicketPage, LIST_COLUMNS};
+use crate::order::{order_by, Cursor, UrgencyKey};
 use crate::record::ticket_of_stream;
 
 /// The advisory lock the projection's migration holds (ASCII "cloopprj").
@@ -92,17 +96,19 @@ INSERT INTO ticket_projection (id, position) VALUES (1, 0) ON CONFLICT (id) DO N
 const UPSERT: &str = "INSERT INTO tickets (seq, ticket_id, version, last_position, step, \
      department, helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
      assignee, retention_expired, created_at_ms, updated_at_ms, search_text, search_bigrams, \
-     state_json) \
+     state_json, urgency_rank, next_deadline_ms, is_open) \
      SELECT seq, ticket_id, version, last_position, step, department, helpers, priority, kind, \
      content_type, scope, channel, sla_state, customer_id, assignee, retention_expired, \
-     created_at_ms, updated_at_ms, search_text, string_to_array(bigrams, ' '), state_json \
+     created_at_ms, updated_at_ms, search_text, string_to_array(bigrams, ' '), state_json, \
+     urgency_rank, next_deadline_ms, is_open \
      FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
      $13::text[], $14::text[], $15::text[], $16::boolean[], $17::bigint[], $18::bigint[], \
-     $19::text[], $20::text[], $21::text[]) \
+     $19::text[], $20::text[], $21::text[], $22::bigint[], $23::bigint[], $24::boolean[]) \
      AS u(seq, ticket_id, version, last_position, step, department, helpers, priority, kind, \
      content_type, scope, channel, sla_state, customer_id, assignee, retention_expired, \
-     created_at_ms, updated_at_ms, search_text, bigrams, state_json) \
+     created_at_ms, updated_at_ms, search_text, bigrams, state_json, urgency_rank, \
+     next_deadline_ms, is_open) \
      ON CONFLICT (seq) DO UPDATE SET version = excluded.version, \
      last_position = excluded.last_position, step = excluded.step, \
      department = excluded.department, helpers = excluded.helpers, \
@@ -111,7 +117,9 @@ const UPSERT: &str = "INSERT INTO tickets (seq, ticket_id, version, last_positio
      customer_id = excluded.customer_id, assignee = excluded.assignee, \
      retention_expired = excluded.retention_expired, created_at_ms = excluded.created_at_ms, \
      updated_at_ms = excluded.updated_at_ms, search_text = excluded.search_text, \
-     search_bigrams = excluded.search_bigrams, state_json = excluded.state_json";
+     search_bigrams = excluded.search_bigrams, state_json = excluded.state_json, \
+     urgency_rank = excluded.urgency_rank, next_deadline_ms = excluded.next_deadline_ms, \
+     is_open = excluded.is_open";
 
 /// The text the search index covers: content, product, order id and keywords, lower case,
 /// one per line (a search word never holds a line break, so it cannot match across two).
@@ -201,6 +209,7 @@ impl SharedProjector for SharedTicketProjector {
         transaction
             .batch_execute(SCHEMA)
             .map_err(LogError::postgres("create the ticket projection"))?;
+        crate::order::migrate_postgres(&mut transaction)?;
         transaction.commit().map_err(LogError::postgres(
             "commit the ticket projection's migration",
         ))
@@ -491,6 +500,9 @@ fn write_tickets<'a>(
                 &columns.search_text,
                 &columns.search_bigrams,
                 &columns.state_json,
+                &columns.urgency_rank,
+                &columns.next_deadline_ms,
+                &columns.is_open,
             ],
         )
         .map_err(LogError::postgres("write the tickets"))?;
@@ -521,6 +533,9 @@ struct UpsertColumns {
     search_text: Vec<String>,
     search_bigrams: Vec<String>,
     state_json: Vec<String>,
+    urgency_rank: Vec<i64>,
+    next_deadline_ms: Vec<i64>,
+    is_open: Vec<bool>,
 }
 
 impl UpsertColumns {
@@ -547,6 +562,9 @@ impl UpsertColumns {
         self.search_bigrams.push(search_bigrams(&text));
         self.search_text.push(text);
         self.state_json.push(row.state_json);
+        self.urgency_rank.push(row.urgency_rank);
+        self.next_deadline_ms.push(row.next_deadline_ms);
+        self.is_open.push(row.is_open);
     }
 }
 
@@ -621,8 +639,19 @@ impl SharedReads {
         page_size: u32,
         after_seq: i64,
     ) -> Result<TicketPage, ProjectionError> {
-        let (sql, values) = list_query(filter, page_size, after_seq);
-        let found: Vec<(i64, String)> = self
+        self.list_ordered_blocking(filter, page_size, Cursor::Receipt(after_seq))
+    }
+
+    /// Lists tickets matching `filter` in the order of `cursor`, after it, at most
+    /// `page_size`: the same rules as the SQLite `workflow::queries::list_ordered`.
+    pub fn list_ordered_blocking(
+        &self,
+        filter: &TicketFilter,
+        page_size: u32,
+        cursor: Cursor,
+    ) -> Result<TicketPage, ProjectionError> {
+        let (sql, values) = list_query(filter, page_size, cursor);
+        let found: Vec<(UrgencyKey, String)> = self
             .pool
             .with_client(|client| {
                 let parameters: Vec<&(dyn ToSql + Sync)> = values
@@ -634,15 +663,18 @@ impl SharedReads {
                     .map_err(pg_read("list tickets"))?
                     .iter()
                     .map(|row| {
-                        Ok((
-                            row.try_get(0).map_err(pg_read("list tickets"))?,
-                            row.try_get(1).map_err(pg_read("list tickets"))?,
-                        ))
+                        let read = pg_read("list tickets");
+                        let key = UrgencyKey {
+                            seq: row.try_get(0).map_err(&read)?,
+                            rank: row.try_get(1).map_err(&read)?,
+                            deadline_ms: row.try_get(2).map_err(&read)?,
+                        };
+                        Ok((key, row.try_get(3).map_err(&read)?))
                     })
                     .collect()
             })
             .map_err(read_failed)?;
-        page_of(found, page_size)
+        page_of(found, page_size, cursor.order())
     }
 }
 
@@ -663,12 +695,22 @@ impl Bound {
 }
 
 /// The SQL and parameters of a list.
-fn list_query(filter: &TicketFilter, page_size: u32, after_seq: i64) -> (String, Vec<Parameter>) {
+fn list_query(filter: &TicketFilter, page_size: u32, cursor: Cursor) -> (String, Vec<Parameter>) {
     let mut bound = Bound::default();
-    let mut conditions = vec![
-        "NOT retention_expired".to_owned(),
-        format!("seq > {}", bound.bind(after_seq)),
-    ];
+    let mut conditions = vec!["NOT retention_expired".to_owned()];
+    match cursor {
+        Cursor::Receipt(after_seq) => conditions.push(format!("seq > {}", bound.bind(after_seq))),
+        Cursor::Urgency(None) => {}
+        Cursor::Urgency(Some(key)) => conditions.push(format!(
+            "(urgency_rank, next_deadline_ms, seq) > ({}, {}, {})",
+            bound.bind(key.rank),
+            bound.bind(key.deadline_ms),
+            bound.bind(key.seq)
+        )),
+    }
+    if filter.open_only {
+        conditions.push("is_open".to_owned());
+    }
     let equal = [
         ("step", filter.step.map(|value| value.as_str().to_owned())),
         ("department", filter.department.clone()),
@@ -732,8 +774,9 @@ fn list_query(filter: &TicketFilter, page_size: u32, after_seq: i64) -> (String,
     }
     let limit = bound.bind(i64::from(page_size) + 1);
     let sql = format!(
-        "SELECT seq, state_json FROM tickets WHERE {} ORDER BY seq LIMIT {limit}",
-        conditions.join(" AND ")
+        "SELECT {LIST_COLUMNS} FROM tickets WHERE {} ORDER BY {} LIMIT {limit}",
+        conditions.join(" AND "),
+        order_by(cursor.order())
     );
     (sql, bound.values)
 }

@@ -26,7 +26,7 @@ use chrono::Utc;
 use common::{authorized, channel, submission};
 use domain::ids::TicketIdGenerator;
 use domain::ticket::Ticket;
-use domain::types::{Kind, Priority, SlaState, Step};
+use domain::types::{ContentType, Kind, Priority, Scope, SlaState, Step};
 use e2e::{free_port, NatsServer, ServiceProcess};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
@@ -306,67 +306,37 @@ fn seed(data_dir: &std::path::Path, count: usize) {
     let mut ids = TicketIdGenerator::new(900);
     let now = Utc::now() - chrono::Duration::days(60);
     let transaction = connection.transaction().unwrap();
-    {
-        let mut insert = transaction
-            .prepare(
-                "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
-                 helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
-                 created_at_ms, updated_at_ms, state_json) VALUES (?1, ?2, 3, 0, ?3, ?4, '', ?5, \
-                 'problem', 'product', 'local', 'app', ?6, NULL, ?7, ?7, ?8)",
-            )
-            .unwrap();
-        let mut insert_text = transaction
-            .prepare(
-                "INSERT INTO tickets_fts (rowid, content, product, order_id, keywords) \
-                 VALUES (?1, ?2, '', '', '')",
-            )
-            .unwrap();
-        for index in 0..count {
-            let created = now + chrono::Duration::milliseconds(i64::try_from(index).unwrap() * 5);
-            let ticket_id = ids.next(created);
-            let department = departments[index % departments.len()];
-            let step = steps[(index / 8) % steps.len()];
-            let priority = priorities[(index / 3) % priorities.len()];
-            let sla_state = if index % 97 == 0 {
-                SlaState::Breached
-            } else {
-                SlaState::OnTime
-            };
-            let ticket = Ticket {
-                ticket_id: Some(ticket_id.clone()),
-                version: 3,
-                step,
-                channel: "app".into(),
-                content: format!("APP卡顿，打开很慢，第{index}次"),
-                kind: Some(Kind::Problem),
-                priority: Some(priority),
-                department: Some(department.into()),
-                sla_state,
-                created_at: Some(created),
-                updated_at: Some(created),
-                received_at: Some(created),
-                ..Ticket::default()
-            };
-            insert
-                .execute(rusqlite::params![
-                    100_000_000 + i64::try_from(index).unwrap(),
-                    ticket_id.to_string(),
-                    step.as_str(),
-                    department,
-                    priority.as_str(),
-                    sla_state.as_str(),
-                    created.timestamp_millis(),
-                    serde_json::to_string(&ticket).unwrap(),
-                ])
-                .unwrap();
-            insert_text
-                .execute(rusqlite::params![
-                    100_000_000 + i64::try_from(index).unwrap(),
-                    ticket.content,
-                ])
-                .unwrap();
-        }
-    }
+    let tickets = (0..count).map(|index| {
+        let created = now + chrono::Duration::milliseconds(i64::try_from(index).unwrap() * 5);
+        let ticket_id = ids.next(created);
+        let department = departments[index % departments.len()];
+        let step = steps[(index / 8) % steps.len()];
+        let priority = priorities[(index / 3) % priorities.len()];
+        let sla_state = if index % 97 == 0 {
+            SlaState::Breached
+        } else {
+            SlaState::OnTime
+        };
+        let ticket = Ticket {
+            ticket_id: Some(ticket_id),
+            version: 3,
+            step,
+            channel: "app".into(),
+            content: format!("APP卡顿，打开很慢，第{index}次"),
+            kind: Some(Kind::Problem),
+            content_type: Some(ContentType::Product),
+            scope: Some(Scope::Local),
+            priority: Some(priority),
+            department: Some(department.into()),
+            sla_state,
+            created_at: Some(created),
+            updated_at: Some(created),
+            received_at: Some(created),
+            ..Ticket::default()
+        };
+        (100_000_000 + i64::try_from(index).unwrap(), ticket)
+    });
+    common::seed_ticket_rows(&transaction, tickets);
     transaction.commit().unwrap();
 }
 
@@ -387,6 +357,7 @@ async fn list_latency(
                     filter: Some(filter.clone()),
                     page_size: 50,
                     page_token: token.clone(),
+                    ..Default::default()
                 },
                 ADMIN,
             ))

@@ -1,7 +1,7 @@
 //! Reads of the projections: one ticket, lists with every filter of `ListTickets` (keyset
-//! pagination on the ticket's receipt order), and the tickets the SLA timers must look at.
-//! Reads run on read-only connections of their own (WAL lets them read while the writer
-//! writes), on tokio's blocking pool.
+//! pagination in receipt or urgency order, `projections::order`), and the tickets the SLA
+//! timers must look at. Reads run on read-only connections of their own (WAL lets them read
+//! while the writer writes), on tokio's blocking pool.
 
 use crate::error::WorkflowError;
 use projections::shared::SharedReads;
@@ -9,7 +9,9 @@ use projections::shared::SharedReads;
 use chrono::{DateTime, Utc};
 use domain::ticket::Ticket;
 use domain::DomainError;
-use projections::list::{like_pattern, page_of};
+use projections::list::{like_pattern, page_of, LIST_COLUMNS};
+pub use projections::order::{Cursor, ListOrder};
+use projections::order::{order_by, UrgencyKey};
 pub use projections::list::{TicketFilter, TicketPage};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -17,16 +19,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Parses a page token (the receipt order of the last ticket of the previous page).
-pub fn parse_page_token(token: &str) -> Result<i64, DomainError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse::<i64>()
-        .ok()
-        .filter(|value| *value >= 0)
-        .ok_or_else(|| DomainError::invalid("page_token", "is not a token this service gave out"))
+/// Parses a page token of a list in `order` (the key of the last ticket of the previous
+/// page in that order).
+pub fn parse_page_token(order: ListOrder, token: &str) -> Result<Cursor, DomainError> {
+    Cursor::parse(order, token).ok_or_else(|| {
+        DomainError::invalid(
+            "page_token",
+            "is not a token this service gave out for this order",
+        )
+    })
 }
 
 /// Lists tickets matching `filter` in receipt order, after `after_seq`, at most `page_size`.
@@ -36,11 +37,32 @@ pub fn list_tickets(
     page_size: u32,
     after_seq: i64,
 ) -> Result<TicketPage, WorkflowError> {
-    let mut conditions: Vec<String> = vec![
-        "seq > ?".to_owned(),
-        projections::retention::LIST_CONDITION.to_owned(),
-    ];
-    let mut values: Vec<Value> = vec![Value::Integer(after_seq)];
+    list_ordered(connection, filter, page_size, Cursor::Receipt(after_seq))
+}
+
+/// Lists tickets matching `filter` in the order of `cursor`, after it, at most `page_size`.
+pub fn list_ordered(
+    connection: &Connection,
+    filter: &TicketFilter,
+    page_size: u32,
+    cursor: Cursor,
+) -> Result<TicketPage, WorkflowError> {
+    let mut conditions: Vec<String> = vec![projections::retention::LIST_CONDITION.to_owned()];
+    let mut values: Vec<Value> = Vec::new();
+    match cursor {
+        Cursor::Receipt(after_seq) => {
+            conditions.push("seq > ?".to_owned());
+            values.push(Value::Integer(after_seq));
+        }
+        Cursor::Urgency(None) => {}
+        Cursor::Urgency(Some(key)) => {
+            conditions.push("(urgency_rank, next_deadline_ms, seq) > (?, ?, ?)".to_owned());
+            values.extend([key.rank, key.deadline_ms, key.seq].map(Value::Integer));
+        }
+    }
+    if filter.open_only {
+        conditions.push("is_open = 1".to_owned());
+    }
     let mut equal = |column: &str, value: Option<String>| {
         if let Some(value) = value {
             conditions.push(format!("{column} = ?"));
@@ -103,22 +125,28 @@ pub fn list_tickets(
     let limit = i64::from(page_size) + 1;
     values.push(Value::Integer(limit));
     let sql = format!(
-        "SELECT seq, state_json FROM tickets WHERE {} ORDER BY seq LIMIT ?",
-        conditions.join(" AND ")
+        "SELECT {LIST_COLUMNS} FROM tickets WHERE {} ORDER BY {} LIMIT ?",
+        conditions.join(" AND "),
+        order_by(cursor.order())
     );
     let mut statement = connection
         .prepare_cached(&sql)
         .map_err(WorkflowError::sqlite("prepare ticket list"))?;
     let rows = statement
         .query_map(rusqlite::params_from_iter(values), |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            let key = UrgencyKey {
+                seq: row.get(0)?,
+                rank: row.get(1)?,
+                deadline_ms: row.get(2)?,
+            };
+            Ok((key, row.get::<_, String>(3)?))
         })
         .map_err(WorkflowError::sqlite("list tickets"))?;
-    let mut found: Vec<(i64, String)> = Vec::new();
+    let mut found: Vec<(UrgencyKey, String)> = Vec::new();
     for row in rows {
         found.push(row.map_err(WorkflowError::sqlite("read ticket row"))?);
     }
-    page_of(found, page_size).map_err(WorkflowError::from)
+    page_of(found, page_size, cursor.order()).map_err(WorkflowError::from)
 }
 
 /// Every row of a read with `params`, each mapped by `map`; `prepare` and `read` say what
@@ -214,27 +242,39 @@ impl Readers {
         self
     }
 
-    /// Lists tickets matching `filter` (see [`list_tickets`]), from the shared ticket table
-    /// when there is one.
+    /// Lists tickets matching `filter` in receipt order (see [`list_tickets`]), from the
+    /// shared ticket table when there is one.
     pub async fn list(
         &self,
         filter: TicketFilter,
         page_size: u32,
         after_seq: i64,
     ) -> Result<TicketPage, WorkflowError> {
+        self.list_from(filter, page_size, Cursor::Receipt(after_seq))
+            .await
+    }
+
+    /// Lists tickets matching `filter` in the order of `cursor`, after it (see
+    /// [`list_ordered`]), from the shared ticket table when there is one.
+    pub async fn list_from(
+        &self,
+        filter: TicketFilter,
+        page_size: u32,
+        cursor: Cursor,
+    ) -> Result<TicketPage, WorkflowError> {
         match self.shared.clone() {
             Some(shared) => {
                 spawn_read(move || {
                     eventlog::postgres::on_blocking_pool(|| {
                         shared
-                            .list_blocking(&filter, page_size, after_seq)
+                            .list_ordered_blocking(&filter, page_size, cursor)
                             .map_err(WorkflowError::from)
                     })
                 })
                 .await
             }
             None => {
-                self.with(move |connection| list_tickets(connection, &filter, page_size, after_seq))
+                self.with(move |connection| list_ordered(connection, &filter, page_size, cursor))
                     .await
             }
         }

@@ -19,7 +19,7 @@ use service::Failure;
 use std::sync::Arc;
 use workflow::clock::Clock;
 use workflow::projections;
-use workflow::queries::{list_tickets, TicketFilter};
+use workflow::queries::{list_ordered, list_tickets, parse_page_token, ListOrder, TicketFilter};
 use workflow::timers::Timers;
 
 /// The harness with the SLA timers.
@@ -608,4 +608,179 @@ fn feedback_event_ids_are_derived_and_time_ordered() {
             .get_timestamp()
             .map(|stamp| stamp.to_unix())
     );
+}
+
+/// Every ticket matching `filter` in the urgency order, read in pages of `page_size` with
+/// the page tokens.
+async fn urgency_pages(core: &Core, filter: &TicketFilter, page_size: u32) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor = parse_page_token(ListOrder::Urgency, "").unwrap();
+    loop {
+        let filter = filter.clone();
+        let page = core
+            .readers
+            .with(move |connection| list_ordered(connection, &filter, page_size, cursor))
+            .await
+            .unwrap();
+        assert!(page.tickets.len() <= page_size as usize);
+        seen.extend(page.tickets.iter().map(|ticket| ticket.id_text()));
+        match page.next_page_token {
+            Some(token) => cursor = parse_page_token(ListOrder::Urgency, &token).unwrap(),
+            None => return seen,
+        }
+    }
+}
+
+/// Takes `ticket_id` through to archive as an admin.
+async fn archive(core: &Core, ticket_id: &TicketId) {
+    let admin = actor("admin", Role::Admin, None);
+    let run = |id: &'static str, command: Command| {
+        let admin = admin.clone();
+        async move {
+            core.commands
+                .execute(&admin, ticket_id, &command_id(id), None, command)
+                .await
+                .unwrap()
+        }
+    };
+    let proposed = run(
+        "0b0e6c1e-0000-4000-8000-000000000001",
+        Command::ProposeSolution {
+            outcome: domain::types::Outcome::Fixed,
+            text: "fixed".into(),
+            reason: String::new(),
+        },
+    )
+    .await;
+    if proposed.step == Step::Handle {
+        run(
+            "0b0e6c1e-0000-4000-8000-000000000002",
+            Command::ApproveSolution {
+                approve: true,
+                comment: String::new(),
+            },
+        )
+        .await;
+    }
+    run(
+        "0b0e6c1e-0000-4000-8000-000000000003",
+        Command::RecordReview {
+            satisfaction: 5,
+            comment: String::new(),
+        },
+    )
+    .await;
+    let archived = run("0b0e6c1e-0000-4000-8000-000000000004", Command::Archive).await;
+    assert_eq!(archived.step, Step::Archive);
+}
+
+#[tokio::test]
+async fn the_urgency_order_is_breached_then_warning_then_the_nearest_deadline() {
+    let mut core = Core::new(seconds_rules());
+    // Six tickets 3 s apart: respond-by 10 s after each, the warning 5 s after each.
+    let mut tickets = Vec::new();
+    for index in 0..6 {
+        tickets.push(core.submit(&format!("APP卡顿，打开很慢，第{index}次")).await);
+        core.clock.advance(Duration::seconds(3));
+    }
+    // Ticket 4 has answered: its next deadline is its resolve-by (60 s after it came).
+    core.commands
+        .execute(
+            &actor("wang.wu", Role::Agent, Some("technical")),
+            &tickets[4],
+            &command_id("3c1f0a52-0000-4000-8000-000000000001"),
+            None,
+            Command::Acknowledge {
+                message: "on it".into(),
+            },
+        )
+        .await
+        .unwrap();
+    archive(&core, &tickets[1]).await;
+    // At 18 s: 0 and 2 breached (10 s, 16 s), 3 in warning (due 19 s), 5 on time (due 25 s),
+    // 4 on time (due 72 s).
+    while core.timers.tick_once().await.unwrap() > 0 {}
+    let id = |index: usize| tickets[index].to_string();
+    let open = TicketFilter {
+        open_only: true,
+        ..TicketFilter::default()
+    };
+    let expected = vec![id(0), id(2), id(3), id(5), id(4)];
+    for page_size in [1, 2, 100] {
+        assert_eq!(
+            urgency_pages(&core, &open, page_size).await,
+            expected,
+            "pages of {page_size}"
+        );
+    }
+    // Without `open_only` the archived ticket is in its place by its own key.
+    let all = core.list(TicketFilter::default()).await;
+    let mut by_key: Vec<(projections::order::UrgencyKey, String)> = Vec::new();
+    for ticket in &all {
+        let seq = core
+            .readers
+            .with({
+                let id = ticket.id_text();
+                move |connection| {
+                    Ok(connection
+                        .query_row("SELECT seq FROM tickets WHERE ticket_id = ?1", [id], |row| {
+                            row.get::<_, i64>(0)
+                        })
+                        .unwrap())
+                }
+            })
+            .await
+            .unwrap();
+        by_key.push((projections::order::urgency_key(ticket, seq), ticket.id_text()));
+    }
+    by_key.sort();
+    let sorted: Vec<String> = by_key.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(urgency_pages(&core, &TicketFilter::default(), 2).await, sorted);
+    assert!(sorted.contains(&id(1)));
+    // The department filter takes the same order.
+    let technical = TicketFilter {
+        involving_department: Some("technical".into()),
+        open_only: true,
+        ..TicketFilter::default()
+    };
+    assert_eq!(urgency_pages(&core, &technical, 2).await, expected);
+
+    // A token of the other order, or none this service gave out, names the field.
+    for bad in ["7", "u.9.1.1", "u.1.1", "x"] {
+        let refused = parse_page_token(ListOrder::Urgency, bad).unwrap_err();
+        assert!(refused.to_string().contains("page_token"), "{bad}: {refused}");
+    }
+    assert!(parse_page_token(ListOrder::Receipt, "u.0.1.1").is_err());
+}
+
+#[tokio::test]
+async fn projections_made_before_the_order_columns_gain_them_filled() {
+    let mut core = Core::new(seconds_rules());
+    for index in 0..4 {
+        core.submit(&format!("APP卡顿，打开很慢，第{index}次")).await;
+        core.clock.advance(Duration::seconds(4));
+    }
+    while core.timers.tick_once().await.unwrap() > 0 {}
+    let before = core.digest();
+    let path = core.directory.path().join(workflow::DATABASE_FILE);
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    // A database as it was before the order existed.
+    connection
+        .execute_batch(
+            "DROP INDEX tickets_by_department_urgency; DROP INDEX tickets_by_urgency;
+             ALTER TABLE tickets DROP COLUMN urgency_rank;
+             ALTER TABLE tickets DROP COLUMN next_deadline_ms;
+             ALTER TABLE tickets DROP COLUMN is_open;",
+        )
+        .unwrap();
+    projections::schema::migrate(&connection).unwrap();
+    assert_eq!(core.digest(), before, "filled as the projector writes them");
+    let ranks: Vec<i64> = connection
+        .prepare("SELECT urgency_rank FROM tickets ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(ranks.contains(&0) && ranks.contains(&2), "{ranks:?}");
 }

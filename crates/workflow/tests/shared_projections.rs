@@ -15,7 +15,8 @@ use prost::Message;
 use proto::v1;
 use std::sync::Arc;
 use workflow::projections::shared::SharedReads;
-use workflow::queries::{list_tickets, Readers, TicketFilter};
+use workflow::projections;
+use workflow::queries::{list_tickets, parse_page_token, ListOrder, Readers, TicketFilter};
 
 /// What the customers wrote: Chinese without spaces, mixed case, product names, order ids.
 const CONTENTS: [(&str, &str, &str); 10] = [
@@ -484,4 +485,138 @@ async fn one_batch_folds_a_ticket_twice_and_refuses_only_the_request_it_cannot_d
     .unwrap();
     assert_eq!(shared, local);
     assert_eq!(position, replica.log.head().position);
+}
+
+/// Every ticket matching `filter` in the urgency order, read in pages of `page_size` from
+/// the shared table (`shared`) or the local projections.
+async fn urgency_pages(
+    replica: &Replica,
+    filter: &TicketFilter,
+    page_size: u32,
+    shared: bool,
+) -> Vec<String> {
+    let readers = if shared {
+        replica.local.clone().with_shared(replica.shared.clone())
+    } else {
+        replica.local.clone()
+    };
+    let mut found = Vec::new();
+    let mut cursor = parse_page_token(ListOrder::Urgency, "").unwrap();
+    loop {
+        let page = readers
+            .list_from(filter.clone(), page_size, cursor)
+            .await
+            .unwrap();
+        assert!(page.tickets.len() <= page_size as usize);
+        found.extend(page.tickets.iter().map(|ticket| ticket.id_text()));
+        match page.next_page_token {
+            Some(token) => cursor = parse_page_token(ListOrder::Urgency, &token).unwrap(),
+            None => return found,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_urgency_order_from_postgres_equals_the_local_projections() {
+    let database = PgDatabase::create("shared_urgency");
+    // Medium tickets answer in 10 minutes (warned at 5); the others keep the defaults.
+    let rules = Arc::new(
+        Rules::from_toml_str(
+            "[sla]\nwarning_threshold = 0.5\n[sla.medium]\n\
+             respond = { amount = 10, unit = \"minutes\" }\n\
+             resolve = { amount = 60, unit = \"minutes\" }\n",
+        )
+        .unwrap(),
+    );
+    let replica = open(&database, rules.clone()).await;
+    replica.submit_all(40).await;
+    replica.log.sync().await.unwrap();
+    // The SLA timers half an hour after the first ticket: some breached, some warned.
+    let readers = replica.local.clone().with_shared(replica.shared.clone());
+    let clock = Arc::new(workflow::clock::TestClock::new(
+        now() + chrono::Duration::minutes(30),
+    ));
+    let metrics = workflow::metrics::WorkflowMetrics::new().unwrap();
+    let commands = support::commands(
+        &replica.log,
+        &readers,
+        &rules,
+        clock.clone(),
+        &replica.vault,
+        metrics.clone(),
+    );
+    let timers = workflow::timers::Timers {
+        sweep: workflow::duties::Sweep {
+            commands,
+            readers,
+            rules: rules.clone(),
+            clock,
+            tick: std::time::Duration::from_millis(10),
+            batch: 100,
+        },
+        metrics,
+    };
+    loop {
+        replica.log.sync().await.unwrap();
+        if timers.tick_once().await.unwrap() == 0 {
+            break;
+        }
+    }
+    replica.log.sync().await.unwrap();
+
+    let all = replica.all_local().await;
+    let mut keyed: Vec<&domain::Ticket> = all.iter().collect();
+    keyed.sort_by_key(|ticket| {
+        (
+            projections::order::urgency_rank(ticket),
+            projections::order::next_deadline_ms(ticket),
+            ticket.received_at,
+        )
+    });
+    let expected: Vec<String> = keyed.iter().map(|ticket| ticket.id_text()).collect();
+    let ranks: std::collections::BTreeSet<i64> =
+        all.iter().map(projections::order::urgency_rank).collect();
+    assert_eq!(ranks.len(), 3, "breached, warning and on time: {ranks:?}");
+    let everything = TicketFilter::default();
+    assert_eq!(urgency_pages(&replica, &everything, 100, false).await, expected);
+    for page_size in [1, 7, 100] {
+        assert_eq!(
+            urgency_pages(&replica, &everything, page_size, true).await,
+            expected,
+            "postgres, pages of {page_size}"
+        );
+    }
+    let web_open = TicketFilter {
+        channel: Some("web".to_string()),
+        open_only: true,
+        ..TicketFilter::default()
+    };
+    let web: Vec<String> = keyed
+        .iter()
+        .filter(|ticket| web_open.matches(ticket))
+        .map(|ticket| ticket.id_text())
+        .collect();
+    assert!(!web.is_empty());
+    assert_eq!(urgency_pages(&replica, &web_open, 3, false).await, web);
+    assert_eq!(urgency_pages(&replica, &web_open, 3, true).await, web);
+
+    // A table made before the order columns gains them, filled, when a replica opens it.
+    drop(replica);
+    database.with_client(|client| {
+        client
+            .batch_execute(
+                "DROP INDEX tickets_by_department_urgency; DROP INDEX tickets_by_urgency; \
+                 ALTER TABLE tickets DROP COLUMN urgency_rank, DROP COLUMN next_deadline_ms, \
+                 DROP COLUMN is_open;",
+            )
+            .unwrap()
+    });
+    let reopened = open(&database, rules).await;
+    for page_size in [7, 100] {
+        assert_eq!(
+            urgency_pages(&reopened, &everything, page_size, true).await,
+            expected,
+            "after the upgrade, pages of {page_size}"
+        );
+    }
 }

@@ -27,10 +27,15 @@ const HOSTILE: &str = "售后响应慢，客服态度差 <script>window.__xss=1<
 /// `cloop-console` against the cluster's workflow and intake, reading the cluster's tokens
 /// file; its address as a URL.
 fn start_console(cluster: &mut TestCluster) -> String {
+    start_console_with(cluster, "")
+}
+
+/// The same with more lines of its `[console]` table.
+fn start_console_with(cluster: &mut TestCluster, settings: &str) -> String {
     let console = cluster.spawn(
         Service::Console,
         ServiceSpec::new()
-            .config("[console]\nsession_ttl_secs = 600\n")
+            .config(&format!("[console]\nsession_ttl_secs = 600\n{settings}"))
             .env("CLOOP_LOG", "info"),
     );
     format!("http://{}", console.address())
@@ -866,4 +871,91 @@ async fn customers_follow_reply_to_and_rate_their_ticket_in_the_browser() {
         .eval(&customer, "document.body.innerText")
         .as_str()
         .is_some_and(|text| text.contains("已采纳的建议")));
+}
+
+/// The queue's place of a ticket as the workflow orders it: breached, warning, the rest; the
+/// next deadline (respond-by until the first response, then resolve-by; none last).
+fn urgency(ticket: &v1::Ticket) -> (u8, i64, i32) {
+    let rank = match v1::SlaState::try_from(ticket.sla_state) {
+        Ok(v1::SlaState::Breached) => 0,
+        Ok(v1::SlaState::Warning) => 1,
+        _ => 2,
+    };
+    let next = if ticket.responded_at.is_none() {
+        ticket.respond_by.as_ref().or(ticket.resolve_by.as_ref())
+    } else {
+        ticket.resolve_by.as_ref()
+    };
+    let (seconds, nanos) = next.map_or((i64::MAX, 0), |at| (at.seconds, at.nanos));
+    (rank, seconds, nanos)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_pages_continue_one_another_in_urgency_order() {
+    let mut pair = start_pair(PairOptions::default());
+    let console = start_console_with(&mut pair, "queue_page_size = 2\n");
+    let address = console.trim_start_matches("http://").to_owned();
+    let contents = [
+        "APP卡顿，打开很慢",
+        "售后响应慢，客服态度差",
+        "快递送货太慢了，等了一个星期才到",
+        "网站登录页面一直报错，无法登录",
+        "APP闪退，打不开",
+    ];
+    let mut ids = Vec::new();
+    for (index, content) in contents.iter().enumerate() {
+        let request = v1::SubmitRequest {
+            channel: "app".into(),
+            external_id: format!("queue-page-{index}"),
+            customer: Some(v1::Customer {
+                phone: "13800138000".into(),
+                ..Default::default()
+            }),
+            content: (*content).into(),
+            ..Default::default()
+        };
+        ids.push(pair.submit_as("t-adapter", request).await);
+    }
+    let mut admin = pair.staff("t-admin").await;
+    for id in &ids {
+        wait_ticket(&pair, id, |ticket| ticket.respond_by.is_some()).await;
+    }
+    // The first ticket has answered: its next deadline is its resolve-by, after the others'.
+    admin.acknowledge(&ids[0], "on it").await.expect("acknowledge");
+    let mut tickets = Vec::new();
+    for id in &ids {
+        tickets.push(admin.get(id).await.expect("ticket"));
+    }
+    // Receipt order breaks ties (the ids were handed out in it).
+    tickets.sort_by_key(|ticket| (urgency(ticket), ids.iter().position(|id| *id == ticket.ticket_id)));
+    let expected: Vec<String> = tickets.iter().map(|ticket| ticket.ticket_id.clone()).collect();
+    assert_ne!(expected, ids, "the urgency order is not the receipt order here");
+
+    let address_for = address.clone();
+    let pages = tokio::task::spawn_blocking(move || {
+        let session = e2e::http::sign_in(&address_for, "t-service");
+        let mut pages = Vec::new();
+        let mut path = Some("/queue".to_owned());
+        while let Some(next) = path {
+            let answer = e2e::http::request(&address_for, "GET", &next, &session, "");
+            assert_eq!(answer.status, 200, "{next}: {}", answer.body);
+            assert!(answer.header("server-timing").is_some(), "{:?}", answer.headers);
+            path = answer.link("next");
+            pages.push((next, answer.ticket_rows(), answer.link("prev")));
+        }
+        // "Previous" on the second page is the first page.
+        let back = pages[1].2.clone().expect("a previous link on page 2");
+        let first = e2e::http::request(&address_for, "GET", &back, &session, "");
+        // A page token the workflow did not give out is a bad request naming it.
+        let forged = e2e::http::request(&address_for, "GET", "/queue?after=12", &session, "");
+        (pages, first.ticket_rows(), forged.status, forged.body)
+    })
+    .await
+    .expect("the pages");
+    let (pages, first_again, forged_status, forged_body) = pages;
+    let rows: Vec<Vec<String>> = pages.iter().map(|(_, rows, _)| rows.clone()).collect();
+    assert_eq!(rows.len(), 3, "five tickets, two a page: {pages:?}");
+    assert_eq!(rows.concat(), expected, "page after page in the workflow's order");
+    assert_eq!(first_again, rows[0]);
+    assert_eq!(forged_status, 400, "{forged_body}");
 }

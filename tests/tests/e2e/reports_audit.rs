@@ -84,6 +84,7 @@ async fn listed(cluster: &TestCluster, filter: v1::TicketFilter) -> Vec<String> 
                 filter: Some(filter),
                 page_size: 500,
                 page_token: String::new(),
+                ..Default::default()
             },
             "r-admin",
         ))

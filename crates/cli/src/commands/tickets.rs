@@ -193,6 +193,7 @@ async fn list(
             filter: Some(filter.clone()),
             page_size: page_size.max(1),
             page_token,
+            ..Default::default()
         });
         async move {
             let response = client

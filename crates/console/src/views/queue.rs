@@ -44,19 +44,19 @@ pub fn filters(lang: Lang, query: &QueueQuery) -> Markup {
     }
 }
 
+/// The link to the queue with `query`.
+fn link(query: &QueueQuery) -> String {
+    let query = query.page_query_string();
+    if query.is_empty() {
+        "/queue".to_owned()
+    } else {
+        format!("/queue?{query}")
+    }
+}
+
 /// The table and the pager: the part that live updates replace.
-pub fn fragment(lang: Lang, query: &QueueQuery, page: &QueuePage, offset: FixedOffset) -> Markup {
-    let link = |number: usize| {
-        let filters = query.query_string();
-        if filters.is_empty() {
-            format!("/queue?page={number}")
-        } else {
-            format!("/queue?{filters}&page={number}")
-        }
-    };
+pub fn fragment(lang: Lang, page: &QueuePage, offset: FixedOffset) -> Markup {
     html! {
-        p class="count" { (tr(lang, "queue.count")) ": " (page.total) }
-        @if page.truncated { p class="hint" { (tr(lang, "queue.truncated")) } }
         @if page.tickets.is_empty() {
             p class="empty" { (tr(lang, "queue.empty")) }
         } @else {
@@ -85,11 +85,11 @@ pub fn fragment(lang: Lang, query: &QueueQuery, page: &QueuePage, offset: FixedO
                 }
             }
         }
-        @if page.pages > 1 {
+        @if page.previous.is_some() || page.next.is_some() {
             nav class="pager" aria-label=(tr(lang, "queue.page")) {
-                @if page.page > 1 { a href=(link(page.page - 1)) rel="prev" { (tr(lang, "queue.previous")) } }
-                span { (tr(lang, "queue.page")) " " (page.page) " / " (page.pages) }
-                @if page.page < page.pages { a href=(link(page.page + 1)) rel="next" { (tr(lang, "queue.next")) } }
+                @if let Some(previous) = &page.previous { a href=(link(previous)) rel="prev" { (tr(lang, "queue.previous")) } }
+                span { (tr(lang, "queue.page")) " " (page.page) }
+                @if let Some(next) = &page.next { a href=(link(next)) rel="next" { (tr(lang, "queue.next")) } }
             }
         }
     }
@@ -107,17 +107,17 @@ pub fn excerpt(text: &str, chars: usize) -> String {
 /// The whole queue page's body.
 pub fn body(lang: Lang, query: &QueueQuery, page: &QueuePage, offset: FixedOffset) -> Markup {
     let filters_query = query.query_string();
-    let separator = if filters_query.is_empty() { "" } else { "&" };
-    let page_param = format!("page={}", page.page);
+    let page_query = query.page_query_string();
+    let separator = if page_query.is_empty() { "" } else { "&" };
     html! {
         h1 { (tr(lang, "queue.title")) }
         (filters(lang, query))
         p id="live-status" class="hint" data-updated=(tr(lang, "queue.updated")) { (tr(lang, "queue.live")) }
         div id="queue-body"
             data-events={ "/queue/events?" (filters_query) }
-            data-fragment={ "/queue?" (filters_query) (separator) (page_param) "&fragment=1" }
+            data-fragment={ "/queue?" (page_query) (separator) "fragment=1" }
             aria-live="polite" {
-            (fragment(lang, query, page, offset))
+            (fragment(lang, page, offset))
         }
     }
 }
@@ -136,10 +136,16 @@ mod tests {
                 ..v1::Ticket::default()
             })
             .collect();
-        let page = crate::queue::paginate(tickets, 2, 1, false);
         let query = QueueQuery {
             q: "\"><b>".into(),
             ..QueueQuery::default()
+        }
+        .next_page("u.1.5.9");
+        let page = QueuePage {
+            tickets,
+            page: 2,
+            next: Some(query.next_page("u.2.7.12")),
+            previous: query.previous_page(),
         };
         let offset = FixedOffset::east_opt(0).expect("offset");
         let html = body(Lang::En, &query, &page, offset).into_string();
@@ -148,7 +154,16 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;&quot;'"));
-        assert!(html.contains("/queue?q=%22%3E%3Cb%3E&amp;page=1"), "{html}");
+        // The previous page (the first), the next one, and this one for the live updates.
+        assert!(html.contains("href=\"/queue?q=%22%3E%3Cb%3E\""), "{html}");
+        assert!(
+            html.contains("/queue?q=%22%3E%3Cb%3E&amp;after=u.2.7.12&amp;back=-%2Cu.1.5.9&amp;page=3"),
+            "{html}"
+        );
+        assert!(
+            html.contains("/queue?q=%22%3E%3Cb%3E&amp;after=u.1.5.9&amp;back=-&amp;page=2&amp;fragment=1"),
+            "{html}"
+        );
         assert!(html.contains("data-ticket=\"T1\""));
     }
 }

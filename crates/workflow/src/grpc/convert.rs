@@ -1,7 +1,7 @@
 //! Conversions between the generated `feedback.v1` types and the domain's types, at the
 //! workflow's gRPC edge (and for the `LogEvent` rows the publisher puts on NATS).
 
-use crate::queries::TicketFilter;
+use crate::queries::{ListOrder, TicketFilter};
 use chrono::{DateTime, Utc};
 use domain::ticket::{Approval, Ticket};
 use domain::types::{Actor, ContentType, Kind, Outcome, Priority, Scope, SlaState, Step};
@@ -112,7 +112,17 @@ pub fn filter_from(filter: Option<v1::TicketFilter>) -> Result<TicketFilter, Dom
         text: non_empty(&filter.text),
         involving_department: None,
         assignee: non_empty(&filter.assignee),
+        open_only: filter.open_only,
     })
+}
+
+/// The order of a list request.
+pub fn order_from(order: i32) -> Result<ListOrder, DomainError> {
+    match v1::TicketOrder::try_from(order) {
+        Ok(v1::TicketOrder::Unspecified) => Ok(ListOrder::Receipt),
+        Ok(v1::TicketOrder::Urgency) => Ok(ListOrder::Urgency),
+        Err(_) => Err(DomainError::invalid("order", "is not a known order")),
+    }
 }
 
 /// A ticket as the API shows it.

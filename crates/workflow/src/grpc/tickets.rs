@@ -7,6 +7,7 @@
 //! department).
 
 use super::convert::{
+    order_from,
     content_type_from, duration_ms, filter_from, kind_from, log_event_message, outcome_from,
     priority_from, required, scope_from, ticket_message, timestamp,
 };
@@ -313,11 +314,12 @@ impl v1::tickets_server::Tickets for TicketsService {
             .check_filter(request.get_ref().filter.as_ref())?;
         let request = request.into_inner();
         let filter = scoped_filter(&actor, request.filter)?;
-        let after = parse_page_token(&request.page_token).map_err(status_from)?;
+        let order = order_from(request.order).map_err(status_from)?;
+        let cursor = parse_page_token(order, &request.page_token).map_err(status_from)?;
         let page_size = self.page_size(request.page_size);
         let page = self
             .readers
-            .list(filter, page_size, after)
+            .list_from(filter, page_size, cursor)
             .await
             .map_err(|error| status_from(failure_from_read(error)))?;
         Ok(Response::new(v1::ListTicketsResponse {
