@@ -68,6 +68,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command as typed, without its arguments: `cloop review`, `cloop tickets show`.
+pub fn typed_command(matches: &clap::ArgMatches) -> String {
+    let mut typed = "cloop".to_owned();
+    let mut current = matches;
+    while let Some((name, next)) = current.subcommand() {
+        typed.push(' ');
+        typed.push_str(name);
+        current = next;
+    }
+    typed
+}
+
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -662,4 +674,22 @@ pub enum TokenCommand {
         #[arg(long = "service", value_name = "NAME")]
         services: Vec<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_typed_command_is_the_path_of_subcommands() {
+        let matches = Cli::command()
+            .try_get_matches_from(["cloop", "--token", "t", "tickets", "show", "261123-X"])
+            .expect("a valid command line");
+        assert_eq!(typed_command(&matches), "cloop tickets show");
+        let matches = Cli::command()
+            .try_get_matches_from(["cloop", "review", "261123-X", "--satisfaction", "5"])
+            .expect("a valid command line");
+        assert_eq!(typed_command(&matches), "cloop review");
+    }
 }

@@ -842,10 +842,13 @@ fn archive_needs_a_satisfied_review_in_step_review() {
         history(FakePolicy::default()).when(Command::Archive, minutes(1)),
         Step::Handle,
     );
-    assert_invalid(
-        in_review().when(Command::Archive, minutes(40)),
-        "satisfaction",
-    );
+    // Before the review it is a plain "not yet", never an invalid argument.
+    match in_review().when(Command::Archive, minutes(40)) {
+        Err(DomainError::Precondition { reason }) => {
+            assert!(reason.starts_with("no review yet"), "{reason}")
+        }
+        other => panic!("expected a precondition refusal, got {other:?}"),
+    }
 }
 
 #[test]
