@@ -14,7 +14,7 @@ use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
 use crate::queries::{parse_page_token, Readers};
 use crate::record;
-use domain::authorize::{authorize, authorize_on_ticket, department_scope, Action};
+use domain::authorize::{authorize, authorize_on_ticket, department_scope, describe_actor, Action};
 use domain::command::{ClassifyCommand, Command, NotificationRecord, NotificationResult};
 use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
@@ -229,12 +229,15 @@ pub fn scoped_filter(
             if asked != department {
                 return Err(status_from(DomainError::PermissionDenied {
                     reason: format!(
-                        "{} ({}) may not read the tickets of department {asked}",
-                        actor.principal, actor.role
+                        "{} may not read the tickets of department {asked}",
+                        describe_actor(actor)
                     ),
                 }));
             }
         }
+        // A department's own queue holds the tickets it leads and those it helps with: asking
+        // for one's own department is the same as asking for nothing.
+        filter.department = None;
         filter.involving_department = Some(department.to_owned());
     }
     if filter.assignee.as_deref() == Some(ME) {
