@@ -1,6 +1,7 @@
 //! The command line: global flags and one subcommand per RPC of `api.md`, plus the offline
 //! `log` commands and `token new`. Parsed with clap; `docs/cli.md` documents every flag.
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -68,6 +69,28 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The names of the enums a flag takes, exactly as `api.md` and the JSON output spell them
+/// (checked against the protobuf enums in the tests); `--help` lists them and a value outside
+/// them is a usage error (exit 2). Case does not matter.
+pub mod choices {
+    pub const KINDS: &[&str] = &["suggestion", "complaint", "problem", "inquiry", "praise"];
+    pub const CONTENT_TYPES: &[&str] = &["product", "service", "process", "experience"];
+    pub const PRIORITIES: &[&str] = &["urgent", "high", "medium", "low"];
+    pub const SCOPES: &[&str] = &["global", "local"];
+    pub const OUTCOMES: &[&str] = &["adopted", "planned", "declined", "fixed", "explained"];
+    pub const STEPS: &[&str] = &["receive", "classify", "dispatch", "handle", "review", "archive"];
+    pub const SLA_STATES: &[&str] = &["on_time", "warning", "breached"];
+    pub const LANGUAGES: &[&str] = &["zh", "en"];
+}
+
+/// A parser that takes one of `names` (any case; `on-time` for `on_time`).
+fn one_of(names: &'static [&'static str]) -> PossibleValuesParser {
+    PossibleValuesParser::new(names.iter().map(|name| match *name {
+        "on_time" => PossibleValue::new(*name).alias("on-time"),
+        _ => PossibleValue::new(*name),
+    }))
+}
+
 /// The command as typed, without its arguments: `cloop review`, `cloop tickets show`.
 pub fn typed_command(matches: &clap::ArgMatches) -> String {
     let mut typed = "cloop".to_owned();
@@ -89,6 +112,10 @@ pub enum Command {
     #[command(subcommand)]
     Tickets(TicketsCommand),
     /// Classify a ticket by hand (Tickets.Classify).
+    ///
+    /// Sets the ticket's kind, content type, priority and scope (and keywords): with the
+    /// routing rules they decide the department, and kind and priority pick the SLA row.
+    /// Needed when the rules left the ticket in step classify; also corrects a classification.
     Classify(ClassifyArgs),
     /// Dispatch or transfer a ticket to a department (Tickets.Dispatch).
     Dispatch(DispatchArgs),
@@ -162,8 +189,8 @@ pub struct SubmitArgs {
     pub product: Option<String>,
     #[arg(long)]
     pub order_id: Option<String>,
-    /// Language of customer notices: zh or en.
-    #[arg(long)]
+    /// Language of customer notices.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::LANGUAGES))]
     pub language: Option<String>,
     /// An extra attribute, KEY=VALUE; repeat for more.
     #[arg(long = "attr", value_name = "KEY=VALUE")]
@@ -173,20 +200,27 @@ pub struct SubmitArgs {
 /// The filters of `tickets list` and `tickets watch`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct FilterArgs {
-    #[arg(long)]
+    /// Only tickets in this step.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::STEPS))]
     pub step: Option<String>,
+    /// Only this department's tickets (for an agent or head: its own queue, the tickets it
+    /// leads and those it helps with).
     #[arg(long)]
     pub department: Option<String>,
-    #[arg(long)]
+    /// Only tickets of this priority.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::PRIORITIES))]
     pub priority: Option<String>,
-    #[arg(long)]
+    /// Only tickets of this kind.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::KINDS))]
     pub kind: Option<String>,
-    #[arg(long)]
+    /// Only tickets about this.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::CONTENT_TYPES))]
     pub content_type: Option<String>,
+    /// Only tickets that came through this channel (web, app, wechat, hotline, ...).
     #[arg(long)]
     pub channel: Option<String>,
-    /// on_time, warning or breached.
-    #[arg(long)]
+    /// Only tickets in this SLA state.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::SLA_STATES))]
     pub sla: Option<String>,
     /// Created at or after (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
@@ -300,14 +334,18 @@ pub struct CommandArgs {
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub common: CommandArgs,
-    #[arg(long)]
+    /// What the customer gave: a suggestion, a complaint, a problem report, an inquiry or
+    /// praise.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::KINDS))]
     pub kind: String,
-    #[arg(long)]
+    /// What it is about.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::CONTENT_TYPES))]
     pub content_type: String,
-    #[arg(long)]
+    /// How soon it must be handled; with the kind it picks the SLA row (docs/workflow.md).
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::PRIORITIES))]
     pub priority: String,
-    /// global or local.
-    #[arg(long, default_value = "local")]
+    /// Whether it concerns every customer (global) or this one (local).
+    #[arg(long, default_value = "local", ignore_case = true, value_parser = one_of(choices::SCOPES))]
     pub scope: String,
     /// A keyword; repeat for more.
     #[arg(long = "keyword")]
@@ -359,7 +397,7 @@ pub struct SolveArgs {
     #[command(flatten)]
     pub common: CommandArgs,
     /// adopted, planned, declined (suggestions); fixed, explained (the rest).
-    #[arg(long)]
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::OUTCOMES))]
     pub outcome: String,
     #[arg(long)]
     pub text: String,
@@ -691,5 +729,52 @@ mod tests {
             .try_get_matches_from(["cloop", "review", "261123-X", "--satisfaction", "5"])
             .expect("a valid command line");
         assert_eq!(typed_command(&matches), "cloop review");
+    }
+
+    #[test]
+    fn the_choices_are_the_protobuf_enums_names() {
+        use crate::names;
+        let cases: [(&[&str], fn(&str) -> bool, usize); 8] = [
+            (choices::KINDS, |n| names::parse_kind(n).is_ok(), 5),
+            (choices::CONTENT_TYPES, |n| names::parse_content_type(n).is_ok(), 4),
+            (choices::PRIORITIES, |n| names::parse_priority(n).is_ok(), 4),
+            (choices::SCOPES, |n| names::parse_scope(n).is_ok(), 2),
+            (choices::OUTCOMES, |n| names::parse_outcome(n).is_ok(), 5),
+            (choices::STEPS, |n| names::parse_step(n).is_ok(), 6),
+            (choices::SLA_STATES, |n| names::parse_sla_state(n).is_ok(), 3),
+            (choices::LANGUAGES, |n| names::parse_language(n).is_ok(), 2),
+        ];
+        for (choices, parses, count) in cases {
+            assert_eq!(choices.len(), count, "{choices:?}");
+            assert!(choices.iter().all(|name| parses(name)), "{choices:?}");
+        }
+    }
+
+    #[test]
+    fn classify_help_describes_each_flag_and_lists_the_values() {
+        let mut command = Cli::command();
+        let classify = command
+            .find_subcommand_mut("classify")
+            .expect("the classify command");
+        let help = classify.render_help().to_string();
+        for expected in [
+            "suggestion, complaint, problem, inquiry, praise",
+            "product, service, process, experience",
+            "urgent, high, medium, low",
+            "global, local",
+            "What the customer gave",
+        ] {
+            assert!(help.contains(expected), "{expected:?} missing in:\n{help}");
+        }
+        let refused = Cli::command().try_get_matches_from([
+            "cloop", "classify", "X", "--kind", "rant", "--content-type", "product",
+            "--priority", "high",
+        ]);
+        assert!(refused.is_err_and(|error| error.kind() == clap::error::ErrorKind::InvalidValue));
+        let accepted = Cli::command().try_get_matches_from([
+            "cloop", "classify", "X", "--kind", "COMPLAINT", "--content-type", "product",
+            "--priority", "high",
+        ]);
+        assert!(accepted.is_ok());
     }
 }

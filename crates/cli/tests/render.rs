@@ -178,6 +178,48 @@ fn ticket_detail_lists_every_field() {
 }
 
 #[test]
+fn ticket_detail_shows_notes_the_rejection_and_anonymous_feedback() {
+    let mut ticket = tickets()[0].clone();
+    ticket.customer = Some(v1::Customer::default());
+    ticket.cannot_be_told = true;
+    ticket.rejection_comment = "请同时退运费".into();
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    ticket.notes = vec![
+        v1::TicketNote {
+            text: "已联系物流".into(),
+            to_customer: false,
+            round: 1,
+            at: at(1_762_050_000),
+        },
+        v1::TicketNote {
+            text: "我们正在处理\n请稍候".into(),
+            to_customer: true,
+            round: 1,
+            at: at(1_762_053_600),
+        },
+    ];
+    let text = ticket_detail(&ticket, &view());
+    for expected in [
+        "customer:         anonymous: cannot be told (no contact given)",
+        "rejected because: 请同时退运费",
+        "\nnotes\n",
+        "to team      已联系物流",
+        "to customer  我们正在处理",
+        "请稍候",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    let json = ticket_json(&ticket);
+    assert_eq!(json["cannot_be_told"], true);
+    assert_eq!(json["rejection_comment"], "请同时退运费");
+    assert_eq!(json["notes"][0]["text"], "已联系物流");
+    assert_eq!(json["notes"][0]["to_customer"], false);
+    assert_eq!(json["notes"][1]["to_customer"], true);
+    assert_eq!(json["notes"][1]["round"], 1);
+    assert!(json["notes"][1]["at"].is_string());
+}
+
+#[test]
 fn ticket_json_uses_stable_names() {
     let json = ticket_json(&tickets()[0]);
     assert_eq!(json["step"], "handle");

@@ -117,6 +117,11 @@ impl Notifier {
                 return Handled::Later;
             }
         };
+        if ticket.cannot_be_told {
+            // Anonymous feedback: nobody to tell, nothing attempted, nothing recorded.
+            tracing::debug!(ticket_id = %row.ticket_id, event = %row.event_type, "cannot be told, no notice");
+            return Handled::Done;
+        }
         let outcome = (ticket.outcome == v1::Outcome::Adopted as i32).then_some(Outcome::Adopted);
         for notice in notices_for(&event, outcome) {
             if self.deliver(row, &event, &ticket, notice).await == Handled::Later {

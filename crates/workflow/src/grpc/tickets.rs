@@ -8,7 +8,7 @@
 
 use super::convert::{
     content_type_from, duration_ms, filter_from, kind_from, log_event_message, outcome_from,
-    priority_from, required, scope_from, ticket_message, timestamp,
+    priority_from, required, scope_from, ticket_message, ticket_summary, timestamp,
 };
 use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
@@ -324,7 +324,7 @@ impl v1::tickets_server::Tickets for TicketsService {
             .await
             .map_err(|error| status_from(failure_from_read(error)))?;
         Ok(Response::new(v1::ListTicketsResponse {
-            tickets: page.tickets.iter().map(ticket_message).collect(),
+            tickets: page.tickets.iter().map(ticket_summary).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
         }))
     }
@@ -651,7 +651,7 @@ impl v1::tickets_server::Tickets for TicketsService {
         Ok(Response::new(v1::ListSimilarResponse {
             tickets: visible
                 .iter()
-                .map(|similar| ticket_message(&similar.ticket))
+                .map(|similar| ticket_summary(&similar.ticket))
                 .collect(),
             scores: visible.iter().map(|similar| similar.score).collect(),
         }))
