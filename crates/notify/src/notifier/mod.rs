@@ -6,7 +6,7 @@ mod record;
 
 use crate::config::NotifySettings;
 use crate::metrics::Metrics;
-use crate::sender::{Smtp, Webhook};
+use crate::sender::{FileSink, Smtp, Webhook};
 use crate::store::Store;
 use crate::template::Templates;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -42,6 +42,7 @@ pub struct Notifier {
     pub(crate) token: String,
     pub(crate) webhook: Option<Webhook>,
     pub(crate) smtp: Option<Smtp>,
+    pub(crate) file: Option<FileSink>,
     pub(crate) metrics: Metrics,
     pub(crate) shutdown: Shutdown,
 }
