@@ -10,17 +10,19 @@ use std::path::PathBuf;
 #[command(
     name = "cloop",
     version,
+    next_help_heading = "Global options (all optional)",
     about = "Customer feedback, suggestions and complaints from the command line",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 unauthenticated or permission denied, \
 4 not found, 5 refused (invalid argument, wrong step, conflict), 6 unavailable or timed out, \
 7 service failed, 8 log verification failed. See docs/cli.md."
 )]
 pub struct Cli {
-    /// Address of cloop-intake.
-    #[arg(long, global = true, env = "CLOOP_INTAKE", value_name = "URL")]
+    /// Address of cloop-intake (default http://127.0.0.1:50051, or the profile's `intake`).
+    #[arg(long, global = true, env = "CLOOP_INTAKE", value_name = "URL", hide_env_values = true)]
     pub intake: Option<String>,
-    /// Address of cloop-workflow.
-    #[arg(long, global = true, env = "CLOOP_WORKFLOW", value_name = "URL")]
+    /// Address of cloop-workflow (default http://127.0.0.1:50052, or the profile's
+    /// `workflow`).
+    #[arg(long, global = true, env = "CLOOP_WORKFLOW", value_name = "URL", hide_env_values = true)]
     pub workflow: Option<String>,
     /// Bearer token sent with every call.
     #[arg(
@@ -33,22 +35,23 @@ pub struct Cli {
     pub token: Option<String>,
     /// CA certificate file (PEM) to trust for https:// addresses (default: the system's
     /// root certificates).
-    #[arg(long, global = true, env = "CLOOP_CA", value_name = "FILE")]
+    #[arg(long, global = true, env = "CLOOP_CA", value_name = "FILE", hide_env_values = true)]
     pub ca: Option<PathBuf>,
     /// Client certificate (PEM) for services that require mutual TLS (with --key).
-    #[arg(long, global = true, env = "CLOOP_CERT", value_name = "FILE")]
+    #[arg(long, global = true, env = "CLOOP_CERT", value_name = "FILE", hide_env_values = true)]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert.
-    #[arg(long, global = true, env = "CLOOP_KEY", value_name = "FILE")]
+    #[arg(long, global = true, env = "CLOOP_KEY", value_name = "FILE", hide_env_values = true)]
     pub key: Option<PathBuf>,
     /// Profile file (TOML: intake, workflow, token, utc_offset, ca, cert, key).
-    #[arg(long, global = true, env = "CLOOP_PROFILE", value_name = "FILE")]
+    #[arg(long, global = true, env = "CLOOP_PROFILE", value_name = "FILE", hide_env_values = true)]
     pub profile: Option<PathBuf>,
     /// UTC offset instants are shown in (default +08:00).
     #[arg(
         long,
         global = true,
         env = "CLOOP_UTC_OFFSET",
+        hide_env_values = true,
         value_name = "OFFSET",
         allow_hyphen_values = true
     )]
@@ -58,6 +61,7 @@ pub struct Cli {
         long,
         global = true,
         env = "CLOOP_TIMEOUT",
+        hide_env_values = true,
         default_value_t = 30,
         value_name = "SECONDS"
     )]
@@ -732,6 +736,26 @@ mod tests {
     }
 
     #[test]
+    fn the_service_addresses_do_not_look_required() {
+        let help = Cli::command()
+            .try_get_matches_from(["cloop", "tickets", "list", "--help"])
+            .expect_err("help is shown")
+            .to_string();
+        let usage = help
+            .lines()
+            .find(|line| line.starts_with("Usage:"))
+            .expect("a usage line");
+        assert!(!usage.contains("--intake") && !usage.contains("--workflow"), "{usage}");
+        let global = help
+            .split("Global options (all optional):")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a heading of their own:\n{help}"));
+        assert!(global.contains("--intake <URL>") && global.contains("default http://127.0.0.1:50051"));
+        assert!(global.contains("default http://127.0.0.1:50052"));
+        assert!(!help.contains("CLOOP_INTAKE=]"), "{help}");
+    }
+
+    #[test]
     fn the_choices_are_the_protobuf_enums_names() {
         use crate::names;
         let cases: [(&[&str], fn(&str) -> bool, usize); 8] = [
@@ -752,11 +776,10 @@ mod tests {
 
     #[test]
     fn classify_help_describes_each_flag_and_lists_the_values() {
-        let mut command = Cli::command();
-        let classify = command
-            .find_subcommand_mut("classify")
-            .expect("the classify command");
-        let help = classify.render_help().to_string();
+        let help = Cli::command()
+            .try_get_matches_from(["cloop", "classify", "--help"])
+            .expect_err("help is shown")
+            .to_string();
         for expected in [
             "suggestion, complaint, problem, inquiry, praise",
             "product, service, process, experience",

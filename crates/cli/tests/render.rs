@@ -297,6 +297,7 @@ fn history() -> Vec<v1::LogEvent> {
                 attributes: Default::default(),
                 deadlines: deadlines.clone(),
                 at: received_at,
+                cannot_be_told: false,
             })),
             system.clone(),
         ),
@@ -480,6 +481,7 @@ fn submit_receipt() {
         resolve_by: timestamp("2026-11-05T02:00:00Z"),
         notice: "您的反馈已受理，编号 261102-0Q8ZK-N1W4TF。".into(),
         priority: v1::Priority::High as i32,
+        cannot_be_told: false,
     };
     expect![[r#"
         ticket:     261102-0Q8ZK-N1W4TF
@@ -502,6 +504,7 @@ fn ticket_json_snapshot() {
           "assignee": "",
           "attributes": {},
           "awaiting_approval": false,
+          "cannot_be_told": false,
           "channel": "email",
           "classification_confidence": 0.0,
           "complex": false,
@@ -524,12 +527,14 @@ fn ticket_json_snapshot() {
           "helpers": [],
           "kind": "",
           "language": "",
+          "notes": [],
           "occurred_at": null,
           "order_id": "",
           "outcome": "",
           "paused_for_ms": null,
           "priority": "",
           "product": "",
+          "rejection_comment": "",
           "resolve_by": "2026-11-06T02:00:00Z",
           "resolved_at": null,
           "respond_by": "2026-11-04T02:00:00Z",

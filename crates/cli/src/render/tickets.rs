@@ -300,15 +300,19 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         "order_id": ticket.order_id,
         "attributes": ticket.attributes,
         "language": language_text(ticket.language),
-        "notes": ticket.notes.iter().map(|note| json!({
-            "text": note.text,
-            "to_customer": note.to_customer,
-            "round": note.round,
-            "at": timestamp_json(note.at.as_ref()),
-        })).collect::<Vec<_>>(),
-        "rejection_comment": ticket.rejection_comment,
-        "cannot_be_told": ticket.cannot_be_told,
     });
+    let notes: Vec<Value> = ticket
+        .notes
+        .iter()
+        .map(|note| {
+            json!({
+                "text": note.text,
+                "to_customer": note.to_customer,
+                "round": note.round,
+                "at": timestamp_json(note.at.as_ref()),
+            })
+        })
+        .collect();
     // Problem links appear only on tickets that have them.
     if let Value::Object(fields) = &mut value {
         if !ticket.parent_ticket_id.is_empty() {
@@ -327,6 +331,12 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
     }
     if let Some(fields) = value.as_object_mut() {
         fields.insert("assignee".to_owned(), json!(ticket.assignee));
+        fields.insert("notes".to_owned(), Value::Array(notes));
+        fields.insert(
+            "rejection_comment".to_owned(),
+            json!(ticket.rejection_comment),
+        );
+        fields.insert("cannot_be_told".to_owned(), json!(ticket.cannot_be_told));
     }
     value
 }
