@@ -18,11 +18,23 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Address of cloop-intake (default http://127.0.0.1:50051, or the profile's `intake`).
-    #[arg(long, global = true, env = "CLOOP_INTAKE", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_INTAKE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub intake: Option<String>,
     /// Address of cloop-workflow (default http://127.0.0.1:50052, or the profile's
     /// `workflow`).
-    #[arg(long, global = true, env = "CLOOP_WORKFLOW", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_WORKFLOW",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub workflow: Option<String>,
     /// Bearer token sent with every call.
     #[arg(
@@ -35,16 +47,40 @@ pub struct Cli {
     pub token: Option<String>,
     /// CA certificate file (PEM) to trust for https:// addresses (default: the system's
     /// root certificates).
-    #[arg(long, global = true, env = "CLOOP_CA", value_name = "FILE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_CA",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub ca: Option<PathBuf>,
     /// Client certificate (PEM) for services that require mutual TLS (with --key).
-    #[arg(long, global = true, env = "CLOOP_CERT", value_name = "FILE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_CERT",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert.
-    #[arg(long, global = true, env = "CLOOP_KEY", value_name = "FILE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_KEY",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub key: Option<PathBuf>,
     /// Profile file (TOML: intake, workflow, token, utc_offset, ca, cert, key).
-    #[arg(long, global = true, env = "CLOOP_PROFILE", value_name = "FILE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_PROFILE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub profile: Option<PathBuf>,
     /// UTC offset instants are shown in (default +08:00).
     #[arg(
@@ -82,7 +118,9 @@ pub mod choices {
     pub const PRIORITIES: &[&str] = &["urgent", "high", "medium", "low"];
     pub const SCOPES: &[&str] = &["global", "local"];
     pub const OUTCOMES: &[&str] = &["adopted", "planned", "declined", "fixed", "explained"];
-    pub const STEPS: &[&str] = &["receive", "classify", "dispatch", "handle", "review", "archive"];
+    pub const STEPS: &[&str] = &[
+        "receive", "classify", "dispatch", "handle", "review", "archive",
+    ];
     pub const SLA_STATES: &[&str] = &["on_time", "warning", "breached"];
     pub const LANGUAGES: &[&str] = &["zh", "en"];
 }
@@ -745,12 +783,17 @@ mod tests {
             .lines()
             .find(|line| line.starts_with("Usage:"))
             .expect("a usage line");
-        assert!(!usage.contains("--intake") && !usage.contains("--workflow"), "{usage}");
+        assert!(
+            !usage.contains("--intake") && !usage.contains("--workflow"),
+            "{usage}"
+        );
         let global = help
             .split("Global options (all optional):")
             .nth(1)
             .unwrap_or_else(|| panic!("a heading of their own:\n{help}"));
-        assert!(global.contains("--intake <URL>") && global.contains("default http://127.0.0.1:50051"));
+        assert!(
+            global.contains("--intake <URL>") && global.contains("default http://127.0.0.1:50051")
+        );
         assert!(global.contains("default http://127.0.0.1:50052"));
         assert!(!help.contains("CLOOP_INTAKE=]"), "{help}");
     }
@@ -760,12 +803,20 @@ mod tests {
         use crate::names;
         let cases: [(&[&str], fn(&str) -> bool, usize); 8] = [
             (choices::KINDS, |n| names::parse_kind(n).is_ok(), 5),
-            (choices::CONTENT_TYPES, |n| names::parse_content_type(n).is_ok(), 4),
+            (
+                choices::CONTENT_TYPES,
+                |n| names::parse_content_type(n).is_ok(),
+                4,
+            ),
             (choices::PRIORITIES, |n| names::parse_priority(n).is_ok(), 4),
             (choices::SCOPES, |n| names::parse_scope(n).is_ok(), 2),
             (choices::OUTCOMES, |n| names::parse_outcome(n).is_ok(), 5),
             (choices::STEPS, |n| names::parse_step(n).is_ok(), 6),
-            (choices::SLA_STATES, |n| names::parse_sla_state(n).is_ok(), 3),
+            (
+                choices::SLA_STATES,
+                |n| names::parse_sla_state(n).is_ok(),
+                3,
+            ),
             (choices::LANGUAGES, |n| names::parse_language(n).is_ok(), 2),
         ];
         for (choices, parses, count) in cases {
@@ -790,13 +841,27 @@ mod tests {
             assert!(help.contains(expected), "{expected:?} missing in:\n{help}");
         }
         let refused = Cli::command().try_get_matches_from([
-            "cloop", "classify", "X", "--kind", "rant", "--content-type", "product",
-            "--priority", "high",
+            "cloop",
+            "classify",
+            "X",
+            "--kind",
+            "rant",
+            "--content-type",
+            "product",
+            "--priority",
+            "high",
         ]);
         assert!(refused.is_err_and(|error| error.kind() == clap::error::ErrorKind::InvalidValue));
         let accepted = Cli::command().try_get_matches_from([
-            "cloop", "classify", "X", "--kind", "COMPLAINT", "--content-type", "product",
-            "--priority", "high",
+            "cloop",
+            "classify",
+            "X",
+            "--kind",
+            "COMPLAINT",
+            "--content-type",
+            "product",
+            "--priority",
+            "high",
         ]);
         assert!(accepted.is_ok());
     }

@@ -343,7 +343,12 @@ fn anonymous_feedback_becomes_a_ticket_that_cannot_be_told() {
         wechat_openid: Some("oAbC".to_owned()),
         ..Customer::default()
     });
-    assert!(!by_wechat.iter().fold(Ticket::default(), apply).cannot_be_told);
+    assert!(
+        !by_wechat
+            .iter()
+            .fold(Ticket::default(), apply)
+            .cannot_be_told
+    );
 }
 
 /// A change to a submission that makes it unusable as a ticket.
@@ -797,7 +802,11 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
     history.run(propose(Outcome::Fixed, ""), minutes(34));
     assert_eq!(history.state().rejection_comment, None);
     history.run(approve_solution(true, "good"), minutes(35));
-    assert_eq!(history.state().rejection_comment, None, "an approval is no rejection");
+    assert_eq!(
+        history.state().rejection_comment,
+        None,
+        "an approval is no rejection"
+    );
 }
 
 #[test]

@@ -8,8 +8,8 @@ use crate::metrics::IntakeMetrics;
 use crate::outbox::{AcceptOutcome, KeyKind, Outbox, OutboxRecord};
 use chrono::{DateTime, Utc};
 use domain::ids::{FeedbackId, TicketIdGenerator};
-use domain::rules::Rules;
 use domain::rules::config::Language;
+use domain::rules::Rules;
 use domain::submission::{cannot_be_told_notice, Submission, SubmissionInput};
 use domain::types::Policy;
 use domain::DomainError;
@@ -290,7 +290,10 @@ mod tests {
         let mut anonymous = request();
         anonymous.external_id = "comment-book-1".into();
         anonymous.customer = None;
-        let response = intake.submit(anonymous).await.expect("anonymous is accepted");
+        let response = intake
+            .submit(anonymous)
+            .await
+            .expect("anonymous is accepted");
         assert!(response.cannot_be_told);
         assert!(response.notice.contains(&response.ticket_id));
         assert!(
@@ -310,7 +313,11 @@ mod tests {
         let rows = intake.outbox().load_pending(0, 10).await.expect("rows");
         let last = rows.last().expect("a row");
         let received = v1::FeedbackReceived::decode(last.payload.as_slice()).expect("decodes");
-        let customer = received.submission.expect("submission").customer.unwrap_or_default();
+        let customer = received
+            .submission
+            .expect("submission")
+            .customer
+            .unwrap_or_default();
         assert_eq!(customer, v1::Customer::default());
     }
 

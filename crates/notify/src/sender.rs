@@ -297,7 +297,9 @@ mod tests {
             source_event_id: "e-1".to_owned(),
         };
         sink.send(&outgoing("received")).await.expect("appended");
-        sink.send(&outgoing("first_response")).await.expect("appended");
+        sink.send(&outgoing("first_response"))
+            .await
+            .expect("appended");
         let text = std::fs::read_to_string(sink.path()).expect("the file");
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -309,7 +311,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(sink.path()).expect("metadata").permissions().mode();
+            let mode = std::fs::metadata(sink.path())
+                .expect("metadata")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -323,10 +323,8 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
             let output = services.cloop("t-admin", &["archive", &ticket_id]);
             assert_one_line_error(&output, 5, "error: not allowed now: no review yet: ");
             // A role that may not review is told which command it may not use, once.
-            let output = services.cloop(
-                "t-manager",
-                &["review", &ticket_id, "--satisfaction", "5"],
-            );
+            let output =
+                services.cloop("t-manager", &["review", &ticket_id, "--satisfaction", "5"]);
             assert_one_line_error(
                 &output,
                 3,

@@ -65,15 +65,27 @@ fn make_run_builds_what_make_bench_and_make_build_build() {
 #[test]
 fn make_run_starts_notify_into_a_file_and_its_switches_are_documented() {
     let run = repository_file("scripts/run.sh");
-    assert!(run.contains("\"$bin/cloop-notify\""), "run.sh starts cloop-notify");
+    assert!(
+        run.contains("\"$bin/cloop-notify\""),
+        "run.sh starts cloop-notify"
+    );
     assert!(run.contains("CLOOP_NOTIFY_TOKEN=demo-service"));
     assert!(run.contains("notices=$data/notify/notices.jsonl"));
     let demo = repository_file("deploy/config/demo.toml");
-    assert!(demo.contains("[notify.file]\npath = \"notices.jsonl\""), "{demo}");
+    assert!(
+        demo.contains("[notify.file]\npath = \"notices.jsonl\""),
+        "{demo}"
+    );
     for document in ["README.md", "docs/operations.md"] {
         let text = repository_file(document);
-        assert!(text.contains("CLOOP_SKIP_BUILD"), "{document} documents CLOOP_SKIP_BUILD");
-        assert!(text.contains("notices.jsonl"), "{document} says where notices go");
+        assert!(
+            text.contains("CLOOP_SKIP_BUILD"),
+            "{document} documents CLOOP_SKIP_BUILD"
+        );
+        assert!(
+            text.contains("notices.jsonl"),
+            "{document} says where notices go"
+        );
     }
     let makefile = repository_file("Makefile");
     let tools = makefile

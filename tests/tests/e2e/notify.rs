@@ -553,7 +553,11 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
         .expect("anonymous feedback is accepted")
         .into_inner();
     assert!(receipt.cannot_be_told, "{receipt:?}");
-    assert!(receipt.notice.contains("没有留下联系方式"), "{}", receipt.notice);
+    assert!(
+        receipt.notice.contains("没有留下联系方式"),
+        "{}",
+        receipt.notice
+    );
     // The same submission again (it is a repeat): the helper waits for step handle.
     let anonymous = submit(&pair, "comment-book-7", v1::Customer::default()).await;
     assert_eq!(anonymous, receipt.ticket_id);
@@ -569,7 +573,12 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
     let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let shown = ticket(&mut tickets, &anonymous).await.expect("the ticket");
     assert!(shown.cannot_be_told);
-    assert!(!ticket(&mut tickets, &told).await.expect("ticket").cannot_be_told);
+    assert!(
+        !ticket(&mut tickets, &told)
+            .await
+            .expect("ticket")
+            .cannot_be_told
+    );
     let mut agent = Staff::new(tickets.clone(), "t-admin");
     let queue = agent
         .list(v1::TicketFilter {
@@ -596,23 +605,35 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
             .filter(|line| line["ticket_id"] == ticket_id)
             .count()
     };
-    eventually("the five notices of the told ticket", Duration::from_secs(120), || {
-        lines_of(&told) >= NOTICES_PER_TICKET
-    })
+    eventually(
+        "the five notices of the told ticket",
+        Duration::from_secs(120),
+        || lines_of(&told) >= NOTICES_PER_TICKET,
+    )
     .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while notification_events(&history(&mut tickets, &told).await).0 < NOTICES_PER_TICKET {
-        assert!(Instant::now() < deadline, "the told ticket's notices recorded");
+        assert!(
+            Instant::now() < deadline,
+            "the told ticket's notices recorded"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The anonymous ticket's events came before the told ticket's in the stream, so the
     // notifier has handled them all by now: nothing sent, nothing recorded.
-    assert_eq!(lines_of(&anonymous), 0, "nothing sent for anonymous feedback");
+    assert_eq!(
+        lines_of(&anonymous),
+        0,
+        "nothing sent for anonymous feedback"
+    );
     assert_eq!(
         notification_events(&history(&mut tickets, &anonymous).await),
         (0, 0),
         "nothing attempted for anonymous feedback"
     );
     let body = std::fs::read_to_string(&notices).expect("the notices file");
-    assert!(body.contains("+8613812345678"), "the file holds the address it sends to");
+    assert!(
+        body.contains("+8613812345678"),
+        "the file holds the address it sends to"
+    );
 }

@@ -209,7 +209,8 @@ fn push_outcome_pairs(ticket: &v1::Ticket, view: &View, pairs: &mut Vec<(&str, S
     if !ticket.rejection_comment.is_empty() {
         pairs.push((
             "rejected because",
-            view.style.paint(Paint::Red, &truncate(&ticket.rejection_comment, 100)),
+            view.style
+                .paint(Paint::Red, &truncate(&ticket.rejection_comment, 100)),
         ));
     }
     if ticket.satisfaction > 0 {

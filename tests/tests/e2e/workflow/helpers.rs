@@ -39,7 +39,9 @@ async fn a_helper_department_sees_the_ticket_it_helps_with_in_its_queue() {
         ("t-agent-product", "product"),
         ("t-head-product", "product"),
     ] {
-        let listed = queue_of(&cluster, token, department).await.expect("own queue");
+        let listed = queue_of(&cluster, token, department)
+            .await
+            .expect("own queue");
         assert!(
             listed.contains(&ticket_id),
             "{token}'s queue of {department} lacks {ticket_id}: {listed:?}"
