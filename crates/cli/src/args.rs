@@ -801,7 +801,8 @@ mod tests {
     #[test]
     fn the_choices_are_the_protobuf_enums_names() {
         use crate::names;
-        let cases: [(&[&str], fn(&str) -> bool, usize); 8] = [
+        type Case = (&'static [&'static str], fn(&str) -> bool, usize);
+        let cases: [Case; 8] = [
             (choices::KINDS, |n| names::parse_kind(n).is_ok(), 5),
             (
                 choices::CONTENT_TYPES,
