@@ -12,7 +12,7 @@ FAILPOINTS := --features intake/failpoints,workflow/failpoints
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-tools: ## Install what a clean machine lacks (a current nats-server into .tools/bin)
+tools: ## Install what a clean machine lacks: a current nats-server into .tools/bin; as root, Chromium and a CJK font with apt-get if missing (scripts/install-chromium.sh, CLOOP_CHROMIUM skips it)
 	@./scripts/install-nats-server.sh
 	@command -v cargo-nextest >/dev/null || echo "note: cargo-nextest not found, tests run with cargo test"
 	@./scripts/install-chromium.sh
@@ -68,7 +68,7 @@ test: tools check-postgres fmt check-purity check-structure check-proto check-de
 quickstart: build ## The README's quick start, as CI checks it (run.sh in the background, submit, see the queue, Ctrl-C)
 	./scripts/quickstart-check.sh
 
-run: tools ## Build in release mode and start nats-server (unless CLOOP_NATS_URL is set), intake, workflow, the webhook adapter and the web console (printing its address)
+run: tools ## Build in release mode (as the README does; CLOOP_SKIP_BUILD=1 skips it) and start nats-server (unless CLOOP_NATS_URL is set), intake, workflow, the webhook adapter, notify (notices to a local file) and the web console
 	./scripts/run.sh
 
 demo: tools ## make run, plus a realistic mixed load (deploy/config/demo-feedback.csv) and the queues

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks that the README's quick start works as written: starts `scripts/run.sh` (the script
-# behind `make run`) in the background with the binaries of this build, waits until both
+# behind `make run`) in the background with the binaries of this build, waits until the
 # services listen, submits through the CLI, waits until the ticket is in the technical
-# department's queue, submits once more through cloop-webhook as docs/adapters.md shows, then
-# stops everything with Ctrl-C (SIGINT) and checks that all stopped.
+# department's queue and its receipt notice is in cloop-notify's file, submits once more
+# through cloop-webhook as docs/adapters.md shows, then stops everything with Ctrl-C (SIGINT)
+# and checks that all stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -53,6 +54,25 @@ if [[ $found != 1 ]]; then
     exit 1
 fi
 echo "quick start: ticket $ticket is in the technical department's queue"
+
+# cloop-notify came up with the others and told the customer: the receipt notice of the ticket
+# is in the demo's notices file.
+notices=$data/notify/notices.jsonl
+told=0
+for _ in $(seq 1 300); do
+    if grep -F "\"ticket_id\":\"$ticket\"" "$notices" 2>/dev/null | grep -qF '"notice":"received"'; then
+        told=1
+        break
+    fi
+    sleep 0.1
+done
+if [[ $told != 1 ]]; then
+    echo "quick start: no notice of ticket $ticket in $notices" >&2
+    cat "$log" >&2
+    tail -n 20 "$data/cloop-notify.log" >&2 || true
+    exit 1
+fi
+echo "quick start: cloop-notify told the customer of $ticket (in $notices)"
 
 # The signed HTTP submission of docs/adapters.md, as written there, against cloop-webhook.
 if command -v curl >/dev/null && command -v openssl >/dev/null; then

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Starts closedloop locally: builds the release binaries, starts a nats-server with JetStream
-# (unless CLOOP_NATS_URL names one), cloop-intake, cloop-workflow, cloop-webhook and cloop-console (the
-# web console) with the demo
+# (unless CLOOP_NATS_URL names one), cloop-intake, cloop-workflow, cloop-webhook, cloop-notify
+# (customer notices, written to a local file) and cloop-console (the web console) with the demo
 # configuration and tokens, waits until they listen, prints where and a few commands to try, and
 # stops all of them cleanly on Ctrl-C. Data lives under .data/ (`make clean-data` removes it).
 #
-# Environment: CLOOP_BUILD_PROFILE (release or debug), CLOOP_NATS_URL (use this NATS instead of starting one), CLOOP_NATS_PORT (port of
-# the local nats-server, default 14222), CLOOP_DATA (data folder, default .data). The local
+# Environment: CLOOP_BUILD_PROFILE (release or debug), CLOOP_SKIP_BUILD (set: start what is
+# already built, no cargo at all), CLOOP_NATS_URL (use this NATS instead of starting one),
+# CLOOP_NATS_PORT (port of the local nats-server, default 14222), CLOOP_DATA (data folder,
+# default .data), CLOOP_CONSOLE_LISTEN (default 127.0.0.1:8090). The local
 # nats-server runs deploy/nats/single.conf: every service logs in as its own identity with a
 # password made on the first run (kept in <data>/nats-identities, mode 0600).
 set -euo pipefail
@@ -22,18 +24,21 @@ intake_metrics=127.0.0.1:9451
 workflow_metrics=127.0.0.1:9452
 webhook_listen=127.0.0.1:8080
 webhook_metrics=127.0.0.1:9453
+notify_metrics=127.0.0.1:9454
 console_listen=${CLOOP_CONSOLE_LISTEN:-127.0.0.1:8090}
 mkdir -p "$data"
 
 # CLOOP_BUILD_PROFILE=debug uses the binaries `make build` made (the quick-start check in `make test`
-# does); CLOOP_SKIP_BUILD=1 starts what is already built.
+# does); CLOOP_SKIP_BUILD=1 starts what is already built. The build commands are exactly those
+# of the README (`cargo build --release --bins --locked`) and of `make build`: the same
+# packages with the same features, so after either of them this build compiles nothing.
 profile=${CLOOP_BUILD_PROFILE:-release}
 if [[ -z "${CLOOP_SKIP_BUILD:-}" ]]; then
     echo "building $profile binaries ..."
     if [[ $profile == release ]]; then
-        cargo build --release --bins -p intake -p workflow -p webhook -p console -p cli
+        cargo build --release --bins --locked
     else
-        cargo build --bins -p intake -p workflow -p webhook -p console -p cli
+        cargo build --workspace --bins --locked --features intake/failpoints,workflow/failpoints
     fi
 fi
 bin=$root/target/$profile
@@ -45,7 +50,7 @@ stop_all() {
     trap - INT TERM EXIT
     stopping=1
     echo
-    # Stop in reverse order: console, webhook, workflow, intake, then nats-server.
+    # Stop in reverse order: console, notify, webhook, workflow, intake, then nats-server.
     for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
         pid=${pids[$index]}
         if kill -0 "$pid" 2>/dev/null; then
@@ -144,6 +149,13 @@ nats_login webhook
 start cloop-webhook env "${login[@]}" "$bin/cloop-webhook" --listen "$webhook_listen" \
     --metrics-listen "$webhook_metrics"
 wait_for_port cloop-webhook "$webhook_listen"
+# cloop-notify tells customers what happens to their ticket; with the demo configuration every
+# notice goes to a file (deploy/config/demo.toml, [notify.file]), as the demo service token.
+notices=$data/notify/notices.jsonl
+nats_login notify
+start cloop-notify env "${login[@]}" CLOOP_NOTIFY_TOKEN=demo-service "$bin/cloop-notify" \
+    --metrics-listen "$notify_metrics" --data-dir "$data/notify"
+wait_for_port cloop-notify "$notify_metrics"
 # The console reads who may sign in from CLOOP_TOKENS (exported above) and calls the workflow
 # with each person's own token.
 start cloop-console "$bin/cloop-console" --listen "$console_listen" \
@@ -157,6 +169,7 @@ closedloop is running (logs and data in $data):
   cloop-intake    $intake_listen   metrics http://$intake_metrics/metrics
   cloop-workflow  $workflow_listen   metrics http://$workflow_metrics/metrics
   cloop-webhook   http://$webhook_listen   metrics http://$webhook_metrics/metrics
+  cloop-notify    notices to customers in $notices   metrics http://$notify_metrics/metrics
   cloop-console   http://$console_listen   (web console: sign in with a demo token below)
 
 Demo tokens (deploy/config/demo-tokens.toml, demo only): demo-adapter, demo-service,
@@ -169,6 +182,8 @@ demo-admin. Try:
   $bin/cloop --token demo-agent-technical ack <TICKET_ID> --message "我们正在处理"
   $bin/cloop --token demo-agent-technical tickets watch --department technical
   $bin/cloop --token demo-service tickets sla <TICKET_ID>
+
+  tail -f $notices     # what each customer is told
 
 Signed HTTP submissions to cloop-webhook (channel web, demo secret): see docs/adapters.md.
 

@@ -1,6 +1,7 @@
 //! The command line: global flags and one subcommand per RPC of `api.md`, plus the offline
 //! `log` commands and `token new`. Parsed with clap; `docs/cli.md` documents every flag.
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -9,17 +10,31 @@ use std::path::PathBuf;
 #[command(
     name = "cloop",
     version,
+    next_help_heading = "Global options (all optional)",
     about = "Customer feedback, suggestions and complaints from the command line",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 unauthenticated or permission denied, \
 4 not found, 5 refused (invalid argument, wrong step, conflict), 6 unavailable or timed out, \
 7 service failed, 8 log verification failed. See docs/cli.md."
 )]
 pub struct Cli {
-    /// Address of cloop-intake.
-    #[arg(long, global = true, env = "CLOOP_INTAKE", value_name = "URL")]
+    /// Address of cloop-intake (default http://127.0.0.1:50051, or the profile's `intake`).
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_INTAKE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub intake: Option<String>,
-    /// Address of cloop-workflow.
-    #[arg(long, global = true, env = "CLOOP_WORKFLOW", value_name = "URL")]
+    /// Address of cloop-workflow (default http://127.0.0.1:50052, or the profile's
+    /// `workflow`).
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_WORKFLOW",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub workflow: Option<String>,
     /// Bearer token sent with every call.
     #[arg(
@@ -32,22 +47,47 @@ pub struct Cli {
     pub token: Option<String>,
     /// CA certificate file (PEM) to trust for https:// addresses (default: the system's
     /// root certificates).
-    #[arg(long, global = true, env = "CLOOP_CA", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_CA",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub ca: Option<PathBuf>,
     /// Client certificate (PEM) for services that require mutual TLS (with --key).
-    #[arg(long, global = true, env = "CLOOP_CERT", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_CERT",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert.
-    #[arg(long, global = true, env = "CLOOP_KEY", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_KEY",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub key: Option<PathBuf>,
     /// Profile file (TOML: intake, workflow, token, utc_offset, ca, cert, key).
-    #[arg(long, global = true, env = "CLOOP_PROFILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOOP_PROFILE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub profile: Option<PathBuf>,
     /// UTC offset instants are shown in (default +08:00).
     #[arg(
         long,
         global = true,
         env = "CLOOP_UTC_OFFSET",
+        hide_env_values = true,
         value_name = "OFFSET",
         allow_hyphen_values = true
     )]
@@ -57,6 +97,7 @@ pub struct Cli {
         long,
         global = true,
         env = "CLOOP_TIMEOUT",
+        hide_env_values = true,
         default_value_t = 30,
         value_name = "SECONDS"
     )]
@@ -68,6 +109,42 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The names of the enums a flag takes, exactly as `api.md` and the JSON output spell them
+/// (checked against the protobuf enums in the tests); `--help` lists them and a value outside
+/// them is a usage error (exit 2). Case does not matter.
+pub mod choices {
+    pub const KINDS: &[&str] = &["suggestion", "complaint", "problem", "inquiry", "praise"];
+    pub const CONTENT_TYPES: &[&str] = &["product", "service", "process", "experience"];
+    pub const PRIORITIES: &[&str] = &["urgent", "high", "medium", "low"];
+    pub const SCOPES: &[&str] = &["global", "local"];
+    pub const OUTCOMES: &[&str] = &["adopted", "planned", "declined", "fixed", "explained"];
+    pub const STEPS: &[&str] = &[
+        "receive", "classify", "dispatch", "handle", "review", "archive",
+    ];
+    pub const SLA_STATES: &[&str] = &["on_time", "warning", "breached"];
+    pub const LANGUAGES: &[&str] = &["zh", "en"];
+}
+
+/// A parser that takes one of `names` (any case; `on-time` for `on_time`).
+fn one_of(names: &'static [&'static str]) -> PossibleValuesParser {
+    PossibleValuesParser::new(names.iter().map(|name| match *name {
+        "on_time" => PossibleValue::new(*name).alias("on-time"),
+        _ => PossibleValue::new(*name),
+    }))
+}
+
+/// The command as typed, without its arguments: `cloop review`, `cloop tickets show`.
+pub fn typed_command(matches: &clap::ArgMatches) -> String {
+    let mut typed = "cloop".to_owned();
+    let mut current = matches;
+    while let Some((name, next)) = current.subcommand() {
+        typed.push(' ');
+        typed.push_str(name);
+        current = next;
+    }
+    typed
+}
+
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -77,6 +154,10 @@ pub enum Command {
     #[command(subcommand)]
     Tickets(TicketsCommand),
     /// Classify a ticket by hand (Tickets.Classify).
+    ///
+    /// Sets the ticket's kind, content type, priority and scope (and keywords): with the
+    /// routing rules they decide the department, and kind and priority pick the SLA row.
+    /// Needed when the rules left the ticket in step classify; also corrects a classification.
     Classify(ClassifyArgs),
     /// Dispatch or transfer a ticket to a department (Tickets.Dispatch).
     Dispatch(DispatchArgs),
@@ -150,8 +231,8 @@ pub struct SubmitArgs {
     pub product: Option<String>,
     #[arg(long)]
     pub order_id: Option<String>,
-    /// Language of customer notices: zh or en.
-    #[arg(long)]
+    /// Language of customer notices.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::LANGUAGES))]
     pub language: Option<String>,
     /// An extra attribute, KEY=VALUE; repeat for more.
     #[arg(long = "attr", value_name = "KEY=VALUE")]
@@ -161,20 +242,27 @@ pub struct SubmitArgs {
 /// The filters of `tickets list` and `tickets watch`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct FilterArgs {
-    #[arg(long)]
+    /// Only tickets in this step.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::STEPS))]
     pub step: Option<String>,
+    /// Only this department's tickets (for an agent or head: its own queue, the tickets it
+    /// leads and those it helps with).
     #[arg(long)]
     pub department: Option<String>,
-    #[arg(long)]
+    /// Only tickets of this priority.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::PRIORITIES))]
     pub priority: Option<String>,
-    #[arg(long)]
+    /// Only tickets of this kind.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::KINDS))]
     pub kind: Option<String>,
-    #[arg(long)]
+    /// Only tickets about this.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::CONTENT_TYPES))]
     pub content_type: Option<String>,
+    /// Only tickets that came through this channel (web, app, wechat, hotline, ...).
     #[arg(long)]
     pub channel: Option<String>,
-    /// on_time, warning or breached.
-    #[arg(long)]
+    /// Only tickets in this SLA state.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::SLA_STATES))]
     pub sla: Option<String>,
     /// Created at or after (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
@@ -288,14 +376,18 @@ pub struct CommandArgs {
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub common: CommandArgs,
-    #[arg(long)]
+    /// What the customer gave: a suggestion, a complaint, a problem report, an inquiry or
+    /// praise.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::KINDS))]
     pub kind: String,
-    #[arg(long)]
+    /// What it is about.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::CONTENT_TYPES))]
     pub content_type: String,
-    #[arg(long)]
+    /// How soon it must be handled; with the kind it picks the SLA row (docs/workflow.md).
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::PRIORITIES))]
     pub priority: String,
-    /// global or local.
-    #[arg(long, default_value = "local")]
+    /// Whether it concerns every customer (global) or this one (local).
+    #[arg(long, default_value = "local", ignore_case = true, value_parser = one_of(choices::SCOPES))]
     pub scope: String,
     /// A keyword; repeat for more.
     #[arg(long = "keyword")]
@@ -347,7 +439,7 @@ pub struct SolveArgs {
     #[command(flatten)]
     pub common: CommandArgs,
     /// adopted, planned, declined (suggestions); fixed, explained (the rest).
-    #[arg(long)]
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::OUTCOMES))]
     pub outcome: String,
     #[arg(long)]
     pub text: String,
@@ -662,4 +754,116 @@ pub enum TokenCommand {
         #[arg(long = "service", value_name = "NAME")]
         services: Vec<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_typed_command_is_the_path_of_subcommands() {
+        let matches = Cli::command()
+            .try_get_matches_from(["cloop", "--token", "t", "tickets", "show", "261123-X"])
+            .expect("a valid command line");
+        assert_eq!(typed_command(&matches), "cloop tickets show");
+        let matches = Cli::command()
+            .try_get_matches_from(["cloop", "review", "261123-X", "--satisfaction", "5"])
+            .expect("a valid command line");
+        assert_eq!(typed_command(&matches), "cloop review");
+    }
+
+    #[test]
+    fn the_service_addresses_do_not_look_required() {
+        let help = Cli::command()
+            .try_get_matches_from(["cloop", "tickets", "list", "--help"])
+            .expect_err("help is shown")
+            .to_string();
+        let usage = help
+            .lines()
+            .find(|line| line.starts_with("Usage:"))
+            .expect("a usage line");
+        assert!(
+            !usage.contains("--intake") && !usage.contains("--workflow"),
+            "{usage}"
+        );
+        let global = help
+            .split("Global options (all optional):")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a heading of their own:\n{help}"));
+        assert!(
+            global.contains("--intake <URL>") && global.contains("default http://127.0.0.1:50051")
+        );
+        assert!(global.contains("default http://127.0.0.1:50052"));
+        assert!(!help.contains("CLOOP_INTAKE=]"), "{help}");
+    }
+
+    #[test]
+    fn the_choices_are_the_protobuf_enums_names() {
+        use crate::names;
+        type Case = (&'static [&'static str], fn(&str) -> bool, usize);
+        let cases: [Case; 8] = [
+            (choices::KINDS, |n| names::parse_kind(n).is_ok(), 5),
+            (
+                choices::CONTENT_TYPES,
+                |n| names::parse_content_type(n).is_ok(),
+                4,
+            ),
+            (choices::PRIORITIES, |n| names::parse_priority(n).is_ok(), 4),
+            (choices::SCOPES, |n| names::parse_scope(n).is_ok(), 2),
+            (choices::OUTCOMES, |n| names::parse_outcome(n).is_ok(), 5),
+            (choices::STEPS, |n| names::parse_step(n).is_ok(), 6),
+            (
+                choices::SLA_STATES,
+                |n| names::parse_sla_state(n).is_ok(),
+                3,
+            ),
+            (choices::LANGUAGES, |n| names::parse_language(n).is_ok(), 2),
+        ];
+        for (choices, parses, count) in cases {
+            assert_eq!(choices.len(), count, "{choices:?}");
+            assert!(choices.iter().all(|name| parses(name)), "{choices:?}");
+        }
+    }
+
+    #[test]
+    fn classify_help_describes_each_flag_and_lists_the_values() {
+        let help = Cli::command()
+            .try_get_matches_from(["cloop", "classify", "--help"])
+            .expect_err("help is shown")
+            .to_string();
+        for expected in [
+            "suggestion, complaint, problem, inquiry, praise",
+            "product, service, process, experience",
+            "urgent, high, medium, low",
+            "global, local",
+            "What the customer gave",
+        ] {
+            assert!(help.contains(expected), "{expected:?} missing in:\n{help}");
+        }
+        let refused = Cli::command().try_get_matches_from([
+            "cloop",
+            "classify",
+            "X",
+            "--kind",
+            "rant",
+            "--content-type",
+            "product",
+            "--priority",
+            "high",
+        ]);
+        assert!(refused.is_err_and(|error| error.kind() == clap::error::ErrorKind::InvalidValue));
+        let accepted = Cli::command().try_get_matches_from([
+            "cloop",
+            "classify",
+            "X",
+            "--kind",
+            "COMPLAINT",
+            "--content-type",
+            "product",
+            "--priority",
+            "high",
+        ]);
+        assert!(accepted.is_ok());
+    }
 }

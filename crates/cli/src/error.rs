@@ -85,6 +85,20 @@ impl CliError {
         }
     }
 
+    /// A PERMISSION_DENIED answer with the command the person typed appended
+    /// (`… may not record a review (`cloop review`)`); every other error unchanged.
+    pub fn naming_command(self, typed: &str) -> CliError {
+        match self {
+            CliError::Status { status } if status.code() == Code::PermissionDenied => {
+                let message = format!("{} (`{typed}`)", status_message(&status));
+                CliError::Status {
+                    status: tonic::Status::permission_denied(message),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// An I/O error with what was being done.
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
         let context = context.into();
@@ -183,6 +197,23 @@ mod tests {
         for (code, expected) in cases {
             assert_eq!(code_of_status(code), expected, "{code:?}");
         }
+    }
+
+    #[test]
+    fn permission_errors_name_the_typed_command_once() {
+        let error = CliError::from(tonic::Status::permission_denied(
+            "wang.wu (agent of technical) may not record a review",
+        ))
+        .naming_command("cloop review");
+        assert_eq!(
+            error.to_string(),
+            "permission denied: wang.wu (agent of technical) may not record a review \
+             (`cloop review`)"
+        );
+        assert_eq!(error.exit_code(), 3);
+        let other = CliError::from(tonic::Status::not_found("ticket x does not exist"))
+            .naming_command("cloop review");
+        assert_eq!(other.to_string(), "not found: ticket x does not exist");
     }
 
     #[test]

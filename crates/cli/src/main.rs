@@ -1,13 +1,16 @@
 //! The `cloop` binary: parses the command line, runs the command, prints one line on
 //! standard error when it fails and exits with the documented code.
 
-use clap::Parser;
-use cli::args::Cli;
+use clap::{CommandFactory, FromArgMatches};
+use cli::args::{typed_command, Cli};
 use cli::exit_code;
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, typed_command(&matches))));
+    let (cli, typed) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             // Help and version go to standard output with code 0; usage errors to standard
             // error with code 2.
@@ -35,6 +38,8 @@ fn main() {
     // Do not wait for lingering connection tasks on the way out.
     runtime.shutdown_background();
     if let Err(error) = result {
+        // A refusal names the command the person typed, not the call behind it.
+        let error = error.naming_command(&typed);
         eprintln!("error: {error}");
         std::process::exit(error.exit_code());
     }

@@ -178,6 +178,48 @@ fn ticket_detail_lists_every_field() {
 }
 
 #[test]
+fn ticket_detail_shows_notes_the_rejection_and_anonymous_feedback() {
+    let mut ticket = tickets()[0].clone();
+    ticket.customer = Some(v1::Customer::default());
+    ticket.cannot_be_told = true;
+    ticket.rejection_comment = "请同时退运费".into();
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    ticket.notes = vec![
+        v1::TicketNote {
+            text: "已联系物流".into(),
+            to_customer: false,
+            round: 1,
+            at: at(1_762_050_000),
+        },
+        v1::TicketNote {
+            text: "我们正在处理\n请稍候".into(),
+            to_customer: true,
+            round: 1,
+            at: at(1_762_053_600),
+        },
+    ];
+    let text = ticket_detail(&ticket, &view());
+    for expected in [
+        "customer:         anonymous: cannot be told (no contact given)",
+        "rejected because: 请同时退运费",
+        "\nnotes\n",
+        "to team      已联系物流",
+        "to customer  我们正在处理",
+        "请稍候",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    let json = ticket_json(&ticket);
+    assert_eq!(json["cannot_be_told"], true);
+    assert_eq!(json["rejection_comment"], "请同时退运费");
+    assert_eq!(json["notes"][0]["text"], "已联系物流");
+    assert_eq!(json["notes"][0]["to_customer"], false);
+    assert_eq!(json["notes"][1]["to_customer"], true);
+    assert_eq!(json["notes"][1]["round"], 1);
+    assert!(json["notes"][1]["at"].is_string());
+}
+
+#[test]
 fn ticket_json_uses_stable_names() {
     let json = ticket_json(&tickets()[0]);
     assert_eq!(json["step"], "handle");
@@ -255,6 +297,7 @@ fn history() -> Vec<v1::LogEvent> {
                 attributes: Default::default(),
                 deadlines: deadlines.clone(),
                 at: received_at,
+                cannot_be_told: false,
             })),
             system.clone(),
         ),
@@ -438,6 +481,7 @@ fn submit_receipt() {
         resolve_by: timestamp("2026-11-05T02:00:00Z"),
         notice: "您的反馈已受理，编号 261102-0Q8ZK-N1W4TF。".into(),
         priority: v1::Priority::High as i32,
+        cannot_be_told: false,
     };
     expect![[r#"
         ticket:     261102-0Q8ZK-N1W4TF
@@ -460,6 +504,7 @@ fn ticket_json_snapshot() {
           "assignee": "",
           "attributes": {},
           "awaiting_approval": false,
+          "cannot_be_told": false,
           "channel": "email",
           "classification_confidence": 0.0,
           "complex": false,
@@ -482,12 +527,14 @@ fn ticket_json_snapshot() {
           "helpers": [],
           "kind": "",
           "language": "",
+          "notes": [],
           "occurred_at": null,
           "order_id": "",
           "outcome": "",
           "paused_for_ms": null,
           "priority": "",
           "product": "",
+          "rejection_comment": "",
           "resolve_by": "2026-11-06T02:00:00Z",
           "resolved_at": null,
           "respond_by": "2026-11-04T02:00:00Z",

@@ -132,6 +132,7 @@ fn texts(key: &str) -> Option<(&'static str, &'static str)> {
         "field.product" => ("Product", "产品"),
         "field.order" => ("Order", "订单"),
         "field.customer" => ("Customer", "客户"),
+        "field.cannot_be_told" => ("cannot be told: no contact given", "无法告知：未留联系方式"),
         "field.created" => ("Received", "受理时间"),
         "field.version" => ("Version", "版本"),
         "field.kind" => ("Kind", "类型"),

@@ -126,6 +126,39 @@ impl Action {
         }
     }
 
+    /// What the action does, as a person says it ("record a review"): the words of a refusal.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Submit => "submit feedback",
+            Action::GetTicket => "read this ticket",
+            Action::ListTickets => "list tickets",
+            Action::GetHistory => "read a ticket's history",
+            Action::WatchTickets => "watch tickets",
+            Action::Classify => "classify a ticket",
+            Action::Dispatch => "dispatch a ticket",
+            Action::Acknowledge => "acknowledge a ticket",
+            Action::AddNote => "add a note",
+            Action::ProposeSolution => "propose a solution",
+            Action::ApproveSolution => "approve or reject a solution",
+            Action::RecordReview => "record a review",
+            Action::Archive => "archive a ticket",
+            Action::Escalate => "escalate a ticket",
+            Action::PauseSla => "pause the SLA clock",
+            Action::ResumeSla => "resume the SLA clock",
+            Action::ReadEvents => "read the event log",
+            Action::VerifyLog => "verify the event log",
+            Action::GetTicketAt => "read a ticket as it was",
+            Action::MonthlyReport => "read the monthly report",
+            Action::AdoptedSuggestions => "read the adopted suggestions",
+            Action::LinkToProblem => "link a ticket to a problem",
+            Action::ListSimilar => "list similar tickets",
+            Action::Claim => "claim a ticket",
+            Action::Assign => "assign a ticket",
+            Action::SetAway => "set people away",
+            Action::RecordNotification => "record a notification",
+        }
+    }
+
     /// Whether the action only reads tickets of the `Tickets` service.
     pub fn is_ticket_read(self) -> bool {
         matches!(
@@ -182,14 +215,19 @@ pub fn department_scope(actor: &Actor) -> Option<&str> {
     }
 }
 
+/// Who the actor is, for a refusal: `wang.wu (agent of technical)`, `li.si (manager)`.
+pub fn describe_actor(actor: &Actor) -> String {
+    match actor.department.as_deref() {
+        Some(department) if !department.is_empty() => {
+            format!("{} ({} of {department})", actor.principal, actor.role)
+        }
+        _ => format!("{} ({})", actor.principal, actor.role),
+    }
+}
+
 fn denied(actor: &Actor, action: Action) -> DomainError {
     DomainError::PermissionDenied {
-        reason: format!(
-            "{} ({}) may not call {}",
-            actor.principal,
-            actor.role,
-            action.as_str()
-        ),
+        reason: format!("{} may not {}", describe_actor(actor), action.describe()),
     }
 }
 
@@ -293,10 +331,9 @@ fn department_of(actor: &Actor, action: Action) -> Result<&str, DomainError> {
         Some(department) if !department.is_empty() => Ok(department),
         _ => Err(DomainError::PermissionDenied {
             reason: format!(
-                "{} ({}) has no department and may not call {}",
-                actor.principal,
-                actor.role,
-                action.as_str()
+                "{} has no department and may not {}",
+                describe_actor(actor),
+                action.describe()
             ),
         }),
     }
@@ -531,7 +568,18 @@ mod tests {
         let error = authorize(&actor(Role::Manager), Action::Archive, None).expect_err("manager");
         assert_eq!(
             error.to_string(),
-            "permission denied: li.si (manager) may not call Archive"
+            "permission denied: li.si (manager) may not archive a ticket"
+        );
+        // The refusal names what the person tried in words, never the RPC.
+        let error = authorize(
+            &actor(Role::Agent),
+            Action::RecordReview,
+            ticket(Relation::Leads).as_ref(),
+        )
+        .expect_err("agents record no reviews");
+        assert_eq!(
+            error.to_string(),
+            "permission denied: li.si (agent of logistics) may not record a review"
         );
     }
 

@@ -96,19 +96,13 @@ pub fn check_token(field: &str, text: &str) -> Result<(), DomainError> {
 }
 
 impl Submission {
-    /// Checks what the aggregate relies on: a channel, some content and a way to reach the
-    /// customer. Intake's `submission::Submission::parse` is the full validation, with the
+    /// Checks what the aggregate relies on: a channel and some content (a customer without any
+    /// contact is anonymous feedback, accepted and marked cannot be told). Intake's `submission::Submission::parse` is the full validation, with the
     /// configured limits; this check is deliberately no stricter, so that a submission intake
     /// accepted (and confirmed to the customer) is never refused when it becomes a ticket.
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.channel.trim().is_empty() {
             return Err(DomainError::invalid("channel", "must not be empty"));
-        }
-        if !self.customer.is_reachable() {
-            return Err(DomainError::invalid(
-                "customer",
-                "needs at least one way to reach the customer: customer_id, phone, email or wechat_openid",
-            ));
         }
         if self.content.trim().is_empty() {
             return Err(DomainError::invalid("content", "must not be empty"));

@@ -68,6 +68,10 @@ pub struct Received {
     /// enough to act on, so that no ticket is ever without a clock.
     pub deadlines: Deadlines,
     pub at: DateTime<Utc>,
+    /// The submission gave no contact: the customer cannot be told anything (anonymous
+    /// feedback). Absent (false) in events written before anonymous feedback was accepted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cannot_be_told: bool,
 }
 
 /// The ticket was classified, by the rules or by a person.

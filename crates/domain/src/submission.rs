@@ -371,7 +371,8 @@ pub struct CustomerInput {
     pub wechat_openid: Option<String>,
 }
 
-/// A validated customer: at least one way to reach them.
+/// A validated customer. Every field may be absent: anonymous feedback gives no contact and
+/// is accepted, marked cannot be told ([`Customer::can_be_told`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -414,9 +415,10 @@ fn optional_text(
 }
 
 impl Customer {
-    /// Validates the customer. A `customer_id` alone is a way to reach the customer only when
-    /// `limits.customer_id_counts_as_contact` says so (by default it is not: intake must be
-    /// able to tell the customer the ticket number).
+    /// Validates the customer. No field is required: a customer without a phone, an e-mail
+    /// address or a WeChat id cannot be told anything, and one without a `customer_id` either
+    /// is anonymous, whose name, if given, is not kept (nothing could seal it: personal data
+    /// is sealed per customer).
     pub fn parse(input: &CustomerInput, limits: &LimitsConfig) -> Result<Self, DomainError> {
         let max = limits.field_max_chars;
         let present = |value: &Option<String>| {
@@ -448,25 +450,22 @@ impl Customer {
                 ));
             }
         }
-        let customer = Self {
+        let mut customer = Self {
             customer_id: optional_text("customer.customer_id", input.customer_id.as_deref(), max)?,
             name: optional_text("customer.name", input.name.as_deref(), max)?,
             phone,
             email,
             wechat_openid,
         };
-        let reachable = customer.phone.is_some()
-            || customer.email.is_some()
-            || customer.wechat_openid.is_some()
-            || (limits.customer_id_counts_as_contact && customer.customer_id.is_some());
-        if !reachable {
-            return Err(DomainError::invalid(
-                "customer",
-                "at least one way to reach the customer is needed (phone, email or \
-                 wechat_openid)",
-            ));
+        if !customer.can_be_told() && customer.customer_id.is_none() {
+            customer.name = None;
         }
         Ok(customer)
+    }
+
+    /// Whether a phone, an e-mail address or a WeChat id is given.
+    pub fn can_be_told(&self) -> bool {
+        self.phone.is_some() || self.email.is_some() || self.wechat_openid.is_some()
     }
 
     /// The contact that identifies the customer in a content key: phone, else e-mail, else
@@ -482,6 +481,18 @@ impl Customer {
             format!("customer:{id}")
         } else {
             String::new()
+        }
+    }
+}
+
+/// The sentence the receipt of anonymous feedback ends with: nobody will be told anything.
+pub fn cannot_be_told_notice(language: crate::rules::config::Language) -> &'static str {
+    match language {
+        crate::rules::config::Language::Zh => {
+            "您没有留下联系方式，我们无法告知处理进展，请记下工单号。"
+        }
+        crate::rules::config::Language::En => {
+            "You left no contact, so we cannot tell you how it goes: please keep the ticket number."
         }
     }
 }

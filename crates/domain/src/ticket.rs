@@ -28,8 +28,8 @@ pub struct ChildLink {
     pub at: DateTime<Utc>,
 }
 
-/// How to reach the customer. At least one of `customer_id`, `phone`, `email` and
-/// `wechat_openid` is present on a received ticket, until the customer is erased.
+/// How to reach the customer. Every field may be absent: anonymous feedback (a comment book,
+/// a public form) gives none, and its ticket is marked [`Ticket::cannot_be_told`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +45,14 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// Whether the customer can be told anything: a phone, an e-mail address or a WeChat id
+    /// (the contacts notices go to) is given.
+    pub fn can_be_told(&self) -> bool {
+        [&self.phone, &self.email, &self.wechat_openid]
+            .iter()
+            .any(|field| field.as_deref().is_some_and(|text| !text.trim().is_empty()))
+    }
+
     /// Whether any way to reach the customer is given.
     pub fn is_reachable(&self) -> bool {
         [
@@ -190,6 +198,10 @@ pub struct Ticket {
     pub approval: Approval,
     /// The head's comment on the last approval or rejection.
     pub approval_comment: Option<String>,
+    /// Why the head rejected the last solution: set by a rejection, cleared by the next
+    /// proposal (and a reopening).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_comment: Option<String>,
     pub outcome: Option<Outcome>,
     pub notes: Vec<Note>,
 
@@ -207,6 +219,10 @@ pub struct Ticket {
     pub retention_expired: bool,
     /// The customer's personal data was erased on request.
     pub customer_erased: bool,
+    /// The submission gave no contact (no phone, e-mail or WeChat id): anonymous feedback,
+    /// accepted, and no notice is ever attempted for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cannot_be_told: bool,
 
     // Problems and rewards.
     /// The problem this ticket is linked to, and how.
@@ -275,6 +291,7 @@ impl Default for Ticket {
             solution: None,
             approval: Approval::NotRequired,
             approval_comment: None,
+            rejection_comment: None,
             outcome: None,
             notes: Vec::new(),
             satisfaction: None,
@@ -285,6 +302,7 @@ impl Default for Ticket {
             archived_at: None,
             retention_expired: false,
             customer_erased: false,
+            cannot_be_told: false,
             parent: None,
             link_mode: None,
             children: Vec::new(),

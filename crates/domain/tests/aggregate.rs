@@ -312,22 +312,54 @@ fn receiving_twice_is_already_exists() {
     assert_eq!(result, Err(DomainError::AlreadyExists { ticket_id }));
 }
 
+#[test]
+fn anonymous_feedback_becomes_a_ticket_that_cannot_be_told() {
+    let policy = FakePolicy::default();
+    let receive = |customer: Customer| {
+        let mut submitted = submission();
+        submitted.customer = customer;
+        decide(
+            &Ticket::default(),
+            &Command::Receive(Box::new(submitted)),
+            t0(),
+            &policy,
+        )
+        .expect("accepted")
+    };
+    let events = receive(Customer::default());
+    match &events[0] {
+        Event::Received(received) => assert!(received.cannot_be_told),
+        other => panic!("expected received, got {other:?}"),
+    }
+    let folded = events.iter().fold(Ticket::default(), apply);
+    assert!(folded.cannot_be_told);
+    // A customer id alone reaches nobody either; a WeChat id does.
+    let by_id = receive(Customer {
+        customer_id: Some("c-1".to_owned()),
+        ..Customer::default()
+    });
+    assert!(by_id.iter().fold(Ticket::default(), apply).cannot_be_told);
+    let by_wechat = receive(Customer {
+        wechat_openid: Some("oAbC".to_owned()),
+        ..Customer::default()
+    });
+    assert!(
+        !by_wechat
+            .iter()
+            .fold(Ticket::default(), apply)
+            .cannot_be_told
+    );
+}
+
 /// A change to a submission that makes it unusable as a ticket.
 type Spoil = fn(&mut Submission);
 
 #[test]
 fn receive_refuses_what_no_ticket_can_be_made_of() {
     let policy = FakePolicy::default();
-    let cases: [(&str, Spoil); 4] = [
+    let cases: [(&str, Spoil); 2] = [
         ("content", |s| s.content = " \n ".to_owned()),
         ("channel", |s| s.channel = String::new()),
-        ("customer", |s| {
-            s.customer = Customer {
-                name: Some("n".into()),
-                ..Customer::default()
-            }
-        }),
-        ("customer", |s| s.customer.email = Some(" ".to_owned())),
     ];
     for (field, spoil) in cases {
         let mut bad = submission();
@@ -762,6 +794,19 @@ fn a_rejected_solution_sends_the_department_back_to_work() {
     assert!(history
         .when(propose(Outcome::Fixed, ""), minutes(34))
         .is_ok());
+    // The rejection's reason stays on the ticket until the next proposal.
+    assert_eq!(
+        history.state().rejection_comment.as_deref(),
+        Some("refund the shipping too")
+    );
+    history.run(propose(Outcome::Fixed, ""), minutes(34));
+    assert_eq!(history.state().rejection_comment, None);
+    history.run(approve_solution(true, "good"), minutes(35));
+    assert_eq!(
+        history.state().rejection_comment,
+        None,
+        "an approval is no rejection"
+    );
 }
 
 #[test]
@@ -842,10 +887,13 @@ fn archive_needs_a_satisfied_review_in_step_review() {
         history(FakePolicy::default()).when(Command::Archive, minutes(1)),
         Step::Handle,
     );
-    assert_invalid(
-        in_review().when(Command::Archive, minutes(40)),
-        "satisfaction",
-    );
+    // Before the review it is a plain "not yet", never an invalid argument.
+    match in_review().when(Command::Archive, minutes(40)) {
+        Err(DomainError::Precondition { reason }) => {
+            assert!(reason.starts_with("no review yet"), "{reason}")
+        }
+        other => panic!("expected a precondition refusal, got {other:?}"),
+    }
 }
 
 #[test]

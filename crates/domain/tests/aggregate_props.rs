@@ -312,6 +312,12 @@ proptest! {
                 Err(DomainError::Invalid { field, reason }) => {
                     prop_assert!(!field.is_empty() && !reason.is_empty());
                 }
+                Err(DomainError::Precondition { reason }) => {
+                    // Archiving before the review: a "not yet", in step review only.
+                    prop_assert!(matches!(command, Command::Archive), "{reason}");
+                    prop_assert_eq!(state.step, Step::Review);
+                    prop_assert!(state.satisfaction.is_none());
+                }
                 Err(other) => prop_assert!(false, "unexpected error {other:?}"),
             }
         }

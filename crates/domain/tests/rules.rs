@@ -1136,14 +1136,20 @@ fn a_submission_is_parsed_field_by_field_with_api_field_names() {
         phone: Some("  ".into()),
         ..CustomerInput::default()
     };
-    assert_eq!(
-        invalid_field(parse(&no_contact)),
-        "customer",
-        "a customer id alone is not enough"
-    );
-    let mut lenient = config.limits.clone();
-    lenient.customer_id_counts_as_contact = true;
-    assert!(Submission::parse(&no_contact, &lenient, &config.channels, now).is_ok());
+    // A customer id alone is accepted, and cannot be told anything; its name is kept (sealed
+    // under the customer id like the rest).
+    let with_id = parse(&no_contact).expect("accepted without contact");
+    assert!(!with_id.customer.can_be_told());
+    assert_eq!(with_id.customer.name.as_deref(), Some("李四"));
+    // Anonymous feedback: no field at all, or a name alone (which is not kept).
+    let mut anonymous = input();
+    anonymous.customer = CustomerInput {
+        name: Some("路过的顾客".into()),
+        ..CustomerInput::default()
+    };
+    let anonymous = parse(&anonymous).expect("anonymous feedback is accepted");
+    assert!(!anonymous.customer.can_be_told());
+    assert_eq!(anonymous.customer.name, None);
 
     let mut wechat_only = input();
     wechat_only.customer = CustomerInput {

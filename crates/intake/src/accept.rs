@@ -8,8 +8,9 @@ use crate::metrics::IntakeMetrics;
 use crate::outbox::{AcceptOutcome, KeyKind, Outbox, OutboxRecord};
 use chrono::{DateTime, Utc};
 use domain::ids::{FeedbackId, TicketIdGenerator};
+use domain::rules::config::Language;
 use domain::rules::Rules;
-use domain::submission::{Submission, SubmissionInput};
+use domain::submission::{cannot_be_told_notice, Submission, SubmissionInput};
 use domain::types::Policy;
 use domain::DomainError;
 use prost::Message;
@@ -160,9 +161,14 @@ impl Intake {
         let feedback_id = FeedbackId::new(now, rand::random::<[u8; 10]>());
         let ticket_text = ticket_id.as_str().to_owned();
         let feedback_text = feedback_id.to_string();
-        let notice = self
+        let cannot_be_told = !submission.customer.can_be_told();
+        let mut notice = self
             .rules
             .receipt_notice(Some(language), &ticket_text, now, &deadlines);
+        if cannot_be_told {
+            notice.push(if language == Language::En { ' ' } else { '\n' });
+            notice.push_str(cannot_be_told_notice(language));
+        }
         let received = v1::FeedbackReceived {
             feedback_id: feedback_text.clone(),
             ticket_id: ticket_text.clone(),
@@ -186,6 +192,7 @@ impl Intake {
             resolve_by: Some(convert::timestamp(deadlines.resolve_by)),
             notice,
             priority: v1::Priority::from(classification.priority) as i32,
+            cannot_be_told,
         };
         let record = OutboxRecord {
             feedback_id: feedback_text,
@@ -275,6 +282,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn anonymous_feedback_is_accepted_and_the_receipt_says_nobody_will_be_told() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let intake = intake(&dir);
+        let told = intake.submit(request()).await.expect("accepted");
+        assert!(!told.cannot_be_told);
+        let mut anonymous = request();
+        anonymous.external_id = "comment-book-1".into();
+        anonymous.customer = None;
+        let response = intake
+            .submit(anonymous)
+            .await
+            .expect("anonymous is accepted");
+        assert!(response.cannot_be_told);
+        assert!(response.notice.contains(&response.ticket_id));
+        assert!(
+            response.notice.contains("没有留下联系方式"),
+            "{}",
+            response.notice
+        );
+        // A name alone is no contact either, and is not kept.
+        let mut named = request();
+        named.external_id = "comment-book-2".into();
+        named.customer = Some(v1::Customer {
+            name: "张三".into(),
+            ..Default::default()
+        });
+        let response = intake.submit(named).await.expect("accepted");
+        assert!(response.cannot_be_told);
+        let rows = intake.outbox().load_pending(0, 10).await.expect("rows");
+        let last = rows.last().expect("a row");
+        let received = v1::FeedbackReceived::decode(last.payload.as_slice()).expect("decodes");
+        let customer = received
+            .submission
+            .expect("submission")
+            .customer
+            .unwrap_or_default();
+        assert_eq!(customer, v1::Customer::default());
+    }
+
+    #[tokio::test]
     async fn english_notices_on_request() {
         let dir = tempfile::tempdir().expect("temp dir");
         let intake = intake(&dir);
@@ -353,12 +400,6 @@ mod tests {
         let mut long = request();
         long.content = "长".repeat(10_001);
         cases.push((long, "content"));
-        let mut unreachable = request();
-        unreachable.customer = Some(v1::Customer {
-            name: "张三".into(),
-            ..Default::default()
-        });
-        cases.push((unreachable, "customer"));
         let mut bad_phone = request();
         bad_phone.customer = Some(v1::Customer {
             phone: "12345".into(),

@@ -1,5 +1,6 @@
 //! The `[notify]` section of the configuration file: where the workflow is, the service token,
-//! the consumer, the retry policy, the two senders and the notice templates.
+//! the consumer, the retry policy, the senders (webhook, SMTP, a local file) and the notice
+//! templates.
 
 use crate::error::NotifyError;
 use crate::template::Templates;
@@ -40,6 +41,9 @@ pub struct NotifySettings {
     pub default_language: String,
     pub webhook: Option<WebhookSettings>,
     pub smtp: Option<SmtpSettings>,
+    /// `[notify.file]`: notices appended to a local file, for the contacts neither of the
+    /// others reaches.
+    pub file: Option<FileSettings>,
     /// `[notify.templates.zh]` / `[notify.templates.en]`: `<notice> = "text"` and
     /// `<notice>_subject` for e-mail; each overrides the built-in text.
     pub templates: BTreeMap<String, BTreeMap<String, String>>,
@@ -63,6 +67,7 @@ impl Default for NotifySettings {
             default_language: "zh".to_owned(),
             webhook: None,
             smtp: None,
+            file: None,
             templates: BTreeMap::new(),
         }
     }
@@ -94,6 +99,17 @@ pub struct SmtpSettings {
     pub from: String,
     #[serde(default = "default_send_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+/// `[notify.file]`: each notice appended as one JSON line (the webhook's body) to a local file,
+/// created with mode 0600 since it holds contacts. It stands in for the contacts no webhook or
+/// SMTP sender is configured for: a local demonstration (`make run`), or a hand-off to a
+/// system that reads the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// The file; a relative path is inside the data folder (`--data-dir`).
+    pub path: std::path::PathBuf,
 }
 
 fn default_send_timeout_ms() -> u64 {
@@ -187,7 +203,12 @@ impl NotifySettings {
                 return Err(error("smtp.from", "must be an e-mail address"));
             }
         }
-        if self.webhook.is_none() && self.smtp.is_none() {
+        if let Some(file) = &self.file {
+            if file.path.as_os_str().is_empty() {
+                return Err(error("file.path", "must not be empty"));
+            }
+        }
+        if self.webhook.is_none() && self.smtp.is_none() && self.file.is_none() {
             tracing::warn!("no sender configured: every notice will fail as unreachable");
         }
         Templates::new(&self.templates)

@@ -5,7 +5,7 @@
 use crate::error::NotifyError;
 use crate::metrics::Metrics;
 use crate::notifier::{Handled, Notifier};
-use crate::sender::{Smtp, Webhook};
+use crate::sender::{FileSink, Smtp, Webhook};
 use crate::store::{Store, STORE_FILE};
 use crate::NotifyConfig;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
@@ -106,6 +106,11 @@ fn notifier(
         })?),
         None => None,
     };
+    let file = config.settings.file.as_ref().map(|settings| {
+        let sink = FileSink::new(config.data_dir.join(&settings.path));
+        tracing::info!(file = %sink.path().display(), "notices are appended to a file");
+        sink
+    });
     Ok(Notifier {
         token: config.settings.workflow_token(),
         settings: config.settings.clone(),
@@ -116,6 +121,7 @@ fn notifier(
         tickets: TicketsClient::new(channel),
         webhook,
         smtp,
+        file,
         metrics,
         shutdown: stop.clone(),
     })

@@ -1,7 +1,7 @@
 //! The `cloop-notify` service: a durable pull consumer on TICKET_EVENTS that tells customers
 //! what happens to their ticket (received, first response, solution, review request,
-//! suggestion adopted, closed), by signed HTTP webhook (SMS gateway, WeChat bridge) or SMTP
-//! e-mail, and records each attempt's result on the ticket (`RecordNotification`).
+//! suggestion adopted, closed), by signed HTTP webhook (SMS gateway, WeChat bridge), SMTP
+//! e-mail or a local file (one JSON line per notice), and records each attempt's result on the ticket (`RecordNotification`).
 //!
 //! Delivery is at least once and never twice for the same (event, notice): `notify.db`
 //! remembers every notice as sent before the JetStream ack; the only window for a duplicate is
@@ -22,7 +22,7 @@ pub mod template;
 pub use consume::run;
 pub use metrics::Metrics;
 pub use notifier::Notifier;
-pub use route::{route_for, Route};
+pub use route::{route_for, Route, Senders};
 
 use crate::config::NotifySettings;
 use crate::template::Templates;

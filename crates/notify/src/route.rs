@@ -7,41 +7,53 @@ use proto::v1;
 pub struct Route {
     /// `sms`, `wechat` or `email`.
     pub channel: &'static str,
-    /// `webhook` or `smtp`.
+    /// `webhook`, `smtp` or `file`.
     pub sender: &'static str,
     pub to: String,
 }
 
+/// Which senders are configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Senders {
+    pub webhook: bool,
+    pub smtp: bool,
+    /// The local file: it takes every contact the webhook or SMTP sender does not.
+    pub file: bool,
+}
+
 /// The way to reach a customer: the ticket's own channel first where it is one of the
-/// customer's contacts, then phone, WeChat, e-mail; only channels with a configured sender.
-pub fn route_for(
-    customer: &v1::Customer,
-    ticket_channel: &str,
-    webhook: bool,
-    smtp: bool,
-) -> Option<Route> {
+/// customer's contacts, then phone, WeChat, e-mail; only contacts a configured sender
+/// reaches (phone and WeChat by the webhook, e-mail by SMTP, any of them by the file when
+/// its own sender is not configured).
+pub fn route_for(customer: &v1::Customer, ticket_channel: &str, senders: Senders) -> Option<Route> {
     let present = |text: &str| !text.trim().is_empty();
+    let by_webhook = if senders.webhook {
+        Some("webhook")
+    } else if senders.file {
+        Some("file")
+    } else {
+        None
+    };
+    let by_smtp = if senders.smtp {
+        Some("smtp")
+    } else if senders.file {
+        Some("file")
+    } else {
+        None
+    };
     let mut candidates: Vec<Route> = Vec::new();
-    if webhook && present(&customer.phone) {
-        candidates.push(Route {
-            channel: "sms",
-            sender: "webhook",
-            to: customer.phone.trim().to_owned(),
-        });
-    }
-    if webhook && present(&customer.wechat_openid) {
-        candidates.push(Route {
-            channel: "wechat",
-            sender: "webhook",
-            to: customer.wechat_openid.trim().to_owned(),
-        });
-    }
-    if smtp && present(&customer.email) {
-        candidates.push(Route {
-            channel: "email",
-            sender: "smtp",
-            to: customer.email.trim().to_owned(),
-        });
+    for (channel, to, sender) in [
+        ("sms", &customer.phone, by_webhook),
+        ("wechat", &customer.wechat_openid, by_webhook),
+        ("email", &customer.email, by_smtp),
+    ] {
+        if let (Some(sender), true) = (sender, present(to)) {
+            candidates.push(Route {
+                channel,
+                sender,
+                to: to.trim().to_owned(),
+            });
+        }
     }
     let preferred = candidates
         .iter()
@@ -65,24 +77,57 @@ mod tests {
         }
     }
 
+    const BOTH: Senders = Senders {
+        webhook: true,
+        smtp: true,
+        file: false,
+    };
+    const SMTP: Senders = Senders {
+        webhook: false,
+        smtp: true,
+        file: false,
+    };
+
     #[test]
     fn routes_prefer_the_ticket_channel_then_phone_wechat_email() {
         let all = customer("+8613812345678", "z@example.com", "oWx");
-        let route = route_for(&all, "web", true, true).expect("reachable");
+        let route = route_for(&all, "web", BOTH).expect("reachable");
         assert_eq!((route.channel, route.sender), ("sms", "webhook"));
-        let route = route_for(&all, "email", true, true).expect("reachable");
+        let route = route_for(&all, "email", BOTH).expect("reachable");
         assert_eq!(
             (route.channel, route.to.as_str()),
             ("email", "z@example.com")
         );
-        let route = route_for(&all, "wechat", true, true).expect("reachable");
+        let route = route_for(&all, "wechat", BOTH).expect("reachable");
         assert_eq!(route.channel, "wechat");
-        let route = route_for(&all, "web", false, true).expect("reachable by e-mail");
+        let route = route_for(&all, "web", SMTP).expect("reachable by e-mail");
         assert_eq!(route.sender, "smtp");
         assert_eq!(
-            route_for(&customer("+8613812345678", "", ""), "web", false, true),
+            route_for(&customer("+8613812345678", "", ""), "web", SMTP),
             None
         );
-        assert_eq!(route_for(&v1::Customer::default(), "web", true, true), None);
+        assert_eq!(route_for(&v1::Customer::default(), "web", BOTH), None);
+    }
+
+    #[test]
+    fn the_file_takes_the_contacts_no_other_sender_reaches() {
+        let phone = customer("+8613812345678", "", "");
+        let file_only = Senders {
+            file: true,
+            ..Senders::default()
+        };
+        let route = route_for(&phone, "web", file_only).expect("reachable by the file");
+        assert_eq!((route.channel, route.sender), ("sms", "file"));
+        let with_smtp = Senders {
+            smtp: true,
+            file: true,
+            ..Senders::default()
+        };
+        let mail = customer("", "z@example.com", "");
+        let route = route_for(&mail, "web", with_smtp).expect("reachable");
+        assert_eq!(route.sender, "smtp", "a configured sender goes first");
+        let route = route_for(&phone, "web", with_smtp).expect("reachable");
+        assert_eq!(route.sender, "file");
+        assert_eq!(route_for(&v1::Customer::default(), "web", file_only), None);
     }
 }

@@ -1,7 +1,8 @@
-//! The two senders: an HTTP webhook (JSON, HMAC-SHA256 signed, `Idempotency-Key` header) for
-//! phone and WeChat contacts, and SMTP e-mail (`lettre`) with a `Message-ID` derived from the
+//! The senders: an HTTP webhook (JSON, HMAC-SHA256 signed, `Idempotency-Key` header) for
+//! phone and WeChat contacts, SMTP e-mail (`lettre`) with a `Message-ID` derived from the
 //! same key, so that a receiver can drop the duplicate of the one window the notifier cannot
-//! close (a crash between the receiver's answer and the local commit).
+//! close (a crash between the receiver's answer and the local commit), and a local file that
+//! each notice is appended to as one JSON line (for the contacts the others do not reach).
 
 use crate::config::{SmtpSettings, WebhookSettings};
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use sha2::Sha256;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The header with `sha256=<hex>` of `HMAC-SHA256(secret, "<timestamp>." + body)`.
@@ -140,6 +142,46 @@ impl Webhook {
     }
 }
 
+/// The file sender: one JSON line per notice (the webhook's body), appended and synced.
+#[derive(Debug, Clone)]
+pub struct FileSink {
+    path: PathBuf,
+}
+
+impl FileSink {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    /// Where the notices go.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the notice; `Ok` once it is on disk.
+    pub async fn send(&self, outgoing: &Outgoing) -> Result<(), String> {
+        let mut line =
+            serde_json::to_vec(outgoing).map_err(|error| format!("encode the notice: {error}"))?;
+        line.push(b'\n');
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || append_line(&path, &line))
+            .await
+            .map_err(|error| format!("file task: {error}"))?
+            .map_err(|error| format!("append to {}: {error}", self.path.display()))
+    }
+}
+
+fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(line)?;
+    file.sync_data()
+}
+
 /// The e-mail sender.
 #[derive(Clone)]
 pub struct Smtp {
@@ -237,6 +279,44 @@ mod tests {
         };
         let webhook = Webhook::new(&settings, "s".to_owned()).expect("valid url");
         assert_eq!((webhook.port, webhook.path.as_str()), (80, "/"));
+    }
+
+    #[tokio::test]
+    async fn the_file_sender_appends_one_json_line_per_notice_readable_by_the_owner_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sink = FileSink::new(dir.path().join("notices.jsonl"));
+        let outgoing = |notice: &str| Outgoing {
+            idempotency_key: format!("e-1:{notice}"),
+            ticket_id: "261123-X".to_owned(),
+            notice: notice.to_owned(),
+            channel: "sms".to_owned(),
+            to: "+8613800138000".to_owned(),
+            language: "zh".to_owned(),
+            subject: String::new(),
+            text: "您的反馈已受理".to_owned(),
+            source_event_id: "e-1".to_owned(),
+        };
+        sink.send(&outgoing("received")).await.expect("appended");
+        sink.send(&outgoing("first_response"))
+            .await
+            .expect("appended");
+        let text = std::fs::read_to_string(sink.path()).expect("the file");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object a line"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["notice"], "received");
+        assert_eq!(lines[1]["idempotency_key"], "e-1:first_response");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(sink.path())
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

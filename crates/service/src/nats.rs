@@ -20,6 +20,18 @@ impl ConnectionFlag {
     pub fn is_connected(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Waits up to `timeout` for the connection (looking every 20 ms); whether it is up.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.is_connected() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
 }
 
 /// The servers of a `--nats-url` value: one URL, or several separated by commas (spaces
@@ -271,6 +283,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn waiting_for_the_connection_ends_when_it_comes_or_at_the_timeout() {
+        let flag = ConnectionFlag::default();
+        assert!(!flag.wait_connected(Duration::from_millis(60)).await);
+        let later = flag.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            later.0.store(true, Ordering::Relaxed);
+        });
+        assert!(flag.wait_connected(Duration::from_secs(5)).await);
+    }
 
     #[test]
     fn one_or_several_servers_are_accepted() {

@@ -57,10 +57,11 @@ pub fn status_from(failure: impl Into<Failure>) -> Status {
             DomainError::WrongStep { .. } => Status::failed_precondition(error.to_string()),
             DomainError::NotFound { .. } => Status::not_found(error.to_string()),
             DomainError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
-            DomainError::PermissionDenied { .. } => Status::permission_denied(error.to_string()),
-            DomainError::Config { .. } | DomainError::Precondition { .. } => {
-                Status::failed_precondition(error.to_string())
-            }
+            // The code says "permission denied" and "failed precondition": the message is the
+            // reason alone, so that a client showing both does not say it twice.
+            DomainError::PermissionDenied { reason } => Status::permission_denied(reason.clone()),
+            DomainError::Precondition { reason } => Status::failed_precondition(reason.clone()),
+            DomainError::Config { .. } => Status::failed_precondition(error.to_string()),
             DomainError::LimitReached { .. } => Status::resource_exhausted(error.to_string()),
         },
         Failure::Conflict { expected, actual } => Status::aborted(format!(
@@ -93,6 +94,19 @@ mod tests {
         assert!(status.message().contains("customer.phone"));
         assert!(status.message().contains("not a phone number"));
         assert_eq!(field_of(&status).as_deref(), Some("customer.phone"));
+    }
+
+    #[test]
+    fn refusals_do_not_repeat_their_code_in_the_message() {
+        let status = status_from(DomainError::PermissionDenied {
+            reason: "li.si (manager) may not archive a ticket".into(),
+        });
+        assert_eq!(status.message(), "li.si (manager) may not archive a ticket");
+        let status = status_from(DomainError::Precondition {
+            reason: "no review recorded yet".into(),
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "no review recorded yet");
     }
 
     #[test]

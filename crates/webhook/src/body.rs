@@ -272,6 +272,12 @@ mod tests {
     }
 
     #[test]
+    fn a_body_without_any_contact_is_anonymous_feedback() {
+        let request = check(r#"{"content":"门店留言：服务很好"}"#).expect("anonymous is valid");
+        assert_eq!(request.customer, None);
+    }
+
+    #[test]
     fn every_refusal_names_its_field() {
         let contact = r#""customer":{"phone":"13800138000"}"#;
         let cases = [
@@ -292,7 +298,6 @@ mod tests {
                 r#"{"customer":[],"content":"x"}"#.to_owned(),
                 Some("customer"),
             ),
-            (r#"{"content":"x"}"#.to_owned(), Some("customer")),
             (
                 format!(r#"{{{contact},"content":"x","occurred_at":"yesterday"}}"#),
                 Some("occurred_at"),

@@ -69,6 +69,7 @@ impl Reply {
                 "respond_by": instant(response.respond_by.as_ref()),
                 "resolve_by": instant(response.resolve_by.as_ref()),
                 "notice": response.notice,
+                "cannot_be_told": response.cannot_be_told,
             }),
             retry_after: None,
         }
@@ -169,9 +170,16 @@ mod tests {
         assert_eq!(reply.body["duplicate"], false);
         assert_eq!(reply.body["received_at"], "2025-11-23T10:00:00Z");
         assert_eq!(reply.body["respond_by"], Value::Null);
+        assert_eq!(reply.body["cannot_be_told"], false);
         let repeat = from_intake(None, &response(true).encode_to_vec(), 5);
         assert_eq!(repeat.status, StatusCode::OK);
         assert_eq!(repeat.body["duplicate"], true);
+        let anonymous = v1::SubmitResponse {
+            cannot_be_told: true,
+            ..response(false)
+        };
+        let reply = from_intake(Some(0), &anonymous.encode_to_vec(), 5);
+        assert_eq!(reply.body["cannot_be_told"], true);
     }
 
     #[test]

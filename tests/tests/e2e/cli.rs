@@ -195,6 +195,11 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
     // An adapter may not read tickets: permission denied, exit 3.
     let output = services.cloop("t-adapter", &["tickets", "list"]);
     assert_one_line_error(&output, 3, "error: permission denied: ");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("(`cloop tickets list`)") && !stderr.contains("denied: permission denied"),
+        "{stderr}"
+    );
 
     // An unknown ticket: not found, exit 4.
     let unknown = unknown_ticket_id();
@@ -313,6 +318,19 @@ fn error_paths_then_a_ticket_from_submission_to_an_offline_report() {
         ],
         vec!["--json", "archive", ticket_id.as_str()],
     ] {
+        if args[0] == "review" {
+            // Solved but not reviewed: archiving says so plainly, as a "not yet" (exit 5).
+            let output = services.cloop("t-admin", &["archive", &ticket_id]);
+            assert_one_line_error(&output, 5, "error: not allowed now: no review yet: ");
+            // A role that may not review is told which command it may not use, once.
+            let output =
+                services.cloop("t-manager", &["review", &ticket_id, "--satisfaction", "5"]);
+            assert_one_line_error(
+                &output,
+                3,
+                "error: permission denied: boss (manager) may not record a review (`cloop review`)",
+            );
+        }
         let output = services.cloop("t-admin", &args);
         assert_eq!(
             output.status.code(),

@@ -394,29 +394,6 @@ fn malformed_requests() -> Vec<(&'static str, v1::SubmitRequest, &'static str)> 
             with(&|r| r.content = "长".repeat(10_001)),
             "content",
         ),
-        ("no customer", with(&|r| r.customer = None), "customer"),
-        (
-            "empty customer",
-            customer(v1::Customer::default()),
-            "customer",
-        ),
-        (
-            "name only",
-            customer(v1::Customer {
-                name: "张三".into(),
-                ..Default::default()
-            }),
-            "customer",
-        ),
-        (
-            "customer id only",
-            customer(v1::Customer {
-                customer_id: "C-1".into(),
-                ..Default::default()
-            }),
-            "customer",
-        ),
-        ("blank phone only", phone("   "), "customer"),
         ("short phone", phone("12345"), "customer.phone"),
         ("letters in phone", phone("1380013800a"), "customer.phone"),
         (
@@ -589,6 +566,63 @@ async fn malformed_requests_are_refused_naming_their_field() {
         .into_inner();
     let expected: HashSet<String> = [good.feedback_id].into();
     assert_stream_holds_exactly(&intake, &nats, &expected, Duration::from_secs(30)).await;
+}
+
+/// Anonymous feedback (a comment book, a public form): without a phone, e-mail or WeChat id the
+/// submission is accepted, the receipt says `cannot_be_told` and its notice says so too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_without_contact_are_accepted_as_cannot_be_told() {
+    let intake = start_intake("", 120);
+    let mut client = client(&intake).await;
+    let customers = [
+        ("no customer", None),
+        ("empty customer", Some(v1::Customer::default())),
+        (
+            "name only",
+            Some(v1::Customer {
+                name: "张三".into(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "customer id only",
+            Some(v1::Customer {
+                customer_id: "C-1".into(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "blank phone only",
+            Some(v1::Customer {
+                phone: "   ".into(),
+                ..Default::default()
+            }),
+        ),
+    ];
+    for (index, (name, customer)) in customers.into_iter().enumerate() {
+        let mut request = submission("store", &format!("comment-book-{index}"), "店员很热情");
+        request.customer = customer;
+        let receipt = client
+            .submit(authorized(request, ADAPTER_TOKEN))
+            .await
+            .unwrap_or_else(|status| panic!("{name}: refused {status:?}"))
+            .into_inner();
+        assert!(receipt.cannot_be_told, "{name}: {receipt:?}");
+        assert!(
+            receipt.notice.contains(&receipt.ticket_id) && receipt.notice.contains("联系方式"),
+            "{name}: {}",
+            receipt.notice
+        );
+    }
+    let told = client
+        .submit(authorized(
+            submission("web", "told", "APP卡顿"),
+            ADAPTER_TOKEN,
+        ))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert!(!told.cannot_be_told);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

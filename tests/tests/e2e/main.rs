@@ -12,6 +12,7 @@ mod faults;
 mod harness_selftest;
 mod intake;
 mod limits;
+mod local_run;
 mod nats_cluster;
 mod nats_security;
 mod notify;

@@ -520,3 +520,120 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
     }
     assert_eq!(seen.mail_texts.len(), NOTICES_PER_TICKET);
 }
+
+/// Anonymous feedback end to end: a submission without any contact is accepted with
+/// `cannot_be_told`, reaches the technical queue and goes the whole way to archive, while the
+/// notifier (here with the file sender only) tells the customer who left a phone everything
+/// and attempts nothing, records nothing, for the anonymous one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
+    let mut pair = start_pair(PairOptions::default());
+    let notices = pair.dir.path().join("notices.jsonl");
+    let config = format!(
+        "[notify]\nworkflow_url = \"http://{}\"\ntoken = \"t-service\"\n\
+         backoff_base_ms = 100\nbackoff_cap_ms = 400\n\n[notify.file]\npath = \"{}\"\n",
+        pair.workflow().address(),
+        notices.display()
+    );
+    pair.spawn(Service::Notify, ServiceSpec::new().config(config).metrics());
+
+    let receipt = pair
+        .intake_connected()
+        .await
+        .submit(e2e::authorized(
+            v1::SubmitRequest {
+                channel: "app".into(),
+                external_id: "comment-book-7".into(),
+                content: "APP卡顿，打开很慢".into(),
+                ..Default::default()
+            },
+            "t-adapter",
+        ))
+        .await
+        .expect("anonymous feedback is accepted")
+        .into_inner();
+    assert!(receipt.cannot_be_told, "{receipt:?}");
+    assert!(
+        receipt.notice.contains("没有留下联系方式"),
+        "{}",
+        receipt.notice
+    );
+    // The same submission again (it is a repeat): the helper waits for step handle.
+    let anonymous = submit(&pair, "comment-book-7", v1::Customer::default()).await;
+    assert_eq!(anonymous, receipt.ticket_id);
+    let told = submit(
+        &pair,
+        "notify-told",
+        v1::Customer {
+            phone: "+8613812345678".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
+    let shown = ticket(&mut tickets, &anonymous).await.expect("the ticket");
+    assert!(shown.cannot_be_told);
+    assert!(
+        !ticket(&mut tickets, &told)
+            .await
+            .expect("ticket")
+            .cannot_be_told
+    );
+    let mut agent = Staff::new(tickets.clone(), "t-admin");
+    let queue = agent
+        .list(v1::TicketFilter {
+            department: "technical".into(),
+            step: v1::Step::Handle as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("the technical queue");
+    assert!(
+        queue
+            .iter()
+            .any(|item| item.ticket_id == anonymous && item.cannot_be_told),
+        "the anonymous ticket is in the queue, marked"
+    );
+    drive(&pair, &anonymous).await;
+    drive(&pair, &told).await;
+
+    let lines_of = |ticket_id: &str| {
+        std::fs::read_to_string(&notices)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["ticket_id"] == ticket_id)
+            .count()
+    };
+    eventually(
+        "the five notices of the told ticket",
+        Duration::from_secs(120),
+        || lines_of(&told) >= NOTICES_PER_TICKET,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while notification_events(&history(&mut tickets, &told).await).0 < NOTICES_PER_TICKET {
+        assert!(
+            Instant::now() < deadline,
+            "the told ticket's notices recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The anonymous ticket's events came before the told ticket's in the stream, so the
+    // notifier has handled them all by now: nothing sent, nothing recorded.
+    assert_eq!(
+        lines_of(&anonymous),
+        0,
+        "nothing sent for anonymous feedback"
+    );
+    assert_eq!(
+        notification_events(&history(&mut tickets, &anonymous).await),
+        (0, 0),
+        "nothing attempted for anonymous feedback"
+    );
+    let body = std::fs::read_to_string(&notices).expect("the notices file");
+    assert!(
+        body.contains("+8613812345678"),
+        "the file holds the address it sends to"
+    );
+}

@@ -589,6 +589,32 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(kept_head(), head, "the last checkpoint is the final head");
+
+    // A start with no new event keeps no new checkpoint (several intervals pass), and the
+    // start does not complain about a NATS connection it is still making.
+    let lines = || {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let before = lines();
+    let workflow = cluster.workflow_mut();
+    workflow.start_again();
+    let address = workflow.address().to_owned();
+    workflow.wait_listening(&address, Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(workflow.terminate(Duration::from_secs(20)), Some(0));
+    assert_eq!(
+        lines(),
+        before,
+        "a restart with no new events kept a checkpoint again"
+    );
+    assert!(
+        !workflow.log().contains("nats is not connected"),
+        "{}",
+        workflow.log()
+    );
 }
 
 /// Copies a SQLite database with its write-ahead log, if one is left.

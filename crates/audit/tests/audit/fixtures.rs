@@ -85,6 +85,7 @@ impl TicketBuilder {
             attributes: Default::default(),
             deadlines: deadlines(received_at, 120, 72 * 60),
             at: received_at,
+            cannot_be_told: false,
         })));
         builder
     }

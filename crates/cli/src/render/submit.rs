@@ -15,6 +15,12 @@ pub fn submit_text(response: &v1::SubmitResponse, view: &View) -> String {
         ("respond by", view.time(response.respond_by.as_ref())),
         ("resolve by", view.time(response.resolve_by.as_ref())),
     ];
+    if response.cannot_be_told {
+        pairs.push((
+            "cannot be told",
+            "yes: no contact given, no notice will be sent".to_owned(),
+        ));
+    }
     if response.duplicate {
         pairs.push((
             "duplicate",
@@ -41,5 +47,6 @@ pub fn submit_json(response: &v1::SubmitResponse) -> Value {
         "resolve_by": timestamp_json(response.resolve_by.as_ref()),
         "priority": priority_text(response.priority),
         "notice": response.notice,
+        "cannot_be_told": response.cannot_be_told,
     })
 }

@@ -87,7 +87,7 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
             ),
         ),
         ("channel", or_dash(ticket.channel.clone())),
-        ("customer", or_dash(customer_reach(ticket))),
+        ("customer", customer_text(ticket)),
         ("received", view.time(ticket.created_at.as_ref())),
         ("classification", classification_text(ticket)),
         ("keywords", or_dash(ticket.keywords.join(", "))),
@@ -121,7 +121,36 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         text.push_str(line);
         text.push('\n');
     }
+    if !ticket.notes.is_empty() {
+        text.push_str("\nnotes\n");
+        for note in &ticket.notes {
+            let to = if note.to_customer {
+                "to customer"
+            } else {
+                "to team"
+            };
+            let mut lines = note.text.lines();
+            text.push_str(&format!(
+                "  {}  {to:<11}  {}\n",
+                view.time(note.at.as_ref()),
+                lines.next().unwrap_or_default()
+            ));
+            for line in lines {
+                text.push_str(&format!("  {:width$}  {line}\n", "", width = 11 + 2 + 16));
+            }
+        }
+    }
     text
+}
+
+/// Who the customer is and how to reach them; anonymous feedback says it cannot be told.
+fn customer_text(ticket: &v1::Ticket) -> String {
+    let reach = customer_reach(ticket);
+    match (ticket.cannot_be_told, reach.is_empty()) {
+        (true, true) => "anonymous: cannot be told (no contact given)".to_owned(),
+        (true, false) => format!("{reach} (cannot be told: no contact given)"),
+        (false, _) => or_dash(reach),
+    }
 }
 
 /// How to reach the customer: name, phone, e-mail, WeChat and customer id, as known.
@@ -176,6 +205,13 @@ fn push_outcome_pairs(ticket: &v1::Ticket, view: &View, pairs: &mut Vec<(&str, S
     }
     if !ticket.decline_reason.is_empty() {
         pairs.push(("declined because", truncate(&ticket.decline_reason, 100)));
+    }
+    if !ticket.rejection_comment.is_empty() {
+        pairs.push((
+            "rejected because",
+            view.style
+                .paint(Paint::Red, &truncate(&ticket.rejection_comment, 100)),
+        ));
     }
     if ticket.satisfaction > 0 {
         let mut review = format!("{} {}/5", stars(ticket.satisfaction), ticket.satisfaction);
@@ -266,6 +302,18 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         "attributes": ticket.attributes,
         "language": language_text(ticket.language),
     });
+    let notes: Vec<Value> = ticket
+        .notes
+        .iter()
+        .map(|note| {
+            json!({
+                "text": note.text,
+                "to_customer": note.to_customer,
+                "round": note.round,
+                "at": timestamp_json(note.at.as_ref()),
+            })
+        })
+        .collect();
     // Problem links appear only on tickets that have them.
     if let Value::Object(fields) = &mut value {
         if !ticket.parent_ticket_id.is_empty() {
@@ -284,6 +332,12 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
     }
     if let Some(fields) = value.as_object_mut() {
         fields.insert("assignee".to_owned(), json!(ticket.assignee));
+        fields.insert("notes".to_owned(), Value::Array(notes));
+        fields.insert(
+            "rejection_comment".to_owned(),
+            json!(ticket.rejection_comment),
+        );
+        fields.insert("cannot_be_told".to_owned(), json!(ticket.cannot_be_told));
     }
     value
 }

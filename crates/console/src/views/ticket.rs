@@ -93,7 +93,11 @@ fn facts(lang: Lang, ticket: &v1::Ticket, offset: FixedOffset) -> Markup {
             dt { (tr(lang, "field.channel")) } dd { (ticket.channel) }
             @if !ticket.product.is_empty() { dt { (tr(lang, "field.product")) } dd { (ticket.product) } }
             @if !ticket.order_id.is_empty() { dt { (tr(lang, "field.order")) } dd { (ticket.order_id) } }
-            dt { (tr(lang, "field.customer")) } dd { (customer.name) " " (reach.join(" · ")) }
+            dt { (tr(lang, "field.customer")) }
+            dd {
+                (customer.name) " " (reach.join(" · "))
+                @if ticket.cannot_be_told { " " span class="badge" { (tr(lang, "field.cannot_be_told")) } }
+            }
             dt { (tr(lang, "field.created")) } dd { (when(ticket.created_at.as_ref(), offset)) }
             dt { (tr(lang, "field.round")) } dd { (ticket.round) }
             dt { (tr(lang, "field.version")) } dd { (ticket.version) }
@@ -294,6 +298,26 @@ mod tests {
             department: "logistics".into(),
         };
         assert_eq!(actor_text(Lang::En, &person), "customer (agent, logistics)");
+    }
+
+    #[test]
+    fn anonymous_feedback_is_marked_cannot_be_told() {
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let mut view = TicketView {
+            ticket: v1::Ticket {
+                ticket_id: "T-1".into(),
+                cannot_be_told: true,
+                ..v1::Ticket::default()
+            },
+            ..TicketView::default()
+        };
+        for lang in [Lang::En, Lang::Zh] {
+            let page = body(lang, &session(Role::Admin), &view, None, offset).into_string();
+            assert!(page.contains(tr(lang, "field.cannot_be_told")), "{page}");
+        }
+        view.ticket.cannot_be_told = false;
+        let page = body(Lang::En, &session(Role::Admin), &view, None, offset).into_string();
+        assert!(!page.contains(tr(Lang::En, "field.cannot_be_told")));
     }
 
     #[test]

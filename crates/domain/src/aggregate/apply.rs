@@ -35,6 +35,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::SolutionRejected(rejected) => {
             state.approval = Approval::NotRequired;
             state.approval_comment = Some(rejected.comment.clone());
+            state.rejection_comment = Some(rejected.comment.clone());
             state.solution = None;
             state.outcome = None;
         }
@@ -92,6 +93,7 @@ fn apply_received(state: &mut Ticket, received: &Received) {
     state.channel = received.channel.clone();
     state.external_id = received.external_id.clone();
     state.customer = received.customer.clone();
+    state.cannot_be_told = received.cannot_be_told;
     state.content = received.content.clone();
     state.product = received.product.clone();
     state.order_id = received.order_id.clone();
@@ -150,6 +152,7 @@ fn apply_proposed(state: &mut Ticket, proposed: &SolutionProposed) {
     });
     state.outcome = Some(proposed.outcome);
     state.approval_comment = None;
+    state.rejection_comment = None;
     if proposed.approval_required {
         state.approval = Approval::Pending;
     } else {
@@ -181,6 +184,7 @@ fn apply_reopened(state: &mut Ticket, reopened: &Reopened) {
     state.solution = None;
     state.approval = Approval::NotRequired;
     state.approval_comment = None;
+    state.rejection_comment = None;
     state.outcome = None;
     state.satisfaction = None;
     state.review_comment = None;

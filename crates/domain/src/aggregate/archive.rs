@@ -1,6 +1,6 @@
 //! The archived ticket's commands, customer erasure and the notification records.
 
-use super::{already_exists, refuse_when, wrong_step};
+use super::{already_exists, wrong_step};
 use crate::command::{
     check_text, check_token, Command, NotificationRecord, NotificationResult, MAX_SHORT_CHARS,
     MAX_TEXT_CHARS,
@@ -96,10 +96,12 @@ pub(super) fn decide_archive(
     state: &Ticket,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DomainError> {
-    refuse_when(
-        state.satisfaction.is_none(),
-        "satisfaction",
-        "the customer's review must be recorded before the ticket is archived",
-    )?;
+    if state.satisfaction.is_none() {
+        return Err(DomainError::Precondition {
+            reason: "no review yet: the customer's review must be recorded before the ticket \
+                     is archived"
+                .to_owned(),
+        });
+    }
     Ok(vec![Event::Archived(Archived { at: now })])
 }

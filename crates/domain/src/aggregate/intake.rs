@@ -69,6 +69,7 @@ pub(super) fn decide_receive(
         attributes: submission.attributes.clone(),
         deadlines: deadlines.clone(),
         at: now,
+        cannot_be_told: !submission.customer.can_be_told(),
     }))];
     if classification.confident {
         let reason = "classification rules".to_owned();

@@ -427,7 +427,8 @@ pub struct LimitsConfig {
     pub future_skew_seconds: u64,
     /// How long a content-derived idempotency key is remembered.
     pub dedupe_window_hours: u64,
-    /// Whether a `customer_id` alone counts as a way to reach the customer.
+    /// Kept so that existing files load; it no longer changes anything: a submission without
+    /// any contact (even without a `customer_id`) is accepted and marked cannot be told.
     pub customer_id_counts_as_contact: bool,
     /// The most notes one ticket may carry; `AddNote` beyond it is refused (RESOURCE_EXHAUSTED
     /// naming `limits.notes_max_per_ticket`). Left out of the canonical form while at its

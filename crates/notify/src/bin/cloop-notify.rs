@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Delivers customer notices from TICKET_EVENTS by webhook or e-mail.
+/// Delivers customer notices from TICKET_EVENTS by webhook, e-mail or a local file.
 #[derive(Debug, Parser)]
 #[command(name = "cloop-notify", version)]
 struct Cli {

@@ -3,7 +3,7 @@
 
 use super::record::RecordOf;
 use super::{Handled, Notice, Notifier};
-use crate::route::{route_for, Route};
+use crate::route::{route_for, Route, Senders};
 use crate::sender::Outgoing;
 use crate::store::{Delivery, DeliveryState};
 use chrono::Utc;
@@ -33,11 +33,15 @@ impl Notifier {
                 return Handled::Later;
             }
         };
+        let senders = Senders {
+            webhook: self.webhook.is_some(),
+            smtp: self.smtp.is_some(),
+            file: self.file.is_some(),
+        };
         let route = route_for(
             ticket.customer.as_ref().unwrap_or(&v1::Customer::default()),
             &ticket.channel,
-            self.webhook.is_some(),
-            self.smtp.is_some(),
+            senders,
         );
         let attempts = previous.as_ref().map_or(0, |previous| previous.attempts);
         if let Some(previous) = &previous {
@@ -181,6 +185,10 @@ impl Notifier {
             "smtp" => match &self.smtp {
                 Some(smtp) => smtp.send(outgoing).await,
                 None => Err("no smtp sender".to_owned()),
+            },
+            "file" => match &self.file {
+                Some(file) => file.send(outgoing).await,
+                None => Err("no file sender".to_owned()),
             },
             _ => match &self.webhook {
                 Some(webhook) => webhook.send(outgoing, Utc::now().timestamp()).await,

@@ -6,7 +6,7 @@ mod record;
 
 use crate::config::NotifySettings;
 use crate::metrics::Metrics;
-use crate::sender::{Smtp, Webhook};
+use crate::sender::{FileSink, Smtp, Webhook};
 use crate::store::Store;
 use crate::template::Templates;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -42,6 +42,7 @@ pub struct Notifier {
     pub(crate) token: String,
     pub(crate) webhook: Option<Webhook>,
     pub(crate) smtp: Option<Smtp>,
+    pub(crate) file: Option<FileSink>,
     pub(crate) metrics: Metrics,
     pub(crate) shutdown: Shutdown,
 }
@@ -117,6 +118,11 @@ impl Notifier {
                 return Handled::Later;
             }
         };
+        if ticket.cannot_be_told {
+            // Anonymous feedback: nobody to tell, nothing attempted, nothing recorded.
+            tracing::debug!(ticket_id = %row.ticket_id, event = %row.event_type, "cannot be told, no notice");
+            return Handled::Done;
+        }
         let outcome = (ticket.outcome == v1::Outcome::Adopted as i32).then_some(Outcome::Adopted);
         for notice in notices_for(&event, outcome) {
             if self.deliver(row, &event, &ticket, notice).await == Handled::Later {

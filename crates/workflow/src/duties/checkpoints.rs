@@ -7,7 +7,8 @@
 //! A checkpoint is not a ticket event and is not in the log: it is a statement about the log,
 //! worth as much as the place it is kept. The published copy lets something outside this
 //! machine keep it; `Audit.VerifyLog` with `check_checkpoints` compares the log with the file.
-//! A head that has not moved since the last checkpoint is not written again.
+//! A head that has not moved since the last checkpoint is not written again, also across a
+//! restart: the last checkpoint of the file counts as taken when it names the log's head.
 
 use crate::clock::Clock;
 use crate::error::WorkflowError;
@@ -43,6 +44,23 @@ pub fn checkpoint_message_id(position: u64) -> String {
 /// The checkpoint file of a data folder: `configured`, or `<data-dir>/checkpoints.jsonl`.
 pub fn checkpoint_path(data_dir: &Path, configured: Option<&Path>) -> PathBuf {
     configured.map_or_else(|| data_dir.join(CHECKPOINT_FILE), Path::to_path_buf)
+}
+
+/// The position of the last checkpoint kept in `path` when it is the log's `head` (same
+/// position and hash): a start with no new events then keeps no new checkpoint. `None` when
+/// the file is missing, unreadable or behind (a warning says why when it cannot be read).
+pub fn kept_head(path: &Path, head: &eventlog::Head) -> Option<u64> {
+    if !path.exists() {
+        return None;
+    }
+    let last = match audit::read_checkpoints(path) {
+        Ok(kept) => kept.into_iter().last()?,
+        Err(error) => {
+            tracing::warn!(file = %path.display(), %error, "checkpoint file not readable");
+            return None;
+        }
+    };
+    (last.position == head.position && last.hash == head.hash).then_some(last.position)
 }
 
 /// The checkpoint timer.
@@ -95,7 +113,9 @@ impl Checkpointer {
 
     /// Publishes one checkpoint on `ticket.events.checkpoint` and waits for its ack.
     async fn publish(&self, checkpoint: &audit::Checkpoint) -> Result<(), String> {
-        if !self.connected.is_connected() {
+        // Right after the start the connection is usually still being made: wait for it as
+        // long as a publish may take rather than give up at once.
+        if !self.connected.wait_connected(self.publish_timeout).await {
             return Err("nats is not connected".to_owned());
         }
         let message = PublishMessage::build()
@@ -120,8 +140,13 @@ impl Checkpointer {
     /// when the shutdown comes (the caller triggers it after everything that appends has
     /// stopped, so the last checkpoint is the final head).
     pub async fn run(self, shutdown: Shutdown) {
-        // The position of the last checkpoint taken, so that an unchanged head takes none.
-        let last = tokio::sync::Mutex::new(None);
+        // The position of the last checkpoint taken, so that an unchanged head takes none;
+        // at the start, the file's last one when it is the head.
+        let (path, head) = (self.path.clone(), self.log.head());
+        let kept = tokio::task::spawn_blocking(move || kept_head(&path, &head))
+            .await
+            .unwrap_or(None);
+        let last = tokio::sync::Mutex::new(kept);
         Duty::every("checkpoint", self.interval)
             .last_run_on_shutdown()
             .failures_are_errors()
@@ -139,6 +164,33 @@ impl Checkpointer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_head_counts_as_taken_only_when_it_is_the_head() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(CHECKPOINT_FILE);
+        let head = eventlog::Head {
+            position: 7,
+            hash: [7; 32],
+        };
+        assert_eq!(kept_head(&path, &head), None, "no file yet");
+        let kept = audit::Checkpoint::from_head(&head, chrono::Utc::now());
+        audit::append_checkpoint(&path, &kept).expect("append");
+        // A restart with no new event: the head is kept already, nothing to write.
+        assert_eq!(kept_head(&path, &head), Some(7));
+        // New events since: a new checkpoint is due.
+        let moved = eventlog::Head {
+            position: 8,
+            hash: [8; 32],
+        };
+        assert_eq!(kept_head(&path, &moved), None);
+        // The same position with another hash is not the same head.
+        let other = eventlog::Head {
+            position: 7,
+            hash: [9; 32],
+        };
+        assert_eq!(kept_head(&path, &other), None);
+    }
 
     #[test]
     fn names_follow_the_documented_forms() {

@@ -205,6 +205,27 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
         children_count: u32::try_from(ticket.children.len()).unwrap_or(u32::MAX),
         merged_duplicate: ticket.is_merged(),
         assignee: ticket.assignee.clone().unwrap_or_default(),
+        notes: ticket
+            .notes
+            .iter()
+            .map(|note| v1::TicketNote {
+                text: note.text.clone(),
+                to_customer: note.to_customer,
+                round: note.round,
+                at: Some(timestamp(note.at)),
+            })
+            .collect(),
+        rejection_comment: ticket.rejection_comment.clone().unwrap_or_default(),
+        cannot_be_told: ticket.cannot_be_told,
+    }
+}
+
+/// A ticket as lists and watches show it: without its notes (`GetTicket` has them), so that a
+/// page of tickets stays small.
+pub fn ticket_summary(ticket: &Ticket) -> v1::Ticket {
+    v1::Ticket {
+        notes: Vec::new(),
+        ..ticket_message(ticket)
     }
 }
 

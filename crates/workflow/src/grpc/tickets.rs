@@ -9,13 +9,13 @@
 use super::convert::{
     order_from,
     content_type_from, duration_ms, filter_from, kind_from, log_event_message, outcome_from,
-    priority_from, required, scope_from, ticket_message, timestamp,
+    priority_from, required, scope_from, ticket_message, ticket_summary, timestamp,
 };
 use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
 use crate::queries::{parse_page_token, Readers};
 use crate::record;
-use domain::authorize::{authorize, authorize_on_ticket, department_scope, Action};
+use domain::authorize::{authorize, authorize_on_ticket, department_scope, describe_actor, Action};
 use domain::command::{ClassifyCommand, Command, NotificationRecord, NotificationResult};
 use domain::event::Event;
 use domain::ids::{CommandId, TicketId};
@@ -230,12 +230,15 @@ pub fn scoped_filter(
             if asked != department {
                 return Err(status_from(DomainError::PermissionDenied {
                     reason: format!(
-                        "{} ({}) may not read the tickets of department {asked}",
-                        actor.principal, actor.role
+                        "{} may not read the tickets of department {asked}",
+                        describe_actor(actor)
                     ),
                 }));
             }
         }
+        // A department's own queue holds the tickets it leads and those it helps with: asking
+        // for one's own department is the same as asking for nothing.
+        filter.department = None;
         filter.involving_department = Some(department.to_owned());
     }
     if filter.assignee.as_deref() == Some(ME) {
@@ -323,7 +326,7 @@ impl v1::tickets_server::Tickets for TicketsService {
             .await
             .map_err(|error| status_from(failure_from_read(error)))?;
         Ok(Response::new(v1::ListTicketsResponse {
-            tickets: page.tickets.iter().map(ticket_message).collect(),
+            tickets: page.tickets.iter().map(ticket_summary).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
         }))
     }
@@ -650,7 +653,7 @@ impl v1::tickets_server::Tickets for TicketsService {
         Ok(Response::new(v1::ListSimilarResponse {
             tickets: visible
                 .iter()
-                .map(|similar| ticket_message(&similar.ticket))
+                .map(|similar| ticket_summary(&similar.ticket))
                 .collect(),
             scores: visible.iter().map(|similar| similar.score).collect(),
         }))

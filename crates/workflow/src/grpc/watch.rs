@@ -7,7 +7,7 @@
 //! sent once more in its new state, so a watcher sees it leave; for agents and heads only
 //! while their department is still involved.
 
-use super::convert::ticket_message;
+use super::convert::ticket_summary;
 use crate::error::WorkflowError;
 use crate::queries::{list_tickets, Readers, TicketFilter};
 use crate::record::ticket_of_stream;
@@ -90,7 +90,7 @@ pub fn watch(
         for ticket in tickets {
             sent.insert(ticket.id_text());
             let item = v1::WatchTicketsResponse {
-                ticket: Some(ticket_message(&ticket)),
+                ticket: Some(ticket_summary(&ticket)),
                 event_type: String::new(),
                 position: 0,
             };
@@ -151,7 +151,7 @@ pub fn watch(
                     sent.remove(&ticket_id);
                 }
                 let item = v1::WatchTicketsResponse {
-                    ticket: Some(ticket_message(&ticket)),
+                    ticket: Some(ticket_summary(&ticket)),
                     event_type,
                     position: event_position,
                 };

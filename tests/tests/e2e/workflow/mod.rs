@@ -18,6 +18,7 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 mod caller;
+mod helpers;
 mod rpcs;
 
 use caller::*;
