@@ -158,12 +158,14 @@ impl MonthlyReport {
     pub fn section(&self, kind: SectionKind) -> Section<'_> {
         match kind {
             SectionKind::Headline => {
-                let previous_known = self.previous_month_has_data();
+                let current_known = self.month_has_data(|change| change.current);
+                let previous_known = self.month_has_data(|change| change.previous);
                 Section::Headline(
                     self.month_on_month
                         .iter()
                         .map(|change| HeadlineFigure {
                             change,
+                            current_known: current_known(change),
                             previous_known: previous_known(change),
                         })
                         .collect(),
@@ -219,15 +221,19 @@ impl MonthlyReport {
         }
     }
 
-    /// Whether the previous month's value of a headline figure was computed from anything:
-    /// not when the previous month had no tickets, nor a score figure when it had no reviews
-    /// (a mean score of 0 cannot come from reviews, which are 1 to 5).
-    fn previous_month_has_data(&self) -> impl Fn(&HeadlineChange) -> bool + '_ {
-        let value = |name: &str| {
+    /// Whether a month's value of a headline figure (`month` picks this month's or the
+    /// previous one's) was computed from anything: not when the month had no tickets, nor a
+    /// score figure when it had no reviews (a mean score of 0 cannot come from reviews, which
+    /// are 1 to 5).
+    fn month_has_data(
+        &self,
+        month: fn(&HeadlineChange) -> f64,
+    ) -> impl Fn(&HeadlineChange) -> bool + '_ {
+        let value = move |name: &str| {
             self.month_on_month
                 .iter()
                 .find(|change| change.name == name)
-                .map(|change| change.previous)
+                .map(month)
         };
         let had_tickets = value("tickets").is_none_or(|tickets| tickets > 0.0);
         let had_reviews = value("satisfaction_mean").is_none_or(|mean| mean > 0.0);
@@ -281,6 +287,8 @@ pub struct HeadlineFigure<'a> {
     /// False when the previous month had nothing to compute the figure from: its value and
     /// the change show as "–", not as a 0 and a jump from it.
     pub previous_known: bool,
+    /// The same for this month: a month without tickets has no rates.
+    pub current_known: bool,
 }
 
 impl HeadlineFigure<'_> {
@@ -302,7 +310,7 @@ impl HeadlineFigure<'_> {
 
     /// This month's value: a count, a mean score or a percentage.
     pub fn current(&self) -> String {
-        self.show(self.change.current)
+        unless_empty(!self.current_known, || self.show(self.change.current))
     }
 
     /// Last month's value, or "–" when last month had nothing to compute it from.
@@ -313,7 +321,7 @@ impl HeadlineFigure<'_> {
     /// The change: "+12", "+0.25" or "+3.4 pt" ("+3.4 个百分点"); "–" when last month had
     /// nothing to compare with.
     pub fn delta(&self, lang: Lang) -> String {
-        if !self.previous_known {
+        if !(self.previous_known && self.current_known) {
             return NONE.to_owned();
         }
         let change = self.change.change;
@@ -326,7 +334,7 @@ impl HeadlineFigure<'_> {
 
     /// A lower reopen rate is better, and the number of tickets is neither.
     pub fn trend(&self) -> Trend {
-        if !self.previous_known {
+        if !(self.previous_known && self.current_known) {
             return Trend::Neither;
         }
         let better = match self.change.name.as_str() {

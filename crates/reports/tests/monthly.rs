@@ -1764,6 +1764,18 @@ fn an_empty_previous_month_shows_no_change_rather_than_a_jump_from_zero() {
         text.contains(" pt vs "),
         "changes in points against October"
     );
+    // A November without tickets has no rates either: "–", not "0.0%".
+    let report = report_of(&other_months());
+    match report.section(reports::sections::SectionKind::Headline) {
+        reports::sections::Section::Headline(figures) => {
+            assert_eq!(figures[0].current(), "0");
+            for figure in &figures[1..] {
+                assert_eq!(figure.current(), "–", "{}", figure.change.name);
+                assert_eq!(figure.delta(reports::Lang::En), "–");
+            }
+        }
+        _ => unreachable!("the headline section"),
+    }
 }
 
 #[test]
