@@ -89,6 +89,28 @@ def blocks_of(root, path):
     return found
 
 
+NEGATED_IF = re.compile(r"^\s*if\s+!\s")
+
+
+def shell_mistakes(block):
+    """Mistakes a run cannot show: `if ! cmd; then ... $? ...` tests the status of `!` (0 or
+    1), never the command's own exit code, so a `case $?` there never reaches its branches."""
+    found = []
+    for index, line in enumerate(block.lines):
+        if not NEGATED_IF.match(line):
+            continue
+        for later in block.lines[index:]:
+            if "$?" in later:
+                found.append(
+                    f"{block.where(index)}: `if ! cmd` then `$?` sees the status of `!`, not of "
+                    "cmd; keep the status first (`cmd || status=$?`), then branch on it"
+                )
+                break
+            if later.strip() in ("fi", "fi;"):
+                break
+    return found
+
+
 def last_ticket(text, previous):
     found = TICKET_ID.findall(text)
     return found[-1] if found else previous
@@ -232,6 +254,7 @@ def main():
     blocks = [block for path in documents(root) for block in blocks_of(root, path)]
     problems = []
     for block in blocks:
+        problems.extend(shell_mistakes(block))
         reason = block.no_run_reason()
         if reason is not None and reason not in NO_RUN_REASONS:
             problems.append(f"{block.where(-1)}: no-run needs a reason, one of {', '.join(NO_RUN_REASONS)}; got {reason}")

@@ -66,6 +66,15 @@ def main():
     code, output = run({"README.md": "```sh no-run=deploy\nexit 1\n```\n\n```bash\ntrue\n```\n"})
     expect(code == 0 and "1 blocks ran, 1 not run" in output, "no-run blocks are skipped", output)
 
+    code, output = run(
+        {
+            "README.md": "# t\n",
+            "docs/a.md": "```sh no-run=deploy\nif ! cloop tickets show x; then\n"
+            "  case $? in 4) echo gone;; esac\nfi\n```\n",
+        }
+    )
+    expect(code == 1 and "docs/a.md:2: `if ! cmd` then `$?`" in output, "if ! then $? is refused", output)
+
     print("docs_examples selftest: ok")
 
 
