@@ -27,30 +27,15 @@ log=$data/run.log
 mkdir -p "$work/target"
 ln -s "$bin" "$work/target/release"
 
-CLOOP_BUILD_PROFILE=$profile CLOOP_SKIP_BUILD=1 CLOOP_DATA=$data/demo CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14298} \
-    setsid ./scripts/run.sh >"$log" 2>&1 &
-runner=$!
+# shellcheck source=scripts/demo-background.sh
+source scripts/demo-background.sh
 cleanup() {
-    kill -INT -- -"$runner" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-        kill -0 "$runner" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- -"$runner" 2>/dev/null || true
+    demo_stop
     rm -rf "$data"
 }
 trap cleanup EXIT
-
-for _ in $(seq 1 600); do
-    grep -q "closedloop is running" "$log" && break
-    if ! kill -0 "$runner" 2>/dev/null; then
-        echo "docs examples: run.sh exited early:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-grep -q "closedloop is running" "$log" || { echo "docs examples: the demo did not come up" >&2; cat "$log" >&2; exit 1; }
+CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14298} demo_start "docs examples" "$data/demo" "$log"
+demo_wait
 
 cp deploy/config/demo.toml "$work/closedloop.toml"
 export PATH="$bin:$PATH"

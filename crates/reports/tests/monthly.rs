@@ -1628,38 +1628,52 @@ fn report_of(tickets: &[Ticket]) -> MonthlyReport {
     report_with(tickets, None, ReportOptions::default())
 }
 
+/// A service complaint to after_sales by phone, with its deadlines in hours.
+fn after_sales_complaint(
+    node: u16,
+    received: DateTime<Utc>,
+    priority: Priority,
+    respond_hours: i64,
+    resolve_hours: i64,
+) -> Ticket {
+    let spec = Spec::new(
+        node,
+        received,
+        Complaint,
+        Service,
+        priority,
+        "hotline",
+        "after_sales",
+        respond_hours,
+        resolve_hours,
+    );
+    spec.build()
+}
+
 #[test]
 fn an_urgent_ticket_not_due_yet_is_neither_met_nor_missed() {
     // Received at 23:00 on 30 November, due to be resolved a day later: at the report's time
     // (1 December, 10:00) it is open but not late. A high ticket resolved on time beside it.
-    let urgent = Spec::new(
-        1,
-        local(11, 30, 23, 0),
-        Complaint,
-        Service,
-        Urgent,
-        "hotline",
-        "after_sales",
-        1,
-        24,
-    )
-    .build()
-    .responded(30);
-    let high = Spec::new(
-        2,
-        local(11, 10, 9, 0),
-        Problem,
-        ProductContent,
-        High,
-        "app",
-        "technical",
-        2,
-        72,
-    )
-    .build()
-    .responded(HOUR)
-    .resolved(24 * HOUR, Outcome::Fixed);
-    let report = report_of(&[urgent.clone(), high.clone()]);
+    let urgent = after_sales_complaint(1, local(11, 30, 23, 0), Urgent, 1, 24).responded(30);
+    // A high priority problem received on 10 November, resolved `minutes` after receipt.
+    let high = |node: u16, minutes: i64| {
+        Spec::new(
+            node,
+            local(11, 10, 9, 0),
+            Problem,
+            ProductContent,
+            High,
+            "app",
+            "technical",
+            2,
+            72,
+        )
+        .build()
+        .responded(HOUR)
+        .resolved(minutes, Outcome::Fixed)
+    };
+    let on_time = high(2, 24 * HOUR);
+    let report = report_of(&[urgent.clone(), on_time.clone()]);
     let target = &report.targets[0];
     assert_eq!(target.name, "high_priority_resolution_rate");
     assert_eq!(
@@ -1673,21 +1687,8 @@ fn an_urgent_ticket_not_due_yet_is_neither_met_nor_missed() {
         "1 of 1 urgent and high priority tickets due resolved by their deadline; 1 not due yet"
     );
     // Resolved a minute after its deadline, the high ticket is a miss.
-    let late = Spec::new(
-        3,
-        local(11, 10, 9, 0),
-        Problem,
-        ProductContent,
-        High,
-        "app",
-        "technical",
-        2,
-        72,
-    )
-    .build()
-    .responded(HOUR)
-    .resolved(72 * HOUR + 1, Outcome::Fixed);
-    let report = report_of(&[urgent, high, late]);
+    let late = high(3, 72 * HOUR + 1);
+    let report = report_of(&[urgent, on_time, late]);
     assert_eq!(report.targets[0].actual, 0.5);
     assert!(!report.targets[0].met);
 }
@@ -1695,25 +1696,14 @@ fn an_urgent_ticket_not_due_yet_is_neither_met_nor_missed() {
 #[test]
 fn every_review_counts_an_earlier_low_score_stays_after_a_reopen() {
     // Rated 3★ (which reopened it), solved again and rated 5★.
-    let ticket = Spec::new(
-        1,
-        local(11, 5, 9, 0),
-        Complaint,
-        Service,
-        Medium,
-        "web",
-        "after_sales",
-        24,
-        72,
-    )
-    .build()
-    .responded(HOUR)
-    .resolved(10 * HOUR, Outcome::Fixed)
-    .reviewed(3)
-    .reopened(local(11, 5, 21, 0), 24, 72)
-    .responded(13 * HOUR)
-    .resolved(20 * HOUR, Outcome::Fixed)
-    .reviewed(5);
+    let ticket = after_sales_complaint(1, local(11, 5, 9, 0), Medium, 24, 72)
+        .responded(HOUR)
+        .resolved(10 * HOUR, Outcome::Fixed)
+        .reviewed(3)
+        .reopened(local(11, 5, 21, 0), 24, 72)
+        .responded(13 * HOUR)
+        .resolved(20 * HOUR, Outcome::Fixed)
+        .reviewed(5);
     let report = report_of(&[ticket]);
     let satisfaction = &report.satisfaction;
     assert_eq!(satisfaction.reviews, 2);
