@@ -7,7 +7,7 @@ export CLOOP_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 # release builds (`make run`, deploy) never do.
 FAILPOINTS := --features intake/failpoints,workflow/failpoints
 
-.PHONY: help tools check-postgres fmt lint check-purity check-structure check-proto check-deploy build quickstart demo test test-unit test-e2e run demo bench soak fuzz clean-data
+.PHONY: help tools check-postgres fmt lint check-purity check-structure check-proto check-deploy build quickstart docs-check demo test test-unit test-e2e run demo bench soak fuzz clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -62,11 +62,15 @@ test: tools check-postgres fmt check-purity check-structure check-proto check-de
 	fi
 	$(CARGO) test --workspace --doc --locked $(FAILPOINTS)
 	./scripts/quickstart-check.sh
+	./scripts/docs-examples-check.sh
 	@# The fuzz targets ran above as plain tests (crates/intake/tests/fuzz_smoke.rs: 20,000 seeded
 	@# inputs each, no panic allowed); `make fuzz` runs them under libFuzzer.
 
 quickstart: build ## The README's quick start, as CI checks it (run.sh in the background, submit, see the queue, Ctrl-C)
 	./scripts/quickstart-check.sh
+
+docs-check: build ## Every shell example of README.md and docs/*.md, run against a started demo (blocks marked no-run=REASON are not)
+	./scripts/docs-examples-check.sh
 
 run: tools ## Build in release mode (as the README does; CLOOP_SKIP_BUILD=1 skips it) and start nats-server (unless CLOOP_NATS_URL is set), intake, workflow, the webhook adapter, notify (notices to a local file) and the web console
 	./scripts/run.sh

@@ -92,6 +92,10 @@ pub struct Cli {
         allow_hyphen_values = true
     )]
     pub utc_offset: Option<String>,
+    /// Language of the monthly report's labels: zh or en (default: the profile's `lang`,
+    /// else LANG when it names a language, else zh).
+    #[arg(long, global = true, env = "CLOOP_LANG", value_name = "zh|en")]
+    pub lang: Option<String>,
     /// Seconds one call may take.
     #[arg(
         long,

@@ -1,7 +1,8 @@
 //! Where the CLI's settings come from, first match wins: command-line flags, environment
 //! variables (`CLOOP_INTAKE`, `CLOOP_WORKFLOW`, `CLOOP_TOKEN`, `CLOOP_UTC_OFFSET`; clap reads
-//! them together with the flags; also `CLOOP_CA`, `CLOOP_CERT`, `CLOOP_KEY`), then the profile
-//! file (TOML, keys `intake`, `workflow`, `token`, `utc_offset`, `ca`, `cert`, `key`;
+//! them together with the flags; also `CLOOP_CA`, `CLOOP_CERT`, `CLOOP_KEY`, `CLOOP_LANG`), then
+//! the profile file (TOML, keys `intake`, `workflow`, `token`, `utc_offset`, `lang`, `ca`,
+//! `cert`, `key`;
 //! `--profile` / `CLOOP_PROFILE`, default
 //! `~/.config/cloop/profile.toml`), then the defaults.
 
@@ -25,6 +26,8 @@ pub struct Profile {
     pub workflow: Option<String>,
     pub token: Option<String>,
     pub utc_offset: Option<String>,
+    /// The language of the report's labels, `zh` or `en`.
+    pub lang: Option<String>,
     /// The CA file to trust for `https://` addresses.
     pub ca: Option<PathBuf>,
     /// The client certificate and key for mutual TLS.
@@ -131,6 +134,28 @@ pub fn settings(
     })
 }
 
+/// The language of the report's labels: `--lang` / `CLOOP_LANG`, else the profile's `lang`,
+/// else what `locale` (the environment's `LANG`) names, else Chinese
+/// ([`reports::Lang::from_locale`]).
+pub fn language(
+    given: Option<&str>,
+    profile: &Profile,
+    locale: Option<&str>,
+) -> Result<reports::Lang, CliError> {
+    let chosen = given
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| ("--lang", value))
+        .or_else(|| profile.lang.as_deref().map(|value| ("profile lang", value)));
+    match chosen {
+        Some((source, value)) => reports::Lang::parse(value).ok_or_else(|| {
+            CliError::Usage(format!(
+                "{source}: {value:?} is not a language; use zh or en"
+            ))
+        }),
+        None => Ok(reports::Lang::from_locale(locale)),
+    }
+}
+
 /// Reads the TLS files of `--ca`, `--cert`, `--key` (flags and environment win over the
 /// profile's `ca`, `cert`, `key`).
 pub fn client_tls(
@@ -184,6 +209,30 @@ mod tests {
         assert_eq!(defaults.intake, DEFAULT_INTAKE);
         assert_eq!(defaults.workflow, DEFAULT_WORKFLOW);
         assert_eq!(defaults.token, None);
+    }
+
+    #[test]
+    fn the_language_is_the_flag_then_the_profile_then_lang_then_chinese() {
+        use reports::Lang;
+        let profile: Profile = toml::from_str("lang = \"en\"\n").unwrap();
+        let none = Profile::default();
+        assert_eq!(language(Some("zh"), &profile, None).unwrap(), Lang::Zh);
+        assert_eq!(
+            language(None, &profile, Some("zh_CN.UTF-8")).unwrap(),
+            Lang::En
+        );
+        assert_eq!(
+            language(None, &none, Some("en_GB.UTF-8")).unwrap(),
+            Lang::En
+        );
+        assert_eq!(
+            language(None, &none, Some("zh_TW.UTF-8")).unwrap(),
+            Lang::Zh
+        );
+        assert_eq!(language(None, &none, Some("C.UTF-8")).unwrap(), Lang::Zh);
+        assert_eq!(language(None, &none, None).unwrap(), Lang::Zh);
+        let error = language(Some("fr"), &none, None).unwrap_err();
+        assert!(error.to_string().contains("--lang"), "{error}");
     }
 
     #[test]

@@ -64,13 +64,13 @@ fn chain_json(chain: &VerifyReport) -> Value {
 }
 
 impl View {
-    /// An instant in the view's offset, "2026-11-02 10:00", or "–".
+    /// An instant in the view's offset, "2026-11-02 10:00 +08:00", or "–".
     pub fn optional_instant(&self, at: Option<DateTime<Utc>>) -> String {
         at.map_or_else(
             || "–".to_owned(),
             |at| {
                 at.with_timezone(&self.offset)
-                    .format("%Y-%m-%d %H:%M")
+                    .format(crate::render::TIME_FORMAT)
                     .to_string()
             },
         )

@@ -39,6 +39,7 @@ fn view() -> View {
     View {
         offset: FixedOffset::east_opt(8 * 3600).unwrap(),
         style: Style::PLAIN,
+        lang: reports::Lang::En,
     }
 }
 
@@ -118,12 +119,12 @@ fn tickets() -> Vec<v1::Ticket> {
 #[test]
 fn ticket_table_aligns_chinese_and_latin_text() {
     expect![[r#"
-        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   ASSIGNEE  SLA       DUE               CONTENT
-        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────  ────────────────  ───────────────────────────────────────
-        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    –         breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
-        261102-0Q9AA-00001X  review    medium    complaint   after_sales  –         on_time   –                 售后响应慢，退款一直没有到账，客服电话…
-        261103-0QAAB-00002Y  handle    low       suggestion  product      –         warning   2026-11-06 10:00  Please add dark mode to the app
-        261103-0QAAC-00003Z  classify  –         –           –            –         on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
+        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   ASSIGNEE  SLA       DUE                      CONTENT
+        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────  ───────────────────────  ───────────────────────────────────────
+        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    –         breached  2026-11-02 12:00 +08:00  APP卡顿，下单后一直转圈
+        261102-0Q9AA-00001X  review    medium    complaint   after_sales  –         on_time   –                        售后响应慢，退款一直没有到账，客服电话…
+        261103-0QAAB-00002Y  handle    low       suggestion  product      –         warning   2026-11-06 10:00 +08:00  Please add dark mode to the app
+        261103-0QAAC-00003Z  classify  –         –           –            –         on_time   2026-11-04 10:00 +08:00  订单号 8812 的发票怎么开？
     "#]]
     .assert_eq(&ticket_table(&tickets(), &view()));
 }
@@ -158,15 +159,15 @@ fn ticket_detail_lists_every_field() {
         step:           review (round 1, version 6)
         channel:        hotline
         customer:       张三, +8613800138000
-        received:       2026-11-02 10:00
+        received:       2026-11-02 10:00 +08:00
         classification: complaint · service · medium · local
         keywords:       售后响应慢, 退款
         product:        –
         order:          –
         department:     after_sales
         assignee:       –
-        respond by:     2026-11-03 10:00 (responded 2026-11-02 11:00)
-        resolve by:     2026-11-05 10:00 (resolved 2026-11-03 17:30)
+        respond by:     2026-11-03 10:00 +08:00 (responded 2026-11-02 11:00 +08:00)
+        resolve by:     2026-11-05 10:00 +08:00 (resolved 2026-11-03 17:30 +08:00)
         sla:            on_time
         outcome:        fixed
         solution:       refund sent again
@@ -236,12 +237,12 @@ fn the_queue_puts_overdue_tickets_first() {
     expect![[r#"
         queue of all · 4 open · 1 breached · 1 warning
 
-        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   ASSIGNEE  SLA       DUE               CONTENT
-        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────  ────────────────  ───────────────────────────────────────
-        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    –         breached  2026-11-02 12:00  APP卡顿，下单后一直转圈
-        261103-0QAAB-00002Y  handle    low       suggestion  product      –         warning   2026-11-06 10:00  Please add dark mode to the app
-        261103-0QAAC-00003Z  classify  –         –           –            –         on_time   2026-11-04 10:00  订单号 8812 的发票怎么开？
-        261102-0Q9AA-00001X  review    medium    complaint   after_sales  –         on_time   –                 售后响应慢，退款一直没有到账，客服电话…
+        TICKET               STEP      PRIORITY  KIND        DEPARTMENT   ASSIGNEE  SLA       DUE                      CONTENT
+        ───────────────────  ────────  ────────  ──────────  ───────────  ────────  ────────  ───────────────────────  ───────────────────────────────────────
+        261102-0Q8ZK-N1W4TF  handle    high      complaint   technical    –         breached  2026-11-02 12:00 +08:00  APP卡顿，下单后一直转圈
+        261103-0QAAB-00002Y  handle    low       suggestion  product      –         warning   2026-11-06 10:00 +08:00  Please add dark mode to the app
+        261103-0QAAC-00003Z  classify  –         –           –            –         on_time   2026-11-04 10:00 +08:00  订单号 8812 的发票怎么开？
+        261102-0Q9AA-00001X  review    medium    complaint   after_sales  –         on_time   –                        售后响应慢，退款一直没有到账，客服电话…
     "#]]
     .assert_eq(&queue(&tickets(), "queue of all", &view()));
 }
@@ -431,18 +432,18 @@ fn history() -> Vec<v1::LogEvent> {
 #[test]
 fn timeline_of_a_ticket() {
     expect![[r#"
-        TIME                  #  STEP      EVENT                ACTOR                       WHAT
-        ───────────────────  ──  ────────  ───────────────────  ──────────────────────────  ─────────────────────────────────────────────────────────
-        2026-11-02 10:00:00   1  classify  received             cloop-workflow (system)     via hotline: 售后响应慢，退款一直没有到账
-        2026-11-02 10:00:00   2  dispatch  classified           cloop-workflow (system)     complaint · service · high (by the rules)
-        2026-11-02 10:00:00   3  handle    dispatched           cloop-workflow (system)     → after_sales: service complaints
-        2026-11-02 11:36:00   4  handle    sla_warning          cloop-workflow (system)     respond due 2026-11-02 12:00
-        2026-11-02 11:40:00   5  handle    acknowledged         li.si (agent, after_sales)  您好，我们已收到，正在核实退款
-        2026-11-03 16:00:00   6  review    solution_proposed    li.si (agent, after_sales)  fixed: refund sent again
-        2026-11-04 12:00:00   7  review    review_recorded      wang.wu (service)           ★★★★★ 5/5: 谢谢
-        2026-11-04 12:00:00   8  archive   archived             wang.wu (service)           closed
-        2026-11-04 12:00:01   9  archive   notification_failed  cloop-notify (service)      closed notice, attempt 1: webhook answered 500
-        2026-11-04 12:00:03  10  archive   customer_notified    cloop-notify (service)      closed notice to +86****8000 via sms (webhook), attempt 2
+        TIME                         #  STEP      EVENT                ACTOR                       WHAT
+        ──────────────────────────  ──  ────────  ───────────────────  ──────────────────────────  ─────────────────────────────────────────────────────────
+        2026-11-02 10:00:00 +08:00   1  classify  received             cloop-workflow (system)     via hotline: 售后响应慢，退款一直没有到账
+        2026-11-02 10:00:00 +08:00   2  dispatch  classified           cloop-workflow (system)     complaint · service · high (by the rules)
+        2026-11-02 10:00:00 +08:00   3  handle    dispatched           cloop-workflow (system)     → after_sales: service complaints
+        2026-11-02 11:36:00 +08:00   4  handle    sla_warning          cloop-workflow (system)     respond due 2026-11-02 12:00 +08:00
+        2026-11-02 11:40:00 +08:00   5  handle    acknowledged         li.si (agent, after_sales)  您好，我们已收到，正在核实退款
+        2026-11-03 16:00:00 +08:00   6  review    solution_proposed    li.si (agent, after_sales)  fixed: refund sent again
+        2026-11-04 12:00:00 +08:00   7  review    review_recorded      wang.wu (service)           ★★★★★ 5/5: 谢谢
+        2026-11-04 12:00:00 +08:00   8  archive   archived             wang.wu (service)           closed
+        2026-11-04 12:00:01 +08:00   9  archive   notification_failed  cloop-notify (service)      closed notice, attempt 1: webhook answered 500
+        2026-11-04 12:00:03 +08:00  10  archive   customer_notified    cloop-notify (service)      closed notice to +86****8000 via sms (webhook), attempt 2
     "#]].assert_eq(&timeline(&history(), &view()));
 }
 
@@ -485,9 +486,9 @@ fn submit_receipt() {
     };
     expect![[r#"
         ticket:     261102-0Q8ZK-N1W4TF
-        received:   2026-11-02 10:00
-        respond by: 2026-11-02 12:00
-        resolve by: 2026-11-05 10:00
+        received:   2026-11-02 10:00 +08:00
+        respond by: 2026-11-02 12:00 +08:00
+        resolve by: 2026-11-05 10:00 +08:00
         duplicate:  yes: this submission was received before
 
         您的反馈已受理，编号 261102-0Q8ZK-N1W4TF。
@@ -554,9 +555,8 @@ fn ticket_json_snapshot() {
     .assert_eq(&json);
 }
 
-/// A small month: two tickets folded into a real report, rendered for a terminal.
-#[test]
-fn monthly_report_text() {
+/// A small month: two tickets folded into a real report.
+fn small_month_report() -> reports::MonthlyReport {
     let rules = domain::Rules::defaults();
     let received = at("2026-11-02T02:00:00Z");
     let mut first = domain::Ticket {
@@ -601,7 +601,7 @@ fn monthly_report_text() {
         resolve_by: Some(received + Duration::hours(72)),
         ..domain::Ticket::default()
     };
-    let report = reports::monthly_report(reports::ReportInput {
+    reports::monthly_report(reports::ReportInput {
         tickets: [first, second],
         rules: &rules,
         month: "2026-11".parse().unwrap(),
@@ -609,29 +609,35 @@ fn monthly_report_text() {
         log_position: 12,
         as_of: at("2026-11-03T02:00:00Z"),
         options: reports::ReportOptions::default(),
-    });
+    })
+}
+
+/// The small month rendered for a terminal, in English.
+#[test]
+fn monthly_report_text() {
+    let report = small_month_report();
     let text =
         cli::render::report_text(&report, &view()).replace(&report.config_version, "<config>");
     expect![[r#"
         Monthly report 2026-11
-        2 tickets, 2 complaints · log position 12 · configuration <config> · deadlines judged as of 2026-11-03 10:00
+        2 tickets, 2 complaints · log position 12 · configuration <config> · deadlines judged as of 2026-11-03 10:00 +08:00
 
-        FIGURE                   THIS MONTH  LAST MONTH     CHANGE
-        ───────────────────────  ──────────  ──────────  ─────────
-        tickets                           2           0         +2
-        response on time rate        100.0%        0.0%  +100.0 pt
-        resolution on time rate      100.0%        0.0%  +100.0 pt
-        resolution rate               50.0%        0.0%   +50.0 pt
-        satisfaction mean              5.00        0.00      +5.00
-        share satisfied              100.0%        0.0%  +100.0 pt
-        reopen rate                    0.0%        0.0%    +0.0 pt
-        closed loop rate             100.0%      100.0%    +0.0 pt
+        FIGURE                   THIS MONTH  LAST MONTH  CHANGE
+        ───────────────────────  ──────────  ──────────  ──────
+        tickets                           2           0      +2
+        response on time rate        100.0%           –       –
+        resolution on time rate      100.0%           –       –
+        resolution rate               50.0%           –       –
+        satisfaction mean              5.00           –       –
+        share satisfied              100.0%           –       –
+        reopen rate                    0.0%           –       –
+        closed loop rate             100.0%           –       –
 
-        TARGET                         GOAL            ACTUAL  STATUS  MEASURED
-        ─────────────────────────────  ──────────────  ──────  ──────  ─────────────────────────────────────────────────────────────────────────────────────────────────────
-        high priority resolution rate  ≥ 95.0%         100.0%  met     1 of 1 urgent and high priority tickets resolved
-        satisfaction                   ≥ 4.5 or ≥ 90%  5.00    met     mean 5.00 of 5 over 1 reviews, 100.0% satisfied (target: mean at least 4.5 or at least 90% satisfied)
-        closed loop                    ≥ 100.0%        100.0%  met     2 of 2 tickets archived or still within their deadlines
+        TARGET                         GOAL                      ACTUAL  STATUS  WHAT WAS MEASURED
+        ─────────────────────────────  ────────────────────────  ──────  ──────  ─────────────────────────────────────────────────────────────────────────────────────────────────────
+        high priority resolution rate  ≥ 95.0%                   100.0%  met     1 of 1 urgent and high priority tickets due resolved by their deadline; 0 not due yet
+        satisfaction                   ≥ 4.5 or ≥ 90% satisfied  5.00    met     mean 5.00 of 5 over 1 reviews, 100.0% satisfied (target: mean at least 4.5 or at least 90% satisfied)
+        closed loop                    ≥ 100.0%                  100.0%  met     2 of 2 tickets archived or still within their deadlines
 
         KIND        TICKETS   SHARE
         ──────────  ───────  ──────
@@ -668,7 +674,7 @@ fn monthly_report_text() {
         medium           1                 –         0             0.0%                   –
         low              0                 –         0                –                   –
 
-        satisfaction: mean 5.00 over 1 reviews, 100.0% satisfied · reopened 0 (0.0% of reviewed)
+        satisfaction: mean 5.00 over 1 reviews (every round's), 100.0% satisfied · reopened 0 (0.0% of reviewed tickets)
           1     0
           2     0
           3     0
@@ -684,17 +690,55 @@ fn monthly_report_text() {
         ───────  ───────  ─────  ─────────────  ──────────────
         APP            1  50.0%          50.0%  priority topic
 
-        DEPARTMENT        VOLUME  MEDIAN 1ST RESPONSE  P90 1ST RESPONSE  RESOLUTION RATE  ON TIME  SATISFACTION
-        ────────────────  ──────  ───────────────────  ────────────────  ───────────────  ───────  ────────────
-        after_sales            1                    –                 –             0.0%        –             –
-        customer_service       0                    –                 –                –        –             –
-        logistics              0                    –                 –                –        –             –
-        marketing              0                    –                 –                –        –             –
-        operations             0                    –                 –                –        –             –
-        product                0                    –                 –                –        –             –
-        quality                0                    –                 –                –        –             –
-        technical              1               45 min            45 min           100.0%   100.0%          5.00
+        DEPARTMENT        VOLUME  MEDIAN FIRST RESPONSE  P90 FIRST RESPONSE  RESOLUTION RATE  ON TIME  SATISFACTION
+        ────────────────  ──────  ─────────────────────  ──────────────────  ───────────────  ───────  ────────────
+        after_sales            1                      –                   –             0.0%        –             –
+        customer_service       0                      –                   –                –        –             –
+        logistics              0                      –                   –                –        –             –
+        marketing              0                      –                   –                –        –             –
+        operations             0                      –                   –                –        –             –
+        product                0                      –                   –                –        –             –
+        quality                0                      –                   –                –        –             –
+        technical              1                 45 min              45 min           100.0%   100.0%          5.00
 
         adopted suggestions: 0 (0 customers told) · archived 1 · closed loop 100.0%
     "#]].assert_eq(&text);
+}
+
+/// The same month in Chinese: every heading and label, the figures unchanged.
+#[test]
+fn monthly_report_text_in_chinese() {
+    let report = small_month_report();
+    let chinese = View {
+        lang: reports::Lang::Zh,
+        ..view()
+    };
+    let text = cli::render::report_text(&report, &chinese);
+    for label in [
+        "月度报告 2026-11",
+        "工单 2 件，投诉 2 件",
+        "时限判定时间 2026-11-03 10:00 +08:00",
+        "指标",
+        "本月",
+        "上月",
+        "高优先级解决率",
+        "达成",
+        "满意度：1 条评价",
+        "按时解决",
+        "首次响应中位数",
+        "投诉",
+        "紧急",
+    ] {
+        assert!(text.contains(label), "{label} missing from:\n{text}");
+    }
+    for english in [
+        "Monthly report",
+        "FIGURE",
+        "THIS MONTH",
+        "TARGET",
+        "met ",
+        "PRIORITY",
+    ] {
+        assert!(!text.contains(english), "{english} in:\n{text}");
+    }
 }

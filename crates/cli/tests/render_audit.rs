@@ -31,6 +31,7 @@ fn view() -> View {
     View {
         offset: FixedOffset::east_opt(8 * 3600).unwrap(),
         style: Style::PLAIN,
+        lang: reports::Lang::En,
     }
 }
 
@@ -88,8 +89,8 @@ fn violations() -> Vec<Violation> {
 fn the_rule_audit_lists_counts_findings_and_their_evidence() {
     expect![[r#"
         month:           2026-11
-        received:        2026-11-01 00:00 – 2026-12-01 00:00 (before)
-        as of:           2026-12-01 10:00
+        received:        2026-11-01 00:00 +08:00 – 2026-12-01 00:00 +08:00 (before)
+        as of:           2026-12-01 10:00 +08:00
         log position:    1204
         configuration:   cfg-7c1e
         tickets checked: 57
@@ -103,10 +104,10 @@ fn the_rule_audit_lists_counts_findings_and_their_evidence() {
         archived without review           1
         solution without approval         0
 
-        ticket               rule                     round  due               happened          evidence
-        ───────────────────  ───────────────────────  ─────  ────────────────  ────────────────  ──────────────────────────────
-        261102-0Q8ZK-N1W4TF  response late                1  2026-11-02 12:00  2026-11-02 13:30  #12 received, #40 acknowledged
-        261103-0Q9AA-K2M8QX  archived without review      2  –                 2026-11-05 17:00  #311 archived
+        ticket               rule                     round  due                      happened                 evidence
+        ───────────────────  ───────────────────────  ─────  ───────────────────────  ───────────────────────  ──────────────────────────────
+        261102-0Q8ZK-N1W4TF  response late                1  2026-11-02 12:00 +08:00  2026-11-02 13:30 +08:00  #12 received, #40 acknowledged
+        261103-0Q9AA-K2M8QX  archived without review      2  –                        2026-11-05 17:00 +08:00  #311 archived
 
         261102-0Q8ZK-N1W4TF response_late: the first response came 1 h 30 min after the respond-by deadline
         261103-0Q9AA-K2M8QX archived_without_review: archived in round 2 without the customer's rating
@@ -117,8 +118,8 @@ fn the_rule_audit_lists_counts_findings_and_their_evidence() {
 fn a_clean_month_says_so() {
     expect![[r#"
         month:           2026-11
-        received:        2026-11-01 00:00 – 2026-12-01 00:00 (before)
-        as of:           2026-12-01 10:00
+        received:        2026-11-01 00:00 +08:00 – 2026-12-01 00:00 +08:00 (before)
+        as of:           2026-12-01 10:00 +08:00
         log position:    1204
         configuration:   cfg-7c1e
         tickets checked: 57

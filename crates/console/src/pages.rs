@@ -6,6 +6,7 @@ use crate::actions::{perform, Action, Failed, Refusal};
 use crate::answer::{page, PageError};
 use crate::backend::as_person;
 use crate::error::ConsoleError;
+use crate::i18n::Lang;
 use crate::queue::{load, QueueQuery};
 use crate::routes::{context, html, Shared};
 use crate::views::layout::{page as frame_page, Frame};
@@ -309,7 +310,12 @@ pub async fn reports(
         .into_inner()
         .report
         .and_then(|message| reports::proto_conv::from_proto(&message, state.offset).ok())
-        .map(|report| report.to_html());
+        .map(|report| {
+            report.to_html_in(match lang {
+                Lang::Zh => reports::Lang::Zh,
+                Lang::En => reports::Lang::En,
+            })
+        });
     let adopted = reports
         .adopted_suggestions(
             as_person(

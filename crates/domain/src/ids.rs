@@ -2,13 +2,22 @@
 //!
 //! # Ticket id layout
 //!
-//! A ticket id looks like `260315-0Q8ZK-N1W4TF` and is read as three groups:
+//! A ticket id looks like `260315-F0MWE-R1R00M` and is read as three groups:
 //!
 //! | part | characters | meaning |
 //! | --- | --- | --- |
-//! | `YYMMDD` | 6 decimal digits | the UTC date the id was made (years 2000 to 2099) |
-//! | `XXXXX-XXXXX` | 10 Crockford base32 symbols = 50 bits | 27 bits millisecond of the UTC day, 10 bits node id (0..=1023), 13 bits sequence within the millisecond (0..=8191) |
+//! | `YYMMDD` | 6 decimal digits | the date the id was made, in the business calendar's zone (years 2000 to 2099) |
+//! | `XXXXX-XXXXX` | 10 Crockford base32 symbols = 50 bits | 27 bits millisecond of that local day, 10 bits node id (0..=1023), 13 bits sequence within the millisecond (0..=8191) |
 //! | last symbol | 1 Crockford base32 symbol | a Luhn mod 32 check symbol over the 16 symbols before it |
+//!
+//! The date and time are the wall clock of the business calendar's UTC offset
+//! (`[calendar] utc_offset`, +08:00 by default; intake passes it with
+//! [`TicketIdGenerator::dated_in`]), so a ticket received at 03:22 on 7 December in Beijing
+//! carries `261207`, the date every time shown next to it has. Ids made before intake dated
+//! them locally carry the UTC date; they parse exactly as before (the text does not say which
+//! zone it was dated in, and nothing but the reader's eye depends on it: ids are never turned
+//! back into instants for a decision). A generator [`TicketIdGenerator::new`] without an
+//! offset dates in UTC.
 //!
 //! Crockford's alphabet (`0123456789ABCDEFGHJKMNPQRSTVWXYZ`) leaves out I, L, O and U, so an id
 //! is hard to misread, and it is in ASCII order, so the canonical text of ids sorts exactly
@@ -20,7 +29,7 @@
 //! and spaces, and reads O as 0 and I or L as 1.
 
 use crate::DomainError;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use uuid::Uuid;
@@ -61,10 +70,11 @@ fn last_representable_millisecond() -> i64 {
     (last_day - epoch_date()).num_days() * MILLIS_PER_DAY + MILLIS_PER_DAY - 1
 }
 
-/// Milliseconds since 2000-01-01T00:00:00Z, clamped into the range ticket ids can name.
-fn millis_since_epoch(now: DateTime<Utc>) -> i64 {
-    let epoch = Utc.from_utc_datetime(&epoch_date().and_hms_opt(0, 0, 0).expect("midnight exists"));
-    (now - epoch)
+/// Milliseconds of local wall-clock time since 2000-01-01 00:00 (local), clamped into the range
+/// ticket ids can name.
+fn millis_since_epoch(local: NaiveDateTime) -> i64 {
+    let epoch = epoch_date().and_hms_opt(0, 0, 0).expect("midnight exists");
+    (local - epoch)
         .num_milliseconds()
         .clamp(0, last_representable_millisecond())
 }
@@ -162,7 +172,7 @@ impl TicketId {
         }
         if values.len() != TICKET_ID_SYMBOLS {
             return Err(invalid(format!(
-                "expected {TICKET_ID_SYMBOLS} symbols like 260315-0Q8ZK-N1W4TF, got {}",
+                "expected {TICKET_ID_SYMBOLS} symbols like 260315-F0MWE-R1R00M, got {}",
                 values.len()
             )));
         }
@@ -214,18 +224,26 @@ impl TicketId {
         self.parts
     }
 
-    /// The canonical text, e.g. `260315-0Q8ZK-N1W4TF`.
+    /// The canonical text, e.g. `260315-F0MWE-R1R00M`.
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
-    /// The instant (to the millisecond) the id was made at, as the generator saw it.
-    pub fn created_at(&self) -> DateTime<Utc> {
+    /// The wall-clock date and time (to the millisecond) written into the id: local time of
+    /// the offset its generator dated it in.
+    pub fn local_time(&self) -> NaiveDateTime {
         let parts = self.parts();
         let millis = i64::from(parts.day) * MILLIS_PER_DAY + i64::from(parts.millisecond_of_day);
-        let epoch =
-            Utc.from_utc_datetime(&epoch_date().and_hms_opt(0, 0, 0).expect("midnight exists"));
-        epoch + chrono::Duration::milliseconds(millis)
+        epoch_date().and_hms_opt(0, 0, 0).expect("midnight exists")
+            + chrono::Duration::milliseconds(millis)
+    }
+
+    /// The instant the id was made at, given the offset its generator dated it in (UTC for
+    /// ids made before intake dated them in the business calendar's zone).
+    pub fn created_at(&self, offset: FixedOffset) -> DateTime<Utc> {
+        Utc.from_utc_datetime(
+            &(self.local_time() - chrono::Duration::seconds(i64::from(offset.local_minus_utc()))),
+        )
     }
 
     /// The node id of the intake replica that made the id.
@@ -275,6 +293,8 @@ impl<'de> Deserialize<'de> for TicketId {
 #[derive(Debug, Clone)]
 pub struct TicketIdGenerator {
     node: u16,
+    /// The zone the ids are dated in: the business calendar's UTC offset.
+    offset: FixedOffset,
     /// The millisecond (since 2000-01-01) and sequence of the last id made, if any.
     last: Option<(i64, u16)>,
 }
@@ -285,8 +305,17 @@ impl TicketIdGenerator {
     pub fn new(node: u16) -> Self {
         Self {
             node: node & MAX_NODE,
+            offset: FixedOffset::east_opt(0).expect("UTC is a valid offset"),
             last: None,
         }
+    }
+
+    /// The same generator, dating its ids in `offset` (the business calendar's UTC offset)
+    /// rather than UTC.
+    #[must_use]
+    pub fn dated_in(mut self, offset: FixedOffset) -> Self {
+        self.offset = offset;
+        self
     }
 
     /// A generator for replica `node`, refusing node ids above [`MAX_NODE`].
@@ -308,7 +337,7 @@ impl TicketIdGenerator {
     /// The next id: strictly greater than every id this generator made before, even when
     /// `now` goes backwards or many ids fall in one millisecond.
     pub fn next(&mut self, now: DateTime<Utc>) -> TicketId {
-        let wanted = millis_since_epoch(now);
+        let wanted = millis_since_epoch(now.with_timezone(&self.offset).naive_local());
         let (millisecond, sequence) = match self.last {
             None => (wanted, 0),
             Some((last_millisecond, _)) if wanted > last_millisecond => (wanted, 0),
@@ -479,6 +508,10 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    fn utc() -> FixedOffset {
+        FixedOffset::east_opt(0).expect("UTC")
+    }
+
     fn instant(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
             .expect("test instants are valid rfc 3339")
@@ -504,8 +537,32 @@ mod tests {
         expect_test::expect!["260315-84XME-R1R00T"].assert_eq(id.as_str());
         assert_eq!(id.node(), 7);
         assert_eq!(id.sequence(), 0);
-        assert_eq!(id.created_at(), instant("2026-03-15T09:30:00.123Z"));
+        assert_eq!(id.created_at(utc()), instant("2026-03-15T09:30:00.123Z"));
         assert_eq!(id.stream_id(), format!("ticket-{id}"));
+    }
+
+    #[test]
+    fn ids_are_dated_in_the_business_calendars_zone_and_old_utc_ids_still_parse() {
+        let beijing = FixedOffset::east_opt(8 * 3600).expect("+08:00");
+        // 03:22 on 7 December in Beijing is still 6 December in UTC.
+        let received = instant("2026-12-06T19:22:00Z");
+        let id = TicketIdGenerator::new(4).dated_in(beijing).next(received);
+        assert!(id.as_str().starts_with("261207-"), "{id}");
+        assert_eq!(id.local_time().to_string(), "2026-12-07 03:22:00");
+        assert_eq!(id.created_at(beijing), received);
+        // An id of the same instant dated in UTC (as intake made them before) still parses.
+        let old = TicketIdGenerator::new(4).next(received);
+        assert!(old.as_str().starts_with("261206-"), "{old}");
+        assert_eq!(TicketId::parse(old.as_str()), Ok(old.clone()));
+        assert_eq!(old.created_at(utc()), received);
+        // Dating later ids ahead of UTC keeps them after the UTC-dated ones.
+        assert!(id > old);
+        // A negative offset dates the evening before.
+        let new_york = FixedOffset::west_opt(5 * 3600).expect("-05:00");
+        let id = TicketIdGenerator::new(4)
+            .dated_in(new_york)
+            .next(instant("2026-12-07T02:00:00Z"));
+        assert!(id.as_str().starts_with("261206-"), "{id}");
     }
 
     #[test]
@@ -631,10 +688,10 @@ mod tests {
             .collect();
         let last_in_millisecond = &ids[usize::from(MAX_SEQUENCE)];
         assert_eq!(last_in_millisecond.sequence(), MAX_SEQUENCE);
-        assert_eq!(last_in_millisecond.created_at(), now);
+        assert_eq!(last_in_millisecond.created_at(utc()), now);
         let borrowed = &ids[usize::from(MAX_SEQUENCE) + 1];
         assert_eq!(borrowed.sequence(), 0);
-        assert_eq!(borrowed.created_at(), instant("2026-05-02T00:00:00Z"));
+        assert_eq!(borrowed.created_at(utc()), instant("2026-05-02T00:00:00Z"));
         assert!(borrowed.as_str().starts_with("260502-"));
         assert!(borrowed > last_in_millisecond);
     }
@@ -647,7 +704,7 @@ mod tests {
         let much_earlier = generator.next(instant("1999-01-01T00:00:00Z"));
         assert!(after_step_back > first);
         assert!(much_earlier > after_step_back);
-        assert_eq!(after_step_back.created_at(), first.created_at());
+        assert_eq!(after_step_back.created_at(utc()), first.created_at(utc()));
         let later = generator.next(instant("2026-05-01T10:00:01Z"));
         assert_eq!(later.sequence(), 0);
         assert!(later > much_earlier);

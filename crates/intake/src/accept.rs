@@ -38,10 +38,12 @@ impl Intake {
         accept_timeout: Duration,
         metrics: IntakeMetrics,
     ) -> Self {
+        // Ticket numbers carry the date of the business calendar's zone (docs/intake.md).
+        let ticket_ids = TicketIdGenerator::new(node_id).dated_in(rules.calendar().offset());
         Self {
             rules,
             outbox,
-            ticket_ids: Mutex::new(TicketIdGenerator::new(node_id)),
+            ticket_ids: Mutex::new(ticket_ids),
             node_id,
             accept_timeout,
             metrics,

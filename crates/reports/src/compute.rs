@@ -7,7 +7,8 @@ use crate::model::{
     SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,
 };
 use crate::public::Adoption;
-use crate::YearMonth;
+use crate::sections::{closed_loop_detail, high_priority_detail, satisfaction_detail};
+use crate::{Lang, YearMonth};
 use chrono::{DateTime, Utc};
 use domain::types::{ContentType, Kind, Policy, Priority};
 use domain::{Rules, Ticket};
@@ -223,7 +224,7 @@ impl<'a> ReportBuilder<'a> {
             on_time_by_priority,
             satisfaction,
             reopened: accumulator.reopened,
-            reopen_rate: ratio(accumulator.reopened, accumulator.satisfaction.reviews),
+            reopen_rate: ratio(accumulator.reopened, accumulator.reviewed_tickets),
             top_keywords,
             top_products,
             departments,
@@ -332,7 +333,7 @@ struct TicketFacts {
     resolution_due: bool,
     resolved: bool,
     resolved_on_time: bool,
-    latest_score: Option<u8>,
+    reviewed: bool,
     reopened: bool,
     archived: bool,
     closed_loop: bool,
@@ -355,13 +356,6 @@ impl TicketFacts {
         let resolved_at = ticket.resolved_at;
         let resolved = resolved_at.is_some() || archived;
         let resolved_on_time = resolved_at.is_some_and(|at| met(at, resolve_by));
-        let latest_score = ticket.satisfaction.or_else(|| {
-            ticket
-                .previous_rounds
-                .iter()
-                .rev()
-                .find_map(|round| round.satisfaction)
-        });
         // Within deadlines: no deadline of the current round that is still open has passed.
         let current_respond_open = ticket.responded_at.is_none() && passed(ticket.respond_by);
         let current_resolve_open = ticket.resolved_at.is_none() && passed(ticket.resolve_by);
@@ -374,12 +368,22 @@ impl TicketFacts {
             resolution_due: resolved || passed(resolve_by),
             resolved,
             resolved_on_time,
-            latest_score,
+            reviewed: review_scores(ticket).next().is_some(),
             reopened: !ticket.previous_rounds.is_empty(),
             archived,
             closed_loop,
         }
     }
+}
+
+/// Every review the ticket was given, round by round: an earlier round's 3★ that reopened the
+/// ticket counts as much as the later round's 5★.
+fn review_scores(ticket: &Ticket) -> impl Iterator<Item = u8> + '_ {
+    ticket
+        .previous_rounds
+        .iter()
+        .filter_map(|round| round.satisfaction)
+        .chain(ticket.satisfaction)
 }
 
 /// Response and resolution counts of a group of tickets.
@@ -648,26 +652,24 @@ fn targets(
     let mut high = OnTimeCounts::default();
     high.merge(&priorities[priority_index(Priority::Urgent)]);
     high.merge(&priorities[priority_index(Priority::High)]);
-    let high_target = if high.received == 0 {
-        TargetCheck {
-            name: "high_priority_resolution_rate".to_owned(),
-            target: 0.95,
-            actual: 1.0,
-            met: true,
-            detail: "no urgent or high priority tickets were received in the month".to_owned(),
-        }
+    // Only tickets whose resolution was due count: resolved, or their resolve-by passed
+    // before the report's time. An urgent ticket due tomorrow is neither met nor missed yet.
+    let actual = if high.resolution_due == 0 {
+        1.0
     } else {
-        let actual = ratio(high.resolved, high.received);
-        TargetCheck {
-            name: "high_priority_resolution_rate".to_owned(),
-            target: 0.95,
-            actual,
-            met: actual >= 0.95,
-            detail: format!(
-                "{} of {} urgent and high priority tickets resolved",
-                high.resolved, high.received
-            ),
-        }
+        ratio(high.resolved_on_time, high.resolution_due)
+    };
+    let high_target = TargetCheck {
+        name: "high_priority_resolution_rate".to_owned(),
+        target: 0.95,
+        actual,
+        met: actual >= 0.95,
+        detail: high_priority_detail(
+            Lang::En,
+            high.resolved_on_time,
+            high.resolution_due,
+            high.received,
+        ),
     };
     let satisfaction_target = TargetCheck {
         name: "satisfaction".to_owned(),
@@ -675,16 +677,7 @@ fn targets(
         actual: satisfaction.mean,
         met: satisfaction.reviews > 0
             && (satisfaction.mean >= 4.5 || satisfaction.share_satisfied >= 0.90),
-        detail: if satisfaction.reviews == 0 {
-            "no reviews were recorded for the month's tickets".to_owned()
-        } else {
-            format!(
-                "mean {:.2} of 5 over {} reviews, {:.1}% satisfied (target: mean at least 4.5 or at least 90% satisfied)",
-                satisfaction.mean,
-                satisfaction.reviews,
-                satisfaction.share_satisfied * 100.0
-            )
-        },
+        detail: satisfaction_detail(Lang::En, satisfaction),
     };
     let closed_loop_target = TargetCheck {
         name: "closed_loop".to_owned(),
@@ -695,9 +688,7 @@ fn targets(
             ratio(closed_loop, tickets)
         },
         met: closed_loop == tickets,
-        detail: format!(
-            "{closed_loop} of {tickets} tickets archived or still within their deadlines"
-        ),
+        detail: closed_loop_detail(Lang::En, closed_loop, tickets),
     };
     vec![high_target, satisfaction_target, closed_loop_target]
 }
@@ -714,6 +705,8 @@ struct MonthAccumulator {
     priorities: [OnTimeCounts; 5],
     channels: HashMap<String, u64>,
     satisfaction: ScoreCounts,
+    /// Tickets with at least one review (the denominator of the reopen rate).
+    reviewed_tickets: u64,
     reopened: u64,
     distinct_problems: u64,
     reporters: u64,
@@ -743,9 +736,10 @@ impl MonthAccumulator {
                 self.channels.insert(ticket.channel.clone(), 1);
             }
         }
-        if let Some(score) = facts.latest_score {
+        for score in review_scores(ticket) {
             self.satisfaction.add(score);
         }
+        self.reviewed_tickets += u64::from(facts.reviewed);
         self.reopened += u64::from(facts.reopened);
         // A ticket linked to a parent problem is counted into its parent: the problem counts
         // once, with every reporter.
@@ -769,7 +763,7 @@ impl MonthAccumulator {
                     None => self.departments.entry(department.to_owned()).or_default(),
                 };
                 entry.on_time.add(&facts);
-                if let Some(score) = facts.latest_score {
+                for score in review_scores(ticket) {
                     entry.scores.add(score);
                 }
                 if let Some(milliseconds) = facts.first_response_ms {
@@ -880,7 +874,7 @@ impl MonthAccumulator {
             resolution_rate: ratio(total.resolved, total.received),
             satisfaction_mean: scores.mean,
             share_satisfied: scores.share_satisfied,
-            reopen_rate: ratio(self.reopened, self.satisfaction.reviews),
+            reopen_rate: ratio(self.reopened, self.reviewed_tickets),
             closed_loop_rate: closed_loop_rate(self.closed_loop, self.tickets),
         }
     }

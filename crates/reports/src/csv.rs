@@ -140,7 +140,7 @@ impl MonthlyReport {
                 }
                 Section::Headline(figures) => {
                     for figure in figures {
-                        rows.change(figure.0);
+                        rows.change(figure.change);
                     }
                 }
             }

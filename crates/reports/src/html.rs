@@ -1,6 +1,8 @@
 //! The report as one self-contained HTML page: inline CSS and SVG charts, no scripts, no
-//! fonts or images from anywhere, so it opens offline and prints as it shows.
+//! fonts or images from anywhere, so it opens offline and prints as it shows. Its labels are
+//! in the reader's language ([`Lang`]); times are in the business calendar's zone, named.
 
+use crate::lang::Lang;
 use crate::model::{CategoryShare, MonthlyReport};
 use crate::sections::{
     percent, yes_no, Adopted, Departments, HeadlineFigure, OnTimeRow, ProblemTable, Satisfaction,
@@ -27,11 +29,11 @@ td.text,th.text{text-align:left}\
 svg.chart text{font-size:12px;fill:#222}\
 ";
 
-fn share_bars(shares: &[CategoryShare]) -> Vec<Bar> {
+fn share_bars(shares: &[CategoryShare], lang: Lang) -> Vec<Bar> {
     shares
         .iter()
         .map(|share| Bar {
-            label: share.key.clone(),
+            label: lang.tr(&share.key).to_owned(),
             fraction: share.share,
             text: format!("{} ({})", share.count, percent(share.share)),
         })
@@ -39,66 +41,76 @@ fn share_bars(shares: &[CategoryShare]) -> Vec<Bar> {
 }
 
 impl MonthlyReport {
-    /// The report as one self-contained HTML page: its header, each section in reading
-    /// order, and how to regenerate it.
+    /// The report as one self-contained HTML page in Chinese, the default language
+    /// ([`MonthlyReport::to_html_in`]).
     pub fn to_html(&self) -> String {
+        self.to_html_in(Lang::default())
+    }
+
+    /// The report as one self-contained HTML page with its labels in `lang`: its header, each
+    /// section in reading order, and how to regenerate it.
+    pub fn to_html_in(&self, lang: Lang) -> String {
         let mut html = String::with_capacity(32 * 1024);
-        self.html_header(&mut html);
+        self.html_header(&mut html, lang);
         for section in self.sections() {
             match section {
-                Section::Headline(figures) => headline(&mut html, &figures),
-                Section::Targets(targets) => targets_table(&mut html, &targets),
-                Section::Shares(shares) => shares_charts(&mut html, &shares),
-                Section::OnTime(rows) => on_time(&mut html, &rows),
-                Section::Satisfaction(satisfaction) => satisfaction_chart(&mut html, &satisfaction),
-                Section::Problems(tables) => {
-                    problems(
-                        &mut html,
-                        &tables,
-                        self.distinct_problems,
-                        self.reporters,
-                        self.priority_share_threshold,
-                    );
+                Section::Headline(figures) => headline(&mut html, &figures, lang),
+                Section::Targets(targets) => targets_table(&mut html, &targets, lang),
+                Section::Shares(shares) => shares_charts(&mut html, &shares, lang),
+                Section::OnTime(rows) => on_time(&mut html, &rows, lang),
+                Section::Satisfaction(satisfaction) => {
+                    satisfaction_chart(&mut html, &satisfaction, lang);
                 }
-                Section::Departments(departments) => departments_table(&mut html, &departments),
-                Section::Adopted(adopted) => adopted_table(&mut html, &adopted),
+                Section::Problems(tables) => problems(&mut html, &tables, self, lang),
+                Section::Departments(departments) => {
+                    departments_table(&mut html, &departments, lang);
+                }
+                Section::Adopted(adopted) => adopted_table(&mut html, &adopted, lang),
             }
         }
-        self.html_footer(&mut html);
+        self.html_footer(&mut html, lang);
         html.push('\n');
         html
     }
 
     /// The document's head and the report's title with what it was computed from.
-    fn html_header(&self, html: &mut String) {
+    fn html_header(&self, html: &mut String, lang: Lang) {
         let scope = self.department.as_deref().map_or_else(
-            || "all departments".to_owned(),
-            |name| format!("department {name}"),
+            || lang.tr("all departments").to_owned(),
+            |name| format!("{} {name}", lang.tr("department")),
+        );
+        let title = format!("{} {}", lang.tr("Monthly report"), self.month);
+        let _ = write!(
+            html,
+            r#"<!DOCTYPE html><html lang="{tag}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title><style>{STYLE}</style></head><body>"#,
+            tag = lang.html_tag(),
         );
         let _ = write!(
             html,
-            r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Monthly report {month} · 月度报告</title><style>{STYLE}</style></head><body>"#,
-            month = self.month,
-        );
-        let _ = write!(
-            html,
-            r#"<header><h1>Monthly report {month} · 月度报告</h1><p class="meta">{scope} · tickets received from {start} to {end} (UTC) · computed at log position <b id="log-position">{position}</b>, configuration <b id="config-version">{config}</b>, calendar {calendar}, deadlines judged as of {as_of}</p></header>"#,
-            month = self.month,
+            r#"<header><h1>{title}</h1><p class="meta">{scope} · {received} {start} {to} {end} · {computed} <b id="log-position">{position}</b>, {configuration} <b id="config-version">{config}</b>, {calendar_label} {calendar}, {judged} {as_of}</p></header>"#,
             scope = escape(&scope),
-            start = self.month_start.format("%Y-%m-%d %H:%M"),
-            end = self.month_end.format("%Y-%m-%d %H:%M"),
+            received = lang.tr("tickets received from"),
+            start = self.local_time(self.month_start),
+            to = lang.tr("to"),
+            end = self.local_time(self.month_end),
+            computed = lang.tr("computed at log position"),
             position = self.log_position,
+            configuration = lang.tr("configuration"),
             config = escape(&self.config_version),
+            calendar_label = lang.tr("calendar"),
             calendar = escape(&self.calendar_version),
-            as_of = self.as_of.format("%Y-%m-%d %H:%M:%S UTC"),
+            judged = lang.tr("deadlines judged as of"),
+            as_of = self.local_time(self.as_of),
         );
     }
 
     /// How to regenerate the report, and the end of the document.
-    fn html_footer(&self, html: &mut String) {
+    fn html_footer(&self, html: &mut String, lang: Lang) {
         let _ = write!(
             html,
-            r#"<footer class="meta"><p>Regenerate exactly from the workflow's event log: <code>cloop report monthly --month {month}{department} --db workflow.db --at-position {position}</code>. Definitions of every figure: docs/reports.md.</p></footer></body></html>"#,
+            r#"<footer class="meta"><p>{regenerate} <code>cloop report monthly --month {month}{department} --db workflow.db --at-position {position}</code>. {definitions}</p></footer></body></html>"#,
+            regenerate = lang.tr("Regenerate exactly from the workflow's event log:"),
+            definitions = lang.tr("Definitions of every figure: docs/reports.md."),
             month = self.month,
             department = self
                 .department
@@ -111,8 +123,12 @@ impl MonthlyReport {
 }
 
 /// Headline figures with their month-on-month change: green for better, red for worse.
-fn headline(html: &mut String, figures: &[HeadlineFigure<'_>]) {
-    html.push_str(r#"<section id="headline"><h2>Headline figures</h2><div class="cards">"#);
+fn headline(html: &mut String, figures: &[HeadlineFigure<'_>], lang: Lang) {
+    let _ = write!(
+        html,
+        r#"<section id="headline"><h2>{}</h2><div class="cards">"#,
+        lang.tr("Headline figures")
+    );
     for figure in figures {
         let class = match figure.trend() {
             Trend::Better => "up",
@@ -121,81 +137,112 @@ fn headline(html: &mut String, figures: &[HeadlineFigure<'_>]) {
         };
         let _ = write!(
             html,
-            r#"<div class="card"><div class="label">{name}</div><div class="value">{value}</div><div class="{class}">{delta} vs {previous}</div></div>"#,
-            name = escape(&figure.label()),
+            r#"<div class="card"><div class="label">{name}</div><div class="value">{value}</div><div class="{class}">{delta} {vs} {previous}</div></div>"#,
+            name = escape(&figure.label(lang)),
             value = figure.current(),
-            delta = figure.delta(),
+            delta = figure.delta(lang),
+            vs = lang.tr("vs"),
             previous = figure.previous(),
         );
     }
     html.push_str("</div></section>");
 }
 
-fn targets_table(html: &mut String, targets: &[TargetRow<'_>]) {
-    html.push_str(r#"<section id="targets"><h2>Targets</h2><table><tr><th class="text">target</th><th>goal</th><th>actual</th><th class="text">status</th><th class="text">what was measured</th></tr>"#);
+fn targets_table(html: &mut String, targets: &[TargetRow<'_>], lang: Lang) {
+    let _ = write!(
+        html,
+        r#"<section id="targets"><h2>{}</h2><table><tr>{}</tr>"#,
+        lang.tr("Targets"),
+        header_cells(
+            lang,
+            &["target", "goal", "actual", "status", "what was measured"],
+            &[0, 3, 4]
+        ),
+    );
     for target in targets {
-        let mut goal = target.goal();
-        if target.is_score() {
-            goal.push_str(" satisfied");
-        }
         let _ = write!(
             html,
-            r#"<tr><td class="text">{name}</td><td>{goal}</td><td>{actual}</td><td class="text"><span class="{status}">{status}</span></td><td class="text">{detail}</td></tr>"#,
-            name = escape(&target.label()),
-            goal = escape(&goal),
+            r#"<tr><td class="text">{name}</td><td>{goal}</td><td>{actual}</td><td class="text"><span class="{status}">{status_text}</span></td><td class="text">{detail}</td></tr>"#,
+            name = escape(&target.label(lang)),
+            goal = escape(&target.goal(lang)),
             actual = target.actual(),
             status = target.status(),
-            detail = escape(&target.0.detail),
+            status_text = target.status_text(lang),
+            detail = escape(&target.detail(lang)),
         );
     }
     html.push_str("</table></section>");
 }
 
-fn shares_charts(html: &mut String, shares: &Shares<'_>) {
+fn shares_charts(html: &mut String, shares: &Shares<'_>, lang: Lang) {
     let kind_slices: Vec<(String, u64)> = shares
         .kind
         .shares
         .iter()
-        .map(|share| (share.key.clone(), share.count))
+        .map(|share| (lang.tr(&share.key).to_owned(), share.count))
         .collect();
     let _ = write!(
         html,
-        r#"<section id="shares"><h2>Shares · {tickets} tickets, {complaints} complaints</h2><div class="grid"><div><h3>By kind</h3>{kind}</div><div><h3>By channel</h3>{channel}</div><div><h3>By content type</h3>{content}</div><div><h3>By priority</h3>{priority}</div></div></section>"#,
-        tickets = shares.tickets,
-        complaints = shares.complaints,
-        kind = pie_chart("tickets by kind", &kind_slices),
+        r#"<section id="shares"><h2>{heading} · {counts}</h2><div class="grid"><div><h3>{by_kind}</h3>{kind}</div><div><h3>{by_channel}</h3>{channel}</div><div><h3>{by_content}</h3>{content}</div><div><h3>{by_priority}</h3>{priority}</div></div></section>"#,
+        heading = lang.tr("Shares"),
+        counts = match lang {
+            Lang::En => format!(
+                "{} tickets, {} complaints",
+                shares.tickets, shares.complaints
+            ),
+            Lang::Zh => format!("工单 {} 件，投诉 {} 件", shares.tickets, shares.complaints),
+        },
+        by_kind = lang.tr("By kind"),
+        by_channel = lang.tr("By channel"),
+        by_content = lang.tr("By content type"),
+        by_priority = lang.tr("By priority"),
+        kind = pie_chart(lang.tr("By kind"), &kind_slices),
         channel = bar_chart(
-            "tickets by channel",
-            &share_bars(shares.channel.shares),
+            lang.tr("By channel"),
+            &share_bars(shares.channel.shares, lang),
             PALETTE[0]
         ),
         content = bar_chart(
-            "tickets by content type",
-            &share_bars(shares.content_type.shares),
+            lang.tr("By content type"),
+            &share_bars(shares.content_type.shares, lang),
             PALETTE[2]
         ),
         priority = bar_chart(
-            "tickets by priority",
-            &share_bars(shares.priority.shares),
+            lang.tr("By priority"),
+            &share_bars(shares.priority.shares, lang),
             PALETTE[3]
         ),
     );
 }
 
+/// A table's header row: each label in `lang`, the columns in `text` left-aligned.
+fn header_cells(lang: Lang, labels: &[&str], text: &[usize]) -> String {
+    let mut cells = String::new();
+    for (index, label) in labels.iter().enumerate() {
+        let class = if text.contains(&index) {
+            r#" class="text""#
+        } else {
+            ""
+        };
+        let _ = write!(cells, "<th{class}>{}</th>", escape(lang.tr(label)));
+    }
+    cells
+}
+
 /// On-time rates per priority: a paired bar chart, then the table.
-fn on_time(html: &mut String, rows: &[OnTimeRow<'_>]) {
+fn on_time(html: &mut String, rows: &[OnTimeRow<'_>], lang: Lang) {
     let bars: Vec<(String, Bar, Bar)> = rows
         .iter()
         .map(|row| {
             (
-                row.label().to_owned(),
+                lang.tr(row.label()).to_owned(),
                 Bar {
-                    label: "response".to_owned(),
+                    label: lang.tr("response").to_owned(),
                     fraction: row.0.response_on_time_rate,
                     text: row.response_with_counts(),
                 },
                 Bar {
-                    label: "resolution".to_owned(),
+                    label: lang.tr("resolution").to_owned(),
                     fraction: row.0.resolution_on_time_rate,
                     text: row.resolution_with_counts(),
                 },
@@ -204,19 +251,32 @@ fn on_time(html: &mut String, rows: &[OnTimeRow<'_>]) {
         .collect();
     let _ = write!(
         html,
-        r#"<section id="on-time"><h2>On-time rates per priority</h2>{}"#,
+        r#"<section id="on-time"><h2>{}</h2>{}<table><tr>{}</tr>"#,
+        lang.tr("On-time rates per priority"),
         paired_bar_chart(
-            "on-time rates per priority",
-            ["response on time", "resolution on time"],
+            lang.tr("On-time rates per priority"),
+            [lang.tr("response on time"), lang.tr("resolution on time")],
             &bars
-        )
+        ),
+        header_cells(
+            lang,
+            &[
+                "priority",
+                "received",
+                "responded",
+                "response on time",
+                "resolved",
+                "resolution rate",
+                "resolution on time",
+            ],
+            &[0],
+        ),
     );
-    html.push_str(r#"<table><tr><th class="text">priority</th><th>received</th><th>responded</th><th>response on time</th><th>resolved</th><th>resolution rate</th><th>resolution on time</th></tr>"#);
     for row in rows {
         let _ = write!(
             html,
             r#"<tr><td class="text">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-            row.label(),
+            lang.tr(row.label()),
             row.0.received,
             row.0.responded,
             row.response_on_time(),
@@ -228,7 +288,7 @@ fn on_time(html: &mut String, rows: &[OnTimeRow<'_>]) {
     html.push_str("</table></section>");
 }
 
-fn satisfaction_chart(html: &mut String, satisfaction: &Satisfaction<'_>) {
+fn satisfaction_chart(html: &mut String, satisfaction: &Satisfaction<'_>, lang: Lang) {
     let largest = satisfaction.largest_count();
     let summary = satisfaction.summary;
     let score_bars: Vec<Bar> = summary
@@ -244,27 +304,45 @@ fn satisfaction_chart(html: &mut String, satisfaction: &Satisfaction<'_>) {
             text: score.count.to_string(),
         })
         .collect();
+    let line = match lang {
+        Lang::En => format!(
+            "{} reviews (every round's) · mean <b>{:.2}</b> of 5 · {} satisfied (score ≥ {}) · {} tickets reopened for a second round ({} of reviewed tickets)",
+            summary.reviews,
+            summary.mean,
+            percent(summary.share_satisfied),
+            satisfaction.satisfied_threshold,
+            satisfaction.reopened,
+            percent(satisfaction.reopen_rate),
+        ),
+        Lang::Zh => format!(
+            "{} 条评价（含每一轮）· 平均 <b>{:.2}</b> 分（满分 5）· 满意（≥ {} 分）占 {} · {} 件工单重开进入第二轮（占已评价工单的 {}）",
+            summary.reviews,
+            summary.mean,
+            satisfaction.satisfied_threshold,
+            percent(summary.share_satisfied),
+            satisfaction.reopened,
+            percent(satisfaction.reopen_rate),
+        ),
+    };
     let _ = write!(
         html,
-        r#"<section id="satisfaction"><h2>Satisfaction</h2><p>{reviews} reviewed tickets · mean <b>{mean:.2}</b> of 5 · {satisfied} satisfied (score ≥ {threshold}) · {reopened} reopened for a second round ({reopen})</p>{chart}</section>"#,
-        reviews = summary.reviews,
-        mean = summary.mean,
-        satisfied = percent(summary.share_satisfied),
-        threshold = satisfaction.satisfied_threshold,
-        reopened = satisfaction.reopened,
-        reopen = percent(satisfaction.reopen_rate),
-        chart = bar_chart("satisfaction distribution", &score_bars, PALETTE[4]),
+        r#"<section id="satisfaction"><h2>{heading}</h2><p>{line}</p>{chart}</section>"#,
+        heading = lang.tr("Satisfaction"),
+        chart = bar_chart(lang.tr("Satisfaction"), &score_bars, PALETTE[4]),
     );
 }
 
 /// The most frequent problems: a chart of the keywords, then a table of each kind.
-fn problems(
-    html: &mut String,
-    tables: &[ProblemTable<'_>; 2],
-    distinct_problems: u64,
-    reporters: u64,
-    priority_share_threshold: f64,
-) {
+fn problems(html: &mut String, tables: &[ProblemTable<'_>; 2], report: &MonthlyReport, lang: Lang) {
+    let (distinct_problems, reporters, threshold) = (
+        report.distinct_problems,
+        report.reporters,
+        percent(report.priority_share_threshold),
+    );
+    let line = match lang {
+        Lang::En => format!("{distinct_problems} distinct problems from {reporters} reporters: tickets linked to a problem count once, with their reporters. A keyword or product on more than {threshold} of the month's complaints is a priority topic."),
+        Lang::Zh => format!("{distinct_problems} 个不同问题，{reporters} 位反馈人：关联到同一问题的工单只计一次，反馈人都计入。某关键词或产品占本月投诉超过 {threshold} 即为重点问题。"),
+    };
     let keyword_bars: Vec<Bar> = tables[0]
         .problems
         .iter()
@@ -276,26 +354,41 @@ fn problems(
         .collect();
     let _ = write!(
         html,
-        r#"<section id="top-problems"><h2>Most frequent problems</h2><p>{} distinct problems from {} reporters: tickets linked to a problem count once, with their reporters. A keyword or product on more than {} of the month's complaints is a priority topic.</p>{}"#,
-        distinct_problems,
-        reporters,
-        percent(priority_share_threshold),
-        bar_chart("top keywords", &keyword_bars, PALETTE[1]),
+        r#"<section id="top-problems"><h2>{}</h2><p>{line}</p>{}"#,
+        lang.tr("Most frequent problems"),
+        bar_chart(lang.tr("Keywords"), &keyword_bars, PALETTE[1]),
     );
     for table in tables {
-        problems_table(html, table);
+        problems_table(html, table, lang);
     }
     html.push_str("</section>");
 }
 
-fn problems_table(html: &mut String, table: &ProblemTable<'_>) {
+fn problems_table(html: &mut String, table: &ProblemTable<'_>, lang: Lang) {
     let _ = write!(
         html,
-        r#"<h3>{}</h3><table><tr><th class="text">key</th><th>tickets</th><th>reporters</th><th>share</th><th>complaints</th><th>share of complaints</th><th class="text">priority</th></tr>"#,
-        escape(&table.heading())
+        r#"<h3>{}</h3><table><tr>{}</tr>"#,
+        escape(&table.heading(lang)),
+        header_cells(
+            lang,
+            &[
+                "key",
+                "tickets",
+                "reporters",
+                "share",
+                "complaints",
+                "share of complaints",
+                "priority"
+            ],
+            &[0, 6],
+        ),
     );
     if table.problems.is_empty() {
-        html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
+        let _ = write!(
+            html,
+            r#"<tr><td class="text" colspan="7">{}</td></tr>"#,
+            lang.tr("none")
+        );
     }
     for problem in table.problems {
         let _ = write!(
@@ -308,17 +401,36 @@ fn problems_table(html: &mut String, table: &ProblemTable<'_>) {
             problem.complaints,
             percent(problem.complaint_share),
             if problem.priority_flag {
-                r#"<span class="flag">priority topic</span>"#
+                format!(r#"<span class="flag">{}</span>"#, lang.tr("priority topic"))
             } else {
-                ""
+                String::new()
             },
         );
     }
     html.push_str("</table>");
 }
 
-fn departments_table(html: &mut String, departments: &Departments<'_>) {
-    html.push_str(r#"<section id="departments"><h2>Departments</h2><table><tr><th class="text">department</th><th>volume</th><th>median first response</th><th>p90 first response</th><th>median (working time)</th><th>resolution rate</th><th>on-time rate</th><th>satisfaction</th><th>satisfied</th></tr>"#);
+fn departments_table(html: &mut String, departments: &Departments<'_>, lang: Lang) {
+    let _ = write!(
+        html,
+        r#"<section id="departments"><h2>{}</h2><table><tr>{}</tr>"#,
+        lang.tr("Departments"),
+        header_cells(
+            lang,
+            &[
+                "department",
+                "volume",
+                "median first response",
+                "p90 first response",
+                "median (working time)",
+                "resolution rate",
+                "on-time rate",
+                "satisfaction",
+                "satisfied",
+            ],
+            &[0],
+        ),
+    );
     for row in &departments.rows {
         let _ = write!(
             html,
@@ -338,21 +450,49 @@ fn departments_table(html: &mut String, departments: &Departments<'_>) {
     if departments.unassigned > 0 {
         let _ = write!(
             html,
-            r#"<p class="meta">Tickets without a department yet: {}.</p>"#,
+            r#"<p class="meta">{} {}</p>"#,
+            lang.tr("Tickets without a department yet:"),
             departments.unassigned
         );
     }
     html.push_str("</section>");
 }
 
-fn adopted_table(html: &mut String, adopted: &Adopted<'_>) {
+fn adopted_table(html: &mut String, adopted: &Adopted<'_>, lang: Lang) {
+    let line = match lang {
+        Lang::En => format!(
+            "{} adopted or planned, {} customers told.",
+            adopted.count, adopted.customers_told
+        ),
+        Lang::Zh => format!(
+            "已采纳或计划实施 {} 条，已告知客户 {} 位。",
+            adopted.count, adopted.customers_told
+        ),
+    };
     let _ = write!(
         html,
-        r#"<section id="adopted"><h2>Adopted suggestions</h2><p>{} adopted or planned, {} customers told.</p><table><tr><th class="text">ticket</th><th class="text">department</th><th class="text">customer</th><th class="text">suggestion</th><th class="text">solution</th><th class="text">outcome</th><th class="text">customer told</th></tr>"#,
-        adopted.count, adopted.customers_told
+        r#"<section id="adopted"><h2>{}</h2><p>{line}</p><table><tr>{}</tr>"#,
+        lang.tr("Adopted suggestions"),
+        header_cells(
+            lang,
+            &[
+                "ticket",
+                "department",
+                "customer",
+                "suggestion",
+                "solution",
+                "outcome",
+                "customer told"
+            ],
+            &[0, 1, 2, 3, 4, 5, 6],
+        ),
     );
     if adopted.suggestions.is_empty() {
-        html.push_str(r#"<tr><td class="text" colspan="7">none</td></tr>"#);
+        let _ = write!(
+            html,
+            r#"<tr><td class="text" colspan="7">{}</td></tr>"#,
+            lang.tr("none")
+        );
     }
     for suggestion in adopted.suggestions {
         let _ = write!(
@@ -363,8 +503,8 @@ fn adopted_table(html: &mut String, adopted: &Adopted<'_>) {
             escape(&suggestion.customer_display_name),
             escape(&suggestion.content),
             escape(&suggestion.solution),
-            suggestion.outcome.as_str(),
-            yes_no(suggestion.customer_told),
+            lang.tr(suggestion.outcome.as_str()),
+            lang.tr(yes_no(suggestion.customer_told)),
         );
     }
     html.push_str("</table></section>");

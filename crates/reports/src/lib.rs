@@ -5,7 +5,8 @@
 //! (the same business calendar and SLA policy the timers use), the month, the log position
 //! and the instant the report is judged at; [`monthly_report`] returns a [`MonthlyReport`]
 //! that serialises to JSON and renders as CSV ([`MonthlyReport::to_csv`]) and as one
-//! self-contained HTML page ([`MonthlyReport::to_html`]).
+//! self-contained HTML page ([`MonthlyReport::to_html`]), its labels in Chinese or English
+//! ([`Lang`]).
 //!
 //! Architecture invariant: the same tickets, rules, month, position and `as_of` give the same
 //! report, byte for byte, whatever order the tickets come in. That is what lets an auditor
@@ -20,6 +21,7 @@ mod csv;
 mod error;
 mod fold;
 mod html;
+mod lang;
 mod model;
 mod month;
 #[cfg(feature = "proto")]
@@ -33,6 +35,7 @@ pub mod synthetic;
 pub use compute::{monthly_report, ReportBuilder, ReportInput, ReportOptions};
 pub use error::ReportError;
 pub use fold::{LogFold, RowMeta};
+pub use lang::{Lang, LABELS};
 pub use model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
     SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,

@@ -65,7 +65,7 @@ impl YearMonth {
         }
     }
 
-    fn first_day(self) -> NaiveDate {
+    pub(crate) fn first_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, self.month, 1)
             .expect("a validated year and month always have a first day")
     }

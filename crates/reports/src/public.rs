@@ -2,9 +2,10 @@
 //! customer's name cut to its first character, and contact data (e-mail addresses, phone,
 //! account or order numbers) taken out of the texts.
 //!
-//! The monthly report lists adopted suggestions with the name cut to "张**"; the public list
-//! (`Reports.AdoptedSuggestions`) also masks every other character ("张*") and takes contact
-//! data out of the suggestion and its solution.
+//! Names are masked one way everywhere ([`masked_name`]): the first character and two stars
+//! ("张**", "J**"), whatever the length of the name, so the mask tells nothing of it. The
+//! public list (`Reports.AdoptedSuggestions`) also takes contact data out of the suggestion and
+//! its solution.
 
 use crate::model::AdoptedSuggestion;
 use chrono::{DateTime, Utc};
@@ -48,10 +49,10 @@ impl Adoption {
         })
     }
 
-    /// The suggestion as the monthly report lists it: the texts as written, the name cut to
-    /// its first character ([`anonymised_name`]).
+    /// The suggestion as the monthly report lists it: the texts as written, the name masked
+    /// ([`masked_name`]).
     pub fn listed(&self, ticket: &Ticket) -> AdoptedSuggestion {
-        self.suggestion(ticket, str::to_owned, anonymised_name)
+        self.suggestion(ticket, str::to_owned, masked_name)
     }
 
     fn suggestion(
@@ -96,24 +97,12 @@ impl PublicSuggestion {
     }
 }
 
-/// The customer's name as the report lists it: the first character and two stars
-/// ("张**"), or "***" without a name.
-pub fn anonymised_name(name: Option<&str>) -> String {
+/// The customer's name wherever it is shown outside customer service (the monthly report,
+/// the public list of adopted suggestions, the console): the first character and two stars
+/// ("张三" → "张**", "欧阳娜娜" → "欧**", "John" → "J**"), or "***" without a name.
+pub fn masked_name(name: Option<&str>) -> String {
     match name.map(str::trim).and_then(|name| name.chars().next()) {
         Some(first) => format!("{first}**"),
-        None => "***".to_owned(),
-    }
-}
-
-/// The customer's name for the public list: the first character, then one star for each
-/// other character ("张三" → "张*", "John" → "J***"); "***" without a name.
-pub fn masked_name(name: Option<&str>) -> String {
-    let mut characters = name.map(str::trim).unwrap_or_default().chars();
-    match characters.next() {
-        Some(first) => {
-            let rest = characters.count().max(1);
-            format!("{first}{}", "*".repeat(rest))
-        }
         None => "***".to_owned(),
     }
 }
@@ -201,11 +190,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_masked_to_their_first_character() {
-        assert_eq!(masked_name(Some("张三")), "张*");
-        assert_eq!(masked_name(Some("John")), "J***");
-        assert_eq!(masked_name(Some(" 欧阳娜娜 ")), "欧***");
-        assert_eq!(masked_name(Some("李")), "李*");
+    fn names_are_masked_one_way_to_their_first_character_and_two_stars() {
+        assert_eq!(masked_name(Some("张三")), "张**");
+        assert_eq!(masked_name(Some("John")), "J**");
+        assert_eq!(masked_name(Some(" 欧阳娜娜 ")), "欧**");
+        assert_eq!(masked_name(Some("李")), "李**");
+        assert_eq!(masked_name(Some("  Alice ")), "A**");
         assert_eq!(masked_name(Some("  ")), "***");
         assert_eq!(masked_name(None), "***");
     }
@@ -225,13 +215,5 @@ mod tests {
             "版本 2.3.1 的第 12 页",
             "short numbers stay"
         );
-    }
-
-    #[test]
-    fn names_are_anonymised() {
-        assert_eq!(anonymised_name(Some("张三")), "张**");
-        assert_eq!(anonymised_name(Some("  Alice ")), "A**");
-        assert_eq!(anonymised_name(Some("")), "***");
-        assert_eq!(anonymised_name(None), "***");
     }
 }

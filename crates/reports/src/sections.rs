@@ -2,8 +2,10 @@
 //! walks — the HTML page ([`MonthlyReport::to_html`]), the CSV ([`MonthlyReport::to_csv`])
 //! and the terminal text of `cloop report monthly`. Each section names its rows and shows
 //! each figure the one way the renderings share ("78.9%", "2 h 05 min", "–" where nothing
-//! was due); a rendering only lays them out.
+//! was due); a rendering only lays them out. Every label comes in the reader's language
+//! ([`Lang`]); figures are the same in both.
 
+use crate::lang::Lang;
 use crate::model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
     SatisfactionSummary, TargetCheck, TopProblem,
@@ -60,6 +62,49 @@ fn spaced(name: &str) -> String {
     name.replace('_', " ")
 }
 
+/// The high-priority target's sentence: how many urgent and high tickets were due and
+/// resolved by their deadline, and how many are not due yet.
+pub fn high_priority_detail(lang: Lang, on_time: u64, due: u64, received: u64) -> String {
+    let not_due = received.saturating_sub(due);
+    match (lang, received) {
+        (Lang::En, 0) => "no urgent or high priority tickets were received in the month".to_owned(),
+        (Lang::Zh, 0) => "本月没有紧急或高优先级工单".to_owned(),
+        (Lang::En, _) => format!(
+            "{on_time} of {due} urgent and high priority tickets due resolved by their deadline; {not_due} not due yet"
+        ),
+        (Lang::Zh, _) => format!(
+            "已到期的 {due} 件紧急和高优先级工单中 {on_time} 件按时解决；{not_due} 件尚未到期"
+        ),
+    }
+}
+
+/// The satisfaction target's sentence.
+pub fn satisfaction_detail(lang: Lang, satisfaction: &SatisfactionSummary) -> String {
+    let share = satisfaction.share_satisfied * 100.0;
+    match (lang, satisfaction.reviews) {
+        (Lang::En, 0) => "no reviews were recorded for the month's tickets".to_owned(),
+        (Lang::Zh, 0) => "本月工单没有评价".to_owned(),
+        (Lang::En, reviews) => format!(
+            "mean {:.2} of 5 over {reviews} reviews, {share:.1}% satisfied (target: mean at least 4.5 or at least 90% satisfied)",
+            satisfaction.mean
+        ),
+        (Lang::Zh, reviews) => format!(
+            "{reviews} 条评价平均 {:.2} 分（满分 5），满意占比 {share:.1}%（目标：平均至少 4.5 分或满意占比至少 90%）",
+            satisfaction.mean
+        ),
+    }
+}
+
+/// The closed-loop target's sentence.
+pub fn closed_loop_detail(lang: Lang, closed_loop: u64, tickets: u64) -> String {
+    match lang {
+        Lang::En => {
+            format!("{closed_loop} of {tickets} tickets archived or still within their deadlines")
+        }
+        Lang::Zh => format!("{tickets} 件工单中 {closed_loop} 件已归档或仍在时限内"),
+    }
+}
+
 /// The sections of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionKind {
@@ -113,9 +158,25 @@ impl MonthlyReport {
     pub fn section(&self, kind: SectionKind) -> Section<'_> {
         match kind {
             SectionKind::Headline => {
-                Section::Headline(self.month_on_month.iter().map(HeadlineFigure).collect())
+                let current_known = self.month_has_data(|change| change.current);
+                let previous_known = self.month_has_data(|change| change.previous);
+                Section::Headline(
+                    self.month_on_month
+                        .iter()
+                        .map(|change| HeadlineFigure {
+                            change,
+                            current_known: current_known(change),
+                            previous_known: previous_known(change),
+                        })
+                        .collect(),
+                )
             }
-            SectionKind::Targets => Section::Targets(self.targets.iter().map(TargetRow).collect()),
+            SectionKind::Targets => Section::Targets(
+                self.targets
+                    .iter()
+                    .map(|check| TargetRow(check, self))
+                    .collect(),
+            ),
             SectionKind::Shares => Section::Shares(Shares {
                 tickets: self.tickets,
                 complaints: self.complaints,
@@ -160,6 +221,49 @@ impl MonthlyReport {
         }
     }
 
+    /// Whether a month's value of a headline figure (`month` picks this month's or the
+    /// previous one's) was computed from anything: not when the month had no tickets, nor a
+    /// score figure when it had no reviews (a mean score of 0 cannot come from reviews, which
+    /// are 1 to 5).
+    fn month_has_data(
+        &self,
+        month: fn(&HeadlineChange) -> f64,
+    ) -> impl Fn(&HeadlineChange) -> bool + '_ {
+        let value = move |name: &str| {
+            self.month_on_month
+                .iter()
+                .find(|change| change.name == name)
+                .map(month)
+        };
+        let had_tickets = value("tickets").is_none_or(|tickets| tickets > 0.0);
+        let had_reviews = value("satisfaction_mean").is_none_or(|mean| mean > 0.0);
+        move |change: &HeadlineChange| match change.name.as_str() {
+            "satisfaction_mean" | "share_satisfied" | "reopen_rate" => had_tickets && had_reviews,
+            "tickets" => true,
+            _ => had_tickets,
+        }
+    }
+
+    /// The first instant of the month is local midnight: the offset the report was computed
+    /// in (the business calendar's), read back from the month's bounds.
+    pub fn utc_offset(&self) -> chrono::FixedOffset {
+        let local_midnight = self.month.first_day().and_hms_opt(0, 0, 0);
+        let seconds = local_midnight.map_or(0, |midnight| {
+            (midnight - self.month_start.naive_utc()).num_seconds()
+        });
+        i32::try_from(seconds)
+            .ok()
+            .and_then(chrono::FixedOffset::east_opt)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC is an offset"))
+    }
+
+    /// An instant of the report in its business zone: "2026-12-01 00:00 +08:00".
+    pub fn local_time(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        at.with_timezone(&self.utc_offset())
+            .format("%Y-%m-%d %H:%M %:z")
+            .to_string()
+    }
+
     /// The sections in reading order.
     pub fn sections(&self) -> impl Iterator<Item = Section<'_>> {
         SectionKind::READING_ORDER
@@ -178,16 +282,26 @@ pub enum Trend {
 
 /// One headline figure: this month, last month and the change.
 #[derive(Debug, Clone, Copy)]
-pub struct HeadlineFigure<'a>(pub &'a HeadlineChange);
+pub struct HeadlineFigure<'a> {
+    pub change: &'a HeadlineChange,
+    /// False when the previous month had nothing to compute the figure from: its value and
+    /// the change show as "–", not as a 0 and a jump from it.
+    pub previous_known: bool,
+    /// The same for this month: a month without tickets has no rates.
+    pub current_known: bool,
+}
 
 impl HeadlineFigure<'_> {
-    /// "satisfaction mean".
-    pub fn label(&self) -> String {
-        spaced(&self.0.name)
+    /// "satisfaction mean", or "平均满意度".
+    pub fn label(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => spaced(&self.change.name),
+            Lang::Zh => lang.tr(&self.change.name).to_owned(),
+        }
     }
 
     fn show(&self, value: f64) -> String {
-        match self.0.name.as_str() {
+        match self.change.name.as_str() {
             "tickets" => format!("{value:.0}"),
             "satisfaction_mean" => format!("{value:.2}"),
             _ => percent(value),
@@ -196,30 +310,37 @@ impl HeadlineFigure<'_> {
 
     /// This month's value: a count, a mean score or a percentage.
     pub fn current(&self) -> String {
-        self.show(self.0.current)
+        unless_empty(!self.current_known, || self.show(self.change.current))
     }
 
-    /// Last month's value.
+    /// Last month's value, or "–" when last month had nothing to compute it from.
     pub fn previous(&self) -> String {
-        self.show(self.0.previous)
+        unless_empty(!self.previous_known, || self.show(self.change.previous))
     }
 
-    /// The change: "+12", "+0.25" or "+3.4 pt".
-    pub fn delta(&self) -> String {
-        let change = self.0.change;
-        match self.0.name.as_str() {
+    /// The change: "+12", "+0.25" or "+3.4 pt" ("+3.4 个百分点"); "–" when last month had
+    /// nothing to compare with.
+    pub fn delta(&self, lang: Lang) -> String {
+        if !(self.previous_known && self.current_known) {
+            return NONE.to_owned();
+        }
+        let change = self.change.change;
+        match self.change.name.as_str() {
             "tickets" => format!("{change:+.0}"),
             "satisfaction_mean" => format!("{change:+.2}"),
-            _ => format!("{:+.1} pt", change * 100.0),
+            _ => format!("{:+.1} {}", change * 100.0, lang.pick("个百分点", "pt")),
         }
     }
 
     /// A lower reopen rate is better, and the number of tickets is neither.
     pub fn trend(&self) -> Trend {
-        let better = match self.0.name.as_str() {
+        if !(self.previous_known && self.current_known) {
+            return Trend::Neither;
+        }
+        let better = match self.change.name.as_str() {
             "tickets" => 0.0,
-            "reopen_rate" => -self.0.change,
-            _ => self.0.change,
+            "reopen_rate" => -self.change.change,
+            _ => self.change.change,
         };
         if better > 0.0 {
             Trend::Better
@@ -231,14 +352,45 @@ impl HeadlineFigure<'_> {
     }
 }
 
-/// One process target.
+/// One process target, with the report it belongs to (for its sentence).
 #[derive(Debug, Clone, Copy)]
-pub struct TargetRow<'a>(pub &'a TargetCheck);
+pub struct TargetRow<'a>(pub &'a TargetCheck, pub &'a MonthlyReport);
 
 impl TargetRow<'_> {
-    /// "high priority resolution rate".
-    pub fn label(&self) -> String {
-        spaced(&self.0.name)
+    /// "high priority resolution rate", or "高优先级解决率".
+    pub fn label(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => spaced(&self.0.name),
+            Lang::Zh => lang.tr(&self.0.name).to_owned(),
+        }
+    }
+
+    /// What was measured, in `lang`, from the report's figures ("5 of 9 urgent and high
+    /// priority tickets due resolved by their deadline; 0 not due yet").
+    pub fn detail(&self, lang: Lang) -> String {
+        let report = self.1;
+        match self.0.name.as_str() {
+            "high_priority_resolution_rate" => {
+                let high = report.on_time_by_priority.iter().filter(|rates| {
+                    matches!(
+                        rates.priority,
+                        Some(domain::types::Priority::Urgent | domain::types::Priority::High)
+                    )
+                });
+                let (on_time, due, received) =
+                    high.fold((0, 0, 0), |(on_time, due, received), rates| {
+                        (
+                            on_time + rates.resolved_on_time,
+                            due + rates.resolution_due,
+                            received + rates.received,
+                        )
+                    });
+                high_priority_detail(lang, on_time, due, received)
+            }
+            "satisfaction" => satisfaction_detail(lang, &report.satisfaction),
+            "closed_loop" => closed_loop_detail(lang, report.closed_loop, report.tickets),
+            _ => self.0.detail.clone(),
+        }
     }
 
     /// The satisfaction target is a mean score (or a share satisfied), the others rates.
@@ -246,10 +398,13 @@ impl TargetRow<'_> {
         self.0.name == "satisfaction"
     }
 
-    /// "≥ 4.5 or ≥ 90%" (of customers satisfied) or "≥ 90.0%".
-    pub fn goal(&self) -> String {
+    /// "≥ 4.5 or ≥ 90% satisfied" or "≥ 90.0%".
+    pub fn goal(&self, lang: Lang) -> String {
         if self.is_score() {
-            format!("≥ {:.1} or ≥ 90%", self.0.target)
+            match lang {
+                Lang::En => format!("≥ {:.1} or ≥ 90% satisfied", self.0.target),
+                Lang::Zh => format!("≥ {:.1} 分或满意占比 ≥ 90%", self.0.target),
+            }
         } else {
             format!("≥ {}", percent(self.0.target))
         }
@@ -264,13 +419,18 @@ impl TargetRow<'_> {
         }
     }
 
-    /// "met" or "missed".
+    /// "met" or "missed": the stable name (the page's style class).
     pub fn status(&self) -> &'static str {
         if self.0.met {
             "met"
         } else {
             "missed"
         }
+    }
+
+    /// "met" or "missed" in `lang`: "达成", "未达成".
+    pub fn status_text(&self, lang: Lang) -> &'static str {
+        lang.tr(self.status())
     }
 }
 
@@ -394,13 +554,14 @@ impl ProblemTable<'_> {
         format!("top_{}s", self.name)
     }
 
-    /// The heading on the page: "Keywords".
-    pub fn heading(&self) -> String {
+    /// The heading on the page: "Keywords", "关键词".
+    pub fn heading(&self, lang: Lang) -> String {
         let mut characters = self.name.chars();
-        characters
+        let english = characters
             .next()
             .map(|first| format!("{}{}s", first.to_uppercase(), characters.as_str()))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        lang.tr(&english).to_owned()
     }
 }
 
@@ -495,6 +656,7 @@ mod tests {
             problems: &[],
         };
         assert_eq!(problems.csv_section(), "top_keywords");
-        assert_eq!(problems.heading(), "Keywords");
+        assert_eq!(problems.heading(Lang::En), "Keywords");
+        assert_eq!(problems.heading(Lang::Zh), "关键词");
     }
 }

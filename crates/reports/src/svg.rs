@@ -56,7 +56,7 @@ pub(crate) fn bar_chart(title: &str, bars: &[Bar], colour: &str) -> String {
         title = escape(title),
     );
     if bars.is_empty() {
-        let _ = write!(svg, r#"<text x="0" y="18" class="muted">no data</text>"#);
+        let _ = write!(svg, r#"<text x="0" y="18" class="muted">–</text>"#);
     }
     for (index, bar) in bars.iter().enumerate() {
         let y = ROW * index as f64 + 4.0;
@@ -147,7 +147,7 @@ pub(crate) fn pie_chart(title: &str, slices: &[(String, u64)]) -> String {
     if total == 0 {
         let _ = write!(
             svg,
-            r##"<circle cx="{centre_x}" cy="{centre_y}" r="{radius}" fill="#e5e5e5"/><text x="220" y="20" class="muted">no data</text></svg>"##
+            r##"<circle cx="{centre_x}" cy="{centre_y}" r="{radius}" fill="#e5e5e5"/><text x="220" y="20" class="muted">–</text></svg>"##
         );
         return svg;
     }

@@ -824,16 +824,20 @@ fn on_time_rates_overall_and_per_priority() {
 fn satisfaction_and_reopen_rate() {
     let report = november_report();
     let satisfaction = &report.satisfaction;
-    assert_eq!(satisfaction.reviews, 13);
-    assert_eq!(satisfaction.mean, 59.0 / 13.0);
+    // Every review counts: the 13 reviewed tickets' latest scores (sum 59), and the earlier
+    // rounds' 2 of T05 and 1 of T15 that reopened them (T11's 3 is its latest): 15 reviews,
+    // sum 62, 12 of them 4 or 5.
+    assert_eq!(satisfaction.reviews, 15);
+    assert_eq!(satisfaction.mean, 62.0 / 15.0);
     assert_eq!(satisfaction.satisfied, 12);
-    assert_eq!(satisfaction.share_satisfied, 12.0 / 13.0);
+    assert_eq!(satisfaction.share_satisfied, 12.0 / 15.0);
     let distribution: Vec<(u8, u64)> = satisfaction
         .distribution
         .iter()
         .map(|score| (score.score, score.count))
         .collect();
-    assert_eq!(distribution, vec![(1, 0), (2, 0), (3, 1), (4, 4), (5, 8)]);
+    assert_eq!(distribution, vec![(1, 1), (2, 1), (3, 1), (4, 4), (5, 8)]);
+    // Reopened T05, T11, T15, of the 13 reviewed tickets.
     assert_eq!(report.reopened, 3);
     assert_eq!(report.reopen_rate, 3.0 / 13.0);
 }
@@ -949,9 +953,10 @@ fn department_kpis() {
     assert_eq!(after_sales.response_on_time_rate, 0.5);
     assert_eq!(after_sales.resolution_on_time_rate, 0.5);
     assert_eq!(after_sales.on_time_rate, 0.5);
-    assert_eq!(after_sales.reviews, 3);
-    assert_eq!(after_sales.satisfaction_mean, 14.0 / 3.0);
-    assert_eq!(after_sales.share_satisfied, 1.0);
+    // 5, 4, 5 and T15's earlier 1.
+    assert_eq!(after_sales.reviews, 4);
+    assert_eq!(after_sales.satisfaction_mean, 15.0 / 4.0);
+    assert_eq!(after_sales.share_satisfied, 0.75);
 
     let technical = kpi("technical");
     assert_eq!(technical.volume, 6);
@@ -968,7 +973,8 @@ fn department_kpis() {
     assert_eq!(technical.response_on_time_rate, 4.0 / 6.0);
     assert_eq!(technical.resolution_on_time_rate, 3.0 / 5.0);
     assert_eq!(technical.on_time_rate, 7.0 / 11.0);
-    assert_eq!(technical.satisfaction_mean, 13.0 / 3.0);
+    // 13 over 3 reviewed tickets, and T05's earlier 2.
+    assert_eq!(technical.satisfaction_mean, 15.0 / 4.0);
 
     let product = kpi("product");
     assert_eq!(product.volume, 4);
@@ -1060,8 +1066,10 @@ fn targets_and_closed_loop() {
     assert_eq!(
         targets,
         vec![
-            ("high_priority_resolution_rate", 0.95, 6.0 / 7.0, false),
-            ("satisfaction", 4.5, 59.0 / 13.0, true),
+            // All 7 urgent and high tickets are due; T02 resolved late, T04 never: 5 of 7.
+            ("high_priority_resolution_rate", 0.95, 5.0 / 7.0, false),
+            // 62/15 = 4.13 < 4.5 and 12/15 = 80% < 90%.
+            ("satisfaction", 4.5, 62.0 / 15.0, false),
             ("closed_loop", 1.0, 0.9, false),
         ]
     );
@@ -1099,13 +1107,19 @@ fn month_on_month_against_october() {
                 Some((13.0 / 18.0 - 0.5) / 0.5)
             ),
             ("resolution_rate", 0.75, 0.75, Some(0.0)),
+            // October: 5, 4 and P3's 2 then 4: 15 over 4.
             (
                 "satisfaction_mean",
-                59.0 / 13.0,
-                13.0 / 3.0,
-                Some((59.0 / 13.0 - 13.0 / 3.0) / (13.0 / 3.0))
+                62.0 / 15.0,
+                15.0 / 4.0,
+                Some((62.0 / 15.0 - 15.0 / 4.0) / (15.0 / 4.0))
             ),
-            ("share_satisfied", 12.0 / 13.0, 1.0, Some(12.0 / 13.0 - 1.0)),
+            (
+                "share_satisfied",
+                12.0 / 15.0,
+                0.75,
+                Some((12.0 / 15.0 - 0.75) / 0.75)
+            ),
             (
                 "reopen_rate",
                 3.0 / 13.0,
@@ -1447,7 +1461,7 @@ fn html_outline(html: &str) -> String {
 
 #[test]
 fn html_structure_snapshot() {
-    let html = november_report().to_html();
+    let html = november_report().to_html_in(reports::Lang::En);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.trim_end().ends_with("</html>"));
     for forbidden in ["<script", "<link", "@import", "<img", "url(", "<iframe"] {
@@ -1464,7 +1478,7 @@ fn html_structure_snapshot() {
     assert!(html.contains(r#"<b id="log-position">4242</b>"#));
     expect![[r#"
         headline: Headline figures | svg 0 | rows 0 | met 0 | missed 0 | flags 0
-        targets: Targets | svg 0 | rows 4 | met 1 | missed 2 | flags 0
+        targets: Targets | svg 0 | rows 4 | met 0 | missed 3 | flags 0
         shares: Shares · 20 tickets, 8 complaints | svg 4 | rows 0 | met 0 | missed 0 | flags 0
         on-time: On-time rates per priority | svg 1 | rows 6 | met 0 | missed 0 | flags 0
         satisfaction: Satisfaction | svg 1 | rows 0 | met 0 | missed 0 | flags 0
@@ -1607,4 +1621,198 @@ fn tempfile_dir(parent: &std::path::Path) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A report of November over `tickets` only, judged at `as_of()` (1 December, 10:00).
+fn report_of(tickets: &[Ticket]) -> MonthlyReport {
+    report_with(tickets, None, ReportOptions::default())
+}
+
+/// A service complaint to after_sales by phone, with its deadlines in hours.
+fn after_sales_complaint(
+    node: u16,
+    received: DateTime<Utc>,
+    priority: Priority,
+    respond_hours: i64,
+    resolve_hours: i64,
+) -> Ticket {
+    let spec = Spec::new(
+        node,
+        received,
+        Complaint,
+        Service,
+        priority,
+        "hotline",
+        "after_sales",
+        respond_hours,
+        resolve_hours,
+    );
+    spec.build()
+}
+
+#[test]
+fn an_urgent_ticket_not_due_yet_is_neither_met_nor_missed() {
+    // Received at 23:00 on 30 November, due to be resolved a day later: at the report's time
+    // (1 December, 10:00) it is open but not late. A high ticket resolved on time beside it.
+    let urgent = after_sales_complaint(1, local(11, 30, 23, 0), Urgent, 1, 24).responded(30);
+    // A high priority problem received on 10 November, resolved `minutes` after receipt.
+    let high = |node: u16, minutes: i64| {
+        Spec::new(
+            node,
+            local(11, 10, 9, 0),
+            Problem,
+            ProductContent,
+            High,
+            "app",
+            "technical",
+            2,
+            72,
+        )
+        .build()
+        .responded(HOUR)
+        .resolved(minutes, Outcome::Fixed)
+    };
+    let on_time = high(2, 24 * HOUR);
+    let report = report_of(&[urgent.clone(), on_time.clone()]);
+    let target = &report.targets[0];
+    assert_eq!(target.name, "high_priority_resolution_rate");
+    assert_eq!(
+        (target.actual, target.met),
+        (1.0, true),
+        "{}",
+        target.detail
+    );
+    assert_eq!(
+        target.detail,
+        "1 of 1 urgent and high priority tickets due resolved by their deadline; 1 not due yet"
+    );
+    // Resolved a minute after its deadline, the high ticket is a miss.
+    let late = high(3, 72 * HOUR + 1);
+    let report = report_of(&[urgent, on_time, late]);
+    assert_eq!(report.targets[0].actual, 0.5);
+    assert!(!report.targets[0].met);
+}
+
+#[test]
+fn every_review_counts_an_earlier_low_score_stays_after_a_reopen() {
+    // Rated 3★ (which reopened it), solved again and rated 5★.
+    let ticket = after_sales_complaint(1, local(11, 5, 9, 0), Medium, 24, 72)
+        .responded(HOUR)
+        .resolved(10 * HOUR, Outcome::Fixed)
+        .reviewed(3)
+        .reopened(local(11, 5, 21, 0), 24, 72)
+        .responded(13 * HOUR)
+        .resolved(20 * HOUR, Outcome::Fixed)
+        .reviewed(5);
+    let report = report_of(&[ticket]);
+    let satisfaction = &report.satisfaction;
+    assert_eq!(satisfaction.reviews, 2);
+    assert_eq!(satisfaction.mean, 4.0);
+    assert_eq!(satisfaction.share_satisfied, 0.5, "not 100% satisfied");
+    let counts: Vec<u64> = satisfaction.distribution.iter().map(|s| s.count).collect();
+    assert_eq!(counts, [0, 0, 1, 0, 1]);
+    // One reviewed ticket, reopened once.
+    assert_eq!(report.reopen_rate, 1.0);
+    let after_sales = report
+        .departments
+        .iter()
+        .find(|department| department.department == "after_sales")
+        .unwrap();
+    assert_eq!(after_sales.reviews, 2);
+    assert!(!report.targets[1].met);
+}
+
+#[test]
+fn an_empty_previous_month_shows_no_change_rather_than_a_jump_from_zero() {
+    // November only: October has no tickets.
+    let report = report_of(&november());
+    let text = report.to_html_in(reports::Lang::En);
+    assert!(!text.contains("+100.0 pt"), "a jump from an empty month");
+    assert!(!text.contains("vs 0.0%"), "an empty month shown as 0.0%");
+    let figures: Vec<(String, String, String)> =
+        match report.section(reports::sections::SectionKind::Headline) {
+            reports::sections::Section::Headline(figures) => figures
+                .iter()
+                .map(|figure| {
+                    (
+                        figure.label(reports::Lang::En),
+                        figure.previous(),
+                        figure.delta(reports::Lang::En),
+                    )
+                })
+                .collect(),
+            _ => unreachable!("the headline section"),
+        };
+    assert_eq!(figures[0], ("tickets".into(), "0".into(), "+20".into()));
+    for (label, previous, delta) in &figures[1..] {
+        assert_eq!((previous.as_str(), delta.as_str()), ("–", "–"), "{label}");
+    }
+    // With October's tickets the changes are figures again.
+    let report = november_report();
+    let text = report.to_html_in(reports::Lang::En);
+    assert!(
+        text.contains(" pt vs "),
+        "changes in points against October"
+    );
+    // A November without tickets has no rates either: "–", not "0.0%".
+    let report = report_of(&other_months());
+    match report.section(reports::sections::SectionKind::Headline) {
+        reports::sections::Section::Headline(figures) => {
+            assert_eq!(figures[0].current(), "0");
+            for figure in &figures[1..] {
+                assert_eq!(figure.current(), "–", "{}", figure.change.name);
+                assert_eq!(figure.delta(reports::Lang::En), "–");
+            }
+        }
+        _ => unreachable!("the headline section"),
+    }
+}
+
+#[test]
+fn the_report_speaks_chinese_by_default_or_english_and_names_its_zone() {
+    let report = november_report();
+    let chinese = report.to_html();
+    assert_eq!(chinese, report.to_html_in(reports::Lang::Zh));
+    assert!(chinese.contains(r#"<html lang="zh-CN">"#));
+    for label in [
+        "月度报告",
+        "核心指标",
+        "目标",
+        "各优先级及时率",
+        "满意度",
+        "高频问题",
+        "采纳的建议",
+        "未达成",
+    ] {
+        assert!(chinese.contains(label), "{label}");
+    }
+    // No English label is left between tags on the Chinese page (department names are
+    // shown as configured).
+    let departments: Vec<&str> = report
+        .departments
+        .iter()
+        .map(|kpi| kpi.department.as_str())
+        .collect();
+    for (english, _) in reports::LABELS {
+        if english.chars().any(|c| c.is_ascii_lowercase())
+            && english.len() > 3
+            && !departments.contains(english)
+        {
+            let shown = format!(">{english}<");
+            assert!(
+                !chinese.contains(&shown),
+                "English label {english:?} on the Chinese page"
+            );
+        }
+    }
+    let english = report.to_html_in(reports::Lang::En);
+    assert!(english.contains(r#"<html lang="en">"#));
+    assert!(english.contains("Headline figures") && !english.contains("核心指标"));
+    // The period and the time of judgement in the business calendar's zone, named.
+    for page in [&chinese, &english] {
+        assert!(page.contains("2026-11-01 00:00 +08:00"), "month start");
+        assert!(page.contains("2026-12-01 00:00 +08:00"), "month end");
+        assert!(page.contains("2026-12-01 10:00 +08:00"), "as of");
+        assert!(!page.contains("UTC"));
+    }
 }

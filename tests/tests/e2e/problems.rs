@@ -373,7 +373,7 @@ async fn an_adopted_suggestion_earns_its_reward_on_record_on_nats_and_in_public(
     // In the public list: the name masked, no contact data, the reward shown.
     let now = chrono::Utc::now();
     let listed = &only_adopted(&cluster, "p-manager", 86_400, &id).await;
-    assert_eq!(listed.customer_display_name, "J***");
+    assert_eq!(listed.customer_display_name, "J**");
     let public = format!("{listed:?}");
     for secret in [
         "13912345678",

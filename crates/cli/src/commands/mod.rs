@@ -70,10 +70,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         &profile,
     )?;
     settings.tls = crate::config::client_tls(cli.ca, cli.cert, cli.key, &profile)?;
+    let locale = std::env::var("LANG").ok();
+    let lang = crate::config::language(cli.lang.as_deref(), &profile, locale.as_deref())?;
     let context = Context {
         view: View {
             offset: settings.offset,
             style: Style::detect(cli.json),
+            lang,
         },
         settings,
         json: cli.json,

@@ -77,7 +77,12 @@ async fn monthly(context: &Context, arguments: MonthlyArgs) -> Result<(), CliErr
                 .map_err(|error| CliError::Other(error.to_string()))?
         }
     };
-    write_outputs(&report, arguments.html.as_ref(), arguments.csv.as_ref())?;
+    write_outputs(
+        &report,
+        arguments.html.as_ref(),
+        arguments.csv.as_ref(),
+        context.view.lang,
+    )?;
     if context.json {
         write_stdout(&format!("{}\n", report.to_json_pretty()))
     } else {
@@ -89,9 +94,10 @@ fn write_outputs(
     report: &MonthlyReport,
     html: Option<&PathBuf>,
     csv: Option<&PathBuf>,
+    lang: reports::Lang,
 ) -> Result<(), CliError> {
     if let Some(path) = html {
-        std::fs::write(path, report.to_html())
+        std::fs::write(path, report.to_html_in(lang))
             .map_err(CliError::io(format!("write {}", path.display())))?;
         eprintln!("wrote {}", path.display());
     }

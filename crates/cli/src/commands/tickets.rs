@@ -249,7 +249,7 @@ async fn watch(context: &Context, arguments: &FilterArgs) -> Result<(), CliError
             let now = chrono::Utc::now().with_timezone(&context.view.offset);
             let screen = queue(
                 &tickets,
-                &format!("{heading} · {}", now.format("%H:%M:%S")),
+                &format!("{heading} · {}", now.format("%H:%M:%S %:z")),
                 &context.view,
             );
             // Clear the screen and move home, then draw the queue.

@@ -25,11 +25,16 @@ pub use sla::sla_text_view;
 pub use submit::{submit_json, submit_text};
 pub use tickets::{next_due, similar_table, ticket_detail, ticket_json, ticket_table};
 
+/// How instants are shown: date, minute and the UTC offset, "2026-11-02 10:00 +08:00".
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M %:z";
+
 /// How to show things: the UTC offset instants are printed in, and colours.
 #[derive(Debug, Clone, Copy)]
 pub struct View {
     pub offset: FixedOffset,
     pub style: Style,
+    /// The language of the monthly report's labels.
+    pub lang: reports::Lang,
 }
 
 /// A protobuf timestamp as an instant; `None` when unset or bad ([`proto::time::instant`]).
@@ -73,14 +78,15 @@ fn or_dash(text: String) -> String {
 }
 
 impl View {
-    /// An instant as "2026-11-02 10:00" in the view's offset, or "–".
+    /// An instant as "2026-11-02 10:00 +08:00" in the view's offset, or "–". Every time the
+    /// command line shows names its zone, so no reader wonders whether it is UTC.
     pub fn time(&self, timestamp: Option<&prost_types::Timestamp>) -> String {
-        self.format_time(timestamp, "%Y-%m-%d %H:%M")
+        self.format_time(timestamp, TIME_FORMAT)
     }
 
-    /// An instant as "2026-11-02 10:00:05" in the view's offset, or "–".
+    /// An instant as "2026-11-02 10:00:05 +08:00" in the view's offset, or "–".
     pub fn time_seconds(&self, timestamp: Option<&prost_types::Timestamp>) -> String {
-        self.format_time(timestamp, "%Y-%m-%d %H:%M:%S")
+        self.format_time(timestamp, "%Y-%m-%d %H:%M:%S %:z")
     }
 
     /// An instant in `format` in the view's offset, or "–".
@@ -93,7 +99,7 @@ impl View {
 
     fn instant_text(&self, at: DateTime<Utc>) -> String {
         at.with_timezone(&self.offset)
-            .format("%Y-%m-%d %H:%M")
+            .format(TIME_FORMAT)
             .to_string()
     }
 }

@@ -1,5 +1,6 @@
 //! The monthly report as text for a terminal: a walk over the report's sections
-//! ([`reports::sections`]), each laid out as a table or a line.
+//! ([`reports::sections`]), each laid out as a table or a line, its labels in the view's
+//! language ([`reports::Lang`]).
 
 use super::View;
 use crate::style::{Paint, Style};
@@ -8,17 +9,19 @@ use reports::sections::{
     percent, yes_no, Adopted, Departments, HeadlineFigure, OnTimeRow, ProblemTable, Satisfaction,
     Section, Shares, TargetRow,
 };
+use reports::Lang;
 
 /// The monthly report as text for a terminal: headline, targets, shares, on-time rates,
 /// satisfaction, top problems, departments and adopted suggestions.
 pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
-    let style = view.style;
+    let (style, lang) = (view.style, view.lang);
     let mut text = format!(
-        "{}\n{} · log position {} · configuration {} · deadlines judged as of {}\n\n",
+        "{}\n{} · {} {} · {} {} · {} {}\n\n",
         style.paint(
             Paint::Bold,
             &format!(
-                "Monthly report {}{}",
+                "{} {}{}",
+                lang.tr("Monthly report"),
                 report.month,
                 report
                     .department
@@ -27,12 +30,18 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
                     .unwrap_or_default()
             )
         ),
-        format_args!(
-            "{} tickets, {} complaints",
-            report.tickets, report.complaints
+        lang.pick(
+            format!("工单 {} 件，投诉 {} 件", report.tickets, report.complaints),
+            format!(
+                "{} tickets, {} complaints",
+                report.tickets, report.complaints
+            ),
         ),
+        lang.tr("log position"),
         report.log_position,
+        lang.tr("configuration"),
         report.config_version,
+        lang.tr("deadlines judged as of"),
         view.instant_text(report.as_of),
     );
     for (index, section) in report.sections().enumerate() {
@@ -40,35 +49,57 @@ pub fn report_text(report: &reports::MonthlyReport, view: &View) -> String {
             text.push('\n');
         }
         let shown = match section {
-            Section::Headline(figures) => headline(&figures),
-            Section::Targets(targets) => targets_table(&targets, style),
-            Section::Shares(shares) => shares_tables(&shares),
-            Section::OnTime(rows) => on_time(&rows),
-            Section::Satisfaction(satisfaction) => satisfaction_lines(&satisfaction),
-            Section::Problems(tables) => problems(&tables, style),
-            Section::Departments(departments) => departments_table(&departments),
-            Section::Adopted(adopted) => adopted_lines(&adopted),
+            Section::Headline(figures) => headline(&figures, lang),
+            Section::Targets(targets) => targets_table(&targets, style, lang),
+            Section::Shares(shares) => shares_tables(&shares, lang),
+            Section::OnTime(rows) => on_time(&rows, lang),
+            Section::Satisfaction(satisfaction) => satisfaction_lines(&satisfaction, lang),
+            Section::Problems(tables) => problems(&tables, style, lang),
+            Section::Departments(departments) => departments_table(&departments, lang),
+            Section::Adopted(adopted) => adopted_lines(&adopted, lang),
         };
         text.push_str(&shown);
     }
     text
 }
 
-fn headline(figures: &[HeadlineFigure<'_>]) -> String {
-    let mut table = Table::new(&["FIGURE", "THIS MONTH", "LAST MONTH", "CHANGE"]).right(&[1, 2, 3]);
+/// The column headers in `lang`: upper case in English ("THIS MONTH"), as they are in Chinese.
+fn headers(lang: Lang, labels: &[&str]) -> Vec<String> {
+    labels
+        .iter()
+        .map(|label| match lang {
+            Lang::En => label.to_uppercase(),
+            Lang::Zh => lang.tr(label).to_owned(),
+        })
+        .collect()
+}
+
+/// A table with headers in `lang`.
+fn table(lang: Lang, labels: &[&str]) -> Table {
+    let headers = headers(lang, labels);
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    Table::new(&headers)
+}
+
+fn headline(figures: &[HeadlineFigure<'_>], lang: Lang) -> String {
+    let mut table =
+        table(lang, &["figure", "this month", "last month", "change"]).right(&[1, 2, 3]);
     for figure in figures {
         table.row(vec![
-            figure.label(),
+            figure.label(lang),
             figure.current(),
             figure.previous(),
-            figure.delta(),
+            figure.delta(lang),
         ]);
     }
     table.render()
 }
 
-fn targets_table(targets: &[TargetRow<'_>], style: Style) -> String {
-    let mut table = Table::new(&["TARGET", "GOAL", "ACTUAL", "STATUS", "MEASURED"]);
+fn targets_table(targets: &[TargetRow<'_>], style: Style, lang: Lang) -> String {
+    let mut table = table(
+        lang,
+        &["target", "goal", "actual", "status", "what was measured"],
+    );
     for target in targets {
         let paint = if target.0.met {
             Paint::Green
@@ -76,27 +107,26 @@ fn targets_table(targets: &[TargetRow<'_>], style: Style) -> String {
             Paint::Red
         };
         table.row(vec![
-            target.label(),
-            target.goal(),
+            target.label(lang),
+            target.goal(lang),
             target.actual(),
-            style.paint(paint, target.status()),
-            target.0.detail.clone(),
+            style.paint(paint, target.status_text(lang)),
+            target.detail(lang),
         ]);
     }
     table.render()
 }
 
 /// One table a dimension, separated by blank lines.
-fn shares_tables(shares: &Shares<'_>) -> String {
+fn shares_tables(shares: &Shares<'_>, lang: Lang) -> String {
     let tables: Vec<String> = shares
         .tables()
         .iter()
         .map(|dimension| {
-            let title = dimension.name.to_uppercase();
-            let mut table = Table::new(&[&title, "TICKETS", "SHARE"]).right(&[1, 2]);
+            let mut table = table(lang, &[dimension.name, "tickets", "share"]).right(&[1, 2]);
             for share in dimension.shares {
                 table.row(vec![
-                    share.key.clone(),
+                    lang.tr(&share.key).to_owned(),
                     share.count.to_string(),
                     percent(share.share),
                 ]);
@@ -107,19 +137,22 @@ fn shares_tables(shares: &Shares<'_>) -> String {
     tables.join("\n")
 }
 
-fn on_time(rows: &[OnTimeRow<'_>]) -> String {
-    let mut table = Table::new(&[
-        "PRIORITY",
-        "RECEIVED",
-        "RESPONSE ON TIME",
-        "RESOLVED",
-        "RESOLUTION RATE",
-        "RESOLUTION ON TIME",
-    ])
+fn on_time(rows: &[OnTimeRow<'_>], lang: Lang) -> String {
+    let mut table = table(
+        lang,
+        &[
+            "priority",
+            "received",
+            "response on time",
+            "resolved",
+            "resolution rate",
+            "resolution on time",
+        ],
+    )
     .right(&[1, 2, 3, 4, 5]);
     for row in rows {
         table.row(vec![
-            row.label().to_owned(),
+            lang.tr(row.label()).to_owned(),
             row.0.received.to_string(),
             row.response_with_counts(),
             row.0.resolved.to_string(),
@@ -131,16 +164,26 @@ fn on_time(rows: &[OnTimeRow<'_>]) -> String {
 }
 
 /// The ratings in one line, then a bar of each score.
-fn satisfaction_lines(satisfaction: &Satisfaction<'_>) -> String {
+fn satisfaction_lines(satisfaction: &Satisfaction<'_>, lang: Lang) -> String {
     let summary = satisfaction.summary;
-    let mut text = format!(
-        "satisfaction: mean {:.2} over {} reviews, {} satisfied · reopened {} ({} of reviewed)\n",
-        summary.mean,
-        summary.reviews,
-        percent(summary.share_satisfied),
-        satisfaction.reopened,
-        percent(satisfaction.reopen_rate)
-    );
+    let mut text = match lang {
+        Lang::En => format!(
+            "satisfaction: mean {:.2} over {} reviews (every round's), {} satisfied · reopened {} ({} of reviewed tickets)\n",
+            summary.mean,
+            summary.reviews,
+            percent(summary.share_satisfied),
+            satisfaction.reopened,
+            percent(satisfaction.reopen_rate)
+        ),
+        Lang::Zh => format!(
+            "满意度：{} 条评价（含每一轮）平均 {:.2} 分，满意占 {} · 重开 {} 件（占已评价工单的 {}）\n",
+            summary.reviews,
+            summary.mean,
+            percent(summary.share_satisfied),
+            satisfaction.reopened,
+            percent(satisfaction.reopen_rate)
+        ),
+    };
     let largest = satisfaction.largest_count().max(1);
     for score in &summary.distribution {
         let bar = "█".repeat(((score.count * 30).div_ceil(largest)) as usize);
@@ -151,13 +194,21 @@ fn satisfaction_lines(satisfaction: &Satisfaction<'_>) -> String {
     text
 }
 
-fn problems(tables: &[ProblemTable<'_>; 2], style: Style) -> String {
+fn problems(tables: &[ProblemTable<'_>; 2], style: Style, lang: Lang) -> String {
     let tables: Vec<String> = tables
         .iter()
         .map(|problems| {
-            let title = problems.name.to_uppercase();
-            let mut table = Table::new(&[&title, "TICKETS", "SHARE", "OF COMPLAINTS", "PRIORITY"])
-                .right(&[1, 2, 3]);
+            let mut table = table(
+                lang,
+                &[
+                    problems.name,
+                    "tickets",
+                    "share",
+                    "of complaints",
+                    "priority",
+                ],
+            )
+            .right(&[1, 2, 3]);
             for problem in problems.problems {
                 table.row(vec![
                     problem.key.clone(),
@@ -165,7 +216,7 @@ fn problems(tables: &[ProblemTable<'_>; 2], style: Style) -> String {
                     percent(problem.share),
                     percent(problem.complaint_share),
                     if problem.priority_flag {
-                        style.paint(Paint::Red, "priority topic")
+                        style.paint(Paint::Red, lang.tr("priority topic"))
                     } else {
                         String::new()
                     },
@@ -177,16 +228,19 @@ fn problems(tables: &[ProblemTable<'_>; 2], style: Style) -> String {
     tables.join("\n")
 }
 
-fn departments_table(departments: &Departments<'_>) -> String {
-    let mut table = Table::new(&[
-        "DEPARTMENT",
-        "VOLUME",
-        "MEDIAN 1ST RESPONSE",
-        "P90 1ST RESPONSE",
-        "RESOLUTION RATE",
-        "ON TIME",
-        "SATISFACTION",
-    ])
+fn departments_table(departments: &Departments<'_>, lang: Lang) -> String {
+    let mut table = table(
+        lang,
+        &[
+            "department",
+            "volume",
+            "median first response",
+            "p90 first response",
+            "resolution rate",
+            "on time",
+            "satisfaction",
+        ],
+    )
     .right(&[1, 2, 3, 4, 5, 6]);
     for row in &departments.rows {
         table.row(vec![
@@ -203,22 +257,34 @@ fn departments_table(departments: &Departments<'_>) -> String {
 }
 
 /// The adopted suggestions and the closed loop in one line, then the suggestions listed.
-fn adopted_lines(adopted: &Adopted<'_>) -> String {
-    let mut text = format!(
-        "adopted suggestions: {} ({} customers told) · archived {} · closed loop {}\n",
-        adopted.count,
-        adopted.customers_told,
-        adopted.archived,
-        percent(adopted.closed_loop_rate)
-    );
+fn adopted_lines(adopted: &Adopted<'_>, lang: Lang) -> String {
+    let mut text = match lang {
+        Lang::En => format!(
+            "adopted suggestions: {} ({} customers told) · archived {} · closed loop {}\n",
+            adopted.count,
+            adopted.customers_told,
+            adopted.archived,
+            percent(adopted.closed_loop_rate)
+        ),
+        Lang::Zh => format!(
+            "采纳的建议：{} 条（已告知客户 {} 位）· 已归档 {} · 闭环率 {}\n",
+            adopted.count,
+            adopted.customers_told,
+            adopted.archived,
+            percent(adopted.closed_loop_rate)
+        ),
+    };
     if !adopted.suggestions.is_empty() {
-        let mut table = Table::new(&["TICKET", "DEPARTMENT", "OUTCOME", "TOLD", "SUGGESTION"]);
+        let mut table = table(
+            lang,
+            &["ticket", "department", "outcome", "told", "suggestion"],
+        );
         for suggestion in adopted.suggestions {
             table.row(vec![
                 suggestion.ticket_id.clone(),
                 suggestion.department.clone(),
-                suggestion.outcome.as_str().to_owned(),
-                yes_no(suggestion.customer_told).to_owned(),
+                lang.tr(suggestion.outcome.as_str()).to_owned(),
+                lang.tr(yes_no(suggestion.customer_told)).to_owned(),
                 truncate(&suggestion.content, 40),
             ]);
         }
