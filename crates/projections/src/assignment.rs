@@ -22,7 +22,7 @@ pub const REBUILD_DELETE: &str = "DELETE FROM people; DELETE FROM assignment_cur
 /// Adds the `assignee` column to a tickets table made before it existed, and the tables of
 /// people and cursors.
 pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
-    let has_assignee = crate::schema::schema_has(
+    let has_assignee = crate::upgrade::schema_has(
         connection,
         "SELECT name FROM pragma_table_info('tickets') WHERE name = 'assignee'",
     )?;

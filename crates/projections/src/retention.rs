@@ -31,7 +31,7 @@ pub const DIGEST_QUERIES: [&str; 2] = [
 /// (a service upgraded in place), they are filled from the archived tickets, so that they
 /// are what a rebuild from the log would make.
 pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
-    let existed = crate::schema::schema_has(
+    let existed = crate::upgrade::schema_has(
         connection,
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'retention_index'",
     )?;

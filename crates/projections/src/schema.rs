@@ -1,14 +1,6 @@
 //! The projection tables and their indexes, created if missing.
 
-use rusqlite::{Connection, OptionalExtension};
-
-/// Whether the schema already has what `sql` looks for (a query of `sqlite_master` or
-/// `pragma_table_info` for one name): what a migration asks before it adds a table or a
-/// column to an older database.
-pub(crate) fn schema_has(connection: &Connection, sql: &str) -> Result<bool, rusqlite::Error> {
-    let name: Option<String> = connection.query_row(sql, [], |row| row.get(0)).optional()?;
-    Ok(name.is_some())
-}
+use rusqlite::Connection;
 
 /// Creates the projection tables and indexes if they do not exist yet.
 pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
