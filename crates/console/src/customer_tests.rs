@@ -190,12 +190,9 @@ async fn the_page_sets_its_token_and_forms_without_it_are_refused() {
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
-    let token = set
-        .split(';')
-        .next()
-        .and_then(|pair| pair.split_once('='))
-        .map(|(_, value)| value.to_owned())
-        .expect("token");
+    let token = crate::session::cookie(&set, STATUS_CSRF_COOKIE)
+        .expect("token")
+        .to_owned();
     let bytes = axum::body::to_bytes(page.into_body(), 1 << 20)
         .await
         .expect("body");

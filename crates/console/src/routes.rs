@@ -365,6 +365,15 @@ mod tests {
         app.clone().oneshot(request).await.expect("answer")
     }
 
+    /// The answer to a plain `GET path`, without cookies.
+    async fn fetch(app: &Router, path: &str) -> Response {
+        send(
+            app,
+            Request::get(path).body(Body::empty()).expect("request"),
+        )
+        .await
+    }
+
     fn form(path: &str, cookie: &str, body: &str) -> Request<Body> {
         Request::post(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -384,22 +393,15 @@ mod tests {
 
     /// Signs in through the form; returns the session cookie.
     async fn signed_in(app: &Router) -> String {
-        let page = send(
-            app,
-            Request::get("/login").body(Body::empty()).expect("request"),
-        )
-        .await;
+        let page = fetch(app, "/login").await;
         assert_eq!(page.status(), StatusCode::OK);
         let login_cookie = set_cookies(&page)
             .into_iter()
             .find(|cookie| cookie.starts_with(LOGIN_CSRF_COOKIE))
             .expect("login csrf cookie");
-        let csrf = login_cookie
-            .split(';')
-            .next()
-            .and_then(|pair| pair.split_once('='))
-            .map(|(_, value)| value.to_owned())
-            .expect("csrf value");
+        let csrf = crate::session::cookie(&login_cookie, LOGIN_CSRF_COOKIE)
+            .expect("csrf value")
+            .to_owned();
         let answer = send(
             app,
             form(
@@ -424,11 +426,7 @@ mod tests {
     #[tokio::test]
     async fn pages_need_a_session_and_forms_their_token() {
         let (app, state) = app();
-        let queue = send(
-            &app,
-            Request::get("/queue").body(Body::empty()).expect("request"),
-        )
-        .await;
+        let queue = fetch(&app, "/queue").await;
         assert_eq!(queue.status(), StatusCode::SEE_OTHER);
         assert_eq!(
             queue.headers().get(header::LOCATION).expect("location"),
@@ -469,11 +467,7 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_token_gets_the_form_again_and_answers_carry_safe_headers() {
         let (app, state) = app();
-        let page = send(
-            &app,
-            Request::get("/login").body(Body::empty()).expect("request"),
-        )
-        .await;
+        let page = fetch(&app, "/login").await;
         let headers = page.headers();
         assert!(headers
             .get(header::CONTENT_SECURITY_POLICY)
@@ -500,13 +494,7 @@ mod tests {
         .await;
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
         assert!(state.sessions.is_empty());
-        let health = send(
-            &app,
-            Request::get("/healthz")
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await;
+        let health = fetch(&app, "/healthz").await;
         assert_eq!(
             health.status(),
             StatusCode::SERVICE_UNAVAILABLE,
@@ -516,10 +504,14 @@ mod tests {
 
     #[test]
     fn the_language_switch_only_goes_back_to_this_site() {
-        assert_eq!(safe_back(Some("/tickets/T-1")), "/tickets/T-1");
-        assert_eq!(safe_back(Some("//evil.example")), "/queue");
-        assert_eq!(safe_back(Some("https://evil.example")), "/queue");
-        assert_eq!(safe_back(Some("/\\evil.example")), "/queue");
-        assert_eq!(safe_back(None), "/queue");
+        for (back, to) in [
+            (Some("/tickets/T-1"), "/tickets/T-1"),
+            (Some("//evil.example"), "/queue"),
+            (Some("https://evil.example"), "/queue"),
+            (Some("/\\evil.example"), "/queue"),
+            (None, "/queue"),
+        ] {
+            assert_eq!(safe_back(back), to, "{back:?}");
+        }
     }
 }

@@ -49,6 +49,24 @@ impl Default for FakePolicy {
     }
 }
 
+impl FakePolicy {
+    /// The default policy, but the rules classify every ticket as `kind`.
+    fn of_kind(kind: Kind) -> Self {
+        Self {
+            kind,
+            ..Self::default()
+        }
+    }
+
+    /// The default policy, but every solution needs the head's approval.
+    fn approving() -> Self {
+        Self {
+            approval_required: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// Respond and resolve hours per priority, as in the documents' table.
 fn hours(priority: Priority) -> (i64, i64) {
     match priority {
@@ -539,10 +557,7 @@ fn a_transfer_needs_a_reason_and_keeps_the_history() {
 
 #[test]
 fn a_transfer_withdraws_a_solution_waiting_for_approval() {
-    let mut history = history(FakePolicy {
-        approval_required: true,
-        ..FakePolicy::default()
-    });
+    let mut history = history(FakePolicy::approving());
     history.run(propose(Outcome::Fixed, ""), minutes(10));
     assert_eq!(history.state().approval, Approval::Pending);
     history.run(dispatch("product", &[], "wrong department"), minutes(11));
@@ -713,10 +728,7 @@ fn outcomes_must_fit_the_kind() {
         complaint.when(propose(Outcome::Adopted, ""), minutes(1)),
         "outcome",
     );
-    let suggestion = history(FakePolicy {
-        kind: Kind::Suggestion,
-        ..FakePolicy::default()
-    });
+    let suggestion = history(FakePolicy::of_kind(Kind::Suggestion));
     assert_invalid(
         suggestion.when(propose(Outcome::Fixed, ""), minutes(1)),
         "outcome",
@@ -728,10 +740,7 @@ fn outcomes_must_fit_the_kind() {
 
 #[test]
 fn declining_a_suggestion_needs_a_reason() {
-    let suggestion = history(FakePolicy {
-        kind: Kind::Suggestion,
-        ..FakePolicy::default()
-    });
+    let suggestion = history(FakePolicy::of_kind(Kind::Suggestion));
     assert_invalid(
         suggestion.when(propose(Outcome::Declined, "  "), minutes(1)),
         "reason",
@@ -744,10 +753,7 @@ fn declining_a_suggestion_needs_a_reason() {
 
 #[test]
 fn a_solution_that_needs_approval_waits_for_the_head() {
-    let mut history = history(FakePolicy {
-        approval_required: true,
-        ..FakePolicy::default()
-    });
+    let mut history = history(FakePolicy::approving());
     history.run(acknowledge(), minutes(5));
     let events = history.run(propose(Outcome::Fixed, ""), minutes(30));
     assert_eq!(types(&events), ["solution_proposed"]);
@@ -771,10 +777,7 @@ fn a_solution_that_needs_approval_waits_for_the_head() {
 
 #[test]
 fn a_rejected_solution_sends_the_department_back_to_work() {
-    let mut history = history(FakePolicy {
-        approval_required: true,
-        ..FakePolicy::default()
-    });
+    let mut history = history(FakePolicy::approving());
     history.run(propose(Outcome::Fixed, ""), minutes(30));
     let reject_silently = approve_solution(false, "");
     assert_invalid(history.when(reject_silently, minutes(31)), "comment");
@@ -1161,10 +1164,7 @@ fn pausing_outside_handle_names_the_step() {
 
 #[test]
 fn every_event_reads_back_from_its_type_and_payload() {
-    let mut history = history(FakePolicy {
-        approval_required: true,
-        ..FakePolicy::default()
-    });
+    let mut history = history(FakePolicy::approving());
     history.run(
         Command::RaiseSlaWarning {
             deadline: Deadline::Respond,
@@ -1314,8 +1314,7 @@ fn folding_and_applying_agree_and_steps_never_skip() {
 fn reclassifying_may_not_orphan_a_solution_waiting_for_approval() {
     let mut history = history(FakePolicy {
         kind: Kind::Suggestion,
-        approval_required: true,
-        ..FakePolicy::default()
+        ..FakePolicy::approving()
     });
     history.run(propose(Outcome::Adopted, ""), minutes(10));
     assert_invalid(

@@ -101,10 +101,12 @@ impl fmt::Debug for StoreUrl {
     }
 }
 
-/// A connection string with its password replaced by `***`.
+/// A connection string with its password replaced by `***`, fit for messages: the
+/// `user:password@` of a URL (a password may itself hold `@`), or the `password=` of a
+/// key=value string.
 pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((credentials, host)) = rest.split_once('@') {
+        if let Some((credentials, host)) = rest.rsplit_once('@') {
             if let Some((user, _password)) = credentials.split_once(':') {
                 return format!("{scheme}://{user}:***@{host}");
             }
@@ -152,6 +154,18 @@ mod tests {
         assert_eq!(
             redact("host=db user=cloop password=s3cret"),
             "host=db user=cloop password=***"
+        );
+        assert_eq!(
+            redact("postgres://cloop:s3cret@db:5432/keys"),
+            "postgres://cloop:***@db:5432/keys"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1:5432/keys"),
+            "postgres://postgres@127.0.0.1:5432/keys"
+        );
+        assert_eq!(
+            redact("host=db user=cloop password=s3cret dbname=keys"),
+            "host=db user=cloop password=*** dbname=keys"
         );
     }
 }

@@ -1,24 +1,13 @@
 //! Conversions between the generated `feedback.v1` types and the domain's types, at intake's
 //! edge.
 
-use chrono::{DateTime, Utc};
 use domain::rules::Language;
 use domain::submission::{Submission, SubmissionInput};
 use domain::types::{Classification, Deadlines};
 use domain::DomainError;
 use proto::v1;
 
-pub use proto::time::timestamp;
-
-/// A protobuf timestamp as a UTC instant; a bad one ([`proto::time::instant`]) is an invalid
-/// `field`.
-pub fn instant_from(
-    field: &str,
-    timestamp: &prost_types::Timestamp,
-) -> Result<DateTime<Utc>, DomainError> {
-    proto::time::instant(timestamp)
-        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
-}
+pub use proto::time::{instant_from, timestamp};
 
 /// The language a request asks for; `None` means the configured default.
 pub fn language_from(language: i32) -> Result<Option<Language>, DomainError> {
@@ -107,6 +96,7 @@ pub fn deadlines_message(deadlines: &Deadlines) -> v1::Deadlines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     #[test]
     fn timestamps_round_trip_and_bad_ones_name_the_field() {

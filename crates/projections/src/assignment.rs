@@ -7,7 +7,7 @@ use domain::event::{AssignmentReason, Event};
 use domain::rules::assignment::{person_of_stream, AwaySet, AWAY_SET};
 use domain::ticket::Ticket;
 use eventlog::RecordedEvent;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 /// The rows of the assignment tables, for the projections' digest.
 pub const DIGEST_QUERIES: [&str; 3] = [
@@ -22,14 +22,11 @@ pub const REBUILD_DELETE: &str = "DELETE FROM people; DELETE FROM assignment_cur
 /// Adds the `assignee` column to a tickets table made before it existed, and the tables of
 /// people and cursors.
 pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
-    let has_assignee: Option<String> = connection
-        .query_row(
-            "SELECT name FROM pragma_table_info('tickets') WHERE name = 'assignee'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if has_assignee.is_none() {
+    let has_assignee = crate::upgrade::schema_has(
+        connection,
+        "SELECT name FROM pragma_table_info('tickets') WHERE name = 'assignee'",
+    )?;
+    if !has_assignee {
         connection.execute_batch("ALTER TABLE tickets ADD COLUMN assignee TEXT;")?;
     }
     connection.execute_batch(

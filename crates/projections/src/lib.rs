@@ -42,6 +42,7 @@ pub mod record;
 pub mod retention;
 pub mod schema;
 pub mod shared;
+mod upgrade;
 
 pub use digest::digest;
 pub use error::ProjectionError;

@@ -3,7 +3,7 @@
 //! (which lists, search and watches leave out).
 
 use domain::ticket::Ticket;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 /// The retention tables: archived tickets waiting for their expiry (by archiving time), and
 /// the tickets whose retention expired (which lists leave out).
@@ -31,15 +31,12 @@ pub const DIGEST_QUERIES: [&str; 2] = [
 /// (a service upgraded in place), they are filled from the archived tickets, so that they
 /// are what a rebuild from the log would make.
 pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
-    let existed: Option<String> = connection
-        .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'retention_index'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let existed = crate::upgrade::schema_has(
+        connection,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'retention_index'",
+    )?;
     connection.execute_batch(SCHEMA)?;
-    if existed.is_some() {
+    if existed {
         return Ok(());
     }
     let archived: Vec<(i64, String)> = {

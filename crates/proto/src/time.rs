@@ -2,9 +2,11 @@
 //!
 //! Every crate converts timestamps here, so a bad timestamp has one answer: [`instant`]
 //! refuses it with a [`BadTimestamp`] saying why, and each caller maps that to its own error
-//! naming the field (or, where it only displays a value, shows it as absent).
+//! naming the field ([`instant_from`] is the gRPC edges' one), or, where it only displays a
+//! value, shows it as absent.
 
 use chrono::{DateTime, Utc};
+use domain::DomainError;
 use prost_types::Timestamp;
 
 /// Nanoseconds in a second: a timestamp's `nanos` lie in `0..NANOS_PER_SECOND`.
@@ -29,6 +31,13 @@ pub fn timestamp(instant: DateTime<Utc>) -> Timestamp {
         seconds: instant.timestamp(),
         nanos: nanos.min(NANOS_PER_SECOND - 1),
     }
+}
+
+/// A protobuf timestamp as a UTC instant; a bad one ([`instant`]) is an invalid `field`, the
+/// answer of every gRPC edge that reads a timestamp from a request.
+pub fn instant_from(field: &str, timestamp: &Timestamp) -> Result<DateTime<Utc>, DomainError> {
+    instant(timestamp)
+        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
 /// A protobuf timestamp as a UTC instant, or why it is not one.

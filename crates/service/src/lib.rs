@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod secret;
 pub mod server;
 pub mod shutdown;
+pub mod signature;
 pub mod status;
 pub mod submission;
 pub mod tasks;

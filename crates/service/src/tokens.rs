@@ -383,12 +383,15 @@ mod tests {
         request
     }
 
+    /// What `authenticator` answers a request bearing `token`.
+    fn bearing(authenticator: &mut Authenticator, token: &str) -> Result<Request<()>, Status> {
+        authenticator.call(request_with(Some(&format!("Bearer {token}"))))
+    }
+
     #[test]
     fn a_known_token_becomes_its_principal() {
         let mut authenticator = Authenticator::new(Arc::new(registry()));
-        let request = authenticator
-            .call(request_with(Some("Bearer agent-secret")))
-            .expect("known token");
+        let request = bearing(&mut authenticator, "agent-secret").expect("known token");
         let principal = principal_of(&request).expect("principal set");
         assert_eq!(principal.name, "li.si");
         assert_eq!(principal.role, Role::Agent);
@@ -492,13 +495,9 @@ mod tests {
 
         let mut authenticator = Authenticator::new(Arc::new(registry));
         for _ in 0..2 {
-            authenticator
-                .call(request_with(Some("Bearer slow-secret")))
-                .expect("within the burst");
+            bearing(&mut authenticator, "slow-secret").expect("within the burst");
         }
-        let status = authenticator
-            .call(request_with(Some("Bearer slow-secret")))
-            .expect_err("over the burst");
+        let status = bearing(&mut authenticator, "slow-secret").expect_err("over the burst");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         assert!(
             status.message().contains("principal slow-form"),
@@ -509,21 +508,14 @@ mod tests {
             "{status:?}"
         );
         // Another principal of the same role has its own bucket, and the agent its role's.
-        authenticator
-            .call(request_with(Some("Bearer adapter-secret")))
-            .expect("another adapter is not affected");
-        authenticator
-            .call(request_with(Some("Bearer agent-secret")))
-            .expect("the agent's first");
-        let status = authenticator
-            .call(request_with(Some("Bearer agent-secret")))
+        bearing(&mut authenticator, "adapter-secret").expect("another adapter is not affected");
+        bearing(&mut authenticator, "agent-secret").expect("the agent's first");
+        let status = bearing(&mut authenticator, "agent-secret")
             .expect_err("the agent role's default is 1 per second");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         // A clone shares the buckets.
         let mut clone = authenticator.clone();
-        assert!(clone
-            .call(request_with(Some("Bearer slow-secret")))
-            .is_err());
+        assert!(bearing(&mut clone, "slow-secret").is_err());
     }
 
     #[tokio::test]

@@ -178,29 +178,6 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection, VaultError> {
     Ok(connection)
 }
 
-/// A connection string with its password replaced by `***`, fit for messages: the
-/// `user:password@` of a URL, or the `password=` of a key=value string.
-pub(crate) fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((credentials, host)) = rest.rsplit_once('@') {
-            if let Some((user, _password)) = credentials.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
-        return url.to_string();
-    }
-    url.split_whitespace()
-        .map(|part| {
-            if part.starts_with("password=") {
-                "password=***"
-            } else {
-                part
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Whether a PostgreSQL error means the connection is gone (closed, broken, or the server
 /// shutting the session down), so that a new connection may succeed where it failed.
 fn connection_lost(error: &postgres::Error) -> bool {
@@ -305,7 +282,7 @@ impl Storage {
     /// Connects to the PostgreSQL database at `url` and creates the tables there (under an
     /// advisory lock, in one transaction) when they are missing.
     pub(crate) fn open_postgres(url: &str) -> Result<Storage, VaultError> {
-        let shown = redact(url);
+        let shown = eventlog::redact(url);
         let (mut config, tls) =
             eventlog::pgtls::config(url).map_err(|error| VaultError::Connection {
                 store: shown.clone(),
@@ -915,25 +892,4 @@ fn postgres_target_state(
         state.erased.insert(row.get(0));
     }
     Ok(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redact_hides_the_password_of_both_forms() {
-        assert_eq!(
-            redact("postgres://cloop:s3cret@db:5432/keys"),
-            "postgres://cloop:***@db:5432/keys"
-        );
-        assert_eq!(
-            redact("postgres://postgres@127.0.0.1:5432/keys"),
-            "postgres://postgres@127.0.0.1:5432/keys"
-        );
-        assert_eq!(
-            redact("host=db user=cloop password=s3cret dbname=keys"),
-            "host=db user=cloop password=*** dbname=keys"
-        );
-    }
 }

@@ -1,23 +1,20 @@
 //! Request signing: `X-Cloop-Timestamp: <unix seconds>` and
 //! `X-Cloop-Signature: sha256=<hex>`, where the hex is the HMAC-SHA256, keyed with the
 //! channel's shared secret, of the timestamp, a dot and the raw request body
-//! (`"<timestamp>.<body>"`). A timestamp too far from the server's clock is refused, so a
-//! captured request cannot be replayed later; the comparison of MACs takes constant time.
+//! (`"<timestamp>.<body>"`, the recipe of `service::signature`). A timestamp too far from the
+//! server's clock is refused, so a captured request cannot be replayed later; the comparison
+//! of MACs takes constant time.
 //!
 //! Pure: the current time is an argument.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
+use service::signature::mac_of;
+pub use service::signature::{sign, SCHEME};
 
 /// The header with the unix time (seconds) the request was signed at.
 pub const TIMESTAMP_HEADER: &str = "x-cloop-timestamp";
 /// The header with `sha256=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "x-cloop-signature";
-/// The scheme prefix of the signature header's value.
-pub const SCHEME: &str = "sha256=";
-
-type HmacSha256 = Hmac<Sha256>;
-
 /// Why a request's signature was refused. The texts are safe to show the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureError {
@@ -55,25 +52,6 @@ impl std::fmt::Display for SignatureError {
             ),
         }
     }
-}
-
-fn mac_of(secret: &[u8], timestamp: &str, body: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length: `new_from_slice` never fails for it.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
-}
-
-/// The `X-Cloop-Signature` value of `body` signed at `timestamp` (unix seconds, as sent in
-/// `X-Cloop-Timestamp`).
-pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
-    format!(
-        "{SCHEME}{}",
-        hex::encode(mac_of(secret, timestamp, body).finalize().into_bytes())
-    )
 }
 
 /// Checks a request's headers against `body` at `now` (unix seconds): the timestamp must be
@@ -122,27 +100,6 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef";
     const NOW: i64 = 1_760_000_000;
-
-    #[test]
-    fn hmac_matches_rfc_4231_test_case_2() {
-        // Key "Jefe", data "what do ya want for nothing?": the HMAC primitive itself.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(b"Jefe").expect("any key length");
-        mac.update(b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac.finalize().into_bytes()),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
-    fn the_recipe_is_timestamp_dot_body() {
-        // The same value `printf '%s' '1760000000.{"a":1}' | openssl dgst -sha256 -hmac
-        // 0123456789abcdef` prints.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(SECRET).expect("any key length");
-        mac.update(b"1760000000.{\"a\":1}");
-        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        assert_eq!(sign(SECRET, "1760000000", b"{\"a\":1}"), expected);
-    }
 
     #[test]
     fn a_signed_request_verifies_and_any_change_is_refused() {

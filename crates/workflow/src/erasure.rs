@@ -166,9 +166,9 @@ impl Erasure {
         let mut found = Found::default();
         // A repeated command id: the tickets it erased before, whose link through the
         // customer's identifiers went with the keys.
-        let command = command_id.to_owned();
+        let command = TicketsOf::Command(command_id.to_owned());
         let earlier = readers
-            .with_blocking(move |connection| tickets_of_command(connection, &command))
+            .with_blocking(move |connection| tickets_of(connection, &command))
             .map_err(failure_from_read)?;
         found.tickets.extend(earlier);
         let mut customers: Vec<Customer> = Vec::new();
@@ -202,9 +202,9 @@ impl Erasure {
                     customer_id: Some(customer_id.clone()),
                     ..Customer::default()
                 });
-                let id = customer_id.clone();
+                let id = TicketsOf::CustomerId(customer_id.clone());
                 let tickets = readers
-                    .with_blocking(move |connection| tickets_of_customer_id(connection, &id))
+                    .with_blocking(move |connection| tickets_of(connection, &id))
                     .map_err(failure_from_read)?;
                 for (seq, ticket_id) in tickets {
                     let loaded = readers
@@ -230,7 +230,7 @@ impl Erasure {
         }
         for key in found.keys.clone() {
             let tickets = readers
-                .with_blocking(move |connection| tickets_of_key(connection, key))
+                .with_blocking(move |connection| tickets_of(connection, &TicketsOf::Key(key)))
                 .map_err(failure_from_read)?;
             found.tickets.extend(tickets);
         }
@@ -352,52 +352,47 @@ fn vault_failure(error: vault::VaultError) -> Failure {
     }
 }
 
-/// The tickets (receipt order, id) whose customer id is `customer_id`.
-fn tickets_of_customer_id(
-    connection: &rusqlite::Connection,
-    customer_id: &str,
-) -> Result<Vec<(i64, String)>, crate::WorkflowError> {
-    read_all(
-        connection,
-        "SELECT seq, ticket_id FROM tickets WHERE customer_id = ?1 ORDER BY seq",
-        [customer_id],
-        (
-            "prepare tickets of a customer",
-            "read tickets of a customer",
-        ),
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
+/// Which tickets to read, in receipt order with their ids.
+enum TicketsOf {
+    /// Those whose customer id is this one.
+    CustomerId(String),
+    /// Those an erasure command id erased.
+    Command(String),
+    /// Those sealed under a key.
+    Key(KeyId),
 }
 
-/// The tickets (receipt order, id) an erasure command id erased.
-fn tickets_of_command(
+/// The tickets (receipt order, id) that `which` names.
+fn tickets_of(
     connection: &rusqlite::Connection,
-    command_id: &str,
+    which: &TicketsOf,
 ) -> Result<Vec<(i64, String)>, crate::WorkflowError> {
-    read_all(
-        connection,
-        "SELECT seq, ticket_id FROM ticket_erasures WHERE command_id = ?1 ORDER BY seq",
-        [command_id],
-        (
-            "prepare tickets of an erasure",
-            "read tickets of an erasure",
+    let (sql, value, contexts) = match which {
+        TicketsOf::CustomerId(customer_id) => (
+            "SELECT seq, ticket_id FROM tickets WHERE customer_id = ?1 ORDER BY seq",
+            customer_id.clone(),
+            (
+                "prepare tickets of a customer",
+                "read tickets of a customer",
+            ),
         ),
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-}
-
-/// The tickets (receipt order, id) sealed under `key`.
-fn tickets_of_key(
-    connection: &rusqlite::Connection,
-    key: KeyId,
-) -> Result<Vec<(i64, String)>, crate::WorkflowError> {
-    read_all(
-        connection,
-        "SELECT seq, ticket_id FROM ticket_keys WHERE key_id = ?1 ORDER BY seq",
-        [key.to_string()],
-        ("prepare tickets of a key", "read tickets of a key"),
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
+        TicketsOf::Command(command_id) => (
+            "SELECT seq, ticket_id FROM ticket_erasures WHERE command_id = ?1 ORDER BY seq",
+            command_id.clone(),
+            (
+                "prepare tickets of an erasure",
+                "read tickets of an erasure",
+            ),
+        ),
+        TicketsOf::Key(key) => (
+            "SELECT seq, ticket_id FROM ticket_keys WHERE key_id = ?1 ORDER BY seq",
+            key.to_string(),
+            ("prepare tickets of a key", "read tickets of a key"),
+        ),
+    };
+    read_all(connection, sql, [value], contexts, |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })
 }
 
 /// Whether a ticket's customer was erased, from the projections (for tests and tools).

@@ -1,6 +1,7 @@
 //! The one error type of the workflow crate.
 
 use eventlog::LogError;
+use projections::ProjectionError;
 
 /// Everything that can go wrong in the workflow service outside a single request's answer.
 #[derive(Debug, thiserror::Error)]
@@ -8,23 +9,10 @@ pub enum WorkflowError {
     /// The configuration or the command line is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The event log failed.
-    #[error("event log: {0}")]
-    Log(#[from] LogError),
-    /// A projection query or migration failed while doing what `context` says.
-    #[error("failed to {context}: {source}")]
-    Sqlite {
-        context: &'static str,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// PostgreSQL failed (outside the event log) while doing what `context` says.
-    #[error("failed to {context}: {source}")]
-    Postgres {
-        context: &'static str,
-        #[source]
-        source: postgres::Error,
-    },
+    /// The event log failed, or a projection query or migration (SQLite or PostgreSQL) while
+    /// doing what its context says: the read models' own error, with their words.
+    #[error(transparent)]
+    Store(ProjectionError),
     /// The file system failed.
     #[error("failed to {action}: {source}")]
     Io {
@@ -49,28 +37,29 @@ pub enum WorkflowError {
 impl WorkflowError {
     /// A closure that wraps a PostgreSQL error with what was being done.
     pub fn postgres(context: &'static str) -> impl FnOnce(postgres::Error) -> WorkflowError {
-        move |source| WorkflowError::Postgres { context, source }
+        move |source| WorkflowError::Store(ProjectionError::postgres(context)(source))
     }
 
     /// A closure that wraps a SQLite error with what was being done.
     pub fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> WorkflowError {
-        move |source| WorkflowError::Sqlite { context, source }
+        move |source| WorkflowError::Store(ProjectionError::sqlite(context)(source))
+    }
+}
+
+impl From<LogError> for WorkflowError {
+    fn from(error: LogError) -> Self {
+        WorkflowError::Store(ProjectionError::Log(error))
     }
 }
 
 /// The read models' errors keep the kind they had when the read models were part of this
-/// crate: a failed read of a projection is a failed read of the workflow.
-impl From<projections::ProjectionError> for WorkflowError {
-    fn from(error: projections::ProjectionError) -> Self {
+/// crate: a failed read of a projection is a failed read of the workflow, corrupt data is
+/// corrupt data.
+impl From<ProjectionError> for WorkflowError {
+    fn from(error: ProjectionError) -> Self {
         match error {
-            projections::ProjectionError::Log(error) => WorkflowError::Log(error),
-            projections::ProjectionError::Sqlite { context, source } => {
-                WorkflowError::Sqlite { context, source }
-            }
-            projections::ProjectionError::Postgres { context, source } => {
-                WorkflowError::Postgres { context, source }
-            }
-            projections::ProjectionError::Corrupt(reason) => WorkflowError::Corrupt(reason),
+            ProjectionError::Corrupt(reason) => WorkflowError::Corrupt(reason),
+            other => WorkflowError::Store(other),
         }
     }
 }

@@ -293,39 +293,14 @@ impl Publisher {
                 }
                 continue;
             }
-            if !stream_ready {
-                match service::nats::ensure_stream(&self.context, &self.nats.ticket_events_stream)
+            let Some(rows) = self.rows_after(&mut stream_ready, position).await else {
+                if !self
+                    .back_off(&mut failures, drain_deadline, &shutdown)
                     .await
                 {
-                    Ok(()) => stream_ready = true,
-                    Err(error) => {
-                        tracing::warn!(%error, "set up stream TICKET_EVENTS, will retry");
-                        if !self
-                            .back_off(&mut failures, drain_deadline, &shutdown)
-                            .await
-                        {
-                            return;
-                        }
-                        continue;
-                    }
+                    return;
                 }
-            }
-            let rows = match self
-                .log
-                .read_all(position + 1, self.settings.publish_batch)
-                .await
-            {
-                Ok(rows) => rows,
-                Err(error) => {
-                    tracing::warn!(%error, "read the log for publishing");
-                    if !self
-                        .back_off(&mut failures, drain_deadline, &shutdown)
-                        .await
-                    {
-                        return;
-                    }
-                    continue;
-                }
+                continue;
             };
             let Some(last) = rows.last().map(|row| row.position) else {
                 if drain_deadline.is_some() {
@@ -356,6 +331,35 @@ impl Publisher {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// The next batch of rows after `position`, setting up the stream first when it is not
+    /// ready; `None` (the failure logged) when either fails, to try again after a backoff.
+    async fn rows_after(
+        &self,
+        stream_ready: &mut bool,
+        position: u64,
+    ) -> Option<Vec<RecordedEvent>> {
+        if !*stream_ready {
+            let ensured =
+                service::nats::ensure_stream(&self.context, &self.nats.ticket_events_stream).await;
+            if let Err(error) = ensured {
+                tracing::warn!(%error, "set up stream TICKET_EVENTS, will retry");
+                return None;
+            }
+            *stream_ready = true;
+        }
+        match self
+            .log
+            .read_all(position + 1, self.settings.publish_batch)
+            .await
+        {
+            Ok(rows) => Some(rows),
+            Err(error) => {
+                tracing::warn!(%error, "read the log for publishing");
+                None
             }
         }
     }

@@ -16,7 +16,6 @@ use domain::Rules;
 use prost::Message;
 use proto::v1;
 use service::Failure;
-use std::sync::Arc;
 use workflow::clock::Clock;
 use workflow::projections;
 use workflow::queries::{list_ordered, list_tickets, parse_page_token, ListOrder, TicketFilter};
@@ -48,9 +47,6 @@ impl Core {
         let timers = Timers {
             sweep: workflow::duties::Sweep {
                 commands: base.commands.clone(),
-                readers: base.readers.clone(),
-                rules: base.rules.clone(),
-                clock: Arc::new(base.clock.clone()),
                 tick: std::time::Duration::from_millis(10),
                 batch: 100,
             },
@@ -73,6 +69,21 @@ impl Core {
             .execute(actor, ticket_id, &command_id(id), version, command)
             .await
             .expect_err(why)
+    }
+
+    /// Runs `command` on `ticket_id` as `actor` (command id `id`, no expected version), which
+    /// must succeed: the ticket after it.
+    async fn run(
+        &self,
+        actor: &Actor,
+        ticket_id: &TicketId,
+        id: &str,
+        command: Command,
+    ) -> domain::Ticket {
+        self.commands
+            .execute(actor, ticket_id, &command_id(id), None, command)
+            .await
+            .unwrap()
     }
 
     /// A `FeedbackReceived` message as intake publishes it.
@@ -237,36 +248,21 @@ async fn a_repeated_command_id_returns_the_first_result_and_appends_nothing() {
         message: "we are looking into it".into(),
     };
     let first = core
-        .commands
-        .execute(
-            &agent,
-            &ticket_id,
-            &command_id("ack-1"),
-            None,
-            acknowledge.clone(),
-        )
-        .await
-        .unwrap();
+        .run(&agent, &ticket_id, "ack-1", acknowledge.clone())
+        .await;
     assert!(first.responded_at.is_some());
     let head = core.log.head().position;
-    core.commands
-        .execute(
-            &agent,
-            &ticket_id,
-            &command_id("note-1"),
-            None,
-            Command::AddNote {
-                text: "called the customer".into(),
-                to_customer: false,
-            },
-        )
-        .await
-        .unwrap();
-    let repeated = core
-        .commands
-        .execute(&agent, &ticket_id, &command_id("ack-1"), None, acknowledge)
-        .await
-        .unwrap();
+    core.run(
+        &agent,
+        &ticket_id,
+        "note-1",
+        Command::AddNote {
+            text: "called the customer".into(),
+            to_customer: false,
+        },
+    )
+    .await;
+    let repeated = core.run(&agent, &ticket_id, "ack-1", acknowledge).await;
     assert_eq!(
         repeated, first,
         "the first result, not the state after the note"
@@ -350,41 +346,35 @@ async fn a_stale_expected_version_is_aborted_and_no_version_is_retried() {
 async fn another_departments_ticket_is_denied_for_reads_and_writes() {
     let mut core = Core::new(Rules::defaults());
     let ticket_id = core.submit("APP卡顿，打开很慢").await;
-    let outsider = actor("li.si", Role::Agent, Some("logistics"));
-    let denied = core
-        .refused(
-            &outsider,
-            &ticket_id,
+    // Another department's person: out of sight, answered like a ticket that does not exist.
+    // A manager only reads.
+    for (who, id, command, why, code) in [
+        (
+            actor("li.si", Role::Agent, Some("logistics")),
             "x",
-            None,
             Command::Acknowledge {
                 message: "mine".into(),
             },
             "other department",
-        )
-        .await;
-    // Out of sight: answered like a ticket that does not exist.
-    assert!(matches!(
-        denied,
-        Failure::Domain(domain::DomainError::NotFound { .. })
-    ));
-    let manager = actor("boss", Role::Manager, None);
-    let denied = core
-        .refused(
-            &manager,
-            &ticket_id,
+            tonic::Code::NotFound,
+        ),
+        (
+            actor("boss", Role::Manager, None),
             "y",
-            None,
             Command::Escalate {
                 reason: "why".into(),
             },
             "managers only read",
-        )
-        .await;
-    assert!(matches!(
-        denied,
-        Failure::Domain(domain::DomainError::PermissionDenied { .. })
-    ));
+            tonic::Code::PermissionDenied,
+        ),
+    ] {
+        let denied = core.refused(&who, &ticket_id, id, None, command, why).await;
+        assert!(
+            matches!(denied, Failure::Domain(_)),
+            "{why}: a domain refusal, not {denied:?}"
+        );
+        assert_eq!(service::status_from(denied).code(), code, "{why}");
+    }
     let scoped = core
         .list(TicketFilter {
             involving_department: Some("logistics".into()),
@@ -495,30 +485,24 @@ async fn acknowledging_stops_the_respond_clock_and_pauses_stop_every_clock() {
     let mut core = Core::new(seconds_rules());
     let ticket_id = core.submit("APP卡顿，打开很慢").await;
     let agent = actor("wang.wu", Role::Agent, Some("technical"));
-    core.commands
-        .execute(
-            &agent,
-            &ticket_id,
-            &command_id("ack"),
-            None,
-            Command::Acknowledge {
-                message: "on it".into(),
-            },
-        )
-        .await
-        .unwrap();
-    core.commands
-        .execute(
-            &agent,
-            &ticket_id,
-            &command_id("pause"),
-            None,
-            Command::PauseSla {
-                reason: "waiting for the customer's screenshots".into(),
-            },
-        )
-        .await
-        .unwrap();
+    core.run(
+        &agent,
+        &ticket_id,
+        "ack",
+        Command::Acknowledge {
+            message: "on it".into(),
+        },
+    )
+    .await;
+    core.run(
+        &agent,
+        &ticket_id,
+        "pause",
+        Command::PauseSla {
+            reason: "waiting for the customer's screenshots".into(),
+        },
+    )
+    .await;
     core.clock.advance(Duration::seconds(120));
     assert_eq!(
         core.timers.tick_once().await.unwrap(),
@@ -526,16 +510,8 @@ async fn acknowledging_stops_the_respond_clock_and_pauses_stop_every_clock() {
         "paused: nothing fires"
     );
     let resumed = core
-        .commands
-        .execute(
-            &agent,
-            &ticket_id,
-            &command_id("resume"),
-            None,
-            Command::ResumeSla,
-        )
-        .await
-        .unwrap();
+        .run(&agent, &ticket_id, "resume", Command::ResumeSla)
+        .await;
     assert_eq!(
         resumed.resolve_by,
         Some(start_instant() + Duration::seconds(180)),
@@ -560,18 +536,15 @@ async fn rebuilt_projections_have_the_same_digest() {
         tickets.push(core.submit(text).await);
     }
     let agent = actor("wang.wu", Role::Agent, Some("technical"));
-    core.commands
-        .execute(
-            &agent,
-            &tickets[0],
-            &command_id("ack"),
-            None,
-            Command::Acknowledge {
-                message: "on it".into(),
-            },
-        )
-        .await
-        .unwrap();
+    core.run(
+        &agent,
+        &tickets[0],
+        "ack",
+        Command::Acknowledge {
+            message: "on it".into(),
+        },
+    )
+    .await;
     core.clock.advance(Duration::seconds(15));
     core.timers.tick_once().await.unwrap();
     let incremental = core.digest();

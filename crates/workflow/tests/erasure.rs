@@ -288,20 +288,14 @@ async fn a_redelivery_after_an_erasure_makes_no_new_key() {
     let mut core = Core::new(Rules::defaults());
     let now = core.clock.now();
     let ticket_id = core.ids.next(now);
-    let message = support::feedback_at(
-        &ticket_id,
-        now,
-        v1::Submission {
-            channel: "web".into(),
-            customer: Some(full_customer()),
-            content: "APP卡顿".into(),
-            ..Default::default()
-        },
-    )
-    .encode_to_vec();
-    let (request, _) = workflow::consumer::receive_request(&message, now, &core.rules).unwrap();
-    let mut requests = vec![request];
-    workflow::consumer::seal_requests(&core.vault, &mut requests).unwrap();
+    let submission = v1::Submission {
+        channel: "web".into(),
+        customer: Some(full_customer()),
+        content: "APP卡顿".into(),
+        ..Default::default()
+    };
+    let (message, requests) =
+        support::sealed_receipt(&core.vault, &core.rules, &ticket_id, now, submission);
     core.log.append_many(requests).await;
     core.erase(
         ErasureTarget::Ticket(ticket_id.clone()),

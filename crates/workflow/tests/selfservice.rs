@@ -11,7 +11,6 @@ use domain::command::Command;
 use domain::ids::{CommandId, TicketId, TicketIdGenerator};
 use domain::types::{Actor, Outcome, Role, Step};
 use domain::Rules;
-use prost::Message;
 use proto::v1;
 use proto::v1::self_service_server::SelfService;
 use service::ratelimit::{RateLimit, RateLimiter};
@@ -76,27 +75,19 @@ impl Desk {
     async fn submit(&mut self, content: &str) -> TicketId {
         let now = self.clock.now();
         let ticket_id = self.ids.next(now);
-        let message = support::feedback_at(
-            &ticket_id,
-            now,
-            v1::Submission {
-                channel: "web".into(),
-                customer: Some(v1::Customer {
-                    name: "张三".into(),
-                    phone: PHONE.into(),
-                    email: "zhang@example.com".into(),
-                    ..Default::default()
-                }),
-                content: content.into(),
+        let submission = v1::Submission {
+            channel: "web".into(),
+            customer: Some(v1::Customer {
+                name: "张三".into(),
+                phone: PHONE.into(),
+                email: "zhang@example.com".into(),
                 ..Default::default()
-            },
-        );
-        let mut requests = vec![
-            workflow::consumer::receive_request(&message.encode_to_vec(), now, &self.rules)
-                .unwrap()
-                .0,
-        ];
-        workflow::consumer::seal_requests(&self.vault, &mut requests).unwrap();
+            }),
+            content: content.into(),
+            ..Default::default()
+        };
+        let (_, requests) =
+            support::sealed_receipt(&self.vault, &self.rules, &ticket_id, now, submission);
         for result in self.log.append_many(requests).await {
             result.unwrap();
         }

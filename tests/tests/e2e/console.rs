@@ -351,6 +351,18 @@ fn step_is(step: v1::Step) -> impl Fn(&v1::Ticket) -> bool {
     move |ticket| ticket.step == step as i32
 }
 
+/// What a browser scenario starts with: the browser, a pair with its console (its address),
+/// and where the screenshots go; `None` (said on stderr) when chromium is not installed.
+fn browser_scenario() -> Option<(Browser, TestCluster, String, Option<PathBuf>)> {
+    let Some(browser) = Browser::start() else {
+        eprintln!("skipped: chromium is not installed (make tools installs it)");
+        return None;
+    };
+    let mut pair = start_pair(PairOptions::default());
+    let console = start_console(&mut pair);
+    Some((browser, pair, console, screenshot_dir()))
+}
+
 /// Where the screenshots go: `docs/console/` when asked for, else nowhere.
 fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("CLOOP_CONSOLE_SCREENSHOTS").map(|_| {
@@ -377,13 +389,9 @@ fn fetch_status(browser: &mut Browser, tab: &Tab, path: &str, body: Option<&str>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn staff_work_a_ticket_to_archive_in_the_browser() {
-    let Some(mut browser) = Browser::start() else {
-        eprintln!("skipped: chromium is not installed (make tools installs it)");
+    let Some((mut browser, pair, console, shots)) = browser_scenario() else {
         return;
     };
-    let mut pair = start_pair(PairOptions::default());
-    let console = start_console(&mut pair);
-    let shots = screenshot_dir();
 
     // Customer service watches the whole queue; a new ticket appears without a reload.
     let service = browser.person();
@@ -739,13 +747,9 @@ fn rate(browser: &mut Browser, tab: &Tab, score: u32) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn customers_follow_reply_to_and_rate_their_ticket_in_the_browser() {
-    let Some(mut browser) = Browser::start() else {
-        eprintln!("skipped: chromium is not installed (make tools installs it)");
+    let Some((mut browser, pair, console, shots)) = browser_scenario() else {
         return;
     };
-    let mut pair = start_pair(PairOptions::default());
-    let console = start_console(&mut pair);
-    let shots = screenshot_dir();
     let happy = customer_ticket(&pair, "customer-happy").await;
     let unhappy = customer_ticket(&pair, "customer-unhappy").await;
     let locked = customer_ticket(&pair, "customer-locked").await;

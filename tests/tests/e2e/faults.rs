@@ -9,9 +9,9 @@
 //! `CLOOP_SOAK=1` (`make soak`).
 
 use crate::support::{
-    check_outcome, failpoints_built_in, lazy_channel, metric, soak, start_pair, tail, targets,
-    transports_line, wait_for_tickets, Acknowledged, Load, LoadPlan, PairOptions, Random, Service,
-    START_TIMEOUT,
+    check_outcome, failpoints_built_in, lazy_channel, metric, settle_time, soak, start_pair, tail,
+    targets, transports_line, wait_for_tickets, Acknowledged, Load, LoadPlan, PairOptions, Random,
+    Service, START_TIMEOUT,
 };
 use futures::StreamExt;
 use prost::Message;
@@ -79,13 +79,7 @@ async fn random_sigkills_of_both_services_lose_nothing_and_duplicate_nothing() {
     }
     let counters = load.counters.clone();
     let (acknowledged, elapsed) = load.run_to_end().await;
-    let mut figures = check_outcome(
-        &mut pair,
-        "soak",
-        &acknowledged,
-        Duration::from_secs(if soak() { 600 } else { 180 }),
-    )
-    .await;
+    let mut figures = check_outcome(&mut pair, "soak", &acknowledged, settle_time()).await;
     figures.add("submitted", total);
     figures.add("workflow_kills", workflow_kills);
     figures.add("intake_kills", intake_kills);

@@ -11,6 +11,7 @@
 
 use crate::support::assert_names;
 use crate::support::{authorized, lazy_channel, metric, start_pair, PairOptions};
+use e2e::grpc::eventually;
 use e2e::{fetch_ticket, Staff, TestCluster};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
@@ -352,15 +353,8 @@ async fn watches_per_principal_are_capped_and_a_slot_comes_back_when_the_client_
     assert_eq!(open(), Some(3.0), "two of root's and one of zhang.san's");
     // Every client goes away: the server lets go of every stream.
     drop((third, other, follow, audit, shared));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open() != Some(0.0) {
-        assert!(
-            Instant::now() < deadline,
-            "open watches after every client left: {:?}",
-            open()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let closed = eventually(Duration::from_secs(10), || async { open() == Some(0.0) }).await;
+    assert!(closed, "open watches after every client left: {:?}", open());
     assert!(
         metric(
             pair.workflow().metrics_address(),

@@ -9,8 +9,8 @@
 //!   count the cluster cannot hold gives a clear error.
 
 use crate::support::{
-    check_outcome, metric, soak, start_pair_on, tail, targets, transports_line, Acknowledged, Load,
-    LoadPlan, PairOptions, START_TIMEOUT,
+    check_outcome, metric, settle_time, soak, start_pair_on, tail, targets, transports_line,
+    Acknowledged, Load, LoadPlan, PairOptions, START_TIMEOUT,
 };
 use async_nats::jetstream;
 use e2e::{wait_until, NatsCluster};
@@ -200,13 +200,7 @@ async fn the_feedback_stream_leader_killed_under_load_loses_nothing_and_duplicat
     let samples = sampler.stop().await;
     let (acknowledged, elapsed) = load.run_to_end().await;
 
-    let mut figures = check_outcome(
-        &mut pair,
-        "nats_cluster",
-        &acknowledged,
-        Duration::from_secs(if soak() { 600 } else { 180 }),
-    )
-    .await;
+    let mut figures = check_outcome(&mut pair, "nats_cluster", &acknowledged, settle_time()).await;
     // With the services stopped, every node holds the same copy of FEEDBACK.
     let mut copies = Vec::new();
     let same_copies = blocking(|| {

@@ -59,6 +59,24 @@ fn password(passwords: &[(String, String)], identity: &str) -> String {
 /// What a test client saw: the server errors it was sent (permissions violations).
 type Errors = Arc<Mutex<Vec<String>>>;
 
+/// A TLS client logged in as `name` with its password from `passwords`, its replies under
+/// `_INBOX.<name>`.
+async fn identity(
+    nats: &NatsServer,
+    pki: &TestPki,
+    passwords: &[(String, String)],
+    name: &str,
+) -> Result<Identity, async_nats::ConnectError> {
+    let (client, errors) =
+        client(nats, pki, Some((name, &password(passwords, name))), name).await?;
+    Ok(Identity {
+        name: name.to_owned(),
+        js: async_nats::jetstream::new(client.clone()),
+        client,
+        errors,
+    })
+}
+
 /// A TLS client of `identity` (no identity: `None`) with the reply prefix `_INBOX.<inbox>`,
 /// collecting the server's errors.
 async fn client(
@@ -275,14 +293,9 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
             tail(&cluster.get("notify").log(), 20)
         )
     };
-    let (admin, _) = client(
-        &nats,
-        &pki,
-        Some(("admin", &password(&passwords, "admin"))),
-        "admin",
-    )
-    .await
-    .expect("the operator connects");
+    let admin = identity(&nats, &pki, &passwords, "admin")
+        .await
+        .expect("the operator connects");
 
     // (a) The services work with their identities: a submission becomes a ticket, the
     // workflow's `received` event reaches intake's confirmation and notify's consumer.
@@ -306,8 +319,14 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let deadline = Instant::now() + START_TIMEOUT;
-    while delivered(&admin, proto::TICKET_EVENTS_STREAM, "intake-confirm-0").await == 0
-        || delivered(&admin, proto::TICKET_EVENTS_STREAM, "notify").await == 0
+    while delivered(
+        &admin.client,
+        proto::TICKET_EVENTS_STREAM,
+        "intake-confirm-0",
+    )
+    .await
+        == 0
+        || delivered(&admin.client, proto::TICKET_EVENTS_STREAM, "notify").await == 0
     {
         assert!(
             Instant::now() < deadline,
@@ -317,8 +336,8 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let tickets_before = listed(workflow_channel.clone()).await.len();
-    let feedback_before = message_count(&admin, proto::FEEDBACK_STREAM).await;
-    let events_before = message_count(&admin, proto::TICKET_EVENTS_STREAM).await;
+    let feedback_before = message_count(&admin.client, proto::FEEDBACK_STREAM).await;
+    let events_before = message_count(&admin.client, proto::TICKET_EVENTS_STREAM).await;
 
     // (b) Without credentials, or without TLS, no client gets in.
     let anonymous = client(&nats, &pki, None, "anonymous").await;
@@ -334,94 +353,54 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
 
     // (c) notify's identity can publish neither a FeedbackReceived nor a ticket event, and
     // cannot read FEEDBACK.
-    let (notify_client, notify_errors) = client(
-        &nats,
-        &pki,
-        Some(("notify", &password(&passwords, "notify"))),
-        "notify",
-    )
-    .await
-    .expect("notify's identity connects");
-    let notify_js = async_nats::jetstream::new(notify_client.clone());
-    assert!(
-        !acknowledged(
-            &notify_js,
-            "feedback.received.web",
-            forged_feedback().into()
-        )
-        .await,
-        "JetStream acknowledged notify's FeedbackReceived"
-    );
-    assert!(
-        refused(&notify_errors, "feedback.received.web").await,
-        "no permissions violation for notify on feedback.received.web: {:?}",
-        notify_errors.lock().expect("errors")
-    );
+    let notify = identity(&nats, &pki, &passwords, "notify")
+        .await
+        .expect("notify's identity connects");
+    notify
+        .assert_refused("feedback.received.web", forged_feedback().into())
+        .await;
     let event = v1::LogEvent {
         event_type: "solution_proposed".into(),
         stream_id: ticket_id.clone(),
         payload: r#"{"message":"forged: your refund is ready, call +86 400 000 0000"}"#.into(),
         ..Default::default()
     };
-    assert!(
-        !acknowledged(
-            &notify_js,
+    notify
+        .assert_refused(
             "ticket.events.solution_proposed",
-            event.encode_to_vec().into()
+            event.encode_to_vec().into(),
         )
-        .await,
-        "JetStream acknowledged notify's ticket event"
-    );
+        .await;
     assert!(
-        refused(&notify_errors, "ticket.events.solution_proposed").await,
-        "no permissions violation for notify on ticket.events.solution_proposed: {:?}",
-        notify_errors.lock().expect("errors")
-    );
-    assert!(
-        notify_js.get_stream(proto::FEEDBACK_STREAM).await.is_err(),
+        notify.js.get_stream(proto::FEEDBACK_STREAM).await.is_err(),
         "notify's identity read stream FEEDBACK"
     );
     assert!(
-        refused(&notify_errors, "$JS.API.STREAM.INFO.FEEDBACK").await,
+        refused(&notify.errors, "$JS.API.STREAM.INFO.FEEDBACK").await,
         "no permissions violation for notify on FEEDBACK's info"
     );
 
     // (d) An adapter submits on its own channel only, and cannot publish into FEEDBACK.
-    let (adapter, adapter_errors) = client(
-        &nats,
-        &pki,
-        Some(("adapter-app", &password(&passwords, "adapter-app"))),
-        "adapter-app",
-    )
-    .await
-    .expect("the adapter's identity connects");
-    let own = submit_over_nats(&adapter, "feedback.inbound.app", "nats-security-app").await;
+    let adapter = identity(&nats, &pki, &passwords, "adapter-app")
+        .await
+        .expect("the adapter's identity connects");
+    let own = submit_over_nats(&adapter.client, "feedback.inbound.app", "nats-security-app").await;
     let app_ticket = own.unwrap_or_else(|error| {
         panic!("the adapter's own channel was refused: {error}\n{}", logs())
     });
-    let other = submit_over_nats(&adapter, "feedback.inbound.web", "nats-security-web").await;
+    let other =
+        submit_over_nats(&adapter.client, "feedback.inbound.web", "nats-security-web").await;
     assert!(
         other.is_err(),
         "the adapter submitted on another channel: {other:?}"
     );
     assert!(
-        refused(&adapter_errors, "feedback.inbound.web").await,
+        refused(&adapter.errors, "feedback.inbound.web").await,
         "no permissions violation for the adapter on feedback.inbound.web"
     );
-    let adapter_js = async_nats::jetstream::new(adapter.clone());
-    assert!(
-        !acknowledged(
-            &adapter_js,
-            "feedback.received.app",
-            forged_feedback().into()
-        )
-        .await,
-        "JetStream acknowledged the adapter's FeedbackReceived"
-    );
-    assert!(
-        refused(&adapter_errors, "feedback.received.app").await,
-        "no permissions violation for the adapter on feedback.received.app"
-    );
+    adapter
+        .assert_refused("feedback.received.app", forged_feedback().into())
+        .await;
 
     // Nothing forged arrived: FEEDBACK holds exactly the one submission of the adapter's own
     // channel more, and the workflow lists exactly that one ticket more.
@@ -447,18 +426,18 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        message_count(&admin, proto::FEEDBACK_STREAM).await,
+        message_count(&admin.client, proto::FEEDBACK_STREAM).await,
         feedback_before + 1,
         "FEEDBACK holds a message that is not the adapter's submission"
     );
     // TICKET_EVENTS grew by the app ticket's own events only, each published by the workflow:
     // none is the forged `solution_proposed`.
-    let context = async_nats::jetstream::new(admin.clone());
+    let context = async_nats::jetstream::new(admin.client.clone());
     let stream = context
         .get_stream(proto::TICKET_EVENTS_STREAM)
         .await
         .expect("TICKET_EVENTS");
-    let events_after = message_count(&admin, proto::TICKET_EVENTS_STREAM).await;
+    let events_after = message_count(&admin.client, proto::TICKET_EVENTS_STREAM).await;
     assert!(events_after > events_before, "the app ticket made no event");
     for sequence in events_before + 1..=events_after {
         let message = stream
@@ -476,14 +455,14 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
 
     // The control: what notify was refused, the operator may do, so the refusals above are
     // the permissions and not a broken publish.
-    async_nats::jetstream::new(admin.clone())
+    async_nats::jetstream::new(admin.client.clone())
         .publish("feedback.received.web", forged_feedback().into())
         .await
         .expect("publish as the operator")
         .await
         .expect("JetStream acknowledges the operator's publish");
     assert_eq!(
-        message_count(&admin, proto::FEEDBACK_STREAM).await,
+        message_count(&admin.client, proto::FEEDBACK_STREAM).await,
         feedback_before + 2
     );
     // No secret is in any service's log.
@@ -506,20 +485,19 @@ async fn each_identity_may_do_only_its_own_part_over_tls() {
 #[test]
 fn nats_settings_that_cannot_work_stop_the_start_naming_the_flag() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let seed = dir.path().join("workflow.nk");
-    std::fs::write(
-        &seed,
+    let written = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_string_lossy().into_owned()
+    };
+    let seed = written(
+        "workflow.nk",
         "SUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM\n",
-    )
-    .expect("write");
-    let seed = seed.to_string_lossy().into_owned();
-    let webhook_config = dir.path().join("webhook.toml");
-    std::fs::write(
-        &webhook_config,
+    );
+    let webhook_config = written(
+        "webhook.toml",
         "[webhook.channels.web]\nsecret = \"a-test-secret-of-some-length\"\n",
-    )
-    .expect("write");
-    let webhook_config = webhook_config.to_string_lossy().into_owned();
+    );
     let cases: [(&str, Vec<&str>, Vec<&str>); 4] = [
         (
             "cloop-intake",
@@ -563,6 +541,32 @@ fn nats_settings_that_cannot_work_stop_the_start_naming_the_flag() {
                 "{binary} {args:?}: {word:?} not in {stderr}"
             );
         }
+    }
+}
+
+/// A client logged in as one of the identities: its connection, JetStream context and the
+/// server's errors on the connection.
+struct Identity {
+    name: String,
+    client: async_nats::Client,
+    js: async_nats::jetstream::Context,
+    errors: Errors,
+}
+
+impl Identity {
+    /// Asserts that a publish of `payload` on `subject` is neither stored by JetStream nor let
+    /// through without a permissions violation.
+    async fn assert_refused(&self, subject: &'static str, payload: bytes::Bytes) {
+        let who = &self.name;
+        assert!(
+            !acknowledged(&self.js, subject, payload).await,
+            "JetStream acknowledged {who}'s publish on {subject}"
+        );
+        assert!(
+            refused(&self.errors, subject).await,
+            "no permissions violation for {who} on {subject}: {:?}",
+            self.errors.lock().expect("errors")
+        );
     }
 }
 

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
 const SECRET: &str = "webhook-signing-secret";
@@ -63,154 +63,164 @@ struct Seen {
 
 type Shared = Arc<Mutex<Seen>>;
 
+/// Accepts connections on `listener` until it fails, each handled by `serve` in a task of
+/// its own.
+async fn serve_each<F, Fut>(listener: TcpListener, seen: Shared, serve: F)
+where
+    F: Fn(TcpStream, Shared) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(serve(stream, seen.clone()));
+    }
+}
+
 /// A tiny HTTP/1.1 server: reads one request per connection, checks the signature, answers
 /// 500 to the first attempts of each key and 200 after.
 async fn http_receiver(listener: TcpListener, seen: Shared) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
-        };
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stream);
-            let mut headers: HashMap<String, String> = HashMap::new();
-            let mut line = String::new();
-            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                let trimmed = line.trim_end();
-                if trimmed.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = trimmed.split_once(':') {
-                    headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-                }
-            }
-            let length: usize = headers
-                .get("content-length")
-                .and_then(|value| value.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).await.is_err() {
-                return;
-            }
-            let key = headers.get("idempotency-key").cloned().unwrap_or_default();
-            let timestamp = headers
-                .get("x-cloop-timestamp")
-                .cloned()
-                .unwrap_or_default();
-            let mut signed = timestamp.clone().into_bytes();
-            signed.push(b'.');
-            signed.extend_from_slice(&body);
-            let expected = format!("sha256={}", hmac_sha256(SECRET.as_bytes(), &signed));
-            let valid = headers.get("x-cloop-signature") == Some(&expected);
-            let status = {
-                let mut seen = seen.lock().expect("lock");
-                if !valid {
-                    seen.bad_signatures += 1;
-                    401
-                } else {
-                    let attempts = seen.webhook_attempts.entry(key.clone()).or_default();
-                    *attempts += 1;
-                    if *attempts <= FAILURES_PER_NOTICE {
-                        500
-                    } else {
-                        *seen.webhook_accepted.entry(key).or_default() += 1;
-                        if let Ok(json) = serde_json::from_slice(&body) {
-                            seen.webhook_bodies.push(json);
-                        }
-                        200
-                    }
-                }
-            };
-            let answer = format!(
-                "HTTP/1.1 {status} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                if status == 200 { "OK" } else { "No" }
-            );
-            let mut stream = reader.into_inner();
-            let _ = stream.write_all(answer.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
+    serve_each(listener, seen, http_exchange).await;
+}
+
+/// Reads the next line into `line` (emptied first); `false` at the end of the stream or on
+/// an error.
+async fn next_line(reader: &mut (impl AsyncBufRead + Unpin), line: &mut String) -> bool {
+    line.clear();
+    reader.read_line(line).await.unwrap_or(0) > 0
+}
+
+/// One connection of [`http_receiver`].
+async fn http_exchange(stream: TcpStream, seen: Shared) {
+    let mut reader = BufReader::new(stream);
+    let mut headers: HashMap<String, String> = HashMap::new();
+    let mut line = String::new();
+    if !next_line(&mut reader, &mut line).await {
+        return;
     }
+    loop {
+        if !next_line(&mut reader, &mut line).await {
+            return;
+        }
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = trimmed.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).await.is_err() {
+        return;
+    }
+    let key = headers.get("idempotency-key").cloned().unwrap_or_default();
+    let timestamp = headers
+        .get("x-cloop-timestamp")
+        .cloned()
+        .unwrap_or_default();
+    let mut signed = timestamp.clone().into_bytes();
+    signed.push(b'.');
+    signed.extend_from_slice(&body);
+    let expected = format!("sha256={}", hmac_sha256(SECRET.as_bytes(), &signed));
+    let valid = headers.get("x-cloop-signature") == Some(&expected);
+    let status = {
+        let mut seen = seen.lock().expect("lock");
+        if !valid {
+            seen.bad_signatures += 1;
+            401
+        } else {
+            let attempts = seen.webhook_attempts.entry(key.clone()).or_default();
+            *attempts += 1;
+            if *attempts <= FAILURES_PER_NOTICE {
+                500
+            } else {
+                *seen.webhook_accepted.entry(key).or_default() += 1;
+                if let Ok(json) = serde_json::from_slice(&body) {
+                    seen.webhook_bodies.push(json);
+                }
+                200
+            }
+        }
+    };
+    let answer = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        if status == 200 { "OK" } else { "No" }
+    );
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// A tiny SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
 async fn smtp_sink(listener: TcpListener, seen: Shared) {
+    serve_each(listener, seen, smtp_session).await;
+}
+
+/// One connection of [`smtp_sink`].
+async fn smtp_session(stream: TcpStream, seen: Shared) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+        return;
+    }
+    let mut line = String::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        if !next_line(&mut reader, &mut line).await {
             return;
-        };
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut reader = BufReader::new(read);
-            if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
-                return;
-            }
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+        }
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 ok\r\n",
+            "DATA" => {
+                if write
+                    .write_all(b"354 end with <CRLF>.<CRLF>\r\n")
+                    .await
+                    .is_err()
+                {
                     return;
                 }
-                let verb = line
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                let reply: &[u8] = match verb.as_str() {
-                    "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                    "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 ok\r\n",
-                    "DATA" => {
-                        if write
-                            .write_all(b"354 end with <CRLF>.<CRLF>\r\n")
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                        let mut text = String::new();
-                        loop {
-                            line.clear();
-                            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if line == ".\r\n" || line == ".\n" {
-                                break;
-                            }
-                            text.push_str(&line);
-                        }
-                        let message_id = text
-                            .lines()
-                            .find_map(|header| {
-                                let (name, value) = header.split_once(':')?;
-                                name.eq_ignore_ascii_case("message-id")
-                                    .then(|| value.trim().to_owned())
-                            })
-                            .unwrap_or_default();
-                        {
-                            let mut seen = seen.lock().expect("lock");
-                            *seen.mails.entry(message_id).or_default() += 1;
-                            seen.mail_texts.push(text);
-                        }
-                        b"250 queued\r\n"
-                    }
-                    "QUIT" => {
-                        let _ = write.write_all(b"221 bye\r\n").await;
+                let mut text = String::new();
+                loop {
+                    if !next_line(&mut reader, &mut line).await {
                         return;
                     }
-                    _ => b"502 not implemented\r\n",
-                };
-                if write.write_all(reply).await.is_err() {
-                    return;
+                    if line == ".\r\n" || line == ".\n" {
+                        break;
+                    }
+                    text.push_str(&line);
                 }
+                let message_id = text
+                    .lines()
+                    .find_map(|header| {
+                        let (name, value) = header.split_once(':')?;
+                        name.eq_ignore_ascii_case("message-id")
+                            .then(|| value.trim().to_owned())
+                    })
+                    .unwrap_or_default();
+                {
+                    let mut seen = seen.lock().expect("lock");
+                    *seen.mails.entry(message_id).or_default() += 1;
+                    seen.mail_texts.push(text);
+                }
+                b"250 queued\r\n"
             }
-        });
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"502 not implemented\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -234,6 +244,14 @@ async fn history(client: &mut TicketsClient<Channel>, ticket_id: &str) -> Vec<v1
         .await
         .map(|response| response.into_inner().events)
         .unwrap_or_default()
+}
+
+/// A customer known only by a phone number.
+fn with_phone(phone: &str) -> v1::Customer {
+    v1::Customer {
+        phone: phone.into(),
+        ..Default::default()
+    }
 }
 
 /// Submits one ticket and waits until the workflow has it in step handle.
@@ -322,24 +340,12 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
     pair.spawn(Service::Notify, ServiceSpec::new().config(config).metrics());
 
     // Phase 1: one customer reached by phone (webhook), one by e-mail only (SMTP).
-    let by_phone = submit(
-        &pair,
-        "notify-phone",
-        v1::Customer {
-            phone: "+8613812345678".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let by_mail = submit(
-        &pair,
-        "notify-mail",
-        v1::Customer {
-            email: "zhang@example.com".into(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let by_phone = submit(&pair, "notify-phone", with_phone("+8613812345678")).await;
+    let mail = v1::Customer {
+        email: "zhang@example.com".into(),
+        ..Default::default()
+    };
+    let by_mail = submit(&pair, "notify-mail", mail).await;
     drive(&pair, &by_phone).await;
     drive(&pair, &by_mail).await;
     eventually(
@@ -437,10 +443,7 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
             submit(
                 &pair,
                 &format!("notify-kill-{index}"),
-                v1::Customer {
-                    phone: format!("+861390000000{index}"),
-                    ..Default::default()
-                },
+                with_phone(&format!("+861390000000{index}")),
             )
             .await,
         );

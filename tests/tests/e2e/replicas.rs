@@ -117,8 +117,14 @@ impl Deployment {
         &mut self.cluster.services_mut()[1..]
     }
 
-    /// Every replica lists every acknowledged ticket exactly once (the logs of all on failure).
-    async fn assert_all_listed(&self, acknowledged: &[Acknowledged]) -> Vec<usize> {
+    /// All `total` submissions were answered, and every replica lists every acknowledged
+    /// ticket exactly once (the logs of all on failure).
+    async fn assert_all_listed(&self, acknowledged: &[Acknowledged], total: u64) -> Vec<usize> {
+        assert_eq!(
+            acknowledged.len(),
+            total as usize,
+            "every submission answered"
+        );
         let mut counts = Vec::new();
         for replica in self.replicas() {
             let channel = replica.channel();
@@ -213,12 +219,7 @@ async fn three_replicas_share_one_postgresql_log_through_a_kill_and_a_restart() 
         deployment.replicas_mut()[first_leader].restart();
     });
     let (acknowledged, elapsed) = load.run_to_end().await;
-    assert_eq!(
-        acknowledged.len(),
-        total as usize,
-        "every submission answered"
-    );
-    let counts = deployment.assert_all_listed(&acknowledged).await;
+    let counts = deployment.assert_all_listed(&acknowledged, total).await;
 
     // Move the clock a month on: every open ticket's deadlines pass; the leader's timers
     // record each warning and breach, once.
@@ -403,12 +404,7 @@ async fn replicas_ride_out_their_postgresql_sessions_being_cut_under_load() {
         sessions_cut += blocking(|| cut(&format!("cut {round}")));
     }
     let (acknowledged, elapsed) = load.run_to_end().await;
-    assert_eq!(
-        acknowledged.len(),
-        total as usize,
-        "every submission answered"
-    );
-    let counts = deployment.assert_all_listed(&acknowledged).await;
+    let counts = deployment.assert_all_listed(&acknowledged, total).await;
     assert!(
         blocking(
             || wait_until(Duration::from_secs(20), || leader_of(deployment.replicas())

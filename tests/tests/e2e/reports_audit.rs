@@ -13,10 +13,12 @@ use e2e::{
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
+use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
+use tonic::transport::Channel;
 use tonic::Code;
 
 /// How long a ticket may take to reach the state a scenario waits for.
@@ -199,6 +201,37 @@ async fn received(cluster: &TestCluster, external_id: &str, content: &str, name:
     ticket_id
 }
 
+/// `GetTicketAt` of `ticket_id` at `at`, as the auditor.
+async fn ticket_at(
+    audit: &mut AuditClient<Channel>,
+    ticket_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<v1::GetTicketAtResponse, tonic::Status> {
+    let request = v1::GetTicketAtRequest {
+        ticket_id: ticket_id.to_owned(),
+        at: Some(proto::time::timestamp(at)),
+    };
+    audit
+        .get_ticket_at(authorized(request, "r-auditor"))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The next row of a followed `ReadEvents` stream, which must come within 20 s (`what` names
+/// it when it does not).
+async fn next_row(
+    stream: &mut tonic::Streaming<v1::ReadEventsResponse>,
+    what: &str,
+) -> v1::LogEvent {
+    tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within 20 s"))
+        .expect("stream open")
+        .expect("a row")
+        .event
+        .expect("event")
+}
+
 fn share_of<'a>(shares: &'a [v1::CategoryShare], key: &str) -> Option<&'a v1::CategoryShare> {
     shares.iter().find(|share| share.key == key)
 }
@@ -261,29 +294,18 @@ async fn the_monthly_report_over_grpc_matches_the_driven_tickets_exactly() {
     let report = response.report.clone().expect("report");
     assert_eq!(report.month, month);
     assert_eq!(report.tickets, 4);
-    assert_eq!(
-        share_of(&report.by_kind, "complaint").map(|s| s.count),
-        Some(2)
-    );
+    for (shares, key, count) in [
+        (&report.by_kind, "complaint", 2),
+        (&report.by_kind, "suggestion", 1),
+        (&report.by_kind, "problem", 1),
+        (&report.by_kind, "inquiry", 0),
+        (&report.by_channel, "web", 4),
+    ] {
+        assert_eq!(share_of(shares, key).map(|s| s.count), Some(count), "{key}");
+    }
     assert_eq!(
         share_of(&report.by_kind, "complaint").map(|s| s.share),
         Some(0.5)
-    );
-    assert_eq!(
-        share_of(&report.by_kind, "suggestion").map(|s| s.count),
-        Some(1)
-    );
-    assert_eq!(
-        share_of(&report.by_kind, "problem").map(|s| s.count),
-        Some(1)
-    );
-    assert_eq!(
-        share_of(&report.by_kind, "inquiry").map(|s| s.count),
-        Some(0)
-    );
-    assert_eq!(
-        share_of(&report.by_channel, "web").map(|s| s.count),
-        Some(4)
     );
     let on_time = report.on_time.expect("on-time figures");
     assert_eq!(on_time.received, 4);
@@ -472,44 +494,22 @@ async fn read_events_follows_live_and_checkpoints_are_kept_published_and_verifie
     };
     let mut expected = 1;
     while expected <= target {
-        let item = tokio::time::timeout(Duration::from_secs(20), everything.next())
-            .await
-            .unwrap_or_else(|_| panic!("no row {expected} within 20 s"))
-            .expect("stream open")
-            .expect("a row");
-        let event = item.event.expect("event");
+        let event = next_row(&mut everything, &format!("row {expected}")).await;
         assert_eq!(event.position, expected, "no gap and no repeat");
         expected += 1;
     }
     let mut version = 1;
     while version <= notes_done.version {
-        let item = tokio::time::timeout(Duration::from_secs(20), one_stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("no version {version} within 20 s"))
-            .expect("stream open")
-            .expect("a row");
-        let event = item.event.expect("event");
+        let event = next_row(&mut one_stream, &format!("version {version}")).await;
         assert_eq!(event.stream_id, format!("ticket-{first}"));
         assert_eq!(event.version, version, "no gap and no repeat");
         version += 1;
     }
     // And one more row, appended after the followers caught up, arrives live.
     Driver::new(&cluster, &first).await.note("最后一条").await;
-    let live = tokio::time::timeout(Duration::from_secs(20), one_stream.next())
-        .await
-        .expect("the live row")
-        .expect("stream open")
-        .expect("a row")
-        .event
-        .expect("event");
+    let live = next_row(&mut one_stream, "the live row").await;
     assert_eq!(live.version, notes_done.version + 1);
-    let live_all = tokio::time::timeout(Duration::from_secs(20), everything.next())
-        .await
-        .expect("the live row")
-        .expect("stream open")
-        .expect("a row")
-        .event
-        .expect("event");
+    let live_all = next_row(&mut everything, "the live row").await;
     assert_eq!(live_all.position, live.position);
     assert_eq!(live_all.position, target + 1);
     drop(everything);
@@ -657,33 +657,12 @@ async fn get_ticket_at_and_retention_expiry() {
     let archived = driver.archive().await;
     remember(get_ticket(&cluster, &ticket_id).await);
     for (at, expected) in &seen {
-        let answer = audit
-            .get_ticket_at(authorized(
-                v1::GetTicketAtRequest {
-                    ticket_id: ticket_id.clone(),
-                    at: Some(prost_types::Timestamp {
-                        seconds: at.timestamp(),
-                        nanos: i32::try_from(at.timestamp_subsec_nanos()).expect("nanos"),
-                    }),
-                },
-                "r-auditor",
-            ))
+        let answer = ticket_at(&mut audit, &ticket_id, *at)
             .await
-            .expect("ticket at")
-            .into_inner();
+            .expect("ticket at");
         assert_eq!(answer.ticket.as_ref(), Some(expected), "at {at}");
     }
-    let not_yet = audit
-        .get_ticket_at(authorized(
-            v1::GetTicketAtRequest {
-                ticket_id: ticket_id.clone(),
-                at: Some(prost_types::Timestamp {
-                    seconds: before.timestamp(),
-                    nanos: 0,
-                }),
-            },
-            "r-auditor",
-        ))
+    let not_yet = ticket_at(&mut audit, &ticket_id, before)
         .await
         .expect_err("the ticket did not exist an hour ago");
     assert_eq!(not_yet.code(), Code::NotFound);

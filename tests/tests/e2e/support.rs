@@ -755,6 +755,12 @@ pub fn soak() -> bool {
     std::env::var("CLOOP_SOAK").is_ok_and(|value| value == "1")
 }
 
+/// How long a long load's tickets get to be listed after it ends: 10 minutes in the soak
+/// form, else 3.
+pub fn settle_time() -> Duration {
+    Duration::from_secs(if soak() { 600 } else { 180 })
+}
+
 /// The first page (10 at most) of the public list of adopted suggestions as `token`: those
 /// adopted within `window_secs` either side of now.
 pub async fn adopted_around_now(

@@ -67,6 +67,16 @@ async fn submit(channel: Channel, external_id: &str) -> Result<String, String> {
         .map_err(|status| format!("{status:?}"))
 }
 
+/// Asserts that `cloop` exited with `code`, showing `what` and its stderr when not.
+fn assert_exit(output: &Output, code: i32, what: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn cloop(home: &Path, args: &[String]) -> Output {
     Command::new(bin_path("cloop"))
         .args(args)
@@ -241,12 +251,7 @@ async fn grpc_over_tls_and_mutual_tls_end_to_end() {
         "13800138000",
     ]));
     let output = cloop(home.path(), &args);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "cloop submit over TLS: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0, "cloop submit over TLS");
     let receipt: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let cli_ticket = receipt["ticket_id"].as_str().expect("ticket id").to_owned();
 
@@ -277,11 +282,10 @@ async fn grpc_over_tls_and_mutual_tls_end_to_end() {
     let mut args = base("t-admin");
     args.extend(owned(&["tickets", "list"]));
     let output = cloop(home.path(), &args);
-    assert_eq!(
-        output.status.code(),
-        Some(6),
-        "without a client certificate the workflow must refuse: {}",
-        String::from_utf8_lossy(&output.stderr)
+    assert_exit(
+        &output,
+        6,
+        "without a client certificate the workflow must refuse",
     );
     // The reason is the server's alert (CertificateRequired) or, when the server closed the
     // connection before the client read it, the broken connection.

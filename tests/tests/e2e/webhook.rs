@@ -183,6 +183,15 @@ struct Webhook {
 }
 
 impl Webhook {
+    /// A pair with a webhook named `webhook` (`extra` added to its settings), once its health
+    /// check says ok.
+    fn start_healthy(extra: &str) -> (TestCluster, Self) {
+        let mut pair = start_pair(PairOptions::default());
+        let webhook = Self::start(&mut pair, "webhook", extra);
+        assert!(webhook.wait_health(200), "healthz never said ok");
+        (pair, webhook)
+    }
+
     fn start(pair: &mut TestCluster, name: &str, extra: &str) -> Self {
         let spec = ServiceSpec::new()
             .name(name)
@@ -293,9 +302,7 @@ fn log_has_no_contact_data(path: &Path) {
 
 #[test]
 fn signed_posts_become_tickets_and_every_refusal_is_precise() {
-    let mut pair = start_pair(PairOptions::default());
-    let webhook = Webhook::start(&mut pair, "webhook", "max_body_bytes = 65536");
-    assert!(webhook.wait_health(200), "healthz never said ok");
+    let (pair, webhook) = Webhook::start_healthy("max_body_bytes = 65536");
 
     // A signed web-form post becomes a ticket the workflow serves.
     let first = webhook.post_signed("web", WEB_SECRET, &form("form-1"));
@@ -367,35 +374,23 @@ fn signed_posts_become_tickets_and_every_refusal_is_precise() {
         None,
     );
 
-    // Bad JSON: 400 naming the field.
-    let mut wrong_type = form("form-3");
-    wrong_type["content"] = json!(42);
-    assert_refused(
-        &webhook.post_signed("web", WEB_SECRET, &wrong_type),
-        400,
-        Some("content"),
-    );
-    let mut bad_phone = form("form-3");
-    bad_phone["customer"]["phone"] = json!("12345");
-    assert_refused(
-        &webhook.post_signed("web", WEB_SECRET, &bad_phone),
-        400,
-        Some("customer.phone"),
-    );
-    let mut misspelt = form("form-3");
-    misspelt["contnet"] = json!("typo");
-    assert_refused(
-        &webhook.post_signed("web", WEB_SECRET, &misspelt),
-        400,
-        Some("contnet"),
-    );
-    let mut bad_time = form("form-3");
-    bad_time["occurred_at"] = json!("last tuesday");
-    assert_refused(
-        &webhook.post_signed("web", WEB_SECRET, &bad_time),
-        400,
-        Some("occurred_at"),
-    );
+    // Bad JSON: 400 naming the field (a wrong type, a bad phone, a misspelt key, a bad time).
+    for (field, value) in [
+        ("content", json!(42)),
+        ("customer.phone", json!("12345")),
+        ("contnet", json!("typo")),
+        ("occurred_at", json!("last tuesday")),
+    ] {
+        let mut body = form("form-3");
+        *field
+            .split('.')
+            .fold(&mut body, |place, key| &mut place[key]) = value;
+        assert_refused(
+            &webhook.post_signed("web", WEB_SECRET, &body),
+            400,
+            Some(field),
+        );
+    }
     let broken = b"{\"content\": ";
     assert_refused(
         &webhook.post("web", &signed(WEB_SECRET, unix_now(), broken), broken),
@@ -437,11 +432,35 @@ fn signed_posts_become_tickets_and_every_refusal_is_precise() {
     log_has_no_contact_data(&pair.dir.path().join("webhook.log"));
 }
 
+/// Whether a status says the submission was taken (201 new, 200 a duplicate).
+fn accepted(status: u16) -> bool {
+    status == 201 || status == 200
+}
+
+/// Posts the signed form `external_id` every 200 ms, for at most `within`, until `wanted`
+/// says yes to the status: whether it did, and the last answer.
+fn post_until(
+    webhook: &Webhook,
+    external_id: &str,
+    within: Duration,
+    wanted: impl Fn(u16) -> bool,
+) -> (bool, Option<HttpReply>) {
+    let mut answer = None;
+    let done = wait_until(within, || {
+        let reply = webhook.post_signed("web", WEB_SECRET, &form(external_id));
+        let done = wanted(reply.status);
+        answer = Some(reply);
+        if !done {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        done
+    });
+    (done, answer)
+}
+
 #[test]
 fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
-    let mut pair = start_pair(PairOptions::default());
-    let webhook = Webhook::start(&mut pair, "webhook", "");
-    assert!(webhook.wait_health(200), "healthz never said ok");
+    let (mut pair, webhook) = Webhook::start_healthy("");
     let ok = webhook.post_signed("web", WEB_SECRET, &form("down-0"));
     assert_eq!(ok.status, 201, "{ok:?}");
 
@@ -456,17 +475,9 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
 
     // NATS back: the same submission goes through without anyone restarting the webhook.
     pair.nats_mut().start_again();
-    let mut answer = None;
+    let (recovered, answer) = post_until(&webhook, "down-1", Duration::from_secs(90), accepted);
     assert!(
-        wait_until(Duration::from_secs(90), || {
-            let reply = webhook.post_signed("web", WEB_SECRET, &form("down-1"));
-            let done = reply.status == 201 || reply.status == 200;
-            answer = Some(reply);
-            if !done {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            done
-        }),
+        recovered,
         "no recovery after NATS came back: {answer:?}\n{}",
         pair.get(&webhook.name).log()
     );
@@ -478,50 +489,26 @@ fn with_nats_or_intake_down_the_webhook_answers_503_and_recovers() {
 
     // Intake down: nobody answers on feedback.inbound.web, so 503 with Retry-After.
     pair.intake_mut().kill();
-    let mut refused = None;
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            let reply = webhook.post_signed("web", WEB_SECRET, &form("down-2"));
-            let done = reply.status == 503;
-            refused = Some(reply);
-            if !done {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            done
-        }),
-        "no 503 with intake down: {refused:?}"
-    );
+    let (unavailable, refused) =
+        post_until(&webhook, "down-2", Duration::from_secs(30), |status| {
+            status == 503
+        });
+    assert!(unavailable, "no 503 with intake down: {refused:?}");
     let refused = refused.expect("answer");
     assert_eq!(refused.header("retry-after"), Some("2"), "{refused:?}");
 
     // Intake back: accepted again.
     pair.service_mut(Service::Intake).restart();
-    let mut answer = None;
-    assert!(
-        wait_until(Duration::from_secs(90), || {
-            let reply = webhook.post_signed("web", WEB_SECRET, &form("down-2"));
-            let done = reply.status == 201 || reply.status == 200;
-            answer = Some(reply);
-            if !done {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            done
-        }),
-        "no recovery after intake came back: {answer:?}"
-    );
+    let (recovered, answer) = post_until(&webhook, "down-2", Duration::from_secs(90), accepted);
+    assert!(recovered, "no recovery after intake came back: {answer:?}");
     log_has_no_contact_data(&pair.dir.path().join("webhook.log"));
 }
 
 #[test]
 fn each_channel_and_each_source_address_has_a_rate_limit_answered_429_naming_it() {
-    let mut pair = start_pair(PairOptions::default());
     // Per channel: signed submissions only, 1 per second after a burst of 3.
-    let webhook = Webhook::start(
-        &mut pair,
-        "webhook",
-        "rate_per_sec_per_channel = 1\nburst_per_channel = 3",
-    );
-    assert!(webhook.wait_health(200), "healthz never said ok");
+    let (mut pair, webhook) =
+        Webhook::start_healthy("rate_per_sec_per_channel = 1\nburst_per_channel = 3");
     let mut statuses = Vec::new();
     let mut refusal = None;
     for index in 0..6 {

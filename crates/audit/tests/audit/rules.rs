@@ -15,6 +15,15 @@ fn check(builder: &TicketBuilder, as_of_minutes: i64) -> Vec<Violation> {
     )
 }
 
+/// The one violation the check at `as_of_minutes` finds, which breaks `rule`.
+fn one_finding(builder: &TicketBuilder, as_of_minutes: i64, rule: Rule) -> Violation {
+    let found = check(builder, as_of_minutes);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let violation = found.into_iter().next().expect("one violation");
+    assert_eq!(violation.rule, rule);
+    violation
+}
+
 fn positions(violation: &Violation) -> Vec<u64> {
     violation
         .evidence
@@ -56,13 +65,11 @@ fn classification_after_the_limit_is_found_with_receipt_and_classification() {
         .classify(minutes(61), Kind::Problem, Priority::Medium)
         .dispatch(minutes(61))
         .acknowledge(minutes(70));
-    let found = check(&ticket, 80);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::ClassifiedLate);
-    assert_eq!(found[0].ticket_id, ticket.ticket_id);
-    assert_eq!(found[0].due, Some(minutes(60)));
-    assert_eq!(found[0].happened_at, Some(minutes(61)));
-    assert_eq!(positions(&found[0]), vec![1, 2]);
+    let found = one_finding(&ticket, 80, Rule::ClassifiedLate);
+    assert_eq!(found.ticket_id, ticket.ticket_id);
+    assert_eq!(found.due, Some(minutes(60)));
+    assert_eq!(found.happened_at, Some(minutes(61)));
+    assert_eq!(positions(&found), vec![1, 2]);
 
     // Exactly at the limit is on time; the limit is configurable.
     let mut on_time = TicketBuilder::received(base());
@@ -83,11 +90,9 @@ fn classification_after_the_limit_is_found_with_receipt_and_classification() {
 fn a_ticket_never_classified_is_late_once_the_limit_has_passed() {
     let ticket = TicketBuilder::received(base());
     assert!(check(&ticket, 59).is_empty());
-    let found = check(&ticket, 61);
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].rule, Rule::ClassifiedLate);
-    assert_eq!(found[0].happened_at, None);
-    assert_eq!(positions(&found[0]), vec![1]);
+    let found = one_finding(&ticket, 61, Rule::ClassifiedLate);
+    assert_eq!(found.happened_at, None);
+    assert_eq!(positions(&found), vec![1]);
 }
 
 #[test]
@@ -98,13 +103,11 @@ fn a_late_first_response_cites_the_deadline_the_breach_and_the_response() {
         .dispatch(minutes(5))
         .breach(minutes(121), Deadline::Respond, minutes(120))
         .acknowledge(minutes(150));
-    let found = check(&ticket, 160);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::ResponseLate);
-    assert_eq!(found[0].due, Some(minutes(120)));
-    assert_eq!(found[0].happened_at, Some(minutes(150)));
+    let found = one_finding(&ticket, 160, Rule::ResponseLate);
+    assert_eq!(found.due, Some(minutes(120)));
+    assert_eq!(found.happened_at, Some(minutes(150)));
     // The classification set the deadline in force, the breach mark saw it, the answer came.
-    assert_eq!(positions(&found[0]), vec![2, 4, 5]);
+    assert_eq!(positions(&found), vec![2, 4, 5]);
 }
 
 #[test]
@@ -114,34 +117,24 @@ fn a_response_still_missing_after_the_deadline_is_found() {
         .classify(minutes(5), Kind::Problem, Priority::Medium)
         .dispatch(minutes(5));
     assert!(check(&ticket, 119).is_empty());
-    let found = check(&ticket, 121);
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].rule, Rule::ResponseLate);
-    assert_eq!(found[0].happened_at, None);
+    let found = one_finding(&ticket, 121, Rule::ResponseLate);
+    assert_eq!(found.happened_at, None);
 }
 
 #[test]
 fn a_late_resolution_is_found_for_direct_and_approved_solutions() {
     let mut direct = acknowledged(Kind::Problem, Priority::Medium);
     direct.propose(minutes(72 * 60 + 1), Outcome::Fixed, false);
-    let found = check(&direct, 72 * 60 + 2);
-    assert_eq!(
-        found.iter().map(|v| v.rule).collect::<Vec<_>>(),
-        vec![Rule::ResolutionLate]
-    );
-    assert_eq!(positions(&found[0]), vec![2, 5]);
+    let found = one_finding(&direct, 72 * 60 + 2, Rule::ResolutionLate);
+    assert_eq!(positions(&found), vec![2, 5]);
 
     let mut approved = acknowledged(Kind::Suggestion, Priority::Medium);
     approved
         .propose(minutes(60), Outcome::Adopted, true)
         .approve(minutes(72 * 60 + 10));
-    let found = check(&approved, 72 * 60 + 20);
-    assert_eq!(
-        found.iter().map(|v| v.rule).collect::<Vec<_>>(),
-        vec![Rule::ResolutionLate]
-    );
-    assert_eq!(found[0].happened_at, Some(minutes(72 * 60 + 10)));
-    assert_eq!(positions(&found[0]), vec![2, 5, 6]);
+    let found = one_finding(&approved, 72 * 60 + 20, Rule::ResolutionLate);
+    assert_eq!(found.happened_at, Some(minutes(72 * 60 + 10)));
+    assert_eq!(positions(&found), vec![2, 5, 6]);
 }
 
 #[test]
@@ -150,10 +143,8 @@ fn archiving_without_a_review_is_found() {
     ticket
         .propose(minutes(60), Outcome::Fixed, false)
         .archive(minutes(90));
-    let found = check(&ticket, 100);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::ArchivedWithoutReview);
-    assert_eq!(positions(&found[0]), vec![6]);
+    let found = one_finding(&ticket, 100, Rule::ArchivedWithoutReview);
+    assert_eq!(positions(&found), vec![6]);
 
     // A review of round 1 does not cover round 2.
     let mut reopened = acknowledged(Kind::Problem, Priority::Medium);
@@ -164,11 +155,9 @@ fn archiving_without_a_review_is_found() {
         .acknowledge(minutes(80))
         .propose(minutes(100), Outcome::Fixed, false)
         .archive(minutes(110));
-    let found = check(&reopened, 120);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::ArchivedWithoutReview);
-    assert_eq!(found[0].round, 2);
-    assert_eq!(positions(&found[0]), vec![7, 10]);
+    let found = one_finding(&reopened, 120, Rule::ArchivedWithoutReview);
+    assert_eq!(found.round, 2);
+    assert_eq!(positions(&found), vec![7, 10]);
 }
 
 #[test]
@@ -179,10 +168,8 @@ fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
         .propose(minutes(60), Outcome::Adopted, false)
         .review(minutes(70), 5)
         .archive(minutes(80));
-    let found = check(&adopted, 90);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::SolutionWithoutApproval);
-    assert_eq!(positions(&found[0]), vec![2, 5]);
+    let found = one_finding(&adopted, 90, Rule::SolutionWithoutApproval);
+    assert_eq!(positions(&found), vec![2, 5]);
 
     // So does any solution of an urgent ticket.
     let mut urgent = acknowledged(Kind::Problem, Priority::Urgent);
@@ -198,10 +185,8 @@ fn a_solution_that_needed_approval_but_went_ahead_without_it_is_found() {
     pending
         .propose(minutes(60), Outcome::Adopted, true)
         .review(minutes(70), 5);
-    let found = check(&pending, 80);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::SolutionWithoutApproval);
-    assert_eq!(positions(&found[0]), vec![5, 6]);
+    let found = one_finding(&pending, 80, Rule::SolutionWithoutApproval);
+    assert_eq!(positions(&found), vec![5, 6]);
 
     // Asked for and given: nothing to report.
     let mut approved = acknowledged(Kind::Suggestion, Priority::Medium);
@@ -221,12 +206,10 @@ fn a_reopened_round_has_its_own_deadlines() {
         .review(minutes(70), 1)
         .reopen(minutes(1000))
         .acknowledge(minutes(1000 + 121));
-    let found = check(&ticket, 1200);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].rule, Rule::ResponseLate);
-    assert_eq!(found[0].round, 2);
-    assert_eq!(found[0].due, Some(minutes(1000 + 120)));
-    assert_eq!(positions(&found[0]), vec![7, 8]);
+    let found = one_finding(&ticket, 1200, Rule::ResponseLate);
+    assert_eq!(found.round, 2);
+    assert_eq!(found.due, Some(minutes(1000 + 120)));
+    assert_eq!(positions(&found), vec![7, 8]);
 }
 
 #[test]

@@ -281,6 +281,18 @@ mod tests {
         }
     }
 
+    /// The page of [`hostile_view`] as a person of `role` sees it in `lang`, with `refusal`
+    /// shown, its times at `offset_hours` from UTC.
+    fn hostile_page(
+        lang: Lang,
+        role: Role,
+        refusal: Option<&Refusal>,
+        offset_hours: i32,
+    ) -> String {
+        let offset = FixedOffset::east_opt(offset_hours * 3600).expect("offset");
+        body(lang, &session(role), &hostile_view(), refusal, offset).into_string()
+    }
+
     #[test]
     fn the_customer_is_named_as_such_in_the_history() {
         let customer = v1::Actor {
@@ -322,21 +334,13 @@ mod tests {
 
     #[test]
     fn content_is_escaped_everywhere_on_the_ticket_page() {
-        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
         let refusal = Refusal {
             action: Action::Note,
             field: Some("text".into()),
             message: HOSTILE.into(),
             values: [("text".to_owned(), HOSTILE.to_owned())].into(),
         };
-        let page = body(
-            Lang::En,
-            &session(Role::Admin),
-            &hostile_view(),
-            Some(&refusal),
-            offset,
-        )
-        .into_string();
+        let page = hostile_page(Lang::En, Role::Admin, Some(&refusal), 8);
         assert!(!page.contains("<script>"), "{page}");
         assert!(!page.contains("<img"), "{page}");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -347,21 +351,13 @@ mod tests {
 
     #[test]
     fn typed_values_cannot_break_out_of_their_attribute() {
-        let offset = FixedOffset::east_opt(0).expect("offset");
         let refusal = Refusal {
             action: Action::Dispatch,
             field: Some("department".into()),
             message: "unknown department".into(),
             values: [("department".to_owned(), HOSTILE.to_owned())].into(),
         };
-        let page = body(
-            Lang::En,
-            &session(Role::Service),
-            &hostile_view(),
-            Some(&refusal),
-            offset,
-        )
-        .into_string();
+        let page = hostile_page(Lang::En, Role::Service, Some(&refusal), 0);
         assert!(
             page.contains(
                 "value=\"&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror='x'&gt; &amp; it's\""
@@ -373,15 +369,7 @@ mod tests {
 
     #[test]
     fn forms_carry_the_anti_forgery_token_and_fresh_command_ids() {
-        let offset = FixedOffset::east_opt(0).expect("offset");
-        let page = body(
-            Lang::Zh,
-            &session(Role::Admin),
-            &hostile_view(),
-            None,
-            offset,
-        )
-        .into_string();
+        let page = hostile_page(Lang::Zh, Role::Admin, None, 0);
         let forms = page.matches("<form").count();
         assert_eq!(forms, Action::ALL.len(), "an admin sees every form");
         assert_eq!(
@@ -398,21 +386,13 @@ mod tests {
 
     #[test]
     fn a_refusal_is_shown_next_to_its_field_with_what_was_typed() {
-        let offset = FixedOffset::east_opt(0).expect("offset");
         let refusal = Refusal {
             action: Action::Review,
             field: Some("satisfaction".into()),
             message: "satisfaction must be from 1 to 5".into(),
             values: [("satisfaction".to_owned(), "9".to_owned())].into(),
         };
-        let page = body(
-            Lang::En,
-            &session(Role::Service),
-            &hostile_view(),
-            Some(&refusal),
-            offset,
-        )
-        .into_string();
+        let page = hostile_page(Lang::En, Role::Service, Some(&refusal), 0);
         assert!(page.contains("id=\"review-satisfaction-error\""), "{page}");
         assert!(page.contains("satisfaction must be from 1 to 5"));
         assert!(page.contains("value=\"9\""));
@@ -420,13 +400,7 @@ mod tests {
             !page.contains("form-acknowledge"),
             "service does not acknowledge"
         );
-        let agent = body(
-            Lang::En,
-            &session(Role::Agent),
-            &hostile_view(),
-            None,
-            offset,
-        );
-        assert!(!agent.into_string().contains("form-archive"));
+        let agent = hostile_page(Lang::En, Role::Agent, None, 0);
+        assert!(!agent.contains("form-archive"));
     }
 }

@@ -34,6 +34,13 @@ fn duplicate_of(response: &[u8]) -> AcceptOutcome {
     }
 }
 
+/// An outbox in a new temporary folder (kept while the folder lives).
+fn fresh() -> (tempfile::TempDir, Outbox) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = open(&dir);
+    (dir, outbox)
+}
+
 fn open(dir: &tempfile::TempDir) -> Outbox {
     Outbox::open(
         &dir.path().join("outbox.db"),
@@ -49,8 +56,7 @@ const WAIT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn a_key_seen_before_returns_the_first_answer() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let outbox = open(&dir);
+    let (_dir, outbox) = fresh();
     let first = accept(&outbox, "web:1", "f1", 1_000, KeyKind::External).await;
     assert!(matches!(first, AcceptOutcome::Accepted { .. }));
     let second = accept(&outbox, "web:1", "f2", 900_000, KeyKind::External).await;
@@ -61,8 +67,7 @@ async fn a_key_seen_before_returns_the_first_answer() {
 
 #[tokio::test]
 async fn concurrent_repeats_of_one_key_write_one_row() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let outbox = open(&dir);
+    let (_dir, outbox) = fresh();
     let attempts = (0..32).map(|index| {
         let outbox = outbox.clone();
         async move {
@@ -86,8 +91,7 @@ async fn concurrent_repeats_of_one_key_write_one_row() {
 
 #[tokio::test]
 async fn content_keys_expire_after_the_window_external_keys_do_not() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let outbox = open(&dir);
+    let (_dir, outbox) = fresh();
     accept(&outbox, "content:abc", "f1", 1_000, KeyKind::Content).await;
     let within = accept(&outbox, "content:abc", "f2", 1_500, KeyKind::Content).await;
     assert!(matches!(within, AcceptOutcome::Duplicate { .. }));
@@ -99,8 +103,7 @@ async fn content_keys_expire_after_the_window_external_keys_do_not() {
 
 #[tokio::test]
 async fn rows_move_from_pending_to_published_to_confirmed_and_are_pruned() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let outbox = open(&dir);
+    let (_dir, outbox) = fresh();
     for index in 0..3 {
         outbox
             .accept(
@@ -184,8 +187,7 @@ async fn rows_move_from_pending_to_published_to_confirmed_and_are_pruned() {
 
 #[tokio::test]
 async fn rows_survive_a_reopen_with_their_counters() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let outbox = open(&dir);
+    let (dir, outbox) = fresh();
     // A clone still held elsewhere must not keep the writer alive after close.
     let clone = outbox.clone();
     accept(&outbox, "web:1", "f1", 1_000, KeyKind::External).await;

@@ -188,8 +188,8 @@ impl Assigner {
             if domain::decide(
                 &ticket,
                 &command,
-                self.sweep.clock.now(),
-                self.sweep.rules.as_ref(),
+                self.sweep.now(),
+                self.sweep.rules().as_ref(),
             )
             .map(|events| events.is_empty())
             .unwrap_or(true)
@@ -203,7 +203,7 @@ impl Assigner {
     /// The departments whose policy assigns on its own.
     fn policy_departments(&self) -> Vec<String> {
         self.sweep
-            .rules
+            .rules()
             .config()
             .departments
             .iter()
@@ -214,10 +214,10 @@ impl Assigner {
 
     /// The policy's choice for `department` now.
     async fn choose(&self, department: String) -> Result<Option<String>, WorkflowError> {
-        let rules = self.sweep.rules.clone();
-        let now = self.sweep.clock.now();
+        let rules = self.sweep.rules().clone();
+        let now = self.sweep.now();
         self.sweep
-            .readers
+            .readers()
             .with(move |connection| choose(connection, &rules, &department, now))
             .await
     }
@@ -228,7 +228,7 @@ impl Assigner {
         let batch = self.sweep.batch;
         let tickets = self
             .sweep
-            .readers
+            .readers()
             .with(move |connection| tickets_of_away_people(connection, person.as_deref(), batch))
             .await?;
         let mut handed = Vec::new();
@@ -271,7 +271,7 @@ impl Assigner {
             let name = department.clone();
             let waiting = self
                 .sweep
-                .readers
+                .readers()
                 .with(move |connection| waiting_tickets(connection, &name, batch))
                 .await?;
             for ticket_text in waiting {

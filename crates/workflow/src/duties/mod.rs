@@ -8,9 +8,9 @@
 //! - `checkpoints`: the timer that keeps and publishes checkpoints of the log's head.
 //! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
 
-use crate::clock::Clock;
 use crate::commands::Commands;
 use crate::queries::Readers;
+use chrono::{DateTime, Utc};
 use domain::Rules;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,14 +22,28 @@ pub mod retention;
 pub mod timers;
 
 /// What a duty that goes over the tickets in rounds works with (the SLA timers, the
-/// assigner): the command side, the readers, the rules and the clock, and its pace: `tick`
+/// assigner): the command side (with its readers, rules and clock), and its pace: `tick`
 /// between rounds, at most `batch` tickets a round.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub commands: Commands,
-    pub readers: Readers,
-    pub rules: Arc<Rules>,
-    pub clock: Arc<dyn Clock>,
     pub tick: Duration,
     pub batch: usize,
+}
+
+impl Sweep {
+    /// The readers of the projections the commands write.
+    pub fn readers(&self) -> &Readers {
+        &self.commands.readers
+    }
+
+    /// The rules the commands decide with.
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.commands.rules
+    }
+
+    /// Now, on the commands' clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.commands.clock.now()
+    }
 }

@@ -85,11 +85,11 @@ pub struct Timers {
 impl Timers {
     /// Looks at every ticket that is due now; returns how many events were recorded.
     pub async fn tick_once(&self) -> Result<usize, WorkflowError> {
-        let now = self.sweep.clock.now();
+        let now = self.sweep.now();
         let batch = self.sweep.batch;
         let due = self
             .sweep
-            .readers
+            .readers()
             .with(move |connection| due_for_timers(connection, now, batch))
             .await?;
         let mut recorded = 0;
@@ -98,8 +98,8 @@ impl Timers {
                 tracing::warn!(ticket = %ticket_text, "sla index names an invalid ticket id");
                 continue;
             };
-            let rules = self.sweep.rules.clone();
-            let now = self.sweep.clock.now();
+            let rules = self.sweep.rules().clone();
+            let now = self.sweep.now();
             match self
                 .sweep
                 .commands

@@ -9,20 +9,10 @@ use domain::DomainError;
 use eventlog::RecordedEvent;
 use proto::v1;
 
-pub use proto::time::timestamp;
+pub use proto::time::{instant_from, timestamp};
 
 fn optional_timestamp(instant: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     instant.map(timestamp)
-}
-
-/// A protobuf timestamp as a UTC instant; a bad one ([`proto::time::instant`]) is an invalid
-/// `field`.
-pub fn instant_from(
-    field: &str,
-    timestamp: &prost_types::Timestamp,
-) -> Result<DateTime<Utc>, DomainError> {
-    proto::time::instant(timestamp)
-        .map_err(|error| DomainError::invalid(field, format!("is not a valid timestamp: {error}")))
 }
 
 /// A duration in milliseconds as a protobuf duration.

@@ -267,19 +267,7 @@ pub(crate) fn adopted_page_size(requested: u32) -> u32 {
 /// The position after which a page of adopted suggestions starts: 0 for none, else a token
 /// this service gave out.
 pub(crate) fn parse_adopted_page_token(token: &str) -> Result<i64, Status> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse::<i64>()
-        .ok()
-        .filter(|seq| *seq >= 0)
-        .ok_or_else(|| {
-            status_from(DomainError::invalid(
-                "page_token",
-                "is not a token this service gave out",
-            ))
-        })
+    crate::queries::parse_page_token(token).map_err(status_from)
 }
 
 /// One page of adopted suggestions adopted in `[from, to)`, in receipt order after `after`,

@@ -68,9 +68,6 @@ pub(crate) fn spawn(
     workers.spawn_vital("consumer", consumer.run(workers_shutdown.clone()));
     let sweep = crate::duties::Sweep {
         commands: storage.commands.clone(),
-        readers: storage.readers.clone(),
-        rules: config.base.rules.clone(),
-        clock: config.clock.clone(),
         tick: config.settings.timer_tick(),
         batch: config.settings.timer_batch,
     };

@@ -55,6 +55,23 @@ pub fn feedback_at(
     )
 }
 
+/// The `FeedbackReceived` message (encoded) of `submission` as ticket `ticket_id` received
+/// at `at`, and the sealed append requests that record it, as the consumer makes them.
+pub fn sealed_receipt(
+    vault: &vault::Vault,
+    rules: &Rules,
+    ticket_id: &TicketId,
+    at: DateTime<Utc>,
+    submission: v1::Submission,
+) -> (Vec<u8>, Vec<eventlog::AppendRequest>) {
+    let message = feedback_at(ticket_id, at, submission).encode_to_vec();
+    let (request, _) = workflow::consumer::receive_request(&message, at, rules)
+        .expect("a message that can be recorded");
+    let mut requests = vec![request];
+    workflow::consumer::seal_requests(vault, &mut requests).expect("sealed");
+    (message, requests)
+}
+
 /// A SQLite log with its projections in `directory` (`workflow.db`) and the key store next
 /// to it; returns the log file's path too.
 pub fn open_sqlite(
