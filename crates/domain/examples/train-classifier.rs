@@ -1,0 +1,100 @@
+//! Trains the classifier from the corpus's train split, evaluates it on the held-out split
+//! and writes the model file (docs/classification.md).
+//!
+//! ```text
+//! cargo run --release -p domain --example train-classifier            # train, evaluate, write
+//! cargo run --release -p domain --example train-classifier -- --check # fail if the file differs
+//! ```
+//!
+//! Options: `--corpus FILE` (default `crates/domain/data/classifier/corpus.csv`), `--out
+//! FILE` (default `crates/domain/data/classifier/model.bin`), `--check` (write nothing; exit
+//! 1 when the file is not what training produces). Training is deterministic: the same corpus
+//! and build give the same file byte for byte.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use domain::classifier::corpus::{self, Split};
+use domain::classifier::evaluate::evaluate;
+use domain::classifier::train::{train, TrainOptions};
+use domain::config::DomainConfig;
+use domain::Rules;
+
+/// The thresholds the evaluation reports placements at.
+const THRESHOLDS: [f64; 6] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, String> {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/classifier");
+    let mut corpus_path = data.join("corpus.csv");
+    let mut out_path = data.join("model.bin");
+    let mut check = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--corpus" => corpus_path = args.next().ok_or("--corpus needs a file")?.into(),
+            "--out" => out_path = args.next().ok_or("--out needs a file")?.into(),
+            "--check" => check = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let config = DomainConfig::default();
+    let rules = Rules::defaults();
+    let text = std::fs::read_to_string(&corpus_path)
+        .map_err(|error| format!("reading {}: {error}", corpus_path.display()))?;
+    let rows = corpus::parse(&text, &config).map_err(|error| error.to_string())?;
+    let training = corpus::examples(&rows, Split::Train);
+    let heldout = corpus::examples(&rows, Split::Heldout);
+    println!(
+        "corpus {}: {} rows, {} train, {} held out",
+        corpus_path.display(),
+        rows.len(),
+        training.len(),
+        heldout.len()
+    );
+    let options = TrainOptions::default();
+    let started = Instant::now();
+    let model = train(&training, &config, &options).map_err(|error| error.to_string())?;
+    let elapsed = started.elapsed();
+    let bytes = model.to_bytes();
+    println!(
+        "trained in {:.2} s: model {} ({} weighted buckets, {} bytes = {:.2} MiB)",
+        elapsed.as_secs_f64(),
+        model.version(),
+        model.rows(),
+        bytes.len(),
+        bytes.len() as f64 / (1024.0 * 1024.0)
+    );
+    println!("\nheld-out evaluation");
+    print!(
+        "{}",
+        evaluate(&model, &heldout, rules.classifier(), &THRESHOLDS).render()
+    );
+    if check {
+        let shipped = std::fs::read(&out_path)
+            .map_err(|error| format!("reading {}: {error}", out_path.display()))?;
+        if shipped == bytes {
+            println!("\n{} is what training produces", out_path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "\n{} differs from what training produces: run without --check to rewrite it",
+            out_path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    std::fs::write(&out_path, &bytes)
+        .map_err(|error| format!("writing {}: {error}", out_path.display()))?;
+    println!("\nwrote {}", out_path.display());
+    Ok(ExitCode::SUCCESS)
+}
