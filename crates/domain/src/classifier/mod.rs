@@ -177,6 +177,16 @@ impl Model {
                 }
             })
             .collect();
+        let urgent = fields[Field::Priority.index()]
+            .ranked
+            .iter()
+            .find(|(label, _)| label == Priority::Urgent.as_str())
+            .map(|(_, probability)| *probability);
+        if let Some(probability) = urgent.filter(|p| *p >= f64::from(self.header.urgent_at)) {
+            let field = &mut fields[Field::Priority.index()];
+            field.value = Priority::Urgent.as_str().to_owned();
+            field.probability = probability;
+        }
         let parse = |field: Field| fields[field.index()].value.clone();
         // Labels were checked when the model was built or read.
         let kind = Kind::parse("kind", &parse(Field::Kind)).unwrap_or(Kind::Inquiry);

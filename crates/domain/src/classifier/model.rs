@@ -31,6 +31,7 @@ pub struct TrainingInfo {
     pub seed: u64,
     pub learning_rate: f32,
     pub l2: f32,
+    pub class_balance: f32,
 }
 
 /// The JSON header of a model file.
@@ -40,6 +41,8 @@ pub(crate) struct Header {
     pub keywords: Vec<KeywordFeature>,
     pub fields: Vec<FieldHeader>,
     pub training: TrainingInfo,
+    /// Urgent is chosen whenever its probability reaches this.
+    pub urgent_at: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,6 +225,12 @@ impl Model {
         let length = reader.u32("the header length")? as usize;
         let header: Header = serde_json::from_slice(reader.take(length, "the header")?)
             .map_err(|error| invalid(format!("the header is not valid: {error}")))?;
+        if !(header.urgent_at > 0.0 && header.urgent_at <= 1.0) {
+            return Err(invalid(format!(
+                "urgent_at {} is outside (0, 1]",
+                header.urgent_at
+            )));
+        }
         if header.bucket_bits == 0 || header.bucket_bits > MAX_BUCKET_BITS {
             return Err(invalid(format!(
                 "bucket_bits {} is outside 1..={MAX_BUCKET_BITS}",

@@ -52,6 +52,12 @@ pub struct TrainOptions {
     pub l2: f32,
     /// Weights of smaller magnitude are left out of the model.
     pub prune_below: f32,
+    /// How strongly rare labels are weighted up: each label's examples count
+    /// `(mean label count / label count)^class_balance` (0: not at all, 1: fully balanced).
+    pub class_balance: f32,
+    /// A priority of urgent is given whenever its probability reaches this, even when
+    /// another priority is more probable: a missed urgent case costs more than a false one.
+    pub urgent_at: f32,
 }
 
 impl Default for TrainOptions {
@@ -63,6 +69,8 @@ impl Default for TrainOptions {
             learning_rate: 1.0,
             l2: 0.002,
             prune_below: 0.002,
+            class_balance: 0.75,
+            urgent_at: 0.3,
         }
     }
 }
@@ -157,6 +165,9 @@ pub fn train(
             format!("must be 1..={MAX_BUCKET_BITS}"),
         ));
     }
+    if !(options.urgent_at > 0.0 && options.urgent_at <= 1.0) {
+        return Err(DomainError::invalid("urgent_at", "must be above 0 and at most 1"));
+    }
     if examples.is_empty() {
         return Err(DomainError::invalid("examples", "nothing to train on"));
     }
@@ -200,7 +211,7 @@ pub fn train(
                 .iter()
                 .map(|count| {
                     if *count > 0.0 {
-                        (total / (present * count)).sqrt()
+                        (total / (present * count)).powf(options.class_balance)
                     } else {
                         1.0
                     }
@@ -256,7 +267,9 @@ pub fn train(
             seed: options.seed,
             learning_rate: options.learning_rate,
             l2: options.l2,
+            class_balance: options.class_balance,
         },
+        urgent_at: options.urgent_at,
     };
     Ok(Model::from_parts(header, weights))
 }
