@@ -22,9 +22,9 @@ use std::time::Instant;
 use domain::classifier::corpus::{self, Split};
 use domain::classifier::evaluate::evaluate;
 use domain::classifier::train::{train, Example, TrainOptions};
+use domain::config::DomainConfig;
 use domain::rules::routing::Router;
 use domain::types::Priority;
-use domain::config::DomainConfig;
 use domain::Rules;
 
 /// The thresholds the evaluation reports placements at.
@@ -106,7 +106,11 @@ fn run() -> Result<ExitCode, String> {
     );
     println!(
         "\n{} evaluation",
-        if validate { "validation (a fifth of the train split)" } else { "held-out" }
+        if validate {
+            "validation (a fifth of the train split)"
+        } else {
+            "held-out"
+        }
     );
     print!(
         "{}",

@@ -48,7 +48,10 @@ fn the_corpus_has_its_promised_shape() {
     let share = |part: usize| part as f64 / total as f64;
 
     let languages = count(rows.iter().map(|row| row.language));
-    assert!(share(languages[&Language::Chinese]) >= 0.48, "{languages:?}");
+    assert!(
+        share(languages[&Language::Chinese]) >= 0.48,
+        "{languages:?}"
+    );
     let english = share(languages[&Language::English]);
     assert!((0.22..=0.28).contains(&english), "{languages:?}");
     assert!(share(languages[&Language::Mixed]) >= 0.20, "{languages:?}");
@@ -75,15 +78,27 @@ fn the_corpus_has_its_promised_shape() {
     let contents = count(rows.iter().map(|row| row.example.content_type));
     let priorities = count(rows.iter().map(|row| row.example.priority));
     for kind in Kind::ALL {
-        assert!(share(kinds.get(kind).copied().unwrap_or(0)) >= 0.05, "{kinds:?}");
+        assert!(
+            share(kinds.get(kind).copied().unwrap_or(0)) >= 0.05,
+            "{kinds:?}"
+        );
     }
     for content in ContentType::ALL {
-        assert!(share(contents.get(content).copied().unwrap_or(0)) >= 0.05, "{contents:?}");
+        assert!(
+            share(contents.get(content).copied().unwrap_or(0)) >= 0.05,
+            "{contents:?}"
+        );
     }
     for priority in Priority::ALL {
-        assert!(share(priorities.get(priority).copied().unwrap_or(0)) >= 0.05, "{priorities:?}");
+        assert!(
+            share(priorities.get(priority).copied().unwrap_or(0)) >= 0.05,
+            "{priorities:?}"
+        );
     }
-    assert!(share(priorities[&Priority::Medium]) <= 0.65, "{priorities:?}");
+    assert!(
+        share(priorities[&Priority::Medium]) <= 0.65,
+        "{priorities:?}"
+    );
 
     // The urgent rows hold safety, outages and escalation threats (a word of each).
     let urgent: Vec<&str> = rows
@@ -104,13 +119,18 @@ fn the_corpus_has_its_promised_shape() {
         &["微博", "抖音", "posting"],
     ] {
         assert!(
-            urgent.iter().any(|text| theme.iter().any(|word| text.contains(word))),
+            urgent
+                .iter()
+                .any(|text| theme.iter().any(|word| text.contains(word))),
             "no urgent row mentions any of {theme:?}"
         );
     }
 
     // About a fifth held out, in every department.
-    let heldout = rows.iter().filter(|row| row.split == Split::Heldout).count();
+    let heldout = rows
+        .iter()
+        .filter(|row| row.split == Split::Heldout)
+        .count();
     assert!((0.18..=0.22).contains(&share(heldout)), "{heldout}");
     for department in config.departments.keys() {
         let of = |split: Option<Split>| {
@@ -127,8 +147,12 @@ fn the_corpus_has_its_promised_shape() {
 #[test]
 fn the_shipped_model_is_what_training_on_the_corpus_produces() {
     let training = corpus::examples(rows(), Split::Train);
-    let trained = train(&training, &DomainConfig::default(), &TrainOptions::default())
-        .expect("training succeeds");
+    let trained = train(
+        &training,
+        &DomainConfig::default(),
+        &TrainOptions::default(),
+    )
+    .expect("training succeeds");
     assert!(
         trained.to_bytes() == MODEL,
         "crates/domain/data/classifier/model.bin is stale: rebuild it with \
@@ -144,11 +168,29 @@ fn the_shipped_model_reaches_its_measured_held_out_figures() {
     let rules = Rules::defaults();
     let evaluation = evaluate(model(), &heldout, rules.classifier(), &[0.5]);
     // The figures of docs/classification.md, less a margin of a few examples.
-    assert!(evaluation.accuracy(Field::Department) >= 0.73, "{}", evaluation.render());
-    assert!(evaluation.accuracy(Field::Kind) >= 0.77, "{}", evaluation.render());
-    assert!(evaluation.urgent_recall() >= 0.70, "{}", evaluation.render());
-    assert!(evaluation.false_urgent_rate() <= 0.05, "{}", evaluation.render());
-    model().check_config(&DomainConfig::default()).expect("departments configured");
+    assert!(
+        evaluation.accuracy(Field::Department) >= 0.73,
+        "{}",
+        evaluation.render()
+    );
+    assert!(
+        evaluation.accuracy(Field::Kind) >= 0.77,
+        "{}",
+        evaluation.render()
+    );
+    assert!(
+        evaluation.urgent_recall() >= 0.70,
+        "{}",
+        evaluation.render()
+    );
+    assert!(
+        evaluation.false_urgent_rate() <= 0.05,
+        "{}",
+        evaluation.render()
+    );
+    model()
+        .check_config(&DomainConfig::default())
+        .expect("departments configured");
 }
 
 #[test]
@@ -174,7 +216,11 @@ fn a_new_label_changes_the_answer_for_similar_text() {
     let before = train(&training, &config, &options)
         .expect("trains")
         .predict(probe, None);
-    let target = if before.department == "marketing" { "operations" } else { "marketing" };
+    let target = if before.department == "marketing" {
+        "operations"
+    } else {
+        "marketing"
+    };
     training.push(Example {
         text: "蓝鲸星卡年费变了 Bluewhale star card annual fee".to_owned(),
         kind: Kind::Complaint,

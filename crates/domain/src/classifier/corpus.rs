@@ -154,10 +154,16 @@ pub fn parse(text: &str, config: &DomainConfig) -> Result<Vec<CorpusRow>, Domain
         let [id, split, language, text, kind, content_type, priority, department, product, channel] =
             std::array::from_fn(|index| fields[index].trim());
         if id.is_empty() || !ids.insert(id.to_owned()) {
-            return Err(DomainError::invalid(at("id"), format!("{id:?} is empty or repeated")));
+            return Err(DomainError::invalid(
+                at("id"),
+                format!("{id:?} is empty or repeated"),
+            ));
         }
         if text.is_empty() || !texts.insert(text.to_owned()) {
-            return Err(DomainError::invalid(at("text"), "empty or the same as an earlier row"));
+            return Err(DomainError::invalid(
+                at("text"),
+                "empty or the same as an earlier row",
+            ));
         }
         let split = match split {
             "train" => Split::Train,
@@ -243,10 +249,18 @@ mod tests {
         let config = DomainConfig::default();
         let header = COLUMNS.join(",");
         let good = "c1,train,zh,包裹丢了,complaint,service,medium,logistics,,app";
-        assert_eq!(parse(&format!("{header}\n{good}\n"), &config).expect("valid").len(), 1);
+        assert_eq!(
+            parse(&format!("{header}\n{good}\n"), &config)
+                .expect("valid")
+                .len(),
+            1
+        );
         let bad = "c2,train,zh,另一条,complaint,service,medium,legal,,app";
         let error = parse(&format!("{header}\n{good}\n{bad}\n"), &config).expect_err("legal");
-        assert!(error.to_string().contains("corpus line 3 department"), "{error}");
+        assert!(
+            error.to_string().contains("corpus line 3 department"),
+            "{error}"
+        );
         let duplicate = "c2,train,zh,包裹丢了,complaint,service,medium,logistics,,app";
         assert!(parse(&format!("{header}\n{good}\n{duplicate}\n"), &config).is_err());
     }

@@ -91,7 +91,10 @@ impl Evaluation {
             self.not_urgent,
             self.floor_raised
         );
-        let _ = writeln!(out, "\ndepartment confusion (rows: labelled, columns: predicted)");
+        let _ = writeln!(
+            out,
+            "\ndepartment confusion (rows: labelled, columns: predicted)"
+        );
         let short: Vec<String> = self
             .departments
             .iter()

@@ -161,12 +161,8 @@ impl Model {
             .iter()
             .map(|weights| {
                 let probabilities = weights.probabilities(&features);
-                let mut ranked: Vec<(String, f64)> = weights
-                    .labels
-                    .iter()
-                    .cloned()
-                    .zip(probabilities)
-                    .collect();
+                let mut ranked: Vec<(String, f64)> =
+                    weights.labels.iter().cloned().zip(probabilities).collect();
                 // A stable sort keeps label order among equal probabilities.
                 ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let (value, probability) = ranked[0].clone();

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::features::{Featurizer, Features, KeywordFeature};
+use super::features::{Features, Featurizer, KeywordFeature};
 use super::Field;
 use crate::DomainError;
 
@@ -83,10 +83,7 @@ impl FieldWeights {
 
 /// Probabilities from scores, computed stably in f64.
 pub(crate) fn softmax(scores: &[f32]) -> Vec<f64> {
-    let max = scores
-        .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f64> = scores
         .iter()
         .map(|score| f64::from(score - max).exp())
@@ -214,7 +211,9 @@ impl Model {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DomainError> {
         let mut reader = Reader { bytes, at: 0 };
         if reader.take(8, "the magic bytes")? != MAGIC {
-            return Err(invalid("not a model file (it does not start with CLOOPCLS)"));
+            return Err(invalid(
+                "not a model file (it does not start with CLOOPCLS)",
+            ));
         }
         let format = reader.u32("the format number")?;
         if format != FORMAT {

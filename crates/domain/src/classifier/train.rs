@@ -9,7 +9,7 @@
 //! weight. The learning rate decays per epoch and an L2 shrink per epoch keeps weights small.
 //! Weights smaller than [`TrainOptions::prune_below`] are dropped from the file.
 
-use super::features::{keywords_of, Featurizer, Features};
+use super::features::{keywords_of, Features, Featurizer};
 use super::model::{FieldHeader, FieldWeights, Header, Model, TrainingInfo, MAX_BUCKET_BITS};
 use super::Field;
 use crate::config::DomainConfig;
@@ -99,7 +99,10 @@ impl Random {
 fn labels(config: &DomainConfig) -> Vec<(Field, Vec<String>)> {
     let names = |all: Vec<&'static str>| all.into_iter().map(str::to_owned).collect();
     vec![
-        (Field::Kind, names(Kind::ALL.iter().map(|v| v.as_str()).collect())),
+        (
+            Field::Kind,
+            names(Kind::ALL.iter().map(|v| v.as_str()).collect()),
+        ),
         (
             Field::ContentType,
             names(ContentType::ALL.iter().map(|v| v.as_str()).collect()),
@@ -108,7 +111,10 @@ fn labels(config: &DomainConfig) -> Vec<(Field, Vec<String>)> {
             Field::Priority,
             names(Priority::ALL.iter().map(|v| v.as_str()).collect()),
         ),
-        (Field::Department, config.departments.keys().cloned().collect()),
+        (
+            Field::Department,
+            config.departments.keys().cloned().collect(),
+        ),
     ]
 }
 
@@ -166,7 +172,10 @@ pub fn train(
         ));
     }
     if !(options.urgent_at > 0.0 && options.urgent_at <= 1.0) {
-        return Err(DomainError::invalid("urgent_at", "must be above 0 and at most 1"));
+        return Err(DomainError::invalid(
+            "urgent_at",
+            "must be above 0 and at most 1",
+        ));
     }
     if examples.is_empty() {
         return Err(DomainError::invalid("examples", "nothing to train on"));
@@ -243,7 +252,10 @@ pub fn train(
         }
         let shrink = 1.0 - options.l2;
         for field in &mut dense {
-            field.weights.iter_mut().for_each(|weight| *weight *= shrink);
+            field
+                .weights
+                .iter_mut()
+                .for_each(|weight| *weight *= shrink);
         }
     }
     let weights = dense
@@ -282,10 +294,13 @@ fn sparse(dense: Dense, field: Field, labels: &[String], prune_below: f32) -> Fi
     for (bucket, row) in dense.weights.chunks_exact(width).enumerate() {
         if row.iter().any(|weight| weight.abs() >= prune_below) {
             buckets.push(bucket as u32);
-            weights.extend(
-                row.iter()
-                    .map(|weight| if weight.abs() >= prune_below { *weight } else { 0.0 }),
-            );
+            weights.extend(row.iter().map(|weight| {
+                if weight.abs() >= prune_below {
+                    *weight
+                } else {
+                    0.0
+                }
+            }));
         }
     }
     FieldWeights {
