@@ -73,7 +73,8 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, DomainError> {
     let mut quoted = false;
     let mut line = 1;
     let mut record_line = 1;
-    let mut characters = text.chars().peekable();
+    // A byte order mark, as spreadsheets write, is not part of the first column's name.
+    let mut characters = text.trim_start_matches('\u{feff}').chars().peekable();
     let mut at_field_start = true;
     while let Some(character) = characters.next() {
         if quoted {
@@ -242,6 +243,7 @@ mod tests {
         assert_eq!(records[1].1, vec!["x, \"y\"", "two\nlines"]);
         assert_eq!(records[2], (4, vec!["last".to_owned(), "row".to_owned()]));
         assert!(parse_csv("a,\"open").is_err());
+        assert_eq!(parse_csv("\u{feff}id,text\n").expect("valid")[0].1[0], "id");
     }
 
     #[test]

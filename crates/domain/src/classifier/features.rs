@@ -152,7 +152,9 @@ impl Featurizer {
             })
             .collect();
         let mut hashes: Vec<u64> = Vec::with_capacity(normalised.len() * 3 + 16);
-        self.ngrams(&normalised, &mut hashes);
+        if !normalised.is_empty() {
+            self.ngrams(&normalised, &mut hashes);
+        }
         for word in normalised
             .split(|character: char| !character.is_ascii_alphanumeric())
             .filter(|word| !word.is_empty())

@@ -157,6 +157,32 @@ impl Dense {
     }
 }
 
+/// Each example's label index in every field; an error names an example whose label is not
+/// one of the field's values.
+fn targets(
+    examples: &[Example],
+    fields: &[(Field, Vec<String>)],
+) -> Result<Vec<[usize; 4]>, DomainError> {
+    let mut targets = Vec::with_capacity(examples.len());
+    for (index, example) in examples.iter().enumerate() {
+        let mut target = [0usize; 4];
+        for (slot, (field, labels)) in target.iter_mut().zip(fields) {
+            let label = example.label(*field);
+            *slot = labels
+                .iter()
+                .position(|known| known == label)
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        format!("example {} {field}", index + 1),
+                        format!("{label:?} is not configured"),
+                    )
+                })?;
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
 /// Trains a model on `examples`, with the keywords of `config` as extra features and its
 /// departments as the department labels. Errors name an example whose department is not
 /// configured, or options out of range.
@@ -181,23 +207,7 @@ pub fn train(
         return Err(DomainError::invalid("examples", "nothing to train on"));
     }
     let fields = labels(config);
-    let mut targets: Vec<[usize; 4]> = Vec::with_capacity(examples.len());
-    for (index, example) in examples.iter().enumerate() {
-        let mut target = [0usize; 4];
-        for (slot, (field, labels)) in target.iter_mut().zip(&fields) {
-            let label = example.label(*field);
-            *slot = labels
-                .iter()
-                .position(|known| known == label)
-                .ok_or_else(|| {
-                    DomainError::invalid(
-                        format!("example {} {field}", index + 1),
-                        format!("{label:?} is not configured"),
-                    )
-                })?;
-        }
-        targets.push(target);
-    }
+    let targets = targets(examples, &fields)?;
     let keywords = keywords_of(config);
     let featurizer = Featurizer::new(options.bucket_bits, &keywords);
     let features: Vec<Features> = examples
