@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod authorize;
+pub mod classifier;
 pub mod command;
 pub mod config;
 pub mod error;

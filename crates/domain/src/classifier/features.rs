@@ -1,0 +1,252 @@
+//! Text to features: the hashed character n-grams, words and configured keywords of one
+//! submission, as a sparse, L2-normalised vector of bucket indices.
+//!
+//! The text is normalised as the keyword rules do ([`normalise_for_matching`]: NFKC, lower
+//! case, white space collapsed), and every ASCII digit becomes `0`, so that order numbers and
+//! amounts count as their shape and not as their value. Then:
+//! - character n-grams of 1 to 3 characters over the text padded with one space each side;
+//! - words: runs of ASCII letters and digits (English and pinyin words, model names);
+//! - each configured keyword found (the same matching as the rules: whole English words,
+//!   Chinese anywhere), and each of its meanings ("kind:complaint", "priority:urgent",
+//!   "department:logistics", ...), so a keyword the corpus never shows still counts by what
+//!   the configuration says it means.
+//!
+//! Every feature is hashed with 64-bit FNV-1a (stable across runs, platforms and builds,
+//! unlike the standard library's randomly seeded hasher), with a one-byte tag for its family,
+//! into a power-of-two number of buckets. A feature counts once per text (presence, not
+//! frequency) and the vector is scaled to unit length, so long and short texts weigh alike.
+
+use std::collections::BTreeMap;
+
+use crate::config::DomainConfig;
+use crate::rules::classify::{normalise_for_matching, Term};
+use crate::rules::routing::Router;
+use crate::types::{ContentType, Kind};
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// 64-bit FNV-1a over `bytes`, continuing from `hash`.
+pub fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// The hash of one feature: its family tag, then its text.
+pub fn feature_hash(tag: u8, text: &str) -> u64 {
+    fnv1a(fnv1a(FNV_OFFSET, &[tag]), text.as_bytes())
+}
+
+const TAG_NGRAM: u8 = b'n';
+const TAG_WORD: u8 = b'w';
+const TAG_KEYWORD: u8 = b'k';
+const TAG_MEANING: u8 = b'm';
+
+/// One configured keyword and what the configuration says it means.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeywordFeature {
+    /// The keyword as configured (a trailing `*` allows any word ending).
+    pub keyword: String,
+    /// Its meanings, e.g. `kind:complaint`, `content_type:service`, `priority:urgent`,
+    /// `department:logistics`, `product`.
+    pub meanings: Vec<String>,
+}
+
+/// Every keyword of the classification and routing tables of `config`, each with all its
+/// meanings, in a stable order (sorted by keyword).
+pub fn keywords_of(config: &DomainConfig) -> Vec<KeywordFeature> {
+    let classification = &config.classification;
+    let mut meanings: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut add = |keyword: &str, meaning: String| {
+        let entry = meanings.entry(keyword.trim().to_owned()).or_default();
+        if !entry.contains(&meaning) {
+            entry.push(meaning);
+        }
+    };
+    for keyword in &classification.products {
+        add(keyword, "product".to_owned());
+    }
+    for kind in Kind::ALL {
+        for keyword in classification.kinds.of(*kind) {
+            add(keyword, format!("kind:{kind}"));
+        }
+    }
+    for content_type in ContentType::ALL {
+        for keyword in classification.content_types.of(*content_type) {
+            add(keyword, format!("content_type:{content_type}"));
+        }
+    }
+    for keyword in &classification.priorities.urgent {
+        add(keyword, "priority:urgent".to_owned());
+    }
+    for keyword in &classification.priorities.high {
+        add(keyword, "priority:high".to_owned());
+    }
+    for keyword in &classification.global_keywords {
+        add(keyword, "global".to_owned());
+    }
+    for keyword in &classification.complex_keywords {
+        add(keyword, "complex".to_owned());
+    }
+    for (department, keyword) in Router::keywords(&config.routing) {
+        add(&keyword, format!("department:{department}"));
+    }
+    meanings
+        .into_iter()
+        .filter(|(keyword, _)| !keyword.is_empty())
+        .map(|(keyword, meanings)| KeywordFeature { keyword, meanings })
+        .collect()
+}
+
+/// Turns text into features; built once per model.
+#[derive(Debug, Clone)]
+pub struct Featurizer {
+    mask: u64,
+    terms: Vec<(Term, Vec<u64>)>,
+}
+
+/// The sparse features of one text: distinct bucket indices, ascending, and the value every
+/// one of them has (one over the square root of their number: unit length).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    pub buckets: Vec<u32>,
+    pub value: f32,
+}
+
+impl Featurizer {
+    /// A featurizer hashing into `2^bucket_bits` buckets, with `keywords` as extra features.
+    pub fn new(bucket_bits: u32, keywords: &[KeywordFeature]) -> Self {
+        let terms = keywords
+            .iter()
+            .filter_map(|keyword| {
+                let term = Term::new(&keyword.keyword)?;
+                let mut hashes = vec![feature_hash(TAG_KEYWORD, &keyword.keyword)];
+                hashes.extend(
+                    keyword
+                        .meanings
+                        .iter()
+                        .map(|meaning| feature_hash(TAG_MEANING, meaning)),
+                );
+                Some((term, hashes))
+            })
+            .collect();
+        Self {
+            mask: (1u64 << bucket_bits) - 1,
+            terms,
+        }
+    }
+
+    /// The features of `text`.
+    pub fn features(&self, text: &str) -> Features {
+        let normalised: String = normalise_for_matching(text)
+            .chars()
+            .map(|character| {
+                if character.is_ascii_digit() {
+                    '0'
+                } else {
+                    character
+                }
+            })
+            .collect();
+        let mut hashes: Vec<u64> = Vec::with_capacity(normalised.len() * 3 + 16);
+        if !normalised.is_empty() {
+            self.ngrams(&normalised, &mut hashes);
+        }
+        for word in normalised
+            .split(|character: char| !character.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+        {
+            hashes.push(feature_hash(TAG_WORD, word));
+        }
+        for (term, term_hashes) in &self.terms {
+            if !term.find_all(&normalised).is_empty() {
+                hashes.extend_from_slice(term_hashes);
+            }
+        }
+        let mut buckets: Vec<u32> = hashes
+            .into_iter()
+            .map(|hash| {
+                // The mask keeps at most 32 bits (bucket_bits is checked at load).
+                u32::try_from(hash & self.mask).unwrap_or(u32::MAX)
+            })
+            .collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        let value = if buckets.is_empty() {
+            0.0
+        } else {
+            1.0 / (buckets.len() as f32).sqrt()
+        };
+        Features { buckets, value }
+    }
+
+    /// Character n-grams of 1 to 3 characters over ` text `.
+    fn ngrams(&self, normalised: &str, hashes: &mut Vec<u64>) {
+        let mut characters: Vec<char> = Vec::with_capacity(normalised.len() + 2);
+        characters.push(' ');
+        characters.extend(normalised.chars());
+        characters.push(' ');
+        let mut buffer = [0u8; 4];
+        for start in 0..characters.len() {
+            let mut hash = fnv1a(FNV_OFFSET, &[TAG_NGRAM]);
+            for (length, character) in characters[start..].iter().take(3).enumerate() {
+                hash = fnv1a(hash, character.encode_utf8(&mut buffer).as_bytes());
+                // A lone space says nothing; longer grams with spaces mark word edges.
+                if length == 0 && *character == ' ' {
+                    continue;
+                }
+                hashes.push(fnv1a(hash, &[b'0' + length as u8]));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_published_test_vectors() {
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn width_digits_and_case_do_not_change_the_features() {
+        let featurizer = Featurizer::new(16, &[]);
+        assert_eq!(
+            featurizer.features("ＡＰＰ闪退 order 123"),
+            featurizer.features("app闪退   ORDER 987")
+        );
+        assert_ne!(
+            featurizer.features("app闪退"),
+            featurizer.features("app卡顿")
+        );
+    }
+
+    #[test]
+    fn a_configured_keyword_adds_its_meanings() {
+        let keywords = keywords_of(&DomainConfig::default());
+        let shock = keywords
+            .iter()
+            .find(|keyword| keyword.keyword == "漏电")
+            .expect("漏电 is a default keyword");
+        assert!(shock.meanings.contains(&"priority:urgent".to_owned()));
+        assert!(shock.meanings.contains(&"department:quality".to_owned()));
+        let plain = Featurizer::new(16, &[]).features("水壶漏电");
+        let with_keywords = Featurizer::new(16, &keywords).features("水壶漏电");
+        assert!(with_keywords.buckets.len() > plain.buckets.len());
+    }
+
+    #[test]
+    fn features_have_unit_length_and_empty_text_none() {
+        let features = Featurizer::new(16, &[]).features("包裹显示已签收");
+        let length: f32 = features.buckets.len() as f32 * features.value * features.value;
+        assert!((length - 1.0).abs() < 1e-5);
+        assert!(Featurizer::new(16, &[]).features("   ").buckets.is_empty());
+    }
+}

@@ -1,0 +1,323 @@
+//! Training: multinomial logistic regression per field by stochastic gradient descent over
+//! the hashed features, deterministic for a given seed (same examples, options and build
+//! give the same model file, byte for byte).
+//!
+//! Each epoch visits the examples in an order shuffled by a seeded xorshift generator; each
+//! step moves the weights of the example's buckets against the gradient of the cross
+//! entropy, scaled by a class weight (the square root of the inverse class frequency, so the
+//! rare labels, urgent among them, are not drowned by the common ones) and the example's own
+//! weight. The learning rate decays per epoch and an L2 shrink per epoch keeps weights small.
+//! Weights smaller than [`TrainOptions::prune_below`] are dropped from the file.
+
+use super::features::{keywords_of, Features, Featurizer};
+use super::model::{FieldHeader, FieldWeights, Header, Model, TrainingInfo, MAX_BUCKET_BITS};
+use super::Field;
+use crate::config::DomainConfig;
+use crate::types::{ContentType, Kind, Priority};
+use crate::DomainError;
+
+/// One labelled submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub text: String,
+    pub kind: Kind,
+    pub content_type: ContentType,
+    pub priority: Priority,
+    pub department: String,
+    /// How much this example counts (1 for the corpus; corrections may count more).
+    pub weight: f32,
+}
+
+impl Example {
+    /// The example's label for `field`.
+    pub fn label(&self, field: Field) -> &str {
+        match field {
+            Field::Kind => self.kind.as_str(),
+            Field::ContentType => self.content_type.as_str(),
+            Field::Priority => self.priority.as_str(),
+            Field::Department => &self.department,
+        }
+    }
+}
+
+/// The knobs of training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    /// Features hash into 2^bucket_bits buckets.
+    pub bucket_bits: u32,
+    pub epochs: u32,
+    pub seed: u64,
+    pub learning_rate: f32,
+    /// The share by which every weight shrinks after each epoch.
+    pub l2: f32,
+    /// Weights of smaller magnitude are left out of the model.
+    pub prune_below: f32,
+    /// How strongly rare labels are weighted up: each label's examples count
+    /// `(mean label count / label count)^class_balance` (0: not at all, 1: fully balanced).
+    pub class_balance: f32,
+    /// A priority of urgent is given whenever its probability reaches this, even when
+    /// another priority is more probable: a missed urgent case costs more than a false one.
+    pub urgent_at: f32,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            bucket_bits: 18,
+            epochs: 12,
+            seed: 20_261_207,
+            learning_rate: 1.0,
+            l2: 0.002,
+            prune_below: 0.002,
+            class_balance: 0.75,
+            urgent_at: 0.3,
+        }
+    }
+}
+
+/// xorshift64*: a small, stable pseudo-random generator for the shuffles.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A uniform index below `bound` (bound > 0).
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
+/// The labels of every field: all values of the closed vocabularies and every configured
+/// department, so that the model can answer only configured values.
+fn labels(config: &DomainConfig) -> Vec<(Field, Vec<String>)> {
+    let names = |all: Vec<&'static str>| all.into_iter().map(str::to_owned).collect();
+    vec![
+        (
+            Field::Kind,
+            names(Kind::ALL.iter().map(|v| v.as_str()).collect()),
+        ),
+        (
+            Field::ContentType,
+            names(ContentType::ALL.iter().map(|v| v.as_str()).collect()),
+        ),
+        (
+            Field::Priority,
+            names(Priority::ALL.iter().map(|v| v.as_str()).collect()),
+        ),
+        (
+            Field::Department,
+            config.departments.keys().cloned().collect(),
+        ),
+    ]
+}
+
+/// Dense weights of one field during training.
+struct Dense {
+    width: usize,
+    bias: Vec<f32>,
+    weights: Vec<f32>,
+    class_weight: Vec<f32>,
+}
+
+impl Dense {
+    fn step(&mut self, features: &Features, target: usize, rate: f32) {
+        let mut scores = self.bias.clone();
+        for bucket in &features.buckets {
+            let row = *bucket as usize * self.width;
+            for (score, weight) in scores.iter_mut().zip(&self.weights[row..row + self.width]) {
+                *score += weight * features.value;
+            }
+        }
+        let probabilities = super::model::softmax(&scores);
+        let scale = rate * self.class_weight[target];
+        let gradient: Vec<f32> = probabilities
+            .iter()
+            .enumerate()
+            .map(|(label, p)| (*p as f32 - f32::from(u8::from(label == target))) * scale)
+            .collect();
+        for (bias, g) in self.bias.iter_mut().zip(&gradient) {
+            *bias -= g;
+        }
+        for bucket in &features.buckets {
+            let row = *bucket as usize * self.width;
+            for (weight, g) in self.weights[row..row + self.width]
+                .iter_mut()
+                .zip(&gradient)
+            {
+                *weight -= g * features.value;
+            }
+        }
+    }
+}
+
+/// Each example's label index in every field; an error names an example whose label is not
+/// one of the field's values.
+fn targets(
+    examples: &[Example],
+    fields: &[(Field, Vec<String>)],
+) -> Result<Vec<[usize; 4]>, DomainError> {
+    let mut targets = Vec::with_capacity(examples.len());
+    for (index, example) in examples.iter().enumerate() {
+        let mut target = [0usize; 4];
+        for (slot, (field, labels)) in target.iter_mut().zip(fields) {
+            let label = example.label(*field);
+            *slot = labels
+                .iter()
+                .position(|known| known == label)
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        format!("example {} {field}", index + 1),
+                        format!("{label:?} is not configured"),
+                    )
+                })?;
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+/// Trains a model on `examples`, with the keywords of `config` as extra features and its
+/// departments as the department labels. Errors name an example whose department is not
+/// configured, or options out of range.
+pub fn train(
+    examples: &[Example],
+    config: &DomainConfig,
+    options: &TrainOptions,
+) -> Result<Model, DomainError> {
+    if options.bucket_bits == 0 || options.bucket_bits > MAX_BUCKET_BITS {
+        return Err(DomainError::invalid(
+            "bucket_bits",
+            format!("must be 1..={MAX_BUCKET_BITS}"),
+        ));
+    }
+    if !(options.urgent_at > 0.0 && options.urgent_at <= 1.0) {
+        return Err(DomainError::invalid(
+            "urgent_at",
+            "must be above 0 and at most 1",
+        ));
+    }
+    if examples.is_empty() {
+        return Err(DomainError::invalid("examples", "nothing to train on"));
+    }
+    let fields = labels(config);
+    let targets = targets(examples, &fields)?;
+    let keywords = keywords_of(config);
+    let featurizer = Featurizer::new(options.bucket_bits, &keywords);
+    let features: Vec<Features> = examples
+        .iter()
+        .map(|example| featurizer.features(&example.text))
+        .collect();
+    let buckets = 1usize << options.bucket_bits;
+    let mut dense: Vec<Dense> = fields
+        .iter()
+        .enumerate()
+        .map(|(slot, (_, labels))| {
+            let width = labels.len();
+            let mut counts = vec![0f32; width];
+            for (target, example) in targets.iter().zip(examples) {
+                counts[target[slot]] += example.weight;
+            }
+            let total: f32 = counts.iter().sum();
+            let present = counts.iter().filter(|count| **count > 0.0).count().max(1) as f32;
+            let class_weight = counts
+                .iter()
+                .map(|count| {
+                    if *count > 0.0 {
+                        (total / (present * count)).powf(options.class_balance)
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            Dense {
+                width,
+                bias: vec![0.0; width],
+                weights: vec![0.0; buckets * width],
+                class_weight,
+            }
+        })
+        .collect();
+    let mut random = Random(options.seed | 1);
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    for epoch in 0..options.epochs {
+        for index in (1..order.len()).rev() {
+            order.swap(index, random.below(index + 1));
+        }
+        let rate = options.learning_rate / (1.0 + epoch as f32 * 0.5);
+        for &example in &order {
+            for (slot, field) in dense.iter_mut().enumerate() {
+                field.step(
+                    &features[example],
+                    targets[example][slot],
+                    rate * examples[example].weight,
+                );
+            }
+        }
+        let shrink = 1.0 - options.l2;
+        for field in &mut dense {
+            field
+                .weights
+                .iter_mut()
+                .for_each(|weight| *weight *= shrink);
+        }
+    }
+    let weights = dense
+        .into_iter()
+        .zip(&fields)
+        .map(|(field, (name, labels))| sparse(field, *name, labels, options.prune_below))
+        .collect();
+    let header = Header {
+        bucket_bits: options.bucket_bits,
+        keywords,
+        fields: fields
+            .iter()
+            .map(|(field, labels)| FieldHeader {
+                field: *field,
+                labels: labels.clone(),
+            })
+            .collect(),
+        training: TrainingInfo {
+            examples: examples.len(),
+            epochs: options.epochs,
+            seed: options.seed,
+            learning_rate: options.learning_rate,
+            l2: options.l2,
+            class_balance: options.class_balance,
+        },
+        urgent_at: options.urgent_at,
+    };
+    Ok(Model::from_parts(header, weights))
+}
+
+/// Keeps the rows with any weight of at least `prune_below` in magnitude.
+fn sparse(dense: Dense, field: Field, labels: &[String], prune_below: f32) -> FieldWeights {
+    let width = dense.width;
+    let mut buckets = Vec::new();
+    let mut weights = Vec::new();
+    for (bucket, row) in dense.weights.chunks_exact(width).enumerate() {
+        if row.iter().any(|weight| weight.abs() >= prune_below) {
+            buckets.push(bucket as u32);
+            weights.extend(row.iter().map(|weight| {
+                if weight.abs() >= prune_below {
+                    *weight
+                } else {
+                    0.0
+                }
+            }));
+        }
+    }
+    FieldWeights {
+        field,
+        labels: labels.to_vec(),
+        bias: dense.bias,
+        buckets,
+        weights,
+    }
+}

@@ -1,0 +1,268 @@
+//! The classifier against its corpus and its shipped model file: the corpus's shape, the
+//! model file being what training produces, its held-out accuracy, determinism and
+//! configured values for any text, and a new label changing the answer for similar text.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use domain::classifier::corpus::{self, CorpusRow, Language, Split};
+use domain::classifier::evaluate::evaluate;
+use domain::classifier::train::{train, Example, TrainOptions};
+use domain::classifier::{priority_floor, Field, Model};
+use domain::config::DomainConfig;
+use domain::types::{ContentType, Kind, Priority};
+use domain::Rules;
+use proptest::prelude::*;
+
+const CORPUS: &str = include_str!("../data/classifier/corpus.csv");
+const MODEL: &[u8] = include_bytes!("../data/classifier/model.bin");
+
+fn rows() -> &'static [CorpusRow] {
+    static ROWS: OnceLock<Vec<CorpusRow>> = OnceLock::new();
+    ROWS.get_or_init(|| corpus::parse(CORPUS, &DomainConfig::default()).expect("corpus parses"))
+}
+
+fn model() -> &'static Model {
+    static MODEL_READ: OnceLock<Model> = OnceLock::new();
+    MODEL_READ.get_or_init(|| Model::from_bytes(MODEL).expect("the shipped model reads"))
+}
+
+fn count<K: Ord>(keys: impl Iterator<Item = K>) -> BTreeMap<K, usize> {
+    let mut counts = BTreeMap::new();
+    for key in keys {
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn has_chinese(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+#[test]
+fn the_corpus_has_its_promised_shape() {
+    let rows = rows();
+    let config = DomainConfig::default();
+    let total = rows.len();
+    assert!(total >= 1200, "{total} rows");
+    let share = |part: usize| part as f64 / total as f64;
+
+    let languages = count(rows.iter().map(|row| row.language));
+    assert!(
+        share(languages[&Language::Chinese]) >= 0.48,
+        "{languages:?}"
+    );
+    let english = share(languages[&Language::English]);
+    assert!((0.22..=0.28).contains(&english), "{languages:?}");
+    assert!(share(languages[&Language::Mixed]) >= 0.20, "{languages:?}");
+    for row in rows {
+        let text = &row.example.text;
+        match row.language {
+            Language::English => assert!(!has_chinese(text), "{}: {text}", row.id),
+            Language::Chinese => assert!(has_chinese(text), "{}: {text}", row.id),
+            Language::Mixed => assert!(
+                has_chinese(text) && text.chars().filter(char::is_ascii_alphabetic).count() >= 2,
+                "{}: {text}",
+                row.id
+            ),
+        }
+    }
+
+    // Every configured value appears, none overwhelmingly.
+    let departments = count(rows.iter().map(|row| row.example.department.as_str()));
+    for department in config.departments.keys() {
+        let n = departments.get(department.as_str()).copied().unwrap_or(0);
+        assert!((0.05..=0.25).contains(&share(n)), "{department}: {n}");
+    }
+    let kinds = count(rows.iter().map(|row| row.example.kind));
+    let contents = count(rows.iter().map(|row| row.example.content_type));
+    let priorities = count(rows.iter().map(|row| row.example.priority));
+    for kind in Kind::ALL {
+        assert!(
+            share(kinds.get(kind).copied().unwrap_or(0)) >= 0.05,
+            "{kinds:?}"
+        );
+    }
+    for content in ContentType::ALL {
+        assert!(
+            share(contents.get(content).copied().unwrap_or(0)) >= 0.05,
+            "{contents:?}"
+        );
+    }
+    for priority in Priority::ALL {
+        assert!(
+            share(priorities.get(priority).copied().unwrap_or(0)) >= 0.05,
+            "{priorities:?}"
+        );
+    }
+    assert!(
+        share(priorities[&Priority::Medium]) <= 0.65,
+        "{priorities:?}"
+    );
+
+    // The urgent rows hold safety, outages and escalation threats (a word of each).
+    let urgent: Vec<&str> = rows
+        .iter()
+        .filter(|row| row.example.priority == Priority::Urgent)
+        .map(|row| row.example.text.as_str())
+        .collect();
+    for theme in [
+        &["漏电", "electric shock", "被电"][..],
+        &["冒烟", "smok"],
+        &["着火", "起火", "caught fire", "flames"],
+        &["吞", "swallow"],
+        &["食物中毒", "food poisoning"],
+        &["所有人", "全部用户", "down for everyone", "全国"],
+        &["12315", "消协", "消费者协会"],
+        &["律师", "lawyer", "court"],
+        &["记者", "媒体", "news station"],
+        &["微博", "抖音", "posting"],
+    ] {
+        assert!(
+            urgent
+                .iter()
+                .any(|text| theme.iter().any(|word| text.contains(word))),
+            "no urgent row mentions any of {theme:?}"
+        );
+    }
+
+    // About a fifth held out, in every department.
+    let heldout = rows
+        .iter()
+        .filter(|row| row.split == Split::Heldout)
+        .count();
+    assert!((0.18..=0.22).contains(&share(heldout)), "{heldout}");
+    for department in config.departments.keys() {
+        let of = |split: Option<Split>| {
+            rows.iter()
+                .filter(|row| &row.example.department == department)
+                .filter(|row| split.is_none_or(|split| row.split == split))
+                .count() as f64
+        };
+        let held = of(Some(Split::Heldout)) / of(None);
+        assert!((0.15..=0.25).contains(&held), "{department}: {held}");
+    }
+}
+
+#[test]
+fn the_shipped_model_is_what_training_on_the_corpus_produces() {
+    let training = corpus::examples(rows(), Split::Train);
+    let trained = train(
+        &training,
+        &DomainConfig::default(),
+        &TrainOptions::default(),
+    )
+    .expect("training succeeds");
+    assert!(
+        trained.to_bytes() == MODEL,
+        "crates/domain/data/classifier/model.bin is stale: rebuild it with \
+         `cargo run --release -p domain --example train-classifier`"
+    );
+    assert_eq!(trained.version(), model().version());
+    assert!(MODEL.len() <= 10 * 1024 * 1024);
+}
+
+#[test]
+fn the_shipped_model_reaches_its_measured_held_out_figures() {
+    let heldout = corpus::examples(rows(), Split::Heldout);
+    let rules = Rules::defaults();
+    let evaluation = evaluate(model(), &heldout, rules.classifier(), &[0.5]);
+    // The figures of docs/classification.md (department 78.8%, kind 78.4%, urgent recall
+    // 78.8%, false urgent 6.6%), less a margin of a few examples.
+    let render = evaluation.render();
+    assert!(evaluation.accuracy(Field::Department) >= 0.76, "{render}");
+    assert!(evaluation.accuracy(Field::Kind) >= 0.76, "{render}");
+    assert!(evaluation.urgent_recall() >= 0.75, "{render}");
+    assert!(evaluation.false_urgent_rate() <= 0.08, "{render}");
+    model()
+        .check_config(&DomainConfig::default())
+        .expect("departments configured");
+}
+
+#[test]
+fn a_safety_keyword_is_a_floor_the_model_cannot_lower() {
+    let rules = Rules::defaults();
+    let text = "这个东西有安全隐患";
+    let floor = priority_floor(rules.classifier(), text);
+    assert_eq!(floor, Some(Priority::Urgent));
+    assert_eq!(model().predict(text, floor).priority, Priority::Urgent);
+    let praise = model().predict("谢谢你们，非常满意", Some(Priority::High));
+    assert!(praise.priority <= Priority::High, "{praise:?}");
+}
+
+#[test]
+fn a_new_label_changes_the_answer_for_similar_text() {
+    let config = DomainConfig::default();
+    let options = TrainOptions {
+        epochs: 6,
+        ..TrainOptions::default()
+    };
+    let mut training = corpus::examples(rows(), Split::Train);
+    let probe = "蓝鲸星卡的年费怎么又变了，Bluewhale star card fee changed again";
+    let before = train(&training, &config, &options)
+        .expect("trains")
+        .predict(probe, None);
+    let target = if before.department == "marketing" {
+        "operations"
+    } else {
+        "marketing"
+    };
+    training.push(Example {
+        text: "蓝鲸星卡年费变了 Bluewhale star card annual fee".to_owned(),
+        kind: Kind::Complaint,
+        content_type: ContentType::Experience,
+        priority: Priority::Medium,
+        department: target.to_owned(),
+        weight: 3.0,
+    });
+    let after = train(&training, &config, &options)
+        .expect("trains")
+        .predict(probe, None);
+    assert_ne!(before.department, target, "{before:?}");
+    assert_eq!(after.department, target, "{after:?}");
+}
+
+#[test]
+fn a_damaged_model_file_is_refused_with_a_reason() {
+    assert!(Model::from_bytes(b"not a model").is_err());
+    let mut truncated = MODEL.to_vec();
+    truncated.truncate(MODEL.len() - 3);
+    let error = Model::from_bytes(&truncated).expect_err("truncated");
+    assert!(error.to_string().contains("ends inside"), "{error}");
+    let mut future = MODEL.to_vec();
+    future[8] = 9;
+    let error = Model::from_bytes(&future).expect_err("format 9");
+    assert!(error.to_string().contains("format 9"), "{error}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_text_gets_a_deterministic_configured_answer(
+        text in prop_oneof![
+            "\\PC{0,120}",
+            "[a-zA-Z0-9 ,.!?']{0,80}",
+            "[\u{4e00}-\u{9fa5}，。！？ ]{0,60}",
+        ],
+        floor in prop::option::of(prop::sample::select(Priority::ALL.to_vec())),
+    ) {
+        let config = DomainConfig::default();
+        let first = model().predict(&text, floor);
+        let second = model().predict(&text, floor);
+        prop_assert_eq!(&first, &second);
+        prop_assert!(config.departments.contains_key(&first.department));
+        for field in Field::ALL {
+            let predicted = first.field(*field);
+            prop_assert!(model().labels(*field).contains(&predicted.value));
+            prop_assert!((0.0..=1.0).contains(&predicted.probability));
+            let total: f64 = predicted.ranked.iter().map(|(_, p)| p).sum();
+            prop_assert!((total - 1.0).abs() < 1e-6);
+        }
+        if let Some(floor) = floor {
+            prop_assert!(first.priority <= floor);
+        }
+        prop_assert_eq!(first.kind.as_str(), first.field(Field::Kind).value.as_str());
+        prop_assert_eq!(first.priority.as_str(), first.field(Field::Priority).value.as_str());
+    }
+}
