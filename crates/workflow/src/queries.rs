@@ -30,6 +30,18 @@ pub fn parse_page_token(order: ListOrder, token: &str) -> Result<Cursor, DomainE
     })
 }
 
+/// Parses a page token of a list in receipt order (the `seq` of the last ticket of the
+/// previous page; 0 for the first page).
+pub fn parse_receipt_token(token: &str) -> Result<i64, DomainError> {
+    match parse_page_token(ListOrder::Receipt, token)? {
+        Cursor::Receipt(seq) => Ok(seq),
+        Cursor::Urgency(_) => Err(DomainError::invalid(
+            "page_token",
+            "is not a token this service gave out for this order",
+        )),
+    }
+}
+
 /// Lists tickets matching `filter` in receipt order, after `after_seq`, at most `page_size`.
 pub fn list_tickets(
     connection: &Connection,

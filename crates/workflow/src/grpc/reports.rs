@@ -267,7 +267,7 @@ pub(crate) fn adopted_page_size(requested: u32) -> u32 {
 /// The position after which a page of adopted suggestions starts: 0 for none, else a token
 /// this service gave out.
 pub(crate) fn parse_adopted_page_token(token: &str) -> Result<i64, Status> {
-    crate::queries::parse_page_token(token).map_err(status_from)
+    crate::queries::parse_receipt_token(token).map_err(status_from)
 }
 
 /// One page of adopted suggestions adopted in `[from, to)`, in receipt order after `after`,
