@@ -11,6 +11,9 @@
 //! 1 when the file is not what training produces). Training is deterministic: the same corpus
 //! and build give the same file byte for byte.
 //!
+//! `--misses` also lists the evaluated rows whose department is wrong or whose urgency was
+//! missed or invented: where new labels help most.
+//!
 //! Tuning, never on the held-out split: `--validate` trains on four fifths of the train split
 //! and evaluates on the other fifth (every fifth train row) and writes nothing; `--epochs N`,
 //! `--rate R`, `--l2 L` and `--bits B`, `--balance P` and `--urgent-at P` change the training options from their defaults.
@@ -52,6 +55,7 @@ fn run() -> Result<ExitCode, String> {
     let mut out_path = data.join("model.bin");
     let mut check = false;
     let mut validate = false;
+    let mut misses = false;
     let mut options = TrainOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -60,6 +64,7 @@ fn run() -> Result<ExitCode, String> {
             "--out" => out_path = args.next().ok_or("--out needs a file")?.into(),
             "--check" => check = true,
             "--validate" => validate = true,
+            "--misses" => misses = true,
             "--epochs" => options.epochs = number(args.next(), "--epochs")?,
             "--rate" => options.learning_rate = number(args.next(), "--rate")?,
             "--l2" => options.l2 = number(args.next(), "--l2")?,
@@ -117,6 +122,9 @@ fn run() -> Result<ExitCode, String> {
         evaluate(&model, &heldout, rules.classifier(), &THRESHOLDS).render()
     );
     print!("{}", rules_baseline(&rules, &heldout));
+    if misses {
+        print_misses(&model, &rules, &heldout);
+    }
     if validate {
         return Ok(ExitCode::SUCCESS);
     }
@@ -178,4 +186,25 @@ fn rules_baseline(rules: &Rules, examples: &[Example]) -> String {
         percent(placed, total),
         percent(placed_right, placed),
     )
+}
+
+/// Prints the rows whose department is wrong or whose urgency the model got wrong.
+fn print_misses(model: &domain::classifier::Model, rules: &Rules, examples: &[Example]) {
+    println!("\nmisses (labelled -> predicted)");
+    for example in examples {
+        let floor = domain::classifier::priority_floor(rules.classifier(), &example.text);
+        let prediction = model.predict(&example.text, floor);
+        let urgent_wrong =
+            (example.priority == Priority::Urgent) != (prediction.priority == Priority::Urgent);
+        if prediction.department != example.department || urgent_wrong {
+            println!(
+                "  {} -> {}, {} -> {}: {}",
+                example.department,
+                prediction.department,
+                example.priority,
+                prediction.priority,
+                example.text
+            );
+        }
+    }
 }

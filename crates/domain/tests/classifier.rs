@@ -167,13 +167,13 @@ fn the_shipped_model_reaches_its_measured_held_out_figures() {
     let heldout = corpus::examples(rows(), Split::Heldout);
     let rules = Rules::defaults();
     let evaluation = evaluate(model(), &heldout, rules.classifier(), &[0.5]);
-    // The figures of docs/classification.md (department 78.8%, kind 78.4%, urgent recall
-    // 78.8%, false urgent 6.6%), less a margin of a few examples.
+    // The figures of docs/classification.md (department 77.6%, kind 77.6%, urgent recall
+    // 73.5%, false urgent 4.5%), less a margin of a few examples.
     let render = evaluation.render();
-    assert!(evaluation.accuracy(Field::Department) >= 0.76, "{render}");
-    assert!(evaluation.accuracy(Field::Kind) >= 0.76, "{render}");
-    assert!(evaluation.urgent_recall() >= 0.75, "{render}");
-    assert!(evaluation.false_urgent_rate() <= 0.08, "{render}");
+    assert!(evaluation.accuracy(Field::Department) >= 0.75, "{render}");
+    assert!(evaluation.accuracy(Field::Kind) >= 0.75, "{render}");
+    assert!(evaluation.urgent_recall() >= 0.70, "{render}");
+    assert!(evaluation.false_urgent_rate() <= 0.06, "{render}");
     model()
         .check_config(&DomainConfig::default())
         .expect("departments configured");

@@ -246,10 +246,15 @@ impl Model {
                 bytes.len() - reader.at
             )));
         }
-        for field in Field::ALL {
-            if !fields.iter().any(|weights| weights.field == *field) {
-                return Err(invalid(format!("the field {field} is missing")));
-            }
+        // Predictions index fields by their place in Field::ALL.
+        if fields
+            .iter()
+            .map(|weights| weights.field)
+            .ne(Field::ALL.iter().copied())
+        {
+            return Err(invalid(
+                "the fields must be kind, content_type, priority and department, in this order",
+            ));
         }
         Ok(Self::from_parts(header, fields))
     }
