@@ -106,6 +106,14 @@ impl Policy for FakePolicy {
 }
 
 /// A ticket received (and routed to technical, step handle) at `at`.
+/// `N` tickets received a minute apart from `t0`, numbered from 0.
+fn received_a_minute_apart<const N: usize>(policy: &FakePolicy) -> [Ticket; N] {
+    std::array::from_fn(|index| {
+        let sequence = u8::try_from(index).expect("a small test");
+        received(policy, sequence, minutes(i64::from(sequence)))
+    })
+}
+
 fn received(policy: &FakePolicy, sequence: u8, at: DateTime<Utc>) -> Ticket {
     let submission = Submission {
         customer: Customer {
@@ -260,9 +268,7 @@ fn an_archived_parent_is_refused() {
 #[test]
 fn problems_are_one_level_deep_and_cycles_are_refused() {
     let policy = FakePolicy::problem();
-    let a = received(&policy, 0, t0());
-    let b = received(&policy, 1, minutes(1));
-    let c = received(&policy, 2, minutes(2));
+    let [a, b, c] = received_a_minute_apart(&policy);
     let (b, a) = link(b, a, LinkMode::Link, minutes(3));
     // Linking to a child: refused, naming the real problem.
     assert_precondition(
@@ -293,8 +299,7 @@ fn the_refusals_are_failed_preconditions_for_the_api() {
 #[test]
 fn a_merged_duplicate_stops_its_own_handling_and_its_timers() {
     let policy = FakePolicy::problem();
-    let parent = received(&policy, 0, t0());
-    let child = received(&policy, 1, minutes(1));
+    let [parent, child] = received_a_minute_apart(&policy);
     assert_eq!(child.step, Step::Handle);
     let (child, _parent) = link(child, parent, LinkMode::MergeDuplicate, minutes(2));
     assert!(child.is_merged());
@@ -335,8 +340,7 @@ fn a_merged_duplicate_stops_its_own_handling_and_its_timers() {
 #[test]
 fn a_linked_child_keeps_its_own_handling() {
     let policy = FakePolicy::problem();
-    let parent = received(&policy, 0, t0());
-    let child = received(&policy, 1, minutes(1));
+    let [parent, child] = received_a_minute_apart(&policy);
     let (child, _parent) = link(child, parent, LinkMode::Link, minutes(2));
     let child = run(
         child,
@@ -352,9 +356,7 @@ fn a_linked_child_keeps_its_own_handling() {
 #[test]
 fn a_solved_and_reviewed_parent_moves_each_child_to_review() {
     let policy = FakePolicy::problem();
-    let parent = received(&policy, 0, t0());
-    let linked = received(&policy, 1, minutes(1));
-    let merged = received(&policy, 2, minutes(2));
+    let [parent, linked, merged] = received_a_minute_apart(&policy);
     let (linked, parent) = link(linked, parent, LinkMode::Link, minutes(3));
     let (merged, parent) = link(merged, parent, LinkMode::MergeDuplicate, minutes(4));
     assert_eq!(reporters(&parent), 3);
@@ -486,17 +488,20 @@ fn other_outcomes_and_kinds_earn_nothing() {
     assert_eq!(solved.reward, None);
 }
 
+/// What proposing to adopt the suggestion at `at` records.
+fn adopt(
+    ticket: &Ticket,
+    at: DateTime<Utc>,
+    policy: &FakePolicy,
+) -> Result<Vec<Event>, DomainError> {
+    decide(ticket, &propose(Outcome::Adopted, "采纳"), at, policy)
+}
+
 #[test]
 fn without_approval_the_reward_comes_with_the_solution_and_only_once() {
     let policy = FakePolicy::suggestion(false);
     let ticket = received(&policy, 0, t0());
-    let events = decide(
-        &ticket,
-        &propose(Outcome::Adopted, "采纳"),
-        minutes(1),
-        &policy,
-    )
-    .expect("proposed");
+    let events = adopt(&ticket, minutes(1), &policy).expect("proposed");
     assert_eq!(
         events.last().map(Event::event_type),
         Some("reward_granted"),
@@ -513,13 +518,7 @@ fn without_approval_the_reward_comes_with_the_solution_and_only_once() {
         minutes(2),
         &policy,
     );
-    let again = decide(
-        &ticket,
-        &propose(Outcome::Adopted, "采纳"),
-        minutes(3),
-        &policy,
-    )
-    .expect("proposed again");
+    let again = adopt(&ticket, minutes(3), &policy).expect("proposed again");
     assert!(again
         .iter()
         .all(|event| !matches!(event, Event::RewardGranted(_))));

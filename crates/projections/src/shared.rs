@@ -864,13 +864,9 @@ mod tests {
 
     #[test]
     fn bigrams_are_neighbouring_characters_without_white_space_once_each() {
-        for (text, bigrams) in [
-            ("登录失败\n登录", "失败 录失 登录"),
-            ("ab c\nxy", "ab xy"),
-            ("", ""),
-            ("一", ""),
-        ] {
-            assert_eq!(search_bigrams(text), bigrams, "{text:?}");
-        }
+        assert_eq!(search_bigrams("登录失败\n登录"), "失败 录失 登录");
+        assert_eq!(search_bigrams("ab c\nxy"), "ab xy");
+        assert_eq!(search_bigrams(""), "");
+        assert_eq!(search_bigrams("一"), "");
     }
 }
