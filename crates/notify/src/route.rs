@@ -27,20 +27,13 @@ pub struct Senders {
 /// its own sender is not configured).
 pub fn route_for(customer: &v1::Customer, ticket_channel: &str, senders: Senders) -> Option<Route> {
     let present = |text: &str| !text.trim().is_empty();
-    let by_webhook = if senders.webhook {
-        Some("webhook")
-    } else if senders.file {
-        Some("file")
-    } else {
-        None
+    // A contact's own sender when configured, else the file when configured.
+    let via = |configured: bool, sender: &'static str| {
+        configured
+            .then_some(sender)
+            .or(senders.file.then_some("file"))
     };
-    let by_smtp = if senders.smtp {
-        Some("smtp")
-    } else if senders.file {
-        Some("file")
-    } else {
-        None
-    };
+    let (by_webhook, by_smtp) = (via(senders.webhook, "webhook"), via(senders.smtp, "smtp"));
     let mut candidates: Vec<Route> = Vec::new();
     for (channel, to, sender) in [
         ("sms", &customer.phone, by_webhook),
