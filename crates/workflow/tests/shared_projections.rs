@@ -548,9 +548,6 @@ async fn the_urgency_order_from_postgres_equals_the_local_projections() {
     let timers = workflow::timers::Timers {
         sweep: workflow::duties::Sweep {
             commands,
-            readers,
-            rules: rules.clone(),
-            clock,
             tick: std::time::Duration::from_millis(10),
             batch: 100,
         },
