@@ -319,7 +319,7 @@ fn main() {
             &agent,
             "/queue?priority=urgent".to_owned(),
             Some(DEPARTMENT),
-            "priority = 'urgent'",
+            "+priority = 'urgent'",
             None,
         ),
         (
@@ -343,7 +343,7 @@ fn main() {
             &manager,
             "/queue?step=handle".to_owned(),
             None,
-            "step = 'handle'",
+            "+step = 'handle'",
             None,
         ),
     ];
