@@ -50,7 +50,13 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// Ticket `index` of `count`, `open` of them open (spread evenly), received before `now`.
-fn ticket(index: usize, count: usize, open: usize, now: DateTime<Utc>, ids: &mut TicketIdGenerator) -> Ticket {
+fn ticket(
+    index: usize,
+    count: usize,
+    open: usize,
+    now: DateTime<Utc>,
+    ids: &mut TicketIdGenerator,
+) -> Ticket {
     let departments = reports::synthetic::DEPARTMENTS;
     let created = now - Span::seconds(i64::try_from(count - index).unwrap() * 30);
     let is_open = index % (count / open.max(1)).max(1) == 0;
@@ -77,7 +83,14 @@ fn ticket(index: usize, count: usize, open: usize, now: DateTime<Utc>, ids: &mut
         kind: Some(Kind::Problem),
         content_type: Some(ContentType::Product),
         scope: Some(Scope::Local),
-        priority: Some([Priority::Medium, Priority::Low, Priority::High, Priority::Urgent][(index / 3) % 4]),
+        priority: Some(
+            [
+                Priority::Medium,
+                Priority::Low,
+                Priority::High,
+                Priority::Urgent,
+            ][(index / 3) % 4],
+        ),
         department: Some(departments[(index / 7) % departments.len()].into()),
         sla_state,
         respond_sla: sla_state,
@@ -151,18 +164,23 @@ fn measure(address: &str, session: &str, path: &str) -> (Vec<f64>, Vec<f64>, usi
 
 /// The bare SQL of a queue page on the same database: the workflow's query with the same
 /// conditions, the same order and the key the page starts after.
-fn ceiling(database: &Path, department: Option<&str>, extra: &str, after: Option<(i64, i64, i64)>) -> Vec<f64> {
-    let connection = rusqlite::Connection::open_with_flags(
-        database,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+fn ceiling(
+    database: &Path,
+    department: Option<&str>,
+    extra: &str,
+    after: Option<(i64, i64, i64)>,
+) -> Vec<f64> {
+    let connection =
+        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let mut conditions = vec![
         "seq NOT IN (SELECT seq FROM retention_expired)".to_owned(),
         "is_open = 1".to_owned(),
     ];
     if let Some((rank, deadline, seq)) = after {
-        conditions.push(format!("(urgency_rank, next_deadline_ms, seq) > ({rank}, {deadline}, {seq})"));
+        conditions.push(format!(
+            "(urgency_rank, next_deadline_ms, seq) > ({rank}, {deadline}, {seq})"
+        ));
     }
     if let Some(department) = department {
         conditions.push(format!(
@@ -239,8 +257,12 @@ fn main() {
         tokens.to_string_lossy().into_owned(),
     ];
     let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
-    let mut workflow =
-        ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));
+    let mut workflow = ServiceProcess::spawn(
+        "cloop-workflow",
+        &args,
+        &env,
+        dir.path().join("workflow.log"),
+    );
     workflow.wait_listening(&workflow_address, Duration::from_secs(60));
     workflow.terminate(Duration::from_secs(30));
     let now = Utc::now();
@@ -268,13 +290,62 @@ fn main() {
 
     let agent_deep = deep_path(&address, &agent, "/queue", DEEP_PAGE);
     let manager_deep = deep_path(&address, &manager, "/queue", DEEP_PAGE);
-    let cases: Vec<(String, &str, String, Option<&str>, &str, Option<(i64, i64, i64)>)> = vec![
-        (format!("agent ({DEPARTMENT}), first page"), &agent, "/queue".to_owned(), Some(DEPARTMENT), "", None),
-        (format!("agent ({DEPARTMENT}), page {DEEP_PAGE}"), &agent, agent_deep.clone(), Some(DEPARTMENT), "", Some(key_of(&agent_deep))),
-        (format!("agent ({DEPARTMENT}), urgent only"), &agent, "/queue?priority=urgent".to_owned(), Some(DEPARTMENT), "priority = 'urgent'", None),
-        ("manager (all departments), first page".to_owned(), &manager, "/queue".to_owned(), None, "", None),
-        (format!("manager (all departments), page {DEEP_PAGE}"), &manager, manager_deep.clone(), None, "", Some(key_of(&manager_deep))),
-        ("manager (all departments), step handle".to_owned(), &manager, "/queue?step=handle".to_owned(), None, "step = 'handle'", None),
+    let cases: Vec<(
+        String,
+        &str,
+        String,
+        Option<&str>,
+        &str,
+        Option<(i64, i64, i64)>,
+    )> = vec![
+        (
+            format!("agent ({DEPARTMENT}), first page"),
+            &agent,
+            "/queue".to_owned(),
+            Some(DEPARTMENT),
+            "",
+            None,
+        ),
+        (
+            format!("agent ({DEPARTMENT}), page {DEEP_PAGE}"),
+            &agent,
+            agent_deep.clone(),
+            Some(DEPARTMENT),
+            "",
+            Some(key_of(&agent_deep)),
+        ),
+        (
+            format!("agent ({DEPARTMENT}), urgent only"),
+            &agent,
+            "/queue?priority=urgent".to_owned(),
+            Some(DEPARTMENT),
+            "+priority = 'urgent'",
+            None,
+        ),
+        (
+            "manager (all departments), first page".to_owned(),
+            &manager,
+            "/queue".to_owned(),
+            None,
+            "",
+            None,
+        ),
+        (
+            format!("manager (all departments), page {DEEP_PAGE}"),
+            &manager,
+            manager_deep.clone(),
+            None,
+            "",
+            Some(key_of(&manager_deep)),
+        ),
+        (
+            "manager (all departments), step handle".to_owned(),
+            &manager,
+            "/queue?step=handle".to_owned(),
+            None,
+            "+step = 'handle'",
+            None,
+        ),
     ];
     println!();
     println!(

@@ -211,8 +211,8 @@ pub async fn load(
             _ => ConsoleError::Rpc(status),
         })?
         .into_inner();
-    let next = (!response.next_page_token.is_empty())
-        .then(|| query.next_page(&response.next_page_token));
+    let next =
+        (!response.next_page_token.is_empty()).then(|| query.next_page(&response.next_page_token));
     Ok(QueuePage {
         tickets: response.tickets,
         page: if query.after.is_empty() {
@@ -245,7 +245,12 @@ mod tests {
         let third = second.next_page("u.2.9.11");
         assert_eq!((third.back.as_str(), third.page), ("-,u.0.5.7", Some(3)));
         assert_eq!(third.previous_page(), Some(second.clone()));
-        assert_eq!(second.previous_page().map(|query| query.page_query_string()), Some("step=handle".to_owned()));
+        assert_eq!(
+            second
+                .previous_page()
+                .map(|query| query.page_query_string()),
+            Some("step=handle".to_owned())
+        );
         // A long way down, the trail keeps the last TRAIL starts; "previous" still works
         // for those, and then leads to the first page.
         let mut deep = first.clone();
@@ -260,7 +265,10 @@ mod tests {
         }
         assert_eq!(back.trail().len(), 0);
         let first_again = back.previous_page().expect("the first page");
-        assert_eq!((first_again.after.as_str(), first_again.page), ("", Some(1)));
+        assert_eq!(
+            (first_again.after.as_str(), first_again.page),
+            ("", Some(1))
+        );
     }
 
     #[test]

@@ -284,7 +284,15 @@ mod tests {
             Cursor::parse(ListOrder::Urgency, ""),
             Some(Cursor::Urgency(None))
         );
-        for bad in ["42", "u.3.1.1", "u.1.1", "u.1.1.1.1", "u.1.x.1", "u.1.1.-1", "v.1.1.1"] {
+        for bad in [
+            "42",
+            "u.3.1.1",
+            "u.1.1",
+            "u.1.1.1.1",
+            "u.1.x.1",
+            "u.1.1.-1",
+            "v.1.1.1",
+        ] {
             assert_eq!(Cursor::parse(ListOrder::Urgency, bad), None, "{bad}");
         }
         assert_eq!(Cursor::parse(ListOrder::Receipt, &token), None);
@@ -300,11 +308,14 @@ mod tests {
             sla_state: SlaState::Warning,
             ..Ticket::default()
         };
-        assert_eq!(urgency_key(&ticket, 7), UrgencyKey {
-            rank: 1,
-            deadline_ms: 100_000,
-            seq: 7
-        });
+        assert_eq!(
+            urgency_key(&ticket, 7),
+            UrgencyKey {
+                rank: 1,
+                deadline_ms: 100_000,
+                seq: 7
+            }
+        );
         ticket.responded_at = at(50);
         assert_eq!(next_deadline_ms(&ticket), 900_000);
         ticket.resolve_by = None;

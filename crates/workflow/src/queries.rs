@@ -8,11 +8,12 @@ use projections::shared::SharedReads;
 
 use chrono::{DateTime, Utc};
 use domain::ticket::Ticket;
+use domain::types::Step;
 use domain::DomainError;
 use projections::list::{like_pattern, page_of, LIST_COLUMNS};
-pub use projections::order::{Cursor, ListOrder};
-use projections::order::{order_by, UrgencyKey};
 pub use projections::list::{TicketFilter, TicketPage};
+use projections::order::{order_by, UrgencyKey};
+pub use projections::order::{Cursor, ListOrder};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -72,12 +73,20 @@ pub fn list_ordered(
             values.extend([key.rank, key.deadline_ms, key.seq].map(Value::Integer));
         }
     }
-    if filter.open_only {
+    let urgency = cursor.order() == ListOrder::Urgency;
+    // A step says whether the tickets are open, which the urgency indexes begin with.
+    if filter.open_only || (urgency && filter.step.is_some_and(|step| step != Step::Archive)) {
         conditions.push("is_open = 1".to_owned());
+    } else if urgency && filter.step == Some(Step::Archive) {
+        conditions.push("is_open = 0".to_owned());
     }
     let mut equal = |column: &str, value: Option<String>| {
         if let Some(value) = value {
-            conditions.push(format!("{column} = ?"));
+            // In the urgency order the broad filters are checked on the rows an urgency index
+            // gives in order (`+column` keeps SQLite, which has no statistics here, from
+            // choosing the column's own index and sorting everything it matches).
+            let broad = urgency && !matches!(column, "department" | "customer_id" | "ticket_id");
+            conditions.push(format!("{}{column} = ?", if broad { "+" } else { "" }));
             values.push(Value::Text(value));
         }
     };

@@ -653,7 +653,10 @@ async fn the_urgency_order_is_breached_then_warning_then_the_nearest_deadline() 
     // Six tickets 3 s apart: respond-by 10 s after each, the warning 5 s after each.
     let mut tickets = Vec::new();
     for index in 0..6 {
-        tickets.push(core.submit(&format!("APP卡顿，打开很慢，第{index}次")).await);
+        tickets.push(
+            core.submit(&format!("APP卡顿，打开很慢，第{index}次"))
+                .await,
+        );
         core.clock.advance(Duration::seconds(3));
     }
     // Ticket 4 has answered: its next deadline is its resolve-by (60 s after it came).
@@ -696,19 +699,27 @@ async fn the_urgency_order_is_breached_then_warning_then_the_nearest_deadline() 
                 let id = ticket.id_text();
                 move |connection| {
                     Ok(connection
-                        .query_row("SELECT seq FROM tickets WHERE ticket_id = ?1", [id], |row| {
-                            row.get::<_, i64>(0)
-                        })
+                        .query_row(
+                            "SELECT seq FROM tickets WHERE ticket_id = ?1",
+                            [id],
+                            |row| row.get::<_, i64>(0),
+                        )
                         .unwrap())
                 }
             })
             .await
             .unwrap();
-        by_key.push((projections::order::urgency_key(ticket, seq), ticket.id_text()));
+        by_key.push((
+            projections::order::urgency_key(ticket, seq),
+            ticket.id_text(),
+        ));
     }
     by_key.sort();
     let sorted: Vec<String> = by_key.into_iter().map(|(_, id)| id).collect();
-    assert_eq!(urgency_pages(&core, &TicketFilter::default(), 2).await, sorted);
+    assert_eq!(
+        urgency_pages(&core, &TicketFilter::default(), 2).await,
+        sorted
+    );
     assert!(sorted.contains(&id(1)));
     // The department filter takes the same order.
     let technical = TicketFilter {
@@ -721,7 +732,10 @@ async fn the_urgency_order_is_breached_then_warning_then_the_nearest_deadline() 
     // A token of the other order, or none this service gave out, names the field.
     for bad in ["7", "u.9.1.1", "u.1.1", "x"] {
         let refused = parse_page_token(ListOrder::Urgency, bad).unwrap_err();
-        assert!(refused.to_string().contains("page_token"), "{bad}: {refused}");
+        assert!(
+            refused.to_string().contains("page_token"),
+            "{bad}: {refused}"
+        );
     }
     assert!(parse_page_token(ListOrder::Receipt, "u.0.1.1").is_err());
 }
@@ -730,7 +744,8 @@ async fn the_urgency_order_is_breached_then_warning_then_the_nearest_deadline() 
 async fn projections_made_before_the_order_columns_gain_them_filled() {
     let mut core = Core::new(seconds_rules());
     for index in 0..4 {
-        core.submit(&format!("APP卡顿，打开很慢，第{index}次")).await;
+        core.submit(&format!("APP卡顿，打开很慢，第{index}次"))
+            .await;
         core.clock.advance(Duration::seconds(4));
     }
     while core.timers.tick_once().await.unwrap() > 0 {}

@@ -14,8 +14,8 @@ use e2e::PgDatabase;
 use prost::Message;
 use proto::v1;
 use std::sync::Arc;
-use workflow::projections::shared::SharedReads;
 use workflow::projections;
+use workflow::projections::shared::SharedReads;
 use workflow::queries::{list_tickets, parse_page_token, ListOrder, Readers, TicketFilter};
 
 /// What the customers wrote: Chinese without spaces, mixed case, product names, order ids.
@@ -575,7 +575,10 @@ async fn the_urgency_order_from_postgres_equals_the_local_projections() {
         all.iter().map(projections::order::urgency_rank).collect();
     assert_eq!(ranks.len(), 3, "breached, warning and on time: {ranks:?}");
     let everything = TicketFilter::default();
-    assert_eq!(urgency_pages(&replica, &everything, 100, false).await, expected);
+    assert_eq!(
+        urgency_pages(&replica, &everything, 100, false).await,
+        expected
+    );
     for page_size in [1, 7, 100] {
         assert_eq!(
             urgency_pages(&replica, &everything, page_size, true).await,

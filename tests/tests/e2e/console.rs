@@ -925,15 +925,29 @@ async fn queue_pages_continue_one_another_in_urgency_order() {
         wait_ticket(&pair, id, |ticket| ticket.respond_by.is_some()).await;
     }
     // The first ticket has answered: its next deadline is its resolve-by, after the others'.
-    admin.acknowledge(&ids[0], "on it").await.expect("acknowledge");
+    admin
+        .acknowledge(&ids[0], "on it")
+        .await
+        .expect("acknowledge");
     let mut tickets = Vec::new();
     for id in &ids {
         tickets.push(admin.get(id).await.expect("ticket"));
     }
     // Receipt order breaks ties (the ids were handed out in it).
-    tickets.sort_by_key(|ticket| (urgency(ticket), ids.iter().position(|id| *id == ticket.ticket_id)));
-    let expected: Vec<String> = tickets.iter().map(|ticket| ticket.ticket_id.clone()).collect();
-    assert_ne!(expected, ids, "the urgency order is not the receipt order here");
+    tickets.sort_by_key(|ticket| {
+        (
+            urgency(ticket),
+            ids.iter().position(|id| *id == ticket.ticket_id),
+        )
+    });
+    let expected: Vec<String> = tickets
+        .iter()
+        .map(|ticket| ticket.ticket_id.clone())
+        .collect();
+    assert_ne!(
+        expected, ids,
+        "the urgency order is not the receipt order here"
+    );
 
     let address_for = address.clone();
     let pages = tokio::task::spawn_blocking(move || {
@@ -943,7 +957,11 @@ async fn queue_pages_continue_one_another_in_urgency_order() {
         while let Some(next) = path {
             let answer = e2e::http::request(&address_for, "GET", &next, &session, "");
             assert_eq!(answer.status, 200, "{next}: {}", answer.body);
-            assert!(answer.header("server-timing").is_some(), "{:?}", answer.headers);
+            assert!(
+                answer.header("server-timing").is_some(),
+                "{:?}",
+                answer.headers
+            );
             path = answer.link("next");
             pages.push((next, answer.ticket_rows(), answer.link("prev")));
         }
@@ -959,7 +977,11 @@ async fn queue_pages_continue_one_another_in_urgency_order() {
     let (pages, first_again, forged_status, forged_body) = pages;
     let rows: Vec<Vec<String>> = pages.iter().map(|(_, rows, _)| rows.clone()).collect();
     assert_eq!(rows.len(), 3, "five tickets, two a page: {pages:?}");
-    assert_eq!(rows.concat(), expected, "page after page in the workflow's order");
+    assert_eq!(
+        rows.concat(),
+        expected,
+        "page after page in the workflow's order"
+    );
     assert_eq!(first_again, rows[0]);
     assert_eq!(forged_status, 400, "{forged_body}");
 }

@@ -157,11 +157,15 @@ mod tests {
         // The previous page (the first), the next one, and this one for the live updates.
         assert!(html.contains("href=\"/queue?q=%22%3E%3Cb%3E\""), "{html}");
         assert!(
-            html.contains("/queue?q=%22%3E%3Cb%3E&amp;after=u.2.7.12&amp;back=-%2Cu.1.5.9&amp;page=3"),
+            html.contains(
+                "/queue?q=%22%3E%3Cb%3E&amp;after=u.2.7.12&amp;back=-%2Cu.1.5.9&amp;page=3"
+            ),
             "{html}"
         );
         assert!(
-            html.contains("/queue?q=%22%3E%3Cb%3E&amp;after=u.1.5.9&amp;back=-&amp;page=2&amp;fragment=1"),
+            html.contains(
+                "/queue?q=%22%3E%3Cb%3E&amp;after=u.1.5.9&amp;back=-&amp;page=2&amp;fragment=1"
+            ),
             "{html}"
         );
         assert!(html.contains("data-ticket=\"T1\""));

@@ -7,9 +7,8 @@
 //! department).
 
 use super::convert::{
-    order_from,
-    content_type_from, duration_ms, filter_from, kind_from, log_event_message, outcome_from,
-    priority_from, required, scope_from, ticket_message, ticket_summary, timestamp,
+    content_type_from, duration_ms, filter_from, kind_from, log_event_message, order_from,
+    outcome_from, priority_from, required, scope_from, ticket_message, ticket_summary, timestamp,
 };
 use super::watch;
 use crate::commands::{failure_from_log, failure_from_read, require_role, Commands};
