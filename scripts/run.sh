@@ -104,7 +104,9 @@ else
     mkdir -p "$data/nats"
     # The identities of deploy/nats/single.conf, each with a random password made on the first
     # run and kept in $nats_secrets (mode 0600), used again on the next. nats-server reads them
-    # from its environment; each service gets only its own, as a file.
+    # from its environment; each service gets only its own, as a file. A password starts with a
+    # letter: nats-server reads a value from the environment as a config token, and one that
+    # starts with a digit can be taken for a number.
     nats_secrets=$data/nats-identities
     mkdir -p "$nats_secrets"
     chmod 700 "$nats_secrets"
@@ -112,7 +114,7 @@ else
     for identity in admin intake workflow notify webhook adapter-app; do
         file=$nats_secrets/$identity.password
         if [[ ! -s $file ]]; then
-            (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+            (umask 077 && { printf p; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; } >"$file")
         fi
         chmod 600 "$file"
         variable=CLOOP_NATS_$(printf '%s' "$identity" | tr 'a-z-' 'A-Z_')_PASSWORD
