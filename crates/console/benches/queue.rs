@@ -60,20 +60,26 @@ fn ticket(
     let departments = reports::synthetic::DEPARTMENTS;
     let created = now - Span::seconds(i64::try_from(count - index).unwrap() * 30);
     let is_open = index % (count / open.max(1)).max(1) == 0;
+    // Independent pseudo-random picks per ticket (no pattern shared between attributes).
+    let mut hash = (index as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    hash ^= hash >> 31;
+    let pick = |shift: u32, modulo: u64| usize::try_from((hash >> shift) % modulo).unwrap();
     let step = if is_open {
-        [Step::Dispatch, Step::Handle, Step::Handle, Step::Review][index % 4]
+        [Step::Dispatch, Step::Handle, Step::Handle, Step::Review][pick(8, 4)]
     } else {
         Step::Archive
     };
-    // Open: 5 % breached, 10 % warning; deadlines from a week ago to a week ahead.
-    let sla_state = match index % 20 {
+    // 5 % breached, 10 % warning; deadlines from a week ago to a week ahead.
+    let sla_state = match pick(16, 20) {
         0 => SlaState::Breached,
         1 | 2 => SlaState::Warning,
         _ => SlaState::OnTime,
     };
-    let offset_minutes = i64::try_from((index * 7_919) % 20_160).unwrap() - 10_080;
+    let offset_minutes = i64::try_from(pick(24, 20_160)).unwrap() - 10_080;
     let respond_by = now + Span::minutes(offset_minutes);
-    let responded = index % 3 != 0;
+    let responded = pick(40, 3) != 0;
     Ticket {
         ticket_id: Some(ids.next(created)),
         version: if is_open { 4 } else { 9 },
@@ -89,9 +95,9 @@ fn ticket(
                 Priority::Low,
                 Priority::High,
                 Priority::Urgent,
-            ][(index / 3) % 4],
+            ][pick(44, 4)],
         ),
-        department: Some(departments[(index / 7) % departments.len()].into()),
+        department: Some(departments[pick(48, departments.len() as u64)].into()),
         sla_state,
         respond_sla: sla_state,
         resolve_sla: sla_state,
