@@ -236,6 +236,17 @@ fn key_of(path: &str) -> (i64, i64, i64) {
     (parts[0], parts[1], parts[2])
 }
 
+/// What a case measures: its name, the session, the path, and the bare query's department,
+/// extra condition and start.
+type Case<'a> = (
+    String,
+    &'a str,
+    String,
+    Option<&'a str>,
+    &'a str,
+    Option<(i64, i64, i64)>,
+);
+
 fn main() {
     let count = env_usize("CLOOP_BENCH_QUEUE_TICKETS", 1_000_000);
     let open = env_usize("CLOOP_BENCH_QUEUE_OPEN", 40_000);
@@ -296,14 +307,7 @@ fn main() {
 
     let agent_deep = deep_path(&address, &agent, "/queue", DEEP_PAGE);
     let manager_deep = deep_path(&address, &manager, "/queue", DEEP_PAGE);
-    let cases: Vec<(
-        String,
-        &str,
-        String,
-        Option<&str>,
-        &str,
-        Option<(i64, i64, i64)>,
-    )> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             format!("agent ({DEPARTMENT}), first page"),
             &agent,
