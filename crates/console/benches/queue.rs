@@ -60,20 +60,26 @@ fn ticket(
     let departments = reports::synthetic::DEPARTMENTS;
     let created = now - Span::seconds(i64::try_from(count - index).unwrap() * 30);
     let is_open = index % (count / open.max(1)).max(1) == 0;
+    // Independent pseudo-random picks per ticket (no pattern shared between attributes).
+    let mut hash = (index as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    hash ^= hash >> 31;
+    let pick = |shift: u32, modulo: u64| usize::try_from((hash >> shift) % modulo).unwrap();
     let step = if is_open {
-        [Step::Dispatch, Step::Handle, Step::Handle, Step::Review][index % 4]
+        [Step::Dispatch, Step::Handle, Step::Handle, Step::Review][pick(8, 4)]
     } else {
         Step::Archive
     };
-    // Open: 5 % breached, 10 % warning; deadlines from a week ago to a week ahead.
-    let sla_state = match index % 20 {
+    // 5 % breached, 10 % warning; deadlines from a week ago to a week ahead.
+    let sla_state = match pick(16, 20) {
         0 => SlaState::Breached,
         1 | 2 => SlaState::Warning,
         _ => SlaState::OnTime,
     };
-    let offset_minutes = i64::try_from((index * 7_919) % 20_160).unwrap() - 10_080;
+    let offset_minutes = i64::try_from(pick(24, 20_160)).unwrap() - 10_080;
     let respond_by = now + Span::minutes(offset_minutes);
-    let responded = index % 3 != 0;
+    let responded = pick(40, 3) != 0;
     Ticket {
         ticket_id: Some(ids.next(created)),
         version: if is_open { 4 } else { 9 },
@@ -89,9 +95,9 @@ fn ticket(
                 Priority::Low,
                 Priority::High,
                 Priority::Urgent,
-            ][(index / 3) % 4],
+            ][pick(44, 4)],
         ),
-        department: Some(departments[(index / 7) % departments.len()].into()),
+        department: Some(departments[pick(48, departments.len() as u64)].into()),
         sla_state,
         respond_sla: sla_state,
         resolve_sla: sla_state,
@@ -230,6 +236,17 @@ fn key_of(path: &str) -> (i64, i64, i64) {
     (parts[0], parts[1], parts[2])
 }
 
+/// What a case measures: its name, the session, the path, and the bare query's department,
+/// extra condition and start.
+type Case<'a> = (
+    String,
+    &'a str,
+    String,
+    Option<&'a str>,
+    &'a str,
+    Option<(i64, i64, i64)>,
+);
+
 fn main() {
     let count = env_usize("CLOOP_BENCH_QUEUE_TICKETS", 1_000_000);
     let open = env_usize("CLOOP_BENCH_QUEUE_OPEN", 40_000);
@@ -246,16 +263,7 @@ fn main() {
     );
     let workflow_address = format!("127.0.0.1:{}", free_port());
     let data_dir = dir.path().join("workflow");
-    let args = vec![
-        "--listen".to_owned(),
-        workflow_address.clone(),
-        "--nats-url".to_owned(),
-        nats.url(),
-        "--data-dir".to_owned(),
-        data_dir.to_string_lossy().into_owned(),
-        "--tokens".to_owned(),
-        tokens.to_string_lossy().into_owned(),
-    ];
+    let args = common::service_args(&workflow_address, &nats.url(), &data_dir, &tokens);
     let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
     let mut workflow = ServiceProcess::spawn(
         "cloop-workflow",
@@ -290,14 +298,7 @@ fn main() {
 
     let agent_deep = deep_path(&address, &agent, "/queue", DEEP_PAGE);
     let manager_deep = deep_path(&address, &manager, "/queue", DEEP_PAGE);
-    let cases: Vec<(
-        String,
-        &str,
-        String,
-        Option<&str>,
-        &str,
-        Option<(i64, i64, i64)>,
-    )> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             format!("agent ({DEPARTMENT}), first page"),
             &agent,

@@ -161,16 +161,7 @@ fn main() {
             common::write_tokens(dir.path(), &[(MANAGER, "manager", ""), (ADMIN, "admin", "")]);
         let address = format!("127.0.0.1:{}", free_port());
         let data_dir = dir.path().join("workflow");
-        let args = vec![
-            "--listen".to_owned(),
-            address.clone(),
-            "--nats-url".to_owned(),
-            nats.url(),
-            "--data-dir".to_owned(),
-            data_dir.to_string_lossy().into_owned(),
-            "--tokens".to_owned(),
-            tokens.to_string_lossy().into_owned(),
-        ];
+        let args = common::service_args(&address, &nats.url(), &data_dir, &tokens);
         let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
         let mut workflow =
             ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));

@@ -35,7 +35,7 @@ fn start_console_with(cluster: &mut TestCluster, settings: &str) -> String {
     let console = cluster.spawn(
         Service::Console,
         ServiceSpec::new()
-            .config(&format!("[console]\nsession_ttl_secs = 600\n{settings}"))
+            .config(format!("[console]\nsession_ttl_secs = 600\n{settings}"))
             .env("CLOOP_LOG", "info"),
     );
     format!("http://{}", console.address())

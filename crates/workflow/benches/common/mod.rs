@@ -59,6 +59,21 @@ pub fn load_average(separator: &str) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
+/// The flags of a service listening on `address` with its data in `data_dir`, on the
+/// nats-server at `nats_url`, reading `tokens`.
+pub fn service_args(address: &str, nats_url: &str, data_dir: &Path, tokens: &Path) -> Vec<String> {
+    vec![
+        "--listen".to_owned(),
+        address.to_owned(),
+        "--nats-url".to_owned(),
+        nats_url.to_owned(),
+        "--data-dir".to_owned(),
+        data_dir.to_string_lossy().into_owned(),
+        "--tokens".to_owned(),
+        tokens.to_string_lossy().into_owned(),
+    ]
+}
+
 /// A temporary folder whose name starts with `prefix`.
 pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
