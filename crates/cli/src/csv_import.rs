@@ -12,68 +12,9 @@ use proto::v1;
 
 /// Splits CSV text into rows of fields.
 pub fn parse_rows(text: &str) -> Result<Vec<Vec<String>>, CliError> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut line = 1usize;
-    let mut characters = text.trim_start_matches('\u{feff}').chars().peekable();
-    let mut row_has_content = false;
-    while let Some(character) = characters.next() {
-        if in_quotes {
-            match character {
-                '"' if characters.peek() == Some(&'"') => {
-                    characters.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                other => field.push(other),
-            }
-            continue;
-        }
-        match character {
-            '"' if field.is_empty() => {
-                in_quotes = true;
-                row_has_content = true;
-            }
-            '"' => {
-                return Err(CliError::Usage(format!(
-                    "csv line {line}: a quote inside an unquoted field"
-                )))
-            }
-            ',' => {
-                row.push(std::mem::take(&mut field));
-                row_has_content = true;
-            }
-            '\r' if characters.peek() == Some(&'\n') => {}
-            '\n' => {
-                line += 1;
-                if row_has_content || !field.is_empty() {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                row_has_content = false;
-            }
-            other => {
-                field.push(other);
-                row_has_content = true;
-            }
-        }
-    }
-    if in_quotes {
-        return Err(CliError::Usage(format!(
-            "csv line {line}: a quoted field is not closed"
-        )));
-    }
-    if row_has_content || !field.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+    domain::csv::records(text)
+        .map(|records| records.into_iter().map(|(_, fields)| fields).collect())
+        .map_err(|error| CliError::Usage(format!("csv line {}: {}", error.line, error.reason)))
 }
 
 const COLUMNS: &[&str] = &[

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod classifier;
 pub mod command;
 pub mod config;
+pub mod csv;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -67,65 +67,8 @@ pub struct CorpusRow {
 
 /// Splits CSV text into records of fields, each with the line it starts on.
 pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, DomainError> {
-    let mut records = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut record_line = 1;
-    // A byte order mark, as spreadsheets write, is not part of the first column's name.
-    let mut characters = text.trim_start_matches('\u{feff}').chars().peekable();
-    let mut at_field_start = true;
-    while let Some(character) = characters.next() {
-        if quoted {
-            match character {
-                '"' if characters.peek() == Some(&'"') => {
-                    characters.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                other => field.push(other),
-            }
-            continue;
-        }
-        match character {
-            '"' if at_field_start => {
-                quoted = true;
-                at_field_start = false;
-            }
-            ',' => {
-                record.push(std::mem::take(&mut field));
-                at_field_start = true;
-            }
-            '\r' if characters.peek() == Some(&'\n') => {}
-            '\n' => {
-                record.push(std::mem::take(&mut field));
-                records.push((record_line, std::mem::take(&mut record)));
-                line += 1;
-                record_line = line;
-                at_field_start = true;
-            }
-            other => {
-                field.push(other);
-                at_field_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err(DomainError::invalid(
-            format!("corpus line {record_line}"),
-            "a quoted field is never closed",
-        ));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push((record_line, record));
-    }
-    Ok(records)
+    crate::csv::records(text)
+        .map_err(|error| DomainError::invalid(format!("corpus line {}", error.line), error.reason))
 }
 
 /// Reads and checks the corpus: the header, every value against `config`, unique ids and
@@ -235,16 +178,6 @@ pub fn examples(rows: &[CorpusRow], split: Split) -> Vec<Example> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoted_fields_hold_commas_quotes_and_line_breaks() {
-        let records = parse_csv("a,b\n\"x, \"\"y\"\"\",\"two\nlines\"\nlast,row").expect("valid");
-        assert_eq!(records.len(), 3);
-        assert_eq!(records[1].1, vec!["x, \"y\"", "two\nlines"]);
-        assert_eq!(records[2], (4, vec!["last".to_owned(), "row".to_owned()]));
-        assert!(parse_csv("a,\"open").is_err());
-        assert_eq!(parse_csv("\u{feff}id,text\n").expect("valid")[0].1[0], "id");
-    }
 
     #[test]
     fn an_unconfigured_value_is_refused_with_its_line_and_column() {
