@@ -219,10 +219,17 @@ mod tests {
             let zh = templates.get(Language::Zh, notice).expect("zh template");
             let en = templates.get(Language::En, notice).expect("en template");
             let (zh_text, en_text) = (render(&zh.text, &values), render(&en.text, &values));
-            assert!(zh_text.contains("T-3") && en_text.contains("T-3"), "{notice:?}");
+            assert!(
+                zh_text.contains("T-3") && en_text.contains("T-3"),
+                "{notice:?}"
+            );
             // The Chinese text is written in Chinese, the English one has no Chinese in it.
-            assert!(zh_text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
-            assert!(!en_text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
+            assert!(zh_text
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
+            assert!(!en_text
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
             assert!(!render(&en.subject, &values).is_empty(), "{notice:?}");
         }
         let note = |language| {
