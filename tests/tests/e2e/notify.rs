@@ -535,12 +535,8 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
     assert_eq!(seen.mail_texts.len(), NOTICES_PER_TICKET);
 }
 
-/// Anonymous feedback end to end: a submission without any contact is accepted with
-/// `cannot_be_told`, reaches the technical queue and goes the whole way to archive, while the
-/// notifier (here with the file sender only) tells the customer who left a phone everything
-/// and attempts nothing, records nothing, for the anonymous one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
+/// A cluster with `cloop-notify` sending by the file sender only; the notices file's path.
+fn start_with_file_notices() -> (TestCluster, std::path::PathBuf) {
     let mut pair = start_pair(PairOptions::default());
     let notices = pair.dir.path().join("notices.jsonl");
     let config = format!(
@@ -550,6 +546,16 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
         notices.display()
     );
     pair.spawn(Service::Notify, ServiceSpec::new().config(config).metrics());
+    (pair, notices)
+}
+
+/// Anonymous feedback end to end: a submission without any contact is accepted with
+/// `cannot_be_told`, reaches the technical queue and goes the whole way to archive, while the
+/// notifier (here with the file sender only) tells the customer who left a phone everything
+/// and attempts nothing, records nothing, for the anonymous one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
+    let (pair, notices) = start_with_file_notices();
 
     let receipt = pair
         .intake_connected()
@@ -611,14 +617,7 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
     drive(&pair, &anonymous).await;
     drive(&pair, &told).await;
 
-    let lines_of = |ticket_id: &str| {
-        std::fs::read_to_string(&notices)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|line| line["ticket_id"] == ticket_id)
-            .count()
-    };
+    let lines_of = |ticket_id: &str| file_notices(&notices, ticket_id).len();
     eventually(
         "the five notices of the told ticket",
         Duration::from_secs(120),
@@ -687,15 +686,7 @@ async fn add_note(pair: &TestCluster, ticket_id: &str, text: &str, to_customer: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_english_customer_is_told_in_english_and_a_note_to_them_arrives_once() {
-    let mut pair = start_pair(PairOptions::default());
-    let notices = pair.dir.path().join("notices.jsonl");
-    let config = format!(
-        "[notify]\nworkflow_url = \"http://{}\"\ntoken = \"t-service\"\n\
-         backoff_base_ms = 100\nbackoff_cap_ms = 400\n\n[notify.file]\npath = \"{}\"\n",
-        pair.workflow().address(),
-        notices.display()
-    );
-    pair.spawn(Service::Notify, ServiceSpec::new().config(config).metrics());
+    let (pair, notices) = start_with_file_notices();
 
     let english = submit_request(
         &pair,
