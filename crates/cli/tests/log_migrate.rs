@@ -500,6 +500,7 @@ fn received_ticket(
         product: None,
         order_id: None,
         attributes: Default::default(),
+        language: None,
     };
     let events = domain::decide(
         &Ticket::default(),

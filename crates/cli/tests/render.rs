@@ -299,6 +299,7 @@ fn history() -> Vec<v1::LogEvent> {
                 deadlines: deadlines.clone(),
                 at: received_at,
                 cannot_be_told: false,
+                language: None,
             })),
             system.clone(),
         ),

@@ -1,6 +1,7 @@
 //! The commands a ticket accepts: what people ask through the API and what the services
 //! (consumer, SLA timers, retention) ask on their own, with the validation of their fields.
 
+use crate::config::Language;
 use crate::ids::{FeedbackId, TicketId};
 use crate::ticket::Customer;
 use crate::types::NoticeKind;
@@ -41,6 +42,10 @@ pub struct Submission {
     pub order_id: Option<String>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The customer's language as intake took it (the request's, or the configured
+    /// default); `None` when the message names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 /// Checks a required free text: not blank, at most `max` characters, no control characters

@@ -5,6 +5,7 @@
 //! The first event of every ticket has type `received`: the workflow publishes it on
 //! `ticket.events.received`, which is how intake learns that a submission is safe in the log.
 
+use crate::config::Language;
 use crate::ids::{FeedbackId, TicketId};
 pub use crate::ticket::RewardGranted;
 use crate::ticket::{ChildLink, Customer};
@@ -72,6 +73,10 @@ pub struct Received {
     /// feedback). Absent (false) in events written before anonymous feedback was accepted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cannot_be_told: bool,
+    /// The customer's language for every notice. Absent in events written before it was
+    /// kept (and then not written, so their canonical form and hash stay the same): Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 /// The ticket was classified, by the rules or by a person.

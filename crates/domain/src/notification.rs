@@ -32,6 +32,8 @@ pub fn notices_for(event: &Event, outcome: Option<Outcome>) -> Vec<NoticeKind> {
         // told the outcome and asked for a review like any other.
         Event::ParentResolved(resolved_by_parent) => resolved(Some(resolved_by_parent.outcome)),
         Event::Archived(_) => vec![NoticeKind::Closed],
+        // A note for the customer reaches them; a team note stays inside.
+        Event::NoteAdded(note) if note.to_customer => vec![NoticeKind::Note],
         _ => Vec::new(),
     }
 }
@@ -44,6 +46,7 @@ pub const NOTIFYING_EVENT_TYPES: &[&str] = &[
     "solution_approved",
     "parent_resolved",
     "archived",
+    "note_added",
 ];
 
 /// Masks a phone number, an e-mail address or another contact for the record: enough to
@@ -144,6 +147,12 @@ mod tests {
             at: at(),
         });
         assert!(notices_for(&note, None).is_empty());
+        let to_customer = Event::NoteAdded(NoteAdded {
+            text: "we are on it".to_owned(),
+            to_customer: true,
+            at: at(),
+        });
+        assert_eq!(notices_for(&to_customer, None), vec![N::Note]);
     }
 
     #[test]
@@ -151,6 +160,11 @@ mod tests {
         for event in [
             proposed(Outcome::Fixed, false),
             Event::Archived(Archived { at: at() }),
+            Event::NoteAdded(NoteAdded {
+                text: "we are on it".to_owned(),
+                to_customer: true,
+                at: at(),
+            }),
         ] {
             assert!(NOTIFYING_EVENT_TYPES.contains(&event.event_type()));
         }

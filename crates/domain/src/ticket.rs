@@ -1,6 +1,7 @@
 //! The state of one ticket, as folding its events builds it. Plain data: every decision is
 //! in `aggregate::decide`, every change in `aggregate::apply`.
 
+use crate::config::Language;
 use crate::ids::{FeedbackId, TicketId};
 use crate::types::{
     ContentType, Deadline, Kind, LinkMode, Outcome, Priority, RewardKind, Scope, SlaState, Step,
@@ -223,6 +224,11 @@ pub struct Ticket {
     /// accepted, and no notice is ever attempted for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cannot_be_told: bool,
+    /// The language the customer wrote in and is told in, from the submission; `None` for
+    /// tickets received before the language was kept, which read as Chinese
+    /// ([`Ticket::language`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 
     // Problems and rewards.
     /// The problem this ticket is linked to, and how.
@@ -303,6 +309,7 @@ impl Default for Ticket {
             retention_expired: false,
             customer_erased: false,
             cannot_be_told: false,
+            language: None,
             parent: None,
             link_mode: None,
             children: Vec::new(),
@@ -313,6 +320,12 @@ impl Default for Ticket {
 }
 
 impl Ticket {
+    /// The customer's language: the submission's, Chinese for tickets received before the
+    /// language was kept.
+    pub fn language(&self) -> Language {
+        self.language.unwrap_or(Language::Zh)
+    }
+
     /// Whether the ticket has been received (its stream has events).
     pub fn exists(&self) -> bool {
         self.version > 0

@@ -281,6 +281,9 @@ pub enum NoticeKind {
     SuggestionAdopted,
     /// The ticket was closed (event `archived`).
     Closed,
+    /// A note written for the customer (event `note_added` with `to_customer`); team notes
+    /// yield nothing.
+    Note,
 }
 
 impl NoticeKind {
@@ -292,6 +295,7 @@ impl NoticeKind {
         NoticeKind::ReviewRequest,
         NoticeKind::SuggestionAdopted,
         NoticeKind::Closed,
+        NoticeKind::Note,
     ];
 
     /// The stable snake_case name, used in events, configuration keys and idempotency keys.
@@ -303,6 +307,7 @@ impl NoticeKind {
             NoticeKind::ReviewRequest => "review_request",
             NoticeKind::SuggestionAdopted => "suggestion_adopted",
             NoticeKind::Closed => "closed",
+            NoticeKind::Note => "note",
         }
     }
 

@@ -146,6 +146,7 @@ fn submission() -> Submission {
         product: Some("app".to_owned()),
         order_id: Some("O-1".to_owned()),
         attributes: BTreeMap::from([("store".to_owned(), "shanghai-1".to_owned())]),
+        language: None,
         ..support::submission(1, t0(), "退款三天了还没到账")
     }
 }

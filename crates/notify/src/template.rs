@@ -45,6 +45,10 @@ fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static s
             "工单 {ticket_id} 已办结，感谢您的支持。",
             "工单 {ticket_id} 已办结",
         ),
+        (Language::Zh, N::Note) => (
+            "工单 {ticket_id} 有新的留言：{message}",
+            "工单 {ticket_id} 有新的留言",
+        ),
         (Language::En, N::Received) => (
             "We received your feedback, ticket {ticket_id}. We will respond by {respond_by} and resolve it by {resolve_by}.",
             "Feedback received (ticket {ticket_id})",
@@ -68,6 +72,10 @@ fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static s
         (Language::En, N::Closed) => (
             "Ticket {ticket_id} is closed. Thank you for your feedback.",
             "Ticket {ticket_id} closed",
+        ),
+        (Language::En, N::Note) => (
+            "A message on ticket {ticket_id}: {message}",
+            "A message on ticket {ticket_id}",
         ),
     }
 }
@@ -198,6 +206,44 @@ mod tests {
             .get(Language::En, NoticeKind::Closed)
             .expect("en closed");
         assert_eq!(render(&en.subject, &values), "Ticket T-1 closed");
+    }
+
+    #[test]
+    fn every_notice_has_a_text_in_each_language_and_a_note_carries_its_message() {
+        let templates = Templates::new(&BTreeMap::new()).expect("built-in templates compile");
+        let values = HashMap::from([
+            ("ticket_id", "T-3".to_owned()),
+            ("message", "We have found the cause.".to_owned()),
+        ]);
+        for &notice in NoticeKind::ALL {
+            let zh = templates.get(Language::Zh, notice).expect("zh template");
+            let en = templates.get(Language::En, notice).expect("en template");
+            let (zh_text, en_text) = (render(&zh.text, &values), render(&en.text, &values));
+            assert!(
+                zh_text.contains("T-3") && en_text.contains("T-3"),
+                "{notice:?}"
+            );
+            // The Chinese text is written in Chinese, the English one has no Chinese in it.
+            assert!(zh_text
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
+            assert!(!en_text
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
+            assert!(!render(&en.subject, &values).is_empty(), "{notice:?}");
+        }
+        let note = |language| {
+            let template = templates.get(language, NoticeKind::Note).expect("note");
+            render(&template.text, &values)
+        };
+        assert_eq!(
+            note(Language::En),
+            "A message on ticket T-3: We have found the cause."
+        );
+        assert_eq!(
+            note(Language::Zh),
+            "工单 T-3 有新的留言：We have found the cause."
+        );
     }
 
     #[test]

@@ -193,6 +193,7 @@ mod tests {
             product: None,
             order_id: None,
             attributes: Default::default(),
+            language: None,
         };
         let events = domain::decide(
             &Ticket::default(),

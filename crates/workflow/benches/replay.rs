@@ -227,6 +227,7 @@ fn build_log(directory: &Path, events: u64, rules: &Arc<Rules>) -> u64 {
                 product: Some(["手机APP", "充电器", "会员服务"][number % 3].into()),
                 order_id: Some(format!("SO{number:010}")),
                 attributes: BTreeMap::new(),
+                language: None,
             };
             let decided = domain::decide(
                 &Ticket::default(),

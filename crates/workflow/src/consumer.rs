@@ -91,6 +91,9 @@ pub fn submission_from_message(payload: &[u8]) -> Result<Submission, String> {
             .attributes
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
+        language: v1::Language::try_from(submission.language)
+            .ok()
+            .and_then(v1::Language::to_domain),
     })
 }
 

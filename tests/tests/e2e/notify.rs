@@ -4,6 +4,8 @@
 //! through receive → acknowledge → solution → review → archive; every notice must arrive
 //! once per (event, notice), the history must show what the customer was told, and a SIGKILL
 //! of the notifier mid-stream must change neither.
+//! An English submission is told in English, a note to the customer arrives once in the
+//! ticket's language, and a team note sends nothing.
 
 use crate::support::{lazy_channel, start_pair, PairOptions};
 use e2e::{fetch_history, fetch_ticket, Service, ServiceSpec, Staff, TestCluster};
@@ -263,6 +265,11 @@ async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -
         customer: Some(customer),
         ..Default::default()
     };
+    submit_request(pair, request).await
+}
+
+/// Submits `request` and waits until the workflow has its ticket in step handle.
+async fn submit_request(pair: &TestCluster, request: v1::SubmitRequest) -> String {
     let ticket_id = pair.submit_as("t-adapter", request).await;
     let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -271,8 +278,12 @@ async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -
             if found.step == v1::Step::Handle as i32 {
                 return ticket_id;
             }
+            let mut admin = Staff::new(tickets.clone(), "t-admin");
+            if found.step == v1::Step::Classify as i32 {
+                // Rules that cannot place it (English text): customer service classifies.
+                let _ = admin.classify(&ticket_id, v1::Kind::Problem, "e2e").await;
+            }
             if found.step == v1::Step::Dispatch as i32 {
-                let mut admin = Staff::new(tickets.clone(), "t-admin");
                 let _ = admin.dispatch(&ticket_id, "technical", "").await;
             }
         }
@@ -524,12 +535,8 @@ async fn every_notice_arrives_once_through_failures_and_a_killed_notifier() {
     assert_eq!(seen.mail_texts.len(), NOTICES_PER_TICKET);
 }
 
-/// Anonymous feedback end to end: a submission without any contact is accepted with
-/// `cannot_be_told`, reaches the technical queue and goes the whole way to archive, while the
-/// notifier (here with the file sender only) tells the customer who left a phone everything
-/// and attempts nothing, records nothing, for the anonymous one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
+/// A cluster with `cloop-notify` sending by the file sender only; the notices file's path.
+fn start_with_file_notices() -> (TestCluster, std::path::PathBuf) {
     let mut pair = start_pair(PairOptions::default());
     let notices = pair.dir.path().join("notices.jsonl");
     let config = format!(
@@ -539,6 +546,16 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
         notices.display()
     );
     pair.spawn(Service::Notify, ServiceSpec::new().config(config).metrics());
+    (pair, notices)
+}
+
+/// Anonymous feedback end to end: a submission without any contact is accepted with
+/// `cannot_be_told`, reaches the technical queue and goes the whole way to archive, while the
+/// notifier (here with the file sender only) tells the customer who left a phone everything
+/// and attempts nothing, records nothing, for the anonymous one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
+    let (pair, notices) = start_with_file_notices();
 
     let receipt = pair
         .intake_connected()
@@ -600,14 +617,7 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
     drive(&pair, &anonymous).await;
     drive(&pair, &told).await;
 
-    let lines_of = |ticket_id: &str| {
-        std::fs::read_to_string(&notices)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|line| line["ticket_id"] == ticket_id)
-            .count()
-    };
+    let lines_of = |ticket_id: &str| file_notices(&notices, ticket_id).len();
     eventually(
         "the five notices of the told ticket",
         Duration::from_secs(120),
@@ -638,5 +648,142 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
     assert!(
         body.contains("+8613812345678"),
         "the file holds the address it sends to"
+    );
+}
+
+/// The notices file's lines of one ticket, as JSON.
+fn file_notices(path: &std::path::Path, ticket_id: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["ticket_id"] == ticket_id)
+        .collect()
+}
+
+/// Adds a note to `ticket_id`, for the customer or for the team only.
+async fn add_note(pair: &TestCluster, ticket_id: &str, text: &str, to_customer: bool) {
+    let visibility = if to_customer {
+        v1::NoteVisibility::Customer
+    } else {
+        v1::NoteVisibility::Internal
+    };
+    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
+    tickets
+        .add_note(e2e::authorized(
+            v1::AddNoteRequest {
+                ticket_id: ticket_id.into(),
+                command_id: format!("{ticket_id}-note-{}", visibility.as_str_name()),
+                text: text.into(),
+                visibility: visibility as i32,
+                ..Default::default()
+            },
+            "t-admin",
+        ))
+        .await
+        .expect("the note is added");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_english_customer_is_told_in_english_and_a_note_to_them_arrives_once() {
+    let (pair, notices) = start_with_file_notices();
+
+    let english = submit_request(
+        &pair,
+        v1::SubmitRequest {
+            channel: "app".into(),
+            external_id: "notify-english".into(),
+            content: "The app is very slow to open".into(),
+            customer: Some(with_phone("+8613812345601")),
+            language: v1::Language::En as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    let chinese = submit(&pair, "notify-chinese", with_phone("+8613812345602")).await;
+    let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
+    let language_of = |ticket: Option<v1::Ticket>| ticket.expect("the ticket").language;
+    assert_eq!(
+        language_of(ticket(&mut tickets, &english).await),
+        v1::Language::En as i32,
+        "the ticket keeps the submission's language"
+    );
+    assert_eq!(
+        language_of(ticket(&mut tickets, &chinese).await),
+        v1::Language::Zh as i32,
+        "no language given: the configured default, Chinese"
+    );
+
+    // The team note comes first: once the customer's note has arrived, the notifier has
+    // handled the team note too (one ticket's events are handled in order).
+    add_note(&pair, &english, "internal: check the CDN logs", false).await;
+    add_note(
+        &pair,
+        &english,
+        "We found the cause and are fixing it.",
+        true,
+    )
+    .await;
+    add_note(&pair, &chinese, "我们已找到原因，正在修复。", true).await;
+    let notes = |ticket_id: &str| {
+        file_notices(&notices, ticket_id)
+            .into_iter()
+            .filter(|line| line["notice"] == "note")
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        "the notes to the customers",
+        Duration::from_secs(60),
+        || !notes(&english).is_empty() && !notes(&chinese).is_empty(),
+    )
+    .await;
+    let recorded_notes = |events: &[v1::LogEvent]| {
+        events
+            .iter()
+            .filter(|event| event.event_type == "customer_notified")
+            .filter(|event| event.payload.contains("\"notice\":\"note\""))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while recorded_notes(&history(&mut tickets, &english).await) < 1 {
+        assert!(Instant::now() < deadline, "the note's notice recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Give a second delivery, if there were one, the time to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let sent = file_notices(&notices, &english);
+    let received: Vec<_> = sent
+        .iter()
+        .filter(|line| line["notice"] == "received")
+        .collect();
+    assert_eq!(received.len(), 1, "{sent:?}");
+    assert_eq!(received[0]["language"], "en");
+    let text = received[0]["text"].as_str().expect("a text");
+    assert!(text.starts_with("We received your feedback"), "{text}");
+    let english_notes = notes(&english);
+    assert_eq!(english_notes.len(), 1, "the note arrives once: {sent:?}");
+    assert_eq!(english_notes[0]["language"], "en");
+    assert_eq!(
+        english_notes[0]["text"],
+        format!("A message on ticket {english}: We found the cause and are fixing it.")
+    );
+    assert!(
+        !sent.iter().any(|line| line["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("CDN"))),
+        "a team note is never sent: {sent:?}"
+    );
+    assert_eq!(sent.len(), 2, "received and the one note: {sent:?}");
+    let history = history(&mut tickets, &english).await;
+    assert_eq!(recorded_notes(&history), 1, "recorded once on the ticket");
+    assert_eq!(notification_events(&history), (2, 0));
+
+    let chinese_notes = notes(&chinese);
+    assert_eq!(chinese_notes.len(), 1, "{chinese_notes:?}");
+    assert_eq!(chinese_notes[0]["language"], "zh");
+    assert_eq!(
+        chinese_notes[0]["text"],
+        format!("工单 {chinese} 有新的留言：我们已找到原因，正在修复。")
     );
 }

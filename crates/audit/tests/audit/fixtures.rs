@@ -86,6 +86,7 @@ impl TicketBuilder {
             deadlines: deadlines(received_at, 120, 72 * 60),
             at: received_at,
             cannot_be_told: false,
+            language: None,
         })));
         builder
     }

@@ -94,6 +94,7 @@ fn apply_received(state: &mut Ticket, received: &Received) {
     state.external_id = received.external_id.clone();
     state.customer = received.customer.clone();
     state.cannot_be_told = received.cannot_be_told;
+    state.language = received.language;
     state.content = received.content.clone();
     state.product = received.product.clone();
     state.order_id = received.order_id.clone();

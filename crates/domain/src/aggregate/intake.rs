@@ -70,6 +70,7 @@ pub(super) fn decide_receive(
         deadlines: deadlines.clone(),
         at: now,
         cannot_be_told: !submission.customer.can_be_told(),
+        language: submission.language,
     }))];
     if classification.confident {
         let reason = "classification rules".to_owned();

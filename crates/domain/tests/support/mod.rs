@@ -66,6 +66,7 @@ pub fn submission(sequence: u8, received_at: DateTime<Utc>, content: &str) -> Su
         product: None,
         order_id: None,
         attributes: BTreeMap::new(),
+        language: None,
     }
 }
 

@@ -157,6 +157,7 @@ impl Notifier {
             Event::Acknowledged(acknowledged) => {
                 (acknowledged.message.clone(), String::new(), String::new())
             }
+            Event::NoteAdded(note) => (note.text.clone(), String::new(), String::new()),
             Event::SolutionProposed(proposed) => (
                 String::new(),
                 proposed.text.clone(),

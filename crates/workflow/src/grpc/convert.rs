@@ -185,7 +185,7 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
         escalation_reason: ticket.escalated_to.clone().unwrap_or_default(),
         sla_paused: ticket.is_paused(),
         archived_at: optional_timestamp(ticket.archived_at),
-        language: v1::Language::Unspecified as i32,
+        language: v1::Language::from(ticket.language()) as i32,
         paused_for: Some(duration_ms(ticket.paused_total_ms)),
         parent_ticket_id: ticket
             .parent
