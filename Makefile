@@ -57,7 +57,7 @@ test: tools check-postgres fmt check-purity check-structure check-proto check-de
 	    -E 'package(e2e) & not test(disk_full::intake_on_a_full_disk)'; \
 	else \
 	  $(CARGO) test --workspace --locked --no-fail-fast $(FAILPOINTS) && \
-	  CLOOP_E2E_STORE=postgres $(CARGO) test -p e2e --test e2e --locked --no-fail-fast -- \
+	  CLOOP_E2E_STORE=postgres $(CARGO) test --workspace --test e2e --locked --no-fail-fast $(FAILPOINTS) -- \
 	    --skip disk_full::intake_on_a_full_disk; \
 	fi
 	$(CARGO) test --workspace --doc --locked $(FAILPOINTS)
@@ -92,10 +92,11 @@ fuzz: ## cargo-fuzz (libFuzzer) on the intake validator and the NATS payload dec
 
 soak: tools build ## The fault suite and the NATS cluster test in their full form (CLOOP_SOAK=1, about 6 minutes); docs/reliability.md
 	@if command -v cargo-nextest >/dev/null; then \
-	  CLOOP_SOAK=1 $(CARGO) nextest run -p e2e --locked --no-fail-fast --no-capture -E 'test(faults::) | test(nats_cluster::)'; \
+	  CLOOP_SOAK=1 $(CARGO) nextest run --workspace --locked --no-fail-fast --no-capture $(FAILPOINTS) \
+	    -E 'test(faults::) | test(nats_cluster::)'; \
 	else \
 	  for suite in faults:: nats_cluster::; do \
-	    CLOOP_SOAK=1 $(CARGO) test -p e2e --test e2e --locked --no-fail-fast $$suite -- --nocapture --test-threads 1 || exit 1; done; \
+	    CLOOP_SOAK=1 $(CARGO) test --workspace --test e2e --locked --no-fail-fast $(FAILPOINTS) $$suite -- --nocapture --test-threads 1 || exit 1; done; \
 	fi
 
 clean-data: ## Remove the local run's data folder (.data)

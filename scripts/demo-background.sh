@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Sourced by the checks that need the demo of `make run` in the background (today
-# scripts/docs-examples-check.sh; scripts/quickstart-check.sh does the same steps inline and
-# could source this too). Defines:
+# Sourced by the checks that need the demo of `make run` in the background
+# (scripts/docs-examples-check.sh, scripts/quickstart-check.sh). Defines:
 #   demo_start NAME DATA LOG   start scripts/run.sh with the binaries of this build
 #                              (CLOOP_BUILD_PROFILE, default debug; CLOOP_SKIP_BUILD=1) in its
 #                              own process group, data in DATA, output in LOG
 #   demo_wait                  until it says "closedloop is running"; on failure print LOG
-#   demo_stop                  Ctrl-C (SIGINT) to the group, then SIGKILL after 10 s
+#   demo_interrupt [TENTHS]    Ctrl-C (SIGINT) to the group; fails when it still runs after
+#                              TENTHS tenths of a second (default 100)
+#   demo_stop                  demo_interrupt, then SIGKILL to the group when it still runs
 # NAME prefixes the messages. Run from the repository's root.
 
 demo_start() {
@@ -28,12 +29,16 @@ demo_wait() {
     return 1
 }
 
-demo_stop() {
+demo_interrupt() {
     local _
     kill -INT -- -"$demo_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${1:-100}"); do
         kill -0 "$demo_pid" 2>/dev/null || return 0
         sleep 0.1
     done
-    kill -KILL -- -"$demo_pid" 2>/dev/null || true
+    return 1
+}
+
+demo_stop() {
+    demo_interrupt || kill -KILL -- -"$demo_pid" 2>/dev/null || true
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Checks that the README's quick start works as written: starts `scripts/run.sh` (the script
-# behind `make run`) in the background with the binaries of this build, waits until the
-# services listen, submits through the CLI, waits until the ticket is in the technical
-# department's queue and its receipt notice is in cloop-notify's file, submits once more
-# through cloop-webhook as docs/adapters.md shows, then stops everything with Ctrl-C (SIGINT)
-# and checks that all stopped.
+# behind `make run`) in the background with the binaries of this build
+# (scripts/demo-background.sh), waits until the services listen, submits through the CLI,
+# waits until the ticket is in the technical department's queue and its receipt notice is in
+# cloop-notify's file, submits once more through cloop-webhook as docs/adapters.md shows, then
+# stops everything with Ctrl-C (SIGINT) and checks that all stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -13,27 +13,16 @@ data=$(mktemp -d /tmp/cloop-quickstart.XXXXXX)
 log=$data/run.log
 bin=$root/target/$profile
 
-CLOOP_BUILD_PROFILE=$profile CLOOP_SKIP_BUILD=1 CLOOP_DATA=$data CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14299} \
-    setsid ./scripts/run.sh >"$log" 2>&1 &
-runner=$!
+# shellcheck source=scripts/demo-background.sh
+source scripts/demo-background.sh
 cleanup() {
-    kill -INT -- -"$runner" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- -"$runner" 2>/dev/null || true
+    demo_stop
     rm -rf "$data"
 }
 trap cleanup EXIT
-
-for _ in $(seq 1 600); do
-    grep -q "closedloop is running" "$log" && break
-    if ! kill -0 "$runner" 2>/dev/null; then
-        echo "quick start: run.sh exited early:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-grep -q "closedloop is running" "$log" || { echo "quick start: services did not come up" >&2; cat "$log" >&2; exit 1; }
+CLOOP_BUILD_PROFILE=$profile CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14299} \
+    demo_start "quick start" "$data" "$log"
+demo_wait
 
 export CLOOP_INTAKE=http://127.0.0.1:50051 CLOOP_WORKFLOW=http://127.0.0.1:50052
 submitted=$("$bin/cloop" --json --token demo-adapter submit --channel app --content "APP卡顿，打开很慢" --phone 13800138000)
@@ -94,12 +83,7 @@ else
     echo "quick start: curl or openssl missing, webhook example skipped"
 fi
 
-kill -INT -- -"$runner"
-for _ in $(seq 1 200); do
-    kill -0 "$runner" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$runner" 2>/dev/null; then
+if ! demo_interrupt 200; then
     echo "quick start: run.sh did not stop on Ctrl-C" >&2
     exit 1
 fi

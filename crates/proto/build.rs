@@ -12,6 +12,7 @@ const PROTO_FILES: &[&str] = &[
     "feedback/v1/reports.proto",
     "feedback/v1/events.proto",
     "feedback/v1/selfservice.proto",
+    "feedback/v1/customers.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

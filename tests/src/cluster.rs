@@ -15,7 +15,7 @@
 
 use crate::grpc::{authorized, connect, lazy_channel, tokens_file, START_TIMEOUT};
 use crate::staff::{history, wait_for_ticket, Staff};
-use crate::{bin_path, free_port, NatsCluster, NatsServer, ServiceProcess};
+use crate::{bin_path, free_port, ports, NatsCluster, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::audit_client::AuditClient;
 use proto::v1::intake_client::IntakeClient;
@@ -172,8 +172,11 @@ pub struct RunningService {
     pub address: Option<String>,
     pub metrics: Option<String>,
     pub data_dir: Option<PathBuf>,
-    /// Whether the first start waits until it listens.
+    /// Whether the first start is still to be waited for (never, for a start meant to fail).
     wait: bool,
+    /// Whether the scenario fixed `--listen` itself ([`ServiceSpec::listen`]): a first start
+    /// that collides takes a fresh port for it only when not.
+    fixed_listen: bool,
 }
 
 impl std::ops::Deref for RunningService {
@@ -210,10 +213,47 @@ impl RunningService {
             .unwrap_or_else(|| panic!("{} has no data folder", self.name))
     }
 
-    /// Waits until it listens (its address, else its metrics); panics with its log if not.
+    /// Waits until it listens on its metrics address and its address; panics with its log if
+    /// not. A collision on an address starts it again on the same addresses (see
+    /// [`ServiceProcess::wait_listening`]).
     pub fn wait_ready(&mut self) {
-        if let Some(address) = self.address.clone().or_else(|| self.metrics.clone()) {
+        for address in self.ready_addresses() {
             self.process.wait_listening(&address, START_TIMEOUT);
+        }
+    }
+
+    /// What [`RunningService::wait_ready`] waits for: the metrics address first (every
+    /// service binds it after its address, so the address listening alone does not show
+    /// that the metrics listener could bind), then the address.
+    fn ready_addresses(&self) -> Vec<String> {
+        self.metrics.iter().chain(&self.address).cloned().collect()
+    }
+
+    /// Waits until the first start listens; when an address was in use, starts it again on
+    /// fresh ports (those the scenario did not fix), up to [`ports::START_ATTEMPTS`] times.
+    fn wait_first_start(&mut self) {
+        let name = self.name.clone();
+        ports::start_retrying(&name, |attempt| {
+            if attempt > 1 {
+                self.take_fresh_ports();
+                self.process.start_again();
+            }
+            self.ready_addresses()
+                .iter()
+                .try_for_each(|address| self.process.try_listening(address, START_TIMEOUT))
+        });
+    }
+
+    /// New free ports for the addresses the harness chose (`--listen` unless fixed, and the
+    /// metrics listener), in the arguments and environment of the next start.
+    fn take_fresh_ports(&mut self) {
+        let fixed = self.fixed_listen;
+        for (address, harness_chose) in [(&mut self.address, !fixed), (&mut self.metrics, true)] {
+            if let (Some(old), true) = (address.as_mut(), harness_chose) {
+                let new = format!("127.0.0.1:{}", free_port());
+                self.process.move_address(old, &new);
+                *old = new;
+            }
         }
     }
 
@@ -383,13 +423,14 @@ impl TestClusterBuilder {
             services: Vec::new(),
         };
         for (kind, spec) in self.services {
+            // The console is given the addresses of the others: they are final once they
+            // listen (a collision moves a first start to fresh ports).
+            if kind == Service::Console {
+                cluster.wait_first_starts();
+            }
             cluster.launch(kind, spec);
         }
-        for service in &mut cluster.services {
-            if service.wait {
-                service.wait_ready();
-            }
-        }
+        cluster.wait_first_starts();
         cluster
     }
 }
@@ -424,6 +465,25 @@ impl TestCluster {
     /// The test clock's file (see [`TestClusterBuilder::test_clock`]).
     pub fn clock_path(&self) -> PathBuf {
         self.dir.path().join(CLOCK_FILE)
+    }
+
+    /// The workflow's configuration with the trained classifier turned off, unless the
+    /// scenario's own configuration has a `[classifier]` table: scenarios see the keyword
+    /// rules' decisions, which they were written against, and the classifier's scenarios turn
+    /// it on by naming it.
+    fn classifier_off_unless_named(&self, name: &str, config: Option<&Path>) -> PathBuf {
+        let text = config
+            .map(|path| std::fs::read_to_string(path).expect("read the workflow's config"))
+            .unwrap_or_default();
+        if text.lines().any(|line| line.trim() == "[classifier]") {
+            if let Some(path) = config {
+                return path.to_path_buf();
+            }
+        }
+        let path = self.dir.path().join(format!("{name}-classifier-off.toml"));
+        std::fs::write(&path, format!("{text}\n[classifier]\nenabled = false\n"))
+            .expect("write the workflow's config");
+        path
     }
 
     /// The flags every instance of `kind` gets, before the scenario's own.
@@ -464,7 +524,7 @@ impl TestCluster {
         if let Some(data_dir) = data_dir {
             flag("--data-dir", &data_dir.to_string_lossy());
         }
-        if matches!(kind, Service::Intake | Service::Workflow) {
+        if matches!(kind, Service::Intake | Service::Workflow | Service::Notify) {
             flag("--tokens", &self.tokens.to_string_lossy());
         }
         if let Some(config) = config {
@@ -476,6 +536,7 @@ impl TestCluster {
     /// Starts an instance without waiting for it.
     fn launch(&mut self, kind: Service, spec: ServiceSpec) -> &mut RunningService {
         let name = spec.name.unwrap_or_else(|| kind.name().to_owned());
+        let fixed_listen = spec.listen.is_some();
         let address = (kind != Service::Notify).then(|| {
             spec.listen
                 .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
@@ -493,6 +554,11 @@ impl TestCluster {
                 .config
                 .clone()
                 .filter(|_| !matches!(kind, Service::Webhook | Service::Console)),
+        };
+        let config = if kind == Service::Workflow {
+            Some(self.classifier_off_unless_named(&name, config.as_deref()))
+        } else {
+            config
         };
         let mut args = self.base_args(
             kind,
@@ -527,6 +593,7 @@ impl TestCluster {
             metrics,
             data_dir,
             wait: spec.wait,
+            fixed_listen,
         });
         self.services.last_mut().expect("just pushed")
     }
@@ -535,9 +602,20 @@ impl TestCluster {
     pub fn spawn(&mut self, kind: Service, spec: ServiceSpec) -> &mut RunningService {
         let service = self.launch(kind, spec);
         if service.wait {
-            service.wait_ready();
+            service.wait_first_start();
+            service.wait = false;
         }
         service
+    }
+
+    /// Waits for the first start of every instance launched to wait and not yet waited for.
+    fn wait_first_starts(&mut self) {
+        for service in &mut self.services {
+            if service.wait {
+                service.wait_first_start();
+                service.wait = false;
+            }
+        }
     }
 
     /// The instance called `name`.

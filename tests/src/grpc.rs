@@ -234,18 +234,9 @@ where
 
 /// The text of `GET /metrics` at `address` (empty when nothing answers).
 pub fn metrics_text(address: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
-        return String::new();
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let request = format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return String::new();
-    }
-    let mut text = String::new();
-    let _ = stream.read_to_string(&mut text);
-    text
+    crate::http::exchange(address, "GET", "/metrics", &[], b"")
+        .map(|answer| answer.body)
+        .unwrap_or_default()
 }
 
 /// The value of the metric line at `address` that starts with `line_start`, e.g.

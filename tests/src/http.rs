@@ -1,9 +1,11 @@
-//! A small HTTP/1.1 client for the console's pages, for tests and benchmarks that ask the
-//! console without a browser: one request per connection, the answer's status, headers and
-//! body, signing in through the console's own form, and the links and rows of a queue page.
+//! A small HTTP/1.1 client for tests and benchmarks that ask an HTTP service (the console's
+//! pages, the webhook) without a browser: one request per connection, the answer's status,
+//! headers and body (chunked bodies joined), signing in through the console's own form, and
+//! the links and rows of a queue page.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 /// The console's cookie of the sign-in form's anti-forgery token.
 const LOGIN_CSRF_COOKIE: &str = "cloop_login_csrf";
@@ -19,12 +21,18 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The first value of header `name` (lower case).
+    /// The first value of header `name` (in any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(key, _)| key == name)
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The body parsed as JSON; panics with the answer when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
     }
 
     /// The `app;dur=` of `Server-Timing`, in milliseconds.
@@ -70,42 +78,97 @@ impl Answer {
 }
 
 /// Sends one request to `address` (`host:port`) on a connection of its own; `cookie` and a
-/// form `body` (for POST) when not empty.
+/// form `body` (for POST) when not empty. Panics when the service does not answer.
 pub fn request(address: &str, method: &str, path: &str, cookie: &str, body: &str) -> Answer {
-    let mut stream =
-        TcpStream::connect(address).unwrap_or_else(|error| panic!("connect {address}: {error}"));
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    let mut headers = Vec::new();
     if !cookie.is_empty() {
-        text.push_str(&format!("Cookie: {cookie}\r\n"));
+        headers.push(("Cookie".to_owned(), cookie.to_owned()));
     }
     if method == "POST" {
-        text.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
+        headers.push((
+            "Content-Type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
         ));
     }
-    text.push_str("\r\n");
-    text.push_str(body);
-    stream.write_all(text.as_bytes()).expect("send the request");
+    exchange(address, method, path, &headers, body.as_bytes())
+        .unwrap_or_else(|error| panic!("{method} {path} at {address}: {error}"))
+}
+
+/// Sends one request to `address` with `headers` and `body` (with its `Content-Length`, but
+/// for a GET without a body) on a connection of its own (`Connection: close`, 30 s to write and to read);
+/// why not, when the connection fails or no complete answer head comes back. A server that
+/// answers before it has read the whole body (413) is read all the same.
+pub fn exchange(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<Answer, String> {
+    let mut stream = TcpStream::connect(address).map_err(|error| format!("connect: {error}"))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if method != "GET" || !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    let _ = stream.write_all(&bytes);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the answer");
+    if let Err(error) = stream.read_to_end(&mut raw) {
+        if raw.is_empty() {
+            return Err(format!("read: {error}"));
+        }
+    }
     let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let Some((head, rest)) = raw.split_once("\r\n\r\n") else {
+        return Err(format!("no complete answer: {raw:?}"));
+    };
     let mut lines = head.lines();
     let status = lines
         .next()
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(key, value)| (key.trim().to_lowercase(), value.trim().to_owned()))
         .collect();
-    Answer {
+    let chunked = headers
+        .iter()
+        .any(|(key, value)| key == "transfer-encoding" && value.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Ok(Answer {
         status,
         headers,
-        body: body.to_owned(),
+        body,
+    })
+}
+
+/// The body of a chunked answer, its chunks joined.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
     }
+    body
 }
 
 /// Signs in on the console at `address` with `token` through its form; returns the session

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod grpc;
 pub mod http;
 mod nats_cluster;
+pub mod ports;
 mod staff;
 pub mod tls_postgres;
 
@@ -21,10 +22,11 @@ pub use grpc::{
     web_submission, Principal, START_TIMEOUT,
 };
 pub use nats_cluster::{identity_passwords, NatsCluster};
+pub use ports::free_port;
 pub use staff::{fetch_history, fetch_ticket, get_ticket, history, wait_for_ticket, Staff};
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use ports::{log_length, start_retrying, wait_child_listening, StartFailure};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -37,15 +39,6 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
-}
-
-/// A TCP port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The directory that holds the binaries of the current build profile
@@ -195,7 +188,12 @@ impl NatsServer {
             envs: envs.to_vec(),
             version,
         };
-        server.start_again();
+        start_retrying("nats-server", |attempt| {
+            if attempt > 1 {
+                server.port = free_port();
+            }
+            server.try_start()
+        });
         server
     }
 
@@ -224,10 +222,21 @@ impl NatsServer {
     }
 
     /// Starts the server (again) on the same port with the same store, and waits until it
-    /// accepts connections.
+    /// accepts connections (trying again a few times while the port is in use).
     pub fn start_again(&mut self) {
+        start_retrying("nats-server", |attempt| {
+            if attempt > 1 {
+                std::thread::sleep(ports::SAME_ADDRESS_PAUSE);
+            }
+            self.try_start()
+        });
+    }
+
+    /// Starts the server on its port and waits until it accepts connections.
+    fn try_start(&mut self) -> Result<(), StartFailure> {
         assert!(self.child.is_none(), "nats-server is already running");
         let log = self.store.path().join("nats-server.log");
+        let log_from = log_length(&log);
         let mut command = Command::new(nats_server_binary());
         command.envs(self.envs.iter().cloned()).args([
             "-a",
@@ -239,12 +248,18 @@ impl NatsServer {
         if !self.extra_args.iter().any(|arg| arg == "-c") {
             command.args(["-sd", &self.store.path().join("js").to_string_lossy()]);
         }
+        // Standard error goes to the same log (appended), where a start's failure is read.
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open the nats-server log");
         command
             .args(["-l", &log.to_string_lossy()])
             .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(stderr);
         let mut child = command.spawn().unwrap_or_else(|error| {
             panic!(
                 "start {}: {error} (run `make tools`)",
@@ -252,19 +267,21 @@ impl NatsServer {
             )
         });
         let address = self.address();
-        let ready = wait_until(Duration::from_secs(20), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr);
-                }
-                let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-                panic!("nats-server exited with {status}: {stderr}\n{log_text}");
+        let started = wait_child_listening(
+            "nats-server",
+            &mut child,
+            &address,
+            Duration::from_secs(20),
+            (&log, log_from),
+        );
+        match started {
+            Ok(()) => self.child = Some(child),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
             }
-            TcpStream::connect(&address).is_ok()
-        });
-        assert!(ready, "nats-server did not listen on {address} within 20 s");
-        self.child = Some(child);
+        }
+        started
     }
 
     /// Stops the server gracefully (SIGTERM) and waits for it to exit.
@@ -422,6 +439,8 @@ pub struct ServiceProcess {
     envs: Vec<(String, String)>,
     child: Option<Child>,
     log_path: PathBuf,
+    /// Where the output of the latest start begins in the log.
+    log_from: u64,
     /// The database of a workflow on a PostgreSQL run; dropped after the process is killed.
     database: Option<Arc<PgDatabase>>,
 }
@@ -452,6 +471,7 @@ impl ServiceProcess {
             envs: envs.to_vec(),
             child: None,
             log_path: log_path.into(),
+            log_from: 0,
             database,
         };
         process.start_again();
@@ -487,6 +507,7 @@ impl ServiceProcess {
             .append(true)
             .open(&self.log_path)
             .expect("open service log");
+        self.log_from = log_length(&self.log_path);
         let child = Command::new(&self.binary)
             .args(&self.args)
             .envs(
@@ -503,26 +524,47 @@ impl ServiceProcess {
     }
 
     /// Waits until the process accepts TCP connections at `address`; panics with its log
-    /// when it exits or does not get there within `timeout`.
+    /// when it exits or does not get there within `timeout`. When it could not bind because an
+    /// address was in use, it is started again with the same arguments (a few times, after a
+    /// pause): a restart keeps its addresses.
     pub fn wait_listening(&mut self, address: &str, timeout: Duration) {
-        let mut exited = None;
-        let child = self.child.as_mut().expect("process is running");
-        let ready = wait_until(timeout, || {
-            if let Ok(Some(status)) = child.try_wait() {
-                exited = Some(status);
-                return true;
+        start_retrying(&self.name.clone(), |attempt| {
+            if attempt > 1 {
+                std::thread::sleep(ports::SAME_ADDRESS_PAUSE);
+                self.start_again();
             }
-            TcpStream::connect(address).is_ok()
+            self.try_listening(address, timeout)
         });
-        if let Some(status) = exited {
-            panic!("{} exited with {status}:\n{}", self.name, self.log());
-        }
-        assert!(
-            ready,
-            "{} did not listen on {address} in {timeout:?}:\n{}",
-            self.name,
-            self.log()
+    }
+
+    /// Waits until the process accepts TCP connections at `address`; on failure the process
+    /// is gone (reaped, or killed when it stayed up without listening) and the failure
+    /// carries what it wrote since it was started.
+    pub fn try_listening(&mut self, address: &str, timeout: Duration) -> Result<(), StartFailure> {
+        let child = self.child.as_mut().expect("process is running");
+        let started = wait_child_listening(
+            &self.name,
+            child,
+            address,
+            timeout,
+            (&self.log_path, self.log_from),
         );
+        if started.is_err() {
+            self.kill();
+        }
+        started
+    }
+
+    /// Replaces the address `from` by `to` wherever an argument or an environment value is
+    /// exactly `from`, for the next start (the harness's fresh ports after a collision).
+    pub fn move_address(&mut self, from: &str, to: &str) {
+        let values = self
+            .args
+            .iter_mut()
+            .chain(self.envs.iter_mut().map(|(_, value)| value));
+        for value in values.filter(|value| value.as_str() == from) {
+            *value = to.to_owned();
+        }
     }
 
     /// Sets an environment variable for the next start, or removes it with `None` (for example

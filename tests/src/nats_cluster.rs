@@ -1,8 +1,10 @@
 //! The three-node JetStream cluster of `deploy/nats/`, on free loopback ports.
 
+use crate::ports::{
+    log_length, start_retrying, wait_child_listening, StartFailure, SAME_ADDRESS_PAUSE,
+    START_ATTEMPTS,
+};
 use crate::{free_port, nats_server_binary, wait_until, workspace_root};
-use std::io::Read;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -83,6 +85,8 @@ struct ClusterNode {
     client_port: u16,
     monitor_port: u16,
     child: Option<Child>,
+    /// Where the output of the latest start begins in the log.
+    log_from: u64,
 }
 
 /// A three-node JetStream cluster started from the committed configuration files
@@ -102,22 +106,22 @@ impl NatsCluster {
     /// Starts `size` nodes (1 to 3: the committed files) and waits until every node sees the
     /// same JetStream meta leader, i.e. the cluster accepts streams. A free port can be taken
     /// by another test between choosing it and the node binding it: then the cluster is
-    /// started again on new ports (at most five times).
+    /// started again on new ports (see [`crate::ports`]).
     pub fn start(size: usize) -> Self {
         let mut attempt = 1;
         loop {
             match Self::start_once(size) {
                 Ok(cluster) => return cluster,
-                Err(message) if message.contains("address already in use") && attempt < 5 => {
+                Err(failure) if failure.address_in_use && attempt < START_ATTEMPTS => {
                     eprintln!("NATS cluster: a chosen port was taken meanwhile, new ports");
                     attempt += 1;
                 }
-                Err(message) => panic!("{message}"),
+                Err(failure) => panic!("{failure}"),
             }
         }
     }
 
-    fn start_once(size: usize) -> Result<Self, String> {
+    fn start_once(size: usize) -> Result<Self, StartFailure> {
         assert!((1..=3).contains(&size), "deploy/nats has three node files");
         let dir = tempfile::Builder::new()
             .prefix("cloop-nats-cluster-")
@@ -189,6 +193,7 @@ impl NatsCluster {
                 client_port: port_of(&file.client),
                 monitor_port: port_of(&file.monitor),
                 child: None,
+                log_from: 0,
             });
         }
         // Every password the files name, and each node's route with the route password.
@@ -227,6 +232,7 @@ impl NatsCluster {
     fn spawn(&mut self, index: usize) {
         let node = &mut self.nodes[index];
         assert!(node.child.is_none(), "{} is already running", node.name);
+        node.log_from = log_length(&node.log);
         let child = Command::new(nats_server_binary())
             .envs(self.env.iter().cloned())
             .args(["-c", &node.config.to_string_lossy()])
@@ -244,34 +250,36 @@ impl NatsCluster {
         node.child = Some(child);
     }
 
+    /// Waits until node `index`, started again on its ports, takes clients; while its port
+    /// is in use it is started again after a pause (see [`crate::ports`]).
     fn wait_listening(&mut self, index: usize) {
-        if let Err(message) = self.listening(index) {
-            panic!("{message}");
-        }
+        let name = self.nodes[index].name.clone();
+        start_retrying(&name, |attempt| {
+            if attempt > 1 {
+                std::thread::sleep(SAME_ADDRESS_PAUSE);
+                self.spawn(index);
+            }
+            self.listening(index)
+        });
     }
 
     /// Waits until node `index` takes clients; why not, with its log, when it exits first or
-    /// does not within 30 s.
-    fn listening(&mut self, index: usize) -> Result<(), String> {
+    /// does not within 30 s (the node is gone then).
+    fn listening(&mut self, index: usize) -> Result<(), StartFailure> {
         let address = format!("127.0.0.1:{}", self.nodes[index].client_port);
         let node = &mut self.nodes[index];
         let child = node.child.as_mut().expect("node is running");
-        let mut exited = None;
-        let ready = wait_until(Duration::from_secs(30), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                exited = Some(status);
-                return true;
-            }
-            TcpStream::connect(&address).is_ok()
-        });
-        let log = std::fs::read_to_string(&node.log).unwrap_or_default();
-        if let Some(status) = exited {
-            return Err(format!("{} exited with {status}:\n{log}", node.name));
+        let started = wait_child_listening(
+            &node.name,
+            child,
+            &address,
+            Duration::from_secs(30),
+            (&node.log, node.log_from),
+        );
+        if started.is_err() {
+            self.kill(index);
         }
-        if !ready {
-            return Err(format!("{} did not listen on {address}:\n{log}", node.name));
-        }
-        Ok(())
+        started
     }
 
     /// The number of nodes (running or not).
@@ -309,14 +317,8 @@ impl NatsCluster {
     /// The body of `GET <path>` on node `index`'s monitoring port, parsed as JSON.
     pub fn monitor(&self, index: usize, path: &str) -> Option<serde_json::Value> {
         let address = format!("127.0.0.1:{}", self.nodes[index].monitor_port);
-        let mut stream = TcpStream::connect(&address).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
-        std::io::Write::write_all(&mut stream, request.as_bytes()).ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        let (_, body) = text.split_once("\r\n\r\n")?;
-        serde_json::from_str(body).ok()
+        let answer = crate::http::exchange(&address, "GET", path, &[], b"").ok()?;
+        serde_json::from_str(&answer.body).ok()
     }
 
     /// The JetStream meta leader as node `index` sees it.

@@ -37,6 +37,7 @@ ticket_replies!(
     RecordReviewResponse
 );
 ticket_replies!(ArchiveResponse, GetTicketResponse);
+ticket_replies!(EvaluateSuggestionResponse, MarkDeliveredResponse);
 
 fn ticket<R: TicketReply>(answer: Result<Response<R>, Status>) -> Result<v1::Ticket, Status> {
     answer.map(|response| response.into_inner().into_ticket().expect("ticket"))
@@ -298,6 +299,42 @@ impl Staff {
             ..Default::default()
         });
         ticket(self.client.propose_solution(request).await)
+    }
+
+    /// `EvaluateSuggestion` with the three figures (each 1 to 5) and a note.
+    pub async fn evaluate(
+        &mut self,
+        ticket_id: &str,
+        (feasibility, cost, benefit): (u32, u32, u32),
+        note: &str,
+    ) -> Result<v1::Ticket, Status> {
+        let request = self.authorized(v1::EvaluateSuggestionRequest {
+            ticket_id: ticket_id.to_owned(),
+            command_id: Self::command_id(ticket_id),
+            feasibility,
+            cost,
+            benefit,
+            note: note.into(),
+            ..Default::default()
+        });
+        ticket(self.client.evaluate_suggestion(request).await)
+    }
+
+    /// `MarkDelivered` on `delivered_on` ("YYYY-MM-DD") with a note.
+    pub async fn deliver(
+        &mut self,
+        ticket_id: &str,
+        delivered_on: &str,
+        note: &str,
+    ) -> Result<v1::Ticket, Status> {
+        let request = self.authorized(v1::MarkDeliveredRequest {
+            ticket_id: ticket_id.to_owned(),
+            command_id: Self::command_id(ticket_id),
+            delivered_on: delivered_on.into(),
+            note: note.into(),
+            ..Default::default()
+        });
+        ticket(self.client.mark_delivered(request).await)
     }
 
     /// `ProposeSolution` of `outcome` without a reason.

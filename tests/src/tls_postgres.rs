@@ -1,11 +1,13 @@
 //! A PostgreSQL server of a test's own with TLS on (`ssl=on`, the [`TestPki`] server
-//! certificate for localhost and 127.0.0.1), on a free port in a temporary folder, stopped
-//! when dropped. `hostssl` only: a connection without TLS is refused, so a test that connects
-//! shows that TLS was used. Run as the `postgres` user when the test runs as root (initdb
-//! refuses root). The binaries are found in `CLOOP_PG_BIN` or `/usr/lib/postgresql/*/bin`.
+//! certificate for localhost and 127.0.0.1), on a free port in a temporary folder (a fresh
+//! one when the port is taken before it binds it), stopped when dropped. `hostssl` only: a
+//! connection without TLS is refused, so a test that connects shows that TLS was used. Run as
+//! the `postgres` user when the test runs as root (initdb refuses root). The binaries are
+//! found in `CLOOP_PG_BIN` or `/usr/lib/postgresql/*/bin`.
 
 use crate::certs::TestPki;
 use crate::free_port;
+use crate::ports::{address_in_use, log_length, log_since, start_retrying, StartFailure};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -68,7 +70,7 @@ impl TlsPostgres {
                 .expect("run chown");
             assert!(status.success(), "chown the temp dir to postgres");
         }
-        let postgres = Self {
+        let mut postgres = Self {
             pki,
             port: free_port(),
             bin,
@@ -103,18 +105,30 @@ impl TlsPostgres {
         )
         .expect("write pg_hba.conf");
         postgres.own(&hba);
+        start_retrying("postgres", |attempt| {
+            if attempt > 1 {
+                postgres.port = free_port();
+            }
+            postgres.try_start()
+        });
+        postgres
+    }
+
+    /// Starts the server on its port (`pg_ctl start`, waiting until it takes connections).
+    fn try_start(&self) -> Result<(), StartFailure> {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=server.pem \
              -c ssl_key_file=server-key.pem -c fsync=off",
-            postgres.port,
-            postgres.data.display()
+            self.port,
+            self.data.display()
         );
-        let log = postgres.dir.path().join("postgres.log");
-        postgres.run(
+        let log = self.log();
+        let log_from = log_length(&log);
+        self.try_run(
             "pg_ctl",
             &[
                 "-D",
-                &postgres.data.to_string_lossy(),
+                &self.data.to_string_lossy(),
                 "-o",
                 &options,
                 "-l",
@@ -124,8 +138,19 @@ impl TlsPostgres {
                 "60",
                 "start",
             ],
-        );
-        postgres
+        )
+        .map_err(|message| {
+            let output = log_since(&log, log_from);
+            StartFailure {
+                address_in_use: address_in_use(&output),
+                message: format!("{message}\n{output}"),
+            }
+        })
+    }
+
+    /// The server's log.
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("postgres.log")
     }
 
     fn own(&self, path: &Path) {
@@ -142,6 +167,17 @@ impl TlsPostgres {
     }
 
     fn run(&self, program: &str, args: &[&str]) {
+        if let Err(message) = self.try_run(program, args) {
+            panic!(
+                "{message}\n{}",
+                std::fs::read_to_string(self.log()).unwrap_or_default()
+            );
+        }
+    }
+
+    /// Runs a PostgreSQL tool (as `postgres` when the test runs as root); what it printed
+    /// when it fails.
+    fn try_run(&self, program: &str, args: &[&str]) -> Result<(), String> {
         let binary = self.bin.join(program);
         let mut command = if self.as_postgres {
             let mut command = Command::new("runuser");
@@ -151,13 +187,14 @@ impl TlsPostgres {
             Command::new(&binary)
         };
         let output = command.args(args).output().expect("run a PostgreSQL tool");
-        assert!(
-            output.status.success(),
-            "{program} {args:?} failed: {}{}\n{}",
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{program} {args:?} failed: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr),
-            std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
-        );
+        ))
     }
 
     /// A connection URL to database `postgres` on `host` (`localhost` or `127.0.0.1`) with the

@@ -152,6 +152,7 @@ fn classification_of(ticket: &Ticket) -> Option<Classification> {
         confidence: ticket.confidence.unwrap_or(1.0),
         confident: true,
         complex: ticket.complex,
+        terms: ticket.terms.clone(),
     })
 }
 

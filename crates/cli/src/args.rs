@@ -5,6 +5,11 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod report;
+mod suggestion;
+pub use report::*;
+pub use suggestion::*;
+
 /// cloop: the command line of closedloop.
 #[derive(Debug, Parser)]
 #[command(
@@ -162,6 +167,8 @@ pub enum Command {
     /// Sets the ticket's kind, content type, priority and scope (and keywords): with the
     /// routing rules they decide the department, and kind and priority pick the SLA row.
     /// Needed when the rules left the ticket in step classify; also corrects a classification.
+    /// `--accept` confirms the trained classifier's suggestion instead (`cloop tickets show`
+    /// prints it): its kind, content type, priority and department, in one command.
     Classify(ClassifyArgs),
     /// Dispatch or transfer a ticket to a department (Tickets.Dispatch).
     Dispatch(DispatchArgs),
@@ -169,8 +176,13 @@ pub enum Command {
     Ack(AckArgs),
     /// Add a note, internal or to the customer (Tickets.AddNote).
     Note(NoteArgs),
+    /// Evaluate a suggestion: feasibility, cost and benefit, each 1 to 5
+    /// (Tickets.EvaluateSuggestion). Needed before a suggestion is adopted or planned.
+    Evaluate(EvaluateArgs),
     /// Propose a solution (Tickets.ProposeSolution).
     Solve(SolveArgs),
+    /// Mark a planned suggestion delivered (Tickets.MarkDelivered).
+    Deliver(DeliverArgs),
     /// Approve or reject a proposed solution (Tickets.ApproveSolution).
     Approve(ApproveArgs),
     /// Record the customer's satisfaction, 1 to 5 (Tickets.RecordReview).
@@ -192,7 +204,12 @@ pub enum Command {
     /// Offline work on an event log file: verify, replay, export, verify-export.
     #[command(subcommand)]
     Log(LogCommand),
-    /// A customer's personal data: erase (Audit.EraseCustomer, admin only).
+    /// The trained classifier, offline: retrain from the corpus and the people's
+    /// corrections in the event log, or score a model on a labelled CSV file.
+    #[command(subcommand)]
+    Classifier(ClassifierCommand),
+    /// A customer: their profile across tickets (Customers.GetCustomer), or erase their
+    /// personal data (Audit.EraseCustomer, admin only).
     #[command(subcommand)]
     Customer(CustomerCommand),
     /// Tokens for the tokens file.
@@ -238,6 +255,10 @@ pub struct SubmitArgs {
     /// Language of customer notices.
     #[arg(long, ignore_case = true, value_parser = one_of(choices::LANGUAGES))]
     pub language: Option<String>,
+    /// The ticket this message answers: recorded there as the customer's reply (the customer
+    /// must be that ticket's own), never a new ticket.
+    #[arg(long = "reply-to", value_name = "TICKET_ID")]
+    pub reply_to: Option<String>,
     /// An extra attribute, KEY=VALUE; repeat for more.
     #[arg(long = "attr", value_name = "KEY=VALUE")]
     pub attributes: Vec<String>,
@@ -380,19 +401,29 @@ pub struct CommandArgs {
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub common: CommandArgs,
+    /// Confirm the trained classifier's suggestion: classify with its kind, content type and
+    /// priority and dispatch to its department at once (the ticket must be unchanged since it
+    /// was read, unless --expected-version says otherwise).
+    #[arg(long, conflicts_with_all = ["kind", "content_type", "priority", "department"])]
+    pub accept: bool,
     /// What the customer gave: a suggestion, a complaint, a problem report, an inquiry or
     /// praise.
-    #[arg(long, ignore_case = true, value_parser = one_of(choices::KINDS))]
-    pub kind: String,
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::KINDS), required_unless_present = "accept")]
+    pub kind: Option<String>,
     /// What it is about.
-    #[arg(long, ignore_case = true, value_parser = one_of(choices::CONTENT_TYPES))]
-    pub content_type: String,
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::CONTENT_TYPES), required_unless_present = "accept")]
+    pub content_type: Option<String>,
     /// How soon it must be handled; with the kind it picks the SLA row (docs/workflow.md).
-    #[arg(long, ignore_case = true, value_parser = one_of(choices::PRIORITIES))]
-    pub priority: String,
-    /// Whether it concerns every customer (global) or this one (local).
-    #[arg(long, default_value = "local", ignore_case = true, value_parser = one_of(choices::SCOPES))]
-    pub scope: String,
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::PRIORITIES), required_unless_present = "accept")]
+    pub priority: Option<String>,
+    /// Whether it concerns every customer (global) or this one (local); with --accept, the
+    /// ticket's own scope when left out.
+    #[arg(long, ignore_case = true, value_parser = one_of(choices::SCOPES))]
+    pub scope: Option<String>,
+    /// Dispatch the ticket to this department at once (only while it waits in classify),
+    /// instead of by the routing rules.
+    #[arg(long)]
+    pub department: Option<String>,
     /// A keyword; repeat for more.
     #[arg(long = "keyword")]
     pub keywords: Vec<String>,
@@ -490,54 +521,6 @@ pub struct OptionalReasonArgs {
     pub reason: String,
 }
 
-/// `cloop report ...`.
-#[derive(Debug, Subcommand)]
-pub enum ReportCommand {
-    /// The monthly report (Reports.MonthlyReport), or computed offline from an event log.
-    Monthly(MonthlyArgs),
-    /// Adopted suggestions for public display (Reports.AdoptedSuggestions).
-    Adopted {
-        /// Adopted at or after (RFC 3339 or YYYY-MM-DD).
-        #[arg(long)]
-        from: String,
-        /// Adopted before (RFC 3339 or YYYY-MM-DD).
-        #[arg(long)]
-        to: String,
-        #[arg(long, default_value_t = 100)]
-        page_size: u32,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct MonthlyArgs {
-    /// The month, YYYY-MM.
-    #[arg(long)]
-    pub month: String,
-    /// Only this department's tickets.
-    #[arg(long)]
-    pub department: Option<String>,
-    /// Also write the report as one self-contained HTML page.
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Also write the report as CSV.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-    /// Recompute the report at this log position (by the service, or offline with --db).
-    #[arg(long)]
-    pub at_position: Option<u64>,
-    /// Compute offline from the workflow's event log file instead of asking the service.
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
-    /// Compute offline from the log's store instead: sqlite:PATH or postgres://... (wins over
-    /// --db; never printed with its password).
-    #[arg(long, value_name = "URL")]
-    pub store: Option<String>,
-    /// Domain configuration for an offline report (the services' --config); built-in
-    /// defaults when left out.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
 /// `cloop audit ...`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -548,6 +531,10 @@ pub enum AuditCommand {
         /// Only this ticket's events.
         #[arg(long)]
         ticket: Option<String>,
+        /// Only the events of this stream, e.g. `report-delivery-2026-02` (a scheduled
+        /// report and its deliveries).
+        #[arg(long, value_name = "STREAM_ID", conflicts_with = "ticket")]
+        stream: Option<String>,
         /// Keep reading new rows as they are recorded.
         #[arg(long)]
         follow: bool,
@@ -597,9 +584,105 @@ pub struct RulesArgs {
     pub as_of: Option<String>,
 }
 
+/// `cloop classifier ...` (offline, on files).
+#[derive(Debug, Subcommand)]
+pub enum ClassifierCommand {
+    /// Train a model on the corpus plus the labels people gave tickets in the event log
+    /// (a manual classification counts most, then a transfer, then automatic values left
+    /// unchanged until the review); evaluate it beside the current model and write it only
+    /// when it is better (or with --force).
+    Train(ClassifierTrainArgs),
+    /// Score a model on a labelled CSV file with the corpus's columns.
+    Evaluate(ClassifierEvaluateArgs),
+}
+
+/// `cloop classifier train`.
+#[derive(Debug, Args)]
+pub struct ClassifierTrainArgs {
+    /// The workflow's event log file to take the people's labels from; the corpus alone
+    /// when neither this nor --store is given.
+    #[arg(long, value_name = "FILE", conflicts_with = "store")]
+    pub db: Option<PathBuf>,
+    /// The log's store instead of --db: sqlite:PATH or postgres://...
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// The model file: read as the current model when it exists, written when the new one
+    /// is better.
+    #[arg(long, value_name = "FILE", default_value = "classifier.bin")]
+    pub out: PathBuf,
+    /// Write the new model even when it is not better than the current one.
+    #[arg(long)]
+    pub force: bool,
+    /// The labelled corpus (CSV, docs/classification.md); the built-in corpus when left out.
+    #[arg(long, value_name = "FILE")]
+    pub corpus: Option<PathBuf>,
+    /// Domain configuration (the services' --config): its departments and keywords; the
+    /// built-in defaults when left out.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `cloop classifier evaluate`.
+#[derive(Debug, Args)]
+pub struct ClassifierEvaluateArgs {
+    /// The labelled CSV file (id, split, language, text, kind, content_type, priority,
+    /// department, product, channel); every row is scored, whatever its split.
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// The model file; the built-in model when left out.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Domain configuration (the services' --config); the built-in defaults when left out.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 /// `cloop customer ...`.
 #[derive(Debug, Subcommand)]
 pub enum CustomerCommand {
+    /// A customer's profile: every ticket of theirs you may see, across channels, their
+    /// satisfaction and automatic tags (Customers.GetCustomer). Name exactly one contact.
+    #[command(group(clap::ArgGroup::new("contact").required(true).multiple(false)))]
+    Show {
+        /// Their phone number, in any form a submission takes.
+        #[arg(long, group = "contact")]
+        phone: Option<String>,
+        /// Their e-mail address.
+        #[arg(long, group = "contact")]
+        email: Option<String>,
+        /// Their WeChat openid.
+        #[arg(long, value_name = "OPENID", group = "contact")]
+        wechat_openid: Option<String>,
+        /// The channel's customer id.
+        #[arg(long, value_name = "ID", group = "contact")]
+        customer_id: Option<String>,
+        /// The customer of this ticket (found by every contact on it).
+        #[arg(long, value_name = "ID", group = "contact")]
+        ticket: Option<String>,
+    },
+    /// Put a staff tag on a customer, or take it off with --remove; the tag "vip" marks a
+    /// VIP (Customers.TagCustomer, service and admin). Name exactly one contact.
+    #[command(group(clap::ArgGroup::new("contact").required(true).multiple(false)))]
+    Tag {
+        /// The tag: lowercase letters, digits, '_' and '-', starting with a letter.
+        tag: String,
+        /// Take the tag off.
+        #[arg(long)]
+        remove: bool,
+        #[arg(long, group = "contact")]
+        phone: Option<String>,
+        #[arg(long, group = "contact")]
+        email: Option<String>,
+        #[arg(long, value_name = "OPENID", group = "contact")]
+        wechat_openid: Option<String>,
+        #[arg(long, value_name = "ID", group = "contact")]
+        customer_id: Option<String>,
+        #[arg(long, value_name = "ID", group = "contact")]
+        ticket: Option<String>,
+        /// Idempotency key; a fresh one is generated when left out.
+        #[arg(long)]
+        command_id: Option<String>,
+    },
     /// Erase a customer's personal data: their keys are destroyed and every ticket of
     /// theirs records `customer_erased` (Audit.EraseCustomer, admin only).
     Erase {

@@ -300,6 +300,7 @@ fn history() -> Vec<v1::LogEvent> {
                 at: received_at,
                 cannot_be_told: false,
                 language: None,
+                terms: Vec::new(),
             })),
             system.clone(),
         ),
@@ -317,6 +318,9 @@ fn history() -> Vec<v1::LogEvent> {
                 policy_version: "v1".into(),
                 deadlines: deadlines.clone(),
                 at: received_at,
+                model_version: None,
+                by_model: false,
+                terms: Vec::new(),
             }),
             system.clone(),
         ),
@@ -385,6 +389,7 @@ fn history() -> Vec<v1::LogEvent> {
                 reason: "webhook answered 500".into(),
                 final_attempt: false,
                 at: received_at + Duration::hours(50) + Duration::seconds(1),
+                recipient: None,
             }),
             notifier.clone(),
         ),
@@ -397,6 +402,7 @@ fn history() -> Vec<v1::LogEvent> {
                 source_event_id: "0195f3a0-0000-7000-8000-000000000008".into(),
                 attempt: 2,
                 at: received_at + Duration::hours(50) + Duration::seconds(3),
+                recipient: None,
             }),
             notifier,
         ),
@@ -484,6 +490,7 @@ fn submit_receipt() {
         notice: "您的反馈已受理，编号 261102-0Q8ZK-N1W4TF。".into(),
         priority: v1::Priority::High as i32,
         cannot_be_told: false,
+        reply: false,
     };
     expect![[r#"
         ticket:     261102-0Q8ZK-N1W4TF
@@ -703,6 +710,7 @@ fn monthly_report_text() {
         technical              1                 45 min              45 min           100.0%   100.0%          5.00
 
         adopted suggestions: 0 (0 customers told) · archived 1 · closed loop 100.0%
+        0 evaluated; adopted or planned by score band: high 0/0, medium 0/0, low 0/0
     "#]].assert_eq(&text);
 }
 

@@ -26,17 +26,21 @@ pub enum Action {
     Escalate,
     Link,
     Claim,
+    Evaluate,
+    Deliver,
 }
 
 impl Action {
     /// In the order of the page.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::Claim,
         Action::Acknowledge,
         Action::Note,
         Action::Classify,
         Action::Dispatch,
+        Action::Evaluate,
         Action::Propose,
+        Action::Deliver,
         Action::Approve,
         Action::Pause,
         Action::Resume,
@@ -62,6 +66,8 @@ impl Action {
             Action::Escalate => "escalate",
             Action::Link => "link",
             Action::Claim => "claim",
+            Action::Evaluate => "evaluate",
+            Action::Deliver => "deliver",
         }
     }
 
@@ -84,6 +90,8 @@ impl Action {
             Action::Escalate => "action.escalate",
             Action::Link => "action.link",
             Action::Claim => "action.claim",
+            Action::Evaluate => "action.evaluate",
+            Action::Deliver => "action.deliver",
         }
     }
 
@@ -95,13 +103,35 @@ impl Action {
             Role::Admin => true,
             Role::Service => matches!(
                 self,
-                Classify | Dispatch | Note | Review | Archive | Escalate | Pause | Resume | Link
+                Classify
+                    | Dispatch
+                    | Note
+                    | Review
+                    | Archive
+                    | Escalate
+                    | Pause
+                    | Resume
+                    | Link
+                    | Evaluate
+                    | Deliver
             ),
             Role::Head => matches!(
                 self,
-                Acknowledge | Note | Propose | Pause | Resume | Claim | Approve | Dispatch
+                Acknowledge
+                    | Note
+                    | Propose
+                    | Pause
+                    | Resume
+                    | Claim
+                    | Approve
+                    | Dispatch
+                    | Evaluate
+                    | Deliver
             ),
-            Role::Agent => matches!(self, Acknowledge | Note | Propose | Pause | Resume | Claim),
+            Role::Agent => matches!(
+                self,
+                Acknowledge | Note | Propose | Pause | Resume | Claim | Evaluate | Deliver
+            ),
             Role::Manager | Role::Auditor | Role::Adapter | Role::System => false,
         }
     }
@@ -147,6 +177,17 @@ pub fn list(form: &HashMap<String, String>, name: &str) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A whole number of an evaluation (the workflow checks that it is 1 to 5).
+fn figure(form: &HashMap<String, String>, name: &str) -> Result<u32, (String, String)> {
+    let typed = text(form, name);
+    typed.parse::<u32>().map_err(|_| {
+        (
+            name.to_owned(),
+            format!("{name}: {typed:?} is not a whole number from 1 to 5"),
+        )
+    })
 }
 
 /// A vocabulary value of the form; empty is `UNSPECIFIED` (0).
@@ -242,6 +283,7 @@ async fn call(
                 keywords: list(form, "keywords"),
                 complex: text(form, "complex") == "1",
                 reason: text(form, "reason"),
+                department: text(form, "department"),
             };
             client.classify(signed(token, request)?).await.map(drop)
         }
@@ -296,6 +338,34 @@ async fn call(
             )?)
             .await
             .map(drop),
+        Action::Evaluate => {
+            let request = v1::EvaluateSuggestionRequest {
+                ticket_id,
+                command_id,
+                expected_version,
+                feasibility: figure(form, "feasibility")?,
+                cost: figure(form, "cost")?,
+                benefit: figure(form, "benefit")?,
+                note: text(form, "note"),
+            };
+            client
+                .evaluate_suggestion(signed(token, request)?)
+                .await
+                .map(drop)
+        }
+        Action::Deliver => {
+            let request = v1::MarkDeliveredRequest {
+                ticket_id,
+                command_id,
+                expected_version,
+                delivered_on: text(form, "delivered_on"),
+                note: text(form, "note"),
+            };
+            client
+                .mark_delivered(signed(token, request)?)
+                .await
+                .map(drop)
+        }
         Action::Review => {
             let typed = text(form, "satisfaction");
             let satisfaction = typed.parse::<u32>().map_err(|_| {

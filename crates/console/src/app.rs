@@ -1,7 +1,7 @@
 //! The router of the whole console: which handler answers which route.
 
 use crate::routes::{self, Shared};
-use crate::{customer, pages};
+use crate::{customer, pages, people_page};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,10 +21,15 @@ pub fn router(state: Shared) -> Router {
         .route("/tickets/{ticket_id}", get(pages::ticket))
         .route("/tickets/{ticket_id}/{action}", post(pages::act))
         .route("/reports", get(pages::reports))
+        .route("/reports/people", get(people_page::people))
         .route("/audit", get(pages::audit))
         .route(
             "/status",
             get(customer::status_page).post(customer::status_post),
+        )
+        .route(
+            "/rate/{ticket_id}",
+            get(customer::rate_page).post(customer::rate_post),
         )
         .route("/adopted", get(customer::adopted))
         .layer(axum::middleware::map_response(routes::security_headers))

@@ -49,6 +49,11 @@ impl Backend {
         })
     }
 
+    /// The customer profiles (`feedback.v1.Customers`).
+    pub fn customers(&self) -> proto::v1::customers_client::CustomersClient<Channel> {
+        proto::v1::customers_client::CustomersClient::new(self.workflow.clone())
+    }
+
     pub fn tickets(&self) -> TicketsClient<Channel> {
         TicketsClient::new(self.workflow.clone())
     }

@@ -1,5 +1,5 @@
 //! The customer pages against a stand-in `SelfService`: one ticket `T1` whose phone ends in
-//! `1234`, in step review.
+//! `1234` and whose rating link's token is `good`, in step review, in English.
 
 use super::*;
 use crate::backend::Backend;
@@ -37,7 +37,19 @@ fn status() -> v1::TicketStatus {
         may_rate: true,
         may_reply: true,
         round: 1,
+        language: v1::Language::En as i32,
         ..Default::default()
+    }
+}
+
+/// The stand-in's check of a request with a link token.
+fn check_proof(ticket_id: &str, digits: &str, token: &str) -> Result<(), tonic::Status> {
+    match token {
+        "" => check(ticket_id, digits),
+        "good" if ticket_id == "T1" => Ok(()),
+        _ => Err(tonic::Status::not_found(format!(
+            "ticket {ticket_id} not found"
+        ))),
     }
 }
 
@@ -63,7 +75,7 @@ impl SelfService for Stand {
         request: tonic::Request<v1::GetStatusRequest>,
     ) -> Result<tonic::Response<v1::GetStatusResponse>, tonic::Status> {
         let request = request.into_inner();
-        check(&request.ticket_id, &request.digits)?;
+        check_proof(&request.ticket_id, &request.digits, &request.link_token)?;
         Ok(tonic::Response::new(v1::GetStatusResponse {
             status: Some(status()),
         }))
@@ -86,7 +98,7 @@ impl SelfService for Stand {
         request: tonic::Request<v1::RateRequest>,
     ) -> Result<tonic::Response<v1::RateResponse>, tonic::Status> {
         let request = request.into_inner();
-        check(&request.ticket_id, &request.digits)?;
+        check_proof(&request.ticket_id, &request.digits, &request.link_token)?;
         if request.satisfaction == 0 {
             return Err(tonic::Status::invalid_argument(
                 "satisfaction: must be 1 to 5",
@@ -109,14 +121,27 @@ impl SelfService for Stand {
         _request: tonic::Request<v1::ListAdoptedRequest>,
     ) -> Result<tonic::Response<v1::ListAdoptedResponse>, tonic::Status> {
         Ok(tonic::Response::new(v1::ListAdoptedResponse {
-            suggestions: vec![v1::AdoptedSuggestion {
-                ticket_id: "T9".into(),
-                customer_display_name: "张**".into(),
-                content: "希望增加夜间配送".into(),
-                solution: "已开通".into(),
-                outcome: v1::Outcome::Adopted as i32,
-                ..Default::default()
-            }],
+            suggestions: vec![
+                v1::AdoptedSuggestion {
+                    ticket_id: "T9".into(),
+                    customer_display_name: "张**".into(),
+                    content: "希望增加夜间配送".into(),
+                    solution: "已开通".into(),
+                    outcome: v1::Outcome::Adopted as i32,
+                    award_winner: true,
+                    award_month: "2026-03".into(),
+                    award_rank: 1,
+                    ..Default::default()
+                },
+                v1::AdoptedSuggestion {
+                    ticket_id: "T10".into(),
+                    customer_display_name: "李**".into(),
+                    content: "门店延长营业时间".into(),
+                    outcome: v1::Outcome::Planned as i32,
+                    delivered_on: "2026-04-02".into(),
+                    ..Default::default()
+                },
+            ],
             next_page_token: String::new(),
         }))
     }
@@ -148,7 +173,11 @@ async fn app() -> (Router, Stand) {
 }
 
 async fn post(app: &Router, cookie: &str, body: &str) -> (StatusCode, String) {
-    let request = Request::post("/status")
+    post_to(app, "/status", cookie, body).await
+}
+
+async fn post_to(app: &Router, path: &str, cookie: &str, body: &str) -> (StatusCode, String) {
+    let request = Request::post(path)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::COOKIE, cookie)
         .header(header::ACCEPT_LANGUAGE, "en")
@@ -348,4 +377,151 @@ async fn the_adopted_list_is_public() {
         "{body}"
     );
     assert!(body.contains("已采纳的建议"));
+    // The award winner and the delivered plan are marked, in Chinese and in English.
+    assert!(body.contains("2026-03 月度最佳建议 第 1 名"), "{body}");
+    assert!(body.contains("已于 2026-04-02 落地"), "{body}");
+    assert_eq!(body.matches("class=\"badge award\"").count(), 1, "{body}");
+    let page = app
+        .oneshot(
+            Request::get("/adopted?lang=en")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answer");
+    let bytes = axum::body::to_bytes(page.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let body = String::from_utf8_lossy(&bytes);
+    assert!(
+        body.contains("Best suggestion of 2026-03, rank 1"),
+        "{body}"
+    );
+    assert!(body.contains("delivered on 2026-04-02"), "{body}");
+}
+
+async fn get(app: &Router, path: &str, accept: &str) -> (StatusCode, String) {
+    let request = Request::get(path)
+        .header(header::ACCEPT_LANGUAGE, accept)
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("answer");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_rating_link_shows_the_ticket_in_its_language_with_the_rating_form_only() {
+    let (app, _) = app().await;
+    let (status, page) = get(&app, "/rate/T1?t=good", "zh-CN").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<html lang=\"en\""),
+        "the ticket's language: {page}"
+    );
+    assert!(page.contains("id=\"status-step\""));
+    assert!(
+        page.contains(
+            "<form method=\"post\" action=\"/rate/T1\" class=\"card narrow\" id=\"form-rate\">"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("name=\"t\" value=\"good\""));
+    assert!(
+        !page.contains("id=\"form-reply\""),
+        "no reply without the digits"
+    );
+    assert!(!page.contains("name=\"digits\""));
+    assert!(
+        page.contains("/lang/zh?back=%2Frate%2FT1%3Ft%3Dgood"),
+        "{page}"
+    );
+    let (_, chosen) = get(&app, "/rate/T1?t=good&lang=zh", "en").await;
+    assert!(
+        chosen.contains("<html lang=\"zh-CN\""),
+        "the visitor's choice wins"
+    );
+
+    let (bad, bad_page) = get(&app, "/rate/T1?t=forged", "en").await;
+    let (none, none_page) = get(&app, "/rate/T1", "en").await;
+    let (wrong, wrong_page) = post(
+        &app,
+        &cookie(),
+        &format!("ticket=T1&digits=9999&csrf_token={CSRF}"),
+    )
+    .await;
+    assert_eq!(
+        (bad, none, wrong),
+        (
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND
+        )
+    );
+    // The same page as wrong digits (apart from the fresh anti-forgery token).
+    let token = |page: &str| {
+        page.split("name=\"csrf_token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        bad_page.replace(&token(&bad_page), "X"),
+        wrong_page.replace(CSRF, "X")
+    );
+    assert_eq!(
+        none_page.replace(&token(&none_page), "X"),
+        wrong_page.replace(CSRF, "X")
+    );
+    assert!(!bad_page.contains("status-step") && !bad_page.contains("已补发"));
+}
+
+#[tokio::test]
+async fn a_rating_by_link_needs_the_pages_token_and_reaches_the_workflow() {
+    let (app, stand) = app().await;
+    let (forged, _) = post_to(
+        &app,
+        "/rate/T1",
+        &cookie(),
+        "t=good&satisfaction=5&csrf_token=00ff",
+    )
+    .await;
+    assert_eq!(forged, StatusCode::FORBIDDEN);
+    let (bad, page) = post_to(
+        &app,
+        "/rate/T1",
+        &cookie(),
+        &format!("t=forged&satisfaction=5&csrf_token={CSRF}"),
+    )
+    .await;
+    assert_eq!(bad, StatusCode::NOT_FOUND);
+    assert!(page.contains(tr_en("status.nothing")));
+    assert!(stand.ratings.lock().expect("ratings").is_empty());
+    let (status, page) = post_to(
+        &app,
+        "/rate/T1",
+        &cookie(),
+        &format!("t=good&satisfaction=5&comment=great&csrf_token={CSRF}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(tr_en("status.rated")), "{page}");
+    assert!(page.contains("id=\"status-rating\">5 / 5<"), "{page}");
+    assert_eq!(*stand.ratings.lock().expect("ratings"), vec![5]);
+    let (refused, page) = post_to(
+        &app,
+        "/rate/T1",
+        &cookie(),
+        &format!("t=good&csrf_token={CSRF}"),
+    )
+    .await;
+    assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY, "no score chosen");
+    assert!(
+        page.contains("id=\"status-step\""),
+        "the ticket is shown again"
+    );
 }

@@ -20,6 +20,7 @@ pub mod customer;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod people_page;
 pub mod queue;
 pub mod routes;
 pub mod session;

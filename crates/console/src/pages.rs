@@ -142,8 +142,9 @@ async fn ticket_view(
         .ok_or(ConsoleError::NotFound)?;
     let (mut explain_client, mut history_client, mut similar_client) =
         (client.clone(), client.clone(), client);
+    let mut customers = state.backend.customers();
     let id = ticket_id.to_owned();
-    let (explain, history, similar) = tokio::join!(
+    let (explain, history, similar, customer) = tokio::join!(
         explain_client.explain_sla(as_person(
             token,
             v1::ExplainSlaRequest {
@@ -159,8 +160,14 @@ async fn ticket_view(
         similar_client.list_similar(as_person(
             token,
             v1::ListSimilarRequest {
-                ticket_id: id,
+                ticket_id: id.clone(),
                 page_size: 5
+            }
+        )?),
+        customers.get_customer(as_person(
+            token,
+            v1::GetCustomerRequest {
+                key: Some(v1::get_customer_request::Key::TicketId(id)),
             }
         )?),
     );
@@ -179,6 +186,9 @@ async fn ticket_view(
         explain: explain.ok().map(tonic::Response::into_inner),
         history,
         similar,
+        customer: customer
+            .ok()
+            .and_then(|answer| answer.into_inner().customer),
     })
 }
 

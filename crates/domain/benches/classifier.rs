@@ -1,6 +1,7 @@
 //! The classifier's costs: reading the shipped model, classifying one submission (p50, p99,
-//! against the keyword rules on the same texts as the ceiling measured in the same run), and
-//! training on 100,000 labelled rows.
+//! against the keyword rules on the same texts as the ceiling measured in the same run), the
+//! keyword rules with and without term extraction (and the segmentation dictionary's load time
+//! and memory), and training on 100,000 labelled rows.
 //!
 //! The 100,000 rows are the corpus's train split repeated with variation: each copy gets one
 //! of a few openings and closings customers write ("你好，", "急！", "Hi, ", "thanks") and
@@ -37,6 +38,13 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis((user + system) * 10))
 }
 
+/// This process's resident memory in KiB (Linux `/proc/self/status`, `VmRSS`).
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The machine's load average over the last minute.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -56,6 +64,19 @@ fn main() {
         .unwrap_or(100_000);
     let config = DomainConfig::default();
     let rules = Rules::defaults();
+    let mut without_terms_config = DomainConfig::default();
+    without_terms_config.classification.max_terms = 0;
+    let rules_without_terms = Rules::new(without_terms_config).expect("a valid configuration");
+
+    // The segmentation dictionary and IDF table, read once per process.
+    let memory_before = resident_kib();
+    let started = Instant::now();
+    domain::rules::terms::warm_up();
+    let dictionary_load = started.elapsed();
+    let dictionary_memory = resident_kib()
+        .zip(memory_before)
+        .map(|(after, before)| format!("{:.1} MiB", after.saturating_sub(before) as f64 / 1024.0))
+        .unwrap_or_else(|| "unknown".to_owned());
     let rows = corpus::parse(CORPUS, &config).expect("the corpus parses");
     let texts: Vec<&str> = rows.iter().map(|row| row.example.text.as_str()).collect();
 
@@ -67,6 +88,7 @@ fn main() {
     let rounds = 20;
     let mut model_times = Vec::with_capacity(texts.len() * rounds);
     let mut rules_times = Vec::with_capacity(texts.len() * rounds);
+    let mut no_terms_times = Vec::with_capacity(texts.len() * rounds);
     let mut checksum = 0usize;
     for _ in 0..rounds {
         for text in &texts {
@@ -77,6 +99,10 @@ fn main() {
             let started = Instant::now();
             let classification = rules.classifier().classify(text, None);
             rules_times.push(started.elapsed());
+            checksum += classification.keywords.len() + classification.terms.len();
+            let started = Instant::now();
+            let classification = rules_without_terms.classifier().classify(text, None);
+            no_terms_times.push(started.elapsed());
             checksum += classification.keywords.len();
         }
     }
@@ -92,6 +118,7 @@ fn main() {
     fastest.sort_unstable();
     model_times.sort_unstable();
     rules_times.sort_unstable();
+    no_terms_times.sort_unstable();
 
     // Training on many rows.
     let base = corpus::examples(&rows, Split::Train);
@@ -144,10 +171,19 @@ fn main() {
         micros(fastest[fastest.len() - 1])
     );
     println!(
-        "  keyword rules alone:     p50 {:>7.1} us  p99 {:>7.1} us  (ratio of p50s {:.1})",
+        "  rules (with terms):      p50 {:>7.1} us  p99 {:>7.1} us  (ratio of p50s {:.1})",
         micros(percentile(&rules_times, 0.5)),
         micros(percentile(&rules_times, 0.99)),
         micros(percentile(&model_times, 0.5)) / micros(percentile(&rules_times, 0.5))
+    );
+    println!(
+        "  rules without terms:     p50 {:>7.1} us  p99 {:>7.1} us  (max_terms = 0)",
+        micros(percentile(&no_terms_times, 0.5)),
+        micros(percentile(&no_terms_times, 0.99)),
+    );
+    println!(
+        "  segmentation dictionary: {:>9.2} ms to load, {dictionary_memory} resident",
+        dictionary_load.as_secs_f64() * 1e3,
     );
     let bytes = big.to_bytes().len();
     println!(

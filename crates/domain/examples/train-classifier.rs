@@ -16,7 +16,9 @@
 //!
 //! Tuning, never on the held-out split: `--validate` trains on four fifths of the train split
 //! and evaluates on the other fifth (every fifth train row) and writes nothing; `--epochs N`,
-//! `--rate R`, `--l2 L` and `--bits B`, `--balance P` and `--urgent-at P` change the training options from their defaults.
+//! `--rate R`, `--l2 L` and `--bits B`, `--balance P` and `--urgent-at P` change the training
+//! options from their defaults; `--ngrams N` (character n-grams up to N), `--bigrams` /
+//! `--no-bigrams` (pairs of neighbouring words) and `--keyword-copies K` the features.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +73,12 @@ fn run() -> Result<ExitCode, String> {
             "--bits" => options.bucket_bits = number(args.next(), "--bits")?,
             "--balance" => options.class_balance = number(args.next(), "--balance")?,
             "--urgent-at" => options.urgent_at = number(args.next(), "--urgent-at")?,
+            "--ngrams" => options.features.char_ngrams = number(args.next(), "--ngrams")?,
+            "--bigrams" => options.features.word_bigrams = true,
+            "--no-bigrams" => options.features.word_bigrams = false,
+            "--keyword-copies" => {
+                options.features.keyword_copies = number(args.next(), "--keyword-copies")?
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

@@ -3,10 +3,10 @@
 //! | role | may |
 //! | --- | --- |
 //! | adapter | `Submit` (the `Intake` service) |
-//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar`, `Assign`, `RecordNotification` |
-//! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `PauseSla`, `ResumeSla`, `Claim`; on tickets their department leads or helps with: read, `AddNote`, `ListSimilar`; `SetAway` for themself |
+//! | service | read all tickets; `Classify`, `Dispatch`, `AddNote`, `RecordReview`, `Archive`, `Escalate`, `PauseSla`, `ResumeSla`, `LinkToProblem`, `ListSimilar`, `Assign`, `RecordNotification`, `EvaluateSuggestion`, `MarkDelivered`, `TagCustomer`; `Report` and `RecordReportDelivery` (the scheduled reports cloop-notify delivers) |
+//! | agent | on tickets their department leads: read, `Acknowledge`, `AddNote`, `ProposeSolution`, `EvaluateSuggestion`, `MarkDelivered`, `PauseSla`, `ResumeSla`, `Claim`; on tickets their department leads or helps with: read, `AddNote`, `ListSimilar`; `SetAway` for themself |
 //! | head | what an agent may, plus `ApproveSolution`, `Dispatch` (moving a ticket their department leads elsewhere) and `Assign` (to a member of the department); `SetAway` for the department's members |
-//! | manager | read all tickets; `MonthlyReport`, `AdoptedSuggestions` |
+//! | manager | read all tickets; `MonthlyReport`, `Report`, `PeopleReport`, `AdoptedSuggestions` |
 //! | auditor | read all tickets; `ReadEvents`, `VerifyLog`, `GetTicketAt` |
 //! | admin, system | everything |
 //!
@@ -50,6 +50,11 @@ pub enum Action {
     VerifyLog,
     GetTicketAt,
     MonthlyReport,
+    /// `Reports.Report`: the report over a quarter or any range of days.
+    Report,
+    /// `Reports.PeopleReport`: each person's figures. Agents and heads too, the workflow
+    /// restricting them to themself and to their department's people.
+    PeopleReport,
     AdoptedSuggestions,
     /// `Tickets.LinkToProblem`: link a ticket to a parent problem or merge a duplicate.
     LinkToProblem,
@@ -59,6 +64,17 @@ pub enum Action {
     Assign,
     SetAway,
     RecordNotification,
+    /// The customer's own reply (`SelfService.Reply`, or a submission naming the ticket): only
+    /// the services record it, for the customer.
+    Reply,
+    /// `Tickets.EvaluateSuggestion`: the owning department's evaluation of a suggestion.
+    EvaluateSuggestion,
+    /// `Tickets.MarkDelivered`: a planned suggestion was delivered.
+    MarkDelivered,
+    /// `Reports.RecordReportDelivery`: the record of a scheduled report sent to a manager.
+    RecordReportDelivery,
+    /// `Customers.TagCustomer`: staff tags on a customer, VIP included.
+    TagCustomer,
 }
 
 impl Action {
@@ -84,6 +100,8 @@ impl Action {
         Action::VerifyLog,
         Action::GetTicketAt,
         Action::MonthlyReport,
+        Action::Report,
+        Action::PeopleReport,
         Action::AdoptedSuggestions,
         Action::LinkToProblem,
         Action::ListSimilar,
@@ -91,6 +109,11 @@ impl Action {
         Action::Assign,
         Action::SetAway,
         Action::RecordNotification,
+        Action::Reply,
+        Action::EvaluateSuggestion,
+        Action::MarkDelivered,
+        Action::RecordReportDelivery,
+        Action::TagCustomer,
     ];
 
     /// The RPC's name as `api.md` spells it.
@@ -116,6 +139,8 @@ impl Action {
             Action::VerifyLog => "VerifyLog",
             Action::GetTicketAt => "GetTicketAt",
             Action::MonthlyReport => "MonthlyReport",
+            Action::Report => "Report",
+            Action::PeopleReport => "PeopleReport",
             Action::AdoptedSuggestions => "AdoptedSuggestions",
             Action::LinkToProblem => "LinkToProblem",
             Action::ListSimilar => "ListSimilar",
@@ -123,6 +148,11 @@ impl Action {
             Action::Assign => "Assign",
             Action::SetAway => "SetAway",
             Action::RecordNotification => "RecordNotification",
+            Action::Reply => "Reply",
+            Action::EvaluateSuggestion => "EvaluateSuggestion",
+            Action::MarkDelivered => "MarkDelivered",
+            Action::RecordReportDelivery => "RecordReportDelivery",
+            Action::TagCustomer => "TagCustomer",
         }
     }
 
@@ -149,6 +179,8 @@ impl Action {
             Action::VerifyLog => "verify the event log",
             Action::GetTicketAt => "read a ticket as it was",
             Action::MonthlyReport => "read the monthly report",
+            Action::Report => "read the report of a period",
+            Action::PeopleReport => "read the people report",
             Action::AdoptedSuggestions => "read the adopted suggestions",
             Action::LinkToProblem => "link a ticket to a problem",
             Action::ListSimilar => "list similar tickets",
@@ -156,6 +188,11 @@ impl Action {
             Action::Assign => "assign a ticket",
             Action::SetAway => "set people away",
             Action::RecordNotification => "record a notification",
+            Action::Reply => "record a customer's reply",
+            Action::EvaluateSuggestion => "evaluate a suggestion",
+            Action::MarkDelivered => "mark a suggestion delivered",
+            Action::RecordReportDelivery => "record a report's delivery",
+            Action::TagCustomer => "tag a customer",
         }
     }
 
@@ -186,6 +223,10 @@ impl Action {
             Command::Claim { .. } => Some(Action::Claim),
             Command::Assign { .. } => Some(Action::Assign),
             Command::RecordNotification(_) => Some(Action::RecordNotification),
+            Command::RecordReply { .. } => Some(Action::Reply),
+            Command::EvaluateSuggestion { .. } => Some(Action::EvaluateSuggestion),
+            Command::MarkDelivered { .. } => Some(Action::MarkDelivered),
+            Command::TagCustomer { .. } => Some(Action::TagCustomer),
             // The services' own commands, caught above.
             _ => None,
         }
@@ -257,10 +298,19 @@ pub fn authorize(
                         | A::ListSimilar
                         | A::Assign
                         | A::RecordNotification
+                        | A::EvaluateSuggestion
+                        | A::MarkDelivered
+                        | A::Report
+                        | A::RecordReportDelivery
+                        | A::TagCustomer
                 )
         }
         Role::Manager => {
-            action.is_ticket_read() || matches!(action, A::MonthlyReport | A::AdoptedSuggestions)
+            action.is_ticket_read()
+                || matches!(
+                    action,
+                    A::MonthlyReport | A::Report | A::PeopleReport | A::AdoptedSuggestions
+                )
         }
         Role::Auditor => {
             action.is_ticket_read()
@@ -271,15 +321,21 @@ pub fn authorize(
                 A::GetTicket | A::GetHistory | A::AddNote | A::ListSimilar => {
                     Some(DepartmentNeed::Involved)
                 }
+                // Their own figures, or their department's people's: the workflow restricts
+                // the rows (`Reports.PeopleReport`).
+                A::PeopleReport => return department_of(actor, action).map(|_| ()),
                 A::ListTickets | A::WatchTickets => {
                     if ticket.is_none() {
                         return department_of(actor, action).map(|_| ());
                     }
                     Some(DepartmentNeed::Involved)
                 }
-                A::Acknowledge | A::ProposeSolution | A::PauseSla | A::ResumeSla => {
-                    Some(DepartmentNeed::Leads)
-                }
+                A::Acknowledge
+                | A::ProposeSolution
+                | A::PauseSla
+                | A::ResumeSla
+                | A::EvaluateSuggestion
+                | A::MarkDelivered => Some(DepartmentNeed::Leads),
                 A::ApproveSolution | A::Dispatch if actor.role == Role::Head => {
                     Some(DepartmentNeed::Leads)
                 }
@@ -456,6 +512,8 @@ mod tests {
             A::ListSimilar,
             A::Claim,
             A::SetAway,
+            A::EvaluateSuggestion,
+            A::MarkDelivered,
         ];
         let on_helped = [
             A::GetTicket,
@@ -483,12 +541,22 @@ mod tests {
                     A::ListSimilar,
                     A::Assign,
                     A::RecordNotification,
+                    A::EvaluateSuggestion,
+                    A::MarkDelivered,
+                    A::Report,
+                    A::RecordReportDelivery,
+                    A::TagCustomer,
                 ]);
                 allowed
             }
             Role::Manager => {
                 let mut allowed = READS.to_vec();
-                allowed.extend([A::MonthlyReport, A::AdoptedSuggestions]);
+                allowed.extend([
+                    A::MonthlyReport,
+                    A::Report,
+                    A::PeopleReport,
+                    A::AdoptedSuggestions,
+                ]);
                 allowed
             }
             Role::Auditor => {
@@ -496,17 +564,21 @@ mod tests {
                 allowed.extend([A::ReadEvents, A::VerifyLog, A::GetTicketAt]);
                 allowed
             }
-            Role::Agent | Role::Head => match relation {
-                Relation::Leads if role == Role::Head => {
-                    let mut allowed = agent_on_lead.to_vec();
-                    allowed.extend([A::ApproveSolution, A::Dispatch, A::Assign]);
-                    allowed
-                }
-                Relation::Leads => agent_on_lead.to_vec(),
-                Relation::Helps => on_helped.to_vec(),
-                Relation::Other | Relation::Undispatched => Vec::new(),
-                Relation::NoTicket => vec![A::ListTickets, A::WatchTickets],
-            },
+            Role::Agent | Role::Head => {
+                let mut allowed = match relation {
+                    Relation::Leads if role == Role::Head => {
+                        let mut allowed = agent_on_lead.to_vec();
+                        allowed.extend([A::ApproveSolution, A::Dispatch, A::Assign]);
+                        allowed
+                    }
+                    Relation::Leads => agent_on_lead.to_vec(),
+                    Relation::Helps => on_helped.to_vec(),
+                    Relation::Other | Relation::Undispatched => Vec::new(),
+                    Relation::NoTicket => vec![A::ListTickets, A::WatchTickets],
+                };
+                allowed.push(A::PeopleReport);
+                allowed
+            }
         }
     }
 

@@ -130,6 +130,11 @@ pub struct ClassifyCommand {
     pub complex: bool,
     #[serde(default)]
     pub reason: String,
+    /// When the ticket waits in classify: dispatch it to this department at once, instead of
+    /// by the routing rules (confirming the trained classifier's suggestion names its
+    /// department here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 /// How one delivery attempt of a customer notice ended.
@@ -155,6 +160,9 @@ pub struct NotificationRecord {
     /// The attempt, from 1.
     pub attempt: u32,
     pub result: NotificationResult,
+    /// For a staff alert: the principal name, or `department:<id>` for a group robot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 /// Everything a ticket can be asked to do.
@@ -252,6 +260,41 @@ pub enum Command {
     },
     /// Record a delivery attempt of a customer notice (the notifier); allowed in every step.
     RecordNotification(Box<NotificationRecord>),
+    /// The customer's own words on their ticket (a reply through a channel or the status
+    /// page): allowed in every step once the ticket exists, archived included (it is kept in
+    /// the history); resumes a paused SLA clock.
+    RecordReply {
+        text: String,
+        channel: String,
+        #[serde(default)]
+        feedback_id: Option<String>,
+    },
+    /// The owning department evaluates a suggestion in handle: feasibility, cost and
+    /// benefit, each 1 to 5. An adopted or planned outcome needs one.
+    EvaluateSuggestion {
+        feasibility: u8,
+        cost: u8,
+        benefit: u8,
+        #[serde(default)]
+        note: String,
+    },
+    /// A planned suggestion was delivered on `delivered_on` (review or archive).
+    MarkDelivered {
+        delivered_on: chrono::NaiveDate,
+        #[serde(default)]
+        note: String,
+    },
+    /// System: the monthly award for one of the month's best suggestions, as the leader's
+    /// duty decided it (`award::choose_winners`).
+    GrantAward {
+        month: String,
+        rank: u32,
+        score: u8,
+        reward: String,
+    },
+    /// Tag (or untag) the customer of the ticket (`Customers.TagCustomer`); allowed in every
+    /// step, archived included.
+    TagCustomer { tag: String, remove: bool },
 }
 
 impl Command {
@@ -282,6 +325,11 @@ impl Command {
             Command::AutoAssign { .. } => "auto_assign",
             Command::HandBack { .. } => "hand_back",
             Command::RecordNotification(_) => "record_notification",
+            Command::RecordReply { .. } => "record_reply",
+            Command::EvaluateSuggestion { .. } => "evaluate_suggestion",
+            Command::MarkDelivered { .. } => "mark_delivered",
+            Command::GrantAward { .. } => "grant_award",
+            Command::TagCustomer { .. } => "tag_customer",
         }
     }
 
@@ -298,6 +346,7 @@ impl Command {
                 | Command::ResolveFromParent { .. }
                 | Command::AutoAssign { .. }
                 | Command::HandBack { .. }
+                | Command::GrantAward { .. }
         )
     }
 }

@@ -14,6 +14,10 @@ pub enum DomainError {
     /// The command needs a ticket that has not been received yet.
     #[error("ticket {ticket_id} does not exist")]
     NotFound { ticket_id: String },
+    /// No customer profile visible to the caller is known by the contact (or ticket) asked
+    /// for: `key` names the kind of contact, never its value.
+    #[error("no customer is known by that {key}")]
+    CustomerNotFound { key: String },
     /// The ticket already exists and cannot be received again.
     #[error("ticket {ticket_id} already exists")]
     AlreadyExists { ticket_id: String },

@@ -7,8 +7,9 @@
 
 use crate::config::Language;
 use crate::ids::{FeedbackId, TicketId};
-pub use crate::ticket::RewardGranted;
+pub use crate::ticket::{AwardGranted, Delivery, Evaluation, RewardGranted};
 use crate::ticket::{ChildLink, Customer};
+pub use crate::types::Suggestion;
 use crate::types::{
     ContentType, Deadline, Deadlines, Kind, LinkMode, NoticeKind, Outcome, Priority, Scope,
 };
@@ -77,6 +78,11 @@ pub struct Received {
     /// kept (and then not written, so their canonical form and hash stay the same): Chinese.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
+    /// The terms of the content (word segmentation, beyond the configured keywords), so that
+    /// a ticket no rule could place still counts in the reports' top terms. Absent (and not
+    /// written) when none were extracted, as in events written before terms were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
 }
 
 /// The ticket was classified, by the rules or by a person.
@@ -98,6 +104,19 @@ pub struct Classified {
     /// The deadlines recomputed for this classification, from the time of receipt.
     pub deadlines: Deadlines,
     pub at: DateTime<Utc>,
+    /// The trained classifier's version, when its values were used: it decided alone
+    /// (`by_model`), or a person confirmed its suggestion. Absent (and not written, so older
+    /// events keep their bytes and hash) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    /// Whether the trained classifier decided on its own (every field above its `auto`
+    /// threshold). Absent (false) when the rules or a person did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_model: bool,
+    /// The terms of the ticket's text at the time (see `Received::terms`). Absent (and not
+    /// written, so older events keep their bytes and hash) when none were extracted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
 }
 
 /// The ticket went to a lead department (first dispatch or transfer).
@@ -128,6 +147,23 @@ pub struct Acknowledged {
 pub struct NoteAdded {
     pub text: String,
     pub to_customer: bool,
+    pub at: DateTime<Utc>,
+}
+
+pub use crate::ticket::CustomerTagged;
+
+/// The customer wrote again on their ticket: a reply through a channel (a submission naming
+/// the ticket, checked by intake against the ticket's customer) or through the status page.
+/// Never a new ticket; a paused SLA clock runs again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerReplied {
+    pub text: String,
+    /// The channel it came through (`status_page` for the customers' own page).
+    pub channel: String,
+    /// The submission that carried it, for a reply through intake (intake confirms its outbox
+    /// row by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_id: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -312,6 +348,10 @@ pub struct CustomerNotified {
     /// The delivery attempt that succeeded, from 1.
     pub attempt: u32,
     pub at: DateTime<Utc>,
+    /// Who was alerted, for a staff alert: a principal name or `department:<id>` (a
+    /// department's group robot). Absent for customer notices, whose stored form it keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 /// A notice could not be delivered on this attempt. Changes nothing but the version.
@@ -325,6 +365,9 @@ pub struct NotificationFailed {
     #[serde(rename = "final")]
     pub final_attempt: bool,
     pub at: DateTime<Utc>,
+    /// Who was to be alerted, for a staff alert (as in [`CustomerNotified`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 /// Everything that can happen to a ticket.
@@ -359,6 +402,16 @@ pub enum Event {
     Unassigned(Unassigned),
     CustomerNotified(CustomerNotified),
     NotificationFailed(NotificationFailed),
+    CustomerReplied(CustomerReplied),
+    /// The trained classifier suggested a classification the ticket waits on a person for.
+    ClassificationSuggested(Suggestion),
+    /// The owning department evaluated a suggestion (feasibility, cost, benefit).
+    SuggestionEvaluated(Evaluation),
+    /// A planned suggestion was delivered.
+    SuggestionDelivered(Delivery),
+    /// The suggestion is one of its month's best (the monthly award).
+    AwardGranted(AwardGranted),
+    CustomerTagged(CustomerTagged),
 }
 
 /// Every event type name, in declaration order.
@@ -390,6 +443,12 @@ pub const EVENT_TYPES: &[&str] = &[
     "unassigned",
     "customer_notified",
     "notification_failed",
+    "customer_replied",
+    "classification_suggested",
+    "suggestion_evaluated",
+    "suggestion_delivered",
+    "award_granted",
+    "customer_tagged",
 ];
 
 fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
@@ -461,6 +520,12 @@ impl Event {
             Event::Unassigned(_) => "unassigned",
             Event::CustomerNotified(_) => "customer_notified",
             Event::NotificationFailed(_) => "notification_failed",
+            Event::CustomerReplied(_) => "customer_replied",
+            Event::ClassificationSuggested(_) => "classification_suggested",
+            Event::SuggestionEvaluated(_) => "suggestion_evaluated",
+            Event::SuggestionDelivered(_) => "suggestion_delivered",
+            Event::AwardGranted(_) => "award_granted",
+            Event::CustomerTagged(_) => "customer_tagged",
         }
     }
 
@@ -493,6 +558,12 @@ impl Event {
             Event::Unassigned(event) => event.at,
             Event::CustomerNotified(event) => event.at,
             Event::NotificationFailed(event) => event.at,
+            Event::CustomerReplied(event) => event.at,
+            Event::ClassificationSuggested(event) => event.at,
+            Event::SuggestionEvaluated(event) => event.at,
+            Event::SuggestionDelivered(event) => event.at,
+            Event::AwardGranted(event) => event.at,
+            Event::CustomerTagged(event) => event.at,
         }
     }
 
@@ -530,6 +601,12 @@ impl Event {
             Event::Unassigned(event) => to_json(event),
             Event::CustomerNotified(event) => to_json(event),
             Event::NotificationFailed(event) => to_json(event),
+            Event::CustomerReplied(event) => to_json(event),
+            Event::ClassificationSuggested(event) => to_json(event),
+            Event::SuggestionEvaluated(event) => to_json(event),
+            Event::SuggestionDelivered(event) => to_json(event),
+            Event::AwardGranted(event) => to_json(event),
+            Event::CustomerTagged(event) => to_json(event),
         }
     }
 
@@ -569,6 +646,18 @@ impl Event {
             "unassigned" => Event::Unassigned(read_payload(event_type, payload)?),
             "customer_notified" => Event::CustomerNotified(read_payload(event_type, payload)?),
             "notification_failed" => Event::NotificationFailed(read_payload(event_type, payload)?),
+            "customer_replied" => Event::CustomerReplied(read_payload(event_type, payload)?),
+            "customer_tagged" => Event::CustomerTagged(read_payload(event_type, payload)?),
+            "classification_suggested" => {
+                Event::ClassificationSuggested(read_payload(event_type, payload)?)
+            }
+            "suggestion_evaluated" => {
+                Event::SuggestionEvaluated(read_payload(event_type, payload)?)
+            }
+            "suggestion_delivered" => {
+                Event::SuggestionDelivered(read_payload(event_type, payload)?)
+            }
+            "award_granted" => Event::AwardGranted(read_payload(event_type, payload)?),
             other => {
                 return Err(DomainError::invalid(
                     "event_type",

@@ -6,10 +6,12 @@
 
 pub mod aggregate;
 pub mod authorize;
+pub mod award;
 pub mod classifier;
 pub mod command;
 pub mod config;
 pub mod csv;
+pub mod customer;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -11,13 +11,15 @@ use crate::types::Outcome;
 ///
 /// `outcome` is the solution's outcome where the event itself does not carry it (a
 /// `solution_approved` event approves the solution proposed before it); the notifier reads
-/// it from the ticket. An unknown outcome gives the plain solution notice.
+/// it from the ticket. An unknown outcome gives the plain solution notice. A suggestion's
+/// customer is told at adoption (`suggestion_adopted`) or plan (`suggestion_planned`), at
+/// delivery and at the award, each once: the events are recorded once per ticket.
 pub fn notices_for(event: &Event, outcome: Option<Outcome>) -> Vec<NoticeKind> {
     let resolved = |outcome: Option<Outcome>| {
-        let first = if outcome == Some(Outcome::Adopted) {
-            NoticeKind::SuggestionAdopted
-        } else {
-            NoticeKind::Solution
+        let first = match outcome {
+            Some(Outcome::Adopted) => NoticeKind::SuggestionAdopted,
+            Some(Outcome::Planned) => NoticeKind::SuggestionPlanned,
+            _ => NoticeKind::Solution,
         };
         vec![first, NoticeKind::ReviewRequest]
     };
@@ -34,6 +36,8 @@ pub fn notices_for(event: &Event, outcome: Option<Outcome>) -> Vec<NoticeKind> {
         Event::Archived(_) => vec![NoticeKind::Closed],
         // A note for the customer reaches them; a team note stays inside.
         Event::NoteAdded(note) if note.to_customer => vec![NoticeKind::Note],
+        Event::SuggestionDelivered(_) => vec![NoticeKind::SuggestionDelivered],
+        Event::AwardGranted(_) => vec![NoticeKind::SuggestionAwarded],
         _ => Vec::new(),
     }
 }
@@ -47,6 +51,8 @@ pub const NOTIFYING_EVENT_TYPES: &[&str] = &[
     "parent_resolved",
     "archived",
     "note_added",
+    "suggestion_delivered",
+    "award_granted",
 ];
 
 /// Masks a phone number, an e-mail address or another contact for the record: enough to
@@ -153,6 +159,31 @@ mod tests {
             at: at(),
         });
         assert_eq!(notices_for(&to_customer, None), vec![N::Note]);
+        assert_eq!(
+            notices_for(&proposed(Outcome::Planned, false), None),
+            vec![N::SuggestionPlanned, N::ReviewRequest]
+        );
+        assert_eq!(
+            notices_for(&approved, Some(Outcome::Planned)),
+            vec![N::SuggestionPlanned, N::ReviewRequest]
+        );
+        let delivered = Event::SuggestionDelivered(crate::event::Delivery {
+            delivered_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 20).expect("date"),
+            note: String::new(),
+            at: at(),
+        });
+        assert_eq!(notices_for(&delivered, None), vec![N::SuggestionDelivered]);
+        let award = Event::AwardGranted(crate::event::AwardGranted {
+            month: "2026-02".to_owned(),
+            rank: 1,
+            score: 15,
+            reward: "500 points".to_owned(),
+            at: at(),
+        });
+        assert_eq!(notices_for(&award, None), vec![N::SuggestionAwarded]);
+        for event in [delivered, award] {
+            assert!(NOTIFYING_EVENT_TYPES.contains(&event.event_type()));
+        }
     }
 
     #[test]

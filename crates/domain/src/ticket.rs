@@ -5,6 +5,7 @@ use crate::config::Language;
 use crate::ids::{FeedbackId, TicketId};
 use crate::types::{
     ContentType, Deadline, Kind, LinkMode, Outcome, Priority, RewardKind, Scope, SlaState, Step,
+    Suggestion,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,11 +22,90 @@ pub struct RewardGranted {
     pub at: DateTime<Utc>,
 }
 
+/// The owning department's evaluation of a suggestion (event `suggestion_evaluated`): each
+/// figure from 1 to 5, and the score they give ([`Evaluation::score_of`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// How feasible the suggestion is: 5 is easy to do.
+    pub feasibility: u8,
+    /// What it costs: 5 is expensive.
+    pub cost: u8,
+    /// What it brings: 5 is a large benefit.
+    pub benefit: u8,
+    /// `feasibility + benefit + (6 - cost)`, from 3 to 15: higher is better.
+    pub score: u8,
+    #[serde(default)]
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The score bands of the report's adoption rates: `high` from 12, `medium` from 8, `low`
+/// below.
+pub const SCORE_BANDS: &[&str] = &["high", "medium", "low"];
+
+impl Evaluation {
+    /// The score of three figures, each 1 to 5: feasibility and benefit count up, cost counts
+    /// down, so that the best suggestion (5, 1, 5) scores 15 and the worst (1, 5, 1) scores 3.
+    pub fn score_of(feasibility: u8, cost: u8, benefit: u8) -> u8 {
+        feasibility
+            .saturating_add(benefit)
+            .saturating_add(6u8.saturating_sub(cost))
+    }
+
+    /// The band of the score, one of [`SCORE_BANDS`].
+    pub fn band(&self) -> &'static str {
+        match self.score {
+            12.. => "high",
+            8..=11 => "medium",
+            _ => "low",
+        }
+    }
+}
+
+/// A planned suggestion was delivered (event `suggestion_delivered`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The day it was delivered, as the department says it (in the business calendar).
+    pub delivered_on: chrono::NaiveDate,
+    #[serde(default)]
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The month's best-suggestion award (event `award_granted`), decided once by the leader
+/// over the suggestions adopted or planned in `month` (see `award`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwardGranted {
+    /// The month the suggestion was adopted in, `YYYY-MM` in the business calendar.
+    pub month: String,
+    /// 1 for the best suggestion of the month.
+    pub rank: u32,
+    /// The evaluation score it was chosen by.
+    pub score: u8,
+    /// The configured reward (`suggestions.award_reward`).
+    pub reward: String,
+    pub at: DateTime<Utc>,
+}
+
 /// One child of a problem, as the parent's state keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildLink {
     pub child: TicketId,
     pub mode: LinkMode,
+    pub at: DateTime<Utc>,
+}
+
+/// Staff tagged (or untagged) the customer of this ticket (`Customers.TagCustomer`). Recorded
+/// on one ticket of the customer, their newest the caller may read: a customer has no stream
+/// of their own, since nothing identifying a customer may enter the log outside the sealed
+/// customer, and so a customer's tags are the latest mark of each tag over their tickets
+/// (`domain::customer::staff_tags`). The tag `vip` is the VIP flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerTagged {
+    pub tag: String,
+    /// The tag was taken off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -155,6 +235,10 @@ pub struct Ticket {
     pub priority: Option<Priority>,
     pub scope: Option<Scope>,
     pub keywords: Vec<String>,
+    /// Words the text is about beyond the configured keywords (word segmentation), as the
+    /// latest `received` or `classified` event that carried some recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
     /// The rules' confidence, or 1.0 for a person's classification.
     pub confidence: Option<f64>,
     pub complex: bool,
@@ -242,11 +326,63 @@ pub struct Ticket {
     /// The reward granted for this ticket's adopted suggestion.
     #[serde(default)]
     pub reward: Option<RewardGranted>,
+    /// The evaluation of a suggestion (the latest one). Absent (and not written) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
+    /// The delivery of a planned suggestion. Absent (and not written) until delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// The month's best-suggestion award. Absent (and not written) unless granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub award: Option<AwardGranted>,
 
     // Assignment.
     /// The person working on the ticket, if anybody.
     #[serde(default)]
     pub assignee: Option<String>,
+    /// The people a transfer to another department took the ticket from, oldest first (the
+    /// reports' "transfers away"). Absent from the stored state while empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transferred_away: Vec<TransferredAway>,
+
+    // The customer's replies.
+    /// When the customer last wrote again on the ticket (`customer_replied`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_replied_at: Option<DateTime<Utc>>,
+    /// How many replies the customer left.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub customer_replies: u32,
+    /// A reply of the customer that the staff have not answered yet (by a first response, a
+    /// note to the customer or a solution): the queue's "new reply" marker.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_reply: bool,
+
+    /// The trained classifier's suggestion while the ticket waits in classify for a person to
+    /// confirm or correct it; cleared by the classification. Absent (and not written) for
+    /// tickets that never had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<Suggestion>,
+    /// The trained classifier whose values the current classification took (decided alone
+    /// or confirmed by a person); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification_model_version: Option<String>,
+    /// The staff's tags on the customer recorded on this ticket (`customer_tagged`), the last
+    /// mark of each tag, in the order first tagged. Absent while empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_tags: Vec<CustomerTagged>,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
+}
+
+/// A person the ticket was taken from when it moved to another department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferredAway {
+    pub person: String,
+    /// The department the person handled the ticket in.
+    pub department: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 impl Default for Ticket {
@@ -270,6 +406,7 @@ impl Default for Ticket {
             priority: None,
             scope: None,
             keywords: Vec::new(),
+            terms: Vec::new(),
             confidence: None,
             complex: false,
             classified_automatically: false,
@@ -314,7 +451,17 @@ impl Default for Ticket {
             link_mode: None,
             children: Vec::new(),
             reward: None,
+            evaluation: None,
+            delivery: None,
+            award: None,
             assignee: None,
+            transferred_away: Vec::new(),
+            customer_replied_at: None,
+            customer_replies: 0,
+            new_reply: false,
+            suggestion: None,
+            classification_model_version: None,
+            customer_tags: Vec::new(),
         }
     }
 }

@@ -176,6 +176,10 @@ pub struct Classification {
     /// A complex case: takes the complaint/complex SLA row regardless of kind.
     #[serde(default)]
     pub complex: bool,
+    /// Words the text is about beyond the configured keywords, found by word segmentation
+    /// (`rules::terms`), heaviest first; empty when term extraction is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
 }
 
 /// Where a ticket goes: one accountable department, optional helpers.
@@ -234,6 +238,20 @@ pub trait Policy {
         let _ = (department, person);
         true
     }
+
+    /// What the trained classifier makes of a submission's text, when one is configured:
+    /// asked only for submissions the rules are not confident about.
+    fn model_verdict(&self, content: &str) -> Option<ModelVerdict> {
+        let _ = content;
+        None
+    }
+
+    /// The terms of a submission's text (see [`Classification::terms`]), for a
+    /// classification made by a person. Policies without term extraction give none.
+    fn terms(&self, content: &str) -> Vec<String> {
+        let _ = content;
+        Vec::new()
+    }
 }
 
 vocabulary!(
@@ -279,15 +297,27 @@ pub enum NoticeKind {
     ReviewRequest,
     /// The customer's suggestion was adopted (instead of the plain solution notice).
     SuggestionAdopted,
+    /// The customer's suggestion was accepted and planned (instead of the plain solution
+    /// notice).
+    SuggestionPlanned,
+    /// The planned suggestion was delivered (event `suggestion_delivered`).
+    SuggestionDelivered,
+    /// The suggestion won the month's best-suggestion award (event `award_granted`).
+    SuggestionAwarded,
     /// The ticket was closed (event `archived`).
     Closed,
     /// A note written for the customer (event `note_added` with `to_customer`); team notes
     /// yield nothing.
     Note,
+    /// An alert to a member of staff or a department's group robot (a new ticket in the
+    /// queue, an assignment, an SLA warning, breach or escalation), recorded with the
+    /// recipient. Not a customer notice: absent from [`NoticeKind::ALL`].
+    StaffAlert,
 }
 
 impl NoticeKind {
-    /// Every notice kind, in declaration order.
+    /// Every customer notice kind, in declaration order ([`NoticeKind::StaffAlert`] is not
+    /// one).
     pub const ALL: &'static [NoticeKind] = &[
         NoticeKind::Received,
         NoticeKind::FirstResponse,
@@ -296,6 +326,9 @@ impl NoticeKind {
         NoticeKind::SuggestionAdopted,
         NoticeKind::Closed,
         NoticeKind::Note,
+        NoticeKind::SuggestionPlanned,
+        NoticeKind::SuggestionDelivered,
+        NoticeKind::SuggestionAwarded,
     ];
 
     /// The stable snake_case name, used in events, configuration keys and idempotency keys.
@@ -306,8 +339,12 @@ impl NoticeKind {
             NoticeKind::Solution => "solution",
             NoticeKind::ReviewRequest => "review_request",
             NoticeKind::SuggestionAdopted => "suggestion_adopted",
+            NoticeKind::SuggestionPlanned => "suggestion_planned",
+            NoticeKind::SuggestionDelivered => "suggestion_delivered",
+            NoticeKind::SuggestionAwarded => "suggestion_awarded",
             NoticeKind::Closed => "closed",
             NoticeKind::Note => "note",
+            NoticeKind::StaffAlert => "staff_alert",
         }
     }
 
@@ -316,6 +353,7 @@ impl NoticeKind {
         NoticeKind::ALL
             .iter()
             .copied()
+            .chain([NoticeKind::StaffAlert])
             .find(|kind| kind.as_str() == text.trim())
             .ok_or_else(|| {
                 crate::DomainError::invalid(
@@ -337,4 +375,71 @@ impl fmt::Display for NoticeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// One value the trained classifier proposes for a field, with its probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedValue {
+    /// The stable snake_case name (`complaint`, `service`, `urgent`, `logistics`).
+    pub value: String,
+    /// From 0 to 1, rounded to 4 decimals.
+    pub probability: f64,
+}
+
+/// The classifier's top values for one field: the value it chose first, then the next most
+/// probable ones (three at most).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedField {
+    /// `kind`, `content_type`, `priority` or `department`.
+    pub field: String,
+    pub values: Vec<SuggestedValue>,
+}
+
+/// The trained classifier's suggestion for a ticket the rules could not place: the event
+/// `classification_suggested`, and the ticket's `suggestion` until it is classified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The model that made it (`sha256:` and 12 hex digits of the model file).
+    pub model_version: String,
+    /// Kind, content type, priority and department, in this order.
+    pub fields: Vec<SuggestedField>,
+    /// The least probability of the chosen values over the four fields.
+    pub confidence: f64,
+    /// The priority the keyword floor imposed, when it raised the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_applied: Option<Priority>,
+    pub at: DateTime<Utc>,
+}
+
+impl Suggestion {
+    /// The chosen (first) value of `field`.
+    pub fn top(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|suggested| suggested.field == field)
+            .and_then(|suggested| suggested.values.first())
+            .map(|value| value.value.as_str())
+    }
+}
+
+/// Where the trained classifier's two thresholds per field put a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Every field reaches its `auto` threshold: the model classifies and the ticket is
+    /// dispatched at once.
+    Auto,
+    /// Every field reaches its `suggest` threshold, not all `auto`: the suggestion is recorded
+    /// and the ticket waits in classify for a person to confirm or correct it.
+    Suggest,
+    /// Some field is below its `suggest` threshold: the ticket waits with no suggestion.
+    Unsure,
+}
+
+/// What the trained classifier makes of a submission: its placement and its suggestion
+/// (`at` is left for the aggregate to set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVerdict {
+    pub placement: Placement,
+    pub suggestion: Suggestion,
 }

@@ -88,6 +88,7 @@ impl Policy for FakePolicy {
             confidence: if self.confident { 0.9 } else { 0.3 },
             confident: self.confident,
             complex: false,
+            terms: Vec::new(),
         }
     }
 
@@ -217,6 +218,7 @@ fn classify_command(kind: Kind, priority: Priority) -> Command {
         keywords: vec!["卡顿".to_owned(), "卡顿".to_owned()],
         complex: false,
         reason: "read the text".to_owned(),
+        department: None,
     })
 }
 
@@ -239,6 +241,16 @@ fn propose(outcome: Outcome, reason: &str) -> Command {
         outcome,
         text: "refund sent again".to_owned(),
         reason: reason.to_owned(),
+    }
+}
+
+/// The evaluation a suggestion needs before it is adopted or planned.
+fn evaluate() -> Command {
+    Command::EvaluateSuggestion {
+        feasibility: 4,
+        cost: 2,
+        benefit: 4,
+        note: String::new(),
     }
 }
 
@@ -729,11 +741,12 @@ fn outcomes_must_fit_the_kind() {
         complaint.when(propose(Outcome::Adopted, ""), minutes(1)),
         "outcome",
     );
-    let suggestion = history(FakePolicy::of_kind(Kind::Suggestion));
+    let mut suggestion = history(FakePolicy::of_kind(Kind::Suggestion));
     assert_invalid(
         suggestion.when(propose(Outcome::Fixed, ""), minutes(1)),
         "outcome",
     );
+    suggestion.run(evaluate(), minutes(1));
     assert!(suggestion
         .when(propose(Outcome::Planned, ""), minutes(1))
         .is_ok());
@@ -1213,6 +1226,14 @@ fn every_event_reads_back_from_its_type_and_payload() {
         minutes(125),
     );
     history.run(Command::ResumeSla, minutes(126));
+    history.run(
+        Command::RecordReply {
+            text: "reply".to_owned(),
+            channel: "web".to_owned(),
+            feedback_id: None,
+        },
+        minutes(126),
+    );
     history.run(propose(Outcome::Fixed, ""), minutes(127));
     history.run(approve_solution(false, "more"), minutes(128));
     history.run(propose(Outcome::Fixed, ""), minutes(129));
@@ -1222,6 +1243,13 @@ fn every_event_reads_back_from_its_type_and_payload() {
     history.run(approve_solution(true, ""), minutes(133));
     history.run(review(5), minutes(134));
     history.run(Command::Archive, minutes(135));
+    history.run(
+        Command::TagCustomer {
+            tag: "vip".into(),
+            remove: false,
+        },
+        minutes(135),
+    );
     history.run(delivered(NoticeKind::Closed, 1), minutes(136));
     history.run(failed(NoticeKind::Closed, 2, true), minutes(136));
     history.run(Command::EraseCustomer, minutes(136));
@@ -1231,13 +1259,18 @@ fn every_event_reads_back_from_its_type_and_payload() {
     seen.dedup();
     let mut all = EVENT_TYPES.to_vec();
     // The events of problems and rewards need two tickets or a suggestion: tests/problems.rs
-    // covers them the same way.
+    // covers them the same way; a classifier's suggestion needs a model: tests/placement.rs.
     all.retain(|name| {
         ![
             "linked_to_problem",
             "child_linked",
             "parent_resolved",
             "reward_granted",
+            "classification_suggested",
+            // A suggestion's pipeline: tests/suggestions.rs.
+            "suggestion_evaluated",
+            "suggestion_delivered",
+            "award_granted",
         ]
         .contains(name)
     });
@@ -1317,6 +1350,7 @@ fn reclassifying_may_not_orphan_a_solution_waiting_for_approval() {
         kind: Kind::Suggestion,
         ..FakePolicy::approving()
     });
+    history.run(evaluate(), minutes(9));
     history.run(propose(Outcome::Adopted, ""), minutes(10));
     assert_invalid(
         history.when(
@@ -1353,6 +1387,7 @@ fn delivered(notice: NoticeKind, attempt: u32) -> Command {
             sender: "webhook".to_owned(),
             to_masked: "138****5678".to_owned(),
         },
+        recipient: None,
     }))
 }
 
@@ -1365,6 +1400,7 @@ fn failed(notice: NoticeKind, attempt: u32, final_attempt: bool) -> Command {
             reason: "receiver answered 500".to_owned(),
             final_attempt,
         },
+        recipient: None,
     }))
 }
 
@@ -1421,6 +1457,39 @@ fn notification_records_are_checked() {
         };
     }
     assert_invalid(history.when(no_reason, minutes(60)), "reason");
+    // A staff alert names its recipient; a customer notice never does.
+    assert_invalid(
+        history.when(delivered(NoticeKind::StaffAlert, 1), minutes(60)),
+        "recipient",
+    );
+    let mut customer_with_recipient = delivered(NoticeKind::Received, 1);
+    if let Command::RecordNotification(record) = &mut customer_with_recipient {
+        record.recipient = Some("zhao.liu".to_owned());
+    }
+    assert_invalid(
+        history.when(customer_with_recipient, minutes(60)),
+        "recipient",
+    );
+    let mut alert = delivered(NoticeKind::StaffAlert, 1);
+    if let Command::RecordNotification(record) = &mut alert {
+        record.recipient = Some("department:technical".to_owned());
+    }
+    let events = history
+        .when(alert, minutes(60))
+        .expect("a staff alert is recorded");
+    match &events[0] {
+        Event::CustomerNotified(notified) => {
+            assert_eq!(notified.notice, NoticeKind::StaffAlert);
+            assert_eq!(notified.recipient.as_deref(), Some("department:technical"));
+            assert_eq!(events[0].to_payload()["notice"], "staff_alert");
+        }
+        other => panic!("expected customer_notified, got {other:?}"),
+    }
+    // A customer notice keeps its stored form: no recipient key at all.
+    let events = history
+        .when(delivered(NoticeKind::Received, 1), minutes(60))
+        .expect("recorded");
+    assert!(events[0].to_payload().get("recipient").is_none());
     let unknown = History {
         policy: FakePolicy::default(),
         events: Vec::new(),
@@ -1454,4 +1523,67 @@ fn a_ticket_life_yields_each_notice_once() {
             NoticeKind::Closed,
         ]
     );
+}
+
+fn reply(text: &str) -> Command {
+    Command::RecordReply {
+        text: text.to_owned(),
+        channel: "web".to_owned(),
+        feedback_id: Some("feedback-1".to_owned()),
+    }
+}
+
+#[test]
+fn a_reply_resumes_a_paused_clock_and_marks_the_ticket_until_the_staff_answer() {
+    let mut history = history(FakePolicy::default());
+    let before = history.state().respond_by.expect("deadline");
+    history.run(
+        Command::PauseSla {
+            reason: "waiting for the customer".to_owned(),
+        },
+        minutes(10),
+    );
+    let events = history
+        .when(reply("  the screenshot  "), minutes(40))
+        .expect("a reply");
+    assert_eq!(types(&events), ["customer_replied", "sla_resumed"]);
+    match &events[0] {
+        Event::CustomerReplied(replied) => {
+            assert_eq!(replied.text, "the screenshot");
+            assert_eq!(replied.feedback_id.as_deref(), Some("feedback-1"));
+        }
+        other => panic!("expected customer_replied, got {other:?}"),
+    }
+    history.run(reply("the screenshot"), minutes(40));
+    let ticket = history.state();
+    assert!(!ticket.is_paused());
+    assert_eq!(ticket.respond_by, Some(before + Duration::minutes(30)));
+    assert_eq!(ticket.customer_replies, 1);
+    assert_eq!(ticket.customer_replied_at, Some(minutes(40)));
+    assert!(ticket.new_reply);
+    // Not paused: only the reply.
+    let events = history.when(reply("more"), minutes(41)).expect("a reply");
+    assert_eq!(types(&events), ["customer_replied"]);
+    assert_invalid(history.when(reply("  "), minutes(41)), "text");
+    // The department's answer clears the marker.
+    history.run(acknowledge(), minutes(42));
+    assert!(!history.state().new_reply);
+}
+
+#[test]
+fn a_reply_is_history_only_on_an_archived_ticket_and_missing_tickets_refuse_it() {
+    let mut history = in_review();
+    history.run(review(5), minutes(200));
+    history.run(Command::Archive, minutes(201));
+    let events = history.when(reply("thanks"), minutes(202)).expect("kept");
+    assert_eq!(types(&events), ["customer_replied"]);
+    history.run(reply("thanks"), minutes(202));
+    assert_eq!(history.state().step, Step::Archive);
+    let missing = domain::decide(
+        &domain::ticket::Ticket::default(),
+        &reply("hello"),
+        minutes(1),
+        &FakePolicy::default(),
+    );
+    assert!(matches!(missing, Err(DomainError::NotFound { .. })));
 }

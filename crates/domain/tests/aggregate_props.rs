@@ -44,6 +44,7 @@ impl Policy for FixedPolicy {
             confidence: if self.confident { 0.95 } else { f64::NAN },
             confident: self.confident,
             complex: false,
+            terms: Vec::new(),
         }
     }
 
@@ -153,6 +154,7 @@ fn commands() -> impl Strategy<Value = Command> {
                 keywords: vec!["refund".to_owned()],
                 complex,
                 reason: String::new(),
+                department: None,
             })),
         3 => (department, helpers, texts())
             .prop_map(|(department, helpers, reason)| Command::Dispatch { department, helpers, reason }),
@@ -176,6 +178,16 @@ fn commands() -> impl Strategy<Value = Command> {
         1 => Just(Command::ExpireRetention),
         1 => Just(Command::EraseCustomer),
         1 => Just(Command::Receive(Box::new(submission()))),
+        3 => (0u8..=6, 1u8..=5, 1u8..=5).prop_map(|(feasibility, cost, benefit)| Command::EvaluateSuggestion {
+            feasibility,
+            cost,
+            benefit,
+            note: String::new(),
+        }),
+        1 => (1u32..=28).prop_map(|day| Command::MarkDelivered {
+            delivered_on: chrono::NaiveDate::from_ymd_opt(2026, 3, day).unwrap_or_default(),
+            note: String::new(),
+        }),
     ]
 }
 
@@ -224,6 +236,13 @@ fn check_valid(ticket: &Ticket, policy: &FixedPolicy) -> Result<(), String> {
                 .is_none_or(|score| score < policy.threshold))
     {
         return fail("an archived ticket was archived after a satisfied review");
+    }
+    let accepted = ticket.outcome.is_some_and(domain::award::accepts);
+    if ticket.kind == Some(Kind::Suggestion) && accepted && ticket.evaluation.is_none() {
+        return fail("an adopted or planned suggestion was evaluated");
+    }
+    if ticket.delivery.is_some() && ticket.kind != Some(Kind::Suggestion) {
+        return fail("only a suggestion is delivered");
     }
     if ticket
         .satisfaction
@@ -280,7 +299,7 @@ proptest! {
                     if was_archived {
                         for event in &new_events {
                             prop_assert!(
-                                matches!(event.event_type(), "retention_expired" | "customer_erased"),
+                                matches!(event.event_type(), "retention_expired" | "customer_erased" | "suggestion_delivered"),
                                 "an archived ticket accepted {}", event.event_type()
                             );
                         }
@@ -312,12 +331,22 @@ proptest! {
                 Err(DomainError::Invalid { field, reason }) => {
                     prop_assert!(!field.is_empty() && !reason.is_empty());
                 }
-                Err(DomainError::Precondition { reason }) => {
+                Err(DomainError::Precondition { reason }) => match &command {
                     // Archiving before the review: a "not yet", in step review only.
-                    prop_assert!(matches!(command, Command::Archive), "{reason}");
-                    prop_assert_eq!(state.step, Step::Review);
-                    prop_assert!(state.satisfaction.is_none());
-                }
+                    Command::Archive => {
+                        prop_assert_eq!(state.step, Step::Review);
+                        prop_assert!(state.satisfaction.is_none());
+                    }
+                    // Adopting or planning a suggestion before its evaluation.
+                    Command::ProposeSolution { outcome, .. } => {
+                        prop_assert!(domain::award::accepts(*outcome), "{reason}");
+                        prop_assert!(state.evaluation.is_none());
+                    }
+                    // Evaluating anything but a suggestion, or under a pending solution;
+                    // delivering anything but an accepted plan, or twice.
+                    Command::EvaluateSuggestion { .. } | Command::MarkDelivered { .. } => {}
+                    other => prop_assert!(false, "{other:?}: {reason}"),
+                },
                 Err(other) => prop_assert!(false, "unexpected error {other:?}"),
             }
         }

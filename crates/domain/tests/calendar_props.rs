@@ -143,6 +143,7 @@ proptest! {
             confidence: 1.0,
             confident: true,
             complex,
+            terms: Vec::new(),
         };
         let deadlines = rules.deadlines(received, &classification);
         prop_assert!(received < deadlines.warn_respond_at);

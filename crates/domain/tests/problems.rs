@@ -62,6 +62,7 @@ impl Policy for FakePolicy {
             confidence: 0.9,
             confident: true,
             complex: false,
+            terms: Vec::new(),
         }
     }
 
@@ -131,7 +132,18 @@ fn received(policy: &FakePolicy, sequence: u8, at: DateTime<Utc>) -> Ticket {
         policy,
     )
     .expect("received");
-    given(Ticket::default(), &events)
+    let ticket = given(Ticket::default(), &events);
+    if ticket.kind != Some(Kind::Suggestion) || ticket.step != Step::Handle {
+        return ticket;
+    }
+    // A suggestion is evaluated at once, so that it may be adopted.
+    let evaluate = Command::EvaluateSuggestion {
+        feasibility: 4,
+        cost: 2,
+        benefit: 4,
+        note: String::new(),
+    };
+    run(ticket, evaluate, at, policy)
 }
 
 fn approve() -> Command {

@@ -46,6 +46,7 @@ fn classification(kind: Kind, content_type: ContentType, priority: Priority) -> 
         confidence: 1.0,
         confident: true,
         complex: false,
+        terms: Vec::new(),
     }
 }
 

@@ -2,12 +2,13 @@
 //! NATS request): validate and normalise, give ids, classify provisionally, compute deadlines
 //! and the notice, write to the outbox, answer.
 
+use crate::contacts::{self, ContactKey};
 use crate::convert;
 use crate::error::IntakeError;
 use crate::metrics::IntakeMetrics;
 use crate::outbox::{AcceptOutcome, KeyKind, Outbox, OutboxRecord};
 use chrono::{DateTime, Utc};
-use domain::ids::{FeedbackId, TicketIdGenerator};
+use domain::ids::{FeedbackId, TicketId, TicketIdGenerator};
 use domain::rules::config::Language;
 use domain::rules::Rules;
 use domain::submission::{cannot_be_told_notice, Submission, SubmissionInput};
@@ -28,6 +29,8 @@ pub struct Intake {
     node_id: u16,
     accept_timeout: Duration,
     metrics: IntakeMetrics,
+    /// The key of the contact hashes that check replies (`crate::contacts`).
+    contact_key: ContactKey,
 }
 
 impl Intake {
@@ -38,6 +41,24 @@ impl Intake {
         accept_timeout: Duration,
         metrics: IntakeMetrics,
     ) -> Self {
+        Self::with_contact_key(
+            rules,
+            outbox,
+            node_id,
+            (accept_timeout, metrics),
+            ContactKey::random(),
+        )
+    }
+
+    /// [`Intake::new`] with the contact key of the data folder, which replies are checked
+    /// with across restarts.
+    pub fn with_contact_key(
+        rules: Arc<Rules>,
+        outbox: Outbox,
+        node_id: u16,
+        (accept_timeout, metrics): (Duration, IntakeMetrics),
+        contact_key: ContactKey,
+    ) -> Self {
         // Ticket numbers carry the date of the business calendar's zone (docs/intake.md).
         let ticket_ids = TicketIdGenerator::new(node_id).dated_in(rules.calendar().offset());
         Self {
@@ -47,6 +68,7 @@ impl Intake {
             node_id,
             accept_timeout,
             metrics,
+            contact_key,
         }
     }
 
@@ -113,7 +135,9 @@ impl Intake {
         request: &v1::SubmitRequest,
         now: DateTime<Utc>,
     ) -> Result<v1::SubmitResponse, Failure> {
-        let prepared = self.prepare(request, now)?;
+        let (submission, language) = self.parse(request, now)?;
+        let reply_to = self.reply_target(request, &submission).await?;
+        let prepared = self.prepare(submission, language, reply_to, now)?;
         let outcome = self
             .outbox
             .accept(prepared.record, self.accept_timeout)
@@ -132,41 +156,110 @@ impl Intake {
         }
     }
 
-    /// Everything up to the outbox write: pure apart from the id generator.
-    fn prepare(
+    /// Validates and normalises the request.
+    fn parse(
         &self,
         request: &v1::SubmitRequest,
         now: DateTime<Utc>,
-    ) -> Result<Prepared, Failure> {
+    ) -> Result<(Submission, Language), Failure> {
         let config = self.rules.config();
         let input: SubmissionInput = convert::submission_input(request)?;
         let language = convert::language_from(request.language)?
             .unwrap_or_else(|| self.rules.notices().default_language());
         let submission = Submission::parse(&input, &config.limits, &config.channels, now)?;
+        Ok((submission, language))
+    }
+
+    /// The ticket a reply is for: `reply_to_ticket_id`, checked against the contacts kept for
+    /// that ticket (NOT_FOUND for a stranger and for a ticket this intake does not know, in
+    /// the same words), or the ticket number in an e-mail's subject when its sender is that
+    /// ticket's customer (a new ticket otherwise). `None` for a new ticket.
+    async fn reply_target(
+        &self,
+        request: &v1::SubmitRequest,
+        submission: &Submission,
+    ) -> Result<Option<TicketId>, Failure> {
+        let named = request.reply_to_ticket_id.trim();
+        let hashes = self.contact_key.hashes(&submission.customer);
+        if !named.is_empty() {
+            let ticket_id = TicketId::parse(named).map_err(|error| match error {
+                DomainError::Invalid { reason, .. } => {
+                    DomainError::invalid("reply_to_ticket_id", reason)
+                }
+                other => other,
+            })?;
+            return if self.owns(&ticket_id, hashes).await? {
+                Ok(Some(ticket_id))
+            } else {
+                Err(DomainError::NotFound {
+                    ticket_id: ticket_id.as_str().to_owned(),
+                }
+                .into())
+            };
+        }
+        if submission.channel.as_str() != contacts::EMAIL_CHANNEL {
+            return Ok(None);
+        }
+        let Some(ticket_id) = submission
+            .attributes
+            .as_map()
+            .get(contacts::SUBJECT_ATTRIBUTE)
+            .and_then(|subject| contacts::ticket_in_subject(subject))
+        else {
+            return Ok(None);
+        };
+        Ok(self.owns(&ticket_id, hashes).await?.then_some(ticket_id))
+    }
+
+    async fn owns(&self, ticket_id: &TicketId, hashes: Vec<Vec<u8>>) -> Result<bool, Failure> {
+        self.outbox
+            .ticket_has_contact(ticket_id.as_str().to_owned(), hashes)
+            .await
+            .map_err(IntakeError::into_failure)
+    }
+
+    /// Everything up to the outbox write: pure apart from the id generator.
+    fn prepare(
+        &self,
+        submission: Submission,
+        language: Language,
+        reply_to: Option<TicketId>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, Failure> {
         let dedupe_key = submission.idempotency_key();
         let key_kind = if submission.external_id.is_some() {
             KeyKind::External
         } else {
             KeyKind::Content
         };
+        // Only the values matter here (for the first deadlines): the workflow records the
+        // terms when it receives the ticket.
         let classification = self
             .rules
-            .classify(submission.content.as_str(), submission.product.as_deref());
+            .classifier()
+            .classify_keywords(submission.content.as_str(), submission.product.as_deref());
         let deadlines = self.rules.deadlines(now, &classification);
-        let ticket_id = {
-            let mut generator = self
-                .ticket_ids
-                .lock()
-                .map_err(|_| Failure::Internal("ticket id generator poisoned".into()))?;
-            generator.next(now)
+        let ticket_id = match &reply_to {
+            Some(ticket_id) => ticket_id.clone(),
+            None => {
+                let mut generator = self
+                    .ticket_ids
+                    .lock()
+                    .map_err(|_| Failure::Internal("ticket id generator poisoned".into()))?;
+                generator.next(now)
+            }
         };
         let feedback_id = FeedbackId::new(now, rand::random::<[u8; 10]>());
         let ticket_text = ticket_id.as_str().to_owned();
         let feedback_text = feedback_id.to_string();
         let cannot_be_told = !submission.customer.can_be_told();
-        let mut notice = self
-            .rules
-            .receipt_notice(Some(language), &ticket_text, now, &deadlines);
+        let reply = reply_to.is_some();
+        let mut notice = if reply_to.is_some() {
+            reply_notice(language, &ticket_text)
+        } else {
+            self.rules
+                .receipt_notice(Some(language), &ticket_text, now, &deadlines)
+        };
         if cannot_be_told {
             notice.push(if language == Language::En { ' ' } else { '\n' });
             notice.push_str(cannot_be_told_notice(language));
@@ -175,11 +268,13 @@ impl Intake {
             feedback_id: feedback_text.clone(),
             ticket_id: ticket_text.clone(),
             received_at: Some(convert::timestamp(now)),
-            submission: Some(convert::submission_message(
-                &submission,
-                &dedupe_key,
-                language,
-            )),
+            submission: Some(v1::Submission {
+                reply_to_ticket_id: reply_to
+                    .as_ref()
+                    .map(|ticket_id| ticket_id.as_str().to_owned())
+                    .unwrap_or_default(),
+                ..convert::submission_message(&submission, &dedupe_key, language)
+            }),
             classification: Some(convert::classification_message(&classification)),
             deadlines: Some(convert::deadlines_message(&deadlines)),
             config_version: self.rules.version(),
@@ -190,11 +285,16 @@ impl Intake {
             feedback_id: feedback_text.clone(),
             duplicate: false,
             received_at: Some(convert::timestamp(now)),
-            respond_by: Some(convert::timestamp(deadlines.respond_by)),
-            resolve_by: Some(convert::timestamp(deadlines.resolve_by)),
+            respond_by: Some(convert::timestamp(deadlines.respond_by)).filter(|_| !reply),
+            resolve_by: Some(convert::timestamp(deadlines.resolve_by)).filter(|_| !reply),
             notice,
-            priority: v1::Priority::from(classification.priority) as i32,
+            priority: if reply {
+                0
+            } else {
+                v1::Priority::from(classification.priority) as i32
+            },
             cannot_be_told,
+            reply,
         };
         let record = OutboxRecord {
             feedback_id: feedback_text,
@@ -209,8 +309,23 @@ impl Intake {
             idempotency_key: dedupe_key,
             key_kind,
             response: response.encode_to_vec(),
+            contact_hashes: if reply {
+                Vec::new()
+            } else {
+                self.contact_key.hashes(&submission.customer)
+            },
         };
         Ok(Prepared { record, response })
+    }
+}
+
+/// What a customer is told when their submission was added to their ticket as a reply.
+fn reply_notice(language: Language, ticket_id: &str) -> String {
+    match language {
+        Language::En => {
+            format!("Your reply was added to ticket {ticket_id}; we will get back to you.")
+        }
+        _ => format!("您的回复已记入工单 {ticket_id}，我们会尽快处理。"),
     }
 }
 

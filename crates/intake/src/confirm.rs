@@ -1,6 +1,7 @@
-//! End-to-end confirmation: a durable JetStream consumer on TICKET_EVENTS, filtered to
-//! `ticket.events.received`, that marks outbox rows confirmed once workflow has recorded their
-//! ticket. Only then may a row be pruned.
+//! End-to-end confirmation: durable JetStream consumers on TICKET_EVENTS, filtered to
+//! `ticket.events.received` (a new ticket) and `ticket.events.customer_replied` (a reply on a
+//! ticket, consumer `<name>-replies`), that mark outbox rows confirmed once workflow has
+//! recorded them. Only then may a row be pruned.
 //!
 //! The feedback id is read from the `Cloop-Feedback-Id` header when the publisher sets it, and
 //! otherwise from the `LogEvent` payload's JSON (`"feedback_id"`).
@@ -19,6 +20,11 @@ use std::time::Duration;
 /// The subject of workflow's `received` events.
 pub fn received_subject() -> String {
     format!("{}.received", proto::TICKET_EVENTS_SUBJECT_PREFIX)
+}
+
+/// The subject of workflow's `customer_replied` events.
+pub fn replied_subject() -> String {
+    format!("{}.customer_replied", proto::TICKET_EVENTS_SUBJECT_PREFIX)
 }
 
 /// The feedback id a `received` event confirms: from the header, else from the payload.
@@ -49,6 +55,8 @@ pub struct Confirmer {
     pub connected: ConnectionFlag,
     pub nats: NatsConfig,
     pub consumer_name: String,
+    /// The events this consumer reads: [`received_subject`] or [`replied_subject`].
+    pub subject: String,
     pub metrics: IntakeMetrics,
 }
 
@@ -78,7 +86,7 @@ impl Confirmer {
                 pull::Config {
                     durable_name: Some(self.consumer_name.clone()),
                     description: Some("intake: confirms outbox rows".into()),
-                    filter_subject: received_subject(),
+                    filter_subject: self.subject.clone(),
                     deliver_policy: DeliverPolicy::All,
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(30),
@@ -105,7 +113,8 @@ impl Confirmer {
             .iter()
             .filter_map(|message| feedback_id_of(&message.message))
             .collect();
-        if ids.len() < received.len() {
+        // A reply from the status page has no feedback id: only intake's own need confirming.
+        if ids.len() < received.len() && self.subject == received_subject() {
             tracing::warn!(
                 without_id = received.len() - ids.len(),
                 "received events without a feedback id"

@@ -66,6 +66,7 @@ pub fn submission_message(
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect(),
         language: v1::Language::from(language) as i32,
+        reply_to_ticket_id: String::new(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod accept;
 pub mod confirm;
+pub mod contacts;
 pub mod convert;
 pub mod error;
 pub mod failpoints;
@@ -111,9 +112,16 @@ fn spawn_relay(
         connected: connected.clone(),
         nats: config.base.nats.clone(),
         consumer_name: config.settings.confirm_consumer_name(),
+        subject: confirm::received_subject(),
         metrics: metrics.clone(),
     };
+    let replies = confirm::Confirmer {
+        consumer_name: config.settings.confirm_replies_consumer_name(),
+        subject: confirm::replied_subject(),
+        ..confirmer.clone()
+    };
     tasks.spawn_vital("confirmer", confirmer.run(shutdown.clone()));
+    tasks.spawn_vital("reply confirmer", replies.run(shutdown.clone()));
 }
 
 /// Starts the service and returns once it listens.
@@ -121,12 +129,13 @@ pub async fn start(config: IntakeConfig) -> Result<RunningIntake, IntakeError> {
     config.settings.validate().map_err(IntakeError::Config)?;
     let metrics = IntakeMetrics::new().map_err(service::ServiceError::from)?;
     let outbox = open_outbox(&config, &metrics)?;
-    let core = Arc::new(Intake::new(
+    let contact_key = contacts::ContactKey::load_or_create(&config.base.data_dir)?;
+    let core = Arc::new(Intake::with_contact_key(
         config.base.rules.clone(),
         outbox.clone(),
         config.settings.node_id,
-        config.settings.accept_timeout(),
-        metrics.clone(),
+        (config.settings.accept_timeout(), metrics.clone()),
+        contact_key,
     ));
     let (client, connected) = service::nats::connect(
         &config.base.nats_url,

@@ -97,6 +97,12 @@ impl IntakeSettings {
         }
     }
 
+    /// The durable consumer that confirms replies: the confirmation consumer's name with
+    /// `-replies`.
+    pub fn confirm_replies_consumer_name(&self) -> String {
+        format!("{}-replies", self.confirm_consumer_name())
+    }
+
     pub fn confirm_timeout(&self) -> Duration {
         Duration::from_secs(self.confirm_timeout_secs)
     }

@@ -140,6 +140,7 @@ fn random_request(rng: &mut StdRng) -> Vec<u8> {
             .map(|_| (text(rng), text(rng)))
             .collect(),
         language: rng.gen_range(-2..5),
+        reply_to_ticket_id: text(rng),
     };
     let mut data = vec![rng.gen()];
     data.extend(request.encode_to_vec());

@@ -1,23 +1,26 @@
 //! The run of the notifier: its store, senders and workflow client, and the durable pull
-//! consumer on TICKET_EVENTS that hands each log row to the notifier and acks it once its
-//! notices are sent and recorded.
+//! consumer on TICKET_EVENTS that hands each log row to the notifier (a scheduled report to
+//! `reports`) and acks it once its notices are sent and recorded.
 
 use crate::error::NotifyError;
 use crate::metrics::Metrics;
 use crate::notifier::{Handled, Notifier};
 use crate::sender::{FileSink, Smtp, Webhook};
+use crate::staff::{AlertParts, Alerts};
 use crate::store::{Store, STORE_FILE};
 use crate::NotifyConfig;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
 use futures::StreamExt;
 use prost::Message as _;
 use proto::v1;
+use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
 use service::config::NatsConfig;
 use service::server::Tasks;
 use service::shutdown::Shutdown;
 use service::tasks::Failures;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs the notifier until `shutdown` completes.
@@ -51,6 +54,13 @@ pub async fn run(
         tracing::info!(%bound, "metrics listening");
     }
     let notifier = notifier(&config, store, metrics, &stop)?;
+    if let Some(alerts) = notifier.alerts.clone() {
+        tracing::info!("staff alerts on");
+        tasks.push(service::tasks::spawn(
+            "staff alerts",
+            alerts.run(stop.clone()),
+        ));
+    }
     let (client, _connected) = service::nats::connect(
         &config.nats_url,
         "cloop-notify",
@@ -80,21 +90,30 @@ fn notifier(
     metrics: Metrics,
     stop: &Shutdown,
 ) -> Result<Notifier, NotifyError> {
-    let channel = service::tls::endpoint(
+    let endpoint = service::tls::endpoint(
         "[notify] workflow_url",
         &config.settings.workflow_url,
         config.workflow_tls.as_ref(),
     )?
-    .connect_timeout(Duration::from_secs(2))
-    .timeout(config.settings.request_timeout())
-    .connect_lazy();
+    .connect_timeout(Duration::from_secs(2));
+    let channel = endpoint
+        .clone()
+        .timeout(config.settings.request_timeout())
+        .connect_lazy();
+    // A scheduled report folds the log up to its position: minutes on a large log.
+    let report_channel = endpoint
+        .timeout(config.settings.report_timeout())
+        .connect_lazy();
     let webhook = match &config.settings.webhook {
         Some(settings) => Some(
-            Webhook::new(settings, config.settings.webhook_secret()).map_err(|reason| {
-                NotifyError::Config {
-                    key: "notify.webhook.url".to_owned(),
-                    reason,
-                }
+            Webhook::new(
+                settings,
+                config.settings.webhook_secret(),
+                config.webhook_tls.as_ref(),
+            )
+            .map_err(|reason| NotifyError::Config {
+                key: "notify.webhook.url".to_owned(),
+                reason,
             })?,
         ),
         None => None,
@@ -111,19 +130,43 @@ fn notifier(
         tracing::info!(file = %sink.path().display(), "notices are appended to a file");
         sink
     });
+    let tickets = TicketsClient::new(channel);
+    let reports = ReportsClient::new(report_channel);
+    let alerts = match &config.alerts {
+        Some(setup) => {
+            let parts = AlertParts {
+                store: store.clone(),
+                tickets: tickets.clone(),
+                smtp: smtp.clone(),
+                metrics: metrics.clone(),
+                time_format: config.time_format.clone(),
+                offset: config.offset,
+                webhook_tls: config.webhook_tls.clone(),
+            };
+            Some(Arc::new(Alerts::new(
+                setup.clone(),
+                &config.settings,
+                parts,
+            )?))
+        }
+        None => None,
+    };
     Ok(Notifier {
+        alerts,
         token: config.settings.workflow_token(),
         settings: config.settings.clone(),
         templates: config.templates.clone(),
         time_format: config.time_format.clone(),
         offset: config.offset,
         store,
-        tickets: TicketsClient::new(channel),
+        tickets,
+        reports,
         webhook,
         smtp,
         file,
         metrics,
         shutdown: stop.clone(),
+        rating_links: config.rating_links.clone(),
     })
 }
 
@@ -199,7 +242,11 @@ async fn consume(
                 }
             })
         };
-        let handled = notifier.handle(&row).await;
+        let handled = if row.event_type == crate::reports::REPORT_SCHEDULED {
+            notifier.handle_report(&row).await
+        } else {
+            notifier.handle(&row).await
+        };
         keepalive.abort();
         if let Err(error) = keepalive.await {
             if error.is_panic() {

@@ -13,6 +13,9 @@ pub struct Metrics {
     pub failed: IntCounterVec,
     /// Redelivered (event, notice) pairs that were already sent and were not sent again.
     pub skipped: IntCounterVec,
+    /// Staff alert attempts, by channel (`wecom`, `dingtalk`, `webhook`, `email`) and outcome
+    /// (`sent`, `failed`).
+    pub alerts: IntCounterVec,
 }
 
 impl Metrics {
@@ -37,7 +40,15 @@ impl Metrics {
             "Redelivered notices already sent",
             "notice",
         )?;
-        for metric in [&sent, &failed, &skipped] {
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "cloop_notify_staff_alerts_total",
+                "Staff alert attempts by channel and outcome",
+            ),
+            &["channel", "outcome"],
+        )
+        .map_err(|error| NotifyError::Workflow(format!("metric alerts: {error}")))?;
+        for metric in [&sent, &failed, &skipped, &alerts] {
             registry
                 .register(Box::new(metric.clone()))
                 .map_err(|error| NotifyError::Workflow(format!("register metric: {error}")))?;
@@ -47,6 +58,7 @@ impl Metrics {
             sent,
             failed,
             skipped,
+            alerts,
         })
     }
 }

@@ -1,14 +1,17 @@
-//! The senders: an HTTP webhook (JSON, HMAC-SHA256 signed, `Idempotency-Key` header) for
-//! phone and WeChat contacts, SMTP e-mail (`lettre`) with a `Message-ID` derived from the
+//! The senders: an HTTP webhook (JSON, HMAC-SHA256 signed, `Idempotency-Key` header; plain
+//! `http://` or `https://` through [`WebhookTls`]) for phone and WeChat contacts, SMTP e-mail (`lettre`) with a `Message-ID` derived from the
 //! same key, so that a receiver can drop the duplicate of the one window the notifier cannot
 //! close (a crash between the receiver's answer and the local commit), and a local file that
 //! each notice is appended to as one JSON line (for the contacts the others do not reach).
+//! E-mail may carry one HTML page attached (the scheduled reports, `reports`).
 
 use crate::config::{SmtpSettings, WebhookSettings};
+use crate::https::WebhookTls;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -50,15 +53,40 @@ pub struct Webhook {
     path: String,
     secret: Vec<u8>,
     timeout: Duration,
+    /// TLS for an `https://` URL; `None` for `http://`.
+    tls: Option<WebhookTls>,
 }
 
 impl Webhook {
-    /// From validated settings (`http://host[:port][/path]`).
-    pub fn new(settings: &WebhookSettings, secret: String) -> Result<Self, String> {
-        let rest = settings
-            .url
-            .strip_prefix("http://")
-            .ok_or_else(|| "the webhook url must start with http://".to_owned())?;
+    /// From validated settings (`http(s)://host[:port][/path]`).
+    pub fn new(
+        settings: &WebhookSettings,
+        secret: String,
+        tls: Option<&WebhookTls>,
+    ) -> Result<Self, String> {
+        Self::to_url(&settings.url, secret, settings.timeout_ms, tls)
+    }
+
+    /// A sender to `url` (`http://` or `https://host[:port][/path]`), signing with `secret`;
+    /// an `https://` URL needs `tls`.
+    pub fn to_url(
+        url: &str,
+        secret: String,
+        timeout_ms: u64,
+        tls: Option<&WebhookTls>,
+    ) -> Result<Self, String> {
+        let (rest, https) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+            (Some(rest), _) => (rest, true),
+            (None, Some(rest)) => (rest, false),
+            (None, None) => {
+                return Err("the webhook url must start with http:// or https://".to_owned())
+            }
+        };
+        let tls = match (https, tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(tls.clone()),
+            (true, None) => return Err("an https:// webhook needs the TLS settings".to_owned()),
+        };
         let (authority, path) = match rest.find('/') {
             Some(index) => (&rest[..index], rest[index..].to_owned()),
             None => (rest, "/".to_owned()),
@@ -69,7 +97,7 @@ impl Webhook {
                 port.parse::<u16>()
                     .map_err(|_| format!("{port:?} is not a port"))?,
             ),
-            None => (authority.to_owned(), 80),
+            None => (authority.to_owned(), if https { 443 } else { 80 }),
         };
         if host.is_empty() {
             return Err("the webhook url has no host".to_owned());
@@ -79,57 +107,97 @@ impl Webhook {
             port,
             path,
             secret: secret.into_bytes(),
-            timeout: Duration::from_millis(settings.timeout_ms.max(100)),
+            timeout: Duration::from_millis(timeout_ms.max(100)),
+            tls,
         })
     }
 
     /// Posts the notice; `Ok` only for a 2xx answer.
     pub async fn send(&self, outgoing: &Outgoing, now_unix: i64) -> Result<(), String> {
-        match tokio::time::timeout(self.timeout, self.post(outgoing, now_unix)).await {
+        let body =
+            serde_json::to_vec(outgoing).map_err(|error| format!("encode the body: {error}"))?;
+        self.post_body(body, &outgoing.idempotency_key, now_unix)
+            .await
+    }
+
+    /// Posts `body` (JSON), signed, with `idempotency_key`; `Ok` only for a 2xx answer.
+    pub async fn post_body(
+        &self,
+        body: Vec<u8>,
+        idempotency_key: &str,
+        now_unix: i64,
+    ) -> Result<(), String> {
+        let post = self.post(body, idempotency_key, now_unix);
+        match tokio::time::timeout(self.timeout, post).await {
             Ok(result) => result,
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
         }
     }
 
-    async fn post(&self, outgoing: &Outgoing, now_unix: i64) -> Result<(), String> {
-        let body =
-            serde_json::to_vec(outgoing).map_err(|error| format!("encode the body: {error}"))?;
+    /// `host:port`, for the record (a robot's key is in its path or query, never here).
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    async fn post(
+        &self,
+        body: Vec<u8>,
+        idempotency_key: &str,
+        now_unix: i64,
+    ) -> Result<(), String> {
         let signed = signature(&self.secret, now_unix, &body);
-        let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|error| format!("connect: {error}"))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|error| format!("handshake: {error}"))?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let default_port = if self.tls.is_some() { 443 } else { 80 };
+        let host = if self.port == default_port {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        };
         let request = hyper::Request::post(self.path.as_str())
-            .header(hyper::header::HOST, format!("{}:{}", self.host, self.port))
+            .header(hyper::header::HOST, host)
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(IDEMPOTENCY_HEADER, outgoing.idempotency_key.as_str())
+            .header(IDEMPOTENCY_HEADER, idempotency_key)
             .header(TIMESTAMP_HEADER, now_unix.to_string())
             .header(SIGNATURE_HEADER, signed)
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| format!("build the request: {error}"))?;
-        let result = async {
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|error| format!("send: {error}"))?;
-            let status = response.status();
-            // Read the answer to the end so the receiver sees a clean close.
-            let _ = response.into_body().collect().await;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(format!("the receiver answered {}", status.as_u16()))
-            }
+        let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|error| format!("connect: {error}"))?;
+        match &self.tls {
+            None => exchange(stream, request).await,
+            Some(tls) => exchange(tls.connect(&self.host, stream).await?, request).await,
         }
-        .await;
-        driver.abort();
-        result
     }
+}
+
+/// Sends `request` over `stream` (HTTP/1.1); `Ok` only for a 2xx answer.
+async fn exchange<S>(stream: S, request: hyper::Request<Full<Bytes>>) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|error| format!("handshake: {error}"))?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let result = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|error| format!("send: {error}"))?;
+        let status = response.status();
+        // Read the answer to the end so the receiver sees a clean close.
+        let _ = response.into_body().collect().await;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered {}", status.as_u16()))
+        }
+    }
+    .await;
+    driver.abort();
+    result
 }
 
 /// The file sender: one JSON line per notice (the webhook's body), appended and synced.
@@ -185,6 +253,17 @@ impl std::fmt::Debug for Smtp {
     }
 }
 
+/// One plain-text e-mail.
+#[derive(Debug, Clone)]
+pub struct Mail<'a> {
+    /// The address; never logged.
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    /// The same for every attempt of the same message, so a receiver can drop a duplicate.
+    pub message_id: String,
+}
+
 /// The `Message-ID` of a notice: the idempotency key in a form RFC 5322 allows.
 pub fn message_id(source_event_id: &str, notice: &str) -> String {
     format!("<{source_event_id}.{notice}@cloop-notify>")
@@ -205,20 +284,70 @@ impl Smtp {
     }
 
     pub async fn send(&self, outgoing: &Outgoing) -> Result<(), String> {
-        let to = outgoing
+        let id = message_id(&outgoing.source_event_id, &outgoing.notice);
+        let mail = Mail {
+            to: &outgoing.to,
+            subject: &outgoing.subject,
+            text: &outgoing.text,
+            message_id: id,
+        };
+        self.send_mail(mail).await
+    }
+
+    /// Sends one message: the text, and an HTML page attached as `filename` when given
+    /// (`multipart/mixed`, the page base64-encoded so that any relay passes it unchanged).
+    pub async fn send_with_attachment(
+        &self,
+        mail: Mail<'_>,
+        attachment: Option<(&str, &str)>,
+    ) -> Result<(), String> {
+        let Some((filename, html)) = attachment else {
+            return self.send_mail(mail).await;
+        };
+        let to = mail
             .to
             .parse()
-            .map_err(|_| "the customer's e-mail address is not valid".to_owned())?;
+            .map_err(|_| "the e-mail address is not valid".to_owned())?;
+        let html_type = ContentType::parse("text/html; charset=utf-8")
+            .map_err(|error| format!("content type: {error}"))?;
+        // Bytes, not a string: the page goes out exactly as rendered (no line-end rewriting).
+        let page =
+            Body::new_with_encoding(html.as_bytes().to_vec(), ContentTransferEncoding::Base64)
+                .map_err(|_| "the page cannot be encoded".to_owned())?;
+        let body = MultiPart::mixed()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(mail.text.to_owned()),
+            )
+            .singlepart(Attachment::new(filename.to_owned()).body(page, html_type));
         let message = Message::builder()
-            .message_id(Some(message_id(
-                &outgoing.source_event_id,
-                &outgoing.notice,
-            )))
+            .message_id(Some(mail.message_id))
             .from(self.from.clone())
             .to(to)
-            .subject(outgoing.subject.clone())
+            .subject(mail.subject.to_owned())
+            .multipart(body)
+            .map_err(|error| format!("build the message: {error}"))?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|error| format!("smtp: {error}"))
+    }
+
+    /// Sends one plain-text message.
+    pub async fn send_mail(&self, mail: Mail<'_>) -> Result<(), String> {
+        let to = mail
+            .to
+            .parse()
+            .map_err(|_| "the e-mail address is not valid".to_owned())?;
+        let message = Message::builder()
+            .message_id(Some(mail.message_id))
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.to_owned())
             .header(ContentType::TEXT_PLAIN)
-            .body(outgoing.text.clone())
+            .body(mail.text.to_owned())
             .map_err(|error| format!("build the message: {error}"))?;
         self.transport
             .send(message)
@@ -254,7 +383,7 @@ mod tests {
             secret_env: String::new(),
             timeout_ms: 1_000,
         };
-        let webhook = Webhook::new(&settings, "s".to_owned()).expect("valid url");
+        let webhook = Webhook::new(&settings, "s".to_owned(), None).expect("valid url");
         assert_eq!(
             (webhook.host.as_str(), webhook.port, webhook.path.as_str()),
             ("127.0.0.1", 8080, "/hooks/sms")
@@ -263,8 +392,11 @@ mod tests {
             url: "http://gateway".to_owned(),
             ..settings
         };
-        let webhook = Webhook::new(&settings, "s".to_owned()).expect("valid url");
+        let webhook = Webhook::new(&settings, "s".to_owned(), None).expect("valid url");
         assert_eq!((webhook.port, webhook.path.as_str()), (80, "/"));
+        let robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k";
+        let refused = Webhook::to_url(robot, "s".to_owned(), 1_000, None).expect_err("no TLS");
+        assert!(refused.contains("TLS"), "{refused}");
     }
 
     #[tokio::test]

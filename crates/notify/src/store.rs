@@ -1,7 +1,8 @@
 //! The notifier's own memory, `notify.db` in the data folder: one row per (source event,
 //! notice) with the attempts made, whether the notice was sent (or given up) and whether the
 //! result is recorded on the ticket. "Sent" is committed before the JetStream ack and before
-//! the result is recorded, so a redelivered event is never sent again.
+//! the result is recorded, so a redelivered event is never sent again. The same file holds
+//! the staff alerts' table (`staff::store`).
 
 use crate::error::NotifyError;
 use domain::notification::NoticeKind;
@@ -22,7 +23,7 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
             DeliveryState::Sent => "sent",
@@ -30,7 +31,7 @@ impl DeliveryState {
         }
     }
 
-    fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         match text {
             "sent" => DeliveryState::Sent,
             "given_up" => DeliveryState::GivenUp,
@@ -54,6 +55,38 @@ pub struct Store {
     connection: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
+
+/// The staff alerts (`staff::store`): one row per (source event, recipient) with the rendered
+/// text, when it may be sent (`due_at_ms`: quiet hours, backoff), the attempts made, `sent` or
+/// `given_up`, and whether the result is recorded on the ticket.
+const STAFF_ALERTS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS staff_alerts (
+    source_event_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    alert TEXT NOT NULL,
+    language TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    text TEXT NOT NULL,
+    due_at_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending',
+    recorded INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (source_event_id, recipient)
+);
+CREATE INDEX IF NOT EXISTS staff_alerts_due ON staff_alerts (recorded, due_at_ms);";
+
+/// The scheduled reports sent (`reports`): one row per (report_scheduled event, recipient).
+const REPORT_DELIVERIES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS report_deliveries (
+    source_event_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    period TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending',
+    recorded INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (source_event_id, recipient)
+);";
 
 /// The file name in the data folder.
 pub const STORE_FILE: &str = "notify.db";
@@ -85,13 +118,20 @@ impl Store {
                  );",
             )
             .map_err(sqlite("create the deliveries table"))?;
+        connection
+            .execute_batch(STAFF_ALERTS_SCHEMA)
+            .map_err(sqlite("create the staff alerts table"))?;
+        connection
+            .execute_batch(REPORT_DELIVERIES_SCHEMA)
+            .map_err(sqlite("create the report deliveries table"))?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             path: path.to_path_buf(),
         })
     }
 
-    async fn with<T: Send + 'static>(
+    /// Runs `work` on the connection in a blocking task; errors name `action` and the file.
+    pub(crate) async fn with<T: Send + 'static>(
         &self,
         action: &'static str,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,

@@ -16,7 +16,21 @@ pub const PLACEHOLDERS: &[&str] = &[
     "message",
     "solution",
     "outcome",
+    "rating_link",
+    "delivered_on",
+    "month",
+    "rank",
+    "reward",
 ];
+
+/// The built-in review request when rating links are on (`[selfservice]`): the link to the
+/// console's rating page in the text.
+fn review_request_with_link(language: Language) -> &'static str {
+    match language {
+        Language::Zh => "工单 {ticket_id} 已处理，请为本次处理打分（1-5 分）：{rating_link} 感谢您的反馈。",
+        Language::En => "Ticket {ticket_id} is resolved. Please rate how we handled it (1 to 5): {rating_link} Thank you.",
+    }
+}
 
 fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static str) {
     use NoticeKind as N;
@@ -49,6 +63,18 @@ fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static s
             "工单 {ticket_id} 有新的留言：{message}",
             "工单 {ticket_id} 有新的留言",
         ),
+        (Language::Zh, N::SuggestionPlanned) => (
+            "感谢您的建议！工单 {ticket_id} 中的建议已列入计划：{solution}，实施后我们会再通知您。",
+            "您的建议已列入计划（工单 {ticket_id}）",
+        ),
+        (Language::Zh, N::SuggestionDelivered) => (
+            "您在工单 {ticket_id} 中的建议已于 {delivered_on} 落地实施。{message}",
+            "您的建议已落地（工单 {ticket_id}）",
+        ),
+        (Language::Zh, N::SuggestionAwarded) => (
+            "恭喜！您在工单 {ticket_id} 中的建议获评 {month} 月度最佳建议奖（第 {rank} 名），奖励：{reward}。",
+            "您获得了 {month} 月度最佳建议奖",
+        ),
         (Language::En, N::Received) => (
             "We received your feedback, ticket {ticket_id}. We will respond by {respond_by} and resolve it by {resolve_by}.",
             "Feedback received (ticket {ticket_id})",
@@ -77,6 +103,21 @@ fn built_in(language: Language, notice: NoticeKind) -> (&'static str, &'static s
             "A message on ticket {ticket_id}: {message}",
             "A message on ticket {ticket_id}",
         ),
+        (Language::En, N::SuggestionPlanned) => (
+            "Thank you! The suggestion of ticket {ticket_id} is planned: {solution}. We will tell you when it is delivered.",
+            "Your suggestion is planned (ticket {ticket_id})",
+        ),
+        (Language::En, N::SuggestionDelivered) => (
+            "The suggestion of ticket {ticket_id} was delivered on {delivered_on}. {message}",
+            "Your suggestion was delivered (ticket {ticket_id})",
+        ),
+        (Language::En, N::SuggestionAwarded) => (
+            "Congratulations! The suggestion of ticket {ticket_id} won the best suggestion award of {month} (rank {rank}). Your reward: {reward}.",
+            "Best suggestion award of {month}",
+        ),
+        // Not a customer notice (not in `NoticeKind::ALL`): staff alerts have their own
+        // texts (`staff::text`).
+        (_, N::StaffAlert) => ("{ticket_id}", "{ticket_id}"),
     }
 }
 
@@ -123,6 +164,20 @@ impl Templates {
     pub fn new(
         overrides: &BTreeMap<String, BTreeMap<String, String>>,
     ) -> Result<Self, NotifyError> {
+        Self::build(overrides, false)
+    }
+
+    /// The same, with the built-in review request carrying `{rating_link}`.
+    pub fn with_rating_links(
+        overrides: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<Self, NotifyError> {
+        Self::build(overrides, true)
+    }
+
+    fn build(
+        overrides: &BTreeMap<String, BTreeMap<String, String>>,
+        rating_links: bool,
+    ) -> Result<Self, NotifyError> {
         for (language, entries) in overrides {
             let Some(parsed) = Language::from_tag(language) else {
                 return Err(NotifyError::Config {
@@ -158,7 +213,10 @@ impl Templates {
         for (language, tag) in [(Language::Zh, "zh"), (Language::En, "en")] {
             let configured = overrides.get(tag);
             for &notice in NoticeKind::ALL {
-                let (text, subject) = built_in(language, notice);
+                let (mut text, subject) = built_in(language, notice);
+                if rating_links && notice == NoticeKind::ReviewRequest {
+                    text = review_request_with_link(language);
+                }
                 let subject_key = format!("{notice}_subject");
                 let text = configured
                     .and_then(|entries| entries.get(notice.as_str()))
@@ -244,6 +302,29 @@ mod tests {
             note(Language::Zh),
             "工单 T-3 有新的留言：We have found the cause."
         );
+    }
+
+    #[test]
+    fn with_rating_links_the_review_request_carries_the_link_in_both_languages() {
+        let values = HashMap::from([
+            ("ticket_id", "T-4".to_owned()),
+            (
+                "rating_link",
+                "https://x.example/rate/T-4?t=1.e.ab".to_owned(),
+            ),
+        ]);
+        let plain = Templates::new(&BTreeMap::new()).expect("compile");
+        let linked = Templates::with_rating_links(&BTreeMap::new()).expect("compile");
+        for language in [Language::Zh, Language::En] {
+            let text = |templates: &Templates| {
+                let template = templates
+                    .get(language, NoticeKind::ReviewRequest)
+                    .expect("review request");
+                render(&template.text, &values)
+            };
+            assert!(text(&linked).contains("https://x.example/rate/T-4?t=1.e.ab"));
+            assert!(!text(&plain).contains("https://"), "{}", text(&plain));
+        }
     }
 
     #[test]

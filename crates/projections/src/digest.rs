@@ -26,6 +26,7 @@ pub fn digest(connection: &Connection) -> Result<String, rusqlite::Error> {
         assignment::DIGEST_QUERIES[1],
         assignment::DIGEST_QUERIES[2],
         crate::order::DIGEST_QUERY,
+        crate::customers::DIGEST_QUERY,
     ];
     for (index, query) in queries.iter().enumerate() {
         hasher.update(format!("table {index}\n").as_bytes());

@@ -54,6 +54,7 @@ impl TicketProjector {
         for row in events {
             record_sealed_keys(connection, seq, ticket_id, row)?;
             let event = decode_opened(row, &self.vault)?;
+            crate::customers::project_event(connection, seq, ticket_id, &event, &self.vault)?;
             text_changed |= matches!(
                 event,
                 Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
@@ -279,9 +280,42 @@ pub(crate) fn write_ticket_rows(
     fresh: bool,
     rules: &Rules,
 ) -> Result<(), rusqlite::Error> {
+    write_ticket_row(connection, seq, ticket, position)?;
+    if text_changed {
+        write_ticket_text(connection, seq, ticket, fresh)?;
+    }
+    let ticket_id = ticket.id_text();
+    match next_timer_instant(ticket, rules) {
+        Some(instant) => {
+            connection
+                .prepare_cached(
+                    "INSERT INTO sla_index (seq, ticket_id, next_check_ms) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(seq) DO UPDATE SET next_check_ms = excluded.next_check_ms",
+                )?
+                .execute(params![seq, ticket_id, instant.timestamp_millis()])?;
+        }
+        None if fresh => {}
+        None => {
+            connection
+                .prepare_cached("DELETE FROM sla_index WHERE seq = ?1")?
+                .execute([seq])?;
+        }
+    }
+    retention::project(connection, seq, ticket)
+}
+
+/// Writes (inserts or replaces) the `tickets` row of `ticket` at `seq`, folded up to log
+/// `position`: the one write of a ticket's row, for the projector, rebuilds and the
+/// benchmarks that seed projections. The `assignee` column is written apart
+/// ([`crate::assignment::project_assignee`]).
+pub fn write_ticket_row(
+    connection: &Connection,
+    seq: i64,
+    ticket: &Ticket,
+    position: u64,
+) -> Result<(), rusqlite::Error> {
     let row = TicketRow::of(ticket)
         .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
-    let ticket_id = row.ticket_id.clone();
     connection
         .prepare_cached(
             "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
@@ -322,42 +356,35 @@ pub(crate) fn write_ticket_rows(
             row.next_deadline_ms,
             row.is_open,
         ])?;
-    if text_changed {
-        if !fresh {
-            connection
-                .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?1")?
-                .execute([seq])?;
-        }
+    Ok(())
+}
+
+/// Writes the `tickets_fts` row of `ticket` at `seq` (its text search); `fresh` when it has
+/// none yet, so there is nothing to delete first.
+pub fn write_ticket_text(
+    connection: &Connection,
+    seq: i64,
+    ticket: &Ticket,
+    fresh: bool,
+) -> Result<(), rusqlite::Error> {
+    if !fresh {
         connection
-            .prepare_cached(
-                "INSERT INTO tickets_fts (rowid, content, product, order_id, keywords) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                seq,
-                ticket.content,
-                ticket.product.clone().unwrap_or_default(),
-                ticket.order_id.clone().unwrap_or_default(),
-                ticket.keywords.join(" "),
-            ])?;
+            .prepare_cached("DELETE FROM tickets_fts WHERE rowid = ?1")?
+            .execute([seq])?;
     }
-    match next_timer_instant(ticket, rules) {
-        Some(instant) => {
-            connection
-                .prepare_cached(
-                    "INSERT INTO sla_index (seq, ticket_id, next_check_ms) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT(seq) DO UPDATE SET next_check_ms = excluded.next_check_ms",
-                )?
-                .execute(params![seq, ticket_id, instant.timestamp_millis()])?;
-        }
-        None if fresh => {}
-        None => {
-            connection
-                .prepare_cached("DELETE FROM sla_index WHERE seq = ?1")?
-                .execute([seq])?;
-        }
-    }
-    retention::project(connection, seq, ticket)
+    connection
+        .prepare_cached(
+            "INSERT INTO tickets_fts (rowid, content, product, order_id, keywords) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            seq,
+            ticket.content,
+            ticket.product.clone().unwrap_or_default(),
+            ticket.order_id.clone().unwrap_or_default(),
+            ticket.keywords.join(" "),
+        ])?;
+    Ok(())
 }
 
 pub(crate) fn set_position(connection: &Connection, position: u64) -> Result<(), rusqlite::Error> {

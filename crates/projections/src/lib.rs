@@ -15,6 +15,8 @@
 //!   sealed with, so that erasing a customer finds every ticket sealed under their keys;
 //!   `ticket_erasures`: the tickets each erasure command id erased, so that a repeated
 //!   command answers with the same tickets once the keys that linked them are gone.
+//! - `customer_contacts`: the keyed hashes of each ticket's contacts, the customer lookup's
+//!   index ([`customers`]).
 //! - the assignment tables ([`assignment`]) and the retention tables ([`retention`]).
 //! - `projection_state`: the log position the projections have folded in.
 //!
@@ -31,6 +33,7 @@
 //! models and nothing else: the services read them and run their duties on them.
 
 pub mod assignment;
+pub mod customers;
 mod digest;
 mod error;
 pub mod failpoints;
@@ -47,6 +50,7 @@ mod upgrade;
 pub use digest::digest;
 pub use error::ProjectionError;
 pub use fold::{
-    helpers_column, load_ticket, next_timer_instant, projected_position, TicketProjector, TicketRow,
+    helpers_column, load_ticket, next_timer_instant, projected_position, write_ticket_row,
+    write_ticket_text, TicketProjector, TicketRow,
 };
 pub use rebuild::rebuild;

@@ -68,6 +68,7 @@ pub fn rebuild(
         )
         .and_then(|()| transaction.execute_batch(retention::REBUILD_DELETE))
         .and_then(|()| transaction.execute_batch(assignment::REBUILD_DELETE))
+        .and_then(|()| transaction.execute_batch(crate::customers::REBUILD_DELETE))
         .map_err(|error| format!("empty projections: {error}"))?;
     for index in REBUILD_DEFERRED_INDEXES {
         transaction
@@ -141,6 +142,7 @@ fn fold_for_rebuild(
     };
     record_sealed_keys(connection, entry.seq, ticket_id, row)?;
     let event = decode_opened(row, vault)?;
+    crate::customers::project_event(connection, entry.seq, ticket_id, &event, vault)?;
     entry.text_changed |= matches!(
         event,
         Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)

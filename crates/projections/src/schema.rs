@@ -58,5 +58,6 @@ pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
     )?;
     crate::retention::migrate(connection)?;
     crate::order::migrate(connection)?;
+    crate::customers::migrate(connection)?;
     crate::assignment::migrate(connection)
 }

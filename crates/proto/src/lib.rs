@@ -53,7 +53,14 @@ mod tests {
                     .filter_map(|service| service.name.clone())
             })
             .collect();
-        for expected in ["Intake", "Tickets", "Audit", "Reports", "SelfService"] {
+        for expected in [
+            "Intake",
+            "Tickets",
+            "Audit",
+            "Reports",
+            "SelfService",
+            "Customers",
+        ] {
             assert!(
                 services.iter().any(|name| name == expected),
                 "{expected} missing"
@@ -63,7 +70,7 @@ mod tests {
             .file
             .iter()
             .filter(|file| file.name().starts_with("feedback/v1/"));
-        assert_eq!(feedback_files.clone().count(), 7);
+        assert_eq!(feedback_files.clone().count(), 8);
         assert!(feedback_files
             .into_iter()
             .all(|file| file.package() == "feedback.v1"));

@@ -8,8 +8,8 @@ use crate::model::{
 };
 use crate::public::Adoption;
 use crate::sections::{closed_loop_detail, high_priority_detail, satisfaction_detail};
-use crate::{Lang, YearMonth};
-use chrono::{DateTime, Utc};
+use crate::{Lang, Period, YearMonth};
+use chrono::{DateTime, Datelike, Utc};
 use domain::types::{ContentType, Kind, Policy, Priority};
 use domain::{Rules, Ticket};
 use std::borrow::Borrow;
@@ -85,6 +85,8 @@ where
 pub struct ReportBuilder<'a> {
     rules: &'a Rules,
     month: YearMonth,
+    /// The period when it is not the month (a quarter or a range of days).
+    period: Option<Period>,
     department: Option<String>,
     log_position: u64,
     as_of: DateTime<Utc>,
@@ -116,6 +118,7 @@ impl<'a> ReportBuilder<'a> {
         Self {
             rules,
             month,
+            period: None,
             department,
             log_position,
             as_of,
@@ -126,6 +129,36 @@ impl<'a> ReportBuilder<'a> {
             previous: MonthAccumulator::default(),
             options,
         }
+    }
+
+    /// A builder for any period, compared with the period before it (the quarter before a
+    /// quarter, as many days before a range). A month gives the monthly report.
+    pub fn for_period(
+        rules: &'a Rules,
+        period: Period,
+        department: Option<String>,
+        log_position: u64,
+        as_of: DateTime<Utc>,
+        options: ReportOptions,
+    ) -> Self {
+        if let Period::Month(month) = period {
+            return Self::new(rules, month, department, log_position, as_of, options);
+        }
+        let offset = rules.calendar().offset();
+        let first = period.first_day();
+        let month = YearMonth::new(first.year(), first.month())
+            .unwrap_or(YearMonth::new(1970, 1).expect("January 1970 is a month"));
+        let mut builder = Self::new(rules, month, department, log_position, as_of, options);
+        builder.period = Some(period);
+        builder.current_bounds = (period.start(offset), period.end(offset));
+        builder.previous_bounds = (period.previous().start(offset), period.start(offset));
+        builder
+    }
+
+    /// The instants the tickets of the period and of the period before are received in:
+    /// `[start of the period before, end of the period)`.
+    pub fn window(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.previous_bounds.0, self.current_bounds.1)
     }
 
     /// Folds one ticket in. Tickets of other months or departments change nothing.
@@ -173,16 +206,20 @@ impl<'a> ReportBuilder<'a> {
             .collect();
         let satisfaction = accumulator.satisfaction.summary(self.satisfied_threshold);
         let threshold = self.options.priority_share_threshold;
-        let [top_keywords, top_products] =
-            [&accumulator.keywords, &accumulator.products].map(|counts| {
-                top_problems(
-                    counts,
-                    tickets,
-                    accumulator.complaints,
-                    threshold,
-                    self.options.top_problems,
-                )
-            });
+        let [top_keywords, top_products, top_terms] = [
+            &accumulator.keywords,
+            &accumulator.products,
+            &accumulator.terms,
+        ]
+        .map(|counts| {
+            top_problems(
+                counts,
+                tickets,
+                accumulator.complaints,
+                threshold,
+                self.options.top_problems,
+            )
+        });
         let mut department_accumulators = accumulator.departments;
         for name in departments_to_list {
             department_accumulators.entry(name).or_default();
@@ -203,6 +240,7 @@ impl<'a> ReportBuilder<'a> {
 
         MonthlyReport {
             month: self.month,
+            period: self.period,
             department: self.department,
             log_position: self.log_position,
             config_version: self.rules.version(),
@@ -227,11 +265,14 @@ impl<'a> ReportBuilder<'a> {
             reopen_rate: ratio(accumulator.reopened, accumulator.reviewed_tickets),
             top_keywords,
             top_products,
+            top_terms,
             departments,
             unassigned: accumulator.unassigned,
             adopted_count: accumulator.adopted.count,
             adopted_customers_told: accumulator.adopted.told,
             adopted_suggestions,
+            suggestions_evaluated: accumulator.evaluations.evaluated,
+            adoption_by_score: accumulator.evaluations.rates(),
             archived: accumulator.archived,
             closed_loop: accumulator.closed_loop,
             closed_loop_rate: closed_loop_rate(accumulator.closed_loop, tickets),
@@ -251,7 +292,7 @@ fn closed_loop_rate(closed_loop: u64, tickets: u64) -> f64 {
 }
 
 /// `numerator / denominator`, or 0.0 when there is nothing to divide by.
-fn ratio(numerator: u64, denominator: u64) -> f64 {
+pub(crate) fn ratio(numerator: u64, denominator: u64) -> f64 {
     if denominator == 0 {
         0.0
     } else {
@@ -325,22 +366,22 @@ struct Context<'a> {
 }
 
 /// The facts about one ticket that every figure is built from.
-struct TicketFacts {
-    response_due: bool,
-    responded: bool,
-    responded_on_time: bool,
-    first_response_ms: Option<i64>,
-    resolution_due: bool,
-    resolved: bool,
-    resolved_on_time: bool,
-    reviewed: bool,
-    reopened: bool,
-    archived: bool,
-    closed_loop: bool,
+pub(crate) struct TicketFacts {
+    pub(crate) response_due: bool,
+    pub(crate) responded: bool,
+    pub(crate) responded_on_time: bool,
+    pub(crate) first_response_ms: Option<i64>,
+    pub(crate) resolution_due: bool,
+    pub(crate) resolved: bool,
+    pub(crate) resolved_on_time: bool,
+    pub(crate) reviewed: bool,
+    pub(crate) reopened: bool,
+    pub(crate) archived: bool,
+    pub(crate) closed_loop: bool,
 }
 
 impl TicketFacts {
-    fn of(ticket: &Ticket, received_at: DateTime<Utc>, as_of: DateTime<Utc>) -> Self {
+    pub(crate) fn of(ticket: &Ticket, received_at: DateTime<Utc>, as_of: DateTime<Utc>) -> Self {
         // The first round's deadlines and response: kept in the round record once reopened.
         let (respond_by, resolve_by, responded_at) = match ticket.previous_rounds.first() {
             Some(first) => (first.respond_by, first.resolve_by, first.responded_at),
@@ -378,7 +419,7 @@ impl TicketFacts {
 
 /// Every review the ticket was given, round by round: an earlier round's 3★ that reopened the
 /// ticket counts as much as the later round's 5★.
-fn review_scores(ticket: &Ticket) -> impl Iterator<Item = u8> + '_ {
+pub(crate) fn review_scores(ticket: &Ticket) -> impl Iterator<Item = u8> + '_ {
     ticket
         .previous_rounds
         .iter()
@@ -388,18 +429,18 @@ fn review_scores(ticket: &Ticket) -> impl Iterator<Item = u8> + '_ {
 
 /// Response and resolution counts of a group of tickets.
 #[derive(Debug, Clone, Copy, Default)]
-struct OnTimeCounts {
-    received: u64,
-    response_due: u64,
-    responded: u64,
-    responded_on_time: u64,
-    resolution_due: u64,
-    resolved: u64,
-    resolved_on_time: u64,
+pub(crate) struct OnTimeCounts {
+    pub(crate) received: u64,
+    pub(crate) response_due: u64,
+    pub(crate) responded: u64,
+    pub(crate) responded_on_time: u64,
+    pub(crate) resolution_due: u64,
+    pub(crate) resolved: u64,
+    pub(crate) resolved_on_time: u64,
 }
 
 impl OnTimeCounts {
-    fn add(&mut self, facts: &TicketFacts) {
+    pub(crate) fn add(&mut self, facts: &TicketFacts) {
         self.received += 1;
         self.response_due += u64::from(facts.response_due);
         self.responded += u64::from(facts.responded);
@@ -438,14 +479,14 @@ impl OnTimeCounts {
 
 /// Review scores of a group of tickets.
 #[derive(Debug, Clone, Copy, Default)]
-struct ScoreCounts {
+pub(crate) struct ScoreCounts {
     reviews: u64,
     by_score: [u64; 5],
     sum: u64,
 }
 
 impl ScoreCounts {
-    fn add(&mut self, score: u8) {
+    pub(crate) fn add(&mut self, score: u8) {
         let clamped = score.clamp(1, 5);
         self.reviews += 1;
         self.by_score[usize::from(clamped - 1)] += 1;
@@ -459,7 +500,7 @@ impl ScoreCounts {
             .sum()
     }
 
-    fn summary(&self, threshold: u8) -> SatisfactionSummary {
+    pub(crate) fn summary(&self, threshold: u8) -> SatisfactionSummary {
         let satisfied = self.satisfied(threshold);
         SatisfactionSummary {
             reviews: self.reviews,
@@ -712,9 +753,12 @@ struct MonthAccumulator {
     reporters: u64,
     keywords: ProblemCounts,
     products: ProblemCounts,
+    /// The extracted terms, counted like the keywords.
+    terms: ProblemCounts,
     departments: BTreeMap<String, DepartmentAccumulator>,
     unassigned: u64,
     adopted: AdoptedAccumulator,
+    evaluations: crate::evaluation::EvaluationAccumulator,
     archived: u64,
     closed_loop: u64,
 }
@@ -749,6 +793,9 @@ impl MonthAccumulator {
             self.reporters += reporters;
             for keyword in &ticket.keywords {
                 count_problem(&mut self.keywords, keyword, complaint, reporters);
+            }
+            for term in &ticket.terms {
+                count_problem(&mut self.terms, term, complaint, reporters);
             }
             if let Some(product) = ticket.product.as_deref().map(str::trim) {
                 if !product.is_empty() {
@@ -786,6 +833,7 @@ impl MonthAccumulator {
             None => self.unassigned += 1,
         }
         self.add_adopted(ticket, context);
+        self.evaluations.add(ticket);
         self.archived += u64::from(facts.archived);
         self.closed_loop += u64::from(facts.closed_loop);
     }

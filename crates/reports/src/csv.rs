@@ -129,6 +129,12 @@ impl MonthlyReport {
                     }
                 }
                 Section::Adopted(adopted) => {
+                    for band in adopted.by_score {
+                        let key = band.band.as_str();
+                        rows.push("adoption_by_score", key, "decided", band.decided);
+                        rows.push("adoption_by_score", key, "accepted", band.accepted);
+                        rows.push("adoption_by_score", key, "rate", band.rate);
+                    }
                     for suggestion in adopted.suggestions {
                         rows.adopted(suggestion);
                     }
@@ -186,6 +192,12 @@ impl MonthlyReport {
             "",
             "adopted_customers_told",
             self.adopted_customers_told,
+        );
+        rows.push(
+            summary,
+            "",
+            "suggestions_evaluated",
+            self.suggestions_evaluated,
         );
     }
 }

@@ -53,6 +53,23 @@ impl LogFold {
         }
     }
 
+    /// A fold that keeps the tickets received at or after `window.0` and before `window.1`
+    /// (the window of a [`crate::PeriodBuilder`] or the bounds of a [`crate::PeopleBuilder`]).
+    pub fn for_window(window: (DateTime<Utc>, DateTime<Utc>)) -> Self {
+        Self {
+            window,
+            tickets: HashMap::new(),
+            skipped: HashSet::new(),
+            position: 0,
+            as_of: None,
+        }
+    }
+
+    /// The tickets the fold keeps, in no particular order.
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+
     /// Whether the row of `stream_id` must be decoded and passed to [`LogFold::add`] with its
     /// event: false for streams that are not tickets and for tickets outside the window.
     pub fn wants(&self, stream_id: &str) -> bool {

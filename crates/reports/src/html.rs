@@ -79,7 +79,10 @@ impl MonthlyReport {
             || lang.tr("all departments").to_owned(),
             |name| format!("{} {name}", lang.tr("department")),
         );
-        let title = format!("{} {}", lang.tr("Monthly report"), self.month);
+        let title = match self.period {
+            Some(period) => format!("{} {period}", lang.pick("报告", "Report")),
+            None => format!("{} {}", lang.tr("Monthly report"), self.month),
+        };
         let _ = write!(
             html,
             r#"<!DOCTYPE html><html lang="{tag}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title><style>{STYLE}</style></head><body>"#,
@@ -108,10 +111,23 @@ impl MonthlyReport {
     fn html_footer(&self, html: &mut String, lang: Lang) {
         let _ = write!(
             html,
-            r#"<footer class="meta"><p>{regenerate} <code>cloop report monthly --month {month}{department} --db workflow.db --at-position {position}</code>. {definitions}</p></footer></body></html>"#,
+            r#"<footer class="meta"><p>{regenerate} <code>cloop report {command}{department}{db} --at-position {position}</code>. {definitions}</p></footer></body></html>"#,
             regenerate = lang.tr("Regenerate exactly from the workflow's event log:"),
             definitions = lang.tr("Definitions of every figure: docs/reports.md."),
-            month = self.month,
+            command = match self.period {
+                Some(crate::Period::Quarter { year, quarter }) => {
+                    format!("period --quarter {year:04}-Q{quarter}")
+                }
+                Some(crate::Period::Range { from, to }) => {
+                    format!("period --from {from} --to {to}")
+                }
+                _ => format!("monthly --month {}", self.month),
+            },
+            db = if self.period.is_none() {
+                " --db workflow.db"
+            } else {
+                ""
+            },
             department = self
                 .department
                 .as_deref()
@@ -333,7 +349,7 @@ fn satisfaction_chart(html: &mut String, satisfaction: &Satisfaction<'_>, lang: 
 }
 
 /// The most frequent problems: a chart of the keywords, then a table of each kind.
-fn problems(html: &mut String, tables: &[ProblemTable<'_>; 2], report: &MonthlyReport, lang: Lang) {
+fn problems(html: &mut String, tables: &[ProblemTable<'_>; 3], report: &MonthlyReport, lang: Lang) {
     let (distinct_problems, reporters, threshold) = (
         report.distinct_problems,
         report.reporters,
@@ -471,8 +487,9 @@ fn adopted_table(html: &mut String, adopted: &Adopted<'_>, lang: Lang) {
     };
     let _ = write!(
         html,
-        r#"<section id="adopted"><h2>{}</h2><p>{line}</p><table><tr>{}</tr>"#,
+        r#"<section id="adopted"><h2>{}</h2><p>{line}</p><p>{}</p><table><tr>{}</tr>"#,
         lang.tr("Adopted suggestions"),
+        escape(&adopted.evaluation_line(lang)),
         header_cells(
             lang,
             &[

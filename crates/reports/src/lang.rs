@@ -111,6 +111,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("By content type", "按内容"),
     ("By priority", "按优先级"),
     ("Keywords", "关键词"),
+    ("Terms", "提取词"),
     ("Products", "产品"),
     // Headline figures (by their stable names).
     ("figure", "指标"),
@@ -163,6 +164,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("reopened", "重开"),
     // Problems.
     ("keyword", "关键词"),
+    ("term", "提取词"),
     ("product", "产品"),
     ("key", "名称"),
     ("reporters", "反馈人数"),

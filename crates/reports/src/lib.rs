@@ -19,16 +19,23 @@
 mod compute;
 mod csv;
 mod error;
+mod evaluation;
 mod fold;
 mod html;
 mod lang;
 mod model;
 mod month;
+pub mod people;
+mod people_render;
+mod period;
+pub mod period_report;
 #[cfg(feature = "proto")]
 pub mod proto_conv;
+#[cfg(feature = "proto")]
+pub mod proto_period;
 pub mod public;
 pub mod sections;
-mod stored;
+pub mod stored;
 mod svg;
 pub mod synthetic;
 
@@ -38,6 +45,11 @@ pub use fold::{LogFold, RowMeta};
 pub use lang::{Lang, LABELS};
 pub use model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
-    SatisfactionSummary, ScoreCount, TargetCheck, TopProblem,
+    SatisfactionSummary, ScoreBandRate, ScoreCount, TargetCheck, TopProblem,
 };
 pub use month::YearMonth;
+pub use people::{PeopleBuilder, PeopleReport, PeopleScope, PersonFigures};
+pub use people_render::PEOPLE_COLUMNS;
+pub use period::Period;
+pub use period_report::{HeadlineTrend, PeriodBuilder, PeriodReport};
+pub use stored::{fold_stored, TicketFold};

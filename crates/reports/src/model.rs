@@ -62,7 +62,7 @@ pub struct SatisfactionSummary {
     pub distribution: Vec<ScoreCount>,
 }
 
-/// A frequent problem: a keyword or a product, with its share.
+/// A frequent problem: a keyword, a product or an extracted term, with its share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopProblem {
     pub key: String,
@@ -110,6 +110,21 @@ pub struct DepartmentKpi {
     pub share_satisfied: f64,
 }
 
+/// The adoption rate of the month's evaluated suggestions in one score band
+/// (`domain::ticket::SCORE_BANDS`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreBandRate {
+    /// `high` (score 12 to 15), `medium` (8 to 11) or `low` (3 to 7).
+    pub band: String,
+    /// Evaluated suggestions of the band whose outcome is decided (adopted, planned,
+    /// declined).
+    pub decided: u64,
+    /// Of those, adopted or planned.
+    pub accepted: u64,
+    /// `accepted / decided`, 0 when none was decided.
+    pub rate: f64,
+}
+
 /// An adopted (or planned) suggestion, as the report lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdoptedSuggestion {
@@ -154,6 +169,11 @@ pub struct HeadlineChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonthlyReport {
     pub month: YearMonth,
+    /// The period when the report covers a quarter or a range of days rather than `month`
+    /// (then `month` is the period's first month, and the comparison is with the period
+    /// before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<crate::Period>,
     /// The department the report is restricted to, or `None` for all.
     pub department: Option<String>,
     /// The log position the ticket states were folded to.
@@ -194,6 +214,11 @@ pub struct MonthlyReport {
     pub reopen_rate: f64,
     pub top_keywords: Vec<TopProblem>,
     pub top_products: Vec<TopProblem>,
+    /// The most frequent extracted terms (word segmentation of the text, beyond the
+    /// configured keywords): what customers write about that nobody configured. Absent in
+    /// reports stored before terms were extracted.
+    #[serde(default)]
+    pub top_terms: Vec<TopProblem>,
     /// In department order; tickets without a department are counted in `unassigned`.
     pub departments: Vec<DepartmentKpi>,
     pub unassigned: u64,
@@ -201,6 +226,12 @@ pub struct MonthlyReport {
     pub adopted_customers_told: u64,
     /// The first adopted suggestions by adoption time (at most the configured limit).
     pub adopted_suggestions: Vec<AdoptedSuggestion>,
+    /// Suggestions of the month with an evaluation.
+    #[serde(default)]
+    pub suggestions_evaluated: u64,
+    /// The adoption rate of the evaluated suggestions per score band (high, medium, low).
+    #[serde(default)]
+    pub adoption_by_score: Vec<ScoreBandRate>,
     pub archived: u64,
     /// Archived tickets plus open tickets with no deadline passed, over all tickets.
     pub closed_loop: u64,

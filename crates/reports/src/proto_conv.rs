@@ -21,7 +21,7 @@ use proto::time::timestamp;
 
 /// A report's `field` as an instant: absent means the epoch (protobuf's default), a bad one
 /// ([`proto::time::instant`]) is an invalid message naming the field.
-fn instant(
+pub(crate) fn instant(
     field: &str,
     timestamp: Option<&prost_types::Timestamp>,
 ) -> Result<DateTime<Utc>, ReportError> {
@@ -32,14 +32,14 @@ fn instant(
     })
 }
 
-fn duration(milliseconds: i64) -> prost_types::Duration {
+pub(crate) fn duration(milliseconds: i64) -> prost_types::Duration {
     prost_types::Duration {
         seconds: milliseconds.div_euclid(1000),
         nanos: i32::try_from(milliseconds.rem_euclid(1000) * 1_000_000).unwrap_or(0),
     }
 }
 
-fn milliseconds(duration: &prost_types::Duration) -> i64 {
+pub(crate) fn milliseconds(duration: &prost_types::Duration) -> i64 {
     duration
         .seconds
         .saturating_mul(1000)
@@ -219,6 +219,50 @@ fn adopted_to_proto(adopted: &AdoptedSuggestion) -> v1::AdoptedSuggestion {
         reward_kind: String::new(),
         reward_amount: 0,
         reward_valid_until: None,
+        award_winner: false,
+        award_month: String::new(),
+        award_rank: 0,
+        delivered_on: String::new(),
+        evaluation_score: 0,
+    }
+}
+
+/// The satisfaction summary read back: the satisfied count from its share, every score of
+/// 1 to 5 in the distribution.
+fn satisfaction_from_proto(satisfaction: &v1::SatisfactionSummary) -> SatisfactionSummary {
+    SatisfactionSummary {
+        reviews: satisfaction.reviews,
+        mean: satisfaction.mean,
+        satisfied: count_from_share(satisfaction.share_satisfied, satisfaction.reviews),
+        share_satisfied: satisfaction.share_satisfied,
+        distribution: (1..=5u8)
+            .map(|score| ScoreCount {
+                score,
+                count: satisfaction
+                    .distribution
+                    .iter()
+                    .find(|entry| entry.score == u32::from(score))
+                    .map_or(0, |entry| entry.count),
+            })
+            .collect(),
+    }
+}
+
+fn band_to_proto(band: &crate::model::ScoreBandRate) -> v1::ScoreBandRate {
+    v1::ScoreBandRate {
+        band: band.band.clone(),
+        decided: band.decided,
+        accepted: band.accepted,
+        rate: band.rate,
+    }
+}
+
+fn band_from_proto(band: &v1::ScoreBandRate) -> crate::model::ScoreBandRate {
+    crate::model::ScoreBandRate {
+        band: band.band.clone(),
+        decided: band.decided,
+        accepted: band.accepted,
+        rate: band.rate,
     }
 }
 
@@ -231,6 +275,18 @@ pub fn public_suggestion(public: &PublicSuggestion) -> v1::AdoptedSuggestion {
             .unwrap_or_default(),
         reward_amount: reward.map_or(0, |reward| reward.amount),
         reward_valid_until: reward.map(|reward| timestamp(reward.valid_until)),
+        award_winner: public.award.is_some(),
+        award_month: public
+            .award
+            .as_ref()
+            .map(|award| award.month.clone())
+            .unwrap_or_default(),
+        award_rank: public.award.as_ref().map_or(0, |award| award.rank),
+        delivered_on: public
+            .delivered_on
+            .map(|day| day.to_string())
+            .unwrap_or_default(),
+        evaluation_score: public.evaluation_score.map_or(0, u32::from),
         ..adopted_to_proto(&public.suggestion)
     }
 }
@@ -253,6 +309,10 @@ fn adopted_from_proto(adopted: &v1::AdoptedSuggestion) -> Result<AdoptedSuggesti
 pub fn to_proto(report: &MonthlyReport) -> v1::MonthlyReport {
     v1::MonthlyReport {
         month: report.month.to_string(),
+        period: report
+            .period
+            .map(|period| period.to_string())
+            .unwrap_or_default(),
         department: report.department.clone().unwrap_or_default(),
         tickets: report.tickets,
         distinct_problems: report.distinct_problems,
@@ -285,7 +345,10 @@ pub fn to_proto(report: &MonthlyReport) -> v1::MonthlyReport {
         reopen_rate: report.reopen_rate,
         top_keywords: report.top_keywords.iter().map(problem_to_proto).collect(),
         top_products: report.top_products.iter().map(problem_to_proto).collect(),
+        top_terms: report.top_terms.iter().map(problem_to_proto).collect(),
         departments: report.departments.iter().map(department_to_proto).collect(),
+        suggestions_evaluated: report.suggestions_evaluated,
+        adoption_by_score: report.adoption_by_score.iter().map(band_to_proto).collect(),
         adopted_suggestions: report
             .adopted_suggestions
             .iter()
@@ -332,19 +395,47 @@ pub fn monthly_report_response(report: &MonthlyReport) -> v1::MonthlyReportRespo
     }
 }
 
+/// The month of a report message, the period it names (none for a month) and its bounds
+/// at `offset`.
+type PeriodBounds = (
+    YearMonth,
+    Option<crate::Period>,
+    (DateTime<Utc>, DateTime<Utc>),
+);
+
+fn period_of(
+    message: &v1::MonthlyReport,
+    offset: FixedOffset,
+) -> Result<PeriodBounds, ReportError> {
+    let month: YearMonth = message.month.parse()?;
+    let period = Some(message.period.trim())
+        .filter(|period| !period.is_empty())
+        .map(str::parse::<crate::Period>)
+        .transpose()?;
+    let bounds = period.map_or((month.start(offset), month.end(offset)), |period| {
+        (period.start(offset), period.end(offset))
+    });
+    Ok((month, period, bounds))
+}
+
 /// Reads a report back from the protobuf message. `offset` is the business calendar's UTC
 /// offset, used for the month's bounds (the message does not carry them).
 pub fn from_proto(
     message: &v1::MonthlyReport,
     offset: FixedOffset,
 ) -> Result<MonthlyReport, ReportError> {
-    let month: YearMonth = message.month.parse()?;
+    let (month, period, bounds) = period_of(message, offset)?;
     let department = Some(message.department.trim().to_owned()).filter(|name| !name.is_empty());
     let complaints = message
         .by_kind
         .iter()
         .find(|share| share.key == "complaint")
         .map_or(0, |share| share.count);
+    let problems = |list: &[v1::TopProblem]| -> Vec<TopProblem> {
+        list.iter()
+            .map(|problem| problem_from_proto(problem, complaints))
+            .collect()
+    };
     let satisfaction = message.satisfaction.clone().unwrap_or_default();
     let departments: Vec<DepartmentKpi> = message
         .departments
@@ -355,6 +446,7 @@ pub fn from_proto(
     let defaults = domain::rules::config::ReviewConfig::default();
     Ok(MonthlyReport {
         month,
+        period,
         unassigned: if department.is_none() {
             message.tickets.saturating_sub(assigned)
         } else {
@@ -370,8 +462,8 @@ pub fn from_proto(
             .and_then(|threshold| u8::try_from(threshold).ok())
             .unwrap_or(defaults.satisfied_threshold),
         priority_share_threshold: 0.30,
-        month_start: month.start(offset),
-        month_end: month.end(offset),
+        month_start: bounds.0,
+        month_end: bounds.1,
         tickets: message.tickets,
         distinct_problems: message.distinct_problems,
         reporters: message.reporters,
@@ -390,37 +482,21 @@ pub fn from_proto(
             .iter()
             .map(on_time_from_proto)
             .collect(),
-        satisfaction: SatisfactionSummary {
-            reviews: satisfaction.reviews,
-            mean: satisfaction.mean,
-            satisfied: count_from_share(satisfaction.share_satisfied, satisfaction.reviews),
-            share_satisfied: satisfaction.share_satisfied,
-            distribution: (1..=5u8)
-                .map(|score| ScoreCount {
-                    score,
-                    count: satisfaction
-                        .distribution
-                        .iter()
-                        .find(|entry| entry.score == u32::from(score))
-                        .map_or(0, |entry| entry.count),
-                })
-                .collect(),
-        },
+        satisfaction: satisfaction_from_proto(&satisfaction),
         reopened: message.reopened,
         reopen_rate: message.reopen_rate,
-        top_keywords: message
-            .top_keywords
-            .iter()
-            .map(|problem| problem_from_proto(problem, complaints))
-            .collect(),
-        top_products: message
-            .top_products
-            .iter()
-            .map(|problem| problem_from_proto(problem, complaints))
-            .collect(),
+        top_keywords: problems(&message.top_keywords),
+        top_products: problems(&message.top_products),
+        top_terms: problems(&message.top_terms),
         departments,
         adopted_count: message.adopted_count,
         adopted_customers_told: message.adopted_customers_told,
+        suggestions_evaluated: message.suggestions_evaluated,
+        adoption_by_score: message
+            .adoption_by_score
+            .iter()
+            .map(band_from_proto)
+            .collect(),
         adopted_suggestions: message
             .adopted_suggestions
             .iter()

@@ -8,7 +8,8 @@
 //! its solution.
 
 use crate::model::AdoptedSuggestion;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::event::AwardGranted;
 use domain::problems::RewardGranted;
 use domain::types::Outcome;
 use domain::Ticket;
@@ -85,6 +86,12 @@ impl Adoption {
 pub struct PublicSuggestion {
     pub suggestion: AdoptedSuggestion,
     pub reward: Option<RewardGranted>,
+    /// The month's best-suggestion award, when it won one.
+    pub award: Option<AwardGranted>,
+    /// The day a planned suggestion was delivered.
+    pub delivered_on: Option<NaiveDate>,
+    /// The evaluation score, when it was evaluated.
+    pub evaluation_score: Option<u8>,
 }
 
 impl PublicSuggestion {
@@ -93,8 +100,33 @@ impl PublicSuggestion {
         PublicSuggestion {
             suggestion: adoption.suggestion(ticket, without_contact_data, masked_name),
             reward: ticket.reward.clone(),
+            award: ticket.award.clone(),
+            delivered_on: ticket
+                .delivery
+                .as_ref()
+                .map(|delivery| delivery.delivered_on),
+            evaluation_score: ticket
+                .evaluation
+                .as_ref()
+                .map(|evaluation| evaluation.score),
         }
     }
+}
+
+/// The submission attribute by which the customer agrees to see their suggestion on the
+/// public list, and the values that mean yes.
+pub const PUBLISH_ATTRIBUTE: &str = "publish";
+const PUBLISH_YES: &[&str] = &["yes", "true", "1", "是"];
+
+/// Whether the customer agreed to publish the suggestion: its submission carried the
+/// attribute `publish` with `yes` (or `true`, `1`, `是`; any case). Without it a suggestion
+/// stays off the public list (`SelfService.ListAdopted`), whatever its outcome.
+pub fn consented(ticket: &Ticket) -> bool {
+    ticket
+        .attributes
+        .get(PUBLISH_ATTRIBUTE)
+        .map(|value| value.trim().to_lowercase())
+        .is_some_and(|value| PUBLISH_YES.contains(&value.as_str()))
 }
 
 /// The customer's name wherever it is shown outside customer service (the monthly report,
@@ -188,6 +220,21 @@ fn mask_digit_runs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_submission_that_says_publish_yes_is_consented() {
+        let with = |value: &str| Ticket {
+            attributes: [(PUBLISH_ATTRIBUTE.to_owned(), value.to_owned())].into(),
+            ..Ticket::default()
+        };
+        for yes in ["yes", " YES ", "true", "1", "是"] {
+            assert!(consented(&with(yes)), "{yes}");
+        }
+        for no in ["no", "", "0", "maybe"] {
+            assert!(!consented(&with(no)), "{no}");
+        }
+        assert!(!consented(&Ticket::default()));
+    }
 
     #[test]
     fn names_are_masked_one_way_to_their_first_character_and_two_stars() {

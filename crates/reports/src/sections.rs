@@ -8,7 +8,7 @@
 use crate::lang::Lang;
 use crate::model::{
     AdoptedSuggestion, CategoryShare, DepartmentKpi, HeadlineChange, MonthlyReport, OnTimeRates,
-    SatisfactionSummary, TargetCheck, TopProblem,
+    SatisfactionSummary, ScoreBandRate, TargetCheck, TopProblem,
 };
 
 /// Shown where a figure has nothing to be computed from.
@@ -145,8 +145,8 @@ pub enum Section<'a> {
     OnTime(Vec<OnTimeRow<'a>>),
     /// The customers' ratings and the reopened tickets.
     Satisfaction(Satisfaction<'a>),
-    /// The most frequent keywords and products.
-    Problems([ProblemTable<'a>; 2]),
+    /// The most frequent keywords, products and extracted terms.
+    Problems([ProblemTable<'a>; 3]),
     /// Each department's figures.
     Departments(Departments<'a>),
     /// The adopted suggestions and the closed loop.
@@ -206,6 +206,10 @@ impl MonthlyReport {
                     name: "product",
                     problems: &self.top_products,
                 },
+                ProblemTable {
+                    name: "term",
+                    problems: &self.top_terms,
+                },
             ]),
             SectionKind::Departments => Section::Departments(Departments {
                 rows: self.departments.iter().map(DepartmentRow).collect(),
@@ -214,6 +218,8 @@ impl MonthlyReport {
             SectionKind::Adopted => Section::Adopted(Adopted {
                 count: self.adopted_count,
                 customers_told: self.adopted_customers_told,
+                evaluated: self.suggestions_evaluated,
+                by_score: &self.adoption_by_score,
                 suggestions: &self.adopted_suggestions,
                 archived: self.archived,
                 closed_loop_rate: self.closed_loop_rate,
@@ -247,7 +253,10 @@ impl MonthlyReport {
     /// The first instant of the month is local midnight: the offset the report was computed
     /// in (the business calendar's), read back from the month's bounds.
     pub fn utc_offset(&self) -> chrono::FixedOffset {
-        let local_midnight = self.month.first_day().and_hms_opt(0, 0, 0);
+        let first_day = self
+            .period
+            .map_or_else(|| self.month.first_day(), crate::Period::first_day);
+        let local_midnight = first_day.and_hms_opt(0, 0, 0);
         let seconds = local_midnight.map_or(0, |midnight| {
             (midnight - self.month_start.naive_utc()).num_seconds()
         });
@@ -540,16 +549,16 @@ impl Satisfaction<'_> {
     }
 }
 
-/// The most frequent keywords or products.
+/// The most frequent keywords, products or extracted terms.
 #[derive(Debug, Clone, Copy)]
 pub struct ProblemTable<'a> {
-    /// "keyword" or "product".
+    /// "keyword", "product" or "term".
     pub name: &'static str,
     pub problems: &'a [TopProblem],
 }
 
 impl ProblemTable<'_> {
-    /// The CSV section: "top_keywords".
+    /// The CSV section: "top_keywords", "top_products", "top_terms".
     pub fn csv_section(&self) -> String {
         format!("top_{}s", self.name)
     }
@@ -620,9 +629,48 @@ pub struct Departments<'a> {
 pub struct Adopted<'a> {
     pub count: u64,
     pub customers_told: u64,
+    /// The month's suggestions with an evaluation, and their adoption rates by score band.
+    pub evaluated: u64,
+    pub by_score: &'a [ScoreBandRate],
     pub suggestions: &'a [AdoptedSuggestion],
     pub archived: u64,
     pub closed_loop_rate: f64,
+}
+
+impl Adopted<'_> {
+    /// The evaluation line in `lang`: "8 evaluated; adopted or planned by score band: high
+    /// 6/7 (85.7%), medium 0/0, low 0/0".
+    pub fn evaluation_line(&self, lang: Lang) -> String {
+        let bands: Vec<String> = self
+            .by_score
+            .iter()
+            .map(|band| {
+                let name = lang.tr(&band.band);
+                if band.decided == 0 {
+                    format!("{name} 0/0")
+                } else {
+                    format!(
+                        "{name} {}/{} ({})",
+                        band.accepted,
+                        band.decided,
+                        percent(band.rate)
+                    )
+                }
+            })
+            .collect();
+        match lang {
+            Lang::En => format!(
+                "{} evaluated; adopted or planned by score band: {}",
+                self.evaluated,
+                bands.join(", ")
+            ),
+            Lang::Zh => format!(
+                "已评估 {} 条；按评分区间的采纳率：{}",
+                self.evaluated,
+                bands.join("、")
+            ),
+        }
+    }
 }
 
 /// "yes" or "no".

@@ -5,6 +5,7 @@
 //! it.
 
 use crate::compute::ReportBuilder;
+use crate::people::PeopleBuilder;
 use crate::ReportError;
 use domain::Ticket;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -13,57 +14,102 @@ use std::sync::{Arc, Mutex};
 /// Stored ticket states handed to a parser thread at a time.
 const PARSE_BATCH: usize = 1_000;
 
+/// A fold of ticket states, one ticket at a time, in any order: a report's builder, or
+/// several of them fed by one read.
+pub trait TicketFold: Send {
+    /// Folds one ticket in.
+    fn add_ticket(&mut self, ticket: &Ticket);
+}
+
+impl TicketFold for ReportBuilder<'_> {
+    fn add_ticket(&mut self, ticket: &Ticket) {
+        self.add(ticket);
+    }
+}
+
+impl TicketFold for PeopleBuilder<'_> {
+    fn add_ticket(&mut self, ticket: &Ticket) {
+        self.add(ticket);
+    }
+}
+
+impl<F: TicketFold> TicketFold for Vec<F> {
+    fn add_ticket(&mut self, ticket: &Ticket) {
+        self.iter_mut().for_each(|fold| fold.add_ticket(ticket));
+    }
+}
+
+impl<A: TicketFold, B: TicketFold> TicketFold for (A, B) {
+    fn add_ticket(&mut self, ticket: &Ticket) {
+        self.0.add_ticket(ticket);
+        self.1.add_ticket(ticket);
+    }
+}
+
 impl ReportBuilder<'_> {
-    /// Folds in every ticket state of `states` (each the JSON of one `Ticket`). The first
-    /// error of `states` stops the reading and is returned; a state that is not a ticket is
-    /// a [`ReportError::CorruptState`], returned as `corrupt` makes it.
+    /// Folds in every ticket state of `states` (each the JSON of one `Ticket`), as
+    /// [`fold_stored`] does.
     pub fn add_stored<E: Send>(
         &mut self,
         states: impl Iterator<Item = Result<String, E>>,
         corrupt: impl Fn(ReportError) -> E + Sync,
     ) -> Result<(), E> {
-        let parsers = std::thread::available_parallelism().map_or(1, |count| count.get().min(4));
-        let corrupt = &corrupt;
-        std::thread::scope(|scope| {
-            let (batches, batch_inbox) = sync_channel::<Vec<String>>(2 * parsers);
-            // Shared by the parsers only: when they have all stopped, sending fails.
-            let batch_inbox = Arc::new(Mutex::new(batch_inbox));
-            let (parsed, parsed_inbox) = sync_channel::<Result<Vec<Ticket>, E>>(2 * parsers);
-            for _ in 0..parsers {
-                let parsed = parsed.clone();
-                let batch_inbox = Arc::clone(&batch_inbox);
-                scope.spawn(move || parse_batches(&batch_inbox, &parsed, corrupt));
-            }
-            drop(parsed);
-            drop(batch_inbox);
-            let folder = scope.spawn(move || self.fold_parsed(parsed_inbox));
-            let failure = send_batches(states, &batches);
-            drop(batches);
-            let folded = folder.join().unwrap_or_else(|_| {
-                Some(corrupt(ReportError::CorruptState {
-                    reason: "the report's fold failed".to_owned(),
-                }))
-            });
-            match failure.or(folded) {
-                Some(error) => Err(error),
-                None => Ok(()),
-            }
-        })
+        fold_stored(self, states, corrupt)
     }
+}
 
-    /// Folds the parsed batches in; the first error of a batch is kept, later ones dropped.
-    fn fold_parsed<E>(&mut self, parsed: Receiver<Result<Vec<Ticket>, E>>) -> Option<E> {
-        let mut failure = None;
-        for tickets in parsed {
-            match tickets {
-                Ok(tickets) => tickets.iter().for_each(|ticket| self.add(ticket)),
-                Err(error) => {
-                    failure.get_or_insert(error);
-                }
+/// Folds in every ticket state of `states` (each the JSON of one `Ticket`). The first error
+/// of `states` stops the reading and is returned; a state that is not a ticket is a
+/// [`ReportError::CorruptState`], returned as `corrupt` makes it.
+pub fn fold_stored<F: TicketFold, E: Send>(
+    fold: &mut F,
+    states: impl Iterator<Item = Result<String, E>>,
+    corrupt: impl Fn(ReportError) -> E + Sync,
+) -> Result<(), E> {
+    let parsers = std::thread::available_parallelism().map_or(1, |count| count.get().min(4));
+    let corrupt = &corrupt;
+    std::thread::scope(|scope| {
+        let (batches, batch_inbox) = sync_channel::<Vec<String>>(2 * parsers);
+        // Shared by the parsers only: when they have all stopped, sending fails.
+        let batch_inbox = Arc::new(Mutex::new(batch_inbox));
+        let (parsed, parsed_inbox) = sync_channel::<Result<Vec<Ticket>, E>>(2 * parsers);
+        for _ in 0..parsers {
+            let parsed = parsed.clone();
+            let batch_inbox = Arc::clone(&batch_inbox);
+            scope.spawn(move || parse_batches(&batch_inbox, &parsed, corrupt));
+        }
+        drop(parsed);
+        drop(batch_inbox);
+        let folder = scope.spawn(move || fold_parsed(fold, parsed_inbox));
+        let failure = send_batches(states, &batches);
+        drop(batches);
+        let folded = folder.join().unwrap_or_else(|_| {
+            Some(corrupt(ReportError::CorruptState {
+                reason: "the report's fold failed".to_owned(),
+            }))
+        });
+        match failure.or(folded) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Folds the parsed batches in; the first error of a batch is kept, later ones dropped.
+fn fold_parsed<F: TicketFold, E>(
+    fold: &mut F,
+    parsed: Receiver<Result<Vec<Ticket>, E>>,
+) -> Option<E> {
+    let mut failure = None;
+    for tickets in parsed {
+        match tickets {
+            Ok(tickets) => tickets.iter().for_each(|ticket| fold.add_ticket(ticket)),
+            Err(error) => {
+                failure.get_or_insert(error);
             }
         }
-        failure
     }
+    failure
 }
 
 /// One parser thread: batches of states in, batches of tickets out, until either side stops.

@@ -1240,6 +1240,7 @@ fn csv_snapshot() {
         summary,,unassigned,0
         summary,,adopted,3
         summary,,adopted_customers_told,2
+        summary,,suggestions_evaluated,0
         by_kind,suggestion,count,4
         by_kind,suggestion,share,1
         by_kind,complaint,count,0
@@ -1364,6 +1365,15 @@ fn csv_snapshot() {
         department,product,reviews,2
         department,product,satisfaction_mean,4.5
         department,product,share_satisfied,1
+        adoption_by_score,high,decided,0
+        adoption_by_score,high,accepted,0
+        adoption_by_score,high,rate,0
+        adoption_by_score,medium,decided,0
+        adoption_by_score,medium,accepted,0
+        adoption_by_score,medium,rate,0
+        adoption_by_score,low,decided,0
+        adoption_by_score,low,accepted,0
+        adoption_by_score,low,rate,0
         adopted,<T08>,department,product
         adopted,<T08>,outcome,adopted
         adopted,<T08>,adopted_at,2026-11-11T22:00:00+00:00
@@ -1482,7 +1492,7 @@ fn html_structure_snapshot() {
         shares: Shares · 20 tickets, 8 complaints | svg 4 | rows 0 | met 0 | missed 0 | flags 0
         on-time: On-time rates per priority | svg 1 | rows 6 | met 0 | missed 0 | flags 0
         satisfaction: Satisfaction | svg 1 | rows 0 | met 0 | missed 0 | flags 0
-        top-problems: Most frequent problems | svg 1 | rows 12 | met 0 | missed 0 | flags 3
+        top-problems: Most frequent problems | svg 1 | rows 14 | met 0 | missed 0 | flags 3
         departments: Departments | svg 0 | rows 9 | met 0 | missed 0 | flags 0
         adopted: Adopted suggestions | svg 0 | rows 4 | met 0 | missed 0 | flags 0
     "#]]
@@ -1815,4 +1825,55 @@ fn the_report_speaks_chinese_by_default_or_english_and_names_its_zone() {
         assert!(page.contains("2026-12-01 10:00 +08:00"), "as of");
         assert!(!page.contains("UTC"));
     }
+}
+
+#[test]
+fn a_term_nobody_configured_is_counted_in_top_terms() {
+    // Two complaints about a parcel marked delivered that never came, and one unrelated
+    // problem. None of 签收 and 包裹 is a configured keyword: only the terms can show them.
+    let rules = Rules::defaults();
+    let texts = [
+        "包裹显示已签收，可我根本没收到东西",
+        "快递显示签收了，包裹根本没到我手上",
+    ];
+    let mut tickets: Vec<Ticket> = texts
+        .iter()
+        .zip(1u16..)
+        .map(|(text, node)| {
+            let mut ticket =
+                after_sales_complaint(node, local(11, 10, 9, 0), Priority::High, 4, 24);
+            ticket.content = (*text).to_owned();
+            ticket.terms = domain::types::Policy::terms(&rules, text);
+            ticket
+        })
+        .collect();
+    let mut other = after_sales_complaint(3, local(11, 11, 9, 0), Priority::High, 4, 24);
+    other.kind = Some(Kind::Problem);
+    other.content = "The app freezes on the checkout screen".to_owned();
+    other.terms = domain::types::Policy::terms(&rules, &other.content);
+    tickets.push(other);
+    for ticket in &tickets {
+        assert!(!ticket.terms.is_empty(), "{:?}", ticket.content);
+        assert!(!ticket.keywords.iter().any(|keyword| keyword == "签收"));
+    }
+
+    let report = report_of(&tickets);
+    let term = |key: &str| report.top_terms.iter().find(|problem| problem.key == key);
+    let signed = term("签收").expect("签收 is a top term");
+    assert_eq!(signed.count, 2);
+    assert_eq!(signed.complaints, 2);
+    assert_eq!(signed.share, 2.0 / 3.0);
+    assert_eq!(signed.complaint_share, 1.0);
+    assert!(signed.priority_flag);
+    assert_eq!(term("包裹").map(|problem| problem.count), Some(2));
+    assert_eq!(term("checkout").map(|problem| problem.count), Some(1));
+    assert_eq!(term("checkout").map(|problem| problem.complaints), Some(0));
+    // Most frequent first, ties by key.
+    assert_eq!(report.top_terms[0].count, 2);
+    assert!(!report
+        .top_keywords
+        .iter()
+        .any(|problem| problem.key == "签收"));
+    // The CSV carries the section.
+    assert!(report.to_csv().contains("top_terms,签收,count,2"));
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod nats;
 pub mod nats_auth;
 pub mod ratelimit;
+pub mod ratelink;
 pub mod secret;
 pub mod server;
 pub mod shutdown;

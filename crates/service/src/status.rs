@@ -55,7 +55,9 @@ pub fn status_from(failure: impl Into<Failure>) -> Status {
                 status
             }
             DomainError::WrongStep { .. } => Status::failed_precondition(error.to_string()),
-            DomainError::NotFound { .. } => Status::not_found(error.to_string()),
+            DomainError::NotFound { .. } | DomainError::CustomerNotFound { .. } => {
+                Status::not_found(error.to_string())
+            }
             DomainError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
             // The code says "permission denied" and "failed precondition": the message is the
             // reason alone, so that a client showing both does not say it twice.

@@ -239,6 +239,11 @@ impl TokenRegistry {
         self.by_hash.get(&token_sha256(token))
     }
 
+    /// Every principal of the file, in no particular order.
+    pub fn principals(&self) -> impl Iterator<Item = &Principal> {
+        self.by_hash.values()
+    }
+
     /// How many principals the file names.
     pub fn len(&self) -> usize {
         self.by_hash.len()
@@ -257,6 +262,10 @@ impl TokenRegistry {
 pub struct Authenticator {
     registry: Arc<TokenRegistry>,
     limiter: Arc<RateLimiter>,
+    /// A call without an `authorization` header passes with no [`Principal`] (every RPC that
+    /// needs one then refuses with UNAUTHENTICATED); a header that is there is checked as
+    /// always. For a service one of whose RPCs answers the public too.
+    anonymous_allowed: bool,
 }
 
 impl Authenticator {
@@ -264,6 +273,17 @@ impl Authenticator {
         Self {
             registry,
             limiter: Arc::new(RateLimiter::new()),
+            anonymous_allowed: false,
+        }
+    }
+
+    /// The same authenticator (same tokens, same rate-limit buckets) letting calls without an
+    /// `authorization` header through with no principal: the service decides, per RPC, what an
+    /// anonymous caller gets (`service::tokens::principal_of` refuses it with UNAUTHENTICATED).
+    pub fn allowing_anonymous(&self) -> Self {
+        Self {
+            anonymous_allowed: true,
+            ..self.clone()
         }
     }
 
@@ -340,6 +360,9 @@ impl Authenticator {
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if self.anonymous_allowed && request.metadata().get("authorization").is_none() {
+            return Ok(request);
+        }
         let principal = self.authenticate(request.metadata())?;
         self.check_rate(&principal)
             .map_err(|refusal| refusal.to_status())?;
@@ -413,6 +436,29 @@ mod tests {
                 .expect_err("refused");
             assert_eq!(status.code(), tonic::Code::Unauthenticated, "{header:?}");
         }
+    }
+
+    #[test]
+    fn allowing_anonymous_passes_a_call_without_a_header_only() {
+        let mut authenticator = Authenticator::new(Arc::new(registry())).allowing_anonymous();
+        let passed = authenticator
+            .call(request_with(None))
+            .expect("no header: passes");
+        assert!(
+            principal_of(&passed).is_err(),
+            "no principal for an anonymous call"
+        );
+        // A header that is there is checked as always: a bad one is not taken as anonymous.
+        for header in ["Basic abc", "Bearer ", "Bearer nope"] {
+            let status = authenticator
+                .call(request_with(Some(header)))
+                .expect_err("refused");
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "{header:?}");
+        }
+        let known = authenticator
+            .call(request_with(Some("Bearer adapter-secret")))
+            .expect("a known token");
+        assert_eq!(principal_of(&known).expect("principal").name, "web-form");
     }
 
     #[test]

@@ -16,6 +16,10 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The key store reference under which the customer lookup's contact index key is kept
+/// (`Vault::contact_index_key`): no customer's reference can take this form.
+pub const CONTACT_INDEX_REF: &str = "index:contacts";
+
 /// The stable reference of one customer in the key store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

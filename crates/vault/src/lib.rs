@@ -40,7 +40,7 @@ mod storage;
 mod store;
 
 pub use copy::CopyStats;
-pub use customer::CustomerRef;
+pub use customer::{CustomerRef, CONTACT_INDEX_REF};
 pub use error::VaultError;
 pub use sealed::{
     erased_marker, is_erased_marker, is_sealed, redact_sealed, sealed_key_ids, KeyId, SealedJson,

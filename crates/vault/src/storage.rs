@@ -728,16 +728,25 @@ impl Storage {
         }
     }
 
-    /// How many customer keys are stored.
+    /// How many customer keys are stored (the contact index key, which is no customer's, not
+    /// counted).
     pub(crate) fn key_count(&mut self) -> Result<u64, VaultError> {
+        let reserved = crate::customer::CONTACT_INDEX_REF;
         let count: i64 = match self {
             Storage::Sqlite { connection, .. } => connection
-                .query_row("SELECT COUNT(*) FROM customer_keys", [], |row| row.get(0))
+                .query_row(
+                    "SELECT COUNT(*) FROM customer_keys WHERE customer_ref <> ?1",
+                    [reserved],
+                    |row| row.get(0),
+                )
                 .map_err(sqlite("count keys"))?,
             Storage::Postgres(store) => store.run("count keys", |session| {
                 Ok(session
                     .client
-                    .query_one("SELECT COUNT(*) FROM customer_keys", &[])?
+                    .query_one(
+                        "SELECT COUNT(*) FROM customer_keys WHERE customer_ref <> $1",
+                        &[&reserved],
+                    )?
                     .get(0))
             })?,
         };

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::copy::{CopyStats, ErasedRow, KeyRow, COPY_CHUNK};
-use crate::customer::CustomerRef;
+use crate::customer::{CustomerRef, CONTACT_INDEX_REF};
 use crate::error::{sqlite, VaultError};
 use crate::sealed::{
     erased_marker, for_each_sealed_mut, sealed_key_ids, KeyId, SealedJson, SEALED_VERSION,
@@ -188,6 +188,16 @@ impl Vault {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The secret of the customer lookup's contact hashes (`domain::customer`), created
+    /// (and committed) on first use. It is kept as the key of the reserved reference
+    /// [`CONTACT_INDEX_REF`], which no customer can have (customers are `customer:...` or
+    /// `contact:...`), so it is backed up, copied to PostgreSQL and shared by replicas like
+    /// every key; nothing is ever sealed with it, so no erasure reaches it.
+    pub fn contact_index_key(&self) -> Result<[u8; 32], VaultError> {
+        let (_, key) = self.key_for(&CustomerRef::from_stored(CONTACT_INDEX_REF))?;
+        Ok(*key)
     }
 
     /// The key of a customer, created (and committed) when they have none.

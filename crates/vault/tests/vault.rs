@@ -44,7 +44,23 @@ on_both_backends!(
     ensure_keys_creates_missing_keys_once_in_one_commit,
     describe_names_the_store_without_a_password,
     open_all_in_place_opens_many_payloads_like_one_by_one,
+    the_contact_index_key_is_made_once_and_kept,
 );
+
+fn the_contact_index_key_is_made_once_and_kept(store: &TestStore) {
+    let vault = store.open();
+    let key = vault.contact_index_key().unwrap();
+    assert_eq!(vault.contact_index_key().unwrap(), key);
+    drop(vault);
+    let reopened = store.open();
+    assert_eq!(reopened.contact_index_key().unwrap(), key);
+    // A customer's key is another key.
+    let (reference, value) = customer();
+    let sealed = reopened.seal(&reference, &value).unwrap();
+    assert_eq!(reopened.open(&sealed).unwrap(), Some(value));
+    // Only customers' keys are counted.
+    assert_eq!(reopened.key_count().unwrap(), 1);
+}
 
 fn customer() -> (CustomerRef, serde_json::Value) {
     let value = json!({

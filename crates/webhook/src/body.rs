@@ -12,9 +12,13 @@
 //!   "occurred_at": "2026-11-23T09:30:00+08:00",
 //!   "product": "app", "order_id": "SO-1001",
 //!   "attributes": {"page": "/help"},
-//!   "language": "zh"
+//!   "language": "zh",
+//!   "reply_to_ticket_id": "261123-0A1B2-C3D4E5"
 //! }
 //! ```
+//!
+//! `reply_to_ticket_id` names the ticket the customer answers (recorded there, never a new
+//! ticket; intake checks that the customer is that ticket's own).
 //!
 //! Every member is optional as far as the JSON goes (`null` counts as absent); `channel`, when
 //! present, must equal the channel of the path. Unknown members are refused, so a misspelt
@@ -200,6 +204,7 @@ pub fn submit_request(channel: &str, body: &[u8]) -> Result<v1::SubmitRequest, F
             "order_id" => request.order_id = string(name, value)?,
             "attributes" => request.attributes = attributes(value)?,
             "language" => request.language = language(value)? as i32,
+            "reply_to_ticket_id" => request.reply_to_ticket_id = string(name, value)?,
             _ => return Err(FieldError::field(shown(name), "unknown field")),
         }
     }

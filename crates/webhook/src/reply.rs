@@ -70,6 +70,7 @@ impl Reply {
                 "resolve_by": instant(response.resolve_by.as_ref()),
                 "notice": response.notice,
                 "cannot_be_told": response.cannot_be_told,
+                "reply": response.reply,
             }),
             retry_after: None,
         }
@@ -123,6 +124,9 @@ pub fn from_intake(code: Option<i32>, payload: &[u8], retry_after_secs: u64) -> 
             Reply::error(StatusCode::BAD_REQUEST, Some(&refusal.field), reason)
         }
         tonic_code::OUT_OF_RANGE => Reply::error(StatusCode::PAYLOAD_TOO_LARGE, None, reason),
+        // A reply naming a ticket that is not this customer's (or not known): the sender
+        // learns nothing more than intake said.
+        tonic_code::NOT_FOUND => Reply::error(StatusCode::NOT_FOUND, None, reason),
         tonic_code::RESOURCE_EXHAUSTED => Reply {
             retry_after: Some(retry_after_secs),
             ..Reply::error(StatusCode::TOO_MANY_REQUESTS, None, reason)
@@ -137,6 +141,7 @@ pub fn from_intake(code: Option<i32>, payload: &[u8], retry_after_secs: u64) -> 
 /// The numeric gRPC codes intake's replies carry.
 mod tonic_code {
     pub const OK: i32 = 0;
+    pub const NOT_FOUND: i32 = 5;
     pub const INVALID_ARGUMENT: i32 = 3;
     pub const DEADLINE_EXCEEDED: i32 = 4;
     pub const RESOURCE_EXHAUSTED: i32 = 8;

@@ -108,6 +108,7 @@ fn next_command(building: &Building, index: usize) -> Option<(Command, Actor, us
                 keywords: vec!["卡顿".into()],
                 complex: false,
                 reason: "read by hand".into(),
+                department: None,
             }),
             agent("customer_service", Role::Agent),
         ),

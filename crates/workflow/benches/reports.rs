@@ -22,17 +22,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/report_setup.rs"]
+mod report_setup;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use chrono::Utc;
 use common::{authorized, channel};
-use domain::ids::{FeedbackId, TicketIdGenerator};
+use domain::ids::TicketIdGenerator;
 use e2e::{free_port, NatsServer, ServiceProcess};
-use prost::Message;
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
+use report_setup::{peak_memory_kib, publish_one};
 use reports::synthetic::{ticket, Random};
 use reports::YearMonth;
 use std::path::Path;
@@ -41,61 +42,6 @@ use std::time::{Duration, Instant};
 const MANAGER: &str = "bench-manager";
 const ADMIN: &str = "bench-admin";
 const MONTH: &str = "2026-10";
-
-/// The peak resident memory of process `pid` so far, in KiB (Linux `VmHWM`).
-fn peak_memory_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Publishes one submission to FEEDBACK as intake's relay does.
-async fn publish_one(nats_url: &str) -> String {
-    let client = async_nats::connect(nats_url).await.unwrap();
-    let context = async_nats::jetstream::new(client);
-    let now = Utc::now();
-    let ticket_id = TicketIdGenerator::new(77).next(now);
-    let feedback_id = FeedbackId::new(now, [7; 10]);
-    let message = v1::FeedbackReceived {
-        node_id: 77,
-        ..support::feedback(
-            feedback_id,
-            &ticket_id,
-            now,
-            v1::Submission {
-                channel: "app".into(),
-                external_id: "bench-report-1".into(),
-                content: "APP卡顿，打开很慢".into(),
-                customer: Some(v1::Customer {
-                    phone: "13800138000".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-    };
-    // The workflow creates stream FEEDBACK when its consumer starts, soon after it listens.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let publish = async_nats::jetstream::message::PublishMessage::build()
-            .payload(message.encode_to_vec().into())
-            .message_id(feedback_id.to_string());
-        let acked = match context.send_publish("feedback.received.app", publish).await {
-            Ok(ack) => ack.await.is_ok(),
-            Err(_) => false,
-        };
-        if acked {
-            break;
-        }
-        assert!(Instant::now() < deadline, "stream FEEDBACK never appeared");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    ticket_id.to_string()
-}
 
 /// Writes `count` synthetic tickets of `month` into the projection's `tickets` table (the
 /// service is stopped), in one transaction.

@@ -200,6 +200,12 @@ pub struct WorkflowConfig {
     pub retention: crate::duties::retention::RetentionSettings,
     /// The system clock in production; tests may pass a [`crate::clock::TestClock`].
     pub clock: Arc<dyn Clock>,
+    /// The trained classifier of the classify step with its thresholds (`[classifier]`, read
+    /// by [`crate::classifier::load`]); `None` when it is turned off.
+    pub classifier: Option<Arc<domain::classifier::placement::Placer>>,
+    /// The key of the customers' signed rating links (`[selfservice]`, read by
+    /// [`service::ratelink::SelfServiceSettings::load_key`]); `None` when none is configured.
+    pub rating_links: Option<service::ratelink::LinkKey>,
 }
 
 /// The default gRPC address of `cloop-workflow`.

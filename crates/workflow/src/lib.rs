@@ -21,11 +21,14 @@
 //! - `erasure`: erasing a customer: destroy their keys, then record `customer_erased`.
 //! - `problems`: similar tickets and problem links.
 //! - `record`: the envelope between domain events and log rows.
+//! - `classifier`: the trained classifier's `[classifier]` table, its model file loaded once,
+//!   and its arrival recorded in the log.
 //! - `grpc`: the gRPC services and the conversions at the edge.
 //! - [`projections`] (the crate, re-exported): the `TicketProjector` of the log, rebuild and
 //!   digest.
 //! - `start`: [`start`] in parts: storage, duties, server.
 
+pub mod classifier;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -41,6 +44,7 @@ pub mod problems;
 pub mod publisher;
 pub mod queries;
 pub mod record;
+pub mod replies;
 mod start;
 
 pub use ::projections;

@@ -29,9 +29,10 @@ pub fn subject_of(row: &RecordedEvent) -> String {
     format!("{}.{}", proto::TICKET_EVENTS_SUBJECT_PREFIX, row.event_type)
 }
 
-/// The feedback id in a `received` row's payload.
+/// The feedback id in a `received` or `customer_replied` row's payload (intake confirms its
+/// outbox row by it).
 fn feedback_id_of(row: &RecordedEvent) -> Option<String> {
-    if row.event_type != "received" {
+    if row.event_type != "received" && row.event_type != "customer_replied" {
         return None;
     }
     let payload: serde_json::Value = serde_json::from_str(&row.payload_json).ok()?;

@@ -1,6 +1,6 @@
 //! `feedback.v1.SelfService` without NATS: the status a customer may read, replies and ratings
 //! recorded on their ticket, the same NOT_FOUND for an unknown ticket and wrong digits, and
-//! the lockout after five wrong tries.
+//! the lockout after five wrong tries; the signed rating link in place of the digits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,6 +20,11 @@ use workflow::clock::{Clock, TestClock};
 use workflow::commands::Commands;
 use workflow::grpc::SelfServiceService;
 use workflow::metrics::WorkflowMetrics;
+
+/// The rating links' key of these tests.
+fn link_key() -> service::ratelink::LinkKey {
+    service::ratelink::LinkKey::new(&[9u8; 32]).unwrap()
+}
 
 /// The phone on every ticket of these tests; its last 4 digits.
 const PHONE: &str = "+86 138-0013-8000";
@@ -58,6 +63,7 @@ impl Desk {
             lockout: Arc::new(Mutex::new(Default::default())),
             limiter: Arc::new(RateLimiter::new()),
             limit: RateLimit::UNLIMITED,
+            links: Some(link_key()),
         };
         Self {
             _directory: directory,
@@ -142,6 +148,7 @@ impl Desk {
             .get_status(Request::new(v1::GetStatusRequest {
                 ticket_id: ticket_id.into(),
                 digits: digits.into(),
+                ..Default::default()
             }))
             .await
             .map(|response| response.into_inner().status.unwrap())
@@ -174,6 +181,7 @@ impl Desk {
                 satisfaction,
                 comment: "谢谢".into(),
                 command_id: String::new(),
+                ..Default::default()
             }))
             .await
             .map(|response| response.into_inner().status.unwrap())
@@ -275,7 +283,7 @@ async fn five_wrong_tries_lock_the_ticket_for_fifteen_minutes_even_for_the_right
 }
 
 #[tokio::test]
-async fn a_reply_is_a_note_of_the_customer_on_the_same_ticket() {
+async fn a_reply_is_the_customers_reply_on_the_same_ticket() {
     let mut desk = Desk::new();
     let ticket_id = desk.submit("快递延误").await;
     let head = desk.log.head().position;
@@ -289,7 +297,12 @@ async fn a_reply_is_a_note_of_the_customer_on_the_same_ticket() {
         .await
         .unwrap();
     let last = rows.last().unwrap();
-    assert_eq!(last.event_type, "note_added");
+    assert_eq!(last.event_type, "customer_replied");
+    assert!(
+        last.payload_json.contains("status_page"),
+        "{}",
+        last.payload_json
+    );
     assert!(
         last.actor_json.contains("\"customer\""),
         "{}",
@@ -331,4 +344,114 @@ async fn a_low_rating_in_review_reopens_and_a_good_one_is_the_review() {
     assert_eq!(ticket.step, Step::Archive);
     let archived = desk.status(&happy.to_string(), DIGITS).await.unwrap();
     assert!(!archived.may_reply);
+    let refused = desk
+        .service
+        .reply(Request::new(v1::ReplyRequest {
+            ticket_id: happy.to_string(),
+            digits: DIGITS.into(),
+            text: "thanks".into(),
+            command_id: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::FailedPrecondition,
+        "no reply form once archived"
+    );
+}
+
+impl Desk {
+    /// The rating link's token of `ticket_id`, asked for now and good for 14 days.
+    fn link(&self, ticket_id: &TicketId) -> String {
+        let expires = service::ratelink::expiry(self.clock.now(), Duration::days(14));
+        link_key().token(
+            &ticket_id.to_string(),
+            "0195f3a2-7c41-7d2e-9a10-3b5c7d9e1f20",
+            expires,
+        )
+    }
+
+    async fn status_by_link(
+        &self,
+        ticket_id: &TicketId,
+        token: &str,
+    ) -> Result<v1::TicketStatus, tonic::Status> {
+        self.service
+            .get_status(Request::new(v1::GetStatusRequest {
+                ticket_id: ticket_id.to_string(),
+                link_token: token.into(),
+                ..Default::default()
+            }))
+            .await
+            .map(|response| response.into_inner().status.unwrap())
+    }
+
+    async fn rate_by_link(
+        &self,
+        ticket_id: &TicketId,
+        token: &str,
+        satisfaction: u32,
+    ) -> Result<v1::TicketStatus, tonic::Status> {
+        self.service
+            .rate(Request::new(v1::RateRequest {
+                ticket_id: ticket_id.to_string(),
+                link_token: token.into(),
+                satisfaction,
+                ..Default::default()
+            }))
+            .await
+            .map(|response| response.into_inner().status.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_rating_links_token_proves_its_ticket_until_it_expires() {
+    let mut desk = Desk::new();
+    let happy = desk.submit("APP卡顿，打开很慢").await;
+    let unhappy = desk.submit("APP卡顿，打开很慢，经常闪退").await;
+    desk.to_review(&happy).await;
+    desk.to_review(&unhappy).await;
+    let token = desk.link(&happy);
+    let status = desk.status_by_link(&happy, &token).await.unwrap();
+    assert!(status.may_rate);
+    assert_eq!(status.language, v1::Language::Zh as i32);
+    // The token of one ticket proves no other, and a changed one proves nothing.
+    let other = desk.status_by_link(&unhappy, &token).await.unwrap_err();
+    assert_eq!(other.code(), Code::NotFound);
+    let tampered = token.replacen('.', "9.", 1);
+    let refused = desk.rate_by_link(&happy, &tampered, 5).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    let rated = desk.rate_by_link(&happy, &token, 5).await.unwrap();
+    assert_eq!(rated.satisfaction, 5);
+    let reopened = desk
+        .rate_by_link(&unhappy, &desk.link(&unhappy), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (reopened.round, reopened.step),
+        (2, v1::Step::Handle as i32)
+    );
+    // After the link's 14 days, the same NOT_FOUND as wrong digits.
+    desk.clock.advance(Duration::days(15));
+    let expired = desk.status_by_link(&happy, &token).await.unwrap_err();
+    let wrong = desk.status(&happy.to_string(), "0000").await.unwrap_err();
+    assert_eq!(expired.code(), Code::NotFound);
+    assert_eq!(expired.message(), wrong.message());
+}
+
+#[tokio::test]
+async fn bad_link_tokens_count_towards_the_lockout() {
+    let mut desk = Desk::new();
+    let ticket_id = desk.submit("包装破损").await;
+    let token = desk.link(&ticket_id);
+    for bad in ["1.2.3", "garbage", "0.x.00", "x", "y"] {
+        let refused = desk.status_by_link(&ticket_id, bad).await.unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{bad}");
+    }
+    let locked = desk.status_by_link(&ticket_id, &token).await.unwrap_err();
+    assert_eq!(locked.code(), Code::NotFound, "locked: even the good link");
+    assert!(desk.status(&ticket_id.to_string(), DIGITS).await.is_err());
+    desk.clock.advance(Duration::minutes(16));
+    assert!(desk.status_by_link(&ticket_id, &token).await.is_ok());
 }

@@ -768,6 +768,8 @@ async fn customer_contact_data_never_appears_in_any_log_at_trace_level() {
     classified.expect("classify");
     let message = "我们已收到，正在处理";
     agent.acknowledge(id, message).await.expect("acknowledge");
+    let evaluated = agent.evaluate(id, (4, 2, 4), "值得做").await;
+    evaluated.expect("evaluate");
     let proposed = agent.propose(id, v1::Outcome::Adopted, "已排期").await;
     proposed.expect("propose");
     let mut head = service.as_("t-head-product");

@@ -18,9 +18,12 @@ const PRINCIPALS: &[Principal] = &[
     principal("t-admin", "root", "admin"),
 ];
 
+/// `cloop token new` for an agent `li.si` (without the department the role needs).
+const NEW_AGENT_TOKEN: [&str; 6] = ["token", "new", "--name", "li.si", "--role", "agent"];
+
 /// Runs the `cloop` binary with a clean environment: no token, no profile from the user's
 /// home, no colour.
-fn cloop(home: &Path, args: &[String]) -> Output {
+fn cloop(home: &Path, args: &[&str]) -> Output {
     cloop_command(home).args(args).output().expect("run cloop")
 }
 
@@ -59,111 +62,79 @@ fn unknown_ticket_id() -> String {
 #[test]
 fn an_unreachable_service_is_one_line_and_exit_code_6() {
     let home = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let output = cloop(
-        home.path(),
-        &[
-            "--workflow".into(),
-            format!("127.0.0.1:{port}"),
-            "--token".into(),
-            "t-service".into(),
-            "tickets".into(),
-            "show".into(),
-            unknown_ticket_id(),
-        ],
-    );
-    assert_one_line_error(
-        &output,
-        6,
-        &format!("error: cannot reach cloop-workflow at http://127.0.0.1:{port}: "),
-    );
-    let output = cloop(
-        home.path(),
-        &[
-            "--intake".into(),
-            format!("127.0.0.1:{port}"),
-            "submit".into(),
-            "--channel".into(),
-            "web".into(),
-            "--content".into(),
-            "APP卡顿".into(),
-            "--phone".into(),
-            "13800138000".into(),
-        ],
-    );
-    assert_one_line_error(
-        &output,
-        6,
-        &format!("error: cannot reach cloop-intake at http://127.0.0.1:{port}: "),
-    );
+    let address = format!("127.0.0.1:{}", free_port());
+    let unknown = unknown_ticket_id();
+    for (service, args) in [
+        (
+            "cloop-workflow",
+            vec![
+                "--workflow",
+                &address,
+                "--token",
+                "t-service",
+                "tickets",
+                "show",
+                &unknown,
+            ],
+        ),
+        (
+            "cloop-intake",
+            vec![
+                "--intake",
+                &address,
+                "submit",
+                "--channel",
+                "web",
+                "--content",
+                "APP卡顿",
+                "--phone",
+                "13800138000",
+            ],
+        ),
+    ] {
+        assert_one_line_error(
+            &cloop(home.path(), &args),
+            6,
+            &format!("error: cannot reach {service} at http://{address}: "),
+        );
+    }
 }
 
 #[test]
 fn usage_errors_are_exit_code_2() {
     let home = tempfile::tempdir().expect("temp dir");
-    let missing = cloop(home.path(), &["tickets".into(), "show".into()]);
+    let missing = cloop(home.path(), &["tickets", "show"]);
     assert_eq!(missing.status.code(), Some(2));
-    let bad_month = cloop(
-        home.path(),
-        &[
-            "report".into(),
-            "monthly".into(),
-            "--month".into(),
-            "2026-13".into(),
-        ],
-    );
-    assert_one_line_error(&bad_month, 2, "error: invalid month \"2026-13\"");
-    let no_department = cloop(
-        home.path(),
-        &[
-            "token".into(),
-            "new".into(),
-            "--name".into(),
-            "li.si".into(),
-            "--role".into(),
-            "agent".into(),
-        ],
-    );
-    assert_one_line_error(&no_department, 2, "error: role agent needs --department");
-    let agent_with_channel = cloop(
-        home.path(),
-        &[
-            "token".into(),
-            "new".into(),
-            "--name".into(),
-            "li.si".into(),
-            "--role".into(),
-            "agent".into(),
-            "--department".into(),
-            "logistics".into(),
-            "--channel".into(),
-            "web".into(),
-        ],
-    );
-    assert_one_line_error(
-        &agent_with_channel,
-        2,
-        "error: role agent has no channels: only adapters are bound to channels",
-    );
+    let with_channel = [
+        &NEW_AGENT_TOKEN[..],
+        &["--department", "logistics", "--channel", "web"],
+    ]
+    .concat();
+    for (args, expected_start) in [
+        (
+            &["report", "monthly", "--month", "2026-13"][..],
+            "error: invalid month \"2026-13\"",
+        ),
+        (&NEW_AGENT_TOKEN[..], "error: role agent needs --department"),
+        (
+            &with_channel[..],
+            "error: role agent has no channels: only adapters are bound to channels",
+        ),
+    ] {
+        assert_one_line_error(&cloop(home.path(), args), 2, expected_start);
+    }
 }
 
 #[test]
 fn token_new_prints_a_token_and_its_tokens_file_entry() {
     let home = tempfile::tempdir().expect("temp dir");
-    let output = cloop(
-        home.path(),
-        &[
-            "--json".into(),
-            "token".into(),
-            "new".into(),
-            "--name".into(),
-            "li.si".into(),
-            "--role".into(),
-            "agent".into(),
-            "--department".into(),
-            "logistics".into(),
-        ],
-    );
+    let args = [
+        &["--json"][..],
+        &NEW_AGENT_TOKEN,
+        &["--department", "logistics"],
+    ]
+    .concat();
+    let output = cloop(home.path(), &args);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json output");
     let token = json["token"].as_str().expect("a token");

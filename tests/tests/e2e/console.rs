@@ -55,7 +55,7 @@ fn chromium() -> Option<PathBuf> {
 
 /// Headless Chromium and its DevTools connection (JSON messages ending in NUL on fd 3 and 4,
 /// here two named pipes).
-struct Browser {
+pub(crate) struct Browser {
     child: Child,
     commands: std::fs::File,
     messages: mpsc::Receiver<Value>,
@@ -65,12 +65,12 @@ struct Browser {
 
 /// One tab of the browser, in its own cookie jar when made with [`Browser::person`].
 #[derive(Clone)]
-struct Tab {
+pub(crate) struct Tab {
     session: String,
 }
 
 impl Browser {
-    fn start() -> Option<Browser> {
+    pub(crate) fn start() -> Option<Browser> {
         let binary = chromium()?;
         let dir = tempfile::tempdir().expect("browser dir");
         let (input, output) = (dir.path().join("in"), dir.path().join("out"));
@@ -151,7 +151,7 @@ impl Browser {
     }
 
     /// A new tab with a cookie jar of its own: one person's browser.
-    fn person(&mut self) -> Tab {
+    pub(crate) fn person(&mut self) -> Tab {
         let context = self.call(None, "Target.createBrowserContext", json!({}));
         let target = self.call(
             None,
@@ -176,7 +176,7 @@ impl Browser {
     }
 
     /// The value of a JavaScript expression in the tab (promises awaited).
-    fn eval(&mut self, tab: &Tab, expression: &str) -> Value {
+    pub(crate) fn eval(&mut self, tab: &Tab, expression: &str) -> Value {
         let result = self.call(
             Some(&tab.session),
             "Runtime.evaluate",
@@ -190,7 +190,7 @@ impl Browser {
     }
 
     /// Waits until `condition` (JavaScript) is true in the tab.
-    fn wait_for(&mut self, tab: &Tab, condition: &str, timeout: Duration) -> bool {
+    pub(crate) fn wait_for(&mut self, tab: &Tab, condition: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             // While the tab navigates, an evaluation may be refused ("Inspected target
@@ -209,7 +209,7 @@ impl Browser {
     }
 
     /// Opens `url` and waits until the page has loaded.
-    fn open(&mut self, tab: &Tab, url: &str) {
+    pub(crate) fn open(&mut self, tab: &Tab, url: &str) {
         self.eval(tab, "window.__old = 1");
         self.call(Some(&tab.session), "Page.navigate", json!({ "url": url }));
         self.wait_loaded(tab);
@@ -230,7 +230,7 @@ impl Browser {
     }
 
     /// Clicks the submit button of form `form` (a CSS selector) after filling `fields`.
-    fn submit(&mut self, tab: &Tab, form: &str, fields: &[(&str, &str)]) {
+    pub(crate) fn submit(&mut self, tab: &Tab, form: &str, fields: &[(&str, &str)]) {
         let mut script = format!("window.__old = 1; const f = document.querySelector({form:?});");
         for (name, value) in fields {
             script.push_str(&format!(
@@ -308,7 +308,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
 }
 
 /// Signs in on the console's form with `token`; the tab then shows the queue.
-fn sign_in(browser: &mut Browser, tab: &Tab, console: &str, token: &str) {
+pub(crate) fn sign_in(browser: &mut Browser, tab: &Tab, console: &str, token: &str) {
     browser.open(tab, &format!("{console}/login"));
     browser.submit(tab, "form[action='/login']", &[("token", token)]);
     let path = browser.eval(tab, "location.pathname");
@@ -337,7 +337,7 @@ async fn ticket(cluster: &TestCluster, ticket_id: &str) -> v1::Ticket {
 }
 
 /// Waits until the ticket satisfies `done`, as the workflow tells.
-async fn wait_ticket(
+pub(crate) async fn wait_ticket(
     cluster: &TestCluster,
     ticket_id: &str,
     done: impl Fn(&v1::Ticket) -> bool,
@@ -347,13 +347,13 @@ async fn wait_ticket(
         .await
 }
 
-fn step_is(step: v1::Step) -> impl Fn(&v1::Ticket) -> bool {
+pub(crate) fn step_is(step: v1::Step) -> impl Fn(&v1::Ticket) -> bool {
     move |ticket| ticket.step == step as i32
 }
 
 /// What a browser scenario starts with: the browser, a pair with its console (its address),
 /// and where the screenshots go; `None` (said on stderr) when chromium is not installed.
-fn browser_scenario() -> Option<(Browser, TestCluster, String, Option<PathBuf>)> {
+pub(crate) fn browser_scenario() -> Option<(Browser, TestCluster, String, Option<PathBuf>)> {
     let Some(browser) = Browser::start() else {
         eprintln!("skipped: chromium is not installed (make tools installs it)");
         return None;
@@ -670,7 +670,7 @@ async fn customer_ticket(cluster: &TestCluster, external_id: &str) -> String {
 
 /// The department proposes a fix (and the head's approval, when the policy asks for one, is
 /// given by the administrator): the ticket is in review.
-async fn to_review(cluster: &TestCluster, ticket_id: &str) {
+pub(crate) async fn to_review(cluster: &TestCluster, ticket_id: &str) {
     let mut tickets = cluster.tickets_client();
     tickets
         .add_note(e2e::authorized(
@@ -796,9 +796,13 @@ async fn customers_follow_reply_to_and_rate_their_ticket_in_the_browser() {
     let reply = events
         .iter()
         .rev()
-        .find(|event| event.event_type == "note_added")
+        .find(|event| event.event_type == "customer_replied")
         .expect("the reply");
     assert!(reply.payload.contains("好的，我再试试"), "{reply:?}");
+    assert!(
+        reply.payload.contains("\"channel\":\"status_page\""),
+        "{reply:?}"
+    );
     assert_eq!(
         reply.actor.as_ref().map(|actor| actor.principal.as_str()),
         Some("customer")
@@ -984,4 +988,113 @@ async fn queue_pages_continue_one_another_in_urgency_order() {
     );
     assert_eq!(first_again, rows[0]);
     assert_eq!(forged_status, 400, "{forged_body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_suggestion_is_confirmed_in_one_click_in_english_and_chinese() {
+    let Some(mut browser) = Browser::start() else {
+        eprintln!("skipped: chromium is not installed (make tools installs it)");
+        return;
+    };
+    let mut pair = start_pair(PairOptions {
+        workflow: format!("\n{}", crate::classifier::SUGGEST_ALWAYS),
+        ..PairOptions::default()
+    });
+    let console = start_console(&mut pair);
+    let service = browser.person();
+    sign_in(&mut browser, &service, &console, "t-service");
+    for (lang, title, button, marker) in [
+        (
+            "en",
+            "Suggested classification",
+            "Confirm suggestion",
+            "suggested",
+        ),
+        ("zh", "建议分类", "确认建议", "有建议"),
+    ] {
+        browser.open(&service, &format!("{console}/lang/{lang}?back=/queue"));
+        let request = e2e::web_submission(&format!("suggest-{lang}"), crate::classifier::UNPLACED);
+        let ticket_id = pair.submit_as("t-adapter", request).await;
+        let suggested = wait_ticket(&pair, &ticket_id, |ticket| ticket.suggestion.is_some()).await;
+        let department = suggested
+            .suggestion
+            .as_ref()
+            .and_then(|suggestion| suggestion.department.first())
+            .map(|value| value.value.clone())
+            .expect("a suggested department");
+
+        // The queue marks the ticket.
+        browser.open(&service, &format!("{console}/queue"));
+        let marked = browser.wait_for(
+            &service,
+            &format!("document.querySelector('[data-ticket=\"{ticket_id}\"] .suggested')"),
+            Duration::from_secs(10),
+        );
+        assert!(marked, "{lang}: the queue marks the suggestion");
+        assert_eq!(
+            browser.eval(
+                &service,
+                &format!("document.querySelector('[data-ticket=\"{ticket_id}\"] .suggested').textContent.trim()")
+            ),
+            json!(marker)
+        );
+
+        // The ticket page shows the values with their probabilities and one button.
+        browser.open(&service, &format!("{console}/tickets/{ticket_id}"));
+        assert_eq!(
+            browser.eval(
+                &service,
+                "document.querySelector('#h-suggestion').textContent.trim()"
+            ),
+            json!(title)
+        );
+        assert_eq!(
+            browser.eval(
+                &service,
+                "document.querySelector('#confirm-suggestion').textContent.trim()"
+            ),
+            json!(button)
+        );
+        let shown = browser.eval(
+            &service,
+            "document.querySelector('#suggestion').textContent",
+        );
+        let shown = shown.as_str().unwrap_or_default().to_owned();
+        assert!(shown.contains('%') && shown.contains("sha256:"), "{shown}");
+        if let Some(dir) = screenshot_dir() {
+            browser.screenshot(&service, &dir.join(format!("suggestion-{lang}.png")));
+        }
+
+        // One click: classified with the suggestion and dispatched to its department.
+        browser.submit(&service, "#form-confirm-suggestion", &[]);
+        let handled = wait_ticket(&pair, &ticket_id, step_is(v1::Step::Handle)).await;
+        assert_eq!(handled.department, department, "{lang}");
+        assert!(
+            handled.suggestion.is_none(),
+            "{lang}: the suggestion is used up"
+        );
+        assert!(!handled.classification_model_version.is_empty(), "{lang}");
+        browser.open(&service, &format!("{console}/tickets/{ticket_id}"));
+        assert_eq!(
+            browser.eval(&service, "document.querySelector('#suggestion') === null"),
+            json!(true),
+            "{lang}: no suggestion left to confirm"
+        );
+
+        // The classification shows the extracted terms, under their label in the language.
+        assert!(!handled.terms.is_empty(), "{lang}: terms of {ticket_id}");
+        let label = if lang == "en" { "Terms" } else { "提取词" };
+        assert_eq!(
+            browser.eval(
+                &service,
+                "document.querySelector('dd.terms').previousElementSibling.textContent.trim()"
+            ),
+            json!(label)
+        );
+        let words = browser.eval(&service, "document.querySelector('dd.terms').textContent");
+        let words = words.as_str().unwrap_or_default().to_owned();
+        for term in &handled.terms {
+            assert!(words.contains(term.as_str()), "{lang}: {term} in {words}");
+        }
+    }
 }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::Channel;
 
-const SECRET: &str = "webhook-signing-secret";
+pub(crate) const SECRET: &str = "webhook-signing-secret";
 /// Attempts of each notice the receiver answers with 500 before it accepts one.
 const FAILURES_PER_NOTICE: u32 = 2;
 /// The notices of one ticket that goes the whole way without an approval step.
@@ -48,22 +48,22 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
 
 /// What the receivers saw.
 #[derive(Debug, Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// Webhook requests per Idempotency-Key, every attempt.
-    webhook_attempts: HashMap<String, u32>,
+    pub(crate) webhook_attempts: HashMap<String, u32>,
     /// Webhook requests answered 200, per key.
-    webhook_accepted: HashMap<String, u32>,
+    pub(crate) webhook_accepted: HashMap<String, u32>,
     /// The accepted webhook bodies.
-    webhook_bodies: Vec<serde_json::Value>,
+    pub(crate) webhook_bodies: Vec<serde_json::Value>,
     /// Requests whose signature did not verify.
-    bad_signatures: u32,
+    pub(crate) bad_signatures: u32,
     /// E-mails per Message-ID.
-    mails: HashMap<String, u32>,
+    pub(crate) mails: HashMap<String, u32>,
     /// Every e-mail, raw.
-    mail_texts: Vec<String>,
+    pub(crate) mail_texts: Vec<String>,
 }
 
-type Shared = Arc<Mutex<Seen>>;
+pub(crate) type Shared = Arc<Mutex<Seen>>;
 
 /// Accepts connections on `listener` until it fails, each handled by `serve` in a task of
 /// its own.
@@ -79,7 +79,7 @@ where
 
 /// A tiny HTTP/1.1 server: reads one request per connection, checks the signature, answers
 /// 500 to the first attempts of each key and 200 after.
-async fn http_receiver(listener: TcpListener, seen: Shared) {
+pub(crate) async fn http_receiver(listener: TcpListener, seen: Shared) {
     serve_each(listener, seen, http_exchange).await;
 }
 
@@ -90,8 +90,12 @@ async fn next_line(reader: &mut (impl AsyncBufRead + Unpin), line: &mut String) 
     reader.read_line(line).await.unwrap_or(0) > 0
 }
 
-/// One connection of [`http_receiver`].
-async fn http_exchange(stream: TcpStream, seen: Shared) {
+/// One connection of [`http_receiver`] (or of the https receiver of `alerts_https.rs`, over
+/// TLS).
+pub(crate) async fn http_exchange<S>(stream: S, seen: Shared)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut reader = BufReader::new(stream);
     let mut headers: HashMap<String, String> = HashMap::new();
     let mut line = String::new();
@@ -157,7 +161,7 @@ async fn http_exchange(stream: TcpStream, seen: Shared) {
 }
 
 /// A tiny SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
-async fn smtp_sink(listener: TcpListener, seen: Shared) {
+pub(crate) async fn smtp_sink(listener: TcpListener, seen: Shared) {
     serve_each(listener, seen, smtp_session).await;
 }
 
@@ -226,7 +230,7 @@ async fn smtp_session(stream: TcpStream, seen: Shared) {
     }
 }
 
-async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -241,7 +245,10 @@ async fn ticket(client: &mut TicketsClient<Channel>, ticket_id: &str) -> Option<
         .and_then(|response| response.into_inner().ticket)
 }
 
-async fn history(client: &mut TicketsClient<Channel>, ticket_id: &str) -> Vec<v1::LogEvent> {
+pub(crate) async fn history(
+    client: &mut TicketsClient<Channel>,
+    ticket_id: &str,
+) -> Vec<v1::LogEvent> {
     fetch_history(client, ticket_id, "t-admin")
         .await
         .map(|response| response.into_inner().events)
@@ -269,7 +276,7 @@ async fn submit(pair: &TestCluster, external_id: &str, customer: v1::Customer) -
 }
 
 /// Submits `request` and waits until the workflow has its ticket in step handle.
-async fn submit_request(pair: &TestCluster, request: v1::SubmitRequest) -> String {
+pub(crate) async fn submit_request(pair: &TestCluster, request: v1::SubmitRequest) -> String {
     let ticket_id = pair.submit_as("t-adapter", request).await;
     let mut tickets = TicketsClient::new(lazy_channel(pair.workflow().address()));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -652,7 +659,7 @@ async fn anonymous_feedback_reaches_a_queue_and_nobody_is_told() {
 }
 
 /// The notices file's lines of one ticket, as JSON.
-fn file_notices(path: &std::path::Path, ticket_id: &str) -> Vec<serde_json::Value> {
+pub(crate) fn file_notices(path: &std::path::Path, ticket_id: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

@@ -87,6 +87,11 @@ async fn solve(
     text: &str,
 ) -> v1::Ticket {
     let mut admin = cluster.staff("p-admin").await;
+    if matches!(outcome, v1::Outcome::Adopted | v1::Outcome::Planned) {
+        // A suggestion is evaluated before it is adopted or planned.
+        let evaluated = admin.evaluate(ticket_id, (4, 2, 4), "").await;
+        evaluated.expect("evaluate");
+    }
     let ticket = admin
         .propose(ticket_id, outcome, text)
         .await

@@ -160,6 +160,11 @@ impl Driver {
     /// Proposes `outcome`; an adoption is approved by the head.
     async fn solve(&mut self, outcome: v1::Outcome, text: &str) -> v1::Ticket {
         let mut agent = self.product("agent");
+        if matches!(outcome, v1::Outcome::Adopted | v1::Outcome::Planned) {
+            // A suggestion is evaluated before it is adopted or planned.
+            let evaluated = agent.evaluate(&self.ticket_id, (4, 2, 4), "").await;
+            evaluated.expect("evaluate");
+        }
         let proposed = agent.propose(&self.ticket_id, outcome, text).await;
         let ticket = proposed.expect("propose");
         if !ticket.awaiting_approval {

@@ -775,6 +775,7 @@ pub async fn adopted_around_now(
         to: at(now + window_secs),
         page_size: 10,
         page_token: String::new(),
+        award_month: String::new(),
     };
     let mut reports = cluster.reports_connected().await;
     let answer = reports

@@ -4,17 +4,17 @@
 //! answers; with NATS or intake down the webhook answers 503 with `Retry-After` and recovers
 //! by itself.
 //!
-//! The HTTP client and the HMAC here are written out by hand on purpose: they check the
-//! webhook against the recipe in `docs/adapters.md`, not against its own code.
+//! The HMAC here is written out by hand on purpose, and the HTTP client is the harness's own
+//! plain one (`e2e::http`): they check the webhook against the recipe in `docs/adapters.md`,
+//! not against its own code.
 
 use crate::support::{authorized, lazy_channel, start_pair, PairOptions, Service};
+use e2e::http::Answer as HttpReply;
 use e2e::{wait_until, ServiceSpec, TestCluster};
 use proto::v1;
 use proto::v1::tickets_client::TicketsClient;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -69,30 +69,8 @@ fn signed(secret: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
     ]
 }
 
-/// One HTTP answer.
-#[derive(Debug)]
-struct HttpReply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl HttpReply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-/// A minimal HTTP/1.1 client: one request per connection (`Connection: close`). Status 0
-/// means the connection failed.
+/// One HTTP/1.1 request of JSON on a connection of its own (see [`e2e::http::exchange`]).
+/// Status 0 means the connection failed; the body says why.
 fn http(
     address: &str,
     method: &str,
@@ -100,78 +78,13 @@ fn http(
     headers: &[(String, String)],
     body: &[u8],
 ) -> HttpReply {
-    let failed = |why: String| HttpReply {
+    let mut headers = headers.to_vec();
+    headers.push(("Content-Type".into(), "application/json".into()));
+    e2e::http::exchange(address, method, path, &headers, body).unwrap_or_else(|why| HttpReply {
         status: 0,
         headers: Vec::new(),
         body: why,
-    };
-    let mut stream = match TcpStream::connect(address) {
-        Ok(stream) => stream,
-        Err(error) => return failed(error.to_string()),
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut bytes = request.into_bytes();
-    bytes.extend_from_slice(body);
-    // A server may answer (413) before it has read the whole body: write what it takes.
-    let _ = stream.write_all(&bytes);
-    let mut raw = Vec::new();
-    if let Err(error) = stream.read_to_end(&mut raw) {
-        if raw.is_empty() {
-            return failed(error.to_string());
-        }
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let Some((head, rest)) = text.split_once("\r\n\r\n") else {
-        return failed(format!("no complete answer: {text:?}"));
-    };
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    let chunked = headers.iter().any(|(name, value)| {
-        name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_owned()
-    };
-    HttpReply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut body = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        body.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    body
+    })
 }
 
 /// The webhook in front of a [`TestCluster`], with channels `web` (inline secret) and `app`
@@ -574,4 +487,40 @@ fn each_channel_and_each_source_address_has_a_rate_limit_answered_429_naming_it(
             .is_some_and(|reason| reason.contains("webhook source 127.0.0.1")),
         "{third:?}"
     );
+}
+
+#[test]
+fn the_json_form_carries_a_reply_onto_the_customers_own_ticket() {
+    let (pair, webhook) = Webhook::start_healthy("");
+    let first = webhook.post_signed("web", WEB_SECRET, &form("form-r1"));
+    assert_eq!(first.status, 201, "{first:?}");
+    let ticket_id = first.json()["ticket_id"]
+        .as_str()
+        .expect("ticket_id")
+        .to_owned();
+    wait_for_ticket(&pair, &ticket_id).expect("the ticket reaches the workflow");
+
+    let mut answer = form("form-r2");
+    answer["content"] = json!("补充：升级到最新版本后还是卡");
+    answer["reply_to_ticket_id"] = json!(ticket_id);
+    let replied = webhook.post_signed("web", WEB_SECRET, &answer);
+    assert_eq!(replied.status, 201, "{replied:?}");
+    let body = replied.json();
+    assert_eq!(body["reply"], true, "{body}");
+    assert_eq!(body["ticket_id"].as_str(), Some(ticket_id.as_str()));
+    let mut threaded = None;
+    assert!(wait_until(Duration::from_secs(60), || {
+        threaded = wait_for_ticket(&pair, &ticket_id).filter(|ticket| ticket.customer_replies == 1);
+        threaded.is_some()
+    }));
+    assert!(threaded.is_some_and(|ticket| ticket.new_reply));
+
+    // Another customer naming that ticket: 404, and nothing is recorded.
+    let mut stranger = form("form-r3");
+    stranger["customer"] = json!({"phone": "13900139000"});
+    stranger["reply_to_ticket_id"] = json!(ticket_id);
+    let refused = webhook.post_signed("web", WEB_SECRET, &stranger);
+    assert_refused(&refused, 404, None);
+    let ticket = wait_for_ticket(&pair, &ticket_id).expect("ticket");
+    assert_eq!(ticket.customer_replies, 1);
 }

@@ -87,6 +87,7 @@ impl TicketBuilder {
             at: received_at,
             cannot_be_told: false,
             language: None,
+            terms: Vec::new(),
         })));
         builder
     }
@@ -120,6 +121,9 @@ impl TicketBuilder {
             policy_version: "test".to_string(),
             deadlines: deadlines(received_at, 120, 72 * 60),
             at,
+            model_version: None,
+            by_model: false,
+            terms: Vec::new(),
         }))
     }
 

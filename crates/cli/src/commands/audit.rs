@@ -18,16 +18,21 @@ pub async fn run(context: &Context, command: AuditCommand) -> Result<(), CliErro
         AuditCommand::Events {
             from_position,
             ticket,
+            stream,
             follow,
             limit,
         } => {
             let mut stream = client
-                .read_events(connection.request(v1::ReadEventsRequest {
-                    from_position,
-                    stream_id: ticket.map(|ticket_id| format!("ticket-{ticket_id}")),
-                    follow,
-                    limit,
-                })?)
+                .read_events(
+                    connection.request(v1::ReadEventsRequest {
+                        from_position,
+                        stream_id: ticket
+                            .map(|ticket_id| format!("ticket-{ticket_id}"))
+                            .or(stream),
+                        follow,
+                        limit,
+                    })?,
+                )
                 .await
                 .map_err(call_error)?
                 .into_inner();

@@ -3,10 +3,12 @@
 
 mod audit;
 mod audit_rules;
+mod classifier;
 mod customer;
 mod log;
 mod log_migrate;
 mod report;
+mod report_period;
 mod submit;
 mod tickets;
 mod token;
@@ -88,7 +90,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dispatch(arguments) => tickets::dispatch(&context, arguments).await,
         Command::Ack(arguments) => tickets::acknowledge(&context, arguments).await,
         Command::Note(arguments) => tickets::note(&context, arguments).await,
+        Command::Evaluate(arguments) => tickets::evaluate(&context, arguments).await,
         Command::Solve(arguments) => tickets::solve(&context, arguments).await,
+        Command::Deliver(arguments) => tickets::deliver(&context, arguments).await,
         Command::Approve(arguments) => tickets::approve(&context, arguments).await,
         Command::Review(arguments) => tickets::review(&context, arguments).await,
         Command::Archive(arguments) => tickets::archive(&context, arguments).await,
@@ -101,6 +105,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Audit(command) => audit::run(&context, command).await,
         Command::Log(command) => log::run(&context, command).await,
+        Command::Classifier(command) => classifier::run(&context, command).await,
         Command::Customer(command) => customer::run(&context, command).await,
         Command::Token(command) => token::run(&context, command),
         Command::People(command) => tickets::people(&context, command).await,

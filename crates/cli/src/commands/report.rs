@@ -6,7 +6,7 @@ use super::{parse_instant, write_stdout, Context};
 use crate::args::{MonthlyArgs, ReportCommand};
 use crate::error::CliError;
 use crate::progress::bar;
-use crate::render::{adopted_json, adopted_table, report_text};
+use crate::render::{adopted_json, adopted_table, awards_table, report_text};
 use crate::rpc::{call_error, connect, Service};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
@@ -18,12 +18,44 @@ use std::path::{Path, PathBuf};
 pub async fn run(context: &Context, command: ReportCommand) -> Result<(), CliError> {
     match command {
         ReportCommand::Monthly(arguments) => monthly(context, arguments).await,
+        ReportCommand::Period(arguments) => super::report_period::period(context, arguments).await,
+        ReportCommand::People(arguments) => super::report_period::people(context, arguments).await,
         ReportCommand::Adopted {
             from,
             to,
             page_size,
         } => adopted(context, &from, &to, page_size).await,
+        ReportCommand::Awards { month } => awards(context, &month).await,
     }
+}
+
+/// `cloop report awards --month`: the month's award winners, by rank.
+async fn awards(context: &Context, month: &str) -> Result<(), CliError> {
+    let month: YearMonth = month
+        .parse()
+        .map_err(|error: reports::ReportError| CliError::Usage(error.to_string()))?;
+    let connection = connect(&context.settings, Service::Workflow).await?;
+    let client = ReportsClient::new(connection.channel.clone());
+    let winners = super::all_pages(usize::MAX, |page_token| {
+        let mut client = client.clone();
+        let request = connection.request(v1::AdoptedSuggestionsRequest {
+            award_month: month.to_string(),
+            page_size: 100,
+            page_token,
+            ..v1::AdoptedSuggestionsRequest::default()
+        });
+        async move {
+            let response = client
+                .adopted_suggestions(request?)
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            Ok((response.suggestions, response.next_page_token))
+        }
+    })
+    .await?;
+    let json = Value::Array(winners.iter().map(adopted_json).collect());
+    context.print(&awards_table(&winners, &context.view), &json)
 }
 
 async fn monthly(context: &Context, arguments: MonthlyArgs) -> Result<(), CliError> {
@@ -201,6 +233,7 @@ async fn adopted(context: &Context, from: &str, to: &str, page_size: u32) -> Res
             to: Some(to),
             page_size: page_size.max(1),
             page_token,
+            award_month: String::new(),
         });
         async move {
             let response = client

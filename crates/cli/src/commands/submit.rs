@@ -67,6 +67,7 @@ fn single_request(arguments: SubmitArgs) -> Result<v1::SubmitRequest, CliError> 
             .map(parse_language)
             .transpose()?
             .map_or(0, |language| language as i32),
+        reply_to_ticket_id: arguments.reply_to.unwrap_or_default(),
     })
 }
 

@@ -1,11 +1,13 @@
 //! `cloop tickets list|show|history|watch|sla|claim|assign`, `cloop people away` and the
-//! ticket commands (`classify`, `dispatch`, `ack`, `note`, `solve`, `approve`, `review`,
+//! ticket commands (`classify`, `dispatch`, `ack`, `note`, `evaluate`, `solve`, `deliver`,
+//! `approve`, `review`,
 //! `archive`, `escalate`, `pause`, `resume`) against `feedback.v1.Tickets`.
 
 use super::{new_command_id, parse_instant, write_stdout, Context};
 use crate::args::{
-    AckArgs, ApproveArgs, AssignArgs, ClassifyArgs, CommandArgs, DispatchArgs, FilterArgs,
-    NoteArgs, OptionalReasonArgs, PeopleCommand, ReasonArgs, ReviewArgs, SolveArgs, TicketsCommand,
+    AckArgs, ApproveArgs, AssignArgs, ClassifyArgs, CommandArgs, DeliverArgs, DispatchArgs,
+    EvaluateArgs, FilterArgs, NoteArgs, OptionalReasonArgs, PeopleCommand, ReasonArgs, ReviewArgs,
+    SolveArgs, TicketsCommand,
 };
 use crate::error::CliError;
 use crate::names::{
@@ -317,19 +319,103 @@ macro_rules! ticket_command {
     };
 }
 
-ticket_command!(
-    pub classify(arguments: ClassifyArgs) via classify,
-    &arguments.common,
-    v1::ClassifyRequest {
-        kind: parse_kind(&arguments.kind)? as i32,
-        content_type: parse_content_type(&arguments.content_type)? as i32,
-        priority: parse_priority(&arguments.priority)? as i32,
-        scope: parse_scope(&arguments.scope)? as i32,
-        keywords: arguments.keywords.clone(),
-        complex: arguments.complex,
-        reason: arguments.reason.clone(),
-    }
-);
+/// `cloop classify`: by hand, or `--accept` the trained classifier's suggestion.
+pub async fn classify(context: &Context, arguments: ClassifyArgs) -> Result<(), CliError> {
+    let (mut client, connection) = client(context).await?;
+    let (ticket_id, command_id, expected_version) = common(&arguments.common);
+    let request = if arguments.accept {
+        let ticket = client
+            .get_ticket(connection.request(v1::GetTicketRequest {
+                ticket_id: ticket_id.clone(),
+            })?)
+            .await
+            .map_err(call_error)?
+            .into_inner()
+            .ticket
+            .unwrap_or_default();
+        accept_request(&ticket, &arguments, command_id, expected_version)?
+    } else {
+        let required = |value: &Option<String>, flag: &str| {
+            value
+                .clone()
+                .ok_or_else(|| CliError::Usage(format!("{flag} is required without --accept")))
+        };
+        v1::ClassifyRequest {
+            ticket_id,
+            command_id,
+            expected_version,
+            kind: parse_kind(&required(&arguments.kind, "--kind")?)? as i32,
+            content_type: parse_content_type(&required(&arguments.content_type, "--content-type")?)?
+                as i32,
+            priority: parse_priority(&required(&arguments.priority, "--priority")?)? as i32,
+            scope: parse_scope(arguments.scope.as_deref().unwrap_or("local"))? as i32,
+            keywords: arguments.keywords.clone(),
+            complex: arguments.complex,
+            reason: arguments.reason.clone(),
+            department: arguments.department.clone().unwrap_or_default(),
+        }
+    };
+    let response = client
+        .classify(connection.request(request)?)
+        .await
+        .map_err(call_error)?
+        .into_inner();
+    print_ticket(context, response.ticket)
+}
+
+/// The Classify request that confirms `ticket`'s suggestion: its chosen kind, content type,
+/// priority and department, the ticket's own scope and keywords (unless given), at the
+/// version read (unless `--expected-version` says otherwise).
+pub fn accept_request(
+    ticket: &v1::Ticket,
+    arguments: &ClassifyArgs,
+    command_id: String,
+    expected_version: Option<u64>,
+) -> Result<v1::ClassifyRequest, CliError> {
+    let Some(suggestion) = ticket.suggestion.as_ref() else {
+        return Err(CliError::Refused(format!(
+            "ticket {} has no suggestion to accept (it is classified, or the classifier was not sure enough to suggest)",
+            ticket.ticket_id
+        )));
+    };
+    let top = |values: &[v1::SuggestedValue], field: &str| {
+        values
+            .first()
+            .map(|value| value.value.clone())
+            .ok_or_else(|| CliError::Other(format!("the suggestion has no {field}")))
+    };
+    let scope = match arguments.scope.as_deref() {
+        Some(scope) => parse_scope(scope)? as i32,
+        None if ticket.scope != 0 => ticket.scope,
+        None => v1::Scope::Local as i32,
+    };
+    let keywords = if arguments.keywords.is_empty() {
+        ticket.keywords.clone()
+    } else {
+        arguments.keywords.clone()
+    };
+    let reason = if arguments.reason.trim().is_empty() {
+        format!(
+            "confirmed the classifier's suggestion ({})",
+            suggestion.model_version
+        )
+    } else {
+        arguments.reason.clone()
+    };
+    Ok(v1::ClassifyRequest {
+        ticket_id: ticket.ticket_id.clone(),
+        command_id,
+        expected_version: expected_version.or(Some(ticket.version)),
+        kind: parse_kind(&top(&suggestion.kind, "kind")?)? as i32,
+        content_type: parse_content_type(&top(&suggestion.content_type, "content type")?)? as i32,
+        priority: parse_priority(&top(&suggestion.priority, "priority")?)? as i32,
+        scope,
+        keywords,
+        complex: arguments.complex || ticket.complex,
+        reason,
+        department: top(&suggestion.department, "department")?,
+    })
+}
 
 ticket_command!(
     pub dispatch(arguments: DispatchArgs) via dispatch,
@@ -364,6 +450,26 @@ ticket_command!(
         outcome: parse_outcome(&arguments.outcome)? as i32,
         text: arguments.text.clone(),
         reason: arguments.reason.clone(),
+    }
+);
+
+ticket_command!(
+    pub evaluate(arguments: EvaluateArgs) via evaluate_suggestion,
+    &arguments.common,
+    v1::EvaluateSuggestionRequest {
+        feasibility: arguments.feasibility,
+        cost: arguments.cost,
+        benefit: arguments.benefit,
+        note: arguments.note.clone(),
+    }
+);
+
+ticket_command!(
+    pub deliver(arguments: DeliverArgs) via mark_delivered,
+    &arguments.common,
+    v1::MarkDeliveredRequest {
+        delivered_on: arguments.on.trim().to_owned(),
+        note: arguments.note.clone(),
     }
 );
 

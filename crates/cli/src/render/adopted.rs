@@ -46,6 +46,17 @@ pub fn adopted_json(suggestion: &v1::AdoptedSuggestion) -> Value {
         "customer_told": suggestion.customer_told,
         "customer_display_name": suggestion.customer_display_name,
         "outcome": outcome_text(suggestion.outcome),
+        "evaluation_score": suggestion.evaluation_score,
+        "delivered_on": if suggestion.delivered_on.is_empty() {
+            Value::Null
+        } else {
+            json!(suggestion.delivered_on)
+        },
+        "award": if suggestion.award_winner {
+            json!({ "month": suggestion.award_month, "rank": suggestion.award_rank })
+        } else {
+            Value::Null
+        },
         "reward": if suggestion.reward_kind.is_empty() {
             Value::Null
         } else {
@@ -69,4 +80,38 @@ fn reward_text(suggestion: &v1::AdoptedSuggestion, view: &View) -> String {
         suggestion.reward_kind,
         view.time(suggestion.reward_valid_until.as_ref())
     )
+}
+
+/// The winners of a month's award, by rank.
+pub fn awards_table(winners: &[v1::AdoptedSuggestion], view: &View) -> String {
+    let mut table = Table::new(&[
+        "RANK",
+        "TICKET",
+        "SCORE",
+        "DEPARTMENT",
+        "CUSTOMER",
+        "ADOPTED",
+        "DELIVERED",
+        "SUGGESTION",
+    ]);
+    for winner in winners {
+        table.row(vec![
+            winner.award_rank.to_string(),
+            winner.ticket_id.clone(),
+            winner.evaluation_score.to_string(),
+            winner.department.clone(),
+            winner.customer_display_name.clone(),
+            view.time(winner.adopted_at.as_ref()),
+            if winner.delivered_on.is_empty() {
+                "–".to_owned()
+            } else {
+                winner.delivered_on.clone()
+            },
+            truncate(&winner.content, 40),
+        ]);
+    }
+    if table.is_empty() {
+        return "no award winners\n".to_owned();
+    }
+    table.render()
 }

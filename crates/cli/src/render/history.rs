@@ -97,21 +97,88 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             unassigned.reason.as_str()
         ),
         Event::CustomerNotified(notified) => format!(
-            "{} notice to {} via {} ({}), attempt {}",
+            "{} notice to {}{} via {} ({}), attempt {}",
             notified.notice,
+            notified
+                .recipient
+                .as_ref()
+                .map_or_else(String::new, |recipient| format!("{recipient} ")),
             notified.to_masked,
             notified.channel,
             notified.sender,
             notified.attempt
         ),
         Event::NotificationFailed(failed) => format!(
-            "{} notice, attempt {}{}: {}",
+            "{} notice{}, attempt {}{}: {}",
             failed.notice,
+            failed
+                .recipient
+                .as_ref()
+                .map_or_else(String::new, |recipient| format!(" to {recipient}")),
             failed.attempt,
             when(failed.final_attempt, " (gave up)"),
             failed.reason
         ),
+        Event::CustomerReplied(replied) => {
+            format!(
+                "the customer replied via {}: {}",
+                replied.channel, replied.text
+            )
+        }
+        Event::ClassificationSuggested(suggestion) => suggested_detail(suggestion),
+        Event::CustomerTagged(tagged) if tagged.removed => {
+            format!("customer tag {} taken off", tagged.tag)
+        }
+        Event::CustomerTagged(tagged) => format!("customer tagged {}", tagged.tag),
+        Event::SuggestionEvaluated(_) | Event::SuggestionDelivered(_) | Event::AwardGranted(_) => {
+            pipeline_detail(event)
+        }
     }
+}
+
+/// The suggestion pipeline's events: "score 13 (feasibility 4, cost 2, benefit 5): note",
+/// "delivered on 2026-03-20: note", "award of 2026-03, rank 1: 500 points".
+fn pipeline_detail(event: &domain::Event) -> String {
+    use domain::Event;
+    let with_note = |text: String, note: &str| {
+        if note.trim().is_empty() {
+            text
+        } else {
+            format!("{text}: {note}")
+        }
+    };
+    match event {
+        Event::SuggestionEvaluated(evaluation) => with_note(
+            format!(
+                "score {} (feasibility {}, cost {}, benefit {})",
+                evaluation.score, evaluation.feasibility, evaluation.cost, evaluation.benefit
+            ),
+            &evaluation.note,
+        ),
+        Event::SuggestionDelivered(delivery) => with_note(
+            format!("delivered on {}", delivery.delivered_on),
+            &delivery.note,
+        ),
+        Event::AwardGranted(award) => format!(
+            "award of {}, rank {}: {}",
+            award.month, award.rank, award.reward
+        ),
+        _ => String::new(),
+    }
+}
+
+/// "suggested complaint · service · high → customer_service (62%, sha256:…)".
+fn suggested_detail(suggestion: &domain::event::Suggestion) -> String {
+    let top = |field: &str| suggestion.top(field).unwrap_or("-");
+    format!(
+        "suggested {} · {} · {} → {} ({:.0}%, {})",
+        top("kind"),
+        top("content_type"),
+        top("priority"),
+        top("department"),
+        suggestion.confidence * 100.0,
+        suggestion.model_version
+    )
 }
 
 /// "complaint · product · urgent · complex (by the rules)".
@@ -122,7 +189,16 @@ fn classified_detail(classified: &domain::event::Classified) -> String {
         classified.content_type,
         classified.priority,
         when(classified.complex, " · complex"),
-        when(classified.automatic, " (by the rules)")
+        match (
+            classified.by_model,
+            classified.automatic,
+            &classified.model_version
+        ) {
+            (true, _, Some(model)) => format!(" (by the classifier {model})"),
+            (_, true, _) => " (by the rules)".to_owned(),
+            (_, false, Some(model)) => format!(" (confirmed the classifier's suggestion, {model})"),
+            (_, false, None) => String::new(),
+        }
     )
 }
 

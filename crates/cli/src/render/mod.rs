@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 
 mod adopted;
+mod customer;
 mod history;
 mod queue;
 mod report;
@@ -15,7 +16,8 @@ mod sla;
 mod submit;
 mod tickets;
 
-pub use adopted::{adopted_json, adopted_table};
+pub use adopted::{adopted_json, adopted_table, awards_table};
+pub use customer::{customer_json, customer_text};
 pub use history::{actor_text, domain_event, event_json, history_json, timeline};
 pub use queue::{queue, queue_order};
 pub use report::report_text;

@@ -194,9 +194,12 @@ fn satisfaction_lines(satisfaction: &Satisfaction<'_>, lang: Lang) -> String {
     text
 }
 
-fn problems(tables: &[ProblemTable<'_>; 2], style: Style, lang: Lang) -> String {
+fn problems(tables: &[ProblemTable<'_>; 3], style: Style, lang: Lang) -> String {
+    // The terms' table is left out when it is empty (term extraction off, or a report of
+    // tickets received before terms were extracted), as it printed before terms existed.
     let tables: Vec<String> = tables
         .iter()
+        .filter(|problems| problems.name != "term" || !problems.problems.is_empty())
         .map(|problems| {
             let mut table = table(
                 lang,
@@ -274,6 +277,8 @@ fn adopted_lines(adopted: &Adopted<'_>, lang: Lang) -> String {
             percent(adopted.closed_loop_rate)
         ),
     };
+    text.push_str(&adopted.evaluation_line(lang));
+    text.push('\n');
     if !adopted.suggestions.is_empty() {
         let mut table = table(
             lang,

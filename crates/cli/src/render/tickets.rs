@@ -113,6 +113,34 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         ),
         ("sla", sla),
     ];
+    if !ticket.terms.is_empty() {
+        pairs.push(("terms", ticket.terms.join(", ")));
+    }
+    if !ticket.classification_model_version.is_empty() {
+        pairs.push(("classifier", ticket.classification_model_version.clone()));
+    }
+    if let Some(evaluation) = &ticket.evaluation {
+        pairs.push((
+            "evaluation",
+            format!(
+                "score {} ({}): feasibility {}, cost {}, benefit {}",
+                evaluation.score,
+                evaluation.band,
+                evaluation.feasibility,
+                evaluation.cost,
+                evaluation.benefit
+            ),
+        ));
+    }
+    if let Some(delivery) = &ticket.delivery {
+        pairs.push(("delivered", delivery.delivered_on.clone()));
+    }
+    if let Some(award) = &ticket.award {
+        pairs.push((
+            "award",
+            format!("{} rank {} ({})", award.month, award.rank, award.reward),
+        ));
+    }
     push_outcome_pairs(ticket, view, &mut pairs);
     let mut text = key_values(&pairs);
     text.push('\n');
@@ -120,6 +148,9 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         text.push_str("  ");
         text.push_str(line);
         text.push('\n');
+    }
+    if let Some(suggestion) = &ticket.suggestion {
+        text.push_str(&suggestion_text(&ticket.ticket_id, suggestion));
     }
     if !ticket.notes.is_empty() {
         text.push_str("\nnotes\n");
@@ -141,6 +172,58 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         }
     }
     text
+}
+
+/// The trained classifier's suggestion: each field's values with their probabilities, and
+/// the command that confirms it.
+pub fn suggestion_text(ticket_id: &str, suggestion: &v1::ClassificationSuggestion) -> String {
+    let values = |values: &[v1::SuggestedValue]| {
+        values
+            .iter()
+            .map(|value| format!("{} {:.0}%", value.value, value.probability * 100.0))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let mut text = format!(
+        "\nsuggested by the classifier {} (confidence {:.0}%)\n",
+        suggestion.model_version,
+        suggestion.confidence * 100.0
+    );
+    for (field, suggested) in [
+        ("kind", &suggestion.kind),
+        ("content type", &suggestion.content_type),
+        ("priority", &suggestion.priority),
+        ("department", &suggestion.department),
+    ] {
+        text.push_str(&format!("  {field:<13} {}\n", values(suggested)));
+    }
+    if suggestion.priority_floor != 0 {
+        text.push_str(&format!(
+            "  (priority raised to {} by the safety and outage keywords)\n",
+            priority_text(suggestion.priority_floor)
+        ));
+    }
+    text.push_str(&format!("  confirm: cloop classify {ticket_id} --accept\n"));
+    text
+}
+
+/// The suggestion as JSON: per field the values with their probabilities.
+fn suggestion_json(suggestion: &v1::ClassificationSuggestion) -> Value {
+    let values = |values: &[v1::SuggestedValue]| -> Vec<Value> {
+        values
+            .iter()
+            .map(|value| json!({"value": value.value, "probability": value.probability}))
+            .collect()
+    };
+    json!({
+        "model_version": suggestion.model_version,
+        "confidence": suggestion.confidence,
+        "kind": values(&suggestion.kind),
+        "content_type": values(&suggestion.content_type),
+        "priority": values(&suggestion.priority),
+        "department": values(&suggestion.department),
+        "suggested_at": timestamp_json(suggestion.suggested_at.as_ref()),
+    })
 }
 
 /// Who the customer is and how to reach them; anonymous feedback says it cannot be told.
@@ -316,6 +399,19 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         .collect();
     // Problem links appear only on tickets that have them.
     if let Value::Object(fields) = &mut value {
+        if let Some(suggestion) = &ticket.suggestion {
+            fields.insert("suggestion".to_owned(), suggestion_json(suggestion));
+        }
+        if !ticket.terms.is_empty() {
+            fields.insert("terms".to_owned(), json!(ticket.terms));
+        }
+        if !ticket.classification_model_version.is_empty() {
+            fields.insert(
+                "classification_model_version".to_owned(),
+                json!(ticket.classification_model_version),
+            );
+        }
+        pipeline_json(ticket, fields);
         if !ticket.parent_ticket_id.is_empty() {
             fields.insert(
                 "parent_ticket_id".to_owned(),
@@ -366,4 +462,40 @@ pub fn similar_table(tickets: &[v1::Ticket], scores: &[f64], view: &View) -> Str
         return "no similar open tickets\n".to_owned();
     }
     table.render()
+}
+
+/// The suggestion pipeline's fields of a ticket as JSON, where it has them: `evaluation`,
+/// `delivery`, `award`.
+fn pipeline_json(ticket: &v1::Ticket, fields: &mut serde_json::Map<String, Value>) {
+    if let Some(evaluation) = &ticket.evaluation {
+        fields.insert(
+            "evaluation".to_owned(),
+            json!({
+                "feasibility": evaluation.feasibility,
+                "cost": evaluation.cost,
+                "benefit": evaluation.benefit,
+                "score": evaluation.score,
+                "band": evaluation.band,
+                "note": evaluation.note,
+                "at": timestamp_json(evaluation.evaluated_at.as_ref()),
+            }),
+        );
+    }
+    if let Some(delivery) = &ticket.delivery {
+        fields.insert(
+            "delivery".to_owned(),
+            json!({ "delivered_on": delivery.delivered_on, "note": delivery.note }),
+        );
+    }
+    if let Some(award) = &ticket.award {
+        fields.insert(
+            "award".to_owned(),
+            json!({
+                "month": award.month,
+                "rank": award.rank,
+                "score": award.score,
+                "reward": award.reward,
+            }),
+        );
+    }
 }

@@ -97,6 +97,7 @@ pub fn fields(action: Action) -> &'static [Field] {
                 ),
                 field("keywords", "field.keywords", Input::Line, false),
                 field("complex", "field.complex", Input::Check, false),
+                field("department", "field.dispatch_to", Input::Line, false),
                 field("reason", "field.reason", Input::Line, false),
             ];
             FIELDS
@@ -146,6 +147,27 @@ pub fn fields(action: Action) -> &'static [Field] {
             const FIELDS: &[Field] = &[
                 field("parent_ticket_id", "field.parent", Input::Line, true),
                 field("merge", "field.merge", Input::Check, false),
+            ];
+            FIELDS
+        }
+        Action::Evaluate => {
+            const FIELDS: &[Field] = &[
+                field(
+                    "feasibility",
+                    "field.feasibility",
+                    Input::Number(1, 5),
+                    true,
+                ),
+                field("cost", "field.cost", Input::Number(1, 5), true),
+                field("benefit", "field.benefit", Input::Number(1, 5), true),
+                field("note", "field.note", Input::Line, false),
+            ];
+            FIELDS
+        }
+        Action::Deliver => {
+            const FIELDS: &[Field] = &[
+                field("delivered_on", "field.delivered_on", Input::Line, true),
+                field("note", "field.note", Input::Line, false),
             ];
             FIELDS
         }
@@ -219,6 +241,46 @@ fn input(context: FormContext<'_>, action: Action, field: &Field) -> Markup {
             @if let Some(error) = error {
                 p class="refusal" id=(error_id) role="alert" { (error) }
             }
+        }
+    }
+}
+
+/// The one-click confirmation of the trained classifier's suggestion: a Classify form whose
+/// values are the suggestion's chosen ones (and the ticket's scope and keywords), sent at the
+/// ticket's version so that a ticket changed meanwhile is refused, not overwritten.
+pub fn confirm_suggestion(
+    context: FormContext<'_>,
+    ticket: &proto::v1::Ticket,
+    suggestion: &proto::v1::ClassificationSuggestion,
+) -> Markup {
+    let lang = context.lang;
+    let top = |values: &[proto::v1::SuggestedValue]| {
+        values
+            .first()
+            .map(|value| value.value.clone())
+            .unwrap_or_default()
+    };
+    let scope = proto::v1::Scope::try_from(ticket.scope)
+        .ok()
+        .and_then(proto::v1::Scope::to_domain)
+        .map_or("local", |scope| scope.as_str());
+    html! {
+        form method="post"
+            action={ "/tickets/" (crate::queue::encode(context.ticket_id)) "/" (Action::Classify.slug()) }
+            id="form-confirm-suggestion" {
+            input type="hidden" name="csrf_token" value=(context.csrf);
+            input type="hidden" name="command_id" value=(crate::session::random_hex(16));
+            input type="hidden" name="expected_version" value=(context.version);
+            input type="hidden" name="kind" value=(top(&suggestion.kind));
+            input type="hidden" name="content_type" value=(top(&suggestion.content_type));
+            input type="hidden" name="priority" value=(top(&suggestion.priority));
+            input type="hidden" name="department" value=(top(&suggestion.department));
+            input type="hidden" name="scope" value=(scope);
+            input type="hidden" name="keywords" value=(ticket.keywords.join(","));
+            @if ticket.complex { input type="hidden" name="complex" value="1"; }
+            input type="hidden" name="reason"
+                value=(format!("confirmed the classifier's suggestion ({})", suggestion.model_version));
+            button type="submit" id="confirm-suggestion" { (tr(lang, "suggestion.confirm")) }
         }
     }
 }

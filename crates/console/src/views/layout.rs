@@ -44,6 +44,9 @@ pub fn page(frame: Frame<'_>, body: Markup) -> Markup {
                             @if matches!(session.person.role, Role::Manager | Role::Admin) {
                                 a href="/reports" { (tr(lang, "nav.reports")) }
                             }
+                            @if matches!(session.person.role, Role::Manager | Role::Admin | Role::Head | Role::Agent) {
+                                a href="/reports/people" { (tr(lang, "people.title")) }
+                            }
                             @if matches!(session.person.role, Role::Auditor | Role::Admin) {
                                 a href="/audit" { (tr(lang, "nav.audit")) }
                             }

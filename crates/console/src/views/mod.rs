@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod forms;
 pub mod layout;
+pub mod people;
 pub mod queue;
 pub mod reports;
 pub mod status;

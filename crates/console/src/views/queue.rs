@@ -73,10 +73,18 @@ pub fn fragment(lang: Lang, page: &QueuePage, offset: FixedOffset) -> Markup {
                 tbody {
                     @for ticket in &page.tickets {
                         tr data-ticket=(ticket.ticket_id) {
-                            td { a href={ "/tickets/" (crate::queue::encode(&ticket.ticket_id)) } { (ticket.ticket_id) } }
+                            td {
+                                a href={ "/tickets/" (crate::queue::encode(&ticket.ticket_id)) } { (ticket.ticket_id) }
+                                @if ticket.new_reply { " " span class="badge new-reply" { (tr(lang, "queue.new_reply")) } }
+                            }
                             td { (sla_badge(lang, ticket.sla_state)) }
                             td class="nowrap" { (when(next_deadline(ticket), offset)) }
-                            td class="nowrap" { (step(lang, ticket.step)) }
+                            td class="nowrap" {
+                                (step(lang, ticket.step))
+                                @if ticket.suggestion.is_some() {
+                                    " " span class="badge suggested" title=(tr(lang, "suggestion.title")) { (tr(lang, "queue.suggested")) }
+                                }
+                            }
                             td class="nowrap" { (priority(lang, ticket.priority)) }
                             td { (ticket.department) }
                             td class="content" { (excerpt(&ticket.content, 80)) }

@@ -63,6 +63,7 @@ pub fn body(
                 iframe class="report" title=(tr(lang, "reports.monthly")) sandbox="" srcdoc=(report) {}
             }
         }
+        p { a href="/reports/people" id="people-link" { (tr(lang, "reports.people")) } }
         section aria-labelledby="h-adopted" {
             h2 id="h-adopted" { (tr(lang, "reports.adopted")) }
             @if adopted.is_empty() { p { (tr(lang, "ticket.none")) } }

@@ -1,7 +1,9 @@
 //! The customers' pages, without sign-in: the status page (the ticket number and the last 4
 //! digits of the phone, then the step, the expected time, the notes meant for the customer, a
-//! reply form and, in step review, the rating form) and the public list of adopted
-//! suggestions. Nothing of a ticket is shown unless the workflow answered with it.
+//! reply form and, in step review, the rating form), the same status opened by the signed
+//! rating link of a review request (`/rate/<ticket id>?t=...`: the rating form, no reply
+//! form) and the public list of adopted suggestions. Nothing of a ticket is shown unless the
+//! workflow answered with it.
 
 use super::layout::{page, Frame};
 use super::{outcome, step, when};
@@ -64,13 +66,36 @@ fn frame<'a>(lang: Lang, title: &'a str, path: &'static str) -> Frame<'a> {
     }
 }
 
-/// The hidden fields that name the ticket on the forms of a shown status.
-fn proof(form: StatusForm<'_>, ticket_id: &str, digits: &str, command_id: &str) -> Markup {
+/// How the forms of a shown ticket prove it: the digits typed on the status page, or the
+/// token of the rating link the page was opened with.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    Digits(&'a str),
+    Link(&'a str),
+}
+
+/// The hidden fields that name and prove the ticket on the forms of a shown status.
+fn proof(form: StatusForm<'_>, ticket_id: &str, proof: Proof<'_>, command_id: &str) -> Markup {
     html! {
         input type="hidden" name="csrf_token" value=(form.csrf);
-        input type="hidden" name="ticket" value=(ticket_id);
-        input type="hidden" name="digits" value=(digits);
+        @match proof {
+            Proof::Digits(digits) => {
+                input type="hidden" name="ticket" value=(ticket_id);
+                input type="hidden" name="digits" value=(digits);
+            }
+            Proof::Link(token) => {
+                input type="hidden" name="t" value=(token);
+            }
+        }
         input type="hidden" name="command_id" value=(command_id);
+    }
+}
+
+/// Where the rating form of a shown status posts to, with the field that says what it is.
+fn rate_action(ticket_id: &str, given: Proof<'_>) -> (String, Option<&'static str>) {
+    match given {
+        Proof::Digits(_) => ("/status".to_owned(), Some("rate")),
+        Proof::Link(_) => (format!("/rate/{}", crate::queue::encode(ticket_id)), None),
     }
 }
 
@@ -103,17 +128,20 @@ pub fn status_lookup(form: StatusForm<'_>, said: &Notice) -> Markup {
     page(frame(lang, tr(lang, "status.title"), "/status"), body)
 }
 
-/// The status of one ticket, with the reply form and, when asked for, the rating form.
+/// The status of one ticket, with the rating form when a rating is asked for and, on the
+/// status page, the reply form.
 pub fn status_shown(
     form: StatusForm<'_>,
     status: &v1::TicketStatus,
-    digits: &str,
+    given: Proof<'_>,
     said: &Notice,
     offset: FixedOffset,
     command_id: &str,
 ) -> Markup {
     let lang = form.lang;
     let ticket_id = status.ticket_id.as_str();
+    let (rate_to, rate_field) = rate_action(ticket_id, given);
+    let may_reply = status.may_reply && matches!(given, Proof::Digits(_));
     let body = html! {
         h1 { (tr(lang, "status.title")) " " (ticket_id) }
         (notice(lang, said))
@@ -154,9 +182,11 @@ pub fn status_shown(
         }
         @if status.may_rate {
             h2 { (tr(lang, "status.rate")) }
-            form method="post" action="/status" class="card narrow" id="form-rate" {
-                (proof(form, ticket_id, digits, command_id))
-                input type="hidden" name="action" value="rate";
+            form method="post" action=(rate_to) class="card narrow" id="form-rate" {
+                (proof(form, ticket_id, given, command_id))
+                @if let Some(action) = rate_field {
+                    input type="hidden" name="action" value=(action);
+                }
                 fieldset {
                     legend { (tr(lang, "status.rate_question")) }
                     @for score in 1..=5u32 {
@@ -171,19 +201,35 @@ pub fn status_shown(
                 button type="submit" { (tr(lang, "status.rate_submit")) }
             }
         }
-        @if status.may_reply {
+        @if may_reply {
             h2 { (tr(lang, "status.reply")) }
             form method="post" action="/status" class="card narrow" id="form-reply" {
-                (proof(form, ticket_id, digits, command_id))
+                (proof(form, ticket_id, given, command_id))
                 input type="hidden" name="action" value="reply";
                 label for="text" { (tr(lang, "status.reply_text")) }
                 textarea id="text" name="text" rows="4" maxlength="2000" required {}
                 button type="submit" { (tr(lang, "status.reply_submit")) }
             }
         }
+        @if matches!(given, Proof::Link(_)) && status.may_reply {
+            p class="hint" { (tr(lang, "status.reply_on_status")) }
+        }
         p { a href="/status" { (tr(lang, "status.another")) } }
     };
-    page(frame(lang, tr(lang, "status.title"), "/status"), body)
+    // The language switch comes back to the same page: the rating link's with its token.
+    let path = match given {
+        Proof::Digits(_) => "/status".to_owned(),
+        Proof::Link(token) => format!(
+            "/rate/{}?t={}",
+            crate::queue::encode(ticket_id),
+            crate::queue::encode(token)
+        ),
+    };
+    let frame = Frame {
+        path: &path,
+        ..frame(lang, tr(lang, "status.title"), "/status")
+    };
+    page(frame, body)
 }
 
 /// The public list of adopted suggestions: display names masked by the workflow, no contact
@@ -203,9 +249,22 @@ pub fn adopted(
             ol class="timeline" id="adopted" {
                 @for suggestion in suggestions {
                     li {
+                        @if suggestion.award_winner {
+                            span class="badge award" data-award-month=(suggestion.award_month) {
+                                "🏆 " (tr(lang, "adopted.award")
+                                    .replace("{month}", &suggestion.award_month)
+                                    .replace("{rank}", &suggestion.award_rank.to_string()))
+                            }
+                            " "
+                        }
                         strong { (suggestion.customer_display_name) }
                         " · " span class="nowrap" { (when(suggestion.adopted_at.as_ref(), offset)) }
                         " · " (outcome(lang, suggestion.outcome))
+                        @if !suggestion.delivered_on.is_empty() {
+                            " · " span class="badge delivered" {
+                                (tr(lang, "adopted.delivered").replace("{day}", &suggestion.delivered_on))
+                            }
+                        }
                         @if !suggestion.department.is_empty() { " · " (suggestion.department) }
                         div class="content" { (suggestion.content) }
                         @if !suggestion.solution.is_empty() {

@@ -1,13 +1,13 @@
 //! The ticket page: content (escaped like every value), classification, deadlines and why,
 //! the history with its actors, similar tickets and the forms of the person's actions.
 
-use super::forms::{form, FormContext};
+use super::forms::{confirm_suggestion, form, FormContext};
 use super::{
     content_type, kind, mask_email, mask_phone, outcome, priority, role, scope, sla_badge, step,
     when,
 };
 use crate::actions::{Action, Refusal};
-use crate::i18n::{tr, Lang};
+use crate::i18n::{tr, value, Lang};
 use crate::session::Session;
 use chrono::FixedOffset;
 use maud::{html, Markup};
@@ -22,6 +22,9 @@ pub struct TicketView {
     pub history: Vec<v1::LogEvent>,
     /// Similar tickets and their keyword overlap.
     pub similar: Vec<(v1::Ticket, f64)>,
+    /// The customer's profile as the person may see it (`Customers.GetCustomer` by this
+    /// ticket); absent for anonymous feedback or when the workflow would not answer.
+    pub customer: Option<v1::CustomerProfile>,
 }
 
 /// Who did it: `name (role, department)`, or the customer on their status page.
@@ -85,7 +88,7 @@ fn facts(lang: Lang, ticket: &v1::Ticket, offset: FixedOffset) -> Markup {
     html! {
         dl class="facts" {
             dt { (tr(lang, "field.step")) } dd { (step(lang, ticket.step)) }
-            dt { (tr(lang, "field.sla")) } dd { (sla_badge(lang, ticket.sla_state)) @if ticket.sla_paused { " " span class="badge" { (tr(lang, "field.paused")) } } }
+            dt { (tr(lang, "field.sla")) } dd { (sla_badge(lang, ticket.sla_state)) @if ticket.sla_paused { " " span class="badge" { (tr(lang, "field.paused")) } } @if ticket.new_reply { " " span class="badge new-reply" { (tr(lang, "queue.new_reply")) } } }
             dt { (tr(lang, "field.priority")) } dd { (priority(lang, ticket.priority)) }
             dt { (tr(lang, "field.department")) } dd { (ticket.department) }
             @if !ticket.helpers.is_empty() { dt { (tr(lang, "field.helpers")) } dd { (ticket.helpers.join(", ")) } }
@@ -121,8 +124,71 @@ fn classification(lang: Lang, ticket: &v1::Ticket) -> Markup {
                 dt { (tr(lang, "field.confidence")) } dd { (format!("{:.0} %", ticket.classification_confidence * 100.0)) }
                 dt { (tr(lang, "field.keywords")) }
                 dd { @for word in &ticket.keywords { span class="word" { (word) } " " } }
+                @if !ticket.terms.is_empty() {
+                    dt { (tr(lang, "field.terms")) }
+                    dd class="terms" { @for word in &ticket.terms { span class="word" { (word) } " " } }
+                }
                 dt { (tr(lang, "field.complex")) } dd { (if ticket.complex { "✓" } else { "—" }) }
+                @if let Some(evaluation) = &ticket.evaluation {
+                    dt { (tr(lang, "field.evaluation")) }
+                    dd id="evaluation" {
+                        (evaluation.score) " (" (value(lang, "band", &evaluation.band)) ") · "
+                        (evaluation.feasibility) " / " (evaluation.cost) " / " (evaluation.benefit)
+                        @if !evaluation.note.is_empty() { " · " (evaluation.note) }
+                    }
+                }
+                @if let Some(delivery) = &ticket.delivery {
+                    dt { (tr(lang, "field.delivery")) } dd { (delivery.delivered_on) }
+                }
+                @if let Some(award) = &ticket.award {
+                    dt { (tr(lang, "field.award")) }
+                    dd { "🏆 " (award.month) " #" (award.rank) " · " (award.reward) }
+                }
             }
+        }
+    }
+}
+
+/// The trained classifier's suggestion, for those who may classify: each field's values with
+/// their probabilities, and the one-click confirmation.
+fn suggestion(context: FormContext<'_>, ticket: &v1::Ticket) -> Markup {
+    let lang = context.lang;
+    let Some(suggestion) = &ticket.suggestion else {
+        return html! {};
+    };
+    let rows = [
+        ("field.kind", "kind", &suggestion.kind),
+        (
+            "field.content_type",
+            "content_type",
+            &suggestion.content_type,
+        ),
+        ("field.priority", "priority", &suggestion.priority),
+        ("field.department", "department", &suggestion.department),
+    ];
+    html! {
+        section aria-labelledby="h-suggestion" id="suggestion" {
+            h2 id="h-suggestion" { (tr(lang, "suggestion.title")) }
+            p class="hint" {
+                (tr(lang, "suggestion.by")) " " code { (suggestion.model_version) } " · "
+                (tr(lang, "suggestion.confidence")) " " (format!("{:.0} %", suggestion.confidence * 100.0))
+            }
+            dl class="facts" {
+                @for (label, group, values) in rows {
+                    dt { (tr(lang, label)) }
+                    dd {
+                        @for (index, suggested) in values.iter().enumerate() {
+                            @if index > 0 { " · " }
+                            @let shown = value(lang, group, &suggested.value);
+                            @if index == 0 { strong { (shown) } } @else { span { (shown) } }
+                            " " span class="probability" { (format!("{:.0} %", suggested.probability * 100.0)) }
+                        }
+                    }
+                }
+            }
+            @if suggestion.priority_floor != 0 { p class="hint" { (tr(lang, "suggestion.floor")) } }
+            p class="hint" { (tr(lang, "suggestion.hint")) }
+            (confirm_suggestion(context, ticket, suggestion))
         }
     }
 }
@@ -187,6 +253,41 @@ fn similar(lang: Lang, similar: &[(v1::Ticket, f64)]) -> Markup {
     }
 }
 
+/// The customer's profile in short: tickets, recent complaints, satisfaction, tags and VIP.
+fn customer(lang: Lang, profile: Option<&v1::CustomerProfile>) -> Markup {
+    html! {
+        section id="customer-profile" aria-labelledby="h-customer" {
+            h2 id="h-customer" { (tr(lang, "customer.title")) }
+            @match profile {
+                None => p { (tr(lang, "customer.none")) },
+                Some(profile) => {
+                    @if profile.vip { p class="badge vip" id="customer-vip" { (tr(lang, "customer.vip")) } }
+                    dl {
+                        dt { (tr(lang, "customer.tickets")) }
+                        dd id="customer-tickets" { (profile.ticket_count) }
+                        dt { (tr(lang, "customer.complaints").replace("{days}", &profile.recent_complaint_days.to_string())) }
+                        dd id="customer-complaints" { (profile.recent_complaints) }
+                        @if profile.satisfaction_count > 0 {
+                            dt { (tr(lang, "customer.satisfaction")) }
+                            dd { (format!("{:.1} / 5 ({})", profile.satisfaction_mean, profile.satisfaction_count)) }
+                        }
+                        dt { (tr(lang, "customer.tags")) }
+                        dd id="customer-tags" {
+                            @for tag in &profile.automatic_tags {
+                                span class="tag" { (tr(lang, &format!("tag.{tag}"))) } " "
+                            }
+                            @for tag in profile.tags.iter().filter(|tag| tag.as_str() != domain::customer::VIP_TAG) {
+                                span class="tag" { (tag) } " "
+                            }
+                            @if profile.automatic_tags.is_empty() && profile.tags.iter().all(|tag| tag == domain::customer::VIP_TAG) { "–" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The page's body.
 pub fn body(
     lang: Lang,
@@ -223,12 +324,14 @@ pub fn body(
                     }
                 }
                 (classification(lang, ticket))
+                @if actions.contains(&Action::Classify) { (suggestion(context, ticket)) }
                 (deadlines(lang, view, offset))
                 (history(lang, &view.history, offset))
                 (similar(lang, &view.similar))
             }
             aside class="side-column" aria-labelledby="h-actions" {
                 (facts(lang, ticket, offset))
+                (customer(lang, view.customer.as_ref()))
                 h2 id="h-actions" { (tr(lang, "ticket.actions")) }
                 @if actions.is_empty() { p { (tr(lang, "ticket.no_actions")) } }
                 @for action in actions { (form(context, action)) }
@@ -310,6 +413,45 @@ mod tests {
             department: "logistics".into(),
         };
         assert_eq!(actor_text(Lang::En, &person), "customer (agent, logistics)");
+    }
+
+    #[test]
+    fn the_customer_summary_shows_counts_tags_and_vip_in_both_languages() {
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let view = TicketView {
+            ticket: v1::Ticket {
+                ticket_id: "T-1".into(),
+                ..v1::Ticket::default()
+            },
+            customer: Some(v1::CustomerProfile {
+                ticket_count: 4,
+                recent_complaints: 3,
+                recent_complaint_days: 30,
+                automatic_tags: vec!["repeated_complaints".into()],
+                tags: vec!["vip".into(), HOSTILE.into()],
+                vip: true,
+                ..v1::CustomerProfile::default()
+            }),
+            ..TicketView::default()
+        };
+        for (lang, complaints, tag) in [
+            (
+                Lang::En,
+                "Complaints in the last 30 days",
+                "repeated complaints",
+            ),
+            (Lang::Zh, "近 30 天投诉", "多次投诉客户"),
+        ] {
+            let page = body(lang, &session(Role::Agent), &view, None, offset).into_string();
+            assert!(page.contains(complaints), "{page}");
+            assert!(page.contains(tag), "{page}");
+            assert!(page.contains(tr(lang, "customer.vip")), "{page}");
+            assert!(page.contains(r#"id="customer-tickets">4<"#), "{page}");
+            assert!(!page.contains("<script>alert"), "a staff tag is escaped");
+        }
+        let anonymous = TicketView::default();
+        let page = body(Lang::En, &session(Role::Admin), &anonymous, None, offset).into_string();
+        assert!(page.contains(tr(Lang::En, "customer.none")), "{page}");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! `apply`: folds events into the state; no rules, no failures.
 
 use crate::event::{
-    Classified, Dispatched, Event, ParentResolved, Received, Reopened, SolutionProposed,
+    AssignmentReason, Classified, Dispatched, Event, ParentResolved, Received, Reopened,
+    SolutionProposed,
 };
-use crate::ticket::{Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer};
+use crate::ticket::{
+    Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer, TransferredAway,
+};
 use crate::types::{Deadline, Deadlines, SlaState, Step};
 
 /// Folds one event into the state. Never fails and decides nothing: every choice was made
@@ -18,14 +21,21 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::Acknowledged(acknowledged) => {
             state.acknowledgement = Some(acknowledged.message.clone());
             state.responded_at = Some(acknowledged.at);
+            state.new_reply = false;
         }
-        Event::NoteAdded(note) => state.notes.push(Note {
-            text: note.text.clone(),
-            to_customer: note.to_customer,
-            round: state.round,
-            at: note.at,
-        }),
-        Event::SolutionProposed(proposed) => apply_proposed(&mut state, proposed),
+        Event::NoteAdded(note) => {
+            state.notes.push(Note {
+                text: note.text.clone(),
+                to_customer: note.to_customer,
+                round: state.round,
+                at: note.at,
+            });
+            state.new_reply &= !note.to_customer;
+        }
+        Event::SolutionProposed(proposed) => {
+            apply_proposed(&mut state, proposed);
+            state.new_reply = false;
+        }
         Event::SolutionApproved(approved) => {
             state.approval = Approval::Approved;
             state.approval_comment = Some(approved.comment.clone());
@@ -47,6 +57,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::Archived(archived) => {
             state.archived_at = Some(archived.at);
             state.step = Step::Archive;
+            state.new_reply = false;
         }
         Event::Escalated(escalated) => {
             state.escalation_level = escalated.level;
@@ -78,9 +89,43 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::ParentResolved(resolved) => apply_parent_resolved(&mut state, resolved),
         Event::RewardGranted(reward) => state.reward = Some(reward.clone()),
         Event::Assigned(assigned) => state.assignee = Some(assigned.assignee.clone()),
-        Event::Unassigned(_) => state.assignee = None,
+        Event::Unassigned(unassigned) => {
+            if unassigned.reason == AssignmentReason::Transferred {
+                let department = state
+                    .transfers
+                    .last()
+                    .and_then(|transfer| transfer.from.clone());
+                state.transferred_away.push(TransferredAway {
+                    person: unassigned.previous.clone(),
+                    department,
+                    at: unassigned.at,
+                });
+            }
+            state.assignee = None;
+        }
         // A record of what the customer was told: history only, the ticket does not move.
         Event::CustomerNotified(_) | Event::NotificationFailed(_) => {}
+        Event::CustomerReplied(replied) => {
+            state.customer_replied_at = Some(replied.at);
+            state.customer_replies = state.customer_replies.saturating_add(1);
+            state.new_reply = true;
+        }
+        Event::ClassificationSuggested(suggestion) => {
+            state.suggestion = Some(suggestion.clone());
+        }
+        Event::SuggestionEvaluated(evaluation) => state.evaluation = Some(evaluation.clone()),
+        Event::SuggestionDelivered(delivery) => state.delivery = Some(delivery.clone()),
+        Event::AwardGranted(award) => state.award = Some(award.clone()),
+        Event::CustomerTagged(tagged) => {
+            match state
+                .customer_tags
+                .iter_mut()
+                .find(|mark| mark.tag == tagged.tag)
+            {
+                Some(mark) => *mark = tagged.clone(),
+                None => state.customer_tags.push(tagged.clone()),
+            }
+        }
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
@@ -99,6 +144,7 @@ fn apply_received(state: &mut Ticket, received: &Received) {
     state.product = received.product.clone();
     state.order_id = received.order_id.clone();
     state.attributes = received.attributes.clone();
+    state.terms = received.terms.clone();
     state.occurred_at = Some(received.occurred_at);
     state.received_at = Some(received.received_at);
     state.created_at = Some(received.received_at);
@@ -113,10 +159,15 @@ fn apply_classified(state: &mut Ticket, classified: &Classified) {
     state.priority = Some(classified.priority);
     state.scope = Some(classified.scope);
     state.keywords = classified.keywords.clone();
+    if !classified.terms.is_empty() {
+        state.terms = classified.terms.clone();
+    }
     state.confidence = Some(classified.confidence);
     state.complex = classified.complex;
     state.classified_automatically = classified.automatic;
     state.classification_policy_version = Some(classified.policy_version.clone());
+    state.classification_model_version = classified.model_version.clone();
+    state.suggestion = None;
     set_deadlines(state, &classified.deadlines);
     if state.step == Step::Classify {
         state.step = Step::Dispatch;

@@ -10,6 +10,7 @@ use crate::event::{
 };
 use crate::ids::EventId;
 use crate::ticket::Ticket;
+use crate::types::NoticeKind;
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -25,6 +26,24 @@ pub(super) fn decide_archived(
         Command::EraseCustomer => Ok(erase_customer(state, now)),
         Command::ResolveFromParent { .. } => Ok(Vec::new()),
         Command::RecordNotification(record) => decide_notification(record, now),
+        Command::RecordReply {
+            text,
+            channel,
+            feedback_id,
+        } => super::reply::decide_reply(state, text, channel, feedback_id, now),
+        // A planned suggestion is often delivered, and awarded, after its ticket is closed.
+        Command::MarkDelivered { delivered_on, note } => {
+            super::suggestion::decide_delivered(state, *delivered_on, note, now)
+        }
+        Command::GrantAward {
+            month,
+            rank,
+            score,
+            reward,
+        } => super::suggestion::decide_award(state, (month, *rank, *score, reward), now),
+        Command::TagCustomer { tag, remove } => {
+            crate::customer::decide_tag(state, tag, *remove, now)
+        }
         // Timers of an archived ticket have nothing left to do.
         Command::RaiseSlaWarning { .. }
         | Command::RecordSlaBreach { .. }
@@ -46,6 +65,25 @@ pub(super) fn decide_notification(
     if record.attempt == 0 {
         return Err(DomainError::invalid("attempt", "attempts count from 1"));
     }
+    let recipient = match (&record.recipient, record.notice) {
+        (Some(recipient), NoticeKind::StaffAlert) => {
+            check_text("recipient", recipient, MAX_SHORT_CHARS)?;
+            Some(recipient.trim().to_owned())
+        }
+        (None, NoticeKind::StaffAlert) => {
+            return Err(DomainError::invalid(
+                "recipient",
+                "a staff alert names its recipient",
+            ))
+        }
+        (Some(_), _) => {
+            return Err(DomainError::invalid(
+                "recipient",
+                "only a staff alert names a recipient",
+            ))
+        }
+        (None, _) => None,
+    };
     let event = match &record.result {
         NotificationResult::Delivered {
             channel,
@@ -63,6 +101,7 @@ pub(super) fn decide_notification(
                 source_event_id: record.source_event_id.trim().to_owned(),
                 attempt: record.attempt,
                 at: now,
+                recipient,
             })
         }
         NotificationResult::Failed {
@@ -77,6 +116,7 @@ pub(super) fn decide_notification(
                 reason: reason.clone(),
                 final_attempt: *final_attempt,
                 at: now,
+                recipient,
             })
         }
     };

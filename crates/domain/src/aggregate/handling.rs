@@ -85,6 +85,7 @@ pub(super) fn decide_propose(
             ),
         ));
     }
+    super::suggestion::require_evaluation(state, classification.kind, outcome)?;
     check_text("text", text, MAX_TEXT_CHARS)?;
     check_optional_text("reason", reason, MAX_TEXT_CHARS)?;
     if outcome == Outcome::Declined && reason.trim().is_empty() {

@@ -8,9 +8,11 @@ use crate::command::{
     check_optional_text, check_text, check_token, ClassifyCommand, Command, Submission,
     MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
 };
-use crate::event::{Classified, Dispatched, Event, Received};
+use crate::event::{Classified, Dispatched, Event, Received, Suggestion};
 use crate::ticket::{Approval, Ticket};
-use crate::types::{Classification, Deadlines, Policy, Step};
+use crate::types::{
+    Classification, ContentType, Deadlines, Kind, ModelVerdict, Placement, Policy, Priority, Step,
+};
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -71,6 +73,7 @@ pub(super) fn decide_receive(
         at: now,
         cannot_be_told: !submission.customer.can_be_told(),
         language: submission.language,
+        terms: classification.terms.clone(),
     }))];
     if classification.confident {
         let reason = "classification rules".to_owned();
@@ -88,8 +91,83 @@ pub(super) fn decide_receive(
             now,
             policy,
         ));
+    } else if let Some(verdict) = policy.model_verdict(&submission.content) {
+        events.extend(model_events(
+            verdict,
+            &classification,
+            submission.received_at,
+            now,
+            policy,
+        ));
     }
     Ok(events)
+}
+
+/// What the trained classifier's verdict adds to a ticket the rules could not place: above
+/// every `auto` threshold its classification and a dispatch to its department; between the
+/// thresholds its suggestion; below, nothing. The rules' scope, keywords and complexity stay.
+fn model_events(
+    verdict: ModelVerdict,
+    rules: &Classification,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Vec<Event> {
+    let mut suggestion = verdict.suggestion;
+    suggestion.at = now;
+    match verdict.placement {
+        Placement::Unsure => Vec::new(),
+        Placement::Suggest => vec![Event::ClassificationSuggested(suggestion)],
+        Placement::Auto => {
+            let top = |field: &str| suggestion.top(field).unwrap_or_default().to_owned();
+            let (Ok(kind), Ok(content_type), Ok(priority)) = (
+                Kind::parse("kind", &top("kind")),
+                ContentType::parse("content_type", &top("content_type")),
+                Priority::parse("priority", &top("priority")),
+            ) else {
+                // A model answers only valid values (checked when it is read): never here.
+                return vec![Event::ClassificationSuggested(suggestion)];
+            };
+            let department = top("department");
+            if !policy.is_department(&department) {
+                return vec![Event::ClassificationSuggested(suggestion)];
+            }
+            let classification = Classification {
+                kind,
+                content_type,
+                priority,
+                confidence: suggestion.confidence,
+                confident: true,
+                ..rules.clone()
+            };
+            let deadlines = policy.deadlines(received_at, &classification);
+            let reason = format!("classifier model {}", suggestion.model_version);
+            let Event::Classified(mut event) = classified(
+                &classification,
+                true,
+                reason.clone(),
+                deadlines,
+                now,
+                policy,
+            ) else {
+                return Vec::new();
+            };
+            event.model_version = Some(suggestion.model_version.clone());
+            event.by_model = true;
+            vec![
+                Event::Classified(event),
+                Event::Dispatched(Dispatched {
+                    from: None,
+                    helpers: Vec::new(),
+                    department,
+                    reason,
+                    automatic: true,
+                    solution_withdrawn: false,
+                    at: now,
+                }),
+            ]
+        }
+    }
 }
 
 /// The `classified` event of a classification, by the rules (`automatic`) or by a person.
@@ -114,6 +192,9 @@ fn classified(
         policy_version: policy.version(),
         deadlines,
         at: now,
+        model_version: None,
+        by_model: false,
+        terms: classification.terms.clone(),
     })
 }
 
@@ -142,6 +223,7 @@ pub(super) fn decide_classify(
         check_text("keywords", keyword, MAX_SHORT_CHARS)?;
     }
     check_optional_text("reason", &classify.reason, MAX_TEXT_CHARS)?;
+    check_classify_department(state, classify, policy)?;
     if let (Approval::Pending, Some(solution)) = (state.approval, &state.solution) {
         if !allowed_outcomes(classify.kind).contains(&solution.outcome) {
             return Err(DomainError::invalid(
@@ -162,6 +244,7 @@ pub(super) fn decide_classify(
         confidence: 1.0,
         confident: true,
         complex: classify.complex,
+        terms: policy.terms(&state.content),
     };
     let received_at = state.received_at.unwrap_or(now);
     let deadlines = shift_deadlines(
@@ -169,23 +252,81 @@ pub(super) fn decide_classify(
         state.paused_total_ms,
     );
     let reason = classify.reason.clone();
-    let mut events = vec![classified(
-        &classification,
-        false,
-        reason,
-        deadlines,
-        now,
-        policy,
-    )];
-    if state.step == Step::Classify {
-        events.extend(automatic_dispatch(
-            &classification,
-            state.product.as_deref(),
-            now,
-            policy,
-        ));
+    let mut event = classified(&classification, false, reason, deadlines, now, policy);
+    if let (Event::Classified(classified), Some(suggestion)) = (&mut event, &state.suggestion) {
+        if confirms(classify, suggestion) {
+            classified.model_version = Some(suggestion.model_version.clone());
+        }
+    }
+    let mut events = vec![event];
+    match classify.department.as_deref() {
+        Some(department) => {
+            events.push(Event::Dispatched(Dispatched {
+                from: None,
+                department: department.to_owned(),
+                helpers: Vec::new(),
+                reason: if classify.reason.trim().is_empty() {
+                    "classified".to_owned()
+                } else {
+                    classify.reason.clone()
+                },
+                automatic: false,
+                solution_withdrawn: false,
+                at: now,
+            }));
+        }
+        None if state.step == Step::Classify => {
+            events.extend(automatic_dispatch(
+                &classification,
+                state.product.as_deref(),
+                now,
+                policy,
+            ));
+        }
+        None => {}
     }
     Ok(events)
+}
+
+/// Whether a person's classification takes the suggestion's chosen values (and its department,
+/// when the command names one).
+fn confirms(classify: &ClassifyCommand, suggestion: &Suggestion) -> bool {
+    suggestion.top("kind") == Some(classify.kind.as_str())
+        && suggestion.top("content_type") == Some(classify.content_type.as_str())
+        && suggestion.top("priority") == Some(classify.priority.as_str())
+        && classify
+            .department
+            .as_deref()
+            .is_none_or(|department| suggestion.top("department") == Some(department))
+}
+
+/// Checks the department a classification dispatches to: only while the ticket waits in
+/// classify, and only a configured one.
+fn check_classify_department(
+    state: &Ticket,
+    classify: &ClassifyCommand,
+    policy: &dyn Policy,
+) -> Result<(), DomainError> {
+    let Some(department) = classify.department.as_deref() else {
+        return Ok(());
+    };
+    check_token("department", department)?;
+    if !policy.is_department(department) {
+        return Err(DomainError::invalid(
+            "department",
+            format!("{department:?} is not a configured department"),
+        ));
+    }
+    if state.step != Step::Classify {
+        return Err(DomainError::invalid(
+            "department",
+            format!(
+                "a classification dispatches only a ticket that waits in classify (this one is in {}); use Dispatch to transfer",
+                state.step
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn decide_dispatch(

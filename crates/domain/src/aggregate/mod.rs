@@ -30,18 +30,27 @@
 //!   the deadlines by the time spent paused. Leaving `handle` resumes the clock first.
 //! * The SLA system commands return no events when their deadline is met, already marked,
 //!   not yet due, paused, or the ticket is archived, so timers firing twice change nothing.
-//! * An archived ticket accepts only `ExpireRetention` and `EraseCustomer`.
+//! * `RecordReply`, the customer's own words on their ticket (a reply through a channel or
+//!   the status page), in every step once the ticket exists: it resumes a paused clock and
+//!   marks the ticket as having a new reply until the staff answer.
+//! * An archived ticket accepts only `ExpireRetention`, `EraseCustomer` and the records of
+//!   notices and replies (history only).
 //! * Problems (see `problems`): `LinkToProblem` ties a ticket to a parent problem; a merged
 //!   duplicate refuses the commands of handling. `ResolveFromParent` moves an open child to
 //!   review with the parent's solution. An adopted suggestion, once accepted, earns the
 //!   configured reward (`RewardGranted`, once per ticket).
+//! * Suggestions (see `suggestion`): `EvaluateSuggestion` in `handle` before an `adopted` or
+//!   `planned` outcome is allowed; `MarkDelivered` for a planned one in `review` or `archive`;
+//!   the monthly award (`GrantAward`, the leader's duty) once per ticket.
 
 mod apply;
 mod archive;
 mod assignment;
 mod handling;
 mod intake;
+mod reply;
 mod sla;
+mod suggestion;
 
 use crate::command::{Command, MAX_HELPERS, MAX_KEYWORDS, MAX_SHORT_CHARS};
 use crate::event::{Event, LinkedToProblem};
@@ -125,6 +134,7 @@ fn refuse_if_merged(state: &Ticket, command: &Command) -> Result<(), DomainError
             | Command::ApproveSolution { .. }
             | Command::PauseSla { .. }
             | Command::ResumeSla
+            | Command::EvaluateSuggestion { .. }
     );
     if handling && state.step != Step::Review {
         return Err(DomainError::Precondition {
@@ -144,7 +154,8 @@ fn accepting_steps(command: &Command) -> Option<&'static [Step]> {
         Command::Acknowledge { .. }
         | Command::ApproveSolution { .. }
         | Command::PauseSla { .. }
-        | Command::ResumeSla => Some(&[Step::Handle]),
+        | Command::ResumeSla
+        | Command::EvaluateSuggestion { .. } => Some(&[Step::Handle]),
         Command::AddNote { .. } | Command::Escalate { .. } => Some(ACTIVE_STEPS),
         Command::Archive => Some(&[Step::Review]),
         _ => None,
@@ -224,6 +235,29 @@ fn decide_open(
         | Command::AutoAssign { .. }
         | Command::HandBack { .. } => decide_assignment(state, command, now, policy),
         Command::RecordNotification(record) => decide_notification(record, now),
+        Command::RecordReply {
+            text,
+            channel,
+            feedback_id,
+        } => reply::decide_reply(state, text, channel, feedback_id, now),
+        Command::EvaluateSuggestion {
+            feasibility,
+            cost,
+            benefit,
+            note,
+        } => suggestion::decide_evaluate(state, (*feasibility, *cost, *benefit), note, now),
+        Command::MarkDelivered { delivered_on, note } => {
+            suggestion::decide_delivered(state, *delivered_on, note, now)
+        }
+        Command::GrantAward {
+            month,
+            rank,
+            score,
+            reward,
+        } => suggestion::decide_award(state, (month, *rank, *score, reward), now),
+        Command::TagCustomer { tag, remove } => {
+            crate::customer::decide_tag(state, tag, *remove, now)
+        }
     }
 }
 
@@ -280,6 +314,7 @@ fn current_classification(state: &Ticket) -> Option<Classification> {
         confidence: state.confidence.unwrap_or(1.0),
         confident: true,
         complex: state.complex,
+        terms: state.terms.clone(),
     })
 }
 
@@ -302,6 +337,7 @@ fn sanitize_classification(mut classification: Classification) -> Classification
         0.0
     };
     classification.keywords = unique_keywords(&classification.keywords);
+    classification.terms = unique_keywords(&classification.terms);
     classification
 }
 

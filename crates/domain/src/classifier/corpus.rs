@@ -159,6 +159,7 @@ pub fn parse(text: &str, config: &DomainConfig) -> Result<Vec<CorpusRow>, Domain
                 priority: Priority::parse(&at("priority"), priority)?,
                 department: department.to_owned(),
                 weight: 1.0,
+                field_weights: [1.0; 4],
             },
             product: (!product.is_empty()).then(|| product.to_owned()),
             channel: channel.to_owned(),

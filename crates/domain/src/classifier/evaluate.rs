@@ -1,7 +1,12 @@
 //! Evaluation of a model on labelled examples it was not trained on: accuracy per field, the
 //! department confusion table, urgent recall and false urgent rate (after the keyword
-//! floor), and at several thresholds the share that would be placed without a person (every
-//! field at least that probable) and how often those placements are right.
+//! floor), at several thresholds the share that would be placed without a person (every
+//! field at least that probable) and how often those placements are right, and the
+//! calibration: how often the model is right at each level of confidence it states.
+//!
+//! An example scores only the fields it has a label for (`Example::field_weights` above 0):
+//! a ticket whose department a person corrected but whose classification nobody checked
+//! scores its department alone.
 
 use std::fmt::Write as _;
 
@@ -22,12 +27,31 @@ pub struct Placement {
     pub all_right: usize,
 }
 
+/// The predictions whose confidence fell in one band, and how many were right.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    /// The band is `from <= confidence < to` (the last band includes 1).
+    pub from: f64,
+    pub to: f64,
+    /// Field predictions (one per scored field of each example) in the band.
+    pub predictions: usize,
+    /// Of those, how many were right.
+    pub right: usize,
+    /// The sum of their stated probabilities (the mean is what the model claims).
+    pub stated: f64,
+}
+
+/// The bands of the calibration table.
+pub const BANDS: [f64; 6] = [0.0, 0.3, 0.5, 0.7, 0.9, 1.0];
+
 /// The figures of one evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub examples: usize,
     /// Right answers per field, in the order of [`Field::ALL`].
     pub correct: [usize; 4],
+    /// Examples with a label for each field (every example, for a corpus).
+    pub scored: [usize; 4],
     pub departments: Vec<String>,
     /// `confusion[actual][predicted]`, both indices into `departments`.
     pub confusion: Vec<Vec<usize>>,
@@ -40,6 +64,8 @@ pub struct Evaluation {
     /// Predictions whose priority the keyword floor raised.
     pub floor_raised: usize,
     pub placements: Vec<Placement>,
+    /// Calibration: each field prediction by the probability stated for it, in [`BANDS`].
+    pub bands: Vec<Band>,
 }
 
 fn share(part: usize, whole: usize) -> f64 {
@@ -51,9 +77,14 @@ fn share(part: usize, whole: usize) -> f64 {
 }
 
 impl Evaluation {
-    /// The share of right answers for `field`.
+    /// The share of right answers for `field`, among the examples labelled for it.
     pub fn accuracy(&self, field: Field) -> f64 {
-        share(self.correct[field.index()], self.examples)
+        share(self.correct[field.index()], self.scored[field.index()])
+    }
+
+    /// Right answers over every scored field (a single figure to compare two models by).
+    pub fn total_correct(&self) -> usize {
+        self.correct.iter().sum()
     }
 
     /// The share of urgent examples predicted urgent.
@@ -77,7 +108,7 @@ impl Evaluation {
                 field.as_str(),
                 100.0 * self.accuracy(*field),
                 self.correct[field.index()],
-                self.examples
+                self.scored[field.index()]
             );
         }
         let _ = writeln!(
@@ -127,6 +158,22 @@ impl Evaluation {
                 100.0 * share(placement.all_right, placement.placed),
             );
         }
+        let _ = writeln!(
+            out,
+            "\ncalibration (every field prediction by the probability it was given)\n\
+             band         predictions  stated  right"
+        );
+        for band in &self.bands {
+            let _ = writeln!(
+                out,
+                "{:.1}-{:.1}  {:>15}  {:>5.1}%  {:>5.1}%",
+                band.from,
+                band.to,
+                band.predictions,
+                100.0 * band.stated / band.predictions.max(1) as f64,
+                100.0 * share(band.right, band.predictions),
+            );
+        }
         out
     }
 }
@@ -143,6 +190,7 @@ pub fn evaluate(
     let mut evaluation = Evaluation {
         examples: examples.len(),
         correct: [0; 4],
+        scored: [0; 4],
         confusion: vec![vec![0; departments.len()]; departments.len()],
         departments,
         urgent: 0,
@@ -159,24 +207,52 @@ pub fn evaluate(
                 all_right: 0,
             })
             .collect(),
+        bands: BANDS
+            .windows(2)
+            .map(|pair| Band {
+                from: pair[0],
+                to: pair[1],
+                predictions: 0,
+                right: 0,
+                stated: 0.0,
+            })
+            .collect(),
     };
     for example in examples {
         let prediction = model.predict(&example.text, priority_floor(rules, &example.text));
         let mut all_right = true;
         for field in Field::ALL {
-            let right = prediction.field(*field).value == example.label(*field);
+            if example.field_weight(*field) <= 0.0 {
+                continue;
+            }
+            let predicted = prediction.field(*field);
+            let right = predicted.value == example.label(*field);
+            evaluation.scored[field.index()] += 1;
             evaluation.correct[field.index()] += usize::from(right);
             all_right &= right;
+            let band = evaluation
+                .bands
+                .iter()
+                .rposition(|band| predicted.probability >= band.from)
+                .unwrap_or(0);
+            let band = &mut evaluation.bands[band];
+            band.predictions += 1;
+            band.right += usize::from(right);
+            band.stated += predicted.probability;
         }
+        let department_scored = example.field_weight(Field::Department) > 0.0;
         let position = |name: &str| evaluation.departments.iter().position(|d| d == name);
-        if let (Some(actual), Some(predicted)) = (
+        if let (true, Some(actual), Some(predicted)) = (
+            department_scored,
             position(&example.department),
             position(&prediction.department),
         ) {
             evaluation.confusion[actual][predicted] += 1;
         }
         let predicted_urgent = prediction.priority == Priority::Urgent;
-        if example.priority == Priority::Urgent {
+        if example.field_weight(Field::Priority) <= 0.0 {
+            // Nothing known about its priority.
+        } else if example.priority == Priority::Urgent {
             evaluation.urgent += 1;
             evaluation.urgent_found += usize::from(predicted_urgent);
         } else {

@@ -44,6 +44,55 @@ const TAG_NGRAM: u8 = b'n';
 const TAG_WORD: u8 = b'w';
 const TAG_KEYWORD: u8 = b'k';
 const TAG_MEANING: u8 = b'm';
+const TAG_BIGRAM: u8 = b'b';
+
+/// Which features a model reads, recorded in its file so that a model is always read with
+/// the features it was trained on. A file without it (format 1 as first written) means
+/// [`FeatureSet::ORIGINAL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureSet {
+    /// Character n-grams of 1 up to this many characters.
+    pub char_ngrams: u32,
+    /// Pairs of neighbouring words (English and pinyin words, model names).
+    pub word_bigrams: bool,
+    /// How many buckets each configured keyword and meaning fills: more than one gives the
+    /// configuration's words more weight than any single n-gram.
+    pub keyword_copies: u32,
+}
+
+impl FeatureSet {
+    /// The features of the first models: character 1–3-grams, words, keywords once.
+    pub const ORIGINAL: FeatureSet = FeatureSet {
+        char_ngrams: 3,
+        word_bigrams: false,
+        keyword_copies: 1,
+    };
+
+    /// Whether this is [`FeatureSet::ORIGINAL`] (then the file does not mention it).
+    pub fn is_original(&self) -> bool {
+        *self == Self::ORIGINAL
+    }
+
+    /// Refuses a set this build cannot compute.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=5).contains(&self.char_ngrams) {
+            return Err(format!("char_ngrams {} is not 1 to 5", self.char_ngrams));
+        }
+        if !(1..=8).contains(&self.keyword_copies) {
+            return Err(format!(
+                "keyword_copies {} is not 1 to 8",
+                self.keyword_copies
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for FeatureSet {
+    fn default() -> Self {
+        Self::ORIGINAL
+    }
+}
 
 /// One configured keyword and what the configuration says it means.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -105,6 +154,7 @@ pub fn keywords_of(config: &DomainConfig) -> Vec<KeywordFeature> {
 #[derive(Debug, Clone)]
 pub struct Featurizer {
     mask: u64,
+    set: FeatureSet,
     terms: Vec<(Term, Vec<u64>)>,
 }
 
@@ -117,24 +167,40 @@ pub struct Features {
 }
 
 impl Featurizer {
-    /// A featurizer hashing into `2^bucket_bits` buckets, with `keywords` as extra features.
+    /// A featurizer of the original features hashing into `2^bucket_bits` buckets, with
+    /// `keywords` as extra features.
     pub fn new(bucket_bits: u32, keywords: &[KeywordFeature]) -> Self {
+        Self::with_set(bucket_bits, keywords, FeatureSet::ORIGINAL)
+    }
+
+    /// A featurizer of the features `set` names.
+    pub fn with_set(bucket_bits: u32, keywords: &[KeywordFeature], set: FeatureSet) -> Self {
         let terms = keywords
             .iter()
             .filter_map(|keyword| {
                 let term = Term::new(&keyword.keyword)?;
-                let mut hashes = vec![feature_hash(TAG_KEYWORD, &keyword.keyword)];
-                hashes.extend(
+                let mut texts = vec![(TAG_KEYWORD, keyword.keyword.as_str())];
+                texts.extend(
                     keyword
                         .meanings
                         .iter()
-                        .map(|meaning| feature_hash(TAG_MEANING, meaning)),
+                        .map(|meaning| (TAG_MEANING, meaning.as_str())),
                 );
+                let mut hashes = Vec::new();
+                for (tag, text) in texts {
+                    let hash = feature_hash(tag, text);
+                    hashes.push(hash);
+                    // Further copies land in other buckets: the same hash, salted.
+                    for copy in 1..set.keyword_copies {
+                        hashes.push(fnv1a(hash, &copy.to_le_bytes()));
+                    }
+                }
                 Some((term, hashes))
             })
             .collect();
         Self {
             mask: (1u64 << bucket_bits) - 1,
+            set,
             terms,
         }
     }
@@ -155,11 +221,19 @@ impl Featurizer {
         if !normalised.is_empty() {
             self.ngrams(&normalised, &mut hashes);
         }
+        let mut previous: Option<&str> = None;
         for word in normalised
             .split(|character: char| !character.is_ascii_alphanumeric())
             .filter(|word| !word.is_empty())
         {
             hashes.push(feature_hash(TAG_WORD, word));
+            if self.set.word_bigrams {
+                if let Some(previous) = previous {
+                    let hash = feature_hash(TAG_BIGRAM, previous);
+                    hashes.push(fnv1a(fnv1a(hash, b" "), word.as_bytes()));
+                }
+                previous = Some(word);
+            }
         }
         for (term, term_hashes) in &self.terms {
             if !term.find_all(&normalised).is_empty() {
@@ -183,7 +257,7 @@ impl Featurizer {
         Features { buckets, value }
     }
 
-    /// Character n-grams of 1 to 3 characters over ` text `.
+    /// Character n-grams of 1 to `char_ngrams` characters over ` text `.
     fn ngrams(&self, normalised: &str, hashes: &mut Vec<u64>) {
         let mut characters: Vec<char> = Vec::with_capacity(normalised.len() + 2);
         characters.push(' ');
@@ -192,7 +266,11 @@ impl Featurizer {
         let mut buffer = [0u8; 4];
         for start in 0..characters.len() {
             let mut hash = fnv1a(FNV_OFFSET, &[TAG_NGRAM]);
-            for (length, character) in characters[start..].iter().take(3).enumerate() {
+            for (length, character) in characters[start..]
+                .iter()
+                .take(self.set.char_ngrams as usize)
+                .enumerate()
+            {
                 hash = fnv1a(hash, character.encode_utf8(&mut buffer).as_bytes());
                 // A lone space says nothing; longer grams with spaces mark word edges.
                 if length == 0 && *character == ' ' {

@@ -14,7 +14,9 @@
 //! - [`train`]: stochastic gradient descent from labelled examples;
 //! - [`corpus`]: the labelled corpus's CSV, read and checked against the configuration;
 //! - [`evaluate`]: accuracy, confusion table, urgent recall and the share placed without a
-//!   person on a held-out set.
+//!   person on a held-out set;
+//! - [`placement`]: the classify step's two thresholds per field (classify, suggest or say
+//!   nothing) and the aggregate's policy with a model.
 //!
 //! The keyword rules stay a floor on priority: a priority keyword (a safety hazard, an outage,
 //! a legal threat) sets the least priority a prediction may have, and the model may raise it
@@ -23,7 +25,10 @@
 pub mod corpus;
 pub mod evaluate;
 pub mod features;
+pub mod labels;
 pub mod model;
+pub mod placement;
+pub mod shipped;
 pub mod train;
 
 use std::fmt;

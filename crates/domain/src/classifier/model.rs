@@ -11,14 +11,19 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::features::{Features, Featurizer, KeywordFeature};
+use super::features::{FeatureSet, Features, Featurizer, KeywordFeature};
 use super::Field;
 use crate::DomainError;
 
 /// The first bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"CLOOPCLS";
-/// The format this build reads and writes.
-pub const FORMAT: u32 = 1;
+/// The newest format this build reads and writes: 2 records the [`FeatureSet`] in the
+/// header. A model of the original features is still written as format 1 (the same bytes
+/// as before format 2 existed), so that builds reading only format 1 keep reading it and
+/// refuse, rather than misread, a model of other features.
+pub const FORMAT: u32 = 2;
+/// The format of models of the original features.
+pub const FORMAT_ORIGINAL: u32 = 1;
 /// The most buckets a model may hash into (2^MAX_BUCKET_BITS).
 pub const MAX_BUCKET_BITS: u32 = 22;
 
@@ -43,6 +48,9 @@ pub(crate) struct Header {
     pub training: TrainingInfo,
     /// Urgent is chosen whenever its probability reaches this.
     pub urgent_at: f32,
+    /// The features read (format 2; absent in format 1: the original ones).
+    #[serde(default, skip_serializing_if = "FeatureSet::is_original")]
+    pub features: FeatureSet,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,7 +156,8 @@ impl Reader<'_> {
 
 impl Model {
     pub(crate) fn from_parts(header: Header, fields: Vec<FieldWeights>) -> Self {
-        let featurizer = Featurizer::new(header.bucket_bits, &header.keywords);
+        let featurizer =
+            Featurizer::with_set(header.bucket_bits, &header.keywords, header.features);
         let mut model = Self {
             header,
             fields,
@@ -188,7 +197,12 @@ impl Model {
         let header = serde_json::to_vec(&self.header).unwrap_or_default();
         let mut bytes = Vec::with_capacity(16 + header.len() + self.rows() * 40);
         bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&FORMAT.to_le_bytes());
+        let format = if self.header.features.is_original() {
+            FORMAT_ORIGINAL
+        } else {
+            FORMAT
+        };
+        bytes.extend_from_slice(&format.to_le_bytes());
         bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
         bytes.extend_from_slice(&header);
         for field in &self.fields {
@@ -216,9 +230,10 @@ impl Model {
             ));
         }
         let format = reader.u32("the format number")?;
-        if format != FORMAT {
+        if !(FORMAT_ORIGINAL..=FORMAT).contains(&format) {
             return Err(invalid(format!(
-                "format {format} is not supported (this build reads format {FORMAT})"
+                "format {format} is not supported (this build reads formats \
+                 {FORMAT_ORIGINAL} to {FORMAT})"
             )));
         }
         let length = reader.u32("the header length")? as usize;
@@ -230,6 +245,13 @@ impl Model {
                 header.urgent_at
             )));
         }
+        if format == FORMAT_ORIGINAL && !header.features.is_original() {
+            return Err(invalid("a format 1 file cannot name its features"));
+        }
+        header
+            .features
+            .check()
+            .map_err(|reason| invalid(format!("features: {reason}")))?;
         if header.bucket_bits == 0 || header.bucket_bits > MAX_BUCKET_BITS {
             return Err(invalid(format!(
                 "bucket_bits {} is outside 1..={MAX_BUCKET_BITS}",

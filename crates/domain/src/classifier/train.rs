@@ -9,7 +9,7 @@
 //! weight. The learning rate decays per epoch and an L2 shrink per epoch keeps weights small.
 //! Weights smaller than [`TrainOptions::prune_below`] are dropped from the file.
 
-use super::features::{keywords_of, Features, Featurizer};
+use super::features::{keywords_of, FeatureSet, Features, Featurizer};
 use super::model::{FieldHeader, FieldWeights, Header, Model, TrainingInfo, MAX_BUCKET_BITS};
 use super::Field;
 use crate::config::DomainConfig;
@@ -26,9 +26,18 @@ pub struct Example {
     pub department: String,
     /// How much this example counts (1 for the corpus; corrections may count more).
     pub weight: f32,
+    /// How much each field's label counts, in the order of [`Field::ALL`], on top of
+    /// `weight`: 1 for the corpus, 0 for a field the example says nothing about (a ticket
+    /// whose department a person corrected but whose classification nobody checked).
+    pub field_weights: [f32; 4],
 }
 
 impl Example {
+    /// How much the label of `field` counts: the example's weight times the field's.
+    pub fn field_weight(&self, field: Field) -> f32 {
+        self.weight * self.field_weights[field.index()]
+    }
+
     /// The example's label for `field`.
     pub fn label(&self, field: Field) -> &str {
         match field {
@@ -58,6 +67,8 @@ pub struct TrainOptions {
     /// A priority of urgent is given whenever its probability reaches this, even when
     /// another priority is more probable: a missed urgent case costs more than a false one.
     pub urgent_at: f32,
+    /// The features the model reads.
+    pub features: FeatureSet,
 }
 
 impl Default for TrainOptions {
@@ -71,6 +82,11 @@ impl Default for TrainOptions {
             prune_below: 0.002,
             class_balance: 0.75,
             urgent_at: 0.3,
+            features: FeatureSet {
+                char_ngrams: 3,
+                word_bigrams: true,
+                keyword_copies: 3,
+            },
         }
     }
 }
@@ -203,13 +219,17 @@ pub fn train(
             "must be above 0 and at most 1",
         ));
     }
+    options
+        .features
+        .check()
+        .map_err(|reason| DomainError::invalid("features", reason))?;
     if examples.is_empty() {
         return Err(DomainError::invalid("examples", "nothing to train on"));
     }
     let fields = labels(config);
     let targets = targets(examples, &fields)?;
     let keywords = keywords_of(config);
-    let featurizer = Featurizer::new(options.bucket_bits, &keywords);
+    let featurizer = Featurizer::with_set(options.bucket_bits, &keywords, options.features);
     let features: Vec<Features> = examples
         .iter()
         .map(|example| featurizer.features(&example.text))
@@ -222,7 +242,7 @@ pub fn train(
             let width = labels.len();
             let mut counts = vec![0f32; width];
             for (target, example) in targets.iter().zip(examples) {
-                counts[target[slot]] += example.weight;
+                counts[target[slot]] += example.weight * example.field_weights[slot];
             }
             let total: f32 = counts.iter().sum();
             let present = counts.iter().filter(|count| **count > 0.0).count().max(1) as f32;
@@ -253,11 +273,10 @@ pub fn train(
         let rate = options.learning_rate / (1.0 + epoch as f32 * 0.5);
         for &example in &order {
             for (slot, field) in dense.iter_mut().enumerate() {
-                field.step(
-                    &features[example],
-                    targets[example][slot],
-                    rate * examples[example].weight,
-                );
+                let weight = examples[example].weight * examples[example].field_weights[slot];
+                if weight > 0.0 {
+                    field.step(&features[example], targets[example][slot], rate * weight);
+                }
             }
         }
         let shrink = 1.0 - options.l2;
@@ -292,6 +311,7 @@ pub fn train(
             class_balance: options.class_balance,
         },
         urgent_at: options.urgent_at,
+        features: options.features,
     };
     Ok(Model::from_parts(header, weights))
 }

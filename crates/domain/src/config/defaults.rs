@@ -7,8 +7,9 @@
 use std::sync::OnceLock;
 
 use super::types::{
-    ApprovalConfig, CalendarConfig, ClassificationConfig, DomainConfig, LimitsConfig,
-    NoticesConfig, ProblemsConfig, ReviewConfig, RewardsConfig, RoutingConfig, SlaConfig,
+    ApprovalConfig, CalendarConfig, ClassificationConfig, CustomersConfig, DomainConfig,
+    LimitsConfig, NoticesConfig, ProblemsConfig, ReviewConfig, RewardsConfig, RoutingConfig,
+    SlaConfig, SuggestionsConfig,
 };
 
 /// The shipped example configuration: every domain key with its built-in value.
@@ -52,6 +53,8 @@ section_default!(
     notices: NoticesConfig,
     rewards: RewardsConfig,
     problems: ProblemsConfig,
+    suggestions: SuggestionsConfig,
+    customers: CustomersConfig,
 );
 
 impl RoutingConfig {
@@ -174,6 +177,9 @@ mod tests {
         assert_eq!(LimitsConfig::default(), config.limits);
         assert_eq!(NoticesConfig::default(), config.notices);
         assert_eq!(RewardsConfig::default(), config.rewards);
+        assert_eq!(config.suggestions.award_count, 10);
+        assert!(!config.suggestions.award_reward.trim().is_empty());
         assert_eq!(ProblemsConfig::default(), config.problems);
+        assert_eq!(CustomersConfig::default(), config.customers);
     }
 }

@@ -22,6 +22,10 @@ pub const RESERVED_SECTIONS: &[&str] = &[
     // The gRPC servers' TLS files (`service::tls`).
     "tls",
     "console",
+    // The trained classifier's model file and thresholds, read by the workflow.
+    "classifier",
+    // The customer's signed rating links (`service::ratelink`), read by workflow and notify.
+    "selfservice",
 ];
 
 /// The whole domain configuration. `Default` carries every number of `domain.md`, read from
@@ -50,6 +54,15 @@ pub struct DomainConfig {
     pub rewards: RewardsConfig,
     /// How similar tickets are suggested as duplicates of a problem.
     pub problems: ProblemsConfig,
+    /// The monthly best-suggestion award.
+    pub suggestions: SuggestionsConfig,
+    /// `[report_delivery]`: the reports sent to managers on the first working day of a month.
+    /// Off by default, and then left out of the canonical form (so configurations written
+    /// before it keep their version).
+    #[serde(default, skip_serializing_if = "ReportDeliveryConfig::is_off")]
+    pub report_delivery: ReportDeliveryConfig,
+    /// The thresholds of the customer profiles' automatic tags.
+    pub customers: CustomersConfig,
     /// Service-owned sections, kept unread for the service that owns them.
     #[serde(skip_serializing)]
     pub nats: Option<toml::Table>,
@@ -201,6 +214,24 @@ pub struct ClassificationConfig {
     /// Keywords that mark a complex case (repeated, unresolved): it takes the complaint row
     /// of the SLA table.
     pub complex_keywords: Vec<String>,
+    /// How many terms (words found by word segmentation, beyond the configured keywords) to
+    /// extract from each submission for the reports' top terms; 0 extracts none.
+    #[serde(
+        default = "default_max_terms",
+        skip_serializing_if = "is_default_max_terms"
+    )]
+    pub max_terms: usize,
+}
+
+/// The terms extracted from one submission unless `[classification] max_terms` says otherwise.
+pub const DEFAULT_MAX_TERMS: usize = 5;
+
+fn default_max_terms() -> usize {
+    DEFAULT_MAX_TERMS
+}
+
+fn is_default_max_terms(value: &usize) -> bool {
+    *value == DEFAULT_MAX_TERMS
 }
 
 /// The routing table: the first rule that matches wins.
@@ -495,6 +526,19 @@ impl RewardsConfig {
     }
 }
 
+/// The most winners a month's award may have.
+pub const MAX_AWARD_COUNT: u32 = 1_000;
+
+/// `[suggestions]`: the monthly best-suggestion award (`docs/workflow.md`, "Suggestions").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionsConfig {
+    /// How many suggestions win each month (0: no award), at most [`MAX_AWARD_COUNT`].
+    pub award_count: u32,
+    /// What a winner receives, as the customer is told it and the loyalty system reads it.
+    pub award_reward: String,
+}
+
 /// `[problems]`: how similar tickets are suggested as duplicates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -505,10 +549,68 @@ pub struct ProblemsConfig {
     pub similar_threshold: f64,
 }
 
+/// `[customers]`: the thresholds of a customer profile's automatic tags
+/// (`domain::customer::auto_tags`, `docs/customers.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomersConfig {
+    /// "High participation": at least this many tickets ...
+    pub participation_tickets: u32,
+    /// ... within this many days.
+    pub participation_days: u32,
+    /// "Repeated complaints": at least this many complaints ...
+    pub complaint_count: u32,
+    /// ... within this many days.
+    pub complaint_days: u32,
+}
+
 impl ProblemsConfig {
     /// The window of creation instants around `created_at` in which candidates are looked for.
     pub fn window(&self, created_at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         let days = Duration::days(i64::from(self.similar_window_days));
         (created_at - days, created_at + days)
     }
+}
+
+/// `[report_delivery]`: which reports are delivered on a schedule, to whom and how. The
+/// workflow decides when (the first working day of the month after the period, see
+/// `rules::report_schedule`); cloop-notify sends them to each recipient's e-mail route.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportDeliveryConfig {
+    /// The month's report, on the first working day of the next month.
+    pub monthly: bool,
+    /// The quarter's report, on the first working day of the next quarter.
+    pub quarterly: bool,
+    /// Principal names of the tokens file (managers), each with an e-mail route in
+    /// `[[notify.staff]]`.
+    pub recipients: Vec<String>,
+    /// `html`: the report's page attached to the e-mail; `link`: a link to the console.
+    pub attach: ReportAttach,
+    /// The console's address as managers reach it (`https://console.example.com`), for
+    /// `attach = "link"` (and named in the e-mail's text when set).
+    pub console_url: String,
+}
+
+impl ReportDeliveryConfig {
+    /// Whether this is the built-in value (nothing delivered, nothing set).
+    pub fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether any report is delivered.
+    pub fn enabled(&self) -> bool {
+        self.monthly || self.quarterly
+    }
+}
+
+/// How a delivered report reaches its reader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportAttach {
+    /// The self-contained HTML page attached to the e-mail.
+    #[default]
+    Html,
+    /// A link to the console's report page in the e-mail's text.
+    Link,
 }

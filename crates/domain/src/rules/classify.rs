@@ -109,6 +109,16 @@ impl Term {
         found
     }
 
+    /// Whether `word` (normalised) is this keyword: the same text, or for a keyword with a
+    /// trailing `*` any word that starts with it.
+    pub fn names(&self, word: &str) -> bool {
+        if self.prefix {
+            word.starts_with(&self.pattern)
+        } else {
+            word == self.pattern
+        }
+    }
+
     /// Whether this term occurs in `text` (any form; normalised here).
     pub fn occurs_in(&self, text: &str) -> bool {
         !self.find_all(&normalise_for_matching(text)).is_empty()
@@ -142,6 +152,7 @@ pub struct Classifier {
     low_priority_kinds: Vec<Kind>,
     global_min_departments: usize,
     threshold: f64,
+    max_terms: usize,
 }
 
 /// The signals a text gave, before they are turned into a [`Classification`]; `explain`
@@ -171,6 +182,7 @@ impl Classifier {
             low_priority_kinds: config.low_priority_kinds.clone(),
             global_min_departments: config.global_min_departments,
             threshold: config.confidence_threshold,
+            max_terms: config.max_terms,
         };
         let mut index_by_pattern: BTreeMap<(String, bool), usize> = BTreeMap::new();
         let mut add = |keyword: &str, update: &dyn Fn(&mut Meaning)| {
@@ -237,6 +249,12 @@ impl Classifier {
     /// The configured confidence threshold.
     pub fn threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// The terms of `content` (see `rules::terms`), without the configured keywords.
+    pub fn terms(&self, content: &str) -> Vec<String> {
+        let configured = |word: &str| self.terms.iter().any(|term| term.names(word));
+        super::terms::extract_terms(content, self.max_terms, &configured)
     }
 
     /// The matched terms (indexes) in order of appearance, leftmost-longest, no overlaps.
@@ -311,8 +329,18 @@ impl Classifier {
     /// its content type were recognised.
     ///
     /// Configured product names found in the submission's `product` field are added to the
-    /// keywords after those of the text; they change nothing else.
+    /// keywords after those of the text; they change nothing else. The terms of the text
+    /// (`rules::terms`) are extracted too.
     pub fn classify(&self, content: &str, product: Option<&str>) -> Classification {
+        Classification {
+            terms: self.terms(content),
+            ..self.classify_keywords(content, product)
+        }
+    }
+
+    /// [`Classifier::classify`] without the terms, for a caller that needs only the values
+    /// (intake's first deadlines): it does not pay for word segmentation.
+    pub fn classify_keywords(&self, content: &str, product: Option<&str>) -> Classification {
         let (mut keywords, evidence, global, complex) = self.evidence(content);
         let evidence_keywords = keywords.len();
         if let Some(product) = product {
@@ -396,6 +424,7 @@ impl Classifier {
             confidence,
             confident: confidence >= self.threshold,
             complex,
+            terms: Vec::new(),
         }
     }
 }

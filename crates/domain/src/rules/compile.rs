@@ -4,7 +4,8 @@
 
 use super::{BusinessCalendar, Classifier, Router, Rules, SlaPolicy};
 use crate::config::{
-    Allowance, Clock, DomainConfig, LimitsConfig, ProblemsConfig, RewardsConfig, TimeUnit,
+    Allowance, Clock, DomainConfig, LimitsConfig, ProblemsConfig, ReportAttach,
+    ReportDeliveryConfig, RewardsConfig, SuggestionsConfig, TimeUnit, MAX_AWARD_COUNT,
     MIN_REWARD_VALIDITY_DAYS,
 };
 use crate::error::DomainError;
@@ -15,7 +16,9 @@ use crate::types::{ContentType, Kind, Priority, Role};
 /// The checks run section by section in the order of the file's documentation.
 pub(super) fn compile(config: DomainConfig) -> Result<Rules, DomainError> {
     check_rewards(&config.rewards)?;
+    check_suggestions(&config.suggestions)?;
     check_problems(&config.problems)?;
+    check_customers(&config.customers)?;
     config.check_channels()?;
     config.check_departments()?;
     config.check_classification()?;
@@ -29,6 +32,7 @@ pub(super) fn compile(config: DomainConfig) -> Result<Rules, DomainError> {
         );
     }
     check_limits(&config.limits)?;
+    check_report_delivery(&config.report_delivery)?;
     let notices = Notices::from_config(&config.notices, calendar.offset())?;
     Ok(Rules {
         version: config.effective_version(),
@@ -39,6 +43,38 @@ pub(super) fn compile(config: DomainConfig) -> Result<Rules, DomainError> {
         notices,
         config,
     })
+}
+
+/// `[report_delivery]`: a schedule needs recipients, and a link needs the console's address.
+fn check_report_delivery(delivery: &ReportDeliveryConfig) -> Result<(), DomainError> {
+    for (index, name) in delivery.recipients.iter().enumerate() {
+        if name.trim().is_empty() {
+            return fail(
+                format!("report_delivery.recipients[{index}]"),
+                "must be a principal name".into(),
+            );
+        }
+    }
+    if delivery.enabled() && delivery.recipients.is_empty() {
+        return fail(
+            "report_delivery.recipients".into(),
+            "monthly or quarterly delivery needs at least one recipient".into(),
+        );
+    }
+    let url = delivery.console_url.trim();
+    if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
+        return fail(
+            "report_delivery.console_url".into(),
+            "must start with http:// or https://".into(),
+        );
+    }
+    if delivery.attach == ReportAttach::Link && url.is_empty() {
+        return fail(
+            "report_delivery.console_url".into(),
+            "attach = \"link\" needs the console's address".into(),
+        );
+    }
+    Ok(())
 }
 
 /// The configuration error naming `key`.
@@ -329,6 +365,36 @@ fn check_limits(limits: &LimitsConfig) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Checks `[suggestions]`; errors name the dotted key.
+fn check_suggestions(suggestions: &SuggestionsConfig) -> Result<(), DomainError> {
+    if suggestions.award_count > MAX_AWARD_COUNT {
+        return Err(DomainError::Config {
+            key: "suggestions.award_count".into(),
+            reason: format!(
+                "at most {MAX_AWARD_COUNT} winners a month, got {}",
+                suggestions.award_count
+            ),
+        });
+    }
+    let reward = suggestions.award_reward.trim();
+    if suggestions.award_count > 0 && reward.is_empty() {
+        return Err(DomainError::Config {
+            key: "suggestions.award_reward".into(),
+            reason: "must name the reward while award_count is above 0".into(),
+        });
+    }
+    if reward.chars().count() > crate::command::MAX_SHORT_CHARS {
+        return Err(DomainError::Config {
+            key: "suggestions.award_reward".into(),
+            reason: format!(
+                "must be at most {} characters",
+                crate::command::MAX_SHORT_CHARS
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Checks `[rewards]`; errors name the dotted key.
 fn check_rewards(rewards: &RewardsConfig) -> Result<(), DomainError> {
     if rewards.validity_days < MIN_REWARD_VALIDITY_DAYS {
@@ -345,6 +411,24 @@ fn check_rewards(rewards: &RewardsConfig) -> Result<(), DomainError> {
             "rewards.amount".into(),
             "must be at least 1 while rewards are enabled".into(),
         );
+    }
+    Ok(())
+}
+
+/// Checks `[customers]`: every threshold and window is at least 1; errors name the dotted key.
+fn check_customers(customers: &crate::config::CustomersConfig) -> Result<(), DomainError> {
+    for (key, value) in [
+        (
+            "customers.participation_tickets",
+            customers.participation_tickets,
+        ),
+        ("customers.participation_days", customers.participation_days),
+        ("customers.complaint_count", customers.complaint_count),
+        ("customers.complaint_days", customers.complaint_days),
+    ] {
+        if value == 0 {
+            return fail(key.into(), "must be at least 1".into());
+        }
     }
     Ok(())
 }

@@ -6,9 +6,11 @@ pub mod assignment;
 pub mod calendar;
 pub mod classify;
 pub mod config;
+pub mod report_schedule;
 pub mod routing;
 pub mod sla;
 pub mod sla_explain;
+pub mod terms;
 
 mod compile;
 
@@ -180,6 +182,10 @@ impl Policy for Rules {
 
     fn version(&self) -> String {
         self.version.clone()
+    }
+
+    fn terms(&self, content: &str) -> Vec<String> {
+        self.classifier.terms(content)
     }
 
     fn max_notes_per_ticket(&self) -> usize {

@@ -340,6 +340,7 @@ mod tests {
             confidence: 1.0,
             confident: true,
             complex: false,
+            terms: Vec::new(),
         };
         let deadlines = policy.deadlines(&calendar, received_at, &classification, "v1");
         assert_eq!(deadlines.respond_by, received_at + TimeDelta::seconds(4));

@@ -71,8 +71,12 @@ pub fn classification_of(ticket: &Ticket, rules: &Rules) -> Classification {
             confidence: ticket.confidence.unwrap_or(1.0),
             confident: true,
             complex: ticket.complex,
+            terms: ticket.terms.clone(),
         },
-        _ => rules.classify(&ticket.content, ticket.product.as_deref()),
+        // The deadlines need the values only: no word segmentation for the terms.
+        _ => rules
+            .classifier()
+            .classify_keywords(&ticket.content, ticket.product.as_deref()),
     }
 }
 

@@ -46,5 +46,32 @@ pub(super) fn accept_one(
             record.received_at_ms,
             record.response
         ])?;
+    let mut contacts = connection.prepare_cached(
+        "INSERT OR IGNORE INTO ticket_contacts (ticket_id, contact_hash) VALUES (?1, ?2)",
+    )?;
+    for hash in &record.contact_hashes {
+        contacts.execute(params![record.ticket_id, hash])?;
+    }
     Ok(AcceptOutcome::Accepted { seq })
+}
+
+/// Whether one of `hashes` is a contact kept for `ticket_id` (`crate::contacts`).
+pub(super) fn ticket_has_contact(
+    connection: &Connection,
+    ticket_id: &str,
+    hashes: &[Vec<u8>],
+) -> Result<bool, rusqlite::Error> {
+    let mut statement = connection.prepare_cached(
+        "SELECT 1 FROM ticket_contacts WHERE ticket_id = ?1 AND contact_hash = ?2",
+    )?;
+    for hash in hashes {
+        if statement
+            .query_row(params![ticket_id, hash], |_| Ok(()))
+            .optional()?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -66,6 +66,9 @@ pub struct OutboxRecord {
     pub key_kind: KeyKind,
     /// The encoded `SubmitResponse` to give again to a duplicate.
     pub response: Vec<u8>,
+    /// The keyed hashes of the customer's contacts, kept for `ticket_id` so that replies on
+    /// it can be checked (`crate::contacts`); empty for a reply.
+    pub contact_hashes: Vec<Vec<u8>>,
 }
 
 /// What became of a submission.
@@ -325,6 +328,19 @@ impl Outbox {
         timeout: Duration,
     ) -> Result<AcceptOutcome, IntakeError> {
         self.call(|reply| Command::Accept(record, reply), timeout)
+            .await
+    }
+
+    /// Whether one of `hashes` is a contact kept for `ticket_id` (`crate::contacts`).
+    pub async fn ticket_has_contact(
+        &self,
+        ticket_id: String,
+        hashes: Vec<Vec<u8>>,
+    ) -> Result<bool, IntakeError> {
+        if hashes.is_empty() {
+            return Ok(false);
+        }
+        self.read(move |connection| accept::ticket_has_contact(connection, &ticket_id, &hashes))
             .await
     }
 

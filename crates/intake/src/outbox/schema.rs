@@ -72,4 +72,9 @@ CREATE TABLE IF NOT EXISTS idempotency (
     response BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (kind, created_at_ms);
+CREATE TABLE IF NOT EXISTS ticket_contacts (
+    ticket_id TEXT NOT NULL,
+    contact_hash BLOB NOT NULL,
+    PRIMARY KEY (ticket_id, contact_hash)
+) WITHOUT ROWID;
 ";

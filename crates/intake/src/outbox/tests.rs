@@ -10,6 +10,7 @@ fn record(key: &str, feedback_id: &str, at_ms: i64, kind: KeyKind) -> OutboxReco
         idempotency_key: key.into(),
         key_kind: kind,
         response: feedback_id.as_bytes().to_vec(),
+        contact_hashes: vec![format!("hash-{feedback_id}").into_bytes()],
     }
 }
 
@@ -202,4 +203,25 @@ async fn rows_survive_a_reopen_with_their_counters() {
     let reopened = open(&dir);
     assert_eq!(reopened.counters().depth(), 1);
     assert_eq!(reopened.load_pending(0, 10).await.expect("load").len(), 1);
+}
+
+#[tokio::test]
+async fn a_ticket_keeps_the_hashes_of_its_contacts_for_replies() {
+    let (_dir, outbox) = fresh();
+    accept(&outbox, "web:c1", "c1", 1_000, KeyKind::External).await;
+    let own = vec![b"other".to_vec(), b"hash-c1".to_vec()];
+    assert!(outbox
+        .ticket_has_contact("T-c1".into(), own)
+        .await
+        .expect("read"));
+    for (ticket, hashes) in [
+        ("T-c1", vec![b"hash-c2".to_vec()]),
+        ("T-c2", vec![b"hash-c1".to_vec()]),
+        ("T-c1", Vec::new()),
+    ] {
+        assert!(!outbox
+            .ticket_has_contact(ticket.into(), hashes)
+            .await
+            .expect("read"));
+    }
 }

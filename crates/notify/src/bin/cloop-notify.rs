@@ -1,5 +1,5 @@
 //! The `cloop-notify` binary: parses flags and configuration, then delivers customer notices
-//! until SIGTERM or SIGINT.
+//! and staff alerts until SIGTERM or SIGINT.
 
 use clap::Parser;
 use service::config::{ConfigFile, NatsConfig};
@@ -20,6 +20,10 @@ struct Cli {
     /// The configuration file (section `[notify]`); built-in defaults when absent.
     #[arg(long, env = "CLOOP_CONFIG")]
     config: Option<PathBuf>,
+    /// The tokens file: the roles and departments of the people staff alerts go to (its
+    /// token hashes are not used). Without it alerts reach only people named directly.
+    #[arg(long, env = "CLOOP_TOKENS")]
+    tokens: Option<PathBuf>,
     /// Where to serve Prometheus metrics (`/metrics`); none when absent.
     #[arg(long, env = "CLOOP_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -41,7 +45,16 @@ struct Cli {
 fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
     let file = ConfigFile::load(cli.config.as_deref())?;
     let settings: notify::config::NotifySettings = file.section("notify")?;
-    let templates = settings.validate()?;
+    let mut templates = settings.validate()?;
+    settings.check_report_delivery(&file.domain.report_delivery)?;
+    let selfservice: service::ratelink::SelfServiceSettings = file.section("selfservice")?;
+    let rating_links = service::ratelink::RatingLinks::from_settings(
+        &selfservice,
+        file.path.as_deref().and_then(Path::parent),
+    )?;
+    if rating_links.is_some() {
+        templates = notify::template::Templates::with_rating_links(&settings.templates)?;
+    }
     let nats = cli.nats_auth.apply(file.section::<NatsConfig>("nats")?);
     // Settings that do not fit, or files that cannot be read, stop the start here.
     nats.client_auth()?;
@@ -84,7 +97,23 @@ fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
         file.as_ref().map(|(name, path)| (*name, path.as_path()))
     }
     let workflow_tls = service::tls::ClientTls::load(named(&ca), named(&cert), named(&key))?;
+    let people = match &cli.tokens {
+        Some(path) => Some(
+            service::tokens::TokenRegistry::load(path)?
+                .principals()
+                .map(|principal| notify::staff::routing::Person {
+                    name: principal.name.clone(),
+                    role: principal.role,
+                    department: principal.department.clone(),
+                })
+                .collect(),
+        ),
+        None => None,
+    };
+    let alerts = notify::staff::AlertSetup::new(&settings, people, &file.domain)?;
+    let webhook_tls = settings.webhook_tls()?;
     Ok(notify::NotifyConfig {
+        alerts,
         workflow_tls,
         nats_url: cli.nats_url.clone(),
         data_dir: cli.data_dir.clone(),
@@ -94,6 +123,8 @@ fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
         templates,
         time_format: file.domain.notices.time_format.clone(),
         offset,
+        rating_links,
+        webhook_tls,
     })
 }
 

@@ -129,7 +129,7 @@ impl Notifier {
             Ok(v1::Language::Zh) => Language::Zh,
             _ => Language::from_tag(&self.settings.default_language).unwrap_or(Language::Zh),
         };
-        let (subject, text) = self.render(event, ticket, notice.kind, language);
+        let (subject, text) = self.render(notice.source, event, ticket, notice.kind, language);
         Outgoing {
             idempotency_key: format!("{}:{}", notice.source, notice.kind),
             ticket_id: notice.ticket_id.to_owned(),

@@ -7,6 +7,7 @@ mod record;
 use crate::config::NotifySettings;
 use crate::metrics::Metrics;
 use crate::sender::{FileSink, Smtp, Webhook};
+use crate::staff::{Alerts, ALERT_EVENT_TYPES};
 use crate::store::Store;
 use crate::template::Templates;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -15,6 +16,7 @@ use domain::notification::{notices_for, NoticeKind, NOTIFYING_EVENT_TYPES};
 use domain::rules::config::Language;
 use domain::types::Outcome;
 use proto::v1;
+use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
 use service::shutdown::Shutdown;
 use std::collections::HashMap;
@@ -39,12 +41,19 @@ pub struct Notifier {
     pub(crate) offset: FixedOffset,
     pub(crate) store: Store,
     pub(crate) tickets: TicketsClient<Channel>,
+    /// The reports of scheduled deliveries (`crate::reports`).
+    pub(crate) reports: ReportsClient<Channel>,
     pub(crate) token: String,
     pub(crate) webhook: Option<Webhook>,
     pub(crate) smtp: Option<Smtp>,
     pub(crate) file: Option<FileSink>,
     pub(crate) metrics: Metrics,
     pub(crate) shutdown: Shutdown,
+    /// Staff alerts; `None` when none are configured.
+    pub(crate) alerts: Option<std::sync::Arc<Alerts>>,
+    /// The customers' rating links of the review requests; `None` when `[selfservice]`
+    /// names no key.
+    pub(crate) rating_links: Option<service::ratelink::RatingLinks>,
 }
 
 /// A ticket's instant for display; `None` when absent or bad ([`proto::time::instant`]).
@@ -62,11 +71,7 @@ pub(crate) struct Notice<'a> {
 
 impl Notifier {
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        if let Ok(value) = format!("Bearer {}", self.token).parse() {
-            request.metadata_mut().insert("authorization", value);
-        }
-        request
+        crate::calls::authorized(&self.token, message)
     }
 
     fn render_instant(&self, value: Option<DateTime<Utc>>) -> String {
@@ -82,15 +87,22 @@ impl Notifier {
 
     /// Handles one log row from TICKET_EVENTS.
     pub(crate) async fn handle(&self, row: &v1::LogEvent) -> Handled {
+        if ALERT_EVENT_TYPES.contains(&row.event_type.as_str()) && !row.ticket_id.is_empty() {
+            let Some(alerts) = &self.alerts else {
+                return Handled::Done;
+            };
+            return match alerts.enqueue(row, Utc::now()).await {
+                Ok(_) => Handled::Done,
+                Err(error) => {
+                    tracing::warn!(ticket_id = %row.ticket_id, %error, "queue staff alerts, will retry");
+                    Handled::Later
+                }
+            };
+        }
         if !NOTIFYING_EVENT_TYPES.contains(&row.event_type.as_str()) || row.ticket_id.is_empty() {
             return Handled::Done;
         }
-        let event = match serde_json::from_str(&row.payload)
-            .map_err(|error| error.to_string())
-            .and_then(|payload| {
-                Event::from_parts(&row.event_type, row.schema_version.max(1), &payload)
-                    .map_err(|error| error.to_string())
-            }) {
+        let event = match crate::calls::read_event(row) {
             Ok(event) => event,
             Err(error) => {
                 tracing::warn!(event_id = %row.event_id, %error, "unreadable event, no notice");
@@ -123,7 +135,10 @@ impl Notifier {
             tracing::debug!(ticket_id = %row.ticket_id, event = %row.event_type, "cannot be told, no notice");
             return Handled::Done;
         }
-        let outcome = (ticket.outcome == v1::Outcome::Adopted as i32).then_some(Outcome::Adopted);
+        let outcome = v1::Outcome::try_from(ticket.outcome)
+            .ok()
+            .and_then(v1::Outcome::to_domain)
+            .filter(|outcome| matches!(outcome, Outcome::Adopted | Outcome::Planned));
         for notice in notices_for(&event, outcome) {
             if self.deliver(row, &event, &ticket, notice).await == Handled::Later {
                 return Handled::Later;
@@ -132,14 +147,23 @@ impl Notifier {
         Handled::Done
     }
 
+    /// The notice's subject and text; `source` is the id of the event it follows.
     fn render(
         &self,
+        source: &str,
         event: &Event,
         ticket: &v1::Ticket,
         notice: NoticeKind,
         language: Language,
     ) -> (String, String) {
         let mut values: HashMap<&str, String> = HashMap::new();
+        if let (NoticeKind::ReviewRequest, Some(links)) = (notice, &self.rating_links) {
+            // Made from the event alone, so a retry or a redelivery sends the same link.
+            values.insert(
+                "rating_link",
+                links.url(&ticket.ticket_id, source, event.at()),
+            );
+        }
         values.insert("ticket_id", ticket.ticket_id.clone());
         values.insert(
             "received_at",
@@ -168,6 +192,20 @@ impl Notifier {
                 resolved.solution.clone(),
                 resolved.outcome.to_string(),
             ),
+            Event::SuggestionDelivered(delivery) => {
+                values.insert("delivered_on", delivery.delivered_on.to_string());
+                (
+                    delivery.note.clone(),
+                    ticket.solution.clone(),
+                    String::new(),
+                )
+            }
+            Event::AwardGranted(award) => {
+                values.insert("month", award.month.clone());
+                values.insert("reward", award.reward.clone());
+                values.insert("rank", award.rank.to_string());
+                (String::new(), ticket.solution.clone(), String::new())
+            }
             _ => (String::new(), ticket.solution.clone(), String::new()),
         };
         values.insert("message", message);

@@ -6,7 +6,6 @@ use crate::config::command_id;
 use crate::route::Route;
 use domain::notification::mask_contact;
 use proto::v1;
-use tonic::Code;
 
 impl Notifier {
     /// Records the notice delivered by `route` and marks it recorded.
@@ -93,17 +92,7 @@ impl Notifier {
                 request.final_attempt = final_attempt;
             }
         }
-        match self
-            .tickets
-            .clone()
-            .record_notification(self.request(request))
-            .await
-        {
-            Ok(_) => Ok(()),
-            // The ticket is gone: nothing to record on.
-            Err(status) if status.code() == Code::NotFound => Ok(()),
-            Err(status) => Err(format!("{:?}: {}", status.code(), status.message())),
-        }
+        crate::calls::record_notification(&self.tickets, &self.token, request).await
     }
 }
 

@@ -100,63 +100,16 @@ pub fn write_tokens(dir: &Path, principals: &[(&str, &str, &str)]) -> PathBuf {
 }
 
 /// Writes tickets straight into the projection tables of a stopped service's database: for
-/// each `(seq, ticket)` the `tickets` row the projector writes (`projections::TicketRow`, the
-/// order columns included) and its `tickets_fts` row. Seeding a million tickets this way
-/// takes seconds; replaying their events through the log would take the benchmark far
-/// longer than the queries it measures.
+/// each `(seq, ticket)` its `tickets` row and its `tickets_fts` row, with the projector's own
+/// writes (`projections::write_ticket_row`, `projections::write_ticket_text`). Seeding a
+/// million tickets this way takes seconds; replaying their events through the log would take
+/// the benchmark far longer than the queries it measures.
 pub fn seed_ticket_rows(
     transaction: &rusqlite::Transaction<'_>,
     tickets: impl Iterator<Item = (i64, domain::ticket::Ticket)>,
 ) {
-    let mut insert = transaction
-        .prepare(
-            "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
-             helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
-             assignee, created_at_ms, updated_at_ms, state_json, urgency_rank, \
-             next_deadline_ms, is_open) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-             ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-        )
-        .unwrap();
-    let mut insert_text = transaction
-        .prepare(
-            "INSERT INTO tickets_fts (rowid, content, product, order_id, keywords) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .unwrap();
     for (seq, ticket) in tickets {
-        let row = projections::TicketRow::of(&ticket).unwrap();
-        insert
-            .execute(rusqlite::params![
-                seq,
-                row.ticket_id,
-                row.version,
-                row.step,
-                row.department,
-                row.helpers,
-                row.priority,
-                row.kind,
-                row.content_type,
-                row.scope,
-                row.channel,
-                row.sla_state,
-                row.customer_id,
-                row.assignee,
-                row.created_at_ms,
-                row.updated_at_ms,
-                row.state_json,
-                row.urgency_rank,
-                row.next_deadline_ms,
-                row.is_open,
-            ])
-            .unwrap();
-        insert_text
-            .execute(rusqlite::params![
-                seq,
-                ticket.content,
-                ticket.product.clone().unwrap_or_default(),
-                ticket.order_id.clone().unwrap_or_default(),
-                ticket.keywords.join(" "),
-            ])
-            .unwrap();
+        projections::write_ticket_row(transaction, seq, &ticket, 0).unwrap();
+        projections::write_ticket_text(transaction, seq, &ticket, true).unwrap();
     }
 }

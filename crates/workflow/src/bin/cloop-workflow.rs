@@ -61,6 +61,14 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
             eventlog::pgtls::config(url).map_err(|error| anyhow::anyhow!("{flag}: {error}"))?;
         }
     }
+    let classifier = workflow::classifier::load(
+        file.section("classifier")?,
+        &base.rules,
+        file.path.as_deref().and_then(std::path::Path::parent),
+    )?;
+    let selfservice: service::ratelink::SelfServiceSettings = file.section("selfservice")?;
+    let rating_links =
+        selfservice.load_key(file.path.as_deref().and_then(std::path::Path::parent))?;
     Ok(WorkflowConfig {
         base,
         store,
@@ -68,6 +76,8 @@ fn load(cli: &Cli) -> anyhow::Result<WorkflowConfig> {
         settings,
         retention,
         clock: workflow::clock::from_env(),
+        classifier,
+        rating_links,
     })
 }
 

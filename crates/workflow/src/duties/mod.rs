@@ -7,6 +7,8 @@
 //! - `retention`: archived tickets leave the lists when their retention expires.
 //! - `checkpoints`: the timer that keeps and publishes checkpoints of the log's head.
 //! - `key_backup`: the timer that copies the key store (`keys.db`) into `backups/`.
+//! - `awards`: the monthly best-suggestion award, granted at the start of each month.
+//! - `report_delivery`: the report schedule, which records `report_scheduled` once per period.
 
 use crate::commands::Commands;
 use crate::queries::Readers;
@@ -16,8 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod assignment;
+pub mod awards;
 pub mod checkpoints;
 pub mod key_backup;
+pub mod report_delivery;
 pub mod retention;
 pub mod timers;
 

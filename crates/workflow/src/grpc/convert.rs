@@ -3,15 +3,17 @@
 
 use crate::queries::{ListOrder, TicketFilter};
 use chrono::{DateTime, Utc};
-use domain::ticket::{Approval, Ticket};
-use domain::types::{Actor, ContentType, Kind, Outcome, Priority, Scope, SlaState, Step};
+use domain::ticket::{Approval, AwardGranted, Delivery, Evaluation, Ticket};
+use domain::types::{
+    Actor, ContentType, Kind, Outcome, Priority, Scope, SlaState, Step, Suggestion,
+};
 use domain::DomainError;
 use eventlog::RecordedEvent;
 use proto::v1;
 
 pub use proto::time::{instant_from, timestamp};
 
-fn optional_timestamp(instant: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+pub(crate) fn optional_timestamp(instant: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     instant.map(timestamp)
 }
 
@@ -143,6 +145,7 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
             .scope
             .map_or(0, |scope| v1::Scope::from(scope) as i32),
         keywords: ticket.keywords.clone(),
+        terms: ticket.terms.clone(),
         department: ticket.department.clone().unwrap_or_default(),
         helpers: ticket.helpers.clone(),
         respond_by: optional_timestamp(ticket.respond_by),
@@ -207,6 +210,78 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
             .collect(),
         rejection_comment: ticket.rejection_comment.clone().unwrap_or_default(),
         cannot_be_told: ticket.cannot_be_told,
+        customer_replied_at: optional_timestamp(ticket.customer_replied_at),
+        new_reply: ticket.new_reply,
+        customer_replies: ticket.customer_replies,
+        suggestion: ticket.suggestion.as_ref().map(suggestion_message),
+        classification_model_version: ticket
+            .classification_model_version
+            .clone()
+            .unwrap_or_default(),
+        evaluation: ticket.evaluation.as_ref().map(evaluation_message),
+        delivery: ticket.delivery.as_ref().map(delivery_message),
+        award: ticket.award.as_ref().map(award_message),
+    }
+}
+
+/// A suggestion's evaluation as the API carries it, with its score band.
+fn evaluation_message(evaluation: &Evaluation) -> v1::SuggestionEvaluation {
+    v1::SuggestionEvaluation {
+        feasibility: u32::from(evaluation.feasibility),
+        cost: u32::from(evaluation.cost),
+        benefit: u32::from(evaluation.benefit),
+        score: u32::from(evaluation.score),
+        band: evaluation.band().to_owned(),
+        note: evaluation.note.clone(),
+        evaluated_at: Some(timestamp(evaluation.at)),
+    }
+}
+
+/// A planned suggestion's delivery as the API carries it.
+fn delivery_message(delivery: &Delivery) -> v1::SuggestionDelivery {
+    v1::SuggestionDelivery {
+        delivered_on: delivery.delivered_on.to_string(),
+        note: delivery.note.clone(),
+        recorded_at: Some(timestamp(delivery.at)),
+    }
+}
+
+/// The monthly award as the API carries it.
+fn award_message(award: &AwardGranted) -> v1::SuggestionAward {
+    v1::SuggestionAward {
+        month: award.month.clone(),
+        rank: award.rank,
+        score: u32::from(award.score),
+        reward: award.reward.clone(),
+        granted_at: Some(timestamp(award.at)),
+    }
+}
+
+/// The trained classifier's suggestion as the API carries it.
+pub fn suggestion_message(suggestion: &Suggestion) -> v1::ClassificationSuggestion {
+    let values = |field: &str| {
+        suggestion
+            .fields
+            .iter()
+            .filter(|suggested| suggested.field == field)
+            .flat_map(|suggested| &suggested.values)
+            .map(|value| v1::SuggestedValue {
+                value: value.value.clone(),
+                probability: value.probability,
+            })
+            .collect()
+    };
+    v1::ClassificationSuggestion {
+        model_version: suggestion.model_version.clone(),
+        kind: values("kind"),
+        content_type: values("content_type"),
+        priority: values("priority"),
+        department: values("department"),
+        confidence: suggestion.confidence,
+        priority_floor: suggestion
+            .floor_applied
+            .map_or(0, |priority| v1::Priority::from(priority) as i32),
+        suggested_at: Some(timestamp(suggestion.at)),
     }
 }
 

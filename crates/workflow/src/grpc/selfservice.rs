@@ -2,15 +2,17 @@
 //!
 //! A request about a ticket proves itself with the last 4 digits of the phone on the ticket
 //! (compared with the customer the projections hold opened from the sealed log; the digits
-//! are never logged nor named in an answer). An unknown ticket and wrong digits get the same
-//! NOT_FOUND; [`domain::selfservice::MAX_WRONG_TRIES`] wrong tries lock a ticket for
+//! are never logged nor named in an answer) or, for `GetStatus` and `Rate`, with the token of
+//! the ticket's signed rating link (`service::ratelink`, the `[selfservice]` key). An unknown
+//! ticket, wrong digits and a bad or expired token get the same NOT_FOUND; [`domain::selfservice::MAX_WRONG_TRIES`] wrong tries lock a ticket for
 //! [`domain::selfservice::LOCK_MINUTES`] minutes, during which the right digits get the same
 //! NOT_FOUND too. The lockout lives in this process's memory: each replica counts the tries
 //! it answers, and a restart forgets them. Every call takes one request from the bucket of
 //! its client address (the limit of `[rate_limits.agent]`: people at a page).
 //!
-//! A reply is an internal note whose actor is the customer ([`customer_actor`]), a rating the
-//! review of the current round (below the threshold the ticket is reopened, as `RecordReview`
+//! A reply is recorded as `customer_replied` (channel `status_page`, actor the customer,
+//! [`customer_actor`]), exactly as a reply through a channel adapter is: it resumes a paused
+//! SLA clock and marks the ticket in the queue. A rating is the review of the current round (below the threshold the ticket is reopened, as `RecordReview`
 //! does); command ids are kept apart from the staff's by a `customer/` prefix.
 
 use super::convert::timestamp;
@@ -30,6 +32,7 @@ use domain::DomainError;
 use eventlog::EventLog;
 use proto::v1;
 use service::ratelimit::{RateLimit, RateLimiter};
+use service::ratelink::LinkKey;
 use service::status_from;
 use std::sync::{Arc, Mutex, PoisonError};
 use tonic::{Request, Response, Status};
@@ -46,7 +49,30 @@ pub struct SelfServiceService {
     pub limiter: Arc<RateLimiter>,
     /// The limit of one client address.
     pub limit: RateLimit,
+    /// The key of the rating links; `None` when `[selfservice]` names none (every token is
+    /// then wrong).
+    pub links: Option<LinkKey>,
 }
+
+/// What proves a ticket: the phone's last 4 digits, or a rating link's token.
+#[derive(Debug, Clone, Copy)]
+enum Proof<'a> {
+    Digits(&'a str),
+    Link(&'a str),
+}
+
+impl<'a> Proof<'a> {
+    /// The link token when one is given, else the digits.
+    fn of(digits: &'a str, link_token: &'a str) -> Self {
+        match link_token.trim() {
+            "" => Self::Digits(digits),
+            token => Self::Link(token),
+        }
+    }
+}
+
+/// The channel recorded on a reply through the status page.
+pub const STATUS_PAGE_CHANNEL: &str = "status_page";
 
 /// The one answer to an unknown ticket, wrong digits and a locked ticket.
 fn not_found(ticket_id: &str) -> Status {
@@ -67,8 +93,9 @@ impl SelfServiceService {
             .map_err(|refusal| refusal.to_status())
     }
 
-    /// The ticket when `digits` are the last 4 digits of its phone and it is not locked.
-    async fn open(&self, ticket_id: &str, digits: &str) -> Result<(TicketId, Ticket), Status> {
+    /// The ticket when `proof` proves it (the last 4 digits of its phone, or a good link
+    /// token) and it is not locked.
+    async fn open(&self, ticket_id: &str, proof: Proof<'_>) -> Result<(TicketId, Ticket), Status> {
         if ticket_id.trim().is_empty() {
             return Err(status_from(DomainError::invalid(
                 "ticket_id",
@@ -76,7 +103,7 @@ impl SelfServiceService {
             )));
         }
         let parsed = TicketId::parse(ticket_id.trim()).map_err(status_from)?;
-        if !well_formed_digits(digits) {
+        if matches!(proof, Proof::Digits(digits) if !well_formed_digits(digits)) {
             return Err(status_from(DomainError::invalid(
                 "digits",
                 "must be the last 4 digits of the phone on the ticket",
@@ -93,11 +120,17 @@ impl SelfServiceService {
             .await
             .map_err(status_from)?
             .ok_or_else(|| not_found(&key))?;
-        let right = ticket
-            .customer
-            .phone
-            .as_deref()
-            .is_some_and(|phone| phone_ends_with(phone, digits));
+        let right = match proof {
+            Proof::Digits(digits) => ticket
+                .customer
+                .phone
+                .as_deref()
+                .is_some_and(|phone| phone_ends_with(phone, digits)),
+            Proof::Link(token) => self
+                .links
+                .as_ref()
+                .is_some_and(|links| links.check(&key, token, now)),
+        };
         if !right {
             self.locked(|lockout| lockout.wrong_try(&key, now));
             return Err(not_found(&key));
@@ -182,11 +215,13 @@ pub fn ticket_status(ticket: &Ticket, rows: &[eventlog::RecordedEvent]) -> v1::T
         ),
         satisfaction: ticket.satisfaction.map_or(0, u32::from),
         round: ticket.round,
+        language: v1::Language::from(ticket.language()) as i32,
     }
 }
 
-/// The department's first responses, the notes to the customer and the customer's replies,
-/// in the order of the log. Internal notes of the staff are left out.
+/// The department's first responses, the notes to the customer and the customer's replies
+/// (`customer_replied`, and the notes the status page recorded before that event existed), in
+/// the order of the log. Internal notes of the staff are left out.
 fn customer_notes(rows: &[eventlog::RecordedEvent]) -> Vec<v1::CustomerNote> {
     rows.iter()
         .filter_map(|row| {
@@ -199,6 +234,7 @@ fn customer_notes(rows: &[eventlog::RecordedEvent]) -> Vec<v1::CustomerNote> {
                 Event::Acknowledged(acknowledged) => (acknowledged.message, acknowledged.at, false),
                 Event::NoteAdded(note) if note.to_customer => (note.text, note.at, false),
                 Event::NoteAdded(note) if by_customer() => (note.text, note.at, true),
+                Event::CustomerReplied(replied) => (replied.text, replied.at, true),
                 _ => return None,
             };
             Some(v1::CustomerNote {
@@ -218,7 +254,8 @@ impl v1::self_service_server::SelfService for SelfServiceService {
     ) -> Result<Response<v1::GetStatusResponse>, Status> {
         self.check_rate(&request)?;
         let request = request.into_inner();
-        let (ticket_id, ticket) = self.open(&request.ticket_id, &request.digits).await?;
+        let proof = Proof::of(&request.digits, &request.link_token);
+        let (ticket_id, ticket) = self.open(&request.ticket_id, proof).await?;
         let status = self.status(&ticket_id, &ticket).await?;
         Ok(Response::new(v1::GetStatusResponse {
             status: Some(status),
@@ -231,9 +268,18 @@ impl v1::self_service_server::SelfService for SelfServiceService {
     ) -> Result<Response<v1::ReplyResponse>, Status> {
         self.check_rate(&request)?;
         let request = request.into_inner();
-        let (ticket_id, ticket) = self.open(&request.ticket_id, &request.digits).await?;
+        let proof = Proof::Digits(&request.digits);
+        let (ticket_id, ticket) = self.open(&request.ticket_id, proof).await?;
         if request.text.trim().is_empty() {
             return Err(status_from(DomainError::invalid("text", "is required")));
+        }
+        // An archived ticket takes a channel's reply into its history, but the status page
+        // offers none (`may_reply`).
+        if ticket.step == Step::Archive {
+            return Err(status_from(DomainError::WrongStep {
+                command: "reply".to_owned(),
+                step: ticket.step,
+            }));
         }
         let replies = self
             .status(&ticket_id, &ticket)
@@ -250,9 +296,10 @@ impl v1::self_service_server::SelfService for SelfServiceService {
                 ),
             }));
         }
-        let command = Command::AddNote {
+        let command = Command::RecordReply {
             text: request.text.trim().to_owned(),
-            to_customer: false,
+            channel: STATUS_PAGE_CHANNEL.to_owned(),
+            feedback_id: None,
         };
         let status = self.run(&ticket_id, &request.command_id, command).await?;
         Ok(Response::new(v1::ReplyResponse {
@@ -266,7 +313,8 @@ impl v1::self_service_server::SelfService for SelfServiceService {
     ) -> Result<Response<v1::RateResponse>, Status> {
         self.check_rate(&request)?;
         let request = request.into_inner();
-        let (ticket_id, _) = self.open(&request.ticket_id, &request.digits).await?;
+        let proof = Proof::of(&request.digits, &request.link_token);
+        let (ticket_id, _) = self.open(&request.ticket_id, proof).await?;
         let satisfaction = u8::try_from(request.satisfaction)
             .ok()
             .filter(|score| (1..=5).contains(score))
@@ -297,7 +345,13 @@ impl v1::self_service_server::SelfService for SelfServiceService {
         let (suggestions, next) = self
             .readers
             .with(move |connection| {
-                super::reports::adopted_page(connection, None, None, after, page_size)
+                super::reports::adopted_page(
+                    connection,
+                    (None, None),
+                    after,
+                    page_size,
+                    super::reports::Audience::Public,
+                )
             })
             .await
             .map_err(|error| status_from(failure_from_read(error)))?;

@@ -212,7 +212,17 @@ command_requests!(
     v1::RecordNotificationRequest,
     v1::ClaimRequest,
     v1::AssignRequest,
+    v1::EvaluateSuggestionRequest,
+    v1::MarkDeliveredRequest,
 );
+
+/// One figure of an evaluation, 1 to 5.
+fn figure(field: &str, value: u32) -> Result<u8, DomainError> {
+    u8::try_from(value)
+        .ok()
+        .filter(|value| (1..=5).contains(value))
+        .ok_or_else(|| DomainError::invalid(field, format!("must be between 1 and 5, got {value}")))
+}
 
 /// The assignee filter that stands for the caller.
 pub const ME: &str = "@me";
@@ -386,6 +396,8 @@ impl v1::tickets_server::Tickets for TicketsService {
                     keywords: request.keywords.clone(),
                     complex: request.complex,
                     reason: request.reason.clone(),
+                    department: Some(request.department.trim().to_owned())
+                        .filter(|department| !department.is_empty()),
                 }))
             })
             .await?;
@@ -572,6 +584,46 @@ impl v1::tickets_server::Tickets for TicketsService {
         Ok(Response::new(v1::RecordNotificationResponse { ticket }))
     }
 
+    async fn evaluate_suggestion(
+        &self,
+        request: Request<v1::EvaluateSuggestionRequest>,
+    ) -> Result<Response<v1::EvaluateSuggestionResponse>, Status> {
+        let ticket = self
+            .run_request(request, Action::EvaluateSuggestion, |request, _| {
+                Ok(Command::EvaluateSuggestion {
+                    feasibility: figure("feasibility", request.feasibility)?,
+                    cost: figure("cost", request.cost)?,
+                    benefit: figure("benefit", request.benefit)?,
+                    note: request.note.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(v1::EvaluateSuggestionResponse { ticket }))
+    }
+
+    async fn mark_delivered(
+        &self,
+        request: Request<v1::MarkDeliveredRequest>,
+    ) -> Result<Response<v1::MarkDeliveredResponse>, Status> {
+        let ticket = self
+            .run_request(request, Action::MarkDelivered, |request, _| {
+                let text = request.delivered_on.trim();
+                let delivered_on =
+                    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                        DomainError::invalid(
+                            "delivered_on",
+                            format!("{text:?} is not a day YYYY-MM-DD"),
+                        )
+                    })?;
+                Ok(Command::MarkDelivered {
+                    delivered_on,
+                    note: request.note.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(v1::MarkDeliveredResponse { ticket }))
+    }
+
     async fn explain_sla(
         &self,
         request: Request<v1::ExplainSlaRequest>,
@@ -750,6 +802,9 @@ fn notification_command(request: &v1::RecordNotificationRequest) -> Result<Comma
         source_event_id: request.source_event_id.clone(),
         attempt: request.attempt,
         result,
+        recipient: Some(request.recipient.trim())
+            .filter(|recipient| !recipient.is_empty())
+            .map(str::to_owned),
     })))
 }
 

@@ -1,6 +1,7 @@
 //! The duties of a started workflow: the consumer on every replica; the SLA timers, the
-//! assigner, retention, the checkpoints, the publisher and the key backup on the leading one
-//! (see `leader`). Every duty is vital: one that died would leave the service running but not
+//! assigner, retention, the monthly awards, the report schedule, the checkpoints, the publisher
+//! and the key backup on the leading one (see `leader`). Every duty is vital: one that died
+//! would leave the service running but not
 //! working.
 
 use super::storage::Storage;
@@ -64,6 +65,8 @@ pub(crate) fn spawn(
         settings: config.settings.clone(),
         metrics: metrics.clone(),
         vault: storage.vault.clone(),
+        commands: storage.commands.clone(),
+        placer: config.classifier.clone(),
     };
     workers.spawn_vital("consumer", consumer.run(workers_shutdown.clone()));
     let sweep = crate::duties::Sweep {
@@ -128,7 +131,7 @@ pub(crate) fn spawn(
     }
 }
 
-/// Retention, and the key backup next to a SQLite log (the key store in PostgreSQL is backed
+/// Retention, the monthly awards, and the key backup next to a SQLite log (the key store in PostgreSQL is backed
 /// up with the database).
 fn spawn_housekeeping(
     config: &WorkflowConfig,
@@ -146,6 +149,27 @@ fn spawn_housekeeping(
     leadership.spawn_led(workers, "retention", workers_shutdown, move |stop| {
         retention.clone().run(stop)
     });
+    let awards = crate::duties::awards::Awards {
+        commands: storage.commands.clone(),
+        readers: storage.readers.clone(),
+        clock: config.clock.clone(),
+        rules: config.base.rules.clone(),
+    };
+    leadership.spawn_led(workers, "awards", workers_shutdown, move |stop| {
+        awards.clone().run(stop)
+    });
+    if config.base.rules.config().report_delivery.enabled() {
+        let schedule = crate::duties::report_delivery::ReportSchedule {
+            log: storage.log.clone(),
+            rules: config.base.rules.clone(),
+            clock: config.clock.clone(),
+            tick: config.settings.timer_tick(),
+            claimed: Arc::default(),
+        };
+        leadership.spawn_led(workers, "report schedule", workers_shutdown, move |stop| {
+            schedule.clone().run(stop)
+        });
+    }
     if storage.store.is_postgres() {
         return;
     }

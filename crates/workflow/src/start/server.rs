@@ -1,7 +1,8 @@
-//! The gRPC side of a started workflow: `feedback.v1.Tickets`, `feedback.v1.Audit` and
-//! `feedback.v1.Reports` behind the bearer-token interceptor, `feedback.v1.SelfService`
-//! without it (its callers prove themselves with a ticket's phone digits), with health and
-//! reflection.
+//! The gRPC side of a started workflow: `feedback.v1.Tickets`, `feedback.v1.Audit`,
+//! `feedback.v1.Reports` and `feedback.v1.Customers` behind the bearer-token interceptor
+//! (`Reports.AdoptedSuggestions` answers without a token too: the public list),
+//! `feedback.v1.SelfService` without it (its callers prove themselves with a ticket's phone
+//! digits or its signed rating link), with health and reflection.
 
 use super::duties::Duties;
 use super::storage::Storage;
@@ -17,6 +18,7 @@ pub(crate) const SERVICES: &[&str] = &[
     "feedback.v1.Audit",
     "feedback.v1.Reports",
     "feedback.v1.SelfService",
+    "feedback.v1.Customers",
 ];
 
 /// The gRPC server of the workflow, ready to serve.
@@ -37,8 +39,20 @@ pub(crate) async fn build(
         readers: storage.readers.clone(),
         rules: config.base.rules.clone(),
         vault: storage.vault.clone(),
+        public_limiter: authenticator.limiter().clone(),
+        public_limit: authenticator
+            .registry()
+            .role_rate_limit(domain::types::Role::Agent),
+        clock: config.clock.clone(),
     })
     .max_decoding_message_size(max_message_bytes);
+    // `Reports.AdoptedSuggestions` answers the public too (the list of adopted suggestions,
+    // as the customers agreed to publish it): the service's calls without a token pass the
+    // interceptor with no principal, and every other RPC of it refuses them.
+    let reports = tonic::service::interceptor::InterceptedService::new(
+        reports,
+        authenticator.allowing_anonymous(),
+    );
     let query_limits = grpc::limits::QueryLimits::from_settings(&config.settings)
         .with_metrics(&metrics.registry)
         .map_err(service::ServiceError::from)?;
@@ -65,6 +79,13 @@ pub(crate) async fn build(
         watches: query_limits.watches.clone(),
     })
     .max_decoding_message_size(max_message_bytes);
+    let customers = proto::v1::customers_server::CustomersServer::new(grpc::CustomersService {
+        commands: storage.commands.clone(),
+        readers: storage.readers.clone(),
+        rules: config.base.rules.clone(),
+        vault: storage.vault.clone(),
+    })
+    .max_decoding_message_size(max_message_bytes);
     let self_service =
         proto::v1::self_service_server::SelfServiceServer::new(grpc::SelfServiceService {
             commands: storage.commands.clone(),
@@ -75,12 +96,14 @@ pub(crate) async fn build(
             limit: authenticator
                 .registry()
                 .role_rate_limit(domain::types::Role::Agent),
+            links: config.rating_links.clone(),
         })
         .max_decoding_message_size(max_message_bytes);
     Ok(Grpc::new(config.base.tls.as_ref(), SERVICES, authenticator)
         .await?
         .add_authenticated(tickets)
         .add_authenticated(audit)
-        .add_authenticated(reports)
+        .add_public(reports)
+        .add_authenticated(customers)
         .add_public(self_service))
 }

@@ -57,6 +57,8 @@ pub(crate) async fn open(
     .await
     .map_err(|error| WorkflowError::Config(format!("open the log: {error}")))??;
     crate::record_config_version(&log, &config.base.rules, config.clock.now()).await?;
+    crate::classifier::record_version(&log, config.classifier.as_deref(), config.clock.now())
+        .await?;
     // Projections are read where they are written: inside the SQLite log, or in this
     // replica's own file next to a PostgreSQL log.
     let readers = match &store {

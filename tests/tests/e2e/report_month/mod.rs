@@ -103,6 +103,13 @@ impl Commands {
             }
             Action::Acknowledge => admin.acknowledge(ticket_id, "我们已收到，正在处理").await,
             Action::Propose(outcome) => {
+                if case.kind == Some(Kind::Suggestion) {
+                    // Every suggestion is evaluated before its solution (4, 2, 4: score 12).
+                    admin
+                        .evaluate(ticket_id, (4, 2, 4), "评估")
+                        .await
+                        .unwrap_or_else(|status| panic!("ticket {} evaluate: {status}", case.n));
+                }
                 let text = format!("第{}号的处理方案", case.n);
                 let reason = if outcome == Outcome::Declined {
                     "成本过高"

@@ -187,6 +187,8 @@ async fn tickets_live_from_submission_to_archive() {
             "classified",
             "dispatched",
             "acknowledged",
+            // Evaluated before it may be adopted.
+            "suggestion_evaluated",
             "solution_proposed",
             "solution_approved",
             // The adopted suggestion earns the configured reward when it is approved.
@@ -195,7 +197,7 @@ async fn tickets_live_from_submission_to_archive() {
             "archived"
         ]
     );
-    let approver = history[5].actor.clone().expect("actor");
+    let approver = history[6].actor.clone().expect("actor");
     assert_eq!(approver.principal, "wu.jiu");
     assert_eq!(approver.department, "product");
     assert!(history.iter().all(|event| event.occurred_at.is_some()));

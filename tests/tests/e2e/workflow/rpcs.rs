@@ -32,6 +32,8 @@ pub(super) fn allowed(token: &str) -> &'static [&'static str] {
             "ListSimilar",
             "Assign",
             "RecordNotification",
+            "EvaluateSuggestion",
+            "MarkDelivered",
         ],
         "t-agent-technical" => &[
             "GetTicket",
@@ -46,6 +48,8 @@ pub(super) fn allowed(token: &str) -> &'static [&'static str] {
             "ResumeSla",
             "ListSimilar",
             "Claim",
+            "EvaluateSuggestion",
+            "MarkDelivered",
         ],
         "t-head-technical" => &[
             "GetTicket",
@@ -63,6 +67,8 @@ pub(super) fn allowed(token: &str) -> &'static [&'static str] {
             "ListSimilar",
             "Claim",
             "Assign",
+            "EvaluateSuggestion",
+            "MarkDelivered",
         ],
         "t-manager" | "t-auditor" => &READS,
         // The admin may call every RPC of the matrix.
@@ -93,6 +99,8 @@ pub(super) const RPCS: &[&str] = &[
     "Claim",
     "Assign",
     "RecordNotification",
+    "EvaluateSuggestion",
+    "MarkDelivered",
 ];
 
 /// Calls one RPC. Commands carry an empty command id, so a role that may call them gets
@@ -337,6 +345,32 @@ pub(super) async fn call_with(
                     source_event_id: "0195f3a0-0000-7000-8000-000000000001".into(),
                     attempt: 1,
                     reason: "receiver answered 500".into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|response| answer(response.get_ref())),
+        "EvaluateSuggestion" => client
+            .evaluate_suggestion(authorized(
+                v1::EvaluateSuggestionRequest {
+                    ticket_id,
+                    command_id,
+                    feasibility: 4,
+                    cost: 2,
+                    benefit: 4,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|response| answer(response.get_ref())),
+        "MarkDelivered" => client
+            .mark_delivered(authorized(
+                v1::MarkDeliveredRequest {
+                    ticket_id,
+                    command_id,
+                    delivered_on: "2026-03-20".into(),
                     ..Default::default()
                 },
                 token,

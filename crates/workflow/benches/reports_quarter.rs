@@ -1,0 +1,252 @@
+//! `Reports.Report` and `Reports.PeopleReport` inside the workflow process over a quarter of
+//! 3,000,000 tickets: the time of one call from a gRPC client, the peak resident memory of
+//! the workflow process (`VmHWM`), and in the same run the ceiling: reading the quarter's
+//! stored rows alone (the same SELECT, no parsing, no fold) from the same database. Prints a
+//! markdown table for `docs/benchmarks.md`.
+//!
+//! Run with `cargo build --release -p workflow && cargo bench -p workflow --bench
+//! reports_quarter`. Set-up, not measured, as `--bench reports`: one real submission so that
+//! the log has a position, then `CLOOP_BENCH_TICKETS` (default 3,000,000) synthetic tickets,
+//! a third in each month of 2026-Q3 (`reports::synthetic`, each dispatched ticket held by
+//! one of 20 people of its department), written straight into the projections while the
+//! service is stopped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "common/report_setup.rs"]
+mod report_setup;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use common::{authorized, channel};
+use domain::ids::TicketIdGenerator;
+use e2e::{free_port, NatsServer, ServiceProcess};
+use proto::v1;
+use proto::v1::reports_client::ReportsClient;
+use proto::v1::tickets_client::TicketsClient;
+use report_setup::{peak_memory_kib, publish_one};
+use reports::synthetic::{ticket, Random};
+use reports::{Period, YearMonth};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MANAGER: &str = "bench-manager";
+const ADMIN: &str = "bench-admin";
+const QUARTER: &str = "2026-Q3";
+
+/// Writes `count` synthetic tickets, a third in each month of the quarter, with assignees.
+fn seed(data_dir: &Path, quarter: Period, count: u64) -> Duration {
+    let started = Instant::now();
+    let rules = domain::Rules::defaults();
+    let offset = rules.calendar().offset();
+    let months: Vec<YearMonth> = quarter.months();
+    let mut connection =
+        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
+    connection
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .unwrap();
+    let transaction = connection.transaction().unwrap();
+    let mut random = Random(11);
+    let mut generator = TicketIdGenerator::new(901);
+    let tickets = (0..count).map(|index| {
+        let month = months[usize::try_from(index % 3).unwrap()];
+        let mut state = ticket(&mut random, &mut generator, month.start(offset));
+        if let Some(department) = &state.department {
+            state.assignee = Some(format!("{department}-{:02}", index % 20));
+        }
+        (100_000_000 + i64::try_from(index).unwrap(), state)
+    });
+    common::seed_ticket_rows(&transaction, tickets);
+    transaction.commit().unwrap();
+    started.elapsed()
+}
+
+/// Reads the quarter's stored ticket states and nothing else: the ceiling of any report.
+fn read_rows_only(data_dir: &Path, quarter: Period) -> (Duration, u64) {
+    let offset = domain::Rules::defaults().calendar().offset();
+    let connection = rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
+    let started = Instant::now();
+    let mut statement = connection
+        .prepare("SELECT state_json FROM tickets WHERE created_at_ms >= ?1 AND created_at_ms < ?2")
+        .unwrap();
+    let mut rows = statement
+        .query([
+            quarter.start(offset).timestamp_millis(),
+            quarter.end(offset).timestamp_millis() + 1,
+        ])
+        .unwrap();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    while let Some(row) = rows.next().unwrap() {
+        let text = row.get_ref(0).unwrap().as_str().unwrap();
+        bytes += text.len() as u64;
+        count += 1;
+    }
+    assert!(bytes > 0);
+    (started.elapsed(), count)
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn main() {
+    let count: u64 = std::env::var("CLOOP_BENCH_TICKETS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(3_000_000);
+    let quarter: Period = QUARTER.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let nats = NatsServer::start();
+        let dir = common::temp_dir("cloop-quarter-bench-");
+        let tokens =
+            common::write_tokens(dir.path(), &[(MANAGER, "manager", ""), (ADMIN, "admin", "")]);
+        let address = format!("127.0.0.1:{}", free_port());
+        let data_dir = dir.path().join("workflow");
+        let args = common::service_args(&address, &nats.url(), &data_dir, &tokens);
+        let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
+        let mut workflow =
+            ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));
+        workflow.wait_listening(&address, Duration::from_secs(120));
+        let ticket_id = publish_one(&nats.url()).await;
+        let mut tickets = TicketsClient::new(channel(&address).await);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while tickets
+            .get_ticket(authorized(
+                v1::GetTicketRequest {
+                    ticket_id: ticket_id.clone(),
+                },
+                ADMIN,
+            ))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the workflow never recorded the ticket");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        workflow.terminate(Duration::from_secs(30));
+        let seeded_in = seed(&data_dir, quarter, count);
+        workflow.start_again();
+        workflow.wait_listening(&address, Duration::from_secs(300));
+        let pid = workflow.pid().unwrap();
+        let mut reports = ReportsClient::new(channel(&address).await);
+        let period = || {
+            Some(v1::ReportPeriod {
+                quarter: QUARTER.into(),
+                ..Default::default()
+            })
+        };
+        // A cheap call first, so that the connection and the service are warm.
+        reports
+            .report(authorized(
+                v1::ReportRequest {
+                    period: Some(v1::ReportPeriod {
+                        month: "2026-01".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                MANAGER,
+            ))
+            .await
+            .unwrap();
+        let memory_before = peak_memory_kib(pid);
+        let load_before = common::load_average(" ");
+        let mut report_times = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let answer = reports
+                .report(authorized(
+                    v1::ReportRequest {
+                        period: period(),
+                        ..Default::default()
+                    },
+                    MANAGER,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            report_times.push(started.elapsed());
+            assert_eq!(answer.report.unwrap().tickets, count, "every seeded ticket counts");
+            assert_eq!(answer.months.len(), 3);
+        }
+        let memory_report = peak_memory_kib(pid);
+        let mut people_times = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let answer = reports
+                .people_report(authorized(
+                    v1::PeopleReportRequest {
+                        period: period(),
+                        ..Default::default()
+                    },
+                    MANAGER,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            people_times.push(started.elapsed());
+            let rows = answer.report.unwrap().people;
+            assert_eq!(rows.len(), 160, "20 people in each of 8 departments");
+        }
+        let memory_after = peak_memory_kib(pid);
+        let load_after = common::load_average(" ");
+        workflow.terminate(Duration::from_secs(30));
+        let mut read_times = Vec::new();
+        for _ in 0..3 {
+            let (time, rows) = read_rows_only(&data_dir, quarter);
+            assert_eq!(rows, count);
+            read_times.push(time);
+        }
+
+        let seconds = |duration: &Duration| format!("{:.2} s", duration.as_secs_f64());
+        let all = |times: &[Duration]| times.iter().map(seconds).collect::<Vec<_>>().join(", ");
+        println!();
+        println!(
+            "`Report` and `PeopleReport` in the workflow process over {count} tickets of \
+             {QUARTER} (load average {load_before} before, {load_after} after)"
+        );
+        println!();
+        println!("| what | figure |");
+        println!("| --- | --- |");
+        println!(
+            "| `Report` (quarter, its 3 months, trend) over gRPC, 3 calls: median (each) | {} ({}) |",
+            seconds(&median(&report_times)),
+            all(&report_times)
+        );
+        println!(
+            "| `PeopleReport` (quarter, 160 people) over gRPC, 3 calls: median (each) | {} ({}) |",
+            seconds(&median(&people_times)),
+            all(&people_times)
+        );
+        println!(
+            "| ceiling: reading the quarter's rows alone (same SELECT, no parsing), 3 runs: median (each) | {} ({}) |",
+            seconds(&median(&read_times)),
+            all(&read_times)
+        );
+        println!(
+            "| peak resident memory of `cloop-workflow` (`VmHWM`): before, after `Report`, after `PeopleReport` | {:.1} MiB, {:.1} MiB, {:.1} MiB |",
+            memory_before as f64 / 1024.0,
+            memory_report as f64 / 1024.0,
+            memory_after as f64 / 1024.0
+        );
+        println!(
+            "| seeding {count} projection rows (set-up) | {:.1} s |",
+            seeded_in.as_secs_f64()
+        );
+        let slowest = median(&report_times).max(median(&people_times));
+        println!();
+        println!(
+            "aim under 5 s: {}; aim under 300 MiB: {}",
+            if slowest < Duration::from_secs(5) { "met" } else { "missed" },
+            if memory_after < 300 * 1024 { "met" } else { "missed" }
+        );
+    });
+}
