@@ -163,7 +163,9 @@ mod tests {
         let shutdown = Shutdown::new();
         let (sender, mut receiver) = mpsc::unbounded_channel();
         let started = Instant::now();
-        let task = tokio::spawn(Duty::every("test", Duration::from_millis(50)).run(
+        // A period long against a loaded machine's scheduling delays, so that "at once" and "a
+        // period later" cannot be mistaken for one another.
+        let task = tokio::spawn(Duty::every("test", Duration::from_millis(400)).run(
             shutdown.clone(),
             move || {
                 let sender = sender.clone();
@@ -176,11 +178,20 @@ mod tests {
             runs.push(run.ok().flatten().expect("a run"));
         }
         assert!(
-            runs[0] - started < Duration::from_millis(40),
+            runs[0] - started < Duration::from_millis(200),
             "first run at once"
         );
-        // A fixed rate: the fourth run is three periods after the first.
-        assert!(runs[3] - runs[0] >= Duration::from_millis(150));
+        // A fixed rate from the start: the fourth run is due three periods after the start
+        // (not after the first run, which a loaded machine may run late while the schedule
+        // holds), and never before.
+        assert!(
+            runs[3] - started >= Duration::from_millis(1200),
+            "three periods after the start"
+        );
+        assert!(
+            runs.windows(2).all(|pair| pair[1] > pair[0]),
+            "one run at a time"
+        );
         stop(&shutdown, task).await;
         // Stopped: the sender is gone with the loop, nothing more comes.
         while let Ok(Some(_)) = tokio::time::timeout(WAIT, receiver.recv()).await {}
