@@ -336,10 +336,7 @@ impl Relay {
             i64::try_from(self.settings.confirm_timeout().as_millis()).unwrap_or(i64::MAX);
         match self
             .outbox
-            .load_unconfirmed(
-                now.saturating_sub(timeout_ms),
-                self.settings.max_in_flight.max(1),
-            )
+            .load_unconfirmed(now, timeout_ms, self.settings.max_in_flight.max(1))
             .await
         {
             Ok(rows) => {

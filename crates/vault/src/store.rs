@@ -103,6 +103,9 @@ impl Inner {
 pub struct Vault {
     path: PathBuf,
     inner: Mutex<Inner>,
+    /// The contact index key once read: no erasure ever reaches it (see
+    /// [`Vault::contact_index_key`]), so even a PostgreSQL vault may keep it.
+    contact_index: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -146,6 +149,7 @@ impl Vault {
                 keys: HashMap::new(),
                 key_ids: HashMap::new(),
             }),
+            contact_index: std::sync::OnceLock::new(),
         }
     }
 
@@ -194,10 +198,15 @@ impl Vault {
     /// (and committed) on first use. It is kept as the key of the reserved reference
     /// [`CONTACT_INDEX_REF`], which no customer can have (customers are `customer:...` or
     /// `contact:...`), so it is backed up, copied to PostgreSQL and shared by replicas like
-    /// every key; nothing is ever sealed with it, so no erasure reaches it.
+    /// every key; nothing is ever sealed with it, so no erasure reaches it. Since no
+    /// erasure reaches it, it is read once and kept in memory, a PostgreSQL key store
+    /// included (which keeps no customer's key): the projector asks for it for every ticket.
     pub fn contact_index_key(&self) -> Result<[u8; 32], VaultError> {
+        if let Some(key) = self.contact_index.get() {
+            return Ok(*key);
+        }
         let (_, key) = self.key_for(&CustomerRef::from_stored(CONTACT_INDEX_REF))?;
-        Ok(*key)
+        Ok(*self.contact_index.get_or_init(|| *key))
     }
 
     /// The key of a customer, created (and committed) when they have none.

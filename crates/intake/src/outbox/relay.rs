@@ -9,10 +9,24 @@ use rusqlite::{params, Connection, OptionalExtension};
 const PENDING_AFTER: &str =
     "SELECT seq, feedback_id, ticket_id, subject, payload, received_at_ms, attempts
      FROM outbox WHERE state = 0 AND seq > ?1 ORDER BY seq LIMIT ?2";
-/// Published rows whose last publish is older than an instant, in order.
-const UNCONFIRMED_BEFORE: &str =
+/// Published rows due to be published again at an instant (`?1`), in order: a row waits the
+/// confirmation timeout (`?2`) after its first publish, twice as long after its second and
+/// [`MAX_BACKOFF_DOUBLINGS`] doublings after any later one.
+const UNCONFIRMED_DUE: &str =
     "SELECT seq, feedback_id, ticket_id, subject, payload, received_at_ms, attempts
-     FROM outbox WHERE state = 1 AND published_at_ms < ?1 ORDER BY seq LIMIT ?2";
+     FROM outbox WHERE state = 1
+       AND published_at_ms + (?2 << min(max(attempts - 1, 0), ?4)) <= ?1
+     ORDER BY seq LIMIT ?3";
+
+/// How many times the wait for a confirmation doubles: a row is published again after the
+/// timeout, then after 2 and 4 times the timeout. Without the doubling a backlog at workflow
+/// longer than the timeout is published again whole every timeout, and the copies (past the
+/// broker's duplicate window) lengthen the very backlog that caused them.
+pub const MAX_BACKOFF_DOUBLINGS: i64 = 2;
+
+/// The longest confirmation timeout the backoff computes with (about 31 years), so that the
+/// shifted wait cannot overflow.
+const MAX_TIMEOUT_MS: i64 = 1 << 40;
 
 impl Outbox {
     /// Pending rows after `after_seq`, in order, at most `limit`.
@@ -24,14 +38,27 @@ impl Outbox {
         self.load_rows(PENDING_AFTER, after_seq, limit).await
     }
 
-    /// Published rows whose last publish is older than `published_before_ms`, in order.
+    /// Published rows not confirmed and due to be published again at `now_ms`, in order, at
+    /// most `limit`: the first `timeout_ms` after their first publish, then with the wait
+    /// doubled for each publish up to [`MAX_BACKOFF_DOUBLINGS`] times.
     pub async fn load_unconfirmed(
         &self,
-        published_before_ms: i64,
+        now_ms: i64,
+        timeout_ms: i64,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, IntakeError> {
-        self.load_rows(UNCONFIRMED_BEFORE, published_before_ms, limit)
-            .await
+        let timeout_ms = timeout_ms.clamp(0, MAX_TIMEOUT_MS);
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(UNCONFIRMED_DUE)?;
+            let rows = statement
+                .query_map(
+                    params![now_ms, timeout_ms, limit as i64, MAX_BACKOFF_DOUBLINGS],
+                    row_from,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
     }
 
     /// The rows `sql` selects with `bound` as its first parameter and `limit` as its second.

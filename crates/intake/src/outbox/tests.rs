@@ -129,22 +129,9 @@ async fn rows_move_from_pending_to_published_to_confirmed_and_are_pruned() {
     let counters = outbox.counters();
     assert_eq!(counters.pending.load(Ordering::Relaxed), 1);
     assert_eq!(counters.published.load(Ordering::Relaxed), 2);
-    assert_eq!(
-        outbox
-            .load_unconfirmed(3_000, 10)
-            .await
-            .expect("load")
-            .len(),
-        2
-    );
-    assert_eq!(
-        outbox
-            .load_unconfirmed(2_000, 10)
-            .await
-            .expect("load")
-            .len(),
-        0
-    );
+    // Published at 2,000 with a timeout of 1,000: due at 3,000, not before.
+    assert_eq!(unconfirmed_at(&outbox, 3_000, 1_000).await, 2);
+    assert_eq!(unconfirmed_at(&outbox, 2_999, 1_000).await, 0);
 
     // A confirmation may arrive for a published row or even before the publish ack.
     let confirmed = outbox
@@ -224,4 +211,54 @@ async fn a_ticket_keeps_the_hashes_of_its_contacts_for_replies() {
             .await
             .expect("read"));
     }
+}
+
+/// How many unconfirmed rows are due to be published again at `now_ms`.
+async fn unconfirmed_at(outbox: &Outbox, now_ms: i64, timeout_ms: i64) -> usize {
+    outbox
+        .load_unconfirmed(now_ms, timeout_ms, 10)
+        .await
+        .expect("load unconfirmed")
+        .len()
+}
+
+#[tokio::test]
+async fn an_unconfirmed_row_waits_twice_as_long_after_each_publish_up_to_four_times() {
+    let (_dir, outbox) = fresh();
+    outbox
+        .accept(record("web:backoff", "fb", 1_000, KeyKind::External), WAIT)
+        .await
+        .expect("accept");
+    let seq = outbox.load_pending(0, 10).await.expect("load")[0].seq;
+    let timeout = 1_000;
+    // (published at, earliest instant it is due again): 1, 2, 4, then 4 times the timeout.
+    for (published, due) in [
+        (10_000, 11_000),
+        (20_000, 22_000),
+        (30_000, 34_000),
+        (40_000, 44_000),
+        (50_000, 54_000),
+    ] {
+        outbox
+            .mark_published(vec![seq], published)
+            .await
+            .expect("mark");
+        assert_eq!(
+            unconfirmed_at(&outbox, due - 1, timeout).await,
+            0,
+            "{published}"
+        );
+        assert_eq!(
+            unconfirmed_at(&outbox, due, timeout).await,
+            1,
+            "{published}"
+        );
+    }
+    // A timeout too large to double still answers (nothing is due), it does not overflow.
+    assert_eq!(unconfirmed_at(&outbox, 60_000, i64::MAX).await, 0);
+    outbox
+        .confirm(vec!["fb".into()], 60_000)
+        .await
+        .expect("confirm");
+    assert_eq!(unconfirmed_at(&outbox, i64::MAX / 2, timeout).await, 0);
 }

@@ -46,6 +46,10 @@ pub(crate) async fn open(
     } else {
         Synchronous::Full
     };
+    // The word segmenter's dictionary takes a fifth of a second (release) to load: load it
+    // while the stores open rather than in the first batch after a start. Its handle is not
+    // awaited: the first classification waits for the load if it is still running.
+    drop(tokio::task::spawn_blocking(domain::rules::terms::warm_up));
     let rules = config.base.rules.clone();
     let open_store = store.clone();
     let data_dir = config.base.data_dir.clone();
