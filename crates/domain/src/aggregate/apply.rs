@@ -68,7 +68,12 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::SlaResumed(resumed) => {
             state.paused_since = None;
             state.paused_total_ms = state.paused_total_ms.saturating_add(resumed.paused_ms);
+            state.round_paused_ms = state.round_paused_ms.saturating_add(resumed.paused_ms);
             set_deadlines(&mut state, &resumed.deadlines);
+        }
+        Event::SlaRecomputed(recomputed) => {
+            state.vip = recomputed.vip;
+            set_deadlines(&mut state, &recomputed.deadlines);
         }
         Event::SlaWarning(mark) => set_sla(&mut state, mark.deadline, SlaState::Warning),
         Event::SlaBreached(mark) => set_sla(&mut state, mark.deadline, SlaState::Breached),
@@ -148,6 +153,7 @@ fn apply_received(state: &mut Ticket, received: &Received) {
     state.occurred_at = Some(received.occurred_at);
     state.received_at = Some(received.received_at);
     state.created_at = Some(received.received_at);
+    state.vip = received.vip;
     set_deadlines(state, &received.deadlines);
     state.step = Step::Classify;
 }
@@ -243,6 +249,8 @@ fn apply_reopened(state: &mut Ticket, reopened: &Reopened) {
     state.respond_sla = SlaState::OnTime;
     state.resolve_sla = SlaState::OnTime;
     state.paused_since = None;
+    state.round_started_at = Some(reopened.at);
+    state.round_paused_ms = 0;
     set_deadlines(state, &reopened.deadlines);
     state.step = Step::Handle;
 }
