@@ -339,7 +339,18 @@ impl Consumer {
             .map(|message| message.payload.clone())
             .collect();
         // Whether each new ticket's customer is a VIP, from their earlier tickets.
-        let vips = match crate::vip::receipt_flags(&self.commands, &payloads).await {
+        let customers: Vec<Option<Customer>> = payloads
+            .iter()
+            .map(
+                |payload| match crate::replies::reply_from_message(payload) {
+                    Ok(None) => submission_from_message(payload)
+                        .ok()
+                        .map(|submission| submission.customer),
+                    _ => None,
+                },
+            )
+            .collect();
+        let vips = match crate::vip::receipt_flags(&self.commands, &customers).await {
             Ok(vips) => vips,
             Err(error) => {
                 tracing::warn!(?error, "vip lookup failed, the batch will be redelivered");

@@ -145,33 +145,25 @@ pub async fn customer_is_vip(
     Ok(customer::vip_at_receipt(&newest))
 }
 
-/// For each feedback message, whether the customer of the ticket it makes is a VIP (false
-/// for replies, messages that are not submissions and customers without a contact). The key
-/// is read once, and only when some message names a customer.
+/// For each new ticket of a batch, whether its customer is a VIP (false for `None`, a message
+/// that makes no ticket, and for customers without a contact). The key is read once, and only
+/// when some ticket names a customer.
 pub async fn receipt_flags(
     commands: &Commands,
-    payloads: &[bytes::Bytes],
+    customers: &[Option<Customer>],
 ) -> Result<Vec<bool>, Failure> {
-    let mut flags = Vec::with_capacity(payloads.len());
+    let mut flags = Vec::with_capacity(customers.len());
     let mut key: Option<[u8; 32]> = None;
-    for payload in payloads {
-        if matches!(crate::replies::reply_from_message(payload), Ok(Some(_))) {
-            flags.push(false);
-            continue;
-        }
-        let Ok(submission) = crate::consumer::submission_from_message(payload) else {
+    for customer in customers {
+        let Some(customer) = customer.as_ref().filter(|customer| customer.is_reachable()) else {
             flags.push(false);
             continue;
         };
-        if !submission.customer.is_reachable() {
-            flags.push(false);
-            continue;
-        }
         let key = match key {
             Some(key) => key,
             None => *key.insert(contact_index_key(&commands.vault).await?),
         };
-        flags.push(customer_is_vip(commands, &key, &submission.customer).await?);
+        flags.push(customer_is_vip(commands, &key, customer).await?);
     }
     Ok(flags)
 }

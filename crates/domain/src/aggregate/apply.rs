@@ -1,8 +1,8 @@
 //! `apply`: folds events into the state; no rules, no failures.
 
 use crate::event::{
-    AssignmentReason, Classified, Dispatched, Event, ParentResolved, Received, Reopened,
-    SolutionProposed,
+    AssignmentReason, Classified, CustomerTagged, Dispatched, Event, ParentResolved, Received,
+    Reopened, SolutionProposed,
 };
 use crate::ticket::{
     Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer, TransferredAway,
@@ -121,19 +121,22 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::SuggestionEvaluated(evaluation) => state.evaluation = Some(evaluation.clone()),
         Event::SuggestionDelivered(delivery) => state.delivery = Some(delivery.clone()),
         Event::AwardGranted(award) => state.award = Some(award.clone()),
-        Event::CustomerTagged(tagged) => {
-            match state
-                .customer_tags
-                .iter_mut()
-                .find(|mark| mark.tag == tagged.tag)
-            {
-                Some(mark) => *mark = tagged.clone(),
-                None => state.customer_tags.push(tagged.clone()),
-            }
-        }
+        Event::CustomerTagged(tagged) => apply_customer_tagged(&mut state, tagged),
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
+}
+
+/// The ticket keeps the last mark of each tag on its customer.
+fn apply_customer_tagged(state: &mut Ticket, tagged: &CustomerTagged) {
+    match state
+        .customer_tags
+        .iter_mut()
+        .find(|mark| mark.tag == tagged.tag)
+    {
+        Some(mark) => *mark = tagged.clone(),
+        None => state.customer_tags.push(tagged.clone()),
+    }
 }
 
 /// The submission becomes the ticket, waiting to be classified.
