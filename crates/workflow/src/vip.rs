@@ -175,6 +175,8 @@ pub async fn recompute_customer(
     commands: &Commands,
     hashes: Vec<Vec<u8>>,
 ) -> Result<usize, Failure> {
+    // With several replicas on one PostgreSQL log, see the mark just recorded first.
+    commands.log.sync().await.map_err(failure_from_log)?;
     let tickets = customer_tickets(commands, hashes).await?;
     let vip = is_vip(tickets.iter().map(|(_, ticket)| ticket));
     let reason = if vip { REASON_TAGGED } else { REASON_UNTAGGED };
