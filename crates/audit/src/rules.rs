@@ -17,7 +17,8 @@
 //!   was recorded as not needing it, or the ticket went on to review or archive while its
 //!   solution still waited for approval.
 //!
-//! A paused SLA clock moves the deadlines (the `sla_resumed` event records the new ones);
+//! A paused SLA clock moves the deadlines (the `sla_resumed` event records the new ones), and
+//! so does a change of the customer's VIP flag (`sla_recomputed`);
 //! a ticket paused at the audit instant has its open deadlines moved by the pause so far.
 
 use std::collections::HashMap;
@@ -277,7 +278,9 @@ impl<'a> StreamCheck<'a, '_> {
                 watch.pending_proposal = None;
                 watch.last_reopened = Some(current);
             }
-            Event::SlaResumed(_) => watch.deadline_source = Some(current),
+            Event::SlaResumed(_) | Event::SlaRecomputed(_) => {
+                watch.deadline_source = Some(current);
+            }
             Event::SlaBreached(mark) => match mark.deadline {
                 Deadline::Respond => watch.respond_breach = Some(current),
                 Deadline::Resolve => watch.resolve_breach = Some(current),

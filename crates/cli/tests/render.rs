@@ -301,6 +301,7 @@ fn history() -> Vec<v1::LogEvent> {
                 cannot_be_told: false,
                 language: None,
                 terms: Vec::new(),
+                vip: false,
             })),
             system.clone(),
         ),

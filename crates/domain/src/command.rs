@@ -295,6 +295,10 @@ pub enum Command {
     /// Tag (or untag) the customer of the ticket (`Customers.TagCustomer`); allowed in every
     /// step, archived included.
     TagCustomer { tag: String, remove: bool },
+    /// System: the ticket's customer became a VIP (`vip`) or stopped being one: the deadlines
+    /// still open are computed again with (or without) the VIP row (`sla_recomputed`).
+    /// Nothing when the ticket already knows it; nothing on an archived ticket.
+    RecomputeSla { vip: bool, reason: String },
 }
 
 impl Command {
@@ -330,6 +334,7 @@ impl Command {
             Command::MarkDelivered { .. } => "mark_delivered",
             Command::GrantAward { .. } => "grant_award",
             Command::TagCustomer { .. } => "tag_customer",
+            Command::RecomputeSla { .. } => "recompute_sla",
         }
     }
 
@@ -347,6 +352,7 @@ impl Command {
                 | Command::AutoAssign { .. }
                 | Command::HandBack { .. }
                 | Command::GrantAward { .. }
+                | Command::RecomputeSla { .. }
         )
     }
 }

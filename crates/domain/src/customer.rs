@@ -289,6 +289,28 @@ pub fn staff_tags<'a>(tickets: impl IntoIterator<Item = &'a Ticket>) -> Vec<Stri
         .collect()
 }
 
+/// Whether a new ticket's customer is a VIP, from the newest earlier ticket of each of their
+/// contacts. A mark of the tag `vip` is recorded on the customer's newest ticket at that
+/// moment, so the latest mark is on the newest ticket that has one: among these tickets the
+/// latest `vip` mark decides; without any, a ticket received after the last mark carries the
+/// customer's flag from its own receipt (`Ticket::vip`), so any of them being a VIP's says so.
+pub fn vip_at_receipt<'a>(newest: impl IntoIterator<Item = &'a Ticket>) -> bool {
+    let mut latest: Option<&CustomerTagged> = None;
+    let mut flagged = false;
+    for ticket in newest {
+        flagged |= ticket.vip;
+        if let Some(mark) = ticket.customer_tags.iter().find(|mark| mark.tag == VIP_TAG) {
+            if latest.is_none_or(|seen| mark.at >= seen.at) {
+                latest = Some(mark);
+            }
+        }
+    }
+    match latest {
+        Some(mark) => !mark.removed,
+        None => flagged,
+    }
+}
+
 /// The customer's satisfaction history: how many reviews gave a score, and their mean.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SatisfactionSummary {
@@ -479,6 +501,42 @@ mod tests {
                 .unwrap()
                 .digest(&key)
         ));
+    }
+
+    #[test]
+    fn a_new_ticket_is_a_vips_by_the_latest_vip_mark_else_by_the_flag() {
+        let at = |hours: i64| now() + Duration::hours(hours);
+        let mark = |removed: bool, hours: i64| CustomerTagged {
+            tag: VIP_TAG.to_owned(),
+            removed,
+            at: at(hours),
+        };
+        let ticket = |vip: bool, marks: Vec<CustomerTagged>| Ticket {
+            vip,
+            customer_tags: marks,
+            ..Ticket::default()
+        };
+        assert!(!vip_at_receipt(std::iter::empty::<&Ticket>()));
+        assert!(!vip_at_receipt([&ticket(false, Vec::new())]));
+        // Received while the customer was a VIP, no mark since.
+        assert!(vip_at_receipt([&ticket(true, Vec::new())]));
+        // A mark outweighs the flags; the latest mark wins.
+        assert!(!vip_at_receipt([&ticket(true, vec![mark(true, 3)])]));
+        assert!(vip_at_receipt([
+            &ticket(false, vec![mark(false, 4)]),
+            &ticket(false, vec![mark(true, 2)]),
+        ]));
+        assert!(!vip_at_receipt([
+            &ticket(true, vec![mark(false, 1)]),
+            &ticket(false, vec![mark(true, 2)]),
+        ]));
+        // Other tags say nothing about VIP.
+        let loyal = CustomerTagged {
+            tag: "loyal".to_owned(),
+            removed: false,
+            at: at(5),
+        };
+        assert!(!vip_at_receipt([&ticket(false, vec![loyal])]));
     }
 
     #[test]

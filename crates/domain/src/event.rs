@@ -83,6 +83,10 @@ pub struct Received {
     /// written) when none were extracted, as in events written before terms were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terms: Vec<String>,
+    /// The customer was a VIP at receipt (the staff tag `vip` on their earlier tickets): the
+    /// deadlines took the VIP row. Absent (false) otherwise, as in events written before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vip: bool,
 }
 
 /// The ticket was classified, by the rules or by a person.
@@ -244,6 +248,21 @@ pub struct SlaPaused {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaResumed {
     pub paused_ms: i64,
+    pub deadlines: Deadlines,
+    pub at: DateTime<Utc>,
+}
+
+/// The ticket's customer became a VIP, or stopped being one (the staff tag `vip` put on or
+/// taken off while the ticket runs): the deadlines still open were computed again from the
+/// start of the round's clock with (or without) the VIP row, and moved by the time spent
+/// paused in the round. A deadline already met keeps its instant. Decided by the aggregate
+/// (`RecomputeSla`); folding it gives the same deadlines on every replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaRecomputed {
+    /// Whether the customer is a VIP from now on.
+    pub vip: bool,
+    /// Why, in words ("the customer was tagged vip").
+    pub reason: String,
     pub deadlines: Deadlines,
     pub at: DateTime<Utc>,
 }
@@ -412,6 +431,7 @@ pub enum Event {
     /// The suggestion is one of its month's best (the monthly award).
     AwardGranted(AwardGranted),
     CustomerTagged(CustomerTagged),
+    SlaRecomputed(SlaRecomputed),
 }
 
 /// Every event type name, in declaration order.
@@ -449,6 +469,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "suggestion_delivered",
     "award_granted",
     "customer_tagged",
+    "sla_recomputed",
 ];
 
 fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
@@ -526,6 +547,7 @@ impl Event {
             Event::SuggestionDelivered(_) => "suggestion_delivered",
             Event::AwardGranted(_) => "award_granted",
             Event::CustomerTagged(_) => "customer_tagged",
+            Event::SlaRecomputed(_) => "sla_recomputed",
         }
     }
 
@@ -564,6 +586,7 @@ impl Event {
             Event::SuggestionDelivered(event) => event.at,
             Event::AwardGranted(event) => event.at,
             Event::CustomerTagged(event) => event.at,
+            Event::SlaRecomputed(event) => event.at,
         }
     }
 
@@ -607,6 +630,7 @@ impl Event {
             Event::SuggestionDelivered(event) => to_json(event),
             Event::AwardGranted(event) => to_json(event),
             Event::CustomerTagged(event) => to_json(event),
+            Event::SlaRecomputed(event) => to_json(event),
         }
     }
 
@@ -648,6 +672,7 @@ impl Event {
             "notification_failed" => Event::NotificationFailed(read_payload(event_type, payload)?),
             "customer_replied" => Event::CustomerReplied(read_payload(event_type, payload)?),
             "customer_tagged" => Event::CustomerTagged(read_payload(event_type, payload)?),
+            "sla_recomputed" => Event::SlaRecomputed(read_payload(event_type, payload)?),
             "classification_suggested" => {
                 Event::ClassificationSuggested(read_payload(event_type, payload)?)
             }

@@ -24,7 +24,7 @@ pub mod submission;
 pub mod ticket;
 pub mod types;
 
-pub use aggregate::{apply, decide, fold};
+pub use aggregate::{apply, decide, decide_receipt, fold};
 pub use authorize::{authorize, Action};
 pub use command::{ClassifyCommand, Command, Submission};
 pub use error::DomainError;

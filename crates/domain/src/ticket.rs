@@ -370,6 +370,22 @@ pub struct Ticket {
     /// mark of each tag, in the order first tagged. Absent while empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub customer_tags: Vec<CustomerTagged>,
+    /// The customer is a VIP (the staff tag `vip`, `received` or the latest
+    /// `sla_recomputed`): the deadlines take the VIP row where it is stricter. Absent (false)
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vip: bool,
+    /// When the clock of the current round started, for a round after a reopening (the
+    /// first round's clock starts at `received_at`). Absent in round 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_started_at: Option<DateTime<Utc>>,
+    /// The time the clock spent paused in the current round, in milliseconds.
+    #[serde(default, skip_serializing_if = "is_zero_ms")]
+    pub round_paused_ms: i64,
+}
+
+fn is_zero_ms(milliseconds: &i64) -> bool {
+    *milliseconds == 0
 }
 
 fn is_zero(count: &u32) -> bool {
@@ -462,6 +478,9 @@ impl Default for Ticket {
             suggestion: None,
             classification_model_version: None,
             customer_tags: Vec::new(),
+            vip: false,
+            round_started_at: None,
+            round_paused_ms: 0,
         }
     }
 }

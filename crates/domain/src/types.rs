@@ -214,6 +214,18 @@ pub trait Policy {
     fn route(&self, classification: &Classification, product: Option<&str>) -> Option<Route>;
     /// The deadlines for a ticket received at `received_at` with this classification.
     fn deadlines(&self, received_at: DateTime<Utc>, classification: &Classification) -> Deadlines;
+    /// The deadlines for a clock started at `start` with this classification, for a ticket of
+    /// a VIP customer when `vip` (each deadline the stricter of the VIP row and the rest).
+    /// Policies without a VIP row answer [`Policy::deadlines`].
+    fn deadlines_for(
+        &self,
+        start: DateTime<Utc>,
+        classification: &Classification,
+        vip: bool,
+    ) -> Deadlines {
+        let _ = vip;
+        self.deadlines(start, classification)
+    }
     /// Whether a solution with this outcome needs the department head's approval.
     fn requires_approval(&self, classification: &Classification, outcome: Outcome) -> bool;
     /// Satisfaction scores below this reopen the ticket for a second round.

@@ -1227,6 +1227,13 @@ fn every_event_reads_back_from_its_type_and_payload() {
     );
     history.run(Command::ResumeSla, minutes(126));
     history.run(
+        Command::RecomputeSla {
+            vip: true,
+            reason: "the customer was tagged vip".to_owned(),
+        },
+        minutes(126),
+    );
+    history.run(
         Command::RecordReply {
             text: "reply".to_owned(),
             channel: "web".to_owned(),

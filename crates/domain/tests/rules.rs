@@ -183,6 +183,21 @@ fn configuration_errors_name_the_key_and_the_reason() {
             "at least 1",
         ),
         (
+            "[sla.vip.respond]\namount = 0",
+            "sla.vip.respond.amount",
+            "at least 1",
+        ),
+        (
+            "[sla.vip.resolve]\nunit = \"working_days\"\nclock = \"24x7\"",
+            "sla.vip.resolve.clock",
+            "working clock",
+        ),
+        (
+            "[sla.vip]\nrespond = { amount = 1, unit = \"fortnights\" }",
+            "sla.vip.respond.unit",
+            "fortnights",
+        ),
+        (
             "[[routing.rules]]\ndepartment = \"legal\"",
             "routing.rules[0].department",
             "unknown department",
@@ -789,6 +804,7 @@ fn explanations_name_the_priority_row_version_and_working_time() {
     let lines = rules.explain_deadlines(
         received,
         &classification(Kind::Complaint, ContentType::Service, Priority::Low),
+        false,
     );
     let text = lines.join("\n");
     for expected in [
@@ -814,11 +830,11 @@ fn pauses_shift_deadlines_on_their_own_clock() {
     let received = beijing(2026, 11, 23, 10, 0);
     let low = classification(Kind::Suggestion, ContentType::Product, Priority::Low);
     assert_eq!(
-        rules.deadline_clock(received, &low, Deadline::Respond),
+        rules.deadline_clock(received, &low, false, Deadline::Respond),
         Clock::AroundTheClock
     );
     assert_eq!(
-        rules.deadline_clock(received, &low, Deadline::Resolve),
+        rules.deadline_clock(received, &low, false, Deadline::Resolve),
         Clock::Working
     );
     let deadline = received + TimeDelta::hours(72);

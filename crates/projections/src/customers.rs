@@ -86,3 +86,18 @@ pub fn tickets_with(
     found.dedup();
     Ok(found.into_iter().map(|(_, ticket_id)| ticket_id).collect())
 }
+
+/// The newest ticket (the last received) whose customer has `hash`, if any: one index seek.
+pub fn newest_ticket_with(
+    connection: &Connection,
+    hash: &[u8],
+) -> Result<Option<String>, rusqlite::Error> {
+    use rusqlite::OptionalExtension;
+    connection
+        .prepare_cached(
+            "SELECT ticket_id FROM customer_contacts WHERE contact_hash = ?1 \
+             ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([hash], |row| row.get(0))
+        .optional()
+}

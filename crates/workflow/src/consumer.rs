@@ -20,7 +20,7 @@ use crate::record::{self, Provenance};
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
 use chrono::{DateTime, Utc};
 use domain::classifier::placement::{Placer, WithModel};
-use domain::command::{Command, Submission};
+use domain::command::Submission;
 use domain::ids::{EventId, FeedbackId, TicketId};
 use domain::ticket::{Customer, Ticket};
 use domain::types::Actor;
@@ -116,10 +116,23 @@ pub fn receive_request_with(
     rules: &Rules,
     placer: Option<&Placer>,
 ) -> Result<(AppendRequest, EventId), String> {
+    receive_request_for(payload, now, rules, placer, false)
+}
+
+/// [`receive_request_with`] for a customer known to be a VIP when `vip` (`crate::vip`): the
+/// first deadlines take the `[sla.vip]` row.
+pub fn receive_request_for(
+    payload: &[u8],
+    now: DateTime<Utc>,
+    rules: &Rules,
+    placer: Option<&Placer>,
+    vip: bool,
+) -> Result<(AppendRequest, EventId), String> {
     let submission = submission_from_message(payload)?;
-    let events = domain::decide(
+    let events = domain::decide_receipt(
         &Ticket::default(),
-        &Command::Receive(Box::new(submission.clone())),
+        &submission,
+        vip,
         now,
         &WithModel { rules, placer },
     )
@@ -325,18 +338,39 @@ impl Consumer {
             .iter()
             .map(|message| message.payload.clone())
             .collect();
+        // Whether each new ticket's customer is a VIP, from their earlier tickets.
+        let customers: Vec<Option<Customer>> = payloads
+            .iter()
+            .map(
+                |payload| match crate::replies::reply_from_message(payload) {
+                    Ok(None) => submission_from_message(payload)
+                        .ok()
+                        .map(|submission| submission.customer),
+                    _ => None,
+                },
+            )
+            .collect();
+        let vips = match crate::vip::receipt_flags(&self.commands, &customers).await {
+            Ok(vips) => vips,
+            Err(error) => {
+                tracing::warn!(?error, "vip lookup failed, the batch will be redelivered");
+                return None;
+            }
+        };
         let (rules, placer) = (self.rules.clone(), self.placer.clone());
         let decided = tokio::task::spawn_blocking(move || {
             payloads
                 .iter()
+                .zip(vips)
                 .map(
-                    |payload| match crate::replies::reply_from_message(payload) {
+                    |(payload, vip)| match crate::replies::reply_from_message(payload) {
                         Ok(Some(reply)) => Decided::Reply(reply),
-                        Ok(None) => Decided::Ticket(receive_request_with(
+                        Ok(None) => Decided::Ticket(receive_request_for(
                             payload,
                             now,
                             &rules,
                             placer.as_deref(),
+                            vip,
                         )),
                         Err(reason) => Decided::Ticket(Err(reason)),
                     },

@@ -20,6 +20,8 @@
 //! - `publisher`: the log tail to TICKET_EVENTS with a durable position.
 //! - `erasure`: erasing a customer: destroy their keys, then record `customer_erased`.
 //! - `problems`: similar tickets and problem links.
+//! - `vip`: the VIP flag on a customer's tickets: asked at receipt, and their deadlines
+//!   recomputed (`sla_recomputed`) when the staff tag `vip` is put on or taken off.
 //! - `record`: the envelope between domain events and log rows.
 //! - `classifier`: the trained classifier's `[classifier]` table, its model file loaded once,
 //!   and its arrival recorded in the log.
@@ -46,6 +48,7 @@ pub mod queries;
 pub mod record;
 pub mod replies;
 mod start;
+pub mod vip;
 
 pub use ::projections;
 pub use config::{WorkflowConfig, WorkflowSettings};

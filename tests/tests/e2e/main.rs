@@ -34,5 +34,6 @@ mod suggestions;
 mod support;
 mod terms;
 mod tls;
+mod vip;
 mod webhook;
 mod workflow;

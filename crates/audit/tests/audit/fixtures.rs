@@ -88,6 +88,7 @@ impl TicketBuilder {
             cannot_be_told: false,
             language: None,
             terms: Vec::new(),
+            vip: false,
         })));
         builder
     }

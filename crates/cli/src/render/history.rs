@@ -130,6 +130,12 @@ fn event_detail(event: &domain::Event, view: &View) -> String {
             format!("customer tag {} taken off", tagged.tag)
         }
         Event::CustomerTagged(tagged) => format!("customer tagged {}", tagged.tag),
+        Event::SlaRecomputed(recomputed) => format!(
+            "{}: respond by {}, resolve by {}",
+            recomputed.reason,
+            view.instant_text(recomputed.deadlines.respond_by),
+            view.instant_text(recomputed.deadlines.resolve_by)
+        ),
         Event::SuggestionEvaluated(_) | Event::SuggestionDelivered(_) | Event::AwardGranted(_) => {
             pipeline_detail(event)
         }

@@ -1,8 +1,8 @@
 //! `apply`: folds events into the state; no rules, no failures.
 
 use crate::event::{
-    AssignmentReason, Classified, Dispatched, Event, ParentResolved, Received, Reopened,
-    SolutionProposed,
+    AssignmentReason, Classified, CustomerTagged, Dispatched, Event, ParentResolved, Received,
+    Reopened, SolutionProposed,
 };
 use crate::ticket::{
     Approval, Customer, Note, RoundRecord, Solution, Ticket, Transfer, TransferredAway,
@@ -68,7 +68,12 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::SlaResumed(resumed) => {
             state.paused_since = None;
             state.paused_total_ms = state.paused_total_ms.saturating_add(resumed.paused_ms);
+            state.round_paused_ms = state.round_paused_ms.saturating_add(resumed.paused_ms);
             set_deadlines(&mut state, &resumed.deadlines);
+        }
+        Event::SlaRecomputed(recomputed) => {
+            state.vip = recomputed.vip;
+            set_deadlines(&mut state, &recomputed.deadlines);
         }
         Event::SlaWarning(mark) => set_sla(&mut state, mark.deadline, SlaState::Warning),
         Event::SlaBreached(mark) => set_sla(&mut state, mark.deadline, SlaState::Breached),
@@ -116,19 +121,22 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
         Event::SuggestionEvaluated(evaluation) => state.evaluation = Some(evaluation.clone()),
         Event::SuggestionDelivered(delivery) => state.delivery = Some(delivery.clone()),
         Event::AwardGranted(award) => state.award = Some(award.clone()),
-        Event::CustomerTagged(tagged) => {
-            match state
-                .customer_tags
-                .iter_mut()
-                .find(|mark| mark.tag == tagged.tag)
-            {
-                Some(mark) => *mark = tagged.clone(),
-                None => state.customer_tags.push(tagged.clone()),
-            }
-        }
+        Event::CustomerTagged(tagged) => apply_customer_tagged(&mut state, tagged),
     }
     state.sla_state = state.respond_sla.max(state.resolve_sla);
     state
+}
+
+/// The ticket keeps the last mark of each tag on its customer.
+fn apply_customer_tagged(state: &mut Ticket, tagged: &CustomerTagged) {
+    match state
+        .customer_tags
+        .iter_mut()
+        .find(|mark| mark.tag == tagged.tag)
+    {
+        Some(mark) => *mark = tagged.clone(),
+        None => state.customer_tags.push(tagged.clone()),
+    }
 }
 
 /// The submission becomes the ticket, waiting to be classified.
@@ -148,6 +156,7 @@ fn apply_received(state: &mut Ticket, received: &Received) {
     state.occurred_at = Some(received.occurred_at);
     state.received_at = Some(received.received_at);
     state.created_at = Some(received.received_at);
+    state.vip = received.vip;
     set_deadlines(state, &received.deadlines);
     state.step = Step::Classify;
 }
@@ -243,6 +252,8 @@ fn apply_reopened(state: &mut Ticket, reopened: &Reopened) {
     state.respond_sla = SlaState::OnTime;
     state.resolve_sla = SlaState::OnTime;
     state.paused_since = None;
+    state.round_started_at = Some(reopened.at);
+    state.round_paused_ms = 0;
     set_deadlines(state, &reopened.deadlines);
     state.step = Step::Handle;
 }

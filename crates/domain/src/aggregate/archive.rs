@@ -48,8 +48,10 @@ pub(super) fn decide_archived(
         Command::RaiseSlaWarning { .. }
         | Command::RecordSlaBreach { .. }
         | Command::EscalateSla { .. } => Ok(Vec::new()),
-        // Nothing to assign or hand back on an archived ticket.
-        Command::AutoAssign { .. } | Command::HandBack { .. } => Ok(Vec::new()),
+        // Nothing to assign or hand back on an archived ticket, and no clock to recompute.
+        Command::AutoAssign { .. } | Command::HandBack { .. } | Command::RecomputeSla { .. } => {
+            Ok(Vec::new())
+        }
         _ => Err(wrong_step(state, command)),
     }
 }

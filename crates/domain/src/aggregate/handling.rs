@@ -160,7 +160,7 @@ pub(super) fn decide_review(
             })?;
         events.push(Event::Reopened(Reopened {
             round: state.round.saturating_add(1),
-            deadlines: policy.deadlines(now, &classification),
+            deadlines: policy.deadlines_for(now, &classification, state.vip),
             at: now,
         }));
     }

@@ -46,6 +46,7 @@ pub(super) fn automatic_dispatch(
 pub(super) fn decide_receive(
     state: &Ticket,
     submission: &Submission,
+    vip: bool,
     now: DateTime<Utc>,
     policy: &dyn Policy,
 ) -> Result<Vec<Event>, DomainError> {
@@ -56,7 +57,7 @@ pub(super) fn decide_receive(
     let classification = sanitize_classification(
         policy.classify(&submission.content, submission.product.as_deref()),
     );
-    let deadlines = policy.deadlines(submission.received_at, &classification);
+    let deadlines = policy.deadlines_for(submission.received_at, &classification, vip);
     let mut events = vec![Event::Received(Box::new(Received {
         ticket_id: submission.ticket_id.clone(),
         feedback_id: submission.feedback_id,
@@ -74,6 +75,7 @@ pub(super) fn decide_receive(
         cannot_be_told: !submission.customer.can_be_told(),
         language: submission.language,
         terms: classification.terms.clone(),
+        vip,
     }))];
     if classification.confident {
         let reason = "classification rules".to_owned();
@@ -95,7 +97,7 @@ pub(super) fn decide_receive(
         events.extend(model_events(
             verdict,
             &classification,
-            submission.received_at,
+            (submission.received_at, vip),
             now,
             policy,
         ));
@@ -109,7 +111,7 @@ pub(super) fn decide_receive(
 fn model_events(
     verdict: ModelVerdict,
     rules: &Classification,
-    received_at: DateTime<Utc>,
+    (received_at, vip): (DateTime<Utc>, bool),
     now: DateTime<Utc>,
     policy: &dyn Policy,
 ) -> Vec<Event> {
@@ -140,7 +142,7 @@ fn model_events(
                 confident: true,
                 ..rules.clone()
             };
-            let deadlines = policy.deadlines(received_at, &classification);
+            let deadlines = policy.deadlines_for(received_at, &classification, vip);
             let reason = format!("classifier model {}", suggestion.model_version);
             let Event::Classified(mut event) = classified(
                 &classification,
@@ -248,7 +250,7 @@ pub(super) fn decide_classify(
     };
     let received_at = state.received_at.unwrap_or(now);
     let deadlines = shift_deadlines(
-        policy.deadlines(received_at, &classification),
+        policy.deadlines_for(received_at, &classification, state.vip),
         state.paused_total_ms,
     );
     let reason = classify.reason.clone();

@@ -66,7 +66,10 @@ use handling::{
     decide_review,
 };
 use intake::{decide_classify, decide_dispatch, decide_receive};
-use sla::{decide_escalate, decide_pause, decide_resume, decide_sla_escalation, decide_sla_mark};
+use sla::{
+    decide_escalate, decide_pause, decide_recompute, decide_resume, decide_sla_escalation,
+    decide_sla_mark,
+};
 
 /// The steps a ticket may move to from `step`. Every step change an event makes is one of
 /// these; staying in the same step is always allowed.
@@ -105,7 +108,7 @@ pub fn decide(
     policy: &dyn Policy,
 ) -> Result<Vec<Event>, DomainError> {
     if let Command::Receive(submission) = command {
-        return decide_receive(state, submission, now, policy);
+        return decide_receive(state, submission, false, now, policy);
     }
     if !state.exists() {
         return Err(DomainError::NotFound {
@@ -117,6 +120,19 @@ pub fn decide(
     }
     refuse_if_merged(state, command)?;
     decide_open(state, command, now, policy)
+}
+
+/// `decide` of `Receive` for a customer known to be a VIP (`vip`, the staff tag `vip` on
+/// their earlier tickets): the first deadlines, and those of a classification made at once,
+/// take the VIP row, and `received` records it. `decide` receives with `vip` false.
+pub fn decide_receipt(
+    state: &Ticket,
+    submission: &crate::command::Submission,
+    vip: bool,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    decide_receive(state, submission, vip, now, policy)
 }
 
 /// A merged duplicate is handled through its parent: it refuses the commands of handling
@@ -258,6 +274,7 @@ fn decide_open(
         Command::TagCustomer { tag, remove } => {
             crate::customer::decide_tag(state, tag, *remove, now)
         }
+        Command::RecomputeSla { vip, reason } => decide_recompute(state, *vip, reason, now, policy),
     }
 }
 

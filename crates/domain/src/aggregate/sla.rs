@@ -1,10 +1,13 @@
 //! The SLA clock: pausing, resuming, warnings, breaches and escalations.
 
-use super::{current_deadlines, refuse_when, shift_deadlines};
+use super::{
+    current_classification, current_deadlines, refuse_when, sanitize_classification,
+    shift_deadlines,
+};
 use crate::command::{check_text, MAX_SHORT_CHARS, MAX_TEXT_CHARS};
-use crate::event::{Escalated, Event, SlaEscalated, SlaMark, SlaPaused, SlaResumed};
+use crate::event::{Escalated, Event, SlaEscalated, SlaMark, SlaPaused, SlaRecomputed, SlaResumed};
 use crate::ticket::Ticket;
-use crate::types::{Deadline, SlaState};
+use crate::types::{Deadline, Deadlines, Policy, SlaState};
 use crate::DomainError;
 use chrono::{DateTime, Utc};
 
@@ -127,4 +130,73 @@ pub(super) fn decide_pause(
 pub(super) fn decide_resume(state: &Ticket, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError> {
     refuse_when(!state.is_paused(), "sla", "the sla clock is not paused")?;
     Ok(resume_if_paused(state, now))
+}
+
+/// The customer became a VIP (or stopped being one): the deadlines still open are computed
+/// again from the start of the round's clock (receipt, or the reopening) with the ticket's
+/// classification (the rules' provisional one while it has none), with or without the VIP
+/// row, and moved by the time spent paused in the round. A deadline already met keeps its
+/// instant and warning. Nothing when the ticket already has this `vip`.
+pub(super) fn decide_recompute(
+    state: &Ticket,
+    vip: bool,
+    reason: &str,
+    now: DateTime<Utc>,
+    policy: &dyn Policy,
+) -> Result<Vec<Event>, DomainError> {
+    check_text("reason", reason, MAX_TEXT_CHARS)?;
+    if state.vip == vip {
+        return Ok(Vec::new());
+    }
+    let classification = current_classification(state).unwrap_or_else(|| {
+        sanitize_classification(policy.classify(&state.content, state.product.as_deref()))
+    });
+    let start = (state.round_started_at)
+        .or(state.received_at)
+        .unwrap_or(now);
+    let fresh = shift_deadlines(
+        policy.deadlines_for(start, &classification, vip),
+        state.round_paused_ms,
+    );
+    let deadlines = match current_deadlines(state) {
+        Some(current) => keep_met_deadlines(state, current, fresh),
+        None => fresh,
+    };
+    Ok(vec![Event::SlaRecomputed(SlaRecomputed {
+        vip,
+        reason: reason.trim().to_owned(),
+        deadlines,
+        at: now,
+    })])
+}
+
+/// `fresh`, except that a deadline no longer open (met, or the ticket merged) keeps its
+/// `current` instant and warning.
+fn keep_met_deadlines(state: &Ticket, current: Deadlines, fresh: Deadlines) -> Deadlines {
+    let respond_open = state.deadline_open(Deadline::Respond);
+    let resolve_open = state.deadline_open(Deadline::Resolve);
+    Deadlines {
+        respond_by: if respond_open {
+            fresh.respond_by
+        } else {
+            current.respond_by
+        },
+        warn_respond_at: if respond_open {
+            fresh.warn_respond_at
+        } else {
+            current.warn_respond_at
+        },
+        resolve_by: if resolve_open {
+            fresh.resolve_by
+        } else {
+            current.resolve_by
+        },
+        warn_resolve_at: if resolve_open {
+            fresh.warn_resolve_at
+        } else {
+            current.warn_resolve_at
+        },
+        policy_version: fresh.policy_version,
+        calendar_version: fresh.calendar_version,
+    }
 }

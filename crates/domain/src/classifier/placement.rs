@@ -250,6 +250,15 @@ impl Policy for WithModel<'_> {
         self.rules.deadlines(received_at, classification)
     }
 
+    fn deadlines_for(
+        &self,
+        start: DateTime<Utc>,
+        classification: &Classification,
+        vip: bool,
+    ) -> Deadlines {
+        self.rules.deadlines_for(start, classification, vip)
+    }
+
     fn requires_approval(&self, classification: &Classification, outcome: Outcome) -> bool {
         self.rules.requires_approval(classification, outcome)
     }

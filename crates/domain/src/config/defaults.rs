@@ -91,6 +91,7 @@ mod tests {
             (&sla.medium, hours(24), hours(72)),
             (&sla.low, hours(72), working_days(5)),
             (&sla.complaint, hours(48), working_days(5)),
+            (&sla.vip, hours(12), hours(36)),
         ];
         for (row, respond, resolve) in rows {
             assert_eq!((row.respond, row.resolve), (respond, resolve));

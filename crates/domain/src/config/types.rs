@@ -382,6 +382,9 @@ pub struct SlaConfig {
     /// The row for complaints and complex cases. Where it applies, each deadline is the
     /// stricter (earlier) of this row and the priority's row.
     pub complaint: SlaRow,
+    /// The row for the tickets of a VIP customer (the staff tag `vip`). Where it applies,
+    /// each deadline is the stricter (earlier) of this row and what applies otherwise.
+    pub vip: SlaRow,
     /// The kinds the complaint row applies to (complex cases always take it).
     pub complaint_kinds: Vec<Kind>,
     /// A warning is due when this share of the allowed time has passed.

@@ -283,7 +283,7 @@ impl DomainConfig {
         let sla = &self.sla;
         let rows = (Priority::ALL.iter())
             .map(|priority| (priority.as_str(), sla.row(*priority)))
-            .chain([("complaint", &sla.complaint)]);
+            .chain([("complaint", &sla.complaint), ("vip", &sla.vip)]);
         for (row_name, row) in rows {
             for (name, allowance) in [("respond", &row.respond), ("resolve", &row.resolve)] {
                 let key = format!("sla.{row_name}.{name}");

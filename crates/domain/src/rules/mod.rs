@@ -86,13 +86,20 @@ impl Rules {
     }
 
     /// Human-readable reasons for a ticket's deadlines (`cloop tickets sla ID`).
+    /// `vip` when the ticket's customer is a VIP (`Ticket::vip`).
     pub fn explain_deadlines(
         &self,
         received_at: DateTime<Utc>,
         classification: &Classification,
+        vip: bool,
     ) -> Vec<String> {
-        self.sla
-            .explain(&self.calendar, received_at, classification, &self.version)
+        self.sla.explain(
+            &self.calendar,
+            received_at,
+            classification,
+            vip,
+            &self.version,
+        )
     }
 
     /// The clock a ticket's deadline runs on, to shift it correctly for a pause.
@@ -100,10 +107,11 @@ impl Rules {
         &self,
         received_at: DateTime<Utc>,
         classification: &Classification,
+        vip: bool,
         which: Deadline,
     ) -> Clock {
         self.sla
-            .clock_for(&self.calendar, received_at, classification, which)
+            .clock_for(&self.calendar, received_at, classification, vip, which)
     }
 
     /// Moves a deadline for a customer pause, on the given clock.
@@ -155,8 +163,17 @@ impl Policy for Rules {
     }
 
     fn deadlines(&self, received_at: DateTime<Utc>, classification: &Classification) -> Deadlines {
+        self.deadlines_for(received_at, classification, false)
+    }
+
+    fn deadlines_for(
+        &self,
+        start: DateTime<Utc>,
+        classification: &Classification,
+        vip: bool,
+    ) -> Deadlines {
         self.sla
-            .deadlines(&self.calendar, received_at, classification, &self.version)
+            .deadlines(&self.calendar, start, classification, vip, &self.version)
     }
 
     fn requires_approval(&self, classification: &Classification, outcome: Outcome) -> bool {

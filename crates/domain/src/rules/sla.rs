@@ -5,6 +5,12 @@
 //! stricter (earlier) of the two. An urgent complaint is therefore due within 1 hour and 24
 //! hours, a low one within 48 hours and 5 working days. Complex cases take the complaint row
 //! the same way, whatever their kind.
+//!
+//! The VIP row combines the same way: for the tickets of a VIP customer (the staff tag `vip`,
+//! carried on the ticket as [`crate::ticket::Ticket::vip`]) each deadline is the stricter of
+//! the VIP row and what applies otherwise (the priority row, and the complaint row where it
+//! applies). A VIP's medium problem is due within 12 hours and 36 hours by default; an urgent
+//! one keeps the urgent row's 1 hour and 24 hours.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -17,6 +23,7 @@ use crate::types::{Classification, Deadline, Deadlines, Priority, Role};
 pub enum RowUsed {
     Priority(Priority),
     Complaint,
+    Vip,
 }
 
 impl RowUsed {
@@ -24,6 +31,7 @@ impl RowUsed {
         match self {
             RowUsed::Priority(priority) => format!("the {priority} row"),
             RowUsed::Complaint => "the complaint and complex-case row".to_owned(),
+            RowUsed::Vip => "the vip row".to_owned(),
         }
     }
 }
@@ -145,26 +153,35 @@ impl SlaPolicy {
         classification.complex || self.config.complaint_kinds.contains(&classification.kind)
     }
 
-    /// Both deadlines with the row each came from.
+    /// Both deadlines with the row each came from; `vip` when the ticket's customer is a VIP.
     pub fn details(
         &self,
         calendar: &BusinessCalendar,
         received_at: DateTime<Utc>,
         classification: &Classification,
+        vip: bool,
     ) -> [DeadlineDetail; 2] {
         let priority_row = self.config.row(classification.priority);
         let complaint = self.complaint_row_applies(classification);
+        let extra_rows = [
+            (complaint, &self.config.complaint, RowUsed::Complaint),
+            (vip, &self.config.vip, RowUsed::Vip),
+        ];
         let pick = |which: Deadline, choose: fn(&SlaRow) -> &Allowance| {
             let mut allowance = *choose(priority_row);
             let mut row = RowUsed::Priority(classification.priority);
             let mut due = self.due(calendar, received_at, &allowance);
-            if complaint {
-                let complaint_allowance = *choose(&self.config.complaint);
-                let complaint_due = self.due(calendar, received_at, &complaint_allowance);
-                if complaint_due < due {
-                    allowance = complaint_allowance;
-                    row = RowUsed::Complaint;
-                    due = complaint_due;
+            // Each further row that applies wins where it is strictly earlier.
+            for (applies, extra, used) in extra_rows {
+                if !applies {
+                    continue;
+                }
+                let extra_allowance = *choose(extra);
+                let extra_due = self.due(calendar, received_at, &extra_allowance);
+                if extra_due < due {
+                    allowance = extra_allowance;
+                    row = used;
+                    due = extra_due;
                 }
             }
             let warn_at = self.warn_at(calendar, received_at, due, allowance.effective_clock());
@@ -182,15 +199,16 @@ impl SlaPolicy {
         ]
     }
 
-    /// The deadlines for a ticket received at `received_at`.
+    /// The deadlines for a ticket received at `received_at` (of a VIP customer when `vip`).
     pub fn deadlines(
         &self,
         calendar: &BusinessCalendar,
         received_at: DateTime<Utc>,
         classification: &Classification,
+        vip: bool,
         policy_version: &str,
     ) -> Deadlines {
-        let [respond, resolve] = self.details(calendar, received_at, classification);
+        let [respond, resolve] = self.details(calendar, received_at, classification, vip);
         Deadlines {
             respond_by: respond.due,
             resolve_by: resolve.due,
@@ -207,9 +225,10 @@ impl SlaPolicy {
         calendar: &BusinessCalendar,
         received_at: DateTime<Utc>,
         classification: &Classification,
+        vip: bool,
         which: Deadline,
     ) -> Clock {
-        let [respond, resolve] = self.details(calendar, received_at, classification);
+        let [respond, resolve] = self.details(calendar, received_at, classification, vip);
         match which {
             Deadline::Respond => respond.allowance.effective_clock(),
             Deadline::Resolve => resolve.allowance.effective_clock(),
@@ -239,6 +258,7 @@ impl SlaPolicy {
         calendar: &BusinessCalendar,
         received_at: DateTime<Utc>,
         classification: &Classification,
+        vip: bool,
         policy_version: &str,
     ) -> Vec<String> {
         let local = |instant: DateTime<Utc>| {
@@ -259,15 +279,21 @@ impl SlaPolicy {
                     ""
                 }
             ),
-            if self.complaint_row_applies(classification) {
-                "the complaint and complex-case row applies as well: each deadline is the \
-                 stricter of the two rows"
-                    .to_owned()
-            } else {
-                format!("only the {} row applies", classification.priority)
+            match (self.complaint_row_applies(classification), vip) {
+                (true, false) => "the complaint and complex-case row applies as well: each \
+                                  deadline is the stricter of the two rows"
+                    .to_owned(),
+                (false, true) => "the customer is a VIP, the vip row applies as well: each \
+                                  deadline is the stricter of the two rows"
+                    .to_owned(),
+                (true, true) => "the complaint and complex-case row applies as well, and the \
+                                 customer is a VIP, so does the vip row: each deadline is the \
+                                 strictest of the three rows"
+                    .to_owned(),
+                (false, false) => format!("only the {} row applies", classification.priority),
             },
         ];
-        for detail in self.details(calendar, received_at, classification) {
+        for detail in self.details(calendar, received_at, classification, vip) {
             let working = calendar.working_time_between(received_at, detail.due);
             lines.push(format!(
                 "{} by {}: {} from {}; {} of working time counted",
@@ -342,7 +368,7 @@ mod tests {
             complex: false,
             terms: Vec::new(),
         };
-        let deadlines = policy.deadlines(&calendar, received_at, &classification, "v1");
+        let deadlines = policy.deadlines(&calendar, received_at, &classification, false, "v1");
         assert_eq!(deadlines.respond_by, received_at + TimeDelta::seconds(4));
         assert_eq!(
             deadlines.warn_respond_at,

@@ -25,7 +25,8 @@ pub struct SlaPause {
 pub struct SlaExplanation {
     /// The classification the deadlines come from (the ticket's own, or the provisional one).
     pub classification: Classification,
-    /// The row of the SLA table: the priority's name, or `complaint_or_complex`.
+    /// The row of the SLA table: the priority's name, `complaint_or_complex`, or `vip` when
+    /// the VIP row set a deadline.
     pub sla_row: String,
     pub respond_within_ms: i64,
     pub resolve_within_ms: i64,
@@ -98,6 +99,12 @@ fn clock_history(
                     reopened.round, reopened.at
                 ));
             }
+            Event::SlaRecomputed(recomputed) => reasons.push(format!(
+                "the deadlines still open were computed again at {} {} the vip row: {}",
+                recomputed.at,
+                if recomputed.vip { "with" } else { "without" },
+                recomputed.reason
+            )),
             Event::SlaPaused(paused) => pauses.push(SlaPause {
                 from: paused.at,
                 to: None,
@@ -130,7 +137,7 @@ pub fn explain(
     let classification = classification_of(ticket, rules);
     let (clock_started_at, pauses, mut reasons) = clock_history(ticket, events);
     let start = clock_started_at.unwrap_or(now);
-    let mut explanation = rules.explain_deadlines(start, &classification);
+    let mut explanation = rules.explain_deadlines(start, &classification, ticket.vip);
     explanation.append(&mut reasons);
     for pause in &pauses {
         if pause.to.is_none() {
@@ -152,11 +159,15 @@ pub fn explain(
             rules.version()
         ));
     }
-    let [respond, resolve] = rules
-        .sla()
-        .details(rules.calendar(), start, &classification);
+    let [respond, resolve] =
+        rules
+            .sla()
+            .details(rules.calendar(), start, &classification, ticket.vip);
     debug_assert_eq!(respond.which, Deadline::Respond);
-    let sla_row = if respond.row == RowUsed::Complaint || resolve.row == RowUsed::Complaint {
+    let row_set = |row: RowUsed| respond.row == row || resolve.row == row;
+    let sla_row = if row_set(RowUsed::Vip) {
+        "vip".to_owned()
+    } else if row_set(RowUsed::Complaint) {
         "complaint_or_complex".to_owned()
     } else {
         classification.priority.as_str().to_owned()

@@ -146,6 +146,7 @@ pub fn ticket_message(ticket: &Ticket) -> v1::Ticket {
             .map_or(0, |scope| v1::Scope::from(scope) as i32),
         keywords: ticket.keywords.clone(),
         terms: ticket.terms.clone(),
+        vip: ticket.vip,
         department: ticket.department.clone().unwrap_or_default(),
         helpers: ticket.helpers.clone(),
         respond_by: optional_timestamp(ticket.respond_by),

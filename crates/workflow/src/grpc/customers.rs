@@ -11,7 +11,9 @@
 //!
 //! `TagCustomer` (service and admin) records `customer_tagged` on the customer's newest
 //! ticket; the profile's staff tags are the latest mark of each tag over the customer's
-//! tickets (`domain::customer::staff_tags`), and the tag `vip` is the VIP flag.
+//! tickets (`domain::customer::staff_tags`), and the tag `vip` is the VIP flag: putting it on
+//! or taking it off recomputes the deadlines of the customer's tickets not yet archived
+//! (`crate::vip`, `sla_recomputed`) before the answer.
 
 use super::convert::optional_timestamp;
 use super::tickets::{actor_of, check_role, parse_ticket_id};
@@ -262,6 +264,12 @@ impl v1::customers_server::Customers for CustomersService {
             .execute(&actor, &ticket_id, &command_id, None, command)
             .await
             .map_err(status_from)?;
+        if request.tag.trim() == customer::VIP_TAG {
+            // Every ticket of the customer, whoever may read it: the flag is the customer's.
+            crate::vip::recompute_customer(&self.commands, hashes.clone())
+                .await
+                .map_err(status_from)?;
+        }
         let tickets = self.found_tickets(&actor, hashes, key_name).await?;
         Ok(Response::new(v1::TagCustomerResponse {
             customer: Some(self.profile(&tickets)),
