@@ -9,6 +9,7 @@
 //! (and a rebuild, which can no longer open the customer, writes no row for the ticket either).
 
 use domain::event::Event;
+use domain::ticket::Ticket;
 use rusqlite::{params, Connection};
 use vault::Vault;
 
@@ -87,17 +88,49 @@ pub fn tickets_with(
     Ok(found.into_iter().map(|(_, ticket_id)| ticket_id).collect())
 }
 
-/// The newest ticket (the last received) whose customer has `hash`, if any: one index seek.
-pub fn newest_ticket_with(
+/// The newest ticket of each of `hashes` (one contact each) that can make its customer a
+/// VIP, opened, without repeats: only a ticket whose stored state holds the JSON string
+/// `"vip"` (its `vip` flag, or a mark of the tag `vip`; customer text is escaped and cannot
+/// hold it) is parsed, so that for a customer never tagged this costs an index seek a
+/// contact. The tickets left out hold neither, so `domain::customer::vip_at_receipt` decides
+/// the same on these as on all.
+pub fn newest_vip_tickets(
     connection: &Connection,
-    hash: &[u8],
-) -> Result<Option<String>, rusqlite::Error> {
+    hashes: &[Vec<u8>],
+) -> Result<Vec<Ticket>, String> {
     use rusqlite::OptionalExtension;
-    connection
+    let mut newest = connection
         .prepare_cached(
-            "SELECT ticket_id FROM customer_contacts WHERE contact_hash = ?1 \
-             ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row([hash], |row| row.get(0))
-        .optional()
+            "SELECT seq FROM customer_contacts WHERE contact_hash = ?1 ORDER BY seq DESC LIMIT 1",
+        )
+        .map_err(|error| format!("read the customer index: {error}"))?;
+    let mut seqs = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let seq: Option<i64> = newest
+            .query_row([hash], |row| row.get(0))
+            .optional()
+            .map_err(|error| format!("read the customer index: {error}"))?;
+        seqs.extend(seq);
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut state = connection
+        .prepare_cached(
+            "SELECT ticket_id, state_json FROM tickets WHERE seq = ?1 \
+             AND instr(state_json, '\"vip\"') > 0",
+        )
+        .map_err(|error| format!("read the tickets of a customer: {error}"))?;
+    let mut tickets = Vec::new();
+    for seq in seqs {
+        let row: Option<(String, String)> = state
+            .query_row([seq], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .map_err(|error| format!("read the tickets of a customer: {error}"))?;
+        if let Some((ticket_id, json)) = row {
+            let ticket: Ticket = serde_json::from_str(&json)
+                .map_err(|error| format!("stored ticket {ticket_id}: {error}"))?;
+            tickets.push(ticket);
+        }
+    }
+    Ok(tickets)
 }
