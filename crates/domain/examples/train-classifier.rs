@@ -16,9 +16,10 @@
 //!
 //! Tuning, never on the held-out split: `--validate` trains on four fifths of the train split
 //! and evaluates on the other fifth (every fifth train row) and writes nothing; `--epochs N`,
-//! `--rate R`, `--l2 L` and `--bits B`, `--balance P` and `--urgent-at P` change the training
+//! `--rate R`, `--l2 L` and `--bits B`, `--balance P`, `--urgent-at P` and `--sharpen S` (calibration: every weight times S) change the training
 //! options from their defaults; `--ngrams N` (character n-grams up to N), `--bigrams` /
-//! `--no-bigrams` (pairs of neighbouring words) and `--keyword-copies K` the features.
+//! `--no-bigrams` (pairs of neighbouring words), `--segmented` / `--no-segmented` (Chinese words as jieba
+//! segments them) and `--keyword-copies K` the features.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,10 +73,13 @@ fn run() -> Result<ExitCode, String> {
             "--l2" => options.l2 = number(args.next(), "--l2")?,
             "--bits" => options.bucket_bits = number(args.next(), "--bits")?,
             "--balance" => options.class_balance = number(args.next(), "--balance")?,
+            "--sharpen" => options.sharpen = number(args.next(), "--sharpen")?,
             "--urgent-at" => options.urgent_at = number(args.next(), "--urgent-at")?,
             "--ngrams" => options.features.char_ngrams = number(args.next(), "--ngrams")?,
             "--bigrams" => options.features.word_bigrams = true,
             "--no-bigrams" => options.features.word_bigrams = false,
+            "--segmented" => options.features.segmented_words = true,
+            "--no-segmented" => options.features.segmented_words = false,
             "--keyword-copies" => {
                 options.features.keyword_copies = number(args.next(), "--keyword-copies")?
             }
@@ -130,6 +134,7 @@ fn run() -> Result<ExitCode, String> {
         evaluate(&model, &heldout, rules.classifier(), &THRESHOLDS).render()
     );
     print!("{}", rules_baseline(&rules, &heldout));
+    println!("{}", log_loss(&model, &heldout));
     if misses {
         print_misses(&model, &rules, &heldout);
     }
@@ -215,4 +220,34 @@ fn print_misses(model: &domain::classifier::Model, rules: &Rules, examples: &[Ex
             );
         }
     }
+}
+
+/// The mean negative log probability of the labelled value, per field (lower is better
+/// calibrated and more certain where right): the figure `--sharpen` is chosen by.
+fn log_loss(model: &domain::classifier::Model, examples: &[Example]) -> String {
+    use domain::classifier::Field;
+    let mut sums = [0f64; 4];
+    for example in examples {
+        let prediction = model.predict(&example.text, None);
+        for (slot, field) in Field::ALL.iter().enumerate() {
+            let probability = prediction
+                .field(*field)
+                .ranked
+                .iter()
+                .find(|(label, _)| label == example.label(*field))
+                .map_or(1e-9, |(_, probability)| *probability);
+            sums[slot] -= probability.max(1e-9).ln();
+        }
+    }
+    let count = examples.len().max(1) as f64;
+    let parts: Vec<String> = Field::ALL
+        .iter()
+        .zip(sums)
+        .map(|(field, sum)| format!("{field} {:.3}", sum / count))
+        .collect();
+    format!(
+        "log loss: {} (mean {:.3})",
+        parts.join(", "),
+        sums.iter().sum::<f64>() / (4.0 * count)
+    )
 }

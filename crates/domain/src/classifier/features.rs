@@ -45,6 +45,7 @@ const TAG_WORD: u8 = b'w';
 const TAG_KEYWORD: u8 = b'k';
 const TAG_MEANING: u8 = b'm';
 const TAG_BIGRAM: u8 = b'b';
+const TAG_SEGMENT: u8 = b's';
 
 /// Which features a model reads, recorded in its file so that a model is always read with
 /// the features it was trained on. A file without it (format 1 as first written) means
@@ -58,6 +59,14 @@ pub struct FeatureSet {
     /// How many buckets each configured keyword and meaning fills: more than one gives the
     /// configuration's words more weight than any single n-gram.
     pub keyword_copies: u32,
+    /// Chinese words of two or more characters as jieba segments the text (the segmentation
+    /// the term extraction uses): a word is then one feature, not only its n-grams.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub segmented_words: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl FeatureSet {
@@ -66,6 +75,7 @@ impl FeatureSet {
         char_ngrams: 3,
         word_bigrams: false,
         keyword_copies: 1,
+        segmented_words: false,
     };
 
     /// Whether this is [`FeatureSet::ORIGINAL`] (then the file does not mention it).
@@ -235,6 +245,13 @@ impl Featurizer {
                 previous = Some(word);
             }
         }
+        if self.set.segmented_words {
+            for word in crate::rules::terms::segment(&normalised) {
+                if word.chars().count() >= 2 && !word.is_ascii() && !word.contains(' ') {
+                    hashes.push(feature_hash(TAG_SEGMENT, word));
+                }
+            }
+        }
         for (term, term_hashes) in &self.terms {
             if !term.find_all(&normalised).is_empty() {
                 hashes.extend_from_slice(term_hashes);
@@ -326,5 +343,23 @@ mod tests {
         let length: f32 = features.buckets.len() as f32 * features.value * features.value;
         assert!((length - 1.0).abs() < 1e-5);
         assert!(Featurizer::new(16, &[]).features("   ").buckets.is_empty());
+    }
+
+    #[test]
+    fn segmented_words_add_features_to_chinese_text_only() {
+        let segmented = FeatureSet {
+            segmented_words: true,
+            ..FeatureSet::ORIGINAL
+        };
+        let plain = Featurizer::new(16, &[]);
+        let with_words = Featurizer::with_set(16, &[], segmented);
+        assert!(
+            with_words.features("包裹显示已签收").buckets.len()
+                > plain.features("包裹显示已签收").buckets.len()
+        );
+        assert_eq!(
+            with_words.features("parcel never came").buckets,
+            plain.features("parcel never came").buckets
+        );
     }
 }

@@ -37,6 +37,17 @@ pub struct TrainingInfo {
     pub learning_rate: f32,
     pub l2: f32,
     pub class_balance: f32,
+    /// The factor every weight was multiplied by after training (absent: 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub sharpen: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+fn is_one(value: &f32) -> bool {
+    *value == 1.0
 }
 
 /// The JSON header of a model file.

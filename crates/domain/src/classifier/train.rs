@@ -7,7 +7,8 @@
 //! entropy, scaled by a class weight (the square root of the inverse class frequency, so the
 //! rare labels, urgent among them, are not drowned by the common ones) and the example's own
 //! weight. The learning rate decays per epoch and an L2 shrink per epoch keeps weights small.
-//! Weights smaller than [`TrainOptions::prune_below`] are dropped from the file.
+//! Weights smaller than [`TrainOptions::prune_below`] are dropped from the file, and the rest
+//! (and the biases) multiplied by [`TrainOptions::sharpen`], the calibration.
 
 use super::features::{keywords_of, FeatureSet, Features, Featurizer};
 use super::model::{FieldHeader, FieldWeights, Header, Model, TrainingInfo, MAX_BUCKET_BITS};
@@ -69,6 +70,13 @@ pub struct TrainOptions {
     pub urgent_at: f32,
     /// The features the model reads.
     pub features: FeatureSet,
+    /// Every trained weight and bias is multiplied by this at the end (calibration: above 1
+    /// the probabilities spread further from uniform, without changing which label ranks
+    /// first). Stochastic gradient descent with early stopping and L2 leaves the model
+    /// modest (its 0.5–0.7 answers right about 73% of the time); this factor, chosen on a
+    /// validation fifth of the train split, brings what it states nearer to how often it is
+    /// right.
+    pub sharpen: f32,
 }
 
 impl Default for TrainOptions {
@@ -81,12 +89,14 @@ impl Default for TrainOptions {
             l2: 0.002,
             prune_below: 0.002,
             class_balance: 0.75,
-            urgent_at: 0.3,
+            urgent_at: 0.25,
             features: FeatureSet {
                 char_ngrams: 3,
                 word_bigrams: true,
                 keyword_copies: 3,
+                segmented_words: false,
             },
+            sharpen: 1.5,
         }
     }
 }
@@ -199,14 +209,8 @@ fn targets(
     Ok(targets)
 }
 
-/// Trains a model on `examples`, with the keywords of `config` as extra features and its
-/// departments as the department labels. Errors name an example whose department is not
-/// configured, or options out of range.
-pub fn train(
-    examples: &[Example],
-    config: &DomainConfig,
-    options: &TrainOptions,
-) -> Result<Model, DomainError> {
+/// Refuses options out of range, naming the option.
+fn check_options(options: &TrainOptions) -> Result<(), DomainError> {
     if options.bucket_bits == 0 || options.bucket_bits > MAX_BUCKET_BITS {
         return Err(DomainError::invalid(
             "bucket_bits",
@@ -219,10 +223,28 @@ pub fn train(
             "must be above 0 and at most 1",
         ));
     }
+    if !(options.sharpen > 0.0 && options.sharpen <= 10.0) {
+        return Err(DomainError::invalid(
+            "sharpen",
+            "must be above 0 and at most 10",
+        ));
+    }
     options
         .features
         .check()
         .map_err(|reason| DomainError::invalid("features", reason))?;
+    Ok(())
+}
+
+/// Trains a model on `examples`, with the keywords of `config` as extra features and its
+/// departments as the department labels. Errors name an example whose department is not
+/// configured, or options out of range.
+pub fn train(
+    examples: &[Example],
+    config: &DomainConfig,
+    options: &TrainOptions,
+) -> Result<Model, DomainError> {
+    check_options(options)?;
     if examples.is_empty() {
         return Err(DomainError::invalid("examples", "nothing to train on"));
     }
@@ -290,7 +312,9 @@ pub fn train(
     let weights = dense
         .into_iter()
         .zip(&fields)
-        .map(|(field, (name, labels))| sparse(field, *name, labels, options.prune_below))
+        .map(|(field, (name, labels))| {
+            sparse(field, *name, labels, options.prune_below, options.sharpen)
+        })
         .collect();
     let header = Header {
         bucket_bits: options.bucket_bits,
@@ -309,6 +333,7 @@ pub fn train(
             learning_rate: options.learning_rate,
             l2: options.l2,
             class_balance: options.class_balance,
+            sharpen: options.sharpen,
         },
         urgent_at: options.urgent_at,
         features: options.features,
@@ -316,8 +341,15 @@ pub fn train(
     Ok(Model::from_parts(header, weights))
 }
 
-/// Keeps the rows with any weight of at least `prune_below` in magnitude.
-fn sparse(dense: Dense, field: Field, labels: &[String], prune_below: f32) -> FieldWeights {
+/// Keeps the rows with any weight of at least `prune_below` in magnitude, every weight and
+/// bias multiplied by `sharpen`.
+fn sparse(
+    dense: Dense,
+    field: Field,
+    labels: &[String],
+    prune_below: f32,
+    sharpen: f32,
+) -> FieldWeights {
     let width = dense.width;
     let mut buckets = Vec::new();
     let mut weights = Vec::new();
@@ -326,7 +358,7 @@ fn sparse(dense: Dense, field: Field, labels: &[String], prune_below: f32) -> Fi
             buckets.push(bucket as u32);
             weights.extend(row.iter().map(|weight| {
                 if weight.abs() >= prune_below {
-                    *weight
+                    *weight * sharpen
                 } else {
                     0.0
                 }
@@ -336,7 +368,7 @@ fn sparse(dense: Dense, field: Field, labels: &[String], prune_below: f32) -> Fi
     FieldWeights {
         field,
         labels: labels.to_vec(),
-        bias: dense.bias,
+        bias: dense.bias.iter().map(|bias| bias * sharpen).collect(),
         buckets,
         weights,
     }

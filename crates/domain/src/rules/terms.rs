@@ -135,6 +135,17 @@ pub fn warm_up() {
     segmenter();
 }
 
+/// The words of `text` as jieba's dictionary segments it (without its HMM guesses for
+/// unknown words, so the cut depends on the dictionary alone).
+pub fn segment(text: &str) -> Vec<&str> {
+    segmenter()
+        .jieba
+        .cut(text, false)
+        .into_iter()
+        .map(|token| token.word)
+        .collect()
+}
+
 /// Whether `word` is a stop word of either language.
 pub fn is_stop_word(word: &str) -> bool {
     CHINESE_STOP_WORDS.contains(&word) || ENGLISH_STOP_WORDS.contains(&word)
