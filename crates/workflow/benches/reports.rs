@@ -11,8 +11,8 @@
 //!    production;
 //! 2. the service is stopped and `CLOOP_BENCH_TICKETS` (default 1,000,000) synthetic tickets
 //!    of October 2026 (`reports::synthetic`: every kind, priority and channel, 8 departments,
-//!    92% responded, reviews, reopens, archives) are written straight into the projection's
-//!    `tickets` table as the projector writes them (replaying a million submissions through
+//!    92% responded, reviews, reopens, archives) are written straight into the projections
+//!    as the projector writes them (replaying a million submissions through
 //!    NATS would take far longer than the query measured);
 //! 3. the service is started again on that database.
 //!
@@ -33,7 +33,7 @@ use e2e::{free_port, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
-use report_setup::{peak_memory_kib, publish_one};
+use report_setup::{peak_memory_kib, publish_one, seed_projections};
 use reports::synthetic::{ticket, Random};
 use reports::YearMonth;
 use std::path::Path;
@@ -43,51 +43,18 @@ const MANAGER: &str = "bench-manager";
 const ADMIN: &str = "bench-admin";
 const MONTH: &str = "2026-10";
 
-/// Writes `count` synthetic tickets of `month` into the projection's `tickets` table (the
-/// service is stopped), in one transaction.
+/// Writes `count` synthetic tickets of `month` into the projections (the service is
+/// stopped), in one transaction.
 fn seed(data_dir: &Path, month: YearMonth, count: u64) -> Duration {
-    let started = Instant::now();
     let rules = domain::Rules::defaults();
     let month_start = month.start(rules.calendar().offset());
-    let mut connection =
-        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
-    connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        .unwrap();
-    let transaction = connection.transaction().unwrap();
-    {
-        let mut insert = transaction
-            .prepare(
-                "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
-                 helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
-                 created_at_ms, updated_at_ms, state_json) VALUES (?1, ?2, ?3, 0, ?4, ?5, '', \
-                 ?6, ?7, ?8, 'local', ?9, 'on_time', NULL, ?10, ?10, ?11)",
-            )
-            .unwrap();
-        let mut random = Random(7);
-        let mut generator = TicketIdGenerator::new(900);
-        for index in 0..count {
-            let state = ticket(&mut random, &mut generator, month_start);
-            let created = state.received_at.unwrap().timestamp_millis();
-            insert
-                .execute(rusqlite::params![
-                    100_000_000 + i64::try_from(index).unwrap(),
-                    state.id_text(),
-                    i64::try_from(state.version).unwrap(),
-                    state.step.as_str(),
-                    state.department.as_deref(),
-                    state.priority.map(|priority| priority.as_str()),
-                    state.kind.map(|kind| kind.as_str()),
-                    state.content_type.map(|content| content.as_str()),
-                    state.channel,
-                    created,
-                    serde_json::to_string(&state).unwrap(),
-                ])
-                .unwrap();
-        }
-    }
-    transaction.commit().unwrap();
-    started.elapsed()
+    let mut random = Random(7);
+    let mut generator = TicketIdGenerator::new(900);
+    let tickets = (0..count).map(|index| {
+        let state = ticket(&mut random, &mut generator, month_start);
+        (100_000_000 + i64::try_from(index).unwrap(), state)
+    });
+    seed_projections(data_dir, tickets)
 }
 
 fn main() {

@@ -25,7 +25,7 @@ use e2e::{free_port, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
 use proto::v1::tickets_client::TicketsClient;
-use report_setup::{peak_memory_kib, publish_one};
+use report_setup::{peak_memory_kib, publish_one, seed_projections};
 use reports::synthetic::{ticket, Random};
 use reports::{Period, YearMonth};
 use std::path::Path;
@@ -37,16 +37,9 @@ const QUARTER: &str = "2026-Q3";
 
 /// Writes `count` synthetic tickets, a third in each month of the quarter, with assignees.
 fn seed(data_dir: &Path, quarter: Period, count: u64) -> Duration {
-    let started = Instant::now();
     let rules = domain::Rules::defaults();
     let offset = rules.calendar().offset();
     let months: Vec<YearMonth> = quarter.months();
-    let mut connection =
-        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
-    connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        .unwrap();
-    let transaction = connection.transaction().unwrap();
     let mut random = Random(11);
     let mut generator = TicketIdGenerator::new(901);
     let tickets = (0..count).map(|index| {
@@ -57,9 +50,7 @@ fn seed(data_dir: &Path, quarter: Period, count: u64) -> Duration {
         }
         (100_000_000 + i64::try_from(index).unwrap(), state)
     });
-    common::seed_ticket_rows(&transaction, tickets);
-    transaction.commit().unwrap();
-    started.elapsed()
+    seed_projections(data_dir, tickets)
 }
 
 /// Reads the quarter's stored ticket states and nothing else: the ceiling of any report.

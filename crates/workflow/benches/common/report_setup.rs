@@ -1,10 +1,12 @@
-//! The set-up the report benchmarks share: the peak memory of a process and one real
-//! submission, so that the log and the projections have a position to judge the report at.
+//! The set-up the report benchmarks share: the peak memory of a process, one real
+//! submission, so that the log and the projections have a position to judge the report at,
+//! and the synthetic tickets written straight into the projections.
 
 use chrono::Utc;
 use domain::ids::{FeedbackId, TicketIdGenerator};
 use prost::Message;
 use proto::v1;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The peak resident memory of process `pid` so far, in KiB (Linux `VmHWM`).
@@ -60,4 +62,23 @@ pub async fn publish_one(nats_url: &str) -> String {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     ticket_id.to_string()
+}
+
+/// Writes `tickets` (their `seq` and state) into the projections of the stopped service whose
+/// data directory is `data_dir`, as the projector writes them, in one transaction; returns
+/// the time it took.
+pub fn seed_projections(
+    data_dir: &Path,
+    tickets: impl Iterator<Item = (i64, domain::ticket::Ticket)>,
+) -> Duration {
+    let started = Instant::now();
+    let mut connection =
+        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
+    connection
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .unwrap();
+    let transaction = connection.transaction().unwrap();
+    super::common::seed_ticket_rows(&transaction, tickets);
+    transaction.commit().unwrap();
+    started.elapsed()
 }
