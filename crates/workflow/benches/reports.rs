@@ -29,18 +29,14 @@ mod support;
 
 use common::{authorized, channel};
 use domain::ids::TicketIdGenerator;
-use e2e::{free_port, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
-use proto::v1::tickets_client::TicketsClient;
-use report_setup::{peak_memory_kib, publish_one, seed_projections};
+use report_setup::{peak_memory_kib, seed_projections, seeded_workflow, MANAGER};
 use reports::synthetic::{ticket, Random};
 use reports::YearMonth;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const MANAGER: &str = "bench-manager";
-const ADMIN: &str = "bench-admin";
 const MONTH: &str = "2026-10";
 
 /// Writes `count` synthetic tickets of `month` into the projections (the service is
@@ -68,51 +64,12 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let nats = NatsServer::start();
-        let dir = common::temp_dir("cloop-report-bench-");
-        let tokens =
-            common::write_tokens(dir.path(), &[(MANAGER, "manager", ""), (ADMIN, "admin", "")]);
-        let address = format!("127.0.0.1:{}", free_port());
-        let data_dir = dir.path().join("workflow");
-        let args = common::service_args(&address, &nats.url(), &data_dir, &tokens);
-        let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
-        let mut workflow =
-            ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));
-        workflow.wait_listening(&address, Duration::from_secs(120));
-
-        // 1. One real ticket, so that the log and the projections have a position.
-        let ticket_id = publish_one(&nats.url()).await;
-        let mut tickets = TicketsClient::new(channel(&address).await);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = tickets
-                .get_ticket(authorized(
-                    v1::GetTicketRequest {
-                        ticket_id: ticket_id.clone(),
-                    },
-                    ADMIN,
-                ))
-                .await
-                .is_ok();
-            if found {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the workflow never recorded the ticket\n{}",
-                workflow.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-
-        // 2. The month, written while the service is stopped.
-        workflow.terminate(Duration::from_secs(30));
         let month: YearMonth = MONTH.parse().unwrap();
-        let seeded_in = seed(&data_dir, month, count);
-
-        // 3. Started again on the seeded database.
-        workflow.start_again();
-        workflow.wait_listening(&address, Duration::from_secs(300));
+        // Kept whole until the end: dropping it stops the nats-server and removes the files.
+        let mut seeded =
+            seeded_workflow("cloop-report-bench-", |data_dir| seed(data_dir, month, count)).await;
+        let (workflow, address, seeded_in) =
+            (&mut seeded.workflow, seeded.address.clone(), seeded.seeded_in);
         let pid = workflow.pid().unwrap();
         let mut reports = ReportsClient::new(channel(&address).await);
         // A cheap call first, so that the connection and the service are warm.
