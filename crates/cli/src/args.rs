@@ -642,43 +642,20 @@ pub struct ClassifierEvaluateArgs {
 pub enum CustomerCommand {
     /// A customer's profile: every ticket of theirs you may see, across channels, their
     /// satisfaction and automatic tags (Customers.GetCustomer). Name exactly one contact.
-    #[command(group(clap::ArgGroup::new("contact").required(true).multiple(false)))]
     Show {
-        /// Their phone number, in any form a submission takes.
-        #[arg(long, group = "contact")]
-        phone: Option<String>,
-        /// Their e-mail address.
-        #[arg(long, group = "contact")]
-        email: Option<String>,
-        /// Their WeChat openid.
-        #[arg(long, value_name = "OPENID", group = "contact")]
-        wechat_openid: Option<String>,
-        /// The channel's customer id.
-        #[arg(long, value_name = "ID", group = "contact")]
-        customer_id: Option<String>,
-        /// The customer of this ticket (found by every contact on it).
-        #[arg(long, value_name = "ID", group = "contact")]
-        ticket: Option<String>,
+        #[command(flatten)]
+        contact: ContactArgs,
     },
     /// Put a staff tag on a customer, or take it off with --remove; the tag "vip" marks a
     /// VIP (Customers.TagCustomer, service and admin). Name exactly one contact.
-    #[command(group(clap::ArgGroup::new("contact").required(true).multiple(false)))]
     Tag {
         /// The tag: lowercase letters, digits, '_' and '-', starting with a letter.
         tag: String,
         /// Take the tag off.
         #[arg(long)]
         remove: bool,
-        #[arg(long, group = "contact")]
-        phone: Option<String>,
-        #[arg(long, group = "contact")]
-        email: Option<String>,
-        #[arg(long, value_name = "OPENID", group = "contact")]
-        wechat_openid: Option<String>,
-        #[arg(long, value_name = "ID", group = "contact")]
-        customer_id: Option<String>,
-        #[arg(long, value_name = "ID", group = "contact")]
-        ticket: Option<String>,
+        #[command(flatten)]
+        contact: ContactArgs,
         /// Idempotency key; a fresh one is generated when left out.
         #[arg(long)]
         command_id: Option<String>,
@@ -705,6 +682,28 @@ pub enum CustomerCommand {
         #[arg(long)]
         command_id: Option<String>,
     },
+}
+
+/// The one contact that names a customer in `customer show` and `customer tag`: exactly one
+/// of these is required.
+#[derive(Debug, Args)]
+#[group(id = "contact", required = true, multiple = false)]
+pub struct ContactArgs {
+    /// Their phone number, in any form a submission takes.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Their e-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Their WeChat openid.
+    #[arg(long, value_name = "OPENID")]
+    pub wechat_openid: Option<String>,
+    /// The channel's customer id.
+    #[arg(long, value_name = "ID")]
+    pub customer_id: Option<String>,
+    /// The customer of this ticket (found by every contact on it).
+    #[arg(long, value_name = "ID")]
+    pub ticket: Option<String>,
 }
 
 /// Where an offline log command reads the log: a SQLite file or any store.

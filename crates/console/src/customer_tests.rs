@@ -183,12 +183,21 @@ async fn post_to(app: &Router, path: &str, cookie: &str, body: &str) -> (StatusC
         .header(header::ACCEPT_LANGUAGE, "en")
         .body(Body::from(body.to_owned()))
         .expect("request");
-    let response = app.clone().oneshot(request).await.expect("answer");
+    read(app.clone().oneshot(request).await.expect("answer")).await
+}
+
+/// The status and text of an answer.
+async fn read(response: axum::response::Response) -> (StatusCode, String) {
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .expect("body");
     (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Posts `fields` to `path` with the page's anti-forgery cookie and token.
+async fn post_with_token(app: &Router, path: &str, fields: &str) -> (StatusCode, String) {
+    post_to(app, path, &cookie(), &format!("{fields}&csrf_token={CSRF}")).await
 }
 
 fn cookie() -> String {
@@ -222,10 +231,7 @@ async fn the_page_sets_its_token_and_forms_without_it_are_refused() {
     let token = crate::session::cookie(&set, STATUS_CSRF_COOKIE)
         .expect("token")
         .to_owned();
-    let bytes = axum::body::to_bytes(page.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    let body = String::from_utf8_lossy(&bytes);
+    let (_, body) = read(page).await;
     assert!(body.contains(&format!("name=\"csrf_token\" value=\"{token}\"")));
     assert!(body.contains("value=\"T1\""), "the number is filled in");
 
@@ -253,12 +259,7 @@ async fn the_page_sets_its_token_and_forms_without_it_are_refused() {
 #[tokio::test]
 async fn the_right_digits_show_the_status_escaped_and_wrong_ones_nothing() {
     let (app, _) = app().await;
-    let (status, page) = post(
-        &app,
-        &cookie(),
-        &format!("ticket=T1&digits=1234&csrf_token={CSRF}"),
-    )
-    .await;
+    let (status, page) = post_with_token(&app, "/status", "ticket=T1&digits=1234").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("id=\"status-step\">review<"), "{page}");
     assert!(
@@ -270,18 +271,8 @@ async fn the_right_digits_show_the_status_escaped_and_wrong_ones_nothing() {
     assert!(page.contains("id=\"form-reply\""));
     assert!(page.contains("已补发"));
 
-    let (wrong, wrong_page) = post(
-        &app,
-        &cookie(),
-        &format!("ticket=T1&digits=9999&csrf_token={CSRF}"),
-    )
-    .await;
-    let (unknown, unknown_page) = post(
-        &app,
-        &cookie(),
-        &format!("ticket=T2&digits=1234&csrf_token={CSRF}"),
-    )
-    .await;
+    let (wrong, wrong_page) = post_with_token(&app, "/status", "ticket=T1&digits=9999").await;
+    let (unknown, unknown_page) = post_with_token(&app, "/status", "ticket=T2&digits=1234").await;
     assert_eq!(wrong, StatusCode::NOT_FOUND);
     assert_eq!(unknown, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -299,12 +290,7 @@ async fn the_right_digits_show_the_status_escaped_and_wrong_ones_nothing() {
         assert!(!wrong_page.contains(shown), "{shown} in {wrong_page}");
     }
     assert!(wrong_page.contains(tr_en("status.nothing")));
-    let (malformed, page) = post(
-        &app,
-        &cookie(),
-        &format!("ticket=T1&digits=12&csrf_token={CSRF}"),
-    )
-    .await;
+    let (malformed, page) = post_with_token(&app, "/status", "ticket=T1&digits=12").await;
     assert_eq!(malformed, StatusCode::BAD_REQUEST);
     assert!(page.contains(tr_en("status.malformed")));
 }
@@ -316,10 +302,10 @@ fn tr_en(key: &str) -> &'static str {
 #[tokio::test]
 async fn replies_and_ratings_reach_the_workflow() {
     let (app, stand) = app().await;
-    let (status, page) = post(
+    let (status, page) = post_with_token(
         &app,
-        &cookie(),
-        &format!("ticket=T1&digits=1234&action=reply&text=%E5%BF%AB%E7%82%B9&csrf_token={CSRF}"),
+        "/status",
+        "ticket=T1&digits=1234&action=reply&text=%E5%BF%AB%E7%82%B9",
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -329,10 +315,10 @@ async fn replies_and_ratings_reach_the_workflow() {
         vec!["快点".to_owned()]
     );
 
-    let (status, page) = post(
+    let (status, page) = post_with_token(
         &app,
-        &cookie(),
-        &format!("ticket=T1&digits=1234&action=rate&satisfaction=4&csrf_token={CSRF}"),
+        "/status",
+        "ticket=T1&digits=1234&action=rate&satisfaction=4",
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -341,12 +327,8 @@ async fn replies_and_ratings_reach_the_workflow() {
     assert!(!page.contains("id=\"form-rate\""));
     assert_eq!(*stand.ratings.lock().expect("ratings"), vec![4]);
 
-    let (status, page) = post(
-        &app,
-        &cookie(),
-        &format!("ticket=T1&digits=1234&action=rate&csrf_token={CSRF}"),
-    )
-    .await;
+    let (status, page) =
+        post_with_token(&app, "/status", "ticket=T1&digits=1234&action=rate").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no score chosen");
     assert!(page.contains(tr_en("status.refused")), "{page}");
     assert!(
@@ -368,10 +350,7 @@ async fn the_adopted_list_is_public() {
         .await
         .expect("answer");
     assert_eq!(page.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(page.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    let body = String::from_utf8_lossy(&bytes);
+    let (_, body) = read(page).await;
     assert!(
         body.contains("张**") && body.contains("希望增加夜间配送"),
         "{body}"
@@ -389,10 +368,7 @@ async fn the_adopted_list_is_public() {
         )
         .await
         .expect("answer");
-    let bytes = axum::body::to_bytes(page.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    let body = String::from_utf8_lossy(&bytes);
+    let (_, body) = read(page).await;
     assert!(
         body.contains("Best suggestion of 2026-03, rank 1"),
         "{body}"
@@ -405,12 +381,7 @@ async fn get(app: &Router, path: &str, accept: &str) -> (StatusCode, String) {
         .header(header::ACCEPT_LANGUAGE, accept)
         .body(Body::empty())
         .expect("request");
-    let response = app.clone().oneshot(request).await.expect("answer");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    read(app.clone().oneshot(request).await.expect("answer")).await
 }
 
 #[tokio::test]
@@ -447,12 +418,7 @@ async fn the_rating_link_shows_the_ticket_in_its_language_with_the_rating_form_o
 
     let (bad, bad_page) = get(&app, "/rate/T1?t=forged", "en").await;
     let (none, none_page) = get(&app, "/rate/T1", "en").await;
-    let (wrong, wrong_page) = post(
-        &app,
-        &cookie(),
-        &format!("ticket=T1&digits=9999&csrf_token={CSRF}"),
-    )
-    .await;
+    let (wrong, wrong_page) = post_with_token(&app, "/status", "ticket=T1&digits=9999").await;
     assert_eq!(
         (bad, none, wrong),
         (
@@ -491,34 +457,17 @@ async fn a_rating_by_link_needs_the_pages_token_and_reaches_the_workflow() {
     )
     .await;
     assert_eq!(forged, StatusCode::FORBIDDEN);
-    let (bad, page) = post_to(
-        &app,
-        "/rate/T1",
-        &cookie(),
-        &format!("t=forged&satisfaction=5&csrf_token={CSRF}"),
-    )
-    .await;
+    let (bad, page) = post_with_token(&app, "/rate/T1", "t=forged&satisfaction=5").await;
     assert_eq!(bad, StatusCode::NOT_FOUND);
     assert!(page.contains(tr_en("status.nothing")));
     assert!(stand.ratings.lock().expect("ratings").is_empty());
-    let (status, page) = post_to(
-        &app,
-        "/rate/T1",
-        &cookie(),
-        &format!("t=good&satisfaction=5&comment=great&csrf_token={CSRF}"),
-    )
-    .await;
+    let (status, page) =
+        post_with_token(&app, "/rate/T1", "t=good&satisfaction=5&comment=great").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(tr_en("status.rated")), "{page}");
     assert!(page.contains("id=\"status-rating\">5 / 5<"), "{page}");
     assert_eq!(*stand.ratings.lock().expect("ratings"), vec![5]);
-    let (refused, page) = post_to(
-        &app,
-        "/rate/T1",
-        &cookie(),
-        &format!("t=good&csrf_token={CSRF}"),
-    )
-    .await;
+    let (refused, page) = post_with_token(&app, "/rate/T1", "t=good").await;
     assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY, "no score chosen");
     assert!(
         page.contains("id=\"status-step\""),

@@ -5,36 +5,20 @@
 //! chunk, never a copy of the month; only the fold is timed.
 //! Run with `cargo bench -p reports`; `CLOOP_BENCH_TICKETS` changes the count.
 
-use chrono::{TimeZone, Utc};
+mod common;
+
+use common::{as_of, peak_memory_kib, ticket_count, CHUNK};
 use domain::{Rules, Ticket, TicketIdGenerator};
 use reports::synthetic::{ticket, Random};
 use reports::{ReportBuilder, ReportOptions, YearMonth};
 use std::time::Instant;
 
-/// The peak resident memory of this process so far, in KiB (Linux `VmHWM`).
-fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Tickets generated at a time.
-const CHUNK: u64 = 10_000;
-
 fn main() {
-    let count: u64 = std::env::var("CLOOP_BENCH_TICKETS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(1_000_000);
+    let count = ticket_count(1_000_000);
     let rules = Rules::defaults();
     let month: YearMonth = "2026-11".parse().expect("a valid month");
     let month_start = month.start(rules.calendar().offset());
-    let as_of = chrono::FixedOffset::east_opt(8 * 3600)
-        .expect("a valid offset")
-        .with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
-        .single()
-        .expect("a valid instant")
-        .with_timezone(&Utc);
+    let as_of = as_of(2026, 12, 1, 10);
     let memory_before = peak_memory_kib().unwrap_or(0);
 
     // Tickets are generated in chunks outside the timed section, and each chunk is folded

@@ -47,7 +47,8 @@ struct Spec {
 }
 
 impl Spec {
-    #[allow(clippy::too_many_arguments)]
+    /// A ticket with the deadlines of its priority's SLA row (urgent 1 h / 24 h, high 2 h /
+    /// 72 h, medium 24 h / 72 h, low 72 h / 168 h); `within` sets others.
     fn new(
         node: u16,
         received: DateTime<Utc>,
@@ -56,9 +57,13 @@ impl Spec {
         priority: Priority,
         channel: &'static str,
         department: &'static str,
-        respond_within_hours: i64,
-        resolve_within_hours: i64,
     ) -> Self {
+        let (respond_within_hours, resolve_within_hours) = match priority {
+            Priority::Urgent => (1, 24),
+            Priority::High => (2, 72),
+            Priority::Medium => (24, 72),
+            Priority::Low => (72, 168),
+        };
         Self {
             node,
             received,
@@ -72,6 +77,13 @@ impl Spec {
             respond_within: respond_within_hours * HOUR,
             resolve_within: resolve_within_hours * HOUR,
         }
+    }
+
+    /// Deadlines `respond_hours` and `resolve_hours` after receipt.
+    fn within(mut self, respond_hours: i64, resolve_hours: i64) -> Self {
+        self.respond_within = respond_hours * HOUR;
+        self.resolve_within = resolve_hours * HOUR;
+        self
     }
 
     fn keywords(mut self, keywords: &'static [&'static str]) -> Self {
@@ -219,8 +231,6 @@ fn november() -> Vec<Ticket> {
             High,
             "wechat",
             "after_sales",
-            2,
-            72,
         )
         .keywords(&["售后响应慢"])
         .build()
@@ -237,8 +247,6 @@ fn november() -> Vec<Ticket> {
             High,
             "hotline",
             "after_sales",
-            2,
-            72,
         )
         .keywords(&["售后响应慢", "退款"])
         .build()
@@ -255,8 +263,6 @@ fn november() -> Vec<Ticket> {
             Urgent,
             "app",
             "technical",
-            1,
-            24,
         )
         .keywords(&["APP卡顿"])
         .product("APP")
@@ -274,8 +280,6 @@ fn november() -> Vec<Ticket> {
             Urgent,
             "app",
             "technical",
-            1,
-            24,
         )
         .keywords(&["APP卡顿", "安全隐患"])
         .product("APP")
@@ -290,8 +294,6 @@ fn november() -> Vec<Ticket> {
             Medium,
             "web",
             "technical",
-            24,
-            72,
         )
         .keywords(&["APP卡顿"])
         .product("APP")
@@ -313,8 +315,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "web",
             "product",
-            72,
-            168,
         )
         .keywords(&["建议"])
         .product("小程序")
@@ -332,8 +332,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "app",
             "product",
-            72,
-            168,
         )
         .product("APP")
         .build()
@@ -349,8 +347,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "email",
             "product",
-            72,
-            168,
         )
         .product("小程序")
         .build()
@@ -365,8 +361,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "web",
             "product",
-            72,
-            168,
         )
         .build()
         .responded(5 * h)
@@ -382,8 +376,6 @@ fn november() -> Vec<Ticket> {
             Medium,
             "hotline",
             "customer_service",
-            24,
-            72,
         )
         .keywords(&["发票"])
         .build()
@@ -400,8 +392,6 @@ fn november() -> Vec<Ticket> {
             Medium,
             "wechat",
             "customer_service",
-            24,
-            72,
         )
         .build()
         .responded(h)
@@ -417,8 +407,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "store",
             "customer_service",
-            72,
-            168,
         )
         .build()
         .responded(5 * h)
@@ -434,8 +422,6 @@ fn november() -> Vec<Ticket> {
             High,
             "app",
             "technical",
-            2,
-            72,
         )
         .keywords(&["APP卡顿"])
         .product("APP")
@@ -453,8 +439,6 @@ fn november() -> Vec<Ticket> {
             Medium,
             "web",
             "technical",
-            24,
-            72,
         )
         .keywords(&["闪退"])
         .product("APP")
@@ -470,8 +454,6 @@ fn november() -> Vec<Ticket> {
             High,
             "weibo",
             "after_sales",
-            2,
-            72,
         )
         .keywords(&["退款"])
         .build()
@@ -492,8 +474,6 @@ fn november() -> Vec<Ticket> {
             Medium,
             "hotline",
             "after_sales",
-            24,
-            72,
         )
         .keywords(&["售后响应慢"])
         .build(),
@@ -506,8 +486,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "app",
             "technical",
-            72,
-            168,
         )
         .keywords(&["APP卡顿"])
         .product("APP")
@@ -537,8 +515,6 @@ fn november() -> Vec<Ticket> {
             Urgent,
             "hotline",
             "quality",
-            1,
-            24,
         )
         .keywords(&["安全隐患"])
         .product("充电宝")
@@ -556,8 +532,6 @@ fn november() -> Vec<Ticket> {
             Low,
             "survey",
             "customer_service",
-            72,
-            168,
         )
         .build()
         .responded(h)
@@ -580,8 +554,6 @@ fn other_months() -> Vec<Ticket> {
             High,
             "wechat",
             "after_sales",
-            2,
-            72,
         )
         .build()
         .responded(h)
@@ -597,8 +569,6 @@ fn other_months() -> Vec<Ticket> {
             Low,
             "web",
             "product",
-            72,
-            168,
         )
         .build()
         .responded(h)
@@ -614,8 +584,6 @@ fn other_months() -> Vec<Ticket> {
             Medium,
             "app",
             "technical",
-            24,
-            72,
         )
         .build()
         .responded(30 * h)
@@ -635,8 +603,6 @@ fn other_months() -> Vec<Ticket> {
             Medium,
             "hotline",
             "customer_service",
-            24,
-            72,
         )
         .build(),
         // December and September: outside both months.
@@ -648,8 +614,6 @@ fn other_months() -> Vec<Ticket> {
             High,
             "wechat",
             "after_sales",
-            2,
-            72,
         )
         .build(),
         Spec::new(
@@ -660,8 +624,6 @@ fn other_months() -> Vec<Ticket> {
             High,
             "wechat",
             "after_sales",
-            2,
-            72,
         )
         .build(),
     ]
@@ -1654,9 +1616,8 @@ fn after_sales_complaint(
         priority,
         "hotline",
         "after_sales",
-        respond_hours,
-        resolve_hours,
-    );
+    )
+    .within(respond_hours, resolve_hours);
     spec.build()
 }
 
@@ -1675,8 +1636,6 @@ fn an_urgent_ticket_not_due_yet_is_neither_met_nor_missed() {
             High,
             "app",
             "technical",
-            2,
-            72,
         )
         .build()
         .responded(HOUR)

@@ -11,8 +11,8 @@
 //!    production;
 //! 2. the service is stopped and `CLOOP_BENCH_TICKETS` (default 1,000,000) synthetic tickets
 //!    of October 2026 (`reports::synthetic`: every kind, priority and channel, 8 departments,
-//!    92% responded, reviews, reopens, archives) are written straight into the projection's
-//!    `tickets` table as the projector writes them (replaying a million submissions through
+//!    92% responded, reviews, reopens, archives) are written straight into the projections
+//!    as the projector writes them (replaying a million submissions through
 //!    NATS would take far longer than the query measured);
 //! 3. the service is started again on that database.
 //!
@@ -29,65 +29,28 @@ mod support;
 
 use common::{authorized, channel};
 use domain::ids::TicketIdGenerator;
-use e2e::{free_port, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
-use proto::v1::tickets_client::TicketsClient;
-use report_setup::{peak_memory_kib, publish_one};
+use report_setup::{peak_memory_kib, seed_projections, seeded_workflow, MANAGER};
 use reports::synthetic::{ticket, Random};
 use reports::YearMonth;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const MANAGER: &str = "bench-manager";
-const ADMIN: &str = "bench-admin";
 const MONTH: &str = "2026-10";
 
-/// Writes `count` synthetic tickets of `month` into the projection's `tickets` table (the
-/// service is stopped), in one transaction.
+/// Writes `count` synthetic tickets of `month` into the projections (the service is
+/// stopped), in one transaction.
 fn seed(data_dir: &Path, month: YearMonth, count: u64) -> Duration {
-    let started = Instant::now();
     let rules = domain::Rules::defaults();
     let month_start = month.start(rules.calendar().offset());
-    let mut connection =
-        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
-    connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        .unwrap();
-    let transaction = connection.transaction().unwrap();
-    {
-        let mut insert = transaction
-            .prepare(
-                "INSERT INTO tickets (seq, ticket_id, version, last_position, step, department, \
-                 helpers, priority, kind, content_type, scope, channel, sla_state, customer_id, \
-                 created_at_ms, updated_at_ms, state_json) VALUES (?1, ?2, ?3, 0, ?4, ?5, '', \
-                 ?6, ?7, ?8, 'local', ?9, 'on_time', NULL, ?10, ?10, ?11)",
-            )
-            .unwrap();
-        let mut random = Random(7);
-        let mut generator = TicketIdGenerator::new(900);
-        for index in 0..count {
-            let state = ticket(&mut random, &mut generator, month_start);
-            let created = state.received_at.unwrap().timestamp_millis();
-            insert
-                .execute(rusqlite::params![
-                    100_000_000 + i64::try_from(index).unwrap(),
-                    state.id_text(),
-                    i64::try_from(state.version).unwrap(),
-                    state.step.as_str(),
-                    state.department.as_deref(),
-                    state.priority.map(|priority| priority.as_str()),
-                    state.kind.map(|kind| kind.as_str()),
-                    state.content_type.map(|content| content.as_str()),
-                    state.channel,
-                    created,
-                    serde_json::to_string(&state).unwrap(),
-                ])
-                .unwrap();
-        }
-    }
-    transaction.commit().unwrap();
-    started.elapsed()
+    let mut random = Random(7);
+    let mut generator = TicketIdGenerator::new(900);
+    let tickets = (0..count).map(|index| {
+        let state = ticket(&mut random, &mut generator, month_start);
+        (100_000_000 + i64::try_from(index).unwrap(), state)
+    });
+    seed_projections(data_dir, tickets)
 }
 
 fn main() {
@@ -101,51 +64,12 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let nats = NatsServer::start();
-        let dir = common::temp_dir("cloop-report-bench-");
-        let tokens =
-            common::write_tokens(dir.path(), &[(MANAGER, "manager", ""), (ADMIN, "admin", "")]);
-        let address = format!("127.0.0.1:{}", free_port());
-        let data_dir = dir.path().join("workflow");
-        let args = common::service_args(&address, &nats.url(), &data_dir, &tokens);
-        let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
-        let mut workflow =
-            ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));
-        workflow.wait_listening(&address, Duration::from_secs(120));
-
-        // 1. One real ticket, so that the log and the projections have a position.
-        let ticket_id = publish_one(&nats.url()).await;
-        let mut tickets = TicketsClient::new(channel(&address).await);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = tickets
-                .get_ticket(authorized(
-                    v1::GetTicketRequest {
-                        ticket_id: ticket_id.clone(),
-                    },
-                    ADMIN,
-                ))
-                .await
-                .is_ok();
-            if found {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the workflow never recorded the ticket\n{}",
-                workflow.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-
-        // 2. The month, written while the service is stopped.
-        workflow.terminate(Duration::from_secs(30));
         let month: YearMonth = MONTH.parse().unwrap();
-        let seeded_in = seed(&data_dir, month, count);
-
-        // 3. Started again on the seeded database.
-        workflow.start_again();
-        workflow.wait_listening(&address, Duration::from_secs(300));
+        // Kept whole until the end: dropping it stops the nats-server and removes the files.
+        let mut seeded =
+            seeded_workflow("cloop-report-bench-", |data_dir| seed(data_dir, month, count)).await;
+        let (workflow, address, seeded_in) =
+            (&mut seeded.workflow, seeded.address.clone(), seeded.seeded_in);
         let pid = workflow.pid().unwrap();
         let mut reports = ReportsClient::new(channel(&address).await);
         // A cheap call first, so that the connection and the service are warm.

@@ -21,32 +21,21 @@ mod support;
 
 use common::{authorized, channel};
 use domain::ids::TicketIdGenerator;
-use e2e::{free_port, NatsServer, ServiceProcess};
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
-use proto::v1::tickets_client::TicketsClient;
-use report_setup::{peak_memory_kib, publish_one};
+use report_setup::{peak_memory_kib, seed_projections, seeded_workflow, MANAGER};
 use reports::synthetic::{ticket, Random};
 use reports::{Period, YearMonth};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const MANAGER: &str = "bench-manager";
-const ADMIN: &str = "bench-admin";
 const QUARTER: &str = "2026-Q3";
 
 /// Writes `count` synthetic tickets, a third in each month of the quarter, with assignees.
 fn seed(data_dir: &Path, quarter: Period, count: u64) -> Duration {
-    let started = Instant::now();
     let rules = domain::Rules::defaults();
     let offset = rules.calendar().offset();
     let months: Vec<YearMonth> = quarter.months();
-    let mut connection =
-        rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
-    connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        .unwrap();
-    let transaction = connection.transaction().unwrap();
     let mut random = Random(11);
     let mut generator = TicketIdGenerator::new(901);
     let tickets = (0..count).map(|index| {
@@ -57,9 +46,7 @@ fn seed(data_dir: &Path, quarter: Period, count: u64) -> Duration {
         }
         (100_000_000 + i64::try_from(index).unwrap(), state)
     });
-    common::seed_ticket_rows(&transaction, tickets);
-    transaction.commit().unwrap();
-    started.elapsed()
+    seed_projections(data_dir, tickets)
 }
 
 /// Reads the quarter's stored ticket states and nothing else: the ceiling of any report.
@@ -104,37 +91,16 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let nats = NatsServer::start();
-        let dir = common::temp_dir("cloop-quarter-bench-");
-        let tokens =
-            common::write_tokens(dir.path(), &[(MANAGER, "manager", ""), (ADMIN, "admin", "")]);
-        let address = format!("127.0.0.1:{}", free_port());
-        let data_dir = dir.path().join("workflow");
-        let args = common::service_args(&address, &nats.url(), &data_dir, &tokens);
-        let env = [("CLOOP_LOG".to_owned(), "warn".to_owned())];
-        let mut workflow =
-            ServiceProcess::spawn("cloop-workflow", &args, &env, dir.path().join("workflow.log"));
-        workflow.wait_listening(&address, Duration::from_secs(120));
-        let ticket_id = publish_one(&nats.url()).await;
-        let mut tickets = TicketsClient::new(channel(&address).await);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while tickets
-            .get_ticket(authorized(
-                v1::GetTicketRequest {
-                    ticket_id: ticket_id.clone(),
-                },
-                ADMIN,
-            ))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the workflow never recorded the ticket");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        workflow.terminate(Duration::from_secs(30));
-        let seeded_in = seed(&data_dir, quarter, count);
-        workflow.start_again();
-        workflow.wait_listening(&address, Duration::from_secs(300));
+        // Kept whole until the end: dropping it stops the nats-server and removes the files.
+        let mut seeded =
+            seeded_workflow("cloop-quarter-bench-", |data_dir| seed(data_dir, quarter, count))
+                .await;
+        let (workflow, address, data_dir, seeded_in) = (
+            &mut seeded.workflow,
+            seeded.address.clone(),
+            seeded.data_dir.clone(),
+            seeded.seeded_in,
+        );
         let pid = workflow.pid().unwrap();
         let mut reports = ReportsClient::new(channel(&address).await);
         let period = || {

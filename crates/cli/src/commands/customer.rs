@@ -4,7 +4,7 @@
 //! `feedback.v1.Audit/EraseCustomer` (admin only).
 
 use super::{new_command_id, Context};
-use crate::args::CustomerCommand;
+use crate::args::{ContactArgs, CustomerCommand};
 use crate::error::CliError;
 use crate::render::{customer_json, customer_text};
 use crate::render_audit::{erasure_json, erasure_text};
@@ -17,19 +17,17 @@ use proto::v1::get_customer_request::Key;
 /// Runs `cloop customer ...`.
 pub async fn run(context: &Context, command: CustomerCommand) -> Result<(), CliError> {
     match command {
-        CustomerCommand::Show {
-            phone,
-            email,
-            wechat_openid,
-            customer_id,
-            ticket,
-        } => {
-            let key = phone
-                .map(Key::Phone)
-                .or(email.map(Key::Email))
-                .or(wechat_openid.map(Key::WechatOpenid))
-                .or(customer_id.map(Key::CustomerId))
-                .or(ticket.map(Key::TicketId));
+        CustomerCommand::Show { contact } => {
+            let key = contact_key(
+                contact,
+                [
+                    Key::Phone,
+                    Key::Email,
+                    Key::WechatOpenid,
+                    Key::CustomerId,
+                    Key::TicketId,
+                ],
+            );
             let connection = connect(&context.settings, Service::Workflow).await?;
             let mut client = CustomersClient::new(connection.channel.clone());
             let profile = client
@@ -47,20 +45,20 @@ pub async fn run(context: &Context, command: CustomerCommand) -> Result<(), CliE
         CustomerCommand::Tag {
             tag,
             remove,
-            phone,
-            email,
-            wechat_openid,
-            customer_id,
-            ticket,
+            contact,
             command_id,
         } => {
             use proto::v1::tag_customer_request::Key as TagKey;
-            let key = phone
-                .map(TagKey::Phone)
-                .or(email.map(TagKey::Email))
-                .or(wechat_openid.map(TagKey::WechatOpenid))
-                .or(customer_id.map(TagKey::CustomerId))
-                .or(ticket.map(TagKey::TicketId));
+            let key = contact_key(
+                contact,
+                [
+                    TagKey::Phone,
+                    TagKey::Email,
+                    TagKey::WechatOpenid,
+                    TagKey::CustomerId,
+                    TagKey::TicketId,
+                ],
+            );
             let connection = connect(&context.settings, Service::Workflow).await?;
             let mut client = CustomersClient::new(connection.channel.clone());
             let profile = client
@@ -101,4 +99,18 @@ pub async fn run(context: &Context, command: CustomerCommand) -> Result<(), CliE
             context.print(&erasure_text(&response), &erasure_json(&response))
         }
     }
+}
+
+/// The one contact given as a request's `key` oneof, built by `variants`: its phone, e-mail,
+/// WeChat openid, customer id and ticket id variants, in that order (clap lets through
+/// exactly one contact; were there more, the first in that order would win).
+fn contact_key<K>(contact: ContactArgs, variants: [fn(String) -> K; 5]) -> Option<K> {
+    let [phone, email, wechat_openid, customer_id, ticket] = variants;
+    contact
+        .phone
+        .map(phone)
+        .or(contact.email.map(email))
+        .or(contact.wechat_openid.map(wechat_openid))
+        .or(contact.customer_id.map(customer_id))
+        .or(contact.ticket.map(ticket))
 }

@@ -34,25 +34,14 @@ async fn awards(context: &Context, month: &str) -> Result<(), CliError> {
     let month: YearMonth = month
         .parse()
         .map_err(|error: reports::ReportError| CliError::Usage(error.to_string()))?;
-    let connection = connect(&context.settings, Service::Workflow).await?;
-    let client = ReportsClient::new(connection.channel.clone());
-    let winners = super::all_pages(usize::MAX, |page_token| {
-        let mut client = client.clone();
-        let request = connection.request(v1::AdoptedSuggestionsRequest {
+    let winners = all_adopted(
+        context,
+        v1::AdoptedSuggestionsRequest {
             award_month: month.to_string(),
             page_size: 100,
-            page_token,
             ..v1::AdoptedSuggestionsRequest::default()
-        });
-        async move {
-            let response = client
-                .adopted_suggestions(request?)
-                .await
-                .map_err(call_error)?
-                .into_inner();
-            Ok((response.suggestions, response.next_page_token))
-        }
-    })
+        },
+    )
     .await?;
     let json = Value::Array(winners.iter().map(adopted_json).collect());
     context.print(&awards_table(&winners, &context.view), &json)
@@ -224,16 +213,33 @@ async fn adopted(context: &Context, from: &str, to: &str, page_size: u32) -> Res
     let offset = context.settings.offset;
     let from = parse_instant("from", from, offset)?;
     let to = parse_instant("to", to, offset)?;
-    let connection = connect(&context.settings, Service::Workflow).await?;
-    let client = ReportsClient::new(connection.channel.clone());
-    let suggestions = super::all_pages(usize::MAX, |page_token| {
-        let mut client = client.clone();
-        let request = connection.request(v1::AdoptedSuggestionsRequest {
+    let suggestions = all_adopted(
+        context,
+        v1::AdoptedSuggestionsRequest {
             from: Some(from),
             to: Some(to),
             page_size: page_size.max(1),
-            page_token,
+            page_token: String::new(),
             award_month: String::new(),
+        },
+    )
+    .await?;
+    let json = Value::Array(suggestions.iter().map(adopted_json).collect());
+    context.print(&adopted_table(&suggestions, &context.view), &json)
+}
+
+/// Every adopted suggestion `request` selects, page after page (Reports.AdoptedSuggestions).
+async fn all_adopted(
+    context: &Context,
+    request: v1::AdoptedSuggestionsRequest,
+) -> Result<Vec<v1::AdoptedSuggestion>, CliError> {
+    let connection = connect(&context.settings, Service::Workflow).await?;
+    let client = ReportsClient::new(connection.channel.clone());
+    super::all_pages(usize::MAX, |page_token| {
+        let mut client = client.clone();
+        let request = connection.request(v1::AdoptedSuggestionsRequest {
+            page_token,
+            ..request.clone()
         });
         async move {
             let response = client
@@ -244,7 +250,5 @@ async fn adopted(context: &Context, from: &str, to: &str, page_size: u32) -> Res
             Ok((response.suggestions, response.next_page_token))
         }
     })
-    .await?;
-    let json = Value::Array(suggestions.iter().map(adopted_json).collect());
-    context.print(&adopted_table(&suggestions, &context.view), &json)
+    .await
 }
