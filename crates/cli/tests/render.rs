@@ -179,6 +179,21 @@ fn ticket_detail_lists_every_field() {
 }
 
 #[test]
+fn ticket_detail_says_when_the_vip_row_applies_and_only_then() {
+    let mut ticket = tickets()[1].clone();
+    let line = "vip:            yes: each deadline is the stricter of [sla.vip] and the rest\n";
+    let sla = "sla:            on_time\n";
+    assert!(!ticket_detail(&ticket, &view()).contains("vip:"));
+    ticket.vip = true;
+    let text = ticket_detail(&ticket, &view());
+    assert!(
+        text.contains(&format!("{sla}{line}")),
+        "the vip line follows the sla line:\n{text}"
+    );
+    assert_eq!(ticket_json(&ticket)["vip"], true);
+}
+
+#[test]
 fn ticket_detail_shows_notes_the_rejection_and_anonymous_feedback() {
     let mut ticket = tickets()[0].clone();
     ticket.customer = Some(v1::Customer::default());
@@ -559,7 +574,8 @@ fn ticket_json_snapshot() {
           "step": "classify",
           "ticket_id": "261103-0QAAC-00003Z",
           "updated_at": null,
-          "version": 1
+          "version": 1,
+          "vip": false
         }"#]]
     .assert_eq(&json);
 }

@@ -189,6 +189,10 @@ fn texts(key: &str) -> Option<(&'static str, &'static str)> {
         "customer.satisfaction" => ("Satisfaction", "满意度"),
         "customer.tags" => ("Tags", "标签"),
         "customer.vip" => ("VIP", "VIP 客户"),
+        "ticket.vip" => (
+            "VIP customer: each deadline is the stricter of the VIP row and the rest",
+            "VIP 客户：各期限取 VIP 时限与其余规则中较严者",
+        ),
         "customer.none" => ("No profile: the customer left no contact.", "无画像：客户未留联系方式。"),
         "tag.high_participation" => ("high participation", "高参与度客户"),
         "tag.adopted_suggestions" => ("adopted suggestions", "需求贡献客户"),

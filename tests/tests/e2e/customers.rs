@@ -405,14 +405,21 @@ async fn the_ticket_page_shows_the_customer_summary_in_english_and_chinese() {
     .expect("tagged vip");
     let service = browser.person();
     crate::console::sign_in(&mut browser, &service, &console, "t-service");
-    for (lang, complaints, tag, vip) in [
+    for (lang, complaints, tag, vip, vip_deadlines) in [
         (
             "en",
             "Complaints in the last 30 days",
             "repeated complaints",
             "VIP",
+            "VIP customer: each deadline is the stricter",
         ),
-        ("zh", "近 30 天投诉", "多次投诉客户", "VIP 客户"),
+        (
+            "zh",
+            "近 30 天投诉",
+            "多次投诉客户",
+            "VIP 客户",
+            "VIP 客户：各期限取 VIP 时限",
+        ),
     ] {
         browser.open(
             &service,
@@ -433,5 +440,12 @@ async fn the_ticket_page_shows_the_customer_summary_in_english_and_chinese() {
         );
         assert_eq!(count, serde_json::json!("3"), "{lang}");
         assert!(!summary.contains("1234"), "no contact data: {summary}");
+        // The tag recomputed the open ticket's deadlines: its SLA section says the VIP row.
+        let badge = browser.eval(
+            &service,
+            "(document.getElementById('ticket-vip') || {}).innerText || ''",
+        );
+        let badge = badge.as_str().unwrap_or_default();
+        assert!(badge.contains(vip_deadlines), "{lang}: {badge:?}");
     }
 }

@@ -113,6 +113,10 @@ pub fn ticket_detail(ticket: &v1::Ticket, view: &View) -> String {
         ),
         ("sla", sla),
     ];
+    if ticket.vip {
+        let text = "yes: each deadline is the stricter of [sla.vip] and the rest";
+        pairs.push(("vip", text.to_owned()));
+    }
     if !ticket.terms.is_empty() {
         pairs.push(("terms", ticket.terms.join(", ")));
     }
@@ -385,6 +389,7 @@ pub fn ticket_json(ticket: &v1::Ticket) -> Value {
         "attributes": ticket.attributes,
         "language": language_text(ticket.language),
     });
+    value["vip"] = json!(ticket.vip);
     let notes: Vec<Value> = ticket
         .notes
         .iter()

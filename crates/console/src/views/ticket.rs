@@ -198,6 +198,7 @@ fn deadlines(lang: Lang, view: &TicketView, offset: FixedOffset) -> Markup {
     html! {
         section aria-labelledby="h-sla" {
             h2 id="h-sla" { (tr(lang, "ticket.sla")) }
+            @if ticket.vip { p class="badge vip" id="ticket-vip" { (tr(lang, "ticket.vip")) } }
             dl class="facts" {
                 dt { (tr(lang, "field.respond_by")) } dd { (when(ticket.respond_by.as_ref(), offset)) }
                 dt { (tr(lang, "field.responded_at")) } dd { (when(ticket.responded_at.as_ref(), offset)) }
@@ -452,6 +453,29 @@ mod tests {
         let anonymous = TicketView::default();
         let page = body(Lang::En, &session(Role::Admin), &anonymous, None, offset).into_string();
         assert!(page.contains(tr(Lang::En, "customer.none")), "{page}");
+    }
+
+    #[test]
+    fn a_vip_tickets_deadlines_say_so_in_both_languages() {
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let mut view = TicketView {
+            ticket: v1::Ticket {
+                ticket_id: "T-1".into(),
+                ..v1::Ticket::default()
+            },
+            ..TicketView::default()
+        };
+        let plain = body(Lang::En, &session(Role::Agent), &view, None, offset).into_string();
+        assert!(!plain.contains("ticket-vip"), "{plain}");
+        view.ticket.vip = true;
+        for (lang, text) in [
+            (Lang::En, "VIP customer: each deadline"),
+            (Lang::Zh, "VIP 客户：各期限"),
+        ] {
+            let page = body(lang, &session(Role::Agent), &view, None, offset).into_string();
+            assert!(page.contains(r#"id="ticket-vip""#), "{page}");
+            assert!(page.contains(text), "{page}");
+        }
     }
 
     #[test]
