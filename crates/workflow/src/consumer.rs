@@ -105,30 +105,20 @@ pub fn receive_request(
     now: DateTime<Utc>,
     rules: &Rules,
 ) -> Result<(AppendRequest, EventId), String> {
-    receive_request_with(payload, now, rules, None)
+    receive_submission(submission_from_message(payload)?, now, rules, None, false)
 }
 
-/// [`receive_request`] with the trained classifier, which classifies (or suggests a
-/// classification for) what the rules cannot place.
-pub fn receive_request_with(
-    payload: &[u8],
-    now: DateTime<Utc>,
-    rules: &Rules,
-    placer: Option<&Placer>,
-) -> Result<(AppendRequest, EventId), String> {
-    receive_request_for(payload, now, rules, placer, false)
-}
-
-/// [`receive_request_with`] for a customer known to be a VIP when `vip` (`crate::vip`): the
+/// The append request that records a submission as a new ticket, classified by the rules and
+/// the trained classifier (`placer`, which classifies or suggests a classification for what
+/// the rules cannot place); for a customer known to be a VIP when `vip` (`crate::vip`), the
 /// first deadlines take the `[sla.vip]` row.
-pub fn receive_request_for(
-    payload: &[u8],
+pub fn receive_submission(
+    submission: Submission,
     now: DateTime<Utc>,
     rules: &Rules,
     placer: Option<&Placer>,
     vip: bool,
 ) -> Result<(AppendRequest, EventId), String> {
-    let submission = submission_from_message(payload)?;
     let events = domain::decide_receipt(
         &Ticket::default(),
         &submission,
@@ -221,6 +211,27 @@ pub struct Consumer {
     pub commands: crate::commands::Commands,
     /// The trained classifier with its thresholds; `None` when `[classifier]` turns it off.
     pub placer: Option<Arc<Placer>>,
+}
+
+/// A message of a batch, decoded: a reply on an existing ticket, a submission for a new
+/// ticket, or why it can be neither.
+enum Parsed {
+    Reply(crate::replies::ReplyMessage),
+    Submission(Box<Submission>),
+    Bad(String),
+}
+
+impl Parsed {
+    fn of(payload: &[u8]) -> Parsed {
+        match crate::replies::reply_from_message(payload) {
+            Ok(Some(reply)) => Parsed::Reply(reply),
+            Ok(None) => match submission_from_message(payload) {
+                Ok(submission) => Parsed::Submission(Box::new(submission)),
+                Err(reason) => Parsed::Bad(reason),
+            },
+            Err(reason) => Parsed::Bad(reason),
+        }
+    }
 }
 
 /// What a message of a batch asks for: a reply on an existing ticket, or a new ticket (its
@@ -327,28 +338,24 @@ impl Consumer {
     }
 
     /// What each message of a batch asks for, decided off the async threads (the model takes
-    /// about 0.1 ms a text); `None` when the blocking task failed and the batch is left for
-    /// redelivery.
+    /// about 0.1 ms a text); `None` when the VIP lookup or the blocking task failed and the
+    /// batch is left for redelivery. Each message is decoded once.
     async fn decide_batch(
         &self,
         messages: &[jetstream::Message],
         now: DateTime<Utc>,
     ) -> Option<Vec<Decided>> {
-        let payloads: Vec<_> = messages
+        let parsed: Vec<Parsed> = messages
             .iter()
-            .map(|message| message.payload.clone())
+            .map(|message| Parsed::of(&message.payload))
             .collect();
         // Whether each new ticket's customer is a VIP, from their earlier tickets.
-        let customers: Vec<Option<Customer>> = payloads
+        let customers: Vec<Option<Customer>> = parsed
             .iter()
-            .map(
-                |payload| match crate::replies::reply_from_message(payload) {
-                    Ok(None) => submission_from_message(payload)
-                        .ok()
-                        .map(|submission| submission.customer),
-                    _ => None,
-                },
-            )
+            .map(|parsed| match parsed {
+                Parsed::Submission(submission) => Some(submission.customer.clone()),
+                Parsed::Reply(_) | Parsed::Bad(_) => None,
+            })
             .collect();
         let vips = match crate::vip::receipt_flags(&self.commands, &customers).await {
             Ok(vips) => vips,
@@ -359,22 +366,20 @@ impl Consumer {
         };
         let (rules, placer) = (self.rules.clone(), self.placer.clone());
         let decided = tokio::task::spawn_blocking(move || {
-            payloads
-                .iter()
+            parsed
+                .into_iter()
                 .zip(vips)
-                .map(
-                    |(payload, vip)| match crate::replies::reply_from_message(payload) {
-                        Ok(Some(reply)) => Decided::Reply(reply),
-                        Ok(None) => Decided::Ticket(receive_request_for(
-                            payload,
-                            now,
-                            &rules,
-                            placer.as_deref(),
-                            vip,
-                        )),
-                        Err(reason) => Decided::Ticket(Err(reason)),
-                    },
-                )
+                .map(|(parsed, vip)| match parsed {
+                    Parsed::Reply(reply) => Decided::Reply(reply),
+                    Parsed::Submission(submission) => Decided::Ticket(receive_submission(
+                        *submission,
+                        now,
+                        &rules,
+                        placer.as_deref(),
+                        vip,
+                    )),
+                    Parsed::Bad(reason) => Decided::Ticket(Err(reason)),
+                })
                 .collect::<Vec<_>>()
         })
         .await;
