@@ -247,6 +247,10 @@ fn apply_reopened(state: &mut Ticket, reopened: &Reopened) {
     state.approval_comment = None;
     state.rejection_comment = None;
     state.outcome = None;
+    // The delivery belonged to the outcome of the round that ended: the new round may plan
+    // and deliver again, or end in another outcome (or, reclassified, be no suggestion at
+    // all). The delivery stays in the history (`suggestion_delivered`).
+    state.delivery = None;
     state.satisfaction = None;
     state.review_comment = None;
     state.respond_sla = SlaState::OnTime;
