@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every shell example of README.md and docs/*.md against a started demo, so the docs
 # cannot drift from the binaries: starts `scripts/run.sh` (the script behind `make run`) in the
-# background with the debug binaries of `make build` (CLOOP_SKIP_BUILD=1), waits until it
-# listens, then runs scripts/docs_examples.py in a scratch directory laid out like a user's:
+# background with the debug binaries of `make build` (CLOOP_SKIP_BUILD=1) and every service on
+# a free port (the docs' default addresses are rewritten to those), waits until it listens, then runs scripts/docs_examples.py in a scratch directory laid out like a user's:
 # `target/release` is the binaries of this build, `cloop` is on PATH, and the workflow's
 # `workflow.db`, `keys.db`, `checkpoints.jsonl` and the configuration `closedloop.toml` are at
 # hand (fresh copies of the demo's before every block). A failure names the document and
@@ -34,18 +34,20 @@ cleanup() {
     rm -rf "$data"
 }
 trap cleanup EXIT
-CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14298} demo_start "docs examples" "$data/demo" "$log"
+demo_start "docs examples" "$data/demo" "$log"
 demo_wait
 
 cp deploy/config/demo.toml "$work/closedloop.toml"
 export PATH="$bin:$PATH"
-export CLOOP_INTAKE=http://127.0.0.1:50051 CLOOP_WORKFLOW=http://127.0.0.1:50052
+export CLOOP_INTAKE=http://$DEMO_INTAKE CLOOP_WORKFLOW=http://$DEMO_WORKFLOW
 # The examples must not depend on the caller's profile or language.
 export XDG_CONFIG_HOME=$data/config
 unset CLOOP_TOKEN CLOOP_PROFILE CLOOP_LANG
 
 started=$(date +%s)
 if ! python3 scripts/docs_examples.py --workdir "$work" ${CLOOP_DOCS_VERBOSE:+--verbose} \
+    --address "127.0.0.1:50051=$DEMO_INTAKE" --address "127.0.0.1:50052=$DEMO_WORKFLOW" \
+    --address "127.0.0.1:8080=$DEMO_WEBHOOK" --address "127.0.0.1:8090=$DEMO_CONSOLE" \
     --refresh "workflow.db=$data/demo/workflow/workflow.db" \
     --refresh "keys.db=$data/demo/workflow/keys.db" \
     --refresh "checkpoints.jsonl=$data/demo/workflow/checkpoints.jsonl"; then

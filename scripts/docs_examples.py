@@ -179,8 +179,15 @@ def refresh(block, workdir, sources):
             shutil.copyfile(source, target)
 
 
+# (default address, this run's address) pairs of `--address`.
+ADDRESSES = []
+
+
 def substitute(text):
-    """`<TICKET_ID>` becomes the last ticket number printed so far (same line count)."""
+    """`<TICKET_ID>` becomes the last ticket number printed so far, and each default address of
+    `--address` the demo's own (same line count)."""
+    for default, actual in ADDRESSES:
+        text = text.replace(default, actual)
     return text.replace(PLACEHOLDER, '"$(docs_last_ticket)"')
 
 
@@ -247,8 +254,20 @@ def main():
         metavar="NAME=SOURCE",
         help="before a block that names NAME, copy SOURCE to NAME in the scratch directory",
     )
+    parser.add_argument(
+        "--address",
+        action="append",
+        default=[],
+        metavar="DEFAULT=ACTUAL",
+        help="run each block with the address DEFAULT (as the docs write it) replaced by ACTUAL",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every block's output")
     arguments = parser.parse_args()
+    for item in arguments.address:
+        default, separator, actual = item.partition("=")
+        if not separator or not default or not actual:
+            parser.error(f"--address {item}: expected DEFAULT=ACTUAL")
+        ADDRESSES.append((default, actual))
     root = arguments.root.resolve()
 
     blocks = [block for path in documents(root) for block in blocks_of(root, path)]

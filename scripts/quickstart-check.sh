@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the README's quick start works as written: starts `scripts/run.sh` (the script
 # behind `make run`) in the background with the binaries of this build
-# (scripts/demo-background.sh), waits until the services listen, submits through the CLI,
+# (scripts/demo-background.sh) with every service on a free port, waits until they listen, submits through the CLI,
 # waits until the ticket is in the technical department's queue and its receipt notice is in
 # cloop-notify's file, submits once more through cloop-webhook as docs/adapters.md shows, then
 # stops everything with Ctrl-C (SIGINT) and checks that all stopped.
@@ -20,11 +20,10 @@ cleanup() {
     rm -rf "$data"
 }
 trap cleanup EXIT
-CLOOP_BUILD_PROFILE=$profile CLOOP_NATS_PORT=${CLOOP_NATS_PORT:-14299} \
-    demo_start "quick start" "$data" "$log"
+CLOOP_BUILD_PROFILE=$profile demo_start "quick start" "$data" "$log"
 demo_wait
 
-export CLOOP_INTAKE=http://127.0.0.1:50051 CLOOP_WORKFLOW=http://127.0.0.1:50052
+export CLOOP_INTAKE=http://$DEMO_INTAKE CLOOP_WORKFLOW=http://$DEMO_WORKFLOW
 submitted=$("$bin/cloop" --json --token demo-adapter submit --channel app --content "APP卡顿，打开很慢" --phone 13800138000)
 ticket=$(printf '%s' "$submitted" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ticket_id"])')
 echo "quick start: submitted ticket $ticket"
@@ -69,7 +68,7 @@ if command -v curl >/dev/null && command -v openssl >/dev/null; then
     body='{"external_id":"form-1001","customer":{"phone":"13800138000"},"content":"APP卡顿，打开很慢"}'
     ts=$(date +%s)
     sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$secret" | awk '{print $NF}')
-    answer=$(curl -sS -X POST http://127.0.0.1:8080/v1/feedback/web \
+    answer=$(curl -sS -X POST "http://$DEMO_WEBHOOK/v1/feedback/web" \
       -H 'Content-Type: application/json' \
       -H "X-Cloop-Timestamp: $ts" -H "X-Cloop-Signature: sha256=$sig" \
       --data-binary "$body")

@@ -8,7 +8,11 @@
 # Environment: CLOOP_BUILD_PROFILE (release or debug), CLOOP_SKIP_BUILD (set: start what is
 # already built, no cargo at all), CLOOP_NATS_URL (use this NATS instead of starting one),
 # CLOOP_NATS_PORT (port of the local nats-server, default 14222), CLOOP_DATA (data folder,
-# default .data), CLOOP_CONSOLE_LISTEN (default 127.0.0.1:8090). The local
+# default .data), and the addresses: CLOOP_INTAKE_LISTEN (default 127.0.0.1:50051),
+# CLOOP_WORKFLOW_LISTEN (127.0.0.1:50052), CLOOP_WEBHOOK_LISTEN (127.0.0.1:8080),
+# CLOOP_CONSOLE_LISTEN (127.0.0.1:8090), CLOOP_INTAKE_METRICS (127.0.0.1:9451),
+# CLOOP_WORKFLOW_METRICS (127.0.0.1:9452), CLOOP_WEBHOOK_METRICS (127.0.0.1:9453),
+# CLOOP_NOTIFY_METRICS (127.0.0.1:9454). The local
 # nats-server runs deploy/nats/single.conf: every service logs in as its own identity with a
 # password made on the first run (kept in <data>/nats-identities, mode 0600).
 set -euo pipefail
@@ -18,13 +22,13 @@ root=$(pwd)
 data=${CLOOP_DATA:-$root/.data}
 config=$root/deploy/config/demo.toml
 tokens=$root/deploy/config/demo-tokens.toml
-intake_listen=127.0.0.1:50051
-workflow_listen=127.0.0.1:50052
-intake_metrics=127.0.0.1:9451
-workflow_metrics=127.0.0.1:9452
-webhook_listen=127.0.0.1:8080
-webhook_metrics=127.0.0.1:9453
-notify_metrics=127.0.0.1:9454
+intake_listen=${CLOOP_INTAKE_LISTEN:-127.0.0.1:50051}
+workflow_listen=${CLOOP_WORKFLOW_LISTEN:-127.0.0.1:50052}
+intake_metrics=${CLOOP_INTAKE_METRICS:-127.0.0.1:9451}
+workflow_metrics=${CLOOP_WORKFLOW_METRICS:-127.0.0.1:9452}
+webhook_listen=${CLOOP_WEBHOOK_LISTEN:-127.0.0.1:8080}
+webhook_metrics=${CLOOP_WEBHOOK_METRICS:-127.0.0.1:9453}
+notify_metrics=${CLOOP_NOTIFY_METRICS:-127.0.0.1:9454}
 console_listen=${CLOOP_CONSOLE_LISTEN:-127.0.0.1:8090}
 mkdir -p "$data"
 
@@ -156,7 +160,7 @@ wait_for_port cloop-webhook "$webhook_listen"
 notices=$data/notify/notices.jsonl
 nats_login notify
 start cloop-notify env "${login[@]}" CLOOP_NOTIFY_TOKEN=demo-service "$bin/cloop-notify" \
-    --metrics-listen "$notify_metrics" --data-dir "$data/notify"
+    --metrics-listen "$notify_metrics" --data-dir "$data/notify" --workflow "http://$workflow_listen"
 wait_for_port cloop-notify "$notify_metrics"
 # The console reads who may sign in from CLOOP_TOKENS (exported above) and calls the workflow
 # with each person's own token.

@@ -29,6 +29,9 @@ struct Cli {
     metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     nats_auth: service::nats_auth::NatsAuthArgs,
+    /// The workflow to call (`http://` or `https://` URL); overrides `[notify] workflow_url`.
+    #[arg(long, env = "CLOOP_WORKFLOW")]
+    workflow: Option<String>,
     /// The CA file (PEM) to trust for an `https://` `[notify] workflow_url`; overrides
     /// `[notify] workflow_ca`. Without one the system's root certificates are trusted.
     #[arg(long, env = "CLOOP_WORKFLOW_CA")]
@@ -44,7 +47,10 @@ struct Cli {
 
 fn load(cli: &Cli) -> anyhow::Result<notify::NotifyConfig> {
     let file = ConfigFile::load(cli.config.as_deref())?;
-    let settings: notify::config::NotifySettings = file.section("notify")?;
+    let mut settings: notify::config::NotifySettings = file.section("notify")?;
+    if let Some(url) = &cli.workflow {
+        settings.workflow_url.clone_from(url);
+    }
     let mut templates = settings.validate()?;
     settings.check_report_delivery(&file.domain.report_delivery)?;
     let selfservice: service::ratelink::SelfServiceSettings = file.section("selfservice")?;
