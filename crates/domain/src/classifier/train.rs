@@ -7,6 +7,10 @@
 //! entropy, scaled by a class weight (the square root of the inverse class frequency, so the
 //! rare labels, urgent among them, are not drowned by the common ones) and the example's own
 //! weight. The learning rate decays per epoch and an L2 shrink per epoch keeps weights small.
+//! One run's answers depend on the order it met the examples in, so a model is the mean of
+//! [`TrainOptions::shuffles`] runs, each over shuffles of its own seed, and of each run's
+//! weights at the end of its last [`TrainOptions::averaged_epochs`] epochs (averaged
+//! stochastic gradient descent, an epoch at a time).
 //! Weights smaller than [`TrainOptions::prune_below`] are dropped from the file, and the rest
 //! (and the biases) multiplied by [`TrainOptions::sharpen`], the calibration.
 
@@ -81,9 +85,10 @@ pub struct TrainOptions {
     /// averaged into the model: one run's answers depend on the order it met the examples
     /// in; the mean of several depends much less on it.
     pub shuffles: u32,
-    /// How many final epochs of each run are averaged (the weights at the end of each):
-    /// 1 keeps the last epoch's weights alone; more is averaged stochastic gradient descent
-    /// at the granularity of an epoch, which smooths the last epochs' order noise.
+    /// How many final epochs of each run are averaged (the weights at the end of each; all
+    /// of them when there are fewer): 1 keeps the last epoch's weights alone; more is
+    /// averaged stochastic gradient descent at the granularity of an epoch, which smooths
+    /// the last epochs' order noise.
     pub averaged_epochs: u32,
     /// An extra factor on the class weight of urgent in the priority field, on top of the
     /// class balance: above 1 urgent examples pull harder, so fewer are missed.
@@ -96,11 +101,11 @@ impl Default for TrainOptions {
             bucket_bits: 18,
             epochs: 12,
             seed: 20_261_207,
-            learning_rate: 1.0,
+            learning_rate: 1.5,
             l2: 0.002,
             prune_below: 0.002,
             class_balance: 0.75,
-            urgent_at: 0.25,
+            urgent_at: 0.22,
             features: FeatureSet {
                 char_ngrams: 3,
                 word_bigrams: true,
@@ -108,8 +113,8 @@ impl Default for TrainOptions {
                 segmented_words: false,
             },
             sharpen: 1.5,
-            shuffles: 1,
-            averaged_epochs: 1,
+            shuffles: 3,
+            averaged_epochs: 6,
             urgent_weight: 1.0,
         }
     }
@@ -331,10 +336,10 @@ fn check_options(options: &TrainOptions) -> Result<(), DomainError> {
     if options.shuffles == 0 || options.shuffles > 64 {
         return Err(DomainError::invalid("shuffles", "must be 1 to 64"));
     }
-    if options.averaged_epochs == 0 || options.averaged_epochs > options.epochs.max(1) {
+    if options.averaged_epochs == 0 {
         return Err(DomainError::invalid(
             "averaged_epochs",
-            "must be 1 to the number of epochs",
+            "must be at least 1",
         ));
     }
     if !(options.urgent_weight > 0.0 && options.urgent_weight <= 100.0) {
@@ -412,8 +417,8 @@ pub fn train(
             }
         })
         .collect();
-    let snapshots = options.shuffles * options.averaged_epochs;
-    if snapshots == 1 {
+    let snapshots = options.shuffles * options.averaged_epochs.min(options.epochs);
+    if snapshots <= 1 {
         descend(
             &mut dense,
             examples,
