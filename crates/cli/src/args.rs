@@ -620,6 +620,10 @@ pub struct ClassifierTrainArgs {
     /// built-in defaults when left out.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The seed of the training's shuffles (the same corpus, log and seed give the same
+    /// model byte for byte); the shipped model's seed when left out.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// `cloop classifier evaluate`.

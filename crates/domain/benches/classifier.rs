@@ -186,11 +186,14 @@ fn main() {
         dictionary_load.as_secs_f64() * 1e3,
     );
     let bytes = big.to_bytes().len();
+    let options = TrainOptions::default();
     println!(
-        "  train on {} rows:   {:>9.2} s wall, {training_cpu} CPU ({} epochs; model {} bytes = {:.2} MiB)",
+        "  train on {} rows:   {:>9.2} s wall, {training_cpu} CPU ({} runs x {} epochs, the last {} averaged; model {} bytes = {:.2} MiB)",
         many.len(),
         training.as_secs_f64(),
-        TrainOptions::default().epochs,
+        options.shuffles,
+        options.epochs,
+        options.averaged_epochs,
         bytes,
         bytes as f64 / (1024.0 * 1024.0)
     );

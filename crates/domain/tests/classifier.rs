@@ -168,15 +168,15 @@ fn the_shipped_model_reaches_its_measured_held_out_figures() {
     let heldout = corpus::examples(rows(), Split::Heldout);
     let rules = Rules::defaults();
     let evaluation = evaluate(model(), &heldout, rules.classifier(), &[0.5]);
-    // The figures of docs/classification.md (department 80.8%, kind 80.8%, urgent recall
-    // 94.7%, false urgent 6.7%, 68.5% placed at 0.5), less a margin of a few examples.
+    // The figures of docs/classification.md (department 82.6%, kind 79.7%, urgent recall
+    // 89.7%, false urgent 5.9%, 72.7% placed at 0.5), less a margin of a few examples.
     let render = evaluation.render();
-    assert!(evaluation.accuracy(Field::Department) >= 0.78, "{render}");
-    assert!(evaluation.accuracy(Field::Kind) >= 0.78, "{render}");
-    assert!(evaluation.urgent_recall() >= 0.92, "{render}");
+    assert!(evaluation.accuracy(Field::Department) >= 0.80, "{render}");
+    assert!(evaluation.accuracy(Field::Kind) >= 0.77, "{render}");
+    assert!(evaluation.urgent_recall() >= 0.87, "{render}");
     assert!(evaluation.false_urgent_rate() <= 0.08, "{render}");
     let placed = evaluation.placements[0].placed as f64 / evaluation.examples as f64;
-    assert!(placed >= 0.65, "{render}");
+    assert!(placed >= 0.70, "{render}");
     model()
         .check_config(&DomainConfig::default())
         .expect("departments configured");
@@ -342,4 +342,66 @@ fn sharpening_spreads_the_probabilities_without_changing_the_answers() {
         );
     }
     assert!(train(&training, &config, &options(0.0)).is_err());
+}
+
+#[test]
+fn averaging_shuffles_is_recorded_and_depends_less_on_the_order() {
+    let config = DomainConfig::default();
+    let training: Vec<Example> = corpus::examples(rows(), Split::Train)
+        .into_iter()
+        .take(400)
+        .collect();
+    let options = |seed: u64, shuffles: u32| TrainOptions {
+        epochs: 4,
+        bucket_bits: 14,
+        seed,
+        shuffles,
+        averaged_epochs: 2,
+        ..TrainOptions::default()
+    };
+    let probes = corpus::examples(rows(), Split::Heldout);
+    // How many probes two models of different seeds answer differently, over every field.
+    let disagreements = |shuffles: u32| {
+        let first = train(&training, &config, &options(1, shuffles)).expect("trains");
+        let second = train(&training, &config, &options(2, shuffles)).expect("trains");
+        probes
+            .iter()
+            .map(|probe| {
+                let (a, b) = (
+                    first.predict(&probe.text, None),
+                    second.predict(&probe.text, None),
+                );
+                Field::ALL
+                    .iter()
+                    .filter(|field| a.field(**field).value != b.field(**field).value)
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    let single = disagreements(1);
+    let averaged = disagreements(6);
+    assert!(
+        averaged < single,
+        "averaged {averaged} disagreements, single {single}"
+    );
+    let model = train(&training, &config, &options(1, 3)).expect("trains");
+    assert_eq!(model.training().shuffles, 3);
+    assert_eq!(model.training().averaged_epochs, 2);
+    assert_eq!(Model::from_bytes(&model.to_bytes()).expect("reads"), model);
+    for refused in [
+        TrainOptions {
+            shuffles: 0,
+            ..options(1, 1)
+        },
+        TrainOptions {
+            averaged_epochs: 0,
+            ..options(1, 1)
+        },
+        TrainOptions {
+            urgent_weight: 0.0,
+            ..options(1, 1)
+        },
+    ] {
+        assert!(train(&training, &config, &refused).is_err(), "{refused:?}");
+    }
 }

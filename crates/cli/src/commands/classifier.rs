@@ -231,7 +231,11 @@ fn train_command(context: &Context, arguments: &ClassifierTrainArgs) -> Result<(
     let spinner = bar(0, "training", context.json);
     spinner.set_message(format!("training on {} examples", training.len()));
     let started = std::time::Instant::now();
-    let model = train(&training, config, &TrainOptions::default())
+    let mut options = TrainOptions::default();
+    if let Some(seed) = arguments.seed {
+        options.seed = seed;
+    }
+    let model = train(&training, config, &options)
         .map_err(|error| CliError::Usage(format!("training: {error}")))?;
     let seconds = started.elapsed().as_secs_f64();
     spinner.finish_and_clear();

@@ -40,6 +40,23 @@ pub struct TrainingInfo {
     /// The factor every weight was multiplied by after training (absent: 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub sharpen: f32,
+    /// Training runs averaged into the model (absent: 1).
+    #[serde(default = "one_u32", skip_serializing_if = "is_one_u32")]
+    pub shuffles: u32,
+    /// Final epochs of each run averaged (absent: 1, the last alone).
+    #[serde(default = "one_u32", skip_serializing_if = "is_one_u32")]
+    pub averaged_epochs: u32,
+    /// The extra factor on urgent's class weight (absent: 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub urgent_weight: f32,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+fn is_one_u32(value: &u32) -> bool {
+    *value == 1
 }
 
 fn one() -> f32 {
