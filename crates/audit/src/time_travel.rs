@@ -11,7 +11,7 @@ use domain::Ticket;
 use eventlog::RecordedEvent;
 use vault::Vault;
 
-use crate::decode::{decode_row, TicketEvent};
+use crate::decode::{decode_rows, TicketEvent};
 use crate::error::AuditError;
 use crate::source::RowSource;
 
@@ -43,12 +43,14 @@ pub fn ticket_at(
     at: DateTime<Utc>,
     vault: Option<&Vault>,
 ) -> Result<Option<TicketAt>, AuditError> {
+    // The rows recorded by then are opened together: one read of the ticket's keys.
+    let known = rows.iter().take_while(|row| row.recorded_at <= at).count();
+    let events = decode_rows(&rows[..known], vault)?;
     let mut ticket = Ticket::default();
     let mut position = 0;
-    for row in rows.iter().take_while(|row| row.recorded_at <= at) {
-        let event = decode_row(row, vault)?;
+    for event in &events {
         ticket = domain::apply(ticket, &event.event);
-        position = row.position;
+        position = event.position;
     }
     Ok(ticket.exists().then_some(TicketAt { ticket, position }))
 }

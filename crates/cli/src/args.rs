@@ -606,6 +606,13 @@ pub struct ClassifierTrainArgs {
     /// The log's store instead of --db: sqlite:PATH or postgres://...
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
+    /// The key store (keys.db) to open the customers' sealed text with; without it a known
+    /// customer's ticket has no readable text and teaches nothing (anonymous tickets still do).
+    #[arg(long, value_name = "FILE", conflicts_with = "keys_store")]
+    pub keys: Option<PathBuf>,
+    /// The key store as a URL instead of --keys: postgres://... or sqlite:PATH.
+    #[arg(long, value_name = "URL")]
+    pub keys_store: Option<String>,
     /// The model file: read as the current model when it exists, written when the new one
     /// is better.
     #[arg(long, value_name = "FILE", default_value = "classifier.bin")]

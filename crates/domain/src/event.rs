@@ -55,6 +55,8 @@ pub struct Received {
     #[serde(default)]
     pub external_id: Option<String>,
     pub customer: Customer,
+    /// Sealed under the customer's key when the customer is known (`crate::sealed_text`).
+    #[serde(deserialize_with = "crate::sealed_text::text")]
     pub content: String,
     /// When it happened (the time of receipt when the customer did not say).
     pub occurred_at: DateTime<Utc>,
@@ -62,9 +64,9 @@ pub struct Received {
     pub received_at: DateTime<Utc>,
     #[serde(default)]
     pub product: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::sealed_text::optional_text")]
     pub order_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::sealed_text::attributes")]
     pub attributes: BTreeMap<String, String>,
     /// The first deadlines, from the rules' classification even where it was not confident
     /// enough to act on, so that no ticket is ever without a clock.
@@ -81,7 +83,11 @@ pub struct Received {
     /// The terms of the content (word segmentation, beyond the configured keywords), so that
     /// a ticket no rule could place still counts in the reports' top terms. Absent (and not
     /// written) when none were extracted, as in events written before terms were.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::sealed_text::terms"
+    )]
     pub terms: Vec<String>,
     /// The customer was a VIP at receipt (the staff tag `vip` on their earlier tickets): the
     /// deadlines took the VIP row. Absent (false) otherwise, as in events written before it.
@@ -119,7 +125,11 @@ pub struct Classified {
     pub by_model: bool,
     /// The terms of the ticket's text at the time (see `Received::terms`). Absent (and not
     /// written, so older events keep their bytes and hash) when none were extracted.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::sealed_text::terms"
+    )]
     pub terms: Vec<String>,
 }
 
@@ -161,6 +171,8 @@ pub use crate::ticket::CustomerTagged;
 /// Never a new ticket; a paused SLA clock runs again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerReplied {
+    /// Sealed under the customer's key when the customer is known (`crate::sealed_text`).
+    #[serde(deserialize_with = "crate::sealed_text::text")]
     pub text: String,
     /// The channel it came through (`status_page` for the customers' own page).
     pub channel: String,
@@ -204,7 +216,8 @@ pub struct SolutionRejected {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewRecorded {
     pub satisfaction: u8,
-    #[serde(default)]
+    /// Sealed under the customer's key when the customer is known (`crate::sealed_text`).
+    #[serde(default, deserialize_with = "crate::sealed_text::text")]
     pub comment: String,
     /// The configured threshold at the time, and whether the score reached it.
     pub satisfied_threshold: u8,

@@ -19,6 +19,7 @@ pub mod notice;
 pub mod notification;
 pub mod problems;
 pub mod rules;
+pub mod sealed_text;
 pub mod selfservice;
 pub mod submission;
 pub mod ticket;

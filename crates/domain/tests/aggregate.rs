@@ -947,9 +947,18 @@ fn an_archived_ticket_accepts_only_retention_and_erasure() {
             assert_eq!(history.when(command, minutes(100_000)), Ok(Vec::new()));
         }
     }
+    assert!(history.state().review_comment.is_some());
     let events = history.run(Command::EraseCustomer, minutes(63));
     assert_eq!(types(&events), ["customer_erased"]);
     assert!(!history.state().customer.is_reachable());
+    // The customer's own words leave the ticket with their contact data; the staff's stay.
+    let erased = history.state();
+    assert!(erased.content.is_empty());
+    assert!(erased.terms.is_empty());
+    assert_eq!(erased.order_id, None);
+    assert!(erased.attributes.is_empty());
+    assert_eq!(erased.review_comment, None);
+    assert!(erased.solution.is_some());
     assert_eq!(
         history.when(Command::EraseCustomer, minutes(64)),
         Ok(Vec::new())
@@ -985,6 +994,7 @@ fn erasing_a_customer_of_an_open_ticket_is_allowed() {
     let ticket = history.state();
     assert!(ticket.customer_erased);
     assert_eq!(ticket.customer, Customer::default());
+    assert!(ticket.content.is_empty());
     assert_eq!(ticket.step, Step::Handle);
 }
 

@@ -1,7 +1,7 @@
 //! The fold of the log into the SQLite read models: the [`TicketProjector`] the log's writer
 //! calls inside its transaction, the rows of a ticket, and the SLA index's next instant.
 
-use crate::record::{decode_opened, ticket_of_stream};
+use crate::record::{decode, open_rows, ticket_of_stream};
 use crate::{assignment, failpoints, order, retention, schema};
 use chrono::{DateTime, Utc};
 use domain::event::Event;
@@ -51,13 +51,30 @@ impl TicketProjector {
         };
         let mut text_changed = false;
         let mut assignee_changed = false;
-        for row in events {
+        // The rows' sealed data is opened with one read of their keys (a ticket's received
+        // and classified events, or a reply, share one); the stored rows keep the key ids.
+        let opened_rows;
+        let opened = if events
+            .iter()
+            .any(|row| row.payload_json.contains("\"sealed\""))
+        {
+            let mut rows = events.to_vec();
+            open_rows(&mut rows, &self.vault)?;
+            opened_rows = rows;
+            opened_rows.as_slice()
+        } else {
+            events
+        };
+        for (row, opened) in events.iter().zip(opened) {
             record_sealed_keys(connection, seq, ticket_id, row)?;
-            let event = decode_opened(row, &self.vault)?;
+            let event = decode(opened)?;
             crate::customers::project_event(connection, seq, ticket_id, &event, &self.vault)?;
             text_changed |= matches!(
                 event,
-                Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
+                Event::Received(_)
+                    | Event::Classified(_)
+                    | Event::RetentionExpired(_)
+                    | Event::CustomerErased(_)
             );
             ticket = domain::apply(ticket, &event);
             if matches!(event, Event::Assigned(_) | Event::Unassigned(_)) {

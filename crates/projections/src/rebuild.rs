@@ -1,7 +1,7 @@
 //! Rebuilding the read models from the whole log, in one transaction.
 
 use crate::fold::{record_sealed_keys, set_position, stored_ticket, write_ticket_rows};
-use crate::record::{decode_opened, ticket_of_stream};
+use crate::record::{decode, open_rows, ticket_of_stream};
 use crate::{assignment, retention, schema};
 use domain::event::Event;
 use domain::ticket::Ticket;
@@ -87,8 +87,12 @@ pub fn rebuild(
         };
         from = last.position + 1;
         replayed += rows.len() as u64;
-        for row in &rows {
-            fold_for_rebuild(&transaction, &mut pending, row, &vault)?;
+        // The page's sealed data is opened with one read of its keys; the stored rows keep
+        // the key ids `ticket_keys` records.
+        let mut opened = rows.clone();
+        open_rows(&mut opened, &vault)?;
+        for (row, opened) in rows.iter().zip(&opened) {
+            fold_for_rebuild(&transaction, &mut pending, (row, opened), &vault)?;
         }
         if pending.len() >= REBUILD_PENDING_TICKETS {
             flush_rebuild(&transaction, &mut pending, &rules)?;
@@ -105,12 +109,12 @@ pub fn rebuild(
     Ok(replayed)
 }
 
-/// Folds one row into its pending ticket, reading the ticket from the tables when an earlier
-/// flush wrote it.
+/// Folds one row (as stored, and opened) into its pending ticket, reading the ticket from
+/// the tables when an earlier flush wrote it.
 fn fold_for_rebuild(
     connection: &Connection,
     pending: &mut HashMap<String, PendingTicket>,
-    row: &RecordedEvent,
+    (row, opened): (&RecordedEvent, &RecordedEvent),
     vault: &Vault,
 ) -> Result<(), String> {
     let Some(ticket_id) = ticket_of_stream(&row.stream_id) else {
@@ -141,11 +145,14 @@ fn fold_for_rebuild(
         }
     };
     record_sealed_keys(connection, entry.seq, ticket_id, row)?;
-    let event = decode_opened(row, vault)?;
+    let event = decode(opened)?;
     crate::customers::project_event(connection, entry.seq, ticket_id, &event, vault)?;
     entry.text_changed |= matches!(
         event,
-        Event::Received(_) | Event::Classified(_) | Event::RetentionExpired(_)
+        Event::Received(_)
+            | Event::Classified(_)
+            | Event::RetentionExpired(_)
+            | Event::CustomerErased(_)
     );
     entry.ticket = domain::apply(std::mem::take(&mut entry.ticket), &event);
     if matches!(event, Event::Assigned(_) | Event::Unassigned(_)) {

@@ -21,9 +21,43 @@ pub fn decode_opened(row: &RecordedEvent, vault: &vault::Vault) -> Result<Event,
         .map_err(|error| format!("event at position {}: {error}", row.position))
 }
 
+/// Opens, in place, the sealed personal data of every row of `rows` that holds any, reading
+/// the keys of all of them at once (`Vault::open_all_in_place`: on PostgreSQL one query for
+/// the slice, so a ticket's `received` event, its replies and its review share one key
+/// fetch). Each such row's `payload_json` becomes the opened payload (an erased customer
+/// `{"erased": true}`, an erased text the empty value of its type): the rows are for reading
+/// with [`decode`], never for checking hashes. Blocking: the key store may be read.
+pub fn open_rows(rows: &mut [RecordedEvent], vault: &vault::Vault) -> Result<(), String> {
+    let sealed: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| row.payload_json.contains("\"sealed\""))
+        .map(|(index, _)| index)
+        .collect();
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    let mut payloads = Vec::with_capacity(sealed.len());
+    for index in &sealed {
+        let row = &rows[*index];
+        payloads.push(
+            row.payload_value()
+                .map_err(|error| format!("payload at position {}: {error}", row.position))?,
+        );
+    }
+    vault
+        .open_all_in_place(&mut payloads)
+        .map_err(|error| format!("open the customer's data: {error}"))?;
+    for (index, payload) in sealed.into_iter().zip(payloads) {
+        rows[index].payload_json = payload.to_string();
+    }
+    Ok(())
+}
+
 /// Reads a stored row back as a domain event WITHOUT opening sealed personal data: the
-/// customer of a `received` event reads as empty. Only for readers that never look at the
-/// customer (the SLA explanation); everything else uses [`decode_opened`].
+/// customer of a `received` event reads as empty, and so does the customer's sealed text
+/// (`domain::sealed_text`). For readers that never look at them (the SLA explanation) and
+/// for rows already opened with [`open_rows`]; everything else uses [`decode_opened`].
 pub fn decode(row: &RecordedEvent) -> Result<Event, String> {
     let payload: serde_json::Value = serde_json::from_str(&row.payload_json)
         .map_err(|error| format!("payload at position {} is not json: {error}", row.position))?;

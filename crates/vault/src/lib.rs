@@ -1,6 +1,6 @@
-//! Crypto-shredding of closedloop's personal data: customer contact data sits in event
-//! payloads only as ciphertext under a per-customer key, and erasing the customer destroys
-//! that key.
+//! Crypto-shredding of closedloop's personal data: customer contact data and the customer's
+//! own words (`personal_members`) sit in event payloads only as ciphertext under a
+//! per-customer key, and erasing the customer destroys that key.
 //!
 //! - `CustomerRef` is the stable reference of a customer in the key store: their
 //!   `customer_id` when given, otherwise a SHA-256 of their normalised phone, e-mail or
@@ -43,7 +43,7 @@ pub use copy::CopyStats;
 pub use customer::{CustomerRef, CONTACT_INDEX_REF};
 pub use error::VaultError;
 pub use sealed::{
-    erased_marker, is_erased_marker, is_sealed, redact_sealed, sealed_key_ids, KeyId, SealedJson,
-    SEALED_VERSION,
+    erased_marker, is_erased_marker, is_sealed, personal_members, redact_sealed, sealed_key_ids,
+    KeyId, SealedJson, SEALED_VERSION,
 };
 pub use store::{OpenStats, Vault};

@@ -119,6 +119,53 @@ pub fn is_erased_marker(value: &Value) -> bool {
         .is_some_and(|object| object.len() == 1 && object.get("erased") == Some(&Value::Bool(true)))
 }
 
+/// The members of an event payload of `event_type` that hold the customer's personal data
+/// and are sealed under the customer's key when the customer is known: the contact data
+/// (`customer`) and the customer's own words and what is derived from them.
+pub fn personal_members(event_type: &str) -> &'static [&'static str] {
+    match event_type {
+        "received" => &["customer", "content", "terms", "order_id", "attributes"],
+        "classified" => &["terms"],
+        "customer_replied" => &["text"],
+        "review_recorded" => &["comment"],
+        _ => &[],
+    }
+}
+
+/// What a text member of `personal_members` reads as once it cannot be opened: the empty
+/// value of its type. `None` for the `customer` (it keeps the marker, which reads as an
+/// empty customer) and for every other member.
+fn empty_value_of(member: &str) -> Option<Value> {
+    match member {
+        "content" | "text" | "comment" => Some(Value::String(String::new())),
+        "terms" => Some(Value::Array(Vec::new())),
+        "order_id" => Some(Value::Null),
+        "attributes" => Some(Value::Object(serde_json::Map::new())),
+        _ => None,
+    }
+}
+
+/// Replaces, among the top-level members of an event payload, the erased or redacted marker
+/// of a personal text member by the empty value of its type, so that an erased text reads
+/// as `""` (no terms, no order id, no attributes) where a string is expected. Other members
+/// are left alone: staff text is never sealed, so never a marker.
+pub(crate) fn empty_unreadable_text(value: &mut Value) {
+    let Some(members) = value.as_object_mut() else {
+        return;
+    };
+    for (name, member) in members.iter_mut() {
+        let unreadable = is_erased_marker(member)
+            || member.as_object().is_some_and(|object| {
+                object.len() == 1 && object.get("redacted") == Some(&Value::Bool(true))
+            });
+        if unreadable {
+            if let Some(empty) = empty_value_of(name) {
+                *member = empty;
+            }
+        }
+    }
+}
+
 /// Calls `visit` on every sealed object inside `value` (not descending into them), depth
 /// first, in document order.
 pub(crate) fn for_each_sealed_mut(
@@ -171,7 +218,9 @@ fn collect_key_ids(value: &Value, found: &mut Vec<KeyId>) {
 }
 
 /// Replaces every sealed object inside `value` with `{"redacted": true}`, for readers that
-/// have no key store (the rule audit needs no personal data). Returns how many it replaced.
+/// have no key store (the rule audit needs no personal data); a redacted text member reads
+/// as the empty value of its type (see `empty_unreadable_text`). Returns how many it
+/// replaced.
 pub fn redact_sealed(value: &mut Value) -> usize {
     let mut count = 0;
     // The visitor never fails.
@@ -180,6 +229,7 @@ pub fn redact_sealed(value: &mut Value) -> usize {
         count += 1;
         Ok(())
     });
+    empty_unreadable_text(value);
     count
 }
 

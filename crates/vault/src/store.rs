@@ -17,7 +17,8 @@ use crate::copy::{CopyStats, ErasedRow, KeyRow, COPY_CHUNK};
 use crate::customer::{CustomerRef, CONTACT_INDEX_REF};
 use crate::error::{sqlite, VaultError};
 use crate::sealed::{
-    erased_marker, for_each_sealed_mut, sealed_key_ids, KeyId, SealedJson, SEALED_VERSION,
+    empty_unreadable_text, erased_marker, for_each_sealed_mut, is_sealed, personal_members,
+    sealed_key_ids, KeyId, SealedJson, SEALED_VERSION,
 };
 use crate::storage::{open_connection, Key, KeyState, Storage};
 
@@ -85,12 +86,13 @@ impl Inner {
 ///   memory, which is correct because nothing else writes the file: only its own `erase`
 ///   destroys keys, and that drops them from the cache.
 /// - **PostgreSQL**: other processes (replicas) create and erase keys in the same database,
-///   so this vault caches **no key at all**: `open` and `open_in_place` read the key and its
-///   erasure in one query for every sealed object, so an erasure committed by any replica
-///   makes every later `open` anywhere answer "erased"; `seal` reads the customer's key for
+///   so this vault caches **no key at all**: `open` reads the key and its erasure in one
+///   query for every sealed object, `open_in_place` in one query for every payload (however
+///   many members it seals), so an erasure committed by any replica makes every later
+///   `open` anywhere answer "erased"; `seal` and `seal_personal` read the customer's key for
 ///   every call, so data is never sealed under a key another replica erased earlier. The
-///   cost is one round trip per `seal` and per sealed object opened (0.1 to 0.2 ms to a
-///   server on the same machine). A key is created with
+///   cost is one round trip per `seal` or `seal_personal` call and per payload opened (0.1
+///   to 0.2 ms to a server on the same machine). A key is created with
 ///   `INSERT ... ON CONFLICT (customer_ref) DO NOTHING` and then read back, so replicas
 ///   sealing for the same new customer at once all end up using the one stored key.
 ///   Sealing at the same instant as another replica erases that customer may seal under
@@ -298,33 +300,87 @@ impl Vault {
     /// to store in an event payload in place of the value.
     pub fn seal(&self, customer: &CustomerRef, value: &Value) -> Result<SealedJson, VaultError> {
         let (key_id, key) = self.key_for(customer)?;
-        let plaintext = serde_json::to_vec(value).map_err(|error| VaultError::Json {
-            context: "write the value to seal",
-            reason: error.to_string(),
-        })?;
-        let mut nonce = [0u8; 24];
-        random_bytes(&mut nonce)?;
-        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
-        let aad = associated_data(key_id);
-        let ciphertext = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plaintext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| VaultError::Corrupt {
-                reason: "encryption failed".to_string(),
-            })?;
-        Ok(SealedJson {
-            sealed: SEALED_VERSION.to_string(),
-            key: key_id,
-            nonce: hex::encode(nonce),
-            ct: hex::encode(ciphertext),
-        })
+        seal_with(key_id, &key, value)
     }
 
+    /// Seals, in place and under the one key of `customer` (read once: one round trip on
+    /// PostgreSQL for the lot), the personal members (`personal_members`) of each
+    /// `(event type, payload)` of `events`: the contact data and the customer's own words.
+    /// A member that is absent, null, empty (`""`, `[]`, `{}`) or already sealed is left as
+    /// it is; when nothing is left to seal the key store is not read at all. Returns how
+    /// many members it sealed.
+    pub fn seal_personal(
+        &self,
+        customer: &CustomerRef,
+        events: &mut [(&str, &mut Value)],
+    ) -> Result<usize, VaultError> {
+        let mut key: Option<(KeyId, Key)> = None;
+        let mut count = 0;
+        for (event_type, payload) in events.iter_mut() {
+            let Some(members) = payload.as_object_mut() else {
+                continue;
+            };
+            for name in personal_members(event_type) {
+                let Some(member) = members.get_mut(*name) else {
+                    continue;
+                };
+                if is_empty_or_sealed(member) {
+                    continue;
+                }
+                if key.is_none() {
+                    key = Some(self.key_for(customer)?);
+                }
+                if let Some((key_id, key)) = &key {
+                    *member = seal_with(*key_id, key, member)?.to_value();
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// Whether a member needs no sealing: null, empty, or sealed already.
+fn is_empty_or_sealed(member: &Value) -> bool {
+    match member {
+        Value::Null => true,
+        Value::String(text) => text.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(members) => members.is_empty() || is_sealed(member),
+        _ => false,
+    }
+}
+
+/// Encrypts `value` under `key` (of id `key_id`) into a sealed object.
+fn seal_with(key_id: KeyId, key: &Key, value: &Value) -> Result<SealedJson, VaultError> {
+    let plaintext = serde_json::to_vec(value).map_err(|error| VaultError::Json {
+        context: "write the value to seal",
+        reason: error.to_string(),
+    })?;
+    let mut nonce = [0u8; 24];
+    random_bytes(&mut nonce)?;
+    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+    let aad = associated_data(key_id);
+    let ciphertext = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &plaintext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| VaultError::Corrupt {
+            reason: "encryption failed".to_string(),
+        })?;
+    Ok(SealedJson {
+        sealed: SEALED_VERSION.to_string(),
+        key: key_id,
+        nonce: hex::encode(nonce),
+        ct: hex::encode(ciphertext),
+    })
+}
+
+impl Vault {
     /// Seals the `customer` member of an event payload in place (the `received` event
     /// carries the customer's name, phone, e-mail, WeChat openid and id there), under the
     /// key of the customer's reference. Returns the key id used, or `None` when there is
@@ -357,33 +413,18 @@ impl Vault {
     }
 
     /// Opens every sealed object inside `value` in place: each becomes its plaintext, or the
-    /// erased marker `{"erased": true}` when its key was erased. Stops at the first sealed
-    /// object that is malformed, tampered with or under an unknown key, leaving the ones
-    /// before it opened.
+    /// erased marker `{"erased": true}` when its key was erased, except that an erased text
+    /// member of the payload (`content`, `terms`, `order_id`, `attributes`, `text`,
+    /// `comment`) becomes the empty value of its type (`""`, `[]`, `null`, `{}`). The keys
+    /// of all its sealed objects are read at once (one query on PostgreSQL however many
+    /// objects the payload seals). Stops at the first sealed object that is malformed,
+    /// tampered with or under an unknown key.
     pub fn open_in_place(&self, value: &mut Value) -> Result<OpenStats, VaultError> {
-        let mut stats = OpenStats::default();
-        for_each_sealed_mut(value, &mut |sealed_value| {
-            let sealed =
-                SealedJson::from_value(sealed_value)?.ok_or_else(|| VaultError::Malformed {
-                    reason: "not a sealed object".to_string(),
-                })?;
-            match self.open(&sealed)? {
-                Some(plain) => {
-                    *sealed_value = plain;
-                    stats.opened += 1;
-                }
-                None => {
-                    *sealed_value = erased_marker();
-                    stats.erased += 1;
-                }
-            }
-            Ok(())
-        })?;
-        Ok(stats)
+        self.open_all_in_place(std::slice::from_mut(value))
     }
 
     /// Opens every sealed object inside each of `values` in place, like `open_in_place` on
-    /// each, but reading the keys of all of them at once: on PostgreSQL one query for the
+    /// each (erased text members read as empty), but reading the keys of all of them at once: on PostgreSQL one query for the
     /// whole slice instead of one per sealed object, for readers that go through many
     /// events (replay, audit). The keys are read during the call, so an erasure committed
     /// before it is seen. Stops at the first sealed object that is malformed, tampered with
@@ -452,6 +493,9 @@ impl Vault {
                 }
                 Ok(())
             })?;
+            if stats.erased > 0 {
+                empty_unreadable_text(value);
+            }
         }
         Ok(stats)
     }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Barrier};
 
 use serde_json::json;
 use support::TestStore;
-use vault::{is_sealed, sealed_key_ids, CopyStats, CustomerRef, SealedJson, Vault, VaultError};
+use vault::{
+    is_sealed, redact_sealed, sealed_key_ids, CopyStats, CustomerRef, SealedJson, Vault, VaultError,
+};
 
 /// Runs each named behaviour (a `fn(&TestStore)`) as two tests, `<name>::sqlite` and
 /// `<name>::postgres`.
@@ -41,6 +43,7 @@ on_both_backends!(
     tampered_ciphertext_nonce_or_key_id_is_an_error,
     keys_survive_reopening_and_erasures_too,
     seal_customer_replaces_only_the_customer_member,
+    seal_personal_seals_the_customers_words_under_one_key,
     ensure_keys_creates_missing_keys_once_in_one_commit,
     describe_names_the_store_without_a_password,
     open_all_in_place_opens_many_payloads_like_one_by_one,
@@ -305,6 +308,114 @@ fn seal_customer_replaces_only_the_customer_member(store: &TestStore) {
     assert_eq!(vault.seal_customer(&mut anonymous).unwrap(), None);
     let mut none = json!({"at": "2026-11-23T00:00:00Z"});
     assert_eq!(vault.seal_customer(&mut none).unwrap(), None);
+}
+
+/// The events of one customer's ticket as the log would hold them, before sealing.
+fn ticket_events(customer: &serde_json::Value) -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        (
+            "received",
+            json!({
+                "ticket_id": "T-1", "customer": customer, "content": "退款 QilinWord",
+                "terms": ["退款", "QilinWord"], "order_id": "ORD-7", "product": "app",
+                "attributes": {"device": "QilinDevice"}, "channel": "web",
+            }),
+        ),
+        (
+            "classified",
+            json!({"keywords": ["退款"], "terms": ["QilinWord"], "kind": "complaint"}),
+        ),
+        (
+            "customer_replied",
+            json!({"text": "QilinReply", "channel": "web"}),
+        ),
+        (
+            "solution_proposed",
+            json!({"text": "staff solution", "outcome": "fixed"}),
+        ),
+        (
+            "review_recorded",
+            json!({"satisfaction": 2, "comment": "QilinComment"}),
+        ),
+        ("review_recorded", json!({"satisfaction": 5, "comment": ""})),
+    ]
+}
+
+fn seal_personal_seals_the_customers_words_under_one_key(store: &TestStore) {
+    let vault = store.open();
+    let (reference, value) = customer();
+    let plain = ticket_events(&value);
+    let mut events = plain.clone();
+    let mut targets: Vec<(&str, &mut serde_json::Value)> = events
+        .iter_mut()
+        .map(|(event_type, payload)| (*event_type, payload))
+        .collect();
+    // customer, content, terms, order id, attributes; terms; text; comment. Not the empty
+    // comment, not the staff's solution.
+    assert_eq!(vault.seal_personal(&reference, &mut targets).unwrap(), 8);
+    let stored = serde_json::to_string(&events).unwrap();
+    for word in ["Qilin", "ORD-7", "13812345678"] {
+        assert!(!stored.contains(word), "{word} left in {stored}");
+    }
+    assert!(stored.contains("staff solution") && stored.contains("\"product\":\"app\""));
+    assert_eq!(events[5].1["comment"], "");
+    let key_ids: Vec<vault::KeyId> = events
+        .iter()
+        .flat_map(|(_, payload)| sealed_key_ids(payload))
+        .collect();
+    assert_eq!(key_ids.len(), 4, "one key id in each sealed payload");
+    assert!(key_ids
+        .iter()
+        .all(|key_id| Some(*key_id) == vault.key_id_of(&reference).unwrap()));
+    // Sealing again seals nothing (and reads no key).
+    let mut again: Vec<(&str, &mut serde_json::Value)> = events
+        .iter_mut()
+        .map(|(event_type, payload)| (*event_type, payload))
+        .collect();
+    assert_eq!(vault.seal_personal(&reference, &mut again).unwrap(), 0);
+
+    // Opened, every payload is the plain one.
+    let mut payloads: Vec<serde_json::Value> =
+        events.iter().map(|(_, payload)| payload.clone()).collect();
+    let stats = vault.open_all_in_place(&mut payloads).unwrap();
+    assert_eq!(stats.opened, 8);
+    let expected: Vec<serde_json::Value> =
+        plain.iter().map(|(_, payload)| payload.clone()).collect();
+    assert_eq!(payloads, expected);
+    let mut one = events[0].1.clone();
+    vault.open_in_place(&mut one).unwrap();
+    assert_eq!(one, expected[0]);
+
+    // Redacted (no key store), the text members read as empty values of their type.
+    let mut redacted = events[0].1.clone();
+    assert_eq!(redact_sealed(&mut redacted), 5);
+    assert_eq!(redacted["customer"], json!({"redacted": true}));
+    assert_eq!(redacted["content"], "");
+    assert_eq!(redacted["terms"], json!([]));
+    assert_eq!(redacted["order_id"], json!(null));
+    assert_eq!(redacted["attributes"], json!({}));
+
+    // Erased, the customer is the marker and every text the empty value of its type; the
+    // staff's text and the rest are untouched.
+    assert!(vault.erase(&reference).unwrap());
+    let mut payloads: Vec<serde_json::Value> =
+        events.iter().map(|(_, payload)| payload.clone()).collect();
+    let stats = store.open().open_all_in_place(&mut payloads).unwrap();
+    assert_eq!((stats.opened, stats.erased), (0, 8));
+    assert_eq!(payloads[0]["customer"], json!({"erased": true}));
+    assert_eq!(payloads[0]["content"], "");
+    assert_eq!(payloads[0]["terms"], json!([]));
+    assert_eq!(payloads[0]["order_id"], json!(null));
+    assert_eq!(payloads[0]["attributes"], json!({}));
+    assert_eq!(payloads[0]["product"], "app");
+    assert_eq!(payloads[1]["terms"], json!([]));
+    assert_eq!(payloads[1]["keywords"], json!(["退款"]));
+    assert_eq!(payloads[2]["text"], "");
+    assert_eq!(payloads[3]["text"], "staff solution");
+    assert_eq!(payloads[4]["comment"], "");
+    let mut one = events[2].1.clone();
+    vault.open_in_place(&mut one).unwrap();
+    assert_eq!(one["text"], "");
 }
 
 fn ensure_keys_creates_missing_keys_once_in_one_commit(store: &TestStore) {

@@ -139,20 +139,65 @@ impl Commands {
             .ok_or_else(|| Failure::Internal("a recorded command vanished from the log".into()))
     }
 
-    /// Appends `rows` to the ticket's stream after the version the caller decided on.
+    /// Appends `rows` to the ticket's stream after the version of `ticket` the caller decided
+    /// on, the customer's words among them (a reply, a review comment, the terms of a new
+    /// classification: `vault::personal_members`) sealed first under the key of the
+    /// ticket's customer (`seal_rows`).
     pub(crate) async fn append_after(
         &self,
         ticket_id: &TicketId,
-        version: u64,
-        rows: Vec<eventlog::NewEvent>,
+        ticket: &Ticket,
+        mut rows: Vec<eventlog::NewEvent>,
     ) -> Result<eventlog::AppendOutcome, LogError> {
+        rows = self.seal_rows(ticket, rows).await?;
         self.log
             .append(
                 &ticket_id.stream_id(),
-                ExpectedVersion::Exact(version),
+                ExpectedVersion::Exact(ticket.version),
                 rows,
             )
             .await
+    }
+
+    /// Seals the personal members of `rows` under the key of `ticket`'s customer, on the
+    /// blocking pool (one key store read for all of them). Rows with nothing personal in
+    /// them never touch the key store. A ticket with no known customer (an anonymous one, or
+    /// one whose customer was erased: their contact data is gone from it) has no key to seal
+    /// under, and its rows are appended as they are.
+    async fn seal_rows(
+        &self,
+        ticket: &Ticket,
+        rows: Vec<eventlog::NewEvent>,
+    ) -> Result<Vec<eventlog::NewEvent>, LogError> {
+        let personal = rows.iter().any(|row| {
+            vault::personal_members(&row.event_type)
+                .iter()
+                .any(|member| row.payload.get(member).is_some())
+        });
+        if !personal {
+            return Ok(rows);
+        }
+        let Some(reference) = serde_json::to_value(&ticket.customer)
+            .ok()
+            .as_ref()
+            .and_then(vault::CustomerRef::from_customer_json)
+        else {
+            return Ok(rows);
+        };
+        let vault = self.vault.clone();
+        let unavailable = |reason: String| LogError::Unavailable { reason };
+        tokio::task::spawn_blocking(move || {
+            let mut rows = rows;
+            let mut events: Vec<(&str, &mut serde_json::Value)> = rows
+                .iter_mut()
+                .map(|row| (row.event_type.as_str(), &mut row.payload))
+                .collect();
+            eventlog::postgres::on_blocking_pool(|| vault.seal_personal(&reference, &mut events))
+                .map_err(|error| unavailable(format!("seal the customer's text: {error}")))?;
+            Ok(rows)
+        })
+        .await
+        .map_err(|error| unavailable(format!("seal task failed: {error}")))?
     }
 
     /// The ticket as it stood right after the events of an earlier command with this id, or
@@ -192,14 +237,19 @@ impl Commands {
         self.fold_rows(rows).await.map(Some)
     }
 
-    /// Folds rows into a ticket, opening the sealed customer (on the blocking pool: the key
-    /// store may be read).
-    pub async fn fold_rows(&self, rows: Vec<eventlog::RecordedEvent>) -> Result<Ticket, Failure> {
+    /// Folds rows into a ticket, opening the sealed customer and their words with one read
+    /// of the keys (on the blocking pool: the key store may be read).
+    pub async fn fold_rows(
+        &self,
+        mut rows: Vec<eventlog::RecordedEvent>,
+    ) -> Result<Ticket, Failure> {
         let vault = self.vault.clone();
         tokio::task::spawn_blocking(move || {
+            eventlog::postgres::on_blocking_pool(|| record::open_rows(&mut rows, &vault))
+                .map_err(Failure::Internal)?;
             let mut ticket = Ticket::default();
             for row in &rows {
-                let event = record::decode_opened(row, &vault).map_err(Failure::Internal)?;
+                let event = record::decode(row).map_err(Failure::Internal)?;
                 ticket = domain::apply(ticket, &event);
             }
             Ok(ticket)
@@ -273,7 +323,7 @@ impl Commands {
                 let rows = record::new_events(&events, &provenance, |index| {
                     EventId::for_command(command_id, ticket_id, index)
                 });
-                let appended = self.append_after(ticket_id, ticket.version, rows).await;
+                let appended = self.append_after(ticket_id, &ticket, rows).await;
                 match appended {
                     Ok(outcome) if outcome.duplicate => {
                         // The same command id won a race with this call: answer its result.
@@ -375,7 +425,7 @@ impl Commands {
                 ))
             }
         });
-        match self.append_after(ticket_id, ticket.version, rows).await {
+        match self.append_after(ticket_id, &ticket, rows).await {
             Ok(outcome) if outcome.duplicate => Ok(0),
             Ok(_) => Ok(events.len()),
             Err(LogError::Conflict { .. }) => Ok(0),

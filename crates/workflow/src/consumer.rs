@@ -6,7 +6,9 @@
 //! recorded goes to the dead-letter subject with the reason, is acked and counted.
 //!
 //! Personal data is sealed before it reaches the log: the `customer` of every `received`
-//! event is encrypted under the customer's key from the key store (`crates/vault`), the
+//! event, and the customer's own words (its content, terms, order id and attributes, the
+//! terms of the `classified` event beside it), are encrypted under the customer's key from
+//! the key store (`crates/vault`), the
 //! batch's new keys committed in one transaction first. A message whose ticket is already in
 //! the log is answered as a duplicate before any sealing, so a redelivery after an erasure
 //! never makes a new key for the erased customer.
@@ -146,22 +148,36 @@ pub fn receive_submission(
     ))
 }
 
+/// The customer a request's events are sealed for: the one its `received` event names, or
+/// `None` for an anonymous submission (nothing of it is sealed).
+fn request_customer(request: &AppendRequest) -> Option<CustomerRef> {
+    request
+        .events
+        .iter()
+        .filter_map(|event| event.payload.get("customer"))
+        .find_map(CustomerRef::from_customer_json)
+}
+
 /// Seals the personal data of `requests` in place: creates the keys of every customer of a
-/// `received` event in one commit, then replaces each event's `customer` by a sealed object.
+/// `received` event in one commit, then replaces, in each request, the personal members of
+/// its events (`vault::personal_members`: the `customer`, the content, its terms, the order
+/// id and the attributes of `received`, the terms of `classified`) by sealed objects under
+/// that customer's key, read once per request. An anonymous submission stays as it is.
 /// Blocking (the key store is SQLite): call it on the blocking pool.
 pub fn seal_requests(vault: &Vault, requests: &mut [AppendRequest]) -> Result<(), VaultError> {
-    let references: Vec<CustomerRef> = requests
-        .iter()
-        .flat_map(|request| request.events.iter())
-        .filter_map(|event| event.payload.get("customer"))
-        .filter_map(CustomerRef::from_customer_json)
-        .collect();
-    vault.ensure_keys(&references)?;
-    for event in requests
-        .iter_mut()
-        .flat_map(|request| request.events.iter_mut())
-    {
-        vault.seal_customer(&mut event.payload)?;
+    let references: Vec<Option<CustomerRef>> = requests.iter().map(request_customer).collect();
+    let known: Vec<CustomerRef> = references.iter().flatten().cloned().collect();
+    vault.ensure_keys(&known)?;
+    for (request, reference) in requests.iter_mut().zip(references) {
+        let Some(reference) = reference else {
+            continue;
+        };
+        let mut events: Vec<(&str, &mut serde_json::Value)> = request
+            .events
+            .iter_mut()
+            .map(|event| (event.event_type.as_str(), &mut event.payload))
+            .collect();
+        vault.seal_personal(&reference, &mut events)?;
     }
     Ok(())
 }

@@ -296,7 +296,7 @@ impl Erasure {
                     payload.insert("reason".to_owned(), reason.into());
                 }
             }
-            match commands.append_after(ticket_id, ticket.version, rows).await {
+            match commands.append_after(ticket_id, &ticket, rows).await {
                 Ok(_) => return Ok(Recorded::Now),
                 Err(LogError::Conflict { actual, .. }) => {
                     attempt += 1;

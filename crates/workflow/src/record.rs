@@ -7,7 +7,9 @@ use domain::ids::{EventId, FeedbackId};
 use domain::types::Actor;
 use eventlog::NewEvent;
 
-pub use projections::record::{decode, decode_opened, ticket_of_stream, TICKET_STREAM_PREFIX};
+pub use projections::record::{
+    decode, decode_opened, open_rows, ticket_of_stream, TICKET_STREAM_PREFIX,
+};
 
 /// The stream where configuration changes are recorded.
 pub const CONFIG_STREAM: &str = "config-workflow";

@@ -109,10 +109,7 @@ impl Commands {
             let rows = record::new_events(&events, &provenance, |index| {
                 feedback_event_id(&reply.feedback_id, index)
             });
-            match self
-                .append_after(&reply.ticket_id, ticket.version, rows)
-                .await
-            {
+            match self.append_after(&reply.ticket_id, &ticket, rows).await {
                 Ok(outcome) if outcome.duplicate => return Ok(ReplyOutcome::Duplicate(first_id)),
                 Ok(_) => return Ok(ReplyOutcome::Recorded),
                 Err(LogError::Conflict { .. }) => {

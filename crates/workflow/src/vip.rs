@@ -219,7 +219,7 @@ pub async fn recompute_ticket(
         let rows = record::new_events(&events, &provenance, |index| {
             EventId::derived(&format!("vip/{ticket_text}/{version}/{index}"))
         });
-        match commands.append_after(ticket_id, version, rows).await {
+        match commands.append_after(ticket_id, &ticket, rows).await {
             Ok(outcome) => return Ok(!outcome.duplicate),
             Err(LogError::Conflict { .. }) => {
                 // Another writer got there first: decide again on its events.

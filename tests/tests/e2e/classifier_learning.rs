@@ -1,7 +1,8 @@
 //! End-to-end test of learning from corrections: tickets in wording the shipped model has
 //! never seen are submitted through intake, customer service moves them to the right
 //! department by hand (`cloop classify` / `cloop dispatch`), and `cloop classifier train`
-//! on the workflow's own event log gives a model that puts new, similar text there, as
+//! on the workflow's own event log (with its key store, which opens the customers' sealed
+//! text) gives a model that puts new, similar text there, as
 //! `cloop classifier evaluate` on a labelled CSV shows.
 
 use e2e::{principal, principals_file, wait_until, Principal, ServiceSpec, TestCluster};
@@ -147,10 +148,29 @@ fn a_correction_through_the_api_changes_the_next_models_answer() {
     let out = folder.path().join("model.bin");
     let out = out.to_string_lossy().into_owned();
     let [flag, log] = services.log_source();
-    let trained = json_of(&services.cloop(
-        "",
-        &["--json", "classifier", "train", &flag, &log, "--out", &out],
-    ));
+    // The customers' text is sealed in the log: the key store opens it.
+    let keys_file = services
+        .workflow()
+        .data_dir()
+        .join("keys.db")
+        .to_string_lossy()
+        .into_owned();
+    let [keys_flag, keys] = match services.workflow().store_url() {
+        Some(url) => ["--keys-store".to_owned(), url.to_owned()],
+        None => ["--keys".to_owned(), keys_file],
+    };
+    let train = [
+        "--json",
+        "classifier",
+        "train",
+        &flag,
+        &log,
+        &keys_flag,
+        &keys,
+        "--out",
+        &out,
+    ];
+    let trained = json_of(&services.cloop("", &train));
     assert!(
         trained["from_log"].as_u64().unwrap_or(0) >= SUBMISSIONS.len() as u64,
         "{trained}"
@@ -172,10 +192,7 @@ fn a_correction_through_the_api_changes_the_next_models_answer() {
     assert_ne!(after["model"], before["model"]);
 
     // Trained again on the same log, the new model is no better than the one written.
-    let again = json_of(&services.cloop(
-        "",
-        &["--json", "classifier", "train", &flag, &log, "--out", &out],
-    ));
+    let again = json_of(&services.cloop("", &train));
     assert_eq!(again["written"], false, "{again}");
     assert_eq!(again["model"], again["current"], "{again}");
 }

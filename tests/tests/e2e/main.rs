@@ -15,6 +15,7 @@ mod contract;
 mod customers;
 mod disk_full;
 mod erasure;
+mod erasure_text;
 mod faults;
 mod harness_selftest;
 mod intake;

@@ -59,6 +59,14 @@ pub struct MonthlyArgs {
     /// --db; never printed with its password).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
+    /// With --db or --store: the key store (keys.db) that opens the customers' sealed text,
+    /// so that the top terms count it as the service's report does; without it a known
+    /// customer's terms read as none.
+    #[arg(long, value_name = "FILE", conflicts_with = "keys_store")]
+    pub keys: Option<PathBuf>,
+    /// The key store as a URL instead of --keys: postgres://... or sqlite:PATH.
+    #[arg(long, value_name = "URL")]
+    pub keys_store: Option<String>,
     /// Domain configuration for an offline report (the services' --config); built-in
     /// defaults when left out.
     #[arg(long, value_name = "FILE")]

@@ -72,6 +72,7 @@ struct LogLabels {
 fn log_labels(
     context: &Context,
     source: LogSource,
+    keys: Option<&vault::Vault>,
     config: &domain::DomainConfig,
 ) -> Result<LogLabels, CliError> {
     let store = super::log::log_store(source)?;
@@ -89,16 +90,31 @@ fn log_labels(
         if rows.is_empty() {
             break;
         }
-        for row in rows {
-            next = row.position + 1;
-            events += 1;
-            if !row.stream_id.starts_with(audit::TICKET_STREAM_PREFIX) {
-                continue;
+        next = rows.last().map_or(next, |row| row.position + 1);
+        events += rows.len() as u64;
+        let tickets: Vec<eventlog::RecordedEvent> = rows
+            .into_iter()
+            .filter(|row| row.stream_id.starts_with(audit::TICKET_STREAM_PREFIX))
+            .collect();
+        // The customers' text is sealed: opened with the key store when one is given (the
+        // keys of the whole chunk read at once), else it reads as empty. The decisions are
+        // never sealed.
+        match audit::decode_rows(&tickets, keys) {
+            Ok(decoded) => {
+                for event in decoded {
+                    streams
+                        .entry(event.stream_id)
+                        .or_default()
+                        .push(event.event);
+                }
             }
-            // Personal data stays sealed: the text and the decisions are not sealed.
-            match audit::decode_event(&row, None) {
-                Ok(event) => streams.entry(row.stream_id).or_default().push(event),
-                Err(_) => unreadable += 1,
+            Err(_) => {
+                for row in tickets {
+                    match audit::decode_event(&row, keys) {
+                        Ok(event) => streams.entry(row.stream_id).or_default().push(event),
+                        Err(_) => unreadable += 1,
+                    }
+                }
             }
         }
         progress.set_position(events);
@@ -204,7 +220,9 @@ fn train_command(context: &Context, arguments: &ClassifierTrainArgs) -> Result<(
         store: arguments.store.clone(),
     };
     let from_log = if source.db.is_some() || source.store.is_some() {
-        Some(log_labels(context, source, config)?)
+        let keys = super::log::key_store(arguments.keys.clone(), arguments.keys_store.as_deref())?;
+        let vault = super::log::open_key_store(keys.as_ref())?;
+        Some(log_labels(context, source, vault.as_ref(), config)?)
     } else {
         None
     };

@@ -274,7 +274,7 @@ fn verify(context: &Context, store: &eventlog::StoreUrl) -> Result<(), CliError>
 const READ_CHUNK: usize = 10_000;
 
 /// The key store `--keys FILE` or `--keys-store URL` names, if any.
-fn key_store(
+pub(crate) fn key_store(
     keys: Option<PathBuf>,
     keys_store: Option<&str>,
 ) -> Result<Option<eventlog::StoreUrl>, CliError> {
@@ -289,7 +289,9 @@ fn key_store(
 
 /// Opens the key store `--keys` or `--keys-store` names, if any; naming a missing file is a
 /// usage error.
-fn open_key_store(keys: Option<&eventlog::StoreUrl>) -> Result<Option<vault::Vault>, CliError> {
+pub(crate) fn open_key_store(
+    keys: Option<&eventlog::StoreUrl>,
+) -> Result<Option<vault::Vault>, CliError> {
     match keys {
         Some(eventlog::StoreUrl::Sqlite(keys)) if keys.is_file() => vault::Vault::open_file(keys)
             .map(Some)

@@ -66,13 +66,16 @@ async fn monthly(context: &Context, arguments: MonthlyArgs) -> Result<(), CliErr
             let department = arguments.department.clone();
             let at_position = arguments.at_position;
             let quiet = context.json;
+            let keys =
+                super::log::key_store(arguments.keys.clone(), arguments.keys_store.as_deref())?;
             tokio::task::spawn_blocking(move || {
+                let keys = super::log::open_key_store(keys.as_ref())?;
                 offline_report(
                     &store,
                     config.as_deref(),
-                    month,
-                    department,
+                    (month, department),
                     at_position,
+                    keys.as_ref(),
                     quiet,
                 )
             })
@@ -135,13 +138,15 @@ const READ_CHUNK: usize = 10_000;
 
 /// Folds every ticket of the log in `store` up to `at_position` (the head when `None`) and
 /// computes the report as of the recorded time of the event at that position: the same
-/// report the workflow served at that position, given the same configuration.
+/// report the workflow served at that position, given the same configuration (and, for the
+/// customers' sealed terms, the same key store: each chunk of rows is opened with `keys`,
+/// its keys read at once; without it sealed text reads as empty).
 pub fn offline_report(
     store: &eventlog::StoreUrl,
     config: Option<&Path>,
-    month: YearMonth,
-    department: Option<String>,
+    (month, department): (YearMonth, Option<String>),
     at_position: Option<u64>,
+    keys: Option<&vault::Vault>,
     quiet: bool,
 ) -> Result<MonthlyReport, CliError> {
     if let eventlog::StoreUrl::Sqlite(path) = store {
@@ -178,9 +183,12 @@ pub fn offline_report(
     fold.fold_log(
         target,
         |next| {
-            let events = log
+            let mut events = log
                 .read_all_blocking(next, READ_CHUNK)
                 .map_err(CliError::log("read the event log"))?;
+            if let Some(keys) = keys {
+                projections::record::open_rows(&mut events, keys).map_err(CliError::Other)?;
+            }
             let folded = events.iter().filter(|event| event.position <= target);
             progress.inc(folded.count() as u64);
             Ok(events)

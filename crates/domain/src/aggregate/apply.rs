@@ -82,10 +82,7 @@ pub fn apply(mut state: Ticket, event: &Event) -> Ticket {
             state.escalated_to = escalated.to.clone();
         }
         Event::RetentionExpired(_) => expire_retention(&mut state),
-        Event::CustomerErased(_) => {
-            state.customer_erased = true;
-            state.customer = Customer::default();
-        }
+        Event::CustomerErased(_) => erase_customer(&mut state),
         Event::LinkedToProblem(linked) => {
             state.parent = Some(linked.parent.clone());
             state.link_mode = Some(linked.mode);
@@ -274,6 +271,22 @@ fn expire_retention(state: &mut Ticket) {
     for note in &mut state.notes {
         note.text = String::new();
     }
+    for round in &mut state.previous_rounds {
+        round.review_comment = None;
+    }
+}
+
+/// The customer asked to be forgotten: their contact data and their own words (the content,
+/// its terms, the order id, the attributes and their review comments) leave the ticket. The
+/// staff's text (notes, the solution, the acknowledgement) stays.
+fn erase_customer(state: &mut Ticket) {
+    state.customer_erased = true;
+    state.customer = Customer::default();
+    state.content = String::new();
+    state.terms.clear();
+    state.order_id = None;
+    state.attributes.clear();
+    state.review_comment = None;
     for round in &mut state.previous_rounds {
         round.review_comment = None;
     }

@@ -13,8 +13,8 @@
 //!   ([`LabelWeights::reviewed`]) counts least: the ticket went the whole way with it;
 //! - an automatic value not yet through review teaches nothing (weight 0).
 //!
-//! A ticket whose text was erased (retention expired) or that has no evidence at all gives
-//! no label. Pure: the caller reads the log and passes the events.
+//! A ticket whose text was erased (retention expired, or its customer erased) or that has
+//! no evidence at all gives no label. Pure: the caller reads the log and passes the events.
 
 use chrono::{DateTime, Utc};
 
@@ -82,7 +82,7 @@ pub fn ticket_label<'a>(
     for event in events {
         match event {
             Event::Received(received) => text.clone_from(&received.content),
-            Event::RetentionExpired(_) => text.clear(),
+            Event::RetentionExpired(_) | Event::CustomerErased(_) => text.clear(),
             Event::Classified(classified) => {
                 let source = if classified.automatic {
                     Source::Automatic

@@ -336,15 +336,19 @@ pub fn report_at_position(
     fold.fold_log(
         position,
         |next| {
-            log.read_all_blocking(next, FOLD_BATCH)
-                .map_err(crate::commands::failure_from_log)
+            // Each page is opened with one read of its keys, then decoded.
+            let mut rows = log
+                .read_all_blocking(next, FOLD_BATCH)
+                .map_err(crate::commands::failure_from_log)?;
+            record::open_rows(&mut rows, vault).map_err(Failure::Internal)?;
+            Ok(rows)
         },
         |row| RowMeta {
             stream_id: &row.stream_id,
             position: row.position,
             recorded_at: row.recorded_at,
         },
-        |row| record::decode_opened(row, vault).map_err(Failure::Internal),
+        |row| record::decode(row).map_err(Failure::Internal),
     )?;
     fold.report(rules, month, department, ReportOptions::default())
         .ok_or_else(|| Failure::Internal("no log row was read for the report".to_owned()))

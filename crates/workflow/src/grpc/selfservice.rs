@@ -155,11 +155,20 @@ impl SelfServiceService {
         ticket_id: &TicketId,
         ticket: &Ticket,
     ) -> Result<v1::TicketStatus, Status> {
-        let rows = self
+        let mut rows = self
             .log
             .read_stream(&ticket_id.stream_id(), 0)
             .await
             .map_err(|error| status_from(failure_from_log(error)))?;
+        // The customer's replies are sealed: open them (one read of the ticket's keys).
+        let vault = self.commands.vault.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            eventlog::postgres::on_blocking_pool(|| record::open_rows(&mut rows, &vault))
+                .map(|()| rows)
+        })
+        .await
+        .map_err(|error| Status::internal(format!("status task failed: {error}")))?
+        .map_err(|reason| status_from(service::Failure::Unavailable(reason)))?;
         Ok(ticket_status(ticket, &rows))
     }
 

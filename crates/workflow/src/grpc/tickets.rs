@@ -349,7 +349,7 @@ impl v1::tickets_server::Tickets for TicketsService {
             .await?;
         let rows = self.rows_of(&ticket_id).await?;
         let vault = self.vault.clone();
-        let events = tokio::task::spawn_blocking(move || opened_history(&rows, &vault))
+        let events = tokio::task::spawn_blocking(move || opened_history(rows, &vault))
             .await
             .map_err(|error| Status::internal(format!("history task failed: {error}")))??;
         Ok(Response::new(v1::GetHistoryResponse { events }))
@@ -809,26 +809,15 @@ fn notification_command(request: &v1::RecordNotificationRequest) -> Result<Comma
 }
 
 /// The rows of a ticket as `GetHistory` shows them: each payload with its sealed personal
-/// data opened, or `{"erased": true}` where the customer was erased. (The hashes are those
+/// data opened (the keys of all the rows read at once), or `{"erased": true}` where the
+/// customer was erased and the empty value of its type where their text was. (The hashes are those
 /// of the stored rows; auditors check them on `Audit.ReadEvents`, which returns the rows as
 /// stored.)
 fn opened_history(
-    rows: &[eventlog::RecordedEvent],
+    mut rows: Vec<eventlog::RecordedEvent>,
     vault: &vault::Vault,
 ) -> Result<Vec<v1::LogEvent>, Status> {
-    rows.iter()
-        .map(|row| {
-            let mut message = log_event_message(row);
-            if row.payload_json.contains("\"sealed\"") {
-                let mut payload = row
-                    .payload_value()
-                    .map_err(|error| Status::internal(error.to_string()))?;
-                vault
-                    .open_in_place(&mut payload)
-                    .map_err(|error| Status::internal(format!("open the customer: {error}")))?;
-                message.payload = payload.to_string();
-            }
-            Ok(message)
-        })
-        .collect()
+    record::open_rows(&mut rows, vault).map_err(Status::internal)?;
+    // The hashes are the stored rows' (kept in each row beside its payload).
+    Ok(rows.iter().map(log_event_message).collect())
 }
