@@ -39,14 +39,19 @@ pub struct TicketEvent {
 /// empty value of its type); without one it is replaced by `{"redacted": true}`, which
 /// reads as empty too.
 pub fn decode_row(row: &RecordedEvent, vault: Option<&Vault>) -> Result<TicketEvent, AuditError> {
-    Ok(TicketEvent {
+    Ok(enveloped(row, decode_event(row, vault)?))
+}
+
+/// `event` in the envelope of `row`.
+fn enveloped(row: &RecordedEvent, event: Event) -> TicketEvent {
+    TicketEvent {
         position: row.position,
         stream_id: row.stream_id.clone(),
         stream_version: row.stream_version,
         event_id: row.event_id,
         recorded_at: row.recorded_at,
-        event: decode_event(row, vault)?,
-    })
+        event,
+    }
 }
 
 /// Decodes one row's event alone, like [`decode_row`] without the envelope (for folds that
@@ -92,15 +97,6 @@ pub fn decode_rows(
     vault.open_all_in_place(&mut payloads)?;
     rows.iter()
         .zip(&payloads)
-        .map(|(row, payload)| {
-            Ok(TicketEvent {
-                position: row.position,
-                stream_id: row.stream_id.clone(),
-                stream_version: row.stream_version,
-                event_id: row.event_id,
-                recorded_at: row.recorded_at,
-                event: event_of(row, payload)?,
-            })
-        })
+        .map(|(row, payload)| Ok(enveloped(row, event_of(row, payload)?)))
         .collect()
 }

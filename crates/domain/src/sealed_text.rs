@@ -10,6 +10,7 @@
 //! customer reads as an empty `Customer`, such a member reads as empty: `""`, no terms, no
 //! order id, no attributes. Anything else that is not of the member's type is still refused.
 
+use serde::de::DeserializeOwned;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -28,44 +29,39 @@ pub fn is_unreadable(value: &Value) -> bool {
     sealed || marker
 }
 
-/// A string member that may be sealed: unreadable text reads as `""`.
-pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+/// A member that may be sealed: unreadable text reads as the empty value of its type.
+fn or_empty<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
     let value = Value::deserialize(deserializer)?;
     if is_unreadable(&value) {
-        return Ok(String::new());
+        return Ok(T::default());
     }
     serde_json::from_value(value).map_err(D::Error::custom)
+}
+
+/// A string member that may be sealed: unreadable text reads as `""`.
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    or_empty(deserializer)
 }
 
 /// An optional string member that may be sealed: unreadable text reads as absent.
 pub fn optional_text<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    if is_unreadable(&value) {
-        return Ok(None);
-    }
-    serde_json::from_value(value).map_err(D::Error::custom)
+    or_empty(deserializer)
 }
 
 /// A list of terms that may be sealed: unreadable terms read as none.
 pub fn terms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    if is_unreadable(&value) {
-        return Ok(Vec::new());
-    }
-    serde_json::from_value(value).map_err(D::Error::custom)
+    or_empty(deserializer)
 }
 
 /// A map of attributes that may be sealed: unreadable attributes read as none.
 pub fn attributes<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, String>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    if is_unreadable(&value) {
-        return Ok(BTreeMap::new());
-    }
-    serde_json::from_value(value).map_err(D::Error::custom)
+    or_empty(deserializer)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! dispatched to the suggested department; a model file that is not a model stops the
 //! workflow at start (exit 2) with a line naming it and the reason.
 
+use crate::support::text;
 use e2e::{principal, principals_file, wait_until, Principal, ServiceSpec, TestCluster};
 use std::process::Command;
 use std::time::Duration;
@@ -24,10 +25,6 @@ pub(crate) const SUGGEST_ALWAYS: &str = "[classifier]\n\
     content_type = { auto = 1.0, suggest = 0.0 }\n\
     priority = { auto = 1.0, suggest = 0.0 }\n\
     department = { auto = 1.0, suggest = 0.0 }\n";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn json(output: &std::process::Output) -> serde_json::Value {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));

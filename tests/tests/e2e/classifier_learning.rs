@@ -5,6 +5,7 @@
 //! text) gives a model that puts new, similar text there, as
 //! `cloop classifier evaluate` on a labelled CSV shows.
 
+use crate::support::text;
 use e2e::{principal, principals_file, wait_until, Principal, ServiceSpec, TestCluster};
 use std::process::Output;
 use std::time::Duration;
@@ -32,10 +33,6 @@ p3,heldout,mixed,蓝鲸星卡 renewal 之后等级不对,complaint,process,mediu
 ";
 
 const TARGET: &str = "operations";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn json_of(output: &Output) -> serde_json::Value {
     assert_eq!(

@@ -4,6 +4,7 @@
 //! timeline; and the offline commands (`log verify`, `log export`, `report monthly --db
 //! --at-position`) on the workflow's own event log, reproducible byte for byte.
 
+use crate::support::text;
 use e2e::cluster::cloop_command;
 use e2e::{free_port, principal, principals_file, wait_until, Principal, ServiceSpec, TestCluster};
 use std::path::Path;
@@ -25,10 +26,6 @@ const NEW_AGENT_TOKEN: [&str; 6] = ["token", "new", "--name", "li.si", "--role",
 /// home, no colour.
 fn cloop(home: &Path, args: &[&str]) -> Output {
     cloop_command(home).args(args).output().expect("run cloop")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Asserts the documented exit code and exactly one line on standard error, starting with

@@ -7,7 +7,7 @@
 //! verifies. Before the erasure the same checks find the canaries where they belong, so the
 //! test shows the erasure did it.
 
-use crate::support::read_from_start;
+use crate::support::{assert_ok, read_from_start, text};
 use e2e::{
     fetch_history, fetch_ticket, principal, principals_file, Principal, ServiceSpec, Staff,
     TestCluster,
@@ -15,7 +15,6 @@ use e2e::{
 use futures::StreamExt;
 use proto::v1;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 const NAME: &str = "CanaryNameZhao";
@@ -155,20 +154,6 @@ fn projection_text(services: &TestCluster) -> String {
         }
     }
     text
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed with {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// The canaries found in `haystack`.

@@ -5,11 +5,10 @@
 //! the customer is erased, while `cloop log verify` stays green and another customer's ticket
 //! is untouched. An anonymous submission (no customer, so no key) is stored in plain text.
 
-use crate::support::read_from_start;
+use crate::support::{assert_ok, read_from_start, text};
 use e2e::{principal, principals_file, Principal, ServiceSpec, Staff, TestCluster};
 use futures::StreamExt;
 use proto::v1;
-use std::process::Output;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -49,20 +48,6 @@ fn start_cluster() -> TestCluster {
         .intake(ServiceSpec::new())
         .workflow(ServiceSpec::new())
         .start()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed with {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// The erased customer's words found in `haystack`.

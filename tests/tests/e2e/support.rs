@@ -15,6 +15,7 @@ use proto::v1::intake_client::IntakeClient;
 use proto::v1::tickets_client::TicketsClient;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -858,4 +859,21 @@ pub async fn read_from_start(
     };
     let answer = audit.read_events(authorized(request, token)).await;
     answer.map(tonic::Response::into_inner)
+}
+
+/// A program's output as text (invalid UTF-8 replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Fails, showing the exit code, standard output and standard error, unless the program
+/// succeeded.
+pub fn assert_ok(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed with {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
 }
