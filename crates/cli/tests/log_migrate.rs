@@ -532,23 +532,31 @@ fn received_ticket(
     (request, (ticket_id.to_string(), phone))
 }
 
-/// Seals the customer of every `received` event of `requests` with `vault`, as the log
-/// stores it: the keys made in one commit, each `customer` replaced by its sealed object.
+/// Seals the customer and their words in every request of `requests` with `vault`, as the
+/// workflow stores them (`workflow::consumer::seal_requests`): the keys made in one commit,
+/// each request's personal members sealed under its customer's key.
 fn seal_customers(vault: &vault::Vault, requests: &mut [AppendRequest]) {
     let references: Vec<vault::CustomerRef> = requests
         .iter()
-        .flat_map(|request| request.events.iter())
-        .filter_map(|event| event.payload.get("customer"))
-        .filter_map(vault::CustomerRef::from_customer_json)
+        .map(|request| {
+            request
+                .events
+                .iter()
+                .filter_map(|event| event.payload.get("customer"))
+                .find_map(vault::CustomerRef::from_customer_json)
+                .expect("every request names its customer")
+        })
         .collect();
     vault.ensure_keys(&references).expect("the customers' keys");
-    for event in requests
-        .iter_mut()
-        .flat_map(|request| request.events.iter_mut())
-    {
+    for (request, reference) in requests.iter_mut().zip(&references) {
+        let mut events: Vec<(&str, &mut Value)> = request
+            .events
+            .iter_mut()
+            .map(|event| (event.event_type.as_str(), &mut event.payload))
+            .collect();
         vault
-            .seal_customer(&mut event.payload)
-            .expect("seal a customer");
+            .seal_personal(reference, &mut events)
+            .expect("seal a customer and their words");
     }
 }
 

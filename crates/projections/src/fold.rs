@@ -1,7 +1,7 @@
 //! The fold of the log into the SQLite read models: the [`TicketProjector`] the log's writer
 //! calls inside its transaction, the rows of a ticket, and the SLA index's next instant.
 
-use crate::record::{decode, open_rows, ticket_of_stream};
+use crate::record::{decode, opened, ticket_of_stream};
 use crate::{assignment, failpoints, order, retention, schema};
 use chrono::{DateTime, Utc};
 use domain::event::Event;
@@ -53,19 +53,8 @@ impl TicketProjector {
         let mut assignee_changed = false;
         // The rows' sealed data is opened with one read of their keys (a ticket's received
         // and classified events, or a reply, share one); the stored rows keep the key ids.
-        let opened_rows;
-        let opened = if events
-            .iter()
-            .any(|row| row.payload_json.contains("\"sealed\""))
-        {
-            let mut rows = events.to_vec();
-            open_rows(&mut rows, &self.vault)?;
-            opened_rows = rows;
-            opened_rows.as_slice()
-        } else {
-            events
-        };
-        for (row, opened) in events.iter().zip(opened) {
+        let opened = opened(events, &self.vault)?;
+        for (row, opened) in events.iter().zip(opened.iter()) {
             record_sealed_keys(connection, seq, ticket_id, row)?;
             let event = decode(opened)?;
             crate::customers::project_event(connection, seq, ticket_id, &event, &self.vault)?;

@@ -1,7 +1,7 @@
 //! Rebuilding the read models from the whole log, in one transaction.
 
 use crate::fold::{record_sealed_keys, set_position, stored_ticket, write_ticket_rows};
-use crate::record::{decode, open_rows, ticket_of_stream};
+use crate::record::{decode, opened, ticket_of_stream};
 use crate::{assignment, retention, schema};
 use domain::event::Event;
 use domain::ticket::Ticket;
@@ -89,9 +89,8 @@ pub fn rebuild(
         replayed += rows.len() as u64;
         // The page's sealed data is opened with one read of its keys; the stored rows keep
         // the key ids `ticket_keys` records.
-        let mut opened = rows.clone();
-        open_rows(&mut opened, &vault)?;
-        for (row, opened) in rows.iter().zip(&opened) {
+        let opened = opened(&rows, &vault)?;
+        for (row, opened) in rows.iter().zip(opened.iter()) {
             fold_for_rebuild(&transaction, &mut pending, (row, opened), &vault)?;
         }
         if pending.len() >= REBUILD_PENDING_TICKETS {

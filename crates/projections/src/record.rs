@@ -31,7 +31,7 @@ pub fn open_rows(rows: &mut [RecordedEvent], vault: &vault::Vault) -> Result<(),
     let sealed: Vec<usize> = rows
         .iter()
         .enumerate()
-        .filter(|(_, row)| row.payload_json.contains("\"sealed\""))
+        .filter(|(_, row)| holds_sealed(row))
         .map(|(index, _)| index)
         .collect();
     if sealed.is_empty() {
@@ -52,6 +52,26 @@ pub fn open_rows(rows: &mut [RecordedEvent], vault: &vault::Vault) -> Result<(),
         rows[index].payload_json = payload.to_string();
     }
     Ok(())
+}
+
+/// `rows` with their sealed personal data opened ([`open_rows`]) for reading with
+/// [`decode`], beside the stored rows (which keep the key ids): the rows themselves, not a
+/// copy, when none of them holds a sealed object.
+pub fn opened<'a>(
+    rows: &'a [RecordedEvent],
+    vault: &vault::Vault,
+) -> Result<std::borrow::Cow<'a, [RecordedEvent]>, String> {
+    if !rows.iter().any(holds_sealed) {
+        return Ok(std::borrow::Cow::Borrowed(rows));
+    }
+    let mut copy = rows.to_vec();
+    open_rows(&mut copy, vault)?;
+    Ok(std::borrow::Cow::Owned(copy))
+}
+
+/// Whether a stored row holds a sealed object (a cheap test on its text).
+fn holds_sealed(row: &RecordedEvent) -> bool {
+    row.payload_json.contains("\"sealed\"")
 }
 
 /// Reads a stored row back as a domain event WITHOUT opening sealed personal data: the

@@ -381,26 +381,6 @@ fn seal_with(key_id: KeyId, key: &Key, value: &Value) -> Result<SealedJson, Vaul
 }
 
 impl Vault {
-    /// Seals the `customer` member of an event payload in place (the `received` event
-    /// carries the customer's name, phone, e-mail, WeChat openid and id there), under the
-    /// key of the customer's reference. Returns the key id used, or `None` when there is
-    /// nothing to seal: no `customer` object, one already sealed, or one with no identifying
-    /// field (then it holds no contact data either and stays as it is).
-    pub fn seal_customer(&self, payload: &mut Value) -> Result<Option<KeyId>, VaultError> {
-        let Some(customer) = payload.get_mut("customer") else {
-            return Ok(None);
-        };
-        if !customer.is_object() || crate::sealed::is_sealed(customer) {
-            return Ok(None);
-        }
-        let Some(reference) = CustomerRef::from_customer_json(customer) else {
-            return Ok(None);
-        };
-        let sealed = self.seal(&reference, customer)?;
-        *customer = sealed.to_value();
-        Ok(Some(sealed.key))
-    }
-
     /// Decrypts a sealed object: `Ok(None)` once its key was erased; `Tampered` when the
     /// ciphertext, nonce or key id was changed; `UnknownKey` when this store never had the
     /// key.
@@ -424,8 +404,9 @@ impl Vault {
     }
 
     /// Opens every sealed object inside each of `values` in place, like `open_in_place` on
-    /// each (erased text members read as empty), but reading the keys of all of them at once: on PostgreSQL one query for the
-    /// whole slice instead of one per sealed object, for readers that go through many
+    /// each (erased text members read as empty), but reading the keys of all of them at
+    /// once: on PostgreSQL one query for the whole slice instead of one per sealed object,
+    /// for readers that go through many
     /// events (replay, audit). The keys are read during the call, so an erasure committed
     /// before it is seen. Stops at the first sealed object that is malformed, tampered with
     /// or under an unknown key, leaving the ones before it opened.
@@ -470,6 +451,7 @@ impl Vault {
         };
         let mut stats = OpenStats::default();
         for value in values.iter_mut() {
+            let erased_before = stats.erased;
             for_each_sealed_mut(value, &mut |sealed_value| {
                 let sealed =
                     SealedJson::from_value(sealed_value)?.ok_or_else(|| VaultError::Malformed {
@@ -493,7 +475,7 @@ impl Vault {
                 }
                 Ok(())
             })?;
-            if stats.erased > 0 {
+            if stats.erased > erased_before {
                 empty_unreadable_text(value);
             }
         }

@@ -42,7 +42,6 @@ on_both_backends!(
     open_in_place_opens_nested_objects_and_marks_erased_ones,
     tampered_ciphertext_nonce_or_key_id_is_an_error,
     keys_survive_reopening_and_erasures_too,
-    seal_customer_replaces_only_the_customer_member,
     seal_personal_seals_the_customers_words_under_one_key,
     ensure_keys_creates_missing_keys_once_in_one_commit,
     describe_names_the_store_without_a_password,
@@ -287,27 +286,6 @@ fn a_backup_restores_the_keys_it_held() {
     let restored = Vault::open_file(&path).unwrap();
     assert_eq!(restored.open(&sealed).unwrap(), Some(value));
     assert_eq!(restored.key_count().unwrap(), 1);
-}
-
-fn seal_customer_replaces_only_the_customer_member(store: &TestStore) {
-    let vault = store.open();
-    let (reference, value) = customer();
-    let mut payload = json!({"ticket_id": "T-1", "content": "退款", "customer": value.clone()});
-    let key_id = vault.seal_customer(&mut payload).unwrap();
-    assert_eq!(key_id, vault.key_id_of(&reference).unwrap());
-    assert!(is_sealed(&payload["customer"]));
-    assert_eq!(payload["content"], "退款");
-    assert!(!payload.to_string().contains("13812345678"));
-    // Sealing again changes nothing: the member is already sealed.
-    let before = payload.clone();
-    assert_eq!(vault.seal_customer(&mut payload).unwrap(), None);
-    assert_eq!(payload, before);
-    vault.open_in_place(&mut payload).unwrap();
-    assert_eq!(payload["customer"], value);
-    let mut anonymous = json!({"customer": {"name": "无名"}});
-    assert_eq!(vault.seal_customer(&mut anonymous).unwrap(), None);
-    let mut none = json!({"at": "2026-11-23T00:00:00Z"});
-    assert_eq!(vault.seal_customer(&mut none).unwrap(), None);
 }
 
 /// The events of one customer's ticket as the log would hold them, before sealing.

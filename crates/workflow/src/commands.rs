@@ -177,11 +177,13 @@ impl Commands {
         if !personal {
             return Ok(rows);
         }
-        let Some(reference) = serde_json::to_value(&ticket.customer)
-            .ok()
-            .as_ref()
-            .and_then(vault::CustomerRef::from_customer_json)
-        else {
+        let customer = &ticket.customer;
+        let Some(reference) = vault::CustomerRef::from_fields(
+            customer.customer_id.as_deref(),
+            customer.phone.as_deref(),
+            customer.email.as_deref(),
+            customer.wechat_openid.as_deref(),
+        ) else {
             return Ok(rows);
         };
         let vault = self.vault.clone();
