@@ -168,7 +168,8 @@ fn run() -> Result<ExitCode, String> {
             // the train rows, each scored by the model that did not train on it.
             let mut confusions = std::collections::BTreeMap::new();
             for (training, evaluated) in &sets {
-                let model = train(training, &config, &options).map_err(|error| error.to_string())?;
+                let model =
+                    train(training, &config, &options).map_err(|error| error.to_string())?;
                 print_misses(&model, &rules, evaluated, &mut confusions);
             }
             print_confusions(&confusions);
@@ -307,12 +308,20 @@ fn print_misses(
         let kind_wrong = prediction.kind != example.kind;
         if department_wrong {
             *confusions
-                .entry(("department", example.department.clone(), prediction.department.clone()))
+                .entry((
+                    "department",
+                    example.department.clone(),
+                    prediction.department.clone(),
+                ))
                 .or_default() += 1;
         }
         if kind_wrong {
             *confusions
-                .entry(("kind", example.kind.to_string(), prediction.kind.to_string()))
+                .entry((
+                    "kind",
+                    example.kind.to_string(),
+                    prediction.kind.to_string(),
+                ))
                 .or_default() += 1;
         }
         if department_wrong || kind_wrong || urgent_wrong {

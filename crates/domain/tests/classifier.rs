@@ -114,7 +114,12 @@ fn the_corpus_has_its_promised_shape() {
         &["吞", "swallow"],
         &["食物中毒", "food poisoning"],
         &["煤气", "燃气", "gas smell", "rotten eggs"],
-        &["付不了", "支付失败", "nobody can pay", "checkout fails for every"],
+        &[
+            "付不了",
+            "支付失败",
+            "nobody can pay",
+            "checkout fails for every",
+        ],
         &["所有人", "全部用户", "down for everyone", "全国"],
         &["12315", "消协", "消费者协会"],
         &["律师", "lawyer", "court"],
