@@ -11,8 +11,10 @@
 //! 1 when the file is not what training produces). Training is deterministic: the same corpus
 //! and build give the same file byte for byte.
 //!
-//! `--misses` also lists the evaluated rows whose department is wrong or whose urgency was
-//! missed or invented: where new labels help most.
+//! `--misses` also lists the evaluated rows whose department or kind is wrong or whose
+//! urgency was missed or invented, and counts the confusions: where new labels help most.
+//! With `--folds K` it lists those of the train rows, each scored by the fold's model that
+//! did not train on it (the first seed's), so misses are read without the held-out rows.
 //!
 //! Tuning, never on the held-out split: `--validate` trains on four fifths of the train split
 //! and evaluates on the other fifth (every fifth train row) and writes nothing; `--epochs N`,
