@@ -11,8 +11,10 @@
 //! 1 when the file is not what training produces). Training is deterministic: the same corpus
 //! and build give the same file byte for byte.
 //!
-//! `--misses` also lists the evaluated rows whose department is wrong or whose urgency was
-//! missed or invented: where new labels help most.
+//! `--misses` also lists the evaluated rows whose department or kind is wrong or whose
+//! urgency was missed or invented, and counts the confusions: where new labels help most.
+//! With `--folds K` it lists those of the train rows, each scored by the fold's model that
+//! did not train on it (the first seed's), so misses are read without the held-out rows.
 //!
 //! Tuning, never on the held-out split: `--validate` trains on four fifths of the train split
 //! and evaluates on the other fifth (every fifth train row) and writes nothing; `--epochs N`,
@@ -163,6 +165,17 @@ fn run() -> Result<ExitCode, String> {
             None => vec![(training, heldout)],
         };
         print!("{}", spread(&sets, &seeds, &config, &rules, &options)?);
+        if misses {
+            // The misses of the first seed over every evaluated set: with --folds, those of
+            // the train rows, each scored by the model that did not train on it.
+            let mut confusions = std::collections::BTreeMap::new();
+            for (training, evaluated) in &sets {
+                let model =
+                    train(training, &config, &options).map_err(|error| error.to_string())?;
+                print_misses(&model, &rules, evaluated, &mut confusions);
+            }
+            print_confusions(&confusions);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -209,7 +222,9 @@ fn run() -> Result<ExitCode, String> {
         losses.iter().sum::<f64>() / (4.0 * heldout.len().max(1) as f64)
     );
     if misses {
-        print_misses(&model, &rules, &heldout);
+        let mut confusions = std::collections::BTreeMap::new();
+        print_misses(&model, &rules, &heldout, &mut confusions);
+        print_confusions(&confusions);
     }
     if validate {
         return Ok(ExitCode::SUCCESS);
@@ -274,24 +289,65 @@ fn rules_baseline(rules: &Rules, examples: &[Example]) -> String {
     )
 }
 
-/// Prints the rows whose department is wrong or whose urgency the model got wrong.
-fn print_misses(model: &domain::classifier::Model, rules: &Rules, examples: &[Example]) {
-    println!("\nmisses (labelled -> predicted)");
+/// The count of each (field, labelled, predicted) confusion that `--misses` saw.
+type Confusions = std::collections::BTreeMap<(&'static str, String, String), usize>;
+
+/// Prints the rows whose department or kind is wrong or whose urgency the model got wrong,
+/// and counts the department and kind confusions into `confusions`.
+fn print_misses(
+    model: &domain::classifier::Model,
+    rules: &Rules,
+    examples: &[Example],
+    confusions: &mut Confusions,
+) {
+    println!("\nmisses (labelled -> predicted: department, kind, priority)");
     for example in examples {
         let floor = domain::classifier::priority_floor(rules.classifier(), &example.text);
         let prediction = model.predict(&example.text, floor);
         let urgent_wrong =
             (example.priority == Priority::Urgent) != (prediction.priority == Priority::Urgent);
-        if prediction.department != example.department || urgent_wrong {
+        let department_wrong = prediction.department != example.department;
+        let kind_wrong = prediction.kind != example.kind;
+        if department_wrong {
+            *confusions
+                .entry((
+                    "department",
+                    example.department.clone(),
+                    prediction.department.clone(),
+                ))
+                .or_default() += 1;
+        }
+        if kind_wrong {
+            *confusions
+                .entry((
+                    "kind",
+                    example.kind.to_string(),
+                    prediction.kind.to_string(),
+                ))
+                .or_default() += 1;
+        }
+        if department_wrong || kind_wrong || urgent_wrong {
             println!(
-                "  {} -> {}, {} -> {}: {}",
+                "  {} -> {}, {} -> {}, {} -> {}: {}",
                 example.department,
                 prediction.department,
+                example.kind,
+                prediction.kind,
                 example.priority,
                 prediction.priority,
                 example.text
             );
         }
+    }
+}
+
+/// Prints the confusions counted by [`print_misses`], the most frequent first.
+fn print_confusions(confusions: &Confusions) {
+    let mut ranked: Vec<_> = confusions.iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    println!("\nconfusions (field: labelled -> predicted, rows)");
+    for ((field, labelled, predicted), count) in ranked {
+        println!("  {field}: {labelled} -> {predicted}, {count}");
     }
 }
 

@@ -113,6 +113,13 @@ fn the_corpus_has_its_promised_shape() {
         &["着火", "起火", "caught fire", "flames"],
         &["吞", "swallow"],
         &["食物中毒", "food poisoning"],
+        &["煤气", "燃气", "gas smell", "rotten eggs"],
+        &[
+            "付不了",
+            "支付失败",
+            "nobody can pay",
+            "checkout fails for every",
+        ],
         &["所有人", "全部用户", "down for everyone", "全国"],
         &["12315", "消协", "消费者协会"],
         &["律师", "lawyer", "court"],
@@ -168,15 +175,15 @@ fn the_shipped_model_reaches_its_measured_held_out_figures() {
     let heldout = corpus::examples(rows(), Split::Heldout);
     let rules = Rules::defaults();
     let evaluation = evaluate(model(), &heldout, rules.classifier(), &[0.5]);
-    // The figures of docs/classification.md (department 82.6%, kind 79.7%, urgent recall
-    // 89.7%, false urgent 5.9%, 72.7% placed at 0.5), less a margin of a few examples.
+    // The figures of docs/classification.md (department 83.5%, kind 84.0%, urgent recall
+    // 86.7%, false urgent 4.1%, 79.3% placed at 0.5), less a margin of a few examples.
     let render = evaluation.render();
-    assert!(evaluation.accuracy(Field::Department) >= 0.80, "{render}");
-    assert!(evaluation.accuracy(Field::Kind) >= 0.77, "{render}");
-    assert!(evaluation.urgent_recall() >= 0.87, "{render}");
-    assert!(evaluation.false_urgent_rate() <= 0.08, "{render}");
+    assert!(evaluation.accuracy(Field::Department) >= 0.81, "{render}");
+    assert!(evaluation.accuracy(Field::Kind) >= 0.81, "{render}");
+    assert!(evaluation.urgent_recall() >= 0.83, "{render}");
+    assert!(evaluation.false_urgent_rate() <= 0.06, "{render}");
     let placed = evaluation.placements[0].placed as f64 / evaluation.examples as f64;
-    assert!(placed >= 0.70, "{render}");
+    assert!(placed >= 0.76, "{render}");
     model()
         .check_config(&DomainConfig::default())
         .expect("departments configured");
@@ -191,6 +198,41 @@ fn a_safety_keyword_is_a_floor_the_model_cannot_lower() {
     assert_eq!(model().predict(text, floor).priority, Priority::Urgent);
     let praise = model().predict("谢谢你们，非常满意", Some(Priority::High));
     assert!(praise.priority <= Priority::High, "{praise:?}");
+}
+
+#[test]
+fn plain_words_for_safety_outages_and_escalation_are_an_urgent_floor() {
+    let rules = Rules::defaults();
+    for text in [
+        "插线板冒黑烟了",
+        "厨房里一直有煤气味",
+        "吃了以后全家上吐下泻",
+        "孩子受伤了，骨折住院",
+        "网站挂了，所有页面都打不开",
+        "再不处理我就打12315",
+        "我已经找了律师",
+        "明天就把录音交给电视台",
+        "There's a gas smell from the new stove",
+        "The charger sparked and the socket is black",
+        "Your site is down for everyone",
+        "Nobody can pay at checkout",
+        "I've reported you to the regulator",
+        "My lawyer will contact you",
+    ] {
+        assert_eq!(
+            priority_floor(rules.classifier(), text),
+            Some(Priority::Urgent),
+            "{text}"
+        );
+    }
+    // Everyday words stay below it.
+    for text in ["快递晚了一天", "The app is slow today", "请问什么时候发货"] {
+        assert_ne!(
+            priority_floor(rules.classifier(), text),
+            Some(Priority::Urgent),
+            "{text}"
+        );
+    }
 }
 
 #[test]

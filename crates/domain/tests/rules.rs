@@ -463,7 +463,8 @@ fn classification_table() {
             text: "投诉：多次维权无果，我要找律师",
             kind: Complaint,
             content_type: Product,
-            priority: High,
+            // A threat to go to a lawyer is urgent (docs/classification.md, "The corpus").
+            priority: Urgent,
             scope: Scope::Local,
             keywords: &["投诉", "多次", "维权", "律师"],
             confident: false,

@@ -105,7 +105,7 @@ impl Default for TrainOptions {
             l2: 0.002,
             prune_below: 0.002,
             class_balance: 0.75,
-            urgent_at: 0.22,
+            urgent_at: 0.18,
             features: FeatureSet {
                 char_ngrams: 3,
                 word_bigrams: true,
