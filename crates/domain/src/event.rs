@@ -491,16 +491,47 @@ fn to_json<T: Serialize>(payload: &T) -> serde_json::Value {
     serde_json::to_value(payload).expect("event payloads always serialise to json")
 }
 
+/// Where a payload is decoded from: a parsed JSON value, or the stored JSON text itself (one
+/// pass over the text, without building a value first).
+trait PayloadSource {
+    fn read<T: DeserializeOwned>(self) -> Result<T, serde_json::Error>;
+}
+
+impl PayloadSource for serde_json::Value {
+    fn read<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(self)
+    }
+}
+
+impl PayloadSource for &str {
+    fn read<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self)
+    }
+}
+
 fn read_payload<T: DeserializeOwned>(
     event_type: &str,
-    payload: serde_json::Value,
+    payload: impl PayloadSource,
 ) -> Result<T, DomainError> {
-    serde_json::from_value(payload).map_err(|error| {
+    payload.read().map_err(|error| {
         DomainError::invalid(
             "payload",
             format!("not a valid {event_type} event: {error}"),
         )
     })
+}
+
+/// Refuses a schema version this build cannot read.
+fn check_schema_version(event_type: &str, schema_version: u32) -> Result<(), DomainError> {
+    if schema_version == 0 || schema_version > SCHEMA_VERSION {
+        return Err(DomainError::invalid(
+            "schema_version",
+            format!(
+                "{event_type} event has schema version {schema_version}, this build reads 1 to {SCHEMA_VERSION}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Brings a stored payload of `schema_version` up to [`SCHEMA_VERSION`]. The hook for
@@ -511,14 +542,7 @@ pub fn upcast(
     schema_version: u32,
     payload: &serde_json::Value,
 ) -> Result<serde_json::Value, DomainError> {
-    if schema_version == 0 || schema_version > SCHEMA_VERSION {
-        return Err(DomainError::invalid(
-            "schema_version",
-            format!(
-                "{event_type} event has schema version {schema_version}, this build reads 1 to {SCHEMA_VERSION}"
-            ),
-        ));
-    }
+    check_schema_version(event_type, schema_version)?;
     // Only version 1 exists so far: nothing to convert.
     Ok(payload.clone())
 }
@@ -655,6 +679,47 @@ impl Event {
         payload: &serde_json::Value,
     ) -> Result<Event, DomainError> {
         let payload = upcast(event_type, schema_version, payload)?;
+        Event::of_current(event_type, payload)
+    }
+
+    /// [`Event::from_parts`] with the payload given as its stored JSON text: a payload of the
+    /// current schema version is decoded straight from the text, in one pass; an older one is
+    /// parsed and upcast first.
+    pub fn from_text(
+        event_type: &str,
+        schema_version: u32,
+        payload_json: &str,
+    ) -> Result<Event, DomainError> {
+        check_schema_version(event_type, schema_version)?;
+        if schema_version == SCHEMA_VERSION {
+            return Event::of_current(event_type, payload_json);
+        }
+        let payload: serde_json::Value = serde_json::from_str(payload_json).map_err(|error| {
+            DomainError::invalid(
+                "payload",
+                format!("{event_type} event is not json: {error}"),
+            )
+        })?;
+        Event::from_parts(event_type, schema_version, &payload)
+    }
+
+    /// [`Event::from_parts`] taking the parsed payload by value, so that a payload of the
+    /// current schema version is not copied.
+    pub fn from_value(
+        event_type: &str,
+        schema_version: u32,
+        payload: serde_json::Value,
+    ) -> Result<Event, DomainError> {
+        check_schema_version(event_type, schema_version)?;
+        if schema_version == SCHEMA_VERSION {
+            return Event::of_current(event_type, payload);
+        }
+        Event::from_parts(event_type, schema_version, &payload)
+    }
+
+    /// The event of type `event_type` whose payload, of the current schema version, is in
+    /// `payload`.
+    fn of_current(event_type: &str, payload: impl PayloadSource) -> Result<Event, DomainError> {
         let event = match event_type {
             "received" => Event::Received(Box::new(read_payload(event_type, payload)?)),
             "classified" => Event::Classified(read_payload(event_type, payload)?),

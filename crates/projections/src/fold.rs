@@ -97,6 +97,27 @@ pub(crate) fn record_sealed_keys(
     ticket_id: &str,
     row: &RecordedEvent,
 ) -> Result<(), String> {
+    // Most rows hold nothing sealed; only those that mention it are parsed a second time.
+    let key_ids = if row.payload_json.contains("\"sealed\"") {
+        let payload = row
+            .payload_value()
+            .map_err(|error| format!("payload at position {}: {error}", row.position))?;
+        vault::sealed_key_ids(&payload)
+    } else {
+        Vec::new()
+    };
+    record_key_ids(connection, seq, ticket_id, row, &key_ids)
+}
+
+/// [`record_sealed_keys`] with the key ids of the row's sealed objects already read
+/// (`vault::sealed_key_ids` on its stored payload).
+pub(crate) fn record_key_ids(
+    connection: &Connection,
+    seq: i64,
+    ticket_id: &str,
+    row: &RecordedEvent,
+    key_ids: &[vault::KeyId],
+) -> Result<(), String> {
     if row.event_type == "customer_erased" {
         if let Some(command_id) = &row.correlation_id {
             connection
@@ -108,14 +129,7 @@ pub(crate) fn record_sealed_keys(
                 .map_err(|error| format!("record the erasure of ticket {ticket_id}: {error}"))?;
         }
     }
-    // Most rows hold nothing sealed; only those that mention it are parsed a second time.
-    if !row.payload_json.contains("\"sealed\"") {
-        return Ok(());
-    }
-    let payload = row
-        .payload_value()
-        .map_err(|error| format!("payload at position {}: {error}", row.position))?;
-    for key_id in vault::sealed_key_ids(&payload) {
+    for key_id in key_ids {
         connection
             .prepare_cached(
                 "INSERT OR IGNORE INTO ticket_keys (key_id, seq, ticket_id) VALUES (?1, ?2, ?3)",

@@ -1,7 +1,7 @@
 //! Rebuilding the read models from the whole log, in one transaction.
 
-use crate::fold::{record_sealed_keys, set_position, stored_ticket, write_ticket_rows};
-use crate::record::{decode, opened, ticket_of_stream};
+use crate::fold::{record_key_ids, set_position, stored_ticket, write_ticket_rows};
+use crate::record::{decode_rows, ticket_of_stream, DecodedRow};
 use crate::{assignment, retention, schema};
 use domain::event::Event;
 use domain::ticket::Ticket;
@@ -75,31 +75,23 @@ pub fn rebuild(
             .execute_batch(&format!("DROP INDEX IF EXISTS {index};"))
             .map_err(|error| format!("drop index {index}: {error}"))?;
     }
-    let mut pending: HashMap<String, PendingTicket> = HashMap::new();
-    let mut from = 1u64;
-    let mut replayed = 0u64;
-    loop {
-        let rows = log
-            .read_all_blocking(from, 10_000)
-            .map_err(|error| format!("read log from {from}: {error}"))?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        from = last.position + 1;
-        replayed += rows.len() as u64;
-        // The page's sealed data is opened with one read of its keys; the stored rows keep
-        // the key ids `ticket_keys` records.
-        let opened = opened(&rows, &vault)?;
-        for (row, opened) in rows.iter().zip(opened.iter()) {
-            fold_for_rebuild(&transaction, &mut pending, (row, opened), &vault)?;
-        }
-        if pending.len() >= REBUILD_PENDING_TICKETS {
-            flush_rebuild(&transaction, &mut pending, &rules)?;
-        }
-    }
-    flush_rebuild(&transaction, &mut pending, &rules)?;
-    if from > 1 {
-        set_position(&transaction, from - 1).map_err(|error| error.to_string())?;
+    // Two threads: this one folds and writes while a reader reads the next pages of the log
+    // and decodes them (opening the sealed data with the key store); pages come in order.
+    let read = std::thread::scope(|scope| {
+        let (pages, received) = std::sync::mpsc::sync_channel(REBUILD_PAGES_AHEAD);
+        let reader = std::thread::Builder::new()
+            .name("rebuild-reader".to_owned())
+            .spawn_scoped(scope, || read_pages(log, &vault, pages))
+            .map_err(|error| format!("start the rebuild's reader: {error}"))?;
+        let folded = fold_pages(&transaction, received, &vault, &rules);
+        reader
+            .join()
+            .map_err(|_| "the rebuild's reader stopped unexpectedly".to_owned())?;
+        folded
+    })?;
+    let (replayed, last_position) = read;
+    if last_position > 0 {
+        set_position(&transaction, last_position).map_err(|error| error.to_string())?;
     }
     schema::migrate(&transaction).map_err(|error| format!("create the indexes: {error}"))?;
     transaction
@@ -108,16 +100,102 @@ pub fn rebuild(
     Ok(replayed)
 }
 
-/// Folds one row (as stored, and opened) into its pending ticket, reading the ticket from
-/// the tables when an earlier flush wrote it.
+/// Rows a rebuild reads (and decodes) at a time.
+const REBUILD_PAGE_ROWS: usize = 10_000;
+
+/// Pages read and decoded ahead of the fold.
+const REBUILD_PAGES_AHEAD: usize = 2;
+
+/// One page of the log, read and decoded for the fold.
+struct Page {
+    rows: Vec<RecordedEvent>,
+    /// One per row: `None` for rows of other streams than tickets'.
+    decoded: Vec<Option<DecodedRow>>,
+}
+
+/// Reads the log from its start, page after page, decodes each page and hands it to the
+/// fold, until the log ends (an empty page is sent), a read fails (the error is sent) or the
+/// fold stops taking pages (it failed, and says why).
+fn read_pages(
+    log: &EventLog,
+    vault: &Vault,
+    pages: std::sync::mpsc::SyncSender<Result<Page, String>>,
+) {
+    let mut from = 1u64;
+    loop {
+        let page = log
+            .read_all_blocking(from, REBUILD_PAGE_ROWS)
+            .map_err(|error| format!("read log from {from}: {error}"))
+            .and_then(|rows| {
+                let decoded = decode_rows(&rows, vault)?;
+                Ok(Page { rows, decoded })
+            });
+        let last = match &page {
+            Ok(page) => page.rows.last().map(|row| row.position),
+            Err(_) => None,
+        };
+        if pages.send(page).is_err() {
+            return;
+        }
+        match last {
+            Some(position) => from = position + 1,
+            None => return,
+        }
+    }
+}
+
+/// Folds the pages into the projections as they come, writing the pending tickets every
+/// `REBUILD_PENDING_TICKETS` tickets and at the end. Returns the number of rows folded and
+/// the position of the last.
+fn fold_pages(
+    connection: &Connection,
+    pages: std::sync::mpsc::Receiver<Result<Page, String>>,
+    vault: &Vault,
+    rules: &Rules,
+) -> Result<(u64, u64), String> {
+    let mut pending: HashMap<String, PendingTicket> = HashMap::new();
+    let mut replayed = 0u64;
+    let mut last_position = 0u64;
+    let mut ended = false;
+    for page in pages {
+        let page = page?;
+        let Some(last) = page.rows.last() else {
+            ended = true;
+            break;
+        };
+        last_position = last.position;
+        replayed += page.rows.len() as u64;
+        for (row, decoded) in page.rows.iter().zip(page.decoded) {
+            fold_for_rebuild(connection, &mut pending, row, decoded, vault)?;
+        }
+        if pending.len() >= REBUILD_PENDING_TICKETS {
+            flush_rebuild(connection, &mut pending, rules)?;
+        }
+    }
+    if !ended {
+        return Err("the rebuild's reader stopped before the end of the log".to_owned());
+    }
+    flush_rebuild(connection, &mut pending, rules)?;
+    Ok((replayed, last_position))
+}
+
+/// Folds one row (as stored, and decoded with its sealed data opened) into its pending
+/// ticket, reading the ticket from the tables when an earlier flush wrote it.
 fn fold_for_rebuild(
     connection: &Connection,
     pending: &mut HashMap<String, PendingTicket>,
-    (row, opened): (&RecordedEvent, &RecordedEvent),
+    row: &RecordedEvent,
+    decoded: Option<DecodedRow>,
     vault: &Vault,
 ) -> Result<(), String> {
     let Some(ticket_id) = ticket_of_stream(&row.stream_id) else {
         return assignment::project_person(connection, std::slice::from_ref(row));
+    };
+    let Some(DecodedRow { event, key_ids }) = decoded else {
+        return Err(format!(
+            "the row at position {} was not decoded",
+            row.position
+        ));
     };
     let entry = match pending.get_mut(ticket_id) {
         Some(entry) => entry,
@@ -143,8 +221,7 @@ fn fold_for_rebuild(
             pending.entry(ticket_id.to_owned()).or_insert(entry)
         }
     };
-    record_sealed_keys(connection, entry.seq, ticket_id, row)?;
-    let event = decode(opened)?;
+    record_key_ids(connection, entry.seq, ticket_id, row, &key_ids)?;
     crate::customers::project_event(connection, entry.seq, ticket_id, &event, vault)?;
     entry.text_changed |= matches!(
         event,

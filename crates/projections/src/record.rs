@@ -79,8 +79,66 @@ fn holds_sealed(row: &RecordedEvent) -> bool {
 /// (`domain::sealed_text`). For readers that never look at them (the SLA explanation) and
 /// for rows already opened with [`open_rows`]; everything else uses [`decode_opened`].
 pub fn decode(row: &RecordedEvent) -> Result<Event, String> {
-    let payload: serde_json::Value = serde_json::from_str(&row.payload_json)
-        .map_err(|error| format!("payload at position {} is not json: {error}", row.position))?;
-    Event::from_parts(&row.event_type, row.schema_version, &payload)
+    Event::from_text(&row.event_type, row.schema_version, &row.payload_json)
         .map_err(|error| format!("event at position {}: {error}", row.position))
+}
+
+/// A ticket row read for a fold: its domain event, with sealed personal data opened, and the
+/// ids of the keys its stored payload is sealed under (what `ticket_keys` records).
+#[derive(Debug)]
+pub struct DecodedRow {
+    pub event: Event,
+    pub key_ids: Vec<vault::KeyId>,
+}
+
+/// Decodes every ticket row of `rows` (`None` for rows of other streams) as [`open_rows`]
+/// then [`decode`] would, with the key ids of [`vault::sealed_key_ids`] on the stored
+/// payload, in fewer passes: a row without sealed data is decoded straight from its text;
+/// a row with some is parsed once, its key ids taken, opened in place (the keys of the
+/// whole slice read at once) and decoded from the opened value. Blocking: the key store may
+/// be read.
+pub fn decode_rows(
+    rows: &[RecordedEvent],
+    vault: &vault::Vault,
+) -> Result<Vec<Option<DecodedRow>>, String> {
+    let mut decoded: Vec<Option<DecodedRow>> = Vec::with_capacity(rows.len());
+    let mut sealed: Vec<(usize, serde_json::Value)> = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        if ticket_of_stream(&row.stream_id).is_none() {
+            decoded.push(None);
+            continue;
+        }
+        if holds_sealed(row) {
+            let payload = row
+                .payload_value()
+                .map_err(|error| format!("payload at position {}: {error}", row.position))?;
+            decoded.push(None);
+            sealed.push((index, payload));
+            continue;
+        }
+        let event = Event::from_text(&row.event_type, row.schema_version, &row.payload_json)
+            .map_err(|error| format!("event at position {}: {error}", row.position))?;
+        decoded.push(Some(DecodedRow {
+            event,
+            key_ids: Vec::new(),
+        }));
+    }
+    if sealed.is_empty() {
+        return Ok(decoded);
+    }
+    let key_ids: Vec<Vec<vault::KeyId>> = sealed
+        .iter()
+        .map(|(_, payload)| vault::sealed_key_ids(payload))
+        .collect();
+    let (indexes, mut payloads): (Vec<usize>, Vec<serde_json::Value>) = sealed.into_iter().unzip();
+    vault
+        .open_all_in_place(&mut payloads)
+        .map_err(|error| format!("open the customer's data: {error}"))?;
+    for ((index, payload), key_ids) in indexes.into_iter().zip(payloads).zip(key_ids) {
+        let row = &rows[index];
+        let event = Event::from_value(&row.event_type, row.schema_version, payload)
+            .map_err(|error| format!("event at position {}: {error}", row.position))?;
+        decoded[index] = Some(DecodedRow { event, key_ids });
+    }
+    Ok(decoded)
 }
