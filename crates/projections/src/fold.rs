@@ -325,9 +325,9 @@ pub(crate) fn write_ticket_rows(
 }
 
 /// Writes (inserts or replaces) the `tickets` row of `ticket` at `seq`, folded up to log
-/// `position`: the one write of a ticket's row, for the projector, rebuilds and the
-/// benchmarks that seed projections. The `assignee` column is written apart
-/// ([`crate::assignment::project_assignee`]).
+/// `position`, and its report row ([`crate::report_rows`]): the one write of a ticket's row,
+/// for the projector, rebuilds and the benchmarks that seed projections. The `assignee`
+/// column is written apart ([`crate::assignment::project_assignee`]).
 pub fn write_ticket_row(
     connection: &Connection,
     seq: i64,
@@ -376,7 +376,7 @@ pub fn write_ticket_row(
             row.next_deadline_ms,
             row.is_open,
         ])?;
-    Ok(())
+    crate::report_rows::write(connection, seq, ticket)
 }
 
 /// Writes the `tickets_fts` row of `ticket` at `seq` (its text search); `fresh` when it has

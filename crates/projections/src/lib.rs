@@ -42,6 +42,7 @@ pub mod list;
 pub mod order;
 mod rebuild;
 pub mod record;
+pub mod report_rows;
 pub mod retention;
 pub mod schema;
 pub mod shared;

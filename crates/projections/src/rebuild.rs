@@ -69,6 +69,7 @@ pub fn rebuild(
         .and_then(|()| transaction.execute_batch(retention::REBUILD_DELETE))
         .and_then(|()| transaction.execute_batch(assignment::REBUILD_DELETE))
         .and_then(|()| transaction.execute_batch(crate::customers::REBUILD_DELETE))
+        .and_then(|()| transaction.execute_batch(crate::report_rows::REBUILD_DELETE))
         .map_err(|error| format!("empty projections: {error}"))?;
     for index in REBUILD_DEFERRED_INDEXES {
         transaction

@@ -59,5 +59,6 @@ pub fn migrate(connection: &Connection) -> Result<(), rusqlite::Error> {
     crate::retention::migrate(connection)?;
     crate::order::migrate(connection)?;
     crate::customers::migrate(connection)?;
+    crate::report_rows::migrate(connection)?;
     crate::assignment::migrate(connection)
 }

@@ -34,6 +34,7 @@ pub mod proto_conv;
 #[cfg(feature = "proto")]
 pub mod proto_period;
 pub mod public;
+pub mod row;
 pub mod sections;
 pub mod stored;
 mod svg;
@@ -52,4 +53,5 @@ pub use people::{PeopleBuilder, PeopleReport, PeopleScope, PersonFigures};
 pub use people_render::PEOPLE_COLUMNS;
 pub use period::Period;
 pub use period_report::{HeadlineTrend, PeriodBuilder, PeriodReport};
-pub use stored::{fold_stored, TicketFold};
+pub use row::ReportRow;
+pub use stored::{fold_report_rows, fold_stored, TicketFold};

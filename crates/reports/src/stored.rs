@@ -2,10 +2,12 @@
 //! the stored text, parsing it and folding overlap: the caller's thread reads, parser threads
 //! (one per core, at most 4) turn batches of states into tickets, and one thread folds them.
 //! A report does not depend on the order its tickets come in, so the parsers need not keep
-//! it.
+//! it. The reports read the compact report rows ([`fold_report_rows`], see [`crate::row`]);
+//! whole states ([`fold_stored`]) are what the rows are checked against.
 
 use crate::compute::ReportBuilder;
 use crate::people::PeopleBuilder;
+use crate::row::ReportRow;
 use crate::ReportError;
 use domain::Ticket;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -66,6 +68,44 @@ pub fn fold_stored<F: TicketFold, E: Send>(
     states: impl Iterator<Item = Result<String, E>>,
     corrupt: impl Fn(ReportError) -> E + Sync,
 ) -> Result<(), E> {
+    fold_parsed_with(fold, states, &parse_ticket, corrupt)
+}
+
+/// Folds in every report row of `rows` (each the JSON of one [`ReportRow`], as
+/// `report_rows.facts` holds it), as [`fold_stored`] folds whole ticket states: the same
+/// tickets give the same report either way.
+pub fn fold_report_rows<F: TicketFold, E: Send>(
+    fold: &mut F,
+    rows: impl Iterator<Item = Result<String, E>>,
+    corrupt: impl Fn(ReportError) -> E + Sync,
+) -> Result<(), E> {
+    fold_parsed_with(fold, rows, &parse_report_row, corrupt)
+}
+
+/// How a parser thread reads one stored text into a ticket.
+type Parse = dyn Fn(&str) -> Result<Ticket, ReportError> + Sync;
+
+fn parse_ticket(json: &str) -> Result<Ticket, ReportError> {
+    serde_json::from_str::<Ticket>(json).map_err(|error| ReportError::CorruptState {
+        reason: format!("stored ticket: {error}"),
+    })
+}
+
+fn parse_report_row(json: &str) -> Result<Ticket, ReportError> {
+    serde_json::from_str::<ReportRow>(json)
+        .map(ReportRow::into_ticket)
+        .map_err(|error| ReportError::CorruptState {
+            reason: format!("stored report row: {error}"),
+        })
+}
+
+/// The fold of stored texts read by `parse`, on parser threads.
+fn fold_parsed_with<F: TicketFold, E: Send>(
+    fold: &mut F,
+    states: impl Iterator<Item = Result<String, E>>,
+    parse: &Parse,
+    corrupt: impl Fn(ReportError) -> E + Sync,
+) -> Result<(), E> {
     let parsers = std::thread::available_parallelism().map_or(1, |count| count.get().min(4));
     let corrupt = &corrupt;
     std::thread::scope(|scope| {
@@ -76,7 +116,7 @@ pub fn fold_stored<F: TicketFold, E: Send>(
         for _ in 0..parsers {
             let parsed = parsed.clone();
             let batch_inbox = Arc::clone(&batch_inbox);
-            scope.spawn(move || parse_batches(&batch_inbox, &parsed, corrupt));
+            scope.spawn(move || parse_batches(&batch_inbox, &parsed, parse, corrupt));
         }
         drop(parsed);
         drop(batch_inbox);
@@ -116,6 +156,7 @@ fn fold_parsed<F: TicketFold, E>(
 fn parse_batches<E>(
     inbox: &Mutex<Receiver<Vec<String>>>,
     parsed: &SyncSender<Result<Vec<Ticket>, E>>,
+    parse: &Parse,
     corrupt: &(impl Fn(ReportError) -> E + Sync),
 ) {
     loop {
@@ -126,13 +167,7 @@ fn parse_batches<E>(
         let Ok(batch) = next else { break };
         let tickets = batch
             .iter()
-            .map(|json| {
-                serde_json::from_str::<Ticket>(json).map_err(|error| {
-                    corrupt(ReportError::CorruptState {
-                        reason: format!("stored ticket: {error}"),
-                    })
-                })
-            })
+            .map(|json| parse(json).map_err(corrupt))
             .collect();
         if parsed.send(tickets).is_err() {
             break;

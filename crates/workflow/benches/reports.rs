@@ -31,7 +31,9 @@ use common::{authorized, channel};
 use domain::ids::TicketIdGenerator;
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
-use report_setup::{peak_memory_kib, seed_projections, seeded_workflow, MANAGER};
+use report_setup::{
+    peak_memory_kib, read_rows_only, seed_projections, seeded_workflow, MANAGER, STATES_QUERY,
+};
 use reports::synthetic::{ticket, Random};
 use reports::YearMonth;
 use std::path::Path;
@@ -68,8 +70,12 @@ fn main() {
         // Kept whole until the end: dropping it stops the nats-server and removes the files.
         let mut seeded =
             seeded_workflow("cloop-report-bench-", |data_dir| seed(data_dir, month, count)).await;
-        let (workflow, address, seeded_in) =
-            (&mut seeded.workflow, seeded.address.clone(), seeded.seeded_in);
+        let (workflow, address, data_dir, seeded_in) = (
+            &mut seeded.workflow,
+            seeded.address.clone(),
+            seeded.data_dir.clone(),
+            seeded.seeded_in,
+        );
         let pid = workflow.pid().unwrap();
         let mut reports = ReportsClient::new(channel(&address).await);
         // A cheap call first, so that the connection and the service are warm.
@@ -110,6 +116,20 @@ fn main() {
         let median = sorted[1];
         let load_after = common::load_average(" ");
         workflow.terminate(Duration::from_secs(30));
+        // The ceiling: the same SELECT as the report's, over the month and the month before.
+        let offset = domain::Rules::defaults().calendar().offset();
+        let window = (month.previous().start(offset), month.end(offset));
+        let mut reads = Vec::new();
+        for _ in 0..3 {
+            let read = read_rows_only(&data_dir, projections::report_rows::PERIOD_QUERY, window);
+            assert_eq!(read.rows, count);
+            reads.push(read);
+        }
+        let mut read_times: Vec<Duration> = reads.iter().map(|read| read.time).collect();
+        read_times.sort();
+        let report_bytes = reads[0].bytes;
+        let states = read_rows_only(&data_dir, STATES_QUERY, window);
+        assert_eq!(states.rows, count);
 
         let seconds = |duration: &Duration| format!("{:.2} s", duration.as_secs_f64());
         println!();
@@ -124,6 +144,24 @@ fn main() {
             "| `MonthlyReport` over gRPC, 3 calls: median (each) | {} ({}) |",
             seconds(&median),
             times.iter().map(seconds).collect::<Vec<_>>().join(", ")
+        );
+        println!(
+            "| ceiling: reading the report rows alone (same SELECT, no parsing), 3 runs: median (each) | {} ({}) |",
+            seconds(&read_times[1]),
+            reads
+                .iter()
+                .map(|read| seconds(&read.time))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "| the report rows' size: mean bytes per ticket | {} |",
+            report_bytes / count.max(1)
+        );
+        println!(
+            "| for comparison: reading the whole states (`tickets.state_json`) alone, 1 run; mean bytes per ticket | {}; {} |",
+            seconds(&states.time),
+            states.bytes / count.max(1)
         );
         println!(
             "| peak resident memory of `cloop-workflow` (`VmHWM`): before the calls, after | {:.1} MiB, {:.1} MiB |",

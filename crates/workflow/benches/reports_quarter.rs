@@ -23,7 +23,9 @@ use common::{authorized, channel};
 use domain::ids::TicketIdGenerator;
 use proto::v1;
 use proto::v1::reports_client::ReportsClient;
-use report_setup::{peak_memory_kib, seed_projections, seeded_workflow, MANAGER};
+use report_setup::{
+    peak_memory_kib, read_rows_only, seed_projections, seeded_workflow, MANAGER, STATES_QUERY,
+};
 use reports::synthetic::{ticket, Random};
 use reports::{Period, YearMonth};
 use std::path::Path;
@@ -47,30 +49,6 @@ fn seed(data_dir: &Path, quarter: Period, count: u64) -> Duration {
         (100_000_000 + i64::try_from(index).unwrap(), state)
     });
     seed_projections(data_dir, tickets)
-}
-
-/// Reads the quarter's stored ticket states and nothing else: the ceiling of any report.
-fn read_rows_only(data_dir: &Path, quarter: Period) -> (Duration, u64) {
-    let offset = domain::Rules::defaults().calendar().offset();
-    let connection = rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
-    let started = Instant::now();
-    let mut statement = connection
-        .prepare("SELECT state_json FROM tickets WHERE created_at_ms >= ?1 AND created_at_ms < ?2")
-        .unwrap();
-    let mut rows = statement
-        .query([
-            quarter.start(offset).timestamp_millis(),
-            quarter.end(offset).timestamp_millis() + 1,
-        ])
-        .unwrap();
-    let (mut count, mut bytes) = (0u64, 0u64);
-    while let Some(row) = rows.next().unwrap() {
-        let text = row.get_ref(0).unwrap().as_str().unwrap();
-        bytes += text.len() as u64;
-        count += 1;
-    }
-    assert!(bytes > 0);
-    (started.elapsed(), count)
 }
 
 fn median(times: &[Duration]) -> Duration {
@@ -165,12 +143,18 @@ fn main() {
         let memory_after = peak_memory_kib(pid);
         let load_after = common::load_average(" ");
         workflow.terminate(Duration::from_secs(30));
+        let offset = domain::Rules::defaults().calendar().offset();
+        let window = (quarter.start(offset), quarter.end(offset));
         let mut read_times = Vec::new();
+        let mut report_bytes = 0;
         for _ in 0..3 {
-            let (time, rows) = read_rows_only(&data_dir, quarter);
-            assert_eq!(rows, count);
-            read_times.push(time);
+            let read = read_rows_only(&data_dir, projections::report_rows::PERIOD_QUERY, window);
+            assert_eq!(read.rows, count);
+            read_times.push(read.time);
+            report_bytes = read.bytes;
         }
+        let states = read_rows_only(&data_dir, STATES_QUERY, window);
+        assert_eq!(states.rows, count);
 
         let seconds = |duration: &Duration| format!("{:.2} s", duration.as_secs_f64());
         let all = |times: &[Duration]| times.iter().map(seconds).collect::<Vec<_>>().join(", ");
@@ -193,9 +177,18 @@ fn main() {
             all(&people_times)
         );
         println!(
-            "| ceiling: reading the quarter's rows alone (same SELECT, no parsing), 3 runs: median (each) | {} ({}) |",
+            "| ceiling: reading the quarter's report rows alone (same SELECT, no parsing), 3 runs: median (each) | {} ({}) |",
             seconds(&median(&read_times)),
             all(&read_times)
+        );
+        println!(
+            "| the report rows' size: mean bytes per ticket | {} |",
+            report_bytes / count.max(1)
+        );
+        println!(
+            "| for comparison: reading the quarter's whole states (`tickets.state_json`) alone, 1 run; mean bytes per ticket | {}; {} |",
+            seconds(&states.time),
+            states.bytes / count.max(1)
         );
         println!(
             "| peak resident memory of `cloop-workflow` (`VmHWM`): before, after `Report`, after `PeopleReport` | {:.1} MiB, {:.1} MiB, {:.1} MiB |",

@@ -772,3 +772,35 @@ async fn projections_made_before_the_order_columns_gain_them_filled() {
         .unwrap();
     assert!(ranks.contains(&0) && ranks.contains(&2), "{ranks:?}");
 }
+
+#[tokio::test]
+async fn projections_made_before_the_report_rows_gain_them_filled() {
+    let mut core = Core::new(seconds_rules());
+    for index in 0..5 {
+        core.submit(&format!("APP卡顿，打开很慢，第{index}次"))
+            .await;
+        core.clock.advance(Duration::seconds(4));
+    }
+    while core.timers.tick_once().await.unwrap() > 0 {}
+    let path = core.directory.path().join(workflow::DATABASE_FILE);
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    support::assert_report_rows_follow_states(&connection);
+    let written = support::report_rows(&connection);
+    assert_eq!(written.len(), 5);
+    let before = core.digest();
+    // A database as it was before the report rows existed.
+    connection.execute_batch("DROP TABLE report_rows;").unwrap();
+    projections::schema::migrate(&connection).unwrap();
+    assert_eq!(
+        support::report_rows(&connection),
+        written,
+        "filled as the projector writes them: the reports read the same rows"
+    );
+    assert_eq!(core.digest(), before);
+    // A second start finds the table and leaves it as it is.
+    projections::schema::migrate(&connection).unwrap();
+    assert_eq!(support::report_rows(&connection), written);
+    // A rebuild writes them too.
+    let memory = support::rebuilt_in_memory(&core.log, &core.rules, &core.vault);
+    assert_eq!(support::report_rows(&memory), written);
+}

@@ -341,3 +341,61 @@ async fn a_redelivery_after_an_erasure_makes_no_new_key() {
     assert!(!fresh[0].0.events[0].payload.to_string().contains(PHONE));
     assert_eq!(core.vault.key_count().unwrap(), 1);
 }
+
+#[tokio::test]
+async fn the_report_rows_follow_an_erasure() {
+    let mut core = Core::new(Rules::defaults());
+    let first = core
+        .submit(full_customer(), "APP卡顿，打开很慢，退款一直没有到账")
+        .await;
+    core.submit(
+        v1::Customer {
+            phone: "+8613700000000".into(),
+            ..Default::default()
+        },
+        "售后响应慢",
+    )
+    .await;
+    let connection =
+        rusqlite::Connection::open(core.directory.path().join(workflow::DATABASE_FILE)).unwrap();
+    support::assert_report_rows_follow_states(&connection);
+    let seq: i64 = connection
+        .query_row(
+            "SELECT seq FROM tickets WHERE ticket_id = ?1",
+            [first.to_string()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let row_of = |connection: &rusqlite::Connection| -> reports::ReportRow {
+        let facts: String = connection
+            .query_row(
+                "SELECT facts FROM report_rows WHERE seq = ?1",
+                [seq],
+                |row| row.get(0),
+            )
+            .unwrap();
+        serde_json::from_str(&facts).unwrap()
+    };
+    let before = core.ticket(&first).await;
+    assert_eq!(row_of(&connection).terms, before.terms);
+
+    core.erase(
+        ErasureTarget::Ticket(first.clone()),
+        &CommandId::parse("erase-report-rows-1").unwrap(),
+        "GDPR-17",
+    )
+    .await;
+    support::assert_report_rows_follow_states(&connection);
+    let after = row_of(&connection);
+    assert!(after.terms.is_empty(), "the terms are the customer's words");
+    assert_eq!(
+        after.keywords, before.keywords,
+        "the keywords are the rules'"
+    );
+    assert_eq!(after.version, before.version + 1);
+    let memory = support::rebuilt_in_memory(&core.log, &core.rules, &core.vault);
+    assert_eq!(
+        support::report_rows(&memory),
+        support::report_rows(&connection)
+    );
+}

@@ -97,7 +97,7 @@ pub struct SeededWorkflow {
     pub workflow: ServiceProcess,
     /// Its gRPC address, `127.0.0.1:PORT`.
     pub address: String,
-    /// The data directory (read by `reports_quarter` only).
+    /// The data directory (the ceilings read it).
     #[allow(dead_code)]
     pub data_dir: PathBuf,
     /// How long `seed` took.
@@ -166,3 +166,41 @@ pub async fn seeded_workflow(prefix: &str, seed: impl FnOnce(&Path) -> Duration)
         _nats: nats,
     }
 }
+
+/// What a ceiling read takes: the time, the rows and their bytes.
+pub struct RowsRead {
+    pub time: Duration,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Reads the text column of `query` (a SELECT of one text column over `[?1, ?2)` in
+/// milliseconds) for the instants of `window` and nothing else, from the stopped or running
+/// service's database in `data_dir`: the ceiling of a report that reads those rows.
+pub fn read_rows_only(
+    data_dir: &Path,
+    query: &str,
+    window: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+) -> RowsRead {
+    let connection = rusqlite::Connection::open(data_dir.join(workflow::DATABASE_FILE)).unwrap();
+    let started = Instant::now();
+    let mut statement = connection.prepare(query).unwrap();
+    let mut rows = statement
+        .query([window.0.timestamp_millis(), window.1.timestamp_millis() + 1])
+        .unwrap();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    while let Some(row) = rows.next().unwrap() {
+        let text = row.get_ref(0).unwrap().as_str().unwrap();
+        bytes += text.len() as u64;
+        count += 1;
+    }
+    RowsRead {
+        time: started.elapsed(),
+        rows: count,
+        bytes,
+    }
+}
+
+/// The SELECT the reports read before the report rows existed: whole ticket states.
+pub const STATES_QUERY: &str =
+    "SELECT state_json FROM tickets WHERE created_at_ms >= ?1 AND created_at_ms < ?2";

@@ -290,7 +290,7 @@ pub fn report_from_projections(
     // checks the exact instant.
     let to = month.end(offset).timestamp_millis() + 1;
     let mut statement = transaction
-        .prepare("SELECT state_json FROM tickets WHERE created_at_ms >= ?1 AND created_at_ms < ?2")
+        .prepare(projections::report_rows::PERIOD_QUERY)
         .map_err(WorkflowError::sqlite("prepare the report's ticket read"))?;
     let mut rows = statement
         .query([from, to])
@@ -301,7 +301,9 @@ pub fn report_from_projections(
         Err(error) => Some(Err(error)),
     })
     .map(|state| state.map_err(WorkflowError::sqlite("read tickets for the report")));
-    builder.add_stored(states, |error| WorkflowError::Corrupt(error.to_string()))?;
+    reports::fold_report_rows(&mut builder, states, |error| {
+        WorkflowError::Corrupt(error.to_string())
+    })?;
     Ok(builder.finish())
 }
 

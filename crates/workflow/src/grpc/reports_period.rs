@@ -117,9 +117,9 @@ fn fold_projections<F: TicketFold>(
     let as_of = super::reports::recorded_at(log, position)?;
     let mut fold = make(position, as_of);
     // `created_at_ms` is the receipt time rounded down to the millisecond; the builders
-    // check the exact instant.
+    // check the exact instant. The compact report rows, not the whole states.
     let mut statement = transaction
-        .prepare("SELECT state_json FROM tickets WHERE created_at_ms >= ?1 AND created_at_ms < ?2")
+        .prepare(projections::report_rows::PERIOD_QUERY)
         .map_err(WorkflowError::sqlite("prepare the report's ticket read"))?;
     let mut rows = statement
         .query([window.0.timestamp_millis(), window.1.timestamp_millis() + 1])
@@ -130,7 +130,7 @@ fn fold_projections<F: TicketFold>(
         Err(error) => Some(Err(error)),
     })
     .map(|state| state.map_err(WorkflowError::sqlite("read tickets for the report")));
-    reports::fold_stored(&mut fold, states, |error| {
+    reports::fold_report_rows(&mut fold, states, |error| {
         WorkflowError::Corrupt(error.to_string())
     })?;
     Ok(fold)

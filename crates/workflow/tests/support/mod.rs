@@ -223,3 +223,36 @@ impl Harness {
             .collect()
     }
 }
+
+/// The report rows of `connection`'s projections, `(seq, created_at_ms, facts)` in `seq`
+/// order.
+pub fn report_rows(connection: &rusqlite::Connection) -> Vec<(i64, i64, String)> {
+    connection
+        .prepare("SELECT seq, created_at_ms, facts FROM report_rows ORDER BY seq")
+        .expect("read the report rows")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .expect("read the report rows")
+        .collect::<Result<_, _>>()
+        .expect("read the report rows")
+}
+
+/// Every ticket of `connection`'s projections has the report row its `state_json` makes,
+/// and there is no other report row.
+pub fn assert_report_rows_follow_states(connection: &rusqlite::Connection) {
+    let expected: Vec<(i64, i64, String)> = connection
+        .prepare("SELECT seq, created_at_ms, state_json FROM tickets ORDER BY seq")
+        .expect("read the tickets")
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
+        })
+        .expect("read the tickets")
+        .map(|row| {
+            let (seq, created_at_ms, json) = row.expect("a ticket row");
+            let ticket: domain::Ticket = serde_json::from_str(&json).expect("a stored ticket");
+            let facts = reports::ReportRow::json_of(&ticket).expect("a report row");
+            (seq, created_at_ms, facts)
+        })
+        .collect();
+    assert!(!expected.is_empty(), "no tickets to compare");
+    assert_eq!(report_rows(connection), expected);
+}
