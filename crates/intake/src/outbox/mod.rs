@@ -262,7 +262,7 @@ impl Outbox {
     pub fn open(path: &Path, options: OutboxOptions) -> Result<Self, IntakeError> {
         let writer_connection = open_connection(path, options.synchronous_full)?;
         writer_connection.execute_batch(SCHEMA)?;
-        writer_connection.execute(MIGRATE, [crate::relay::now_ms()])?;
+        writer_connection.execute(MIGRATE, [chrono::Utc::now().timestamp_millis()])?;
         writer_connection.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
         let reader = open_connection(path, options.synchronous_full)?;
         let checkpoint_connection = open_connection(path, options.synchronous_full)?;
