@@ -125,7 +125,7 @@ async fn rows_stay_unconfirmed_until_workflow_confirms_them_and_are_then_pruned(
     assert!(unconfirmed.windows(2).all(|pair| pair[0].seq < pair[1].seq));
     let counters = outbox.counters();
     assert_eq!(counters.depth(), 3);
-    // Nothing is pending once the relay says so: the rest of the depth is published.
+    // The relay says how many are pending; the rest of the depth is published.
     counters.pending.store(1, Ordering::Relaxed);
     assert_eq!((counters.pending(), counters.published()), (1, 2));
 

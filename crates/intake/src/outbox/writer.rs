@@ -62,6 +62,7 @@ pub(super) fn writer_loop(
                     crate::failpoints::crash_point(crate::failpoints::AFTER_OUTBOX_COMMIT);
                 }
                 let mut added = Vec::new();
+                let mut answers = Vec::with_capacity(finished.len());
                 let mut disk_full = false;
                 for (answer, effect) in finished {
                     if let Some(failure) = answer.disk_full() {
@@ -77,14 +78,18 @@ pub(super) fn writer_loop(
                             counters.unconfirmed.fetch_sub(rows, Ordering::Relaxed);
                         }
                     }
-                    answer.send();
+                    answers.push(answer);
                 }
+                // Counted and handed over before anyone is answered.
                 if !added.is_empty() {
                     counters
                         .unconfirmed
                         .fetch_add(added.len() as i64, Ordering::Relaxed);
                     handoff.committed(added);
                     new_rows.notify_one();
+                }
+                for answer in answers {
+                    answer.send();
                 }
                 if let Some(callback) = &options.on_commit {
                     callback(size);
