@@ -10,8 +10,8 @@
 /// The outbox transaction committed; the callers are not answered yet.
 pub const AFTER_OUTBOX_COMMIT: &str = "intake::after_outbox_commit";
 /// JetStream acknowledged a publish; the relay has done no bookkeeping for it yet: the row is
-/// still held as unacknowledged in memory, and for a row published after its wait for a
-/// confirmation had run out, the new start of its wait is not stored. The outbox records no
+/// still held as unacknowledged in memory, and for a row published again (or published late),
+/// the new start of its wait for a confirmation is not stored. The outbox records no
 /// first publish, so after the crash the row is simply unconfirmed and published again.
 pub const AFTER_PUBLISH_BEFORE_MARK: &str = "intake::after_publish_before_mark";
 

@@ -9,9 +9,9 @@
 //! commit and its publish loses nothing. A publish is not recorded: a row is published again
 //! once workflow has not confirmed it within the timeout counted from its commit, and after a
 //! restart every unconfirmed row is published again (the broker's duplicate window and
-//! workflow's idempotency make that harmless). Only a publish made after the row's wait had
-//! already run out (a row published again, or published late because the broker was away)
-//! is stored, so that its wait starts again.
+//! workflow's idempotency make that harmless). Only a row published again, or published for
+//! the first time after a tenth of its wait had passed (the relay or the broker was behind), is
+//! stored, so that its wait starts again.
 //!
 //! Every ticket has exactly one outbox row (one `FeedbackReceived`), so publishing rows in
 //! outbox order with many in flight keeps the order per ticket trivially.
@@ -73,6 +73,10 @@ struct Retry {
     due: Instant,
     job: Job,
 }
+
+/// A publish acknowledged after this fraction of the row's wait for a confirmation is late
+/// ([`Relay::is_late`]).
+const LATE_FRACTION: i64 = 10;
 
 /// Rows stored as published again in one write at most.
 const REPUBLISHED_BATCH: usize = 512;
@@ -396,9 +400,9 @@ impl Relay {
                 if job.counted {
                     state.unacked -= 1;
                 }
-                // A publish after the row's wait had run out starts its wait again.
-                let late = due_at_ms(&job.row, self.timeout_ms()) <= now;
-                if job.republish || late {
+                // A publish again, or a first publish late enough to cut the row's wait for
+                // a confirmation short, starts its wait again (stored).
+                if job.republish || self.is_late(&job.row, now) {
                     state.republished.push((job.row.seq, job.republish));
                     if state.republished.len() >= REPUBLISHED_BATCH {
                         self.flush_republished(&mut state.republished).await;
@@ -414,6 +418,15 @@ impl Relay {
                 self.retry_later(state, job);
             }
         }
+    }
+
+    /// Whether a publish of `row` acknowledged at `now` came after a tenth of its wait for a
+    /// confirmation had passed (the relay or the broker was behind): workflow would then have
+    /// less than the whole timeout to confirm it before it is published again. Normally a row
+    /// is acknowledged milliseconds after its commit, and nothing is stored.
+    fn is_late(&self, row: &OutboxRow, now: i64) -> bool {
+        let wait = due_at_ms(row, self.timeout_ms()).saturating_sub(row.wait_from_ms);
+        now.saturating_sub(row.wait_from_ms) >= wait / LATE_FRACTION
     }
 
     /// Queues `job` again after the backoff of its failures so far.

@@ -6,8 +6,8 @@
 //! A publish is not recorded row by row: a row is published again when workflow has not
 //! confirmed it within the timeout counted from its commit (or from the last time it was
 //! published again), and after a restart every unconfirmed row is published again; the broker's
-//! duplicate window and workflow's idempotency make a second publish harmless. Only the
-//! publishes of rows whose wait had already run out are stored (`record_republished`).
+//! duplicate window and workflow's idempotency make a second publish harmless. Only publishes
+//! again, and first publishes that came late, are stored (`record_republished`).
 //!
 //! Architecture invariant: a submission is answered only after the transaction holding its
 //! row has committed; a row is forgotten only after workflow confirmed it.
@@ -397,10 +397,10 @@ impl Outbox {
             .await
     }
 
-    /// Records that these rows, whose wait for a confirmation had run out, were published
-    /// again at `now_ms`: their wait starts again from `now_ms`, and it doubles for each row
-    /// marked `true` (published again because workflow had not confirmed it, rather than
-    /// published late for the first time). Returns how many unconfirmed rows changed.
+    /// Records that these rows were published at `now_ms` after part or all of their wait for
+    /// a confirmation had passed: their wait starts again from `now_ms`, and it doubles for
+    /// each row marked `true` (published again because workflow had not confirmed it, rather
+    /// than published late for the first time). Returns how many unconfirmed rows changed.
     pub async fn record_republished(
         &self,
         rows: Vec<(i64, bool)>,
