@@ -279,7 +279,7 @@ fn main() {
         // Let the relay catch up, then read the lag histogram.
         let counters = running.core.outbox().counters();
         let caught_up = Instant::now() + Duration::from_secs(60);
-        while counters.pending.load(Ordering::Relaxed) > 0 && Instant::now() < caught_up {
+        while counters.pending() > 0 && Instant::now() < caught_up {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let count = metrics.publish_lag.get_sample_count();

@@ -388,7 +388,7 @@ mod tests {
         let rows = intake.outbox().load_pending(0, 10).await.expect("rows");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].subject, "feedback.received.web");
-        let received = v1::FeedbackReceived::decode(rows[0].payload.as_slice()).expect("decodes");
+        let received = v1::FeedbackReceived::decode(&rows[0].payload[..]).expect("decodes");
         assert_eq!(received.feedback_id, response.feedback_id);
         let submission = received.submission.expect("submission");
         assert_eq!(submission.content, "APP卡顿，打开很慢");
@@ -429,7 +429,7 @@ mod tests {
         assert!(response.cannot_be_told);
         let rows = intake.outbox().load_pending(0, 10).await.expect("rows");
         let last = rows.last().expect("a row");
-        let received = v1::FeedbackReceived::decode(last.payload.as_slice()).expect("decodes");
+        let received = v1::FeedbackReceived::decode(&last.payload[..]).expect("decodes");
         let customer = received
             .submission
             .expect("submission")

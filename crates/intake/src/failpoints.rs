@@ -4,11 +4,15 @@
 //!
 //! The points of this crate: [`AFTER_OUTBOX_COMMIT`] (the outbox transaction committed, the
 //! callers not yet answered) and [`AFTER_PUBLISH_BEFORE_MARK`] (JetStream acknowledged a publish,
-//! the row not yet marked published). `docs/reliability.md` says what each scenario proves.
+//! the relay has done no bookkeeping for it yet). `docs/reliability.md` says what each scenario
+//! proves.
 
 /// The outbox transaction committed; the callers are not answered yet.
 pub const AFTER_OUTBOX_COMMIT: &str = "intake::after_outbox_commit";
-/// JetStream acknowledged a publish; the outbox row is not marked published yet.
+/// JetStream acknowledged a publish; the relay has done no bookkeeping for it yet: the row is
+/// still held as unacknowledged in memory, and for a row published again (or published late),
+/// the new start of its wait for a confirmation is not stored. The outbox records no
+/// first publish, so after the crash the row is simply unconfirmed and published again.
 pub const AFTER_PUBLISH_BEFORE_MARK: &str = "intake::after_publish_before_mark";
 
 /// Whether this build carries the failpoints (the binary also says so in `--version`).

@@ -78,6 +78,7 @@ fn open_outbox(config: &IntakeConfig, metrics: &IntakeMetrics) -> Result<Outbox,
             on_disk_full: Some(Arc::new(move |error: &str| {
                 service::disk::alarm(&disk_full_metric, "outbox", &error)
             })),
+            handoff_rows: outbox::handoff::DEFAULT_HANDOFF_ROWS,
         },
     )
 }

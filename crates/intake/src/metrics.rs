@@ -5,7 +5,6 @@
 use crate::outbox::OutboxCounters;
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 use service::metrics::{counter, counter_vec, gauge, gauge_vec, histogram};
-use std::sync::atomic::Ordering;
 
 /// Every metric of the service, registered in one registry.
 #[derive(Debug, Clone)]
@@ -14,8 +13,9 @@ pub struct IntakeMetrics {
     /// `cloop_intake_submissions_total{channel, result}`; result is accepted, duplicate,
     /// invalid, unavailable or refused (authentication and role).
     pub submissions: IntCounterVec,
-    /// `cloop_intake_outbox_rows{state}`: pending (not yet acknowledged by JetStream) and
-    /// published (acknowledged, not yet confirmed by workflow).
+    /// `cloop_intake_outbox_rows{state}`: pending (not yet acknowledged by JetStream since the
+    /// start) and published (acknowledged, not yet confirmed by workflow); the relay derives
+    /// the split from what it holds, the outbox stores only whether a row is confirmed.
     pub outbox_rows: IntGaugeVec,
     /// `cloop_intake_outbox_depth`: rows not yet confirmed.
     pub outbox_depth: IntGauge,
@@ -118,14 +118,12 @@ impl IntakeMetrics {
 
     /// Copies the outbox counters into the gauges.
     pub fn observe_outbox(&self, counters: &OutboxCounters) {
-        let pending = counters.pending.load(Ordering::Relaxed);
-        let published = counters.published.load(Ordering::Relaxed);
         self.outbox_rows
             .with_label_values(&["pending"])
-            .set(pending);
+            .set(counters.pending());
         self.outbox_rows
             .with_label_values(&["published"])
-            .set(published);
-        self.outbox_depth.set(pending + published);
+            .set(counters.published());
+        self.outbox_depth.set(counters.depth());
     }
 }

@@ -480,8 +480,12 @@ async fn crashes_after_the_outbox_commit_before_the_answer() {
     crash_at_failpoint(Service::Intake, "intake::after_outbox_commit", (10, 60)).await;
 }
 
+/// Intake dies right after JetStream acknowledged a publish, before any bookkeeping of it: the
+/// outbox never recorded the publish, so after the restart the row is unconfirmed like every
+/// other and published again with the rest; the broker's duplicate window or workflow's
+/// feedback-derived event ids make the copy harmless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashes_after_a_publish_before_the_row_is_marked() {
+async fn crashes_after_a_publish_ack_before_any_bookkeeping() {
     crash_at_failpoint(
         Service::Intake,
         "intake::after_publish_before_mark",

@@ -4,10 +4,13 @@
 use super::{AcceptOutcome, KeyKind, OutboxRecord};
 use rusqlite::{params, Connection, OptionalExtension};
 
+/// Writes `record` (its wait for a confirmation starting at `committed_at_ms`, wall clock) or
+/// finds its key.
 pub(super) fn accept_one(
     connection: &Connection,
     record: &OutboxRecord,
     content_window_ms: i64,
+    committed_at_ms: i64,
 ) -> Result<AcceptOutcome, rusqlite::Error> {
     let existing: Option<(i64, i64, Vec<u8>)> = connection
         .prepare_cached("SELECT kind, created_at_ms, response FROM idempotency WHERE key = ?1")?
@@ -24,15 +27,17 @@ pub(super) fn accept_one(
     }
     connection
         .prepare_cached(
-            "INSERT INTO outbox (feedback_id, ticket_id, subject, payload, received_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO outbox
+                 (feedback_id, ticket_id, subject, payload, received_at_ms, published_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .execute(params![
             record.feedback_id,
             record.ticket_id,
             record.subject,
             record.payload,
-            record.received_at_ms
+            record.received_at_ms,
+            committed_at_ms
         ])?;
     let seq = connection.last_insert_rowid();
     connection

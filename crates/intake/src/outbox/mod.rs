@@ -1,6 +1,13 @@
 //! The SQLite outbox: one writer thread that commits many submissions per transaction (group
 //! commit, `synchronous = FULL`), the idempotency table that remembers the first answer to each
-//! key, and the row states the relay moves through (pending → published → confirmed → pruned).
+//! key, the hand-off of committed rows to the relay (`handoff`), and the row states
+//! (unconfirmed → confirmed → pruned).
+//!
+//! A publish is not recorded row by row: a row is published again when workflow has not
+//! confirmed it within the timeout counted from its commit (or from the last time it was
+//! published again), and after a restart every unconfirmed row is published again; the broker's
+//! duplicate window and workflow's idempotency make a second publish harmless. Only publishes
+//! again, and first publishes that came late, are stored (`record_republished`).
 //!
 //! Architecture invariant: a submission is answered only after the transaction holding its
 //! row has committed; a row is forgotten only after workflow confirmed it.
@@ -14,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 mod accept;
+pub mod handoff;
 mod maintenance;
 mod relay;
 mod schema;
@@ -23,14 +31,19 @@ mod writer;
 mod tests;
 
 use accept::accept_one;
+use handoff::{HandoffStats, HandoffStatsSource, RowFeed};
 use maintenance::prune;
-use relay::{confirm, mark_published};
-use schema::{checkpoint_loop, open_connection, Checkpointer, SCHEMA, WRITER_AUTOCHECKPOINT_PAGES};
+use relay::{confirm, record_republished};
+pub use relay::{due_at_ms, MAX_BACKOFF_DOUBLINGS};
+use schema::{
+    checkpoint_loop, open_connection, Checkpointer, MIGRATE, SCHEMA, WRITER_AUTOCHECKPOINT_PAGES,
+};
 use writer::writer_loop;
 
-/// Row states.
-const STATE_PENDING: i64 = 0;
-const STATE_PUBLISHED: i64 = 1;
+/// Row states: not yet confirmed by workflow (published or not), and confirmed. Earlier
+/// versions also stored "published" (1); opening the outbox turns such rows back into
+/// unconfirmed ones.
+const STATE_UNCONFIRMED: i64 = 0;
 
 /// Rows deleted per prune pass at most, per table.
 const PRUNE_LIMIT: i64 = 10_000;
@@ -87,22 +100,39 @@ pub struct OutboxRow {
     pub feedback_id: String,
     pub ticket_id: String,
     pub subject: String,
-    pub payload: Vec<u8>,
+    pub payload: bytes::Bytes,
     pub received_at_ms: i64,
+    /// How many times the row was published again after its wait for a confirmation ran out.
     pub attempts: i64,
+    /// When the wait for its confirmation started (epoch milliseconds, wall clock): its commit,
+    /// or the last time it was published again.
+    pub wait_from_ms: i64,
 }
 
-/// How many rows are in each state that still counts (the outbox depth is their sum).
+/// How many rows still count: not confirmed, and of those not yet acknowledged by JetStream.
 #[derive(Debug, Default)]
 pub struct OutboxCounters {
+    /// Rows not yet confirmed by workflow (kept by the writer).
+    pub unconfirmed: AtomicI64,
+    /// Of those, the rows JetStream has not acknowledged since the outbox was opened (kept by
+    /// the relay; every unconfirmed row at opening, since all are published again).
     pub pending: AtomicI64,
-    pub published: AtomicI64,
 }
 
 impl OutboxCounters {
     /// Rows not yet confirmed by workflow.
     pub fn depth(&self) -> i64 {
-        self.pending.load(Ordering::Relaxed) + self.published.load(Ordering::Relaxed)
+        self.unconfirmed.load(Ordering::Relaxed).max(0)
+    }
+
+    /// Unconfirmed rows JetStream has not acknowledged since the start.
+    pub fn pending(&self) -> i64 {
+        self.pending.load(Ordering::Relaxed).clamp(0, self.depth())
+    }
+
+    /// Unconfirmed rows JetStream has acknowledged.
+    pub fn published(&self) -> i64 {
+        self.depth() - self.pending()
     }
 }
 
@@ -138,6 +168,9 @@ pub struct OutboxOptions {
     /// Callback with the error of each command refused because the data disk is full (for
     /// the disk-full metric and its rate-limited log line).
     pub on_disk_full: Option<DiskFullCallback>,
+    /// Committed rows the hand-off to the relay holds at most (at least `max_batch`); beyond
+    /// that the relay reads them from the outbox.
+    pub handoff_rows: usize,
 }
 
 impl std::fmt::Debug for OutboxOptions {
@@ -147,6 +180,7 @@ impl std::fmt::Debug for OutboxOptions {
             .field("max_batch", &self.max_batch)
             .field("synchronous_full", &self.synchronous_full)
             .field("content_window", &self.content_window)
+            .field("handoff_rows", &self.handoff_rows)
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +193,7 @@ impl Default for OutboxOptions {
             content_window: Duration::from_secs(24 * 3600),
             on_commit: None,
             on_disk_full: None,
+            handoff_rows: handoff::DEFAULT_HANDOFF_ROWS,
         }
     }
 }
@@ -191,7 +226,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreFailure>>;
 
 enum Command {
     Accept(OutboxRecord, Reply<AcceptOutcome>),
-    MarkPublished(Vec<i64>, i64, Reply<usize>),
+    Republished(Vec<(i64, bool)>, i64, Reply<usize>),
     Confirm(Vec<String>, i64, Reply<usize>),
     Prune(PruneBefore, Reply<Pruned>),
     /// Finish what came before, then stop the writer.
@@ -208,6 +243,8 @@ pub struct Outbox {
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     checkpointer: Arc<Mutex<Option<Checkpointer>>>,
     new_rows: Arc<tokio::sync::Notify>,
+    feed: Arc<Mutex<Option<RowFeed>>>,
+    handoff_stats: HandoffStatsSource,
     path: PathBuf,
 }
 
@@ -225,6 +262,7 @@ impl Outbox {
     pub fn open(path: &Path, options: OutboxOptions) -> Result<Self, IntakeError> {
         let writer_connection = open_connection(path, options.synchronous_full)?;
         writer_connection.execute_batch(SCHEMA)?;
+        writer_connection.execute(MIGRATE, [chrono::Utc::now().timestamp_millis()])?;
         writer_connection.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
         let reader = open_connection(path, options.synchronous_full)?;
         let checkpoint_connection = open_connection(path, options.synchronous_full)?;
@@ -237,19 +275,16 @@ impl Outbox {
                 source,
             })?;
         let counters = Arc::new(OutboxCounters::default());
-        let count = |state: i64| -> Result<i64, rusqlite::Error> {
-            writer_connection.query_row(
-                "SELECT COUNT(*) FROM outbox WHERE state = ?1",
-                [state],
-                |row| row.get(0),
-            )
-        };
-        counters
-            .pending
-            .store(count(STATE_PENDING)?, Ordering::Relaxed);
-        counters
-            .published
-            .store(count(STATE_PUBLISHED)?, Ordering::Relaxed);
+        let (unconfirmed, last_seq): (i64, i64) = writer_connection.query_row(
+            "SELECT (SELECT COUNT(*) FROM outbox WHERE state = ?1),
+                    (SELECT COALESCE(MAX(seq), 0) FROM outbox)",
+            [STATE_UNCONFIRMED],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        counters.unconfirmed.store(unconfirmed, Ordering::Relaxed);
+        counters.pending.store(unconfirmed, Ordering::Relaxed);
+        let (handoff, feed, handoff_stats) =
+            handoff::handoff(options.handoff_rows.max(options.max_batch), last_seq);
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 8);
         let new_rows = Arc::new(tokio::sync::Notify::new());
         let thread_counters = counters.clone();
@@ -261,8 +296,8 @@ impl Outbox {
                     writer_connection,
                     receiver,
                     options,
-                    thread_counters,
-                    thread_notify,
+                    (thread_counters, thread_notify),
+                    handoff,
                 )
             })
             .map_err(|source| IntakeError::Io {
@@ -276,6 +311,8 @@ impl Outbox {
             writer: Arc::new(Mutex::new(Some(handle))),
             checkpointer: Arc::new(Mutex::new(Some((stop_checkpoints, checkpoint_handle)))),
             new_rows,
+            feed,
+            handoff_stats,
             path: path.to_path_buf(),
         })
     }
@@ -288,6 +325,22 @@ impl Outbox {
     /// Woken after every commit that added rows.
     pub fn new_rows(&self) -> Arc<tokio::sync::Notify> {
         self.new_rows.clone()
+    }
+
+    /// The receiving end of the hand-off of committed rows: the first call gets it, later
+    /// calls (on any clone) get `None`.
+    pub fn take_feed(&self) -> Option<RowFeed> {
+        self.feed.lock().ok().and_then(|mut feed| feed.take())
+    }
+
+    /// The hand-off's counters: batches dropped because it was full, reads of the outbox.
+    pub fn handoff_stats(&self) -> HandoffStats {
+        self.handoff_stats.stats()
+    }
+
+    /// The sequence number of the last row committed (0 for none).
+    pub fn last_committed(&self) -> i64 {
+        self.handoff_stats.last_committed()
     }
 
     async fn call<T>(
@@ -344,10 +397,17 @@ impl Outbox {
             .await
     }
 
-    /// Records that these rows' publishes were acknowledged at `now_ms`.
-    pub async fn mark_published(&self, seqs: Vec<i64>, now_ms: i64) -> Result<usize, IntakeError> {
-        let empty = seqs.is_empty();
-        self.call_batch(empty, |reply| Command::MarkPublished(seqs, now_ms, reply))
+    /// Records that these rows were published at `now_ms` after part or all of their wait for
+    /// a confirmation had passed: their wait starts again from `now_ms`, and it doubles for
+    /// each row marked `true` (published again because workflow had not confirmed it, rather
+    /// than published late for the first time). Returns how many unconfirmed rows changed.
+    pub async fn record_republished(
+        &self,
+        rows: Vec<(i64, bool)>,
+        now_ms: i64,
+    ) -> Result<usize, IntakeError> {
+        let empty = rows.is_empty();
+        self.call_batch(empty, |reply| Command::Republished(rows, now_ms, reply))
             .await
     }
 

@@ -50,6 +50,9 @@ pub(super) fn open_connection(
     Ok(connection)
 }
 
+/// The columns of `outbox`: `state` 0 while workflow has not confirmed the row, 2 once it
+/// has; `published_at_ms` when the wait for its confirmation started (its commit, or the last
+/// time it was published again), `attempts` how many times it was published again.
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,4 +80,15 @@ CREATE TABLE IF NOT EXISTS ticket_contacts (
     contact_hash BLOB NOT NULL,
     PRIMARY KEY (ticket_id, contact_hash)
 ) WITHOUT ROWID;
+";
+
+/// Brings rows of earlier versions to the present meaning (`?1` is now): "published" rows
+/// (state 1, `attempts` counting every publish) become unconfirmed ones waiting from their
+/// last publish, and unconfirmed rows without a start of their wait wait from now.
+pub(super) const MIGRATE: &str = "
+UPDATE outbox SET
+    attempts = CASE WHEN state = 1 THEN max(attempts - 1, 0) ELSE attempts END,
+    published_at_ms = COALESCE(published_at_ms, ?1),
+    state = 0
+WHERE state = 1 OR (state = 0 AND published_at_ms IS NULL)
 ";

@@ -1,9 +1,11 @@
-//! The writer thread: group commit of queued commands, answers after the commit, and relief
-//! of the write-ahead log when the disk runs low.
+//! The writer thread: group commit of queued commands, answers after the commit, the hand-off
+//! of the committed rows to the relay, and relief of the write-ahead log when the disk runs
+//! low.
 
+use super::handoff::HandoffSender;
 use super::{
-    accept_one, confirm, mark_published, prune, AcceptOutcome, Command, OutboxCounters,
-    OutboxOptions, Pruned, Reply, StoreFailure,
+    accept_one, confirm, prune, record_republished, AcceptOutcome, Command, OutboxCounters,
+    OutboxOptions, OutboxRecord, OutboxRow, Pruned, Reply, StoreFailure,
 };
 use rusqlite::Connection;
 use std::sync::atomic::Ordering;
@@ -12,13 +14,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The writer thread: takes one command, then everything else already queued (up to the batch
-/// limit), runs them all in one transaction, commits, then answers every caller.
+/// limit), runs them all in one transaction, commits, hands the new rows to the relay, then
+/// answers every caller.
 pub(super) fn writer_loop(
     mut connection: Connection,
     mut receiver: mpsc::Receiver<Command>,
     options: OutboxOptions,
-    counters: Arc<OutboxCounters>,
-    new_rows: Arc<tokio::sync::Notify>,
+    (counters, new_rows): (Arc<OutboxCounters>, Arc<tokio::sync::Notify>),
+    mut handoff: HandoffSender,
 ) {
     let content_window_ms = i64::try_from(options.content_window.as_millis()).unwrap_or(i64::MAX);
     let mut batch: Vec<Command> = Vec::with_capacity(options.max_batch);
@@ -41,11 +44,14 @@ pub(super) fn writer_loop(
         }
         let size = batch.len();
         let mut finished = Vec::with_capacity(size);
+        // The wait for confirmations is measured on the wall clock, whatever instant the
+        // submissions say they were received at.
+        let committed_at_ms = chrono::Utc::now().timestamp_millis();
         let outcome = run_batch(
             &mut connection,
             &mut batch,
             &mut finished,
-            content_window_ms,
+            (content_window_ms, committed_at_ms),
         );
         match outcome {
             Ok(()) => {
@@ -55,7 +61,8 @@ pub(super) fn writer_loop(
                 {
                     crate::failpoints::crash_point(crate::failpoints::AFTER_OUTBOX_COMMIT);
                 }
-                let mut added = false;
+                let mut added = Vec::new();
+                let mut answers = Vec::with_capacity(finished.len());
                 let mut disk_full = false;
                 for (answer, effect) in finished {
                     if let Some(failure) = answer.disk_full() {
@@ -64,12 +71,25 @@ pub(super) fn writer_loop(
                             callback(&failure.message);
                         }
                     }
-                    effect.apply(&counters);
-                    added |= matches!(effect, Effect::Added);
-                    answer.send();
+                    match effect {
+                        Effect::None => {}
+                        Effect::Added(row) => added.push(row),
+                        Effect::Confirmed(rows) => {
+                            counters.unconfirmed.fetch_sub(rows, Ordering::Relaxed);
+                        }
+                    }
+                    answers.push(answer);
                 }
-                if added {
+                // Counted and handed over before anyone is answered.
+                if !added.is_empty() {
+                    counters
+                        .unconfirmed
+                        .fetch_add(added.len() as i64, Ordering::Relaxed);
+                    handoff.committed(added);
                     new_rows.notify_one();
+                }
+                for answer in answers {
+                    answer.send();
                 }
                 if let Some(callback) = &options.on_commit {
                     callback(size);
@@ -168,7 +188,7 @@ impl Answer {
     fn fail(command: Command, failure: StoreFailure) -> Self {
         match command {
             Command::Accept(_, reply) => Answer::Accept(reply, Err(failure)),
-            Command::MarkPublished(_, _, reply) | Command::Confirm(_, _, reply) => {
+            Command::Republished(_, _, reply) | Command::Confirm(_, _, reply) => {
                 Answer::Count(reply, Err(failure))
             }
             Command::Prune(_, reply) => Answer::Prune(reply, Err(failure)),
@@ -198,39 +218,13 @@ impl Answer {
     }
 }
 
-/// How a committed command changes the counters.
+/// What a committed command changes beyond its answer.
 enum Effect {
     None,
-    Added,
-    Moved {
-        pending_to_published: i64,
-        pending_confirmed: i64,
-        published_confirmed: i64,
-    },
-}
-
-impl Effect {
-    fn apply(&self, counters: &OutboxCounters) {
-        match self {
-            Effect::None => {}
-            Effect::Added => {
-                counters.pending.fetch_add(1, Ordering::Relaxed);
-            }
-            Effect::Moved {
-                pending_to_published,
-                pending_confirmed,
-                published_confirmed,
-            } => {
-                counters
-                    .pending
-                    .fetch_sub(pending_to_published + pending_confirmed, Ordering::Relaxed);
-                counters.published.fetch_add(
-                    pending_to_published - published_confirmed,
-                    Ordering::Relaxed,
-                );
-            }
-        }
-    }
+    /// A new row, for the counters and the hand-off to the relay.
+    Added(OutboxRow),
+    /// This many rows confirmed.
+    Confirmed(i64),
 }
 
 /// Runs a batch in one transaction, each command in its own savepoint: a command that fails
@@ -241,7 +235,7 @@ fn run_batch(
     connection: &mut Connection,
     batch: &mut Vec<Command>,
     finished: &mut Vec<(Answer, Effect)>,
-    content_window_ms: i64,
+    times: (i64, i64),
 ) -> Result<(), rusqlite::Error> {
     if !connection.is_autocommit() {
         // A transaction left open by a failed commit whose rollback failed too.
@@ -250,7 +244,7 @@ fn run_batch(
     let mut transaction = connection.transaction()?;
     for command in batch.drain(..) {
         let savepoint = transaction.savepoint()?;
-        let (answer, effect, error) = run_command(&savepoint, command, content_window_ms);
+        let (answer, effect, error) = run_command(&savepoint, command, times);
         match error {
             None => savepoint.commit()?,
             Some(error) => {
@@ -267,44 +261,35 @@ fn run_batch(
     transaction.commit()
 }
 
-/// Runs one command; returns its answer, its effect on the counters once committed, and the
-/// error when it failed (its savepoint must then be rolled back).
+/// Runs one command; returns its answer, its effect once committed, and the error when it
+/// failed (its savepoint must then be rolled back). `times` holds the content dedupe window
+/// and the wall-clock instant of the commit, in milliseconds.
 fn run_command(
     connection: &Connection,
     command: Command,
-    content_window_ms: i64,
+    (content_window_ms, committed_at_ms): (i64, i64),
 ) -> (Answer, Effect, Option<rusqlite::Error>) {
     fn failed<T>(error: rusqlite::Error) -> (Result<T, StoreFailure>, Option<rusqlite::Error>) {
         (Err(StoreFailure::from_sqlite(&error)), Some(error))
     }
     match command {
         Command::Accept(record, reply) => {
-            match accept_one(connection, &record, content_window_ms) {
-                Ok(outcome) => {
-                    let effect = if matches!(outcome, AcceptOutcome::Accepted { .. }) {
-                        Effect::Added
-                    } else {
-                        Effect::None
-                    };
-                    (Answer::Accept(reply, Ok(outcome)), effect, None)
-                }
+            match accept_one(connection, &record, content_window_ms, committed_at_ms) {
+                Ok(AcceptOutcome::Accepted { seq }) => (
+                    Answer::Accept(reply, Ok(AcceptOutcome::Accepted { seq })),
+                    Effect::Added(committed_row(seq, record, committed_at_ms)),
+                    None,
+                ),
+                Ok(outcome) => (Answer::Accept(reply, Ok(outcome)), Effect::None, None),
                 Err(error) => {
                     let (result, error) = failed(error);
                     (Answer::Accept(reply, result), Effect::None, error)
                 }
             }
         }
-        Command::MarkPublished(seqs, now_ms, reply) => {
-            match mark_published(connection, &seqs, now_ms) {
-                Ok((moved, total)) => (
-                    Answer::Count(reply, Ok(total)),
-                    Effect::Moved {
-                        pending_to_published: moved,
-                        pending_confirmed: 0,
-                        published_confirmed: 0,
-                    },
-                    None,
-                ),
+        Command::Republished(rows, now_ms, reply) => {
+            match record_republished(connection, &rows, now_ms) {
+                Ok(changed) => (Answer::Count(reply, Ok(changed)), Effect::None, None),
                 Err(error) => {
                     let (result, error) = failed(error);
                     (Answer::Count(reply, result), Effect::None, error)
@@ -312,13 +297,9 @@ fn run_command(
             }
         }
         Command::Confirm(ids, now_ms, reply) => match confirm(connection, &ids, now_ms) {
-            Ok((from_pending, from_published)) => (
-                Answer::Count(reply, Ok((from_pending + from_published) as usize)),
-                Effect::Moved {
-                    pending_to_published: 0,
-                    pending_confirmed: from_pending,
-                    published_confirmed: from_published,
-                },
+            Ok(confirmed) => (
+                Answer::Count(reply, Ok(confirmed as usize)),
+                Effect::Confirmed(confirmed),
                 None,
             ),
             Err(error) => {
@@ -334,5 +315,19 @@ fn run_command(
             }
         },
         Command::Stop => (Answer::None, Effect::None, None),
+    }
+}
+
+/// The row just written for `record`, as the relay publishes it.
+fn committed_row(seq: i64, record: OutboxRecord, committed_at_ms: i64) -> OutboxRow {
+    OutboxRow {
+        seq,
+        feedback_id: record.feedback_id,
+        ticket_id: record.ticket_id,
+        subject: record.subject,
+        payload: record.payload.into(),
+        received_at_ms: record.received_at_ms,
+        attempts: 0,
+        wait_from_ms: committed_at_ms,
     }
 }
