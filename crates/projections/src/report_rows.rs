@@ -13,12 +13,18 @@ use domain::ticket::Ticket;
 use reports::ReportRow;
 use rusqlite::{params, Connection};
 
+/// Clustered by receipt time (`WITHOUT ROWID`, keyed by `created_at_ms` then `seq`): a
+/// period's rows lie side by side in the file, so a report reads them in one sequential
+/// range scan. A table keyed by `seq` with an index on the receipt time looked every row up
+/// by its `seq` in index order, which is not the order the tickets were stored in when they
+/// arrived out of order or came from a rebuild: about 4× slower over a million rows. A
+/// ticket's receipt time never changes once received, so its key is fixed.
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS report_rows (
-        seq INTEGER PRIMARY KEY,
         created_at_ms INTEGER NOT NULL,
-        facts TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS report_rows_by_created ON report_rows (created_at_ms);";
+        seq INTEGER NOT NULL,
+        facts TEXT NOT NULL,
+        PRIMARY KEY (created_at_ms, seq)
+    ) WITHOUT ROWID;";
 
 /// The read of the report rows received in `[?1, ?2)` (milliseconds, as
 /// `tickets.created_at_ms`); the reports check the exact instant.
@@ -91,22 +97,19 @@ fn create_and_fill(connection: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-/// Writes (inserts or replaces) the report row of `ticket` at `seq`.
+/// Writes (inserts or replaces) the report row of `ticket` at `seq`. A ticket not received
+/// yet (no receipt time) has none: no report counts it, and its key would change.
 pub fn write(connection: &Connection, seq: i64, ticket: &Ticket) -> Result<(), rusqlite::Error> {
+    let Some(created_at) = ticket.created_at else {
+        return Ok(());
+    };
     let facts = ReportRow::json_of(ticket)
         .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
     connection
         .prepare_cached(
-            "INSERT INTO report_rows (seq, created_at_ms, facts) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(seq) DO UPDATE SET created_at_ms = excluded.created_at_ms, \
-             facts = excluded.facts",
+            "INSERT INTO report_rows (created_at_ms, seq, facts) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(created_at_ms, seq) DO UPDATE SET facts = excluded.facts",
         )?
-        .execute(params![
-            seq,
-            ticket
-                .created_at
-                .map_or(0, |instant| instant.timestamp_millis()),
-            facts
-        ])?;
+        .execute(params![created_at.timestamp_millis(), seq, facts])?;
     Ok(())
 }
