@@ -14,7 +14,6 @@ use super::reports_period::{people_scope, period_status, Answer, Wanted};
 use super::tickets::{actor_of, check_role};
 use crate::commands::failure_from_read;
 use crate::error::WorkflowError;
-use crate::projections;
 use crate::queries::Readers;
 use crate::record;
 use chrono::{DateTime, Utc};
@@ -26,7 +25,7 @@ use proto::v1;
 use reports::public::{Adoption, PublicSuggestion};
 use reports::{proto_conv, proto_period};
 use reports::{LogFold, MonthlyReport, ReportBuilder, ReportOptions, RowMeta, YearMonth};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use service::ratelimit::{RateLimit, RateLimiter};
 use service::tokens::principal_of;
 use service::{status_from, Failure};
@@ -269,41 +268,20 @@ pub fn report_from_projections(
     month: YearMonth,
     department: Option<String>,
 ) -> Result<MonthlyReport, WorkflowError> {
-    // One read transaction: the tickets and the position are one snapshot.
-    let transaction =
-        rusqlite::Transaction::new_unchecked(connection, TransactionBehavior::Deferred)
-            .map_err(WorkflowError::sqlite("begin the report's read"))?;
-    let position = projections::projected_position(&transaction)
-        .map_err(WorkflowError::sqlite("read the projected position"))?;
-    let as_of = recorded_at(log, position)?;
-    let mut builder = ReportBuilder::new(
-        rules,
-        month,
-        department,
-        position,
-        as_of,
-        ReportOptions::default(),
-    );
     let offset = rules.calendar().offset();
-    let from = month.previous().start(offset).timestamp_millis();
-    // `created_at_ms` is the receipt time rounded down to the millisecond; the builder
-    // checks the exact instant.
-    let to = month.end(offset).timestamp_millis() + 1;
-    let mut statement = transaction
-        .prepare(projections::report_rows::PERIOD_QUERY)
-        .map_err(WorkflowError::sqlite("prepare the report's ticket read"))?;
-    let mut rows = statement
-        .query([from, to])
-        .map_err(WorkflowError::sqlite("read tickets for the report"))?;
-    let states = std::iter::from_fn(|| match rows.next() {
-        Ok(Some(row)) => Some(row.get::<_, String>(0)),
-        Ok(None) => None,
-        Err(error) => Some(Err(error)),
-    })
-    .map(|state| state.map_err(WorkflowError::sqlite("read tickets for the report")));
-    reports::fold_report_rows(&mut builder, states, |error| {
-        WorkflowError::Corrupt(error.to_string())
-    })?;
+    // The month and the one before it (the report compares them).
+    let window = (month.previous().start(offset), month.end(offset));
+    let builder =
+        super::reports_period::fold_projections(connection, log, window, |position, as_of| {
+            ReportBuilder::new(
+                rules,
+                month,
+                department,
+                position,
+                as_of,
+                ReportOptions::default(),
+            )
+        })?;
     Ok(builder.finish())
 }
 

@@ -102,8 +102,9 @@ pub(crate) fn people_scope(
 }
 
 /// Feeds `fold` every ticket state of the projections received in `window`, in one read
-/// transaction; `make` builds the fold from the projected position and its instant.
-fn fold_projections<F: TicketFold>(
+/// transaction (the tickets and the position are one snapshot); `make` builds the fold from
+/// the projected position and its instant.
+pub(crate) fn fold_projections<F: TicketFold>(
     connection: &Connection,
     log: &EventLog,
     window: (DateTime<Utc>, DateTime<Utc>),
